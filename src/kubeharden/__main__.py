@@ -1,0 +1,5 @@
+import sys
+
+from kubeharden.cli import main
+
+sys.exit(main())

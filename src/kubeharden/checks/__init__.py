@@ -1,0 +1,15 @@
+"""Controls: what is checked. One module per area of the guide.
+
+Add a control by writing its catalogue entry in ``catalogue/<area>.yaml`` and, unless a
+declarative ``rule:`` says it all, a function decorated with ``@check("<ID>")`` in the
+module of that area. Modules listed here are imported when the catalogue is first used.
+"""
+
+CHECK_MODULES = (
+    "kubeharden.checks.pods",
+    "kubeharden.checks.images",
+    "kubeharden.checks.resources",
+    "kubeharden.checks.namespaces",
+    "kubeharden.checks.secrets",
+    "kubeharden.checks.pss",
+)

@@ -1,0 +1,107 @@
+"""Image hygiene (NSA-POD-5): trusted registries, immutable references, pull policy."""
+
+from __future__ import annotations
+
+from typing import Iterator, NamedTuple
+
+from kubeharden.checks.catalogue import Violation, check
+from kubeharden.checks.context import Context
+from kubeharden.model.pods import ContainerView
+
+
+class ImageRef(NamedTuple):
+    registry: str
+    repository: str
+    tag: str | None
+    digest: str | None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.registry}/{self.repository}"
+
+
+def parse_image(image: str) -> ImageRef:
+    """Split an image reference the way container runtimes resolve it (Docker Hub by default)."""
+    rest, _, digest = image.partition("@")
+    name, tag = rest, None
+    slash = rest.rfind("/")
+    colon = rest.rfind(":")
+    if colon > slash:
+        name, tag = rest[:colon], rest[colon + 1:]
+    first, sep, remainder = name.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        registry, repository = first, remainder
+    else:
+        registry, repository = "docker.io", name
+        if "/" not in repository:
+            repository = f"library/{repository}"
+    return ImageRef(registry.lower(), repository, tag or None, digest or None)
+
+
+def _image(c: ContainerView) -> tuple[str, int | None]:
+    return c.image, c.line(c.raw, "image")
+
+
+@check("KH-IMG-001")
+def mutable_tag(c: ContainerView, ctx: Context) -> Iterator[Violation]:
+    image, line = _image(c)
+    if not image:
+        yield Violation("no image is set", c.line())
+        return
+    ref = parse_image(image)
+    if ref.digest:
+        return
+    if ref.tag is None:
+        yield Violation(f"image {image!r} has no tag: it means :latest, which changes under you", line)
+    elif ref.tag == "latest":
+        yield Violation(f"image {image!r} uses the :latest tag, which changes under you", line)
+
+
+@check("KH-IMG-002")
+def digest_pinning(c: ContainerView, ctx: Context) -> Iterator[Violation]:
+    if not ctx.require_digest:
+        return
+    image, line = _image(c)
+    if image and parse_image(image).digest is None:
+        yield Violation(f"image {image!r} is not pinned by digest (@sha256:…): a tag can be moved to "
+                        "other content", line)
+
+
+def registry_allowed(image: str, allowed: tuple[str, ...]) -> bool:
+    """True when the image's registry/repository starts with an allowed entry (path-wise)."""
+    full = parse_image(image).full_name.lower()
+    for entry in allowed:
+        entry = entry.strip().lower().rstrip("/")
+        if entry and (full == entry or full.startswith(entry + "/")):
+            return True
+    return False
+
+
+@check("KH-IMG-003")
+def trusted_registry(c: ContainerView, ctx: Context) -> Iterator[Violation]:
+    allowed = ctx.config.allowed_registries
+    if not allowed:
+        return
+    image, line = _image(c)
+    if image and not registry_allowed(image, allowed):
+        yield Violation(f"image {image!r} comes from {parse_image(image).registry}, which is not an allowed "
+                        f"registry ({', '.join(allowed)})", line)
+
+
+@check("KH-IMG-004")
+def pull_policy(c: ContainerView, ctx: Context) -> Iterator[Violation]:
+    image, line = _image(c)
+    if not image:
+        return
+    ref = parse_image(image)
+    if ref.digest:
+        return
+    policy = c.raw.get("imagePullPolicy")
+    if policy is None:
+        if ref.tag in (None, "latest"):
+            return  # Kubernetes defaults to Always for these
+        yield Violation(f"imagePullPolicy is not set and defaults to IfNotPresent for the tag {ref.tag!r}: a "
+                        "node may run a stale or planted image under that tag", line)
+    elif policy != "Always":
+        yield Violation(f"imagePullPolicy is {policy} for a tag reference: a node may run a stale or planted "
+                        "image under that tag", c.line(c.raw, "imagePullPolicy"))

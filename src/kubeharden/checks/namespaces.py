@@ -1,0 +1,57 @@
+"""Namespace placement of workloads (NSA-NET-2) and Pod Security Admission labels (NSA-POD-8)."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Iterator
+
+from kubeharden.checks.catalogue import Violation, check
+from kubeharden.checks.context import Context
+from kubeharden.model.objects import K8sObject
+from kubeharden.model.pods import PodView
+
+PSA_LEVELS = ("privileged", "baseline", "restricted")
+PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
+
+
+def _ns_line(pod: PodView) -> int | None:
+    meta = pod.obj.raw.get("metadata")
+    return pod.obj.line(meta, "namespace")
+
+
+@check("KH-NS-001")
+def system_namespace(pod: PodView, ctx: Context) -> Iterator[Violation]:
+    ns = pod.namespace
+    if ns not in ctx.config.system_namespaces:
+        return
+    ident = f"{ns}/{pod.obj.name}"
+    if any(fnmatch.fnmatchcase(ident, pattern) for pattern in ctx.config.system_workloads):
+        return
+    yield Violation(f"workload runs in the system namespace {ns!r}, reserved for cluster components "
+                    "(list real system components in system_workloads)", _ns_line(pod))
+
+
+@check("KH-NS-002")
+def default_namespace(pod: PodView, ctx: Context) -> Iterator[Violation]:
+    if pod.namespace == "default":
+        yield Violation("workload runs in the 'default' namespace, where RBAC and network policies rarely "
+                        "separate it from anything else", _ns_line(pod))
+
+
+@check("KH-NS-003")
+def pod_security_admission(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
+    if obj.name in ctx.config.system_namespaces:
+        return
+    labels = obj.labels
+    meta = obj.metadata
+    level = labels.get(PSA_ENFORCE)
+    wanted = "restricted" if ctx.profile == "strict" else "baseline"
+    line = obj.line(meta.get("labels"), PSA_ENFORCE) if level else obj.line(meta, "labels" if "labels" in meta
+                                                                          else "name")
+    if level is None:
+        yield Violation(f"namespace has no {PSA_ENFORCE} label: Pod Security Admission enforces nothing here",
+                        line)
+    elif level not in PSA_LEVELS:
+        yield Violation(f"{PSA_ENFORCE} is {level!r}, not one of {', '.join(PSA_LEVELS)}", line)
+    elif PSA_LEVELS.index(level) < PSA_LEVELS.index(wanted):
+        yield Violation(f"{PSA_ENFORCE} is {level!r}; the {ctx.profile} profile wants at least {wanted!r}", line)

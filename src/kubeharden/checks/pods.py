@@ -1,0 +1,396 @@
+"""Pod-security controls whose logic is more than one field (guide section "Pod security").
+
+The simple one-field controls (privileged, host namespaces, read-only root filesystem)
+are declarative rules in ``catalogue/pods.yaml``; what needs judgement lives here.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any, Iterator
+
+from kubeharden.checks.catalogue import Violation, check
+from kubeharden.checks.context import Context
+from kubeharden.model.objects import as_dict, as_list
+from kubeharden.model.pods import ContainerView, PodView
+
+# --- users and groups -------------------------------------------------------------------
+
+
+@check("KH-POD-001")
+def run_as_non_root(c: ContainerView, ctx: Context) -> Iterator[Violation]:
+    user = c.effective("runAsUser")
+    non_root = c.effective("runAsNonRoot")
+    if user.level != "unset":
+        if not isinstance(user.value, int) or isinstance(user.value, bool):
+            yield Violation(f"runAsUser is {user.value!r}, not an integer UID", c.line(user.holder, user.key))
+            return
+        if user.value == 0:
+            where = "on the container" if user.level == "container" else "inherited from the pod"
+            yield Violation(f"runAsUser is 0 (root), {where}", c.line(user.holder, user.key))
+            return
+    if non_root.value is True:
+        return
+    if user.level != "unset":  # a non-zero UID is non-root even without runAsNonRoot
+        return
+    if non_root.value is False:
+        yield Violation("runAsNonRoot is false and no non-zero runAsUser is set: the image's USER decides, "
+                        "and that is root in most images", c.line(non_root.holder, non_root.key))
+        return
+    yield Violation("neither runAsNonRoot: true nor a non-zero runAsUser is set (pod or container): "
+                    "the image's USER decides, and that is root in most images", c.line(c.sc or None))
+
+
+@check("KH-POD-002")
+def run_as_non_root_group(pod: PodView, ctx: Context) -> Iterator[Violation]:
+    for c in pod.containers:
+        group = c.effective("runAsGroup")
+        if group.level == "unset":
+            yield Violation("runAsGroup is not set: the image's group applies, which is root (GID 0) in most images",
+                            c.line(c.sc or None), container=c.name)
+        elif group.value == 0:
+            where = "on the container" if group.level == "container" else "inherited from the pod"
+            yield Violation(f"runAsGroup is 0 (root group), {where}", c.line(group.holder, group.key),
+                            container=c.name)
+    psc = pod.sc
+    if psc.get("fsGroup") == 0:
+        yield Violation("fsGroup is 0: mounted volumes become owned by the root group", pod.line(psc, "fsGroup"))
+    groups = psc.get("supplementalGroups")
+    if isinstance(groups, list) and 0 in groups:
+        yield Violation("supplementalGroups contains 0 (root group)", pod.line(psc, "supplementalGroups"))
+
+
+# --- host access ------------------------------------------------------------------------
+
+SENSITIVE_HOST_PATHS = (
+    "/", "/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/home", "/lib/modules", "/usr",
+    "/var/run", "/run", "/var/lib/kubelet", "/var/lib/docker", "/var/lib/containerd", "/var/lib/etcd",
+    "/var/log", "/etc/kubernetes",
+)
+RUNTIME_SOCKETS = ("docker.sock", "containerd.sock", "crio.sock", "cri-dockerd.sock")
+
+
+def _norm(path: Any) -> str:
+    text = str(path or "").strip()
+    if not text:
+        return ""
+    return posixpath.normpath(text) if text.startswith("/") else text
+
+
+def _under(path: str, prefix: str) -> bool:
+    if prefix == "/":
+        return path == "/"
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+
+
+def sensitive_reason(path: str) -> str | None:
+    """Why mounting ``path`` from the host is dangerous, or None."""
+    if path.endswith(RUNTIME_SOCKETS) or "/containerd/" in path and path.endswith(".sock"):
+        return "the container runtime socket gives full control of every container on the node"
+    if path == "/":
+        return "the node's whole filesystem"
+    for prefix in SENSITIVE_HOST_PATHS:
+        if prefix != "/" and _under(path, prefix):
+            return f"{prefix} on the node holds credentials, kernel interfaces or runtime state"
+    return None
+
+
+def _allowed(path: str, ctx: Context) -> bool:
+    return any(_under(path, _norm(p)) for p in ctx.config.allowed_host_paths)
+
+
+def _host_path_volumes(pod: PodView) -> Iterator[tuple[dict[str, Any], str, str]]:
+    for _, vol in pod.volumes():
+        host = vol.get("hostPath")
+        if host is not None:
+            yield vol, str(vol.get("name", "")), _norm(as_dict(host).get("path"))
+
+
+def _mounts_of(pod: PodView, volume: str) -> list[tuple[ContainerView, dict[str, Any]]]:
+    out = []
+    for c in pod.containers:
+        for m in as_list(c.raw.get("volumeMounts")):
+            if isinstance(m, dict) and m.get("name") == volume:
+                out.append((c, m))
+    return out
+
+
+@check("KH-POD-007")
+def host_path_volumes(pod: PodView, ctx: Context) -> Iterator[Violation]:
+    for vol, name, path in _host_path_volumes(pod):
+        if path and _allowed(path, ctx):
+            continue
+        users = ", ".join(sorted({c.name for c, _ in _mounts_of(pod, name)})) or "no container"
+        yield Violation(f"volume {name!r} mounts host path {path or '<empty>'} (used by {users}); "
+                        "it is not in allowed_host_paths", pod.line(vol, "hostPath"))
+
+
+@check("KH-POD-008")
+def writable_host_path(c: ContainerView, ctx: Context) -> Iterator[Violation]:
+    host_volumes = {name: path for _, name, path in _host_path_volumes(c.pod)}
+    if not host_volumes:
+        return
+    for m in as_list(c.raw.get("volumeMounts")):
+        if not isinstance(m, dict) or m.get("name") not in host_volumes:
+            continue
+        if m.get("readOnly") is not True:
+            yield Violation(f"host path {host_volumes[m['name']]} is mounted writable at {m.get('mountPath')}",
+                            c.line(m, "readOnly" if "readOnly" in m else "name"))
+
+
+@check("KH-POD-009")
+def sensitive_host_path(pod: PodView, ctx: Context) -> Iterator[Violation]:
+    for vol, name, path in _host_path_volumes(pod):
+        reason = sensitive_reason(path)
+        if reason:
+            yield Violation(f"volume {name!r} mounts {path} from the host: {reason}", pod.line(vol, "hostPath"))
+
+
+@check("KH-POD-010")
+def host_ports(c: ContainerView, ctx: Context) -> Iterator[Violation]:
+    for p in as_list(c.raw.get("ports")):
+        if isinstance(p, dict) and p.get("hostPort") not in (None, 0):
+            yield Violation(f"hostPort {p['hostPort']} binds the node's network interface "
+                            f"(containerPort {p.get('containerPort')})", c.line(p, "hostPort"))
+
+
+# --- privileges and capabilities ------------------------------------------------------------
+
+
+@check("KH-POD-011")
+def privilege_escalation(c: ContainerView, ctx: Context) -> Iterator[Violation]:
+    if c.pod.is_windows:
+        return
+    setting = c.effective("allowPrivilegeEscalation")
+    if setting.value is False:
+        if c.effective("privileged").value is True or "SYS_ADMIN" in _caps(c, "add"):
+            yield Violation("allowPrivilegeEscalation is false but the container is privileged or adds "
+                            "CAP_SYS_ADMIN, which makes escalation possible regardless",
+                            c.line(setting.holder, setting.key))
+        return
+    if setting.level == "unset":
+        yield Violation("allowPrivilegeEscalation is not set and defaults to true: setuid binaries can "
+                        "gain privileges (no_new_privs is off)", c.line(c.sc or None))
+    else:
+        yield Violation(f"allowPrivilegeEscalation is {setting.value}", c.line(setting.holder, setting.key))
+
+
+def _caps(c: ContainerView, which: str) -> list[str]:
+    caps = as_dict(c.sc.get("capabilities")).get(which)
+    return [str(x).upper().removeprefix("CAP_") for x in as_list(caps)]
+
+
+#: Capabilities the Pod Security Standards' baseline profile allows to be added.
+BASELINE_CAPABILITIES = frozenset({
+    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
+    "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+})
+
+
+@check("KH-POD-012")
+def drop_all_capabilities(c: ContainerView, ctx: Context) -> Iterator[Violation]:
+    if c.pod.is_windows:
+        return
+    dropped = _caps(c, "drop")
+    if "ALL" not in dropped:
+        caps = as_dict(c.sc.get("capabilities"))
+        detail = f"drops only {', '.join(dropped)}" if dropped else "drops none"
+        yield Violation(f"capabilities.drop does not contain ALL ({detail}): the runtime's default set "
+                        "(including NET_RAW, CHOWN, SETUID…) stays", c.line(caps or c.sc or None, "drop"))
+
+
+@check("KH-POD-013")
+def dangerous_capabilities(c: ContainerView, ctx: Context) -> Iterator[Violation]:
+    added = _caps(c, "add")
+    bad = [cap for cap in added if cap not in BASELINE_CAPABILITIES]
+    if bad:
+        caps = as_dict(c.sc.get("capabilities"))
+        yield Violation(f"capabilities.add grants {', '.join(bad)}, beyond the runtime's default set",
+                        c.line(caps, "add"))
+
+
+@check("KH-POD-014")
+def extra_capabilities(c: ContainerView, ctx: Context) -> Iterator[Violation]:
+    if c.pod.is_windows:
+        return
+    added = _caps(c, "add")
+    extra = [cap for cap in added if cap in BASELINE_CAPABILITIES and cap != "NET_BIND_SERVICE"]
+    if extra:
+        caps = as_dict(c.sc.get("capabilities"))
+        yield Violation(f"capabilities.add grants {', '.join(extra)}; only NET_BIND_SERVICE may be added",
+                        c.line(caps, "add"))
+
+
+# --- volumes --------------------------------------------------------------------------------
+
+
+def volume_type(vol: dict[str, Any]) -> str | None:
+    for key in vol:
+        if key != "name":
+            return str(key)
+    return None
+
+
+@check("KH-POD-015")
+def volume_types(pod: PodView, ctx: Context) -> Iterator[Violation]:
+    allowed = set(ctx.config.allowed_volume_types)
+    for _, vol in pod.volumes():
+        kind = volume_type(vol)
+        if kind is None or kind == "hostPath" or kind in allowed:  # hostPath: KH-POD-007
+            continue
+        yield Violation(f"volume {vol.get('name')!r} is of type {kind}, which is not in the allowed list "
+                        f"({', '.join(sorted(allowed))})", pod.line(vol, kind))
+
+
+# --- kernel isolation: seccomp, AppArmor, SELinux, procMount, sysctls ------------------------
+
+
+@check("KH-POD-016")
+def seccomp_profile(c: ContainerView, ctx: Context) -> Iterator[Violation]:
+    if c.pod.is_windows:
+        return
+    setting = c.effective("seccompProfile")
+    profile = as_dict(setting.value)
+    kind = profile.get("type")
+    line = c.line(setting.holder, setting.key) if setting.holder is not None else c.line(c.sc or None)
+    if kind == "RuntimeDefault":
+        return
+    if kind == "Localhost":
+        if not profile.get("localhostProfile"):
+            yield Violation("seccompProfile type Localhost without localhostProfile", line)
+        return
+    if kind == "Unconfined":
+        yield Violation(f"seccompProfile is Unconfined ({'pod' if setting.level == 'pod' else 'container'} "
+                        "level): every system call is allowed", line)
+        return
+    if setting.level != "unset":
+        yield Violation(f"seccompProfile type {kind!r} is not RuntimeDefault or Localhost", line)
+        return
+    legacy = " (the seccomp.security.alpha annotations are ignored since Kubernetes 1.27)" if any(
+        k.startswith(("seccomp.security.alpha.kubernetes.io", "container.seccomp.security.alpha"))
+        for k in c.pod.annotations_raw) else ""
+    yield Violation("no seccompProfile on the pod or container: it runs Unconfined unless every node's "
+                    f"kubelet sets seccompDefault{legacy}", line)
+
+
+@check("KH-POD-017")
+def apparmor_unconfined(c: ContainerView, ctx: Context) -> Iterator[Violation]:
+    if c.pod.is_windows:
+        return
+    setting = c.apparmor()
+    if setting.level == "unset" or setting.value in ("RuntimeDefault", "Localhost"):
+        if setting.value == "Localhost" and setting.level != "annotation" and not as_dict(
+                c.effective("appArmorProfile").value).get("localhostProfile"):
+            yield Violation("appArmorProfile type Localhost without localhostProfile",
+                            c.line(setting.holder, setting.key))
+        return
+    where = "annotation" if setting.level == "annotation" else f"{setting.level} appArmorProfile"
+    yield Violation(f"AppArmor profile is {setting.value} ({where}): the container runs without AppArmor",
+                    c.line(setting.holder, setting.key))
+
+
+@check("KH-POD-018")
+def apparmor_set(c: ContainerView, ctx: Context) -> Iterator[Violation]:
+    if c.pod.is_windows:
+        return
+    if c.apparmor().level == "unset":
+        yield Violation("no AppArmor profile is set: the runtime default applies only on nodes with AppArmor "
+                        "enabled, and nothing documents the intent", c.line(c.sc or None))
+
+
+SELINUX_TYPES = frozenset({"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"})
+
+
+def selinux_problems(options: Any) -> list[str]:
+    opts = as_dict(options)
+    out = []
+    if str(opts.get("type") or "") not in SELINUX_TYPES:
+        out.append(f"type {opts.get('type')}")
+    for key in ("user", "role"):
+        if opts.get(key):
+            out.append(f"{key} {opts[key]}")
+    return out
+
+
+@check("KH-POD-019")
+def selinux_custom(pod: PodView, ctx: Context) -> Iterator[Violation]:
+    psc = pod.sc
+    bad = selinux_problems(psc.get("seLinuxOptions"))
+    if bad:
+        yield Violation(f"pod seLinuxOptions set {', '.join(bad)}", pod.line(psc, "seLinuxOptions"))
+    for c in pod.containers:
+        bad = selinux_problems(c.sc.get("seLinuxOptions"))
+        if bad:
+            yield Violation(f"seLinuxOptions set {', '.join(bad)}", c.line(c.sc, "seLinuxOptions"),
+                            container=c.name)
+
+
+@check("KH-POD-020")
+def selinux_set(c: ContainerView, ctx: Context) -> Iterator[Violation]:
+    if c.pod.is_windows:
+        return
+    if c.effective("seLinuxOptions").level == "unset":
+        yield Violation("no seLinuxOptions on the pod or container: on SELinux nodes the runtime assigns a "
+                        "label, but none is pinned", c.line(c.sc or None))
+
+
+@check("KH-POD-021")
+def proc_mount(c: ContainerView, ctx: Context) -> Iterator[Violation]:
+    value = c.sc.get("procMount")
+    if value not in (None, "Default"):
+        yield Violation(f"procMount is {value}: /proc is not masked, exposing host kernel information",
+                        c.line(c.sc, "procMount"))
+
+
+#: Sysctls the Pod Security Standards baseline allows (namespaced and isolated per pod).
+SAFE_SYSCTLS = frozenset({
+    "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+})
+
+
+@check("KH-POD-022")
+def unsafe_sysctls(pod: PodView, ctx: Context) -> Iterator[Violation]:
+    for item in as_list(pod.sc.get("sysctls")):
+        name = str(as_dict(item).get("name", ""))
+        if name and name not in SAFE_SYSCTLS:
+            yield Violation(f"sysctl {name} is not in the safe set: it can affect the node or other pods",
+                            pod.line(item))
+
+
+@check("KH-POD-023")
+def host_process(c: ContainerView, ctx: Context) -> Iterator[Violation]:
+    setting = c.windows_option("hostProcess")
+    if setting.value is True:
+        yield Violation(f"windowsOptions.hostProcess is true ({setting.level}): the container runs as a "
+                        "process on the Windows node with host access", c.line(setting.holder, setting.key))
+
+
+@check("KH-POD-024")
+def service_account_token(inventory: Any, ctx: Context) -> Iterator[Violation]:
+    for pod in inventory.pods:
+        if pod.automount is False:
+            continue
+        if pod.automount is True:
+            yield Violation("automountServiceAccountToken is true on the pod: every container gets an API token",
+                            pod.automount_line, obj=pod)
+            continue
+        sa = inventory.service_account(pod.namespace, pod.service_account)
+        if sa is not None and sa.raw.get("automountServiceAccountToken") is False:
+            continue
+        if sa is None:
+            why = f"ServiceAccount {pod.service_account!r} is not in the scanned input"
+        else:
+            why = (f"ServiceAccount {pod.service_account!r} ({sa.origin.file}:{sa.origin.line}) "
+                   "does not set automountServiceAccountToken: false")
+        yield Violation(f"the API token is mounted: the pod does not set automountServiceAccountToken and {why}",
+                        pod.spec_line, obj=pod)
+
+
+@check("KH-POD-025")
+def sandboxed_runtime(pod: PodView, ctx: Context) -> Iterator[Violation]:
+    if not pod.spec.get("runtimeClassName"):
+        yield Violation("no runtimeClassName: the pod shares the node's kernel with no sandbox (gVisor, Kata)",
+                        pod.line())

@@ -1,0 +1,169 @@
+"""Credentials in plain sight (NSA-NET-27): env values, ConfigMaps and annotations.
+
+Two signals, combined to keep false alarms down:
+
+* the *value* looks like a credential by itself (a private key, a cloud key, a token
+  with a known prefix, a JWT, credentials in a URL); these fire whatever the key name;
+* the *key name* says it holds a secret (password, token, api_key …) and the value is
+  not a reference, a path, a URL without credentials, a boolean or a placeholder.
+  Random-looking values (Shannon entropy) raise confidence in the message.
+
+References to Secrets (``valueFrom.secretKeyRef``, ``envFrom.secretRef``) are never a
+plain-text credential; exposing Secrets as environment variables is KH-SEC-004.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from typing import Any, Iterator
+
+from kubeharden.checks.catalogue import Violation, check
+from kubeharden.checks.context import Context
+from kubeharden.model.objects import K8sObject, as_dict, as_list
+from kubeharden.model.pods import ContainerView
+
+VALUE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("a private key", re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----")),
+    ("an AWS access key ID", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b")),
+    ("a GitHub token", re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}\b|\bgithub_pat_[A-Za-z0-9_]{40,}")),
+    ("a GitLab token", re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}")),
+    ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
+    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b")),
+    ("a Stripe secret key", re.compile(r"\b[sr]k_live_[0-9A-Za-z]{20,}")),
+    ("an OpenAI-style API key", re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_\-]{32,}")),
+    ("a JSON Web Token", re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")),
+    ("credentials in a URL", re.compile(r"\b[a-z][a-z0-9+.\-]*://[^/\s:@$]{1,64}:[^/\s@$]{3,}@[^/\s]+")),
+)
+
+SECRET_NAME = re.compile(
+    r"(pass(word|wd|phrase)?|pwd|secret|token|api[_\-.]?key|apikey|access[_\-.]?key|private[_\-.]?key|"
+    r"client[_\-.]?secret|credential|auth[_\-.]?key|signing[_\-.]?key|encryption[_\-.]?key|"
+    r"session[_\-.]?key|bearer|connection[_\-.]?string|dsn)",
+    re.IGNORECASE,
+)
+# Names that *mention* a secret but hold something else (where to find it, how long it lives…).
+NOT_SECRET_NAME = re.compile(
+    r"(_|\.|-|^)(file|path|dir|url|uri|endpoint|host|port|name|ref|key_?id|id|ttl|expir\w*|timeout|length|"
+    r"size|enabled?|mode|type|policy|header|issuer|audience|algorithm|version|count|format|location|"
+    r"namespace|secret_?name|mount)$",
+    re.IGNORECASE,
+)
+PLACEHOLDER = re.compile(
+    r"^(\$\(.+\)|\$\{.+\}|\{\{.*\}\}|<.*>|%.+%|\*+|x+|changeme|change_me|replace_?me|your[_\-].*|example|"
+    r"dummy|placeholder|none|null|nil|n/a|todo|redacted|secret|password)$",
+    re.IGNORECASE,
+)
+
+
+def entropy(text: str) -> float:
+    if not text:
+        return 0.0
+    counts = Counter(text)
+    total = len(text)
+    return -sum(n / total * math.log2(n / total) for n in counts.values())
+
+
+def value_kind(value: str) -> str | None:
+    """What credential the value itself looks like, or None."""
+    for label, pattern in VALUE_PATTERNS:
+        if pattern.search(value):
+            return label
+    return None
+
+
+def _inert(value: str) -> bool:
+    v = value.strip()
+    if not v or PLACEHOLDER.match(v):
+        return True
+    if v.lower() in ("true", "false", "yes", "no", "on", "off"):
+        return True
+    if re.fullmatch(r"[\d.:,\-+]+[a-zA-Z]{0,3}", v):  # numbers, durations, versions, ports
+        return True
+    if v.startswith(("/", "./", "file:", "vault:", "arn:", "ref+", "projects/")):
+        return True
+    if re.match(r"^[a-z][a-z0-9+.\-]*://", v) and not VALUE_PATTERNS[-1][1].search(v):
+        return True
+    return False
+
+
+def judge(name: str, value: Any) -> str | None:
+    """A description of why ``name: value`` is a plain-text credential, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    kind = value_kind(value)
+    if kind:
+        return f"value looks like {kind}"
+    if SECRET_NAME.search(name) and not NOT_SECRET_NAME.search(name) and not _inert(value):
+        score = entropy(value)
+        strength = "random-looking value" if score >= 3.5 and len(value) >= 16 else "value"
+        return f"name {name!r} suggests a credential and it has a literal {strength} ({len(value)} chars)"
+    return None
+
+
+@check("KH-SEC-001")
+def env_credentials(c: ContainerView, ctx: Context) -> Iterator[Violation]:
+    for env in as_list(c.raw.get("env")):
+        if not isinstance(env, dict) or "value" not in env:
+            continue
+        name = str(env.get("name", ""))
+        why = judge(name, env.get("value"))
+        if why:
+            yield Violation(f"env {name}: {why}", c.line(env, "value"))
+
+
+_CONFIG_LINE = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*[:=]\s*[\"']?([^\"'#\s]+)")
+
+
+@check("KH-SEC-002")
+def configmap_credentials(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
+    data = as_dict(obj.raw.get("data"))
+    for key, value in data.items():
+        if not isinstance(value, str):
+            continue
+        why = judge(str(key), value)
+        if why:
+            yield Violation(f"data.{key}: {why}", obj.line(data, key))
+            continue
+        if "\n" in value:  # an embedded config file: look at its key=value / key: value lines
+            for offset, text in enumerate(value.splitlines()):
+                m = _CONFIG_LINE.match(text)
+                if m and (why := judge(m.group(1), m.group(2))):
+                    base = obj.line(data, key)
+                    yield Violation(f"data.{key}, line {offset + 1} ({m.group(1)}): {why}",
+                                    base + offset + 1 if base else None)
+                    break
+
+
+#: Annotations written by tools that duplicate the object (checked through the object itself).
+_SKIP_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
+
+
+@check("KH-SEC-003")
+def annotation_credentials(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
+    if obj.kind == "Secret":
+        return
+    meta = obj.metadata
+    annotations = as_dict(meta.get("annotations"))
+    for key, value in annotations.items():
+        if key in _SKIP_ANNOTATIONS or not isinstance(value, str):
+            continue
+        short = str(key).rsplit("/", 1)[-1]
+        why = judge(short, value)
+        if why:
+            yield Violation(f"annotation {key}: {why}", obj.line(annotations, key))
+
+
+@check("KH-SEC-004")
+def secrets_in_env(c: ContainerView, ctx: Context) -> Iterator[Violation]:
+    for env in as_list(c.raw.get("env")):
+        ref = as_dict(as_dict(as_dict(env).get("valueFrom")).get("secretKeyRef"))
+        if ref:
+            yield Violation(f"env {as_dict(env).get('name')} reads Secret {ref.get('name')!r} key "
+                            f"{ref.get('key')!r} into an environment variable", c.line(env, "valueFrom"))
+    for src in as_list(c.raw.get("envFrom")):
+        ref = as_dict(as_dict(src).get("secretRef"))
+        if ref:
+            yield Violation(f"envFrom loads every key of Secret {ref.get('name')!r} into environment variables",
+                            c.line(src, "secretRef"))

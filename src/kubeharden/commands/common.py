@@ -1,0 +1,81 @@
+"""Options and plumbing shared by the commands that read manifests."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from typing import IO, Iterator
+
+from kubeharden.config import Config, ConfigError, load_config
+from kubeharden.findings import Severity
+from kubeharden.report.output import atomic_text
+from kubeharden.sources.files import DEFAULT_MAX_FILE_BYTES, ReadOptions
+
+
+def add_input_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH",
+                        help="files or directories (.yaml, .yml, .json, recursive); - for stdin")
+    parser.add_argument("--max-file-size", type=_megabytes, default=DEFAULT_MAX_FILE_BYTES, metavar="MB",
+                        help="skip files larger than this (default %(default)s bytes = 64 MB)")
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="configuration file (default: nearest .kubeharden.yaml)")
+    parser.add_argument("--no-config", action="store_true", help="ignore .kubeharden.yaml files")
+    parser.add_argument("--profile", choices=("baseline", "default", "strict"),
+                        help="which controls run (overrides the configuration file)")
+
+
+def add_output_options(parser: argparse.ArgumentParser, formats: tuple[str, ...], default: str) -> None:
+    parser.add_argument("-f", "--format", choices=formats, default=default, help="output format")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically)")
+
+
+def _megabytes(text: str) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return int(value * 1024 * 1024)
+
+
+def severity_or_none(text: str) -> Severity | None:
+    if text.lower() == "none":
+        return None
+    try:
+        return Severity.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def read_options(args: argparse.Namespace) -> ReadOptions:
+    return ReadOptions(max_file_bytes=args.max_file_size)
+
+
+def load_settings(args: argparse.Namespace) -> Config:
+    """The configuration, with command-line overrides; raises ConfigError."""
+    cfg = load_config(args.config, search=not args.no_config) if (args.config or not args.no_config) \
+        else Config()
+    if getattr(args, "profile", None):
+        cfg.profile = args.profile
+    return cfg
+
+
+@contextlib.contextmanager
+def output_stream(path: str | None) -> Iterator[IO[str]]:
+    if path is None:
+        yield sys.stdout
+        return
+    with atomic_text(path) as fh:
+        yield fh
+
+
+def fail(message: str) -> None:
+    print(f"kubeharden: {message}", file=sys.stderr)
+
+
+__all__ = ["ConfigError", "add_config_options", "add_input_options", "add_output_options", "fail",
+           "load_settings", "output_stream", "read_options", "severity_or_none"]

@@ -1,0 +1,62 @@
+"""``kubeharden scan PATH…``: check manifests against the guide's controls."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Iterator
+
+from kubeharden.commands.common import (ConfigError, add_config_options, add_input_options, add_output_options,
+                                        fail, load_settings, output_stream, read_options, severity_or_none)
+from kubeharden.engine import Evaluator
+from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
+from kubeharden.findings import Finding, Severity
+from kubeharden.report import FORMATS, get_reporter
+from kubeharden.sources.files import read_objects
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("scan", help="scan manifests (files, directories, stdin)",
+                       description="Scan Kubernetes manifests against the NSA/CISA hardening controls.")
+    add_input_options(p)
+    add_config_options(p)
+    add_output_options(p, FORMATS, "table")
+    p.add_argument("--fail-on", type=severity_or_none, default=Severity.LOW, metavar="SEVERITY",
+                   help="exit 1 when a finding at or above this severity is not suppressed "
+                        "(critical, high, medium, low, info, or none; default low)")
+    p.add_argument("--control", action="append", metavar="ID", help="run only these controls (repeatable)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_settings(args)
+    except ConfigError as exc:
+        fail(str(exc))
+        return USAGE
+    evaluator = Evaluator(cfg, only=args.control)
+    if args.control:
+        unknown = set(args.control) - {c.id for c in evaluator.controls}
+        if unknown:
+            fail(f"unknown control(s): {', '.join(sorted(unknown))} (see kubeharden controls)")
+            return USAGE
+    reporter = get_reporter(args.format)
+    gate: list[bool] = [False]
+    threshold = args.fail_on
+
+    def watched() -> Iterator[Finding]:
+        for finding in evaluator.run(read_objects(args.paths, read_options(args))):
+            if threshold is not None and finding.status == "fail" and finding.severity >= threshold:
+                gate[0] = True
+            yield finding
+
+    try:
+        with output_stream(args.output) as out:
+            reporter(watched(), evaluator.result, out)
+    except OSError as exc:
+        fail(f"cannot write {args.output}: {exc.strerror or exc}")
+        return USAGE
+    if gate[0]:
+        return FINDINGS
+    if any(p.level == "error" for p in evaluator.result.problems):
+        return INPUT_ERRORS
+    return OK

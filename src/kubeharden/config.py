@@ -1,0 +1,194 @@
+"""``.kubeharden.yaml``: the profile, per-site settings, and exceptions with expiry.
+
+Looked up from the working directory upwards (like ``.git``), or given with
+``--config``. Every setting has a default that follows the guide, so the file is optional.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kubeharden.checks.catalogue import PROFILES
+from kubeharden.findings import Severity
+
+CONFIG_NAMES = (".kubeharden.yaml", ".kubeharden.yml")
+
+DEFAULT_SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+#: The guide's list (NSA-POD-15), plus ``ephemeral``: a generic ephemeral volume is a PVC by template.
+DEFAULT_VOLUME_TYPES = ("configMap", "emptyDir", "projected", "secret", "downwardAPI",
+                        "persistentVolumeClaim", "ephemeral")
+
+
+class ConfigError(ValueError):
+    """The configuration file is unusable; the message names the file and the problem."""
+
+
+@dataclass(slots=True)
+class ExceptionRule:
+    """A reviewed, time-limited exception: one control for matching resources (and container)."""
+
+    control: str
+    reason: str
+    kind: str = "*"
+    namespace: str = "*"
+    name: str = "*"
+    container: str | None = None
+    expires: dt.date | None = None
+    index: int = 0
+    used: int = 0
+
+    def expired(self, today: dt.date) -> bool:
+        return self.expires is not None and self.expires < today
+
+    def matches(self, control_id: str, kind: str, namespace: str | None, name: str,
+                container: str | None) -> bool:
+        if not fnmatch.fnmatchcase(control_id, self.control):
+            return False
+        if not fnmatch.fnmatchcase(kind, self.kind) or not fnmatch.fnmatchcase(name, self.name):
+            return False
+        if not fnmatch.fnmatchcase(namespace or "", self.namespace):
+            return False
+        if self.container is not None and container != self.container:
+            return False
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "control": self.control,
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+            "container": self.container,
+            "reason": self.reason,
+            "expires": self.expires.isoformat() if self.expires else None,
+        }
+
+
+@dataclass(slots=True)
+class Config:
+    path: str | None = None
+    profile: str = "default"
+    disabled: set[str] = field(default_factory=set)
+    enabled: set[str] = field(default_factory=set)
+    severity_overrides: dict[str, Severity] = field(default_factory=dict)
+    allowed_registries: tuple[str, ...] = ()
+    require_digest: bool | None = None  # None: only the strict profile requires digests
+    system_namespaces: tuple[str, ...] = DEFAULT_SYSTEM_NAMESPACES
+    system_workloads: tuple[str, ...] = ()  # "namespace/name" globs allowed in system namespaces
+    allowed_host_paths: tuple[str, ...] = ()
+    allowed_volume_types: tuple[str, ...] = DEFAULT_VOLUME_TYPES
+    allow_annotation_suppressions: bool = True
+    exceptions: list[ExceptionRule] = field(default_factory=list)
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        for name in CONFIG_NAMES:
+            candidate = folder / name
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def load_config(path: str | Path | None, *, search: bool = True) -> Config:
+    """Load ``path``, or the nearest ``.kubeharden.yaml`` when ``path`` is None and ``search``."""
+    if path is None:
+        found = find_config() if search else None
+        if found is None:
+            return Config()
+        path = found
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{at}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    return parse_config(data or {}, str(path))
+
+
+def parse_config(data: Any, origin: str = "<config>") -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: the configuration must be a mapping")
+    known = {"profile", "controls", "registries", "require_digest", "system_namespaces", "system_workloads",
+             "allowed_host_paths", "allowed_volume_types", "annotation_suppressions", "exceptions"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{origin}: unknown settings {unknown} (known: {sorted(known)})")
+    cfg = Config(path=origin)
+    profile = data.get("profile", "default")
+    if profile not in PROFILES:
+        raise ConfigError(f"{origin}: profile must be one of {', '.join(PROFILES)}, not {profile!r}")
+    cfg.profile = profile
+    controls = data.get("controls") or {}
+    if not isinstance(controls, dict):
+        raise ConfigError(f"{origin}: 'controls' must be a mapping with disable/enable/severity")
+    cfg.disabled = set(_str_list(controls.get("disable"), origin, "controls.disable"))
+    cfg.enabled = set(_str_list(controls.get("enable"), origin, "controls.enable"))
+    for cid, sev in (controls.get("severity") or {}).items():
+        try:
+            cfg.severity_overrides[str(cid)] = Severity.parse(sev)
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: controls.severity.{cid}: {exc}") from None
+    cfg.allowed_registries = tuple(_str_list(data.get("registries"), origin, "registries"))
+    if "require_digest" in data:
+        cfg.require_digest = bool(data["require_digest"])
+    if "system_namespaces" in data:
+        cfg.system_namespaces = tuple(_str_list(data["system_namespaces"], origin, "system_namespaces"))
+    cfg.system_workloads = tuple(_str_list(data.get("system_workloads"), origin, "system_workloads"))
+    cfg.allowed_host_paths = tuple(_str_list(data.get("allowed_host_paths"), origin, "allowed_host_paths"))
+    if "allowed_volume_types" in data:
+        cfg.allowed_volume_types = tuple(_str_list(data["allowed_volume_types"], origin, "allowed_volume_types"))
+    cfg.allow_annotation_suppressions = bool(data.get("annotation_suppressions", True))
+    for i, raw in enumerate(data.get("exceptions") or []):
+        cfg.exceptions.append(_parse_exception(raw, i, origin))
+    return cfg
+
+
+def _parse_exception(raw: Any, index: int, origin: str) -> ExceptionRule:
+    where = f"{origin}: exceptions[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a mapping")
+    if not raw.get("control"):
+        raise ConfigError(f"{where}: 'control' is required")
+    reason = str(raw.get("reason") or "").strip()
+    if not reason:
+        raise ConfigError(f"{where}: 'reason' is required: say why the exception is acceptable")
+    expires = raw.get("expires")
+    if expires is not None and not isinstance(expires, dt.date):
+        try:
+            expires = dt.date.fromisoformat(str(expires))
+        except ValueError:
+            raise ConfigError(f"{where}: 'expires' must be a date (YYYY-MM-DD), not {expires!r}") from None
+    match = raw.get("match") if isinstance(raw.get("match"), dict) else raw
+    container = match.get("container")
+    return ExceptionRule(
+        control=str(raw["control"]),
+        reason=reason,
+        kind=str(match.get("kind", "*")),
+        namespace=str(match.get("namespace", "*")),
+        name=str(match.get("name", "*")),
+        container=str(container) if container is not None else None,
+        expires=expires,
+        index=index,
+    )
+
+
+def _str_list(value: Any, origin: str, name: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        raise ConfigError(f"{origin}: '{name}' must be a list")
+    return [str(v) for v in value]

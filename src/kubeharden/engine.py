@@ -1,0 +1,220 @@
+"""The one evaluation path: objects in, findings out.
+
+Manifests, live clusters and admission requests all hand :class:`Evaluator` the same
+:class:`~kubeharden.model.objects.K8sObject` values. Per-object controls run as each
+object streams past; controls that need other objects (``inventory`` scope) run once
+at the end over the compact :class:`~kubeharden.inventory.Inventory`. Suppressions
+(annotations, then configured exceptions) are applied here, once, for every source.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+from kubeharden.checks import rules
+from kubeharden.checks.catalogue import Control, Violation, function_for, load_catalogue, profile_includes
+from kubeharden.checks.context import Context
+from kubeharden.checks.pss import evaluate as evaluate_pss
+from kubeharden.config import Config, ExceptionRule
+from kubeharden.findings import Finding, Problem, Severity, Tally
+from kubeharden.inventory import Inventory
+from kubeharden.model.objects import K8sObject
+from kubeharden.model.pods import PodView, pod_view
+
+SUPPRESS_PREFIX = "kubeharden.io/suppress."
+
+#: Inventory-scope controls that evaluate one unit per pod unless they name kinds.
+Runner = Callable[..., Iterable[Violation]]
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """Everything a reporter needs once the findings have been consumed."""
+
+    controls: list[Control]
+    problems: list[Problem] = field(default_factory=list)
+    tally: Tally = field(default_factory=Tally)
+    pss: list[dict[str, Any]] = field(default_factory=list)
+    kinds: Counter[str] = field(default_factory=Counter)
+    expired_exceptions: list[ExceptionRule] = field(default_factory=list)
+    unused_exceptions: list[ExceptionRule] = field(default_factory=list)
+    profile: str = "default"
+    findings_by_severity: Counter[str] = field(default_factory=Counter)
+    suppressed: int = 0
+
+    @property
+    def objects(self) -> int:
+        return sum(self.kinds.values())
+
+
+class Evaluator:
+    """Runs the active controls of the catalogue over a stream of objects."""
+
+    def __init__(self, config: Config | None = None, *, today: dt.date | None = None,
+                 only: Iterable[str] | None = None) -> None:
+        self.config = config or Config()
+        self.ctx = Context(self.config)
+        self.today = today or dt.date.today()
+        self.controls = [c for c in load_catalogue() if self._active(c, set(only) if only else None)]
+        self.result = ScanResult(controls=self.controls, profile=self.config.profile)
+        self.inventory = Inventory()
+        self._by_scope: dict[str, list[tuple[Control, Runner]]] = {s: [] for s in
+                                                                   ("container", "pod", "object", "inventory")}
+        for control in self.controls:
+            self._by_scope[control.scope].append((control, self._runner(control)))
+        self._expired_seen: set[int] = set()
+
+    # -- set-up -------------------------------------------------------------------------
+
+    def _active(self, control: Control, only: set[str] | None) -> bool:
+        if only is not None:
+            return control.id in only
+        if control.id in self.config.disabled:
+            return False
+        if control.id in self.config.enabled:
+            return True
+        if control.id == "KH-IMG-003" and not self.config.allowed_registries:
+            return False  # nothing to compare with: the control needs `registries:`
+        if control.id == "KH-IMG-002" and self.config.require_digest is not None:
+            return self.config.require_digest
+        return profile_includes(self.config.profile, control)
+
+    def _runner(self, control: Control) -> Runner:
+        fn = function_for(control.id)
+        if fn is not None:
+            return fn
+        if control.rule is None:
+            raise ValueError(f"{control.id} has neither a rule nor a registered function")
+        if control.scope == "container":
+            return lambda c, ctx, _control=control: rules.run_container_rule(_control, c)
+        if control.scope == "pod":
+            return lambda p, ctx, _control=control: rules.run_pod_rule(_control, p)
+        raise ValueError(f"{control.id}: declarative rules support container and pod scope only")
+
+    # -- the stream ---------------------------------------------------------------------
+
+    def run(self, items: Iterable[K8sObject | Problem]) -> Iterator[Finding]:
+        """Evaluate every object; problems are collected in ``self.result``."""
+        for item in items:
+            if isinstance(item, Problem):
+                self.result.problems.append(item)
+                continue
+            yield from self.evaluate_object(item)
+        yield from self.finish()
+
+    def evaluate_object(self, obj: K8sObject) -> Iterator[Finding]:
+        self.result.kinds[obj.kind] += 1
+        self.inventory.add_object(obj)
+        tally = self.result.tally
+        annotations = obj.annotations
+        pod = pod_view(obj)
+        if pod is not None:
+            for message, line in pod.problems:
+                self.result.problems.append(Problem("error", "invalid-object", message, file=obj.origin.file,
+                                                    line=line, resource=obj.ref))
+            if pod.containers or pod.spec:
+                yield from self._evaluate_pod(pod, annotations)
+        for control, run in self._by_scope["object"]:
+            if control.kinds and "*" not in control.kinds and obj.kind not in control.kinds:
+                continue
+            found = False
+            for v in run(obj, self.ctx):
+                found |= (yield from self._emit(control, v, obj, annotations, None))
+            tally.add(control.id, found)
+
+    def _evaluate_pod(self, pod: PodView, annotations: dict[str, str]) -> Iterator[Finding]:
+        obj = pod.obj
+        annotations = {**annotations, **{str(k): str(v) for k, v in pod.annotations_raw.items()}}
+        self.inventory.add_pod(pod)
+        pss = evaluate_pss(pod)
+        self.result.pss.append({
+            "resource": obj.ref.to_dict(), "file": obj.origin.file, "line": obj.origin.line,
+            "level": pss.level, "baseline_violations": pss.baseline, "restricted_violations": pss.restricted,
+        })
+        tally = self.result.tally
+        for control, run in self._by_scope["pod"]:
+            found = False
+            for v in run(pod, self.ctx):
+                found |= (yield from self._emit(control, v, obj, annotations, v.container))
+            tally.add(control.id, found)
+        for c in pod.containers:
+            for control, run in self._by_scope["container"]:
+                found = False
+                for v in run(c, self.ctx):
+                    found |= (yield from self._emit(control, v, obj, annotations, c.name))
+                tally.add(control.id, found)
+
+    def finish(self) -> Iterator[Finding]:
+        """Run the cross-object controls and close the exception bookkeeping."""
+        tally = self.result.tally
+        for control, run in self._by_scope["inventory"]:
+            failed_units: set[Any] = set()
+            for v in run(self.inventory, self.ctx):
+                target = v.obj
+                ok = yield from self._emit(control, v, target, getattr(target, "annotations", {}) or {},
+                                           v.container)
+                if ok:
+                    failed_units.add(id(target))
+            units = len(self.inventory.of_kind(*control.kinds)) if control.kinds else len(self.inventory.pods)
+            tally.evaluated[control.id] = tally.evaluated.get(control.id, 0) + max(units, len(failed_units))
+            if failed_units:
+                tally.failed[control.id] = tally.failed.get(control.id, 0) + len(failed_units)
+        self.result.unused_exceptions = [e for e in self.config.exceptions
+                                         if e.used == 0 and not e.expired(self.today)]
+        self.result.expired_exceptions = [e for e in self.config.exceptions if e.expired(self.today)]
+        return
+        yield  # pragma: no cover - makes this a generator
+
+    # -- findings and suppressions --------------------------------------------------------
+
+    def _emit(self, control: Control, v: Violation, obj: Any, annotations: dict[str, str],
+              container: str | None) -> Iterator[Finding]:
+        """Yield the finding for ``v``; return True when it counts as a failure."""
+        container = v.container or container
+        severity = self.config.severity_overrides.get(control.id, control.severity)
+        finding = Finding(
+            control=control, severity=severity, resource=obj.ref, container=container,
+            file=obj.origin.file, line=v.line if v.line is not None else obj.origin.line,
+            message=v.message, remediation=v.remediation or control.remediation, source=obj.origin.source,
+        )
+        suppression = self._suppression(control.id, obj, annotations, container)
+        if suppression is not None:
+            finding.status = "suppressed"
+            finding.suppression = suppression
+            self.result.suppressed += 1
+        else:
+            self.result.findings_by_severity[severity.label] += 1
+        yield finding
+        return suppression is None
+
+    def _suppression(self, control_id: str, obj: Any, annotations: dict[str, str],
+                     container: str | None) -> dict[str, Any] | None:
+        if self.config.allow_annotation_suppressions and annotations:
+            keys = [f"{SUPPRESS_PREFIX}{control_id}"]
+            if container:
+                keys.insert(0, f"{SUPPRESS_PREFIX}{control_id}.{container}")
+            for key in keys:
+                if key in annotations:
+                    reason = annotations[key].strip()
+                    if reason:
+                        return {"kind": "annotation", "annotation": key, "reason": reason}
+                    self.result.problems.append(Problem(
+                        "warning", "suppression", f"annotation {key} has no reason; the finding is not "
+                        "suppressed", file=obj.origin.file, line=obj.origin.line, resource=obj.ref))
+        ref = obj.ref
+        for rule in self.config.exceptions:
+            if not rule.matches(control_id, ref.kind, ref.namespace, ref.name, container):
+                continue
+            if rule.expired(self.today):
+                continue
+            rule.used += 1
+            return {"kind": "exception", "reason": rule.reason, "exception": rule.index,
+                    "expires": rule.expires.isoformat() if rule.expires else None}
+        return None
+
+
+def severity_at_least(findings: Iterable[Finding], threshold: Severity) -> bool:
+    return any(f.status == "fail" and f.severity >= threshold for f in findings)

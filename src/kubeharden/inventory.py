@@ -1,0 +1,109 @@
+"""What a scan keeps across objects: compact pod records and the kinds analyses need.
+
+Workloads are checked as they stream past and then dropped; only a small record of
+each pod (identity, namespace, labels, service account, token mounting, ports) is
+kept, plus the full objects of the kinds that cross-object checks read (service
+accounts, namespaces, RBAC, network policies, services, quotas). Memory therefore
+grows with the number of pods, not with the size of the manifests.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubeharden.model.objects import K8sObject, Provenance, ResourceRef, as_dict, as_list
+from kubeharden.model.pods import PodView
+
+#: Kinds kept whole for cross-object checks and analyses (RBAC, network, quotas).
+INDEXED_KINDS = frozenset({
+    "Namespace", "ServiceAccount", "Secret",
+    "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding",
+    "NetworkPolicy", "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy", "GlobalNetworkPolicy",
+    "Service", "Ingress", "LimitRange", "ResourceQuota", "RuntimeClass", "Node",
+    "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+})
+
+
+@dataclass(slots=True)
+class ContainerPort:
+    name: str | None
+    port: int
+    protocol: str
+
+
+@dataclass(slots=True)
+class PodRecord:
+    """The part of a workload that other objects' checks need."""
+
+    ref: ResourceRef
+    origin: Provenance
+    namespace: str | None
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    service_account: str
+    automount: bool | None  # the pod's own automountServiceAccountToken, None when unset
+    automount_line: int | None
+    ports: list[ContainerPort]
+    containers: list[str]
+    spec_line: int | None = None
+    host_network: bool = False
+
+
+@dataclass(slots=True)
+class Inventory:
+    pods: list[PodRecord] = field(default_factory=list)
+    objects: dict[str, list[K8sObject]] = field(default_factory=lambda: defaultdict(list))
+    namespaces_seen: set[str] = field(default_factory=set)
+    _sa_index: dict[tuple[str | None, str], K8sObject] | None = None
+
+    def add_object(self, obj: K8sObject) -> None:
+        if obj.namespace:
+            self.namespaces_seen.add(obj.namespace)
+        if obj.kind in INDEXED_KINDS:
+            self.objects[obj.kind].append(obj)
+            self._sa_index = None
+
+    def add_pod(self, pod: PodView) -> None:
+        spec = pod.spec
+        automount = spec.get("automountServiceAccountToken")
+        ports: list[ContainerPort] = []
+        for c in pod.containers:
+            for p in as_list(c.raw.get("ports")):
+                p = as_dict(p)
+                number = p.get("containerPort")
+                if isinstance(number, int):
+                    name = p.get("name")
+                    ports.append(ContainerPort(str(name) if name else None, number,
+                                               str(p.get("protocol") or "TCP").upper()))
+        self.pods.append(PodRecord(
+            ref=pod.obj.ref,
+            origin=pod.obj.origin,
+            namespace=pod.namespace,
+            labels=pod.labels,
+            annotations={**pod.obj.annotations, **{str(k): str(v) for k, v in pod.annotations_raw.items()}},
+            service_account=pod.service_account,
+            automount=automount if isinstance(automount, bool) else None,
+            automount_line=pod.line(spec, "automountServiceAccountToken") if "automountServiceAccountToken" in spec
+            else None,
+            ports=ports,
+            containers=[c.name for c in pod.containers],
+            spec_line=pod.line(),
+            host_network=spec.get("hostNetwork") is True,
+        ))
+
+    def of_kind(self, *kinds: str) -> list[K8sObject]:
+        out: list[K8sObject] = []
+        for kind in kinds:
+            out.extend(self.objects.get(kind, ()))
+        return out
+
+    def service_account(self, namespace: str | None, name: str) -> K8sObject | None:
+        """The ServiceAccount ``name`` in ``namespace`` (an unspecified namespace matches itself)."""
+        if self._sa_index is None:
+            self._sa_index = {(sa.namespace or None, sa.name): sa for sa in self.objects.get("ServiceAccount", ())}
+        return self._sa_index.get((namespace or None, name))
+
+    def raw(self, obj: K8sObject) -> Any:
+        return obj.raw

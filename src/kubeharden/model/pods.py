@@ -1,0 +1,234 @@
+"""One pod view for every kind that carries a pod template.
+
+Controls never care whether a container came from a Deployment, a CronJob or a bare
+Pod: they receive a :class:`PodView`, whose containers know their *effective*
+security context computed with Kubernetes' own rules:
+
+* ``runAsUser``, ``runAsGroup``, ``runAsNonRoot``, ``seLinuxOptions``, ``seccompProfile``,
+  ``appArmorProfile`` are set on the pod and may be overridden per container (the
+  container's value wins, ``seLinuxOptions`` as a whole struct);
+* ``windowsOptions`` is merged field by field;
+* ``privileged``, ``allowPrivilegeEscalation``, ``capabilities``, ``readOnlyRootFilesystem``
+  and ``procMount`` exist only on containers and do not inherit;
+* ``fsGroup``, ``supplementalGroups`` and ``sysctls`` exist only on the pod.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator, NamedTuple
+
+from kubeharden.model.objects import K8sObject, as_dict, as_list, as_str_map
+
+#: kind -> path from the object root to the pod template (``None`` = the object is the pod).
+POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
+    "Pod": (),
+    "Deployment": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "ReplicationController": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+    "PodTemplate": ("template",),
+}
+
+#: API groups that own the kinds above (a CRD reusing a name such as "Deployment" is not a pod).
+_POD_GROUPS = {"", "apps", "extensions", "batch"}
+
+INHERITED_FIELDS = frozenset(
+    {"runAsUser", "runAsGroup", "runAsNonRoot", "seLinuxOptions", "seccompProfile", "appArmorProfile"}
+)
+
+APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
+
+
+class Setting(NamedTuple):
+    """An effective value and where it was set (``holder[key]``), for line numbers."""
+
+    value: Any
+    holder: dict[str, Any] | None
+    key: str | None
+    level: str  # "container" | "pod" | "unset"
+
+
+UNSET = Setting(None, None, None, "unset")
+
+
+@dataclass(slots=True)
+class ContainerView:
+    pod: "PodView"
+    raw: dict[str, Any]
+    name: str
+    kind: str  # container | initContainer | ephemeralContainer
+    index: int
+
+    @property
+    def sc(self) -> dict[str, Any]:
+        return as_dict(self.raw.get("securityContext"))
+
+    @property
+    def image(self) -> str:
+        image = self.raw.get("image")
+        return image if isinstance(image, str) else ""
+
+    @property
+    def path(self) -> str:
+        return f"{self.pod.spec_path}.{self.kind}s[{self.index}]"
+
+    def effective(self, name: str) -> Setting:
+        """The value the kubelet would use for security-context field ``name``."""
+        sc = self.sc
+        if name in sc and sc[name] is not None:
+            return Setting(sc[name], sc, name, "container")
+        if name in INHERITED_FIELDS:
+            psc = self.pod.sc
+            if name in psc and psc[name] is not None:
+                return Setting(psc[name], psc, name, "pod")
+        return UNSET
+
+    def windows_option(self, name: str) -> Setting:
+        """``windowsOptions`` merge per field, container first."""
+        for holder, level in ((as_dict(self.sc.get("windowsOptions")), "container"),
+                              (as_dict(self.pod.sc.get("windowsOptions")), "pod")):
+            if holder.get(name) is not None:
+                return Setting(holder[name], holder, name, level)
+        return UNSET
+
+    def apparmor(self) -> Setting:
+        """Effective AppArmor profile type: the field wins, then the legacy annotation.
+
+        Returns the profile as a field-style type (``RuntimeDefault``, ``Localhost``,
+        ``Unconfined``); the annotation values are translated.
+        """
+        field_setting = self.effective("appArmorProfile")
+        if field_setting.value is not None:
+            return Setting(as_dict(field_setting.value).get("type"), field_setting.holder,
+                           field_setting.key, field_setting.level)
+        key = APPARMOR_ANNOTATION_PREFIX + self.name
+        annotations = self.pod.annotations_raw
+        value = annotations.get(key)
+        if value is None:
+            return UNSET
+        value = str(value)
+        if value == "runtime/default":
+            kind = "RuntimeDefault"
+        elif value.startswith("localhost/"):
+            kind = "Localhost"
+        elif value == "unconfined":
+            kind = "Unconfined"
+        else:
+            kind = value
+        return Setting(kind, annotations, key, "annotation")
+
+    def line(self, holder: Any = None, key: str | None = None) -> int | None:
+        """Line of ``holder[key]`` or, failing that, of this container."""
+        return self.pod.obj.line(holder if holder is not None else self.raw, key)
+
+
+@dataclass(slots=True)
+class PodView:
+    """The pod that a workload would create, normalised."""
+
+    obj: K8sObject
+    spec: dict[str, Any]
+    template_meta: dict[str, Any]
+    spec_path: str
+    containers: list[ContainerView] = field(default_factory=list)
+    problems: list[tuple[str, int | None]] = field(default_factory=list)
+
+    @property
+    def sc(self) -> dict[str, Any]:
+        return as_dict(self.spec.get("securityContext"))
+
+    @property
+    def namespace(self) -> str | None:
+        return self.obj.namespace
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return as_str_map(self.template_meta.get("labels"))
+
+    @property
+    def annotations_raw(self) -> dict[str, Any]:
+        return as_dict(self.template_meta.get("annotations"))
+
+    @property
+    def service_account(self) -> str:
+        name = self.spec.get("serviceAccountName") or self.spec.get("serviceAccount")
+        return str(name) if name else "default"
+
+    @property
+    def is_windows(self) -> bool:
+        return str(as_dict(self.spec.get("os")).get("name", "")).lower() == "windows"
+
+    def volumes(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        for i, vol in enumerate(as_list(self.spec.get("volumes"))):
+            if isinstance(vol, dict):
+                yield i, vol
+
+    def line(self, holder: Any = None, key: str | None = None) -> int | None:
+        return self.obj.line(holder if holder is not None else self.spec, key)
+
+
+def pod_view(obj: K8sObject) -> PodView | None:
+    """Build the pod view of ``obj``, or None when the kind carries no pod."""
+    path = POD_TEMPLATE_PATHS.get(obj.kind)
+    if path is None:
+        return None
+    group = obj.ref.api_version.rpartition("/")[0] if "/" in obj.ref.api_version else ""
+    if group not in _POD_GROUPS:
+        return None
+    problems: list[tuple[str, int | None]] = []
+    node: Any = obj.raw
+    walked = ""
+    for step in path:
+        nxt = node.get(step) if isinstance(node, dict) else None
+        walked = f"{walked}.{step}" if walked else step
+        if not isinstance(nxt, dict):
+            problems.append((f"{walked} is {_describe(nxt)}, expected a mapping; no pod to check",
+                             obj.line(node, step)))
+            view = PodView(obj, {}, {}, walked or "spec")
+            view.problems = problems
+            return view
+        node = nxt
+    template = node
+    meta = as_dict(template.get("metadata")) if path else obj.metadata
+    spec = template.get("spec")
+    spec_path = ".".join((*path, "spec"))
+    if not isinstance(spec, dict):
+        problems.append((f"{spec_path} is {_describe(spec)}, expected a mapping", obj.line(template, "spec")))
+        spec = {}
+    view = PodView(obj, spec, meta, spec_path)
+    for kind, key in (("container", "containers"), ("initContainer", "initContainers"),
+                      ("ephemeralContainer", "ephemeralContainers")):
+        items = spec.get(key)
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            problems.append((f"{spec_path}.{key} is {_describe(items)}, expected a list", obj.line(spec, key)))
+            continue
+        for i, raw in enumerate(items):
+            if not isinstance(raw, dict):
+                problems.append((f"{spec_path}.{key}[{i}] is {_describe(raw)}, expected a mapping",
+                                 obj.line(items)))
+                continue
+            name = raw.get("name")
+            view.containers.append(ContainerView(view, raw, str(name) if name else f"#{i}", kind, i))
+    for key in ("securityContext",):
+        if key in spec and spec[key] is not None and not isinstance(spec[key], dict):
+            problems.append((f"{spec_path}.{key} is {_describe(spec[key])}, expected a mapping",
+                             obj.line(spec, key)))
+    for c in view.containers:
+        sc = c.raw.get("securityContext")
+        if sc is not None and not isinstance(sc, dict):
+            problems.append((f"{c.path}.securityContext is {_describe(sc)}, expected a mapping",
+                             obj.line(c.raw, "securityContext")))
+    view.problems = problems
+    return view
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "missing or null"
+    return f"a {type(value).__name__} ({str(value)[:40]!r})"

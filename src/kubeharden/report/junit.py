@@ -1,0 +1,65 @@
+"""JUnit XML for CI systems that show test results: one test suite per control.
+
+Each finding is a failed test case named after the resource (and container); a
+control with no failures shows as one passing case. Input errors form their own suite.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from typing import IO, Iterable
+
+from kubeharden.engine import ScanResult
+from kubeharden.findings import Finding
+
+
+def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None:
+    by_control: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        by_control[f.control.id].append(f)
+    root = ET.Element("testsuites", name="kubeharden")
+    total_tests = total_failures = total_skipped = 0
+    for control in result.controls:
+        items = by_control.get(control.id, [])
+        suite = ET.SubElement(root, "testsuite", name=f"{control.id} {control.title}")
+        failures = skipped = 0
+        if not items:
+            ET.SubElement(suite, "testcase", classname=control.id, name="all resources")
+        for f in items:
+            name = str(f.resource) + (f" [{f.container}]" if f.container else "")
+            case = ET.SubElement(suite, "testcase", classname=control.id, name=name,
+                                 file=f.file or "", line=str(f.line or ""))
+            if f.status == "suppressed":
+                reason = (f.suppression or {}).get("reason", "")
+                ET.SubElement(case, "skipped", message=f"suppressed: {reason}")
+                skipped += 1
+            else:
+                fail = ET.SubElement(case, "failure", message=f.message, type=f.severity.label)
+                fail.text = (f"{f.file}:{f.line}\n{f.message}\nFix: {f.remediation}\n"
+                             f"Guide: {', '.join(control.nsa)}")
+                failures += 1
+        tests = max(len(items), 1)
+        suite.set("tests", str(tests))
+        suite.set("failures", str(failures))
+        suite.set("skipped", str(skipped))
+        suite.set("errors", "0")
+        total_tests += tests
+        total_failures += failures
+        total_skipped += skipped
+    errors = [p for p in result.problems if p.level == "error"]
+    if errors:
+        suite = ET.SubElement(root, "testsuite", name="inputs", tests=str(len(errors)), failures="0",
+                              errors=str(len(errors)), skipped="0")
+        for p in errors:
+            case = ET.SubElement(suite, "testcase", classname="inputs", name=p.where())
+            err = ET.SubElement(case, "error", message=p.message, type=p.kind)
+            err.text = f"{p.where()}: {p.message}"
+    root.set("tests", str(total_tests + len(errors)))
+    root.set("failures", str(total_failures))
+    root.set("errors", str(len(errors)))
+    root.set("skipped", str(total_skipped))
+    ET.indent(root)
+    out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+    out.write(ET.tostring(root, encoding="unicode"))
+    out.write("\n")

@@ -1,0 +1,118 @@
+"""SARIF 2.1.0 for GitHub code scanning and other SARIF consumers.
+
+Each control is a rule (with its guide citation, remediation and mappings as help);
+each finding a result located at the file and line of the offending field. Suppressed
+findings carry a SARIF suppression; input errors become tool notifications.
+"""
+
+from __future__ import annotations
+
+from typing import IO, Any, Iterable
+from urllib.parse import quote
+
+import orjson
+
+from kubeharden import __version__
+from kubeharden.engine import ScanResult
+from kubeharden.findings import Finding, Severity
+from kubeharden.guide import title_of
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFO_URI = "https://github.com/kubeharden/kubeharden"
+
+_LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning",
+          Severity.LOW: "note", Severity.INFO: "note"}
+# GitHub ranks alerts by this 0-10 score.
+_SCORE = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5", Severity.LOW: "3.0",
+          Severity.INFO: "0.0"}
+
+
+def file_uri(path: str) -> str:
+    """A URI reference for a scanned path (relative paths stay relative for code scanning)."""
+    return quote(path.removeprefix("./").replace("\\", "/"))
+
+
+def _rule(control: Any) -> dict[str, Any]:
+    guide = "; ".join(f"{i} ({title_of(i)})" for i in control.nsa)
+    maps = "; ".join(f"{k}: {', '.join(v)}" for k, v in control.mappings_dict().items() if v)
+    text = f"{control.description}\n\nFix: {control.remediation}\n\nGuide: {guide}"
+    markdown = (f"{control.description}\n\n**Fix:** {control.remediation}\n\n**Guide:** {guide}\n\n"
+                f"**Equivalent checks:** {maps or 'none'}")
+    return {
+        "id": control.id,
+        "name": control.id.replace("-", ""),
+        "shortDescription": {"text": control.title},
+        "fullDescription": {"text": control.description},
+        "help": {"text": text, "markdown": markdown},
+        "defaultConfiguration": {"level": _LEVEL[control.severity]},
+        "properties": {
+            "tags": ["security", "kubernetes", control.section, *control.nsa],
+            "security-severity": _SCORE[control.severity],
+            "precision": "high",
+            "nsa": list(control.nsa),
+            "mappings": control.mappings_dict(),
+        },
+    }
+
+
+def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
+    where = str(f.resource) + (f" container {f.container}" if f.container else "")
+    result: dict[str, Any] = {
+        "ruleId": f.control.id,
+        "ruleIndex": index[f.control.id],
+        "level": _LEVEL[f.severity],
+        "message": {"text": f"{where}: {f.message}. Fix: {f.remediation}"},
+        "locations": [{
+            "logicalLocations": [{"fullyQualifiedName": where, "kind": "resource"}],
+        }],
+        "partialFingerprints": {"kubeharden/v1": f"{f.control.id}|{f.resource}|{f.container or ''}|{f.message}"},
+        "properties": {"severity": f.severity.label, "resource": f.resource.to_dict(), "container": f.container},
+    }
+    if f.file:
+        physical: dict[str, Any] = {"artifactLocation": {"uri": file_uri(f.file)}}
+        if f.line:
+            physical["region"] = {"startLine": f.line}
+        result["locations"][0]["physicalLocation"] = physical
+    if f.status == "suppressed" and f.suppression:
+        kind = "inSource" if f.suppression.get("kind") == "annotation" else "external"
+        result["suppressions"] = [{"kind": kind, "justification": str(f.suppression.get("reason", ""))}]
+    return result
+
+
+def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None:
+    findings = list(findings)
+    index = {c.id: i for i, c in enumerate(result.controls)}
+    notifications = []
+    for p in result.problems:
+        if p.level == "note":
+            continue
+        note: dict[str, Any] = {"level": "error" if p.level == "error" else "warning",
+                                "message": {"text": f"{p.where()}: {p.message}"},
+                                "descriptor": {"id": f"input/{p.kind}"}}
+        if p.file:
+            loc: dict[str, Any] = {"artifactLocation": {"uri": file_uri(p.file)}}
+            if p.line:
+                loc["region"] = {"startLine": p.line}
+            note["locations"] = [{"physicalLocation": loc}]
+        notifications.append(note)
+    log = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "kubeharden",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "informationUri": INFO_URI,
+                "rules": [_rule(c) for c in result.controls],
+            }},
+            "invocations": [{
+                "executionSuccessful": not any(p.level == "error" for p in result.problems),
+                "toolExecutionNotifications": notifications,
+            }],
+            "results": [_result(f, index) for f in findings],
+            "columnKind": "unicodeCodePoints",
+        }],
+    }
+    out.write(orjson.dumps(log, option=orjson.OPT_INDENT_2).decode())
+    out.write("\n")

@@ -1,0 +1,187 @@
+"""Manifests from files, directories and stdin, turned into objects with provenance.
+
+A source never judges: it only reads, unpacks ``List`` kinds and says what it could
+not use. It streams file by file so memory stays flat however large the tree is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from kubeharden.findings import Problem
+from kubeharden.model.objects import K8sObject, Provenance, make_ref
+from kubeharden.sources.yamlload import line_of, load_documents
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
+_SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".terraform"}
+
+
+@dataclass(slots=True)
+class ReadOptions:
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+
+
+def iter_paths(paths: Iterable[str]) -> Iterator[str | Problem]:
+    """Expand the command line into files (sorted, recursive); ``-`` stays ``-``."""
+    for raw in paths:
+        if raw == "-":
+            yield "-"
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path, onerror=None):
+                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+                for name in sorted(files):
+                    if name.lower().endswith(MANIFEST_SUFFIXES):
+                        yield os.path.join(root, name)
+        elif path.is_file():
+            yield str(path)
+        elif path.exists():
+            yield Problem("error", "read", "not a regular file or directory", file=raw)
+        else:
+            yield Problem("error", "read", "no such file or directory", file=raw)
+
+
+def read_objects(paths: Iterable[str], options: ReadOptions | None = None) -> Iterator[K8sObject | Problem]:
+    """Every Kubernetes object found under ``paths``, and a Problem for everything else."""
+    options = options or ReadOptions()
+    for item in iter_paths(paths):
+        if isinstance(item, Problem):
+            yield item
+            continue
+        yield from read_file(item, options)
+
+
+def read_file(path: str, options: ReadOptions | None = None) -> Iterator[K8sObject | Problem]:
+    options = options or ReadOptions()
+    display = "<stdin>" if path == "-" else path
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(options.max_file_bytes + 1)
+        else:
+            size = os.path.getsize(path)
+            if size > options.max_file_bytes:
+                yield Problem("error", "too-large",
+                              f"file is {size / 1e6:.1f} MB, over the {options.max_file_bytes / 1e6:.0f} MB limit "
+                              "(--max-file-size); skipped", file=display)
+                return
+            with open(path, "rb") as fh:
+                data = fh.read()
+    except OSError as exc:
+        yield Problem("error", "read", f"cannot read: {exc.strerror or exc}", file=display)
+        return
+    if len(data) > options.max_file_bytes:
+        yield Problem("error", "too-large",
+                      f"input is over the {options.max_file_bytes / 1e6:.0f} MB limit (--max-file-size); skipped",
+                      file=display)
+        return
+    yield from parse_bytes(data, display, source="stdin" if path == "-" else "file")
+
+
+def parse_bytes(data: bytes, display: str, source: str = "file") -> Iterator[K8sObject | Problem]:
+    """Decode and parse one file's bytes."""
+    if b"\x00" in data[:8192]:
+        yield Problem("error", "binary", "binary file (NUL bytes); skipped", file=display)
+        return
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        yield Problem("error", "encoding", f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); skipped",
+                      file=display, line=line)
+        return
+    if not text.strip():
+        return
+    if "{{" in text and ("}}" in text) and _looks_like_template(text):
+        yield Problem("note", "skipped",
+                      "Go/Helm template syntax ({{ }}): render it first (helm template …); skipped", file=display)
+        return
+    yield from parse_text(text, display, source)
+
+
+def _looks_like_template(text: str) -> bool:
+    # {{ }} inside a quoted string value is legal YAML (e.g. an alerting rule); a template
+    # line starts with {{ or has it unquoted as a value. Trying to load decides cheaply.
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("{{") or stripped.startswith("- {{"):
+            return True
+        if ": {{" in stripped:
+            return True
+    return False
+
+
+def parse_text(text: str, display: str, source: str = "file") -> Iterator[K8sObject | Problem]:
+    docs = load_documents(text)
+    if display.lower().endswith(".json"):
+        docs = _json_fallback(text, docs)
+    for doc in docs:
+        for warn in doc.warnings:
+            yield Problem("warning", "duplicate-key", warn.message, file=display, line=warn.line)
+        if doc.error is not None:
+            yield Problem("error", "parse", doc.error.message, file=display, line=doc.error.line or doc.line)
+            continue
+        yield from unpack(doc.data, display, doc.line, source)
+
+
+def _json_fallback(text: str, docs: Iterator[Any]) -> Iterator[Any]:
+    """JSON is loaded as YAML for line numbers; YAML 1.1 rejects some valid JSON (tabs)."""
+    from kubeharden.sources.yamlload import Document
+
+    collected = list(docs)
+    if not any(d.error for d in collected):
+        yield from collected
+        return
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        line = getattr(exc, "lineno", None)
+        yield Document(index=0, line=line or 1, error=_json_error(str(exc), line))
+        return
+    yield Document(index=0, line=1, data=data)
+
+
+def _json_error(message: str, line: int | None) -> Any:
+    from kubeharden.sources.yamlload import DocumentError
+
+    return DocumentError(f"invalid JSON: {message}", line)
+
+
+def unpack(data: Any, display: str, line: int, source: str = "file",
+           _depth: int = 0) -> Iterator[K8sObject | Problem]:
+    """Objects from one document; ``List`` and every ``*List`` kind are unpacked."""
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        yield Problem("note", "skipped", f"document is a {type(data).__name__}, not a Kubernetes object; skipped",
+                      file=display, line=line)
+        return
+    kind = data.get("kind")
+    api_version = data.get("apiVersion")
+    if not isinstance(kind, str) or not kind or not isinstance(api_version, str) or not api_version:
+        yield Problem("note", "skipped", "no apiVersion/kind: not a Kubernetes object; skipped",
+                      file=display, line=line)
+        return
+    if kind.endswith("List") and "items" in data:
+        items = data.get("items")
+        if items is None:
+            return
+        if not isinstance(items, list):
+            yield Problem("error", "invalid-object", f"{kind}.items is not a list", file=display,
+                          line=line_of(data, "items") or line)
+            return
+        for item in items:
+            yield from unpack(item, display, line_of(item) or line, source, _depth + 1)
+        return
+    meta = data.get("metadata")
+    if meta is not None and not isinstance(meta, dict):
+        yield Problem("error", "invalid-object", f"{kind}: metadata is not a mapping; skipped",
+                      file=display, line=line_of(data, "metadata") or line)
+        return
+    yield K8sObject(raw=data, ref=make_ref(data), origin=Provenance(display, line_of(data) or line, source))

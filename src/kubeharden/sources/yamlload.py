@@ -1,0 +1,236 @@
+"""Safe YAML loading that remembers where every field came from.
+
+Findings must point at the line of the offending field, so mappings are loaded as
+:class:`LineMap` (a ``dict`` that also knows the line of each key). Everything goes
+through PyYAML's *safe* loader (the libyaml C parser when it is present); nothing
+here can construct arbitrary Python objects.
+
+Hostile input is handled before it can hurt anyone downstream:
+
+* alias "billion laughs" bombs are measured on the node graph (shared nodes are
+  counted once per use, with memoisation, so the measuring itself cannot explode);
+* nesting deeper than :data:`MAX_DEPTH` is refused with a message;
+* duplicate keys are reported, because a repeated key can hide a dangerous value
+  behind a harmless one (PyYAML silently keeps the last).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import yaml
+
+try:  # the C parser is ~6x faster; fall back to pure Python where libyaml is missing
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover - depends on the PyYAML build
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+MAX_DEPTH = 100
+"""Kubernetes objects nest about 15 levels deep; 100 leaves room for CRDs and data."""
+
+MAX_EXPANDED_NODES = 1_000_000
+"""Upper bound on the nodes a document may expand to once aliases are followed."""
+
+
+class LineMap(dict):
+    """A mapping loaded from YAML, with the 1-based line of itself and of each key."""
+
+    __slots__ = ("line", "lines")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.line: int | None = None
+        self.lines: dict[Any, int] = {}
+
+
+class LineList(list):
+    """A sequence loaded from YAML, with its 1-based line."""
+
+    __slots__ = ("line",)
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.line: int | None = None
+
+
+def line_of(container: Any, key: Any = None) -> int | None:
+    """Line of ``container[key]`` (or of the container itself), if it was loaded from YAML."""
+    if key is not None and isinstance(container, LineMap):
+        found = container.lines.get(key)
+        if found is not None:
+            return found
+    return getattr(container, "line", None)
+
+
+class DocumentError(Exception):
+    """A document that cannot be used; ``line`` says where, when known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+@dataclass
+class Document:
+    """One YAML document of a file: its data (or the error that stopped it) and warnings."""
+
+    index: int
+    line: int
+    data: Any = None
+    error: DocumentError | None = None
+    warnings: list[DocumentError] = field(default_factory=list)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """Safe loader building LineMap/LineList and checking each document before construction."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self.doc_warnings: list[DocumentError] = []
+
+    def construct_document(self, node: Node) -> Any:
+        _check_shape(node)
+        return super().construct_document(node)
+
+    def construct_yaml_map(self, node: MappingNode) -> Iterator[LineMap]:  # type: ignore[override]
+        data = LineMap()
+        data.line = node.start_mark.line + 1
+        yield data
+        self.flatten_mapping(node)
+        lines = data.lines
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=False)
+            try:
+                hash(key)
+            except TypeError:
+                raise DocumentError(
+                    f"unhashable mapping key ({type(key).__name__})", key_node.start_mark.line + 1
+                ) from None
+            line = key_node.start_mark.line + 1
+            if key in lines and key != "<<":
+                self.doc_warnings.append(
+                    DocumentError(
+                        f"duplicate key {key!r} (first at line {lines[key]}); the last value is used, "
+                        "which can hide a setting from a reviewer",
+                        line,
+                    )
+                )
+            data[key] = self.construct_object(value_node, deep=False)
+            lines[key] = line
+
+    def construct_yaml_seq(self, node: SequenceNode) -> Iterator[LineList]:  # type: ignore[override]
+        data = LineList()
+        data.line = node.start_mark.line + 1
+        yield data
+        data.extend(self.construct_sequence(node))
+
+    def construct_yaml_timestamp(self, node: ScalarNode) -> str:  # type: ignore[override]
+        # Kubernetes treats these as strings; a datetime would only surprise the checks.
+        return str(self.construct_scalar(node))
+
+    def construct_undefined(self, node: Node) -> Any:
+        raise DocumentError(f"unsupported YAML tag {node.tag!r}", node.start_mark.line + 1)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_yaml_seq)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+# A plain "=" resolves to YAML 1.1's `value` tag (seen in kube-prometheus CRDs): keep the string.
+_Loader.add_constructor("tag:yaml.org,2002:value", _Loader.construct_yaml_str)
+_Loader.add_constructor(None, _Loader.construct_undefined)
+
+
+def _check_shape(root: Node) -> None:
+    """Refuse documents nested too deeply or expanding (through aliases) too far.
+
+    Iterative, so depth cannot exhaust Python's stack. Nodes reached twice are aliases;
+    their expanded sizes are memoised so a bomb is measured in linear time.
+    """
+    seen: set[int] = set()
+    sizes: dict[int, int] = {}
+    # (node, depth, children-done?)
+    stack: list[tuple[Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        if isinstance(node, ScalarNode):
+            continue
+        ident = id(node)
+        if done:
+            total = 1
+            for child in _children(node):
+                total += sizes.get(id(child), 1)
+            sizes[ident] = total
+            if total > MAX_EXPANDED_NODES:
+                raise DocumentError(
+                    f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} nodes "
+                    "(a 'billion laughs' alias bomb); document skipped",
+                    node.start_mark.line + 1,
+                )
+            continue
+        if depth > MAX_DEPTH:
+            raise DocumentError(
+                f"nesting deeper than {MAX_DEPTH} levels; document skipped", node.start_mark.line + 1
+            )
+        if ident in seen:
+            continue
+        seen.add(ident)
+        stack.append((node, depth, True))
+        for child in _children(node):
+            if not isinstance(child, ScalarNode):
+                stack.append((child, depth + 1, False))
+
+
+def _children(node: Node) -> Iterator[Node]:
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            yield key
+            yield value
+    elif isinstance(node, SequenceNode):
+        yield from node.value
+
+
+def load_documents(text: str) -> Iterator[Document]:
+    """Yield each document of ``text``; a broken document stops the stream with an error.
+
+    libyaml cannot resynchronise after a syntax error, so the documents before the
+    error are kept and the error is reported once, with its line.
+    """
+    loader = _Loader(text)
+    index = 0
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            start = node.start_mark.line + 1 if node is not None else 1
+            doc = Document(index=index, line=start)
+            try:
+                doc.data = loader.construct_document(node) if node is not None else None
+            except DocumentError as exc:
+                doc.error = exc
+                _reset_constructor(loader)
+            except RecursionError:
+                doc.error = DocumentError("structure too deeply nested to load; document skipped", start)
+                _reset_constructor(loader)
+            doc.warnings, loader.doc_warnings = loader.doc_warnings, []
+            yield doc
+            index += 1
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        context = f" ({exc.context})" if exc.context and exc.problem else ""
+        yield Document(index=index, line=line or 1, error=DocumentError(f"invalid YAML: {problem}{context}", line))
+    except yaml.YAMLError as exc:
+        yield Document(index=index, line=1, error=DocumentError(f"invalid YAML: {exc}", None))
+    finally:
+        loader.dispose()
+
+
+def _reset_constructor(loader: Any) -> None:
+    loader.constructed_objects = {}
+    loader.recursive_objects = {}
+    loader.state_generators = []
+    loader.deep_construct = False
