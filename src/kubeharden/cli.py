@@ -17,6 +17,7 @@ from kubeharden.exitcodes import USAGE
 COMMANDS = (
     "kubeharden.commands.scan",
     "kubeharden.commands.controls",
+    "kubeharden.commands.generate",
 )
 
 

@@ -218,3 +218,25 @@ class Evaluator:
 
 def severity_at_least(findings: Iterable[Finding], threshold: Severity) -> bool:
     return any(f.status == "fail" and f.severity >= threshold for f in findings)
+
+
+def build_inventory(items: Iterable[K8sObject | Problem]) -> tuple[Inventory, list[Problem]]:
+    """The inventory of a stream of objects without running any control.
+
+    For analyses that answer questions (``rbac who-can``, ``netpol matrix``) rather than
+    report findings; they see exactly what the controls see.
+    """
+    inventory = Inventory()
+    problems: list[Problem] = []
+    for item in items:
+        if isinstance(item, Problem):
+            problems.append(item)
+            continue
+        inventory.add_object(item)
+        pod = pod_view(item)
+        if pod is not None:
+            for message, line in pod.problems:
+                problems.append(Problem("error", "invalid-object", message, file=item.origin.file, line=line,
+                                        resource=item.ref))
+            inventory.add_pod(pod)
+    return inventory, problems

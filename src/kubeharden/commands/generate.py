@@ -1,0 +1,20 @@
+"""``kubeharden generate KIND``: write the artefacts the guide asks for (policies, configs).
+
+Each generator is a module with ``register(subparsers)``; list it in :data:`GENERATORS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+GENERATORS: tuple[str, ...] = ()
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="generate hardening artefacts (policies, configuration)",
+                       description="Generate the artefacts the guide asks for.")
+    gen = p.add_subparsers(dest="generator", metavar="KIND")
+    for name in GENERATORS:
+        importlib.import_module(name).register(gen)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
