@@ -1,0 +1,282 @@
+"""Field paths over audit events, compiled once into small getter functions.
+
+A path is dotted keys with optional brackets: ``objectRef.resource``,
+``annotations["authorization.k8s.io/decision"]``, ``sourceIPs[0]``,
+``requestObject.spec.containers[*].securityContext.privileged`` (``[*]`` fans out over a
+list or the values of a mapping). Short aliases (``verb``, ``resource``, ``user`` …) and
+virtual roots that know Kubernetes shapes (``podSpec``, ``container``, ``execCommand`` …)
+keep rules readable and make one rule cover a Pod, a Deployment and a CronJob alike.
+
+A getter returns ``MISSING`` when the field is absent. A path with ``[*]`` (or a virtual
+root that can yield several values) is "multi": its getter returns a list of the values found.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+MISSING: Any = object()
+
+ALIASES: dict[str, str] = {
+    "user": "user.username",
+    "username": "user.username",
+    "groups": "user.groups",
+    "uid": "user.uid",
+    "resource": "objectRef.resource",
+    "subresource": "objectRef.subresource",
+    "namespace": "objectRef.namespace",
+    "name": "objectRef.name",
+    "apiGroup": "objectRef.apiGroup",
+    "code": "responseStatus.code",
+    "decision": 'annotations["authorization.k8s.io/decision"]',
+    "reason": 'annotations["authorization.k8s.io/reason"]',
+    "sourceIP": "sourceIPs[0]",
+    "impersonatedUser": "impersonatedUser.username",
+}
+
+#: Where the pod template sits in each workload kind's request body.
+_POD_SPEC_PATHS: tuple[tuple[str, ...], ...] = (
+    ("spec", "template", "spec"),                           # Deployment, DaemonSet, StatefulSet, ReplicaSet, Job, RC
+    ("spec", "jobTemplate", "spec", "template", "spec"),    # CronJob
+    ("template", "spec"),                                   # PodTemplate
+)
+_CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+
+
+def pod_specs(event: dict[str, Any], body_key: str = "requestObject") -> list[dict[str, Any]]:
+    """Every pod spec in the request body, whatever the workload kind."""
+    body = event.get(body_key)
+    if not isinstance(body, dict):
+        return []
+    kind = body.get("kind")
+    spec = body.get("spec")
+    if kind == "Pod" or (kind is None and isinstance(spec, dict) and "containers" in spec):
+        return [spec] if isinstance(spec, dict) else []
+    out = []
+    for path in _POD_SPEC_PATHS:
+        cur: Any = body
+        for key in path:
+            cur = cur.get(key) if isinstance(cur, dict) else None
+        if isinstance(cur, dict):
+            out.append(cur)
+    return out
+
+
+def containers(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every container (regular, init, ephemeral) of every pod spec in the request body."""
+    out: list[dict[str, Any]] = []
+    for spec in pod_specs(event):
+        for key in _CONTAINER_LISTS:
+            items = spec.get(key)
+            if isinstance(items, list):
+                out.extend(c for c in items if isinstance(c, dict))
+    return out
+
+
+def exec_command(event: dict[str, Any]) -> Any:
+    """The command of an exec request, URL-decoded and joined with spaces (``command=`` params)."""
+    uri = event.get("requestURI")
+    if not isinstance(uri, str) or "command=" not in uri:
+        return MISSING
+    parts = parse_qs(urlsplit(uri).query).get("command")
+    return " ".join(parts) if parts else MISSING
+
+
+def request_path(event: dict[str, Any]) -> Any:
+    uri = event.get("requestURI")
+    return urlsplit(uri).path if isinstance(uri, str) else MISSING
+
+
+def hour_utc(event: dict[str, Any]) -> Any:
+    ts = event.get("requestReceivedTimestamp") or event.get("stageTimestamp")
+    if isinstance(ts, str) and len(ts) >= 13 and ts[10] == "T" and ts[11:13].isdigit():
+        return int(ts[11:13])
+    return MISSING
+
+
+def weekday_utc(event: dict[str, Any]) -> Any:
+    ts = event.get("requestReceivedTimestamp") or event.get("stageTimestamp")
+    if isinstance(ts, str) and len(ts) >= 10:
+        try:
+            return time.strptime(ts[:10], "%Y-%m-%d").tm_wday  # 0 = Monday
+        except ValueError:
+            return MISSING
+    return MISSING
+
+
+def user_agent_product(event: dict[str, Any]) -> Any:
+    """``kubectl/v1.29.1 (linux/amd64) kubernetes/abc`` → ``kubectl``: the tool, not its version."""
+    ua = event.get("userAgent")
+    if not isinstance(ua, str):
+        return MISSING
+    return ua.split("/", 1)[0].split(" ", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Virtual:
+    fn: Callable[[dict[str, Any]], Any]
+    multi: bool
+    level: str  # the audit level an event needs for this field to be there
+
+
+VIRTUAL_ROOTS: dict[str, Virtual] = {
+    "podSpec": Virtual(pod_specs, True, "Request"),
+    "container": Virtual(containers, True, "Request"),
+    "execCommand": Virtual(exec_command, False, "Metadata"),
+    "requestPath": Virtual(request_path, False, "Metadata"),
+    "hourUTC": Virtual(hour_utc, False, "Metadata"),
+    "weekdayUTC": Virtual(weekday_utc, False, "Metadata"),
+    "userAgentProduct": Virtual(user_agent_product, False, "Metadata"),
+}
+
+_TOKEN = re.compile(r"""\s*(?:\.?([A-Za-z0-9_\-$@:]+)|\[\s*(\*|-?\d+|"[^"]*"|'[^']*')\s*\])""")
+STAR = object()
+
+
+class PathError(ValueError):
+    pass
+
+
+def parse_path(path: str) -> list[Any]:
+    """``a.b["c.d"][0][*]`` → ``["a", "b", "c.d", 0, STAR]``."""
+    path = ALIASES.get(path, path)
+    out: list[Any] = []
+    pos = 0
+    while pos < len(path):
+        m = _TOKEN.match(path, pos)
+        if not m or m.end() == pos:
+            raise PathError(f"bad field path {path!r} at character {pos + 1}")
+        pos = m.end()
+        if m.group(1) is not None:
+            out.append(m.group(1))
+        else:
+            tok = m.group(2)
+            if tok == "*":
+                out.append(STAR)
+            elif tok[0] in "\"'":
+                out.append(tok[1:-1])
+            else:
+                out.append(int(tok))
+    if not out:
+        raise PathError("empty field path")
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Getter:
+    path: str
+    fn: Callable[[Any], Any]
+    multi: bool
+    level: str  # Metadata | Request | RequestResponse
+
+
+def compile_path(path: str) -> Getter:
+    """A getter for ``path``; relative paths (inside ``some``) work on any value, not only events."""
+    segments = parse_path(path)
+    level = "Metadata"
+    head = segments[0]
+    root: Virtual | None = VIRTUAL_ROOTS.get(head) if isinstance(head, str) else None
+    if root is not None:
+        segments = segments[1:]
+        level = root.level
+    elif head == "requestObject":
+        level = "Request"
+    elif head == "responseObject":
+        level = "RequestResponse"
+    multi = STAR in segments or (root is not None and root.multi)
+    walk = _compile_segments(segments)
+    if root is None:
+        fn = walk
+    elif root.multi:
+        def fn(event: Any, _root: Callable = root.fn, _walk: Callable = walk) -> Any:
+            out: list[Any] = []
+            for item in _root(event):
+                value = _walk(item)
+                if value is MISSING:
+                    continue
+                if isinstance(value, _Fan):
+                    out.extend(value)
+                else:
+                    out.append(value)
+            return out
+    else:
+        def fn(event: Any, _root: Callable = root.fn, _walk: Callable = walk) -> Any:
+            value = _root(event)
+            return MISSING if value is MISSING else _walk(value)
+    if multi and root is None:
+        def fanned(event: Any, _inner: Callable = fn) -> Any:
+            value = _inner(event)
+            if value is MISSING:
+                return []
+            return list(value) if isinstance(value, _Fan) else [value]
+        return Getter(path, fanned, True, level)
+    return Getter(path, fn, multi, level)
+
+
+class _Fan(list):
+    """Values collected by a ``[*]``: kept apart from list-valued fields."""
+
+
+def _compile_segments(segments: list[Any]) -> Callable[[Any], Any]:
+    if STAR not in segments:
+        keys = tuple(segments)
+        if len(keys) == 1 and isinstance(keys[0], str):
+            k0 = keys[0]
+            return lambda obj: obj.get(k0, MISSING) if isinstance(obj, dict) else MISSING
+        if len(keys) == 2 and all(isinstance(k, str) for k in keys):
+            k0, k1 = keys
+
+            def two(obj: Any) -> Any:
+                if isinstance(obj, dict):
+                    sub = obj.get(k0)
+                    if isinstance(sub, dict):
+                        return sub.get(k1, MISSING)
+                return MISSING
+            return two
+        return lambda obj: _walk_plain(obj, keys)
+    return lambda obj: _walk_star(obj, segments, 0)
+
+
+def _walk_plain(obj: Any, keys: tuple[Any, ...]) -> Any:
+    for key in keys:
+        if isinstance(key, str):
+            if not isinstance(obj, dict):
+                return MISSING
+            obj = obj.get(key, MISSING)
+        else:
+            if not isinstance(obj, list) or not -len(obj) <= key < len(obj):
+                return MISSING
+            obj = obj[key]
+        if obj is MISSING:
+            return MISSING
+    return obj
+
+
+def _walk_star(obj: Any, segments: list[Any], start: int) -> Any:
+    for i in range(start, len(segments)):
+        key = segments[i]
+        if key is STAR:
+            if isinstance(obj, list):
+                items = obj
+            elif isinstance(obj, dict):
+                items = list(obj.values())
+            else:
+                return MISSING
+            out = _Fan()
+            for item in items:
+                value = _walk_star(item, segments, i + 1)
+                if value is MISSING:
+                    continue
+                if isinstance(value, _Fan):
+                    out.extend(value)
+                else:
+                    out.append(value)
+            return out
+        obj = _walk_plain(obj, (key,))
+        if obj is MISSING:
+            return MISSING
+    return obj
