@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from kubeharden.detect.fields import MISSING, Getter, PathError, compile_path
+from kubeharden.detect.fields import ALIASES, MISSING, Getter, PathError, compile_path
 
 Predicate = Callable[[Any], bool]
 COMBINATORS = ("all", "any", "not", "some", "macro")
@@ -124,7 +124,7 @@ def _getter(path: str, ctx: CompileContext) -> Getter:
     except PathError as exc:
         raise RuleError(str(exc)) from None
     ctx.need(getter.level)
-    ctx.fields.add(path)
+    ctx.fields.add(ALIASES.get(path, path))
     return getter
 
 
@@ -178,11 +178,16 @@ def _compile_op(op: str, arg: Any, ctx: CompileContext, path: str) -> Callable[[
         want = bool(arg)
         return lambda values: bool(values) == want
     if op == "eq":
-        return lambda v, _a=arg: v == _a and type(v) is type(_a) or (v is None and _a is None)
+        if isinstance(arg, str):
+            return lambda v, _a=arg: v == _a
+        return lambda v, _a=arg: (v == _a and type(v) is type(_a)) or (v is None and _a is None)
     if op == "ne":
         return lambda v, _a=arg: v != _a
     if op == "in":
         items = _as_list(arg, where)
+        if all(isinstance(x, str) for x in items):
+            strings = frozenset(items)
+            return lambda v: v.__class__ is str and v in strings
         hashable = all(isinstance(x, (str, int, float, bool)) or x is None for x in items)
         if hashable:
             bag = frozenset((type(x), x) for x in items)
@@ -191,10 +196,21 @@ def _compile_op(op: str, arg: Any, ctx: CompileContext, path: str) -> Callable[[
     if op in ("startswith", "endswith", "contains"):
         needles = tuple(str(x) for x in _as_list(arg, where))
         if op == "startswith":
-            return lambda v: isinstance(v, str) and v.startswith(needles)
+            return lambda v: v.__class__ is str and v.startswith(needles)
         if op == "endswith":
             return lambda v: isinstance(v, str) and v.endswith(needles)
-        return lambda v: isinstance(v, str) and any(n in v for n in needles)
+        if len(needles) == 1:
+            needle = needles[0]
+            return lambda v: v.__class__ is str and needle in v
+
+        def contains(v: Any) -> bool:
+            if v.__class__ is not str:
+                return False
+            for n in needles:
+                if n in v:
+                    return True
+            return False
+        return contains
     if op == "regex":
         try:
             patterns = [re.compile(str(p)) for p in _as_list(arg, where)]
@@ -277,7 +293,17 @@ def _all(preds: list[Predicate]) -> Predicate:
     if len(preds) == 2:
         a, b = preds
         return lambda e: a(e) and b(e)
-    return lambda e: all(p(e) for p in preds)
+    if len(preds) == 3:
+        a, b, c = preds
+        return lambda e: a(e) and b(e) and c(e)
+    chain = tuple(preds)
+
+    def all_of(e: Any) -> bool:
+        for p in chain:
+            if not p(e):
+                return False
+        return True
+    return all_of
 
 
 def _any(preds: list[Predicate]) -> Predicate:
@@ -285,4 +311,14 @@ def _any(preds: list[Predicate]) -> Predicate:
         return lambda e: False
     if len(preds) == 1:
         return preds[0]
-    return lambda e: any(p(e) for p in preds)
+    if len(preds) == 2:
+        a, b = preds
+        return lambda e: a(e) or b(e)
+    chain = tuple(preds)
+
+    def any_of(e: Any) -> bool:
+        for p in chain:
+            if p(e):
+                return True
+        return False
+    return any_of

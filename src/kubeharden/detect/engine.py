@@ -10,15 +10,15 @@ the events, not the clock, so a log scanned a year later gives the same alerts.
 from __future__ import annotations
 
 import ipaddress
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 
 from kubeharden.detect.alerts import Alert
-from kubeharden.detect.fields import MISSING, Getter
-from kubeharden.detect.rules import Rule, Trigger
+from kubeharden.detect.fields import ALIASES, MISSING, Getter
+from kubeharden.detect.rules import METADATA_FIELDS, Rule, Trigger
 from kubeharden.sources.audit import event_time
 
 MAX_KEYS_PER_RULE = 200_000
@@ -36,18 +36,17 @@ class DetectorStats:
     last_time: float | None = None
 
 
-class _Bounded(OrderedDict):
-    """A dict that forgets its least recently touched keys beyond a limit."""
+class _Bounded(dict):
+    """A dict that forgets its oldest keys beyond a limit (first in, first out: cheap and bounded)."""
 
     def __init__(self, limit: int) -> None:
         super().__init__()
         self.limit = limit
 
     def touch(self, key: Any, value: Any) -> None:
+        if key not in self and len(self) >= self.limit:
+            del self[next(iter(self))]
         self[key] = value
-        self.move_to_end(key)
-        if len(self) > self.limit:
-            self.popitem(last=False)
 
 
 class Detector:
@@ -62,9 +61,14 @@ class Detector:
         self._seen_ids: dict[str, _Bounded] = {r.id: _Bounded(20_000) for r in self.rules if len(r.stages) > 1}
         self.stats = DetectorStats()
         self._start: float | None = None
+        self._plans: dict[tuple, tuple[tuple[Trigger, ...], tuple[Trigger, ...]]] = {}
+        self._order = {id(t): i for i, t in enumerate(self._triggers)}
+        self._settled_kinds = {r.id for r in self.rules if r.kind == "first_seen" and all(
+            ALIASES.get(g.path, g.path) in METADATA_FIELDS for g in (*r.by, *r.value))}
 
     # -- indexing ---------------------------------------------------------------------------------
     def candidates(self, stage: str, verb: str, resource: str, subresource: str) -> tuple[Trigger, ...]:
+        """The triggers that can fire for this combination (built once per combination)."""
         key = (stage, verb, resource, subresource)
         found = self._index.get(key)
         if found is None:
@@ -78,6 +82,21 @@ class Detector:
             self._index[key] = found
         return found
 
+    def _plan(self, key: tuple, event: dict[str, Any]) -> tuple[tuple[Trigger, ...], tuple[Trigger, ...]]:
+        """For one metadata combination: the metadata-only triggers that hold (their result is the
+        same for every event with this key) and the triggers that must look at each event."""
+        plan = self._plans.get(key)
+        if plan is None:
+            cands = self.candidates(key[0], key[1], key[2], key[3])
+            holding = [t for t in cands if _safe(t.predicate, event)]
+            passed = tuple(t for t in holding if t.body is None)
+            per_event = tuple(t for t in holding if t.body is not None)
+            plan = (passed, per_event)
+            if len(self._plans) > 200_000:
+                self._plans.clear()
+            self._plans[key] = plan
+        return plan
+
     # -- processing -------------------------------------------------------------------------------
     def run(self, events: Iterable[dict[str, Any]]) -> Iterator[Alert]:
         process = self.process
@@ -87,44 +106,64 @@ class Detector:
                 yield from alerts
 
     def process(self, event: dict[str, Any]) -> list[Alert] | None:
-        stats = self.stats
-        stats.events += 1
-        ref = event.get("objectRef")
-        if isinstance(ref, dict):
-            resource = ref.get("resource") or ""
-            subresource = ref.get("subresource") or ""
-        else:
-            resource = subresource = ""
-        verb = event.get("verb")
-        stage = event.get("stage") or "ResponseComplete"
-        triggers = self.candidates(stage if isinstance(stage, str) else "",
-                                   verb if isinstance(verb, str) else "",
-                                   resource if isinstance(resource, str) else "",
-                                   subresource if isinstance(subresource, str) else "")
-        if not triggers:
-            return None
+        self.stats.events += 1
+        key = metadata_key(event)
+        try:
+            passed, per_event = self._plan(key, event)
+        except TypeError:  # a malformed event whose fields cannot be a key: judge it on its own
+            cands = self.candidates(key[0], key[1], key[2], key[3])
+            holding = [t for t in cands if _safe(t.predicate, event)]
+            passed = tuple(t for t in holding if t.body is None)
+            per_event = tuple(t for t in holding if t.body is not None)
+        hits: list[Trigger] | None = None
+        if per_event:
+            for trig in per_event:
+                if _safe(trig.body, event):  # type: ignore[arg-type]
+                    if hits is None:
+                        hits = list(passed)
+                    hits.append(trig)
+        if hits is None:
+            if not passed:
+                if self._start is None:
+                    self._note_time(event_time(event))
+                return None
+            hits = passed  # type: ignore[assignment]
         t = event_time(event)
-        if self._start is None and t:
-            self._start = t
-            stats.first_time = t
-        if t:
-            stats.last_time = t
+        self._note_time(t)
         out: list[Alert] | None = None
-        for trig in triggers:
-            try:
-                hit = trig.predicate(event)
-            except (TypeError, ValueError, AttributeError, RecursionError):
-                hit = False  # a field of an unexpected type: that rule cannot judge this event
-            if not hit:
-                continue
+        if len(hits) > 1 and per_event and passed:
+            hits = sorted(hits, key=lambda t: self._order[id(t)])
+        if passed and self._settled_kinds:
+            self._settle(key, passed)
+        for trig in hits:
             alert = self._fire(trig, event, t)
             if alert is not None:
                 if out is None:
                     out = []
                 out.append(alert)
-                stats.alerts += 1
-                stats.by_rule[alert.rule.id] = stats.by_rule.get(alert.rule.id, 0) + 1
+                self.stats.alerts += 1
+                self.stats.by_rule[alert.rule.id] = self.stats.by_rule.get(alert.rule.id, 0) + 1
         return out
+
+    def _settle(self, key: tuple, passed: tuple[Trigger, ...]) -> None:
+        """A first-seen rule whose key and value are metadata has learnt all it can from the first
+        event with this metadata: later ones carry the same pair. Drop it from this key's plan."""
+        settled = tuple(t for t in passed if t.rule.id in self._settled_kinds)
+        if settled:
+            try:
+                plan = self._plans.get(key)
+            except TypeError:  # an unhashable (malformed) key never had a plan
+                return
+            if plan is not None:
+                self._plans[key] = (tuple(t for t in plan[0] if t not in settled), plan[1])
+
+    def _note_time(self, t: float) -> None:
+        if not t:
+            return
+        if self._start is None:
+            self._start = t
+            self.stats.first_time = t
+        self.stats.last_time = t
 
     def _fire(self, trig: Trigger, event: dict[str, Any], t: float) -> Alert | None:
         rule = trig.rule
@@ -137,8 +176,8 @@ class Detector:
                     return None
                 seen.touch(audit_id, True)
             return self._alert(rule, event, t, [audit_id], 1, {})
-        key = tuple(_key_value(g, event) for g in rule.by)
-        keyd = {g.path: v for g, v in zip(rule.by, key)}
+        key = tuple([_key_value(g, event) for g in rule.by])
+        keyd = _KeyDict(rule.by, key)
         state = self._state[rule.id]
         if kind == "threshold":
             return self._threshold(rule, state, key, keyd, event, t, audit_id)
@@ -221,8 +260,62 @@ class Detector:
                key: dict[str, Any], values: str = "") -> Alert:
         extra = {"count": count, "window": _human(rule.window), "values": values}
         message = rule.message_fn(event, extra) if rule.message_fn else rule.title
+        if isinstance(key, _KeyDict):
+            key = key.materialize()
         return Alert(rule=rule, time=t, event=event, audit_ids=[i for i in ids if i], message=message,
                      count=count, key=key)
+
+
+class _KeyDict(dict):
+    """The key of a stateful alert as {field: value}; built only when an alert is made."""
+
+    def __init__(self, getters: list[Getter], values: tuple) -> None:
+        super().__init__()
+        self._pairs = (getters, values)
+
+    def materialize(self) -> dict[str, Any]:
+        getters, values = self._pairs
+        return {g.path: v for g, v in zip(getters, values)}
+
+
+def metadata_key(event: dict[str, Any]) -> tuple:
+    """Everything a metadata-only trigger may read, as one hashable key (see METADATA_FIELDS)."""
+    ref = event.get("objectRef")
+    if ref.__class__ is dict:
+        resource = ref.get("resource") or ""
+        subresource = ref.get("subresource") or ""
+        namespace = ref.get("namespace")
+        group = ref.get("apiGroup")
+    else:
+        resource = subresource = ""
+        namespace = group = None
+    user = event.get("user")
+    if user.__class__ is dict:
+        username = user.get("username")
+        groups = user.get("groups")
+        groups = tuple(groups) if groups.__class__ is list else groups
+    else:
+        username = groups = None
+    status = event.get("responseStatus")
+    code = status.get("code") if status.__class__ is dict else None
+    ann = event.get("annotations")
+    decision = ann.get("authorization.k8s.io/decision") if ann.__class__ is dict else None
+    ips = event.get("sourceIPs")
+    imp = event.get("impersonatedUser")
+    stage = event.get("stage") or "ResponseComplete"
+    verb = event.get("verb") or ""
+    return (stage if stage.__class__ is str else "", verb if verb.__class__ is str else "",
+            resource if resource.__class__ is str else "", subresource if subresource.__class__ is str else "",
+            username, groups, namespace, group, code, decision, event.get("userAgent"),
+            tuple(ips) if ips.__class__ is list else ips,
+            None if imp is None else orjson.dumps(imp, option=orjson.OPT_SORT_KEYS))
+
+
+def _safe(predicate: Callable[[Any], bool], event: dict[str, Any]) -> bool:
+    try:
+        return bool(predicate(event))
+    except (TypeError, ValueError, AttributeError, RecursionError):
+        return False  # a field of an unexpected type: that rule cannot judge this event
 
 
 def _plain(value: Any) -> Any:

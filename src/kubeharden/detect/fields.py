@@ -47,9 +47,27 @@ _POD_SPEC_PATHS: tuple[tuple[str, ...], ...] = (
 _CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 
 
-def pod_specs(event: dict[str, Any], body_key: str = "requestObject") -> list[dict[str, Any]]:
-    """Every pod spec in the request body, whatever the workload kind."""
-    body = event.get(body_key)
+_last_specs: tuple[Any, list[dict[str, Any]]] = (None, [])
+_last_containers: tuple[Any, list[dict[str, Any]]] = (None, [])
+
+
+def pod_specs(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every pod spec in the request body, whatever the workload kind.
+
+    Several rules ask for the same event's pod specs in a row; the last answer is kept (one
+    tuple, swapped atomically, so concurrent detectors at worst recompute it).
+    """
+    global _last_specs
+    memo = _last_specs
+    if memo[0] is event:
+        return memo[1]
+    specs = _pod_specs(event)
+    _last_specs = (event, specs)
+    return specs
+
+
+def _pod_specs(event: dict[str, Any]) -> list[dict[str, Any]]:
+    body = event.get("requestObject")
     if not isinstance(body, dict):
         return []
     kind = body.get("kind")
@@ -68,12 +86,17 @@ def pod_specs(event: dict[str, Any], body_key: str = "requestObject") -> list[di
 
 def containers(event: dict[str, Any]) -> list[dict[str, Any]]:
     """Every container (regular, init, ephemeral) of every pod spec in the request body."""
+    global _last_containers
+    memo = _last_containers
+    if memo[0] is event:
+        return memo[1]
     out: list[dict[str, Any]] = []
     for spec in pod_specs(event):
         for key in _CONTAINER_LISTS:
             items = spec.get(key)
             if isinstance(items, list):
                 out.extend(c for c in items if isinstance(c, dict))
+    _last_containers = (event, out)
     return out
 
 

@@ -53,6 +53,15 @@ RESOURCE_GROUPS: dict[str, str] = {
 }
 
 
+#: The event fields that make up the engine's metadata cache key (see Detector.metadata_key).
+METADATA_FIELDS = frozenset({
+    "verb", "stage", "user.username", "user.groups", "objectRef.resource", "objectRef.subresource",
+    "objectRef.namespace", "objectRef.apiGroup", "responseStatus.code", 'annotations["authorization.k8s.io/decision"]',
+    "userAgent", "userAgentProduct", "sourceIPs[0]", "sourceIPs", "impersonatedUser.username",
+    "impersonatedUser.groups", "impersonatedUser",
+})
+
+
 @dataclass(slots=True)
 class Trigger:
     """One place a rule listens: its index keys and the rest of its condition."""
@@ -64,6 +73,10 @@ class Trigger:
     resources: frozenset[str] | None
     subresources: frozenset[str] | None
     stages: frozenset[str]
+    #: ``predicate`` reads only METADATA_FIELDS, so the engine caches its result per combination of
+    #: those fields (a busy cluster repeats the same few thousand); ``body`` is the rest of the
+    #: condition, judged for every event (None when there is nothing more to check).
+    body: Predicate | None = None
 
 
 @dataclass(slots=True)
@@ -257,7 +270,7 @@ def compile_rule(raw: Any, source: str, lists: dict[str, list[Any]], macros: dic
         if rule.transform not in (None, "network"):
             raise RuleError("first_seen.transform is 'network' (IPv4 /24, IPv6 /64) or absent")
     rule.message_fn = _message(str(raw.get("message") or rule.title), ctx)
-    rule.requires = _requirement(rule, raw.get("requires"), ctx.level)
+    rule.requires = _requirement(rule, raw.get("requires"), ctx.level, lists)
     return rule
 
 
@@ -308,9 +321,20 @@ def _trigger(rule: Rule, step: int, index_source: Any, cond: Any, ctx: CompileCo
     if keys["resources"] is not None and keys["subresources"] is None and not _mentions_subresource(index_source):
         # Like the audit Policy, naming a resource means the object itself: pods is not pods/exec.
         keys["subresources"] = frozenset({""})
-    predicate = compile_condition(rest, ctx)
-    return Trigger(rule, step, predicate, keys["verbs"], keys["resources"], keys["subresources"],
-                   frozenset(stages))
+    # Split the top-level conjunction: the part that reads only metadata is judged once per metadata
+    # combination (cached by the engine), the rest per event.
+    meta: dict[Any, Any] = {}
+    body: dict[Any, Any] = {}
+    for k, v in (rest.items() if isinstance(rest, dict) else []):
+        ctx.fields = set()
+        compile_condition({k: v}, ctx)
+        (meta if ctx.fields <= METADATA_FIELDS else body)[k] = v
+    if not isinstance(rest, dict):
+        body = rest
+    meta_pred = compile_condition(meta, ctx)
+    body_pred = compile_condition(body, ctx) if body else None
+    return Trigger(rule, step, meta_pred, keys["verbs"], keys["resources"], keys["subresources"],
+                   frozenset(stages), body=body_pred)
 
 
 def _mentions_subresource(cond: Any) -> bool:
@@ -366,7 +390,7 @@ def _message(template: str, ctx: CompileContext) -> Callable[[dict[str, Any], di
     return render
 
 
-def _requirement(rule: Rule, override: Any, level: str) -> Requirement:
+def _requirement(rule: Rule, override: Any, level: str, lists: dict[str, list[Any]] | None = None) -> Requirement:
     trig = rule.triggers[0]
     verbs = sorted(set().union(*(t.verbs for t in rule.triggers))) if all(t.verbs for t in rule.triggers) else None
     resources: list[tuple[str, str, str]] | None = None
@@ -380,6 +404,14 @@ def _requirement(rule: Rule, override: Any, level: str) -> Requirement:
     req = Requirement(level=level if level != "None" else "Metadata", verbs=verbs, resources=resources,
                       user="kubeharden:any-user", groups=["system:authenticated"], namespace=None,
                       stages=sorted(trig.stages))
+    match = rule.spec.get("match")
+    if isinstance(match, dict):
+        ns = match.get("namespace", match.get("objectRef.namespace"))
+        ns = ns[0] if isinstance(ns, list) and ns and isinstance(ns[0], str) else ns
+        if isinstance(ns, str) and not ns.startswith("$"):
+            req.namespace = ns
+        elif isinstance(ns, str) and lists and lists.get(ns[1:]):
+            req.namespace = str(lists[ns[1:]][0])
     if override is None:
         return req
     if not isinstance(override, dict):

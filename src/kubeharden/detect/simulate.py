@@ -151,8 +151,9 @@ _NAMESPACES = ["shop", "payments", "search", "monitoring", "default"]
 def _noise(rng: random.Random, at: float) -> dict[str, Any]:
     """One event of ordinary cluster life, drawn with realistic weights."""
     r = rng.random()
-    node = rng.choice(_NODES)
-    node_ip = f"10.0.{rng.randint(0, 3)}.{rng.randint(4, 250)}"
+    n = rng.randrange(len(_NODES))
+    node = _NODES[n]
+    node_ip = f"10.0.{n // 250}.{n % 250 + 4}"
     ns = rng.choice(_NAMESPACES)
     kubelet_ua = "kubelet/v1.30.2 (linux/amd64) kubernetes/3968350"
     if r < 0.30:  # lease renewals
@@ -185,12 +186,12 @@ def _noise(rng: random.Random, at: float) -> dict[str, Any]:
                           sourceIP="10.0.0.2", body=p, at=at,
                           userAgent="kube-controller-manager/v1.30.2 (linux/amd64) kubernetes/3968350/system:"
                                     "serviceaccount:kube-system:replicaset-controller")
-    if r < 0.90:
+    if r < 0.86:
         return make_event(rng.choice(["get", "list", "watch"]), rng.choice(["pods", "services", "configmaps"]),
                           None, ns, user="system:serviceaccount:monitoring:prometheus",
-                          sourceIP=f"10.244.{rng.randint(0, 20)}.{rng.randint(2, 250)}",
+                          sourceIP=f"10.244.{rng.randint(0, 1)}.17",
                           userAgent="prometheus/2.51.0", at=at)
-    if r < 0.94:
+    if r < 0.93:
         user = rng.choice(["alice@example.com", "bob@example.com", "carol@example.com"])
         return make_event(rng.choice(["get", "list"]), rng.choice(["pods", "deployments", "services", "events"]),
                           None, ns, user=user, groups=["system:authenticated", "developers"],

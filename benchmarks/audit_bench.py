@@ -1,0 +1,189 @@
+"""Audit detection throughput: file scanning (events/s on one core, full rule pack) and the webhook
+receiver's sustained events/s under a load generator on loopback.
+
+    PYTHONPATH=src python3 benchmarks/audit_bench.py [--events 200000] [--serve-seconds 10]
+
+Prints numbers; never part of the test run. The server part listens on 127.0.0.1 only, uses a
+throwaway CA made with ``cryptography`` and stops after ``--serve-seconds`` or ``--serve-batches``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import ssl
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from kubeharden.detect.engine import Detector  # noqa: E402
+from kubeharden.detect.rules import load_rules  # noqa: E402
+from kubeharden.detect.simulate import baseline, traffic  # noqa: E402
+from kubeharden.sources.audit import read_events  # noqa: E402
+
+
+def write_log(path: Path, count: int) -> int:
+    n = 0
+    with open(path, "wb") as fh:
+        for e in baseline(3600, 1.0):
+            fh.write(orjson.dumps(e) + b"\n")
+            n += 1
+        for e in traffic(count, attacks=max(1, count // 50_000)):
+            fh.write(orjson.dumps(e) + b"\n")
+            n += 1
+    return n
+
+
+def bench_files(count: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "audit.log"
+        total = write_log(path, count)
+        size = path.stat().st_size
+        rules = load_rules()
+        best = 0.0
+        for _ in range(3):
+            detector = Detector(rules)
+            problems: list = []
+            start = time.perf_counter()
+            alerts = sum(1 for _ in detector.run(read_events([str(path)], problems.append)))
+            elapsed = time.perf_counter() - start
+            best = max(best, total / elapsed)
+        print(f"file scan: {total} events ({size / 1e6:.1f} MB, {size / total:.0f} B/event), {len(rules)} rules, "
+              f"{alerts} alerts: {best:,.0f} events/s (best of 3, one core, parse + detect)")
+        parse_start = time.perf_counter()
+        n = sum(1 for _ in read_events([str(path)], problems.append))
+        parse = n / (time.perf_counter() - parse_start)
+        print(f"  of which reading/parsing alone: {parse:,.0f} events/s")
+
+
+def _make_pki(folder: Path) -> dict[str, str]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def cert(name: str, key, issuer_name, issuer_key, ca: bool, san: bool):
+        b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+             .issuer_name(issuer_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(hours=1))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if san:
+            import ipaddress
+            b = b.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                critical=False)
+        return b.sign(issuer_key, hashes.SHA256())
+
+    def pem_key(k):
+        return k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                               serialization.NoEncryption())
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench-ca")])
+    ca = cert("bench-ca", ca_key, ca_name, ca_key, True, False)
+    out = {}
+    for name, san in (("server", True), ("client", False)):
+        k = ec.generate_private_key(ec.SECP256R1())
+        c = cert(name, k, ca_name, ca_key, False, san)
+        (folder / f"{name}.crt").write_bytes(c.public_bytes(serialization.Encoding.PEM))
+        (folder / f"{name}.key").write_bytes(pem_key(k))
+        out[name] = str(folder / f"{name}.crt")
+        out[name + "_key"] = str(folder / f"{name}.key")
+    (folder / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    out["ca"] = str(folder / "ca.crt")
+    return out
+
+
+def bench_server(seconds: float, max_batches: int, batch_size: int, clients: int) -> None:
+    from kubeharden.sources.audit_webhook import AuditReceiver, server_tls_context
+    events = list(traffic(batch_size * 50, attacks=1))
+    bodies = [orjson.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1",
+                            "items": events[i:i + batch_size]}) for i in range(0, len(events), batch_size)]
+    detector = Detector(load_rules())
+
+    def handle(batch):
+        n = 0
+        for e in batch:
+            a = detector.process(e)
+            if a:
+                n += len(a)
+        return n
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pki = _make_pki(Path(tmp))
+        server = AuditReceiver(("127.0.0.1", 0), server_tls_context(pki["server"], pki["server_key"], pki["ca"]),
+                               handle, queue_batches=200)
+        port = server.server_address[1]
+        thread = threading.Thread(target=server.serve, daemon=True)
+        thread.start()
+        ctx = ssl.create_default_context(cafile=pki["ca"])
+        ctx.load_cert_chain(pki["client"], pki["client_key"])
+        sent = [0, 0, 0]  # events accepted, batches, 503s
+        lock = threading.Lock()
+        stop_at = time.monotonic() + seconds
+
+        def client(idx: int) -> None:
+            conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+            i = idx
+            while time.monotonic() < stop_at:
+                with lock:
+                    if sent[1] >= max_batches:
+                        return
+                    sent[1] += 1
+                body = bodies[i % len(bodies)]
+                i += 1
+                conn.request("POST", "/", body=body, headers={"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                resp.read()
+                with lock:
+                    if resp.status == 200:
+                        sent[0] += batch_size
+                    elif resp.status == 503:
+                        sent[2] += 1
+            conn.close()
+
+        start = time.perf_counter()
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        received = time.perf_counter() - start
+        while server.queue.qsize() and time.perf_counter() - start < seconds + 60:
+            time.sleep(0.01)
+        processed_at = time.perf_counter() - start
+        server.stop()
+        stats = server.stats.to_dict(0)
+        print(f"webhook receiver: {clients} clients, batches of {batch_size} over TLS with client certs on 127.0.0.1")
+        print(f"  accepted {sent[0]:,} events in {received:.1f} s = {sent[0] / received:,.0f} events/s "
+              f"({stats['batches'] / received:,.0f} batches/s); 503 busy replies: {sent[2]}")
+        print(f"  processed by the detection worker: {stats['processed_events']:,} events, all done after "
+              f"{processed_at:.1f} s = {stats['processed_events'] / processed_at:,.0f} events/s sustained; "
+              f"alerts {stats['alerts']}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--serve-seconds", type=float, default=10.0)
+    ap.add_argument("--serve-batches", type=int, default=5000)
+    ap.add_argument("--batch-size", type=int, default=400, help="the API server's default --audit-webhook-batch-max-size")
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--skip-server", action="store_true")
+    args = ap.parse_args()
+    print(f"python {sys.version.split()[0]} on {os.uname().machine}")
+    bench_files(args.events)
+    if not args.skip_server:
+        bench_server(args.serve_seconds, args.serve_batches, args.batch_size, args.clients)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""``kubeharden audit scan|rules|serve``: threat detection over Kubernetes audit logs."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+from kubeharden.commands.common import fail, output_stream, severity_or_none
+from kubeharden.detect.alerts import Alert
+from kubeharden.detect.engine import DEFAULT_BASELINE_SECONDS, Detector
+from kubeharden.detect.examples import check_examples
+from kubeharden.detect.policy import PolicyError, coverage, parse_policy
+from kubeharden.detect.rules import Rule, RuleError, load_rules, parse_duration
+from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
+from kubeharden.findings import Problem, Severity
+from kubeharden.report.alerts import ALERT_FORMATS, ALERT_WRITERS, RULE_WRITERS, AuditRun, write_lines
+from kubeharden.sources.audit import AuditReadOptions, read_events
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("audit", help="detect attacks in Kubernetes audit logs (files or live webhook)",
+                       description="Threat detection over Kubernetes audit events (guide section 4).")
+    asub = p.add_subparsers(dest="audit_command", metavar="ACTION")
+
+    scan = asub.add_parser("scan", help="scan audit log files (JSON lines, EventList, gzip; - for stdin)",
+                           description="Run the detection rules over audit log files, in time order across files.")
+    scan.add_argument("paths", nargs="+", metavar="FILE", help="audit log files or directories; - for stdin")
+    scan.add_argument("-f", "--format", choices=ALERT_FORMATS, default="table",
+                      help="table, jsonl (one ECS-shaped alert per line, for a SIEM) or json (summary + alerts)")
+    scan.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically)")
+    scan.add_argument("--fail-on", type=severity_or_none, default=Severity.LOW, metavar="SEVERITY",
+                      help="exit 1 when an alert at or above this severity is raised "
+                           "(critical, high, medium, low, info, or none; default low)")
+    scan.add_argument("--policy", metavar="FILE", help="the audit Policy in use: report rules it leaves blind")
+    scan.add_argument("--follow", action="store_true", help="keep reading as the files grow (tail -F)")
+    _add_rule_options(scan)
+    scan.set_defaults(func=run_scan)
+
+    rules = asub.add_parser("rules", help="list the detection rules", description="List the detection rules.")
+    rules.add_argument("-f", "--format", choices=tuple(RULE_WRITERS), default="table")
+    rules.add_argument("-o", "--output", metavar="FILE", help="write here (atomically)")
+    rules.add_argument("--check", action="store_true",
+                       help="run every rule's examples and report rules whose examples do not behave")
+    _add_rule_options(rules)
+    rules.set_defaults(func=run_rules)
+
+    serve = asub.add_parser("serve", help="receive audit events from the API server's webhook backend",
+                            description="An HTTPS endpoint for --audit-webhook-config-file; runs the rules live.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    serve.add_argument("--port", type=int, default=8443, help="port (default %(default)s)")
+    serve.add_argument("--path", default=None, help="accept batches only on this URL path (default: any)")
+    serve.add_argument("--tls-cert", required=True, metavar="FILE", help="server certificate (PEM)")
+    serve.add_argument("--tls-key", required=True, metavar="FILE", help="server private key (PEM)")
+    serve.add_argument("--client-ca", metavar="FILE",
+                       help="CA bundle: require the API server's client certificate to be signed by it")
+    serve.add_argument("--alerts-file", metavar="FILE", help="append alerts (JSON lines) to this file")
+    serve.add_argument("--alerts-webhook", metavar="URL", help="POST alerts (JSON array) to this URL")
+    serve.add_argument("--no-stdout", action="store_true", help="do not print alerts on stdout")
+    serve.add_argument("--min-severity", type=severity_or_none, default=Severity.INFO, metavar="SEVERITY",
+                       help="send only alerts at or above this severity (default info)")
+    serve.add_argument("--queue", type=int, default=1000, metavar="BATCHES",
+                       help="batches waiting for the worker before new ones get 503 (default %(default)s)")
+    serve.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    _add_rule_options(serve)
+    serve.set_defaults(func=run_serve)
+    p.set_defaults(func=lambda args: (p.print_help(sys.stderr), USAGE)[1])
+
+
+def _add_rule_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("rules")
+    g.add_argument("--rules", action="append", default=[], metavar="FILE",
+                   help="extra rule file (YAML; see docs/audit.md); repeatable; may redefine lists")
+    g.add_argument("--no-builtin", action="store_true", help="do not load the built-in rule pack")
+    g.add_argument("--rule", action="append", metavar="ID", help="run only these rules (repeatable)")
+    g.add_argument("--baseline", default="1h", metavar="DURATION",
+                   help="how long first-seen rules learn before alerting (default 1h; e.g. 30m, 1d)")
+    g.add_argument("--pod-cidr", action="append", metavar="CIDR",
+                   help="the cluster's pod network(s), for KH-AUDIT-012 (repeatable; replaces list pod_cidrs)")
+    g.add_argument("--ci-identity", action="append", metavar="USER",
+                   help="an identity that deploys legitimately, exempt from CI-only rules (repeatable)")
+
+
+def _load(args: argparse.Namespace) -> tuple[list[Rule], float] | None:
+    overrides: dict[str, list[Any]] = {}
+    if args.pod_cidr:
+        for cidr in args.pod_cidr:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                fail(f"--pod-cidr: {exc}")
+                return None
+        overrides["pod_cidrs"] = list(args.pod_cidr)
+    if args.ci_identity:
+        overrides["ci_identities"] = list(args.ci_identity)
+    try:
+        baseline = parse_duration(args.baseline, "--baseline") if args.baseline not in ("0", "0s") else 0.0
+        rules = load_rules(args.rules, builtin=not args.no_builtin, overrides=overrides)
+    except RuleError as exc:
+        fail(str(exc))
+        return None
+    if args.rule:
+        unknown = set(args.rule) - {r.id for r in rules}
+        if unknown:
+            fail(f"unknown rule(s): {', '.join(sorted(unknown))} (see kubeharden audit rules)")
+            return None
+        rules = [r for r in rules if r.id in set(args.rule)]
+    if not rules:
+        fail("no rules to run")
+        return None
+    return rules, baseline
+
+
+def run_rules(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    if loaded is None:
+        return USAGE
+    rules, _ = loaded
+    if args.check:
+        problems = [p for r in rules for p in check_examples(r)]
+        for p in problems:
+            print(p, file=sys.stderr)
+        print(f"{len(rules)} rules checked, {len(problems)} problem(s)", file=sys.stderr)
+        if problems:
+            return FINDINGS
+    with output_stream(args.output) as out:
+        RULE_WRITERS[args.format](rules, out)
+    return OK
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    if loaded is None:
+        return USAGE
+    rules, baseline = loaded
+    problems: list[Problem] = []
+    cov = []
+    if args.policy:
+        try:
+            policy = parse_policy(Path(args.policy).read_text(encoding="utf-8"), args.policy)
+        except OSError as exc:
+            fail(f"cannot read {args.policy}: {exc.strerror or exc}")
+            return USAGE
+        except PolicyError as exc:
+            fail(str(exc))
+            return USAGE
+        cov = coverage(policy, rules)
+    detector = Detector(rules, baseline_seconds=baseline)
+    run = AuditRun(rules=rules, stats=detector.stats, problems=problems, coverage=cov)
+    threshold = args.fail_on
+    gate = [False]
+
+    def report(problem: Problem) -> None:
+        problems.append(problem)
+        if args.follow or len(problems) <= 20:
+            print(f"kubeharden: {problem.level}: {problem.where()}: {problem.message}", file=sys.stderr)
+        elif len(problems) == 21:
+            print("kubeharden: more input problems follow in the report", file=sys.stderr)
+
+    def watched() -> Iterator[Alert]:
+        events = read_events(args.paths, report, AuditReadOptions(follow=args.follow))
+        for alert in detector.run(events):
+            if threshold is not None and alert.severity >= threshold:
+                gate[0] = True
+            yield alert
+
+    writer = ALERT_WRITERS[args.format]
+    if args.follow and args.format == "table":
+        writer = write_lines
+    try:
+        with output_stream(args.output) as out:
+            writer(watched(), run, out)
+    except OSError as exc:
+        fail(f"cannot write {args.output}: {exc.strerror or exc}")
+        return USAGE
+    if gate[0]:
+        return FINDINGS
+    if any(p.level == "error" for p in problems):
+        return INPUT_ERRORS
+    return OK
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from kubeharden.report.alert_sinks import FileSink, StreamSink, WebhookSink
+    from kubeharden.sources.audit_webhook import AuditReceiver, server_tls_context
+
+    loaded = _load(args)
+    if loaded is None:
+        return USAGE
+    rules, baseline = loaded
+    try:
+        tls = server_tls_context(args.tls_cert, args.tls_key, args.client_ca)
+    except (OSError, ValueError) as exc:
+        fail(f"cannot load TLS files: {exc}")
+        return USAGE
+    sinks: list[Any] = []
+    try:
+        if not args.no_stdout:
+            sinks.append(StreamSink(sys.stdout))
+        if args.alerts_file:
+            sinks.append(FileSink(args.alerts_file))
+        if args.alerts_webhook:
+            sinks.append(WebhookSink(args.alerts_webhook))
+    except (OSError, ValueError) as exc:
+        fail(str(exc))
+        return USAGE
+    detector = Detector(rules, baseline_seconds=baseline)
+    minimum = args.min_severity if args.min_severity is not None else Severity.CRITICAL + 1
+
+    def handle(events: list[dict[str, Any]]) -> int:
+        out = []
+        for event in events:
+            if not isinstance(event, dict):
+                continue
+            alerts = detector.process(event)
+            if alerts:
+                out.extend(a.to_siem() for a in alerts if a.severity >= minimum)
+        if out:
+            for sink in sinks:
+                try:
+                    sink.send(out)
+                except OSError as exc:
+                    logging.getLogger("kubeharden.audit.serve").warning("alert output failed: %s", exc)
+        return len(out)
+
+    try:
+        server = AuditReceiver((args.host, args.port), tls, handle, queue_batches=max(1, args.queue), path=args.path)
+    except OSError as exc:
+        fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+        return USAGE
+    log = logging.getLogger("kubeharden.audit.serve")
+    log.info("listening on https://%s:%d%s with %d rules%s", args.host, server.server_address[1],
+             args.path or "/", len(rules), " (client certificates required)" if args.client_ca else "")
+
+    def stop(_sig: int, _frame: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        for sink in sinks:
+            sink.close()
+        log.info("stopped: %s", server.stats.to_dict(server.queue.qsize()))
+    return OK
