@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import multiprocessing
 import os
 import ssl
 import sys
@@ -102,6 +103,28 @@ def _make_pki(folder: Path) -> dict[str, str]:
     return out
 
 
+def _client(job: tuple) -> tuple[int, int]:
+    """One load-generator process: POST batches over one keep-alive TLS connection."""
+    port, pki, bodies, idx, count, seconds = job
+    ctx = ssl.create_default_context(cafile=pki["ca"])
+    ctx.load_cert_chain(pki["client"], pki["client_key"])
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=30)
+    ok = busy = 0
+    stop_at = time.monotonic() + seconds
+    for i in range(count):
+        if time.monotonic() > stop_at:
+            break
+        conn.request("POST", "/", body=bodies[(idx + i) % len(bodies)], headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status == 200:
+            ok += 1
+        elif resp.status == 503:
+            busy += 1
+    conn.close()
+    return ok, busy
+
+
 def bench_server(seconds: float, max_batches: int, batch_size: int, clients: int) -> None:
     from kubeharden.sources.audit_webhook import AuditReceiver, server_tls_context
     events = list(traffic(batch_size * 50, attacks=1))
@@ -119,44 +142,21 @@ def bench_server(seconds: float, max_batches: int, batch_size: int, clients: int
 
     with tempfile.TemporaryDirectory() as tmp:
         pki = _make_pki(Path(tmp))
+        sys.setswitchinterval(float(os.environ.get("SWITCH", "0.005")))
         server = AuditReceiver(("127.0.0.1", 0), server_tls_context(pki["server"], pki["server_key"], pki["ca"]),
                                handle, queue_batches=200)
         port = server.server_address[1]
         thread = threading.Thread(target=server.serve, daemon=True)
         thread.start()
-        ctx = ssl.create_default_context(cafile=pki["ca"])
-        ctx.load_cert_chain(pki["client"], pki["client_key"])
-        sent = [0, 0, 0]  # events accepted, batches, 503s
-        lock = threading.Lock()
-        stop_at = time.monotonic() + seconds
-
-        def client(idx: int) -> None:
-            conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
-            i = idx
-            while time.monotonic() < stop_at:
-                with lock:
-                    if sent[1] >= max_batches:
-                        return
-                    sent[1] += 1
-                body = bodies[i % len(bodies)]
-                i += 1
-                conn.request("POST", "/", body=body, headers={"Content-Type": "application/json"})
-                resp = conn.getresponse()
-                resp.read()
-                with lock:
-                    if resp.status == 200:
-                        sent[0] += batch_size
-                    elif resp.status == 503:
-                        sent[2] += 1
-            conn.close()
-
+        per_client = max(1, max_batches // clients)
+        jobs = [(port, pki, bodies, k, per_client, seconds) for k in range(clients)]
+        ctx_mp = multiprocessing.get_context("fork")
         start = time.perf_counter()
-        threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        with ctx_mp.Pool(clients) as pool:  # the load generator runs in other processes: no shared GIL
+            results = pool.map(_client, jobs)
         received = time.perf_counter() - start
+        sent = [sum(r[0] for r in results) * batch_size, sum(r[0] + r[1] for r in results),
+                sum(r[1] for r in results)]
         while server.queue.qsize() and time.perf_counter() - start < seconds + 60:
             time.sleep(0.01)
         processed_at = time.perf_counter() - start

@@ -100,10 +100,13 @@ class Detector:
     # -- processing -------------------------------------------------------------------------------
     def run(self, events: Iterable[dict[str, Any]]) -> Iterator[Alert]:
         process = self.process
+        event = None
         for event in events:
             alerts = process(event)
             if alerts:
                 yield from alerts
+        if event is not None:
+            self._note_time(event_time(event))
 
     def process(self, event: dict[str, Any]) -> list[Alert] | None:
         self.stats.events += 1
@@ -211,28 +214,32 @@ class Detector:
 
     def _threshold(self, rule: Rule, state: _Bounded, key: tuple, keyd: dict, event: dict[str, Any], t: float,
                    audit_id: str) -> Alert | None:
-        window = state.get(key)
-        if window is None:
-            window = deque()
-        state.touch(key, window)
+        entry = state.get(key)
+        if entry is None:
+            entry = (deque(), {})
+            state.touch(key, entry)
+        window, counts = entry  # events in the window, and how many of them carry each distinct value
         distinct = _key_value(rule.distinct, event) if rule.distinct else None
         window.append((t, audit_id, distinct))
+        if distinct is not None:
+            counts[distinct] = counts.get(distinct, 0) + 1
         horizon = t - rule.window
-        while window and window[0][0] < horizon:
-            window.popleft()
-        if rule.distinct is not None:
-            values = {d for _, _, d in window if d is not None}
-            n = len(values)
-        else:
-            values = set()
-            n = len(window)
+        while window and (window[0][0] < horizon or len(window) > 10 * rule.count + 1000):
+            _, _, old = window.popleft()
+            if old is not None:
+                left = counts[old] - 1
+                if left:
+                    counts[old] = left
+                else:
+                    del counts[old]
+        n = len(counts) if rule.distinct is not None else len(window)
         if n < rule.count:
-            if len(window) > 10 * rule.count + 1000:
-                window.popleft()
             return None
         ids = [a for _, a, _ in window][-MAX_AUDIT_IDS:]
+        values = ", ".join(sorted(map(str, counts)))[:500]
         window.clear()  # the next alert for this key needs a fresh count
-        return self._alert(rule, event, t, ids, n, keyd, values=", ".join(sorted(map(str, values)))[:500])
+        counts.clear()
+        return self._alert(rule, event, t, ids, n, keyd, values=values)
 
     def _sequence(self, rule: Rule, step: int, state: _Bounded, key: tuple, keyd: dict, event: dict[str, Any],
                   t: float, audit_id: str) -> Alert | None:

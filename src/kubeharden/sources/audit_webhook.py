@@ -164,6 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: AuditReceiver
     protocol_version = "HTTP/1.1"
     server_version = "kubeharden-audit"
+    disable_nagle_algorithm = True  # headers and body go out as two writes; Nagle would hold the second
 
     def log_message(self, fmt: str, *args: Any) -> None:  # access logs are noise at thousands of batches/s
         log.debug("%s " + fmt, self.client_address[0], *args)
