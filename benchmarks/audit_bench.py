@@ -4,7 +4,7 @@ receiver's sustained events/s under a load generator on loopback.
     PYTHONPATH=src python3 benchmarks/audit_bench.py [--events 200000] [--serve-seconds 10]
 
 Prints numbers; never part of the test run. The server part listens on 127.0.0.1 only, uses a
-throwaway CA made with ``cryptography`` and stops after ``--serve-seconds`` or ``--serve-batches``.
+throwaway CA (tests/pki.py, needs ``cryptography``) and stops after ``--serve-seconds`` or ``--serve-batches``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from pathlib import Path
 
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from kubeharden.detect.engine import Detector  # noqa: E402
 from kubeharden.detect.rules import load_rules  # noqa: E402
@@ -64,45 +66,6 @@ def bench_files(count: int) -> None:
         print(f"  of which reading/parsing alone: {parse:,.0f} events/s")
 
 
-def _make_pki(folder: Path) -> dict[str, str]:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-    now = datetime.datetime.now(datetime.timezone.utc)
-
-    def cert(name: str, key, issuer_name, issuer_key, ca: bool, san: bool):
-        b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-             .issuer_name(issuer_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-             .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(hours=1))
-             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-        if san:
-            import ipaddress
-            b = b.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                                critical=False)
-        return b.sign(issuer_key, hashes.SHA256())
-
-    def pem_key(k):
-        return k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                               serialization.NoEncryption())
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench-ca")])
-    ca = cert("bench-ca", ca_key, ca_name, ca_key, True, False)
-    out = {}
-    for name, san in (("server", True), ("client", False)):
-        k = ec.generate_private_key(ec.SECP256R1())
-        c = cert(name, k, ca_name, ca_key, False, san)
-        (folder / f"{name}.crt").write_bytes(c.public_bytes(serialization.Encoding.PEM))
-        (folder / f"{name}.key").write_bytes(pem_key(k))
-        out[name] = str(folder / f"{name}.crt")
-        out[name + "_key"] = str(folder / f"{name}.key")
-    (folder / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    out["ca"] = str(folder / "ca.crt")
-    return out
-
-
 def _client(job: tuple) -> tuple[int, int]:
     """One load-generator process: POST batches over one keep-alive TLS connection."""
     port, pki, bodies, idx, count, seconds = job
@@ -126,6 +89,8 @@ def _client(job: tuple) -> tuple[int, int]:
 
 
 def bench_server(seconds: float, max_batches: int, batch_size: int, clients: int) -> None:
+    from pki import make_pki  # the tests' throwaway CA
+
     from kubeharden.sources.audit_webhook import AuditReceiver, server_tls_context
     events = list(traffic(batch_size * 50, attacks=1))
     bodies = [orjson.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1",
@@ -141,7 +106,7 @@ def bench_server(seconds: float, max_batches: int, batch_size: int, clients: int
         return n
 
     with tempfile.TemporaryDirectory() as tmp:
-        pki = _make_pki(Path(tmp))
+        pki = make_pki(Path(tmp))
         sys.setswitchinterval(float(os.environ.get("SWITCH", "0.005")))
         server = AuditReceiver(("127.0.0.1", 0), server_tls_context(pki["server"], pki["server_key"], pki["ca"]),
                                handle, queue_batches=200)

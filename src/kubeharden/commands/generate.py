@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import importlib
 
-GENERATORS: tuple[str, ...] = ()
+GENERATORS: tuple[str, ...] = (
+    "kubeharden.commands.gen_audit_webhook",
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -149,9 +149,11 @@ def parse_duration(value: Any, where: str) -> float:
     return float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
 
 
+_BUILTIN_DIR = Path(str(pkg_resources.files("kubeharden.detect") / "rules"))
+
+
 def builtin_rule_files() -> list[Path]:
-    folder = pkg_resources.files("kubeharden.detect") / "rules"
-    return sorted(Path(str(p)) for p in folder.iterdir() if str(p).endswith((".yaml", ".yml")))
+    return sorted(p for p in _BUILTIN_DIR.iterdir() if p.suffix in (".yaml", ".yml"))
 
 
 def load_rules(extra_files: Iterable[str | Path] = (), builtin: bool = True,
@@ -170,7 +172,7 @@ def load_rules(extra_files: Iterable[str | Path] = (), builtin: bool = True,
             continue
         if not isinstance(data, dict) or not set(data) <= {"lists", "macros", "rules"}:
             raise RuleError(f"{path}: a rule file is a mapping with lists, macros and rules")
-        docs.append((str(path), data))
+        docs.append((f"builtin:{path.name}" if builtin and path.parent == _BUILTIN_DIR else str(path), data))
     ctx_lists: dict[str, list[Any]] = {}
     macros: dict[str, Any] = {}
     for path, data in docs:
@@ -198,6 +200,7 @@ def load_rules(extra_files: Iterable[str | Path] = (), builtin: bool = True,
             seen[rule.id] = path
             if raw.get("enabled", True):
                 rules.append(rule)
+    rules.sort(key=lambda r: r.id)
     return rules
 
 
