@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from kubeharden.detect.engine import Detector  # noqa: E402
-from kubeharden.detect.rules import load_rules  # noqa: E402
-from kubeharden.detect.simulate import baseline, traffic  # noqa: E402
-from kubeharden.sources.audit import read_events  # noqa: E402
+from kubeharden.detect.engine import Detector
+from kubeharden.detect.rules import load_rules
+from kubeharden.detect.simulate import baseline, traffic
+from kubeharden.sources.audit import read_events
 
 
 def write_log(path: Path, count: int) -> int:

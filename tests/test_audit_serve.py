@@ -17,11 +17,11 @@ from pathlib import Path
 
 import orjson
 import pytest
+from pki import make_pki
 
 from kubeharden.detect.simulate import make_event, pod
 from kubeharden.report.alert_sinks import WebhookSink
 from kubeharden.sources.audit_webhook import AuditReceiver, server_tls_context
-from pki import make_pki
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -160,7 +160,7 @@ def test_alert_webhook_sink_posts_and_survives_failures():
     got: list = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(204)
             self.end_headers()

@@ -76,7 +76,7 @@ def test_stdin(monkeypatch):
 def test_missing_and_truncated_gzip_files(tmp_path):
     broken = tmp_path / "x.log.gz"
     broken.write_bytes(gzip.compress(lines([make_event("get", "pods")]))[:-12])
-    events, problems = read([str(tmp_path / "nope.log"), str(broken)])
+    _, problems = read([str(tmp_path / "nope.log"), str(broken)])
     kinds = sorted(p.kind for p in problems)
     assert kinds == ["read", "read"]
 

@@ -8,12 +8,13 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from kubeharden.commands.common import fail, output_stream, severity_or_none
 from kubeharden.detect.alerts import Alert
-from kubeharden.detect.engine import DEFAULT_BASELINE_SECONDS, Detector
+from kubeharden.detect.engine import Detector
 from kubeharden.detect.examples import check_examples
 from kubeharden.detect.policy import PolicyError, coverage, parse_policy
 from kubeharden.detect.rules import Rule, RuleError, load_rules, parse_duration

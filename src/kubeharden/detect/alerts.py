@@ -8,7 +8,7 @@ the severities, guide IDs and mappings so gates and reports read the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from kubeharden.findings import Severity
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class Alert:
-    rule: "Rule"
+    rule: Rule
     time: float
     event: dict[str, Any]
     audit_ids: list[str]
@@ -36,7 +36,7 @@ class Alert:
         return self.rule.id
 
     def timestamp(self) -> str:
-        return datetime.fromtimestamp(self.time, timezone.utc).isoformat(timespec="microseconds").replace(
+        return datetime.fromtimestamp(self.time, UTC).isoformat(timespec="microseconds").replace(
             "+00:00", "Z")
 
     def to_dict(self) -> dict[str, Any]:

@@ -13,10 +13,11 @@ can index triggers and most events meet only a handful of predicates.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources as pkg_resources
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import yaml
 
@@ -66,7 +67,7 @@ METADATA_FIELDS = frozenset({
 class Trigger:
     """One place a rule listens: its index keys and the rest of its condition."""
 
-    rule: "Rule"
+    rule: Rule
     step: int
     predicate: Predicate
     verbs: frozenset[str] | None

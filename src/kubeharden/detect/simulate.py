@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=timezone.utc)  # a Monday morning, working hours
+T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)  # a Monday morning, working hours
 
 _ID_RNG = random.Random()
 _CORE = {"pods", "services", "configmaps", "secrets", "serviceaccounts", "namespaces", "nodes", "events",

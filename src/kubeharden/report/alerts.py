@@ -8,8 +8,10 @@ renderings (``kubeharden audit rules``) live here too.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import IO, Any, Iterable
+from datetime import UTC
+from typing import IO, Any
 
 import orjson
 from rich.console import Console
@@ -74,8 +76,8 @@ def summary_document(items: list[dict[str, Any]], run: AuditRun) -> dict[str, An
 def _iso(t: float | None) -> str | None:
     if not t:
         return None
-    from datetime import datetime, timezone
-    return datetime.fromtimestamp(t, timezone.utc).isoformat().replace("+00:00", "Z")
+    from datetime import datetime
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
 def write_table(alerts: Iterable[Alert], run: AuditRun, out: IO[str]) -> None:

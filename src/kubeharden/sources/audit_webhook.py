@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import logging
 import queue
-import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 
@@ -150,7 +150,7 @@ class AuditReceiver(ThreadingHTTPServer):
                 return
             try:
                 alerts = self.handle_events(batch)
-            except Exception:  # noqa: BLE001 - one bad batch must not stop detection
+            except Exception:
                 log.exception("processing a batch of %d events failed", len(batch))
                 with self.stats.lock:
                     self.stats.worker_errors += 1
@@ -186,7 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self._reply(code, {"error": message})
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+    def do_GET(self) -> None:
         if self.path.split("?")[0] in ("/healthz", "/readyz"):
             self._reply(200, {"status": "ok"})
         elif self.path.split("?")[0] == "/stats":
@@ -194,7 +194,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._reply(404, {"error": "POST audit EventList batches here; GET /healthz or /stats"})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         if self.server.path and self.path.split("?")[0] != self.server.path:
             self._bad(404, f"unknown path {self.path[:100]!r}")
             return
@@ -208,7 +208,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             body = self.rfile.read(length)
-        except (OSError, socket.timeout) as exc:
+        except (TimeoutError, OSError) as exc:
             log.warning("reading a batch from %s failed: %s", self.client_address[0], exc)
             self.close_connection = True
             return
