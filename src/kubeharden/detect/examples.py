@@ -40,20 +40,15 @@ def check_examples(rule: Rule) -> list[str]:
     problems = []
     if not rule.examples["fire"]:
         problems.append(f"{rule.id}: no fire example")
-    for i, sc in enumerate(rule.examples["fire"]):
-        try:
-            n = run_scenario(rule, sc)
-        except TypeError as exc:
-            problems.append(f"{rule.id}: fire example {i + 1} is not a valid event description: {exc}")
-            continue
-        if n == 0:
-            problems.append(f"{rule.id}: fire example {i + 1} raised no alert")
-    for i, sc in enumerate(rule.examples["quiet"]):
-        try:
-            n = run_scenario(rule, sc)
-        except TypeError as exc:
-            problems.append(f"{rule.id}: quiet example {i + 1} is not a valid event description: {exc}")
-            continue
-        if n:
-            problems.append(f"{rule.id}: quiet example {i + 1} raised {n} alert(s)")
+    for kind in ("fire", "quiet"):
+        for i, sc in enumerate(rule.examples[kind]):
+            try:
+                n = run_scenario(rule, sc)
+            except TypeError as exc:
+                problems.append(f"{rule.id}: {kind} example {i + 1} is not a valid event description: {exc}")
+                continue
+            if kind == "fire" and n == 0:
+                problems.append(f"{rule.id}: fire example {i + 1} raised no alert")
+            elif kind == "quiet" and n:
+                problems.append(f"{rule.id}: quiet example {i + 1} raised {n} alert(s)")
     return problems

@@ -217,16 +217,7 @@ def compile_path(path: str) -> Getter:
         fn = walk
     elif root.multi:
         def fn(event: Any, _root: Callable = root.fn, _walk: Callable = walk) -> Any:
-            out: list[Any] = []
-            for item in _root(event):
-                value = _walk(item)
-                if value is MISSING:
-                    continue
-                if isinstance(value, _Fan):
-                    out.extend(value)
-                else:
-                    out.append(value)
-            return out
+            return _gather([], _root(event), _walk)
     else:
         def fn(event: Any, _root: Callable = root.fn, _walk: Callable = walk) -> Any:
             value = _root(event)
@@ -265,6 +256,19 @@ def _compile_segments(segments: list[Any]) -> Callable[[Any], Any]:
     return lambda obj: _walk_star(obj, segments, 0)
 
 
+def _gather(out: list[Any], items: Any, walk: Callable[[Any], Any]) -> list[Any]:
+    """Walk each item; collect what was found, flattening values that a ``[*]`` fanned out."""
+    for item in items:
+        value = walk(item)
+        if value is MISSING:
+            continue
+        if isinstance(value, _Fan):
+            out.extend(value)
+        else:
+            out.append(value)
+    return out
+
+
 def _walk_plain(obj: Any, keys: tuple[Any, ...]) -> Any:
     for key in keys:
         if isinstance(key, str):
@@ -290,16 +294,7 @@ def _walk_star(obj: Any, segments: list[Any], start: int) -> Any:
                 items = list(obj.values())
             else:
                 return MISSING
-            out = _Fan()
-            for item in items:
-                value = _walk_star(item, segments, i + 1)
-                if value is MISSING:
-                    continue
-                if isinstance(value, _Fan):
-                    out.extend(value)
-                else:
-                    out.append(value)
-            return out
+            return _gather(_Fan(), items, lambda item, _i=i + 1: _walk_star(item, segments, _i))
         obj = _walk_plain(obj, (key,))
         if obj is MISSING:
             return MISSING
