@@ -126,3 +126,11 @@ def test_generate_audit_webhook_config(tmp_path, capsys):
     user = cfg["users"][0]["user"]
     assert user["client-certificate"] and user["client-key"]
     assert main(["generate", "audit-webhook-config", "--server", "http://127.0.0.1:8080"]) == USAGE
+
+
+def test_generated_rule_docs_are_current(tmp_path):
+    from pathlib import Path
+    docs = Path(__file__).resolve().parents[1] / "docs" / "audit-rules.md"
+    fresh = tmp_path / "audit-rules.md"
+    assert main(["audit", "rules", "-f", "markdown", "-o", str(fresh)]) == OK
+    assert docs.read_text() == fresh.read_text(), "regenerate: kubeharden audit rules -f markdown -o docs/audit-rules.md"

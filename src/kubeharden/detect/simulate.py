@@ -185,6 +185,7 @@ def _noise(rng: random.Random, at: float) -> dict[str, Any]:
                 container={"securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False}})
         return make_event("create", "pods", None, ns, user="system:serviceaccount:kube-system:replicaset-controller",
                           sourceIP="10.0.0.2", body=p, at=at,
+                          annotations={"pod-security.kubernetes.io/enforce-policy": "baseline:latest"},
                           userAgent="kube-controller-manager/v1.30.2 (linux/amd64) kubernetes/3968350/system:"
                                     "serviceaccount:kube-system:replicaset-controller")
     if r < 0.86:
