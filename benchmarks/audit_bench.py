@@ -141,10 +141,11 @@ def main() -> None:
     ap.add_argument("--serve-seconds", type=float, default=10.0)
     ap.add_argument("--serve-batches", type=int, default=5000)
     ap.add_argument("--batch-size", type=int, default=400, help="the API server's default --audit-webhook-batch-max-size")
-    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--clients", type=int, default=max(1, (os.cpu_count() or 2) - 1),
+                    help="load-generator processes (default: one less than the CPUs, so the server keeps one)")
     ap.add_argument("--skip-server", action="store_true")
     args = ap.parse_args()
-    print(f"python {sys.version.split()[0]} on {os.uname().machine}")
+    print(f"python {sys.version.split()[0]} on {os.uname().machine}, {os.cpu_count()} CPUs")
     bench_files(args.events)
     if not args.skip_server:
         bench_server(args.serve_seconds, args.serve_batches, args.batch_size, args.clients)

@@ -182,3 +182,27 @@ def test_alert_webhook_sink_posts_and_survives_failures():
     dead.send([{"rule": {"id": "x"}}])
     dead.close()
     assert dead.failed == 1
+
+
+def test_connection_cap_closes_extra_connections(pki):
+    srv = AuditReceiver(("127.0.0.1", 0), server_tls_context(pki["server"], pki["server_key"], None),
+                        lambda events: 0, max_connections=1)
+    threading.Thread(target=srv.serve, daemon=True).start()
+    try:
+        port = srv.server_address[1]
+        ctx = ssl.create_default_context(cafile=pki["ca"])
+        held = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=5)
+        held.request("GET", "/healthz")
+        assert held.getresponse().read() == b'{"status":"ok"}'  # keep-alive: this connection keeps its slot
+        with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+            post(port, ctx, batch([make_event("get", "pods")]))
+        held.close()
+
+        def accepted() -> bool:
+            try:
+                return post(port, ctx, batch([make_event("get", "pods")]))[0] == 200
+            except (ssl.SSLError, ConnectionError, OSError):
+                return False
+        assert wait_for(accepted)  # the slot comes back once the held connection is gone
+    finally:
+        srv.stop()

@@ -135,6 +135,9 @@ def run_rules(args: argparse.Namespace) -> int:
 
 
 def run_scan(args: argparse.Namespace) -> int:
+    if args.follow and args.output:
+        fail("--follow streams alerts as they happen; write them to stdout (and redirect) instead of --output")
+        return USAGE
     loaded = _load(args)
     if loaded is None:
         return USAGE

@@ -74,8 +74,9 @@ class AuditReceiver(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], tls: ssl.SSLContext,
                  handle_events: Callable[[list[dict[str, Any]]], int], queue_batches: int = 1000,
-                 path: str | None = None, timeout: float = 30.0) -> None:
+                 path: str | None = None, timeout: float = 30.0, max_connections: int = 256) -> None:
         super().__init__(address, _Handler)
+        self.slots = threading.BoundedSemaphore(max_connections)
         self.tls = tls
         self.handle_events = handle_events
         self.queue: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=queue_batches)
@@ -84,6 +85,20 @@ class AuditReceiver(ThreadingHTTPServer):
         self.stats = ReceiverStats()
         self._last_reject_log = 0.0
         self.worker = threading.Thread(target=self._work, name="kubeharden-audit-worker", daemon=True)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """One thread per connection, up to ``max_connections``; beyond that, close at once."""
+        if not self.slots.acquire(blocking=False):
+            log.warning("too many connections; closing one from %s", client_address[0])
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
     # TLS in the connection's thread, not in accept(): a stalled handshake delays nobody else.
     def finish_request(self, request: Any, client_address: Any) -> None:
