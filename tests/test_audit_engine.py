@@ -252,3 +252,17 @@ def test_builtin_pack_detects_the_simulated_intrusion():
     quiet = [a for a in Detector(load_rules()).run([*baseline(3600, 0.5), *traffic(3000, attacks=0)])
              if a.severity >= 2]
     assert quiet == []
+
+
+def test_registry_rule_waits_for_its_list_and_then_judges_every_container():
+    default = {r.id: r for r in load_rules()}["KH-AUDIT-026"]
+    assert default.inactive and "approved_registries" in default.inactive
+    assert default not in Detector(load_rules()).rules
+    rules = {r.id: r for r in load_rules(overrides={"approved_registries": ["registry.example.com/"]})}
+    r026 = rules["KH-AUDIT-026"]
+    from kubeharden.detect.examples import check_examples
+    assert check_examples(r026) == []
+    ok = make_event("create", "pods", body=pod(image="registry.example.com/team/web@sha256:" + "a" * 64))
+    hub = make_event("create", "pods", body=pod(image="nginx"))  # docker.io/library/nginx
+    lookalike = make_event("create", "pods", body=pod(image="registry.example.com.evil.io/web:1"))
+    assert [len(alerts(r026, [e])) for e in (ok, hub, lookalike)] == [0, 1, 1]

@@ -83,6 +83,8 @@ def _add_rule_options(p: argparse.ArgumentParser) -> None:
                    help="how long first-seen rules learn before alerting (default 1h; e.g. 30m, 1d)")
     g.add_argument("--pod-cidr", action="append", metavar="CIDR",
                    help="the cluster's pod network(s), for KH-AUDIT-012 (repeatable; replaces list pod_cidrs)")
+    g.add_argument("--registry", action="append", metavar="PREFIX",
+                   help="an approved image registry or repository prefix (repeatable); turns on KH-AUDIT-026")
     g.add_argument("--ci-identity", action="append", metavar="USER",
                    help="an identity that deploys legitimately, exempt from CI-only rules (repeatable)")
 
@@ -97,6 +99,8 @@ def _load(args: argparse.Namespace) -> tuple[list[Rule], float] | None:
                 fail(f"--pod-cidr: {exc}")
                 return None
         overrides["pod_cidrs"] = list(args.pod_cidr)
+    if args.registry:
+        overrides["approved_registries"] = [r.strip().lower().rstrip("/") + "/" for r in args.registry if r.strip()]
     if args.ci_identity:
         overrides["ci_identities"] = list(args.ci_identity)
     try:
@@ -123,10 +127,13 @@ def run_rules(args: argparse.Namespace) -> int:
         return USAGE
     rules, _ = loaded
     if args.check:
-        problems = [p for r in rules for p in check_examples(r)]
+        active = [r for r in rules if r.inactive is None]
+        problems = [p for r in active for p in check_examples(r)]
         for p in problems:
             print(p, file=sys.stderr)
-        print(f"{len(rules)} rules checked, {len(problems)} problem(s)", file=sys.stderr)
+        print(f"{len(active)} rules checked, {len(problems)} problem(s)"
+              + (f"; {len(rules) - len(active)} inactive rule(s) skipped" if len(active) < len(rules) else ""),
+              file=sys.stderr)
         if problems:
             return FINDINGS
     with output_stream(args.output) as out:
@@ -144,6 +151,7 @@ def run_scan(args: argparse.Namespace) -> int:
     rules, baseline = loaded
     problems: list[Problem] = []
     cov = []
+    rules = [r for r in rules if r.inactive is None]
     if args.policy:
         try:
             policy = parse_policy(Path(args.policy).read_text(encoding="utf-8"), args.policy)

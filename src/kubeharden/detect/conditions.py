@@ -5,8 +5,8 @@ of ``all``, ``any``, ``not``, ``some``, ``macro``; every entry must hold. A fiel
 
 * a scalar: the field equals it (``verb: create``, ``container.securityContext.privileged: true``);
 * a list: the field is one of them (``verb: [create, update, patch]``);
-* a mapping of operators, all of which must hold: ``eq in startswith endswith contains regex
-  exists gt gte lt lte cidr mentions`` (``{startswith: [system:, kube-]}``).
+* a mapping of operators, all of which must hold: ``eq ne in not_in startswith not_startswith
+  endswith contains regex exists gt gte lt lte cidr mentions`` (``{startswith: [system:, kube-]}``).
 
 A field that yields several values (``[*]``, ``container``) or a list value (``user.groups``)
 matches when any one value does; ``exists: false`` and ``not`` then mean "none does".
@@ -28,8 +28,8 @@ from kubeharden.detect.fields import ALIASES, MISSING, Getter, PathError, compil
 
 Predicate = Callable[[Any], bool]
 COMBINATORS = ("all", "any", "not", "some", "macro")
-OPERATORS = ("eq", "ne", "in", "startswith", "endswith", "contains", "regex", "exists", "gt", "gte", "lt", "lte",
-             "cidr", "mentions")
+OPERATORS = ("eq", "ne", "in", "not_in", "startswith", "not_startswith", "endswith", "contains", "regex", "exists",
+             "gt", "gte", "lt", "lte", "cidr", "mentions")
 LEVELS = ("None", "Metadata", "Request", "RequestResponse")
 
 
@@ -184,6 +184,10 @@ def _compile_op(op: str, arg: Any, ctx: CompileContext, path: str) -> Callable[[
         return lambda v, _a=arg: (v == _a and type(v) is type(_a)) or (v is None and _a is None)
     if op == "ne":
         return lambda v, _a=arg: v != _a
+    if op in ("not_in", "not_startswith"):
+        # "some value is not one of / does not start with": unlike not: {in: …}, which means "no value is".
+        positive = _compile_op(op[4:], arg, ctx, path)
+        return lambda v: not positive(v)
     if op == "in":
         items = _as_list(arg, where)
         if all(isinstance(x, str) for x in items):

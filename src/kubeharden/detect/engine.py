@@ -52,7 +52,7 @@ class _Bounded(dict):
 
 class Detector:
     def __init__(self, rules: Iterable[Rule], baseline_seconds: float = DEFAULT_BASELINE_SECONDS) -> None:
-        self.rules = list(rules)
+        self.rules = [r for r in rules if r.inactive is None]
         self.baseline_seconds = baseline_seconds
         order = {r.id: i for i, r in enumerate(self.rules)}
         self._triggers = sorted((t for r in self.rules for t in r.triggers),

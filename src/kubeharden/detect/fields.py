@@ -101,6 +101,13 @@ def containers(event: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def image_repositories(event: dict[str, Any]) -> list[str]:
+    """Each container's image as the runtime resolves it, without tag or digest:
+    ``nginx:1.25`` → ``docker.io/library/nginx``, ``registry.example.com/a/b@sha256:…`` → ``registry.example.com/a/b``."""
+    from kubeharden.checks.images import parse_image  # one image-reference parser for manifests and audit events
+    return [parse_image(c["image"]).full_name.lower() for c in containers(event) if isinstance(c.get("image"), str)]
+
+
 def exec_command(event: dict[str, Any]) -> Any:
     """The command of an exec request, URL-decoded and joined with spaces (``command=`` params)."""
     uri = event.get("requestURI")
@@ -150,6 +157,7 @@ class Virtual:
 VIRTUAL_ROOTS: dict[str, Virtual] = {
     "podSpec": Virtual(pod_specs, True, "Request"),
     "container": Virtual(containers, True, "Request"),
+    "imageRepository": Virtual(image_repositories, True, "Request"),
     "execCommand": Virtual(exec_command, False, "Metadata"),
     "requestPath": Virtual(request_path, False, "Metadata"),
     "hourUTC": Virtual(hour_utc, False, "Metadata"),

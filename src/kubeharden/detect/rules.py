@@ -32,7 +32,7 @@ MAPPING_KEYS = ("falco", "sigma", "elastic")
 _ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
 _RULE_KEYS = {"id", "title", "severity", "nsa", "det", "mitre", "description", "remediation", "message", "stages",
               "match", "threshold", "first_seen", "sequence", "changed", "requires", "mappings", "examples",
-              "enabled"}
+              "enabled", "needs_lists"}
 
 #: API group of the resources rules name, for checking an audit Policy (which matches on group).
 RESOURCE_GROUPS: dict[str, str] = {
@@ -119,6 +119,8 @@ class Rule:
     distinct: Getter | None = None
     value: list[Getter] = field(default_factory=list)
     transform: str | None = None
+    #: Why the rule does not run (a list it needs is empty); None when it runs.
+    inactive: str | None = None
 
     @property
     def section(self) -> str:
@@ -138,6 +140,8 @@ class Rule:
                 "user": req.user, "groups": req.groups, "namespace": req.namespace, "stages": req.stages},
             "mappings": {k: list(self.mappings.get(k, [])) for k in MAPPING_KEYS},
             "source": self.source,
+            "active": self.inactive is None,
+            **({"inactive_reason": self.inactive} if self.inactive else {}),
         }
 
 
@@ -199,6 +203,9 @@ def load_rules(extra_files: Iterable[str | Path] = (), builtin: bool = True,
             if rule.id in seen:
                 raise RuleError(f"{path}: rule {rule.id} is already defined in {seen[rule.id]}")
             seen[rule.id] = path
+            missing = [str(n) for n in raw.get("needs_lists") or [] if not ctx_lists.get(str(n))]
+            if missing:  # a rule that needs a list (approved registries …) is listed but waits until it is set
+                rule.inactive = f"set the list {', '.join(missing)} to turn it on"
             if raw.get("enabled", True):
                 rules.append(rule)
     rules.sort(key=lambda r: r.id)

@@ -164,6 +164,8 @@ def rules_markdown(rules: list[Rule], out: IO[str]) -> None:
         req = r.requires
         w(f"\n## {r.id}\n\n**{r.title}** · severity {r.severity.label} · {r.kind} · section *{r.section}*\n\n")
         w(f"{r.description}\n\n**Response:** {r.remediation}\n\n")
+        if r.inactive:
+            w(f"**Off by default:** {r.inactive} (see `docs/audit.md`).\n\n")
         w("**Guide:** " + "; ".join(f"{i} — {title_of(i)}" for i in r.nsa) + "\n\n")
         if req is not None:
             res = ", ".join(f"{g or 'core'}/{x}{'/' + s if s else ''}" for g, x, s in req.resources) \
