@@ -104,7 +104,9 @@ def containers(event: dict[str, Any]) -> list[dict[str, Any]]:
 def image_repositories(event: dict[str, Any]) -> list[str]:
     """Each container's image as the runtime resolves it, without tag or digest:
     ``nginx:1.25`` → ``docker.io/library/nginx``, ``registry.example.com/a/b@sha256:…`` → ``registry.example.com/a/b``."""
-    from kubeharden.checks.images import parse_image  # one image-reference parser for manifests and audit events
+    from kubeharden.checks.images import (
+        parse_image,  # one image-reference parser for manifests and audit events
+    )
     return [parse_image(c["image"]).full_name.lower() for c in containers(event) if isinstance(c.get("image"), str)]
 
 
