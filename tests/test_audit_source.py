@@ -108,3 +108,25 @@ def test_follow_reads_appends_rotation_and_truncation(tmp_path):
     t.join(timeout=5)
     assert seen[:3] == ["first", "appended", "rotated"]
     assert seen[-1] == "t"
+
+
+def test_damaged_first_line_does_not_lose_the_file(tmp_path):
+    p = tmp_path / "audit.log"
+    good = [make_event("get", "pods", at=i) for i in range(2)]
+    p.write_bytes(b'{"kind":"Event","auditID":"trunc\n' + lines(good))
+    events, problems = read([str(p)])
+    assert len(events) == 2 and [(x.line, x.kind) for x in problems] == [(1, "parse")]
+
+
+def test_not_json_at_all(tmp_path):
+    p = tmp_path / "notes.txt"
+    p.write_text("hello\nworld\n")
+    events, problems = read([str(p)])
+    assert events == [] and [x.line for x in problems] == [1, 2]
+
+
+def test_binary_file_is_given_up_on(tmp_path):
+    p = tmp_path / "image.bin"
+    p.write_bytes(b"\x00\xff garbage\n" * 5000)
+    events, problems = read([str(p)])
+    assert events == [] and len(problems) == 50 and "not an audit log" in problems[-1].message

@@ -120,28 +120,51 @@ def read_file_events(path: str, report: ProblemSink) -> Iterator[Event]:
 
 
 def _parse_stream(fh: IO[bytes], display: str, report: ProblemSink) -> Iterator[Event]:
+    first = fh.readline()
+    stripped = first.strip()
+    if stripped[:1] in (b"{", b"["):
+        try:
+            doc = orjson.loads(stripped)
+        except orjson.JSONDecodeError:
+            # Not one object per line: a pretty-printed document (an EventList, most likely) or a log
+            # whose first line is damaged. Try the whole document, else read it as lines after all.
+            data = first + fh.read(MAX_WHOLE_DOCUMENT_BYTES)
+            try:
+                whole = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                yield from _parse_lines(io.BytesIO(data), display, report, 1)
+                return
+            for item in whole if isinstance(whole, list) else [whole]:
+                yield from _document(item, display, 1, report)
+            return
+        yield from _document(doc, display, 1, report)
+        yield from _parse_lines(fh, display, report, 2)
+        return
+    yield from _parse_lines(io.BytesIO(first), display, report, 1)
+    yield from _parse_lines(fh, display, report, 2)
+
+
+GIVE_UP_AFTER = 50
+"""A file whose first 50 lines are all unreadable is not an audit log: say so once and skip it."""
+
+
+def _parse_lines(fh: IO[bytes], display: str, report: ProblemSink, start: int) -> Iterator[Event]:
     loads = orjson.loads
-    first = True
-    for lineno, line in enumerate(fh, 1):
-        if first:
-            first = False
-            stripped = line.strip()
-            if stripped[:1] == b"{" or stripped[:1] == b"[":
-                try:
-                    doc = loads(stripped)
-                except orjson.JSONDecodeError:
-                    # Not one object per line: a pretty-printed document (an EventList, most likely).
-                    yield from _parse_whole(line + fh.read(MAX_WHOLE_DOCUMENT_BYTES), display, report)
-                    return
-                yield from _document(doc, display, lineno, report)
-                continue
+    good = bad = 0
+    for lineno, line in enumerate(fh, start):
         if len(line) < 3 and not line.strip():
             continue
         try:
             doc = loads(line)
         except orjson.JSONDecodeError as exc:
+            bad += 1
+            if not good and bad >= GIVE_UP_AFTER:
+                report(Problem("error", "parse", f"{bad} lines in a row are not JSON: not an audit log; "
+                                                 "rest of the file skipped", file=display, line=lineno))
+                return
             report(Problem("error", "parse", f"not JSON ({exc}); line skipped", file=display, line=lineno))
             continue
+        good += 1
         if isinstance(doc, dict) and "auditID" in doc:
             yield doc
         else:
@@ -155,20 +178,6 @@ def _document(doc: Any, display: str, lineno: int, report: ProblemSink) -> Itera
                        file=display, line=lineno))
         return
     yield from found
-
-
-def _parse_whole(data: bytes, display: str, report: ProblemSink) -> Iterator[Event]:
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        report(Problem("error", "parse", f"neither JSON lines nor one JSON document ({exc}); file skipped",
-                       file=display, line=1))
-        return
-    if isinstance(doc, list):
-        for item in doc:
-            yield from _document(item, display, 1, report)
-        return
-    yield from _document(doc, display, 1, report)
 
 
 def expand_paths(paths: Iterable[str], report: ProblemSink) -> list[str]:
