@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import heapq
 import io
+import itertools
 import os
 import sys
 import time
@@ -140,15 +141,14 @@ def _parse_stream(fh: IO[bytes], display: str, report: ProblemSink) -> Iterator[
         yield from _document(doc, display, 1, report)
         yield from _parse_lines(fh, display, report, 2)
         return
-    yield from _parse_lines(io.BytesIO(first), display, report, 1)
-    yield from _parse_lines(fh, display, report, 2)
+    yield from _parse_lines(itertools.chain((first,), fh), display, report, 1)
 
 
 GIVE_UP_AFTER = 50
 """A file whose first 50 lines are all unreadable is not an audit log: say so once and skip it."""
 
 
-def _parse_lines(fh: IO[bytes], display: str, report: ProblemSink, start: int) -> Iterator[Event]:
+def _parse_lines(fh: Iterable[bytes], display: str, report: ProblemSink, start: int) -> Iterator[Event]:
     loads = orjson.loads
     good = bad = 0
     for lineno, line in enumerate(fh, start):
