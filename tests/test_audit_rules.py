@@ -64,7 +64,9 @@ def test_mappings_name_peer_rules_from_the_anchor_lists() -> None:
     sigma = {x for r in RULES for x in r.mappings["sigma"]}
     elastic = {x for r in RULES for x in r.mappings["elastic"]}
     assert {"Create Privileged Pod", "Attach/Exec Pod", "Attach to cluster-admin Role"} <= falco
-    assert {"Kubernetes Events Deleted", "RBAC Permission Enumeration Attempt"} <= sigma
+    assert all(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", x) for x in sigma)
+    assert {"3132570d-cab2-4561-9ea6-1743644b2290",   # Kubernetes Events Deleted
+            "84b777bd-c946-4d17-aa2e-c39f5a454325"} <= sigma  # RBAC Permission Enumeration Attempt
     assert {"Kubernetes Cluster-Admin Role Binding Created",
             "Kubernetes Sensitive RBAC Change Followed by Workload Modification"} <= elastic
-    assert len(sigma) >= 14 and len(elastic) >= 35 and len(falco) >= 25
+    assert len(sigma) == 16 and len(elastic) >= 40 and len(falco) >= 25

@@ -147,7 +147,8 @@ def rules_table(rules: list[Rule], out: IO[str]) -> None:
     Console(file=out, width=None if out.isatty() else 170).print(table)
 
 
-_MAP_NAMES = {"falco": "Falco (k8saudit)", "sigma": "Sigma", "elastic": "Elastic"}
+_MAP_NAMES = {"falco": "Falco k8saudit (rule names)", "sigma": "Sigma (rule IDs)",
+              "elastic": "Elastic detection-rules (rule names)"}
 
 
 def rules_markdown(rules: list[Rule], out: IO[str]) -> None:
