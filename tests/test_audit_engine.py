@@ -266,3 +266,12 @@ def test_registry_rule_waits_for_its_list_and_then_judges_every_container():
     hub = make_event("create", "pods", body=pod(image="nginx"))  # docker.io/library/nginx
     lookalike = make_event("create", "pods", body=pod(image="registry.example.com.evil.io/web:1"))
     assert [len(alerts(r026, [e])) for e in (ok, hub, lookalike)] == [0, 1, 1]
+
+
+def test_changed_ignores_events_without_a_body():
+    r = rule({"match": {"resource": "deployments"},
+              "changed": {"by": ["name"], "value": "container.image"}})
+    bare = make_event("update", "deployments", "w", at=0)  # logged at Metadata: no requestObject
+    full = make_event("update", "deployments", "w", at=1, body={
+        "kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "a:1"}]}}}})
+    assert alerts(r, [bare, full, bare]) == []

@@ -203,7 +203,10 @@ class Detector:
             return self._alert(rule, event, t, [audit_id], 1, keyd,
                                values=", ".join("-" if v is None else str(v) for v in value))
         if kind == "changed":
-            value = orjson.dumps([_plain(g.fn(event)) for g in rule.value], option=orjson.OPT_SORT_KEYS)
+            values = [_plain(g.fn(event)) for g in rule.value]
+            if all(v is None or v == [] for v in values):
+                return None  # nothing to compare (no body at this audit level): neither a change nor a baseline
+            value = orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
             previous = state.get(key)
             state.touch(key, (value, audit_id))
             if previous is None or previous[0] == value:
