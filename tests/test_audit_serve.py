@@ -113,11 +113,14 @@ def test_serve_end_to_end(server, pki):
     assert post(port, ctx, batch([]), path="/elsewhere")[0] == 404
     assert post(port, ctx, batch([make_event("get", "pods")]))[0] == 200  # still serving after bad input
 
-    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
-    conn.request("GET", "/stats")
-    stats = json.loads(conn.getresponse().read())
-    conn.close()
-    assert stats["malformed_batches"] == 3 and stats["events"] == 3
+    def stats() -> dict:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+        conn.request("GET", "/stats")
+        data = json.loads(conn.getresponse().read())
+        conn.close()
+        return data
+    assert wait_for(lambda: stats()["processed_events"] == 3)
+    assert stats()["malformed_batches"] == 3 and stats()["events"] == 3
     assert any("rejected request" in line and "not JSON" in line for line in log)
 
     proc.send_signal(signal.SIGTERM)
@@ -126,9 +129,14 @@ def test_serve_end_to_end(server, pki):
 
 def test_client_certificate_is_required_and_verified(server, pki):
     _, port, _, _ = server
-    for ctx in (client_ctx(pki, prefix=None), client_ctx(pki, prefix="rogue_")):
-        with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
-            post(port, ctx, batch([make_event("get", "pods")]))
+    with pytest.raises((ssl.SSLError, ConnectionError, OSError)):  # a certificate from another CA
+        post(port, client_ctx(pki, prefix="rogue_"), batch([make_event("get", "pods")]))
+    anonymous = client_ctx(pki, prefix=None)
+    assert post(port, anonymous, batch([make_event("get", "pods")]))[0] == 403
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=anonymous, timeout=10)
+    conn.request("GET", "/healthz")  # probes need no certificate
+    assert conn.getresponse().status == 200
+    conn.close()
     assert post(port, client_ctx(pki), batch([make_event("get", "pods")]))[0] == 200
 
 

@@ -249,7 +249,7 @@ def run_serve(args: argparse.Namespace) -> int:
         return USAGE
     log = logging.getLogger("kubeharden.audit.serve")
     log.info("listening on https://%s:%d%s with %d rules%s", args.host, server.server_address[1],
-             args.path or "/", len(rules), " (client certificates required)" if args.client_ca else "")
+             args.path or "/", len(detector.rules), " (client certificates required)" if args.client_ca else "")
 
     def stop(_sig: int, _frame: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -7,7 +7,8 @@ refused with 503 (the API server's webhook backend keeps it and retries with bac
 refusal is counted and logged. A malformed batch gets 400 and a log line; nothing a client sends
 can stop the server.
 
-TLS is mandatory. With a client CA, the API server must present a certificate signed by it.
+TLS is mandatory. With a client CA, batches are accepted only from a client (the API server) that
+presented a certificate signed by it; only ``/healthz`` answers without one, for probes.
 The TLS handshake happens in the connection's own thread, so a slow client cannot hold up others.
 """
 
@@ -60,7 +61,9 @@ def server_tls_context(cert: str, key: str, client_ca: str | None) -> ssl.SSLCon
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(cert, key)
     if client_ca:
-        ctx.verify_mode = ssl.CERT_REQUIRED
+        # A certificate, when presented, must verify against the CA (else the handshake fails). It is
+        # optional at the TLS layer only so that probes can reach /healthz; POST and /stats insist on it.
+        ctx.verify_mode = ssl.CERT_OPTIONAL
         ctx.load_verify_locations(client_ca)
     return ctx
 
@@ -201,15 +204,28 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self._reply(code, {"error": message})
 
+    def _authenticated(self) -> bool:
+        """With a client CA configured, the peer must have presented a certificate it signed."""
+        if self.server.tls.verify_mode == ssl.CERT_NONE:
+            return True
+        if self.connection.getpeercert():
+            return True
+        self._bad(403, "a client certificate signed by the configured CA is required")
+        return False
+
     def do_GET(self) -> None:
         if self.path.split("?")[0] in ("/healthz", "/readyz"):
             self._reply(200, {"status": "ok"})
         elif self.path.split("?")[0] == "/stats":
+            if not self._authenticated():
+                return
             self._reply(200, self.server.stats.to_dict(self.server.queue.qsize()))
         else:
             self._reply(404, {"error": "POST audit EventList batches here; GET /healthz or /stats"})
 
     def do_POST(self) -> None:
+        if not self._authenticated():
+            return
         if self.server.path and self.path.split("?")[0] != self.server.path:
             self._bad(404, f"unknown path {self.path[:100]!r}")
             return
