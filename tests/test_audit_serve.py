@@ -52,14 +52,14 @@ def batch(events) -> bytes:
     return orjson.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "metadata": {}, "items": events})
 
 
-@pytest.fixture()
-def server(pki, tmp_path):
+@pytest.fixture(params=["thread", "process"])
+def server(pki, tmp_path, request):
     alerts = tmp_path / "alerts.jsonl"
     env = {**os.environ, "PYTHONPATH": SRC}
     proc = subprocess.Popen(
         [sys.executable, "-m", "kubeharden", "audit", "serve", "--host", "127.0.0.1", "--port", "0",
          "--path", "/audit", "--tls-cert", pki["server"], "--tls-key", pki["server_key"], "--client-ca", pki["ca"],
-         "--alerts-file", str(alerts), "--no-stdout"],
+         "--alerts-file", str(alerts), "--no-stdout", "--detect-in", request.param],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True)
     port = None
     deadline = time.monotonic() + 20
@@ -157,11 +157,11 @@ def test_full_queue_answers_503_without_blocking(pki):
         body = batch([make_event("get", "pods")])
         codes = [post(port, ctx, body)[0] for _ in range(4)]  # one in the worker, one queued, the rest refused
         assert codes[:2] == [200, 200] and codes[2:] == [503, 503]
-        assert srv.stats.rejected_batches == 2
+        assert srv.stats_dict()["rejected_batches"] == 2
     finally:
         release.set()
         srv.stop()
-    assert srv.stats.processed_events == 2
+    assert srv.stats_dict()["processed_events"] == 2
 
 
 def test_alert_webhook_sink_posts_and_survives_failures():

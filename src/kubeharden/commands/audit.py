@@ -65,6 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--no-stdout", action="store_true", help="do not print alerts on stdout")
     serve.add_argument("--min-severity", type=severity_or_none, default=Severity.INFO, metavar="SEVERITY",
                        help="send only alerts at or above this severity (default info)")
+    serve.add_argument("--detect-in", choices=("thread", "process"), default="thread",
+                       help="run detection in a thread (default) or a forked child process, so receiving and "
+                            "detection each get a CPU core (Linux; worth it with 3 or more cores)")
     serve.add_argument("--queue", type=int, default=1000, metavar="BATCHES",
                        help="batches waiting for the worker before new ones get 503 (default %(default)s)")
     serve.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
@@ -197,10 +200,59 @@ def run_scan(args: argparse.Namespace) -> int:
     return OK
 
 
+class AlertPipeline:
+    """Detection and alert delivery for ``audit serve``, run by the receiver's worker.
+
+    Sinks are opened on first use, in whichever thread or process does the detection (a forked
+    detection process must own its files and webhook thread), and closed by :meth:`close`.
+    """
+
+    def __init__(self, detector: Detector, minimum: int, stdout: bool, alerts_file: str | None,
+                 alerts_webhook: str | None) -> None:
+        self.detector = detector
+        self.minimum = minimum
+        self.config = (stdout, alerts_file, alerts_webhook)
+        self.sinks: list[Any] | None = None
+        self.log = logging.getLogger("kubeharden.audit.serve")
+
+    def open(self) -> list[Any]:
+        from kubeharden.report.alert_sinks import FileSink, StreamSink, WebhookSink
+        stdout, alerts_file, alerts_webhook = self.config
+        sinks: list[Any] = []
+        if stdout:
+            sinks.append(StreamSink(sys.stdout))
+        if alerts_file:
+            sinks.append(FileSink(alerts_file))
+        if alerts_webhook:
+            sinks.append(WebhookSink(alerts_webhook))
+        return sinks
+
+    def __call__(self, events: list[dict[str, Any]]) -> int:
+        if self.sinks is None:
+            self.sinks = self.open()
+        out = []
+        for event in events:
+            if not isinstance(event, dict):
+                continue
+            alerts = self.detector.process(event)
+            if alerts:
+                out.extend(a.to_siem() for a in alerts if a.severity >= self.minimum)
+        if out:
+            for sink in self.sinks:
+                try:
+                    sink.send(out)
+                except OSError as exc:
+                    self.log.warning("alert output failed: %s", exc)
+        return len(out)
+
+    def close(self) -> None:
+        for sink in self.sinks or []:
+            sink.close()
+
+
 def run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from kubeharden.report.alert_sinks import FileSink, StreamSink, WebhookSink
     from kubeharden.sources.audit_webhook import AuditReceiver, server_tls_context
 
     loaded = _load(args)
@@ -212,56 +264,41 @@ def run_serve(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         fail(f"cannot load TLS files: {exc}")
         return USAGE
-    sinks: list[Any] = []
-    try:
-        if not args.no_stdout:
-            sinks.append(StreamSink(sys.stdout))
-        if args.alerts_file:
-            sinks.append(FileSink(args.alerts_file))
-        if args.alerts_webhook:
-            sinks.append(WebhookSink(args.alerts_webhook))
-    except (OSError, ValueError) as exc:
-        fail(str(exc))
+    if args.alerts_webhook and not args.alerts_webhook.startswith(("https://", "http://")):
+        fail(f"--alerts-webhook must be an http(s) URL, not {args.alerts_webhook!r}")
         return USAGE
+    if args.alerts_file:
+        try:
+            open(args.alerts_file, "a", encoding="utf-8").close()  # fail now, not in the worker
+        except OSError as exc:
+            fail(f"cannot write {args.alerts_file}: {exc.strerror or exc}")
+            return USAGE
     detector = Detector(rules, baseline_seconds=baseline)
     minimum = args.min_severity if args.min_severity is not None else Severity.CRITICAL + 1
-
-    def handle(events: list[dict[str, Any]]) -> int:
-        out = []
-        for event in events:
-            if not isinstance(event, dict):
-                continue
-            alerts = detector.process(event)
-            if alerts:
-                out.extend(a.to_siem() for a in alerts if a.severity >= minimum)
-        if out:
-            for sink in sinks:
-                try:
-                    sink.send(out)
-                except OSError as exc:
-                    logging.getLogger("kubeharden.audit.serve").warning("alert output failed: %s", exc)
-        return len(out)
-
+    pipeline = AlertPipeline(detector, minimum, not args.no_stdout, args.alerts_file, args.alerts_webhook)
     try:
-        server = AuditReceiver((args.host, args.port), tls, handle, queue_batches=max(1, args.queue), path=args.path)
+        server = AuditReceiver((args.host, args.port), tls, pipeline, queue_batches=max(1, args.queue),
+                               path=args.path, detect_in=args.detect_in)
     except OSError as exc:
         fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
         return USAGE
     log = logging.getLogger("kubeharden.audit.serve")
-    log.info("listening on https://%s:%d%s with %d rules%s", args.host, server.server_address[1],
-             args.path or "/", len(detector.rules), " (client certificates required)" if args.client_ca else "")
 
     def stop(_sig: int, _frame: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
 
+    server.start()  # the worker first: a detection process forks before any server thread exists
     signal.signal(signal.SIGTERM, stop)
+    log.info("listening on https://%s:%d%s with %d rules, detection in a %s%s", args.host,
+             server.server_address[1], args.path or "/", len(detector.rules), args.detect_in,
+             " (client certificates required)" if args.client_ca else "")
     try:
-        server.serve()
+        server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
-        for sink in sinks:
-            sink.close()
-        log.info("stopped: %s", server.stats.to_dict(server.queue.qsize()))
+        if args.detect_in == "thread":
+            pipeline.close()
+        log.info("stopped: %s", server.stats_dict())
     return OK

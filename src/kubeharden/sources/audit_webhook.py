@@ -4,7 +4,8 @@ The API server POSTs ``audit.k8s.io/v1`` ``EventList`` batches. A busy control p
 wait on detection, so the receiver only reads, parses and validates a batch, hands it to a bounded
 queue and answers at once; one worker thread runs the rules. When the queue is full the batch is
 refused with 503 (the API server's webhook backend keeps it and retries with backoff) and the
-refusal is counted and logged. A malformed batch gets 400 and a log line; nothing a client sends
+refusal is counted and logged. The worker is a thread, or (``detect_in="process"``) a forked child
+process, so detection and receiving each get a CPU core. A malformed batch gets 400 and a log line; nothing a client sends
 can stop the server.
 
 TLS is mandatory. With a client CA, batches are accepted only from a client (the API server) that
@@ -15,7 +16,9 @@ The TLS handshake happens in the connection's own thread, so a slow client canno
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import queue
+import signal
 import ssl
 import threading
 import time
@@ -36,24 +39,132 @@ MAX_BATCH_BYTES = 64 * 1024 * 1024
 
 @dataclass
 class ReceiverStats:
+    """What the receiving side counted; the worker's counts are added by :meth:`AuditReceiver.stats_dict`."""
+
     batches: int = 0
     events: int = 0
     malformed: int = 0
     rejected_batches: int = 0
     rejected_events: int = 0
-    processed_events: int = 0
-    alerts: int = 0
-    worker_errors: int = 0
     started: float = field(default_factory=time.time)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def to_dict(self, depth: int) -> dict[str, Any]:
-        with self.lock:
-            return {"batches": self.batches, "events": self.events, "malformed_batches": self.malformed,
-                    "rejected_batches": self.rejected_batches, "rejected_events": self.rejected_events,
-                    "processed_events": self.processed_events, "alerts": self.alerts,
-                    "worker_errors": self.worker_errors, "queue_depth": depth,
-                    "uptime_seconds": round(time.time() - self.started, 1)}
+
+class _ThreadWorker:
+    """Detection in a thread of this process: simple, and enough for most clusters."""
+
+    def __init__(self, handle: Callable[[list[dict[str, Any]]], int], queue_batches: int) -> None:
+        self.handle = handle
+        self.queue: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=queue_batches)
+        self.counts = {"processed_events": 0, "alerts": 0, "worker_errors": 0}
+        self.thread = threading.Thread(target=self._run, name="kubeharden-audit-worker", daemon=True)
+
+    def submit(self, events: list[dict[str, Any]], body: bytes) -> bool:
+        try:
+            self.queue.put_nowait(events)
+        except queue.Full:
+            return False
+        return True
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def depth(self) -> int:
+        return self.queue.qsize()
+
+    def _run(self) -> None:
+        while True:
+            batch = self.queue.get()
+            if batch is None:
+                return  # the owner closes the pipeline (it lives in this process)
+            try:
+                alerts = self.handle(batch)
+            except Exception:  # noqa: BLE001 - one bad batch must not stop detection
+                log.exception("processing a batch of %d events failed", len(batch))
+                self.counts["worker_errors"] += 1
+                continue
+            self.counts["processed_events"] += len(batch)
+            self.counts["alerts"] += alerts or 0
+
+    def stop(self, deadline: float) -> None:
+        while self.depth() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        try:
+            self.queue.put(None, timeout=1)
+        except queue.Full:
+            pass
+        self.thread.join(timeout=max(0.1, deadline - time.monotonic()))
+
+
+class _ProcessWorker:
+    """Detection in a child process (forked, so the compiled rules need no pickling): the receiver's
+    TLS and parsing and the rules no longer share one interpreter lock, so both run at full speed.
+    The raw batch crosses the pipe and is parsed again there, which is cheaper than pickling events."""
+
+    def __init__(self, handle: Callable[[list[dict[str, Any]]], int], queue_batches: int) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self.handle = handle
+        self.queue = ctx.Queue(maxsize=queue_batches)
+        self.values = {k: ctx.Value("q", 0) for k in ("processed_events", "alerts", "worker_errors")}
+        self.process = ctx.Process(target=self._run, name="kubeharden-audit-detect", daemon=True)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {k: int(v.value) for k, v in self.values.items()}
+
+    def submit(self, events: list[dict[str, Any]], body: bytes) -> bool:
+        try:
+            self.queue.put_nowait(body)
+        except queue.Full:
+            return False
+        return True
+
+    def start(self) -> None:
+        self.process.start()
+
+    def depth(self) -> int:
+        try:
+            return self.queue.qsize()
+        except NotImplementedError:  # pragma: no cover - macOS
+            return 0
+
+    def _bump(self, key: str, n: int) -> None:
+        value = self.values[key]
+        with value.get_lock():
+            value.value += n
+
+    def _run(self) -> None:  # in the child
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        while True:
+            body = self.queue.get()
+            if body is None:
+                close = getattr(self.handle, "close", None)
+                if close is not None:
+                    close()  # sinks opened in this process are flushed and closed here
+                return
+            try:
+                events = events_of(orjson.loads(body)) or []
+                alerts = self.handle(events)
+            except Exception:  # noqa: BLE001 - one bad batch must not stop detection
+                log.exception("processing a batch failed")
+                self._bump("worker_errors", 1)
+                continue
+            self._bump("processed_events", len(events))
+            self._bump("alerts", alerts or 0)
+
+    def stop(self, deadline: float) -> None:
+        while self.depth() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        try:
+            self.queue.put(None, timeout=1)
+        except queue.Full:
+            pass
+        self.process.join(timeout=max(0.1, deadline - time.monotonic()))
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout=2)
+        self.queue.close()
 
 
 def server_tls_context(cert: str, key: str, client_ca: str | None) -> ssl.SSLContext:
@@ -77,17 +188,19 @@ class AuditReceiver(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], tls: ssl.SSLContext,
                  handle_events: Callable[[list[dict[str, Any]]], int], queue_batches: int = 1000,
-                 path: str | None = None, timeout: float = 30.0, max_connections: int = 256) -> None:
+                 path: str | None = None, timeout: float = 30.0, max_connections: int = 256,
+                 detect_in: str = "thread") -> None:
         super().__init__(address, _Handler)
         self.slots = threading.BoundedSemaphore(max_connections)
         self.tls = tls
-        self.handle_events = handle_events
-        self.queue: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=queue_batches)
         self.path = path
         self.conn_timeout = timeout
         self.stats = ReceiverStats()
         self._last_reject_log = 0.0
-        self.worker = threading.Thread(target=self._work, name="kubeharden-audit-worker", daemon=True)
+        if detect_in not in ("thread", "process"):
+            raise ValueError("detect_in is 'thread' or 'process'")
+        worker_class = _ProcessWorker if detect_in == "process" else _ThreadWorker
+        self.worker: _ThreadWorker | _ProcessWorker = worker_class(handle_events, queue_batches)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """One thread per connection, up to ``max_connections``; beyond that, close at once."""
@@ -123,6 +236,7 @@ class AuditReceiver(ThreadingHTTPServer):
         log.warning("connection from %s ended with an error", client_address[0], exc_info=False)
 
     def start(self) -> None:
+        """Start the detection worker (before serving: a process worker forks from a quiet parent)."""
         self.worker.start()
 
     def serve(self) -> None:
@@ -133,19 +247,20 @@ class AuditReceiver(ThreadingHTTPServer):
         """Stop accepting, let the worker finish the queue (up to ``drain_seconds``), close."""
         self.shutdown()
         self.server_close()
-        deadline = time.monotonic() + drain_seconds
-        while not self.queue.empty() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        try:
-            self.queue.put(None, timeout=1)
-        except queue.Full:
-            pass
-        self.worker.join(timeout=max(0.1, deadline - time.monotonic()))
+        self.worker.stop(time.monotonic() + drain_seconds)
 
-    def enqueue(self, events: list[dict[str, Any]]) -> bool:
-        try:
-            self.queue.put_nowait(events)
-        except queue.Full:
+    def stats_dict(self) -> dict[str, Any]:
+        st = self.stats
+        with st.lock:
+            out = {"batches": st.batches, "events": st.events, "malformed_batches": st.malformed,
+                   "rejected_batches": st.rejected_batches, "rejected_events": st.rejected_events}
+        out.update(self.worker.counts)
+        out["queue_depth"] = self.worker.depth()
+        out["uptime_seconds"] = round(time.time() - st.started, 1)
+        return out
+
+    def enqueue(self, events: list[dict[str, Any]], body: bytes) -> bool:
+        if not self.worker.submit(events, body):
             with self.stats.lock:
                 self.stats.rejected_batches += 1
                 self.stats.rejected_events += len(events)
@@ -160,22 +275,6 @@ class AuditReceiver(ThreadingHTTPServer):
             self.stats.batches += 1
             self.stats.events += len(events)
         return True
-
-    def _work(self) -> None:
-        while True:
-            batch = self.queue.get()
-            if batch is None:
-                return
-            try:
-                alerts = self.handle_events(batch)
-            except Exception:
-                log.exception("processing a batch of %d events failed", len(batch))
-                with self.stats.lock:
-                    self.stats.worker_errors += 1
-                continue
-            with self.stats.lock:
-                self.stats.processed_events += len(batch)
-                self.stats.alerts += alerts or 0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -219,7 +318,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path.split("?")[0] == "/stats":
             if not self._authenticated():
                 return
-            self._reply(200, self.server.stats.to_dict(self.server.queue.qsize()))
+            self._reply(200, self.server.stats_dict())
         else:
             self._reply(404, {"error": "POST audit EventList batches here; GET /healthz or /stats"})
 
@@ -255,7 +354,7 @@ class _Handler(BaseHTTPRequestHandler):
         if events is None:
             self._bad(400, "not an audit.k8s.io/v1 EventList (or Event)")
             return
-        if not self.server.enqueue(events):
+        if not self.server.enqueue(events, body):
             self._reply(503, {"error": "busy; retry"}, {"Retry-After": "1"})
             return
         self._reply(200, {"accepted": len(events)})
