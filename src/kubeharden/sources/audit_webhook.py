@@ -79,7 +79,7 @@ class _ThreadWorker:
                 return  # the owner closes the pipeline (it lives in this process)
             try:
                 alerts = self.handle(batch)
-            except Exception:  # noqa: BLE001 - one bad batch must not stop detection
+            except Exception:
                 log.exception("processing a batch of %d events failed", len(batch))
                 self.counts["worker_errors"] += 1
                 continue
@@ -146,7 +146,7 @@ class _ProcessWorker:
             try:
                 events = events_of(orjson.loads(body)) or []
                 alerts = self.handle(events)
-            except Exception:  # noqa: BLE001 - one bad batch must not stop detection
+            except Exception:
                 log.exception("processing a batch failed")
                 self._bump("worker_errors", 1)
                 continue
