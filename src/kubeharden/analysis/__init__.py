@@ -1,0 +1,1 @@
+"""Analyses that answer questions across objects (network reachability, …), apart from controls."""
