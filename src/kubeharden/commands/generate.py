@@ -8,7 +8,10 @@ from __future__ import annotations
 import argparse
 import importlib
 
-GENERATORS: tuple[str, ...] = ()
+GENERATORS: tuple[str, ...] = (
+    "kubeharden.commands.gen_netpol",
+    "kubeharden.commands.gen_quotas",
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
