@@ -72,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         with output_stream(args.output) as out:
             write_documents(docs, out, HEADER)
+    except BrokenPipeError:
+        raise
     except OSError as exc:
         fail(f"cannot write {args.output}: {exc.strerror or exc}")
         return USAGE

@@ -72,6 +72,8 @@ def run_matrix(args: argparse.Namespace) -> int:
     try:
         with output_stream(args.output) as out:
             netpol_render.RENDERERS[args.format](connections, out)
+    except BrokenPipeError:
+        raise
     except OSError as exc:
         fail(f"cannot write {args.output}: {exc.strerror or exc}")
         return USAGE
@@ -164,7 +166,9 @@ def _side(out: IO[str], title: str, verdict: SideVerdict, wanted: PortSet) -> No
     if not verdict.isolated:
         print(f"  {title}: open ({verdict.note})", file=out)
         return
-    names = ", ".join(p.label for p in verdict.policies)
+    names = ", ".join(p.label for p in verdict.policies[:3])
+    if len(verdict.policies) > 3:
+        names += f" and {len(verdict.policies) - 3} more"
     ports = verdict.ports & wanted
     if ports:
         print(f"  {title}: allows {ports} (isolated by {names})", file=out)

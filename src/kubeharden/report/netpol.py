@@ -28,9 +28,12 @@ def write_table(connections: Iterable[Connection], out: IO[str]) -> None:
 
 
 def write_json(connections: Iterable[Connection], out: IO[str]) -> None:
-    data = [c.to_json() for c in connections]
-    out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
-    out.write("\n")
+    """A JSON array, streamed: a matrix of a million pairs never sits in memory as one list."""
+    out.write("[")
+    for i, c in enumerate(connections):
+        item = orjson.dumps(c.to_json(), option=orjson.OPT_INDENT_2).decode().replace("\n", "\n  ")
+        out.write(("," if i else "") + "\n  " + item)
+    out.write("\n]\n")
 
 
 def _quote(text: str) -> str:
