@@ -195,10 +195,12 @@ def parse_policy(obj: K8sObject, default_namespace: str = "default") -> Policy:
                               "(note the spelling: policyTypes, capitalised values)")
         kinds = set(types)
     policy = Policy(obj, namespace, pod_selector, "Ingress" in kinds, "Egress" in kinds)
-    if policy.isolates_ingress:
-        policy.ingress = tuple(_rule(policy, "ingress", "from", i, r) for i, r in enumerate(ingress_raw or []))
-    if policy.isolates_egress:
-        policy.egress = tuple(_rule(policy, "egress", "to", i, r) for i, r in enumerate(egress_raw or []))
+    # Rules are validated even for a direction the policy does not isolate (the API server
+    # does too), but only count for the directions in policyTypes.
+    ingress = tuple(_rule(policy, "ingress", "from", i, r) for i, r in enumerate(ingress_raw or []))
+    egress = tuple(_rule(policy, "egress", "to", i, r) for i, r in enumerate(egress_raw or []))
+    policy.ingress = ingress if policy.isolates_ingress else ()
+    policy.egress = egress if policy.isolates_egress else ()
     return policy
 
 
