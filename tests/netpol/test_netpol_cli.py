@@ -7,9 +7,9 @@ import json
 import pytest
 from netpol_clusters import DENY_ALL, deploy, policy
 
+from kubeharden.analysis.ports import ALL_PORTS, PortSet
 from kubeharden.cli import main
 from kubeharden.commands.netpol import split_port
-from kubeharden.analysis.ports import ALL_PORTS, PortSet
 
 CLUSTER = [
     deploy("web", "shop", {"app": "web"}, [{"name": "http", "containerPort": 8080}]),

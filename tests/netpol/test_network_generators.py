@@ -87,7 +87,7 @@ def test_generated_policies_round_trip_clean_and_keep_the_app_working(app, tmp_p
     assert not net.ingress_from_address(web.klass, __import__("ipaddress").ip_address("198.51.100.1"))[0]
     # Cross-namespace traffic cannot be inferred from manifests and stays closed.
     assert not (net.egress_verdict(web.klass, db.klass).ports & net.ingress_verdict(web.klass, db.klass).ports)
-    ingress_rule = [d for d in docs if d["metadata"]["name"] == "svc-api-ingress"][0]["spec"]["ingress"][0]
+    ingress_rule = next(d for d in docs if d["metadata"]["name"] == "svc-api-ingress")["spec"]["ingress"][0]
     assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}} in \
         ingress_rule["from"]
 

@@ -111,7 +111,7 @@ class Peer:
 class Rule:
     """One ingress or egress rule. ``peers`` None = every peer; ``ports`` None = every port."""
 
-    policy: "Policy"
+    policy: Policy
     direction: str  # "ingress" | "egress"
     index: int
     peers: tuple[Peer, ...] | None

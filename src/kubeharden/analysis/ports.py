@@ -49,12 +49,12 @@ class PortSet:
     sctp: Intervals = ()
 
     @classmethod
-    def of(cls, protocol: str, low: int, high: int | None = None) -> "PortSet":
+    def of(cls, protocol: str, low: int, high: int | None = None) -> PortSet:
         iv = ((low, high if high is not None else low),)
         return cls(**{protocol.lower(): iv})
 
     @classmethod
-    def whole(cls, protocol: str) -> "PortSet":
+    def whole(cls, protocol: str) -> PortSet:
         return cls.of(protocol, MIN_PORT, MAX_PORT)
 
     def by_protocol(self) -> tuple[tuple[str, Intervals], ...]:
@@ -63,7 +63,7 @@ class PortSet:
     def __bool__(self) -> bool:
         return bool(self.tcp or self.udp or self.sctp)
 
-    def __or__(self, other: "PortSet") -> "PortSet":
+    def __or__(self, other: PortSet) -> PortSet:
         if not other:
             return self
         if not self:
@@ -71,7 +71,7 @@ class PortSet:
         return PortSet(_merge([*self.tcp, *other.tcp]), _merge([*self.udp, *other.udp]),
                        _merge([*self.sctp, *other.sctp]))
 
-    def __and__(self, other: "PortSet") -> "PortSet":
+    def __and__(self, other: PortSet) -> PortSet:
         if self is ALL_PORTS:
             return other
         if other is ALL_PORTS:

@@ -32,8 +32,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from kubeharden.analysis.policies import (ANY_IPV4, ANY_IPV6, IPBlock, Policy, PolicyError, Rule, is_k8s_policy,
-                                          other_engine, parse_policy)
+from kubeharden.analysis.policies import (
+    ANY_IPV4,
+    ANY_IPV6,
+    IPBlock,
+    Policy,
+    PolicyError,
+    Rule,
+    is_k8s_policy,
+    other_engine,
+    parse_policy,
+)
 from kubeharden.analysis.ports import ALL_PORTS, NO_PORTS, PortSet
 from kubeharden.analysis.selectors import Selector
 from kubeharden.findings import Problem

@@ -5,8 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kubeharden.commands.common import (ConfigError, add_config_options, add_input_options, fail, load_settings,
-                                        output_stream, read_options)
+from kubeharden.commands.common import (
+    ConfigError,
+    add_config_options,
+    add_input_options,
+    fail,
+    load_settings,
+    output_stream,
+    read_options,
+)
 from kubeharden.engine import build_inventory
 from kubeharden.exitcodes import INPUT_ERRORS, OK, USAGE
 from kubeharden.generators.netpol import Options, generate

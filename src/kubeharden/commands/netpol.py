@@ -12,7 +12,13 @@ from kubeharden.analysis.external import endpoints, internet_open
 from kubeharden.analysis.policies import IPBlock
 from kubeharden.analysis.ports import ALL_PORTS, PortSet, parse_port_query
 from kubeharden.analysis.reachability import Network, SideVerdict, Workload
-from kubeharden.commands.common import add_input_options, add_output_options, fail, output_stream, read_options
+from kubeharden.commands.common import (
+    add_input_options,
+    add_output_options,
+    fail,
+    output_stream,
+    read_options,
+)
 from kubeharden.engine import build_inventory
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.findings import Problem
@@ -215,4 +221,4 @@ def _block_line(out: IO[str], block: IPBlock, ports: PortSet, rules: Iterable) -
     print(f"    - {block}: {ports} ({why})", file=out)
 
 
-__all__ = ["MATRIX_FORMATS", "register", "explain", "split_port"]
+__all__ = ["MATRIX_FORMATS", "explain", "register", "split_port"]
