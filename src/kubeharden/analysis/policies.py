@@ -130,6 +130,14 @@ class Rule:
     def label(self) -> str:
         return f"{self.policy.label} {self.direction}[{self.index}]"
 
+    @property
+    def where(self) -> str:
+        """``file:line`` of the rule (or the live object's name), for messages about other objects."""
+        origin = self.policy.obj.origin
+        if origin.file is None:
+            return str(self.policy.obj.ref)
+        return f"{origin.file}:{self.line}" if self.line else origin.file
+
 
 @dataclass(eq=False, slots=True)
 class Policy:

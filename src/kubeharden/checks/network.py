@@ -170,9 +170,9 @@ def reachable_from_every_namespace(inventory: Inventory, ctx: Context) -> Iterat
             ports = NO_PORTS
             for _, p in wide:
                 ports = ports | p
-            rules = ", ".join(f"{r.label} (line {r.line})" for r, _ in wide)
+            rules = ", ".join(f"{r.label} ({r.where})" for r, _ in wide)
             yield Violation(f"any pod of any namespace (including namespaces created later) may connect on "
-                            f"{ports}: allowed by {rules}", wide[0][0].line, obj=_record(w),
+                            f"{ports}: allowed by {rules}", _record(w).spec_line, obj=_record(w),
                             remediation="Name the client namespaces (namespaceSelector on kubernetes.io/"
                                         "metadata.name) and client pods (podSelector) in the same peer, e.g. "
                                         "from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: "
@@ -209,10 +209,10 @@ def system_reachable(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
                 continue
             clients = [c for c in user_classes if network.peer_mask(rule) >> c.index & 1]
             if rule.peers is None or _admits_every_namespace(network, rule):
-                openings.append(f"{rule.label} admits every namespace on {ports}")
+                openings.append(f"{rule.label} ({rule.where}) admits every namespace on {ports}")
             elif clients:
                 names = sorted({network.workloads[c.members[0]].label for c in clients})
-                openings.append(f"{rule.label} admits {', '.join(names[:3])}{' …' if len(names) > 3 else ''} "
+                openings.append(f"{rule.label} ({rule.where}) admits {', '.join(names[:3])}{' …' if len(names) > 3 else ''} "
                                 f"on {ports}")
         if openings:
             yield Violation(f"user namespaces can reach this {w.namespace} workload: {'; '.join(openings)}",
@@ -249,8 +249,9 @@ def internet_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
             continue
         wide = [(b, p, r) for b, p, r in network.egress_blocks(klass.index) if internet_open([b])]
         if wide:
-            detail = "; ".join(f"{b} on {p} by {', '.join(x.label for x in r)}" for b, p, r in wide)
-            yield Violation(f"egress to the internet is allowed: {detail}", wide[0][2][0].line, obj=record,
+            detail = "; ".join(f"{b} on {p} by {', '.join(f'{x.label} ({x.where})' for x in r)}"
+                               for b, p, r in wide)
+            yield Violation(f"egress to the internet is allowed: {detail}", record.spec_line, obj=record,
                             remediation="Allow only the external addresses the workload needs (ipBlock with "
                                         "narrow CIDRs), or route it through an egress proxy")
 
@@ -272,12 +273,12 @@ def metadata_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
             explicit = [r for r in rules for p in r.peers or () if p.ip_block and p.ip_block.cidr.prefixlen >=
                         (16 if net.version == 4 else 64) and p.ip_block.contains(net.network_address)]
             if explicit:
-                how = f"explicitly allowed by {', '.join(sorted({r.label for r in explicit}))}"
+                how = f"explicitly allowed by {', '.join(sorted({f'{r.label} ({r.where})' for r in explicit}))}"
             else:
-                how = (f"allowed by {', '.join(sorted({r.label for r in rules}))}, whose address block does not "
-                       f"except {net}")
+                how = (f"allowed by {', '.join(sorted({f'{r.label} ({r.where})' for r in rules}))}, whose address "
+                       f"block does not except {net}")
             yield Violation(f"the cloud metadata service {net.network_address} is reachable on {ports}: {how}",
-                            rules[0].line if rules else record.spec_line, obj=record,
+                            record.spec_line, obj=record,
                             remediation=f"Add `except: [{net}]` to every wide ipBlock in egress rules and remove "
                                         "rules that allow the metadata address; workloads that need cloud "
                                         "credentials should use workload identity instead")

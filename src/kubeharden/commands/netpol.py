@@ -179,7 +179,7 @@ def _side(out: IO[str], title: str, verdict: SideVerdict, wanted: PortSet) -> No
     if ports:
         print(f"  {title}: allows {ports} (isolated by {names})", file=out)
         for rule, opened in verdict.allowing:
-            print(f"    - {rule.label} (line {rule.line}) allows {opened}", file=out)
+            print(f"    - {rule.label} ({rule.where}) allows {opened}", file=out)
     else:
         extra = f"; rules admit only {verdict.ports}" if verdict.ports else "; no rule admits this peer"
         print(f"  {title}: BLOCKED (isolated by {names}{extra})", file=out)
