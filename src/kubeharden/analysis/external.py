@@ -11,6 +11,7 @@ of global IPv6 unicast (2000::/3). ``0.0.0.0/0`` minus the private ranges, the u
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from typing import Iterable
 
 from kubeharden.analysis.policies import IPBlock, IPNetwork
@@ -57,16 +58,22 @@ def block_networks(block: IPBlock) -> list[IPNetwork]:
     return _minus([block.cidr], block.excepts)
 
 
+@lru_cache(maxsize=4096)
+def _public_part(block: IPBlock) -> tuple[IPNetwork, ...]:
+    """The public addresses of one block (cached: the same blocks recur in every namespace)."""
+    out: list[IPNetwork] = []
+    for net in block_networks(block):
+        out.extend(_minus([net], _NON_PUBLIC_V4 if net.version == 4 else _NON_GLOBAL_V6))
+    return tuple(out)
+
+
 def public_coverage(blocks: Iterable[IPBlock]) -> tuple[int, int]:
     """How many public IPv4 and global IPv6 addresses the blocks together allow."""
     v4: list[IPNetwork] = []
     v6: list[IPNetwork] = []
     for block in blocks:
-        for net in block_networks(block):
-            if net.version == 4:
-                v4.extend(_minus([net], _NON_PUBLIC_V4))
-            else:
-                v6.extend(_minus([net], _NON_GLOBAL_V6))
+        for net in _public_part(block):
+            (v4 if net.version == 4 else v6).append(net)
     count4 = sum(n.num_addresses for n in ipaddress.collapse_addresses(v4))  # type: ignore[arg-type]
     count6 = sum(n.num_addresses for n in ipaddress.collapse_addresses(v6))  # type: ignore[arg-type]
     return count4, count6
