@@ -266,36 +266,28 @@ class Network:
     def ingress_verdict(self, src: int, dst: int) -> SideVerdict:
         """What ``dst``'s ingress admits from class ``src``."""
         d = self.classes[dst]
-        if not d.ingress_isolated:
-            note = "hostNetwork pods are not isolated by NetworkPolicy" if d.host_network else \
-                "no NetworkPolicy selects it for Ingress"
-            return SideVerdict("ingress", False, [], [], ALL_PORTS, note)
-        allowing = []
-        ports = NO_PORTS
-        for rule in d.ingress_rules:
-            if self.peer_mask(rule) >> src & 1:
-                opened = rule.resolve_ports(d.named_ports)
-                if opened:
-                    allowing.append((rule, opened))
-                    ports = ports | opened
-        return SideVerdict("ingress", True, list(d.ingress_policies), allowing, ports)
+        return self._verdict("ingress", d, d.ingress_policies, d.ingress_rules, src, d.named_ports)
 
     def egress_verdict(self, src: int, dst: int) -> SideVerdict:
-        """What ``src``'s egress allows towards class ``dst``."""
-        s, d = self.classes[src], self.classes[dst]
-        if not s.egress_isolated:
-            note = "hostNetwork pods are not isolated by NetworkPolicy" if s.host_network else \
-                "no NetworkPolicy selects it for Egress"
-            return SideVerdict("egress", False, [], [], ALL_PORTS, note)
+        """What ``src``'s egress allows towards class ``dst`` (named ports resolve in ``dst``)."""
+        s = self.classes[src]
+        return self._verdict("egress", s, s.egress_policies, s.egress_rules, dst, self.classes[dst].named_ports)
+
+    def _verdict(self, direction: str, own: PodClass, policies: list[Policy], rules: list[Rule], peer: int,
+                 named: NamedPorts) -> SideVerdict:
+        if not policies:
+            note = "hostNetwork pods are not isolated by NetworkPolicy" if own.host_network else \
+                f"no NetworkPolicy selects it for {direction.capitalize()}"
+            return SideVerdict(direction, False, [], [], ALL_PORTS, note)
         allowing = []
         ports = NO_PORTS
-        for rule in s.egress_rules:
-            if self.peer_mask(rule) >> dst & 1:
-                opened = rule.resolve_ports(d.named_ports)
+        for rule in rules:
+            if self.peer_mask(rule) >> peer & 1:
+                opened = rule.resolve_ports(named)
                 if opened:
                     allowing.append((rule, opened))
                     ports = ports | opened
-        return SideVerdict("egress", True, list(s.egress_policies), allowing, ports)
+        return SideVerdict(direction, True, list(policies), allowing, ports)
 
     def egress_blocks(self, src: int) -> list[tuple[IPBlock, PortSet, list[Rule]]]:
         """External address blocks class ``src`` may send to, with ports and the rules."""
@@ -328,17 +320,19 @@ class Network:
 
     def egress_to_address(self, src: int, address: ipaddress.IPv4Address | ipaddress.IPv6Address
                           ) -> tuple[PortSet, list[Rule]]:
-        ports, rules = NO_PORTS, []
-        for block, opened, why in self.egress_blocks(src):
-            if block.contains(address):
-                ports = ports | opened
-                rules.extend(why)
-        return ports, rules
+        """Ports class ``src`` may use towards one outside address, and the rules allowing them."""
+        return self._address(self.egress_blocks(src), address)
 
     def ingress_from_address(self, dst: int, address: ipaddress.IPv4Address | ipaddress.IPv6Address
                              ) -> tuple[PortSet, list[Rule]]:
+        """Ports of class ``dst`` one outside address may connect to, and the rules allowing them."""
+        return self._address(self.ingress_blocks(dst), address)
+
+    @staticmethod
+    def _address(blocks: list[tuple[IPBlock, PortSet, list[Rule]]],
+                 address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[PortSet, list[Rule]]:
         ports, rules = NO_PORTS, []
-        for block, opened, why in self.ingress_blocks(dst):
+        for block, opened, why in blocks:
             if block.contains(address):
                 ports = ports | opened
                 rules.extend(why)

@@ -238,14 +238,17 @@ def _minus(ports: PortSet, remove: PortSet) -> PortSet:
     return out
 
 
+def _why_open(w: Workload) -> str:
+    return "it uses the host network" if w.host_network else "no NetworkPolicy restricts its egress"
+
+
 @check("KH-NET-006")
 def internet_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     network = network_of(inventory)
     for w, klass in _user_workloads(network, ctx):
         record = _record(w)
         if not klass.egress_isolated:
-            why = "it uses the host network" if w.host_network else "no NetworkPolicy restricts its egress"
-            yield Violation(f"egress to the internet is open: {why}", record.spec_line, obj=record)
+            yield Violation(f"egress to the internet is open: {_why_open(w)}", record.spec_line, obj=record)
             continue
         wide = [(b, p, r) for b, p, r in network.egress_blocks(klass.index) if internet_open([b])]
         if wide:
@@ -262,9 +265,8 @@ def metadata_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     for w, klass in _user_workloads(network, ctx):
         record = _record(w)
         if not klass.egress_isolated:
-            why = "it uses the host network" if w.host_network else "no NetworkPolicy restricts its egress"
-            yield Violation(f"the cloud metadata service ({METADATA[0].network_address}) is reachable: {why}",
-                            record.spec_line, obj=record)
+            yield Violation(f"the cloud metadata service ({METADATA[0].network_address}) is reachable: "
+                            f"{_why_open(w)}", record.spec_line, obj=record)
             continue
         for net in METADATA:
             ports, rules = network.egress_to_address(klass.index, net.network_address)
@@ -388,6 +390,13 @@ def ingress_tls(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
 LIMIT_FIELDS = ("default", "defaultRequest", "max")
 
 
+def _by_namespace(inventory: Inventory, kind: str) -> dict[str, list[K8sObject]]:
+    by_ns: dict[str, list[K8sObject]] = {}
+    for obj in inventory.of_kind(kind):
+        by_ns.setdefault(obj.namespace or DEFAULT_NAMESPACE, []).append(obj)
+    return by_ns
+
+
 def _limit_gaps(objs: list[K8sObject]) -> list[str]:
     """What the namespace's LimitRanges leave unset for containers (empty when complete)."""
     have: dict[str, set[str]] = {f: set() for f in LIMIT_FIELDS}
@@ -403,9 +412,7 @@ def _limit_gaps(objs: list[K8sObject]) -> list[str]:
 
 @check("KH-NET-012")
 def limit_range(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    by_ns: dict[str, list[K8sObject]] = {}
-    for obj in inventory.of_kind("LimitRange"):
-        by_ns.setdefault(obj.namespace or DEFAULT_NAMESPACE, []).append(obj)
+    by_ns = _by_namespace(inventory, "LimitRange")
     for unit in user_namespaces(inventory, ctx):
         objs = by_ns.get(unit.name, [])
         if not objs:
@@ -425,9 +432,7 @@ QUOTA_KEYS = {"requests.cpu": ("requests.cpu", "cpu"), "requests.memory": ("requ
 
 @check("KH-NET-013")
 def resource_quota(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    by_ns: dict[str, list[K8sObject]] = {}
-    for obj in inventory.of_kind("ResourceQuota"):
-        by_ns.setdefault(obj.namespace or DEFAULT_NAMESPACE, []).append(obj)
+    by_ns = _by_namespace(inventory, "ResourceQuota")
     for unit in user_namespaces(inventory, ctx):
         quotas = by_ns.get(unit.name, [])
         # Scoped quotas (scopes / scopeSelector) cap only some pods, so they do not count.

@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from kubeharden.commands.common import (
-    ConfigError,
-    add_config_options,
-    add_input_options,
-    fail,
-    load_settings,
-    output_stream,
-    read_options,
-)
+from kubeharden.commands.common import add_config_options, add_input_options, fail, read_options
+from kubeharden.commands.emit import add_generator_options, report_problems, settings, write_output
 from kubeharden.engine import build_inventory
-from kubeharden.exitcodes import INPUT_ERRORS, OK, USAGE
+from kubeharden.exitcodes import USAGE
 from kubeharden.generators.netpol import Options, generate
 from kubeharden.generators.output import write_documents
 from kubeharden.sources.files import read_objects
@@ -31,36 +23,23 @@ def register(gen: argparse._SubParsersAction) -> None:
                                    "ingress and egress, DNS egress, and allow rules derived from the Services.")
     add_input_options(p)
     add_config_options(p)
-    p.add_argument("-n", "--namespace", action="append", metavar="NS",
-                   help="only this namespace (repeatable; default: every non-system namespace of the input)")
+    add_generator_options(p)
     p.add_argument("--ingress-namespace", default="ingress-nginx", metavar="NS",
                    help="namespace of the ingress controller, admitted to Services behind an Ingress "
                         "(default %(default)s)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        cfg = load_settings(args)
-    except ConfigError as exc:
-        fail(str(exc))
+    cfg = settings(args)
+    if cfg is None:
         return USAGE
     inventory, problems = build_inventory(read_objects(args.paths, read_options(args)))
-    for problem in problems:
-        print(f"kubeharden: {problem.level}: {problem.where()}: {problem.message}", file=sys.stderr)
+    report_problems(problems)
     options = Options(namespaces=tuple(args.namespace or ()), system_namespaces=cfg.system_namespaces,
                       ingress_namespace=args.ingress_namespace)
     docs = generate(inventory, options)
     if not docs:
         fail("no namespace with workloads in the input; name one with -n")
         return USAGE
-    try:
-        with output_stream(args.output) as out:
-            write_documents(docs, out, HEADER)
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        fail(f"cannot write {args.output}: {exc.strerror or exc}")
-        return USAGE
-    return INPUT_ERRORS if any(p.level == "error" for p in problems) else OK
+    return write_output(args.output, lambda out: write_documents(docs, out, HEADER), problems)

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from kubeharden.commands.common import (
-    ConfigError,
-    add_config_options,
-    add_input_options,
-    fail,
-    load_settings,
-    output_stream,
-    read_options,
-)
-from kubeharden.exitcodes import INPUT_ERRORS, OK, USAGE
+from kubeharden.commands.common import add_config_options, add_input_options, fail, read_options
+from kubeharden.commands.emit import add_generator_options, report_problems, settings, write_output
+from kubeharden.exitcodes import USAGE
 from kubeharden.generators.output import write_documents
 from kubeharden.generators.quotas import build, collect
 from kubeharden.sources.files import read_objects
@@ -49,25 +41,20 @@ def register(gen: argparse._SubParsersAction) -> None:
                        description="Write a LimitRange and a ResourceQuota for each namespace of the input.")
     add_input_options(p)
     add_config_options(p)
-    p.add_argument("-n", "--namespace", action="append", metavar="NS",
-                   help="only this namespace (repeatable; default: every non-system namespace of the input)")
+    add_generator_options(p)
     p.add_argument("--headroom", type=_headroom, default=1.5, metavar="FACTOR",
                    help="quota = total of the workloads times this (default %(default)s)")
     p.add_argument("--daemonset-nodes", type=_nodes, default=3, metavar="N",
                    help="nodes a DaemonSet runs on, for sizing (default %(default)s)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        cfg = load_settings(args)
-    except ConfigError as exc:
-        fail(str(exc))
+    cfg = settings(args)
+    if cfg is None:
         return USAGE
     by_ns, declared, problems = collect(read_objects(args.paths, read_options(args)), args.daemonset_nodes)
-    for problem in problems:
-        print(f"kubeharden: {problem.level}: {problem.where()}: {problem.message}", file=sys.stderr)
+    report_problems(problems)
     if args.namespace:
         namespaces = list(args.namespace)
     else:
@@ -76,12 +63,4 @@ def run(args: argparse.Namespace) -> int:
         fail("no namespace with workloads in the input; name one with -n")
         return USAGE
     docs = [doc for ns in namespaces for doc in build(ns, by_ns.get(ns, []), args.headroom)]
-    try:
-        with output_stream(args.output) as out:
-            write_documents(docs, out, HEADER)
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        fail(f"cannot write {args.output}: {exc.strerror or exc}")
-        return USAGE
-    return INPUT_ERRORS if any(p.level == "error" for p in problems) else OK
+    return write_output(args.output, lambda out: write_documents(docs, out, HEADER), problems)

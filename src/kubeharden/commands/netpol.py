@@ -6,21 +6,17 @@ import argparse
 import ipaddress
 import re
 import sys
-from typing import IO, Iterable
+from collections.abc import Iterable
+from typing import IO
 
 from kubeharden.analysis.external import endpoints, internet_open
 from kubeharden.analysis.policies import IPBlock
 from kubeharden.analysis.ports import ALL_PORTS, PortSet, parse_port_query
 from kubeharden.analysis.reachability import Network, SideVerdict, Workload
-from kubeharden.commands.common import (
-    add_input_options,
-    add_output_options,
-    fail,
-    output_stream,
-    read_options,
-)
+from kubeharden.commands.common import add_input_options, add_output_options, fail, read_options
+from kubeharden.commands.emit import report_problems, write_output
 from kubeharden.engine import build_inventory
-from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
+from kubeharden.exitcodes import FINDINGS, OK, USAGE
 from kubeharden.findings import Problem
 from kubeharden.report import netpol as netpol_render
 from kubeharden.sources.files import read_objects
@@ -62,8 +58,7 @@ def _load(args: argparse.Namespace) -> tuple[Network, list[Problem]]:
     inventory, problems = build_inventory(read_objects(args.paths, read_options(args)))
     network = Network(inventory)
     problems = [*problems, *network.problems]
-    for p in problems:
-        print(f"kubeharden: {p.level}: {p.where()}: {p.message}", file=sys.stderr)
+    report_problems(problems)
     if network.other_policies:
         kinds = sorted({f"{o.kind} ({o.ref.api_version})" for o in network.other_policies})
         print(f"kubeharden: note: {len(network.other_policies)} Cilium/Calico policies were found and NOT "
@@ -75,15 +70,7 @@ def run_matrix(args: argparse.Namespace) -> int:
     network, problems = _load(args)
     namespaces = set(args.namespace) if args.namespace else None
     connections = network.connections(namespaces, external=not args.no_external)
-    try:
-        with output_stream(args.output) as out:
-            netpol_render.RENDERERS[args.format](connections, out)
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        fail(f"cannot write {args.output}: {exc.strerror or exc}")
-        return USAGE
-    return INPUT_ERRORS if any(p.level == "error" for p in problems) else OK
+    return write_output(args.output, lambda out: netpol_render.RENDERERS[args.format](connections, out), problems)
 
 
 # -- can-reach ------------------------------------------------------------------------------
