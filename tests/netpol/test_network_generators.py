@@ -144,3 +144,15 @@ def test_generated_quotas_parse_fit_the_workloads_and_satisfy_the_controls(tmp_p
     assert hard["pods"] == str(-(-7 * 3 // 2))
     findings, problems = _scan([str(src), str(out)], ["KH-NET-012", "KH-NET-013"])
     assert findings == [] and problems == []
+
+
+def test_api_server_egress_and_system_namespace_warning(app, capsys):
+    assert main(["generate", "netpol", app, "--no-config", "-n", "kube-system", "--api-server", "10.0.0.1"]) == 0
+    captured = capsys.readouterr()
+    assert "system namespace" in captured.err
+    docs = {d["metadata"]["name"]: d for d in yaml.safe_load_all(captured.out)}
+    rule = docs["allow-apiserver-egress"]["spec"]["egress"][0]
+    assert rule["to"] == [{"ipBlock": {"cidr": "10.0.0.1/32"}}]
+    assert {p["port"] for p in rule["ports"]} == {443, 6443}
+    with pytest.raises(SystemExit):
+        main(["generate", "netpol", app, "--api-server", "not-an-ip"])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import sys
 
 from kubeharden.commands.common import add_config_options, add_input_options, fail, read_options
 from kubeharden.commands.emit import add_generator_options, report_problems, settings, write_output
@@ -27,7 +29,16 @@ def register(gen: argparse._SubParsersAction) -> None:
     p.add_argument("--ingress-namespace", default="ingress-nginx", metavar="NS",
                    help="namespace of the ingress controller, admitted to Services behind an Ingress "
                         "(default %(default)s)")
+    p.add_argument("--api-server", action="append", default=[], type=_cidr, metavar="CIDR",
+                   help="address(es) of the API server: every pod may call it on TCP 443 and 6443 (repeatable)")
     p.set_defaults(func=run)
+
+
+def _cidr(text: str) -> str:
+    try:
+        return str(ipaddress.ip_network(text, strict=False))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IP address or CIDR: {text!r}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +48,12 @@ def run(args: argparse.Namespace) -> int:
     inventory, problems = build_inventory(read_objects(args.paths, read_options(args)))
     report_problems(problems)
     options = Options(namespaces=tuple(args.namespace or ()), system_namespaces=cfg.system_namespaces,
-                      ingress_namespace=args.ingress_namespace)
+                      ingress_namespace=args.ingress_namespace, api_server=tuple(args.api_server))
+    for ns in options.namespaces:
+        if ns in cfg.system_namespaces:
+            print(f"kubeharden: warning: {ns} is a system namespace: its components need flows that manifests do "
+                  "not show (API server, upstream DNS, node addresses; NSA-NET-7); review before applying",
+                  file=sys.stderr)
     docs = generate(inventory, options)
     if not docs:
         fail("no namespace with workloads in the input; name one with -n")

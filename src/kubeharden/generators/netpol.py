@@ -11,8 +11,12 @@ Per namespace:
   ``loadBalancerSourceRanges``, or any address); Services behind an Ingress admit the
   ingress controller's namespace.
 
+With the API server's addresses, every pod of the namespace may also call it on TCP 443
+and 6443 (``allow-apiserver-egress``).
+
 Clients in other namespaces cannot be known from manifests; add those flows by hand
-(``kubeharden netpol can-reach`` shows what is missing).
+(``kubeharden netpol can-reach`` shows what is missing). System namespaces need more
+(upstream DNS, node addresses, NSA-NET-7); the command warns when asked for one.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class Options:
     ingress_namespace: str = "ingress-nginx"
     dns_namespace: str = "kube-system"
     dns_labels: tuple[tuple[str, str], ...] = (("k8s-app", "kube-dns"),)
+    api_server: tuple[str, ...] = ()  # CIDRs of the API server: egress on 443 and 6443 when given
 
 
 def _policy(name: str, namespace: str, why: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -96,6 +101,11 @@ def generate(inventory: Inventory, options: Options) -> list[dict[str, Any]]:
             "egress": [{"to": [{"namespaceSelector": {"matchLabels": {NAME_LABEL: options.dns_namespace}},
                                 "podSelector": {"matchLabels": dict(options.dns_labels)}}],
                         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]}))
+        if options.api_server:
+            out.append(_policy("allow-apiserver-egress", ns, "pods of the namespace calling the API server", {
+                "podSelector": {}, "policyTypes": ["Egress"],
+                "egress": [{"to": [{"ipBlock": {"cidr": c}} for c in options.api_server],
+                            "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}]}))
         behind_ingress = _ingress_backends(inventory, ns)
         for svc in sorted(inventory.of_kind("Service"), key=lambda s: s.name):
             if (svc.namespace or DEFAULT_NAMESPACE) != ns:
