@@ -249,22 +249,26 @@ def _peer(raw: Any, where: str) -> Peer:
     return Peer(pod_selector=pod, namespace_selector=ns)
 
 
+def _cidr(value: Any, where: str) -> IPNetwork:
+    """A CIDR as the API server accepts it: prefix length required, host bits tolerated."""
+    if not isinstance(value, str) or "/" not in value:
+        raise PolicyError(f"{where} {value!r} is not a CIDR (address/prefix-length)")
+    try:
+        return ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise PolicyError(f"{where} {value!r} is not a CIDR (address/prefix-length)") from None
+
+
 def _ip_block(raw: Any, where: str) -> IPBlock:
     if not isinstance(raw, dict) or not raw.get("cidr"):
         raise PolicyError(f"{where} must be a mapping with a cidr")
-    try:
-        cidr = ipaddress.ip_network(str(raw["cidr"]), strict=False)
-    except ValueError:
-        raise PolicyError(f"{where}.cidr {raw['cidr']!r} is not a CIDR") from None
+    cidr = _cidr(raw["cidr"], f"{where}.cidr")
     excepts = []
     items = raw.get("except")
     if items is not None and not isinstance(items, list):
         raise PolicyError(f"{where}.except must be a list")
     for i, item in enumerate(items or []):
-        try:
-            net = ipaddress.ip_network(str(item), strict=False)
-        except ValueError:
-            raise PolicyError(f"{where}.except[{i}] {item!r} is not a CIDR") from None
+        net = _cidr(item, f"{where}.except[{i}]")
         if net.version != cidr.version or not net.subnet_of(cidr) or net == cidr:  # type: ignore[arg-type]
             raise PolicyError(f"{where}.except[{i}] {net} must lie strictly inside {cidr}")
         excepts.append(net)
