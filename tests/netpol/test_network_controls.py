@@ -198,3 +198,23 @@ def test_bad_input_does_not_crash_the_controls():
     invalid = [f for f in findings if f.control.id == "KH-NET-015"]
     assert {f.resource.name for f in invalid} == {"x", "y"}
     assert any(f.control.id == "KH-NET-003" for f in findings)  # the broken policies protect nothing
+
+
+def test_invalid_policy_points_at_the_field():
+    text = """apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: a}
+spec:
+  podSelector: {}
+  ingress:
+    - from:
+        - podSelector: {}
+      ports:
+        - port: 80
+        - port: 90
+          endPort: 10
+"""
+    findings, _ = run("KH-NET-015", text)
+    assert findings[0].line == 12 and "spec.ingress[0].ports[1].endPort" in findings[0].message
+    findings, _ = run("KH-NET-015", text.replace("        - podSelector: {}\n", "        - {}\n"))
+    assert findings[0].line == 8 and "spec.ingress[0].from[0]" in findings[0].message

@@ -30,6 +30,7 @@ from typing import Any, Mapping
 from kubeharden.analysis.ports import ALL_PORTS, MAX_PORT, MIN_PORT, NO_PORTS, PROTOCOLS, PortSet
 from kubeharden.analysis.selectors import Selector, SelectorError, compile_selector
 from kubeharden.model.objects import K8sObject
+from kubeharden.sources.yamlload import line_of
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 K8S_POLICY_GROUPS = ("networking.k8s.io", "extensions")
@@ -38,7 +39,36 @@ _PORT_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")
 
 
 class PolicyError(ValueError):
-    """The policy is invalid; the message names the field."""
+    """The policy is invalid; the message starts with the path of the field (``spec.ingress[0]…``)."""
+
+
+_PATH = re.compile(r"^spec(?:\.[A-Za-z]+|\[\d+\])*")
+_STEP = re.compile(r"\.([A-Za-z]+)|\[(\d+)\]")
+
+
+def error_line(obj: K8sObject, error: PolicyError) -> int | None:
+    """The line of the deepest field on the error's path that exists in the object."""
+    match = _PATH.match(str(error))
+    best = obj.origin.line
+    if match is None:
+        return best
+    steps: list[str | int] = ["spec"]
+    steps.extend(m.group(1) or int(m.group(2)) for m in _STEP.finditer(match.group(0)[len("spec"):]))
+    node: Any = obj.raw
+    for step in steps:
+        if isinstance(step, int):
+            if not isinstance(node, list) or step >= len(node):
+                break
+            node = node[step]
+            line = line_of(node)
+        else:
+            if not isinstance(node, dict) or step not in node:
+                break
+            line = line_of(node, step)
+            node = node[step]
+        if line is not None:
+            best = line
+    return best
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from kubeharden.analysis.policies import (
     Policy,
     PolicyError,
     Rule,
+    error_line,
     is_k8s_policy,
     other_engine,
     parse_policy,
@@ -194,7 +195,7 @@ class Network:
             except PolicyError as exc:
                 self.problems.append(Problem("error", "invalid-policy", f"{exc}; the API server would reject this "
                                              "policy, so it is left out of the analysis", file=obj.origin.file,
-                                             line=obj.origin.line, resource=obj.ref))
+                                             line=error_line(obj, exc), resource=obj.ref))
 
     def _attach_rules(self) -> None:
         for policy in self.policies:

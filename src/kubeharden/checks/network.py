@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from kubeharden.analysis.external import METADATA, internet_open
-from kubeharden.analysis.policies import PolicyError, Rule, is_k8s_policy, parse_policy
+from kubeharden.analysis.policies import PolicyError, Rule, error_line, is_k8s_policy, parse_policy
 from kubeharden.analysis.ports import NO_PORTS, PortSet
 from kubeharden.analysis.reachability import DEFAULT_NAMESPACE, NAME_LABEL, Network, PodClass, Workload
 from kubeharden.checks.catalogue import Violation, check
@@ -309,7 +309,7 @@ def invalid_policy(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
         parse_policy(obj)
     except PolicyError as exc:
         yield Violation(f"invalid NetworkPolicy: {exc}; the API server rejects it, so it protects nothing",
-                        obj.line(obj.raw.get("spec") if isinstance(obj.raw.get("spec"), dict) else None))
+                        error_line(obj, exc))
 
 
 # -- exposure (NSA-NET-9) ---------------------------------------------------------------------------
