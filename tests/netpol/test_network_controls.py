@@ -127,6 +127,9 @@ def test_metadata_explicit_allow_and_except():
     excepted = policy("e", "shop", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [{"ipBlock": {
         "cidr": "0.0.0.0/0", "except": ["169.254.0.0/16"]}}]}]})
     assert run("KH-NET-007", WEB, excepted)[0] == []
+    anywhere = policy("e", "shop", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"ports": [{"port": 80}]}]})
+    findings, _ = run("KH-NET-007", WEB, anywhere)
+    assert "on TCP 80" in findings[0].message and "every destination" in findings[0].message
 
 
 def test_cilium_namespace_gets_the_note_instead_of_false_alarms():

@@ -276,6 +276,9 @@ def metadata_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
                         (16 if net.version == 4 else 64) and p.ip_block.contains(net.network_address)]
             if explicit:
                 how = f"explicitly allowed by {', '.join(sorted({f'{r.label} ({r.where})' for r in explicit}))}"
+            elif any(r.peers is None for r in rules):
+                how = (f"allowed by {', '.join(sorted({f'{r.label} ({r.where})' for r in rules}))}, which has no "
+                       "'to' and so allows every destination")
             else:
                 how = (f"allowed by {', '.join(sorted({f'{r.label} ({r.where})' for r in rules}))}, whose address "
                        f"block does not except {net}")
