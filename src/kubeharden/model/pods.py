@@ -231,4 +231,7 @@ def pod_view(obj: K8sObject) -> PodView | None:
 def _describe(value: Any) -> str:
     if value is None:
         return "missing or null"
-    return f"a {type(value).__name__} ({str(value)[:40]!r})"
+    kind = ("a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list)
+            else "a boolean" if isinstance(value, bool) else "a number" if isinstance(value, (int, float))
+            else "a string" if isinstance(value, str) else f"a {type(value).__name__}")
+    return f"{kind} ({str(value)[:40]!r})"
