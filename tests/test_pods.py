@@ -182,6 +182,8 @@ containers:
     ("/var/run/docker.sock", True), ("/run/containerd/containerd.sock", True), ("/", True),
     ("/etc/kubernetes/pki", True), ("/var/lib/kubelet/pods", True), ("/proc", True),
     ("/srv/data", False), ("/data", False), ("/etcd-backup", False), ("/opt/app", False),
+    ("/etc/ssl/certs", False), ("/dev/log", False), ("/sys/fs/cgroup", True), ("/var/log", True),
+    ("/var/run/crio/crio.sock", True), ("/tmp/podman.sock", True),
 ])
 def test_sensitive_host_paths(path, sensitive):
     assert (sensitive_reason(path) is not None) is sensitive

@@ -36,6 +36,7 @@ def test_credentials_are_detected(name, value):
     ("LOG_LEVEL", "debug"),
     ("DATABASE_URL", "postgres://db:5432/app"),
     ("PASSWORD", ""),
+    ("GOOGLE_API_KEY", "GOOGLE_API_KEY_VAL"),
 ])
 def test_look_alikes_are_not_flagged(name, value):
     assert judge(name, value) is None

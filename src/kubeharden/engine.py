@@ -112,9 +112,9 @@ class Evaluator:
         annotations = obj.annotations
         pod = pod_view(obj)
         if pod is not None:
-            for message, line in pod.problems:
-                self.result.problems.append(Problem("error", "invalid-object", message, file=obj.origin.file,
-                                                    line=line, resource=obj.ref))
+            for level, message, line in pod.problems:
+                self.result.problems.append(Problem(level, "invalid-object" if level == "error" else "partial",
+                                                    message, file=obj.origin.file, line=line, resource=obj.ref))
             if pod.containers or pod.spec:
                 yield from self._evaluate_pod(pod, annotations)
         for control, run in self._by_scope["object"]:
@@ -235,8 +235,8 @@ def build_inventory(items: Iterable[K8sObject | Problem]) -> tuple[Inventory, li
         inventory.add_object(item)
         pod = pod_view(item)
         if pod is not None:
-            for message, line in pod.problems:
-                problems.append(Problem("error", "invalid-object", message, file=item.origin.file, line=line,
-                                        resource=item.ref))
+            for level, message, line in pod.problems:
+                problems.append(Problem(level, "invalid-object" if level == "error" else "partial", message,
+                                        file=item.origin.file, line=line, resource=item.ref))
             inventory.add_pod(pod)
     return inventory, problems

@@ -79,6 +79,8 @@ def _inert(value: str) -> bool:
         return True
     if v.lower() in ("true", "false", "yes", "no", "on", "off"):
         return True
+    if re.fullmatch(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+", v):  # GOOGLE_API_KEY_VAL: a placeholder to substitute
+        return True
     if re.fullmatch(r"[\d.:,\-+]+[a-zA-Z]{0,3}", v):  # numbers, durations, versions, ports
         return True
     if v.startswith(("/", "./", "file:", "vault:", "arn:", "ref+", "projects/")):
