@@ -153,7 +153,7 @@ def test_every_pod_bearing_kind_is_normalised():
     for kind, text in docs.items():
         findings, _ = scan(text, only=["KH-POD-004"])
         assert [f.resource.kind for f in findings] == [kind], kind
-        line = text.splitlines().index(next(l for l in text.splitlines() if "privileged" in l)) + 1
+        line = text.splitlines().index(next(ln for ln in text.splitlines() if "privileged" in ln)) + 1
         assert findings[0].line == line, kind
 
 

@@ -13,7 +13,6 @@ import pytest
 from kubeharden.report import get_reporter
 from kubeharden.report.output import atomic_text
 
-from conftest import scan
 
 SCHEMA = json.loads((Path(__file__).parent / "fixtures" / "sarif-schema-2.1.0.json").read_text())
 

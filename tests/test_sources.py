@@ -9,7 +9,7 @@ import sys
 from kubeharden.findings import Problem
 from kubeharden.model.objects import K8sObject
 from kubeharden.sources.files import ReadOptions, parse_text, read_objects
-from kubeharden.sources.yamlload import LineMap, load_documents
+from kubeharden.sources.yamlload import LineMap
 
 from conftest import scan
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterable, Iterator
 
 from kubeharden.checks import rules
 from kubeharden.checks.catalogue import Control, Violation, function_for, load_catalogue, profile_includes

@@ -7,7 +7,8 @@ are declarative rules in ``catalogue/pods.yaml``; what needs judgement lives her
 from __future__ import annotations
 
 import posixpath
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context

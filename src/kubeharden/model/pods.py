@@ -16,7 +16,8 @@ security context computed with Kubernetes' own rules:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
+from collections.abc import Iterator
 
 from kubeharden.model.objects import K8sObject, as_dict, as_list, as_str_map
 
@@ -57,7 +58,7 @@ UNSET = Setting(None, None, None, "unset")
 
 @dataclass(slots=True)
 class ContainerView:
-    pod: "PodView"
+    pod: PodView
     raw: dict[str, Any]
     name: str
     kind: str  # container | initContainer | ephemeralContainer

@@ -17,7 +17,8 @@ Hostile input is handled before it can hurt anyone downstream:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import yaml
 
