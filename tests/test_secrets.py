@@ -19,6 +19,8 @@ from conftest import messages, scan
     ("DATABASE_URL", "postgres://app:s3cretpw@db:5432/app"),
     ("JWT", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
     ("client_secret", "aB3dE5fG7hI9jK1lM3nO5pQ7"),
+    ("MAPS_KEY", "Zx81kPq0LmN2vB7cR4tY6uW9"),
+    ("SESSION_COOKIE_SALT", "f81d4fae7dec11d0a76500a0c91e6bf6"),
 ])
 def test_credentials_are_detected(name, value):
     assert judge(name, value)
@@ -37,6 +39,9 @@ def test_credentials_are_detected(name, value):
     ("DATABASE_URL", "postgres://db:5432/app"),
     ("PASSWORD", ""),
     ("GOOGLE_API_KEY", "GOOGLE_API_KEY_VAL"),
+    ("MAPS_KEY", "development"),
+    ("CACHE_KEY_PREFIX", "shop-cache-v1-2024"),
+    ("IMAGE_HASH", "sha256 of the build"),
 ])
 def test_look_alikes_are_not_flagged(name, value):
     assert judge(name, value) is None
