@@ -82,3 +82,10 @@ def test_hardened_example_is_clean_at_the_strictest_profile(capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["findings"] == [] and data["errors"] == []
     assert {p["level"] for p in data["pss"]} == {"restricted"}
+
+
+def test_installed_as_kubectl_plugin_too():
+    from importlib.metadata import entry_points
+
+    scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
+    assert scripts.get("kubeharden") == scripts.get("kubectl-harden") == "kubeharden.cli:main"
