@@ -1,0 +1,357 @@
+"""Privilege-escalation paths: from an identity, through what it may do, to cluster-admin.
+
+The graph's nodes are identities (ServiceAccounts, users, groups), workloads (which run
+as their ServiceAccount when its token is mounted), a few *capability* nodes that stand
+for "any ServiceAccount of namespace N" and the like, and two goals:
+``goal:cluster-admin`` (every permission) and ``goal:secrets`` (read every Secret).
+Capability nodes keep the graph linear: "create pods in N" is one edge to ``any-sa@N``
+and one edge from there to each account of N, not accounts × creators.
+
+Edges are the techniques public RBAC research describes (rbac-police, KubiScan, the
+Kubernetes RBAC good-practices page): create pods or pod-creating workloads, patch
+workloads, exec into running pods, read ServiceAccount token Secrets, create token
+Secrets, the TokenRequest API, impersonation, bind, escalate, CSR approval, nodes/proxy,
+and—when Node objects are in the set—breaking out of a pod in a namespace without Pod
+Security enforcement. Each edge carries the grants (binding, role, rule) that allow it.
+
+The shortest path from every start to each goal comes from one reverse breadth-first
+search per goal, so finding all paths is O(nodes + edges).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from kubeharden.analysis.rbac import ALL, KIND_RESOURCE, RBAC_GROUP, WORKLOAD_RESOURCES, Grant, RbacModel, Rule, \
+    Subject
+from kubeharden.model.objects import as_dict
+
+Grants = dict[tuple[str | None, str], list["Grant"]]
+
+CLUSTER_ADMIN = "goal:cluster-admin"
+SECRETS = "goal:secrets"
+GOALS = {"cluster-admin": CLUSTER_ADMIN, "secrets": SECRETS}
+NODE = "node:any"
+SA_TOKEN_TYPE = "kubernetes.io/service-account-token"
+SA_NAME_ANNOTATION = "kubernetes.io/service-account.name"
+PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One edge: ``src`` may become or reach ``dst`` because of ``grants``."""
+
+    src: str
+    dst: str
+    action: str
+    grants: tuple[Grant, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"from": self.src, "to": self.dst, "action": self.action,
+                "grants": [grant_dict(g) for g in self.grants]}
+
+
+def grant_dict(g: Grant) -> dict[str, Any]:
+    return {"binding": f"{g.binding.kind}/{g.binding.namespace + '/' if g.binding.namespace else ''}"
+                       f"{g.binding.name}",
+            "role": f"{g.role.kind}/{g.role.obj.namespace + '/' if g.role.obj.namespace else ''}{g.role.name}",
+            "rule": g.rule.describe(), "scope": g.scope, "file": g.binding.origin.file,
+            "line": g.binding.origin.line, "role_file": g.role.obj.origin.file, "role_line": g.rule.line}
+
+
+@dataclass(slots=True)
+class Path:
+    start: str
+    goal: str
+    steps: list[Step]
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"from": self.start, "to": self.goal, "length": len(self.steps),
+                "steps": [s.to_dict() for s in self.steps]}
+
+
+@dataclass(slots=True)
+class Graph:
+    edges: dict[str, list[Step]] = field(default_factory=lambda: defaultdict(list))
+    _seen: set[tuple[str, str]] = field(default_factory=set)
+
+    def add(self, src: str, dst: str, action: str, *grants: Grant) -> None:
+        if src == dst or (src, dst) in self._seen:
+            return  # the first reason is enough to explain the edge
+        self._seen.add((src, dst))
+        self.edges[src].append(Step(src, dst, action, grants))
+
+
+def _where(ns: str | None) -> str:
+    return f"namespace {ns}" if ns else "every namespace"
+
+
+def _at(ns: str | None) -> str:
+    return ns or "*"
+
+
+class PathFinder:
+    """Builds the escalation graph of a model and finds the shortest paths to the goals."""
+
+    def __init__(self, model: RbacModel) -> None:
+        self.model = model
+        self.graph = Graph()
+        self.starts: set[str] = set()
+        self._sas = model.service_accounts()
+        self._namespaces = sorted(set(self._sas) | model.inventory.namespaces_seen)
+        self._nodes_known = bool(model.inventory.of_kind("Node"))
+        self._unenforced = self._namespaces_without_psa()
+        self._build()
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _namespaces_without_psa(self) -> set[str]:
+        enforced = {ns.name for ns in self.model.inventory.of_kind("Namespace")
+                    if ns.labels.get(PSA_ENFORCE) in ("baseline", "restricted")}
+        return {ns for ns in self._namespaces if ns not in enforced}
+
+    def _build(self) -> None:
+        principals: set[Subject] = set(self.model.by_subject)
+        for subject in sorted(principals):
+            self.starts.add(subject.key)
+            self._principal(subject)
+        self._capability_nodes()
+        self._workloads()
+        g = self.graph
+        g.add("group:system:masters", CLUSTER_ADMIN, "members of system:masters bypass RBAC authorisation")
+        g.add(CLUSTER_ADMIN, SECRETS, "cluster-admin can read every Secret")
+
+    def _principal(self, subject: Subject) -> None:
+        key = subject.key
+        g = self.graph
+        grants = self.model.grants_of(subject)
+        binders: Grants = defaultdict(list)
+        creators: Grants = defaultdict(list)
+        escalators: Grants = defaultdict(list)
+        role_writers: Grants = defaultdict(list)
+        csr = {"create": [], "approval": [], "signer": []}  # type: dict[str, list[Grant]]
+        for grant in grants:
+            rule, ns = grant.rule, grant.namespace
+            at = _at(ns)
+            if rule.allows(ALL, ALL, ALL):
+                if ns is None:
+                    g.add(key, CLUSTER_ADMIN, "holds every verb on every resource cluster-wide", grant)
+                else:
+                    g.add(key, f"ns-admin@{ns}", f"holds every verb on every resource in namespace {ns}", grant)
+            if any(rule.allows("create", grp, res) for grp, res in WORKLOAD_RESOURCES):
+                g.add(key, f"any-sa@{at}", f"can create pods (or pod-creating workloads) in {_where(ns)}, and a pod "
+                      "can run as any ServiceAccount there", grant)
+                if self._nodes_known and (ns is None or ns in self._unenforced):
+                    g.add(key, NODE, f"can create a privileged or hostPath pod in {_where(ns)} (no Pod Security "
+                          "enforcement) and take over a node", grant)
+            if any(rule.allows(v, grp, res) for grp, res in WORKLOAD_RESOURCES[1:] for v in ("patch", "update")):
+                g.add(key, f"any-sa@{at}", f"can patch workloads in {_where(ns)} and set their serviceAccountName "
+                      "to any ServiceAccount there", grant)
+            if any(rule.allows(v, "", "pods", any_name=False) for v in ("patch", "update")) or \
+                    any(rule.allows(v, "", "pods", s, any_name=False) for v in ("create", "get")
+                        for s in ("exec", "attach")):
+                g.add(key, f"running-sa@{at}", f"can exec into or replace the image of running pods in {_where(ns)}"
+                      " and use their mounted tokens", grant)
+            if rule.allows("create", "", "secrets"):
+                g.add(key, f"any-sa@{at}", f"can create a {SA_TOKEN_TYPE} Secret in {_where(ns)} and have a token "
+                      "issued for any ServiceAccount there", grant)
+            if rule.allows("list", "", "secrets") or rule.allows("watch", "", "secrets"):
+                if ns is None:
+                    g.add(key, SECRETS, "can list every Secret cluster-wide", grant)
+                g.add(key, f"token-secrets@{at}", f"can read Secrets in {_where(ns)}, including ServiceAccount "
+                      "tokens", grant)
+            elif rule.allows("get", "", "secrets", any_name=False):
+                g.add(key, f"token-secrets@{at}", f"can get Secrets by name in {_where(ns)}, including "
+                      "ServiceAccount token Secrets", grant)
+            self._named_or_any(key, grant, "create", "", "serviceaccounts", "token", f"any-sa@{at}",
+                               f"can request tokens (TokenRequest) for ServiceAccounts in {_where(ns)}",
+                               lambda n: f"serviceaccount:{ns}:{n}" if ns else None)
+            self._named_or_any(key, grant, "impersonate", "", "serviceaccounts", "", f"any-sa@{at}",
+                               f"can impersonate ServiceAccounts in {_where(ns)}",
+                               lambda n: f"serviceaccount:{ns}:{n}" if ns else None)
+            if ns is None:
+                self._named_or_any(key, grant, "impersonate", "", "users", "", "any-user",
+                                   "can impersonate users", lambda n: Subject("User", n).key if not
+                                   n.startswith("system:serviceaccount:") else f"serviceaccount:{n[22:]}")
+                self._named_or_any(key, grant, "impersonate", "", "groups", "", "any-group",
+                                   "can impersonate groups", lambda n: f"group:{n}")
+                if rule.allows("create", "", "nodes", "proxy", any_name=True) or \
+                        rule.allows("get", "", "nodes", "proxy", any_name=True):
+                    g.add(key, NODE, "can use nodes/proxy to reach the kubelet API and run commands in any pod "
+                          "on a node", grant)
+                if rule.allows("create", "certificates.k8s.io", "certificatesigningrequests"):
+                    csr["create"].append(grant)
+                if rule.allows("update", "certificates.k8s.io", "certificatesigningrequests", "approval",
+                               any_name=True) or rule.allows("patch", "certificates.k8s.io",
+                                                             "certificatesigningrequests", "approval", any_name=True):
+                    csr["approval"].append(grant)
+                if rule.allows("approve", "certificates.k8s.io", "signers", "",
+                               "kubernetes.io/kube-apiserver-client"):
+                    csr["signer"].append(grant)
+            for kind_res in ("clusterroles", "roles"):
+                if rule.allows("bind", RBAC_GROUP, kind_res) or any(
+                        rule.allows("bind", RBAC_GROUP, kind_res, "", n) for n in ("cluster-admin", "admin")):
+                    binders[(ns, kind_res)].append(grant)
+                if rule.allows("escalate", RBAC_GROUP, kind_res, any_name=True):
+                    escalators[(ns, kind_res)].append(grant)
+                if any(rule.allows(v, RBAC_GROUP, kind_res, any_name=True) for v in ("update", "patch")):
+                    role_writers[(ns, kind_res)].append(grant)
+            for kind_res in ("clusterrolebindings", "rolebindings"):
+                if rule.allows("create", RBAC_GROUP, kind_res):
+                    creators[(ns, kind_res)].append(grant)
+        self._combinations(key, binders, creators, escalators, role_writers, csr)
+
+    def _named_or_any(self, key: str, grant: Grant, verb: str, group: str, resource: str, sub: str, any_node: str,
+                      action: str, named: Any) -> None:
+        rule = grant.rule
+        if not rule.allows(verb, group, resource, sub, any_name=True):
+            return
+        if not rule.resource_names:
+            self.graph.add(key, any_node, action, grant)
+            return
+        for name in sorted(rule.resource_names):
+            target = named(name)
+            if target:
+                self.graph.add(key, target, f"{action} (named {name})", grant)
+
+    def _combinations(self, key: str, binders: Grants, creators: Grants, escalators: Grants,
+                      role_writers: Grants, csr: dict[str, list[Grant]]) -> None:
+        """Techniques that need two or three permissions together."""
+        g = self.graph
+        crb = creators.get((None, "clusterrolebindings"))
+        if crb and binders.get((None, "clusterroles")):
+            g.add(key, CLUSTER_ADMIN, "can bind ClusterRoles and create ClusterRoleBindings: binds cluster-admin "
+                  "to itself", binders[(None, "clusterroles")][0], crb[0])
+        binding_scopes = {ns for (ns, _kind) in binders}
+        for ns in sorted(binding_scopes, key=lambda n: n or ""):
+            bind = binders.get((ns, "clusterroles")) or binders.get((ns, "roles")) or []
+            if ns is None:  # a cluster-wide bind works in every namespace it can create RoleBindings in
+                targets = [(n, c) for (n, kind), c in creators.items() if kind == "rolebindings"]
+            else:
+                targets = [(ns, c) for (n, kind), c in creators.items()
+                           if kind == "rolebindings" and n in (ns, None)]
+            for target_ns, maker in targets:
+                g.add(key, f"ns-admin@{_at(target_ns)}", f"can bind roles and create RoleBindings in "
+                      f"{_where(target_ns)}: binds admin there", bind[0], maker[0])
+        for (ns, kind), grants in escalators.items():
+            writers = role_writers.get((ns, kind))
+            if writers and (ns is None) == (kind == "clusterroles"):
+                target = CLUSTER_ADMIN if ns is None else f"ns-admin@{ns}"
+                g.add(key, target, f"can escalate and update the {kind} bound to it in {_where(ns)}: adds any "
+                      "permission to them", grants[0], writers[0])
+        if csr["create"] and csr["approval"] and csr["signer"]:
+            g.add(key, CLUSTER_ADMIN, "can create and approve a CertificateSigningRequest for a client certificate "
+                  "in group system:masters", csr["create"][0], csr["approval"][0], csr["signer"][0])
+
+    def _capability_nodes(self) -> None:
+        g = self.graph
+        model = self.model
+        running: dict[str, set[str]] = defaultdict(set)
+        for pod in model.inventory.pods:
+            if pod.namespace and model.token_mounted(pod):
+                running[pod.namespace].add(pod.service_account)
+        tokens: dict[str, set[str]] = defaultdict(set)
+        for secret in model.inventory.of_kind("Secret"):
+            if secret.namespace and as_dict(secret.raw).get("type") == SA_TOKEN_TYPE:
+                sa = secret.annotations.get(SA_NAME_ANNOTATION)
+                if sa:
+                    tokens[secret.namespace].add(sa)
+        for ns in self._namespaces:
+            for sa in sorted(self._sas.get(ns, ())):
+                g.add(f"any-sa@{ns}", f"serviceaccount:{ns}:{sa}", "runs as this ServiceAccount")
+            for sa in sorted(running.get(ns, ())):
+                g.add(f"running-sa@{ns}", f"serviceaccount:{ns}:{sa}", "takes the token mounted in its pods")
+            for sa in sorted(tokens.get(ns, ())):
+                g.add(f"token-secrets@{ns}", f"serviceaccount:{ns}:{sa}", "reads its token Secret")
+            for cap in ("any-sa", "running-sa", "token-secrets", "ns-admin"):
+                g.add(f"{cap}@*", f"{cap}@{ns}", f"in namespace {ns}")
+            g.add(f"ns-admin@{ns}", f"any-sa@{ns}", "creates a pod as any ServiceAccount there")
+            g.add(f"ns-admin@{ns}", f"token-secrets@{ns}", "reads the Secrets there")
+        g.add(NODE, "running-sa@*", "root on a node reads the tokens of the pods it runs (and can pull any pod "
+              "there with nodeName)")
+        for subject in model.by_subject:
+            if subject.kind == "User":
+                g.add("any-user", subject.key, "impersonates this user")
+            elif subject.kind == "Group":
+                g.add("any-group", subject.key, "impersonates this group")
+        g.add("any-group", "group:system:masters", "impersonates group system:masters")
+
+    def _workloads(self) -> None:
+        for pod in self.model.inventory.pods:
+            if not pod.namespace or not self.model.token_mounted(pod):
+                continue
+            key = f"workload:{pod.ref}"
+            self.starts.add(key)
+            self.graph.add(key, f"serviceaccount:{pod.namespace}:{pod.service_account}",
+                           "runs as this ServiceAccount with its token mounted")
+
+    # -- searching ---------------------------------------------------------------------------
+
+    def shortest_paths(self, goal: str) -> dict[str, list[Step]]:
+        """The shortest path from every node that can reach ``goal`` (reverse BFS)."""
+        reverse: dict[str, list[Step]] = defaultdict(list)
+        for steps in self.graph.edges.values():
+            for step in steps:
+                reverse[step.dst].append(step)
+        nxt: dict[str, Step | None] = {goal: None}
+        queue = deque([goal])
+        while queue:
+            node = queue.popleft()
+            for step in reverse.get(node, ()):
+                if step.src not in nxt:
+                    nxt[step.src] = step
+                    queue.append(step.src)
+        out: dict[str, list[Step]] = {}
+        for start in nxt:
+            if start == goal:
+                continue
+            path: list[Step] = []
+            node = start
+            while node != goal:
+                step = nxt[node]
+                assert step is not None
+                path.append(step)
+                node = step.dst
+            out[start] = path
+        return out
+
+    def paths(self, goals: Iterable[str] = (CLUSTER_ADMIN, SECRETS), start: str | None = None) -> list[Path]:
+        """Shortest path from each start (subjects and workloads) to each goal, shortest first."""
+        found: list[Path] = []
+        for goal in goals:
+            table = self.shortest_paths(goal)
+            for node, steps in table.items():
+                if start is not None and node != start:
+                    continue
+                if start is None and node not in self.starts:
+                    continue
+                found.append(Path(node, goal, steps))
+        found.sort(key=lambda p: (len(p), p.goal, p.start))
+        return found
+
+
+def workload_resource(kind: str) -> tuple[str, str] | None:
+    return KIND_RESOURCE.get(kind)
+
+
+def subjects_reaching(finder: PathFinder, goal: str) -> dict[str, list[Step]]:
+    return finder.shortest_paths(goal)
+
+
+def describe_node(node: str) -> str:
+    """A readable label for a graph node."""
+    head, _, rest = node.partition("@")
+    labels = {"any-sa": "any ServiceAccount in", "running-sa": "tokens of running pods in",
+              "token-secrets": "token Secrets in", "ns-admin": "full control of namespace"}
+    if rest and head in labels:
+        return f"{labels[head]} {'every namespace' if rest == '*' else rest}"
+    return {CLUSTER_ADMIN: "cluster-admin", SECRETS: "read all Secrets", NODE: "a node (root)",
+            "any-user": "any user", "any-group": "any group"}.get(node, node)
+
+
+__all__ = ["CLUSTER_ADMIN", "GOALS", "NODE", "SECRETS", "Path", "PathFinder", "Rule", "Step", "describe_node"]
