@@ -17,7 +17,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
@@ -78,6 +79,8 @@ def _inert(value: str) -> bool:
     if not v or PLACEHOLDER.match(v):
         return True
     if v.lower() in ("true", "false", "yes", "no", "on", "off"):
+        return True
+    if re.fullmatch(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+", v):  # GOOGLE_API_KEY_VAL: a placeholder to substitute
         return True
     if re.fullmatch(r"[\d.:,\-+]+[a-zA-Z]{0,3}", v):  # numbers, durations, versions, ports
         return True
