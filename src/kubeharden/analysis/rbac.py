@@ -24,13 +24,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
+from collections.abc import Iterable, Iterator
 
-from kubeharden.analysis.rbac_defaults import BUILTIN_CLUSTER_ROLES
+from kubeharden.analysis.rbac_defaults import BUILTIN_CLUSTER_ROLES, BUILTIN_ROLES
 from kubeharden.inventory import Inventory, PodRecord
 from kubeharden.model.objects import K8sObject, Provenance, as_dict, as_list, make_ref
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
+#: Where namespaced objects without metadata.namespace land (kubectl apply without -n).
+DEFAULT_NAMESPACE = "default"
 ALL = "*"
 
 #: Pod-creating workload resources: (API group, resource) pairs.
@@ -298,6 +301,10 @@ class RbacModel:
             obj = K8sObject(raw, make_ref(raw), Provenance(None, None, "builtin"))
             rules, _ = parse_rules(obj, raw["rules"])
             self.cluster_roles[obj.name] = RoleDef(obj, rules, builtin=True)
+        for raw in BUILTIN_ROLES:
+            obj = K8sObject(raw, make_ref(raw), Provenance(None, None, "builtin"))
+            rules, _ = parse_rules(obj, raw["rules"])
+            self.roles[(obj.namespace or DEFAULT_NAMESPACE, obj.name)] = RoleDef(obj, rules, builtin=True)
         for obj in self.inventory.of_kind("ClusterRole", "Role"):
             rules, problems = parse_rules(obj, obj.raw.get("rules"))
             for message, line in problems:
@@ -306,7 +313,7 @@ class RbacModel:
             if obj.kind == "ClusterRole":
                 self.cluster_roles[obj.name] = role
             else:
-                self.roles[(obj.namespace, obj.name)] = role
+                self.roles[(obj.namespace or DEFAULT_NAMESPACE, obj.name)] = role
 
     def _aggregate(self) -> None:
         """Fill aggregated ClusterRoles with the rules of the roles their selectors pick.
@@ -392,9 +399,11 @@ class RbacModel:
         elif kind == "Role":
             if binding.kind == "ClusterRoleBinding":
                 return None, f"roleRef is Role {name!r}, but a ClusterRoleBinding can only reference a ClusterRole"
-            role = self.roles.get((binding.namespace, name))
+            role = self.roles.get((binding.namespace or DEFAULT_NAMESPACE, name))
         else:
             return None, f"roleRef.kind is {kind!r}, not Role or ClusterRole"
+        if role is None and name.startswith("system:"):
+            return None, ""  # a bootstrap role of the cluster (system: names are reserved for Kubernetes)
         if role is None:
             where = f" in namespace {binding.namespace!r}" if kind == "Role" else ""
             return None, f"references {kind} {name!r}{where}, which is not in the scanned objects " \
@@ -406,18 +415,14 @@ class RbacModel:
         for binding in self.inventory.of_kind("ClusterRoleBinding", "RoleBinding"):
             role, why = self.role_for(binding)
             ref_line = binding.line(binding.raw, "roleRef")
-            if role is None:
+            if role is None and why:
                 self.issues.append(Issue(binding, f"{binding.kind} {binding.name!r} {why}; it grants nothing",
                                          ref_line))
             subjects = list(self._subjects(binding))
             self.bindings.append((binding, role, subjects))
             if role is None:
                 continue
-            scope = binding.namespace if binding.kind == "RoleBinding" else None
-            if binding.kind == "RoleBinding" and not scope:
-                self.issues.append(Issue(binding, "RoleBinding has no namespace; it is applied in the namespace "
-                                                  "it is created in (assumed 'default')", ref_line))
-                scope = "default"
+            scope = (binding.namespace or DEFAULT_NAMESPACE) if binding.kind == "RoleBinding" else None
             rules = role.rules if scope is None else [r for r in role.rules if r.is_resource_rule]
             for subject in subjects:
                 for rule in rules:
@@ -440,11 +445,9 @@ class RbacModel:
                 continue
             kind, name = s.get("kind"), s["name"]
             if kind == "ServiceAccount":
-                ns = s.get("namespace") or (binding.namespace if binding.kind == "RoleBinding" else None)
-                if not ns:
-                    self.issues.append(Issue(binding, f"subjects[{index}]: ServiceAccount {name!r} has no "
-                                                      "namespace", line))
-                    continue
+                # Without a namespace the API server rejects a ClusterRoleBinding subject; kustomize
+                # bases rely on `namespace:` filling it in, so it is read like kubectl apply would.
+                ns = s.get("namespace") or binding.namespace or DEFAULT_NAMESPACE
                 yield Subject("ServiceAccount", name, str(ns))
             elif kind == "User":
                 yield normalise_user(name)
@@ -482,11 +485,9 @@ class RbacModel:
         """Known ServiceAccounts per namespace: objects, workload references and subjects."""
         out: dict[str, set[str]] = defaultdict(set)
         for sa in self.inventory.of_kind("ServiceAccount"):
-            if sa.namespace:
-                out[sa.namespace].add(sa.name)
+            out[sa.namespace or DEFAULT_NAMESPACE].add(sa.name)
         for pod in self.inventory.pods:
-            if pod.namespace:
-                out[pod.namespace].add(pod.service_account)
+            out[pod.namespace or DEFAULT_NAMESPACE].add(pod.service_account)
         for s in self.by_subject:
             if s.kind == "ServiceAccount" and s.namespace:
                 out[s.namespace].add(s.name)

@@ -101,6 +101,15 @@ BUILTIN_CLUSTER_ROLES: tuple[dict[str, Any], ...] = (
     ]),
 )
 
+#: Default Roles in kube-system that extension API servers (metrics adapters…) bind to.
+BUILTIN_ROLES: tuple[dict[str, Any], ...] = (
+    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+     "metadata": {"name": "extension-apiserver-authentication-reader", "namespace": "kube-system",
+                  "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+     "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"],
+                "resourceNames": ["extension-apiserver-authentication"]}]},
+)
+
 #: Default ClusterRoleBindings of the bootstrap policy: (binding name, role, subject kind, subject name).
 DEFAULT_BINDINGS = frozenset({
     ("cluster-admin", "cluster-admin", "Group", "system:masters"),

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
-from kubeharden.analysis.rbac import ALL, KIND_RESOURCE, RBAC_GROUP, WORKLOAD_RESOURCES, Grant, RbacModel, Rule, \
+from kubeharden.analysis.rbac import ALL, DEFAULT_NAMESPACE, RBAC_GROUP, WORKLOAD_RESOURCES, Grant, RbacModel, Rule, \
     Subject
 from kubeharden.model.objects import as_dict
 
@@ -68,10 +69,26 @@ class Path:
     steps: list[Step]
 
     def __len__(self) -> int:
-        return len(self.steps)
+        """Hops: steps that land on an identity, a node or a goal (capability nodes are waypoints)."""
+        return sum(1 for s in self.steps if not is_capability(s.dst))
+
+    def hops(self) -> list[tuple[str, str, tuple[Grant, ...]]]:
+        """(action, reached node, grants) per hop, folding the capability waypoints into the action."""
+        out: list[tuple[str, str, tuple[Grant, ...]]] = []
+        action, grants = "", ()  # type: str, tuple[Grant, ...]
+        for step in self.steps:
+            if not action:
+                action, grants = step.action, step.grants
+            if not is_capability(step.dst):
+                out.append((action, step.dst, grants))
+                action, grants = "", ()
+        return out
+
+    def describe(self) -> str:
+        return " -> ".join(f"[{action}] {describe_node(dst)}" for action, dst, _ in self.hops())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"from": self.start, "to": self.goal, "length": len(self.steps),
+        return {"from": self.start, "to": self.goal, "length": len(self),
                 "steps": [s.to_dict() for s in self.steps]}
 
 
@@ -253,14 +270,14 @@ class PathFinder:
         model = self.model
         running: dict[str, set[str]] = defaultdict(set)
         for pod in model.inventory.pods:
-            if pod.namespace and model.token_mounted(pod):
-                running[pod.namespace].add(pod.service_account)
+            if model.token_mounted(pod):
+                running[pod.namespace or DEFAULT_NAMESPACE].add(pod.service_account)
         tokens: dict[str, set[str]] = defaultdict(set)
         for secret in model.inventory.of_kind("Secret"):
-            if secret.namespace and as_dict(secret.raw).get("type") == SA_TOKEN_TYPE:
+            if as_dict(secret.raw).get("type") == SA_TOKEN_TYPE:
                 sa = secret.annotations.get(SA_NAME_ANNOTATION)
                 if sa:
-                    tokens[secret.namespace].add(sa)
+                    tokens[secret.namespace or DEFAULT_NAMESPACE].add(sa)
         for ns in self._namespaces:
             for sa in sorted(self._sas.get(ns, ())):
                 g.add(f"any-sa@{ns}", f"serviceaccount:{ns}:{sa}", "runs as this ServiceAccount")
@@ -283,11 +300,11 @@ class PathFinder:
 
     def _workloads(self) -> None:
         for pod in self.model.inventory.pods:
-            if not pod.namespace or not self.model.token_mounted(pod):
+            if not self.model.token_mounted(pod):
                 continue
             key = f"workload:{pod.ref}"
             self.starts.add(key)
-            self.graph.add(key, f"serviceaccount:{pod.namespace}:{pod.service_account}",
+            self.graph.add(key, f"serviceaccount:{pod.namespace or DEFAULT_NAMESPACE}:{pod.service_account}",
                            "runs as this ServiceAccount with its token mounted")
 
     # -- searching ---------------------------------------------------------------------------
@@ -335,12 +352,8 @@ class PathFinder:
         return found
 
 
-def workload_resource(kind: str) -> tuple[str, str] | None:
-    return KIND_RESOURCE.get(kind)
-
-
-def subjects_reaching(finder: PathFinder, goal: str) -> dict[str, list[Step]]:
-    return finder.shortest_paths(goal)
+def is_capability(node: str) -> bool:
+    return "@" in node or node in ("any-user", "any-group")
 
 
 def describe_node(node: str) -> str:

@@ -18,11 +18,11 @@ roles they aggregate, so a permission is reported once, where it is written.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterator
+from collections.abc import Iterator
 
-from kubeharden.analysis.rbac import ALL, RbacModel, RoleDef, Subject, model_for
+from kubeharden.analysis.rbac import ALL, DEFAULT_NAMESPACE, RbacModel, RoleDef, Rule, Subject, model_for
 from kubeharden.analysis.rbac_defaults import DEFAULT_BINDINGS
-from kubeharden.analysis.rbac_paths import CLUSTER_ADMIN, SECRETS, PathFinder, describe_node
+from kubeharden.analysis.rbac_paths import CLUSTER_ADMIN, SECRETS, Path, PathFinder, describe_node
 from kubeharden.analysis.rbac_risks import RISKS, risks_of, verbs_phrase
 from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
@@ -51,11 +51,12 @@ def _bound_to(model: RbacModel) -> dict[int, list[tuple[K8sObject, list[Subject]
 def _who(bindings: list[tuple[K8sObject, list[Subject]]], limit: int = 4) -> str:
     if not bindings:
         return "not bound by any binding in the scanned objects"
-    parts = []
+    parts: list[str] = []
     for binding, subjects in bindings:
-        where = f" in {binding.namespace}" if binding.kind == "RoleBinding" else " cluster-wide"
         names = ", ".join(str(s) for s in subjects) or "no subjects"
-        parts.append(f"{names} via {binding.kind} {binding.name}{where}")
+        text = f"{names} via {binding.kind} {binding.name} {_binding_scope(binding)}"
+        if text not in parts:
+            parts.append(text)
     more = f" and {len(parts) - limit} more" if len(parts) > limit else ""
     return "bound to " + "; ".join(parts[:limit]) + more
 
@@ -73,13 +74,22 @@ def _role_risk(inventory: Inventory, key: str) -> Iterator[Violation]:
     bound = _bound_to(model)
     risk = RISKS[key]
     for role in _reviewable_roles(model):
+        hits = []
         for rule in role.rules:
             matched = risk.matched(rule)
-            if not matched:
-                continue
-            names = f", only for {', '.join(sorted(rule.resource_names))}" if rule.resource_names else ""
-            yield Violation(f"{role.kind} {role.name} {risk.what}: {verbs_phrase(matched)}{names} "
-                            f"(rule: {rule.describe()}); {_who(bound.get(id(role), []))}", rule.line, obj=role.obj)
+            if matched:
+                names = f" only for {', '.join(sorted(rule.resource_names))}" if rule.resource_names else ""
+                hits.append((rule, f"{verbs_phrase(matched)}{names} (rule: {rule.describe()})"))
+        if hits:
+            yield _role_violation(role, f"{risk.what}: ", hits, bound)
+
+
+def _role_violation(role: RoleDef, what: str, hits: list[tuple[Rule, str]],
+                    bound: dict[int, list[tuple[K8sObject, list[Subject]]]]) -> Violation:
+    """One finding per role, at the first offending rule, listing up to three rules."""
+    shown = "; ".join(text for _, text in hits[:3]) + (f"; and {len(hits) - 3} more rules" if len(hits) > 3 else "")
+    return Violation(f"{role.kind} {role.name} {what}{shown}; {_who(bound.get(id(role), []))}", hits[0][0].line,
+                     obj=role.obj)
 
 
 def _is_default_binding(binding: K8sObject, role: RoleDef | None, subject: Subject) -> bool:
@@ -108,7 +118,9 @@ def _subject_line(binding: K8sObject, subject: Subject) -> int | None:
 
 
 def _binding_scope(binding: K8sObject) -> str:
-    return f"in namespace {binding.namespace}" if binding.kind == "RoleBinding" else "cluster-wide"
+    if binding.kind != "RoleBinding":
+        return "cluster-wide"
+    return f"in namespace {binding.namespace}" if binding.namespace else "in the namespace it is applied to"
 
 
 # -- rule patterns on roles --------------------------------------------------------------------
@@ -119,16 +131,17 @@ def wildcards(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     model = model_for(inventory)
     bound = _bound_to(model)
     for role in _reviewable_roles(model):
+        hits = []
         for rule in role.rules:
             parts = [f"{label} '*'" for label, values in (("verbs", rule.verbs), ("resources", rule.resources),
                                                           ("apiGroups", rule.api_groups)) if ALL in values]
             if ALL in rule.non_resource_urls:
                 parts.append("nonResourceURLs '*'")
-            if not parts:
-                continue
-            yield Violation(f"{role.kind} {role.name} uses wildcards ({', '.join(parts)}): rule "
-                            f"{rule.describe()} also grants every verb or resource added later; "
-                            f"{_who(bound.get(id(role), []))}", rule.line, obj=role.obj)
+            if parts:
+                hits.append((rule, f"{', '.join(parts)} in rule {rule.describe()}"))
+        if hits:
+            yield _role_violation(role, "uses wildcards, which also grant every verb or resource added later: ",
+                                  hits, bound)
 
 
 @check("KH-RBAC-003")
@@ -294,14 +307,14 @@ def workload_token_risks(inventory: Inventory, ctx: Context) -> Iterator[Violati
     model = model_for(inventory)
     cache: dict[Subject, str] = {}
     for pod in inventory.pods:
-        if not pod.namespace or not model.token_mounted(pod):
+        if not model.token_mounted(pod):
             continue
-        subject = Subject("ServiceAccount", pod.service_account, pod.namespace)
+        subject = Subject("ServiceAccount", pod.service_account, pod.namespace or DEFAULT_NAMESPACE)
         if subject not in cache:
             cache[subject] = _risk_summary(model, subject)
         summary = cache[subject]
         if summary:
-            yield Violation(f"runs as ServiceAccount {pod.namespace}/{pod.service_account} with its token mounted; "
+            yield Violation(f"runs as ServiceAccount {subject.namespace}/{subject.name} with its token mounted; "
                             f"a compromise of this workload gives: {summary}",
                             pod.automount_line or pod.spec_line, obj=pod)
 
@@ -328,10 +341,13 @@ def escalation_paths(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
         if subject.is_system:
             continue
         key = subject.key
-        path, goal = (admin.get(key), "cluster-admin") if key in admin else (secrets.get(key), "read all Secrets")
-        if not path or len(path) < 2 or not path[0].grants:
+        goal = CLUSTER_ADMIN if key in admin else SECRETS
+        steps = admin.get(key) or secrets.get(key)
+        if not steps or not steps[0].grants:
+            continue
+        path = Path(key, goal, steps)
+        if len(path) < 2:
             continue  # direct holders are reported by the rule and binding controls
-        steps = " -> ".join(f"{s.action} -> {describe_node(s.dst)}" for s in path)
-        first = path[0].grants[0]
-        yield Violation(f"{subject} can reach {goal} in {len(path)} steps: {steps}",
+        first = steps[0].grants[0]
+        yield Violation(f"{subject} can reach {describe_node(goal)} in {len(path)} steps: {path.describe()}",
                         first.binding.line(first.binding.raw, "roleRef"), obj=first.binding)
