@@ -187,10 +187,10 @@ class PathFinder:
                       "ServiceAccount token Secrets", grant)
             self._named_or_any(key, grant, "create", "", "serviceaccounts", "token", f"any-sa@{at}",
                                f"can request tokens (TokenRequest) for ServiceAccounts in {_where(ns)}",
-                               lambda n: f"serviceaccount:{ns}:{n}" if ns else None)
+                               lambda n, ns=ns: f"serviceaccount:{ns}:{n}" if ns else None)
             self._named_or_any(key, grant, "impersonate", "", "serviceaccounts", "", f"any-sa@{at}",
                                f"can impersonate ServiceAccounts in {_where(ns)}",
-                               lambda n: f"serviceaccount:{ns}:{n}" if ns else None)
+                               lambda n, ns=ns: f"serviceaccount:{ns}:{n}" if ns else None)
             if ns is None:
                 self._named_or_any(key, grant, "impersonate", "", "users", "", "any-user",
                                    "can impersonate users", lambda n: Subject("User", n).key if not
