@@ -26,7 +26,7 @@ from typing import Any
 from collections.abc import Iterable
 
 from kubeharden.analysis.rbac import ALL, DEFAULT_NAMESPACE, RBAC_GROUP, WORKLOAD_RESOURCES, Grant, RbacModel, Rule, \
-    Subject
+    Subject, normalise_user
 from kubeharden.model.objects import as_dict
 
 Grants = dict[tuple[str | None, str], list["Grant"]]
@@ -146,88 +146,79 @@ class PathFinder:
     def _principal(self, subject: Subject) -> None:
         key = subject.key
         g = self.graph
-        grants = self.model.grants_of(subject)
         binders: Grants = defaultdict(list)
         creators: Grants = defaultdict(list)
         escalators: Grants = defaultdict(list)
         role_writers: Grants = defaultdict(list)
-        csr = {"create": [], "approval": [], "signer": []}  # type: dict[str, list[Grant]]
-        for grant in grants:
-            rule, ns = grant.rule, grant.namespace
-            at = _at(ns)
-            if rule.allows(ALL, ALL, ALL):
+        csr: dict[str, list[Grant]] = {"csr-create": [], "csr-approval": [], "csr-signer": []}
+        for grant in self.model.grants_of(subject):
+            facts = rule_facts(grant.rule)
+            if not facts:
+                continue
+            ns = grant.namespace
+            at, where = _at(ns), _where(ns)
+            if "all" in facts:
                 if ns is None:
                     g.add(key, CLUSTER_ADMIN, "holds every verb on every resource cluster-wide", grant)
                 else:
                     g.add(key, f"ns-admin@{ns}", f"holds every verb on every resource in namespace {ns}", grant)
-            if any(rule.allows("create", grp, res) for grp, res in WORKLOAD_RESOURCES):
-                g.add(key, f"any-sa@{at}", f"can create pods (or pod-creating workloads) in {_where(ns)}, and a pod "
+            if "create-workloads" in facts:
+                g.add(key, f"any-sa@{at}", f"can create pods (or pod-creating workloads) in {where}, and a pod "
                       "can run as any ServiceAccount there", grant)
                 if self._nodes_known and (ns is None or ns in self._unenforced):
-                    g.add(key, NODE, f"can create a privileged or hostPath pod in {_where(ns)} (no Pod Security "
+                    g.add(key, NODE, f"can create a privileged or hostPath pod in {where} (no Pod Security "
                           "enforcement) and take over a node", grant)
-            if any(rule.allows(v, grp, res) for grp, res in WORKLOAD_RESOURCES[1:] for v in ("patch", "update")):
-                g.add(key, f"any-sa@{at}", f"can patch workloads in {_where(ns)} and set their serviceAccountName "
+            if "patch-workloads" in facts:
+                g.add(key, f"any-sa@{at}", f"can patch workloads in {where} and set their serviceAccountName "
                       "to any ServiceAccount there", grant)
-            if any(rule.allows(v, "", "pods", any_name=False) for v in ("patch", "update")) or \
-                    any(rule.allows(v, "", "pods", s, any_name=False) for v in ("create", "get")
-                        for s in ("exec", "attach")):
-                g.add(key, f"running-sa@{at}", f"can exec into or replace the image of running pods in {_where(ns)}"
+            if "running-pods" in facts:
+                g.add(key, f"running-sa@{at}", f"can exec into or replace the image of running pods in {where}"
                       " and use their mounted tokens", grant)
-            if rule.allows("create", "", "secrets"):
-                g.add(key, f"any-sa@{at}", f"can create a {SA_TOKEN_TYPE} Secret in {_where(ns)} and have a token "
+            if "create-secrets" in facts:
+                g.add(key, f"any-sa@{at}", f"can create a {SA_TOKEN_TYPE} Secret in {where} and have a token "
                       "issued for any ServiceAccount there", grant)
-            if rule.allows("list", "", "secrets") or rule.allows("watch", "", "secrets"):
+            if "list-secrets" in facts:
                 if ns is None:
                     g.add(key, SECRETS, "can list every Secret cluster-wide", grant)
-                g.add(key, f"token-secrets@{at}", f"can read Secrets in {_where(ns)}, including ServiceAccount "
+                g.add(key, f"token-secrets@{at}", f"can read Secrets in {where}, including ServiceAccount "
                       "tokens", grant)
-            elif rule.allows("get", "", "secrets", any_name=False):
-                g.add(key, f"token-secrets@{at}", f"can get Secrets by name in {_where(ns)}, including "
+            elif "get-secrets" in facts:
+                g.add(key, f"token-secrets@{at}", f"can get Secrets by name in {where}, including "
                       "ServiceAccount token Secrets", grant)
-            self._named_or_any(key, grant, "create", "", "serviceaccounts", "token", f"any-sa@{at}",
-                               f"can request tokens (TokenRequest) for ServiceAccounts in {_where(ns)}",
-                               lambda n, ns=ns: f"serviceaccount:{ns}:{n}" if ns else None)
-            self._named_or_any(key, grant, "impersonate", "", "serviceaccounts", "", f"any-sa@{at}",
-                               f"can impersonate ServiceAccounts in {_where(ns)}",
-                               lambda n, ns=ns: f"serviceaccount:{ns}:{n}" if ns else None)
+            if "token" in facts:
+                self._named_or_any(key, grant, f"any-sa@{at}", f"can request tokens (TokenRequest) for "
+                                   f"ServiceAccounts in {where}", lambda n, ns=ns: f"serviceaccount:{ns}:{n}" if ns
+                                   else None)
+            if "impersonate-sa" in facts:
+                self._named_or_any(key, grant, f"any-sa@{at}", f"can impersonate ServiceAccounts in {where}",
+                                   lambda n, ns=ns: f"serviceaccount:{ns}:{n}" if ns else None)
             if ns is None:
-                self._named_or_any(key, grant, "impersonate", "", "users", "", "any-user",
-                                   "can impersonate users", lambda n: Subject("User", n).key if not
-                                   n.startswith("system:serviceaccount:") else f"serviceaccount:{n[22:]}")
-                self._named_or_any(key, grant, "impersonate", "", "groups", "", "any-group",
-                                   "can impersonate groups", lambda n: f"group:{n}")
-                if rule.allows("create", "", "nodes", "proxy", any_name=True) or \
-                        rule.allows("get", "", "nodes", "proxy", any_name=True):
+                if "impersonate-users" in facts:
+                    self._named_or_any(key, grant, "any-user", "can impersonate users",
+                                       lambda n: normalise_user(n).key)
+                if "impersonate-groups" in facts:
+                    self._named_or_any(key, grant, "any-group", "can impersonate groups", lambda n: f"group:{n}")
+                if "nodes-proxy" in facts:
                     g.add(key, NODE, "can use nodes/proxy to reach the kubelet API and run commands in any pod "
                           "on a node", grant)
-                if rule.allows("create", "certificates.k8s.io", "certificatesigningrequests"):
-                    csr["create"].append(grant)
-                if rule.allows("update", "certificates.k8s.io", "certificatesigningrequests", "approval",
-                               any_name=True) or rule.allows("patch", "certificates.k8s.io",
-                                                             "certificatesigningrequests", "approval", any_name=True):
-                    csr["approval"].append(grant)
-                if rule.allows("approve", "certificates.k8s.io", "signers", "",
-                               "kubernetes.io/kube-apiserver-client"):
-                    csr["signer"].append(grant)
+                for fact in csr:
+                    if fact in facts:
+                        csr[fact].append(grant)
             for kind_res in ("clusterroles", "roles"):
-                if rule.allows("bind", RBAC_GROUP, kind_res) or any(
-                        rule.allows("bind", RBAC_GROUP, kind_res, "", n) for n in ("cluster-admin", "admin")):
+                if f"bind-{kind_res}" in facts:
                     binders[(ns, kind_res)].append(grant)
-                if rule.allows("escalate", RBAC_GROUP, kind_res, any_name=True):
+                if f"escalate-{kind_res}" in facts:
                     escalators[(ns, kind_res)].append(grant)
-                if any(rule.allows(v, RBAC_GROUP, kind_res, any_name=True) for v in ("update", "patch")):
+                if f"write-{kind_res}" in facts:
                     role_writers[(ns, kind_res)].append(grant)
             for kind_res in ("clusterrolebindings", "rolebindings"):
-                if rule.allows("create", RBAC_GROUP, kind_res):
+                if f"create-{kind_res}" in facts:
                     creators[(ns, kind_res)].append(grant)
         self._combinations(key, binders, creators, escalators, role_writers, csr)
 
-    def _named_or_any(self, key: str, grant: Grant, verb: str, group: str, resource: str, sub: str, any_node: str,
-                      action: str, named: Any) -> None:
+    def _named_or_any(self, key: str, grant: Grant, any_node: str, action: str, named: Any) -> None:
+        """An edge to ``any_node``, or one per name when the rule lists resourceNames."""
         rule = grant.rule
-        if not rule.allows(verb, group, resource, sub, any_name=True):
-            return
         if not rule.resource_names:
             self.graph.add(key, any_node, action, grant)
             return
@@ -261,9 +252,9 @@ class PathFinder:
                 target = CLUSTER_ADMIN if ns is None else f"ns-admin@{ns}"
                 g.add(key, target, f"can escalate and update the {kind} bound to it in {_where(ns)}: adds any "
                       "permission to them", grants[0], writers[0])
-        if csr["create"] and csr["approval"] and csr["signer"]:
+        if all(csr.values()):
             g.add(key, CLUSTER_ADMIN, "can create and approve a CertificateSigningRequest for a client certificate "
-                  "in group system:masters", csr["create"][0], csr["approval"][0], csr["signer"][0])
+                  "in group system:masters", *(grants[0] for grants in csr.values()))
 
     def _capability_nodes(self) -> None:
         g = self.graph
@@ -350,6 +341,50 @@ class PathFinder:
                 found.append(Path(node, goal, steps))
         found.sort(key=lambda p: (len(p), p.goal, p.start))
         return found
+
+
+_FACTS: dict[Rule, frozenset[str]] = {}
+
+
+def rule_facts(rule: Rule) -> frozenset[str]:
+    """What a rule allows that matters for escalation, independent of its scope (memoised).
+
+    Most rules allow nothing of interest, so the graph builder skips them after one lookup.
+    """
+    found = _FACTS.get(rule)
+    if found is not None:
+        return found
+    a = rule.allows
+    facts = {
+        "all": a(ALL, ALL, ALL),
+        "create-workloads": any(a("create", grp, res) for grp, res in WORKLOAD_RESOURCES),
+        "patch-workloads": any(a(v, grp, res) for grp, res in WORKLOAD_RESOURCES[1:] for v in ("patch", "update")),
+        "running-pods": any(a(v, "", "pods") for v in ("patch", "update"))
+        or any(a(v, "", "pods", s) for v in ("create", "get") for s in ("exec", "attach")),
+        "create-secrets": a("create", "", "secrets"),
+        "list-secrets": a("list", "", "secrets") or a("watch", "", "secrets"),
+        "get-secrets": a("get", "", "secrets"),
+        "token": a("create", "", "serviceaccounts", "token", any_name=True),
+        "impersonate-sa": a("impersonate", "", "serviceaccounts", any_name=True),
+        "impersonate-users": a("impersonate", "", "users", any_name=True),
+        "impersonate-groups": a("impersonate", "", "groups", any_name=True),
+        "nodes-proxy": a("create", "", "nodes", "proxy", any_name=True) or a("get", "", "nodes", "proxy",
+                                                                              any_name=True),
+        "csr-create": a("create", "certificates.k8s.io", "certificatesigningrequests"),
+        "csr-approval": any(a(v, "certificates.k8s.io", "certificatesigningrequests", "approval", any_name=True)
+                            for v in ("update", "patch")),
+        "csr-signer": a("approve", "certificates.k8s.io", "signers", "", "kubernetes.io/kube-apiserver-client"),
+        "create-clusterrolebindings": a("create", RBAC_GROUP, "clusterrolebindings"),
+        "create-rolebindings": a("create", RBAC_GROUP, "rolebindings"),
+    }
+    for kind_res in ("clusterroles", "roles"):
+        facts[f"bind-{kind_res}"] = a("bind", RBAC_GROUP, kind_res) or any(
+            a("bind", RBAC_GROUP, kind_res, "", n) for n in ("cluster-admin", "admin"))
+        facts[f"escalate-{kind_res}"] = a("escalate", RBAC_GROUP, kind_res, any_name=True)
+        facts[f"write-{kind_res}"] = any(a(v, RBAC_GROUP, kind_res, any_name=True) for v in ("update", "patch"))
+    found = frozenset(k for k, v in facts.items() if v)
+    _FACTS[rule] = found
+    return found
 
 
 def is_capability(node: str) -> bool:
