@@ -39,6 +39,18 @@ SA_TOKEN_TYPE = "kubernetes.io/service-account-token"
 SA_NAME_ANNOTATION = "kubernetes.io/service-account.name"
 PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
 
+#: Rule facts that give one edge to a capability waypoint in the grant's scope: (fact, waypoint, why).
+SIMPLE_EDGES: tuple[tuple[str, str, str], ...] = (
+    ("create-workloads", "any-sa", "can create pods (or pod-creating workloads) in {where}, and a pod can run as "
+     "any ServiceAccount there"),
+    ("patch-workloads", "any-sa", "can patch workloads in {where} and set their serviceAccountName to any "
+     "ServiceAccount there"),
+    ("running-pods", "running-sa", "can exec into or replace the image of running pods in {where} and use their "
+     "mounted tokens"),
+    ("create-secrets", "any-sa", "can create a kubernetes.io/service-account-token Secret in {where} and have a "
+     "token issued for any ServiceAccount there"),
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Step:
@@ -162,21 +174,12 @@ class PathFinder:
                     g.add(key, CLUSTER_ADMIN, "holds every verb on every resource cluster-wide", grant)
                 else:
                     g.add(key, f"ns-admin@{ns}", f"holds every verb on every resource in namespace {ns}", grant)
-            if "create-workloads" in facts:
-                g.add(key, f"any-sa@{at}", f"can create pods (or pod-creating workloads) in {where}, and a pod "
-                      "can run as any ServiceAccount there", grant)
-                if self._nodes_known and (ns is None or ns in self._unenforced):
-                    g.add(key, NODE, f"can create a privileged or hostPath pod in {where} (no Pod Security "
-                          "enforcement) and take over a node", grant)
-            if "patch-workloads" in facts:
-                g.add(key, f"any-sa@{at}", f"can patch workloads in {where} and set their serviceAccountName "
-                      "to any ServiceAccount there", grant)
-            if "running-pods" in facts:
-                g.add(key, f"running-sa@{at}", f"can exec into or replace the image of running pods in {where}"
-                      " and use their mounted tokens", grant)
-            if "create-secrets" in facts:
-                g.add(key, f"any-sa@{at}", f"can create a {SA_TOKEN_TYPE} Secret in {where} and have a token "
-                      "issued for any ServiceAccount there", grant)
+            for fact, target, text in SIMPLE_EDGES:
+                if fact in facts:
+                    g.add(key, f"{target}@{at}", text.format(where=where), grant)
+            if "create-workloads" in facts and self._nodes_known and (ns is None or ns in self._unenforced):
+                g.add(key, NODE, f"can create a privileged or hostPath pod in {where} (no Pod Security "
+                      "enforcement) and take over a node", grant)
             if "list-secrets" in facts:
                 if ns is None:
                     g.add(key, SECRETS, "can list every Secret cluster-wide", grant)
