@@ -151,3 +151,25 @@ def test_bootstrap_roles_referenced_but_absent_are_known():
     assert m.issues == []
     assert m.who_can("list", "apps", "deployments", namespace="dev")
     assert not m.who_can("get", "", "secrets", namespace="dev", name="x")  # view never reads Secrets
+
+
+def test_malformed_aggregation_selector_selects_nothing():
+    m = model(role("agg", [], aggregate=[{"matchLabels": ["a"]}, {"matchExpressions": [{"key": "a",
+                                                                                        "operator": "Near"}]}]),
+              role("other", [rule([""], ["secrets"], ["list"])], labels={"a": "b"}),
+              binding("b", "agg", [user("u")]))
+    assert m.cluster_roles["agg"].rules == []
+    assert sum("aggregationRule" in i.message for i in m.issues) == 2
+
+
+def test_unnamespaced_install_manifests_land_where_their_bindings_point():
+    from rbac_helpers import deployment, service_account
+    dep = deployment("server", None, "server")
+    del dep["metadata"]["namespace"]
+    acct = service_account("server", None)
+    del acct["metadata"]["namespace"]
+    m = model(acct, dep, binding("server", "cluster-admin", [sa("server", "argocd")]))
+    assert m.default_namespace == "argocd"
+    pod = m.inventory.pods[0]
+    assert m.account_of(pod) == Subject("ServiceAccount", "server", "argocd")
+    assert model(role("r", [rule([""], ["pods"], ["get"])], ns="x")).default_namespace == "default"

@@ -38,7 +38,7 @@ def one(found):
      "can patch workloads"),
     ("TokenRequest for ServiceAccounts", [rule([""], ["serviceaccounts/token"], ["create"])], "ops", [],
      "TokenRequest"),
-    ("create a service-account-token Secret", [rule([""], ["secrets"], ["create"])], "ops", [],
+    ("create a service-account-token Secret and read it", [rule([""], ["secrets"], ["create", "get"])], "ops", [],
      "service-account-token Secret"),
     ("impersonate ServiceAccounts", [rule([""], ["serviceaccounts"], ["impersonate"])], "ops", [],
      "impersonate ServiceAccounts"),
@@ -61,6 +61,12 @@ def test_reading_token_secrets():
     assert "Secrets" in path.steps[0].action and len(path) == 2
     # without a token Secret of that account, get secrets leads nowhere
     assert paths_for(*ADMIN_SA, *grant([rule([""], ["secrets"], ["get"])], "ops")) == []
+
+
+def test_creating_a_token_secret_needs_reading_it_too():
+    # create alone cannot read the token the controller writes (create cannot be limited by name)
+    limited = [rule([""], ["secrets"], ["create"]), rule([""], ["secrets"], ["get"], names=["own"])]
+    assert paths_for(*ADMIN_SA, *grant(limited, "ops")) == []
 
 
 def test_impersonating_system_masters():

@@ -22,7 +22,7 @@ is built once per inventory and indexed by subject, so queries stay linear.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Iterable, Iterator
@@ -32,7 +32,7 @@ from kubeharden.inventory import Inventory, PodRecord
 from kubeharden.model.objects import K8sObject, Provenance, as_dict, as_list, make_ref
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
-#: Where namespaced objects without metadata.namespace land (kubectl apply without -n).
+#: Where namespaced objects without metadata.namespace land when nothing says otherwise.
 DEFAULT_NAMESPACE = "default"
 ALL = "*"
 
@@ -291,6 +291,7 @@ class RbacModel:
         self.by_subject: dict[Subject, list[Grant]] = defaultdict(list)
         self.by_binding: dict[int, list[Grant]] = defaultdict(list)
         self.bindings: list[tuple[K8sObject, RoleDef | None, list[Subject]]] = []
+        self.default_namespace = infer_default_namespace(inventory)
         self._load_roles()
         self._aggregate()
         self._load_bindings()
@@ -304,7 +305,7 @@ class RbacModel:
         for raw in BUILTIN_ROLES:
             obj = K8sObject(raw, make_ref(raw), Provenance(None, None, "builtin"))
             rules, _ = parse_rules(obj, raw["rules"])
-            self.roles[(obj.namespace or DEFAULT_NAMESPACE, obj.name)] = RoleDef(obj, rules, builtin=True)
+            self.roles[(obj.namespace or self.default_namespace, obj.name)] = RoleDef(obj, rules, builtin=True)
         for obj in self.inventory.of_kind("ClusterRole", "Role"):
             rules, problems = parse_rules(obj, obj.raw.get("rules"))
             for message, line in problems:
@@ -313,7 +314,7 @@ class RbacModel:
             if obj.kind == "ClusterRole":
                 self.cluster_roles[obj.name] = role
             else:
-                self.roles[(obj.namespace or DEFAULT_NAMESPACE, obj.name)] = role
+                self.roles[(obj.namespace or self.default_namespace, obj.name)] = role
 
     def _aggregate(self) -> None:
         """Fill aggregated ClusterRoles with the rules of the roles their selectors pick.
@@ -369,8 +370,14 @@ class RbacModel:
                   owner: K8sObject) -> list[str]:
         found: dict[str, None] = {}
         for selector in selectors:
-            labels = as_dict(selector.get("matchLabels"))
-            exprs = as_list(selector.get("matchExpressions"))
+            raw_labels, raw_exprs = selector.get("matchLabels"), selector.get("matchExpressions")
+            if (raw_labels is not None and not isinstance(raw_labels, dict)) or \
+                    (raw_exprs is not None and not isinstance(raw_exprs, list)):
+                self.issues.append(Issue(owner, "aggregationRule: a selector's matchLabels must be a mapping and "
+                                                "matchExpressions a list; the selector is ignored",
+                                         owner.line(owner.raw, "aggregationRule")))
+                continue
+            labels, exprs = as_dict(raw_labels), as_list(raw_exprs)
             if labels:
                 k, v = next(iter(labels.items()))
                 candidates: Iterable[str] = by_label.get((str(k), str(v)), [])
@@ -399,7 +406,7 @@ class RbacModel:
         elif kind == "Role":
             if binding.kind == "ClusterRoleBinding":
                 return None, f"roleRef is Role {name!r}, but a ClusterRoleBinding can only reference a ClusterRole"
-            role = self.roles.get((binding.namespace or DEFAULT_NAMESPACE, name))
+            role = self.roles.get((binding.namespace or self.default_namespace, name))
         else:
             return None, f"roleRef.kind is {kind!r}, not Role or ClusterRole"
         if role is None and name.startswith("system:"):
@@ -422,7 +429,7 @@ class RbacModel:
             self.bindings.append((binding, role, subjects))
             if role is None:
                 continue
-            scope = (binding.namespace or DEFAULT_NAMESPACE) if binding.kind == "RoleBinding" else None
+            scope = (binding.namespace or self.default_namespace) if binding.kind == "RoleBinding" else None
             rules = role.rules if scope is None else [r for r in role.rules if r.is_resource_rule]
             for subject in subjects:
                 for rule in rules:
@@ -447,7 +454,7 @@ class RbacModel:
             if kind == "ServiceAccount":
                 # Without a namespace the API server rejects a ClusterRoleBinding subject; kustomize
                 # bases rely on `namespace:` filling it in, so it is read like kubectl apply would.
-                ns = s.get("namespace") or binding.namespace or DEFAULT_NAMESPACE
+                ns = s.get("namespace") or binding.namespace or self.default_namespace
                 yield Subject("ServiceAccount", name, str(ns))
             elif kind == "User":
                 yield normalise_user(name)
@@ -485,13 +492,19 @@ class RbacModel:
         """Known ServiceAccounts per namespace: objects, workload references and subjects."""
         out: dict[str, set[str]] = defaultdict(set)
         for sa in self.inventory.of_kind("ServiceAccount"):
-            out[sa.namespace or DEFAULT_NAMESPACE].add(sa.name)
+            out[sa.namespace or self.default_namespace].add(sa.name)
         for pod in self.inventory.pods:
-            out[pod.namespace or DEFAULT_NAMESPACE].add(pod.service_account)
+            out[pod.namespace or self.default_namespace].add(pod.service_account)
         for s in self.by_subject:
             if s.kind == "ServiceAccount" and s.namespace:
                 out[s.namespace].add(s.name)
         return out
+
+    def namespace_of(self, pod: PodRecord) -> str:
+        return pod.namespace or self.default_namespace
+
+    def account_of(self, pod: PodRecord) -> Subject:
+        return Subject("ServiceAccount", pod.service_account, self.namespace_of(pod))
 
     def token_mounted(self, pod: PodRecord) -> bool:
         """Whether the pod gets its ServiceAccount token (pod setting first, then the SA's)."""
@@ -500,6 +513,27 @@ class RbacModel:
         sa = self.inventory.service_account(pod.namespace, pod.service_account)
         value = as_dict(sa.raw).get("automountServiceAccountToken") if sa is not None else None
         return value is not False
+
+
+def infer_default_namespace(inventory: Inventory) -> str:
+    """The namespace manifests without ``metadata.namespace`` are meant for.
+
+    Install manifests (Argo CD's install.yaml, kustomize bases) leave namespaced objects
+    without a namespace, to be applied with ``-n``, yet their ClusterRoleBindings must name
+    the ServiceAccount's namespace. The namespace those subjects give most often for
+    accounts defined or used without one is that target; otherwise ``default``, as kubectl.
+    """
+    loose = {sa.name for sa in inventory.of_kind("ServiceAccount") if not sa.namespace}
+    loose |= {pod.service_account for pod in inventory.pods if not pod.namespace}
+    if not loose:
+        return DEFAULT_NAMESPACE
+    votes: Counter[str] = Counter()
+    for binding in inventory.of_kind("ClusterRoleBinding", "RoleBinding"):
+        for s in as_list(binding.raw.get("subjects")):
+            if isinstance(s, dict) and s.get("kind") == "ServiceAccount" and s.get("name") in loose \
+                    and isinstance(s.get("namespace"), str) and s["namespace"]:
+                votes[s["namespace"]] += 1
+    return votes.most_common(1)[0][0] if votes else DEFAULT_NAMESPACE
 
 
 def matches_selector(match_labels: dict[str, Any], expressions: list[Any], labels: dict[str, str]) -> bool:

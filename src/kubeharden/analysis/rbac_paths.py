@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Iterable
 
-from kubeharden.analysis.rbac import ALL, DEFAULT_NAMESPACE, RBAC_GROUP, WORKLOAD_RESOURCES, Grant, RbacModel, Rule, \
+from kubeharden.analysis.rbac import ALL, RBAC_GROUP, WORKLOAD_RESOURCES, Grant, RbacModel, Rule, \
     Subject, normalise_user
 from kubeharden.model.objects import as_dict
 
@@ -47,8 +47,6 @@ SIMPLE_EDGES: tuple[tuple[str, str, str], ...] = (
      "ServiceAccount there"),
     ("running-pods", "running-sa", "can exec into or replace the image of running pods in {where} and use their "
      "mounted tokens"),
-    ("create-secrets", "any-sa", "can create a kubernetes.io/service-account-token Secret in {where} and have a "
-     "token issued for any ServiceAccount there"),
 )
 
 
@@ -163,6 +161,8 @@ class PathFinder:
         escalators: Grants = defaultdict(list)
         role_writers: Grants = defaultdict(list)
         csr: dict[str, list[Grant]] = {"csr-create": [], "csr-approval": [], "csr-signer": []}
+        secret_makers: dict[str | None, Grant] = {}
+        secret_readers: dict[str | None, Grant] = {}
         for grant in self.model.grants_of(subject):
             facts = rule_facts(grant.rule)
             if not facts:
@@ -180,6 +180,10 @@ class PathFinder:
             if "create-workloads" in facts and self._nodes_known and (ns is None or ns in self._unenforced):
                 g.add(key, NODE, f"can create a privileged or hostPath pod in {where} (no Pod Security "
                       "enforcement) and take over a node", grant)
+            if "create-secrets" in facts:
+                secret_makers.setdefault(ns, grant)
+            if "get-secrets" in facts or "list-secrets" in facts:
+                secret_readers.setdefault(ns, grant)
             if "list-secrets" in facts:
                 if ns is None:
                     g.add(key, SECRETS, "can list every Secret cluster-wide", grant)
@@ -218,6 +222,11 @@ class PathFinder:
                 if f"create-{kind_res}" in facts:
                     creators[(ns, kind_res)].append(grant)
         self._combinations(key, binders, creators, escalators, role_writers, csr)
+        for ns, maker in secret_makers.items():
+            reader = secret_readers.get(ns) or secret_readers.get(None)
+            if reader is not None:
+                g.add(key, f"any-sa@{_at(ns)}", f"can create a {SA_TOKEN_TYPE} Secret in {_where(ns)} and read the "
+                      "token the controller puts in it, for any ServiceAccount there", maker, reader)
 
     def _named_or_any(self, key: str, grant: Grant, any_node: str, action: str, named: Any) -> None:
         """An edge to ``any_node``, or one per name when the rule lists resourceNames."""
@@ -265,13 +274,13 @@ class PathFinder:
         running: dict[str, set[str]] = defaultdict(set)
         for pod in model.inventory.pods:
             if model.token_mounted(pod):
-                running[pod.namespace or DEFAULT_NAMESPACE].add(pod.service_account)
+                running[model.namespace_of(pod)].add(pod.service_account)
         tokens: dict[str, set[str]] = defaultdict(set)
         for secret in model.inventory.of_kind("Secret"):
             if as_dict(secret.raw).get("type") == SA_TOKEN_TYPE:
                 sa = secret.annotations.get(SA_NAME_ANNOTATION)
                 if sa:
-                    tokens[secret.namespace or DEFAULT_NAMESPACE].add(sa)
+                    tokens[secret.namespace or model.default_namespace].add(sa)
         for ns in self._namespaces:
             for sa in sorted(self._sas.get(ns, ())):
                 g.add(f"any-sa@{ns}", f"serviceaccount:{ns}:{sa}", "runs as this ServiceAccount")
@@ -298,7 +307,7 @@ class PathFinder:
                 continue
             key = f"workload:{pod.ref}"
             self.starts.add(key)
-            self.graph.add(key, f"serviceaccount:{pod.namespace or DEFAULT_NAMESPACE}:{pod.service_account}",
+            self.graph.add(key, self.model.account_of(pod).key,
                            "runs as this ServiceAccount with its token mounted")
 
     # -- searching ---------------------------------------------------------------------------

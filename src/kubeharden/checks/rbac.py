@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from kubeharden.analysis.rbac import ALL, DEFAULT_NAMESPACE, RbacModel, RoleDef, Rule, Subject, model_for
+from kubeharden.analysis.rbac import ALL, RbacModel, RoleDef, Rule, Subject, model_for
 from kubeharden.analysis.rbac_defaults import DEFAULT_BINDINGS
 from kubeharden.analysis.rbac_paths import CLUSTER_ADMIN, SECRETS, Path, PathFinder, describe_node
 from kubeharden.analysis.rbac_risks import RISKS, risks_of, verbs_phrase
@@ -309,7 +309,7 @@ def workload_token_risks(inventory: Inventory, ctx: Context) -> Iterator[Violati
     for pod in inventory.pods:
         if not model.token_mounted(pod):
             continue
-        subject = Subject("ServiceAccount", pod.service_account, pod.namespace or DEFAULT_NAMESPACE)
+        subject = model.account_of(pod)
         if subject not in cache:
             cache[subject] = _risk_summary(model, subject)
         summary = cache[subject]
@@ -320,13 +320,20 @@ def workload_token_risks(inventory: Inventory, ctx: Context) -> Iterator[Violati
 
 
 def _risk_summary(model: RbacModel, subject: Subject) -> str:
-    found: dict[str, set[str]] = {}
+    """What the account's token gives, grouped by the binding that gives it."""
+    by_via: dict[str, list[str]] = {}
     for grant in model.grants_of(subject):
         if grant.role.cluster_admin_equivalent and grant.namespace is None:
-            found.setdefault("cluster-admin", set()).add(grant.via())
+            by_via[grant.via()] = ["cluster-admin (every permission cluster-wide)"]
+            continue
+        found = by_via.setdefault(grant.via(), [])
+        if found and found[0].startswith("cluster-admin"):
+            continue
         for risk in risks_of(grant.rule):
-            found.setdefault(f"{risk.what.removeprefix('can ')} ({grant.scope})", set()).add(grant.via())
-    return "; ".join(f"{what} via {', '.join(sorted(via)[:2])}" for what, via in sorted(found.items()))
+            phrase = f"{risk.what.removeprefix('can ')} ({grant.scope})"
+            if phrase not in found:
+                found.append(phrase)
+    return "; ".join(f"{', '.join(what)} via {via}" for via, what in sorted(by_via.items()) if what)
 
 
 @check("KH-RBAC-021")
