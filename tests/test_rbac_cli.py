@@ -9,7 +9,7 @@ import pytest
 
 from kubeharden.cli import main
 
-from rbac_helpers import binding, role, rule, sa, service_account, to_yaml, user
+from rbac_helpers import binding, deployment, role, rule, sa, service_account, to_yaml, user
 
 OBJECTS = [service_account("operator", "ops"), binding("op", "cluster-admin", [sa("operator", "ops")]),
            role("dev", [rule([""], ["pods"], ["create"]), rule([""], ["secrets"], ["get"], names=["tls"])], ns="ops"),
@@ -45,6 +45,26 @@ def test_who_can_subresource_and_url(capsys, manifests):
     assert [s["subject"] for s in json.loads(out)["subjects"]] == ["serviceaccount:ops:operator"]
     _, out = run(capsys, "rbac", "who-can", "get", "/metrics", "--url", "-f", "json", manifests)
     assert [s["subject"] for s in json.loads(out)["subjects"]] == ["serviceaccount:ops:operator"]
+
+
+def test_resource_with_api_group(capsys, tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text(to_yaml(role("scaler", [rule(["apps"], ["deployments/scale"], ["update"])], ns="web"),
+                            binding("s", "scaler", [user("bob")], ns="web", role_kind="Role")))
+    _, out = run(capsys, "rbac", "who-can", "update", "deployments.apps/scale", "-n", "web", "-f", "json", str(path))
+    assert [s["subject"] for s in json.loads(out)["subjects"]] == ["user:bob"]
+    _, out = run(capsys, "rbac", "who-can", "update", "deployments", "--subresource", "scale", "-n", "web", "-f",
+                 "json", str(path))
+    assert json.loads(out)["subjects"] == []  # core group: no match
+
+
+def test_paths_from_a_workload(capsys, tmp_path):
+    path = tmp_path / "w.yaml"
+    path.write_text(to_yaml(*OBJECTS, deployment("op", "ops", "operator")))
+    _, out = run(capsys, "rbac", "paths", "--from", "workload:Deployment/ops/op", "--to", "cluster-admin", "-f",
+                 "json", str(path))
+    [found] = json.loads(out)["paths"]
+    assert [s["to"] for s in found["steps"]] == ["serviceaccount:ops:operator", "goal:cluster-admin"]
 
 
 def test_can_lists_rules(capsys, manifests):

@@ -46,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     pa = rsub.add_parser("paths", help="privilege-escalation paths to cluster-admin or to all Secrets")
     pa.add_argument("--to", choices=sorted(GOALS), action="append", help="goal (repeatable; default both)")
-    pa.add_argument("--from", dest="start", metavar="SUBJECT", help="only paths starting at this subject")
+    pa.add_argument("--from", dest="start", metavar="SUBJECT",
+                    help="only paths starting at this subject (or workload:KIND/NAMESPACE/NAME)")
     pa.add_argument("--all", action="store_true", help="include Kubernetes' own system identities")
     _common(pa, ("table", "json", "dot", "mermaid"))
     pa.set_defaults(func=run_paths)
@@ -159,7 +160,9 @@ def run_can(args: argparse.Namespace) -> int:
 
 def run_paths(args: argparse.Namespace) -> int:
     start = None
-    if args.start:
+    if args.start and args.start.startswith("workload:"):
+        start = args.start  # workload:KIND/NAMESPACE/NAME, as the paths output names it
+    elif args.start:
         try:
             start = parse_subject(args.start).key
         except ValueError as exc:
