@@ -110,3 +110,38 @@ def test_unresolved_binding_and_path_controls_in_a_normal_scan():
     path = by_id["KH-RBAC-021"]
     assert path.message.startswith("user:jane can reach cluster-admin in 2 steps")
     assert path.resource.name == "dev" and path.line is not None
+
+
+def test_hostile_rbac_objects_are_reported_and_the_rest_is_scanned():
+    text = """
+    apiVersion: rbac.authorization.k8s.io/v1
+    kind: ClusterRole
+    metadata: {name: weird}
+    rules: "everything"
+    aggregationRule: {clusterRoleSelectors: 7}
+    ---
+    apiVersion: rbac.authorization.k8s.io/v1
+    kind: ClusterRoleBinding
+    metadata: {name: odd}
+    roleRef: [ClusterRole, weird]
+    subjects: 12
+    ---
+    apiVersion: rbac.authorization.k8s.io/v1
+    kind: RoleBinding
+    metadata: {name: subjects, namespace: a}
+    roleRef: {kind: ClusterRole, name: view}
+    subjects: [{kind: Robot, name: r2}, {kind: User}, "x", {kind: User, name: system:anonymous}]
+    ---
+    apiVersion: rbac.authorization.k8s.io/v1
+    kind: ClusterRoleBinding
+    metadata: {name: root}
+    roleRef: {kind: ClusterRole, name: cluster-admin}
+    subjects: [{kind: User, name: jane}]
+    """
+    found, _ = scan(text)
+    unresolved = [f.message for f in found if f.control.id == "KH-RBAC-020"]
+    assert any("rules is a str" in m for m in unresolved)
+    assert any("has no roleRef" in m for m in unresolved)
+    assert any("kind is 'Robot'" in m for m in unresolved)
+    assert any("subjects[1] has no name" in m for m in unresolved)
+    assert {"KH-RBAC-001", "KH-RBAC-013"} <= {f.control.id for f in found}

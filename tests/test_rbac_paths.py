@@ -84,6 +84,15 @@ def test_bind_and_create_clusterrolebindings():
     assert paths_for(*grant([rule([RBAC], ["clusterroles"], ["bind"])])) == []
 
 
+def test_bind_limited_to_admin_gives_namespaces_not_the_cluster():
+    rules = [rule([RBAC], ["clusterroles"], ["bind"], names=["admin"]),
+             rule([RBAC], ["clusterrolebindings", "rolebindings"], ["create"])]
+    assert paths_for(*grant(rules)) == []  # no cluster-admin: only admin may be bound
+    path = one(paths_for(*ADMIN_SA, *grant(rules)))
+    assert [dst for _, dst, _ in path.hops()] == ["serviceaccount:ops:operator", CLUSTER_ADMIN]
+    assert "binds admin" in path.steps[0].action
+
+
 def test_escalate_and_update_own_clusterrole():
     path = one(paths_for(*grant([rule([RBAC], ["clusterroles"], ["escalate", "update"])])))
     assert "escalate" in path.steps[0].action

@@ -157,6 +157,7 @@ class PathFinder:
         key = subject.key
         g = self.graph
         binders: Grants = defaultdict(list)
+        namespace_binders: Grants = defaultdict(list)
         creators: Grants = defaultdict(list)
         escalators: Grants = defaultdict(list)
         role_writers: Grants = defaultdict(list)
@@ -214,6 +215,8 @@ class PathFinder:
             for kind_res in ("clusterroles", "roles"):
                 if f"bind-{kind_res}" in facts:
                     binders[(ns, kind_res)].append(grant)
+                elif f"bind-admin-{kind_res}" in facts:  # enough for a namespace, not for the cluster
+                    namespace_binders[(ns, kind_res)].append(grant)
                 if f"escalate-{kind_res}" in facts:
                     escalators[(ns, kind_res)].append(grant)
                 if f"write-{kind_res}" in facts:
@@ -221,7 +224,7 @@ class PathFinder:
             for kind_res in ("clusterrolebindings", "rolebindings"):
                 if f"create-{kind_res}" in facts:
                     creators[(ns, kind_res)].append(grant)
-        self._combinations(key, binders, creators, escalators, role_writers, csr)
+        self._combinations(key, binders, creators, escalators, role_writers, csr, namespace_binders)
         for ns, maker in secret_makers.items():
             reader = secret_readers.get(ns) or secret_readers.get(None)
             if reader is not None:
@@ -240,16 +243,19 @@ class PathFinder:
                 self.graph.add(key, target, f"{action} (named {name})", grant)
 
     def _combinations(self, key: str, binders: Grants, creators: Grants, escalators: Grants,
-                      role_writers: Grants, csr: dict[str, list[Grant]]) -> None:
+                      role_writers: Grants, csr: dict[str, list[Grant]], namespace_binders: Grants) -> None:
         """Techniques that need two or three permissions together."""
         g = self.graph
         crb = creators.get((None, "clusterrolebindings"))
         if crb and binders.get((None, "clusterroles")):
             g.add(key, CLUSTER_ADMIN, "can bind ClusterRoles and create ClusterRoleBindings: binds cluster-admin "
                   "to itself", binders[(None, "clusterroles")][0], crb[0])
-        binding_scopes = {ns for (ns, _kind) in binders}
+        binding_scopes = {ns for (ns, _kind) in binders} | {ns for (ns, _kind) in namespace_binders}
         for ns in sorted(binding_scopes, key=lambda n: n or ""):
-            bind = binders.get((ns, "clusterroles")) or binders.get((ns, "roles")) or []
+            bind = binders.get((ns, "clusterroles")) or binders.get((ns, "roles")) or \
+                namespace_binders.get((ns, "clusterroles")) or namespace_binders.get((ns, "roles")) or []
+            if not bind:
+                continue
             if ns is None:  # a cluster-wide bind works in every namespace it can create RoleBindings in
                 targets = [(n, c) for (n, kind), c in creators.items() if kind == "rolebindings"]
             else:
@@ -390,8 +396,9 @@ def rule_facts(rule: Rule) -> frozenset[str]:
         "create-rolebindings": a("create", RBAC_GROUP, "rolebindings"),
     }
     for kind_res in ("clusterroles", "roles"):
-        facts[f"bind-{kind_res}"] = a("bind", RBAC_GROUP, kind_res) or any(
-            a("bind", RBAC_GROUP, kind_res, "", n) for n in ("cluster-admin", "admin"))
+        facts[f"bind-{kind_res}"] = a("bind", RBAC_GROUP, kind_res) or a("bind", RBAC_GROUP, kind_res, "",
+                                                                           "cluster-admin")
+        facts[f"bind-admin-{kind_res}"] = a("bind", RBAC_GROUP, kind_res, "", "admin")
         facts[f"escalate-{kind_res}"] = a("escalate", RBAC_GROUP, kind_res, any_name=True)
         facts[f"write-{kind_res}"] = any(a(v, RBAC_GROUP, kind_res, any_name=True) for v in ("update", "patch"))
     found = frozenset(k for k, v in facts.items() if v)
