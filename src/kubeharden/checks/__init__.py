@@ -12,4 +12,5 @@ CHECK_MODULES = (
     "kubeharden.checks.namespaces",
     "kubeharden.checks.secrets",
     "kubeharden.checks.pss",
+    "kubeharden.checks.rbac",
 )
