@@ -18,6 +18,7 @@ COMMANDS = (
     "kubeharden.commands.scan",
     "kubeharden.commands.controls",
     "kubeharden.commands.generate",
+    "kubeharden.commands.rbac",
     "kubeharden.commands.netpol",
 )
 

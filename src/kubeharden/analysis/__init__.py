@@ -1,1 +1,2 @@
-"""Analyses that answer questions across objects (network reachability, …), apart from controls."""
+"""Whole-cluster analyses behind some controls and commands (RBAC model and escalation paths,
+NetworkPolicy reachability), apart from the controls themselves."""
