@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
-from typing import Iterable
+from collections.abc import Iterable
 
 from kubeharden.analysis.policies import IPBlock, IPNetwork
 

@@ -25,7 +25,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from kubeharden.analysis.ports import ALL_PORTS, MAX_PORT, MIN_PORT, NO_PORTS, PROTOCOLS, PortSet
 from kubeharden.analysis.selectors import Selector, SelectorError, compile_selector

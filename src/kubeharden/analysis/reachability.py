@@ -30,7 +30,7 @@ from __future__ import annotations
 import ipaddress
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Iterator
+from collections.abc import Iterator
 
 from kubeharden.analysis.policies import (
     ANY_IPV4,

@@ -10,7 +10,8 @@ the object that holds them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 

@@ -13,7 +13,7 @@ components) instead of the per-namespace and per-workload controls.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from collections.abc import Iterator
 
 from kubeharden.analysis.external import METADATA, internet_open
 from kubeharden.analysis.policies import PolicyError, Rule, error_line, is_k8s_policy, parse_policy

@@ -22,7 +22,8 @@ Clients in other namespaces cannot be known from manifests; add those flows by h
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from kubeharden.analysis.reachability import DEFAULT_NAMESPACE, NAME_LABEL
 from kubeharden.inventory import Inventory

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import IO, Any, Iterable
+from typing import IO, Any
+from collections.abc import Iterable
 
 import yaml
 

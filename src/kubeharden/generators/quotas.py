@@ -19,7 +19,8 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from kubeharden.analysis.reachability import DEFAULT_NAMESPACE
 from kubeharden.findings import Problem

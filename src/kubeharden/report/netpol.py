@@ -5,7 +5,8 @@ Each renderer takes the stream of allowed connections and writes it; none evalua
 
 from __future__ import annotations
 
-from typing import IO, Callable, Iterable
+from typing import IO
+from collections.abc import Callable, Iterable
 
 import orjson
 
