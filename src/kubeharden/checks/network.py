@@ -212,8 +212,8 @@ def system_reachable(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
                 openings.append(f"{rule.label} ({rule.where}) admits every namespace on {ports}")
             elif clients:
                 names = sorted({network.workloads[c.members[0]].label for c in clients})
-                openings.append(f"{rule.label} ({rule.where}) admits {', '.join(names[:3])}{' …' if len(names) > 3 else ''} "
-                                f"on {ports}")
+                more = " …" if len(names) > 3 else ""
+                openings.append(f"{rule.label} ({rule.where}) admits {', '.join(names[:3])}{more} on {ports}")
         if openings:
             yield Violation(f"user namespaces can reach this {w.namespace} workload: {'; '.join(openings)}",
                             _record(w).spec_line, obj=_record(w))
