@@ -28,6 +28,7 @@ from typing import Any
 from collections.abc import Iterable, Iterator
 
 from kubeharden.analysis.rbac_defaults import BUILTIN_CLUSTER_ROLES, BUILTIN_ROLES
+from kubeharden.analysis.selectors import SelectorError, compile_selector
 from kubeharden.inventory import Inventory, PodRecord
 from kubeharden.model.objects import K8sObject, Provenance, as_dict, as_list, make_ref
 
@@ -369,28 +370,20 @@ class RbacModel:
     def _selected(self, selectors: list[dict[str, Any]], by_label: dict[tuple[str, str], list[str]],
                   owner: K8sObject) -> list[str]:
         found: dict[str, None] = {}
-        for selector in selectors:
-            raw_labels, raw_exprs = selector.get("matchLabels"), selector.get("matchExpressions")
-            if (raw_labels is not None and not isinstance(raw_labels, dict)) or \
-                    (raw_exprs is not None and not isinstance(raw_exprs, list)):
-                self.issues.append(Issue(owner, "aggregationRule: a selector's matchLabels must be a mapping and "
-                                                "matchExpressions a list; the selector is ignored",
+        for i, raw in enumerate(selectors):
+            try:
+                selector = compile_selector(raw, f"aggregationRule.clusterRoleSelectors[{i}]")
+            except SelectorError as exc:
+                self.issues.append(Issue(owner, f"{exc}; the selector is ignored",
                                          owner.line(owner.raw, "aggregationRule")))
                 continue
-            labels, exprs = as_dict(raw_labels), as_list(raw_exprs)
-            if labels:
-                k, v = next(iter(labels.items()))
-                candidates: Iterable[str] = by_label.get((str(k), str(v)), [])
+            if selector.labels:  # narrow the candidates through the label index
+                candidates: Iterable[str] = by_label.get(selector.labels[0], [])
             else:
                 candidates = list(self.cluster_roles)
             for name in candidates:
-                try:
-                    if matches_selector(labels, exprs, self.cluster_roles[name].obj.labels):
-                        found[name] = None
-                except ValueError as exc:
-                    self.issues.append(Issue(owner, f"aggregationRule: {exc}",
-                                             owner.line(owner.raw, "aggregationRule")))
-                    break
+                if selector.matches(self.cluster_roles[name].obj.labels):
+                    found[name] = None
         return sorted(found)
 
     def role_for(self, binding: K8sObject) -> tuple[RoleDef | None, str]:
@@ -534,31 +527,6 @@ def infer_default_namespace(inventory: Inventory) -> str:
                     and isinstance(s.get("namespace"), str) and s["namespace"]:
                 votes[s["namespace"]] += 1
     return votes.most_common(1)[0][0] if votes else DEFAULT_NAMESPACE
-
-
-def matches_selector(match_labels: dict[str, Any], expressions: list[Any], labels: dict[str, str]) -> bool:
-    """metav1.LabelSelector semantics; raises ValueError on a malformed expression."""
-    for k, v in match_labels.items():
-        if labels.get(str(k)) != str(v):
-            return False
-    for expr in expressions:
-        if not isinstance(expr, dict):
-            raise ValueError("a matchExpressions entry is not a mapping")
-        key, op = str(expr.get("key", "")), expr.get("operator")
-        values = [str(v) for v in as_list(expr.get("values"))]
-        if op == "In":
-            ok = key in labels and labels[key] in values
-        elif op == "NotIn":
-            ok = key not in labels or labels[key] not in values
-        elif op == "Exists":
-            ok = key in labels
-        elif op == "DoesNotExist":
-            ok = key not in labels
-        else:
-            raise ValueError(f"unknown matchExpressions operator {op!r}")
-        if not ok:
-            return False
-    return True
 
 
 _CACHE: list[tuple[Inventory, tuple[int, ...], RbacModel]] = []
