@@ -18,6 +18,8 @@ COMMANDS = (
     "kubeharden.commands.scan",
     "kubeharden.commands.controls",
     "kubeharden.commands.generate",
+    "kubeharden.commands.rbac",
+    "kubeharden.commands.netpol",
     "kubeharden.commands.audit",
 )
 

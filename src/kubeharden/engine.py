@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterable, Iterator
 
 from kubeharden.checks import rules
 from kubeharden.checks.catalogue import Control, Violation, function_for, load_catalogue, profile_includes
@@ -112,9 +113,9 @@ class Evaluator:
         annotations = obj.annotations
         pod = pod_view(obj)
         if pod is not None:
-            for message, line in pod.problems:
-                self.result.problems.append(Problem("error", "invalid-object", message, file=obj.origin.file,
-                                                    line=line, resource=obj.ref))
+            for level, message, line in pod.problems:
+                self.result.problems.append(Problem(level, "invalid-object" if level == "error" else "partial",
+                                                    message, file=obj.origin.file, line=line, resource=obj.ref))
             if pod.containers or pod.spec:
                 yield from self._evaluate_pod(pod, annotations)
         for control, run in self._by_scope["object"]:
@@ -235,8 +236,8 @@ def build_inventory(items: Iterable[K8sObject | Problem]) -> tuple[Inventory, li
         inventory.add_object(item)
         pod = pod_view(item)
         if pod is not None:
-            for message, line in pod.problems:
-                problems.append(Problem("error", "invalid-object", message, file=item.origin.file, line=line,
-                                        resource=item.ref))
+            for level, message, line in pod.problems:
+                problems.append(Problem(level, "invalid-object" if level == "error" else "partial", message,
+                                        file=item.origin.file, line=line, resource=item.ref))
             inventory.add_pod(pod)
     return inventory, problems

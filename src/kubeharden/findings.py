@@ -24,7 +24,7 @@ class Severity(IntEnum):
     CRITICAL = 4
 
     @classmethod
-    def parse(cls, text: str) -> "Severity":
+    def parse(cls, text: str) -> Severity:
         try:
             return cls[str(text).strip().upper()]
         except KeyError:
@@ -40,7 +40,7 @@ class Severity(IntEnum):
 class Finding:
     """A control that failed for one resource (and container, where it applies)."""
 
-    control: "Control"
+    control: Control
     severity: Severity
     resource: ResourceRef
     container: str | None

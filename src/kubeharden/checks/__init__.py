@@ -12,4 +12,6 @@ CHECK_MODULES = (
     "kubeharden.checks.namespaces",
     "kubeharden.checks.secrets",
     "kubeharden.checks.pss",
+    "kubeharden.checks.rbac",
+    "kubeharden.checks.network",
 )

@@ -7,7 +7,8 @@ are declarative rules in ``catalogue/pods.yaml``; what needs judgement lives her
 from __future__ import annotations
 
 import posixpath
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
@@ -62,12 +63,42 @@ def run_as_non_root_group(pod: PodView, ctx: Context) -> Iterator[Violation]:
 
 # --- host access ------------------------------------------------------------------------
 
-SENSITIVE_HOST_PATHS = (
-    "/", "/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/home", "/lib/modules", "/usr",
-    "/var/run", "/run", "/var/lib/kubelet", "/var/lib/docker", "/var/lib/containerd", "/var/lib/etcd",
-    "/var/log", "/etc/kubernetes",
-)
-RUNTIME_SOCKETS = ("docker.sock", "containerd.sock", "crio.sock", "cri-dockerd.sock")
+#: Node directories whose whole mount exposes the node (the directory itself, not every file below it).
+SENSITIVE_DIRS: dict[str, str] = {
+    "/": "the node's whole filesystem, including kubelet credentials and every pod's data",
+    "/etc": "the node's configuration, including /etc/kubernetes credentials and /etc/shadow",
+    "/var": "the node's state, including kubelet credentials and container storage",
+    "/usr": "the node's binaries, which a writer can replace",
+    "/bin": "the node's binaries, which a writer can replace",
+    "/sbin": "the node's binaries, which a writer can replace",
+    "/lib": "the node's libraries and kernel modules",
+    "/boot": "the node's kernel and boot loader",
+    "/root": "root's home on the node (SSH keys, cloud credentials)",
+    "/home": "users' homes on the node (SSH keys, kubeconfigs)",
+    "/dev": "every device of the node",
+    "/run": "runtime sockets and state of the node's daemons",
+    "/var/run": "runtime sockets and state of the node's daemons",
+    "/var/log": "the node's logs; writable, it enables the kubelet log symlink escape",
+    "/lib/modules": "kernel modules that a writer can load into the node's kernel",
+}
+#: Node trees that are sensitive wherever one mounts into them.
+SENSITIVE_TREES: dict[str, str] = {
+    "/proc": "kernel and process interfaces of the whole node",
+    "/sys": "kernel interfaces of the node (cgroups release_agent, kernel parameters)",
+    "/etc/kubernetes": "control-plane and kubelet credentials and static pod manifests",
+    "/var/lib/kubelet": "kubelet credentials and every pod's volumes and tokens",
+    "/var/lib/docker": "container storage of every pod on the node",
+    "/var/lib/containerd": "container storage of every pod on the node",
+    "/var/lib/etcd": "the cluster's whole database, Secrets included",
+    "/run/containerd": "the containerd socket and state: control of every container",
+    "/var/run/containerd": "the containerd socket and state: control of every container",
+    "/run/crio": "the CRI-O socket: control of every container",
+    "/var/run/crio": "the CRI-O socket: control of every container",
+    "/dev/mem": "physical memory of the node",
+    "/dev/kmem": "kernel memory of the node",
+    "/etc/shadow": "password hashes of the node's users",
+}
+RUNTIME_SOCKETS = ("docker.sock", "containerd.sock", "crio.sock", "cri-dockerd.sock", "podman.sock")
 
 
 def _norm(path: Any) -> str:
@@ -85,13 +116,13 @@ def _under(path: str, prefix: str) -> bool:
 
 def sensitive_reason(path: str) -> str | None:
     """Why mounting ``path`` from the host is dangerous, or None."""
-    if path.endswith(RUNTIME_SOCKETS) or "/containerd/" in path and path.endswith(".sock"):
+    if path.endswith(RUNTIME_SOCKETS):
         return "the container runtime socket gives full control of every container on the node"
-    if path == "/":
-        return "the node's whole filesystem"
-    for prefix in SENSITIVE_HOST_PATHS:
-        if prefix != "/" and _under(path, prefix):
-            return f"{prefix} on the node holds credentials, kernel interfaces or runtime state"
+    if path in SENSITIVE_DIRS:
+        return SENSITIVE_DIRS[path]
+    for prefix, reason in SENSITIVE_TREES.items():
+        if _under(path, prefix):
+            return reason
     return None
 
 
@@ -347,7 +378,7 @@ SAFE_SYSCTLS = frozenset({
     "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
     "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
     "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
-    "net.ipv4.tcp_keepalive_probes",
+    "net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem",
 })
 
 

@@ -23,7 +23,8 @@ Linux security settings have no effect.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from kubeharden.checks.catalogue import Control, Violation
 from kubeharden.model.pods import ContainerView, PodView

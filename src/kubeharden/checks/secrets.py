@@ -17,7 +17,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
@@ -47,9 +48,12 @@ SECRET_NAME = re.compile(
 NOT_SECRET_NAME = re.compile(
     r"(_|\.|-|^)(file|path|dir|url|uri|endpoint|host|port|name|ref|key_?id|id|ttl|expir\w*|timeout|length|"
     r"size|enabled?|mode|type|policy|header|issuer|audience|algorithm|version|count|format|location|"
-    r"namespace|secret_?name|mount)$",
+    r"namespace|secret_?name|mount|prefix|suffix|label|tag|region|zone|bucket|table|topic|queue|index|field|"
+    r"column|provider|store|backend)$",
     re.IGNORECASE,
 )
+# Names that only *may* hold a secret (MAPS_KEY, LICENSE_KEY, COOKIE_SALT): flagged when the value is random.
+KEYLIKE_NAME = re.compile(r"(key|cred|auth|sig|salt|hash|cookie|cert)", re.IGNORECASE)
 PLACEHOLDER = re.compile(
     r"^(\$\(.+\)|\$\{.+\}|\{\{.*\}\}|<.*>|%.+%|\*+|x+|changeme|change_me|replace_?me|your[_\-].*|example|"
     r"dummy|placeholder|none|null|nil|n/a|todo|redacted|secret|password)$",
@@ -79,6 +83,8 @@ def _inert(value: str) -> bool:
         return True
     if v.lower() in ("true", "false", "yes", "no", "on", "off"):
         return True
+    if re.fullmatch(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+", v):  # GOOGLE_API_KEY_VAL: a placeholder to substitute
+        return True
     if re.fullmatch(r"[\d.:,\-+]+[a-zA-Z]{0,3}", v):  # numbers, durations, versions, ports
         return True
     if v.startswith(("/", "./", "file:", "vault:", "arn:", "ref+", "projects/")):
@@ -95,10 +101,15 @@ def judge(name: str, value: Any) -> str | None:
     kind = value_kind(value)
     if kind:
         return f"value looks like {kind}"
-    if SECRET_NAME.search(name) and not NOT_SECRET_NAME.search(name) and not _inert(value):
-        score = entropy(value)
-        strength = "random-looking value" if score >= 3.5 and len(value) >= 16 else "value"
+    if NOT_SECRET_NAME.search(name) or _inert(value):
+        return None
+    random_looking = len(value) >= 16 and entropy(value) >= 3.5 and " " not in value.strip()
+    if SECRET_NAME.search(name):
+        strength = "random-looking value" if random_looking else "value"
         return f"name {name!r} suggests a credential and it has a literal {strength} ({len(value)} chars)"
+    if random_looking and KEYLIKE_NAME.search(name):
+        return (f"name {name!r} may hold a key and its value is random-looking "
+                f"({len(value)} chars, entropy {entropy(value):.1f} bits/char)")
     return None
 
 

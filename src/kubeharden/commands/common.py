@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from typing import IO, Iterator
+from typing import IO
+from collections.abc import Iterator
 
 from kubeharden.config import Config, ConfigError, load_config
 from kubeharden.findings import Severity

@@ -9,6 +9,8 @@ import argparse
 import importlib
 
 GENERATORS: tuple[str, ...] = (
+    "kubeharden.commands.gen_netpol",
+    "kubeharden.commands.gen_quotas",
     "kubeharden.commands.gen_audit_webhook",
 )
 

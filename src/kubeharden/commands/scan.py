@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Iterator
+from collections.abc import Iterator
 
 from kubeharden.commands.common import (ConfigError, add_config_options, add_input_options, add_output_options,
                                         fail, load_settings, output_stream, read_options, severity_or_none)

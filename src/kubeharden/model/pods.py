@@ -16,7 +16,8 @@ security context computed with Kubernetes' own rules:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
+from collections.abc import Iterator
 
 from kubeharden.model.objects import K8sObject, as_dict, as_list, as_str_map
 
@@ -57,7 +58,7 @@ UNSET = Setting(None, None, None, "unset")
 
 @dataclass(slots=True)
 class ContainerView:
-    pod: "PodView"
+    pod: PodView
     raw: dict[str, Any]
     name: str
     kind: str  # container | initContainer | ephemeralContainer
@@ -135,7 +136,8 @@ class PodView:
     template_meta: dict[str, Any]
     spec_path: str
     containers: list[ContainerView] = field(default_factory=list)
-    problems: list[tuple[str, int | None]] = field(default_factory=list)
+    #: (level, message, line): "error" for wrong types, "note" for a partial object such as a patch
+    problems: list[tuple[str, str, int | None]] = field(default_factory=list)
 
     @property
     def sc(self) -> dict[str, Any]:
@@ -179,15 +181,19 @@ def pod_view(obj: K8sObject) -> PodView | None:
     group = obj.ref.api_version.rpartition("/")[0] if "/" in obj.ref.api_version else ""
     if group not in _POD_GROUPS:
         return None
-    problems: list[tuple[str, int | None]] = []
+    problems: list[tuple[str, str, int | None]] = []
     node: Any = obj.raw
     walked = ""
     for step in path:
         nxt = node.get(step) if isinstance(node, dict) else None
         walked = f"{walked}.{step}" if walked else step
         if not isinstance(nxt, dict):
-            problems.append((f"{walked} is {_describe(nxt)}, expected a mapping; no pod to check",
-                             obj.line(node, step)))
+            if nxt is None:  # a patch or partial object (e.g. a Kustomize `$patch: delete`)
+                problems.append(("note", f"{walked} is missing: a partial object or patch; no pod to check",
+                                 obj.line(node, step) if isinstance(node, dict) else obj.line()))
+            else:
+                problems.append(("error", f"{walked} is {_describe(nxt)}, expected a mapping; no pod to check",
+                                 obj.line(node, step)))
             view = PodView(obj, {}, {}, walked or "spec")
             view.problems = problems
             return view
@@ -197,7 +203,7 @@ def pod_view(obj: K8sObject) -> PodView | None:
     spec = template.get("spec")
     spec_path = ".".join((*path, "spec"))
     if not isinstance(spec, dict):
-        problems.append((f"{spec_path} is {_describe(spec)}, expected a mapping", obj.line(template, "spec")))
+        problems.append(("error", f"{spec_path} is {_describe(spec)}, expected a mapping", obj.line(template, "spec")))
         spec = {}
     view = PodView(obj, spec, meta, spec_path)
     for kind, key in (("container", "containers"), ("initContainer", "initContainers"),
@@ -206,23 +212,23 @@ def pod_view(obj: K8sObject) -> PodView | None:
         if items is None:
             continue
         if not isinstance(items, list):
-            problems.append((f"{spec_path}.{key} is {_describe(items)}, expected a list", obj.line(spec, key)))
+            problems.append(("error", f"{spec_path}.{key} is {_describe(items)}, expected a list", obj.line(spec, key)))
             continue
         for i, raw in enumerate(items):
             if not isinstance(raw, dict):
-                problems.append((f"{spec_path}.{key}[{i}] is {_describe(raw)}, expected a mapping",
+                problems.append(("error", f"{spec_path}.{key}[{i}] is {_describe(raw)}, expected a mapping",
                                  obj.line(items)))
                 continue
             name = raw.get("name")
             view.containers.append(ContainerView(view, raw, str(name) if name else f"#{i}", kind, i))
     for key in ("securityContext",):
         if key in spec and spec[key] is not None and not isinstance(spec[key], dict):
-            problems.append((f"{spec_path}.{key} is {_describe(spec[key])}, expected a mapping",
+            problems.append(("error", f"{spec_path}.{key} is {_describe(spec[key])}, expected a mapping",
                              obj.line(spec, key)))
     for c in view.containers:
         sc = c.raw.get("securityContext")
         if sc is not None and not isinstance(sc, dict):
-            problems.append((f"{c.path}.securityContext is {_describe(sc)}, expected a mapping",
+            problems.append(("error", f"{c.path}.securityContext is {_describe(sc)}, expected a mapping",
                              obj.line(c.raw, "securityContext")))
     view.problems = problems
     return view
@@ -231,4 +237,7 @@ def pod_view(obj: K8sObject) -> PodView | None:
 def _describe(value: Any) -> str:
     if value is None:
         return "missing or null"
-    return f"a {type(value).__name__} ({str(value)[:40]!r})"
+    kind = ("a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list)
+            else "a boolean" if isinstance(value, bool) else "a number" if isinstance(value, (int, float))
+            else "a string" if isinstance(value, str) else f"a {type(value).__name__}")
+    return f"{kind} ({str(value)[:40]!r})"

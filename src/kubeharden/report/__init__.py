@@ -7,7 +7,7 @@ iterable (consumed once, possibly streaming), ``result`` the
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 FORMATS = ("table", "json", "sarif", "junit")
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import IO, Iterable
+from typing import IO
+from collections.abc import Iterable
 
 import orjson
 from rich.console import Console

@@ -6,7 +6,8 @@ summary, errors and Pod Security Standards levels follow them in the same object
 
 from __future__ import annotations
 
-from typing import IO, Any, Iterable
+from typing import IO, Any
+from collections.abc import Iterable
 
 import orjson
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections import defaultdict
-from typing import IO, Iterable
+from typing import IO
+from collections.abc import Iterable
 
 from kubeharden.engine import ScanResult
 from kubeharden.findings import Finding

@@ -7,7 +7,8 @@ findings carry a SARIF suppression; input errors become tool notifications.
 
 from __future__ import annotations
 
-from typing import IO, Any, Iterable
+from typing import IO, Any
+from collections.abc import Iterable
 from urllib.parse import quote
 
 import orjson

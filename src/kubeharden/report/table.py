@@ -4,7 +4,8 @@ summary per guide section with a compliance percentage, then input problems."""
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import IO, Iterable
+from typing import IO
+from collections.abc import Iterable
 
 from rich.console import Console
 from rich.table import Table

@@ -11,7 +11,8 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
+from collections.abc import Iterable, Iterator
 
 from kubeharden.findings import Problem
 from kubeharden.model.objects import K8sObject, Provenance, make_ref

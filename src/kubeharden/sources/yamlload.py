@@ -17,7 +17,8 @@ Hostile input is handled before it can hurt anyone downstream:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import yaml
 
@@ -218,10 +219,16 @@ def load_documents(text: str) -> Iterator[Document]:
             yield doc
             index += 1
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # An unclosed bracket is detected far from where it was opened: point at the opening.
+        mark = exc.context_mark or exc.problem_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
-        context = f" ({exc.context})" if exc.context and exc.problem else ""
+        context = ""
+        if exc.context and exc.problem:
+            context = f" ({exc.context} started here"
+            if exc.problem_mark is not None and exc.problem_mark.line + 1 != line:
+                context += f"; detected at line {exc.problem_mark.line + 1}"
+            context += ")"
         yield Document(index=index, line=line or 1, error=DocumentError(f"invalid YAML: {problem}{context}", line))
     except yaml.YAMLError as exc:
         yield Document(index=index, line=1, error=DocumentError(f"invalid YAML: {exc}", None))

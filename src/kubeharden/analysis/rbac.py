@@ -1,0 +1,545 @@
+"""The RBAC permission model: who can do what, resolved the way the API server does it.
+
+Roles, ClusterRoles (with label-based aggregation), RoleBindings and ClusterRoleBindings
+become :class:`Grant` records: one subject, one normalised rule, the scope it applies in
+(a namespace, or ``None`` for cluster-wide) and the binding and role that grant it.
+Matching follows ``rbac/v1`` evaluation helpers exactly:
+
+* ``*`` in verbs, apiGroups and resources matches everything (resources: including
+  subresources); ``*/scale`` matches the ``scale`` subresource of any resource; ``pods/*``
+  is *not* a wildcard (it only matches a resource literally named so);
+* ``resourceNames`` only allow requests that name one of them (so never ``list`` or
+  ``create`` without a name);
+* ``nonResourceURLs`` match exactly or, with a trailing ``*``, by prefix, and only count
+  in ClusterRoles bound by a ClusterRoleBinding;
+* a RoleBinding to a ClusterRole grants its rules only in the binding's namespace.
+
+Subjects are the identities the authenticator produces: ServiceAccounts are also
+members of ``system:serviceaccounts``, ``system:serviceaccounts:<ns>`` and
+``system:authenticated``; ``system:anonymous`` of ``system:unauthenticated``. The model
+is built once per inventory and indexed by subject, so queries stay linear.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+from collections.abc import Iterable, Iterator
+
+from kubeharden.analysis.rbac_defaults import BUILTIN_CLUSTER_ROLES, BUILTIN_ROLES
+from kubeharden.analysis.selectors import SelectorError, compile_selector
+from kubeharden.inventory import Inventory, PodRecord
+from kubeharden.model.objects import K8sObject, Provenance, as_dict, as_list, make_ref
+
+RBAC_GROUP = "rbac.authorization.k8s.io"
+#: Where namespaced objects without metadata.namespace land when nothing says otherwise.
+DEFAULT_NAMESPACE = "default"
+ALL = "*"
+
+#: Pod-creating workload resources: (API group, resource) pairs.
+WORKLOAD_RESOURCES: tuple[tuple[str, str], ...] = (
+    ("", "pods"), ("", "replicationcontrollers"), ("apps", "deployments"), ("apps", "daemonsets"),
+    ("apps", "statefulsets"), ("apps", "replicasets"), ("batch", "jobs"), ("batch", "cronjobs"),
+)
+#: Workload kind -> (API group, resource), to join pods to the verbs that change them.
+KIND_RESOURCE: dict[str, tuple[str, str]] = {
+    "Pod": ("", "pods"), "ReplicationController": ("", "replicationcontrollers"),
+    "Deployment": ("apps", "deployments"), "DaemonSet": ("apps", "daemonsets"),
+    "StatefulSet": ("apps", "statefulsets"), "ReplicaSet": ("apps", "replicasets"),
+    "Job": ("batch", "jobs"), "CronJob": ("batch", "cronjobs"),
+}
+
+
+# -- subjects ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Subject:
+    """An identity a request can carry: a User, a Group or a ServiceAccount."""
+
+    kind: str  # User | Group | ServiceAccount
+    name: str
+    namespace: str | None = None
+
+    @property
+    def key(self) -> str:
+        if self.kind == "ServiceAccount":
+            return f"serviceaccount:{self.namespace}:{self.name}"
+        return f"{self.kind.lower()}:{self.name}"
+
+    def __str__(self) -> str:
+        return self.key
+
+    @property
+    def is_system(self) -> bool:
+        """Kubernetes' own identities (``system:*`` users and groups, kube-system accounts)."""
+        if self.kind == "ServiceAccount":
+            return self.namespace == "kube-system"
+        return self.name.startswith("system:")
+
+    def groups(self) -> tuple[str, ...]:
+        """The groups the authenticator puts this identity in."""
+        if self.kind == "ServiceAccount":
+            return ("system:serviceaccounts", f"system:serviceaccounts:{self.namespace}", "system:authenticated")
+        if self.kind == "User":
+            return ("system:unauthenticated",) if self.name == "system:anonymous" else ("system:authenticated",)
+        return ()
+
+
+def parse_subject(text: str) -> Subject:
+    """``serviceaccount:NS:NAME`` (or ``sa:``), ``user:NAME``, ``group:NAME`` or a raw username."""
+    head, _, rest = text.partition(":")
+    kind = head.lower()
+    if kind in ("serviceaccount", "sa") and rest.count(":") == 1:
+        ns, _, name = rest.partition(":")
+        if ns and name:
+            return Subject("ServiceAccount", name, ns)
+    if kind == "user" and rest:
+        return normalise_user(rest)
+    if kind == "group" and rest:
+        return Subject("Group", rest)
+    if text.startswith("system:serviceaccount:"):
+        return normalise_user(text)
+    raise ValueError(f"cannot read subject {text!r}: use serviceaccount:NAMESPACE:NAME, user:NAME or group:NAME")
+
+
+def normalise_user(name: str) -> Subject:
+    """A ``system:serviceaccount:NS:NAME`` username *is* that ServiceAccount."""
+    parts = name.split(":")
+    if len(parts) == 4 and parts[0] == "system" and parts[1] == "serviceaccount" and parts[2] and parts[3]:
+        return Subject("ServiceAccount", parts[3], parts[2])
+    return Subject("User", name)
+
+
+# -- rules -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One PolicyRule, normalised; ``line`` is where it starts in its file."""
+
+    verbs: frozenset[str]
+    api_groups: frozenset[str] = frozenset()
+    resources: frozenset[str] = frozenset()
+    resource_names: frozenset[str] = frozenset()
+    non_resource_urls: frozenset[str] = frozenset()
+    line: int | None = None
+
+    def allows(self, verb: str, group: str, resource: str, subresource: str = "", name: str | None = None,
+               *, any_name: bool = False) -> bool:
+        """Whether this rule authorises the request (rbac/v1 RuleAllows).
+
+        ``name`` is the object name the request carries; ``any_name`` asks instead whether
+        the rule allows the request for *some* name (a rule limited by resourceNames does).
+        """
+        if not (ALL in self.verbs or verb in self.verbs):
+            return False
+        if not (ALL in self.api_groups or group in self.api_groups):
+            return False
+        if not self._resource_matches(resource, subresource):
+            return False
+        if not self.resource_names or any_name:
+            return True
+        return name is not None and name in self.resource_names
+
+    def _resource_matches(self, resource: str, subresource: str) -> bool:
+        combined = f"{resource}/{subresource}" if subresource else resource
+        for r in self.resources:
+            if r == ALL or r == combined:
+                return True
+            if subresource and len(r) == len(subresource) + 2 and r.startswith("*/") and r.endswith(subresource):
+                return True
+        return False
+
+    def allows_url(self, verb: str, path: str) -> bool:
+        if not (ALL in self.verbs or verb in self.verbs):
+            return False
+        for url in self.non_resource_urls:
+            if url == ALL or url == path or (url.endswith("*") and path.startswith(url[:-1])):
+                return True
+        return False
+
+    @property
+    def is_resource_rule(self) -> bool:
+        return bool(self.resources) and bool(self.api_groups)
+
+    def describe(self) -> str:
+        """The rule in one line, as a reviewer reads it."""
+        if self.non_resource_urls and not self.resources:
+            return f"{_join(self.verbs)} on URLs {_join(self.non_resource_urls)}"
+        groups = _join("core" if g == "" else g for g in self.api_groups)
+        text = f"{_join(self.verbs)} {_join(self.resources)} [{groups}]"
+        if self.resource_names:
+            text += f" names={_join(self.resource_names)}"
+        return text
+
+
+def _join(items: Iterable[str]) -> str:
+    return ",".join(sorted(items))
+
+
+def parse_rules(obj: K8sObject, raw_rules: Any) -> tuple[list[Rule], list[tuple[str, int | None]]]:
+    """The rules of a role plus the problems found in them (a bad rule is skipped, not fatal)."""
+    rules: list[Rule] = []
+    problems: list[tuple[str, int | None]] = []
+    if raw_rules is None:
+        return rules, problems
+    if not isinstance(raw_rules, list):
+        return rules, [(f"rules is a {type(raw_rules).__name__}, not a list", obj.line(obj.raw, "rules"))]
+    for index, raw in enumerate(raw_rules):
+        line = obj.line(raw_rules, index)
+        if not isinstance(raw, dict):
+            problems.append((f"rules[{index}] is not a mapping", line))
+            continue
+        fields: dict[str, frozenset[str]] = {}
+        bad = False
+        for key in ("verbs", "apiGroups", "resources", "resourceNames", "nonResourceURLs"):
+            value = raw.get(key)
+            if value is None:
+                fields[key] = frozenset()
+            elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+                fields[key] = frozenset(value)
+            else:
+                problems.append((f"rules[{index}].{key} must be a list of strings", obj.line(raw, key)))
+                bad = True
+        if bad:
+            continue
+        if not fields["verbs"]:
+            problems.append((f"rules[{index}] has no verbs and grants nothing", line))
+            continue
+        rules.append(Rule(fields["verbs"], fields["apiGroups"], fields["resources"], fields["resourceNames"],
+                          fields["nonResourceURLs"], line))
+    return rules, problems
+
+
+# -- roles and bindings ----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RoleDef:
+    """A Role or ClusterRole with its effective rules (after aggregation)."""
+
+    obj: K8sObject
+    rules: list[Rule]
+    builtin: bool = False
+    aggregated_from: list[str] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return self.obj.kind
+
+    @property
+    def name(self) -> str:
+        return self.obj.name
+
+    @property
+    def is_system(self) -> bool:
+        """Bootstrap roles (``system:*``, or labelled as RBAC defaults) and the built-in ones."""
+        return self.builtin or self.name.startswith("system:") or \
+            self.obj.labels.get("kubernetes.io/bootstrapping") == "rbac-defaults"
+
+    @property
+    def cluster_admin_equivalent(self) -> bool:
+        return any(ALL in r.verbs and ALL in r.resources and ALL in r.api_groups and not r.resource_names
+                   for r in self.rules)
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One subject holding one rule in one scope, and where that comes from."""
+
+    subject: Subject
+    rule: Rule
+    namespace: str | None  # None: cluster-wide (a ClusterRoleBinding)
+    binding: K8sObject
+    role: RoleDef
+
+    @property
+    def scope(self) -> str:
+        return self.namespace or "cluster-wide"
+
+    def via(self) -> str:
+        return f"{self.binding.kind}/{_ns(self.binding)}{self.binding.name} -> {self.role.kind}/" \
+               f"{_ns(self.role.obj)}{self.role.name}"
+
+
+def _ns(obj: K8sObject) -> str:
+    return f"{obj.namespace}/" if obj.namespace and obj.kind in ("Role", "RoleBinding") else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """Something in the RBAC objects that cannot be resolved, with the object and line."""
+
+    obj: K8sObject
+    message: str
+    line: int | None
+
+
+# -- the model -------------------------------------------------------------------------------
+
+
+class RbacModel:
+    """Every grant of a set of objects, indexed by subject and by binding."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+        self.issues: list[Issue] = []
+        self.cluster_roles: dict[str, RoleDef] = {}
+        self.roles: dict[tuple[str | None, str], RoleDef] = {}
+        self.grants: list[Grant] = []
+        self.by_subject: dict[Subject, list[Grant]] = defaultdict(list)
+        self.by_binding: dict[int, list[Grant]] = defaultdict(list)
+        self.bindings: list[tuple[K8sObject, RoleDef | None, list[Subject]]] = []
+        self.default_namespace = infer_default_namespace(inventory)
+        self._load_roles()
+        self._aggregate()
+        self._load_bindings()
+
+    # roles
+    def _load_roles(self) -> None:
+        for raw in BUILTIN_CLUSTER_ROLES:
+            obj = K8sObject(raw, make_ref(raw), Provenance(None, None, "builtin"))
+            rules, _ = parse_rules(obj, raw["rules"])
+            self.cluster_roles[obj.name] = RoleDef(obj, rules, builtin=True)
+        for raw in BUILTIN_ROLES:
+            obj = K8sObject(raw, make_ref(raw), Provenance(None, None, "builtin"))
+            rules, _ = parse_rules(obj, raw["rules"])
+            self.roles[(obj.namespace or self.default_namespace, obj.name)] = RoleDef(obj, rules, builtin=True)
+        for obj in self.inventory.of_kind("ClusterRole", "Role"):
+            rules, problems = parse_rules(obj, obj.raw.get("rules"))
+            for message, line in problems:
+                self.issues.append(Issue(obj, message, line))
+            role = RoleDef(obj, rules)
+            if obj.kind == "ClusterRole":
+                self.cluster_roles[obj.name] = role
+            else:
+                self.roles[(obj.namespace or self.default_namespace, obj.name)] = role
+
+    def _aggregate(self) -> None:
+        """Fill aggregated ClusterRoles with the rules of the roles their selectors pick.
+
+        Like the aggregation controller, a role never aggregates itself; aggregated roles
+        may select other aggregated roles (``admin`` ← ``edit`` ← ``view``), so resolution
+        recurses with a guard against selector cycles. The declared rules are kept: a live
+        object already carries the aggregate, and a manifest usually declares none.
+        """
+        selectors: dict[str, list[dict[str, Any]]] = {}
+        for name, role in self.cluster_roles.items():
+            rule = role.obj.raw.get("aggregationRule")
+            if rule is None:
+                continue
+            raw_selectors = as_dict(rule).get("clusterRoleSelectors")
+            if not isinstance(raw_selectors, list):
+                self.issues.append(Issue(role.obj, "aggregationRule.clusterRoleSelectors is not a list",
+                                         role.obj.line(role.obj.raw, "aggregationRule")))
+                continue
+            selectors[name] = [s for s in raw_selectors if isinstance(s, dict)]
+        if not selectors:
+            return
+        by_label: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for name, role in self.cluster_roles.items():
+            for item in role.obj.labels.items():
+                by_label[item].append(name)
+        done: dict[str, list[Rule]] = {}
+
+        def resolve(name: str, visiting: frozenset[str]) -> list[Rule]:
+            if name in done:
+                return done[name]
+            role = self.cluster_roles[name]
+            if name not in selectors or name in visiting:
+                return role.rules
+            rules = list(role.rules)
+            seen = set(rules)
+            for member in self._selected(selectors[name], by_label, role.obj):
+                if member == name:
+                    continue
+                role.aggregated_from.append(member)
+                for r in resolve(member, visiting | {name}):
+                    if r not in seen:
+                        seen.add(r)
+                        rules.append(r)
+            role.rules = rules
+            done[name] = rules
+            return rules
+
+        for name in selectors:
+            resolve(name, frozenset())
+
+    def _selected(self, selectors: list[dict[str, Any]], by_label: dict[tuple[str, str], list[str]],
+                  owner: K8sObject) -> list[str]:
+        found: dict[str, None] = {}
+        for i, raw in enumerate(selectors):
+            try:
+                selector = compile_selector(raw, f"aggregationRule.clusterRoleSelectors[{i}]")
+            except SelectorError as exc:
+                self.issues.append(Issue(owner, f"{exc}; the selector is ignored",
+                                         owner.line(owner.raw, "aggregationRule")))
+                continue
+            if selector.labels:  # narrow the candidates through the label index
+                candidates: Iterable[str] = by_label.get(selector.labels[0], [])
+            else:
+                candidates = list(self.cluster_roles)
+            for name in candidates:
+                if selector.matches(self.cluster_roles[name].obj.labels):
+                    found[name] = None
+        return sorted(found)
+
+    def role_for(self, binding: K8sObject) -> tuple[RoleDef | None, str]:
+        """The role a binding refers to, or None and why."""
+        ref = binding.raw.get("roleRef")
+        if not isinstance(ref, dict):
+            return None, "has no roleRef"
+        kind, name = ref.get("kind"), ref.get("name")
+        if not isinstance(name, str) or not name:
+            return None, "roleRef has no name"
+        if kind == "ClusterRole":
+            role = self.cluster_roles.get(name)
+        elif kind == "Role":
+            if binding.kind == "ClusterRoleBinding":
+                return None, f"roleRef is Role {name!r}, but a ClusterRoleBinding can only reference a ClusterRole"
+            role = self.roles.get((binding.namespace or self.default_namespace, name))
+        else:
+            return None, f"roleRef.kind is {kind!r}, not Role or ClusterRole"
+        if role is None and name.startswith("system:"):
+            return None, ""  # a bootstrap role of the cluster (system: names are reserved for Kubernetes)
+        if role is None:
+            where = f" in namespace {binding.namespace!r}" if kind == "Role" else ""
+            return None, f"references {kind} {name!r}{where}, which is not in the scanned objects " \
+                         "and is not a Kubernetes default role"
+        return role, ""
+
+    # bindings
+    def _load_bindings(self) -> None:
+        for binding in self.inventory.of_kind("ClusterRoleBinding", "RoleBinding"):
+            role, why = self.role_for(binding)
+            ref_line = binding.line(binding.raw, "roleRef")
+            if role is None and why:
+                self.issues.append(Issue(binding, f"{binding.kind} {binding.name!r} {why}; it grants nothing",
+                                         ref_line))
+            subjects = list(self._subjects(binding))
+            self.bindings.append((binding, role, subjects))
+            if role is None:
+                continue
+            scope = (binding.namespace or self.default_namespace) if binding.kind == "RoleBinding" else None
+            rules = role.rules if scope is None else [r for r in role.rules if r.is_resource_rule]
+            for subject in subjects:
+                for rule in rules:
+                    g = Grant(subject, rule, scope, binding, role)
+                    self.grants.append(g)
+                    self.by_subject[subject].append(g)
+                    self.by_binding[id(binding)].append(g)
+
+    def _subjects(self, binding: K8sObject) -> Iterator[Subject]:
+        raw = binding.raw.get("subjects")
+        if raw is None:
+            return
+        if not isinstance(raw, list):
+            self.issues.append(Issue(binding, "subjects is not a list", binding.line(binding.raw, "subjects")))
+            return
+        for index, s in enumerate(raw):
+            line = binding.line(raw, index)
+            if not isinstance(s, dict) or not isinstance(s.get("name"), str) or not s.get("name"):
+                self.issues.append(Issue(binding, f"subjects[{index}] has no name", line))
+                continue
+            kind, name = s.get("kind"), s["name"]
+            if kind == "ServiceAccount":
+                # Without a namespace the API server rejects a ClusterRoleBinding subject; kustomize
+                # bases rely on `namespace:` filling it in, so it is read like kubectl apply would.
+                ns = s.get("namespace") or binding.namespace or self.default_namespace
+                yield Subject("ServiceAccount", name, str(ns))
+            elif kind == "User":
+                yield normalise_user(name)
+            elif kind == "Group":
+                yield Subject("Group", name)
+            else:
+                self.issues.append(Issue(binding, f"subjects[{index}].kind is {kind!r}, not User, Group or "
+                                                  "ServiceAccount", line))
+
+    # queries
+    def grants_of(self, subject: Subject) -> list[Grant]:
+        """Everything ``subject`` holds: its own grants and those of its groups."""
+        out = list(self.by_subject.get(subject, ()))
+        for group in subject.groups():
+            out.extend(self.by_subject.get(Subject("Group", group), ()))
+        return out
+
+    def who_can(self, verb: str, group: str, resource: str, subresource: str = "", namespace: str | None = None,
+                name: str | None = None) -> list[Grant]:
+        """Grants that authorise the request; ``namespace=None`` asks about a cluster-wide request."""
+        out = []
+        for g in self.grants:
+            if namespace is None and g.namespace is not None:
+                continue
+            if g.namespace is not None and g.namespace != namespace:
+                continue
+            if g.rule.allows(verb, group, resource, subresource, name):
+                out.append(g)
+        return out
+
+    def subjects(self) -> list[Subject]:
+        return sorted(self.by_subject)
+
+    def service_accounts(self) -> dict[str, set[str]]:
+        """Known ServiceAccounts per namespace: objects, workload references and subjects."""
+        out: dict[str, set[str]] = defaultdict(set)
+        for sa in self.inventory.of_kind("ServiceAccount"):
+            out[sa.namespace or self.default_namespace].add(sa.name)
+        for pod in self.inventory.pods:
+            out[pod.namespace or self.default_namespace].add(pod.service_account)
+        for s in self.by_subject:
+            if s.kind == "ServiceAccount" and s.namespace:
+                out[s.namespace].add(s.name)
+        return out
+
+    def namespace_of(self, pod: PodRecord) -> str:
+        return pod.namespace or self.default_namespace
+
+    def account_of(self, pod: PodRecord) -> Subject:
+        return Subject("ServiceAccount", pod.service_account, self.namespace_of(pod))
+
+    def token_mounted(self, pod: PodRecord) -> bool:
+        """Whether the pod gets its ServiceAccount token (pod setting first, then the SA's)."""
+        if pod.automount is not None:
+            return pod.automount
+        sa = self.inventory.service_account(pod.namespace, pod.service_account)
+        value = as_dict(sa.raw).get("automountServiceAccountToken") if sa is not None else None
+        return value is not False
+
+
+def infer_default_namespace(inventory: Inventory) -> str:
+    """The namespace manifests without ``metadata.namespace`` are meant for.
+
+    Install manifests (Argo CD's install.yaml, kustomize bases) leave namespaced objects
+    without a namespace, to be applied with ``-n``, yet their ClusterRoleBindings must name
+    the ServiceAccount's namespace. The namespace those subjects give most often for
+    accounts defined or used without one is that target; otherwise ``default``, as kubectl.
+    """
+    loose = {sa.name for sa in inventory.of_kind("ServiceAccount") if not sa.namespace}
+    loose |= {pod.service_account for pod in inventory.pods if not pod.namespace}
+    if not loose:
+        return DEFAULT_NAMESPACE
+    votes: Counter[str] = Counter()
+    for binding in inventory.of_kind("ClusterRoleBinding", "RoleBinding"):
+        for s in as_list(binding.raw.get("subjects")):
+            if isinstance(s, dict) and s.get("kind") == "ServiceAccount" and s.get("name") in loose \
+                    and isinstance(s.get("namespace"), str) and s["namespace"]:
+                votes[s["namespace"]] += 1
+    return votes.most_common(1)[0][0] if votes else DEFAULT_NAMESPACE
+
+
+_CACHE: list[tuple[Inventory, tuple[int, ...], RbacModel]] = []
+
+
+def model_for(inventory: Inventory) -> RbacModel:
+    """The model of ``inventory``, built once however many controls ask for it."""
+    stamp = tuple(len(inventory.objects.get(k, ())) for k in
+                  ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount", "Secret")) \
+        + (len(inventory.pods),)
+    for inv, seen, model in _CACHE:
+        if inv is inventory and seen == stamp:
+            return model
+    model = RbacModel(inventory)
+    _CACHE[:] = [(inventory, stamp, model)]
+    return model

@@ -1,0 +1,459 @@
+"""Network separation (NSA-NET-6, -7, -9, -31) and resource policies (NSA-NET-10, -11).
+
+The NetworkPolicy controls ask the reachability engine what traffic is really allowed
+instead of asking "does some policy exist". Namespaces and workloads under Cilium or
+Calico policies are not judged by them (kubeharden does not evaluate those engines);
+KH-NET-014 says so per namespace, so nobody gets a false "no policy" alarm.
+
+Namespaces considered are those with workloads or a Namespace object in the input;
+the configured ``system_namespaces`` are left to KH-NET-005 (reachability of system
+components) instead of the per-namespace and per-workload controls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from collections.abc import Iterator
+
+from kubeharden.analysis.external import METADATA, internet_open
+from kubeharden.analysis.policies import PolicyError, Rule, error_line, is_k8s_policy, parse_policy
+from kubeharden.analysis.ports import NO_PORTS, PortSet
+from kubeharden.analysis.reachability import DEFAULT_NAMESPACE, NAME_LABEL, Network, PodClass, Workload
+from kubeharden.checks.catalogue import Violation, check
+from kubeharden.checks.context import Context
+from kubeharden.inventory import Inventory, PodRecord
+from kubeharden.model.objects import K8sObject, Provenance, as_dict, as_list, make_ref
+
+DNS_PORTS = PortSet.of("UDP", 53) | PortSet.of("TCP", 53)
+_FRESH_NAMESPACE = "kubeharden-any-future-namespace"
+
+
+# -- shared plumbing ---------------------------------------------------------------------------
+
+_last: tuple[Inventory, Network] | None = None
+
+
+def network_of(inventory: Inventory) -> Network:
+    """One engine per inventory, shared by all the controls of a scan."""
+    global _last
+    if _last is None or _last[0] is not inventory:
+        _last = (inventory, Network(inventory))
+    return _last[1]
+
+
+@dataclass(slots=True)
+class NamespaceUnit:
+    name: str
+    obj: K8sObject  # the Namespace object, or a stand-in placed at its first workload
+    declared: bool
+
+
+def user_namespaces(inventory: Inventory, ctx: Context) -> list[NamespaceUnit]:
+    """Namespaces with workloads or a Namespace object, minus the configured system ones."""
+    units: dict[str, NamespaceUnit] = {}
+    for obj in inventory.of_kind("Namespace"):
+        units.setdefault(obj.name, NamespaceUnit(obj.name, obj, True))
+    for pod in inventory.pods:
+        ns = pod.namespace or DEFAULT_NAMESPACE
+        if ns not in units:
+            raw = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+            units[ns] = NamespaceUnit(ns, K8sObject(raw, make_ref(raw), Provenance(pod.origin.file, pod.origin.line,
+                                                                                 pod.origin.source)), False)
+    return [u for name, u in sorted(units.items()) if name not in ctx.config.system_namespaces]
+
+
+def _where(unit: NamespaceUnit) -> str:
+    return "" if unit.declared else " (no Namespace object in the input; shown at its first workload)"
+
+
+def _user_workloads(network: Network, ctx: Context) -> Iterator[tuple[Workload, PodClass]]:
+    for w in network.workloads:
+        if w.namespace in ctx.config.system_namespaces or network.covered_by_other_engines(w.namespace):
+            continue
+        yield w, network.classes[w.klass]
+
+
+def _record(w: Workload) -> PodRecord:
+    assert w.record is not None
+    return w.record
+
+
+# -- default deny (NSA-NET-6) --------------------------------------------------------------------
+
+def _default_deny(inventory: Inventory, ctx: Context, direction: str) -> Iterator[Violation]:
+    network = network_of(inventory)
+    types = "Ingress" if direction == "ingress" else "Egress"
+    for unit in user_namespaces(inventory, ctx):
+        if network.covered_by_other_engines(unit.name):
+            continue  # KH-NET-014 reports it
+        mine = [p for p in network.policies if p.namespace == unit.name]
+        isolating = [p for p in mine if p.pod_selector.is_empty
+                     and (p.isolates_ingress if direction == "ingress" else p.isolates_egress)]
+        open_rules = [r for p in isolating for r in (p.ingress if direction == "ingress" else p.egress)
+                      if r.peers is None and r.ports is None]
+        if isolating and len(open_rules) == 0:
+            continue
+        if open_rules:
+            why = (f"{open_rules[0].label} selects every pod but its rule allows all {direction} "
+                   f"(an empty rule {{}} means everything), so nothing is denied")
+        elif mine:
+            why = (f"its {len(mine)} NetworkPolicies select only some pods or do not isolate {types}; "
+                   "pods they do not select accept all " + direction)
+        else:
+            why = f"no NetworkPolicy in namespace {unit.name!r}: every pod accepts all {direction}"
+        yield Violation(f"namespace {unit.name!r} has no default-deny {types} policy: {why}{_where(unit)}",
+                        unit.obj.origin.line, obj=unit.obj,
+                        remediation=f"Add a policy selecting every pod (or run `kubeharden generate netpol -n "
+                                    f"{unit.name}`):\n" + _deny_yaml(unit.name, types))
+
+
+def _deny_yaml(namespace: str, types: str) -> str:
+    return (f"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny-"
+            f"{types.lower()}\n  namespace: {namespace}\nspec:\n  podSelector: {{}}\n  policyTypes: [{types}]\n")
+
+
+@check("KH-NET-001")
+def default_deny_ingress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    return _default_deny(inventory, ctx, "ingress")
+
+
+@check("KH-NET-002")
+def default_deny_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    return _default_deny(inventory, ctx, "egress")
+
+
+@check("KH-NET-003")
+def workload_not_isolated(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    network = network_of(inventory)
+    for w, klass in _user_workloads(network, ctx):
+        record = _record(w)
+        if w.host_network:
+            yield Violation("the pod uses the host network: NetworkPolicy neither isolates it nor recognises it "
+                            "as a pod, so its traffic is not separated", record.spec_line, obj=record)
+            continue
+        missing = [t for t, isolated in (("Ingress", klass.ingress_isolated), ("Egress", klass.egress_isolated))
+                   if not isolated]
+        if missing:
+            yield Violation(f"no NetworkPolicy selects this workload for {' or '.join(missing)}: its pods "
+                            f"accept all {' and '.join(m.lower() for m in missing)} traffic", record.spec_line,
+                            obj=record)
+
+
+# -- what the policies open ------------------------------------------------------------------------
+
+def _admits_every_namespace(network: Network, rule: Rule) -> bool:
+    """True when the rule admits any pod of every namespace, including ones created later."""
+    if rule.peers is None:
+        return True
+    for peer in rule.peers:
+        if peer.ip_block is not None or peer.namespace_selector is None:
+            continue
+        if peer.pod_selector is not None and not peer.pod_selector.is_empty:
+            continue
+        fresh = {NAME_LABEL: _FRESH_NAMESPACE}
+        if peer.namespace_selector.matches(fresh) and \
+                len(network.namespaces_matching(peer.namespace_selector)) == len(network.namespaces):
+            return True
+    return False
+
+
+@check("KH-NET-004")
+def reachable_from_every_namespace(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    network = network_of(inventory)
+    for w, klass in _user_workloads(network, ctx):
+        if not klass.ingress_isolated:
+            continue  # KH-NET-003 reports unisolated workloads
+        wide = [(r, r.resolve_ports(klass.named_ports)) for r in klass.ingress_rules
+                if _admits_every_namespace(network, r)]
+        wide = [(r, p) for r, p in wide if p]
+        if wide:
+            ports = NO_PORTS
+            for _, p in wide:
+                ports = ports | p
+            rules = ", ".join(f"{r.label} ({r.where})" for r, _ in wide)
+            yield Violation(f"any pod of any namespace (including namespaces created later) may connect on "
+                            f"{ports}: allowed by {rules}", _record(w).spec_line, obj=_record(w),
+                            remediation="Name the client namespaces (namespaceSelector on kubernetes.io/"
+                                        "metadata.name) and client pods (podSelector) in the same peer, e.g. "
+                                        "from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: "
+                                        "frontend}}, podSelector: {matchLabels: {app: web}}}]")
+
+
+def _is_dns(klass: PodClass) -> bool:
+    return klass.labels.get("k8s-app") == "kube-dns" or any(name in ("dns", "dns-tcp")
+                                                           for name, _ in klass.named_ports)
+
+
+@check("KH-NET-005")
+def system_reachable(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    network = network_of(inventory)
+    system = set(ctx.config.system_namespaces)
+    user_classes = [c for c in network.classes if c.namespace not in system]
+    user_namespaces_ = [n for n in network.namespaces if n not in system]
+    for w in network.workloads:
+        if w.namespace not in system or w.host_network:
+            continue
+        klass = network.classes[w.klass]
+        expected = DNS_PORTS if _is_dns(klass) else NO_PORTS
+        if not klass.ingress_isolated:
+            yield Violation(f"no NetworkPolicy isolates this {w.namespace} workload: pods of every namespace "
+                            f"({', '.join(sorted(user_namespaces_)[:5]) or 'any user namespace'}"
+                            f"{', …' if len(user_namespaces_) > 5 else ''}) may connect on any port",
+                            _record(w).spec_line, obj=_record(w))
+            continue
+        openings: list[str] = []
+        for rule in klass.ingress_rules:
+            ports = rule.resolve_ports(klass.named_ports)
+            ports = _minus(ports, expected)
+            if not ports:
+                continue
+            clients = [c for c in user_classes if network.peer_mask(rule) >> c.index & 1]
+            if rule.peers is None or _admits_every_namespace(network, rule):
+                openings.append(f"{rule.label} ({rule.where}) admits every namespace on {ports}")
+            elif clients:
+                names = sorted({network.workloads[c.members[0]].label for c in clients})
+                more = " …" if len(names) > 3 else ""
+                openings.append(f"{rule.label} ({rule.where}) admits {', '.join(names[:3])}{more} on {ports}")
+        if openings:
+            yield Violation(f"user namespaces can reach this {w.namespace} workload: {'; '.join(openings)}",
+                            _record(w).spec_line, obj=_record(w))
+
+
+def _minus(ports: PortSet, remove: PortSet) -> PortSet:
+    if not remove:
+        return ports
+    out = NO_PORTS
+    for proto, intervals in ports.by_protocol():
+        holes = [iv for p, ivs in remove.by_protocol() if p == proto for iv in ivs]
+        for low, high in intervals:
+            start = low
+            for h_low, h_high in sorted(holes):
+                if h_high < start or h_low > high:
+                    continue
+                if h_low > start:
+                    out = out | PortSet.of(proto, start, h_low - 1)
+                start = max(start, h_high + 1)
+            if start <= high:
+                out = out | PortSet.of(proto, start, high)
+    return out
+
+
+def _why_open(w: Workload) -> str:
+    return "it uses the host network" if w.host_network else "no NetworkPolicy restricts its egress"
+
+
+@check("KH-NET-006")
+def internet_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    network = network_of(inventory)
+    for w, klass in _user_workloads(network, ctx):
+        record = _record(w)
+        if not klass.egress_isolated:
+            yield Violation(f"egress to the internet is open: {_why_open(w)}", record.spec_line, obj=record)
+            continue
+        wide = [(b, p, r) for b, p, r in network.egress_blocks(klass.index) if internet_open([b])]
+        if wide:
+            detail = "; ".join(f"{b} on {p} by {', '.join(f'{x.label} ({x.where})' for x in r)}"
+                               for b, p, r in wide)
+            yield Violation(f"egress to the internet is allowed: {detail}", record.spec_line, obj=record,
+                            remediation="Allow only the external addresses the workload needs (ipBlock with "
+                                        "narrow CIDRs), or route it through an egress proxy")
+
+
+@check("KH-NET-007")
+def metadata_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    network = network_of(inventory)
+    for w, klass in _user_workloads(network, ctx):
+        record = _record(w)
+        if not klass.egress_isolated:
+            yield Violation(f"the cloud metadata service ({METADATA[0].network_address}) is reachable: "
+                            f"{_why_open(w)}", record.spec_line, obj=record)
+            continue
+        for net in METADATA:
+            ports, rules = network.egress_to_address(klass.index, net.network_address)
+            if not ports:
+                continue
+            explicit = [r for r in rules for p in r.peers or () if p.ip_block and p.ip_block.cidr.prefixlen >=
+                        (16 if net.version == 4 else 64) and p.ip_block.contains(net.network_address)]
+            if explicit:
+                how = f"explicitly allowed by {', '.join(sorted({f'{r.label} ({r.where})' for r in explicit}))}"
+            elif any(r.peers is None for r in rules):
+                how = (f"allowed by {', '.join(sorted({f'{r.label} ({r.where})' for r in rules}))}, which has no "
+                       "'to' and so allows every destination")
+            else:
+                how = (f"allowed by {', '.join(sorted({f'{r.label} ({r.where})' for r in rules}))}, whose address "
+                       f"block does not except {net}")
+            yield Violation(f"the cloud metadata service {net.network_address} is reachable on {ports}: {how}",
+                            record.spec_line, obj=record,
+                            remediation=f"Add `except: [{net}]` to every wide ipBlock in egress rules and remove "
+                                        "rules that allow the metadata address; workloads that need cloud "
+                                        "credentials should use workload identity instead")
+            break
+
+
+@check("KH-NET-014")
+def other_engines(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    network = network_of(inventory)
+    for unit in user_namespaces(inventory, ctx):
+        found = network.covered_by_other_engines(unit.name)
+        if not found:
+            continue
+        names = ", ".join(f"{o.kind}/{o.name}" for o in found[:5]) + (" …" if len(found) > 5 else "")
+        yield Violation(f"namespace {unit.name!r} is governed by Cilium/Calico policies ({names}) that kubeharden "
+                        "does not evaluate; KH-NET-001 to KH-NET-007 were NOT checked here. Standard "
+                        f"NetworkPolicies evaluated: {sum(p.namespace == unit.name for p in network.policies)}"
+                        f"{_where(unit)}", unit.obj.origin.line, obj=unit.obj)
+
+
+@check("KH-NET-015")
+def invalid_policy(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
+    if not is_k8s_policy(obj):
+        return
+    try:
+        parse_policy(obj)
+    except PolicyError as exc:
+        yield Violation(f"invalid NetworkPolicy: {exc}; the API server rejects it, so it protects nothing",
+                        error_line(obj, exc))
+
+
+# -- exposure (NSA-NET-9) ---------------------------------------------------------------------------
+
+def _spec(obj: K8sObject) -> dict:
+    return as_dict(obj.raw.get("spec"))
+
+
+@check("KH-NET-008")
+def exposed_service(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
+    spec = _spec(obj)
+    kind = spec.get("type")
+    if kind == "NodePort":
+        yield Violation("Service of type NodePort opens its ports on every node's address, bypassing "
+                        "NetworkPolicy ingress from outside the cluster", obj.line(spec, "type"))
+    elif kind == "LoadBalancer":
+        yield Violation("Service of type LoadBalancer exposes the workload outside the cluster (and opens "
+                        "NodePorts unless allocateLoadBalancerNodePorts is false)", obj.line(spec, "type"))
+
+
+LB_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges"
+
+
+@check("KH-NET-009")
+def load_balancer_ranges(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
+    spec = _spec(obj)
+    if spec.get("type") != "LoadBalancer":
+        return
+    ranges = [str(r).strip() for r in as_list(spec.get("loadBalancerSourceRanges"))]
+    if not ranges:
+        ranges = [r.strip() for r in obj.annotations.get(LB_RANGES_ANNOTATION, "").split(",") if r.strip()]
+    if not ranges:
+        yield Violation("LoadBalancer without loadBalancerSourceRanges: any address on the internet may connect",
+                        obj.line(spec, "type"))
+    elif any(r in ("0.0.0.0/0", "::/0") for r in ranges):
+        yield Violation("loadBalancerSourceRanges admits every address (0.0.0.0/0 or ::/0)",
+                        obj.line(spec, "loadBalancerSourceRanges"))
+
+
+@check("KH-NET-010")
+def external_ips(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
+    spec = _spec(obj)
+    ips = as_list(spec.get("externalIPs"))
+    if ips:
+        yield Violation(f"Service sets externalIPs ({', '.join(map(str, ips[:3]))}): traffic to these addresses "
+                        "is captured on every node, and whoever can set them can intercept traffic "
+                        "(CVE-2020-8554)", obj.line(spec, "externalIPs"))
+
+
+def _host_covered(host: str, tls_hosts: list[str]) -> bool:
+    for pattern in tls_hosts:
+        if pattern == host:
+            return True
+        if pattern.startswith("*.") and host.count(".") == pattern.count(".") and host.endswith(pattern[1:]):
+            return True
+    return False
+
+
+@check("KH-NET-011")
+def ingress_tls(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
+    spec = _spec(obj)
+    tls = [as_dict(t) for t in as_list(spec.get("tls"))]
+    if not tls:
+        yield Violation("Ingress has no tls section: its hosts are served over plain HTTP",
+                        obj.line(spec or None, "rules"))
+        return
+    if any(not as_list(t.get("hosts")) for t in tls):
+        return  # a tls entry without hosts covers every host with the controller's certificate
+    tls_hosts = [str(h) for t in tls for h in as_list(t.get("hosts"))]
+    hosts = [str(as_dict(r).get("host")) for r in as_list(spec.get("rules")) if as_dict(r).get("host")]
+    uncovered = [h for h in hosts if not _host_covered(h, tls_hosts)]
+    if uncovered:
+        yield Violation(f"Ingress hosts without TLS: {', '.join(uncovered)}", obj.line(spec, "tls"))
+
+
+# -- resource policies (NSA-NET-10, -11) -----------------------------------------------------------
+
+LIMIT_FIELDS = ("default", "defaultRequest", "max")
+
+
+def _by_namespace(inventory: Inventory, kind: str) -> dict[str, list[K8sObject]]:
+    by_ns: dict[str, list[K8sObject]] = {}
+    for obj in inventory.of_kind(kind):
+        by_ns.setdefault(obj.namespace or DEFAULT_NAMESPACE, []).append(obj)
+    return by_ns
+
+
+def _limit_gaps(objs: list[K8sObject]) -> list[str]:
+    """What the namespace's LimitRanges leave unset for containers (empty when complete)."""
+    have: dict[str, set[str]] = {f: set() for f in LIMIT_FIELDS}
+    for obj in objs:
+        for item in as_list(_spec(obj).get("limits")):
+            item = as_dict(item)
+            if item.get("type") != "Container":
+                continue
+            for f in LIMIT_FIELDS:
+                have[f].update(str(k) for k in as_dict(item.get(f)))
+    return [f"{f}.{r}" for f in LIMIT_FIELDS for r in ("cpu", "memory") if r not in have[f]]
+
+
+@check("KH-NET-012")
+def limit_range(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    by_ns = _by_namespace(inventory, "LimitRange")
+    for unit in user_namespaces(inventory, ctx):
+        objs = by_ns.get(unit.name, [])
+        if not objs:
+            yield Violation(f"namespace {unit.name!r} has no LimitRange: containers without requests and limits "
+                            f"run unbounded{_where(unit)}", unit.obj.origin.line, obj=unit.obj,
+                            remediation=f"Add a LimitRange (see `kubeharden generate quotas`) to {unit.name}")
+            continue
+        gaps = _limit_gaps(objs)
+        if gaps:
+            yield Violation(f"the LimitRange of namespace {unit.name!r} sets no Container {', '.join(gaps)}",
+                            objs[0].origin.line, obj=objs[0])
+
+
+QUOTA_KEYS = {"requests.cpu": ("requests.cpu", "cpu"), "requests.memory": ("requests.memory", "memory"),
+              "limits.cpu": ("limits.cpu",), "limits.memory": ("limits.memory",)}
+
+
+@check("KH-NET-013")
+def resource_quota(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    by_ns = _by_namespace(inventory, "ResourceQuota")
+    for unit in user_namespaces(inventory, ctx):
+        quotas = by_ns.get(unit.name, [])
+        # Scoped quotas (scopes / scopeSelector) cap only some pods, so they do not count.
+        unscoped = [q for q in quotas if not _spec(q).get("scopes") and not _spec(q).get("scopeSelector")]
+        hard: set[str] = set()
+        for q in unscoped:
+            hard.update(str(k) for k in as_dict(_spec(q).get("hard")))
+        missing = [key for key, names in QUOTA_KEYS.items() if not hard.intersection(names)]
+        if not missing:
+            continue
+        if not quotas:
+            what = "has no ResourceQuota"
+        elif not unscoped:
+            what = "has only scoped ResourceQuotas, which cap some pods only"
+        else:
+            what = "has ResourceQuotas that do not cap"
+        target = unscoped[0] if unscoped else unit.obj
+        yield Violation(f"namespace {unit.name!r} {what}: {', '.join(missing)} unbounded{_where(unit)}",
+                        target.origin.line, obj=target,
+                        remediation=f"Add a ResourceQuota with hard {', '.join(QUOTA_KEYS)} to {unit.name} "
+                                    "(see `kubeharden generate quotas`)")

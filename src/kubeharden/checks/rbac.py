@@ -1,0 +1,360 @@
+"""RBAC controls (NSA-RBAC-3..8, NSA-AUTH-3/5, NSA-POD-21/22, NSA-NET-28) over the permission model.
+
+Three kinds of control, all inventory-scope because a grant needs a role *and* a binding:
+
+* rule patterns, reported on the Role or ClusterRole at the rule's line, naming who the
+  role is bound to (risky permissions as data in :mod:`kubeharden.analysis.rbac_risks`);
+* binding patterns (cluster-admin, anonymous, ``system:masters``, the ``default`` account),
+  reported on the binding;
+* consequences: workloads whose mounted token carries risky permissions, and subjects
+  with an escalation path to cluster-admin or to every Secret.
+
+Kubernetes' own bootstrap roles and bindings (``system:*``, labelled ``rbac-defaults``,
+``cluster-admin`` bound to ``system:masters``) are not reported: they are the platform,
+not a choice the reader made. ClusterRoles filled by aggregation are judged through the
+roles they aggregate, so a permission is reported once, where it is written.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+from kubeharden.analysis.rbac import ALL, RbacModel, RoleDef, Rule, Subject, model_for
+from kubeharden.analysis.rbac_defaults import DEFAULT_BINDINGS
+from kubeharden.analysis.rbac_paths import CLUSTER_ADMIN, SECRETS, Path, PathFinder, describe_node
+from kubeharden.analysis.rbac_risks import RISKS, risks_of, verbs_phrase
+from kubeharden.checks.catalogue import Violation, check
+from kubeharden.checks.context import Context
+from kubeharden.inventory import Inventory
+from kubeharden.model.objects import K8sObject, as_dict
+
+ANONYMOUS = (Subject("User", "system:anonymous"), Subject("Group", "system:unauthenticated"))
+EVERYONE = (Subject("Group", "system:authenticated"), Subject("Group", "system:serviceaccounts"))
+PUBLIC_URLS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
+HARMLESS_ROLES = frozenset({"system:public-info-viewer", "system:discovery", "system:basic-user",
+                            "system:service-account-issuer-discovery"})
+SA_TOKEN_TYPE = "kubernetes.io/service-account-token"
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _bound_to(model: RbacModel) -> dict[int, list[tuple[K8sObject, list[Subject]]]]:
+    out: dict[int, list[tuple[K8sObject, list[Subject]]]] = defaultdict(list)
+    for binding, role, subjects in model.bindings:
+        if role is not None:
+            out[id(role)].append((binding, subjects))
+    return out
+
+
+def _who(bindings: list[tuple[K8sObject, list[Subject]]], limit: int = 4) -> str:
+    if not bindings:
+        return "not bound by any binding in the scanned objects"
+    parts: list[str] = []
+    for binding, subjects in bindings:
+        names = ", ".join(str(s) for s in subjects) or "no subjects"
+        text = f"{names} via {binding.kind} {binding.name} {_binding_scope(binding)}"
+        if text not in parts:
+            parts.append(text)
+    more = f" and {len(parts) - limit} more" if len(parts) > limit else ""
+    return "bound to " + "; ".join(parts[:limit]) + more
+
+
+def _reviewable_roles(model: RbacModel) -> Iterator[RoleDef]:
+    """Roles written in the scanned objects, not bootstrap and not filled by aggregation."""
+    for role in list(model.cluster_roles.values()) + list(model.roles.values()):
+        if role.builtin or role.is_system or "aggregationRule" in role.obj.raw:
+            continue
+        yield role
+
+
+def _role_risk(inventory: Inventory, key: str) -> Iterator[Violation]:
+    model = model_for(inventory)
+    bound = _bound_to(model)
+    risk = RISKS[key]
+    for role in _reviewable_roles(model):
+        hits = []
+        for rule in role.rules:
+            matched = risk.matched(rule)
+            if matched:
+                names = f" only for {', '.join(sorted(rule.resource_names))}" if rule.resource_names else ""
+                hits.append((rule, f"{verbs_phrase(matched)}{names} (rule: {rule.describe()})"))
+        if hits:
+            yield _role_violation(role, f"{risk.what}: ", hits, bound)
+
+
+def _role_violation(role: RoleDef, what: str, hits: list[tuple[Rule, str]],
+                    bound: dict[int, list[tuple[K8sObject, list[Subject]]]]) -> Violation:
+    """One finding per role, at the first offending rule, listing up to three rules."""
+    shown = "; ".join(text for _, text in hits[:3]) + (f"; and {len(hits) - 3} more rules" if len(hits) > 3 else "")
+    return Violation(f"{role.kind} {role.name} {what}{shown}; {_who(bound.get(id(role), []))}", hits[0][0].line,
+                     obj=role.obj)
+
+
+def _is_default_binding(binding: K8sObject, role: RoleDef | None, subject: Subject) -> bool:
+    if role is None:
+        return False
+    return (binding.name, role.name, subject.kind, subject.name) in DEFAULT_BINDINGS
+
+
+def _public_info_only(role: RoleDef) -> bool:
+    return all(not r.resources and r.verbs <= {"get"} and r.non_resource_urls <= PUBLIC_URLS for r in role.rules)
+
+
+def _harmless(role: RoleDef) -> bool:
+    """Bootstrap roles every authenticated identity holds by default."""
+    return role.is_system and role.name in HARMLESS_ROLES
+
+
+def _subject_line(binding: K8sObject, subject: Subject) -> int | None:
+    subjects = binding.raw.get("subjects")
+    if isinstance(subjects, list):
+        for index, s in enumerate(subjects):
+            if isinstance(s, dict) and s.get("name") in (subject.name, f"system:serviceaccount:{subject.namespace}:"
+                                                                           f"{subject.name}"):
+                return binding.line(subjects, index)
+    return binding.line(binding.raw, "subjects")
+
+
+def _binding_scope(binding: K8sObject) -> str:
+    if binding.kind != "RoleBinding":
+        return "cluster-wide"
+    return f"in namespace {binding.namespace}" if binding.namespace else "in the namespace it is applied to"
+
+
+# -- rule patterns on roles --------------------------------------------------------------------
+
+
+@check("KH-RBAC-002")
+def wildcards(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    model = model_for(inventory)
+    bound = _bound_to(model)
+    for role in _reviewable_roles(model):
+        hits = []
+        for rule in role.rules:
+            parts = [f"{label} '*'" for label, values in (("verbs", rule.verbs), ("resources", rule.resources),
+                                                          ("apiGroups", rule.api_groups)) if ALL in values]
+            if ALL in rule.non_resource_urls:
+                parts.append("nonResourceURLs '*'")
+            if parts:
+                hits.append((rule, f"{', '.join(parts)} in rule {rule.describe()}"))
+        if hits:
+            yield _role_violation(role, "uses wildcards, which also grant every verb or resource added later: ",
+                                  hits, bound)
+
+
+@check("KH-RBAC-003")
+def read_secrets(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    yield from _role_risk(inventory, "read-secrets")
+
+
+@check("KH-RBAC-004")
+def exec_attach(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    yield from _role_risk(inventory, "exec")
+
+
+@check("KH-RBAC-005")
+def create_workloads(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    yield from _role_risk(inventory, "create-workloads")
+
+
+@check("KH-RBAC-006")
+def escalate_bind(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    yield from _role_risk(inventory, "escalate-bind")
+
+
+@check("KH-RBAC-007")
+def impersonate(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    yield from _role_risk(inventory, "impersonate")
+
+
+@check("KH-RBAC-008")
+def nodes_proxy(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    yield from _role_risk(inventory, "nodes-proxy")
+
+
+@check("KH-RBAC-009")
+def approve_csr(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    yield from _role_risk(inventory, "approve-csr")
+
+
+@check("KH-RBAC-010")
+def webhooks(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    yield from _role_risk(inventory, "webhooks")
+
+
+@check("KH-RBAC-011")
+def token_request(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    yield from _role_risk(inventory, "sa-token")
+
+
+@check("KH-RBAC-012")
+def create_pv(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    yield from _role_risk(inventory, "create-pv")
+
+
+# -- binding patterns --------------------------------------------------------------------------
+
+
+@check("KH-RBAC-001")
+def cluster_admin_bindings(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    model = model_for(inventory)
+    for binding, role, subjects in model.bindings:
+        if role is None or not role.cluster_admin_equivalent:
+            continue
+        subjects = [s for s in subjects if not _is_default_binding(binding, role, s)]
+        if not subjects:
+            continue
+        what = "cluster-admin" if role.name == "cluster-admin" else \
+            f"{role.kind} {role.name} (cluster-admin equivalent: every verb on every resource)"
+        yield Violation(f"{binding.kind} {binding.name} gives {what} {_binding_scope(binding)} to "
+                        f"{', '.join(str(s) for s in subjects)}", binding.line(binding.raw, "roleRef"), obj=binding)
+
+
+@check("KH-RBAC-013")
+def anonymous_grants(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    yield from _group_grants(inventory, ANONYMOUS, informational=False)
+
+
+@check("KH-RBAC-014")
+def anonymous_public_info(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    yield from _group_grants(inventory, ANONYMOUS, informational=True)
+
+
+def _group_grants(inventory: Inventory, who: tuple[Subject, ...], informational: bool) -> Iterator[Violation]:
+    model = model_for(inventory)
+    for binding, role, subjects in model.bindings:
+        if role is None:
+            continue
+        for subject in subjects:
+            if subject not in who:
+                continue
+            if _public_info_only(role) != informational:
+                continue
+            if informational:
+                note = " (the Kubernetes default)" if _is_default_binding(binding, role, subject) else ""
+                yield Violation(f"{subject} may read the health and version endpoints through {binding.kind} "
+                                f"{binding.name}{note}", _subject_line(binding, subject), obj=binding)
+            else:
+                rules = "; ".join(r.describe() for r in role.rules[:3]) or "no rules"
+                yield Violation(f"{binding.kind} {binding.name} grants {role.kind} {role.name} ({rules}) "
+                                f"{_binding_scope(binding)} to {subject}: anyone who can reach the API server "
+                                "holds it", _subject_line(binding, subject), obj=binding)
+
+
+@check("KH-RBAC-015")
+def everyone_grants(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    model = model_for(inventory)
+    for binding, role, subjects in model.bindings:
+        if role is None or _harmless(role):
+            continue
+        for subject in subjects:
+            if subject in EVERYONE and not _is_default_binding(binding, role, subject):
+                whom = "every authenticated user and ServiceAccount" if subject.name == "system:authenticated" \
+                    else "every ServiceAccount of every namespace"
+                yield Violation(f"{binding.kind} {binding.name} grants {role.kind} {role.name} "
+                                f"{_binding_scope(binding)} to {subject}, that is to {whom}",
+                                _subject_line(binding, subject), obj=binding)
+
+
+@check("KH-RBAC-016")
+def default_service_account(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    model = model_for(inventory)
+    for binding, role, subjects in model.bindings:
+        if role is not None and _harmless(role):
+            continue
+        for subject in subjects:
+            if subject.kind == "ServiceAccount" and subject.name == "default":
+                role_text = f"{role.kind} {role.name}" if role else "a role"
+                yield Violation(f"{binding.kind} {binding.name} grants {role_text} {_binding_scope(binding)} to the "
+                                f"default ServiceAccount of namespace {subject.namespace}, which every pod there uses "
+                                "unless it names another", _subject_line(binding, subject), obj=binding)
+
+
+@check("KH-RBAC-017")
+def system_masters(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    model = model_for(inventory)
+    masters = Subject("Group", "system:masters")
+    for binding, role, subjects in model.bindings:
+        if masters in subjects and not _is_default_binding(binding, role, masters):
+            yield Violation(f"{binding.kind} {binding.name} names group system:masters: members of that group "
+                            "bypass RBAC entirely, so the binding only hides that they hold every permission",
+                            _subject_line(binding, masters), obj=binding)
+
+
+@check("KH-RBAC-018")
+def long_lived_tokens(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    for secret in inventory.of_kind("Secret"):
+        if as_dict(secret.raw).get("type") != SA_TOKEN_TYPE:
+            continue
+        sa = secret.annotations.get("kubernetes.io/service-account.name", "?")
+        yield Violation(f"Secret {secret.name} holds a non-expiring token of ServiceAccount {secret.namespace}/{sa}",
+                        secret.line(secret.raw, "type"), obj=secret)
+
+
+@check("KH-RBAC-020")
+def unresolved(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    for issue in model_for(inventory).issues:
+        yield Violation(issue.message, issue.line, obj=issue.obj)
+
+
+# -- consequences ------------------------------------------------------------------------------
+
+
+@check("KH-RBAC-019")
+def workload_token_risks(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    model = model_for(inventory)
+    cache: dict[Subject, str] = {}
+    for pod in inventory.pods:
+        if not model.token_mounted(pod):
+            continue
+        subject = model.account_of(pod)
+        if subject not in cache:
+            cache[subject] = _risk_summary(model, subject)
+        summary = cache[subject]
+        if summary:
+            yield Violation(f"runs as ServiceAccount {subject.namespace}/{subject.name} with its token mounted; "
+                            f"a compromise of this workload gives: {summary}",
+                            pod.automount_line or pod.spec_line, obj=pod)
+
+
+def _risk_summary(model: RbacModel, subject: Subject) -> str:
+    """What the account's token gives, grouped by the binding that gives it."""
+    by_via: dict[str, list[str]] = {}
+    for grant in model.grants_of(subject):
+        if grant.role.cluster_admin_equivalent and grant.namespace is None:
+            by_via[grant.via()] = ["cluster-admin (every permission cluster-wide)"]
+            continue
+        found = by_via.setdefault(grant.via(), [])
+        if found and found[0].startswith("cluster-admin"):
+            continue
+        for risk in risks_of(grant.rule):
+            phrase = f"{risk.what.removeprefix('can ')} ({grant.scope})"
+            if phrase not in found:
+                found.append(phrase)
+    return "; ".join(f"{', '.join(what)} via {via}" for via, what in sorted(by_via.items()) if what)
+
+
+@check("KH-RBAC-021")
+def escalation_paths(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    model = model_for(inventory)
+    if not model.grants:
+        return
+    finder = PathFinder(model)
+    admin = finder.shortest_paths(CLUSTER_ADMIN)
+    secrets = finder.shortest_paths(SECRETS)
+    for subject in sorted(model.by_subject):
+        if subject.is_system:
+            continue
+        key = subject.key
+        goal = CLUSTER_ADMIN if key in admin else SECRETS
+        steps = admin.get(key) or secrets.get(key)
+        if not steps or not steps[0].grants:
+            continue
+        path = Path(key, goal, steps)
+        if len(path) < 2:
+            continue  # direct holders are reported by the rule and binding controls
+        first = steps[0].grants[0]
+        yield Violation(f"{subject} can reach {describe_node(goal)} in {len(path)} steps: {path.describe()}",
+                        first.binding.line(first.binding.raw, "roleRef"), obj=first.binding)

@@ -1,0 +1,47 @@
+"""Plumbing shared by the commands that print an analysis or generated objects (netpol, generate)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterable
+from typing import IO
+
+from kubeharden.commands.common import ConfigError, fail, load_settings, output_stream
+from kubeharden.config import Config
+from kubeharden.exitcodes import INPUT_ERRORS, OK, USAGE
+from kubeharden.findings import Problem
+
+
+def add_generator_options(parser: argparse.ArgumentParser) -> None:
+    """``-n`` and ``-o``, common to the generators that work per namespace."""
+    parser.add_argument("-n", "--namespace", action="append", metavar="NS",
+                        help="only this namespace (repeatable; default: every non-system namespace of the input)")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
+
+
+def settings(args: argparse.Namespace) -> Config | None:
+    """The configuration, or None after saying why it is unusable."""
+    try:
+        return load_settings(args)
+    except ConfigError as exc:
+        fail(str(exc))
+        return None
+
+
+def report_problems(problems: Iterable[Problem]) -> None:
+    for problem in problems:
+        print(f"kubeharden: {problem.level}: {problem.where()}: {problem.message}", file=sys.stderr)
+
+
+def write_output(path: str | None, write: Callable[[IO[str]], object], problems: Iterable[Problem]) -> int:
+    """Write to ``path`` (atomically) or stdout; the exit status for the command."""
+    try:
+        with output_stream(path) as out:
+            write(out)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror or exc}")
+        return USAGE
+    return INPUT_ERRORS if any(p.level == "error" for p in problems) else OK

@@ -1,0 +1,211 @@
+"""``kubeharden netpol matrix|can-reach``: what traffic the NetworkPolicies actually allow."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import re
+import sys
+from collections.abc import Iterable
+from typing import IO
+
+from kubeharden.analysis.external import endpoints, internet_open
+from kubeharden.analysis.policies import IPBlock
+from kubeharden.analysis.ports import ALL_PORTS, PortSet, parse_port_query
+from kubeharden.analysis.reachability import Network, SideVerdict, Workload
+from kubeharden.commands.common import add_input_options, add_output_options, fail, read_options
+from kubeharden.commands.emit import report_problems, write_output
+from kubeharden.engine import build_inventory
+from kubeharden.exitcodes import FINDINGS, OK, USAGE
+from kubeharden.findings import Problem
+from kubeharden.report import netpol as netpol_render
+from kubeharden.sources.files import read_objects
+
+MATRIX_FORMATS = ("table", "json", "dot", "mermaid")
+_PORT_SUFFIX = re.compile(r"^(.*):(\d+(?:-\d+)?(?:/[A-Za-z]+)?)$")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("netpol", help="NetworkPolicy reachability (matrix, can-reach)",
+                       description="Compute what traffic the NetworkPolicies in the input allow.")
+    q = p.add_subparsers(dest="netpol_command", metavar="QUERY")
+
+    m = q.add_parser("matrix", help="every allowed connection between workloads and external blocks",
+                     description="List the allowed connections (pairs with nothing allowed are absent).")
+    m.add_argument("-n", "--namespace", action="append", metavar="NS",
+                   help="only connections with an end in this namespace (repeatable)")
+    m.add_argument("--no-external", action="store_true", help="leave out external address blocks")
+    add_input_options(m)
+    add_output_options(m, MATRIX_FORMATS, "table")
+    m.set_defaults(func=run_matrix)
+
+    c = q.add_parser("can-reach", help="can SRC open a connection to DST (and on which ports)?",
+                     description="Explain which policies allow or block SRC -> DST, for both directions. "
+                                 "SRC and DST are workloads (NS/KIND/NAME, NS/NAME, KIND/NAME or NAME), "
+                                 "the named endpoints internet, metadata and apiserver (with --api-server), "
+                                 "or an IP address. DST may end in :PORT or :PORT/PROTO (default TCP). "
+                                 "Exit status 0 when allowed, 1 when blocked.")
+    c.add_argument("src", metavar="SRC")
+    c.add_argument("dst", metavar="DST[:PORT[/PROTO]]")
+    c.add_argument("--api-server", action="append", default=[], metavar="CIDR",
+                   help="address(es) of the API server, for the apiserver endpoint")
+    add_input_options(c)
+    c.set_defaults(func=run_can_reach)
+    p.set_defaults(func=lambda args: (p.print_help(), USAGE)[1])
+
+
+def _load(args: argparse.Namespace) -> tuple[Network, list[Problem]]:
+    inventory, problems = build_inventory(read_objects(args.paths, read_options(args)))
+    network = Network(inventory)
+    problems = [*problems, *network.problems]
+    report_problems(problems)
+    if network.other_policies:
+        kinds = sorted({f"{o.kind} ({o.ref.api_version})" for o in network.other_policies})
+        print(f"kubeharden: note: {len(network.other_policies)} Cilium/Calico policies were found and NOT "
+              f"evaluated ({', '.join(kinds)}); the real cluster may allow less than shown", file=sys.stderr)
+    return network, problems
+
+
+def run_matrix(args: argparse.Namespace) -> int:
+    network, problems = _load(args)
+    namespaces = set(args.namespace) if args.namespace else None
+    connections = network.connections(namespaces, external=not args.no_external)
+    return write_output(args.output, lambda out: netpol_render.RENDERERS[args.format](connections, out), problems)
+
+
+# -- can-reach ------------------------------------------------------------------------------
+
+class Endpoint:
+    """One end of a query: workloads or a set of addresses."""
+
+    def __init__(self, text: str, workloads: list[Workload], networks: tuple | None, name: str) -> None:
+        self.text, self.workloads, self.networks, self.name = text, workloads, networks, name
+
+
+def _endpoint(network: Network, text: str, named: dict) -> Endpoint:
+    if text in named:
+        return Endpoint(text, [], named[text], text)
+    try:
+        return Endpoint(text, [], (ipaddress.ip_network(text, strict=False),), text)
+    except ValueError:
+        pass
+    found = network.find_workloads(text)
+    if not found:
+        raise ValueError(f"no workload or endpoint {text!r} in the input (workloads are NS/KIND/NAME, NS/NAME, "
+                         f"KIND/NAME or NAME; endpoints: {', '.join(named)} or an IP address)")
+    if len(found) > 1:
+        raise ValueError(f"{text!r} is ambiguous: {', '.join(w.label for w in found[:5])}; "
+                         "name it as NS/KIND/NAME")
+    return Endpoint(text, found, None, found[0].label)
+
+
+def split_port(text: str) -> tuple[str, PortSet]:
+    """``DST[:PORT[/PROTO]]``; an IPv6 address or CIDR on its own is never split."""
+    try:
+        ipaddress.ip_network(text, strict=False)
+        return text, ALL_PORTS
+    except ValueError:
+        pass
+    match = _PORT_SUFFIX.match(text)
+    if not match:
+        return text, ALL_PORTS
+    return match.group(1), parse_port_query(match.group(2))
+
+
+def run_can_reach(args: argparse.Namespace) -> int:
+    try:
+        named = endpoints(args.api_server)
+        dst_text, wanted = split_port(args.dst)
+    except ValueError as exc:
+        fail(str(exc))
+        return USAGE
+    network, _ = _load(args)
+    try:
+        src = _endpoint(network, args.src, named)
+        dst = _endpoint(network, dst_text, named)
+    except ValueError as exc:
+        fail(str(exc))
+        return USAGE
+    if not src.workloads and not dst.workloads:
+        fail("at least one of SRC and DST must be a workload: traffic between outside addresses is not "
+             "governed by NetworkPolicy")
+        return USAGE
+    out = sys.stdout
+    allowed = explain(network, src, dst, wanted, out)
+    return OK if allowed else FINDINGS
+
+
+def explain(network: Network, src: Endpoint, dst: Endpoint, wanted: PortSet, out: IO[str]) -> bool:
+    """Write the explanation; True when some of the wanted ports are allowed."""
+    query = "" if wanted is ALL_PORTS else f" on {wanted}"
+    print(f"{src.name} -> {dst.name}{query}", file=out)
+    if src.workloads and dst.workloads:
+        s, d = src.workloads[0].klass, dst.workloads[0].klass
+        egress = network.egress_verdict(s, d)
+        ingress = network.ingress_verdict(s, d)
+        _side(out, f"egress of {src.name}", egress, wanted)
+        _side(out, f"ingress of {dst.name}", ingress, wanted)
+        result = egress.ports & ingress.ports & wanted
+    elif src.workloads:
+        result = _external(out, network, src.workloads[0], dst, wanted, egress=True)
+    else:
+        result = _external(out, network, dst.workloads[0], src, wanted, egress=False)
+    verdict = f"ALLOWED on {result}" if result else "BLOCKED"
+    print(f"result: {verdict}", file=out)
+    return bool(result)
+
+
+def _side(out: IO[str], title: str, verdict: SideVerdict, wanted: PortSet) -> None:
+    if not verdict.isolated:
+        print(f"  {title}: open ({verdict.note})", file=out)
+        return
+    names = ", ".join(p.label for p in verdict.policies[:3])
+    if len(verdict.policies) > 3:
+        names += f" and {len(verdict.policies) - 3} more"
+    ports = verdict.ports & wanted
+    if ports:
+        print(f"  {title}: allows {ports} (isolated by {names})", file=out)
+        for rule, opened in verdict.allowing:
+            print(f"    - {rule.label} ({rule.where}) allows {opened}", file=out)
+    else:
+        extra = f"; rules admit only {verdict.ports}" if verdict.ports else "; no rule admits this peer"
+        print(f"  {title}: BLOCKED (isolated by {names}{extra})", file=out)
+
+
+def _external(out: IO[str], network: Network, workload: Workload, other: Endpoint, wanted: PortSet,
+              egress: bool) -> PortSet:
+    klass = network.classes[workload.klass]
+    blocks = network.egress_blocks(klass.index) if egress else network.ingress_blocks(klass.index)
+    title = f"egress of {workload.label}" if egress else f"ingress of {workload.label}"
+    isolated = klass.egress_isolated if egress else klass.ingress_isolated
+    if not isolated:
+        why = "hostNetwork pods are not isolated" if klass.host_network else "no policy isolates it"
+        print(f"  {title}: open ({why})", file=out)
+    if other.name == "internet":
+        relevant = [(b, p, r) for b, p, r in blocks if internet_open([b]) and p & wanted]
+        result = PortSet()
+        for block, ports, rules in relevant:
+            result = result | (ports & wanted)
+            _block_line(out, block, ports & wanted, rules)
+        if not relevant:
+            narrow = [str(b) for b, _, _ in blocks]
+            print(f"  {title}: no broad public address block allowed"
+                  + (f" (only {', '.join(narrow)})" if narrow else ""), file=out)
+        return result
+    result = PortSet()
+    addresses = [n.network_address for n in (other.networks or ())]
+    for block, ports, rules in blocks:
+        if any(block.contains(a) for a in addresses) and ports & wanted:
+            result = result | (ports & wanted)
+            _block_line(out, block, ports & wanted, rules)
+    if not result and isolated:
+        print(f"  {title}: BLOCKED (no rule admits {other.name})", file=out)
+    return result
+
+
+def _block_line(out: IO[str], block: IPBlock, ports: PortSet, rules: Iterable) -> None:
+    why = ", ".join(r.label for r in rules) or "not isolated"
+    print(f"    - {block}: {ports} ({why})", file=out)
+
+
+__all__ = ["MATRIX_FORMATS", "explain", "register", "split_port"]

@@ -1,0 +1,250 @@
+"""``kubeharden rbac who-can | can | paths``: questions about RBAC, answered from manifests.
+
+Inputs are read like ``scan`` (files, directories, ``-``) into the same inventory the
+controls see (:func:`kubeharden.engine.build_inventory`). Table and JSON everywhere; the
+escalation graph also as Graphviz DOT and Mermaid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import IO, Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from kubeharden.analysis.rbac import Grant, RbacModel, model_for, parse_subject
+from kubeharden.analysis.rbac_paths import GOALS, Path, PathFinder, describe_node, grant_dict
+from kubeharden.commands.common import add_input_options, fail, output_stream, read_options
+from kubeharden.engine import build_inventory
+from kubeharden.exitcodes import INPUT_ERRORS, OK, USAGE
+from kubeharden.findings import Problem
+from kubeharden.sources.files import read_objects
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("rbac", help="who can do what, and the privilege-escalation paths",
+                       description="Answer RBAC questions from manifests: who-can, can, paths.")
+    rsub = p.add_subparsers(dest="rbac_command", metavar="QUESTION", required=True)
+
+    w = rsub.add_parser("who-can", help="every subject that can VERB RESOURCE, with the granting binding and rule")
+    w.add_argument("verb")
+    w.add_argument("resource", help="resource, optionally with API group (deployments.apps) or /subresource")
+    w.add_argument("-n", "--namespace", help="namespace of the request (default: a cluster-wide request)")
+    w.add_argument("--subresource", default="", help="subresource, e.g. exec, token, proxy")
+    w.add_argument("--name", help="name of the object the request names")
+    w.add_argument("--url", action="store_true", help="RESOURCE is a non-resource URL (/healthz, /metrics)")
+    _common(w, ("table", "json"))
+    w.set_defaults(func=run_who_can)
+
+    c = rsub.add_parser("can", help="everything a subject can do (serviceaccount:NS:NAME, user:NAME, group:NAME)")
+    c.add_argument("subject")
+    _common(c, ("table", "json"))
+    c.set_defaults(func=run_can)
+
+    pa = rsub.add_parser("paths", help="privilege-escalation paths to cluster-admin or to all Secrets")
+    pa.add_argument("--to", choices=sorted(GOALS), action="append", help="goal (repeatable; default both)")
+    pa.add_argument("--from", dest="start", metavar="SUBJECT",
+                    help="only paths starting at this subject (or workload:KIND/NAMESPACE/NAME)")
+    pa.add_argument("--all", action="store_true", help="include Kubernetes' own system identities")
+    _common(pa, ("table", "json", "dot", "mermaid"))
+    pa.set_defaults(func=run_paths)
+
+
+def _common(p: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
+    add_input_options(p)
+    p.add_argument("-f", "--format", choices=formats, default="table", help="output format")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically)")
+
+
+def _load(args: argparse.Namespace) -> tuple[RbacModel, list[Problem]]:
+    inventory, problems = build_inventory(read_objects(args.paths, read_options(args)))
+    return model_for(inventory), problems
+
+
+def _finish(problems: list[Problem]) -> int:
+    errors = [p for p in problems if p.level == "error"]
+    for p in errors:
+        where = f"{p.file}:{p.line}: " if p.file else ""
+        fail(f"{where}{p.message}")
+    return INPUT_ERRORS if errors else OK
+
+
+def _console(out: IO[str]) -> Console:
+    return Console(file=out, highlight=False, soft_wrap=False, width=None if out.isatty() else 160)
+
+
+def _split_resource(text: str, subresource: str) -> tuple[str, str, str]:
+    """``deployments.apps/scale`` -> (group, resource, subresource)."""
+    resource, _, sub = text.partition("/")
+    resource, _, group = resource.partition(".")
+    return group, resource, subresource or sub
+
+
+# -- who-can -----------------------------------------------------------------------------------
+
+
+def run_who_can(args: argparse.Namespace) -> int:
+    model, problems = _load(args)
+    if args.url:
+        grants = [g for g in model.grants if g.namespace is None and g.rule.allows_url(args.verb, args.resource)]
+        asked = f"{args.verb} {args.resource}"
+    else:
+        group, resource, sub = _split_resource(args.resource, args.subresource)
+        grants = model.who_can(args.verb, group, resource, sub, args.namespace, args.name)
+        asked = f"{args.verb} {resource}{'/' + sub if sub else ''}{' (' + group + ')' if group else ''}" \
+                f"{' named ' + args.name if args.name else ''} " \
+                f"{'in namespace ' + args.namespace if args.namespace else 'cluster-wide'}"
+    grants.sort(key=lambda g: (g.subject, g.binding.name))
+    with output_stream(args.output) as out:
+        if args.format == "json":
+            out.write(json.dumps({"question": asked, "subjects": [_grant_json(g) for g in grants]}, indent=2) + "\n")
+        else:
+            table = Table(title=f"who can {asked}", show_lines=False)
+            for col in ("subject", "scope", "binding -> role", "rule", "where"):
+                table.add_column(col)
+            for g in grants:
+                _row(table, g.subject.key, g.scope, g.via(), g.rule.describe(), _where(g))
+            if not grants:
+                _row(table, "(nobody in the scanned bindings)", "", "", "", "")
+            _console(out).print(table)
+    return _finish(problems)
+
+
+def _grant_json(g: Grant) -> dict[str, Any]:
+    return {"subject": g.subject.key, "kind": g.subject.kind, **grant_dict(g)}
+
+
+def _where(g: Grant) -> str:
+    if g.role.obj.origin.file and g.rule.line:
+        return f"{g.role.obj.origin.file}:{g.rule.line}"
+    return g.role.obj.origin.file or ("built-in" if g.role.builtin else "")
+
+
+# -- can ---------------------------------------------------------------------------------------
+
+
+def run_can(args: argparse.Namespace) -> int:
+    try:
+        subject = parse_subject(args.subject)
+    except ValueError as exc:
+        fail(str(exc))
+        return USAGE
+    model, problems = _load(args)
+    grants = sorted(model.grants_of(subject), key=lambda g: (g.namespace or "", g.rule.describe()))
+    with output_stream(args.output) as out:
+        if args.format == "json":
+            out.write(json.dumps({"subject": subject.key, "groups": list(subject.groups()),
+                                  "rules": [_grant_json(g) for g in grants]}, indent=2) + "\n")
+        else:
+            table = Table(title=f"what {subject.key} can do (with groups {', '.join(subject.groups()) or 'none'})")
+            for col in ("scope", "verbs", "resources", "api groups / urls", "names", "via"):
+                table.add_column(col)
+            for g in grants:
+                r = g.rule
+                _row(table, g.scope, ",".join(sorted(r.verbs)),
+                              ",".join(sorted(r.resources)) or "-",
+                              ",".join(sorted("core" if x == "" else x for x in r.api_groups))
+                              or ",".join(sorted(r.non_resource_urls)),
+                              ",".join(sorted(r.resource_names)) or "*", g.via())
+            if not grants:
+                _row(table, "(nothing)", "", "", "", "", "")
+            _console(out).print(table)
+    return _finish(problems)
+
+
+# -- paths -------------------------------------------------------------------------------------
+
+
+def run_paths(args: argparse.Namespace) -> int:
+    start = None
+    if args.start and args.start.startswith("workload:"):
+        start = args.start  # workload:KIND/NAMESPACE/NAME, as the paths output names it
+    elif args.start:
+        try:
+            start = parse_subject(args.start).key
+        except ValueError as exc:
+            fail(str(exc))
+            return USAGE
+    model, problems = _load(args)
+    finder = PathFinder(model)
+    goals = [GOALS[g] for g in (args.to or ("cluster-admin", "secrets"))]
+    paths = finder.paths(goals, start)
+    if not args.all and start is None:
+        paths = [p for p in paths if not _system(p.start)]
+    writer = {"table": _paths_table, "json": _paths_json, "dot": _paths_dot, "mermaid": _paths_mermaid}[args.format]
+    with output_stream(args.output) as out:
+        writer(paths, out)
+    return _finish(problems)
+
+
+def _system(key: str) -> bool:
+    return key.startswith(("user:system:", "group:system:", "serviceaccount:kube-system:"))
+
+
+def _paths_table(paths: list[Path], out: IO[str]) -> None:
+    table = Table(title="privilege-escalation paths (shortest first)", show_lines=True)
+    for col in ("#", "from", "to", "hops", "path"):
+        table.add_column(col)
+    for i, p in enumerate(paths, 1):
+        lines = []
+        for action, dst, grants in p.hops():
+            via = f"  via {grants[0].via()} ({grants[0].rule.describe()})" if grants else ""
+            lines.append(f"-> {describe_node(dst)}: {action}{via}")
+        _row(table, str(i), p.start, describe_node(p.goal), str(len(p)), "\n".join(lines))
+    if not paths:
+        _row(table, "", "(no path found)", "", "", "")
+    _console(out).print(table)
+
+
+def _paths_json(paths: list[Path], out: IO[str]) -> None:
+    out.write(json.dumps({"paths": [p.to_dict() for p in paths]}, indent=2) + "\n")
+
+
+def _edges(paths: list[Path]) -> list[tuple[str, str, str]]:
+    seen: dict[tuple[str, str], str] = {}
+    for p in paths:
+        for step in p.steps:
+            seen.setdefault((step.src, step.dst), step.action)
+    return [(a, b, label) for (a, b), label in seen.items()]
+
+
+def _paths_dot(paths: list[Path], out: IO[str]) -> None:
+    out.write("digraph rbac_paths {\n  rankdir=LR;\n  node [shape=box, fontname=Helvetica];\n")
+    nodes = sorted({n for a, b, _ in _edges(paths) for n in (a, b)})
+    for n in nodes:
+        shape = ", shape=doubleoctagon, color=red" if n.startswith("goal:") else ""
+        out.write(f"  {_q(n)} [label={_q(describe_node(n))}{shape}];\n")
+    for a, b, label in _edges(paths):
+        out.write(f"  {_q(a)} -> {_q(b)} [label={_q(_short(label))}];\n")
+    out.write("}\n")
+
+
+def _paths_mermaid(paths: list[Path], out: IO[str]) -> None:
+    ids: dict[str, str] = {}
+    out.write("flowchart LR\n")
+    for a, b, label in _edges(paths):
+        for n in (a, b):
+            if n not in ids:
+                ids[n] = f"n{len(ids)}"
+                out.write(f'  {ids[n]}["{_mermaid_text(describe_node(n))}"]\n')
+        out.write(f'  {ids[a]} -->|"{_mermaid_text(_short(label))}"| {ids[b]}\n')
+
+
+def _row(table: Table, *cells: str) -> None:
+    """Cells are data, never rich markup ("[core]" must stay visible)."""
+    table.add_row(*(escape(c) for c in cells))
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _mermaid_text(text: str) -> str:
+    return text.replace('"', "#quot;")
+
+
+def _short(label: str, limit: int = 60) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"

@@ -1,0 +1,36 @@
+"""Shared helpers: scan YAML text through the same path the CLI uses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from typing import Any
+
+import pytest
+
+from kubeharden.config import Config, parse_config
+from kubeharden.engine import Evaluator, ScanResult
+from kubeharden.findings import Finding
+from kubeharden.sources.files import parse_text
+
+
+def scan(text: str, config: Config | dict[str, Any] | None = None, only: list[str] | None = None,
+         today: dt.date | None = None, file: str = "test.yaml") -> tuple[list[Finding], ScanResult]:
+    if isinstance(config, dict):
+        config = parse_config(config)
+    evaluator = Evaluator(config or Config(), only=only, today=today)
+    findings = list(evaluator.run(parse_text(textwrap.dedent(text), file)))
+    return findings, evaluator.result
+
+
+def ids(findings: list[Finding]) -> set[str]:
+    return {f.control.id for f in findings if f.status == "fail"}
+
+
+def messages(findings: list[Finding], control_id: str) -> list[str]:
+    return [f.message for f in findings if f.control.id == control_id]
+
+
+@pytest.fixture
+def scan_text():
+    return scan

@@ -1,0 +1,91 @@
+"""The command line: exit codes, formats, output files, stdin, and the bundled examples."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from kubeharden.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+CLEAN = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: shop}\ndata: {a: b}\n"
+BAD = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: x, " \
+      "securityContext: {privileged: true}}]\n"
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_exit_codes(tmp_path, capsys):
+    clean = write(tmp_path, "clean.yaml", CLEAN)
+    bad = write(tmp_path, "bad.yaml", BAD)
+    broken = write(tmp_path, "broken.yaml", "a: [\n")
+    assert main(["scan", "--no-config", clean]) == 0
+    assert main(["scan", "--no-config", bad]) == 1
+    assert main(["scan", "--no-config", "--fail-on", "none", bad]) == 0
+    assert main(["scan", "--no-config", "--fail-on", "critical", "--control", "KH-POD-003", bad]) == 0
+    assert main(["scan", "--no-config", clean, broken]) == 3
+    assert main(["scan", "--no-config", bad, broken]) == 1
+    assert main(["scan", "--no-config", "--control", "KH-NOPE-1", clean]) == 2
+    cfg = write(tmp_path, "cfg.yaml", "profile: nope\n")
+    assert main(["scan", "--config", cfg, clean]) == 2
+    assert "profile must be one of" in capsys.readouterr().err
+
+
+def test_output_file_and_formats(tmp_path):
+    bad = write(tmp_path, "bad.yaml", BAD)
+    out = tmp_path / "out" / "r.json"
+    out.parent.mkdir()
+    assert main(["scan", "--no-config", "-f", "json", "-o", str(out), bad]) == 1
+    data = json.loads(out.read_text())
+    assert any(f["control_id"] == "KH-POD-004" for f in data["findings"])
+    for fmt in ("sarif", "junit", "table"):
+        target = tmp_path / f"r.{fmt}"
+        assert main(["scan", "--no-config", "-f", fmt, "-o", str(target), bad]) == 1
+        assert target.stat().st_size > 0
+
+
+def test_stdin_through_a_real_process():
+    proc = subprocess.run([sys.executable, "-m", "kubeharden", "scan", "--no-config", "-f", "json", "-"],
+                          input=BAD, capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 1, proc.stderr
+    data = json.loads(proc.stdout)
+    assert {f["file"] for f in data["findings"]} == {"<stdin>"}
+
+
+def test_insecure_example_shows_what_the_guide_warns_about(capsys):
+    assert main(["scan", "--no-config", "-f", "json", str(ROOT / "examples" / "insecure")]) == 1
+    data = json.loads(capsys.readouterr().out)
+    found = {(f["resource"]["name"], f["control_id"]) for f in data["findings"] if f["status"] == "fail"}
+    expected = {
+        ("frontend", "KH-IMG-001"), ("frontend", "KH-POD-001"), ("frontend", "KH-POD-010"),
+        ("frontend", "KH-SEC-001"), ("frontend", "KH-POD-003"),
+        ("worker", "KH-POD-004"), ("worker", "KH-POD-005"), ("worker", "KH-POD-006"), ("worker", "KH-POD-009"),
+        ("worker", "KH-POD-013"),
+        ("backup", "KH-SEC-001"), ("backup", "KH-IMG-001"), ("backup", "KH-RES-003"),
+        ("settings", "KH-SEC-002"), ("shop", "KH-NS-003"),
+    }
+    assert expected <= found
+    kinds = {f["resource"]["kind"] for f in data["findings"]}
+    assert {"Deployment", "DaemonSet", "CronJob", "ConfigMap", "Namespace"} <= kinds
+    assert not data["errors"]
+
+
+def test_hardened_example_is_clean_at_the_strictest_profile(capsys):
+    assert main(["scan", "--no-config", "--profile", "strict", "-f", "json",
+                 str(ROOT / "examples" / "hardened")]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["findings"] == [] and data["errors"] == []
+    assert {p["level"] for p in data["pss"]} == {"restricted"}
+
+
+def test_installed_as_kubectl_plugin_too():
+    from importlib.metadata import entry_points
+
+    scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
+    assert scripts.get("kubeharden") == scripts.get("kubectl-harden") == "kubeharden.cli:main"

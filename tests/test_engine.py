@@ -1,0 +1,126 @@
+"""Suppressions, exceptions with expiry, profiles and configuration: one mechanism for every source."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+
+from kubeharden.config import ConfigError, find_config, load_config, parse_config
+
+from conftest import ids, scan
+
+DEPLOY = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: prod
+  annotations: {annotations}
+spec:
+  template:
+    metadata:
+      annotations: {template_annotations}
+    spec:
+      containers:
+        - {{name: app, image: x, securityContext: {{privileged: true}}}}
+        - {{name: sidecar, image: x, securityContext: {{privileged: true}}}}
+"""
+
+
+def deploy(annotations="{}", template_annotations="{}"):
+    return DEPLOY.format(annotations=annotations, template_annotations=template_annotations)
+
+
+def statuses(findings):
+    return sorted((f.container, f.status) for f in findings)
+
+
+def test_annotation_suppresses_for_the_whole_object_with_a_reason():
+    findings, _ = scan(deploy('{"kubeharden.io/suppress.KH-POD-004": "GPU driver installer, reviewed"}'),
+                       only=["KH-POD-004"])
+    assert statuses(findings) == [("app", "suppressed"), ("sidecar", "suppressed")]
+    assert findings[0].suppression == {"kind": "annotation", "annotation": "kubeharden.io/suppress.KH-POD-004",
+                                       "reason": "GPU driver installer, reviewed"}
+
+
+def test_annotation_for_one_container_on_the_pod_template():
+    findings, result = scan(deploy(template_annotations='{"kubeharden.io/suppress.KH-POD-004.sidecar": "needs it"}'),
+                            only=["KH-POD-004"])
+    assert statuses(findings) == [("app", "fail"), ("sidecar", "suppressed")]
+    assert result.tally.failed["KH-POD-004"] == 1
+
+
+def test_annotation_without_reason_does_not_suppress_and_warns():
+    findings, result = scan(deploy('{"kubeharden.io/suppress.KH-POD-004": ""}'), only=["KH-POD-004"])
+    assert {f.status for f in findings} == {"fail"}
+    assert any(p.kind == "suppression" for p in result.problems)
+
+
+def test_annotation_suppressions_can_be_switched_off_by_the_admin():
+    findings, _ = scan(deploy('{"kubeharden.io/suppress.KH-POD-004": "trust me"}'),
+                       {"annotation_suppressions": False}, only=["KH-POD-004"])
+    assert {f.status for f in findings} == {"fail"}
+
+
+def test_exceptions_match_globs_and_containers_and_expire():
+    cfg = {"exceptions": [
+        {"control": "KH-POD-004", "kind": "Deployment", "namespace": "prod*", "name": "api",
+         "container": "sidecar", "reason": "vendor agent", "expires": "2030-01-01"},
+        {"control": "KH-POD-004", "name": "api", "container": "app", "reason": "old", "expires": "2020-01-01"},
+        {"control": "KH-POD-0*", "namespace": "staging", "reason": "never matches"},
+    ]}
+    findings, result = scan(deploy(), cfg, only=["KH-POD-004"], today=dt.date(2026, 11, 22))
+    assert statuses(findings) == [("app", "fail"), ("sidecar", "suppressed")]
+    sidecar = next(f for f in findings if f.container == "sidecar")
+    assert sidecar.suppression["reason"] == "vendor agent" and sidecar.suppression["expires"] == "2030-01-01"
+    assert [e.index for e in result.expired_exceptions] == [1]
+    assert [e.index for e in result.unused_exceptions] == [2]
+
+
+def test_profiles_disable_enable_and_severity_overrides():
+    text = deploy()
+    assert "KH-POD-018" not in ids(scan(text)[0])
+    assert "KH-POD-018" in ids(scan(text, {"profile": "strict"})[0])
+    assert "KH-POD-003" not in ids(scan(text, {"profile": "baseline"})[0])
+    assert "KH-POD-004" in ids(scan(text, {"profile": "baseline"})[0])
+    assert "KH-POD-004" not in ids(scan(text, {"controls": {"disable": ["KH-POD-004"]}})[0])
+    assert "KH-POD-025" in ids(scan(text, {"controls": {"enable": ["KH-POD-025"]}})[0])
+    findings, _ = scan(text, {"controls": {"severity": {"KH-POD-004": "low"}}}, only=["KH-POD-004"])
+    assert {f.severity.label for f in findings} == {"low"}
+
+
+def test_registry_control_needs_configuration():
+    text = deploy()
+    assert "KH-IMG-003" not in ids(scan(text)[0])
+    assert "KH-IMG-003" in ids(scan(text, {"registries": ["registry.example.com"]})[0])
+
+
+@pytest.mark.parametrize("data,error", [
+    ({"profile": "paranoid"}, "profile must be one of"),
+    ({"unknown": 1}, "unknown settings"),
+    ({"exceptions": [{"control": "X"}]}, "'reason' is required"),
+    ({"exceptions": [{"control": "X", "reason": "r", "expires": "soon"}]}, "must be a date"),
+    ({"controls": {"severity": {"KH-POD-004": "urgent"}}}, "unknown severity"),
+])
+def test_bad_configuration_is_explained(data, error):
+    with pytest.raises(ConfigError, match=error):
+        parse_config(data, "cfg.yaml")
+
+
+def test_config_is_found_upwards_and_yaml_errors_name_the_line(tmp_path):
+    (tmp_path / ".kubeharden.yaml").write_text("profile: strict\n")
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    assert find_config(nested) == tmp_path / ".kubeharden.yaml"
+    cwd = os.getcwd()
+    try:
+        os.chdir(nested)
+        assert load_config(None).profile == "strict"
+    finally:
+        os.chdir(cwd)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("profile: strict\nexceptions: [\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml:\d+: invalid YAML"):
+        load_config(bad)

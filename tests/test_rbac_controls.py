@@ -1,0 +1,147 @@
+"""RBAC controls over whole RBAC sets: failing and passing sets, bootstrap roles, a normal scan."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import scan
+from rbac_helpers import binding, deployment, group, role, rule, sa, service_account, to_yaml, user
+
+RBAC = "rbac.authorization.k8s.io"
+
+
+def findings(control, *objects):
+    found, result = scan(to_yaml(*objects), only=[control])
+    assert not [p for p in result.problems if p.level == "error"]
+    return [f for f in found if f.control.id == control]
+
+
+def bound(name, rules, ns=None):
+    return [role(name, rules, ns=ns), binding(name, name, [sa("app", ns or "app")], ns=ns,
+                                              role_kind="Role" if ns else "ClusterRole")]
+
+
+@pytest.mark.parametrize("control, bad, good", [
+    ("KH-RBAC-002", [rule(["*"], ["pods"], ["get"])], [rule([""], ["pods"], ["get"])]),
+    ("KH-RBAC-003", [rule([""], ["*"], ["watch"])], [rule([""], ["secrets"], ["get"], names=["tls"])]),
+    ("KH-RBAC-004", [rule([""], ["pods/attach"], ["get"])], [rule([""], ["pods/log"], ["get"])]),
+    ("KH-RBAC-004", [rule([""], ["pods/portforward"], ["create"])], [rule([""], ["pods"], ["create"])]),
+    ("KH-RBAC-005", [rule(["apps"], ["statefulsets"], ["create"])], [rule(["apps"], ["statefulsets"], ["patch"])]),
+    ("KH-RBAC-006", [rule([RBAC], ["roles"], ["escalate"])], [rule([RBAC], ["roles"], ["get", "create"])]),
+    ("KH-RBAC-007", [rule([""], ["serviceaccounts"], ["impersonate"])], [rule([""], ["serviceaccounts"], ["get"])]),
+    ("KH-RBAC-008", [rule([""], ["nodes/*"], ["get"]) | {"resources": ["*"]}], [rule([""], ["nodes"], ["get"])]),
+    ("KH-RBAC-009", [rule(["certificates.k8s.io"], ["signers"], ["approve"])],
+     [rule(["certificates.k8s.io"], ["certificatesigningrequests"], ["create"])]),
+    ("KH-RBAC-010", [rule(["admissionregistration.k8s.io"], ["validatingwebhookconfigurations"], ["delete"])],
+     [rule(["admissionregistration.k8s.io"], ["validatingwebhookconfigurations"], ["patch"], names=["mine"])]),
+    ("KH-RBAC-011", [rule([""], ["serviceaccounts/token"], ["create"], names=["builder"])],
+     [rule([""], ["serviceaccounts"], ["create"])]),
+    ("KH-RBAC-012", [rule([""], ["persistentvolumes"], ["*"])], [rule([""], ["persistentvolumeclaims"], ["create"])]),
+])
+def test_rule_controls(control, bad, good):
+    hits = findings(control, *bound("r", bad, ns="app"))
+    assert len(hits) == 1
+    assert hits[0].resource.kind == "Role" and hits[0].line is not None
+    assert "serviceaccount:app:app via RoleBinding r in namespace app" in hits[0].message
+    assert findings(control, *bound("r", good, ns="app")) == []
+
+
+def test_one_finding_per_role_naming_each_rule():
+    hits = findings("KH-RBAC-003", *bound("r", [rule([""], ["secrets"], ["list"]),
+                                                rule([""], ["configmaps", "secrets"], ["watch"])]))
+    assert len(hits) == 1 and hits[0].message.count("rule:") == 2
+
+
+def test_bootstrap_and_aggregated_roles_are_not_reported():
+    objs = [role("system:controller:x", [rule(["*"], ["*"], ["*"])]),
+            role("agg", [], aggregate=[{"matchLabels": {"a": "b"}}]),
+            role("part", [rule([""], ["secrets"], ["list"])], labels={"a": "b"})]
+    assert [f.resource.name for f in findings("KH-RBAC-003", *objs)] == ["part"]
+    assert findings("KH-RBAC-002", *objs) == []
+
+
+def test_cluster_admin_bindings():
+    assert findings("KH-RBAC-001", binding("cluster-admin", "cluster-admin", [group("system:masters")])) == []
+    hits = findings("KH-RBAC-001", binding("ops", "cluster-admin", [user("jane")], ns="ops"))
+    assert "in namespace ops" in hits[0].message
+    equivalent = findings("KH-RBAC-001", role("root", [rule(["*"], ["*"], ["*"])]),
+                          binding("root", "root", [sa("ci", "build")]))
+    assert "cluster-admin equivalent" in equivalent[0].message
+
+
+def test_anonymous_grants_and_the_informational_default():
+    default = binding("system:public-info-viewer", "system:public-info-viewer",
+                      [group("system:authenticated"), group("system:unauthenticated")])
+    assert findings("KH-RBAC-013", default) == []
+    info = findings("KH-RBAC-014", default)
+    assert len(info) == 1 and info[0].severity.label == "info" and "Kubernetes default" in info[0].message
+    bad = findings("KH-RBAC-013", binding("anon", "view", [user("system:anonymous")], ns="web"))
+    assert bad and bad[0].severity.label == "critical"
+
+
+def test_everyone_and_default_service_account_and_masters():
+    assert findings("KH-RBAC-015", binding("system:discovery", "system:discovery",
+                                           [group("system:authenticated")])) == []
+    assert findings("KH-RBAC-015", binding("all", "edit", [group("system:serviceaccounts")]))
+    assert findings("KH-RBAC-016", binding("d", "view", [sa("default", "web")], ns="web"))
+    assert findings("KH-RBAC-016", binding("d", "view", [sa("web", "web")], ns="web")) == []
+    assert findings("KH-RBAC-017", binding("m", "view", [group("system:masters")]))
+
+
+def test_workload_token_risk_names_the_permissions():
+    objs = [service_account("api", "app"), deployment("api", "app", "api"),
+            *bound("r", [rule([""], ["pods/exec"], ["create"])], ns="app")]
+    objs[-1]["subjects"] = [sa("api", "app")]
+    hits = findings("KH-RBAC-019", *objs)
+    assert len(hits) == 1 and hits[0].resource.kind == "Deployment"
+    assert "run commands in or connect to running containers (app)" in hits[0].message
+    objs[0]["automountServiceAccountToken"] = False  # the ServiceAccount opts out and the pod does not override
+    assert findings("KH-RBAC-019", *objs) == []
+
+
+def test_unresolved_binding_and_path_controls_in_a_normal_scan():
+    objs = [binding("ghost", "nope", [user("jane")], ns="app", role_kind="Role"),
+            service_account("operator", "ops"), binding("op", "cluster-admin", [sa("operator", "ops")]),
+            role("dev", [rule([""], ["pods"], ["create"])], ns="ops"),
+            binding("dev", "dev", [user("jane")], ns="ops", role_kind="Role")]
+    found, _ = scan(to_yaml(*objs))
+    by_id = {f.control.id: f for f in found}
+    assert "nope" in by_id["KH-RBAC-020"].message
+    path = by_id["KH-RBAC-021"]
+    assert path.message.startswith("user:jane can reach cluster-admin in 2 steps")
+    assert path.resource.name == "dev" and path.line is not None
+
+
+def test_hostile_rbac_objects_are_reported_and_the_rest_is_scanned():
+    text = """
+    apiVersion: rbac.authorization.k8s.io/v1
+    kind: ClusterRole
+    metadata: {name: weird}
+    rules: "everything"
+    aggregationRule: {clusterRoleSelectors: 7}
+    ---
+    apiVersion: rbac.authorization.k8s.io/v1
+    kind: ClusterRoleBinding
+    metadata: {name: odd}
+    roleRef: [ClusterRole, weird]
+    subjects: 12
+    ---
+    apiVersion: rbac.authorization.k8s.io/v1
+    kind: RoleBinding
+    metadata: {name: subjects, namespace: a}
+    roleRef: {kind: ClusterRole, name: view}
+    subjects: [{kind: Robot, name: r2}, {kind: User}, "x", {kind: User, name: system:anonymous}]
+    ---
+    apiVersion: rbac.authorization.k8s.io/v1
+    kind: ClusterRoleBinding
+    metadata: {name: root}
+    roleRef: {kind: ClusterRole, name: cluster-admin}
+    subjects: [{kind: User, name: jane}]
+    """
+    found, _ = scan(text)
+    unresolved = [f.message for f in found if f.control.id == "KH-RBAC-020"]
+    assert any("rules is a str" in m for m in unresolved)
+    assert any("has no roleRef" in m for m in unresolved)
+    assert any("kind is 'Robot'" in m for m in unresolved)
+    assert any("subjects[1] has no name" in m for m in unresolved)
+    assert {"KH-RBAC-001", "KH-RBAC-013"} <= {f.control.id for f in found}
