@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from kubeharden.detect.engine import Detector
-from kubeharden.detect.rules import load_rules
-from kubeharden.detect.simulate import baseline, traffic
-from kubeharden.sources.audit import read_events
+from kubeharden.detect.engine import Detector  # noqa: E402
+from kubeharden.detect.rules import load_rules  # noqa: E402
+from kubeharden.detect.simulate import baseline, traffic  # noqa: E402
+from kubeharden.sources.audit import read_events  # noqa: E402
 
 
 def write_log(path: Path, count: int) -> int:
@@ -143,7 +143,8 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--serve-seconds", type=float, default=10.0)
     ap.add_argument("--serve-batches", type=int, default=5000)
-    ap.add_argument("--batch-size", type=int, default=400, help="the API server's default --audit-webhook-batch-max-size")
+    ap.add_argument("--batch-size", type=int, default=400,
+                    help="the API server's default --audit-webhook-batch-max-size")
     ap.add_argument("--clients", type=int, default=max(1, (os.cpu_count() or 2) - 1),
                     help="load-generator processes (default: one less than the CPUs, so the server keeps one)")
     ap.add_argument("--skip-server", action="store_true")

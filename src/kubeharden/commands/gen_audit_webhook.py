@@ -40,7 +40,8 @@ def build(server: str, ca: str, cert: str, key: str) -> dict:
         "kind": "Config",
         "clusters": [{"name": "kubeharden-audit", "cluster": {"server": server, "certificate-authority": ca}}],
         "users": [{"name": "kube-apiserver", "user": {"client-certificate": cert, "client-key": key}}],
-        "contexts": [{"name": "kubeharden-audit", "context": {"cluster": "kubeharden-audit", "user": "kube-apiserver"}}],
+        "contexts": [{"name": "kubeharden-audit",
+                      "context": {"cluster": "kubeharden-audit", "user": "kube-apiserver"}}],
         "current-context": "kubeharden-audit",
     }
 

@@ -286,7 +286,7 @@ class _KeyDict(dict):
 
     def materialize(self) -> dict[str, Any]:
         getters, values = self._pairs
-        return {g.path: v for g, v in zip(getters, values)}
+        return {g.path: v for g, v in zip(getters, values, strict=True)}
 
 
 def metadata_key(event: dict[str, Any]) -> tuple:

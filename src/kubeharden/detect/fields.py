@@ -102,8 +102,8 @@ def containers(event: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def image_repositories(event: dict[str, Any]) -> list[str]:
-    """Each container's image as the runtime resolves it, without tag or digest:
-    ``nginx:1.25`` → ``docker.io/library/nginx``, ``registry.example.com/a/b@sha256:…`` → ``registry.example.com/a/b``."""
+    """Each container's image as the runtime resolves it, without tag or digest: ``nginx:1.25`` →
+    ``docker.io/library/nginx``, ``registry.example.com/a/b@sha256:…`` → ``registry.example.com/a/b``."""
     from kubeharden.checks.images import (
         parse_image,  # one image-reference parser for manifests and audit events
     )

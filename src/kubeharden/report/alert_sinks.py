@@ -39,7 +39,7 @@ class FileSink(StreamSink):
     """Appends JSON lines; each batch is one write, so readers never see half a line."""
 
     def __init__(self, path: str) -> None:
-        super().__init__(open(path, "a", encoding="utf-8"))  # noqa: SIM115 - closed in close()
+        super().__init__(open(path, "a", encoding="utf-8"))
 
     def close(self) -> None:
         self.stream.close()

@@ -98,7 +98,7 @@ def _open_binary(path: str) -> IO[bytes]:
     if path == "-":
         raw: IO[bytes] = sys.stdin.buffer
     else:
-        raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
+        raw = open(path, "rb")
     head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
     if head == _GZIP_MAGIC:
         return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
@@ -251,7 +251,7 @@ class _Tail:
 
     def _open(self) -> bool:
         try:
-            fh = open(self.path, "rb")  # noqa: SIM115 - kept open while following
+            fh = open(self.path, "rb")
         except OSError as exc:
             if not self.missing_reported:
                 self.report(Problem("warning", "read", f"waiting for the file: {exc.strerror or exc}",

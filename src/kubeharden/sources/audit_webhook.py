@@ -5,8 +5,8 @@ wait on detection, so the receiver only reads, parses and validates a batch, han
 queue and answers at once; one worker thread runs the rules. When the queue is full the batch is
 refused with 503 (the API server's webhook backend keeps it and retries with backoff) and the
 refusal is counted and logged. The worker is a thread, or (``detect_in="process"``) a forked child
-process, so detection and receiving each get a CPU core. A malformed batch gets 400 and a log line; nothing a client sends
-can stop the server.
+process, so detection and receiving each get a CPU core. A malformed batch gets 400 and a log
+line; nothing a client sends can stop the server.
 
 TLS is mandatory. With a client CA, batches are accepted only from a client (the API server) that
 presented a certificate signed by it; only ``/healthz`` answers without one, for probes.
