@@ -50,53 +50,81 @@ class ReceiverStats:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
-class _ThreadWorker:
-    """Detection in a thread of this process: simple, and enough for most clusters."""
+class _Worker:
+    """The queue between receiver and detection, and the loop that drains it (shared by both kinds)."""
 
-    def __init__(self, handle: Callable[[list[dict[str, Any]]], int], queue_batches: int) -> None:
-        self.handle = handle
-        self.queue: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=queue_batches)
-        self.counts = {"processed_events": 0, "alerts": 0, "worker_errors": 0}
-        self.thread = threading.Thread(target=self._run, name="kubeharden-audit-worker", daemon=True)
+    handle: Callable[[list[dict[str, Any]]], int]
+    queue: Any
 
     def submit(self, events: list[dict[str, Any]], body: bytes) -> bool:
         try:
-            self.queue.put_nowait(events)
+            self.queue.put_nowait(self._item(events, body))
         except queue.Full:
             return False
         return True
 
-    def start(self) -> None:
-        self.thread.start()
-
     def depth(self) -> int:
-        return self.queue.qsize()
+        try:
+            return self.queue.qsize()
+        except NotImplementedError:  # pragma: no cover - multiprocessing on macOS
+            return 0
 
-    def _run(self) -> None:
+    def _loop(self, to_events: Callable[[Any], list[dict[str, Any]]]) -> None:
         while True:
-            batch = self.queue.get()
-            if batch is None:
-                return  # the owner closes the pipeline (it lives in this process)
+            item = self.queue.get()
+            if item is None:
+                return
             try:
-                alerts = self.handle(batch)
-            except Exception:
-                log.exception("processing a batch of %d events failed", len(batch))
-                self.counts["worker_errors"] += 1
+                events = to_events(item)
+                alerts = self.handle(events)
+            except Exception:  # one bad batch must not stop detection
+                log.exception("processing a batch failed")
+                self._bump("worker_errors", 1)
                 continue
-            self.counts["processed_events"] += len(batch)
-            self.counts["alerts"] += alerts or 0
+            self._bump("processed_events", len(events))
+            self._bump("alerts", alerts or 0)
 
-    def stop(self, deadline: float) -> None:
+    def _signal_stop(self, deadline: float) -> None:
+        """Let the queue drain until ``deadline``, then tell the loop to finish."""
         while self.depth() and time.monotonic() < deadline:
             time.sleep(0.05)
         try:
             self.queue.put(None, timeout=1)
         except queue.Full:
             pass
-        self.thread.join(timeout=max(0.1, deadline - time.monotonic()))
+
+    def _item(self, events: list[dict[str, Any]], body: bytes) -> Any:
+        raise NotImplementedError
+
+    def _bump(self, key: str, n: int) -> None:
+        raise NotImplementedError
 
 
-class _ProcessWorker:
+class _ThreadWorker(_Worker):
+    """Detection in a thread of this process: simple, and enough for most clusters."""
+
+    def __init__(self, handle: Callable[[list[dict[str, Any]]], int], queue_batches: int) -> None:
+        self.handle = handle
+        self.queue = queue.Queue(maxsize=queue_batches)
+        self.counts = {"processed_events": 0, "alerts": 0, "worker_errors": 0}
+        self.thread = threading.Thread(target=self._loop, args=(lambda events: events,),
+                                       name="kubeharden-audit-worker", daemon=True)
+
+    def _item(self, events: list[dict[str, Any]], body: bytes) -> Any:
+        return events
+
+    def _bump(self, key: str, n: int) -> None:
+        self.counts[key] += n  # only the worker thread writes
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self, deadline: float) -> None:
+        self._signal_stop(deadline)
+        self.thread.join(timeout=max(0.1, deadline - time.monotonic()))  # the owner closes the pipeline
+
+
+class _ProcessWorker(_Worker):
     """Detection in a child process (forked, so the compiled rules need no pickling): the receiver's
     TLS and parsing and the rules no longer share one interpreter lock, so both run at full speed.
     The raw batch crosses the pipe and is parsed again there, which is cheaper than pickling events."""
@@ -112,54 +140,27 @@ class _ProcessWorker:
     def counts(self) -> dict[str, int]:
         return {k: int(v.value) for k, v in self.values.items()}
 
-    def submit(self, events: list[dict[str, Any]], body: bytes) -> bool:
-        try:
-            self.queue.put_nowait(body)
-        except queue.Full:
-            return False
-        return True
-
-    def start(self) -> None:
-        self.process.start()
-
-    def depth(self) -> int:
-        try:
-            return self.queue.qsize()
-        except NotImplementedError:  # pragma: no cover - macOS
-            return 0
+    def _item(self, events: list[dict[str, Any]], body: bytes) -> Any:
+        return body
 
     def _bump(self, key: str, n: int) -> None:
         value = self.values[key]
         with value.get_lock():
             value.value += n
 
+    def start(self) -> None:
+        self.process.start()
+
     def _run(self) -> None:  # in the child
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        while True:
-            body = self.queue.get()
-            if body is None:
-                close = getattr(self.handle, "close", None)
-                if close is not None:
-                    close()  # sinks opened in this process are flushed and closed here
-                return
-            try:
-                events = events_of(orjson.loads(body)) or []
-                alerts = self.handle(events)
-            except Exception:
-                log.exception("processing a batch failed")
-                self._bump("worker_errors", 1)
-                continue
-            self._bump("processed_events", len(events))
-            self._bump("alerts", alerts or 0)
+        self._loop(lambda body: events_of(orjson.loads(body)) or [])
+        close = getattr(self.handle, "close", None)
+        if close is not None:
+            close()  # sinks opened in this process are flushed and closed here
 
     def stop(self, deadline: float) -> None:
-        while self.depth() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        try:
-            self.queue.put(None, timeout=1)
-        except queue.Full:
-            pass
+        self._signal_stop(deadline)
         self.process.join(timeout=max(0.1, deadline - time.monotonic()))
         if self.process.is_alive():
             self.process.terminate()
