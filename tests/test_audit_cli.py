@@ -134,3 +134,19 @@ def test_generated_rule_docs_are_current(tmp_path):
     fresh = tmp_path / "audit-rules.md"
     assert main(["audit", "rules", "-f", "markdown", "-o", str(fresh)]) == OK
     assert docs.read_text() == fresh.read_text(), "regenerate: kubeharden audit rules -f markdown -o docs/audit-rules.md"
+
+
+def test_serve_pipeline_filters_by_severity_and_writes_files(tmp_path):
+    from kubeharden.commands.audit import AlertPipeline
+    from kubeharden.detect.engine import Detector
+    from kubeharden.detect.rules import load_rules
+    from kubeharden.findings import Severity
+    out = tmp_path / "alerts.jsonl"
+    pipeline = AlertPipeline(Detector(load_rules()), Severity.HIGH, False, str(out), None)
+    evil = make_event("create", "pods", None, "kube-system",
+                      body=pod(namespace="kube-system", container={"securityContext": {"privileged": True}}))
+    sent = pipeline([make_event("get", "pods"), evil, "not an event"])
+    pipeline.close()
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sent == len(rows) >= 1
+    assert {r["rule"]["id"] for r in rows} == {"KH-AUDIT-001"}  # KH-AUDIT-009 is medium: filtered out
