@@ -214,3 +214,38 @@ metadata: [not, a, map]
     assert any("metadata is not a mapping" in m for _, _, m in problems)
     assert findings  # the valid container is still checked
     assert {f.container for f in findings if f.container} == {"ok"}
+
+
+def test_shallow_kinds_keep_identity_and_metadata_only():
+    text = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+  annotations: {example.com/token: "glpat-abcdefghijklmnopqrst"}
+spec:
+  versions: [{name: v1, schema: {openAPIV3Schema: {type: object}}}]
+  bomb: &a [*a]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: kept}
+data: {a: b}
+"""
+    shallow = lambda kind: kind == "CustomResourceDefinition"  # noqa: E731
+    objs, probs = split(list(parse_text(text, "crd.yaml", shallow_kind=shallow)))
+    assert not probs
+    crd, cm = objs
+    assert set(crd.raw) == {"apiVersion", "kind", "metadata"} and crd.origin.line == 2
+    assert crd.line(crd.raw["metadata"]["annotations"], "example.com/token") == 6
+    assert cm.raw["data"] == {"a": "b"}
+
+
+def test_scan_loads_only_what_the_checks_read(tmp_path):
+    from kubeharden.engine import Evaluator
+
+    evaluator = Evaluator()
+    assert evaluator.needs_full_object("Deployment") and evaluator.needs_full_object("ConfigMap")
+    assert evaluator.needs_full_object("ClusterRole") and evaluator.needs_full_object("ServiceList")
+    assert not evaluator.needs_full_object("CustomResourceDefinition")
+    assert not evaluator.needs_full_object("PrometheusRule")

@@ -21,9 +21,9 @@ from kubeharden.checks.context import Context
 from kubeharden.checks.pss import evaluate as evaluate_pss
 from kubeharden.config import Config, ExceptionRule
 from kubeharden.findings import Finding, Problem, Severity, Tally
-from kubeharden.inventory import Inventory
+from kubeharden.inventory import INDEXED_KINDS, Inventory
 from kubeharden.model.objects import K8sObject
-from kubeharden.model.pods import PodView, pod_view
+from kubeharden.model.pods import POD_TEMPLATE_PATHS, PodView, pod_view
 
 SUPPRESS_PREFIX = "kubeharden.io/suppress."
 
@@ -66,7 +66,7 @@ class Evaluator:
                                                                    ("container", "pod", "object", "inventory")}
         for control in self.controls:
             self._by_scope[control.scope].append((control, self._runner(control)))
-        self._expired_seen: set[int] = set()
+        self._object_kinds = {k for c, _ in self._by_scope["object"] for k in c.kinds if k != "*"}
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -94,6 +94,16 @@ class Evaluator:
         if control.scope == "pod":
             return lambda p, ctx, _control=control: rules.run_pod_rule(_control, p)
         raise ValueError(f"{control.id}: declarative rules support container and pod scope only")
+
+    def needs_full_object(self, kind: str) -> bool:
+        """Whether any active check reads more than the metadata of objects of ``kind``.
+
+        Sources load other kinds shallowly (identity and metadata only), which makes large
+        CustomResourceDefinitions nearly free to scan.
+        """
+        if kind in POD_TEMPLATE_PATHS or kind in INDEXED_KINDS or kind.endswith("List"):
+            return True
+        return kind in self._object_kinds
 
     # -- the stream ---------------------------------------------------------------------
 

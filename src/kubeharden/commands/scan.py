@@ -44,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
     threshold = args.fail_on
 
     def watched() -> Iterator[Finding]:
-        for finding in evaluator.run(read_objects(args.paths, read_options(args))):
+        options = read_options(args)
+        options.shallow_kind = lambda kind: not evaluator.needs_full_object(kind)
+        for finding in evaluator.run(read_objects(args.paths, options)):
             if threshold is not None and finding.status == "fail" and finding.severity >= threshold:
                 gate[0] = True
             yield finding

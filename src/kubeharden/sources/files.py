@@ -26,6 +26,8 @@ _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".terraform"
 @dataclass(slots=True)
 class ReadOptions:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    #: Kinds for which only apiVersion, kind and metadata are loaded (None: load everything).
+    shallow_kind: Callable[[str], bool] | None = None
 
 
 def iter_paths(paths: Iterable[str]) -> Iterator[str | Problem]:
@@ -82,10 +84,12 @@ def read_file(path: str, options: ReadOptions | None = None) -> Iterator[K8sObje
                       f"input is over the {options.max_file_bytes / 1e6:.0f} MB limit (--max-file-size); skipped",
                       file=display)
         return
-    yield from parse_bytes(data, display, source="stdin" if path == "-" else "file")
+    yield from parse_bytes(data, display, source="stdin" if path == "-" else "file",
+                           shallow_kind=options.shallow_kind)
 
 
-def parse_bytes(data: bytes, display: str, source: str = "file") -> Iterator[K8sObject | Problem]:
+def parse_bytes(data: bytes, display: str, source: str = "file",
+                shallow_kind: Callable[[str], bool] | None = None) -> Iterator[K8sObject | Problem]:
     """Decode and parse one file's bytes."""
     if b"\x00" in data[:8192]:
         yield Problem("error", "binary", "binary file (NUL bytes); skipped", file=display)
@@ -103,7 +107,7 @@ def parse_bytes(data: bytes, display: str, source: str = "file") -> Iterator[K8s
         yield Problem("note", "skipped",
                       "Go/Helm template syntax ({{ }}): render it first (helm template …); skipped", file=display)
         return
-    yield from parse_text(text, display, source)
+    yield from parse_text(text, display, source, shallow_kind)
 
 
 def _looks_like_template(text: str) -> bool:
@@ -118,8 +122,9 @@ def _looks_like_template(text: str) -> bool:
     return False
 
 
-def parse_text(text: str, display: str, source: str = "file") -> Iterator[K8sObject | Problem]:
-    docs = load_documents(text)
+def parse_text(text: str, display: str, source: str = "file",
+               shallow_kind: Callable[[str], bool] | None = None) -> Iterator[K8sObject | Problem]:
+    docs = load_documents(text, shallow_kind)
     if display.lower().endswith(".json"):
         docs = _json_fallback(text, docs)
     for doc in docs:

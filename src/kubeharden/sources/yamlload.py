@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import yaml
 
@@ -194,17 +194,45 @@ def _children(node: Node) -> Iterator[Node]:
         yield from node.value
 
 
-def load_documents(text: str) -> Iterator[Document]:
+#: Top-level keys kept when a document is loaded shallowly: its identity and metadata.
+SHALLOW_KEYS = frozenset({"apiVersion", "kind", "metadata"})
+
+
+def _top_scalar(node: Node, key: str) -> str | None:
+    if isinstance(node, MappingNode):
+        for k, v in node.value:
+            if isinstance(k, ScalarNode) and k.value == key and isinstance(v, ScalarNode):
+                return str(v.value)
+    return None
+
+
+def _shallow(node: Node, shallow_kind: Callable[[str], bool] | None) -> Node:
+    """Only identity and metadata of documents whose kind nobody reads in full.
+
+    A large CustomResourceDefinition costs far more to construct in Python than to parse;
+    its body is never checked, so it is never built (and cannot hurt anyone if hostile).
+    """
+    if shallow_kind is None or not isinstance(node, MappingNode):
+        return node
+    kind = _top_scalar(node, "kind")
+    if kind is None or not shallow_kind(kind):
+        return node
+    kept = [(k, v) for k, v in node.value if isinstance(k, ScalarNode) and k.value in SHALLOW_KEYS]
+    return MappingNode(node.tag, kept, node.start_mark, node.end_mark, node.flow_style)
+
+
+def load_documents(text: str, shallow_kind: Callable[[str], bool] | None = None) -> Iterator[Document]:
     """Yield each document of ``text``; a broken document stops the stream with an error.
 
     libyaml cannot resynchronise after a syntax error, so the documents before the
-    error are kept and the error is reported once, with its line.
+    error are kept and the error is reported once, with its line. Documents whose kind
+    satisfies ``shallow_kind`` keep only apiVersion, kind and metadata.
     """
     loader = _Loader(text)
     index = 0
     try:
         while loader.check_node():
-            node = loader.get_node()
+            node = _shallow(loader.get_node(), shallow_kind)
             start = node.start_mark.line + 1 if node is not None else 1
             doc = Document(index=index, line=start)
             try:
