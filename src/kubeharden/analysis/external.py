@@ -82,3 +82,9 @@ def public_coverage(blocks: Iterable[IPBlock]) -> tuple[int, int]:
 def internet_open(blocks: Iterable[IPBlock]) -> bool:
     count4, count6 = public_coverage(blocks)
     return count4 >= INTERNET_MIN_V4 or count6 >= INTERNET_MIN_V6
+
+
+@lru_cache(maxsize=4096)
+def block_internet_open(block: IPBlock) -> bool:
+    """internet_open for one block, cached: every workload of a namespace shares its blocks."""
+    return internet_open((block,))

@@ -20,6 +20,7 @@ import yaml
 from kubeharden.findings import Severity
 from kubeharden.guide import REQUIREMENTS, section_of
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAPPING_KEYS = ("cis", "pss", "kubescape", "checkov", "trivy", "polaris", "kube-score", "mitre")
 SCOPES = ("container", "pod", "object", "inventory")
 PROFILES = ("baseline", "default", "strict")
@@ -126,7 +127,7 @@ def load_catalogue() -> tuple[Control, ...]:
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
         if not entry.name.endswith(".yaml"):
             continue
-        data = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
+        data = yaml.load(entry.read_text(encoding="utf-8"), Loader=_SAFE_LOADER) or {}
         for raw in data.get("controls", []):
             control = _parse_control(raw, entry.name)
             if control.id in seen:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from collections.abc import Iterator
 
-from kubeharden.analysis.external import METADATA, internet_open
+from kubeharden.analysis.external import METADATA, block_internet_open
 from kubeharden.analysis.policies import PolicyError, Rule, error_line, is_k8s_policy, parse_policy
 from kubeharden.analysis.ports import NO_PORTS, PortSet
 from kubeharden.analysis.reachability import DEFAULT_NAMESPACE, NAME_LABEL, Network, PodClass, Workload
@@ -250,7 +250,7 @@ def internet_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
         if not klass.egress_isolated:
             yield Violation(f"egress to the internet is open: {_why_open(w)}", record.spec_line, obj=record)
             continue
-        wide = [(b, p, r) for b, p, r in network.egress_blocks(klass.index) if internet_open([b])]
+        wide = [(b, p, r) for b, p, r in network.egress_blocks(klass.index) if block_internet_open(b)]
         if wide:
             detail = "; ".join(f"{b} on {p} by {', '.join(f'{x.label} ({x.where})' for x in r)}"
                                for b, p, r in wide)

@@ -16,6 +16,7 @@ Hostile input is handled before it can hurt anyone downstream:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Callable, Iterator
@@ -92,10 +93,29 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
         self.doc_warnings: list[DocumentError] = []
+        # Without an anchor there can be no alias, so no alias bomb: a cheaper walk suffices.
+        self.text = stream if isinstance(stream, str) else None
+        self.may_alias = self.text is None or ("&" in self.text and _ANCHOR.search(self.text) is not None)
 
     def construct_document(self, node: Node) -> Any:
-        _check_shape(node)
+        if self.may_alias and (self.text is None or _ANCHOR.search(
+                self.text, node.start_mark.index, node.end_mark.index + 1) is not None):
+            _check_expansion(node)
+        else:
+            _check_depth(node)
         return super().construct_document(node)
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        # Called from the C composer for every node; plain scalars repeat a lot (keys,
+        # image names, "TCP"), and their tag depends only on their text, so cache it.
+        if kind is ScalarNode and implicit[0] and len(value) <= 64:
+            tag = _RESOLVED.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_RESOLVED) < 100_000:
+                    _RESOLVED[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
 
     def construct_yaml_map(self, node: MappingNode) -> Iterator[LineMap]:  # type: ignore[override]
         data = LineMap()
@@ -145,7 +165,35 @@ _Loader.add_constructor("tag:yaml.org,2002:value", _Loader.construct_yaml_str)
 _Loader.add_constructor(None, _Loader.construct_undefined)
 
 
-def _check_shape(root: Node) -> None:
+_RESOLVED: dict[str, str] = {}
+#: An anchor token: "&name" where a node can start (line start, after "- ", "? ", "--- ", ": " or a flow
+#: indicator); "a=1&b=2" or "make && make install" inside a scalar are not anchors.
+_ANCHOR = re.compile(r"(?:^[ \t]*(?:(?:-|\?|---)[ \t]+)*|:[ \t]+|[\[{,][ \t]*)&[^\s,\[\]{}]", re.MULTILINE)
+
+
+def _check_depth(root: Node) -> None:
+    """Refuse documents nested deeper than MAX_DEPTH (a tree: no aliases in the text)."""
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, depth = pop()
+        if depth > MAX_DEPTH:
+            raise DocumentError(f"nesting deeper than {MAX_DEPTH} levels; document skipped",
+                                node.start_mark.line + 1)
+        depth += 1
+        if node.__class__ is MappingNode:
+            for key, value in node.value:
+                if value.__class__ is not ScalarNode:
+                    push((value, depth))
+                if key.__class__ is not ScalarNode:
+                    push((key, depth))
+        elif node.__class__ is SequenceNode:
+            for value in node.value:
+                if value.__class__ is not ScalarNode:
+                    push((value, depth))
+
+
+def _check_expansion(root: Node) -> None:
     """Refuse documents nested too deeply or expanding (through aliases) too far.
 
     Iterative, so depth cannot exhaust Python's stack. Nodes reached twice are aliases;
