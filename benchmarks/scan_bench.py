@@ -23,6 +23,7 @@ Usage: ``python benchmarks/scan_bench.py [--sizes 10000,100000] [--no-checkov] [
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy as copy_module
 import json
 import os
@@ -33,9 +34,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -134,18 +136,21 @@ def run_child(argv: list[str], stdout_path: str | None = None, timeout: float | 
     With ``tree`` the summed RSS of the child's whole session (its worker processes too) is
     also sampled every 0.25 s, for tools that fan out.
     """
-    stdout = open(stdout_path, "wb") if stdout_path else subprocess.PIPE
-    stderr = tempfile.TemporaryFile()
     rss_file = None
     if os.path.exists(GNU_TIME):
         fd, rss_file = tempfile.mkstemp(prefix="kh-bench-rss-")
         os.close(fd)
         argv = [GNU_TIME, "-f", "%M", "-o", rss_file, *argv]
     tree_peak = 0
-    try:
+    with contextlib.ExitStack() as stack:
+        stdout = stack.enter_context(open(stdout_path, "wb")) if stdout_path else subprocess.PIPE
+        stderr = stack.enter_context(tempfile.TemporaryFile())
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr, env=env, start_new_session=True)
-        captured = proc.stdout.read() if proc.stdout is not None else b""
+        captured = b""
+        if proc.stdout is not None:
+            with proc.stdout:
+                captured = proc.stdout.read()
         deadline = None if timeout is None else start + timeout
         timed_out = False
         next_sample = start
@@ -167,10 +172,6 @@ def run_child(argv: list[str], stdout_path: str | None = None, timeout: float | 
         proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait4 again
         stderr.seek(0)
         err = stderr.read().decode("utf-8", "replace")
-    finally:
-        if stdout is not subprocess.PIPE:
-            stdout.close()
-        stderr.close()
     peak_kib = usage.ru_maxrss  # KiB on Linux
     if rss_file is not None:
         with open(rss_file, encoding="utf-8") as fh:
@@ -453,7 +454,8 @@ def ensure_checkov(path: str | None) -> str:
 
 def checkov_version(exe: str) -> str:
     try:
-        return subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=120).stdout.strip()
+        return subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=120,
+                              check=False).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "?"
 
