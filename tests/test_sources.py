@@ -249,3 +249,13 @@ def test_scan_loads_only_what_the_checks_read(tmp_path):
     assert evaluator.needs_full_object("ClusterRole") and evaluator.needs_full_object("ServiceList")
     assert not evaluator.needs_full_object("CustomResourceDefinition")
     assert not evaluator.needs_full_object("PrometheusRule")
+
+
+def test_secret_values_are_not_kept_for_analyses():
+    from kubeharden.engine import build_inventory
+
+    text = "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: a}\ntype: Opaque\ndata: {password: aHVudGVyMg==}\n"
+    inventory, _ = build_inventory(parse_text(text, "s.yaml"))
+    (secret,) = inventory.of_kind("Secret")
+    assert "data" not in secret.raw and secret.raw["type"] == "Opaque"
+    assert secret.line(secret.raw, "type") == 4

@@ -15,6 +15,7 @@ from typing import Any
 
 from kubeharden.model.objects import K8sObject, Provenance, ResourceRef, as_dict, as_list
 from kubeharden.model.pods import PodView
+from kubeharden.sources.yamlload import LineMap
 
 #: Kinds kept whole for cross-object checks and analyses (RBAC, network, quotas).
 INDEXED_KINDS = frozenset({
@@ -24,6 +25,15 @@ INDEXED_KINDS = frozenset({
     "Service", "Ingress", "LimitRange", "ResourceQuota", "RuntimeClass", "Node",
     "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
 })
+
+
+def _only(raw: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """A copy of ``raw`` with only ``keys``, keeping the line of each (for findings)."""
+    out = LineMap((k, raw[k]) for k in keys if k in raw)
+    if isinstance(raw, LineMap):
+        out.line = raw.line
+        out.lines = {k: raw.lines[k] for k in out if k in raw.lines}
+    return out
 
 
 @dataclass(slots=True)
@@ -62,6 +72,9 @@ class Inventory:
         if obj.namespace:
             self.namespaces_seen.add(obj.namespace)
         if obj.kind in INDEXED_KINDS:
+            if obj.kind == "Secret":  # analyses need its type and metadata; never keep secret values around
+                obj = K8sObject(raw=_only(obj.raw, ("apiVersion", "kind", "metadata", "type")), ref=obj.ref,
+                                origin=obj.origin)
             self.objects[obj.kind].append(obj)
             self._sa_index = None
 

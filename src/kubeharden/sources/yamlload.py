@@ -38,14 +38,35 @@ MAX_EXPANDED_NODES = 1_000_000
 
 
 class LineMap(dict):
-    """A mapping loaded from YAML, with the 1-based line of itself and of each key."""
+    """A mapping loaded from YAML, with the 1-based line of itself and of each key.
 
-    __slots__ = ("line", "lines")
+    Key lines are a tuple in key order rather than a second dict: analyses keep whole
+    RBAC and policy objects, and a dict per mapping would double their memory.
+    """
+
+    __slots__ = ("line", "_lines")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.line: int | None = None
-        self.lines: dict[Any, int] = {}
+        self._lines: tuple[int, ...] = ()
+
+    @property
+    def lines(self) -> dict[Any, int]:
+        """Key -> line (a fresh dict; empty when the mapping was changed after loading)."""
+        return dict(zip(self, self._lines)) if len(self._lines) == len(self) else {}
+
+    @lines.setter
+    def lines(self, value: dict[Any, int]) -> None:
+        self._lines = tuple(value.get(k, self.line or 0) for k in self)
+
+    def key_line(self, key: Any) -> int | None:
+        if len(self._lines) != len(self):
+            return None
+        for i, k in enumerate(self):
+            if k == key:
+                return self._lines[i]
+        return None
 
 
 class LineList(list):
@@ -61,7 +82,7 @@ class LineList(list):
 def line_of(container: Any, key: Any = None) -> int | None:
     """Line of ``container[key]`` (or of the container itself), if it was loaded from YAML."""
     if key is not None and isinstance(container, LineMap):
-        found = container.lines.get(key)
+        found = container.key_line(key)
         if found is not None:
             return found
     return getattr(container, "line", None)
@@ -122,7 +143,8 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
         data.line = node.start_mark.line + 1
         yield data
         self.flatten_mapping(node)
-        lines = data.lines
+        lines: list[int] = []
+        position: dict[Any, int] = {}
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=False)
             try:
@@ -132,16 +154,21 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
                     f"unhashable mapping key ({type(key).__name__})", key_node.start_mark.line + 1
                 ) from None
             line = key_node.start_mark.line + 1
-            if key in lines and key != "<<":
-                self.doc_warnings.append(
-                    DocumentError(
-                        f"duplicate key {key!r} (first at line {lines[key]}); the last value is used, "
-                        "which can hide a setting from a reviewer",
-                        line,
+            if key in position:
+                if key != "<<":
+                    self.doc_warnings.append(
+                        DocumentError(
+                            f"duplicate key {key!r} (first at line {lines[position[key]]}); the last value is "
+                            "used, which can hide a setting from a reviewer",
+                            line,
+                        )
                     )
-                )
+                lines[position[key]] = line
+            else:
+                position[key] = len(lines)
+                lines.append(line)
             data[key] = self.construct_object(value_node, deep=False)
-            lines[key] = line
+        data._lines = tuple(lines)
 
     def construct_yaml_seq(self, node: SequenceNode) -> Iterator[LineList]:  # type: ignore[override]
         data = LineList()
