@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from collections.abc import Callable, Iterable, Iterator
 
 from kubeharden.checks import rules
@@ -22,13 +22,28 @@ from kubeharden.checks.pss import evaluate as evaluate_pss
 from kubeharden.config import Config, ExceptionRule
 from kubeharden.findings import Finding, Problem, Severity, Tally
 from kubeharden.inventory import INDEXED_KINDS, Inventory
-from kubeharden.model.objects import K8sObject
+from kubeharden.model.objects import K8sObject, ResourceRef
 from kubeharden.model.pods import POD_TEMPLATE_PATHS, PodView, pod_view
 
 SUPPRESS_PREFIX = "kubeharden.io/suppress."
 
 #: Inventory-scope controls that evaluate one unit per pod unless they name kinds.
 Runner = Callable[..., Iterable[Violation]]
+
+
+class PssEntry(NamedTuple):
+    """The Pod Security Standards verdict of one workload (a tuple: one per workload is kept)."""
+
+    ref: ResourceRef
+    file: str | None
+    line: int | None
+    level: str
+    baseline: tuple[str, ...]
+    restricted: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"resource": self.ref.to_dict(), "file": self.file, "line": self.line, "level": self.level,
+                "baseline_violations": list(self.baseline), "restricted_violations": list(self.restricted)}
 
 
 @dataclass(slots=True)
@@ -38,7 +53,7 @@ class ScanResult:
     controls: list[Control]
     problems: list[Problem] = field(default_factory=list)
     tally: Tally = field(default_factory=Tally)
-    pss: list[dict[str, Any]] = field(default_factory=list)
+    pss: list[PssEntry] = field(default_factory=list)
     kinds: Counter[str] = field(default_factory=Counter)
     expired_exceptions: list[ExceptionRule] = field(default_factory=list)
     unused_exceptions: list[ExceptionRule] = field(default_factory=list)
@@ -141,10 +156,8 @@ class Evaluator:
         annotations = {**annotations, **{str(k): str(v) for k, v in pod.annotations_raw.items()}}
         self.inventory.add_pod(pod)
         pss = evaluate_pss(pod)
-        self.result.pss.append({
-            "resource": obj.ref.to_dict(), "file": obj.origin.file, "line": obj.origin.line,
-            "level": pss.level, "baseline_violations": pss.baseline, "restricted_violations": pss.restricted,
-        })
+        self.result.pss.append(PssEntry(obj.ref, obj.origin.file, obj.origin.line, pss.level,
+                                        tuple(pss.baseline), tuple(pss.restricted)))
         tally = self.result.tally
         for control, run in self._by_scope["pod"]:
             found = False

@@ -39,7 +39,7 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
         "summary": summary(result),
         "errors": [p.to_dict() for p in problems if p.level != "note"],
         "notes": [p.to_dict() for p in problems if p.level == "note"],
-        "pss": result.pss,
+        "pss": [p.to_dict() for p in result.pss],
         "exceptions": {
             "expired": [e.to_dict() for e in result.expired_exceptions],
             "unused": [e.to_dict() for e in result.unused_exceptions],

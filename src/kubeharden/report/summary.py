@@ -30,7 +30,7 @@ def compliance(result: ScanResult) -> list[dict[str, Any]]:
 
 def summary(result: ScanResult) -> dict[str, Any]:
     by_sev = {s.label: result.findings_by_severity.get(s.label, 0) for s in reversed(Severity)}
-    levels = Counter(p["level"] for p in result.pss)
+    levels = Counter(p.level for p in result.pss)
     return {
         "profile": result.profile,
         "objects": result.objects,
