@@ -54,7 +54,7 @@ class LineMap(dict):
     @property
     def lines(self) -> dict[Any, int]:
         """Key -> line (a fresh dict; empty when the mapping was changed after loading)."""
-        return dict(zip(self, self._lines)) if len(self._lines) == len(self) else {}
+        return dict(zip(self, self._lines, strict=True)) if len(self._lines) == len(self) else {}
 
     @lines.setter
     def lines(self, value: dict[Any, int]) -> None:
