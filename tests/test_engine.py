@@ -124,3 +124,18 @@ def test_config_is_found_upwards_and_yaml_errors_name_the_line(tmp_path):
     bad.write_text("profile: strict\nexceptions: [\n")
     with pytest.raises(ConfigError, match=r"bad.yaml:\d+: invalid YAML"):
         load_config(bad)
+
+
+def test_a_failing_check_is_reported_and_the_scan_goes_on():
+    from kubeharden.config import Config
+    from kubeharden.engine import Evaluator
+    from kubeharden.sources.files import parse_text
+
+    evaluator = Evaluator(Config(), only=["KH-POD-004", "KH-POD-006"])
+    control, _ = next((c, r) for c, r in evaluator._by_scope["pod"] if c.id == "KH-POD-006")
+    evaluator._by_scope["pod"] = [(control, lambda pod, ctx: [1 / 0])]
+    findings = list(evaluator.run(parse_text(deploy(), "d.yaml")))
+    assert {f.control.id for f in findings} == {"KH-POD-004"}
+    (problem,) = [p for p in evaluator.result.problems if p.kind == "internal"]
+    assert "KH-POD-006" in problem.message and "ZeroDivisionError" in problem.message
+    assert problem.file == "d.yaml" and problem.resource.name == "api"

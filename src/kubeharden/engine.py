@@ -147,27 +147,45 @@ class Evaluator:
             if control.kinds and "*" not in control.kinds and obj.kind not in control.kinds:
                 continue
             found = False
-            for v in run(obj, self.ctx):
+            for v in self._violations(control, run, obj, obj):
                 found |= (yield from self._emit(control, v, obj, annotations, None))
             tally.add(control.id, found)
+
+    def _violations(self, control: Control, run: Runner, unit: Any, obj: K8sObject | None) -> list[Violation]:
+        """What ``control`` finds in ``unit``; a check that fails on an input nobody foresaw
+        becomes an error naming the control and the object, and the scan goes on."""
+        try:
+            return list(run(unit, self.ctx))
+        except Exception as exc:  # noqa: BLE001 - the one place that keeps a defect from stopping a scan
+            self._internal_error(f"{control.id} could not evaluate this input ({type(exc).__name__}: {exc}); "
+                                 "its other checks ran", obj)
+            return []
+
+    def _internal_error(self, message: str, obj: K8sObject | None) -> None:
+        self.result.problems.append(Problem(
+            "error", "internal", message, file=obj.origin.file if obj else None,
+            line=obj.origin.line if obj else None, resource=obj.ref if obj else None))
 
     def _evaluate_pod(self, pod: PodView, annotations: dict[str, str]) -> Iterator[Finding]:
         obj = pod.obj
         annotations = {**annotations, **{str(k): str(v) for k, v in pod.annotations_raw.items()}}
         self.inventory.add_pod(pod)
-        pss = evaluate_pss(pod)
-        self.result.pss.append(PssEntry(obj.ref, obj.origin.file, obj.origin.line, pss.level,
-                                        tuple(pss.baseline), tuple(pss.restricted)))
+        try:
+            pss = evaluate_pss(pod)
+            self.result.pss.append(PssEntry(obj.ref, obj.origin.file, obj.origin.line, pss.level,
+                                            tuple(pss.baseline), tuple(pss.restricted)))
+        except Exception as exc:  # noqa: BLE001 - see _violations
+            self._internal_error(f"Pod Security Standards evaluation failed ({type(exc).__name__}: {exc})", obj)
         tally = self.result.tally
         for control, run in self._by_scope["pod"]:
             found = False
-            for v in run(pod, self.ctx):
+            for v in self._violations(control, run, pod, obj):
                 found |= (yield from self._emit(control, v, obj, annotations, v.container))
             tally.add(control.id, found)
         for c in pod.containers:
             for control, run in self._by_scope["container"]:
                 found = False
-                for v in run(c, self.ctx):
+                for v in self._violations(control, run, c, obj):
                     found |= (yield from self._emit(control, v, obj, annotations, c.name))
                 tally.add(control.id, found)
 
@@ -176,7 +194,7 @@ class Evaluator:
         tally = self.result.tally
         for control, run in self._by_scope["inventory"]:
             failed_units: set[Any] = set()
-            for v in run(self.inventory, self.ctx):
+            for v in self._violations(control, run, self.inventory, None):
                 target = v.obj
                 ok = yield from self._emit(control, v, target, getattr(target, "annotations", {}) or {},
                                            v.container)

@@ -523,7 +523,8 @@ def infer_default_namespace(inventory: Inventory) -> str:
     votes: Counter[str] = Counter()
     for binding in inventory.of_kind("ClusterRoleBinding", "RoleBinding"):
         for s in as_list(binding.raw.get("subjects")):
-            if isinstance(s, dict) and s.get("kind") == "ServiceAccount" and s.get("name") in loose \
+            if isinstance(s, dict) and s.get("kind") == "ServiceAccount" and isinstance(s.get("name"), str) \
+                    and s["name"] in loose \
                     and isinstance(s.get("namespace"), str) and s["namespace"]:
                 votes[s["namespace"]] += 1
     return votes.most_common(1)[0][0] if votes else DEFAULT_NAMESPACE

@@ -162,10 +162,10 @@ def writable_host_path(c: ContainerView, ctx: Context) -> Iterator[Violation]:
     if not host_volumes:
         return
     for m in as_list(c.raw.get("volumeMounts")):
-        if not isinstance(m, dict) or m.get("name") not in host_volumes:
+        if not isinstance(m, dict) or str(m.get("name")) not in host_volumes:
             continue
         if m.get("readOnly") is not True:
-            yield Violation(f"host path {host_volumes[m['name']]} is mounted writable at {m.get('mountPath')}",
+            yield Violation(f"host path {host_volumes[str(m['name'])]} is mounted writable at {m.get('mountPath')}",
                             c.line(m, "readOnly" if "readOnly" in m else "name"))
 
 
@@ -298,7 +298,7 @@ def seccomp_profile(c: ContainerView, ctx: Context) -> Iterator[Violation]:
         yield Violation(f"seccompProfile type {kind!r} is not RuntimeDefault or Localhost", line)
         return
     legacy = " (the seccomp.security.alpha annotations are ignored since Kubernetes 1.27)" if any(
-        k.startswith(("seccomp.security.alpha.kubernetes.io", "container.seccomp.security.alpha"))
+        str(k).startswith(("seccomp.security.alpha.kubernetes.io", "container.seccomp.security.alpha"))
         for k in c.pod.annotations_raw) else ""
     yield Violation("no seccompProfile on the pod or container: it runs Unconfined unless every node's "
                     f"kubelet sets seccompDefault{legacy}", line)
