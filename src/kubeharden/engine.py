@@ -156,7 +156,7 @@ class Evaluator:
         becomes an error naming the control and the object, and the scan goes on."""
         try:
             return list(run(unit, self.ctx))
-        except Exception as exc:  # noqa: BLE001 - the one place that keeps a defect from stopping a scan
+        except Exception as exc:
             self._internal_error(f"{control.id} could not evaluate this input ({type(exc).__name__}: {exc}); "
                                  "its other checks ran", obj)
             return []
@@ -174,7 +174,7 @@ class Evaluator:
             pss = evaluate_pss(pod)
             self.result.pss.append(PssEntry(obj.ref, obj.origin.file, obj.origin.line, pss.level,
                                             tuple(pss.baseline), tuple(pss.restricted)))
-        except Exception as exc:  # noqa: BLE001 - see _violations
+        except Exception as exc:
             self._internal_error(f"Pod Security Standards evaluation failed ({type(exc).__name__}: {exc})", obj)
         tally = self.result.tally
         for control, run in self._by_scope["pod"]:
