@@ -1,8 +1,9 @@
 """The command line: parse arguments, call the library, pick a reporter. Nothing else.
 
 Each command lives in ``kubeharden/commands/<name>.py`` with ``register(subparsers)``;
-add a new one to :data:`COMMANDS`. Also installed as ``kubectl-harden``, so
-``kubectl harden scan …`` works as a kubectl plugin.
+add a new one to :data:`COMMANDS`. Only the module of the command being run is imported
+(the others appear in ``--help`` by name), which keeps start-up short for CI loops.
+Also installed as ``kubectl-harden``, so ``kubectl harden scan …`` works as a kubectl plugin.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ import sys
 from kubeharden import __version__
 from kubeharden.exitcodes import USAGE
 
-COMMANDS = (
-    "kubeharden.commands.scan",
-    "kubeharden.commands.controls",
-    "kubeharden.commands.generate",
-    "kubeharden.commands.rbac",
-    "kubeharden.commands.netpol",
-    "kubeharden.commands.audit",
-)
+#: command -> (module that registers it, one-line help shown in the command list)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "scan": ("kubeharden.commands.scan", "scan manifests (files, directories, stdin)"),
+    "controls": ("kubeharden.commands.controls", "list the control catalogue"),
+    "generate": ("kubeharden.commands.generate", "generate hardening artefacts (policies, configuration)"),
+    "rbac": ("kubeharden.commands.rbac", "who can do what, and the privilege-escalation paths"),
+    "netpol": ("kubeharden.commands.netpol", "NetworkPolicy reachability (matrix, can-reach)"),
+    "audit": ("kubeharden.commands.audit", "detect attacks in Kubernetes audit logs (files or live webhook)"),
+}
 
 
 def tune_gc() -> None:
@@ -33,20 +35,33 @@ def tune_gc() -> None:
     gc.set_threshold(100_000, 50, 50)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv``, only the command named there is fully registered."""
     parser = argparse.ArgumentParser(
         prog="kubeharden",
         description="The NSA/CISA Kubernetes Hardening Guidance (v1.2), executable.",
     )
     parser.add_argument("--version", action="version", version=f"kubeharden {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(name).register(sub)
+    wanted = _command_in(argv)
+    for name, (module, summary) in COMMANDS.items():
+        if argv is None or name == wanted:
+            importlib.import_module(module).register(sub)
+        else:
+            sub.add_parser(name, help=summary, add_help=False)
     return parser
 
 
+def _command_in(argv: list[str] | None) -> str | None:
+    for arg in argv or ():
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     tune_gc()
     if not getattr(args, "func", None):
