@@ -12,11 +12,12 @@ components) instead of the per-namespace and per-workload controls.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from kubeharden.analysis.external import METADATA, block_internet_open
-from kubeharden.analysis.policies import PolicyError, Rule, error_line, is_k8s_policy, parse_policy
+from kubeharden.analysis.policies import Policy, PolicyError, Rule, error_line, is_k8s_policy, parse_policy
 from kubeharden.analysis.ports import NO_PORTS, PortSet
 from kubeharden.analysis.reachability import DEFAULT_NAMESPACE, NAME_LABEL, Network, PodClass, Workload
 from kubeharden.checks.catalogue import Violation, check
@@ -83,10 +84,13 @@ def _record(w: Workload) -> PodRecord:
 def _default_deny(inventory: Inventory, ctx: Context, direction: str) -> Iterator[Violation]:
     network = network_of(inventory)
     types = "Ingress" if direction == "ingress" else "Egress"
+    by_namespace: dict[str, list[Policy]] = defaultdict(list)
+    for policy in network.policies:
+        by_namespace[policy.namespace].append(policy)
     for unit in user_namespaces(inventory, ctx):
         if network.covered_by_other_engines(unit.name):
             continue  # KH-NET-014 reports it
-        mine = [p for p in network.policies if p.namespace == unit.name]
+        mine = by_namespace.get(unit.name, [])
         isolating = [p for p in mine if p.pod_selector.is_empty
                      and (p.isolates_ingress if direction == "ingress" else p.isolates_egress)]
         open_rules = [r for p in isolating for r in (p.ingress if direction == "ingress" else p.egress)
