@@ -9,12 +9,12 @@ Also installed as ``kubectl-harden``, so ``kubectl harden scan …`` works as a 
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib
 import sys
 
 from kubeharden import __version__
 from kubeharden.exitcodes import USAGE
+from kubeharden.gctune import tune_gc
 
 #: command -> (module that registers it, one-line help shown in the command list)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -25,14 +25,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "netpol": ("kubeharden.commands.netpol", "NetworkPolicy reachability (matrix, can-reach)"),
     "audit": ("kubeharden.commands.audit", "detect attacks in Kubernetes audit logs (files or live webhook)"),
 }
-
-
-def tune_gc() -> None:
-    """Manifests and audit events load as millions of acyclic dicts and lists: move what is loaded by
-    now (catalogue, rules, modules) out of the collector's sight and let it run less often.
-    Measured: scans 10-15% faster, audit scans about 10% more events per second."""
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 50)
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:

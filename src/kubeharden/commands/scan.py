@@ -10,6 +10,7 @@ from kubeharden.commands.common import (ConfigError, add_config_options, add_inp
 from kubeharden.engine import Evaluator
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.findings import Finding, Severity
+from kubeharden.gctune import freezing
 from kubeharden.report import FORMATS, get_reporter
 from kubeharden.sources.files import read_objects
 
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     def watched() -> Iterator[Finding]:
         options = read_options(args)
         options.shallow_kind = lambda kind: not evaluator.needs_full_object(kind)
-        for finding in evaluator.run(read_objects(args.paths, options)):
+        for finding in evaluator.run(freezing(read_objects(args.paths, options))):
             if threshold is not None and finding.status == "fail" and finding.severity >= threshold:
                 gate[0] = True
             yield finding
