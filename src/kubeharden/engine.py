@@ -188,6 +188,9 @@ class Evaluator:
                 for v in self._violations(control, run, c, obj):
                     found |= (yield from self._emit(control, v, obj, annotations, c.name))
                 tally.add(control.id, found)
+        # Containers point back at their pod: unlink them so reference counting frees the view now
+        # (the scan freezes survivors for the garbage collector; see gctune.freezing).
+        pod.containers.clear()
 
     def finish(self) -> Iterator[Finding]:
         """Run the cross-object controls and close the exception bookkeeping."""

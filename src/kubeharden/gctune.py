@@ -25,8 +25,9 @@ def freezing(items: Iterable[T], every: int = 2000) -> Iterator[T]:
     """Pass ``items`` through, freezing the survivors every ``every`` items.
 
     What is still alive after a batch is what the scan keeps to the end (inventory,
-    findings, verdicts); frozen objects are never rescanned by full collections.
-    Measured on 100k objects: 48 s -> 42 s, with the same peak memory.
+    findings, verdicts); frozen objects are never rescanned by full collections. Cyclic
+    garbage frozen this way would be kept, so the engine leaves none (it unlinks each
+    pod view from its containers once checked).
     """
     for i, item in enumerate(items, 1):
         yield item
