@@ -27,7 +27,7 @@ from kubeharden.model.pods import POD_TEMPLATE_PATHS, PodView, pod_view
 
 SUPPRESS_PREFIX = "kubeharden.io/suppress."
 
-#: Inventory-scope controls that evaluate one unit per pod unless they name kinds.
+#: A control's logic: a registered function or a declarative rule, called as run(unit, ctx).
 Runner = Callable[..., Iterable[Violation]]
 
 

@@ -117,6 +117,3 @@ class Inventory:
         if self._sa_index is None:
             self._sa_index = {(sa.namespace or None, sa.name): sa for sa in self.objects.get("ServiceAccount", ())}
         return self._sa_index.get((namespace or None, name))
-
-    def raw(self, obj: K8sObject) -> Any:
-        return obj.raw

@@ -191,12 +191,21 @@ RESTRICTED_CHECKS: tuple[Callable[[PodView], Iterator[str]], ...] = (
 )
 
 
+#: The last pod evaluated and its result: the engine records every pod's level and, in the strict
+#: profile, KH-PSS-001/002 ask again for the same pod right after.
+_last: list[tuple[PodView, PssResult]] = []
+
+
 def evaluate(pod: PodView) -> PssResult:
     """The strongest Pod Security Standards level ``pod`` meets, with every violation."""
+    if _last and _last[0][0] is pod:
+        return _last[0][1]
     baseline = [msg for fn in BASELINE_CHECKS for msg in fn(pod)]
     restricted = [msg for fn in RESTRICTED_CHECKS for msg in fn(pod)]
     level = "privileged" if baseline else ("baseline" if restricted else "restricted")
-    return PssResult(level, baseline, restricted)
+    result = PssResult(level, baseline, restricted)
+    _last[:] = [(pod, result)]
+    return result
 
 
 @check("KH-PSS-001")
