@@ -30,6 +30,13 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from kubeharden.sources.scalars import BOOL as BOOL_TAG
+from kubeharden.sources.scalars import FLOAT as FLOAT_TAG
+from kubeharden.sources.scalars import INT as INT_TAG
+from kubeharden.sources.scalars import MERGE as MERGE_TAG
+from kubeharden.sources.scalars import NULL as NULL_TAG
+from kubeharden.sources.scalars import json_key, resolve_plain
+
 MAX_DEPTH = 100
 """Kubernetes objects nest about 15 levels deep; 100 leaves room for CRDs and data."""
 
@@ -127,42 +134,52 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
         return super().construct_document(node)
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        # Called from the C composer for every node; plain scalars repeat a lot (keys,
-        # image names, "TCP"), and their tag depends only on their text, so cache it.
-        if kind is ScalarNode and implicit[0] and len(value) <= 64:
+        # Plain scalars are resolved as kubectl's YAML decoder does (go-yaml v2, YAML 1.1; see
+        # scalars.py), not with PyYAML's table. Called from the C composer for every node; plain
+        # scalars repeat a lot (keys, image names, "TCP"), and their tag depends only on their text.
+        if kind is ScalarNode and implicit[0]:
             tag = _RESOLVED.get(value)
             if tag is None:
-                tag = super().resolve(kind, value, implicit)
-                if len(_RESOLVED) < 100_000:
+                tag = resolve_plain(value)[0]
+                if len(value) <= 64 and len(_RESOLVED) < 100_000:
                     _RESOLVED[value] = tag
             return tag
         return super().resolve(kind, value, implicit)
+
+    def construct_go_scalar(self, node: ScalarNode) -> Any:
+        """bool, int, float and null as go-yaml v2 reads them (explicit tags included)."""
+        text = self.construct_scalar(node)
+        tag, value = resolve_plain(text) if text else (NULL_TAG, None)
+        if tag != node.tag and not (node.tag == FLOAT_TAG and tag == INT_TAG):
+            raise DocumentError(f"{text!r} is not a valid {node.tag.rpartition(':')[2]}", node.start_mark.line + 1)
+        return float(value) if node.tag == FLOAT_TAG else value
 
     def construct_yaml_map(self, node: MappingNode) -> Iterator[LineMap]:  # type: ignore[override]
         data = LineMap()
         data.line = node.start_mark.line + 1
         yield data
-        self.flatten_mapping(node)
         lines: list[int] = []
         position: dict[Any, int] = {}
-        for key_node, value_node in node.value:
+        explicit: dict[Any, int] = {}  # key -> line, for keys written in this very mapping
+        for key_node, value_node, merge_line in _entries(node):
             key = self.construct_object(key_node, deep=False)
             try:
-                hash(key)
-            except TypeError:
-                raise DocumentError(
-                    f"unhashable mapping key ({type(key).__name__})", key_node.start_mark.line + 1
-                ) from None
+                key = json_key(key)
+            except ValueError as exc:
+                raise DocumentError(str(exc), key_node.start_mark.line + 1) from None
             line = key_node.start_mark.line + 1
+            if merge_line is None:
+                if key in explicit:
+                    self.doc_warnings.append(DocumentError(
+                        f"duplicate key {key!r} (first at line {explicit[key]}); the last value is "
+                        "used, which can hide a setting from a reviewer", line))
+                explicit[key] = line
+            elif key in explicit:
+                # go-yaml v2 (kubectl) applies a merge where it stands: it replaces earlier keys.
+                self.doc_warnings.append(DocumentError(
+                    f"the merge key '<<' at line {merge_line} replaces {key!r} written at line {explicit.pop(key)} "
+                    "(kubectl applies keys in order), which can hide a setting from a reviewer", merge_line))
             if key in position:
-                if key != "<<":
-                    self.doc_warnings.append(
-                        DocumentError(
-                            f"duplicate key {key!r} (first at line {lines[position[key]]}); the last value is "
-                            "used, which can hide a setting from a reviewer",
-                            line,
-                        )
-                    )
                 lines[position[key]] = line
             else:
                 position[key] = len(lines)
@@ -189,6 +206,8 @@ _Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_yaml_seq)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 # A plain "=" resolves to YAML 1.1's `value` tag (seen in kube-prometheus CRDs): keep the string.
 _Loader.add_constructor("tag:yaml.org,2002:value", _Loader.construct_yaml_str)
+for _tag in (BOOL_TAG, INT_TAG, FLOAT_TAG, NULL_TAG):
+    _Loader.add_constructor(_tag, _Loader.construct_go_scalar)
 _Loader.add_constructor(None, _Loader.construct_undefined)
 
 
@@ -196,6 +215,30 @@ _RESOLVED: dict[str, str] = {}
 #: An anchor token: "&name" where a node can start (line start, after "- ", "? ", "--- ", ": " or a flow
 #: indicator); "a=1&b=2" or "make && make install" inside a scalar are not anchors.
 _ANCHOR = re.compile(r"(?:^[ \t]*(?:(?:-|\?|---)[ \t]+)*|:[ \t]+|[\[{,][ \t]*)&[^\s,\[\]{}]", re.MULTILINE)
+
+
+def _entries(node: MappingNode) -> list[tuple[Node, Node, int | None]]:
+    """The (key, value, merge line) pairs of a mapping in the order kubectl applies them.
+
+    go-yaml v2 applies a ``<<`` merge where it stands, so it replaces keys written before it,
+    and keys written after it replace merged ones; of several merged mappings the first wins.
+    ``merge line`` is None for keys written in the mapping itself.
+    """
+    if not any(k.tag == MERGE_TAG for k, _ in node.value):
+        return [(k, v, None) for k, v in node.value]
+    entries: list[tuple[Node, Node, int | None]] = []
+    for key_node, value_node in node.value:
+        if key_node.tag != MERGE_TAG:
+            entries.append((key_node, value_node, None))
+            continue
+        line = key_node.start_mark.line + 1
+        sources = [value_node] if isinstance(value_node, MappingNode) else \
+            list(reversed(value_node.value)) if isinstance(value_node, SequenceNode) else None
+        if sources is None or not all(isinstance(s, MappingNode) for s in sources):
+            raise DocumentError("the merge key '<<' needs a mapping or a list of mappings", line)
+        for source in sources:
+            entries.extend((k, v, line) for k, v, _ in _entries(source))
+    return entries
 
 
 def _check_depth(root: Node) -> None:
