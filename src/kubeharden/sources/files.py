@@ -103,23 +103,7 @@ def parse_bytes(data: bytes, display: str, source: str = "file",
         return
     if not text.strip():
         return
-    if "{{" in text and ("}}" in text) and _looks_like_template(text):
-        yield Problem("note", "skipped",
-                      "Go/Helm template syntax ({{ }}): render it first (helm template …); skipped", file=display)
-        return
     yield from parse_text(text, display, source, shallow_kind)
-
-
-def _looks_like_template(text: str) -> bool:
-    # {{ }} inside a quoted string value is legal YAML (e.g. an alerting rule); a template
-    # line starts with {{ or has it unquoted as a value. Trying to load decides cheaply.
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("{{") or stripped.startswith("- {{"):
-            return True
-        if ": {{" in stripped:
-            return True
-    return False
 
 
 def parse_text(text: str, display: str, source: str = "file",
@@ -131,9 +115,25 @@ def parse_text(text: str, display: str, source: str = "file",
         for warn in doc.warnings:
             yield Problem("warning", "duplicate-key", warn.message, file=display, line=warn.line)
         if doc.error is not None:
-            yield Problem("error", "parse", doc.error.message, file=display, line=doc.error.line or doc.line)
+            if _is_template(text, doc):
+                yield Problem("note", "skipped", "Go/Helm template syntax ({{ }}): this document is not YAML until "
+                              "it is rendered (helm template … | kubeharden scan -); skipped",
+                              file=display, line=doc.line)
+            else:
+                yield Problem("error", "parse", doc.error.message, file=display, line=doc.error.line or doc.line)
             continue
         yield from unpack(doc.data, display, doc.line, source)
+
+
+def _is_template(text: str, doc: Any) -> bool:
+    """A document that failed to load *and* carries Go template markers is a template.
+
+    Valid YAML with ``{{`` inside strings (alerting rules, dashboards, injection
+    annotations) loads fine and is checked like any other document.
+    """
+    start, end = doc.span
+    chunk = text[start:end] if end > start else text
+    return "{{" in chunk and "}}" in chunk
 
 
 def _json_fallback(text: str, docs: Iterator[Any]) -> Iterator[Any]:

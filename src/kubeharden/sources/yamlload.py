@@ -113,6 +113,8 @@ class Document:
     data: Any = None
     error: DocumentError | None = None
     warnings: list[DocumentError] = field(default_factory=list)
+    #: (start, end) character offsets of the document in the text it was loaded from
+    span: tuple[int, int] = (0, 0)
 
 
 class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
@@ -339,47 +341,105 @@ def _shallow(node: Node, shallow_kind: Callable[[str], bool] | None) -> Node:
     return MappingNode(node.tag, kept, node.start_mark, node.end_mark, node.flow_style)
 
 
-def load_documents(text: str, shallow_kind: Callable[[str], bool] | None = None) -> Iterator[Document]:
-    """Yield each document of ``text``; a broken document stops the stream with an error.
+#: A line that starts a new YAML document ("---" alone or followed by a space).
+_BOUNDARY = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
 
-    libyaml cannot resynchronise after a syntax error, so the documents before the
-    error are kept and the error is reported once, with its line. Documents whose kind
-    satisfies ``shallow_kind`` keep only apiVersion, kind and metadata.
+
+def load_documents(text: str, shallow_kind: Callable[[str], bool] | None = None) -> Iterator[Document]:
+    """Yield each document of ``text``, with its data or the error that stopped it.
+
+    libyaml cannot resynchronise after a syntax error, so after one the rest of the text is
+    loaded again from the next document start (``---``): one broken document never hides
+    the others. Documents whose kind satisfies ``shallow_kind`` keep only apiVersion, kind
+    and metadata. Every line number is 1-based and relative to ``text``.
     """
-    loader = _Loader(text)
+    start: int | None = 0
     index = 0
-    try:
-        while loader.check_node():
-            node = _shallow(loader.get_node(), shallow_kind)
-            start = node.start_mark.line + 1 if node is not None else 1
-            doc = Document(index=index, line=start)
-            try:
-                doc.data = loader.construct_document(node) if node is not None else None
-            except DocumentError as exc:
-                doc.error = exc
-                _reset_constructor(loader)
-            except RecursionError:
-                doc.error = DocumentError("structure too deeply nested to load; document skipped", start)
-                _reset_constructor(loader)
-            doc.warnings, loader.doc_warnings = loader.doc_warnings, []
+    while start is not None:
+        resume: int | None = None
+        line_offset = text.count("\n", 0, start)
+        loader = _Loader(text[start:] if start else text)
+        try:
+            while loader.check_node():
+                node = _shallow(loader.get_node(), shallow_kind)
+                begin = node.start_mark.line + 1 if node is not None else 1
+                doc = Document(index=index, line=begin)
+                if node is not None:
+                    doc.span = (start + node.start_mark.index, start + node.end_mark.index)
+                try:
+                    doc.data = loader.construct_document(node) if node is not None else None
+                except DocumentError as exc:
+                    doc.error = exc
+                    _reset_constructor(loader)
+                except RecursionError:
+                    doc.error = DocumentError("structure too deeply nested to load; document skipped", begin)
+                    _reset_constructor(loader)
+                doc.warnings, loader.doc_warnings = loader.doc_warnings, []
+                if line_offset:
+                    _shift_lines(doc, line_offset)
+                yield doc
+                index += 1
+        except yaml.MarkedYAMLError as exc:
+            doc, resume = _syntax_error(text, start, exc, index)
+            if line_offset and doc.error is not None and doc.error.line is not None:
+                doc.error.line += line_offset
+            doc.line = doc.error.line if doc.error and doc.error.line else text.count("\n", 0, doc.span[0]) + 1
             yield doc
             index += 1
-    except yaml.MarkedYAMLError as exc:
-        # An unclosed bracket is detected far from where it was opened: point at the opening.
-        mark = exc.context_mark or exc.problem_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        context = ""
-        if exc.context and exc.problem:
-            context = f" ({exc.context} started here"
-            if exc.problem_mark is not None and exc.problem_mark.line + 1 != line:
-                context += f"; detected at line {exc.problem_mark.line + 1}"
-            context += ")"
-        yield Document(index=index, line=line or 1, error=DocumentError(f"invalid YAML: {problem}{context}", line))
-    except yaml.YAMLError as exc:
-        yield Document(index=index, line=1, error=DocumentError(f"invalid YAML: {exc}", None))
-    finally:
-        loader.dispose()
+        except yaml.YAMLError as exc:
+            yield Document(index=index, line=line_offset + 1, error=DocumentError(f"invalid YAML: {exc}", None),
+                           span=(start, len(text)))
+        finally:
+            loader.dispose()
+        start = resume
+
+
+def _syntax_error(text: str, start: int, exc: yaml.MarkedYAMLError, index: int) -> tuple[Document, int | None]:
+    """The document a syntax error broke (its span ends at the next ``---``) and where to resume."""
+    # An unclosed bracket is detected far from where it was opened: point at the opening.
+    mark = exc.context_mark or exc.problem_mark
+    line = mark.line + 1 if mark is not None else None
+    problem = exc.problem or exc.context or "invalid YAML"
+    context = ""
+    if exc.context and exc.problem:
+        context = f" ({exc.context} started here"
+        if exc.problem_mark is not None and exc.problem_mark.line + 1 != line:
+            context += f"; detected at line {exc.problem_mark.line + 1}"
+        context += ")"
+    where = start + (exc.problem_mark.index if exc.problem_mark is not None else 0)
+    line_start = text.rfind("\n", 0, where) + 1
+    doc_start = start
+    for found in _BOUNDARY.finditer(text, start, line_start):
+        doc_start = found.start()
+    following = _BOUNDARY.search(text, line_start)
+    if following is not None and following.start() <= doc_start:
+        following = _BOUNDARY.search(text, following.end())
+    resume = following.start() if following is not None else None
+    doc = Document(index=index, line=line or 1, error=DocumentError(f"invalid YAML: {problem}{context}", line),
+                   span=(doc_start, resume if resume is not None else len(text)))
+    return doc, resume
+
+
+def _shift_lines(doc: Document, offset: int) -> None:
+    """Add ``offset`` to every line of a document loaded from a later part of the text."""
+    doc.line += offset
+    for problem in (*doc.warnings, doc.error):
+        if problem is not None and problem.line is not None:
+            problem.line += offset
+    seen: set[int] = set()
+    stack = [doc.data]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, (LineMap, LineList)) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if item.line is not None:
+            item.line += offset
+        if isinstance(item, LineMap):
+            item._lines = tuple(n + offset for n in item._lines)
+            stack.extend(item.values())
+        else:
+            stack.extend(item)
 
 
 def _reset_constructor(loader: Any) -> None:
