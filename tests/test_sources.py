@@ -271,3 +271,37 @@ def test_secret_values_are_not_kept_for_analyses():
     (secret,) = inventory.of_kind("Secret")
     assert "data" not in secret.raw and secret.raw["type"] == "Opaque"
     assert secret.line(secret.raw, "type") == 4
+
+
+def test_typed_list_items_take_their_identity_from_the_list():
+    text = """\
+apiVersion: v1
+kind: PodList
+items:
+- metadata: {name: a, namespace: app}
+  spec:
+    containers: [{name: c, image: x:1, securityContext: {privileged: true}}]
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: b, namespace: app}
+  spec: {containers: [{name: c, image: x:1}]}
+"""
+    objs, probs = split(list(parse_text(text, "pods.yaml")))
+    assert [(o.ref.api_version, o.kind, o.name) for o in objs] == [("v1", "Pod", "a"), ("v1", "Pod", "b")]
+    assert not probs
+    assert objs[0].raw.key_line("metadata") == 4
+
+
+def test_items_of_a_generic_list_still_need_their_own_identity():
+    text = "apiVersion: v1\nkind: List\nitems:\n- metadata: {name: a}\n"
+    objs, probs = split(list(parse_text(text, "list.yaml")))
+    assert not objs and probs[0].kind == "skipped"
+
+
+def test_typed_list_items_are_checked():
+    from conftest import ids, scan
+    text = ("apiVersion: apps/v1\nkind: DeploymentList\nitems:\n- metadata: {name: d, namespace: app}\n"
+            "  spec:\n    template:\n      spec:\n        containers:\n        - {name: c, image: x:1, "
+            "securityContext: {privileged: true}}\n")
+    findings, result = scan(text)
+    assert "KH-POD-004" in ids(findings) and result.kinds["Deployment"] == 1

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from kubeharden.findings import Problem
 from kubeharden.model.objects import K8sObject, Provenance, make_ref
-from kubeharden.sources.yamlload import line_of, load_documents
+from kubeharden.sources.yamlload import LineMap, line_of, load_documents
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -125,6 +125,21 @@ def parse_text(text: str, display: str, source: str = "file",
         yield from unpack(doc.data, display, doc.line, source)
 
 
+def _imply_identity(item: dict[str, Any], api_version: str, kind: str) -> None:
+    """Items of a typed list (``PodList``, ``DeploymentList`` …) may omit apiVersion and kind.
+
+    ``kubectl get -o yaml`` writes them that way: the list's own apiVersion and its kind
+    without ``List`` name every item (api-conventions.md, "Lists and Simple kinds").
+    """
+    for key, value in (("apiVersion", api_version), ("kind", kind)):
+        if key not in item or item[key] in (None, ""):
+            if isinstance(item, LineMap):
+                item.pop(key, None)
+                item.add(key, value, item.line)
+            else:
+                item[key] = value
+
+
 def _is_template(text: str, doc: Any) -> bool:
     """A document that failed to load *and* carries Go template markers is a template.
 
@@ -182,7 +197,10 @@ def unpack(data: Any, display: str, line: int, source: str = "file",
             yield Problem("error", "invalid-object", f"{kind}.items is not a list", file=display,
                           line=line_of(data, "items") or line)
             return
+        item_kind = kind[: -len("List")] if kind != "List" else None
         for item in items:
+            if item_kind and isinstance(item, dict):
+                _imply_identity(item, api_version, item_kind)
             yield from unpack(item, display, line_of(item) or line, source, _depth + 1)
         return
     meta = data.get("metadata")

@@ -67,6 +67,15 @@ class LineMap(dict):
     def lines(self, value: dict[Any, int]) -> None:
         self._lines = tuple(value.get(k, self.line or 0) for k in self)
 
+    def add(self, key: Any, value: Any, line: int | None) -> None:
+        """Add a key that was not in the file (a value implied by its context), keeping key lines."""
+        if key in self:
+            return
+        consistent = len(self._lines) == len(self)
+        self[key] = value
+        if consistent:
+            self._lines = (*self._lines, line or self.line or 0)
+
     def key_line(self, key: Any) -> int | None:
         if len(self._lines) != len(self):
             return None
