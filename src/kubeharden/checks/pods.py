@@ -6,13 +6,13 @@ are declarative rules in ``catalogue/pods.yaml``; what needs judgement lives her
 
 from __future__ import annotations
 
-import posixpath
 from typing import Any
 from collections.abc import Iterator
 
 from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
 from kubeharden.model.objects import as_dict, as_list
+from kubeharden.model.paths import normalize_host_path
 from kubeharden.model.pods import ContainerView, PodView
 
 # --- users and groups -------------------------------------------------------------------
@@ -102,10 +102,7 @@ RUNTIME_SOCKETS = ("docker.sock", "containerd.sock", "crio.sock", "cri-dockerd.s
 
 
 def _norm(path: Any) -> str:
-    text = str(path or "").strip()
-    if not text:
-        return ""
-    return posixpath.normpath(text) if text.startswith("/") else text
+    return normalize_host_path(path)
 
 
 def _under(path: str, prefix: str) -> bool:

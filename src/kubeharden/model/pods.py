@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from collections.abc import Iterator
 
 from kubeharden.model.objects import K8sObject, as_dict, as_list, as_str_map
+from kubeharden.model.paths import has_backsteps, normalize_host_path
 
 #: kind -> path from the object root to the pod template (``None`` = the object is the pod).
 POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
@@ -230,6 +231,12 @@ def pod_view(obj: K8sObject) -> PodView | None:
         if sc is not None and not isinstance(sc, dict):
             problems.append(("error", f"{c.path}.securityContext is {_describe(sc)}, expected a mapping",
                              obj.line(c.raw, "securityContext")))
+    for i, vol in view.volumes():
+        host = vol.get("hostPath")
+        if isinstance(host, dict) and has_backsteps(host.get("path")):
+            problems.append(("error", f"{spec_path}.volumes[{i}].hostPath.path {host.get('path')!r} contains '..', "
+                             "which the API server refuses; it is judged as "
+                             f"{normalize_host_path(host.get('path'))}", obj.line(host, "path")))
     view.problems = problems
     return view
 
