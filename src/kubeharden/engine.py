@@ -22,6 +22,7 @@ from kubeharden.checks.pss import evaluate as evaluate_pss
 from kubeharden.config import Config, ExceptionRule
 from kubeharden.findings import Finding, Problem, Severity, Tally
 from kubeharden.inventory import INDEXED_KINDS, Inventory
+from kubeharden.model.apitypes import type_problems
 from kubeharden.model.objects import K8sObject, ResourceRef
 from kubeharden.model.pods import POD_TEMPLATE_PATHS, PodView, pod_view
 
@@ -136,20 +137,39 @@ class Evaluator:
         self.inventory.add_object(obj)
         tally = self.result.tally
         annotations = obj.annotations
+        invalid = self._report_invalid(obj)
         pod = pod_view(obj)
         if pod is not None:
             for level, message, line in pod.problems:
+                if level == "error" and invalid:
+                    continue  # the type check has said it, with the field's path
+                invalid |= level == "error"
                 self.result.problems.append(Problem(level, "invalid-object" if level == "error" else "partial",
                                                     message, file=obj.origin.file, line=line, resource=obj.ref))
             if pod.containers or pod.spec:
-                yield from self._evaluate_pod(pod, annotations)
+                yield from self._evaluate_pod(pod, annotations, invalid)
         for control, run in self._by_scope["object"]:
             if control.kinds and "*" not in control.kinds and obj.kind not in control.kinds:
                 continue
             found = False
             for v in self._violations(control, run, obj, obj):
                 found |= (yield from self._emit(control, v, obj, annotations, None))
-            tally.add(control.id, found)
+            if found or not invalid:
+                tally.add(control.id, found)
+
+    def _report_invalid(self, obj: K8sObject) -> bool:
+        """Report values the API server would refuse; True when the object is invalid.
+
+        An invalid object never runs, so it never counts as passing a control (its
+        failures still count) and its Pod Security level is ``invalid``.
+        """
+        invalid = False
+        for p in type_problems(obj.raw, obj.ref.api_version, obj.kind):
+            invalid |= p.level == "error"
+            self.result.problems.append(Problem(
+                p.level, "invalid-object" if p.level == "error" else "unknown-field", p.message,
+                file=obj.origin.file, line=p.line or obj.origin.line, resource=obj.ref))
+        return invalid
 
     def _violations(self, control: Control, run: Runner, unit: Any, obj: K8sObject | None) -> list[Violation]:
         """What ``control`` finds in ``unit``; a check that fails on an input nobody foresaw
@@ -166,13 +186,14 @@ class Evaluator:
             "error", "internal", message, file=obj.origin.file if obj else None,
             line=obj.origin.line if obj else None, resource=obj.ref if obj else None))
 
-    def _evaluate_pod(self, pod: PodView, annotations: dict[str, str]) -> Iterator[Finding]:
+    def _evaluate_pod(self, pod: PodView, annotations: dict[str, str], invalid: bool = False) -> Iterator[Finding]:
         obj = pod.obj
         annotations = {**annotations, **{str(k): str(v) for k, v in pod.annotations_raw.items()}}
         self.inventory.add_pod(pod)
         try:
             pss = evaluate_pss(pod)
-            self.result.pss.append(PssEntry(obj.ref, obj.origin.file, obj.origin.line, pss.level,
+            self.result.pss.append(PssEntry(obj.ref, obj.origin.file, obj.origin.line,
+                                            "invalid" if invalid else pss.level,
                                             tuple(pss.baseline), tuple(pss.restricted)))
         except Exception as exc:
             self._internal_error(f"Pod Security Standards evaluation failed ({type(exc).__name__}: {exc})", obj)
@@ -181,13 +202,15 @@ class Evaluator:
             found = False
             for v in self._violations(control, run, pod, obj):
                 found |= (yield from self._emit(control, v, obj, annotations, v.container))
-            tally.add(control.id, found)
+            if found or not invalid:
+                tally.add(control.id, found)
         for c in pod.containers:
             for control, run in self._by_scope["container"]:
                 found = False
                 for v in self._violations(control, run, c, obj):
                     found |= (yield from self._emit(control, v, obj, annotations, c.name))
-                tally.add(control.id, found)
+                if found or not invalid:
+                    tally.add(control.id, found)
         # Containers point back at their pod: unlink them so reference counting frees the view now
         # (the scan freezes survivors for the garbage collector; see gctune.freezing).
         pod.containers.clear()

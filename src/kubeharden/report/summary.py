@@ -39,7 +39,7 @@ def summary(result: ScanResult) -> dict[str, Any]:
         "findings": sum(by_sev.values()),
         "suppressed": result.suppressed,
         "by_severity": by_sev,
-        "pss_levels": {lvl: levels.get(lvl, 0) for lvl in ("restricted", "baseline", "privileged")},
+        "pss_levels": {lvl: levels.get(lvl, 0) for lvl in ("restricted", "baseline", "privileged", "invalid")},
         "errors": sum(1 for p in result.problems if p.level == "error"),
         "warnings": sum(1 for p in result.problems if p.level == "warning"),
         "skipped": sum(1 for p in result.problems if p.level == "note"),

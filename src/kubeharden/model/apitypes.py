@@ -1,0 +1,145 @@
+"""Field types of the built-in kinds, as the API server decodes them.
+
+The API server decodes an object into typed Go structs: a quoted ``"true"`` where a
+boolean belongs, ``"0"`` for an integer, or a string where a list belongs make it refuse
+the whole object. Such an object never runs, and what its author meant is unknowable,
+so kubeharden reports it as invalid (error level) instead of judging it.
+
+The table (``api_types.json``) is generated from the Kubernetes OpenAPI definitions by
+``scripts/build_api_types.py``; its ``source`` field names the version.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from kubeharden.sources.yamlload import line_of
+
+#: Kinds served by an older group that the current table knows under another (same structs).
+_OLD_GROUPS = {"extensions": ("apps", "networking.k8s.io"), "batch": ("batch",)}
+
+
+class TypeProblem(NamedTuple):
+    """A value the API server would refuse: ``level`` is "error" (wrong type) or "warning" (unknown field)."""
+
+    level: str
+    path: str
+    message: str
+    line: int | None
+
+
+@cache
+def _table() -> dict[str, Any]:
+    return json.loads((Path(__file__).with_name("api_types.json")).read_text())
+
+
+def definition_for(api_version: str, kind: str) -> str | None:
+    """The table's definition name for ``kind`` in ``api_version``'s group, or None when unknown."""
+    table = _table()["kinds"]
+    group = api_version.rpartition("/")[0] if "/" in api_version else ""
+    for candidate in (group, *_OLD_GROUPS.get(group, ())):
+        name = table.get(f"{candidate}/{kind}" if candidate else kind)
+        if name is not None:
+            return name
+    return None
+
+
+def type_problems(raw: dict[str, Any], api_version: str, kind: str, limit: int = 20) -> list[TypeProblem]:
+    """Every value of ``raw`` whose JSON type the API server would refuse (at most ``limit``).
+
+    Kinds the table does not know (custom resources) give no problems. Null is accepted
+    everywhere (the field is unset); an integer field accepts a float with no fraction,
+    as ``sigs.k8s.io/yaml`` writes it as an integer.
+    """
+    root = definition_for(api_version, kind)
+    if root is None:
+        return []
+    types = _table()["types"]
+    problems: list[TypeProblem] = []
+    stack: list[tuple[Any, str, str, Any, Any]] = [(raw, root, "", None, None)]
+    while stack and len(problems) < limit:
+        value, expected, path, holder, key = stack.pop()
+        if value is None or expected == "any":
+            continue
+        if expected[0] == "[":
+            if not isinstance(value, list):
+                problems.append(_wrong(value, "a list", path, holder, key))
+                continue
+            inner = expected[1:-1]
+            stack.extend((item, inner, f"{path}[{i}]", value, None) for i, item in enumerate(value)
+                         if item is not None)
+        elif expected[0] == "{":
+            if not isinstance(value, dict):
+                problems.append(_wrong(value, "a mapping", path, holder, key))
+                continue
+            inner = expected[1:-1]
+            if inner == "string":  # labels, annotations, data: the common, hot case
+                for k, v in value.items():
+                    if v is not None and not isinstance(v, str):
+                        problems.append(_wrong(v, "a string", f"{path}.{k}", value, k))
+                continue
+            stack.extend((v, inner, f"{path}.{k}", value, k) for k, v in value.items())
+        elif expected in _SCALARS:
+            if not _SCALARS[expected](value):
+                problems.append(_wrong(value, _EXPECTED[expected], path, holder, key))
+        else:
+            fields = types.get(expected)
+            if fields is None:
+                continue
+            if not isinstance(value, dict):
+                problems.append(_wrong(value, "a mapping", path, holder, key))
+                continue
+            for k, v in value.items():
+                sub = f"{path}.{k}" if path else str(k)
+                field_type = fields.get(k)
+                if field_type is None:
+                    # "$patch" and friends are strategic-merge-patch directives of a partial object
+                    if not (path == "" and k in ("apiVersion", "kind")) and not str(k).startswith("$"):
+                        problems.append(TypeProblem(
+                            "warning", sub, f"{sub}: unknown field; kubectl's default strict validation refuses "
+                            "it, and with validation off the API server drops it silently", line_of(value, k)))
+                    continue
+                if v is not None:
+                    stack.append((v, field_type, sub, value, k))
+    return problems
+
+
+def _is_int(v: Any) -> bool:
+    return (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer())
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+_SCALARS = {
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "integer": _is_int,
+    "number": _is_number,
+    "int-or-string": lambda v: isinstance(v, str) or _is_int(v),
+    "quantity": lambda v: isinstance(v, str) or _is_number(v),
+}
+_EXPECTED = {"string": "a string", "boolean": "a boolean (true or false, unquoted)", "integer": "an integer",
+             "number": "a number", "int-or-string": "an integer or a string", "quantity": "a quantity"}
+
+
+def describe(value: Any) -> str:
+    """``value``'s JSON type and a short rendering of it, for messages."""
+    if value is None:
+        return "null"
+    kind = ("a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list)
+            else "a boolean" if isinstance(value, bool) else "a number" if isinstance(value, (int, float))
+            else "a string" if isinstance(value, str) else f"a {type(value).__name__}")
+    if isinstance(value, (dict, list)):
+        return kind
+    return f"{kind} ({str(value)[:40]!r})"
+
+
+def _wrong(value: Any, expected: str, path: str, holder: Any, key: Any) -> TypeProblem:
+    return TypeProblem("error", path, f"{path} is {describe(value)}, expected {expected}: the API server refuses "
+                       "this object, so it is not judged as written", line_of(holder, key) if holder is not None
+                       else None)

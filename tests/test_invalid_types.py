@@ -1,0 +1,93 @@
+"""A value of the wrong type makes the API server refuse the object: invalid, never a pass."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from kubeharden.model.apitypes import type_problems
+
+from conftest import ids, scan
+
+POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: app}
+spec:
+  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: c
+    image: registry.example/app@sha256:%s
+    securityContext:
+      %s
+""" % ("a" * 64, "%s")
+
+
+@pytest.mark.parametrize(("field", "path", "line"), [
+    ('privileged: "true"', "spec.containers[0].securityContext.privileged", 10),
+    ('runAsUser: "0"', "spec.containers[0].securityContext.runAsUser", 10),
+    ("allowPrivilegeEscalation: 'false'", "spec.containers[0].securityContext.allowPrivilegeEscalation", 10),
+    ("capabilities: {drop: ALL}", "spec.containers[0].securityContext.capabilities.drop", 10),
+    ("runAsUser: 1.5", "spec.containers[0].securityContext.runAsUser", 10),
+])
+def test_wrong_types_are_invalid_objects_with_their_line(field, path, line):
+    findings, result = scan(POD % field)
+    errors = [p for p in result.problems if p.level == "error"]
+    assert [(p.kind, p.line) for p in errors] == [("invalid-object", line)]
+    assert errors[0].message.startswith(path + " is ")
+    assert result.pss[0].level == "invalid"
+
+
+def test_right_types_are_not_problems():
+    _, result = scan(POD % "{privileged: false, runAsUser: 1000.0, allowPrivilegeEscalation: no}")
+    assert not result.problems and result.pss[0].level != "invalid"
+
+
+def test_containers_as_a_string_is_invalid_not_restricted():
+    text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: app}\nspec:\n  containers: x\n"
+    _, result = scan(text)
+    assert result.pss[0].level == "invalid"
+    assert [(p.level, p.line) for p in result.problems] == [("error", 5)]
+    assert "spec.containers is a string" in result.problems[0].message
+
+
+def test_an_invalid_object_never_counts_as_passing():
+    findings, result = scan(POD % 'privileged: "true"')
+    evaluated_before = dict(result.tally.evaluated)
+    assert "KH-POD-004" not in evaluated_before  # neither a pass nor a failure: not judged
+    assert "KH-POD-004" not in ids(findings)
+
+
+def test_unknown_fields_are_warned_about():
+    problems = type_problems({"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [
+        {"name": "c", "securityContext": {"priviliged": True}}]}}, "v1", "Pod")
+    assert [(p.level, p.path) for p in problems] == [("warning", "spec.containers[0].securityContext.priviliged")]
+
+
+def test_custom_resources_are_not_type_checked():
+    assert type_problems({"spec": {"x": 1}}, "example.com/v1", "Widget") == []
+
+
+def test_older_groups_use_the_same_structs():
+    problems = type_problems({"spec": {"template": {"spec": {"hostNetwork": "yes"}}}}, "extensions/v1beta1",
+                             "Deployment")
+    assert [p.path for p in problems] == ["spec.template.spec.hostNetwork"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif", "junit"])
+def test_every_format_reports_the_invalid_object_as_an_error(fmt):
+    proc = subprocess.run([sys.executable, "-m", "kubeharden", "scan", "--no-config", "-f", fmt, "--fail-on",
+                           "critical", "-"], input=POD % 'privileged: "true"', capture_output=True, text=True)
+    assert proc.returncode == 3, proc.stderr
+    out = proc.stdout
+    if fmt == "json":
+        errors = json.loads(out)["errors"]
+        assert any(e["level"] == "error" and "privileged is a string" in e["message"] for e in errors)
+    elif fmt == "sarif":
+        notes = json.loads(out)["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+        assert any(n["level"] == "error" and "privileged is a string" in n["message"]["text"] for n in notes)
+    else:
+        assert "privileged is a string" in out and "<error" in out
