@@ -20,10 +20,10 @@ spec:
   securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
   containers:
   - name: c
-    image: registry.example/app@sha256:%s
+    image: registry.example/app@sha256:DIGEST
     securityContext:
       %s
-""" % ("a" * 64, "%s")
+""".replace("DIGEST", "a" * 64)
 
 
 @pytest.mark.parametrize(("field", "path", "line"), [

@@ -88,8 +88,8 @@ def test_allow_privilege_escalation_n_takes_effect(spelling):
       - name: c
         image: registry.example/app:1
         securityContext:
-          allowPrivilegeEscalation: %s
-    """ % spelling
+          allowPrivilegeEscalation: SPELLING
+    """.replace("SPELLING", spelling)
     findings, _ = scan(text)
     assert "KH-POD-011" not in ids(findings)
     assert "KH-POD-011" in ids(scan(text.replace(f"Escalation: {spelling}", "Escalation: y"))[0])

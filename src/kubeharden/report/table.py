@@ -77,9 +77,9 @@ def _summary(console: Console, result: ScanResult) -> None:
     sev.append(f"suppressed {s['suppressed']}", style="dim")
     console.print(sev)
     levels = s["pss_levels"]
+    invalid = f", invalid {levels['invalid']} (refused by the API server; see the errors)" if levels["invalid"] else ""
     console.print(f"Pod Security Standards (workloads): restricted {levels['restricted']}, baseline "
-                  f"{levels['baseline']}, privileged {levels['privileged']}"
-                  + (f", invalid {levels['invalid']} (refused by the API server; see the errors)" if levels["invalid"] else ""))
+                  f"{levels['baseline']}, privileged {levels['privileged']}{invalid}")
     console.print(f"profile {s['profile']}, {s['objects']} objects, {s['controls']} controls")
     for e in result.expired_exceptions:
         console.print(Text(f"exception #{e.index} ({e.control}) expired on {e.expires}: it no longer suppresses",
