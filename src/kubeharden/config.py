@@ -39,6 +39,8 @@ class ExceptionRule:
     namespace: str = "*"
     name: str = "*"
     container: str | None = None
+    #: containers, initContainers or ephemeralContainers; None matches the name in any list
+    container_list: str | None = None
     expires: dt.date | None = None
     index: int = 0
     used: int = 0
@@ -47,7 +49,7 @@ class ExceptionRule:
         return self.expires is not None and self.expires < today
 
     def matches(self, control_id: str, kind: str, namespace: str | None, name: str,
-                container: str | None) -> bool:
+                container: str | None, container_list: str | None = None) -> bool:
         if not fnmatch.fnmatchcase(control_id, self.control):
             return False
         if not fnmatch.fnmatchcase(kind, self.kind) or not fnmatch.fnmatchcase(name, self.name):
@@ -55,6 +57,8 @@ class ExceptionRule:
         if not fnmatch.fnmatchcase(namespace or "", self.namespace):
             return False
         if self.container is not None and container != self.container:
+            return False
+        if self.container_list is not None and container_list != self.container_list:
             return False
         return True
 
@@ -66,6 +70,7 @@ class ExceptionRule:
             "namespace": self.namespace,
             "name": self.name,
             "container": self.container,
+            "container_list": self.container_list,
             "reason": self.reason,
             "expires": self.expires.isoformat() if self.expires else None,
         }
@@ -172,6 +177,10 @@ def _parse_exception(raw: Any, index: int, origin: str) -> ExceptionRule:
             raise ConfigError(f"{where}: 'expires' must be a date (YYYY-MM-DD), not {expires!r}") from None
     match = raw.get("match") if isinstance(raw.get("match"), dict) else raw
     container = match.get("container")
+    container_list = match.get("container_list")
+    if container_list is not None and container_list not in ("containers", "initContainers", "ephemeralContainers"):
+        raise ConfigError(f"{where}: 'container_list' must be containers, initContainers or ephemeralContainers, "
+                          f"not {container_list!r}")
     return ExceptionRule(
         control=str(raw["control"]),
         reason=reason,
@@ -179,6 +188,7 @@ def _parse_exception(raw: Any, index: int, origin: str) -> ExceptionRule:
         namespace=str(match.get("namespace", "*")),
         name=str(match.get("name", "*")),
         container=str(container) if container is not None else None,
+        container_list=container_list,
         expires=expires,
         index=index,
     )

@@ -198,17 +198,20 @@ class Evaluator:
         except Exception as exc:
             self._internal_error(f"Pod Security Standards evaluation failed ({type(exc).__name__}: {exc})", obj)
         tally = self.result.tally
+        lists: dict[str, str] = {}
+        for c in pod.containers:
+            lists.setdefault(c.name, c.list_name)
         for control, run in self._by_scope["pod"]:
             found = False
             for v in self._violations(control, run, pod, obj):
-                found |= (yield from self._emit(control, v, obj, annotations, v.container))
+                found |= (yield from self._emit(control, v, obj, annotations, v.container, lists))
             if found or not invalid:
                 tally.add(control.id, found)
         for c in pod.containers:
             for control, run in self._by_scope["container"]:
                 found = False
                 for v in self._violations(control, run, c, obj):
-                    found |= (yield from self._emit(control, v, obj, annotations, c.name))
+                    found |= (yield from self._emit(control, v, obj, annotations, c.name, {c.name: c.list_name}))
                 if found or not invalid:
                     tally.add(control.id, found)
         # Containers point back at their pod: unlink them so reference counting frees the view now
@@ -239,16 +242,20 @@ class Evaluator:
     # -- findings and suppressions --------------------------------------------------------
 
     def _emit(self, control: Control, v: Violation, obj: Any, annotations: dict[str, str],
-              container: str | None) -> Iterator[Finding]:
-        """Yield the finding for ``v``; return True when it counts as a failure."""
+              container: str | None, lists: dict[str, str] | None = None) -> Iterator[Finding]:
+        """Yield the finding for ``v``; return True when it counts as a failure.
+
+        ``lists`` maps container names to their PodSpec list (containers, initContainers …).
+        """
         container = v.container or container
         severity = self.config.severity_overrides.get(control.id, control.severity)
         finding = Finding(
             control=control, severity=severity, resource=obj.ref, container=container,
             file=obj.origin.file, line=v.line if v.line is not None else obj.origin.line,
             message=v.message, remediation=v.remediation or control.remediation, source=obj.origin.source,
+            container_list=lists.get(container) if lists and container else None,
         )
-        suppression = self._suppression(control.id, obj, annotations, container)
+        suppression = self._suppression(control.id, obj, annotations, container, finding.container_list)
         if suppression is not None:
             finding.status = "suppressed"
             finding.suppression = suppression
@@ -259,7 +266,7 @@ class Evaluator:
         return suppression is None
 
     def _suppression(self, control_id: str, obj: Any, annotations: dict[str, str],
-                     container: str | None) -> dict[str, Any] | None:
+                     container: str | None, container_list: str | None = None) -> dict[str, Any] | None:
         if self.config.allow_annotation_suppressions and annotations:
             keys = [f"{SUPPRESS_PREFIX}{control_id}"]
             if container:
@@ -274,7 +281,7 @@ class Evaluator:
                         "suppressed", file=obj.origin.file, line=obj.origin.line, resource=obj.ref))
         ref = obj.ref
         for rule in self.config.exceptions:
-            if not rule.matches(control_id, ref.kind, ref.namespace, ref.name, container):
+            if not rule.matches(control_id, ref.kind, ref.namespace, ref.name, container, container_list):
                 continue
             if rule.expired(self.today):
                 continue

@@ -51,6 +51,15 @@ class Finding:
     status: str = "fail"  # fail | suppressed
     suppression: dict[str, Any] | None = None
     source: str = "file"
+    #: the PodSpec list of ``container``: containers, initContainers or ephemeralContainers
+    container_list: str | None = None
+
+    @property
+    def container_id(self) -> str | None:
+        """The container as ``list/name`` (``initContainers/setup``), or None."""
+        if self.container is None:
+            return None
+        return f"{self.container_list}/{self.container}" if self.container_list else self.container
 
     @property
     def control_id(self) -> str:
@@ -65,6 +74,7 @@ class Finding:
             "status": self.status,
             "resource": self.resource.to_dict(),
             "container": self.container,
+            "container_list": self.container_list,
             "file": self.file,
             "line": self.line,
             "source": self.source,

@@ -38,6 +38,12 @@ POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
 #: API groups that own the kinds above (a CRD reusing a name such as "Deployment" is not a pod).
 _POD_GROUPS = {"", "apps", "extensions", "batch"}
 
+#: The three container lists of a PodSpec: (ContainerView.kind, the PodSpec field). Names are unique
+#: across all three (Kubernetes API reference, PodSpec; validation refuses a duplicate).
+CONTAINER_LISTS: tuple[tuple[str, str], ...] = (
+    ("container", "containers"), ("initContainer", "initContainers"), ("ephemeralContainer", "ephemeralContainers"),
+)
+
 INHERITED_FIELDS = frozenset(
     {"runAsUser", "runAsGroup", "runAsNonRoot", "seLinuxOptions", "seccompProfile", "appArmorProfile"}
 )
@@ -77,6 +83,11 @@ class ContainerView:
     @property
     def path(self) -> str:
         return f"{self.pod.spec_path}.{self.kind}s[{self.index}]"
+
+    @property
+    def list_name(self) -> str:
+        """The PodSpec field holding this container: containers, initContainers or ephemeralContainers."""
+        return f"{self.kind}s"
 
     def effective(self, name: str) -> Setting:
         """The value the kubelet would use for security-context field ``name``."""
@@ -207,8 +218,7 @@ def pod_view(obj: K8sObject) -> PodView | None:
         problems.append(("error", f"{spec_path} is {_describe(spec)}, expected a mapping", obj.line(template, "spec")))
         spec = {}
     view = PodView(obj, spec, meta, spec_path)
-    for kind, key in (("container", "containers"), ("initContainer", "initContainers"),
-                      ("ephemeralContainer", "ephemeralContainers")):
+    for kind, key in CONTAINER_LISTS:
         items = spec.get(key)
         if items is None:
             continue
@@ -222,6 +232,13 @@ def pod_view(obj: K8sObject) -> PodView | None:
                 continue
             name = raw.get("name")
             view.containers.append(ContainerView(view, raw, str(name) if name else f"#{i}", kind, i))
+    first_use: dict[str, ContainerView] = {}
+    for c in view.containers:
+        other = first_use.setdefault(c.name, c)
+        if other is not c:
+            problems.append(("error", f"container name {c.name!r} is used by {other.path} and {c.path}: names must be "
+                             "unique across containers, initContainers and ephemeralContainers, so the API server "
+                             "refuses the pod", obj.line(c.raw, "name")))
     for key in ("securityContext",):
         if key in spec and spec[key] is not None and not isinstance(spec[key], dict):
             problems.append(("error", f"{spec_path}.{key} is {_describe(spec[key])}, expected a mapping",

@@ -1,13 +1,14 @@
 """JUnit XML for CI systems that show test results: one test suite per control.
 
-Each finding is a failed test case named after the resource (and container); a
+Each finding is a failed test case named after the control, the resource and the container
+(as list/name), unique in the report; a
 control with no failures shows as one passing case. Input errors form their own suite.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import IO
 from collections.abc import Iterable
 
@@ -26,9 +27,15 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
         suite = ET.SubElement(root, "testsuite", name=f"{control.id} {control.title}")
         failures = skipped = 0
         if not items:
-            ET.SubElement(suite, "testcase", classname=control.id, name="all resources")
+            ET.SubElement(suite, "testcase", classname=control.id, name=f"{control.id} all resources")
+        seen: Counter[str] = Counter()
         for f in items:
-            name = str(f.resource) + (f" [{f.container}]" if f.container else "")
+            # Test-case names are unique in the whole report (CI systems merge cases with equal names):
+            # the control, the resource, the container as list/name, and a number for repeats.
+            name = f"{control.id} {f.resource}" + (f" [{f.container_id}]" if f.container else "")
+            seen[name] += 1
+            if seen[name] > 1:
+                name = f"{name} #{seen[name]}"
             case = ET.SubElement(suite, "testcase", classname=control.id, name=name,
                                  file=f.file or "", line=str(f.line or ""))
             if f.status == "suppressed":
@@ -52,8 +59,11 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
     if errors:
         suite = ET.SubElement(root, "testsuite", name="inputs", tests=str(len(errors)), failures="0",
                               errors=str(len(errors)), skipped="0")
+        seen_inputs: Counter[str] = Counter()
         for p in errors:
-            case = ET.SubElement(suite, "testcase", classname="inputs", name=p.where())
+            seen_inputs[p.where()] += 1
+            name = p.where() if seen_inputs[p.where()] == 1 else f"{p.where()} #{seen_inputs[p.where()]}"
+            case = ET.SubElement(suite, "testcase", classname="inputs", name=name)
             err = ET.SubElement(case, "error", message=p.message, type=p.kind)
             err.text = f"{p.where()}: {p.message}"
     root.set("tests", str(total_tests + len(errors)))

@@ -57,7 +57,7 @@ def _rule(control: Any) -> dict[str, Any]:
 
 
 def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
-    where = str(f.resource) + (f" container {f.container}" if f.container else "")
+    where = str(f.resource) + (f" container {f.container_id}" if f.container else "")
     result: dict[str, Any] = {
         "ruleId": f.control.id,
         "ruleIndex": index[f.control.id],
@@ -66,8 +66,9 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
         "locations": [{
             "logicalLocations": [{"fullyQualifiedName": where, "kind": "resource"}],
         }],
-        "partialFingerprints": {"kubeharden/v1": f"{f.control.id}|{f.resource}|{f.container or ''}|{f.message}"},
-        "properties": {"severity": f.severity.label, "resource": f.resource.to_dict(), "container": f.container},
+        "partialFingerprints": {"kubeharden/v1": f"{f.control.id}|{f.resource}|{f.container_id or ''}|{f.message}"},
+        "properties": {"severity": f.severity.label, "resource": f.resource.to_dict(), "container": f.container,
+                       "container_list": f.container_list},
     }
     if f.file:
         physical: dict[str, Any] = {"artifactLocation": {"uri": file_uri(f.file)}}

@@ -42,7 +42,8 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
             sev = Text(f.severity.label.upper(), style=STYLE[f.severity] if f.status == "fail" else "dim strike")
             detail = Text()
             if f.container:
-                detail.append(f"[{f.container}] ", style="magenta")
+                label = f.container if f.container_list in (None, "containers") else f.container_id
+                detail.append(f"[{label}] ", style="magenta")
             detail.append(f.message)
             if f.line:
                 detail.append(f"  (line {f.line})", style="dim")
