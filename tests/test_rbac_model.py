@@ -162,14 +162,22 @@ def test_malformed_aggregation_selector_selects_nothing():
     assert sum("aggregationRule" in i.message for i in m.issues) == 2
 
 
-def test_unnamespaced_install_manifests_land_where_their_bindings_point():
-    from rbac_helpers import deployment, service_account
+def test_unnamespaced_install_manifests_go_where_minus_n_says_as_kubectl():
+    from kubeharden.analysis.rbac import model_for
+    from kubeharden.engine import build_inventory
+    from kubeharden.sources.files import parse_text
+    from rbac_helpers import deployment, service_account, to_yaml
     dep = deployment("server", None, "server")
     del dep["metadata"]["namespace"]
     acct = service_account("server", None)
     del acct["metadata"]["namespace"]
-    m = model(acct, dep, binding("server", "cluster-admin", [sa("server", "argocd")]))
-    assert m.default_namespace == "argocd"
-    pod = m.inventory.pods[0]
-    assert m.account_of(pod) == Subject("ServiceAccount", "server", "argocd")
-    assert model(role("r", [rule([""], ["pods"], ["get"])], ns="x")).default_namespace == "default"
+    text = to_yaml(acct, dep, binding("server", "cluster-admin", [sa("server", "argocd")]))
+    # without -n: in `default`, as kubectl would apply them, with a warning that names argocd
+    inventory, problems = build_inventory(parse_text(text, "install.yaml"))
+    assert model_for(inventory).account_of(inventory.pods[0]) == Subject("ServiceAccount", "server", "default")
+    assert [(p.level, p.kind) for p in problems] == [("warning", "namespace")]
+    assert "-n argocd" in problems[0].message
+    # with -n argocd: where the bindings point, and nothing to warn about
+    inventory, problems = build_inventory(parse_text(text, "install.yaml", namespace="argocd"))
+    assert model_for(inventory).account_of(inventory.pods[0]) == Subject("ServiceAccount", "server", "argocd")
+    assert not problems

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from collections.abc import Callable, Iterable, Iterator
 
+from kubeharden.analysis.rbac import namespace_hint
 from kubeharden.checks import rules
 from kubeharden.checks.catalogue import Control, Violation, function_for, load_catalogue, profile_includes
 from kubeharden.checks.context import Context
@@ -233,6 +234,9 @@ class Evaluator:
             tally.evaluated[control.id] = tally.evaluated.get(control.id, 0) + max(units, len(failed_units))
             if failed_units:
                 tally.failed[control.id] = tally.failed.get(control.id, 0) + len(failed_units)
+        hint = namespace_hint(self.inventory)
+        if hint is not None:
+            self.result.problems.append(hint)
         self.result.unused_exceptions = [e for e in self.config.exceptions
                                          if e.used == 0 and not e.expired(self.today)]
         self.result.expired_exceptions = [e for e in self.config.exceptions if e.expired(self.today)]
@@ -314,4 +318,7 @@ def build_inventory(items: Iterable[K8sObject | Problem]) -> tuple[Inventory, li
                 problems.append(Problem(level, "invalid-object" if level == "error" else "partial", message,
                                         file=item.origin.file, line=line, resource=item.ref))
             inventory.add_pod(pod)
+    hint = namespace_hint(inventory)
+    if hint is not None:
+        problems.append(hint)
     return inventory, problems

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator
 
 from kubeharden.analysis.rbac_defaults import BUILTIN_CLUSTER_ROLES, BUILTIN_ROLES
 from kubeharden.analysis.selectors import SelectorError, compile_selector
+from kubeharden.findings import Problem
 from kubeharden.inventory import Inventory, PodRecord
 from kubeharden.model.objects import K8sObject, Provenance, as_dict, as_list, make_ref
 
@@ -292,7 +293,8 @@ class RbacModel:
         self.by_subject: dict[Subject, list[Grant]] = defaultdict(list)
         self.by_binding: dict[int, list[Grant]] = defaultdict(list)
         self.bindings: list[tuple[K8sObject, RoleDef | None, list[Subject]]] = []
-        self.default_namespace = infer_default_namespace(inventory)
+        # Sources give namespaced objects without one the scan's namespace (-n), as kubectl does.
+        self.default_namespace = DEFAULT_NAMESPACE
         self._load_roles()
         self._aggregate()
         self._load_bindings()
@@ -508,26 +510,38 @@ class RbacModel:
         return value is not False
 
 
-def infer_default_namespace(inventory: Inventory) -> str:
-    """The namespace manifests without ``metadata.namespace`` are meant for.
+def namespace_hint(inventory: Inventory) -> Problem | None:
+    """A warning when objects placed in the scan's namespace seem meant for another one.
 
     Install manifests (Argo CD's install.yaml, kustomize bases) leave namespaced objects
-    without a namespace, to be applied with ``-n``, yet their ClusterRoleBindings must name
-    the ServiceAccount's namespace. The namespace those subjects give most often for
-    accounts defined or used without one is that target; otherwise ``default``, as kubectl.
+    without a namespace, to be applied with ``kubectl apply -n NS``, yet their
+    ClusterRoleBindings must name the ServiceAccounts' namespace. When those bindings name
+    another namespace than the one the objects were given, the user most likely forgot ``-n``.
+    Returns None when nothing suggests it.
     """
-    loose = {sa.name for sa in inventory.of_kind("ServiceAccount") if not sa.namespace}
-    loose |= {pod.service_account for pod in inventory.pods if not pod.namespace}
-    if not loose:
-        return DEFAULT_NAMESPACE
+    placed: dict[str, str] = {}
+    for sa in inventory.of_kind("ServiceAccount"):
+        if sa.origin.namespace_defaulted and sa.namespace:
+            placed[sa.name] = sa.namespace
+    for pod in inventory.pods:
+        if pod.origin.namespace_defaulted and pod.namespace:
+            placed.setdefault(pod.service_account, pod.namespace)
+    if not placed:
+        return None
     votes: Counter[str] = Counter()
     for binding in inventory.of_kind("ClusterRoleBinding", "RoleBinding"):
         for s in as_list(binding.raw.get("subjects")):
             if isinstance(s, dict) and s.get("kind") == "ServiceAccount" and isinstance(s.get("name"), str) \
-                    and s["name"] in loose \
-                    and isinstance(s.get("namespace"), str) and s["namespace"]:
+                    and s["name"] in placed and isinstance(s.get("namespace"), str) and s["namespace"] \
+                    and s["namespace"] != placed[s["name"]]:
                 votes[s["namespace"]] += 1
-    return votes.most_common(1)[0][0] if votes else DEFAULT_NAMESPACE
+    if not votes:
+        return None
+    target, count = votes.most_common(1)[0]
+    given = next(iter(placed.values()))
+    return Problem("warning", "namespace", f"objects without metadata.namespace were placed in {given!r} (as kubectl "
+                   f"without -n), but {count} binding subject(s) name their ServiceAccounts in {target!r}: if they "
+                   f"are applied with kubectl apply -n {target}, scan with -n {target}")
 
 
 _CACHE: list[tuple[Inventory, tuple[int, ...], RbacModel]] = []

@@ -34,8 +34,10 @@ def system_namespace(pod: PodView, ctx: Context) -> Iterator[Violation]:
 @check("KH-NS-002")
 def default_namespace(pod: PodView, ctx: Context) -> Iterator[Violation]:
     if pod.namespace == "default":
+        how = (" (it sets no metadata.namespace, so kubectl applies it there unless -n names another; scan with "
+               "-n NS if that is how it is applied)") if pod.obj.origin.namespace_defaulted else ""
         yield Violation("workload runs in the 'default' namespace, where RBAC and network policies rarely "
-                        "separate it from anything else", _ns_line(pod))
+                        f"separate it from anything else{how}", _ns_line(pod))
 
 
 @check("KH-NS-003")

@@ -11,12 +11,22 @@ from collections.abc import Iterator
 from kubeharden.config import Config, ConfigError, load_config
 from kubeharden.findings import Severity
 from kubeharden.report.output import atomic_text
+from kubeharden.model.kinds import DEFAULT_NAMESPACE
 from kubeharden.sources.files import DEFAULT_MAX_FILE_BYTES, ReadOptions
 
 
-def add_input_options(parser: argparse.ArgumentParser) -> None:
+def add_input_options(parser: argparse.ArgumentParser, namespace_option: bool = True) -> None:
+    """PATH… and the options of reading manifests.
+
+    ``namespace_option=False`` for commands whose own ``-n`` also names the namespace of
+    objects without one (its first value; see :func:`read_options`).
+    """
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="files or directories (.yaml, .yml, .json, recursive); - for stdin")
+    if namespace_option:
+        parser.add_argument("-n", "--namespace", metavar="NS", default=None,
+                            help="namespace of objects without metadata.namespace, as kubectl apply -n "
+                                 f"(default {DEFAULT_NAMESPACE})")
     parser.add_argument("--max-file-size", type=_megabytes, default=DEFAULT_MAX_FILE_BYTES, metavar="MB",
                         help="skip files larger than this (default %(default)s bytes = 64 MB)")
 
@@ -53,7 +63,15 @@ def severity_or_none(text: str) -> Severity | None:
 
 
 def read_options(args: argparse.Namespace) -> ReadOptions:
-    return ReadOptions(max_file_bytes=args.max_file_size)
+    return ReadOptions(max_file_bytes=args.max_file_size, namespace=target_namespace(args))
+
+
+def target_namespace(args: argparse.Namespace) -> str:
+    """The namespace objects without one are placed in: ``-n`` (the first, if repeated) or ``default``."""
+    value = getattr(args, "namespace", None)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value or DEFAULT_NAMESPACE
 
 
 def load_settings(args: argparse.Namespace) -> Config:

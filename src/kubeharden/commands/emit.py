@@ -16,7 +16,8 @@ from kubeharden.findings import Problem
 def add_generator_options(parser: argparse.ArgumentParser) -> None:
     """``-n`` and ``-o``, common to the generators that work per namespace."""
     parser.add_argument("-n", "--namespace", action="append", metavar="NS",
-                        help="only this namespace (repeatable; default: every non-system namespace of the input)")
+                        help="only this namespace (repeatable; default: every non-system namespace of the input); "
+                             "objects without metadata.namespace are placed in the first, as kubectl apply -n")
     parser.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
 
 

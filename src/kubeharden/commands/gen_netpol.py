@@ -23,7 +23,7 @@ def register(gen: argparse._SubParsersAction) -> None:
     p = gen.add_parser("netpol", help="default-deny NetworkPolicies plus the allows the Services need",
                        description="Write NetworkPolicies for each namespace of the input: default deny for "
                                    "ingress and egress, DNS egress, and allow rules derived from the Services.")
-    add_input_options(p)
+    add_input_options(p, namespace_option=False)
     add_config_options(p)
     add_generator_options(p)
     p.add_argument("--ingress-namespace", default="ingress-nginx", metavar="NS",

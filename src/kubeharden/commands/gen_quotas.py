@@ -39,7 +39,7 @@ def _nodes(text: str) -> int:
 def register(gen: argparse._SubParsersAction) -> None:
     p = gen.add_parser("quotas", help="LimitRange and ResourceQuota per namespace, sized from the input",
                        description="Write a LimitRange and a ResourceQuota for each namespace of the input.")
-    add_input_options(p)
+    add_input_options(p, namespace_option=False)
     add_config_options(p)
     add_generator_options(p)
     p.add_argument("--headroom", type=_headroom, default=1.5, metavar="FACTOR",

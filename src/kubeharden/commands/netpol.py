@@ -33,9 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     m = q.add_parser("matrix", help="every allowed connection between workloads and external blocks",
                      description="List the allowed connections (pairs with nothing allowed are absent).")
     m.add_argument("-n", "--namespace", action="append", metavar="NS",
-                   help="only connections with an end in this namespace (repeatable)")
+                   help="only connections with an end in this namespace (repeatable); objects without "
+                        "metadata.namespace are placed in the first, as kubectl apply -n")
     m.add_argument("--no-external", action="store_true", help="leave out external address blocks")
-    add_input_options(m)
+    add_input_options(m, namespace_option=False)
     add_output_options(m, MATRIX_FORMATS, "table")
     m.set_defaults(func=run_matrix)
 

@@ -32,11 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     w = rsub.add_parser("who-can", help="every subject that can VERB RESOURCE, with the granting binding and rule")
     w.add_argument("verb")
     w.add_argument("resource", help="resource, optionally with API group (deployments.apps) or /subresource")
-    w.add_argument("-n", "--namespace", help="namespace of the request (default: a cluster-wide request)")
+    w.add_argument("-n", "--namespace",
+                   help="namespace of the request (default: a cluster-wide request), and of objects without "
+                        "metadata.namespace, as kubectl apply -n (default: default)")
     w.add_argument("--subresource", default="", help="subresource, e.g. exec, token, proxy")
     w.add_argument("--name", help="name of the object the request names")
     w.add_argument("--url", action="store_true", help="RESOURCE is a non-resource URL (/healthz, /metrics)")
-    _common(w, ("table", "json"))
+    _common(w, ("table", "json"), namespace_option=False)
     w.set_defaults(func=run_who_can)
 
     c = rsub.add_parser("can", help="everything a subject can do (serviceaccount:NS:NAME, user:NAME, group:NAME)")
@@ -53,8 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     pa.set_defaults(func=run_paths)
 
 
-def _common(p: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
-    add_input_options(p)
+def _common(p: argparse.ArgumentParser, formats: tuple[str, ...], namespace_option: bool = True) -> None:
+    add_input_options(p, namespace_option)
     p.add_argument("-f", "--format", choices=formats, default="table", help="output format")
     p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically)")
 
@@ -66,9 +68,11 @@ def _load(args: argparse.Namespace) -> tuple[RbacModel, list[Problem]]:
 
 def _finish(problems: list[Problem]) -> int:
     errors = [p for p in problems if p.level == "error"]
-    for p in errors:
+    for p in problems:
+        if p.level == "note":
+            continue
         where = f"{p.file}:{p.line}: " if p.file else ""
-        fail(f"{where}{p.message}")
+        fail(f"{'warning: ' if p.level == 'warning' else ''}{where}{p.message}")
     return INPUT_ERRORS if errors else OK
 
 

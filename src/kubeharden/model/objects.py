@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kubeharden.model.kinds import is_namespaced
 from kubeharden.sources.yamlload import line_of
 
 
@@ -37,6 +38,8 @@ class Provenance:
     file: str | None
     line: int | None
     source: str = "file"  # file | stdin | cluster | admission
+    #: the object had no ``metadata.namespace``: its namespace is the one the scan was given (-n)
+    namespace_defaulted: bool = False
 
 
 @dataclass(slots=True)
@@ -101,10 +104,16 @@ def as_list(value: Any) -> list[Any]:
 
 
 def make_ref(raw: dict[str, Any], default_namespace: str | None = None) -> ResourceRef:
+    """The identity of ``raw``; a namespaced kind without a namespace gets ``default_namespace``.
+
+    That is what ``kubectl apply -n NS -f`` does; cluster-scoped kinds never get one.
+    """
     meta = raw.get("metadata")
     meta = meta if isinstance(meta, dict) else {}
     name = meta.get("name") or meta.get("generateName") or "<unnamed>"
-    namespace = meta.get("namespace") or default_namespace
+    namespace = meta.get("namespace")
+    if not namespace and default_namespace and is_namespaced(str(raw.get("kind") or "")):
+        namespace = default_namespace
     return ResourceRef(
         api_version=str(raw.get("apiVersion") or ""),
         kind=str(raw.get("kind") or ""),

@@ -15,6 +15,7 @@ from typing import Any
 from collections.abc import Callable, Iterable, Iterator
 
 from kubeharden.findings import Problem
+from kubeharden.model.kinds import DEFAULT_NAMESPACE
 from kubeharden.model.objects import K8sObject, Provenance, make_ref
 from kubeharden.sources.yamlload import LineMap, line_of, load_documents
 
@@ -28,6 +29,8 @@ class ReadOptions:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     #: Kinds for which only apiVersion, kind and metadata are loaded (None: load everything).
     shallow_kind: Callable[[str], bool] | None = None
+    #: The namespace of namespaced objects without ``metadata.namespace`` (kubectl's ``-n``).
+    namespace: str = DEFAULT_NAMESPACE
 
 
 def iter_paths(paths: Iterable[str]) -> Iterator[str | Problem]:
@@ -85,11 +88,12 @@ def read_file(path: str, options: ReadOptions | None = None) -> Iterator[K8sObje
                       file=display)
         return
     yield from parse_bytes(data, display, source="stdin" if path == "-" else "file",
-                           shallow_kind=options.shallow_kind)
+                           shallow_kind=options.shallow_kind, namespace=options.namespace)
 
 
 def parse_bytes(data: bytes, display: str, source: str = "file",
-                shallow_kind: Callable[[str], bool] | None = None) -> Iterator[K8sObject | Problem]:
+                shallow_kind: Callable[[str], bool] | None = None,
+                namespace: str = DEFAULT_NAMESPACE) -> Iterator[K8sObject | Problem]:
     """Decode and parse one file's bytes."""
     if b"\x00" in data[:8192]:
         yield Problem("error", "binary", "binary file (NUL bytes); skipped", file=display)
@@ -103,11 +107,13 @@ def parse_bytes(data: bytes, display: str, source: str = "file",
         return
     if not text.strip():
         return
-    yield from parse_text(text, display, source, shallow_kind)
+    yield from parse_text(text, display, source, shallow_kind, namespace)
 
 
 def parse_text(text: str, display: str, source: str = "file",
-               shallow_kind: Callable[[str], bool] | None = None) -> Iterator[K8sObject | Problem]:
+               shallow_kind: Callable[[str], bool] | None = None,
+               namespace: str = DEFAULT_NAMESPACE) -> Iterator[K8sObject | Problem]:
+    """Objects and problems of one file's text; ``namespace`` is given to namespaced objects without one."""
     docs = load_documents(text, shallow_kind)
     if display.lower().endswith(".json"):
         docs = _json_fallback(text, docs)
@@ -122,7 +128,7 @@ def parse_text(text: str, display: str, source: str = "file",
             else:
                 yield Problem("error", "parse", doc.error.message, file=display, line=doc.error.line or doc.line)
             continue
-        yield from unpack(doc.data, display, doc.line, source)
+        yield from unpack(doc.data, display, doc.line, source, namespace=namespace)
 
 
 def _imply_identity(item: dict[str, Any], api_version: str, kind: str) -> None:
@@ -175,7 +181,7 @@ def _json_error(message: str, line: int | None) -> Any:
 
 
 def unpack(data: Any, display: str, line: int, source: str = "file",
-           _depth: int = 0) -> Iterator[K8sObject | Problem]:
+           _depth: int = 0, namespace: str = DEFAULT_NAMESPACE) -> Iterator[K8sObject | Problem]:
     """Objects from one document; ``List`` and every ``*List`` kind are unpacked."""
     if data is None:
         return
@@ -201,11 +207,13 @@ def unpack(data: Any, display: str, line: int, source: str = "file",
         for item in items:
             if item_kind and isinstance(item, dict):
                 _imply_identity(item, api_version, item_kind)
-            yield from unpack(item, display, line_of(item) or line, source, _depth + 1)
+            yield from unpack(item, display, line_of(item) or line, source, _depth + 1, namespace)
         return
     meta = data.get("metadata")
     if meta is not None and not isinstance(meta, dict):
         yield Problem("error", "invalid-object", f"{kind}: metadata is not a mapping; skipped",
                       file=display, line=line_of(data, "metadata") or line)
         return
-    yield K8sObject(raw=data, ref=make_ref(data), origin=Provenance(display, line_of(data) or line, source))
+    ref = make_ref(data, namespace)
+    defaulted = ref.namespace is not None and not (isinstance(meta, dict) and meta.get("namespace"))
+    yield K8sObject(raw=data, ref=ref, origin=Provenance(display, line_of(data) or line, source, defaulted))
