@@ -592,7 +592,7 @@ class RbacModel:
         for g in self.grants:
             if namespace is None and g.namespace is not None:
                 continue
-            if g.namespace is not None and (g.namespace != namespace or is_cluster_scoped(group, resource)):
+            if g.namespace is not None and (g.namespace != namespace or is_cluster_scoped(group, resource, verb)):
                 continue
             if g.rule.allows(verb, group, resource, subresource, name):
                 out.append(g)

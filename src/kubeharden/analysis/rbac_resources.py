@@ -17,6 +17,10 @@ Two facts come from it:
 * a resource **does not exist** in a group: a rule naming it (``pod`` for ``pods``, ``roles``
   under the core group) matches no request the API server ever authorises.
 
+One exception: ``bind`` on ``clusterroles`` is checked with the namespace of the RoleBinding
+being written (rbac registry, BindingAuthorized), so a Role or RoleBinding may grant it: "Using
+RBAC Authorization", Restrictions on role binding creation, binds admin/edit/view that way.
+
 API groups outside the table (CRDs, aggregated APIs such as ``metrics.k8s.io``) are not judged:
 kubeharden cannot know their resources and says nothing about them.
 """
@@ -123,6 +127,10 @@ def _table() -> dict[tuple[str, str], ResourceInfo]:
 
 
 RESOURCES: dict[tuple[str, str], ResourceInfo] = _table()
+#: Verbs on a cluster-scoped resource that the API server authorises with a namespace.
+NAMESPACED_VERBS: dict[tuple[str, str], frozenset[str]] = {
+    ("rbac.authorization.k8s.io", "clusterroles"): frozenset({"bind"}),
+}
 KNOWN_GROUPS: frozenset[str] = frozenset(g for g, _ in RESOURCES) | {"extensions"}
 #: Groups whose resources were all removed, with the release that removed them.
 REMOVED_GROUPS: dict[str, str] = {"extensions": "1.22"}
@@ -133,10 +141,10 @@ def lookup(group: str, resource: str) -> ResourceInfo | None:
     return RESOURCES.get((group, resource))
 
 
-def is_cluster_scoped(group: str, resource: str) -> bool:
-    """Whether requests for ``group``/``resource`` carry no namespace (False when unknown)."""
+def is_cluster_scoped(group: str, resource: str, verb: str = "") -> bool:
+    """Whether ``verb`` requests for ``group``/``resource`` carry no namespace (False when unknown)."""
     info = RESOURCES.get((group, resource))
-    return info is not None and not info.namespaced
+    return info is not None and not info.namespaced and verb not in NAMESPACED_VERBS.get((group, resource), ())
 
 
 def missing_reason(groups: frozenset[str], resource: str) -> str | None:
@@ -175,21 +183,24 @@ def _plural_hint(groups: frozenset[str], base: str) -> str:
     return ""
 
 
-def cluster_scoped_in(groups: frozenset[str], resource: str) -> bool:
+def cluster_scoped_in(groups: frozenset[str], resource: str, verbs: frozenset[str] = frozenset()) -> bool:
     """Whether the rule entry ``resource`` names, in every listed group where it exists, a cluster-scoped resource.
 
-    Such an entry grants nothing through a Role or a RoleBinding. ``*`` and unknown groups
-    give False (they may name namespaced resources).
+    Such an entry grants nothing through a Role or a RoleBinding, unless one of ``verbs`` is
+    authorised with a namespace there (``bind`` on clusterroles). ``*`` and unknown groups give
+    False (they may name namespaced resources).
     """
     if not groups or "*" in groups or resource == "*" or any(g not in KNOWN_GROUPS for g in groups):
         return False
     base = resource.partition("/")[0]
     found = [RESOURCES[(g, base)] for g in groups if (g, base) in RESOURCES]
+    if "*" in verbs or any(verbs & NAMESPACED_VERBS.get((info.group, base), frozenset()) for info in found):
+        return False
     return bool(found) and all(not info.namespaced for info in found)
 
 
 def ineffective_entries(groups: frozenset[str], resources: frozenset[str], non_resource_urls: frozenset[str],
-                        cluster_scope: bool) -> list[str]:
+                        cluster_scope: bool, verbs: frozenset[str] = frozenset()) -> list[str]:
     """Why parts of one PolicyRule authorise nothing, one phrase per part (empty: all effective).
 
     ``cluster_scope`` False: the rule applies in a namespace only (a Role, or a ClusterRole
@@ -200,7 +211,7 @@ def ineffective_entries(groups: frozenset[str], resources: frozenset[str], non_r
         why = missing_reason(groups, entry)
         if why:
             reasons.append(f"{entry}: {why}")
-        elif not cluster_scope and cluster_scoped_in(groups, entry):
+        elif not cluster_scope and cluster_scoped_in(groups, entry, verbs):
             reasons.append(f"{entry}: cluster-scoped, and a namespaced grant never authorises a request without "
                            "a namespace")
     if non_resource_urls and not cluster_scope:

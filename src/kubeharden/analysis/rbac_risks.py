@@ -36,7 +36,7 @@ class Risk:
     def matched(self, rule: Rule, cluster_scope: bool = True) -> list[Request]:
         """The requests of this risk ``rule`` allows; ``cluster_scope`` False: it applies in a namespace only."""
         return [r for r in self.requests
-                if (cluster_scope or not is_cluster_scoped(r[1], r[2]))
+                if (cluster_scope or not is_cluster_scoped(r[1], r[2], r[0]))
                 and rule.allows(*r, any_name=self.any_name and not _nameless(r))]
 
 

@@ -280,7 +280,8 @@ def ineffective_rules(inventory: Inventory, ctx: Context) -> Iterator[Violation]
         why_scope = "" if role.kind == "Role" or cluster_scope else \
             f" (it is bound only by RoleBindings: {_who(bound.get(id(role), []))})"
         for rule in rules:
-            reasons = ineffective_entries(rule.api_groups, rule.resources, rule.non_resource_urls, cluster_scope)
+            reasons = ineffective_entries(rule.api_groups, rule.resources, rule.non_resource_urls, cluster_scope,
+                                          rule.verbs)
             if reasons:
                 yield Violation(f"{role.kind} {role.name}{why_scope}: rule {rule.describe()} grants nothing for "
                                 f"{'; '.join(reasons)}", rule.line, obj=role.obj)
