@@ -263,3 +263,10 @@ def test_bind_on_clusterroles_is_checked_in_the_rolebindings_namespace():
     reader = [role("reader", [rule([RBAC], ["clusterroles"], ["get", "escalate"])], ns="team")]
     assert "clusterroles: cluster-scoped" in findings("KH-RBAC-022", *reader)[0].message
     assert findings("KH-RBAC-006", *reader) == []
+
+
+def test_finalizers_of_any_resource_and_removed_resources():
+    # OwnerReferencesPermissionEnforcement checks update on <resource>/finalizers of any owner
+    assert missing_reason(frozenset({"apps"}), "deployments/finalizers") is None
+    assert missing_reason(frozenset({""}), "services/finalizers") is None
+    assert "removed in Kubernetes 1.25" in missing_reason(frozenset({"policy"}), "podsecuritypolicies")

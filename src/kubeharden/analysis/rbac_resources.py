@@ -134,6 +134,12 @@ NAMESPACED_VERBS: dict[tuple[str, str], frozenset[str]] = {
 KNOWN_GROUPS: frozenset[str] = frozenset(g for g, _ in RESOURCES) | {"extensions"}
 #: Groups whose resources were all removed, with the release that removed them.
 REMOVED_GROUPS: dict[str, str] = {"extensions": "1.22"}
+#: Removed resources of groups still served (Deprecated API Migration Guide).
+REMOVED_RESOURCES: dict[tuple[str, str], str] = {("policy", "podsecuritypolicies"): "1.25"}
+#: Subresources authorised on every resource: the OwnerReferencesPermissionEnforcement admission
+#: plugin checks update on ``<resource>/finalizers`` of an owner before blockOwnerDeletion is set
+#: ("Admission Control in Kubernetes", OwnerReferencesPermissionEnforcement).
+ANY_RESOURCE_SUBRESOURCES: frozenset[str] = frozenset({"finalizers"})
 
 
 def lookup(group: str, resource: str) -> ResourceInfo | None:
@@ -164,6 +170,8 @@ def missing_reason(groups: frozenset[str], resource: str) -> str | None:
         elsewhere = sorted(g or "core" for (g, name) in RESOURCES if name == base)
         hint = f"; it is in {', '.join(elsewhere)}" if elsewhere else _plural_hint(groups, base)
         removed = [f"{g} was removed in Kubernetes {REMOVED_GROUPS[g]}" for g in sorted(groups) if g in REMOVED_GROUPS]
+        removed += [f"{base} was removed in Kubernetes {REMOVED_RESOURCES[(g, base)]}" for g in sorted(groups)
+                    if (g, base) in REMOVED_RESOURCES]
         note = f" ({'; '.join(removed)})" if removed else ""
         return f"no resource {base!r} in API group {where}{note}{hint}"
     if not sub:
@@ -171,7 +179,8 @@ def missing_reason(groups: frozenset[str], resource: str) -> str | None:
     if sub == "*":
         return f"'{resource}' is not a wildcard: RBAC matches it only against a subresource literally named '*', " \
                "which no resource has (list the subresources, or use '*/<subresource>')"
-    if any(sub in info.subresources or ANY_SUBRESOURCE in info.subresources for info in found):
+    if sub in ANY_RESOURCE_SUBRESOURCES or \
+            any(sub in info.subresources or ANY_SUBRESOURCE in info.subresources for info in found):
         return None
     return f"{base} has no subresource {sub!r} in API group {where}"
 
