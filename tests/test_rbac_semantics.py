@@ -270,3 +270,12 @@ def test_finalizers_of_any_resource_and_removed_resources():
     assert missing_reason(frozenset({"apps"}), "deployments/finalizers") is None
     assert missing_reason(frozenset({""}), "services/finalizers") is None
     assert "removed in Kubernetes 1.25" in missing_reason(frozenset({"policy"}), "podsecuritypolicies")
+
+
+def test_a_harmless_default_with_added_rules_is_not_harmless_any_more():
+    extended = role("system:basic-user", [rule(["authorization.k8s.io"], ["selfsubjectaccessreviews"], ["create"]),
+                                          rule([""], ["configmaps"], ["list"])], labels=DEFAULTS)
+    everyone = binding("extra", "system:basic-user", [group("system:serviceaccounts")])
+    assert findings("KH-RBAC-015", everyone) == []  # the built-in definition only
+    assert len(findings("KH-RBAC-015", extended, everyone)) == 1
+    assert findings("KH-RBAC-002", extended) == []

@@ -134,12 +134,19 @@ DEFAULT_BINDINGS = frozenset({
 })
 
 
+def _by_binding() -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    out: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+    for binding, role, kind, subject in sorted(DEFAULT_BINDINGS):
+        out.setdefault(binding, (role, []))[1].append((kind, subject))
+    return out
+
+
+_DEFAULT_BINDINGS_BY_NAME = _by_binding()
+
+
 def default_binding_subjects(name: str) -> tuple[str, list[tuple[str, str]]] | None:
     """The ClusterRole and (kind, name) subjects of the default ClusterRoleBinding ``name``, or None."""
-    rows = sorted(row for row in DEFAULT_BINDINGS if row[0] == name)
-    if not rows:
-        return None
-    return rows[0][1], [(kind, subject) for _, _, kind, subject in rows]
+    return _DEFAULT_BINDINGS_BY_NAME.get(name)
 
 
 def reconciled(annotations: dict[str, str]) -> bool:

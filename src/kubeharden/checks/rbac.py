@@ -133,8 +133,11 @@ def _public_info_only(role: RoleDef) -> bool:
 
 
 def _harmless(role: RoleDef) -> bool:
-    """Bootstrap roles every authenticated identity holds by default."""
-    return role.is_default and role.name in HARMLESS_ROLES
+    """Bootstrap roles every authenticated identity holds by default, as Kubernetes defines them.
+
+    A scanned copy that adds rules to one of them is not harmless any more.
+    """
+    return role.name in HARMLESS_ROLES and (role.builtin or role.default_known) and not role.own_rules()
 
 
 def _subject_line(binding: K8sObject, subject: Subject) -> int | None:
