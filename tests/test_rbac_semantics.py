@@ -279,3 +279,19 @@ def test_a_harmless_default_with_added_rules_is_not_harmless_any_more():
     assert findings("KH-RBAC-015", everyone) == []  # the built-in definition only
     assert len(findings("KH-RBAC-015", extended, everyone)) == 1
     assert findings("KH-RBAC-002", extended) == []
+
+
+def test_csr_pair_held_by_a_group_is_reported_once_for_the_group():
+    objs = [role("approval", [APPROVAL]), role("signer", [SIGNER]),
+            binding("a", "approval", [group("system:serviceaccounts:web")]),
+            binding("s", "signer", [group("system:serviceaccounts:web")]),
+            binding("v", "view", [sa("app", "web")], ns="web")]  # a member of the group, holding both through it
+    assert [h.message.split(" ")[0] for h in findings("KH-RBAC-009", *objs)] == ["group:system:serviceaccounts:web"]
+
+
+def test_a_clusterrole_aggregated_into_a_cluster_wide_role_is_not_ineffective():
+    part = role("nodes-part", [rule([""], ["nodes/proxy"], ["get"])], labels={"example.com/agg": "true"})
+    objs = [part, role("agg", [], aggregate=[{"matchLabels": {"example.com/agg": "true"}}]),
+            binding("agg", "agg", [user("jane")]), binding("p", "nodes-part", [user("bob")], ns="app")]
+    assert findings("KH-RBAC-022", *objs) == []
+    assert len(findings("KH-RBAC-008", *objs)) == 1

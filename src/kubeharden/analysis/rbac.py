@@ -348,6 +348,8 @@ class RbacModel:
         self.by_subject: dict[Subject, list[Grant]] = defaultdict(list)
         self.by_binding: dict[int, list[Grant]] = defaultdict(list)
         self.bindings: list[tuple[K8sObject, RoleDef | None, list[Subject]]] = []
+        #: Names of the ClusterRoles some aggregated ClusterRole selects (their rules flow there).
+        self.aggregated_into: set[str] = set()
         self.default_namespace = infer_default_namespace(inventory)
         self._load_roles()
         self._aggregate()
@@ -437,6 +439,7 @@ class RbacModel:
                 if member == name:
                     continue
                 role.aggregated_from.append(member)
+                self.aggregated_into.add(member)
                 for r in resolve(member, visiting | {name}):
                     if r not in seen:
                         seen.add(r)

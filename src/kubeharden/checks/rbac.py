@@ -83,13 +83,16 @@ def _reviewable_roles(model: RbacModel) -> Iterator[tuple[RoleDef, list[Rule]]]:
             yield role, rules
 
 
-def _cluster_scope(role: RoleDef, bound: dict[int, list[tuple[K8sObject, list[Subject]]]]) -> bool:
+def _cluster_scope(model: RbacModel, role: RoleDef, bound: dict[int, list[tuple[K8sObject, list[Subject]]]]) -> bool:
     """Whether the role's rules may apply cluster-wide: a ClusterRole not bound only by RoleBindings.
 
-    A ClusterRole bound by nothing in the input is judged as if bound cluster-wide (it can be).
+    A ClusterRole bound by nothing in the input is judged as if bound cluster-wide (it can be),
+    and so is one aggregated into another ClusterRole (its rules flow wherever that one is bound).
     """
     if role.kind != "ClusterRole":
         return False
+    if role.name in model.aggregated_into:
+        return True
     bindings = bound.get(id(role), [])
     return not bindings or any(b.kind == "ClusterRoleBinding" for b, _ in bindings)
 
@@ -109,7 +112,7 @@ def _role_risk(inventory: Inventory, key: str) -> Iterator[Violation]:
     bound = _bound_to(model)
     risk = RISKS[key]
     for role, rules in _reviewable_roles(model):
-        hits = _rule_hits(risk, rules, _cluster_scope(role, bound))
+        hits = _rule_hits(risk, rules, _cluster_scope(model, role, bound))
         if hits:
             yield _role_violation(role, f"{risk.what}: ", hits, bound)
 
@@ -214,15 +217,16 @@ def approve_csr(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     bound = _bound_to(model)
     whole: set[int] = set()
     for role, rules in _reviewable_roles(model):
-        scope = _cluster_scope(role, bound)
+        scope = _cluster_scope(model, role, bound)
         approval, signer = _rule_hits(CSR_APPROVAL, rules, scope), _rule_hits(CSR_SIGNER, rules, scope)
         if approval and signer:
             whole.add(id(role))
             yield _role_violation(role, "can approve CertificateSigningRequests: ", approval + signer, bound)
     for subject in sorted(model.by_subject):
         pair = _csr_pair(model, subject)
-        if pair is None or id(pair[0].role) in whole or id(pair[1].role) in whole:
-            continue
+        if pair is None or id(pair[0].role) in whole or id(pair[1].role) in whole \
+                or subject not in (pair[0].subject, pair[1].subject):
+            continue  # reported on the role, or on the group that holds both
         approval, signer = pair
         yield Violation(f"{subject} can approve CertificateSigningRequests: update of the approval through "
                         f"{approval.via()} ({approval.rule.describe()}) and approve on the signer through "
@@ -279,7 +283,7 @@ def ineffective_rules(inventory: Inventory, ctx: Context) -> Iterator[Violation]
     model = model_for(inventory)
     bound = _bound_to(model)
     for role, rules in _reviewable_roles(model):
-        cluster_scope = _cluster_scope(role, bound)
+        cluster_scope = _cluster_scope(model, role, bound)
         why_scope = "" if role.kind == "Role" or cluster_scope else \
             f" (it is bound only by RoleBindings: {_who(bound.get(id(role), []))})"
         for rule in rules:
