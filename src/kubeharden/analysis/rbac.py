@@ -367,15 +367,16 @@ class RbacModel:
             rules, _ = parse_rules(obj, raw["rules"])
             self.roles[(obj.namespace or self.default_namespace, obj.name)] = RoleDef(
                 obj, rules, builtin=True, default_rules=tuple(rules), labels=obj.labels)
+        builtin_cluster_roles, builtin_roles = dict(self.cluster_roles), dict(self.roles)
         for obj in self.inventory.of_kind("ClusterRole", "Role"):
             rules, problems = parse_rules(obj, obj.raw.get("rules"))
             for message, line in problems:
                 self.issues.append(Issue(obj, message, line))
             if obj.kind == "ClusterRole":
-                self.cluster_roles[obj.name] = self._reconcile(obj, rules, self.cluster_roles.get(obj.name))
+                self.cluster_roles[obj.name] = self._reconcile(obj, rules, builtin_cluster_roles.get(obj.name))
             else:
                 key = (obj.namespace or self.default_namespace, obj.name)
-                self.roles[key] = self._reconcile(obj, rules, self.roles.get(key))
+                self.roles[key] = self._reconcile(obj, rules, builtin_roles.get(key))
 
     def _reconcile(self, obj: K8sObject, rules: list[Rule], default: RoleDef | None) -> RoleDef:
         """The role the cluster ends up with when the input holds a role of a default's name.
@@ -386,7 +387,7 @@ class RbacModel:
         "false"``: then the scanned copy alone is what the cluster has.
         """
         selectors = self._selectors_of(obj)
-        if default is None or not default.builtin:
+        if default is None:
             return RoleDef(obj, rules, labels=obj.labels, selectors=selectors)
         role = RoleDef(obj, list(rules), default_rules=default.default_rules, labels=obj.labels,
                        selectors=selectors, default_known=True)
