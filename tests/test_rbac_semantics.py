@@ -295,3 +295,14 @@ def test_a_clusterrole_aggregated_into_a_cluster_wide_role_is_not_ineffective():
             binding("agg", "agg", [user("jane")]), binding("p", "nodes-part", [user("bob")], ns="app")]
     assert findings("KH-RBAC-022", *objs) == []
     assert len(findings("KH-RBAC-008", *objs)) == 1
+
+
+def test_default_roles_in_kube_system_are_reconciled_and_only_exactly_false_opts_out():
+    emptied = role("extension-apiserver-authentication-reader", [], ns="kube-system")
+    reader = binding("r", "extension-apiserver-authentication-reader", [sa("metrics", "kube-system")],
+                     ns="kube-system", role_kind="Role")
+    m = model(emptied, reader)
+    assert m.who_can("get", "", "configmaps", namespace="kube-system", name="extension-apiserver-authentication")
+    weak = role("cluster-admin", [rule([""], ["pods"], ["get"])])
+    grant = binding("ops", "cluster-admin", [user("jane")])
+    assert findings("KH-RBAC-001", annotated(weak, {"rbac.authorization.kubernetes.io/autoupdate": "False"}), grant)
