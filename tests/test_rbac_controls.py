@@ -21,29 +21,49 @@ def bound(name, rules, ns=None):
                                               role_kind="Role" if ns else "ClusterRole")]
 
 
-@pytest.mark.parametrize("control, bad, good", [
-    ("KH-RBAC-002", [rule(["*"], ["pods"], ["get"])], [rule([""], ["pods"], ["get"])]),
-    ("KH-RBAC-003", [rule([""], ["*"], ["watch"])], [rule([""], ["secrets"], ["get"], names=["tls"])]),
-    ("KH-RBAC-004", [rule([""], ["pods/attach"], ["get"])], [rule([""], ["pods/log"], ["get"])]),
-    ("KH-RBAC-004", [rule([""], ["pods/portforward"], ["create"])], [rule([""], ["pods"], ["create"])]),
-    ("KH-RBAC-005", [rule(["apps"], ["statefulsets"], ["create"])], [rule(["apps"], ["statefulsets"], ["patch"])]),
-    ("KH-RBAC-006", [rule([RBAC], ["roles"], ["escalate"])], [rule([RBAC], ["roles"], ["get", "create"])]),
-    ("KH-RBAC-007", [rule([""], ["serviceaccounts"], ["impersonate"])], [rule([""], ["serviceaccounts"], ["get"])]),
-    ("KH-RBAC-008", [rule([""], ["nodes/*"], ["get"]) | {"resources": ["*"]}], [rule([""], ["nodes"], ["get"])]),
-    ("KH-RBAC-009", [rule(["certificates.k8s.io"], ["signers"], ["approve"])],
-     [rule(["certificates.k8s.io"], ["certificatesigningrequests"], ["create"])]),
+CLUSTER = None  # cluster-scoped resources: a ClusterRole bound by a ClusterRoleBinding
+
+
+@pytest.mark.parametrize("control, bad, good, ns", [
+    ("KH-RBAC-002", [rule(["*"], ["pods"], ["get"])], [rule([""], ["pods"], ["get"])], "app"),
+    ("KH-RBAC-003", [rule([""], ["*"], ["watch"])], [rule([""], ["secrets"], ["get"], names=["tls"])], "app"),
+    ("KH-RBAC-004", [rule([""], ["pods/attach"], ["get"])], [rule([""], ["pods/log"], ["get"])], "app"),
+    ("KH-RBAC-004", [rule([""], ["pods/portforward"], ["create"])], [rule([""], ["pods"], ["create"])], "app"),
+    ("KH-RBAC-005", [rule(["apps"], ["statefulsets"], ["create"])], [rule(["apps"], ["statefulsets/scale"], ["patch"])],
+     "app"),
+    ("KH-RBAC-005", [rule(["apps"], ["deployments"], ["patch"], names=["web"])],
+     [rule(["apps"], ["deployments"], ["get", "list", "watch"])], "app"),
+    ("KH-RBAC-005", [rule([""], ["pods"], ["deletecollection"])], [rule([""], ["pods"], ["create"], names=["x"])], "app"),
+    ("KH-RBAC-006", [rule([RBAC], ["roles"], ["escalate"])], [rule([RBAC], ["roles"], ["get", "create"])], "app"),
+    ("KH-RBAC-007", [rule([""], ["serviceaccounts"], ["impersonate"])], [rule([""], ["serviceaccounts"], ["get"])],
+     "app"),
+    ("KH-RBAC-007", [rule([""], ["users"], ["impersonate"])], [rule([""], ["serviceaccounts"], ["get"])], CLUSTER),
+    ("KH-RBAC-008", [rule([""], ["nodes/*"], ["get"]) | {"resources": ["*"]}], [rule([""], ["nodes"], ["get"])],
+     CLUSTER),
+    ("KH-RBAC-009", [rule(["certificates.k8s.io"], ["signers"], ["approve"]),
+                     rule(["certificates.k8s.io"], ["certificatesigningrequests/approval"], ["update"])],
+     [rule(["certificates.k8s.io"], ["signers"], ["approve"])], CLUSTER),
     ("KH-RBAC-010", [rule(["admissionregistration.k8s.io"], ["validatingwebhookconfigurations"], ["delete"])],
-     [rule(["admissionregistration.k8s.io"], ["validatingwebhookconfigurations"], ["patch"], names=["mine"])]),
+     [rule(["admissionregistration.k8s.io"], ["validatingwebhookconfigurations"], ["patch"], names=["mine"])], CLUSTER),
     ("KH-RBAC-011", [rule([""], ["serviceaccounts/token"], ["create"], names=["builder"])],
-     [rule([""], ["serviceaccounts"], ["create"])]),
-    ("KH-RBAC-012", [rule([""], ["persistentvolumes"], ["*"])], [rule([""], ["persistentvolumeclaims"], ["create"])]),
+     [rule([""], ["serviceaccounts"], ["create"])], "app"),
+    ("KH-RBAC-012", [rule([""], ["persistentvolumes"], ["*"])], [rule([""], ["persistentvolumeclaims"], ["create"])],
+     CLUSTER),
+    ("KH-RBAC-012", [rule([""], ["persistentvolumes"], ["patch"])], [rule([""], ["persistentvolumes"], ["get"])],
+     CLUSTER),
+    ("KH-RBAC-023", [rule(["events.k8s.io"], ["events"], ["deletecollection"])],
+     [rule(["", "events.k8s.io"], ["events"], ["create", "patch"])], "app"),
+    ("KH-RBAC-024", [rule(["networking.k8s.io"], ["networkpolicies"], ["update"])],
+     [rule(["networking.k8s.io"], ["networkpolicies"], ["get", "list"])], "app"),
+    ("KH-RBAC-025", [rule([""], ["services/status"], ["patch"])], [rule([""], ["services"], ["patch"])], "app"),
 ])
-def test_rule_controls(control, bad, good):
-    hits = findings(control, *bound("r", bad, ns="app"))
+def test_rule_controls(control, bad, good, ns):
+    hits = findings(control, *bound("r", bad, ns=ns))
     assert len(hits) == 1
-    assert hits[0].resource.kind == "Role" and hits[0].line is not None
-    assert "serviceaccount:app:app via RoleBinding r in namespace app" in hits[0].message
-    assert findings(control, *bound("r", good, ns="app")) == []
+    assert hits[0].resource.kind == ("Role" if ns else "ClusterRole") and hits[0].line is not None
+    via = "RoleBinding r in namespace app" if ns else "ClusterRoleBinding r cluster-wide"
+    assert f"serviceaccount:app:app via {via}" in hits[0].message
+    assert findings(control, *bound("r", good, ns=ns)) == []
 
 
 def test_one_finding_per_role_naming_each_rule():
@@ -53,7 +73,8 @@ def test_one_finding_per_role_naming_each_rule():
 
 
 def test_bootstrap_and_aggregated_roles_are_not_reported():
-    objs = [role("system:controller:x", [rule(["*"], ["*"], ["*"])]),
+    objs = [role("system:controller:x", [rule(["*"], ["*"], ["*"])],
+                 labels={"kubernetes.io/bootstrapping": "rbac-defaults"}),
             role("agg", [], aggregate=[{"matchLabels": {"a": "b"}}]),
             role("part", [rule([""], ["secrets"], ["list"])], labels={"a": "b"})]
     assert [f.resource.name for f in findings("KH-RBAC-003", *objs)] == ["part"]

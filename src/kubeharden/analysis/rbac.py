@@ -12,7 +12,14 @@ Matching follows ``rbac/v1`` evaluation helpers exactly:
   ``create`` without a name);
 * ``nonResourceURLs`` match exactly or, with a trailing ``*``, by prefix, and only count
   in ClusterRoles bound by a ClusterRoleBinding;
-* a RoleBinding to a ClusterRole grants its rules only in the binding's namespace.
+* a RoleBinding to a ClusterRole grants its rules only in the binding's namespace, and a
+  namespaced grant never authorises a cluster-scoped resource (``nodes``, ``persistentvolumes``,
+  impersonation of users and groups…: requests for them carry no namespace);
+* default roles and bindings are reconciled as the API server does at every start: a scanned
+  ``cluster-admin`` keeps every built-in rule unless annotated ``autoupdate: "false"``
+  (:mod:`kubeharden.analysis.rbac_defaults`);
+* a ClusterRoleBinding whose ServiceAccount subject has no namespace is rejected by the API
+  server's validation, so it is reported as invalid and grants nothing.
 
 Subjects are the identities the authenticator produces: ServiceAccounts are also
 members of ``system:serviceaccounts``, ``system:serviceaccounts:<ns>`` and
@@ -27,7 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Iterable, Iterator
 
-from kubeharden.analysis.rbac_defaults import BUILTIN_CLUSTER_ROLES, BUILTIN_ROLES
+from kubeharden.analysis.rbac_defaults import BOOTSTRAP_LABEL, BUILTIN_CLUSTER_ROLES, BUILTIN_ROLES, \
+    default_binding_subjects, reconciled
+from kubeharden.analysis.rbac_resources import is_cluster_scoped
 from kubeharden.analysis.selectors import SelectorError, compile_selector
 from kubeharden.findings import Problem
 from kubeharden.inventory import Inventory, PodRecord
@@ -144,6 +153,26 @@ class Rule:
             return True
         return name is not None and name in self.resource_names
 
+    def covered_by(self, owners: Iterable[Rule]) -> bool:
+        """Whether ``owners`` allow every request this rule allows (Kubernetes' validation.Covers).
+
+        The rule is broken into its atomic requests (verb, group, resource, name; verb, URL)
+        and each must be allowed by one owner rule, matching the rule's entries literally
+        (a ``*`` here is only covered by a ``*`` there).
+        """
+        owners = list(owners)
+        for verb in self.verbs:
+            for url in self.non_resource_urls:
+                if not any(o.allows_url(verb, url) for o in owners):
+                    return False
+            for group in self.api_groups:
+                for entry in self.resources:
+                    resource, _, sub = entry.partition("/")
+                    for name in self.resource_names or (None,):
+                        if not any(o.allows(verb, group, resource, sub, name) for o in owners):
+                            return False
+        return True
+
     def _resource_matches(self, resource: str, subresource: str) -> bool:
         combined = f"{resource}/{subresource}" if subresource else resource
         for r in self.resources:
@@ -225,6 +254,13 @@ class RoleDef:
     rules: list[Rule]
     builtin: bool = False
     aggregated_from: list[str] = field(default_factory=list)
+    #: The rules of the built-in definition of the same name (the platform's, not the input's).
+    default_rules: tuple[Rule, ...] = ()
+    #: Labels and aggregation selectors after reconciliation (the default's merged in).
+    labels: dict[str, str] = field(default_factory=dict)
+    selectors: list[dict[str, Any]] | None = None
+    #: A scanned role whose name is a default kubeharden knows the definition of.
+    default_known: bool = False
 
     @property
     def kind(self) -> str:
@@ -235,10 +271,30 @@ class RoleDef:
         return self.obj.name
 
     @property
-    def is_system(self) -> bool:
-        """Bootstrap roles (``system:*``, or labelled as RBAC defaults) and the built-in ones."""
-        return self.builtin or self.name.startswith("system:") or \
-            self.obj.labels.get("kubernetes.io/bootstrapping") == "rbac-defaults"
+    def is_default(self) -> bool:
+        """A Kubernetes default role: built in, or labelled ``kubernetes.io/bootstrapping=rbac-defaults``.
+
+        The label marks defaults ("Using RBAC Authorization", Default roles and role bindings);
+        a ``system:`` name alone does not, since anyone who may create roles can choose it.
+        """
+        return self.builtin or self.obj.labels.get(BOOTSTRAP_LABEL[0]) == BOOTSTRAP_LABEL[1]
+
+    @property
+    def is_aggregated(self) -> bool:
+        return self.selectors is not None
+
+    def own_rules(self) -> list[Rule]:
+        """The rules the input adds to Kubernetes' defaults.
+
+        All rules of an ordinary role; none of a built-in role or of a labelled default whose
+        definition kubeharden does not carry; for a scanned copy of a known default, the rules
+        its built-in definition does not cover.
+        """
+        if self.builtin:
+            return []
+        if self.default_known:
+            return [r for r in self.rules if not r.covered_by(self.default_rules)]
+        return [] if self.is_default else list(self.rules)
 
     @property
     def cluster_admin_equivalent(self) -> bool:
@@ -293,6 +349,8 @@ class RbacModel:
         self.by_subject: dict[Subject, list[Grant]] = defaultdict(list)
         self.by_binding: dict[int, list[Grant]] = defaultdict(list)
         self.bindings: list[tuple[K8sObject, RoleDef | None, list[Subject]]] = []
+        #: Names of the ClusterRoles some aggregated ClusterRole selects (their rules flow there).
+        self.aggregated_into: set[str] = set()
         # Sources give namespaced objects without one the scan's namespace (-n), as kubectl does.
         self.default_namespace = DEFAULT_NAMESPACE
         self._load_roles()
@@ -304,20 +362,56 @@ class RbacModel:
         for raw in BUILTIN_CLUSTER_ROLES:
             obj = K8sObject(raw, make_ref(raw), Provenance(None, None, "builtin"))
             rules, _ = parse_rules(obj, raw["rules"])
-            self.cluster_roles[obj.name] = RoleDef(obj, rules, builtin=True)
+            self.cluster_roles[obj.name] = RoleDef(obj, rules, builtin=True, default_rules=tuple(rules),
+                                                   labels=obj.labels, selectors=self._selectors_of(obj))
         for raw in BUILTIN_ROLES:
             obj = K8sObject(raw, make_ref(raw), Provenance(None, None, "builtin"))
             rules, _ = parse_rules(obj, raw["rules"])
-            self.roles[(obj.namespace or self.default_namespace, obj.name)] = RoleDef(obj, rules, builtin=True)
+            self.roles[(obj.namespace or self.default_namespace, obj.name)] = RoleDef(
+                obj, rules, builtin=True, default_rules=tuple(rules), labels=obj.labels)
+        builtin_cluster_roles, builtin_roles = dict(self.cluster_roles), dict(self.roles)
         for obj in self.inventory.of_kind("ClusterRole", "Role"):
             rules, problems = parse_rules(obj, obj.raw.get("rules"))
             for message, line in problems:
                 self.issues.append(Issue(obj, message, line))
-            role = RoleDef(obj, rules)
             if obj.kind == "ClusterRole":
-                self.cluster_roles[obj.name] = role
+                self.cluster_roles[obj.name] = self._reconcile(obj, rules, builtin_cluster_roles.get(obj.name))
             else:
-                self.roles[(obj.namespace or self.default_namespace, obj.name)] = role
+                key = (obj.namespace or self.default_namespace, obj.name)
+                self.roles[key] = self._reconcile(obj, rules, builtin_roles.get(key))
+
+    def _reconcile(self, obj: K8sObject, rules: list[Rule], default: RoleDef | None) -> RoleDef:
+        """The role the cluster ends up with when the input holds a role of a default's name.
+
+        The API server's reconciliation (run at every start, "Using RBAC Authorization",
+        Auto-reconciliation) keeps the object and adds the default's missing rules, labels
+        and aggregation selectors, unless annotated ``rbac.authorization.kubernetes.io/autoupdate:
+        "false"``: then the scanned copy alone is what the cluster has.
+        """
+        selectors = self._selectors_of(obj)
+        if default is None:
+            return RoleDef(obj, rules, labels=obj.labels, selectors=selectors)
+        role = RoleDef(obj, list(rules), default_rules=default.default_rules, labels=obj.labels,
+                       selectors=selectors, default_known=True)
+        if not reconciled(obj.annotations):
+            return role
+        role.rules.extend(r for r in default.default_rules if not r.covered_by(rules))
+        role.labels = {**default.labels, **obj.labels}
+        if default.selectors is not None:
+            role.selectors = list(selectors or []) + [s for s in default.selectors if s not in (selectors or [])]
+        return role
+
+    def _selectors_of(self, obj: K8sObject) -> list[dict[str, Any]] | None:
+        """The aggregationRule's clusterRoleSelectors, or None when the role is not aggregated."""
+        rule = obj.raw.get("aggregationRule")
+        if rule is None:
+            return None
+        raw_selectors = as_dict(rule).get("clusterRoleSelectors")
+        if not isinstance(raw_selectors, list):
+            self.issues.append(Issue(obj, "aggregationRule.clusterRoleSelectors is not a list",
+                                     obj.line(obj.raw, "aggregationRule")))
+            return None
+        return [s for s in raw_selectors if isinstance(s, dict)]
 
     def _aggregate(self) -> None:
         """Fill aggregated ClusterRoles with the rules of the roles their selectors pick.
@@ -327,22 +421,12 @@ class RbacModel:
         recurses with a guard against selector cycles. The declared rules are kept: a live
         object already carries the aggregate, and a manifest usually declares none.
         """
-        selectors: dict[str, list[dict[str, Any]]] = {}
-        for name, role in self.cluster_roles.items():
-            rule = role.obj.raw.get("aggregationRule")
-            if rule is None:
-                continue
-            raw_selectors = as_dict(rule).get("clusterRoleSelectors")
-            if not isinstance(raw_selectors, list):
-                self.issues.append(Issue(role.obj, "aggregationRule.clusterRoleSelectors is not a list",
-                                         role.obj.line(role.obj.raw, "aggregationRule")))
-                continue
-            selectors[name] = [s for s in raw_selectors if isinstance(s, dict)]
+        selectors = {name: role.selectors for name, role in self.cluster_roles.items() if role.selectors is not None}
         if not selectors:
             return
         by_label: dict[tuple[str, str], list[str]] = defaultdict(list)
         for name, role in self.cluster_roles.items():
-            for item in role.obj.labels.items():
+            for item in role.labels.items():
                 by_label[item].append(name)
         done: dict[str, list[Rule]] = {}
 
@@ -358,6 +442,7 @@ class RbacModel:
                 if member == name:
                     continue
                 role.aggregated_from.append(member)
+                self.aggregated_into.add(member)
                 for r in resolve(member, visiting | {name}):
                     if r not in seen:
                         seen.add(r)
@@ -384,7 +469,7 @@ class RbacModel:
             else:
                 candidates = list(self.cluster_roles)
             for name in candidates:
-                if selector.matches(self.cluster_roles[name].obj.labels):
+                if selector.matches(self.cluster_roles[name].labels):
                     found[name] = None
         return sorted(found)
 
@@ -420,7 +505,8 @@ class RbacModel:
             if role is None and why:
                 self.issues.append(Issue(binding, f"{binding.kind} {binding.name!r} {why}; it grants nothing",
                                          ref_line))
-            subjects = list(self._subjects(binding))
+            subjects = list(self._subjects(binding, role))
+            role, subjects = self._reconcile_binding(binding, role, subjects)
             self.bindings.append((binding, role, subjects))
             if role is None:
                 continue
@@ -433,12 +519,31 @@ class RbacModel:
                     self.by_subject[subject].append(g)
                     self.by_binding[id(binding)].append(g)
 
-    def _subjects(self, binding: K8sObject) -> Iterator[Subject]:
+    def _reconcile_binding(self, binding: K8sObject, role: RoleDef | None,
+                           subjects: list[Subject]) -> tuple[RoleDef | None, list[Subject]]:
+        """A default ClusterRoleBinding as the API server leaves it after reconciliation.
+
+        Missing default subjects are added back; a binding of a default's name that references
+        another role is recreated as the default (pkg/registry/rbac/reconciliation,
+        computeReconciledRoleBinding). Annotated ``autoupdate: "false"``, it stays as written.
+        """
+        default = default_binding_subjects(binding.name) if binding.kind == "ClusterRoleBinding" else None
+        if default is None or not reconciled(binding.annotations):
+            return role, subjects
+        role_name, expected = default
+        wanted = [Subject(kind, name) for kind, name in expected]
+        if role is None or role.kind != "ClusterRole" or role.name != role_name:
+            return self.cluster_roles.get(role_name), wanted
+        return role, subjects + [s for s in wanted if s not in subjects]
+
+    def _subjects(self, binding: K8sObject, role: RoleDef | None = None) -> Iterator[Subject]:
         raw = binding.raw.get("subjects")
         if raw is None:
             return
         if not isinstance(raw, list):
             self.issues.append(Issue(binding, "subjects is not a list", binding.line(binding.raw, "subjects")))
+            return
+        if binding.kind == "ClusterRoleBinding" and self._unnamespaced_service_account(binding, raw, role):
             return
         for index, s in enumerate(raw):
             line = binding.line(raw, index)
@@ -447,8 +552,8 @@ class RbacModel:
                 continue
             kind, name = s.get("kind"), s["name"]
             if kind == "ServiceAccount":
-                # Without a namespace the API server rejects a ClusterRoleBinding subject; kustomize
-                # bases rely on `namespace:` filling it in, so it is read like kubectl apply would.
+                # In a RoleBinding, a ServiceAccount subject without a namespace is the account of the
+                # binding's namespace (the RBAC authorizer's appliesToUser defaults it so).
                 ns = s.get("namespace") or binding.namespace or self.default_namespace
                 yield Subject("ServiceAccount", name, str(ns))
             elif kind == "User":
@@ -458,6 +563,25 @@ class RbacModel:
             else:
                 self.issues.append(Issue(binding, f"subjects[{index}].kind is {kind!r}, not User, Group or "
                                                   "ServiceAccount", line))
+
+    def _unnamespaced_service_account(self, binding: K8sObject, raw: list[Any], role: RoleDef | None) -> bool:
+        """Report ServiceAccount subjects without a namespace in a ClusterRoleBinding; True if any.
+
+        The API server's validation (ValidateRoleBindingSubject) requires ``namespace`` for a
+        ServiceAccount subject of a ClusterRoleBinding, so such an object is rejected whole and
+        grants nothing to any of its subjects. It is not read as ``default``.
+        """
+        found = False
+        granted = f"{role.kind} {role.name}" if role is not None else "its role"
+        for index, s in enumerate(raw):
+            if isinstance(s, dict) and s.get("kind") == "ServiceAccount" and not s.get("namespace"):
+                found = True
+                self.issues.append(Issue(
+                    binding, f"invalid: subjects[{index}] is ServiceAccount {s.get('name')!r} without a namespace; "
+                    f"the API server rejects a ClusterRoleBinding whose ServiceAccount subject has no namespace, so "
+                    f"this binding grants nothing (with the namespace set it would grant {granted} cluster-wide)",
+                    binding.line(raw, index)))
+        return found
 
     # queries
     def grants_of(self, subject: Subject) -> list[Grant]:
@@ -474,7 +598,7 @@ class RbacModel:
         for g in self.grants:
             if namespace is None and g.namespace is not None:
                 continue
-            if g.namespace is not None and g.namespace != namespace:
+            if g.namespace is not None and (g.namespace != namespace or is_cluster_scoped(group, resource, verb)):
                 continue
             if g.rule.allows(verb, group, resource, subresource, name):
                 out.append(g)

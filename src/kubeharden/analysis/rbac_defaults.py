@@ -5,12 +5,24 @@ without these definitions the model could not say what such a binding grants. Th
 rules follow the Kubernetes bootstrap policy (plugin/pkg/auth/authorizer/rbac/bootstrappolicy):
 ``admin``, ``edit`` and ``view`` aggregate the ``system:aggregate-to-*`` roles by label, so
 a CRD's ClusterRole labelled ``aggregate-to-edit`` flows into ``edit`` and ``admin`` exactly as
-in a cluster. A role of the same name in the scanned set always wins.
+in a cluster.
+
+A scanned role or binding of a default name does not replace the default: at every start the
+API server *reconciles* the defaults, adding back missing rules, labels, aggregation selectors
+and binding subjects, unless the object is annotated ``rbac.authorization.kubernetes.io/autoupdate:
+"false"`` ("Using RBAC Authorization", Default roles and role bindings, Auto-reconciliation;
+pkg/registry/rbac/reconciliation). Default objects carry the label
+``kubernetes.io/bootstrapping=rbac-defaults``; that label, not a ``system:`` name, marks them.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+#: The annotation that, set to "false", opts a default role or binding out of reconciliation.
+AUTOUPDATE_ANNOTATION = "rbac.authorization.kubernetes.io/autoupdate"
+#: The label every default role and binding of the bootstrap policy carries.
+BOOTSTRAP_LABEL = ("kubernetes.io/bootstrapping", "rbac-defaults")
 
 _READ = ["get", "list", "watch"]
 _WRITE = ["create", "delete", "deletecollection", "patch", "update"]
@@ -120,3 +132,26 @@ DEFAULT_BINDINGS = frozenset({
     ("system:service-account-issuer-discovery", "system:service-account-issuer-discovery", "Group",
      "system:serviceaccounts"),
 })
+
+
+def _by_binding() -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    out: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+    for binding, role, kind, subject in sorted(DEFAULT_BINDINGS):
+        out.setdefault(binding, (role, []))[1].append((kind, subject))
+    return out
+
+
+_DEFAULT_BINDINGS_BY_NAME = _by_binding()
+
+
+def default_binding_subjects(name: str) -> tuple[str, list[tuple[str, str]]] | None:
+    """The ClusterRole and (kind, name) subjects of the default ClusterRoleBinding ``name``, or None."""
+    return _DEFAULT_BINDINGS_BY_NAME.get(name)
+
+
+def reconciled(annotations: dict[str, str]) -> bool:
+    """Whether the API server reconciles an object with these annotations.
+
+    The reconciler compares the value with exactly "false" (pkg/registry/rbac/reconciliation).
+    """
+    return annotations.get(AUTOUPDATE_ANNOTATION) != "false"

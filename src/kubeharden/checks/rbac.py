@@ -9,10 +9,15 @@ Three kinds of control, all inventory-scope because a grant needs a role *and* a
 * consequences: workloads whose mounted token carries risky permissions, and subjects
   with an escalation path to cluster-admin or to every Secret.
 
-Kubernetes' own bootstrap roles and bindings (``system:*``, labelled ``rbac-defaults``,
-``cluster-admin`` bound to ``system:masters``) are not reported: they are the platform,
-not a choice the reader made. ClusterRoles filled by aggregation are judged through the
-roles they aggregate, so a permission is reported once, where it is written.
+Kubernetes' own default roles and bindings (labelled ``kubernetes.io/bootstrapping=rbac-defaults``,
+``cluster-admin`` bound to ``system:masters``) are not reported: they are the platform, not a
+choice the reader made. A scanned copy of a default kubeharden knows is judged on the rules it
+adds to the default. A ``system:`` name alone exempts nothing. ClusterRoles filled by aggregation
+are judged through the roles they aggregate, so a permission is reported once, where it is written.
+
+Rules that authorise nothing (a cluster-scoped resource granted in a namespace, a resource that
+does not exist in the named API group) are reported as ineffective (``KH-RBAC-022``, info), never
+as the risk they seem to grant.
 """
 
 from __future__ import annotations
@@ -20,10 +25,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from kubeharden.analysis.rbac import ALL, RbacModel, RoleDef, Rule, Subject, model_for
+from kubeharden.analysis.rbac import ALL, Grant, RbacModel, RoleDef, Rule, Subject, model_for
 from kubeharden.analysis.rbac_defaults import DEFAULT_BINDINGS
 from kubeharden.analysis.rbac_paths import CLUSTER_ADMIN, SECRETS, Path, PathFinder, describe_node
-from kubeharden.analysis.rbac_risks import RISKS, risks_of, verbs_phrase
+from kubeharden.analysis.rbac_defaults import BOOTSTRAP_LABEL
+from kubeharden.analysis.rbac_resources import ineffective_entries
+from kubeharden.analysis.rbac_risks import CONFIGMAP_WRITES, CSR_APPROVAL, CSR_SIGNER, RISKS, Risk, risks_of, \
+    verbs_phrase
 from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
 from kubeharden.inventory import Inventory
@@ -61,25 +69,50 @@ def _who(bindings: list[tuple[K8sObject, list[Subject]]], limit: int = 4) -> str
     return "bound to " + "; ".join(parts[:limit]) + more
 
 
-def _reviewable_roles(model: RbacModel) -> Iterator[RoleDef]:
-    """Roles written in the scanned objects, not bootstrap and not filled by aggregation."""
+def _reviewable_roles(model: RbacModel) -> Iterator[tuple[RoleDef, list[Rule]]]:
+    """Roles written in the scanned objects with the rules they add to Kubernetes' defaults.
+
+    Built-in and labelled default roles add none; roles filled by aggregation are judged
+    through the roles they aggregate.
+    """
     for role in list(model.cluster_roles.values()) + list(model.roles.values()):
-        if role.builtin or role.is_system or "aggregationRule" in role.obj.raw:
+        if role.builtin or role.is_aggregated:
             continue
-        yield role
+        rules = role.own_rules()
+        if rules:
+            yield role, rules
+
+
+def _cluster_scope(model: RbacModel, role: RoleDef, bound: dict[int, list[tuple[K8sObject, list[Subject]]]]) -> bool:
+    """Whether the role's rules may apply cluster-wide: a ClusterRole not bound only by RoleBindings.
+
+    A ClusterRole bound by nothing in the input is judged as if bound cluster-wide (it can be),
+    and so is one aggregated into another ClusterRole (its rules flow wherever that one is bound).
+    """
+    if role.kind != "ClusterRole":
+        return False
+    if role.name in model.aggregated_into:
+        return True
+    bindings = bound.get(id(role), [])
+    return not bindings or any(b.kind == "ClusterRoleBinding" for b, _ in bindings)
+
+
+def _rule_hits(risk: Risk, rules: list[Rule], cluster_scope: bool) -> list[tuple[Rule, str]]:
+    hits = []
+    for rule in rules:
+        matched = risk.matched(rule, cluster_scope)
+        if matched:
+            names = f" only for {', '.join(sorted(rule.resource_names))}" if rule.resource_names else ""
+            hits.append((rule, f"{verbs_phrase(matched)}{names} (rule: {rule.describe()})"))
+    return hits
 
 
 def _role_risk(inventory: Inventory, key: str) -> Iterator[Violation]:
     model = model_for(inventory)
     bound = _bound_to(model)
     risk = RISKS[key]
-    for role in _reviewable_roles(model):
-        hits = []
-        for rule in role.rules:
-            matched = risk.matched(rule)
-            if matched:
-                names = f" only for {', '.join(sorted(rule.resource_names))}" if rule.resource_names else ""
-                hits.append((rule, f"{verbs_phrase(matched)}{names} (rule: {rule.describe()})"))
+    for role, rules in _reviewable_roles(model):
+        hits = _rule_hits(risk, rules, _cluster_scope(model, role, bound))
         if hits:
             yield _role_violation(role, f"{risk.what}: ", hits, bound)
 
@@ -103,8 +136,11 @@ def _public_info_only(role: RoleDef) -> bool:
 
 
 def _harmless(role: RoleDef) -> bool:
-    """Bootstrap roles every authenticated identity holds by default."""
-    return role.is_system and role.name in HARMLESS_ROLES
+    """Bootstrap roles every authenticated identity holds by default, as Kubernetes defines them.
+
+    A scanned copy that adds rules to one of them is not harmless any more.
+    """
+    return role.name in HARMLESS_ROLES and (role.builtin or role.default_known) and not role.own_rules()
 
 
 def _subject_line(binding: K8sObject, subject: Subject) -> int | None:
@@ -130,9 +166,9 @@ def _binding_scope(binding: K8sObject) -> str:
 def wildcards(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     model = model_for(inventory)
     bound = _bound_to(model)
-    for role in _reviewable_roles(model):
+    for role, rules in _reviewable_roles(model):
         hits = []
-        for rule in role.rules:
+        for rule in rules:
             parts = [f"{label} '*'" for label, values in (("verbs", rule.verbs), ("resources", rule.resources),
                                                           ("apiGroups", rule.api_groups)) if ALL in values]
             if ALL in rule.non_resource_urls:
@@ -156,7 +192,7 @@ def exec_attach(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
 
 @check("KH-RBAC-005")
 def create_workloads(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "create-workloads")
+    yield from _role_risk(inventory, "workloads")
 
 
 @check("KH-RBAC-006")
@@ -176,7 +212,39 @@ def nodes_proxy(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
 
 @check("KH-RBAC-009")
 def approve_csr(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "approve-csr")
+    """Both halves of CSR approval: in one role, or held by one subject through two bindings."""
+    model = model_for(inventory)
+    bound = _bound_to(model)
+    whole: set[int] = set()
+    for role, rules in _reviewable_roles(model):
+        scope = _cluster_scope(model, role, bound)
+        approval, signer = _rule_hits(CSR_APPROVAL, rules, scope), _rule_hits(CSR_SIGNER, rules, scope)
+        if approval and signer:
+            whole.add(id(role))
+            yield _role_violation(role, "can approve CertificateSigningRequests: ", approval + signer, bound)
+    for subject in sorted(model.by_subject):
+        pair = _csr_pair(model, subject)
+        if pair is None or id(pair[0].role) in whole or id(pair[1].role) in whole \
+                or subject not in (pair[0].subject, pair[1].subject):
+            continue  # reported on the role, or on the group that holds both
+        approval, signer = pair
+        yield Violation(f"{subject} can approve CertificateSigningRequests: update of the approval through "
+                        f"{approval.via()} ({approval.rule.describe()}) and approve on the signer through "
+                        f"{signer.via()} ({signer.rule.describe()})",
+                        signer.binding.line(signer.binding.raw, "roleRef"), obj=signer.binding)
+
+
+def _csr_pair(model: RbacModel, subject: Subject) -> tuple[Grant, Grant] | None:
+    """A cluster-wide grant of each half of CSR approval held by ``subject`` outside the defaults, or None."""
+    approval = signer = None
+    for grant in model.grants_of(subject):
+        if grant.namespace is not None or _default_binding(grant.binding, grant.role):
+            continue
+        if approval is None and CSR_APPROVAL.matched(grant.rule):
+            approval = grant
+        if signer is None and CSR_SIGNER.matched(grant.rule):
+            signer = grant
+    return (approval, signer) if approval is not None and signer is not None else None
 
 
 @check("KH-RBAC-010")
@@ -191,10 +259,84 @@ def token_request(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
 
 @check("KH-RBAC-012")
 def create_pv(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "create-pv")
+    yield from _role_risk(inventory, "pv-writes")
+
+
+@check("KH-RBAC-023")
+def delete_events(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    yield from _role_risk(inventory, "delete-events")
+
+
+@check("KH-RBAC-024")
+def network_policy_writes(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    yield from _role_risk(inventory, "netpol-writes")
+
+
+@check("KH-RBAC-025")
+def service_status_writes(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    yield from _role_risk(inventory, "services-status")
+
+
+@check("KH-RBAC-022")
+def ineffective_rules(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    """Rules, or parts of rules, that authorise nothing; reported instead of the risk they seem to carry."""
+    model = model_for(inventory)
+    bound = _bound_to(model)
+    for role, rules in _reviewable_roles(model):
+        cluster_scope = _cluster_scope(model, role, bound)
+        why_scope = "" if role.kind == "Role" or cluster_scope else \
+            f" (it is bound only by RoleBindings: {_who(bound.get(id(role), []))})"
+        for rule in rules:
+            reasons = ineffective_entries(rule.api_groups, rule.resources, rule.non_resource_urls, cluster_scope,
+                                          rule.verbs)
+            if reasons:
+                yield Violation(f"{role.kind} {role.name}{why_scope}: rule {rule.describe()} grants nothing for "
+                                f"{'; '.join(reasons)}", rule.line, obj=role.obj)
 
 
 # -- binding patterns --------------------------------------------------------------------------
+
+
+@check("KH-RBAC-026")
+def system_configmap_writes(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    """Write access to ConfigMaps of a system namespace, through a binding there or a cluster-wide one."""
+    model = model_for(inventory)
+    system = tuple(ctx.config.system_namespaces)
+    for binding, role, subjects in model.bindings:
+        if role is None or not subjects or role.cluster_admin_equivalent or _default_binding(binding, role):
+            continue  # cluster-admin equivalents are KH-RBAC-001
+        if binding.kind == "RoleBinding":
+            ns = binding.namespace or model.default_namespace
+            if ns not in system:
+                continue
+            where = f"in namespace {ns}"
+        else:
+            where = f"in every namespace, system namespaces {', '.join(system)} included"
+        hits = _rule_hits(CONFIGMAP_WRITES, role.rules, cluster_scope=binding.kind == "ClusterRoleBinding")
+        if hits:
+            yield Violation(f"{binding.kind} {binding.name} lets {', '.join(str(s) for s in subjects)} "
+                            f"{CONFIGMAP_WRITES.what.removeprefix('can ')} {where} through {role.kind} {role.name}: "
+                            f"{hits[0][1]}", binding.line(binding.raw, "roleRef"), obj=binding)
+
+
+@check("KH-RBAC-027")
+def admin_edit_cluster_wide(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    """ClusterRoleBindings of the default ``admin`` or ``edit`` roles: namespace roles granted in every namespace."""
+    model = model_for(inventory)
+    for binding, role, subjects in model.bindings:
+        if binding.kind != "ClusterRoleBinding" or role is None or not subjects:
+            continue
+        if role.kind != "ClusterRole" or role.name not in ("admin", "edit") or not (role.builtin or role.default_known):
+            continue
+        yield Violation(f"ClusterRoleBinding {binding.name} gives the default ClusterRole {role.name} in every "
+                        f"namespace, kube-system included, to {', '.join(str(s) for s in subjects)}: it reads every "
+                        "Secret, creates pods as any ServiceAccount and (admin) manages RoleBindings everywhere",
+                        binding.line(binding.raw, "roleRef"), obj=binding)
+
+
+def _default_binding(binding: K8sObject, role: RoleDef) -> bool:
+    """A default binding (the bootstrap label marks it) of a default role."""
+    return role.is_default and binding.labels.get(BOOTSTRAP_LABEL[0]) == BOOTSTRAP_LABEL[1]
 
 
 @check("KH-RBAC-001")
@@ -322,6 +464,9 @@ def workload_token_risks(inventory: Inventory, ctx: Context) -> Iterator[Violati
 def _risk_summary(model: RbacModel, subject: Subject) -> str:
     """What the account's token gives, grouped by the binding that gives it."""
     by_via: dict[str, list[str]] = {}
+    csr = _csr_pair(model, subject)
+    if csr is not None:
+        by_via[f"{csr[0].via()} and {csr[1].via()}"] = ["approve CertificateSigningRequests (cluster-wide)"]
     for grant in model.grants_of(subject):
         if grant.role.cluster_admin_equivalent and grant.namespace is None:
             by_via[grant.via()] = ["cluster-admin (every permission cluster-wide)"]
@@ -329,7 +474,7 @@ def _risk_summary(model: RbacModel, subject: Subject) -> str:
         found = by_via.setdefault(grant.via(), [])
         if found and found[0].startswith("cluster-admin"):
             continue
-        for risk in risks_of(grant.rule):
+        for risk in risks_of(grant.rule, cluster_scope=grant.namespace is None):
             phrase = f"{risk.what.removeprefix('can ')} ({grant.scope})"
             if phrase not in found:
                 found.append(phrase)

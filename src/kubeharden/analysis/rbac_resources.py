@@ -1,0 +1,229 @@
+"""The built-in API resources RBAC rules can name: group, whether namespaced, subresources.
+
+One table, read from the Kubernetes API reference (https://kubernetes.io/docs/reference/kubernetes-api/,
+Kubernetes 1.29-1.33, the output of ``kubectl api-resources``) plus the *virtual* resources that
+exist only for authorization checks and are documented in "Using RBAC Authorization" and
+"Authenticating" (impersonation: ``users``, ``groups``, ``userextras/<key>``, ``uids``; CSR
+approval and signing: ``signers``) and the kubelet's authorization subresources of ``nodes``
+("Kubelet authentication/authorization": ``proxy``, ``stats``, ``metrics``, ``log``, ``spec``,
+``pods``, ``checkpoint``, ``configz``, ``healthz``).
+
+Two facts come from it:
+
+* a resource is **cluster-scoped**: requests for it carry no namespace, so a Role, or a
+  ClusterRole bound by a RoleBinding, never authorises it ("Using RBAC Authorization":
+  "a RoleBinding ... grants the permissions within a specific namespace"; cluster-scoped
+  resources need a ClusterRole *and* a ClusterRoleBinding);
+* a resource **does not exist** in a group: a rule naming it (``pod`` for ``pods``, ``roles``
+  under the core group) matches no request the API server ever authorises.
+
+One exception: ``bind`` on ``clusterroles`` is checked with the namespace of the RoleBinding
+being written (rbac registry, BindingAuthorized), so a Role or RoleBinding may grant it: "Using
+RBAC Authorization", Restrictions on role binding creation, binds admin/edit/view that way.
+
+API groups outside the table (CRDs, aggregated APIs such as ``metrics.k8s.io``) are not judged:
+kubeharden cannot know their resources and says nothing about them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Subresource names of nodes the kubelet authorises (Kubelet authentication/authorization).
+_KUBELET = ("proxy", "stats", "metrics", "log", "spec", "pods", "checkpoint", "configz", "healthz")
+ANY_SUBRESOURCE = "<any>"
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceInfo:
+    group: str
+    name: str
+    namespaced: bool
+    subresources: tuple[str, ...] = ()
+
+
+def _table() -> dict[tuple[str, str], ResourceInfo]:
+    ns, cluster = True, False
+    spec: dict[str, list[tuple[str, bool, tuple[str, ...]]]] = {
+        "": [
+            ("pods", ns, ("attach", "binding", "ephemeralcontainers", "eviction", "exec", "log", "portforward",
+                          "proxy", "resize", "status")),
+            ("nodes", cluster, ("status",) + _KUBELET),
+            ("namespaces", cluster, ("finalize", "status")),
+            ("services", ns, ("proxy", "status")),
+            ("replicationcontrollers", ns, ("scale", "status")),
+            ("persistentvolumes", cluster, ("status",)),
+            ("persistentvolumeclaims", ns, ("status",)),
+            ("resourcequotas", ns, ("status",)),
+            ("serviceaccounts", ns, ("token",)),
+            ("configmaps", ns, ()), ("secrets", ns, ()), ("endpoints", ns, ()), ("events", ns, ()),
+            ("limitranges", ns, ()), ("podtemplates", ns, ()), ("bindings", ns, ()),
+            ("componentstatuses", cluster, ()),
+            # impersonation only ("Authenticating", User impersonation)
+            ("users", cluster, ()), ("groups", cluster, ()),
+        ],
+        "apps": [
+            ("deployments", ns, ("scale", "status")), ("statefulsets", ns, ("scale", "status")),
+            ("replicasets", ns, ("scale", "status")), ("daemonsets", ns, ("status",)),
+            ("controllerrevisions", ns, ()),
+        ],
+        "batch": [("jobs", ns, ("status",)), ("cronjobs", ns, ("status",))],
+        "autoscaling": [("horizontalpodautoscalers", ns, ("status",))],
+        "policy": [("poddisruptionbudgets", ns, ("status",))],
+        "networking.k8s.io": [
+            ("networkpolicies", ns, ()), ("ingresses", ns, ("status",)), ("ingressclasses", cluster, ()),
+            ("ipaddresses", cluster, ()), ("servicecidrs", cluster, ("status",)),
+        ],
+        "rbac.authorization.k8s.io": [
+            ("roles", ns, ()), ("rolebindings", ns, ()), ("clusterroles", cluster, ()),
+            ("clusterrolebindings", cluster, ()),
+        ],
+        "storage.k8s.io": [
+            ("storageclasses", cluster, ()), ("csidrivers", cluster, ()), ("csinodes", cluster, ()),
+            ("volumeattachments", cluster, ("status",)), ("volumeattributesclasses", cluster, ()),
+            ("csistoragecapacities", ns, ()),
+        ],
+        "scheduling.k8s.io": [("priorityclasses", cluster, ())],
+        "node.k8s.io": [("runtimeclasses", cluster, ())],
+        "coordination.k8s.io": [("leases", ns, ()), ("leasecandidates", ns, ())],
+        "discovery.k8s.io": [("endpointslices", ns, ())],
+        "events.k8s.io": [("events", ns, ())],
+        "flowcontrol.apiserver.k8s.io": [
+            ("flowschemas", cluster, ("status",)), ("prioritylevelconfigurations", cluster, ("status",)),
+        ],
+        "apiregistration.k8s.io": [("apiservices", cluster, ("status",))],
+        "apiextensions.k8s.io": [("customresourcedefinitions", cluster, ("status",))],
+        "admissionregistration.k8s.io": [
+            ("mutatingwebhookconfigurations", cluster, ()), ("validatingwebhookconfigurations", cluster, ()),
+            ("validatingadmissionpolicies", cluster, ("status",)), ("validatingadmissionpolicybindings", cluster, ()),
+            ("mutatingadmissionpolicies", cluster, ()), ("mutatingadmissionpolicybindings", cluster, ()),
+        ],
+        "authentication.k8s.io": [
+            ("tokenreviews", cluster, ()), ("selfsubjectreviews", cluster, ()),
+            # impersonation of extra fields and UIDs: userextras/<extra key>, uids
+            ("userextras", cluster, (ANY_SUBRESOURCE,)), ("uids", cluster, ()),
+        ],
+        "authorization.k8s.io": [
+            ("subjectaccessreviews", cluster, ()), ("selfsubjectaccessreviews", cluster, ()),
+            ("selfsubjectrulesreviews", cluster, ()), ("localsubjectaccessreviews", ns, ()),
+        ],
+        "certificates.k8s.io": [
+            ("certificatesigningrequests", cluster, ("approval", "status")), ("clustertrustbundles", cluster, ()),
+            # CSR approval and signing check verbs approve/sign on signers/<signerName> ("Certificates and
+            # Certificate Signing Requests", Authorization)
+            ("signers", cluster, ()),
+        ],
+        "resource.k8s.io": [
+            ("resourceclaims", ns, ("status",)), ("resourceclaimtemplates", ns, ()),
+            ("deviceclasses", cluster, ()), ("resourceslices", cluster, ()),
+        ],
+        "internal.apiserver.k8s.io": [("storageversions", cluster, ("status",))],
+        "storagemigration.k8s.io": [("storageversionmigrations", cluster, ("status",))],
+        # served nothing since Kubernetes 1.22 (Deprecated API Migration Guide); kept so rules naming it are judged
+        "extensions": [],
+    }
+    return {(group, name): ResourceInfo(group, name, namespaced, subs)
+            for group, items in spec.items() for name, namespaced, subs in items}
+
+
+RESOURCES: dict[tuple[str, str], ResourceInfo] = _table()
+#: Verbs on a cluster-scoped resource that the API server authorises with a namespace.
+NAMESPACED_VERBS: dict[tuple[str, str], frozenset[str]] = {
+    ("rbac.authorization.k8s.io", "clusterroles"): frozenset({"bind"}),
+}
+KNOWN_GROUPS: frozenset[str] = frozenset(g for g, _ in RESOURCES) | {"extensions"}
+#: Groups whose resources were all removed, with the release that removed them.
+REMOVED_GROUPS: dict[str, str] = {"extensions": "1.22"}
+#: Removed resources of groups still served (Deprecated API Migration Guide).
+REMOVED_RESOURCES: dict[tuple[str, str], str] = {("policy", "podsecuritypolicies"): "1.25"}
+#: Subresources authorised on every resource: the OwnerReferencesPermissionEnforcement admission
+#: plugin checks update on ``<resource>/finalizers`` of an owner before blockOwnerDeletion is set
+#: ("Admission Control in Kubernetes", OwnerReferencesPermissionEnforcement).
+ANY_RESOURCE_SUBRESOURCES: frozenset[str] = frozenset({"finalizers"})
+
+
+def lookup(group: str, resource: str) -> ResourceInfo | None:
+    """The resource ``resource`` (no subresource) of ``group``, or None if Kubernetes has none."""
+    return RESOURCES.get((group, resource))
+
+
+def is_cluster_scoped(group: str, resource: str, verb: str = "") -> bool:
+    """Whether ``verb`` requests for ``group``/``resource`` carry no namespace (False when unknown)."""
+    info = RESOURCES.get((group, resource))
+    return info is not None and not info.namespaced and verb not in NAMESPACED_VERBS.get((group, resource), ())
+
+
+def missing_reason(groups: frozenset[str], resource: str) -> str | None:
+    """Why a rule's ``resource`` entry (``pods``, ``pods/exec``) matches nothing in ``groups``, or None.
+
+    None also when it cannot be judged: ``*`` in the groups or the resource, or any group
+    outside the table (a CRD or aggregated API could define it).
+    """
+    if not groups or "*" in groups or any(g not in KNOWN_GROUPS for g in groups) or resource == "*":
+        return None
+    base, _, sub = resource.partition("/")
+    if base == "*":  # "*/scale": the subresource of anything
+        return None
+    found = [RESOURCES[(g, base)] for g in sorted(groups) if (g, base) in RESOURCES]
+    where = ", ".join("core" if g == "" else g for g in sorted(groups))
+    if not found:
+        elsewhere = sorted(g or "core" for (g, name) in RESOURCES if name == base)
+        hint = f"; it is in {', '.join(elsewhere)}" if elsewhere else _plural_hint(groups, base)
+        removed = [f"{g} was removed in Kubernetes {REMOVED_GROUPS[g]}" for g in sorted(groups) if g in REMOVED_GROUPS]
+        removed += [f"{base} was removed in Kubernetes {REMOVED_RESOURCES[(g, base)]}" for g in sorted(groups)
+                    if (g, base) in REMOVED_RESOURCES]
+        note = f" ({'; '.join(removed)})" if removed else ""
+        return f"no resource {base!r} in API group {where}{note}{hint}"
+    if not sub:
+        return None
+    if sub == "*":
+        return f"'{resource}' is not a wildcard: RBAC matches it only against a subresource literally named '*', " \
+               "which no resource has (list the subresources, or use '*/<subresource>')"
+    if sub in ANY_RESOURCE_SUBRESOURCES or \
+            any(sub in info.subresources or ANY_SUBRESOURCE in info.subresources for info in found):
+        return None
+    return f"{base} has no subresource {sub!r} in API group {where}"
+
+
+def _plural_hint(groups: frozenset[str], base: str) -> str:
+    for guess in (base + "s", base + "es", base[:-1] + "ies" if base.endswith("y") else ""):
+        if guess and any((g, guess) in RESOURCES for g in groups):
+            return f" (did you mean {guess!r}? RBAC resources are plural and lower-case)"
+    return ""
+
+
+def cluster_scoped_in(groups: frozenset[str], resource: str, verbs: frozenset[str] = frozenset()) -> bool:
+    """Whether the rule entry ``resource`` names, in every listed group where it exists, a cluster-scoped resource.
+
+    Such an entry grants nothing through a Role or a RoleBinding, unless one of ``verbs`` is
+    authorised with a namespace there (``bind`` on clusterroles). ``*`` and unknown groups give
+    False (they may name namespaced resources).
+    """
+    if not groups or "*" in groups or resource == "*" or any(g not in KNOWN_GROUPS for g in groups):
+        return False
+    base = resource.partition("/")[0]
+    found = [RESOURCES[(g, base)] for g in groups if (g, base) in RESOURCES]
+    if "*" in verbs or any(verbs & NAMESPACED_VERBS.get((info.group, base), frozenset()) for info in found):
+        return False
+    return bool(found) and all(not info.namespaced for info in found)
+
+
+def ineffective_entries(groups: frozenset[str], resources: frozenset[str], non_resource_urls: frozenset[str],
+                        cluster_scope: bool, verbs: frozenset[str] = frozenset()) -> list[str]:
+    """Why parts of one PolicyRule authorise nothing, one phrase per part (empty: all effective).
+
+    ``cluster_scope`` False: the rule applies in a namespace only (a Role, or a ClusterRole
+    bound only by RoleBindings). Entries outside the table are not judged.
+    """
+    reasons = []
+    for entry in sorted(resources):
+        why = missing_reason(groups, entry)
+        if why:
+            reasons.append(f"{entry}: {why}")
+        elif not cluster_scope and cluster_scoped_in(groups, entry, verbs):
+            reasons.append(f"{entry}: cluster-scoped, and a namespaced grant never authorises a request without "
+                           "a namespace")
+    if non_resource_urls and not cluster_scope:
+        reasons.append(f"nonResourceURLs {','.join(sorted(non_resource_urls))}: only a ClusterRole bound by a "
+                       "ClusterRoleBinding grants them (the API server rejects them in a Role)")
+    return reasons
