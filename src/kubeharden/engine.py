@@ -79,6 +79,7 @@ class Evaluator:
         self.controls = [c for c in load_catalogue() if self._active(c, set(only) if only else None)]
         self.result = ScanResult(controls=self.controls, profile=self.config.profile)
         self.inventory = Inventory()
+        self._duplicates = DuplicateIndex()
         self._by_scope: dict[str, list[tuple[Control, Runner]]] = {s: [] for s in
                                                                    ("container", "pod", "object", "inventory")}
         for control in self.controls:
@@ -126,15 +127,28 @@ class Evaluator:
 
     def run(self, items: Iterable[K8sObject | Problem]) -> Iterator[Finding]:
         """Evaluate every object; problems are collected in ``self.result``."""
-        for item in items:
-            if isinstance(item, Problem):
-                self.result.problems.append(item)
-                continue
-            yield from self.evaluate_object(item)
+        yield from self.run_scopes([items])
+
+    def run_scopes(self, scopes: Iterable[Iterable[K8sObject | Problem]]) -> Iterator[Finding]:
+        """Evaluate several independent inputs (``--scope path``) into one result.
+
+        Cross-object controls (ServiceAccounts, NetworkPolicies, RBAC) see one scope at a
+        time, as if each were applied to its own cluster.
+        """
+        for items in scopes:
+            for item in items:
+                if isinstance(item, Problem):
+                    self.result.problems.append(item)
+                    continue
+                yield from self.evaluate_object(item)
+            yield from self.close_scope()
         yield from self.finish()
 
     def evaluate_object(self, obj: K8sObject) -> Iterator[Finding]:
         self.result.kinds[obj.kind] += 1
+        duplicate = self._duplicates.add(obj)
+        if duplicate is not None:
+            self.result.problems.append(duplicate)
         self.inventory.add_object(obj)
         tally = self.result.tally
         annotations = obj.annotations
@@ -219,8 +233,8 @@ class Evaluator:
         # (the scan freezes survivors for the garbage collector; see gctune.freezing).
         pod.containers.clear()
 
-    def finish(self) -> Iterator[Finding]:
-        """Run the cross-object controls and close the exception bookkeeping."""
+    def close_scope(self) -> Iterator[Finding]:
+        """Run the cross-object controls over the objects seen since the last scope, then forget them."""
         tally = self.result.tally
         for control, run in self._by_scope["inventory"]:
             failed_units: set[Any] = set()
@@ -237,6 +251,13 @@ class Evaluator:
         hint = namespace_hint(self.inventory)
         if hint is not None:
             self.result.problems.append(hint)
+        self.inventory = Inventory()
+        self._duplicates = DuplicateIndex()
+
+    def finish(self) -> Iterator[Finding]:
+        """Close the last scope (if objects are left) and the exception bookkeeping."""
+        if self.inventory.pods or self.inventory.objects:
+            yield from self.close_scope()
         self.result.unused_exceptions = [e for e in self.config.exceptions
                                          if e.used == 0 and not e.expired(self.today)]
         self.result.expired_exceptions = [e for e in self.config.exceptions if e.expired(self.today)]
@@ -299,6 +320,31 @@ def severity_at_least(findings: Iterable[Finding], threshold: Severity) -> bool:
     return any(f.status == "fail" and f.severity >= threshold for f in findings)
 
 
+class DuplicateIndex:
+    """Objects seen in one scope by identity (API group, kind, namespace, name).
+
+    The same object defined twice means one file overrides the other when both are
+    applied; which one wins depends on the order, so both places are named.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str, str | None, str], Any] = {}
+
+    def add(self, obj: K8sObject) -> Problem | None:
+        if not obj.metadata.get("name"):  # generateName objects are never the same object
+            return None
+        ref = obj.ref
+        group = ref.api_version.rpartition("/")[0]
+        first = self._seen.setdefault((group, ref.kind, ref.namespace, ref.name), obj.origin)
+        if first is obj.origin:
+            return None
+        where = f"{first.file}:{first.line}" if first.file else "another input"
+        return Problem("warning", "duplicate-object",
+                       f"{ref} is defined again (first at {where}); whichever is applied last wins. If the paths "
+                       "hold independent apps or variants, scan them with --scope path",
+                       file=obj.origin.file, line=obj.origin.line, resource=ref)
+
+
 def build_inventory(items: Iterable[K8sObject | Problem]) -> tuple[Inventory, list[Problem]]:
     """The inventory of a stream of objects without running any control.
 
@@ -307,10 +353,14 @@ def build_inventory(items: Iterable[K8sObject | Problem]) -> tuple[Inventory, li
     """
     inventory = Inventory()
     problems: list[Problem] = []
+    duplicates = DuplicateIndex()
     for item in items:
         if isinstance(item, Problem):
             problems.append(item)
             continue
+        duplicate = duplicates.add(item)
+        if duplicate is not None:
+            problems.append(duplicate)
         inventory.add_object(item)
         pod = pod_view(item)
         if pod is not None:

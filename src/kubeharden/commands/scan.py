@@ -25,6 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="exit 1 when a finding at or above this severity is not suppressed "
                         "(critical, high, medium, low, info, or none; default low)")
     p.add_argument("--control", action="append", metavar="ID", help="run only these controls (repeatable)")
+    p.add_argument("--scope", choices=("all", "path"), default="all",
+                   help="what cross-object controls (ServiceAccounts, NetworkPolicies, RBAC) see together: all "
+                        "inputs as one cluster (default), or each PATH argument as its own (independent apps "
+                        "or variants of one app in one repository)")
     p.set_defaults(func=run)
 
 
@@ -47,7 +51,11 @@ def run(args: argparse.Namespace) -> int:
     def watched() -> Iterator[Finding]:
         options = read_options(args)
         options.shallow_kind = lambda kind: not evaluator.needs_full_object(kind)
-        for finding in evaluator.run(freezing(read_objects(args.paths, options))):
+        if args.scope == "path":
+            stream = evaluator.run_scopes(freezing(read_objects([path], options)) for path in args.paths)
+        else:
+            stream = evaluator.run(freezing(read_objects(args.paths, options)))
+        for finding in stream:
             if threshold is not None and finding.status == "fail" and finding.severity >= threshold:
                 gate[0] = True
             yield finding
