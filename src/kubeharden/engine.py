@@ -58,6 +58,8 @@ class ScanResult:
     expired_exceptions: list[ExceptionRule] = field(default_factory=list)
     unused_exceptions: list[ExceptionRule] = field(default_factory=list)
     profile: str = "default"
+    #: The configuration file in effect (as found or given with --config), None for the built-in defaults.
+    config_file: str | None = None
     findings_by_severity: Counter[str] = field(default_factory=Counter)
     suppressed: int = 0
 
@@ -77,7 +79,8 @@ class Evaluator:
         selected = set(only) if only else None
         self.controls = [c for c in load_catalogue() if self._active(c, selected)]
         self._check_requirements(selected)
-        self.result = ScanResult(controls=self.controls, profile=self.config.profile)
+        self.result = ScanResult(controls=self.controls, profile=self.config.profile,
+                                 config_file=self.config.path)
         self.inventory = Inventory()
         self._by_scope: dict[str, list[tuple[Control, Runner]]] = {s: [] for s in
                                                                    ("container", "pod", "object", "inventory")}

@@ -80,6 +80,7 @@ def _summary(console: Console, result: ScanResult) -> None:
     console.print(f"Pod Security Standards (workloads): restricted {levels['restricted']}, baseline "
                   f"{levels['baseline']}, privileged {levels['privileged']}")
     console.print(f"profile {s['profile']}, {s['objects']} objects, {s['controls']} controls")
+    console.print(Text(f"configuration: {s['config'] or 'none (built-in defaults)'}"))
     for e in result.expired_exceptions:
         console.print(Text(f"exception #{e.index} ({e.control}) expired on {e.expires}: it no longer suppresses",
                            style="yellow"))
