@@ -9,6 +9,7 @@ from kubeharden.commands.common import (ConfigError, add_config_options, add_inp
                                         fail, load_settings, output_stream, read_options, severity_or_none)
 from kubeharden.checks.catalogue import load_catalogue
 from kubeharden.checks.selection import UnknownControl, resolve
+from kubeharden.commands.empty_input import nothing_checked
 from kubeharden.engine import Evaluator
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.findings import Finding, Severity
@@ -54,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
             if threshold is not None and finding.status == "fail" and finding.severity >= threshold:
                 gate[0] = True
             yield finding
+        result = evaluator.result
+        if result.objects == 0:
+            result.problems.append(nothing_checked(args.paths, result.problems, "scan", args.allow_empty))
 
     try:
         with output_stream(args.output) as out:
