@@ -96,3 +96,21 @@ def test_rbac_netpol_and_generators_skip_their_output_too(tmp_path, capsys):
         err = capsys.readouterr().err
         assert code in (OK, FINDINGS), (argv, err)
         assert f"note: {out}: this run writes its report to it (-o); not read as input" in err, (argv, err)
+
+
+def test_audit_scan_does_not_read_the_alerts_it_writes(tmp_path):
+    import orjson
+
+    from kubeharden.detect.simulate import make_event
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "audit.log").write_bytes(orjson.dumps(make_event("create", "pods", "web", subresource="exec")) + b"\n")
+    alerts = logs / "alerts.jsonl"
+    with open(alerts, "w") as out:  # kubeharden audit scan logs/ -f jsonl > logs/alerts.jsonl
+        proc = subprocess.run([sys.executable, "-m", "kubeharden", "audit", "scan", "-f", "jsonl", str(logs)],
+                              stdout=out, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.returncode == FINDINGS, proc.stderr
+    assert f"note: {alerts}: standard output of this run is redirected to it; not read as input" in proc.stderr
+    assert "error" not in proc.stderr
+    assert [json.loads(line)["rule"]["id"] for line in alerts.read_text().splitlines()] == ["KH-AUDIT-030"]  # exec into a pod

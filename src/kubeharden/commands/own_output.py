@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 
 FileId = tuple[int, int]
-
-
-def file_id(st: os.stat_result) -> FileId:
-    return st.st_dev, st.st_ino
 
 
 def report_files(output: str | None, stdout_fd: int = 1) -> dict[FileId, str]:
@@ -23,20 +20,21 @@ def report_files(output: str | None, stdout_fd: int = 1) -> dict[FileId, str]:
 
     ``output`` is the ``-o`` path (it counts once it exists: the atomic writer replaces it at
     the end); standard output counts when it is redirected to a regular file. Never raises:
-    a closed or unusable descriptor just adds nothing.
+    a closed or unusable descriptor, or an absent file, just adds nothing.
     """
     found: dict[FileId, str] = {}
-    try:
-        st = os.fstat(stdout_fd)
-        if stat.S_ISREG(st.st_mode):
-            found[file_id(st)] = "standard output of this run is redirected to it"
-    except (OSError, ValueError):
-        pass
-    if output:
-        try:
-            st = os.stat(output)
-            if stat.S_ISREG(st.st_mode):
-                found[file_id(st)] = "this run writes its report to it (-o)"
-        except (OSError, ValueError):
-            pass
+    redirected = _regular_file(lambda: os.fstat(stdout_fd))
+    if redirected is not None:
+        found[redirected] = "standard output of this run is redirected to it"
+    written = _regular_file(lambda: os.stat(output)) if output else None
+    if written is not None:
+        found[written] = "this run writes its report to it (-o)"
     return found
+
+
+def _regular_file(get: Callable[[], os.stat_result]) -> FileId | None:
+    try:
+        st = get()
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None

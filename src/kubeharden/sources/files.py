@@ -63,14 +63,15 @@ def read_objects(paths: Iterable[str], options: ReadOptions | None = None) -> It
         if isinstance(item, Problem):
             yield item
             continue
-        reason = _skipped(item, options.skip_files)
+        reason = skipped_reason(item, options.skip_files)
         if reason:
             yield Problem("note", OWN_OUTPUT, f"{reason}; not read as input", file=item)
             continue
         yield from read_file(item, options)
 
 
-def _skipped(path: str, skip_files: dict[tuple[int, int], str]) -> str | None:
+def skipped_reason(path: str, skip_files: dict[tuple[int, int], str]) -> str | None:
+    """Why ``path`` is not read (it is one of ``skip_files``, by device and inode), or None."""
     if not skip_files or path == "-":
         return None
     try:
