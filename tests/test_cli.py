@@ -101,6 +101,10 @@ def test_report_names_the_configuration_in_effect(tmp_path, capsys, monkeypatch)
     assert (summary["config"], summary["profile"]) == (cfg, "strict")
     assert main(["scan", "--no-config", "-f", "json", "-o", str(report), clean]) == 0
     assert json.loads(report.read_text())["summary"]["config"] is None
+    sarif = tmp_path / "out" / "report.sarif"
+    assert main(["scan", "--config", cfg, "-f", "sarif", "-o", str(sarif), clean]) == 0
+    assert json.loads(sarif.read_text())["runs"][0]["invocations"][0]["properties"] == {
+        "profile": "strict", "config": cfg}
     # the table footer, with a configuration found upwards from the working directory
     (tmp_path / ".kubeharden.yaml").write_text("profile: baseline\n")
     monkeypatch.chdir(tmp_path / "out")
