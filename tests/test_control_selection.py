@@ -128,3 +128,15 @@ def test_every_required_setting_is_a_known_setting():
         if control.requires:
             assert control.requires in REQUIRABLE_SETTINGS, control.id
             assert control.config_note, f"{control.id} must say how to set {control.requires}"
+
+
+@pytest.mark.parametrize("data,error", [
+    ({"controls": {"disabled": ["KH-POD-004"]}}, r"cfg.yaml: controls: unknown keys \['disabled'\]"),
+    ({"exceptions": [{"control": "KH-POD-004", "reason": "r", "namespce": "shop"}]},
+     r"exceptions\[0\]: unknown keys \['namespce'\]"),
+    ({"exceptions": [{"control": "KH-POD-004", "reason": "r", "match": {"nmae": "web"}}]},
+     r"exceptions\[0\].match: unknown keys \['nmae'\]"),
+])
+def test_misspelt_keys_that_would_widen_or_drop_a_setting_are_errors(data, error):
+    with pytest.raises(ConfigError, match=error):
+        parse_config(data, "cfg.yaml")

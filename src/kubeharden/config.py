@@ -143,6 +143,7 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
     controls = data.get("controls") or {}
     if not isinstance(controls, dict):
         raise ConfigError(f"{origin}: 'controls' must be a mapping with disable/enable/severity")
+    _no_unknown_keys(controls, ("disable", "enable", "severity"), f"{origin}: controls")
     known = [c.id for c in load_catalogue()]
     cfg.disabled = set(_control_ids(controls.get("disable"), known, origin, "controls.disable"))
     cfg.enabled = set(_control_ids(controls.get("enable"), known, origin, "controls.enable"))
@@ -174,6 +175,15 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
     return cfg
 
 
+_MATCH_KEYS = ("kind", "namespace", "name", "container")
+
+
+def _no_unknown_keys(data: dict[Any, Any], known: tuple[str, ...], where: str) -> None:
+    unknown = sorted(str(k) for k in data if k not in known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {unknown} (known: {', '.join(known)})")
+
+
 def _control_ids(value: Any, known: list[str], origin: str, name: str) -> list[str]:
     """The control IDs a setting names (IDs in any case, or globs); ConfigError for an unknown one."""
     try:
@@ -200,7 +210,11 @@ def _parse_exception(raw: Any, index: int, origin: str, known: list[str]) -> Exc
     control = normalise(raw["control"])
     if not matching(control, known):
         raise ConfigError(unknown_message(str(raw["control"]), known, f"{where}.control"))
+    # a misspelt key (`namespce:`) would leave its field at "*" and suppress far more than meant
+    _no_unknown_keys(raw, ("control", "reason", "expires", "match", *_MATCH_KEYS), where)
     match = raw.get("match") if isinstance(raw.get("match"), dict) else raw
+    if match is not raw:
+        _no_unknown_keys(match, _MATCH_KEYS, f"{where}.match")
     container = match.get("container")
     return ExceptionRule(
         control=control,
