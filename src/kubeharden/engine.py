@@ -69,7 +69,12 @@ class ScanResult:
 
 
 class Evaluator:
-    """Runs the active controls of the catalogue over a stream of objects."""
+    """Runs the active controls of the catalogue over a stream of objects.
+
+    ``only``: exact control IDs to run (the command line resolves case and globs,
+    :mod:`kubeharden.checks.selection`). Raises ConfigError when a control selected explicitly
+    needs a setting that is not given.
+    """
 
     def __init__(self, config: Config | None = None, *, today: dt.date | None = None,
                  only: Iterable[str] | None = None) -> None:
