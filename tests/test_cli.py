@@ -89,3 +89,27 @@ def test_installed_as_kubectl_plugin_too():
 
     scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
     assert scripts.get("kubeharden") == scripts.get("kubectl-harden") == "kubeharden.cli:main"
+
+
+def test_report_names_the_configuration_in_effect(tmp_path, capsys, monkeypatch):
+    clean = write(tmp_path, "clean.yaml", CLEAN)
+    cfg = write(tmp_path, "site.yaml", "profile: strict\n")
+    report = tmp_path / "out" / "report.json"
+    report.parent.mkdir()
+    assert main(["scan", "--config", cfg, "-f", "json", "-o", str(report), clean]) == 0
+    summary = json.loads(report.read_text())["summary"]
+    assert (summary["config"], summary["profile"]) == (cfg, "strict")
+    assert main(["scan", "--no-config", "-f", "json", "-o", str(report), clean]) == 0
+    assert json.loads(report.read_text())["summary"]["config"] is None
+    sarif = tmp_path / "out" / "report.sarif"
+    assert main(["scan", "--config", cfg, "-f", "sarif", "-o", str(sarif), clean]) == 0
+    assert json.loads(sarif.read_text())["runs"][0]["invocations"][0]["properties"] == {
+        "profile": "strict", "config": cfg}
+    # the table footer, with a configuration found upwards from the working directory
+    (tmp_path / ".kubeharden.yaml").write_text("profile: baseline\n")
+    monkeypatch.chdir(tmp_path / "out")
+    assert main(["scan", clean]) == 0
+    out = capsys.readouterr().out
+    assert f"configuration: {tmp_path / '.kubeharden.yaml'}" in out and "profile baseline" in out
+    assert main(["scan", "--no-config", clean]) == 0
+    assert "configuration: none (built-in defaults)" in capsys.readouterr().out

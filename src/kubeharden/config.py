@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from kubeharden.checks.catalogue import PROFILES
+from kubeharden.checks.catalogue import PROFILES, load_catalogue
+from kubeharden.checks.selection import UnknownControl, matching, normalise, resolve, unknown_message
 from kubeharden.findings import Severity
 
 CONFIG_NAMES = (".kubeharden.yaml", ".kubeharden.yml")
@@ -93,6 +94,15 @@ class Config:
     exceptions: list[ExceptionRule] = field(default_factory=list)
 
 
+#: Settings a control can require (its catalogue ``requires:``): the file's key -> the Config attribute.
+REQUIRABLE_SETTINGS = {"registries": "allowed_registries"}
+
+
+def has_setting(cfg: Config, key: str) -> bool:
+    """Whether setting ``key`` (a key of .kubeharden.yaml, e.g. ``registries``) is set and not empty."""
+    return bool(getattr(cfg, REQUIRABLE_SETTINGS[key]))
+
+
 def find_config(start: Path | None = None) -> Path | None:
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
@@ -138,13 +148,20 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
     controls = data.get("controls") or {}
     if not isinstance(controls, dict):
         raise ConfigError(f"{origin}: 'controls' must be a mapping with disable/enable/severity")
-    cfg.disabled = set(_str_list(controls.get("disable"), origin, "controls.disable"))
-    cfg.enabled = set(_str_list(controls.get("enable"), origin, "controls.enable"))
-    for cid, sev in (controls.get("severity") or {}).items():
+    _no_unknown_keys(controls, ("disable", "enable", "severity"), f"{origin}: controls")
+    known = [c.id for c in load_catalogue()]
+    cfg.disabled = set(_control_ids(controls.get("disable"), known, origin, "controls.disable"))
+    cfg.enabled = set(_control_ids(controls.get("enable"), known, origin, "controls.enable"))
+    severities = controls.get("severity") or {}
+    if not isinstance(severities, dict):
+        raise ConfigError(f"{origin}: 'controls.severity' must be a mapping of control ID to severity")
+    for cid, sev in severities.items():
         try:
-            cfg.severity_overrides[str(cid)] = Severity.parse(sev)
+            severity = Severity.parse(sev)
         except ValueError as exc:
             raise ConfigError(f"{origin}: controls.severity.{cid}: {exc}") from None
+        for one in _control_ids([str(cid)], known, origin, "controls.severity"):
+            cfg.severity_overrides[one] = severity
     cfg.allowed_registries = tuple(_str_list(data.get("registries"), origin, "registries"))
     if "require_digest" in data:
         cfg.require_digest = bool(data["require_digest"])
@@ -155,12 +172,32 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
     if "allowed_volume_types" in data:
         cfg.allowed_volume_types = tuple(_str_list(data["allowed_volume_types"], origin, "allowed_volume_types"))
     cfg.allow_annotation_suppressions = bool(data.get("annotation_suppressions", True))
-    for i, raw in enumerate(data.get("exceptions") or []):
-        cfg.exceptions.append(_parse_exception(raw, i, origin))
+    exceptions = data.get("exceptions") or []
+    if not isinstance(exceptions, list):
+        raise ConfigError(f"{origin}: 'exceptions' must be a list")
+    for i, raw in enumerate(exceptions):
+        cfg.exceptions.append(_parse_exception(raw, i, origin, known))
     return cfg
 
 
-def _parse_exception(raw: Any, index: int, origin: str) -> ExceptionRule:
+_MATCH_KEYS = ("kind", "namespace", "name", "container", "container_list")
+
+
+def _no_unknown_keys(data: dict[Any, Any], known: tuple[str, ...], where: str) -> None:
+    unknown = sorted(str(k) for k in data if k not in known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {unknown} (known: {', '.join(known)})")
+
+
+def _control_ids(value: Any, known: list[str], origin: str, name: str) -> list[str]:
+    """The control IDs a setting names (IDs in any case, or globs); ConfigError for an unknown one."""
+    try:
+        return resolve(_str_list(value, origin, name), known, f"{origin}: {name}")
+    except UnknownControl as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _parse_exception(raw: Any, index: int, origin: str, known: list[str]) -> ExceptionRule:
     where = f"{origin}: exceptions[{index}]"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a mapping")
@@ -175,14 +212,21 @@ def _parse_exception(raw: Any, index: int, origin: str) -> ExceptionRule:
             expires = dt.date.fromisoformat(str(expires))
         except ValueError:
             raise ConfigError(f"{where}: 'expires' must be a date (YYYY-MM-DD), not {expires!r}") from None
+    control = normalise(raw["control"])
+    if not matching(control, known):
+        raise ConfigError(unknown_message(str(raw["control"]), known, f"{where}.control"))
+    # a misspelt key (`namespce:`) would leave its field at "*" and suppress far more than meant
+    _no_unknown_keys(raw, ("control", "reason", "expires", "match", *_MATCH_KEYS), where)
     match = raw.get("match") if isinstance(raw.get("match"), dict) else raw
+    if match is not raw:
+        _no_unknown_keys(match, _MATCH_KEYS, f"{where}.match")
     container = match.get("container")
     container_list = match.get("container_list")
     if container_list is not None and container_list not in ("containers", "initContainers", "ephemeralContainers"):
         raise ConfigError(f"{where}: 'container_list' must be containers, initContainers or ephemeralContainers, "
                           f"not {container_list!r}")
     return ExceptionRule(
-        control=str(raw["control"]),
+        control=control,
         reason=reason,
         kind=str(match.get("kind", "*")),
         namespace=str(match.get("namespace", "*")),

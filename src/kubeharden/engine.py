@@ -20,7 +20,7 @@ from kubeharden.checks import rules
 from kubeharden.checks.catalogue import Control, Violation, function_for, load_catalogue, profile_includes
 from kubeharden.checks.context import Context
 from kubeharden.checks.pss import evaluate as evaluate_pss
-from kubeharden.config import Config, ExceptionRule
+from kubeharden.config import Config, ConfigError, ExceptionRule, has_setting
 from kubeharden.findings import Finding, Problem, Severity, Tally
 from kubeharden.inventory import INDEXED_KINDS, Inventory
 from kubeharden.model.apitypes import type_problems
@@ -60,6 +60,8 @@ class ScanResult:
     expired_exceptions: list[ExceptionRule] = field(default_factory=list)
     unused_exceptions: list[ExceptionRule] = field(default_factory=list)
     profile: str = "default"
+    #: The configuration file in effect (as found or given with --config), None for the built-in defaults.
+    config_file: str | None = None
     findings_by_severity: Counter[str] = field(default_factory=Counter)
     suppressed: int = 0
 
@@ -69,15 +71,23 @@ class ScanResult:
 
 
 class Evaluator:
-    """Runs the active controls of the catalogue over a stream of objects."""
+    """Runs the active controls of the catalogue over a stream of objects.
+
+    ``only``: exact control IDs to run (the command line resolves case and globs,
+    :mod:`kubeharden.checks.selection`). Raises ConfigError when a control selected explicitly
+    needs a setting that is not given.
+    """
 
     def __init__(self, config: Config | None = None, *, today: dt.date | None = None,
                  only: Iterable[str] | None = None) -> None:
         self.config = config or Config()
         self.ctx = Context(self.config)
         self.today = today or dt.date.today()
-        self.controls = [c for c in load_catalogue() if self._active(c, set(only) if only else None)]
-        self.result = ScanResult(controls=self.controls, profile=self.config.profile)
+        selected = set(only) if only else None
+        self.controls = [c for c in load_catalogue() if self._active(c, selected)]
+        self._check_requirements(selected)
+        self.result = ScanResult(controls=self.controls, profile=self.config.profile,
+                                 config_file=self.config.path)
         self.inventory = Inventory()
         self._duplicates = DuplicateIndex()
         self._by_scope: dict[str, list[tuple[Control, Runner]]] = {s: [] for s in
@@ -95,11 +105,24 @@ class Evaluator:
             return False
         if control.id in self.config.enabled:
             return True
-        if control.id == "KH-IMG-003" and not self.config.allowed_registries:
-            return False  # nothing to compare with: the control needs `registries:`
+        if control.requires and not has_setting(self.config, control.requires):
+            return False  # nothing to compare with (e.g. KH-IMG-003 needs `registries:`)
         if control.id == "KH-IMG-002" and self.config.require_digest is not None:
             return self.config.require_digest
         return profile_includes(self.config.profile, control)
+
+    def _check_requirements(self, only: set[str] | None) -> None:
+        """A control selected explicitly (``only``, or ``controls.enable``) must be able to run.
+
+        Raises ConfigError naming the setting it needs, rather than listing it as run while it
+        could never fire (KH-IMG-003 without ``registries:`` has nothing to compare with).
+        """
+        for control in self.controls:
+            if control.requires and not has_setting(self.config, control.requires):
+                how = "with --control" if only is not None else "by controls.enable"
+                where = self.config.path or "no configuration file is in effect"
+                raise ConfigError(f"{control.id} is selected {how} but needs the setting "
+                                  f"`{control.requires}:` in .kubeharden.yaml ({where}): {control.config_note}")
 
     def _runner(self, control: Control) -> Runner:
         fn = function_for(control.id)

@@ -89,6 +89,12 @@ class Finding:
         return out
 
 
+#: Problem kind: a file not read because this run writes its report there (a note).
+OWN_OUTPUT = "own-output"
+#: Problem kind: the input held no Kubernetes object to check (an error, a note with --allow-empty).
+NOTHING_CHECKED = "nothing-checked"
+
+
 @dataclass(slots=True)
 class Problem:
     """Something about the input that the reader must know: an error, a warning or a note.

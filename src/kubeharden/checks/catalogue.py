@@ -52,6 +52,8 @@ class Control:
     example_fail: str = ""
     example_pass: str = ""
     config_note: str = ""
+    #: A setting of .kubeharden.yaml the control compares with; it cannot run while that setting is empty.
+    requires: str = ""
 
     @property
     def section(self) -> str:
@@ -170,6 +172,7 @@ def _parse_control(raw: dict[str, Any], origin: str) -> Control:
             example_fail=str(examples.get("fail", "")),
             example_pass=str(examples.get("pass", "")),
             config_note=" ".join(str(raw.get("config", "")).split()),
+            requires=str(raw.get("requires") or ""),
         )
     except KeyError as exc:
         raise CatalogueError(f"{where}: missing field {exc}") from None

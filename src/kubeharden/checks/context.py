@@ -14,9 +14,3 @@ class Context:
     @property
     def profile(self) -> str:
         return self.config.profile
-
-    @property
-    def require_digest(self) -> bool:
-        if self.config.require_digest is not None:
-            return self.config.require_digest
-        return self.config.profile == "strict"

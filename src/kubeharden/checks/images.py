@@ -60,8 +60,7 @@ def mutable_tag(c: ContainerView, ctx: Context) -> Iterator[Violation]:
 
 @check("KH-IMG-002")
 def digest_pinning(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    if not ctx.require_digest:
-        return
+    # Whether it runs is decided once, by the engine (strict profile, require_digest, or selected).
     image, line = _image(c)
     if image and parse_image(image).digest is None:
         yield Violation(f"image {image!r} is not pinned by digest (@sha256:…): a tag can be moved to "

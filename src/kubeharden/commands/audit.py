@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeharden.commands.common import fail, output_stream, severity_or_none
+from kubeharden.commands.own_output import report_files
 from kubeharden.detect.alerts import Alert
 from kubeharden.detect.engine import Detector
 from kubeharden.detect.examples import check_examples
@@ -178,7 +179,8 @@ def run_scan(args: argparse.Namespace) -> int:
             print("kubeharden: more input problems follow in the report", file=sys.stderr)
 
     def watched() -> Iterator[Alert]:
-        events = read_events(args.paths, report, AuditReadOptions(follow=args.follow))
+        events = read_events(args.paths, report, AuditReadOptions(follow=args.follow,
+                                                                  skip_files=report_files(args.output)))
         for alert in detector.run(events):
             if threshold is not None and alert.severity >= threshold:
                 gate[0] = True

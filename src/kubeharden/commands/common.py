@@ -8,6 +8,7 @@ import sys
 from typing import IO
 from collections.abc import Iterator
 
+from kubeharden.commands.own_output import report_files
 from kubeharden.config import Config, ConfigError, load_config
 from kubeharden.findings import Severity
 from kubeharden.report.output import atomic_text
@@ -29,6 +30,9 @@ def add_input_options(parser: argparse.ArgumentParser, namespace_option: bool = 
                                  f"(default {DEFAULT_NAMESPACE})")
     parser.add_argument("--max-file-size", type=_megabytes, default=DEFAULT_MAX_FILE_BYTES, metavar="MB",
                         help="skip files larger than this (default %(default)s bytes = 64 MB)")
+    parser.add_argument("--allow-empty", action="store_true",
+                        help="an input without any Kubernetes object is not an input problem (exit 3) "
+                             "but a note")
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +67,9 @@ def severity_or_none(text: str) -> Severity | None:
 
 
 def read_options(args: argparse.Namespace) -> ReadOptions:
-    return ReadOptions(max_file_bytes=args.max_file_size, namespace=target_namespace(args))
+    """How to read the inputs; the report this run writes (``-o`` or redirected stdout) is skipped."""
+    return ReadOptions(max_file_bytes=args.max_file_size, namespace=target_namespace(args),
+                       skip_files=report_files(getattr(args, "output", None)))
 
 
 def target_namespace(args: argparse.Namespace) -> str:

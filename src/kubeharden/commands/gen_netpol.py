@@ -8,8 +8,9 @@ import sys
 
 from kubeharden.commands.common import add_config_options, add_input_options, fail, read_options
 from kubeharden.commands.emit import add_generator_options, report_problems, settings, write_output
+from kubeharden.commands.empty_input import Counted, check_read
 from kubeharden.engine import build_inventory
-from kubeharden.exitcodes import USAGE
+from kubeharden.exitcodes import INPUT_ERRORS, USAGE
 from kubeharden.generators.netpol import Options, generate
 from kubeharden.generators.output import write_documents
 from kubeharden.sources.files import read_objects
@@ -45,8 +46,12 @@ def run(args: argparse.Namespace) -> int:
     cfg = settings(args)
     if cfg is None:
         return USAGE
-    inventory, problems = build_inventory(read_objects(args.paths, read_options(args)))
+    stream = Counted(read_objects(args.paths, read_options(args)))
+    inventory, problems = build_inventory(stream)
+    empty = check_read(args.paths, stream, problems, "generate netpol", args.allow_empty)
     report_problems(problems)
+    if empty is not None and empty.level == "error":
+        return INPUT_ERRORS
     options = Options(namespaces=tuple(args.namespace or ()), system_namespaces=cfg.system_namespaces,
                       ingress_namespace=args.ingress_namespace, api_server=tuple(args.api_server))
     for ns in options.namespaces:

@@ -6,7 +6,8 @@ import argparse
 
 from kubeharden.commands.common import add_config_options, add_input_options, fail, read_options
 from kubeharden.commands.emit import add_generator_options, report_problems, settings, write_output
-from kubeharden.exitcodes import USAGE
+from kubeharden.commands.empty_input import Counted, check_read
+from kubeharden.exitcodes import INPUT_ERRORS, USAGE
 from kubeharden.generators.output import write_documents
 from kubeharden.generators.quotas import build, collect
 from kubeharden.sources.files import read_objects
@@ -53,8 +54,12 @@ def run(args: argparse.Namespace) -> int:
     cfg = settings(args)
     if cfg is None:
         return USAGE
-    by_ns, declared, problems = collect(read_objects(args.paths, read_options(args)), args.daemonset_nodes)
+    stream = Counted(read_objects(args.paths, read_options(args)))
+    by_ns, declared, problems = collect(stream, args.daemonset_nodes)
+    empty = check_read(args.paths, stream, problems, "generate quotas", args.allow_empty)
     report_problems(problems)
+    if empty is not None and empty.level == "error":
+        return INPUT_ERRORS
     if args.namespace:
         namespaces = list(args.namespace)
     else:

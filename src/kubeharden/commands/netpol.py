@@ -15,9 +15,10 @@ from kubeharden.analysis.ports import ALL_PORTS, PortSet, parse_port_query
 from kubeharden.analysis.reachability import Network, SideVerdict, Workload
 from kubeharden.commands.common import add_input_options, add_output_options, fail, read_options
 from kubeharden.commands.emit import report_problems, write_output
+from kubeharden.commands.empty_input import Counted, check_read, nothing_checked
 from kubeharden.engine import build_inventory
-from kubeharden.exitcodes import FINDINGS, OK, USAGE
-from kubeharden.findings import Problem
+from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
+from kubeharden.findings import NOTHING_CHECKED, Problem
 from kubeharden.report import netpol as netpol_render
 from kubeharden.sources.files import read_objects
 
@@ -55,8 +56,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), USAGE)[1])
 
 
-def _load(args: argparse.Namespace) -> tuple[Network, list[Problem]]:
-    inventory, problems = build_inventory(read_objects(args.paths, read_options(args)))
+def _load(args: argparse.Namespace, command: str) -> tuple[Network, list[Problem]]:
+    stream = Counted(read_objects(args.paths, read_options(args)))
+    inventory, problems = build_inventory(stream)
+    if not check_read(args.paths, stream, problems, command, args.allow_empty) and not inventory.pods:
+        problems.append(nothing_checked(
+            args.paths, problems, command, args.allow_empty, what="no workload was read",
+            why=f"{stream.objects} object(s) read, no Pod or pod template among them, so there is no "
+                "connection to show"))
     network = Network(inventory)
     problems = [*problems, *network.problems]
     report_problems(problems)
@@ -68,7 +75,7 @@ def _load(args: argparse.Namespace) -> tuple[Network, list[Problem]]:
 
 
 def run_matrix(args: argparse.Namespace) -> int:
-    network, problems = _load(args)
+    network, problems = _load(args, "netpol matrix")
     namespaces = set(args.namespace) if args.namespace else None
     connections = network.connections(namespaces, external=not args.no_external)
     return write_output(args.output, lambda out: netpol_render.RENDERERS[args.format](connections, out), problems)
@@ -120,7 +127,9 @@ def run_can_reach(args: argparse.Namespace) -> int:
     except ValueError as exc:
         fail(str(exc))
         return USAGE
-    network, _ = _load(args)
+    network, problems = _load(args, "netpol can-reach SRC DST")
+    if any(p.kind == NOTHING_CHECKED and p.level == "error" for p in problems):
+        return INPUT_ERRORS
     try:
         src = _endpoint(network, args.src, named)
         dst = _endpoint(network, dst_text, named)

@@ -18,9 +18,10 @@ from rich.table import Table
 from kubeharden.analysis.rbac import Grant, RbacModel, model_for, parse_subject
 from kubeharden.analysis.rbac_paths import GOALS, Path, PathFinder, describe_node, grant_dict
 from kubeharden.commands.common import add_input_options, fail, output_stream, read_options
+from kubeharden.commands.empty_input import Counted, check_read, nothing_checked
 from kubeharden.engine import build_inventory
 from kubeharden.exitcodes import INPUT_ERRORS, OK, USAGE
-from kubeharden.findings import Problem
+from kubeharden.findings import NOTHING_CHECKED, OWN_OUTPUT, Problem
 from kubeharden.sources.files import read_objects
 
 
@@ -61,18 +62,30 @@ def _common(p: argparse.ArgumentParser, formats: tuple[str, ...], namespace_opti
     p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically)")
 
 
+#: How each question is asked, for the hint to pipe a rendered chart into it.
+_ASKED = {"who-can": "rbac who-can VERB RESOURCE", "can": "rbac can SUBJECT", "paths": "rbac paths"}
+
+
 def _load(args: argparse.Namespace) -> tuple[RbacModel, list[Problem]]:
-    inventory, problems = build_inventory(read_objects(args.paths, read_options(args)))
+    stream = Counted(read_objects(args.paths, read_options(args)))
+    inventory, problems = build_inventory(stream)
+    command = _ASKED[args.rbac_command]
+    if not check_read(args.paths, stream, problems, command, args.allow_empty) \
+            and not inventory.of_kind("RoleBinding", "ClusterRoleBinding"):
+        problems.append(nothing_checked(
+            args.paths, problems, command, args.allow_empty, what="no RBAC binding was read",
+            why=f"{stream.objects} object(s) read, no RoleBinding or ClusterRoleBinding among them, so the "
+                "answer would come from Kubernetes' built-in bindings alone"))
     return model_for(inventory), problems
 
 
 def _finish(problems: list[Problem]) -> int:
     errors = [p for p in problems if p.level == "error"]
     for p in problems:
-        if p.level == "note":
+        if p.level == "note" and p.kind not in (OWN_OUTPUT, NOTHING_CHECKED):
             continue
-        where = f"{p.file}:{p.line}: " if p.file else ""
-        fail(f"{'warning: ' if p.level == 'warning' else ''}{where}{p.message}")
+        where = f"{p.where()}: " if p.file else ""
+        fail(f"{'' if p.level == 'error' else p.level + ': '}{where}{p.message}")
     return INPUT_ERRORS if errors else OK
 
 

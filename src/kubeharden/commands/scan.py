@@ -7,6 +7,9 @@ from collections.abc import Iterator
 
 from kubeharden.commands.common import (ConfigError, add_config_options, add_input_options, add_output_options,
                                         fail, load_settings, output_stream, read_options, severity_or_none)
+from kubeharden.checks.catalogue import load_catalogue
+from kubeharden.checks.selection import UnknownControl, resolve
+from kubeharden.commands.empty_input import nothing_checked
 from kubeharden.engine import Evaluator
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.findings import Finding, Severity
@@ -24,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fail-on", type=severity_or_none, default=Severity.LOW, metavar="SEVERITY",
                    help="exit 1 when a finding at or above this severity is not suppressed "
                         "(critical, high, medium, low, info, or none; default low)")
-    p.add_argument("--control", action="append", metavar="ID", help="run only these controls (repeatable)")
+    p.add_argument("--control", action="append", metavar="ID",
+                   help="run only these controls (repeatable; any case; globs such as 'KH-POD-*')")
     p.add_argument("--scope", choices=("all", "path"), default="all",
                    help="what cross-object controls (ServiceAccounts, NetworkPolicies, RBAC) see together: all "
                         "inputs as one cluster (default), or each PATH argument as its own (independent apps "
@@ -38,12 +42,12 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         fail(str(exc))
         return USAGE
-    evaluator = Evaluator(cfg, only=args.control)
-    if args.control:
-        unknown = set(args.control) - {c.id for c in evaluator.controls}
-        if unknown:
-            fail(f"unknown control(s): {', '.join(sorted(unknown))} (see kubeharden controls)")
-            return USAGE
+    try:
+        only = resolve(args.control, [c.id for c in load_catalogue()], "--control") if args.control else None
+        evaluator = Evaluator(cfg, only=only)
+    except (UnknownControl, ConfigError) as exc:
+        fail(str(exc))
+        return USAGE
     reporter = get_reporter(args.format)
     gate: list[bool] = [False]
     threshold = args.fail_on
@@ -59,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
             if threshold is not None and finding.status == "fail" and finding.severity >= threshold:
                 gate[0] = True
             yield finding
+        result = evaluator.result
+        if result.objects == 0:
+            result.problems.append(nothing_checked(args.paths, result.problems, "scan", args.allow_empty))
 
     try:
         with output_stream(args.output) as out:

@@ -111,6 +111,8 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
             "invocations": [{
                 "executionSuccessful": not any(p.level == "error" for p in result.problems),
                 "toolExecutionNotifications": notifications,
+                # a property bag (SARIF 2.1.0 §3.8): the settings this run used
+                "properties": {"profile": result.profile, "config": result.config_file},
             }],
             "results": [_result(f, index) for f in findings],
             "columnKind": "unicodeCodePoints",

@@ -33,6 +33,7 @@ def summary(result: ScanResult) -> dict[str, Any]:
     levels = Counter(p.level for p in result.pss)
     return {
         "profile": result.profile,
+        "config": result.config_file,
         "objects": result.objects,
         "kinds": dict(sorted(result.kinds.items())),
         "controls": len(result.controls),

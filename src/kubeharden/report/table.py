@@ -12,11 +12,15 @@ from rich.table import Table
 from rich.text import Text
 
 from kubeharden.engine import ScanResult
-from kubeharden.findings import Finding, Severity
+from kubeharden.findings import NOTHING_CHECKED, OWN_OUTPUT, Finding, Severity
 from kubeharden.report.summary import summary
 
 STYLE = {Severity.CRITICAL: "bold white on red", Severity.HIGH: "bold red", Severity.MEDIUM: "yellow",
          Severity.LOW: "cyan", Severity.INFO: "dim"}
+
+
+#: Notes listed one by one (the others, documents skipped, are only counted).
+SHOWN_NOTES = (OWN_OUTPUT, NOTHING_CHECKED)
 
 
 def _console(out: IO[str]) -> Console:
@@ -82,14 +86,15 @@ def _summary(console: Console, result: ScanResult) -> None:
     console.print(f"Pod Security Standards (workloads): restricted {levels['restricted']}, baseline "
                   f"{levels['baseline']}, privileged {levels['privileged']}{invalid}")
     console.print(f"profile {s['profile']}, {s['objects']} objects, {s['controls']} controls")
+    console.print(Text(f"configuration: {s['config'] or 'none (built-in defaults)'}"))
     for e in result.expired_exceptions:
         console.print(Text(f"exception #{e.index} ({e.control}) expired on {e.expires}: it no longer suppresses",
                            style="yellow"))
     for e in result.unused_exceptions:
         console.print(Text(f"exception #{e.index} ({e.control} {e.kind}/{e.namespace}/{e.name}) matched nothing",
                            style="yellow"))
-    problems = [p for p in result.problems if p.level != "note"]
-    notes = [p for p in result.problems if p.level == "note"]
+    problems = [p for p in result.problems if p.level != "note" or p.kind in SHOWN_NOTES]
+    notes = [p for p in result.problems if p.level == "note" and p.kind not in SHOWN_NOTES]
     if problems:
         console.print(Text(f"\n{len(problems)} input problem(s):", style="bold"))
         for p in problems:

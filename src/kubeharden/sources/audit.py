@@ -19,14 +19,15 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
-from kubeharden.findings import Problem
+from kubeharden.findings import OWN_OUTPUT, Problem
+from kubeharden.sources.files import skipped_reason
 
 Event = dict[str, Any]
 ProblemSink = Callable[[Problem], None]
@@ -92,6 +93,8 @@ class AuditReadOptions:
     poll_interval: float = 0.5
     #: Stop following after this many seconds without new data (None: forever). For tests and tools.
     idle_timeout: float | None = None
+    #: Files never read, by (st_dev, st_ino), with the reason (the report this run writes).
+    skip_files: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
 def _open_binary(path: str) -> IO[bytes]:
@@ -205,7 +208,13 @@ def read_events(paths: Iterable[str], report: ProblemSink,
     as they are written, across rotation and truncation.
     """
     options = options or AuditReadOptions()
-    files = expand_paths(paths, report)
+    files = []
+    for path in expand_paths(paths, report):
+        reason = skipped_reason(path, options.skip_files)
+        if reason:  # `audit scan logs/ --follow > logs/alerts.jsonl` would read its own alerts forever
+            report(Problem("note", OWN_OUTPUT, f"{reason}; not read as input", file=path))
+        else:
+            files.append(path)
     if options.follow:
         yield from follow_files(files, report, options)
         return

@@ -9,18 +9,21 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable, Iterable, Iterator
 
-from kubeharden.findings import Problem
+from kubeharden.findings import OWN_OUTPUT, Problem
 from kubeharden.model.kinds import DEFAULT_NAMESPACE
 from kubeharden.model.objects import K8sObject, Provenance, make_ref
 from kubeharden.sources.yamlload import LineMap, line_of, load_documents
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
+#: kustomization.yaml's API group: read by kustomize, never sent to the API server
+#: (https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/).
+KUSTOMIZE_GROUP = "kustomize.config.k8s.io"
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".terraform"}
 
 
@@ -31,6 +34,8 @@ class ReadOptions:
     shallow_kind: Callable[[str], bool] | None = None
     #: The namespace of namespaced objects without ``metadata.namespace`` (kubectl's ``-n``).
     namespace: str = DEFAULT_NAMESPACE
+    #: Files never read, by (st_dev, st_ino), with the reason (the report this run writes).
+    skip_files: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
 def iter_paths(paths: Iterable[str]) -> Iterator[str | Problem]:
@@ -61,7 +66,22 @@ def read_objects(paths: Iterable[str], options: ReadOptions | None = None) -> It
         if isinstance(item, Problem):
             yield item
             continue
+        reason = skipped_reason(item, options.skip_files)
+        if reason:
+            yield Problem("note", OWN_OUTPUT, f"{reason}; not read as input", file=item)
+            continue
         yield from read_file(item, options)
+
+
+def skipped_reason(path: str, skip_files: dict[tuple[int, int], str]) -> str | None:
+    """Why ``path`` is not read (it is one of ``skip_files``, by device and inode), or None."""
+    if not skip_files or path == "-":
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return skip_files.get((st.st_dev, st.st_ino))
 
 
 def read_file(path: str, options: ReadOptions | None = None) -> Iterator[K8sObject | Problem]:
@@ -194,6 +214,11 @@ def unpack(data: Any, display: str, line: int, source: str = "file",
     if not isinstance(kind, str) or not kind or not isinstance(api_version, str) or not api_version:
         yield Problem("note", "skipped", "no apiVersion/kind: not a Kubernetes object; skipped",
                       file=display, line=line)
+        return
+    if api_version.partition("/")[0] == KUSTOMIZE_GROUP:
+        yield Problem("note", "skipped", f"{kind} ({api_version}) is Kustomize's own configuration, not a "
+                      "Kubernetes object: render the folder first (kubectl kustomize DIR) and give kubeharden the "
+                      "result (- reads standard input); skipped", file=display, line=line)
         return
     if kind.endswith("List") and "items" in data:
         items = data.get("items")

@@ -1,0 +1,107 @@
+"""Nothing checked is a failure: an input without a single Kubernetes object never passes silently.
+
+An empty folder, empty standard input, a Helm chart (templates are not manifests until
+``helm template`` renders them) or a Kustomize folder (``kubectl kustomize`` builds the objects)
+would otherwise give a clean report and exit 0. The commands that read manifests turn that into
+an input problem (exit 3, docs/exit-codes.md) that says why and how to render the input, unless
+``--allow-empty`` says an empty input is expected.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+from kubeharden.findings import NOTHING_CHECKED, Problem
+from kubeharden.model.objects import K8sObject
+
+#: The file names Kustomize reads in a folder (kubectl kustomize DIR),
+#: https://kubectl.docs.kubernetes.io/references/kustomize/glossary/#kustomization-root
+KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+#: The file that makes a folder a Helm chart, https://helm.sh/docs/topics/charts/#the-chartyaml-file
+CHART_NAMES = ("Chart.yaml", "Chart.yml")
+
+
+class Counted:
+    """A stream of objects and problems, passed through unchanged, counting the objects."""
+
+    def __init__(self, items: Iterable[K8sObject | Problem]) -> None:
+        self._items = items
+        self.objects = 0
+
+    def __iter__(self) -> Iterator[K8sObject | Problem]:
+        for item in self._items:
+            if not isinstance(item, Problem):
+                self.objects += 1
+            yield item
+
+
+def nothing_checked(paths: Iterable[str], problems: Iterable[Problem], command: str, allow_empty: bool,
+                    what: str = "no Kubernetes object was checked", why: str | None = None) -> Problem:
+    """The problem to report when the input gave nothing to check.
+
+    ``paths`` are the command line's inputs, ``problems`` what reading them reported (their
+    files show Chart.yaml and kustomization files), ``command`` the command to pipe a rendered
+    chart into (``scan``, ``rbac paths`` …); ``what`` and ``why`` replace the default wording
+    when objects were read but none that the command answers from. An error, or a note with
+    ``allow_empty``.
+    """
+    paths = list(paths)
+    problems = [p for p in problems if p.kind != NOTHING_CHECKED]
+    single = paths[0] if len(paths) == 1 and paths[0] != "-" else None
+    where = "" if single else f" in {', '.join(_shown(p) for p in paths)}"
+    parts = [f"{what}{where}: {why or _why(paths, problems)}"]
+    parts.extend(_hints(paths, problems, command))
+    if allow_empty:
+        parts.append("accepted with --allow-empty")
+    else:
+        parts.append("if an empty input is expected, pass --allow-empty")
+    return Problem("note" if allow_empty else "error", NOTHING_CHECKED, "; ".join(parts), file=single)
+
+
+def _shown(path: str) -> str:
+    return "standard input" if path == "-" else path
+
+
+def _why(paths: list[str], problems: list[Problem]) -> str:
+    if problems:
+        counts = Counter((p.kind, p.level) for p in problems)
+        listed = ", ".join(f"{kind}: {n} {level}(s)" for (kind, level), n in sorted(counts.items()))
+        return f"every document was skipped or could not be read ({listed})"
+    if paths == ["-"]:
+        return "standard input was empty"
+    if len(paths) == 1 and os.path.isdir(paths[0]):
+        return "the folder holds no .yaml, .yml or .json file with a document in it"
+    if len(paths) == 1:
+        return "the file holds no document"
+    return "no YAML or JSON document in any of them (empty files, empty standard input, or folders " \
+           "without .yaml, .yml or .json files)"
+
+
+def _hints(paths: list[str], problems: list[Problem], command: str) -> list[str]:
+    files = [p.file for p in problems if p.file]
+    folders = [p for p in paths if p != "-" and os.path.isdir(p)]
+    charts = _folders_with(CHART_NAMES, folders, files)
+    kustomize = _folders_with(KUSTOMIZATION_NAMES, folders, files)
+    hints = [f"{d} is a Helm chart: render it first: helm template RELEASE {d} | kubeharden {command} -"
+             for d in charts]
+    hints += [f"{d} is a Kustomize folder: render it first: kubectl kustomize {d} | kubeharden {command} -"
+              for d in kustomize]
+    return hints
+
+
+def _folders_with(names: tuple[str, ...], folders: list[str], files: list[str]) -> list[str]:
+    found = {d for d in folders if any(os.path.isfile(os.path.join(d, n)) for n in names)}
+    found |= {os.path.dirname(f) or "." for f in files if os.path.basename(f) in names}
+    return sorted({os.path.normpath(d) for d in found})
+
+
+def check_read(paths: Iterable[str], stream: Counted, problems: list[Problem], command: str,
+               allow_empty: bool) -> Problem | None:
+    """Append and return the nothing-checked problem when ``stream`` held no object, else None."""
+    if stream.objects:
+        return None
+    problem = nothing_checked(paths, problems, command, allow_empty)
+    problems.append(problem)
+    return problem

@@ -1,0 +1,142 @@
+"""Naming controls: unknown IDs are errors everywhere, --control takes any case and globs, and a
+control selected explicitly runs (or the command says which setting it needs)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from kubeharden.checks.catalogue import load_catalogue
+from kubeharden.checks.selection import UnknownControl, closest, resolve
+from kubeharden.cli import main
+from kubeharden.config import REQUIRABLE_SETTINGS, ConfigError, parse_config
+
+KNOWN = [c.id for c in load_catalogue()]
+
+# A Pod whose image is referenced by tag only (no digest), from a registry nobody allowed.
+# Image names: https://kubernetes.io/docs/concepts/containers/images/#image-names
+TAGGED = """apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop}
+spec:
+  containers:
+    - name: web
+      image: registry.example.com/web:1.4.2
+"""
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def fired(tmp_path, capsys, *argv: str) -> tuple[int, set[str]]:
+    out = tmp_path / "report.json"
+    code = main([*argv, "-f", "json", "-o", str(out)])
+    if code == 2:
+        return code, set()
+    return code, {f["control_id"] for f in json.loads(out.read_text())["findings"]}
+
+
+@pytest.mark.parametrize("patterns,expected", [
+    (["kh-pod-004"], ["KH-POD-004"]),
+    (["KH-IMG-*"], ["KH-IMG-001", "KH-IMG-002", "KH-IMG-003", "KH-IMG-004"]),
+    (["kh-sec-00[12]", "KH-SEC-001"], ["KH-SEC-001", "KH-SEC-002"]),
+])
+def test_resolve_accepts_any_case_and_globs(patterns, expected):
+    assert resolve(patterns, KNOWN, "--control") == expected
+
+
+@pytest.mark.parametrize("pattern,suggestion", [
+    ("KH-POD-04", "KH-POD-004"), ("kh-img-2", "KH-IMG-002"), ("KH-RBCA-001", "KH-RBAC-001")])
+def test_unknown_id_names_the_closest_known_one(pattern, suggestion):
+    assert closest(pattern, KNOWN) == suggestion
+    with pytest.raises(UnknownControl, match=f"'{pattern}' \\(did you mean {suggestion}\\?\\)"):
+        resolve(["KH-POD-001", pattern], KNOWN, "--control")
+
+
+def test_a_glob_that_matches_nothing_is_an_error():
+    with pytest.raises(UnknownControl, match="no control matches 'KH-PDO-\\*'"):
+        resolve(["KH-PDO-*"], KNOWN, "--control")
+
+
+@pytest.mark.parametrize("data,where", [
+    ({"controls": {"enable": ["KH-POD-0025"]}}, "controls.enable"),
+    ({"controls": {"disable": ["KH-POD-04"]}}, "controls.disable"),
+    ({"controls": {"severity": {"KH-IMG-01": "high"}}}, "controls.severity"),
+    ({"exceptions": [{"control": "KH-POD-4", "reason": "reviewed"}]}, "exceptions[0].control"),
+])
+def test_unknown_control_ids_in_the_configuration_are_errors(data, where):
+    with pytest.raises(ConfigError, match=re.escape(f"cfg.yaml: {where}: unknown control ") + ".*did you mean KH-"):
+        parse_config(data, "cfg.yaml")
+
+
+def test_configuration_ids_accept_case_and_globs():
+    cfg = parse_config({"controls": {"disable": ["kh-rbac-*"], "severity": {"kh-img-00[12]": "high"}},
+                        "exceptions": [{"control": "kh-pod-00*", "reason": "reviewed"}]})
+    assert cfg.disabled == {cid for cid in KNOWN if cid.startswith("KH-RBAC-")}
+    assert set(cfg.severity_overrides) == {"KH-IMG-001", "KH-IMG-002"}
+    assert cfg.exceptions[0].matches("KH-POD-004", "Pod", "shop", "web", None)
+
+
+def test_unknown_id_in_the_config_file_exits_2_with_the_suggestion(tmp_path, capsys):
+    manifest = write(tmp_path, "pod.yaml", TAGGED)
+    cfg = write(tmp_path, "cfg.yaml", "controls:\n  disable: [KH-IMG-01]\n")
+    assert main(["scan", "--config", cfg, manifest]) == 2
+    err = capsys.readouterr().err
+    assert "KH-IMG-01" in err and "did you mean KH-IMG-001" in err
+
+
+def test_control_option_takes_lower_case_and_globs(tmp_path, capsys):
+    manifest = write(tmp_path, "pod.yaml", TAGGED)
+    code, ids = fired(tmp_path, capsys, "scan", "--no-config", "--control", "kh-pod-00[23]", manifest)
+    assert code == 1 and ids == {"KH-POD-002", "KH-POD-003"}
+    assert main(["scan", "--no-config", "--control", "KH-PDO-*", manifest]) == 2
+    assert "no control matches 'KH-PDO-*' (did you mean" in capsys.readouterr().err
+
+
+def test_digest_control_selected_explicitly_runs_outside_the_strict_profile(tmp_path, capsys):
+    manifest = write(tmp_path, "pod.yaml", TAGGED)
+    assert "KH-IMG-002" not in fired(tmp_path, capsys, "scan", "--no-config", manifest)[1]
+    assert fired(tmp_path, capsys, "scan", "--no-config", "--control", "KH-IMG-002", manifest) == (1, {"KH-IMG-002"})
+    enable = write(tmp_path, "enable.yaml", "controls: {enable: [KH-IMG-002]}\n")
+    assert "KH-IMG-002" in fired(tmp_path, capsys, "scan", "--config", enable, manifest)[1]
+    # require_digest: false turns the profile's choice off, not an explicit selection
+    off = write(tmp_path, "off.yaml", "require_digest: false\n")
+    assert "KH-IMG-002" not in fired(tmp_path, capsys, "scan", "--config", off, "--profile", "strict", manifest)[1]
+    assert fired(tmp_path, capsys, "scan", "--config", off, "--control", "KH-IMG-002", manifest)[1] == {"KH-IMG-002"}
+
+
+def test_registry_control_selected_without_registries_says_which_setting_it_needs(tmp_path, capsys):
+    manifest = write(tmp_path, "pod.yaml", TAGGED)
+    assert main(["scan", "--no-config", "--control", "KH-IMG-003", manifest]) == 2
+    err = capsys.readouterr().err
+    assert "KH-IMG-003 is selected with --control but needs the setting `registries:`" in err
+    enable = write(tmp_path, "enable.yaml", "controls: {enable: [KH-IMG-003]}\n")
+    assert main(["scan", "--config", enable, manifest]) == 2
+    assert "by controls.enable" in capsys.readouterr().err
+    allowed = write(tmp_path, "allowed.yaml", "registries: [ghcr.io/acme]\n")
+    assert fired(tmp_path, capsys, "scan", "--config", allowed, "--control", "KH-IMG-003", manifest) \
+        == (1, {"KH-IMG-003"})
+
+
+def test_every_required_setting_is_a_known_setting():
+    for control in load_catalogue():
+        if control.requires:
+            assert control.requires in REQUIRABLE_SETTINGS, control.id
+            assert control.config_note, f"{control.id} must say how to set {control.requires}"
+
+
+@pytest.mark.parametrize("data,error", [
+    ({"controls": {"disabled": ["KH-POD-004"]}}, r"cfg.yaml: controls: unknown keys \['disabled'\]"),
+    ({"exceptions": [{"control": "KH-POD-004", "reason": "r", "namespce": "shop"}]},
+     r"exceptions\[0\]: unknown keys \['namespce'\]"),
+    ({"exceptions": [{"control": "KH-POD-004", "reason": "r", "match": {"nmae": "web"}}]},
+     r"exceptions\[0\].match: unknown keys \['nmae'\]"),
+])
+def test_misspelt_keys_that_would_widen_or_drop_a_setting_are_errors(data, error):
+    with pytest.raises(ConfigError, match=error):
+        parse_config(data, "cfg.yaml")

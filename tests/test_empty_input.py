@@ -1,0 +1,146 @@
+"""Nothing checked is a failure: an input without a Kubernetes object exits 3 and says why and how to
+render it, in scan, rbac, netpol and the generators; --allow-empty turns it into a note."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+import pytest
+
+from kubeharden.cli import main
+from kubeharden.exitcodes import INPUT_ERRORS, OK
+
+# https://kubernetes.io/docs/concepts/configuration/configmap/
+CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop}\ndata: {mode: fast}\n"
+# A chart as `helm create` lays it out: https://helm.sh/docs/topics/charts/#the-chart-file-structure
+CHART_YAML = "apiVersion: v2\nname: web\nversion: 0.1.0\n"
+TEMPLATE = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "web.fullname" . }}
+spec:
+  replicas: {{ .Values.replicaCount }}
+"""
+# https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/
+KUSTOMIZATION = """apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: shop
+resources:
+  - https://github.com/example/app//deploy?ref=v1.0.0
+"""
+# https://kubernetes.io/docs/reference/access-authn-authz/rbac/#rolebinding-example
+BINDING = """apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: read-pods, namespace: shop}
+subjects: [{kind: ServiceAccount, name: web, namespace: shop}]
+roleRef: {kind: ClusterRole, name: view, apiGroup: rbac.authorization.k8s.io}
+"""
+
+
+def scan_json(capsys, *argv: str) -> tuple[int, dict]:
+    code = main(["scan", "--no-config", "-f", "json", *argv])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def nothing_checked(report: dict) -> list[dict]:
+    return [p for p in report["errors"] + report["notes"] if p["kind"] == "nothing-checked"]
+
+
+def test_empty_folder_is_an_input_problem(tmp_path, capsys):
+    (tmp_path / "README.md").write_text("no manifests here\n")
+    (tmp_path / "empty.yaml").write_text("---\n# only a comment\n")
+    code, report = scan_json(capsys, str(tmp_path))
+    assert code == INPUT_ERRORS
+    [problem] = nothing_checked(report)
+    assert problem["level"] == "error" and problem["file"] == str(tmp_path)
+    assert "no .yaml, .yml or .json file with a document" in problem["message"]
+    assert "--allow-empty" in problem["message"]
+    assert report["summary"]["objects"] == 0 and report["summary"]["errors"] == 1
+
+
+def test_empty_stdin_is_an_input_problem(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    code, report = scan_json(capsys, "-")
+    assert code == INPUT_ERRORS
+    assert "standard input was empty" in nothing_checked(report)[0]["message"]
+
+
+def test_helm_chart_folder_gets_the_helm_template_hint(tmp_path, capsys):
+    chart = tmp_path / "web"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text(CHART_YAML)
+    (chart / "values.yaml").write_text("replicaCount: 2\n")
+    (chart / "templates" / "deployment.yaml").write_text(TEMPLATE)
+    code, report = scan_json(capsys, str(tmp_path))
+    assert code == INPUT_ERRORS
+    message = nothing_checked(report)[0]["message"]
+    assert f"helm template RELEASE {chart} | kubeharden scan -" in message
+    assert "every document was skipped" in message
+    main(["scan", "--no-config", str(tmp_path)])
+    assert f"{chart} is a Helm chart" in " ".join(capsys.readouterr().out.split())  # the table says it too
+
+
+def test_kustomize_folder_gets_the_kubectl_kustomize_hint(tmp_path, capsys):
+    (tmp_path / "kustomization.yaml").write_text(KUSTOMIZATION)
+    code, report = scan_json(capsys, str(tmp_path))
+    assert code == INPUT_ERRORS
+    assert report["summary"]["objects"] == 0  # a Kustomization is never sent to the API server
+    assert any("Kustomize's own configuration" in n["message"] for n in report["notes"])
+    assert f"kubectl kustomize {tmp_path} | kubeharden scan -" in nothing_checked(report)[0]["message"]
+
+
+def test_a_kustomization_beside_real_objects_is_skipped_and_the_objects_scanned(tmp_path, capsys):
+    (tmp_path / "kustomization.yaml").write_text(KUSTOMIZATION)
+    (tmp_path / "settings.yaml").write_text(CONFIGMAP)
+    code, report = scan_json(capsys, str(tmp_path))
+    assert code == OK and report["summary"]["kinds"] == {"ConfigMap": 1}
+    assert not nothing_checked(report)
+
+
+def test_everything_skipped_is_an_input_problem(tmp_path, capsys):
+    path = tmp_path / "values.yaml"
+    path.write_text("image: {repository: nginx, tag: '1.27'}\n")
+    code, report = scan_json(capsys, str(path))
+    assert code == INPUT_ERRORS
+    assert "skipped: 1 note(s)" in nothing_checked(report)[0]["message"]
+
+
+def test_allow_empty_turns_it_into_a_note(tmp_path, capsys):
+    code, report = scan_json(capsys, "--allow-empty", str(tmp_path))
+    assert code == OK
+    [problem] = nothing_checked(report)
+    assert problem["level"] == "note" and "accepted with --allow-empty" in problem["message"]
+    assert report["errors"] == []
+
+
+def test_rbac_answers_need_a_binding(tmp_path, capsys):
+    (tmp_path / "settings.yaml").write_text(CONFIGMAP)
+    assert main(["rbac", "paths", str(tmp_path)]) == INPUT_ERRORS
+    assert "no RBAC binding was read" in capsys.readouterr().err
+    assert main(["rbac", "who-can", "get", "pods", "-n", "shop", str(tmp_path / "none")]) == INPUT_ERRORS
+    assert main(["rbac", "paths", "--allow-empty", str(tmp_path)]) == OK
+    (tmp_path / "binding.yaml").write_text(BINDING)
+    assert main(["rbac", "who-can", "get", "pods", "-n", "shop", str(tmp_path)]) == OK
+    assert "serviceaccount:shop:web" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [
+    ["netpol", "matrix"], ["netpol", "can-reach", "shop/web", "internet"],
+    ["generate", "netpol", "-n", "shop"], ["generate", "quotas", "-n", "shop"],
+])
+def test_analyses_and_generators_refuse_an_input_without_objects(tmp_path, capsys, argv):
+    out = tmp_path / "out.yaml"
+    extra = ["-o", str(out)] if argv[0] == "generate" else []
+    assert main([*argv, *extra, str(tmp_path)]) == INPUT_ERRORS
+    assert "no Kubernetes object was checked" in capsys.readouterr().err
+    assert not out.exists()  # nothing generated from nothing
+    if argv[0] == "generate":
+        assert main([*argv, *extra, "--allow-empty", str(tmp_path)]) == OK and out.exists()
+
+
+def test_netpol_matrix_needs_a_workload(tmp_path, capsys):
+    (tmp_path / "settings.yaml").write_text(CONFIGMAP)
+    assert main(["netpol", "matrix", str(tmp_path)]) == INPUT_ERRORS
+    assert "no workload was read" in capsys.readouterr().err
