@@ -20,6 +20,7 @@ from kubeharden.gctune import tune_gc
 COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("kubeharden.commands.scan", "scan manifests (files, directories, stdin)"),
     "controls": ("kubeharden.commands.controls", "list the control catalogue"),
+    "guide": ("kubeharden.commands.guide", "the guide's requirements and what implements each"),
     "generate": ("kubeharden.commands.generate", "generate hardening artefacts (policies, configuration)"),
     "rbac": ("kubeharden.commands.rbac", "who can do what, and the privilege-escalation paths"),
     "netpol": ("kubeharden.commands.netpol", "NetworkPolicy reachability (matrix, can-reach)"),
