@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     rules.add_argument("-f", "--format", choices=tuple(RULE_WRITERS), default="table")
     rules.add_argument("-o", "--output", metavar="FILE", help="write here (atomically)")
     rules.add_argument("--check", action="store_true",
-                       help="run every rule's examples and report rules whose examples do not behave")
+                       help="run every rule's examples; print only the rules whose examples do not behave and "
+                            "a verdict (exit 1 when any fails) instead of the table")
     _add_rule_options(rules)
     rules.set_defaults(func=run_rules)
 
@@ -130,17 +131,26 @@ def run_rules(args: argparse.Namespace) -> int:
         return USAGE
     rules, _ = loaded
     if args.check:
-        active = [r for r in rules if r.inactive is None]
-        problems = [p for r in active for p in check_examples(r)]
-        for p in problems:
-            print(p, file=sys.stderr)
-        print(f"{len(active)} rules checked, {len(problems)} problem(s)"
-              + (f"; {len(rules) - len(active)} inactive rule(s) skipped" if len(active) < len(rules) else ""),
-              file=sys.stderr)
-        if problems:
-            return FINDINGS
+        return _check_rules(rules, args.output)
     with output_stream(args.output) as out:
         RULE_WRITERS[args.format](rules, out)
+    return OK
+
+
+def _check_rules(rules: list[Rule], output: str | None) -> int:
+    """``audit rules --check``: the rules whose examples misbehave, then one verdict line (no table)."""
+    active = [r for r in rules if r.inactive is None]
+    problems = {r.id: found for r in active if (found := check_examples(r))}
+    with output_stream(output) as out:
+        for found in problems.values():
+            for p in found:
+                out.write(f"{p}\n")
+        skipped = f"; {len(rules) - len(active)} inactive rule(s) not checked" if len(active) < len(rules) else ""
+        if problems:
+            out.write(f"FAILED: {len(problems)} of {len(active)} rules have examples that do not behave "
+                      f"({', '.join(problems)}){skipped}\n")
+            return FINDINGS
+        out.write(f"OK: the examples of all {len(active)} rules behave{skipped}\n")
     return OK
 
 
