@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from kubeharden.config import Config, ConfigError, load_config
 from kubeharden.findings import Severity
 from kubeharden.report.output import atomic_text
-from kubeharden.sources.files import DEFAULT_MAX_FILE_BYTES, ReadOptions
+from kubeharden.sources.files import DEFAULT_MAX_FILE_BYTES, MIB, ReadOptions, mebibytes
 
 
 def add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="files or directories (.yaml, .yml, .json, recursive); - for stdin")
-    parser.add_argument("--max-file-size", type=_megabytes, default=DEFAULT_MAX_FILE_BYTES, metavar="MB",
-                        help="skip files larger than this (default %(default)s bytes = 64 MB)")
+    parser.add_argument("--max-file-size", type=_mebibytes, default=DEFAULT_MAX_FILE_BYTES, metavar="MiB",
+                        help=f"skip files larger than this many MiB (default {mebibytes(DEFAULT_MAX_FILE_BYTES)})")
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -33,14 +33,16 @@ def add_output_options(parser: argparse.ArgumentParser, formats: tuple[str, ...]
     parser.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically)")
 
 
-def _megabytes(text: str) -> int:
+def _mebibytes(text: str) -> int:
+    """``--max-file-size``: a positive number of MiB (``64``, ``0.5``; a ``MiB`` suffix is allowed) -> bytes."""
+    number = text.strip().removesuffix("MiB").strip()
     try:
-        value = float(text)
+        value = float(number)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return int(value * 1024 * 1024)
+        raise argparse.ArgumentTypeError(f"not a number of MiB: {text!r} (e.g. 64 or 0.5)") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number of MiB")
+    return max(1, int(value * MIB))
 
 
 def severity_or_none(text: str) -> Severity | None:
