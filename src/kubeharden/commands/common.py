@@ -21,11 +21,13 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
                         help=f"skip files larger than this many MiB (default {mebibytes(DEFAULT_MAX_FILE_BYTES)})")
 
 
-def add_config_options(parser: argparse.ArgumentParser) -> None:
+def add_config_options(parser: argparse.ArgumentParser, profile: bool = True) -> None:
+    """``--config``, ``--no-config`` and, for commands that run controls, ``--profile``."""
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: nearest .kubeharden.yaml)")
     parser.add_argument("--no-config", action="store_true", help="ignore .kubeharden.yaml files")
-    parser.add_argument("--profile", choices=("baseline", "default", "strict"),
-                        help="which controls run (overrides the configuration file)")
+    if profile:
+        parser.add_argument("--profile", choices=("baseline", "default", "strict"),
+                            help="which controls run (overrides the configuration file)")
 
 
 def add_output_options(parser: argparse.ArgumentParser, formats: tuple[str, ...], default: str) -> None:

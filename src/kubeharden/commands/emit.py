@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import IO
 
 from kubeharden.commands.common import ConfigError, fail, load_settings, output_stream
@@ -16,8 +17,32 @@ from kubeharden.findings import Problem
 def add_generator_options(parser: argparse.ArgumentParser) -> None:
     """``-n`` and ``-o``, common to the generators that work per namespace."""
     parser.add_argument("-n", "--namespace", action="append", metavar="NS",
-                        help="only this namespace (repeatable; default: every non-system namespace of the input)")
+                        help="only this namespace (repeatable; default: every non-system namespace of the input). "
+                             "With exactly one -n, objects that set no namespace count as in it, as "
+                             "kubectl apply -n NS would place them")
     parser.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
+
+
+def unset_namespace_goes_to(args: argparse.Namespace, default: str) -> str:
+    """Where objects without metadata.namespace land: the one ``-n`` namespace, else ``default``.
+
+    kubectl and Helm put a manifest that names no namespace into the namespace of the request
+    (``kubectl apply -n NS``, ``helm install -n NS``), so that is where its pods will count.
+    """
+    return args.namespace[0] if args.namespace and len(args.namespace) == 1 else default
+
+
+def warn_empty_namespaces(namespaces: Iterable[str], with_workloads: Collection[str], consequence: str) -> None:
+    """Say which generated namespaces have no workloads in the input (a typo in -n, or manifests elsewhere)."""
+    for ns in namespaces:
+        if ns in with_workloads:
+            continue
+        near = difflib.get_close_matches(ns, sorted(with_workloads), n=1)
+        hint = (f"did you mean {near[0]}? " if near else "") + \
+            (f"namespaces with workloads: {', '.join(sorted(with_workloads))}" if with_workloads
+             else "the input has no workloads")
+        print(f"kubeharden: warning: namespace {ns} has no workloads in the input ({hint}); {consequence}",
+              file=sys.stderr)
 
 
 def settings(args: argparse.Namespace) -> Config | None:

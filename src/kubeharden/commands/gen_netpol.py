@@ -7,10 +7,12 @@ import ipaddress
 import sys
 
 from kubeharden.commands.common import add_config_options, add_input_options, fail, read_options
-from kubeharden.commands.emit import add_generator_options, report_problems, settings, write_output
+from kubeharden.analysis.reachability import DEFAULT_NAMESPACE
+from kubeharden.commands.emit import (add_generator_options, report_problems, settings, unset_namespace_goes_to,
+                                      warn_empty_namespaces, write_output)
 from kubeharden.engine import build_inventory
 from kubeharden.exitcodes import USAGE
-from kubeharden.generators.netpol import Options, generate
+from kubeharden.generators.netpol import Options, generate, workload_namespaces
 from kubeharden.generators.output import write_documents
 from kubeharden.sources.files import read_objects
 
@@ -24,7 +26,7 @@ def register(gen: argparse._SubParsersAction) -> None:
                        description="Write NetworkPolicies for each namespace of the input: default deny for "
                                    "ingress and egress, DNS egress, and allow rules derived from the Services.")
     add_input_options(p)
-    add_config_options(p)
+    add_config_options(p, profile=False)
     add_generator_options(p)
     p.add_argument("--ingress-namespace", default="ingress-nginx", metavar="NS",
                    help="namespace of the ingress controller, admitted to Services behind an Ingress "
@@ -48,7 +50,10 @@ def run(args: argparse.Namespace) -> int:
     inventory, problems = build_inventory(read_objects(args.paths, read_options(args)))
     report_problems(problems)
     options = Options(namespaces=tuple(args.namespace or ()), system_namespaces=cfg.system_namespaces,
-                      ingress_namespace=args.ingress_namespace, api_server=tuple(args.api_server))
+                      ingress_namespace=args.ingress_namespace, api_server=tuple(args.api_server),
+                      unset_namespace=unset_namespace_goes_to(args, DEFAULT_NAMESPACE))
+    warn_empty_namespaces(options.namespaces, workload_namespaces(inventory, options),
+                          "its policies deny all traffic of any pod deployed there later and open nothing for it")
     for ns in options.namespaces:
         if ns in cfg.system_namespaces:
             print(f"kubeharden: warning: {ns} is a system namespace: its components need flows that manifests do "

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 
 from kubeharden.commands.common import add_config_options, add_input_options, fail, read_options
-from kubeharden.commands.emit import add_generator_options, report_problems, settings, write_output
+from kubeharden.analysis.reachability import DEFAULT_NAMESPACE
+from kubeharden.commands.emit import (add_generator_options, report_problems, settings, unset_namespace_goes_to,
+                                      warn_empty_namespaces, write_output)
 from kubeharden.exitcodes import USAGE
 from kubeharden.generators.output import write_documents
 from kubeharden.generators.quotas import build, collect
@@ -40,7 +42,7 @@ def register(gen: argparse._SubParsersAction) -> None:
     p = gen.add_parser("quotas", help="LimitRange and ResourceQuota per namespace, sized from the input",
                        description="Write a LimitRange and a ResourceQuota for each namespace of the input.")
     add_input_options(p)
-    add_config_options(p)
+    add_config_options(p, profile=False)
     add_generator_options(p)
     p.add_argument("--headroom", type=_headroom, default=1.5, metavar="FACTOR",
                    help="quota = total of the workloads times this (default %(default)s)")
@@ -53,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = settings(args)
     if cfg is None:
         return USAGE
-    by_ns, declared, problems = collect(read_objects(args.paths, read_options(args)), args.daemonset_nodes)
+    by_ns, declared, problems = collect(read_objects(args.paths, read_options(args)), args.daemonset_nodes,
+                                        unset_namespace_goes_to(args, DEFAULT_NAMESPACE))
     report_problems(problems)
     if args.namespace:
         namespaces = list(args.namespace)
@@ -62,5 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if not namespaces:
         fail("no namespace with workloads in the input; name one with -n")
         return USAGE
+    warn_empty_namespaces(namespaces, {ns for ns, pods in by_ns.items() if pods},
+                          "its quota leaves room for one pod of the LimitRange's default size")
     docs = [doc for ns in namespaces for doc in build(ns, by_ns.get(ns, []), args.headroom)]
     return write_output(args.output, lambda out: write_documents(docs, out, HEADER), problems)
