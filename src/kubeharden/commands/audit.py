@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kubeharden.commands.common import fail, output_stream, severity_or_none
+from kubeharden.commands.common import examples, fail, output_stream, severity_or_none
 from kubeharden.detect.alerts import Alert
 from kubeharden.detect.engine import Detector
 from kubeharden.detect.examples import check_examples
@@ -26,11 +26,17 @@ from kubeharden.sources.audit import AuditReadOptions, read_events
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("audit", help="detect attacks in Kubernetes audit logs (files or live webhook)",
-                       description="Threat detection over Kubernetes audit events (guide section 4).")
-    asub = p.add_subparsers(dest="audit_command", metavar="ACTION")
+                       description="Threat detection over Kubernetes audit events (guide section 4).",
+                       **examples("kubeharden audit scan /var/log/kubernetes/audit.log",
+                                  "kubeharden audit rules --check --rules my-rules.yaml",
+                                  "kubeharden audit serve --tls-cert tls.crt --tls-key tls.key --client-ca ca.crt"))
+    asub = p.add_subparsers(dest="audit_command", metavar="ACTION", help="what to do (each has its own --help):")
 
     scan = asub.add_parser("scan", help="scan audit log files (JSON lines, EventList, gzip; - for stdin)",
-                           description="Run the detection rules over audit log files, in time order across files.")
+                           description="Run the detection rules over audit log files, in time order across files.",
+                           **examples("kubeharden audit scan audit.log audit.log.1.gz --fail-on high",
+                                      "kubeharden audit scan audit.log -f jsonl | my-siem-forwarder",
+                                      "kubeharden audit scan audit.log --policy /etc/kubernetes/audit-policy.yaml"))
     scan.add_argument("paths", nargs="+", metavar="FILE", help="audit log files or directories; - for stdin")
     scan.add_argument("-f", "--format", choices=ALERT_FORMATS, default="table",
                       help="table, jsonl (one ECS-shaped alert per line, for a SIEM) or json (summary + alerts)")
@@ -43,9 +49,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_rule_options(scan)
     scan.set_defaults(func=run_scan)
 
-    rules = asub.add_parser("rules", help="list the detection rules", description="List the detection rules.")
-    rules.add_argument("-f", "--format", choices=tuple(RULE_WRITERS), default="table")
-    rules.add_argument("-o", "--output", metavar="FILE", help="write here (atomically)")
+    rules = asub.add_parser("rules", help="list the detection rules",
+                            description="List the detection rules, or check that their examples behave.",
+                            **examples("kubeharden audit rules",
+                                       "kubeharden audit rules --rules my-rules.yaml --check",
+                                       "kubeharden audit rules -f markdown -o docs/audit-rules.md"))
+    rules.add_argument("-f", "--format", choices=tuple(RULE_WRITERS), default="table",
+                       help="table (default), json (every field) or markdown (docs/audit-rules.md)")
+    rules.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
     rules.add_argument("--check", action="store_true",
                        help="run every rule's examples; print only the rules whose examples do not behave and "
                             "a verdict (exit 1 when any fails) instead of the table")
@@ -53,7 +64,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     rules.set_defaults(func=run_rules)
 
     serve = asub.add_parser("serve", help="receive audit events from the API server's webhook backend",
-                            description="An HTTPS endpoint for --audit-webhook-config-file; runs the rules live.")
+                            description="An HTTPS endpoint for --audit-webhook-config-file; runs the rules live.",
+                            **examples("kubeharden audit serve --tls-cert tls.crt --tls-key tls.key --client-ca ca.crt",
+                                       "kubeharden audit serve --host 0.0.0.0 --path /audit --tls-cert tls.crt "
+                                       "--tls-key tls.key --alerts-file alerts.jsonl --no-stdout"))
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
     serve.add_argument("--port", type=int, default=8443, help="port (default %(default)s)")
     serve.add_argument("--path", default=None, help="accept batches only on this URL path (default: any)")
@@ -71,7 +85,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "detection each get a CPU core (Linux; worth it with 3 or more cores)")
     serve.add_argument("--queue", type=int, default=1000, metavar="BATCHES",
                        help="batches waiting for the worker before new ones get 503 (default %(default)s)")
-    serve.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    serve.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                       help="how much the receiver logs on stderr (default %(default)s)")
     _add_rule_options(serve)
     serve.set_defaults(func=run_serve)
     p.set_defaults(func=lambda args: (p.print_help(sys.stderr), USAGE)[1])

@@ -5,15 +5,19 @@ from __future__ import annotations
 import argparse
 
 from kubeharden.checks.catalogue import load_catalogue
-from kubeharden.commands.common import output_stream
+from kubeharden.commands.common import examples, output_stream
 from kubeharden.report.controls import write_json, write_markdown, write_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("controls", help="list the control catalogue",
-                       description="List every control with its guide IDs, severity and mappings.")
-    p.add_argument("-f", "--format", choices=("table", "json", "markdown"), default="table")
-    p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically)")
+                       description="List every control with its guide IDs, severity and mappings.",
+                       **examples("kubeharden controls                                   # the table",
+                                  "kubeharden controls -f json | jq '.[].id'             # IDs for scripts",
+                                  "kubeharden controls -f markdown -o docs/controls.md   # regenerate the page"))
+    p.add_argument("-f", "--format", choices=("table", "json", "markdown"), default="table",
+                   help="table (default), json (every field, for scripts) or markdown (docs/controls.md)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
     p.set_defaults(func=run)
 
 

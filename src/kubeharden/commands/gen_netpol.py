@@ -6,7 +6,7 @@ import argparse
 import ipaddress
 import sys
 
-from kubeharden.commands.common import add_config_options, add_input_options, fail, read_options
+from kubeharden.commands.common import add_config_options, add_input_options, examples, fail, read_options
 from kubeharden.analysis.reachability import DEFAULT_NAMESPACE
 from kubeharden.commands.emit import (add_generator_options, report_problems, settings, unset_namespace_goes_to,
                                       warn_empty_namespaces, write_output)
@@ -24,7 +24,10 @@ Review before applying: clients in other namespaces are not known from manifests
 def register(gen: argparse._SubParsersAction) -> None:
     p = gen.add_parser("netpol", help="default-deny NetworkPolicies plus the allows the Services need",
                        description="Write NetworkPolicies for each namespace of the input: default deny for "
-                                   "ingress and egress, DNS egress, and allow rules derived from the Services.")
+                                   "ingress and egress, DNS egress, and allow rules derived from the Services.",
+                       **examples("kubeharden generate netpol k8s/ -o netpol.yaml      # every non-system namespace",
+                                  "helm template shop ./chart | kubeharden generate netpol -n shop -",
+                                  "kubeharden generate netpol k8s/ -n shop --api-server 10.0.0.1"))
     add_input_options(p)
     add_config_options(p, profile=False)
     add_generator_options(p)

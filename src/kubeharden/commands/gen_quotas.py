@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kubeharden.commands.common import add_config_options, add_input_options, fail, read_options
+from kubeharden.commands.common import add_config_options, add_input_options, examples, fail, read_options
 from kubeharden.analysis.reachability import DEFAULT_NAMESPACE
 from kubeharden.commands.emit import (add_generator_options, report_problems, settings, unset_namespace_goes_to,
                                       warn_empty_namespaces, write_output)
@@ -40,7 +40,11 @@ def _nodes(text: str) -> int:
 
 def register(gen: argparse._SubParsersAction) -> None:
     p = gen.add_parser("quotas", help="LimitRange and ResourceQuota per namespace, sized from the input",
-                       description="Write a LimitRange and a ResourceQuota for each namespace of the input.")
+                       description="Write a LimitRange and a ResourceQuota for each namespace of the input, "
+                                   "sized from its workloads' requests, limits and replicas.",
+                       **examples("kubeharden generate quotas k8s/ -o quotas.yaml",
+                                  "helm template shop ./chart | kubeharden generate quotas -n shop -",
+                                  "kubeharden generate quotas k8s/ --headroom 2 --daemonset-nodes 12"))
     add_input_options(p)
     add_config_options(p, profile=False)
     add_generator_options(p)

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kubeharden.commands.common import output_stream
-
-EXAMPLES = """examples:
-  kubeharden guide                              every requirement and what checks it
-  kubeharden guide NSA-POD-9 NSA-NET-6          only these requirements
-  kubeharden guide -f markdown -o docs/guide.md regenerate the documentation page"""
+from kubeharden.commands.common import examples, output_stream
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +12,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="List the requirements of the NSA/CISA Kubernetes Hardening Guidance v1.2 "
                                    "that kubeharden knows: ID, section, a summary in kubeharden's words, and the "
                                    "controls and audit rules that implement it, or why nothing does.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       **examples("kubeharden guide                                # every requirement",
+                                  "kubeharden guide NSA-POD-9 NSA-NET-6              # only these two",
+                                  "kubeharden guide -f markdown -o docs/guide.md     # regenerate the page"))
     p.add_argument("ids", nargs="*", metavar="ID",
                    help="requirement IDs to show, e.g. NSA-POD-9 (default: all; case does not matter)")
     p.add_argument("-f", "--format", choices=("table", "json", "markdown"), default="table",
