@@ -94,3 +94,19 @@ def test_junit_failures_link_their_requirements():
 def test_table_points_to_the_guide_page():
     out = render("table")
     assert "guide IDs explained: kubeharden guide ID" in out and "NSA-POD-9" in out
+
+
+def test_audit_alerts_link_their_requirements(tmp_path, capsys):
+    import orjson
+
+    from kubeharden.detect.simulate import make_event
+
+    log = tmp_path / "audit.log"
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "shop"},
+           "spec": {"containers": [{"name": "c", "image": "x", "securityContext": {"privileged": True}}]}}
+    log.write_bytes(orjson.dumps(make_event("create", "pods", namespace="shop", name="p", body=pod)) + b"\n")
+    main(["audit", "scan", str(log), "--rule", "KH-AUDIT-001", "-f", "jsonl", "--fail-on", "none"])
+    alert = json.loads(capsys.readouterr().out)
+    assert alert["rule"]["reference"] == POD9 and POD9 in alert["kubeharden"]["nsa_urls"]
+    main(["audit", "scan", str(log), "--rule", "KH-AUDIT-001", "--fail-on", "none"])
+    assert "guide IDs explained: kubeharden guide ID" in capsys.readouterr().out

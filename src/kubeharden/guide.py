@@ -18,6 +18,9 @@ GUIDE = "NSA/CISA Kubernetes Hardening Guidance v1.2"
 #: Where the generated guide page is published; reports link requirement IDs to its anchors.
 GUIDE_DOC_URL = "https://github.com/kubeharden/kubeharden/blob/main/docs/guide.md"
 
+#: The line that closes human-readable reports: where a cited requirement ID is explained.
+GUIDE_POINTER = f"guide IDs explained: kubeharden guide ID, or {GUIDE_DOC_URL}"
+
 #: Why a requirement has no control or audit rule.
 MANUAL = "not automatable"      # organisational advice or a statement of fact: a person has to judge it
 NODE = "outside kubeharden's inputs"  # node files, firewalls, runtime state: neither manifests nor audit logs

@@ -24,7 +24,7 @@ from kubeharden.detect.engine import DetectorStats
 from kubeharden.detect.policy import Coverage
 from kubeharden.detect.rules import MAPPING_KEYS, Rule
 from kubeharden.findings import Problem, Severity
-from kubeharden.guide import GUIDE, anchor_of, title_of
+from kubeharden.guide import GUIDE, GUIDE_POINTER, anchor_of, title_of
 
 ALERT_FORMATS = ("table", "jsonl", "json")
 STYLE = {Severity.CRITICAL: "bold white on red", Severity.HIGH: "bold red", Severity.MEDIUM: "yellow",
@@ -101,6 +101,7 @@ def write_table(alerts: Iterable[Alert], run: AuditRun, out: IO[str]) -> None:
                       Text(a.rule.id, style="bold"), who, what)
     if count:
         console.print(table)
+        console.print(Text(GUIDE_POINTER, style="dim"))
     s = run.stats
     console.print(f"\n{s.events} events, {count} alerts, {len(run.rules)} rules"
                   + (f"; by rule: {', '.join(f'{k} {v}' for k, v in sorted(s.by_rule.items()))}" if count else ""))

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from kubeharden.engine import ScanResult
 from kubeharden.findings import Finding, Severity
-from kubeharden.guide import GUIDE_DOC_URL, requirement_url
+from kubeharden.guide import GUIDE_POINTER, requirement_url
 from kubeharden.report.summary import summary
 
 STYLE = {Severity.CRITICAL: "bold white on red", Severity.HIGH: "bold red", Severity.MEDIUM: "yellow",
@@ -84,7 +84,7 @@ def _summary(console: Console, result: ScanResult) -> None:
     console.print(f"Pod Security Standards (workloads): restricted {levels['restricted']}, baseline "
                   f"{levels['baseline']}, privileged {levels['privileged']}")
     console.print(f"profile {s['profile']}, {s['objects']} objects, {s['controls']} controls")
-    console.print(Text(f"guide IDs explained: kubeharden guide ID, or {GUIDE_DOC_URL}", style="dim"))
+    console.print(Text(GUIDE_POINTER, style="dim"))
     for e in result.expired_exceptions:
         console.print(Text(f"exception #{e.index} ({e.control}) expired on {e.expires}: it no longer suppresses",
                            style="yellow"))
