@@ -6,7 +6,8 @@ guide's wording. Every control of the catalogue and every audit rule names the I
 ``kubeharden guide`` (and the generated ``docs/guide.md``) shows, per ID, what implements it or why
 nothing can. Reports link each ID to its entry in ``docs/guide.md`` (:func:`requirement_url`).
 
-A requirement that nothing implements carries ``gap`` (one of :data:`GAP_KINDS`) and ``reason``.
+A requirement that nothing implements carries ``gap`` (one of :data:`GAP_KINDS`) and ``reason``; one
+that is checked only in part keeps a ``reason`` saying what is left unchecked.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ class Requirement(NamedTuple):
     section: str
     title: str
     text: str
-    gap: str = ""
-    reason: str = ""
+    gap: str = ""     # why nothing implements it (when nothing does): one of GAP_KINDS
+    reason: str = ""  # what is not checked, and why
 
 
 _POD, _NS, _NP, _RES = "Pod security", "Namespaces", "Network policies", "Resource policies"
@@ -52,7 +53,9 @@ _KUBELET = "needs the kubelet configuration file or flags of every node"
 _ENTRIES = [
     Requirement("NSA-POD-1", _POD, "Images run as a non-root user",
                 "Build container images so that the application runs under a non-root user and group (the "
-                "Dockerfile's USER), instead of relying only on a runtime override."),
+                "Dockerfile's USER), instead of relying only on a runtime override.",
+                NODE, "the image's own USER is not inspected (kubeharden reads manifests, not images); the "
+                "controls check what the pod spec enforces"),
     Requirement("NSA-POD-2", _POD, "Containers run as non-root",
                 "At deploy time, make every container run as a non-root user: runAsNonRoot or a runAsUser other "
                 "than 0, and no group 0 in runAsGroup, fsGroup or supplementalGroups."),
@@ -73,7 +76,9 @@ _ENTRIES = [
                 "(Trivy, Grype and the like); kubeharden checks the manifests that deploy the images"),
     Requirement("NSA-POD-7", _POD, "Admission control blocks non-compliant images",
                 "Put an admission controller or webhook in front of the API server that rejects images which "
-                "fail the organisation's policy."),
+                "fail the organisation's policy.",
+                PENDING, "whether a ValidatingWebhookConfiguration or policy engine guards pod creation is not "
+                "checked in manifests yet; the audit rules watch image use and changes to admission control"),
     Requirement("NSA-POD-8", _POD, "Enforce a pod security baseline",
                 "Enforce a minimum pod security level across the cluster, today with Pod Security Admission "
                 "(baseline or restricted, set per namespace by labels); PodSecurityPolicy is gone since "
@@ -215,7 +220,9 @@ _ENTRIES = [
                 NODE, "the nodes' firewall rules"),
     Requirement("NSA-NET-26", _TLS, "TLS 1.2 or later everywhere",
                 "Encrypt all traffic in the cluster with TLS 1.2 or 1.3, with certificates issued at "
-                "installation or by TLS bootstrapping."),
+                "installation or by TLS bootstrapping.",
+                PENDING, "the TLS settings of components are kube-apiserver and kubelet flags, which no control "
+                "reads yet; only Ingresses without TLS are detected"),
     Requirement("NSA-NET-27", _SEC, "Credentials only in Secrets",
                 "Keep passwords, tokens and keys in Secrets, not in manifests, ConfigMaps, images or plain "
                 "environment values."),
@@ -233,7 +240,8 @@ _ENTRIES = [
                 "credentials; use network policies and the provider's own settings."),
     Requirement("NSA-AUTH-1", _AUTH, "Configure user authentication",
                 "Kubernetes does not manage users: configure at least one authentication method (client "
-                "certificates, OIDC, webhook tokens)."),
+                "certificates, OIDC, webhook tokens).",
+                PENDING, _APISERVER),
     Requirement("NSA-AUTH-2", _AUTH, "No weak authentication",
                 "Do not use weak methods such as static password or token files.",
                 PENDING, _APISERVER),
@@ -241,12 +249,14 @@ _ENTRIES = [
                 "Service-account tokens work from outside the cluster when leaked: restrict with RBAC who can "
                 "read or create them."),
     Requirement("NSA-AUTH-4", _AUTH, "No anonymous requests",
-                "Turn anonymous requests off on the API server (--anonymous-auth=false)."),
+                "Turn anonymous requests off on the API server (--anonymous-auth=false).",
+                PENDING, _APISERVER + "; anonymous requests that succeed are detected in audit logs"),
     Requirement("NSA-AUTH-5", _AUTH, "Nothing granted to anonymous users",
                 "If anonymous requests stay on, grant nothing to system:anonymous or system:unauthenticated."),
     Requirement("NSA-AUTH-6", _AUTH, "Kubelet authentication and authorization",
                 "Secure the kubelet API: anonymous requests off, client certificates for authentication, Webhook "
-                "for authorization."),
+                "for authorization.",
+                NODE, _KUBELET + "; kubelet API use through the API server is detected in audit logs"),
     Requirement("NSA-RBAC-1", _AUTH, "RBAC is on",
                 "Run the API server with the RBAC authorizer (--authorization-mode includes RBAC).",
                 PENDING, _APISERVER),
@@ -299,7 +309,9 @@ _ENTRIES = [
                 MANUAL, "needs network flow logs from the network plugin and a person's review"),
     Requirement("NSA-LOG-7", _LOG, "Ship logs off the cluster",
                 "Stream logs to a service outside the cluster, encrypted in transit and protected from deletion "
-                "(append-only access for the forwarder)."),
+                "(append-only access for the forwarder).",
+                NODE, "the log forwarder's configuration and the external store's access policy; deleting "
+                "events is detected in audit logs"),
     Requirement("NSA-LOG-8", _LOG, "Turn API-server auditing on",
                 "Enable API-server auditing with a policy file: it is off by default, and without a policy "
                 "nothing is logged.",
@@ -351,7 +363,8 @@ _ENTRIES = [
                 MANUAL, "an architecture choice"),
     Requirement("NSA-LOG-20", _LOG, "Fault-tolerant logging",
                 "Buffer logs locally while the collector is unreachable, and let the oldest logs be overwritten "
-                "only when storage is full."),
+                "only when storage is full.",
+                NODE, "the log forwarder's buffering configuration; node pressure is detected in audit logs"),
     Requirement("NSA-LOG-21", _LOG, "Tools for detection",
                 "Use tools for audit collection, SIEM integration, metrics, RBAC review and intrusion "
                 "detection that can stop suspicious containers.",

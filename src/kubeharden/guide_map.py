@@ -15,7 +15,9 @@ from kubeharden.checks.catalogue import load_catalogue
 from kubeharden.detect.rules import load_rules
 from kubeharden.guide import REQUIREMENTS, Requirement, requirement_url
 
-IMPLEMENTED = "implemented"
+CHECKED = "checked in manifests"       # at least one control of the catalogue
+DETECTED = "detected in audit logs"    # audit rules only
+IMPLEMENTED = (CHECKED, DETECTED)
 
 
 @dataclass(slots=True)
@@ -28,14 +30,17 @@ class GuideEntry:
 
     @property
     def status(self) -> str:
-        """``implemented``, or the requirement's gap (not automatable, needs node access, not checked yet)."""
-        if self.controls or self.audit_rules:
-            return IMPLEMENTED
+        """:data:`CHECKED`, :data:`DETECTED`, or the requirement's gap (one of ``guide.GAP_KINDS``)."""
+        if self.controls:
+            return CHECKED
+        if self.audit_rules:
+            return DETECTED
         return self.requirement.gap
 
     @property
     def reason(self) -> str:
-        return "" if self.status == IMPLEMENTED else self.requirement.reason
+        """What is not checked and why (empty when the listed controls and rules cover it)."""
+        return self.requirement.reason
 
     def to_dict(self) -> dict[str, Any]:
         r = self.requirement
