@@ -30,7 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; with ``argv``, only the command named there is fully registered."""
-    from kubeharden.commands.common import examples
+    from kubeharden.commands.helptext import examples
 
     parser = argparse.ArgumentParser(
         prog="kubeharden",

@@ -239,11 +239,11 @@ class Evaluator:
         return suppression is None
 
     def _check_suppression_annotations(self, obj: K8sObject, annotations: Any) -> None:
-        """Warn, once per object and at the annotation's own line, about suppressions without a reason."""
+        """Warn about each suppression annotation without a reason: once, at the annotation's own line."""
         if not self.config.allow_annotation_suppressions or not isinstance(annotations, dict):
             return
         for key, value in annotations.items():
-            if str(key).startswith(SUPPRESS_PREFIX) and not str(value or "").strip():
+            if str(key).startswith(SUPPRESS_PREFIX) and (value is None or not str(value).strip()):
                 self.result.problems.append(Problem(
                     "warning", "suppression", f"annotation {key} has no reason, so it suppresses nothing; "
                     "write why the exception is acceptable as its value", file=obj.origin.file,

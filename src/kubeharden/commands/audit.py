@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kubeharden.commands.common import examples, fail, output_stream, severity_or_none
+from kubeharden.commands.common import fail, output_stream, severity_or_none
+from kubeharden.commands.helptext import examples
 from kubeharden.detect.alerts import Alert
 from kubeharden.detect.engine import Detector
 from kubeharden.detect.examples import check_examples

@@ -5,34 +5,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-import textwrap
-from typing import IO, Any
+from typing import IO
 from collections.abc import Iterator
 
 from kubeharden.config import Config, ConfigError, load_config
 from kubeharden.findings import Severity
 from kubeharden.report.output import atomic_text
 from kubeharden.sources.files import DEFAULT_MAX_FILE_BYTES, MIB, ReadOptions, mebibytes
-
-
-class ExamplesFormatter(argparse.RawDescriptionHelpFormatter):
-    """Wraps the description like argparse does, but prints the ``examples:`` epilog as written."""
-
-    def _fill_text(self, text: str, width: int, indent: str) -> str:
-        if text.startswith("examples:"):
-            return super()._fill_text(text, width, indent)
-        return "\n".join(textwrap.fill(part, width, initial_indent=indent, subsequent_indent=indent)
-                         for part in text.split("\n"))
-
-
-def examples(*lines: str) -> dict[str, Any]:
-    """``add_parser`` keywords for a help that ends with these example command lines (two or three).
-
-    Each line is a command, optionally followed by ``#`` and what it does; the test suite parses
-    every example, so they stay valid as options change.
-    """
-    return {"epilog": "examples:\n" + "\n".join(f"  {line}" for line in lines),
-            "formatter_class": ExamplesFormatter}
 
 
 def add_input_options(parser: argparse.ArgumentParser) -> None:
@@ -103,5 +82,5 @@ def fail(message: str) -> None:
     print(f"kubeharden: {message}", file=sys.stderr)
 
 
-__all__ = ["ConfigError", "ExamplesFormatter", "add_config_options", "add_input_options", "add_output_options",
-           "examples", "fail", "load_settings", "output_stream", "read_options", "severity_or_none"]
+__all__ = ["ConfigError", "add_config_options", "add_input_options", "add_output_options", "fail",
+           "load_settings", "output_stream", "read_options", "severity_or_none"]

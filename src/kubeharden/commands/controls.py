@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from kubeharden.checks.catalogue import load_catalogue
-from kubeharden.commands.common import examples, output_stream
+from kubeharden.commands.common import output_stream
+from kubeharden.commands.helptext import examples
 from kubeharden.report.controls import write_json, write_markdown, write_table
 
 

@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from kubeharden.commands.common import examples, fail, output_stream
+from kubeharden.commands.common import fail, output_stream
+from kubeharden.commands.helptext import examples
 from kubeharden.exitcodes import OK, USAGE
 
 

@@ -6,10 +6,11 @@ import argparse
 import ipaddress
 import sys
 
-from kubeharden.commands.common import add_config_options, add_input_options, examples, fail, read_options
 from kubeharden.analysis.reachability import DEFAULT_NAMESPACE
+from kubeharden.commands.common import add_config_options, add_input_options, fail, read_options
 from kubeharden.commands.emit import (add_generator_options, report_problems, settings, unset_namespace_goes_to,
                                       warn_empty_namespaces, write_output)
+from kubeharden.commands.helptext import examples
 from kubeharden.engine import build_inventory
 from kubeharden.exitcodes import USAGE
 from kubeharden.generators.netpol import Options, generate, workload_namespaces

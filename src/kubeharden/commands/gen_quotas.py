@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from kubeharden.commands.common import add_config_options, add_input_options, examples, fail, read_options
 from kubeharden.analysis.reachability import DEFAULT_NAMESPACE
+from kubeharden.commands.common import add_config_options, add_input_options, fail, read_options
 from kubeharden.commands.emit import (add_generator_options, report_problems, settings, unset_namespace_goes_to,
                                       warn_empty_namespaces, write_output)
+from kubeharden.commands.helptext import examples
 from kubeharden.exitcodes import USAGE
 from kubeharden.generators.output import write_documents
 from kubeharden.generators.quotas import build, collect

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-from kubeharden.commands.common import examples
+from kubeharden.commands.helptext import examples
 
 GENERATORS: tuple[str, ...] = (
     "kubeharden.commands.gen_netpol",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from kubeharden.commands.common import examples, output_stream
+from kubeharden.commands.common import output_stream
+from kubeharden.commands.helptext import examples
 
 
 def register(sub: argparse._SubParsersAction) -> None:

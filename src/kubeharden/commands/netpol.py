@@ -13,8 +13,9 @@ from kubeharden.analysis.external import endpoints, internet_open
 from kubeharden.analysis.policies import IPBlock
 from kubeharden.analysis.ports import ALL_PORTS, PortSet, parse_port_query
 from kubeharden.analysis.reachability import Network, SideVerdict, Workload
-from kubeharden.commands.common import add_input_options, add_output_options, examples, fail, read_options
+from kubeharden.commands.common import add_input_options, add_output_options, fail, read_options
 from kubeharden.commands.emit import report_problems, write_output
+from kubeharden.commands.helptext import examples
 from kubeharden.engine import build_inventory
 from kubeharden.exitcodes import FINDINGS, OK, USAGE
 from kubeharden.findings import Problem

@@ -17,7 +17,8 @@ from rich.table import Table
 
 from kubeharden.analysis.rbac import Grant, RbacModel, model_for, parse_subject
 from kubeharden.analysis.rbac_paths import GOALS, Path, PathFinder, describe_node, grant_dict
-from kubeharden.commands.common import add_input_options, examples, fail, output_stream, read_options
+from kubeharden.commands.common import add_input_options, fail, output_stream, read_options
+from kubeharden.commands.helptext import examples
 from kubeharden.engine import build_inventory
 from kubeharden.exitcodes import INPUT_ERRORS, OK, USAGE
 from kubeharden.findings import Problem

@@ -6,7 +6,8 @@ import argparse
 from collections.abc import Iterator
 
 from kubeharden.commands.common import (ConfigError, add_config_options, add_input_options, add_output_options,
-                                        examples, fail, load_settings, output_stream, read_options, severity_or_none)
+                                        fail, load_settings, output_stream, read_options, severity_or_none)
+from kubeharden.commands.helptext import examples
 from kubeharden.engine import Evaluator
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.findings import Finding, Severity
