@@ -121,3 +121,11 @@ def test_audit_alerts_link_their_requirements(tmp_path, capsys):
     assert alert["rule"]["reference"] == POD9 and POD9 in alert["kubeharden"]["nsa_urls"]
     main(["audit", "scan", str(log), "--rule", "KH-AUDIT-001", "--fail-on", "none"])
     assert "guide IDs explained: kubeharden guide ID" in capsys.readouterr().out
+
+
+def test_unwritable_output_is_a_usage_error_not_a_crash(tmp_path, capsys):
+    target = str(tmp_path / "missing-dir" / "out.md")
+    for argv in (["guide", "-o", target], ["controls", "-o", target], ["audit", "rules", "-o", target],
+                 ["audit", "rules", "--check", "-o", target]):
+        assert main(argv) == 2, argv
+        assert f"cannot write {target}" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeharden.commands.common import fail, output_stream, severity_or_none
+from kubeharden.commands.emit import write_output
 from kubeharden.commands.helptext import examples
 from kubeharden.detect.alerts import Alert
 from kubeharden.detect.engine import Detector
@@ -148,26 +149,22 @@ def run_rules(args: argparse.Namespace) -> int:
     rules, _ = loaded
     if args.check:
         return _check_rules(rules, args.output)
-    with output_stream(args.output) as out:
-        RULE_WRITERS[args.format](rules, out)
-    return OK
+    return write_output(args.output, lambda out: RULE_WRITERS[args.format](rules, out), ())
 
 
 def _check_rules(rules: list[Rule], output: str | None) -> int:
     """``audit rules --check``: the rules whose examples misbehave, then one verdict line (no table)."""
     active = [r for r in rules if r.inactive is None]
     problems = {r.id: found for r in active if (found := check_examples(r))}
-    with output_stream(output) as out:
-        for found in problems.values():
-            for p in found:
-                out.write(f"{p}\n")
-        skipped = f"; {len(rules) - len(active)} inactive rule(s) not checked" if len(active) < len(rules) else ""
-        if problems:
-            out.write(f"FAILED: {len(problems)} of {len(active)} rules have examples that do not behave "
-                      f"({', '.join(problems)}){skipped}\n")
-            return FINDINGS
-        out.write(f"OK: the examples of all {len(active)} rules behave{skipped}\n")
-    return OK
+    skipped = f"; {len(rules) - len(active)} inactive rule(s) not checked" if len(active) < len(rules) else ""
+    lines = [p for found in problems.values() for p in found]
+    if problems:
+        lines.append(f"FAILED: {len(problems)} of {len(active)} rules have examples that do not behave "
+                     f"({', '.join(problems)}){skipped}")
+    else:
+        lines.append(f"OK: the examples of all {len(active)} rules behave{skipped}")
+    status = write_output(output, lambda out: out.write("\n".join(lines) + "\n"), ())
+    return status if status != OK or not problems else FINDINGS
 
 
 def run_scan(args: argparse.Namespace) -> int:

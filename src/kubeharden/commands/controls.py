@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from kubeharden.checks.catalogue import load_catalogue
-from kubeharden.commands.common import output_stream
+from kubeharden.commands.emit import write_output
 from kubeharden.commands.helptext import examples
 from kubeharden.report.controls import write_json, write_markdown, write_table
 
@@ -24,6 +24,4 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     writer = {"table": write_table, "json": write_json, "markdown": write_markdown}[args.format]
-    with output_stream(args.output) as out:
-        writer(load_catalogue(), out)
-    return 0
+    return write_output(args.output, lambda out: writer(load_catalogue(), out), ())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from kubeharden.commands.common import output_stream
 from kubeharden.commands.helptext import examples
 
 
@@ -26,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kubeharden.commands.common import fail
+    from kubeharden.commands.emit import write_output
     from kubeharden.exitcodes import USAGE
     from kubeharden.guide_map import guide_map
     from kubeharden.report.guide import WRITERS
@@ -39,6 +39,4 @@ def run(args: argparse.Namespace) -> int:
             fail(f"unknown requirement ID(s): {', '.join(unknown)} (kubeharden guide lists them all)")
             return USAGE
         entries = [e for e in entries if e.requirement.id in wanted]
-    with output_stream(args.output) as out:
-        WRITERS[args.format](entries, out)
-    return 0
+    return write_output(args.output, lambda out: WRITERS[args.format](entries, out), ())
