@@ -27,11 +27,13 @@ def add_config_options(parser: argparse.ArgumentParser, profile: bool = True) ->
     parser.add_argument("--no-config", action="store_true", help="ignore .kubeharden.yaml files")
     if profile:
         parser.add_argument("--profile", choices=("baseline", "default", "strict"),
-                            help="which controls run (overrides the configuration file)")
+                            help="which controls run: baseline, default or strict, each adding controls to the "
+                                 "one before (docs/controls.md; overrides the configuration file)")
 
 
 def add_output_options(parser: argparse.ArgumentParser, formats: tuple[str, ...], default: str) -> None:
-    parser.add_argument("-f", "--format", choices=formats, default=default, help="output format")
+    parser.add_argument("-f", "--format", choices=formats, default=default,
+                        help=f"output format (default {default})")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically)")
 
 
