@@ -61,6 +61,21 @@ def test_scan_table_with_policy_and_input_errors(log, tmp_path, capsys):
     assert "KH-AUDIT-001" in out.out and "blind" in out.out and f"{bad}:1" in out.err
 
 
+def test_policy_rules_are_numbered_as_people_count_them(log, tmp_path, capsys):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n"
+                      "  - {level: None, resources: [{group: '', resources: [secrets]}]}\n"
+                      "  - {level: Metadata}\n")
+    main(["audit", "scan", str(log), "--policy", str(policy), "--fail-on", "none", "-f", "json"])
+    details = [c["detail"] for c in json.loads(capsys.readouterr().out)["coverage"]]
+    assert any("(policy rule 2 (rules[1]))" in d for d in details)
+    assert not any("rule 1)" in d or "(rule " in d for d in details)
+    policy.write_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - {level: Metadata}\n"
+                      "  - {level: Loud}\n")
+    assert main(["audit", "scan", str(log), "--policy", str(policy)]) == USAGE
+    assert "policy rule 2 (rules[1]): level 'Loud'" in capsys.readouterr().err
+
+
 def test_scan_usage_errors(log, tmp_path, capsys):
     assert main(["audit", "scan", str(log), "--rule", "KH-NOPE-1"]) == USAGE
     policy = tmp_path / "p.yaml"
@@ -103,16 +118,26 @@ def test_rules_listing_formats(tmp_path, capsys):
     md = tmp_path / "audit-rules.md"
     assert main(["audit", "rules", "-f", "markdown", "-o", str(md)]) == OK
     assert "## KH-AUDIT-050" in md.read_text()
+
+
+def test_rules_check_prints_the_verdict_not_the_table(capsys):
     assert main(["audit", "rules", "--check"]) == OK
+    out = capsys.readouterr().out
+    assert out.startswith("OK: the examples of all ") and len(out.splitlines()) == 1
+    assert "KH-AUDIT-001" not in out
 
 
 def test_rules_check_reports_broken_examples(tmp_path, capsys):
     f = tmp_path / "r.yaml"
     f.write_text("rules:\n  - id: ACME-2\n    title: t\n    severity: low\n    match: {verb: delete}\n"
                  "    examples:\n      fire: [{verb: get}]\n      quiet: [{verb: delete}]\n")
+    f.write_text(f.read_text() + "  - id: ACME-3\n    title: fine\n    severity: low\n    match: {verb: get}\n"
+                 "    examples:\n      fire: [{verb: get}]\n      quiet: [{verb: delete}]\n")
     assert main(["audit", "rules", "--no-builtin", "--rules", str(f), "--check"]) == FINDINGS
-    err = capsys.readouterr().err
-    assert "fire example 1 raised no alert" in err and "quiet example 1 raised 1" in err
+    out = capsys.readouterr().out
+    assert "fire example 1 raised no alert" in out and "quiet example 1 raised 1" in out
+    assert out.splitlines()[-1] == "FAILED: 1 of 2 rules have examples that do not behave (ACME-2)"
+    assert "ACME-3" not in out
 
 
 def test_generate_audit_webhook_config(tmp_path, capsys):

@@ -113,3 +113,20 @@ def test_report_names_the_configuration_in_effect(tmp_path, capsys, monkeypatch)
     assert f"configuration: {tmp_path / '.kubeharden.yaml'}" in out and "profile baseline" in out
     assert main(["scan", "--no-config", clean]) == 0
     assert "configuration: none (built-in defaults)" in capsys.readouterr().out
+def test_max_file_size_takes_and_prints_mebibytes(tmp_path, capsys):
+    big = write(tmp_path, "big.yaml", CLEAN + "#" * (700 * 1024) + "\n")
+    assert main(["scan", "--no-config", "--max-file-size", "0.5", "--fail-on", "none", big]) == 3
+    out = " ".join(capsys.readouterr().out.split())
+    assert "file is 0.68 MiB, over the 0.5 MiB limit (--max-file-size)" in out
+    assert main(["scan", "--no-config", "--max-file-size", "1MiB", big]) == 0
+    for bad in ("64MB", "0", "-1", "lots"):
+        try:
+            main(["scan", "--max-file-size", bad, big])
+        except SystemExit as exc:
+            assert exc.code == 2
+        assert "MiB" in capsys.readouterr().err
+    try:
+        main(["scan", "--help"])
+    except SystemExit:
+        pass
+    assert "skip files larger than this many MiB (default 64 MiB)" in " ".join(capsys.readouterr().out.split())

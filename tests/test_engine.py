@@ -58,6 +58,56 @@ def test_annotation_without_reason_does_not_suppress_and_warns():
     assert any(p.kind == "suppression" for p in result.problems)
 
 
+UNREASONED = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: prod
+  annotations:
+    team: payments
+    kubeharden.io/suppress.KH-POD-004: ""
+spec:
+  template:
+    metadata:
+      annotations:
+        kubeharden.io/suppress.KH-POD-011.app: "  "
+    spec:
+      containers:
+        - {name: app, image: x, securityContext: {privileged: true}}
+        - {name: sidecar, image: x, securityContext: {privileged: true}}
+        - {name: third, image: x, securityContext: {privileged: true}}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: single
+  namespace: prod
+  annotations:
+    kubeharden.io/suppress.KH-POD-004:
+spec:
+  containers:
+    - {name: a, image: x, securityContext: {privileged: true}}
+    - {name: b, image: x, securityContext: {privileged: true}}
+"""
+
+
+def test_annotation_without_reason_is_reported_once_per_object_at_its_own_line():
+    findings, result = scan(UNREASONED, file="app.yaml")
+    assert {f.status for f in findings if f.control.id in ("KH-POD-004", "KH-POD-011")} == {"fail"}
+    warned = sorted((p.resource.name, p.line, p.message.split()[1]) for p in result.problems
+                    if p.kind == "suppression")
+    assert warned == [("api", 8, "kubeharden.io/suppress.KH-POD-004"),
+                      ("api", 13, "kubeharden.io/suppress.KH-POD-011.app"),
+                      ("single", 26, "kubeharden.io/suppress.KH-POD-004")]
+    assert all(p.file == "app.yaml" and "no reason" in p.message for p in result.problems if p.kind == "suppression")
+
+
+def test_unreasoned_annotations_are_not_reported_when_annotations_cannot_suppress():
+    _, result = scan(UNREASONED, {"annotation_suppressions": False})
+    assert not [p for p in result.problems if p.kind == "suppression"]
+
+
 def test_annotation_suppressions_can_be_switched_off_by_the_admin():
     findings, _ = scan(deploy('{"kubeharden.io/suppress.KH-POD-004": "trust me"}'),
                        {"annotation_suppressions": False}, only=["KH-POD-004"])

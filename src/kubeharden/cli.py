@@ -20,6 +20,7 @@ from kubeharden.gctune import tune_gc
 COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("kubeharden.commands.scan", "scan manifests (files, directories, stdin)"),
     "controls": ("kubeharden.commands.controls", "list the control catalogue"),
+    "guide": ("kubeharden.commands.guide", "the guide's requirements and what implements each"),
     "generate": ("kubeharden.commands.generate", "generate hardening artefacts (policies, configuration)"),
     "rbac": ("kubeharden.commands.rbac", "who can do what, and the privilege-escalation paths"),
     "netpol": ("kubeharden.commands.netpol", "NetworkPolicy reachability (matrix, can-reach)"),
@@ -29,12 +30,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; with ``argv``, only the command named there is fully registered."""
+    from kubeharden.commands.helptext import examples
+
     parser = argparse.ArgumentParser(
         prog="kubeharden",
-        description="The NSA/CISA Kubernetes Hardening Guidance (v1.2), executable.",
+        description="The NSA/CISA Kubernetes Hardening Guidance (v1.2), executable. "
+                    "Run kubeharden COMMAND --help for the options of a command.",
+        **examples("kubeharden scan k8s/                               # check manifests",
+                   "helm template shop ./chart | kubeharden scan -     # check a chart's output",
+                   "kubeharden guide NSA-POD-9                         # what a guide ID asks"),
     )
     parser.add_argument("--version", action="version", version=f"kubeharden {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", help="the command to run (each has its own --help):")
     wanted = _command_in(argv)
     for name, (module, summary) in COMMANDS.items():
         if argv is None or name == wanted:

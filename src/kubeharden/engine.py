@@ -24,7 +24,7 @@ from kubeharden.config import Config, ConfigError, ExceptionRule, has_setting
 from kubeharden.findings import Finding, Problem, Severity, Tally
 from kubeharden.inventory import INDEXED_KINDS, Inventory
 from kubeharden.model.apitypes import type_problems
-from kubeharden.model.objects import K8sObject, ResourceRef
+from kubeharden.model.objects import K8sObject, ResourceRef, as_str_map
 from kubeharden.model.pods import POD_TEMPLATE_PATHS, PodView, pod_view
 
 SUPPRESS_PREFIX = "kubeharden.io/suppress."
@@ -175,6 +175,7 @@ class Evaluator:
         self.inventory.add_object(obj)
         tally = self.result.tally
         annotations = obj.annotations
+        self._check_suppression_annotations(obj, obj.metadata.get("annotations"))
         invalid = self._report_invalid(obj)
         pod = pod_view(obj)
         if pod is not None:
@@ -226,7 +227,9 @@ class Evaluator:
 
     def _evaluate_pod(self, pod: PodView, annotations: dict[str, str], invalid: bool = False) -> Iterator[Finding]:
         obj = pod.obj
-        annotations = {**annotations, **{str(k): str(v) for k, v in pod.annotations_raw.items()}}
+        if pod.template_meta is not obj.metadata:
+            self._check_suppression_annotations(obj, pod.template_meta.get("annotations"))
+        annotations = {**annotations, **as_str_map(pod.annotations_raw)}  # a null value is no reason
         self.inventory.add_pod(pod)
         try:
             pss = evaluate_pss(pod)
@@ -313,20 +316,31 @@ class Evaluator:
         yield finding
         return suppression is None
 
+    def _check_suppression_annotations(self, obj: K8sObject, annotations: Any) -> None:
+        """Warn about each suppression annotation without a reason: once, at the annotation's own line."""
+        if not self.config.allow_annotation_suppressions or not isinstance(annotations, dict):
+            return
+        for key, value in annotations.items():
+            if str(key).startswith(SUPPRESS_PREFIX) and (value is None or not str(value).strip()):
+                self.result.problems.append(Problem(
+                    "warning", "suppression", f"annotation {key} has no reason, so it suppresses nothing; "
+                    "write why the exception is acceptable as its value", file=obj.origin.file,
+                    line=obj.line(annotations, key), resource=obj.ref))
+
     def _suppression(self, control_id: str, obj: Any, annotations: dict[str, str],
                      container: str | None, container_list: str | None = None) -> dict[str, Any] | None:
+        """How the finding is suppressed (annotation with a reason, then exception), or None.
+
+        Annotations without a reason never suppress; :meth:`_check_suppression_annotations` reports them.
+        """
         if self.config.allow_annotation_suppressions and annotations:
             keys = [f"{SUPPRESS_PREFIX}{control_id}"]
             if container:
                 keys.insert(0, f"{SUPPRESS_PREFIX}{control_id}.{container}")
             for key in keys:
-                if key in annotations:
-                    reason = annotations[key].strip()
-                    if reason:
-                        return {"kind": "annotation", "annotation": key, "reason": reason}
-                    self.result.problems.append(Problem(
-                        "warning", "suppression", f"annotation {key} has no reason; the finding is not "
-                        "suppressed", file=obj.origin.file, line=obj.origin.line, resource=obj.ref))
+                reason = annotations.get(key, "").strip()
+                if reason:
+                    return {"kind": "annotation", "annotation": key, "reason": reason}
         ref = obj.ref
         for rule in self.config.exceptions:
             if not rule.matches(control_id, ref.kind, ref.namespace, ref.name, container, container_list):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
+from kubeharden.guide import requirement_url
 from kubeharden.model.objects import ResourceRef
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ class Finding:
             "message": self.message,
             "remediation": self.remediation,
             "nsa": list(c.nsa),
+            "nsa_urls": [requirement_url(i) for i in c.nsa],
             "section": c.section,
             "mappings": c.mappings_dict(),
         }

@@ -156,3 +156,67 @@ def test_api_server_egress_and_system_namespace_warning(app, capsys):
     assert {p["port"] for p in rule["ports"]} == {443, 6443}
     with pytest.raises(SystemExit):
         main(["generate", "netpol", app, "--api-server", "not-an-ip"])
+
+
+UNSET = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 7
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.25
+          resources: {requests: {cpu: 100m, memory: 64Mi}, limits: {cpu: 200m, memory: 128Mi}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+"""
+
+
+def test_quotas_count_namespaceless_workloads_in_the_one_namespace_asked_for(tmp_path, capsys):
+    src = tmp_path / "chart.yaml"
+    src.write_text(UNSET)
+    assert main(["generate", "quotas", str(src), "--no-config", "-n", "shop"]) == 0
+    captured = capsys.readouterr()
+    hard = next(d for d in yaml.safe_load_all(captured.out) if d["kind"] == "ResourceQuota")["spec"]["hard"]
+    assert hard["pods"] == "11"  # 7 replicas x headroom 1.5, not room for one default pod
+    assert parse_quantity(hard["requests.cpu"]) == Fraction(7 * 100, 1000) * Fraction(3, 2)
+    assert "warning" not in captured.err
+
+
+def test_netpol_counts_namespaceless_services_in_the_one_namespace_asked_for(tmp_path, capsys):
+    src = tmp_path / "chart.yaml"
+    src.write_text(UNSET)
+    assert main(["generate", "netpol", str(src), "--no-config", "-n", "shop"]) == 0
+    captured = capsys.readouterr()
+    docs = {d["metadata"]["name"]: d for d in yaml.safe_load_all(captured.out)}
+    assert docs["svc-web-ingress"]["metadata"]["namespace"] == "shop"
+    assert "warning" not in captured.err
+
+
+def test_generators_warn_when_a_namespace_asked_for_has_no_workloads(app, capsys):
+    assert main(["generate", "netpol", app, "--no-config", "-n", "shpo"]) == 0
+    err = capsys.readouterr().err
+    assert "namespace shpo has no workloads in the input (did you mean shop?" in err
+    assert "deny all traffic" in err
+    assert main(["generate", "quotas", app, "--no-config", "-n", "shop", "-n", "shpo"]) == 0
+    err = capsys.readouterr().err
+    assert "namespace shpo has no workloads" in err and "namespace shop" not in err
+    assert "one pod of the LimitRange's default size" in err
+
+
+def test_generators_have_no_profile_option(app, capsys):
+    for kind in ("netpol", "quotas"):
+        with pytest.raises(SystemExit) as exc:
+            main(["generate", kind, app, "--profile", "strict"])
+        assert exc.value.code == 2
+        assert "unrecognized arguments: --profile" in capsys.readouterr().err

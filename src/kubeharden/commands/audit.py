@@ -14,6 +14,8 @@ from typing import Any
 
 from kubeharden.commands.common import fail, output_stream, severity_or_none
 from kubeharden.commands.own_output import report_files
+from kubeharden.commands.emit import write_output
+from kubeharden.commands.helptext import examples
 from kubeharden.detect.alerts import Alert
 from kubeharden.detect.engine import Detector
 from kubeharden.detect.examples import check_examples
@@ -27,11 +29,17 @@ from kubeharden.sources.audit import AuditReadOptions, read_events
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("audit", help="detect attacks in Kubernetes audit logs (files or live webhook)",
-                       description="Threat detection over Kubernetes audit events (guide section 4).")
-    asub = p.add_subparsers(dest="audit_command", metavar="ACTION")
+                       description="Threat detection over Kubernetes audit events (guide section 4).",
+                       **examples("kubeharden audit scan /var/log/kubernetes/audit.log",
+                                  "kubeharden audit rules --check --rules my-rules.yaml",
+                                  "kubeharden audit serve --tls-cert tls.crt --tls-key tls.key --client-ca ca.crt"))
+    asub = p.add_subparsers(dest="audit_command", metavar="ACTION", help="what to do (each has its own --help):")
 
     scan = asub.add_parser("scan", help="scan audit log files (JSON lines, EventList, gzip; - for stdin)",
-                           description="Run the detection rules over audit log files, in time order across files.")
+                           description="Run the detection rules over audit log files, in time order across files.",
+                           **examples("kubeharden audit scan audit.log audit.log.1.gz --fail-on high",
+                                      "kubeharden audit scan audit.log -f jsonl | my-siem-forwarder",
+                                      "kubeharden audit scan audit.log --policy /etc/kubernetes/audit-policy.yaml"))
     scan.add_argument("paths", nargs="+", metavar="FILE", help="audit log files or directories; - for stdin")
     scan.add_argument("-f", "--format", choices=ALERT_FORMATS, default="table",
                       help="table, jsonl (one ECS-shaped alert per line, for a SIEM) or json (summary + alerts)")
@@ -44,16 +52,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_rule_options(scan)
     scan.set_defaults(func=run_scan)
 
-    rules = asub.add_parser("rules", help="list the detection rules", description="List the detection rules.")
-    rules.add_argument("-f", "--format", choices=tuple(RULE_WRITERS), default="table")
-    rules.add_argument("-o", "--output", metavar="FILE", help="write here (atomically)")
+    rules = asub.add_parser("rules", help="list the detection rules",
+                            description="List the detection rules, or check that their examples behave.",
+                            **examples("kubeharden audit rules",
+                                       "kubeharden audit rules --rules my-rules.yaml --check",
+                                       "kubeharden audit rules -f markdown -o docs/audit-rules.md"))
+    rules.add_argument("-f", "--format", choices=tuple(RULE_WRITERS), default="table",
+                       help="table (default), json (every field) or markdown (docs/audit-rules.md)")
+    rules.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
     rules.add_argument("--check", action="store_true",
-                       help="run every rule's examples and report rules whose examples do not behave")
+                       help="run every rule's examples; print only the rules whose examples do not behave and "
+                            "a verdict (exit 1 when any fails) instead of the table")
     _add_rule_options(rules)
     rules.set_defaults(func=run_rules)
 
     serve = asub.add_parser("serve", help="receive audit events from the API server's webhook backend",
-                            description="An HTTPS endpoint for --audit-webhook-config-file; runs the rules live.")
+                            description="An HTTPS endpoint for --audit-webhook-config-file; runs the rules live.",
+                            **examples("kubeharden audit serve --tls-cert tls.crt --tls-key tls.key --client-ca ca.crt",
+                                       "kubeharden audit serve --host 0.0.0.0 --path /audit --tls-cert tls.crt "
+                                       "--tls-key tls.key --alerts-file alerts.jsonl --no-stdout"))
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
     serve.add_argument("--port", type=int, default=8443, help="port (default %(default)s)")
     serve.add_argument("--path", default=None, help="accept batches only on this URL path (default: any)")
@@ -71,7 +88,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "detection each get a CPU core (Linux; worth it with 3 or more cores)")
     serve.add_argument("--queue", type=int, default=1000, metavar="BATCHES",
                        help="batches waiting for the worker before new ones get 503 (default %(default)s)")
-    serve.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    serve.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                       help="how much the receiver logs on stderr (default %(default)s)")
     _add_rule_options(serve)
     serve.set_defaults(func=run_serve)
     p.set_defaults(func=lambda args: (p.print_help(sys.stderr), USAGE)[1])
@@ -131,18 +149,23 @@ def run_rules(args: argparse.Namespace) -> int:
         return USAGE
     rules, _ = loaded
     if args.check:
-        active = [r for r in rules if r.inactive is None]
-        problems = [p for r in active for p in check_examples(r)]
-        for p in problems:
-            print(p, file=sys.stderr)
-        print(f"{len(active)} rules checked, {len(problems)} problem(s)"
-              + (f"; {len(rules) - len(active)} inactive rule(s) skipped" if len(active) < len(rules) else ""),
-              file=sys.stderr)
-        if problems:
-            return FINDINGS
-    with output_stream(args.output) as out:
-        RULE_WRITERS[args.format](rules, out)
-    return OK
+        return _check_rules(rules, args.output)
+    return write_output(args.output, lambda out: RULE_WRITERS[args.format](rules, out), ())
+
+
+def _check_rules(rules: list[Rule], output: str | None) -> int:
+    """``audit rules --check``: the rules whose examples misbehave, then one verdict line (no table)."""
+    active = [r for r in rules if r.inactive is None]
+    problems = {r.id: found for r in active if (found := check_examples(r))}
+    skipped = f"; {len(rules) - len(active)} inactive rule(s) not checked" if len(active) < len(rules) else ""
+    lines = [p for found in problems.values() for p in found]
+    if problems:
+        lines.append(f"FAILED: {len(problems)} of {len(active)} rules have examples that do not behave "
+                     f"({', '.join(problems)}){skipped}")
+    else:
+        lines.append(f"OK: the examples of all {len(active)} rules behave{skipped}")
+    status = write_output(output, lambda out: out.write("\n".join(lines) + "\n"), ())
+    return status if status != OK or not problems else FINDINGS
 
 
 def run_scan(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from kubeharden.config import Config, ConfigError, load_config
 from kubeharden.findings import Severity
 from kubeharden.report.output import atomic_text
 from kubeharden.model.kinds import DEFAULT_NAMESPACE
-from kubeharden.sources.files import DEFAULT_MAX_FILE_BYTES, ReadOptions
+from kubeharden.sources.files import DEFAULT_MAX_FILE_BYTES, MIB, ReadOptions, mebibytes
 
 
 def add_input_options(parser: argparse.ArgumentParser, namespace_option: bool = True) -> None:
@@ -28,33 +28,39 @@ def add_input_options(parser: argparse.ArgumentParser, namespace_option: bool = 
         parser.add_argument("-n", "--namespace", metavar="NS", default=None,
                             help="namespace of objects without metadata.namespace, as kubectl apply -n "
                                  f"(default {DEFAULT_NAMESPACE})")
-    parser.add_argument("--max-file-size", type=_megabytes, default=DEFAULT_MAX_FILE_BYTES, metavar="MB",
-                        help="skip files larger than this (default %(default)s bytes = 64 MB)")
+    parser.add_argument("--max-file-size", type=_mebibytes, default=DEFAULT_MAX_FILE_BYTES, metavar="MiB",
+                        help=f"skip files larger than this many MiB (default {mebibytes(DEFAULT_MAX_FILE_BYTES)})")
     parser.add_argument("--allow-empty", action="store_true",
                         help="an input without any Kubernetes object is not an input problem (exit 3) "
                              "but a note")
 
 
-def add_config_options(parser: argparse.ArgumentParser) -> None:
+def add_config_options(parser: argparse.ArgumentParser, profile: bool = True) -> None:
+    """``--config``, ``--no-config`` and, for commands that run controls, ``--profile``."""
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: nearest .kubeharden.yaml)")
     parser.add_argument("--no-config", action="store_true", help="ignore .kubeharden.yaml files")
-    parser.add_argument("--profile", choices=("baseline", "default", "strict"),
-                        help="which controls run (overrides the configuration file)")
+    if profile:
+        parser.add_argument("--profile", choices=("baseline", "default", "strict"),
+                            help="which controls run: baseline, default or strict, each adding controls to the "
+                                 "one before (docs/controls.md; overrides the configuration file)")
 
 
 def add_output_options(parser: argparse.ArgumentParser, formats: tuple[str, ...], default: str) -> None:
-    parser.add_argument("-f", "--format", choices=formats, default=default, help="output format")
+    parser.add_argument("-f", "--format", choices=formats, default=default,
+                        help=f"output format (default {default})")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically)")
 
 
-def _megabytes(text: str) -> int:
+def _mebibytes(text: str) -> int:
+    """``--max-file-size``: a positive number of MiB (``64``, ``0.5``; a ``MiB`` suffix is allowed) -> bytes."""
+    number = text.strip().removesuffix("MiB").strip()
     try:
-        value = float(text)
+        value = float(number)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return int(value * 1024 * 1024)
+        raise argparse.ArgumentTypeError(f"not a number of MiB: {text!r} (e.g. 64 or 0.5)") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number of MiB")
+    return max(1, int(value * MIB))
 
 
 def severity_or_none(text: str) -> Severity | None:

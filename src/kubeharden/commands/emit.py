@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import IO
 
 from kubeharden.commands.common import ConfigError, fail, load_settings, output_stream
@@ -19,6 +20,19 @@ def add_generator_options(parser: argparse.ArgumentParser) -> None:
                         help="only this namespace (repeatable; default: every non-system namespace of the input); "
                              "objects without metadata.namespace are placed in the first, as kubectl apply -n")
     parser.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
+
+
+def warn_empty_namespaces(namespaces: Iterable[str], with_workloads: Collection[str], consequence: str) -> None:
+    """Say which generated namespaces have no workloads in the input (a typo in -n, or manifests elsewhere)."""
+    for ns in namespaces:
+        if ns in with_workloads:
+            continue
+        near = difflib.get_close_matches(ns, sorted(with_workloads), n=1)
+        hint = (f"did you mean {near[0]}? " if near else "") + \
+            (f"namespaces with workloads: {', '.join(sorted(with_workloads))}" if with_workloads
+             else "the input has no workloads")
+        print(f"kubeharden: warning: namespace {ns} has no workloads in the input ({hint}); {consequence}",
+              file=sys.stderr)
 
 
 def settings(args: argparse.Namespace) -> Config | None:

@@ -15,13 +15,17 @@ from urllib.parse import urlsplit
 import yaml
 
 from kubeharden.commands.common import fail, output_stream
+from kubeharden.commands.helptext import examples
 from kubeharden.exitcodes import OK, USAGE
 
 
 def register(gen: argparse._SubParsersAction) -> None:
     p = gen.add_parser("audit-webhook-config",
                        help="kubeconfig for the API server's audit webhook backend (to kubeharden audit serve)",
-                       description="Write the --audit-webhook-config-file for kube-apiserver (NSA-LOG-12).")
+                       description="Write the --audit-webhook-config-file for kube-apiserver (NSA-LOG-12).",
+                       **examples("kubeharden generate audit-webhook-config --server https://audit.internal:8443/audit",
+                                  "kubeharden generate audit-webhook-config --server https://10.0.0.5:8443 "
+                                  "--certificate-authority /etc/kubernetes/pki/audit-ca.crt -o webhook.yaml"))
     p.add_argument("--server", required=True, metavar="URL",
                    help="https URL of kubeharden audit serve, e.g. https://audit.example.internal:8443/audit")
     p.add_argument("--certificate-authority", default="/etc/kubernetes/pki/kubeharden-audit-ca.crt", metavar="FILE",

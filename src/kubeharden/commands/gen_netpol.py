@@ -6,12 +6,14 @@ import argparse
 import ipaddress
 import sys
 
-from kubeharden.commands.common import add_config_options, add_input_options, fail, read_options
-from kubeharden.commands.emit import add_generator_options, report_problems, settings, write_output
+from kubeharden.commands.common import add_config_options, add_input_options, fail, read_options, target_namespace
+from kubeharden.commands.emit import (add_generator_options, report_problems, settings, warn_empty_namespaces,
+                                      write_output)
 from kubeharden.commands.empty_input import Counted, check_read
+from kubeharden.commands.helptext import examples
 from kubeharden.engine import build_inventory
 from kubeharden.exitcodes import INPUT_ERRORS, USAGE
-from kubeharden.generators.netpol import Options, generate
+from kubeharden.generators.netpol import Options, generate, workload_namespaces
 from kubeharden.generators.output import write_documents
 from kubeharden.sources.files import read_objects
 
@@ -23,9 +25,12 @@ Review before applying: clients in other namespaces are not known from manifests
 def register(gen: argparse._SubParsersAction) -> None:
     p = gen.add_parser("netpol", help="default-deny NetworkPolicies plus the allows the Services need",
                        description="Write NetworkPolicies for each namespace of the input: default deny for "
-                                   "ingress and egress, DNS egress, and allow rules derived from the Services.")
+                                   "ingress and egress, DNS egress, and allow rules derived from the Services.",
+                       **examples("kubeharden generate netpol k8s/ -o netpol.yaml      # every non-system namespace",
+                                  "helm template shop ./chart | kubeharden generate netpol -n shop -",
+                                  "kubeharden generate netpol k8s/ -n shop --api-server 10.0.0.1"))
     add_input_options(p, namespace_option=False)
-    add_config_options(p)
+    add_config_options(p, profile=False)
     add_generator_options(p)
     p.add_argument("--ingress-namespace", default="ingress-nginx", metavar="NS",
                    help="namespace of the ingress controller, admitted to Services behind an Ingress "
@@ -53,7 +58,10 @@ def run(args: argparse.Namespace) -> int:
     if empty is not None and empty.level == "error":
         return INPUT_ERRORS
     options = Options(namespaces=tuple(args.namespace or ()), system_namespaces=cfg.system_namespaces,
-                      ingress_namespace=args.ingress_namespace, api_server=tuple(args.api_server))
+                      ingress_namespace=args.ingress_namespace, api_server=tuple(args.api_server),
+                      unset_namespace=target_namespace(args))
+    warn_empty_namespaces(options.namespaces, workload_namespaces(inventory, options),
+                          "its policies deny all traffic of any pod deployed there later and open nothing for it")
     for ns in options.namespaces:
         if ns in cfg.system_namespaces:
             print(f"kubeharden: warning: {ns} is a system namespace: its components need flows that manifests do "

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 
 from kubeharden.commands.common import add_config_options, add_input_options, fail, read_options
-from kubeharden.commands.emit import add_generator_options, report_problems, settings, write_output
+from kubeharden.commands.emit import (add_generator_options, report_problems, settings, warn_empty_namespaces,
+                                      write_output)
 from kubeharden.commands.empty_input import Counted, check_read
+from kubeharden.commands.helptext import examples
 from kubeharden.exitcodes import INPUT_ERRORS, USAGE
 from kubeharden.generators.output import write_documents
 from kubeharden.generators.quotas import build, collect
@@ -39,9 +41,13 @@ def _nodes(text: str) -> int:
 
 def register(gen: argparse._SubParsersAction) -> None:
     p = gen.add_parser("quotas", help="LimitRange and ResourceQuota per namespace, sized from the input",
-                       description="Write a LimitRange and a ResourceQuota for each namespace of the input.")
+                       description="Write a LimitRange and a ResourceQuota for each namespace of the input, "
+                                   "sized from its workloads' requests, limits and replicas.",
+                       **examples("kubeharden generate quotas k8s/ -o quotas.yaml",
+                                  "helm template shop ./chart | kubeharden generate quotas -n shop -",
+                                  "kubeharden generate quotas k8s/ --headroom 2 --daemonset-nodes 12"))
     add_input_options(p, namespace_option=False)
-    add_config_options(p)
+    add_config_options(p, profile=False)
     add_generator_options(p)
     p.add_argument("--headroom", type=_headroom, default=1.5, metavar="FACTOR",
                    help="quota = total of the workloads times this (default %(default)s)")
@@ -67,5 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if not namespaces:
         fail("no namespace with workloads in the input; name one with -n")
         return USAGE
+    warn_empty_namespaces(namespaces, {ns for ns, pods in by_ns.items() if pods},
+                          "its quota leaves room for one pod of the LimitRange's default size")
     docs = [doc for ns in namespaces for doc in build(ns, by_ns.get(ns, []), args.headroom)]
     return write_output(args.output, lambda out: write_documents(docs, out, HEADER), problems)

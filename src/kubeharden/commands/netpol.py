@@ -16,6 +16,7 @@ from kubeharden.analysis.reachability import Network, SideVerdict, Workload
 from kubeharden.commands.common import add_input_options, add_output_options, fail, read_options
 from kubeharden.commands.emit import report_problems, write_output
 from kubeharden.commands.empty_input import Counted, check_read, nothing_checked
+from kubeharden.commands.helptext import examples
 from kubeharden.engine import build_inventory
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.findings import NOTHING_CHECKED, Problem
@@ -28,11 +29,17 @@ _PORT_SUFFIX = re.compile(r"^(.*):(\d+(?:-\d+)?(?:/[A-Za-z]+)?)$")
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("netpol", help="NetworkPolicy reachability (matrix, can-reach)",
-                       description="Compute what traffic the NetworkPolicies in the input allow.")
-    q = p.add_subparsers(dest="netpol_command", metavar="QUERY")
+                       description="Compute what traffic the NetworkPolicies in the input allow.",
+                       **examples("kubeharden netpol matrix -n shop k8s/",
+                                  "kubeharden netpol can-reach shop/web shop/db:5432 k8s/",
+                                  "kubeharden netpol can-reach shop/web metadata k8s/"))
+    q = p.add_subparsers(dest="netpol_command", metavar="QUERY", help="the query to answer (each has its own --help):")
 
     m = q.add_parser("matrix", help="every allowed connection between workloads and external blocks",
-                     description="List the allowed connections (pairs with nothing allowed are absent).")
+                     description="List the allowed connections (pairs with nothing allowed are absent).",
+                     **examples("kubeharden netpol matrix k8s/",
+                                "kubeharden netpol matrix -n shop --no-external -f mermaid k8s/",
+                                "kubeharden netpol matrix -f dot k8s/ | dot -Tsvg > flows.svg"))
     m.add_argument("-n", "--namespace", action="append", metavar="NS",
                    help="only connections with an end in this namespace (repeatable); objects without "
                         "metadata.namespace are placed in the first, as kubectl apply -n")
@@ -46,9 +53,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                                  "SRC and DST are workloads (NS/KIND/NAME, NS/NAME, KIND/NAME or NAME), "
                                  "the named endpoints internet, metadata and apiserver (with --api-server), "
                                  "or an IP address. DST may end in :PORT or :PORT/PROTO (default TCP). "
-                                 "Exit status 0 when allowed, 1 when blocked.")
-    c.add_argument("src", metavar="SRC")
-    c.add_argument("dst", metavar="DST[:PORT[/PROTO]]")
+                                 "Exit status 0 when allowed, 1 when blocked.",
+                     **examples("kubeharden netpol can-reach shop/web shop/db:5432 k8s/",
+                                "kubeharden netpol can-reach shop/Deployment/web internet:443 k8s/",
+                                "kubeharden netpol can-reach shop/web apiserver:6443 --api-server 10.0.0.1 k8s/"))
+    c.add_argument("src", metavar="SRC",
+                   help="where the connection starts: a workload (NS/KIND/NAME, NS/NAME, KIND/NAME or NAME), "
+                        "internet, metadata, apiserver, or an IP address")
+    c.add_argument("dst", metavar="DST[:PORT[/PROTO]]",
+                   help="where it goes, in the same forms as SRC, optionally with :PORT or :PORT/PROTO "
+                        "(TCP, UDP or SCTP; default TCP), e.g. shop/db:5432 or 10.0.0.5:53/UDP")
     c.add_argument("--api-server", action="append", default=[], metavar="CIDR",
                    help="address(es) of the API server, for the apiserver endpoint")
     add_input_options(c)

@@ -19,6 +19,7 @@ from kubeharden.analysis.rbac import Grant, RbacModel, model_for, parse_subject
 from kubeharden.analysis.rbac_paths import GOALS, Path, PathFinder, describe_node, grant_dict
 from kubeharden.commands.common import add_input_options, fail, output_stream, read_options
 from kubeharden.commands.empty_input import Counted, check_read, nothing_checked
+from kubeharden.commands.helptext import examples
 from kubeharden.engine import build_inventory
 from kubeharden.exitcodes import INPUT_ERRORS, OK, USAGE
 from kubeharden.findings import NOTHING_CHECKED, OWN_OUTPUT, Problem
@@ -27,12 +28,28 @@ from kubeharden.sources.files import read_objects
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rbac", help="who can do what, and the privilege-escalation paths",
-                       description="Answer RBAC questions from manifests: who-can, can, paths.")
-    rsub = p.add_subparsers(dest="rbac_command", metavar="QUESTION", required=True)
+                       description="Answer RBAC questions from manifests: who-can, can, paths.",
+                       **examples("kubeharden rbac who-can get secrets -n shop k8s/",
+                                  "kubeharden rbac can serviceaccount:shop:api k8s/",
+                                  "kubeharden rbac paths --to cluster-admin k8s/"))
+    rsub = p.add_subparsers(dest="rbac_command", metavar="QUESTION", required=True,
+                                help="the question to answer (each has its own --help):")
 
-    w = rsub.add_parser("who-can", help="every subject that can VERB RESOURCE, with the granting binding and rule")
-    w.add_argument("verb")
-    w.add_argument("resource", help="resource, optionally with API group (deployments.apps) or /subresource")
+    w = rsub.add_parser("who-can", help="every subject that can VERB RESOURCE, with the granting binding and rule",
+                        description="Every subject (user, group, service account) whose RoleBindings and "
+                                    "ClusterRoleBindings in the input allow the request VERB RESOURCE, with the "
+                                    "binding and rule that grant it. Aggregated ClusterRoles, wildcards and the "
+                                    "built-in roles are taken into account.",
+                        **examples("kubeharden rbac who-can get secrets -n shop k8s/",
+                                   "kubeharden rbac who-can create pods/exec -n shop k8s/",
+                                   "kubeharden rbac who-can get /metrics --url k8s/"))
+    w.add_argument("verb", metavar="VERB",
+                   help="the request's verb as RBAC rules name it: get, list, watch, create, update, patch, "
+                        "delete, deletecollection, or escalate, bind, impersonate, use, approve; for a URL (--url) "
+                        "get, post, put, delete (kubernetes.io/docs/reference/access-authn-authz/authorization/)")
+    w.add_argument("resource", metavar="RESOURCE",
+                   help="plural resource name (pods, secrets), optionally with its API group (deployments.apps) "
+                        "and /subresource (pods/exec); with --url a path such as /healthz")
     w.add_argument("-n", "--namespace",
                    help="namespace of the request (default: a cluster-wide request), and of objects without "
                         "metadata.namespace, as kubectl apply -n (default: default)")
@@ -42,12 +59,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(w, ("table", "json"), namespace_option=False)
     w.set_defaults(func=run_who_can)
 
-    c = rsub.add_parser("can", help="everything a subject can do (serviceaccount:NS:NAME, user:NAME, group:NAME)")
-    c.add_argument("subject")
+    c = rsub.add_parser("can", help="everything a subject can do (serviceaccount:NS:NAME, user:NAME, group:NAME)",
+                        description="Everything SUBJECT may do according to the RBAC objects in the input, rule by "
+                                    "rule, with the binding that grants it and where it applies.",
+                        **examples("kubeharden rbac can serviceaccount:shop:api k8s/",
+                                   "kubeharden rbac can group:system:authenticated -f json k8s/",
+                                   "kubeharden rbac can user:alice@example.com k8s/"))
+    c.add_argument("subject", metavar="SUBJECT",
+                   help="serviceaccount:NAMESPACE:NAME (or sa:NAMESPACE:NAME), user:NAME, group:NAME, or a "
+                        "username such as system:serviceaccount:NAMESPACE:NAME")
     _common(c, ("table", "json"))
     c.set_defaults(func=run_can)
 
-    pa = rsub.add_parser("paths", help="privilege-escalation paths to cluster-admin or to all Secrets")
+    pa = rsub.add_parser("paths", help="privilege-escalation paths to cluster-admin or to all Secrets",
+                         description="Privilege-escalation paths: chains of permissions (create pods, read "
+                                     "Secrets holding tokens, bind, escalate, impersonate …) by which a subject "
+                                     "or workload reaches cluster-admin or every Secret.",
+                         **examples("kubeharden rbac paths k8s/",
+                                    "kubeharden rbac paths --to secrets --from serviceaccount:shop:api k8s/",
+                                    "kubeharden rbac paths -f mermaid -o paths.md k8s/"))
     pa.add_argument("--to", choices=sorted(GOALS), action="append", help="goal (repeatable; default both)")
     pa.add_argument("--from", dest="start", metavar="SUBJECT",
                     help="only paths starting at this subject (or workload:KIND/NAMESPACE/NAME)")
@@ -59,7 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _common(p: argparse.ArgumentParser, formats: tuple[str, ...], namespace_option: bool = True) -> None:
     add_input_options(p, namespace_option)
     p.add_argument("-f", "--format", choices=formats, default="table", help="output format")
-    p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
 
 
 #: How each question is asked, for the hint to pipe a rendered chart into it.

@@ -10,6 +10,7 @@ from kubeharden.commands.common import (ConfigError, add_config_options, add_inp
 from kubeharden.checks.catalogue import load_catalogue
 from kubeharden.checks.selection import UnknownControl, resolve
 from kubeharden.commands.empty_input import nothing_checked
+from kubeharden.commands.helptext import examples
 from kubeharden.engine import Evaluator
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.findings import Finding, Severity
@@ -20,7 +21,12 @@ from kubeharden.sources.files import read_objects
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("scan", help="scan manifests (files, directories, stdin)",
-                       description="Scan Kubernetes manifests against the NSA/CISA hardening controls.")
+                       description="Scan Kubernetes manifests against the NSA/CISA hardening controls. Exit "
+                                   "status: 0 clean, 1 findings at or above --fail-on, 2 usage, 3 unreadable "
+                                   "input (docs/exit-codes.md).",
+                       **examples("kubeharden scan k8s/ --fail-on high                      # gate CI on high+",
+                                  "kubectl kustomize overlays/prod | kubeharden scan -f sarif -o k.sarif -",
+                                  "kubeharden scan --profile strict --control KH-POD-004 app.yaml"))
     add_input_options(p)
     add_config_options(p)
     add_output_options(p, FORMATS, "table")

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from kubeharden.findings import Severity
+from kubeharden.guide import GUIDE_DOC_URL, requirement_url
 
 if TYPE_CHECKING:
     from kubeharden.detect.rules import Rule
@@ -55,6 +56,7 @@ class Alert:
             "message": self.message,
             "time": self.timestamp(),
             "nsa": list(r.nsa),
+            "nsa_urls": [requirement_url(i) for i in r.nsa],
             "detections": list(r.det),
             "section": r.section,
             "mitre": list(r.mitre),
@@ -87,7 +89,9 @@ class Alert:
             "event": {"kind": "alert", "module": "kubeharden", "dataset": "kubeharden.audit",
                       "severity": int(r.severity), "action": d["verb"], "id": self.audit_ids[-1] if self.audit_ids
                       else None, "outcome": _outcome(d["response_code"])},
-            "rule": {"id": r.id, "name": r.title, "reference": ", ".join(r.nsa), "category": r.section},
+            # ECS rule.reference is a URL: the guide page entry of the rule's first requirement.
+            "rule": {"id": r.id, "name": r.title, "reference": d["nsa_urls"][0] if r.nsa else GUIDE_DOC_URL,
+                     "category": r.section},
             "log": {"level": r.severity.label},
             "threat": {"framework": "MITRE ATT&CK", "technique": {"id": list(r.mitre)}},
             "user": {"name": d["user"], "roles": d["groups"],
@@ -104,8 +108,8 @@ class Alert:
                                         "subresource": obj["subresource"], "namespace": obj["namespace"],
                                         "name": obj["name"]}},
             },
-            "kubeharden": {"nsa": d["nsa"], "detections": d["detections"], "count": d["count"], "key": d["key"],
-                           "remediation": d["remediation"]},
+            "kubeharden": {"nsa": d["nsa"], "nsa_urls": d["nsa_urls"], "detections": d["detections"],
+                           "count": d["count"], "key": d["key"], "remediation": d["remediation"]},
         }
 
 

@@ -60,6 +60,15 @@ class Decision:
     omit_stages: set[str]
     rule: int | None  # index of the policy rule that decided, None when no rule matched
 
+    def where(self) -> str:
+        """The deciding rule as people count it, with its index: ``policy rule 3 (rules[2])``."""
+        return "no policy rule matches" if self.rule is None else rule_name(self.rule)
+
+
+def rule_name(index: int) -> str:
+    """A policy rule by its 0-based ``index``, as people count it: ``policy rule 3 (rules[2])``."""
+    return f"policy rule {index + 1} (rules[{index}])"
+
 
 @dataclass(slots=True)
 class AuditPolicy:
@@ -90,26 +99,26 @@ def parse_policy(text: str, where: str = "policy") -> AuditPolicy:
         raise PolicyError(f"{where}: the policy has no rules, so the API server logs nothing")
     rules = []
     for i, r in enumerate(raw_rules):
-        place = f"{where}: rules[{i}]"
+        place = f"{where}: {rule_name(i)}"
         if not isinstance(r, dict):
             raise PolicyError(f"{place} is not a mapping")
         level = r.get("level")
         if level not in LEVELS:
             raise PolicyError(f"{place}: level {level!r} is not one of {', '.join(LEVELS)}")
-        stages = _strings(r.get("omitStages"), f"{place}.omitStages")
+        stages = _strings(r.get("omitStages"), f"{place}: omitStages")
         bad = [s for s in stages if s not in STAGES]
         if bad:
-            raise PolicyError(f"{place}.omitStages: unknown stage(s) {', '.join(bad)}")
+            raise PolicyError(f"{place}: omitStages: unknown stage(s) {', '.join(bad)}")
         resources = r.get("resources") or []
         if not isinstance(resources, list) or not all(isinstance(x, dict) for x in resources):
-            raise PolicyError(f"{place}.resources must be a list of {{group, resources, resourceNames}}")
-        nonres = _strings(r.get("nonResourceURLs"), f"{place}.nonResourceURLs")
+            raise PolicyError(f"{place}: resources must be a list of {{group, resources, resourceNames}}")
+        nonres = _strings(r.get("nonResourceURLs"), f"{place}: nonResourceURLs")
         if nonres and (resources or r.get("namespaces")):
             raise PolicyError(f"{place}: nonResourceURLs cannot be combined with resources or namespaces")
-        rules.append(PolicyRule(i, level, _strings(r.get("users"), f"{place}.users"),
-                                _strings(r.get("userGroups"), f"{place}.userGroups"),
-                                _strings(r.get("verbs"), f"{place}.verbs"), resources,
-                                _strings(r.get("namespaces"), f"{place}.namespaces"), nonres, set(stages)))
+        rules.append(PolicyRule(i, level, _strings(r.get("users"), f"{place}: users"),
+                                _strings(r.get("userGroups"), f"{place}: userGroups"),
+                                _strings(r.get("verbs"), f"{place}: verbs"), resources,
+                                _strings(r.get("namespaces"), f"{place}: namespaces"), nonres, set(stages)))
     omit = set(_strings(doc.get("omitStages"), f"{where}.omitStages"))
     return AuditPolicy(rules, omit)
 
@@ -208,8 +217,7 @@ def coverage(policy: AuditPolicy, rules: list[Rule]) -> list[Coverage]:
                     d = policy.decide(request)
                     what = f"{verb} {res}{'/' + sub if sub else ''}"
                     if LEVELS.index(d.level) < need:
-                        where = f"rule {d.rule}" if d.rule is not None else "no rule matches"
-                        gaps.append(f"{what} logged at {d.level} ({where}), needs {req.level}")
+                        gaps.append(f"{what} logged at {d.level} ({d.where()}), needs {req.level}")
                     elif not set(req.stages) - d.omit_stages:
                         gaps.append(f"{what}: stages {', '.join(req.stages)} are omitted")
                     else:

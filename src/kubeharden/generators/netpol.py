@@ -11,6 +11,9 @@ Per namespace:
   ``loadBalancerSourceRanges``, or any address); Services behind an Ingress admit the
   ingress controller's namespace.
 
+Objects that set no namespace count as in ``Options.unset_namespace`` (the namespace they will be
+applied to; ``default`` unless the command says otherwise).
+
 With the API server's addresses, every pod of the namespace may also call it on TCP 443
 and 6443 (``allow-apiserver-egress``).
 
@@ -40,6 +43,17 @@ class Options:
     dns_namespace: str = "kube-system"
     dns_labels: tuple[tuple[str, str], ...] = (("k8s-app", "kube-dns"),)
     api_server: tuple[str, ...] = ()  # CIDRs of the API server: egress on 443 and 6443 when given
+    unset_namespace: str = DEFAULT_NAMESPACE  # where objects that set no namespace are deployed
+
+
+def namespace_of(obj: K8sObject, options: Options) -> str:
+    """The namespace ``obj`` is deployed to (``options.unset_namespace`` when it sets none)."""
+    return obj.namespace or options.unset_namespace
+
+
+def workload_namespaces(inventory: Inventory, options: Options) -> set[str]:
+    """The namespaces in which the input runs pods."""
+    return {p.namespace or options.unset_namespace for p in inventory.pods}
 
 
 def _policy(name: str, namespace: str, why: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -52,7 +66,7 @@ def target_namespaces(inventory: Inventory, options: Options) -> list[str]:
     if options.namespaces:
         return list(options.namespaces)
     names = {o.name for o in inventory.of_kind("Namespace")}
-    names.update(p.namespace or DEFAULT_NAMESPACE for p in inventory.pods)
+    names.update(workload_namespaces(inventory, options))
     return sorted(n for n in names if n not in options.system_namespaces)
 
 
@@ -73,11 +87,11 @@ def _service_ports(svc: K8sObject) -> list[dict[str, Any]]:
     return out
 
 
-def _ingress_backends(inventory: Inventory, namespace: str) -> set[str]:
+def _ingress_backends(inventory: Inventory, namespace: str, options: Options) -> set[str]:
     """Names of the Services that Ingress objects of ``namespace`` route to."""
     names: set[str] = set()
     for ing in inventory.of_kind("Ingress"):
-        if (ing.namespace or DEFAULT_NAMESPACE) != namespace:
+        if namespace_of(ing, options) != namespace:
             continue
         spec = as_dict(ing.raw.get("spec"))
         backends = [as_dict(spec.get("defaultBackend"))]
@@ -107,9 +121,9 @@ def generate(inventory: Inventory, options: Options) -> list[dict[str, Any]]:
                 "podSelector": {}, "policyTypes": ["Egress"],
                 "egress": [{"to": [{"ipBlock": {"cidr": c}} for c in options.api_server],
                             "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}]}))
-        behind_ingress = _ingress_backends(inventory, ns)
+        behind_ingress = _ingress_backends(inventory, ns, options)
         for svc in sorted(inventory.of_kind("Service"), key=lambda s: s.name):
-            if (svc.namespace or DEFAULT_NAMESPACE) != ns:
+            if namespace_of(svc, options) != ns:
                 continue
             out.extend(_service_policies(svc, ns, svc.name in behind_ingress, options))
     return out

@@ -99,9 +99,12 @@ def _replicas(obj: K8sObject, daemonset_nodes: int) -> int:
     return n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else 1
 
 
-def collect(objects: Iterable[K8sObject | Problem], daemonset_nodes: int = 3
-            ) -> tuple[dict[str, list[PodNeeds]], set[str], list[Problem]]:
-    """Per namespace, the pods' needs; also the namespaces declared and the problems met."""
+def collect(objects: Iterable[K8sObject | Problem], daemonset_nodes: int = 3,
+            unset_namespace: str = DEFAULT_NAMESPACE) -> tuple[dict[str, list[PodNeeds]], set[str], list[Problem]]:
+    """Per namespace, the pods' needs; also the namespaces declared and the problems met.
+
+    Workloads that set no namespace count in ``unset_namespace``, where they will be applied.
+    """
     by_ns: dict[str, list[PodNeeds]] = defaultdict(list)
     declared: set[str] = set()
     problems: list[Problem] = []
@@ -134,7 +137,7 @@ def collect(objects: Iterable[K8sObject | Problem], daemonset_nodes: int = 3
                                                 f"{exc}; ignored for sizing", obj.origin.file,
                                                 c.line(values, r), obj.ref))
             (needs.init if c.kind == "initContainer" else needs.containers).append(item)
-        by_ns[obj.namespace or DEFAULT_NAMESPACE].append(needs)
+        by_ns[obj.namespace or unset_namespace].append(needs)
     return by_ns, declared, problems
 
 

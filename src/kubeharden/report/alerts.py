@@ -24,7 +24,7 @@ from kubeharden.detect.engine import DetectorStats
 from kubeharden.detect.policy import Coverage
 from kubeharden.detect.rules import MAPPING_KEYS, Rule
 from kubeharden.findings import Problem, Severity
-from kubeharden.guide import GUIDE, title_of
+from kubeharden.guide import GUIDE, GUIDE_POINTER, anchor_of, title_of
 
 ALERT_FORMATS = ("table", "jsonl", "json")
 STYLE = {Severity.CRITICAL: "bold white on red", Severity.HIGH: "bold red", Severity.MEDIUM: "yellow",
@@ -101,6 +101,7 @@ def write_table(alerts: Iterable[Alert], run: AuditRun, out: IO[str]) -> None:
                       Text(a.rule.id, style="bold"), who, what)
     if count:
         console.print(table)
+        console.print(Text(GUIDE_POINTER, style="dim"))
     s = run.stats
     console.print(f"\n{s.events} events, {count} alerts, {len(run.rules)} rules"
                   + (f"; by rule: {', '.join(f'{k} {v}' for k, v in sorted(s.by_rule.items()))}" if count else ""))
@@ -167,7 +168,7 @@ def rules_markdown(rules: list[Rule], out: IO[str]) -> None:
         w(f"{r.description}\n\n**Response:** {r.remediation}\n\n")
         if r.inactive:
             w(f"**Off by default:** {r.inactive} (see `docs/audit.md`).\n\n")
-        w("**Guide:** " + "; ".join(f"{i} — {title_of(i)}" for i in r.nsa) + "\n\n")
+        w("**Guide:** " + "; ".join(f"[{i}](guide.md#{anchor_of(i)}) — {title_of(i)}" for i in r.nsa) + "\n\n")
         if req is not None:
             res = ", ".join(f"{g or 'core'}/{x}{'/' + s if s else ''}" for g, x, s in req.resources) \
                 if req.resources else "any"

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from kubeharden.engine import ScanResult
 from kubeharden.findings import Finding
+from kubeharden.guide import requirement_url
 
 
 def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None:
@@ -45,7 +46,7 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
             else:
                 fail = ET.SubElement(case, "failure", message=f.message, type=f.severity.label)
                 fail.text = (f"{f.file}:{f.line}\n{f.message}\nFix: {f.remediation}\n"
-                             f"Guide: {', '.join(control.nsa)}")
+                             "Guide: " + ", ".join(f"{i} ({requirement_url(i)})" for i in control.nsa))
                 failures += 1
         tests = max(len(items), 1)
         suite.set("tests", str(tests))

@@ -16,7 +16,7 @@ import orjson
 from kubeharden import __version__
 from kubeharden.engine import ScanResult
 from kubeharden.findings import Finding, Severity
-from kubeharden.guide import title_of
+from kubeharden.guide import GUIDE_DOC_URL, requirement_url, title_of
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFO_URI = "https://github.com/kubeharden/kubeharden"
@@ -34,16 +34,18 @@ def file_uri(path: str) -> str:
 
 
 def _rule(control: Any) -> dict[str, Any]:
-    guide = "; ".join(f"{i} ({title_of(i)})" for i in control.nsa)
+    guide = "; ".join(f"{i} ({title_of(i)}, {requirement_url(i)})" for i in control.nsa)
+    guide_md = "; ".join(f"[{i}]({requirement_url(i)}) {title_of(i)}" for i in control.nsa)
     maps = "; ".join(f"{k}: {', '.join(v)}" for k, v in control.mappings_dict().items() if v)
     text = f"{control.description}\n\nFix: {control.remediation}\n\nGuide: {guide}"
-    markdown = (f"{control.description}\n\n**Fix:** {control.remediation}\n\n**Guide:** {guide}\n\n"
+    markdown = (f"{control.description}\n\n**Fix:** {control.remediation}\n\n**Guide:** {guide_md}\n\n"
                 f"**Equivalent checks:** {maps or 'none'}")
     return {
         "id": control.id,
         "name": control.id.replace("-", ""),
         "shortDescription": {"text": control.title},
         "fullDescription": {"text": control.description},
+        "helpUri": requirement_url(control.nsa[0]) if control.nsa else GUIDE_DOC_URL,
         "help": {"text": text, "markdown": markdown},
         "defaultConfiguration": {"level": _LEVEL[control.severity]},
         "properties": {

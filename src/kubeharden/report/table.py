@@ -13,6 +13,7 @@ from rich.text import Text
 
 from kubeharden.engine import ScanResult
 from kubeharden.findings import NOTHING_CHECKED, OWN_OUTPUT, Finding, Severity
+from kubeharden.guide import GUIDE_POINTER, requirement_url
 from kubeharden.report.summary import summary
 
 STYLE = {Severity.CRITICAL: "bold white on red", Severity.HIGH: "bold red", Severity.MEDIUM: "yellow",
@@ -52,8 +53,11 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
             if f.line:
                 detail.append(f"  (line {f.line})", style="dim")
             detail.append(f"\nfix: {f.remediation}", style="green")
-            detail.append(f"\nwhy: {f.control.title}. Guide {', '.join(f.control.nsa)} ({f.control.section})",
-                          style="dim")
+            detail.append(f"\nwhy: {f.control.title}. Guide ", style="dim")
+            for n, nsa_id in enumerate(f.control.nsa):
+                detail.append(", " if n else "", style="dim")
+                detail.append(nsa_id, style=f"dim link {requirement_url(nsa_id)}")
+            detail.append(f" ({f.control.section})", style="dim")
             if f.status == "suppressed":
                 detail.append(f"\nsuppressed: {(f.suppression or {}).get('reason', '')}", style="dim italic")
             table.add_row(sev, Text(f.control.id, style="bold"), detail)
@@ -87,6 +91,7 @@ def _summary(console: Console, result: ScanResult) -> None:
                   f"{levels['baseline']}, privileged {levels['privileged']}{invalid}")
     console.print(f"profile {s['profile']}, {s['objects']} objects, {s['controls']} controls")
     console.print(Text(f"configuration: {s['config'] or 'none (built-in defaults)'}"))
+    console.print(Text(GUIDE_POINTER, style="dim"))
     for e in result.expired_exceptions:
         console.print(Text(f"exception #{e.index} ({e.control}) expired on {e.expires}: it no longer suppresses",
                            style="yellow"))

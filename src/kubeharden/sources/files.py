@@ -7,6 +7,7 @@ not use. It streams file by file so memory stays flat however large the tree is.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -20,7 +21,9 @@ from kubeharden.model.objects import K8sObject, Provenance, make_ref
 from kubeharden.sources.yamlload import LineMap, line_of, load_documents
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
+MIB = 1024 * 1024
+#: --max-file-size is given and printed in MiB (one unit everywhere).
+DEFAULT_MAX_FILE_BYTES = 64 * MIB
 #: kustomization.yaml's API group: read by kustomize, never sent to the API server
 #: (https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/).
 KUSTOMIZE_GROUP = "kustomize.config.k8s.io"
@@ -82,6 +85,11 @@ def skipped_reason(path: str, skip_files: dict[tuple[int, int], str]) -> str | N
     except OSError:
         return None
     return skip_files.get((st.st_dev, st.st_ino))
+def mebibytes(size: int) -> str:
+    """A byte count in MiB, the unit of --max-file-size: ``64 MiB``, ``70.3 MiB``, ``0.68 MiB``, ``0.00095 MiB``."""
+    value = size / MIB
+    decimals = 1 if value >= 1 or value == 0 else 1 - math.floor(math.log10(value))
+    return f"{value:.{decimals}f}".rstrip("0").rstrip(".") + " MiB"
 
 
 def read_file(path: str, options: ReadOptions | None = None) -> Iterator[K8sObject | Problem]:
@@ -94,7 +102,7 @@ def read_file(path: str, options: ReadOptions | None = None) -> Iterator[K8sObje
             size = os.path.getsize(path)
             if size > options.max_file_bytes:
                 yield Problem("error", "too-large",
-                              f"file is {size / 1e6:.1f} MB, over the {options.max_file_bytes / 1e6:.0f} MB limit "
+                              f"file is {mebibytes(size)}, over the {mebibytes(options.max_file_bytes)} limit "
                               "(--max-file-size); skipped", file=display)
                 return
             with open(path, "rb") as fh:
@@ -104,7 +112,7 @@ def read_file(path: str, options: ReadOptions | None = None) -> Iterator[K8sObje
         return
     if len(data) > options.max_file_bytes:
         yield Problem("error", "too-large",
-                      f"input is over the {options.max_file_bytes / 1e6:.0f} MB limit (--max-file-size); skipped",
+                      f"input is over the {mebibytes(options.max_file_bytes)} limit (--max-file-size); skipped",
                       file=display)
         return
     yield from parse_bytes(data, display, source="stdin" if path == "-" else "file",

@@ -1,0 +1,66 @@
+"""What implements each requirement of the guide: controls of the catalogue and audit rules.
+
+Joins :data:`kubeharden.guide.REQUIREMENTS` with the ``nsa:`` IDs of the control catalogue
+(``checks/catalogue/*.yaml``) and of the built-in audit rule pack (``detect/rules/*.yaml``).
+A requirement that nothing implements keeps the gap and reason written in ``guide.py``, so no
+requirement is ever shown as covered by default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubeharden.checks.catalogue import load_catalogue
+from kubeharden.detect.rules import load_rules
+from kubeharden.guide import REQUIREMENTS, Requirement, requirement_url
+
+CHECKED = "checked in manifests"       # at least one control of the catalogue
+DETECTED = "detected in audit logs"    # audit rules only
+IMPLEMENTED = (CHECKED, DETECTED)
+
+
+@dataclass(slots=True)
+class GuideEntry:
+    """One requirement with the controls and audit rules that implement it (ID, title pairs)."""
+
+    requirement: Requirement
+    controls: list[tuple[str, str]] = field(default_factory=list)
+    audit_rules: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """:data:`CHECKED`, :data:`DETECTED`, or the requirement's gap (one of ``guide.GAP_KINDS``)."""
+        if self.controls:
+            return CHECKED
+        if self.audit_rules:
+            return DETECTED
+        return self.requirement.gap
+
+    @property
+    def reason(self) -> str:
+        """What is not checked and why (empty when the listed controls and rules cover it)."""
+        return self.requirement.reason
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.requirement
+        return {"id": r.id, "section": r.section, "title": r.title, "text": r.text, "status": self.status,
+                "reason": self.reason or None, "url": requirement_url(r.id),
+                "controls": [{"id": i, "title": t} for i, t in self.controls],
+                "audit_rules": [{"id": i, "title": t} for i, t in self.audit_rules]}
+
+
+def guide_map() -> list[GuideEntry]:
+    """Every requirement, in the guide's order, with what implements it.
+
+    Reads the packaged catalogue and rule pack; raises CatalogueError or RuleError if either is
+    broken (the test suite keeps them valid).
+    """
+    entries = {i: GuideEntry(r) for i, r in REQUIREMENTS.items()}
+    for control in load_catalogue():
+        for nsa_id in control.nsa:
+            entries[nsa_id].controls.append((control.id, control.title))
+    for rule in load_rules():
+        for nsa_id in rule.nsa:
+            entries[nsa_id].audit_rules.append((rule.id, rule.title))
+    return list(entries.values())
