@@ -19,7 +19,7 @@ from kubeharden.analysis.rbac import namespace_hint
 from kubeharden.checks import rules
 from kubeharden.checks.catalogue import Control, Violation, function_for, load_catalogue, profile_includes
 from kubeharden.checks.context import Context
-from kubeharden.checks.pss import evaluate as evaluate_pss
+from kubeharden.checks.pss import evaluate_once as evaluate_pss
 from kubeharden.config import Config, ConfigError, ExceptionRule, has_setting
 from kubeharden.findings import Finding, Problem, Severity, Tally
 from kubeharden.inventory import INDEXED_KINDS, Inventory
@@ -232,7 +232,7 @@ class Evaluator:
         annotations = {**annotations, **as_str_map(pod.annotations_raw)}  # a null value is no reason
         self.inventory.add_pod(pod)
         try:
-            pss = evaluate_pss(pod)
+            pss = evaluate_pss(pod, self.ctx)
             self.result.pss.append(PssEntry(obj.ref, obj.origin.file, obj.origin.line,
                                             "invalid" if invalid else pss.level,
                                             tuple(pss.baseline), tuple(pss.restricted)))
@@ -279,6 +279,7 @@ class Evaluator:
             self.result.problems.append(hint)
         self.inventory = Inventory()
         self._duplicates = DuplicateIndex()
+        self.ctx.scan.forget()  # the analyses of the closed scope's inventory
 
     def finish(self) -> Iterator[Finding]:
         """Close the last scope (if objects are left) and the exception bookkeeping."""

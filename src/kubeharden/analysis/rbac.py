@@ -668,17 +668,7 @@ def namespace_hint(inventory: Inventory) -> Problem | None:
                    f"are applied with kubectl apply -n {target}, scan with -n {target}")
 
 
-_CACHE: list[tuple[Inventory, tuple[int, ...], RbacModel]] = []
-
-
 def model_for(inventory: Inventory) -> RbacModel:
-    """The model of ``inventory``, built once however many controls ask for it."""
-    stamp = tuple(len(inventory.objects.get(k, ())) for k in
-                  ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount", "Secret")) \
-        + (len(inventory.pods),)
-    for inv, seen, model in _CACHE:
-        if inv is inventory and seen == stamp:
-            return model
-    model = RbacModel(inventory)
-    _CACHE[:] = [(inventory, stamp, model)]
-    return model
+    """The RBAC model of ``inventory`` (built anew each call: a caller that asks repeatedly keeps it,
+    as the controls do in their scan's :class:`~kubeharden.checks.context.ScanContext`)."""
+    return RbacModel(inventory)

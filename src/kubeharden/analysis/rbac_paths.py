@@ -129,6 +129,7 @@ class PathFinder:
         self.model = model
         self.graph = Graph()
         self.starts: set[str] = set()
+        self._facts: dict[Rule, frozenset[str]] = {}
         self._sas = model.service_accounts()
         self._namespaces = sorted(set(self._sas) | model.inventory.namespaces_seen)
         self._nodes_known = bool(model.inventory.of_kind("Node"))
@@ -165,7 +166,7 @@ class PathFinder:
         secret_makers: dict[str | None, Grant] = {}
         secret_readers: dict[str | None, Grant] = {}
         for grant in self.model.grants_of(subject):
-            facts = rule_facts(grant.rule)
+            facts = rule_facts(grant.rule, self._facts)
             if not facts:
                 continue
             ns = grant.namespace
@@ -361,15 +362,13 @@ class PathFinder:
         return found
 
 
-_FACTS: dict[Rule, frozenset[str]] = {}
+def rule_facts(rule: Rule, memo: dict[Rule, frozenset[str]] | None = None) -> frozenset[str]:
+    """What a rule allows that matters for escalation, independent of its scope.
 
-
-def rule_facts(rule: Rule) -> frozenset[str]:
-    """What a rule allows that matters for escalation, independent of its scope (memoised).
-
-    Most rules allow nothing of interest, so the graph builder skips them after one lookup.
+    Most rules allow nothing of interest, so the graph builder skips them after one lookup in
+    ``memo`` (its own, one per :class:`PathFinder`: no state outlives a scan).
     """
-    found = _FACTS.get(rule)
+    found = memo.get(rule) if memo is not None else None
     if found is not None:
         return found
     a = rule.allows
@@ -402,7 +401,8 @@ def rule_facts(rule: Rule) -> frozenset[str]:
         facts[f"escalate-{kind_res}"] = a("escalate", RBAC_GROUP, kind_res, any_name=True)
         facts[f"write-{kind_res}"] = any(a(v, RBAC_GROUP, kind_res, any_name=True) for v in ("update", "patch"))
     found = frozenset(k for k, v in facts.items() if v)
-    _FACTS[rule] = found
+    if memo is not None:
+        memo[rule] = found
     return found
 
 

@@ -31,15 +31,9 @@ _FRESH_NAMESPACE = "kubeharden-any-future-namespace"
 
 # -- shared plumbing ---------------------------------------------------------------------------
 
-_last: tuple[Inventory, Network] | None = None
-
-
-def network_of(inventory: Inventory) -> Network:
-    """One engine per inventory, shared by all the controls of a scan."""
-    global _last
-    if _last is None or _last[0] is not inventory:
-        _last = (inventory, Network(inventory))
-    return _last[1]
+def network_of(inventory: Inventory, ctx: Context) -> Network:
+    """One reachability engine per inventory, shared by all the controls of a scan (memo in ``ctx.scan``)."""
+    return ctx.scan.memo("network", inventory, Network)
 
 
 @dataclass(slots=True)
@@ -82,7 +76,7 @@ def _record(w: Workload) -> PodRecord:
 # -- default deny (NSA-NET-6) --------------------------------------------------------------------
 
 def _default_deny(inventory: Inventory, ctx: Context, direction: str) -> Iterator[Violation]:
-    network = network_of(inventory)
+    network = network_of(inventory, ctx)
     types = "Ingress" if direction == "ingress" else "Egress"
     by_namespace: dict[str, list[Policy]] = defaultdict(list)
     for policy in network.policies:
@@ -128,7 +122,7 @@ def default_deny_egress(inventory: Inventory, ctx: Context) -> Iterator[Violatio
 
 @check("KH-NET-003")
 def workload_not_isolated(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    network = network_of(inventory)
+    network = network_of(inventory, ctx)
     for w, klass in _user_workloads(network, ctx):
         record = _record(w)
         if w.host_network:
@@ -163,7 +157,7 @@ def _admits_every_namespace(network: Network, rule: Rule) -> bool:
 
 @check("KH-NET-004")
 def reachable_from_every_namespace(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    network = network_of(inventory)
+    network = network_of(inventory, ctx)
     for w, klass in _user_workloads(network, ctx):
         if not klass.ingress_isolated:
             continue  # KH-NET-003 reports unisolated workloads
@@ -190,7 +184,7 @@ def _is_dns(klass: PodClass) -> bool:
 
 @check("KH-NET-005")
 def system_reachable(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    network = network_of(inventory)
+    network = network_of(inventory, ctx)
     system = set(ctx.config.system_namespaces)
     user_classes = [c for c in network.classes if c.namespace not in system]
     user_namespaces_ = [n for n in network.namespaces if n not in system]
@@ -248,7 +242,7 @@ def _why_open(w: Workload) -> str:
 
 @check("KH-NET-006")
 def internet_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    network = network_of(inventory)
+    network = network_of(inventory, ctx)
     for w, klass in _user_workloads(network, ctx):
         record = _record(w)
         if not klass.egress_isolated:
@@ -265,7 +259,7 @@ def internet_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
 
 @check("KH-NET-007")
 def metadata_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    network = network_of(inventory)
+    network = network_of(inventory, ctx)
     for w, klass in _user_workloads(network, ctx):
         record = _record(w)
         if not klass.egress_isolated:
@@ -296,7 +290,7 @@ def metadata_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
 
 @check("KH-NET-014")
 def other_engines(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    network = network_of(inventory)
+    network = network_of(inventory, ctx)
     for unit in user_namespaces(inventory, ctx):
         found = network.covered_by_other_engines(unit.name)
         if not found:

@@ -191,33 +191,30 @@ RESTRICTED_CHECKS: tuple[Callable[[PodView], Iterator[str]], ...] = (
 )
 
 
-#: The last pod evaluated and its result: the engine records every pod's level and, in the strict
-#: profile, KH-PSS-001/002 ask again for the same pod right after.
-_last: list[tuple[PodView, PssResult]] = []
-
-
 def evaluate(pod: PodView) -> PssResult:
-    """The strongest Pod Security Standards level ``pod`` meets, with every violation."""
-    if _last and _last[0][0] is pod:
-        return _last[0][1]
+    """The strongest Pod Security Standards level ``pod`` meets, with every violation (a pure function)."""
     baseline = [msg for fn in BASELINE_CHECKS for msg in fn(pod)]
     restricted = [msg for fn in RESTRICTED_CHECKS for msg in fn(pod)]
     level = "privileged" if baseline else ("baseline" if restricted else "restricted")
-    result = PssResult(level, baseline, restricted)
-    _last[:] = [(pod, result)]
-    return result
+    return PssResult(level, baseline, restricted)
+
+
+def evaluate_once(pod: PodView, ctx: Context) -> PssResult:
+    """:func:`evaluate`, once per pod per scan: the engine records every pod's level and, in the
+    strict profile, KH-PSS-001/002 ask again for the same pod right after (memo in ``ctx.scan``)."""
+    return ctx.scan.memo("pss", pod, evaluate)
 
 
 @check("KH-PSS-001")
 def pss_baseline(pod: PodView, ctx: Context) -> Iterator[Violation]:
-    result = evaluate(pod)
+    result = evaluate_once(pod, ctx)
     if result.baseline:
         yield Violation("PSA enforce=baseline would reject this pod: " + "; ".join(result.baseline), pod.line())
 
 
 @check("KH-PSS-002")
 def pss_restricted(pod: PodView, ctx: Context) -> Iterator[Violation]:
-    result = evaluate(pod)
+    result = evaluate_once(pod, ctx)
     if result.restricted and not result.baseline:
         yield Violation("PSA enforce=restricted would reject this pod: " + "; ".join(result.restricted),
                         pod.line())

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from kubeharden.analysis.rbac import ALL, Grant, RbacModel, RoleDef, Rule, Subject, model_for
+from kubeharden.analysis.rbac import ALL, Grant, RbacModel, RoleDef, Rule, Subject
 from kubeharden.analysis.rbac_defaults import DEFAULT_BINDINGS
 from kubeharden.analysis.rbac_paths import CLUSTER_ADMIN, SECRETS, Path, PathFinder, describe_node
 from kubeharden.analysis.rbac_defaults import BOOTSTRAP_LABEL
@@ -46,6 +46,11 @@ SA_TOKEN_TYPE = "kubernetes.io/service-account-token"
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def model_for(inventory: Inventory, ctx: Context) -> RbacModel:
+    """The RBAC model of ``inventory``, built once per scan however many controls ask (memo in ``ctx.scan``)."""
+    return ctx.scan.memo("rbac", inventory, RbacModel)
 
 
 def _bound_to(model: RbacModel) -> dict[int, list[tuple[K8sObject, list[Subject]]]]:
@@ -107,8 +112,8 @@ def _rule_hits(risk: Risk, rules: list[Rule], cluster_scope: bool) -> list[tuple
     return hits
 
 
-def _role_risk(inventory: Inventory, key: str) -> Iterator[Violation]:
-    model = model_for(inventory)
+def _role_risk(inventory: Inventory, ctx: Context, key: str) -> Iterator[Violation]:
+    model = model_for(inventory, ctx)
     bound = _bound_to(model)
     risk = RISKS[key]
     for role, rules in _reviewable_roles(model):
@@ -164,7 +169,7 @@ def _binding_scope(binding: K8sObject) -> str:
 
 @check("KH-RBAC-002")
 def wildcards(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    model = model_for(inventory)
+    model = model_for(inventory, ctx)
     bound = _bound_to(model)
     for role, rules in _reviewable_roles(model):
         hits = []
@@ -182,38 +187,38 @@ def wildcards(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
 
 @check("KH-RBAC-003")
 def read_secrets(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "read-secrets")
+    yield from _role_risk(inventory, ctx, "read-secrets")
 
 
 @check("KH-RBAC-004")
 def exec_attach(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "exec")
+    yield from _role_risk(inventory, ctx, "exec")
 
 
 @check("KH-RBAC-005")
 def create_workloads(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "workloads")
+    yield from _role_risk(inventory, ctx, "workloads")
 
 
 @check("KH-RBAC-006")
 def escalate_bind(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "escalate-bind")
+    yield from _role_risk(inventory, ctx, "escalate-bind")
 
 
 @check("KH-RBAC-007")
 def impersonate(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "impersonate")
+    yield from _role_risk(inventory, ctx, "impersonate")
 
 
 @check("KH-RBAC-008")
 def nodes_proxy(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "nodes-proxy")
+    yield from _role_risk(inventory, ctx, "nodes-proxy")
 
 
 @check("KH-RBAC-009")
 def approve_csr(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     """Both halves of CSR approval: in one role, or held by one subject through two bindings."""
-    model = model_for(inventory)
+    model = model_for(inventory, ctx)
     bound = _bound_to(model)
     whole: set[int] = set()
     for role, rules in _reviewable_roles(model):
@@ -249,38 +254,38 @@ def _csr_pair(model: RbacModel, subject: Subject) -> tuple[Grant, Grant] | None:
 
 @check("KH-RBAC-010")
 def webhooks(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "webhooks")
+    yield from _role_risk(inventory, ctx, "webhooks")
 
 
 @check("KH-RBAC-011")
 def token_request(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "sa-token")
+    yield from _role_risk(inventory, ctx, "sa-token")
 
 
 @check("KH-RBAC-012")
 def create_pv(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "pv-writes")
+    yield from _role_risk(inventory, ctx, "pv-writes")
 
 
 @check("KH-RBAC-023")
 def delete_events(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "delete-events")
+    yield from _role_risk(inventory, ctx, "delete-events")
 
 
 @check("KH-RBAC-024")
 def network_policy_writes(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "netpol-writes")
+    yield from _role_risk(inventory, ctx, "netpol-writes")
 
 
 @check("KH-RBAC-025")
 def service_status_writes(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "services-status")
+    yield from _role_risk(inventory, ctx, "services-status")
 
 
 @check("KH-RBAC-022")
 def ineffective_rules(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     """Rules, or parts of rules, that authorise nothing; reported instead of the risk they seem to carry."""
-    model = model_for(inventory)
+    model = model_for(inventory, ctx)
     bound = _bound_to(model)
     for role, rules in _reviewable_roles(model):
         cluster_scope = _cluster_scope(model, role, bound)
@@ -300,7 +305,7 @@ def ineffective_rules(inventory: Inventory, ctx: Context) -> Iterator[Violation]
 @check("KH-RBAC-026")
 def system_configmap_writes(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     """Write access to ConfigMaps of a system namespace, through a binding there or a cluster-wide one."""
-    model = model_for(inventory)
+    model = model_for(inventory, ctx)
     system = tuple(ctx.config.system_namespaces)
     for binding, role, subjects in model.bindings:
         if role is None or not subjects or role.cluster_admin_equivalent or _default_binding(binding, role):
@@ -322,7 +327,7 @@ def system_configmap_writes(inventory: Inventory, ctx: Context) -> Iterator[Viol
 @check("KH-RBAC-027")
 def admin_edit_cluster_wide(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     """ClusterRoleBindings of the default ``admin`` or ``edit`` roles: namespace roles granted in every namespace."""
-    model = model_for(inventory)
+    model = model_for(inventory, ctx)
     for binding, role, subjects in model.bindings:
         if binding.kind != "ClusterRoleBinding" or role is None or not subjects:
             continue
@@ -341,7 +346,7 @@ def _default_binding(binding: K8sObject, role: RoleDef) -> bool:
 
 @check("KH-RBAC-001")
 def cluster_admin_bindings(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    model = model_for(inventory)
+    model = model_for(inventory, ctx)
     for binding, role, subjects in model.bindings:
         if role is None or not role.cluster_admin_equivalent:
             continue
@@ -356,16 +361,17 @@ def cluster_admin_bindings(inventory: Inventory, ctx: Context) -> Iterator[Viola
 
 @check("KH-RBAC-013")
 def anonymous_grants(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _group_grants(inventory, ANONYMOUS, informational=False)
+    yield from _group_grants(inventory, ctx, ANONYMOUS, informational=False)
 
 
 @check("KH-RBAC-014")
 def anonymous_public_info(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _group_grants(inventory, ANONYMOUS, informational=True)
+    yield from _group_grants(inventory, ctx, ANONYMOUS, informational=True)
 
 
-def _group_grants(inventory: Inventory, who: tuple[Subject, ...], informational: bool) -> Iterator[Violation]:
-    model = model_for(inventory)
+def _group_grants(inventory: Inventory, ctx: Context, who: tuple[Subject, ...],
+                  informational: bool) -> Iterator[Violation]:
+    model = model_for(inventory, ctx)
     for binding, role, subjects in model.bindings:
         if role is None:
             continue
@@ -387,7 +393,7 @@ def _group_grants(inventory: Inventory, who: tuple[Subject, ...], informational:
 
 @check("KH-RBAC-015")
 def everyone_grants(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    model = model_for(inventory)
+    model = model_for(inventory, ctx)
     for binding, role, subjects in model.bindings:
         if role is None or _harmless(role):
             continue
@@ -402,7 +408,7 @@ def everyone_grants(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
 
 @check("KH-RBAC-016")
 def default_service_account(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    model = model_for(inventory)
+    model = model_for(inventory, ctx)
     for binding, role, subjects in model.bindings:
         if role is not None and _harmless(role):
             continue
@@ -416,7 +422,7 @@ def default_service_account(inventory: Inventory, ctx: Context) -> Iterator[Viol
 
 @check("KH-RBAC-017")
 def system_masters(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    model = model_for(inventory)
+    model = model_for(inventory, ctx)
     masters = Subject("Group", "system:masters")
     for binding, role, subjects in model.bindings:
         if masters in subjects and not _is_default_binding(binding, role, masters):
@@ -437,7 +443,7 @@ def long_lived_tokens(inventory: Inventory, ctx: Context) -> Iterator[Violation]
 
 @check("KH-RBAC-020")
 def unresolved(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    for issue in model_for(inventory).issues:
+    for issue in model_for(inventory, ctx).issues:
         yield Violation(issue.message, issue.line, obj=issue.obj)
 
 
@@ -446,7 +452,7 @@ def unresolved(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
 
 @check("KH-RBAC-019")
 def workload_token_risks(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    model = model_for(inventory)
+    model = model_for(inventory, ctx)
     cache: dict[Subject, str] = {}
     for pod in inventory.pods:
         if not model.token_mounted(pod):
@@ -483,7 +489,7 @@ def _risk_summary(model: RbacModel, subject: Subject) -> str:
 
 @check("KH-RBAC-021")
 def escalation_paths(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    model = model_for(inventory)
+    model = model_for(inventory, ctx)
     if not model.grants:
         return
     finder = PathFinder(model)

@@ -36,6 +36,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 MAX_WHOLE_DOCUMENT_BYTES = 512 * 1024 * 1024
 """A pretty-printed EventList has to be parsed whole; refuse anything bigger than this."""
 
+#: A pure function cache (minute text -> epoch seconds), bounded; no scan's state, safe to share.
 _minute_cache: dict[str, float] = {}
 
 

@@ -222,6 +222,8 @@ for _tag in (BOOL_TAG, INT_TAG, FLOAT_TAG, NULL_TAG):
 _Loader.add_constructor(None, _Loader.construct_undefined)
 
 
+#: A pure function cache (plain scalar text -> its YAML 1.1 tag), bounded below; it holds no scan's
+#: state, so concurrent scans may share it.
 _RESOLVED: dict[str, str] = {}
 #: An anchor token: "&name" where a node can start (line start, after "- ", "? ", "--- ", ": " or a flow
 #: indicator); "a=1&b=2" or "make && make install" inside a scalar are not anchors.
