@@ -1,0 +1,294 @@
+"""Parallel scans: files are read and checked in worker processes, merged in the parent.
+
+The parent lists the input files and hands them to ``jobs`` worker processes. Each worker
+reads a file and runs the per-object controls (container, pod and object scope) with an
+:class:`~kubeharden.engine.Evaluator` of its own, then sends back a compact
+:class:`FileResult`: the findings and problems in the order the file produced them, the Pod
+Security verdicts, the counts, and the inventory records of that file (pod records and the
+kinds cross-object checks read) rather than the whole raw objects. The parent replays the
+results in file order into its own evaluator, so duplicate objects, counts and the order of
+findings and problems are exactly those of a single-process scan; the cross-object
+(``inventory`` scope) controls then run once, in the parent, over the merged inventory.
+
+A file a worker could not finish (an unexpected exception, a worker that died) is checked
+again in the parent, so the report is the one ``--jobs 1`` gives in every case.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import multiprocessing
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from multiprocessing.reduction import ForkingPickler
+from typing import Any, NamedTuple
+
+from kubeharden.checks.catalogue import Control, controls_by_id
+from kubeharden.config import Config
+from kubeharden.engine import Evaluator, PssEntry
+from kubeharden.findings import OWN_OUTPUT, Finding, Problem, Tally
+from kubeharden.inventory import Inventory, PodRecord
+from kubeharden.model.objects import K8sObject, Provenance, ResourceRef
+from kubeharden.sources.files import ReadOptions, iter_paths, read_file, skipped_reason
+
+#: Inputs smaller than this are scanned in the calling process: starting workers costs more.
+PARALLEL_MIN_BYTES = 1024 * 1024
+#: Files per task sent to a worker (amortises the inter-process round trip of small files).
+MAX_CHUNK = 16
+
+
+def default_jobs() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+class ObjectSeen(NamedTuple):
+    """Where an object started in a file's results: its identity, for the parent's duplicate check."""
+
+    ref: ResourceRef
+    origin: Provenance
+    name: Any  # metadata.name as loaded (objects with only generateName are never duplicates)
+
+
+@dataclass(slots=True)
+class FileResult:
+    """What checking one file gave, compact enough to cross a process boundary.
+
+    ``entries``: the file's problems and findings and an :class:`ObjectSeen` before each
+    object's own, in the order a single-process scan records them. ``None`` in ``failed``
+    means the worker could not finish the file and the parent must check it itself.
+    """
+
+    entries: list[ObjectSeen | Problem | Finding] = field(default_factory=list)
+    pss: list[PssEntry] = field(default_factory=list)
+    evaluated: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)
+    kinds: Counter[str] = field(default_factory=Counter)
+    by_severity: Counter[str] = field(default_factory=Counter)
+    suppressed: int = 0
+    exceptions_used: list[int] = field(default_factory=list)
+    pods: list[PodRecord] = field(default_factory=list)
+    objects: dict[str, list[K8sObject]] = field(default_factory=dict)
+    namespaces: set[str] = field(default_factory=set)
+    unfinished: str | None = None
+
+
+# -- in the worker --------------------------------------------------------------------------------
+
+def _control_by_id(control_id: str) -> Control:
+    return controls_by_id()[control_id]
+
+
+def _reduce_control(control: Control) -> tuple[Any, tuple[str]]:
+    """A Control crosses a process boundary as its ID (the catalogue is the same on both sides)."""
+    return _control_by_id, (control.id,)
+
+
+ForkingPickler.register(Control, _reduce_control)
+
+
+class _NoDuplicateIndex:
+    """Workers see one file at a time: duplicates across files are found by the parent."""
+
+    def add(self, obj: K8sObject) -> None:
+        return None
+
+
+class _Worker:
+    """One worker process's evaluator; it lives as long as the process, which serves one scan."""
+
+    def __init__(self, config: Config, only: list[str] | None, today: dt.date, max_file_bytes: int,
+                 namespace: str) -> None:
+        self.evaluator = Evaluator(config, today=today, only=only)
+        self.evaluator._duplicates = _NoDuplicateIndex()  # type: ignore[assignment]
+        self.options = ReadOptions(max_file_bytes=max_file_bytes, namespace=namespace,
+                                   shallow_kind=lambda kind: not self.evaluator.needs_full_object(kind))
+
+    def check(self, path: str) -> FileResult:
+        """Read and check one file; what the parent needs of it (the evaluator is reset after)."""
+        ev = self.evaluator
+        result = ev.result
+        out = FileResult()
+        for item in read_file(path, self.options):
+            if isinstance(item, Problem):
+                out.entries.append(item)
+                continue
+            out.entries.append(ObjectSeen(item.ref, item.origin, item.metadata.get("name")))
+            before = len(result.problems)
+            findings = list(ev.evaluate_object(item))
+            out.entries.extend(result.problems[before:])
+            out.entries.extend(findings)
+        inventory = ev.inventory
+        out.pss, out.kinds, out.by_severity = result.pss, result.kinds, result.findings_by_severity
+        out.evaluated, out.failed, out.suppressed = result.tally.evaluated, result.tally.failed, result.suppressed
+        out.exceptions_used = [e.used for e in ev.config.exceptions]
+        out.pods, out.objects, out.namespaces = inventory.pods, dict(inventory.objects), inventory.namespaces_seen
+        self.reset()
+        return out
+
+    def reset(self) -> None:
+        """Forget the last file: counts, verdicts, exception uses and inventory start from zero."""
+        ev = self.evaluator
+        result = ev.result
+        result.problems, result.pss, result.kinds = [], [], Counter()
+        result.findings_by_severity, result.suppressed = Counter(), 0
+        result.tally = Tally()
+        for e in ev.config.exceptions:
+            e.used = 0
+        ev.inventory = Inventory()
+
+
+_worker: _Worker | None = None  # set once in each worker process by _start_worker; never in the parent
+
+
+def _start_worker(*args: Any) -> None:
+    global _worker
+    _worker = _Worker(*args)
+
+
+def _check_in_worker(path: str) -> FileResult:
+    assert _worker is not None, "called outside a worker process"
+    try:
+        return _worker.check(path)
+    except Exception as exc:  # the parent checks the file again and meets the same error itself
+        _worker.reset()
+        return FileResult(unfinished=f"{type(exc).__name__}: {exc}")
+
+
+# -- in the parent ---------------------------------------------------------------------------------
+
+def scan_files(evaluator: Evaluator, scopes: Iterable[list[str]], options: ReadOptions, jobs: int,
+               only: list[str] | None = None, min_bytes: int | None = None) -> Iterator[Finding]:
+    """Evaluate ``scopes`` (lists of command-line paths, each its own scope) with ``jobs`` processes.
+
+    The same findings, in the same order, and the same ``evaluator.result`` as
+    ``evaluator.run_scopes(read_objects(paths, options) for paths in scopes)``. ``only`` is the
+    ``--control`` selection the evaluator was built with (workers build theirs alike). Inputs
+    under ``min_bytes`` (default :data:`PARALLEL_MIN_BYTES`) in all, stdin, and ``jobs`` 1 run
+    in this process.
+    """
+    planned = [list(iter_paths(paths)) for paths in scopes]
+    files = [p for items in planned for p in items if isinstance(p, str) and p != "-"]
+    executor = None
+    if jobs > 1 and len(files) > 1 and _total_bytes(files) >= (PARALLEL_MIN_BYTES if min_bytes is None else min_bytes):
+        executor = ProcessPoolExecutor(
+            max_workers=min(jobs, len(files)), mp_context=_context(), initializer=_start_worker,
+            initargs=(evaluator.config, only, evaluator.today, options.max_file_bytes, options.namespace))
+    try:
+        for items in planned:
+            yield from _scope(evaluator, items, options, executor, jobs)
+            yield from evaluator.close_scope()
+        yield from evaluator.finish()
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _context() -> Any:
+    """fork where the platform has it (workers inherit the loaded catalogue), spawn elsewhere."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def _total_bytes(files: list[str]) -> int:
+    total = 0
+    for path in files:
+        try:
+            total += os.path.getsize(path)
+        except OSError:
+            pass
+    return total
+
+
+def _scope(evaluator: Evaluator, items: list[str | Problem], options: ReadOptions,
+           executor: ProcessPoolExecutor | None, jobs: int) -> Iterator[Finding]:
+    """One scope's items (files, ``-``, problems of the command line) in order, into ``evaluator``."""
+    result = evaluator.result
+    readable: list[str] = []
+    for item in items:
+        if isinstance(item, Problem):
+            result.problems.append(item)
+            continue
+        reason = skipped_reason(item, options.skip_files)
+        if reason:
+            result.problems.append(Problem("note", OWN_OUTPUT, f"{reason}; not read as input", file=item))
+            continue
+        readable.append(item)
+    remote = [p for p in readable if p != "-"] if executor is not None else []
+    results = _results(executor, remote, jobs) if remote else iter(())
+    for n, path in enumerate(readable, 1):
+        got = next(results) if remote and path != "-" else None
+        if got is None or got.unfinished is not None:
+            yield from _check_here(evaluator, path, options)
+        else:
+            yield from _merge(evaluator, got)
+        if n % 200 == 0:
+            gc.freeze()  # what is left is the inventory the parent keeps (see gctune.freezing)
+
+
+def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int) -> Iterator[FileResult | None]:
+    """Each file's result in order; None for files whose worker died (checked in the parent)."""
+    assert executor is not None
+    chunk = max(1, min(MAX_CHUNK, len(files) // (jobs * 8)))
+    done = 0
+    try:
+        for got in executor.map(_check_in_worker, files, chunksize=chunk):
+            done += 1
+            yield got
+    except BrokenProcessPool:
+        pass
+    for _ in range(len(files) - done):
+        yield None
+
+
+def _check_here(evaluator: Evaluator, path: str, options: ReadOptions) -> Iterator[Finding]:
+    for item in read_file(path, options):
+        if isinstance(item, Problem):
+            evaluator.result.problems.append(item)
+        else:
+            yield from evaluator.evaluate_object(item)
+
+
+def _merge(evaluator: Evaluator, got: FileResult) -> Iterator[Finding]:
+    """Replay one file's result into ``evaluator`` as if its objects had been evaluated here."""
+    result = evaluator.result
+    duplicates = evaluator._duplicates
+    for entry in got.entries:
+        if isinstance(entry, Finding):
+            yield entry
+        elif isinstance(entry, Problem):
+            result.problems.append(entry)
+        else:
+            seen = K8sObject(raw={"metadata": {"name": entry.name}}, ref=entry.ref, origin=entry.origin)
+            duplicate = duplicates.add(seen)
+            if duplicate is not None:
+                result.problems.append(duplicate)
+    result.pss.extend(got.pss)
+    result.kinds.update(got.kinds)
+    result.findings_by_severity.update(got.by_severity)
+    result.suppressed += got.suppressed
+    tally = result.tally
+    for control_id, count in got.evaluated.items():
+        tally.evaluated[control_id] = tally.evaluated.get(control_id, 0) + count
+    for control_id, count in got.failed.items():
+        tally.failed[control_id] = tally.failed.get(control_id, 0) + count
+    for rule, used in zip(evaluator.config.exceptions, got.exceptions_used, strict=False):
+        rule.used += used
+    _merge_inventory(evaluator.inventory, got)
+
+
+def _merge_inventory(inventory: Inventory, got: FileResult) -> None:
+    inventory.pods.extend(got.pods)
+    for kind, objects in got.objects.items():
+        inventory.objects[kind].extend(objects)
+    if got.objects:
+        inventory._sa_index = None
+    inventory.namespaces_seen |= got.namespaces

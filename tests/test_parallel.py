@@ -1,0 +1,163 @@
+"""--jobs: files checked in worker processes give the report of a single-process scan, byte for byte."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from kubeharden import parallel
+from kubeharden.checks.catalogue import load_catalogue
+from kubeharden.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture
+def pools(monkeypatch) -> list[int]:
+    """Workers start on any input size; records the number of workers of each pool started."""
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    started: list[int] = []
+    real = parallel.ProcessPoolExecutor
+
+    class Recorded(real):  # type: ignore[misc, valid-type]
+        def __init__(self, *args, **kwargs):
+            started.append(kwargs["max_workers"])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", Recorded)
+    return started
+
+
+def report(tmp_path: Path, jobs: int, *argv: str, fmt: str = "json") -> bytes:
+    out = tmp_path / f"report-{jobs}-{fmt}"
+    code = main(["scan", "--no-config", "-f", fmt, "--fail-on", "none", "-o", str(out), "--jobs", str(jobs), *argv])
+    assert code in (0, 3)
+    return out.read_bytes()
+
+
+def write_inputs(root: Path) -> None:
+    """Many files: every catalogue example (fail and pass, so every area runs), the same objects
+    again in a later file (duplicates across workers), RBAC and NetworkPolicies in separate files
+    from the workloads they govern, a broken file and a non-Kubernetes document."""
+    for i, control in enumerate(load_catalogue()):
+        (root / "controls").mkdir(parents=True, exist_ok=True)
+        (root / "controls" / f"{i:03d}-fail.yaml").write_text(control.example_fail)
+        (root / "controls" / f"{i:03d}-pass.yaml").write_text(control.example_pass)
+    (root / "zz-again").mkdir()
+    (root / "zz-again" / "copy.yaml").write_text(load_catalogue()[0].example_fail)
+    (root / "broken.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: x\n")
+    (root / "notes.yaml").write_text("just: a config file\n")
+    (root / "app.yaml").write_text(textwrap.dedent("""\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web, namespace: shop}
+        spec:
+          selector: {matchLabels: {app: web}}
+          template:
+            metadata: {labels: {app: web}}
+            spec:
+              serviceAccountName: web
+              containers: [{name: web, image: "registry.example.com/web:1.0"}]
+        """))
+    (root / "rbac.yaml").write_text(textwrap.dedent("""\
+        apiVersion: v1
+        kind: ServiceAccount
+        metadata: {name: web, namespace: shop}
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRoleBinding
+        metadata: {name: web-admin}
+        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+        subjects: [{kind: ServiceAccount, name: web, namespace: shop}]
+        """))
+
+
+@pytest.mark.parametrize("argv", [["insecure"], ["hardened"], ["insecure", "hardened"],
+                                  ["--scope", "path", "insecure", "hardened"], ["--profile", "strict", "insecure"]])
+def test_examples_give_the_same_report_for_any_jobs(tmp_path, pools, argv):
+    args = [a if a.startswith("-") or a == "path" or a == "strict" else str(EXAMPLES / a) for a in argv]
+    one = report(tmp_path, 1, *args)
+    assert report(tmp_path, 2, *args) == one
+    assert pools == [2]
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif"])
+def test_a_generated_multi_file_input_gives_the_same_report_for_any_jobs(tmp_path, pools, fmt):
+    write_inputs(tmp_path / "in")
+    one = report(tmp_path, 1, str(tmp_path / "in"), fmt=fmt)
+    assert b"duplicate-object" in one or fmt == "sarif"
+    assert report(tmp_path, 2, str(tmp_path / "in"), fmt=fmt) == one
+    assert report(tmp_path, 3, "--profile", "strict", str(tmp_path / "in"), fmt=fmt) \
+        == report(tmp_path, 1, "--profile", "strict", str(tmp_path / "in"), fmt=fmt)
+    assert pools == [2, 3]
+
+
+def test_exceptions_used_in_workers_are_counted_in_the_parent(tmp_path, pools):
+    write_inputs(tmp_path / "in")
+    config = tmp_path / "kh.yaml"
+    config.write_text(textwrap.dedent("""\
+        exceptions:
+          - control: KH-RBAC-*
+            reason: reviewed
+          - control: KH-POD-001
+            name: nothing-has-this-name
+            reason: never used, so reported unused
+        """))
+    args = ["--config", str(config), str(tmp_path / "in")]
+    one = main_report(tmp_path, 1, args)
+    assert b'"suppressed"' in one and b"nothing-has-this-name" in one
+    assert main_report(tmp_path, 2, args) == one
+
+
+def main_report(tmp_path: Path, jobs: int, args: list[str]) -> bytes:
+    out = tmp_path / f"with-config-{jobs}.json"
+    assert main(["scan", "-f", "json", "--fail-on", "none", "-o", str(out), "--jobs", str(jobs), *args]) in (0, 3)
+    return out.read_bytes()
+
+
+def test_a_file_a_worker_cannot_finish_is_checked_in_the_parent(tmp_path, pools, monkeypatch):
+    write_inputs(tmp_path / "in")
+    one = report(tmp_path, 1, str(tmp_path / "in"))
+    real = parallel._Worker.check
+
+    def failing(self, path):
+        if path.endswith("app.yaml"):
+            raise RuntimeError("unexpected")
+        if path.endswith("rbac.yaml"):
+            os._exit(9)  # the worker dies: the pool breaks, the rest is checked in the parent
+        return real(self, path)
+
+    monkeypatch.setattr(parallel._Worker, "check", failing)
+    assert report(tmp_path, 2, str(tmp_path / "in")) == one
+
+
+def test_stdin_and_files_together(tmp_path, pools, monkeypatch):
+    import io
+    import sys
+    text = (EXAMPLES / "insecure" / "frontend.yaml").read_bytes()
+    reports = []
+    for jobs in (1, 2):
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text)))
+        reports.append(report(tmp_path, jobs, str(EXAMPLES / "insecure"), "-", str(EXAMPLES / "hardened")))
+    assert reports[0] == reports[1]
+    assert b"<stdin>" in reports[0]
+
+
+def test_small_inputs_and_one_job_start_no_worker(tmp_path, monkeypatch):
+    started: list[int] = []
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", lambda *a, **k: started.append(1))
+    report(tmp_path, 2, str(EXAMPLES / "insecure"))  # under PARALLEL_MIN_BYTES
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    report(tmp_path, 1, str(EXAMPLES / "insecure"))
+    assert started == []
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many"])
+def test_jobs_must_be_a_positive_number(value, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["scan", "--jobs", value, str(EXAMPLES / "insecure")])
+    assert exc.value.code == 2
+    assert "--jobs" in capsys.readouterr().err
