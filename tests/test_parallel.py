@@ -161,3 +161,34 @@ def test_jobs_must_be_a_positive_number(value, capsys):
         main(["scan", "--jobs", value, str(EXAMPLES / "insecure")])
     assert exc.value.code == 2
     assert "--jobs" in capsys.readouterr().err
+
+
+def test_cross_object_controls_run_in_a_forked_child_or_here_alike(tmp_path, pools, monkeypatch):
+    write_inputs(tmp_path / "in")
+    one = report(tmp_path, 1, str(tmp_path / "in"))
+    answered: list[set[str]] = []
+    real = parallel._collect
+
+    def collect(child):
+        got = real(child)
+        answered.append(set(got))
+        return got
+
+    monkeypatch.setattr(parallel, "_collect", collect)
+    assert report(tmp_path, 2, str(tmp_path / "in")) == one
+    assert answered and answered[0] and all(i.startswith("KH-RBAC-") for i in answered[0])
+    monkeypatch.setattr(parallel, "_collect", lambda child: real(child) and {})  # the child's answer is lost
+    assert report(tmp_path, 2, str(tmp_path / "in")) == one
+
+
+def test_a_control_that_fails_in_the_child_is_reported_as_in_one_process(tmp_path, pools, monkeypatch):
+    from kubeharden.checks import rbac
+    write_inputs(tmp_path / "in")
+
+    def broken(inventory, ctx):
+        raise KeyError("no such subject")
+
+    monkeypatch.setattr(rbac.RbacModel, "__init__", lambda self, inventory: broken(inventory, None))
+    one = report(tmp_path, 1, str(tmp_path / "in"))
+    assert b"KeyError: 'no such subject'" in one
+    assert report(tmp_path, 2, str(tmp_path / "in")) == one

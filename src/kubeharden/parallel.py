@@ -8,7 +8,8 @@ Security verdicts, the counts, and the inventory records of that file (pod recor
 kinds cross-object checks read) rather than the whole raw objects. The parent replays the
 results in file order into its own evaluator, so duplicate objects, counts and the order of
 findings and problems are exactly those of a single-process scan; the cross-object
-(``inventory`` scope) controls then run once, in the parent, over the merged inventory.
+(``inventory`` scope) controls then run once over the merged inventory, the RBAC ones in a
+forked copy of the parent while the parent runs the others (:func:`close_split`).
 
 A file a worker could not finish (an unexpected exception, a worker that died) is checked
 again in the parent, so the report is the one ``--jobs 1`` gives in every case.
@@ -20,11 +21,13 @@ import datetime as dt
 import gc
 import multiprocessing
 import os
+import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from functools import lru_cache
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, NamedTuple
 
@@ -83,8 +86,14 @@ class FileResult:
 
 # -- in the worker --------------------------------------------------------------------------------
 
+@lru_cache(maxsize=1)
+def _catalogue_index() -> dict[str, Control]:
+    """The catalogue by control ID (a pure cache of immutable data, shared by every scan of the process)."""
+    return controls_by_id()
+
+
 def _control_by_id(control_id: str) -> Control:
-    return controls_by_id()[control_id]
+    return _catalogue_index()[control_id]
 
 
 def _reduce_control(control: Control) -> tuple[Any, tuple[str]]:
@@ -183,9 +192,14 @@ def scan_files(evaluator: Evaluator, scopes: Iterable[list[str]], options: ReadO
             max_workers=min(jobs, len(files)), mp_context=_context(), initializer=_start_worker,
             initargs=(evaluator.config, only, evaluator.today, options.max_file_bytes, options.namespace))
     try:
-        for items in planned:
+        for n, items in enumerate(planned, 1):
             yield from _scope(evaluator, items, options, executor, jobs)
-            yield from evaluator.close_scope()
+            if executor is not None and n == len(planned):
+                executor.shutdown(wait=True)  # no thread may run while close_split forks
+                executor = None
+                yield from close_split(evaluator)
+            else:
+                yield from evaluator.close_scope()
         yield from evaluator.finish()
     finally:
         if executor is not None:
@@ -292,3 +306,99 @@ def _merge_inventory(inventory: Inventory, got: FileResult) -> None:
     if got.objects:
         inventory._sa_index = None
     inventory.namespaces_seen |= got.namespaces
+
+
+# -- the cross-object controls, in two processes ------------------------------------------------
+
+#: Modules whose inventory controls run in the forked child: the RBAC controls share one RBAC model
+#: and make about half the cross-object work; the rest (NetworkPolicy reachability above all) stays.
+CHILD_MODULES = frozenset({"kubeharden.checks.rbac"})
+
+
+class _Raised(NamedTuple):
+    """An exception a control raised in the child, re-raised in the parent with the same name and text."""
+
+    name: str
+    text: str
+
+
+def close_split(evaluator: Evaluator) -> Iterator[Finding]:
+    """``evaluator.close_scope()``, with the RBAC controls run in a forked child meanwhile.
+
+    The child is a copy of this process (the inventory is shared copy-on-write, nothing is sent
+    to it) and sends back each control's violations; this process computes the others, then the
+    engine emits every control's findings in catalogue order exactly as ``close_scope`` does.
+    Without ``os.fork``, with other threads running, or when the child fails, everything runs here.
+    """
+    scoped = evaluator._by_scope["inventory"]  # the engine's (control, runner) pairs of inventory scope
+    remote = [c.id for c, run in scoped if getattr(run, "__module__", None) in CHILD_MODULES]
+    if not remote or not hasattr(os, "fork") or threading.active_count() > 1:
+        yield from evaluator.close_scope()
+        return
+    child = _fork_controls(evaluator, set(remote))
+    answers: dict[str, list[Any] | _Raised] = {c.id: _violations_or_error(run, evaluator)
+                                               for c, run in scoped if c.id not in remote}
+    answers.update(_collect(child))
+    replayed = [(c, _replay(answers[c.id]) if c.id in answers else run) for c, run in scoped]
+    evaluator._by_scope["inventory"] = replayed
+    try:
+        yield from evaluator.close_scope()
+    finally:
+        evaluator._by_scope["inventory"] = scoped
+
+
+def _violations_or_error(run: Any, evaluator: Evaluator) -> list[Any] | _Raised:
+    try:
+        return list(run(evaluator.inventory, evaluator.ctx))
+    except Exception as exc:
+        return _Raised(type(exc).__name__, str(exc))
+
+
+def _replay(answer: list[Any] | _Raised) -> Any:
+    def run(unit: Any, ctx: Any) -> list[Any]:
+        if isinstance(answer, _Raised):
+            raise type(answer.name, (Exception,), {})(answer.text)
+        return answer
+    return run
+
+
+def _fork_controls(evaluator: Evaluator, ids: set[str]) -> tuple[int, int] | None:
+    """Fork a child that runs the controls ``ids``; (pid, read end of its pipe), or None."""
+    read_fd, write_fd = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
+        return None
+    if pid == 0:  # the child: never returns, never flushes the parent's buffered output
+        code = 1
+        try:
+            os.close(read_fd)
+            answers = {c.id: _violations_or_error(run, evaluator)
+                       for c, run in evaluator._by_scope["inventory"] if c.id in ids}
+            data = bytes(ForkingPickler.dumps(answers))
+            with os.fdopen(write_fd, "wb") as pipe:
+                pipe.write(data)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    return pid, read_fd
+
+
+def _collect(child: tuple[int, int] | None) -> dict[str, list[Any] | _Raised]:
+    """The child's answers; empty when it failed (its controls then run here, in close_scope)."""
+    if child is None:
+        return {}
+    pid, read_fd = child
+    with os.fdopen(read_fd, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0 or not data:
+        return {}
+    try:
+        answers = ForkingPickler.loads(data)
+    except Exception:
+        return {}
+    return answers if isinstance(answers, dict) else {}
