@@ -22,12 +22,13 @@ import gc
 import multiprocessing
 import os
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, NamedTuple
 
@@ -43,6 +44,8 @@ from kubeharden.sources.files import ReadOptions, iter_paths, read_file, skipped
 PARALLEL_MIN_BYTES = 1024 * 1024
 #: Files per task sent to a worker (amortises the inter-process round trip of small files).
 MAX_CHUNK = 16
+#: Tasks per worker submitted ahead of the one the parent is merging (bounds the parent's memory).
+IN_FLIGHT = 4
 
 
 def default_jobs() -> int:
@@ -163,6 +166,10 @@ def _start_worker(*args: Any) -> None:
     _worker = _Worker(*args)
 
 
+def _check_chunk(paths: list[str]) -> list[FileResult]:
+    return [_check_in_worker(path) for path in paths]
+
+
 def _check_in_worker(path: str) -> FileResult:
     assert _worker is not None, "called outside a worker process"
     try:
@@ -249,14 +256,27 @@ def _scope(evaluator: Evaluator, items: list[str | Problem], options: ReadOption
 
 
 def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int) -> Iterator[FileResult | None]:
-    """Each file's result in order; None for files whose worker died (checked in the parent)."""
+    """Each file's result in order; None for files whose worker died (they are checked in the parent).
+
+    At most :data:`IN_FLIGHT` chunks per worker are submitted ahead of the one being merged, so
+    results never pile up in the parent when it writes the report slower than the workers check.
+    """
     assert executor is not None
-    chunk = max(1, min(MAX_CHUNK, len(files) // (jobs * 8)))
+    size = max(1, min(MAX_CHUNK, len(files) // (jobs * 8)))
+    chunks = iter([files[i:i + size] for i in range(0, len(files), size)])
+    window: deque[Future[list[FileResult]]] = deque()
     done = 0
     try:
-        for got in executor.map(_check_in_worker, files, chunksize=chunk):
-            done += 1
-            yield got
+        for chunk in islice(chunks, jobs * IN_FLIGHT):
+            window.append(executor.submit(_check_chunk, chunk))
+        while window:
+            got = window.popleft().result()
+            following = next(chunks, None)
+            if following is not None:
+                window.append(executor.submit(_check_chunk, following))
+            for one in got:
+                done += 1
+                yield one
     except BrokenProcessPool:
         pass
     for _ in range(len(files) - done):
