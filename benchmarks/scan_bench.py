@@ -522,25 +522,9 @@ def print_tables(results: list[CorpusResult]) -> None:
     print("\nkubeharden scan (CLI wall time incl. start-up; lib = in-process scan without start-up; parse = "
           "libyaml in one process; kh peak: largest process; all procs: summed RSS of parent and workers, sampled)")
     _table(head, rows)
-    compared = [r for r in results if r.checkov_seconds is not None]
-    if compared:
-        head = ("corpus", "objects", "checkov s", "checkov obj/s", "checkov peak MB", "all procs MB", "kh obj/s",
-                "speed-up")
-        rows = [(r.name, f"{r.objects:,}", _fmt(r.checkov_seconds), _fmt(r.checkov_rate, 1),
-                 _fmt(r.checkov_peak_mb, 0), _fmt(r.checkov_tree_peak_mb, 0), _fmt(r.kh_rate, 0),
-                 f"{r.kh_rate / r.checkov_rate:,.1f}x" if r.checkov_rate else "-") for r in compared]
-        print("\ncheckov --framework kubernetes on the same files (peak: largest process; all procs: summed RSS"
-              " of its process tree, sampled)")
-        _table(head, rows)
-    compared = [r for r in results if r.trivy_seconds is not None]
-    if compared:
-        head = ("corpus", "objects", "trivy s", "trivy obj/s", "trivy peak MB", "all procs MB", "kh obj/s",
-                "speed-up")
-        rows = [(r.name, f"{r.objects:,}", _fmt(r.trivy_seconds), _fmt(r.trivy_rate, 1),
-                 _fmt(r.trivy_peak_mb, 0), _fmt(r.trivy_tree_peak_mb, 0), _fmt(r.kh_rate, 0),
-                 f"{r.kh_rate / r.trivy_rate:,.1f}x" if r.trivy_rate else "-") for r in compared]
-        print("\ntrivy config --skip-check-update on the same files")
-        _table(head, rows)
+    _comparison(results, "checkov", "checkov --framework kubernetes on the same files (peak: largest process; "
+                "all procs: summed RSS of its process tree, sampled)")
+    _comparison(results, "trivy", "trivy config --skip-check-update on the same files")
     notes = [f"  {r.name}: {n}" for r in results for n in r.notes]
     notes += [f"  {r.name}: kubeharden counted {r.kh_objects:,} objects, {r.kh_findings:,} findings"
               + (f"; checkov counted {r.checkov_resources:,} resources" if r.checkov_resources else "")
@@ -551,6 +535,23 @@ def print_tables(results: list[CorpusResult]) -> None:
     print("\ntargets:")
     for line in verdicts(results):
         print("  " + line)
+
+
+def _comparison(results: list[CorpusResult], tool: str, title: str) -> None:
+    """The table of one compared tool (``checkov`` or ``trivy``: the prefix of its CorpusResult fields)."""
+    compared = [r for r in results if getattr(r, f"{tool}_seconds") is not None]
+    if not compared:
+        return
+    head = ("corpus", "objects", f"{tool} s", f"{tool} obj/s", f"{tool} peak MB", "all procs MB", "kh obj/s",
+            "speed-up")
+    rows = []
+    for r in compared:
+        rate = getattr(r, f"{tool}_rate")
+        rows.append((r.name, f"{r.objects:,}", _fmt(getattr(r, f"{tool}_seconds")), _fmt(rate, 1),
+                     _fmt(getattr(r, f"{tool}_peak_mb"), 0), _fmt(getattr(r, f"{tool}_tree_peak_mb"), 0),
+                     _fmt(r.kh_rate, 0), f"{r.kh_rate / rate:,.1f}x"))
+    print(f"\n{title}")
+    _table(head, rows)
 
 
 def _table(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
@@ -567,18 +568,14 @@ def verdicts(results: list[CorpusResult]) -> list[str]:
     for r in results:
         ok = r.ratio <= TARGET_PARSE_RATIO
         out.append(f"{'met ' if ok else 'MISS'} {r.name}: kubeharden/parse {r.ratio:.3f} (<= {TARGET_PARSE_RATIO})")
-    for r in results:
-        if r.checkov_rate:
-            speedup = r.kh_rate / r.checkov_rate
-            ok = speedup >= TARGET_CHECKOV_SPEEDUP
-            out.append(f"{'met ' if ok else 'MISS'} {r.name}: {speedup:.1f}x checkov's throughput "
-                       f"(>= {TARGET_CHECKOV_SPEEDUP:.0f}x)")
-    for r in results:
-        if r.trivy_rate:
-            speedup = r.kh_rate / r.trivy_rate
-            ok = speedup >= TARGET_TRIVY_SPEEDUP
-            out.append(f"{'met ' if ok else 'MISS'} {r.name}: {speedup:.1f}x Trivy's throughput "
-                       f"(>= {TARGET_TRIVY_SPEEDUP:.0f}x)")
+    tools = (("checkov", "checkov", TARGET_CHECKOV_SPEEDUP), ("trivy", "Trivy", TARGET_TRIVY_SPEEDUP))
+    for tool, name, target in tools:
+        for r in results:
+            rate = getattr(r, f"{tool}_rate")
+            if rate:
+                speedup = r.kh_rate / rate
+                out.append(f"{'met ' if speedup >= target else 'MISS'} {r.name}: {speedup:.1f}x {name}'s "
+                           f"throughput (>= {target:.0f}x)")
     big = [r for r in results if r.objects >= 100_000]
     for r in big:
         ok = r.kh_peak_mb < TARGET_PEAK_MB_100K
