@@ -75,10 +75,11 @@ def write_inputs(root: Path) -> None:
         """))
 
 
-@pytest.mark.parametrize("argv", [["insecure"], ["hardened"], ["insecure", "hardened"],
-                                  ["--scope", "path", "insecure", "hardened"], ["--profile", "strict", "insecure"]])
+@pytest.mark.parametrize("argv", [["@insecure"], ["@hardened"], ["@insecure", "@hardened"],
+                                  ["--scope", "path", "@insecure", "@hardened"], ["--profile", "strict", "@insecure"],
+                                  ["-n", "shop", "--control", "KH-POD-*", "--control", "KH-RBAC-*", "@insecure"]])
 def test_examples_give_the_same_report_for_any_jobs(tmp_path, pools, argv):
-    args = [a if a.startswith("-") or a == "path" or a == "strict" else str(EXAMPLES / a) for a in argv]
+    args = [str(EXAMPLES / a[1:]) if a.startswith("@") else a for a in argv]
     one = report(tmp_path, 1, *args)
     assert report(tmp_path, 2, *args) == one
     assert pools == [2]
