@@ -193,3 +193,20 @@ def test_a_control_that_fails_in_the_child_is_reported_as_in_one_process(tmp_pat
     one = report(tmp_path, 1, str(tmp_path / "in"))
     assert b"KeyError: 'no such subject'" in one
     assert report(tmp_path, 2, str(tmp_path / "in")) == one
+
+
+def test_violations_from_the_child_point_at_the_parents_own_objects():
+    import pickle
+
+    from kubeharden.checks.catalogue import Violation
+    from kubeharden.engine import build_inventory
+    from kubeharden.sources.files import read_objects
+    inventory, _ = build_inventory(read_objects([str(EXAMPLES / "insecure")]))
+    kind = sorted(inventory.objects)[-1]
+    binding = inventory.objects[kind][-1]
+    answers = {"A": [Violation("bound", obj=binding), Violation("pod", obj=inventory.pods[0])],
+               "B": [Violation("elsewhere", obj=None)], "C": parallel._Raised("KeyError", "'x'")}
+    shipped = pickle.loads(pickle.dumps(parallel._by_reference(answers, inventory)))
+    back = parallel._resolve(shipped, inventory)
+    assert back["A"][0].obj is binding and back["A"][1].obj is inventory.pods[0]
+    assert back["B"] == answers["B"] and back["C"] == answers["C"]

@@ -358,7 +358,7 @@ def close_split(evaluator: Evaluator) -> Iterator[Finding]:
     child = _fork_controls(evaluator, set(remote))
     answers: dict[str, list[Any] | _Raised] = {c.id: _violations_or_error(run, evaluator)
                                                for c, run in scoped if c.id not in remote}
-    answers.update(_collect(child))
+    answers.update(_resolve(_collect(child), evaluator.inventory))
     replayed = [(c, _replay(answers[c.id]) if c.id in answers else run) for c, run in scoped]
     evaluator._by_scope["inventory"] = replayed
     try:
@@ -397,7 +397,7 @@ def _fork_controls(evaluator: Evaluator, ids: set[str]) -> tuple[int, int] | Non
             os.close(read_fd)
             answers = {c.id: _violations_or_error(run, evaluator)
                        for c, run in evaluator._by_scope["inventory"] if c.id in ids}
-            data = bytes(ForkingPickler.dumps(answers))
+            data = bytes(ForkingPickler.dumps(_by_reference(answers, evaluator.inventory)))
             with os.fdopen(write_fd, "wb") as pipe:
                 pipe.write(data)
             code = 0
@@ -405,6 +405,34 @@ def _fork_controls(evaluator: Evaluator, ids: set[str]) -> tuple[int, int] | Non
             os._exit(code)
     os.close(write_fd)
     return pid, read_fd
+
+
+class _InInventory(NamedTuple):
+    """A violation's object named by its place in the inventory, which parent and child share."""
+
+    kind: str | None  # None: a pod record
+    position: int
+
+
+def _by_reference(answers: dict[str, list[Any] | _Raised], inventory: Inventory) -> dict[str, list[Any] | _Raised]:
+    """The child's answers with each inventory object replaced by its place: the parent gets its own
+    objects back (no copies in memory, and one object stays one object, as findings are counted)."""
+    places: dict[int, _InInventory] = {id(p): _InInventory(None, i) for i, p in enumerate(inventory.pods)}
+    for kind, objects in inventory.objects.items():
+        places.update((id(o), _InInventory(kind, i)) for i, o in enumerate(objects))
+    return {cid: [v._replace(obj=places[id(v.obj)]) if id(v.obj) in places else v for v in answer]
+            if isinstance(answer, list) else answer for cid, answer in answers.items()}
+
+
+def _resolve(answers: dict[str, list[Any] | _Raised], inventory: Inventory) -> dict[str, list[Any] | _Raised]:
+    """:func:`_by_reference` undone in the parent."""
+    def place(v: Any) -> Any:
+        ref = v.obj
+        if not isinstance(ref, _InInventory):
+            return v
+        objects = inventory.pods if ref.kind is None else inventory.objects[ref.kind]
+        return v._replace(obj=objects[ref.position])
+    return {cid: [place(v) for v in answer] if isinstance(answer, list) else answer for cid, answer in answers.items()}
 
 
 def _collect(child: tuple[int, int] | None) -> dict[str, list[Any] | _Raised]:
