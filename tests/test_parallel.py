@@ -210,3 +210,15 @@ def test_violations_from_the_child_point_at_the_parents_own_objects():
     back = parallel._resolve(shipped, inventory)
     assert back["A"][0].obj is binding and back["A"][1].obj is inventory.pods[0]
     assert back["B"] == answers["B"] and back["C"] == answers["C"]
+
+
+def test_tasks_keep_file_order_and_give_a_large_file_a_task_of_its_own(tmp_path):
+    files = []
+    for i, size in enumerate([10] * 40 + [100_000] + [10] * 5):
+        path = tmp_path / f"f{i:02d}.yaml"
+        path.write_bytes(b"#" * size)
+        files.append(str(path))
+    chunks = parallel._chunks(files, 2)
+    assert [p for c in chunks for p in c] == files
+    assert all(1 <= len(c) <= parallel.MAX_CHUNK for c in chunks)
+    assert [files[40]] in chunks

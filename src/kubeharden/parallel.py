@@ -220,13 +220,7 @@ def _context() -> Any:
 
 
 def _total_bytes(files: list[str]) -> int:
-    total = 0
-    for path in files:
-        try:
-            total += os.path.getsize(path)
-        except OSError:
-            pass
-    return total
+    return sum(_size(path) for path in files)
 
 
 def _scope(evaluator: Evaluator, items: list[str | Problem], options: ReadOptions,
@@ -262,8 +256,7 @@ def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int) 
     results never pile up in the parent when it writes the report slower than the workers check.
     """
     assert executor is not None
-    size = max(1, min(MAX_CHUNK, len(files) // (jobs * 8)))
-    chunks = iter([files[i:i + size] for i in range(0, len(files), size)])
+    chunks = iter(_chunks(files, jobs))
     window: deque[Future[list[FileResult]]] = deque()
     done = 0
     try:
@@ -281,6 +274,30 @@ def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int) 
         pass
     for _ in range(len(files) - done):
         yield None
+
+
+def _chunks(files: list[str], jobs: int) -> list[list[str]]:
+    """``files`` in order, cut into tasks of at most :data:`MAX_CHUNK` files and about a sixteenth of
+    a worker's share of the bytes, so that one task of large files does not keep a worker busy
+    while the others wait at the end (real trees mix a few large files with many small ones)."""
+    sizes = [_size(path) for path in files]
+    budget = max(1, sum(sizes) // (jobs * 16))
+    chunks: list[list[str]] = [[]]
+    held = 0
+    for path, size in zip(files, sizes, strict=True):
+        if chunks[-1] and (len(chunks[-1]) >= MAX_CHUNK or held + size > budget):
+            chunks.append([])
+            held = 0
+        chunks[-1].append(path)
+        held += size
+    return chunks
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def _check_here(evaluator: Evaluator, path: str, options: ReadOptions) -> Iterator[Finding]:
