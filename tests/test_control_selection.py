@@ -125,9 +125,10 @@ def test_registry_control_selected_without_registries_says_which_setting_it_need
 
 def test_every_required_setting_is_a_known_setting():
     for control in load_catalogue():
-        if control.requires:
-            assert control.requires in REQUIRABLE_SETTINGS, control.id
-            assert control.config_note, f"{control.id} must say how to set {control.requires}"
+        for setting in (control.requires_config, control.enabled_by_config):
+            if setting:
+                assert setting in REQUIRABLE_SETTINGS, control.id
+                assert control.config_note, f"{control.id} must say how to set {setting}"
 
 
 @pytest.mark.parametrize("data,error", [

@@ -94,13 +94,19 @@ class Config:
     exceptions: list[ExceptionRule] = field(default_factory=list)
 
 
-#: Settings a control can require (its catalogue ``requires:``): the file's key -> the Config attribute.
-REQUIRABLE_SETTINGS = {"registries": "allowed_registries"}
+#: Settings a control can name (its catalogue ``requires_config:`` or ``enabled_by_config:``): the
+#: file's key -> the Config attribute.
+REQUIRABLE_SETTINGS = {"registries": "allowed_registries", "require_digest": "require_digest"}
 
 
 def has_setting(cfg: Config, key: str) -> bool:
     """Whether setting ``key`` (a key of .kubeharden.yaml, e.g. ``registries``) is set and not empty."""
     return bool(getattr(cfg, REQUIRABLE_SETTINGS[key]))
+
+
+def setting_value(cfg: Config, key: str) -> object:
+    """The value of setting ``key`` (a key of .kubeharden.yaml), None when the file does not give it."""
+    return getattr(cfg, REQUIRABLE_SETTINGS[key])
 
 
 def find_config(start: Path | None = None) -> Path | None:

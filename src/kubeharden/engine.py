@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterable, Iterator
 
 from kubeharden.analysis.rbac import namespace_hint
 from kubeharden.checks import rules
-from kubeharden.checks.catalogue import Control, Violation, function_for, load_catalogue, profile_includes
+from kubeharden.checks.catalogue import Control, Violation, function_for, load_catalogue, profile_includes, \
+    template_for
 from kubeharden.checks.context import Context
 from kubeharden.checks.pss import evaluate as evaluate_pss
-from kubeharden.config import Config, ConfigError, ExceptionRule, has_setting
+from kubeharden.config import Config, ConfigError, ExceptionRule, has_setting, setting_value
 from kubeharden.findings import Finding, Problem, Severity, Tally
 from kubeharden.inventory import INDEXED_KINDS, Inventory
 from kubeharden.model.apitypes import type_problems
@@ -31,6 +32,11 @@ SUPPRESS_PREFIX = "kubeharden.io/suppress."
 
 #: A control's logic: a registered function or a declarative rule, called as run(unit, ctx).
 Runner = Callable[..., Iterable[Violation]]
+#: The declarative rule runner of each scope (the unit the rule's paths start from).
+RULE_RUNNERS: dict[str, Callable[[Control, Any], Iterable[Violation]]] = {
+    "container": rules.run_container_rule, "pod": rules.run_pod_rule,
+    "object": rules.run_object_rule, "inventory": rules.run_inventory_rule,
+}
 
 
 class PssEntry(NamedTuple):
@@ -105,10 +111,11 @@ class Evaluator:
             return False
         if control.id in self.config.enabled:
             return True
-        if control.requires and not has_setting(self.config, control.requires):
+        if control.requires_config and not has_setting(self.config, control.requires_config):
             return False  # nothing to compare with (e.g. KH-IMG-003 needs `registries:`)
-        if control.id == "KH-IMG-002" and self.config.require_digest is not None:
-            return self.config.require_digest
+        switch = setting_value(self.config, control.enabled_by_config) if control.enabled_by_config else None
+        if switch is not None:
+            return bool(switch)  # e.g. require_digest turns KH-IMG-002 on or off whatever the profile
         return profile_includes(self.config.profile, control)
 
     def _check_requirements(self, only: set[str] | None) -> None:
@@ -118,11 +125,11 @@ class Evaluator:
         could never fire (KH-IMG-003 without ``registries:`` has nothing to compare with).
         """
         for control in self.controls:
-            if control.requires and not has_setting(self.config, control.requires):
+            if control.requires_config and not has_setting(self.config, control.requires_config):
                 how = "with --control" if only is not None else "by controls.enable"
                 where = self.config.path or "no configuration file is in effect"
                 raise ConfigError(f"{control.id} is selected {how} but needs the setting "
-                                  f"`{control.requires}:` in .kubeharden.yaml ({where}): {control.config_note}")
+                                  f"`{control.requires_config}:` in .kubeharden.yaml ({where}): {control.config_note}")
 
     def _runner(self, control: Control) -> Runner:
         fn = function_for(control.id)
@@ -130,11 +137,11 @@ class Evaluator:
             return fn
         if control.rule is None:
             raise ValueError(f"{control.id} has neither a rule nor a registered function")
-        if control.scope == "container":
-            return lambda c, ctx, _control=control: rules.run_container_rule(_control, c)
-        if control.scope == "pod":
-            return lambda p, ctx, _control=control: rules.run_pod_rule(_control, p)
-        raise ValueError(f"{control.id}: declarative rules support container and pod scope only")
+        if isinstance(control.rule, dict) and "template" in control.rule:
+            template = template_for(control.rule["template"])
+            return lambda unit, ctx, _control=control: template(_control, unit, ctx)
+        run = RULE_RUNNERS[control.scope]
+        return lambda unit, ctx, _control=control: run(_control, unit)
 
     def needs_full_object(self, kind: str) -> bool:
         """Whether any active check reads more than the metadata of objects of ``kind``.

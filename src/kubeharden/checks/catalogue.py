@@ -53,7 +53,9 @@ class Control:
     example_pass: str = ""
     config_note: str = ""
     #: A setting of .kubeharden.yaml the control compares with; it cannot run while that setting is empty.
-    requires: str = ""
+    requires_config: str = ""
+    #: A boolean setting of .kubeharden.yaml that, when given, turns the control on or off whatever the profile.
+    enabled_by_config: str = ""
 
     @property
     def section(self) -> str:
@@ -93,6 +95,30 @@ def check(control_id: str) -> Callable[[CheckFn], CheckFn]:
         return fn
 
     return register
+
+
+TemplateFn = Callable[..., Iterable[Violation]]
+_TEMPLATES: dict[str, TemplateFn] = {}
+
+
+def template(name: str) -> Callable[[TemplateFn], TemplateFn]:
+    """Register a rule template: ``rule: {template: name, ...parameters}`` runs ``fn(control, unit, ctx)``."""
+
+    def register(fn: TemplateFn) -> TemplateFn:
+        if name in _TEMPLATES:
+            raise ValueError(f"two functions registered for template {name}")
+        _TEMPLATES[name] = fn
+        return fn
+
+    return register
+
+
+def template_for(name: str) -> TemplateFn:
+    """The function of rule template ``name``; raises CatalogueError when none is registered."""
+    _import_check_modules()
+    if name not in _TEMPLATES:
+        raise CatalogueError(f"unknown rule template {name!r} (known: {', '.join(sorted(_TEMPLATES))})")
+    return _TEMPLATES[name]
 
 
 def function_for(control_id: str) -> CheckFn | None:
@@ -157,6 +183,12 @@ def _parse_control(raw: dict[str, Any], origin: str) -> Control:
         if unknown:
             raise CatalogueError(f"{where}: unknown mapping keys {sorted(unknown)}")
         examples = raw.get("examples") or {}
+        if raw.get("rule") is not None:
+            from kubeharden.checks.rules import problems  # the rule language imports this module
+
+            bad = problems(raw["rule"], scope)
+            if bad:
+                raise CatalogueError(f"{where}: rule: {'; '.join(bad)}")
         return Control(
             id=str(raw["id"]),
             title=str(raw["title"]).strip(),
@@ -172,10 +204,20 @@ def _parse_control(raw: dict[str, Any], origin: str) -> Control:
             example_fail=str(examples.get("fail", "")),
             example_pass=str(examples.get("pass", "")),
             config_note=" ".join(str(raw.get("config", "")).split()),
-            requires=str(raw.get("requires") or ""),
+            requires_config=_setting_name(raw, "requires_config", where),
+            enabled_by_config=_setting_name(raw, "enabled_by_config", where),
         )
     except KeyError as exc:
         raise CatalogueError(f"{where}: missing field {exc}") from None
+
+
+def _setting_name(raw: dict[str, Any], key: str, where: str) -> str:
+    from kubeharden.config import REQUIRABLE_SETTINGS
+
+    name = str(raw.get(key) or "")
+    if name and name not in REQUIRABLE_SETTINGS:
+        raise CatalogueError(f"{where}: {key}: {name!r} is not one of {', '.join(sorted(REQUIRABLE_SETTINGS))}")
+    return name
 
 
 def controls_by_id() -> dict[str, Control]:

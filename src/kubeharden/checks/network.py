@@ -325,18 +325,6 @@ def _spec(obj: K8sObject) -> dict:
     return as_dict(obj.raw.get("spec"))
 
 
-@check("KH-NET-008")
-def exposed_service(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    spec = _spec(obj)
-    kind = spec.get("type")
-    if kind == "NodePort":
-        yield Violation("Service of type NodePort opens its ports on every node's address, bypassing "
-                        "NetworkPolicy ingress from outside the cluster", obj.line(spec, "type"))
-    elif kind == "LoadBalancer":
-        yield Violation("Service of type LoadBalancer exposes the workload outside the cluster (and opens "
-                        "NodePorts unless allocateLoadBalancerNodePorts is false)", obj.line(spec, "type"))
-
-
 LB_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges"
 
 
@@ -354,16 +342,6 @@ def load_balancer_ranges(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
     elif any(r in ("0.0.0.0/0", "::/0") for r in ranges):
         yield Violation("loadBalancerSourceRanges admits every address (0.0.0.0/0 or ::/0)",
                         obj.line(spec, "loadBalancerSourceRanges"))
-
-
-@check("KH-NET-010")
-def external_ips(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    spec = _spec(obj)
-    ips = as_list(spec.get("externalIPs"))
-    if ips:
-        yield Violation(f"Service sets externalIPs ({', '.join(map(str, ips[:3]))}): traffic to these addresses "
-                        "is captured on every node, and whoever can set them can intercept traffic "
-                        "(CVE-2020-8554)", obj.line(spec, "externalIPs"))
 
 
 def _host_covered(host: str, tls_hosts: list[str]) -> bool:

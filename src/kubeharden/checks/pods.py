@@ -174,14 +174,6 @@ def sensitive_host_path(pod: PodView, ctx: Context) -> Iterator[Violation]:
             yield Violation(f"volume {name!r} mounts {path} from the host: {reason}", pod.line(vol, "hostPath"))
 
 
-@check("KH-POD-010")
-def host_ports(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    for p in as_list(c.raw.get("ports")):
-        if isinstance(p, dict) and p.get("hostPort") not in (None, 0):
-            yield Violation(f"hostPort {p['hostPort']} binds the node's network interface "
-                            f"(containerPort {p.get('containerPort')})", c.line(p, "hostPort"))
-
-
 # --- privileges and capabilities ------------------------------------------------------------
 
 
@@ -353,23 +345,6 @@ def selinux_custom(pod: PodView, ctx: Context) -> Iterator[Violation]:
                             container=c.name)
 
 
-@check("KH-POD-020")
-def selinux_set(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    if c.pod.is_windows:
-        return
-    if c.effective("seLinuxOptions").level == "unset":
-        yield Violation("no seLinuxOptions on the pod or container: on SELinux nodes the runtime assigns a "
-                        "label, but none is pinned", c.line(c.sc or None))
-
-
-@check("KH-POD-021")
-def proc_mount(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    value = c.sc.get("procMount")
-    if value not in (None, "Default"):
-        yield Violation(f"procMount is {value}: /proc is not masked, exposing host kernel information",
-                        c.line(c.sc, "procMount"))
-
-
 #: Sysctls the Pod Security Standards baseline allows (namespaced and isolated per pod).
 SAFE_SYSCTLS = frozenset({
     "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
@@ -386,14 +361,6 @@ def unsafe_sysctls(pod: PodView, ctx: Context) -> Iterator[Violation]:
         if name and name not in SAFE_SYSCTLS:
             yield Violation(f"sysctl {name} is not in the safe set: it can affect the node or other pods",
                             pod.line(item))
-
-
-@check("KH-POD-023")
-def host_process(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    setting = c.windows_option("hostProcess")
-    if setting.value is True:
-        yield Violation(f"windowsOptions.hostProcess is true ({setting.level}): the container runs as a "
-                        "process on the Windows node with host access", c.line(setting.holder, setting.key))
 
 
 @check("KH-POD-024")
@@ -417,8 +384,3 @@ def service_account_token(inventory: Any, ctx: Context) -> Iterator[Violation]:
                         pod.spec_line, obj=pod)
 
 
-@check("KH-POD-025")
-def sandboxed_runtime(pod: PodView, ctx: Context) -> Iterator[Violation]:
-    if not pod.spec.get("runtimeClassName"):
-        yield Violation("no runtimeClassName: the pod shares the node's kernel with no sandbox (gVisor, Kata)",
-                        pod.line())

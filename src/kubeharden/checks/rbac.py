@@ -23,6 +23,7 @@ as the risk they seem to grant.
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 from collections.abc import Iterator
 
 from kubeharden.analysis.rbac import ALL, Grant, RbacModel, RoleDef, Rule, Subject, model_for
@@ -30,19 +31,18 @@ from kubeharden.analysis.rbac_defaults import DEFAULT_BINDINGS
 from kubeharden.analysis.rbac_paths import CLUSTER_ADMIN, SECRETS, Path, PathFinder, describe_node
 from kubeharden.analysis.rbac_defaults import BOOTSTRAP_LABEL
 from kubeharden.analysis.rbac_resources import ineffective_entries
-from kubeharden.analysis.rbac_risks import CONFIGMAP_WRITES, CSR_APPROVAL, CSR_SIGNER, RISKS, Risk, risks_of, \
-    verbs_phrase
-from kubeharden.checks.catalogue import Violation, check
+from kubeharden.analysis.rbac_risks import CONFIGMAP_WRITES, CSR_APPROVAL, CSR_SIGNER, Risk, RiskError, \
+    risk_from_grants, risks_of, verbs_phrase
+from kubeharden.checks.catalogue import CatalogueError, Control, Violation, check, load_catalogue, template
 from kubeharden.checks.context import Context
 from kubeharden.inventory import Inventory
-from kubeharden.model.objects import K8sObject, as_dict
+from kubeharden.model.objects import K8sObject
 
 ANONYMOUS = (Subject("User", "system:anonymous"), Subject("Group", "system:unauthenticated"))
 EVERYONE = (Subject("Group", "system:authenticated"), Subject("Group", "system:serviceaccounts"))
 PUBLIC_URLS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
 HARMLESS_ROLES = frozenset({"system:public-info-viewer", "system:discovery", "system:basic-user",
                             "system:service-account-issuer-discovery"})
-SA_TOKEN_TYPE = "kubernetes.io/service-account-token"
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -107,10 +107,35 @@ def _rule_hits(risk: Risk, rules: list[Rule], cluster_scope: bool) -> list[tuple
     return hits
 
 
-def _role_risk(inventory: Inventory, key: str) -> Iterator[Violation]:
+RBAC_RISK = "rbac-risk"
+
+
+def risk_of(control: Control) -> Risk:
+    """The Risk a ``rule: {template: rbac-risk, what, grants, any_name}`` control describes.
+
+    Raises CatalogueError naming the control when its parameters are not usable.
+    """
+    rule = control.rule
+    try:
+        return risk_from_grants(control.id, str(rule.get("what") or control.title), rule.get("grants"),
+                                rule.get("any_name", True))
+    except RiskError as exc:
+        raise CatalogueError(f"{control.id}: rule: {exc}") from None
+
+
+@lru_cache(maxsize=1)
+def catalogue_risks() -> tuple[Risk, ...]:
+    """Every risk of the catalogue's rbac-risk controls, in catalogue order (enabled or not)."""
+    return tuple(risk_of(c) for c in load_catalogue()
+            if isinstance(c.rule, dict) and c.rule.get("template") == RBAC_RISK)
+
+
+@template(RBAC_RISK)
+def role_risk(control: Control, inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    """One finding per reviewable Role or ClusterRole whose rules allow a request of the control's risk."""
     model = model_for(inventory)
     bound = _bound_to(model)
-    risk = RISKS[key]
+    risk = risk_of(control)
     for role, rules in _reviewable_roles(model):
         hits = _rule_hits(risk, rules, _cluster_scope(model, role, bound))
         if hits:
@@ -180,36 +205,6 @@ def wildcards(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
                                   hits, bound)
 
 
-@check("KH-RBAC-003")
-def read_secrets(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "read-secrets")
-
-
-@check("KH-RBAC-004")
-def exec_attach(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "exec")
-
-
-@check("KH-RBAC-005")
-def create_workloads(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "workloads")
-
-
-@check("KH-RBAC-006")
-def escalate_bind(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "escalate-bind")
-
-
-@check("KH-RBAC-007")
-def impersonate(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "impersonate")
-
-
-@check("KH-RBAC-008")
-def nodes_proxy(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "nodes-proxy")
-
-
 @check("KH-RBAC-009")
 def approve_csr(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     """Both halves of CSR approval: in one role, or held by one subject through two bindings."""
@@ -245,36 +240,6 @@ def _csr_pair(model: RbacModel, subject: Subject) -> tuple[Grant, Grant] | None:
         if signer is None and CSR_SIGNER.matched(grant.rule):
             signer = grant
     return (approval, signer) if approval is not None and signer is not None else None
-
-
-@check("KH-RBAC-010")
-def webhooks(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "webhooks")
-
-
-@check("KH-RBAC-011")
-def token_request(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "sa-token")
-
-
-@check("KH-RBAC-012")
-def create_pv(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "pv-writes")
-
-
-@check("KH-RBAC-023")
-def delete_events(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "delete-events")
-
-
-@check("KH-RBAC-024")
-def network_policy_writes(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "netpol-writes")
-
-
-@check("KH-RBAC-025")
-def service_status_writes(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, "services-status")
 
 
 @check("KH-RBAC-022")
@@ -425,16 +390,6 @@ def system_masters(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
                             _subject_line(binding, masters), obj=binding)
 
 
-@check("KH-RBAC-018")
-def long_lived_tokens(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    for secret in inventory.of_kind("Secret"):
-        if as_dict(secret.raw).get("type") != SA_TOKEN_TYPE:
-            continue
-        sa = secret.annotations.get("kubernetes.io/service-account.name", "?")
-        yield Violation(f"Secret {secret.name} holds a non-expiring token of ServiceAccount {secret.namespace}/{sa}",
-                        secret.line(secret.raw, "type"), obj=secret)
-
-
 @check("KH-RBAC-020")
 def unresolved(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     for issue in model_for(inventory).issues:
@@ -474,7 +429,7 @@ def _risk_summary(model: RbacModel, subject: Subject) -> str:
         found = by_via.setdefault(grant.via(), [])
         if found and found[0].startswith("cluster-admin"):
             continue
-        for risk in risks_of(grant.rule, cluster_scope=grant.namespace is None):
+        for risk in risks_of(grant.rule, catalogue_risks(), cluster_scope=grant.namespace is None):
             phrase = f"{risk.what.removeprefix('can ')} ({grant.scope})"
             if phrase not in found:
                 found.append(phrase)

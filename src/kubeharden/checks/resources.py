@@ -1,4 +1,4 @@
-"""Container compute requests and limits (NSA-NET-11's workload-level companion)."""
+"""Container compute requests (NSA-NET-11's workload-level companion); the limits are rules in the catalogue."""
 
 from __future__ import annotations
 
@@ -30,22 +30,3 @@ def requests_set(c: ContainerView, ctx: Context) -> Iterator[Violation]:
     if missing:
         yield Violation(f"no {' or '.join(missing)} request: the scheduler cannot place the pod fairly and it "
                         "is first to be evicted", c.line(res or None, "requests"))
-
-
-def _limit(c: ContainerView, resource: str) -> Iterator[Violation]:
-    if not _applies(c):
-        return
-    res, _, limits = _resources(c)
-    if limits.get(resource) in (None, ""):
-        yield Violation(f"no {resource} limit: one container can starve the node and its neighbours",
-                        c.line(res or None, "limits"))
-
-
-@check("KH-RES-002")
-def cpu_limit(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    return _limit(c, "cpu")
-
-
-@check("KH-RES-003")
-def memory_limit(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    return _limit(c, "memory")

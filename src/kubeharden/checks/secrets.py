@@ -177,15 +177,3 @@ def annotation_credentials(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
             yield Violation(f"annotation {key}: {why}", obj.line(annotations, key))
 
 
-@check("KH-SEC-004")
-def secrets_in_env(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    for env in as_list(c.raw.get("env")):
-        ref = as_dict(as_dict(as_dict(env).get("valueFrom")).get("secretKeyRef"))
-        if ref:
-            yield Violation(f"env {as_dict(env).get('name')} reads Secret {ref.get('name')!r} key "
-                            f"{ref.get('key')!r} into an environment variable", c.line(env, "valueFrom"))
-    for src in as_list(c.raw.get("envFrom")):
-        ref = as_dict(as_dict(src).get("secretRef"))
-        if ref:
-            yield Violation(f"envFrom loads every key of Secret {ref.get('name')!r} into environment variables",
-                            c.line(src, "secretRef"))
