@@ -354,15 +354,6 @@ SAFE_SYSCTLS = frozenset({
 })
 
 
-@check("KH-POD-022")
-def unsafe_sysctls(pod: PodView, ctx: Context) -> Iterator[Violation]:
-    for item in as_list(pod.sc.get("sysctls")):
-        name = str(as_dict(item).get("name", ""))
-        if name and name not in SAFE_SYSCTLS:
-            yield Violation(f"sysctl {name} is not in the safe set: it can affect the node or other pods",
-                            pod.line(item))
-
-
 @check("KH-POD-024")
 def service_account_token(inventory: Any, ctx: Context) -> Iterator[Violation]:
     for pod in inventory.pods:

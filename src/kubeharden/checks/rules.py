@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from kubeharden.checks.catalogue import Control, Violation
+from kubeharden.checks.pods import BASELINE_CAPABILITIES, SAFE_SYSCTLS
 from kubeharden.model.objects import K8sObject, as_dict, as_list
 from kubeharden.model.pods import CONTAINER_LISTS, UNSET, ContainerView, PodView, Setting
 
@@ -48,8 +49,14 @@ _WHERE = {"container": "set on the container", "pod": "inherited from the pod se
 #: Keys a rule may have (anything else is a typo in the catalogue).
 RULE_KEYS = frozenset({
     "container_field", "container_fields", "pod_field", "pod_fields", "path", "items", "containers",
-    "fail_if", "forbid", "expect", "message", "message_unset", "linux_only", "line", "template",
+    "fail_if", "forbid", "expect", "message", "message_unset", "linux_only", "line", "template", "skip_if",
 })
+#: Kubernetes value sets a rule may name instead of copying them (``not_in: {set: safe-sysctls}``); each
+#: is defined once, where its Kubernetes source is cited, and shared with the Pod Security evaluation.
+VALUE_SETS: dict[str, frozenset[str]] = {
+    "safe-sysctls": SAFE_SYSCTLS,
+    "baseline-capabilities": BASELINE_CAPABILITIES,
+}
 #: Container lists of a PodSpec, the values ``containers:`` may name.
 LIST_NAMES = tuple(f"{kind}s" for kind, _ in CONTAINER_LISTS)
 
@@ -103,8 +110,7 @@ PRESENCE: dict[str, Callable[[Any], bool]] = {
 def _conditions(rule: dict[str, Any]) -> list[Any]:
     """The rule's failing conditions, with the older ``forbid`` spelled as ``in``."""
     if "fail_if" in rule:
-        found = rule["fail_if"]
-        return list(found) if isinstance(found, list) else [found]
+        return _listed(rule["fail_if"])
     if "forbid" in rule:
         return [{"in": list(rule.get("forbid") or [])}]
     return []
@@ -114,7 +120,14 @@ def _fails(condition: Any, value: Any) -> bool:
     if isinstance(condition, str):
         return PRESENCE[condition](value)
     (op, arg), = condition.items()
+    if isinstance(arg, dict) and "set" in arg:
+        arg = VALUE_SETS[arg["set"]]
     return value is not None and COMPARISONS[op](value, arg)
+
+
+def _holds(conditions: Any, value: Any) -> bool:
+    found = conditions if isinstance(conditions, list) else [conditions]
+    return any(_fails(condition, value) for condition in found)
 
 
 def judge(rule: dict[str, Any], value: Any) -> str | None:
@@ -122,6 +135,8 @@ def judge(rule: dict[str, Any], value: Any) -> str | None:
 
     ``value`` None means the field is absent (missing or null), as the API server treats it.
     """
+    if "skip_if" in rule and _holds(rule["skip_if"], value):
+        return None
     if "expect" in rule:
         if value is None:
             return "message_unset"
@@ -153,12 +168,16 @@ def problems(rule: Any, scope: str) -> list[str]:
         out.append("pod_field needs scope: pod")
     if sum(k in rule for k in ("fail_if", "forbid", "expect")) != 1:
         out.append("a rule has exactly one of fail_if, forbid, expect")
-    for condition in _conditions(rule):
+    for condition in _conditions(rule) + (_listed(rule["skip_if"]) if "skip_if" in rule else []):
         out.extend(_condition_problems(condition))
     for name in rule.get("containers") or ():
         if name not in LIST_NAMES:
             out.append(f"containers: {name!r} is not one of {', '.join(LIST_NAMES)}")
     return out
+
+
+def _listed(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
 
 
 def _condition_problems(condition: Any) -> list[str]:
@@ -169,8 +188,11 @@ def _condition_problems(condition: Any) -> list[str]:
     (op, arg), = condition.items()
     if op not in COMPARISONS:
         return [f"unknown operator {op!r}"]
+    if op in ("in", "not_in") and isinstance(arg, dict):
+        known = ", ".join(VALUE_SETS)
+        return [] if list(arg) == ["set"] and arg["set"] in VALUE_SETS else [f"{op}: a named set is one of {known}"]
     if op in ("in", "not_in") and not isinstance(arg, list):
-        return [f"{op} takes a list"]
+        return [f"{op} takes a list or a named set"]
     if op == "matches":
         try:
             re.compile(arg)
