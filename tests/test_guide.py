@@ -91,7 +91,9 @@ def test_json_findings_link_their_requirements():
 def test_sarif_rules_link_their_requirements():
     run = json.loads(render("sarif"))["runs"][0]
     rule = next(r for r in run["tool"]["driver"]["rules"] if r["id"] == "KH-POD-004")
-    assert rule["helpUri"] == POD9
+    # helpUri is the control's own section of docs/controls.md (issue 10); the guide link stays beside it
+    assert rule["helpUri"] == "https://github.com/kubeharden/kubeharden/blob/main/docs/controls.md#kh-pod-004"
+    assert rule["properties"]["guideUri"] == POD9
     assert f"[NSA-POD-9]({POD9})" in rule["help"]["markdown"] and POD9 in rule["help"]["text"]
 
 

@@ -99,7 +99,8 @@ def test_rule_mistakes_are_named(rule, scope, problem):
 
 
 def test_a_bad_rule_stops_the_catalogue_from_loading_with_the_control_named():
-    raw = {"id": "KH-POD-999", "title": "t", "severity": "low", "nsa": ["NSA-POD-9"], "description": "d",
+    raw = {"id": "KH-POD-999", "slug": "test-control", "since": "0.1.0", "title": "t", "severity": "low",
+           "nsa": ["NSA-POD-9"], "description": "d",
            "remediation": "r", "scope": "container", "rule": {"container_field": "privileged", "fail_if": "yes"}}
     with pytest.raises(CatalogueError, match=r"pods.yaml: KH-POD-999: rule: unknown operator 'yes'"):
         _parse_control(raw, "pods.yaml")

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from kubeharden.checks.catalogue import PROFILES, load_catalogue
-from kubeharden.checks.selection import UnknownControl, matching, normalise, resolve, unknown_message
+from kubeharden.checks.catalogue import PROFILE_NAMES, PROFILES, canonical_profile, catalogue_names
+from kubeharden.checks.selection import ControlNames, UnknownControl, matching, normalise, resolve, unknown_message
 from kubeharden.findings import Severity
 
 CONFIG_NAMES = (".kubeharden.yaml", ".kubeharden.yml")
@@ -92,6 +92,8 @@ class Config:
     allowed_volume_types: tuple[str, ...] = DEFAULT_VOLUME_TYPES
     allow_annotation_suppressions: bool = True
     exceptions: list[ExceptionRule] = field(default_factory=list)
+    #: Deprecation notes about how the configuration names things (former profile or control names).
+    notes: list[str] = field(default_factory=list)
 
 
 #: Settings a control can name (its catalogue ``requires_config:`` or ``enabled_by_config:``): the
@@ -148,16 +150,18 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
         raise ConfigError(f"{origin}: unknown settings {unknown} (known: {sorted(known)})")
     cfg = Config(path=origin)
     profile = data.get("profile", "default")
-    if profile not in PROFILES:
+    if profile not in PROFILE_NAMES:
         raise ConfigError(f"{origin}: profile must be one of {', '.join(PROFILES)}, not {profile!r}")
     cfg.profile = profile
+    if canonical_profile(profile)[1]:
+        cfg.notes.append(f"{origin}: profile: {canonical_profile(profile)[1]}")
     controls = data.get("controls") or {}
     if not isinstance(controls, dict):
         raise ConfigError(f"{origin}: 'controls' must be a mapping with disable/enable/severity")
     _no_unknown_keys(controls, ("disable", "enable", "severity"), f"{origin}: controls")
-    known = [c.id for c in load_catalogue()]
-    cfg.disabled = set(_control_ids(controls.get("disable"), known, origin, "controls.disable"))
-    cfg.enabled = set(_control_ids(controls.get("enable"), known, origin, "controls.enable"))
+    known = catalogue_names()
+    cfg.disabled = set(_control_ids(controls.get("disable"), known, origin, "controls.disable", cfg.notes))
+    cfg.enabled = set(_control_ids(controls.get("enable"), known, origin, "controls.enable", cfg.notes))
     severities = controls.get("severity") or {}
     if not isinstance(severities, dict):
         raise ConfigError(f"{origin}: 'controls.severity' must be a mapping of control ID to severity")
@@ -166,7 +170,7 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
             severity = Severity.parse(sev)
         except ValueError as exc:
             raise ConfigError(f"{origin}: controls.severity.{cid}: {exc}") from None
-        for one in _control_ids([str(cid)], known, origin, "controls.severity"):
+        for one in _control_ids([str(cid)], known, origin, "controls.severity", cfg.notes):
             cfg.severity_overrides[one] = severity
     cfg.allowed_registries = tuple(_str_list(data.get("registries"), origin, "registries"))
     if "require_digest" in data:
@@ -182,7 +186,7 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
     if not isinstance(exceptions, list):
         raise ConfigError(f"{origin}: 'exceptions' must be a list")
     for i, raw in enumerate(exceptions):
-        cfg.exceptions.append(_parse_exception(raw, i, origin, known))
+        cfg.exceptions.append(_parse_exception(raw, i, origin, known, cfg.notes))
     return cfg
 
 
@@ -195,15 +199,16 @@ def _no_unknown_keys(data: dict[Any, Any], known: tuple[str, ...], where: str) -
         raise ConfigError(f"{where}: unknown keys {unknown} (known: {', '.join(known)})")
 
 
-def _control_ids(value: Any, known: list[str], origin: str, name: str) -> list[str]:
-    """The control IDs a setting names (IDs in any case, or globs); ConfigError for an unknown one."""
+def _control_ids(value: Any, known: ControlNames, origin: str, name: str, notes: list[str]) -> list[str]:
+    """The control IDs a setting names (IDs in any case, slugs, former IDs, or globs); ConfigError for an
+    unknown one."""
     try:
-        return resolve(_str_list(value, origin, name), known, f"{origin}: {name}")
+        return resolve(_str_list(value, origin, name), known, f"{origin}: {name}", notes)
     except UnknownControl as exc:
         raise ConfigError(str(exc)) from None
 
 
-def _parse_exception(raw: Any, index: int, origin: str, known: list[str]) -> ExceptionRule:
+def _parse_exception(raw: Any, index: int, origin: str, known: ControlNames, notes: list[str]) -> ExceptionRule:
     where = f"{origin}: exceptions[{index}]"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a mapping")
@@ -218,9 +223,12 @@ def _parse_exception(raw: Any, index: int, origin: str, known: list[str]) -> Exc
             expires = dt.date.fromisoformat(str(expires))
         except ValueError:
             raise ConfigError(f"{where}: 'expires' must be a date (YYYY-MM-DD), not {expires!r}") from None
-    control = normalise(raw["control"])
-    if not matching(control, known):
+    found: list[str] = []
+    # a slug or former ID stands for its ID; globs match IDs (the pattern is kept and matched per finding)
+    control = known.exact(str(raw["control"]), found) or normalise(raw["control"])
+    if not matching(control, known.ids):
         raise ConfigError(unknown_message(str(raw["control"]), known, f"{where}.control"))
+    notes.extend(f"{where}.control: {note}" for note in found)
     # a misspelt key (`namespce:`) would leave its field at "*" and suppress far more than meant
     _no_unknown_keys(raw, ("control", "reason", "expires", "match", *_MATCH_KEYS), where)
     match = raw.get("match") if isinstance(raw.get("match"), dict) else raw

@@ -9,6 +9,7 @@ registered with :func:`check` under the same ID.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -17,13 +18,26 @@ from collections.abc import Callable, Iterable
 
 import yaml
 
+from kubeharden.checks.selection import ControlNames
 from kubeharden.findings import Severity
-from kubeharden.guide import REQUIREMENTS, section_of
+from kubeharden.guide import GUIDE_DOC_URL, REQUIREMENTS, section_of
 
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAPPING_KEYS = ("cis", "pss", "kubescape", "checkov", "trivy", "polaris", "kube-score", "mitre")
 SCOPES = ("container", "pod", "object", "inventory")
-PROFILES = ("baseline", "default", "strict")
+#: Profiles, each running the controls of the one before it and more. ``minimal`` was called
+#: ``baseline``, which is also a Pod Security Standards level that means something else.
+PROFILES = ("minimal", "default", "strict")
+#: Former profile names -> current ones; they keep working with a deprecation note.
+PROFILE_ALIASES = {"baseline": "minimal"}
+#: Every name ``--profile`` and ``profile:`` accept.
+PROFILE_NAMES = (*PROFILES, *PROFILE_ALIASES)
+STATUSES = ("stable", "preview", "deprecated")
+#: docs/controls.md on the web, beside docs/guide.md; each control has a section whose anchor is its ID.
+CONTROLS_DOC_URL = GUIDE_DOC_URL.rsplit("/", 1)[0] + "/controls.md"
+_SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
+_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+_ID = re.compile(r"^[A-Z]+-[A-Z]+-\d{3}$")
 
 
 class Violation(NamedTuple):
@@ -38,6 +52,8 @@ class Violation(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Control:
+    """One control of the catalogue: metadata, lifecycle (slug, since, status, former IDs) and its rule."""
+
     id: str
     title: str
     severity: Severity
@@ -56,6 +72,24 @@ class Control:
     requires_config: str = ""
     #: A boolean setting of .kubeharden.yaml that, when given, turns the control on or off whatever the profile.
     enabled_by_config: str = ""
+    #: A human name beside the stable ID (``privileged-container``), accepted wherever an ID is.
+    slug: str = ""
+    #: The kubeharden version that introduced the control.
+    since: str = ""
+    #: stable, preview (its verdicts may still change) or deprecated (to be removed).
+    status: str = "stable"
+    #: IDs the control had before a rename; naming them still works, with a deprecation note.
+    formerly: tuple[str, ...] = ()
+
+    @property
+    def anchor(self) -> str:
+        """The anchor of the control's section in docs/controls.md (``kh-pod-004``)."""
+        return self.id.lower()
+
+    @property
+    def doc_url(self) -> str:
+        """The web address of the control's section in docs/controls.md."""
+        return f"{CONTROLS_DOC_URL}#{self.anchor}"
 
     @property
     def section(self) -> str:
@@ -68,6 +102,10 @@ class Control:
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "slug": self.slug,
+            "since": self.since,
+            "status": self.status,
+            "formerly": list(self.formerly),
             "title": self.title,
             "severity": self.severity.label,
             "nsa": list(self.nsa),
@@ -151,6 +189,7 @@ def load_catalogue() -> tuple[Control, ...]:
     """All controls of the catalogue files, in file and then ID order."""
     controls: list[Control] = []
     seen: set[str] = set()
+    names: set[str] = set()
     folder = resources.files("kubeharden.checks") / "catalogue"
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
         if not entry.name.endswith(".yaml"):
@@ -160,7 +199,11 @@ def load_catalogue() -> tuple[Control, ...]:
             control = _parse_control(raw, entry.name)
             if control.id in seen:
                 raise CatalogueError(f"{entry.name}: duplicate control id {control.id}")
+            taken = {control.slug, *control.formerly} & names
+            if taken:
+                raise CatalogueError(f"{entry.name}: {control.id}: {', '.join(sorted(taken))} already names a control")
             seen.add(control.id)
+            names.update({control.slug, *control.formerly})
             controls.append(control)
     return tuple(controls)
 
@@ -178,6 +221,16 @@ def _parse_control(raw: dict[str, Any], origin: str) -> Control:
         profile = raw.get("profile", "default")
         if profile not in PROFILES:
             raise CatalogueError(f"{where}: profile must be one of {PROFILES}")
+        slug, since, status = str(raw.get("slug") or ""), str(raw.get("since") or ""), raw.get("status", "stable")
+        if not _SLUG.match(slug):
+            raise CatalogueError(f"{where}: slug must be lower-case words joined by '-' (privileged-container)")
+        if not _VERSION.match(since):
+            raise CatalogueError(f"{where}: since must be the version that introduced it (0.1.0)")
+        if status not in STATUSES:
+            raise CatalogueError(f"{where}: status must be one of {STATUSES}")
+        formerly = tuple(str(x) for x in raw.get("formerly") or ())
+        if not all(_ID.match(x) for x in formerly):
+            raise CatalogueError(f"{where}: formerly lists former control IDs (KH-POD-099)")
         mappings = raw.get("mappings") or {}
         unknown = set(mappings) - set(MAPPING_KEYS)
         if unknown:
@@ -206,6 +259,10 @@ def _parse_control(raw: dict[str, Any], origin: str) -> Control:
             config_note=" ".join(str(raw.get("config", "")).split()),
             requires_config=_setting_name(raw, "requires_config", where),
             enabled_by_config=_setting_name(raw, "enabled_by_config", where),
+            slug=slug,
+            since=since,
+            status=status,
+            formerly=formerly,
         )
     except KeyError as exc:
         raise CatalogueError(f"{where}: missing field {exc}") from None
@@ -224,5 +281,30 @@ def controls_by_id() -> dict[str, Control]:
     return {c.id: c for c in load_catalogue()}
 
 
+def catalogue_names() -> ControlNames:
+    """Every name the catalogue's controls answer to: IDs, slugs, former IDs (see :mod:`.selection`).
+
+    Raises CatalogueError when a former ID is also a current one (the redirect would hide a control).
+    """
+    controls = load_catalogue()
+    ids = tuple(c.id for c in controls)
+    redirects = {old: c.id for c in controls for old in c.formerly}
+    clash = sorted(set(redirects) & set(ids))
+    if clash:
+        raise CatalogueError(f"former IDs {', '.join(clash)} are current IDs too")
+    return ControlNames(ids, {c.slug: c.id for c in controls}, redirects,
+                        frozenset(c.id for c in controls if c.status == "deprecated"))
+
+
+def canonical_profile(name: str) -> tuple[str, str | None]:
+    """(the profile ``name`` means, a deprecation note when it is a former name, else None)."""
+    new = PROFILE_ALIASES.get(name)
+    if new is None:
+        return name, None
+    return new, (f"profile {name!r} is now called {new!r} (it is not the Pod Security Standards level of that "
+                 f"name); {name!r} keeps working for now")
+
+
 def profile_includes(profile: str, control: Control) -> bool:
-    return PROFILES.index(control.profile) <= PROFILES.index(profile)
+    """Whether ``profile`` (a current or former name) runs ``control``."""
+    return PROFILES.index(control.profile) <= PROFILES.index(canonical_profile(profile)[0])

@@ -8,6 +8,7 @@ import sys
 from typing import IO
 from collections.abc import Iterator
 
+from kubeharden.checks.catalogue import PROFILE_NAMES, canonical_profile
 from kubeharden.commands.own_output import report_files
 from kubeharden.config import Config, ConfigError, load_config
 from kubeharden.findings import Severity
@@ -40,9 +41,10 @@ def add_config_options(parser: argparse.ArgumentParser, profile: bool = True) ->
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: nearest .kubeharden.yaml)")
     parser.add_argument("--no-config", action="store_true", help="ignore .kubeharden.yaml files")
     if profile:
-        parser.add_argument("--profile", choices=("baseline", "default", "strict"),
-                            help="which controls run: baseline, default or strict, each adding controls to the "
-                                 "one before (docs/controls.md; overrides the configuration file)")
+        parser.add_argument("--profile", choices=PROFILE_NAMES,
+                            help="which controls run: minimal, default or strict, each adding controls to the "
+                                 "one before (docs/controls.md; overrides the configuration file; baseline is the "
+                                 "former name of minimal)")
 
 
 def add_output_options(parser: argparse.ArgumentParser, formats: tuple[str, ...], default: str) -> None:
@@ -92,6 +94,11 @@ def load_settings(args: argparse.Namespace) -> Config:
         else Config()
     if getattr(args, "profile", None):
         cfg.profile = args.profile
+        note = canonical_profile(args.profile)[1]
+        if note:
+            cfg.notes.append(f"--profile: {note}")
+    for note in cfg.notes:
+        warn(note)
     return cfg
 
 
@@ -108,5 +115,10 @@ def fail(message: str) -> None:
     print(f"kubeharden: {message}", file=sys.stderr)
 
 
+def warn(message: str) -> None:
+    """A deprecation or other warning that changes nothing of the result, on stderr."""
+    print(f"kubeharden: warning: {message}", file=sys.stderr)
+
+
 __all__ = ["ConfigError", "add_config_options", "add_input_options", "add_output_options", "fail",
-           "load_settings", "output_stream", "read_options", "severity_or_none"]
+           "load_settings", "output_stream", "read_options", "severity_or_none", "warn"]

@@ -6,8 +6,8 @@ import argparse
 from collections.abc import Iterator
 
 from kubeharden.commands.common import (ConfigError, add_config_options, add_input_options, add_output_options,
-                                        fail, load_settings, output_stream, read_options, severity_or_none)
-from kubeharden.checks.catalogue import load_catalogue
+                                        fail, load_settings, output_stream, read_options, severity_or_none, warn)
+from kubeharden.checks.catalogue import catalogue_names
 from kubeharden.checks.selection import UnknownControl, resolve
 from kubeharden.commands.empty_input import nothing_checked
 from kubeharden.commands.helptext import examples
@@ -49,7 +49,10 @@ def run(args: argparse.Namespace) -> int:
         fail(str(exc))
         return USAGE
     try:
-        only = resolve(args.control, [c.id for c in load_catalogue()], "--control") if args.control else None
+        notes: list[str] = []
+        only = resolve(args.control, catalogue_names(), "--control", notes) if args.control else None
+        for note in notes:
+            warn(note)
         evaluator = Evaluator(cfg, only=only)
     except (UnknownControl, ConfigError) as exc:
         fail(str(exc))

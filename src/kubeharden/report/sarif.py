@@ -40,12 +40,13 @@ def _rule(control: Any) -> dict[str, Any]:
     text = f"{control.description}\n\nFix: {control.remediation}\n\nGuide: {guide}"
     markdown = (f"{control.description}\n\n**Fix:** {control.remediation}\n\n**Guide:** {guide_md}\n\n"
                 f"**Equivalent checks:** {maps or 'none'}")
-    return {
+    rule: dict[str, Any] = {
         "id": control.id,
         "name": control.id.replace("-", ""),
         "shortDescription": {"text": control.title},
         "fullDescription": {"text": control.description},
-        "helpUri": requirement_url(control.nsa[0]) if control.nsa else GUIDE_DOC_URL,
+        # the control's own page; the guide's requirement stays in help and in properties.guideUri
+        "helpUri": control.doc_url,
         "help": {"text": text, "markdown": markdown},
         "defaultConfiguration": {"level": _LEVEL[control.severity]},
         "properties": {
@@ -54,8 +55,15 @@ def _rule(control: Any) -> dict[str, Any]:
             "precision": "high",
             "nsa": list(control.nsa),
             "mappings": control.mappings_dict(),
+            "guideUri": requirement_url(control.nsa[0]) if control.nsa else GUIDE_DOC_URL,
+            "slug": control.slug,
+            "status": control.status,
+            "since": control.since,
         },
     }
+    if control.formerly:  # SARIF 2.1.0, 3.49.4: the IDs this rule had in earlier versions of the tool
+        rule["deprecatedIds"] = list(control.formerly)
+    return rule
 
 
 def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
