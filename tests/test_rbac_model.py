@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from kubeharden.analysis.rbac import Rule, Subject, parse_subject
+from kubeharden.analysis.rbac import RbacRule, Subject, parse_subject
 
 from rbac_helpers import binding, group, model, role, rule, sa, user
 
 
 def r(verbs, groups=("",), resources=(), names=(), urls=()):
-    return Rule(frozenset(verbs), frozenset(groups), frozenset(resources), frozenset(names), frozenset(urls))
+    return RbacRule(frozenset(verbs), frozenset(groups), frozenset(resources), frozenset(names), frozenset(urls))
 
 
 @pytest.mark.parametrize("rule_, request_, allowed", [

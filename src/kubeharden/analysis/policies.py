@@ -139,8 +139,9 @@ class Peer:
 
 
 @dataclass(eq=False, slots=True)
-class Rule:
-    """One ingress or egress rule. ``peers`` None = every peer; ``ports`` None = every port."""
+class NetworkPolicyRule:
+    """One NetworkPolicyIngressRule or NetworkPolicyEgressRule. ``peers`` None = every peer; ``ports`` None =
+    every port."""
 
     policy: Policy
     direction: str  # "ingress" | "egress"
@@ -177,8 +178,8 @@ class Policy:
     pod_selector: Selector
     isolates_ingress: bool
     isolates_egress: bool
-    ingress: tuple[Rule, ...] = ()
-    egress: tuple[Rule, ...] = ()
+    ingress: tuple[NetworkPolicyRule, ...] = ()
+    egress: tuple[NetworkPolicyRule, ...] = ()
 
     @property
     def label(self) -> str:
@@ -243,7 +244,7 @@ def parse_policy(obj: K8sObject, default_namespace: str = "default") -> Policy:
     return policy
 
 
-def _rule(policy: Policy, direction: str, peer_key: str, index: int, raw: Any) -> Rule:
+def _rule(policy: Policy, direction: str, peer_key: str, index: int, raw: Any) -> NetworkPolicyRule:
     where = f"spec.{direction}[{index}]"
     if raw is None:  # "- {}" written as "-": a rule with no restrictions
         raw = {}
@@ -259,7 +260,7 @@ def _rule(policy: Policy, direction: str, peer_key: str, index: int, raw: Any) -
         raise PolicyError(f"{where}.ports must be a list")
     peers = tuple(_peer(p, f"{where}.{peer_key}[{i}]") for i, p in enumerate(peers_raw)) if peers_raw else None
     ports = tuple(_port(p, f"{where}.ports[{i}]") for i, p in enumerate(ports_raw)) if ports_raw else None
-    return Rule(policy, direction, index, peers, ports, policy.obj.line(raw))
+    return NetworkPolicyRule(policy, direction, index, peers, ports, policy.obj.line(raw))
 
 
 def _peer(raw: Any, where: str) -> Peer:

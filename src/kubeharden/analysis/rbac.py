@@ -126,8 +126,10 @@ def normalise_user(name: str) -> Subject:
 
 
 @dataclass(frozen=True, slots=True)
-class Rule:
-    """One PolicyRule, normalised; ``line`` is where it starts in its file."""
+class RbacRule:
+    """One rbac.authorization.k8s.io/v1 PolicyRule of a Role or ClusterRole, normalised; ``line`` is where
+    it starts in its file. (Named apart from the NetworkPolicy rules, audit detection rules and the
+    catalogue's declarative rules.)"""
 
     verbs: frozenset[str]
     api_groups: frozenset[str] = frozenset()
@@ -153,7 +155,7 @@ class Rule:
             return True
         return name is not None and name in self.resource_names
 
-    def covered_by(self, owners: Iterable[Rule]) -> bool:
+    def covered_by(self, owners: Iterable[RbacRule]) -> bool:
         """Whether ``owners`` allow every request this rule allows (Kubernetes' validation.Covers).
 
         The rule is broken into its atomic requests (verb, group, resource, name; verb, URL)
@@ -209,9 +211,9 @@ def _join(items: Iterable[str]) -> str:
     return ",".join(sorted(items))
 
 
-def parse_rules(obj: K8sObject, raw_rules: Any) -> tuple[list[Rule], list[tuple[str, int | None]]]:
+def parse_rules(obj: K8sObject, raw_rules: Any) -> tuple[list[RbacRule], list[tuple[str, int | None]]]:
     """The rules of a role plus the problems found in them (a bad rule is skipped, not fatal)."""
-    rules: list[Rule] = []
+    rules: list[RbacRule] = []
     problems: list[tuple[str, int | None]] = []
     if raw_rules is None:
         return rules, problems
@@ -238,7 +240,7 @@ def parse_rules(obj: K8sObject, raw_rules: Any) -> tuple[list[Rule], list[tuple[
         if not fields["verbs"]:
             problems.append((f"rules[{index}] has no verbs and grants nothing", line))
             continue
-        rules.append(Rule(fields["verbs"], fields["apiGroups"], fields["resources"], fields["resourceNames"],
+        rules.append(RbacRule(fields["verbs"], fields["apiGroups"], fields["resources"], fields["resourceNames"],
                           fields["nonResourceURLs"], line))
     return rules, problems
 
@@ -251,11 +253,11 @@ class RoleDef:
     """A Role or ClusterRole with its effective rules (after aggregation)."""
 
     obj: K8sObject
-    rules: list[Rule]
+    rules: list[RbacRule]
     builtin: bool = False
     aggregated_from: list[str] = field(default_factory=list)
     #: The rules of the built-in definition of the same name (the platform's, not the input's).
-    default_rules: tuple[Rule, ...] = ()
+    default_rules: tuple[RbacRule, ...] = ()
     #: Labels and aggregation selectors after reconciliation (the default's merged in).
     labels: dict[str, str] = field(default_factory=dict)
     selectors: list[dict[str, Any]] | None = None
@@ -283,7 +285,7 @@ class RoleDef:
     def is_aggregated(self) -> bool:
         return self.selectors is not None
 
-    def own_rules(self) -> list[Rule]:
+    def own_rules(self) -> list[RbacRule]:
         """The rules the input adds to Kubernetes' defaults.
 
         All rules of an ordinary role; none of a built-in role or of a labelled default whose
@@ -307,7 +309,7 @@ class Grant:
     """One subject holding one rule in one scope, and where that comes from."""
 
     subject: Subject
-    rule: Rule
+    rule: RbacRule
     namespace: str | None  # None: cluster-wide (a ClusterRoleBinding)
     binding: K8sObject
     role: RoleDef
@@ -380,7 +382,7 @@ class RbacModel:
                 key = (obj.namespace or self.default_namespace, obj.name)
                 self.roles[key] = self._reconcile(obj, rules, builtin_roles.get(key))
 
-    def _reconcile(self, obj: K8sObject, rules: list[Rule], default: RoleDef | None) -> RoleDef:
+    def _reconcile(self, obj: K8sObject, rules: list[RbacRule], default: RoleDef | None) -> RoleDef:
         """The role the cluster ends up with when the input holds a role of a default's name.
 
         The API server's reconciliation (run at every start, "Using RBAC Authorization",
@@ -428,9 +430,9 @@ class RbacModel:
         for name, role in self.cluster_roles.items():
             for item in role.labels.items():
                 by_label[item].append(name)
-        done: dict[str, list[Rule]] = {}
+        done: dict[str, list[RbacRule]] = {}
 
-        def resolve(name: str, visiting: frozenset[str]) -> list[Rule]:
+        def resolve(name: str, visiting: frozenset[str]) -> list[RbacRule]:
             if name in done:
                 return done[name]
             role = self.cluster_roles[name]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Iterable
 
-from kubeharden.analysis.rbac import ALL, RBAC_GROUP, WORKLOAD_RESOURCES, Grant, RbacModel, Rule, \
+from kubeharden.analysis.rbac import ALL, RBAC_GROUP, WORKLOAD_RESOURCES, Grant, RbacModel, RbacRule, \
     Subject, normalise_user
 from kubeharden.model.objects import as_dict
 
@@ -361,10 +361,10 @@ class PathFinder:
         return found
 
 
-_FACTS: dict[Rule, frozenset[str]] = {}
+_FACTS: dict[RbacRule, frozenset[str]] = {}
 
 
-def rule_facts(rule: Rule) -> frozenset[str]:
+def rule_facts(rule: RbacRule) -> frozenset[str]:
     """What a rule allows that matters for escalation, independent of its scope (memoised).
 
     Most rules allow nothing of interest, so the graph builder skips them after one lookup.
@@ -421,4 +421,4 @@ def describe_node(node: str) -> str:
             "any-user": "any user", "any-group": "any group"}.get(node, node)
 
 
-__all__ = ["CLUSTER_ADMIN", "GOALS", "NODE", "SECRETS", "Path", "PathFinder", "Rule", "Step", "describe_node"]
+__all__ = ["CLUSTER_ADMIN", "GOALS", "NODE", "SECRETS", "Path", "PathFinder", "RbacRule", "Step", "describe_node"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from kubeharden.analysis.rbac import WORKLOAD_RESOURCES, Rule
+from kubeharden.analysis.rbac import WORKLOAD_RESOURCES, RbacRule
 from kubeharden.analysis.rbac_resources import is_cluster_scoped
 
 Request = tuple[str, str, str, str]  # verb, group, resource, subresource
@@ -36,7 +36,7 @@ class Risk:
     requests: tuple[Request, ...]
     any_name: bool = True
 
-    def matched(self, rule: Rule, cluster_scope: bool = True) -> list[Request]:
+    def matched(self, rule: RbacRule, cluster_scope: bool = True) -> list[Request]:
         """The requests of this risk ``rule`` allows; ``cluster_scope`` False: it applies in a namespace only."""
         return [r for r in self.requests
                 if (cluster_scope or not is_cluster_scoped(r[1], r[2], r[0]))
@@ -108,7 +108,7 @@ CONFIGMAP_WRITES = Risk("configmap-writes", "can create, change or delete Config
                         _each(WRITE_VERBS, "", ("configmaps",)))
 
 
-def risks_of(rule: Rule, risks: Iterable[Risk], cluster_scope: bool = True) -> list[Risk]:
+def risks_of(rule: RbacRule, risks: Iterable[Risk], cluster_scope: bool = True) -> list[Risk]:
     """Which of ``risks`` ``rule`` carries where it applies (cluster-wide, or in one namespace)."""
     return [risk for risk in risks if risk.matched(rule, cluster_scope)]
 

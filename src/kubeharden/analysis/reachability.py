@@ -38,7 +38,7 @@ from kubeharden.analysis.policies import (
     IPBlock,
     Policy,
     PolicyError,
-    Rule,
+    NetworkPolicyRule,
     error_line,
     is_k8s_policy,
     other_engine,
@@ -89,8 +89,8 @@ class PodClass:
     members: list[int] = field(default_factory=list)
     ingress_policies: list[Policy] = field(default_factory=list)
     egress_policies: list[Policy] = field(default_factory=list)
-    ingress_rules: list[Rule] = field(default_factory=list)
-    egress_rules: list[Rule] = field(default_factory=list)
+    ingress_rules: list[NetworkPolicyRule] = field(default_factory=list)
+    egress_rules: list[NetworkPolicyRule] = field(default_factory=list)
 
     @property
     def ingress_isolated(self) -> bool:
@@ -118,7 +118,7 @@ class SideVerdict:
     direction: str  # "egress" of the source or "ingress" of the destination
     isolated: bool
     policies: list[Policy]
-    allowing: list[tuple[Rule, PortSet]]
+    allowing: list[tuple[NetworkPolicyRule, PortSet]]
     ports: PortSet
     note: str = ""
 
@@ -229,7 +229,7 @@ class Network:
         """The classes a policy applies to (never hostNetwork pods)."""
         return self._classes_in(policy.namespace, policy.pod_selector)
 
-    def peer_mask(self, rule: Rule) -> int:
+    def peer_mask(self, rule: NetworkPolicyRule) -> int:
         """The classes a rule's peers match (every class for a rule open to all peers)."""
         if rule.peers is None:
             return self.all_mask
@@ -250,7 +250,7 @@ class Network:
             mask |= cached
         return mask
 
-    def rule_blocks(self, rule: Rule) -> list[IPBlock]:
+    def rule_blocks(self, rule: NetworkPolicyRule) -> list[IPBlock]:
         if rule.peers is None:
             return [ANY_IPV4, ANY_IPV6]
         return [p.ip_block for p in rule.peers if p.ip_block is not None]
@@ -274,7 +274,7 @@ class Network:
         s = self.classes[src]
         return self._verdict("egress", s, s.egress_policies, s.egress_rules, dst, self.classes[dst].named_ports)
 
-    def _verdict(self, direction: str, own: PodClass, policies: list[Policy], rules: list[Rule], peer: int,
+    def _verdict(self, direction: str, own: PodClass, policies: list[Policy], rules: list[NetworkPolicyRule], peer: int,
                  named: NamedPorts) -> SideVerdict:
         if not policies:
             note = "hostNetwork pods are not isolated by NetworkPolicy" if own.host_network else \
@@ -290,23 +290,23 @@ class Network:
                     ports = ports | opened
         return SideVerdict(direction, True, list(policies), allowing, ports)
 
-    def egress_blocks(self, src: int) -> list[tuple[IPBlock, PortSet, list[Rule]]]:
+    def egress_blocks(self, src: int) -> list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]]:
         """External address blocks class ``src`` may send to, with ports and the rules."""
         s = self.classes[src]
         if not s.egress_isolated:
             return [(ANY_IPV4, ALL_PORTS, []), (ANY_IPV6, ALL_PORTS, [])]
         return self._blocks(s.egress_rules)
 
-    def ingress_blocks(self, dst: int) -> list[tuple[IPBlock, PortSet, list[Rule]]]:
+    def ingress_blocks(self, dst: int) -> list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]]:
         """External address blocks that may connect to class ``dst``."""
         d = self.classes[dst]
         if not d.ingress_isolated:
             return [(ANY_IPV4, ALL_PORTS, []), (ANY_IPV6, ALL_PORTS, [])]
         return self._blocks(d.ingress_rules, d.named_ports)
 
-    def _blocks(self, rules: list[Rule], named: NamedPorts | None = None
-                ) -> list[tuple[IPBlock, PortSet, list[Rule]]]:
-        found: dict[IPBlock, tuple[PortSet, list[Rule]]] = {}
+    def _blocks(self, rules: list[NetworkPolicyRule], named: NamedPorts | None = None
+                ) -> list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]]:
+        found: dict[IPBlock, tuple[PortSet, list[NetworkPolicyRule]]] = {}
         for rule in rules:
             blocks = self.rule_blocks(rule)
             if not blocks:
@@ -320,18 +320,18 @@ class Network:
         return [(b, p, r) for b, (p, r) in found.items()]
 
     def egress_to_address(self, src: int, address: ipaddress.IPv4Address | ipaddress.IPv6Address
-                          ) -> tuple[PortSet, list[Rule]]:
+                          ) -> tuple[PortSet, list[NetworkPolicyRule]]:
         """Ports class ``src`` may use towards one outside address, and the rules allowing them."""
         return self._address(self.egress_blocks(src), address)
 
     def ingress_from_address(self, dst: int, address: ipaddress.IPv4Address | ipaddress.IPv6Address
-                             ) -> tuple[PortSet, list[Rule]]:
+                             ) -> tuple[PortSet, list[NetworkPolicyRule]]:
         """Ports of class ``dst`` one outside address may connect to, and the rules allowing them."""
         return self._address(self.ingress_blocks(dst), address)
 
     @staticmethod
-    def _address(blocks: list[tuple[IPBlock, PortSet, list[Rule]]],
-                 address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[PortSet, list[Rule]]:
+    def _address(blocks: list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]],
+                 address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[PortSet, list[NetworkPolicyRule]]:
         ports, rules = NO_PORTS, []
         for block, opened, why in blocks:
             if block.contains(address):
@@ -377,7 +377,7 @@ class Network:
                 if ports:
                     yield s, d, ports
 
-    def _side_ports(self, isolated: bool, rules: list[Rule], peer: int, named: NamedPorts,
+    def _side_ports(self, isolated: bool, rules: list[NetworkPolicyRule], peer: int, named: NamedPorts,
                     cache: dict[tuple[int, ...], PortSet] | None) -> PortSet:
         if not isolated:
             return ALL_PORTS

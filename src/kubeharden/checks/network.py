@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from kubeharden.analysis.external import METADATA, block_internet_open
-from kubeharden.analysis.policies import Policy, PolicyError, Rule, error_line, is_k8s_policy, parse_policy
+from kubeharden.analysis.policies import Policy, PolicyError, NetworkPolicyRule, error_line, is_k8s_policy, parse_policy
 from kubeharden.analysis.ports import NO_PORTS, PortSet
 from kubeharden.analysis.reachability import DEFAULT_NAMESPACE, NAME_LABEL, Network, PodClass, Workload
 from kubeharden.checks.catalogue import Violation, check
@@ -145,7 +145,7 @@ def workload_not_isolated(inventory: Inventory, ctx: Context) -> Iterator[Violat
 
 # -- what the policies open ------------------------------------------------------------------------
 
-def _admits_every_namespace(network: Network, rule: Rule) -> bool:
+def _admits_every_namespace(network: Network, rule: NetworkPolicyRule) -> bool:
     """True when the rule admits any pod of every namespace, including ones created later."""
     if rule.peers is None:
         return True

@@ -26,7 +26,7 @@ from collections import defaultdict
 from functools import lru_cache
 from collections.abc import Iterator
 
-from kubeharden.analysis.rbac import ALL, Grant, RbacModel, RoleDef, Rule, Subject, model_for
+from kubeharden.analysis.rbac import ALL, Grant, RbacModel, RoleDef, RbacRule, Subject, model_for
 from kubeharden.analysis.rbac_defaults import DEFAULT_BINDINGS
 from kubeharden.analysis.rbac_paths import CLUSTER_ADMIN, SECRETS, Path, PathFinder, describe_node
 from kubeharden.analysis.rbac_defaults import BOOTSTRAP_LABEL
@@ -69,7 +69,7 @@ def _who(bindings: list[tuple[K8sObject, list[Subject]]], limit: int = 4) -> str
     return "bound to " + "; ".join(parts[:limit]) + more
 
 
-def _reviewable_roles(model: RbacModel) -> Iterator[tuple[RoleDef, list[Rule]]]:
+def _reviewable_roles(model: RbacModel) -> Iterator[tuple[RoleDef, list[RbacRule]]]:
     """Roles written in the scanned objects with the rules they add to Kubernetes' defaults.
 
     Built-in and labelled default roles add none; roles filled by aggregation are judged
@@ -97,7 +97,7 @@ def _cluster_scope(model: RbacModel, role: RoleDef, bound: dict[int, list[tuple[
     return not bindings or any(b.kind == "ClusterRoleBinding" for b, _ in bindings)
 
 
-def _rule_hits(risk: Risk, rules: list[Rule], cluster_scope: bool) -> list[tuple[Rule, str]]:
+def _rule_hits(risk: Risk, rules: list[RbacRule], cluster_scope: bool) -> list[tuple[RbacRule, str]]:
     hits = []
     for rule in rules:
         matched = risk.matched(rule, cluster_scope)
@@ -142,7 +142,7 @@ def role_risk(control: Control, inventory: Inventory, ctx: Context) -> Iterator[
             yield _role_violation(role, f"{risk.what}: ", hits, bound)
 
 
-def _role_violation(role: RoleDef, what: str, hits: list[tuple[Rule, str]],
+def _role_violation(role: RoleDef, what: str, hits: list[tuple[RbacRule, str]],
                     bound: dict[int, list[tuple[K8sObject, list[Subject]]]]) -> Violation:
     """One finding per role, at the first offending rule, listing up to three rules."""
     shown = "; ".join(text for _, text in hits[:3]) + (f"; and {len(hits) - 3} more rules" if len(hits) > 3 else "")

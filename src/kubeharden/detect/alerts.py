@@ -15,12 +15,12 @@ from kubeharden.findings import Severity
 from kubeharden.guide import GUIDE_DOC_URL, requirement_url
 
 if TYPE_CHECKING:
-    from kubeharden.detect.rules import Rule
+    from kubeharden.detect.rules import DetectionRule
 
 
 @dataclass(slots=True)
 class Alert:
-    rule: Rule
+    rule: DetectionRule
     time: float
     event: dict[str, Any]
     audit_ids: list[str]

@@ -19,7 +19,7 @@ import orjson
 
 from kubeharden.detect.alerts import Alert
 from kubeharden.detect.fields import ALIASES, MISSING, Getter
-from kubeharden.detect.rules import METADATA_FIELDS, Rule, Trigger
+from kubeharden.detect.rules import METADATA_FIELDS, DetectionRule, Trigger
 from kubeharden.sources.audit import event_time
 
 MAX_KEYS_PER_RULE = 200_000
@@ -51,7 +51,7 @@ class _Bounded(dict):
 
 
 class Detector:
-    def __init__(self, rules: Iterable[Rule], baseline_seconds: float = DEFAULT_BASELINE_SECONDS) -> None:
+    def __init__(self, rules: Iterable[DetectionRule], baseline_seconds: float = DEFAULT_BASELINE_SECONDS) -> None:
         self.rules = [r for r in rules if r.inactive is None]
         self.baseline_seconds = baseline_seconds
         order = {r.id: i for i, r in enumerate(self.rules)}
@@ -216,7 +216,7 @@ class Detector:
             return self._sequence(rule, trig.step, state, key, keyd, event, t, audit_id)
         return None
 
-    def _threshold(self, rule: Rule, state: _Bounded, key: tuple, keyd: dict, event: dict[str, Any], t: float,
+    def _threshold(self, rule: DetectionRule, state: _Bounded, key: tuple, keyd: dict, event: dict[str, Any], t: float,
                    audit_id: str) -> Alert | None:
         entry = state.get(key)
         if entry is None:
@@ -245,7 +245,7 @@ class Detector:
         counts.clear()
         return self._alert(rule, event, t, ids, n, keyd, values=values)
 
-    def _sequence(self, rule: Rule, step: int, state: _Bounded, key: tuple, keyd: dict, event: dict[str, Any],
+    def _sequence(self, rule: DetectionRule, step: int, state: _Bounded, key: tuple, keyd: dict, event: dict[str, Any],
                   t: float, audit_id: str) -> Alert | None:
         partials: list[list[Any]] | None = state.get(key)
         last = len(rule.triggers) - 1
@@ -267,7 +267,7 @@ class Detector:
             del partials[:-10]
         return None
 
-    def _alert(self, rule: Rule, event: dict[str, Any], t: float, ids: list[str], count: int,
+    def _alert(self, rule: DetectionRule, event: dict[str, Any], t: float, ids: list[str], count: int,
                key: dict[str, Any], values: str = "") -> Alert:
         extra = {"count": count, "window": _human(rule.window), "values": values}
         message = rule.message_fn(event, extra) if rule.message_fn else rule.title

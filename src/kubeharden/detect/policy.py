@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from kubeharden.detect.conditions import LEVELS
-from kubeharden.detect.rules import Rule
+from kubeharden.detect.rules import DetectionRule
 
 STAGES = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
 
@@ -180,7 +180,7 @@ def _matches_resource(rule: PolicyRule, req: Request) -> bool:
 
 @dataclass(slots=True)
 class Coverage:
-    rule: Rule
+    rule: DetectionRule
     status: str  # covered | partial | blind | unknown
     detail: str
 
@@ -188,7 +188,7 @@ class Coverage:
         return {"rule_id": self.rule.id, "title": self.rule.title, "status": self.status, "detail": self.detail}
 
 
-def coverage(policy: AuditPolicy, rules: list[Rule]) -> list[Coverage]:
+def coverage(policy: AuditPolicy, rules: list[DetectionRule]) -> list[Coverage]:
     """For each rule: does the policy log the requests it needs at the level and stage it needs?
 
     A rule is *blind* when none of its requests are logged well enough, *partial* when some are,

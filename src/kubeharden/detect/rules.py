@@ -67,7 +67,7 @@ METADATA_FIELDS = frozenset({
 class Trigger:
     """One place a rule listens: its index keys and the rest of its condition."""
 
-    rule: Rule
+    rule: DetectionRule
     step: int
     predicate: Predicate
     verbs: frozenset[str] | None
@@ -94,7 +94,9 @@ class Requirement:
 
 
 @dataclass(slots=True)
-class Rule:
+class DetectionRule:
+    """One audit-log detection rule of the rule pack (``detect/rules/*.yaml``), parsed and checked."""
+
     id: str
     title: str
     severity: Severity
@@ -162,7 +164,7 @@ def builtin_rule_files() -> list[Path]:
 
 
 def load_rules(extra_files: Iterable[str | Path] = (), builtin: bool = True,
-               overrides: dict[str, list[Any]] | None = None) -> list[Rule]:
+               overrides: dict[str, list[Any]] | None = None) -> list[DetectionRule]:
     """Compile the built-in pack plus ``extra_files``; raises RuleError naming file and rule."""
     docs: list[tuple[str, dict[str, Any]]] = []
     files = [*(builtin_rule_files() if builtin else []), *map(Path, extra_files)]
@@ -188,7 +190,7 @@ def load_rules(extra_files: Iterable[str | Path] = (), builtin: bool = True,
         for name, cond in (data.get("macros") or {}).items():
             macros[str(name)] = cond
     ctx_lists.update(overrides or {})
-    rules: list[Rule] = []
+    rules: list[DetectionRule] = []
     seen: dict[str, str] = {}
     for path, data in docs:
         raw_rules = data.get("rules") or []
@@ -212,7 +214,7 @@ def load_rules(extra_files: Iterable[str | Path] = (), builtin: bool = True,
     return rules
 
 
-def compile_rule(raw: Any, source: str, lists: dict[str, list[Any]], macros: dict[str, Any]) -> Rule:
+def compile_rule(raw: Any, source: str, lists: dict[str, list[Any]], macros: dict[str, Any]) -> DetectionRule:
     if not isinstance(raw, dict):
         raise RuleError("a rule must be a mapping")
     unknown = set(map(str, raw)) - _RULE_KEYS
@@ -240,7 +242,7 @@ def compile_rule(raw: Any, source: str, lists: dict[str, list[Any]], macros: dic
         raise RuleError(f"mappings keys are {', '.join(MAPPING_KEYS)}")
     stages = tuple(str(s) for s in raw.get("stages") or DEFAULT_STAGES)
     examples = raw.get("examples") or {}
-    rule = Rule(
+    rule = DetectionRule(
         id=rid, title=str(raw["title"]), severity=severity, nsa=nsa,
         det=tuple(str(x) for x in raw.get("det") or ()), mitre=tuple(str(x) for x in raw.get("mitre") or ()),
         description=str(raw.get("description", "")).strip(), remediation=str(raw.get("remediation", "")).strip(),
@@ -308,7 +310,7 @@ _INDEX_FIELDS = {"verb": "verbs", "objectRef.resource": "resources", "resource":
                  "objectRef.subresource": "subresources", "subresource": "subresources"}
 
 
-def _trigger(rule: Rule, step: int, index_source: Any, cond: Any, ctx: CompileContext,
+def _trigger(rule: DetectionRule, step: int, index_source: Any, cond: Any, ctx: CompileContext,
              stages: tuple[str, ...]) -> Trigger:
     """Pull verb/resource/subresource constraints out of the top level of the condition into the
     index; compile the rest. Only plain values and lists are pulled, so the meaning is unchanged."""
@@ -401,7 +403,8 @@ def _message(template: str, ctx: CompileContext) -> Callable[[dict[str, Any], di
     return render
 
 
-def _requirement(rule: Rule, override: Any, level: str, lists: dict[str, list[Any]] | None = None) -> Requirement:
+def _requirement(rule: DetectionRule, override: Any, level: str,
+                 lists: dict[str, list[Any]] | None = None) -> Requirement:
     trig = rule.triggers[0]
     verbs = sorted(set().union(*(t.verbs for t in rule.triggers))) if all(t.verbs for t in rule.triggers) else None
     resources: list[tuple[str, str, str]] | None = None
@@ -447,5 +450,5 @@ def _requirement(rule: Rule, override: Any, level: str, lists: dict[str, list[An
     return req
 
 
-__all__ = ["KINDS", "MAPPING_KEYS", "Requirement", "Rule", "RuleError", "Trigger", "builtin_rule_files",
+__all__ = ["KINDS", "MAPPING_KEYS", "Requirement", "DetectionRule", "RuleError", "Trigger", "builtin_rule_files",
            "compile_rule", "load_rules", "parse_duration"]
