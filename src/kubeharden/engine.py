@@ -32,11 +32,6 @@ SUPPRESS_PREFIX = "kubeharden.io/suppress."
 
 #: A control's logic: a registered function or a declarative rule, called as run(unit, ctx).
 Runner = Callable[..., Iterable[Violation]]
-#: The declarative rule runner of each scope (the unit the rule's paths start from).
-RULE_RUNNERS: dict[str, Callable[[Control, Any], Iterable[Violation]]] = {
-    "container": rules.run_container_rule, "pod": rules.run_pod_rule,
-    "object": rules.run_object_rule, "inventory": rules.run_inventory_rule,
-}
 
 
 class PssEntry(NamedTuple):
@@ -140,8 +135,8 @@ class Evaluator:
         if isinstance(control.rule, dict) and "template" in control.rule:
             template = template_for(control.rule["template"])
             return lambda unit, ctx, _control=control: template(_control, unit, ctx)
-        run = RULE_RUNNERS[control.scope]
-        return lambda unit, ctx, _control=control: run(_control, unit)
+        run = rules.runner(control)  # compiled once per evaluator
+        return lambda unit, ctx: run(unit)
 
     def needs_full_object(self, kind: str) -> bool:
         """Whether any active check reads more than the metadata of objects of ``kind``.

@@ -121,34 +121,29 @@ class Control:
 
 CheckFn = Callable[..., Iterable[Violation]]
 _FUNCTIONS: dict[str, CheckFn] = {}
-
-
-def check(control_id: str) -> Callable[[CheckFn], CheckFn]:
-    """Register the Python logic of catalogue entry ``control_id``."""
-
-    def register(fn: CheckFn) -> CheckFn:
-        if control_id in _FUNCTIONS:
-            raise ValueError(f"two functions registered for {control_id}")
-        _FUNCTIONS[control_id] = fn
-        return fn
-
-    return register
-
-
+#: A rule template's logic, called as fn(control, unit, ctx) with the control's ``rule:`` as parameters.
 TemplateFn = Callable[..., Iterable[Violation]]
 _TEMPLATES: dict[str, TemplateFn] = {}
 
 
-def template(name: str) -> Callable[[TemplateFn], TemplateFn]:
-    """Register a rule template: ``rule: {template: name, ...parameters}`` runs ``fn(control, unit, ctx)``."""
-
-    def register(fn: TemplateFn) -> TemplateFn:
-        if name in _TEMPLATES:
-            raise ValueError(f"two functions registered for template {name}")
-        _TEMPLATES[name] = fn
+def _registrar(table: dict[str, CheckFn], key: str, what: str) -> Callable[[CheckFn], CheckFn]:
+    def register(fn: CheckFn) -> CheckFn:
+        if key in table:
+            raise ValueError(f"two functions registered for {what}")
+        table[key] = fn
         return fn
 
     return register
+
+
+def check(control_id: str) -> Callable[[CheckFn], CheckFn]:
+    """Register the Python logic of catalogue entry ``control_id``."""
+    return _registrar(_FUNCTIONS, control_id, control_id)
+
+
+def template(name: str) -> Callable[[TemplateFn], TemplateFn]:
+    """Register a rule template: ``rule: {template: name, ...parameters}`` runs ``fn(control, unit, ctx)``."""
+    return _registrar(_TEMPLATES, name, f"template {name}")
 
 
 def template_for(name: str) -> TemplateFn:

@@ -64,6 +64,10 @@ LIST_NAMES = tuple(f"{kind}s" for kind, _ in CONTAINER_LISTS)
 # -- operators -------------------------------------------------------------------------------
 
 
+def _listed(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
 def _same(a: Any, b: Any) -> bool:
     """Equality as the API server sees types: ``true`` is not ``1``, ``1`` is not ``1.0`` of a string."""
     if isinstance(a, bool) or isinstance(b, bool):
@@ -116,35 +120,65 @@ def _conditions(rule: dict[str, Any]) -> list[Any]:
     return []
 
 
-def _fails(condition: Any, value: Any) -> bool:
+def _test(condition: Any) -> Callable[[Any], bool]:
+    """A condition as a function of the value (named sets resolved once)."""
     if isinstance(condition, str):
-        return PRESENCE[condition](value)
+        return PRESENCE[condition]
     (op, arg), = condition.items()
     if isinstance(arg, dict) and "set" in arg:
         arg = VALUE_SETS[arg["set"]]
-    return value is not None and COMPARISONS[op](value, arg)
+    compare = COMPARISONS[op]
+    return lambda value: value is not None and compare(value, arg)
 
 
-def _holds(conditions: Any, value: Any) -> bool:
-    found = conditions if isinstance(conditions, list) else [conditions]
-    return any(_fails(condition, value) for condition in found)
+_NO_EXPECT = object()
+
+
+class CompiledRule:
+    """One rule of a control, with its paths split and its conditions turned into functions once."""
+
+    __slots__ = ("raw", "fields", "paths", "items", "containers", "linux_only", "line_at", "skip", "fail",
+                 "expect", "has_unset_message")
+
+    def __init__(self, raw: dict[str, Any], scope: str = "") -> None:
+        self.raw = raw
+        if "path" in raw:
+            names = [str(raw["path"])]
+        elif scope == "container":
+            names = _fields(raw, "container_field", "container_fields")
+        else:
+            names = _fields(raw, "pod_field", "pod_fields")
+        self.fields = tuple(names)
+        self.paths = tuple(tuple(name.split(".")) for name in names)
+        self.items = tuple(str(raw["items"]).split(".")) if "items" in raw else None
+        self.containers = frozenset(raw["containers"]) if raw.get("containers") else None
+        self.linux_only = bool(raw.get("linux_only"))
+        self.line_at = raw.get("line")
+        self.skip = tuple(_test(c) for c in _listed(raw["skip_if"])) if "skip_if" in raw else ()
+        self.fail = tuple(_test(c) for c in _conditions(raw))
+        self.expect = raw["expect"] if "expect" in raw else _NO_EXPECT
+        self.has_unset_message = bool(raw.get("message_unset"))
+
+    def judge(self, value: Any) -> str | None:
+        """Which message key applies to ``value`` (``message`` or ``message_unset``), or None when it passes.
+
+        ``value`` None means the field is absent (missing or null), as the API server treats it.
+        """
+        if self.skip and any(test(value) for test in self.skip):
+            return None
+        if self.expect is not _NO_EXPECT:
+            if value is None:
+                return "message_unset"
+            return None if _same(value, self.expect) else "message"
+        for test in self.fail:
+            if test(value):
+                return "message_unset" if value is None and self.has_unset_message else "message"
+        return None
 
 
 def judge(rule: dict[str, Any], value: Any) -> str | None:
-    """Which message key applies to ``value`` (``message`` or ``message_unset``), or None when it passes.
-
-    ``value`` None means the field is absent (missing or null), as the API server treats it.
-    """
-    if "skip_if" in rule and _holds(rule["skip_if"], value):
-        return None
-    if "expect" in rule:
-        if value is None:
-            return "message_unset"
-        return None if _same(value, rule["expect"]) else "message"
-    for condition in _conditions(rule):
-        if _fails(condition, value):
-            return "message_unset" if value is None and rule.get("message_unset") else "message"
-    return None
+    """:meth:`CompiledRule.judge` of the rule written as ``rule``."""
+    return CompiledRule(rule).judge(value)
 
 
 # -- validation ------------------------------------------------------------------------------
@@ -174,10 +208,6 @@ def problems(rule: Any, scope: str) -> list[str]:
         if name not in LIST_NAMES:
             out.append(f"containers: {name!r} is not one of {', '.join(LIST_NAMES)}")
     return out
-
-
-def _listed(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list) else [value]
 
 
 def _condition_problems(condition: Any) -> list[str]:
@@ -217,24 +247,22 @@ class _Lookup(dict):  # type: ignore[type-arg]
         return self.default
 
 
-def _dig(root: Any, parts: list[str]) -> Any:
+def _dig(root: Any, parts: tuple[str, ...]) -> Any:
     node = root
     for part in parts:
         node = node.get(part) if isinstance(node, dict) else None
     return node
 
 
-def _at(root: dict[str, Any], path: str) -> tuple[Any, dict[str, Any] | None, str]:
-    """(value, the mapping that holds it or None, its key) of a dotted ``path`` below ``root``."""
-    parts = path.split(".")
+def _at(root: dict[str, Any], parts: tuple[str, ...]) -> tuple[Any, dict[str, Any] | None, str]:
+    """(value, the mapping that holds it or None, its key) of the path ``parts`` below ``root``."""
     holder = _dig(root, parts[:-1])
     holder = holder if isinstance(holder, dict) else None
     return (holder.get(parts[-1]) if holder is not None else None), holder, parts[-1]
 
 
-def _unset_anchor(root: dict[str, Any], path: str) -> tuple[Any, str | None]:
+def _unset_anchor(root: dict[str, Any], parts: tuple[str, ...]) -> tuple[Any, str | None]:
     """Where an absent field is reported: the key of the mapping that should hold it, else ``root``."""
-    parts = path.split(".")
     if len(parts) < 2:
         return None, None
     grand = _dig(root, parts[:-2])
@@ -258,55 +286,43 @@ def _render(rule: dict[str, Any], key: str, **values: Any) -> str:
     return str(template).format(**values)
 
 
-class _Unit:
-    """What a path rule needs of the thing it judges: its root mapping and how to name lines."""
-
-    def __init__(self, root: dict[str, Any], line: Callable[..., int | None], **names: Any) -> None:
-        self.root, self.line, self.names = root, line, names
-
-
-def _path_rule(rule: dict[str, Any], unit: _Unit) -> Iterator[Violation]:
-    """Apply a ``path`` (optionally per ``items`` entry) rule to ``unit``."""
-    path = str(rule["path"])
-    if "items" not in rule:
-        yield from _judge_at(rule, unit, unit.root, path, item=None)
-        return
-    for entry in as_list(_dig(unit.root, str(rule["items"]).split("."))):
-        if isinstance(entry, dict):
-            yield from _judge_at(rule, unit, entry, path, item=entry)
-
-
-def _judge_at(rule: dict[str, Any], unit: _Unit, root: dict[str, Any], path: str,
-              item: dict[str, Any] | None) -> Iterator[Violation]:
-    value, holder, key = _at(root, path)
-    which = judge(rule, value)
-    if which is None:
-        return
-    at = rule.get("line")
-    if at == "item":
-        line = unit.line(item)
-    elif at:
-        line = unit.line(item if item is not None else root, at)
-    elif value is not None:
-        line = unit.line(holder, key)
-    else:
-        line = unit.line(*_unset_anchor(root, path)) if item is None else unit.line(item)
-    yield Violation(_render(rule, which, field=path, value=_show(value), where="", level="",
-                           item=_Lookup(item), **unit.names), line=line)
+def _path_rule(rule: CompiledRule, root: dict[str, Any], line: Callable[..., int | None],
+               names: Callable[[], dict[str, Any]]) -> Iterator[Violation]:
+    """Apply a path rule (each path, per ``items`` entry when given) below ``root``."""
+    entries = [root] if rule.items is None else [e for e in as_list(_dig(root, rule.items)) if isinstance(e, dict)]
+    for entry in entries:
+        item = None if rule.items is None else entry
+        for name, parts in zip(rule.fields, rule.paths, strict=True):
+            value, holder, key = _at(entry, parts)
+            which = rule.judge(value)
+            if which is None:
+                continue
+            at = rule.line_at
+            if at == "item":
+                where = line(item)
+            elif at:
+                where = line(entry, at)
+            elif value is not None:
+                where = line(holder, key)
+            else:
+                where = line(*_unset_anchor(entry, parts)) if item is None else line(item)
+            yield Violation(_render(rule.raw, which, field=name, value=_show(value), where="", level="",
+                                    item=_Lookup(item), **names()), line=where)
 
 
 # -- runners per scope -------------------------------------------------------------------------
 
 
-def _parts(control: Control) -> list[dict[str, Any]]:
+def compile_rules(control: Control) -> tuple[CompiledRule, ...]:
+    """The control's ``rule:`` (one rule or a list) compiled, in order."""
     rule = control.rule
-    return list(rule) if isinstance(rule, list) else [rule]
+    return tuple(CompiledRule(part, control.scope) for part in (rule if isinstance(rule, list) else [rule]))
 
 
 def _fields(rule: dict[str, Any], single: str, plural: str) -> list[str]:
     if single in rule:
-        return [rule[single]]
-    return list(rule.get(plural) or [])
+        return [str(rule[single])]
+    return [str(x) for x in rule.get(plural) or []]
 
 
 def effective_setting(c: ContainerView, name: str) -> Setting:
@@ -322,54 +338,81 @@ def effective_setting(c: ContainerView, name: str) -> Setting:
     setting = c.effective(head)
     if not rest or setting is UNSET:
         return setting
-    value, holder, key = _at(as_dict(setting.value), rest)
+    value, holder, key = _at(as_dict(setting.value), tuple(rest.split(".")))
     return Setting(value, holder, key, setting.level) if value is not None else UNSET
+
+
+def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator[Violation]:
+    for rule in compiled:
+        if rule.linux_only and c.pod.is_windows:
+            continue
+        if rule.containers is not None and c.list_name not in rule.containers:
+            continue
+        if "path" in rule.raw:
+            yield from _path_rule(rule, c.raw, c.line, lambda: {"container": c.name})
+            continue
+        for name in rule.fields:
+            setting = effective_setting(c, name)
+            is_set = setting.level != "unset"
+            which = rule.judge(setting.value if is_set else None)
+            if which is None:
+                continue
+            line = c.line(setting.holder, setting.key) if is_set else c.line(c.sc or None, None)
+            yield Violation(_render(rule.raw, which, field=name, value=_show(setting.value),
+                                    where=_WHERE[setting.level], level=setting.level, container=c.name,
+                                    item=_Lookup(None)), line=line)
+
+
+def _pod(compiled: tuple[CompiledRule, ...], pod: PodView) -> Iterator[Violation]:
+    for rule in compiled:
+        if rule.linux_only and pod.is_windows:
+            continue
+        yield from _path_rule(rule, pod.spec, pod.line, dict)
+
+
+def _object(compiled: tuple[CompiledRule, ...], obj: K8sObject) -> Iterator[Violation]:
+    def names() -> dict[str, Any]:
+        return {"name": obj.name, "namespace": obj.namespace, "annotations": _Lookup(obj.annotations, "?"),
+                "kind": obj.kind}
+
+    for rule in compiled:
+        yield from _path_rule(rule, obj.raw, obj.line, names)
+
+
+def _inventory(compiled: tuple[CompiledRule, ...], kinds: tuple[str, ...], inventory: Any) -> Iterator[Violation]:
+    for obj in inventory.of_kind(*kinds):
+        for v in _object(compiled, obj):
+            yield v._replace(obj=obj)
+
+
+def runner(control: Control) -> Callable[[Any], Iterator[Violation]]:
+    """The control's rule compiled once, as a function of the unit its scope gives (container, pod,
+    object, or the inventory, over every object of the control's ``kinds``)."""
+    compiled = compile_rules(control)
+    if control.scope == "container":
+        return lambda c: _container(compiled, c)
+    if control.scope == "pod":
+        return lambda pod: _pod(compiled, pod)
+    if control.scope == "object":
+        return lambda obj: _object(compiled, obj)
+    return lambda inventory: _inventory(compiled, control.kinds, inventory)
 
 
 def run_container_rule(control: Control, c: ContainerView) -> Iterator[Violation]:
     """Findings of a container-scope rule over container ``c`` (one per failing field or entry)."""
-    for rule in _parts(control):
-        if rule.get("linux_only") and c.pod.is_windows:
-            continue
-        if rule.get("containers") and c.list_name not in rule["containers"]:
-            continue
-        if "path" in rule:
-            yield from _path_rule(rule, _Unit(c.raw, c.line, container=c.name))
-            continue
-        for name in _fields(rule, "container_field", "container_fields"):
-            setting = effective_setting(c, name)
-            is_set = setting.level != "unset"
-            which = judge(rule, setting.value if is_set else None)
-            if which is None:
-                continue
-            line = c.line(setting.holder, setting.key) if is_set else c.line(c.sc or None, None)
-            yield Violation(_render(rule, which, field=name, value=_show(setting.value), where=_WHERE[setting.level],
-                                    level=setting.level, container=c.name, item=_Lookup(None)), line=line)
+    return _container(compile_rules(control), c)
 
 
 def run_pod_rule(control: Control, pod: PodView) -> Iterator[Violation]:
     """Findings of a pod-scope rule over the pod spec of ``pod``."""
-    for rule in _parts(control):
-        if rule.get("linux_only") and pod.is_windows:
-            continue
-        paths = [rule["path"]] if "path" in rule else _fields(rule, "pod_field", "pod_fields")
-        for name in paths:
-            yield from _path_rule({**rule, "path": name}, _Unit(pod.spec, pod.line))
-
-
-def _object_unit(obj: K8sObject) -> _Unit:
-    return _Unit(obj.raw, obj.line, name=obj.name, namespace=obj.namespace,
-                 annotations=_Lookup(obj.annotations, "?"), kind=obj.kind)
+    return _pod(compile_rules(control), pod)
 
 
 def run_object_rule(control: Control, obj: K8sObject) -> Iterator[Violation]:
     """Findings of an object-scope rule over ``obj`` (paths start at the object root)."""
-    for rule in _parts(control):
-        yield from _path_rule(rule, _object_unit(obj))
+    return _object(compile_rules(control), obj)
 
 
 def run_inventory_rule(control: Control, inventory: Any) -> Iterator[Violation]:
     """An object rule over every object of the control's ``kinds`` in the inventory, reported on each."""
-    for obj in inventory.of_kind(*control.kinds):
-        for v in run_object_rule(control, obj):
-            yield v._replace(obj=obj)
+    return _inventory(compile_rules(control), control.kinds, inventory)
