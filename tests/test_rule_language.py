@@ -264,3 +264,10 @@ def test_no_control_id_is_written_in_the_engine():
 
     code = "\n".join(line for line in inspect.getsource(engine).splitlines() if not line.strip().startswith("#"))
     assert not re.search(r'"KH-[A-Z]+-\d+"', code)
+
+
+def test_an_unknown_template_is_named():
+    from kubeharden.checks.catalogue import template_for
+
+    with pytest.raises(CatalogueError, match=r"unknown rule template 'rbac-risks' \(known: rbac-risk\)"):
+        template_for("rbac-risks")

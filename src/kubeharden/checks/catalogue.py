@@ -124,6 +124,8 @@ _FUNCTIONS: dict[str, CheckFn] = {}
 #: A rule template's logic, called as fn(control, unit, ctx) with the control's ``rule:`` as parameters.
 TemplateFn = Callable[..., Iterable[Violation]]
 _TEMPLATES: dict[str, TemplateFn] = {}
+#: Per template, a function that raises CatalogueError when a control's parameters are not usable.
+_TEMPLATE_CHECKS: dict[str, Callable[[Any], object]] = {}
 
 
 def _registrar(table: dict[str, CheckFn], key: str, what: str) -> Callable[[CheckFn], CheckFn]:
@@ -141,8 +143,13 @@ def check(control_id: str) -> Callable[[CheckFn], CheckFn]:
     return _registrar(_FUNCTIONS, control_id, control_id)
 
 
-def template(name: str) -> Callable[[TemplateFn], TemplateFn]:
-    """Register a rule template: ``rule: {template: name, ...parameters}`` runs ``fn(control, unit, ctx)``."""
+def template(name: str, check_params: Callable[[Any], object]) -> Callable[[TemplateFn], TemplateFn]:
+    """Register a rule template: ``rule: {template: name, ...parameters}`` runs ``fn(control, unit, ctx)``.
+
+    ``check_params(control)`` raises CatalogueError for parameters the template cannot use; the
+    catalogue calls it when it loads, so a mistake never waits for a scan to show.
+    """
+    _TEMPLATE_CHECKS[name] = check_params
     return _registrar(_TEMPLATES, name, f"template {name}")
 
 
@@ -200,6 +207,10 @@ def load_catalogue() -> tuple[Control, ...]:
             seen.add(control.id)
             names.update({control.slug, *control.formerly})
             controls.append(control)
+    for control in controls:
+        if isinstance(control.rule, dict) and "template" in control.rule:
+            template_for(control.rule["template"])  # registered?
+            _TEMPLATE_CHECKS[control.rule["template"]](control)
     return tuple(controls)
 
 

@@ -130,7 +130,7 @@ def catalogue_risks() -> tuple[Risk, ...]:
             if isinstance(c.rule, dict) and c.rule.get("template") == RBAC_RISK)
 
 
-@template(RBAC_RISK)
+@template(RBAC_RISK, check_params=risk_of)
 def role_risk(control: Control, inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     """One finding per reviewable Role or ClusterRole whose rules allow a request of the control's risk."""
     model = model_for(inventory)
