@@ -159,9 +159,9 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
     if not isinstance(controls, dict):
         raise ConfigError(f"{origin}: 'controls' must be a mapping with disable/enable/severity")
     _no_unknown_keys(controls, ("disable", "enable", "severity"), f"{origin}: controls")
-    known = catalogue_names()
-    cfg.disabled = set(_control_ids(controls.get("disable"), known, origin, "controls.disable", cfg.notes))
-    cfg.enabled = set(_control_ids(controls.get("enable"), known, origin, "controls.enable", cfg.notes))
+    names = catalogue_names()
+    cfg.disabled = set(_control_ids(controls.get("disable"), names, origin, "controls.disable", cfg.notes))
+    cfg.enabled = set(_control_ids(controls.get("enable"), names, origin, "controls.enable", cfg.notes))
     severities = controls.get("severity") or {}
     if not isinstance(severities, dict):
         raise ConfigError(f"{origin}: 'controls.severity' must be a mapping of control ID to severity")
@@ -170,7 +170,7 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
             severity = Severity.parse(sev)
         except ValueError as exc:
             raise ConfigError(f"{origin}: controls.severity.{cid}: {exc}") from None
-        for one in _control_ids([str(cid)], known, origin, "controls.severity", cfg.notes):
+        for one in _control_ids([str(cid)], names, origin, "controls.severity", cfg.notes):
             cfg.severity_overrides[one] = severity
     cfg.allowed_registries = tuple(_str_list(data.get("registries"), origin, "registries"))
     if "require_digest" in data:
@@ -186,7 +186,7 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
     if not isinstance(exceptions, list):
         raise ConfigError(f"{origin}: 'exceptions' must be a list")
     for i, raw in enumerate(exceptions):
-        cfg.exceptions.append(_parse_exception(raw, i, origin, known, cfg.notes))
+        cfg.exceptions.append(_parse_exception(raw, i, origin, names, cfg.notes))
     return cfg
 
 
