@@ -271,3 +271,20 @@ def test_an_unknown_template_is_named():
 
     with pytest.raises(CatalogueError, match=r"unknown rule template 'rbac-risks' \(known: rbac-risk\)"):
         template_for("rbac-risks")
+
+
+def test_a_value_of_the_wrong_type_for_the_message_still_gives_a_finding():
+    text = """
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: p}
+        spec:
+          containers:
+            - name: c
+              image: x
+              env: [{name: A, valueFrom: {secretKeyRef: just-a-string}}]
+        """
+    secret_env = load_catalogue()[[c.id for c in load_catalogue()].index("KH-SEC-004")]
+    pod = pod_view(objects(text)[0])
+    found = [v.message for c in pod.containers for v in rules.run_container_rule(secret_env, c)]
+    assert found == ["valueFrom.secretKeyRef is just-a-string"]

@@ -44,7 +44,7 @@ from kubeharden.model.objects import K8sObject, as_dict, as_list
 from kubeharden.model.pods import CONTAINER_LISTS, UNSET, ContainerView, PodView, Setting
 
 _WHERE = {"container": "set on the container", "pod": "inherited from the pod securityContext",
-          "unset": "not set", "value": ""}
+          "unset": "not set"}
 
 #: Keys a rule may have (anything else is a typo in the catalogue).
 RULE_KEYS = frozenset({
@@ -58,7 +58,7 @@ VALUE_SETS: dict[str, frozenset[str]] = {
     "baseline-capabilities": BASELINE_CAPABILITIES,
 }
 #: Container lists of a PodSpec, the values ``containers:`` may name.
-LIST_NAMES = tuple(f"{kind}s" for kind, _ in CONTAINER_LISTS)
+LIST_NAMES = tuple(key for _, key in CONTAINER_LISTS)
 
 
 # -- operators -------------------------------------------------------------------------------
@@ -69,7 +69,7 @@ def _listed(value: Any) -> list[Any]:
 
 
 def _same(a: Any, b: Any) -> bool:
-    """Equality as the API server sees types: ``true`` is not ``1``, ``1`` is not ``1.0`` of a string."""
+    """Equality as the API server types values: ``true`` is not ``1``, and ``"80"`` is not ``80``."""
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a is b
     return bool(a == b)
@@ -282,8 +282,13 @@ def _show(value: Any) -> Any:
 
 
 def _render(rule: dict[str, Any], key: str, **values: Any) -> str:
+    """The message; a value of the wrong type for the template (a string where a mapping is read)
+    gets the plain ``field is value`` form rather than stopping the control."""
     template = rule.get(key) or rule.get("message") or "{field} is {value}"
-    return str(template).format(**values)
+    try:
+        return str(template).format(**values)
+    except (LookupError, TypeError, ValueError, AttributeError):
+        return f"{values.get('field')} is {values.get('value')!s}"
 
 
 def _path_rule(rule: CompiledRule, root: dict[str, Any], line: Callable[..., int | None],
