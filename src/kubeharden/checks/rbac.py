@@ -3,7 +3,7 @@
 Three kinds of control, all inventory-scope because a grant needs a role *and* a binding:
 
 * rule patterns, reported on the Role or ClusterRole at the rule's line, naming who the
-  role is bound to (risky permissions as data in :mod:`kubeharden.analysis.rbac_risks`);
+  role is bound to (the risky permissions are catalogue data: ``rule: {template: rbac-risk}``);
 * binding patterns (cluster-admin, anonymous, ``system:masters``, the ``default`` account),
   reported on the binding;
 * consequences: workloads whose mounted token carries risky permissions, and subjects
