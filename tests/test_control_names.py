@@ -191,3 +191,28 @@ def test_no_two_rule_classes_share_a_name():
                 names[node.name].append(path.name)
     assert "Rule" not in names
     assert {n: p for n, p in names.items() if len(p) > 1} == {}
+
+
+def test_a_suppression_annotation_may_name_the_control_by_slug():
+    text = """
+apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+  namespace: shop
+  annotations:
+    kubeharden.io/suppress.privileged-container.c: "the CNI installer needs the host's devices"
+    kubeharden.io/suppress.host-network: ""
+spec:
+  hostNetwork: true
+  containers:
+    - {name: c, image: x, securityContext: {privileged: true}}
+    - {name: d, image: x, securityContext: {privileged: true}}
+"""
+    findings, result = scan(text)
+    by = {(f.control.id, f.container): f for f in findings}
+    assert by[("KH-POD-004", "c")].status == "suppressed"
+    assert by[("KH-POD-004", "c")].suppression["annotation"] == "kubeharden.io/suppress.privileged-container.c"
+    assert by[("KH-POD-004", "d")].status == "fail"  # the annotation names container c only
+    assert by[("KH-POD-006", None)].status == "fail"  # no reason, no suppression
+    assert any("suppress.host-network has no reason" in p.message for p in result.problems)

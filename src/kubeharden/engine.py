@@ -308,7 +308,8 @@ class Evaluator:
             message=v.message, remediation=v.remediation or control.remediation, source=obj.origin.source,
             container_list=lists.get(container) if lists and container else None,
         )
-        suppression = self._suppression(control.id, obj, annotations, container, finding.container_list)
+        suppression = self._suppression(control.id, obj, annotations, container, finding.container_list,
+                                        slug=control.slug)
         if suppression is not None:
             finding.status = "suppressed"
             finding.suppression = suppression
@@ -330,15 +331,18 @@ class Evaluator:
                     line=obj.line(annotations, key), resource=obj.ref))
 
     def _suppression(self, control_id: str, obj: Any, annotations: dict[str, str],
-                     container: str | None, container_list: str | None = None) -> dict[str, Any] | None:
+                     container: str | None, container_list: str | None = None, slug: str = "") -> dict[str, Any] | None:
         """How the finding is suppressed (annotation with a reason, then exception), or None.
 
-        Annotations without a reason never suppress; :meth:`_check_suppression_annotations` reports them.
+        An annotation names the control by ID or slug (``kubeharden.io/suppress.privileged-container``),
+        the container-specific one first. Annotations without a reason never suppress;
+        :meth:`_check_suppression_annotations` reports them.
         """
         if self.config.allow_annotation_suppressions and annotations:
-            keys = [f"{SUPPRESS_PREFIX}{control_id}"]
+            names = (control_id, slug) if slug else (control_id,)
+            keys = [f"{SUPPRESS_PREFIX}{name}" for name in names]
             if container:
-                keys.insert(0, f"{SUPPRESS_PREFIX}{control_id}.{container}")
+                keys[:0] = [f"{SUPPRESS_PREFIX}{name}.{container}" for name in names]
             for key in keys:
                 reason = annotations.get(key, "").strip()
                 if reason:
