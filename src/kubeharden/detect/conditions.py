@@ -6,11 +6,11 @@ of ``all``, ``any``, ``not``, ``some``, ``macro``; every entry must hold. A fiel
 * a scalar: the field equals it (``verb: create``, ``container.securityContext.privileged: true``);
 * a list: the field is one of them (``verb: [create, update, patch]``);
 * a mapping of operators, all of which must hold: ``eq ne in not_in startswith not_startswith
-  endswith contains regex exists gt gte lt lte cidr mentions`` (``{startswith: [system:, kube-]}``).
+  endswith contains regex exists gt gte lt lte cidr not_cidr mentions`` (``{startswith: [system:, kube-]}``).
 
 A field that yields several values (``[*]``, ``container``) or a list value (``user.groups``)
 matches when any one value does; ``exists: false`` and ``not`` then mean "none does".
-Operator arguments may name a shared list with ``$name`` (``{in: $sensitive_host_paths}``).
+Operator arguments may name a shared list with ``$name`` (``{in: $system_namespaces}``).
 A combinator may carry a label (``any#time``) to appear twice in one mapping.
 ``some: {field: PATH, match: CONDITION}`` needs one element of PATH for which CONDITION holds
 with paths relative to that element, so two tests land on the same list item.
@@ -29,7 +29,7 @@ from kubeharden.detect.fields import ALIASES, MISSING, Getter, PathError, compil
 Predicate = Callable[[Any], bool]
 COMBINATORS = ("all", "any", "not", "some", "macro")
 OPERATORS = ("eq", "ne", "in", "not_in", "startswith", "not_startswith", "endswith", "contains", "regex", "exists",
-             "gt", "gte", "lt", "lte", "cidr", "mentions")
+             "gt", "gte", "lt", "lte", "cidr", "not_cidr", "mentions")
 LEVELS = ("None", "Metadata", "Request", "RequestResponse")
 
 
@@ -232,6 +232,10 @@ def _compile_op(op: str, arg: Any, ctx: CompileContext, path: str) -> Callable[[
         cmp = {"gt": lambda v: v > arg, "gte": lambda v: v >= arg,
                "lt": lambda v: v < arg, "lte": lambda v: v <= arg}[op]
         return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and cmp(v)
+    if op == "not_cidr":
+        # "some value is an IP address outside these networks" (a value that is not an address is no match)
+        inside = _compile_op("cidr", arg, ctx, path)
+        return lambda v: _is_ip(v) and not inside(v)
     if op == "cidr":
         try:
             nets = [ipaddress.ip_network(str(x), strict=False) for x in _as_list(arg, where)]
@@ -246,6 +250,14 @@ def _compile_op(op: str, arg: Any, ctx: CompileContext, path: str) -> Callable[[
 
 def _hashable(v: Any) -> bool:
     return isinstance(v, (str, int, float, bool)) or v is None
+
+
+def _is_ip(value: Any) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def _in_networks(value: Any, nets: list[Any]) -> bool:

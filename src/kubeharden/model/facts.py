@@ -88,7 +88,10 @@ def normalize_host_path(path: Any) -> str:
     text = str(path or "").strip()
     if not text:
         return ""
-    return posixpath.normpath(text) if text.startswith("/") else text
+    if not text.startswith("/"):
+        return text
+    # normpath keeps a leading "//" (POSIX leaves it implementation-defined); Linux treats it as "/".
+    return posixpath.normpath("/" + text.lstrip("/"))
 
 
 def path_under(path: str, prefix: str) -> bool:

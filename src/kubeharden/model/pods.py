@@ -34,6 +34,13 @@ POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "PodTemplate": ("template",),
 }
 
+#: The API resource (as in an audit event's ``objectRef.resource``) of each kind above.
+POD_TEMPLATE_RESOURCES: dict[str, str] = {
+    "pods": "Pod", "deployments": "Deployment", "statefulsets": "StatefulSet", "daemonsets": "DaemonSet",
+    "replicasets": "ReplicaSet", "replicationcontrollers": "ReplicationController", "jobs": "Job",
+    "cronjobs": "CronJob", "podtemplates": "PodTemplate",
+}
+
 #: API groups that own the kinds above (a CRD reusing a name such as "Deployment" is not a pod).
 _POD_GROUPS = {"", "apps", "extensions", "batch"}
 
