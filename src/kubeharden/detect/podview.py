@@ -131,7 +131,7 @@ def pod_violations(event: dict[str, Any]) -> list[dict[str, Any]]:
                     for v in run(unit, ctx):
                         out.append({"control": control_id, "container": v.container or getattr(unit, "name", None),
                                     "message": v.message})
-                except Exception:  # noqa: BLE001 - bad input must not stop detection
+                except Exception:  # bad input must not stop detection: that control cannot judge it
                     continue
     _last_violations = (event, out)
     return out
