@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from kubeharden.detect.fields import ALIASES, MISSING, Getter, PathError, compile_path
 
 Predicate = Callable[[Any], bool]
@@ -223,9 +225,22 @@ def _compile_op(op: str, arg: Any, ctx: CompileContext, path: str) -> Callable[[
             raise RuleError(f"{where}: bad regular expression: {exc}") from None
         try:  # one combined pattern is faster; patterns with global flags stay separate
             rx = re.compile("|".join(f"(?:{p.pattern})" for p in patterns))
+            search = lambda v: rx.search(v) is not None  # noqa: E731
         except re.error:
-            return lambda v: isinstance(v, str) and any(p.search(v) for p in patterns)
-        return lambda v: isinstance(v, str) and rx.search(v) is not None
+            search = lambda v: any(p.search(v) for p in patterns)  # noqa: E731
+        seen: dict[str, bool] = {}  # the same images, user agents and commands come back again and again
+
+        def regex(v: Any) -> bool:
+            if v.__class__ is not str:
+                return False
+            found = seen.get(v)
+            if found is None:
+                found = search(v)
+                if len(seen) >= 20_000:
+                    seen.clear()
+                seen[v] = found
+            return found
+        return regex
     if op in ("gt", "gte", "lt", "lte"):
         if not isinstance(arg, (int, float)) or isinstance(arg, bool):
             raise RuleError(f"{where}: needs a number, got {arg!r}")
@@ -244,7 +259,17 @@ def _compile_op(op: str, arg: Any, ctx: CompileContext, path: str) -> Callable[[
         return lambda v: _in_networks(v, nets)
     if op == "mentions":
         keys = {str(x) for x in _as_list(arg, where)}
-        return lambda v: _mentions(v, keys)
+        needles = tuple(k.encode() for k in keys)
+
+        def mentions(v: Any) -> bool:
+            # A key named anywhere appears in the value's JSON text; most bodies name none, and one
+            # serialisation is cheaper than walking them. Only a hit is confirmed by the walk.
+            try:
+                text = orjson.dumps(v)
+            except TypeError:
+                return _mentions(v, keys)
+            return any(n in text for n in needles) and _mentions(v, keys)
+        return mentions
     raise RuleError(f"{where}: unknown operator (one of {', '.join(OPERATORS)})")
 
 

@@ -10,22 +10,27 @@ over it (``checks/``). Rules read the result through three virtual fields:
 * ``podContainer``: each container with its *effective* settings (``privileged``,
   ``runAsUser``, ``runAsNonRoot``, ``allowPrivilegeEscalation`` after pod-level inheritance,
   ``capabilities`` normalised);
-* ``podViolation``: each scan-control violation, ``{control, container, message}``.
+* ``podViolation``: each violation of the scan controls in :data:`JUDGED_CONTROLS`,
+  ``{control, container, message}``.
 
 The kind comes from the body, or from ``objectRef.resource`` when a patch body has none
 (Kubernetes "Auditing": ``objectRef`` names the resource of every request). Strategic-merge and
 merge patches are partial: a field absent from a patch is unchanged, not unset, so only the
-controls that judge a value that *is present* say something true about a patch (the built-in
-rules use only those). JSON patches (a list body) have no pod view; KH-AUDIT-017 reads them.
+controls that judge a value that *is present* say something true about a patch; those are the
+ones judged here. JSON patches (a list body) have no pod view; KH-AUDIT-017 reads them.
 
-Each event's answer is computed once, on first use, and kept for the other rules.
+Each event's answer is computed once, on first use, and kept for the other rules; answers are
+also kept by pod-template content, since a controller creates many pods from one template.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
+import orjson
+
+from kubeharden.model.facts import capability_name
 from kubeharden.model.objects import K8sObject, Provenance, make_ref
 from kubeharden.model.pods import POD_TEMPLATE_PATHS, POD_TEMPLATE_RESOURCES, PodView, pod_view
 
@@ -33,8 +38,6 @@ from kubeharden.model.pods import POD_TEMPLATE_PATHS, POD_TEMPLATE_RESOURCES, Po
 _SPEC_PATHS = tuple(dict.fromkeys((*path, "spec") for path in POD_TEMPLATE_PATHS.values()))
 
 _last_view: tuple[Any, PodView | None] = (None, None)
-_last_violations: tuple[Any, list[dict[str, Any]]] = (None, [])
-_last_containers: tuple[Any, list[dict[str, Any]]] = (None, [])
 
 
 def body_kind(event: dict[str, Any]) -> str | None:
@@ -98,12 +101,22 @@ def _build_view(event: dict[str, Any]) -> PodView | None:
     return pod_view(obj)
 
 
+#: The scan controls judged on request bodies: those that find a value that *is present* (a privileged
+#: flag, a host namespace, a hostPath, a hostPort, an added capability, an Unconfined AppArmor profile,
+#: an unmasked /proc, an unsafe sysctl, a HostProcess container). Their verdict is true of a create, an
+#: update and a partial patch alike. Controls that fault a missing setting (runAsNonRoot, seccomp, …)
+#: would be wrong on a patch, where a missing field is unchanged, and are left to the manifest scan.
+JUDGED_CONTROLS = ("KH-POD-004", "KH-POD-005", "KH-POD-006", "KH-POD-007", "KH-POD-009", "KH-POD-010",
+                   "KH-POD-013", "KH-POD-017", "KH-POD-021", "KH-POD-022", "KH-POD-023")
+
+
 @lru_cache(maxsize=1)
 def _judges() -> tuple[tuple[str, str, Any], ...]:
-    """(control ID, scope, runner) for every pod- and container-scope control of the catalogue."""
-    from kubeharden.checks.catalogue import load_catalogue
+    """(control ID, scope, runner) for each of JUDGED_CONTROLS, from the catalogue."""
+    from kubeharden.checks.catalogue import controls_by_id
     from kubeharden.engine import control_runner
-    return tuple((c.id, c.scope, control_runner(c)) for c in load_catalogue() if c.scope in ("pod", "container"))
+    catalogue = controls_by_id()
+    return tuple((cid, catalogue[cid].scope, control_runner(catalogue[cid])) for cid in JUDGED_CONTROLS)
 
 
 @lru_cache(maxsize=1)
@@ -113,50 +126,91 @@ def _context() -> Any:
     return Context(Config())  # the guide's defaults: no allowed host paths, the guide's volume types
 
 
-def pod_violations(event: dict[str, Any]) -> list[dict[str, Any]]:
-    """``[{control, container, message}]``: what the scan's pod and container controls find in the
-    request body's pod (default configuration). A control that fails on odd input is skipped."""
-    global _last_violations
-    memo = _last_violations
-    if memo[0] is event:
-        return memo[1]
-    out: list[dict[str, Any]] = []
-    view = event_pod_view(event)
-    if view is not None and (view.containers or view.spec):
-        ctx = _context()
-        for control_id, scope, run in _judges():
-            units = [view] if scope == "pod" else view.containers
-            for unit in units:
-                try:
-                    for v in run(unit, ctx):
-                        out.append({"control": control_id, "container": v.container or getattr(unit, "name", None),
-                                    "message": v.message})
-                except Exception:  # bad input must not stop detection: that control cannot judge it
-                    continue
-    _last_violations = (event, out)
-    return out
+class _Verdict(NamedTuple):
+    violations: list[dict[str, Any]]
+    containers: list[dict[str, Any]]
 
 
-def pod_containers(event: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each container of the body's pod with its effective security settings (after inheritance)."""
-    global _last_containers
-    memo = _last_containers
+_NO_VERDICT = _Verdict([], [])
+#: Verdicts by pod template content: controllers create many pods from one template, so most pods
+#: of a busy cluster were judged before. Bounded; the oldest entries go first.
+_verdicts: dict[tuple[str, bytes], _Verdict] = {}
+_VERDICT_CACHE_SIZE = 4096
+_last_verdict: tuple[Any, _Verdict] = (None, _NO_VERDICT)
+
+
+def _template_key(event: dict[str, Any], kind: str) -> tuple[str, bytes] | None:
+    """What the verdict depends on: the pod template (a Pod's spec and annotations), as bytes."""
+    node: Any = event["requestObject"]
+    for step in POD_TEMPLATE_PATHS[kind]:
+        node = node.get(step) if isinstance(node, dict) else None
+    if not isinstance(node, dict):
+        return None
+    meta = node.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    try:
+        return kind, orjson.dumps([node.get("spec"), annotations])
+    except TypeError:  # keys that are not strings, numbers beyond 64 bits: judge it without the cache
+        return None
+
+
+def _verdict(event: dict[str, Any]) -> _Verdict:
+    global _last_verdict
+    memo = _last_verdict
     if memo[0] is event:
         return memo[1]
-    from kubeharden.model.facts import capability_name
-    out: list[dict[str, Any]] = []
-    view = event_pod_view(event)
-    for c in view.containers if view is not None else ():
+    kind = body_kind(event)
+    key = _template_key(event, kind) if kind else None
+    verdict = _verdicts.get(key) if key is not None else None
+    if verdict is None:
+        verdict = _judge(event_pod_view(event)) if kind else _NO_VERDICT
+        if key is not None:
+            if len(_verdicts) >= _VERDICT_CACHE_SIZE:
+                del _verdicts[next(iter(_verdicts))]
+            _verdicts[key] = verdict
+    _last_verdict = (event, verdict)
+    return verdict
+
+
+def _judge(view: PodView | None) -> _Verdict:
+    if view is None or not (view.containers or view.spec):
+        return _NO_VERDICT
+    ctx = _context()
+    violations: list[dict[str, Any]] = []
+    for control_id, scope, run in _judges():
+        units = [view] if scope == "pod" else view.containers
+        for unit in units:
+            try:
+                for v in run(unit, ctx):
+                    violations.append({"control": control_id,
+                                       "container": v.container or getattr(unit, "name", None),
+                                       "message": v.message})
+            except Exception:  # bad input must not stop detection: that control cannot judge it
+                continue
+    containers = []
+    for c in view.containers:
         caps = c.sc.get("capabilities")
         added = caps.get("add") if isinstance(caps, dict) else None
-        out.append({
+        containers.append({
             "name": c.name, "kind": c.kind, "image": c.image,
             **{k: c.effective(k).value for k in ("privileged", "runAsUser", "runAsGroup", "runAsNonRoot",
                                                   "allowPrivilegeEscalation", "readOnlyRootFilesystem")},
             "capabilitiesAdded": [capability_name(x) for x in added] if isinstance(added, list) else [],
         })
-    _last_containers = (event, out)
-    return out
+    return _Verdict(violations, containers)
 
 
-__all__ = ["body_kind", "event_pod_view", "pod_containers", "pod_specs", "pod_violations"]
+def pod_violations(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """``[{control, container, message}]``: what the controls of JUDGED_CONTROLS find in the request
+    body's pod (default configuration). A control that fails on odd input is skipped."""
+    return _verdict(event).violations
+
+
+def pod_containers(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """``[{name, kind, image, privileged, runAsUser, runAsGroup, runAsNonRoot, allowPrivilegeEscalation,
+    readOnlyRootFilesystem, capabilitiesAdded}]``: each container of the body's pod with its effective
+    security settings (pod-level values inherited as the kubelet applies them; None when unset)."""
+    return _verdict(event).containers
+
+
+__all__ = ["JUDGED_CONTROLS", "body_kind", "event_pod_view", "pod_containers", "pod_specs", "pod_violations"]
