@@ -255,9 +255,9 @@ def traffic(count: int, seed: int = 7, attacks: int = 1, rate: float = 200.0,
             marks.pop(0)
             pending.extend(_attacks(at))
         while pending and pending[0]["stageTimestamp"] <= _stamp(T0 + timedelta(seconds=at)):
-            yield pending.pop(0)
+            yield dress(pending.pop(0))
         yield dress(_noise(rng, at))
-    yield from pending
+    yield from map(dress, pending)
 
 
 def baseline(seconds: float = 3600, rate: float = 2.0, seed: int = 3, bodies: bool = False) -> Iterator[dict[str, Any]]:

@@ -28,8 +28,6 @@ _IMAGES = [f"registry.example.com/{team}/{app}" for team in ("shop", "payments",
 
 def record_bodies(event: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     """Add the bodies the example audit policy would record to ``event`` (changed in place, returned)."""
-    if "requestObject" in event and event.get("objectRef", {}).get("resource") not in ("pods", "deployments"):
-        return event  # an attack event or a rule example already carries what it needs
     ref = event.get("objectRef") or {}
     verb, resource, sub = event.get("verb"), ref.get("resource"), ref.get("subresource")
     name, ns = ref.get("name"), ref.get("namespace")
