@@ -321,3 +321,14 @@ def test_remember_rule_needs_its_parts():
     base = {"id": "T-1", "title": "t", "severity": "low", "nsa": ["NSA-LOG-18"], "match": {"verb": "create"}}
     with pytest.raises(ValueError, match="remember needs"):
         compile_rule({**base, "remember": {"by": ["name"], "when": {"verb": "update"}}}, "test", {}, {})
+
+
+def test_verdicts_kept_by_template_still_see_annotations_and_every_change():
+    def created(name, annotations=None, privileged=False):
+        body = pod_body(container={"securityContext": {"privileged": privileged}})
+        body["metadata"] = {"name": name, "namespace": "shop", "annotations": annotations or {}}
+        return make_event("create", "pods", namespace="shop", body=body)
+    unconfined = {"container.apparmor.security.beta.kubernetes.io/app": "unconfined"}
+    verdicts = [sorted(v["control"] for v in pod_violations(e)) for e in (
+        created("a"), created("b"), created("c", unconfined), created("d", privileged=True), created("e"))]
+    assert verdicts == [[], [], ["KH-POD-017"], ["KH-POD-004"], []]

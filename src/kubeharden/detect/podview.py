@@ -166,7 +166,10 @@ def _verdict(event: dict[str, Any]) -> _Verdict:
         verdict = _judge(event_pod_view(event)) if kind else _NO_VERDICT
         if key is not None:
             if len(_verdicts) >= _VERDICT_CACHE_SIZE:
-                del _verdicts[next(iter(_verdicts))]
+                try:
+                    del _verdicts[next(iter(_verdicts))]
+                except (KeyError, RuntimeError, StopIteration):  # another detector thread evicted first
+                    pass
             _verdicts[key] = verdict
     _last_verdict = (event, verdict)
     return verdict
