@@ -17,10 +17,11 @@ import yaml
 from kubeharden.checks.catalogue import PROFILES, load_catalogue
 from kubeharden.checks.selection import UnknownControl, matching, normalise, resolve, unknown_message
 from kubeharden.findings import Severity
+from kubeharden.model.facts import SYSTEM_NAMESPACES
 
 CONFIG_NAMES = (".kubeharden.yaml", ".kubeharden.yml")
 
-DEFAULT_SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+DEFAULT_SYSTEM_NAMESPACES = SYSTEM_NAMESPACES  # Kubernetes' own namespaces: kubeharden.model.facts
 #: The guide's list (NSA-POD-15), plus ``ephemeral``: a generic ephemeral volume is a PVC by template.
 DEFAULT_VOLUME_TYPES = ("configMap", "emptyDir", "projected", "secret", "downwardAPI",
                         "persistentVolumeClaim", "ephemeral")

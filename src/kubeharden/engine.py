@@ -33,6 +33,21 @@ SUPPRESS_PREFIX = "kubeharden.io/suppress."
 Runner = Callable[..., Iterable[Violation]]
 
 
+def control_runner(control: Control) -> Runner:
+    """The logic of ``control``: its registered function, or its declarative rule; raises ValueError
+    for a catalogue entry with neither. Manifests and audit request bodies run controls through this."""
+    fn = function_for(control.id)
+    if fn is not None:
+        return fn
+    if control.rule is None:
+        raise ValueError(f"{control.id} has neither a rule nor a registered function")
+    if control.scope == "container":
+        return lambda c, ctx, _control=control: rules.run_container_rule(_control, c)
+    if control.scope == "pod":
+        return lambda p, ctx, _control=control: rules.run_pod_rule(_control, p)
+    raise ValueError(f"{control.id}: declarative rules support container and pod scope only")
+
+
 class PssEntry(NamedTuple):
     """The Pod Security Standards verdict of one workload (a tuple: one per workload is kept)."""
 
@@ -125,16 +140,7 @@ class Evaluator:
                                   f"`{control.requires}:` in .kubeharden.yaml ({where}): {control.config_note}")
 
     def _runner(self, control: Control) -> Runner:
-        fn = function_for(control.id)
-        if fn is not None:
-            return fn
-        if control.rule is None:
-            raise ValueError(f"{control.id} has neither a rule nor a registered function")
-        if control.scope == "container":
-            return lambda c, ctx, _control=control: rules.run_container_rule(_control, c)
-        if control.scope == "pod":
-            return lambda p, ctx, _control=control: rules.run_pod_rule(_control, p)
-        raise ValueError(f"{control.id}: declarative rules support container and pod scope only")
+        return control_runner(control)
 
     def needs_full_object(self, kind: str) -> bool:
         """Whether any active check reads more than the metadata of objects of ``kind``.

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from collections.abc import Iterator
 
 from kubeharden.model.objects import K8sObject, as_dict, as_list, as_str_map
-from kubeharden.model.paths import has_backsteps, normalize_host_path
+from kubeharden.model.facts import has_backsteps, normalize_host_path
 
 #: kind -> path from the object root to the pod template (``None`` = the object is the pod).
 POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
@@ -33,6 +33,13 @@ POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "Job": ("spec", "template"),
     "CronJob": ("spec", "jobTemplate", "spec", "template"),
     "PodTemplate": ("template",),
+}
+
+#: The API resource (as in an audit event's ``objectRef.resource``) of each kind above.
+POD_TEMPLATE_RESOURCES: dict[str, str] = {
+    "pods": "Pod", "deployments": "Deployment", "statefulsets": "StatefulSet", "daemonsets": "DaemonSet",
+    "replicasets": "ReplicaSet", "replicationcontrollers": "ReplicationController", "jobs": "Job",
+    "cronjobs": "CronJob", "podtemplates": "PodTemplate",
 }
 
 #: API groups that own the kinds above (a CRD reusing a name such as "Deployment" is not a pod).
