@@ -249,7 +249,7 @@ containers:
   - {name: a, image: x, resources: {limits: {cpu: 1, memory: 1Gi}}}
   - {name: b, image: x, resources: {requests: {cpu: 1}}}
 """), only=["KH-RES-001"])
-    assert [(f.container, f.message.split(":")[0]) for f in findings] == [("b", "no memory request")]
+    assert [(f.container, f.message.split(" and ")[0]) for f in findings] == [("b", "no memory request")]
 
 
 def test_pull_policy_defaults():
