@@ -167,3 +167,13 @@ spec:
 """
     findings, _ = scan(text, only=["KH-RES-005"])
     assert [f.status for f in findings] == ["suppressed"]
+
+
+def test_wrong_types_in_resources_never_crash_and_count_as_unset():
+    for resources in ("resources: 3", "resources: {limits: [cpu], requests: oops}",
+                      "resources: {limits: {cpu: null, memory: ''}}"):
+        containers = f"    - name: app\n      image: registry.example.com/app:1\n      {resources}\n"
+        extra = "  resources: [1, 2]\n"
+        findings, result = scan(_pod("shop", containers, extra), only=RES)
+        assert {f.control.id for f in findings} == set(RES), resources
+        assert not [p for p in result.problems if p.kind == "internal"], result.problems
