@@ -90,7 +90,7 @@ def _summary(console: Console, result: ScanResult) -> None:
     custom = s["custom_resources"]
     for kind, count in custom["evaluated"].items():
         console.print(Text(f"{kind}: not a kind kubeharden knows; {count} object(s) evaluated through their pod "
-                           "template (spec.template)", style="yellow"))
+                           "template", style="yellow"))
     for kind, count in custom["not_evaluated"].items():
         console.print(Text(f"{kind}: {count} object(s) carry containers that were NOT evaluated "
                            "(see the input problems)", style="bold yellow"))
