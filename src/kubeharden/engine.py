@@ -25,7 +25,7 @@ from kubeharden.findings import Finding, Problem, Severity, Tally
 from kubeharden.inventory import INDEXED_KINDS, Inventory
 from kubeharden.model.apitypes import type_problems
 from kubeharden.model.objects import K8sObject, ResourceRef, as_str_map
-from kubeharden.model.pods import POD_TEMPLATE_PATHS, PodView, pod_view
+from kubeharden.model.pods import PodView, may_carry_pod, pod_view
 
 SUPPRESS_PREFIX = "kubeharden.io/suppress."
 
@@ -146,9 +146,10 @@ class Evaluator:
         """Whether any active check reads more than the metadata of objects of ``kind``.
 
         Sources load other kinds shallowly (identity and metadata only), which makes large
-        CustomResourceDefinitions nearly free to scan.
+        CustomResourceDefinitions nearly free to scan. Custom resources are read whole: they
+        may carry a pod template (see :func:`kubeharden.model.pods.pod_view`).
         """
-        if kind in POD_TEMPLATE_PATHS or kind in INDEXED_KINDS or kind.endswith("List"):
+        if may_carry_pod(kind) or kind in INDEXED_KINDS or kind.endswith("List"):
             return True
         return kind in self._object_kinds
 
@@ -185,12 +186,12 @@ class Evaluator:
         invalid = self._report_invalid(obj)
         pod = pod_view(obj)
         if pod is not None:
-            for level, message, line in pod.problems:
-                if level == "error" and invalid:
+            for p in pod.problems:
+                if p.level == "error" and invalid:
                     continue  # the type check has said it, with the field's path
-                invalid |= level == "error"
-                self.result.problems.append(Problem(level, "invalid-object" if level == "error" else "partial",
-                                                    message, file=obj.origin.file, line=line, resource=obj.ref))
+                invalid |= p.level == "error"
+                self.result.problems.append(Problem(p.level, p.kind, p.message, file=obj.origin.file, line=p.line,
+                                                    resource=obj.ref))
             if pod.containers or pod.spec:
                 yield from self._evaluate_pod(pod, annotations, invalid)
         for control, run in self._by_scope["object"]:
@@ -407,10 +408,11 @@ def build_inventory(items: Iterable[K8sObject | Problem]) -> tuple[Inventory, li
         inventory.add_object(item)
         pod = pod_view(item)
         if pod is not None:
-            for level, message, line in pod.problems:
-                problems.append(Problem(level, "invalid-object" if level == "error" else "partial", message,
-                                        file=item.origin.file, line=line, resource=item.ref))
-            inventory.add_pod(pod)
+            for p in pod.problems:
+                problems.append(Problem(p.level, p.kind, p.message, file=item.origin.file, line=p.line,
+                                        resource=item.ref))
+            if pod.containers or pod.spec:
+                inventory.add_pod(pod)
     hint = namespace_hint(inventory)
     if hint is not None:
         problems.append(hint)

@@ -367,3 +367,24 @@ def sandboxed_runtime(pod: PodView, ctx: Context) -> Iterator[Violation]:
     if not pod.spec.get("runtimeClassName"):
         yield Violation("no runtimeClassName: the pod shares the node's kernel with no sandbox (gVisor, Kata)",
                         pod.line())
+
+
+# --- identity --------------------------------------------------------------------------------
+
+
+@check("KH-POD-026")
+def default_service_account(pod: PodView, ctx: Context) -> Iterator[Violation]:
+    """A pod that runs as its namespace's ``default`` ServiceAccount.
+
+    Kubernetes assigns ``default`` to every pod that names no ServiceAccount
+    (``serviceAccountName``, or its deprecated alias ``serviceAccount``); see "Configure Service
+    Accounts for Pods" (https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/).
+    """
+    if pod.service_account != "default":
+        return
+    spec = pod.spec
+    key = next((k for k in ("serviceAccountName", "serviceAccount") if spec.get(k)), None)
+    how = (f"{key} names the namespace's default ServiceAccount" if key
+           else "no serviceAccountName is set, so Kubernetes assigns the namespace's default ServiceAccount")
+    yield Violation(f"{how}: every pod of the namespace that names none shares this identity, so any "
+                    "permission granted to one of them is granted to all", pod.line(spec, key) if key else pod.line())
