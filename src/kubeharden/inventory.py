@@ -22,6 +22,7 @@ INDEXED_KINDS = frozenset({
     "Namespace", "ServiceAccount", "Secret",
     "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding",
     "NetworkPolicy", "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy", "GlobalNetworkPolicy",
+    "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "Tier",
     "Service", "Ingress", "LimitRange", "ResourceQuota", "RuntimeClass", "Node",
     "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
 })

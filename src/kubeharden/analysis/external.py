@@ -19,6 +19,11 @@ from kubeharden.analysis.policies import IPBlock, IPNetwork
 INTERNET = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
 METADATA = (ipaddress.ip_network("169.254.169.254/32"), ipaddress.ip_network("fd00:ec2::254/128"))
 
+#: Where node addresses are looked for: nodes are not in the manifests, so every private range
+#: (RFC 1918, CGNAT, IPv6 unique local) is taken to hold nodes.
+NODE_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"))
+
 #: Address space that is not the public internet (RFC 6890 special-purpose ranges).
 _NON_PUBLIC_V4 = [ipaddress.ip_network(n) for n in (
     "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
@@ -56,6 +61,36 @@ def _minus(nets: list[IPNetwork], holes: Iterable[IPNetwork]) -> list[IPNetwork]
 def block_networks(block: IPBlock) -> list[IPNetwork]:
     """The addresses of an ipBlock as disjoint networks (cidr minus except)."""
     return _minus([block.cidr], block.excepts)
+
+
+def block_overlaps(block: IPBlock, network: IPNetwork) -> bool:
+    """True when some address of ``block`` (cidr minus except) lies in ``network``."""
+    return any(n.version == network.version and n.overlaps(network)  # type: ignore[arg-type]
+               for n in block_networks(block))
+
+
+def ranges_to_blocks(ranges: list[tuple[int, int]], version: int) -> list[IPBlock]:
+    """Address ranges (inclusive integer bounds) as few blocks: ``cidr`` minus ``except`` when the
+    ranges are most of one network (``0.0.0.0/0 except 169.254.169.254/32``), else plain CIDRs."""
+    make = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
+    nets: list[IPNetwork] = []
+    for low, high in ranges:
+        nets.extend(ipaddress.summarize_address_range(make(low), make(high)))  # type: ignore[arg-type]
+    nets = list(ipaddress.collapse_addresses(nets))  # type: ignore[arg-type]
+    if len(nets) <= 1:
+        return [IPBlock(n) for n in nets]
+    first, last = nets[0].network_address, nets[-1].broadcast_address
+    prefix = 32 if version == 4 else 128
+    while prefix > 0:
+        cover = ipaddress.ip_network(f"{first}/{prefix}", strict=False)
+        if last in cover:
+            break
+        prefix -= 1
+    cover = ipaddress.ip_network(f"{first}/{prefix}", strict=False)
+    holes = _minus([cover], nets)
+    if len(holes) < len(nets):
+        return [IPBlock(cover, tuple(holes))]
+    return [IPBlock(n) for n in nets]
 
 
 @lru_cache(maxsize=4096)

@@ -32,10 +32,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from collections.abc import Iterator
 
+from kubeharden.analysis import calico_policies, cilium_policies
+from kubeharden.analysis.admin_policies import is_admin_policy, parse_admin_policy
 from kubeharden.analysis.policies import (
     ANY_IPV4,
     ANY_IPV6,
     IPBlock,
+    Peer,
     Policy,
     PolicyError,
     Rule,
@@ -45,13 +48,18 @@ from kubeharden.analysis.policies import (
     parse_policy,
 )
 from kubeharden.analysis.ports import ALL_PORTS, NO_PORTS, PortSet
+from kubeharden.analysis.precedence import Decision, Layer, decide
 from kubeharden.analysis.selectors import Selector
 from kubeharden.findings import Problem
+from kubeharden.analysis.external import ranges_to_blocks
 from kubeharden.inventory import Inventory, PodRecord
 from kubeharden.model.objects import K8sObject, ResourceRef
 
 NAME_LABEL = "kubernetes.io/metadata.name"
 DEFAULT_NAMESPACE = "default"
+#: Kinds of policy the engine reads (Kubernetes, AdminNetworkPolicy API, Cilium, Calico).
+POLICY_KINDS = ("NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "CiliumNetworkPolicy",
+                "CiliumClusterwideNetworkPolicy", "GlobalNetworkPolicy")
 
 NamedPorts = dict[tuple[str, str], frozenset[int]]
 
@@ -87,10 +95,13 @@ class PodClass:
     named_ports: NamedPorts
     host_network: bool
     members: list[int] = field(default_factory=list)
-    ingress_policies: list[Policy] = field(default_factory=list)
+    ingress_policies: list[Policy] = field(default_factory=list)  # every policy of any kind selecting it
     egress_policies: list[Policy] = field(default_factory=list)
     ingress_rules: list[Rule] = field(default_factory=list)
     egress_rules: list[Rule] = field(default_factory=list)
+    extended_labels: dict[str, str] = field(default_factory=dict)  # as Cilium and Calico selectors see it
+    ingress_layers: list[Layer] = field(default_factory=list)  # only when layered policies exist
+    egress_layers: list[Layer] = field(default_factory=list)
 
     @property
     def ingress_isolated(self) -> bool:
@@ -121,6 +132,7 @@ class SideVerdict:
     allowing: list[tuple[Rule, PortSet]]
     ports: PortSet
     note: str = ""
+    steps: list[tuple[Rule, str, PortSet]] = field(default_factory=list)  # layered: every deciding rule
 
 
 class Network:
@@ -129,13 +141,16 @@ class Network:
     def __init__(self, inventory: Inventory) -> None:
         self.problems: list[Problem] = []
         self.policies: list[Policy] = []
-        self.other_policies: list[K8sObject] = []
+        #: True when policies other than Kubernetes NetworkPolicies exist: connections are then
+        #: decided layer by layer (analysis.precedence) instead of by the union of allows.
+        self.layered = any(inventory.of_kind(*POLICY_KINDS[1:])) or any(
+            other_engine(o) for o in inventory.of_kind("NetworkPolicy"))
         self.namespaces: dict[str, dict[str, str]] = {}
         self.workloads: list[Workload] = []
         self.classes: list[PodClass] = []
         self._ns_classes: dict[str, list[int]] = defaultdict(list)
         self._ns_match: dict[Selector, tuple[str, ...]] = {}
-        self._peer_cache: dict[tuple[str, Selector | None, Selector | None], int] = {}
+        self._peer_cache: dict[tuple[str, Peer], int] = {}
         self._load_namespaces(inventory)
         self._load_workloads(inventory)
         self._load_policies(inventory)
@@ -172,26 +187,30 @@ class Network:
                          record)
             self.workloads.append(w)
             key = (ns, tuple(sorted(w.labels.items())), tuple(sorted((k, tuple(sorted(v)))
-                                                                     for k, v in frozen.items())), w.host_network)
+                                                                     for k, v in frozen.items())), w.host_network,
+                   record.service_account if self.layered else "")
             klass = keys.get(key)
             if klass is None:
                 klass = PodClass(len(self.classes), ns, w.labels, frozen, w.host_network)
+                if self.layered:
+                    klass.extended_labels = self._extended(ns, w.labels, record.service_account)
                 keys[key] = klass
                 self.classes.append(klass)
                 self._ns_classes[ns].append(klass.index)
             klass.members.append(w.index)
             w.klass = klass.index
 
+    def _extended(self, namespace: str, labels: dict[str, str], service_account: str) -> dict[str, str]:
+        ns_labels = self.namespaces.get(namespace, {NAME_LABEL: namespace})
+        out = cilium_policies.extended_labels(labels, namespace, ns_labels, service_account)
+        out.update(calico_policies.extended_labels(namespace, service_account))
+        return out
+
     def _load_policies(self, inventory: Inventory) -> None:
-        for obj in inventory.of_kind("NetworkPolicy", "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy",
-                                     "GlobalNetworkPolicy"):
-            if other_engine(obj):
-                self.other_policies.append(obj)
-                continue
-            if not is_k8s_policy(obj):
-                continue
+        tiers = calico_policies.tier_orders(inventory.of_kind("Tier"))
+        for obj in inventory.of_kind(*POLICY_KINDS):
             try:
-                self.policies.append(parse_policy(obj, DEFAULT_NAMESPACE))
+                self.policies.extend(parse_any_policy(obj, tiers))
             except PolicyError as exc:
                 self.problems.append(Problem("error", "invalid-policy", f"{exc}; the API server would reject this "
                                              "policy, so it is left out of the analysis", file=obj.origin.file,
@@ -201,12 +220,38 @@ class Network:
         for policy in self.policies:
             for ci in self._bits(self.selected_mask(policy)):
                 klass = self.classes[ci]
-                if policy.isolates_ingress:
-                    klass.ingress_policies.append(policy)
-                    klass.ingress_rules.extend(policy.ingress)
-                if policy.isolates_egress:
-                    klass.egress_policies.append(policy)
-                    klass.egress_rules.extend(policy.egress)
+                for direction, isolates, rules in (("ingress", policy.isolates_ingress, policy.ingress),
+                                                   ("egress", policy.isolates_egress, policy.egress)):
+                    if not (isolates or rules):
+                        continue
+                    mine = [r for r in rules if r.own_selector is None
+                            or r.own_selector.matches(klass.extended_labels)]
+                    if direction == "ingress":
+                        klass.ingress_policies.append(policy)
+                        klass.ingress_rules.extend(mine)
+                    else:
+                        klass.egress_policies.append(policy)
+                        klass.egress_rules.extend(mine)
+                    if self.layered:
+                        self._add_to_layer(klass, direction, policy, isolates, mine)
+        if self.layered:
+            for klass in self.classes:
+                for layers in (klass.ingress_layers, klass.egress_layers):
+                    layers.sort(key=lambda layer: layer.order)
+                    for layer in layers:
+                        layer.rules.sort(key=lambda r: r.sort_key)
+
+    @staticmethod
+    def _add_to_layer(klass: PodClass, direction: str, policy: Policy, isolates: bool, rules: list[Rule]) -> None:
+        layers = klass.ingress_layers if direction == "ingress" else klass.egress_layers
+        for layer in layers:
+            if layer.name == policy.layer:
+                break
+        else:
+            layer = Layer(policy.layer, policy.layer_order, policy.layer_passes)
+            layers.append(layer)
+        layer.isolated |= isolates
+        layer.rules.extend(rules)
 
     # -- selection ------------------------------------------------------------------------
 
@@ -217,37 +262,58 @@ class Network:
             self._ns_match[selector] = found
         return found
 
-    def _classes_in(self, namespace: str, selector: Selector | None) -> int:
+    def _classes_in(self, namespace: str, selector: Selector | None, extended: bool = False,
+                    excluded: object = None) -> int:
         mask = 0
         for ci in self._ns_classes.get(namespace, ()):
             klass = self.classes[ci]
-            if not klass.host_network and (selector is None or selector.matches(klass.labels)):
+            labels = klass.extended_labels if extended else klass.labels
+            if not klass.host_network and (selector is None or selector.matches(labels)) and \
+                    (excluded is None or not excluded.matches(labels)):  # type: ignore[attr-defined]
                 mask |= 1 << ci
         return mask
 
+    def _namespaces_of(self, own: str, cluster_wide: bool, selector: object) -> tuple[str, ...]:
+        if selector is not None:
+            return self.namespaces_matching(selector)  # type: ignore[arg-type]
+        return tuple(self.namespaces) if cluster_wide else (own,)
+
     def selected_mask(self, policy: Policy) -> int:
         """The classes a policy applies to (never hostNetwork pods)."""
-        return self._classes_in(policy.namespace, policy.pod_selector)
+        if not policy.cluster_wide and policy.namespace_selector is None and not policy.extended:
+            return self._classes_in(policy.namespace, policy.pod_selector)
+        mask = 0
+        for ns in self._namespaces_of(policy.namespace, policy.cluster_wide, policy.namespace_selector):
+            mask |= self._classes_in(ns, policy.pod_selector, policy.extended)
+        return mask
 
     def peer_mask(self, rule: Rule) -> int:
-        """The classes a rule's peers match (every class for a rule open to all peers)."""
+        """The classes a rule's peers match (every class for a rule open to all peers).
+
+        An address peer matches pods only when it is marked so (AdminNetworkPolicy networks,
+        Calico nets covering a whole address family); a ``nodes`` peer matches the hostNetwork
+        pods, which use their node's address.
+        """
         if rule.peers is None:
             return self.all_mask
         mask = 0
         for peer in rule.peers:
-            if peer.ip_block is not None:
-                continue
-            key = (rule.policy.namespace, peer.pod_selector, peer.namespace_selector)
+            key = (rule.policy.namespace, peer)
             cached = self._peer_cache.get(key)
             if cached is None:
-                if peer.namespace_selector is None:
-                    cached = self._classes_in(rule.policy.namespace, peer.pod_selector)
-                else:
-                    cached = 0
-                    for ns in self.namespaces_matching(peer.namespace_selector):
-                        cached |= self._classes_in(ns, peer.pod_selector)
+                cached = self._peer_classes(rule.policy.namespace, peer)
                 self._peer_cache[key] = cached
             mask |= cached
+        return mask
+
+    def _peer_classes(self, own: str, peer: Peer) -> int:
+        if peer.ip_block is not None:
+            return self.pod_mask if peer.ip_matches_pods and peer.ip_block.cidr.prefixlen == 0 else 0
+        if peer.nodes is not None:
+            return self.all_mask & ~self.pod_mask
+        mask = 0
+        for ns in self._namespaces_of(own, peer.any_namespace, peer.namespace_selector):
+            mask |= self._classes_in(ns, peer.pod_selector, peer.extended, peer.not_selector)
         return mask
 
     def rule_blocks(self, rule: Rule) -> list[IPBlock]:
@@ -278,8 +344,14 @@ class Network:
                  named: NamedPorts) -> SideVerdict:
         if not policies:
             note = "hostNetwork pods are not isolated by NetworkPolicy" if own.host_network else \
-                f"no NetworkPolicy selects it for {direction.capitalize()}"
+                f"no policy of any kind selects it for {direction.capitalize()}"
             return SideVerdict(direction, False, [], [], ALL_PORTS, note)
+        if self.layered:
+            layers = own.ingress_layers if direction == "ingress" else own.egress_layers
+            found = decide(layers, lambda r: bool(self.peer_mask(r) >> peer & 1), named)
+            note = _default_note(found, direction)
+            return SideVerdict(direction, True, list(policies), [(r, p) for r, a, p in found.steps if a == "Allow"],
+                               found.allowed, note, found.steps)
         allowing = []
         ports = NO_PORTS
         for rule in rules:
@@ -295,6 +367,8 @@ class Network:
         s = self.classes[src]
         if not s.egress_isolated:
             return [(ANY_IPV4, ALL_PORTS, []), (ANY_IPV6, ALL_PORTS, [])]
+        if self.layered:
+            return self._layered_blocks(s.egress_layers, None)
         return self._blocks(s.egress_rules)
 
     def ingress_blocks(self, dst: int) -> list[tuple[IPBlock, PortSet, list[Rule]]]:
@@ -302,7 +376,42 @@ class Network:
         d = self.classes[dst]
         if not d.ingress_isolated:
             return [(ANY_IPV4, ALL_PORTS, []), (ANY_IPV6, ALL_PORTS, [])]
+        if self.layered:
+            return self._layered_blocks(d.ingress_layers, d.named_ports)
         return self._blocks(d.ingress_rules, d.named_ports)
+
+    @staticmethod
+    def _layered_blocks(layers: list[Layer], named: NamedPorts | None) -> list[tuple[IPBlock, PortSet, list[Rule]]]:
+        """Outside addresses as the layers decide them: the address space is cut at every
+        boundary of every block the rules name, each piece decided once, and pieces with the
+        same outcome joined again (as ``cidr`` minus ``except`` where that is shorter)."""
+        nets = [n for layer in layers for r in layer.rules for p in r.peers or () if p.ip_block is not None
+                for n in (p.ip_block.cidr, *p.ip_block.excepts)]
+        out: list[tuple[IPBlock, PortSet, list[Rule]]] = []
+        for version, top in ((4, 2 ** 32), (6, 2 ** 128)):
+            cuts = {0, top}
+            for net in nets:
+                if net.version == version:
+                    cuts.add(int(net.network_address))
+                    cuts.add(int(net.broadcast_address) + 1)
+            points = sorted(cuts)
+            groups: dict[PortSet, tuple[list[tuple[int, int]], list[Rule]]] = {}
+            for low, high in zip(points, points[1:]):
+                address = ipaddress.ip_address(low) if version == 4 else ipaddress.IPv6Address(low)
+
+                def hit(rule: Rule, address: object = address) -> bool:
+                    return rule.peers is None or any(p.ip_block is not None and p.ip_block.contains(address)
+                                                     for p in rule.peers)  # type: ignore[arg-type]
+                found = decide(layers, hit, named)
+                if not found.allowed:
+                    continue
+                ranges, why = groups.setdefault(found.allowed, ([], []))
+                ranges.append((low, high - 1))
+                why.extend(r for r, a, _ in found.steps if a == "Allow" and r not in why)
+            for ports, (ranges, why) in groups.items():
+                for block in ranges_to_blocks(ranges, version):
+                    out.append((block, ports, why))
+        return out
 
     def _blocks(self, rules: list[Rule], named: NamedPorts | None = None
                 ) -> list[tuple[IPBlock, PortSet, list[Rule]]]:
@@ -318,6 +427,14 @@ class Network:
                 ports, why = found.get(block, (NO_PORTS, []))
                 found[block] = (ports | opened, [*why, rule])
         return [(b, p, r) for b, (p, r) in found.items()]
+
+    def egress_to_nodes(self, src: int) -> Decision:
+        """What class ``src`` may send to node addresses through node peers (AdminNetworkPolicy
+        ``nodes``, Cilium ``host``/``remote-node``/``cluster``) and rules open to every peer;
+        address blocks that cover nodes are in :meth:`egress_blocks`."""
+        def hit(rule: Rule) -> bool:
+            return rule.peers is None or any(p.nodes is not None for p in rule.peers)
+        return decide(self.classes[src].egress_layers, hit, None)
 
     def egress_to_address(self, src: int, address: ipaddress.IPv4Address | ipaddress.IPv6Address
                           ) -> tuple[PortSet, list[Rule]]:
@@ -343,6 +460,9 @@ class Network:
 
     def class_pairs(self) -> Iterator[tuple[int, int, PortSet]]:
         """Every ordered pair of classes with the ports both sides allow (non-empty only)."""
+        if self.layered:
+            yield from self._layered_pairs()
+            return
         n = len(self.classes)
         # Which sources' egress can reach each destination at all (peers only, ports later).
         reach_in: list[int] = [0] * n
@@ -373,6 +493,38 @@ class Network:
                     continue
                 src = self.classes[s]
                 egress = self._side_ports(src.egress_isolated, src.egress_rules, d, klass.named_ports, None)
+                ports = ingress & egress
+                if ports:
+                    yield s, d, ports
+
+    def _layered_pairs(self) -> Iterator[tuple[int, int, PortSet]]:
+        """class_pairs when layers decide: a source is a candidate when some rule names it or
+        when the destination's layers leave ports open to peers no rule names."""
+        for d, klass in enumerate(self.classes):
+            layers = klass.ingress_layers
+            rules = [r for layer in layers for r in layer.rules]
+            if decide(layers, lambda r: False, klass.named_ports).allowed:
+                candidates = self.all_mask
+            else:
+                candidates = 0
+                for rule in rules:
+                    candidates |= self.peer_mask(rule)
+            cache: dict[tuple[int, ...], PortSet] = {}
+            for s in self._bits(candidates):
+                hits = tuple(i for i, r in enumerate(rules) if self.peer_mask(r) >> s & 1)
+                ingress = cache.get(hits)
+                if ingress is None:
+                    chosen = {id(rules[i]) for i in hits}
+                    ingress = decide(layers, lambda r: id(r) in chosen, klass.named_ports).allowed
+                    cache[hits] = ingress
+                if not ingress:
+                    continue
+                src = self.classes[s]
+                if not src.egress_layers:
+                    egress = ALL_PORTS
+                else:
+                    egress = decide(src.egress_layers, lambda r: bool(self.peer_mask(r) >> d & 1),
+                                    klass.named_ports).allowed
                 ports = ingress & egress
                 if ports:
                     yield s, d, ports
@@ -436,8 +588,33 @@ class Network:
                 out.append(w)
         return out
 
-    def covered_by_other_engines(self, namespace: str) -> list[K8sObject]:
-        """Cilium/Calico policies that may apply to pods of ``namespace`` (not evaluated here)."""
-        return [o for o in self.other_policies
-                if o.kind in ("CiliumClusterwideNetworkPolicy", "GlobalNetworkPolicy")
-                or (o.namespace or DEFAULT_NAMESPACE) == namespace]
+    def not_evaluated(self) -> list[tuple[Policy, list[str]]]:
+        """Policies with parts that are not evaluated (L7, FQDN, some entities, service accounts…)."""
+        return [(p, p.notes) for p in self.policies if p.notes]
+
+
+def parse_any_policy(obj: K8sObject, tiers: dict[str, tuple[float, bool]] | None = None) -> list[Policy]:
+    """The policies ``obj`` holds, whatever its engine; [] when it is not a policy kind.
+
+    ``tiers`` are Calico's tier orders (see calico_policies.tier_orders). Raises PolicyError
+    when the object would be rejected.
+    """
+    if is_k8s_policy(obj):
+        return [parse_policy(obj, DEFAULT_NAMESPACE)]
+    if is_admin_policy(obj):
+        return [parse_admin_policy(obj)]
+    engine = other_engine(obj)
+    if engine == "Cilium":
+        return cilium_policies.parse_cilium_specs(obj, DEFAULT_NAMESPACE)
+    if engine == "Calico":
+        return [calico_policies.parse_calico_policy(obj, tiers or calico_policies.tier_orders([]),
+                                                    DEFAULT_NAMESPACE)]
+    return []
+
+
+def _default_note(found: Decision, direction: str) -> str:
+    if found.isolated_by:
+        return f"what no rule allows is denied by the isolation of {', '.join(found.isolated_by)}"
+    if found.by_default:
+        return f"{found.by_default} not decided by any rule and so allowed (nothing isolates it for {direction})"
+    return ""

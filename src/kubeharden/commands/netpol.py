@@ -59,10 +59,9 @@ def _load(args: argparse.Namespace) -> tuple[Network, list[Problem]]:
     network = Network(inventory)
     problems = [*problems, *network.problems]
     report_problems(problems)
-    if network.other_policies:
-        kinds = sorted({f"{o.kind} ({o.ref.api_version})" for o in network.other_policies})
-        print(f"kubeharden: note: {len(network.other_policies)} Cilium/Calico policies were found and NOT "
-              f"evaluated ({', '.join(kinds)}); the real cluster may allow less than shown", file=sys.stderr)
+    for policy, notes in network.not_evaluated():
+        for note in notes:
+            print(f"kubeharden: note: {policy.label}: {note}", file=sys.stderr)
     return network, problems
 
 
@@ -163,10 +162,20 @@ def _side(out: IO[str], title: str, verdict: SideVerdict, wanted: PortSet) -> No
     if len(verdict.policies) > 3:
         names += f" and {len(verdict.policies) - 3} more"
     ports = verdict.ports & wanted
+    if verdict.steps:  # layered policies: every rule that decided something, in evaluation order
+        print(f"  {title}: {'allows ' + str(ports) if ports else 'BLOCKED'} (selected by {names})", file=out)
+        for rule, action, decided in verdict.steps:
+            if decided & wanted:
+                print(f"    - {rule.label} ({rule.where}): {action} {decided & wanted}", file=out)
+        if verdict.note:
+            print(f"    - {verdict.note}", file=out)
+        return
     if ports:
         print(f"  {title}: allows {ports} (isolated by {names})", file=out)
         for rule, opened in verdict.allowing:
             print(f"    - {rule.label} ({rule.where}) allows {opened}", file=out)
+        if verdict.note:
+            print(f"    - {verdict.note}", file=out)
     else:
         extra = f"; rules admit only {verdict.ports}" if verdict.ports else "; no rule admits this peer"
         print(f"  {title}: BLOCKED (isolated by {names}{extra})", file=out)
