@@ -63,34 +63,48 @@ def block_networks(block: IPBlock) -> list[IPNetwork]:
     return _minus([block.cidr], block.excepts)
 
 
+@lru_cache(maxsize=4096)
 def block_overlaps(block: IPBlock, network: IPNetwork) -> bool:
     """True when some address of ``block`` (cidr minus except) lies in ``network``."""
     return any(n.version == network.version and n.overlaps(network)  # type: ignore[arg-type]
                for n in block_networks(block))
 
 
-def ranges_to_blocks(ranges: list[tuple[int, int]], version: int) -> list[IPBlock]:
-    """Address ranges (inclusive integer bounds) as few blocks: ``cidr`` minus ``except`` when the
-    ranges are most of one network (``0.0.0.0/0 except 169.254.169.254/32``), else plain CIDRs."""
+@lru_cache(maxsize=4096)
+def ranges_to_blocks(ranges: tuple[tuple[int, int], ...], version: int) -> tuple[IPBlock, ...]:
+    """Sorted, disjoint address ranges (inclusive integer bounds) as few blocks: ``cidr`` minus
+    ``except`` when that is shorter (``0.0.0.0/0 except 169.254.169.254/32``), else CIDRs."""
     make = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
-    nets: list[IPNetwork] = []
+    merged: list[list[int]] = []
     for low, high in ranges:
-        nets.extend(ipaddress.summarize_address_range(make(low), make(high)))  # type: ignore[arg-type]
-    nets = list(ipaddress.collapse_addresses(nets))  # type: ignore[arg-type]
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], high)
+        else:
+            merged.append([low, high])
+
+    def cidrs(spans: list[list[int]]) -> list[IPNetwork]:
+        return [n for low, high in spans
+                for n in ipaddress.summarize_address_range(make(low), make(high))]  # type: ignore[arg-type]
+
+    nets = cidrs(merged)
     if len(nets) <= 1:
-        return [IPBlock(n) for n in nets]
-    first, last = nets[0].network_address, nets[-1].broadcast_address
-    prefix = 32 if version == 4 else 128
-    while prefix > 0:
-        cover = ipaddress.ip_network(f"{first}/{prefix}", strict=False)
-        if last in cover:
-            break
-        prefix -= 1
-    cover = ipaddress.ip_network(f"{first}/{prefix}", strict=False)
-    holes = _minus([cover], nets)
+        return tuple(IPBlock(n) for n in nets)
+    first, last = merged[0][0], merged[-1][1]
+    bits = 32 if version == 4 else 128
+    prefix = bits - (first ^ last).bit_length()
+    start = first >> (bits - prefix) << (bits - prefix) if prefix else 0
+    end = start + (1 << (bits - prefix)) - 1
+    gaps, cursor = [], start
+    for low, high in merged:
+        if low > cursor:
+            gaps.append([cursor, low - 1])
+        cursor = high + 1
+    if cursor <= end:
+        gaps.append([cursor, end])
+    holes = cidrs(gaps)
     if len(holes) < len(nets):
-        return [IPBlock(cover, tuple(holes))]
-    return [IPBlock(n) for n in nets]
+        return (IPBlock(ipaddress.ip_network(f"{make(start)}/{prefix}"), tuple(holes)),)
+    return tuple(IPBlock(n) for n in nets)
 
 
 @lru_cache(maxsize=4096)

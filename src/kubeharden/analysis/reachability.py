@@ -151,6 +151,9 @@ class Network:
         self._ns_classes: dict[str, list[int]] = defaultdict(list)
         self._ns_match: dict[Selector, tuple[str, ...]] = {}
         self._peer_cache: dict[tuple[str, Peer], int] = {}
+        self._rule_masks: dict[int, int] = {}
+        self._named: list[int] | None = None
+        self._blocks_cache: dict[tuple[str, int], list[tuple[IPBlock, PortSet, list[Rule]]]] = {}
         self._load_namespaces(inventory)
         self._load_workloads(inventory)
         self._load_policies(inventory)
@@ -294,6 +297,9 @@ class Network:
         Calico nets covering a whole address family); a ``nodes`` peer matches the hostNetwork
         pods, which use their node's address.
         """
+        found = self._rule_masks.get(id(rule))
+        if found is not None:
+            return found
         if rule.peers is None:
             return self.all_mask
         mask = 0
@@ -304,6 +310,7 @@ class Network:
                 cached = self._peer_classes(rule.policy.namespace, peer)
                 self._peer_cache[key] = cached
             mask |= cached
+        self._rule_masks[id(rule)] = mask  # rules live as long as the network
         return mask
 
     def _peer_classes(self, own: str, peer: Peer) -> int:
@@ -368,7 +375,10 @@ class Network:
         if not s.egress_isolated:
             return [(ANY_IPV4, ALL_PORTS, []), (ANY_IPV6, ALL_PORTS, [])]
         if self.layered:
-            return self._layered_blocks(s.egress_layers, None)
+            found = self._blocks_cache.get(("egress", src))
+            if found is None:
+                found = self._blocks_cache[("egress", src)] = self._layered_blocks(s.egress_layers, None)
+            return found
         return self._blocks(s.egress_rules)
 
     def ingress_blocks(self, dst: int) -> list[tuple[IPBlock, PortSet, list[Rule]]]:
@@ -377,7 +387,10 @@ class Network:
         if not d.ingress_isolated:
             return [(ANY_IPV4, ALL_PORTS, []), (ANY_IPV6, ALL_PORTS, [])]
         if self.layered:
-            return self._layered_blocks(d.ingress_layers, d.named_ports)
+            found = self._blocks_cache.get(("ingress", dst))
+            if found is None:
+                found = self._blocks_cache[("ingress", dst)] = self._layered_blocks(d.ingress_layers, d.named_ports)
+            return found
         return self._blocks(d.ingress_rules, d.named_ports)
 
     @staticmethod
@@ -409,7 +422,7 @@ class Network:
                 ranges.append((low, high - 1))
                 why.extend(r for r, a, _ in found.steps if a == "Allow" and r not in why)
             for ports, (ranges, why) in groups.items():
-                for block in ranges_to_blocks(ranges, version):
+                for block in ranges_to_blocks(tuple(ranges), version):
                     out.append((block, ports, why))
         return out
 
@@ -498,36 +511,79 @@ class Network:
                     yield s, d, ports
 
     def _layered_pairs(self) -> Iterator[tuple[int, int, PortSet]]:
-        """class_pairs when layers decide: a source is a candidate when some rule names it or
-        when the destination's layers leave ports open to peers no rule names."""
+        """class_pairs when layers decide.
+
+        Peers are grouped by which rules match them (bitsets split rule by rule), so each
+        group is decided once per class and direction; a source is tried only when its egress
+        can reach the destination at all.
+        """
+        n = len(self.classes)
+        egress_groups: list[list[tuple[int, PortSet]] | None] = [None] * n
+        reach_in = [0] * n
+        open_egress = 0
+        for s, src in enumerate(self.classes):
+            if not src.egress_layers:
+                open_egress |= 1 << s
+                continue
+            groups = self._groups(src.egress_layers, self.all_mask, by_named=True)
+            egress_groups[s] = groups
+            for mask, _ in groups:
+                for d in self._bits(mask):
+                    reach_in[d] |= 1 << s
         for d, klass in enumerate(self.classes):
-            layers = klass.ingress_layers
-            rules = [r for layer in layers for r in layer.rules]
-            if decide(layers, lambda r: False, klass.named_ports).allowed:
-                candidates = self.all_mask
+            sources = open_egress | reach_in[d]
+            if not klass.ingress_layers:
+                ingress_groups = [(self.all_mask, ALL_PORTS)]
             else:
-                candidates = 0
-                for rule in rules:
-                    candidates |= self.peer_mask(rule)
-            cache: dict[tuple[int, ...], PortSet] = {}
-            for s in self._bits(candidates):
-                hits = tuple(i for i, r in enumerate(rules) if self.peer_mask(r) >> s & 1)
-                ingress = cache.get(hits)
-                if ingress is None:
-                    chosen = {id(rules[i]) for i in hits}
-                    ingress = decide(layers, lambda r: id(r) in chosen, klass.named_ports).allowed
-                    cache[hits] = ingress
-                if not ingress:
-                    continue
-                src = self.classes[s]
-                if not src.egress_layers:
-                    egress = ALL_PORTS
-                else:
-                    egress = decide(src.egress_layers, lambda r: bool(self.peer_mask(r) >> d & 1),
-                                    klass.named_ports).allowed
-                ports = ingress & egress
-                if ports:
-                    yield s, d, ports
+                ingress_groups = self._groups(klass.ingress_layers, sources, named=klass.named_ports)
+            for mask, ingress in ingress_groups:
+                for s in self._bits(mask & sources):
+                    groups = egress_groups[s]
+                    if groups is None:
+                        yield s, d, ingress
+                        continue
+                    for dests, egress in groups:
+                        if dests >> d & 1:
+                            ports = ingress & egress
+                            if ports:
+                                yield s, d, ports
+                            break
+
+    def _groups(self, layers: list[Layer], peers: int, named: NamedPorts | None = None,
+                by_named: bool = False) -> list[tuple[int, PortSet]]:
+        """``peers`` split into groups that the same rules match, each with the ports the layers
+        allow it (groups allowing nothing are dropped). With ``by_named`` the peers are
+        destinations and named ports resolve in each of them."""
+        rules = [r for layer in layers for r in layer.rules]
+        groups: list[tuple[int, frozenset[int]]] = [(peers, frozenset())]
+        for rule in rules:
+            mask = self.peer_mask(rule)
+            split: list[tuple[int, frozenset[int]]] = []
+            for members, hits in groups:
+                inside, outside = members & mask, members & ~mask
+                if inside:
+                    split.append((inside, hits | {id(rule)}))
+                if outside:
+                    split.append((outside, hits))
+            groups = split
+        if by_named and any(p.name is not None for r in rules for p in r.ports or ()):
+            groups = [(members & m, hits) for members, hits in groups for m in self._named_masks() if members & m]
+        out: list[tuple[int, PortSet]] = []
+        for members, hits in groups:
+            resolve = self.classes[(members & -members).bit_length() - 1].named_ports if by_named else named
+            allowed = decide(layers, lambda r, hits=hits: id(r) in hits, resolve).allowed  # type: ignore[misc]
+            if allowed:
+                out.append((members, allowed))
+        return out
+
+    def _named_masks(self) -> list[int]:
+        """Classes grouped by their named container ports."""
+        if self._named is None:
+            by_key: dict[tuple[object, ...], int] = defaultdict(int)
+            for klass in self.classes:
+                by_key[tuple(sorted((k, tuple(sorted(v))) for k, v in klass.named_ports.items()))] |= 1 << klass.index
+            self._named = list(by_key.values())
+        return self._named
 
     def _side_ports(self, isolated: bool, rules: list[Rule], peer: int, named: NamedPorts,
                     cache: dict[tuple[int, ...], PortSet] | None) -> PortSet:
