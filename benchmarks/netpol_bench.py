@@ -165,7 +165,7 @@ def main() -> None:
     if args.tracemalloc:
         _, peak = tracemalloc.get_traced_memory()
         print(f"peak traced memory: {peak / 2**20:.1f} MiB")
-    controls = [f"KH-NET-{i:03d}" for i in range(1, 17)]
+    controls = [f"KH-NET-{i:03d}" for i in range(1, 18)]
     objects = list(parse_text(text, "bench.yaml"))
     t4 = time.perf_counter()
     evaluator = Evaluator(parse_config({}), only=controls)

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from kubeharden.analysis.ingress_exposure import DEFAULT_CONTROLLERS, IngressController, parse_controllers
 from kubeharden.checks.catalogue import PROFILES
 from kubeharden.findings import Severity
 
@@ -86,6 +87,7 @@ class Config:
     allowed_volume_types: tuple[str, ...] = DEFAULT_VOLUME_TYPES
     allow_annotation_suppressions: bool = True
     exceptions: list[ExceptionRule] = field(default_factory=list)
+    ingress_controllers: tuple[IngressController, ...] = DEFAULT_CONTROLLERS  # see analysis.ingress_exposure
 
 
 def find_config(start: Path | None = None) -> Path | None:
@@ -121,7 +123,8 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: the configuration must be a mapping")
     known = {"profile", "controls", "registries", "require_digest", "system_namespaces", "system_workloads",
-             "allowed_host_paths", "allowed_volume_types", "annotation_suppressions", "exceptions"}
+             "allowed_host_paths", "allowed_volume_types", "annotation_suppressions", "exceptions",
+             "ingress_controllers"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{origin}: unknown settings {unknown} (known: {sorted(known)})")
@@ -150,6 +153,11 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
     if "allowed_volume_types" in data:
         cfg.allowed_volume_types = tuple(_str_list(data["allowed_volume_types"], origin, "allowed_volume_types"))
     cfg.allow_annotation_suppressions = bool(data.get("annotation_suppressions", True))
+    if "ingress_controllers" in data:
+        try:
+            cfg.ingress_controllers = parse_controllers(data["ingress_controllers"], "ingress_controllers")
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: {exc}") from None
     for i, raw in enumerate(data.get("exceptions") or []):
         cfg.exceptions.append(_parse_exception(raw, i, origin))
     return cfg

@@ -23,7 +23,7 @@ INDEXED_KINDS = frozenset({
     "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding",
     "NetworkPolicy", "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy", "GlobalNetworkPolicy",
     "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "Tier",
-    "Service", "Ingress", "LimitRange", "ResourceQuota", "RuntimeClass", "Node",
+    "Service", "Ingress", "HTTPRoute", "Gateway", "LimitRange", "ResourceQuota", "RuntimeClass", "Node",
     "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
 })
 

@@ -52,6 +52,13 @@ from kubeharden.analysis.precedence import Decision, Layer, decide
 from kubeharden.analysis.selectors import Selector
 from kubeharden.findings import Problem
 from kubeharden.analysis.external import ranges_to_blocks
+from kubeharden.analysis.ingress_exposure import (
+    DEFAULT_CONTROLLERS,
+    Backend,
+    IngressController,
+    backends,
+    service_target,
+)
 from kubeharden.inventory import Inventory, PodRecord
 from kubeharden.model.objects import K8sObject, ResourceRef
 
@@ -76,6 +83,7 @@ class Workload:
     host_network: bool
     record: PodRecord | None = None
     klass: int = -1
+    modelled: bool = False  # a stand-in (an ingress controller the input routes to but does not hold)
 
     @property
     def label(self) -> str:
@@ -113,6 +121,17 @@ class PodClass:
 
 
 @dataclass(slots=True)
+class Exposure:
+    """A backend's pods reachable from an ingress controller through a route, on ``ports``."""
+
+    backend: Backend
+    controller: IngressController
+    source: Workload
+    target: PodClass
+    ports: PortSet
+
+
+@dataclass(slots=True)
 class Connection:
     src: Workload | IPBlock
     dst: Workload | IPBlock
@@ -138,7 +157,8 @@ class SideVerdict:
 class Network:
     """The policies and workloads of an inventory, ready for reachability questions."""
 
-    def __init__(self, inventory: Inventory) -> None:
+    def __init__(self, inventory: Inventory,
+                 ingress_controllers: tuple[IngressController, ...] = DEFAULT_CONTROLLERS) -> None:
         self.problems: list[Problem] = []
         self.policies: list[Policy] = []
         #: True when policies other than Kubernetes NetworkPolicies exist: connections are then
@@ -156,6 +176,12 @@ class Network:
         self._blocks_cache: dict[tuple[str, int], list[tuple[IPBlock, PortSet, list[Rule]]]] = {}
         self._load_namespaces(inventory)
         self._load_workloads(inventory)
+        self.backends = backends(inventory)
+        #: The classes of each ingress controller that routes of the input use (modelled
+        #: stand-ins when the input has no matching pods).
+        self.ingress_sources: dict[IngressController, list[int]] = {}
+        self._load_ingress_controllers(ingress_controllers)
+        self._services = {(o.namespace or DEFAULT_NAMESPACE, o.name): o for o in inventory.of_kind("Service")}
         self._load_policies(inventory)
         self.all_mask = (1 << len(self.classes)) - 1
         self.pod_mask = sum(1 << c.index for c in self.classes if not c.host_network)
@@ -202,6 +228,68 @@ class Network:
                 self._ns_classes[ns].append(klass.index)
             klass.members.append(w.index)
             w.klass = klass.index
+
+    def controller_for(self, backend: Backend) -> IngressController | None:
+        """The configured controller serving ``backend``'s route (by class, else the first)."""
+        for controller in self._controllers:
+            if backend.controller_class is not None and controller.ingress_class == backend.controller_class:
+                return controller
+        return self._controllers[0] if self._controllers else None
+
+    def _load_ingress_controllers(self, controllers: tuple[IngressController, ...]) -> None:
+        self._controllers = controllers
+        for backend in self.backends:
+            controller = self.controller_for(backend)
+            if controller is None or controller in self.ingress_sources:
+                continue
+            wanted = dict(controller.labels)
+            found = [c.index for c in self.classes if c.namespace == controller.namespace
+                     and all(c.labels.get(k) == v for k, v in wanted.items())]
+            if not found:
+                found = [self._stand_in(controller)]
+            self.ingress_sources[controller] = found
+
+    def _stand_in(self, controller: IngressController) -> int:
+        """A modelled pod of ``controller``: it is not in the input but routes use it."""
+        ns = controller.namespace
+        self.namespaces.setdefault(ns, {NAME_LABEL: ns})
+        labels = dict(controller.labels)
+        ref = ResourceRef("v1", "IngressController", ns, f"{controller.name} (modelled)")
+        w = Workload(len(self.workloads), ref, ns, labels, {}, False, None, modelled=True)
+        self.workloads.append(w)
+        klass = PodClass(len(self.classes), ns, labels, {}, False)
+        if self.layered:
+            klass.extended_labels = self._extended(ns, labels, "default")
+        klass.members.append(w.index)
+        w.klass = klass.index
+        self.classes.append(klass)
+        self._ns_classes[ns].append(klass.index)
+        return klass.index
+
+    def exposures(self) -> Iterator[Exposure]:
+        """Each backend workload an ingress controller may reach through a route, with the ports."""
+        for backend in self.backends:
+            controller = self.controller_for(backend)
+            service = self._services.get((backend.namespace, backend.service))
+            target = service_target(service, backend.port) if service is not None and controller else None
+            if controller is None or target is None:
+                continue
+            selector, port = target
+            for klass in self.classes:
+                if klass.namespace != backend.namespace or \
+                        not all(klass.labels.get(k) == v for k, v in selector.items()):
+                    continue
+                if isinstance(port, int):
+                    ports = PortSet.of("TCP", port) if 0 < port < 65536 else NO_PORTS
+                else:
+                    ports = NO_PORTS
+                    for number in klass.named_ports.get((port, "TCP"), ()):
+                        ports = ports | PortSet.of("TCP", number)
+                for source in self.ingress_sources.get(controller, ()):
+                    allowed = ports & self.egress_verdict(source, klass.index).ports & \
+                        self.ingress_verdict(source, klass.index).ports
+                    if allowed:
+                        yield Exposure(backend, controller, self.workloads[source], klass, allowed)
 
     def _extended(self, namespace: str, labels: dict[str, str], service_account: str) -> dict[str, str]:
         ns_labels = self.namespaces.get(namespace, {NAME_LABEL: namespace})
@@ -409,7 +497,7 @@ class Network:
                     cuts.add(int(net.broadcast_address) + 1)
             points = sorted(cuts)
             groups: dict[PortSet, tuple[list[tuple[int, int]], list[Rule]]] = {}
-            for low, high in zip(points, points[1:]):
+            for low, high in zip(points, points[1:], strict=False):
                 address = ipaddress.ip_address(low) if version == 4 else ipaddress.IPv6Address(low)
 
                 def hit(rule: Rule, address: object = address) -> bool:

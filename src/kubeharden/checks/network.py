@@ -41,15 +41,16 @@ _FRESH_NAMESPACE = "kubeharden-any-future-namespace"
 
 # -- shared plumbing ---------------------------------------------------------------------------
 
-_last: tuple[Inventory, Network] | None = None
+_last: tuple[Inventory, object, Network] | None = None
 
 
-def network_of(inventory: Inventory) -> Network:
-    """One engine per inventory, shared by all the controls of a scan."""
+def network_of(inventory: Inventory, ctx: Context) -> Network:
+    """One engine per inventory (and ingress-controller setting), shared by the controls of a scan."""
     global _last
-    if _last is None or _last[0] is not inventory:
-        _last = (inventory, Network(inventory))
-    return _last[1]
+    controllers = ctx.config.ingress_controllers
+    if _last is None or _last[0] is not inventory or _last[1] != controllers:
+        _last = (inventory, controllers, Network(inventory, controllers))
+    return _last[2]
 
 
 @dataclass(slots=True)
@@ -79,7 +80,7 @@ def _where(unit: NamespaceUnit) -> str:
 
 def _user_workloads(network: Network, ctx: Context) -> Iterator[tuple[Workload, PodClass]]:
     for w in network.workloads:
-        if w.namespace in ctx.config.system_namespaces:
+        if w.namespace in ctx.config.system_namespaces or w.modelled:
             continue
         yield w, network.classes[w.klass]
 
@@ -92,7 +93,7 @@ def _record(w: Workload) -> PodRecord:
 # -- default deny (NSA-NET-6) --------------------------------------------------------------------
 
 def _default_deny(inventory: Inventory, ctx: Context, direction: str) -> Iterator[Violation]:
-    network = network_of(inventory)
+    network = network_of(inventory, ctx)
     types = "Ingress" if direction == "ingress" else "Egress"
     by_namespace: dict[str, list[Policy]] = defaultdict(list)
     for policy in network.policies:
@@ -168,7 +169,7 @@ def default_deny_egress(inventory: Inventory, ctx: Context) -> Iterator[Violatio
 
 @check("KH-NET-003")
 def workload_not_isolated(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    network = network_of(inventory)
+    network = network_of(inventory, ctx)
     for w, klass in _user_workloads(network, ctx):
         record = _record(w)
         if w.host_network:
@@ -211,7 +212,7 @@ def _admits_every_namespace(network: Network, rule: Rule) -> bool:
 
 @check("KH-NET-004")
 def reachable_from_every_namespace(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    network = network_of(inventory)
+    network = network_of(inventory, ctx)
     for w, klass in _user_workloads(network, ctx):
         if not klass.ingress_isolated:
             continue  # KH-NET-003 reports unisolated workloads
@@ -245,12 +246,12 @@ def _is_dns(klass: PodClass) -> bool:
 
 @check("KH-NET-005")
 def system_reachable(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    network = network_of(inventory)
+    network = network_of(inventory, ctx)
     system = set(ctx.config.system_namespaces)
     user_classes = [c for c in network.classes if c.namespace not in system]
     user_namespaces_ = [n for n in network.namespaces if n not in system]
     for w in network.workloads:
-        if w.namespace not in system or w.host_network:
+        if w.namespace not in system or w.host_network or w.modelled:
             continue
         klass = network.classes[w.klass]
         expected = DNS_PORTS if _is_dns(klass) else NO_PORTS
@@ -310,7 +311,7 @@ def _why_open(w: Workload) -> str:
 
 @check("KH-NET-006")
 def internet_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    network = network_of(inventory)
+    network = network_of(inventory, ctx)
     for w, klass in _user_workloads(network, ctx):
         record = _record(w)
         if not klass.egress_isolated:
@@ -327,7 +328,7 @@ def internet_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
 
 @check("KH-NET-007")
 def metadata_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    network = network_of(inventory)
+    network = network_of(inventory, ctx)
     for w, klass in _user_workloads(network, ctx):
         record = _record(w)
         if not klass.egress_isolated:
@@ -358,7 +359,7 @@ def metadata_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
 
 @check("KH-NET-014")
 def not_evaluated(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    network = network_of(inventory)
+    network = network_of(inventory, ctx)
     for policy, notes in network.not_evaluated():
         shown = "; ".join(notes[:6]) + (f"; and {len(notes) - 6} more" if len(notes) > 6 else "")
         yield Violation(f"{policy.label}: parts not evaluated by kubeharden: {shown}", policy.obj.origin.line,
@@ -376,7 +377,7 @@ def invalid_policy(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
 
 @check("KH-NET-016")
 def kubelet_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    network = network_of(inventory)
+    network = network_of(inventory, ctx)
     for w, klass in _user_workloads(network, ctx):
         record = _record(w)
         if w.host_network:
@@ -410,6 +411,30 @@ def kubelet_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
 
 
 # -- exposure (NSA-NET-9) ---------------------------------------------------------------------------
+
+@check("KH-NET-017")
+def exposed_through_ingress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    network = network_of(inventory, ctx)
+    seen: set[tuple[int, int]] = set()
+    for exposure in network.exposures():
+        for wi in exposure.target.members:
+            w = network.workloads[wi]
+            if w.modelled or (wi, id(exposure.backend)) in seen:
+                continue
+            seen.add((wi, id(exposure.backend)))
+            source = exposure.source
+            how = "modelled: no pod of it is in the input" if source.modelled else f"pods of {source.label}"
+            hosts = sorted({str(as_dict(r).get("host")) for r in as_list(_spec(exposure.backend.route).get("rules"))
+                            if as_dict(r).get("host")})
+            yield Violation(f"reachable from the internet on {exposure.ports} through {exposure.backend.label}"
+                            f"{' (' + ', '.join(hosts[:3]) + ')' if hosts else ''} -> Service "
+                            f"{exposure.backend.namespace}/{exposure.backend.service}, proxied by the "
+                            f"{exposure.controller.name} ingress controller in namespace "
+                            f"{exposure.controller.namespace} ({how})", _record(w).spec_line, obj=_record(w),
+                            remediation="Make sure the exposure is intended: serve it over TLS, authenticate "
+                                        "at the controller, and let the workload's ingress policy admit only the "
+                                        "controller's pods on the target port")
+
 
 def _spec(obj: K8sObject) -> dict:
     return as_dict(obj.raw.get("spec"))

@@ -13,7 +13,14 @@ from kubeharden.analysis.external import endpoints, internet_open
 from kubeharden.analysis.policies import IPBlock
 from kubeharden.analysis.ports import ALL_PORTS, PortSet, parse_port_query
 from kubeharden.analysis.reachability import Network, SideVerdict, Workload
-from kubeharden.commands.common import add_input_options, add_output_options, fail, read_options
+from kubeharden.commands.common import (
+    ConfigError,
+    add_input_options,
+    add_output_options,
+    fail,
+    load_settings,
+    read_options,
+)
 from kubeharden.commands.emit import report_problems, write_output
 from kubeharden.engine import build_inventory
 from kubeharden.exitcodes import FINDINGS, OK, USAGE
@@ -36,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="only connections with an end in this namespace (repeatable)")
     m.add_argument("--no-external", action="store_true", help="leave out external address blocks")
     add_input_options(m)
+    _add_config(m)
     add_output_options(m, MATRIX_FORMATS, "table")
     m.set_defaults(func=run_matrix)
 
@@ -50,13 +58,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--api-server", action="append", default=[], metavar="CIDR",
                    help="address(es) of the API server, for the apiserver endpoint")
     add_input_options(c)
+    _add_config(c)
     c.set_defaults(func=run_can_reach)
     p.set_defaults(func=lambda args: (p.print_help(), USAGE)[1])
 
 
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE",
+                        help="configuration file for ingress_controllers (default: nearest .kubeharden.yaml)")
+    parser.add_argument("--no-config", action="store_true", help="ignore .kubeharden.yaml files")
+
+
 def _load(args: argparse.Namespace) -> tuple[Network, list[Problem]]:
+    settings = load_settings(args)
     inventory, problems = build_inventory(read_objects(args.paths, read_options(args)))
-    network = Network(inventory)
+    network = Network(inventory, settings.ingress_controllers)
     problems = [*problems, *network.problems]
     report_problems(problems)
     for policy, notes in network.not_evaluated():
@@ -66,7 +82,11 @@ def _load(args: argparse.Namespace) -> tuple[Network, list[Problem]]:
 
 
 def run_matrix(args: argparse.Namespace) -> int:
-    network, problems = _load(args)
+    try:
+        network, problems = _load(args)
+    except ConfigError as exc:
+        fail(str(exc))
+        return USAGE
     namespaces = set(args.namespace) if args.namespace else None
     connections = network.connections(namespaces, external=not args.no_external)
     return write_output(args.output, lambda out: netpol_render.RENDERERS[args.format](connections, out), problems)
@@ -118,7 +138,11 @@ def run_can_reach(args: argparse.Namespace) -> int:
     except ValueError as exc:
         fail(str(exc))
         return USAGE
-    network, _ = _load(args)
+    try:
+        network, _ = _load(args)
+    except ConfigError as exc:
+        fail(str(exc))
+        return USAGE
     try:
         src = _endpoint(network, args.src, named)
         dst = _endpoint(network, dst_text, named)
