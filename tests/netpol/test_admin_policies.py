@@ -203,3 +203,19 @@ def test_baseline_has_no_pass():
     inventory, _ = build_inventory(parse_text(text, "x.yaml"))
     with pytest.raises(PolicyError, match="not one of Allow, Deny"):
         parse_admin_policy(inventory.of_kind("BaselineAdminNetworkPolicy")[0])
+
+
+def test_private_networks_may_hold_pods_and_are_read_towards_allowing():
+    """Pod addresses are unknown: a private CIDR is taken to match pods for an Allow rule (so the
+    analysis never hides traffic) and no pod for a Deny rule, and each choice is noted."""
+    deny_ns = policy("deny", "shop", {"podSelector": {}, "policyTypes": ["Egress"]})
+    allow_private = anp("a", 1, {"subject": SHOP, "egress": [{"action": "Allow", "to": [{"networks": ["10.0.0.0/8"]}]}]})
+    net = build(*NAMESPACES, WEB, CLIENT, allow_private, deny_ns)
+    assert pairs(net)[("shop/web", "other/client")] == "all"
+    assert any("may hold pod addresses" in n and "every pod" in n for _, notes in net.not_evaluated() for n in notes)
+    deny_private = anp("d", 1, {"subject": SHOP, "egress": [{"action": "Deny", "to": [{"networks": ["10.0.0.0/8"]}]}]})
+    net = build(*NAMESPACES, WEB, CLIENT, deny_private)
+    assert pairs(net)[("shop/web", "other/client")] == "all"
+    assert pairs(net, external=True).get(("shop/web", "0.0.0.0/0 except 10.0.0.0/8")) == "all"
+    public = anp("p", 1, {"subject": SHOP, "egress": [{"action": "Allow", "to": [{"networks": ["203.0.113.0/24"]}]}]})
+    assert build(*NAMESPACES, WEB, public, deny_ns).not_evaluated() == []  # public space holds no pods

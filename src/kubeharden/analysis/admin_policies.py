@@ -29,10 +29,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubeharden.analysis.external import address_peer
 from kubeharden.analysis.policies import (
     ADMIN_LAYER,
     BASELINE_LAYER,
-    IPBlock,
     Peer,
     Policy,
     PolicyError,
@@ -41,6 +41,7 @@ from kubeharden.analysis.policies import (
     api_group,
     cidr_of,
     port_name_ok,
+    rule_action,
 )
 from kubeharden.analysis.ports import MAX_PORT, MIN_PORT, PROTOCOLS
 from kubeharden.analysis.selectors import EVERYTHING, SelectorError, compile_selector
@@ -109,11 +110,7 @@ def _subject(raw: Any) -> tuple[Any, Any]:
 
 def _rule(policy: Policy, direction: str, index: int, raw: Any, actions: tuple[str, ...]) -> Rule:
     where = f"spec.{direction}[{index}]"
-    if not isinstance(raw, dict):
-        raise PolicyError(f"{where} must be a mapping")
-    action = raw.get("action")
-    if action not in actions:
-        raise PolicyError(f"{where}.action is {action!r}, not one of {', '.join(actions)}")
+    action = rule_action(raw, where, actions)
     key = "from" if direction == "ingress" else "to"
     peers_raw = raw.get(key)
     if not isinstance(peers_raw, list) or not peers_raw:
@@ -121,7 +118,7 @@ def _rule(policy: Policy, direction: str, index: int, raw: Any, actions: tuple[s
     notes: list[str] = []
     peers: list[Peer] = []
     for i, p in enumerate(peers_raw):
-        peers.extend(_peer(p, f"{where}.{key}[{i}]", direction, notes))
+        peers.extend(_peer(p, f"{where}.{key}[{i}]", direction, action, notes))
     ports_raw = raw.get("ports")
     if ports_raw is not None and (not isinstance(ports_raw, list) or not ports_raw):
         raise PolicyError(f"{where}.ports must be a non-empty list when set")
@@ -131,7 +128,7 @@ def _rule(policy: Policy, direction: str, index: int, raw: Any, actions: tuple[s
                 notes=tuple(notes), name=str(name) if name else None)
 
 
-def _peer(raw: Any, where: str, direction: str, notes: list[str]) -> list[Peer]:
+def _peer(raw: Any, where: str, direction: str, action: str, notes: list[str]) -> list[Peer]:
     allowed = {"namespaces", "pods"} | ({"nodes", "networks", "domainNames"} if direction == "egress" else set())
     if not isinstance(raw, dict) or len(raw) != 1 or not set(raw) <= allowed:
         raise PolicyError(f"{where} must set exactly one of {', '.join(sorted(allowed))}")
@@ -152,11 +149,8 @@ def _peer(raw: Any, where: str, direction: str, notes: list[str]) -> list[Peer]:
     networks = raw["networks"]
     if not isinstance(networks, list) or not networks or len(networks) > 25:
         raise PolicyError(f"{where}.networks must list 1 to 25 CIDRs")
-    out = []
-    for i, text in enumerate(networks):
-        net = cidr_of(text, f"{where}.networks[{i}]")
-        out.append(Peer(ip_block=IPBlock(net), ip_matches_pods=True))
-    return out
+    return [address_peer(cidr_of(text, f"{where}.networks[{i}]"), action, f"{where}.networks[{i}]", notes)
+            for i, text in enumerate(networks)]
 
 
 def _protocol(raw: dict, where: str) -> str:

@@ -37,9 +37,9 @@ from __future__ import annotations
 from typing import Any
 
 from kubeharden.analysis.calico_selectors import compile_calico
+from kubeharden.analysis.external import address_peer
 from kubeharden.analysis.policies import (
     NETWORK_POLICY_LAYER,
-    IPBlock,
     Peer,
     Policy,
     PolicyError,
@@ -47,6 +47,7 @@ from kubeharden.analysis.policies import (
     Rule,
     cidr_of,
     port_name_ok,
+    rule_action,
 )
 from kubeharden.analysis.ports import MAX_PORT, MIN_PORT
 from kubeharden.analysis.selectors import SelectorError
@@ -134,11 +135,7 @@ def parse_calico_policy(obj: K8sObject, tiers: dict[str, tuple[float, bool]],
 
 def _rule(policy: Policy, direction: str, index: int, raw: Any, global_: bool) -> Rule | None:
     where = f"spec.{direction}[{index}]"
-    if not isinstance(raw, dict):
-        raise PolicyError(f"{where} must be a mapping")
-    action = raw.get("action")
-    if action not in ACTIONS:
-        raise PolicyError(f"{where}.action is {action!r}, not one of {', '.join(ACTIONS)}")
+    action = rule_action(raw, where, ACTIONS)
     notes: list[str] = []
     conditions = False  # AND-conditions that are not evaluated
     peer_key, own_key = ("source", "destination") if direction == "ingress" else ("destination", "source")
@@ -173,7 +170,7 @@ def _rule(policy: Policy, direction: str, index: int, raw: Any, global_: bool) -
     if own_raw.get("nets"):
         conditions = True
         notes.append(f"{where}.{own_key}.nets (the policy's own pod addresses) is not evaluated")
-    peers, peer_conditions = _peers(peer_raw, f"{where}.{peer_key}", global_, notes)
+    peers, peer_conditions = _peers(peer_raw, f"{where}.{peer_key}", global_, action, notes)
     conditions |= peer_conditions
     if conditions and action != "Allow":
         notes.append(f"{where}: this {action} rule depends on a condition that is not evaluated, so it is left "
@@ -201,7 +198,8 @@ def _and_not(selector: Any, excluded: Any) -> Any:
     return selector if excluded is None else _AndNot(selector, excluded)
 
 
-def _peers(raw: dict, where: str, global_: bool, notes: list[str]) -> tuple[tuple[Peer, ...] | None, bool]:
+def _peers(raw: dict, where: str, global_: bool, action: str, notes: list[str]
+           ) -> tuple[tuple[Peer, ...] | None, bool]:
     """The peers of an entity rule (None: every peer) and whether a condition was dropped."""
     selector, not_selector, ns = raw.get("selector"), raw.get("notSelector"), raw.get("namespaceSelector")
     nets = raw.get("nets")
@@ -219,7 +217,7 @@ def _peers(raw: dict, where: str, global_: bool, notes: list[str]) -> tuple[tupl
                      "unknown): only the selector is used")
         return (_pod_peer(selector, not_selector, ns, where, global_),), True
     if blocks:
-        return tuple(Peer(ip_block=IPBlock(b), ip_matches_pods=b.prefixlen == 0) for b in blocks), False
+        return tuple(address_peer(b, action, f"{where}.nets", notes) for b in blocks), False
     return (_pod_peer(selector, not_selector, ns, where, global_),), False
 
 

@@ -14,15 +14,22 @@ import ipaddress
 from functools import lru_cache
 from collections.abc import Iterable
 
-from kubeharden.analysis.policies import IPBlock, IPNetwork
+from kubeharden.analysis.policies import IPBlock, IPNetwork, Peer
 
 INTERNET = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
 METADATA = (ipaddress.ip_network("169.254.169.254/32"), ipaddress.ip_network("fd00:ec2::254/128"))
 
-#: Where node addresses are looked for: nodes are not in the manifests, so every private range
-#: (RFC 1918, CGNAT, IPv6 unique local) is taken to hold nodes.
-NODE_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+#: Where cluster addresses live: nodes and pods are not addressed in manifests, so every private
+#: range (RFC 1918, CGNAT, IPv6 unique local) is taken to hold node and pod addresses.
+PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"))
+NODE_NETWORKS = PRIVATE_NETWORKS
+
+
+def may_hold_pods(network: IPNetwork) -> bool:
+    """Whether pod addresses may lie in ``network`` (it covers everything or a private range)."""
+    return network.prefixlen == 0 or any(network.version == p.version and network.overlaps(p)  # type: ignore[arg-type]
+                                         for p in PRIVATE_NETWORKS)
 
 #: Address space that is not the public internet (RFC 6890 special-purpose ranges).
 _NON_PUBLIC_V4 = [ipaddress.ip_network(n) for n in (
@@ -61,6 +68,20 @@ def _minus(nets: list[IPNetwork], holes: Iterable[IPNetwork]) -> list[IPNetwork]
 def block_networks(block: IPBlock) -> list[IPNetwork]:
     """The addresses of an ipBlock as disjoint networks (cidr minus except)."""
     return _minus([block.cidr], block.excepts)
+
+
+def address_peer(network: IPNetwork, action: str, where: str, notes: list[str]) -> Peer:
+    """A CIDR peer of an engine whose CIDRs match pod addresses too (AdminNetworkPolicy ``networks``,
+    Calico ``nets``). Pod addresses are not in manifests: a CIDR covering a whole address family
+    matches every pod; one overlapping private space may hold pods, so an Allow rule takes it to
+    match every pod and a Deny or Pass rule none (the analysis then shows at least what the
+    cluster allows), and a note says so."""
+    whole = network.prefixlen == 0
+    if not whole and may_hold_pods(network):
+        treated = "every pod" if action == "Allow" else "no pod"
+        notes.append(f"{where} {network} may hold pod addresses, which manifests do not give: for this "
+                     f"{action} rule it is taken to match {treated}")
+    return Peer(ip_block=IPBlock(network), ip_matches_pods=whole or (action == "Allow" and may_hold_pods(network)))
 
 
 @lru_cache(maxsize=4096)

@@ -148,8 +148,7 @@ class Peer:
 
     ``pod_selector`` alone means pods of the policy's namespace unless ``any_namespace``;
     ``namespace_selector`` adds matching namespaces; ``ip_block`` is an address range (which
-    matches pods too only when ``ip_matches_pods``: AdminNetworkPolicy ``networks`` and Calico
-    ``nets`` that cover a whole address family); ``nodes`` selects nodes (and so the
+    matches every pod too when ``ip_matches_pods``: see :func:`address_peer`); ``nodes`` selects nodes (and so the
     hostNetwork pods on them). ``extended`` selectors see the engine's extra labels (namespace,
     service account); ``not_selector`` excludes pods it matches (Calico ``notSelector``).
     Selectors are anything with ``matches(labels)``: compiled label selectors or Calico
@@ -327,6 +326,17 @@ def _peer(raw: Any, where: str) -> Peer:
     except SelectorError as exc:
         raise PolicyError(str(exc)) from None
     return Peer(pod_selector=pod, namespace_selector=ns)
+
+
+def rule_action(raw: Any, where: str, actions: tuple[str, ...]) -> str:
+    """The ``action`` of the rule mapping ``raw`` at ``where``; raises PolicyError when the rule
+    is not a mapping or the action is not one of ``actions`` (AdminNetworkPolicy, Calico)."""
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{where} must be a mapping")
+    action = raw.get("action")
+    if action not in actions:
+        raise PolicyError(f"{where}.action is {action!r}, not one of {', '.join(actions)}")
+    return action
 
 
 def port_name_ok(name: str) -> bool:

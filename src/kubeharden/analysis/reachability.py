@@ -403,7 +403,7 @@ class Network:
 
     def _peer_classes(self, own: str, peer: Peer) -> int:
         if peer.ip_block is not None:
-            return self.pod_mask if peer.ip_matches_pods and peer.ip_block.cidr.prefixlen == 0 else 0
+            return self.pod_mask if peer.ip_matches_pods else 0
         if peer.nodes is not None:
             return self.all_mask & ~self.pod_mask
         mask = 0
