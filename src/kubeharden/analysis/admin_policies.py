@@ -124,6 +124,7 @@ def _rule(policy: Policy, direction: str, index: int, raw: Any, actions: tuple[s
         raise PolicyError(f"{where}.ports must be a non-empty list when set")
     ports = tuple(_port(p, f"{where}.ports[{i}]") for i, p in enumerate(ports_raw)) if ports_raw else None
     name = raw.get("name")
+    policy.notes.extend(notes)
     return Rule(policy, direction, index, tuple(peers), ports, policy.obj.line(raw), action=action,
                 notes=tuple(notes), name=str(name) if name else None)
 
