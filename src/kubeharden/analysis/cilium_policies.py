@@ -302,8 +302,9 @@ def _ports(raw: Any, where: str) -> tuple[tuple[PortRule, ...] | None, list[str]
             raise PolicyError(f"{where}[{i}] must be a mapping")
         if item.get("rules"):
             conditions = True
-            notes.append(f"{where}[{i}].rules: L7 rules ({', '.join(sorted(map(str, item['rules'])))}) are not "
-                         "evaluated: the ports count as open to every request")
+            kinds = sorted(map(str, item["rules"])) if isinstance(item["rules"], dict) else ["?"]
+            notes.append(f"{where}[{i}].rules: L7 rules ({', '.join(kinds)}) are not evaluated: the ports count "
+                         "as open to every request")
         for key in ("serverNames", "terminatingTLS", "originatingTLS", "listener"):
             if item.get(key):
                 conditions = True
