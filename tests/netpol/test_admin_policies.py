@@ -198,10 +198,14 @@ def test_invalid_admin_policies_are_rejected(spec, field):
         parse_admin_policy(obj)
 
 
-def test_baseline_has_no_pass():
+def test_baseline_has_no_pass_and_is_named_default():
     text = banp({"subject": SHOP, "ingress": [{"action": "Pass", "from": FROM_ALL}]})
     inventory, _ = build_inventory(parse_text(text, "x.yaml"))
     with pytest.raises(PolicyError, match="not one of Allow, Deny"):
+        parse_admin_policy(inventory.of_kind("BaselineAdminNetworkPolicy")[0])
+    renamed = banp({"subject": SHOP}).replace('"name": "default"', '"name": "mine"')
+    inventory, _ = build_inventory(parse_text(renamed, "x.yaml"))
+    with pytest.raises(PolicyError, match="must be named 'default'"):
         parse_admin_policy(inventory.of_kind("BaselineAdminNetworkPolicy")[0])
 
 

@@ -56,9 +56,12 @@ def test_real_controller_pods_are_used_and_their_egress_counts():
     controller = deploy("ctrl", "ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx",
                                                   "app.kubernetes.io/component": "controller"})
     no_egress = policy("deny", "ingress-nginx", {"podSelector": {}, "policyTypes": ["Egress"]})
-    net = build(WEB, SVC, controller, ingress("web", "shop", "web", {"number": 80}))
+    twin = deploy("ctrl-2", "ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx",
+                                              "app.kubernetes.io/component": "controller"})  # same class as ctrl
+    other = deploy("other", "x", {"app": "other"})
+    net = build(other, WEB, SVC, controller, twin, ingress("web", "shop", "web", {"number": 80}))
     assert not any(w.modelled for w in net.workloads)
-    assert [e.source.ref.name for e in net.exposures()] == ["ctrl"]
+    assert [e.source.ref.name for e in net.exposures()] == ["ctrl"]  # one class: its first workload
     assert list(build(WEB, SVC, controller, no_egress, ingress("web", "shop", "web", {"number": 80}))
                 .exposures()) == []
 

@@ -62,6 +62,9 @@ def parse_admin_policy(obj: K8sObject) -> Policy:
     validation would reject the object.
     """
     baseline = obj.kind == "BaselineAdminNetworkPolicy"
+    if baseline and obj.name != "default":
+        raise PolicyError(f"metadata.name is {obj.name!r}: a BaselineAdminNetworkPolicy is a singleton that must "
+                          "be named 'default'")
     spec = obj.raw.get("spec")
     if not isinstance(spec, dict):
         raise PolicyError("spec is missing or not a mapping")

@@ -289,7 +289,8 @@ class Network:
                     allowed = ports & self.egress_verdict(source, klass.index).ports & \
                         self.ingress_verdict(source, klass.index).ports
                     if allowed:
-                        yield Exposure(backend, controller, self.workloads[source], klass, allowed)
+                        yield Exposure(backend, controller, self.workloads[self.classes[source].members[0]],
+                                       klass, allowed)
 
     def _extended(self, namespace: str, labels: dict[str, str], service_account: str) -> dict[str, str]:
         ns_labels = self.namespaces.get(namespace, {NAME_LABEL: namespace})

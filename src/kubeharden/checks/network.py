@@ -415,13 +415,14 @@ def kubelet_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
 @check("KH-NET-017")
 def exposed_through_ingress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     network = network_of(inventory, ctx)
-    seen: set[tuple[int, int]] = set()
+    seen: set[tuple[int, str, str, str]] = set()
     for exposure in network.exposures():
         for wi in exposure.target.members:
             w = network.workloads[wi]
-            if w.modelled or (wi, id(exposure.backend)) in seen:
-                continue
-            seen.add((wi, id(exposure.backend)))
+            key = (wi, exposure.backend.label, exposure.backend.service, str(exposure.ports))
+            if w.modelled or key in seen:
+                continue  # the same route written twice in the input
+            seen.add(key)
             source = exposure.source
             how = "modelled: no pod of it is in the input" if source.modelled else f"pods of {source.label}"
             hosts = sorted({str(as_dict(r).get("host")) for r in as_list(_spec(exposure.backend.route).get("rules"))
