@@ -223,3 +223,29 @@ def test_private_networks_may_hold_pods_and_are_read_towards_allowing():
     assert pairs(net, external=True).get(("shop/web", "0.0.0.0/0 except 10.0.0.0/8")) == "all"
     public = anp("p", 1, {"subject": SHOP, "egress": [{"action": "Allow", "to": [{"networks": ["203.0.113.0/24"]}]}]})
     assert build(*NAMESPACES, WEB, public, deny_ns).not_evaluated() == []  # public space holds no pods
+
+
+def test_admin_deny_of_the_metadata_address_satisfies_the_metadata_control():
+    from test_network_controls import run
+    deny_meta = anp("meta", 1, {"subject": {"namespaces": {}}, "egress": [
+        {"action": "Deny", "to": [{"networks": ["169.254.169.254/32", "fd00:ec2::254/128"]}]}]})
+    assert run("KH-NET-007", *NAMESPACES, WEB, deny_meta)[0] == []
+    findings, _ = run("KH-NET-006", *NAMESPACES, WEB, deny_meta)
+    assert findings and "0.0.0.0/0 except 169.254.169.254/32" in findings[0].message  # the rest stays open
+    pass_meta = anp("meta", 1, {"subject": {"namespaces": {}}, "egress": [
+        {"action": "Pass", "to": [{"networks": ["169.254.169.254/32"]}]}]})
+    assert run("KH-NET-007", *NAMESPACES, WEB, pass_meta)[0]  # Pass leaves it to NetworkPolicy: none, open
+
+
+def test_can_reach_nodes(tmp_path, capsys):
+    from kubeharden.cli import main
+    deny_ns = policy("deny", "shop", {"podSelector": {}, "policyTypes": ["Egress"]})
+    allow_kubelet = anp("kubelet", 1, {"subject": SHOP, "egress": [
+        {"action": "Allow", "to": [{"nodes": {}}], "ports": [{"portNumber": {"protocol": "TCP", "port": 10250}}]}]})
+    path = tmp_path / "in.yaml"
+    path.write_text("\n---\n".join([*NAMESPACES, WEB, deny_ns, allow_kubelet]))
+    assert main(["netpol", "can-reach", "shop/web", "nodes:10250", str(path)]) == 0
+    assert "AdminNetworkPolicy kubelet egress[0]" in capsys.readouterr().out
+    assert main(["netpol", "can-reach", "shop/web", "nodes:22", str(path)]) == 1
+    path.write_text("\n---\n".join([*NAMESPACES, WEB, deny_ns]))
+    assert main(["netpol", "can-reach", "shop/web", "nodes:10250", str(path)]) == 1

@@ -19,6 +19,17 @@ from kubeharden.analysis.policies import IPBlock, IPNetwork, Peer
 INTERNET = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
 METADATA = (ipaddress.ip_network("169.254.169.254/32"), ipaddress.ip_network("fd00:ec2::254/128"))
 
+#: Address space that is not the public internet (RFC 6890 special-purpose ranges).
+_NON_PUBLIC_V4 = [ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
+    "203.0.113.0/24", "224.0.0.0/3")]
+#: Everything outside global unicast 2000::/3.
+_NON_GLOBAL_V6 = [ipaddress.ip_network(n) for n in ("::/3", "4000::/2", "8000::/1")]
+INTERNET_MIN_V4 = 2 ** 24
+INTERNET_MIN_V6 = 2 ** 112
+
+
 #: Where cluster addresses live: nodes and pods are not addressed in manifests, so every private
 #: range (RFC 1918, CGNAT, IPv6 unique local) is taken to hold node and pod addresses.
 PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
@@ -31,20 +42,9 @@ def may_hold_pods(network: IPNetwork) -> bool:
     return network.prefixlen == 0 or any(network.version == p.version and network.overlaps(p)  # type: ignore[arg-type]
                                          for p in PRIVATE_NETWORKS)
 
-#: Address space that is not the public internet (RFC 6890 special-purpose ranges).
-_NON_PUBLIC_V4 = [ipaddress.ip_network(n) for n in (
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-    "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
-    "203.0.113.0/24", "224.0.0.0/3")]
-#: Everything outside global unicast 2000::/3.
-_NON_GLOBAL_V6 = [ipaddress.ip_network(n) for n in ("::/3", "4000::/2", "8000::/1")]
-INTERNET_MIN_V4 = 2 ** 24
-INTERNET_MIN_V6 = 2 ** 112
-
-
 def endpoints(api_server: Iterable[str] = ()) -> dict[str, tuple[IPNetwork, ...]]:
     """Named endpoints for queries; ``api_server`` are the API server's addresses or CIDRs."""
-    out: dict[str, tuple[IPNetwork, ...]] = {"internet": INTERNET, "metadata": METADATA}
+    out: dict[str, tuple[IPNetwork, ...]] = {"internet": INTERNET, "metadata": METADATA, "nodes": NODE_NETWORKS}
     api = tuple(ipaddress.ip_network(a, strict=False) for a in api_server)
     if api:
         out["apiserver"] = api

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable
 from typing import IO
 
-from kubeharden.analysis.external import endpoints, internet_open
+from kubeharden.analysis.external import block_overlaps, endpoints, internet_open
 from kubeharden.analysis.policies import IPBlock
 from kubeharden.analysis.ports import ALL_PORTS, PortSet, parse_port_query
 from kubeharden.analysis.reachability import Network, SideVerdict, Workload
@@ -50,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c = q.add_parser("can-reach", help="can SRC open a connection to DST (and on which ports)?",
                      description="Explain which policies allow or block SRC -> DST, for both directions. "
                                  "SRC and DST are workloads (NS/KIND/NAME, NS/NAME, KIND/NAME or NAME), "
-                                 "the named endpoints internet, metadata and apiserver (with --api-server), "
+                                 "the named endpoints internet, metadata, nodes (private address space, "
+                                 "where node addresses are taken to be) and apiserver (with --api-server), "
                                  "or an IP address. DST may end in :PORT or :PORT/PROTO (default TCP). "
                                  "Exit status 0 when allowed, 1 when blocked.")
     c.add_argument("src", metavar="SRC")
@@ -226,6 +227,21 @@ def _external(out: IO[str], network: Network, workload: Workload, other: Endpoin
                   + (f" (only {', '.join(narrow)})" if narrow else ""), file=out)
         return result
     result = PortSet()
+    if other.name == "nodes" and egress and network.layered:
+        found = network.egress_to_nodes(klass.index)
+        for rule, action, decided in found.steps:
+            if decided & wanted:
+                print(f"    - nodes: {rule.label} ({rule.where}): {action} {decided & wanted}", file=out)
+        result = found.allowed & wanted if isolated else result
+    if other.name == "nodes":
+        # Node addresses are unknown: any allowed block overlapping the private ranges counts.
+        for block, ports, rules in blocks:
+            if any(block_overlaps(block, n) for n in other.networks or ()) and ports & wanted:
+                result = result | (ports & wanted)
+                _block_line(out, block, ports & wanted, rules)
+        if not result and isolated:
+            print(f"  {title}: BLOCKED (no rule admits node addresses)", file=out)
+        return result
     addresses = [n.network_address for n in (other.networks or ())]
     for block, ports, rules in blocks:
         if any(block.contains(a) for a in addresses) and ports & wanted:
