@@ -1,6 +1,8 @@
 """Reachability benchmark: 2,000 workloads, 500 policies, 100 namespaces; full matrix.
 
-Run: ``PYTHONPATH=src python3 benchmarks/netpol_bench.py [--workloads N --policies N --namespaces N]``.
+Run: ``PYTHONPATH=src python3 benchmarks/netpol_bench.py [--workloads N --policies N --namespaces N]``;
+``--admin-policies N`` adds N AdminNetworkPolicies and a BaselineAdminNetworkPolicy, which switches the
+engine to layer-by-layer evaluation (analysis/precedence.py).
 Prints the time to parse, to build the engine, to compute every allowed connection,
 the number of connections and the peak memory (tracemalloc and process RSS).
 Target (issue #4): the full matrix in under 10 seconds.
