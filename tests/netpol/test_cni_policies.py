@@ -197,3 +197,19 @@ def test_calico_global_policy_with_namespace_selector_and_service_accounts_noted
     deny = calico("d", None, {"selector": "all()", "ingress": [
         {"action": "Deny", "source": {"serviceAccounts": {"names": ["x"]}}}]})
     assert pairs(build(*NAMESPACES, WEB, CLIENT, deny)).get(("other/client", "shop/web")) is None  # no allow
+
+
+def test_clusterwide_default_deny_by_namespace_selector_counts_for_the_namespace():
+    """Cilium's own default-deny example selects pods by io.kubernetes.pod.namespace only."""
+    from test_network_controls import run
+    deny = cnp("default-deny", "", {"endpointSelector": {"matchExpressions": [
+        {"key": "io.kubernetes.pod.namespace", "operator": "NotIn", "values": ["kube-system"]}]},
+        "ingress": [{}], "egress": [{}]}, clusterwide=True)
+    assert run("KH-NET-001", *NAMESPACES, WEB, deny)[0] == [] and run("KH-NET-002", *NAMESPACES, WEB, deny)[0] == []
+    by_app = cnp("web-only", "", {"endpointSelector": {"matchLabels": {"io.kubernetes.pod.namespace": "shop",
+                                                                         "app": "web"}}, "ingress": [{}]},
+                 clusterwide=True)
+    assert run("KH-NET-001", *NAMESPACES, WEB, by_app)[0]  # reads a pod label: not every pod
+    gnp = calico("deny", None, {"selector": "projectcalico.org/namespace == 'shop'", "types": ["Ingress"]})
+    findings, _ = run("KH-NET-001", *NAMESPACES, WEB, gnp)
+    assert [f.resource.name for f in findings] == ["other"]  # shop is covered, other is not

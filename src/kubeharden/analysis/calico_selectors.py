@@ -39,8 +39,23 @@ class CalicoSelector:
     def matches(self, labels: Mapping[str, str]) -> bool:
         return _eval(self.tree, labels)
 
+    def keys(self) -> frozenset[str]:
+        """The label keys the expression reads."""
+        return _keys(self.tree)
+
     def describe(self) -> str:
         return self.source.strip() or "all()"
+
+
+def _keys(node: Node) -> frozenset[str]:
+    op = node[0]
+    if op == "all":
+        return frozenset()
+    if op == "not":
+        return _keys(node[1])
+    if op in ("and", "or"):
+        return _keys(node[1]) | _keys(node[2])
+    return frozenset((node[1],))
 
 
 def _eval(node: Node, labels: Mapping[str, str]) -> bool:

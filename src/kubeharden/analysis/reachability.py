@@ -292,6 +292,10 @@ class Network:
                         yield Exposure(backend, controller, self.workloads[self.classes[source].members[0]],
                                        klass, allowed)
 
+    def extended_labels_of(self, namespace: str, labels: dict[str, str], service_account: str) -> dict[str, str]:
+        """A pod's labels as Cilium and Calico selectors see them (with namespace and service account)."""
+        return self._extended(namespace, labels, service_account)
+
     def _extended(self, namespace: str, labels: dict[str, str], service_account: str) -> dict[str, str]:
         ns_labels = self.namespaces.get(namespace, {NAME_LABEL: namespace})
         out = cilium_policies.extended_labels(labels, namespace, ns_labels, service_account)
@@ -736,6 +740,12 @@ class Network:
     def not_evaluated(self) -> list[tuple[Policy, list[str]]]:
         """Policies with parts that are not evaluated (L7, FQDN, some entities, service accounts…)."""
         return [(p, p.notes) for p in self.policies if p.notes]
+
+
+def is_namespace_key(key: str) -> bool:
+    """Whether a label key Cilium or Calico selectors read describes the pod's namespace."""
+    return key in (cilium_policies.NAMESPACE_KEY, calico_policies.NAMESPACE_KEY) or \
+        key.startswith(cilium_policies.NAMESPACE_LABEL_PREFIX)
 
 
 def parse_any_policy(obj: K8sObject, tiers: dict[str, tuple[float, bool]] | None = None) -> list[Policy]:

@@ -26,6 +26,7 @@ from kubeharden.analysis.reachability import (
     Network,
     PodClass,
     Workload,
+    is_namespace_key,
     parse_any_policy,
 )
 from kubeharden.checks.catalogue import Violation, check
@@ -132,7 +133,15 @@ def _selects_whole_namespace(network: Network, policy: Policy, namespace: str) -
             return False
     elif policy.namespace != namespace:
         return False
-    return bool(getattr(policy.pod_selector, "is_empty", False))
+    selector = policy.pod_selector
+    if getattr(selector, "is_empty", False):
+        return True
+    if not policy.extended or not hasattr(selector, "keys"):
+        return False
+    # Cilium and Calico select namespaces through pod selectors too (io.kubernetes.pod.namespace,
+    # projectcalico.org/namespace): such a selector covers every pod when it reads nothing else.
+    return all(is_namespace_key(k) for k in selector.keys()) and \
+        selector.matches(network.extended_labels_of(namespace, {}, "default"))
 
 
 def _namespace_layers(policies: list[Policy], direction: str) -> list[Layer]:
