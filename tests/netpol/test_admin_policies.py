@@ -249,3 +249,12 @@ def test_can_reach_nodes(tmp_path, capsys):
     assert main(["netpol", "can-reach", "shop/web", "nodes:22", str(path)]) == 1
     path.write_text("\n---\n".join([*NAMESPACES, WEB, deny_ns]))
     assert main(["netpol", "can-reach", "shop/web", "nodes:10250", str(path)]) == 1
+
+
+def test_same_priority_is_named_as_undefined():
+    one = anp("b-second", 7, {"subject": SHOP, "ingress": [{"action": "Deny", "from": FROM_ALL}]})
+    two = anp("a-first", 7, {"subject": SHOP, "ingress": [{"action": "Allow", "from": FROM_ALL}]})
+    net = build(*NAMESPACES, WEB, CLIENT, one, two)
+    notes = [n for _, ns in net.not_evaluated() for n in ns]
+    assert len(notes) == 2 and "shared by a-first, b-second" in notes[0]
+    assert pairs(net)[("other/client", "shop/web")] == "all"  # by name: a-first (Allow) decides

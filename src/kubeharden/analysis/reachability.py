@@ -183,6 +183,7 @@ class Network:
         self._load_ingress_controllers(ingress_controllers)
         self._services = {(o.namespace or DEFAULT_NAMESPACE, o.name): o for o in inventory.of_kind("Service")}
         self._load_policies(inventory)
+        self._note_same_priorities()
         self.all_mask = (1 << len(self.classes)) - 1
         self.pod_mask = sum(1 << c.index for c in self.classes if not c.host_network)
         self._attach_rules()
@@ -311,6 +312,20 @@ class Network:
                 self.problems.append(Problem("error", "invalid-policy", f"{exc}; the API server would reject this "
                                              "policy, so it is left out of the analysis", file=obj.origin.file,
                                              line=error_line(obj, exc), resource=obj.ref))
+
+    def _note_same_priorities(self) -> None:
+        """AdminNetworkPolicies sharing a priority have no defined order (the API reference: "the
+        implementation can apply any of the matching policies"); they are evaluated by name."""
+        by_priority: dict[float, list[Policy]] = defaultdict(list)
+        for policy in self.policies:
+            if policy.layer == "AdminNetworkPolicy":
+                by_priority[policy.order].append(policy)
+        for priority, same in by_priority.items():
+            if len(same) > 1:
+                names = ", ".join(sorted(p.obj.name for p in same))
+                for policy in same:
+                    policy.notes.append(f"spec.priority {int(priority)} is shared by {names}: their order is "
+                                        "undefined in a cluster; kubeharden evaluates them by name")
 
     def _attach_rules(self) -> None:
         for policy in self.policies:
