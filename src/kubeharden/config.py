@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from kubeharden.analysis.external import NODE_NETWORKS
 from kubeharden.analysis.ingress_exposure import DEFAULT_CONTROLLERS, IngressController, parse_controllers
+from kubeharden.analysis.policies import IPNetwork
 from kubeharden.checks.catalogue import PROFILES
 from kubeharden.findings import Severity
 
@@ -88,6 +91,7 @@ class Config:
     allow_annotation_suppressions: bool = True
     exceptions: list[ExceptionRule] = field(default_factory=list)
     ingress_controllers: tuple[IngressController, ...] = DEFAULT_CONTROLLERS  # see analysis.ingress_exposure
+    node_networks: tuple[IPNetwork, ...] = NODE_NETWORKS  # where node addresses are (KH-NET-016)
 
 
 def find_config(start: Path | None = None) -> Path | None:
@@ -124,7 +128,7 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
         raise ConfigError(f"{origin}: the configuration must be a mapping")
     known = {"profile", "controls", "registries", "require_digest", "system_namespaces", "system_workloads",
              "allowed_host_paths", "allowed_volume_types", "annotation_suppressions", "exceptions",
-             "ingress_controllers"}
+             "ingress_controllers", "node_networks"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{origin}: unknown settings {unknown} (known: {sorted(known)})")
@@ -158,6 +162,14 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
             cfg.ingress_controllers = parse_controllers(data["ingress_controllers"], "ingress_controllers")
         except ValueError as exc:
             raise ConfigError(f"{origin}: {exc}") from None
+    if "node_networks" in data:
+        try:
+            cfg.node_networks = tuple(ipaddress.ip_network(n, strict=False)
+                                      for n in _str_list(data["node_networks"], origin, "node_networks"))
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: node_networks: {exc}") from None
+        if not cfg.node_networks:
+            raise ConfigError(f"{origin}: node_networks must list at least one CIDR")
     for i, raw in enumerate(data.get("exceptions") or []):
         cfg.exceptions.append(_parse_exception(raw, i, origin))
     return cfg

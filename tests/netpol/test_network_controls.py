@@ -225,3 +225,22 @@ spec:
     assert findings[0].line == 12 and "spec.ingress[0].ports[1].endPort" in findings[0].message
     findings, _ = run("KH-NET-015", text.replace("        - podSelector: {}\n", "        - {}\n"))
     assert findings[0].line == 8 and "spec.ingress[0].from[0]" in findings[0].message
+
+
+def test_kubelet_egress_and_configured_node_networks():
+    partner = policy("p", "shop", {"podSelector": {}, "policyTypes": ["Egress"],
+                                   "egress": [{"to": [{"ipBlock": {"cidr": "10.1.2.3/32"}}]}]})
+    findings, _ = run("KH-NET-016", WEB, partner)  # nodes unknown: any private address may be a node
+    assert findings and "10.1.2.3/32 on TCP 10250, TCP 10255" in findings[0].message
+    assert run("KH-NET-016", WEB, partner, config={"node_networks": ["192.168.10.0/24"]})[0] == []
+    wide = policy("w", "shop", {"podSelector": {}, "policyTypes": ["Egress"],
+                                "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0",
+                                                                "except": ["192.168.10.0/24"]}}]}]})
+    assert run("KH-NET-016", WEB, wide, config={"node_networks": ["192.168.10.0/24"]})[0] == []
+    assert run("KH-NET-016", WEB, wide, config={"node_networks": ["192.168.0.0/16"]})[0]
+    only_dns = policy("d", "shop", {"podSelector": {}, "policyTypes": ["Egress"],
+                                    "egress": [{"ports": [{"protocol": "UDP", "port": 53}]}]})
+    assert run("KH-NET-016", WEB, only_dns)[0] == []
+    assert "is reachable" in run("KH-NET-016", WEB)[0][0].message  # egress not isolated
+    with pytest.raises(Exception, match="node_networks"):
+        parse_config({"node_networks": ["10.0.0.0/33"]})

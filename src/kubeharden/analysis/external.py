@@ -42,9 +42,11 @@ def may_hold_pods(network: IPNetwork) -> bool:
     return network.prefixlen == 0 or any(network.version == p.version and network.overlaps(p)  # type: ignore[arg-type]
                                          for p in PRIVATE_NETWORKS)
 
-def endpoints(api_server: Iterable[str] = ()) -> dict[str, tuple[IPNetwork, ...]]:
-    """Named endpoints for queries; ``api_server`` are the API server's addresses or CIDRs."""
-    out: dict[str, tuple[IPNetwork, ...]] = {"internet": INTERNET, "metadata": METADATA, "nodes": NODE_NETWORKS}
+def endpoints(api_server: Iterable[str] = (), nodes: tuple[IPNetwork, ...] = NODE_NETWORKS
+              ) -> dict[str, tuple[IPNetwork, ...]]:
+    """Named endpoints for queries; ``api_server`` are the API server's addresses or CIDRs,
+    ``nodes`` where node addresses are (the ``node_networks`` setting)."""
+    out: dict[str, tuple[IPNetwork, ...]] = {"internet": INTERNET, "metadata": METADATA, "nodes": nodes}
     api = tuple(ipaddress.ip_network(a, strict=False) for a in api_server)
     if api:
         out["apiserver"] = api

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kubeharden.analysis.external import METADATA, NODE_NETWORKS, block_internet_open, block_overlaps
+from kubeharden.analysis.external import METADATA, block_internet_open, block_overlaps
 from kubeharden.analysis.policies import Policy, PolicyError, Rule, error_line
 from kubeharden.analysis.ports import NO_PORTS, PortSet
 from kubeharden.analysis.precedence import Layer, decide
@@ -399,7 +399,7 @@ def kubelet_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
         ports = NO_PORTS
         for block, opened, rules in network.egress_blocks(klass.index):
             hit = opened & KUBELET_PORTS
-            nodes = [str(n) for n in NODE_NETWORKS if block_overlaps(block, n)]
+            nodes = [str(n) for n in ctx.config.node_networks if block_overlaps(block, n)]
             if hit and nodes:
                 ports = ports | hit
                 by = ", ".join(f"{r.label} ({r.where})" for r in rules) or "no rule (not isolated)"

@@ -66,7 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE",
-                        help="configuration file for ingress_controllers (default: nearest .kubeharden.yaml)")
+                        help="configuration file for ingress_controllers and node_networks "
+                             "(default: nearest .kubeharden.yaml)")
     parser.add_argument("--no-config", action="store_true", help="ignore .kubeharden.yaml files")
 
 
@@ -134,9 +135,9 @@ def split_port(text: str) -> tuple[str, PortSet]:
 
 def run_can_reach(args: argparse.Namespace) -> int:
     try:
-        named = endpoints(args.api_server)
+        named = endpoints(args.api_server, load_settings(args).node_networks)
         dst_text, wanted = split_port(args.dst)
-    except ValueError as exc:
+    except (ValueError, ConfigError) as exc:
         fail(str(exc))
         return USAGE
     try:
