@@ -11,15 +11,16 @@ import fnmatch
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from kubeharden.analysis.external import NODE_NETWORKS
-from kubeharden.analysis.ingress_exposure import DEFAULT_CONTROLLERS, IngressController, parse_controllers
-from kubeharden.analysis.policies import IPNetwork
 from kubeharden.checks.catalogue import PROFILES
 from kubeharden.findings import Severity
+
+if TYPE_CHECKING:  # the network settings' types; imported lazily so that start-up stays light
+    from kubeharden.analysis.ingress_exposure import IngressController
+    from kubeharden.analysis.policies import IPNetwork
 
 CONFIG_NAMES = (".kubeharden.yaml", ".kubeharden.yml")
 
@@ -90,8 +91,10 @@ class Config:
     allowed_volume_types: tuple[str, ...] = DEFAULT_VOLUME_TYPES
     allow_annotation_suppressions: bool = True
     exceptions: list[ExceptionRule] = field(default_factory=list)
-    ingress_controllers: tuple[IngressController, ...] = DEFAULT_CONTROLLERS  # see analysis.ingress_exposure
-    node_networks: tuple[IPNetwork, ...] = NODE_NETWORKS  # where node addresses are (KH-NET-016)
+    #: The ingress controllers' pods (analysis.ingress_exposure); None: DEFAULT_CONTROLLERS.
+    ingress_controllers: tuple[IngressController, ...] | None = None
+    #: Where node addresses are (KH-NET-016, netpol's "nodes"); None: external.NODE_NETWORKS.
+    node_networks: tuple[IPNetwork, ...] | None = None
 
 
 def find_config(start: Path | None = None) -> Path | None:
@@ -158,6 +161,7 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
         cfg.allowed_volume_types = tuple(_str_list(data["allowed_volume_types"], origin, "allowed_volume_types"))
     cfg.allow_annotation_suppressions = bool(data.get("annotation_suppressions", True))
     if "ingress_controllers" in data:
+        from kubeharden.analysis.ingress_exposure import parse_controllers
         try:
             cfg.ingress_controllers = parse_controllers(data["ingress_controllers"], "ingress_controllers")
         except ValueError as exc:

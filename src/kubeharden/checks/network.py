@@ -16,7 +16,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kubeharden.analysis.external import METADATA, block_internet_open, block_overlaps
+from kubeharden.analysis.external import METADATA, NODE_NETWORKS, block_internet_open, block_overlaps
+from kubeharden.analysis.ingress_exposure import DEFAULT_CONTROLLERS
 from kubeharden.analysis.policies import Policy, PolicyError, Rule, error_line
 from kubeharden.analysis.ports import NO_PORTS, PortSet
 from kubeharden.analysis.precedence import Layer, decide
@@ -48,7 +49,7 @@ _last: tuple[Inventory, object, Network] | None = None
 def network_of(inventory: Inventory, ctx: Context) -> Network:
     """One engine per inventory (and ingress-controller setting), shared by the controls of a scan."""
     global _last
-    controllers = ctx.config.ingress_controllers
+    controllers = ctx.config.ingress_controllers or DEFAULT_CONTROLLERS
     if _last is None or _last[0] is not inventory or _last[1] != controllers:
         _last = (inventory, controllers, Network(inventory, controllers))
     return _last[2]
@@ -399,7 +400,7 @@ def kubelet_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
         ports = NO_PORTS
         for block, opened, rules in network.egress_blocks(klass.index):
             hit = opened & KUBELET_PORTS
-            nodes = [str(n) for n in ctx.config.node_networks if block_overlaps(block, n)]
+            nodes = [str(n) for n in ctx.config.node_networks or NODE_NETWORKS if block_overlaps(block, n)]
             if hit and nodes:
                 ports = ports | hit
                 by = ", ".join(f"{r.label} ({r.where})" for r in rules) or "no rule (not isolated)"

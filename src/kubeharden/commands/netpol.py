@@ -9,7 +9,8 @@ import sys
 from collections.abc import Iterable
 from typing import IO
 
-from kubeharden.analysis.external import block_overlaps, endpoints, internet_open
+from kubeharden.analysis.external import NODE_NETWORKS, block_overlaps, endpoints, internet_open
+from kubeharden.analysis.ingress_exposure import DEFAULT_CONTROLLERS
 from kubeharden.analysis.policies import IPBlock
 from kubeharden.analysis.ports import ALL_PORTS, PortSet, parse_port_query
 from kubeharden.analysis.reachability import Network, SideVerdict, Workload
@@ -74,7 +75,7 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
 def _load(args: argparse.Namespace) -> tuple[Network, list[Problem]]:
     settings = load_settings(args)
     inventory, problems = build_inventory(read_objects(args.paths, read_options(args)))
-    network = Network(inventory, settings.ingress_controllers)
+    network = Network(inventory, settings.ingress_controllers or DEFAULT_CONTROLLERS)
     problems = [*problems, *network.problems]
     report_problems(problems)
     for policy, notes in network.not_evaluated():
@@ -135,7 +136,7 @@ def split_port(text: str) -> tuple[str, PortSet]:
 
 def run_can_reach(args: argparse.Namespace) -> int:
     try:
-        named = endpoints(args.api_server, load_settings(args).node_networks)
+        named = endpoints(args.api_server, load_settings(args).node_networks or NODE_NETWORKS)
         dst_text, wanted = split_port(args.dst)
     except (ValueError, ConfigError) as exc:
         fail(str(exc))
