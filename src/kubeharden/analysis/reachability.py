@@ -479,27 +479,25 @@ class Network:
 
     def egress_blocks(self, src: int) -> list[tuple[IPBlock, PortSet, list[Rule]]]:
         """External address blocks class ``src`` may send to, with ports and the rules."""
-        s = self.classes[src]
-        if not s.egress_isolated:
-            return [(ANY_IPV4, ALL_PORTS, []), (ANY_IPV6, ALL_PORTS, [])]
-        if self.layered:
-            found = self._blocks_cache.get(("egress", src))
-            if found is None:
-                found = self._blocks_cache[("egress", src)] = self._layered_blocks(s.egress_layers, None)
-            return found
-        return self._blocks(s.egress_rules)
+        return self._side_blocks("egress", src)
 
     def ingress_blocks(self, dst: int) -> list[tuple[IPBlock, PortSet, list[Rule]]]:
         """External address blocks that may connect to class ``dst``."""
-        d = self.classes[dst]
-        if not d.ingress_isolated:
+        return self._side_blocks("ingress", dst)
+
+    def _side_blocks(self, direction: str, index: int) -> list[tuple[IPBlock, PortSet, list[Rule]]]:
+        klass = self.classes[index]
+        egress = direction == "egress"
+        named = None if egress else klass.named_ports  # named ports resolve in the destination pod
+        if not (klass.egress_isolated if egress else klass.ingress_isolated):
             return [(ANY_IPV4, ALL_PORTS, []), (ANY_IPV6, ALL_PORTS, [])]
-        if self.layered:
-            found = self._blocks_cache.get(("ingress", dst))
-            if found is None:
-                found = self._blocks_cache[("ingress", dst)] = self._layered_blocks(d.ingress_layers, d.named_ports)
-            return found
-        return self._blocks(d.ingress_rules, d.named_ports)
+        if not self.layered:
+            return self._blocks(klass.egress_rules if egress else klass.ingress_rules, named)
+        found = self._blocks_cache.get((direction, index))
+        if found is None:
+            layers = klass.egress_layers if egress else klass.ingress_layers
+            found = self._blocks_cache[(direction, index)] = self._layered_blocks(layers, named)
+        return found
 
     @staticmethod
     def _layered_blocks(layers: list[Layer], named: NamedPorts | None) -> list[tuple[IPBlock, PortSet, list[Rule]]]:
