@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -18,6 +19,10 @@ from kubeharden.checks.catalogue import PROFILES, load_catalogue
 from kubeharden.checks.selection import UnknownControl, matching, normalise, resolve, unknown_message
 from kubeharden.findings import Severity
 from kubeharden.model.facts import SYSTEM_NAMESPACES
+
+if TYPE_CHECKING:  # the network settings' types; imported lazily so that start-up stays light
+    from kubeharden.analysis.ingress_exposure import IngressController
+    from kubeharden.analysis.policies import IPNetwork
 
 CONFIG_NAMES = (".kubeharden.yaml", ".kubeharden.yml")
 
@@ -93,6 +98,10 @@ class Config:
     allowed_volume_types: tuple[str, ...] = DEFAULT_VOLUME_TYPES
     allow_annotation_suppressions: bool = True
     exceptions: list[ExceptionRule] = field(default_factory=list)
+    #: The ingress controllers' pods (analysis.ingress_exposure); None: DEFAULT_CONTROLLERS.
+    ingress_controllers: tuple[IngressController, ...] | None = None
+    #: Where node addresses are (KH-NET-016, netpol's "nodes"); None: external.NODE_NETWORKS.
+    node_networks: tuple[IPNetwork, ...] | None = None
 
 
 #: Settings a control can require (its catalogue ``requires:``): the file's key -> the Config attribute.
@@ -137,7 +146,8 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: the configuration must be a mapping")
     known = {"profile", "controls", "registries", "require_digest", "system_namespaces", "system_workloads",
-             "allowed_host_paths", "allowed_volume_types", "annotation_suppressions", "exceptions"}
+             "allowed_host_paths", "allowed_volume_types", "annotation_suppressions", "exceptions",
+             "ingress_controllers", "node_networks"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{origin}: unknown settings {unknown} (known: {sorted(known)})")
@@ -173,6 +183,20 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
     if "allowed_volume_types" in data:
         cfg.allowed_volume_types = tuple(_str_list(data["allowed_volume_types"], origin, "allowed_volume_types"))
     cfg.allow_annotation_suppressions = bool(data.get("annotation_suppressions", True))
+    if "ingress_controllers" in data:
+        from kubeharden.analysis.ingress_exposure import parse_controllers
+        try:
+            cfg.ingress_controllers = parse_controllers(data["ingress_controllers"], "ingress_controllers")
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: {exc}") from None
+    if "node_networks" in data:
+        try:
+            cfg.node_networks = tuple(ipaddress.ip_network(n, strict=False)
+                                      for n in _str_list(data["node_networks"], origin, "node_networks"))
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: node_networks: {exc}") from None
+        if not cfg.node_networks:
+            raise ConfigError(f"{origin}: node_networks must list at least one CIDR")
     exceptions = data.get("exceptions") or []
     if not isinstance(exceptions, list):
         raise ConfigError(f"{origin}: 'exceptions' must be a list")

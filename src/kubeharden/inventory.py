@@ -23,7 +23,8 @@ INDEXED_KINDS = frozenset({
     "Namespace", "ServiceAccount", "Secret",
     "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding",
     "NetworkPolicy", "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy", "GlobalNetworkPolicy",
-    "Service", "Ingress", "LimitRange", "ResourceQuota", "RuntimeClass", "Node",
+    "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "Tier",
+    "Service", "Ingress", "HTTPRoute", "Gateway", "LimitRange", "ResourceQuota", "RuntimeClass", "Node",
     "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
 })
 
