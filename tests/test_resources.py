@@ -169,11 +169,16 @@ spec:
     assert [f.status for f in findings] == ["suppressed"]
 
 
-def test_wrong_types_in_resources_never_crash_and_count_as_unset():
-    for resources in ("resources: 3", "resources: {limits: [cpu], requests: oops}",
-                      "resources: {limits: {cpu: null, memory: ''}}"):
+def test_wrong_types_in_resources_never_crash_and_make_the_pod_invalid():
+    for resources in ("resources: 3", "resources: {limits: [cpu], requests: oops}"):
         containers = f"    - name: app\n      image: registry.example.com/app:1\n      {resources}\n"
         extra = "  resources: [1, 2]\n"
         findings, result = scan(_pod("shop", containers, extra), only=RES)
-        assert {f.control.id for f in findings} == set(RES), resources
         assert not [p for p in result.problems if p.kind == "internal"], result.problems
+        assert [p for p in result.problems if p.kind == "invalid-object"], resources
+        assert result.pss[0].level == "invalid"
+    # null and empty values have the right type: they count as unset
+    containers = "    - name: app\n      image: registry.example.com/app:1\n      resources: {limits: {cpu: null, memory: ''}}\n"
+    findings, result = scan(_pod("shop", containers, ""), only=RES)
+    assert {f.control.id for f in findings} == set(RES)
+    assert not [p for p in result.problems if p.kind == "internal"], result.problems

@@ -179,7 +179,6 @@ class Evaluator:
         duplicate = self._duplicates.add(obj)
         if duplicate is not None:
             self.result.problems.append(duplicate)
-        self.inventory.add_object(obj)
         tally = self.result.tally
         annotations = obj.annotations
         self._check_suppression_annotations(obj, obj.metadata.get("annotations"))
@@ -192,8 +191,12 @@ class Evaluator:
                 invalid |= p.level == "error"
                 self.result.problems.append(Problem(p.level, p.kind, p.message, file=obj.origin.file, line=p.line,
                                                     resource=obj.ref))
-            if pod.containers or pod.spec:
-                yield from self._evaluate_pod(pod, annotations, invalid)
+        # The API server refuses an invalid object: it takes no part in cross-object analyses
+        # (its NetworkPolicy isolates nothing, its role grants nothing), whatever it says.
+        if not invalid:
+            self.inventory.add_object(obj)
+        if pod is not None and (pod.containers or pod.spec):
+            yield from self._evaluate_pod(pod, annotations, invalid)
         for control, run in self._by_scope["object"]:
             if control.kinds and "*" not in control.kinds and obj.kind not in control.kinds:
                 continue
@@ -237,7 +240,8 @@ class Evaluator:
         if pod.template_meta is not obj.metadata:
             self._check_suppression_annotations(obj, pod.template_meta.get("annotations"))
         annotations = {**annotations, **as_str_map(pod.annotations_raw)}  # a null value is no reason
-        self.inventory.add_pod(pod)
+        if not invalid:
+            self.inventory.add_pod(pod)
         try:
             pss = evaluate_pss(pod)
             self.result.pss.append(PssEntry(obj.ref, obj.origin.file, obj.origin.line,
@@ -389,30 +393,55 @@ class DuplicateIndex:
                        file=obj.origin.file, line=obj.origin.line, resource=ref)
 
 
+def type_checked(items: Iterable[K8sObject | Problem]) -> Iterator[K8sObject | Problem]:
+    """``items`` without the objects the API server would refuse, with a Problem for each refusal.
+
+    For analyses and generators: an invalid object never exists in a cluster. Unknown
+    fields are warnings and keep the object.
+    """
+    for item in items:
+        if isinstance(item, Problem):
+            yield item
+            continue
+        invalid = False
+        for p in type_problems(item.raw, item.ref.api_version, item.kind):
+            invalid |= p.level == "error"
+            yield Problem(p.level, "invalid-object" if p.level == "error" else "unknown-field",
+                          p.message + ("; left out of this analysis" if p.level == "error" else ""),
+                          file=item.origin.file, line=p.line or item.origin.line, resource=item.ref)
+        if not invalid:
+            yield item
+
+
 def build_inventory(items: Iterable[K8sObject | Problem]) -> tuple[Inventory, list[Problem]]:
     """The inventory of a stream of objects without running any control.
 
     For analyses that answer questions (``rbac who-can``, ``netpol matrix``) rather than
-    report findings; they see exactly what the controls see.
+    report findings; they see exactly what the controls see: objects the API server would
+    refuse are reported and left out.
     """
     inventory = Inventory()
     problems: list[Problem] = []
     duplicates = DuplicateIndex()
-    for item in items:
+    for item in type_checked(items):
         if isinstance(item, Problem):
             problems.append(item)
             continue
         duplicate = duplicates.add(item)
         if duplicate is not None:
             problems.append(duplicate)
-        inventory.add_object(item)
         pod = pod_view(item)
+        pod_errors = False
         if pod is not None:
             for p in pod.problems:
+                pod_errors |= p.level == "error"
                 problems.append(Problem(p.level, p.kind, p.message, file=item.origin.file, line=p.line,
                                         resource=item.ref))
-            if pod.containers or pod.spec:
-                inventory.add_pod(pod)
+        if pod_errors:
+            continue
+        inventory.add_object(item)
+        if pod is not None and (pod.containers or pod.spec):
+            inventory.add_pod(pod)
     hint = namespace_hint(inventory)
     if hint is not None:
         problems.append(hint)
