@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         # the reader went away (| head): end quietly, as a command killed by SIGPIPE would
         try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so that the interpreter's final flush is silent
+            sys.stdout = open(os.devnull, "w")  # so that the interpreter's final flush is silent
         except OSError:
             pass
         return FINDINGS if gate[0] else OK
