@@ -139,7 +139,7 @@ def load_config(path: str | Path | None, *, search: bool = True) -> Config:
         mark = getattr(exc, "problem_mark", None)
         at = f":{mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}{at}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    return parse_config(data or {}, str(path))
+    return parse_config({} if data is None else data, str(path))
 
 
 def parse_config(data: Any, origin: str = "<config>") -> Config:
@@ -175,14 +175,15 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
             cfg.severity_overrides[one] = severity
     cfg.allowed_registries = tuple(_str_list(data.get("registries"), origin, "registries"))
     if "require_digest" in data:
-        cfg.require_digest = bool(data["require_digest"])
+        cfg.require_digest = _bool(data, "require_digest", origin)
     if "system_namespaces" in data:
         cfg.system_namespaces = tuple(_str_list(data["system_namespaces"], origin, "system_namespaces"))
     cfg.system_workloads = tuple(_str_list(data.get("system_workloads"), origin, "system_workloads"))
     cfg.allowed_host_paths = tuple(_str_list(data.get("allowed_host_paths"), origin, "allowed_host_paths"))
     if "allowed_volume_types" in data:
         cfg.allowed_volume_types = tuple(_str_list(data["allowed_volume_types"], origin, "allowed_volume_types"))
-    cfg.allow_annotation_suppressions = bool(data.get("annotation_suppressions", True))
+    if "annotation_suppressions" in data:
+        cfg.allow_annotation_suppressions = _bool(data, "annotation_suppressions", origin)
     if "ingress_controllers" in data:
         from kubeharden.analysis.ingress_exposure import parse_controllers
         try:
@@ -242,9 +243,19 @@ def _parse_exception(raw: Any, index: int, origin: str, known: list[str]) -> Exc
         raise ConfigError(unknown_message(str(raw["control"]), known, f"{where}.control"))
     # a misspelt key (`namespce:`) would leave its field at "*" and suppress far more than meant
     _no_unknown_keys(raw, ("control", "reason", "expires", "match", *_MATCH_KEYS), where)
-    match = raw.get("match") if isinstance(raw.get("match"), dict) else raw
-    if match is not raw:
+    match = raw
+    if "match" in raw:
+        # a match that is not a mapping, or match keys beside it, would leave fields at "*" and widen it
+        if not isinstance(raw["match"], dict):
+            raise ConfigError(f"{where}: 'match' must be a mapping of {', '.join(_MATCH_KEYS)}")
+        beside = [k for k in _MATCH_KEYS if k in raw]
+        if beside:
+            raise ConfigError(f"{where}: {', '.join(beside)} must go inside 'match' (or drop 'match')")
+        match = raw["match"]
         _no_unknown_keys(match, _MATCH_KEYS, f"{where}.match")
+    for key in _MATCH_KEYS:
+        if key in match and not isinstance(match[key], str):
+            raise ConfigError(f"{where}: '{key}' must be a string (globs allowed), not {match[key]!r}")
     container = match.get("container")
     container_list = match.get("container_list")
     if container_list is not None and container_list not in ("containers", "initContainers", "ephemeralContainers"):
@@ -261,6 +272,14 @@ def _parse_exception(raw: Any, index: int, origin: str, known: list[str]) -> Exc
         expires=expires,
         index=index,
     )
+
+
+def _bool(data: dict[str, Any], key: str, origin: str) -> bool:
+    """A true/false setting; anything else (``'false'``, ``n``, ``0``) is refused rather than guessed."""
+    value = data[key]
+    if not isinstance(value, bool):
+        raise ConfigError(f"{origin}: '{key}' must be true or false, not {value!r}")
+    return value
 
 
 def _str_list(value: Any, origin: str, name: str) -> list[str]:
