@@ -11,7 +11,7 @@ from kubeharden.commands.common import (ConfigError, add_config_options, add_inp
                                         fail, load_settings, output_stream, read_options, severity_or_none)
 from kubeharden.checks.catalogue import load_catalogue
 from kubeharden.checks.selection import UnknownControl, resolve
-from kubeharden.commands.empty_input import nothing_checked
+from kubeharden.commands.empty_input import Counted, nothing_checked, problems_under, unrendered_folders
 from kubeharden.commands.helptext import examples
 from kubeharden.engine import Evaluator
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
@@ -63,10 +63,12 @@ def run(args: argparse.Namespace) -> int:
     def watched() -> Iterator[Finding]:
         options = read_options(args)
         options.shallow_kind = lambda kind: not evaluator.needs_full_object(kind)
+        # each PATH argument is counted on its own: one that yields nothing is said even beside others
+        counted = [Counted(read_objects([path], options)) for path in args.paths]
         if args.scope == "path":
-            stream = evaluator.run_scopes(freezing(read_objects([path], options)) for path in args.paths)
+            stream = evaluator.run_scopes(freezing(c) for c in counted)
         else:
-            stream = evaluator.run(freezing(read_objects(args.paths, options)))
+            stream = evaluator.run(freezing(item for c in counted for item in c))
         for finding in stream:
             if threshold is not None and finding.status == "fail" and finding.severity >= threshold:
                 gate[0] = True
@@ -74,6 +76,12 @@ def run(args: argparse.Namespace) -> int:
         result = evaluator.result
         if result.objects == 0:
             result.problems.append(nothing_checked(args.paths, result.problems, "scan", args.allow_empty))
+        else:
+            for path, c in zip(args.paths, counted, strict=True):
+                if not c.objects:
+                    result.problems.append(nothing_checked([path], problems_under(path, result.problems), "scan",
+                                                           args.allow_empty))
+            result.problems.extend(unrendered_folders(args.paths, result.problems, "scan"))
 
     try:
         with output_stream(args.output) as out:
