@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from kubeharden.commands.common import (ConfigError, add_config_options, add_input_options, add_output_options,
                                         fail, load_settings, output_stream, read_options, severity_or_none)
 from kubeharden.checks.catalogue import load_catalogue
-from kubeharden.checks.selection import UnknownControl, resolve
+from kubeharden.checks.selection import UnknownControl, normalise, resolve
 from kubeharden.commands.empty_input import Counted, nothing_checked, problems_under, unrendered_folders
 from kubeharden.commands.helptext import examples
+from kubeharden.config import Config, has_setting
 from kubeharden.engine import Evaluator
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.findings import Finding, Severity
@@ -44,6 +45,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _drop_unrunnable_glob_matches(patterns: list[str], only: list[str], cfg: Config) -> list[str]:
+    """Controls matched only by a glob that need a setting the configuration lacks are left out, with a note.
+
+    Named exactly, such a control is an error (the engine says which setting it needs); a glob such
+    as ``KH-IMG-*`` is not a request for every control it happens to match.
+    """
+    exact = {normalise(p) for p in patterns if not any(ch in p for ch in "*?[")}
+    kept = []
+    for control in load_catalogue():
+        if control.id not in only:
+            continue
+        if control.id not in exact and control.requires and not has_setting(cfg, control.requires):
+            fail(f"note: {control.id} (matched by a --control glob) is left out: it needs `{control.requires}:` "
+                 "in .kubeharden.yaml")
+            continue
+        kept.append(control.id)
+    return kept
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         cfg = load_settings(args)
@@ -52,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         return USAGE
     try:
         only = resolve(args.control, [c.id for c in load_catalogue()], "--control") if args.control else None
+        if only is not None:
+            only = _drop_unrunnable_glob_matches(args.control, only, cfg)
         evaluator = Evaluator(cfg, only=only)
     except (UnknownControl, ConfigError) as exc:
         fail(str(exc))
