@@ -59,6 +59,8 @@ class PodRecord:
     containers: list[str]
     spec_line: int | None = None
     host_network: bool = False
+    #: field path of the pod spec in the object (``spec.template.spec`` …), for findings
+    spec_path: str = ""
 
 
 @dataclass(slots=True)
@@ -104,6 +106,7 @@ class Inventory:
             containers=[c.name for c in pod.containers],
             spec_line=pod.line(),
             host_network=spec.get("hostNetwork") is True,
+            spec_path=pod.spec_path,
         ))
 
     def of_kind(self, *kinds: str) -> list[K8sObject]:
