@@ -45,4 +45,8 @@ def summary(result: ScanResult) -> dict[str, Any]:
         "warnings": sum(1 for p in result.problems if p.level == "warning"),
         "skipped": sum(1 for p in result.problems if p.level == "note"),
         "compliance": compliance(result),
+        "input": result.input_kind,
+        "control_status": result.control_status(),
+        "not_assessable": [{"control_id": c.id, "title": c.title, "inputs": list(c.inputs)}
+                           for c in result.not_assessable],
     }
