@@ -525,4 +525,5 @@ def escalation_paths(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
             continue  # direct holders are reported by the rule and binding controls
         first = steps[0].grants[0]
         yield Violation(f"{subject} can reach {describe_node(goal)} in {len(path)} steps: {path.describe()}",
-                        first.binding.line(first.binding.raw, "roleRef"), obj=first.binding, path="roleRef")
+                        first.binding.line(first.binding.raw, "roleRef"), obj=first.binding,
+                        path=_subject_path(first.binding, subject))
