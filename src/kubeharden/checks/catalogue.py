@@ -207,7 +207,7 @@ def _parse_control(raw: dict[str, Any], origin: str) -> Control:
         examples = raw.get("examples") or {}
         fails = examples.get("fail", "")
         fails = [str(f) for f in fails] if isinstance(fails, list) else [str(fails)]
-        inputs = tuple(raw.get("inputs") or DEFAULT_INPUTS[scope])
+        inputs = tuple(DEFAULT_INPUTS[scope] if raw.get("inputs") is None else raw["inputs"])
         if not inputs or set(inputs) - set(INPUTS):
             raise CatalogueError(f"{where}: inputs must be a list of {INPUTS}")
         return Control(
