@@ -17,18 +17,17 @@ from kubeharden.engine import Evaluator
 from kubeharden.report import get_reporter
 from kubeharden.sources.files import parse_text
 
-# A ServiceAccount and a Pod that uses it (Kubernetes docs, "Configure Service Accounts for Pods").
+# A Pod naming its ServiceAccount (Kubernetes docs, "Configure Service Accounts for Pods").
 PRIVILEGED_POD = """
 apiVersion: v1
 kind: Pod
 metadata:
-  name: web
-  namespace: shop
-  annotations:
-    kubeharden.io/suppress.KH-POD-006: "the node agent needs the host network"
+  name: cni-agent
+  namespace: kube-net
+  annotations: {kubeharden.io/suppress.KH-POD-006: "programs the node's routes"}
 spec:
+  serviceAccountName: cni-agent
   hostNetwork: true
-  serviceAccountName: web
   containers:
     - name: web
       image: registry.example.com/web:1.0

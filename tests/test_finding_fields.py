@@ -40,6 +40,15 @@ spec:
             - {containerPort: 8080, hostPort: 8080}
 """
 
+#: A Pod that sets nothing beyond its one container.
+MINIMAL_POD = """
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers: [{name: c, image: registry.example.com/c:1.0}]
+"""
+
 
 def only(text: str, control: str) -> list[Finding]:
     findings, result = scan(text, {"profile": "strict"}, only=[control])
@@ -83,13 +92,7 @@ def test_pod_fields_and_missing_fields_have_paths():
           containers: [{name: c, image: registry.example.com/c:1.0}]
         """, "KH-POD-006")
     assert host.path == "spec.hostNetwork" and host.container is None
-    (seccomp,) = only("""
-        apiVersion: v1
-        kind: Pod
-        metadata: {name: p}
-        spec:
-          containers: [{name: c, image: registry.example.com/c:1.0}]
-        """, "KH-POD-016")
+    (seccomp,) = only(MINIMAL_POD, "KH-POD-016")
     assert seccomp.path == "spec.containers[0].securityContext.seccompProfile"
 
 
@@ -129,13 +132,7 @@ def test_privilege_escalation_fix_is_safe_only_where_the_api_server_accepts_it()
     assert fixes["setup"] == Fix("set", "spec.template.spec.initContainers[0].securityContext."
                                         "allowPrivilegeEscalation", False, safe=False)
     assert fixes["app"].safe is False
-    (plain,) = only("""
-        apiVersion: v1
-        kind: Pod
-        metadata: {name: p}
-        spec:
-          containers: [{name: c, image: registry.example.com/c:1.0}]
-        """, "KH-POD-011")
+    (plain,) = only(MINIMAL_POD, "KH-POD-011")
     assert plain.fix == Fix("set", "spec.containers[0].securityContext.allowPrivilegeEscalation", False, safe=True)
     (contradiction,) = only("""
         apiVersion: v1
@@ -161,13 +158,7 @@ def test_capability_fix_removes_the_entries_as_written():
 def test_root_uid_has_no_mechanical_fix():
     # runAsNonRoot: true beside runAsUser: 0 makes the kubelet refuse to start the container
     assert [f.fix for f in only(DEPLOYMENT, "KH-POD-001")] == [None, None]
-    (unset,) = only("""
-        apiVersion: v1
-        kind: Pod
-        metadata: {name: p}
-        spec:
-          containers: [{name: c, image: registry.example.com/c:1.0}]
-        """, "KH-POD-001")
+    (unset,) = only(MINIMAL_POD, "KH-POD-001")
     assert unset.fix == Fix("set", "spec.containers[0].securityContext.runAsNonRoot", True)
 
 
