@@ -225,9 +225,10 @@ def privilege_escalation(c: ContainerView, ctx: Context) -> Iterator[Violation]:
                             "CAP_SYS_ADMIN, which makes escalation possible regardless",
                             c.line(setting.holder, setting.key), path=path, fix=False)
         return
-    # Otherwise false only sets no_new_privs: the API server accepts it, and processes that do not
-    # gain privileges through setuid binaries or file capabilities run as before.
-    fix = Fix("set", path, False, safe=not escalates_anyway)
+    # Beside privileged or CAP_SYS_ADMIN, false is refused and would not help: the fix is theirs
+    # (KH-POD-004, KH-POD-013). Otherwise false sets no_new_privs, which breaks setuid binaries
+    # (sudo, some ping builds), so it is applied only after review.
+    fix: Fix | bool = False if escalates_anyway else Fix("set", path, False)
     if setting.level == "unset":
         yield Violation("allowPrivilegeEscalation is not set and defaults to true: setuid binaries can "
                         "gain privileges (no_new_privs is off)", c.line(c.sc or None), path=path, fix=fix)

@@ -45,3 +45,31 @@ def relative_to(path: str, base: str) -> str | None:
     if path.startswith(base) and path[len(base)] in ".[":
         return path[len(base):].removeprefix(".")
     return None
+
+
+_STEP = re.compile(r"\.?([^.\[\]]+)|\[([^\]]*)\]")
+
+
+def split(path: str) -> list[str | int]:
+    """The steps of a path written by :func:`join`: fields and map keys as str, list indexes as int.
+
+    ``split("spec.containers[0].securityContext") == ["spec", "containers", 0, "securityContext"]``.
+    A bracketed step of digits is an index. Raises ValueError on text that is not such a path.
+    """
+    steps: list[str | int] = []
+    pos = 0
+    while pos < len(path):
+        match = _STEP.match(path, pos)
+        if match is None or (pos == 0 and path.startswith(".")):
+            raise ValueError(f"not a field path: {path!r} (at {pos})")
+        field, bracket = match.groups()
+        if field is not None:
+            steps.append(field)
+        elif bracket.isdigit():
+            steps.append(int(bracket))
+        elif bracket:
+            steps.append(bracket)
+        else:
+            raise ValueError(f"not a field path: {path!r} (empty brackets at {pos})")
+        pos = match.end()
+    return steps
