@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
 from kubeharden.checks.catalogue import CatalogueError, _parse_control, load_catalogue
+from kubeharden.cli import main
 from kubeharden.findings import Finding, Fix, fingerprint
 from kubeharden.model.fieldpath import join, relative_to
 from kubeharden.model.objects import ResourceRef
@@ -245,3 +247,13 @@ def test_catalogue_fix_and_inputs_are_validated():
 def test_several_fail_examples():
     control = _parse_control({**ENTRY, "examples": {"fail": ["a: 1", "b: 2"], "pass": "c: 3"}}, "t")
     assert control.fail_examples == ("a: 1", "b: 2") and control.example_fail == "a: 1"
+
+
+def test_controls_json_shows_inputs_and_fix(capsys):
+    assert main(["controls", "--format", "json"]) == 0
+    data = {c["id"]: c for c in json.loads(capsys.readouterr().out)}
+    assert data["KH-IMG-004"]["fix"] == {"op": "set", "field": "imagePullPolicy", "value": "Always", "safe": True}
+    assert data["KH-POD-005"]["fix"] == {"op": "set", "field": None, "value": False, "safe": False}
+    assert data["KH-IMG-002"]["fix"] is None
+    assert data["KH-NET-001"]["inputs"] == ["manifest", "cluster"]
+    assert data["KH-POD-004"]["inputs"] == ["manifest", "cluster", "admission"]

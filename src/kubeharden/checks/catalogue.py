@@ -124,6 +124,8 @@ class Control:
             "mappings": self.mappings_dict(),
             "examples": {"fail": self.example_fail, "pass": self.example_pass},
             "inputs": list(self.inputs),
+            "fix": None if self.fix is None else {"op": self.fix.op, "field": self.fix.field or None,
+                                                  "value": self.fix.value, "safe": self.fix.safe},
         }
 
 
