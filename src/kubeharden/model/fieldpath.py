@@ -27,9 +27,7 @@ def join(base: str, *steps: str | int) -> str:
     """
     out = base
     for step in steps:
-        if isinstance(step, int) and not isinstance(step, bool):
-            out = f"{out}[{step}]"
-        elif _PLAIN_KEY.match(step):
+        if isinstance(step, str) and _PLAIN_KEY.match(step):
             out = f"{out}.{step}" if out else step
         else:
             out = f"{out}[{step}]"
