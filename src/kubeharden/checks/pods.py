@@ -25,7 +25,8 @@ def run_as_non_root(c: ContainerView, ctx: Context) -> Iterator[Violation]:
     user = c.effective("runAsUser")
     non_root = c.effective("runAsNonRoot")
     if user.level != "unset":
-        # runAsNonRoot: true beside runAsUser 0 makes the kubelet refuse to start the container: no mechanical fix.
+        # runAsNonRoot: true beside runAsUser 0 makes the kubelet refuse to start the container (Kubernetes API
+        # reference, SecurityContext.runAsNonRoot), and which UID the image can run as is the author's call.
         if not isinstance(user.value, int) or isinstance(user.value, bool):
             yield Violation(f"runAsUser is {user.value!r}, not an integer UID", c.line(user.holder, user.key),
                             path=_sc_path(c, user), fix=False)
@@ -354,7 +355,8 @@ def apparmor_unconfined(c: ContainerView, ctx: Context) -> Iterator[Violation]:
         return
     where = "annotation" if setting.level == "annotation" else f"{setting.level} appArmorProfile"
     if setting.level == "annotation":
-        # The API server refuses a field that disagrees with the annotation, so the field alone is no fix.
+        # The API server refuses a field that disagrees with the annotation (Kubernetes docs, "Restrict a
+        # Container's Access to Resources with AppArmor"), so the field alone is no fix.
         yield Violation(f"AppArmor profile is {setting.value} ({where}): the container runs without AppArmor",
                         c.line(setting.holder, setting.key),
                         path=join(c.pod.spec_path.rpartition(".")[0], "metadata", "annotations", setting.key or ""),
