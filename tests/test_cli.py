@@ -104,7 +104,7 @@ def test_report_names_the_configuration_in_effect(tmp_path, capsys, monkeypatch)
     sarif = tmp_path / "out" / "report.sarif"
     assert main(["scan", "--config", cfg, "-f", "sarif", "-o", str(sarif), clean]) == 0
     assert json.loads(sarif.read_text())["runs"][0]["invocations"][0]["properties"] == {
-        "profile": "strict", "config": cfg}
+        "profile": "strict", "config": cfg, "input": "manifest", "notAssessable": []}
     # the table footer, with a configuration found upwards from the working directory
     (tmp_path / ".kubeharden.yaml").write_text("profile: baseline\n")
     monkeypatch.chdir(tmp_path / "out")

@@ -17,11 +17,12 @@ from collections.abc import Callable, Iterable, Iterator
 
 from kubeharden.analysis.rbac import namespace_hint
 from kubeharden.checks import rules
-from kubeharden.checks.catalogue import Control, Violation, function_for, load_catalogue, profile_includes
+from kubeharden.checks.catalogue import (INPUTS, Control, Violation, function_for, load_catalogue,
+                                         profile_includes)
 from kubeharden.checks.context import Context
 from kubeharden.checks.pss import evaluate as evaluate_pss
 from kubeharden.config import Config, ConfigError, ExceptionRule, has_setting
-from kubeharden.findings import Finding, Problem, Severity, Tally
+from kubeharden.findings import Finding, Fix, Problem, Severity, Tally
 from kubeharden.inventory import INDEXED_KINDS, Inventory
 from kubeharden.model.apitypes import type_problems
 from kubeharden.model.objects import K8sObject, ResourceRef, as_str_map
@@ -79,10 +80,43 @@ class ScanResult:
     config_file: str | None = None
     findings_by_severity: Counter[str] = field(default_factory=Counter)
     suppressed: int = 0
+    #: The input this scan read (catalogue INPUTS: manifest, cluster, node, admission).
+    input_kind: str = "manifest"
+    #: Selected controls that this input cannot show (their ``inputs:`` lack it): never run, never a pass.
+    not_assessable: list[Control] = field(default_factory=list)
+    #: Suppressed findings per control ID.
+    suppressed_by_control: Counter[str] = field(default_factory=Counter)
+    #: Controls that raised on some input (reported as problems of kind ``internal``).
+    errored: set[str] = field(default_factory=set)
 
     @property
     def objects(self) -> int:
         return sum(self.kinds.values())
+
+    def control_status(self) -> dict[str, str]:
+        """Each selected control's outcome over the whole scan, by ID (one of findings.STATUSES).
+
+        ``error`` when it raised on some input, ``fail`` when an unsuppressed finding remains,
+        ``suppressed`` when every finding is suppressed, ``pass`` when it checked something and
+        found nothing, ``not-applicable`` when nothing in the input was for it, ``not-assessable``
+        when the input cannot show what it needs.
+        """
+        out: dict[str, str] = {}
+        for control in self.controls:
+            cid = control.id
+            if cid in self.errored:
+                out[cid] = "error"
+            elif self.tally.failed.get(cid, 0):
+                out[cid] = "fail"
+            elif self.suppressed_by_control.get(cid, 0):
+                out[cid] = "suppressed"
+            elif self.tally.evaluated.get(cid, 0):
+                out[cid] = "pass"
+            else:
+                out[cid] = "not-applicable"
+        for control in self.not_assessable:
+            out[control.id] = "not-assessable"
+        return out
 
 
 class Evaluator:
@@ -90,19 +124,25 @@ class Evaluator:
 
     ``only``: exact control IDs to run (the command line resolves case and globs,
     :mod:`kubeharden.checks.selection`). Raises ConfigError when a control selected explicitly
-    needs a setting that is not given.
+    needs a setting that is not given. ``input_kind`` (catalogue INPUTS) is what the objects
+    come from: a selected control whose ``inputs:`` lack it is not run and is reported as
+    not assessable (ScanResult.not_assessable), never as a pass.
     """
 
     def __init__(self, config: Config | None = None, *, today: dt.date | None = None,
-                 only: Iterable[str] | None = None) -> None:
+                 only: Iterable[str] | None = None, input_kind: str = "manifest") -> None:
+        if input_kind not in INPUTS:
+            raise ValueError(f"input kind {input_kind!r} is not one of {', '.join(INPUTS)}")
         self.config = config or Config()
         self.ctx = Context(self.config)
         self.today = today or dt.date.today()
         selected = set(only) if only else None
-        self.controls = [c for c in load_catalogue() if self._active(c, selected)]
+        active = [c for c in load_catalogue() if self._active(c, selected)]
+        self.controls = [c for c in active if input_kind in c.inputs]
         self._check_requirements(selected)
         self.result = ScanResult(controls=self.controls, profile=self.config.profile,
-                                 config_file=self.config.path)
+                                 config_file=self.config.path, input_kind=input_kind,
+                                 not_assessable=[c for c in active if input_kind not in c.inputs])
         self.inventory = Inventory()
         self._duplicates = DuplicateIndex()
         self._by_scope: dict[str, list[tuple[Control, Runner]]] = {s: [] for s in
@@ -226,6 +266,7 @@ class Evaluator:
         try:
             return list(run(unit, self.ctx))
         except Exception as exc:
+            self.result.errored.add(control.id)
             self._internal_error(f"{control.id} could not evaluate this input ({type(exc).__name__}: {exc}); "
                                  "its other checks ran", obj)
             return []
@@ -251,19 +292,23 @@ class Evaluator:
             self._internal_error(f"Pod Security Standards evaluation failed ({type(exc).__name__}: {exc})", obj)
         tally = self.result.tally
         lists: dict[str, str] = {}
+        paths: dict[str, str] = {}
         for c in pod.containers:
             lists.setdefault(c.name, c.list_name)
+            paths.setdefault(c.name, c.path)
         for control, run in self._by_scope["pod"]:
             found = False
             for v in self._violations(control, run, pod, obj):
-                found |= (yield from self._emit(control, v, obj, annotations, v.container, lists))
+                found |= (yield from self._emit(control, v, obj, annotations, v.container, lists,
+                                                pod.spec_path, paths))
             if found or not invalid:
                 tally.add(control.id, found)
         for c in pod.containers:
             for control, run in self._by_scope["container"]:
                 found = False
                 for v in self._violations(control, run, c, obj):
-                    found |= (yield from self._emit(control, v, obj, annotations, c.name, {c.name: c.list_name}))
+                    found |= (yield from self._emit(control, v, obj, annotations, c.name, {c.name: c.list_name},
+                                                    c.path))
                 if found or not invalid:
                     tally.add(control.id, found)
         # Containers point back at their pod: unlink them so reference counting frees the view now
@@ -278,7 +323,7 @@ class Evaluator:
             for v in self._violations(control, run, self.inventory, None):
                 target = v.obj
                 ok = yield from self._emit(control, v, target, getattr(target, "annotations", {}) or {},
-                                           v.container)
+                                           v.container, None, getattr(target, "spec_path", ""))
                 if ok:
                     failed_units.add(id(target))
             units = len(self.inventory.of_kind(*control.kinds)) if control.kinds else len(self.inventory.pods)
@@ -304,24 +349,34 @@ class Evaluator:
     # -- findings and suppressions --------------------------------------------------------
 
     def _emit(self, control: Control, v: Violation, obj: Any, annotations: dict[str, str],
-              container: str | None, lists: dict[str, str] | None = None) -> Iterator[Finding]:
+              container: str | None, lists: dict[str, str] | None = None, unit_path: str = "",
+              paths: dict[str, str] | None = None) -> Iterator[Finding]:
         """Yield the finding for ``v``; return True when it counts as a failure.
 
-        ``lists`` maps container names to their PodSpec list (containers, initContainers …).
+        ``lists`` maps container names to their PodSpec list (containers, initContainers …),
+        ``paths`` to their field path; ``unit_path`` is the path of what the control judged (the
+        container, the pod spec, or "" for the object). A violation without a path of its own
+        gets its container's path, else ``unit_path``.
         """
         container = v.container or container
+        if paths and container in paths:
+            unit_path = paths[container]
+        path = v.path if v.path is not None else unit_path
+        fix = v.fix if isinstance(v.fix, Fix) else (
+            control.fix.resolve(path, unit_path) if control.fix is not None and v.fix is not False else None)
         severity = self.config.severity_overrides.get(control.id, control.severity)
         finding = Finding(
             control=control, severity=severity, resource=obj.ref, container=container,
             file=obj.origin.file, line=v.line if v.line is not None else obj.origin.line,
             message=v.message, remediation=v.remediation or control.remediation, source=obj.origin.source,
-            container_list=lists.get(container) if lists and container else None,
+            container_list=lists.get(container) if lists and container else None, path=path, fix=fix,
         )
         suppression = self._suppression(control.id, obj, annotations, container, finding.container_list)
         if suppression is not None:
             finding.status = "suppressed"
             finding.suppression = suppression
             self.result.suppressed += 1
+            self.result.suppressed_by_control[control.id] += 1
         else:
             self.result.findings_by_severity[severity.label] += 1
         yield finding

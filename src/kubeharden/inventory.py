@@ -65,6 +65,8 @@ class PodRecord:
     resources: list[ContainerResources] = field(default_factory=list)
     pod_requests: frozenset[str] = frozenset()
     pod_limits: frozenset[str] = frozenset()
+    #: field path of the pod spec in the object (``spec.template.spec`` …), for findings
+    spec_path: str = ""
 
 
 @dataclass(slots=True)
@@ -114,6 +116,7 @@ class Inventory:
             resources=[r for r in map(container_resources, pod.containers) if r is not None],
             pod_requests=pod_requests,
             pod_limits=pod_limits,
+            spec_path=pod.spec_path,
         ))
 
     def of_kind(self, *kinds: str) -> list[K8sObject]:

@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterable
 
 import yaml
 
-from kubeharden.findings import Severity
+from kubeharden.findings import FIX_OPERATIONS, Fix, Severity
 from kubeharden.guide import REQUIREMENTS, section_of
+from kubeharden.model.fieldpath import join
 
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAPPING_KEYS = ("cis", "pss", "kubescape", "checkov", "trivy", "polaris", "kube-score", "kubeaudit", "kubesec", "mitre")
@@ -28,16 +29,53 @@ RELATIONS = ("equivalent", "related")
 UNREVIEWED = "unreviewed"
 SCOPES = ("container", "pod", "object", "inventory")
 PROFILES = ("baseline", "default", "strict")
+#: Where objects can come from, as far as a control is concerned: manifests (files, stdin), a live
+#: cluster, node files, and one admission request (a single object, without the rest of the cluster).
+INPUTS = ("manifest", "cluster", "node", "admission")
+#: The inputs a control can see when its entry does not say: a pod or object control judges one
+#: object, which every input but node files carries; a cross-object (inventory) control needs the
+#: other objects too, which one admission request does not hold.
+DEFAULT_INPUTS = {"container": ("manifest", "cluster", "admission"), "pod": ("manifest", "cluster", "admission"),
+                  "object": ("manifest", "cluster", "admission"), "inventory": ("manifest", "cluster")}
 
 
 class Violation(NamedTuple):
-    """What a check reports; the engine turns it into a Finding with the control's metadata."""
+    """What a check reports; the engine turns it into a Finding with the control's metadata.
+
+    ``path``: the field path of the offending or missing field from the object's root
+    (:func:`kubeharden.model.fieldpath.join`); None lets the engine use the container's or the
+    object's path. ``fix``: None applies the control's catalogue ``fix:`` (if any) at the
+    violation; a :class:`~kubeharden.findings.Fix` replaces it; False says this violation has no
+    mechanical fix although the control's others do.
+    """
 
     message: str
     line: int | None = None
     container: str | None = None
     remediation: str | None = None
     obj: Any = None  # the K8sObject at fault, for inventory-scope checks
+    path: str | None = None
+    fix: Fix | bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FixTemplate:
+    """A control's structured fix (``fix:`` in the catalogue), resolved against each violation.
+
+    ``field`` is relative to the violation's unit: the container (container-scope controls and
+    violations naming a container) or the pod spec (pod scope); without ``field`` the fix
+    applies at the violation's own path.
+    """
+
+    op: str
+    value: Any = None
+    safe: bool = False
+    field: str = ""
+
+    def resolve(self, path: str, unit_path: str) -> Fix:
+        """The fix for a violation at ``path`` found in the unit (container or pod spec) at ``unit_path``."""
+        target = join(unit_path, *self.field.split(".")) if self.field else path
+        return Fix(self.op, target, self.value, self.safe)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +98,15 @@ class Control:
     config_note: str = ""
     #: A setting of .kubeharden.yaml the control compares with; it cannot run while that setting is empty.
     requires: str = ""
+    #: Further failing examples (``examples: fail:`` may be a list); tests run every one.
+    more_fail_examples: tuple[str, ...] = ()
+    #: The inputs that can show what the control needs (INPUTS); on others it is not assessable.
+    inputs: tuple[str, ...] = ("manifest", "cluster", "admission")
+    fix: FixTemplate | None = None
+
+    @property
+    def fail_examples(self) -> tuple[str, ...]:
+        return (self.example_fail, *self.more_fail_examples)
 
     @property
     def section(self) -> str:
@@ -88,6 +135,9 @@ class Control:
             "mappings": self.mappings_dict(),
             "mapping_relations": self.mapping_relations_dict(),
             "examples": {"fail": self.example_fail, "pass": self.example_pass},
+            "inputs": list(self.inputs),
+            "fix": None if self.fix is None else {"op": self.fix.op, "field": self.fix.field or None,
+                                                  "value": self.fix.value, "safe": self.fix.safe},
         }
 
 
@@ -170,6 +220,11 @@ def _parse_control(raw: dict[str, Any], origin: str) -> Control:
             raise CatalogueError(f"{where}: unknown mapping keys {sorted(unknown)}")
         relations = tuple((k, _relations(mappings.get(k), f"{where}: mappings.{k}")) for k in MAPPING_KEYS)
         examples = raw.get("examples") or {}
+        fails = examples.get("fail", "")
+        fails = [str(f) for f in fails] if isinstance(fails, list) else [str(fails)]
+        inputs = tuple(DEFAULT_INPUTS[scope] if raw.get("inputs") is None else raw["inputs"])
+        if not inputs or set(inputs) - set(INPUTS):
+            raise CatalogueError(f"{where}: inputs must be a list of {INPUTS}")
         return Control(
             id=str(raw["id"]),
             title=str(raw["title"]).strip(),
@@ -183,10 +238,13 @@ def _parse_control(raw: dict[str, Any], origin: str) -> Control:
             mappings=tuple((k, tuple(i for i, _ in pairs)) for k, pairs in relations),
             relations=relations,
             rule=raw.get("rule"),
-            example_fail=str(examples.get("fail", "")),
+            example_fail=fails[0] if fails else "",
             example_pass=str(examples.get("pass", "")),
             config_note=" ".join(str(raw.get("config", "")).split()),
             requires=str(raw.get("requires") or ""),
+            more_fail_examples=tuple(fails[1:]),
+            inputs=inputs,
+            fix=_parse_fix(raw.get("fix"), where),
         )
     except KeyError as exc:
         raise CatalogueError(f"{where}: missing field {exc}") from None
@@ -213,6 +271,16 @@ def _relations(value: Any, where: str) -> tuple[tuple[str, str], ...]:
     if len(set(ids)) != len(ids):
         raise CatalogueError(f"{where}: an ID is listed twice")
     return tuple(pairs)
+def _parse_fix(raw: Any, where: str) -> FixTemplate | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or raw.get("op") not in FIX_OPERATIONS:
+        raise CatalogueError(f"{where}: fix needs op: one of {FIX_OPERATIONS}")
+    unknown = set(raw) - {"op", "field", "value", "safe"}
+    if unknown:
+        raise CatalogueError(f"{where}: unknown fix keys {sorted(unknown)}")
+    return FixTemplate(op=raw["op"], value=raw.get("value"), safe=raw.get("safe") is True,
+                       field=str(raw.get("field") or ""))
 
 
 def controls_by_id() -> dict[str, Control]:

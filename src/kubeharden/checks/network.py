@@ -33,6 +33,7 @@ from kubeharden.analysis.reachability import (
 from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
 from kubeharden.inventory import Inventory, PodRecord
+from kubeharden.model.fieldpath import join
 from kubeharden.model.objects import K8sObject, Provenance, as_dict, as_list, make_ref
 
 DNS_PORTS = PortSet.of("UDP", 53) | PortSet.of("TCP", 53)
@@ -457,10 +458,12 @@ def exposed_service(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
     kind = spec.get("type")
     if kind == "NodePort":
         yield Violation("Service of type NodePort opens its ports on every node's address, bypassing "
-                        "NetworkPolicy ingress from outside the cluster", obj.line(spec, "type"))
+                        "NetworkPolicy ingress from outside the cluster", obj.line(spec, "type"),
+                        path=join("spec", "type"))
     elif kind == "LoadBalancer":
         yield Violation("Service of type LoadBalancer exposes the workload outside the cluster (and opens "
-                        "NodePorts unless allocateLoadBalancerNodePorts is false)", obj.line(spec, "type"))
+                        "NodePorts unless allocateLoadBalancerNodePorts is false)", obj.line(spec, "type"),
+                        path=join("spec", "type"))
 
 
 LB_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges"
@@ -476,10 +479,10 @@ def load_balancer_ranges(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
         ranges = [r.strip() for r in obj.annotations.get(LB_RANGES_ANNOTATION, "").split(",") if r.strip()]
     if not ranges:
         yield Violation("LoadBalancer without loadBalancerSourceRanges: any address on the internet may connect",
-                        obj.line(spec, "type"))
+                        obj.line(spec, "type"), path=join("spec", "loadBalancerSourceRanges"))
     elif any(r in ("0.0.0.0/0", "::/0") for r in ranges):
         yield Violation("loadBalancerSourceRanges admits every address (0.0.0.0/0 or ::/0)",
-                        obj.line(spec, "loadBalancerSourceRanges"))
+                        obj.line(spec, "loadBalancerSourceRanges"), path=join("spec", "loadBalancerSourceRanges"))
 
 
 @check("KH-NET-010")
@@ -489,7 +492,7 @@ def external_ips(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
     if ips:
         yield Violation(f"Service sets externalIPs ({', '.join(map(str, ips[:3]))}): traffic to these addresses "
                         "is captured on every node, and whoever can set them can intercept traffic "
-                        "(CVE-2020-8554)", obj.line(spec, "externalIPs"))
+                        "(CVE-2020-8554)", obj.line(spec, "externalIPs"), path=join("spec", "externalIPs"))
 
 
 def _host_covered(host: str, tls_hosts: list[str]) -> bool:
@@ -507,7 +510,7 @@ def ingress_tls(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
     tls = [as_dict(t) for t in as_list(spec.get("tls"))]
     if not tls:
         yield Violation("Ingress has no tls section: its hosts are served over plain HTTP",
-                        obj.line(spec or None, "rules"))
+                        obj.line(spec or None, "rules"), path=join("spec", "tls"))
         return
     if any(not as_list(t.get("hosts")) for t in tls):
         return  # a tls entry without hosts covers every host with the controller's certificate
@@ -515,7 +518,8 @@ def ingress_tls(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
     hosts = [str(as_dict(r).get("host")) for r in as_list(spec.get("rules")) if as_dict(r).get("host")]
     uncovered = [h for h in hosts if not _host_covered(h, tls_hosts)]
     if uncovered:
-        yield Violation(f"Ingress hosts without TLS: {', '.join(uncovered)}", obj.line(spec, "tls"))
+        yield Violation(f"Ingress hosts without TLS: {', '.join(uncovered)}", obj.line(spec, "tls"),
+                        path=join("spec", "tls"))
 
 
 # -- resource policies (NSA-NET-10, -11) -----------------------------------------------------------

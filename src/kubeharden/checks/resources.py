@@ -16,8 +16,15 @@ from collections.abc import Iterator
 from kubeharden.analysis.reachability import DEFAULT_NAMESPACE
 from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
+from typing import Any
+
+from kubeharden.findings import Fix
+from kubeharden.generators.quotas import FORMAT, Defaults, parse_quantity
 from kubeharden.inventory import Inventory, PodRecord
-from kubeharden.model.resources import POD_LEVEL_RESOURCES, NamespaceDefaults, limit_range_defaults
+from kubeharden.model.fieldpath import join
+from kubeharden.model.resources import POD_LEVEL_RESOURCES, ContainerResources, NamespaceDefaults, limit_range_defaults
+
+_DEFAULTS = Defaults()
 
 _WHY = {
     ("requests", "cpu"): "the scheduler reserves no CPU for it and the pod is first to be evicted",
@@ -29,6 +36,10 @@ _WHY = {
     ("limits", "ephemeral-storage"): "one container can fill the node's disk (writable layer, logs, emptyDir), "
                                      "and the kubelet evicts other pods to recover",
 }
+
+#: The sizes a fix proposes: the LimitRange defaults that ``kubeharden generate quotas`` writes.
+#: A starting point for a person to adjust, never applied unreviewed (the fix is not safe).
+_DEFAULTS = Defaults()
 
 
 def _defaults_by_namespace(inventory: Inventory) -> dict[str, NamespaceDefaults]:
@@ -51,12 +62,13 @@ def _missing(inventory: Inventory, part: str, resources: tuple[str, ...]) -> Ite
             own = c.requests if part == "requests" else c.limits
             missing = [r for r in resources if r not in own and r not in from_range and r not in from_pod]
             if missing:
-                yield _violation(pod, c.name, part, missing, namespace, ns_defaults,
+                yield _violation(pod, c, part, missing, namespace, ns_defaults,
                                  c.requests_line if part == "requests" else c.limits_line)
 
 
-def _violation(pod: PodRecord, container: str, part: str, missing: list[str], namespace: str,
+def _violation(pod: PodRecord, c: ContainerResources, part: str, missing: list[str], namespace: str,
                ns_defaults: NamespaceDefaults, line: int | None) -> Violation:
+    container = c.name
     noun = "request" if part == "requests" else "limit"
     field = "defaultRequest" if part == "requests" else "default"
     has_range = bool(ns_defaults.requests or ns_defaults.limits)
@@ -67,8 +79,37 @@ def _violation(pod: PodRecord, container: str, part: str, missing: list[str], na
     remediation = (f"Set {' and '.join(fixes)} on container {container!r}, or a LimitRange {field} "
                    f"for {', '.join(missing)} in namespace {namespace!r}"
                    + (f" (or pod-level spec.resources.{part} for {', '.join(pod_level)})" if pod_level else ""))
+    path, fix = _fix(c, part, missing)
     return Violation(f"no {' or '.join(missing)} {noun} {scope}: {'; '.join(_WHY[(part, r)] for r in missing)}",
-                     line, container=container, remediation=remediation, obj=pod)
+                     line, container=container, remediation=remediation, obj=pod, path=path, fix=fix)
+
+
+def _fix(c: ContainerResources, part: str, missing: list[str]) -> tuple[str, Fix | None]:
+    """The field path of the finding and a structured fix from the quota generator's defaults.
+
+    None for ephemeral-storage, which has no default size that would suit most workloads. A limit is
+    raised to the request: the API server refuses a limit below the request (Kubernetes API reference,
+    ResourceRequirements; "Resource Management for Pods and Containers").
+    """
+    if part == "requests":
+        path = join(c.path, "resources", "requests")
+        if any(r not in FORMAT for r in missing):
+            return path, None
+        return path, Fix("add", path, {r: FORMAT[r](_DEFAULTS.request[r]) for r in missing})
+    resource = missing[0]
+    path = join(c.path, "resources", "limits", resource)
+    if resource not in FORMAT:
+        return path, None
+    return path, Fix("set", path, _limit_value(resource, c.request_values))
+
+
+def _limit_value(resource: str, requests: dict[str, Any]) -> str:
+    limit = _DEFAULTS.limit[resource]
+    try:
+        limit = max(limit, parse_quantity(requests.get(resource)))
+    except ValueError:
+        pass  # no request, or one the API server would refuse anyway
+    return FORMAT[resource](limit)
 
 
 @check("KH-RES-001")

@@ -27,6 +27,7 @@ from typing import Any
 from collections.abc import Iterator
 
 from kubeharden.checks.catalogue import Control, Violation
+from kubeharden.model.fieldpath import join
 from kubeharden.model.pods import ContainerView, PodView
 
 _WHERE = {"container": "set on the container", "pod": "inherited from the pod securityContext",
@@ -67,10 +68,12 @@ def run_container_rule(control: Control, c: ContainerView) -> Iterator[Violation
         if key is None:
             continue
         line = c.line(setting.holder, setting.key) if is_set else c.line(c.sc or None, None)
+        # The field where it is set (the pod's, when inherited), else where it belongs: the container's.
+        base = c.pod.spec_path if setting.level == "pod" else c.path
         yield Violation(
             _render(rule, key, field=name, value=_show(setting.value), where=_WHERE[setting.level],
                     container=c.name),
-            line=line,
+            line=line, path=join(base, "securityContext", name),
         )
 
 
@@ -91,7 +94,8 @@ def run_pod_rule(control: Control, pod: PodView) -> Iterator[Violation]:
         if key is None:
             continue
         yield Violation(_render(rule, key, field=name, value=_show(value), where=""),
-                        line=pod.line(holder, last) if is_set else pod.line())
+                        line=pod.line(holder, last) if is_set else pod.line(),
+                        path=join(pod.spec_path, *parts))
 
 
 def _show(value: Any) -> str:

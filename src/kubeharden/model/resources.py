@@ -58,6 +58,9 @@ class ContainerResources:
     limits: frozenset[str]
     requests_line: int | None
     limits_line: int | None
+    #: the container's field path (``spec.containers[0]``) and its own request values, for structured fixes
+    path: str = ""
+    request_values: dict[str, Any] = field(default_factory=dict)
 
 
 def container_resources(c: ContainerView) -> ContainerResources | None:
@@ -69,7 +72,8 @@ def container_resources(c: ContainerView) -> ContainerResources | None:
     requests = _set(res.get("requests")) | limits
     line = c.line(res or None, "requests") if "requests" in res else c.line(res or None)
     return ContainerResources(c.name, c.kind, requests, limits, line,
-                              c.line(res, "limits") if "limits" in res else line)
+                              c.line(res, "limits") if "limits" in res else line, c.path,
+                              {str(k): v for k, v in as_dict(res.get("requests")).items()})
 
 
 def pod_level_resources(spec: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]]:

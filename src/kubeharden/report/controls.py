@@ -48,13 +48,20 @@ def write_markdown(controls: Iterable[Control], out: IO[str]) -> None:
         w(f"| [{c.id}](#{c.id.lower()}) | {c.severity.label} | {c.profile} | {', '.join(c.nsa)} | {c.title} |\n")
     for c in controls:
         w(f"\n## {c.id}\n\n**{c.title}** · severity {c.severity.label} · profile {c.profile} · "
-          f"scope {c.scope} · section *{c.section}*\n\n")
+          f"scope {c.scope} · inputs {', '.join(c.inputs)} · section *{c.section}*\n\n")
         w(f"{c.description}\n\n**Fix:** {c.remediation}\n\n")
+        if c.fix is not None:
+            where = f"`{c.fix.field}` of the {'container' if c.scope == 'container' else 'pod spec'}" if c.fix.field \
+                else "the offending field"
+            w(f"**Structured fix:** `{c.fix.op}` {where}" + (f" to `{orjson.dumps(c.fix.value).decode()}`"
+                                                               if c.fix.value is not None else "")
+              + (" (safe to apply automatically)" if c.fix.safe else " (needs review)") + "\n\n")
         if c.config_note:
             w(f"**Configuration:** {c.config_note}\n\n")
         w("**Guide:** " + "; ".join(f"[{i}](guide.md#{anchor_of(i)}) — {title_of(i)}" for i in c.nsa) + "\n\n")
         _write_mappings(c, w)
-        w("Fails:\n\n```yaml\n" + c.example_fail.rstrip() + "\n```\n\n")
+        for example in c.fail_examples:
+            w("Fails:\n\n```yaml\n" + example.rstrip() + "\n```\n\n")
         w("Passes:\n\n```yaml\n" + c.example_pass.rstrip() + "\n```\n")
 
 

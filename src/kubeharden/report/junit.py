@@ -73,6 +73,16 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
                 ET.SubElement(case, "system-out").text = p.message
         total_tests += len(custom)
         total_skipped += not_evaluated
+    if result.not_assessable:
+        # Never a pass: a control this input cannot show is a skipped case that says why.
+        suite = ET.SubElement(root, "testsuite", name="not assessable", tests=str(len(result.not_assessable)),
+                              failures="0", errors="0", skipped=str(len(result.not_assessable)))
+        for control in result.not_assessable:
+            case = ET.SubElement(suite, "testcase", classname=control.id, name=f"{control.id} {control.title}")
+            ET.SubElement(case, "skipped", message=f"not assessable from {result.input_kind} input "
+                                                   f"(needs {' or '.join(control.inputs)})")
+        total_tests += len(result.not_assessable)
+        total_skipped += len(result.not_assessable)
     errors = [p for p in result.problems if p.level == "error"]
     if errors:
         suite = ET.SubElement(root, "testsuite", name="inputs", tests=str(len(errors)), failures="0",

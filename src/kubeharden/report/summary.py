@@ -60,4 +60,8 @@ def summary(result: ScanResult) -> dict[str, Any]:
         "skipped": sum(1 for p in result.problems if p.level == "note" and p.kind != TEMPLATE_EVALUATED),
         "custom_resources": custom_resources(result),
         "compliance": compliance(result),
+        "input": result.input_kind,
+        "control_status": result.control_status(),
+        "not_assessable": [{"control_id": c.id, "title": c.title, "inputs": list(c.inputs)}
+                           for c in result.not_assessable],
     }

@@ -93,6 +93,10 @@ def _summary(console: Console, result: ScanResult) -> None:
     console.print(f"profile {s['profile']}, {s['objects']} objects, {s['controls']} controls")
     console.print(Text(f"configuration: {s['config'] or 'none (built-in defaults)'}"))
     console.print(Text(GUIDE_POINTER, style="dim"))
+    if result.not_assessable:
+        console.print(Text(f"not assessable from {result.input_kind} input, so neither passed nor failed: "
+                           + ", ".join(f"{c.id} (needs {' or '.join(c.inputs)})" for c in result.not_assessable),
+                           style="yellow"))
     for e in result.expired_exceptions:
         console.print(Text(f"exception #{e.index} ({e.control}) expired on {e.expires}: it no longer suppresses",
                            style="yellow"))
