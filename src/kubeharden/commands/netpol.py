@@ -13,7 +13,7 @@ from kubeharden.analysis.external import endpoints, internet_open
 from kubeharden.analysis.policies import IPBlock
 from kubeharden.analysis.ports import ALL_PORTS, PortSet, parse_port_query
 from kubeharden.analysis.reachability import Network, SideVerdict, Workload
-from kubeharden.commands.common import add_input_options, add_output_options, fail, read_options
+from kubeharden.commands.common import add_input_options, add_output_options, fail, open_inputs
 from kubeharden.commands.emit import report_problems, write_output
 from kubeharden.commands.empty_input import Counted, check_read, nothing_checked
 from kubeharden.commands.helptext import examples
@@ -21,7 +21,6 @@ from kubeharden.engine import build_inventory
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.findings import NOTHING_CHECKED, Problem
 from kubeharden.report import netpol as netpol_render
-from kubeharden.sources.files import read_objects
 
 MATRIX_FORMATS = ("table", "json", "dot", "mermaid")
 _PORT_SUFFIX = re.compile(r"^(.*):(\d+(?:-\d+)?(?:/[A-Za-z]+)?)$")
@@ -71,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _load(args: argparse.Namespace, command: str) -> tuple[Network, list[Problem]]:
-    stream = Counted(read_objects(args.paths, read_options(args)))
+    stream = Counted(open_inputs(args))
     inventory, problems = build_inventory(stream)
     if not check_read(args.paths, stream, problems, command, args.allow_empty) and not inventory.pods:
         problems.append(nothing_checked(

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Iterator
 
 from kubeharden.commands.common import (ConfigError, add_config_options, add_input_options, add_output_options,
-                                        fail, load_settings, output_stream, read_options, severity_or_none)
+                                        fail, load_settings, open_inputs, output_stream, severity_or_none)
 from kubeharden.checks.catalogue import load_catalogue
 from kubeharden.checks.selection import UnknownControl, resolve
 from kubeharden.commands.empty_input import nothing_checked
@@ -16,7 +16,6 @@ from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.findings import Finding, Severity
 from kubeharden.gctune import freezing
 from kubeharden.report import FORMATS, get_reporter
-from kubeharden.sources.files import read_objects
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,12 +58,13 @@ def run(args: argparse.Namespace) -> int:
     threshold = args.fail_on
 
     def watched() -> Iterator[Finding]:
-        options = read_options(args)
-        options.shallow_kind = lambda kind: not evaluator.needs_full_object(kind)
+        def shallow(kind: str) -> bool:
+            return not evaluator.needs_full_object(kind)
+
         if args.scope == "path":
-            stream = evaluator.run_scopes(freezing(read_objects([path], options)) for path in args.paths)
+            stream = evaluator.run_scopes(freezing(open_inputs(args, [path], shallow)) for path in args.paths)
         else:
-            stream = evaluator.run(freezing(read_objects(args.paths, options)))
+            stream = evaluator.run(freezing(open_inputs(args, shallow_kind=shallow)))
         for finding in stream:
             if threshold is not None and finding.status == "fail" and finding.severity >= threshold:
                 gate[0] = True
