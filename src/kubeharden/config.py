@@ -10,7 +10,7 @@ import datetime as dt
 import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -135,11 +135,11 @@ def load_config(path: str | Path | None, *, search: bool = True) -> Config:
 def parse_config(data: Any, origin: str = "<config>") -> Config:
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: the configuration must be a mapping")
-    known = {"profile", "controls", "registries", "require_digest", "system_namespaces", "system_workloads",
-             "allowed_host_paths", "allowed_volume_types", "annotation_suppressions", "exceptions"}
-    unknown = sorted(set(data) - known)
+    settings = {"profile", "controls", "registries", "require_digest", "system_namespaces", "system_workloads",
+                "allowed_host_paths", "allowed_volume_types", "annotation_suppressions", "exceptions"}
+    unknown = sorted(set(data) - settings)
     if unknown:
-        raise ConfigError(f"{origin}: unknown settings {unknown} (known: {sorted(known)})")
+        raise ConfigError(f"{origin}: unknown settings {unknown} (known: {sorted(settings)})")
     cfg = Config(path=origin)
     profile = data.get("profile", "default")
     if profile not in PROFILES:
@@ -217,7 +217,7 @@ def _parse_exception(raw: Any, index: int, origin: str, known: list[str]) -> Exc
         raise ConfigError(unknown_message(str(raw["control"]), known, f"{where}.control"))
     # a misspelt key (`namespce:`) would leave its field at "*" and suppress far more than meant
     _no_unknown_keys(raw, ("control", "reason", "expires", "match", *_MATCH_KEYS), where)
-    match = raw.get("match") if isinstance(raw.get("match"), dict) else raw
+    match = cast(dict[Any, Any], raw.get("match") if isinstance(raw.get("match"), dict) else raw)
     if match is not raw:
         _no_unknown_keys(match, _MATCH_KEYS, f"{where}.match")
     container = match.get("container")

@@ -43,7 +43,7 @@ def _minus(nets: list[IPNetwork], holes: Iterable[IPNetwork]) -> list[IPNetwork]
     for hole in holes:
         out: list[IPNetwork] = []
         for net in nets:
-            if net.version != hole.version or not net.overlaps(hole):  # type: ignore[arg-type]
+            if net.version != hole.version or not net.overlaps(hole):
                 out.append(net)
             elif hole.supernet_of(net):  # type: ignore[arg-type]
                 continue
@@ -69,13 +69,16 @@ def _public_part(block: IPBlock) -> tuple[IPNetwork, ...]:
 
 def public_coverage(blocks: Iterable[IPBlock]) -> tuple[int, int]:
     """How many public IPv4 and global IPv6 addresses the blocks together allow."""
-    v4: list[IPNetwork] = []
-    v6: list[IPNetwork] = []
+    v4: list[ipaddress.IPv4Network] = []
+    v6: list[ipaddress.IPv6Network] = []
     for block in blocks:
         for net in _public_part(block):
-            (v4 if net.version == 4 else v6).append(net)
-    count4 = sum(n.num_addresses for n in ipaddress.collapse_addresses(v4))  # type: ignore[arg-type]
-    count6 = sum(n.num_addresses for n in ipaddress.collapse_addresses(v6))  # type: ignore[arg-type]
+            if isinstance(net, ipaddress.IPv4Network):
+                v4.append(net)
+            else:
+                v6.append(net)
+    count4 = sum(n.num_addresses for n in ipaddress.collapse_addresses(v4))
+    count6 = sum(n.num_addresses for n in ipaddress.collapse_addresses(v6))
     return count4, count6
 
 

@@ -44,7 +44,7 @@ SOURCES: tuple[Source, ...] = (
     Source("snapshot", snapshot.claims, snapshot.read, frozenset({snapshot.KIND}), snapshot.unpack_snapshot),
 )
 
-_UNPACKERS = {kind: source for source in SOURCES for kind in source.unpacks}
+_UNPACKERS = {kind: source.unpack for source in SOURCES if source.unpack is not None for kind in source.unpacks}
 
 
 def source_for(path: str) -> Source | None:
@@ -73,9 +73,9 @@ def read_inputs(paths: Iterable[str], options: ReadOptions | None = None) -> Ite
 
 def _opened(stream: Iterator[Item], options: ReadOptions) -> Iterator[Item]:
     for item in stream:
-        unpacker = _UNPACKERS.get(item.kind) if isinstance(item, K8sObject) else None
-        if unpacker is not None and unpacker.unpack is not None:
-            yield from unpacker.unpack(item, options)
+        unpack = _UNPACKERS.get(item.kind) if isinstance(item, K8sObject) else None
+        if unpack is not None and isinstance(item, K8sObject):
+            yield from unpack(item, options)
         else:
             yield item
 
