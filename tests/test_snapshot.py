@@ -291,6 +291,14 @@ def test_bad_snapshots_become_problems(tmp_path):
     assert results["broken.ndjson"] == (["debug", "web"], [("error", "parse", 2)])
 
 
+def test_a_folder_named_like_a_snapshot_is_still_a_folder(tmp_path):
+    folder = tmp_path / "backup.gz"
+    folder.mkdir()
+    (folder / "service.json").write_text(json.dumps(SERVICE))
+    objects, problems = read(folder)
+    assert problems == [] and [(o.name, o.origin.source) for o in objects] == [("web", "file")]
+
+
 def test_a_missing_snapshot_is_an_input_error(tmp_path, capsys):
     code, out, _ = run(capsys, "scan", "--no-config", "-f", "json", str(tmp_path / "absent.json.gz"))
     assert code == INPUT_ERRORS

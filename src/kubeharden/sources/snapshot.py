@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import zlib
 from collections.abc import Generator, Iterator
 from functools import partial
@@ -48,8 +49,8 @@ Item = K8sObject | Problem
 
 
 def claims(path: str) -> bool:
-    """Whether ``path`` (as given on the command line) is a snapshot: its name ends in .gz, .jsonl or .ndjson."""
-    return path != "-" and path.lower().endswith(SUFFIXES)
+    """Whether ``path`` (as given on the command line) is a snapshot: not a folder, named .gz, .jsonl or .ndjson."""
+    return path != "-" and path.lower().endswith(SUFFIXES) and not os.path.isdir(path)
 
 
 def read(path: str, options: ReadOptions) -> Iterator[Item]:
@@ -116,9 +117,6 @@ def _load(path: str, limit: int) -> Generator[Problem, None, bytes | None]:
                 data = fh.read(limit + 1)
     except FileNotFoundError:
         yield Problem("error", "read", "no such file or directory", file=path)
-        return None
-    except IsADirectoryError:
-        yield Problem("error", "read", "a directory, not a snapshot file", file=path)
         return None
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         yield Problem("error", "read", f"not a valid gzip file ({exc or 'truncated'}); skipped", file=path)
