@@ -77,8 +77,7 @@ def unpack_snapshot(obj: K8sObject, options: ReadOptions) -> Iterator[Item]:
     of the envelope, ``items`` that is not a list and a snapshot nested in a snapshot are errors;
     an empty snapshot is a note, so that nothing read is never silent.
     """
-    group, _, version = obj.ref.api_version.partition("/")
-    if group != GROUP:
+    if _group(obj) != GROUP:
         yield obj
         return
     file, line = obj.origin.file, obj.origin.line
@@ -97,11 +96,15 @@ def unpack_snapshot(obj: K8sObject, options: ReadOptions) -> Iterator[Item]:
     for item in items:
         for found in unpack(item, file or "<snapshot>", line_of(item) or line or 1, SOURCE,
                             namespace=options.namespace):
-            if isinstance(found, K8sObject) and found.kind == KIND and found.ref.api_version.startswith(GROUP):
+            if isinstance(found, K8sObject) and found.kind == KIND and _group(found) == GROUP:
                 yield Problem("error", "invalid-object", f"a {KIND} inside a {KIND} is not read; skipped",
                               file=found.origin.file, line=found.origin.line)
             else:
                 yield found
+
+
+def _group(obj: K8sObject) -> str:
+    return obj.ref.api_version.partition("/")[0]
 
 
 def _load(path: str, limit: int) -> Generator[Problem, None, bytes | None]:
