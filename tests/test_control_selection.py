@@ -140,3 +140,21 @@ def test_every_required_setting_is_a_known_setting():
 def test_misspelt_keys_that_would_widen_or_drop_a_setting_are_errors(data, error):
     with pytest.raises(ConfigError, match=error):
         parse_config(data, "cfg.yaml")
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("[]", "must be a mapping"),
+    ("annotation_suppressions: 'false'", "'annotation_suppressions' must be true or false"),
+    ("annotation_suppressions: n", "'annotation_suppressions' must be true or false"),
+    ("require_digest: 'no'", "'require_digest' must be true or false"),
+    ("exceptions: [{control: KH-POD-004, reason: r, match: [{name: foo}]}]", "'match' must be a mapping"),
+    ("exceptions: [{control: KH-POD-004, reason: r, match: 'name=foo'}]", "'match' must be a mapping"),
+    ("exceptions: [{control: KH-POD-004, reason: r, match: {kind: Pod}, name: foo}]", "must go inside 'match'"),
+    ("exceptions: [{control: KH-POD-004, reason: r, name: [a, b]}]", "'name' must be a string"),
+])
+def test_settings_of_the_wrong_type_are_refused(tmp_path, text, said):
+    from kubeharden.config import ConfigError, load_config
+    path = tmp_path / ".kubeharden.yaml"
+    path.write_text(text + "\n")
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        load_config(str(path))

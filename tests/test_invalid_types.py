@@ -91,3 +91,37 @@ def test_every_format_reports_the_invalid_object_as_an_error(fmt):
         assert any(n["level"] == "error" and "privileged is a string" in n["message"]["text"] for n in notes)
     else:
         assert "privileged is a string" in out and "<error" in out
+
+
+INVALID_ROLE = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: all}
+rules: [{apiGroups: "*", resources: "*", verbs: "*"}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: all}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: all}
+subjects: [{kind: ServiceAccount, name: sa, namespace: app}]
+"""
+
+
+@pytest.mark.parametrize("argv", [
+    ["rbac", "who-can", "get", "secrets"], ["rbac", "can", "serviceaccount:app:sa"], ["rbac", "paths"],
+])
+def test_analyses_report_invalid_objects_and_leave_them_out(tmp_path, argv):
+    path = tmp_path / "rbac.yaml"
+    path.write_text(INVALID_ROLE)
+    proc = subprocess.run([sys.executable, "-m", "kubeharden", *argv, str(path)], capture_output=True, text=True)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "rules[0].apiGroups is a string" in proc.stderr and "left out of this analysis" in proc.stderr
+
+
+@pytest.mark.parametrize("argv", [["netpol", "matrix"], ["generate", "netpol"], ["generate", "quotas"]])
+def test_network_analyses_and_generators_too(tmp_path, argv):
+    path = tmp_path / "pod.yaml"
+    path.write_text((POD % 'privileged: "true"') + "---\n" + (POD % "privileged: false").replace("name: p,", "name: q,"))
+    proc = subprocess.run([sys.executable, "-m", "kubeharden", *argv, str(path)], capture_output=True, text=True)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "privileged is a string" in proc.stderr

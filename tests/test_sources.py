@@ -261,7 +261,9 @@ def test_scan_loads_only_what_the_checks_read(tmp_path):
     assert evaluator.needs_full_object("Deployment") and evaluator.needs_full_object("ConfigMap")
     assert evaluator.needs_full_object("ClusterRole") and evaluator.needs_full_object("ServiceList")
     assert not evaluator.needs_full_object("CustomResourceDefinition")
-    assert not evaluator.needs_full_object("PrometheusRule")
+    assert not evaluator.needs_full_object("Event") and not evaluator.needs_full_object("Lease")
+    # a custom resource may carry a pod template (Argo Rollout, Knative Service …): read whole
+    assert evaluator.needs_full_object("PrometheusRule") and evaluator.needs_full_object("Rollout")
 
 
 def test_secret_values_are_not_kept_for_analyses():

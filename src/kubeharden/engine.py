@@ -25,12 +25,27 @@ from kubeharden.findings import Finding, Problem, Severity, Tally
 from kubeharden.inventory import INDEXED_KINDS, Inventory
 from kubeharden.model.apitypes import type_problems
 from kubeharden.model.objects import K8sObject, ResourceRef, as_str_map
-from kubeharden.model.pods import POD_TEMPLATE_PATHS, PodView, pod_view
+from kubeharden.model.pods import PodView, may_carry_pod, pod_view
 
 SUPPRESS_PREFIX = "kubeharden.io/suppress."
 
 #: A control's logic: a registered function or a declarative rule, called as run(unit, ctx).
 Runner = Callable[..., Iterable[Violation]]
+
+
+def control_runner(control: Control) -> Runner:
+    """The logic of ``control``: its registered function, or its declarative rule; raises ValueError
+    for a catalogue entry with neither. Manifests and audit request bodies run controls through this."""
+    fn = function_for(control.id)
+    if fn is not None:
+        return fn
+    if control.rule is None:
+        raise ValueError(f"{control.id} has neither a rule nor a registered function")
+    if control.scope == "container":
+        return lambda c, ctx, _control=control: rules.run_container_rule(_control, c)
+    if control.scope == "pod":
+        return lambda p, ctx, _control=control: rules.run_pod_rule(_control, p)
+    raise ValueError(f"{control.id}: declarative rules support container and pod scope only")
 
 
 class PssEntry(NamedTuple):
@@ -125,24 +140,16 @@ class Evaluator:
                                   f"`{control.requires}:` in .kubeharden.yaml ({where}): {control.config_note}")
 
     def _runner(self, control: Control) -> Runner:
-        fn = function_for(control.id)
-        if fn is not None:
-            return fn
-        if control.rule is None:
-            raise ValueError(f"{control.id} has neither a rule nor a registered function")
-        if control.scope == "container":
-            return lambda c, ctx, _control=control: rules.run_container_rule(_control, c)
-        if control.scope == "pod":
-            return lambda p, ctx, _control=control: rules.run_pod_rule(_control, p)
-        raise ValueError(f"{control.id}: declarative rules support container and pod scope only")
+        return control_runner(control)
 
     def needs_full_object(self, kind: str) -> bool:
         """Whether any active check reads more than the metadata of objects of ``kind``.
 
         Sources load other kinds shallowly (identity and metadata only), which makes large
-        CustomResourceDefinitions nearly free to scan.
+        CustomResourceDefinitions nearly free to scan. Custom resources are read whole: they
+        may carry a pod template (see :func:`kubeharden.model.pods.pod_view`).
         """
-        if kind in POD_TEMPLATE_PATHS or kind in INDEXED_KINDS or kind.endswith("List"):
+        if may_carry_pod(kind) or kind in INDEXED_KINDS or kind.endswith("List"):
             return True
         return kind in self._object_kinds
 
@@ -172,21 +179,24 @@ class Evaluator:
         duplicate = self._duplicates.add(obj)
         if duplicate is not None:
             self.result.problems.append(duplicate)
-        self.inventory.add_object(obj)
         tally = self.result.tally
         annotations = obj.annotations
         self._check_suppression_annotations(obj, obj.metadata.get("annotations"))
         invalid = self._report_invalid(obj)
         pod = pod_view(obj)
         if pod is not None:
-            for level, message, line in pod.problems:
-                if level == "error" and invalid:
+            for p in pod.problems:
+                if p.level == "error" and invalid:
                     continue  # the type check has said it, with the field's path
-                invalid |= level == "error"
-                self.result.problems.append(Problem(level, "invalid-object" if level == "error" else "partial",
-                                                    message, file=obj.origin.file, line=line, resource=obj.ref))
-            if pod.containers or pod.spec:
-                yield from self._evaluate_pod(pod, annotations, invalid)
+                invalid |= p.level == "error"
+                self.result.problems.append(Problem(p.level, p.kind, p.message, file=obj.origin.file, line=p.line,
+                                                    resource=obj.ref))
+        # The API server refuses an invalid object: it takes no part in cross-object analyses
+        # (its NetworkPolicy isolates nothing, its role grants nothing), whatever it says.
+        if not invalid:
+            self.inventory.add_object(obj)
+        if pod is not None and (pod.containers or pod.spec):
+            yield from self._evaluate_pod(pod, annotations, invalid)
         for control, run in self._by_scope["object"]:
             if control.kinds and "*" not in control.kinds and obj.kind not in control.kinds:
                 continue
@@ -230,7 +240,8 @@ class Evaluator:
         if pod.template_meta is not obj.metadata:
             self._check_suppression_annotations(obj, pod.template_meta.get("annotations"))
         annotations = {**annotations, **as_str_map(pod.annotations_raw)}  # a null value is no reason
-        self.inventory.add_pod(pod)
+        if not invalid:
+            self.inventory.add_pod(pod)
         try:
             pss = evaluate_pss(pod)
             self.result.pss.append(PssEntry(obj.ref, obj.origin.file, obj.origin.line,
@@ -382,28 +393,54 @@ class DuplicateIndex:
                        file=obj.origin.file, line=obj.origin.line, resource=ref)
 
 
+def type_checked(items: Iterable[K8sObject | Problem]) -> Iterator[K8sObject | Problem]:
+    """``items`` without the objects the API server would refuse, with a Problem for each refusal.
+
+    For analyses and generators: an invalid object never exists in a cluster. Unknown
+    fields are warnings and keep the object.
+    """
+    for item in items:
+        if isinstance(item, Problem):
+            yield item
+            continue
+        invalid = False
+        for p in type_problems(item.raw, item.ref.api_version, item.kind):
+            invalid |= p.level == "error"
+            yield Problem(p.level, "invalid-object" if p.level == "error" else "unknown-field",
+                          p.message + ("; left out of this analysis" if p.level == "error" else ""),
+                          file=item.origin.file, line=p.line or item.origin.line, resource=item.ref)
+        if not invalid:
+            yield item
+
+
 def build_inventory(items: Iterable[K8sObject | Problem]) -> tuple[Inventory, list[Problem]]:
     """The inventory of a stream of objects without running any control.
 
     For analyses that answer questions (``rbac who-can``, ``netpol matrix``) rather than
-    report findings; they see exactly what the controls see.
+    report findings; they see exactly what the controls see: objects the API server would
+    refuse are reported and left out.
     """
     inventory = Inventory()
     problems: list[Problem] = []
     duplicates = DuplicateIndex()
-    for item in items:
+    for item in type_checked(items):
         if isinstance(item, Problem):
             problems.append(item)
             continue
         duplicate = duplicates.add(item)
         if duplicate is not None:
             problems.append(duplicate)
-        inventory.add_object(item)
         pod = pod_view(item)
+        pod_errors = False
         if pod is not None:
-            for level, message, line in pod.problems:
-                problems.append(Problem(level, "invalid-object" if level == "error" else "partial", message,
-                                        file=item.origin.file, line=line, resource=item.ref))
+            for p in pod.problems:
+                pod_errors |= p.level == "error"
+                problems.append(Problem(p.level, p.kind, p.message, file=item.origin.file, line=p.line,
+                                        resource=item.ref))
+        if pod_errors:
+            continue
+        inventory.add_object(item)
+        if pod is not None and (pod.containers or pod.spec):
             inventory.add_pod(pod)
     hint = namespace_hint(inventory)
     if hint is not None:

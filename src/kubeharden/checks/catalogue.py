@@ -21,7 +21,11 @@ from kubeharden.findings import Severity
 from kubeharden.guide import REQUIREMENTS, section_of
 
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-MAPPING_KEYS = ("cis", "pss", "kubescape", "checkov", "trivy", "polaris", "kube-score", "mitre")
+MAPPING_KEYS = ("cis", "pss", "kubescape", "checkov", "trivy", "polaris", "kube-score", "kubeaudit", "kubesec", "mitre")
+#: How a mapped peer ID relates to the control (docs/mappings.md): the same rule, or an overlapping one.
+RELATIONS = ("equivalent", "related")
+#: The relation of IDs listed without one (the shape before relations existed); tests reject it.
+UNREVIEWED = "unreviewed"
 SCOPES = ("container", "pod", "object", "inventory")
 PROFILES = ("baseline", "default", "strict")
 
@@ -48,6 +52,8 @@ class Control:
     profile: str
     kinds: tuple[str, ...] = ()
     mappings: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: (mapping key, ((peer ID, relation), ...)) in the order of ``mappings``
+    relations: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     rule: Any = None  # a declarative rule (dict) when the logic is simple
     example_fail: str = ""
     example_pass: str = ""
@@ -63,6 +69,11 @@ class Control:
         found = dict(self.mappings)
         return {key: list(found.get(key, ())) for key in MAPPING_KEYS}
 
+    def mapping_relations_dict(self) -> dict[str, dict[str, str]]:
+        """``{mapping key: {peer ID: "equivalent" | "related"}}``, every key present."""
+        found = dict(self.relations)
+        return {key: dict(found.get(key, ())) for key in MAPPING_KEYS}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -75,6 +86,7 @@ class Control:
             "description": self.description,
             "remediation": self.remediation,
             "mappings": self.mappings_dict(),
+            "mapping_relations": self.mapping_relations_dict(),
             "examples": {"fail": self.example_fail, "pass": self.example_pass},
         }
 
@@ -156,6 +168,7 @@ def _parse_control(raw: dict[str, Any], origin: str) -> Control:
         unknown = set(mappings) - set(MAPPING_KEYS)
         if unknown:
             raise CatalogueError(f"{where}: unknown mapping keys {sorted(unknown)}")
+        relations = tuple((k, _relations(mappings.get(k), f"{where}: mappings.{k}")) for k in MAPPING_KEYS)
         examples = raw.get("examples") or {}
         return Control(
             id=str(raw["id"]),
@@ -167,7 +180,8 @@ def _parse_control(raw: dict[str, Any], origin: str) -> Control:
             scope=scope,
             profile=profile,
             kinds=tuple(raw.get("kinds") or ()),
-            mappings=tuple((k, tuple(str(v) for v in (mappings.get(k) or ()))) for k in MAPPING_KEYS),
+            mappings=tuple((k, tuple(i for i, _ in pairs)) for k, pairs in relations),
+            relations=relations,
             rule=raw.get("rule"),
             example_fail=str(examples.get("fail", "")),
             example_pass=str(examples.get("pass", "")),
@@ -176,6 +190,29 @@ def _parse_control(raw: dict[str, Any], origin: str) -> Control:
         )
     except KeyError as exc:
         raise CatalogueError(f"{where}: missing field {exc}") from None
+
+
+def _relations(value: Any, where: str) -> tuple[tuple[str, str], ...]:
+    """Peer IDs with their relation from ``{equivalent: [...], related: [...]}``.
+
+    A bare list (IDs without a relation) is read as ``unreviewed``; the test suite rejects it.
+    Raises CatalogueError for any other shape or an ID listed twice.
+    """
+    if value is None:
+        return ()
+    if isinstance(value, list):
+        pairs = [(str(v), UNREVIEWED) for v in value]
+    elif isinstance(value, dict):
+        unknown = set(value) - set(RELATIONS)
+        if unknown:
+            raise CatalogueError(f"{where}: relations are {', '.join(RELATIONS)}, not {sorted(unknown)}")
+        pairs = [(str(v), rel) for rel in RELATIONS for v in (value.get(rel) or ())]
+    else:
+        raise CatalogueError(f"{where}: expected {{equivalent: [...], related: [...]}}")
+    ids = [i for i, _ in pairs]
+    if len(set(ids)) != len(ids):
+        raise CatalogueError(f"{where}: an ID is listed twice")
+    return tuple(pairs)
 
 
 def controls_by_id() -> dict[str, Control]:

@@ -11,8 +11,15 @@ from collections.abc import Iterator
 
 from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
+from kubeharden.model.facts import (
+    BASELINE_CAPABILITIES,
+    capability_name,
+    normalize_host_path,
+    path_under,
+    sensitive_reason,
+)
+from kubeharden.model.facts import dangerous_capabilities as beyond_baseline
 from kubeharden.model.objects import as_dict, as_list
-from kubeharden.model.paths import normalize_host_path
 from kubeharden.model.pods import ContainerView, PodView
 
 # --- users and groups -------------------------------------------------------------------
@@ -63,64 +70,10 @@ def run_as_non_root_group(pod: PodView, ctx: Context) -> Iterator[Violation]:
 
 # --- host access ------------------------------------------------------------------------
 
-#: Node directories whose whole mount exposes the node (the directory itself, not every file below it).
-SENSITIVE_DIRS: dict[str, str] = {
-    "/": "the node's whole filesystem, including kubelet credentials and every pod's data",
-    "/etc": "the node's configuration, including /etc/kubernetes credentials and /etc/shadow",
-    "/var": "the node's state, including kubelet credentials and container storage",
-    "/usr": "the node's binaries, which a writer can replace",
-    "/bin": "the node's binaries, which a writer can replace",
-    "/sbin": "the node's binaries, which a writer can replace",
-    "/lib": "the node's libraries and kernel modules",
-    "/boot": "the node's kernel and boot loader",
-    "/root": "root's home on the node (SSH keys, cloud credentials)",
-    "/home": "users' homes on the node (SSH keys, kubeconfigs)",
-    "/dev": "every device of the node",
-    "/run": "runtime sockets and state of the node's daemons",
-    "/var/run": "runtime sockets and state of the node's daemons",
-    "/var/log": "the node's logs; writable, it enables the kubelet log symlink escape",
-    "/lib/modules": "kernel modules that a writer can load into the node's kernel",
-}
-#: Node trees that are sensitive wherever one mounts into them.
-SENSITIVE_TREES: dict[str, str] = {
-    "/proc": "kernel and process interfaces of the whole node",
-    "/sys": "kernel interfaces of the node (cgroups release_agent, kernel parameters)",
-    "/etc/kubernetes": "control-plane and kubelet credentials and static pod manifests",
-    "/var/lib/kubelet": "kubelet credentials and every pod's volumes and tokens",
-    "/var/lib/docker": "container storage of every pod on the node",
-    "/var/lib/containerd": "container storage of every pod on the node",
-    "/var/lib/etcd": "the cluster's whole database, Secrets included",
-    "/run/containerd": "the containerd socket and state: control of every container",
-    "/var/run/containerd": "the containerd socket and state: control of every container",
-    "/run/crio": "the CRI-O socket: control of every container",
-    "/var/run/crio": "the CRI-O socket: control of every container",
-    "/dev/mem": "physical memory of the node",
-    "/dev/kmem": "kernel memory of the node",
-    "/etc/shadow": "password hashes of the node's users",
-}
-RUNTIME_SOCKETS = ("docker.sock", "containerd.sock", "crio.sock", "cri-dockerd.sock", "podman.sock")
-
-
-def _norm(path: Any) -> str:
-    return normalize_host_path(path)
-
-
-def _under(path: str, prefix: str) -> bool:
-    if prefix == "/":
-        return path == "/"
-    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
-
-
-def sensitive_reason(path: str) -> str | None:
-    """Why mounting ``path`` from the host is dangerous, or None."""
-    if path.endswith(RUNTIME_SOCKETS):
-        return "the container runtime socket gives full control of every container on the node"
-    if path in SENSITIVE_DIRS:
-        return SENSITIVE_DIRS[path]
-    for prefix, reason in SENSITIVE_TREES.items():
-        if _under(path, prefix):
-            return reason
-    return None
+# The sensitive node paths, the path normalisation and the comparison are Kubernetes facts shared
+# with the audit rules: kubeharden.model.facts.
+_norm = normalize_host_path
+_under = path_under
 
 
 def _allowed(path: str, ctx: Context) -> bool:
@@ -205,14 +158,7 @@ def privilege_escalation(c: ContainerView, ctx: Context) -> Iterator[Violation]:
 
 def _caps(c: ContainerView, which: str) -> list[str]:
     caps = as_dict(c.sc.get("capabilities")).get(which)
-    return [str(x).upper().removeprefix("CAP_") for x in as_list(caps)]
-
-
-#: Capabilities the Pod Security Standards' baseline profile allows to be added.
-BASELINE_CAPABILITIES = frozenset({
-    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
-    "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
-})
+    return [capability_name(x) for x in as_list(caps)]
 
 
 @check("KH-POD-012")
@@ -229,8 +175,7 @@ def drop_all_capabilities(c: ContainerView, ctx: Context) -> Iterator[Violation]
 
 @check("KH-POD-013")
 def dangerous_capabilities(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    added = _caps(c, "add")
-    bad = [cap for cap in added if cap not in BASELINE_CAPABILITIES]
+    bad = beyond_baseline(_caps(c, "add"))
     if bad:
         caps = as_dict(c.sc.get("capabilities"))
         yield Violation(f"capabilities.add grants {', '.join(bad)}, beyond the runtime's default set",
@@ -422,3 +367,24 @@ def sandboxed_runtime(pod: PodView, ctx: Context) -> Iterator[Violation]:
     if not pod.spec.get("runtimeClassName"):
         yield Violation("no runtimeClassName: the pod shares the node's kernel with no sandbox (gVisor, Kata)",
                         pod.line())
+
+
+# --- identity --------------------------------------------------------------------------------
+
+
+@check("KH-POD-026")
+def default_service_account(pod: PodView, ctx: Context) -> Iterator[Violation]:
+    """A pod that runs as its namespace's ``default`` ServiceAccount.
+
+    Kubernetes assigns ``default`` to every pod that names no ServiceAccount
+    (``serviceAccountName``, or its deprecated alias ``serviceAccount``); see "Configure Service
+    Accounts for Pods" (https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/).
+    """
+    if pod.service_account != "default":
+        return
+    spec = pod.spec
+    key = next((k for k in ("serviceAccountName", "serviceAccount") if spec.get(k)), None)
+    how = (f"{key} names the namespace's default ServiceAccount" if key
+           else "no serviceAccountName is set, so Kubernetes assigns the namespace's default ServiceAccount")
+    yield Violation(f"{how}: every pod of the namespace that names none shares this identity, so any "
+                    "permission granted to one of them is granted to all", pod.line(spec, key) if key else pod.line())

@@ -9,6 +9,7 @@ from kubeharden.commands.emit import (add_generator_options, report_problems, se
                                       write_output)
 from kubeharden.commands.empty_input import Counted, check_read
 from kubeharden.commands.helptext import examples
+from kubeharden.engine import type_checked
 from kubeharden.exitcodes import INPUT_ERRORS, USAGE
 from kubeharden.generators.output import write_documents
 from kubeharden.generators.quotas import build, collect
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if cfg is None:
         return USAGE
     stream = Counted(open_inputs(args))
-    by_ns, declared, problems = collect(stream, args.daemonset_nodes)
+    by_ns, declared, problems = collect(type_checked(stream), args.daemonset_nodes)
     empty = check_read(args.paths, stream, problems, "generate quotas", args.allow_empty)
     report_problems(problems)
     if empty is not None and empty.level == "error":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Iterator
 
 from kubeharden.commands.common import (ConfigError, add_config_options, add_input_options, add_output_options,
@@ -76,8 +78,17 @@ def run(args: argparse.Namespace) -> int:
     try:
         with output_stream(args.output) as out:
             reporter(watched(), evaluator.result, out)
+    except BrokenPipeError:
+        # the reader went away (| head): end quietly, as a command killed by SIGPIPE would
+        try:
+            sys.stdout = open(os.devnull, "w")  # so that the interpreter's final flush is silent
+        except OSError:
+            pass
+        return FINDINGS if gate[0] else OK
     except OSError as exc:
-        fail(f"cannot write {args.output}: {exc.strerror or exc}")
+        where = args.output or "standard output"
+        name = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        fail(f"cannot write the report to {where}{name}: {exc.strerror or exc}")
         return USAGE
     if gate[0]:
         return FINDINGS

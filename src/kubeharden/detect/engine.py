@@ -212,6 +212,16 @@ class Detector:
             if previous is None or previous[0] == dumped:
                 return None
             return self._alert(rule, event, t, [previous[1], audit_id], 1, keyd)
+        if kind == "remember":
+            if all(v is None for v in key):
+                return None
+            if trig.step == 0:  # the object is (re)defined or deleted: remember what holds for it now
+                if event.get("verb") in ("delete", "deletecollection"):
+                    state.pop(key, None)
+                else:
+                    state.touch(key, _safe(rule.holds, event))  # type: ignore[arg-type]
+                return None
+            return self._alert(rule, event, t, [audit_id], 1, keyd) if state.get(key) else None
         if kind == "sequence":
             return self._sequence(rule, trig.step, state, key, keyd, event, t, audit_id)
         return None

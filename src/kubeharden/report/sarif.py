@@ -17,6 +17,7 @@ from kubeharden import __version__
 from kubeharden.engine import ScanResult
 from kubeharden.findings import Finding, Severity
 from kubeharden.guide import GUIDE_DOC_URL, requirement_url, title_of
+from kubeharden.model.pods import TEMPLATE_EVALUATED
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFO_URI = "https://github.com/kubeharden/kubeharden"
@@ -88,9 +89,9 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
     index = {c.id: i for i, c in enumerate(result.controls)}
     notifications = []
     for p in result.problems:
-        if p.level == "note":
+        if p.level == "note" and p.kind != TEMPLATE_EVALUATED:
             continue
-        note: dict[str, Any] = {"level": "error" if p.level == "error" else "warning",
+        note: dict[str, Any] = {"level": {"error": "error", "note": "note"}.get(p.level, "warning"),
                                 "message": {"text": f"{p.where()}: {p.message}"},
                                 "descriptor": {"id": f"input/{p.kind}"}}
         if p.file:
