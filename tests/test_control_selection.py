@@ -158,3 +158,13 @@ def test_settings_of_the_wrong_type_are_refused(tmp_path, text, said):
     path.write_text(text + "\n")
     with pytest.raises(ConfigError, match=re.escape(said)):
         load_config(str(path))
+
+
+def test_a_glob_leaves_out_controls_that_need_a_missing_setting(tmp_path, capsys):
+    path = tmp_path / "pod.yaml"
+    path.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec:\n  containers: [{name: c, image: nginx}]\n")
+    code = main(["scan", "--no-config", "--control", "kh-img-*", "-f", "json", "--fail-on", "none", str(path)])
+    captured = capsys.readouterr()
+    assert code == 0 and "KH-IMG-003 (matched by a --control glob) is left out" in captured.err
+    assert "KH-IMG-001" in {f["control_id"] for f in json.loads(captured.out)["findings"]}
+    assert main(["scan", "--no-config", "--control", "KH-IMG-003", str(path)]) == 2

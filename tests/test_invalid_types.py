@@ -125,3 +125,28 @@ def test_network_analyses_and_generators_too(tmp_path, argv):
     proc = subprocess.run([sys.executable, "-m", "kubeharden", *argv, str(path)], capture_output=True, text=True)
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "privileged is a string" in proc.stderr
+
+
+@pytest.mark.parametrize(("field", "path"), [
+    ("runAsUser: 9223372036854775808", "spec.containers[0].securityContext.runAsUser"),
+    ("runAsUser: 18446744073709551616", "spec.containers[0].securityContext.runAsUser"),
+])
+def test_integers_out_of_range_are_invalid(field, path):
+    _, result = scan(POD % field)
+    errors = [p for p in result.problems if p.level == "error"]
+    assert len(errors) == 1 and errors[0].message.startswith(path + " is ") and "64-bit" in errors[0].message
+
+
+def test_int32_fields_refuse_larger_values():
+    text = (POD % "{}").replace("    securityContext:\n      {}\n", "    ports: [{containerPort: 3000000000}]\n")
+    _, result = scan(text)
+    assert [p.message.split(" is ")[0] for p in result.problems if p.level == "error"] == [
+        "spec.containers[0].ports[0].containerPort"]
+
+
+@pytest.mark.parametrize("spelling", ["1e3", "1_000.0", "1000.", "01750"])
+def test_whole_floats_are_the_integers_kubectl_sends(spelling):
+    findings, result = scan(POD % f"runAsUser: {spelling}")
+    assert not result.problems
+    assert "KH-POD-001" not in ids(findings)
+    assert result.pss[0].level != "invalid"

@@ -28,6 +28,7 @@ def add_input_options(parser: argparse.ArgumentParser, namespace_option: bool = 
                         help="files or directories (.yaml, .yml, .json, recursive); - for stdin; "
                              "snapshots (.json.gz, .jsonl, .ndjson; docs/input.md)")
     if namespace_option:
+        parser.set_defaults(namespace_is_apply=True)
         parser.add_argument("-n", "--namespace", metavar="NS", default=None,
                             help="namespace of objects without metadata.namespace, as kubectl apply -n "
                                  f"(default {DEFAULT_NAMESPACE})")
@@ -77,7 +78,10 @@ def severity_or_none(text: str) -> Severity | None:
 
 def read_options(args: argparse.Namespace) -> ReadOptions:
     """How to read the inputs; the report this run writes (``-o`` or redirected stdout) is skipped."""
-    return ReadOptions(max_file_bytes=args.max_file_size, namespace=target_namespace(args),
+    given = getattr(args, "namespace", None)
+    return ReadOptions(max_file_bytes=args.max_file_size, namespace=(given[0] if given else None)
+                       if isinstance(given, list) else given,
+                       namespace_strict=getattr(args, "namespace_is_apply", False),
                        skip_files=report_files(getattr(args, "output", None)))
 
 

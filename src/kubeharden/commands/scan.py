@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from kubeharden.commands.common import (ConfigError, add_config_options, add_input_options, add_output_options,
                                         fail, load_settings, open_inputs, output_stream, severity_or_none)
 from kubeharden.checks.catalogue import load_catalogue
-from kubeharden.checks.selection import UnknownControl, resolve
-from kubeharden.commands.empty_input import nothing_checked
+from kubeharden.checks.selection import UnknownControl, normalise, resolve
+from kubeharden.commands.empty_input import Counted, nothing_checked, problems_under, unrendered_folders
 from kubeharden.commands.helptext import examples
+from kubeharden.config import Config, has_setting
 from kubeharden.engine import Evaluator
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.findings import Finding, Severity
@@ -43,6 +44,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _drop_unrunnable_glob_matches(patterns: list[str], only: list[str], cfg: Config) -> list[str]:
+    """Controls matched only by a glob that need a setting the configuration lacks are left out, with a note.
+
+    Named exactly, such a control is an error (the engine says which setting it needs); a glob such
+    as ``KH-IMG-*`` is not a request for every control it happens to match.
+    """
+    exact = {normalise(p) for p in patterns if not any(ch in p for ch in "*?[")}
+    kept = []
+    for control in load_catalogue():
+        if control.id not in only:
+            continue
+        if control.id not in exact and control.requires and not has_setting(cfg, control.requires):
+            fail(f"note: {control.id} (matched by a --control glob) is left out: it needs `{control.requires}:` "
+                 "in .kubeharden.yaml")
+            continue
+        kept.append(control.id)
+    return kept
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         cfg = load_settings(args)
@@ -51,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         return USAGE
     try:
         only = resolve(args.control, [c.id for c in load_catalogue()], "--control") if args.control else None
+        if only is not None:
+            only = _drop_unrunnable_glob_matches(args.control, only, cfg)
         evaluator = Evaluator(cfg, only=only)
     except (UnknownControl, ConfigError) as exc:
         fail(str(exc))
@@ -63,10 +85,12 @@ def run(args: argparse.Namespace) -> int:
         def shallow(kind: str) -> bool:
             return not evaluator.needs_full_object(kind)
 
+        # each PATH argument is counted on its own: one that yields nothing is said even beside others
+        counted = [Counted(open_inputs(args, [path], shallow)) for path in args.paths]
         if args.scope == "path":
-            stream = evaluator.run_scopes(freezing(open_inputs(args, [path], shallow)) for path in args.paths)
+            stream = evaluator.run_scopes(freezing(c) for c in counted)
         else:
-            stream = evaluator.run(freezing(open_inputs(args, shallow_kind=shallow)))
+            stream = evaluator.run(freezing(item for c in counted for item in c))
         for finding in stream:
             if threshold is not None and finding.status == "fail" and finding.severity >= threshold:
                 gate[0] = True
@@ -74,6 +98,12 @@ def run(args: argparse.Namespace) -> int:
         result = evaluator.result
         if result.objects == 0:
             result.problems.append(nothing_checked(args.paths, result.problems, "scan", args.allow_empty))
+        else:
+            for path, c in zip(args.paths, counted, strict=True):
+                if not c.objects:
+                    result.problems.append(nothing_checked([path], problems_under(path, result.problems), "scan",
+                                                           args.allow_empty))
+            result.problems.extend(unrendered_folders(args.paths, result.problems, "scan"))
 
     try:
         with output_stream(args.output) as out:

@@ -164,7 +164,13 @@ class _Loader(_BaseLoader):
         tag, value = resolve_plain(text) if text else (NULL_TAG, None)
         if tag != node.tag and not (node.tag == FLOAT_TAG and tag == INT_TAG):
             raise DocumentError(f"{text!r} is not a valid {node.tag.rpartition(':')[2]}", node.start_mark.line + 1)
-        return float(value) if node.tag == FLOAT_TAG else value
+        if node.tag == FLOAT_TAG or isinstance(value, float):
+            value = float(value)
+            # sigs.k8s.io/yaml writes a whole float64 to JSON as an integer (1e3 -> 1000): the API server
+            # and every field then see the integer
+            if value.is_integer() and abs(value) < 2**63:
+                return int(value)
+        return value
 
     def construct_yaml_map(self, node: MappingNode) -> Iterator[LineMap]:  # type: ignore[override]
         data = LineMap()
