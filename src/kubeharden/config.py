@@ -145,12 +145,12 @@ def load_config(path: str | Path | None, *, search: bool = True) -> Config:
 def parse_config(data: Any, origin: str = "<config>") -> Config:
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: the configuration must be a mapping")
-    known = {"profile", "controls", "registries", "require_digest", "system_namespaces", "system_workloads",
-             "allowed_host_paths", "allowed_volume_types", "annotation_suppressions", "exceptions",
-             "ingress_controllers", "node_networks"}
-    unknown = sorted(set(data) - known)
+    settings = {"profile", "controls", "registries", "require_digest", "system_namespaces", "system_workloads",
+                "allowed_host_paths", "allowed_volume_types", "annotation_suppressions", "exceptions",
+                "ingress_controllers", "node_networks"}
+    unknown = sorted(set(data) - settings)
     if unknown:
-        raise ConfigError(f"{origin}: unknown settings {unknown} (known: {sorted(known)})")
+        raise ConfigError(f"{origin}: unknown settings {unknown} (known: {sorted(settings)})")
     cfg = Config(path=origin)
     profile = data.get("profile", "default")
     if profile not in PROFILES:

@@ -13,7 +13,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 
 from kubeharden.analysis.rbac import namespace_hint
 from kubeharden.checks import rules
@@ -350,7 +350,7 @@ class Evaluator:
 
     def _emit(self, control: Control, v: Violation, obj: Any, annotations: dict[str, str],
               container: str | None, lists: dict[str, str] | None = None, unit_path: str = "",
-              paths: dict[str, str] | None = None) -> Iterator[Finding]:
+              paths: dict[str, str] | None = None) -> Generator[Finding, None, bool]:
         """Yield the finding for ``v``; return True when it counts as a failure.
 
         ``lists`` maps container names to their PodSpec list (containers, initContainers …),

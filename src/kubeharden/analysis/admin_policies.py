@@ -68,7 +68,7 @@ def parse_admin_policy(obj: K8sObject) -> Policy:
     spec = obj.raw.get("spec")
     if not isinstance(spec, dict):
         raise PolicyError("spec is missing or not a mapping")
-    order = 0
+    order: Any = 0
     if not baseline:
         order = spec.get("priority")
         if isinstance(order, bool) or not isinstance(order, int) or not 0 <= order <= 1000:

@@ -70,7 +70,7 @@ def tier_orders(tiers: list[K8sObject]) -> dict[str, tuple[float, bool]]:
     """``{tier name: (order, default action is Pass)}`` from Tier objects (default tier built in)."""
     out: dict[str, tuple[float, bool]] = {DEFAULT_TIER: (NETWORK_POLICY_LAYER, False)}
     for tier in tiers:
-        spec = tier.raw.get("spec") if isinstance(tier.raw.get("spec"), dict) else {}
+        spec = tier.raw["spec"] if isinstance(tier.raw.get("spec"), dict) else {}
         order = spec.get("order")
         value = float(order) if isinstance(order, (int, float)) and not isinstance(order, bool) else float("inf")
         out[tier.name] = (value, spec.get("defaultAction") == "Pass")

@@ -32,7 +32,7 @@ entities ``all``, ``world``, ``cluster``, ``host`` and ``remote-node`` are evalu
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from kubeharden.analysis.policies import (
     ANY_IPV4,
@@ -47,7 +47,7 @@ from kubeharden.analysis.policies import (
     port_name_ok,
 )
 from kubeharden.analysis.ports import MAX_PORT, MIN_PORT, PROTOCOLS
-from kubeharden.analysis.selectors import EVERYTHING, SelectorError, compile_selector
+from kubeharden.analysis.selectors import EVERYTHING, Selector, SelectorError, compile_selector
 from kubeharden.model.objects import K8sObject
 
 CILIUM_KINDS = ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy")
@@ -145,7 +145,7 @@ def _one(obj: K8sObject, where: str, spec: Any, default_namespace: str) -> Polic
         selector = None
     else:
         selector = _selector(spec.get("endpointSelector"), f"{where}.endpointSelector", notes)
-    default_deny = spec.get("enableDefaultDeny") if isinstance(spec.get("enableDefaultDeny"), dict) else {}
+    default_deny = spec["enableDefaultDeny"] if isinstance(spec.get("enableDefaultDeny"), dict) else {}
     isolates = {}
     for direction in ("ingress", "egress"):
         for key in (direction, direction + "Deny"):
@@ -185,7 +185,7 @@ class _Nothing:
         return "(nodes only)"
 
 
-_NOTHING = _Nothing()
+_NOTHING = cast(Selector, _Nothing())  # used where a Selector is: it has the methods policies call
 
 
 def _rule(policy: Policy, direction: str, where: str, index: int, raw: Any, action: str,

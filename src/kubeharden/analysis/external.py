@@ -39,7 +39,7 @@ NODE_NETWORKS = PRIVATE_NETWORKS
 
 def may_hold_pods(network: IPNetwork) -> bool:
     """Whether pod addresses may lie in ``network`` (it covers everything or a private range)."""
-    return network.prefixlen == 0 or any(network.version == p.version and network.overlaps(p)  # type: ignore[arg-type]
+    return network.prefixlen == 0 or any(network.version == p.version and network.overlaps(p)
                                          for p in PRIVATE_NETWORKS)
 
 def endpoints(api_server: Iterable[str] = (), nodes: tuple[IPNetwork, ...] = NODE_NETWORKS
@@ -57,7 +57,7 @@ def _minus(nets: list[IPNetwork], holes: Iterable[IPNetwork]) -> list[IPNetwork]
     for hole in holes:
         out: list[IPNetwork] = []
         for net in nets:
-            if net.version != hole.version or not net.overlaps(hole):  # type: ignore[arg-type]
+            if net.version != hole.version or not net.overlaps(hole):
                 out.append(net)
             elif hole.supernet_of(net):  # type: ignore[arg-type]
                 continue
@@ -89,7 +89,7 @@ def address_peer(network: IPNetwork, action: str, where: str, notes: list[str]) 
 @lru_cache(maxsize=4096)
 def block_overlaps(block: IPBlock, network: IPNetwork) -> bool:
     """True when some address of ``block`` (cidr minus except) lies in ``network``."""
-    return any(n.version == network.version and n.overlaps(network)  # type: ignore[arg-type]
+    return any(n.version == network.version and n.overlaps(network)
                for n in block_networks(block))
 
 
@@ -107,7 +107,7 @@ def ranges_to_blocks(ranges: tuple[tuple[int, int], ...], version: int) -> tuple
 
     def cidrs(spans: list[list[int]]) -> list[IPNetwork]:
         return [n for low, high in spans
-                for n in ipaddress.summarize_address_range(make(low), make(high))]  # type: ignore[arg-type]
+                for n in ipaddress.summarize_address_range(make(low), make(high))]
 
     nets = cidrs(merged)
     if len(nets) <= 1:
@@ -141,13 +141,16 @@ def _public_part(block: IPBlock) -> tuple[IPNetwork, ...]:
 
 def public_coverage(blocks: Iterable[IPBlock]) -> tuple[int, int]:
     """How many public IPv4 and global IPv6 addresses the blocks together allow."""
-    v4: list[IPNetwork] = []
-    v6: list[IPNetwork] = []
+    v4: list[ipaddress.IPv4Network] = []
+    v6: list[ipaddress.IPv6Network] = []
     for block in blocks:
         for net in _public_part(block):
-            (v4 if net.version == 4 else v6).append(net)
-    count4 = sum(n.num_addresses for n in ipaddress.collapse_addresses(v4))  # type: ignore[arg-type]
-    count6 = sum(n.num_addresses for n in ipaddress.collapse_addresses(v6))  # type: ignore[arg-type]
+            if isinstance(net, ipaddress.IPv4Network):
+                v4.append(net)
+            else:
+                v6.append(net)
+    count4 = sum(n.num_addresses for n in ipaddress.collapse_addresses(v4))
+    count6 = sum(n.num_addresses for n in ipaddress.collapse_addresses(v6))
     return count4, count6
 
 

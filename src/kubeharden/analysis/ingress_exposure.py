@@ -117,9 +117,9 @@ def backends(inventory: Inventory) -> list[Backend]:
                 if ref.get("kind", "Service") != "Service" or ref.get("group", "") not in ("", None) or \
                         not isinstance(ref.get("name"), str):
                     continue
-                port = ref.get("port")
+                number = ref.get("port")
                 out.append(Backend(obj, str(ref.get("namespace") or ns), ref["name"],
-                                   port if isinstance(port, int) else None, obj.line(ref),
+                                   number if isinstance(number, int) else None, obj.line(ref),
                                    str(cls) if cls else None))
     return out
 

@@ -518,9 +518,9 @@ class Network:
             for low, high in zip(points, points[1:], strict=False):
                 address = ipaddress.ip_address(low) if version == 4 else ipaddress.IPv6Address(low)
 
-                def hit(rule: Rule, address: object = address) -> bool:
+                def hit(rule: Rule, address: ipaddress.IPv4Address | ipaddress.IPv6Address = address) -> bool:
                     return rule.peers is None or any(p.ip_block is not None and p.ip_block.contains(address)
-                                                     for p in rule.peers)  # type: ignore[arg-type]
+                                                     for p in rule.peers)
                 found = decide(layers, hit, named)
                 if not found.allowed:
                     continue
@@ -644,11 +644,11 @@ class Network:
                 ingress_groups = self._groups(klass.ingress_layers, sources, named=klass.named_ports)
             for mask, ingress in ingress_groups:
                 for s in self._bits(mask & sources):
-                    groups = egress_groups[s]
-                    if groups is None:
+                    groups_of_s = egress_groups[s]
+                    if groups_of_s is None:
                         yield s, d, ingress
                         continue
-                    for dests, egress in groups:
+                    for dests, egress in groups_of_s:
                         if dests >> d & 1:
                             ports = ingress & egress
                             if ports:

@@ -229,7 +229,7 @@ def reachable_from_every_namespace(inventory: Inventory, ctx: Context) -> Iterat
             continue  # KH-NET-003 reports unisolated workloads
         if network.layered:
             found = decide(klass.ingress_layers, lambda r: _admits_every_namespace(network, r), klass.named_ports)
-            wide = [(r, p) for r, action, p in found.steps if action == "Allow"]
+            wide: list[tuple[Rule | None, PortSet]] = [(r, p) for r, action, p in found.steps if action == "Allow"]
             if found.by_default and klass.ingress_layers:
                 wide.append((None, found.by_default))
         else:

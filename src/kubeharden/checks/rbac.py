@@ -245,11 +245,11 @@ def approve_csr(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
         if pair is None or id(pair[0].role) in whole or id(pair[1].role) in whole \
                 or subject not in (pair[0].subject, pair[1].subject):
             continue  # reported on the role, or on the group that holds both
-        approval, signer = pair
+        approving, signing = pair
         yield Violation(f"{subject} can approve CertificateSigningRequests: update of the approval through "
-                        f"{approval.via()} ({approval.rule.describe()}) and approve on the signer through "
-                        f"{signer.via()} ({signer.rule.describe()})",
-                        signer.binding.line(signer.binding.raw, "roleRef"), obj=signer.binding, path="roleRef")
+                        f"{approving.via()} ({approving.rule.describe()}) and approve on the signer through "
+                        f"{signing.via()} ({signing.rule.describe()})",
+                        signing.binding.line(signing.binding.raw, "roleRef"), obj=signing.binding, path="roleRef")
 
 
 def _csr_pair(model: RbacModel, subject: Subject) -> tuple[Grant, Grant] | None:

@@ -255,7 +255,7 @@ class AlertPipeline:
     def __call__(self, events: list[dict[str, Any]]) -> int:
         if self.sinks is None:
             self.sinks = self.open()
-        out = []
+        out: list[dict[str, Any]] = []
         for event in events:
             if not isinstance(event, dict):
                 continue

@@ -6,14 +6,16 @@ import argparse
 import contextlib
 import sys
 from typing import IO
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from kubeharden.commands.own_output import report_files
 from kubeharden.config import Config, ConfigError, load_config
-from kubeharden.findings import Severity
+from kubeharden.findings import Problem, Severity
 from kubeharden.report.output import atomic_text
 from kubeharden.model.kinds import DEFAULT_NAMESPACE
+from kubeharden.model.objects import K8sObject
 from kubeharden.sources.files import DEFAULT_MAX_FILE_BYTES, MIB, ReadOptions, mebibytes
+from kubeharden.sources.registry import read_inputs
 
 
 def add_input_options(parser: argparse.ArgumentParser, namespace_option: bool = True) -> None:
@@ -23,7 +25,8 @@ def add_input_options(parser: argparse.ArgumentParser, namespace_option: bool = 
     objects without one (its first value; see :func:`read_options`).
     """
     parser.add_argument("paths", nargs="+", metavar="PATH",
-                        help="files or directories (.yaml, .yml, .json, recursive); - for stdin")
+                        help="files or directories (.yaml, .yml, .json, recursive); - for stdin; "
+                             "snapshots (.json.gz, .jsonl, .ndjson; docs/input.md)")
     if namespace_option:
         parser.set_defaults(namespace_is_apply=True)
         parser.add_argument("-n", "--namespace", metavar="NS", default=None,
@@ -82,6 +85,19 @@ def read_options(args: argparse.Namespace) -> ReadOptions:
                        skip_files=report_files(getattr(args, "output", None)))
 
 
+def open_inputs(args: argparse.Namespace, paths: Sequence[str] | None = None,
+                shallow_kind: Callable[[str], bool] | None = None) -> Iterator[K8sObject | Problem]:
+    """The objects (and problems) of the command's inputs, through the source registry.
+
+    The one way a command reads its PATH arguments (``paths`` instead for a subset, as
+    ``scan --scope path`` reads them one by one), with the options :func:`add_input_options`
+    added; ``shallow_kind`` as in ``ReadOptions``. Never raises for bad input.
+    """
+    options = read_options(args)
+    options.shallow_kind = shallow_kind
+    return read_inputs(args.paths if paths is None else paths, options)
+
+
 def target_namespace(args: argparse.Namespace) -> str:
     """The namespace objects without one are placed in: ``-n`` (the first, if repeated) or ``default``."""
     value = getattr(args, "namespace", None)
@@ -113,4 +129,4 @@ def fail(message: str) -> None:
 
 
 __all__ = ["ConfigError", "add_config_options", "add_input_options", "add_output_options", "fail",
-           "load_settings", "output_stream", "read_options", "severity_or_none"]
+           "load_settings", "open_inputs", "output_stream", "read_options", "severity_or_none"]

@@ -20,7 +20,7 @@ from kubeharden.commands.common import (
     add_output_options,
     fail,
     load_settings,
-    read_options,
+    open_inputs,
 )
 from kubeharden.commands.emit import report_problems, write_output
 from kubeharden.commands.empty_input import Counted, check_read, nothing_checked
@@ -29,7 +29,6 @@ from kubeharden.engine import build_inventory
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.findings import NOTHING_CHECKED, Problem
 from kubeharden.report import netpol as netpol_render
-from kubeharden.sources.files import read_objects
 
 MATRIX_FORMATS = ("table", "json", "dot", "mermaid")
 _PORT_SUFFIX = re.compile(r"^(.*):(\d+(?:-\d+)?(?:/[A-Za-z]+)?)$")
@@ -90,7 +89,7 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
 
 def _load(args: argparse.Namespace, command: str) -> tuple[Network, list[Problem]]:
     settings = load_settings(args)
-    stream = Counted(read_objects(args.paths, read_options(args)))
+    stream = Counted(open_inputs(args))
     inventory, problems = build_inventory(stream)
     if not check_read(args.paths, stream, problems, command, args.allow_empty) and not inventory.pods:
         problems.append(nothing_checked(

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 
 from kubeharden.commands.common import (ConfigError, add_config_options, add_input_options, add_output_options,
-                                        fail, load_settings, output_stream, read_options, severity_or_none)
+                                        fail, load_settings, open_inputs, output_stream, severity_or_none)
 from kubeharden.checks.catalogue import load_catalogue
 from kubeharden.checks.selection import UnknownControl, normalise, resolve
 from kubeharden.commands.empty_input import Counted, nothing_checked, problems_under, unrendered_folders
@@ -19,7 +19,6 @@ from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.findings import Finding, Severity
 from kubeharden.gctune import freezing
 from kubeharden.report import FORMATS, get_reporter
-from kubeharden.sources.files import read_objects
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -83,10 +82,11 @@ def run(args: argparse.Namespace) -> int:
     threshold = args.fail_on
 
     def watched() -> Iterator[Finding]:
-        options = read_options(args)
-        options.shallow_kind = lambda kind: not evaluator.needs_full_object(kind)
+        def shallow(kind: str) -> bool:
+            return not evaluator.needs_full_object(kind)
+
         # each PATH argument is counted on its own: one that yields nothing is said even beside others
-        counted = [Counted(read_objects([path], options)) for path in args.paths]
+        counted = [Counted(open_inputs(args, [path], shallow)) for path in args.paths]
         if args.scope == "path":
             stream = evaluator.run_scopes(freezing(c) for c in counted)
         else:

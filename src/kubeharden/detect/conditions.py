@@ -77,7 +77,7 @@ def compile_condition(cond: Any, ctx: CompileContext, relative: bool = False) ->
             parts.append(_any([compile_condition(c, ctx, relative) for c in _as_list(value, key)]))
         elif key == "not":
             inner = compile_condition(value, ctx, relative)
-            parts.append(lambda e, _p=inner: not _p(e))
+            parts.append(lambda e, _p=inner: not _p(e))  # type: ignore[misc]  # mypy cannot infer lambdas with defaults
         elif key == "some":
             parts.append(_compile_some(value, ctx))
         elif key == "macro":
@@ -182,10 +182,10 @@ def _compile_op(op: str, arg: Any, ctx: CompileContext, path: str) -> Callable[[
         return lambda values: bool(values) == want
     if op == "eq":
         if isinstance(arg, str):
-            return lambda v, _a=arg: v == _a
-        return lambda v, _a=arg: (v == _a and type(v) is type(_a)) or (v is None and _a is None)
+            return lambda v, _a=arg: v == _a  # type: ignore[misc]  # mypy cannot infer lambdas with defaults
+        return lambda v, _a=arg: (v == _a and type(v) is type(_a)) or (v is None and _a is None)  # type: ignore[misc]  # mypy cannot infer lambdas with defaults
     if op == "ne":
-        return lambda v, _a=arg: v != _a
+        return lambda v, _a=arg: v != _a  # type: ignore[misc]  # mypy cannot infer lambdas with defaults
     if op in ("not_in", "not_startswith"):
         # "some value is not one of / does not start with": unlike not: {in: …}, which means "no value is".
         positive = _compile_op(op[4:], arg, ctx, path)
@@ -259,7 +259,7 @@ def _compile_op(op: str, arg: Any, ctx: CompileContext, path: str) -> Callable[[
         return lambda v: _in_networks(v, nets)
     if op == "mentions":
         keys = {str(x) for x in _as_list(arg, where)}
-        needles = tuple(k.encode() for k in keys)
+        encoded = tuple(k.encode() for k in keys)
 
         def mentions(v: Any) -> bool:
             # A key named anywhere appears in the value's JSON text; most bodies name none, and one
@@ -268,7 +268,7 @@ def _compile_op(op: str, arg: Any, ctx: CompileContext, path: str) -> Callable[[
                 text = orjson.dumps(v)
             except TypeError:
                 return _mentions(v, keys)
-            return any(n in text for n in needles) and _mentions(v, keys)
+            return any(n in text for n in encoded) and _mentions(v, keys)
         return mentions
     raise RuleError(f"{where}: unknown operator (one of {', '.join(OPERATORS)})")
 

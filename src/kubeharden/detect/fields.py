@@ -312,7 +312,7 @@ def _walk_star(obj: Any, segments: list[Any], start: int) -> Any:
                 items = list(obj.values())
             else:
                 return MISSING
-            return _gather(_Fan(), items, lambda item, _i=i + 1: _walk_star(item, segments, _i))
+            return _gather(_Fan(), items, lambda item, _i=i + 1: _walk_star(item, segments, _i))  # type: ignore[misc]
         obj = _walk_plain(obj, (key,))
         if obj is MISSING:
             return MISSING

@@ -89,12 +89,12 @@ def _build_view(event: dict[str, Any]) -> PodView | None:
     if kind is None:
         return None
     body: dict[str, Any] = event["requestObject"]
-    ref = event.get("objectRef") if isinstance(event.get("objectRef"), dict) else {}
+    ref = event["objectRef"] if isinstance(event.get("objectRef"), dict) else {}
     raw = body
     if body.get("kind") != kind or not isinstance(body.get("apiVersion"), str):
         group, version = ref.get("apiGroup") or "", ref.get("apiVersion") or "v1"
         raw = {**body, "kind": kind, "apiVersion": f"{group}/{version}" if group else str(version)}
-    meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+    meta = raw["metadata"] if isinstance(raw.get("metadata"), dict) else {}
     if not meta.get("name") and ref.get("name"):
         raw = {**raw, "metadata": {**meta, "name": ref["name"]}}
     obj = K8sObject(raw, make_ref(raw, ref.get("namespace")), Provenance(None, None, "audit"))

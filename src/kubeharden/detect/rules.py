@@ -175,18 +175,18 @@ def load_rules(extra_files: Iterable[str | Path] = (), builtin: bool = True,
     """Compile the built-in pack plus ``extra_files``; raises RuleError naming file and rule."""
     docs: list[tuple[str, dict[str, Any]]] = []
     files = [*(builtin_rule_files() if builtin else []), *map(Path, extra_files)]
-    for path in files:
+    for file in files:
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = yaml.safe_load(file.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise RuleError(f"{path}: cannot read: {exc.strerror or exc}") from None
+            raise RuleError(f"{file}: cannot read: {exc.strerror or exc}") from None
         except yaml.YAMLError as exc:
-            raise RuleError(f"{path}: not valid YAML: {exc}") from None
+            raise RuleError(f"{file}: not valid YAML: {exc}") from None
         if data is None:
             continue
         if not isinstance(data, dict) or not set(data) <= {"lists", "macros", "rules"}:
-            raise RuleError(f"{path}: a rule file is a mapping with lists, macros and rules")
-        docs.append((f"builtin:{path.name}" if builtin and path.parent == _BUILTIN_DIR else str(path), data))
+            raise RuleError(f"{file}: a rule file is a mapping with lists, macros and rules")
+        docs.append((f"builtin:{file.name}" if builtin and file.parent == _BUILTIN_DIR else str(file), data))
     ctx_lists: dict[str, list[Any]] = fact_lists()
     macros: dict[str, Any] = {}
     for path, data in docs:
@@ -422,7 +422,7 @@ def _message(template: str, ctx: CompileContext) -> Callable[[dict[str, Any], di
 
 def _requirement(rule: Rule, override: Any, level: str, lists: dict[str, list[Any]] | None = None) -> Requirement:
     trig = rule.triggers[0]
-    verbs = sorted(set().union(*(t.verbs for t in rule.triggers))) if all(t.verbs for t in rule.triggers) else None
+    verbs = sorted({v for t in rule.triggers for v in t.verbs or ()}) if all(t.verbs for t in rule.triggers) else None
     resources: list[tuple[str, str, str]] | None = None
     if all(t.resources for t in rule.triggers):
         resources = []

@@ -28,7 +28,7 @@ _IMAGES = [f"registry.example.com/{team}/{app}" for team in ("shop", "payments",
 
 def record_bodies(event: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     """Add the bodies the example audit policy would record to ``event`` (changed in place, returned)."""
-    ref = event.get("objectRef") or {}
+    ref: Any = event.get("objectRef") or {}
     verb, resource, sub = event.get("verb"), ref.get("resource"), ref.get("subresource")
     name, ns = ref.get("name"), ref.get("namespace")
     at = event.get("stageTimestamp", "2026-03-02T09:00:00.000000Z")[:19] + "Z"
