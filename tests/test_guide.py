@@ -63,7 +63,8 @@ def test_partly_covered_requirement_says_what_is_left(capsys):
     assert auth4["status"] == "detected in audit logs" and auth4["controls"] == []
     assert "KH-AUDIT-061" in [r["id"] for r in auth4["audit_rules"]] and "kube-apiserver flag" in auth4["reason"]
     assert main(["guide", "NSA-AUTH-4"]) == 0
-    assert "not checked: a kube-apiserver flag" in " ".join(capsys.readouterr().out.replace("│", " ").split())
+    table = " ".join(capsys.readouterr().out.replace("│", " ").split())
+    assert "not checked:" in table and "kube-apiserver" in table
 
 
 def test_guide_command_refuses_unknown_ids(capsys):

@@ -25,7 +25,7 @@ from kubeharden.config import Config, ConfigError, ExceptionRule, has_setting
 from kubeharden.findings import Finding, Fix, Problem, Severity, Tally
 from kubeharden.inventory import INDEXED_KINDS, Inventory
 from kubeharden.model.apitypes import type_problems
-from kubeharden.model.objects import K8sObject, ResourceRef, as_str_map
+from kubeharden.model.objects import K8sObject, ResourceRef
 from kubeharden.model.pods import PodView, may_carry_pod, pod_view
 
 SUPPRESS_PREFIX = "kubeharden.io/suppress."
@@ -144,7 +144,9 @@ class Evaluator:
                                  config_file=self.config.path, input_kind=input_kind,
                                  not_assessable=[c for c in active if input_kind not in c.inputs])
         self.inventory = Inventory()
-        self._duplicates = DuplicateIndex()
+        #: what a duplicate-object warning suggests (the scan of all inputs as one cluster: --scope path)
+        self.duplicate_hint = SCOPE_HINT
+        self._duplicates = DuplicateIndex(SCOPE_HINT)
         self._by_scope: dict[str, list[tuple[Control, Runner]]] = {s: [] for s in
                                                                    ("container", "pod", "object", "inventory")}
         for control in self.controls:
@@ -197,7 +199,14 @@ class Evaluator:
 
     def run(self, items: Iterable[K8sObject | Problem]) -> Iterator[Finding]:
         """Evaluate every object; problems are collected in ``self.result``."""
-        yield from self.run_scopes([items])
+        self.duplicate_hint = SCOPE_HINT
+        self._duplicates = DuplicateIndex(SCOPE_HINT)
+        for item in items:
+            if isinstance(item, Problem):
+                self.result.problems.append(item)
+                continue
+            yield from self.evaluate_object(item)
+        yield from self.finish()
 
     def run_scopes(self, scopes: Iterable[Iterable[K8sObject | Problem]]) -> Iterator[Finding]:
         """Evaluate several independent inputs (``--scope path``) into one result.
@@ -205,6 +214,8 @@ class Evaluator:
         Cross-object controls (ServiceAccounts, NetworkPolicies, RBAC) see one scope at a
         time, as if each were applied to its own cluster.
         """
+        self.duplicate_hint = ""
+        self._duplicates = DuplicateIndex()
         for items in scopes:
             for item in items:
                 if isinstance(item, Problem):
@@ -220,7 +231,7 @@ class Evaluator:
         if duplicate is not None:
             self.result.problems.append(duplicate)
         tally = self.result.tally
-        annotations = obj.annotations
+        annotations = _reasons(obj.metadata.get("annotations"))
         self._check_suppression_annotations(obj, obj.metadata.get("annotations"))
         invalid = self._report_invalid(obj)
         pod = pod_view(obj)
@@ -280,7 +291,7 @@ class Evaluator:
         obj = pod.obj
         if pod.template_meta is not obj.metadata:
             self._check_suppression_annotations(obj, pod.template_meta.get("annotations"))
-        annotations = {**annotations, **as_str_map(pod.annotations_raw)}  # a null value is no reason
+        annotations = {**annotations, **_reasons(pod.annotations_raw)}
         if not invalid:
             self.inventory.add_pod(pod)
         try:
@@ -334,7 +345,7 @@ class Evaluator:
         if hint is not None:
             self.result.problems.append(hint)
         self.inventory = Inventory()
-        self._duplicates = DuplicateIndex()
+        self._duplicates = DuplicateIndex(self.duplicate_hint)
 
     def finish(self) -> Iterator[Finding]:
         """Close the last scope (if objects are left) and the exception bookkeeping."""
@@ -387,9 +398,11 @@ class Evaluator:
         if not self.config.allow_annotation_suppressions or not isinstance(annotations, dict):
             return
         for key, value in annotations.items():
-            if str(key).startswith(SUPPRESS_PREFIX) and (value is None or not str(value).strip()):
+            if str(key).startswith(SUPPRESS_PREFIX) and not (isinstance(value, str) and value.strip()):
+                what = "has no reason" if value is None or isinstance(value, str) else \
+                    "has a value that is not text"
                 self.result.problems.append(Problem(
-                    "warning", "suppression", f"annotation {key} has no reason, so it suppresses nothing; "
+                    "warning", "suppression", f"annotation {key} {what}, so it suppresses nothing; "
                     "write why the exception is acceptable as its value", file=obj.origin.file,
                     line=obj.line(annotations, key), resource=obj.ref))
 
@@ -423,6 +436,17 @@ def severity_at_least(findings: Iterable[Finding], threshold: Severity) -> bool:
     return any(f.status == "fail" and f.severity >= threshold for f in findings)
 
 
+def _reasons(annotations: Any) -> dict[str, str]:
+    """Annotations whose value is text: only those can give a suppression its reason (``0``, ``false``
+    or a list are no reason, and the API server refuses them anyway)."""
+    if not isinstance(annotations, dict):
+        return {}
+    return {str(k): v for k, v in annotations.items() if isinstance(v, str)}
+
+
+SCOPE_HINT = ". If the paths hold independent apps or variants, scan them with --scope path"
+
+
 class DuplicateIndex:
     """Objects seen in one scope by identity (API group, kind, namespace, name).
 
@@ -430,8 +454,9 @@ class DuplicateIndex:
     applied; which one wins depends on the order, so both places are named.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hint: str = "") -> None:
         self._seen: dict[tuple[str, str, str | None, str], Any] = {}
+        self._hint = hint
 
     def add(self, obj: K8sObject) -> Problem | None:
         if not obj.metadata.get("name"):  # generateName objects are never the same object
@@ -443,8 +468,7 @@ class DuplicateIndex:
             return None
         where = f"{first.file}:{first.line}" if first.file else "another input"
         return Problem("warning", "duplicate-object",
-                       f"{ref} is defined again (first at {where}); whichever is applied last wins. If the paths "
-                       "hold independent apps or variants, scan them with --scope path",
+                       f"{ref} is defined again (first at {where}); whichever is applied last wins{self._hint}",
                        file=obj.origin.file, line=obj.origin.line, resource=ref)
 
 

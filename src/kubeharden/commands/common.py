@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from typing import IO
 from collections.abc import Callable, Iterator, Sequence
@@ -122,6 +123,15 @@ def output_stream(path: str | None) -> Iterator[IO[str]]:
         return
     with atomic_text(path) as fh:
         yield fh
+
+
+def quiet_after_closed_pipe() -> None:
+    """The reader of standard output went away (``| head``): end quietly, as a command killed by
+    SIGPIPE would, without the interpreter's own complaint when it flushes stdout at exit."""
+    try:
+        sys.stdout = open(os.devnull, "w")
+    except OSError:
+        pass
 
 
 def fail(message: str) -> None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from collections.abc import Iterator
 
-from kubeharden.commands.common import (ConfigError, add_config_options, add_input_options, add_output_options,
-                                        fail, load_settings, open_inputs, output_stream, severity_or_none)
+from kubeharden.commands.common import (ConfigError, add_config_options, add_input_options, add_output_options, fail,
+                                        load_settings, open_inputs, output_stream, quiet_after_closed_pipe,
+                                        severity_or_none)
 from kubeharden.checks.catalogue import load_catalogue
 from kubeharden.checks.selection import UnknownControl, normalise, resolve
 from kubeharden.commands.empty_input import Counted, nothing_checked, problems_under, unrendered_folders
@@ -109,11 +108,7 @@ def run(args: argparse.Namespace) -> int:
         with output_stream(args.output) as out:
             reporter(watched(), evaluator.result, out)
     except BrokenPipeError:
-        # the reader went away (| head): end quietly, as a command killed by SIGPIPE would
-        try:
-            sys.stdout = open(os.devnull, "w")  # so that the interpreter's final flush is silent
-        except OSError:
-            pass
+        quiet_after_closed_pipe()
         return FINDINGS if gate[0] else OK
     except OSError as exc:
         where = args.output or "standard output"

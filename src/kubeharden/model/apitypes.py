@@ -145,6 +145,8 @@ def describe(value: Any) -> str:
             else "a string" if isinstance(value, str) else f"a {type(value).__name__}")
     if isinstance(value, (dict, list)):
         return kind
+    if isinstance(value, bool):
+        return f"{kind} ({'true' if value else 'false'})"  # as YAML and JSON spell it
     return f"{kind} ({str(value)[:40]!r})"
 
 

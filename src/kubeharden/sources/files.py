@@ -105,7 +105,8 @@ def read_file(path: str, options: ReadOptions | None = None) -> Iterator[K8sObje
             size = os.path.getsize(path)
             if size > options.max_file_bytes:
                 yield Problem("error", "too-large",
-                              f"file is {mebibytes(size)}, over the {mebibytes(options.max_file_bytes)} limit "
+                              f"file is {mebibytes(size)} ({size:,} bytes), over the "
+                              f"{mebibytes(options.max_file_bytes)} ({options.max_file_bytes:,} bytes) limit "
                               "(--max-file-size); skipped", file=display)
                 return
             with open(path, "rb") as fh:
