@@ -15,7 +15,7 @@ from kubeharden.report.guide import write_markdown
 from tests.test_reports import render
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC_ID = re.compile(r"^NSA-(POD|NET|AUTH|RBAC|LOG|UPG)-\d+$")
+SPEC_ID = re.compile(r"^(NSA-(POD|NET|AUTH|RBAC|LOG|UPG)|DET)-\d+$")
 
 
 def test_docs_guide_md_is_current():
