@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from kubeharden.checks.catalogue import PROFILE_NAMES, PROFILES, canonical_profile, catalogue_names
 from kubeharden.checks.selection import ControlNames, UnknownControl, matching, normalise, resolve, unknown_message
 from kubeharden.findings import Severity
+from kubeharden.model.facts import SYSTEM_NAMESPACES
+
+if TYPE_CHECKING:  # the network settings' types; imported lazily so that start-up stays light
+    from kubeharden.analysis.ingress_exposure import IngressController
+    from kubeharden.analysis.policies import IPNetwork
 
 CONFIG_NAMES = (".kubeharden.yaml", ".kubeharden.yml")
 
-DEFAULT_SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+DEFAULT_SYSTEM_NAMESPACES = SYSTEM_NAMESPACES  # Kubernetes' own namespaces: kubeharden.model.facts
 #: The guide's list (NSA-POD-15), plus ``ephemeral``: a generic ephemeral volume is a PVC by template.
 DEFAULT_VOLUME_TYPES = ("configMap", "emptyDir", "projected", "secret", "downwardAPI",
                         "persistentVolumeClaim", "ephemeral")
@@ -94,6 +100,10 @@ class Config:
     exceptions: list[ExceptionRule] = field(default_factory=list)
     #: Deprecation notes about how the configuration names things (former profile or control names).
     notes: list[str] = field(default_factory=list)
+    #: The ingress controllers' pods (analysis.ingress_exposure); None: DEFAULT_CONTROLLERS.
+    ingress_controllers: tuple[IngressController, ...] | None = None
+    #: Where node addresses are (KH-NET-016, netpol's "nodes"); None: external.NODE_NETWORKS.
+    node_networks: tuple[IPNetwork, ...] | None = None
 
 
 #: Settings a control can name (its catalogue ``requires_config:`` or ``enabled_by_config:``): the
@@ -137,17 +147,18 @@ def load_config(path: str | Path | None, *, search: bool = True) -> Config:
         mark = getattr(exc, "problem_mark", None)
         at = f":{mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}{at}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    return parse_config(data or {}, str(path))
+    return parse_config({} if data is None else data, str(path))
 
 
 def parse_config(data: Any, origin: str = "<config>") -> Config:
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: the configuration must be a mapping")
-    known = {"profile", "controls", "registries", "require_digest", "system_namespaces", "system_workloads",
-             "allowed_host_paths", "allowed_volume_types", "annotation_suppressions", "exceptions"}
-    unknown = sorted(set(data) - known)
+    settings = {"profile", "controls", "registries", "require_digest", "system_namespaces", "system_workloads",
+                "allowed_host_paths", "allowed_volume_types", "annotation_suppressions", "exceptions",
+                "ingress_controllers", "node_networks"}
+    unknown = sorted(set(data) - settings)
     if unknown:
-        raise ConfigError(f"{origin}: unknown settings {unknown} (known: {sorted(known)})")
+        raise ConfigError(f"{origin}: unknown settings {unknown} (known: {sorted(settings)})")
     cfg = Config(path=origin)
     profile = data.get("profile", "default")
     if profile not in PROFILE_NAMES:
@@ -174,14 +185,29 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
             cfg.severity_overrides[one] = severity
     cfg.allowed_registries = tuple(_str_list(data.get("registries"), origin, "registries"))
     if "require_digest" in data:
-        cfg.require_digest = bool(data["require_digest"])
+        cfg.require_digest = _bool(data, "require_digest", origin)
     if "system_namespaces" in data:
         cfg.system_namespaces = tuple(_str_list(data["system_namespaces"], origin, "system_namespaces"))
     cfg.system_workloads = tuple(_str_list(data.get("system_workloads"), origin, "system_workloads"))
     cfg.allowed_host_paths = tuple(_str_list(data.get("allowed_host_paths"), origin, "allowed_host_paths"))
     if "allowed_volume_types" in data:
         cfg.allowed_volume_types = tuple(_str_list(data["allowed_volume_types"], origin, "allowed_volume_types"))
-    cfg.allow_annotation_suppressions = bool(data.get("annotation_suppressions", True))
+    if "annotation_suppressions" in data:
+        cfg.allow_annotation_suppressions = _bool(data, "annotation_suppressions", origin)
+    if "ingress_controllers" in data:
+        from kubeharden.analysis.ingress_exposure import parse_controllers
+        try:
+            cfg.ingress_controllers = parse_controllers(data["ingress_controllers"], "ingress_controllers")
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: {exc}") from None
+    if "node_networks" in data:
+        try:
+            cfg.node_networks = tuple(ipaddress.ip_network(n, strict=False)
+                                      for n in _str_list(data["node_networks"], origin, "node_networks"))
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: node_networks: {exc}") from None
+        if not cfg.node_networks:
+            raise ConfigError(f"{origin}: node_networks must list at least one CIDR")
     exceptions = data.get("exceptions") or []
     if not isinstance(exceptions, list):
         raise ConfigError(f"{origin}: 'exceptions' must be a list")
@@ -231,9 +257,19 @@ def _parse_exception(raw: Any, index: int, origin: str, known: ControlNames, not
     notes.extend(f"{where}.control: {note}" for note in found)
     # a misspelt key (`namespce:`) would leave its field at "*" and suppress far more than meant
     _no_unknown_keys(raw, ("control", "reason", "expires", "match", *_MATCH_KEYS), where)
-    match = raw.get("match") if isinstance(raw.get("match"), dict) else raw
-    if match is not raw:
+    match = raw
+    if "match" in raw:
+        # a match that is not a mapping, or match keys beside it, would leave fields at "*" and widen it
+        if not isinstance(raw["match"], dict):
+            raise ConfigError(f"{where}: 'match' must be a mapping of {', '.join(_MATCH_KEYS)}")
+        beside = [k for k in _MATCH_KEYS if k in raw]
+        if beside:
+            raise ConfigError(f"{where}: {', '.join(beside)} must go inside 'match' (or drop 'match')")
+        match = raw["match"]
         _no_unknown_keys(match, _MATCH_KEYS, f"{where}.match")
+    for key in _MATCH_KEYS:
+        if key in match and not isinstance(match[key], str):
+            raise ConfigError(f"{where}: '{key}' must be a string (globs allowed), not {match[key]!r}")
     container = match.get("container")
     container_list = match.get("container_list")
     if container_list is not None and container_list not in ("containers", "initContainers", "ephemeralContainers"):
@@ -250,6 +286,14 @@ def _parse_exception(raw: Any, index: int, origin: str, known: ControlNames, not
         expires=expires,
         index=index,
     )
+
+
+def _bool(data: dict[str, Any], key: str, origin: str) -> bool:
+    """A true/false setting; anything else (``'false'``, ``n``, ``0``) is refused rather than guessed."""
+    value = data[key]
+    if not isinstance(value, bool):
+        raise ConfigError(f"{origin}: '{key}' must be true or false, not {value!r}")
+    return value
 
 
 def _str_list(value: Any, origin: str, name: str) -> list[str]:

@@ -137,6 +137,8 @@ class RbacRule:
     resource_names: frozenset[str] = frozenset()
     non_resource_urls: frozenset[str] = frozenset()
     line: int | None = None
+    #: position in its role's ``rules`` list (None for built-in definitions); not part of equality
+    index: int | None = field(default=None, compare=False)
 
     def allows(self, verb: str, group: str, resource: str, subresource: str = "", name: str | None = None,
                *, any_name: bool = False) -> bool:
@@ -241,7 +243,7 @@ def parse_rules(obj: K8sObject, raw_rules: Any) -> tuple[list[RbacRule], list[tu
             problems.append((f"rules[{index}] has no verbs and grants nothing", line))
             continue
         rules.append(RbacRule(fields["verbs"], fields["apiGroups"], fields["resources"], fields["resourceNames"],
-                          fields["nonResourceURLs"], line))
+                              fields["nonResourceURLs"], line, index))
     return rules, problems
 
 

@@ -339,10 +339,10 @@ class PathFinder:
             path: list[Step] = []
             node = start
             while node != goal:
-                step = nxt[node]
-                assert step is not None
-                path.append(step)
-                node = step.dst
+                hop = nxt[node]
+                assert hop is not None
+                path.append(hop)
+                node = hop.dst
             out[start] = path
         return out
 

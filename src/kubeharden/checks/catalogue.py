@@ -19,11 +19,16 @@ from collections.abc import Callable, Iterable
 import yaml
 
 from kubeharden.checks.selection import ControlNames
-from kubeharden.findings import Severity
+from kubeharden.findings import FIX_OPERATIONS, Fix, Severity
 from kubeharden.guide import GUIDE_DOC_URL, REQUIREMENTS, section_of
+from kubeharden.model.fieldpath import join
 
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-MAPPING_KEYS = ("cis", "pss", "kubescape", "checkov", "trivy", "polaris", "kube-score", "mitre")
+MAPPING_KEYS = ("cis", "pss", "kubescape", "checkov", "trivy", "polaris", "kube-score", "kubeaudit", "kubesec", "mitre")
+#: How a mapped peer ID relates to the control (docs/mappings.md): the same rule, or an overlapping one.
+RELATIONS = ("equivalent", "related")
+#: The relation of IDs listed without one (the shape before relations existed); tests reject it.
+UNREVIEWED = "unreviewed"
 SCOPES = ("container", "pod", "object", "inventory")
 #: Profiles, each running the controls of the one before it and more. ``minimal`` was called
 #: ``baseline``, which is also a Pod Security Standards level that means something else.
@@ -38,16 +43,53 @@ CONTROLS_DOC_URL = GUIDE_DOC_URL.rsplit("/", 1)[0] + "/controls.md"
 _SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 _ID = re.compile(r"^[A-Z]+-[A-Z]+-\d{3}$")
+#: Where objects can come from, as far as a control is concerned: manifests (files, stdin), a live
+#: cluster, node files, and one admission request (a single object, without the rest of the cluster).
+INPUTS = ("manifest", "cluster", "node", "admission")
+#: The inputs a control can see when its entry does not say: a pod or object control judges one
+#: object, which every input but node files carries; a cross-object (inventory) control needs the
+#: other objects too, which one admission request does not hold.
+DEFAULT_INPUTS = {"container": ("manifest", "cluster", "admission"), "pod": ("manifest", "cluster", "admission"),
+                  "object": ("manifest", "cluster", "admission"), "inventory": ("manifest", "cluster")}
 
 
 class Violation(NamedTuple):
-    """What a check reports; the engine turns it into a Finding with the control's metadata."""
+    """What a check reports; the engine turns it into a Finding with the control's metadata.
+
+    ``path``: the field path of the offending or missing field from the object's root
+    (:func:`kubeharden.model.fieldpath.join`); None lets the engine use the container's or the
+    object's path. ``fix``: None applies the control's catalogue ``fix:`` (if any) at the
+    violation; a :class:`~kubeharden.findings.Fix` replaces it; False says this violation has no
+    mechanical fix although the control's others do.
+    """
 
     message: str
     line: int | None = None
     container: str | None = None
     remediation: str | None = None
     obj: Any = None  # the K8sObject at fault, for inventory-scope checks
+    path: str | None = None
+    fix: Fix | bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FixTemplate:
+    """A control's structured fix (``fix:`` in the catalogue), resolved against each violation.
+
+    ``field`` is relative to the violation's unit: the container (container-scope controls and
+    violations naming a container) or the pod spec (pod scope); without ``field`` the fix
+    applies at the violation's own path.
+    """
+
+    op: str
+    value: Any = None
+    safe: bool = False
+    field: str = ""
+
+    def resolve(self, path: str, unit_path: str) -> Fix:
+        """The fix for a violation at ``path`` found in the unit (container or pod spec) at ``unit_path``."""
+        target = join(unit_path, *self.field.split(".")) if self.field else path
+        return Fix(self.op, target, self.value, self.safe)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +106,8 @@ class Control:
     profile: str
     kinds: tuple[str, ...] = ()
     mappings: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: (mapping key, ((peer ID, relation), ...)) in the order of ``mappings``
+    relations: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     rule: Any = None  # a declarative rule (dict) when the logic is simple
     example_fail: str = ""
     example_pass: str = ""
@@ -80,6 +124,15 @@ class Control:
     status: str = "stable"
     #: IDs the control had before a rename; naming them still works, with a deprecation note.
     formerly: tuple[str, ...] = ()
+    #: Further failing examples (``examples: fail:`` may be a list); tests run every one.
+    more_fail_examples: tuple[str, ...] = ()
+    #: The inputs that can show what the control needs (INPUTS); on others it is not assessable.
+    inputs: tuple[str, ...] = ("manifest", "cluster", "admission")
+    fix: FixTemplate | None = None
+
+    @property
+    def fail_examples(self) -> tuple[str, ...]:
+        return (self.example_fail, *self.more_fail_examples)
 
     @property
     def anchor(self) -> str:
@@ -99,6 +152,11 @@ class Control:
         found = dict(self.mappings)
         return {key: list(found.get(key, ())) for key in MAPPING_KEYS}
 
+    def mapping_relations_dict(self) -> dict[str, dict[str, str]]:
+        """``{mapping key: {peer ID: "equivalent" | "related"}}``, every key present."""
+        found = dict(self.relations)
+        return {key: dict(found.get(key, ())) for key in MAPPING_KEYS}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -115,7 +173,11 @@ class Control:
             "description": self.description,
             "remediation": self.remediation,
             "mappings": self.mappings_dict(),
+            "mapping_relations": self.mapping_relations_dict(),
             "examples": {"fail": self.example_fail, "pass": self.example_pass},
+            "inputs": list(self.inputs),
+            "fix": None if self.fix is None else {"op": self.fix.op, "field": self.fix.field or None,
+                                                  "value": self.fix.value, "safe": self.fix.safe},
         }
 
 
@@ -241,6 +303,7 @@ def _parse_control(raw: dict[str, Any], origin: str) -> Control:
         unknown = set(mappings) - set(MAPPING_KEYS)
         if unknown:
             raise CatalogueError(f"{where}: unknown mapping keys {sorted(unknown)}")
+        relations = tuple((k, _relations(mappings.get(k), f"{where}: mappings.{k}")) for k in MAPPING_KEYS)
         examples = raw.get("examples") or {}
         if raw.get("rule") is not None:
             from kubeharden.checks.rules import problems  # the rule language imports this module
@@ -248,6 +311,11 @@ def _parse_control(raw: dict[str, Any], origin: str) -> Control:
             bad = problems(raw["rule"], scope)
             if bad:
                 raise CatalogueError(f"{where}: rule: {'; '.join(bad)}")
+        fails = examples.get("fail", "")
+        fails = [str(f) for f in fails] if isinstance(fails, list) else [str(fails)]
+        inputs = tuple(DEFAULT_INPUTS[scope] if raw.get("inputs") is None else raw["inputs"])
+        if not inputs or set(inputs) - set(INPUTS):
+            raise CatalogueError(f"{where}: inputs must be a list of {INPUTS}")
         return Control(
             id=str(raw["id"]),
             title=str(raw["title"]).strip(),
@@ -258,9 +326,10 @@ def _parse_control(raw: dict[str, Any], origin: str) -> Control:
             scope=scope,
             profile=profile,
             kinds=tuple(raw.get("kinds") or ()),
-            mappings=tuple((k, tuple(str(v) for v in (mappings.get(k) or ()))) for k in MAPPING_KEYS),
+            mappings=tuple((k, tuple(i for i, _ in pairs)) for k, pairs in relations),
+            relations=relations,
             rule=raw.get("rule"),
-            example_fail=str(examples.get("fail", "")),
+            example_fail=fails[0] if fails else "",
             example_pass=str(examples.get("pass", "")),
             config_note=" ".join(str(raw.get("config", "")).split()),
             requires_config=_setting_name(raw, "requires_config", where),
@@ -269,6 +338,9 @@ def _parse_control(raw: dict[str, Any], origin: str) -> Control:
             since=since,
             status=status,
             formerly=formerly,
+            more_fail_examples=tuple(fails[1:]),
+            inputs=inputs,
+            fix=_parse_fix(raw.get("fix"), where),
         )
     except KeyError as exc:
         raise CatalogueError(f"{where}: missing field {exc}") from None
@@ -281,6 +353,41 @@ def _setting_name(raw: dict[str, Any], key: str, where: str) -> str:
     if name and name not in REQUIRABLE_SETTINGS:
         raise CatalogueError(f"{where}: {key}: {name!r} is not one of {', '.join(sorted(REQUIRABLE_SETTINGS))}")
     return name
+
+
+def _relations(value: Any, where: str) -> tuple[tuple[str, str], ...]:
+    """Peer IDs with their relation from ``{equivalent: [...], related: [...]}``.
+
+    A bare list (IDs without a relation) is read as ``unreviewed``; the test suite rejects it.
+    Raises CatalogueError for any other shape or an ID listed twice.
+    """
+    if value is None:
+        return ()
+    if isinstance(value, list):
+        pairs = [(str(v), UNREVIEWED) for v in value]
+    elif isinstance(value, dict):
+        unknown = set(value) - set(RELATIONS)
+        if unknown:
+            raise CatalogueError(f"{where}: relations are {', '.join(RELATIONS)}, not {sorted(unknown)}")
+        pairs = [(str(v), rel) for rel in RELATIONS for v in (value.get(rel) or ())]
+    else:
+        raise CatalogueError(f"{where}: expected {{equivalent: [...], related: [...]}}")
+    ids = [i for i, _ in pairs]
+    if len(set(ids)) != len(ids):
+        raise CatalogueError(f"{where}: an ID is listed twice")
+    return tuple(pairs)
+
+
+def _parse_fix(raw: Any, where: str) -> FixTemplate | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or raw.get("op") not in FIX_OPERATIONS:
+        raise CatalogueError(f"{where}: fix needs op: one of {FIX_OPERATIONS}")
+    unknown = set(raw) - {"op", "field", "value", "safe"}
+    if unknown:
+        raise CatalogueError(f"{where}: unknown fix keys {sorted(unknown)}")
+    return FixTemplate(op=raw["op"], value=raw.get("value"), safe=raw.get("safe") is True,
+                       field=str(raw.get("field") or ""))
 
 
 def controls_by_id() -> dict[str, Control]:

@@ -36,6 +36,7 @@ from kubeharden.analysis.rbac_risks import CONFIGMAP_WRITES, CSR_APPROVAL, CSR_S
 from kubeharden.checks.catalogue import CatalogueError, Control, Violation, check, load_catalogue, template
 from kubeharden.checks.context import Context
 from kubeharden.inventory import Inventory
+from kubeharden.model.fieldpath import join
 from kubeharden.model.objects import K8sObject
 
 ANONYMOUS = (Subject("User", "system:anonymous"), Subject("Group", "system:unauthenticated"))
@@ -147,7 +148,12 @@ def _role_violation(role: RoleDef, what: str, hits: list[tuple[RbacRule, str]],
     """One finding per role, at the first offending rule, listing up to three rules."""
     shown = "; ".join(text for _, text in hits[:3]) + (f"; and {len(hits) - 3} more rules" if len(hits) > 3 else "")
     return Violation(f"{role.kind} {role.name} {what}{shown}; {_who(bound.get(id(role), []))}", hits[0][0].line,
-                     obj=role.obj)
+                     obj=role.obj, path=_rule_path(hits[0][0]))
+
+
+def _rule_path(rule: RbacRule) -> str:
+    """Path of a role's rule (``rules[2]``), or of its rules when the position is unknown."""
+    return join("rules", rule.index) if rule.index is not None else "rules"
 
 
 def _is_default_binding(binding: K8sObject, role: RoleDef | None, subject: Subject) -> bool:
@@ -168,14 +174,26 @@ def _harmless(role: RoleDef) -> bool:
     return role.name in HARMLESS_ROLES and (role.builtin or role.default_known) and not role.own_rules()
 
 
-def _subject_line(binding: K8sObject, subject: Subject) -> int | None:
+def _subject_index(binding: K8sObject, subject: Subject) -> int | None:
     subjects = binding.raw.get("subjects")
     if isinstance(subjects, list):
         for index, s in enumerate(subjects):
             if isinstance(s, dict) and s.get("name") in (subject.name, f"system:serviceaccount:{subject.namespace}:"
                                                                            f"{subject.name}"):
-                return binding.line(subjects, index)
+                return index
+    return None
+
+
+def _subject_line(binding: K8sObject, subject: Subject) -> int | None:
+    index = _subject_index(binding, subject)
+    if index is not None:
+        return binding.line(binding.raw.get("subjects"), index)
     return binding.line(binding.raw, "subjects")
+
+
+def _subject_path(binding: K8sObject, subject: Subject) -> str:
+    index = _subject_index(binding, subject)
+    return join("subjects", index) if index is not None else "subjects"
 
 
 def _binding_scope(binding: K8sObject) -> str:
@@ -222,11 +240,11 @@ def approve_csr(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
         if pair is None or id(pair[0].role) in whole or id(pair[1].role) in whole \
                 or subject not in (pair[0].subject, pair[1].subject):
             continue  # reported on the role, or on the group that holds both
-        approval, signer = pair
+        approving, signing = pair
         yield Violation(f"{subject} can approve CertificateSigningRequests: update of the approval through "
-                        f"{approval.via()} ({approval.rule.describe()}) and approve on the signer through "
-                        f"{signer.via()} ({signer.rule.describe()})",
-                        signer.binding.line(signer.binding.raw, "roleRef"), obj=signer.binding)
+                        f"{approving.via()} ({approving.rule.describe()}) and approve on the signer through "
+                        f"{signing.via()} ({signing.rule.describe()})",
+                        signing.binding.line(signing.binding.raw, "roleRef"), obj=signing.binding, path="roleRef")
 
 
 def _csr_pair(model: RbacModel, subject: Subject) -> tuple[Grant, Grant] | None:
@@ -256,7 +274,7 @@ def ineffective_rules(inventory: Inventory, ctx: Context) -> Iterator[Violation]
                                           rule.verbs)
             if reasons:
                 yield Violation(f"{role.kind} {role.name}{why_scope}: rule {rule.describe()} grants nothing for "
-                                f"{'; '.join(reasons)}", rule.line, obj=role.obj)
+                                f"{'; '.join(reasons)}", rule.line, obj=role.obj, path=_rule_path(rule))
 
 
 # -- binding patterns --------------------------------------------------------------------------
@@ -281,7 +299,7 @@ def system_configmap_writes(inventory: Inventory, ctx: Context) -> Iterator[Viol
         if hits:
             yield Violation(f"{binding.kind} {binding.name} lets {', '.join(str(s) for s in subjects)} "
                             f"{CONFIGMAP_WRITES.what.removeprefix('can ')} {where} through {role.kind} {role.name}: "
-                            f"{hits[0][1]}", binding.line(binding.raw, "roleRef"), obj=binding)
+                            f"{hits[0][1]}", binding.line(binding.raw, "roleRef"), obj=binding, path="roleRef")
 
 
 @check("KH-RBAC-027")
@@ -296,7 +314,7 @@ def admin_edit_cluster_wide(inventory: Inventory, ctx: Context) -> Iterator[Viol
         yield Violation(f"ClusterRoleBinding {binding.name} gives the default ClusterRole {role.name} in every "
                         f"namespace, kube-system included, to {', '.join(str(s) for s in subjects)}: it reads every "
                         "Secret, creates pods as any ServiceAccount and (admin) manages RoleBindings everywhere",
-                        binding.line(binding.raw, "roleRef"), obj=binding)
+                        binding.line(binding.raw, "roleRef"), obj=binding, path="roleRef")
 
 
 def _default_binding(binding: K8sObject, role: RoleDef) -> bool:
@@ -316,7 +334,8 @@ def cluster_admin_bindings(inventory: Inventory, ctx: Context) -> Iterator[Viola
         what = "cluster-admin" if role.name == "cluster-admin" else \
             f"{role.kind} {role.name} (cluster-admin equivalent: every verb on every resource)"
         yield Violation(f"{binding.kind} {binding.name} gives {what} {_binding_scope(binding)} to "
-                        f"{', '.join(str(s) for s in subjects)}", binding.line(binding.raw, "roleRef"), obj=binding)
+                        f"{', '.join(str(s) for s in subjects)}", binding.line(binding.raw, "roleRef"), obj=binding,
+                        path="roleRef")
 
 
 @check("KH-RBAC-013")
@@ -342,12 +361,14 @@ def _group_grants(inventory: Inventory, who: tuple[Subject, ...], informational:
             if informational:
                 note = " (the Kubernetes default)" if _is_default_binding(binding, role, subject) else ""
                 yield Violation(f"{subject} may read the health and version endpoints through {binding.kind} "
-                                f"{binding.name}{note}", _subject_line(binding, subject), obj=binding)
+                                f"{binding.name}{note}", _subject_line(binding, subject), obj=binding,
+                                path=_subject_path(binding, subject))
             else:
                 rules = "; ".join(r.describe() for r in role.rules[:3]) or "no rules"
                 yield Violation(f"{binding.kind} {binding.name} grants {role.kind} {role.name} ({rules}) "
                                 f"{_binding_scope(binding)} to {subject}: anyone who can reach the API server "
-                                "holds it", _subject_line(binding, subject), obj=binding)
+                                "holds it", _subject_line(binding, subject), obj=binding,
+                                path=_subject_path(binding, subject))
 
 
 @check("KH-RBAC-015")
@@ -362,7 +383,7 @@ def everyone_grants(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
                     else "every ServiceAccount of every namespace"
                 yield Violation(f"{binding.kind} {binding.name} grants {role.kind} {role.name} "
                                 f"{_binding_scope(binding)} to {subject}, that is to {whom}",
-                                _subject_line(binding, subject), obj=binding)
+                                _subject_line(binding, subject), obj=binding, path=_subject_path(binding, subject))
 
 
 @check("KH-RBAC-016")
@@ -376,7 +397,8 @@ def default_service_account(inventory: Inventory, ctx: Context) -> Iterator[Viol
                 role_text = f"{role.kind} {role.name}" if role else "a role"
                 yield Violation(f"{binding.kind} {binding.name} grants {role_text} {_binding_scope(binding)} to the "
                                 f"default ServiceAccount of namespace {subject.namespace}, which every pod there uses "
-                                "unless it names another", _subject_line(binding, subject), obj=binding)
+                                "unless it names another", _subject_line(binding, subject), obj=binding,
+                                path=_subject_path(binding, subject))
 
 
 @check("KH-RBAC-017")
@@ -387,7 +409,7 @@ def system_masters(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
         if masters in subjects and not _is_default_binding(binding, role, masters):
             yield Violation(f"{binding.kind} {binding.name} names group system:masters: members of that group "
                             "bypass RBAC entirely, so the binding only hides that they hold every permission",
-                            _subject_line(binding, masters), obj=binding)
+                            _subject_line(binding, masters), obj=binding, path=_subject_path(binding, masters))
 
 
 @check("KH-RBAC-020")
@@ -413,7 +435,8 @@ def workload_token_risks(inventory: Inventory, ctx: Context) -> Iterator[Violati
         if summary:
             yield Violation(f"runs as ServiceAccount {subject.namespace}/{subject.name} with its token mounted; "
                             f"a compromise of this workload gives: {summary}",
-                            pod.automount_line or pod.spec_line, obj=pod)
+                            pod.automount_line or pod.spec_line, obj=pod,
+                            path=join(pod.spec_path, "automountServiceAccountToken"))
 
 
 def _risk_summary(model: RbacModel, subject: Subject) -> str:
@@ -457,4 +480,5 @@ def escalation_paths(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
             continue  # direct holders are reported by the rule and binding controls
         first = steps[0].grants[0]
         yield Violation(f"{subject} can reach {describe_node(goal)} in {len(path)} steps: {path.describe()}",
-                        first.binding.line(first.binding.raw, "roleRef"), obj=first.binding)
+                        first.binding.line(first.binding.raw, "roleRef"), obj=first.binding,
+                        path=_subject_path(first.binding, subject))

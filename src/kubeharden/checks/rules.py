@@ -39,7 +39,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from kubeharden.checks.catalogue import Control, Violation
-from kubeharden.checks.pods import BASELINE_CAPABILITIES, SAFE_SYSCTLS
+from kubeharden.checks.pods import SAFE_SYSCTLS
+from kubeharden.model.facts import BASELINE_CAPABILITIES
+from kubeharden.model.fieldpath import join
 from kubeharden.model.objects import K8sObject, as_dict, as_list
 from kubeharden.model.pods import CONTAINER_LISTS, UNSET, ContainerView, PodView, Setting
 
@@ -236,7 +238,7 @@ def _condition_problems(condition: Any) -> list[str]:
 # -- paths -----------------------------------------------------------------------------------
 
 
-class _Lookup(dict):  # type: ignore[type-arg]
+class _Lookup(dict):
     """A mapping for message templates: a missing key reads as ``default`` (``{item[name]}``)."""
 
     def __init__(self, data: Any, default: Any = None) -> None:
@@ -291,11 +293,17 @@ def _render(rule: dict[str, Any], key: str, **values: Any) -> str:
         return f"{values.get('field')} is {values.get('value')!s}"
 
 
-def _path_rule(rule: CompiledRule, root: dict[str, Any], line: Callable[..., int | None],
+def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callable[..., int | None],
                names: Callable[[], dict[str, Any]]) -> Iterator[Violation]:
-    """Apply a path rule (each path, per ``items`` entry when given) below ``root``."""
-    entries = [root] if rule.items is None else [e for e in as_list(_dig(root, rule.items)) if isinstance(e, dict)]
-    for entry in entries:
+    """Apply a path rule (each path, per ``items`` entry when given) below ``root``, which sits at field
+    path ``base`` of the object. A violation's path is the judged field's (absent or not), or the entry's
+    when the rule reports at ``line: item``."""
+    if rule.items is None:
+        entries: list[tuple[dict[str, Any], str]] = [(root, base)]
+    else:
+        entries = [(e, join(base, *rule.items, i)) for i, e in enumerate(as_list(_dig(root, rule.items)))
+                   if isinstance(e, dict)]
+    for entry, entry_path in entries:
         item = None if rule.items is None else entry
         for name, parts in zip(rule.fields, rule.paths, strict=True):
             value, holder, key = _at(entry, parts)
@@ -312,7 +320,8 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], line: Callable[..., int
             else:
                 where = line(*_unset_anchor(entry, parts)) if item is None else line(item)
             yield Violation(_render(rule.raw, which, field=name, value=_show(value), where="", level="",
-                                    item=_Lookup(item), **names()), line=where)
+                                    item=_Lookup(item), **names()), line=where,
+                            path=entry_path if at == "item" else join(entry_path, *parts))
 
 
 # -- runners per scope -------------------------------------------------------------------------
@@ -354,7 +363,7 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator
         if rule.containers is not None and c.list_name not in rule.containers:
             continue
         if "path" in rule.raw:
-            yield from _path_rule(rule, c.raw, c.line, lambda: {"container": c.name})
+            yield from _path_rule(rule, c.raw, c.path, c.line, lambda: {"container": c.name})
             continue
         for name in rule.fields:
             setting = effective_setting(c, name)
@@ -363,16 +372,19 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator
             if which is None:
                 continue
             line = c.line(setting.holder, setting.key) if is_set else c.line(c.sc or None, None)
+            # The field where it is set (the pod's, when inherited), else where it belongs: the container's.
+            base = c.pod.spec_path if setting.level == "pod" else c.path
             yield Violation(_render(rule.raw, which, field=name, value=_show(setting.value),
                                     where=_WHERE[setting.level], level=setting.level, container=c.name,
-                                    item=_Lookup(None)), line=line)
+                                    item=_Lookup(None)),
+                            line=line, path=join(base, "securityContext", *name.split(".")))
 
 
 def _pod(compiled: tuple[CompiledRule, ...], pod: PodView) -> Iterator[Violation]:
     for rule in compiled:
         if rule.linux_only and pod.is_windows:
             continue
-        yield from _path_rule(rule, pod.spec, pod.line, dict)
+        yield from _path_rule(rule, pod.spec, pod.spec_path, pod.line, dict)
 
 
 def _object(compiled: tuple[CompiledRule, ...], obj: K8sObject) -> Iterator[Violation]:
@@ -381,7 +393,7 @@ def _object(compiled: tuple[CompiledRule, ...], obj: K8sObject) -> Iterator[Viol
                 "kind": obj.kind}
 
     for rule in compiled:
-        yield from _path_rule(rule, obj.raw, obj.line, names)
+        yield from _path_rule(rule, obj.raw, "", obj.line, names)
 
 
 def _inventory(compiled: tuple[CompiledRule, ...], kinds: tuple[str, ...], inventory: Any) -> Iterator[Violation]:

@@ -37,7 +37,7 @@ class ControlNames:
     redirects: dict[str, str] = field(default_factory=dict)
     deprecated: frozenset[str] = frozenset()
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         return iter(self.ids)
 
     def exact(self, name: str, notes: list[str] | None = None) -> str | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeharden.commands.common import fail, output_stream, severity_or_none
+from kubeharden.commands.common import quiet_after_closed_pipe
 from kubeharden.commands.own_output import report_files
 from kubeharden.commands.emit import write_output
 from kubeharden.commands.helptext import examples
@@ -215,8 +216,11 @@ def run_scan(args: argparse.Namespace) -> int:
     try:
         with output_stream(args.output) as out:
             writer(watched(), run, out)
+    except BrokenPipeError:
+        quiet_after_closed_pipe()
+        return FINDINGS if gate[0] else OK
     except OSError as exc:
-        fail(f"cannot write {args.output}: {exc.strerror or exc}")
+        fail(f"cannot write {args.output or 'standard output'}: {exc.strerror or exc}")
         return USAGE
     if gate[0]:
         return FINDINGS
@@ -255,7 +259,7 @@ class AlertPipeline:
     def __call__(self, events: list[dict[str, Any]]) -> int:
         if self.sinks is None:
             self.sinks = self.open()
-        out = []
+        out: list[dict[str, Any]] = []
         for event in events:
             if not isinstance(event, dict):
                 continue

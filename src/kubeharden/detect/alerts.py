@@ -43,11 +43,11 @@ class Alert:
     def to_dict(self) -> dict[str, Any]:
         """The plain alert: every field a responder needs, flat enough for any tool."""
         e = self.event
-        user = e.get("user") if isinstance(e.get("user"), dict) else {}
+        user = e["user"] if isinstance(e.get("user"), dict) else {}
         imp = e.get("impersonatedUser") if isinstance(e.get("impersonatedUser"), dict) else None
-        ref = e.get("objectRef") if isinstance(e.get("objectRef"), dict) else {}
-        status = e.get("responseStatus") if isinstance(e.get("responseStatus"), dict) else {}
-        ann = e.get("annotations") if isinstance(e.get("annotations"), dict) else {}
+        ref = e["objectRef"] if isinstance(e.get("objectRef"), dict) else {}
+        status = e["responseStatus"] if isinstance(e.get("responseStatus"), dict) else {}
+        ann = e["annotations"] if isinstance(e.get("annotations"), dict) else {}
         r = self.rule
         return {
             "rule_id": r.id,

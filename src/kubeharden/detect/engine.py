@@ -131,7 +131,7 @@ class Detector:
                 if self._start is None:
                     self._note_time(event_time(event))
                 return None
-            hits = passed  # type: ignore[assignment]
+            hits = list(passed)
         t = event_time(event)
         self._note_time(t)
         out: list[Alert] | None = None
@@ -206,12 +206,22 @@ class Detector:
             values = [_plain(g.fn(event)) for g in rule.value]
             if all(v is None or v == [] for v in values):
                 return None  # nothing to compare (no body at this audit level): neither a change nor a baseline
-            value = orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
+            dumped = orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
             previous = state.get(key)
-            state.touch(key, (value, audit_id))
-            if previous is None or previous[0] == value:
+            state.touch(key, (dumped, audit_id))
+            if previous is None or previous[0] == dumped:
                 return None
             return self._alert(rule, event, t, [previous[1], audit_id], 1, keyd)
+        if kind == "remember":
+            if all(v is None for v in key):
+                return None
+            if trig.step == 0:  # the object is (re)defined or deleted: remember what holds for it now
+                if event.get("verb") in ("delete", "deletecollection"):
+                    state.pop(key, None)
+                else:
+                    state.touch(key, _safe(rule.holds, event))  # type: ignore[arg-type]
+                return None
+            return self._alert(rule, event, t, [audit_id], 1, keyd) if state.get(key) else None
         if kind == "sequence":
             return self._sequence(rule, trig.step, state, key, keyd, event, t, audit_id)
         return None
@@ -220,7 +230,7 @@ class Detector:
                    audit_id: str) -> Alert | None:
         entry = state.get(key)
         if entry is None:
-            entry = (deque(), {})
+            entry = (deque[tuple[float, str, Any]](), dict[Any, int]())
             state.touch(key, entry)
         window, counts = entry  # events in the window, and how many of them carry each distinct value
         distinct = _key_value(rule.distinct, event) if rule.distinct else None

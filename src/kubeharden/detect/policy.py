@@ -218,8 +218,15 @@ def coverage(policy: AuditPolicy, rules: list[DetectionRule]) -> list[Coverage]:
                     what = f"{verb} {res}{'/' + sub if sub else ''}"
                     if LEVELS.index(d.level) < need:
                         gaps.append(f"{what} logged at {d.level} ({d.where()}), needs {req.level}")
-                    elif not set(req.stages) - d.omit_stages:
-                        gaps.append(f"{what}: stages {', '.join(req.stages)} are omitted")
+                    elif not (set(req.stages) - d.omit_stages) - {"Panic"}:
+                        # Panic events are written only when a handler panics: a rule left with them alone
+                        # sees nothing of ordinary traffic
+                        omitted = sorted(set(req.stages) & d.omit_stages, key=STAGES.index)
+                        by = "the policy's omitStages" if set(omitted) <= policy.omit_stages else \
+                            f"omitStages of {d.where()}"
+                        left = " (only Panic events would remain)" if "Panic" in req.stages and \
+                            "Panic" not in d.omit_stages else ""
+                        gaps.append(f"{what}: stage(s) {', '.join(omitted)} omitted by {by}{left}")
                     else:
                         ok += 1
         if ok == total:

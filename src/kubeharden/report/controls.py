@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from typing import IO
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import orjson
 from rich.console import Console
 from rich.table import Table
 
 from kubeharden.checks.catalogue import MAPPING_KEYS, Control
+from kubeharden.checks.peers import peer_notes
 from kubeharden.guide import GUIDE, anchor_of, title_of
 
 _MAPPING_NAMES = {"cis": "CIS Kubernetes Benchmark v1.9", "pss": "Pod Security Standards", "kubescape": "kubescape",
                   "checkov": "checkov", "trivy": "Trivy", "polaris": "Polaris", "kube-score": "kube-score",
-                  "mitre": "MITRE ATT&CK"}
+                  "kubeaudit": "kubeaudit", "kubesec": "kubesec", "mitre": "MITRE ATT&CK"}
 
 
 def write_json(controls: Iterable[Control], out: IO[str]) -> None:
@@ -53,18 +54,38 @@ def write_markdown(controls: Iterable[Control], out: IO[str]) -> None:
     for c in controls:
         formerly = f" · formerly {', '.join(c.formerly)}" if c.formerly else ""
         w(f"\n## {c.id}\n\n**{c.title}** · `{c.slug}` · severity {c.severity.label} · profile {c.profile} · "
-          f"scope {c.scope} · section *{c.section}* · {c.status} since {c.since}{formerly}\n\n")
+          f"scope {c.scope} · inputs {', '.join(c.inputs)} · section *{c.section}* · {c.status} since {c.since}"
+          f"{formerly}\n\n")
         w(f"{c.description}\n\n**Fix:** {c.remediation}\n\n")
+        if c.fix is not None:
+            where = f"`{c.fix.field}` of the {'container' if c.scope == 'container' else 'pod spec'}" if c.fix.field \
+                else "the offending field"
+            w(f"**Structured fix:** `{c.fix.op}` {where}" + (f" to `{orjson.dumps(c.fix.value).decode()}`"
+                                                               if c.fix.value is not None else "")
+              + (" (safe to apply automatically)" if c.fix.safe else " (needs review)") + "\n\n")
         if c.config_note:
             w(f"**Configuration:** {c.config_note}\n\n")
         w("**Guide:** " + "; ".join(f"[{i}](guide.md#{anchor_of(i)}) — {title_of(i)}" for i in c.nsa) + "\n\n")
-        maps = c.mappings_dict()
-        rows = [(k, v) for k, v in maps.items() if v]
-        if rows:
-            w("| Equivalent in | IDs |\n|---|---|\n")
-            for key in MAPPING_KEYS:
-                if maps[key]:
-                    w(f"| {_MAPPING_NAMES[key]} | {', '.join(maps[key])} |\n")
-            w("\n")
-        w("Fails:\n\n```yaml\n" + c.example_fail.rstrip() + "\n```\n\n")
+        _write_mappings(c, w)
+        for example in c.fail_examples:
+            w("Fails:\n\n```yaml\n" + example.rstrip() + "\n```\n\n")
         w("Passes:\n\n```yaml\n" + c.example_pass.rstrip() + "\n```\n")
+
+
+def _write_mappings(c: Control, w: Callable[[str], object]) -> None:
+    """The mapping table (equivalent and related IDs per peer) and the peers kubeharden does not follow."""
+    relations = c.mapping_relations_dict()
+    if any(relations.values()):
+        w("| Peer | Equivalent | Related |\n|---|---|---|\n")
+        for key in MAPPING_KEYS:
+            if relations[key]:
+                same = [i for i, rel in relations[key].items() if rel == "equivalent"]
+                other = [i for i, rel in relations[key].items() if rel != "equivalent"]
+                w(f"| {_MAPPING_NAMES[key]} | {', '.join(same)} | {', '.join(other)} |\n")
+        w("\n")
+    notes = peer_notes(c.id)
+    if notes:
+        w("**Where peers contradict the Kubernetes documentation** (kubeharden does not follow them):\n\n")
+        for note in notes:
+            w(f"- {_MAPPING_NAMES[note.key]} {note.peer_id}: {note.note}\n")
+        w("\n")
