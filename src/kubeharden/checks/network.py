@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 from kubeharden.analysis.external import METADATA, NODE_NETWORKS, block_internet_open, block_overlaps
 from kubeharden.analysis.ingress_exposure import DEFAULT_CONTROLLERS
-from kubeharden.analysis.policies import Policy, PolicyError, Rule, error_line
+from kubeharden.analysis.policies import IPBlock, IPNetwork, Policy, PolicyError, Rule, error_line
 from kubeharden.analysis.ports import NO_PORTS, PortSet
-from kubeharden.analysis.precedence import Layer, decide
+from kubeharden.analysis.precedence import Decision, Layer, decide
 from kubeharden.analysis.reachability import (
     DEFAULT_NAMESPACE,
     NAME_LABEL,
@@ -397,28 +397,53 @@ def kubelet_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
             yield Violation(f"the kubelet API ({KUBELET_PORTS}) of every node is reachable: "
                             f"{_why_open(w)}", record.spec_line, obj=record)
             continue
-        reasons: list[str] = []
-        ports = NO_PORTS
-        for block, opened, rules in network.egress_blocks(klass.index):
-            hit = opened & KUBELET_PORTS
-            nodes = [str(n) for n in ctx.config.node_networks or NODE_NETWORKS if block_overlaps(block, n)]
-            if hit and nodes:
-                ports = ports | hit
-                by = ", ".join(f"{r.label} ({r.where})" for r in rules) or "no rule (not isolated)"
-                reasons.append(f"{block} on {hit} ({by}) covers node address space {', '.join(nodes[:3])}")
-        if network.layered:
-            found = network.egress_to_nodes(klass.index)
-            hit = found.allowed & KUBELET_PORTS
-            if hit:
-                ports = ports | hit
-                by = ", ".join(sorted({f"{r.label} ({r.where})" for r, a, _ in found.steps if a == "Allow"}))
-                reasons.append(f"nodes on {hit} ({by or found.isolated_by and 'no rule' or 'no isolating layer'})")
+        node_networks = ctx.config.node_networks or NODE_NETWORKS
+        decisions = network.address_decisions(klass.index, "egress", node_networks, nodes=True)
+        if decisions is not None:
+            ports, reasons = _kubelet_decided(decisions)
+        else:
+            ports, reasons = _kubelet_blocks(network.egress_blocks(klass.index), node_networks)
         if reasons:
             yield Violation(f"egress reaches the kubelet API on node addresses ({ports}): {'; '.join(reasons)}",
                             record.spec_line, obj=record,
                             remediation="Except the node subnets from wide ipBlocks (except: [NODE_CIDR]) and do "
                                         "not allow nodes or host entities on TCP 10250/10255; pods never need the "
                                         "kubelet API")
+
+
+def _kubelet_blocks(blocks: list[tuple[IPBlock, PortSet, list[Rule]]], node_networks: tuple[IPNetwork, ...]
+                    ) -> tuple[PortSet, list[str]]:
+    """Kubelet ports allowed towards node address space when only NetworkPolicies decide (the
+    union of the allowed blocks overlapping ``node_networks``), with a reason per block."""
+    reasons: list[str] = []
+    ports = NO_PORTS
+    for block, opened, rules in blocks:
+        hit = opened & KUBELET_PORTS
+        nodes = [str(n) for n in node_networks if block_overlaps(block, n)]
+        if hit and nodes:
+            ports = ports | hit
+            by = ", ".join(f"{r.label} ({r.where})" for r in rules) or "no rule (not isolated)"
+            reasons.append(f"{block} on {hit} ({by}) covers node address space {', '.join(nodes[:3])}")
+    return ports, reasons
+
+
+def _kubelet_decided(decisions: list[tuple[list[IPBlock], Decision]]) -> tuple[PortSet, list[str]]:
+    """Kubelet ports the layers allow towards node addresses (AdminNetworkPolicy Deny and
+    Allow come first, then NetworkPolicies, then the baseline: analysis.precedence), with a reason
+    per group of node address blocks decided alike."""
+    reasons: list[str] = []
+    ports = NO_PORTS
+    for blocks, found in decisions:
+        hit = found.allowed & KUBELET_PORTS
+        if not hit:
+            continue
+        ports = ports | hit
+        by = sorted({f"{r.label} ({r.where})" for r, a, p in found.steps if a == "Allow" and p & hit})
+        if found.by_default & hit:
+            by.append(f"{found.by_default & hit} decided by no rule and nothing isolates the pod for egress")
+        where = ", ".join(str(b) for b in blocks[:3]) + (" …" if len(blocks) > 3 else "")
+        reasons.append(f"node addresses in {where} on {hit} ({'; '.join(by)})")
+    return ports, reasons
 
 
 # -- exposure (NSA-NET-9) ---------------------------------------------------------------------------
