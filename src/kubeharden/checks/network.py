@@ -117,7 +117,7 @@ def _default_deny(inventory: Inventory, ctx: Context, direction: str) -> Iterato
             why = (f"the policies applying to every pod ({', '.join(p.label for p in whole[:3])}) do not isolate "
                    f"{types}")
         elif mine:
-            why = (f"its {len(mine)} NetworkPolicies select only some pods or do not isolate {types}; "
+            why = (f"its policies ({_count_kinds(mine)}) select only some pods or do not isolate {types}; "
                    "pods they do not select accept all " + direction)
         else:
             why = f"no NetworkPolicy in namespace {unit.name!r}: every pod accepts all {direction}"
@@ -125,6 +125,21 @@ def _default_deny(inventory: Inventory, ctx: Context, direction: str) -> Iterato
                         unit.obj.origin.line, obj=unit.obj,
                         remediation=f"Add a policy selecting every pod (or run `kubeharden generate netpol -n "
                                     f"{unit.name}`):\n" + _deny_yaml(unit.name, types))
+
+
+def _count_kinds(policies: list[Policy]) -> str:
+    """``"1 CiliumNetworkPolicy, 2 NetworkPolicies"``: the policy objects by kind (a Cilium object
+    with several ``specs`` counts once)."""
+    objects = {id(p.obj): p.kind for p in policies}
+    counts: dict[str, int] = defaultdict(int)
+    for kind in objects.values():
+        counts[kind] += 1
+    parts = []
+    for kind, n in sorted(counts.items()):
+        at = kind.rfind("Policy")
+        plural = kind[:at] + "Policies" + kind[at + len("Policy"):] if at >= 0 else kind
+        parts.append(f"{n} {kind if n == 1 else plural}")
+    return ", ".join(parts)
 
 
 def _selects_whole_namespace(network: Network, policy: Policy, namespace: str) -> bool:
