@@ -234,7 +234,10 @@ class Network:
             w.klass = klass.index
 
     def controller_for(self, backend: Backend) -> IngressController | None:
-        """The configured controller serving ``backend``'s route (by class, else the first)."""
+        """The proxy serving ``backend``'s route: its Gateway's own proxy when the implementation
+        deploys one per Gateway, else the configured controller of its class, else the first."""
+        if backend.gateway_proxy is not None:
+            return backend.gateway_proxy
         for controller in self._controllers:
             if backend.controller_class is not None and controller.ingress_class == backend.controller_class:
                 return controller
