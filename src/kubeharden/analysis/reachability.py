@@ -177,6 +177,9 @@ class Network:
         self._rule_masks: dict[int, int] = {}
         self._named: list[int] | None = None
         self._blocks_cache: dict[tuple[str, int], list[tuple[IPBlock, PortSet, list[Rule]]]] = {}
+        #: decide_addresses results by what decides them (the layers' rules, named ports, addresses):
+        #: classes under the same policies share them.
+        self._address_cache: dict[tuple[object, ...], list[tuple[list[IPBlock], Decision]]] = {}
         self._load_namespaces(inventory)
         self._load_workloads(inventory)
         self.backends = backends(inventory)
@@ -505,12 +508,23 @@ class Network:
             found = self._blocks_cache[(direction, index)] = self._layered_blocks(layers, named)
         return found
 
-    @staticmethod
-    def _layered_blocks(layers: list[Layer], named: NamedPorts | None) -> list[tuple[IPBlock, PortSet, list[Rule]]]:
+    def _decide_addresses(self, layers: list[Layer], named: NamedPorts | None,
+                          within: tuple[IPNetwork, ...] | None = None, nodes: bool = False
+                          ) -> list[tuple[list[IPBlock], Decision]]:
+        """:func:`decide_addresses`, computed once per distinct set of layers, named ports and addresses."""
+        key = (tuple((layer.name, layer.isolated, layer.passes, tuple(id(r) for r in layer.rules)) for layer in layers),
+               None if named is None else tuple(sorted(named.items())), within, nodes)
+        found = self._address_cache.get(key)
+        if found is None:
+            found = self._address_cache[key] = decide_addresses(layers, named, within, nodes)
+        return found
+
+    def _layered_blocks(self, layers: list[Layer], named: NamedPorts | None
+                        ) -> list[tuple[IPBlock, PortSet, list[Rule]]]:
         """Outside addresses as the layers decide them (see :func:`decide_addresses`), the
         allowed ones with the rules that allowed them."""
         out: list[tuple[IPBlock, PortSet, list[Rule]]] = []
-        for blocks, found in decide_addresses(layers, named):
+        for blocks, found in self._decide_addresses(layers, named):
             if found.allowed:
                 why = [r for r, a, _ in found.steps if a == "Allow"]
                 out.extend((block, found.allowed, why) for block in blocks)
@@ -526,7 +540,7 @@ class Network:
         layers = klass.egress_layers if direction == "egress" else klass.ingress_layers
         if not self.layered or not layers:
             return None
-        return decide_addresses(layers, None if direction == "egress" else klass.named_ports, within, nodes)
+        return self._decide_addresses(layers, None if direction == "egress" else klass.named_ports, within, nodes)
 
     def _blocks(self, rules: list[Rule], named: NamedPorts | None = None
                 ) -> list[tuple[IPBlock, PortSet, list[Rule]]]:
