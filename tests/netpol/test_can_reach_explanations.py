@@ -68,3 +68,23 @@ def test_address_credited_only_to_rules_that_cover_it(tmp_path, capsys):
     code, out = can_reach(tmp_path, capsys, DOCS, "web", "10.1.2.3:443")
     assert code == 0 and "AdminNetworkPolicy web-egress egress[1] (internal-https)" in out
     assert "not decided" not in out
+
+
+def test_system_reachability_credits_only_what_allowed_the_reported_ports():
+    """KH-NET-005 (layered): the rules named are those that allowed the reported ports, and
+    ports allowed because nothing isolates the pod are said to be."""
+    from test_network_controls import run
+
+    dns = deploy("coredns", "kube-system", {"k8s-app": "kube-dns"},
+                 ports=[{"name": "dns", "containerPort": 53, "protocol": "UDP"}, {"name": "metrics",
+                                                                                   "containerPort": 9153}])
+    client = deploy("app", "shop", {"app": "app"})
+    rules = [{"name": "dns", "action": "Allow", "from": [{"namespaces": {}}],
+              "ports": [{"portNumber": {"protocol": "UDP", "port": 53}}]},
+             {"name": "metrics", "action": "Allow", "from": [{"namespaces": {}}], "ports": tcp(9153)}]
+    system = {"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}
+    findings, _ = run("KH-NET-005", dns, client, anp("system", 5, {"subject": system, "ingress": rules}))
+    message = findings[0].message
+    assert "ingress[0] (dns)" not in message  # it allowed only UDP 53, which DNS pods are expected to serve
+    assert "AdminNetworkPolicy system ingress[1] (metrics)" in message
+    assert "not decided by any rule and so allowed (nothing isolates it for ingress)" in message

@@ -27,6 +27,7 @@ from kubeharden.analysis.reachability import (
     Network,
     PodClass,
     Workload,
+    default_note,
     is_namespace_key,
     parse_any_policy,
 )
@@ -304,7 +305,11 @@ def _layered_openings(network: Network, klass: PodClass, clients: list[PodClass]
         ports = verdict.ports - expected
         if not ports:
             continue
-        why = ", ".join(sorted({f"{r.label} ({r.where})" for r, _ in verdict.allowing})) or verdict.note
+        rules = ", ".join(sorted({f"{r.label} ({r.where})" for r, p in verdict.allowing if p & ports}))
+        if verdict.decision is not None:  # the rules that allowed these ports, and what allowed the rest
+            why = "; ".join(x for x in (rules, default_note(verdict.decision, "ingress", ports)) if x)
+        else:
+            why = rules or verdict.note
         grouped[(ports, why)].append(network.workloads[client.members[0]].label)
     out = []
     for (ports, why), names in grouped.items():
