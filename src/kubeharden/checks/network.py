@@ -1,9 +1,9 @@
 """Network separation (NSA-NET-6, -7, -9, -31) and resource policies (NSA-NET-10, -11).
 
 The NetworkPolicy controls ask the reachability engine what traffic is really allowed
-instead of asking "does some policy exist". Namespaces and workloads under Cilium or
-Calico policies are not judged by them (kubeharden does not evaluate those engines);
-KH-NET-014 says so per namespace, so nobody gets a false "no policy" alarm.
+instead of asking "does some policy exist". Cilium, Calico and AdminNetworkPolicy rules are
+evaluated in the same engine, layer by layer (analysis.precedence); the parts of them that
+are not evaluated are listed by KH-NET-014.
 
 Namespaces considered are those with workloads or a Namespace object in the input;
 the configured ``system_namespaces`` are left to KH-NET-005 (reachability of system
