@@ -88,3 +88,9 @@ def test_system_reachability_credits_only_what_allowed_the_reported_ports():
     assert "ingress[0] (dns)" not in message  # it allowed only UDP 53, which DNS pods are expected to serve
     assert "AdminNetworkPolicy system ingress[1] (metrics)" in message
     assert "not decided by any rule and so allowed (nothing isolates it for ingress)" in message
+
+
+def test_internet_blocks_say_why_they_are_allowed(tmp_path, capsys):
+    code, out = can_reach(tmp_path, capsys, DOCS, "web", "internet:443")
+    assert code == 0 and "0.0.0.0/0 except 10.0.0.0/8: TCP 443 (no rule decides it and nothing isolates" in out
+    assert "internal-https" not in out  # the 10.0.0.0/8 rule is not public address space

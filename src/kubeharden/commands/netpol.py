@@ -303,7 +303,7 @@ def _decided(out: IO[str], title: str, what: str, decisions: list[tuple[list[IPB
 
 
 def _block_line(out: IO[str], block: IPBlock, ports: PortSet, rules: Iterable) -> None:
-    why = ", ".join(r.label for r in rules) or "not isolated"
+    why = ", ".join(r.label for r in rules) or "no rule decides it and nothing isolates the pod for it"
     print(f"    - {block}: {ports} ({why})", file=out)
 
 
