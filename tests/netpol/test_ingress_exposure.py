@@ -66,17 +66,57 @@ def test_real_controller_pods_are_used_and_their_egress_counts():
                 .exposures()) == []
 
 
+def gateway(name: str, ns: str, cls: str, **spec) -> str:
+    return json.dumps({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                       "metadata": {"name": name, "namespace": ns},
+                       "spec": {"gatewayClassName": cls, "listeners": [], **spec}})
+
+
+def http_route(*parents: tuple[str, str]) -> str:
+    return json.dumps({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                       "metadata": {"name": "web", "namespace": "shop"},
+                       "spec": {"parentRefs": [{"name": n, "namespace": ns} for ns, n in parents],
+                                "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]}})
+
+
 def test_http_route_uses_the_gateway_class():
-    gateway = json.dumps({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-                          "metadata": {"name": "public", "namespace": "gw"},
-                          "spec": {"gatewayClassName": "istio", "listeners": []}})
-    route = json.dumps({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-                        "metadata": {"name": "web", "namespace": "shop"},
-                        "spec": {"parentRefs": [{"name": "public", "namespace": "gw"}],
-                                 "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]}})
-    net = build(WEB, SVC, gateway, route)
+    net = build(WEB, SVC, gateway("public", "gw", "traefik"), http_route(("gw", "public")))
+    assert [(e.controller.namespace, str(e.ports)) for e in net.exposures()] == [("traefik", "TCP 8080")]
+
+
+def test_istio_gateway_proxy_runs_in_the_gateway_namespace():
+    """Istio automated deployment: <Gateway>-istio in the Gateway's namespace, pods labelled
+    gateway.networking.k8s.io/gateway-name (istio.io, Kubernetes Gateway API task)."""
+    net = build(WEB, SVC, gateway("public", "gw", "istio"), http_route(("gw", "public")))
     found = list(net.exposures())
-    assert [(e.controller.namespace, str(e.ports)) for e in found] == [("istio-system", "TCP 8080")]
+    assert [(e.controller.namespace, e.source.label, str(e.ports)) for e in found] == [
+        ("gw", "gw/IngressController/public-istio (modelled)", "TCP 8080")]
+    assert dict(found[0].controller.labels) == {"gateway.networking.k8s.io/gateway-name": "public"}
+    assert not any(w.namespace == "istio-system" for w in net.workloads)
+    # a policy admitting only the Gateway's namespace lets it through; one admitting only istio-system does not
+    def from_ns(ns: str) -> str:
+        return policy("web", "shop", {"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": {
+            "matchLabels": {"kubernetes.io/metadata.name": ns}}}]}]})
+    route = http_route(("gw", "public"))
+    assert list(build(WEB, SVC, gateway("public", "gw", "istio"), route, from_ns("gw")).exposures())
+    assert not list(build(WEB, SVC, gateway("public", "gw", "istio"), route, from_ns("istio-system")).exposures())
+
+
+def test_istio_gateway_real_proxy_pods_and_manual_deployment():
+    proxy = deploy("public-istio", "gw", {"gateway.networking.k8s.io/gateway-name": "public"})
+    net = build(WEB, SVC, proxy, gateway("public", "gw", "istio"), http_route(("gw", "public")))
+    assert [e.source.ref.name for e in net.exposures()] == ["public-istio"] and not any(
+        w.modelled for w in net.workloads)
+    manual = gateway("public", "gw", "istio", addresses=[
+        {"type": "Hostname", "value": "istio-ingressgateway.istio-system.svc.cluster.local"}])
+    net = build(WEB, SVC, manual, http_route(("gw", "public")))
+    assert [e.controller.namespace for e in net.exposures()] == ["istio-system"]
+
+
+def test_each_parent_gateway_is_a_source():
+    net = build(WEB, SVC, gateway("a", "edge-a", "istio"), gateway("b", "edge-b", "istio"),
+                http_route(("edge-a", "a"), ("edge-b", "b")))
+    assert sorted(e.controller.namespace for e in net.exposures()) == ["edge-a", "edge-b"]
 
 
 def test_service_without_selector_or_port_exposes_nothing():

@@ -244,3 +244,16 @@ def test_kubelet_egress_and_configured_node_networks():
     assert "is reachable" in run("KH-NET-016", WEB)[0][0].message  # egress not isolated
     with pytest.raises(Exception, match="node_networks"):
         parse_config({"node_networks": ["10.0.0.0/33"]})
+
+
+def test_default_deny_names_the_kinds_of_the_namespace_policies():
+    """A namespace whose only policy is a CiliumNetworkPolicy must not be said to have NetworkPolicies."""
+    cnp = policy("c", "shop", {"endpointSelector": {"matchLabels": {"app": "other"}}, "ingress": [{}],
+                               "egress": [{}]}, api_version="cilium.io/v2", kind="CiliumNetworkPolicy")
+    for cid in ("KH-NET-001", "KH-NET-002"):
+        findings, _ = run(cid, WEB, cnp)
+        assert "its policies (1 CiliumNetworkPolicy) select only some pods" in findings[0].message, cid
+    some = policy("n1", "shop", {"podSelector": {"matchLabels": {"app": "x"}}, "ingress": [{}]})
+    more = policy("n2", "shop", {"podSelector": {"matchLabels": {"app": "y"}}, "ingress": [{}]})
+    findings, _ = run("KH-NET-001", WEB, cnp, some, more)
+    assert "(1 CiliumNetworkPolicy, 2 NetworkPolicies)" in findings[0].message

@@ -17,7 +17,11 @@ Semantics follow Cilium's policy documentation (https://docs.cilium.io/en/stable
   …) are alternatives and ``toPorts`` restricts them. A rule with ``toPorts`` and no L3 peer
   applies to every peer; an empty rule ``{}`` allows nothing. ``fromEndpoints`` of a namespaced
   policy stay in its namespace unless they name ``io.kubernetes.pod.namespace``. CIDR peers
-  never match pods managed by Cilium.
+  never match pods managed by Cilium, and by default not node addresses either: Cilium gives
+  node IPs the ``host``/``remote-node`` identities, which CIDR selectors (and ``world``) do not
+  select unless the agent runs with ``policy-cidr-match-mode: nodes`` ("Layer 3 Examples",
+  "Selecting nodes with CIDR / ipBlock"). kubeharden follows that default: only ``host``,
+  ``remote-node``, ``cluster``, ``all`` and ``toNodes`` peers reach node addresses.
 * ``toPorts[].ports[]``: ``port`` is a number or a name, ``endPort`` widens it, ``protocol``
   is TCP, UDP, SCTP or ANY (the default).
 
@@ -209,7 +213,8 @@ def _rule(policy: Policy, direction: str, where: str, index: int, raw: Any, acti
                 peers.append(Peer(pod_selector=compiled, extended=True,
                                   any_namespace=clusterwide or _names_namespace(compiled)))
         elif key in ("fromCIDR", "toCIDR"):
-            peers.extend(Peer(ip_block=IPBlock(cidr_of(c, f"{where}.{key}[{i}]"))) for i, c in enumerate(value))
+            peers.extend(Peer(ip_block=IPBlock(cidr_of(c, f"{where}.{key}[{i}]")), ip_matches_nodes=False)
+                         for i, c in enumerate(value))
         elif key in ("fromCIDRSet", "toCIDRSet"):
             for i, item in enumerate(value):
                 peers.extend(_cidr_set(item, f"{where}.{key}[{i}]", notes))
@@ -270,7 +275,7 @@ def _cidr_set(item: Any, where: str, notes: list[str]) -> list[Peer]:
         net = cidr_of(text, f"{where}.except[{i}]")
         if net.version == cidr.version and net.subnet_of(cidr):  # type: ignore[arg-type]
             holes.append(net)
-    return [Peer(ip_block=IPBlock(cidr, tuple(holes)))]
+    return [Peer(ip_block=IPBlock(cidr, tuple(holes)), ip_matches_nodes=False)]
 
 
 def _entity(name: str, where: str, notes: list[str]) -> list[Peer] | None:
@@ -278,7 +283,7 @@ def _entity(name: str, where: str, notes: list[str]) -> list[Peer] | None:
     if name == "all":
         return None
     if name == "world":
-        return [Peer(ip_block=ANY_IPV4), Peer(ip_block=ANY_IPV6)]
+        return [Peer(ip_block=ANY_IPV4, ip_matches_nodes=False), Peer(ip_block=ANY_IPV6, ip_matches_nodes=False)]
     if name == "cluster":
         return [Peer(pod_selector=EVERYTHING, any_namespace=True), Peer(nodes=EVERYTHING)]
     if name in ("host", "remote-node"):

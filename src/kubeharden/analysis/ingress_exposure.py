@@ -10,6 +10,17 @@ own manifests use. When the input has pods that match, they are the source; othe
 stand-in pod is modelled for the controller the route names (``ingressClassName``, or the
 Gateway's ``gatewayClassName``; the first configured controller when none matches).
 
+Some Gateway API implementations deploy one proxy per Gateway instead of one controller
+for the cluster. Istio's "automated deployment" (Istio "Kubernetes Gateway API" task,
+https://istio.io/latest/docs/tasks/traffic-management/ingress/gateway-api/#automated-deployment)
+creates for each Gateway of class ``istio`` a Deployment and Service named
+``<Gateway>-istio`` **in the Gateway's namespace**, whose pods carry
+``gateway.networking.k8s.io/gateway-name: <Gateway>`` (the label Gateway API GEP-1762 "In
+Cluster Gateway Deployments" standardises). So an HTTPRoute attached to such a Gateway is
+served from that namespace and those labels, not from ``istio-system``; a Gateway that sets
+``spec.addresses`` (Istio's "manual deployment": it binds to an existing Service) keeps the
+configured controller. Each parent Gateway of a route is a source of its own.
+
 Backends: ``spec.defaultBackend`` and ``spec.rules[].http.paths[].backend.service`` (name and
 ``port.number`` or ``port.name``) of an Ingress; ``spec.rules[].backendRefs[]`` of kind Service
 (``name``, ``namespace`` defaulting to the route's, ``port``) of an HTTPRoute. The Service
@@ -35,10 +46,12 @@ class IngressController:
     namespace: str
     labels: tuple[tuple[str, str], ...]
     ingress_class: str | None = None
+    workload: str | None = None  # the name of the proxy's Deployment, when the implementation fixes it
 
     @property
     def name(self) -> str:
-        return dict(self.labels).get("app.kubernetes.io/name") or self.ingress_class or self.namespace
+        return self.workload or dict(self.labels).get("app.kubernetes.io/name") or self.ingress_class or \
+            self.namespace
 
 
 #: The labels the controllers' own installation manifests put on their pods (ingress-nginx
@@ -50,6 +63,24 @@ DEFAULT_CONTROLLERS = (
     IngressController("kong", (("app.kubernetes.io/name", "kong"),), "kong"),
     IngressController("istio-system", (("istio", "ingressgateway"),), "istio"),
 )
+
+
+#: GatewayClasses whose implementation deploys a proxy per Gateway in the Gateway's namespace
+#: (Istio automated deployment, see the module docstring), and the label its pods carry.
+PER_GATEWAY_CLASSES = ("istio",)
+GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
+
+
+def gateway_proxy(gateway: K8sObject) -> IngressController | None:
+    """The proxy an implementation deploys for ``gateway`` (namespace, pod labels, Deployment
+    name), or None when the Gateway is served by a cluster-wide controller (another class, or
+    ``spec.addresses`` set: Istio's manual deployment onto an existing Service)."""
+    spec = as_dict(gateway.raw.get("spec"))
+    cls = spec.get("gatewayClassName")
+    if cls not in PER_GATEWAY_CLASSES or spec.get("addresses"):
+        return None
+    return IngressController(gateway.namespace or DEFAULT_NAMESPACE, ((GATEWAY_NAME_LABEL, gateway.name),),
+                             str(cls), f"{gateway.name}-{cls}")
 
 
 def parse_controllers(raw: Any, where: str) -> tuple[IngressController, ...]:
@@ -77,6 +108,7 @@ class Backend:
     port: int | str | None  # the Service port (number or name); None: its only port
     line: int | None
     controller_class: str | None
+    gateway_proxy: IngressController | None = None  # the per-Gateway proxy serving it (see gateway_proxy)
 
     @property
     def label(self) -> str:
@@ -86,8 +118,7 @@ class Backend:
 def backends(inventory: Inventory) -> list[Backend]:
     """Every Service port that an Ingress or HTTPRoute of the input sends traffic to."""
     out: list[Backend] = []
-    gateways = {(g.namespace or DEFAULT_NAMESPACE, g.name): as_dict(g.raw.get("spec")).get("gatewayClassName")
-                for g in inventory.of_kind("Gateway")}
+    gateways = {(g.namespace or DEFAULT_NAMESPACE, g.name): g for g in inventory.of_kind("Gateway")}
     for obj in inventory.of_kind("Ingress"):
         spec = as_dict(obj.raw.get("spec"))
         ns = obj.namespace or DEFAULT_NAMESPACE
@@ -107,10 +138,7 @@ def backends(inventory: Inventory) -> list[Backend]:
     for obj in inventory.of_kind("HTTPRoute"):
         spec = as_dict(obj.raw.get("spec"))
         ns = obj.namespace or DEFAULT_NAMESPACE
-        cls = None
-        for parent in as_list(spec.get("parentRefs")):
-            parent = as_dict(parent)
-            cls = cls or gateways.get((str(parent.get("namespace") or ns), str(parent.get("name"))))
+        parents = _route_parents(spec, ns, gateways)
         for rule in as_list(spec.get("rules")):
             for ref in as_list(as_dict(rule).get("backendRefs")):
                 ref = as_dict(ref)
@@ -118,10 +146,29 @@ def backends(inventory: Inventory) -> list[Backend]:
                         not isinstance(ref.get("name"), str):
                     continue
                 number = ref.get("port")
-                out.append(Backend(obj, str(ref.get("namespace") or ns), ref["name"],
-                                   number if isinstance(number, int) else None, obj.line(ref),
-                                   str(cls) if cls else None))
+                for cls, proxy in parents:
+                    out.append(Backend(obj, str(ref.get("namespace") or ns), ref["name"],
+                                       number if isinstance(number, int) else None, obj.line(ref), cls, proxy))
     return out
+
+
+def _route_parents(spec: dict, namespace: str, gateways: dict[tuple[str, str], K8sObject]
+                   ) -> list[tuple[str | None, IngressController | None]]:
+    """(class, per-Gateway proxy) of each Gateway of the input a route's ``parentRefs`` name, in
+    order and without repeats; ``[(None, None)]`` when none is in the input."""
+    out: list[tuple[str | None, IngressController | None]] = []
+    for parent in as_list(spec.get("parentRefs")):
+        parent = as_dict(parent)
+        if parent.get("kind", "Gateway") != "Gateway":
+            continue
+        gateway = gateways.get((str(parent.get("namespace") or namespace), str(parent.get("name"))))
+        if gateway is None:
+            continue
+        cls = as_dict(gateway.raw.get("spec")).get("gatewayClassName")
+        found = (str(cls) if cls else None, gateway_proxy(gateway))
+        if found not in out:
+            out.append(found)
+    return out or [(None, None)]
 
 
 def service_target(service: K8sObject, wanted: int | str | None) -> tuple[dict[str, str], int | str] | None:

@@ -148,7 +148,8 @@ class Peer:
 
     ``pod_selector`` alone means pods of the policy's namespace unless ``any_namespace``;
     ``namespace_selector`` adds matching namespaces; ``ip_block`` is an address range (which
-    matches every pod too when ``ip_matches_pods``: see :func:`address_peer`); ``nodes`` selects nodes (and so the
+    matches every pod too when ``ip_matches_pods``: see :func:`address_peer`, and node addresses unless
+    ``ip_matches_nodes`` is False); ``nodes`` selects nodes (and so the
     hostNetwork pods on them). ``extended`` selectors see the engine's extra labels (namespace,
     service account); ``not_selector`` excludes pods it matches (Calico ``notSelector``).
     Selectors are anything with ``matches(labels)``: compiled label selectors or Calico
@@ -163,6 +164,7 @@ class Peer:
     extended: bool = False
     not_selector: Any = None
     ip_matches_pods: bool = False
+    ip_matches_nodes: bool = True  # False for Cilium CIDR peers (node addresses have their own identities)
 
 
 @dataclass(eq=False, slots=True)

@@ -46,7 +46,11 @@ class Decision:
     allowed: PortSet
     steps: list[tuple[NetworkPolicyRule, str, PortSet]]  # (rule, action taken, ports it decided)
     by_default: PortSet  # allowed because nothing isolates the pod for those ports
-    isolated_by: list[str]  # the layers whose isolation denied what no rule decided
+    isolated_by: list[tuple[str, PortSet]]  # each layer whose isolation denied what no rule decided, and those ports
+
+    def denied_by_isolation(self, wanted: PortSet = ALL_PORTS) -> list[str]:
+        """The layers whose isolation denied some of ``wanted`` (a port no rule decided)."""
+        return [name for name, ports in self.isolated_by if ports & wanted]
 
 
 def decide(layers: list[Layer], hit: Callable[[NetworkPolicyRule], bool], named: NamedPorts | None) -> Decision:
@@ -58,7 +62,7 @@ def decide(layers: list[Layer], hit: Callable[[NetworkPolicyRule], bool], named:
     undecided = ALL_PORTS
     allowed = NO_PORTS
     steps: list[tuple[NetworkPolicyRule, str, PortSet]] = []
-    isolated_by: list[str] = []
+    isolated_by: list[tuple[str, PortSet]] = []
     for layer in layers:
         passed = NO_PORTS
         for rule in layer.rules:
@@ -77,7 +81,7 @@ def decide(layers: list[Layer], hit: Callable[[NetworkPolicyRule], bool], named:
                 passed = passed | ports
         if layer.isolated and not layer.passes:
             if undecided:
-                isolated_by.append(layer.name)
+                isolated_by.append((layer.name, undecided))
             undecided = passed
         else:
             undecided = undecided | passed

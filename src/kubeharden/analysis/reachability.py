@@ -38,6 +38,7 @@ from kubeharden.analysis.policies import (
     ANY_IPV4,
     ANY_IPV6,
     IPBlock,
+    IPNetwork,
     Peer,
     Policy,
     PolicyError,
@@ -69,6 +70,7 @@ POLICY_KINDS = ("NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPoli
                 "CiliumClusterwideNetworkPolicy", "GlobalNetworkPolicy")
 
 NamedPorts = dict[tuple[str, str], frozenset[int]]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(eq=False, slots=True)
@@ -152,6 +154,7 @@ class SideVerdict:
     ports: PortSet
     note: str = ""
     steps: list[tuple[NetworkPolicyRule, str, PortSet]] = field(default_factory=list)  # layered: every deciding rule
+    decision: Decision | None = None  # layered: the whole decision (default_note explains it for some ports)
 
 
 class Network:
@@ -174,6 +177,9 @@ class Network:
         self._rule_masks: dict[int, int] = {}
         self._named: list[int] | None = None
         self._blocks_cache: dict[tuple[str, int], list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]]] = {}
+        #: decide_addresses results by what decides them (the layers' rules, named ports, addresses):
+        #: classes under the same policies share them.
+        self._address_cache: dict[tuple[object, ...], list[tuple[list[IPBlock], Decision]]] = {}
         self._load_namespaces(inventory)
         self._load_workloads(inventory)
         self.backends = backends(inventory)
@@ -231,7 +237,10 @@ class Network:
             w.klass = klass.index
 
     def controller_for(self, backend: Backend) -> IngressController | None:
-        """The configured controller serving ``backend``'s route (by class, else the first)."""
+        """The proxy serving ``backend``'s route: its Gateway's own proxy when the implementation
+        deploys one per Gateway, else the configured controller of its class, else the first."""
+        if backend.gateway_proxy is not None:
+            return backend.gateway_proxy
         for controller in self._controllers:
             if backend.controller_class is not None and controller.ingress_class == backend.controller_class:
                 return controller
@@ -465,9 +474,9 @@ class Network:
         if self.layered:
             layers = own.ingress_layers if direction == "ingress" else own.egress_layers
             found = decide(layers, lambda r: bool(self.peer_mask(r) >> peer & 1), named)
-            note = _default_note(found, direction)
+            note = default_note(found, direction)
             return SideVerdict(direction, True, list(policies), [(r, p) for r, a, p in found.steps if a == "Allow"],
-                               found.allowed, note, found.steps)
+                               found.allowed, note, found.steps, found)
         allowing = []
         ports = NO_PORTS
         for rule in rules:
@@ -500,40 +509,39 @@ class Network:
             found = self._blocks_cache[(direction, index)] = self._layered_blocks(layers, named)
         return found
 
-    @staticmethod
-    def _layered_blocks(layers: list[Layer], named: NamedPorts | None
-                        ) -> list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]]:
-        """Outside addresses as the layers decide them: the address space is cut at every
-        boundary of every block the rules name, each piece decided once, and pieces with the
-        same outcome joined again (as ``cidr`` minus ``except`` where that is shorter)."""
-        nets = [n for layer in layers for r in layer.rules for p in r.peers or () if p.ip_block is not None
-                for n in (p.ip_block.cidr, *p.ip_block.excepts)]
-        out: list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]] = []
-        for version, top in ((4, 2 ** 32), (6, 2 ** 128)):
-            cuts = {0, top}
-            for net in nets:
-                if net.version == version:
-                    cuts.add(int(net.network_address))
-                    cuts.add(int(net.broadcast_address) + 1)
-            points = sorted(cuts)
-            groups: dict[PortSet, tuple[list[tuple[int, int]], list[NetworkPolicyRule]]] = {}
-            for low, high in zip(points, points[1:], strict=False):
-                address = ipaddress.ip_address(low) if version == 4 else ipaddress.IPv6Address(low)
+    def _decide_addresses(self, layers: list[Layer], named: NamedPorts | None,
+                          within: tuple[IPNetwork, ...] | None = None, nodes: bool = False
+                          ) -> list[tuple[list[IPBlock], Decision]]:
+        """:func:`decide_addresses`, computed once per distinct set of layers, named ports and addresses."""
+        key = (tuple((layer.name, layer.isolated, layer.passes, tuple(id(r) for r in layer.rules)) for layer in layers),
+               None if named is None else tuple(sorted(named.items())), within, nodes)
+        found = self._address_cache.get(key)
+        if found is None:
+            found = self._address_cache[key] = decide_addresses(layers, named, within, nodes)
+        return found
 
-                def hit(rule: NetworkPolicyRule,
-                        address: ipaddress.IPv4Address | ipaddress.IPv6Address = address) -> bool:
-                    return rule.peers is None or any(p.ip_block is not None and p.ip_block.contains(address)
-                                                     for p in rule.peers)
-                found = decide(layers, hit, named)
-                if not found.allowed:
-                    continue
-                ranges, why = groups.setdefault(found.allowed, ([], []))
-                ranges.append((low, high - 1))
-                why.extend(r for r, a, _ in found.steps if a == "Allow" and r not in why)
-            for ports, (ranges, why) in groups.items():
-                for block in ranges_to_blocks(tuple(ranges), version):
-                    out.append((block, ports, why))
+    def _layered_blocks(self, layers: list[Layer], named: NamedPorts | None
+                        ) -> list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]]:
+        """Outside addresses as the layers decide them (see :func:`decide_addresses`), the
+        allowed ones with the rules that allowed them."""
+        out: list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]] = []
+        for blocks, found in self._decide_addresses(layers, named):
+            if found.allowed:
+                why = [r for r, a, _ in found.steps if a == "Allow"]
+                out.extend((block, found.allowed, why) for block in blocks)
         return out
+
+    def address_decisions(self, index: int, direction: str, within: tuple[IPNetwork, ...], nodes: bool = False
+                          ) -> list[tuple[list[IPBlock], Decision]] | None:
+        """How the layers of class ``index`` decide traffic to (egress) or from (ingress) the
+        addresses ``within``, as groups of blocks decided alike; with ``nodes`` the addresses are
+        node addresses (see :func:`node_hit`). None when the class is not isolated for the
+        direction or only Kubernetes NetworkPolicies exist (then :meth:`egress_blocks` says it)."""
+        klass = self.classes[index]
+        layers = klass.egress_layers if direction == "egress" else klass.ingress_layers
+        if not self.layered or not layers:
+            return None
+        return self._decide_addresses(layers, None if direction == "egress" else klass.named_ports, within, nodes)
 
     def _blocks(self, rules: list[NetworkPolicyRule], named: NamedPorts | None = None
                 ) -> list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]]:
@@ -549,14 +557,6 @@ class Network:
                 ports, why = found.get(block, (NO_PORTS, []))
                 found[block] = (ports | opened, [*why, rule])
         return [(b, p, r) for b, (p, r) in found.items()]
-
-    def egress_to_nodes(self, src: int) -> Decision:
-        """What class ``src`` may send to node addresses through node peers (AdminNetworkPolicy
-        ``nodes``, Cilium ``host``/``remote-node``/``cluster``) and rules open to every peer;
-        address blocks that cover nodes are in :meth:`egress_blocks`."""
-        def hit(rule: NetworkPolicyRule) -> bool:
-            return rule.peers is None or any(p.nodes is not None for p in rule.peers)
-        return decide(self.classes[src].egress_layers, hit, None)
 
     def egress_to_address(self, src: int, address: ipaddress.IPv4Address | ipaddress.IPv6Address
                           ) -> tuple[PortSet, list[NetworkPolicyRule]]:
@@ -783,9 +783,77 @@ def parse_any_policy(obj: K8sObject, tiers: dict[str, tuple[float, bool]] | None
     return []
 
 
-def _default_note(found: Decision, direction: str) -> str:
-    if found.isolated_by:
-        return f"what no rule allows is denied by the isolation of {', '.join(found.isolated_by)}"
-    if found.by_default:
-        return f"{found.by_default} not decided by any rule and so allowed (nothing isolates it for {direction})"
-    return ""
+def default_note(found: Decision, direction: str, wanted: PortSet = ALL_PORTS) -> str:
+    """What the layers did with the ports of ``wanted`` that no rule decided (denied by a
+    layer's isolation, or allowed because nothing isolates the pod), or ""."""
+    parts = []
+    denied = [(name, ports & wanted) for name, ports in found.isolated_by if ports & wanted]
+    if denied:
+        parts.append("; ".join(f"{ports} not allowed by any rule and so denied by the isolation of {name}"
+                               for name, ports in denied))
+    if found.by_default & wanted:
+        parts.append(f"{found.by_default & wanted} not decided by any rule and so allowed (nothing isolates "
+                     f"it for {direction})")
+    return "; ".join(parts)
+
+
+def node_hit(rule: NetworkPolicyRule, address: IPAddress) -> bool:
+    """Whether ``rule`` matches a node whose address is ``address``.
+
+    Rules open to every peer do; so do ``nodes`` peers (AdminNetworkPolicy ``nodes``, Cilium
+    ``host``/``remote-node``/``toNodes``) with an Allow, and with any action when the node
+    selector is empty (every node): node labels are not in manifests, so a Deny or Pass for
+    some nodes leaves the others reachable. Address peers match when they cover ``address``,
+    except Cilium CIDR peers (Cilium: CIDR rules do not select node identities by default).
+    """
+    if rule.peers is None:
+        return True
+    for peer in rule.peers:
+        if peer.nodes is not None and (rule.action == "Allow" or getattr(peer.nodes, "is_empty", False)):
+            return True
+        if peer.ip_block is not None and peer.ip_matches_nodes and peer.ip_block.contains(address):
+            return True
+    return False
+
+
+def address_hit(rule: NetworkPolicyRule, address: IPAddress) -> bool:
+    """Whether ``rule`` matches the outside address ``address`` (open to every peer, or an address peer covering it)."""
+    return rule.peers is None or any(p.ip_block is not None and p.ip_block.contains(address) for p in rule.peers)
+
+
+def decide_addresses(layers: list[Layer], named: NamedPorts | None, within: tuple[IPNetwork, ...] | None = None,
+                     nodes: bool = False) -> list[tuple[list[IPBlock], Decision]]:
+    """The address space (or the networks ``within``) as ``layers`` decide it.
+
+    It is cut at every boundary of every address block the rules name (and of ``within``),
+    each piece is decided once with :func:`decide` (``node_hit`` when ``nodes``, else
+    ``address_hit``), and pieces decided alike (same ports, by the same rules) are joined
+    again into blocks (as ``cidr`` minus ``except`` where that is shorter). Returns
+    ``[(blocks, decision)]``, allowed or not.
+    """
+    nets = [n for layer in layers for r in layer.rules for p in r.peers or () if p.ip_block is not None
+            for n in (p.ip_block.cidr, *p.ip_block.excepts)]
+    hit_of = node_hit if nodes else address_hit
+    groups: dict[tuple[object, ...], tuple[dict[int, list[tuple[int, int]]], Decision]] = {}
+    for version, top in ((4, 2 ** 32), (6, 2 ** 128)):
+        inside = [n for n in within if n.version == version] if within is not None else None
+        if inside is not None and not inside:
+            continue
+        cuts = {0, top}
+        for net in [*nets, *(inside or ())]:
+            if net.version == version:
+                cuts.add(int(net.network_address))
+                cuts.add(int(net.broadcast_address) + 1)
+        points = sorted(cuts)
+        for low, high in zip(points, points[1:], strict=False):
+            address = ipaddress.IPv4Address(low) if version == 4 else ipaddress.IPv6Address(low)
+            if inside is not None and not any(address in n for n in inside):
+                continue
+            found = decide(layers, lambda rule, a=address: hit_of(rule, a), named)  # type: ignore[misc]
+            key = (found.allowed, tuple((id(r), a, p) for r, a, p in found.steps))
+            groups.setdefault(key, ({4: [], 6: []}, found))[0][version].append((low, high - 1))
+    out: list[tuple[list[IPBlock], Decision]] = []
+    for ranges, found in groups.values():
+        out.append(([b for version in (4, 6) if ranges[version]
+                     for b in ranges_to_blocks(tuple(ranges[version]), version)], found))
+    return out

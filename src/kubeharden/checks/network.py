@@ -1,9 +1,9 @@
 """Network separation (NSA-NET-6, -7, -9, -31) and resource policies (NSA-NET-10, -11).
 
 The NetworkPolicy controls ask the reachability engine what traffic is really allowed
-instead of asking "does some policy exist". Namespaces and workloads under Cilium or
-Calico policies are not judged by them (kubeharden does not evaluate those engines);
-KH-NET-014 says so per namespace, so nobody gets a false "no policy" alarm.
+instead of asking "does some policy exist". Cilium, Calico and AdminNetworkPolicy rules are
+evaluated in the same engine, layer by layer (analysis.precedence); the parts of them that
+are not evaluated are listed by KH-NET-014.
 
 Namespaces considered are those with workloads or a Namespace object in the input;
 the configured ``system_namespaces`` are left to KH-NET-005 (reachability of system
@@ -18,15 +18,16 @@ from dataclasses import dataclass
 
 from kubeharden.analysis.external import METADATA, NODE_NETWORKS, block_internet_open, block_overlaps
 from kubeharden.analysis.ingress_exposure import DEFAULT_CONTROLLERS
-from kubeharden.analysis.policies import Policy, PolicyError, NetworkPolicyRule, error_line
+from kubeharden.analysis.policies import IPBlock, IPNetwork, NetworkPolicyRule, Policy, PolicyError, error_line
 from kubeharden.analysis.ports import NO_PORTS, PortSet
-from kubeharden.analysis.precedence import Layer, decide
+from kubeharden.analysis.precedence import Decision, Layer, decide
 from kubeharden.analysis.reachability import (
     DEFAULT_NAMESPACE,
     NAME_LABEL,
     Network,
     PodClass,
     Workload,
+    default_note,
     is_namespace_key,
     parse_any_policy,
 )
@@ -117,7 +118,7 @@ def _default_deny(inventory: Inventory, ctx: Context, direction: str) -> Iterato
             why = (f"the policies applying to every pod ({', '.join(p.label for p in whole[:3])}) do not isolate "
                    f"{types}")
         elif mine:
-            why = (f"its {len(mine)} NetworkPolicies select only some pods or do not isolate {types}; "
+            why = (f"its policies ({_count_kinds(mine)}) select only some pods or do not isolate {types}; "
                    "pods they do not select accept all " + direction)
         else:
             why = f"no NetworkPolicy in namespace {unit.name!r}: every pod accepts all {direction}"
@@ -125,6 +126,21 @@ def _default_deny(inventory: Inventory, ctx: Context, direction: str) -> Iterato
                         unit.obj.origin.line, obj=unit.obj,
                         remediation=f"Add a policy selecting every pod (or run `kubeharden generate netpol -n "
                                     f"{unit.name}`):\n" + _deny_yaml(unit.name, types))
+
+
+def _count_kinds(policies: list[Policy]) -> str:
+    """``"1 CiliumNetworkPolicy, 2 NetworkPolicies"``: the policy objects by kind (a Cilium object
+    with several ``specs`` counts once)."""
+    objects = {id(p.obj): p.kind for p in policies}
+    counts: dict[str, int] = defaultdict(int)
+    for kind in objects.values():
+        counts[kind] += 1
+    parts = []
+    for kind, n in sorted(counts.items()):
+        at = kind.rfind("Policy")
+        plural = kind[:at] + "Policies" + kind[at + len("Policy"):] if at >= 0 else kind
+        parts.append(f"{n} {kind if n == 1 else plural}")
+    return ", ".join(parts)
 
 
 def _selects_whole_namespace(network: Network, policy: Policy, namespace: str) -> bool:
@@ -290,7 +306,11 @@ def _layered_openings(network: Network, klass: PodClass, clients: list[PodClass]
         ports = verdict.ports - expected
         if not ports:
             continue
-        why = ", ".join(sorted({f"{r.label} ({r.where})" for r, _ in verdict.allowing})) or verdict.note
+        rules = ", ".join(sorted({f"{r.label} ({r.where})" for r, p in verdict.allowing if p & ports}))
+        if verdict.decision is not None:  # the rules that allowed these ports, and what allowed the rest
+            why = "; ".join(x for x in (rules, default_note(verdict.decision, "ingress", ports)) if x)
+        else:
+            why = rules or verdict.note
         grouped[(ports, why)].append(network.workloads[client.members[0]].label)
     out = []
     for (ports, why), names in grouped.items():
@@ -398,28 +418,53 @@ def kubelet_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
             yield Violation(f"the kubelet API ({KUBELET_PORTS}) of every node is reachable: "
                             f"{_why_open(w)}", record.spec_line, obj=record)
             continue
-        reasons: list[str] = []
-        ports = NO_PORTS
-        for block, opened, rules in network.egress_blocks(klass.index):
-            hit = opened & KUBELET_PORTS
-            nodes = [str(n) for n in ctx.config.node_networks or NODE_NETWORKS if block_overlaps(block, n)]
-            if hit and nodes:
-                ports = ports | hit
-                by = ", ".join(f"{r.label} ({r.where})" for r in rules) or "no rule (not isolated)"
-                reasons.append(f"{block} on {hit} ({by}) covers node address space {', '.join(nodes[:3])}")
-        if network.layered:
-            found = network.egress_to_nodes(klass.index)
-            hit = found.allowed & KUBELET_PORTS
-            if hit:
-                ports = ports | hit
-                by = ", ".join(sorted({f"{r.label} ({r.where})" for r, a, _ in found.steps if a == "Allow"}))
-                reasons.append(f"nodes on {hit} ({by or found.isolated_by and 'no rule' or 'no isolating layer'})")
+        node_networks = ctx.config.node_networks or NODE_NETWORKS
+        decisions = network.address_decisions(klass.index, "egress", node_networks, nodes=True)
+        if decisions is not None:
+            ports, reasons = _kubelet_decided(decisions)
+        else:
+            ports, reasons = _kubelet_blocks(network.egress_blocks(klass.index), node_networks)
         if reasons:
             yield Violation(f"egress reaches the kubelet API on node addresses ({ports}): {'; '.join(reasons)}",
                             record.spec_line, obj=record,
                             remediation="Except the node subnets from wide ipBlocks (except: [NODE_CIDR]) and do "
                                         "not allow nodes or host entities on TCP 10250/10255; pods never need the "
                                         "kubelet API")
+
+
+def _kubelet_blocks(blocks: list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]],
+                    node_networks: tuple[IPNetwork, ...]) -> tuple[PortSet, list[str]]:
+    """Kubelet ports allowed towards node address space when only NetworkPolicies decide (the
+    union of the allowed blocks overlapping ``node_networks``), with a reason per block."""
+    reasons: list[str] = []
+    ports = NO_PORTS
+    for block, opened, rules in blocks:
+        hit = opened & KUBELET_PORTS
+        nodes = [str(n) for n in node_networks if block_overlaps(block, n)]
+        if hit and nodes:
+            ports = ports | hit
+            by = ", ".join(f"{r.label} ({r.where})" for r in rules) or "no rule (not isolated)"
+            reasons.append(f"{block} on {hit} ({by}) covers node address space {', '.join(nodes[:3])}")
+    return ports, reasons
+
+
+def _kubelet_decided(decisions: list[tuple[list[IPBlock], Decision]]) -> tuple[PortSet, list[str]]:
+    """Kubelet ports the layers allow towards node addresses (AdminNetworkPolicy Deny and
+    Allow come first, then NetworkPolicies, then the baseline: analysis.precedence), with a reason
+    per group of node address blocks decided alike."""
+    reasons: list[str] = []
+    ports = NO_PORTS
+    for blocks, found in decisions:
+        hit = found.allowed & KUBELET_PORTS
+        if not hit:
+            continue
+        ports = ports | hit
+        by = sorted({f"{r.label} ({r.where})" for r, a, p in found.steps if a == "Allow" and p & hit})
+        if found.by_default & hit:
+            by.append(f"{found.by_default & hit} decided by no rule and nothing isolates the pod for egress")
+        where = ", ".join(str(b) for b in blocks[:3]) + (" …" if len(blocks) > 3 else "")
+        reasons.append(f"node addresses in {where} on {hit} ({'; '.join(by)})")
+    return ports, reasons
 
 
 # -- exposure (NSA-NET-9) ---------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from kubeharden.analysis.external import NODE_NETWORKS, block_overlaps, endpoint
 from kubeharden.analysis.ingress_exposure import DEFAULT_CONTROLLERS
 from kubeharden.analysis.policies import IPBlock
 from kubeharden.analysis.ports import ALL_PORTS, PortSet, parse_port_query
-from kubeharden.analysis.reachability import Network, SideVerdict, Workload
+from kubeharden.analysis.precedence import Decision
+from kubeharden.analysis.reachability import Network, SideVerdict, Workload, default_note
 from kubeharden.commands.common import (
     ConfigError,
     add_input_options,
@@ -218,8 +219,9 @@ def _side(out: IO[str], title: str, verdict: SideVerdict, wanted: PortSet) -> No
         for rule, action, decided in verdict.steps:
             if decided & wanted:
                 print(f"    - {rule.label} ({rule.where}): {action} {decided & wanted}", file=out)
-        if verdict.note:
-            print(f"    - {verdict.note}", file=out)
+        note = default_note(verdict.decision, verdict.direction, wanted) if verdict.decision else verdict.note
+        if note:
+            print(f"    - {note}", file=out)
         return
     if ports:
         print(f"  {title}: allows {ports} (isolated by {names})", file=out)
@@ -252,13 +254,12 @@ def _external(out: IO[str], network: Network, workload: Workload, other: Endpoin
             print(f"  {title}: no broad public address block allowed"
                   + (f" (only {', '.join(narrow)})" if narrow else ""), file=out)
         return result
+    direction = "egress" if egress else "ingress"
+    decisions = network.address_decisions(klass.index, direction, other.networks or (),
+                                          nodes=other.name == "nodes") if isolated else None
+    if decisions is not None:
+        return _decided(out, title, other.name, decisions, wanted, direction)
     result = PortSet()
-    if other.name == "nodes" and egress and network.layered:
-        found = network.egress_to_nodes(klass.index)
-        for rule, action, decided in found.steps:
-            if decided & wanted:
-                print(f"    - nodes: {rule.label} ({rule.where}): {action} {decided & wanted}", file=out)
-        result = found.allowed & wanted if isolated else result
     if other.name == "nodes":
         # Node addresses are unknown: any allowed block overlapping the private ranges counts.
         for block, ports, rules in blocks:
@@ -278,8 +279,31 @@ def _external(out: IO[str], network: Network, workload: Workload, other: Endpoin
     return result
 
 
+def _decided(out: IO[str], title: str, what: str, decisions: list[tuple[list[IPBlock], Decision]], wanted: PortSet,
+             direction: str) -> PortSet:
+    """Explain how the layers decide the addresses of ``what`` on the ports ``wanted``: per group of
+    blocks decided alike, each rule that decided some wanted port and what no rule decided."""
+    result = PortSet()
+    lines = []
+    for blocks, found in decisions:
+        allowed = found.allowed & wanted
+        result = result | allowed
+        where = ", ".join(str(b) for b in blocks[:4]) + (f" and {len(blocks) - 4} more" if len(blocks) > 4 else "")
+        lines.append(f"    - {where}: {'allows ' + str(allowed) if allowed else 'BLOCKED'}")
+        for rule, action, decided in found.steps:
+            if decided & wanted:
+                lines.append(f"      - {rule.label} ({rule.where}): {action} {decided & wanted}")
+        note = default_note(found, direction, wanted)
+        if note:
+            lines.append(f"      - {note}")
+    print(f"  {title} ({what}): {'allows ' + str(result) if result else 'BLOCKED'}", file=out)
+    for line in lines:
+        print(line, file=out)
+    return result
+
+
 def _block_line(out: IO[str], block: IPBlock, ports: PortSet, rules: Iterable) -> None:
-    why = ", ".join(r.label for r in rules) or "not isolated"
+    why = ", ".join(r.label for r in rules) or "no rule decides it and nothing isolates the pod for it"
     print(f"    - {block}: {ports} ({why})", file=out)
 
 
