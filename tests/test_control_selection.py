@@ -169,3 +169,11 @@ def test_a_glob_leaves_out_controls_that_need_a_missing_setting(tmp_path, capsys
     assert code == 0 and "KH-IMG-003 (matched by a --control glob) is left out" in captured.err
     assert "KH-IMG-001" in {f["control_id"] for f in json.loads(captured.out)["findings"]}
     assert main(["scan", "--no-config", "--control", "KH-IMG-003", str(path)]) == 2
+
+
+def test_a_slug_named_exactly_is_not_a_glob(tmp_path, capsys):
+    path = tmp_path / "pod.yaml"
+    path.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec:\n  containers: [{name: c, image: nginx}]\n")
+    # KH-IMG-003 (untrusted-registry) needs `registries:`: named by its slug it is an error, not left out
+    assert main(["scan", "--no-config", "--control", "untrusted-registry", "--control", "kh-img-*", str(path)]) == 2
+    assert "needs the setting `registries:`" in capsys.readouterr().err

@@ -290,3 +290,58 @@ def test_a_value_of_the_wrong_type_for_the_message_still_gives_a_finding():
     pod = pod_view(objects(text)[0])
     found = [v.message for c in pod.containers for v in rules.run_container_rule(secret_env, c)]
     assert found == ["valueFrom.secretKeyRef is just-a-string"]
+
+
+# -- field paths --------------------------------------------------------------------------------
+
+PATHS_POD = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  template:
+    spec:
+      securityContext:
+        windowsOptions: {hostProcess: true}
+        sysctls: [{name: kernel.shm_rmid_forced, value: "0"}, {name: net.core.somaxconn, value: "1024"}]
+      containers:
+        - name: web
+          image: nginx
+          ports: [{containerPort: 80}, {containerPort: 443, hostPort: 443}]
+          env: [{name: A, value: b}, {name: T, valueFrom: {secretKeyRef: {name: s, key: k}}}]
+"""
+
+
+def test_rule_findings_carry_the_field_path_of_what_they_judge():
+    pod = pod_view(objects(PATHS_POD)[0])
+    c = pod.containers[0]
+    port = rules.run_container_rule(control({"items": "ports", "path": "hostPort", "fail_if": {"not_in": [0]}}), c)
+    assert [v.path for v in port] == ["spec.template.spec.containers[0].ports[1].hostPort"]
+    env = rules.run_container_rule(control({"items": "env", "path": "valueFrom.secretKeyRef",
+                                            "fail_if": "not_empty", "line": "valueFrom"}), c)
+    assert [v.path for v in env] == ["spec.template.spec.containers[0].env[1].valueFrom.secretKeyRef"]
+    # inherited from the pod: the path is the pod's securityContext field, where the value is set
+    inherited = rules.run_container_rule(control({"container_field": "windowsOptions.hostProcess",
+                                                  "fail_if": {"eq": True}}), c)
+    assert [v.path for v in inherited] == ["spec.template.spec.securityContext.windowsOptions.hostProcess"]
+    # absent: the container's own field, where it belongs
+    unset = rules.run_container_rule(control({"container_field": "procMount", "fail_if": "absent"}), c)
+    assert [v.path for v in unset] == ["spec.template.spec.containers[0].securityContext.procMount"]
+    # line: item reports the entry, and so does the path
+    sysctls = rules.run_pod_rule(control({"items": "securityContext.sysctls", "path": "name", "line": "item",
+                                          "fail_if": {"not_in": {"set": "safe-sysctls"}}}, scope="pod"), pod)
+    assert [v.path for v in sysctls] == ["spec.template.spec.securityContext.sysctls[1]"]
+    absent = rules.run_pod_rule(control({"path": "runtimeClassName", "fail_if": "empty"}, scope="pod"), pod)
+    assert [v.path for v in absent] == ["spec.template.spec.runtimeClassName"]
+
+
+def test_object_rule_paths_start_at_the_object_root():
+    service = objects("""
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web, namespace: shop}
+    spec: {type: NodePort, externalIPs: [192.0.2.10]}
+    """)[0]
+    found = rules.run_object_rule(control({"path": "spec.externalIPs", "fail_if": "not_empty"}, scope="object"),
+                                  service)
+    assert [v.path for v in found] == ["spec.externalIPs"]
