@@ -54,6 +54,12 @@ def test_a_default_binding_with_an_extra_subject_reports_only_the_extra_one():
     assert "not assessed" in hits[0].message  # job-controller's rules are not carried
 
 
+def test_a_snapshot_copy_of_the_role_does_not_hide_the_binding():
+    copy = labelled(role("system:kube-controller-manager", [rule([""], ["secrets"], ["get"])]))
+    hits = findings("KH-RBAC-028", copy, binding("b", "system:kube-controller-manager", [user("x")]))
+    assert len(hits) == 1 and "user:x" in hits[0].message
+
+
 def test_the_default_bindings_as_shipped_are_quiet():
     objs = [labelled(binding("system:controller:job-controller", "system:controller:job-controller",
                              [sa("job-controller", "kube-system")])),

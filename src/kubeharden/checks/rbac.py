@@ -369,8 +369,10 @@ def _extra_subjects(role: RoleDef, subjects: list[Subject]) -> list[Subject]:
 
 def _control_plane(role: RoleDef) -> bool:
     """A core component's or a controller's default role ("Using RBAC Authorization", Core component
-    roles, Controller roles); a forged ``system:controller:`` role is no default and is judged on its rules."""
-    return role.builtin and (role.name in CONTROL_PLANE_ROLES or role.name.startswith(CONTROLLER_ROLE_PREFIX))
+    roles, Controller roles), built in or a scanned copy of one (a snapshot holds them); a forged
+    ``system:controller:`` role is no default and is judged on its rules."""
+    return (role.builtin or role.default_known) and role.kind == "ClusterRole" and \
+        (role.name in CONTROL_PLANE_ROLES or role.name.startswith(CONTROLLER_ROLE_PREFIX))
 
 
 def _grants_text(role: RoleDef, cluster_scope: bool) -> str:
