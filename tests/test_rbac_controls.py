@@ -73,7 +73,7 @@ def test_one_finding_per_role_naming_each_rule():
 
 
 def test_bootstrap_and_aggregated_roles_are_not_reported():
-    objs = [role("system:controller:x", [rule(["*"], ["*"], ["*"])],
+    objs = [role("system:controller:job-controller", [rule(["*"], ["*"], ["*"])],
                  labels={"kubernetes.io/bootstrapping": "rbac-defaults"}),
             role("agg", [], aggregate=[{"matchLabels": {"a": "b"}}]),
             role("part", [rule([""], ["secrets"], ["list"])], labels={"a": "b"})]

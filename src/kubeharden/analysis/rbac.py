@@ -35,7 +35,7 @@ from typing import Any
 from collections.abc import Iterable, Iterator
 
 from kubeharden.analysis.rbac_defaults import BOOTSTRAP_LABEL, BUILTIN_CLUSTER_ROLES, BUILTIN_ROLES, \
-    default_binding_subjects, reconciled
+    DEFAULT_ROLE_NAMES, UNCARRIED_CLUSTER_ROLES, default_binding_subjects, reconciled
 from kubeharden.analysis.rbac_resources import is_cluster_scoped
 from kubeharden.analysis.selectors import SelectorError, compile_selector
 from kubeharden.findings import Problem
@@ -263,8 +263,11 @@ class RoleDef:
     #: Labels and aggregation selectors after reconciliation (the default's merged in).
     labels: dict[str, str] = field(default_factory=dict)
     selectors: list[dict[str, Any]] | None = None
-    #: A scanned role whose name is a default kubeharden knows the definition of.
+    #: A scanned role whose name is a Kubernetes default (kubeharden may or may not carry its rules).
     default_known: bool = False
+    #: False for a default whose rules kubeharden does not carry (``rules`` is then what the input shows,
+    #: possibly nothing): what it grants is not assessable.
+    rules_known: bool = True
 
     @property
     def kind(self) -> str:
@@ -276,12 +279,14 @@ class RoleDef:
 
     @property
     def is_default(self) -> bool:
-        """A Kubernetes default role: built in, or labelled ``kubernetes.io/bootstrapping=rbac-defaults``.
+        """A Kubernetes default role: built in, or a scanned role of a default's name *and* labelled
+        ``kubernetes.io/bootstrapping=rbac-defaults``.
 
-        The label marks defaults ("Using RBAC Authorization", Default roles and role bindings);
-        a ``system:`` name alone does not, since anyone who may create roles can choose it.
+        The label marks defaults ("Using RBAC Authorization", Default roles and role bindings), but
+        anyone who may create roles can set it, or choose a ``system:`` name: only both together,
+        a name of the bootstrap policy (:mod:`kubeharden.analysis.rbac_defaults`) and the label, count.
         """
-        return self.builtin or self.obj.labels.get(BOOTSTRAP_LABEL[0]) == BOOTSTRAP_LABEL[1]
+        return self.builtin or (self.default_known and self.obj.labels.get(BOOTSTRAP_LABEL[0]) == BOOTSTRAP_LABEL[1])
 
     @property
     def is_aggregated(self) -> bool:
@@ -290,15 +295,15 @@ class RoleDef:
     def own_rules(self) -> list[RbacRule]:
         """The rules the input adds to Kubernetes' defaults.
 
-        All rules of an ordinary role; none of a built-in role or of a labelled default whose
-        definition kubeharden does not carry; for a scanned copy of a known default, the rules
-        its built-in definition does not cover.
+        All rules of an ordinary role (a forged label or ``system:`` name changes nothing); none
+        of a built-in role or of a labelled default whose definition kubeharden does not carry;
+        for a scanned copy of a default whose rules it carries, the rules they do not cover.
         """
-        if self.builtin:
+        if self.builtin or (self.is_default and not self.default_rules):
             return []
         if self.default_known:
             return [r for r in self.rules if not r.covered_by(self.default_rules)]
-        return [] if self.is_default else list(self.rules)
+        return list(self.rules)
 
     @property
     def cluster_admin_equivalent(self) -> bool:
@@ -368,6 +373,11 @@ class RbacModel:
             rules, _ = parse_rules(obj, raw["rules"])
             self.cluster_roles[obj.name] = RoleDef(obj, rules, builtin=True, default_rules=tuple(rules),
                                                    labels=obj.labels, selectors=self._selectors_of(obj))
+        for name in sorted(UNCARRIED_CLUSTER_ROLES):
+            raw = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                   "metadata": {"name": name, "labels": {BOOTSTRAP_LABEL[0]: BOOTSTRAP_LABEL[1]}}}
+            obj = K8sObject(raw, make_ref(raw), Provenance(None, None, "builtin"))
+            self.cluster_roles[name] = RoleDef(obj, [], builtin=True, labels=obj.labels, rules_known=False)
         for raw in BUILTIN_ROLES:
             obj = K8sObject(raw, make_ref(raw), Provenance(None, None, "builtin"))
             rules, _ = parse_rules(obj, raw["rules"])
@@ -399,6 +409,7 @@ class RbacModel:
                        selectors=selectors, default_known=True)
         if not reconciled(obj.annotations):
             return role
+        role.rules_known = default.rules_known  # reconciliation adds the default's rules, unknown or not
         role.rules.extend(r for r in default.default_rules if not r.covered_by(rules))
         role.labels = {**default.labels, **obj.labels}
         if default.selectors is not None:
@@ -493,8 +504,9 @@ class RbacModel:
             role = self.roles.get((binding.namespace or self.default_namespace, name))
         else:
             return None, f"roleRef.kind is {kind!r}, not Role or ClusterRole"
-        if role is None and name.startswith("system:"):
-            return None, ""  # a bootstrap role of the cluster (system: names are reserved for Kubernetes)
+        if role is None and kind == "Role" and name in DEFAULT_ROLE_NAMES.get(binding.namespace or "", ()):
+            return None, f"references the Kubernetes default Role {name!r} of namespace {binding.namespace!r}, whose " \
+                         "rules kubeharden does not carry: what it grants is not assessed"
         if role is None:
             where = f" in namespace {binding.namespace!r}" if kind == "Role" else ""
             return None, f"references {kind} {name!r}{where}, which is not in the scanned objects " \
@@ -507,7 +519,8 @@ class RbacModel:
             role, why = self.role_for(binding)
             ref_line = binding.line(binding.raw, "roleRef")
             if role is None and why:
-                self.issues.append(Issue(binding, f"{binding.kind} {binding.name!r} {why}; it grants nothing",
+                tail = "" if why.endswith("not assessed") else "; it grants nothing"
+                self.issues.append(Issue(binding, f"{binding.kind} {binding.name!r} {why}{tail}",
                                          ref_line))
             subjects = list(self._subjects(binding, role))
             role, subjects = self._reconcile_binding(binding, role, subjects)
@@ -535,7 +548,7 @@ class RbacModel:
         if default is None or not reconciled(binding.annotations):
             return role, subjects
         role_name, expected = default
-        wanted = [Subject(kind, name) for kind, name in expected]
+        wanted = [Subject(kind, name, ns) for kind, name, ns in expected]
         if role is None or role.kind != "ClusterRole" or role.name != role_name:
             return self.cluster_roles.get(role_name), wanted
         return role, subjects + [s for s in wanted if s not in subjects]
@@ -604,6 +617,8 @@ class RbacModel:
                 continue
             if g.namespace is not None and (g.namespace != namespace or is_cluster_scoped(group, resource, verb)):
                 continue
+            if g.namespace is not None and (group, resource) == ("", "namespaces") and name not in (None, namespace):
+                continue  # a Namespace request's namespace is the Namespace's own name (requestinfo.go)
             if g.rule.allows(verb, group, resource, subresource, name):
                 out.append(g)
         return out

@@ -26,8 +26,9 @@ from collections import defaultdict
 from functools import lru_cache
 from collections.abc import Iterator
 
-from kubeharden.analysis.rbac import ALL, Grant, RbacModel, RoleDef, RbacRule, Subject, model_for
-from kubeharden.analysis.rbac_defaults import DEFAULT_BINDINGS
+from kubeharden.analysis.rbac import ALL, Grant, RbacModel, RbacRule, RoleDef, Subject, model_for
+from kubeharden.analysis.rbac_defaults import CONTROL_PLANE_ROLES, CONTROLLER_ROLE_PREFIX, default_binding_subjects, \
+    default_subjects_of_role, is_default_binding_name
 from kubeharden.analysis.rbac_paths import CLUSTER_ADMIN, SECRETS, Path, PathFinder, describe_node
 from kubeharden.analysis.rbac_defaults import BOOTSTRAP_LABEL
 from kubeharden.analysis.rbac_resources import ineffective_entries
@@ -157,9 +158,11 @@ def _rule_path(rule: RbacRule) -> str:
 
 
 def _is_default_binding(binding: K8sObject, role: RoleDef | None, subject: Subject) -> bool:
-    if role is None:
+    if role is None or binding.kind != "ClusterRoleBinding":
         return False
-    return (binding.name, role.name, subject.kind, subject.name) in DEFAULT_BINDINGS
+    default = default_binding_subjects(binding.name)
+    return default is not None and default[0] == role.name and \
+        (subject.kind, subject.name, subject.namespace) in default[1]
 
 
 def _public_info_only(role: RoleDef) -> bool:
@@ -318,8 +321,69 @@ def admin_edit_cluster_wide(inventory: Inventory, ctx: Context) -> Iterator[Viol
 
 
 def _default_binding(binding: K8sObject, role: RoleDef) -> bool:
-    """A default binding (the bootstrap label marks it) of a default role."""
-    return role.is_default and binding.labels.get(BOOTSTRAP_LABEL[0]) == BOOTSTRAP_LABEL[1]
+    """A default binding (a default binding's name and the bootstrap label) of a default role."""
+    return role.is_default and is_default_binding_name(binding.name) and \
+        binding.labels.get(BOOTSTRAP_LABEL[0]) == BOOTSTRAP_LABEL[1]
+
+
+def _extra_subjects(role: RoleDef, subjects: list[Subject]) -> list[Subject]:
+    """The subjects a binding gives a default role beyond those its default bindings give it."""
+    defaults = default_subjects_of_role(role.name)
+    return [s for s in subjects if (s.kind, s.name, s.namespace) not in defaults]
+
+
+def _control_plane(role: RoleDef) -> bool:
+    """A core component's or a controller's default role ("Using RBAC Authorization", Core component
+    roles, Controller roles), built in or a scanned copy of one (a snapshot holds them); a forged
+    ``system:controller:`` role is no default and is judged on its rules."""
+    return (role.builtin or role.default_known) and role.kind == "ClusterRole" and \
+        (role.name in CONTROL_PLANE_ROLES or role.name.startswith(CONTROLLER_ROLE_PREFIX))
+
+
+def _grants_text(role: RoleDef, cluster_scope: bool) -> str:
+    if not role.rules_known:
+        return "kubeharden does not carry this default role's rules, so what it grants is not assessed"
+    found: list[str] = []
+    for rule in role.rules:
+        for risk in risks_of(rule, catalogue_risks(), cluster_scope=cluster_scope):
+            if risk.what not in found:
+                found.append(risk.what)
+    return "with it the subject " + (", ".join(found) if found else "holds the component's permissions") + \
+        " (rules of the Kubernetes bootstrap policy)"
+
+
+@check("KH-RBAC-028")
+def control_plane_role_bindings(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    """Bindings that give a core component's or a controller's default role to anyone else."""
+    model = model_for(inventory)
+    for binding, role, subjects in model.bindings:
+        if role is None or not _control_plane(role):
+            continue
+        extra = _extra_subjects(role, subjects)
+        if not extra:
+            continue
+        meant = ", ".join(sorted(f"{k.lower()}:{n}" if ns is None else f"serviceaccount:{ns}:{n}"
+                                 for k, n, ns in default_subjects_of_role(role.name))) or "no subject (the Node " \
+            "authorizer serves the kubelets)"
+        yield Violation(f"{binding.kind} {binding.name} gives the default control-plane ClusterRole {role.name} "
+                        f"{_binding_scope(binding)} to {', '.join(str(s) for s in extra)}; Kubernetes binds it to "
+                        f"{meant} only: {_grants_text(role, binding.kind == 'ClusterRoleBinding')}",
+                        _subject_line(binding, extra[0]), obj=binding, path=_subject_path(binding, extra[0]))
+
+
+@check("KH-RBAC-029")
+def uncarried_default_role_bindings(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    """Bindings of default roles whose rules kubeharden does not carry: said, never passed silently."""
+    model = model_for(inventory)
+    for binding, role, subjects in model.bindings:
+        if role is None or role.rules_known or _control_plane(role) or not subjects:
+            continue
+        extra = _extra_subjects(role, subjects)
+        if extra:
+            yield Violation(f"{binding.kind} {binding.name} gives the default ClusterRole {role.name} "
+                            f"{_binding_scope(binding)} to {', '.join(str(s) for s in extra)}; kubeharden does not "
+                            "carry that role's rules, so what the binding grants is not assessed",
+                            binding.line(binding.raw, "roleRef"), obj=binding, path="roleRef")
 
 
 @check("KH-RBAC-001")
