@@ -200,14 +200,10 @@ class Evaluator:
     # -- the stream ---------------------------------------------------------------------
 
     def run(self, items: Iterable[K8sObject | Problem]) -> Iterator[Finding]:
-        """Evaluate every object; problems are collected in ``self.result``."""
+        """Evaluate every object as one cluster; problems are collected in ``self.result``."""
         self.duplicate_hint = SCOPE_HINT
         self._duplicates = DuplicateIndex(SCOPE_HINT)
-        for item in items:
-            if isinstance(item, Problem):
-                self.result.problems.append(item)
-                continue
-            yield from self.evaluate_object(item)
+        yield from self._consume(items)
         yield from self.finish()
 
     def run_scopes(self, scopes: Iterable[Iterable[K8sObject | Problem]]) -> Iterator[Finding]:
@@ -219,13 +215,16 @@ class Evaluator:
         self.duplicate_hint = ""
         self._duplicates = DuplicateIndex()
         for items in scopes:
-            for item in items:
-                if isinstance(item, Problem):
-                    self.result.problems.append(item)
-                    continue
-                yield from self.evaluate_object(item)
+            yield from self._consume(items)
             yield from self.close_scope()
         yield from self.finish()
+
+    def _consume(self, items: Iterable[K8sObject | Problem]) -> Iterator[Finding]:
+        for item in items:
+            if isinstance(item, Problem):
+                self.result.problems.append(item)
+                continue
+            yield from self.evaluate_object(item)
 
     def evaluate_object(self, obj: K8sObject) -> Iterator[Finding]:
         self.result.kinds[obj.kind] += 1

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from collections.abc import Iterator
 
 from kubeharden.model.kinds import BUILTIN_GROUPS, KINDS_WITHOUT_POD, api_group
+from kubeharden.model.apitypes import describe
 from kubeharden.model.objects import K8sObject, as_dict, as_list, as_str_map
 from kubeharden.model.facts import has_backsteps, normalize_host_path
 
@@ -403,9 +404,4 @@ def _build(obj: K8sObject, path: tuple[str, ...]) -> PodView:
 
 
 def _describe(value: Any) -> str:
-    if value is None:
-        return "missing or null"
-    kind = ("a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list)
-            else "a boolean" if isinstance(value, bool) else "a number" if isinstance(value, (int, float))
-            else "a string" if isinstance(value, str) else f"a {type(value).__name__}")
-    return f"{kind} ({str(value)[:40]!r})"
+    return "missing or null" if value is None else describe(value)
