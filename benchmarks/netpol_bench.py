@@ -1,6 +1,8 @@
 """Reachability benchmark: 2,000 workloads, 500 policies, 100 namespaces; full matrix.
 
-Run: ``PYTHONPATH=src python3 benchmarks/netpol_bench.py [--workloads N --policies N --namespaces N]``.
+Run: ``PYTHONPATH=src python3 benchmarks/netpol_bench.py [--workloads N --policies N --namespaces N]``;
+``--admin-policies N`` adds N AdminNetworkPolicies and a BaselineAdminNetworkPolicy, which switches the
+engine to layer-by-layer evaluation (analysis/precedence.py).
 Prints the time to parse, to build the engine, to compute every allowed connection,
 the number of connections and the peak memory (tracemalloc and process RSS).
 Target (issue #4): the full matrix in under 10 seconds.
@@ -84,7 +86,31 @@ def policies(ns: str, count: int, namespaces: list[str], rng: random.Random, off
     return out
 
 
-def build_yaml(n_workloads: int, n_policies: int, n_namespaces: int, open_share: float, seed: int = 4) -> str:
+def admin_policies(count: int, namespaces: list[str]) -> list[dict]:
+    """AdminNetworkPolicies (Pass, Deny, Allow with named ports and networks) and a baseline: with
+    them the engine decides layer by layer instead of by the union of allows."""
+    out: list[dict] = [{"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "BaselineAdminNetworkPolicy",
+                        "metadata": {"name": "default"},
+                        "spec": {"subject": {"namespaces": {}},
+                                 "ingress": [{"action": "Deny", "from": [{"namespaces": {}}]}],
+                                 "egress": [{"action": "Deny", "to": [{"networks": ["169.254.169.254/32"]}]}]}}]
+    for k in range(count):
+        action = ("Pass", "Deny", "Allow")[k % 3]
+        out.append({"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
+                    "metadata": {"name": f"anp-{k}"},
+                    "spec": {"priority": k % 1000, "subject": {"pods": {
+                        "namespaceSelector": {"matchLabels": {"env": "prod" if k % 2 else "dev"}},
+                        "podSelector": {"matchLabels": {"tier": TIERS[k % len(TIERS)]}}}},
+                        "ingress": [{"action": action, "from": [{"namespaces": {"matchLabels": {
+                            "kubernetes.io/metadata.name": namespaces[k % len(namespaces)]}}}],
+                            "ports": [{"namedPort": "metrics"}, {"portRange": {"protocol": "TCP", "start": 8000,
+                                                                              "end": 8020}}]}],
+                        "egress": [{"action": "Deny", "to": [{"networks": ["10.0.0.0/8"]}]}]}})
+    return out
+
+
+def build_yaml(n_workloads: int, n_policies: int, n_namespaces: int, open_share: float, seed: int = 4,
+               n_admin: int = 0) -> str:
     rng = random.Random(seed)
     namespaces = [f"ns-{i}" for i in range(n_namespaces)]
     docs: list[dict] = []
@@ -101,6 +127,8 @@ def build_yaml(n_workloads: int, n_policies: int, n_namespaces: int, open_share:
     for i, ns in enumerate(namespaces):
         docs.extend(policies(ns, per_ns + (1 if i < extra else 0), namespaces, rng, i,
                              i < open_share * n_namespaces))
+    if n_admin:
+        docs.extend(admin_policies(n_admin, namespaces))
     return yaml.safe_dump_all(docs, sort_keys=False)
 
 
@@ -111,9 +139,11 @@ def main() -> None:
     ap.add_argument("--namespaces", type=int, default=100)
     ap.add_argument("--open-share", type=float, default=0.5,
                     help="share of namespaces without a default deny (their pods reach each other freely)")
+    ap.add_argument("--admin-policies", type=int, default=0,
+                    help="add this many AdminNetworkPolicies and a BaselineAdminNetworkPolicy (layered evaluation)")
     ap.add_argument("--tracemalloc", action="store_true", help="also measure Python allocations (slower)")
     args = ap.parse_args()
-    text = build_yaml(args.workloads, args.policies, args.namespaces, args.open_share)
+    text = build_yaml(args.workloads, args.policies, args.namespaces, args.open_share, n_admin=args.admin_policies)
     if args.tracemalloc:
         tracemalloc.start()
     t0 = time.perf_counter()
@@ -137,7 +167,7 @@ def main() -> None:
     if args.tracemalloc:
         _, peak = tracemalloc.get_traced_memory()
         print(f"peak traced memory: {peak / 2**20:.1f} MiB")
-    controls = [f"KH-NET-{i:03d}" for i in range(1, 16)]
+    controls = [f"KH-NET-{i:03d}" for i in range(1, 18)]
     objects = list(parse_text(text, "bench.yaml"))
     t4 = time.perf_counter()
     evaluator = Evaluator(parse_config({}), only=controls)

@@ -11,8 +11,8 @@ Source: the Kubernetes OpenAPI definitions as shipped (offline) by the PyPI pack
     python3 -m venv /tmp/kv && /tmp/kv/bin/pip install kubernetes-validate
     /tmp/kv/bin/python scripts/build_api_types.py [--version 1.37.0]
 
-Type expressions in the table: ``string``, ``integer``, ``number``, ``boolean``,
-``int-or-string``, ``quantity`` (string or number), ``any``, ``[T]`` (list of T),
+Type expressions in the table: ``string``, ``integer`` (int64), ``number``, ``boolean``,
+``int32``, ``int-or-string``, ``quantity`` (string or number), ``any``, ``[T]`` (list of T),
 ``{T}`` (map of string to T), or the name of another definition in ``types``.
 """
 
@@ -68,6 +68,8 @@ def type_of(schema: dict, defs: dict, todo: list[str]) -> str:
     if not kinds:
         return "any"
     kind = kinds[0]
+    if kind == "integer":
+        return "int32" if schema.get("format") == "int32" else "integer"  # integer: int64
     if kind == "array":
         return f"[{type_of(schema.get('items', {}), defs, todo)}]"
     if kind == "object":

@@ -125,3 +125,26 @@ rules:
     assert by_id["KH-AUDIT-061"].status == "blind"
     assert by_id["KH-AUDIT-062"].status == "blind"
     assert by_id["KH-AUDIT-030"].status == "covered"
+
+
+def test_omitting_response_complete_leaves_rules_blind_and_names_who_omitted_it():
+    from kubeharden.detect.policy import coverage, parse_policy
+    from kubeharden.detect.rules import load_rules
+    rules = [r for r in load_rules() if r.id == "KH-AUDIT-036"]
+    policy_wide = parse_policy("apiVersion: audit.k8s.io/v1\nkind: Policy\n"
+                               "omitStages: [ResponseComplete]\nrules:\n- level: RequestResponse\n")
+    [c] = coverage(policy_wide, rules)
+    assert c.status == "blind" and "omitted by the policy's omitStages" in c.detail and "only Panic" in c.detail
+    per_rule = parse_policy("""
+apiVersion: audit.k8s.io/v1
+kind: Policy
+rules:
+- level: Metadata
+  resources: [{group: "", resources: [pods]}]
+- level: Metadata
+  omitStages: [ResponseComplete]
+  resources: [{group: "", resources: [secrets]}]
+- level: RequestResponse
+""")
+    [c] = coverage(per_rule, rules)
+    assert c.status == "blind" and "omitStages of policy rule 2 (rules[1])" in c.detail

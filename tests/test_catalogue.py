@@ -22,9 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.parametrize("control", CONTROLS, ids=lambda c: c.id)
 def test_failing_example_fails(control):
-    findings, result = scan(control.example_fail, EXAMPLE_CONFIG, only=[control.id])
-    assert [f for f in findings if f.control.id == control.id], f"{control.id}: fail example produced nothing"
-    assert not [p for p in result.problems if p.level == "error"], result.problems
+    for n, example in enumerate(control.fail_examples, 1):
+        findings, result = scan(example, EXAMPLE_CONFIG, only=[control.id])
+        assert [f for f in findings if f.control.id == control.id], f"{control.id}: fail example {n} produced nothing"
+        assert not [p for p in result.problems if p.level == "error"], result.problems
 
 
 @pytest.mark.parametrize("control", CONTROLS, ids=lambda c: c.id)

@@ -104,7 +104,7 @@ def test_report_names_the_configuration_in_effect(tmp_path, capsys, monkeypatch)
     sarif = tmp_path / "out" / "report.sarif"
     assert main(["scan", "--config", cfg, "-f", "sarif", "-o", str(sarif), clean]) == 0
     assert json.loads(sarif.read_text())["runs"][0]["invocations"][0]["properties"] == {
-        "profile": "strict", "config": cfg}
+        "profile": "strict", "config": cfg, "input": "manifest", "notAssessable": []}
     # the table footer, with a configuration found upwards from the working directory
     (tmp_path / ".kubeharden.yaml").write_text("profile: baseline\n")
     monkeypatch.chdir(tmp_path / "out")
@@ -117,7 +117,7 @@ def test_max_file_size_takes_and_prints_mebibytes(tmp_path, capsys):
     big = write(tmp_path, "big.yaml", CLEAN + "#" * (700 * 1024) + "\n")
     assert main(["scan", "--no-config", "--max-file-size", "0.5", "--fail-on", "none", big]) == 3
     out = " ".join(capsys.readouterr().out.split())
-    assert "file is 0.68 MiB, over the 0.5 MiB limit (--max-file-size)" in out
+    assert "file is 0.68 MiB (716," in out and "over the 0.5 MiB (524,288 bytes) limit (--max-file-size)" in out
     assert main(["scan", "--no-config", "--max-file-size", "1MiB", big]) == 0
     for bad in ("64MB", "0", "-1", "lots"):
         try:

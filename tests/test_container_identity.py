@@ -65,8 +65,9 @@ def test_sarif_fingerprints_carry_the_list_and_name():
     out = io.StringIO()
     get_reporter("sarif")(iter(findings), result, out)
     results = json.loads(out.getvalue())["runs"][0]["results"]
-    prints = [r["partialFingerprints"]["kubeharden/v1"] for r in results if r["ruleId"] == "KH-POD-004"]
-    assert any("|initContainers/setup|" in p for p in prints) and len(set(prints)) == len(prints) == 3
+    prints = [r["partialFingerprints"]["kubeharden/v2"] for r in results if r["ruleId"] == "KH-POD-004"]
+    assert prints == [f.fingerprint for f in privileged(findings)]
+    assert len(set(prints)) == len(prints) == 3
 
 
 def test_junit_case_names_are_unique_in_the_report():

@@ -125,9 +125,10 @@ def test_registry_control_selected_without_registries_says_which_setting_it_need
 
 def test_every_required_setting_is_a_known_setting():
     for control in load_catalogue():
-        if control.requires:
-            assert control.requires in REQUIRABLE_SETTINGS, control.id
-            assert control.config_note, f"{control.id} must say how to set {control.requires}"
+        for setting in (control.requires_config, control.enabled_by_config):
+            if setting:
+                assert setting in REQUIRABLE_SETTINGS, control.id
+                assert control.config_note, f"{control.id} must say how to set {setting}"
 
 
 @pytest.mark.parametrize("data,error", [
@@ -140,3 +141,39 @@ def test_every_required_setting_is_a_known_setting():
 def test_misspelt_keys_that_would_widen_or_drop_a_setting_are_errors(data, error):
     with pytest.raises(ConfigError, match=error):
         parse_config(data, "cfg.yaml")
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("[]", "must be a mapping"),
+    ("annotation_suppressions: 'false'", "'annotation_suppressions' must be true or false"),
+    ("annotation_suppressions: n", "'annotation_suppressions' must be true or false"),
+    ("require_digest: 'no'", "'require_digest' must be true or false"),
+    ("exceptions: [{control: KH-POD-004, reason: r, match: [{name: foo}]}]", "'match' must be a mapping"),
+    ("exceptions: [{control: KH-POD-004, reason: r, match: 'name=foo'}]", "'match' must be a mapping"),
+    ("exceptions: [{control: KH-POD-004, reason: r, match: {kind: Pod}, name: foo}]", "must go inside 'match'"),
+    ("exceptions: [{control: KH-POD-004, reason: r, name: [a, b]}]", "'name' must be a string"),
+])
+def test_settings_of_the_wrong_type_are_refused(tmp_path, text, said):
+    from kubeharden.config import ConfigError, load_config
+    path = tmp_path / ".kubeharden.yaml"
+    path.write_text(text + "\n")
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        load_config(str(path))
+
+
+def test_a_glob_leaves_out_controls_that_need_a_missing_setting(tmp_path, capsys):
+    path = tmp_path / "pod.yaml"
+    path.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec:\n  containers: [{name: c, image: nginx}]\n")
+    code = main(["scan", "--no-config", "--control", "kh-img-*", "-f", "json", "--fail-on", "none", str(path)])
+    captured = capsys.readouterr()
+    assert code == 0 and "KH-IMG-003 (matched by a --control glob) is left out" in captured.err
+    assert "KH-IMG-001" in {f["control_id"] for f in json.loads(captured.out)["findings"]}
+    assert main(["scan", "--no-config", "--control", "KH-IMG-003", str(path)]) == 2
+
+
+def test_a_slug_named_exactly_is_not_a_glob(tmp_path, capsys):
+    path = tmp_path / "pod.yaml"
+    path.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec:\n  containers: [{name: c, image: nginx}]\n")
+    # KH-IMG-003 (untrusted-registry) needs `registries:`: named by its slug it is an error, not left out
+    assert main(["scan", "--no-config", "--control", "untrusted-registry", "--control", "kh-img-*", str(path)]) == 2
+    assert "needs the setting `registries:`" in capsys.readouterr().err

@@ -96,7 +96,9 @@ def test_a_kustomization_beside_real_objects_is_skipped_and_the_objects_scanned(
     (tmp_path / "settings.yaml").write_text(CONFIGMAP)
     code, report = scan_json(capsys, str(tmp_path))
     assert code == OK and report["summary"]["kinds"] == {"ConfigMap": 1}
-    assert not nothing_checked(report)
+    # the objects are checked as written; a warning says the overlay itself was not built
+    said = nothing_checked(report)
+    assert [e["level"] for e in said] == ["warning"] and "without its patches" in said[0]["message"]
 
 
 def test_everything_skipped_is_an_input_problem(tmp_path, capsys):
@@ -144,3 +146,37 @@ def test_netpol_matrix_needs_a_workload(tmp_path, capsys):
     (tmp_path / "settings.yaml").write_text(CONFIGMAP)
     assert main(["netpol", "matrix", str(tmp_path)]) == INPUT_ERRORS
     assert "no workload was read" in capsys.readouterr().err
+
+
+def test_a_path_argument_without_objects_is_said_beside_others(tmp_path, capsys):
+    import json as _json
+    from pathlib import Path as _Path
+    from kubeharden.cli import main as _main
+    examples = _Path(__file__).resolve().parents[1] / "examples" / "hardened"
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    (chart / "templates" / "pod.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}\n")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code = _main(["scan", "--no-config", "-f", "json", str(examples), str(chart), str(empty)])
+    errors = [e for e in _json.loads(capsys.readouterr().out)["errors"] if e["kind"] == "nothing-checked"]
+    assert code == 3
+    assert {(e["level"], e["file"]) for e in errors} == {("error", str(chart)), ("error", str(empty))}
+    assert any("helm template RELEASE" in e["message"] for e in errors)
+
+
+def test_a_chart_inside_a_scanned_tree_is_a_warning(tmp_path, capsys):
+    import json as _json
+    import shutil
+    from pathlib import Path as _Path
+    from kubeharden.cli import main as _main
+    shutil.copytree(_Path(__file__).resolve().parents[1] / "examples" / "hardened", tmp_path / "app")
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    (chart / "templates" / "pod.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}\n")
+    _main(["scan", "--no-config", "-f", "json", "--fail-on", "none", str(tmp_path)])
+    said = [e for e in _json.loads(capsys.readouterr().out)["errors"] if e["kind"] == "nothing-checked"]
+    assert [(e["level"], e["file"]) for e in said] == [("warning", str(chart))]
+    assert "its templates were not checked" in said[0]["message"]

@@ -189,3 +189,25 @@ def test_a_failing_check_is_reported_and_the_scan_goes_on():
     (problem,) = [p for p in evaluator.result.problems if p.kind == "internal"]
     assert "KH-POD-006" in problem.message and "ZeroDivisionError" in problem.message
     assert problem.file == "d.yaml" and problem.resource.name == "api"
+
+
+def test_suppression_annotations_that_are_not_text_suppress_nothing():
+    from conftest import scan
+    text = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+  namespace: a
+  annotations:
+    kubeharden.io/suppress.KH-POD-003: 0
+    kubeharden.io/suppress.KH-POD-001: false
+    kubeharden.io/suppress.KH-POD-011: [a]
+spec:
+  containers: [{name: c, image: nginx}]
+"""
+    findings, result = scan(text)
+    assert {f.control.id: f.status for f in findings if f.control.id in ("KH-POD-001", "KH-POD-003", "KH-POD-011")} \
+        == {"KH-POD-001": "fail", "KH-POD-003": "fail", "KH-POD-011": "fail"}
+    said = [(p.line, p.message) for p in result.problems if p.kind == "suppression"]
+    assert [line for line, _ in said] == [7, 8, 9] and all("not text" in m for _, m in said)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubeharden.model.paths import normalize_host_path
+from kubeharden.model.facts import normalize_host_path
 
 from conftest import ids, scan
 

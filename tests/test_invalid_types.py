@@ -91,3 +91,62 @@ def test_every_format_reports_the_invalid_object_as_an_error(fmt):
         assert any(n["level"] == "error" and "privileged is a string" in n["message"]["text"] for n in notes)
     else:
         assert "privileged is a string" in out and "<error" in out
+
+
+INVALID_ROLE = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: all}
+rules: [{apiGroups: "*", resources: "*", verbs: "*"}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: all}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: all}
+subjects: [{kind: ServiceAccount, name: sa, namespace: app}]
+"""
+
+
+@pytest.mark.parametrize("argv", [
+    ["rbac", "who-can", "get", "secrets"], ["rbac", "can", "serviceaccount:app:sa"], ["rbac", "paths"],
+])
+def test_analyses_report_invalid_objects_and_leave_them_out(tmp_path, argv):
+    path = tmp_path / "rbac.yaml"
+    path.write_text(INVALID_ROLE)
+    proc = subprocess.run([sys.executable, "-m", "kubeharden", *argv, str(path)], capture_output=True, text=True)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "rules[0].apiGroups is a string" in proc.stderr and "left out of this analysis" in proc.stderr
+
+
+@pytest.mark.parametrize("argv", [["netpol", "matrix"], ["generate", "netpol"], ["generate", "quotas"]])
+def test_network_analyses_and_generators_too(tmp_path, argv):
+    path = tmp_path / "pod.yaml"
+    path.write_text((POD % 'privileged: "true"') + "---\n" + (POD % "privileged: false").replace("name: p,", "name: q,"))
+    proc = subprocess.run([sys.executable, "-m", "kubeharden", *argv, str(path)], capture_output=True, text=True)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "privileged is a string" in proc.stderr
+
+
+@pytest.mark.parametrize(("field", "path"), [
+    ("runAsUser: 9223372036854775808", "spec.containers[0].securityContext.runAsUser"),
+    ("runAsUser: 18446744073709551616", "spec.containers[0].securityContext.runAsUser"),
+])
+def test_integers_out_of_range_are_invalid(field, path):
+    _, result = scan(POD % field)
+    errors = [p for p in result.problems if p.level == "error"]
+    assert len(errors) == 1 and errors[0].message.startswith(path + " is ") and "64-bit" in errors[0].message
+
+
+def test_int32_fields_refuse_larger_values():
+    text = (POD % "{}").replace("    securityContext:\n      {}\n", "    ports: [{containerPort: 3000000000}]\n")
+    _, result = scan(text)
+    assert [p.message.split(" is ")[0] for p in result.problems if p.level == "error"] == [
+        "spec.containers[0].ports[0].containerPort"]
+
+
+@pytest.mark.parametrize("spelling", ["1e3", "1_000.0", "1000.", "01750"])
+def test_whole_floats_are_the_integers_kubectl_sends(spelling):
+    findings, result = scan(POD % f"runAsUser: {spelling}")
+    assert not result.problems
+    assert "KH-POD-001" not in ids(findings)
+    assert result.pss[0].level != "invalid"

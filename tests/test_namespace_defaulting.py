@@ -90,3 +90,21 @@ def test_scan_rbac_netpol_and_generators_agree(tmp_path, capsys):
     code, out, _ = run(capsys, "generate", "netpol", "--no-config", "-n", "shop", str(path))
     namespaces = {d["metadata"]["namespace"] for d in yaml.safe_load_all(out) if d}
     assert namespaces == {"shop"}
+
+
+def test_minus_n_contradicting_the_manifest_is_said(tmp_path, capsys):
+    path = tmp_path / "app.yaml"
+    path.write_text(APP.replace("metadata: {name: web}\nspec:\n  selector", "metadata: {name: web, namespace: other}\nspec:\n  selector"))
+    code, out, _ = run(capsys, "scan", "--no-config", "-n", "shop", "-f", "json", "--fail-on", "none", str(path))
+    said = [e for e in json.loads(out)["errors"] if e["kind"] == "namespace"]
+    assert len(said) == 1 and "kubectl apply -n shop refuses this object" in said[0]["message"]
+    # without -n, nothing to say; netpol's filtering -n says nothing either
+    code, out, _ = run(capsys, "scan", "--no-config", "-f", "json", "--fail-on", "none", str(path))
+    assert not [e for e in json.loads(out)["errors"] if "refuses this object" in e["message"]]
+
+
+def test_cluster_scoped_objects_lose_a_written_namespace(capsys, tmp_path):
+    from kubeharden.sources.files import parse_text
+    objs = [o for o in parse_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, namespace: other}\n",
+                                  "ns.yaml", namespace="x") if hasattr(o, "ref")]
+    assert objs[0].ref.namespace is None and str(objs[0].ref) == "Namespace/shop"

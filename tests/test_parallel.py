@@ -222,3 +222,45 @@ def test_tasks_keep_file_order_and_give_a_large_file_a_task_of_its_own(tmp_path)
     assert [p for c in chunks for p in c] == files
     assert all(1 <= len(c) <= parallel.MAX_CHUNK for c in chunks)
     assert [files[40]] in chunks
+
+
+def test_inputs_keep_their_order_and_their_own_object_counts(tmp_path, pools):
+    """A missing path between two inputs, a folder with nothing to check and a snapshot (read by the
+    snapshot source of the input seam) give the single-process report, in either scope."""
+    write_inputs(tmp_path / "in")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "values.yaml").write_text("replicas: 3\n")
+    snapshot = tmp_path / "dump.jsonl"
+    snapshot.write_text('{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "a"}, '
+                        '"spec": {"containers": [{"name": "c", "image": "nginx", '
+                        '"securityContext": {"privileged": true}}]}}\n')
+    paths = [str(tmp_path / "in"), str(tmp_path / "missing.yaml"), str(tmp_path / "empty"), str(snapshot)]
+    for scope in ("all", "path"):
+        one = report(tmp_path, 1, "--scope", scope, *paths)
+        assert b"nothing-checked" in one and b"dump.jsonl" in one and b"no such file" in one
+        assert report(tmp_path, 2, "--scope", scope, *paths) == one
+    assert pools == [2, 2]
+
+
+def test_a_control_that_raises_in_a_worker_is_an_error_in_the_parent(tmp_path, pools, monkeypatch):
+    """Controls that raise (ScanResult.errored) and suppressed counts per control come back from workers."""
+    from kubeharden.engine import Evaluator
+
+    write_inputs(tmp_path / "in")
+    real = Evaluator._runner
+
+    def runner(self, control):
+        run = real(self, control)
+        if control.id != "KH-POD-001":
+            return run
+
+        def raising(unit, ctx):
+            if unit.name == "web":  # the container of app.yaml
+                raise ValueError("boom")
+            return run(unit, ctx)
+        return raising
+
+    monkeypatch.setattr(Evaluator, "_runner", runner)
+    one = report(tmp_path, 1, str(tmp_path / "in"))
+    assert b'"KH-POD-001":"error"' in one and b"boom" in one
+    assert report(tmp_path, 2, str(tmp_path / "in")) == one

@@ -157,11 +157,13 @@ def test_every_pod_bearing_kind_is_normalised():
         assert findings[0].line == line, kind
 
 
-def test_custom_resources_that_reuse_a_kind_name_are_not_pods():
+def test_custom_resources_that_reuse_a_kind_name_are_evaluated_as_custom_resources():
+    # Not an apps/v1 Deployment: evaluated because its spec.template has the pod-template shape, and said so.
     text = "apiVersion: example.com/v1\nkind: Deployment\nmetadata: {name: x}\nspec:\n  template:\n    spec:\n" \
            "      containers: [{name: c, image: x, securityContext: {privileged: true}}]\n"
-    findings, result = scan(text)
-    assert not findings and result.kinds["Deployment"] == 1
+    findings, result = scan(text, only=["KH-POD-004"])
+    assert [f.resource.api_version for f in findings] == ["example.com/v1"] and result.kinds["Deployment"] == 1
+    assert [p.kind for p in result.problems] == ["pod-template"]
 
 
 def test_findings_point_at_the_offending_line():
@@ -249,7 +251,7 @@ containers:
   - {name: a, image: x, resources: {limits: {cpu: 1, memory: 1Gi}}}
   - {name: b, image: x, resources: {requests: {cpu: 1}}}
 """), only=["KH-RES-001"])
-    assert [(f.container, f.message.split(":")[0]) for f in findings] == [("b", "no memory request")]
+    assert [(f.container, f.message.split(" and ")[0]) for f in findings] == [("b", "no memory request")]
 
 
 def test_pull_policy_defaults():

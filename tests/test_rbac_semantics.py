@@ -90,10 +90,12 @@ def Subject_keys(m):
 # -- 2. defaults by label, not by name -------------------------------------------------------------
 
 
-def test_system_names_are_not_exempt_but_the_bootstrap_label_is():
+def test_system_names_are_not_exempt_but_a_default_name_with_the_bootstrap_label_is():
     wild = [rule(["*"], ["*"], ["*"])]
     assert len(findings("KH-RBAC-002", role("system:controller:sneaky", wild))) == 1
-    assert findings("KH-RBAC-002", role("system:controller:x", wild, labels=DEFAULTS)) == []
+    # the label on a name the bootstrap policy does not define exempts nothing
+    assert len(findings("KH-RBAC-002", role("system:controller:x", wild, labels=DEFAULTS))) == 1
+    assert findings("KH-RBAC-002", role("system:controller:job-controller", wild, labels=DEFAULTS)) == []
     # the anonymous/everyone exemptions of harmless defaults follow the label too
     fake = role("system:discovery-extra", [rule([""], ["secrets"], ["list"])])
     assert findings("KH-RBAC-015", fake, binding("x", "system:discovery-extra", [group("system:authenticated")]))

@@ -152,7 +152,7 @@ def test_huge_file_is_skipped_with_a_message(tmp_path):
     objs, probs = split(list(read_objects([str(tmp_path)])))
     assert [o.name for o in objs] == ["small"]
     assert probs[0].kind == "too-large"
-    assert "file is 100.1 MiB, over the 64 MiB limit (--max-file-size)" in probs[0].message
+    assert "file is 100.1 MiB (104,960,000 bytes), over the 64 MiB (67,108,864 bytes) limit (--max-file-size)" in probs[0].message
     objs, probs = split(list(read_objects([str(tmp_path / "small.yaml")], ReadOptions(max_file_bytes=10))))
     assert not objs and probs[0].kind == "too-large"
 
@@ -261,7 +261,9 @@ def test_scan_loads_only_what_the_checks_read(tmp_path):
     assert evaluator.needs_full_object("Deployment") and evaluator.needs_full_object("ConfigMap")
     assert evaluator.needs_full_object("ClusterRole") and evaluator.needs_full_object("ServiceList")
     assert not evaluator.needs_full_object("CustomResourceDefinition")
-    assert not evaluator.needs_full_object("PrometheusRule")
+    assert not evaluator.needs_full_object("Event") and not evaluator.needs_full_object("Lease")
+    # a custom resource may carry a pod template (Argo Rollout, Knative Service …): read whole
+    assert evaluator.needs_full_object("PrometheusRule") and evaluator.needs_full_object("Rollout")
 
 
 def test_secret_values_are_not_kept_for_analyses():

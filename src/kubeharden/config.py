@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from kubeharden.checks.catalogue import PROFILES, load_catalogue
-from kubeharden.checks.selection import UnknownControl, matching, normalise, resolve, unknown_message
+from kubeharden.checks.catalogue import PROFILE_NAMES, PROFILES, canonical_profile, catalogue_names
+from kubeharden.checks.selection import ControlNames, UnknownControl, matching, normalise, resolve, unknown_message
 from kubeharden.findings import Severity
+from kubeharden.model.facts import SYSTEM_NAMESPACES
+
+if TYPE_CHECKING:  # the network settings' types; imported lazily so that start-up stays light
+    from kubeharden.analysis.ingress_exposure import IngressController
+    from kubeharden.analysis.policies import IPNetwork
 
 CONFIG_NAMES = (".kubeharden.yaml", ".kubeharden.yml")
 
-DEFAULT_SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+DEFAULT_SYSTEM_NAMESPACES = SYSTEM_NAMESPACES  # Kubernetes' own namespaces: kubeharden.model.facts
 #: The guide's list (NSA-POD-15), plus ``ephemeral``: a generic ephemeral volume is a PVC by template.
 DEFAULT_VOLUME_TYPES = ("configMap", "emptyDir", "projected", "secret", "downwardAPI",
                         "persistentVolumeClaim", "ephemeral")
@@ -92,15 +98,27 @@ class Config:
     allowed_volume_types: tuple[str, ...] = DEFAULT_VOLUME_TYPES
     allow_annotation_suppressions: bool = True
     exceptions: list[ExceptionRule] = field(default_factory=list)
+    #: Deprecation notes about how the configuration names things (former profile or control names).
+    notes: list[str] = field(default_factory=list)
+    #: The ingress controllers' pods (analysis.ingress_exposure); None: DEFAULT_CONTROLLERS.
+    ingress_controllers: tuple[IngressController, ...] | None = None
+    #: Where node addresses are (KH-NET-016, netpol's "nodes"); None: external.NODE_NETWORKS.
+    node_networks: tuple[IPNetwork, ...] | None = None
 
 
-#: Settings a control can require (its catalogue ``requires:``): the file's key -> the Config attribute.
-REQUIRABLE_SETTINGS = {"registries": "allowed_registries"}
+#: Settings a control can name (its catalogue ``requires_config:`` or ``enabled_by_config:``): the
+#: file's key -> the Config attribute.
+REQUIRABLE_SETTINGS = {"registries": "allowed_registries", "require_digest": "require_digest"}
 
 
 def has_setting(cfg: Config, key: str) -> bool:
     """Whether setting ``key`` (a key of .kubeharden.yaml, e.g. ``registries``) is set and not empty."""
     return bool(getattr(cfg, REQUIRABLE_SETTINGS[key]))
+
+
+def setting_value(cfg: Config, key: str) -> object:
+    """The value of setting ``key`` (a key of .kubeharden.yaml), None when the file does not give it."""
+    return getattr(cfg, REQUIRABLE_SETTINGS[key])
 
 
 def find_config(start: Path | None = None) -> Path | None:
@@ -129,29 +147,32 @@ def load_config(path: str | Path | None, *, search: bool = True) -> Config:
         mark = getattr(exc, "problem_mark", None)
         at = f":{mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}{at}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    return parse_config(data or {}, str(path))
+    return parse_config({} if data is None else data, str(path))
 
 
 def parse_config(data: Any, origin: str = "<config>") -> Config:
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: the configuration must be a mapping")
-    known = {"profile", "controls", "registries", "require_digest", "system_namespaces", "system_workloads",
-             "allowed_host_paths", "allowed_volume_types", "annotation_suppressions", "exceptions"}
-    unknown = sorted(set(data) - known)
+    settings = {"profile", "controls", "registries", "require_digest", "system_namespaces", "system_workloads",
+                "allowed_host_paths", "allowed_volume_types", "annotation_suppressions", "exceptions",
+                "ingress_controllers", "node_networks"}
+    unknown = sorted(set(data) - settings)
     if unknown:
-        raise ConfigError(f"{origin}: unknown settings {unknown} (known: {sorted(known)})")
+        raise ConfigError(f"{origin}: unknown settings {unknown} (known: {sorted(settings)})")
     cfg = Config(path=origin)
     profile = data.get("profile", "default")
-    if profile not in PROFILES:
+    if profile not in PROFILE_NAMES:
         raise ConfigError(f"{origin}: profile must be one of {', '.join(PROFILES)}, not {profile!r}")
     cfg.profile = profile
+    if canonical_profile(profile)[1]:
+        cfg.notes.append(f"{origin}: profile: {canonical_profile(profile)[1]}")
     controls = data.get("controls") or {}
     if not isinstance(controls, dict):
         raise ConfigError(f"{origin}: 'controls' must be a mapping with disable/enable/severity")
     _no_unknown_keys(controls, ("disable", "enable", "severity"), f"{origin}: controls")
-    known = [c.id for c in load_catalogue()]
-    cfg.disabled = set(_control_ids(controls.get("disable"), known, origin, "controls.disable"))
-    cfg.enabled = set(_control_ids(controls.get("enable"), known, origin, "controls.enable"))
+    names = catalogue_names()
+    cfg.disabled = set(_control_ids(controls.get("disable"), names, origin, "controls.disable", cfg.notes))
+    cfg.enabled = set(_control_ids(controls.get("enable"), names, origin, "controls.enable", cfg.notes))
     severities = controls.get("severity") or {}
     if not isinstance(severities, dict):
         raise ConfigError(f"{origin}: 'controls.severity' must be a mapping of control ID to severity")
@@ -160,23 +181,38 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
             severity = Severity.parse(sev)
         except ValueError as exc:
             raise ConfigError(f"{origin}: controls.severity.{cid}: {exc}") from None
-        for one in _control_ids([str(cid)], known, origin, "controls.severity"):
+        for one in _control_ids([str(cid)], names, origin, "controls.severity", cfg.notes):
             cfg.severity_overrides[one] = severity
     cfg.allowed_registries = tuple(_str_list(data.get("registries"), origin, "registries"))
     if "require_digest" in data:
-        cfg.require_digest = bool(data["require_digest"])
+        cfg.require_digest = _bool(data, "require_digest", origin)
     if "system_namespaces" in data:
         cfg.system_namespaces = tuple(_str_list(data["system_namespaces"], origin, "system_namespaces"))
     cfg.system_workloads = tuple(_str_list(data.get("system_workloads"), origin, "system_workloads"))
     cfg.allowed_host_paths = tuple(_str_list(data.get("allowed_host_paths"), origin, "allowed_host_paths"))
     if "allowed_volume_types" in data:
         cfg.allowed_volume_types = tuple(_str_list(data["allowed_volume_types"], origin, "allowed_volume_types"))
-    cfg.allow_annotation_suppressions = bool(data.get("annotation_suppressions", True))
+    if "annotation_suppressions" in data:
+        cfg.allow_annotation_suppressions = _bool(data, "annotation_suppressions", origin)
+    if "ingress_controllers" in data:
+        from kubeharden.analysis.ingress_exposure import parse_controllers
+        try:
+            cfg.ingress_controllers = parse_controllers(data["ingress_controllers"], "ingress_controllers")
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: {exc}") from None
+    if "node_networks" in data:
+        try:
+            cfg.node_networks = tuple(ipaddress.ip_network(n, strict=False)
+                                      for n in _str_list(data["node_networks"], origin, "node_networks"))
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: node_networks: {exc}") from None
+        if not cfg.node_networks:
+            raise ConfigError(f"{origin}: node_networks must list at least one CIDR")
     exceptions = data.get("exceptions") or []
     if not isinstance(exceptions, list):
         raise ConfigError(f"{origin}: 'exceptions' must be a list")
     for i, raw in enumerate(exceptions):
-        cfg.exceptions.append(_parse_exception(raw, i, origin, known))
+        cfg.exceptions.append(_parse_exception(raw, i, origin, names, cfg.notes))
     return cfg
 
 
@@ -189,15 +225,16 @@ def _no_unknown_keys(data: dict[Any, Any], known: tuple[str, ...], where: str) -
         raise ConfigError(f"{where}: unknown keys {unknown} (known: {', '.join(known)})")
 
 
-def _control_ids(value: Any, known: list[str], origin: str, name: str) -> list[str]:
-    """The control IDs a setting names (IDs in any case, or globs); ConfigError for an unknown one."""
+def _control_ids(value: Any, known: ControlNames, origin: str, name: str, notes: list[str]) -> list[str]:
+    """The control IDs a setting names (IDs in any case, slugs, former IDs, or globs); ConfigError for an
+    unknown one."""
     try:
-        return resolve(_str_list(value, origin, name), known, f"{origin}: {name}")
+        return resolve(_str_list(value, origin, name), known, f"{origin}: {name}", notes)
     except UnknownControl as exc:
         raise ConfigError(str(exc)) from None
 
 
-def _parse_exception(raw: Any, index: int, origin: str, known: list[str]) -> ExceptionRule:
+def _parse_exception(raw: Any, index: int, origin: str, known: ControlNames, notes: list[str]) -> ExceptionRule:
     where = f"{origin}: exceptions[{index}]"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a mapping")
@@ -212,14 +249,27 @@ def _parse_exception(raw: Any, index: int, origin: str, known: list[str]) -> Exc
             expires = dt.date.fromisoformat(str(expires))
         except ValueError:
             raise ConfigError(f"{where}: 'expires' must be a date (YYYY-MM-DD), not {expires!r}") from None
-    control = normalise(raw["control"])
-    if not matching(control, known):
+    found: list[str] = []
+    # a slug or former ID stands for its ID; globs match IDs (the pattern is kept and matched per finding)
+    control = known.exact(str(raw["control"]), found) or normalise(raw["control"])
+    if not matching(control, known.ids):
         raise ConfigError(unknown_message(str(raw["control"]), known, f"{where}.control"))
+    notes.extend(f"{where}.control: {note}" for note in found)
     # a misspelt key (`namespce:`) would leave its field at "*" and suppress far more than meant
     _no_unknown_keys(raw, ("control", "reason", "expires", "match", *_MATCH_KEYS), where)
-    match = raw.get("match") if isinstance(raw.get("match"), dict) else raw
-    if match is not raw:
+    match = raw
+    if "match" in raw:
+        # a match that is not a mapping, or match keys beside it, would leave fields at "*" and widen it
+        if not isinstance(raw["match"], dict):
+            raise ConfigError(f"{where}: 'match' must be a mapping of {', '.join(_MATCH_KEYS)}")
+        beside = [k for k in _MATCH_KEYS if k in raw]
+        if beside:
+            raise ConfigError(f"{where}: {', '.join(beside)} must go inside 'match' (or drop 'match')")
+        match = raw["match"]
         _no_unknown_keys(match, _MATCH_KEYS, f"{where}.match")
+    for key in _MATCH_KEYS:
+        if key in match and not isinstance(match[key], str):
+            raise ConfigError(f"{where}: '{key}' must be a string (globs allowed), not {match[key]!r}")
     container = match.get("container")
     container_list = match.get("container_list")
     if container_list is not None and container_list not in ("containers", "initContainers", "ephemeralContainers"):
@@ -236,6 +286,14 @@ def _parse_exception(raw: Any, index: int, origin: str, known: list[str]) -> Exc
         expires=expires,
         index=index,
     )
+
+
+def _bool(data: dict[str, Any], key: str, origin: str) -> bool:
+    """A true/false setting; anything else (``'false'``, ``n``, ``0``) is refused rather than guessed."""
+    value = data[key]
+    if not isinstance(value, bool):
+        raise ConfigError(f"{origin}: '{key}' must be true or false, not {value!r}")
+    return value
 
 
 def _str_list(value: Any, origin: str, name: str) -> list[str]:

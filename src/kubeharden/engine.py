@@ -13,24 +13,41 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 
 from kubeharden.analysis.rbac import namespace_hint
 from kubeharden.checks import rules
-from kubeharden.checks.catalogue import Control, Violation, function_for, load_catalogue, profile_includes
+from kubeharden.checks.catalogue import (INPUTS, Control, Violation, function_for, load_catalogue,
+                                         profile_includes, template_for)
 from kubeharden.checks.context import Context
 from kubeharden.checks.pss import evaluate_once as evaluate_pss
-from kubeharden.config import Config, ConfigError, ExceptionRule, has_setting
-from kubeharden.findings import Finding, Problem, Severity, Tally
+from kubeharden.config import Config, ConfigError, ExceptionRule, has_setting, setting_value
+from kubeharden.findings import Finding, Fix, Problem, Severity, Tally
 from kubeharden.inventory import INDEXED_KINDS, Inventory
 from kubeharden.model.apitypes import type_problems
-from kubeharden.model.objects import K8sObject, ResourceRef, as_str_map
-from kubeharden.model.pods import POD_TEMPLATE_PATHS, PodView, pod_view
+from kubeharden.model.objects import K8sObject, ResourceRef
+from kubeharden.model.pods import PodView, may_carry_pod, pod_view
 
 SUPPRESS_PREFIX = "kubeharden.io/suppress."
 
 #: A control's logic: a registered function or a declarative rule, called as run(unit, ctx).
 Runner = Callable[..., Iterable[Violation]]
+
+
+def control_runner(control: Control) -> Runner:
+    """The logic of ``control``: its registered function, its rule template with the control's
+    parameters, or its declarative rule compiled once; raises ValueError for a catalogue entry with
+    none. Manifests and audit request bodies run controls through this."""
+    fn = function_for(control.id)
+    if fn is not None:
+        return fn
+    if control.rule is None:
+        raise ValueError(f"{control.id} has neither a rule nor a registered function")
+    if isinstance(control.rule, dict) and "template" in control.rule:
+        template = template_for(control.rule["template"])
+        return lambda unit, ctx, _control=control: template(_control, unit, ctx)
+    run = rules.runner(control)
+    return lambda unit, ctx: run(unit)
 
 
 class PssEntry(NamedTuple):
@@ -64,10 +81,43 @@ class ScanResult:
     config_file: str | None = None
     findings_by_severity: Counter[str] = field(default_factory=Counter)
     suppressed: int = 0
+    #: The input this scan read (catalogue INPUTS: manifest, cluster, node, admission).
+    input_kind: str = "manifest"
+    #: Selected controls that this input cannot show (their ``inputs:`` lack it): never run, never a pass.
+    not_assessable: list[Control] = field(default_factory=list)
+    #: Suppressed findings per control ID.
+    suppressed_by_control: Counter[str] = field(default_factory=Counter)
+    #: Controls that raised on some input (reported as problems of kind ``internal``).
+    errored: set[str] = field(default_factory=set)
 
     @property
     def objects(self) -> int:
         return sum(self.kinds.values())
+
+    def control_status(self) -> dict[str, str]:
+        """Each selected control's outcome over the whole scan, by ID (one of findings.STATUSES).
+
+        ``error`` when it raised on some input, ``fail`` when an unsuppressed finding remains,
+        ``suppressed`` when every finding is suppressed, ``pass`` when it checked something and
+        found nothing, ``not-applicable`` when nothing in the input was for it, ``not-assessable``
+        when the input cannot show what it needs.
+        """
+        out: dict[str, str] = {}
+        for control in self.controls:
+            cid = control.id
+            if cid in self.errored:
+                out[cid] = "error"
+            elif self.tally.failed.get(cid, 0):
+                out[cid] = "fail"
+            elif self.suppressed_by_control.get(cid, 0):
+                out[cid] = "suppressed"
+            elif self.tally.evaluated.get(cid, 0):
+                out[cid] = "pass"
+            else:
+                out[cid] = "not-applicable"
+        for control in self.not_assessable:
+            out[control.id] = "not-assessable"
+        return out
 
 
 class Evaluator:
@@ -75,21 +125,29 @@ class Evaluator:
 
     ``only``: exact control IDs to run (the command line resolves case and globs,
     :mod:`kubeharden.checks.selection`). Raises ConfigError when a control selected explicitly
-    needs a setting that is not given.
+    needs a setting that is not given. ``input_kind`` (catalogue INPUTS) is what the objects
+    come from: a selected control whose ``inputs:`` lack it is not run and is reported as
+    not assessable (ScanResult.not_assessable), never as a pass.
     """
 
     def __init__(self, config: Config | None = None, *, today: dt.date | None = None,
-                 only: Iterable[str] | None = None) -> None:
+                 only: Iterable[str] | None = None, input_kind: str = "manifest") -> None:
+        if input_kind not in INPUTS:
+            raise ValueError(f"input kind {input_kind!r} is not one of {', '.join(INPUTS)}")
         self.config = config or Config()
         self.ctx = Context(self.config)
         self.today = today or dt.date.today()
         selected = set(only) if only else None
-        self.controls = [c for c in load_catalogue() if self._active(c, selected)]
+        active = [c for c in load_catalogue() if self._active(c, selected)]
+        self.controls = [c for c in active if input_kind in c.inputs]
         self._check_requirements(selected)
         self.result = ScanResult(controls=self.controls, profile=self.config.profile,
-                                 config_file=self.config.path)
+                                 config_file=self.config.path, input_kind=input_kind,
+                                 not_assessable=[c for c in active if input_kind not in c.inputs])
         self.inventory = Inventory()
-        self._duplicates = DuplicateIndex()
+        #: what a duplicate-object warning suggests (the scan of all inputs as one cluster: --scope path)
+        self.duplicate_hint = SCOPE_HINT
+        self._duplicates = DuplicateIndex(SCOPE_HINT)
         self._by_scope: dict[str, list[tuple[Control, Runner]]] = {s: [] for s in
                                                                    ("container", "pod", "object", "inventory")}
         for control in self.controls:
@@ -105,10 +163,11 @@ class Evaluator:
             return False
         if control.id in self.config.enabled:
             return True
-        if control.requires and not has_setting(self.config, control.requires):
+        if control.requires_config and not has_setting(self.config, control.requires_config):
             return False  # nothing to compare with (e.g. KH-IMG-003 needs `registries:`)
-        if control.id == "KH-IMG-002" and self.config.require_digest is not None:
-            return self.config.require_digest
+        switch = setting_value(self.config, control.enabled_by_config) if control.enabled_by_config else None
+        if switch is not None:
+            return bool(switch)  # e.g. require_digest turns KH-IMG-002 on or off whatever the profile
         return profile_includes(self.config.profile, control)
 
     def _check_requirements(self, only: set[str] | None) -> None:
@@ -118,39 +177,34 @@ class Evaluator:
         could never fire (KH-IMG-003 without ``registries:`` has nothing to compare with).
         """
         for control in self.controls:
-            if control.requires and not has_setting(self.config, control.requires):
+            if control.requires_config and not has_setting(self.config, control.requires_config):
                 how = "with --control" if only is not None else "by controls.enable"
                 where = self.config.path or "no configuration file is in effect"
                 raise ConfigError(f"{control.id} is selected {how} but needs the setting "
-                                  f"`{control.requires}:` in .kubeharden.yaml ({where}): {control.config_note}")
+                                  f"`{control.requires_config}:` in .kubeharden.yaml ({where}): {control.config_note}")
 
     def _runner(self, control: Control) -> Runner:
-        fn = function_for(control.id)
-        if fn is not None:
-            return fn
-        if control.rule is None:
-            raise ValueError(f"{control.id} has neither a rule nor a registered function")
-        if control.scope == "container":
-            return lambda c, ctx, _control=control: rules.run_container_rule(_control, c)
-        if control.scope == "pod":
-            return lambda p, ctx, _control=control: rules.run_pod_rule(_control, p)
-        raise ValueError(f"{control.id}: declarative rules support container and pod scope only")
+        return control_runner(control)
 
     def needs_full_object(self, kind: str) -> bool:
         """Whether any active check reads more than the metadata of objects of ``kind``.
 
         Sources load other kinds shallowly (identity and metadata only), which makes large
-        CustomResourceDefinitions nearly free to scan.
+        CustomResourceDefinitions nearly free to scan. Custom resources are read whole: they
+        may carry a pod template (see :func:`kubeharden.model.pods.pod_view`).
         """
-        if kind in POD_TEMPLATE_PATHS or kind in INDEXED_KINDS or kind.endswith("List"):
+        if may_carry_pod(kind) or kind in INDEXED_KINDS or kind.endswith("List"):
             return True
         return kind in self._object_kinds
 
     # -- the stream ---------------------------------------------------------------------
 
     def run(self, items: Iterable[K8sObject | Problem]) -> Iterator[Finding]:
-        """Evaluate every object; problems are collected in ``self.result``."""
-        yield from self.run_scopes([items])
+        """Evaluate every object as one cluster; problems are collected in ``self.result``."""
+        self.duplicate_hint = SCOPE_HINT
+        self._duplicates = DuplicateIndex(SCOPE_HINT)
+        yield from self._consume(items)
+        yield from self.finish()
 
     def run_scopes(self, scopes: Iterable[Iterable[K8sObject | Problem]]) -> Iterator[Finding]:
         """Evaluate several independent inputs (``--scope path``) into one result.
@@ -158,35 +212,43 @@ class Evaluator:
         Cross-object controls (ServiceAccounts, NetworkPolicies, RBAC) see one scope at a
         time, as if each were applied to its own cluster.
         """
+        self.duplicate_hint = ""
+        self._duplicates = DuplicateIndex()
         for items in scopes:
-            for item in items:
-                if isinstance(item, Problem):
-                    self.result.problems.append(item)
-                    continue
-                yield from self.evaluate_object(item)
+            yield from self._consume(items)
             yield from self.close_scope()
         yield from self.finish()
+
+    def _consume(self, items: Iterable[K8sObject | Problem]) -> Iterator[Finding]:
+        for item in items:
+            if isinstance(item, Problem):
+                self.result.problems.append(item)
+                continue
+            yield from self.evaluate_object(item)
 
     def evaluate_object(self, obj: K8sObject) -> Iterator[Finding]:
         self.result.kinds[obj.kind] += 1
         duplicate = self._duplicates.add(obj)
         if duplicate is not None:
             self.result.problems.append(duplicate)
-        self.inventory.add_object(obj)
         tally = self.result.tally
-        annotations = obj.annotations
+        annotations = _reasons(obj.metadata.get("annotations"))
         self._check_suppression_annotations(obj, obj.metadata.get("annotations"))
         invalid = self._report_invalid(obj)
         pod = pod_view(obj)
         if pod is not None:
-            for level, message, line in pod.problems:
-                if level == "error" and invalid:
+            for p in pod.problems:
+                if p.level == "error" and invalid:
                     continue  # the type check has said it, with the field's path
-                invalid |= level == "error"
-                self.result.problems.append(Problem(level, "invalid-object" if level == "error" else "partial",
-                                                    message, file=obj.origin.file, line=line, resource=obj.ref))
-            if pod.containers or pod.spec:
-                yield from self._evaluate_pod(pod, annotations, invalid)
+                invalid |= p.level == "error"
+                self.result.problems.append(Problem(p.level, p.kind, p.message, file=obj.origin.file, line=p.line,
+                                                    resource=obj.ref))
+        # The API server refuses an invalid object: it takes no part in cross-object analyses
+        # (its NetworkPolicy isolates nothing, its role grants nothing), whatever it says.
+        if not invalid:
+            self.inventory.add_object(obj)
+        if pod is not None and (pod.containers or pod.spec):
+            yield from self._evaluate_pod(pod, annotations, invalid)
         for control, run in self._by_scope["object"]:
             if control.kinds and "*" not in control.kinds and obj.kind not in control.kinds:
                 continue
@@ -216,6 +278,7 @@ class Evaluator:
         try:
             return list(run(unit, self.ctx))
         except Exception as exc:
+            self.result.errored.add(control.id)
             self._internal_error(f"{control.id} could not evaluate this input ({type(exc).__name__}: {exc}); "
                                  "its other checks ran", obj)
             return []
@@ -229,8 +292,9 @@ class Evaluator:
         obj = pod.obj
         if pod.template_meta is not obj.metadata:
             self._check_suppression_annotations(obj, pod.template_meta.get("annotations"))
-        annotations = {**annotations, **as_str_map(pod.annotations_raw)}  # a null value is no reason
-        self.inventory.add_pod(pod)
+        annotations = {**annotations, **_reasons(pod.annotations_raw)}
+        if not invalid:
+            self.inventory.add_pod(pod)
         try:
             pss = evaluate_pss(pod, self.ctx)
             self.result.pss.append(PssEntry(obj.ref, obj.origin.file, obj.origin.line,
@@ -240,19 +304,23 @@ class Evaluator:
             self._internal_error(f"Pod Security Standards evaluation failed ({type(exc).__name__}: {exc})", obj)
         tally = self.result.tally
         lists: dict[str, str] = {}
+        paths: dict[str, str] = {}
         for c in pod.containers:
             lists.setdefault(c.name, c.list_name)
+            paths.setdefault(c.name, c.path)
         for control, run in self._by_scope["pod"]:
             found = False
             for v in self._violations(control, run, pod, obj):
-                found |= (yield from self._emit(control, v, obj, annotations, v.container, lists))
+                found |= (yield from self._emit(control, v, obj, annotations, v.container, lists,
+                                                pod.spec_path, paths))
             if found or not invalid:
                 tally.add(control.id, found)
         for c in pod.containers:
             for control, run in self._by_scope["container"]:
                 found = False
                 for v in self._violations(control, run, c, obj):
-                    found |= (yield from self._emit(control, v, obj, annotations, c.name, {c.name: c.list_name}))
+                    found |= (yield from self._emit(control, v, obj, annotations, c.name, {c.name: c.list_name},
+                                                    c.path))
                 if found or not invalid:
                     tally.add(control.id, found)
         # Containers point back at their pod: unlink them so reference counting frees the view now
@@ -267,7 +335,7 @@ class Evaluator:
             for v in self._violations(control, run, self.inventory, None):
                 target = v.obj
                 ok = yield from self._emit(control, v, target, getattr(target, "annotations", {}) or {},
-                                           v.container)
+                                           v.container, None, getattr(target, "spec_path", ""))
                 if ok:
                     failed_units.add(id(target))
             units = len(self.inventory.of_kind(*control.kinds)) if control.kinds else len(self.inventory.pods)
@@ -278,7 +346,7 @@ class Evaluator:
         if hint is not None:
             self.result.problems.append(hint)
         self.inventory = Inventory()
-        self._duplicates = DuplicateIndex()
+        self._duplicates = DuplicateIndex(self.duplicate_hint)
         self.ctx.scan.forget()  # the analyses of the closed scope's inventory
 
     def finish(self) -> Iterator[Finding]:
@@ -294,24 +362,35 @@ class Evaluator:
     # -- findings and suppressions --------------------------------------------------------
 
     def _emit(self, control: Control, v: Violation, obj: Any, annotations: dict[str, str],
-              container: str | None, lists: dict[str, str] | None = None) -> Iterator[Finding]:
+              container: str | None, lists: dict[str, str] | None = None, unit_path: str = "",
+              paths: dict[str, str] | None = None) -> Generator[Finding, None, bool]:
         """Yield the finding for ``v``; return True when it counts as a failure.
 
-        ``lists`` maps container names to their PodSpec list (containers, initContainers …).
+        ``lists`` maps container names to their PodSpec list (containers, initContainers …),
+        ``paths`` to their field path; ``unit_path`` is the path of what the control judged (the
+        container, the pod spec, or "" for the object). A violation without a path of its own
+        gets its container's path, else ``unit_path``.
         """
         container = v.container or container
+        if paths and container in paths:
+            unit_path = paths[container]
+        path = v.path if v.path is not None else unit_path
+        fix = v.fix if isinstance(v.fix, Fix) else (
+            control.fix.resolve(path, unit_path) if control.fix is not None and v.fix is not False else None)
         severity = self.config.severity_overrides.get(control.id, control.severity)
         finding = Finding(
             control=control, severity=severity, resource=obj.ref, container=container,
             file=obj.origin.file, line=v.line if v.line is not None else obj.origin.line,
             message=v.message, remediation=v.remediation or control.remediation, source=obj.origin.source,
-            container_list=lists.get(container) if lists and container else None,
+            container_list=lists.get(container) if lists and container else None, path=path, fix=fix,
         )
-        suppression = self._suppression(control.id, obj, annotations, container, finding.container_list)
+        suppression = self._suppression(control.id, obj, annotations, container, finding.container_list,
+                                        slug=control.slug)
         if suppression is not None:
             finding.status = "suppressed"
             finding.suppression = suppression
             self.result.suppressed += 1
+            self.result.suppressed_by_control[control.id] += 1
         else:
             self.result.findings_by_severity[severity.label] += 1
         yield finding
@@ -322,22 +401,27 @@ class Evaluator:
         if not self.config.allow_annotation_suppressions or not isinstance(annotations, dict):
             return
         for key, value in annotations.items():
-            if str(key).startswith(SUPPRESS_PREFIX) and (value is None or not str(value).strip()):
+            if str(key).startswith(SUPPRESS_PREFIX) and not (isinstance(value, str) and value.strip()):
+                what = "has no reason" if value is None or isinstance(value, str) else \
+                    "has a value that is not text"
                 self.result.problems.append(Problem(
-                    "warning", "suppression", f"annotation {key} has no reason, so it suppresses nothing; "
+                    "warning", "suppression", f"annotation {key} {what}, so it suppresses nothing; "
                     "write why the exception is acceptable as its value", file=obj.origin.file,
                     line=obj.line(annotations, key), resource=obj.ref))
 
     def _suppression(self, control_id: str, obj: Any, annotations: dict[str, str],
-                     container: str | None, container_list: str | None = None) -> dict[str, Any] | None:
+                     container: str | None, container_list: str | None = None, slug: str = "") -> dict[str, Any] | None:
         """How the finding is suppressed (annotation with a reason, then exception), or None.
 
-        Annotations without a reason never suppress; :meth:`_check_suppression_annotations` reports them.
+        An annotation names the control by ID or slug (``kubeharden.io/suppress.privileged-container``),
+        the container-specific one first. Annotations without a reason never suppress;
+        :meth:`_check_suppression_annotations` reports them.
         """
         if self.config.allow_annotation_suppressions and annotations:
-            keys = [f"{SUPPRESS_PREFIX}{control_id}"]
+            names = (control_id, slug) if slug else (control_id,)
+            keys = [f"{SUPPRESS_PREFIX}{name}" for name in names]
             if container:
-                keys.insert(0, f"{SUPPRESS_PREFIX}{control_id}.{container}")
+                keys[:0] = [f"{SUPPRESS_PREFIX}{name}.{container}" for name in names]
             for key in keys:
                 reason = annotations.get(key, "").strip()
                 if reason:
@@ -358,6 +442,17 @@ def severity_at_least(findings: Iterable[Finding], threshold: Severity) -> bool:
     return any(f.status == "fail" and f.severity >= threshold for f in findings)
 
 
+def _reasons(annotations: Any) -> dict[str, str]:
+    """Annotations whose value is text: only those can give a suppression its reason (``0``, ``false``
+    or a list are no reason, and the API server refuses them anyway)."""
+    if not isinstance(annotations, dict):
+        return {}
+    return {str(k): v for k, v in annotations.items() if isinstance(v, str)}
+
+
+SCOPE_HINT = ". If the paths hold independent apps or variants, scan them with --scope path"
+
+
 class DuplicateIndex:
     """Objects seen in one scope by identity (API group, kind, namespace, name).
 
@@ -365,8 +460,9 @@ class DuplicateIndex:
     applied; which one wins depends on the order, so both places are named.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hint: str = "") -> None:
         self._seen: dict[tuple[str, str, str | None, str], Any] = {}
+        self._hint = hint
 
     def add(self, obj: K8sObject) -> Problem | None:
         if not obj.metadata.get("name"):  # generateName objects are never the same object
@@ -378,33 +474,58 @@ class DuplicateIndex:
             return None
         where = f"{first.file}:{first.line}" if first.file else "another input"
         return Problem("warning", "duplicate-object",
-                       f"{ref} is defined again (first at {where}); whichever is applied last wins. If the paths "
-                       "hold independent apps or variants, scan them with --scope path",
+                       f"{ref} is defined again (first at {where}); whichever is applied last wins{self._hint}",
                        file=obj.origin.file, line=obj.origin.line, resource=ref)
+
+
+def type_checked(items: Iterable[K8sObject | Problem]) -> Iterator[K8sObject | Problem]:
+    """``items`` without the objects the API server would refuse, with a Problem for each refusal.
+
+    For analyses and generators: an invalid object never exists in a cluster. Unknown
+    fields are warnings and keep the object.
+    """
+    for item in items:
+        if isinstance(item, Problem):
+            yield item
+            continue
+        invalid = False
+        for p in type_problems(item.raw, item.ref.api_version, item.kind):
+            invalid |= p.level == "error"
+            yield Problem(p.level, "invalid-object" if p.level == "error" else "unknown-field",
+                          p.message + ("; left out of this analysis" if p.level == "error" else ""),
+                          file=item.origin.file, line=p.line or item.origin.line, resource=item.ref)
+        if not invalid:
+            yield item
 
 
 def build_inventory(items: Iterable[K8sObject | Problem]) -> tuple[Inventory, list[Problem]]:
     """The inventory of a stream of objects without running any control.
 
     For analyses that answer questions (``rbac who-can``, ``netpol matrix``) rather than
-    report findings; they see exactly what the controls see.
+    report findings; they see exactly what the controls see: objects the API server would
+    refuse are reported and left out.
     """
     inventory = Inventory()
     problems: list[Problem] = []
     duplicates = DuplicateIndex()
-    for item in items:
+    for item in type_checked(items):
         if isinstance(item, Problem):
             problems.append(item)
             continue
         duplicate = duplicates.add(item)
         if duplicate is not None:
             problems.append(duplicate)
-        inventory.add_object(item)
         pod = pod_view(item)
+        pod_errors = False
         if pod is not None:
-            for level, message, line in pod.problems:
-                problems.append(Problem(level, "invalid-object" if level == "error" else "partial", message,
-                                        file=item.origin.file, line=line, resource=item.ref))
+            for p in pod.problems:
+                pod_errors |= p.level == "error"
+                problems.append(Problem(p.level, p.kind, p.message, file=item.origin.file, line=p.line,
+                                        resource=item.ref))
+        if pod_errors:
+            continue
+        inventory.add_object(item)
+        if pod is not None and (pod.containers or pod.spec):
             inventory.add_pod(pod)
     hint = namespace_hint(inventory)
     if hint is not None:

@@ -6,11 +6,13 @@ exit codes work the same for manifests, clusters and admission requests.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from kubeharden.guide import requirement_url
+from kubeharden.model.fieldpath import relative_to
 from kubeharden.model.objects import ResourceRef
 
 if TYPE_CHECKING:
@@ -37,6 +39,64 @@ class Severity(IntEnum):
         return self.name.lower()
 
 
+#: What became of a control for one unit (resource or container), or for the whole scan:
+#: ``fail`` (it found something), ``pass`` (checked, nothing found), ``suppressed`` (found, but an
+#: annotation or exception with a reason accepts it), ``not-applicable`` (nothing in the input it
+#: applies to), ``not-assessable`` (the input cannot show what it needs, e.g. a cross-object control
+#: on one admission request), ``error`` (it could not evaluate the input; see the problems).
+STATUSES = ("fail", "pass", "suppressed", "not-applicable", "not-assessable", "error")
+#: Operations of a structured fix (see :class:`Fix`).
+FIX_OPERATIONS = ("set", "add", "remove")
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """A mechanical change that resolves a finding, for ``kubeharden fix`` and admission mutation.
+
+    ``path`` is a field path from the object's root (:mod:`kubeharden.model.fieldpath`).
+    ``op``: ``set`` writes ``value`` at ``path`` (creating the mappings above it); ``add``
+    merges ``value`` into the list (items not yet present, in order) or the mapping (keys not
+    yet present) at ``path``, creating it; ``remove`` deletes the field at ``path`` or, with a
+    list ``value``, only those items of the list at ``path``. ``safe`` is True only when the
+    change cannot stop a workload that runs today from being admitted or working (so it may be
+    applied without review); every other fix needs a person's judgement.
+    """
+
+    op: str
+    path: str
+    value: Any = None
+    safe: bool = False
+
+    def __post_init__(self) -> None:
+        if self.op not in FIX_OPERATIONS:
+            raise ValueError(f"fix operation {self.op!r} is not one of {', '.join(FIX_OPERATIONS)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"op": self.op, "path": self.path, "value": self.value, "safe": self.safe}
+
+
+def fingerprint(control_id: str, resource: ResourceRef, container_list: str | None, container: str | None,
+                path: str) -> str:
+    """A stable identity of a finding across runs: 32 hex digits of a SHA-256.
+
+    It covers the control, the resource (API group without version, kind, namespace, name),
+    the container (list and name) and the field path, with the container's own index removed
+    (``containers[2].image`` counts as ``image`` of the named container, so reordering
+    containers keeps it). It never covers message text, line numbers or files, which change
+    without the finding changing.
+    """
+    group = resource.api_version.rpartition("/")[0]
+    if container is not None and container_list:
+        head, _, tail = path.partition(f"{container_list}[")
+        if tail and "]" in tail:
+            index, _, rest = tail.partition("]")
+            if index.isdigit() and relative_to(path, f"{head}{container_list}[{index}]") is not None:
+                path = rest.removeprefix(".")
+    parts = (control_id, group, resource.kind, resource.namespace or "", resource.name,
+             container_list or "", container or "", path)
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
+
+
 @dataclass(slots=True)
 class Finding:
     """A control that failed for one resource (and container, where it applies)."""
@@ -49,11 +109,15 @@ class Finding:
     line: int | None
     message: str
     remediation: str
-    status: str = "fail"  # fail | suppressed
+    status: str = "fail"  # fail | suppressed (one of STATUSES)
     suppression: dict[str, Any] | None = None
     source: str = "file"
     #: the PodSpec list of ``container``: containers, initContainers or ephemeralContainers
     container_list: str | None = None
+    #: field path of the offending (or missing) field from the object's root; "" is the whole object
+    path: str = ""
+    #: the mechanical change that resolves it, when there is one
+    fix: Fix | None = None
 
     @property
     def container_id(self) -> str | None:
@@ -65,6 +129,11 @@ class Finding:
     @property
     def control_id(self) -> str:
         return self.control.id
+
+    @property
+    def fingerprint(self) -> str:
+        """The finding's stable identity (see :func:`fingerprint`)."""
+        return fingerprint(self.control.id, self.resource, self.container_list, self.container, self.path)
 
     def to_dict(self) -> dict[str, Any]:
         c = self.control
@@ -85,6 +154,9 @@ class Finding:
             "nsa_urls": [requirement_url(i) for i in c.nsa],
             "section": c.section,
             "mappings": c.mappings_dict(),
+            "path": self.path,
+            "fix": self.fix.to_dict() if self.fix else None,
+            "fingerprint": self.fingerprint,
         }
         if self.suppression is not None:
             out["suppression"] = self.suppression

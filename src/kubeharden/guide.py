@@ -390,8 +390,55 @@ _ENTRIES = [
                 MANUAL, "a statement about shared responsibility"),
 ]
 
-#: ID -> requirement, in the guide's order.
-REQUIREMENTS: dict[str, Requirement] = {r.id: r for r in _ENTRIES}
+
+_DET = "Threat detection (the guide's detection table)"
+_DETECTIONS = [
+    Requirement("DET-1", _DET, "Unknown or look-alike workloads deployed",
+                "An attacker starts their own Pod or controller, perhaps with an image named like a trusted one; watch workload creation for unapproved images, changed digests and near-miss names."),
+    Requirement("DET-2", _DET, "Privileged or root pods started",
+                "A Pod or workload is written with privileges: privileged mode, root user, host namespaces or added capabilities."),
+    Requirement("DET-3", _DET, "Malicious images pushed or tags moved",
+                "A bad image enters the organisation's registry, or a tag is re-pointed to a new digest; this shows in registry logs rather than the API server's.",
+                NODE, "the registry's own logs, which are not Kubernetes audit events"),
+    Requirement("DET-4", _DET, "Unusual API calls from inside a pod",
+                "Commands run in a container lead to API requests from its ServiceAccount that it has not made before: discovery, escalation, lateral movement."),
+    Requirement("DET-5", _DET, "Pod creation from a pod or node address",
+                "A request to create a Pod comes from a Pod or node IP under an identity that does not normally do so, a sign of breakout."),
+    Requirement("DET-6", _DET, "Permission probing",
+                "Repeated requests that are refused (401/403) show an intruder probing what an account may do."),
+    Requirement("DET-7", _DET, "Cryptojacking",
+                "A sudden, sustained rise in CPU use by workloads points at cryptomining; metrics show it, and pods without limits make it cheaper."),
+    Requirement("DET-8", _DET, "Anonymous access",
+                "Requests by the anonymous user or unauthenticated group that succeed on anything beyond health and version endpoints."),
+    Requirement("DET-9", _DET, "Host mounts added",
+                "A Pod or workload is written with a hostPath volume, especially of the node's root, configuration or runtime socket."),
+    Requirement("DET-10", _DET, "Scheduled jobs created or changed",
+                "CronJobs written to run code repeatedly, more suspicious with unapproved images, system namespaces or very frequent schedules."),
+    Requirement("DET-11", _DET, "Privilege changes",
+                "Roles, ClusterRoles and their bindings created, changed or deleted, above all grants of cluster-admin or to broad groups."),
+    Requirement("DET-12", _DET, "securityContext changes",
+                "A Pod's or workload's securityContext is changed after creation, loosening its restrictions."),
+    Requirement("DET-13", _DET, "Admission configuration changed",
+                "Writes to admission webhooks, admission policies or the Pod Security labels of namespaces, which can switch enforcement off."),
+    Requirement("DET-14", _DET, "Infrastructure health",
+                "Disks filling on nodes or on the logging volume, and an external logging service going offline, which blinds detection."),
+    Requirement("DET-15", _DET, "Unusual user behaviour",
+                "A user acting at unusual times or from unusual networks, above all with privileged verbs."),
+    Requirement("DET-16", _DET, "Deviations from the normal baseline",
+                "Large departures from each workload's usual request rates, errors, peers and resource use, and unusual system calls."),
+    Requirement("DET-17", _DET, "Access to sensitive resources",
+                "Reads of Secrets (especially in kube-system), node proxy, exec and attach, and ServiceAccount token requests."),
+    Requirement("DET-18", _DET, "Interactive access to containers",
+                "kubectl exec, attach and port-forward into running containers, which production workloads rarely need."),
+    Requirement("DET-19", _DET, "Image and container changes",
+                "A workload's image changed outside the usual pipeline identity, or files written in containers meant to be read-only."),
+    Requirement("DET-20", _DET, "Scaling and deployments",
+                "Workloads scaled or re-deployed: informational on its own, but part of the baseline that makes "
+                "other deviations visible."),
+]
+
+#: ID -> requirement, in the guide's order; the detection IDs (DET-*) that audit rules cite come last.
+REQUIREMENTS: dict[str, Requirement] = {r.id: r for r in (*_ENTRIES, *_DETECTIONS)}
 
 
 def section_of(nsa_id: str) -> str:

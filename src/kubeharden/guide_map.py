@@ -61,6 +61,6 @@ def guide_map() -> list[GuideEntry]:
         for nsa_id in control.nsa:
             entries[nsa_id].controls.append((control.id, control.title))
     for rule in load_rules():
-        for nsa_id in rule.nsa:
+        for nsa_id in (*rule.nsa, *rule.det):
             entries[nsa_id].audit_rules.append((rule.id, rule.title))
     return list(entries.values())

@@ -15,6 +15,7 @@ from typing import Any
 
 from kubeharden.model.objects import K8sObject, Provenance, ResourceRef, as_dict, as_list
 from kubeharden.model.pods import PodView
+from kubeharden.model.resources import ContainerResources, container_resources, pod_level_resources
 from kubeharden.sources.yamlload import LineMap
 
 #: Kinds kept whole for cross-object checks and analyses (RBAC, network, quotas).
@@ -22,7 +23,8 @@ INDEXED_KINDS = frozenset({
     "Namespace", "ServiceAccount", "Secret",
     "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding",
     "NetworkPolicy", "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy", "GlobalNetworkPolicy",
-    "Service", "Ingress", "LimitRange", "ResourceQuota", "RuntimeClass", "Node",
+    "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "Tier",
+    "Service", "Ingress", "HTTPRoute", "Gateway", "LimitRange", "ResourceQuota", "RuntimeClass", "Node",
     "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
 })
 
@@ -59,6 +61,12 @@ class PodRecord:
     containers: list[str]
     spec_line: int | None = None
     host_network: bool = False
+    #: each container's own requests and limits, and the pod-level ones (see model.resources)
+    resources: list[ContainerResources] = field(default_factory=list)
+    pod_requests: frozenset[str] = frozenset()
+    pod_limits: frozenset[str] = frozenset()
+    #: field path of the pod spec in the object (``spec.template.spec`` …), for findings
+    spec_path: str = ""
 
 
 @dataclass(slots=True)
@@ -90,6 +98,7 @@ class Inventory:
                     name = p.get("name")
                     ports.append(ContainerPort(str(name) if name else None, number,
                                                str(p.get("protocol") or "TCP").upper()))
+        pod_requests, pod_limits = pod_level_resources(spec)
         self.pods.append(PodRecord(
             ref=pod.obj.ref,
             origin=pod.obj.origin,
@@ -104,6 +113,10 @@ class Inventory:
             containers=[c.name for c in pod.containers],
             spec_line=pod.line(),
             host_network=spec.get("hostNetwork") is True,
+            resources=[r for r in map(container_resources, pod.containers) if r is not None],
+            pod_requests=pod_requests,
+            pod_limits=pod_limits,
+            spec_path=pod.spec_path,
         ))
 
     def of_kind(self, *kinds: str) -> list[K8sObject]:

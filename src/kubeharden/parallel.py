@@ -1,8 +1,10 @@
 """Parallel scans: files are read and checked in worker processes, merged in the parent.
 
-The parent lists the input files and hands them to ``jobs`` worker processes. Each worker
-reads a file and runs the per-object controls (container, pod and object scope) with an
-:class:`~kubeharden.engine.Evaluator` of its own, then sends back a compact
+The parent lists the input files (an input a registered source claims, such as a snapshot, is
+one unit) and hands them to ``jobs`` worker processes. Each worker reads a file through the
+input seam (:func:`kubeharden.sources.registry.read_inputs`), runs the per-object controls
+(container, pod and object scope) with an :class:`~kubeharden.engine.Evaluator` of its own,
+then sends back a compact
 :class:`FileResult`: the findings and problems in the order the file produced them, the Pod
 Security verdicts, the counts, and the inventory records of that file (pod records and the
 kinds cross-object checks read) rather than the whole raw objects. The parent replays the
@@ -23,10 +25,10 @@ import multiprocessing
 import os
 import threading
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import islice
 from multiprocessing.reduction import ForkingPickler
@@ -34,11 +36,12 @@ from typing import Any, NamedTuple
 
 from kubeharden.checks.catalogue import Control, controls_by_id
 from kubeharden.config import Config
-from kubeharden.engine import Evaluator, PssEntry
+from kubeharden.engine import SCOPE_HINT, DuplicateIndex, Evaluator, PssEntry
 from kubeharden.findings import OWN_OUTPUT, Finding, Problem, Tally
 from kubeharden.inventory import Inventory, PodRecord
 from kubeharden.model.objects import K8sObject, Provenance, ResourceRef
-from kubeharden.sources.files import ReadOptions, iter_paths, read_file, skipped_reason
+from kubeharden.sources.files import ReadOptions, iter_paths, skipped_reason
+from kubeharden.sources.registry import read_inputs, source_for
 
 #: Inputs smaller than this are scanned in the calling process: starting workers costs more.
 PARALLEL_MIN_BYTES = 1024 * 1024
@@ -80,6 +83,8 @@ class FileResult:
     kinds: Counter[str] = field(default_factory=Counter)
     by_severity: Counter[str] = field(default_factory=Counter)
     suppressed: int = 0
+    suppressed_by_control: Counter[str] = field(default_factory=Counter)
+    errored: set[str] = field(default_factory=set)
     exceptions_used: list[int] = field(default_factory=list)
     pods: list[PodRecord] = field(default_factory=list)
     objects: dict[str, list[K8sObject]] = field(default_factory=dict)
@@ -117,19 +122,17 @@ class _NoDuplicateIndex:
 class _Worker:
     """One worker process's evaluator; it lives as long as the process, which serves one scan."""
 
-    def __init__(self, config: Config, only: list[str] | None, today: dt.date, max_file_bytes: int,
-                 namespace: str) -> None:
+    def __init__(self, config: Config, only: list[str] | None, today: dt.date, options: ReadOptions) -> None:
         self.evaluator = Evaluator(config, today=today, only=only)
         self.evaluator._duplicates = _NoDuplicateIndex()  # type: ignore[assignment]
-        self.options = ReadOptions(max_file_bytes=max_file_bytes, namespace=namespace,
-                                   shallow_kind=lambda kind: not self.evaluator.needs_full_object(kind))
+        self.options = replace(options, shallow_kind=lambda kind: not self.evaluator.needs_full_object(kind))
 
     def check(self, path: str) -> FileResult:
         """Read and check one file; what the parent needs of it (the evaluator is reset after)."""
         ev = self.evaluator
         result = ev.result
         out = FileResult()
-        for item in read_file(path, self.options):
+        for item in read_inputs([path], self.options):
             if isinstance(item, Problem):
                 out.entries.append(item)
                 continue
@@ -141,6 +144,7 @@ class _Worker:
         inventory = ev.inventory
         out.pss, out.kinds, out.by_severity = result.pss, result.kinds, result.findings_by_severity
         out.evaluated, out.failed, out.suppressed = result.tally.evaluated, result.tally.failed, result.suppressed
+        out.suppressed_by_control, out.errored = result.suppressed_by_control, result.errored
         out.exceptions_used = [e.used for e in ev.config.exceptions]
         out.pods, out.objects, out.namespaces = inventory.pods, dict(inventory.objects), inventory.namespaces_seen
         self.reset()
@@ -152,6 +156,7 @@ class _Worker:
         result = ev.result
         result.problems, result.pss, result.kinds = [], [], Counter()
         result.findings_by_severity, result.suppressed = Counter(), 0
+        result.suppressed_by_control, result.errored = Counter(), set()
         result.tally = Tally()
         for e in ev.config.exceptions:
             e.used = 0
@@ -181,27 +186,35 @@ def _check_in_worker(path: str) -> FileResult:
 
 # -- in the parent ---------------------------------------------------------------------------------
 
-def scan_files(evaluator: Evaluator, scopes: Iterable[list[str]], options: ReadOptions, jobs: int,
-               only: list[str] | None = None, min_bytes: int | None = None) -> Iterator[Finding]:
-    """Evaluate ``scopes`` (lists of command-line paths, each its own scope) with ``jobs`` processes.
+def scan_files(evaluator: Evaluator, paths: list[str], options: ReadOptions, jobs: int,
+               only: list[str] | None = None, *, per_path: bool = False, counts: list[int] | None = None,
+               min_bytes: int | None = None) -> Iterator[Finding]:
+    """Evaluate the command-line ``paths`` with ``jobs`` processes.
 
     The same findings, in the same order, and the same ``evaluator.result`` as
-    ``evaluator.run_scopes(read_objects(paths, options) for paths in scopes)``. ``only`` is the
-    ``--control`` selection the evaluator was built with (workers build theirs alike). Inputs
-    under ``min_bytes`` (default :data:`PARALLEL_MIN_BYTES`) in all, stdin, and ``jobs`` 1 run
-    in this process.
+    ``evaluator.run(read_inputs(paths, options))``, or with ``per_path`` (``--scope path``)
+    ``evaluator.run_scopes(read_inputs([path], options) for path in paths)``. Every file is read
+    through :func:`kubeharden.sources.registry.read_inputs` (an input a registered source claims,
+    such as a snapshot, is one unit). ``only`` is the ``--control`` selection the evaluator was
+    built with (workers build theirs alike). ``counts`` (one per path) receives the objects each
+    path gave. Inputs under ``min_bytes`` (default :data:`PARALLEL_MIN_BYTES`) in all, stdin, and
+    ``jobs`` 1 run in this process.
     """
-    planned = [list(iter_paths(paths)) for paths in scopes]
-    files = [p for items in planned for p in items if isinstance(p, str) and p != "-"]
+    evaluator.duplicate_hint = "" if per_path else SCOPE_HINT
+    evaluator._duplicates = DuplicateIndex(evaluator.duplicate_hint)
+    planned = [_plan(n, path) for n, path in enumerate(paths)]
+    scopes = planned if per_path else [[unit for units in planned for unit in units]]
+    files = [p for _, p in _units(scopes) if isinstance(p, str) and p != "-"]
     executor = None
     if jobs > 1 and len(files) > 1 and _total_bytes(files) >= (PARALLEL_MIN_BYTES if min_bytes is None else min_bytes):
         executor = ProcessPoolExecutor(
             max_workers=min(jobs, len(files)), mp_context=_context(), initializer=_start_worker,
-            initargs=(evaluator.config, only, evaluator.today, options.max_file_bytes, options.namespace))
+            initargs=(evaluator.config, only, evaluator.today, replace(options, shallow_kind=None)))
+    tally = counts if counts is not None else [0] * len(paths)
     try:
-        for n, items in enumerate(planned, 1):
-            yield from _scope(evaluator, items, options, executor, jobs)
-            if executor is not None and n == len(planned):
+        for n, items in enumerate(scopes, 1):
+            yield from _scope(evaluator, items, options, executor, jobs, tally)
+            if executor is not None and n == len(scopes):
                 executor.shutdown(wait=True)  # no thread may run while close_split forks
                 executor = None
                 yield from close_split(evaluator)
@@ -211,6 +224,21 @@ def scan_files(evaluator: Evaluator, scopes: Iterable[list[str]], options: ReadO
     finally:
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+
+
+Unit = tuple[int, "str | Problem"]
+
+
+def _plan(n: int, path: str) -> list[Unit]:
+    """The units of command-line path number ``n``: itself when a source claims it (or stdin), else its files."""
+    if path == "-" or source_for(path) is not None:
+        return [(n, path)]
+    return [(n, item) for item in iter_paths([path])]
+
+
+def _units(scopes: list[list[Unit]]) -> Iterator[Unit]:
+    """Every unit of every scope, in order."""
+    return (unit for items in scopes for unit in items)
 
 
 def _context() -> Any:
@@ -223,29 +251,28 @@ def _total_bytes(files: list[str]) -> int:
     return sum(_size(path) for path in files)
 
 
-def _scope(evaluator: Evaluator, items: list[str | Problem], options: ReadOptions,
-           executor: ProcessPoolExecutor | None, jobs: int) -> Iterator[Finding]:
-    """One scope's items (files, ``-``, problems of the command line) in order, into ``evaluator``."""
+def _scope(evaluator: Evaluator, items: list[Unit], options: ReadOptions,
+           executor: ProcessPoolExecutor | None, jobs: int, counts: list[int]) -> Iterator[Finding]:
+    """One scope's units (files, ``-``, problems of the command line) in order, into ``evaluator``."""
     result = evaluator.result
-    readable: list[str] = []
-    for item in items:
+    skipped = {path: skipped_reason(path, options.skip_files) for _, path in items if isinstance(path, str)}
+    remote = [p for _, p in items if isinstance(p, str) and p != "-" and not skipped[p]] if executor is not None else []
+    results = _results(executor, remote, jobs) if remote else iter(())
+    for done, (n, item) in enumerate(items, 1):
         if isinstance(item, Problem):
             result.problems.append(item)
             continue
-        reason = skipped_reason(item, options.skip_files)
+        reason = skipped[item]
         if reason:
             result.problems.append(Problem("note", OWN_OUTPUT, f"{reason}; not read as input", file=item))
             continue
-        readable.append(item)
-    remote = [p for p in readable if p != "-"] if executor is not None else []
-    results = _results(executor, remote, jobs) if remote else iter(())
-    for n, path in enumerate(readable, 1):
-        got = next(results) if remote and path != "-" else None
+        got = next(results) if remote and item != "-" else None
         if got is None or got.unfinished is not None:
-            yield from _check_here(evaluator, path, options)
+            counts[n] += yield from _check_here(evaluator, item, options)
         else:
+            counts[n] += sum(isinstance(e, ObjectSeen) for e in got.entries)
             yield from _merge(evaluator, got)
-        if n % 200 == 0:
+        if done % 200 == 0:
             gc.freeze()  # what is left is the inventory the parent keeps (see gctune.freezing)
 
 
@@ -300,12 +327,16 @@ def _size(path: str) -> int:
         return 0
 
 
-def _check_here(evaluator: Evaluator, path: str, options: ReadOptions) -> Iterator[Finding]:
-    for item in read_file(path, options):
+def _check_here(evaluator: Evaluator, path: str, options: ReadOptions) -> Generator[Finding, None, int]:
+    """Read and check ``path`` in this process; return how many objects it gave."""
+    objects = 0
+    for item in read_inputs([path], options):
         if isinstance(item, Problem):
             evaluator.result.problems.append(item)
         else:
+            objects += 1
             yield from evaluator.evaluate_object(item)
+    return objects
 
 
 def _merge(evaluator: Evaluator, got: FileResult) -> Iterator[Finding]:
@@ -326,6 +357,8 @@ def _merge(evaluator: Evaluator, got: FileResult) -> Iterator[Finding]:
     result.kinds.update(got.kinds)
     result.findings_by_severity.update(got.by_severity)
     result.suppressed += got.suppressed
+    result.suppressed_by_control.update(got.suppressed_by_control)
+    result.errored |= got.errored
     tally = result.tally
     for control_id, count in got.evaluated.items():
         tally.evaluated[control_id] = tally.evaluated.get(control_id, 0) + count

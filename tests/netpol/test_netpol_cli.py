@@ -123,10 +123,11 @@ def test_malformed_policy_and_yaml_are_reported_not_fatal(tmp_path, capsys):
     assert len(json.loads(captured.out)) == 2
 
 
-def test_other_engines_are_announced(tmp_path, capsys):
+def test_rules_not_evaluated_are_announced(tmp_path, capsys):
     path = tmp_path / "c.yaml"
     path.write_text(deploy("a", "x", {"app": "a"}) + "\n---\n" +
-                    policy("c", "x", {"endpointSelector": {}}, api_version="cilium.io/v2",
-                           kind="CiliumNetworkPolicy"))
+                    policy("c", "x", {"endpointSelector": {}, "egress": [{"toFQDNs": [{"matchName": "x.example"}]}]},
+                           api_version="cilium.io/v2", kind="CiliumNetworkPolicy"))
     assert main(["netpol", "matrix", str(path)]) == 0
-    assert "NOT evaluated" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "CiliumNetworkPolicy x/c" in err and "toFQDNs" in err and "not evaluated" in err

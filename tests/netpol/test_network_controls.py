@@ -23,7 +23,7 @@ def run(control_id: str, *docs: str, config: dict | None = None):
 
 
 def test_every_area_control_is_in_the_catalogue():
-    assert [c.id for c in NET_CONTROLS] == [f"KH-NET-{i:03d}" for i in range(1, 16)]
+    assert [c.id for c in NET_CONTROLS] == [f"KH-NET-{i:03d}" for i in range(1, 18)]
 
 
 @pytest.mark.parametrize("control", NET_CONTROLS, ids=lambda c: c.id)
@@ -132,15 +132,19 @@ def test_metadata_explicit_allow_and_except():
     assert "on TCP 80" in findings[0].message and "every destination" in findings[0].message
 
 
-def test_cilium_namespace_gets_the_note_instead_of_false_alarms():
-    cnp = policy("c", "shop", {"endpointSelector": {}}, api_version="cilium.io/v2", kind="CiliumNetworkPolicy")
+def test_cilium_and_calico_no_longer_silence_the_namespace():
+    """One Cilium/Calico policy used to silence KH-NET-001..007 for its whole namespace."""
+    cnp = policy("c", "shop", {"endpointSelector": {"matchLabels": {"app": "other"}}, "ingress": [{}]},
+                 api_version="cilium.io/v2", kind="CiliumNetworkPolicy")
     for cid in ("KH-NET-001", "KH-NET-002", "KH-NET-003", "KH-NET-006", "KH-NET-007"):
-        assert run(cid, WEB, cnp)[0] == [], cid
-    findings, _ = run("KH-NET-014", WEB, cnp)
-    assert "CiliumNetworkPolicy/c" in findings[0].message and "NOT checked" in findings[0].message
-    calico = policy("k", "shop", {"selector": "all()"}, api_version="projectcalico.org/v3")
-    assert run("KH-NET-003", WEB, calico)[0] == [] and run("KH-NET-014", WEB, calico)[0]
-    assert run("KH-NET-015", calico)[0] == []  # not a Kubernetes policy: not validated as one
+        assert run(cid, WEB, cnp)[0], cid  # web is selected by nothing: still reported
+    calico = policy("k", "shop", {"selector": "all()", "types": ["Ingress", "Egress"]},
+                    api_version="projectcalico.org/v3")
+    assert run("KH-NET-003", WEB, calico)[0] == [] and run("KH-NET-001", WEB, calico)[0] == []
+    assert run("KH-NET-015", calico)[0] == []  # a valid Calico policy
+    bad = policy("k", "shop", {"selector": "app = 'x'"}, api_version="projectcalico.org/v3")
+    findings, _ = run("KH-NET-015", bad)
+    assert findings and "spec.selector" in findings[0].message
 
 
 def test_services_exposure():
@@ -221,3 +225,35 @@ spec:
     assert findings[0].line == 12 and "spec.ingress[0].ports[1].endPort" in findings[0].message
     findings, _ = run("KH-NET-015", text.replace("        - podSelector: {}\n", "        - {}\n"))
     assert findings[0].line == 8 and "spec.ingress[0].from[0]" in findings[0].message
+
+
+def test_kubelet_egress_and_configured_node_networks():
+    partner = policy("p", "shop", {"podSelector": {}, "policyTypes": ["Egress"],
+                                   "egress": [{"to": [{"ipBlock": {"cidr": "10.1.2.3/32"}}]}]})
+    findings, _ = run("KH-NET-016", WEB, partner)  # nodes unknown: any private address may be a node
+    assert findings and "10.1.2.3/32 on TCP 10250, TCP 10255" in findings[0].message
+    assert run("KH-NET-016", WEB, partner, config={"node_networks": ["192.168.10.0/24"]})[0] == []
+    wide = policy("w", "shop", {"podSelector": {}, "policyTypes": ["Egress"],
+                                "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0",
+                                                                "except": ["192.168.10.0/24"]}}]}]})
+    assert run("KH-NET-016", WEB, wide, config={"node_networks": ["192.168.10.0/24"]})[0] == []
+    assert run("KH-NET-016", WEB, wide, config={"node_networks": ["192.168.0.0/16"]})[0]
+    only_dns = policy("d", "shop", {"podSelector": {}, "policyTypes": ["Egress"],
+                                    "egress": [{"ports": [{"protocol": "UDP", "port": 53}]}]})
+    assert run("KH-NET-016", WEB, only_dns)[0] == []
+    assert "is reachable" in run("KH-NET-016", WEB)[0][0].message  # egress not isolated
+    with pytest.raises(Exception, match="node_networks"):
+        parse_config({"node_networks": ["10.0.0.0/33"]})
+
+
+def test_default_deny_names_the_kinds_of_the_namespace_policies():
+    """A namespace whose only policy is a CiliumNetworkPolicy must not be said to have NetworkPolicies."""
+    cnp = policy("c", "shop", {"endpointSelector": {"matchLabels": {"app": "other"}}, "ingress": [{}],
+                               "egress": [{}]}, api_version="cilium.io/v2", kind="CiliumNetworkPolicy")
+    for cid in ("KH-NET-001", "KH-NET-002"):
+        findings, _ = run(cid, WEB, cnp)
+        assert "its policies (1 CiliumNetworkPolicy) select only some pods" in findings[0].message, cid
+    some = policy("n1", "shop", {"podSelector": {"matchLabels": {"app": "x"}}, "ingress": [{}]})
+    more = policy("n2", "shop", {"podSelector": {"matchLabels": {"app": "y"}}, "ingress": [{}]})
+    findings, _ = run("KH-NET-001", WEB, cnp, some, more)
+    assert "(1 CiliumNetworkPolicy, 2 NetworkPolicies)" in findings[0].message

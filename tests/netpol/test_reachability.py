@@ -252,17 +252,16 @@ def test_invalid_policy_is_reported_and_left_out():
     assert ("ns1/a", "ns1/b") not in got and ("ns1/b", "ns1/a") in got
 
 
-def test_cilium_and_calico_policies_are_recognised_not_evaluated():
+def test_cilium_and_calico_policies_are_evaluated_not_ignored():
+    """A policy without rules selecting pods isolates nothing (Cilium: only a non-empty ingress
+    or egress section enables default deny; Calico: types defaults to Ingress)."""
     cnp = policy("c", "ns1", {"endpointSelector": {}}, api_version="cilium.io/v2", kind="CiliumNetworkPolicy")
-    calico = policy("k", "ns2", {"selector": "all()"}, api_version="projectcalico.org/v3")
-    gnp = policy("g", "x", {"selector": "all()"}, api_version="projectcalico.org/v3", kind="GlobalNetworkPolicy")
-    net = build(A, cnp, calico)
-    assert net.policies == [] and len(net.other_policies) == 2
-    assert [o.name for o in net.covered_by_other_engines("ns1")] == ["c"]
-    assert [o.name for o in net.covered_by_other_engines("ns2")] == ["k"]
-    assert net.covered_by_other_engines("ns3") == []
-    net = build(A, gnp)
-    assert [o.name for o in net.covered_by_other_engines("anything")] == ["g"]
+    calico = policy("k", "ns1", {"selector": "all()"}, api_version="projectcalico.org/v3")
+    net = build(A, B, cnp)
+    assert net.layered and [p.kind for p in net.policies] == ["CiliumNetworkPolicy"]
+    assert pairs(net)[("ns1/a", "ns1/b")] == "all"  # no ingress/egress section: nothing enforced
+    net = build(A, B, calico)
+    assert ("ns1/a", "ns1/b") not in pairs(net)  # Calico: types defaults to [Ingress], no rule: denied
 
 
 def test_find_workloads_forms():

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Mapping
 
@@ -37,6 +37,11 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 K8S_POLICY_GROUPS = ("networking.k8s.io", "extensions")
 CALICO_GROUPS = ("projectcalico.org", "crd.projectcalico.org")
 _PORT_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")
+
+
+#: Layer orders, as Calico numbers its tiers: AdminNetworkPolicy, then NetworkPolicy (Calico's
+#: default tier), then BaselineAdminNetworkPolicy (KEP-2091; Calico "Tiers" reference).
+ADMIN_LAYER, NETWORK_POLICY_LAYER, BASELINE_LAYER = 1_000.0, 1_000_000.0, 10_000_000.0
 
 
 class PolicyError(ValueError):
@@ -100,7 +105,11 @@ ANY_IPV6 = IPBlock(ipaddress.ip_network("::/0"))
 
 @dataclass(frozen=True, slots=True)
 class PortRule:
-    """One entry of a rule's ``ports``: a number (range) or a name, with a protocol."""
+    """One entry of a rule's ``ports``: a number (range) or a name, with a protocol.
+
+    ``protocol`` is TCP, UDP, SCTP or ``ANY`` (all three: Cilium's default, and named ports of
+    AdminNetworkPolicy, which match a container port of that name whatever its protocol).
+    """
 
     protocol: str
     low: int | None = None  # None with name None: every port of the protocol
@@ -113,15 +122,17 @@ class PortRule:
         A name resolves per destination pod; for an address outside the cluster there
         is nothing to resolve it against (``named`` is None) and it opens nothing.
         """
-        if self.name is not None:
-            numbers = (named or {}).get((self.name, self.protocol), frozenset())
-            out = NO_PORTS
-            for n in numbers:
-                out = out | PortSet.of(self.protocol, n)
-            return out
-        if self.low is None:
-            return PortSet.whole(self.protocol)
-        return PortSet.of(self.protocol, self.low, self.high)
+        protocols = PROTOCOLS if self.protocol == "ANY" else (self.protocol,)
+        out = NO_PORTS
+        for protocol in protocols:
+            if self.name is not None:
+                for n in (named or {}).get((self.name, protocol), frozenset()):
+                    out = out | PortSet.of(protocol, n)
+            elif self.low is None:
+                out = out | PortSet.whole(protocol)
+            else:
+                out = out | PortSet.of(protocol, self.low, self.high)
+        return out
 
     def __str__(self) -> str:
         if self.name is not None:
@@ -133,14 +144,33 @@ class PortRule:
 
 @dataclass(frozen=True, slots=True)
 class Peer:
-    pod_selector: Selector | None = None
-    namespace_selector: Selector | None = None
+    """One alternative of a rule's ``from``/``to``.
+
+    ``pod_selector`` alone means pods of the policy's namespace unless ``any_namespace``;
+    ``namespace_selector`` adds matching namespaces; ``ip_block`` is an address range (which
+    matches every pod too when ``ip_matches_pods``: see :func:`address_peer`, and node addresses unless
+    ``ip_matches_nodes`` is False); ``nodes`` selects nodes (and so the
+    hostNetwork pods on them). ``extended`` selectors see the engine's extra labels (namespace,
+    service account); ``not_selector`` excludes pods it matches (Calico ``notSelector``).
+    Selectors are anything with ``matches(labels)``: compiled label selectors or Calico
+    selector expressions.
+    """
+
+    pod_selector: Any = None
+    namespace_selector: Any = None
     ip_block: IPBlock | None = None
+    nodes: Any = None
+    any_namespace: bool = False
+    extended: bool = False
+    not_selector: Any = None
+    ip_matches_pods: bool = False
+    ip_matches_nodes: bool = True  # False for Cilium CIDR peers (node addresses have their own identities)
 
 
 @dataclass(eq=False, slots=True)
-class Rule:
-    """One ingress or egress rule. ``peers`` None = every peer; ``ports`` None = every port."""
+class NetworkPolicyRule:
+    """One NetworkPolicyIngressRule or NetworkPolicyEgressRule. ``peers`` None = every peer; ``ports`` None =
+    every port."""
 
     policy: Policy
     direction: str  # "ingress" | "egress"
@@ -148,6 +178,17 @@ class Rule:
     peers: tuple[Peer, ...] | None
     ports: tuple[PortRule, ...] | None
     line: int | None = None
+    action: str = "Allow"  # Allow | Deny | Pass | Log (AdminNetworkPolicy, Cilium deny rules, Calico)
+    notes: tuple[str, ...] = ()  # parts of the rule that are not evaluated, and how they were treated
+    own_selector: Any = None  # Calico: the rule applies only to the policy's pods this matches
+    name: str | None = None
+    order: float | None = None  # precedence inside its layer when not the policy's (Cilium deny rules)
+
+    @property
+    def sort_key(self) -> tuple[float, str, str, int]:
+        """Evaluation order inside a layer: order, then policy name (Calico's tie-break), then position."""
+        order = self.policy.order if self.order is None else self.order
+        return (order, self.policy.namespace, self.policy.obj.name, self.index)
 
     def resolve_ports(self, named: Mapping[tuple[str, str], frozenset[int]] | None) -> PortSet:
         if self.ports is None:
@@ -159,7 +200,8 @@ class Rule:
 
     @property
     def label(self) -> str:
-        return f"{self.policy.label} {self.direction}[{self.index}]"
+        named = f" ({self.name})" if self.name else ""
+        return f"{self.policy.label} {self.direction}[{self.index}]{named}"
 
     @property
     def where(self) -> str:
@@ -177,12 +219,21 @@ class Policy:
     pod_selector: Selector
     isolates_ingress: bool
     isolates_egress: bool
-    ingress: tuple[Rule, ...] = ()
-    egress: tuple[Rule, ...] = ()
+    ingress: tuple[NetworkPolicyRule, ...] = ()
+    egress: tuple[NetworkPolicyRule, ...] = ()
+    kind: str = "NetworkPolicy"  # how messages name it, e.g. "CiliumNetworkPolicy", "NetworkPolicy (Calico)"
+    layer: str = "NetworkPolicy"  # AdminNetworkPolicy | NetworkPolicy | BaselineAdminNetworkPolicy | Calico tier
+    layer_order: float = NETWORK_POLICY_LAYER  # layers are evaluated in this order (lower first)
+    layer_passes: bool = False  # nothing matched in the layer: True passes on, False denies if isolated
+    order: float = 1000.0  # precedence inside the layer (lower first); Calico gives NetworkPolicies 1000
+    cluster_wide: bool = False  # selects pods of every namespace (``namespace`` is then "")
+    namespace_selector: Any = None  # for cluster-wide policies: which namespaces (None: all)
+    extended: bool = False  # its pod selector sees the engine's extra labels
+    notes: list[str] = field(default_factory=list)  # what of it is not evaluated
 
     @property
     def label(self) -> str:
-        return f"NetworkPolicy {self.namespace}/{self.obj.name}"
+        return f"{self.kind} {self.obj.name}" if self.cluster_wide else f"{self.kind} {self.namespace}/{self.obj.name}"
 
     def line_of(self, key: str) -> int | None:
         spec = self.obj.raw.get("spec")
@@ -243,7 +294,7 @@ def parse_policy(obj: K8sObject, default_namespace: str = "default") -> Policy:
     return policy
 
 
-def _rule(policy: Policy, direction: str, peer_key: str, index: int, raw: Any) -> Rule:
+def _rule(policy: Policy, direction: str, peer_key: str, index: int, raw: Any) -> NetworkPolicyRule:
     where = f"spec.{direction}[{index}]"
     if raw is None:  # "- {}" written as "-": a rule with no restrictions
         raw = {}
@@ -259,7 +310,7 @@ def _rule(policy: Policy, direction: str, peer_key: str, index: int, raw: Any) -
         raise PolicyError(f"{where}.ports must be a list")
     peers = tuple(_peer(p, f"{where}.{peer_key}[{i}]") for i, p in enumerate(peers_raw)) if peers_raw else None
     ports = tuple(_port(p, f"{where}.ports[{i}]") for i, p in enumerate(ports_raw)) if ports_raw else None
-    return Rule(policy, direction, index, peers, ports, policy.obj.line(raw))
+    return NetworkPolicyRule(policy, direction, index, peers, ports, policy.obj.line(raw))
 
 
 def _peer(raw: Any, where: str) -> Peer:
@@ -278,6 +329,27 @@ def _peer(raw: Any, where: str) -> Peer:
     except SelectorError as exc:
         raise PolicyError(str(exc)) from None
     return Peer(pod_selector=pod, namespace_selector=ns)
+
+
+def rule_action(raw: Any, where: str, actions: tuple[str, ...]) -> str:
+    """The ``action`` of the rule mapping ``raw`` at ``where``; raises PolicyError when the rule
+    is not a mapping or the action is not one of ``actions`` (AdminNetworkPolicy, Calico)."""
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{where} must be a mapping")
+    action = raw.get("action")
+    if action not in actions:
+        raise PolicyError(f"{where}.action is {action!r}, not one of {', '.join(actions)}")
+    return action
+
+
+def port_name_ok(name: str) -> bool:
+    """An IANA_SVC_NAME as the API validates container port names (k8s.io/apimachinery validation)."""
+    return bool(_PORT_NAME.match(name))
+
+
+def cidr_of(value: Any, where: str) -> IPNetwork:
+    """``value`` as a CIDR; raises PolicyError naming ``where`` when it is not one."""
+    return _cidr(value, where)
 
 
 def _cidr(value: Any, where: str) -> IPNetwork:
@@ -322,7 +394,7 @@ def _port(raw: Any, where: str) -> PortRule:
     if isinstance(port, str):
         if end is not None:
             raise PolicyError(f"{where}.endPort cannot be used with a named port")
-        if not _PORT_NAME.match(port):
+        if not port_name_ok(port):
             raise PolicyError(f"{where}.port {port!r} is not a valid port name (lowercase letters, digits and "
                               "'-', at most 15 characters, at least one letter)")
         return PortRule(protocol, name=port)

@@ -26,6 +26,21 @@ def _merge(intervals: list[tuple[int, int]]) -> Intervals:
     return tuple(out)
 
 
+def _subtract(a: Intervals, b: Intervals) -> Intervals:
+    out: list[tuple[int, int]] = []
+    for low, high in a:
+        start = low
+        for h_low, h_high in b:
+            if h_high < start or h_low > high:
+                continue
+            if h_low > start:
+                out.append((start, h_low - 1))
+            start = max(start, h_high + 1)
+        if start <= high:
+            out.append((start, high))
+    return tuple(out)
+
+
 def _intersect(a: Intervals, b: Intervals) -> Intervals:
     out: list[tuple[int, int]] = []
     i = j = 0
@@ -78,6 +93,15 @@ class PortSet:
             return self
         return PortSet(_intersect(self.tcp, other.tcp), _intersect(self.udp, other.udp),
                        _intersect(self.sctp, other.sctp))
+
+    def __sub__(self, other: PortSet) -> PortSet:
+        """The ports of ``self`` that are not in ``other``."""
+        if not other or not self:
+            return self
+        if other.is_all:
+            return NO_PORTS
+        return PortSet(_subtract(self.tcp, other.tcp), _subtract(self.udp, other.udp),
+                       _subtract(self.sctp, other.sctp))
 
     @property
     def is_all(self) -> bool:

@@ -35,7 +35,7 @@ from typing import Any
 from collections.abc import Iterable, Iterator
 
 from kubeharden.analysis.rbac_defaults import BOOTSTRAP_LABEL, BUILTIN_CLUSTER_ROLES, BUILTIN_ROLES, \
-    default_binding_subjects, reconciled
+    DEFAULT_ROLE_NAMES, UNCARRIED_CLUSTER_ROLES, default_binding_subjects, reconciled
 from kubeharden.analysis.rbac_resources import is_cluster_scoped
 from kubeharden.analysis.selectors import SelectorError, compile_selector
 from kubeharden.findings import Problem
@@ -126,8 +126,10 @@ def normalise_user(name: str) -> Subject:
 
 
 @dataclass(frozen=True, slots=True)
-class Rule:
-    """One PolicyRule, normalised; ``line`` is where it starts in its file."""
+class RbacRule:
+    """One rbac.authorization.k8s.io/v1 PolicyRule of a Role or ClusterRole, normalised; ``line`` is where
+    it starts in its file. (Named apart from the NetworkPolicy rules, audit detection rules and the
+    catalogue's declarative rules.)"""
 
     verbs: frozenset[str]
     api_groups: frozenset[str] = frozenset()
@@ -135,6 +137,8 @@ class Rule:
     resource_names: frozenset[str] = frozenset()
     non_resource_urls: frozenset[str] = frozenset()
     line: int | None = None
+    #: position in its role's ``rules`` list (None for built-in definitions); not part of equality
+    index: int | None = field(default=None, compare=False)
 
     def allows(self, verb: str, group: str, resource: str, subresource: str = "", name: str | None = None,
                *, any_name: bool = False) -> bool:
@@ -153,7 +157,7 @@ class Rule:
             return True
         return name is not None and name in self.resource_names
 
-    def covered_by(self, owners: Iterable[Rule]) -> bool:
+    def covered_by(self, owners: Iterable[RbacRule]) -> bool:
         """Whether ``owners`` allow every request this rule allows (Kubernetes' validation.Covers).
 
         The rule is broken into its atomic requests (verb, group, resource, name; verb, URL)
@@ -209,9 +213,9 @@ def _join(items: Iterable[str]) -> str:
     return ",".join(sorted(items))
 
 
-def parse_rules(obj: K8sObject, raw_rules: Any) -> tuple[list[Rule], list[tuple[str, int | None]]]:
+def parse_rules(obj: K8sObject, raw_rules: Any) -> tuple[list[RbacRule], list[tuple[str, int | None]]]:
     """The rules of a role plus the problems found in them (a bad rule is skipped, not fatal)."""
-    rules: list[Rule] = []
+    rules: list[RbacRule] = []
     problems: list[tuple[str, int | None]] = []
     if raw_rules is None:
         return rules, problems
@@ -238,8 +242,8 @@ def parse_rules(obj: K8sObject, raw_rules: Any) -> tuple[list[Rule], list[tuple[
         if not fields["verbs"]:
             problems.append((f"rules[{index}] has no verbs and grants nothing", line))
             continue
-        rules.append(Rule(fields["verbs"], fields["apiGroups"], fields["resources"], fields["resourceNames"],
-                          fields["nonResourceURLs"], line))
+        rules.append(RbacRule(fields["verbs"], fields["apiGroups"], fields["resources"], fields["resourceNames"],
+                              fields["nonResourceURLs"], line, index))
     return rules, problems
 
 
@@ -251,16 +255,19 @@ class RoleDef:
     """A Role or ClusterRole with its effective rules (after aggregation)."""
 
     obj: K8sObject
-    rules: list[Rule]
+    rules: list[RbacRule]
     builtin: bool = False
     aggregated_from: list[str] = field(default_factory=list)
     #: The rules of the built-in definition of the same name (the platform's, not the input's).
-    default_rules: tuple[Rule, ...] = ()
+    default_rules: tuple[RbacRule, ...] = ()
     #: Labels and aggregation selectors after reconciliation (the default's merged in).
     labels: dict[str, str] = field(default_factory=dict)
     selectors: list[dict[str, Any]] | None = None
-    #: A scanned role whose name is a default kubeharden knows the definition of.
+    #: A scanned role whose name is a Kubernetes default (kubeharden may or may not carry its rules).
     default_known: bool = False
+    #: False for a default whose rules kubeharden does not carry (``rules`` is then what the input shows,
+    #: possibly nothing): what it grants is not assessable.
+    rules_known: bool = True
 
     @property
     def kind(self) -> str:
@@ -272,29 +279,31 @@ class RoleDef:
 
     @property
     def is_default(self) -> bool:
-        """A Kubernetes default role: built in, or labelled ``kubernetes.io/bootstrapping=rbac-defaults``.
+        """A Kubernetes default role: built in, or a scanned role of a default's name *and* labelled
+        ``kubernetes.io/bootstrapping=rbac-defaults``.
 
-        The label marks defaults ("Using RBAC Authorization", Default roles and role bindings);
-        a ``system:`` name alone does not, since anyone who may create roles can choose it.
+        The label marks defaults ("Using RBAC Authorization", Default roles and role bindings), but
+        anyone who may create roles can set it, or choose a ``system:`` name: only both together,
+        a name of the bootstrap policy (:mod:`kubeharden.analysis.rbac_defaults`) and the label, count.
         """
-        return self.builtin or self.obj.labels.get(BOOTSTRAP_LABEL[0]) == BOOTSTRAP_LABEL[1]
+        return self.builtin or (self.default_known and self.obj.labels.get(BOOTSTRAP_LABEL[0]) == BOOTSTRAP_LABEL[1])
 
     @property
     def is_aggregated(self) -> bool:
         return self.selectors is not None
 
-    def own_rules(self) -> list[Rule]:
+    def own_rules(self) -> list[RbacRule]:
         """The rules the input adds to Kubernetes' defaults.
 
-        All rules of an ordinary role; none of a built-in role or of a labelled default whose
-        definition kubeharden does not carry; for a scanned copy of a known default, the rules
-        its built-in definition does not cover.
+        All rules of an ordinary role (a forged label or ``system:`` name changes nothing); none
+        of a built-in role or of a labelled default whose definition kubeharden does not carry;
+        for a scanned copy of a default whose rules it carries, the rules they do not cover.
         """
-        if self.builtin:
+        if self.builtin or (self.is_default and not self.default_rules):
             return []
         if self.default_known:
             return [r for r in self.rules if not r.covered_by(self.default_rules)]
-        return [] if self.is_default else list(self.rules)
+        return list(self.rules)
 
     @property
     def cluster_admin_equivalent(self) -> bool:
@@ -307,7 +316,7 @@ class Grant:
     """One subject holding one rule in one scope, and where that comes from."""
 
     subject: Subject
-    rule: Rule
+    rule: RbacRule
     namespace: str | None  # None: cluster-wide (a ClusterRoleBinding)
     binding: K8sObject
     role: RoleDef
@@ -364,6 +373,11 @@ class RbacModel:
             rules, _ = parse_rules(obj, raw["rules"])
             self.cluster_roles[obj.name] = RoleDef(obj, rules, builtin=True, default_rules=tuple(rules),
                                                    labels=obj.labels, selectors=self._selectors_of(obj))
+        for name in sorted(UNCARRIED_CLUSTER_ROLES):
+            raw = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                   "metadata": {"name": name, "labels": {BOOTSTRAP_LABEL[0]: BOOTSTRAP_LABEL[1]}}}
+            obj = K8sObject(raw, make_ref(raw), Provenance(None, None, "builtin"))
+            self.cluster_roles[name] = RoleDef(obj, [], builtin=True, labels=obj.labels, rules_known=False)
         for raw in BUILTIN_ROLES:
             obj = K8sObject(raw, make_ref(raw), Provenance(None, None, "builtin"))
             rules, _ = parse_rules(obj, raw["rules"])
@@ -380,7 +394,7 @@ class RbacModel:
                 key = (obj.namespace or self.default_namespace, obj.name)
                 self.roles[key] = self._reconcile(obj, rules, builtin_roles.get(key))
 
-    def _reconcile(self, obj: K8sObject, rules: list[Rule], default: RoleDef | None) -> RoleDef:
+    def _reconcile(self, obj: K8sObject, rules: list[RbacRule], default: RoleDef | None) -> RoleDef:
         """The role the cluster ends up with when the input holds a role of a default's name.
 
         The API server's reconciliation (run at every start, "Using RBAC Authorization",
@@ -395,6 +409,7 @@ class RbacModel:
                        selectors=selectors, default_known=True)
         if not reconciled(obj.annotations):
             return role
+        role.rules_known = default.rules_known  # reconciliation adds the default's rules, unknown or not
         role.rules.extend(r for r in default.default_rules if not r.covered_by(rules))
         role.labels = {**default.labels, **obj.labels}
         if default.selectors is not None:
@@ -428,9 +443,9 @@ class RbacModel:
         for name, role in self.cluster_roles.items():
             for item in role.labels.items():
                 by_label[item].append(name)
-        done: dict[str, list[Rule]] = {}
+        done: dict[str, list[RbacRule]] = {}
 
-        def resolve(name: str, visiting: frozenset[str]) -> list[Rule]:
+        def resolve(name: str, visiting: frozenset[str]) -> list[RbacRule]:
             if name in done:
                 return done[name]
             role = self.cluster_roles[name]
@@ -489,8 +504,9 @@ class RbacModel:
             role = self.roles.get((binding.namespace or self.default_namespace, name))
         else:
             return None, f"roleRef.kind is {kind!r}, not Role or ClusterRole"
-        if role is None and name.startswith("system:"):
-            return None, ""  # a bootstrap role of the cluster (system: names are reserved for Kubernetes)
+        if role is None and kind == "Role" and name in DEFAULT_ROLE_NAMES.get(binding.namespace or "", ()):
+            return None, f"references the Kubernetes default Role {name!r} of namespace {binding.namespace!r}, whose " \
+                         "rules kubeharden does not carry: what it grants is not assessed"
         if role is None:
             where = f" in namespace {binding.namespace!r}" if kind == "Role" else ""
             return None, f"references {kind} {name!r}{where}, which is not in the scanned objects " \
@@ -503,7 +519,8 @@ class RbacModel:
             role, why = self.role_for(binding)
             ref_line = binding.line(binding.raw, "roleRef")
             if role is None and why:
-                self.issues.append(Issue(binding, f"{binding.kind} {binding.name!r} {why}; it grants nothing",
+                tail = "" if why.endswith("not assessed") else "; it grants nothing"
+                self.issues.append(Issue(binding, f"{binding.kind} {binding.name!r} {why}{tail}",
                                          ref_line))
             subjects = list(self._subjects(binding, role))
             role, subjects = self._reconcile_binding(binding, role, subjects)
@@ -531,7 +548,7 @@ class RbacModel:
         if default is None or not reconciled(binding.annotations):
             return role, subjects
         role_name, expected = default
-        wanted = [Subject(kind, name) for kind, name in expected]
+        wanted = [Subject(kind, name, ns) for kind, name, ns in expected]
         if role is None or role.kind != "ClusterRole" or role.name != role_name:
             return self.cluster_roles.get(role_name), wanted
         return role, subjects + [s for s in wanted if s not in subjects]
@@ -600,6 +617,8 @@ class RbacModel:
                 continue
             if g.namespace is not None and (g.namespace != namespace or is_cluster_scoped(group, resource, verb)):
                 continue
+            if g.namespace is not None and (group, resource) == ("", "namespaces") and name not in (None, namespace):
+                continue  # a Namespace request's namespace is the Namespace's own name (requestinfo.go)
             if g.rule.allows(verb, group, resource, subresource, name):
                 out.append(g)
         return out

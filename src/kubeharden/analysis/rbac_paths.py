@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Iterable
 
-from kubeharden.analysis.rbac import ALL, RBAC_GROUP, WORKLOAD_RESOURCES, Grant, RbacModel, Rule, \
+from kubeharden.analysis.rbac import ALL, RBAC_GROUP, WORKLOAD_RESOURCES, Grant, RbacModel, RbacRule, \
     Subject, normalise_user
 from kubeharden.model.objects import as_dict
 
@@ -129,7 +129,7 @@ class PathFinder:
         self.model = model
         self.graph = Graph()
         self.starts: set[str] = set()
-        self._facts: dict[Rule, frozenset[str]] = {}
+        self._facts: dict[RbacRule, frozenset[str]] = {}
         self._sas = model.service_accounts()
         self._namespaces = sorted(set(self._sas) | model.inventory.namespaces_seen)
         self._nodes_known = bool(model.inventory.of_kind("Node"))
@@ -340,10 +340,10 @@ class PathFinder:
             path: list[Step] = []
             node = start
             while node != goal:
-                step = nxt[node]
-                assert step is not None
-                path.append(step)
-                node = step.dst
+                hop = nxt[node]
+                assert hop is not None
+                path.append(hop)
+                node = hop.dst
             out[start] = path
         return out
 
@@ -362,7 +362,7 @@ class PathFinder:
         return found
 
 
-def rule_facts(rule: Rule, memo: dict[Rule, frozenset[str]] | None = None) -> frozenset[str]:
+def rule_facts(rule: RbacRule, memo: dict[RbacRule, frozenset[str]] | None = None) -> frozenset[str]:
     """What a rule allows that matters for escalation, independent of its scope.
 
     Most rules allow nothing of interest, so the graph builder skips them after one lookup in
@@ -421,4 +421,4 @@ def describe_node(node: str) -> str:
             "any-user": "any user", "any-group": "any group"}.get(node, node)
 
 
-__all__ = ["CLUSTER_ADMIN", "GOALS", "NODE", "SECRETS", "Path", "PathFinder", "Rule", "Step", "describe_node"]
+__all__ = ["CLUSTER_ADMIN", "GOALS", "NODE", "SECRETS", "Path", "PathFinder", "RbacRule", "Step", "describe_node"]

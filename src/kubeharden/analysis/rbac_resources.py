@@ -128,8 +128,13 @@ def _table() -> dict[tuple[str, str], ResourceInfo]:
 
 RESOURCES: dict[tuple[str, str], ResourceInfo] = _table()
 #: Verbs on a cluster-scoped resource that the API server authorises with a namespace.
+#: ``namespaces``: for a request on /api/v1/namespaces/{name} (and its status and finalize subresources)
+#: the request's namespace *is* {name} (k8s.io/apiserver/pkg/endpoints/request/requestinfo.go), so a Role
+#: in namespace app authorises get, update, patch and delete of the Namespace app itself; list, watch
+#: and create of namespaces carry no namespace and are never authorised by a Role.
 NAMESPACED_VERBS: dict[tuple[str, str], frozenset[str]] = {
     ("rbac.authorization.k8s.io", "clusterroles"): frozenset({"bind"}),
+    ("", "namespaces"): frozenset({"get", "update", "patch", "delete"}),
 }
 KNOWN_GROUPS: frozenset[str] = frozenset(g for g, _ in RESOURCES) | {"extensions"}
 #: Groups whose resources were all removed, with the release that removed them.
@@ -196,16 +201,38 @@ def cluster_scoped_in(groups: frozenset[str], resource: str, verbs: frozenset[st
     """Whether the rule entry ``resource`` names, in every listed group where it exists, a cluster-scoped resource.
 
     Such an entry grants nothing through a Role or a RoleBinding, unless one of ``verbs`` is
-    authorised with a namespace there (``bind`` on clusterroles). ``*`` and unknown groups give
-    False (they may name namespaced resources).
+    authorised with a namespace there (``bind`` on clusterroles; get/update/patch/delete on
+    namespaces; ``*`` includes them). ``*`` and unknown groups give False (they may name
+    namespaced resources).
     """
     if not groups or "*" in groups or resource == "*" or any(g not in KNOWN_GROUPS for g in groups):
         return False
     base = resource.partition("/")[0]
     found = [RESOURCES[(g, base)] for g in groups if (g, base) in RESOURCES]
-    if "*" in verbs or any(verbs & NAMESPACED_VERBS.get((info.group, base), frozenset()) for info in found):
+    if any(_namespaced_verbs(info.group, base, verbs) for info in found):
         return False
     return bool(found) and all(not info.namespaced for info in found)
+
+
+def _namespaced_verbs(group: str, base: str, verbs: frozenset[str]) -> frozenset[str]:
+    allowed = NAMESPACED_VERBS.get((group, base), frozenset())
+    return allowed if "*" in verbs else verbs & allowed
+
+
+def cluster_only_verbs(groups: frozenset[str], resource: str, verbs: frozenset[str]) -> frozenset[str]:
+    """Of ``verbs`` (no ``*``), those a namespaced grant of ``resource`` never authorises, when others it does.
+
+    ``namespaces`` with get and list in a Role: list is returned (only get applies, to the Namespace
+    of the Role). Empty when the entry is wholly effective, wholly ineffective or not judged.
+    """
+    if "*" in verbs or not groups or "*" in groups or any(g not in KNOWN_GROUPS for g in groups):
+        return frozenset()
+    base = resource.partition("/")[0]
+    found = [RESOURCES[(g, base)] for g in groups if (g, base) in RESOURCES]
+    if not found or any(info.namespaced for info in found):
+        return frozenset()
+    allowed = frozenset().union(*(_namespaced_verbs(info.group, base, verbs) for info in found))
+    return verbs - allowed if allowed else frozenset()
 
 
 def ineffective_entries(groups: frozenset[str], resources: frozenset[str], non_resource_urls: frozenset[str],
@@ -223,6 +250,10 @@ def ineffective_entries(groups: frozenset[str], resources: frozenset[str], non_r
         elif not cluster_scope and cluster_scoped_in(groups, entry, verbs):
             reasons.append(f"{entry}: cluster-scoped, and a namespaced grant never authorises a request without "
                            "a namespace")
+        elif not cluster_scope and cluster_only_verbs(groups, entry, verbs):
+            reasons.append(f"{entry} with verbs {','.join(sorted(cluster_only_verbs(groups, entry, verbs)))}: "
+                           "cluster-wide requests, which a namespaced grant never authorises (the other verbs apply "
+                           "to the object of the grant's own namespace only)")
     if non_resource_urls and not cluster_scope:
         reasons.append(f"nonResourceURLs {','.join(sorted(non_resource_urls))}: only a ClusterRole bound by a "
                        "ClusterRoleBinding grants them (the API server rejects them in a Role)")

@@ -1,26 +1,29 @@
 """Risky permissions as data: which requests make a rule dangerous, and why.
 
-Each entry names a risk and the requests (verb, API group, resource, subresource) that
-carry it. A rule has the risk when it authorises any of them, using the model's exact
-matching. ``any_name`` says whether a rule limited by ``resourceNames`` still counts: a
-``get secrets`` limited to named Secrets is the recommended least-privilege form, while
-``impersonate`` limited to ``system:masters`` is as bad as it gets. A ``create`` of an object
-(not of a subresource) and a ``deletecollection`` never carry a name, so resourceNames never
-allow them ("Using RBAC Authorization", Referring to resources).
+The risks the RBAC controls report are written in the catalogue (``catalogue/rbac.yaml``, ``rule:
+{template: rbac-risk, grants: [...]}``) and built here by :func:`risk_from_grants`; the few kept
+below serve controls whose logic is more than one rule. Each risk names the requests (verb, API
+group, resource, subresource) that carry it. A rule has the risk when it authorises any of them,
+using the model's exact matching. ``any_name`` says whether a rule limited by ``resourceNames``
+still counts: a ``get secrets`` limited to named Secrets is the recommended least-privilege form,
+while ``impersonate`` limited to ``system:masters`` is as bad as it gets. A ``create`` of an object
+(not of a subresource) and a ``deletecollection`` never carry a name, so resourceNames never allow
+them ("Using RBAC Authorization", Referring to resources).
 
-Requests on cluster-scoped resources count only where the rule can apply cluster-wide: a
-Role, or a ClusterRole bound only by RoleBindings, never authorises them (see
+Requests on cluster-scoped resources count only where the rule can apply cluster-wide: a Role, or a
+ClusterRole bound only by RoleBindings, never authorises them (see
 :mod:`kubeharden.analysis.rbac_resources`).
 
-The sources of each risk are "RBAC Good Practices" (Kubernetes documentation, Privilege
-escalation risks) unless the entry says otherwise.
+The sources of each risk are "RBAC Good Practices" (Kubernetes documentation, Privilege escalation
+risks) unless the entry says otherwise.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from kubeharden.analysis.rbac import RBAC_GROUP, WORKLOAD_RESOURCES, Rule
+from kubeharden.analysis.rbac import WORKLOAD_RESOURCES, RbacRule
 from kubeharden.analysis.rbac_resources import is_cluster_scoped
 
 Request = tuple[str, str, str, str]  # verb, group, resource, subresource
@@ -33,7 +36,7 @@ class Risk:
     requests: tuple[Request, ...]
     any_name: bool = True
 
-    def matched(self, rule: Rule, cluster_scope: bool = True) -> list[Request]:
+    def matched(self, rule: RbacRule, cluster_scope: bool = True) -> list[Request]:
         """The requests of this risk ``rule`` allows; ``cluster_scope`` False: it applies in a namespace only."""
         return [r for r in self.requests
                 if (cluster_scope or not is_cluster_scoped(r[1], r[2], r[0]))
@@ -50,47 +53,47 @@ def _each(verbs: tuple[str, ...], group: str, resources: tuple[str, ...], sub: s
     return tuple((v, group, r, sub) for r in resources for v in verbs)
 
 
-_WRITE = ("create", "update", "patch", "delete")
 #: Every verb that creates, changes or removes an object.
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
+#: Named resource sets a risk may use instead of listing resources: name -> (API group, resource) pairs.
+RESOURCE_SETS: dict[str, tuple[tuple[str, str], ...]] = {"workloads": WORKLOAD_RESOURCES}
 
-RISKS: dict[str, Risk] = {r.key: r for r in (
-    Risk("read-secrets", "can read Secrets", _each(("get", "list", "watch"), "", ("secrets",)), any_name=False),
-    Risk("exec", "can run commands in or connect to running containers",
-         _each(("create", "get"), "", ("pods",), "exec") + _each(("create", "get"), "", ("pods",), "attach")
-         + _each(("create", "get"), "", ("pods",), "portforward")),
-    # A changed pod template runs any image as any ServiceAccount of the namespace ("RBAC Good
-    # Practices", Workload creation); update/patch of a pod changes its image; delete removes
-    # workloads, security agents among them, and deletecollection all of them at once.
-    Risk("workloads", "can create or change pods or pod-template workloads",
-         tuple((v, g, r, "") for g, r in WORKLOAD_RESOURCES for v in WRITE_VERBS)),
-    Risk("escalate-bind", "can escalate or bind roles",
-         _each(("escalate", "bind"), RBAC_GROUP, ("roles", "clusterroles"))),
-    Risk("impersonate", "can impersonate other identities",
-         _each(("impersonate",), "", ("users", "groups", "serviceaccounts"))
-         + _each(("impersonate",), "authentication.k8s.io", ("userextras", "uids"))),
-    Risk("nodes-proxy", "can reach the kubelet API through nodes/proxy",
-         _each(("create", "get"), "", ("nodes",), "proxy")),
-    Risk("webhooks", "can change admission webhook configurations",
-         _each(_WRITE, "admissionregistration.k8s.io",
-               ("validatingwebhookconfigurations", "mutatingwebhookconfigurations")), any_name=False),
-    Risk("sa-token", "can create ServiceAccount tokens",
-         _each(("create",), "", ("serviceaccounts",), "token")),
-    # "RBAC Good Practices", Persistent volume creation: hostPath volumes reach the node's files;
-    # update/patch re-bind a volume (claimRef) to another claim, delete destroys its data.
-    Risk("pv-writes", "can create or change PersistentVolumes", _each(WRITE_VERBS, "", ("persistentvolumes",))),
-    # Events are the record of what happened; deleting them covers an attacker's tracks
-    # (MITRE ATT&CK for containers, T1070 Indicator Removal).
-    Risk("delete-events", "can delete Events", _each(("delete", "deletecollection"), "", ("events",))
-         + _each(("delete", "deletecollection"), "events.k8s.io", ("events",))),
-    # NetworkPolicies are the namespace's firewall ("Network Policies"): writing them opens any path.
-    Risk("netpol-writes", "can create, change or delete NetworkPolicies",
-         _each(WRITE_VERBS, "networking.k8s.io", ("networkpolicies",))),
-    # status.loadBalancer.ingress of a Service redirects cluster traffic to any IP (CVE-2020-8554,
-    # kubernetes/kubernetes#97076: "patch services/status" is the privilege to restrict).
-    Risk("services-status", "can change the status (load-balancer addresses) of Services",
-         _each(("update", "patch"), "", ("services",), "status")),
-)}
+
+class RiskError(ValueError):
+    """A risk written as data (catalogue ``rule: {template: rbac-risk}``) that cannot be used."""
+
+
+def risk_from_grants(key: str, what: str, grants: object, any_name: bool = True) -> Risk:
+    """A Risk from PolicyRule-shaped entries: ``{apiGroups, resources, verbs}`` or ``{resource_set, verbs}``.
+
+    ``resources`` use RBAC's own spelling (``pods/exec`` is the exec subresource of pods). The
+    requests expand group by group, resource by resource, verb by verb, in the order written.
+    Raises RiskError for anything else.
+    """
+    if not isinstance(grants, list) or not grants:
+        raise RiskError(f"{key}: grants is a non-empty list of {{apiGroups, resources, verbs}}")
+    requests: list[Request] = []
+    for entry in grants:
+        if not isinstance(entry, dict) or set(entry) - {"apiGroups", "resources", "verbs", "resource_set"}:
+            raise RiskError(f"{key}: a grant has apiGroups, resources and verbs (or resource_set and verbs)")
+        verbs = entry.get("verbs")
+        if not isinstance(verbs, list) or not verbs:
+            raise RiskError(f"{key}: a grant needs verbs")
+        if "resource_set" in entry:
+            pairs = RESOURCE_SETS.get(str(entry["resource_set"]))
+            if pairs is None:
+                raise RiskError(f"{key}: unknown resource_set {entry['resource_set']!r} "
+                                f"(known: {', '.join(RESOURCE_SETS)})")
+        else:
+            groups, resources = entry.get("apiGroups"), entry.get("resources")
+            if not isinstance(groups, list) or not isinstance(resources, list) or not groups or not resources:
+                raise RiskError(f"{key}: a grant needs apiGroups and resources")
+            pairs = tuple((str(g), str(r)) for g in groups for r in resources)
+        for group, resource in pairs:
+            name, _, sub = resource.partition("/")
+            requests.extend((str(v), group, name, sub) for v in verbs)
+    return Risk(key, what, tuple(requests), any_name=bool(any_name))
+
 
 #: The two halves of approving a CertificateSigningRequest ("Certificates and Certificate Signing
 #: Requests", Authorization): update on the approval subresource and approve on the signer.
@@ -105,9 +108,9 @@ CONFIGMAP_WRITES = Risk("configmap-writes", "can create, change or delete Config
                         _each(WRITE_VERBS, "", ("configmaps",)))
 
 
-def risks_of(rule: Rule, cluster_scope: bool = True) -> list[Risk]:
-    """The risks ``rule`` carries where it applies (cluster-wide, or in one namespace)."""
-    return [risk for risk in RISKS.values() if risk.matched(rule, cluster_scope)]
+def risks_of(rule: RbacRule, risks: Iterable[Risk], cluster_scope: bool = True) -> list[Risk]:
+    """Which of ``risks`` ``rule`` carries where it applies (cluster-wide, or in one namespace)."""
+    return [risk for risk in risks if risk.matched(rule, cluster_scope)]
 
 
 def verbs_phrase(requests: list[Request]) -> str:

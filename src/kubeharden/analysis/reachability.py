@@ -32,28 +32,45 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from collections.abc import Iterator
 
+from kubeharden.analysis import calico_policies, cilium_policies
+from kubeharden.analysis.admin_policies import is_admin_policy, parse_admin_policy
 from kubeharden.analysis.policies import (
     ANY_IPV4,
     ANY_IPV6,
     IPBlock,
+    IPNetwork,
+    Peer,
     Policy,
     PolicyError,
-    Rule,
+    NetworkPolicyRule,
     error_line,
     is_k8s_policy,
     other_engine,
     parse_policy,
 )
 from kubeharden.analysis.ports import ALL_PORTS, NO_PORTS, PortSet
+from kubeharden.analysis.precedence import Decision, Layer, decide
 from kubeharden.analysis.selectors import Selector
 from kubeharden.findings import Problem
+from kubeharden.analysis.external import ranges_to_blocks
+from kubeharden.analysis.ingress_exposure import (
+    DEFAULT_CONTROLLERS,
+    Backend,
+    IngressController,
+    backends,
+    service_target,
+)
 from kubeharden.inventory import Inventory, PodRecord
 from kubeharden.model.objects import K8sObject, ResourceRef
 
 NAME_LABEL = "kubernetes.io/metadata.name"
 DEFAULT_NAMESPACE = "default"
+#: Kinds of policy the engine reads (Kubernetes, AdminNetworkPolicy API, Cilium, Calico).
+POLICY_KINDS = ("NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "CiliumNetworkPolicy",
+                "CiliumClusterwideNetworkPolicy", "GlobalNetworkPolicy")
 
 NamedPorts = dict[tuple[str, str], frozenset[int]]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(eq=False, slots=True)
@@ -68,6 +85,7 @@ class Workload:
     host_network: bool
     record: PodRecord | None = None
     klass: int = -1
+    modelled: bool = False  # a stand-in (an ingress controller the input routes to but does not hold)
 
     @property
     def label(self) -> str:
@@ -87,10 +105,13 @@ class PodClass:
     named_ports: NamedPorts
     host_network: bool
     members: list[int] = field(default_factory=list)
-    ingress_policies: list[Policy] = field(default_factory=list)
+    ingress_policies: list[Policy] = field(default_factory=list)  # every policy of any kind selecting it
     egress_policies: list[Policy] = field(default_factory=list)
-    ingress_rules: list[Rule] = field(default_factory=list)
-    egress_rules: list[Rule] = field(default_factory=list)
+    ingress_rules: list[NetworkPolicyRule] = field(default_factory=list)
+    egress_rules: list[NetworkPolicyRule] = field(default_factory=list)
+    extended_labels: dict[str, str] = field(default_factory=dict)  # as Cilium and Calico selectors see it
+    ingress_layers: list[Layer] = field(default_factory=list)  # only when layered policies exist
+    egress_layers: list[Layer] = field(default_factory=list)
 
     @property
     def ingress_isolated(self) -> bool:
@@ -99,6 +120,17 @@ class PodClass:
     @property
     def egress_isolated(self) -> bool:
         return bool(self.egress_policies)
+
+
+@dataclass(slots=True)
+class Exposure:
+    """A backend's pods reachable from an ingress controller through a route, on ``ports``."""
+
+    backend: Backend
+    controller: IngressController
+    source: Workload
+    target: PodClass
+    ports: PortSet
 
 
 @dataclass(slots=True)
@@ -118,27 +150,46 @@ class SideVerdict:
     direction: str  # "egress" of the source or "ingress" of the destination
     isolated: bool
     policies: list[Policy]
-    allowing: list[tuple[Rule, PortSet]]
+    allowing: list[tuple[NetworkPolicyRule, PortSet]]
     ports: PortSet
     note: str = ""
+    steps: list[tuple[NetworkPolicyRule, str, PortSet]] = field(default_factory=list)  # layered: every deciding rule
+    decision: Decision | None = None  # layered: the whole decision (default_note explains it for some ports)
 
 
 class Network:
     """The policies and workloads of an inventory, ready for reachability questions."""
 
-    def __init__(self, inventory: Inventory) -> None:
+    def __init__(self, inventory: Inventory,
+                 ingress_controllers: tuple[IngressController, ...] = DEFAULT_CONTROLLERS) -> None:
         self.problems: list[Problem] = []
         self.policies: list[Policy] = []
-        self.other_policies: list[K8sObject] = []
+        #: True when policies other than Kubernetes NetworkPolicies exist: connections are then
+        #: decided layer by layer (analysis.precedence) instead of by the union of allows.
+        self.layered = any(inventory.of_kind(*POLICY_KINDS[1:])) or any(
+            other_engine(o) for o in inventory.of_kind("NetworkPolicy"))
         self.namespaces: dict[str, dict[str, str]] = {}
         self.workloads: list[Workload] = []
         self.classes: list[PodClass] = []
         self._ns_classes: dict[str, list[int]] = defaultdict(list)
         self._ns_match: dict[Selector, tuple[str, ...]] = {}
-        self._peer_cache: dict[tuple[str, Selector | None, Selector | None], int] = {}
+        self._peer_cache: dict[tuple[str, Peer], int] = {}
+        self._rule_masks: dict[int, int] = {}
+        self._named: list[int] | None = None
+        self._blocks_cache: dict[tuple[str, int], list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]]] = {}
+        #: decide_addresses results by what decides them (the layers' rules, named ports, addresses):
+        #: classes under the same policies share them.
+        self._address_cache: dict[tuple[object, ...], list[tuple[list[IPBlock], Decision]]] = {}
         self._load_namespaces(inventory)
         self._load_workloads(inventory)
+        self.backends = backends(inventory)
+        #: The classes of each ingress controller that routes of the input use (modelled
+        #: stand-ins when the input has no matching pods).
+        self.ingress_sources: dict[IngressController, list[int]] = {}
+        self._load_ingress_controllers(ingress_controllers)
+        self._services = {(o.namespace or DEFAULT_NAMESPACE, o.name): o for o in inventory.of_kind("Service")}
         self._load_policies(inventory)
+        self._note_same_priorities()
         self.all_mask = (1 << len(self.classes)) - 1
         self.pod_mask = sum(1 << c.index for c in self.classes if not c.host_network)
         self._attach_rules()
@@ -172,41 +223,156 @@ class Network:
                          record)
             self.workloads.append(w)
             key = (ns, tuple(sorted(w.labels.items())), tuple(sorted((k, tuple(sorted(v)))
-                                                                     for k, v in frozen.items())), w.host_network)
+                                                                     for k, v in frozen.items())), w.host_network,
+                   record.service_account if self.layered else "")
             klass = keys.get(key)
             if klass is None:
                 klass = PodClass(len(self.classes), ns, w.labels, frozen, w.host_network)
+                if self.layered:
+                    klass.extended_labels = self._extended(ns, w.labels, record.service_account)
                 keys[key] = klass
                 self.classes.append(klass)
                 self._ns_classes[ns].append(klass.index)
             klass.members.append(w.index)
             w.klass = klass.index
 
+    def controller_for(self, backend: Backend) -> IngressController | None:
+        """The proxy serving ``backend``'s route: its Gateway's own proxy when the implementation
+        deploys one per Gateway, else the configured controller of its class, else the first."""
+        if backend.gateway_proxy is not None:
+            return backend.gateway_proxy
+        for controller in self._controllers:
+            if backend.controller_class is not None and controller.ingress_class == backend.controller_class:
+                return controller
+        return self._controllers[0] if self._controllers else None
+
+    def _load_ingress_controllers(self, controllers: tuple[IngressController, ...]) -> None:
+        self._controllers = controllers
+        for backend in self.backends:
+            controller = self.controller_for(backend)
+            if controller is None or controller in self.ingress_sources:
+                continue
+            wanted = dict(controller.labels)
+            found = [c.index for c in self.classes if c.namespace == controller.namespace
+                     and all(c.labels.get(k) == v for k, v in wanted.items())]
+            if not found:
+                found = [self._stand_in(controller)]
+            self.ingress_sources[controller] = found
+
+    def _stand_in(self, controller: IngressController) -> int:
+        """A modelled pod of ``controller``: it is not in the input but routes use it."""
+        ns = controller.namespace
+        self.namespaces.setdefault(ns, {NAME_LABEL: ns})
+        labels = dict(controller.labels)
+        ref = ResourceRef("v1", "IngressController", ns, f"{controller.name} (modelled)")
+        w = Workload(len(self.workloads), ref, ns, labels, {}, False, None, modelled=True)
+        self.workloads.append(w)
+        klass = PodClass(len(self.classes), ns, labels, {}, False)
+        if self.layered:
+            klass.extended_labels = self._extended(ns, labels, "default")
+        klass.members.append(w.index)
+        w.klass = klass.index
+        self.classes.append(klass)
+        self._ns_classes[ns].append(klass.index)
+        return klass.index
+
+    def exposures(self) -> Iterator[Exposure]:
+        """Each backend workload an ingress controller may reach through a route, with the ports."""
+        for backend in self.backends:
+            controller = self.controller_for(backend)
+            service = self._services.get((backend.namespace, backend.service))
+            target = service_target(service, backend.port) if service is not None and controller else None
+            if controller is None or target is None:
+                continue
+            selector, port = target
+            for klass in self.classes:
+                if klass.namespace != backend.namespace or \
+                        not all(klass.labels.get(k) == v for k, v in selector.items()):
+                    continue
+                if isinstance(port, int):
+                    ports = PortSet.of("TCP", port) if 0 < port < 65536 else NO_PORTS
+                else:
+                    ports = NO_PORTS
+                    for number in klass.named_ports.get((port, "TCP"), ()):
+                        ports = ports | PortSet.of("TCP", number)
+                for source in self.ingress_sources.get(controller, ()):
+                    allowed = ports & self.egress_verdict(source, klass.index).ports & \
+                        self.ingress_verdict(source, klass.index).ports
+                    if allowed:
+                        yield Exposure(backend, controller, self.workloads[self.classes[source].members[0]],
+                                       klass, allowed)
+
+    def extended_labels_of(self, namespace: str, labels: dict[str, str], service_account: str) -> dict[str, str]:
+        """A pod's labels as Cilium and Calico selectors see them (with namespace and service account)."""
+        return self._extended(namespace, labels, service_account)
+
+    def _extended(self, namespace: str, labels: dict[str, str], service_account: str) -> dict[str, str]:
+        ns_labels = self.namespaces.get(namespace, {NAME_LABEL: namespace})
+        out = cilium_policies.extended_labels(labels, namespace, ns_labels, service_account)
+        out.update(calico_policies.extended_labels(namespace, service_account))
+        return out
+
     def _load_policies(self, inventory: Inventory) -> None:
-        for obj in inventory.of_kind("NetworkPolicy", "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy",
-                                     "GlobalNetworkPolicy"):
-            if other_engine(obj):
-                self.other_policies.append(obj)
-                continue
-            if not is_k8s_policy(obj):
-                continue
+        tiers = calico_policies.tier_orders(inventory.of_kind("Tier"))
+        for obj in inventory.of_kind(*POLICY_KINDS):
             try:
-                self.policies.append(parse_policy(obj, DEFAULT_NAMESPACE))
+                self.policies.extend(parse_any_policy(obj, tiers))
             except PolicyError as exc:
                 self.problems.append(Problem("error", "invalid-policy", f"{exc}; the API server would reject this "
                                              "policy, so it is left out of the analysis", file=obj.origin.file,
                                              line=error_line(obj, exc), resource=obj.ref))
 
+    def _note_same_priorities(self) -> None:
+        """AdminNetworkPolicies sharing a priority have no defined order (the API reference: "the
+        implementation can apply any of the matching policies"); they are evaluated by name."""
+        by_priority: dict[float, list[Policy]] = defaultdict(list)
+        for policy in self.policies:
+            if policy.layer == "AdminNetworkPolicy":
+                by_priority[policy.order].append(policy)
+        for priority, same in by_priority.items():
+            if len(same) > 1:
+                names = ", ".join(sorted(p.obj.name for p in same))
+                for policy in same:
+                    policy.notes.append(f"spec.priority {int(priority)} is shared by {names}: their order is "
+                                        "undefined in a cluster; kubeharden evaluates them by name")
+
     def _attach_rules(self) -> None:
         for policy in self.policies:
             for ci in self._bits(self.selected_mask(policy)):
                 klass = self.classes[ci]
-                if policy.isolates_ingress:
-                    klass.ingress_policies.append(policy)
-                    klass.ingress_rules.extend(policy.ingress)
-                if policy.isolates_egress:
-                    klass.egress_policies.append(policy)
-                    klass.egress_rules.extend(policy.egress)
+                for direction, isolates, rules in (("ingress", policy.isolates_ingress, policy.ingress),
+                                                   ("egress", policy.isolates_egress, policy.egress)):
+                    if not (isolates or rules):
+                        continue
+                    mine = [r for r in rules if r.own_selector is None
+                            or r.own_selector.matches(klass.extended_labels)]
+                    if direction == "ingress":
+                        klass.ingress_policies.append(policy)
+                        klass.ingress_rules.extend(mine)
+                    else:
+                        klass.egress_policies.append(policy)
+                        klass.egress_rules.extend(mine)
+                    if self.layered:
+                        self._add_to_layer(klass, direction, policy, isolates, mine)
+        if self.layered:
+            for klass in self.classes:
+                for layers in (klass.ingress_layers, klass.egress_layers):
+                    layers.sort(key=lambda layer: layer.order)
+                    for layer in layers:
+                        layer.rules.sort(key=lambda r: r.sort_key)
+
+    @staticmethod
+    def _add_to_layer(klass: PodClass, direction: str, policy: Policy, isolates: bool,
+                      rules: list[NetworkPolicyRule]) -> None:
+        layers = klass.ingress_layers if direction == "ingress" else klass.egress_layers
+        for layer in layers:
+            if layer.name == policy.layer:
+                break
+        else:
+            layer = Layer(policy.layer, policy.layer_order, policy.layer_passes)
+            layers.append(layer)
+        layer.isolated |= isolates
+        layer.rules.extend(rules)
 
     # -- selection ------------------------------------------------------------------------
 
@@ -217,40 +383,65 @@ class Network:
             self._ns_match[selector] = found
         return found
 
-    def _classes_in(self, namespace: str, selector: Selector | None) -> int:
+    def _classes_in(self, namespace: str, selector: Selector | None, extended: bool = False,
+                    excluded: object = None) -> int:
         mask = 0
         for ci in self._ns_classes.get(namespace, ()):
             klass = self.classes[ci]
-            if not klass.host_network and (selector is None or selector.matches(klass.labels)):
+            labels = klass.extended_labels if extended else klass.labels
+            if not klass.host_network and (selector is None or selector.matches(labels)) and \
+                    (excluded is None or not excluded.matches(labels)):  # type: ignore[attr-defined]
                 mask |= 1 << ci
         return mask
 
+    def _namespaces_of(self, own: str, cluster_wide: bool, selector: object) -> tuple[str, ...]:
+        if selector is not None:
+            return self.namespaces_matching(selector)  # type: ignore[arg-type]
+        return tuple(self.namespaces) if cluster_wide else (own,)
+
     def selected_mask(self, policy: Policy) -> int:
         """The classes a policy applies to (never hostNetwork pods)."""
-        return self._classes_in(policy.namespace, policy.pod_selector)
+        if not policy.cluster_wide and policy.namespace_selector is None and not policy.extended:
+            return self._classes_in(policy.namespace, policy.pod_selector)
+        mask = 0
+        for ns in self._namespaces_of(policy.namespace, policy.cluster_wide, policy.namespace_selector):
+            mask |= self._classes_in(ns, policy.pod_selector, policy.extended)
+        return mask
 
-    def peer_mask(self, rule: Rule) -> int:
-        """The classes a rule's peers match (every class for a rule open to all peers)."""
+    def peer_mask(self, rule: NetworkPolicyRule) -> int:
+        """The classes a rule's peers match (every class for a rule open to all peers).
+
+        An address peer matches pods only when it is marked so (AdminNetworkPolicy networks,
+        Calico nets covering a whole address family); a ``nodes`` peer matches the hostNetwork
+        pods, which use their node's address.
+        """
+        found = self._rule_masks.get(id(rule))
+        if found is not None:
+            return found
         if rule.peers is None:
             return self.all_mask
         mask = 0
         for peer in rule.peers:
-            if peer.ip_block is not None:
-                continue
-            key = (rule.policy.namespace, peer.pod_selector, peer.namespace_selector)
+            key = (rule.policy.namespace, peer)
             cached = self._peer_cache.get(key)
             if cached is None:
-                if peer.namespace_selector is None:
-                    cached = self._classes_in(rule.policy.namespace, peer.pod_selector)
-                else:
-                    cached = 0
-                    for ns in self.namespaces_matching(peer.namespace_selector):
-                        cached |= self._classes_in(ns, peer.pod_selector)
+                cached = self._peer_classes(rule.policy.namespace, peer)
                 self._peer_cache[key] = cached
             mask |= cached
+        self._rule_masks[id(rule)] = mask  # rules live as long as the network
         return mask
 
-    def rule_blocks(self, rule: Rule) -> list[IPBlock]:
+    def _peer_classes(self, own: str, peer: Peer) -> int:
+        if peer.ip_block is not None:
+            return self.pod_mask if peer.ip_matches_pods else 0
+        if peer.nodes is not None:
+            return self.all_mask & ~self.pod_mask
+        mask = 0
+        for ns in self._namespaces_of(own, peer.any_namespace, peer.namespace_selector):
+            mask |= self._classes_in(ns, peer.pod_selector, peer.extended, peer.not_selector)
+        return mask
+
+    def rule_blocks(self, rule: NetworkPolicyRule) -> list[IPBlock]:
         if rule.peers is None:
             return [ANY_IPV4, ANY_IPV6]
         return [p.ip_block for p in rule.peers if p.ip_block is not None]
@@ -274,12 +465,18 @@ class Network:
         s = self.classes[src]
         return self._verdict("egress", s, s.egress_policies, s.egress_rules, dst, self.classes[dst].named_ports)
 
-    def _verdict(self, direction: str, own: PodClass, policies: list[Policy], rules: list[Rule], peer: int,
+    def _verdict(self, direction: str, own: PodClass, policies: list[Policy], rules: list[NetworkPolicyRule], peer: int,
                  named: NamedPorts) -> SideVerdict:
         if not policies:
             note = "hostNetwork pods are not isolated by NetworkPolicy" if own.host_network else \
-                f"no NetworkPolicy selects it for {direction.capitalize()}"
+                f"no policy of any kind selects it for {direction.capitalize()}"
             return SideVerdict(direction, False, [], [], ALL_PORTS, note)
+        if self.layered:
+            layers = own.ingress_layers if direction == "ingress" else own.egress_layers
+            found = decide(layers, lambda r: bool(self.peer_mask(r) >> peer & 1), named)
+            note = default_note(found, direction)
+            return SideVerdict(direction, True, list(policies), [(r, p) for r, a, p in found.steps if a == "Allow"],
+                               found.allowed, note, found.steps, found)
         allowing = []
         ports = NO_PORTS
         for rule in rules:
@@ -290,23 +487,65 @@ class Network:
                     ports = ports | opened
         return SideVerdict(direction, True, list(policies), allowing, ports)
 
-    def egress_blocks(self, src: int) -> list[tuple[IPBlock, PortSet, list[Rule]]]:
+    def egress_blocks(self, src: int) -> list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]]:
         """External address blocks class ``src`` may send to, with ports and the rules."""
-        s = self.classes[src]
-        if not s.egress_isolated:
-            return [(ANY_IPV4, ALL_PORTS, []), (ANY_IPV6, ALL_PORTS, [])]
-        return self._blocks(s.egress_rules)
+        return self._side_blocks("egress", src)
 
-    def ingress_blocks(self, dst: int) -> list[tuple[IPBlock, PortSet, list[Rule]]]:
+    def ingress_blocks(self, dst: int) -> list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]]:
         """External address blocks that may connect to class ``dst``."""
-        d = self.classes[dst]
-        if not d.ingress_isolated:
-            return [(ANY_IPV4, ALL_PORTS, []), (ANY_IPV6, ALL_PORTS, [])]
-        return self._blocks(d.ingress_rules, d.named_ports)
+        return self._side_blocks("ingress", dst)
 
-    def _blocks(self, rules: list[Rule], named: NamedPorts | None = None
-                ) -> list[tuple[IPBlock, PortSet, list[Rule]]]:
-        found: dict[IPBlock, tuple[PortSet, list[Rule]]] = {}
+    def _side_blocks(self, direction: str, index: int) -> list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]]:
+        klass = self.classes[index]
+        egress = direction == "egress"
+        named = None if egress else klass.named_ports  # named ports resolve in the destination pod
+        if not (klass.egress_isolated if egress else klass.ingress_isolated):
+            return [(ANY_IPV4, ALL_PORTS, []), (ANY_IPV6, ALL_PORTS, [])]
+        if not self.layered:
+            return self._blocks(klass.egress_rules if egress else klass.ingress_rules, named)
+        found = self._blocks_cache.get((direction, index))
+        if found is None:
+            layers = klass.egress_layers if egress else klass.ingress_layers
+            found = self._blocks_cache[(direction, index)] = self._layered_blocks(layers, named)
+        return found
+
+    def _decide_addresses(self, layers: list[Layer], named: NamedPorts | None,
+                          within: tuple[IPNetwork, ...] | None = None, nodes: bool = False
+                          ) -> list[tuple[list[IPBlock], Decision]]:
+        """:func:`decide_addresses`, computed once per distinct set of layers, named ports and addresses."""
+        key = (tuple((layer.name, layer.isolated, layer.passes, tuple(id(r) for r in layer.rules)) for layer in layers),
+               None if named is None else tuple(sorted(named.items())), within, nodes)
+        found = self._address_cache.get(key)
+        if found is None:
+            found = self._address_cache[key] = decide_addresses(layers, named, within, nodes)
+        return found
+
+    def _layered_blocks(self, layers: list[Layer], named: NamedPorts | None
+                        ) -> list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]]:
+        """Outside addresses as the layers decide them (see :func:`decide_addresses`), the
+        allowed ones with the rules that allowed them."""
+        out: list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]] = []
+        for blocks, found in self._decide_addresses(layers, named):
+            if found.allowed:
+                why = [r for r, a, _ in found.steps if a == "Allow"]
+                out.extend((block, found.allowed, why) for block in blocks)
+        return out
+
+    def address_decisions(self, index: int, direction: str, within: tuple[IPNetwork, ...], nodes: bool = False
+                          ) -> list[tuple[list[IPBlock], Decision]] | None:
+        """How the layers of class ``index`` decide traffic to (egress) or from (ingress) the
+        addresses ``within``, as groups of blocks decided alike; with ``nodes`` the addresses are
+        node addresses (see :func:`node_hit`). None when the class is not isolated for the
+        direction or only Kubernetes NetworkPolicies exist (then :meth:`egress_blocks` says it)."""
+        klass = self.classes[index]
+        layers = klass.egress_layers if direction == "egress" else klass.ingress_layers
+        if not self.layered or not layers:
+            return None
+        return self._decide_addresses(layers, None if direction == "egress" else klass.named_ports, within, nodes)
+
+    def _blocks(self, rules: list[NetworkPolicyRule], named: NamedPorts | None = None
+                ) -> list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]]:
+        found: dict[IPBlock, tuple[PortSet, list[NetworkPolicyRule]]] = {}
         for rule in rules:
             blocks = self.rule_blocks(rule)
             if not blocks:
@@ -320,18 +559,18 @@ class Network:
         return [(b, p, r) for b, (p, r) in found.items()]
 
     def egress_to_address(self, src: int, address: ipaddress.IPv4Address | ipaddress.IPv6Address
-                          ) -> tuple[PortSet, list[Rule]]:
+                          ) -> tuple[PortSet, list[NetworkPolicyRule]]:
         """Ports class ``src`` may use towards one outside address, and the rules allowing them."""
         return self._address(self.egress_blocks(src), address)
 
     def ingress_from_address(self, dst: int, address: ipaddress.IPv4Address | ipaddress.IPv6Address
-                             ) -> tuple[PortSet, list[Rule]]:
+                             ) -> tuple[PortSet, list[NetworkPolicyRule]]:
         """Ports of class ``dst`` one outside address may connect to, and the rules allowing them."""
         return self._address(self.ingress_blocks(dst), address)
 
     @staticmethod
-    def _address(blocks: list[tuple[IPBlock, PortSet, list[Rule]]],
-                 address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[PortSet, list[Rule]]:
+    def _address(blocks: list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]],
+                 address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[PortSet, list[NetworkPolicyRule]]:
         ports, rules = NO_PORTS, []
         for block, opened, why in blocks:
             if block.contains(address):
@@ -343,6 +582,9 @@ class Network:
 
     def class_pairs(self) -> Iterator[tuple[int, int, PortSet]]:
         """Every ordered pair of classes with the ports both sides allow (non-empty only)."""
+        if self.layered:
+            yield from self._layered_pairs()
+            return
         n = len(self.classes)
         # Which sources' egress can reach each destination at all (peers only, ports later).
         reach_in: list[int] = [0] * n
@@ -377,7 +619,82 @@ class Network:
                 if ports:
                     yield s, d, ports
 
-    def _side_ports(self, isolated: bool, rules: list[Rule], peer: int, named: NamedPorts,
+    def _layered_pairs(self) -> Iterator[tuple[int, int, PortSet]]:
+        """class_pairs when layers decide.
+
+        Peers are grouped by which rules match them (bitsets split rule by rule), so each
+        group is decided once per class and direction; a source is tried only when its egress
+        can reach the destination at all.
+        """
+        n = len(self.classes)
+        egress_groups: list[list[tuple[int, PortSet]] | None] = [None] * n
+        reach_in = [0] * n
+        open_egress = 0
+        for s, src in enumerate(self.classes):
+            if not src.egress_layers:
+                open_egress |= 1 << s
+                continue
+            groups = self._groups(src.egress_layers, self.all_mask, by_named=True)
+            egress_groups[s] = groups
+            for mask, _ in groups:
+                for d in self._bits(mask):
+                    reach_in[d] |= 1 << s
+        for d, klass in enumerate(self.classes):
+            sources = open_egress | reach_in[d]
+            if not klass.ingress_layers:
+                ingress_groups = [(self.all_mask, ALL_PORTS)]
+            else:
+                ingress_groups = self._groups(klass.ingress_layers, sources, named=klass.named_ports)
+            for mask, ingress in ingress_groups:
+                for s in self._bits(mask & sources):
+                    groups_of_s = egress_groups[s]
+                    if groups_of_s is None:
+                        yield s, d, ingress
+                        continue
+                    for dests, egress in groups_of_s:
+                        if dests >> d & 1:
+                            ports = ingress & egress
+                            if ports:
+                                yield s, d, ports
+                            break
+
+    def _groups(self, layers: list[Layer], peers: int, named: NamedPorts | None = None,
+                by_named: bool = False) -> list[tuple[int, PortSet]]:
+        """``peers`` split into groups that the same rules match, each with the ports the layers
+        allow it (groups allowing nothing are dropped). With ``by_named`` the peers are
+        destinations and named ports resolve in each of them."""
+        rules = [r for layer in layers for r in layer.rules]
+        groups: list[tuple[int, frozenset[int]]] = [(peers, frozenset())]
+        for rule in rules:
+            mask = self.peer_mask(rule)
+            split: list[tuple[int, frozenset[int]]] = []
+            for members, hits in groups:
+                inside, outside = members & mask, members & ~mask
+                if inside:
+                    split.append((inside, hits | {id(rule)}))
+                if outside:
+                    split.append((outside, hits))
+            groups = split
+        if by_named and any(p.name is not None for r in rules for p in r.ports or ()):
+            groups = [(members & m, hits) for members, hits in groups for m in self._named_masks() if members & m]
+        out: list[tuple[int, PortSet]] = []
+        for members, hits in groups:
+            resolve = self.classes[(members & -members).bit_length() - 1].named_ports if by_named else named
+            allowed = decide(layers, lambda r, hits=hits: id(r) in hits, resolve).allowed  # type: ignore[misc]
+            if allowed:
+                out.append((members, allowed))
+        return out
+
+    def _named_masks(self) -> list[int]:
+        """Classes grouped by their named container ports."""
+        if self._named is None:
+            by_key: dict[tuple[object, ...], int] = defaultdict(int)
+            for klass in self.classes:
+                by_key[tuple(sorted((k, tuple(sorted(v))) for k, v in klass.named_ports.items()))] |= 1 << klass.index
+            self._named = list(by_key.values())
+        return self._named
+
+    def _side_ports(self, isolated: bool, rules: list[NetworkPolicyRule], peer: int, named: NamedPorts,
                     cache: dict[tuple[int, ...], PortSet] | None) -> PortSet:
         if not isolated:
             return ALL_PORTS
@@ -436,8 +753,107 @@ class Network:
                 out.append(w)
         return out
 
-    def covered_by_other_engines(self, namespace: str) -> list[K8sObject]:
-        """Cilium/Calico policies that may apply to pods of ``namespace`` (not evaluated here)."""
-        return [o for o in self.other_policies
-                if o.kind in ("CiliumClusterwideNetworkPolicy", "GlobalNetworkPolicy")
-                or (o.namespace or DEFAULT_NAMESPACE) == namespace]
+    def not_evaluated(self) -> list[tuple[Policy, list[str]]]:
+        """Policies with parts that are not evaluated (L7, FQDN, some entities, service accounts…)."""
+        return [(p, p.notes) for p in self.policies if p.notes]
+
+
+def is_namespace_key(key: str) -> bool:
+    """Whether a label key Cilium or Calico selectors read describes the pod's namespace."""
+    return key in (cilium_policies.NAMESPACE_KEY, calico_policies.NAMESPACE_KEY) or \
+        key.startswith(cilium_policies.NAMESPACE_LABEL_PREFIX)
+
+
+def parse_any_policy(obj: K8sObject, tiers: dict[str, tuple[float, bool]] | None = None) -> list[Policy]:
+    """The policies ``obj`` holds, whatever its engine; [] when it is not a policy kind.
+
+    ``tiers`` are Calico's tier orders (see calico_policies.tier_orders). Raises PolicyError
+    when the object would be rejected.
+    """
+    if is_k8s_policy(obj):
+        return [parse_policy(obj, DEFAULT_NAMESPACE)]
+    if is_admin_policy(obj):
+        return [parse_admin_policy(obj)]
+    engine = other_engine(obj)
+    if engine == "Cilium":
+        return cilium_policies.parse_cilium_specs(obj, DEFAULT_NAMESPACE)
+    if engine == "Calico":
+        return [calico_policies.parse_calico_policy(obj, tiers or calico_policies.tier_orders([]),
+                                                    DEFAULT_NAMESPACE)]
+    return []
+
+
+def default_note(found: Decision, direction: str, wanted: PortSet = ALL_PORTS) -> str:
+    """What the layers did with the ports of ``wanted`` that no rule decided (denied by a
+    layer's isolation, or allowed because nothing isolates the pod), or ""."""
+    parts = []
+    denied = [(name, ports & wanted) for name, ports in found.isolated_by if ports & wanted]
+    if denied:
+        parts.append("; ".join(f"{ports} not allowed by any rule and so denied by the isolation of {name}"
+                               for name, ports in denied))
+    if found.by_default & wanted:
+        parts.append(f"{found.by_default & wanted} not decided by any rule and so allowed (nothing isolates "
+                     f"it for {direction})")
+    return "; ".join(parts)
+
+
+def node_hit(rule: NetworkPolicyRule, address: IPAddress) -> bool:
+    """Whether ``rule`` matches a node whose address is ``address``.
+
+    Rules open to every peer do; so do ``nodes`` peers (AdminNetworkPolicy ``nodes``, Cilium
+    ``host``/``remote-node``/``toNodes``) with an Allow, and with any action when the node
+    selector is empty (every node): node labels are not in manifests, so a Deny or Pass for
+    some nodes leaves the others reachable. Address peers match when they cover ``address``,
+    except Cilium CIDR peers (Cilium: CIDR rules do not select node identities by default).
+    """
+    if rule.peers is None:
+        return True
+    for peer in rule.peers:
+        if peer.nodes is not None and (rule.action == "Allow" or getattr(peer.nodes, "is_empty", False)):
+            return True
+        if peer.ip_block is not None and peer.ip_matches_nodes and peer.ip_block.contains(address):
+            return True
+    return False
+
+
+def address_hit(rule: NetworkPolicyRule, address: IPAddress) -> bool:
+    """Whether ``rule`` matches the outside address ``address`` (open to every peer, or an address peer covering it)."""
+    return rule.peers is None or any(p.ip_block is not None and p.ip_block.contains(address) for p in rule.peers)
+
+
+def decide_addresses(layers: list[Layer], named: NamedPorts | None, within: tuple[IPNetwork, ...] | None = None,
+                     nodes: bool = False) -> list[tuple[list[IPBlock], Decision]]:
+    """The address space (or the networks ``within``) as ``layers`` decide it.
+
+    It is cut at every boundary of every address block the rules name (and of ``within``),
+    each piece is decided once with :func:`decide` (``node_hit`` when ``nodes``, else
+    ``address_hit``), and pieces decided alike (same ports, by the same rules) are joined
+    again into blocks (as ``cidr`` minus ``except`` where that is shorter). Returns
+    ``[(blocks, decision)]``, allowed or not.
+    """
+    nets = [n for layer in layers for r in layer.rules for p in r.peers or () if p.ip_block is not None
+            for n in (p.ip_block.cidr, *p.ip_block.excepts)]
+    hit_of = node_hit if nodes else address_hit
+    groups: dict[tuple[object, ...], tuple[dict[int, list[tuple[int, int]]], Decision]] = {}
+    for version, top in ((4, 2 ** 32), (6, 2 ** 128)):
+        inside = [n for n in within if n.version == version] if within is not None else None
+        if inside is not None and not inside:
+            continue
+        cuts = {0, top}
+        for net in [*nets, *(inside or ())]:
+            if net.version == version:
+                cuts.add(int(net.network_address))
+                cuts.add(int(net.broadcast_address) + 1)
+        points = sorted(cuts)
+        for low, high in zip(points, points[1:], strict=False):
+            address = ipaddress.IPv4Address(low) if version == 4 else ipaddress.IPv6Address(low)
+            if inside is not None and not any(address in n for n in inside):
+                continue
+            found = decide(layers, lambda rule, a=address: hit_of(rule, a), named)  # type: ignore[misc]
+            key = (found.allowed, tuple((id(r), a, p) for r, a, p in found.steps))
+            groups.setdefault(key, ({4: [], 6: []}, found))[0][version].append((low, high - 1))
+    out: list[tuple[list[IPBlock], Decision]] = []
+    for ranges, found in groups.values():
+        out.append(([b for version in (4, 6) if ranges[version]
+                     for b in ranges_to_blocks(tuple(ranges[version]), version)], found))
+    return out

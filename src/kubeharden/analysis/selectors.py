@@ -54,6 +54,10 @@ class Selector:
                 return False
         return all(r.matches(labels) for r in self.requirements)
 
+    def keys(self) -> frozenset[str]:
+        """The label keys the selector reads."""
+        return frozenset(k for k, _ in self.labels) | frozenset(r.key for r in self.requirements)
+
     def describe(self) -> str:
         if self.is_empty:
             return "{} (everything)"

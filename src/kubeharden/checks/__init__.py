@@ -1,7 +1,7 @@
 """Controls: what is checked. One module per area of the guide.
 
 Add a control by writing its catalogue entry in ``catalogue/<area>.yaml`` and, unless a
-declarative ``rule:`` says it all, a function decorated with ``@check("<ID>")`` in the
+declarative ``rule:`` says it all (docs/rule-language.md), a function decorated with ``@check("<ID>")`` in the
 module of that area. Modules listed here are imported when the catalogue is first used.
 """
 

@@ -36,7 +36,7 @@ class ScanContext:
     def memo(self, name: str, unit: Any, build: Callable[[Any], T]) -> T:
         entry = self._last.get(name)
         if entry is not None and entry[0] is unit:
-            return entry[1]  # type: ignore[no-any-return]
+            return entry[1]
         value = build(unit)
         self._last[name] = (unit, value)
         return value

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
+from kubeharden.findings import Fix
+from kubeharden.model.fieldpath import join
 from kubeharden.model.objects import K8sObject
 from kubeharden.model.pods import PodView
 
@@ -28,7 +30,8 @@ def system_namespace(pod: PodView, ctx: Context) -> Iterator[Violation]:
     if any(fnmatch.fnmatchcase(ident, pattern) for pattern in ctx.config.system_workloads):
         return
     yield Violation(f"workload runs in the system namespace {ns!r}, reserved for cluster components "
-                    "(list real system components in system_workloads)", _ns_line(pod))
+                    "(list real system components in system_workloads)", _ns_line(pod),
+                    path=join("metadata", "namespace"))
 
 
 @check("KH-NS-002")
@@ -37,7 +40,7 @@ def default_namespace(pod: PodView, ctx: Context) -> Iterator[Violation]:
         how = (" (it sets no metadata.namespace, so kubectl applies it there unless -n names another; scan with "
                "-n NS if that is how it is applied)") if pod.obj.origin.namespace_defaulted else ""
         yield Violation("workload runs in the 'default' namespace, where RBAC and network policies rarely "
-                        f"separate it from anything else{how}", _ns_line(pod))
+                        f"separate it from anything else{how}", _ns_line(pod), path=join("metadata", "namespace"))
 
 
 @check("KH-NS-003")
@@ -50,10 +53,14 @@ def pod_security_admission(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
     wanted = "restricted" if ctx.profile == "strict" else "baseline"
     line = obj.line(meta.get("labels"), PSA_ENFORCE) if level else obj.line(meta, "labels" if "labels" in meta
                                                                           else "name")
+    # Enforcing makes the API server refuse new pods that violate the level, so a person decides.
+    path = join("metadata", "labels", PSA_ENFORCE)
+    fix = Fix("set", path, wanted)
     if level is None:
         yield Violation(f"namespace has no {PSA_ENFORCE} label: Pod Security Admission enforces nothing here",
-                        line)
+                        line, path=path, fix=fix)
     elif level not in PSA_LEVELS:
-        yield Violation(f"{PSA_ENFORCE} is {level!r}, not one of {', '.join(PSA_LEVELS)}", line)
+        yield Violation(f"{PSA_ENFORCE} is {level!r}, not one of {', '.join(PSA_LEVELS)}", line, path=path, fix=fix)
     elif PSA_LEVELS.index(level) < PSA_LEVELS.index(wanted):
-        yield Violation(f"{PSA_ENFORCE} is {level!r}; the {ctx.profile} profile wants at least {wanted!r}", line)
+        yield Violation(f"{PSA_ENFORCE} is {level!r}; the {ctx.profile} profile wants at least {wanted!r}", line,
+                        path=path, fix=fix)

@@ -1,9 +1,9 @@
 """Network separation (NSA-NET-6, -7, -9, -31) and resource policies (NSA-NET-10, -11).
 
 The NetworkPolicy controls ask the reachability engine what traffic is really allowed
-instead of asking "does some policy exist". Namespaces and workloads under Cilium or
-Calico policies are not judged by them (kubeharden does not evaluate those engines);
-KH-NET-014 says so per namespace, so nobody gets a false "no policy" alarm.
+instead of asking "does some policy exist". Cilium, Calico and AdminNetworkPolicy rules are
+evaluated in the same engine, layer by layer (analysis.precedence); the parts of them that
+are not evaluated are listed by KH-NET-014.
 
 Namespaces considered are those with workloads or a Namespace object in the input;
 the configured ``system_namespaces`` are left to KH-NET-005 (reachability of system
@@ -16,24 +16,44 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kubeharden.analysis.external import METADATA, block_internet_open
-from kubeharden.analysis.policies import Policy, PolicyError, Rule, error_line, is_k8s_policy, parse_policy
+from kubeharden.analysis.external import METADATA, NODE_NETWORKS, block_internet_open, block_overlaps
+from kubeharden.analysis.ingress_exposure import DEFAULT_CONTROLLERS, IngressController
+from kubeharden.analysis.policies import IPBlock, IPNetwork, NetworkPolicyRule, Policy, PolicyError, error_line
 from kubeharden.analysis.ports import NO_PORTS, PortSet
-from kubeharden.analysis.reachability import DEFAULT_NAMESPACE, NAME_LABEL, Network, PodClass, Workload
+from kubeharden.analysis.precedence import Decision, Layer, decide
+from kubeharden.analysis.reachability import (
+    DEFAULT_NAMESPACE,
+    NAME_LABEL,
+    Network,
+    PodClass,
+    Workload,
+    default_note,
+    is_namespace_key,
+    parse_any_policy,
+)
 from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
 from kubeharden.inventory import Inventory, PodRecord
+from kubeharden.model.fieldpath import join
 from kubeharden.model.objects import K8sObject, Provenance, as_dict, as_list, make_ref
 
 DNS_PORTS = PortSet.of("UDP", 53) | PortSet.of("TCP", 53)
+#: The kubelet API (10250) and its deprecated read-only port (10255): Kubernetes "Ports and Protocols".
+KUBELET_PORTS = PortSet.of("TCP", 10250) | PortSet.of("TCP", 10255)
 _FRESH_NAMESPACE = "kubeharden-any-future-namespace"
 
 
 # -- shared plumbing ---------------------------------------------------------------------------
 
 def network_of(inventory: Inventory, ctx: Context) -> Network:
-    """One reachability engine per inventory, shared by all the controls of a scan (memo in ``ctx.scan``)."""
-    return ctx.scan.memo("network", inventory, Network)
+    """One engine per inventory and ingress-controller setting, shared by the controls of a scan
+    (memo in ``ctx.scan``, never in a module variable)."""
+    controllers = ctx.config.ingress_controllers or DEFAULT_CONTROLLERS
+    engines: dict[tuple[IngressController, ...], Network] = ctx.scan.memo("network", inventory, lambda _: {})
+    if controllers not in engines:
+        engines.clear()
+        engines[controllers] = Network(inventory, controllers)
+    return engines[controllers]
 
 
 @dataclass(slots=True)
@@ -63,7 +83,7 @@ def _where(unit: NamespaceUnit) -> str:
 
 def _user_workloads(network: Network, ctx: Context) -> Iterator[tuple[Workload, PodClass]]:
     for w in network.workloads:
-        if w.namespace in ctx.config.system_namespaces or network.covered_by_other_engines(w.namespace):
+        if w.namespace in ctx.config.system_namespaces or w.modelled:
             continue
         yield w, network.classes[w.klass]
 
@@ -81,21 +101,23 @@ def _default_deny(inventory: Inventory, ctx: Context, direction: str) -> Iterato
     by_namespace: dict[str, list[Policy]] = defaultdict(list)
     for policy in network.policies:
         by_namespace[policy.namespace].append(policy)
+    cluster_wide = [p for p in network.policies if p.cluster_wide]
     for unit in user_namespaces(inventory, ctx):
-        if network.covered_by_other_engines(unit.name):
-            continue  # KH-NET-014 reports it
         mine = by_namespace.get(unit.name, [])
-        isolating = [p for p in mine if p.pod_selector.is_empty
-                     and (p.isolates_ingress if direction == "ingress" else p.isolates_egress)]
-        open_rules = [r for p in isolating for r in (p.ingress if direction == "ingress" else p.egress)
-                      if r.peers is None and r.ports is None]
-        if isolating and len(open_rules) == 0:
+        whole = [p for p in [*mine, *cluster_wide] if _selects_whole_namespace(network, p, unit.name)]
+        layers = _namespace_layers(whole, direction)
+        found = decide(layers, lambda r: _admits_every_namespace(network, r), {})
+        if layers and not found.allowed.is_all:
             continue
+        open_rules = [r for r, action, _ in found.steps if action == "Allow"]
         if open_rules:
-            why = (f"{open_rules[0].label} selects every pod but its rule allows all {direction} "
-                   f"(an empty rule {{}} means everything), so nothing is denied")
+            why = (f"{open_rules[0].label} applies to every pod but allows all {direction} from everywhere "
+                   f"(an empty rule {{}} or a peer matching every namespace), so nothing is denied")
+        elif whole:
+            why = (f"the policies applying to every pod ({', '.join(p.label for p in whole[:3])}) do not isolate "
+                   f"{types}")
         elif mine:
-            why = (f"its {len(mine)} NetworkPolicies select only some pods or do not isolate {types}; "
+            why = (f"its policies ({_count_kinds(mine)}) select only some pods or do not isolate {types}; "
                    "pods they do not select accept all " + direction)
         else:
             why = f"no NetworkPolicy in namespace {unit.name!r}: every pod accepts all {direction}"
@@ -103,6 +125,57 @@ def _default_deny(inventory: Inventory, ctx: Context, direction: str) -> Iterato
                         unit.obj.origin.line, obj=unit.obj,
                         remediation=f"Add a policy selecting every pod (or run `kubeharden generate netpol -n "
                                     f"{unit.name}`):\n" + _deny_yaml(unit.name, types))
+
+
+def _count_kinds(policies: list[Policy]) -> str:
+    """``"1 CiliumNetworkPolicy, 2 NetworkPolicies"``: the policy objects by kind (a Cilium object
+    with several ``specs`` counts once)."""
+    objects = {id(p.obj): p.kind for p in policies}
+    counts: dict[str, int] = defaultdict(int)
+    for kind in objects.values():
+        counts[kind] += 1
+    parts = []
+    for kind, n in sorted(counts.items()):
+        at = kind.rfind("Policy")
+        plural = kind[:at] + "Policies" + kind[at + len("Policy"):] if at >= 0 else kind
+        parts.append(f"{n} {kind if n == 1 else plural}")
+    return ", ".join(parts)
+
+
+def _selects_whole_namespace(network: Network, policy: Policy, namespace: str) -> bool:
+    """True when the policy applies to every pod of ``namespace``, including pods added later."""
+    if policy.cluster_wide:
+        if policy.namespace_selector is not None and namespace not in network.namespaces_matching(
+                policy.namespace_selector):
+            return False
+    elif policy.namespace != namespace:
+        return False
+    selector = policy.pod_selector
+    if getattr(selector, "is_empty", False):
+        return True
+    if not policy.extended or not hasattr(selector, "keys"):
+        return False
+    # Cilium and Calico select namespaces through pod selectors too (io.kubernetes.pod.namespace,
+    # projectcalico.org/namespace): such a selector covers every pod when it reads nothing else.
+    return all(is_namespace_key(k) for k in selector.keys()) and \
+        selector.matches(network.extended_labels_of(namespace, {}, "default"))
+
+
+def _namespace_layers(policies: list[Policy], direction: str) -> list[Layer]:
+    """The layers formed by ``policies`` alone, for one direction of a pod they all select."""
+    layers: dict[str, Layer] = {}
+    for p in policies:
+        rules = p.ingress if direction == "ingress" else p.egress
+        isolates = p.isolates_ingress if direction == "ingress" else p.isolates_egress
+        if not (rules or isolates):
+            continue
+        layer = layers.setdefault(p.layer, Layer(p.layer, p.layer_order, p.layer_passes))
+        layer.isolated |= isolates
+        layer.rules.extend(r for r in rules if r.own_selector is None)
+    out = sorted(layers.values(), key=lambda layer: layer.order)
+    for layer in out:
+        layer.rules.sort(key=lambda r: r.sort_key)
+    return out
 
 
 def _deny_yaml(namespace: str, types: str) -> str:
@@ -132,21 +205,29 @@ def workload_not_isolated(inventory: Inventory, ctx: Context) -> Iterator[Violat
         missing = [t for t, isolated in (("Ingress", klass.ingress_isolated), ("Egress", klass.egress_isolated))
                    if not isolated]
         if missing:
-            yield Violation(f"no NetworkPolicy selects this workload for {' or '.join(missing)}: its pods "
-                            f"accept all {' and '.join(m.lower() for m in missing)} traffic", record.spec_line,
-                            obj=record)
+            yield Violation(f"no NetworkPolicy (nor AdminNetworkPolicy, Cilium or Calico policy) selects this "
+                            f"workload for {' or '.join(missing)}: its pods accept all "
+                            f"{' and '.join(m.lower() for m in missing)} traffic", record.spec_line, obj=record)
 
 
 # -- what the policies open ------------------------------------------------------------------------
 
-def _admits_every_namespace(network: Network, rule: Rule) -> bool:
+def _admits_every_namespace(network: Network, rule: NetworkPolicyRule) -> bool:
     """True when the rule admits any pod of every namespace, including ones created later."""
     if rule.peers is None:
         return True
     for peer in rule.peers:
-        if peer.ip_block is not None or peer.namespace_selector is None:
+        if peer.ip_block is not None:
+            if peer.ip_matches_pods and peer.ip_block.cidr.prefixlen == 0:
+                return True
+            continue
+        if peer.nodes is not None or peer.not_selector is not None:
             continue
         if peer.pod_selector is not None and not peer.pod_selector.is_empty:
+            continue
+        if peer.namespace_selector is None:
+            if peer.any_namespace:
+                return True
             continue
         fresh = {NAME_LABEL: _FRESH_NAMESPACE}
         if peer.namespace_selector.matches(fresh) and \
@@ -161,14 +242,22 @@ def reachable_from_every_namespace(inventory: Inventory, ctx: Context) -> Iterat
     for w, klass in _user_workloads(network, ctx):
         if not klass.ingress_isolated:
             continue  # KH-NET-003 reports unisolated workloads
-        wide = [(r, r.resolve_ports(klass.named_ports)) for r in klass.ingress_rules
-                if _admits_every_namespace(network, r)]
-        wide = [(r, p) for r, p in wide if p]
+        if network.layered:
+            found = decide(klass.ingress_layers, lambda r: _admits_every_namespace(network, r), klass.named_ports)
+            wide: list[tuple[NetworkPolicyRule | None, PortSet]] = [(r, p) for r, action, p in found.steps
+                                                                    if action == "Allow"]
+            if found.by_default and klass.ingress_layers:
+                wide.append((None, found.by_default))
+        else:
+            wide = [(r, r.resolve_ports(klass.named_ports)) for r in klass.ingress_rules
+                    if _admits_every_namespace(network, r)]
+            wide = [(r, p) for r, p in wide if p]
         if wide:
             ports = NO_PORTS
             for _, p in wide:
                 ports = ports | p
-            rules = ", ".join(f"{r.label} ({r.where})" for r, _ in wide)
+            rules = ", ".join(f"{r.label} ({r.where})" if r is not None else
+                              f"no rule deciding {p} (left open by every layer)" for r, p in wide)
             yield Violation(f"any pod of any namespace (including namespaces created later) may connect on "
                             f"{ports}: allowed by {rules}", _record(w).spec_line, obj=_record(w),
                             remediation="Name the client namespaces (namespaceSelector on kubernetes.io/"
@@ -189,7 +278,7 @@ def system_reachable(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     user_classes = [c for c in network.classes if c.namespace not in system]
     user_namespaces_ = [n for n in network.namespaces if n not in system]
     for w in network.workloads:
-        if w.namespace not in system or w.host_network:
+        if w.namespace not in system or w.host_network or w.modelled:
             continue
         klass = network.classes[w.klass]
         expected = DNS_PORTS if _is_dns(klass) else NO_PORTS
@@ -199,41 +288,52 @@ def system_reachable(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
                             f"{', …' if len(user_namespaces_) > 5 else ''}) may connect on any port",
                             _record(w).spec_line, obj=_record(w))
             continue
-        openings: list[str] = []
-        for rule in klass.ingress_rules:
-            ports = rule.resolve_ports(klass.named_ports)
-            ports = _minus(ports, expected)
-            if not ports:
-                continue
-            clients = [c for c in user_classes if network.peer_mask(rule) >> c.index & 1]
-            if rule.peers is None or _admits_every_namespace(network, rule):
-                openings.append(f"{rule.label} ({rule.where}) admits every namespace on {ports}")
-            elif clients:
-                names = sorted({network.workloads[c.members[0]].label for c in clients})
-                more = " …" if len(names) > 3 else ""
-                openings.append(f"{rule.label} ({rule.where}) admits {', '.join(names[:3])}{more} on {ports}")
+        if network.layered:
+            openings = _layered_openings(network, klass, user_classes, expected)
+        else:
+            openings = _openings(network, klass, user_classes, expected)
         if openings:
             yield Violation(f"user namespaces can reach this {w.namespace} workload: {'; '.join(openings)}",
                             _record(w).spec_line, obj=_record(w))
 
 
-def _minus(ports: PortSet, remove: PortSet) -> PortSet:
-    if not remove:
-        return ports
-    out = NO_PORTS
-    for proto, intervals in ports.by_protocol():
-        holes = [iv for p, ivs in remove.by_protocol() if p == proto for iv in ivs]
-        for low, high in intervals:
-            start = low
-            for h_low, h_high in sorted(holes):
-                if h_high < start or h_low > high:
-                    continue
-                if h_low > start:
-                    out = out | PortSet.of(proto, start, h_low - 1)
-                start = max(start, h_high + 1)
-            if start <= high:
-                out = out | PortSet.of(proto, start, high)
+def _layered_openings(network: Network, klass: PodClass, clients: list[PodClass], expected: PortSet) -> list[str]:
+    """What each user class may open on ``klass`` as the layers decide, grouped by ports and rules."""
+    grouped: dict[tuple[PortSet, str], list[str]] = defaultdict(list)
+    for client in clients:
+        verdict = network.ingress_verdict(client.index, klass.index)
+        ports = verdict.ports - expected
+        if not ports:
+            continue
+        rules = ", ".join(sorted({f"{r.label} ({r.where})" for r, p in verdict.allowing if p & ports}))
+        if verdict.decision is not None:  # the rules that allowed these ports, and what allowed the rest
+            why = "; ".join(x for x in (rules, default_note(verdict.decision, "ingress", ports)) if x)
+        else:
+            why = rules or verdict.note
+        grouped[(ports, why)].append(network.workloads[client.members[0]].label)
+    out = []
+    for (ports, why), names in grouped.items():
+        more = " …" if len(names) > 3 else ""
+        out.append(f"{', '.join(sorted(names)[:3])}{more} on {ports} ({why})")
     return out
+
+
+def _openings(network: Network, klass: PodClass, user_classes: list[PodClass], expected: PortSet) -> list[str]:
+    """What the NetworkPolicy rules of ``klass`` open to user classes (union of allows)."""
+    openings: list[str] = []
+    for rule in klass.ingress_rules:
+        ports = rule.resolve_ports(klass.named_ports)
+        ports = ports - expected
+        if not ports:
+            continue
+        clients = [c for c in user_classes if network.peer_mask(rule) >> c.index & 1]
+        if rule.peers is None or _admits_every_namespace(network, rule):
+            openings.append(f"{rule.label} ({rule.where}) admits every namespace on {ports}")
+        elif clients:
+            names = sorted({network.workloads[c.members[0]].label for c in clients})
+            more = " …" if len(names) > 3 else ""
+            openings.append(f"{rule.label} ({rule.where}) admits {', '.join(names[:3])}{more} on {ports}")
+    return openings
 
 
 def _why_open(w: Workload) -> str:
@@ -289,46 +389,112 @@ def metadata_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
 
 
 @check("KH-NET-014")
-def other_engines(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+def not_evaluated(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     network = network_of(inventory, ctx)
-    for unit in user_namespaces(inventory, ctx):
-        found = network.covered_by_other_engines(unit.name)
-        if not found:
-            continue
-        names = ", ".join(f"{o.kind}/{o.name}" for o in found[:5]) + (" …" if len(found) > 5 else "")
-        yield Violation(f"namespace {unit.name!r} is governed by Cilium/Calico policies ({names}) that kubeharden "
-                        "does not evaluate; KH-NET-001 to KH-NET-007 were NOT checked here. Standard "
-                        f"NetworkPolicies evaluated: {sum(p.namespace == unit.name for p in network.policies)}"
-                        f"{_where(unit)}", unit.obj.origin.line, obj=unit.obj)
+    for policy, notes in network.not_evaluated():
+        shown = "; ".join(notes[:6]) + (f"; and {len(notes) - 6} more" if len(notes) > 6 else "")
+        yield Violation(f"{policy.label}: parts not evaluated by kubeharden: {shown}", policy.obj.origin.line,
+                        obj=policy.obj)
 
 
 @check("KH-NET-015")
 def invalid_policy(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    if not is_k8s_policy(obj):
-        return
     try:
-        parse_policy(obj)
+        parse_any_policy(obj)
     except PolicyError as exc:
-        yield Violation(f"invalid NetworkPolicy: {exc}; the API server rejects it, so it protects nothing",
+        yield Violation(f"invalid {obj.kind}: {exc}; the API server rejects it, so it protects nothing",
                         error_line(obj, exc))
+
+
+@check("KH-NET-016")
+def kubelet_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    network = network_of(inventory, ctx)
+    for w, klass in _user_workloads(network, ctx):
+        record = _record(w)
+        if w.host_network:
+            continue  # KH-NET-003 reports it; its traffic is the node's own
+        if not klass.egress_isolated:
+            yield Violation(f"the kubelet API ({KUBELET_PORTS}) of every node is reachable: "
+                            f"{_why_open(w)}", record.spec_line, obj=record)
+            continue
+        node_networks = ctx.config.node_networks or NODE_NETWORKS
+        decisions = network.address_decisions(klass.index, "egress", node_networks, nodes=True)
+        if decisions is not None:
+            ports, reasons = _kubelet_decided(decisions)
+        else:
+            ports, reasons = _kubelet_blocks(network.egress_blocks(klass.index), node_networks)
+        if reasons:
+            yield Violation(f"egress reaches the kubelet API on node addresses ({ports}): {'; '.join(reasons)}",
+                            record.spec_line, obj=record,
+                            remediation="Except the node subnets from wide ipBlocks (except: [NODE_CIDR]) and do "
+                                        "not allow nodes or host entities on TCP 10250/10255; pods never need the "
+                                        "kubelet API")
+
+
+def _kubelet_blocks(blocks: list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]],
+                    node_networks: tuple[IPNetwork, ...]) -> tuple[PortSet, list[str]]:
+    """Kubelet ports allowed towards node address space when only NetworkPolicies decide (the
+    union of the allowed blocks overlapping ``node_networks``), with a reason per block."""
+    reasons: list[str] = []
+    ports = NO_PORTS
+    for block, opened, rules in blocks:
+        hit = opened & KUBELET_PORTS
+        nodes = [str(n) for n in node_networks if block_overlaps(block, n)]
+        if hit and nodes:
+            ports = ports | hit
+            by = ", ".join(f"{r.label} ({r.where})" for r in rules) or "no rule (not isolated)"
+            reasons.append(f"{block} on {hit} ({by}) covers node address space {', '.join(nodes[:3])}")
+    return ports, reasons
+
+
+def _kubelet_decided(decisions: list[tuple[list[IPBlock], Decision]]) -> tuple[PortSet, list[str]]:
+    """Kubelet ports the layers allow towards node addresses (AdminNetworkPolicy Deny and
+    Allow come first, then NetworkPolicies, then the baseline: analysis.precedence), with a reason
+    per group of node address blocks decided alike."""
+    reasons: list[str] = []
+    ports = NO_PORTS
+    for blocks, found in decisions:
+        hit = found.allowed & KUBELET_PORTS
+        if not hit:
+            continue
+        ports = ports | hit
+        by = sorted({f"{r.label} ({r.where})" for r, a, p in found.steps if a == "Allow" and p & hit})
+        if found.by_default & hit:
+            by.append(f"{found.by_default & hit} decided by no rule and nothing isolates the pod for egress")
+        where = ", ".join(str(b) for b in blocks[:3]) + (" …" if len(blocks) > 3 else "")
+        reasons.append(f"node addresses in {where} on {hit} ({'; '.join(by)})")
+    return ports, reasons
 
 
 # -- exposure (NSA-NET-9) ---------------------------------------------------------------------------
 
+@check("KH-NET-017")
+def exposed_through_ingress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    network = network_of(inventory, ctx)
+    seen: set[tuple[int, str, str, str]] = set()
+    for exposure in network.exposures():
+        for wi in exposure.target.members:
+            w = network.workloads[wi]
+            key = (wi, exposure.backend.label, exposure.backend.service, str(exposure.ports))
+            if w.modelled or key in seen:
+                continue  # the same route written twice in the input
+            seen.add(key)
+            source = exposure.source
+            how = "modelled: no pod of it is in the input" if source.modelled else f"pods of {source.label}"
+            hosts = sorted({str(as_dict(r).get("host")) for r in as_list(_spec(exposure.backend.route).get("rules"))
+                            if as_dict(r).get("host")})
+            yield Violation(f"reachable from the internet on {exposure.ports} through {exposure.backend.label}"
+                            f"{' (' + ', '.join(hosts[:3]) + ')' if hosts else ''} -> Service "
+                            f"{exposure.backend.namespace}/{exposure.backend.service}, proxied by the "
+                            f"{exposure.controller.name} ingress controller in namespace "
+                            f"{exposure.controller.namespace} ({how})", _record(w).spec_line, obj=_record(w),
+                            remediation="Make sure the exposure is intended: serve it over TLS, authenticate "
+                                        "at the controller, and let the workload's ingress policy admit only the "
+                                        "controller's pods on the target port")
+
+
 def _spec(obj: K8sObject) -> dict:
     return as_dict(obj.raw.get("spec"))
-
-
-@check("KH-NET-008")
-def exposed_service(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    spec = _spec(obj)
-    kind = spec.get("type")
-    if kind == "NodePort":
-        yield Violation("Service of type NodePort opens its ports on every node's address, bypassing "
-                        "NetworkPolicy ingress from outside the cluster", obj.line(spec, "type"))
-    elif kind == "LoadBalancer":
-        yield Violation("Service of type LoadBalancer exposes the workload outside the cluster (and opens "
-                        "NodePorts unless allocateLoadBalancerNodePorts is false)", obj.line(spec, "type"))
 
 
 LB_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges"
@@ -344,20 +510,10 @@ def load_balancer_ranges(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
         ranges = [r.strip() for r in obj.annotations.get(LB_RANGES_ANNOTATION, "").split(",") if r.strip()]
     if not ranges:
         yield Violation("LoadBalancer without loadBalancerSourceRanges: any address on the internet may connect",
-                        obj.line(spec, "type"))
+                        obj.line(spec, "type"), path=join("spec", "loadBalancerSourceRanges"))
     elif any(r in ("0.0.0.0/0", "::/0") for r in ranges):
         yield Violation("loadBalancerSourceRanges admits every address (0.0.0.0/0 or ::/0)",
-                        obj.line(spec, "loadBalancerSourceRanges"))
-
-
-@check("KH-NET-010")
-def external_ips(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    spec = _spec(obj)
-    ips = as_list(spec.get("externalIPs"))
-    if ips:
-        yield Violation(f"Service sets externalIPs ({', '.join(map(str, ips[:3]))}): traffic to these addresses "
-                        "is captured on every node, and whoever can set them can intercept traffic "
-                        "(CVE-2020-8554)", obj.line(spec, "externalIPs"))
+                        obj.line(spec, "loadBalancerSourceRanges"), path=join("spec", "loadBalancerSourceRanges"))
 
 
 def _host_covered(host: str, tls_hosts: list[str]) -> bool:
@@ -375,7 +531,7 @@ def ingress_tls(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
     tls = [as_dict(t) for t in as_list(spec.get("tls"))]
     if not tls:
         yield Violation("Ingress has no tls section: its hosts are served over plain HTTP",
-                        obj.line(spec or None, "rules"))
+                        obj.line(spec or None, "rules"), path=join("spec", "tls"))
         return
     if any(not as_list(t.get("hosts")) for t in tls):
         return  # a tls entry without hosts covers every host with the controller's certificate
@@ -383,7 +539,8 @@ def ingress_tls(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
     hosts = [str(as_dict(r).get("host")) for r in as_list(spec.get("rules")) if as_dict(r).get("host")]
     uncovered = [h for h in hosts if not _host_covered(h, tls_hosts)]
     if uncovered:
-        yield Violation(f"Ingress hosts without TLS: {', '.join(uncovered)}", obj.line(spec, "tls"))
+        yield Violation(f"Ingress hosts without TLS: {', '.join(uncovered)}", obj.line(spec, "tls"),
+                        path=join("spec", "tls"))
 
 
 # -- resource policies (NSA-NET-10, -11) -----------------------------------------------------------

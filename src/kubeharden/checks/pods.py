@@ -11,9 +11,18 @@ from collections.abc import Iterator
 
 from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
+from kubeharden.findings import Fix
+from kubeharden.model.facts import (
+    BASELINE_CAPABILITIES,
+    capability_name,
+    normalize_host_path,
+    path_under,
+    sensitive_reason,
+)
+from kubeharden.model.facts import dangerous_capabilities as beyond_baseline
+from kubeharden.model.fieldpath import join
 from kubeharden.model.objects import as_dict, as_list
-from kubeharden.model.paths import normalize_host_path
-from kubeharden.model.pods import ContainerView, PodView
+from kubeharden.model.pods import ContainerView, PodView, Setting
 
 # --- users and groups -------------------------------------------------------------------
 
@@ -23,12 +32,16 @@ def run_as_non_root(c: ContainerView, ctx: Context) -> Iterator[Violation]:
     user = c.effective("runAsUser")
     non_root = c.effective("runAsNonRoot")
     if user.level != "unset":
+        # runAsNonRoot: true beside runAsUser 0 makes the kubelet refuse to start the container (Kubernetes API
+        # reference, SecurityContext.runAsNonRoot), and which UID the image can run as is the author's call.
         if not isinstance(user.value, int) or isinstance(user.value, bool):
-            yield Violation(f"runAsUser is {user.value!r}, not an integer UID", c.line(user.holder, user.key))
+            yield Violation(f"runAsUser is {user.value!r}, not an integer UID", c.line(user.holder, user.key),
+                            path=_sc_path(c, user), fix=False)
             return
         if user.value == 0:
             where = "on the container" if user.level == "container" else "inherited from the pod"
-            yield Violation(f"runAsUser is 0 (root), {where}", c.line(user.holder, user.key))
+            yield Violation(f"runAsUser is 0 (root), {where}", c.line(user.holder, user.key),
+                            path=_sc_path(c, user), fix=False)
             return
     if non_root.value is True:
         return
@@ -36,10 +49,18 @@ def run_as_non_root(c: ContainerView, ctx: Context) -> Iterator[Violation]:
         return
     if non_root.value is False:
         yield Violation("runAsNonRoot is false and no non-zero runAsUser is set: the image's USER decides, "
-                        "and that is root in most images", c.line(non_root.holder, non_root.key))
+                        "and that is root in most images", c.line(non_root.holder, non_root.key),
+                        path=_sc_path(c, non_root))
         return
     yield Violation("neither runAsNonRoot: true nor a non-zero runAsUser is set (pod or container): "
-                    "the image's USER decides, and that is root in most images", c.line(c.sc or None))
+                    "the image's USER decides, and that is root in most images", c.line(c.sc or None),
+                    path=join(c.path, "securityContext", "runAsNonRoot"))
+
+
+def _sc_path(c: ContainerView, setting: Setting) -> str:
+    """Path of an effective security-context field: where it is set (pod or container), else the container's."""
+    base = c.pod.spec_path if setting.level == "pod" else c.path
+    return join(base, "securityContext", setting.key or "")
 
 
 @check("KH-POD-002")
@@ -48,79 +69,27 @@ def run_as_non_root_group(pod: PodView, ctx: Context) -> Iterator[Violation]:
         group = c.effective("runAsGroup")
         if group.level == "unset":
             yield Violation("runAsGroup is not set: the image's group applies, which is root (GID 0) in most images",
-                            c.line(c.sc or None), container=c.name)
+                            c.line(c.sc or None), container=c.name, path=join(c.path, "securityContext", "runAsGroup"))
         elif group.value == 0:
             where = "on the container" if group.level == "container" else "inherited from the pod"
             yield Violation(f"runAsGroup is 0 (root group), {where}", c.line(group.holder, group.key),
-                            container=c.name)
+                            container=c.name, path=_sc_path(c, group))
     psc = pod.sc
     if psc.get("fsGroup") == 0:
-        yield Violation("fsGroup is 0: mounted volumes become owned by the root group", pod.line(psc, "fsGroup"))
+        yield Violation("fsGroup is 0: mounted volumes become owned by the root group", pod.line(psc, "fsGroup"),
+                        path=join(pod.spec_path, "securityContext", "fsGroup"))
     groups = psc.get("supplementalGroups")
     if isinstance(groups, list) and 0 in groups:
-        yield Violation("supplementalGroups contains 0 (root group)", pod.line(psc, "supplementalGroups"))
+        yield Violation("supplementalGroups contains 0 (root group)", pod.line(psc, "supplementalGroups"),
+                        path=join(pod.spec_path, "securityContext", "supplementalGroups", groups.index(0)))
 
 
 # --- host access ------------------------------------------------------------------------
 
-#: Node directories whose whole mount exposes the node (the directory itself, not every file below it).
-SENSITIVE_DIRS: dict[str, str] = {
-    "/": "the node's whole filesystem, including kubelet credentials and every pod's data",
-    "/etc": "the node's configuration, including /etc/kubernetes credentials and /etc/shadow",
-    "/var": "the node's state, including kubelet credentials and container storage",
-    "/usr": "the node's binaries, which a writer can replace",
-    "/bin": "the node's binaries, which a writer can replace",
-    "/sbin": "the node's binaries, which a writer can replace",
-    "/lib": "the node's libraries and kernel modules",
-    "/boot": "the node's kernel and boot loader",
-    "/root": "root's home on the node (SSH keys, cloud credentials)",
-    "/home": "users' homes on the node (SSH keys, kubeconfigs)",
-    "/dev": "every device of the node",
-    "/run": "runtime sockets and state of the node's daemons",
-    "/var/run": "runtime sockets and state of the node's daemons",
-    "/var/log": "the node's logs; writable, it enables the kubelet log symlink escape",
-    "/lib/modules": "kernel modules that a writer can load into the node's kernel",
-}
-#: Node trees that are sensitive wherever one mounts into them.
-SENSITIVE_TREES: dict[str, str] = {
-    "/proc": "kernel and process interfaces of the whole node",
-    "/sys": "kernel interfaces of the node (cgroups release_agent, kernel parameters)",
-    "/etc/kubernetes": "control-plane and kubelet credentials and static pod manifests",
-    "/var/lib/kubelet": "kubelet credentials and every pod's volumes and tokens",
-    "/var/lib/docker": "container storage of every pod on the node",
-    "/var/lib/containerd": "container storage of every pod on the node",
-    "/var/lib/etcd": "the cluster's whole database, Secrets included",
-    "/run/containerd": "the containerd socket and state: control of every container",
-    "/var/run/containerd": "the containerd socket and state: control of every container",
-    "/run/crio": "the CRI-O socket: control of every container",
-    "/var/run/crio": "the CRI-O socket: control of every container",
-    "/dev/mem": "physical memory of the node",
-    "/dev/kmem": "kernel memory of the node",
-    "/etc/shadow": "password hashes of the node's users",
-}
-RUNTIME_SOCKETS = ("docker.sock", "containerd.sock", "crio.sock", "cri-dockerd.sock", "podman.sock")
-
-
-def _norm(path: Any) -> str:
-    return normalize_host_path(path)
-
-
-def _under(path: str, prefix: str) -> bool:
-    if prefix == "/":
-        return path == "/"
-    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
-
-
-def sensitive_reason(path: str) -> str | None:
-    """Why mounting ``path`` from the host is dangerous, or None."""
-    if path.endswith(RUNTIME_SOCKETS):
-        return "the container runtime socket gives full control of every container on the node"
-    if path in SENSITIVE_DIRS:
-        return SENSITIVE_DIRS[path]
-    for prefix, reason in SENSITIVE_TREES.items():
-        if _under(path, prefix):
-            return reason
-    return None
+# The sensitive node paths, the path normalisation and the comparison are Kubernetes facts shared
+# with the audit rules: kubeharden.model.facts.
+_norm = normalize_host_path
+_under = path_under
 
 
 def _allowed(path: str, ctx: Context) -> bool:
@@ -128,10 +97,16 @@ def _allowed(path: str, ctx: Context) -> bool:
 
 
 def _host_path_volumes(pod: PodView) -> Iterator[tuple[dict[str, Any], str, str]]:
-    for _, vol in pod.volumes():
+    for _, vol, name, path in _indexed_host_path_volumes(pod):
+        yield vol, name, path
+
+
+def _indexed_host_path_volumes(pod: PodView) -> Iterator[tuple[int, dict[str, Any], str, str]]:
+    """(index in spec.volumes, volume, name, normalised host path) of every hostPath volume."""
+    for i, vol in pod.volumes():
         host = vol.get("hostPath")
         if host is not None:
-            yield vol, str(vol.get("name", "")), _norm(as_dict(host).get("path"))
+            yield i, vol, str(vol.get("name", "")), _norm(as_dict(host).get("path"))
 
 
 def _mounts_of(pod: PodView, volume: str) -> list[tuple[ContainerView, dict[str, Any]]]:
@@ -145,12 +120,13 @@ def _mounts_of(pod: PodView, volume: str) -> list[tuple[ContainerView, dict[str,
 
 @check("KH-POD-007")
 def host_path_volumes(pod: PodView, ctx: Context) -> Iterator[Violation]:
-    for vol, name, path in _host_path_volumes(pod):
+    for i, vol, name, path in _indexed_host_path_volumes(pod):
         if path and _allowed(path, ctx):
             continue
         users = ", ".join(sorted({c.name for c, _ in _mounts_of(pod, name)})) or "no container"
         yield Violation(f"volume {name!r} mounts host path {path or '<empty>'} (used by {users}); "
-                        "it is not in allowed_host_paths", pod.line(vol, "hostPath"))
+                        "it is not in allowed_host_paths", pod.line(vol, "hostPath"),
+                        path=join(pod.spec_path, "volumes", i, "hostPath", "path"))
 
 
 @check("KH-POD-008")
@@ -158,28 +134,22 @@ def writable_host_path(c: ContainerView, ctx: Context) -> Iterator[Violation]:
     host_volumes = {name: path for _, name, path in _host_path_volumes(c.pod)}
     if not host_volumes:
         return
-    for m in as_list(c.raw.get("volumeMounts")):
+    for i, m in enumerate(as_list(c.raw.get("volumeMounts"))):
         if not isinstance(m, dict) or str(m.get("name")) not in host_volumes:
             continue
         if m.get("readOnly") is not True:
             yield Violation(f"host path {host_volumes[str(m['name'])]} is mounted writable at {m.get('mountPath')}",
-                            c.line(m, "readOnly" if "readOnly" in m else "name"))
+                            c.line(m, "readOnly" if "readOnly" in m else "name"),
+                            path=join(c.path, "volumeMounts", i, "readOnly"))
 
 
 @check("KH-POD-009")
 def sensitive_host_path(pod: PodView, ctx: Context) -> Iterator[Violation]:
-    for vol, name, path in _host_path_volumes(pod):
+    for i, vol, name, path in _indexed_host_path_volumes(pod):
         reason = sensitive_reason(path)
         if reason:
-            yield Violation(f"volume {name!r} mounts {path} from the host: {reason}", pod.line(vol, "hostPath"))
-
-
-@check("KH-POD-010")
-def host_ports(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    for p in as_list(c.raw.get("ports")):
-        if isinstance(p, dict) and p.get("hostPort") not in (None, 0):
-            yield Violation(f"hostPort {p['hostPort']} binds the node's network interface "
-                            f"(containerPort {p.get('containerPort')})", c.line(p, "hostPort"))
+            yield Violation(f"volume {name!r} mounts {path} from the host: {reason}", pod.line(vol, "hostPath"),
+                            path=join(pod.spec_path, "volumes", i, "hostPath", "path"))
 
 
 # --- privileges and capabilities ------------------------------------------------------------
@@ -190,29 +160,31 @@ def privilege_escalation(c: ContainerView, ctx: Context) -> Iterator[Violation]:
     if c.pod.is_windows:
         return
     setting = c.effective("allowPrivilegeEscalation")
+    path = join(c.path, "securityContext", "allowPrivilegeEscalation")
+    # The API server refuses allowPrivilegeEscalation: false beside privileged: true or an added
+    # CAP_SYS_ADMIN (Kubernetes API reference, SecurityContext.allowPrivilegeEscalation).
+    escalates_anyway = c.effective("privileged").value is True or "SYS_ADMIN" in _caps(c, "add")
     if setting.value is False:
-        if c.effective("privileged").value is True or "SYS_ADMIN" in _caps(c, "add"):
+        if escalates_anyway:
             yield Violation("allowPrivilegeEscalation is false but the container is privileged or adds "
                             "CAP_SYS_ADMIN, which makes escalation possible regardless",
-                            c.line(setting.holder, setting.key))
+                            c.line(setting.holder, setting.key), path=path, fix=False)
         return
+    # Beside privileged or CAP_SYS_ADMIN, false is refused and would not help: the fix is theirs
+    # (KH-POD-004, KH-POD-013). Otherwise false sets no_new_privs, which breaks setuid binaries
+    # (sudo, some ping builds), so it is applied only after review.
+    fix: Fix | bool = False if escalates_anyway else Fix("set", path, False)
     if setting.level == "unset":
         yield Violation("allowPrivilegeEscalation is not set and defaults to true: setuid binaries can "
-                        "gain privileges (no_new_privs is off)", c.line(c.sc or None))
+                        "gain privileges (no_new_privs is off)", c.line(c.sc or None), path=path, fix=fix)
     else:
-        yield Violation(f"allowPrivilegeEscalation is {setting.value}", c.line(setting.holder, setting.key))
+        yield Violation(f"allowPrivilegeEscalation is {setting.value}", c.line(setting.holder, setting.key),
+                        path=path, fix=fix)
 
 
 def _caps(c: ContainerView, which: str) -> list[str]:
     caps = as_dict(c.sc.get("capabilities")).get(which)
-    return [str(x).upper().removeprefix("CAP_") for x in as_list(caps)]
-
-
-#: Capabilities the Pod Security Standards' baseline profile allows to be added.
-BASELINE_CAPABILITIES = frozenset({
-    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
-    "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
-})
+    return [capability_name(x) for x in as_list(caps)]
 
 
 @check("KH-POD-012")
@@ -224,29 +196,34 @@ def drop_all_capabilities(c: ContainerView, ctx: Context) -> Iterator[Violation]
         caps = as_dict(c.sc.get("capabilities"))
         detail = f"drops only {', '.join(dropped)}" if dropped else "drops none"
         yield Violation(f"capabilities.drop does not contain ALL ({detail}): the runtime's default set "
-                        "(including NET_RAW, CHOWN, SETUID…) stays", c.line(caps or c.sc or None, "drop"))
+                        "(including NET_RAW, CHOWN, SETUID…) stays", c.line(caps or c.sc or None, "drop"),
+                        path=join(c.path, "securityContext", "capabilities", "drop"))
 
 
 @check("KH-POD-013")
 def dangerous_capabilities(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    added = _caps(c, "add")
-    bad = [cap for cap in added if cap not in BASELINE_CAPABILITIES]
+    bad = beyond_baseline(_caps(c, "add"))
     if bad:
-        caps = as_dict(c.sc.get("capabilities"))
-        yield Violation(f"capabilities.add grants {', '.join(bad)}, beyond the runtime's default set",
-                        c.line(caps, "add"))
+        yield _remove_added(c, f"capabilities.add grants {', '.join(bad)}, beyond the runtime's default set",
+                            set(bad))
 
 
 @check("KH-POD-014")
 def extra_capabilities(c: ContainerView, ctx: Context) -> Iterator[Violation]:
     if c.pod.is_windows:
         return
-    added = _caps(c, "add")
-    extra = [cap for cap in added if cap in BASELINE_CAPABILITIES and cap != "NET_BIND_SERVICE"]
+    extra = [cap for cap in _caps(c, "add") if cap in BASELINE_CAPABILITIES and cap != "NET_BIND_SERVICE"]
     if extra:
-        caps = as_dict(c.sc.get("capabilities"))
-        yield Violation(f"capabilities.add grants {', '.join(extra)}; only NET_BIND_SERVICE may be added",
-                        c.line(caps, "add"))
+        yield _remove_added(c, f"capabilities.add grants {', '.join(extra)}; only NET_BIND_SERVICE may be added",
+                            set(extra))
+
+
+def _remove_added(c: ContainerView, message: str, names: set[str]) -> Violation:
+    """The violation for added capabilities ``names`` (normalised), with the fix removing them as written."""
+    caps = as_dict(c.sc.get("capabilities"))
+    path = join(c.path, "securityContext", "capabilities", "add")
+    written = [x for x in as_list(caps.get("add")) if str(x).upper().removeprefix("CAP_") in names]
+    return Violation(message, c.line(caps, "add"), path=path, fix=Fix("remove", path, written))
 
 
 # --- volumes --------------------------------------------------------------------------------
@@ -262,12 +239,12 @@ def volume_type(vol: dict[str, Any]) -> str | None:
 @check("KH-POD-015")
 def volume_types(pod: PodView, ctx: Context) -> Iterator[Violation]:
     allowed = set(ctx.config.allowed_volume_types)
-    for _, vol in pod.volumes():
+    for i, vol in pod.volumes():
         kind = volume_type(vol)
         if kind is None or kind == "hostPath" or kind in allowed:  # hostPath: KH-POD-007
             continue
         yield Violation(f"volume {vol.get('name')!r} is of type {kind}, which is not in the allowed list "
-                        f"({', '.join(sorted(allowed))})", pod.line(vol, kind))
+                        f"({', '.join(sorted(allowed))})", pod.line(vol, kind), path=join(pod.spec_path, "volumes", i))
 
 
 # --- kernel isolation: seccomp, AppArmor, SELinux, procMount, sysctls ------------------------
@@ -281,24 +258,25 @@ def seccomp_profile(c: ContainerView, ctx: Context) -> Iterator[Violation]:
     profile = as_dict(setting.value)
     kind = profile.get("type")
     line = c.line(setting.holder, setting.key) if setting.holder is not None else c.line(c.sc or None)
+    path = _sc_path(c, setting) if setting.level != "unset" else join(c.path, "securityContext", "seccompProfile")
     if kind == "RuntimeDefault":
         return
     if kind == "Localhost":
-        if not profile.get("localhostProfile"):
-            yield Violation("seccompProfile type Localhost without localhostProfile", line)
+        if not profile.get("localhostProfile"):  # which profile was meant is the author's to say
+            yield Violation("seccompProfile type Localhost without localhostProfile", line, path=path, fix=False)
         return
     if kind == "Unconfined":
         yield Violation(f"seccompProfile is Unconfined ({'pod' if setting.level == 'pod' else 'container'} "
-                        "level): every system call is allowed", line)
+                        "level): every system call is allowed", line, path=path)
         return
     if setting.level != "unset":
-        yield Violation(f"seccompProfile type {kind!r} is not RuntimeDefault or Localhost", line)
+        yield Violation(f"seccompProfile type {kind!r} is not RuntimeDefault or Localhost", line, path=path)
         return
     legacy = " (the seccomp.security.alpha annotations are ignored since Kubernetes 1.27)" if any(
         str(k).startswith(("seccomp.security.alpha.kubernetes.io", "container.seccomp.security.alpha"))
         for k in c.pod.annotations_raw) else ""
     yield Violation("no seccompProfile on the pod or container: it runs Unconfined unless every node's "
-                    f"kubelet sets seccompDefault{legacy}", line)
+                    f"kubelet sets seccompDefault{legacy}", line, path=path)
 
 
 @check("KH-POD-017")
@@ -310,11 +288,19 @@ def apparmor_unconfined(c: ContainerView, ctx: Context) -> Iterator[Violation]:
         if setting.value == "Localhost" and setting.level != "annotation" and not as_dict(
                 c.effective("appArmorProfile").value).get("localhostProfile"):
             yield Violation("appArmorProfile type Localhost without localhostProfile",
-                            c.line(setting.holder, setting.key))
+                            c.line(setting.holder, setting.key), path=_sc_path(c, setting), fix=False)
         return
     where = "annotation" if setting.level == "annotation" else f"{setting.level} appArmorProfile"
+    if setting.level == "annotation":
+        # The API server refuses a field that disagrees with the annotation (Kubernetes docs, "Restrict a
+        # Container's Access to Resources with AppArmor"), so the field alone is no fix.
+        yield Violation(f"AppArmor profile is {setting.value} ({where}): the container runs without AppArmor",
+                        c.line(setting.holder, setting.key),
+                        path=join(c.pod.spec_path.rpartition(".")[0], "metadata", "annotations", setting.key or ""),
+                        fix=False)
+        return
     yield Violation(f"AppArmor profile is {setting.value} ({where}): the container runs without AppArmor",
-                    c.line(setting.holder, setting.key))
+                    c.line(setting.holder, setting.key), path=_sc_path(c, setting))
 
 
 @check("KH-POD-018")
@@ -323,7 +309,8 @@ def apparmor_set(c: ContainerView, ctx: Context) -> Iterator[Violation]:
         return
     if c.apparmor().level == "unset":
         yield Violation("no AppArmor profile is set: the runtime default applies only on nodes with AppArmor "
-                        "enabled, and nothing documents the intent", c.line(c.sc or None))
+                        "enabled, and nothing documents the intent", c.line(c.sc or None),
+                        path=join(c.path, "securityContext", "appArmorProfile"))
 
 
 SELINUX_TYPES = frozenset({"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"})
@@ -345,29 +332,13 @@ def selinux_custom(pod: PodView, ctx: Context) -> Iterator[Violation]:
     psc = pod.sc
     bad = selinux_problems(psc.get("seLinuxOptions"))
     if bad:
-        yield Violation(f"pod seLinuxOptions set {', '.join(bad)}", pod.line(psc, "seLinuxOptions"))
+        yield Violation(f"pod seLinuxOptions set {', '.join(bad)}", pod.line(psc, "seLinuxOptions"),
+                        path=join(pod.spec_path, "securityContext", "seLinuxOptions"))
     for c in pod.containers:
         bad = selinux_problems(c.sc.get("seLinuxOptions"))
         if bad:
             yield Violation(f"seLinuxOptions set {', '.join(bad)}", c.line(c.sc, "seLinuxOptions"),
-                            container=c.name)
-
-
-@check("KH-POD-020")
-def selinux_set(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    if c.pod.is_windows:
-        return
-    if c.effective("seLinuxOptions").level == "unset":
-        yield Violation("no seLinuxOptions on the pod or container: on SELinux nodes the runtime assigns a "
-                        "label, but none is pinned", c.line(c.sc or None))
-
-
-@check("KH-POD-021")
-def proc_mount(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    value = c.sc.get("procMount")
-    if value not in (None, "Default"):
-        yield Violation(f"procMount is {value}: /proc is not masked, exposing host kernel information",
-                        c.line(c.sc, "procMount"))
+                            container=c.name, path=join(c.path, "securityContext", "seLinuxOptions"))
 
 
 #: Sysctls the Pod Security Standards baseline allows (namespaced and isolated per pod).
@@ -379,23 +350,6 @@ SAFE_SYSCTLS = frozenset({
 })
 
 
-@check("KH-POD-022")
-def unsafe_sysctls(pod: PodView, ctx: Context) -> Iterator[Violation]:
-    for item in as_list(pod.sc.get("sysctls")):
-        name = str(as_dict(item).get("name", ""))
-        if name and name not in SAFE_SYSCTLS:
-            yield Violation(f"sysctl {name} is not in the safe set: it can affect the node or other pods",
-                            pod.line(item))
-
-
-@check("KH-POD-023")
-def host_process(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    setting = c.windows_option("hostProcess")
-    if setting.value is True:
-        yield Violation(f"windowsOptions.hostProcess is true ({setting.level}): the container runs as a "
-                        "process on the Windows node with host access", c.line(setting.holder, setting.key))
-
-
 @check("KH-POD-024")
 def service_account_token(inventory: Any, ctx: Context) -> Iterator[Violation]:
     for pod in inventory.pods:
@@ -403,7 +357,7 @@ def service_account_token(inventory: Any, ctx: Context) -> Iterator[Violation]:
             continue
         if pod.automount is True:
             yield Violation("automountServiceAccountToken is true on the pod: every container gets an API token",
-                            pod.automount_line, obj=pod)
+                            pod.automount_line, obj=pod, path=join(pod.spec_path, "automountServiceAccountToken"))
             continue
         sa = inventory.service_account(pod.namespace, pod.service_account)
         if sa is not None and sa.raw.get("automountServiceAccountToken") is False:
@@ -414,11 +368,26 @@ def service_account_token(inventory: Any, ctx: Context) -> Iterator[Violation]:
             why = (f"ServiceAccount {pod.service_account!r} ({sa.origin.file}:{sa.origin.line}) "
                    "does not set automountServiceAccountToken: false")
         yield Violation(f"the API token is mounted: the pod does not set automountServiceAccountToken and {why}",
-                        pod.spec_line, obj=pod)
+                        pod.spec_line, obj=pod, path=join(pod.spec_path, "automountServiceAccountToken"))
 
 
-@check("KH-POD-025")
-def sandboxed_runtime(pod: PodView, ctx: Context) -> Iterator[Violation]:
-    if not pod.spec.get("runtimeClassName"):
-        yield Violation("no runtimeClassName: the pod shares the node's kernel with no sandbox (gVisor, Kata)",
-                        pod.line())
+# --- identity --------------------------------------------------------------------------------
+
+
+@check("KH-POD-026")
+def default_service_account(pod: PodView, ctx: Context) -> Iterator[Violation]:
+    """A pod that runs as its namespace's ``default`` ServiceAccount.
+
+    Kubernetes assigns ``default`` to every pod that names no ServiceAccount
+    (``serviceAccountName``, or its deprecated alias ``serviceAccount``); see "Configure Service
+    Accounts for Pods" (https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/).
+    """
+    if pod.service_account != "default":
+        return
+    spec = pod.spec
+    key = next((k for k in ("serviceAccountName", "serviceAccount") if spec.get(k)), None)
+    how = (f"{key} names the namespace's default ServiceAccount" if key
+           else "no serviceAccountName is set, so Kubernetes assigns the namespace's default ServiceAccount")
+    yield Violation(f"{how}: every pod of the namespace that names none shares this identity, so any "
+                    "permission granted to one of them is granted to all", pod.line(spec, key) if key else pod.line(),
+                    path=join(pod.spec_path, key or "serviceAccountName"))

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 
 from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
-from kubeharden.checks.pods import BASELINE_CAPABILITIES, SAFE_SYSCTLS, selinux_problems
+from kubeharden.checks.pods import SAFE_SYSCTLS, selinux_problems
+from kubeharden.model.facts import BASELINE_CAPABILITIES
 from kubeharden.model.objects import as_dict, as_list
 from kubeharden.model.pods import ContainerView, PodView
 

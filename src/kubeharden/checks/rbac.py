@@ -3,7 +3,7 @@
 Three kinds of control, all inventory-scope because a grant needs a role *and* a binding:
 
 * rule patterns, reported on the Role or ClusterRole at the rule's line, naming who the
-  role is bound to (risky permissions as data in :mod:`kubeharden.analysis.rbac_risks`);
+  role is bound to (the risky permissions are catalogue data: ``rule: {template: rbac-risk}``);
 * binding patterns (cluster-admin, anonymous, ``system:masters``, the ``default`` account),
   reported on the binding;
 * consequences: workloads whose mounted token carries risky permissions, and subjects
@@ -23,26 +23,28 @@ as the risk they seem to grant.
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 from collections.abc import Iterator
 
-from kubeharden.analysis.rbac import ALL, Grant, RbacModel, RoleDef, Rule, Subject
-from kubeharden.analysis.rbac_defaults import DEFAULT_BINDINGS
+from kubeharden.analysis.rbac import ALL, Grant, RbacModel, RbacRule, RoleDef, Subject
+from kubeharden.analysis.rbac_defaults import CONTROL_PLANE_ROLES, CONTROLLER_ROLE_PREFIX, default_binding_subjects, \
+    default_subjects_of_role, is_default_binding_name
 from kubeharden.analysis.rbac_paths import CLUSTER_ADMIN, SECRETS, Path, PathFinder, describe_node
 from kubeharden.analysis.rbac_defaults import BOOTSTRAP_LABEL
 from kubeharden.analysis.rbac_resources import ineffective_entries
-from kubeharden.analysis.rbac_risks import CONFIGMAP_WRITES, CSR_APPROVAL, CSR_SIGNER, RISKS, Risk, risks_of, \
-    verbs_phrase
-from kubeharden.checks.catalogue import Violation, check
+from kubeharden.analysis.rbac_risks import CONFIGMAP_WRITES, CSR_APPROVAL, CSR_SIGNER, Risk, RiskError, \
+    risk_from_grants, risks_of, verbs_phrase
+from kubeharden.checks.catalogue import CatalogueError, Control, Violation, check, load_catalogue, template
 from kubeharden.checks.context import Context
 from kubeharden.inventory import Inventory
-from kubeharden.model.objects import K8sObject, as_dict
+from kubeharden.model.fieldpath import join
+from kubeharden.model.objects import K8sObject
 
 ANONYMOUS = (Subject("User", "system:anonymous"), Subject("Group", "system:unauthenticated"))
 EVERYONE = (Subject("Group", "system:authenticated"), Subject("Group", "system:serviceaccounts"))
 PUBLIC_URLS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
 HARMLESS_ROLES = frozenset({"system:public-info-viewer", "system:discovery", "system:basic-user",
                             "system:service-account-issuer-discovery"})
-SA_TOKEN_TYPE = "kubernetes.io/service-account-token"
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -74,7 +76,7 @@ def _who(bindings: list[tuple[K8sObject, list[Subject]]], limit: int = 4) -> str
     return "bound to " + "; ".join(parts[:limit]) + more
 
 
-def _reviewable_roles(model: RbacModel) -> Iterator[tuple[RoleDef, list[Rule]]]:
+def _reviewable_roles(model: RbacModel) -> Iterator[tuple[RoleDef, list[RbacRule]]]:
     """Roles written in the scanned objects with the rules they add to Kubernetes' defaults.
 
     Built-in and labelled default roles add none; roles filled by aggregation are judged
@@ -102,7 +104,7 @@ def _cluster_scope(model: RbacModel, role: RoleDef, bound: dict[int, list[tuple[
     return not bindings or any(b.kind == "ClusterRoleBinding" for b, _ in bindings)
 
 
-def _rule_hits(risk: Risk, rules: list[Rule], cluster_scope: bool) -> list[tuple[Rule, str]]:
+def _rule_hits(risk: Risk, rules: list[RbacRule], cluster_scope: bool) -> list[tuple[RbacRule, str]]:
     hits = []
     for rule in rules:
         matched = risk.matched(rule, cluster_scope)
@@ -112,28 +114,60 @@ def _rule_hits(risk: Risk, rules: list[Rule], cluster_scope: bool) -> list[tuple
     return hits
 
 
-def _role_risk(inventory: Inventory, ctx: Context, key: str) -> Iterator[Violation]:
+RBAC_RISK = "rbac-risk"
+
+
+def risk_of(control: Control) -> Risk:
+    """The Risk a ``rule: {template: rbac-risk, what, grants, any_name}`` control describes.
+
+    Raises CatalogueError naming the control when its parameters are not usable.
+    """
+    rule = control.rule
+    try:
+        return risk_from_grants(control.id, str(rule.get("what") or control.title), rule.get("grants"),
+                                rule.get("any_name", True))
+    except RiskError as exc:
+        raise CatalogueError(f"{control.id}: rule: {exc}") from None
+
+
+@lru_cache(maxsize=1)
+def catalogue_risks() -> tuple[Risk, ...]:
+    """Every risk of the catalogue's rbac-risk controls, in catalogue order (enabled or not)."""
+    return tuple(risk_of(c) for c in load_catalogue()
+            if isinstance(c.rule, dict) and c.rule.get("template") == RBAC_RISK)
+
+
+@template(RBAC_RISK, check_params=risk_of)
+def role_risk(control: Control, inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    """One finding per reviewable Role or ClusterRole whose rules allow a request of the control's risk."""
     model = model_for(inventory, ctx)
     bound = _bound_to(model)
-    risk = RISKS[key]
+    risk = risk_of(control)
     for role, rules in _reviewable_roles(model):
         hits = _rule_hits(risk, rules, _cluster_scope(model, role, bound))
         if hits:
             yield _role_violation(role, f"{risk.what}: ", hits, bound)
 
 
-def _role_violation(role: RoleDef, what: str, hits: list[tuple[Rule, str]],
+def _role_violation(role: RoleDef, what: str, hits: list[tuple[RbacRule, str]],
                     bound: dict[int, list[tuple[K8sObject, list[Subject]]]]) -> Violation:
     """One finding per role, at the first offending rule, listing up to three rules."""
     shown = "; ".join(text for _, text in hits[:3]) + (f"; and {len(hits) - 3} more rules" if len(hits) > 3 else "")
     return Violation(f"{role.kind} {role.name} {what}{shown}; {_who(bound.get(id(role), []))}", hits[0][0].line,
-                     obj=role.obj)
+                     obj=role.obj, path=_rule_path(hits[0][0]))
+
+
+def _rule_path(rule: RbacRule) -> str:
+    """Path of a role's rule (``rules[2]``), or of its rules when the position is unknown."""
+    return join("rules", rule.index) if rule.index is not None else "rules"
 
 
 def _is_default_binding(binding: K8sObject, role: RoleDef | None, subject: Subject) -> bool:
-    if role is None:
+    if role is None or binding.kind != "ClusterRoleBinding":
         return False
-    return (binding.name, role.name, subject.kind, subject.name) in DEFAULT_BINDINGS
+    default = default_binding_subjects(binding.name)
+    return default is not None and default[0] == role.name and \
+        (subject.kind, subject.name, subject.namespace) in default[1]
 
 
 def _public_info_only(role: RoleDef) -> bool:
@@ -148,14 +182,26 @@ def _harmless(role: RoleDef) -> bool:
     return role.name in HARMLESS_ROLES and (role.builtin or role.default_known) and not role.own_rules()
 
 
-def _subject_line(binding: K8sObject, subject: Subject) -> int | None:
+def _subject_index(binding: K8sObject, subject: Subject) -> int | None:
     subjects = binding.raw.get("subjects")
     if isinstance(subjects, list):
         for index, s in enumerate(subjects):
             if isinstance(s, dict) and s.get("name") in (subject.name, f"system:serviceaccount:{subject.namespace}:"
                                                                            f"{subject.name}"):
-                return binding.line(subjects, index)
+                return index
+    return None
+
+
+def _subject_line(binding: K8sObject, subject: Subject) -> int | None:
+    index = _subject_index(binding, subject)
+    if index is not None:
+        return binding.line(binding.raw.get("subjects"), index)
     return binding.line(binding.raw, "subjects")
+
+
+def _subject_path(binding: K8sObject, subject: Subject) -> str:
+    index = _subject_index(binding, subject)
+    return join("subjects", index) if index is not None else "subjects"
 
 
 def _binding_scope(binding: K8sObject) -> str:
@@ -185,36 +231,6 @@ def wildcards(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
                                   hits, bound)
 
 
-@check("KH-RBAC-003")
-def read_secrets(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, ctx, "read-secrets")
-
-
-@check("KH-RBAC-004")
-def exec_attach(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, ctx, "exec")
-
-
-@check("KH-RBAC-005")
-def create_workloads(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, ctx, "workloads")
-
-
-@check("KH-RBAC-006")
-def escalate_bind(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, ctx, "escalate-bind")
-
-
-@check("KH-RBAC-007")
-def impersonate(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, ctx, "impersonate")
-
-
-@check("KH-RBAC-008")
-def nodes_proxy(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, ctx, "nodes-proxy")
-
-
 @check("KH-RBAC-009")
 def approve_csr(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     """Both halves of CSR approval: in one role, or held by one subject through two bindings."""
@@ -232,11 +248,11 @@ def approve_csr(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
         if pair is None or id(pair[0].role) in whole or id(pair[1].role) in whole \
                 or subject not in (pair[0].subject, pair[1].subject):
             continue  # reported on the role, or on the group that holds both
-        approval, signer = pair
+        approving, signing = pair
         yield Violation(f"{subject} can approve CertificateSigningRequests: update of the approval through "
-                        f"{approval.via()} ({approval.rule.describe()}) and approve on the signer through "
-                        f"{signer.via()} ({signer.rule.describe()})",
-                        signer.binding.line(signer.binding.raw, "roleRef"), obj=signer.binding)
+                        f"{approving.via()} ({approving.rule.describe()}) and approve on the signer through "
+                        f"{signing.via()} ({signing.rule.describe()})",
+                        signing.binding.line(signing.binding.raw, "roleRef"), obj=signing.binding, path="roleRef")
 
 
 def _csr_pair(model: RbacModel, subject: Subject) -> tuple[Grant, Grant] | None:
@@ -250,36 +266,6 @@ def _csr_pair(model: RbacModel, subject: Subject) -> tuple[Grant, Grant] | None:
         if signer is None and CSR_SIGNER.matched(grant.rule):
             signer = grant
     return (approval, signer) if approval is not None and signer is not None else None
-
-
-@check("KH-RBAC-010")
-def webhooks(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, ctx, "webhooks")
-
-
-@check("KH-RBAC-011")
-def token_request(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, ctx, "sa-token")
-
-
-@check("KH-RBAC-012")
-def create_pv(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, ctx, "pv-writes")
-
-
-@check("KH-RBAC-023")
-def delete_events(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, ctx, "delete-events")
-
-
-@check("KH-RBAC-024")
-def network_policy_writes(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, ctx, "netpol-writes")
-
-
-@check("KH-RBAC-025")
-def service_status_writes(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    yield from _role_risk(inventory, ctx, "services-status")
 
 
 @check("KH-RBAC-022")
@@ -296,7 +282,7 @@ def ineffective_rules(inventory: Inventory, ctx: Context) -> Iterator[Violation]
                                           rule.verbs)
             if reasons:
                 yield Violation(f"{role.kind} {role.name}{why_scope}: rule {rule.describe()} grants nothing for "
-                                f"{'; '.join(reasons)}", rule.line, obj=role.obj)
+                                f"{'; '.join(reasons)}", rule.line, obj=role.obj, path=_rule_path(rule))
 
 
 # -- binding patterns --------------------------------------------------------------------------
@@ -321,7 +307,7 @@ def system_configmap_writes(inventory: Inventory, ctx: Context) -> Iterator[Viol
         if hits:
             yield Violation(f"{binding.kind} {binding.name} lets {', '.join(str(s) for s in subjects)} "
                             f"{CONFIGMAP_WRITES.what.removeprefix('can ')} {where} through {role.kind} {role.name}: "
-                            f"{hits[0][1]}", binding.line(binding.raw, "roleRef"), obj=binding)
+                            f"{hits[0][1]}", binding.line(binding.raw, "roleRef"), obj=binding, path="roleRef")
 
 
 @check("KH-RBAC-027")
@@ -336,12 +322,73 @@ def admin_edit_cluster_wide(inventory: Inventory, ctx: Context) -> Iterator[Viol
         yield Violation(f"ClusterRoleBinding {binding.name} gives the default ClusterRole {role.name} in every "
                         f"namespace, kube-system included, to {', '.join(str(s) for s in subjects)}: it reads every "
                         "Secret, creates pods as any ServiceAccount and (admin) manages RoleBindings everywhere",
-                        binding.line(binding.raw, "roleRef"), obj=binding)
+                        binding.line(binding.raw, "roleRef"), obj=binding, path="roleRef")
 
 
 def _default_binding(binding: K8sObject, role: RoleDef) -> bool:
-    """A default binding (the bootstrap label marks it) of a default role."""
-    return role.is_default and binding.labels.get(BOOTSTRAP_LABEL[0]) == BOOTSTRAP_LABEL[1]
+    """A default binding (a default binding's name and the bootstrap label) of a default role."""
+    return role.is_default and is_default_binding_name(binding.name) and \
+        binding.labels.get(BOOTSTRAP_LABEL[0]) == BOOTSTRAP_LABEL[1]
+
+
+def _extra_subjects(role: RoleDef, subjects: list[Subject]) -> list[Subject]:
+    """The subjects a binding gives a default role beyond those its default bindings give it."""
+    defaults = default_subjects_of_role(role.name)
+    return [s for s in subjects if (s.kind, s.name, s.namespace) not in defaults]
+
+
+def _control_plane(role: RoleDef) -> bool:
+    """A core component's or a controller's default role ("Using RBAC Authorization", Core component
+    roles, Controller roles), built in or a scanned copy of one (a snapshot holds them); a forged
+    ``system:controller:`` role is no default and is judged on its rules."""
+    return (role.builtin or role.default_known) and role.kind == "ClusterRole" and \
+        (role.name in CONTROL_PLANE_ROLES or role.name.startswith(CONTROLLER_ROLE_PREFIX))
+
+
+def _grants_text(role: RoleDef, cluster_scope: bool) -> str:
+    if not role.rules_known:
+        return "kubeharden does not carry this default role's rules, so what it grants is not assessed"
+    found: list[str] = []
+    for rule in role.rules:
+        for risk in risks_of(rule, catalogue_risks(), cluster_scope=cluster_scope):
+            if risk.what not in found:
+                found.append(risk.what)
+    return "with it the subject " + (", ".join(found) if found else "holds the component's permissions") + \
+        " (rules of the Kubernetes bootstrap policy)"
+
+
+@check("KH-RBAC-028")
+def control_plane_role_bindings(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    """Bindings that give a core component's or a controller's default role to anyone else."""
+    model = model_for(inventory, ctx)
+    for binding, role, subjects in model.bindings:
+        if role is None or not _control_plane(role):
+            continue
+        extra = _extra_subjects(role, subjects)
+        if not extra:
+            continue
+        meant = ", ".join(sorted(f"{k.lower()}:{n}" if ns is None else f"serviceaccount:{ns}:{n}"
+                                 for k, n, ns in default_subjects_of_role(role.name))) or "no subject (the Node " \
+            "authorizer serves the kubelets)"
+        yield Violation(f"{binding.kind} {binding.name} gives the default control-plane ClusterRole {role.name} "
+                        f"{_binding_scope(binding)} to {', '.join(str(s) for s in extra)}; Kubernetes binds it to "
+                        f"{meant} only: {_grants_text(role, binding.kind == 'ClusterRoleBinding')}",
+                        _subject_line(binding, extra[0]), obj=binding, path=_subject_path(binding, extra[0]))
+
+
+@check("KH-RBAC-029")
+def uncarried_default_role_bindings(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    """Bindings of default roles whose rules kubeharden does not carry: said, never passed silently."""
+    model = model_for(inventory, ctx)
+    for binding, role, subjects in model.bindings:
+        if role is None or role.rules_known or _control_plane(role) or not subjects:
+            continue
+        extra = _extra_subjects(role, subjects)
+        if extra:
+            yield Violation(f"{binding.kind} {binding.name} gives the default ClusterRole {role.name} "
+                            f"{_binding_scope(binding)} to {', '.join(str(s) for s in extra)}; kubeharden does not "
+                            "carry that role's rules, so what the binding grants is not assessed",
+                            binding.line(binding.raw, "roleRef"), obj=binding, path="roleRef")
 
 
 @check("KH-RBAC-001")
@@ -356,7 +403,8 @@ def cluster_admin_bindings(inventory: Inventory, ctx: Context) -> Iterator[Viola
         what = "cluster-admin" if role.name == "cluster-admin" else \
             f"{role.kind} {role.name} (cluster-admin equivalent: every verb on every resource)"
         yield Violation(f"{binding.kind} {binding.name} gives {what} {_binding_scope(binding)} to "
-                        f"{', '.join(str(s) for s in subjects)}", binding.line(binding.raw, "roleRef"), obj=binding)
+                        f"{', '.join(str(s) for s in subjects)}", binding.line(binding.raw, "roleRef"), obj=binding,
+                        path="roleRef")
 
 
 @check("KH-RBAC-013")
@@ -383,12 +431,14 @@ def _group_grants(inventory: Inventory, ctx: Context, who: tuple[Subject, ...],
             if informational:
                 note = " (the Kubernetes default)" if _is_default_binding(binding, role, subject) else ""
                 yield Violation(f"{subject} may read the health and version endpoints through {binding.kind} "
-                                f"{binding.name}{note}", _subject_line(binding, subject), obj=binding)
+                                f"{binding.name}{note}", _subject_line(binding, subject), obj=binding,
+                                path=_subject_path(binding, subject))
             else:
                 rules = "; ".join(r.describe() for r in role.rules[:3]) or "no rules"
                 yield Violation(f"{binding.kind} {binding.name} grants {role.kind} {role.name} ({rules}) "
                                 f"{_binding_scope(binding)} to {subject}: anyone who can reach the API server "
-                                "holds it", _subject_line(binding, subject), obj=binding)
+                                "holds it", _subject_line(binding, subject), obj=binding,
+                                path=_subject_path(binding, subject))
 
 
 @check("KH-RBAC-015")
@@ -403,7 +453,7 @@ def everyone_grants(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
                     else "every ServiceAccount of every namespace"
                 yield Violation(f"{binding.kind} {binding.name} grants {role.kind} {role.name} "
                                 f"{_binding_scope(binding)} to {subject}, that is to {whom}",
-                                _subject_line(binding, subject), obj=binding)
+                                _subject_line(binding, subject), obj=binding, path=_subject_path(binding, subject))
 
 
 @check("KH-RBAC-016")
@@ -417,7 +467,8 @@ def default_service_account(inventory: Inventory, ctx: Context) -> Iterator[Viol
                 role_text = f"{role.kind} {role.name}" if role else "a role"
                 yield Violation(f"{binding.kind} {binding.name} grants {role_text} {_binding_scope(binding)} to the "
                                 f"default ServiceAccount of namespace {subject.namespace}, which every pod there uses "
-                                "unless it names another", _subject_line(binding, subject), obj=binding)
+                                "unless it names another", _subject_line(binding, subject), obj=binding,
+                                path=_subject_path(binding, subject))
 
 
 @check("KH-RBAC-017")
@@ -428,17 +479,7 @@ def system_masters(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
         if masters in subjects and not _is_default_binding(binding, role, masters):
             yield Violation(f"{binding.kind} {binding.name} names group system:masters: members of that group "
                             "bypass RBAC entirely, so the binding only hides that they hold every permission",
-                            _subject_line(binding, masters), obj=binding)
-
-
-@check("KH-RBAC-018")
-def long_lived_tokens(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    for secret in inventory.of_kind("Secret"):
-        if as_dict(secret.raw).get("type") != SA_TOKEN_TYPE:
-            continue
-        sa = secret.annotations.get("kubernetes.io/service-account.name", "?")
-        yield Violation(f"Secret {secret.name} holds a non-expiring token of ServiceAccount {secret.namespace}/{sa}",
-                        secret.line(secret.raw, "type"), obj=secret)
+                            _subject_line(binding, masters), obj=binding, path=_subject_path(binding, masters))
 
 
 @check("KH-RBAC-020")
@@ -464,7 +505,8 @@ def workload_token_risks(inventory: Inventory, ctx: Context) -> Iterator[Violati
         if summary:
             yield Violation(f"runs as ServiceAccount {subject.namespace}/{subject.name} with its token mounted; "
                             f"a compromise of this workload gives: {summary}",
-                            pod.automount_line or pod.spec_line, obj=pod)
+                            pod.automount_line or pod.spec_line, obj=pod,
+                            path=join(pod.spec_path, "automountServiceAccountToken"))
 
 
 def _risk_summary(model: RbacModel, subject: Subject) -> str:
@@ -480,7 +522,7 @@ def _risk_summary(model: RbacModel, subject: Subject) -> str:
         found = by_via.setdefault(grant.via(), [])
         if found and found[0].startswith("cluster-admin"):
             continue
-        for risk in risks_of(grant.rule, cluster_scope=grant.namespace is None):
+        for risk in risks_of(grant.rule, catalogue_risks(), cluster_scope=grant.namespace is None):
             phrase = f"{risk.what.removeprefix('can ')} ({grant.scope})"
             if phrase not in found:
                 found.append(phrase)
@@ -508,4 +550,5 @@ def escalation_paths(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
             continue  # direct holders are reported by the rule and binding controls
         first = steps[0].grants[0]
         yield Violation(f"{subject} can reach {describe_node(goal)} in {len(path)} steps: {path.describe()}",
-                        first.binding.line(first.binding.raw, "roleRef"), obj=first.binding)
+                        first.binding.line(first.binding.raw, "roleRef"), obj=first.binding,
+                        path=_subject_path(first.binding, subject))

@@ -1,51 +1,137 @@
-"""Container compute requests and limits (NSA-NET-11's workload-level companion)."""
+"""Container requests and limits for CPU, memory and ephemeral storage (NSA-NET-10/11's
+workload-level companion).
+
+A container is judged by what it will have once admitted, not by what its manifest spells
+out: its own values, a limit standing in for the request, the ``default`` and
+``defaultRequest`` of its namespace's LimitRanges, and pod-level ``spec.resources``
+(the rules and their Kubernetes sources are in :mod:`kubeharden.model.resources`). These
+controls therefore run once the whole input is read: a LimitRange may come after the
+workloads it covers.
+"""
 
 from __future__ import annotations
 
-from typing import Any
 from collections.abc import Iterator
 
+from kubeharden.analysis.reachability import DEFAULT_NAMESPACE
 from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
-from kubeharden.model.objects import as_dict
-from kubeharden.model.pods import ContainerView
+from typing import Any
+
+from kubeharden.findings import Fix
+from kubeharden.generators.quotas import FORMAT, Defaults, parse_quantity
+from kubeharden.inventory import Inventory, PodRecord
+from kubeharden.model.fieldpath import join
+from kubeharden.model.resources import POD_LEVEL_RESOURCES, ContainerResources, NamespaceDefaults, limit_range_defaults
+
+_DEFAULTS = Defaults()
+
+_WHY = {
+    ("requests", "cpu"): "the scheduler reserves no CPU for it and the pod is first to be evicted",
+    ("requests", "memory"): "the scheduler reserves no memory for it and the pod is first to be evicted",
+    ("requests", "ephemeral-storage"): "the scheduler reserves no node disk for its writable layer, logs "
+                                       "and emptyDir volumes",
+    ("limits", "cpu"): "one container can use every core of the node and starve its neighbours",
+    ("limits", "memory"): "one container can exhaust the node's memory; the kernel then kills other workloads",
+    ("limits", "ephemeral-storage"): "one container can fill the node's disk (writable layer, logs, emptyDir), "
+                                     "and the kubelet evicts other pods to recover",
+}
+
+#: The sizes a fix proposes: the LimitRange defaults that ``kubeharden generate quotas`` writes.
+#: A starting point for a person to adjust, never applied unreviewed (the fix is not safe).
+_DEFAULTS = Defaults()
 
 
-def _resources(c: ContainerView) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    res = as_dict(c.raw.get("resources"))
-    return res, as_dict(res.get("requests")), as_dict(res.get("limits"))
+def _defaults_by_namespace(inventory: Inventory) -> dict[str, NamespaceDefaults]:
+    by_ns: dict[str, list] = {}
+    for lr in inventory.of_kind("LimitRange"):
+        by_ns.setdefault(lr.namespace or DEFAULT_NAMESPACE, []).append(lr)
+    return {ns: limit_range_defaults(objs) for ns, objs in by_ns.items()}
 
 
-def _applies(c: ContainerView) -> bool:
-    return c.kind != "ephemeralContainer"  # ephemeral containers cannot have resources
+def _missing(inventory: Inventory, part: str, resources: tuple[str, ...]) -> Iterator[Violation]:
+    """One violation per container that ends up without ``part`` (requests|limits) for ``resources``."""
+    defaults = _defaults_by_namespace(inventory)
+    none = NamespaceDefaults()
+    for pod in inventory.pods:
+        namespace = pod.namespace or DEFAULT_NAMESPACE
+        ns_defaults = defaults.get(namespace, none)
+        from_range = ns_defaults.requests if part == "requests" else ns_defaults.limits
+        from_pod = pod.pod_requests if part == "requests" else pod.pod_limits
+        for c in pod.resources:
+            own = c.requests if part == "requests" else c.limits
+            missing = [r for r in resources if r not in own and r not in from_range and r not in from_pod]
+            if missing:
+                yield _violation(pod, c, part, missing, namespace, ns_defaults,
+                                 c.requests_line if part == "requests" else c.limits_line)
+
+
+def _violation(pod: PodRecord, c: ContainerResources, part: str, missing: list[str], namespace: str,
+               ns_defaults: NamespaceDefaults, line: int | None) -> Violation:
+    container = c.name
+    noun = "request" if part == "requests" else "limit"
+    field = "defaultRequest" if part == "requests" else "default"
+    has_range = bool(ns_defaults.requests or ns_defaults.limits)
+    scope = (f"and no LimitRange of namespace {namespace!r} gives a {field} for it" if has_range
+             else f"and namespace {namespace!r} has no LimitRange in the input to default one")
+    pod_level = [r for r in missing if r in POD_LEVEL_RESOURCES]
+    fixes = [f"resources.{part}.{r}" for r in missing]
+    remediation = (f"Set {' and '.join(fixes)} on container {container!r}, or a LimitRange {field} "
+                   f"for {', '.join(missing)} in namespace {namespace!r}"
+                   + (f" (or pod-level spec.resources.{part} for {', '.join(pod_level)})" if pod_level else ""))
+    path, fix = _fix(c, part, missing)
+    return Violation(f"no {' or '.join(missing)} {noun} {scope}: {'; '.join(_WHY[(part, r)] for r in missing)}",
+                     line, container=container, remediation=remediation, obj=pod, path=path, fix=fix)
+
+
+def _fix(c: ContainerResources, part: str, missing: list[str]) -> tuple[str, Fix | None]:
+    """The field path of the finding and a structured fix from the quota generator's defaults.
+
+    None for ephemeral-storage, which has no default size that would suit most workloads. A limit is
+    raised to the request: the API server refuses a limit below the request (Kubernetes API reference,
+    ResourceRequirements; "Resource Management for Pods and Containers").
+    """
+    if part == "requests":
+        path = join(c.path, "resources", "requests")
+        if any(r not in FORMAT for r in missing):
+            return path, None
+        return path, Fix("add", path, {r: FORMAT[r](_DEFAULTS.request[r]) for r in missing})
+    resource = missing[0]
+    path = join(c.path, "resources", "limits", resource)
+    if resource not in FORMAT:
+        return path, None
+    return path, Fix("set", path, _limit_value(resource, c.request_values))
+
+
+def _limit_value(resource: str, requests: dict[str, Any]) -> str:
+    limit = _DEFAULTS.limit[resource]
+    try:
+        limit = max(limit, parse_quantity(requests.get(resource)))
+    except ValueError:
+        pass  # no request, or one the API server would refuse anyway
+    return FORMAT[resource](limit)
 
 
 @check("KH-RES-001")
-def requests_set(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    if not _applies(c):
-        return
-    res, requests, limits = _resources(c)
-    # A limit without a request makes Kubernetes default the request to the limit.
-    missing = [r for r in ("cpu", "memory") if requests.get(r) in (None, "") and limits.get(r) in (None, "")]
-    if missing:
-        yield Violation(f"no {' or '.join(missing)} request: the scheduler cannot place the pod fairly and it "
-                        "is first to be evicted", c.line(res or None, "requests"))
-
-
-def _limit(c: ContainerView, resource: str) -> Iterator[Violation]:
-    if not _applies(c):
-        return
-    res, _, limits = _resources(c)
-    if limits.get(resource) in (None, ""):
-        yield Violation(f"no {resource} limit: one container can starve the node and its neighbours",
-                        c.line(res or None, "limits"))
+def requests_set(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    return _missing(inventory, "requests", ("cpu", "memory"))
 
 
 @check("KH-RES-002")
-def cpu_limit(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    return _limit(c, "cpu")
+def cpu_limit(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    return _missing(inventory, "limits", ("cpu",))
 
 
 @check("KH-RES-003")
-def memory_limit(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    return _limit(c, "memory")
+def memory_limit(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    return _missing(inventory, "limits", ("memory",))
+
+
+@check("KH-RES-004")
+def ephemeral_storage_request(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    return _missing(inventory, "requests", ("ephemeral-storage",))
+
+
+@check("KH-RES-005")
+def ephemeral_storage_limit(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    return _missing(inventory, "limits", ("ephemeral-storage",))

@@ -1,102 +1,435 @@
-"""The declarative rule language used by simple catalogue entries.
+"""The declarative rule language of catalogue entries (``rule:``); docs/rule-language.md is its manual.
 
-A rule names fields and what is wrong with their values; the engine below applies it
-with Kubernetes' inheritance rules, so catalogue authors never re-implement them::
-
-    rule:
-      container_field: privileged       # effective container securityContext field
-      forbid: [true]                    # these values fail; unset passes
-      message: "securityContext.privileged is {value} ({where})"
+A rule names a field and the condition under which its value fails; the functions below
+apply it with Kubernetes' own inheritance, so catalogue authors never re-implement it::
 
     rule:
-      container_field: readOnlyRootFilesystem
-      expect: true                      # only this value passes; unset fails
-      message_unset: "readOnlyRootFilesystem is not set (defaults to false)"
+      container_field: privileged       # effective securityContext field (container, else pod)
+      fail_if: {in: [true]}             # the condition that fails; an absent field never
+      message: "privileged is {value}"  # fails a comparison
 
     rule:
-      pod_fields: [hostPID, hostIPC]    # fields of the pod spec
-      forbid: [true]
+      path: resources.limits.cpu        # a dotted path below the unit the scope gives
+      containers: [containers, initContainers]
+      fail_if: [absent, {eq: ""}]       # a list: fails when any condition holds
+      message: "no cpu limit"
 
-``linux_only: true`` skips Windows pods (``spec.os.name: windows``), where the
-Linux security settings have no effect.
+    rule:
+      items: ports                      # judge each entry of a list
+      path: hostPort                    # below the entry
+      fail_if: {not_in: [0]}
+      message: "hostPort {value} (containerPort {item[containerPort]})"
+
+    rule: {template: rbac-risk, ...}    # a parameterised rule written in Python (checks/rbac.py)
+
+A ``rule:`` may also be a list of such rules; their findings come in list order.
+
+The unit a ``path`` starts from follows the control's ``scope``: the container
+(``container``), the pod spec (``pod``), the object (``object``, and ``inventory`` with
+``kinds:``, which runs the rule over every object of those kinds at the end of the scan).
+The older spellings ``forbid: [v]`` (= ``fail_if: {in: [v]}``), ``expect: v`` (= fails
+unless the value is ``v``; an absent value fails with ``message_unset``),
+``pod_field(s)`` (= ``path`` in pod scope) keep working.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterator
 from typing import Any
-from collections.abc import Iterator
 
 from kubeharden.checks.catalogue import Control, Violation
-from kubeharden.model.pods import ContainerView, PodView
+from kubeharden.checks.pods import SAFE_SYSCTLS
+from kubeharden.model.facts import BASELINE_CAPABILITIES
+from kubeharden.model.fieldpath import join
+from kubeharden.model.objects import K8sObject, as_dict, as_list
+from kubeharden.model.pods import CONTAINER_LISTS, UNSET, ContainerView, PodView, Setting
 
 _WHERE = {"container": "set on the container", "pod": "inherited from the pod securityContext",
           "unset": "not set"}
 
-
-def _fields(rule: dict[str, Any], single: str, plural: str) -> list[str]:
-    if single in rule:
-        return [rule[single]]
-    return list(rule.get(plural) or [])
-
-
-def _judge(rule: dict[str, Any], value: Any, is_set: bool) -> str | None:
-    """Which message key applies, or None when the value passes."""
-    if "expect" in rule:
-        if not is_set:
-            return "message_unset"
-        return None if value == rule["expect"] else "message"
-    forbid = rule.get("forbid") or []
-    if is_set and value in forbid:
-        return "message"
-    return None
+#: Keys a rule may have (anything else is a typo in the catalogue).
+RULE_KEYS = frozenset({
+    "container_field", "container_fields", "pod_field", "pod_fields", "path", "items", "containers",
+    "fail_if", "forbid", "expect", "message", "message_unset", "linux_only", "line", "template", "skip_if",
+})
+#: Kubernetes value sets a rule may name instead of copying them (``not_in: {set: safe-sysctls}``); each
+#: is defined once, where its Kubernetes source is cited, and shared with the Pod Security evaluation.
+VALUE_SETS: dict[str, frozenset[str]] = {
+    "safe-sysctls": SAFE_SYSCTLS,
+    "baseline-capabilities": BASELINE_CAPABILITIES,
+}
+#: Container lists of a PodSpec, the values ``containers:`` may name.
+LIST_NAMES = tuple(key for _, key in CONTAINER_LISTS)
 
 
-def _render(rule: dict[str, Any], key: str, **values: Any) -> str:
-    template = rule.get(key) or rule.get("message") or "{field} is {value}"
-    return template.format(**values)
+# -- operators -------------------------------------------------------------------------------
 
 
-def run_container_rule(control: Control, c: ContainerView) -> Iterator[Violation]:
-    rule = control.rule
-    if rule.get("linux_only") and c.pod.is_windows:
-        return
-    for name in _fields(rule, "container_field", "container_fields"):
-        setting = c.effective(name)
-        is_set = setting.level != "unset"
-        key = _judge(rule, setting.value, is_set)
-        if key is None:
-            continue
-        line = c.line(setting.holder, setting.key) if is_set else c.line(c.sc or None, None)
-        yield Violation(
-            _render(rule, key, field=name, value=_show(setting.value), where=_WHERE[setting.level],
-                    container=c.name),
-            line=line,
-        )
+def _listed(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
 
 
-def run_pod_rule(control: Control, pod: PodView) -> Iterator[Violation]:
-    rule = control.rule
-    if rule.get("linux_only") and pod.is_windows:
-        return
-    for name in _fields(rule, "pod_field", "pod_fields"):
-        holder: Any = pod.spec
-        parts = name.split(".")
-        for part in parts[:-1]:
-            holder = holder.get(part) if isinstance(holder, dict) else None
-        holder = holder if isinstance(holder, dict) else {}
-        last = parts[-1]
-        is_set = holder.get(last) is not None
-        value = holder.get(last)
-        key = _judge(rule, value, is_set)
-        if key is None:
-            continue
-        yield Violation(_render(rule, key, field=name, value=_show(value), where=""),
-                        line=pod.line(holder, last) if is_set else pod.line())
+def _same(a: Any, b: Any) -> bool:
+    """Equality as the API server types values: ``true`` is not ``1``, and ``"80"`` is not ``80``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a is b
+    return bool(a == b)
 
 
-def _show(value: Any) -> str:
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _compare(value: Any, limit: Any, test: Callable[[float, float], bool]) -> bool:
+    a, b = _number(value), _number(limit)
+    return a is not None and b is not None and test(a, b)
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+#: Operators over a present value (``value`` is never None here), and their argument.
+COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": _same,
+    "ne": lambda v, arg: not _same(v, arg),
+    "in": lambda v, arg: any(_same(v, x) for x in arg),
+    "not_in": lambda v, arg: not any(_same(v, x) for x in arg),
+    "gt": lambda v, arg: _compare(v, arg, float.__gt__),
+    "ge": lambda v, arg: _compare(v, arg, float.__ge__),
+    "lt": lambda v, arg: _compare(v, arg, float.__lt__),
+    "le": lambda v, arg: _compare(v, arg, float.__le__),
+    "matches": lambda v, arg: isinstance(v, str) and re.search(arg, v) is not None,
+}
+#: Operators without an argument, judging presence: absent = missing or null; empty also "", [] and {}.
+PRESENCE: dict[str, Callable[[Any], bool]] = {
+    "absent": lambda v: v is None,
+    "exists": lambda v: v is not None,
+    "empty": _is_empty,
+    "not_empty": lambda v: not _is_empty(v),
+}
+
+
+def _conditions(rule: dict[str, Any]) -> list[Any]:
+    """The rule's failing conditions, with the older ``forbid`` spelled as ``in``."""
+    if "fail_if" in rule:
+        return _listed(rule["fail_if"])
+    if "forbid" in rule:
+        return [{"in": list(rule.get("forbid") or [])}]
+    return []
+
+
+def _test(condition: Any) -> Callable[[Any], bool]:
+    """A condition as a function of the value (named sets resolved once)."""
+    if isinstance(condition, str):
+        return PRESENCE[condition]
+    (op, arg), = condition.items()
+    if isinstance(arg, dict) and "set" in arg:
+        arg = VALUE_SETS[arg["set"]]
+    compare = COMPARISONS[op]
+    return lambda value: value is not None and compare(value, arg)
+
+
+_NO_EXPECT = object()
+
+
+class CompiledRule:
+    """One rule of a control, with its paths split and its conditions turned into functions once."""
+
+    __slots__ = ("raw", "fields", "paths", "items", "containers", "linux_only", "line_at", "skip", "fail",
+                 "expect", "has_unset_message")
+
+    def __init__(self, raw: dict[str, Any], scope: str = "") -> None:
+        self.raw = raw
+        if "path" in raw:
+            names = [str(raw["path"])]
+        elif scope == "container":
+            names = _fields(raw, "container_field", "container_fields")
+        else:
+            names = _fields(raw, "pod_field", "pod_fields")
+        self.fields = tuple(names)
+        self.paths = tuple(tuple(name.split(".")) for name in names)
+        self.items = tuple(str(raw["items"]).split(".")) if "items" in raw else None
+        self.containers = frozenset(raw["containers"]) if raw.get("containers") else None
+        self.linux_only = bool(raw.get("linux_only"))
+        self.line_at = raw.get("line")
+        self.skip = tuple(_test(c) for c in _listed(raw["skip_if"])) if "skip_if" in raw else ()
+        self.fail = tuple(_test(c) for c in _conditions(raw))
+        self.expect = raw["expect"] if "expect" in raw else _NO_EXPECT
+        self.has_unset_message = bool(raw.get("message_unset"))
+
+    def judge(self, value: Any) -> str | None:
+        """Which message key applies to ``value`` (``message`` or ``message_unset``), or None when it passes.
+
+        ``value`` None means the field is absent (missing or null), as the API server treats it.
+        """
+        if self.skip and any(test(value) for test in self.skip):
+            return None
+        if self.expect is not _NO_EXPECT:
+            if value is None:
+                return "message_unset"
+            return None if _same(value, self.expect) else "message"
+        for test in self.fail:
+            if test(value):
+                return "message_unset" if value is None and self.has_unset_message else "message"
+        return None
+
+
+def judge(rule: dict[str, Any], value: Any) -> str | None:
+    """:meth:`CompiledRule.judge` of the rule written as ``rule``."""
+    return CompiledRule(rule).judge(value)
+
+
+# -- validation ------------------------------------------------------------------------------
+
+
+def problems(rule: Any, scope: str) -> list[str]:
+    """What is wrong with a catalogue ``rule:`` (empty when it is usable); ``scope`` is the control's."""
+    if isinstance(rule, list):
+        return [p for part in rule for p in problems(part, scope)] or ([] if rule else ["an empty rule list"])
+    if not isinstance(rule, dict):
+        return ["a rule is a mapping or a list of mappings"]
+    if "template" in rule:  # the template checks its own parameters when it first runs
+        return [] if isinstance(rule["template"], str) else ["template names a registered template"]
+    out = [f"unknown rule key {key!r}" for key in sorted(set(rule) - RULE_KEYS)]
+    targets = [k for k in ("container_field", "container_fields", "pod_field", "pod_fields", "path") if k in rule]
+    if len(targets) != 1:
+        out.append("a rule names exactly one of container_field(s), pod_field(s), path")
+    if any(k.startswith("container_") for k in targets) and scope != "container":
+        out.append("container_field needs scope: container")
+    if any(k.startswith("pod_") for k in targets) and scope != "pod":
+        out.append("pod_field needs scope: pod")
+    if sum(k in rule for k in ("fail_if", "forbid", "expect")) != 1:
+        out.append("a rule has exactly one of fail_if, forbid, expect")
+    for condition in _conditions(rule) + (_listed(rule["skip_if"]) if "skip_if" in rule else []):
+        out.extend(_condition_problems(condition))
+    for name in rule.get("containers") or ():
+        if name not in LIST_NAMES:
+            out.append(f"containers: {name!r} is not one of {', '.join(LIST_NAMES)}")
+    return out
+
+
+def _condition_problems(condition: Any) -> list[str]:
+    if isinstance(condition, str):
+        return [] if condition in PRESENCE else [f"unknown operator {condition!r}"]
+    if not isinstance(condition, dict) or len(condition) != 1:
+        return [f"a condition is an operator name or a one-key mapping, not {condition!r}"]
+    (op, arg), = condition.items()
+    if op not in COMPARISONS:
+        return [f"unknown operator {op!r}"]
+    if op in ("in", "not_in") and isinstance(arg, dict):
+        known = ", ".join(VALUE_SETS)
+        return [] if list(arg) == ["set"] and arg["set"] in VALUE_SETS else [f"{op}: a named set is one of {known}"]
+    if op in ("in", "not_in") and not isinstance(arg, list):
+        return [f"{op} takes a list or a named set"]
+    if op == "matches":
+        try:
+            re.compile(arg)
+        except (re.error, TypeError) as exc:
+            return [f"matches: bad regular expression {arg!r} ({exc})"]
+    if op in ("gt", "ge", "lt", "le") and _number(arg) is None:
+        return [f"{op} takes a number"]
+    return []
+
+
+# -- paths -----------------------------------------------------------------------------------
+
+
+class _Lookup(dict):
+    """A mapping for message templates: a missing key reads as ``default`` (``{item[name]}``)."""
+
+    def __init__(self, data: Any, default: Any = None) -> None:
+        super().__init__(as_dict(data))
+        self.default = default
+
+    def __missing__(self, key: Any) -> Any:
+        return self.default
+
+
+def _dig(root: Any, parts: tuple[str, ...]) -> Any:
+    node = root
+    for part in parts:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _at(root: dict[str, Any], parts: tuple[str, ...]) -> tuple[Any, dict[str, Any] | None, str]:
+    """(value, the mapping that holds it or None, its key) of the path ``parts`` below ``root``."""
+    holder = _dig(root, parts[:-1])
+    holder = holder if isinstance(holder, dict) else None
+    return (holder.get(parts[-1]) if holder is not None else None), holder, parts[-1]
+
+
+def _unset_anchor(root: dict[str, Any], parts: tuple[str, ...]) -> tuple[Any, str | None]:
+    """Where an absent field is reported: the key of the mapping that should hold it, else ``root``."""
+    if len(parts) < 2:
+        return None, None
+    grand = _dig(root, parts[:-2])
+    return (grand, parts[-2]) if isinstance(grand, dict) and grand else (None, None)
+
+
+def _show(value: Any) -> Any:
     if value is True:
         return "true"
     if value is False:
         return "false"
+    if isinstance(value, list):  # a list reads as its first three entries
+        return ", ".join(map(str, value[:3]))
+    if isinstance(value, dict):
+        return _Lookup(value)
     return str(value)
+
+
+def _render(rule: dict[str, Any], key: str, **values: Any) -> str:
+    """The message; a value of the wrong type for the template (a string where a mapping is read)
+    gets the plain ``field is value`` form rather than stopping the control."""
+    template = rule.get(key) or rule.get("message") or "{field} is {value}"
+    try:
+        return str(template).format(**values)
+    except (LookupError, TypeError, ValueError, AttributeError):
+        return f"{values.get('field')} is {values.get('value')!s}"
+
+
+def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callable[..., int | None],
+               names: Callable[[], dict[str, Any]]) -> Iterator[Violation]:
+    """Apply a path rule (each path, per ``items`` entry when given) below ``root``, which sits at field
+    path ``base`` of the object. A violation's path is the judged field's (absent or not), or the entry's
+    when the rule reports at ``line: item``."""
+    if rule.items is None:
+        entries: list[tuple[dict[str, Any], str]] = [(root, base)]
+    else:
+        entries = [(e, join(base, *rule.items, i)) for i, e in enumerate(as_list(_dig(root, rule.items)))
+                   if isinstance(e, dict)]
+    for entry, entry_path in entries:
+        item = None if rule.items is None else entry
+        for name, parts in zip(rule.fields, rule.paths, strict=True):
+            value, holder, key = _at(entry, parts)
+            which = rule.judge(value)
+            if which is None:
+                continue
+            at = rule.line_at
+            if at == "item":
+                where = line(item)
+            elif at:
+                where = line(entry, at)
+            elif value is not None:
+                where = line(holder, key)
+            else:
+                where = line(*_unset_anchor(entry, parts)) if item is None else line(item)
+            yield Violation(_render(rule.raw, which, field=name, value=_show(value), where="", level="",
+                                    item=_Lookup(item), **names()), line=where,
+                            path=entry_path if at == "item" else join(entry_path, *parts))
+
+
+# -- runners per scope -------------------------------------------------------------------------
+
+
+def compile_rules(control: Control) -> tuple[CompiledRule, ...]:
+    """The control's ``rule:`` (one rule or a list) compiled, in order."""
+    rule = control.rule
+    return tuple(CompiledRule(part, control.scope) for part in (rule if isinstance(rule, list) else [rule]))
+
+
+def _fields(rule: dict[str, Any], single: str, plural: str) -> list[str]:
+    if single in rule:
+        return [str(rule[single])]
+    return [str(x) for x in rule.get(plural) or []]
+
+
+def effective_setting(c: ContainerView, name: str) -> Setting:
+    """The value the kubelet uses for securityContext field ``name`` (dotted below ``windowsOptions``).
+
+    ``windowsOptions`` merge per field, container first ("Configure RunAsUserName for Windows
+    pods and containers"); other fields come whole from the container, else from the pod for
+    the fields PodSecurityContext also has (:data:`kubeharden.model.pods.INHERITED_FIELDS`).
+    """
+    head, _, rest = name.partition(".")
+    if head == "windowsOptions" and rest:
+        return c.windows_option(rest)
+    setting = c.effective(head)
+    if not rest or setting is UNSET:
+        return setting
+    value, holder, key = _at(as_dict(setting.value), tuple(rest.split(".")))
+    return Setting(value, holder, key, setting.level) if value is not None else UNSET
+
+
+def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator[Violation]:
+    for rule in compiled:
+        if rule.linux_only and c.pod.is_windows:
+            continue
+        if rule.containers is not None and c.list_name not in rule.containers:
+            continue
+        if "path" in rule.raw:
+            yield from _path_rule(rule, c.raw, c.path, c.line, lambda: {"container": c.name})
+            continue
+        for name in rule.fields:
+            setting = effective_setting(c, name)
+            is_set = setting.level != "unset"
+            which = rule.judge(setting.value if is_set else None)
+            if which is None:
+                continue
+            line = c.line(setting.holder, setting.key) if is_set else c.line(c.sc or None, None)
+            # The field where it is set (the pod's, when inherited), else where it belongs: the container's.
+            base = c.pod.spec_path if setting.level == "pod" else c.path
+            yield Violation(_render(rule.raw, which, field=name, value=_show(setting.value),
+                                    where=_WHERE[setting.level], level=setting.level, container=c.name,
+                                    item=_Lookup(None)),
+                            line=line, path=join(base, "securityContext", *name.split(".")))
+
+
+def _pod(compiled: tuple[CompiledRule, ...], pod: PodView) -> Iterator[Violation]:
+    for rule in compiled:
+        if rule.linux_only and pod.is_windows:
+            continue
+        yield from _path_rule(rule, pod.spec, pod.spec_path, pod.line, dict)
+
+
+def _object(compiled: tuple[CompiledRule, ...], obj: K8sObject) -> Iterator[Violation]:
+    def names() -> dict[str, Any]:
+        return {"name": obj.name, "namespace": obj.namespace, "annotations": _Lookup(obj.annotations, "?"),
+                "kind": obj.kind}
+
+    for rule in compiled:
+        yield from _path_rule(rule, obj.raw, "", obj.line, names)
+
+
+def _inventory(compiled: tuple[CompiledRule, ...], kinds: tuple[str, ...], inventory: Any) -> Iterator[Violation]:
+    for obj in inventory.of_kind(*kinds):
+        for v in _object(compiled, obj):
+            yield v._replace(obj=obj)
+
+
+def runner(control: Control) -> Callable[[Any], Iterator[Violation]]:
+    """The control's rule compiled once, as a function of the unit its scope gives (container, pod,
+    object, or the inventory, over every object of the control's ``kinds``)."""
+    compiled = compile_rules(control)
+    if control.scope == "container":
+        return lambda c: _container(compiled, c)
+    if control.scope == "pod":
+        return lambda pod: _pod(compiled, pod)
+    if control.scope == "object":
+        return lambda obj: _object(compiled, obj)
+    return lambda inventory: _inventory(compiled, control.kinds, inventory)
+
+
+def run_container_rule(control: Control, c: ContainerView) -> Iterator[Violation]:
+    """Findings of a container-scope rule over container ``c`` (one per failing field or entry)."""
+    return _container(compile_rules(control), c)
+
+
+def run_pod_rule(control: Control, pod: PodView) -> Iterator[Violation]:
+    """Findings of a pod-scope rule over the pod spec of ``pod``."""
+    return _pod(compile_rules(control), pod)
+
+
+def run_object_rule(control: Control, obj: K8sObject) -> Iterator[Violation]:
+    """Findings of an object-scope rule over ``obj`` (paths start at the object root)."""
+    return _object(compile_rules(control), obj)
+
+
+def run_inventory_rule(control: Control, inventory: Any) -> Iterator[Violation]:
+    """An object rule over every object of the control's ``kinds`` in the inventory, reported on each."""
+    return _inventory(compile_rules(control), control.kinds, inventory)

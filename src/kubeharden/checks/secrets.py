@@ -22,6 +22,7 @@ from collections.abc import Iterator
 
 from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
+from kubeharden.model.fieldpath import join
 from kubeharden.model.objects import K8sObject, as_dict, as_list
 from kubeharden.model.pods import ContainerView
 
@@ -126,13 +127,13 @@ def judge(name: str, value: Any) -> str | None:
 
 @check("KH-SEC-001")
 def env_credentials(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    for env in as_list(c.raw.get("env")):
+    for i, env in enumerate(as_list(c.raw.get("env"))):
         if not isinstance(env, dict) or "value" not in env:
             continue
         name = str(env.get("name", ""))
         why = judge(name, env.get("value"))
         if why:
-            yield Violation(f"env {name}: {why}", c.line(env, "value"))
+            yield Violation(f"env {name}: {why}", c.line(env, "value"), path=join(c.path, "env", i, "value"))
 
 
 _CONFIG_LINE = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*[:=]\s*[\"']?([^\"'#\s]+)")
@@ -146,7 +147,7 @@ def configmap_credentials(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
             continue
         why = judge(str(key), value)
         if why:
-            yield Violation(f"data.{key}: {why}", obj.line(data, key))
+            yield Violation(f"data.{key}: {why}", obj.line(data, key), path=join("data", str(key)))
             continue
         if "\n" in value:  # an embedded config file: look at its key=value / key: value lines
             for offset, text in enumerate(value.splitlines()):
@@ -154,7 +155,7 @@ def configmap_credentials(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
                 if m and (why := judge(m.group(1), m.group(2))):
                     base = obj.line(data, key)
                     yield Violation(f"data.{key}, line {offset + 1} ({m.group(1)}): {why}",
-                                    base + offset + 1 if base else None)
+                                    base + offset + 1 if base else None, path=join("data", str(key)))
                     break
 
 
@@ -174,18 +175,7 @@ def annotation_credentials(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
         short = str(key).rsplit("/", 1)[-1]
         why = judge(short, value)
         if why:
-            yield Violation(f"annotation {key}: {why}", obj.line(annotations, key))
+            yield Violation(f"annotation {key}: {why}", obj.line(annotations, key),
+                            path=join("metadata", "annotations", str(key)))
 
 
-@check("KH-SEC-004")
-def secrets_in_env(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    for env in as_list(c.raw.get("env")):
-        ref = as_dict(as_dict(as_dict(env).get("valueFrom")).get("secretKeyRef"))
-        if ref:
-            yield Violation(f"env {as_dict(env).get('name')} reads Secret {ref.get('name')!r} key "
-                            f"{ref.get('key')!r} into an environment variable", c.line(env, "valueFrom"))
-    for src in as_list(c.raw.get("envFrom")):
-        ref = as_dict(as_dict(src).get("secretRef"))
-        if ref:
-            yield Violation(f"envFrom loads every key of Secret {ref.get('name')!r} into environment variables",
-                            c.line(src, "secretRef"))

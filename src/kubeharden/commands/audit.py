@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeharden.commands.common import fail, output_stream, severity_or_none
+from kubeharden.commands.common import quiet_after_closed_pipe
 from kubeharden.commands.own_output import report_files
 from kubeharden.commands.emit import write_output
 from kubeharden.commands.helptext import examples
@@ -20,7 +21,7 @@ from kubeharden.detect.alerts import Alert
 from kubeharden.detect.engine import Detector
 from kubeharden.detect.examples import check_examples
 from kubeharden.detect.policy import PolicyError, coverage, parse_policy
-from kubeharden.detect.rules import Rule, RuleError, load_rules, parse_duration
+from kubeharden.detect.rules import DetectionRule, RuleError, load_rules, parse_duration
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.findings import Problem, Severity
 from kubeharden.report.alerts import ALERT_FORMATS, ALERT_WRITERS, RULE_WRITERS, AuditRun, write_lines
@@ -111,7 +112,7 @@ def _add_rule_options(p: argparse.ArgumentParser) -> None:
                    help="an identity that deploys legitimately, exempt from CI-only rules (repeatable)")
 
 
-def _load(args: argparse.Namespace) -> tuple[list[Rule], float] | None:
+def _load(args: argparse.Namespace) -> tuple[list[DetectionRule], float] | None:
     overrides: dict[str, list[Any]] = {}
     if args.pod_cidr:
         for cidr in args.pod_cidr:
@@ -153,7 +154,7 @@ def run_rules(args: argparse.Namespace) -> int:
     return write_output(args.output, lambda out: RULE_WRITERS[args.format](rules, out), ())
 
 
-def _check_rules(rules: list[Rule], output: str | None) -> int:
+def _check_rules(rules: list[DetectionRule], output: str | None) -> int:
     """``audit rules --check``: the rules whose examples misbehave, then one verdict line (no table)."""
     active = [r for r in rules if r.inactive is None]
     problems = {r.id: found for r in active if (found := check_examples(r))}
@@ -215,8 +216,11 @@ def run_scan(args: argparse.Namespace) -> int:
     try:
         with output_stream(args.output) as out:
             writer(watched(), run, out)
+    except BrokenPipeError:
+        quiet_after_closed_pipe()
+        return FINDINGS if gate[0] else OK
     except OSError as exc:
-        fail(f"cannot write {args.output}: {exc.strerror or exc}")
+        fail(f"cannot write {args.output or 'standard output'}: {exc.strerror or exc}")
         return USAGE
     if gate[0]:
         return FINDINGS
@@ -255,7 +259,7 @@ class AlertPipeline:
     def __call__(self, events: list[dict[str, Any]]) -> int:
         if self.sinks is None:
             self.sinks = self.open()
-        out = []
+        out: list[dict[str, Any]] = []
         for event in events:
             if not isinstance(event, dict):
                 continue

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from typing import IO
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 
+from kubeharden.checks.catalogue import PROFILE_NAMES, canonical_profile
 from kubeharden.commands.own_output import report_files
 from kubeharden.config import Config, ConfigError, load_config
-from kubeharden.findings import Severity
+from kubeharden.findings import Problem, Severity
 from kubeharden.report.output import atomic_text
 from kubeharden.model.kinds import DEFAULT_NAMESPACE
+from kubeharden.model.objects import K8sObject
 from kubeharden.sources.files import DEFAULT_MAX_FILE_BYTES, MIB, ReadOptions, mebibytes
+from kubeharden.sources.registry import read_inputs
 
 
 def add_input_options(parser: argparse.ArgumentParser, namespace_option: bool = True) -> None:
@@ -23,8 +27,10 @@ def add_input_options(parser: argparse.ArgumentParser, namespace_option: bool = 
     objects without one (its first value; see :func:`read_options`).
     """
     parser.add_argument("paths", nargs="+", metavar="PATH",
-                        help="files or directories (.yaml, .yml, .json, recursive); - for stdin")
+                        help="files or directories (.yaml, .yml, .json, recursive); - for stdin; "
+                             "snapshots (.json.gz, .jsonl, .ndjson; docs/input.md)")
     if namespace_option:
+        parser.set_defaults(namespace_is_apply=True)
         parser.add_argument("-n", "--namespace", metavar="NS", default=None,
                             help="namespace of objects without metadata.namespace, as kubectl apply -n "
                                  f"(default {DEFAULT_NAMESPACE})")
@@ -40,9 +46,10 @@ def add_config_options(parser: argparse.ArgumentParser, profile: bool = True) ->
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: nearest .kubeharden.yaml)")
     parser.add_argument("--no-config", action="store_true", help="ignore .kubeharden.yaml files")
     if profile:
-        parser.add_argument("--profile", choices=("baseline", "default", "strict"),
-                            help="which controls run: baseline, default or strict, each adding controls to the "
-                                 "one before (docs/controls.md; overrides the configuration file)")
+        parser.add_argument("--profile", choices=PROFILE_NAMES,
+                            help="which controls run: minimal, default or strict, each adding controls to the "
+                                 "one before (docs/controls.md; overrides the configuration file; baseline is the "
+                                 "former name of minimal)")
 
 
 def add_output_options(parser: argparse.ArgumentParser, formats: tuple[str, ...], default: str) -> None:
@@ -74,8 +81,24 @@ def severity_or_none(text: str) -> Severity | None:
 
 def read_options(args: argparse.Namespace) -> ReadOptions:
     """How to read the inputs; the report this run writes (``-o`` or redirected stdout) is skipped."""
-    return ReadOptions(max_file_bytes=args.max_file_size, namespace=target_namespace(args),
+    given = getattr(args, "namespace", None)
+    return ReadOptions(max_file_bytes=args.max_file_size, namespace=(given[0] if given else None)
+                       if isinstance(given, list) else given,
+                       namespace_strict=getattr(args, "namespace_is_apply", False),
                        skip_files=report_files(getattr(args, "output", None)))
+
+
+def open_inputs(args: argparse.Namespace, paths: Sequence[str] | None = None,
+                shallow_kind: Callable[[str], bool] | None = None) -> Iterator[K8sObject | Problem]:
+    """The objects (and problems) of the command's inputs, through the source registry.
+
+    The one way a command reads its PATH arguments (``paths`` instead for a subset, as
+    ``scan --scope path`` reads them one by one), with the options :func:`add_input_options`
+    added; ``shallow_kind`` as in ``ReadOptions``. Never raises for bad input.
+    """
+    options = read_options(args)
+    options.shallow_kind = shallow_kind
+    return read_inputs(args.paths if paths is None else paths, options)
 
 
 def target_namespace(args: argparse.Namespace) -> str:
@@ -92,6 +115,11 @@ def load_settings(args: argparse.Namespace) -> Config:
         else Config()
     if getattr(args, "profile", None):
         cfg.profile = args.profile
+        note = canonical_profile(args.profile)[1]
+        if note:
+            cfg.notes.append(f"--profile: {note}")
+    for note in cfg.notes:
+        warn(note)
     return cfg
 
 
@@ -104,9 +132,23 @@ def output_stream(path: str | None) -> Iterator[IO[str]]:
         yield fh
 
 
+def quiet_after_closed_pipe() -> None:
+    """The reader of standard output went away (``| head``): end quietly, as a command killed by
+    SIGPIPE would, without the interpreter's own complaint when it flushes stdout at exit."""
+    try:
+        sys.stdout = open(os.devnull, "w")
+    except OSError:
+        pass
+
+
 def fail(message: str) -> None:
     print(f"kubeharden: {message}", file=sys.stderr)
 
 
+def warn(message: str) -> None:
+    """A deprecation or other warning that changes nothing of the result, on stderr."""
+    print(f"kubeharden: warning: {message}", file=sys.stderr)
+
+
 __all__ = ["ConfigError", "add_config_options", "add_input_options", "add_output_options", "fail",
-           "load_settings", "output_stream", "read_options", "severity_or_none"]
+           "load_settings", "open_inputs", "output_stream", "read_options", "severity_or_none", "warn"]

@@ -105,3 +105,32 @@ def check_read(paths: Iterable[str], stream: Counted, problems: list[Problem], c
     problem = nothing_checked(paths, problems, command, allow_empty)
     problems.append(problem)
     return problem
+
+
+def problems_under(path: str, problems: Iterable[Problem]) -> list[Problem]:
+    """The problems of files read from the PATH argument ``path``."""
+    if path == "-":
+        return [p for p in problems if p.file == "<stdin>"]
+    root = os.path.normpath(path)
+    return [p for p in problems if p.file and (os.path.normpath(p.file) == root
+                                               or os.path.normpath(p.file).startswith(root + os.sep))]
+
+
+def unrendered_folders(paths: Iterable[str], problems: Iterable[Problem], command: str) -> list[Problem]:
+    """A warning for each Helm chart or Kustomize folder found inside a scan that did read other objects.
+
+    Their templates and patches are skipped (notes) while the rest of the tree is checked; without
+    this the chart would pass unseen in ``kubeharden scan .`` over a repository.
+    """
+    problems = list(problems)
+    folders = [p for p in paths if p != "-" and os.path.isdir(p)]
+    said = [os.path.normpath(p.file) for p in problems if p.kind == NOTHING_CHECKED and p.file]
+    out = []
+    for hint in _hints(folders, problems, command):
+        folder = hint.split(" is a ", 1)[0]
+        if any(folder == s or folder.startswith(s + os.sep) for s in said):
+            continue  # its PATH argument already said that nothing in it was checked
+        left = "its templates were not checked" if " Helm chart" in hint else \
+            "its files were read as they are, without its patches and generators"
+        out.append(Problem("warning", NOTHING_CHECKED, f"{hint} ({left})", file=folder))
+    return out

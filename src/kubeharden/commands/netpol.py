@@ -9,11 +9,20 @@ import sys
 from collections.abc import Iterable
 from typing import IO
 
-from kubeharden.analysis.external import endpoints, internet_open
+from kubeharden.analysis.external import NODE_NETWORKS, block_overlaps, endpoints, internet_open
+from kubeharden.analysis.ingress_exposure import DEFAULT_CONTROLLERS
 from kubeharden.analysis.policies import IPBlock
 from kubeharden.analysis.ports import ALL_PORTS, PortSet, parse_port_query
-from kubeharden.analysis.reachability import Network, SideVerdict, Workload
-from kubeharden.commands.common import add_input_options, add_output_options, fail, read_options
+from kubeharden.analysis.precedence import Decision
+from kubeharden.analysis.reachability import Network, SideVerdict, Workload, default_note
+from kubeharden.commands.common import (
+    ConfigError,
+    add_input_options,
+    add_output_options,
+    fail,
+    load_settings,
+    open_inputs,
+)
 from kubeharden.commands.emit import report_problems, write_output
 from kubeharden.commands.empty_input import Counted, check_read, nothing_checked
 from kubeharden.commands.helptext import examples
@@ -21,7 +30,6 @@ from kubeharden.engine import build_inventory
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.findings import NOTHING_CHECKED, Problem
 from kubeharden.report import netpol as netpol_render
-from kubeharden.sources.files import read_objects
 
 MATRIX_FORMATS = ("table", "json", "dot", "mermaid")
 _PORT_SUFFIX = re.compile(r"^(.*):(\d+(?:-\d+)?(?:/[A-Za-z]+)?)$")
@@ -45,13 +53,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "metadata.namespace are placed in the first, as kubectl apply -n")
     m.add_argument("--no-external", action="store_true", help="leave out external address blocks")
     add_input_options(m, namespace_option=False)
+    _add_config(m)
     add_output_options(m, MATRIX_FORMATS, "table")
     m.set_defaults(func=run_matrix)
 
     c = q.add_parser("can-reach", help="can SRC open a connection to DST (and on which ports)?",
                      description="Explain which policies allow or block SRC -> DST, for both directions. "
                                  "SRC and DST are workloads (NS/KIND/NAME, NS/NAME, KIND/NAME or NAME), "
-                                 "the named endpoints internet, metadata and apiserver (with --api-server), "
+                                 "the named endpoints internet, metadata, nodes (private address space, "
+                                 "where node addresses are taken to be) and apiserver (with --api-server), "
                                  "or an IP address. DST may end in :PORT or :PORT/PROTO (default TCP). "
                                  "Exit status 0 when allowed, 1 when blocked.",
                      **examples("kubeharden netpol can-reach shop/web shop/db:5432 k8s/",
@@ -66,30 +76,42 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--api-server", action="append", default=[], metavar="CIDR",
                    help="address(es) of the API server, for the apiserver endpoint")
     add_input_options(c)
+    _add_config(c)
     c.set_defaults(func=run_can_reach)
     p.set_defaults(func=lambda args: (p.print_help(), USAGE)[1])
 
 
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE",
+                        help="configuration file for ingress_controllers and node_networks "
+                             "(default: nearest .kubeharden.yaml)")
+    parser.add_argument("--no-config", action="store_true", help="ignore .kubeharden.yaml files")
+
+
 def _load(args: argparse.Namespace, command: str) -> tuple[Network, list[Problem]]:
-    stream = Counted(read_objects(args.paths, read_options(args)))
+    settings = load_settings(args)
+    stream = Counted(open_inputs(args))
     inventory, problems = build_inventory(stream)
     if not check_read(args.paths, stream, problems, command, args.allow_empty) and not inventory.pods:
         problems.append(nothing_checked(
             args.paths, problems, command, args.allow_empty, what="no workload was read",
             why=f"{stream.objects} object(s) read, no Pod or pod template among them, so there is no "
                 "connection to show"))
-    network = Network(inventory)
+    network = Network(inventory, settings.ingress_controllers or DEFAULT_CONTROLLERS)
     problems = [*problems, *network.problems]
     report_problems(problems)
-    if network.other_policies:
-        kinds = sorted({f"{o.kind} ({o.ref.api_version})" for o in network.other_policies})
-        print(f"kubeharden: note: {len(network.other_policies)} Cilium/Calico policies were found and NOT "
-              f"evaluated ({', '.join(kinds)}); the real cluster may allow less than shown", file=sys.stderr)
+    for policy, notes in network.not_evaluated():
+        for note in notes:
+            print(f"kubeharden: note: {policy.label}: {note}", file=sys.stderr)
     return network, problems
 
 
 def run_matrix(args: argparse.Namespace) -> int:
-    network, problems = _load(args, "netpol matrix")
+    try:
+        network, problems = _load(args, "netpol matrix")
+    except ConfigError as exc:
+        fail(str(exc))
+        return USAGE
     namespaces = set(args.namespace) if args.namespace else None
     connections = network.connections(namespaces, external=not args.no_external)
     return write_output(args.output, lambda out: netpol_render.RENDERERS[args.format](connections, out), problems)
@@ -136,12 +158,17 @@ def split_port(text: str) -> tuple[str, PortSet]:
 
 def run_can_reach(args: argparse.Namespace) -> int:
     try:
-        named = endpoints(args.api_server)
+        named = endpoints(args.api_server, load_settings(args).node_networks or NODE_NETWORKS)
         dst_text, wanted = split_port(args.dst)
-    except ValueError as exc:
+    except (ValueError, ConfigError) as exc:
         fail(str(exc))
         return USAGE
-    network, problems = _load(args, "netpol can-reach SRC DST")
+    try:
+        network, problems = _load(args, "netpol can-reach SRC DST")
+    except ConfigError as exc:
+        fail(str(exc))
+        return USAGE
+    report_problems(p for p in problems if p.level != "note")
     if any(p.kind == NOTHING_CHECKED and p.level == "error" for p in problems):
         return INPUT_ERRORS
     try:
@@ -187,10 +214,21 @@ def _side(out: IO[str], title: str, verdict: SideVerdict, wanted: PortSet) -> No
     if len(verdict.policies) > 3:
         names += f" and {len(verdict.policies) - 3} more"
     ports = verdict.ports & wanted
+    if verdict.steps:  # layered policies: every rule that decided something, in evaluation order
+        print(f"  {title}: {'allows ' + str(ports) if ports else 'BLOCKED'} (selected by {names})", file=out)
+        for rule, action, decided in verdict.steps:
+            if decided & wanted:
+                print(f"    - {rule.label} ({rule.where}): {action} {decided & wanted}", file=out)
+        note = default_note(verdict.decision, verdict.direction, wanted) if verdict.decision else verdict.note
+        if note:
+            print(f"    - {note}", file=out)
+        return
     if ports:
         print(f"  {title}: allows {ports} (isolated by {names})", file=out)
         for rule, opened in verdict.allowing:
             print(f"    - {rule.label} ({rule.where}) allows {opened}", file=out)
+        if verdict.note:
+            print(f"    - {verdict.note}", file=out)
     else:
         extra = f"; rules admit only {verdict.ports}" if verdict.ports else "; no rule admits this peer"
         print(f"  {title}: BLOCKED (isolated by {names}{extra})", file=out)
@@ -216,7 +254,21 @@ def _external(out: IO[str], network: Network, workload: Workload, other: Endpoin
             print(f"  {title}: no broad public address block allowed"
                   + (f" (only {', '.join(narrow)})" if narrow else ""), file=out)
         return result
+    direction = "egress" if egress else "ingress"
+    decisions = network.address_decisions(klass.index, direction, other.networks or (),
+                                          nodes=other.name == "nodes") if isolated else None
+    if decisions is not None:
+        return _decided(out, title, other.name, decisions, wanted, direction)
     result = PortSet()
+    if other.name == "nodes":
+        # Node addresses are unknown: any allowed block overlapping the private ranges counts.
+        for block, ports, rules in blocks:
+            if any(block_overlaps(block, n) for n in other.networks or ()) and ports & wanted:
+                result = result | (ports & wanted)
+                _block_line(out, block, ports & wanted, rules)
+        if not result and isolated:
+            print(f"  {title}: BLOCKED (no rule admits node addresses)", file=out)
+        return result
     addresses = [n.network_address for n in (other.networks or ())]
     for block, ports, rules in blocks:
         if any(block.contains(a) for a in addresses) and ports & wanted:
@@ -227,8 +279,31 @@ def _external(out: IO[str], network: Network, workload: Workload, other: Endpoin
     return result
 
 
+def _decided(out: IO[str], title: str, what: str, decisions: list[tuple[list[IPBlock], Decision]], wanted: PortSet,
+             direction: str) -> PortSet:
+    """Explain how the layers decide the addresses of ``what`` on the ports ``wanted``: per group of
+    blocks decided alike, each rule that decided some wanted port and what no rule decided."""
+    result = PortSet()
+    lines = []
+    for blocks, found in decisions:
+        allowed = found.allowed & wanted
+        result = result | allowed
+        where = ", ".join(str(b) for b in blocks[:4]) + (f" and {len(blocks) - 4} more" if len(blocks) > 4 else "")
+        lines.append(f"    - {where}: {'allows ' + str(allowed) if allowed else 'BLOCKED'}")
+        for rule, action, decided in found.steps:
+            if decided & wanted:
+                lines.append(f"      - {rule.label} ({rule.where}): {action} {decided & wanted}")
+        note = default_note(found, direction, wanted)
+        if note:
+            lines.append(f"      - {note}")
+    print(f"  {title} ({what}): {'allows ' + str(result) if result else 'BLOCKED'}", file=out)
+    for line in lines:
+        print(line, file=out)
+    return result
+
+
 def _block_line(out: IO[str], block: IPBlock, ports: PortSet, rules: Iterable) -> None:
-    why = ", ".join(r.label for r in rules) or "not isolated"
+    why = ", ".join(r.label for r in rules) or "no rule decides it and nothing isolates the pod for it"
     print(f"    - {block}: {ports} ({why})", file=out)
 
 

@@ -17,13 +17,12 @@ from rich.table import Table
 
 from kubeharden.analysis.rbac import Grant, RbacModel, model_for, parse_subject
 from kubeharden.analysis.rbac_paths import GOALS, Path, PathFinder, describe_node, grant_dict
-from kubeharden.commands.common import add_input_options, fail, output_stream, read_options
+from kubeharden.commands.common import add_input_options, fail, open_inputs, output_stream
 from kubeharden.commands.empty_input import Counted, check_read, nothing_checked
 from kubeharden.commands.helptext import examples
 from kubeharden.engine import build_inventory
 from kubeharden.exitcodes import INPUT_ERRORS, OK, USAGE
 from kubeharden.findings import NOTHING_CHECKED, OWN_OUTPUT, Problem
-from kubeharden.sources.files import read_objects
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -97,7 +96,7 @@ _ASKED = {"who-can": "rbac who-can VERB RESOURCE", "can": "rbac can SUBJECT", "p
 
 
 def _load(args: argparse.Namespace) -> tuple[RbacModel, list[Problem]]:
-    stream = Counted(read_objects(args.paths, read_options(args)))
+    stream = Counted(open_inputs(args))
     inventory, problems = build_inventory(stream)
     command = _ASKED[args.rbac_command]
     if not check_read(args.paths, stream, problems, command, args.allow_empty) \

@@ -5,19 +5,20 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 
-from kubeharden.commands.common import (ConfigError, add_config_options, add_input_options, add_output_options,
-                                        fail, load_settings, output_stream, read_options, severity_or_none)
-from kubeharden.checks.catalogue import load_catalogue
-from kubeharden.checks.selection import UnknownControl, resolve
-from kubeharden.commands.empty_input import nothing_checked
+from kubeharden.commands.common import (ConfigError, add_config_options, add_input_options, add_output_options, fail,
+                                        load_settings, open_inputs, output_stream, quiet_after_closed_pipe,
+                                        read_options, severity_or_none, warn)
+from kubeharden.checks.catalogue import catalogue_names, load_catalogue
+from kubeharden.checks.selection import UnknownControl, is_glob, resolve
+from kubeharden.commands.empty_input import Counted, nothing_checked, problems_under, unrendered_folders
 from kubeharden.commands.helptext import examples
+from kubeharden.config import Config, has_setting
 from kubeharden.engine import Evaluator
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.findings import Finding, Severity
 from kubeharden.gctune import freezing
 from kubeharden.parallel import default_jobs, scan_files
 from kubeharden.report import FORMATS, get_reporter
-from kubeharden.sources.files import read_objects
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,6 +58,26 @@ def _jobs(text: str) -> int:
     return value
 
 
+def _drop_unrunnable_glob_matches(patterns: list[str], only: list[str], cfg: Config) -> list[str]:
+    """Controls matched only by a glob that need a setting the configuration lacks are left out, with a note.
+
+    Named exactly, such a control is an error (the engine says which setting it needs); a glob such
+    as ``KH-IMG-*`` is not a request for every control it happens to match.
+    """
+    exact = set(resolve([p for p in patterns if not is_glob(p)], catalogue_names(), "--control"))
+    kept = []
+    for control in load_catalogue():
+        if control.id not in only:
+            continue
+        if control.id not in exact and control.requires_config and not has_setting(cfg, control.requires_config):
+            fail(f"note: {control.id} (matched by a --control glob) is left out: it needs "
+                 f"`{control.requires_config}:` "
+                 "in .kubeharden.yaml")
+            continue
+        kept.append(control.id)
+    return kept
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         cfg = load_settings(args)
@@ -64,7 +85,12 @@ def run(args: argparse.Namespace) -> int:
         fail(str(exc))
         return USAGE
     try:
-        only = resolve(args.control, [c.id for c in load_catalogue()], "--control") if args.control else None
+        notes: list[str] = []
+        only = resolve(args.control, catalogue_names(), "--control", notes) if args.control else None
+        for note in notes:
+            warn(note)
+        if only is not None:
+            only = _drop_unrunnable_glob_matches(args.control, only, cfg)
         evaluator = Evaluator(cfg, only=only)
     except (UnknownControl, ConfigError) as exc:
         fail(str(exc))
@@ -74,16 +100,29 @@ def run(args: argparse.Namespace) -> int:
     threshold = args.fail_on
 
     def watched() -> Iterator[Finding]:
-        options = read_options(args)
-        options.shallow_kind = lambda kind: not evaluator.needs_full_object(kind)
+        def shallow(kind: str) -> bool:
+            return not evaluator.needs_full_object(kind)
+
         jobs = args.jobs or default_jobs()
         if jobs > 1:
-            scopes = [[path] for path in args.paths] if args.scope == "path" else [list(args.paths)]
-            stream = scan_files(evaluator, scopes, options, jobs, only)
-        elif args.scope == "path":
-            stream = evaluator.run_scopes(freezing(read_objects([path], options)) for path in args.paths)
+            options = read_options(args)
+            options.shallow_kind = shallow
+            counts = [0] * len(args.paths)
+            stream = scan_files(evaluator, list(args.paths), options, jobs, only, per_path=args.scope == "path",
+                                counts=counts)
+
+            def objects_read() -> list[int]:
+                return counts
         else:
-            stream = evaluator.run(freezing(read_objects(args.paths, options)))
+            # each PATH argument is counted on its own: one that yields nothing is said even beside others
+            counted = [Counted(open_inputs(args, [path], shallow)) for path in args.paths]
+            if args.scope == "path":
+                stream = evaluator.run_scopes(freezing(c) for c in counted)
+            else:
+                stream = evaluator.run(freezing(item for c in counted for item in c))
+
+            def objects_read() -> list[int]:
+                return [c.objects for c in counted]
         for finding in stream:
             if threshold is not None and finding.status == "fail" and finding.severity >= threshold:
                 gate[0] = True
@@ -91,12 +130,23 @@ def run(args: argparse.Namespace) -> int:
         result = evaluator.result
         if result.objects == 0:
             result.problems.append(nothing_checked(args.paths, result.problems, "scan", args.allow_empty))
+        else:
+            for path, objects in zip(args.paths, objects_read(), strict=True):
+                if not objects:
+                    result.problems.append(nothing_checked([path], problems_under(path, result.problems), "scan",
+                                                           args.allow_empty))
+            result.problems.extend(unrendered_folders(args.paths, result.problems, "scan"))
 
     try:
         with output_stream(args.output) as out:
             reporter(watched(), evaluator.result, out)
+    except BrokenPipeError:
+        quiet_after_closed_pipe()
+        return FINDINGS if gate[0] else OK
     except OSError as exc:
-        fail(f"cannot write {args.output}: {exc.strerror or exc}")
+        where = args.output or "standard output"
+        name = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        fail(f"cannot write the report to {where}{name}: {exc.strerror or exc}")
         return USAGE
     if gate[0]:
         return FINDINGS

@@ -15,12 +15,12 @@ from kubeharden.findings import Severity
 from kubeharden.guide import GUIDE_DOC_URL, requirement_url
 
 if TYPE_CHECKING:
-    from kubeharden.detect.rules import Rule
+    from kubeharden.detect.rules import DetectionRule
 
 
 @dataclass(slots=True)
 class Alert:
-    rule: Rule
+    rule: DetectionRule
     time: float
     event: dict[str, Any]
     audit_ids: list[str]
@@ -43,11 +43,11 @@ class Alert:
     def to_dict(self) -> dict[str, Any]:
         """The plain alert: every field a responder needs, flat enough for any tool."""
         e = self.event
-        user = e.get("user") if isinstance(e.get("user"), dict) else {}
+        user = e["user"] if isinstance(e.get("user"), dict) else {}
         imp = e.get("impersonatedUser") if isinstance(e.get("impersonatedUser"), dict) else None
-        ref = e.get("objectRef") if isinstance(e.get("objectRef"), dict) else {}
-        status = e.get("responseStatus") if isinstance(e.get("responseStatus"), dict) else {}
-        ann = e.get("annotations") if isinstance(e.get("annotations"), dict) else {}
+        ref = e["objectRef"] if isinstance(e.get("objectRef"), dict) else {}
+        status = e["responseStatus"] if isinstance(e.get("responseStatus"), dict) else {}
+        ann = e["annotations"] if isinstance(e.get("annotations"), dict) else {}
         r = self.rule
         return {
             "rule_id": r.id,

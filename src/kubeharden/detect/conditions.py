@@ -6,11 +6,11 @@ of ``all``, ``any``, ``not``, ``some``, ``macro``; every entry must hold. A fiel
 * a scalar: the field equals it (``verb: create``, ``container.securityContext.privileged: true``);
 * a list: the field is one of them (``verb: [create, update, patch]``);
 * a mapping of operators, all of which must hold: ``eq ne in not_in startswith not_startswith
-  endswith contains regex exists gt gte lt lte cidr mentions`` (``{startswith: [system:, kube-]}``).
+  endswith contains regex exists gt gte lt lte cidr not_cidr mentions`` (``{startswith: [system:, kube-]}``).
 
 A field that yields several values (``[*]``, ``container``) or a list value (``user.groups``)
 matches when any one value does; ``exists: false`` and ``not`` then mean "none does".
-Operator arguments may name a shared list with ``$name`` (``{in: $sensitive_host_paths}``).
+Operator arguments may name a shared list with ``$name`` (``{in: $system_namespaces}``).
 A combinator may carry a label (``any#time``) to appear twice in one mapping.
 ``some: {field: PATH, match: CONDITION}`` needs one element of PATH for which CONDITION holds
 with paths relative to that element, so two tests land on the same list item.
@@ -24,12 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from kubeharden.detect.fields import ALIASES, MISSING, Getter, PathError, compile_path
 
 Predicate = Callable[[Any], bool]
 COMBINATORS = ("all", "any", "not", "some", "macro")
 OPERATORS = ("eq", "ne", "in", "not_in", "startswith", "not_startswith", "endswith", "contains", "regex", "exists",
-             "gt", "gte", "lt", "lte", "cidr", "mentions")
+             "gt", "gte", "lt", "lte", "cidr", "not_cidr", "mentions")
 LEVELS = ("None", "Metadata", "Request", "RequestResponse")
 
 
@@ -75,7 +77,7 @@ def compile_condition(cond: Any, ctx: CompileContext, relative: bool = False) ->
             parts.append(_any([compile_condition(c, ctx, relative) for c in _as_list(value, key)]))
         elif key == "not":
             inner = compile_condition(value, ctx, relative)
-            parts.append(lambda e, _p=inner: not _p(e))
+            parts.append(lambda e, _p=inner: not _p(e))  # type: ignore[misc]  # mypy cannot infer lambdas with defaults
         elif key == "some":
             parts.append(_compile_some(value, ctx))
         elif key == "macro":
@@ -180,10 +182,10 @@ def _compile_op(op: str, arg: Any, ctx: CompileContext, path: str) -> Callable[[
         return lambda values: bool(values) == want
     if op == "eq":
         if isinstance(arg, str):
-            return lambda v, _a=arg: v == _a
-        return lambda v, _a=arg: (v == _a and type(v) is type(_a)) or (v is None and _a is None)
+            return lambda v, _a=arg: v == _a  # type: ignore[misc]  # mypy cannot infer lambdas with defaults
+        return lambda v, _a=arg: (v == _a and type(v) is type(_a)) or (v is None and _a is None)  # type: ignore[misc]  # mypy cannot infer lambdas with defaults
     if op == "ne":
-        return lambda v, _a=arg: v != _a
+        return lambda v, _a=arg: v != _a  # type: ignore[misc]  # mypy cannot infer lambdas with defaults
     if op in ("not_in", "not_startswith"):
         # "some value is not one of / does not start with": unlike not: {in: …}, which means "no value is".
         positive = _compile_op(op[4:], arg, ctx, path)
@@ -223,15 +225,32 @@ def _compile_op(op: str, arg: Any, ctx: CompileContext, path: str) -> Callable[[
             raise RuleError(f"{where}: bad regular expression: {exc}") from None
         try:  # one combined pattern is faster; patterns with global flags stay separate
             rx = re.compile("|".join(f"(?:{p.pattern})" for p in patterns))
+            search = lambda v: rx.search(v) is not None  # noqa: E731
         except re.error:
-            return lambda v: isinstance(v, str) and any(p.search(v) for p in patterns)
-        return lambda v: isinstance(v, str) and rx.search(v) is not None
+            search = lambda v: any(p.search(v) for p in patterns)  # noqa: E731
+        seen: dict[str, bool] = {}  # the same images, user agents and commands come back again and again
+
+        def regex(v: Any) -> bool:
+            if v.__class__ is not str:
+                return False
+            found = seen.get(v)
+            if found is None:
+                found = search(v)
+                if len(seen) >= 20_000:
+                    seen.clear()
+                seen[v] = found
+            return found
+        return regex
     if op in ("gt", "gte", "lt", "lte"):
         if not isinstance(arg, (int, float)) or isinstance(arg, bool):
             raise RuleError(f"{where}: needs a number, got {arg!r}")
         cmp = {"gt": lambda v: v > arg, "gte": lambda v: v >= arg,
                "lt": lambda v: v < arg, "lte": lambda v: v <= arg}[op]
         return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and cmp(v)
+    if op == "not_cidr":
+        # "some value is an IP address outside these networks" (a value that is not an address is no match)
+        inside = _compile_op("cidr", arg, ctx, path)
+        return lambda v: _is_ip(v) and not inside(v)
     if op == "cidr":
         try:
             nets = [ipaddress.ip_network(str(x), strict=False) for x in _as_list(arg, where)]
@@ -240,12 +259,30 @@ def _compile_op(op: str, arg: Any, ctx: CompileContext, path: str) -> Callable[[
         return lambda v: _in_networks(v, nets)
     if op == "mentions":
         keys = {str(x) for x in _as_list(arg, where)}
-        return lambda v: _mentions(v, keys)
+        encoded = tuple(k.encode() for k in keys)
+
+        def mentions(v: Any) -> bool:
+            # A key named anywhere appears in the value's JSON text; most bodies name none, and one
+            # serialisation is cheaper than walking them. Only a hit is confirmed by the walk.
+            try:
+                text = orjson.dumps(v)
+            except TypeError:
+                return _mentions(v, keys)
+            return any(n in text for n in encoded) and _mentions(v, keys)
+        return mentions
     raise RuleError(f"{where}: unknown operator (one of {', '.join(OPERATORS)})")
 
 
 def _hashable(v: Any) -> bool:
     return isinstance(v, (str, int, float, bool)) or v is None
+
+
+def _is_ip(value: Any) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def _in_networks(value: Any, nets: list[Any]) -> bool:

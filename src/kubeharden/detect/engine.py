@@ -19,7 +19,7 @@ import orjson
 
 from kubeharden.detect.alerts import Alert
 from kubeharden.detect.fields import ALIASES, MISSING, Getter
-from kubeharden.detect.rules import METADATA_FIELDS, Rule, Trigger
+from kubeharden.detect.rules import METADATA_FIELDS, DetectionRule, Trigger
 from kubeharden.sources.audit import event_time
 
 MAX_KEYS_PER_RULE = 200_000
@@ -51,7 +51,7 @@ class _Bounded(dict):
 
 
 class Detector:
-    def __init__(self, rules: Iterable[Rule], baseline_seconds: float = DEFAULT_BASELINE_SECONDS) -> None:
+    def __init__(self, rules: Iterable[DetectionRule], baseline_seconds: float = DEFAULT_BASELINE_SECONDS) -> None:
         self.rules = [r for r in rules if r.inactive is None]
         self.baseline_seconds = baseline_seconds
         order = {r.id: i for i, r in enumerate(self.rules)}
@@ -131,7 +131,7 @@ class Detector:
                 if self._start is None:
                     self._note_time(event_time(event))
                 return None
-            hits = passed  # type: ignore[assignment]
+            hits = list(passed)
         t = event_time(event)
         self._note_time(t)
         out: list[Alert] | None = None
@@ -206,21 +206,31 @@ class Detector:
             values = [_plain(g.fn(event)) for g in rule.value]
             if all(v is None or v == [] for v in values):
                 return None  # nothing to compare (no body at this audit level): neither a change nor a baseline
-            value = orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
+            dumped = orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
             previous = state.get(key)
-            state.touch(key, (value, audit_id))
-            if previous is None or previous[0] == value:
+            state.touch(key, (dumped, audit_id))
+            if previous is None or previous[0] == dumped:
                 return None
             return self._alert(rule, event, t, [previous[1], audit_id], 1, keyd)
+        if kind == "remember":
+            if all(v is None for v in key):
+                return None
+            if trig.step == 0:  # the object is (re)defined or deleted: remember what holds for it now
+                if event.get("verb") in ("delete", "deletecollection"):
+                    state.pop(key, None)
+                else:
+                    state.touch(key, _safe(rule.holds, event))  # type: ignore[arg-type]
+                return None
+            return self._alert(rule, event, t, [audit_id], 1, keyd) if state.get(key) else None
         if kind == "sequence":
             return self._sequence(rule, trig.step, state, key, keyd, event, t, audit_id)
         return None
 
-    def _threshold(self, rule: Rule, state: _Bounded, key: tuple, keyd: dict, event: dict[str, Any], t: float,
+    def _threshold(self, rule: DetectionRule, state: _Bounded, key: tuple, keyd: dict, event: dict[str, Any], t: float,
                    audit_id: str) -> Alert | None:
         entry = state.get(key)
         if entry is None:
-            entry = (deque(), {})
+            entry = (deque[tuple[float, str, Any]](), dict[Any, int]())
             state.touch(key, entry)
         window, counts = entry  # events in the window, and how many of them carry each distinct value
         distinct = _key_value(rule.distinct, event) if rule.distinct else None
@@ -245,7 +255,7 @@ class Detector:
         counts.clear()
         return self._alert(rule, event, t, ids, n, keyd, values=values)
 
-    def _sequence(self, rule: Rule, step: int, state: _Bounded, key: tuple, keyd: dict, event: dict[str, Any],
+    def _sequence(self, rule: DetectionRule, step: int, state: _Bounded, key: tuple, keyd: dict, event: dict[str, Any],
                   t: float, audit_id: str) -> Alert | None:
         partials: list[list[Any]] | None = state.get(key)
         last = len(rule.triggers) - 1
@@ -267,7 +277,7 @@ class Detector:
             del partials[:-10]
         return None
 
-    def _alert(self, rule: Rule, event: dict[str, Any], t: float, ids: list[str], count: int,
+    def _alert(self, rule: DetectionRule, event: dict[str, Any], t: float, ids: list[str], count: int,
                key: dict[str, Any], values: str = "") -> Alert:
         extra = {"count": count, "window": _human(rule.window), "values": values}
         message = rule.message_fn(event, extra) if rule.message_fn else rule.title

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubeharden.detect.engine import Detector
-from kubeharden.detect.rules import Rule
+from kubeharden.detect.rules import DetectionRule
 from kubeharden.detect.simulate import make_event
 
 EXAMPLE_BASELINE_SECONDS = 3600.0
@@ -29,13 +29,13 @@ def scenario_events(scenario: Any) -> list[dict[str, Any]]:
     return events
 
 
-def run_scenario(rule: Rule, scenario: Any) -> int:
+def run_scenario(rule: DetectionRule, scenario: Any) -> int:
     """How many alerts of ``rule`` the scenario raises (with only that rule loaded)."""
     detector = Detector([rule], baseline_seconds=EXAMPLE_BASELINE_SECONDS)
     return sum(1 for a in detector.run(scenario_events(scenario)) if a.rule.id == rule.id)
 
 
-def check_examples(rule: Rule) -> list[str]:
+def check_examples(rule: DetectionRule) -> list[str]:
     """Problems with a rule's examples: a fire example that stays quiet, or a quiet one that fires."""
     problems = []
     if not rule.examples["fire"]:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from kubeharden.detect.podview import pod_containers, pod_specs, pod_violations
+
 MISSING: Any = object()
 
 ALIASES: dict[str, str] = {
@@ -39,50 +41,8 @@ ALIASES: dict[str, str] = {
     "impersonatedUser": "impersonatedUser.username",
 }
 
-#: Where the pod template sits in each workload kind's request body.
-_POD_SPEC_PATHS: tuple[tuple[str, ...], ...] = (
-    ("spec", "template", "spec"),                           # Deployment, DaemonSet, StatefulSet, ReplicaSet, Job, RC
-    ("spec", "jobTemplate", "spec", "template", "spec"),    # CronJob
-    ("template", "spec"),                                   # PodTemplate
-)
 _CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
-
-
-_last_specs: tuple[Any, list[dict[str, Any]]] = (None, [])
 _last_containers: tuple[Any, list[dict[str, Any]]] = (None, [])
-
-
-def pod_specs(event: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every pod spec in the request body, whatever the workload kind.
-
-    Several rules ask for the same event's pod specs in a row; the last answer is kept (one
-    tuple, swapped atomically, so concurrent detectors at worst recompute it).
-    """
-    global _last_specs
-    memo = _last_specs
-    if memo[0] is event:
-        return memo[1]
-    specs = _pod_specs(event)
-    _last_specs = (event, specs)
-    return specs
-
-
-def _pod_specs(event: dict[str, Any]) -> list[dict[str, Any]]:
-    body = event.get("requestObject")
-    if not isinstance(body, dict):
-        return []
-    kind = body.get("kind")
-    spec = body.get("spec")
-    if kind == "Pod" or (kind is None and isinstance(spec, dict) and "containers" in spec):
-        return [spec] if isinstance(spec, dict) else []
-    out = []
-    for path in _POD_SPEC_PATHS:
-        cur: Any = body
-        for key in path:
-            cur = cur.get(key) if isinstance(cur, dict) else None
-        if isinstance(cur, dict):
-            out.append(cur)
-    return out
 
 
 def containers(event: dict[str, Any]) -> list[dict[str, Any]]:
@@ -111,12 +71,57 @@ def image_repositories(event: dict[str, Any]) -> list[str]:
 
 
 def exec_command(event: dict[str, Any]) -> Any:
-    """The command of an exec request, URL-decoded and joined with spaces (``command=`` params)."""
+    """The command of an exec request, words joined with spaces: the URL-decoded ``command=``
+    parameters of the request URI (how kubectl sends it), else the ``command`` of the request body.
+
+    The body form is what API servers that log connect requests at level Request record: the
+    parameters decoded into a ``PodExecOptions`` object (``requestObject.command``, a list of
+    strings; Kubernetes API reference, "PodExecOptions v1 core"), as managed clusters' audit logs show.
+    """
     uri = event.get("requestURI")
-    if not isinstance(uri, str) or "command=" not in uri:
+    if isinstance(uri, str) and "command=" in uri:
+        parts = parse_qs(urlsplit(uri).query).get("command")
+        if parts:
+            return " ".join(parts)
+    body = event.get("requestObject")
+    command = body.get("command") if isinstance(body, dict) else None
+    if isinstance(command, str) and command:
+        return command
+    if isinstance(command, list):
+        words = [w for w in command if isinstance(w, str)]
+        if words:
+            return " ".join(words)
+    return MISSING
+
+
+def role_key(event: dict[str, Any]) -> Any:
+    """Which role an RBAC event is about, as one string: ``ClusterRole/NAME`` or ``Role/NAMESPACE/NAME``.
+
+    For a Role or ClusterRole write, the object itself; for a RoleBinding or ClusterRoleBinding,
+    the role of its ``roleRef`` (a RoleBinding's Role is in the binding's own namespace; Kubernetes
+    "Using RBAC Authorization", "RoleBinding and ClusterRoleBinding"). Missing without a body.
+    """
+    ref = event.get("objectRef")
+    if not isinstance(ref, dict):
         return MISSING
-    parts = parse_qs(urlsplit(uri).query).get("command")
-    return " ".join(parts) if parts else MISSING
+    resource = ref.get("resource")
+    namespace = ref.get("namespace")
+    body = event.get("requestObject")
+    body = body if isinstance(body, dict) else {}
+    if resource in ("roles", "clusterroles"):
+        meta = body.get("metadata")
+        name = ref.get("name") or (meta.get("name") if isinstance(meta, dict) else None)
+        if not isinstance(name, str) or not name:
+            return MISSING
+        return f"ClusterRole/{name}" if resource == "clusterroles" else f"Role/{namespace}/{name}"
+    if resource in ("rolebindings", "clusterrolebindings"):
+        role = body.get("roleRef")
+        if not isinstance(role, dict) or not isinstance(role.get("name"), str):
+            return MISSING
+        if role.get("kind") == "Role":
+            return f"Role/{namespace}/{role['name']}"
+        return f"ClusterRole/{role['name']}"
+    return MISSING
 
 
 def request_path(event: dict[str, Any]) -> Any:
@@ -158,10 +163,13 @@ class Virtual:
 
 VIRTUAL_ROOTS: dict[str, Virtual] = {
     "podSpec": Virtual(pod_specs, True, "Request"),
+    "podContainer": Virtual(pod_containers, True, "Request"),
+    "podViolation": Virtual(pod_violations, True, "Request"),
     "container": Virtual(containers, True, "Request"),
     "imageRepository": Virtual(image_repositories, True, "Request"),
-    "execCommand": Virtual(exec_command, False, "Metadata"),
+    "execCommand": Virtual(exec_command, False, "Metadata"),  # the body form needs Request; the URI suffices
     "requestPath": Virtual(request_path, False, "Metadata"),
+    "roleKey": Virtual(role_key, False, "Request"),
     "hourUTC": Virtual(hour_utc, False, "Metadata"),
     "weekdayUTC": Virtual(weekday_utc, False, "Metadata"),
     "userAgentProduct": Virtual(user_agent_product, False, "Metadata"),
@@ -304,7 +312,7 @@ def _walk_star(obj: Any, segments: list[Any], start: int) -> Any:
                 items = list(obj.values())
             else:
                 return MISSING
-            return _gather(_Fan(), items, lambda item, _i=i + 1: _walk_star(item, segments, _i))
+            return _gather(_Fan(), items, lambda item, _i=i + 1: _walk_star(item, segments, _i))  # type: ignore[misc]
         obj = _walk_plain(obj, (key,))
         if obj is MISSING:
             return MISSING

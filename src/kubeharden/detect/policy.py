@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from kubeharden.detect.conditions import LEVELS
-from kubeharden.detect.rules import Rule
+from kubeharden.detect.rules import DetectionRule
 
 STAGES = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
 
@@ -180,7 +180,7 @@ def _matches_resource(rule: PolicyRule, req: Request) -> bool:
 
 @dataclass(slots=True)
 class Coverage:
-    rule: Rule
+    rule: DetectionRule
     status: str  # covered | partial | blind | unknown
     detail: str
 
@@ -188,7 +188,7 @@ class Coverage:
         return {"rule_id": self.rule.id, "title": self.rule.title, "status": self.status, "detail": self.detail}
 
 
-def coverage(policy: AuditPolicy, rules: list[Rule]) -> list[Coverage]:
+def coverage(policy: AuditPolicy, rules: list[DetectionRule]) -> list[Coverage]:
     """For each rule: does the policy log the requests it needs at the level and stage it needs?
 
     A rule is *blind* when none of its requests are logged well enough, *partial* when some are,
@@ -218,8 +218,15 @@ def coverage(policy: AuditPolicy, rules: list[Rule]) -> list[Coverage]:
                     what = f"{verb} {res}{'/' + sub if sub else ''}"
                     if LEVELS.index(d.level) < need:
                         gaps.append(f"{what} logged at {d.level} ({d.where()}), needs {req.level}")
-                    elif not set(req.stages) - d.omit_stages:
-                        gaps.append(f"{what}: stages {', '.join(req.stages)} are omitted")
+                    elif not (set(req.stages) - d.omit_stages) - {"Panic"}:
+                        # Panic events are written only when a handler panics: a rule left with them alone
+                        # sees nothing of ordinary traffic
+                        omitted = sorted(set(req.stages) & d.omit_stages, key=STAGES.index)
+                        by = "the policy's omitStages" if set(omitted) <= policy.omit_stages else \
+                            f"omitStages of {d.where()}"
+                        left = " (only Panic events would remain)" if "Panic" in req.stages and \
+                            "Panic" not in d.omit_stages else ""
+                        gaps.append(f"{what}: stage(s) {', '.join(omitted)} omitted by {by}{left}")
                     else:
                         ok += 1
         if ok == total:

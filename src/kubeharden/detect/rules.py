@@ -25,13 +25,15 @@ from kubeharden.detect.conditions import LEVELS, CompileContext, Predicate, Rule
 from kubeharden.detect.fields import MISSING, Getter, PathError, compile_path
 from kubeharden.findings import Severity
 from kubeharden.guide import REQUIREMENTS, section_of
+from kubeharden.model.facts import SYSTEM_NAMESPACES
+from kubeharden.model.pods import POD_TEMPLATE_RESOURCES
 
-KINDS = ("single", "threshold", "first_seen", "sequence", "changed")
+KINDS = ("single", "threshold", "first_seen", "sequence", "changed", "remember")
 DEFAULT_STAGES = ("ResponseComplete", "Panic")
 MAPPING_KEYS = ("falco", "sigma", "elastic")
 _ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
 _RULE_KEYS = {"id", "title", "severity", "nsa", "det", "mitre", "description", "remediation", "message", "stages",
-              "match", "threshold", "first_seen", "sequence", "changed", "requires", "mappings", "examples",
+              "match", "threshold", "first_seen", "sequence", "changed", "remember", "requires", "mappings", "examples",
               "enabled", "needs_lists"}
 
 #: API group of the resources rules name, for checking an audit Policy (which matches on group).
@@ -59,7 +61,7 @@ METADATA_FIELDS = frozenset({
     "verb", "stage", "user.username", "user.groups", "objectRef.resource", "objectRef.subresource",
     "objectRef.namespace", "objectRef.apiGroup", "responseStatus.code", 'annotations["authorization.k8s.io/decision"]',
     "userAgent", "userAgentProduct", "sourceIPs[0]", "sourceIPs", "impersonatedUser.username",
-    "impersonatedUser.groups", "impersonatedUser",
+    "impersonatedUser.groups", "impersonatedUser", "sourceIPs[*]",
 })
 
 
@@ -67,7 +69,7 @@ METADATA_FIELDS = frozenset({
 class Trigger:
     """One place a rule listens: its index keys and the rest of its condition."""
 
-    rule: Rule
+    rule: DetectionRule
     step: int
     predicate: Predicate
     verbs: frozenset[str] | None
@@ -94,7 +96,9 @@ class Requirement:
 
 
 @dataclass(slots=True)
-class Rule:
+class DetectionRule:
+    """One audit-log detection rule of the rule pack (``detect/rules/*.yaml``), parsed and checked."""
+
     id: str
     title: str
     severity: Severity
@@ -119,6 +123,7 @@ class Rule:
     distinct: Getter | None = None
     value: list[Getter] = field(default_factory=list)
     transform: str | None = None
+    holds: Predicate | None = None  # remember: the condition kept per key
     #: Why the rule does not run (a list it needs is empty); None when it runs.
     inactive: str | None = None
 
@@ -161,24 +166,30 @@ def builtin_rule_files() -> list[Path]:
     return sorted(p for p in _BUILTIN_DIR.iterdir() if p.suffix in (".yaml", ".yml"))
 
 
+def fact_lists() -> dict[str, list[Any]]:
+    """The rule-pack lists that are Kubernetes facts, taken from where kubeharden defines each once
+    (``model/pods.py``, ``model/facts.py``); a rule file may still redefine them."""
+    return {"workload_resources": sorted(POD_TEMPLATE_RESOURCES), "system_namespaces": list(SYSTEM_NAMESPACES)}
+
+
 def load_rules(extra_files: Iterable[str | Path] = (), builtin: bool = True,
-               overrides: dict[str, list[Any]] | None = None) -> list[Rule]:
+               overrides: dict[str, list[Any]] | None = None) -> list[DetectionRule]:
     """Compile the built-in pack plus ``extra_files``; raises RuleError naming file and rule."""
     docs: list[tuple[str, dict[str, Any]]] = []
     files = [*(builtin_rule_files() if builtin else []), *map(Path, extra_files)]
-    for path in files:
+    for file in files:
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = yaml.safe_load(file.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise RuleError(f"{path}: cannot read: {exc.strerror or exc}") from None
+            raise RuleError(f"{file}: cannot read: {exc.strerror or exc}") from None
         except yaml.YAMLError as exc:
-            raise RuleError(f"{path}: not valid YAML: {exc}") from None
+            raise RuleError(f"{file}: not valid YAML: {exc}") from None
         if data is None:
             continue
         if not isinstance(data, dict) or not set(data) <= {"lists", "macros", "rules"}:
-            raise RuleError(f"{path}: a rule file is a mapping with lists, macros and rules")
-        docs.append((f"builtin:{path.name}" if builtin and path.parent == _BUILTIN_DIR else str(path), data))
-    ctx_lists: dict[str, list[Any]] = {}
+            raise RuleError(f"{file}: a rule file is a mapping with lists, macros and rules")
+        docs.append((f"builtin:{file.name}" if builtin and file.parent == _BUILTIN_DIR else str(file), data))
+    ctx_lists: dict[str, list[Any]] = fact_lists()
     macros: dict[str, Any] = {}
     for path, data in docs:
         for name, items in (data.get("lists") or {}).items():
@@ -188,7 +199,7 @@ def load_rules(extra_files: Iterable[str | Path] = (), builtin: bool = True,
         for name, cond in (data.get("macros") or {}).items():
             macros[str(name)] = cond
     ctx_lists.update(overrides or {})
-    rules: list[Rule] = []
+    rules: list[DetectionRule] = []
     seen: dict[str, str] = {}
     for path, data in docs:
         raw_rules = data.get("rules") or []
@@ -212,7 +223,7 @@ def load_rules(extra_files: Iterable[str | Path] = (), builtin: bool = True,
     return rules
 
 
-def compile_rule(raw: Any, source: str, lists: dict[str, list[Any]], macros: dict[str, Any]) -> Rule:
+def compile_rule(raw: Any, source: str, lists: dict[str, list[Any]], macros: dict[str, Any]) -> DetectionRule:
     if not isinstance(raw, dict):
         raise RuleError("a rule must be a mapping")
     unknown = set(map(str, raw)) - _RULE_KEYS
@@ -232,15 +243,15 @@ def compile_rule(raw: Any, source: str, lists: dict[str, list[Any]], macros: dic
     bad = [n for n in nsa if n not in REQUIREMENTS]
     if bad:
         raise RuleError(f"unknown guide ID(s): {', '.join(bad)}")
-    kinds = [k for k in ("threshold", "first_seen", "sequence", "changed") if k in raw]
+    kinds = [k for k in KINDS[1:] if k in raw]
     if len(kinds) > 1:
-        raise RuleError(f"a rule has at most one of threshold, first_seen, sequence, changed (got {kinds})")
+        raise RuleError(f"a rule has at most one of {', '.join(KINDS[1:])} (got {kinds})")
     mappings = raw.get("mappings") or {}
     if not isinstance(mappings, dict) or not set(mappings) <= set(MAPPING_KEYS):
         raise RuleError(f"mappings keys are {', '.join(MAPPING_KEYS)}")
     stages = tuple(str(s) for s in raw.get("stages") or DEFAULT_STAGES)
     examples = raw.get("examples") or {}
-    rule = Rule(
+    rule = DetectionRule(
         id=rid, title=str(raw["title"]), severity=severity, nsa=nsa,
         det=tuple(str(x) for x in raw.get("det") or ()), mitre=tuple(str(x) for x in raw.get("mitre") or ()),
         description=str(raw.get("description", "")).strip(), remediation=str(raw.get("remediation", "")).strip(),
@@ -260,6 +271,16 @@ def compile_rule(raw: Any, source: str, lists: dict[str, list[Any]], macros: dic
             rule.triggers.append(_trigger(rule, i, step, merged, ctx, stages))
         rule.window = parse_duration(seq.get("window", "5m"), "sequence.window")
         rule.by = _getters(seq.get("by") or ["user"], ctx)
+    elif rule.kind == "remember":
+        # Step 0 (re)defines what is remembered about a key; step 1, the match, alerts when the key's
+        # remembered value holds (a binding to a role written earlier in the log with all rights).
+        spec = _spec(raw, "remember")
+        if not isinstance(spec.get("when"), dict) or "holds" not in spec or not spec.get("by"):
+            raise RuleError("remember needs by: [fields], when: CONDITION and holds: CONDITION")
+        rule.triggers.append(_trigger(rule, 0, spec["when"], spec["when"], ctx, stages))
+        rule.triggers.append(_trigger(rule, 1, raw["match"], raw["match"], ctx, stages))
+        rule.by = _getters(spec["by"], ctx)
+        rule.holds = compile_condition(spec["holds"], ctx)
     else:
         rule.triggers.append(_trigger(rule, 0, raw["match"], raw["match"], ctx, stages))
     if rule.kind == "threshold":
@@ -308,7 +329,7 @@ _INDEX_FIELDS = {"verb": "verbs", "objectRef.resource": "resources", "resource":
                  "objectRef.subresource": "subresources", "subresource": "subresources"}
 
 
-def _trigger(rule: Rule, step: int, index_source: Any, cond: Any, ctx: CompileContext,
+def _trigger(rule: DetectionRule, step: int, index_source: Any, cond: Any, ctx: CompileContext,
              stages: tuple[str, ...]) -> Trigger:
     """Pull verb/resource/subresource constraints out of the top level of the condition into the
     index; compile the rest. Only plain values and lists are pulled, so the meaning is unchanged."""
@@ -401,9 +422,10 @@ def _message(template: str, ctx: CompileContext) -> Callable[[dict[str, Any], di
     return render
 
 
-def _requirement(rule: Rule, override: Any, level: str, lists: dict[str, list[Any]] | None = None) -> Requirement:
+def _requirement(rule: DetectionRule, override: Any, level: str,
+                 lists: dict[str, list[Any]] | None = None) -> Requirement:
     trig = rule.triggers[0]
-    verbs = sorted(set().union(*(t.verbs for t in rule.triggers))) if all(t.verbs for t in rule.triggers) else None
+    verbs = sorted({v for t in rule.triggers for v in t.verbs or ()}) if all(t.verbs for t in rule.triggers) else None
     resources: list[tuple[str, str, str]] | None = None
     if all(t.resources for t in rule.triggers):
         resources = []
@@ -447,5 +469,5 @@ def _requirement(rule: Rule, override: Any, level: str, lists: dict[str, list[An
     return req
 
 
-__all__ = ["KINDS", "MAPPING_KEYS", "Requirement", "Rule", "RuleError", "Trigger", "builtin_rule_files",
+__all__ = ["KINDS", "MAPPING_KEYS", "Requirement", "DetectionRule", "RuleError", "Trigger", "builtin_rule_files",
            "compile_rule", "load_rules", "parse_duration"]

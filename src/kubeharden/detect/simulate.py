@@ -237,10 +237,16 @@ def _attacks(at: float) -> list[dict[str, Any]]:
     return events
 
 
-def traffic(count: int, seed: int = 7, attacks: int = 1, rate: float = 200.0) -> Iterator[dict[str, Any]]:
-    """``count`` background events at about ``rate`` per second, plus ``attacks`` intrusions."""
+def traffic(count: int, seed: int = 7, attacks: int = 1, rate: float = 200.0,
+            bodies: bool = False) -> Iterator[dict[str, Any]]:
+    """``count`` background events at about ``rate`` per second, plus ``attacks`` intrusions.
+
+    ``bodies``: record request and response bodies as an API server running the Kubernetes
+    documentation's example audit policy does (see :mod:`kubeharden.detect.simulate_bodies`).
+    """
     rng = random.Random(seed)
     _ID_RNG.seed(seed)
+    dress = _dresser(seed, bodies)
     marks = sorted(rng.randrange(max(1, count)) for _ in range(attacks))
     pending: list[dict[str, Any]] = []
     for i in range(count):
@@ -249,13 +255,22 @@ def traffic(count: int, seed: int = 7, attacks: int = 1, rate: float = 200.0) ->
             marks.pop(0)
             pending.extend(_attacks(at))
         while pending and pending[0]["stageTimestamp"] <= _stamp(T0 + timedelta(seconds=at)):
-            yield pending.pop(0)
-        yield _noise(rng, at)
-    yield from pending
+            yield dress(pending.pop(0))
+        yield dress(_noise(rng, at))
+    yield from map(dress, pending)
 
 
-def baseline(seconds: float = 3600, rate: float = 2.0, seed: int = 3) -> Iterator[dict[str, Any]]:
+def baseline(seconds: float = 3600, rate: float = 2.0, seed: int = 3, bodies: bool = False) -> Iterator[dict[str, Any]]:
     """Quiet traffic for the first hour, so first-seen rules learn what normal looks like."""
     rng = random.Random(seed)
+    dress = _dresser(seed, bodies)
     for i in range(int(seconds * rate)):
-        yield _noise(rng, i / rate)
+        yield dress(_noise(rng, i / rate))
+
+
+def _dresser(seed: int, bodies: bool) -> Any:
+    if not bodies:
+        return lambda event: event
+    from kubeharden.detect.simulate_bodies import record_bodies
+    body_rng = random.Random(seed + 1)  # its own generator: the events are the same with or without bodies
+    return lambda event: record_bodies(event, body_rng)

@@ -30,6 +30,7 @@ from collections.abc import Iterable
 
 from kubeharden.analysis.reachability import DEFAULT_NAMESPACE, NAME_LABEL
 from kubeharden.inventory import Inventory
+from kubeharden.model.facts import SYSTEM_NAMESPACES
 from kubeharden.model.objects import K8sObject, as_dict, as_list
 
 GENERATED = "kubeharden.io/generated"
@@ -38,7 +39,7 @@ GENERATED = "kubeharden.io/generated"
 @dataclass(slots=True)
 class Options:
     namespaces: tuple[str, ...] = ()  # empty: every non-system namespace of the input
-    system_namespaces: tuple[str, ...] = ("kube-system", "kube-public", "kube-node-lease")
+    system_namespaces: tuple[str, ...] = SYSTEM_NAMESPACES
     ingress_namespace: str = "ingress-nginx"
     dns_namespace: str = "kube-system"
     dns_labels: tuple[tuple[str, str], ...] = (("k8s-app", "kube-dns"),)

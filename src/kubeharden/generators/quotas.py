@@ -28,6 +28,7 @@ from kubeharden.model.objects import K8sObject, as_dict
 from kubeharden.model.pods import pod_view
 
 _QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
+_SUFFIX: dict[str | None, int | Fraction]
 _SUFFIX = {None: 1, "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000), "k": 10**3,
            "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18, "Ki": 2**10, "Mi": 2**20,
            "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
@@ -147,7 +148,8 @@ def _effective(c: ContainerNeeds, r: str, defaults: Defaults, limit_default: Fra
     if lim is None:
         lim = limit_default
     if req is None:
-        req = c.limits.get(r) if c.limits.get(r) is not None else min(defaults.request[r], lim)
+        given = c.limits.get(r)
+        req = given if given is not None else min(defaults.request[r], lim)
     return req, lim
 
 
@@ -160,8 +162,8 @@ def build(namespace: str, pods: list[PodNeeds], headroom: float, defaults: Defau
     quota: dict[str, str] = {}
     for r in RESOURCES:
         # default must cover any request made without a limit, or defaulting would reject the pod.
-        unlimited_requests = [c.requests[r] for c in every if c.limits.get(r) is None and c.requests.get(r)]
-        default_limit = max([defaults.limit[r], *unlimited_requests])  # type: ignore[type-var]
+        unlimited_requests = [q for c in every if c.limits.get(r) is None and (q := c.requests.get(r))]
+        default_limit = max([defaults.limit[r], *unlimited_requests])
         values = [v for c in every for v in (c.requests.get(r), c.limits.get(r)) if v is not None]
         eff = [_effective(c, r, defaults, default_limit) for c in every]
         biggest = max([default_limit, *values, *(lim for _, lim in eff)])

@@ -107,8 +107,15 @@ def type_problems(raw: dict[str, Any], api_version: str, kind: str, limit: int =
     return problems
 
 
-def _is_int(v: Any) -> bool:
-    return (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer())
+def _is_int(v: Any, low: int = -(2**63), high: int = 2**63 - 1) -> bool:
+    """An integer in range (int64 by default), as Go's JSON decoder accepts it for the field."""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+
+def _is_int32(v: Any) -> bool:
+    return _is_int(v, -(2**31), 2**31 - 1)
 
 
 def _is_number(v: Any) -> bool:
@@ -119,11 +126,13 @@ _SCALARS = {
     "string": lambda v: isinstance(v, str),
     "boolean": lambda v: isinstance(v, bool),
     "integer": _is_int,
+    "int32": _is_int32,
     "number": _is_number,
-    "int-or-string": lambda v: isinstance(v, str) or _is_int(v),
+    "int-or-string": lambda v: isinstance(v, str) or _is_int32(v),
     "quantity": lambda v: isinstance(v, str) or _is_number(v),
 }
-_EXPECTED = {"string": "a string", "boolean": "a boolean (true or false, unquoted)", "integer": "an integer",
+_EXPECTED = {"string": "a string", "boolean": "a boolean (true or false, unquoted)",
+             "integer": "an integer (64-bit)", "int32": "an integer (32-bit)",
              "number": "a number", "int-or-string": "an integer or a string", "quantity": "a quantity"}
 
 
@@ -136,6 +145,8 @@ def describe(value: Any) -> str:
             else "a string" if isinstance(value, str) else f"a {type(value).__name__}")
     if isinstance(value, (dict, list)):
         return kind
+    if isinstance(value, bool):
+        return f"{kind} ({'true' if value else 'false'})"  # as YAML and JSON spell it
     return f"{kind} ({str(value)[:40]!r})"
 
 

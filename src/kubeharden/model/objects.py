@@ -112,7 +112,9 @@ def make_ref(raw: dict[str, Any], default_namespace: str | None = None) -> Resou
     meta = meta if isinstance(meta, dict) else {}
     name = meta.get("name") or meta.get("generateName") or "<unnamed>"
     namespace = meta.get("namespace")
-    if not namespace and default_namespace and is_namespaced(str(raw.get("kind") or "")):
+    if not is_namespaced(str(raw.get("kind") or "")):
+        namespace = None  # the API server clears it for cluster-scoped kinds
+    elif not namespace and default_namespace:
         namespace = default_namespace
     return ResourceRef(
         api_version=str(raw.get("apiVersion") or ""),

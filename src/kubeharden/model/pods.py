@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from collections.abc import Iterator
 
+from kubeharden.model.kinds import BUILTIN_GROUPS, KINDS_WITHOUT_POD, api_group
+from kubeharden.model.apitypes import describe
 from kubeharden.model.objects import K8sObject, as_dict, as_list, as_str_map
-from kubeharden.model.paths import has_backsteps, normalize_host_path
+from kubeharden.model.facts import has_backsteps, normalize_host_path
 
 #: kind -> path from the object root to the pod template (``None`` = the object is the pod).
 POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
@@ -35,7 +37,14 @@ POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "PodTemplate": ("template",),
 }
 
-#: API groups that own the kinds above (a CRD reusing a name such as "Deployment" is not a pod).
+#: The API resource (as in an audit event's ``objectRef.resource``) of each kind above.
+POD_TEMPLATE_RESOURCES: dict[str, str] = {
+    "pods": "Pod", "deployments": "Deployment", "statefulsets": "StatefulSet", "daemonsets": "DaemonSet",
+    "replicasets": "ReplicaSet", "replicationcontrollers": "ReplicationController", "jobs": "Job",
+    "cronjobs": "CronJob", "podtemplates": "PodTemplate",
+}
+
+#: API groups that own the kinds above (a CRD reusing a name such as "Deployment" is not one of them).
 _POD_GROUPS = {"", "apps", "extensions", "batch"}
 
 #: The three container lists of a PodSpec: (ContainerView.kind, the PodSpec field). Names are unique
@@ -44,11 +53,36 @@ CONTAINER_LISTS: tuple[tuple[str, str], ...] = (
     ("container", "containers"), ("initContainer", "initContainers"), ("ephemeralContainer", "ephemeralContainers"),
 )
 
+#: Where custom resources keep a pod template, by convention of the Kubernetes workload kinds
+#: (OpenShift DeploymentConfig, Argo Rollout, Knative Service: spec.template; CronJob-like
+#: resources: spec.jobTemplate.spec.template).
+CUSTOM_TEMPLATE_PATHS: tuple[tuple[str, ...], ...] = (("spec", "template"), ("spec", "jobTemplate", "spec", "template"))
+
+#: Report kinds of the problems that say how a custom resource was handled.
+TEMPLATE_EVALUATED = "pod-template"
+NOT_EVALUATED = "not-evaluated"
+
+#: How many nodes of a custom resource are searched for containers outside its pod template.
+SEARCH_LIMIT = 50_000
+
 INHERITED_FIELDS = frozenset(
     {"runAsUser", "runAsGroup", "runAsNonRoot", "seLinuxOptions", "seccompProfile", "appArmorProfile"}
 )
 
 APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
+
+
+class PodProblem(NamedTuple):
+    """Something said about a pod view: ``level`` error|warning|note and the report ``kind``."""
+
+    level: str
+    message: str
+    line: int | None
+    kind: str
+
+
+def _problem(level: str, message: str, line: int | None) -> PodProblem:
+    return PodProblem(level, message, line, "invalid-object" if level == "error" else "partial")
 
 
 class Setting(NamedTuple):
@@ -148,8 +182,11 @@ class PodView:
     template_meta: dict[str, Any]
     spec_path: str
     containers: list[ContainerView] = field(default_factory=list)
-    #: (level, message, line): "error" for wrong types, "note" for a partial object such as a patch
-    problems: list[tuple[str, str, int | None]] = field(default_factory=list)
+    #: "error" for wrong types, "note" for a partial object such as a patch or for a custom
+    #: resource evaluated as a pod template, "warning" for containers that were not evaluated
+    problems: list[PodProblem] = field(default_factory=list)
+    #: True when the object is a custom resource whose pod template was found by its shape
+    custom: bool = False
 
     @property
     def sc(self) -> dict[str, Any]:
@@ -185,15 +222,120 @@ class PodView:
         return self.obj.line(holder if holder is not None else self.spec, key)
 
 
+def may_carry_pod(kind: str) -> bool:
+    """Whether objects of ``kind`` must be read whole: a pod kind, or any kind not known to carry none."""
+    return kind in POD_TEMPLATE_PATHS or kind not in KINDS_WITHOUT_POD
+
+
 def pod_view(obj: K8sObject) -> PodView | None:
-    """Build the pod view of ``obj``, or None when the kind carries no pod."""
+    """Build the pod view of ``obj``, or None when it carries no pod.
+
+    Built-in pod kinds are read at their known template path. A custom resource (a kind
+    outside the built-in API groups) is evaluated when its ``spec.template`` (or
+    ``spec.jobTemplate.spec.template``) has the shape of a pod template; the view then says so
+    in a note. Containers found anywhere else in a custom resource are listed in a warning as
+    not evaluated (the view then has no spec), so nothing is dropped silently.
+    """
+    group = api_group(obj.ref.api_version)
     path = POD_TEMPLATE_PATHS.get(obj.kind)
-    if path is None:
+    if path is not None and group in _POD_GROUPS:
+        return _build(obj, path)
+    if group in BUILTIN_GROUPS:
         return None
-    group = obj.ref.api_version.rpartition("/")[0] if "/" in obj.ref.api_version else ""
-    if group not in _POD_GROUPS:
+    return _custom_view(obj, group)
+
+
+def is_pod_template(node: Any) -> bool:
+    """A PodTemplateSpec shape: a mapping whose ``spec`` holds a non-empty ``containers`` list of mappings
+    (PodSpec.containers is required; Kubernetes API reference, PodTemplateSpec and PodSpec)."""
+    containers = as_dict(as_dict(node).get("spec")).get("containers")
+    return isinstance(containers, list) and bool(containers) and all(isinstance(c, dict) for c in containers)
+
+
+def _at(raw: dict[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = raw
+    for step in path:
+        node = node.get(step) if isinstance(node, dict) else None
+    return node
+
+
+def _custom_view(obj: K8sObject, group: str) -> PodView | None:
+    where = f"{obj.kind} ({obj.ref.api_version})"
+    for path in CUSTOM_TEMPLATE_PATHS:
+        if not is_pod_template(_at(obj.raw, path)):
+            continue
+        view = _build(obj, path)
+        view.custom = True
+        dotted = ".".join(path)
+        parent = _at(obj.raw, path[:-1])
+        view.problems.insert(0, PodProblem(
+            "note", f"{where} is not a kind kubeharden knows; its {dotted} has the shape of a pod template and "
+            "was evaluated as the pod it creates", obj.line(parent, path[-1]), TEMPLATE_EVALUATED))
+        others, complete = find_containers(obj.raw, skip=path)
+        if others or not complete:
+            view.problems.append(_not_evaluated(obj, where, others, complete))
+        return view
+    found, complete = find_containers(obj.raw)
+    if not found and complete:
         return None
-    problems: list[tuple[str, str, int | None]] = []
+    view = PodView(obj, {}, {}, "spec")
+    view.problems.append(_not_evaluated(obj, where, found, complete))
+    return view
+
+
+def _not_evaluated(obj: K8sObject, where: str, paths: list[str], complete: bool) -> PodProblem:
+    shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    if paths:
+        message = (f"{where} carries containers outside a pod template kubeharden can read ({shown}); "
+                   "they were not evaluated")
+    else:
+        message = f"{where} is too large to search for containers ({SEARCH_LIMIT} nodes); it was not evaluated"
+    if paths and not complete:
+        message += f" (search stopped after {SEARCH_LIMIT} nodes)"
+    return PodProblem("warning", message, obj.line(), NOT_EVALUATED)
+
+
+def find_containers(raw: dict[str, Any], skip: tuple[str, ...] | None = None) -> tuple[list[str], bool]:
+    """Paths of container-like mappings in ``raw``, and whether the search was complete.
+
+    Container-like: a mapping with a string ``image`` that is an item of a list (``containers``,
+    ``initContainers``, Tekton ``steps`` …) or the value of a ``container`` key (Argo Workflows).
+    A list is reported once, as ``path[*]``. ``skip`` is a pod-template path already evaluated.
+    """
+    skipped = skip + ("spec",) if skip else None
+    found: list[str] = []
+    stack: list[tuple[Any, tuple[str, ...]]] = [(raw, ())]
+    seen = 0
+    while stack:
+        node, path = stack.pop()
+        seen += 1
+        if seen > SEARCH_LIMIT:
+            return found, False
+        if skipped is not None and path == skipped:
+            continue
+        if isinstance(node, dict):
+            for key, value in node.items():
+                key = str(key)
+                if key == "container" and isinstance(value, dict) and isinstance(value.get("image"), str):
+                    found.append(_dotted((*path, key)))
+                stack.append((value, (*path, key)))
+        elif isinstance(node, list):
+            if any(isinstance(item, dict) and isinstance(item.get("image"), str) for item in node):
+                found.append(_dotted(path) + "[*]")
+            for i, item in enumerate(node):
+                stack.append((item, (*path, str(i))))
+    return sorted(found), True
+
+
+def _dotted(path: tuple[str, ...]) -> str:
+    out = ""
+    for step in path:
+        out += f"[{step}]" if step.isdigit() else (f".{step}" if out else step)
+    return out
+
+
+def _build(obj: K8sObject, path: tuple[str, ...]) -> PodView:
+    problems: list[PodProblem] = []
     node: Any = obj.raw
     walked = ""
     for step in path:
@@ -201,10 +343,10 @@ def pod_view(obj: K8sObject) -> PodView | None:
         walked = f"{walked}.{step}" if walked else step
         if not isinstance(nxt, dict):
             if nxt is None:  # a patch or partial object (e.g. a Kustomize `$patch: delete`)
-                problems.append(("note", f"{walked} is missing: a partial object or patch; no pod to check",
+                problems.append(_problem("note", f"{walked} is missing: a partial object or patch; no pod to check",
                                  obj.line(node, step) if isinstance(node, dict) else obj.line()))
             else:
-                problems.append(("error", f"{walked} is {_describe(nxt)}, expected a mapping; no pod to check",
+                problems.append(_problem("error", f"{walked} is {_describe(nxt)}, expected a mapping; no pod to check",
                                  obj.line(node, step)))
             view = PodView(obj, {}, {}, walked or "spec")
             view.problems = problems
@@ -215,7 +357,8 @@ def pod_view(obj: K8sObject) -> PodView | None:
     spec = template.get("spec")
     spec_path = ".".join((*path, "spec"))
     if not isinstance(spec, dict):
-        problems.append(("error", f"{spec_path} is {_describe(spec)}, expected a mapping", obj.line(template, "spec")))
+        problems.append(_problem("error", f"{spec_path} is {_describe(spec)}, expected a mapping",
+                                 obj.line(template, "spec")))
         spec = {}
     view = PodView(obj, spec, meta, spec_path)
     for kind, key in CONTAINER_LISTS:
@@ -223,11 +366,12 @@ def pod_view(obj: K8sObject) -> PodView | None:
         if items is None:
             continue
         if not isinstance(items, list):
-            problems.append(("error", f"{spec_path}.{key} is {_describe(items)}, expected a list", obj.line(spec, key)))
+            problems.append(_problem("error", f"{spec_path}.{key} is {_describe(items)}, expected a list",
+                                     obj.line(spec, key)))
             continue
         for i, raw in enumerate(items):
             if not isinstance(raw, dict):
-                problems.append(("error", f"{spec_path}.{key}[{i}] is {_describe(raw)}, expected a mapping",
+                problems.append(_problem("error", f"{spec_path}.{key}[{i}] is {_describe(raw)}, expected a mapping",
                                  obj.line(items)))
                 continue
             name = raw.get("name")
@@ -236,32 +380,28 @@ def pod_view(obj: K8sObject) -> PodView | None:
     for c in view.containers:
         other = first_use.setdefault(c.name, c)
         if other is not c:
-            problems.append(("error", f"container name {c.name!r} is used by {other.path} and {c.path}: names must be "
-                             "unique across containers, initContainers and ephemeralContainers, so the API server "
-                             "refuses the pod", obj.line(c.raw, "name")))
+            problems.append(_problem(
+                "error", f"container name {c.name!r} is used by {other.path} and {c.path}: names must be unique "
+                "across containers, initContainers and ephemeralContainers, so the API server refuses the pod",
+                obj.line(c.raw, "name")))
     for key in ("securityContext",):
         if key in spec and spec[key] is not None and not isinstance(spec[key], dict):
-            problems.append(("error", f"{spec_path}.{key} is {_describe(spec[key])}, expected a mapping",
+            problems.append(_problem("error", f"{spec_path}.{key} is {_describe(spec[key])}, expected a mapping",
                              obj.line(spec, key)))
     for c in view.containers:
         sc = c.raw.get("securityContext")
         if sc is not None and not isinstance(sc, dict):
-            problems.append(("error", f"{c.path}.securityContext is {_describe(sc)}, expected a mapping",
+            problems.append(_problem("error", f"{c.path}.securityContext is {_describe(sc)}, expected a mapping",
                              obj.line(c.raw, "securityContext")))
     for i, vol in view.volumes():
         host = vol.get("hostPath")
         if isinstance(host, dict) and has_backsteps(host.get("path")):
-            problems.append(("error", f"{spec_path}.volumes[{i}].hostPath.path {host.get('path')!r} contains '..', "
-                             "which the API server refuses; it is judged as "
-                             f"{normalize_host_path(host.get('path'))}", obj.line(host, "path")))
+            problems.append(_problem(
+                "error", f"{spec_path}.volumes[{i}].hostPath.path {host.get('path')!r} contains '..', which the API "
+                f"server refuses; it is judged as {normalize_host_path(host.get('path'))}", obj.line(host, "path")))
     view.problems = problems
     return view
 
 
 def _describe(value: Any) -> str:
-    if value is None:
-        return "missing or null"
-    kind = ("a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list)
-            else "a boolean" if isinstance(value, bool) else "a number" if isinstance(value, (int, float))
-            else "a string" if isinstance(value, str) else f"a {type(value).__name__}")
-    return f"{kind} ({str(value)[:40]!r})"
+    return "missing or null" if value is None else describe(value)

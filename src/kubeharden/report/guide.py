@@ -32,14 +32,14 @@ def write_json(entries: Iterable[GuideEntry], out: IO[str]) -> None:
 
 def write_table(entries: Iterable[GuideEntry], out: IO[str]) -> None:
     table = Table(title=f"{GUIDE}: requirements and what checks them", title_justify="left")
-    for col in ("id", "section", "title", "implemented by (or why not)"):
+    for col in ("id", "section", "requirement", "implemented by (or why not)"):
         table.add_column(col, no_wrap=col == "id")
     for e in entries:
         r = e.requirement
         how = _implementers(e) if e.status in IMPLEMENTED else e.status
         if e.reason:
             how += f"; not checked: {e.reason}" if e.status in IMPLEMENTED else f": {e.reason}"
-        table.add_row(r.id, r.section, r.title, how)
+        table.add_row(r.id, r.section, f"{r.title}: {r.text}" if r.text else r.title, how)
     Console(file=out, width=None if out.isatty() else 170).print(table)
 
 

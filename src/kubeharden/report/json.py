@@ -17,7 +17,7 @@ from kubeharden.findings import Finding
 from kubeharden.guide import GUIDE
 from kubeharden.report.summary import summary
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 
 def _dump(value: Any) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from kubeharden.engine import ScanResult
 from kubeharden.findings import Finding
 from kubeharden.guide import requirement_url
+from kubeharden.model.pods import NOT_EVALUATED, TEMPLATE_EVALUATED
 
 
 def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None:
@@ -56,6 +57,32 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
         total_tests += tests
         total_failures += failures
         total_skipped += skipped
+    custom = [p for p in result.problems if p.kind in (TEMPLATE_EVALUATED, NOT_EVALUATED)]
+    if custom:
+        # Custom resources: evaluated through their pod template (a passing case that says so),
+        # or carrying containers that were not evaluated (a skipped case).
+        not_evaluated = sum(1 for p in custom if p.kind == NOT_EVALUATED)
+        suite = ET.SubElement(root, "testsuite", name="custom resources", tests=str(len(custom)), failures="0",
+                              errors="0", skipped=str(not_evaluated))
+        for p in custom:
+            case = ET.SubElement(suite, "testcase", classname="custom-resources", name=f"{p.resource} {p.kind}",
+                                 file=p.file or "", line=str(p.line or ""))
+            if p.kind == NOT_EVALUATED:
+                ET.SubElement(case, "skipped", message=p.message)
+            else:
+                ET.SubElement(case, "system-out").text = p.message
+        total_tests += len(custom)
+        total_skipped += not_evaluated
+    if result.not_assessable:
+        # Never a pass: a control this input cannot show is a skipped case that says why.
+        suite = ET.SubElement(root, "testsuite", name="not assessable", tests=str(len(result.not_assessable)),
+                              failures="0", errors="0", skipped=str(len(result.not_assessable)))
+        for control in result.not_assessable:
+            case = ET.SubElement(suite, "testcase", classname=control.id, name=f"{control.id} {control.title}")
+            ET.SubElement(case, "skipped", message=f"not assessable from {result.input_kind} input "
+                                                   f"(needs {' or '.join(control.inputs)})")
+        total_tests += len(result.not_assessable)
+        total_skipped += len(result.not_assessable)
     errors = [p for p in result.problems if p.level == "error"]
     if errors:
         suite = ET.SubElement(root, "testsuite", name="inputs", tests=str(len(errors)), failures="0",

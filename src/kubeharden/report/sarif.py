@@ -17,9 +17,13 @@ from kubeharden import __version__
 from kubeharden.engine import ScanResult
 from kubeharden.findings import Finding, Severity
 from kubeharden.guide import GUIDE_DOC_URL, requirement_url, title_of
+from kubeharden.model.pods import TEMPLATE_EVALUATED
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFO_URI = "https://github.com/kubeharden/kubeharden"
+#: partialFingerprints key of Finding.fingerprint. It replaces "kubeharden/v1", which held the message
+#: text: kept beside it, the old key would still change with every rewording, so it was dropped.
+FINGERPRINT_KEY = "kubeharden/v2"
 
 _LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning",
           Severity.LOW: "note", Severity.INFO: "note"}
@@ -40,12 +44,13 @@ def _rule(control: Any) -> dict[str, Any]:
     text = f"{control.description}\n\nFix: {control.remediation}\n\nGuide: {guide}"
     markdown = (f"{control.description}\n\n**Fix:** {control.remediation}\n\n**Guide:** {guide_md}\n\n"
                 f"**Equivalent checks:** {maps or 'none'}")
-    return {
+    rule: dict[str, Any] = {
         "id": control.id,
         "name": control.id.replace("-", ""),
         "shortDescription": {"text": control.title},
         "fullDescription": {"text": control.description},
-        "helpUri": requirement_url(control.nsa[0]) if control.nsa else GUIDE_DOC_URL,
+        # the control's own page; the guide's requirement stays in help and in properties.guideUri
+        "helpUri": control.doc_url,
         "help": {"text": text, "markdown": markdown},
         "defaultConfiguration": {"level": _LEVEL[control.severity]},
         "properties": {
@@ -54,8 +59,15 @@ def _rule(control: Any) -> dict[str, Any]:
             "precision": "high",
             "nsa": list(control.nsa),
             "mappings": control.mappings_dict(),
+            "guideUri": requirement_url(control.nsa[0]) if control.nsa else GUIDE_DOC_URL,
+            "slug": control.slug,
+            "status": control.status,
+            "since": control.since,
         },
     }
+    if control.formerly:  # SARIF 2.1.0, 3.49.4: the IDs this rule had in earlier versions of the tool
+        rule["deprecatedIds"] = list(control.formerly)
+    return rule
 
 
 def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
@@ -68,9 +80,11 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
         "locations": [{
             "logicalLocations": [{"fullyQualifiedName": where, "kind": "resource"}],
         }],
-        "partialFingerprints": {"kubeharden/v1": f"{f.control.id}|{f.resource}|{f.container_id or ''}|{f.message}"},
+        # The message text is left out on purpose: rewording a message must not make a new alert.
+        "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
         "properties": {"severity": f.severity.label, "resource": f.resource.to_dict(), "container": f.container,
-                       "container_list": f.container_list},
+                       "container_list": f.container_list, "path": f.path,
+                       "fix": f.fix.to_dict() if f.fix else None},
     }
     if f.file:
         physical: dict[str, Any] = {"artifactLocation": {"uri": file_uri(f.file)}}
@@ -88,9 +102,9 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
     index = {c.id: i for i, c in enumerate(result.controls)}
     notifications = []
     for p in result.problems:
-        if p.level == "note":
+        if p.level == "note" and p.kind != TEMPLATE_EVALUATED:
             continue
-        note: dict[str, Any] = {"level": "error" if p.level == "error" else "warning",
+        note: dict[str, Any] = {"level": {"error": "error", "note": "note"}.get(p.level, "warning"),
                                 "message": {"text": f"{p.where()}: {p.message}"},
                                 "descriptor": {"id": f"input/{p.kind}"}}
         if p.file:
@@ -114,7 +128,8 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
                 "executionSuccessful": not any(p.level == "error" for p in result.problems),
                 "toolExecutionNotifications": notifications,
                 # a property bag (SARIF 2.1.0 §3.8): the settings this run used
-                "properties": {"profile": result.profile, "config": result.config_file},
+                "properties": {"profile": result.profile, "config": result.config_file, "input": result.input_kind,
+                               "notAssessable": [c.id for c in result.not_assessable]},
             }],
             "results": [_result(f, index) for f in findings],
             "columnKind": "unicodeCodePoints",

@@ -7,6 +7,7 @@ from typing import Any
 
 from kubeharden.engine import ScanResult
 from kubeharden.findings import Severity
+from kubeharden.model.pods import NOT_EVALUATED, TEMPLATE_EVALUATED
 
 
 def compliance(result: ScanResult) -> list[dict[str, Any]]:
@@ -28,6 +29,19 @@ def compliance(result: ScanResult) -> list[dict[str, Any]]:
     return out
 
 
+
+
+def custom_resources(result: ScanResult) -> dict[str, dict[str, int]]:
+    """Objects per ``apiVersion/kind`` of custom resources evaluated through their pod template
+    (``evaluated``) and of those carrying containers that were not evaluated (``not_evaluated``)."""
+    out: dict[str, Counter[str]] = {"evaluated": Counter(), "not_evaluated": Counter()}
+    for p in result.problems:
+        if p.kind in (TEMPLATE_EVALUATED, NOT_EVALUATED) and p.resource is not None:
+            key = "evaluated" if p.kind == TEMPLATE_EVALUATED else "not_evaluated"
+            out[key][f"{p.resource.api_version}/{p.resource.kind}"] += 1
+    return {k: dict(sorted(v.items())) for k, v in out.items()}
+
+
 def summary(result: ScanResult) -> dict[str, Any]:
     by_sev = {s.label: result.findings_by_severity.get(s.label, 0) for s in reversed(Severity)}
     levels = Counter(p.level for p in result.pss)
@@ -43,6 +57,11 @@ def summary(result: ScanResult) -> dict[str, Any]:
         "pss_levels": {lvl: levels.get(lvl, 0) for lvl in ("restricted", "baseline", "privileged", "invalid")},
         "errors": sum(1 for p in result.problems if p.level == "error"),
         "warnings": sum(1 for p in result.problems if p.level == "warning"),
-        "skipped": sum(1 for p in result.problems if p.level == "note"),
+        "skipped": sum(1 for p in result.problems if p.level == "note" and p.kind != TEMPLATE_EVALUATED),
+        "custom_resources": custom_resources(result),
         "compliance": compliance(result),
+        "input": result.input_kind,
+        "control_status": result.control_status(),
+        "not_assessable": [{"control_id": c.id, "title": c.title, "inputs": list(c.inputs)}
+                           for c in result.not_assessable],
     }

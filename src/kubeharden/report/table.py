@@ -14,6 +14,7 @@ from rich.text import Text
 from kubeharden.engine import ScanResult
 from kubeharden.findings import NOTHING_CHECKED, OWN_OUTPUT, Finding, Severity
 from kubeharden.guide import GUIDE_POINTER, requirement_url
+from kubeharden.model.pods import TEMPLATE_EVALUATED
 from kubeharden.report.summary import summary
 
 STYLE = {Severity.CRITICAL: "bold white on red", Severity.HIGH: "bold red", Severity.MEDIUM: "yellow",
@@ -92,14 +93,26 @@ def _summary(console: Console, result: ScanResult) -> None:
     console.print(f"profile {s['profile']}, {s['objects']} objects, {s['controls']} controls")
     console.print(Text(f"configuration: {s['config'] or 'none (built-in defaults)'}"))
     console.print(Text(GUIDE_POINTER, style="dim"))
+    if result.not_assessable:
+        console.print(Text(f"not assessable from {result.input_kind} input, so neither passed nor failed: "
+                           + ", ".join(f"{c.id} (needs {' or '.join(c.inputs)})" for c in result.not_assessable),
+                           style="yellow"))
     for e in result.expired_exceptions:
         console.print(Text(f"exception #{e.index} ({e.control}) expired on {e.expires}: it no longer suppresses",
                            style="yellow"))
     for e in result.unused_exceptions:
         console.print(Text(f"exception #{e.index} ({e.control} {e.kind}/{e.namespace}/{e.name}) matched nothing",
                            style="yellow"))
+    custom = s["custom_resources"]
+    for kind, count in custom["evaluated"].items():
+        console.print(Text(f"{kind}: not a kind kubeharden knows; {count} object(s) evaluated through their pod "
+                           "template", style="yellow"))
+    for kind, count in custom["not_evaluated"].items():
+        console.print(Text(f"{kind}: {count} object(s) carry containers that were NOT evaluated "
+                           "(see the input problems)", style="bold yellow"))
     problems = [p for p in result.problems if p.level != "note" or p.kind in SHOWN_NOTES]
-    notes = [p for p in result.problems if p.level == "note" and p.kind not in SHOWN_NOTES]
+    notes = [p for p in result.problems if p.level == "note" and p.kind not in SHOWN_NOTES
+             and p.kind != TEMPLATE_EVALUATED]
     if problems:
         console.print(Text(f"\n{len(problems)} input problem(s):", style="bold"))
         for p in problems:

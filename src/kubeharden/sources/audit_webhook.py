@@ -226,7 +226,7 @@ class AuditReceiver(ThreadingHTTPServer):
             log.warning("TLS handshake with %s failed: %s", client_address[0], exc)
             return
         try:
-            self.RequestHandlerClass(tls_sock, client_address, self)
+            self.RequestHandlerClass(tls_sock, client_address, self)  # type: ignore[arg-type]  # typeshed: Self
         finally:
             try:
                 tls_sock.close()
@@ -253,7 +253,7 @@ class AuditReceiver(ThreadingHTTPServer):
     def stats_dict(self) -> dict[str, Any]:
         st = self.stats
         with st.lock:
-            out = {"batches": st.batches, "events": st.events, "malformed_batches": st.malformed,
+            out: dict[str, float] = {"batches": st.batches, "events": st.events, "malformed_batches": st.malformed,
                    "rejected_batches": st.rejected_batches, "rejected_events": st.rejected_events}
         out.update(self.worker.counts)
         out["queue_depth"] = self.worker.depth()

@@ -35,8 +35,11 @@ class ReadOptions:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     #: Kinds for which only apiVersion, kind and metadata are loaded (None: load everything).
     shallow_kind: Callable[[str], bool] | None = None
-    #: The namespace of namespaced objects without ``metadata.namespace`` (kubectl's ``-n``).
-    namespace: str = DEFAULT_NAMESPACE
+    #: The namespace of namespaced objects without ``metadata.namespace`` (kubectl's ``-n``); None: not
+    #: given, so ``default``, and objects naming another namespace are not remarked upon.
+    namespace: str | None = None
+    #: ``-n`` means "kubectl apply -n": objects naming another namespace are remarked upon
+    namespace_strict: bool = False
     #: Files never read, by (st_dev, st_ino), with the reason (the report this run writes).
     skip_files: dict[tuple[int, int], str] = field(default_factory=dict)
 
@@ -102,7 +105,8 @@ def read_file(path: str, options: ReadOptions | None = None) -> Iterator[K8sObje
             size = os.path.getsize(path)
             if size > options.max_file_bytes:
                 yield Problem("error", "too-large",
-                              f"file is {mebibytes(size)}, over the {mebibytes(options.max_file_bytes)} limit "
+                              f"file is {mebibytes(size)} ({size:,} bytes), over the "
+                              f"{mebibytes(options.max_file_bytes)} ({options.max_file_bytes:,} bytes) limit "
                               "(--max-file-size); skipped", file=display)
                 return
             with open(path, "rb") as fh:
@@ -116,12 +120,13 @@ def read_file(path: str, options: ReadOptions | None = None) -> Iterator[K8sObje
                       file=display)
         return
     yield from parse_bytes(data, display, source="stdin" if path == "-" else "file",
-                           shallow_kind=options.shallow_kind, namespace=options.namespace)
+                           shallow_kind=options.shallow_kind, namespace=options.namespace,
+                           namespace_strict=options.namespace_strict)
 
 
 def parse_bytes(data: bytes, display: str, source: str = "file",
                 shallow_kind: Callable[[str], bool] | None = None,
-                namespace: str = DEFAULT_NAMESPACE) -> Iterator[K8sObject | Problem]:
+                namespace: str | None = None, namespace_strict: bool = False) -> Iterator[K8sObject | Problem]:
     """Decode and parse one file's bytes."""
     if b"\x00" in data[:8192]:
         yield Problem("error", "binary", "binary file (NUL bytes); skipped", file=display)
@@ -135,12 +140,12 @@ def parse_bytes(data: bytes, display: str, source: str = "file",
         return
     if not text.strip():
         return
-    yield from parse_text(text, display, source, shallow_kind, namespace)
+    yield from parse_text(text, display, source, shallow_kind, namespace, namespace_strict)
 
 
 def parse_text(text: str, display: str, source: str = "file",
                shallow_kind: Callable[[str], bool] | None = None,
-               namespace: str = DEFAULT_NAMESPACE) -> Iterator[K8sObject | Problem]:
+               namespace: str | None = None, namespace_strict: bool = False) -> Iterator[K8sObject | Problem]:
     """Objects and problems of one file's text; ``namespace`` is given to namespaced objects without one."""
     docs = load_documents(text, shallow_kind)
     if display.lower().endswith(".json"):
@@ -156,22 +161,25 @@ def parse_text(text: str, display: str, source: str = "file",
             else:
                 yield Problem("error", "parse", doc.error.message, file=display, line=doc.error.line or doc.line)
             continue
-        yield from unpack(doc.data, display, doc.line, source, namespace=namespace)
+        yield from unpack(doc.data, display, doc.line, source, namespace=namespace, namespace_strict=namespace_strict)
 
 
 def _imply_identity(item: dict[str, Any], api_version: str, kind: str) -> None:
     """Items of a typed list (``PodList``, ``DeploymentList`` …) may omit apiVersion and kind.
 
     ``kubectl get -o yaml`` writes them that way: the list's own apiVersion and its kind
-    without ``List`` name every item (api-conventions.md, "Lists and Simple kinds").
+    without ``List`` name every item (api-conventions.md, "Lists and Simple kinds"). As in
+    apimachinery's ``decodeToList``, only an item missing *both* takes them; one that names
+    either is left as written.
     """
+    if item.get("apiVersion") or item.get("kind"):
+        return
     for key, value in (("apiVersion", api_version), ("kind", kind)):
-        if key not in item or item[key] in (None, ""):
-            if isinstance(item, LineMap):
-                item.pop(key, None)
-                item.add(key, value, item.line)
-            else:
-                item[key] = value
+        if isinstance(item, LineMap):
+            item.pop(key, None)
+            item.add(key, value, item.line)
+        else:
+            item[key] = value
 
 
 def _is_template(text: str, doc: Any) -> bool:
@@ -209,7 +217,8 @@ def _json_error(message: str, line: int | None) -> Any:
 
 
 def unpack(data: Any, display: str, line: int, source: str = "file",
-           _depth: int = 0, namespace: str = DEFAULT_NAMESPACE) -> Iterator[K8sObject | Problem]:
+           _depth: int = 0, namespace: str | None = None,
+           namespace_strict: bool = False) -> Iterator[K8sObject | Problem]:
     """Objects from one document; ``List`` and every ``*List`` kind are unpacked."""
     if data is None:
         return
@@ -240,13 +249,18 @@ def unpack(data: Any, display: str, line: int, source: str = "file",
         for item in items:
             if item_kind and isinstance(item, dict):
                 _imply_identity(item, api_version, item_kind)
-            yield from unpack(item, display, line_of(item) or line, source, _depth + 1, namespace)
+            yield from unpack(item, display, line_of(item) or line, source, _depth + 1, namespace, namespace_strict)
         return
     meta = data.get("metadata")
     if meta is not None and not isinstance(meta, dict):
         yield Problem("error", "invalid-object", f"{kind}: metadata is not a mapping; skipped",
                       file=display, line=line_of(data, "metadata") or line)
         return
-    ref = make_ref(data, namespace)
-    defaulted = ref.namespace is not None and not (isinstance(meta, dict) and meta.get("namespace"))
+    ref = make_ref(data, namespace or DEFAULT_NAMESPACE)
+    written = meta.get("namespace") if isinstance(meta, dict) else None
+    defaulted = ref.namespace is not None and not written
+    if namespace_strict and namespace and written and ref.namespace is not None and str(written) != namespace:
+        yield Problem("warning", "namespace", f"{ref} names namespace {written!r}, but -n says {namespace!r}: "
+                      f"kubectl apply -n {namespace} refuses this object", file=display,
+                      line=line_of(meta, "namespace") or line, resource=ref)
     yield K8sObject(raw=data, ref=ref, origin=Provenance(display, line_of(data) or line, source, defaulted))

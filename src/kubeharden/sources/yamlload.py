@@ -126,7 +126,7 @@ class Document:
     span: tuple[int, int] = (0, 0)
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+class _Loader(_BaseLoader):
     """Safe loader building LineMap/LineList and checking each document before construction."""
 
     def __init__(self, stream: Any) -> None:
@@ -160,10 +160,17 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     def construct_go_scalar(self, node: ScalarNode) -> Any:
         """bool, int, float and null as go-yaml v2 reads them (explicit tags included)."""
         text = self.construct_scalar(node)
+        value: Any
         tag, value = resolve_plain(text) if text else (NULL_TAG, None)
         if tag != node.tag and not (node.tag == FLOAT_TAG and tag == INT_TAG):
             raise DocumentError(f"{text!r} is not a valid {node.tag.rpartition(':')[2]}", node.start_mark.line + 1)
-        return float(value) if node.tag == FLOAT_TAG else value
+        if node.tag == FLOAT_TAG or isinstance(value, float):
+            value = float(value)
+            # sigs.k8s.io/yaml writes a whole float64 to JSON as an integer (1e3 -> 1000): the API server
+            # and every field then see the integer
+            if value.is_integer() and abs(value) < 2**63:
+                return int(value)
+        return value
 
     def construct_yaml_map(self, node: MappingNode) -> Iterator[LineMap]:  # type: ignore[override]
         data = LineMap()
@@ -216,7 +223,7 @@ _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_yaml_seq)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 # A plain "=" resolves to YAML 1.1's `value` tag (seen in kube-prometheus CRDs): keep the string.
-_Loader.add_constructor("tag:yaml.org,2002:value", _Loader.construct_yaml_str)
+_Loader.add_constructor("tag:yaml.org,2002:value", _Loader.construct_yaml_str)  # type: ignore[type-var]  # stubs
 for _tag in (BOOL_TAG, INT_TAG, FLOAT_TAG, NULL_TAG):
     _Loader.add_constructor(_tag, _Loader.construct_go_scalar)
 _Loader.add_constructor(None, _Loader.construct_undefined)
@@ -337,7 +344,7 @@ def _top_scalar(node: Node, key: str) -> str | None:
     return None
 
 
-def _shallow(node: Node, shallow_kind: Callable[[str], bool] | None) -> Node:
+def _shallow(node: Node | None, shallow_kind: Callable[[str], bool] | None) -> Node | None:
     """Only identity and metadata of documents whose kind nobody reads in full.
 
     A large CustomResourceDefinition costs far more to construct in Python than to parse;

@@ -1,0 +1,128 @@
+"""Kubernetes facts that several parts of kubeharden judge by, each defined once.
+
+The scan controls (``checks/``), the Pod Security Standards evaluation (``checks/pss.py``) and
+the audit-log rules (``detect/``) all read these, so a pod gets the same verdict whether it
+arrives as a manifest or in an audit event's request body.
+
+* :data:`SYSTEM_NAMESPACES`: the namespaces Kubernetes creates for itself. Source: Kubernetes
+  documentation, "Namespaces", section "Initial namespaces" (``default`` is created too but is
+  meant for users; ``kube-node-lease`` holds the nodes' heartbeat Leases).
+* :data:`BASELINE_CAPABILITIES` and :func:`dangerous_capabilities`: the capabilities the Pod
+  Security Standards' *baseline* profile lets a container add ("Capabilities" control of the
+  "Pod Security Standards" page); anything else breaks isolation.
+* :func:`normalize_host_path` and :func:`sensitive_reason`: whether a ``hostPath`` volume hands
+  the pod part of the node (Kubernetes documentation, "Volumes", ``hostPath``: "HostPath
+  volumes present many security risks"; the runtime sockets and kubelet/etcd directories are
+  the ones the guide names). ``sensitive_reason`` is the single comparison function.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable
+from typing import Any
+
+#: Namespaces Kubernetes creates and uses itself ("Namespaces" > "Initial namespaces").
+SYSTEM_NAMESPACES: tuple[str, ...] = ("kube-system", "kube-public", "kube-node-lease")
+
+#: Capabilities the Pod Security Standards' baseline profile allows to be added.
+BASELINE_CAPABILITIES = frozenset({
+    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
+    "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+})
+
+
+def capability_name(value: Any) -> str:
+    """``cap_sys_admin`` / ``CAP_SYS_ADMIN`` / ``SYS_ADMIN`` → ``SYS_ADMIN``: the name the runtime
+    uses (container runtimes accept the ``CAP_`` prefix and any case)."""
+    return str(value).upper().removeprefix("CAP_")
+
+
+def dangerous_capabilities(added: Iterable[Any]) -> list[str]:
+    """The capabilities of ``added`` beyond the baseline set (``ALL`` included), normalised names."""
+    names = [capability_name(cap) for cap in added]
+    return [cap for cap in names if cap not in BASELINE_CAPABILITIES]
+
+
+#: Node directories whose whole mount exposes the node (the directory itself, not every file below it).
+SENSITIVE_DIRS: dict[str, str] = {
+    "/": "the node's whole filesystem, including kubelet credentials and every pod's data",
+    "/etc": "the node's configuration, including /etc/kubernetes credentials and /etc/shadow",
+    "/var": "the node's state, including kubelet credentials and container storage",
+    "/usr": "the node's binaries, which a writer can replace",
+    "/bin": "the node's binaries, which a writer can replace",
+    "/sbin": "the node's binaries, which a writer can replace",
+    "/lib": "the node's libraries and kernel modules",
+    "/boot": "the node's kernel and boot loader",
+    "/root": "root's home on the node (SSH keys, cloud credentials)",
+    "/home": "users' homes on the node (SSH keys, kubeconfigs)",
+    "/dev": "every device of the node",
+    "/run": "runtime sockets and state of the node's daemons",
+    "/var/run": "runtime sockets and state of the node's daemons",
+    "/var/log": "the node's logs; writable, it enables the kubelet log symlink escape",
+    "/lib/modules": "kernel modules that a writer can load into the node's kernel",
+}
+#: Node trees that are sensitive wherever one mounts into them.
+SENSITIVE_TREES: dict[str, str] = {
+    "/proc": "kernel and process interfaces of the whole node",
+    "/sys": "kernel interfaces of the node (cgroups release_agent, kernel parameters)",
+    "/etc/kubernetes": "control-plane and kubelet credentials and static pod manifests",
+    "/var/lib/kubelet": "kubelet credentials and every pod's volumes and tokens",
+    "/var/lib/docker": "container storage of every pod on the node",
+    "/var/lib/containerd": "container storage of every pod on the node",
+    "/var/lib/etcd": "the cluster's whole database, Secrets included",
+    "/run/containerd": "the containerd socket and state: control of every container",
+    "/var/run/containerd": "the containerd socket and state: control of every container",
+    "/run/crio": "the CRI-O socket: control of every container",
+    "/var/run/crio": "the CRI-O socket: control of every container",
+    "/dev/mem": "physical memory of the node",
+    "/dev/kmem": "kernel memory of the node",
+    "/etc/shadow": "password hashes of the node's users",
+}
+RUNTIME_SOCKETS = ("docker.sock", "containerd.sock", "crio.sock", "cri-dockerd.sock", "podman.sock")
+
+
+def normalize_host_path(path: Any) -> str:
+    """A ``hostPath.path`` as the node resolves it: stripped and normalised (``//etc/./`` → ``/etc``);
+    relative or empty values are returned as they are (the API rejects them)."""
+    text = str(path or "").strip()
+    if not text:
+        return ""
+    if not text.startswith("/"):
+        return text
+    # normpath keeps a leading "//" (POSIX leaves it implementation-defined); Linux treats it as "/".
+    return posixpath.normpath("/" + text.lstrip("/"))
+
+
+def has_backsteps(path: Any) -> bool:
+    """Whether ``path`` has a ``..`` element, which the API server refuses in a hostPath.
+
+    Kubernetes: pkg/apis/core/validation (``validatePathNoBacksteps``): "must not contain '..'".
+    """
+    return ".." in str(path or "").split("/")
+
+
+def path_under(path: str, prefix: str) -> bool:
+    """``path`` is ``prefix`` or inside it (both normalised)."""
+    if prefix == "/":
+        return path == "/"
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+
+
+def sensitive_reason(path: str) -> str | None:
+    """Why mounting ``path`` from the host is dangerous, or None. The one comparison used by the
+    scan controls and the audit rules; ``path`` is normalised here too, so callers may pass raw values."""
+    path = normalize_host_path(path)
+    if path.endswith(RUNTIME_SOCKETS):
+        return "the container runtime socket gives full control of every container on the node"
+    if path in SENSITIVE_DIRS:
+        return SENSITIVE_DIRS[path]
+    for prefix, reason in SENSITIVE_TREES.items():
+        if path_under(path, prefix):
+            return reason
+    return None
+
+
+__all__ = ["BASELINE_CAPABILITIES", "RUNTIME_SOCKETS", "SENSITIVE_DIRS", "SENSITIVE_TREES", "SYSTEM_NAMESPACES",
+           "capability_name", "dangerous_capabilities", "has_backsteps", "normalize_host_path", "path_under",
+           "sensitive_reason"]

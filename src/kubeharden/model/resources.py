@@ -1,0 +1,116 @@
+"""Container compute resources as the API server leaves them after defaulting and admission.
+
+Three Kubernetes rules decide whether a container ends up with a request or a limit for a
+resource, and each is implemented here once:
+
+1. **A limit implies the request.** When a container sets a limit but no request for a
+   resource, the API server sets the request to the limit (``SetDefaults_Pod`` in
+   kubernetes/kubernetes ``pkg/apis/core/v1/defaults.go``; "Resource Management for Pods and
+   Containers", https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/).
+2. **LimitRange defaults are applied at admission.** In a namespace with a LimitRange, the
+   LimitRanger admission plugin gives every container (and init container) that leaves a
+   request or limit unset the ``defaultRequest`` or ``default`` of each ``type: Container``
+   item ("Limit Ranges", https://kubernetes.io/docs/concepts/policy/limit-range/). The item is
+   itself defaulted when it is stored (``SetDefaults_LimitRangeItem``): a missing ``default``
+   takes ``max``, a missing ``defaultRequest`` takes ``default`` and then ``min``. So a LimitRange
+   with only ``max: {memory: 1Gi}`` still gives every container a 1Gi memory limit.
+3. **Pod-level resources bound the whole pod.** ``spec.resources`` (pod-level requests and
+   limits, KEP-2837, beta since Kubernetes 1.34) caps the containers together, for ``cpu`` and
+   ``memory`` only ("Resource Management for Pods and Containers", pod-level resource
+   specification); a container without its own limit is then bounded by the pod's.
+
+Ephemeral containers cannot set resources (the API rejects them), so they are never judged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from collections.abc import Iterable
+
+from kubeharden.model.objects import K8sObject, as_dict, as_list
+from kubeharden.model.pods import ContainerView
+
+#: The resources whose requests and limits the guide's resource policies cover (NSA-NET-10/11):
+#: CPU, memory and node-local ephemeral storage (container writable layer, logs, emptyDir).
+COMPUTE_RESOURCES = ("cpu", "memory", "ephemeral-storage")
+
+#: Resources that pod-level ``spec.resources`` may set (KEP-2837: cpu and memory; hugepages aside).
+POD_LEVEL_RESOURCES = frozenset({"cpu", "memory"})
+
+
+def _set(values: Any) -> frozenset[str]:
+    """The resource names of a ResourceList whose value is present (``cpu: ""`` or null is unset)."""
+    return frozenset(str(k) for k, v in as_dict(values).items() if v not in (None, ""))
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerResources:
+    """What one container sets itself: resource names with a request and with a limit.
+
+    ``requests`` already includes the limits (rule 1). Lines point at ``resources.requests``,
+    ``resources.limits`` or, failing those, at the container.
+    """
+
+    name: str
+    kind: str  # container | initContainer
+    requests: frozenset[str]
+    limits: frozenset[str]
+    requests_line: int | None
+    limits_line: int | None
+    #: the container's field path (``spec.containers[0]``) and its own request values, for structured fixes
+    path: str = ""
+    request_values: dict[str, Any] = field(default_factory=dict)
+
+
+def container_resources(c: ContainerView) -> ContainerResources | None:
+    """The declared resources of ``c``; None for an ephemeral container (it cannot have any)."""
+    if c.kind == "ephemeralContainer":
+        return None
+    res = as_dict(c.raw.get("resources"))
+    limits = _set(res.get("limits"))
+    requests = _set(res.get("requests")) | limits
+    line = c.line(res or None, "requests") if "requests" in res else c.line(res or None)
+    return ContainerResources(c.name, c.kind, requests, limits, line,
+                              c.line(res, "limits") if "limits" in res else line, c.path,
+                              {str(k): v for k, v in as_dict(res.get("requests")).items()})
+
+
+def pod_level_resources(spec: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
+    """(requests, limits) set by a pod spec's own ``resources`` (rule 3), cpu and memory only."""
+    res = as_dict(spec.get("resources"))
+    limits = _set(res.get("limits")) & POD_LEVEL_RESOURCES
+    return (_set(res.get("requests")) & POD_LEVEL_RESOURCES) | limits, limits
+
+
+@dataclass(slots=True)
+class NamespaceDefaults:
+    """What the LimitRanges of one namespace default for containers (rule 2).
+
+    ``requests`` and ``limits`` map a resource name to the LimitRange that supplies it.
+    """
+
+    requests: dict[str, K8sObject] = field(default_factory=dict)
+    limits: dict[str, K8sObject] = field(default_factory=dict)
+
+
+def limit_range_defaults(limit_ranges: Iterable[K8sObject]) -> NamespaceDefaults:
+    """The container defaults of ``limit_ranges`` (all of one namespace), after API defaulting.
+
+    Items whose ``type`` is not ``Container`` default nothing (``Pod`` and
+    ``PersistentVolumeClaim`` items only constrain). Malformed items are skipped; they never
+    raise.
+    """
+    out = NamespaceDefaults()
+    for lr in limit_ranges:
+        for item in as_list(as_dict(lr.raw.get("spec")).get("limits")):
+            item = as_dict(item)
+            if item.get("type") != "Container":
+                continue
+            default = _set(item.get("default")) | _set(item.get("max"))
+            default_request = _set(item.get("defaultRequest")) | default | _set(item.get("min"))
+            for r in default:
+                out.limits.setdefault(r, lr)
+            for r in default_request:
+                out.requests.setdefault(r, lr)
+    return out

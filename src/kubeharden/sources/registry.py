@@ -1,0 +1,88 @@
+"""The source registry: which source reads each input, one line per source.
+
+Every command that reads Kubernetes objects (scan, rbac, netpol, generate) reads them through
+:func:`read_inputs` (the command line reaches it through ``commands.common.open_inputs``), so an
+input added here reaches all of them. Adding one is one new module in ``sources/`` and one line
+in :data:`SOURCES` (docs/sources.md). The files source (files, folders, ``-`` for stdin) is not
+listed: it reads every input no other source claims.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+from kubeharden.findings import OWN_OUTPUT, Problem
+from kubeharden.model.objects import K8sObject
+from kubeharden.sources import snapshot
+from kubeharden.sources.files import ReadOptions, read_objects, skipped_reason
+
+Item = K8sObject | Problem
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One kind of input.
+
+    ``claims(path)`` says whether this source reads the command-line input ``path`` (without
+    reading it; cheap); ``read(path, options)`` yields its objects, with provenance naming the
+    source, and a Problem for whatever it cannot use (it never raises for bad input).
+    ``unpacks`` are kinds of envelope documents the source opens wherever they turn up (a
+    ``Snapshot`` inside a folder of manifests), with ``unpack(envelope, options)``; such kinds
+    are always loaded whole, never shallowly.
+    """
+
+    name: str
+    claims: Callable[[str], bool]
+    read: Callable[[str, ReadOptions], Iterator[Item]]
+    unpacks: frozenset[str] = field(default=frozenset())
+    unpack: Callable[[K8sObject, ReadOptions], Iterator[Item]] | None = None
+
+
+#: Every source but files, in the order they are asked; the first that claims an input reads it.
+SOURCES: tuple[Source, ...] = (
+    Source("snapshot", snapshot.claims, snapshot.read, frozenset({snapshot.KIND}), snapshot.unpack_snapshot),
+)
+
+_UNPACKERS = {kind: source.unpack for source in SOURCES if source.unpack is not None for kind in source.unpacks}
+
+
+def source_for(path: str) -> Source | None:
+    """The registered source that claims ``path``, or None for the files source."""
+    return next((source for source in SOURCES if source.claims(path)), None)
+
+
+def read_inputs(paths: Iterable[str], options: ReadOptions | None = None) -> Iterator[Item]:
+    """Every object of every input in ``paths``, in order, and a Problem for everything else.
+
+    Each input goes to the source that claims it, else to the files source; the report this run
+    writes (``options.skip_files``) is never read, whichever source claims it; envelopes such as
+    a ``Snapshot`` are opened wherever they were read. Never raises for bad input.
+    """
+    options = _whole_envelopes(options or ReadOptions())
+    for path in paths:
+        source = source_for(path)
+        if source is None:
+            stream = read_objects([path], options)
+        elif (reason := skipped_reason(path, options.skip_files)) is not None:
+            stream = iter([Problem("note", OWN_OUTPUT, f"{reason}; not read as input", file=path)])
+        else:
+            stream = source.read(path, options)
+        yield from _opened(stream, options) if _UNPACKERS else stream
+
+
+def _opened(stream: Iterator[Item], options: ReadOptions) -> Iterator[Item]:
+    for item in stream:
+        unpack = _UNPACKERS.get(item.kind) if isinstance(item, K8sObject) else None
+        if unpack is not None and isinstance(item, K8sObject):
+            yield from unpack(item, options)
+        else:
+            yield item
+
+
+def _whole_envelopes(options: ReadOptions) -> ReadOptions:
+    """``options`` whose shallow loading never applies to envelope kinds (their items are the content)."""
+    shallow = options.shallow_kind
+    if shallow is None or not _UNPACKERS:
+        return options
+    return replace(options, shallow_kind=lambda kind: kind not in _UNPACKERS and shallow(kind))

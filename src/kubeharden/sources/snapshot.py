@@ -1,0 +1,200 @@
+"""Snapshots: the objects of a cluster dumped to one file, read as if they were manifests.
+
+Three shapes are read, plain or gzip-compressed (``.gz``):
+
+- what ``kubectl get … -A -o json`` (or ``-o yaml``) writes: a ``List`` of objects
+  (https://kubernetes.io/docs/reference/kubectl/#output-options; lists are unpacked as
+  api-conventions.md "Lists and Simple kinds" says, by :func:`kubeharden.sources.files.unpack`);
+- JSON lines: one object (or list) per line, as ``kubectl get -o json | jq -c '.items[]'`` writes;
+- kubeharden's own envelope, ``{"apiVersion": "kubeharden.io/v1", "kind": "Snapshot",
+  "metadata": {"name": …}, "items": [objects]}``, which names the dump.
+
+Every object read from a snapshot has the provenance ``source="snapshot"``, the snapshot's
+path as its file and the line of the object in the (decompressed) text, so a finding names
+both the snapshot and the object (``zcat dump.json.gz | sed -n LINEp`` shows it).
+
+The snapshot source claims a file named on the command line whose name ends in ``.gz``,
+``.jsonl`` or ``.ndjson``. A ``Snapshot`` envelope in a plain ``.json`` or ``.yaml`` file (on the
+command line or in a folder) is read by the files source and unpacked here (:func:`unpack_snapshot`),
+so its items are never mistaken for one unknown object. ``--max-file-size`` limits the file and
+its decompressed text alike (a gzip bomb is refused, never inflated).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import zlib
+from collections.abc import Generator, Iterator
+from functools import partial
+from typing import Any
+
+from kubeharden.findings import Problem
+from kubeharden.model.objects import K8sObject
+from kubeharden.sources.files import ReadOptions, mebibytes, parse_bytes, unpack
+from kubeharden.sources.yamlload import MAX_DEPTH, line_of
+
+SOURCE = "snapshot"
+#: kubeharden's own API group and the envelope kind; only v1 exists.
+GROUP = "kubeharden.io"
+API_VERSION = f"{GROUP}/v1"
+KIND = "Snapshot"
+#: Names the snapshot source reads when they are given on the command line.
+SUFFIXES = (".gz", ".jsonl", ".ndjson")
+#: The first two bytes of every gzip member (RFC 1952, section 2.3.1).
+GZIP_MAGIC = b"\x1f\x8b"
+
+Item = K8sObject | Problem
+
+
+def claims(path: str) -> bool:
+    """Whether ``path`` (as given on the command line) is a snapshot: not a folder, named .gz, .jsonl or .ndjson."""
+    return path != "-" and path.lower().endswith(SUFFIXES) and not os.path.isdir(path)
+
+
+def read(path: str, options: ReadOptions) -> Iterator[Item]:
+    """Objects of the snapshot file ``path``, and a Problem for everything that cannot be used.
+
+    Never raises: unreadable, truncated or corrupt gzip, non-UTF-8 text, JSON errors and files
+    (or decompressed texts) over ``options.max_file_bytes`` become problems naming the file.
+    """
+    data = yield from _load(path, options.max_file_bytes)
+    if data is None:
+        return
+    if _is_json_lines(data):
+        yield from _json_lines(data, path, options)
+    else:
+        yield from parse_bytes(data, path, source=SOURCE, shallow_kind=options.shallow_kind,
+                               namespace=options.namespace)
+
+
+def unpack_snapshot(obj: K8sObject, options: ReadOptions) -> Iterator[Item]:
+    """The items of a ``kubeharden.io/v1`` ``Snapshot`` envelope, each with snapshot provenance.
+
+    ``obj`` is the envelope as any source read it. An object of another API group that happens
+    to be called ``Snapshot`` (a custom resource) is passed through unchanged. An unknown version
+    of the envelope, ``items`` that is not a list and a snapshot nested in a snapshot are errors;
+    an empty snapshot is a note, so that nothing read is never silent.
+    """
+    if _group(obj) != GROUP:
+        yield obj
+        return
+    file, line = obj.origin.file, obj.origin.line
+    if obj.ref.api_version != API_VERSION:
+        yield Problem("error", "invalid-object", f"{KIND} {obj.ref.api_version}: unknown snapshot version "
+                      f"(kubeharden reads {API_VERSION}); skipped", file=file, line=line)
+        return
+    items = obj.raw.get("items")
+    if items is None or items == []:
+        yield Problem("note", "skipped", f"{KIND} {obj.name or '(unnamed)'} holds no object", file=file, line=line)
+        return
+    if not isinstance(items, list):
+        yield Problem("error", "invalid-object", f"{KIND}.items is not a list; skipped", file=file,
+                      line=line_of(obj.raw, "items") or line)
+        return
+    for item in items:
+        for found in unpack(item, file or "<snapshot>", line_of(item) or line or 1, SOURCE,
+                            namespace=options.namespace):
+            if isinstance(found, K8sObject) and found.kind == KIND and _group(found) == GROUP:
+                yield Problem("error", "invalid-object", f"a {KIND} inside a {KIND} is not read; skipped",
+                              file=found.origin.file, line=found.origin.line)
+            else:
+                yield found
+
+
+def _group(obj: K8sObject) -> str:
+    return obj.ref.api_version.partition("/")[0]
+
+
+def _load(path: str, limit: int) -> Generator[Problem, None, bytes | None]:
+    """The (decompressed) bytes of ``path``, or None after yielding the problem (a generator's return)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(GZIP_MAGIC))
+            fh.seek(0)
+            if head == GZIP_MAGIC:
+                with gzip.GzipFile(fileobj=fh) as unzipped:
+                    data = unzipped.read(limit + 1)
+            else:
+                data = fh.read(limit + 1)
+    except FileNotFoundError:
+        yield Problem("error", "read", "no such file or directory", file=path)
+        return None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        yield Problem("error", "read", f"not a valid gzip file ({exc or 'truncated'}); skipped", file=path)
+        return None
+    except OSError as exc:
+        yield Problem("error", "read", f"cannot read: {exc.strerror or exc}", file=path)
+        return None
+    if len(data) > limit:
+        what = "decompressed snapshot" if head == GZIP_MAGIC else "file"
+        yield Problem("error", "too-large", f"{what} is over the {mebibytes(limit)} limit (--max-file-size); "
+                      "skipped", file=path)
+        return None
+    return data
+
+
+def _is_json_lines(data: bytes) -> bool:
+    """JSON lines: the first non-blank line is a whole JSON object on its own.
+
+    A pretty-printed document (``kubectl -o json``) opens with a lone ``{``, which is not; a
+    compact one-line document is, and reading it as one line gives the same objects.
+    """
+    for raw in data.splitlines():
+        if raw.strip():
+            try:
+                return isinstance(json.loads(raw), dict)
+            except (ValueError, RecursionError):
+                return False
+    return False
+
+
+def _json_lines(data: bytes, path: str, options: ReadOptions) -> Iterator[Item]:
+    """One document per line; each is checked as the YAML reader checks a document (depth, duplicate keys)."""
+    for number, raw in enumerate(data.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        duplicates: list[str] = []
+        try:
+            doc = json.loads(raw, object_pairs_hook=partial(_mapping, duplicates=duplicates))
+        except UnicodeDecodeError:
+            yield Problem("error", "encoding", "not valid UTF-8; line skipped", file=path, line=number)
+            continue
+        except (ValueError, RecursionError) as exc:
+            yield Problem("error", "parse", f"invalid JSON: {exc}; line skipped", file=path, line=number)
+            continue
+        if _depth(doc) > MAX_DEPTH:
+            yield Problem("error", "parse", f"nesting deeper than {MAX_DEPTH} levels; line skipped",
+                          file=path, line=number)
+            continue
+        for key in duplicates:
+            yield Problem("warning", "duplicate-key", f"key {key!r} appears twice in one object; the last value "
+                          "is used", file=path, line=number)
+        yield from unpack(doc, path, number, SOURCE, namespace=options.namespace)
+
+
+def _mapping(pairs: list[tuple[str, Any]], duplicates: list[str]) -> dict[str, Any]:
+    """A JSON object, noting keys given twice (the API server's decoder keeps the last one too)."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            duplicates.append(key)
+        result[key] = value
+    return result
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests mappings and lists (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
