@@ -531,6 +531,20 @@ class Network:
                 out.extend((block, found.allowed, why) for block in blocks)
         return out
 
+    def undecided_reason(self, index: int, direction: str) -> str:
+        """Why class ``index`` may use, in ``direction``, ports that no rule allowed: e.g. "no policy
+        isolates the pod for egress; AdminNetworkPolicy a does not decide it". AdminNetworkPolicy and
+        BaselineAdminNetworkPolicy select pods without isolating them (network-policy-api v1alpha1:
+        traffic they leave undecided falls through to NetworkPolicy, then is allowed)."""
+        klass = self.classes[index]
+        policies = klass.egress_policies if direction == "egress" else klass.ingress_policies
+        why = f"no policy isolates the pod for {direction}"
+        if not policies:
+            return why
+        names = ", ".join(p.label for p in policies[:3]) + (f" and {len(policies) - 3} more"
+                                                            if len(policies) > 3 else "")
+        return f"{why}; {names} {'does' if len(policies) == 1 else 'do'} not decide it"
+
     def address_decisions(self, index: int, direction: str, within: tuple[IPNetwork, ...], nodes: bool = False
                           ) -> list[tuple[list[IPBlock], Decision]] | None:
         """How the layers of class ``index`` decide traffic to (egress) or from (ingress) the
