@@ -113,7 +113,8 @@ def run_matrix(args: argparse.Namespace) -> int:
         fail(str(exc))
         return USAGE
     namespaces = set(args.namespace) if args.namespace else None
-    connections = network.connections(namespaces, external=not args.no_external)
+    node_networks = load_settings(args).node_networks or NODE_NETWORKS
+    connections = network.connections(namespaces, external=not args.no_external, node_networks=node_networks)
     return write_output(args.output, lambda out: netpol_render.RENDERERS[args.format](connections, out), problems)
 
 
