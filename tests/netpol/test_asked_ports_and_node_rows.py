@@ -113,3 +113,15 @@ def test_matrix_rows_without_node_rules_are_unannotated(tmp_path, capsys):
     assert main(["netpol", "matrix", "-n", "shop", "-f", "json", str(path)]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows and not any("node_addresses" in r for r in rows)
+
+
+def test_matrix_lists_blocks_open_only_to_node_addresses(tmp_path, capsys):
+    deny_egress = policy("deny", "shop", {"podSelector": {}, "policyTypes": ["Egress"]})
+    allow_kubelet = KUBELET_DENY.replace('"Deny"', '"Allow"').replace("kubelet-deny", "kubelet-allow")
+    path = tmp_path / "in.yaml"
+    path.write_text("\n---\n".join([WEB, deny_egress, allow_kubelet]))
+    assert main(["netpol", "matrix", "-n", "shop", "-f", "json", str(path)]) == 0
+    rows = [r for r in json.loads(capsys.readouterr().out) if r["src"].get("name") == "web"]
+    assert {r["dst"]["cidr"] for r in rows} == {"10.0.0.0/8", "100.64.0.0/10", "172.16.0.0/12", "192.168.0.0/16",
+                                                "fc00::/7"}
+    assert all(r["ports"] == [] and r["node_addresses"][0]["ports"] == ["TCP 10250"] for r in rows)

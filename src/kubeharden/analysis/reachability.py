@@ -201,6 +201,7 @@ class Network:
         #: decide_addresses results by what decides them (the layers' rules, named ports, addresses):
         #: classes under the same policies share them.
         self._address_cache: dict[tuple[object, ...], list[tuple[list[IPBlock], Decision]]] = {}
+        self._node_cache: dict[tuple[object, ...], list[tuple[list[IPBlock], list[IPAddress], PortSet, PortSet]]] = {}
         self._load_namespaces(inventory)
         self._load_workloads(inventory)
         self.backends = backends(inventory)
@@ -534,12 +535,15 @@ class Network:
                           within: tuple[IPNetwork, ...] | None = None, nodes: bool = False
                           ) -> list[tuple[list[IPBlock], Decision]]:
         """:func:`decide_addresses`, computed once per distinct set of layers, named ports and addresses."""
-        key = (tuple((layer.name, layer.isolated, layer.passes, tuple(id(r) for r in layer.rules)) for layer in layers),
-               None if named is None else tuple(sorted(named.items())), within, nodes)
+        key = (self._layers_key(layers), None if named is None else tuple(sorted(named.items())), within, nodes)
         found = self._address_cache.get(key)
         if found is None:
             found = self._address_cache[key] = decide_addresses(layers, named, within, nodes)
         return found
+
+    @staticmethod
+    def _layers_key(layers: list[Layer]) -> tuple[object, ...]:
+        return tuple((layer.name, layer.isolated, layer.passes, tuple(id(r) for r in layer.rules)) for layer in layers)
 
     def _layered_blocks(self, layers: list[Layer], named: NamedPorts | None
                         ) -> list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]]:
@@ -783,7 +787,10 @@ class Network:
         if not layers:
             return [(b, p, []) for b, p, _ in blocks]
         named = None if direction == "egress" else klass.named_ports
-        differences = node_differences(layers, named, node_networks)
+        key = (self._layers_key(layers), None if named is None else tuple(sorted(named.items())), node_networks)
+        differences = self._node_cache.get(key)
+        if differences is None:  # classes under the same policies share them
+            differences = self._node_cache[key] = node_differences(layers, named, node_networks)
         rows = []
         claimed: set[int] = set()
         for block, ports, _ in blocks:
