@@ -92,5 +92,6 @@ def test_system_reachability_credits_only_what_allowed_the_reported_ports():
 
 def test_internet_blocks_say_why_they_are_allowed(tmp_path, capsys):
     code, out = can_reach(tmp_path, capsys, DOCS, "web", "internet:443")
-    assert code == 0 and "0.0.0.0/0 except 10.0.0.0/8: TCP 443 (no rule decides it and nothing isolates" in out
+    assert code == 0 and "0.0.0.0/0 except 10.0.0.0/8: TCP 443 (no policy isolates the pod for egress; " \
+        "AdminNetworkPolicy web-egress does not decide it)" in out
     assert "internal-https" not in out  # the 10.0.0.0/8 rule is not public address space

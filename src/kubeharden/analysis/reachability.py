@@ -52,7 +52,7 @@ from kubeharden.analysis.ports import ALL_PORTS, NO_PORTS, PortSet
 from kubeharden.analysis.precedence import Decision, Layer, decide
 from kubeharden.analysis.selectors import Selector
 from kubeharden.findings import Problem
-from kubeharden.analysis.external import ranges_to_blocks
+from kubeharden.analysis.external import NODE_NETWORKS, block_overlaps, ranges_to_blocks
 from kubeharden.analysis.ingress_exposure import (
     DEFAULT_CONTROLLERS,
     Backend,
@@ -135,12 +135,33 @@ class Exposure:
 
 @dataclass(slots=True)
 class Connection:
+    """An allowed connection. With an address block as one end, ``nodes`` lists node addresses
+    in it that the policies treat otherwise (blocks, and the ports allowed to or from them)."""
+
     src: Workload | IPBlock
     dst: Workload | IPBlock
     ports: PortSet
+    nodes: list[tuple[list[IPBlock], PortSet]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
-        return {"src": self.src.to_json(), "dst": self.dst.to_json(), "ports": self.ports.to_json()}
+        out: dict[str, object] = {"src": self.src.to_json(), "dst": self.dst.to_json(), "ports": self.ports.to_json()}
+        if self.nodes:
+            out["node_addresses"] = [{"blocks": [b.to_json() for b in blocks], "ports": ports.to_json()}
+                                     for blocks, ports in self.nodes]
+        return out
+
+    @property
+    def nodes_note(self) -> str:
+        """``"except TCP 10250 to node addresses in 10.0.0.0/8"`` when node addresses get less,
+        else ``"node addresses in 10.0.0.0/8: TCP 22"``; "" when nodes are decided alike."""
+        parts = []
+        for blocks, ports in self.nodes:
+            where = ", ".join(str(b) for b in blocks)
+            if not ports - self.ports and self.ports - ports:
+                parts.append(f"except {self.ports - ports} to node addresses in {where}")
+            else:
+                parts.append(f"node addresses in {where}: {ports}")
+        return "; ".join(parts)
 
 
 @dataclass(slots=True)
@@ -180,6 +201,7 @@ class Network:
         #: decide_addresses results by what decides them (the layers' rules, named ports, addresses):
         #: classes under the same policies share them.
         self._address_cache: dict[tuple[object, ...], list[tuple[list[IPBlock], Decision]]] = {}
+        self._node_cache: dict[tuple[object, ...], list[tuple[list[IPBlock], list[IPAddress], PortSet, PortSet]]] = {}
         self._load_namespaces(inventory)
         self._load_workloads(inventory)
         self.backends = backends(inventory)
@@ -513,12 +535,15 @@ class Network:
                           within: tuple[IPNetwork, ...] | None = None, nodes: bool = False
                           ) -> list[tuple[list[IPBlock], Decision]]:
         """:func:`decide_addresses`, computed once per distinct set of layers, named ports and addresses."""
-        key = (tuple((layer.name, layer.isolated, layer.passes, tuple(id(r) for r in layer.rules)) for layer in layers),
-               None if named is None else tuple(sorted(named.items())), within, nodes)
+        key = (self._layers_key(layers), None if named is None else tuple(sorted(named.items())), within, nodes)
         found = self._address_cache.get(key)
         if found is None:
             found = self._address_cache[key] = decide_addresses(layers, named, within, nodes)
         return found
+
+    @staticmethod
+    def _layers_key(layers: list[Layer]) -> tuple[object, ...]:
+        return tuple((layer.name, layer.isolated, layer.passes, tuple(id(r) for r in layer.rules)) for layer in layers)
 
     def _layered_blocks(self, layers: list[Layer], named: NamedPorts | None
                         ) -> list[tuple[IPBlock, PortSet, list[NetworkPolicyRule]]]:
@@ -530,6 +555,20 @@ class Network:
                 why = [r for r, a, _ in found.steps if a == "Allow"]
                 out.extend((block, found.allowed, why) for block in blocks)
         return out
+
+    def undecided_reason(self, index: int, direction: str) -> str:
+        """Why class ``index`` may use, in ``direction``, ports that no rule allowed: e.g. "no policy
+        isolates the pod for egress; AdminNetworkPolicy a does not decide it". AdminNetworkPolicy and
+        BaselineAdminNetworkPolicy select pods without isolating them (network-policy-api v1alpha1:
+        traffic they leave undecided falls through to NetworkPolicy, then is allowed)."""
+        klass = self.classes[index]
+        policies = klass.egress_policies if direction == "egress" else klass.ingress_policies
+        why = f"no policy isolates the pod for {direction}"
+        if not policies:
+            return why
+        names = ", ".join(p.label for p in policies[:3]) + (f" and {len(policies) - 3} more"
+                                                            if len(policies) > 3 else "")
+        return f"{why}; {names} {'does' if len(policies) == 1 else 'do'} not decide it"
 
     def address_decisions(self, index: int, direction: str, within: tuple[IPNetwork, ...], nodes: bool = False
                           ) -> list[tuple[list[IPBlock], Decision]] | None:
@@ -708,10 +747,14 @@ class Network:
             cache[hits] = ports
         return ports
 
-    def connections(self, namespaces: set[str] | None = None, external: bool = True) -> Iterator[Connection]:
+    def connections(self, namespaces: set[str] | None = None, external: bool = True,
+                    node_networks: tuple[IPNetwork, ...] = NODE_NETWORKS) -> Iterator[Connection]:
         """Allowed connections between workloads, then to and from external address blocks.
 
-        With ``namespaces``, only connections with at least one end in them are listed.
+        With ``namespaces``, only connections with at least one end in them are listed. Where
+        policies decide node addresses (taken to be in ``node_networks``) otherwise than other
+        addresses of a block, the block's connection says so in ``Connection.nodes``; a block
+        allowed only to node addresses is listed with no ports and its ``nodes``.
         """
         def wanted(klass: PodClass) -> bool:
             return namespaces is None or klass.namespace in namespaces
@@ -728,12 +771,40 @@ class Network:
         for klass in self.classes:
             if not wanted(klass):
                 continue
-            for block, ports, _ in self.egress_blocks(klass.index):
-                for wi in klass.members:
-                    yield Connection(self.workloads[wi], block, ports)
-            for block, ports, _ in self.ingress_blocks(klass.index):
-                for wi in klass.members:
-                    yield Connection(block, self.workloads[wi], ports)
+            for direction in ("egress", "ingress"):
+                for block, ports, nodes in self._external_rows(klass, direction, node_networks):
+                    for wi in klass.members:
+                        w = self.workloads[wi]
+                        yield Connection(w, block, ports, nodes) if direction == "egress" else \
+                            Connection(block, w, ports, nodes)
+
+    def _external_rows(self, klass: PodClass, direction: str, node_networks: tuple[IPNetwork, ...]
+                       ) -> list[tuple[IPBlock, PortSet, list[tuple[list[IPBlock], PortSet]]]]:
+        """The matrix's address blocks for one class and direction, each with the node addresses
+        in it decided otherwise (see :func:`node_differences`)."""
+        blocks = self._side_blocks(direction, klass.index)
+        layers = klass.egress_layers if direction == "egress" else klass.ingress_layers
+        if not layers:
+            return [(b, p, []) for b, p, _ in blocks]
+        named = None if direction == "egress" else klass.named_ports
+        key = (self._layers_key(layers), None if named is None else tuple(sorted(named.items())), node_networks)
+        differences = self._node_cache.get(key)
+        if differences is None:  # classes under the same policies share them
+            differences = self._node_cache[key] = node_differences(layers, named, node_networks)
+        rows = []
+        claimed: set[int] = set()
+        for block, ports, _ in blocks:
+            nodes = []
+            for i, (pieces, firsts, _, node_ports) in enumerate(differences):
+                if any(block.contains(a) for a in firsts):
+                    nodes.append(([p for p in pieces if p.cidr.version == block.cidr.version
+                                   and block_overlaps(block, p.cidr)], node_ports))
+                    claimed.add(i)
+            rows.append((block, ports, nodes))
+        for i, (pieces, _, _, node_ports) in enumerate(differences):
+            if i not in claimed and node_ports:  # allowed only to node addresses
+                rows.extend((piece, NO_PORTS, [([piece], node_ports)]) for piece in pieces)
+        return rows
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -831,10 +902,21 @@ def decide_addresses(layers: list[Layer], named: NamedPorts | None, within: tupl
     again into blocks (as ``cidr`` minus ``except`` where that is shorter). Returns
     ``[(blocks, decision)]``, allowed or not.
     """
-    nets = [n for layer in layers for r in layer.rules for p in r.peers or () if p.ip_block is not None
-            for n in (p.ip_block.cidr, *p.ip_block.excepts)]
     hit_of = node_hit if nodes else address_hit
     groups: dict[tuple[object, ...], tuple[dict[int, list[tuple[int, int]]], Decision]] = {}
+    for version, low, high, address in _pieces(layers, within):
+        found = decide(layers, lambda rule, a=address: hit_of(rule, a), named)  # type: ignore[misc]
+        key = (found.allowed, tuple((id(r), a, p) for r, a, p in found.steps))
+        groups.setdefault(key, ({4: [], 6: []}, found))[0][version].append((low, high))
+    return [(_joined(ranges), found) for ranges, found in groups.values()]
+
+
+def _pieces(layers: list[Layer], within: tuple[IPNetwork, ...] | None
+            ) -> Iterator[tuple[int, int, int, IPAddress]]:
+    """The address space (or ``within``) cut at every boundary of the rules' address blocks:
+    ``(version, first, last, first address)`` per piece, in order."""
+    nets = [n for layer in layers for r in layer.rules for p in r.peers or () if p.ip_block is not None
+            for n in (p.ip_block.cidr, *p.ip_block.excepts)]
     for version, top in ((4, 2 ** 32), (6, 2 ** 128)):
         inside = [n for n in within if n.version == version] if within is not None else None
         if inside is not None and not inside:
@@ -849,11 +931,25 @@ def decide_addresses(layers: list[Layer], named: NamedPorts | None, within: tupl
             address = ipaddress.IPv4Address(low) if version == 4 else ipaddress.IPv6Address(low)
             if inside is not None and not any(address in n for n in inside):
                 continue
-            found = decide(layers, lambda rule, a=address: hit_of(rule, a), named)  # type: ignore[misc]
-            key = (found.allowed, tuple((id(r), a, p) for r, a, p in found.steps))
-            groups.setdefault(key, ({4: [], 6: []}, found))[0][version].append((low, high - 1))
-    out: list[tuple[list[IPBlock], Decision]] = []
-    for ranges, found in groups.values():
-        out.append(([b for version in (4, 6) if ranges[version]
-                     for b in ranges_to_blocks(tuple(ranges[version]), version)], found))
-    return out
+            yield version, low, high - 1, address
+
+
+def _joined(ranges: dict[int, list[tuple[int, int]]]) -> list[IPBlock]:
+    return [b for version in (4, 6) if ranges[version] for b in ranges_to_blocks(tuple(ranges[version]), version)]
+
+
+def node_differences(layers: list[Layer], named: NamedPorts | None, node_networks: tuple[IPNetwork, ...]
+                     ) -> list[tuple[list[IPBlock], list[IPAddress], PortSet, PortSet]]:
+    """Where, inside ``node_networks``, the layers decide a node address differently from any
+    other address (a ``nodes`` peer, an AdminNetworkPolicy Deny to nodes on TCP 10250…):
+    ``[(blocks, an address of each piece, ports to other addresses, ports to node addresses)]``,
+    empty when they agree. Each piece is decided alike for every non-node address in it."""
+    groups: dict[tuple[PortSet, PortSet], dict[int, list[tuple[int, int]]]] = {}
+    firsts: dict[tuple[PortSet, PortSet], list[IPAddress]] = defaultdict(list)
+    for version, low, high, address in _pieces(layers, node_networks):
+        plain = decide(layers, lambda rule, a=address: address_hit(rule, a), named).allowed  # type: ignore[misc]
+        node = decide(layers, lambda rule, a=address: node_hit(rule, a), named).allowed  # type: ignore[misc]
+        if plain != node:
+            groups.setdefault((plain, node), {4: [], 6: []})[version].append((low, high))
+            firsts[(plain, node)].append(address)
+    return [(_joined(ranges), firsts[key], *key) for key, ranges in groups.items()]

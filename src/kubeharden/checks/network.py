@@ -350,8 +350,9 @@ def internet_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
             continue
         wide = [(b, p, r) for b, p, r in network.egress_blocks(klass.index) if block_internet_open(b)]
         if wide:
-            detail = "; ".join(f"{b} on {p} by {', '.join(f'{x.label} ({x.where})' for x in r)}"
-                               for b, p, r in wide)
+            reason = network.undecided_reason(klass.index, "egress")
+            detail = "; ".join(f"{b} on {p} " + (f"by {', '.join(f'{x.label} ({x.where})' for x in r)}" if r
+                                                 else f"({reason})") for b, p, r in wide)
             yield Violation(f"egress to the internet is allowed: {detail}", record.spec_line, obj=record,
                             remediation="Allow only the external addresses the workload needs (ipBlock with "
                                         "narrow CIDRs), or route it through an egress proxy")
@@ -372,7 +373,9 @@ def metadata_egress(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
                 continue
             explicit = [r for r in rules for p in r.peers or () if p.ip_block and p.ip_block.cidr.prefixlen >=
                         (16 if net.version == 4 else 64) and p.ip_block.contains(net.network_address)]
-            if explicit:
+            if not rules:
+                how = network.undecided_reason(klass.index, "egress")
+            elif explicit:
                 how = f"explicitly allowed by {', '.join(sorted({f'{r.label} ({r.where})' for r in explicit}))}"
             elif any(r.peers is None for r in rules):
                 how = (f"allowed by {', '.join(sorted({f'{r.label} ({r.where})' for r in rules}))}, which has no "

@@ -113,7 +113,8 @@ def run_matrix(args: argparse.Namespace) -> int:
         fail(str(exc))
         return USAGE
     namespaces = set(args.namespace) if args.namespace else None
-    connections = network.connections(namespaces, external=not args.no_external)
+    node_networks = load_settings(args).node_networks or NODE_NETWORKS
+    connections = network.connections(namespaces, external=not args.no_external, node_networks=node_networks)
     return write_output(args.output, lambda out: netpol_render.RENDERERS[args.format](connections, out), problems)
 
 
@@ -225,8 +226,9 @@ def _side(out: IO[str], title: str, verdict: SideVerdict, wanted: PortSet) -> No
         return
     if ports:
         print(f"  {title}: allows {ports} (isolated by {names})", file=out)
-        for rule, opened in verdict.allowing:
-            print(f"    - {rule.label} ({rule.where}) allows {opened}", file=out)
+        for rule, opened in verdict.allowing:  # only the rules that allow some port asked about
+            if opened & wanted:
+                print(f"    - {rule.label} ({rule.where}) allows {opened & wanted}", file=out)
         if verdict.note:
             print(f"    - {verdict.note}", file=out)
     else:
@@ -243,18 +245,19 @@ def _external(out: IO[str], network: Network, workload: Workload, other: Endpoin
     if not isolated:
         why = "hostNetwork pods are not isolated" if klass.host_network else "no policy isolates it"
         print(f"  {title}: open ({why})", file=out)
+    direction = "egress" if egress else "ingress"
     if other.name == "internet":
         relevant = [(b, p, r) for b, p, r in blocks if internet_open([b]) and p & wanted]
         result = PortSet()
         for block, ports, rules in relevant:
             result = result | (ports & wanted)
-            _block_line(out, block, ports & wanted, rules)
+            _block_line(out, block, ports & wanted, _deciding(rules, wanted, None if egress else klass.named_ports),
+                        network.undecided_reason(klass.index, direction))
         if not relevant:
             narrow = [str(b) for b, _, _ in blocks]
             print(f"  {title}: no broad public address block allowed"
                   + (f" (only {', '.join(narrow)})" if narrow else ""), file=out)
         return result
-    direction = "egress" if egress else "ingress"
     decisions = network.address_decisions(klass.index, direction, other.networks or (),
                                           nodes=other.name == "nodes") if isolated else None
     if decisions is not None:
@@ -265,18 +268,30 @@ def _external(out: IO[str], network: Network, workload: Workload, other: Endpoin
         for block, ports, rules in blocks:
             if any(block_overlaps(block, n) for n in other.networks or ()) and ports & wanted:
                 result = result | (ports & wanted)
-                _block_line(out, block, ports & wanted, rules)
+                _block_line(out, block, ports & wanted, _deciding(rules, wanted, None if egress else klass.named_ports))
         if not result and isolated:
             print(f"  {title}: BLOCKED (no rule admits node addresses)", file=out)
         return result
     addresses = [n.network_address for n in (other.networks or ())]
+    elsewhere = PortSet()  # what the blocks holding the address allow on ports not asked about
     for block, ports, rules in blocks:
-        if any(block.contains(a) for a in addresses) and ports & wanted:
+        if not any(block.contains(a) for a in addresses):
+            continue
+        elsewhere = elsewhere | ports
+        if ports & wanted:
             result = result | (ports & wanted)
-            _block_line(out, block, ports & wanted, rules)
+            _block_line(out, block, ports & wanted, _deciding(rules, wanted, None if egress else klass.named_ports))
     if not result and isolated:
-        print(f"  {title}: BLOCKED (no rule admits {other.name})", file=out)
+        query = "" if wanted is ALL_PORTS else f" on {wanted}"
+        extra = f"; rules admit it only on {elsewhere}" if elsewhere else ""
+        print(f"  {title}: BLOCKED (no rule admits {other.name}{query}{extra})", file=out)
     return result
+
+
+def _deciding(rules: list, wanted: PortSet, named: dict | None) -> list:
+    """The rules of ``rules`` that open some port of ``wanted`` (named ports resolve in ``named``,
+    the destination pod; towards an address they open nothing)."""
+    return [r for r in rules if r.resolve_ports(named) & wanted]
 
 
 def _decided(out: IO[str], title: str, what: str, decisions: list[tuple[list[IPBlock], Decision]], wanted: PortSet,
@@ -302,8 +317,9 @@ def _decided(out: IO[str], title: str, what: str, decisions: list[tuple[list[IPB
     return result
 
 
-def _block_line(out: IO[str], block: IPBlock, ports: PortSet, rules: Iterable) -> None:
-    why = ", ".join(r.label for r in rules) or "no rule decides it and nothing isolates the pod for it"
+def _block_line(out: IO[str], block: IPBlock, ports: PortSet, rules: Iterable,
+                reason: str = "no rule decides it and nothing isolates the pod for it") -> None:
+    why = ", ".join(r.label for r in rules) or reason
     print(f"    - {block}: {ports} ({why})", file=out)
 
 

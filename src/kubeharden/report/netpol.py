@@ -18,8 +18,13 @@ def _name(end: Workload | IPBlock) -> str:
     return end.label if isinstance(end, Workload) else str(end)
 
 
+def _ports(c: Connection) -> str:
+    """The ports, with the node addresses in the block that the policies treat otherwise."""
+    return f"{c.ports} ({c.nodes_note})" if c.nodes else str(c.ports)
+
+
 def write_table(connections: Iterable[Connection], out: IO[str]) -> None:
-    rows = [(_name(c.src), _name(c.dst), str(c.ports)) for c in connections]
+    rows = [(_name(c.src), _name(c.dst), _ports(c)) for c in connections]
     header = ("SOURCE", "DESTINATION", "PORTS")
     widths = [max([len(header[i]), *(len(r[i]) for r in rows)]) for i in range(2)]
     out.write(f"{header[0]:<{widths[0]}}  {header[1]:<{widths[1]}}  {header[2]}\n")
@@ -52,7 +57,8 @@ def _edges(connections: Iterable[Connection]) -> tuple[dict[str, tuple[str, bool
             if name not in ids:
                 ids[name] = (f"n{len(ids)}", isinstance(end, IPBlock))
             ends.append(ids[name][0])
-        edges.append((ends[0], ends[1], "all" if c.ports.is_all else ", ".join(c.ports.labels())))
+        label = "all" if c.ports.is_all else ", ".join(c.ports.labels()) or "nothing"
+        edges.append((ends[0], ends[1], f"{label}; {c.nodes_note}" if c.nodes else label))
     return ids, edges
 
 
