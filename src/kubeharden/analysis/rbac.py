@@ -36,7 +36,7 @@ from collections.abc import Iterable, Iterator
 
 from kubeharden.analysis.rbac_defaults import BOOTSTRAP_LABEL, BUILTIN_CLUSTER_ROLES, BUILTIN_ROLES, \
     DEFAULT_ROLE_NAMES, UNCARRIED_CLUSTER_ROLES, default_binding_subjects, reconciled
-from kubeharden.analysis.rbac_resources import is_cluster_scoped
+from kubeharden.analysis.rbac_resources import ineffective_part, is_cluster_scoped
 from kubeharden.analysis.selectors import SelectorError, compile_selector
 from kubeharden.findings import Problem
 from kubeharden.inventory import Inventory, PodRecord
@@ -211,6 +211,37 @@ class RbacRule:
 
 def _join(items: Iterable[str]) -> str:
     return ",".join(sorted(items))
+
+
+def effective_parts(rule: RbacRule, namespaces: frozenset[str] | None) -> list[RbacRule]:
+    """The parts of ``rule`` that authorise something where it is granted (empty: it grants nothing).
+
+    ``namespaces`` None: granted cluster-wide (a ClusterRole bound by a ClusterRoleBinding); otherwise the
+    namespaces of the grant (a Role's own, a ClusterRole's RoleBindings'). Drops what
+    :func:`kubeharden.analysis.rbac_resources.ineffective_part` finds dead (resources that do not exist,
+    cluster-scoped requests in a namespace, Namespaces named other than the grant's own, nonResourceURLs
+    outside a cluster-wide grant); the rule itself is returned when all of it is effective. Risk controls
+    judge these parts, so a rule that grants nothing is only reported as ineffective (KH-RBAC-022).
+    """
+    parts: dict[tuple[frozenset[str], frozenset[str]], set[str]] = {}
+    changed = False
+    for entry in rule.resources:
+        dead = ineffective_part(rule.api_groups, entry, rule.verbs, rule.resource_names, namespaces)
+        verbs, names = rule.verbs, rule.resource_names
+        if dead is not None:
+            changed = True
+            verbs, names = verbs - dead[0], names - dead[1]
+            if not verbs:
+                continue
+        parts.setdefault((verbs, names), set()).add(entry)
+    urls = rule.non_resource_urls if namespaces is None else frozenset()
+    if not changed and urls == rule.non_resource_urls:
+        return [rule]
+    out = [RbacRule(verbs, rule.api_groups, frozenset(entries), names, frozenset(), rule.line, rule.index)
+           for (verbs, names), entries in sorted(parts.items(), key=lambda p: sorted(p[1]))]
+    if urls:
+        out.append(RbacRule(rule.verbs, frozenset(), frozenset(), frozenset(), urls, rule.line, rule.index))
+    return out
 
 
 def parse_rules(obj: K8sObject, raw_rules: Any) -> tuple[list[RbacRule], list[tuple[str, int | None]]]:
