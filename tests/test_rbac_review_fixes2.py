@@ -1,0 +1,111 @@
+"""Second review of issue 9's RBAC items: risk controls judge only what a rule grants, a Namespace named
+in a Role, the built-in default bindings, and the wording of not-assessed and reconciled roles.
+
+Manifests are written here from "Using RBAC Authorization" (RoleBinding and ClusterRoleBinding, Default
+roles and role bindings, Auto-reconciliation, Core component roles) and the API server's request info
+(``k8s.io/apiserver/pkg/endpoints/request/requestinfo.go``: a Namespace request's namespace is its name).
+"""
+
+from __future__ import annotations
+
+import json
+
+from conftest import scan
+from rbac_helpers import binding, model, role, rule, sa, to_yaml, user
+
+from kubeharden.cli import main
+
+DEFAULTS = {"kubernetes.io/bootstrapping": "rbac-defaults"}
+NO_AUTOUPDATE = {"rbac.authorization.kubernetes.io/autoupdate": "false"}
+
+
+def findings(control, *objects):
+    found, result = scan(to_yaml(*objects), only=[control])
+    assert not [p for p in result.problems if p.level == "error"]
+    return [f for f in found if f.control.id == control]
+
+
+def in_role(rules, ns="app"):
+    return [role("r", rules, ns=ns), binding("r", "r", [user("jane")], ns=ns, role_kind="Role")]
+
+
+# -- 1. risk controls skip the part of a rule that grants nothing ---------------------------------------
+
+
+def test_a_wildcard_verb_on_a_cluster_scoped_resource_in_a_role_is_ineffective_not_a_wildcard_risk():
+    objs = in_role([rule([""], ["nodes/proxy"], ["*"])])
+    assert findings("KH-RBAC-002", *objs) == []
+    info = findings("KH-RBAC-022", *objs)
+    assert len(info) == 1 and "nodes/proxy" in info[0].message
+    # the same rule in a ClusterRole bound cluster-wide grants it: the wildcard is the risk there
+    cluster = [role("r", [rule([""], ["nodes/proxy"], ["*"])]), binding("r", "r", [user("jane")])]
+    assert len(findings("KH-RBAC-002", *cluster)) == 1
+    assert findings("KH-RBAC-022", *cluster) == []
+
+
+def test_a_partly_effective_rule_keeps_its_effective_part():
+    hits = findings("KH-RBAC-002", *in_role([rule([""], ["nodes/proxy", "pods"], ["*"])]))
+    assert len(hits) == 1
+    assert "pods" in hits[0].message and "nodes/proxy" not in hits[0].message
+
+
+def test_a_wildcard_rule_on_a_resource_that_does_not_exist_is_only_ineffective():
+    objs = [role("r", [rule([""], ["pod"], ["*"])]), binding("r", "r", [user("jane")])]
+    assert findings("KH-RBAC-002", *objs) == []
+    assert "no resource 'pod'" in findings("KH-RBAC-022", *objs)[0].message
+
+
+def test_the_workload_token_summary_ignores_ineffective_parts():
+    from rbac_helpers import deployment
+    objs = in_role([rule([""], ["persistentvolumes"], ["create"])]) + [
+        binding("app", "r", [sa("runner", "app")], ns="app", role_kind="Role"), deployment("web", "app", "runner")]
+    assert findings("KH-RBAC-019", *objs) == []
+
+
+# -- 2. a Namespace named in a namespaced grant ---------------------------------------------------------
+
+
+def test_a_role_naming_another_namespace_grants_nothing():
+    objs = in_role([rule([""], ["namespaces"], ["delete"], names=["other"])])
+    info = findings("KH-RBAC-022", *objs)
+    assert len(info) == 1 and "other" in info[0].message and info[0].severity.label == "info"
+    m = model(*objs)
+    assert m.who_can("delete", "", "namespaces", namespace="app", name="other") == []
+    # naming its own namespace is effective, and so is a ClusterRole bound by a RoleBinding there
+    assert findings("KH-RBAC-022", *in_role([rule([""], ["namespaces"], ["delete"], names=["app"])])) == []
+    assert findings("KH-RBAC-022", role("c", [rule([""], ["namespaces"], ["delete"], names=["app"])]),
+                    binding("c", "c", [user("jane")], ns="app")) == []
+    assert findings("KH-RBAC-022", role("c", [rule([""], ["namespaces"], ["delete"], names=["other"])]),
+                    binding("c", "c", [user("jane")], ns="app"))
+    # cluster-wide, any name applies
+    assert findings("KH-RBAC-022", role("c", [rule([""], ["namespaces"], ["delete"], names=["other"])]),
+                    binding("c", "c", [user("jane")])) == []
+
+
+def test_a_role_naming_its_own_and_another_namespace_reports_the_other_name_only():
+    info = findings("KH-RBAC-022", *in_role([rule([""], ["namespaces"], ["get"], names=["app", "other"])]))
+    assert len(info) == 1 and "names other:" in info[0].message and "names app:" not in info[0].message
+
+
+def test_a_wildcard_on_another_namespace_is_ineffective_not_a_wildcard_risk():
+    objs = in_role([rule([""], ["namespaces"], ["*"], names=["other"])])
+    assert findings("KH-RBAC-002", *objs) == []
+    assert findings("KH-RBAC-022", *objs)
+
+
+# -- 4. wording ---------------------------------------------------------------------------------------
+
+
+def test_system_node_bound_to_someone_says_no_subject_without_only():
+    message = findings("KH-RBAC-028", binding("b", "system:node", [user("bob")]))[0].message
+    assert "no subject (the Node authorizer serves the kubelets):" in message
+    assert "only" not in message.split("Kubernetes binds it to")[1]
+
+
+def test_an_autoupdate_false_copy_says_its_own_rules_are_used():
+    copy = role("system:kube-controller-manager", [rule([""], ["secrets"], ["get"])], labels=dict(DEFAULTS))
+    copy["metadata"]["annotations"] = dict(NO_AUTOUPDATE)
+    message = findings("KH-RBAC-028", copy, binding("b", "system:kube-controller-manager", [user("x")]))[0].message
+    assert "rules of the scanned copy" in message and "(rules of the Kubernetes bootstrap policy)" not in message
+    builtin = findings("KH-RBAC-028", binding("b", "system:kube-controller-manager", [user("x")]))[0].message
+    assert "(rules of the Kubernetes bootstrap policy)" in builtin
