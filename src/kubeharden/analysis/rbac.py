@@ -35,7 +35,7 @@ from typing import Any
 from collections.abc import Iterable, Iterator
 
 from kubeharden.analysis.rbac_defaults import BOOTSTRAP_LABEL, BUILTIN_CLUSTER_ROLES, BUILTIN_ROLES, \
-    DEFAULT_ROLE_NAMES, UNCARRIED_CLUSTER_ROLES, default_binding_subjects, reconciled
+    DEFAULT_ROLE_NAMES, UNCARRIED_CLUSTER_ROLES, default_binding_names, default_binding_subjects, reconciled
 from kubeharden.analysis.rbac_resources import ineffective_part, is_cluster_scoped
 from kubeharden.analysis.selectors import SelectorError, compile_selector
 from kubeharden.findings import Problem
@@ -389,6 +389,9 @@ class RbacModel:
         self.by_subject: dict[Subject, list[Grant]] = defaultdict(list)
         self.by_binding: dict[int, list[Grant]] = defaultdict(list)
         self.bindings: list[tuple[K8sObject, RoleDef | None, list[Subject]]] = []
+        #: The default ClusterRoleBindings the input does not hold (every cluster has them): they grant, but
+        #: are no binding of the input, so binding controls never see them.
+        self.builtin_bindings: list[tuple[K8sObject, RoleDef, list[Subject]]] = []
         #: Names of the ClusterRoles some aggregated ClusterRole selects (their rules flow there).
         self.aggregated_into: set[str] = set()
         # Sources give namespaced objects without one the scan's namespace (-n), as kubectl does.
@@ -396,6 +399,7 @@ class RbacModel:
         self._load_roles()
         self._aggregate()
         self._load_bindings()
+        self._load_builtin_bindings()
 
     # roles
     def _load_roles(self) -> None:
@@ -559,13 +563,40 @@ class RbacModel:
             if role is None:
                 continue
             scope = (binding.namespace or self.default_namespace) if binding.kind == "RoleBinding" else None
-            rules = role.rules if scope is None else [r for r in role.rules if r.is_resource_rule]
-            for subject in subjects:
-                for rule in rules:
-                    g = Grant(subject, rule, scope, binding, role)
-                    self.grants.append(g)
-                    self.by_subject[subject].append(g)
-                    self.by_binding[id(binding)].append(g)
+            self._grant(binding, role, subjects, scope)
+
+    def _grant(self, binding: K8sObject, role: RoleDef, subjects: list[Subject], scope: str | None) -> None:
+        rules = role.rules if scope is None else [r for r in role.rules if r.is_resource_rule]
+        for subject in subjects:
+            for rule in rules:
+                g = Grant(subject, rule, scope, binding, role)
+                self.grants.append(g)
+                self.by_subject[subject].append(g)
+                self.by_binding[id(binding)].append(g)
+
+    def _load_builtin_bindings(self) -> None:
+        """Add the default ClusterRoleBindings of the carried default roles that the input does not hold.
+
+        Every cluster has them ("Using RBAC Authorization", Default roles and role bindings: the API server
+        creates and reconciles them at every start), so ``system:masters`` holds cluster-admin and
+        kube-system/clusterrole-aggregation-controller holds escalate on clusterroles whether or not a
+        manifest shows the binding. A binding of the same name in the input is used instead (reconciled in
+        :meth:`_reconcile_binding`). Bindings of roles whose rules kubeharden does not carry grant nothing
+        it can state and are left out.
+        """
+        scanned = {b.name for b in self.inventory.of_kind("ClusterRoleBinding")}
+        for name in default_binding_names():
+            default = default_binding_subjects(name)
+            role = self.cluster_roles.get(default[0]) if default is not None and name not in scanned else None
+            if default is None or role is None or not role.rules_known:
+                continue
+            raw = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                   "metadata": {"name": name, "labels": {BOOTSTRAP_LABEL[0]: BOOTSTRAP_LABEL[1]}},
+                   "roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": role.name}}
+            obj = K8sObject(raw, make_ref(raw), Provenance(None, None, "builtin"))
+            subjects = [Subject(kind, subject, ns) for kind, subject, ns in default[1]]
+            self.builtin_bindings.append((obj, role, subjects))
+            self._grant(obj, role, subjects, None)
 
     def _reconcile_binding(self, binding: K8sObject, role: RoleDef | None,
                            subjects: list[Subject]) -> tuple[RoleDef | None, list[Subject]]:
