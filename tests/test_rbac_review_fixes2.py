@@ -109,3 +109,50 @@ def test_an_autoupdate_false_copy_says_its_own_rules_are_used():
     assert "rules of the scanned copy" in message and "(rules of the Kubernetes bootstrap policy)" not in message
     builtin = findings("KH-RBAC-028", binding("b", "system:kube-controller-manager", [user("x")]))[0].message
     assert "(rules of the Kubernetes bootstrap policy)" in builtin
+
+
+# -- 3. the built-in default bindings ------------------------------------------------------------------
+
+
+def kcm_to_robot():
+    return binding("robot-kcm", "system:kube-controller-manager", [sa("robot", "app")])
+
+
+def test_paths_use_the_default_binding_of_the_aggregation_controller(capsys, tmp_path):
+    path = tmp_path / "f.yaml"
+    path.write_text(to_yaml(kcm_to_robot()))
+    assert main(["rbac", "paths", "--all", "--from", "serviceaccount:app:robot", "-f", "json", str(path)]) == 0
+    paths = json.loads(capsys.readouterr().out)["paths"]
+    to_admin = [p for p in paths if p["to"] == "goal:cluster-admin"]
+    assert to_admin, paths
+    hops = [step["to"] for step in to_admin[0]["steps"]]
+    assert "serviceaccount:kube-system:clusterrole-aggregation-controller" in hops
+    assert any(g["builtin"] and g["binding"] == "ClusterRoleBinding/system:controller:clusterrole-aggregation-controller"
+               for step in to_admin[0]["steps"] for g in step["grants"])
+
+
+def test_who_can_and_can_see_default_bindings_and_the_scan_reports_none_of_them(capsys, tmp_path):
+    m = model(kcm_to_robot())
+    holders = {g.subject.key for g in m.who_can("escalate", "rbac.authorization.k8s.io", "clusterroles")}
+    assert holders == {"serviceaccount:kube-system:clusterrole-aggregation-controller", "group:system:masters"}
+    path = tmp_path / "f.yaml"
+    path.write_text(to_yaml(kcm_to_robot()))
+    assert main(["rbac", "can", "sa:kube-system:clusterrole-aggregation-controller", "-f", "json", str(path)]) == 0
+    rules = json.loads(capsys.readouterr().out)["rules"]
+    assert any("escalate" in r["rule"] and r["builtin"] for r in rules)
+    found, _ = scan(to_yaml(kcm_to_robot()))
+    rbac = [f for f in found if f.control.id.startswith("KH-RBAC")]
+    assert rbac and all(f.file for f in rbac)  # every finding is on a scanned object
+    assert not {"KH-RBAC-001", "KH-RBAC-017", "KH-RBAC-014"} & {f.control.id for f in rbac}
+    # the scan's escalation path agrees with rbac paths: robot reaches cluster-admin through the default binding
+    path = [f for f in rbac if f.control.id == "KH-RBAC-021"]
+    assert len(path) == 1 and "clusterrole-aggregation-controller" in path[0].message and "robot" in path[0].message
+
+
+def test_a_binding_of_the_default_name_in_the_input_replaces_the_built_in_one():
+    own = binding("system:controller:clusterrole-aggregation-controller",
+                  "system:controller:clusterrole-aggregation-controller", [])
+    own["metadata"]["annotations"] = dict(NO_AUTOUPDATE)
+    m = model(own)
+    assert [g.subject.key for g in m.who_can("escalate", "rbac.authorization.k8s.io", "clusterroles")] == \
+        ["group:system:masters"]
