@@ -156,3 +156,18 @@ def test_a_binding_of_the_default_name_in_the_input_replaces_the_built_in_one():
     m = model(own)
     assert [g.subject.key for g in m.who_can("escalate", "rbac.authorization.k8s.io", "clusterroles")] == \
         ["group:system:masters"]
+
+
+def test_can_says_a_held_default_role_whose_rules_are_not_carried_is_not_assessed(capsys, tmp_path):
+    path = tmp_path / "bob.yaml"
+    path.write_text(to_yaml(binding("bob-node", "system:node", [user("bob")])))
+    assert main(["rbac", "can", "user:bob", str(path)]) == 0
+    table = capsys.readouterr().out  # the table wraps the note inside its cell
+    assert "holds system:node" in table and "not assessed" in table and "ClusterRoleBinding/bob-node" in table
+    assert "(nothing)" not in table
+    assert main(["rbac", "can", "user:bob", "-f", "json", str(path)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(n["binding"], n["role"]) for n in data["not_assessed"]] == [("ClusterRoleBinding/bob-node", "system:node")]
+    # someone else holds nothing of it
+    assert main(["rbac", "can", "user:alice", "-f", "json", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out)["not_assessed"] == []

@@ -392,6 +392,9 @@ class RbacModel:
         #: The default ClusterRoleBindings the input does not hold (every cluster has them): they grant, but
         #: are no binding of the input, so binding controls never see them.
         self.builtin_bindings: list[tuple[K8sObject, RoleDef, list[Subject]]] = []
+        #: Per subject, the bindings giving it a default role whose rules kubeharden does not carry:
+        #: (binding, role name, scope); what they grant is not assessed, never taken as nothing.
+        self.unassessed: dict[Subject, list[tuple[K8sObject, str, str]]] = defaultdict(list)
         #: Names of the ClusterRoles some aggregated ClusterRole selects (their rules flow there).
         self.aggregated_into: set[str] = set()
         # Sources give namespaced objects without one the scan's namespace (-n), as kubectl does.
@@ -560,9 +563,13 @@ class RbacModel:
             subjects = list(self._subjects(binding, role))
             role, subjects = self._reconcile_binding(binding, role, subjects)
             self.bindings.append((binding, role, subjects))
+            scope = (binding.namespace or self.default_namespace) if binding.kind == "RoleBinding" else None
+            if (role is None and why.endswith("not assessed")) or (role is not None and not role.rules_known):
+                name = role.name if role is not None else str(as_dict(binding.raw.get("roleRef")).get("name"))
+                for subject in subjects:
+                    self.unassessed[subject].append((binding, name, scope or "cluster-wide"))
             if role is None:
                 continue
-            scope = (binding.namespace or self.default_namespace) if binding.kind == "RoleBinding" else None
             self._grant(binding, role, subjects, scope)
 
     def _grant(self, binding: K8sObject, role: RoleDef, subjects: list[Subject], scope: str | None) -> None:
@@ -668,6 +675,13 @@ class RbacModel:
         out = list(self.by_subject.get(subject, ()))
         for group in subject.groups():
             out.extend(self.by_subject.get(Subject("Group", group), ()))
+        return out
+
+    def unassessed_of(self, subject: Subject) -> list[tuple[K8sObject, str, str]]:
+        """The (binding, role name, scope) of default roles ``subject`` or its groups hold whose rules are not carried."""
+        out = list(self.unassessed.get(subject, ()))
+        for group in subject.groups():
+            out.extend(self.unassessed.get(Subject("Group", group), ()))
         return out
 
     def who_can(self, verb: str, group: str, resource: str, subresource: str = "", namespace: str | None = None,
