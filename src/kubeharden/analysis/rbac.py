@@ -678,7 +678,7 @@ class RbacModel:
         return out
 
     def unassessed_of(self, subject: Subject) -> list[tuple[K8sObject, str, str]]:
-        """The (binding, role name, scope) of default roles ``subject`` or its groups hold whose rules are not carried."""
+        """(binding, role name, scope) of the default roles ``subject`` or its groups hold, rules not carried."""
         out = list(self.unassessed.get(subject, ()))
         for group in subject.groups():
             out.extend(self.unassessed.get(Subject("Group", group), ()))

@@ -252,7 +252,8 @@ def ineffective_part(groups: frozenset[str], entry: str, verbs: frozenset[str], 
     if namespaces is None:
         return None
     if cluster_scoped_in(groups, entry, verbs):
-        return verbs, frozenset(), "cluster-scoped, and a namespaced grant never authorises a request without a namespace"
+        return verbs, frozenset(), "cluster-scoped, and a namespaced grant never authorises a request without a " \
+            "namespace"
     dead = cluster_only_verbs(groups, entry, verbs)
     if dead:
         return dead, frozenset(), "cluster-wide requests, which a namespaced grant never authorises (the other " \
