@@ -82,6 +82,13 @@ def test_a_role_naming_another_namespace_grants_nothing():
                     binding("c", "c", [user("jane")])) == []
 
 
+def test_a_role_naming_another_namespace_with_a_cluster_wide_verb_too_grants_nothing():
+    objs = in_role([rule([""], ["namespaces"], ["get", "list"], names=["other"])])
+    info = findings("KH-RBAC-022", *objs)
+    assert len(info) == 1 and "names other" in info[0].message
+    assert findings("KH-RBAC-002", *in_role([rule([""], ["namespaces"], ["*"], names=["other"])])) == []
+
+
 def test_a_role_naming_its_own_and_another_namespace_reports_the_other_name_only():
     info = findings("KH-RBAC-022", *in_role([rule([""], ["namespaces"], ["get"], names=["app", "other"])]))
     assert len(info) == 1 and "names other:" in info[0].message and "names app:" not in info[0].message

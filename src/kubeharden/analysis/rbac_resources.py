@@ -254,20 +254,20 @@ def ineffective_part(groups: frozenset[str], entry: str, verbs: frozenset[str], 
     if cluster_scoped_in(groups, entry, verbs):
         return verbs, frozenset(), "cluster-scoped, and a namespaced grant never authorises a request without a " \
             "namespace"
+    named = entry.partition("/")[0] == "namespaces" and "" in groups and bool(resource_names) and \
+        cluster_scoped_in(groups, entry, frozenset())
+    dead_names = resource_names - namespaces if named else frozenset()
+    if named and dead_names == resource_names:
+        return verbs, frozenset(), f"names {','.join(sorted(resource_names))}: a Namespace request in a " \
+            "namespaced grant can only name the grant's own namespace " \
+            f"({','.join(sorted(namespaces))}), whose name is the request's namespace"
     dead = cluster_only_verbs(groups, entry, verbs)
     if dead:
         return dead, frozenset(), "cluster-wide requests, which a namespaced grant never authorises (the other " \
             "verbs apply to the object of the grant's own namespace only)"
-    if entry.partition("/")[0] == "namespaces" and "" in groups and resource_names and \
-            cluster_scoped_in(groups, entry, frozenset()):
-        dead_names = resource_names - namespaces
-        if dead_names == resource_names:
-            return verbs, frozenset(), f"names {','.join(sorted(resource_names))}: a Namespace request in a " \
-                "namespaced grant can only name the grant's own namespace " \
-                f"({','.join(sorted(namespaces))}), whose name is the request's namespace"
-        if dead_names:
-            return frozenset(), dead_names, f"names {','.join(sorted(dead_names))}: only the grant's own " \
-                f"namespace ({','.join(sorted(namespaces))}) can be named in a namespaced grant"
+    if dead_names:
+        return frozenset(), dead_names, f"names {','.join(sorted(dead_names))}: only the grant's own " \
+            f"namespace ({','.join(sorted(namespaces))}) can be named in a namespaced grant"
     return None
 
 
