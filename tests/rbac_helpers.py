@@ -84,3 +84,13 @@ def model(*objects, type_checked: bool = True) -> RbacModel:
     inventory, problems = build_inventory(parse_text(text, "rbac.yaml"))
     assert not [p for p in problems if p.level == "error"], problems
     return model_for(inventory)
+
+
+def scanned(grants):
+    """The grants of the input's own bindings (the model also holds the built-in default bindings)."""
+    return [g for g in grants if g.binding.origin.source != "builtin"]
+
+
+def scanned_json(subjects):
+    """The ``who-can -f json`` subjects granted by the input's own bindings."""
+    return [s for s in subjects if not s["builtin"]]

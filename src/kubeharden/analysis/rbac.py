@@ -35,8 +35,8 @@ from typing import Any
 from collections.abc import Iterable, Iterator
 
 from kubeharden.analysis.rbac_defaults import BOOTSTRAP_LABEL, BUILTIN_CLUSTER_ROLES, BUILTIN_ROLES, \
-    DEFAULT_ROLE_NAMES, UNCARRIED_CLUSTER_ROLES, default_binding_subjects, reconciled
-from kubeharden.analysis.rbac_resources import is_cluster_scoped
+    DEFAULT_ROLE_NAMES, UNCARRIED_CLUSTER_ROLES, default_binding_names, default_binding_subjects, reconciled
+from kubeharden.analysis.rbac_resources import ineffective_part, is_cluster_scoped
 from kubeharden.analysis.selectors import SelectorError, compile_selector
 from kubeharden.findings import Problem
 from kubeharden.inventory import Inventory, PodRecord
@@ -213,6 +213,37 @@ def _join(items: Iterable[str]) -> str:
     return ",".join(sorted(items))
 
 
+def effective_parts(rule: RbacRule, namespaces: frozenset[str] | None) -> list[RbacRule]:
+    """The parts of ``rule`` that authorise something where it is granted (empty: it grants nothing).
+
+    ``namespaces`` None: granted cluster-wide (a ClusterRole bound by a ClusterRoleBinding); otherwise the
+    namespaces of the grant (a Role's own, a ClusterRole's RoleBindings'). Drops what
+    :func:`kubeharden.analysis.rbac_resources.ineffective_part` finds dead (resources that do not exist,
+    cluster-scoped requests in a namespace, Namespaces named other than the grant's own, nonResourceURLs
+    outside a cluster-wide grant); the rule itself is returned when all of it is effective. Risk controls
+    judge these parts, so a rule that grants nothing is only reported as ineffective (KH-RBAC-022).
+    """
+    parts: dict[tuple[frozenset[str], frozenset[str]], set[str]] = {}
+    changed = False
+    for entry in rule.resources:
+        dead = ineffective_part(rule.api_groups, entry, rule.verbs, rule.resource_names, namespaces)
+        verbs, names = rule.verbs, rule.resource_names
+        if dead is not None:
+            changed = True
+            verbs, names = verbs - dead[0], names - dead[1]
+            if not verbs:
+                continue
+        parts.setdefault((verbs, names), set()).add(entry)
+    urls = rule.non_resource_urls if namespaces is None else frozenset()
+    if not changed and urls == rule.non_resource_urls:
+        return [rule]
+    out = [RbacRule(verbs, rule.api_groups, frozenset(entries), names, frozenset(), rule.line, rule.index)
+           for (verbs, names), entries in sorted(parts.items(), key=lambda p: sorted(p[1]))]
+    if urls:
+        out.append(RbacRule(rule.verbs, frozenset(), frozenset(), frozenset(), urls, rule.line, rule.index))
+    return out
+
+
 def parse_rules(obj: K8sObject, raw_rules: Any) -> tuple[list[RbacRule], list[tuple[str, int | None]]]:
     """The rules of a role plus the problems found in them (a bad rule is skipped, not fatal)."""
     rules: list[RbacRule] = []
@@ -358,6 +389,12 @@ class RbacModel:
         self.by_subject: dict[Subject, list[Grant]] = defaultdict(list)
         self.by_binding: dict[int, list[Grant]] = defaultdict(list)
         self.bindings: list[tuple[K8sObject, RoleDef | None, list[Subject]]] = []
+        #: The default ClusterRoleBindings the input does not hold (every cluster has them): they grant, but
+        #: are no binding of the input, so binding controls never see them.
+        self.builtin_bindings: list[tuple[K8sObject, RoleDef, list[Subject]]] = []
+        #: Per subject, the bindings giving it a default role whose rules kubeharden does not carry:
+        #: (binding, role name, scope); what they grant is not assessed, never taken as nothing.
+        self.unassessed: dict[Subject, list[tuple[K8sObject, str, str]]] = defaultdict(list)
         #: Names of the ClusterRoles some aggregated ClusterRole selects (their rules flow there).
         self.aggregated_into: set[str] = set()
         # Sources give namespaced objects without one the scan's namespace (-n), as kubectl does.
@@ -365,6 +402,7 @@ class RbacModel:
         self._load_roles()
         self._aggregate()
         self._load_bindings()
+        self._load_builtin_bindings()
 
     # roles
     def _load_roles(self) -> None:
@@ -525,16 +563,47 @@ class RbacModel:
             subjects = list(self._subjects(binding, role))
             role, subjects = self._reconcile_binding(binding, role, subjects)
             self.bindings.append((binding, role, subjects))
+            scope = (binding.namespace or self.default_namespace) if binding.kind == "RoleBinding" else None
+            if (role is None and why.endswith("not assessed")) or (role is not None and not role.rules_known):
+                name = role.name if role is not None else str(as_dict(binding.raw.get("roleRef")).get("name"))
+                for subject in subjects:
+                    self.unassessed[subject].append((binding, name, scope or "cluster-wide"))
             if role is None:
                 continue
-            scope = (binding.namespace or self.default_namespace) if binding.kind == "RoleBinding" else None
-            rules = role.rules if scope is None else [r for r in role.rules if r.is_resource_rule]
-            for subject in subjects:
-                for rule in rules:
-                    g = Grant(subject, rule, scope, binding, role)
-                    self.grants.append(g)
-                    self.by_subject[subject].append(g)
-                    self.by_binding[id(binding)].append(g)
+            self._grant(binding, role, subjects, scope)
+
+    def _grant(self, binding: K8sObject, role: RoleDef, subjects: list[Subject], scope: str | None) -> None:
+        rules = role.rules if scope is None else [r for r in role.rules if r.is_resource_rule]
+        for subject in subjects:
+            for rule in rules:
+                g = Grant(subject, rule, scope, binding, role)
+                self.grants.append(g)
+                self.by_subject[subject].append(g)
+                self.by_binding[id(binding)].append(g)
+
+    def _load_builtin_bindings(self) -> None:
+        """Add the default ClusterRoleBindings of the carried default roles that the input does not hold.
+
+        Every cluster has them ("Using RBAC Authorization", Default roles and role bindings: the API server
+        creates and reconciles them at every start), so ``system:masters`` holds cluster-admin and
+        kube-system/clusterrole-aggregation-controller holds escalate on clusterroles whether or not a
+        manifest shows the binding. A binding of the same name in the input is used instead (reconciled in
+        :meth:`_reconcile_binding`). Bindings of roles whose rules kubeharden does not carry grant nothing
+        it can state and are left out.
+        """
+        scanned = {b.name for b in self.inventory.of_kind("ClusterRoleBinding")}
+        for name in default_binding_names():
+            default = default_binding_subjects(name)
+            role = self.cluster_roles.get(default[0]) if default is not None and name not in scanned else None
+            if default is None or role is None or not role.rules_known:
+                continue
+            raw = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                   "metadata": {"name": name, "labels": {BOOTSTRAP_LABEL[0]: BOOTSTRAP_LABEL[1]}},
+                   "roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": role.name}}
+            obj = K8sObject(raw, make_ref(raw), Provenance(None, None, "builtin"))
+            subjects = [Subject(kind, subject, ns) for kind, subject, ns in default[1]]
+            self.builtin_bindings.append((obj, role, subjects))
+            self._grant(obj, role, subjects, None)
 
     def _reconcile_binding(self, binding: K8sObject, role: RoleDef | None,
                            subjects: list[Subject]) -> tuple[RoleDef | None, list[Subject]]:
@@ -606,6 +675,13 @@ class RbacModel:
         out = list(self.by_subject.get(subject, ()))
         for group in subject.groups():
             out.extend(self.by_subject.get(Subject("Group", group), ()))
+        return out
+
+    def unassessed_of(self, subject: Subject) -> list[tuple[K8sObject, str, str]]:
+        """(binding, role name, scope) of the default roles ``subject`` or its groups hold, rules not carried."""
+        out = list(self.unassessed.get(subject, ()))
+        for group in subject.groups():
+            out.extend(self.unassessed.get(Subject("Group", group), ()))
         return out
 
     def who_can(self, verb: str, group: str, resource: str, subresource: str = "", namespace: str | None = None,

@@ -250,6 +250,11 @@ def default_binding_subjects(name: str) -> tuple[str, list[Identity]] | None:
     return _DEFAULT_BINDINGS_BY_NAME.get(name)
 
 
+def default_binding_names() -> list[str]:
+    """The names of the default ClusterRoleBindings of the bootstrap policy, sorted."""
+    return sorted(_DEFAULT_BINDINGS_BY_NAME)
+
+
 def default_subjects_of_role(role: str) -> frozenset[Identity]:
     """The (kind, name, namespace) subjects the default ClusterRoleBindings give ``role`` (empty: none)."""
     return frozenset(_DEFAULT_SUBJECTS_BY_ROLE.get(role, ()))

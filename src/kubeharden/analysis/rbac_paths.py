@@ -69,7 +69,8 @@ def grant_dict(g: Grant) -> dict[str, Any]:
                        f"{g.binding.name}",
             "role": f"{g.role.kind}/{g.role.obj.namespace + '/' if g.role.obj.namespace else ''}{g.role.name}",
             "rule": g.rule.describe(), "scope": g.scope, "file": g.binding.origin.file,
-            "line": g.binding.origin.line, "role_file": g.role.obj.origin.file, "role_line": g.rule.line}
+            "line": g.binding.origin.line, "role_file": g.role.obj.origin.file, "role_line": g.rule.line,
+            "builtin": g.binding.origin.source == "builtin"}
 
 
 @dataclass(slots=True)

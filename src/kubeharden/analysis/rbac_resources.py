@@ -235,26 +235,61 @@ def cluster_only_verbs(groups: frozenset[str], resource: str, verbs: frozenset[s
     return verbs - allowed if allowed else frozenset()
 
 
+def ineffective_part(groups: frozenset[str], entry: str, verbs: frozenset[str], resource_names: frozenset[str],
+                     namespaces: frozenset[str] | None) -> tuple[frozenset[str], frozenset[str], str] | None:
+    """The part of one rule entry (``nodes/proxy``) that authorises nothing, or None when it is all effective.
+
+    ``namespaces`` None: the rule applies cluster-wide; otherwise the namespaces it is granted in (a
+    Role's own, or those of the RoleBindings of a ClusterRole). Returns (dead verbs, dead resourceNames,
+    why): dead verbs equal to ``verbs`` with no dead names is the whole entry; dead names alone mean
+    the entry applies to the other names only. A ``namespaces`` request's namespace is the Namespace's
+    own name (requestinfo.go), so in a namespace ``app`` only the name ``app`` can match. Entries outside
+    the table are not judged (None).
+    """
+    why = missing_reason(groups, entry)
+    if why:
+        return verbs, frozenset(), why
+    if namespaces is None:
+        return None
+    if cluster_scoped_in(groups, entry, verbs):
+        return verbs, frozenset(), "cluster-scoped, and a namespaced grant never authorises a request without a " \
+            "namespace"
+    named = entry.partition("/")[0] == "namespaces" and "" in groups and bool(resource_names) and \
+        cluster_scoped_in(groups, entry, frozenset())
+    dead_names = resource_names - namespaces if named else frozenset()
+    if named and dead_names == resource_names:
+        return verbs, frozenset(), f"names {','.join(sorted(resource_names))}: a Namespace request in a " \
+            "namespaced grant can only name the grant's own namespace " \
+            f"({','.join(sorted(namespaces))}), whose name is the request's namespace"
+    dead = cluster_only_verbs(groups, entry, verbs)
+    if dead:
+        return dead, frozenset(), "cluster-wide requests, which a namespaced grant never authorises (the other " \
+            "verbs apply to the object of the grant's own namespace only)"
+    if dead_names:
+        return frozenset(), dead_names, f"names {','.join(sorted(dead_names))}: only the grant's own " \
+            f"namespace ({','.join(sorted(namespaces))}) can be named in a namespaced grant"
+    return None
+
+
 def ineffective_entries(groups: frozenset[str], resources: frozenset[str], non_resource_urls: frozenset[str],
-                        cluster_scope: bool, verbs: frozenset[str] = frozenset()) -> list[str]:
+                        namespaces: frozenset[str] | None, verbs: frozenset[str] = frozenset(),
+                        resource_names: frozenset[str] = frozenset()) -> list[str]:
     """Why parts of one PolicyRule authorise nothing, one phrase per part (empty: all effective).
 
-    ``cluster_scope`` False: the rule applies in a namespace only (a Role, or a ClusterRole
-    bound only by RoleBindings). Entries outside the table are not judged.
+    ``namespaces`` None: the rule applies cluster-wide; otherwise the namespaces it is granted in (a
+    Role, or a ClusterRole bound only by RoleBindings). Entries outside the table are not judged.
     """
     reasons = []
     for entry in sorted(resources):
-        why = missing_reason(groups, entry)
-        if why:
+        part = ineffective_part(groups, entry, verbs, resource_names, namespaces)
+        if part is None:
+            continue
+        dead, _, why = part
+        if dead and dead != verbs:
+            reasons.append(f"{entry} with verbs {','.join(sorted(dead))}: {why}")
+        else:
             reasons.append(f"{entry}: {why}")
-        elif not cluster_scope and cluster_scoped_in(groups, entry, verbs):
-            reasons.append(f"{entry}: cluster-scoped, and a namespaced grant never authorises a request without "
-                           "a namespace")
-        elif not cluster_scope and cluster_only_verbs(groups, entry, verbs):
-            reasons.append(f"{entry} with verbs {','.join(sorted(cluster_only_verbs(groups, entry, verbs)))}: "
-                           "cluster-wide requests, which a namespaced grant never authorises (the other verbs apply "
-                           "to the object of the grant's own namespace only)")
-    if non_resource_urls and not cluster_scope:
+    if non_resource_urls and namespaces is not None:
         reasons.append(f"nonResourceURLs {','.join(sorted(non_resource_urls))}: only a ClusterRole bound by a "
                        "ClusterRoleBinding grants them (the API server rejects them in a Role)")
     return reasons

@@ -26,11 +26,11 @@ from collections import defaultdict
 from functools import lru_cache
 from collections.abc import Iterator
 
-from kubeharden.analysis.rbac import ALL, Grant, RbacModel, RbacRule, RoleDef, Subject
+from kubeharden.analysis.rbac import ALL, Grant, RbacModel, RbacRule, RoleDef, Subject, effective_parts
 from kubeharden.analysis.rbac_defaults import CONTROL_PLANE_ROLES, CONTROLLER_ROLE_PREFIX, default_binding_subjects, \
     default_subjects_of_role, is_default_binding_name
 from kubeharden.analysis.rbac_paths import CLUSTER_ADMIN, SECRETS, Path, PathFinder, describe_node
-from kubeharden.analysis.rbac_defaults import BOOTSTRAP_LABEL
+from kubeharden.analysis.rbac_defaults import BOOTSTRAP_LABEL, reconciled
 from kubeharden.analysis.rbac_resources import ineffective_entries
 from kubeharden.analysis.rbac_risks import CONFIGMAP_WRITES, CSR_APPROVAL, CSR_SIGNER, Risk, RiskError, \
     risk_from_grants, risks_of, verbs_phrase
@@ -90,24 +90,34 @@ def _reviewable_roles(model: RbacModel) -> Iterator[tuple[RoleDef, list[RbacRule
             yield role, rules
 
 
-def _cluster_scope(model: RbacModel, role: RoleDef, bound: dict[int, list[tuple[K8sObject, list[Subject]]]]) -> bool:
-    """Whether the role's rules may apply cluster-wide: a ClusterRole not bound only by RoleBindings.
+def _scope(model: RbacModel, role: RoleDef, bound: dict[int, list[tuple[K8sObject, list[Subject]]]]) \
+        -> frozenset[str] | None:
+    """Where the role's rules apply: None cluster-wide, else the namespaces they are granted in.
 
-    A ClusterRole bound by nothing in the input is judged as if bound cluster-wide (it can be),
-    and so is one aggregated into another ClusterRole (its rules flow wherever that one is bound).
+    A Role applies in its own namespace; a ClusterRole bound only by RoleBindings in theirs. A
+    ClusterRole bound by nothing in the input is judged as if bound cluster-wide (it can be), and so
+    is one aggregated into another ClusterRole (its rules flow wherever that one is bound).
     """
     if role.kind != "ClusterRole":
-        return False
+        return frozenset({role.obj.namespace or model.default_namespace})
     if role.name in model.aggregated_into:
-        return True
+        return None
     bindings = bound.get(id(role), [])
-    return not bindings or any(b.kind == "ClusterRoleBinding" for b, _ in bindings)
+    if not bindings or any(b.kind == "ClusterRoleBinding" for b, _ in bindings):
+        return None
+    return frozenset(b.namespace or model.default_namespace for b, _ in bindings)
 
 
-def _rule_hits(risk: Risk, rules: list[RbacRule], cluster_scope: bool) -> list[tuple[RbacRule, str]]:
+def _effective(rules: list[RbacRule], namespaces: frozenset[str] | None) -> list[RbacRule]:
+    """The parts of ``rules`` that authorise something in ``namespaces`` (None: cluster-wide)."""
+    return [part for rule in rules for part in effective_parts(rule, namespaces)]
+
+
+def _rule_hits(risk: Risk, rules: list[RbacRule], namespaces: frozenset[str] | None) -> list[tuple[RbacRule, str]]:
+    """The effective parts of ``rules`` that carry ``risk``, with a phrase each; ineffective parts never count."""
     hits = []
-    for rule in rules:
-        matched = risk.matched(rule, cluster_scope)
+    for rule in _effective(rules, namespaces):
+        matched = risk.matched(rule, namespaces is None)
         if matched:
             names = f" only for {', '.join(sorted(rule.resource_names))}" if rule.resource_names else ""
             hits.append((rule, f"{verbs_phrase(matched)}{names} (rule: {rule.describe()})"))
@@ -144,7 +154,7 @@ def role_risk(control: Control, inventory: Inventory, ctx: Context) -> Iterator[
     bound = _bound_to(model)
     risk = risk_of(control)
     for role, rules in _reviewable_roles(model):
-        hits = _rule_hits(risk, rules, _cluster_scope(model, role, bound))
+        hits = _rule_hits(risk, rules, _scope(model, role, bound))
         if hits:
             yield _role_violation(role, f"{risk.what}: ", hits, bound)
 
@@ -219,7 +229,7 @@ def wildcards(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     bound = _bound_to(model)
     for role, rules in _reviewable_roles(model):
         hits = []
-        for rule in rules:
+        for rule in _effective(rules, _scope(model, role, bound)):  # a rule that grants nothing is KH-RBAC-022
             parts = [f"{label} '*'" for label, values in (("verbs", rule.verbs), ("resources", rule.resources),
                                                           ("apiGroups", rule.api_groups)) if ALL in values]
             if ALL in rule.non_resource_urls:
@@ -238,7 +248,7 @@ def approve_csr(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     bound = _bound_to(model)
     whole: set[int] = set()
     for role, rules in _reviewable_roles(model):
-        scope = _cluster_scope(model, role, bound)
+        scope = _scope(model, role, bound)
         approval, signer = _rule_hits(CSR_APPROVAL, rules, scope), _rule_hits(CSR_SIGNER, rules, scope)
         if approval and signer:
             whole.add(id(role))
@@ -274,12 +284,12 @@ def ineffective_rules(inventory: Inventory, ctx: Context) -> Iterator[Violation]
     model = model_for(inventory, ctx)
     bound = _bound_to(model)
     for role, rules in _reviewable_roles(model):
-        cluster_scope = _cluster_scope(model, role, bound)
-        why_scope = "" if role.kind == "Role" or cluster_scope else \
+        namespaces = _scope(model, role, bound)
+        why_scope = "" if role.kind == "Role" or namespaces is None else \
             f" (it is bound only by RoleBindings: {_who(bound.get(id(role), []))})"
         for rule in rules:
-            reasons = ineffective_entries(rule.api_groups, rule.resources, rule.non_resource_urls, cluster_scope,
-                                          rule.verbs)
+            reasons = ineffective_entries(rule.api_groups, rule.resources, rule.non_resource_urls, namespaces,
+                                          rule.verbs, rule.resource_names)
             if reasons:
                 yield Violation(f"{role.kind} {role.name}{why_scope}: rule {rule.describe()} grants nothing for "
                                 f"{'; '.join(reasons)}", rule.line, obj=role.obj, path=_rule_path(rule))
@@ -296,14 +306,15 @@ def system_configmap_writes(inventory: Inventory, ctx: Context) -> Iterator[Viol
     for binding, role, subjects in model.bindings:
         if role is None or not subjects or role.cluster_admin_equivalent or _default_binding(binding, role):
             continue  # cluster-admin equivalents are KH-RBAC-001
+        scope: frozenset[str] | None = None
         if binding.kind == "RoleBinding":
             ns = binding.namespace or model.default_namespace
             if ns not in system:
                 continue
-            where = f"in namespace {ns}"
+            where, scope = f"in namespace {ns}", frozenset({ns})
         else:
             where = f"in every namespace, system namespaces {', '.join(system)} included"
-        hits = _rule_hits(CONFIGMAP_WRITES, role.rules, cluster_scope=binding.kind == "ClusterRoleBinding")
+        hits = _rule_hits(CONFIGMAP_WRITES, role.rules, scope)
         if hits:
             yield Violation(f"{binding.kind} {binding.name} lets {', '.join(str(s) for s in subjects)} "
                             f"{CONFIGMAP_WRITES.what.removeprefix('can ')} {where} through {role.kind} {role.name}: "
@@ -345,16 +356,31 @@ def _control_plane(role: RoleDef) -> bool:
         (role.name in CONTROL_PLANE_ROLES or role.name.startswith(CONTROLLER_ROLE_PREFIX))
 
 
-def _grants_text(role: RoleDef, cluster_scope: bool) -> str:
+def _grants_text(role: RoleDef, namespaces: frozenset[str] | None) -> str:
     if not role.rules_known:
         return "kubeharden does not carry this default role's rules, so what it grants is not assessed"
     found: list[str] = []
-    for rule in role.rules:
-        for risk in risks_of(rule, catalogue_risks(), cluster_scope=cluster_scope):
+    for rule in _effective(role.rules, namespaces):
+        for risk in risks_of(rule, catalogue_risks(), cluster_scope=namespaces is None):
             if risk.what not in found:
                 found.append(risk.what)
     return "with it the subject " + (", ".join(found) if found else "holds the component's permissions") + \
-        " (rules of the Kubernetes bootstrap policy)"
+        f" ({_rules_source(role)})"
+
+
+def _binding_namespaces(model: RbacModel, binding: K8sObject) -> frozenset[str] | None:
+    """Where a binding grants its role: None for a ClusterRoleBinding, else its namespace."""
+    return None if binding.kind == "ClusterRoleBinding" else frozenset({binding.namespace or model.default_namespace})
+
+
+def _rules_source(role: RoleDef) -> str:
+    """Whose rules a default role's grants were read from: the bootstrap policy, the scanned copy, or both."""
+    if role.builtin:
+        return "rules of the Kubernetes bootstrap policy"
+    if not reconciled(role.obj.annotations):
+        return "rules of the scanned copy: its autoupdate \"false\" annotation stops the API server from restoring " \
+            "the default ones"
+    return "rules of the Kubernetes bootstrap policy, which the API server restores, with those of the scanned copy"
 
 
 @check("KH-RBAC-028")
@@ -368,11 +394,11 @@ def control_plane_role_bindings(inventory: Inventory, ctx: Context) -> Iterator[
         if not extra:
             continue
         meant = ", ".join(sorted(f"{k.lower()}:{n}" if ns is None else f"serviceaccount:{ns}:{n}"
-                                 for k, n, ns in default_subjects_of_role(role.name))) or "no subject (the Node " \
-            "authorizer serves the kubelets)"
+                                 for k, n, ns in default_subjects_of_role(role.name)))
+        meant = f"{meant} only" if meant else "no subject (the Node authorizer serves the kubelets)"
         yield Violation(f"{binding.kind} {binding.name} gives the default control-plane ClusterRole {role.name} "
                         f"{_binding_scope(binding)} to {', '.join(str(s) for s in extra)}; Kubernetes binds it to "
-                        f"{meant} only: {_grants_text(role, binding.kind == 'ClusterRoleBinding')}",
+                        f"{meant}: {_grants_text(role, _binding_namespaces(model, binding))}",
                         _subject_line(binding, extra[0]), obj=binding, path=_subject_path(binding, extra[0]))
 
 
@@ -522,7 +548,9 @@ def _risk_summary(model: RbacModel, subject: Subject) -> str:
         found = by_via.setdefault(grant.via(), [])
         if found and found[0].startswith("cluster-admin"):
             continue
-        for risk in risks_of(grant.rule, catalogue_risks(), cluster_scope=grant.namespace is None):
+        scope = None if grant.namespace is None else frozenset({grant.namespace})
+        for risk in (r for part in effective_parts(grant.rule, scope)
+                     for r in risks_of(part, catalogue_risks(), cluster_scope=scope is None)):
             phrase = f"{risk.what.removeprefix('can ')} ({grant.scope})"
             if phrase not in found:
                 found.append(phrase)

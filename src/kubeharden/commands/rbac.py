@@ -23,6 +23,7 @@ from kubeharden.commands.helptext import examples
 from kubeharden.engine import build_inventory
 from kubeharden.exitcodes import INPUT_ERRORS, OK, USAGE
 from kubeharden.findings import NOTHING_CHECKED, OWN_OUTPUT, Problem
+from kubeharden.model.objects import K8sObject
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -180,10 +181,14 @@ def run_can(args: argparse.Namespace) -> int:
         return USAGE
     model, problems = _load(args)
     grants = sorted(model.grants_of(subject), key=lambda g: (g.namespace or "", g.rule.describe()))
+    unassessed = model.unassessed_of(subject)
     with output_stream(args.output) as out:
         if args.format == "json":
             out.write(json.dumps({"subject": subject.key, "groups": list(subject.groups()),
-                                  "rules": [_grant_json(g) for g in grants]}, indent=2) + "\n")
+                                  "rules": [_grant_json(g) for g in grants],
+                                  "not_assessed": [{"binding": f"{b.kind}/{_ns_prefix(b)}{b.name}", "role": name,
+                                                    "scope": scope, "file": b.origin.file, "line": b.origin.line}
+                                                   for b, name, scope in unassessed]}, indent=2) + "\n")
         else:
             table = Table(title=f"what {subject.key} can do (with groups {', '.join(subject.groups()) or 'none'})")
             for col in ("scope", "verbs", "resources", "api groups / urls", "names", "via"):
@@ -195,10 +200,20 @@ def run_can(args: argparse.Namespace) -> int:
                               ",".join(sorted("core" if x == "" else x for x in r.api_groups))
                               or ",".join(sorted(r.non_resource_urls)),
                               ",".join(sorted(r.resource_names)) or "*", g.via())
-            if not grants:
+            for b, name, scope in unassessed:
+                _row(table, scope, f"holds {name} ({NOT_CARRIED})", "", "", "", f"{b.kind}/{_ns_prefix(b)}{b.name}")
+            if not grants and not unassessed:
                 _row(table, "(nothing)", "", "", "", "", "")
             _console(out).print(table)
     return _finish(problems)
+
+
+#: What ``rbac can`` says of a default role whose rules kubeharden does not carry.
+NOT_CARRIED = "rules not carried by kubeharden: not assessed"
+
+
+def _ns_prefix(obj: K8sObject) -> str:
+    return f"{obj.namespace}/" if obj.namespace else ""
 
 
 # -- paths -------------------------------------------------------------------------------------
