@@ -264,13 +264,9 @@ class Evaluator:
         An invalid object never runs, so it never counts as passing a control (its
         failures still count) and its Pod Security level is ``invalid``.
         """
-        invalid = False
-        for p in type_problems(obj.raw, obj.ref.api_version, obj.kind):
-            invalid |= p.level == "error"
-            self.result.problems.append(Problem(
-                p.level, "invalid-object" if p.level == "error" else "unknown-field", p.message,
-                file=obj.origin.file, line=p.line or obj.origin.line, resource=obj.ref))
-        return invalid
+        problems = validity_problems(obj)
+        self.result.problems.extend(problems)
+        return any(p.level == "error" for p in problems)
 
     def _violations(self, control: Control, run: Runner, unit: Any, obj: K8sObject | None) -> list[Violation]:
         """What ``control`` finds in ``unit``; a check that fails on an input nobody foresaw
@@ -478,6 +474,15 @@ class DuplicateIndex:
                        file=obj.origin.file, line=obj.origin.line, resource=ref)
 
 
+def validity_problems(obj: K8sObject, refused: str = "") -> list[Problem]:
+    """The values of ``obj`` the API server would refuse (errors, ``refused`` appended) and the
+    fields it does not know (warnings), as report problems with file and line."""
+    return [Problem(p.level, "invalid-object" if p.level == "error" else "unknown-field",
+                    p.message + (refused if p.level == "error" else ""), file=obj.origin.file,
+                    line=p.line or obj.origin.line, resource=obj.ref)
+            for p in type_problems(obj.raw, obj.ref.api_version, obj.kind)]
+
+
 def type_checked(items: Iterable[K8sObject | Problem]) -> Iterator[K8sObject | Problem]:
     """``items`` without the objects the API server would refuse, with a Problem for each refusal.
 
@@ -488,13 +493,9 @@ def type_checked(items: Iterable[K8sObject | Problem]) -> Iterator[K8sObject | P
         if isinstance(item, Problem):
             yield item
             continue
-        invalid = False
-        for p in type_problems(item.raw, item.ref.api_version, item.kind):
-            invalid |= p.level == "error"
-            yield Problem(p.level, "invalid-object" if p.level == "error" else "unknown-field",
-                          p.message + ("; left out of this analysis" if p.level == "error" else ""),
-                          file=item.origin.file, line=p.line or item.origin.line, resource=item.ref)
-        if not invalid:
+        problems = validity_problems(item, refused="; left out of this analysis")
+        yield from problems
+        if not any(p.level == "error" for p in problems):
             yield item
 
 

@@ -35,8 +35,7 @@ from typing import Any
 
 from kubeharden.inventory import Inventory
 from kubeharden.model.objects import K8sObject, as_dict, as_list
-
-DEFAULT_NAMESPACE = "default"
+from kubeharden.model.kinds import DEFAULT_NAMESPACE
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,10 +41,9 @@ from kubeharden.analysis.selectors import SelectorError, compile_selector
 from kubeharden.findings import Problem
 from kubeharden.inventory import Inventory, PodRecord
 from kubeharden.model.objects import K8sObject, Provenance, as_dict, as_list, make_ref
+from kubeharden.model.kinds import DEFAULT_NAMESPACE
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
-#: Where namespaced objects without metadata.namespace land when nothing says otherwise.
-DEFAULT_NAMESPACE = "default"
 ALL = "*"
 
 #: Pod-creating workload resources: (API group, resource) pairs.

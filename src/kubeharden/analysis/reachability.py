@@ -62,9 +62,9 @@ from kubeharden.analysis.ingress_exposure import (
 )
 from kubeharden.inventory import Inventory, PodRecord
 from kubeharden.model.objects import K8sObject, ResourceRef
+from kubeharden.model.kinds import DEFAULT_NAMESPACE
 
 NAME_LABEL = "kubernetes.io/metadata.name"
-DEFAULT_NAMESPACE = "default"
 #: Kinds of policy the engine reads (Kubernetes, AdminNetworkPolicy API, Cilium, Calico).
 POLICY_KINDS = ("NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "CiliumNetworkPolicy",
                 "CiliumClusterwideNetworkPolicy", "GlobalNetworkPolicy")

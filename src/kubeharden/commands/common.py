@@ -81,9 +81,7 @@ def severity_or_none(text: str) -> Severity | None:
 
 def read_options(args: argparse.Namespace) -> ReadOptions:
     """How to read the inputs; the report this run writes (``-o`` or redirected stdout) is skipped."""
-    given = getattr(args, "namespace", None)
-    return ReadOptions(max_file_bytes=args.max_file_size, namespace=(given[0] if given else None)
-                       if isinstance(given, list) else given,
+    return ReadOptions(max_file_bytes=args.max_file_size, namespace=_given_namespace(args),
                        namespace_strict=getattr(args, "namespace_is_apply", False),
                        skip_files=report_files(getattr(args, "output", None)))
 
@@ -103,10 +101,15 @@ def open_inputs(args: argparse.Namespace, paths: Sequence[str] | None = None,
 
 def target_namespace(args: argparse.Namespace) -> str:
     """The namespace objects without one are placed in: ``-n`` (the first, if repeated) or ``default``."""
+    return _given_namespace(args) or DEFAULT_NAMESPACE
+
+
+def _given_namespace(args: argparse.Namespace) -> str | None:
+    """The ``-n`` given (the first, where it is repeatable), or None."""
     value = getattr(args, "namespace", None)
     if isinstance(value, list):
-        value = value[0] if value else None
-    return value or DEFAULT_NAMESPACE
+        return value[0] if value else None
+    return value or None
 
 
 def load_settings(args: argparse.Namespace) -> Config:

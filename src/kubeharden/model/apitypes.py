@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from kubeharden.sources.yamlload import line_of
 
 #: Kinds served by an older group that the current table knows under another (same structs).
-_OLD_GROUPS = {"extensions": ("apps", "networking.k8s.io"), "batch": ("batch",)}
+_OLD_GROUPS = {"extensions": ("apps", "networking.k8s.io")}
 
 
 class TypeProblem(NamedTuple):
