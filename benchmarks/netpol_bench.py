@@ -24,7 +24,7 @@ import yaml
 
 from kubeharden.analysis.reachability import Network
 from kubeharden.config import parse_config
-from kubeharden.engine import Evaluator, build_inventory
+from kubeharden.engine.evaluator import Evaluator, build_inventory
 from kubeharden.sources.files import parse_text
 
 TIERS = ("web", "api", "worker", "db", "cache")

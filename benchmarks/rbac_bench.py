@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
 import resource
+import time
 
 from kubeharden.analysis.rbac import RbacModel
 from kubeharden.analysis.rbac_paths import CLUSTER_ADMIN, SECRETS, PathFinder
-from kubeharden.inventory import Inventory
+from kubeharden.model.inventory import Inventory
 from kubeharden.model.objects import K8sObject, Provenance, make_ref
 from kubeharden.model.pods import pod_view
 

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from kubeharden.config import Config, parse_config
-from kubeharden.engine import Evaluator, ScanResult
-from kubeharden.findings import Finding
+from kubeharden.engine.evaluator import Evaluator
+from kubeharden.model.findings import Finding
+from kubeharden.model.results import ScanResult
 from kubeharden.sources.files import parse_text
 
 

@@ -7,9 +7,9 @@ import textwrap
 import yaml
 
 from kubeharden.analysis.rbac import RbacModel, model_for
-from kubeharden.engine import build_inventory
-from kubeharden.findings import Problem
-from kubeharden.inventory import Inventory
+from kubeharden.engine.evaluator import build_inventory
+from kubeharden.model.findings import Problem
+from kubeharden.model.inventory import Inventory
 from kubeharden.sources.files import parse_text
 
 RBAC = "rbac.authorization.k8s.io/v1"

@@ -165,7 +165,7 @@ def test_serve_pipeline_filters_by_severity_and_writes_files(tmp_path):
     from kubeharden.commands.audit import AlertPipeline
     from kubeharden.detect.engine import Detector
     from kubeharden.detect.rules import load_rules
-    from kubeharden.findings import Severity
+    from kubeharden.model.findings import Severity
     out = tmp_path / "alerts.jsonl"
     pipeline = AlertPipeline(Detector(load_rules()), Severity.HIGH, False, str(out), None)
     evil = make_event("create", "pods", None, "kube-system",

@@ -12,7 +12,7 @@ import pytest
 
 from kubeharden.detect.examples import run_scenario
 from kubeharden.detect.rules import load_rules
-from kubeharden.guide import REQUIREMENTS
+from kubeharden.model.guide import REQUIREMENTS
 
 RULES = load_rules(overrides={"approved_registries": ["registry.example.com/"]})  # turns every rule on
 BY_ID = {r.id: r for r in RULES}

@@ -7,13 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-
-from kubeharden.checks.catalogue import MAPPING_KEYS, load_catalogue, registered_ids
-from kubeharden.cli import main
-from kubeharden.guide import REQUIREMENTS
-from kubeharden.report.controls import write_markdown
-
 from conftest import scan
+
+from kubeharden.catalogue.loader import load_catalogue
+from kubeharden.checks.registry import registered_ids
+from kubeharden.cli import main
+from kubeharden.model.controls import MAPPING_KEYS
+from kubeharden.model.guide import REQUIREMENTS
+from kubeharden.report.controls import write_markdown
 
 CONTROLS = load_catalogue()
 EXAMPLE_CONFIG = {"profile": "strict", "registries": ["registry.example.com"], "require_digest": True}

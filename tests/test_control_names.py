@@ -9,14 +9,14 @@ import json
 import pathlib
 
 import pytest
+from conftest import ids, scan
 
 from kubeharden import cli
-from kubeharden.checks import catalogue as cat
-from kubeharden.checks.catalogue import CatalogueError, _parse_control, catalogue_names, load_catalogue
-from kubeharden.checks.selection import ControlNames, UnknownControl, resolve
+from kubeharden.catalogue import loader as cat
+from kubeharden.catalogue.loader import CatalogueError, _parse_control, catalogue_names, load_catalogue
+from kubeharden.catalogue.selection import ControlNames, UnknownControl, resolve
 from kubeharden.config import ConfigError, parse_config
-
-from conftest import ids, scan
+from kubeharden.model import controls as model_controls
 
 PRIVILEGED = """
 apiVersion: v1
@@ -45,7 +45,7 @@ def test_every_control_has_a_unique_slug_a_since_and_a_status():
     controls = load_catalogue()
     slugs = [c.slug for c in controls]
     assert len(set(slugs)) == len(controls) and all(slugs)
-    assert all(c.since and c.status in cat.STATUSES for c in controls)
+    assert all(c.since and c.status in model_controls.STATUSES for c in controls)
     assert catalogue_names().slugs["privileged-container"] == "KH-POD-004"
 
 
@@ -137,7 +137,7 @@ def test_a_former_id_may_not_be_a_current_one(monkeypatch):
 
 
 def test_minimal_is_the_former_baseline_profile(tmp_path, capsys):
-    assert cat.PROFILES[0] == "minimal"
+    assert model_controls.PROFILES[0] == "minimal"
     minimal = {c.id for c in load_catalogue() if cat.profile_includes("minimal", c)}
     assert minimal == {c.id for c in load_catalogue() if cat.profile_includes("baseline", c)}
     assert "KH-POD-004" in minimal and "KH-POD-003" not in minimal

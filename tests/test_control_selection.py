@@ -8,10 +8,11 @@ import re
 
 import pytest
 
-from kubeharden.checks.catalogue import load_catalogue
-from kubeharden.checks.selection import UnknownControl, closest, resolve
+from kubeharden.catalogue.loader import load_catalogue
+from kubeharden.catalogue.selection import UnknownControl, closest, resolve
 from kubeharden.cli import main
-from kubeharden.config import REQUIRABLE_SETTINGS, ConfigError, parse_config
+from kubeharden.config import ConfigError, parse_config
+from kubeharden.model.controls import REQUIRABLE_SETTINGS
 
 KNOWN = [c.id for c in load_catalogue()]
 

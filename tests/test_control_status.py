@@ -10,10 +10,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from kubeharden import engine
-from kubeharden.checks.catalogue import load_catalogue
+from kubeharden.catalogue.loader import load_catalogue
 from kubeharden.config import Config, parse_config
-from kubeharden.engine import Evaluator
+from kubeharden.engine import evaluator as engine
+from kubeharden.engine.evaluator import Evaluator
 from kubeharden.report import get_reporter
 from kubeharden.sources.files import parse_text
 

@@ -6,10 +6,9 @@ import datetime as dt
 import os
 
 import pytest
+from conftest import ids, scan
 
 from kubeharden.config import ConfigError, find_config, load_config, parse_config
-
-from conftest import ids, scan
 
 DEPLOY = """
 apiVersion: apps/v1
@@ -178,7 +177,7 @@ def test_config_is_found_upwards_and_yaml_errors_name_the_line(tmp_path):
 
 def test_a_failing_check_is_reported_and_the_scan_goes_on():
     from kubeharden.config import Config
-    from kubeharden.engine import Evaluator
+    from kubeharden.engine.evaluator import Evaluator
     from kubeharden.sources.files import parse_text
 
     evaluator = Evaluator(Config(), only=["KH-POD-004", "KH-POD-006"])

@@ -6,14 +6,13 @@ import dataclasses
 import json
 
 import pytest
-
-from kubeharden.checks.catalogue import CatalogueError, _parse_control, load_catalogue
-from kubeharden.cli import main
-from kubeharden.findings import Finding, Fix, fingerprint
-from kubeharden.model.fieldpath import join, relative_to
-from kubeharden.model.objects import ResourceRef
-
 from conftest import scan
+
+from kubeharden.catalogue.loader import CatalogueError, _parse_control, load_catalogue
+from kubeharden.cli import main
+from kubeharden.model.fieldpath import join, relative_to
+from kubeharden.model.findings import Finding, Fix, fingerprint
+from kubeharden.model.objects import ResourceRef
 
 # Fields as the Kubernetes API reference names them (Pod v1, PodSpec, SecurityContext).
 DEPLOYMENT = """

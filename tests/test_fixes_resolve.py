@@ -13,13 +13,12 @@ from typing import Any
 
 import pytest
 import yaml
-
-from kubeharden.checks.catalogue import load_catalogue
-from kubeharden.findings import Finding, Fix
-from kubeharden.model.fieldpath import split
-
 from conftest import scan
 from test_catalogue import EXAMPLE_CONFIG, ROOT
+
+from kubeharden.catalogue.loader import load_catalogue
+from kubeharden.model.fieldpath import split
+from kubeharden.model.findings import Finding, Fix
 
 
 def apply(doc: dict[str, Any], fix: Fix) -> None:

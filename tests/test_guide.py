@@ -9,9 +9,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from kubeharden.cli import main
-from kubeharden.guide import GAP_KINDS, REQUIREMENTS, requirement_url
-from kubeharden.guide_map import IMPLEMENTED, guide_map
+from kubeharden.model.guide import GAP_KINDS, REQUIREMENTS, requirement_url
 from kubeharden.report.guide import write_markdown
+from kubeharden.report.guide_map import IMPLEMENTED, guide_map
 from tests.test_reports import render
 
 ROOT = Path(__file__).resolve().parents[1]

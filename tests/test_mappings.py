@@ -12,16 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from kubeharden.checks.catalogue import (
-    MAPPING_KEYS,
-    RELATIONS,
-    UNREVIEWED,
-    CatalogueError,
-    _parse_control,
-    load_catalogue,
-)
-from kubeharden.checks.peers import load_peer_sources, not_mapped, peer_notes
+from kubeharden.catalogue.loader import CatalogueError, _parse_control, load_catalogue
+from kubeharden.catalogue.peers import load_peer_sources, not_mapped, peer_notes
 from kubeharden.cli import main
+from kubeharden.model.controls import MAPPING_KEYS, RELATIONS, UNREVIEWED
 
 CONTROLS = load_catalogue()
 TABLE = load_peer_sources()

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from kubeharden import parallel
-from kubeharden.checks.catalogue import load_catalogue
+from kubeharden.catalogue.loader import load_catalogue
 from kubeharden.cli import main
+from kubeharden.engine import parallel
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -198,8 +198,8 @@ def test_a_control_that_fails_in_the_child_is_reported_as_in_one_process(tmp_pat
 def test_violations_from_the_child_point_at_the_parents_own_objects():
     import pickle
 
-    from kubeharden.checks.catalogue import Violation
-    from kubeharden.engine import build_inventory
+    from kubeharden.engine.evaluator import build_inventory
+    from kubeharden.model.controls import Violation
     from kubeharden.sources.files import read_objects
     inventory, _ = build_inventory(read_objects([str(EXAMPLES / "insecure")]))
     kind = sorted(inventory.objects)[-1]
@@ -244,7 +244,7 @@ def test_inputs_keep_their_order_and_their_own_object_counts(tmp_path, pools):
 
 def test_a_control_that_raises_in_a_worker_is_an_error_in_the_parent(tmp_path, pools, monkeypatch):
     """Controls that raise (ScanResult.errored) and suppressed counts per control come back from workers."""
-    from kubeharden.engine import Evaluator
+    from kubeharden.engine.evaluator import Evaluator
 
     write_inputs(tmp_path / "in")
     real = Evaluator._runner

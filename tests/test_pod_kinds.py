@@ -13,13 +13,12 @@ from typing import Any
 
 import pytest
 import yaml
-
-from kubeharden.checks.catalogue import load_catalogue
-from kubeharden.model.fieldpath import relative_to
-from kubeharden.model.pods import POD_TEMPLATE_PATHS
-
 from conftest import scan
 from test_catalogue import EXAMPLE_CONFIG
+
+from kubeharden.catalogue.loader import load_catalogue
+from kubeharden.model.fieldpath import relative_to
+from kubeharden.model.pods import POD_TEMPLATE_PATHS
 
 API_VERSIONS = {"Pod": "v1", "Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1",
                 "ReplicaSet": "apps/v1", "ReplicationController": "v1", "Job": "batch/v1", "CronJob": "batch/v1",

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from rbac_helpers import binding, group, model, role, rule, sa, scanned, user
 
 from kubeharden.analysis.rbac import RbacRule, Subject, parse_subject
-
-from rbac_helpers import binding, group, model, role, rule, sa, scanned, user
 
 
 def r(verbs, groups=("",), resources=(), names=(), urls=()):
@@ -163,10 +162,11 @@ def test_malformed_aggregation_selector_selects_nothing():
 
 
 def test_unnamespaced_install_manifests_go_where_minus_n_says_as_kubectl():
-    from kubeharden.analysis.rbac import model_for
-    from kubeharden.engine import build_inventory
-    from kubeharden.sources.files import parse_text
     from rbac_helpers import deployment, service_account, to_yaml
+
+    from kubeharden.analysis.rbac import model_for
+    from kubeharden.engine.evaluator import build_inventory
+    from kubeharden.sources.files import parse_text
     dep = deployment("server", None, "server")
     del dep["metadata"]["namespace"]
     acct = service_account("server", None)

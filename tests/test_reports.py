@@ -13,7 +13,6 @@ import pytest
 from kubeharden.report import get_reporter
 from kubeharden.report.output import atomic_text
 
-
 SCHEMA = json.loads((Path(__file__).parent / "fixtures" / "sarif-schema-2.1.0.json").read_text())
 
 MIXED = """
@@ -38,10 +37,11 @@ broken: [yaml
 
 
 def render(fmt: str, text: str = MIXED) -> str:
-    from kubeharden.config import Config
-    from kubeharden.engine import Evaluator
-    from kubeharden.sources.files import parse_text
     import textwrap
+
+    from kubeharden.config import Config
+    from kubeharden.engine.evaluator import Evaluator
+    from kubeharden.sources.files import parse_text
 
     evaluator = Evaluator(Config())
     out = io.StringIO()

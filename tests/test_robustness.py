@@ -11,7 +11,7 @@ import random
 from pathlib import Path
 
 from kubeharden.config import parse_config
-from kubeharden.engine import Evaluator
+from kubeharden.engine.evaluator import Evaluator
 from kubeharden.model.objects import K8sObject
 from kubeharden.sources.files import read_objects
 

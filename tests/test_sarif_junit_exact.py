@@ -14,7 +14,7 @@ import textwrap
 import xml.etree.ElementTree as ET
 
 from kubeharden.config import parse_config
-from kubeharden.engine import Evaluator
+from kubeharden.engine.evaluator import Evaluator
 from kubeharden.report import get_reporter
 from kubeharden.report.sarif import FINGERPRINT_KEY
 from kubeharden.sources.files import parse_text

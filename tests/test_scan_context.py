@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from kubeharden.catalogue.loader import load_catalogue
 from kubeharden.checks import network as network_checks
 from kubeharden.checks import pss as pss_checks
 from kubeharden.checks import rbac as rbac_checks
-from kubeharden.checks.catalogue import load_catalogue
 from kubeharden.checks.context import Context, ScanContext
 from kubeharden.config import Config, parse_config
-from kubeharden.engine import Evaluator
+from kubeharden.engine.evaluator import Evaluator
 from kubeharden.report import get_reporter
 from kubeharden.sources.files import parse_text, read_objects
 

@@ -15,7 +15,7 @@ import pytest
 
 from kubeharden.cli import main
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK
-from kubeharden.findings import OWN_OUTPUT, Problem
+from kubeharden.model.findings import OWN_OUTPUT, Problem
 from kubeharden.model.objects import K8sObject
 from kubeharden.sources import registry, snapshot
 from kubeharden.sources.files import ReadOptions

@@ -6,15 +6,14 @@ The expected outputs live in ``tests/snapshots/`` (see tests/snapshots.py for ho
 from __future__ import annotations
 
 import pytest
-
-from kubeharden import __version__
-from kubeharden.checks.catalogue import load_catalogue
-from kubeharden.cli import main
-from kubeharden.findings import Finding
-
 from conftest import scan
 from snapshots import ROOT_PLACEHOLDER, assert_entry, assert_text, normalise
 from test_catalogue import EXAMPLE_CONFIG, ROOT
+
+from kubeharden import __version__
+from kubeharden.catalogue.loader import load_catalogue
+from kubeharden.cli import main
+from kubeharden.model.findings import Finding
 
 CONTROLS = load_catalogue()
 FORMATS = ("table", "json", "sarif", "junit")

@@ -6,12 +6,12 @@ import io
 import json
 import sys
 
-from kubeharden.findings import Problem
+from conftest import scan
+
+from kubeharden.model.findings import Problem
+from kubeharden.model.lines import LineMap
 from kubeharden.model.objects import K8sObject
 from kubeharden.sources.files import ReadOptions, parse_text, read_objects
-from kubeharden.sources.yamlload import LineMap
-
-from conftest import scan
 
 
 def split(items):
@@ -255,7 +255,7 @@ data: {a: b}
 
 
 def test_scan_loads_only_what_the_checks_read(tmp_path):
-    from kubeharden.engine import Evaluator
+    from kubeharden.engine.evaluator import Evaluator
 
     evaluator = Evaluator()
     assert evaluator.needs_full_object("Deployment") and evaluator.needs_full_object("ConfigMap")
@@ -267,7 +267,7 @@ def test_scan_loads_only_what_the_checks_read(tmp_path):
 
 
 def test_secret_values_are_not_kept_for_analyses():
-    from kubeharden.engine import build_inventory
+    from kubeharden.engine.evaluator import build_inventory
 
     text = "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: a}\ntype: Opaque\ndata: {password: aHVudGVyMg==}\n"
     inventory, _ = build_inventory(parse_text(text, "s.yaml"))

@@ -8,10 +8,10 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from kubeharden.checks.catalogue import load_catalogue
-
 from conftest import scan
 from spellings import mutate
+
+from kubeharden.catalogue.loader import load_catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,22 +7,20 @@ Looked up from the working directory upwards (like ``.git``), or given with
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
-from kubeharden.checks.catalogue import PROFILE_NAMES, PROFILES, canonical_profile, catalogue_names
-from kubeharden.checks.selection import ControlNames, UnknownControl, matching, normalise, resolve, unknown_message
-from kubeharden.findings import Severity
+from kubeharden.catalogue.loader import canonical_profile, catalogue_names
+from kubeharden.catalogue.selection import ControlNames, UnknownControl, matching, normalise, resolve, unknown_message
+from kubeharden.model.controls import PROFILE_NAMES, PROFILES, REQUIRABLE_SETTINGS
+from kubeharden.model.exceptions import ExceptionRule
 from kubeharden.model.facts import SYSTEM_NAMESPACES
-
-if TYPE_CHECKING:  # the network settings' types; imported lazily so that start-up stays light
-    from kubeharden.analysis.ingress_exposure import IngressController
-    from kubeharden.analysis.policies import IPNetwork
+from kubeharden.model.findings import Severity
+from kubeharden.model.network import IngressController, IPNetwork
 
 CONFIG_NAMES = (".kubeharden.yaml", ".kubeharden.yml")
 
@@ -36,51 +34,7 @@ class ConfigError(ValueError):
     """The configuration file is unusable; the message names the file and the problem."""
 
 
-@dataclass(slots=True)
-class ExceptionRule:
-    """A reviewed, time-limited exception: one control for matching resources (and container)."""
 
-    control: str
-    reason: str
-    kind: str = "*"
-    namespace: str = "*"
-    name: str = "*"
-    container: str | None = None
-    #: containers, initContainers or ephemeralContainers; None matches the name in any list
-    container_list: str | None = None
-    expires: dt.date | None = None
-    index: int = 0
-    used: int = 0
-
-    def expired(self, today: dt.date) -> bool:
-        return self.expires is not None and self.expires < today
-
-    def matches(self, control_id: str, kind: str, namespace: str | None, name: str,
-                container: str | None, container_list: str | None = None) -> bool:
-        if not fnmatch.fnmatchcase(control_id, self.control):
-            return False
-        if not fnmatch.fnmatchcase(kind, self.kind) or not fnmatch.fnmatchcase(name, self.name):
-            return False
-        if not fnmatch.fnmatchcase(namespace or "", self.namespace):
-            return False
-        if self.container is not None and container != self.container:
-            return False
-        if self.container_list is not None and container_list != self.container_list:
-            return False
-        return True
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "control": self.control,
-            "kind": self.kind,
-            "namespace": self.namespace,
-            "name": self.name,
-            "container": self.container,
-            "container_list": self.container_list,
-            "reason": self.reason,
-            "expires": self.expires.isoformat() if self.expires else None,
-        }
 
 
 @dataclass(slots=True)
@@ -106,9 +60,7 @@ class Config:
     node_networks: tuple[IPNetwork, ...] | None = None
 
 
-#: Settings a control can name (its catalogue ``requires_config:`` or ``enabled_by_config:``): the
-#: file's key -> the Config attribute.
-REQUIRABLE_SETTINGS = {"registries": "allowed_registries", "require_digest": "require_digest"}
+
 
 
 def has_setting(cfg: Config, key: str) -> bool:
@@ -195,7 +147,6 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
     if "annotation_suppressions" in data:
         cfg.allow_annotation_suppressions = _bool(data, "annotation_suppressions", origin)
     if "ingress_controllers" in data:
-        from kubeharden.analysis.ingress_exposure import parse_controllers
         try:
             cfg.ingress_controllers = parse_controllers(data["ingress_controllers"], "ingress_controllers")
         except ValueError as exc:
@@ -304,3 +255,18 @@ def _str_list(value: Any, origin: str, name: str) -> list[str]:
     if not isinstance(value, list):
         raise ConfigError(f"{origin}: '{name}' must be a list")
     return [str(v) for v in value]
+
+
+def parse_controllers(raw: Any, where: str) -> tuple[IngressController, ...]:
+    """``[{namespace, labels, class}]`` from the configuration; raises ValueError naming ``where``."""
+    if not isinstance(raw, list) or not raw:
+        raise ValueError(f"{where} must be a non-empty list of {{namespace, labels, class}}")
+    out = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or not isinstance(item.get("namespace"), str) or \
+                not isinstance(item.get("labels"), dict) or not item["labels"]:
+            raise ValueError(f"{where}[{i}] needs a namespace and a non-empty labels mapping")
+        labels = tuple(sorted((str(k), str(v)) for k, v in item["labels"].items()))
+        cls = item.get("class")
+        out.append(IngressController(item["namespace"], labels, str(cls) if cls is not None else None))
+    return tuple(out)

@@ -6,7 +6,7 @@ import json
 import textwrap
 
 from kubeharden.analysis.reachability import Network
-from kubeharden.engine import build_inventory
+from kubeharden.engine.evaluator import build_inventory
 from kubeharden.sources.files import parse_text
 
 

@@ -14,7 +14,7 @@ from netpol_clusters import build, deploy, namespace, pairs, policy
 
 from kubeharden.analysis.admin_policies import parse_admin_policy
 from kubeharden.analysis.policies import PolicyError
-from kubeharden.engine import build_inventory
+from kubeharden.engine.evaluator import build_inventory
 from kubeharden.sources.files import parse_text
 
 GROUP = "policy.networking.k8s.io/v1alpha1"

@@ -7,12 +7,11 @@ import json
 import random
 
 import pytest
-
 from netpol_clusters import deploy
 
 from kubeharden.analysis.reachability import Network
 from kubeharden.config import parse_config
-from kubeharden.engine import Evaluator, build_inventory
+from kubeharden.engine.evaluator import Evaluator, build_inventory
 from kubeharden.sources.files import parse_text
 
 BASE = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "p", "namespace": "a"},

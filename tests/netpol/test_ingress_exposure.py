@@ -8,8 +8,8 @@ import pytest
 from netpol_clusters import build, deploy, pairs, policy
 from test_network_controls import run
 
-from kubeharden.analysis.ingress_exposure import IngressController, parse_controllers
-from kubeharden.config import ConfigError, parse_config
+from kubeharden.config import ConfigError, parse_config, parse_controllers
+from kubeharden.model.network import IngressController
 
 WEB = deploy("web", "shop", {"app": "web"}, ports=[{"name": "http", "containerPort": 8080},
                                                   {"name": "admin", "containerPort": 9000}])

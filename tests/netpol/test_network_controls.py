@@ -7,9 +7,9 @@ import json
 import pytest
 from netpol_clusters import DENY_ALL, deploy, namespace, policy
 
-from kubeharden.checks.catalogue import load_catalogue
+from kubeharden.catalogue.loader import load_catalogue
 from kubeharden.config import parse_config
-from kubeharden.engine import Evaluator
+from kubeharden.engine.evaluator import Evaluator
 from kubeharden.sources.files import parse_text
 
 NET_CONTROLS = [c for c in load_catalogue() if c.id.startswith("KH-NET-")]

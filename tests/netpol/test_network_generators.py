@@ -12,7 +12,7 @@ from netpol_clusters import deploy
 from kubeharden.analysis.reachability import Network
 from kubeharden.cli import main
 from kubeharden.config import parse_config
-from kubeharden.engine import Evaluator, build_inventory
+from kubeharden.engine.evaluator import Evaluator, build_inventory
 from kubeharden.generators.quotas import format_cpu, format_memory, parse_quantity
 from kubeharden.sources.files import read_objects
 

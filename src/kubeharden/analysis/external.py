@@ -11,10 +11,11 @@ of global IPv6 unicast (2000::/3). ``0.0.0.0/0`` minus the private ranges, the u
 from __future__ import annotations
 
 import ipaddress
-from functools import lru_cache
 from collections.abc import Iterable
+from functools import lru_cache
 
-from kubeharden.analysis.policies import IPBlock, IPNetwork, Peer
+from kubeharden.analysis.policies import IPBlock, Peer
+from kubeharden.model.network import IPNetwork
 
 INTERNET = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
 METADATA = (ipaddress.ip_network("169.254.169.254/32"), ipaddress.ip_network("fd00:ec2::254/128"))

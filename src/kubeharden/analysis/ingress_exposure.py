@@ -31,27 +31,11 @@ itself when unset), and the Service ``selector`` picks the pods.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from kubeharden.inventory import Inventory
-from kubeharden.model.objects import K8sObject, as_dict, as_list
+from kubeharden.model.inventory import Inventory
 from kubeharden.model.kinds import DEFAULT_NAMESPACE
-
-
-@dataclass(frozen=True, slots=True)
-class IngressController:
-    """Where an ingress controller's pods run: namespace, labels, and the class it serves."""
-
-    namespace: str
-    labels: tuple[tuple[str, str], ...]
-    ingress_class: str | None = None
-    workload: str | None = None  # the name of the proxy's Deployment, when the implementation fixes it
-
-    @property
-    def name(self) -> str:
-        return self.workload or dict(self.labels).get("app.kubernetes.io/name") or self.ingress_class or \
-            self.namespace
-
+from kubeharden.model.network import IngressController
+from kubeharden.model.objects import K8sObject, as_dict, as_list
 
 #: The labels the controllers' own installation manifests put on their pods (ingress-nginx
 #: "deploy" manifests, the Traefik, Kong and Istio Helm charts).
@@ -80,21 +64,6 @@ def gateway_proxy(gateway: K8sObject) -> IngressController | None:
         return None
     return IngressController(gateway.namespace or DEFAULT_NAMESPACE, ((GATEWAY_NAME_LABEL, gateway.name),),
                              str(cls), f"{gateway.name}-{cls}")
-
-
-def parse_controllers(raw: Any, where: str) -> tuple[IngressController, ...]:
-    """``[{namespace, labels, class}]`` from the configuration; raises ValueError naming ``where``."""
-    if not isinstance(raw, list) or not raw:
-        raise ValueError(f"{where} must be a non-empty list of {{namespace, labels, class}}")
-    out = []
-    for i, item in enumerate(raw):
-        if not isinstance(item, dict) or not isinstance(item.get("namespace"), str) or \
-                not isinstance(item.get("labels"), dict) or not item["labels"]:
-            raise ValueError(f"{where}[{i}] needs a namespace and a non-empty labels mapping")
-        labels = tuple(sorted((str(k), str(v)) for k, v in item["labels"].items()))
-        cls = item.get("class")
-        out.append(IngressController(item["namespace"], labels, str(cls) if cls is not None else None))
-    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,16 +24,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Mapping
 
 from kubeharden.analysis.ports import ALL_PORTS, MAX_PORT, MIN_PORT, NO_PORTS, PROTOCOLS, PortSet
 from kubeharden.analysis.selectors import Selector, SelectorError, compile_selector
+from kubeharden.model.lines import line_of
+from kubeharden.model.network import IPNetwork
 from kubeharden.model.objects import K8sObject
-from kubeharden.sources.yamlload import line_of
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 K8S_POLICY_GROUPS = ("networking.k8s.io", "extensions")
 CALICO_GROUPS = ("projectcalico.org", "crd.projectcalico.org")
 _PORT_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")

@@ -30,18 +30,26 @@ is built once per inventory and indexed by subject, so queries stay linear.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Iterable, Iterator
 
-from kubeharden.analysis.rbac_defaults import BOOTSTRAP_LABEL, BUILTIN_CLUSTER_ROLES, BUILTIN_ROLES, \
-    DEFAULT_ROLE_NAMES, UNCARRIED_CLUSTER_ROLES, default_binding_names, default_binding_subjects, reconciled
+from kubeharden.analysis.rbac_defaults import (
+    BOOTSTRAP_LABEL,
+    BUILTIN_CLUSTER_ROLES,
+    BUILTIN_ROLES,
+    DEFAULT_ROLE_NAMES,
+    UNCARRIED_CLUSTER_ROLES,
+    default_binding_names,
+    default_binding_subjects,
+    reconciled,
+)
 from kubeharden.analysis.rbac_resources import ineffective_part, is_cluster_scoped
 from kubeharden.analysis.selectors import SelectorError, compile_selector
-from kubeharden.findings import Problem
-from kubeharden.inventory import Inventory, PodRecord
-from kubeharden.model.objects import K8sObject, Provenance, as_dict, as_list, make_ref
+from kubeharden.model.findings import Problem
+from kubeharden.model.inventory import Inventory, PodRecord
 from kubeharden.model.kinds import DEFAULT_NAMESPACE
+from kubeharden.model.objects import K8sObject, Provenance, as_dict, as_list, make_ref
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 ALL = "*"

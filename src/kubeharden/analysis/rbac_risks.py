@@ -1,6 +1,6 @@
 """Risky permissions as data: which requests make a rule dangerous, and why.
 
-The risks the RBAC controls report are written in the catalogue (``catalogue/rbac.yaml``, ``rule:
+The risks the RBAC controls report are written in the catalogue (``catalogue/controls/rbac.yaml``, ``rule:
 {template: rbac-risk, grants: [...]}``) and built here by :func:`risk_from_grants`; the few kept
 below serve controls whose logic is more than one rule. Each risk names the requests (verb, API
 group, resource, subresource) that carry it. A rule has the risk when it authorises any of them,

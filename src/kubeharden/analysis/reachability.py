@@ -29,20 +29,21 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from kubeharden.analysis import calico_policies, cilium_policies
 from kubeharden.analysis.admin_policies import is_admin_policy, parse_admin_policy
+from kubeharden.analysis.external import NODE_NETWORKS, block_overlaps, ranges_to_blocks
+from kubeharden.analysis.ingress_exposure import DEFAULT_CONTROLLERS, Backend, backends, service_target
 from kubeharden.analysis.policies import (
     ANY_IPV4,
     ANY_IPV6,
     IPBlock,
-    IPNetwork,
+    NetworkPolicyRule,
     Peer,
     Policy,
     PolicyError,
-    NetworkPolicyRule,
     error_line,
     is_k8s_policy,
     other_engine,
@@ -51,18 +52,11 @@ from kubeharden.analysis.policies import (
 from kubeharden.analysis.ports import ALL_PORTS, NO_PORTS, PortSet
 from kubeharden.analysis.precedence import Decision, Layer, decide
 from kubeharden.analysis.selectors import Selector
-from kubeharden.findings import Problem
-from kubeharden.analysis.external import NODE_NETWORKS, block_overlaps, ranges_to_blocks
-from kubeharden.analysis.ingress_exposure import (
-    DEFAULT_CONTROLLERS,
-    Backend,
-    IngressController,
-    backends,
-    service_target,
-)
-from kubeharden.inventory import Inventory, PodRecord
-from kubeharden.model.objects import K8sObject, ResourceRef
+from kubeharden.model.findings import Problem
+from kubeharden.model.inventory import Inventory, PodRecord
 from kubeharden.model.kinds import DEFAULT_NAMESPACE
+from kubeharden.model.network import IngressController, IPNetwork
+from kubeharden.model.objects import K8sObject, ResourceRef
 
 NAME_LABEL = "kubernetes.io/metadata.name"
 #: Kinds of policy the engine reads (Kubernetes, AdminNetworkPolicy API, Cilium, Calico).

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
 from collections.abc import Iterator
+from typing import NamedTuple
 
-from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
+from kubeharden.checks.registry import check
+from kubeharden.model.controls import Violation
 from kubeharden.model.fieldpath import join
 from kubeharden.model.pods import ContainerView
 

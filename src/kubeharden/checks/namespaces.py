@@ -5,10 +5,11 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterator
 
-from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
-from kubeharden.findings import Fix
+from kubeharden.checks.registry import check
+from kubeharden.model.controls import Violation
 from kubeharden.model.fieldpath import join
+from kubeharden.model.findings import Fix
 from kubeharden.model.objects import K8sObject
 from kubeharden.model.pods import PodView
 

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from kubeharden.analysis.external import METADATA, NODE_NETWORKS, block_internet_open, block_overlaps
-from kubeharden.analysis.ingress_exposure import DEFAULT_CONTROLLERS, IngressController
-from kubeharden.analysis.policies import IPBlock, IPNetwork, NetworkPolicyRule, Policy, PolicyError, error_line
+from kubeharden.analysis.ingress_exposure import DEFAULT_CONTROLLERS
+from kubeharden.analysis.policies import IPBlock, NetworkPolicyRule, Policy, PolicyError, error_line
 from kubeharden.analysis.ports import NO_PORTS, PortSet
 from kubeharden.analysis.precedence import Decision, Layer, decide
 from kubeharden.analysis.reachability import (
@@ -31,10 +31,12 @@ from kubeharden.analysis.reachability import (
     is_namespace_key,
     parse_any_policy,
 )
-from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
-from kubeharden.inventory import Inventory, PodRecord
+from kubeharden.checks.registry import check
+from kubeharden.model.controls import Violation
 from kubeharden.model.fieldpath import join
+from kubeharden.model.inventory import Inventory, PodRecord
+from kubeharden.model.network import IngressController, IPNetwork
 from kubeharden.model.objects import K8sObject, Provenance, as_dict, as_list, make_ref
 
 DNS_PORTS = PortSet.of("UDP", 53) | PortSet.of("TCP", 53)

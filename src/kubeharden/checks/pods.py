@@ -1,17 +1,17 @@
 """Pod-security controls whose logic is more than one field (guide section "Pod security").
 
 The simple one-field controls (privileged, host namespaces, read-only root filesystem)
-are declarative rules in ``catalogue/pods.yaml``; what needs judgement lives here.
+are declarative rules in ``catalogue/controls/pods.yaml``; what needs judgement lives here.
 """
 
 from __future__ import annotations
 
-from typing import Any
 from collections.abc import Iterator
+from typing import Any
 
-from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
-from kubeharden.findings import Fix
+from kubeharden.checks.registry import check
+from kubeharden.model.controls import Violation
 from kubeharden.model.facts import (
     BASELINE_CAPABILITIES,
     capability_name,
@@ -21,6 +21,7 @@ from kubeharden.model.facts import (
 )
 from kubeharden.model.facts import dangerous_capabilities as beyond_baseline
 from kubeharden.model.fieldpath import join
+from kubeharden.model.findings import Fix
 from kubeharden.model.objects import as_dict, as_list
 from kubeharden.model.pods import ContainerView, PodView, Setting
 

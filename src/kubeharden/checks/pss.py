@@ -8,12 +8,13 @@ per workload (``privileged`` when baseline fails).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
-from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
 from kubeharden.checks.pods import SAFE_SYSCTLS, selinux_problems
+from kubeharden.checks.registry import check
+from kubeharden.model.controls import Violation
 from kubeharden.model.facts import BASELINE_CAPABILITIES
 from kubeharden.model.objects import as_dict, as_list
 from kubeharden.model.pods import ContainerView, PodView

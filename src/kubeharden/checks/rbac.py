@@ -23,21 +23,37 @@ as the risk they seem to grant.
 from __future__ import annotations
 
 from collections import defaultdict
-from functools import lru_cache
 from collections.abc import Iterator
+from functools import lru_cache
 
 from kubeharden.analysis.rbac import ALL, Grant, RbacModel, RbacRule, RoleDef, Subject, effective_parts
-from kubeharden.analysis.rbac_defaults import CONTROL_PLANE_ROLES, CONTROLLER_ROLE_PREFIX, default_binding_subjects, \
-    default_subjects_of_role, is_default_binding_name
+from kubeharden.analysis.rbac_defaults import (
+    BOOTSTRAP_LABEL,
+    CONTROL_PLANE_ROLES,
+    CONTROLLER_ROLE_PREFIX,
+    default_binding_subjects,
+    default_subjects_of_role,
+    is_default_binding_name,
+    reconciled,
+)
 from kubeharden.analysis.rbac_paths import CLUSTER_ADMIN, SECRETS, Path, PathFinder, describe_node
-from kubeharden.analysis.rbac_defaults import BOOTSTRAP_LABEL, reconciled
 from kubeharden.analysis.rbac_resources import ineffective_entries
-from kubeharden.analysis.rbac_risks import CONFIGMAP_WRITES, CSR_APPROVAL, CSR_SIGNER, Risk, RiskError, \
-    risk_from_grants, risks_of, verbs_phrase
-from kubeharden.checks.catalogue import CatalogueError, Control, Violation, check, load_catalogue, template
+from kubeharden.analysis.rbac_risks import (
+    CONFIGMAP_WRITES,
+    CSR_APPROVAL,
+    CSR_SIGNER,
+    Risk,
+    RiskError,
+    risk_from_grants,
+    risks_of,
+    verbs_phrase,
+)
+from kubeharden.catalogue.loader import CatalogueError, load_catalogue
 from kubeharden.checks.context import Context
-from kubeharden.inventory import Inventory
+from kubeharden.checks.registry import check, template
+from kubeharden.model.controls import Control, Violation
 from kubeharden.model.fieldpath import join
+from kubeharden.model.inventory import Inventory
 from kubeharden.model.objects import K8sObject
 
 ANONYMOUS = (Subject("User", "system:anonymous"), Subject("Group", "system:unauthenticated"))

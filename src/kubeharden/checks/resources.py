@@ -12,16 +12,16 @@ workloads it covers.
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-from kubeharden.analysis.reachability import DEFAULT_NAMESPACE
-from kubeharden.checks.catalogue import Violation, check
-from kubeharden.checks.context import Context
 from typing import Any
 
-from kubeharden.findings import Fix
+from kubeharden.analysis.reachability import DEFAULT_NAMESPACE
+from kubeharden.checks.context import Context
+from kubeharden.checks.registry import check
 from kubeharden.generators.quotas import FORMAT, Defaults, parse_quantity
-from kubeharden.inventory import Inventory, PodRecord
+from kubeharden.model.controls import Violation
 from kubeharden.model.fieldpath import join
+from kubeharden.model.findings import Fix
+from kubeharden.model.inventory import Inventory, PodRecord
 from kubeharden.model.resources import POD_LEVEL_RESOURCES, ContainerResources, NamespaceDefaults, limit_range_defaults
 
 _DEFAULTS = Defaults()

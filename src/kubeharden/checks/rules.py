@@ -38,8 +38,8 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from kubeharden.checks.catalogue import Control, Violation
 from kubeharden.checks.pods import SAFE_SYSCTLS
+from kubeharden.model.controls import Control, Violation
 from kubeharden.model.facts import BASELINE_CAPABILITIES
 from kubeharden.model.fieldpath import join
 from kubeharden.model.objects import K8sObject, as_dict, as_list

@@ -17,11 +17,12 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from typing import Any
 from collections.abc import Iterator
+from typing import Any
 
-from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
+from kubeharden.checks.registry import check
+from kubeharden.model.controls import Violation
 from kubeharden.model.fieldpath import join
 from kubeharden.model.objects import K8sObject, as_dict, as_list
 from kubeharden.model.pods import ContainerView

@@ -12,18 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kubeharden.commands.common import fail, output_stream, severity_or_none
-from kubeharden.commands.common import quiet_after_closed_pipe
-from kubeharden.commands.own_output import report_files
+from kubeharden.commands.common import fail, output_stream, quiet_after_closed_pipe, severity_or_none
 from kubeharden.commands.emit import write_output
 from kubeharden.commands.helptext import examples
+from kubeharden.commands.own_output import report_files
 from kubeharden.detect.alerts import Alert
 from kubeharden.detect.engine import Detector
 from kubeharden.detect.examples import check_examples
 from kubeharden.detect.policy import PolicyError, coverage, parse_policy
 from kubeharden.detect.rules import DetectionRule, RuleError, load_rules, parse_duration
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
-from kubeharden.findings import Problem, Severity
+from kubeharden.model.findings import Problem, Severity
 from kubeharden.report.alerts import ALERT_FORMATS, ALERT_WRITERS, RULE_WRITERS, AuditRun, write_lines
 from kubeharden.sources.audit import AuditReadOptions, read_events
 

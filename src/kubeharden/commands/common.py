@@ -6,16 +6,17 @@ import argparse
 import contextlib
 import os
 import sys
-from typing import IO
 from collections.abc import Callable, Iterator, Sequence
+from typing import IO
 
-from kubeharden.checks.catalogue import PROFILE_NAMES, canonical_profile
+from kubeharden.catalogue.loader import canonical_profile
 from kubeharden.commands.own_output import report_files
 from kubeharden.config import Config, ConfigError, load_config
-from kubeharden.findings import Problem, Severity
-from kubeharden.report.output import atomic_text
+from kubeharden.model.controls import PROFILE_NAMES
+from kubeharden.model.findings import Problem, Severity
 from kubeharden.model.kinds import DEFAULT_NAMESPACE
 from kubeharden.model.objects import K8sObject
+from kubeharden.report.output import atomic_text
 from kubeharden.sources.files import DEFAULT_MAX_FILE_BYTES, MIB, ReadOptions, mebibytes
 from kubeharden.sources.registry import read_inputs
 

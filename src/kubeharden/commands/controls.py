@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kubeharden.checks.catalogue import load_catalogue
+from kubeharden.catalogue.loader import load_catalogue
 from kubeharden.commands.emit import write_output
 from kubeharden.commands.helptext import examples
 from kubeharden.report.controls import write_json, write_markdown, write_table

@@ -11,7 +11,7 @@ from typing import IO
 from kubeharden.commands.common import ConfigError, fail, load_settings, output_stream
 from kubeharden.config import Config
 from kubeharden.exitcodes import INPUT_ERRORS, OK, USAGE
-from kubeharden.findings import Problem
+from kubeharden.model.findings import Problem
 
 
 def add_generator_options(parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from kubeharden.findings import NOTHING_CHECKED, Problem
+from kubeharden.model.findings import NOTHING_CHECKED, Problem
 from kubeharden.model.objects import K8sObject
 
 #: The file names Kustomize reads in a folder (kubectl kustomize DIR),

@@ -7,11 +7,16 @@ import ipaddress
 import sys
 
 from kubeharden.commands.common import add_config_options, add_input_options, fail, open_inputs, target_namespace
-from kubeharden.commands.emit import (add_generator_options, report_problems, settings, warn_empty_namespaces,
-                                      write_output)
+from kubeharden.commands.emit import (
+    add_generator_options,
+    report_problems,
+    settings,
+    warn_empty_namespaces,
+    write_output,
+)
 from kubeharden.commands.empty_input import Counted, check_read
 from kubeharden.commands.helptext import examples
-from kubeharden.engine import build_inventory
+from kubeharden.engine.evaluator import build_inventory
 from kubeharden.exitcodes import INPUT_ERRORS, USAGE
 from kubeharden.generators.netpol import Options, generate, workload_namespaces
 from kubeharden.generators.output import write_documents

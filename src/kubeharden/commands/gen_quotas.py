@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 
 from kubeharden.commands.common import add_config_options, add_input_options, fail, open_inputs
-from kubeharden.commands.emit import (add_generator_options, report_problems, settings, warn_empty_namespaces,
-                                      write_output)
+from kubeharden.commands.emit import (
+    add_generator_options,
+    report_problems,
+    settings,
+    warn_empty_namespaces,
+    write_output,
+)
 from kubeharden.commands.empty_input import Counted, check_read
 from kubeharden.commands.helptext import examples
-from kubeharden.engine import type_checked
+from kubeharden.engine.evaluator import type_checked
 from kubeharden.exitcodes import INPUT_ERRORS, USAGE
 from kubeharden.generators.output import write_documents
 from kubeharden.generators.quotas import build, collect

@@ -27,8 +27,8 @@ def run(args: argparse.Namespace) -> int:
     from kubeharden.commands.common import fail
     from kubeharden.commands.emit import write_output
     from kubeharden.exitcodes import USAGE
-    from kubeharden.guide_map import guide_map
     from kubeharden.report.guide import WRITERS
+    from kubeharden.report.guide_map import guide_map
 
     entries = guide_map()
     if args.ids:

@@ -26,9 +26,9 @@ from kubeharden.commands.common import (
 from kubeharden.commands.emit import report_problems, write_output
 from kubeharden.commands.empty_input import Counted, check_read, nothing_checked
 from kubeharden.commands.helptext import examples
-from kubeharden.engine import build_inventory
+from kubeharden.engine.evaluator import build_inventory
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
-from kubeharden.findings import NOTHING_CHECKED, Problem
+from kubeharden.model.findings import NOTHING_CHECKED, Problem
 from kubeharden.report import netpol as netpol_render
 
 MATRIX_FORMATS = ("table", "json", "dot", "mermaid")

@@ -1,7 +1,7 @@
 """``kubeharden rbac who-can | can | paths``: questions about RBAC, answered from manifests.
 
 Inputs are read like ``scan`` (files, directories, ``-``) into the same inventory the
-controls see (:func:`kubeharden.engine.build_inventory`). Table and JSON everywhere; the
+controls see (:func:`kubeharden.engine.evaluator.build_inventory`). Table and JSON everywhere; the
 escalation graph also as Graphviz DOT and Mermaid.
 """
 
@@ -20,9 +20,9 @@ from kubeharden.analysis.rbac_paths import GOALS, Path, PathFinder, describe_nod
 from kubeharden.commands.common import add_input_options, fail, open_inputs, output_stream
 from kubeharden.commands.empty_input import Counted, check_read, nothing_checked
 from kubeharden.commands.helptext import examples
-from kubeharden.engine import build_inventory
+from kubeharden.engine.evaluator import build_inventory
 from kubeharden.exitcodes import INPUT_ERRORS, OK, USAGE
-from kubeharden.findings import NOTHING_CHECKED, OWN_OUTPUT, Problem
+from kubeharden.model.findings import NOTHING_CHECKED, OWN_OUTPUT, Problem
 from kubeharden.model.objects import K8sObject
 
 

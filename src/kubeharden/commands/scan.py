@@ -5,19 +5,30 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 
-from kubeharden.commands.common import (ConfigError, add_config_options, add_input_options, add_output_options, fail,
-                                        load_settings, open_inputs, output_stream, quiet_after_closed_pipe,
-                                        read_options, severity_or_none, warn)
-from kubeharden.checks.catalogue import catalogue_names, load_catalogue
-from kubeharden.checks.selection import UnknownControl, is_glob, resolve
+from kubeharden.catalogue.loader import catalogue_names, load_catalogue
+from kubeharden.catalogue.selection import UnknownControl, is_glob, resolve
+from kubeharden.commands.common import (
+    ConfigError,
+    add_config_options,
+    add_input_options,
+    add_output_options,
+    fail,
+    load_settings,
+    open_inputs,
+    output_stream,
+    quiet_after_closed_pipe,
+    read_options,
+    severity_or_none,
+    warn,
+)
 from kubeharden.commands.empty_input import Counted, nothing_checked, problems_under, unrendered_folders
 from kubeharden.commands.helptext import examples
 from kubeharden.config import Config, has_setting
-from kubeharden.engine import Evaluator
+from kubeharden.engine.evaluator import Evaluator
+from kubeharden.engine.parallel import default_jobs, scan_files
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
-from kubeharden.findings import Finding, Severity
 from kubeharden.gctune import freezing
-from kubeharden.parallel import default_jobs, scan_files
+from kubeharden.model.findings import Finding, Severity
 from kubeharden.report import FORMATS, get_reporter
 
 

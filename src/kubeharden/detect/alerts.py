@@ -1,6 +1,6 @@
 """The alert record: what a detection rule found in the audit log, and who did it.
 
-Alerts are not :class:`~kubeharden.findings.Finding`: they describe an act (an API request
+Alerts are not :class:`~kubeharden.model.findings.Finding`: they describe an act (an API request
 at a time, by an identity, from an address), not a resource's configuration. They share
 the severities, guide IDs and mappings so gates and reports read the same way.
 """
@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from kubeharden.findings import Severity
-from kubeharden.guide import GUIDE_DOC_URL, requirement_url
+from kubeharden.model.findings import Severity
+from kubeharden.model.guide import GUIDE_DOC_URL, requirement_url
 
 if TYPE_CHECKING:
     from kubeharden.detect.rules import DetectionRule

@@ -113,8 +113,8 @@ JUDGED_CONTROLS = ("KH-POD-004", "KH-POD-005", "KH-POD-006", "KH-POD-007", "KH-P
 @lru_cache(maxsize=1)
 def _judges() -> tuple[tuple[str, str, Any], ...]:
     """(control ID, scope, runner) for each of JUDGED_CONTROLS, from the catalogue."""
-    from kubeharden.checks.catalogue import controls_by_id
-    from kubeharden.engine import control_runner
+    from kubeharden.catalogue.loader import controls_by_id
+    from kubeharden.checks.registry import control_runner
     catalogue = controls_by_id()
     return tuple((cid, catalogue[cid].scope, control_runner(catalogue[cid])) for cid in JUDGED_CONTROLS)
 

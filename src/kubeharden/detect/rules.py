@@ -23,9 +23,9 @@ import yaml
 
 from kubeharden.detect.conditions import LEVELS, CompileContext, Predicate, RuleError, compile_condition
 from kubeharden.detect.fields import MISSING, Getter, PathError, compile_path
-from kubeharden.findings import Severity
-from kubeharden.guide import REQUIREMENTS, section_of
 from kubeharden.model.facts import SYSTEM_NAMESPACES
+from kubeharden.model.findings import Severity
+from kubeharden.model.guide import REQUIREMENTS, section_of
 from kubeharden.model.pods import POD_TEMPLATE_RESOURCES
 
 KINDS = ("single", "threshold", "first_seen", "sequence", "changed", "remember")

@@ -24,13 +24,13 @@ Clients in other namespaces cannot be known from manifests; add those flows by h
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from collections.abc import Iterable
 
 from kubeharden.analysis.reachability import DEFAULT_NAMESPACE, NAME_LABEL
-from kubeharden.inventory import Inventory
 from kubeharden.model.facts import SYSTEM_NAMESPACES
+from kubeharden.model.inventory import Inventory
 from kubeharden.model.objects import K8sObject, as_dict, as_list
 
 GENERATED = "kubeharden.io/generated"

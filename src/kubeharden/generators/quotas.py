@@ -17,13 +17,13 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
-from collections.abc import Iterable
 
 from kubeharden.analysis.reachability import DEFAULT_NAMESPACE
-from kubeharden.findings import Problem
+from kubeharden.model.findings import Problem
 from kubeharden.model.objects import K8sObject, as_dict
 from kubeharden.model.pods import pod_view
 

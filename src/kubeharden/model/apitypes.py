@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from kubeharden.sources.yamlload import line_of
+from kubeharden.model.lines import line_of
 
 #: Kinds served by an older group that the current table knows under another (same structs).
 _OLD_GROUPS = {"extensions": ("apps", "networking.k8s.io")}

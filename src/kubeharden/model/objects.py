@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeharden.model.kinds import is_namespaced
-from kubeharden.sources.yamlload import line_of
+from kubeharden.model.lines import line_of
 
 
 @dataclass(frozen=True, slots=True)

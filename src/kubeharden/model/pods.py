@@ -15,14 +15,14 @@ security context computed with Kubernetes' own rules:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
-from collections.abc import Iterator
 
-from kubeharden.model.kinds import BUILTIN_GROUPS, KINDS_WITHOUT_POD, api_group
 from kubeharden.model.apitypes import describe
-from kubeharden.model.objects import K8sObject, as_dict, as_list, as_str_map
 from kubeharden.model.facts import has_backsteps, normalize_host_path
+from kubeharden.model.kinds import BUILTIN_GROUPS, KINDS_WITHOUT_POD, api_group
+from kubeharden.model.objects import K8sObject, as_dict, as_list, as_str_map
 
 #: kind -> path from the object root to the pod template (``None`` = the object is the pod).
 POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {

@@ -24,9 +24,9 @@ Ephemeral containers cannot set resources (the API rejects them), so they are ne
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Iterable
 
 from kubeharden.model.objects import K8sObject, as_dict, as_list
 from kubeharden.model.pods import ContainerView

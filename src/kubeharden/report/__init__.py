@@ -2,7 +2,7 @@
 
 Every reporter is a function ``write(findings, result, out)``: ``findings`` is an
 iterable (consumed once, possibly streaming), ``result`` the
-:class:`~kubeharden.engine.ScanResult`, complete once ``findings`` is exhausted.
+:class:`~kubeharden.model.results.ScanResult`, complete once ``findings`` is exhausted.
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ from kubeharden.detect.alerts import Alert
 from kubeharden.detect.engine import DetectorStats
 from kubeharden.detect.policy import Coverage
 from kubeharden.detect.rules import MAPPING_KEYS, DetectionRule
-from kubeharden.findings import Problem, Severity
-from kubeharden.guide import GUIDE, GUIDE_POINTER, anchor_of, title_of
+from kubeharden.model.findings import Problem, Severity
+from kubeharden.model.guide import GUIDE, GUIDE_POINTER, anchor_of, title_of
 
 ALERT_FORMATS = ("table", "jsonl", "json")
 STYLE = {Severity.CRITICAL: "bold white on red", Severity.HIGH: "bold red", Severity.MEDIUM: "yellow",

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import IO
 from collections.abc import Callable, Iterable
+from typing import IO
 
 import orjson
 from rich.console import Console
 from rich.table import Table
 
-from kubeharden.checks.catalogue import MAPPING_KEYS, Control
-from kubeharden.checks.peers import peer_notes
-from kubeharden.guide import GUIDE, anchor_of, title_of
+from kubeharden.catalogue.peers import peer_notes
+from kubeharden.model.controls import MAPPING_KEYS, Control
+from kubeharden.model.guide import GUIDE, anchor_of, title_of
 
 _MAPPING_NAMES = {"cis": "CIS Kubernetes Benchmark v1.9", "pss": "Pod Security Standards", "kubescape": "kubescape",
                   "checkov": "checkov", "trivy": "Trivy", "polaris": "Polaris", "kube-score": "kube-score",

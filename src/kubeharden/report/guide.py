@@ -9,8 +9,8 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from kubeharden.guide import GAP_KINDS, GUIDE, MANUAL, NODE, PENDING, anchor_of
-from kubeharden.guide_map import CHECKED, DETECTED, IMPLEMENTED, GuideEntry
+from kubeharden.model.guide import GAP_KINDS, GUIDE, MANUAL, NODE, PENDING, anchor_of
+from kubeharden.report.guide_map import CHECKED, DETECTED, IMPLEMENTED, GuideEntry
 
 _MEANING = {
     CHECKED: "at least one control checks it when manifests are scanned",

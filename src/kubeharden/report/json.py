@@ -6,15 +6,15 @@ summary, errors and Pod Security Standards levels follow them in the same object
 
 from __future__ import annotations
 
-from typing import IO, Any
 from collections.abc import Iterable
+from typing import IO, Any
 
 import orjson
 
 from kubeharden import __version__
-from kubeharden.engine import ScanResult
-from kubeharden.findings import Finding
-from kubeharden.guide import GUIDE
+from kubeharden.model.findings import Finding
+from kubeharden.model.guide import GUIDE
+from kubeharden.model.results import ScanResult
 from kubeharden.report.summary import summary
 
 SCHEMA_VERSION = "1.2"

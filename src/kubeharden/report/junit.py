@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
-from typing import IO
 from collections.abc import Iterable
+from typing import IO
 
-from kubeharden.engine import ScanResult
-from kubeharden.findings import Finding
-from kubeharden.guide import requirement_url
+from kubeharden.model.findings import Finding
+from kubeharden.model.guide import requirement_url
 from kubeharden.model.pods import NOT_EVALUATED, TEMPLATE_EVALUATED
+from kubeharden.model.results import ScanResult
 
 
 def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None:

@@ -7,17 +7,17 @@ findings carry a SARIF suppression; input errors become tool notifications.
 
 from __future__ import annotations
 
-from typing import IO, Any
 from collections.abc import Iterable
+from typing import IO, Any
 from urllib.parse import quote
 
 import orjson
 
 from kubeharden import __version__
-from kubeharden.engine import ScanResult
-from kubeharden.findings import Finding, Severity
-from kubeharden.guide import GUIDE_DOC_URL, requirement_url, title_of
+from kubeharden.model.findings import Finding, Severity
+from kubeharden.model.guide import GUIDE_DOC_URL, requirement_url, title_of
 from kubeharden.model.pods import TEMPLATE_EVALUATED
+from kubeharden.model.results import ScanResult
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFO_URI = "https://github.com/kubeharden/kubeharden"

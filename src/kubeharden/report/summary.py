@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from kubeharden.engine import ScanResult
-from kubeharden.findings import Severity
+from kubeharden.model.findings import Severity
 from kubeharden.model.pods import NOT_EVALUATED, TEMPLATE_EVALUATED
+from kubeharden.model.results import ScanResult
 
 
 def compliance(result: ScanResult) -> list[dict[str, Any]]:

@@ -4,17 +4,17 @@ summary per guide section with a compliance percentage, then input problems."""
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import IO
 from collections.abc import Iterable
+from typing import IO
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from kubeharden.engine import ScanResult
-from kubeharden.findings import NOTHING_CHECKED, OWN_OUTPUT, Finding, Severity
-from kubeharden.guide import GUIDE_POINTER, requirement_url
+from kubeharden.model.findings import NOTHING_CHECKED, OWN_OUTPUT, Finding, Severity
+from kubeharden.model.guide import GUIDE_POINTER, requirement_url
 from kubeharden.model.pods import TEMPLATE_EVALUATED
+from kubeharden.model.results import ScanResult
 from kubeharden.report.summary import summary
 
 STYLE = {Severity.CRITICAL: "bold white on red", Severity.HIGH: "bold red", Severity.MEDIUM: "yellow",

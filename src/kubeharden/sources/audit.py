@@ -26,7 +26,7 @@ from typing import IO, Any
 
 import orjson
 
-from kubeharden.findings import OWN_OUTPUT, Problem
+from kubeharden.model.findings import OWN_OUTPUT, Problem
 from kubeharden.sources.files import skipped_reason
 
 Event = dict[str, Any]

@@ -10,15 +10,16 @@ import json
 import math
 import os
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable, Iterable, Iterator
 
-from kubeharden.findings import OWN_OUTPUT, Problem
+from kubeharden.model.findings import OWN_OUTPUT, Problem
 from kubeharden.model.kinds import DEFAULT_NAMESPACE
+from kubeharden.model.lines import LineMap, line_of
 from kubeharden.model.objects import K8sObject, Provenance, make_ref
-from kubeharden.sources.yamlload import LineMap, line_of, load_documents
+from kubeharden.sources.yamlload import load_documents
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 MIB = 1024 * 1024

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
-from kubeharden.findings import OWN_OUTPUT, Problem
+from kubeharden.model.findings import OWN_OUTPUT, Problem
 from kubeharden.model.objects import K8sObject
 from kubeharden.sources import snapshot
 from kubeharden.sources.files import ReadOptions, read_objects, skipped_reason

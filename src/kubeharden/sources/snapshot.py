@@ -30,10 +30,11 @@ from collections.abc import Generator, Iterator
 from functools import partial
 from typing import Any
 
-from kubeharden.findings import Problem
+from kubeharden.model.findings import Problem
+from kubeharden.model.lines import line_of
 from kubeharden.model.objects import K8sObject
 from kubeharden.sources.files import ReadOptions, mebibytes, parse_bytes, unpack
-from kubeharden.sources.yamlload import MAX_DEPTH, line_of
+from kubeharden.sources.yamlload import MAX_DEPTH
 
 SOURCE = "snapshot"
 #: kubeharden's own API group and the envelope kind; only v1 exists.

@@ -3,7 +3,7 @@
 The parent lists the input files (an input a registered source claims, such as a snapshot, is
 one unit) and hands them to ``jobs`` worker processes. Each worker reads a file through the
 input seam (:func:`kubeharden.sources.registry.read_inputs`), runs the per-object controls
-(container, pod and object scope) with an :class:`~kubeharden.engine.Evaluator` of its own,
+(container, pod and object scope) with an :class:`~kubeharden.engine.evaluator.Evaluator` of its own,
 then sends back a compact
 :class:`FileResult`: the findings and problems in the order the file produced them, the Pod
 Security verdicts, the counts, and the inventory records of that file (pod records and the
@@ -34,12 +34,14 @@ from itertools import islice
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, NamedTuple
 
-from kubeharden.checks.catalogue import Control, controls_by_id
+from kubeharden.catalogue.loader import controls_by_id
 from kubeharden.config import Config
-from kubeharden.engine import SCOPE_HINT, DuplicateIndex, Evaluator, PssEntry
-from kubeharden.findings import OWN_OUTPUT, Finding, Problem, Tally
-from kubeharden.inventory import Inventory, PodRecord
+from kubeharden.engine.evaluator import SCOPE_HINT, DuplicateIndex, Evaluator
+from kubeharden.model.controls import Control
+from kubeharden.model.findings import OWN_OUTPUT, Finding, Problem, Tally
+from kubeharden.model.inventory import Inventory, PodRecord
 from kubeharden.model.objects import K8sObject, Provenance, ResourceRef
+from kubeharden.model.results import PssEntry
 from kubeharden.sources.files import ReadOptions, iter_paths, skipped_reason
 from kubeharden.sources.registry import read_inputs, source_for
 

@@ -13,10 +13,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubeharden.model.lines import LineMap
 from kubeharden.model.objects import K8sObject, Provenance, ResourceRef, as_dict, as_list
 from kubeharden.model.pods import PodView
 from kubeharden.model.resources import ContainerResources, container_resources, pod_level_resources
-from kubeharden.sources.yamlload import LineMap
 
 #: Kinds kept whole for cross-object checks and analyses (RBAC, network, quotas).
 INDEXED_KINDS = frozenset({

@@ -3,128 +3,37 @@
 Manifests, live clusters and admission requests all hand :class:`Evaluator` the same
 :class:`~kubeharden.model.objects.K8sObject` values. Per-object controls run as each
 object streams past; controls that need other objects (``inventory`` scope) run once
-at the end over the compact :class:`~kubeharden.inventory.Inventory`. Suppressions
+at the end over the compact :class:`~kubeharden.model.inventory.Inventory`. Suppressions
 (annotations, then configured exceptions) are applied here, once, for every source.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
+from typing import Any
 
 from kubeharden.analysis.rbac import namespace_hint
-from kubeharden.checks import rules
-from kubeharden.checks.catalogue import (INPUTS, Control, Violation, function_for, load_catalogue,
-                                         profile_includes, template_for)
+from kubeharden.catalogue.loader import load_catalogue, profile_includes
 from kubeharden.checks.context import Context
 from kubeharden.checks.pss import evaluate_once as evaluate_pss
-from kubeharden.config import Config, ConfigError, ExceptionRule, has_setting, setting_value
-from kubeharden.findings import Finding, Fix, Problem, Severity, Tally
-from kubeharden.inventory import INDEXED_KINDS, Inventory
+from kubeharden.checks.registry import Runner, control_runner
+from kubeharden.config import Config, ConfigError, has_setting, setting_value
 from kubeharden.model.apitypes import type_problems
-from kubeharden.model.objects import K8sObject, ResourceRef
+from kubeharden.model.controls import INPUTS, Control, Violation
+from kubeharden.model.findings import Finding, Fix, Problem, Severity
+from kubeharden.model.inventory import INDEXED_KINDS, Inventory
+from kubeharden.model.objects import K8sObject
 from kubeharden.model.pods import PodView, may_carry_pod, pod_view
+from kubeharden.model.results import PssEntry, ScanResult
 
 SUPPRESS_PREFIX = "kubeharden.io/suppress."
-
-#: A control's logic: a registered function or a declarative rule, called as run(unit, ctx).
-Runner = Callable[..., Iterable[Violation]]
-
-
-def control_runner(control: Control) -> Runner:
-    """The logic of ``control``: its registered function, its rule template with the control's
-    parameters, or its declarative rule compiled once; raises ValueError for a catalogue entry with
-    none. Manifests and audit request bodies run controls through this."""
-    fn = function_for(control.id)
-    if fn is not None:
-        return fn
-    if control.rule is None:
-        raise ValueError(f"{control.id} has neither a rule nor a registered function")
-    if isinstance(control.rule, dict) and "template" in control.rule:
-        template = template_for(control.rule["template"])
-        return lambda unit, ctx, _control=control: template(_control, unit, ctx)
-    run = rules.runner(control)
-    return lambda unit, ctx: run(unit)
-
-
-class PssEntry(NamedTuple):
-    """The Pod Security Standards verdict of one workload (a tuple: one per workload is kept)."""
-
-    ref: ResourceRef
-    file: str | None
-    line: int | None
-    level: str
-    baseline: tuple[str, ...]
-    restricted: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"resource": self.ref.to_dict(), "file": self.file, "line": self.line, "level": self.level,
-                "baseline_violations": list(self.baseline), "restricted_violations": list(self.restricted)}
-
-
-@dataclass(slots=True)
-class ScanResult:
-    """Everything a reporter needs once the findings have been consumed."""
-
-    controls: list[Control]
-    problems: list[Problem] = field(default_factory=list)
-    tally: Tally = field(default_factory=Tally)
-    pss: list[PssEntry] = field(default_factory=list)
-    kinds: Counter[str] = field(default_factory=Counter)
-    expired_exceptions: list[ExceptionRule] = field(default_factory=list)
-    unused_exceptions: list[ExceptionRule] = field(default_factory=list)
-    profile: str = "default"
-    #: The configuration file in effect (as found or given with --config), None for the built-in defaults.
-    config_file: str | None = None
-    findings_by_severity: Counter[str] = field(default_factory=Counter)
-    suppressed: int = 0
-    #: The input this scan read (catalogue INPUTS: manifest, cluster, node, admission).
-    input_kind: str = "manifest"
-    #: Selected controls that this input cannot show (their ``inputs:`` lack it): never run, never a pass.
-    not_assessable: list[Control] = field(default_factory=list)
-    #: Suppressed findings per control ID.
-    suppressed_by_control: Counter[str] = field(default_factory=Counter)
-    #: Controls that raised on some input (reported as problems of kind ``internal``).
-    errored: set[str] = field(default_factory=set)
-
-    @property
-    def objects(self) -> int:
-        return sum(self.kinds.values())
-
-    def control_status(self) -> dict[str, str]:
-        """Each selected control's outcome over the whole scan, by ID (one of findings.STATUSES).
-
-        ``error`` when it raised on some input, ``fail`` when an unsuppressed finding remains,
-        ``suppressed`` when every finding is suppressed, ``pass`` when it checked something and
-        found nothing, ``not-applicable`` when nothing in the input was for it, ``not-assessable``
-        when the input cannot show what it needs.
-        """
-        out: dict[str, str] = {}
-        for control in self.controls:
-            cid = control.id
-            if cid in self.errored:
-                out[cid] = "error"
-            elif self.tally.failed.get(cid, 0):
-                out[cid] = "fail"
-            elif self.suppressed_by_control.get(cid, 0):
-                out[cid] = "suppressed"
-            elif self.tally.evaluated.get(cid, 0):
-                out[cid] = "pass"
-            else:
-                out[cid] = "not-applicable"
-        for control in self.not_assessable:
-            out[control.id] = "not-assessable"
-        return out
-
 
 class Evaluator:
     """Runs the active controls of the catalogue over a stream of objects.
 
     ``only``: exact control IDs to run (the command line resolves case and globs,
-    :mod:`kubeharden.checks.selection`). Raises ConfigError when a control selected explicitly
+    :mod:`kubeharden.catalogue.selection`). Raises ConfigError when a control selected explicitly
     needs a setting that is not given. ``input_kind`` (catalogue INPUTS) is what the objects
     come from: a selected control whose ``inputs:`` lack it is not run and is reported as
     not assessable (ScanResult.not_assessable), never as a pass.

@@ -27,7 +27,7 @@ class PeerNote(NamedTuple):
 
 @lru_cache(maxsize=1)
 def _table() -> dict[str, Any]:
-    text = (resources.files("kubeharden.checks") / "peer_sources.yaml").read_text(encoding="utf-8")
+    text = (resources.files("kubeharden.catalogue") / "peer_sources.yaml").read_text(encoding="utf-8")
     return yaml.load(text, Loader=_SAFE_LOADER) or {}
 
 

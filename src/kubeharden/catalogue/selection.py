@@ -16,7 +16,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-
 _SHORT_NUMBER = re.compile(r"^([A-Z]+-[A-Z]+-)(\d{1,2})$")
 
 

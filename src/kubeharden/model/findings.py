@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
-from kubeharden.guide import requirement_url
 from kubeharden.model.fieldpath import relative_to
+from kubeharden.model.guide import requirement_url
 from kubeharden.model.objects import ResourceRef
 
 if TYPE_CHECKING:
-    from kubeharden.checks.catalogue import Control
+    from kubeharden.model.controls import Control
 
 
 class Severity(IntEnum):

@@ -1,8 +1,8 @@
 """What implements each requirement of the guide: controls of the catalogue and audit rules.
 
-Joins :data:`kubeharden.guide.REQUIREMENTS` with the ``nsa:`` IDs of the control catalogue
-(``checks/catalogue/*.yaml``) and of the built-in audit rule pack (``detect/rules/*.yaml``).
-A requirement that nothing implements keeps the gap and reason written in ``guide.py``, so no
+Joins :data:`kubeharden.model.guide.REQUIREMENTS` with the ``nsa:`` IDs of the control catalogue
+(``catalogue/controls/*.yaml``) and of the built-in audit rule pack (``detect/rules/*.yaml``).
+A requirement that nothing implements keeps the gap and reason written in ``model/guide.py``, so no
 requirement is ever shown as covered by default.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubeharden.checks.catalogue import load_catalogue
+from kubeharden.catalogue.loader import load_catalogue
 from kubeharden.detect.rules import load_rules
-from kubeharden.guide import REQUIREMENTS, Requirement, requirement_url
+from kubeharden.model.guide import REQUIREMENTS, Requirement, requirement_url
 
 CHECKED = "checked in manifests"       # at least one control of the catalogue
 DETECTED = "detected in audit logs"    # audit rules only

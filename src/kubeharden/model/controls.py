@@ -1,0 +1,172 @@
+r"""The control record: what the catalogue says of one control, and what a check reports.
+
+:class:`Control` is loaded from ``catalogue/controls/*.yaml`` by :mod:`kubeharden.catalogue.loader`;
+checks (:mod:`kubeharden.checks`) yield :class:`Violation`\ s that the engine turns into findings
+(:mod:`kubeharden.model.findings`). The vocabulary (scopes, profiles, inputs, statuses, mapping
+keys) is defined here once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from kubeharden.model.fieldpath import join
+from kubeharden.model.findings import Fix, Severity
+from kubeharden.model.guide import GUIDE_DOC_URL, section_of
+
+MAPPING_KEYS = ("cis", "pss", "kubescape", "checkov", "trivy", "polaris", "kube-score", "kubeaudit", "kubesec", "mitre")
+#: How a mapped peer ID relates to the control (docs/mappings.md): the same rule, or an overlapping one.
+RELATIONS = ("equivalent", "related")
+#: The relation of IDs listed without one (the shape before relations existed); tests reject it.
+UNREVIEWED = "unreviewed"
+SCOPES = ("container", "pod", "object", "inventory")
+#: Profiles, each running the controls of the one before it and more. ``minimal`` was called
+#: ``baseline``, which is also a Pod Security Standards level that means something else.
+PROFILES = ("minimal", "default", "strict")
+#: Former profile names -> current ones; they keep working with a deprecation note.
+PROFILE_ALIASES = {"baseline": "minimal"}
+#: Every name ``--profile`` and ``profile:`` accept.
+PROFILE_NAMES = (*PROFILES, *PROFILE_ALIASES)
+STATUSES = ("stable", "preview", "deprecated")
+#: docs/controls.md on the web, beside docs/guide.md; each control has a section whose anchor is its ID.
+CONTROLS_DOC_URL = GUIDE_DOC_URL.rsplit("/", 1)[0] + "/controls.md"
+#: Where objects can come from, as far as a control is concerned: manifests (files, stdin), a live
+#: cluster, node files, and one admission request (a single object, without the rest of the cluster).
+INPUTS = ("manifest", "cluster", "node", "admission")
+#: The inputs a control can see when its entry does not say: a pod or object control judges one
+#: object, which every input but node files carries; a cross-object (inventory) control needs the
+#: other objects too, which one admission request does not hold.
+DEFAULT_INPUTS = {"container": ("manifest", "cluster", "admission"), "pod": ("manifest", "cluster", "admission"),
+                  "object": ("manifest", "cluster", "admission"), "inventory": ("manifest", "cluster")}
+#: Settings a control can name (its catalogue ``requires_config:`` or ``enabled_by_config:``): the
+#: file's key -> the Config attribute.
+REQUIRABLE_SETTINGS = {"registries": "allowed_registries", "require_digest": "require_digest"}
+
+
+class Violation(NamedTuple):
+    """What a check reports; the engine turns it into a Finding with the control's metadata.
+
+    ``path``: the field path of the offending or missing field from the object's root
+    (:func:`kubeharden.model.fieldpath.join`); None lets the engine use the container's or the
+    object's path. ``fix``: None applies the control's catalogue ``fix:`` (if any) at the
+    violation; a :class:`~kubeharden.model.findings.Fix` replaces it; False says this violation has no
+    mechanical fix although the control's others do.
+    """
+
+    message: str
+    line: int | None = None
+    container: str | None = None
+    remediation: str | None = None
+    obj: Any = None  # the K8sObject at fault, for inventory-scope checks
+    path: str | None = None
+    fix: Fix | bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FixTemplate:
+    """A control's structured fix (``fix:`` in the catalogue), resolved against each violation.
+
+    ``field`` is relative to the violation's unit: the container (container-scope controls and
+    violations naming a container) or the pod spec (pod scope); without ``field`` the fix
+    applies at the violation's own path.
+    """
+
+    op: str
+    value: Any = None
+    safe: bool = False
+    field: str = ""
+
+    def resolve(self, path: str, unit_path: str) -> Fix:
+        """The fix for a violation at ``path`` found in the unit (container or pod spec) at ``unit_path``."""
+        target = join(unit_path, *self.field.split(".")) if self.field else path
+        return Fix(self.op, target, self.value, self.safe)
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """One control of the catalogue: metadata, lifecycle (slug, since, status, former IDs) and its rule."""
+
+    id: str
+    title: str
+    severity: Severity
+    nsa: tuple[str, ...]
+    description: str
+    remediation: str
+    scope: str
+    profile: str
+    kinds: tuple[str, ...] = ()
+    mappings: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: (mapping key, ((peer ID, relation), ...)) in the order of ``mappings``
+    relations: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    rule: Any = None  # a declarative rule (dict) when the logic is simple
+    example_fail: str = ""
+    example_pass: str = ""
+    config_note: str = ""
+    #: A setting of .kubeharden.yaml the control compares with; it cannot run while that setting is empty.
+    requires_config: str = ""
+    #: A boolean setting of .kubeharden.yaml that, when given, turns the control on or off whatever the profile.
+    enabled_by_config: str = ""
+    #: A human name beside the stable ID (``privileged-container``), accepted wherever an ID is.
+    slug: str = ""
+    #: The kubeharden version that introduced the control.
+    since: str = ""
+    #: stable, preview (its verdicts may still change) or deprecated (to be removed).
+    status: str = "stable"
+    #: IDs the control had before a rename; naming them still works, with a deprecation note.
+    formerly: tuple[str, ...] = ()
+    #: Further failing examples (``examples: fail:`` may be a list); tests run every one.
+    more_fail_examples: tuple[str, ...] = ()
+    #: The inputs that can show what the control needs (INPUTS); on others it is not assessable.
+    inputs: tuple[str, ...] = ("manifest", "cluster", "admission")
+    fix: FixTemplate | None = None
+
+    @property
+    def fail_examples(self) -> tuple[str, ...]:
+        return (self.example_fail, *self.more_fail_examples)
+
+    @property
+    def anchor(self) -> str:
+        """The anchor of the control's section in docs/controls.md (``kh-pod-004``)."""
+        return self.id.lower()
+
+    @property
+    def doc_url(self) -> str:
+        """The web address of the control's section in docs/controls.md."""
+        return f"{CONTROLS_DOC_URL}#{self.anchor}"
+
+    @property
+    def section(self) -> str:
+        return section_of(self.nsa[0]) if self.nsa else "Other"
+
+    def mappings_dict(self) -> dict[str, list[str]]:
+        found = dict(self.mappings)
+        return {key: list(found.get(key, ())) for key in MAPPING_KEYS}
+
+    def mapping_relations_dict(self) -> dict[str, dict[str, str]]:
+        """``{mapping key: {peer ID: "equivalent" | "related"}}``, every key present."""
+        found = dict(self.relations)
+        return {key: dict(found.get(key, ())) for key in MAPPING_KEYS}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "slug": self.slug,
+            "since": self.since,
+            "status": self.status,
+            "formerly": list(self.formerly),
+            "title": self.title,
+            "severity": self.severity.label,
+            "nsa": list(self.nsa),
+            "section": self.section,
+            "scope": self.scope,
+            "profile": self.profile,
+            "description": self.description,
+            "remediation": self.remediation,
+            "mappings": self.mappings_dict(),
+            "mapping_relations": self.mapping_relations_dict(),
+            "examples": {"fail": self.example_fail, "pass": self.example_pass},
+            "inputs": list(self.inputs),
+            "fix": None if self.fix is None else {"op": self.fix.op, "field": self.fix.field or None,
+                                                  "value": self.fix.value, "safe": self.fix.safe},
+        }
