@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kubeharden.checks.images import parse_image, registry_allowed
 from kubeharden.checks.pods import sensitive_reason
 from kubeharden.checks.pss import evaluate
+from kubeharden.model.images import parse_image, registry_allowed
 from kubeharden.model.objects import make_ref
 from kubeharden.model.pods import pod_view
 from kubeharden.sources.files import parse_text

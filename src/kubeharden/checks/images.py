@@ -3,42 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import NamedTuple
 
 from kubeharden.checks.context import Context
 from kubeharden.checks.registry import check
 from kubeharden.model.controls import Violation
 from kubeharden.model.fieldpath import join
+from kubeharden.model.images import parse_image, registry_allowed
 from kubeharden.model.pods import ContainerView
-
-
-class ImageRef(NamedTuple):
-    registry: str
-    repository: str
-    tag: str | None
-    digest: str | None
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.registry}/{self.repository}"
-
-
-def parse_image(image: str) -> ImageRef:
-    """Split an image reference the way container runtimes resolve it (Docker Hub by default)."""
-    rest, _, digest = image.partition("@")
-    name, tag = rest, None
-    slash = rest.rfind("/")
-    colon = rest.rfind(":")
-    if colon > slash:
-        name, tag = rest[:colon], rest[colon + 1:]
-    first, sep, remainder = name.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        registry, repository = first, remainder
-    else:
-        registry, repository = "docker.io", name
-        if "/" not in repository:
-            repository = f"library/{repository}"
-    return ImageRef(registry.lower(), repository, tag or None, digest or None)
 
 
 def _image(c: ContainerView) -> tuple[str, int | None]:
@@ -68,16 +39,6 @@ def digest_pinning(c: ContainerView, ctx: Context) -> Iterator[Violation]:
     if image and parse_image(image).digest is None:
         yield Violation(f"image {image!r} is not pinned by digest (@sha256:…): a tag can be moved to "
                         "other content", line, path=join(c.path, "image"))
-
-
-def registry_allowed(image: str, allowed: tuple[str, ...]) -> bool:
-    """True when the image's registry/repository starts with an allowed entry (path-wise)."""
-    full = parse_image(image).full_name.lower()
-    for entry in allowed:
-        entry = entry.strip().lower().rstrip("/")
-        if entry and (full == entry or full.startswith(entry + "/")):
-            return True
-    return False
 
 
 @check("KH-IMG-003")

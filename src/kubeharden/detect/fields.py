@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from kubeharden.detect.podview import pod_containers, pod_specs, pod_violations
+from kubeharden.model.images import parse_image
 
 MISSING: Any = object()
 
@@ -64,9 +65,6 @@ def containers(event: dict[str, Any]) -> list[dict[str, Any]]:
 def image_repositories(event: dict[str, Any]) -> list[str]:
     """Each container's image as the runtime resolves it, without tag or digest: ``nginx:1.25`` →
     ``docker.io/library/nginx``, ``registry.example.com/a/b@sha256:…`` → ``registry.example.com/a/b``."""
-    from kubeharden.checks.images import (
-        parse_image,  # one image-reference parser for manifests and audit events
-    )
     return [parse_image(c["image"]).full_name.lower() for c in containers(event) if isinstance(c.get("image"), str)]
 
 
