@@ -1,12 +1,5 @@
-"""The built-in API resources RBAC rules can name: group, whether namespaced, subresources.
-
-One table, read from the Kubernetes API reference (https://kubernetes.io/docs/reference/kubernetes-api/,
-Kubernetes 1.29-1.33, the output of ``kubectl api-resources``) plus the *virtual* resources that
-exist only for authorization checks and are documented in "Using RBAC Authorization" and
-"Authenticating" (impersonation: ``users``, ``groups``, ``userextras/<key>``, ``uids``; CSR
-approval and signing: ``signers``) and the kubelet's authorization subresources of ``nodes``
-("Kubelet authentication/authorization": ``proxy``, ``stats``, ``metrics``, ``log``, ``spec``,
-``pods``, ``checkpoint``, ``configz``, ``healthz``).
+"""What RBAC rules can name: the built-in API resources (:mod:`kubeharden.model.apiresources`,
+the one table of them) judged for RBAC.
 
 Two facts come from it:
 
@@ -27,106 +20,8 @@ kubeharden cannot know their resources and says nothing about them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from kubeharden.model.apiresources import ANY_SUBRESOURCE, RESOURCES, ResourceInfo
 
-#: Subresource names of nodes the kubelet authorises (Kubelet authentication/authorization).
-_KUBELET = ("proxy", "stats", "metrics", "log", "spec", "pods", "checkpoint", "configz", "healthz")
-ANY_SUBRESOURCE = "<any>"
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceInfo:
-    group: str
-    name: str
-    namespaced: bool
-    subresources: tuple[str, ...] = ()
-
-
-def _table() -> dict[tuple[str, str], ResourceInfo]:
-    ns, cluster = True, False
-    spec: dict[str, list[tuple[str, bool, tuple[str, ...]]]] = {
-        "": [
-            ("pods", ns, ("attach", "binding", "ephemeralcontainers", "eviction", "exec", "log", "portforward",
-                          "proxy", "resize", "status")),
-            ("nodes", cluster, ("status",) + _KUBELET),
-            ("namespaces", cluster, ("finalize", "status")),
-            ("services", ns, ("proxy", "status")),
-            ("replicationcontrollers", ns, ("scale", "status")),
-            ("persistentvolumes", cluster, ("status",)),
-            ("persistentvolumeclaims", ns, ("status",)),
-            ("resourcequotas", ns, ("status",)),
-            ("serviceaccounts", ns, ("token",)),
-            ("configmaps", ns, ()), ("secrets", ns, ()), ("endpoints", ns, ()), ("events", ns, ()),
-            ("limitranges", ns, ()), ("podtemplates", ns, ()), ("bindings", ns, ()),
-            ("componentstatuses", cluster, ()),
-            # impersonation only ("Authenticating", User impersonation)
-            ("users", cluster, ()), ("groups", cluster, ()),
-        ],
-        "apps": [
-            ("deployments", ns, ("scale", "status")), ("statefulsets", ns, ("scale", "status")),
-            ("replicasets", ns, ("scale", "status")), ("daemonsets", ns, ("status",)),
-            ("controllerrevisions", ns, ()),
-        ],
-        "batch": [("jobs", ns, ("status",)), ("cronjobs", ns, ("status",))],
-        "autoscaling": [("horizontalpodautoscalers", ns, ("status",))],
-        "policy": [("poddisruptionbudgets", ns, ("status",))],
-        "networking.k8s.io": [
-            ("networkpolicies", ns, ()), ("ingresses", ns, ("status",)), ("ingressclasses", cluster, ()),
-            ("ipaddresses", cluster, ()), ("servicecidrs", cluster, ("status",)),
-        ],
-        "rbac.authorization.k8s.io": [
-            ("roles", ns, ()), ("rolebindings", ns, ()), ("clusterroles", cluster, ()),
-            ("clusterrolebindings", cluster, ()),
-        ],
-        "storage.k8s.io": [
-            ("storageclasses", cluster, ()), ("csidrivers", cluster, ()), ("csinodes", cluster, ()),
-            ("volumeattachments", cluster, ("status",)), ("volumeattributesclasses", cluster, ()),
-            ("csistoragecapacities", ns, ()),
-        ],
-        "scheduling.k8s.io": [("priorityclasses", cluster, ())],
-        "node.k8s.io": [("runtimeclasses", cluster, ())],
-        "coordination.k8s.io": [("leases", ns, ()), ("leasecandidates", ns, ())],
-        "discovery.k8s.io": [("endpointslices", ns, ())],
-        "events.k8s.io": [("events", ns, ())],
-        "flowcontrol.apiserver.k8s.io": [
-            ("flowschemas", cluster, ("status",)), ("prioritylevelconfigurations", cluster, ("status",)),
-        ],
-        "apiregistration.k8s.io": [("apiservices", cluster, ("status",))],
-        "apiextensions.k8s.io": [("customresourcedefinitions", cluster, ("status",))],
-        "admissionregistration.k8s.io": [
-            ("mutatingwebhookconfigurations", cluster, ()), ("validatingwebhookconfigurations", cluster, ()),
-            ("validatingadmissionpolicies", cluster, ("status",)), ("validatingadmissionpolicybindings", cluster, ()),
-            ("mutatingadmissionpolicies", cluster, ()), ("mutatingadmissionpolicybindings", cluster, ()),
-        ],
-        "authentication.k8s.io": [
-            ("tokenreviews", cluster, ()), ("selfsubjectreviews", cluster, ()),
-            # impersonation of extra fields and UIDs: userextras/<extra key>, uids
-            ("userextras", cluster, (ANY_SUBRESOURCE,)), ("uids", cluster, ()),
-        ],
-        "authorization.k8s.io": [
-            ("subjectaccessreviews", cluster, ()), ("selfsubjectaccessreviews", cluster, ()),
-            ("selfsubjectrulesreviews", cluster, ()), ("localsubjectaccessreviews", ns, ()),
-        ],
-        "certificates.k8s.io": [
-            ("certificatesigningrequests", cluster, ("approval", "status")), ("clustertrustbundles", cluster, ()),
-            # CSR approval and signing check verbs approve/sign on signers/<signerName> ("Certificates and
-            # Certificate Signing Requests", Authorization)
-            ("signers", cluster, ()),
-        ],
-        "resource.k8s.io": [
-            ("resourceclaims", ns, ("status",)), ("resourceclaimtemplates", ns, ()),
-            ("deviceclasses", cluster, ()), ("resourceslices", cluster, ()),
-        ],
-        "internal.apiserver.k8s.io": [("storageversions", cluster, ("status",))],
-        "storagemigration.k8s.io": [("storageversionmigrations", cluster, ("status",))],
-        # served nothing since Kubernetes 1.22 (Deprecated API Migration Guide); kept so rules naming it are judged
-        "extensions": [],
-    }
-    return {(group, name): ResourceInfo(group, name, namespaced, subs)
-            for group, items in spec.items() for name, namespaced, subs in items}
-
-
-RESOURCES: dict[tuple[str, str], ResourceInfo] = _table()
 #: Verbs on a cluster-scoped resource that the API server authorises with a namespace.
 #: ``namespaces``: for a request on /api/v1/namespaces/{name} (and its status and finalize subresources)
 #: the request's namespace *is* {name} (k8s.io/apiserver/pkg/endpoints/request/requestinfo.go), so a Role

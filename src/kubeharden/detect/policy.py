@@ -16,6 +16,7 @@ import yaml
 
 from kubeharden.detect.conditions import LEVELS
 from kubeharden.detect.rules import DetectionRule
+from kubeharden.model.apiresources import RESOURCES
 
 STAGES = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
 
@@ -238,10 +239,10 @@ def coverage(policy: AuditPolicy, rules: list[DetectionRule]) -> list[Coverage]:
     return out
 
 
-_CLUSTER_SCOPED = {"nodes", "namespaces", "clusterroles", "clusterrolebindings", "persistentvolumes",
-                   "certificatesigningrequests", "mutatingwebhookconfigurations", "validatingwebhookconfigurations",
-                   "validatingadmissionpolicies", "validatingadmissionpolicybindings", "selfsubjectrulesreviews",
-                   "selfsubjectaccessreviews", "clusterpolicies", "constrainttemplates"}
+#: Resources whose requests carry no namespace: the built-in ones of the API resource table, and the
+#: cluster-scoped policy kinds of Kyverno (ClusterPolicy) and Gatekeeper (ConstraintTemplate).
+_CLUSTER_SCOPED = frozenset({info.name for info in RESOURCES.values() if not info.namespaced}
+                            | {"clusterpolicies", "constrainttemplates"})
 
 
 def _namespace_for(resource: str) -> str:

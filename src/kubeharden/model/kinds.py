@@ -10,6 +10,8 @@ the cluster-wide policy kinds of the network plugins and the network-policy API 
 
 from __future__ import annotations
 
+from kubeharden.model.apiresources import RESOURCES
+
 #: API groups served by kube-apiserver and kube-aggregator ("" is the core group).
 BUILTIN_GROUPS = frozenset({
     "", "admissionregistration.k8s.io", "apiextensions.k8s.io", "apiregistration.k8s.io", "apps",
@@ -45,26 +47,16 @@ def api_group(api_version: str) -> str:
 #: ``-n`` is given (a kubeconfig context may name another; kubeharden cannot know it).
 DEFAULT_NAMESPACE = "default"
 
-#: Kinds that exist outside any namespace: ``metadata.namespace`` is ignored for them.
-CLUSTER_SCOPED_KINDS = frozenset({
-    # core
-    "Namespace", "Node", "PersistentVolume", "ComponentStatus",
-    # RBAC, admission, API machinery
-    "ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
-    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "MutatingAdmissionPolicy",
-    "MutatingAdmissionPolicyBinding", "CustomResourceDefinition", "APIService", "FlowSchema",
-    "PriorityLevelConfiguration", "StorageVersion", "StorageVersionMigration",
-    # authentication and authorisation reviews, certificates
-    "TokenReview", "SelfSubjectReview", "SelfSubjectAccessReview", "SelfSubjectRulesReview", "SubjectAccessReview",
-    "CertificateSigningRequest", "ClusterTrustBundle",
-    # scheduling, nodes, storage, networking
-    "PriorityClass", "RuntimeClass", "StorageClass", "VolumeAttachment", "CSIDriver", "CSINode",
-    "VolumeAttributesClass", "IngressClass", "IPAddress", "ServiceCIDR", "DeviceClass", "ResourceSlice",
-    "PodSecurityPolicy",
-    # cluster-wide network policies of the network-policy API, Cilium and Calico
-    "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy",
-    "CiliumClusterwideNetworkPolicy", "GlobalNetworkPolicy", "GlobalNetworkSet",
-})
+#: Kinds that exist outside any namespace: ``metadata.namespace`` is ignored for them. The built-in
+#: ones come from the API resource table; the others are custom resources whose definitions say
+#: ``scope: Cluster`` (network-policy API, Cilium, Calico) and PodSecurityPolicy (removed in 1.25,
+#: still met in old manifests).
+CLUSTER_SCOPED_KINDS = frozenset(
+    {info.kind for info in RESOURCES.values() if info.kind and not info.namespaced} | {
+        "PodSecurityPolicy",
+        "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy",
+        "CiliumClusterwideNetworkPolicy", "GlobalNetworkPolicy", "GlobalNetworkSet",
+    })
 
 
 def is_namespaced(kind: str) -> bool:
