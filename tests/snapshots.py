@@ -27,11 +27,12 @@ def assert_text(name: str, actual: str) -> None:
     path = SNAPSHOTS / name
     if UPDATE:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(actual, encoding="utf-8")
+        path.write_text(actual, encoding="utf-8", newline="")  # byte for byte: CSV ends lines with CRLF
         return
     if not path.exists():
         pytest.fail(f"no snapshot {path.relative_to(SNAPSHOTS.parent)}; write it with {HOW}")
-    expected = path.read_text(encoding="utf-8")
+    with path.open(encoding="utf-8", newline="") as fh:
+        expected = fh.read()
     assert actual == expected, f"{name} differs from its snapshot; if the change is intended: {HOW}"
 
 

@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rbac": ("kubeharden.commands.rbac", "who can do what, and the privilege-escalation paths"),
     "netpol": ("kubeharden.commands.netpol", "NetworkPolicy reachability (matrix, can-reach)"),
     "audit": ("kubeharden.commands.audit", "detect attacks in Kubernetes audit logs (files or live webhook)"),
+    "history": ("kubeharden.commands.history", "list stored scans (kubeharden scan --store), with trends"),
+    "diff": ("kubeharden.commands.diff", "compare two scans: new, fixed and still-open findings"),
 }
 
 

@@ -23,12 +23,14 @@ from kubeharden.commands.common import (
 )
 from kubeharden.commands.empty_input import Counted, nothing_checked, problems_under, unrendered_folders
 from kubeharden.commands.helptext import examples
+from kubeharden.commands.store_options import add_store_option, url_of
 from kubeharden.config import Config, has_setting
 from kubeharden.engine.evaluator import Evaluator
 from kubeharden.engine.parallel import default_jobs, scan_files
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.gctune import freezing
 from kubeharden.model.findings import Finding, Severity
+from kubeharden.model.results import ScanResult
 from kubeharden.report import FORMATS, get_reporter
 
 
@@ -52,6 +54,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="what cross-object controls (ServiceAccounts, NetworkPolicies, RBAC) see together: all "
                         "inputs as one cluster (default), or each PATH argument as its own (independent apps "
                         "or variants of one app in one repository)")
+    add_store_option(p, "store this scan and its findings in the history store (kubeharden history, "
+                        "kubeharden diff)")
+    p.add_argument("--baseline", metavar="FILE|SCAN",
+                   help="report only findings not in this baseline, and set the exit code by those alone: a JSON "
+                        "or SARIF report kubeharden wrote earlier, or a stored scan (an ID, latest, latest~N; "
+                        "with --store URL for another store). Compared by fingerprint (docs/history.md)")
     p.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
                    help="processes that read and check files in parallel (default: one per CPU, "
                         f"{default_jobs()} here; 1 checks everything in this process). Reports are the same "
@@ -106,9 +114,22 @@ def run(args: argparse.Namespace) -> int:
     except (UnknownControl, ConfigError) as exc:
         fail(str(exc))
         return USAGE
+    baseline: dict[str, object] = {}
+    if args.baseline is not None:
+        from kubeharden.store.baseline import load_findings  # the store's libraries load only when used
+        from kubeharden.store.database import StoreError
+
+        try:
+            found, label = load_findings(args.baseline, url_of(args.store))
+        except StoreError as exc:
+            fail(f"--baseline: {exc}")
+            return USAGE
+        baseline = dict(found)
+        evaluator.result.baseline = label
     reporter = get_reporter(args.format)
     gate: list[bool] = [False]
     threshold = args.fail_on
+    kept: list[Finding] | None = [] if args.store is not None else None
 
     def watched() -> Iterator[Finding]:
         def shallow(kind: str) -> bool:
@@ -134,11 +155,17 @@ def run(args: argparse.Namespace) -> int:
 
             def objects_read() -> list[int]:
                 return [c.objects for c in counted]
+        result = evaluator.result
         for finding in stream:
+            if kept is not None:
+                kept.append(finding)
+            if baseline and finding.status == "fail" and finding.fingerprint in baseline:
+                result.in_baseline += 1  # known before: neither shown nor counted (the store keeps it)
+                result.findings_by_severity[finding.severity.label] -= 1
+                continue
             if threshold is not None and finding.status == "fail" and finding.severity >= threshold:
                 gate[0] = True
             yield finding
-        result = evaluator.result
         if result.objects == 0:
             result.problems.append(nothing_checked(args.paths, result.problems, "scan", args.allow_empty))
         else:
@@ -159,8 +186,31 @@ def run(args: argparse.Namespace) -> int:
         name = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         fail(f"cannot write the report to {where}{name}: {exc.strerror or exc}")
         return USAGE
+    if kept is not None and not _store(args, evaluator.result, kept):
+        return USAGE
     if gate[0]:
         return FINDINGS
     if any(p.level == "error" for p in evaluator.result.problems):
         return INPUT_ERRORS
     return OK
+
+
+def _store(args: argparse.Namespace, result: ScanResult, findings: list[Finding]) -> bool:
+    """Save the scan in the history store; False (with a message) when the store refuses it."""
+    from kubeharden import __version__
+    from kubeharden.report.summary import summary
+    from kubeharden.store.database import StoreError, open_store, shown
+    from kubeharden.store.history import save_scan
+
+    try:
+        engine = open_store(url_of(args.store))
+        try:
+            result.stored_as = save_scan(engine, result, findings, " ".join(args.paths), summary(result),
+                                         __version__)
+        finally:
+            engine.dispose()
+    except StoreError as exc:
+        fail(f"--store: {exc}")
+        return False
+    fail(f"stored as scan {result.stored_as} in {shown(str(engine.url))}")
+    return True

@@ -56,6 +56,12 @@ class ScanResult:
     suppressed_by_control: Counter[str] = field(default_factory=Counter)
     #: Controls that raised on some input (reported as problems of kind ``internal``).
     errored: set[str] = field(default_factory=set)
+    #: The baseline findings were compared with (``scan --baseline``: a report file or ``scan N``), or None.
+    baseline: str | None = None
+    #: Failing findings left out of the report because the baseline holds them.
+    in_baseline: int = 0
+    #: The ID the scan was stored under (``scan --store``), once stored.
+    stored_as: int | None = None
 
     @property
     def objects(self) -> int:

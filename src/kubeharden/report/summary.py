@@ -64,4 +64,6 @@ def summary(result: ScanResult) -> dict[str, Any]:
         "control_status": result.control_status(),
         "not_assessable": [{"control_id": c.id, "title": c.title, "inputs": list(c.inputs)}
                            for c in result.not_assessable],
+        "baseline": None if result.baseline is None else {"source": result.baseline,
+                                                          "not_shown": result.in_baseline},
     }

@@ -25,12 +25,13 @@ STYLE = {Severity.CRITICAL: "bold white on red", Severity.HIGH: "bold red", Seve
 SHOWN_NOTES = (OWN_OUTPUT, NOTHING_CHECKED)
 
 
-def _console(out: IO[str]) -> Console:
+def console_for(out: IO[str]) -> Console:
+    """A rich console on ``out``: the terminal's width on a terminal, 140 columns in a file."""
     return Console(file=out, highlight=False, soft_wrap=False, width=None if out.isatty() else 140)
 
 
 def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None:
-    console = _console(out)
+    console = console_for(out)
     groups: dict[tuple[str, str | None], list[Finding]] = defaultdict(list)
     for f in findings:
         groups[(str(f.resource), f.file)].append(f)
@@ -86,6 +87,9 @@ def _summary(console: Console, result: ScanResult) -> None:
         sev.append(f"{label} {count}  ", style=STYLE[Severity.parse(label)] if count else "dim")
     sev.append(f"suppressed {s['suppressed']}", style="dim")
     console.print(sev)
+    if result.baseline is not None:
+        console.print(Text(f"baseline {result.baseline}: {result.in_baseline} finding(s) it holds are not shown "
+                           "and do not set the exit code", style="dim"))
     levels = s["pss_levels"]
     invalid = f", invalid {levels['invalid']} (refused by the API server; see the errors)" if levels["invalid"] else ""
     console.print(f"Pod Security Standards (workloads): restricted {levels['restricted']}, baseline "

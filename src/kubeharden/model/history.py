@@ -1,0 +1,105 @@
+"""Records of the history: a stored finding, a stored scan's row, and the diff of two scans.
+
+A scan is compared with another by the fingerprints of its failing findings
+(:func:`kubeharden.model.findings.fingerprint`): *new* are in the later scan only, *fixed* in the
+earlier only, *still open* in both. Messages, files and lines may change between the two without a
+finding counting as new.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFinding:
+    """A finding as the store keeps it (what a diff or a baseline needs to show it)."""
+
+    fingerprint: str
+    control_id: str
+    severity: str
+    status: str
+    section: str
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+    container_list: str | None
+    container: str | None
+    path: str
+    file: str | None
+    line: int | None
+    message: str
+
+    @property
+    def container_id(self) -> str | None:
+        """``list/name`` as in reports (``initContainers/setup``), or None."""
+        if self.container is None:
+            return None
+        return f"{self.container_list}/{self.container}" if self.container_list else self.container
+
+    @property
+    def resource(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {where}{self.name}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fingerprint": self.fingerprint, "control_id": self.control_id, "severity": self.severity,
+                "status": self.status, "section": self.section,
+                "resource": {"apiVersion": self.api_version, "kind": self.kind, "namespace": self.namespace,
+                             "name": self.name},
+                "container": self.container_id, "path": self.path, "file": self.file, "line": self.line,
+                "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class ScanInfo:
+    """One row of ``kubeharden history``."""
+
+    id: int
+    created_at: dt.datetime
+    inputs: str
+    input_kind: str
+    profile: str
+    tool_version: str
+    objects: int
+    summary: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "created_at": self.created_at.isoformat(), "inputs": self.inputs,
+                "input": self.input_kind, "profile": self.profile, "tool_version": self.tool_version,
+                "objects": self.objects, "findings": self.summary.get("findings", 0),
+                "by_severity": self.summary.get("by_severity", {}),
+                "compliance": {c["section"]: c["compliance_percent"] for c in self.summary.get("compliance", [])}}
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    """Findings of a later scan against an earlier one, each list in severity then control order."""
+
+    new: list[StoredFinding]
+    fixed: list[StoredFinding]
+    still_open: list[StoredFinding]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"new": [f.to_dict() for f in self.new], "fixed": [f.to_dict() for f in self.fixed],
+                "still_open": [f.to_dict() for f in self.still_open],
+                "counts": {"new": len(self.new), "fixed": len(self.fixed), "still_open": len(self.still_open)}}
+
+
+_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+
+
+def _ordered(found: Iterable[StoredFinding]) -> list[StoredFinding]:
+    return sorted(found, key=lambda f: (_RANK.get(f.severity, 5), f.control_id, f.kind, f.namespace or "", f.name,
+                                        f.container or "", f.path))
+
+
+def diff(before: dict[str, StoredFinding], after: dict[str, StoredFinding]) -> Diff:
+    """What changed from ``before`` to ``after`` (findings by fingerprint)."""
+    return Diff(new=_ordered(after[k] for k in after.keys() - before.keys()),
+                fixed=_ordered(before[k] for k in before.keys() - after.keys()),
+                still_open=_ordered(after[k] for k in after.keys() & before.keys()))

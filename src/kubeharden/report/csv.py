@@ -1,0 +1,29 @@
+"""The CSV report: one row per finding, for spreadsheets and ticket imports (RFC 4180, via :mod:`csv`).
+
+Columns are fixed (:data:`COLUMNS`); rows are written as findings arrive, suppressed ones included
+with their status, so a sheet can filter on ``status``. Input problems are not findings and are not
+listed (the exit code and other formats carry them).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from typing import IO
+
+from kubeharden.model.findings import Finding
+from kubeharden.model.results import ScanResult
+
+COLUMNS = ("severity", "status", "control_id", "slug", "title", "api_version", "kind", "namespace", "name",
+           "container", "file", "line", "path", "message", "remediation", "nsa", "fingerprint")
+
+
+def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None:
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for f in findings:
+        r = f.resource
+        writer.writerow((f.severity.label, f.status, f.control.id, f.control.slug, f.control.title, r.api_version,
+                         r.kind, r.namespace or "", r.name, f.container_id or "", f.file or "",
+                         "" if f.line is None else f.line, f.path, f.message, f.remediation, " ".join(f.control.nsa),
+                         f.fingerprint))
