@@ -32,6 +32,8 @@ from kubeharden.gctune import freezing
 from kubeharden.model.findings import Finding, Severity
 from kubeharden.model.results import ScanResult
 from kubeharden.report import FORMATS, get_reporter
+from kubeharden.report.table import GROUPINGS, Display, one_line
+from kubeharden.report.table import write as write_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,6 +56,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="what cross-object controls (ServiceAccounts, NetworkPolicies, RBAC) see together: all "
                         "inputs as one cluster (default), or each PATH argument as its own (independent apps "
                         "or variants of one app in one repository)")
+    shown = p.add_argument_group("what the table report shows (display only: the exit code and the other formats "
+                                 "keep every finding)")
+    shown.add_argument("--severity", type=_severities, metavar="LEVEL[,LEVEL]",
+                       help="show only findings of these severities (critical, high, medium, low, info)")
+    shown.add_argument("--min-severity", type=Severity.parse, metavar="LEVEL",
+                       help="show only findings at or above this severity")
+    shown.add_argument("--compact", action="store_true", help="one line per finding")
+    shown.add_argument("--quiet", "-q", action="store_true", help="the summary only")
+    shown.add_argument("--group-by", choices=GROUPINGS, default="resource",
+                       help="group findings by resource (default), control or namespace; groups come worst first")
     add_store_option(p, "store this scan and its findings in the history store (kubeharden history, "
                         "kubeharden diff)")
     p.add_argument("--baseline", metavar="FILE|SCAN",
@@ -65,6 +77,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"{default_jobs()} here; 1 checks everything in this process). Reports are the same "
                         "for any N; inputs under 1 MiB are always checked in this process")
     p.set_defaults(func=run)
+
+
+def _severities(text: str) -> frozenset[Severity]:
+    try:
+        return frozenset(Severity.parse(part) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _display(args: argparse.Namespace) -> Display:
+    chosen: frozenset[Severity] | None = args.severity
+    if args.min_severity is not None:
+        floor = frozenset(s for s in Severity if s >= args.min_severity)
+        chosen = floor if chosen is None else chosen & floor
+    return Display(severities=chosen, compact=args.compact, quiet=args.quiet, group_by=args.group_by)
 
 
 def _jobs(text: str) -> int:
@@ -175,9 +202,20 @@ def run(args: argparse.Namespace) -> int:
                                                            args.allow_empty))
             result.problems.extend(unrendered_folders(args.paths, result.problems, "scan"))
 
+    display_options = [name for name in ("severity", "min_severity") if getattr(args, name) is not None]
+    display_options += [name for name in ("compact", "quiet") if getattr(args, name)]
+    if args.group_by != "resource":
+        display_options.append("group_by")
+    if display_options and args.format != "table":
+        fail(f"--{display_options[0].replace('_', '-')} shapes the table report only; with --format {args.format} "
+             "every finding is written (filter the JSON or SARIF with your tools)")
+        return USAGE
     try:
         with output_stream(args.output) as out:
-            reporter(watched(), evaluator.result, out)
+            if args.format == "table":
+                write_table(watched(), evaluator.result, out, _display(args))
+            else:
+                reporter(watched(), evaluator.result, out)
     except BrokenPipeError:
         quiet_after_closed_pipe()
         return FINDINGS if gate[0] else OK
@@ -186,6 +224,8 @@ def run(args: argparse.Namespace) -> int:
         name = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         fail(f"cannot write the report to {where}{name}: {exc.strerror or exc}")
         return USAGE
+    if args.output:
+        fail(f"{args.output}: {one_line(evaluator.result)}")
     if kept is not None and not _store(args, evaluator.result, kept):
         return USAGE
     if gate[0]:

@@ -7,26 +7,19 @@ iterable (consumed once, possibly streaming), ``result`` the
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 FORMATS = ("table", "json", "sarif", "junit", "markdown", "csv", "prometheus")
 
 
+#: format -> the module whose ``write(findings, result, out)`` writes it (imported when first asked for)
+_MODULES = {name: f"kubeharden.report.{name}" for name in FORMATS}
+
+
 def get_reporter(name: str) -> Callable[..., None]:
-    if name == "table":
-        from kubeharden.report.table import write
-    elif name == "json":
-        from kubeharden.report.json import write
-    elif name == "sarif":
-        from kubeharden.report.sarif import write
-    elif name == "junit":
-        from kubeharden.report.junit import write
-    elif name == "markdown":
-        from kubeharden.report.markdown import write
-    elif name == "csv":
-        from kubeharden.report.csv import write
-    elif name == "prometheus":
-        from kubeharden.report.prometheus import write
-    else:
+    """The ``write`` function of format ``name``; raises ValueError for an unknown format."""
+    if name not in _MODULES:
         raise ValueError(f"unknown format {name!r} (one of {', '.join(FORMATS)})")
+    write: Callable[..., None] = importlib.import_module(_MODULES[name]).write
     return write
