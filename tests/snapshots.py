@@ -58,4 +58,5 @@ def normalise(text: str, version: str, root: str) -> str:
     and the checkout's absolute path."""
     for quote in ('"', "'"):
         text = text.replace(f"{quote}{version}{quote}", f"{quote}<version>{quote}")
+    text = text.replace(f"kubeharden {version}", "kubeharden <version>")  # the HTML report's credits
     return text.replace(root, ROOT_PLACEHOLDER)

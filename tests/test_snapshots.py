@@ -16,7 +16,7 @@ from kubeharden.cli import main
 from kubeharden.model.findings import Finding
 
 CONTROLS = load_catalogue()
-FORMATS = ("table", "json", "sarif", "junit", "markdown", "csv", "prometheus")
+FORMATS = ("table", "json", "sarif", "junit", "markdown", "csv", "prometheus", "html")
 
 
 def pinned(findings: list[Finding]) -> list[dict]:

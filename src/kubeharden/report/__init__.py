@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-FORMATS = ("table", "json", "sarif", "junit", "markdown", "csv", "prometheus")
+FORMATS = ("table", "json", "sarif", "junit", "markdown", "csv", "prometheus", "html")
 
 
 #: format -> the module whose ``write(findings, result, out)`` writes it (imported when first asked for)
