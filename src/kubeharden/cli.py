@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from kubeharden import __version__
@@ -35,7 +36,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     from kubeharden.commands.helptext import examples
 
     parser = argparse.ArgumentParser(
-        prog="kubeharden",
+        prog=program_name(),
         description="The NSA/CISA Kubernetes Hardening Guidance (v1.2), executable. "
                     "Run kubeharden COMMAND --help for the options of a command.",
         **examples("kubeharden scan k8s/                               # check manifests",
@@ -58,6 +59,13 @@ def _command_in(argv: list[str] | None) -> str | None:
         if not arg.startswith("-"):
             return arg
     return None
+
+
+def program_name(argv0: str | None = None) -> str:
+    """``kubectl harden`` when run as the kubectl plugin (the ``kubectl-harden`` executable, which kubectl
+    finds on PATH and runs for ``kubectl harden``), else ``kubeharden``; help and usage lines use it."""
+    name = os.path.basename(argv0 if argv0 is not None else sys.argv[0])
+    return "kubectl harden" if name.startswith("kubectl-harden") else "kubeharden"
 
 
 def main(argv: list[str] | None = None) -> int:

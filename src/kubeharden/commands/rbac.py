@@ -8,6 +8,7 @@ escalation graph also as Graphviz DOT and Mermaid.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 from typing import IO, Any
 
@@ -17,11 +18,13 @@ from rich.table import Table
 
 from kubeharden.analysis.rbac import Grant, RbacModel, model_for, parse_subject
 from kubeharden.analysis.rbac_paths import GOALS, Path, PathFinder, describe_node, grant_dict
+from kubeharden.analysis.rbac_resources import KNOWN_GROUPS
 from kubeharden.commands.common import add_input_options, fail, open_inputs, output_stream
 from kubeharden.commands.empty_input import Counted, check_read, nothing_checked
 from kubeharden.commands.helptext import examples
 from kubeharden.engine.evaluator import build_inventory
 from kubeharden.exitcodes import INPUT_ERRORS, OK, USAGE
+from kubeharden.model.apiresources import RESOURCES, SHORT_NAMES, resolve_resource
 from kubeharden.model.findings import NOTHING_CHECKED, OWN_OUTPUT, Problem
 from kubeharden.model.objects import K8sObject
 
@@ -124,22 +127,43 @@ def _console(out: IO[str]) -> Console:
 
 
 def _split_resource(text: str, subresource: str) -> tuple[str, str, str]:
-    """``deployments.apps/scale`` -> (group, resource, subresource)."""
+    """``deployments.apps/scale`` -> (group, resource, subresource), names resolved as kubectl resolves
+    them (``secret``, ``deploy``, ``po`` -> secrets, apps/deployments, pods). Raises ValueError with a
+    suggestion for a name no built-in resource has in a built-in group (a custom resource's name in its
+    own group is taken as written)."""
     resource, _, sub = text.partition("/")
     resource, _, group = resource.partition(".")
-    return group, resource, subresource or sub
+    if resource == "*" or (group and group not in KNOWN_GROUPS):
+        return group, resource, subresource or sub
+    found = resolve_resource(resource, group if group else None)
+    if found is None and group and (elsewhere := resolve_resource(resource)) is not None:
+        raise ValueError(f"no resource {resource!r} in API group {group}: {elsewhere[1]} is in the "
+                         f"{elsewhere[0] or 'core'} API group")
+    if found is None:
+        names = sorted({n for (_, n) in RESOURCES} | set(SHORT_NAMES))
+        near = difflib.get_close_matches(resource.lower(), names, n=3)
+        hint = f"; did you mean {', '.join(near)}?" if near else ""
+        where = f" in API group {group}" if group else ""
+        raise ValueError(f"no built-in resource {resource!r}{where}{hint} (a custom resource needs its group: "
+                         "NAME.GROUP)")
+    return found[0], found[1], subresource or sub
 
 
 # -- who-can -----------------------------------------------------------------------------------
 
 
 def run_who_can(args: argparse.Namespace) -> int:
+    if not args.url:
+        try:
+            group, resource, sub = _split_resource(args.resource, args.subresource)
+        except ValueError as exc:
+            fail(str(exc))
+            return USAGE
     model, problems = _load(args)
     if args.url:
         grants = [g for g in model.grants if g.namespace is None and g.rule.allows_url(args.verb, args.resource)]
         asked = f"{args.verb} {args.resource}"
     else:
-        group, resource, sub = _split_resource(args.resource, args.subresource)
         grants = model.who_can(args.verb, group, resource, sub, args.namespace, args.name)
         asked = f"{args.verb} {resource}{'/' + sub if sub else ''}{' (' + group + ')' if group else ''}" \
                 f"{' named ' + args.name if args.name else ''} " \
@@ -231,6 +255,10 @@ def run_paths(args: argparse.Namespace) -> int:
             return USAGE
     model, problems = _load(args)
     finder = PathFinder(model)
+    if start is not None:
+        unknown = _unknown_start(model, start)
+        if unknown:
+            fail(f"note: {unknown}")
     goals = [GOALS[g] for g in (args.to or ("cluster-admin", "secrets"))]
     paths = finder.paths(goals, start)
     if not args.all and start is None:
@@ -239,6 +267,30 @@ def run_paths(args: argparse.Namespace) -> int:
     with output_stream(args.output) as out:
         writer(paths, out)
     return _finish(problems)
+
+
+def _unknown_start(model: RbacModel, start: str) -> str | None:
+    """Why ``--from`` names nothing the input knows (so "no path" would say little), or None."""
+    if start.startswith("workload:"):
+        workloads = sorted(f"workload:{pod.ref}" for pod in model.inventory.pods)
+        if start in workloads:
+            return None
+        near = difflib.get_close_matches(start, workloads, n=2)
+        return (f"{start} is not a workload of the input" + (f"; did you mean {', '.join(near)}?" if near else
+                                                              " (workload:KIND/NAMESPACE/NAME, as paths prints it)"))
+    if any(s.key == start for s in model.subjects()):
+        return None
+    if start.startswith("serviceaccount:") and any(
+            start == f"serviceaccount:{ns}:{name}" for ns, names in model.service_accounts().items() for name in names):
+        return f"{start} is bound by no RoleBinding or ClusterRoleBinding of the input: it has only what its groups " \
+               "and every authenticated user are granted"
+    if start.startswith("serviceaccount:"):
+        known = sorted(f"serviceaccount:{ns}:{name}" for ns, names in model.service_accounts().items() for name in names)
+        near = difflib.get_close_matches(start, known, n=2)
+        return f"{start} is no ServiceAccount of the input and no binding names it" + \
+            (f"; did you mean {', '.join(near)}?" if near else "")
+    return f"{start} is named by no RoleBinding or ClusterRoleBinding of the input: it has only what its groups " \
+           "and every authenticated user are granted"
 
 
 def _system(key: str) -> bool:

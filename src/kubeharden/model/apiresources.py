@@ -117,3 +117,37 @@ def _table() -> dict[tuple[str, str], ResourceInfo]:
 
 
 RESOURCES: dict[tuple[str, str], ResourceInfo] = _table()
+
+
+#: kubectl's short names of built-in resources (``kubectl api-resources``, SHORTNAMES column).
+SHORT_NAMES: dict[str, tuple[str, str]] = {
+    "cs": ("", "componentstatuses"), "cm": ("", "configmaps"), "ep": ("", "endpoints"), "ev": ("", "events"),
+    "limits": ("", "limitranges"), "ns": ("", "namespaces"), "no": ("", "nodes"),
+    "pvc": ("", "persistentvolumeclaims"), "pv": ("", "persistentvolumes"), "po": ("", "pods"),
+    "rc": ("", "replicationcontrollers"), "quota": ("", "resourcequotas"), "sa": ("", "serviceaccounts"),
+    "svc": ("", "services"), "crd": ("apiextensions.k8s.io", "customresourcedefinitions"),
+    "crds": ("apiextensions.k8s.io", "customresourcedefinitions"), "ds": ("apps", "daemonsets"),
+    "deploy": ("apps", "deployments"), "rs": ("apps", "replicasets"), "sts": ("apps", "statefulsets"),
+    "hpa": ("autoscaling", "horizontalpodautoscalers"), "cj": ("batch", "cronjobs"),
+    "csr": ("certificates.k8s.io", "certificatesigningrequests"), "ing": ("networking.k8s.io", "ingresses"),
+    "netpol": ("networking.k8s.io", "networkpolicies"), "pdb": ("policy", "poddisruptionbudgets"),
+    "pc": ("scheduling.k8s.io", "priorityclasses"), "sc": ("storage.k8s.io", "storageclasses"),
+}
+
+
+def resolve_resource(name: str, group: str | None = None) -> tuple[str, str] | None:
+    """(group, plural resource) for what a user typed, as kubectl reads it: the plural (``secrets``), the
+    singular or kind (``secret``, ``Deployment``) or a short name (``po``, ``deploy``); ``group`` narrows
+    the search (None: any group, the core group first). None when no built-in resource has that name."""
+    key = name.lower()
+    candidates = [(g, n) for (g, n) in RESOURCES if group is None or g == group]
+    candidates.sort(key=lambda gn: (gn[0] != "", gn[0]))  # core first, then by group, as kubectl prefers
+    for g, n in candidates:
+        if n == key:
+            return g, n
+    if key in SHORT_NAMES and (group is None or SHORT_NAMES[key][0] == group):
+        return SHORT_NAMES[key]
+    for g, n in candidates:
+        if RESOURCES[(g, n)].kind.lower() == key:
+            return g, n
+    return None

@@ -1,0 +1,79 @@
+"""Small things every command does as a kubectl user expects: resource names, unknown subjects, the plugin name."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kubeharden.cli import main, program_name
+from kubeharden.model.apiresources import resolve_resource
+
+RBAC = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: reader, namespace: shop}
+rules:
+- {apiGroups: [""], resources: [secrets], verbs: [get]}
+- {apiGroups: [apps], resources: [deployments], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: reader, namespace: shop}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}
+subjects: [{kind: ServiceAccount, name: api, namespace: shop}]
+"""
+
+
+@pytest.fixture
+def rbac(tmp_path):
+    path = tmp_path / "rbac.yaml"
+    path.write_text(RBAC)
+    return str(path)
+
+
+def _who_can(capsys, rbac, verb, resource):
+    code = main(["rbac", "who-can", verb, resource, "-n", "shop", "-f", "json", rbac])
+    captured = capsys.readouterr()
+    return code, (json.loads(captured.out) if captured.out else None), captured.err
+
+
+@pytest.mark.parametrize("typed, plural", [("secret", "secrets"), ("Secret", "secrets"), ("deploy", "deployments"),
+                                           ("deployment", "deployments"), ("deployments.apps", "deployments")])
+def test_who_can_reads_singular_kind_and_short_names_as_kubectl_does(capsys, rbac, typed, plural):
+    code, answer, _ = _who_can(capsys, rbac, "get", typed)
+    _, expected, _ = _who_can(capsys, rbac, "get", plural)
+    assert code == 0 and answer["subjects"] == expected["subjects"]
+    assert "serviceaccount:shop:api" in {s["subject"] for s in answer["subjects"]}
+
+
+def test_who_can_refuses_a_name_no_resource_has_with_a_suggestion(capsys, rbac):
+    code, answer, err = _who_can(capsys, rbac, "get", "secrts")
+    assert code == 2 and answer is None and "did you mean secrets" in err
+    code, _, err = _who_can(capsys, rbac, "get", "secrets.apps")
+    assert code == 2 and "secrets is in the core API group" in err
+    code, answer, _ = _who_can(capsys, rbac, "get", "widgets.example.com")  # a custom resource: as written
+    assert code == 0 and answer["question"].startswith("get widgets (example.com)")
+
+
+def test_resolve_resource_prefers_the_core_group_and_knows_short_names():
+    assert resolve_resource("events") == ("", "events")
+    assert resolve_resource("events", "events.k8s.io") == ("events.k8s.io", "events")
+    assert resolve_resource("po") == ("", "pods") and resolve_resource("netpol") == ("networking.k8s.io",
+                                                                                      "networkpolicies")
+    assert resolve_resource("nonsense") is None
+
+
+def test_paths_from_a_subject_or_workload_the_input_does_not_know_says_so(capsys, rbac):
+    assert main(["rbac", "paths", "--from", "serviceaccount:shop:apj", rbac]) == 0
+    err = capsys.readouterr().err
+    assert "serviceaccount:shop:apj is no ServiceAccount of the input" in err and "did you mean serviceaccount:shop:api" in err
+    assert main(["rbac", "paths", "--from", "workload:Deployment/shop/nothere", rbac]) == 0
+    assert "workload:Deployment/shop/nothere is not a workload of the input" in capsys.readouterr().err
+    assert main(["rbac", "paths", "--from", "serviceaccount:shop:api", rbac]) == 0
+    assert "note:" not in capsys.readouterr().err
+
+
+def test_the_kubectl_plugin_calls_itself_kubectl_harden():
+    assert program_name("/usr/local/bin/kubectl-harden") == "kubectl harden"
+    assert program_name("/usr/bin/kubeharden") == "kubeharden"
