@@ -285,7 +285,8 @@ def _unknown_start(model: RbacModel, start: str) -> str | None:
         return f"{start} is bound by no RoleBinding or ClusterRoleBinding of the input: it has only what its groups " \
                "and every authenticated user are granted"
     if start.startswith("serviceaccount:"):
-        known = sorted(f"serviceaccount:{ns}:{name}" for ns, names in model.service_accounts().items() for name in names)
+        known = sorted(f"serviceaccount:{ns}:{name}"
+                       for ns, names in model.service_accounts().items() for name in names)
         near = difflib.get_close_matches(start, known, n=2)
         return f"{start} is no ServiceAccount of the input and no binding names it" + \
             (f"; did you mean {', '.join(near)}?" if near else "")
