@@ -77,3 +77,50 @@ def test_paths_from_a_subject_or_workload_the_input_does_not_know_says_so(capsys
 def test_the_kubectl_plugin_calls_itself_kubectl_harden():
     assert program_name("/usr/local/bin/kubectl-harden") == "kubectl harden"
     assert program_name("/usr/bin/kubeharden") == "kubeharden"
+
+
+NETWORK = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx:1.27}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db, namespace: shop}
+spec:
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: postgres:16}]}
+""" + "".join(f"""---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: db-{n}, namespace: shop}}
+spec:
+  podSelector: {{matchLabels: {{app: db}}}}
+  ingress: [{{from: [{{podSelector: {{matchLabels: {{app: web}}}}}}], ports: [{{port: {5430 + n}}}]}}]
+""" for n in range(5))
+
+
+def test_can_reach_answers_in_json_and_names_every_isolating_policy(tmp_path, capsys):
+    path = tmp_path / "net.yaml"
+    path.write_text(NETWORK)
+    assert main(["netpol", "can-reach", "shop/web", "shop/db:5432", "-f", "json", str(path)]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["allowed"] is True and answer["allowed_ports"] == "TCP 5432"
+    ingress = next(d for d in answer["directions"] if d["direction"] == "ingress")
+    assert ingress["isolated"] is True
+    assert ingress["isolating_policies"] == [f"NetworkPolicy shop/db-{n}" for n in range(5)]
+    egress = next(d for d in answer["directions"] if d["direction"] == "egress")
+    assert egress == {"workload": "shop/Deployment/web", "direction": "egress", "isolated": False,
+                      "isolating_policies": []}
+    assert main(["netpol", "can-reach", "shop/web", "shop/db:80", "-f", "json", str(path)]) == 1
+    assert json.loads(capsys.readouterr().out)["allowed"] is False
+    assert main(["netpol", "can-reach", "shop/web", "shop/db:5432", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert all(f"NetworkPolicy shop/db-{n}" in text for n in range(5)) and "more" not in text

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import io
 import ipaddress
+import json
 import re
 import sys
 from collections.abc import Iterable
@@ -75,6 +77,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(TCP, UDP or SCTP; default TCP), e.g. shop/db:5432 or 10.0.0.5:53/UDP")
     c.add_argument("--api-server", action="append", default=[], metavar="CIDR",
                    help="address(es) of the API server, for the apiserver endpoint")
+    c.add_argument("-f", "--format", choices=("table", "json"), default="table",
+                   help="table (default: the explanation as text) or json (the verdict per direction, the "
+                        "isolating policies and the explanation's lines)")
     add_input_options(c)
     _add_config(c)
     c.set_defaults(func=run_can_reach)
@@ -182,13 +187,33 @@ def run_can_reach(args: argparse.Namespace) -> int:
         fail("at least one of SRC and DST must be a workload: traffic between outside addresses is not "
              "governed by NetworkPolicy")
         return USAGE
-    out = sys.stdout
-    allowed = explain(network, src, dst, wanted, out)
+    if args.format == "json":
+        text = io.StringIO()
+        allowed = explain(network, src, dst, wanted, text)
+        answer = {"source": src.name, "destination": dst.name, "ports": str(wanted), "allowed": bool(allowed),
+                  "allowed_ports": str(allowed) if allowed else "", "directions": _directions(network, src, dst),
+                  "explanation": [line.strip() for line in text.getvalue().splitlines()[1:-1]]}
+        sys.stdout.write(json.dumps(answer, indent=2) + "\n")
+    else:
+        allowed = explain(network, src, dst, wanted, sys.stdout)
     return OK if allowed else FINDINGS
 
 
-def explain(network: Network, src: Endpoint, dst: Endpoint, wanted: PortSet, out: IO[str]) -> bool:
-    """Write the explanation; True when some of the wanted ports are allowed."""
+def _directions(network: Network, src: Endpoint, dst: Endpoint) -> list[dict[str, object]]:
+    """Per workload side: whether a policy isolates it in that direction, and every policy that does."""
+    out: list[dict[str, object]] = []
+    for endpoint, direction in ((src, "egress"), (dst, "ingress")):
+        if not endpoint.workloads:
+            continue
+        klass = network.classes[endpoint.workloads[0].klass]
+        policies = klass.egress_policies if direction == "egress" else klass.ingress_policies
+        out.append({"workload": endpoint.name, "direction": direction, "isolated": bool(policies),
+                    "isolating_policies": [p.label for p in policies]})
+    return out
+
+
+def explain(network: Network, src: Endpoint, dst: Endpoint, wanted: PortSet, out: IO[str]) -> PortSet:
+    """Write the explanation; the wanted ports that are allowed (empty, so false, when blocked)."""
     query = "" if wanted is ALL_PORTS else f" on {wanted}"
     print(f"{src.name} -> {dst.name}{query}", file=out)
     if src.workloads and dst.workloads:
@@ -204,16 +229,14 @@ def explain(network: Network, src: Endpoint, dst: Endpoint, wanted: PortSet, out
         result = _external(out, network, dst.workloads[0], src, wanted, egress=False)
     verdict = f"ALLOWED on {result}" if result else "BLOCKED"
     print(f"result: {verdict}", file=out)
-    return bool(result)
+    return result
 
 
 def _side(out: IO[str], title: str, verdict: SideVerdict, wanted: PortSet) -> None:
     if not verdict.isolated:
         print(f"  {title}: open ({verdict.note})", file=out)
         return
-    names = ", ".join(p.label for p in verdict.policies[:3])
-    if len(verdict.policies) > 3:
-        names += f" and {len(verdict.policies) - 3} more"
+    names = ", ".join(p.label for p in verdict.policies)  # every isolating policy: each is a place to look
     ports = verdict.ports & wanted
     if verdict.steps:  # layered policies: every rule that decided something, in evaluation order
         print(f"  {title}: {'allows ' + str(ports) if ports else 'BLOCKED'} (selected by {names})", file=out)
