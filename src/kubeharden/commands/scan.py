@@ -14,6 +14,7 @@ from kubeharden.commands.common import (
     add_output_options,
     fail,
     load_settings,
+    input_paths,
     open_inputs,
     output_stream,
     quiet_after_closed_pipe,
@@ -90,6 +91,7 @@ def _drop_unrunnable_glob_matches(patterns: list[str], only: list[str], cfg: Con
 
 
 def run(args: argparse.Namespace) -> int:
+    args.paths = input_paths(args)  # with --vuln-report and --image-archive inputs (docs/sources.md)
     try:
         cfg = load_settings(args)
     except ConfigError as exc:

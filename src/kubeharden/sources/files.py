@@ -45,8 +45,12 @@ class ReadOptions:
     skip_files: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
-def iter_paths(paths: Iterable[str]) -> Iterator[str | Problem]:
-    """Expand the command line into files (sorted, recursive); ``-`` stays ``-``."""
+def iter_paths(paths: Iterable[str], also: Callable[[str], bool] | None = None) -> Iterator[str | Problem]:
+    """Expand the command line into files (sorted, recursive); ``-`` stays ``-``.
+
+    In folders, files named ``.yaml``, ``.yml`` or ``.json`` are listed, and those whose name
+    ``also`` accepts (the registry's sources find Dockerfiles so).
+    """
     for raw in paths:
         if raw == "-":
             yield "-"
@@ -56,7 +60,7 @@ def iter_paths(paths: Iterable[str]) -> Iterator[str | Problem]:
             for root, dirs, files in os.walk(path, onerror=None):
                 dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
                 for name in sorted(files):
-                    if name.lower().endswith(MANIFEST_SUFFIXES):
+                    if name.lower().endswith(MANIFEST_SUFFIXES) or (also is not None and also(name)):
                         yield os.path.join(root, name)
         elif path.is_file():
             yield str(path)
