@@ -221,9 +221,9 @@ def image_users(inventory: Inventory, ctx: Context) -> dict[str, ImageUser]:
     users: dict[str, ImageUser] = {}
     for obj in inventory.of_kind(IMAGE_CONFIG):
         user = ImageUser(str(obj.raw.get("user") or ""), f"image archive {obj.origin.file}", None)
-        for reference in (*as_list(obj.raw.get("references")), obj.raw.get("digest")):
-            for key in image_keys(str(reference or "")):
-                users.setdefault(key, user)
+        for key in [str(d).lower() for d in (obj.raw.get("digest"), obj.raw.get("config_digest")) if d] + \
+                [k for reference in as_list(obj.raw.get("references")) for k in image_keys(str(reference))]:
+            users.setdefault(key, user)
     return users
 
 

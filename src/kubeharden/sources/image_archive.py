@@ -132,7 +132,9 @@ def _from_index(display: str, read_member: Reader, index: dict[str, Any], names:
         if not isinstance(descriptor, dict) or not isinstance(descriptor.get("digest"), str):
             continue
         annotations = as_dict(descriptor.get("annotations"))
-        own = tuple(str(annotations[k]) for k in (CONTAINERD_NAME, REF_NAME) if isinstance(annotations.get(k), str))
+        # ref.name may be a whole reference or only a tag (image-spec annotations.md); a tag alone names nothing
+        own = tuple(str(annotations[k]) for k in (CONTAINERD_NAME, REF_NAME) if isinstance(annotations.get(k), str)
+                    and (k == CONTAINERD_NAME or "/" in annotations[k] or ":" in annotations[k]))
         digest = descriptor["digest"]
         document = _json(read_member(_blob_path(digest)))
         if not isinstance(document, dict):
