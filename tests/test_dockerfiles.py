@@ -99,7 +99,7 @@ def test_build_arguments_are_substituted_in_from_and_user(tmp_path, capsys):
 
 
 def test_unknown_build_argument_is_said_not_passed(tmp_path, capsys):
-    path = write(tmp_path / "Dockerfile", f"ARG TAG\nFROM registry.example.com/base:$TAG\nARG UID\nUSER $UID\n")
+    path = write(tmp_path / "Dockerfile", "ARG TAG\nFROM registry.example.com/base:$TAG\nARG UID\nUSER $UID\n")
     report = scan_json(capsys, "--control", "KH-IMG-005", "--control", "KH-IMG-006", str(path))
     assert "only known at build time" in found(report, "KH-IMG-005")[0][2]
     assert "only known at build time" in found(report, "KH-IMG-006")[0][2]

@@ -43,10 +43,22 @@ class Report:
 
     obj: K8sObject
     serious: list[dict[str, str]]
+    #: the summary of ``serious`` (counts and the vulnerabilities listed), made once per report
+    _summary: str | None = None
 
     @property
     def file(self) -> str:
         return str(self.obj.origin.file)
+
+    @property
+    def critical(self) -> int:
+        return sum(1 for v in self.serious if v["severity"] == "critical")
+
+    def summary(self) -> str:
+        """The summary of every reported vulnerability (no exception waives one), memoised."""
+        if self._summary is None:
+            self._summary = summarise(self.serious, self.file)
+        return self._summary
 
 
 def report_index(inventory: Inventory) -> dict[str, Report]:
@@ -119,6 +131,7 @@ def vulnerable_images(inventory: Inventory, ctx: Context) -> Iterator[Violation]
         return  # no report given: nothing is evaluated (the control counts reports as its units)
     ranks = exposure(inventory, ctx)
     found: list[tuple[tuple[Any, ...], Violation]] = []
+    critical = {id(r): r.critical for r in index.values()}
     for pod in inventory.pods:
         rank, why = ranks.get(id(pod), (RESTRICTED, "exposure unknown"))
         for c in pod.images:
@@ -128,8 +141,7 @@ def vulnerable_images(inventory: Inventory, ctx: Context) -> Iterator[Violation]
             violation = _judge(pod, c, report, why, ctx) if report is not None else _unscanned(pod, c, len(
                 inventory.of_kind(VULNERABILITY_REPORT)))
             if violation is not None:
-                critical = sum(1 for v in report.serious if v["severity"] == "critical") if report else 0
-                found.append(((rank, -critical, str(pod.ref), c.name), violation))
+                found.append(((rank, -critical.get(id(report), 0), str(pod.ref), c.name), violation))
     found.sort(key=lambda pair: pair[0])
     for _, violation in found:
         yield violation
@@ -146,22 +158,20 @@ def _judge(pod: PodRecord, c: ContainerImage, report: Report, why: str, ctx: Con
     if not report.serious:
         return None
     rules = [r for r in ctx.config.exceptions if r.per_vulnerability and not r.expired(ctx.today)]
-    kept, waived = [], []
-    for v in report.serious:
-        rule = next((r for r in rules if r.matches_vulnerability(CONTROL, pod.ref.kind, pod.ref.namespace,
-                                                                 pod.ref.name, c.name, v["id"], c.image)), None)
-        if rule is None:
-            kept.append(v)
-        else:
-            rule.used += 1
-            waived.append((v, rule))
-    shown = kept or [v for v, _ in waived]
-    counts = ", ".join(f"{n} {s}" for s in REPORTED if (n := sum(1 for v in shown if v["severity"] == s)))
-    listed = "; ".join(_describe(v) for v in shown[:LISTED])
-    more = f"; {len(shown) - LISTED} more in {report.file}" if len(shown) > LISTED else ""
+    kept, waived = report.serious, []
+    if rules:
+        kept = []
+        for v in report.serious:
+            rule = next((r for r in rules if r.matches_vulnerability(CONTROL, pod.ref.kind, pod.ref.namespace,
+                                                                     pod.ref.name, c.name, v["id"], c.image)), None)
+            if rule is None:
+                kept.append(v)
+            else:
+                rule.used += 1
+                waived.append((v, rule))
+    summary = report.summary() if not waived else summarise(kept or [v for v, _ in waived], report.file)
     note = f"; {len(waived)} waived by exceptions" if waived and kept else ""
-    message = (f"container {c.name} runs image {c.image} with {counts} vulnerabilities ({report.obj.raw.get('format')} "
-               f"report {report.file}): {listed}{more}{note}; {why}")
+    message = (f"container {c.name} runs image {c.image} with {summary}{note}; {why}")
     suppression = None
     if not kept:
         first = waived[0][1]
@@ -173,6 +183,15 @@ def _judge(pod: PodRecord, c: ContainerImage, report: Report, why: str, ctx: Con
                      remediation=f"Rebuild image {c.image} with the fixed versions (or on a patched base image) and "
                                  "roll it out; waive a false positive with an exception naming the vulnerability "
                                  "and the image, with a reason and an expiry")
+
+
+def summarise(shown: list[dict[str, str]], file: str) -> str:
+    """"1 critical, 2 high vulnerabilities: CVE-… (critical, openssl 3.0.11, fixed in 3.0.13); …" for ``shown``
+    (most severe first), the first LISTED named and the rest counted, pointing at the report ``file``."""
+    counts = ", ".join(f"{n} {s}" for s in REPORTED if (n := sum(1 for v in shown if v["severity"] == s)))
+    listed = "; ".join(_describe(v) for v in shown[:LISTED])
+    more = f"; {len(shown) - LISTED} more in {file}" if len(shown) > LISTED else ""
+    return f"{counts} vulnerabilities (report {file}): {listed}{more}"
 
 
 def _describe(v: dict[str, str]) -> str:
