@@ -193,3 +193,11 @@ def test_cli_reads_reports_given_with_the_option(tmp_path, capsys):
           str(tmp_path / "missing.json")])
     errors = json.loads(capsys.readouterr().out)["errors"]
     assert any("cannot read the vulnerability report" in e["message"] for e in errors)
+
+
+def test_reports_with_scope_path_are_refused(tmp_path, capsys):
+    (tmp_path / "app.yaml").write_text(deployment("web"))
+    (tmp_path / "trivy.json").write_text(trivy_report(IMAGE, VULNS))
+    assert main(["scan", "--no-config", "--scope", "path", str(tmp_path / "app.yaml"),
+                 "--vuln-report", str(tmp_path / "trivy.json")]) == 2
+    assert "cannot be used with --scope path" in capsys.readouterr().err

@@ -121,7 +121,8 @@ def read_layout(display: str, read_member: Reader) -> Iterator[Item]:
                       "archive (manifest.json): no image found", file=display)
     for config_digest, raw in images.items():
         name = raw["references"][0] if raw["references"] else (raw["digest"] or config_digest)
-        raw["metadata"] = {"name": name}
+        # no metadata.name: one image saved in two archives is the same image, not an object defined twice
+        raw["metadata"] = {}
         yield K8sObject(raw=raw, ref=ResourceRef(API_VERSION, IMAGE_CONFIG, None, name),
                         origin=Provenance(display, None, "image-archive"))
 
