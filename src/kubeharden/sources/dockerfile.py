@@ -20,7 +20,7 @@ from typing import Any
 from kubeharden.model.findings import Problem
 from kubeharden.model.objects import K8sObject, Provenance, ResourceRef
 from kubeharden.model.supply import API_VERSION, DOCKERFILE
-from kubeharden.sources.files import ReadOptions, mebibytes
+from kubeharden.sources.files import ReadOptions, decode_text, read_limited
 
 Item = K8sObject | Problem
 _NAMES = ("dockerfile", "containerfile")
@@ -36,30 +36,18 @@ def claims(path: str) -> bool:
 
 def read(path: str, options: ReadOptions) -> Iterator[Item]:
     """The ``Dockerfile`` object of the file ``path``, or Problems naming the file; never raises."""
-    try:
-        size = os.path.getsize(path)
-        if size > options.max_file_bytes:
-            yield Problem("error", "too-large", f"file is {mebibytes(size)}, over the "
-                          f"{mebibytes(options.max_file_bytes)} limit (--max-file-size); skipped", file=path)
-            return
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        yield Problem("error", "read", f"cannot read: {exc.strerror or exc}", file=path)
-        return
-    yield from parse_bytes(data, path)
+    data = read_limited(path, options.max_file_bytes)
+    if isinstance(data, Problem):
+        yield data
+    else:
+        yield from parse_bytes(data, path)
 
 
 def parse_bytes(data: bytes, display: str) -> Iterator[Item]:
     """The ``Dockerfile`` object of one file's bytes (``display`` names it), or Problems."""
-    if b"\x00" in data[:8192]:
-        yield Problem("error", "binary", "binary file (NUL bytes), not a Dockerfile; skipped", file=display)
-        return
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        yield Problem("error", "encoding", f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); skipped",
-                      file=display, line=data[: exc.start].count(b"\n") + 1)
+    text = decode_text(data, display)
+    if isinstance(text, Problem):
+        yield text
         return
     try:
         from dockerfile_parse import DockerfileParser  # type: ignore[import-untyped]  # no stubs published

@@ -22,14 +22,13 @@ Each report becomes a ``VulnerabilityReport`` object: ``{"format", "references":
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from kubeharden.model.findings import Problem
 from kubeharden.model.objects import K8sObject, Provenance, ResourceRef, as_dict, as_list
 from kubeharden.model.supply import API_VERSION, VULN_SEVERITIES, VULNERABILITY_REPORT, as_text
-from kubeharden.sources.files import ReadOptions, mebibytes
+from kubeharden.sources.files import ReadOptions, read_limited
 
 Item = K8sObject | Problem
 SCHEME = "vuln-report://"
@@ -46,19 +45,11 @@ def claims(path: str) -> bool:
 
 def read(path: str, options: ReadOptions) -> Iterator[Item]:
     """The ``VulnerabilityReport`` of the file ``path`` (scheme removed), or a Problem; never raises."""
-    real = path[len(SCHEME):] if claims(path) else path
-    try:
-        size = os.path.getsize(real)
-        if size > options.max_file_bytes:
-            yield Problem("error", "too-large", f"report is {mebibytes(size)}, over the "
-                          f"{mebibytes(options.max_file_bytes)} limit (--max-file-size); skipped", file=real)
-            return
-        with open(real, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        yield Problem("error", "read", f"cannot read the vulnerability report: {exc.strerror or exc}", file=real)
-        return
-    yield from parse_bytes(data, real)
+    data = read_limited(path[len(SCHEME):] if claims(path) else path, options.max_file_bytes)
+    if isinstance(data, Problem):
+        yield data
+    else:
+        yield from parse_bytes(data, path[len(SCHEME):] if claims(path) else path)
 
 
 def parse_bytes(data: bytes, display: str) -> Iterator[Item]:
