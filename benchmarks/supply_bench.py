@@ -7,7 +7,8 @@ Two scenarios, each timed as the best of ``--repeat`` runs, in this process:
 * ``one-image``: one Trivy JSON report of 10,000 vulnerabilities (a third critical or high) of an
   image that all 5,000 Deployments run;
 * ``many-images``: 100 reports of 100 vulnerabilities each (10,000 in all), the 5,000 Deployments
-  spread over the 100 images, a LoadBalancer Service and NetworkPolicies so exposure is ranked.
+  spread over the 100 images, a LoadBalancer Service and NetworkPolicies so exposure is ranked;
+* ``cyclonedx``: ``one-image`` with the report as a CycloneDX 1.6 document.
 
 The target's figure is reading the reports from JSON (sources/vuln_report.py) plus the join: the
 cross-object step of a scan with only KH-IMG-011 selected (the NetworkPolicy engine built for
@@ -45,6 +46,21 @@ def report(image: str, count: int, offset: int) -> bytes:
                        "Results": [{"Target": image, "Class": "os-pkgs", "Vulnerabilities": vulns}]}).encode()
 
 
+def cyclonedx(image: str, count: int, offset: int) -> bytes:
+    """The same vulnerabilities as :func:`report`, as a CycloneDX 1.6 JSON document."""
+    name, _, tag = image.rpartition(":")
+    packages = [{"type": "library", "bom-ref": f"pkg:generic/pkg{i}@1.0.0", "name": f"pkg{i}", "version": "1.0.0"}
+                for i in range(400)]
+    vulns = [{"bom-ref": f"v{i}", "id": f"CVE-2024-{offset + i:05d}",
+              "ratings": [{"severity": SEVERITIES[i % len(SEVERITIES)].lower()}],
+              "affects": [{"ref": f"pkg:generic/pkg{i % 400}@1.0.0",
+                           "versions": [{"version": "1.0.1", "status": "unaffected"}] if i % 2 else []}]}
+             for i in range(count)]
+    return json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+                       "metadata": {"component": {"type": "container", "name": name, "version": tag}},
+                       "components": packages, "vulnerabilities": vulns}).encode()
+
+
 def manifests(workloads: int, images: int) -> str:
     docs = []
     for n in range(workloads):
@@ -73,9 +89,10 @@ spec: {{podSelector: {{matchLabels: {{tier: backend}}}}, policyTypes: [Ingress]}
     return "---\n".join(docs)
 
 
-def run(name: str, workloads: int, images: int, per_report: int, repeat: int) -> None:
+def run(name: str, workloads: int, images: int, per_report: int, repeat: int, build=None) -> None:
     text = manifests(workloads, images)
-    reports = [report(f"registry.example.com/img{i}:1.0", per_report, i * per_report) for i in range(images)]
+    build = build or report
+    reports = [build(f"registry.example.com/img{i}:1.0", per_report, i * per_report) for i in range(images)]
     start = time.perf_counter()
     objects = [o for o in parse_text(text, "bench.yaml")]
     read_manifests = time.perf_counter() - start
@@ -108,6 +125,7 @@ def main() -> None:
     args = parser.parse_args()
     run("one-image", args.workloads, 1, args.vulns, args.repeat)
     run("many-images", args.workloads, 100, args.vulns // 100, args.repeat)
+    run("cyclonedx", args.workloads, 1, args.vulns, args.repeat, cyclonedx)
 
 
 if __name__ == "__main__":
