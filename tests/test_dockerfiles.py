@@ -164,3 +164,15 @@ def test_too_large_dockerfile_is_skipped(tmp_path):
     path = write(tmp_path / "Dockerfile", "FROM scratch\n" + "# pad\n" * 1000)
     items = list(dockerfile.read(str(path), ReadOptions(max_file_bytes=100)))
     assert [i.kind for i in items] == ["too-large"]
+
+
+@pytest.mark.parametrize("tail, lines", [
+    ("USER app\nRUN sudo make install\nRUN echo ok; su -c id\n", [3, 4]),
+    ("USER app\nRUN doas apk add curl\n", [3]),
+    ("USER root\nRUN sudo true\n", []),          # a root final user is KH-IMG-005's finding
+    ("RUN sudo true\nUSER 10001\n", []),         # before the final USER: the build runs as root anyway
+    ("USER 10001\nRUN ./pseudo-setup --su-mode\n", []),
+])
+def test_root_regained_after_the_final_user(tmp_path, capsys, tail, lines):
+    path = write(tmp_path / "Dockerfile", f"FROM {PINNED}\n" + tail)
+    assert [n for _, n, _ in found(scan_json(capsys, "--control", "KH-IMG-013", str(path)), "KH-IMG-013")] == lines

@@ -212,6 +212,31 @@ def image_env_credentials(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
                                     "(RUN --mount=type=secret)", instruction.get("line"))
 
 
+_ESCALATE = re.compile(r"(?:^|[\s;&|(])(sudo|doas|su)(?=\s)")
+
+
+@check("KH-IMG-013")
+def root_after_user_switch(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
+    """RUN instructions of the final stage that become root again after its last non-root USER:
+    the image's own user can then become root inside the container (sudo, doas, su)."""
+    final = stages(obj)[-1]
+    instructions = [i for i in as_list(final.get("instructions")) if isinstance(i, dict)]
+    users = [n for n, i in enumerate(instructions) if i.get("instruction") == "USER"]
+    if not users:
+        return
+    last = instructions[users[-1]]
+    user = substitute(str(last.get("value", "")).strip(), final.get("variables") or {})
+    if "$" in user or root_user_reason(user):
+        return  # a root final user is KH-IMG-005's finding
+    for instruction in instructions[users[-1] + 1:]:
+        if instruction.get("instruction") != "RUN":
+            continue
+        match = _ESCALATE.search(str(instruction.get("value", "")))
+        if match:
+            yield Violation(f"RUN uses {match.group(1)} after the final USER {user}: that user can become root "
+                            "inside the container, so the non-root USER protects nothing", instruction.get("line"))
+
+
 # -- the image's user, joined to workloads ----------------------------------------------------------
 
 def image_users(inventory: Inventory, ctx: Context) -> dict[str, ImageUser]:
