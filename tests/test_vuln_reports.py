@@ -201,3 +201,11 @@ def test_reports_with_scope_path_are_refused(tmp_path, capsys):
     assert main(["scan", "--no-config", "--scope", "path", str(tmp_path / "app.yaml"),
                  "--vuln-report", str(tmp_path / "trivy.json")]) == 2
     assert "cannot be used with --scope path" in capsys.readouterr().err
+
+
+def test_per_vulnerability_keys_belong_to_the_vulnerability_control():
+    from kubeharden.config import ConfigError
+
+    with pytest.raises(ConfigError, match="single vulnerabilities of KH-IMG-011 only"):
+        parse_config({"exceptions": [{"control": "KH-POD-001", "vulnerability": "CVE-1", "reason": "x"}]})
+    assert parse_config({"exceptions": [{"control": "KH-IMG-*", "image": "a/b:*", "reason": "x"}]}).exceptions

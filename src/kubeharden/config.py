@@ -7,6 +7,7 @@ Looked up from the working directory upwards (like ``.git``), or given with
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,6 +174,8 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
     return cfg
 
 
+#: The control whose findings list vulnerabilities, which exceptions may waive one by one.
+PER_VULNERABILITY_CONTROL = "KH-IMG-011"
 _MATCH_KEYS = ("kind", "namespace", "name", "container", "container_list", "vulnerability", "image")
 
 
@@ -227,6 +230,9 @@ def _parse_exception(raw: Any, index: int, origin: str, known: ControlNames, not
     for key in _MATCH_KEYS:
         if key in match and not isinstance(match[key], str):
             raise ConfigError(f"{where}: '{key}' must be a string (globs allowed), not {match[key]!r}")
+    if ("vulnerability" in match or "image" in match) and not fnmatch.fnmatchcase(PER_VULNERABILITY_CONTROL, control):
+        raise ConfigError(f"{where}: 'vulnerability' and 'image' waive single vulnerabilities of "
+                          f"{PER_VULNERABILITY_CONTROL} only, not of {raw['control']!r}")
     container = match.get("container")
     container_list = match.get("container_list")
     if container_list is not None and container_list not in ("containers", "initContainers", "ephemeralContainers"):

@@ -22,13 +22,14 @@ from kubeharden.analysis.selectors import SelectorError, compile_selector
 from kubeharden.checks.context import Context
 from kubeharden.checks.network import network_of
 from kubeharden.checks.registry import check
+from kubeharden.config import PER_VULNERABILITY_CONTROL
 from kubeharden.model.controls import Violation
 from kubeharden.model.inventory import ContainerImage, Inventory, PodRecord
 from kubeharden.model.kinds import DEFAULT_NAMESPACE
 from kubeharden.model.objects import K8sObject, as_dict, as_list
 from kubeharden.model.supply import VULN_SEVERITIES, VULNERABILITY_REPORT, image_keys
 
-CONTROL = "KH-IMG-011"
+CONTROL = PER_VULNERABILITY_CONTROL
 #: The severities reported; lower ones are read but not reported (the guide's "critical" findings).
 REPORTED = ("critical", "high")
 #: Vulnerabilities named in one finding's message; the rest are counted and left to the report.

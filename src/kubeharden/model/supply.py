@@ -10,8 +10,8 @@ treat them as they treat manifests. Their shapes (``raw``):
 * ``ImageConfig``: ``{"references": [image names the archive tags it with], "digest": "sha256:…"
   (the manifest's digest) or None, "config_digest", "user", "exposed_ports", "env": [["NAME",
   "value"], ...], "labels": {...}, "archive": path}`` (OCI image spec, config ``config.User`` …).
-* ``VulnerabilityReport``: ``{"format", "image": a reference or None, "digest": "sha256:…" or None,
-  "vulnerabilities": [{"id", "severity", "package", "installed", "fixed", "title", "line"}]}``.
+* ``VulnerabilityReport``: ``{"format", "references": [image names], "digests": ["sha256:…"],
+  "vulnerabilities": [{"id", "severity", "package", "installed", "fixed", "title"}]}``.
 
 This module also holds the facts about an image's user that several parts judge by.
 """
