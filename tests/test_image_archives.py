@@ -155,3 +155,12 @@ def test_dockerfile_join_by_folder_and_by_configuration(tmp_path, capsys):
     config.write_text(f"dockerfiles: {{'registry.example.com/team/web': {tmp_path}/build/api.Dockerfile}}\n")
     main(["scan", "--config", str(config), "-f", "json", "--control", "KH-IMG-010", str(tmp_path)])
     assert json.loads(capsys.readouterr().out)["findings"] == []
+
+
+def test_a_layout_folder_never_reads_outside_itself(tmp_path):
+    (tmp_path / "outside.json").write_bytes(image_config(user="0"))
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    (layout / "manifest.json").write_text(json.dumps([{"Config": "../outside.json", "RepoTags": ["x/y:1"]}]))
+    [problem] = read(layout)
+    assert isinstance(problem, Problem) and "missing or not JSON" in problem.message

@@ -72,7 +72,10 @@ Reader = Callable[[str], bytes | None]
 
 def _folder_reader(root: str, options: ReadOptions) -> Reader:
     def read_member(name: str) -> bytes | None:
-        path = os.path.join(root, *name.split("/"))
+        parts = name.split("/")
+        if name.startswith("/") or ".." in parts:
+            return None  # a layout names its own files only (blobs/…, index.json): never outside the folder
+        path = os.path.join(root, *parts)
         if not os.path.isfile(path) or os.path.getsize(path) > min(_MAX_JSON, options.max_file_bytes):
             return None
         with open(path, "rb") as fh:
