@@ -176,3 +176,19 @@ def test_too_large_dockerfile_is_skipped(tmp_path):
 def test_root_regained_after_the_final_user(tmp_path, capsys, tail, lines):
     path = write(tmp_path / "Dockerfile", f"FROM {PINNED}\n" + tail)
     assert [n for _, n, _ in found(scan_json(capsys, "--control", "KH-IMG-013", str(path)), "KH-IMG-013")] == lines
+
+
+def test_here_documents_are_not_instructions(tmp_path, capsys):
+    path = write(tmp_path / "Dockerfile", f"""\
+        # syntax=docker/dockerfile:1
+        FROM {PINNED}
+        USER 10001
+        RUN <<EOF
+        echo building
+        USER root
+        EOF
+        COPY <<-"CONF" /etc/app.conf
+        USER 0
+        CONF
+        """)
+    assert found(scan_json(capsys, "--control", "KH-IMG-005", str(path)), "KH-IMG-005") == []

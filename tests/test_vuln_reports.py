@@ -209,3 +209,30 @@ def test_per_vulnerability_keys_belong_to_the_vulnerability_control():
     with pytest.raises(ConfigError, match="single vulnerabilities of KH-IMG-011 only"):
         parse_config({"exceptions": [{"control": "KH-POD-001", "vulnerability": "CVE-1", "reason": "x"}]})
     assert parse_config({"exceptions": [{"control": "KH-IMG-*", "image": "a/b:*", "reason": "x"}]}).exceptions
+
+
+def test_workload_behind_an_ingress_is_internet_exposed():
+    route = textwrap.dedent("""\
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web, namespace: shop}
+        spec:
+          selector: {app: web}
+          ports: [{port: 80, targetPort: 8080}]
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata: {name: web, namespace: shop}
+        spec:
+          rules:
+            - host: shop.example.com
+              http:
+                paths:
+                  - path: /
+                    pathType: Prefix
+                    backend: {service: {name: web, port: {number: 80}}}
+        """)
+    findings, _ = scan(deployment("api") + "---\n" + deployment("web") + route, trivy_report(IMAGE, VULNS))
+    assert [f.resource.name for f in findings] == ["web", "api"]
+    assert "reachable from the internet through Ingress" in findings[0].message

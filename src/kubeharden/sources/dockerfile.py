@@ -24,6 +24,8 @@ from kubeharden.sources.files import ReadOptions, decode_text, read_limited
 
 Item = K8sObject | Problem
 _NAMES = ("dockerfile", "containerfile")
+#: ``<<EOF``, ``<<-EOF``, ``<<"EOF"``: a here-document (Dockerfile reference, "Here-Documents").
+_HEREDOC = re.compile(r"<<-?([\"']?)([A-Za-z_][A-Za-z0-9_]*)\1")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::[-+]([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -73,10 +75,16 @@ def layout(structure: list[dict[str, Any]]) -> list[dict[str, Any]]:
     global_args: dict[str, str] = {}
     stages: list[dict[str, Any]] = []
     names: set[str] = set()
+    pending: list[str] = []  # here-document terminators still to come
     for entry in structure:
+        if pending:  # dockerfile-parse reads a here-document's lines as instructions: skip them
+            if str(entry.get("content") or "").strip() == pending[0]:
+                pending.pop(0)
+            continue
         instruction = str(entry.get("instruction") or "").upper()
         value = str(entry.get("value") or "")
         line = int(entry.get("startline") or 0) + 1
+        pending = [m.group(2) for m in _HEREDOC.finditer(value)] if instruction in ("RUN", "COPY", "ADD") else []
         if instruction == "FROM":
             flags, words = split_flags(value)
             base = substitute(words[0], global_args) if words else ""
