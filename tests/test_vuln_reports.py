@@ -236,3 +236,12 @@ def test_workload_behind_an_ingress_is_internet_exposed():
     findings, _ = scan(deployment("api") + "---\n" + deployment("web") + route, trivy_report(IMAGE, VULNS))
     assert [f.resource.name for f in findings] == ["web", "api"]
     assert "reachable from the internet through Ingress" in findings[0].message
+
+
+def test_a_report_of_another_build_under_the_same_tag_is_not_joined():
+    other = "sha256:" + "cd" * 32
+    findings, _ = scan(deployment("web", f"{IMAGE}@{other}"), trivy_report(IMAGE, VULNS, digests=(DIGEST,)))
+    assert [f.message.split(":")[0] for f in findings] == ["container web"]
+    assert "no vulnerability report covers its image" in findings[0].message
+    findings, _ = scan(deployment("web", f"{IMAGE}@{DIGEST}"), trivy_report(IMAGE, VULNS, digests=(DIGEST,)))
+    assert "CVE-2024-0001" in findings[0].message

@@ -79,9 +79,21 @@ def report_index(inventory: Inventory) -> dict[str, Report]:
 
 
 def report_for(c: ContainerImage, index: dict[str, Report]) -> Report | None:
-    """The report of the image container ``c`` runs: by the digest the node runs, then ``image:``."""
-    keys = ((c.image_id,) if c.image_id else ()) + image_keys(c.image)
-    return next((index[k] for k in keys if k in index), None)
+    """The report of the image container ``c`` runs: by the digest the node runs, then the digest of
+    ``image:``, then its name and tag, unless the report names digests and none is the container's
+    (a report of another build pushed under the same tag)."""
+    own = ((c.image_id,) if c.image_id else ()) + tuple(k for k in image_keys(c.image) if k.startswith("sha256:"))
+    for key in own:
+        if key in index:
+            return index[key]
+    for key in image_keys(c.image):
+        report = index.get(key)
+        if report is not None and not key.startswith("sha256:"):
+            digests = {str(d).lower() for d in as_list(report.obj.raw.get("digests"))}
+            if own and digests and not digests & set(own):
+                return None
+            return report
+    return None
 
 
 def exposure(inventory: Inventory, ctx: Context) -> dict[int, tuple[int, str]]:
