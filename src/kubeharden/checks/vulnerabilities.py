@@ -44,6 +44,8 @@ class Report:
 
     obj: K8sObject
     serious: list[dict[str, str]]
+    #: the image digests the report names
+    digests: frozenset[str] = frozenset()
     #: the summary of ``serious`` (counts and the vulnerabilities listed), made once per report
     _summary: str | None = None
 
@@ -69,7 +71,7 @@ def report_index(inventory: Inventory) -> dict[str, Report]:
         serious = [v for v in as_list(obj.raw.get("vulnerabilities"))
                    if isinstance(v, dict) and v.get("severity") in REPORTED]
         serious.sort(key=lambda v: (VULN_SEVERITIES.index(v["severity"]), v.get("id", ""), v.get("package", "")))
-        report = Report(obj, serious)
+        report = Report(obj, serious, frozenset(str(d).lower() for d in as_list(obj.raw.get("digests"))))
         for digest in as_list(obj.raw.get("digests")):
             index.setdefault(str(digest).lower(), report)
         for reference in as_list(obj.raw.get("references")):
@@ -82,17 +84,15 @@ def report_for(c: ContainerImage, index: dict[str, Report]) -> Report | None:
     """The report of the image container ``c`` runs: by the digest the node runs, then the digest of
     ``image:``, then its name and tag, unless the report names digests and none is the container's
     (a report of another build pushed under the same tag)."""
-    own = ((c.image_id,) if c.image_id else ()) + tuple(k for k in image_keys(c.image) if k.startswith("sha256:"))
+    keys = image_keys(c.image)
+    own = ((c.image_id,) if c.image_id else ()) + tuple(k for k in keys if k.startswith("sha256:"))
     for key in own:
         if key in index:
             return index[key]
-    for key in image_keys(c.image):
+    for key in keys:
         report = index.get(key)
         if report is not None and not key.startswith("sha256:"):
-            digests = {str(d).lower() for d in as_list(report.obj.raw.get("digests"))}
-            if own and digests and not digests & set(own):
-                return None
-            return report
+            return None if own and report.digests and report.digests.isdisjoint(own) else report
     return None
 
 
