@@ -24,6 +24,19 @@ def scan(text: str, config: Config | dict[str, Any] | None = None, only: list[st
     return findings, evaluator.result
 
 
+def scan_example(control: Any, text: str, config: Config | dict[str, Any] | None = None,
+                 only: list[str] | None = None) -> tuple[list[Finding], ScanResult]:
+    """Scan one catalogue example of ``control`` as its input is read (sources/examples.py)."""
+    from kubeharden.sources.examples import example_items
+
+    if isinstance(config, dict):
+        config = parse_config(config)
+    evaluator = Evaluator(config or Config(), only=only)
+    items = example_items(control.example_input, textwrap.dedent(text), textwrap.dedent(control.example_with))
+    findings = list(evaluator.run(items))
+    return findings, evaluator.result
+
+
 def ids(findings: list[Finding]) -> set[str]:
     return {f.control.id for f in findings if f.status == "fail"}
 

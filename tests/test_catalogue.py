@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import scan
+from conftest import scan_example
 
 from kubeharden.catalogue.loader import load_catalogue
 from kubeharden.checks.registry import registered_ids
@@ -24,14 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("control", CONTROLS, ids=lambda c: c.id)
 def test_failing_example_fails(control):
     for n, example in enumerate(control.fail_examples, 1):
-        findings, result = scan(example, EXAMPLE_CONFIG, only=[control.id])
+        findings, result = scan_example(control, example, EXAMPLE_CONFIG, only=[control.id])
         assert [f for f in findings if f.control.id == control.id], f"{control.id}: fail example {n} produced nothing"
         assert not [p for p in result.problems if p.level == "error"], result.problems
 
 
 @pytest.mark.parametrize("control", CONTROLS, ids=lambda c: c.id)
 def test_passing_example_passes(control):
-    findings, result = scan(control.example_pass, EXAMPLE_CONFIG, only=[control.id])
+    findings, result = scan_example(control, control.example_pass, EXAMPLE_CONFIG, only=[control.id])
     assert not findings, [f.message for f in findings]
     assert not [p for p in result.problems if p.level == "error"], result.problems
 

@@ -6,7 +6,7 @@ The expected outputs live in ``tests/snapshots/`` (see tests/snapshots.py for ho
 from __future__ import annotations
 
 import pytest
-from conftest import scan
+from conftest import scan_example
 from snapshots import ROOT_PLACEHOLDER, assert_entry, assert_text, normalise
 from test_catalogue import EXAMPLE_CONFIG, ROOT
 
@@ -30,9 +30,9 @@ def pinned(findings: list[Finding]) -> list[dict]:
 def test_catalogue_examples(control):
     entry = {}
     for n, example in enumerate(control.fail_examples):
-        findings, _ = scan(example, EXAMPLE_CONFIG, only=[control.id])
+        findings, _ = scan_example(control, example, EXAMPLE_CONFIG, only=[control.id])
         entry[f"fail-{n + 1}"] = pinned(findings)
-    findings, _ = scan(control.example_pass, EXAMPLE_CONFIG, only=[control.id])
+    findings, _ = scan_example(control, control.example_pass, EXAMPLE_CONFIG, only=[control.id])
     entry["pass"] = pinned(findings)
     assert_entry("catalogue-examples.json", control.id, entry)
 

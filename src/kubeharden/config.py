@@ -7,6 +7,7 @@ Looked up from the working directory upwards (like ``.git``), or given with
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,8 @@ class Config:
     ingress_controllers: tuple[IngressController, ...] | None = None
     #: Where node addresses are (KH-NET-016, netpol's "nodes"); None: external.NODE_NETWORKS.
     node_networks: tuple[IPNetwork, ...] | None = None
+    #: Which Dockerfile builds which image: image repository (globs) -> Dockerfile path (KH-IMG-010).
+    dockerfiles: dict[str, str] = field(default_factory=dict)
 
 
 
@@ -107,7 +110,7 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
         raise ConfigError(f"{origin}: the configuration must be a mapping")
     settings = {"profile", "controls", "registries", "require_digest", "system_namespaces", "system_workloads",
                 "allowed_host_paths", "allowed_volume_types", "annotation_suppressions", "exceptions",
-                "ingress_controllers", "node_networks"}
+                "ingress_controllers", "node_networks", "dockerfiles"}
     unknown = sorted(set(data) - settings)
     if unknown:
         raise ConfigError(f"{origin}: unknown settings {unknown} (known: {sorted(settings)})")
@@ -159,6 +162,10 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
             raise ConfigError(f"{origin}: node_networks: {exc}") from None
         if not cfg.node_networks:
             raise ConfigError(f"{origin}: node_networks must list at least one CIDR")
+    dockerfiles = data.get("dockerfiles") or {}
+    if not isinstance(dockerfiles, dict) or not all(isinstance(v, str) for v in dockerfiles.values()):
+        raise ConfigError(f"{origin}: 'dockerfiles' must map image repositories (globs) to Dockerfile paths")
+    cfg.dockerfiles = {str(k): v for k, v in dockerfiles.items()}
     exceptions = data.get("exceptions") or []
     if not isinstance(exceptions, list):
         raise ConfigError(f"{origin}: 'exceptions' must be a list")
@@ -167,7 +174,9 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
     return cfg
 
 
-_MATCH_KEYS = ("kind", "namespace", "name", "container", "container_list")
+#: The control whose findings list vulnerabilities, which exceptions may waive one by one.
+PER_VULNERABILITY_CONTROL = "KH-IMG-011"
+_MATCH_KEYS = ("kind", "namespace", "name", "container", "container_list", "vulnerability", "image")
 
 
 def _no_unknown_keys(data: dict[Any, Any], known: tuple[str, ...], where: str) -> None:
@@ -221,6 +230,9 @@ def _parse_exception(raw: Any, index: int, origin: str, known: ControlNames, not
     for key in _MATCH_KEYS:
         if key in match and not isinstance(match[key], str):
             raise ConfigError(f"{where}: '{key}' must be a string (globs allowed), not {match[key]!r}")
+    if ("vulnerability" in match or "image" in match) and not fnmatch.fnmatchcase(PER_VULNERABILITY_CONTROL, control):
+        raise ConfigError(f"{where}: 'vulnerability' and 'image' waive single vulnerabilities of "
+                          f"{PER_VULNERABILITY_CONTROL} only, not of {raw['control']!r}")
     container = match.get("container")
     container_list = match.get("container_list")
     if container_list is not None and container_list not in ("containers", "initContainers", "ephemeralContainers"):
@@ -236,6 +248,8 @@ def _parse_exception(raw: Any, index: int, origin: str, known: ControlNames, not
         container_list=container_list,
         expires=expires,
         index=index,
+        vulnerability=str(match["vulnerability"]) if "vulnerability" in match else None,
+        image=str(match["image"]) if "image" in match else None,
     )
 
 

@@ -20,6 +20,7 @@ import yaml
 from kubeharden.catalogue.selection import ControlNames
 from kubeharden.model.controls import (
     DEFAULT_INPUTS,
+    EXAMPLE_INPUTS,
     INPUTS,
     MAPPING_KEYS,
     PROFILE_ALIASES,
@@ -100,6 +101,9 @@ def _parse_control(raw: dict[str, Any], origin: str) -> Control:
         examples = raw.get("examples") or {}
         fails = examples.get("fail", "")
         fails = [str(f) for f in fails] if isinstance(fails, list) else [str(fails)]
+        example_input = str(examples.get("input") or "manifest")
+        if example_input not in EXAMPLE_INPUTS:
+            raise CatalogueError(f"{where}: examples.input must be one of {', '.join(EXAMPLE_INPUTS)}")
         inputs = tuple(DEFAULT_INPUTS[scope] if raw.get("inputs") is None else raw["inputs"])
         if not inputs or set(inputs) - set(INPUTS):
             raise CatalogueError(f"{where}: inputs must be a list of {INPUTS}")
@@ -128,6 +132,8 @@ def _parse_control(raw: dict[str, Any], origin: str) -> Control:
             more_fail_examples=tuple(fails[1:]),
             inputs=inputs,
             fix=_parse_fix(raw.get("fix"), where),
+            example_input=example_input,
+            example_with=str(examples.get("with") or ""),
         )
     except KeyError as exc:
         raise CatalogueError(f"{where}: missing field {exc}") from None

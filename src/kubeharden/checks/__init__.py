@@ -14,4 +14,7 @@ CHECK_MODULES = (
     "kubeharden.checks.pss",
     "kubeharden.checks.rbac",
     "kubeharden.checks.network",
+    "kubeharden.checks.supply",
+    "kubeharden.checks.vulnerabilities",
+    "kubeharden.checks.admission",
 )

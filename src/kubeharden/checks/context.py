@@ -9,6 +9,7 @@ requests, evaluated side by side in one process share no state.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -51,6 +52,8 @@ class Context:
     config: Config
     #: This scan's memo; a Context built without one (a test calling a check directly) gets its own.
     scan: ScanContext = field(default_factory=ScanContext)
+    #: The day exceptions are judged on (the engine's; checks applying their own exceptions use it).
+    today: dt.date = field(default_factory=dt.date.today)
 
     @property
     def profile(self) -> str:

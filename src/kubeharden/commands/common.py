@@ -18,7 +18,7 @@ from kubeharden.model.kinds import DEFAULT_NAMESPACE
 from kubeharden.model.objects import K8sObject
 from kubeharden.report.output import atomic_text
 from kubeharden.sources.files import DEFAULT_MAX_FILE_BYTES, MIB, ReadOptions, mebibytes
-from kubeharden.sources.registry import read_inputs
+from kubeharden.sources.registry import SOURCES, option_input, read_inputs
 
 
 def add_input_options(parser: argparse.ArgumentParser, namespace_option: bool = True) -> None:
@@ -40,6 +40,23 @@ def add_input_options(parser: argparse.ArgumentParser, namespace_option: bool = 
     parser.add_argument("--allow-empty", action="store_true",
                         help="an input without any Kubernetes object is not an input problem (exit 3) "
                              "but a note")
+    for source in SOURCES:  # inputs given by an option of their own (--vuln-report …), docs/sources.md
+        if source.option is not None:
+            flag, metavar, text = source.option
+            parser.add_argument(flag, dest=_option_dest(flag), action="extend", nargs="+", default=[],
+                                metavar=metavar, help=text)
+
+
+def _option_dest(flag: str) -> str:
+    return "source_" + flag.lstrip("-").replace("-", "_")
+
+
+def input_paths(args: argparse.Namespace) -> list[str]:
+    """The command's inputs: its PATH arguments, then each value of a source's own option as that
+    source's input (``--vuln-report r.json`` -> ``vuln-report://r.json``)."""
+    extra = [option_input(source, value) for source in SOURCES if source.option is not None
+             for value in getattr(args, _option_dest(source.option[0]), None) or ()]
+    return [*args.paths, *extra]
 
 
 def add_config_options(parser: argparse.ArgumentParser, profile: bool = True) -> None:
@@ -97,7 +114,7 @@ def open_inputs(args: argparse.Namespace, paths: Sequence[str] | None = None,
     """
     options = read_options(args)
     options.shallow_kind = shallow_kind
-    return read_inputs(args.paths if paths is None else paths, options)
+    return read_inputs(input_paths(args) if paths is None else paths, options)
 
 
 def target_namespace(args: argparse.Namespace) -> str:
@@ -154,5 +171,5 @@ def warn(message: str) -> None:
     print(f"kubeharden: warning: {message}", file=sys.stderr)
 
 
-__all__ = ["ConfigError", "add_config_options", "add_input_options", "add_output_options", "fail",
+__all__ = ["ConfigError", "add_config_options", "add_input_options", "add_output_options", "fail", "input_paths",
            "load_settings", "open_inputs", "output_stream", "read_options", "severity_or_none", "warn"]

@@ -14,6 +14,7 @@ from kubeharden.commands.common import (
     add_output_options,
     fail,
     load_settings,
+    input_paths,
     open_inputs,
     output_stream,
     quiet_after_closed_pipe,
@@ -125,6 +126,12 @@ def _drop_unrunnable_glob_matches(patterns: list[str], only: list[str], cfg: Con
 
 
 def run(args: argparse.Namespace) -> int:
+    paths = input_paths(args)  # with --vuln-report and --image-archive inputs (docs/sources.md)
+    if args.scope == "path" and len(paths) > len(args.paths):
+        fail("--vuln-report and --image-archive are joined to the workloads of all inputs as one cluster; "
+             "they cannot be used with --scope path (scan each application with its own reports instead)")
+        return USAGE
+    args.paths = paths
     try:
         cfg = load_settings(args)
     except ConfigError as exc:

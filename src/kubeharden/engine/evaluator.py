@@ -44,8 +44,8 @@ class Evaluator:
         if input_kind not in INPUTS:
             raise ValueError(f"input kind {input_kind!r} is not one of {', '.join(INPUTS)}")
         self.config = config or Config()
-        self.ctx = Context(self.config)
         self.today = today or dt.date.today()
+        self.ctx = Context(self.config, today=self.today)
         selected = set(only) if only else None
         active = [c for c in load_catalogue() if self._active(c, selected)]
         self.controls = [c for c in active if input_kind in c.inputs]
@@ -289,8 +289,8 @@ class Evaluator:
             message=v.message, remediation=v.remediation or control.remediation, source=obj.origin.source,
             container_list=lists.get(container) if lists and container else None, path=path, fix=fix,
         )
-        suppression = self._suppression(control.id, obj, annotations, container, finding.container_list,
-                                        slug=control.slug)
+        suppression = v.suppression or self._suppression(control.id, obj, annotations, container,
+                                                         finding.container_list, slug=control.slug)
         if suppression is not None:
             finding.status = "suppressed"
             finding.suppression = suppression

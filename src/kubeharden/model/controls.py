@@ -39,6 +39,13 @@ INPUTS = ("manifest", "cluster", "node", "admission")
 #: other objects too, which one admission request does not hold.
 DEFAULT_INPUTS = {"container": ("manifest", "cluster", "admission"), "pod": ("manifest", "cluster", "admission"),
                   "object": ("manifest", "cluster", "admission"), "inventory": ("manifest", "cluster")}
+#: What a catalogue example is (``examples: input:``), with the language its text is shown in: a
+#: manifest (the default), a Dockerfile, an OCI image configuration (read as a saved image whose
+#: reference is EXAMPLE_IMAGE), or a vulnerability report; ``examples: with:`` gives manifests
+#: scanned beside every example of the control (the workloads a report is joined to).
+EXAMPLE_INPUTS = {"manifest": "yaml", "dockerfile": "dockerfile", "image-config": "json", "vuln-report": "json"}
+#: The reference of the saved image an ``image-config`` example is read as.
+EXAMPLE_IMAGE = "registry.example.com/web:1.0"
 #: Settings a control can name (its catalogue ``requires_config:`` or ``enabled_by_config:``): the
 #: file's key -> the Config attribute.
 REQUIRABLE_SETTINGS = {"registries": "allowed_registries", "require_digest": "require_digest"}
@@ -61,6 +68,9 @@ class Violation(NamedTuple):
     obj: Any = None  # the K8sObject at fault, for inventory-scope checks
     path: str | None = None
     fix: Fix | bool | None = None
+    #: How the check itself suppressed the finding (finer exceptions than the engine's, such as one
+    #: per vulnerability: ``{"kind": "exception", "reason", "exception", "expires"}``), else None.
+    suppression: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +130,9 @@ class Control:
     #: The inputs that can show what the control needs (INPUTS); on others it is not assessable.
     inputs: tuple[str, ...] = ("manifest", "cluster", "admission")
     fix: FixTemplate | None = None
+    #: What the examples are (EXAMPLE_INPUTS) and the manifests scanned beside each of them.
+    example_input: str = "manifest"
+    example_with: str = ""
 
     @property
     def fail_examples(self) -> tuple[str, ...]:
@@ -165,7 +178,8 @@ class Control:
             "remediation": self.remediation,
             "mappings": self.mappings_dict(),
             "mapping_relations": self.mapping_relations_dict(),
-            "examples": {"fail": self.example_fail, "pass": self.example_pass},
+            "examples": {"fail": self.example_fail, "pass": self.example_pass, "input": self.example_input,
+                         "with": self.example_with or None},
             "inputs": list(self.inputs),
             "fix": None if self.fix is None else {"op": self.fix.op, "field": self.fix.field or None,
                                                   "value": self.fix.value, "safe": self.fix.safe},

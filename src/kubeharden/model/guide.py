@@ -53,9 +53,7 @@ _KUBELET = "needs the kubelet configuration file or flags of every node"
 _ENTRIES = [
     Requirement("NSA-POD-1", _POD, "Images run as a non-root user",
                 "Build container images so that the application runs under a non-root user and group (the "
-                "Dockerfile's USER), instead of relying only on a runtime override.",
-                NODE, "the image's own USER is not inspected (kubeharden reads manifests, not images); the "
-                "controls check what the pod spec enforces"),
+                "Dockerfile's USER), instead of relying only on a runtime override."),
     Requirement("NSA-POD-2", _POD, "Containers run as non-root",
                 "At deploy time, make every container run as a non-root user: runAsNonRoot or a runAsUser other "
                 "than 0, and no group 0 in runAsGroup, fsGroup or supplementalGroups."),
@@ -71,14 +69,10 @@ _ENTRIES = [
                 "change underneath you."),
     Requirement("NSA-POD-6", _POD, "Scan images for vulnerabilities",
                 "Scan images for known vulnerabilities, outdated libraries and misconfiguration throughout the "
-                "build pipeline, with a way for experts to dismiss false positives.",
-                MANUAL, "image vulnerability scanning is the job of an image scanner in the build pipeline "
-                "(Trivy, Grype and the like); kubeharden checks the manifests that deploy the images"),
+                "build pipeline, with a way for experts to dismiss false positives."),
     Requirement("NSA-POD-7", _POD, "Admission control blocks non-compliant images",
                 "Put an admission controller or webhook in front of the API server that rejects images which "
-                "fail the organisation's policy.",
-                PENDING, "whether a ValidatingWebhookConfiguration or policy engine guards pod creation is not "
-                "checked in manifests yet; the audit rules watch image use and changes to admission control"),
+                "fail the organisation's policy."),
     Requirement("NSA-POD-8", _POD, "Enforce a pod security baseline",
                 "Enforce a minimum pod security level across the cluster, today with Pod Security Admission "
                 "(baseline or restricted, set per namespace by labels); PodSecurityPolicy is gone since "

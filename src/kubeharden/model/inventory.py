@@ -17,6 +17,7 @@ from kubeharden.model.lines import LineMap
 from kubeharden.model.objects import K8sObject, Provenance, ResourceRef, as_dict, as_list
 from kubeharden.model.pods import PodView
 from kubeharden.model.resources import ContainerResources, container_resources, pod_level_resources
+from kubeharden.model.supply import SUPPLY_KINDS, digest_of_image_id
 
 #: Kinds kept whole for cross-object checks and analyses (RBAC, network, quotas).
 INDEXED_KINDS = frozenset({
@@ -26,7 +27,12 @@ INDEXED_KINDS = frozenset({
     "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "Tier",
     "Service", "Ingress", "HTTPRoute", "Gateway", "LimitRange", "ResourceQuota", "RuntimeClass", "Node",
     "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+    # the supply chain (model/supply.py) and image admission policies (checks/admission.py)
+    *SUPPLY_KINDS, "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ClusterPolicy", "Policy",
+    "ClusterImagePolicy",
 })
+#: The API group of Gatekeeper's constraints, whose kinds are defined by each ConstraintTemplate.
+GATEKEEPER_CONSTRAINTS = "constraints.gatekeeper.sh"
 
 
 def _only(raw: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -43,6 +49,25 @@ class ContainerPort:
     name: str | None
     port: int
     protocol: str
+
+
+@dataclass(slots=True)
+class ContainerImage:
+    """A container's image as the supply-chain controls join it (checks/supply.py, vulnerabilities.py).
+
+    ``image_id`` is the digest the node resolved (``status.containerStatuses[].imageID`` of a Pod
+    read with its status; Kubernetes API reference, ContainerStatus), else None. ``run_as_user``
+    is the effective ``runAsUser`` (container, else pod), ``run_as_non_root`` likewise.
+    """
+
+    name: str
+    list_name: str
+    image: str
+    path: str
+    line: int | None
+    image_id: str | None = None
+    run_as_user: object = None
+    run_as_non_root: object = None
 
 
 @dataclass(slots=True)
@@ -67,6 +92,7 @@ class PodRecord:
     pod_limits: frozenset[str] = frozenset()
     #: field path of the pod spec in the object (``spec.template.spec`` …), for findings
     spec_path: str = ""
+    images: list[ContainerImage] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -79,7 +105,7 @@ class Inventory:
     def add_object(self, obj: K8sObject) -> None:
         if obj.namespace:
             self.namespaces_seen.add(obj.namespace)
-        if obj.kind in INDEXED_KINDS:
+        if obj.kind in INDEXED_KINDS or obj.ref.api_version.startswith(GATEKEEPER_CONSTRAINTS + "/"):
             if obj.kind == "Secret":  # analyses need its type and metadata; never keep secret values around
                 obj = K8sObject(raw=_only(obj.raw, ("apiVersion", "kind", "metadata", "type")), ref=obj.ref,
                                 origin=obj.origin)
@@ -117,6 +143,7 @@ class Inventory:
             pod_requests=pod_requests,
             pod_limits=pod_limits,
             spec_path=pod.spec_path,
+            images=container_images(pod),
         ))
 
     def of_kind(self, *kinds: str) -> list[K8sObject]:
@@ -130,3 +157,19 @@ class Inventory:
         if self._sa_index is None:
             self._sa_index = {(sa.namespace or None, sa.name): sa for sa in self.objects.get("ServiceAccount", ())}
         return self._sa_index.get((namespace or None, name))
+
+
+def container_images(pod: PodView) -> list[ContainerImage]:
+    """Each container's image, with the digest a Pod's status says the node runs (when present)."""
+    status = as_dict(pod.obj.raw.get("status")) if pod.obj.kind == "Pod" else {}
+    running: dict[tuple[str, str], str] = {}
+    for key, list_name in (("containerStatuses", "containers"), ("initContainerStatuses", "initContainers"),
+                           ("ephemeralContainerStatuses", "ephemeralContainers")):
+        for entry in as_list(status.get(key)):
+            entry = as_dict(entry)
+            digest = digest_of_image_id(str(entry.get("imageID") or ""))
+            if digest and entry.get("name"):
+                running[(list_name, str(entry["name"]))] = digest
+    return [ContainerImage(c.name, c.list_name, c.image, c.path, c.line(c.raw, "image"),
+                           running.get((c.list_name, c.name)), c.effective("runAsUser").value,
+                           c.effective("runAsNonRoot").value) for c in pod.containers]

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kubeharden.catalogue.peers import peer_notes
-from kubeharden.model.controls import MAPPING_KEYS, Control
+from kubeharden.model.controls import EXAMPLE_IMAGE, EXAMPLE_INPUTS, MAPPING_KEYS, Control
 from kubeharden.model.guide import GUIDE, anchor_of, title_of
 
 _MAPPING_NAMES = {"cis": "CIS Kubernetes Benchmark v1.9", "pss": "Pod Security Standards", "kubescape": "kubescape",
@@ -67,9 +67,14 @@ def write_markdown(controls: Iterable[Control], out: IO[str]) -> None:
             w(f"**Configuration:** {c.config_note}\n\n")
         w("**Guide:** " + "; ".join(f"[{i}](guide.md#{anchor_of(i)}) — {title_of(i)}" for i in c.nsa) + "\n\n")
         _write_mappings(c, w)
+        language = EXAMPLE_INPUTS[c.example_input]
+        what = {"dockerfile": " (a Dockerfile)", "vuln-report": " (a vulnerability report)",
+                "image-config": f" (the configuration of a saved image, {EXAMPLE_IMAGE})"}.get(c.example_input, "")
+        if c.example_with:
+            w("Beside these manifests:\n\n```yaml\n" + c.example_with.rstrip() + "\n```\n\n")
         for example in c.fail_examples:
-            w("Fails:\n\n```yaml\n" + example.rstrip() + "\n```\n\n")
-        w("Passes:\n\n```yaml\n" + c.example_pass.rstrip() + "\n```\n")
+            w(f"Fails{what}:\n\n```{language}\n" + example.rstrip() + "\n```\n\n")
+        w(f"Passes{what}:\n\n```{language}\n" + c.example_pass.rstrip() + "\n```\n")
 
 
 def _write_mappings(c: Control, w: Callable[[str], object]) -> None:

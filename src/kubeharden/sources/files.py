@@ -45,8 +45,12 @@ class ReadOptions:
     skip_files: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
-def iter_paths(paths: Iterable[str]) -> Iterator[str | Problem]:
-    """Expand the command line into files (sorted, recursive); ``-`` stays ``-``."""
+def iter_paths(paths: Iterable[str], also: Callable[[str], bool] | None = None) -> Iterator[str | Problem]:
+    """Expand the command line into files (sorted, recursive); ``-`` stays ``-``.
+
+    In folders, files named ``.yaml``, ``.yml`` or ``.json`` are listed, and those whose name
+    ``also`` accepts (the registry's sources find Dockerfiles so).
+    """
     for raw in paths:
         if raw == "-":
             yield "-"
@@ -56,7 +60,7 @@ def iter_paths(paths: Iterable[str]) -> Iterator[str | Problem]:
             for root, dirs, files in os.walk(path, onerror=None):
                 dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
                 for name in sorted(files):
-                    if name.lower().endswith(MANIFEST_SUFFIXES):
+                    if name.lower().endswith(MANIFEST_SUFFIXES) or (also is not None and also(name)):
                         yield os.path.join(root, name)
         elif path.is_file():
             yield str(path)
@@ -96,25 +100,37 @@ def mebibytes(size: int) -> str:
     return f"{value:.{decimals}f}".rstrip("0").rstrip(".") + " MiB"
 
 
+def read_limited(path: str, max_file_bytes: int) -> bytes | Problem:
+    """The bytes of the file ``path``, or a Problem naming it when it is over ``max_file_bytes``
+    (--max-file-size) or cannot be read. Sources of single files read them with this."""
+    try:
+        size = os.path.getsize(path)
+        if size > max_file_bytes:
+            return Problem("error", "too-large",
+                           f"file is {mebibytes(size)} ({size:,} bytes), over the "
+                           f"{mebibytes(max_file_bytes)} ({max_file_bytes:,} bytes) limit "
+                           "(--max-file-size); skipped", file=path)
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        return Problem("error", "read", f"cannot read: {exc.strerror or exc}", file=path)
+
+
 def read_file(path: str, options: ReadOptions | None = None) -> Iterator[K8sObject | Problem]:
     options = options or ReadOptions()
     display = "<stdin>" if path == "-" else path
-    try:
-        if path == "-":
+    if path == "-":
+        try:
             data = sys.stdin.buffer.read(options.max_file_bytes + 1)
-        else:
-            size = os.path.getsize(path)
-            if size > options.max_file_bytes:
-                yield Problem("error", "too-large",
-                              f"file is {mebibytes(size)} ({size:,} bytes), over the "
-                              f"{mebibytes(options.max_file_bytes)} ({options.max_file_bytes:,} bytes) limit "
-                              "(--max-file-size); skipped", file=display)
-                return
-            with open(path, "rb") as fh:
-                data = fh.read()
-    except OSError as exc:
-        yield Problem("error", "read", f"cannot read: {exc.strerror or exc}", file=display)
-        return
+        except OSError as exc:
+            yield Problem("error", "read", f"cannot read: {exc.strerror or exc}", file=display)
+            return
+    else:
+        read = read_limited(path, options.max_file_bytes)
+        if isinstance(read, Problem):
+            yield read
+            return
+        data = read
     if len(data) > options.max_file_bytes:
         yield Problem("error", "too-large",
                       f"input is over the {mebibytes(options.max_file_bytes)} limit (--max-file-size); skipped",
@@ -125,19 +141,26 @@ def read_file(path: str, options: ReadOptions | None = None) -> Iterator[K8sObje
                            namespace_strict=options.namespace_strict)
 
 
+def decode_text(data: bytes, display: str) -> str | Problem:
+    """The UTF-8 text of a file's bytes (a byte-order mark dropped), or a Problem naming the file
+    (and the line) for a binary file or bytes that are not UTF-8."""
+    if b"\x00" in data[:8192]:
+        return Problem("error", "binary", "binary file (NUL bytes); skipped", file=display)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return Problem("error", "encoding", f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); skipped",
+                       file=display, line=line)
+
+
 def parse_bytes(data: bytes, display: str, source: str = "file",
                 shallow_kind: Callable[[str], bool] | None = None,
                 namespace: str | None = None, namespace_strict: bool = False) -> Iterator[K8sObject | Problem]:
     """Decode and parse one file's bytes."""
-    if b"\x00" in data[:8192]:
-        yield Problem("error", "binary", "binary file (NUL bytes); skipped", file=display)
-        return
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        yield Problem("error", "encoding", f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); skipped",
-                      file=display, line=line)
+    text = decode_text(data, display)
+    if isinstance(text, Problem):
+        yield text
         return
     if not text.strip():
         return

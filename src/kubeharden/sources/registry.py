@@ -9,13 +9,15 @@ listed: it reads every input no other source claims.
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from kubeharden.model.findings import OWN_OUTPUT, Problem
 from kubeharden.model.objects import K8sObject
-from kubeharden.sources import snapshot
-from kubeharden.sources.files import ReadOptions, read_objects, skipped_reason
+from kubeharden.sources import dockerfile, image_archive, snapshot, vuln_report
+from kubeharden.sources.files import ReadOptions, iter_paths, read_file, skipped_reason
 
 Item = K8sObject | Problem
 
@@ -37,11 +39,19 @@ class Source:
     read: Callable[[str, ReadOptions], Iterator[Item]]
     unpacks: frozenset[str] = field(default=frozenset())
     unpack: Callable[[K8sObject, ReadOptions], Iterator[Item]] | None = None
+    finds: Callable[[str], bool] | None = None
+    option: tuple[str, str, str] | None = None
+    scheme: str = ""
 
 
 #: Every source but files, in the order they are asked; the first that claims an input reads it.
 SOURCES: tuple[Source, ...] = (
     Source("snapshot", snapshot.claims, snapshot.read, frozenset({snapshot.KIND}), snapshot.unpack_snapshot),
+    Source("dockerfile", dockerfile.claims, dockerfile.read, finds=dockerfile.claims),
+    Source("image-archive", image_archive.claims, image_archive.read, option=image_archive.OPTION,
+           scheme=image_archive.SCHEME),
+    Source("vuln-report", vuln_report.claims, vuln_report.read, option=vuln_report.OPTION,
+           scheme=vuln_report.SCHEME),
 )
 
 _UNPACKERS = {kind: source.unpack for source in SOURCES if source.unpack is not None for kind in source.unpacks}
@@ -50,6 +60,26 @@ _UNPACKERS = {kind: source.unpack for source in SOURCES if source.unpack is not 
 def source_for(path: str) -> Source | None:
     """The registered source that claims ``path``, or None for the files source."""
     return next((source for source in SOURCES if source.claims(path)), None)
+
+
+def option_input(source: Source, value: str) -> str:
+    """The input that ``source``'s command-line option with ``value`` stands for (``vuln-report://FILE``)."""
+    return f"{source.scheme}{value}"
+
+
+def _finder_for(name: str) -> Source | None:
+    """The source that reads files named ``name`` found in folders, or None (the files source)."""
+    return next((source for source in SOURCES if source.finds is not None and source.finds(name)), None)
+
+
+def _found_in_folders(name: str) -> bool:
+    return _finder_for(name) is not None
+
+
+def iter_files(paths: Iterable[str]) -> Iterator[str | Problem]:
+    """The files of ``paths`` as the files source walks them (``-`` stays ``-``), plus the files
+    registered sources find in folders (Dockerfiles), in sorted order (:func:`files.iter_paths`)."""
+    return iter_paths(paths, also=_found_in_folders)
 
 
 def read_inputs(paths: Iterable[str], options: ReadOptions | None = None) -> Iterator[Item]:
@@ -63,12 +93,25 @@ def read_inputs(paths: Iterable[str], options: ReadOptions | None = None) -> Ite
     for path in paths:
         source = source_for(path)
         if source is None:
-            stream = read_objects([path], options)
+            stream = _read_files(path, options)
         elif (reason := skipped_reason(path, options.skip_files)) is not None:
             stream = iter([Problem("note", OWN_OUTPUT, f"{reason}; not read as input", file=path)])
         else:
             stream = source.read(path, options)
         yield from _opened(stream, options) if _UNPACKERS else stream
+
+
+def _read_files(path: str, options: ReadOptions) -> Iterator[Item]:
+    """The files source's reading of ``path``; files a registered source finds in folders go to it."""
+    for item in iter_files([path]):
+        if isinstance(item, Problem):
+            yield item
+        elif (reason := skipped_reason(item, options.skip_files)) is not None:
+            yield Problem("note", OWN_OUTPUT, f"{reason}; not read as input", file=item)
+        elif item != "-" and (source := _finder_for(os.path.basename(item))) is not None:
+            yield from source.read(item, options)
+        else:
+            yield from read_file(item, options)
 
 
 def _opened(stream: Iterator[Item], options: ReadOptions) -> Iterator[Item]:

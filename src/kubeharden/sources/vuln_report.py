@@ -1,0 +1,252 @@
+"""Vulnerability reports of the user's scanner (``--vuln-report FILE…``), one image per report.
+
+kubeharden is no vulnerability scanner: it reads what the scanner found and joins it to the
+workloads that run the image (checks/vulnerabilities.py). Formats, recognised by their content:
+
+* Trivy JSON (``trivy image -f json``, schema 2: ``ArtifactName``, ``Metadata.RepoDigests``,
+  ``Results[].Vulnerabilities[]``; https://trivy.dev/latest/docs/configuration/reporting/#json);
+* Grype JSON (``grype -o json``: ``matches[].vulnerability``/``artifact``, ``source.target``;
+  https://github.com/anchore/grype#supported-output-formats);
+* CycloneDX 1.4+ JSON with ``vulnerabilities`` (the image is ``metadata.component``;
+  https://cyclonedx.org/docs/1.6/json/#vulnerabilities), read with ``json`` by the published schema:
+  cyclonedx-python-lib 11.12 took 16.9 s to load a 10,000-vulnerability document here, against the
+  2 s the whole join may take (benchmarks/supply_bench.py);
+* SPDX 3.0 JSON-LD with the Security profile (``security_Vulnerability`` elements,
+  ``affects`` and ``hasAssessmentFor`` relationships, ``fixedIn`` VEX assessments;
+  https://spdx.github.io/spdx-spec/v3.0.1/model/Security/Security/). SPDX 2 documents have no
+  vulnerability data and are reported as such.
+
+Each report becomes a ``VulnerabilityReport`` object: ``{"format", "references": [image names],
+"digests": ["sha256:…"], "vulnerabilities": [{"id", "severity", "package", "installed", "fixed",
+"title"}]}`` with severities in lower case (model/supply.py VULN_SEVERITIES).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from kubeharden.model.findings import Problem
+from kubeharden.model.objects import K8sObject, Provenance, ResourceRef, as_dict, as_list
+from kubeharden.model.supply import API_VERSION, VULN_SEVERITIES, VULNERABILITY_REPORT, as_text
+from kubeharden.sources.files import ReadOptions, read_limited
+
+Item = K8sObject | Problem
+SCHEME = "vuln-report://"
+OPTION = ("--vuln-report", "FILE", "a vulnerability report of an image (Trivy JSON, Grype JSON, CycloneDX or SPDX 3 "
+          "JSON): its critical and high findings are reported per workload running the image, most exposed "
+          "first (repeatable; docs/supply-chain.md)")
+Vulnerability = dict[str, str]
+
+
+def claims(path: str) -> bool:
+    """Whether ``path`` is an input of ``--vuln-report`` (``vuln-report://FILE``)."""
+    return path.startswith(SCHEME)
+
+
+def read(path: str, options: ReadOptions) -> Iterator[Item]:
+    """The ``VulnerabilityReport`` of the file ``path`` (scheme removed), or a Problem; never raises."""
+    data = read_limited(path[len(SCHEME):] if claims(path) else path, options.max_file_bytes)
+    if isinstance(data, Problem):
+        yield data
+    else:
+        yield from parse_bytes(data, path[len(SCHEME):] if claims(path) else path)
+
+
+def parse_bytes(data: bytes, display: str) -> Iterator[Item]:
+    """The report in ``data`` (``display`` names it) as an object, or a Problem."""
+    try:
+        document = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        yield Problem("error", "parse", f"not a JSON vulnerability report: {exc}", file=display)
+        return
+    reader = _reader_for(document)
+    if isinstance(reader, str):
+        yield Problem("error", "vuln-report", reader, file=display)
+        return
+    name, parse = reader
+    try:
+        references, digests, vulnerabilities = parse(document)
+    except Exception as exc:  # a report that is valid JSON but not of the shape its format publishes
+        yield Problem("error", "vuln-report", f"{name} report could not be read ({type(exc).__name__}: {exc})",
+                      file=display)
+        return
+    if not references and not digests:
+        yield Problem("error", "vuln-report", f"{name} report names no image (no reference, no digest): "
+                      "nothing to join it to", file=display)
+        return
+    raw = {"apiVersion": API_VERSION, "kind": VULNERABILITY_REPORT, "metadata": {"name": display},
+           "format": name, "references": _unique(references), "digests": _unique(d.lower() for d in digests),
+           "vulnerabilities": vulnerabilities}
+    yield K8sObject(raw=raw, ref=ResourceRef(API_VERSION, VULNERABILITY_REPORT, None, display),
+                    origin=Provenance(display, None, "vuln-report"))
+
+
+Parsed = tuple[list[str], list[str], list[Vulnerability]]
+
+
+def _reader_for(document: Any) -> tuple[str, Callable[[dict[str, Any]], Parsed]] | str:
+    """(format name, parser) for ``document``, or why it is not a report kubeharden reads."""
+    if not isinstance(document, dict):
+        return "not a vulnerability report (the document is not a JSON object)"
+    if "SchemaVersion" in document and ("Results" in document or "ArtifactName" in document):
+        if document.get("ArtifactType") not in (None, "container_image"):
+            return (f"Trivy report of a {document.get('ArtifactType')}, not of a container image: scan the images "
+                    "the workloads run (trivy image -f json IMAGE)")
+        return "trivy", _trivy
+    if "matches" in document and ("source" in document or "descriptor" in document):
+        return "grype", _grype
+    if document.get("bomFormat") == "CycloneDX":
+        return "cyclonedx", _cyclonedx
+    if "@graph" in document or "spdx" in str(document.get("@context", "")).lower():
+        return "spdx", _spdx3
+    if "spdxVersion" in document:
+        return (f"{document.get('spdxVersion')} document: SPDX 2 has no vulnerability data; give the scanner's "
+                "own report (Trivy or Grype JSON), CycloneDX, or SPDX 3 with the Security profile")
+    return "unknown vulnerability report format (Trivy JSON, Grype JSON, CycloneDX or SPDX 3 JSON are read)"
+
+
+def severity(value: Any) -> str:
+    """A report's severity in lower case, one of VULN_SEVERITIES (``unknown`` for anything else)."""
+    text = as_text(value).strip().lower()
+    return text if text in VULN_SEVERITIES else "unknown"
+
+
+def _vuln(ident: Any, sev: Any, package: Any, installed: Any, fixed: Any, title: Any) -> Vulnerability:
+    return {"id": as_text(ident), "severity": severity(sev), "package": as_text(package),
+            "installed": as_text(installed), "fixed": as_text(fixed), "title": as_text(title)}
+
+
+def _trivy(doc: dict[str, Any]) -> Parsed:
+    meta = as_dict(doc.get("Metadata"))
+    references = [as_text(doc.get("ArtifactName"))] + [as_text(t) for t in meta.get("RepoTags") or ()]
+    digests = [_after_at(d) for d in meta.get("RepoDigests") or ()] + [as_text(meta.get("ImageID"))]
+    found = []
+    for result in doc.get("Results") or ():
+        for v in as_list(as_dict(result).get("Vulnerabilities")):
+            v = as_dict(v)
+            found.append(_vuln(v.get("VulnerabilityID"), v.get("Severity"), v.get("PkgName"),
+                               v.get("InstalledVersion"), v.get("FixedVersion"), v.get("Title")))
+    return [r for r in references if r], [d for d in digests if d], found
+
+
+def _grype(doc: dict[str, Any]) -> Parsed:
+    target = as_dict(as_dict(doc.get("source")).get("target"))
+    references = [as_text(target.get("userInput"))] + [as_text(t) for t in target.get("tags") or ()]
+    digests = [as_text(target.get("manifestDigest")), as_text(target.get("imageID"))] + \
+        [_after_at(d) for d in target.get("repoDigests") or ()]
+    found = []
+    for match in doc.get("matches") or ():
+        vuln = as_dict(as_dict(match).get("vulnerability"))
+        artifact = as_dict(as_dict(match).get("artifact"))
+        fix = as_dict(vuln.get("fix"))
+        found.append(_vuln(vuln.get("id"), vuln.get("severity"), artifact.get("name"), artifact.get("version"),
+                           ", ".join(as_text(v) for v in fix.get("versions") or ()), vuln.get("description")))
+    return [r for r in references if r], [d for d in digests if d], found
+
+
+def _cyclonedx(doc: dict[str, Any]) -> Parsed:
+    """CycloneDX 1.4-1.6 JSON (https://cyclonedx.org/docs/1.6/json/): the image is ``metadata.component``,
+    packages are ``components`` (nested ones too) by ``bom-ref``, and each vulnerability's ``affects``
+    names the packages, with ``versions[].status: unaffected`` for fixed versions."""
+    if not isinstance(doc.get("vulnerabilities", []), list):
+        raise ValueError("vulnerabilities is not a list")
+    component = as_dict(as_dict(doc.get("metadata")).get("component"))
+    references: list[str] = []
+    digests: list[str] = []
+    if component:
+        name, version = as_text(component.get("name")), as_text(component.get("version"))
+        if version.startswith("sha256:"):
+            digests.append(version)
+            references.append(name)
+        else:
+            references.append(f"{name}:{version}" if version and ":" not in name.rsplit("/", 1)[-1] else name)
+        purl = as_text(component.get("purl"))
+        if purl.startswith("pkg:oci/") and "@sha256" in purl.replace("%3A", ":").replace("%3a", ":"):
+            digests.append(purl.replace("%3A", ":").replace("%3a", ":").split("@", 1)[1].split("?", 1)[0])
+        for prop in as_list(component.get("properties")):
+            prop_name, value = as_text(as_dict(prop).get("name")), as_text(as_dict(prop).get("value"))
+            if prop_name.endswith(("RepoDigest", "ImageID")):
+                digests.append(_after_at(value))
+            elif prop_name.endswith("RepoTag"):
+                references.append(value)
+    packages: dict[str, dict[str, Any]] = {}
+    stack = list(as_list(doc.get("components")))
+    while stack:
+        package = as_dict(stack.pop())
+        packages[as_text(package.get("bom-ref"))] = package
+        stack.extend(as_list(package.get("components")))
+    found = []
+    for v in (as_dict(x) for x in as_list(doc.get("vulnerabilities"))):
+        ratings = sorted((severity(as_dict(r).get("severity")) for r in as_list(v.get("ratings"))),
+                         key=VULN_SEVERITIES.index)
+        for affect in as_list(v.get("affects")) or [None]:
+            affect = as_dict(affect)
+            ref = as_text(affect.get("ref"))
+            package = packages.get(ref, {})
+            fixed = [as_text(as_dict(x).get("version")) for x in as_list(affect.get("versions"))
+                     if as_dict(x).get("status") == "unaffected" and as_dict(x).get("version")]
+            found.append(_vuln(v.get("id"), ratings[0] if ratings else None, package.get("name") or ref,
+                               package.get("version"), ", ".join(fixed) or v.get("recommendation"),
+                               v.get("description")))
+    return references, digests, found
+
+
+def _spdx3(doc: dict[str, Any]) -> Parsed:
+    elements: dict[str, dict[str, Any]] = {str(e.get("spdxId")): e for e in as_list(doc.get("@graph"))
+                                           if isinstance(e, dict)}
+    references: list[str] = []
+    digests: list[str] = []
+    for element in elements.values():
+        if element.get("type") == "software_Package" and element.get("software_primaryPurpose") == "container":
+            purl = as_text(element.get("software_packageUrl"))
+            version = as_text(element.get("software_packageVersion"))
+            name = as_text(element.get("name"))
+            if "@sha256:" in purl:
+                digests.append(purl.split("@", 1)[1].split("?", 1)[0].replace("%3A", ":").replace("%3a", ":"))
+            if version.startswith("sha256:"):
+                digests.append(version)
+            elif name:
+                references.append(f"{name}:{version}" if version and ":" not in name else name)
+    severities: dict[str, str] = {}
+    fixed: dict[str, list[str]] = {}
+    affects: dict[str, list[str]] = {}
+    for element in elements.values():
+        kind = as_text(element.get("type"))
+        source, targets = str(element.get("from")), [t for t in as_list(element.get("to")) if isinstance(t, str)]
+        if kind == "Relationship" and element.get("relationshipType") == "affects":
+            affects.setdefault(source, []).extend(targets)
+        elif kind.startswith("security_Cvss") and element.get("security_severity"):
+            old = severities.get(source, "unknown")
+            new = severity(element.get("security_severity"))
+            severities[source] = min(old, new, key=VULN_SEVERITIES.index)
+        elif kind == "security_VexFixedVulnAssessmentRelationship":
+            fixed.setdefault(source, []).extend(_package_version(elements.get(t)) for t in targets)
+    found = []
+    for spdx_id, element in elements.items():
+        if element.get("type") != "security_Vulnerability":
+            continue
+        ident = next((as_text(x.get("identifier")) for x in element.get("externalIdentifier") or ()
+                      if isinstance(x, dict) and x.get("identifier")), as_text(element.get("name")) or spdx_id)
+        for target in affects.get(spdx_id) or [""]:
+            package = elements.get(target) or {}
+            found.append(_vuln(ident, severities.get(spdx_id), package.get("name") or target,
+                               package.get("software_packageVersion"), ", ".join(fixed.get(spdx_id, ())),
+                               element.get("summary") or element.get("description")))
+    return references, digests, found
+
+
+def _package_version(element: dict[str, Any] | None) -> str:
+    if not element:
+        return ""
+    return as_text(element.get("software_packageVersion")) or as_text(element.get("name"))
+
+
+def _after_at(value: Any) -> str:
+    """``nginx@sha256:…`` -> ``sha256:…``."""
+    return as_text(value).rsplit("@", 1)[-1]
+
+
+def _unique(items: Any) -> list[str]:
+    return list(dict.fromkeys(items))
