@@ -242,6 +242,45 @@ def test_a_template_controls_bad_parameters_name_the_control():
         risk_of(bad)
 
 
+@pytest.mark.parametrize("params,error", [
+    ({"part": "request", "resources": ["cpu"]}, "needs part: requests or limits"),
+    ({"part": "limits", "resources": "cpu"}, "needs part: requests or limits"),
+    ({"part": "limits", "resources": ["gpu"]}, r"resources \['gpu'\] are not judged"),
+])
+def test_the_container_resources_template_names_bad_parameters(params, error):
+    from kubeharden.checks.resources import _resource_params
+
+    with pytest.raises(CatalogueError, match=f"KH-TEST-001: rule: .*{error}"):
+        _resource_params(control({"template": "container-resources", **params}, "inventory"))
+    with pytest.raises(CatalogueError, match="needs scope: inventory"):
+        _resource_params(control({"template": "container-resources", "part": "limits", "resources": ["cpu"]}))
+
+
+def test_the_container_resources_template_runs_with_its_parameters():
+    from kubeharden.checks.catalogue import template_for
+    from kubeharden.checks.context import Context
+    from kubeharden.config import Config
+    from kubeharden.inventory import Inventory
+
+    inventory = Inventory()
+    for obj in objects("""
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: p, namespace: shop}
+        spec:
+          containers:
+            - {name: a, image: x, resources: {limits: {cpu: "1"}}}
+            - {name: b, image: x, resources: {requests: {memory: 1Gi}}}
+        """):
+        inventory.add_object(obj)
+        inventory.add_pod(pod_view(obj))
+    run = template_for("container-resources")
+    found = run(control({"template": "container-resources", "part": "limits", "resources": ["cpu", "memory"]},
+                        "inventory"), inventory, Context(Config()))
+    assert [(v.container, v.message.split(" and ")[0]) for v in found] == [("a", "no memory limit"),
+                                                                           ("b", "no cpu or memory limit")]
+
+
 def test_the_catalogue_risks_are_the_rbac_risk_controls_in_catalogue_order():
     risky = [c for c in load_catalogue() if isinstance(c.rule, dict) and c.rule.get("template") == "rbac-risk"]
     assert [r.key for r in catalogue_risks()] == [c.id for c in risky]
@@ -271,7 +310,7 @@ def test_no_control_id_is_written_in_the_engine():
 def test_an_unknown_template_is_named():
     from kubeharden.checks.catalogue import template_for
 
-    with pytest.raises(CatalogueError, match=r"unknown rule template 'rbac-risks' \(known: rbac-risk\)"):
+    with pytest.raises(CatalogueError, match=r"unknown rule template 'rbac-risks' \(known: container-resources, rbac-risk\)"):
         template_for("rbac-risks")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kubeharden.analysis.reachability import DEFAULT_NAMESPACE
-from kubeharden.checks.catalogue import Violation, check
+from kubeharden.checks.catalogue import CatalogueError, Control, Violation, template
 from kubeharden.checks.context import Context
 from typing import Any
 
@@ -112,26 +112,30 @@ def _limit_value(resource: str, requests: dict[str, Any]) -> str:
     return FORMAT[resource](limit)
 
 
-@check("KH-RES-001")
-def requests_set(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    return _missing(inventory, "requests", ("cpu", "memory"))
+#: The rule template of KH-RES-001 to -005: ``rule: {template: container-resources, part: requests,
+#: resources: [cpu, memory]}`` reports each container that ends up without those requests (or limits).
+CONTAINER_RESOURCES = "container-resources"
 
 
-@check("KH-RES-002")
-def cpu_limit(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    return _missing(inventory, "limits", ("cpu",))
+def _resource_params(control: Control) -> tuple[str, tuple[str, ...]]:
+    """(part, resources) of a ``container-resources`` control; CatalogueError naming it when unusable."""
+    rule = control.rule
+    part, resources = rule.get("part"), rule.get("resources")
+    if part not in ("requests", "limits") or not isinstance(resources, list) or not resources:
+        raise CatalogueError(f"{control.id}: rule: container-resources needs part: requests or limits and a "
+                             "list of resources")
+    unknown = [r for r in resources if (part, r) not in _WHY]
+    if unknown:
+        known = ", ".join(r for p, r in _WHY if p == part)
+        raise CatalogueError(f"{control.id}: rule: resources {unknown} are not judged (known: {known})")
+    if control.scope != "inventory":
+        raise CatalogueError(f"{control.id}: rule: container-resources needs scope: inventory (LimitRanges may "
+                             "come after the workloads they cover)")
+    return part, tuple(resources)
 
 
-@check("KH-RES-003")
-def memory_limit(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    return _missing(inventory, "limits", ("memory",))
-
-
-@check("KH-RES-004")
-def ephemeral_storage_request(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    return _missing(inventory, "requests", ("ephemeral-storage",))
-
-
-@check("KH-RES-005")
-def ephemeral_storage_limit(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    return _missing(inventory, "limits", ("ephemeral-storage",))
+@template(CONTAINER_RESOURCES, check_params=_resource_params)
+def missing_resources(control: Control, inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    """One violation per container that ends up without the control's ``part`` for its ``resources``."""
+    part, resources = _resource_params(control)
+    return _missing(inventory, part, resources)
