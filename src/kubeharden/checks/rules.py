@@ -39,9 +39,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from kubeharden.checks.catalogue import Control, Violation
+from kubeharden.checks.images import parse_image
 from kubeharden.checks.pods import SAFE_SYSCTLS
-from kubeharden.model.facts import BASELINE_CAPABILITIES
-from kubeharden.model.fieldpath import join
+from kubeharden.findings import FIX_OPERATIONS, Fix
+from kubeharden.model.facts import BASELINE_CAPABILITIES, capability_name
+from kubeharden.model.fieldpath import join, split
 from kubeharden.model.objects import K8sObject, as_dict, as_list
 from kubeharden.model.pods import CONTAINER_LISTS, UNSET, ContainerView, PodView, Setting
 
@@ -52,12 +54,46 @@ _WHERE = {"container": "set on the container", "pod": "inherited from the pod se
 RULE_KEYS = frozenset({
     "container_field", "container_fields", "pod_field", "pod_fields", "path", "items", "containers",
     "fail_if", "forbid", "expect", "message", "message_unset", "linux_only", "line", "template", "skip_if",
+    "as", "when", "unless", "fix",
 })
+#: Keys of a ``when:`` / ``unless:`` entry (a guard on another field of the same unit).
+GUARD_KEYS = frozenset({"path", "container_field", "as", "is"})
 #: Kubernetes value sets a rule may name instead of copying them (``not_in: {set: safe-sysctls}``); each
 #: is defined once, where its Kubernetes source is cited, and shared with the Pod Security evaluation.
 VALUE_SETS: dict[str, frozenset[str]] = {
     "safe-sysctls": SAFE_SYSCTLS,
     "baseline-capabilities": BASELINE_CAPABILITIES,
+}
+
+
+def _capability_names(value: Any) -> list[str] | None:
+    """A capability list as the runtime reads its names (``cap_sys_admin`` -> ``SYS_ADMIN``); None for a
+    value that is not a list (the API server refuses it: Capabilities.add/drop are lists)."""
+    return [capability_name(x) for x in value] if isinstance(value, list) else None
+
+
+def _image_reference(value: Any) -> str | None:
+    """A container's ``image`` when it names one (a non-empty string), else None."""
+    return value if isinstance(value, str) and value else None
+
+
+def _image_part(part: str) -> Callable[[Any], Any]:
+    def read(value: Any) -> Any:
+        image = _image_reference(value)
+        return None if image is None else getattr(parse_image(image), part)
+
+    return read
+
+
+#: Readings a rule may judge a value as (``as: image-tag``) instead of as written; each is a Kubernetes
+#: fact defined once elsewhere (capability names: model/facts.py; image references: checks/images.py).
+#: A reading returns None where the value has no such part (an image without a tag), which then counts
+#: as absent.
+READINGS: dict[str, Callable[[Any], Any]] = {
+    "capability-names": _capability_names,
+    "image-reference": _image_reference,
+    "image-tag": _image_part("tag"),
+    "image-digest": _image_part("digest"),
 }
 #: Container lists of a PodSpec, the values ``containers:`` may name.
 LIST_NAMES = tuple(key for _, key in CONTAINER_LISTS)
@@ -103,7 +139,19 @@ COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "lt": lambda v, arg: _compare(v, arg, float.__lt__),
     "le": lambda v, arg: _compare(v, arg, float.__le__),
     "matches": lambda v, arg: isinstance(v, str) and re.search(arg, v) is not None,
+    # over a list value: whether an entry equals ``arg`` / whether some entry is (not) one of ``arg``
+    "contains": lambda v, arg: isinstance(v, list) and any(_same(x, arg) for x in v),
+    "not_contains": lambda v, arg: isinstance(v, list) and not any(_same(x, arg) for x in v),
+    "any_in": lambda v, arg: isinstance(v, list) and any(ENTRY_TESTS["any_in"](x, arg) for x in v),
+    "any_not_in": lambda v, arg: isinstance(v, list) and any(ENTRY_TESTS["any_not_in"](x, arg) for x in v),
 }
+#: The list operators that pick entries: the entries they match are the rule's ``{matched}``.
+ENTRY_TESTS: dict[str, Callable[[Any, Any], bool]] = {
+    "any_in": lambda x, arg: any(_same(x, y) for y in arg),
+    "any_not_in": lambda x, arg: not any(_same(x, y) for y in arg),
+}
+#: Operators whose argument is a list or a named set.
+_LIST_ARGS = ("in", "not_in", "any_in", "any_not_in")
 #: Operators without an argument, judging presence: absent = missing or null; empty also "", [] and {}.
 PRESENCE: dict[str, Callable[[Any], bool]] = {
     "absent": lambda v: v is None,
@@ -122,15 +170,59 @@ def _conditions(rule: dict[str, Any]) -> list[Any]:
     return []
 
 
+def _argument(arg: Any) -> Any:
+    """An operator's argument with a named set resolved (``{set: name, except: [..]}`` leaves some out)."""
+    if isinstance(arg, dict) and "set" in arg:
+        return VALUE_SETS[arg["set"]] - frozenset(arg.get("except") or ())
+    return arg
+
+
 def _test(condition: Any) -> Callable[[Any], bool]:
     """A condition as a function of the value (named sets resolved once)."""
     if isinstance(condition, str):
         return PRESENCE[condition]
     (op, arg), = condition.items()
-    if isinstance(arg, dict) and "set" in arg:
-        arg = VALUE_SETS[arg["set"]]
+    arg = _argument(arg)
     compare = COMPARISONS[op]
     return lambda value: value is not None and compare(value, arg)
+
+
+def _entry_test(condition: Any) -> Callable[[Any], bool] | None:
+    """For a list operator that picks entries (``any_in``, ``any_not_in``), the test of one entry."""
+    if not isinstance(condition, dict) or len(condition) != 1:
+        return None
+    (op, arg), = condition.items()
+    if op not in ENTRY_TESTS:
+        return None
+    arg, entry = _argument(arg), ENTRY_TESTS[op]
+    return lambda x: entry(x, arg)
+
+
+class Guard:
+    """One ``when:`` / ``unless:`` entry: a condition on another field of the same unit, or ``any:`` of them.
+
+    ``read(kind, name)`` gives a field's value in the unit: ``kind`` is ``path`` (a dotted path
+    below the unit) or ``container_field`` (an effective securityContext field).
+    """
+
+    __slots__ = ("kind", "name", "reading", "tests", "alternatives")
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.alternatives = tuple(Guard(g) for g in raw["any"]) if "any" in raw else ()
+        self.kind = "path" if "path" in raw else "container_field"
+        self.name = str(raw.get(self.kind) or "")
+        if self.kind == "path":  # checked once: a malformed path is a catalogue error, not a scan error
+            steps(self.name)
+        self.reading = READINGS.get(str(raw.get("as")))
+        self.tests = tuple(_test(c) for c in _listed(raw.get("is", [])))
+
+    def holds(self, read: Callable[[str, str], Any]) -> bool:
+        if self.alternatives:
+            return any(g.holds(read) for g in self.alternatives)
+        value = read(self.kind, self.name)
+        if self.reading is not None:
+            value = self.reading(value)
+        return any(test(value) for test in self.tests)
 
 
 _NO_EXPECT = object()
@@ -140,7 +232,7 @@ class CompiledRule:
     """One rule of a control, with its paths split and its conditions turned into functions once."""
 
     __slots__ = ("raw", "fields", "paths", "items", "containers", "linux_only", "line_at", "skip", "fail",
-                 "expect", "has_unset_message")
+                 "expect", "has_unset_message", "reading", "when", "unless", "pick", "fix")
 
     def __init__(self, raw: dict[str, Any], scope: str = "") -> None:
         self.raw = raw
@@ -151,8 +243,8 @@ class CompiledRule:
         else:
             names = _fields(raw, "pod_field", "pod_fields")
         self.fields = tuple(names)
-        self.paths = tuple(tuple(name.split(".")) for name in names)
-        self.items = tuple(str(raw["items"]).split(".")) if "items" in raw else None
+        self.paths = tuple(steps(name) for name in names)
+        self.items = steps(str(raw["items"])) if "items" in raw else None
         self.containers = frozenset(raw["containers"]) if raw.get("containers") else None
         self.linux_only = bool(raw.get("linux_only"))
         self.line_at = raw.get("line")
@@ -160,6 +252,37 @@ class CompiledRule:
         self.fail = tuple(_test(c) for c in _conditions(raw))
         self.expect = raw["expect"] if "expect" in raw else _NO_EXPECT
         self.has_unset_message = bool(raw.get("message_unset"))
+        self.reading = READINGS.get(str(raw.get("as"))) if "as" in raw else None
+        self.when = tuple(Guard(g) for g in raw.get("when") or ())
+        self.unless = tuple(Guard(g) for g in raw.get("unless") or ())
+        self.pick = next((t for t in map(_entry_test, _conditions(raw)) if t is not None), None)
+        self.fix = raw.get("fix")
+
+    def applies(self, read: Callable[[str, str], Any]) -> bool:
+        """Whether the rule's ``when`` entries all hold and none of its ``unless`` entries does."""
+        return all(g.holds(read) for g in self.when) and not any(g.holds(read) for g in self.unless)
+
+    def read(self, written: Any) -> Any:
+        """The value the rule judges: as written, or through its ``as:`` reading."""
+        return written if self.reading is None else self.reading(written)
+
+    def matched(self, value: Any) -> list[int]:
+        """Positions of the entries of list ``value`` that its entry-picking operator matches."""
+        if self.pick is None or not isinstance(value, list):
+            return []
+        return [i for i, x in enumerate(value) if self.pick(x)]
+
+    def violation_fix(self, path: str, written: Any, picked: list[int]) -> Fix | bool | None:
+        """The fix of a violation at ``path``: None (the control's ``fix:``), False (none), or the rule's own
+        ``fix:``, whose ``value: matched`` stands for the matched entries as written."""
+        if self.fix is None:
+            return None
+        if self.fix is False:
+            return False
+        value = self.fix.get("value")
+        if value == "matched":
+            value = [written[i] for i in picked] if isinstance(written, list) else []
+        return Fix(self.fix["op"], path, value, self.fix.get("safe") is True)
 
     def judge(self, value: Any) -> str | None:
         """Which message key applies to ``value`` (``message`` or ``message_unset``), or None when it passes.
@@ -209,7 +332,46 @@ def problems(rule: Any, scope: str) -> list[str]:
     for name in rule.get("containers") or ():
         if name not in LIST_NAMES:
             out.append(f"containers: {name!r} is not one of {', '.join(LIST_NAMES)}")
+    if "as" in rule and rule["as"] not in READINGS:
+        out.append(f"as: {rule['as']!r} is not one of {', '.join(READINGS)}")
+    for key in ("when", "unless"):
+        if key in rule:
+            guards = rule[key]
+            out.extend(f"{key}: {p}" for g in (guards if isinstance(guards, list) else [guards])
+                       for p in _guard_problems(g, scope))
+    if "fix" in rule:
+        out.extend(_fix_problems(rule["fix"]))
     return out
+
+
+def _guard_problems(guard: Any, scope: str) -> list[str]:
+    if not isinstance(guard, dict):
+        return ["an entry is a mapping"]
+    if "any" in guard:
+        if set(guard) != {"any"} or not isinstance(guard["any"], list) or not guard["any"]:
+            return ["any: takes a non-empty list of entries and nothing beside it"]
+        return [p for g in guard["any"] for p in _guard_problems(g, scope)]
+    out = [f"unknown key {key!r}" for key in sorted(set(guard) - GUARD_KEYS)]
+    if ("path" in guard) == ("container_field" in guard):
+        out.append("an entry names exactly one of path, container_field")
+    if "container_field" in guard and scope != "container":
+        out.append("container_field needs scope: container")
+    if "as" in guard and guard["as"] not in READINGS:
+        out.append(f"as: {guard['as']!r} is not one of {', '.join(READINGS)}")
+    if "is" not in guard:
+        out.append("an entry says what the field is (is: a condition or a list of them)")
+    for condition in _listed(guard.get("is", [])):
+        out.extend(_condition_problems(condition))
+    return out
+
+
+def _fix_problems(fix: Any) -> list[str]:
+    if fix is False:
+        return []
+    if not isinstance(fix, dict) or fix.get("op") not in FIX_OPERATIONS:
+        return [f"fix: false, or op: one of {', '.join(FIX_OPERATIONS)}"]
+    return [f"fix: unknown key {key!r} (a rule's fix has op, value, safe and applies at its finding's path)"
+            for key in sorted(set(fix) - {"op", "value", "safe"})]
 
 
 def _condition_problems(condition: Any) -> list[str]:
@@ -220,10 +382,12 @@ def _condition_problems(condition: Any) -> list[str]:
     (op, arg), = condition.items()
     if op not in COMPARISONS:
         return [f"unknown operator {op!r}"]
-    if op in ("in", "not_in") and isinstance(arg, dict):
+    if op in _LIST_ARGS and isinstance(arg, dict):
         known = ", ".join(VALUE_SETS)
-        return [] if list(arg) == ["set"] and arg["set"] in VALUE_SETS else [f"{op}: a named set is one of {known}"]
-    if op in ("in", "not_in") and not isinstance(arg, list):
+        if set(arg) - {"set", "except"} or arg.get("set") not in VALUE_SETS:
+            return [f"{op}: a named set is one of {known} ({{set: name, except: [..]}})"]
+        return [] if isinstance(arg.get("except", []), list) else [f"{op}: except takes a list"]
+    if op in _LIST_ARGS and not isinstance(arg, list):
         return [f"{op} takes a list or a named set"]
     if op == "matches":
         try:
@@ -238,6 +402,13 @@ def _condition_problems(condition: Any) -> list[str]:
 # -- paths -----------------------------------------------------------------------------------
 
 
+def steps(path: str) -> tuple[Any, ...]:
+    """The steps of a rule's path, in the API server's notation (:mod:`kubeharden.model.fieldpath`):
+    ``a.b`` fields, ``[key.with.dots]`` map keys (annotations, labels), ``[0]`` list indexes.
+    Raises ValueError for text that is no such path."""
+    return tuple(split(path))
+
+
 class _Lookup(dict):
     """A mapping for message templates: a missing key reads as ``default`` (``{item[name]}``)."""
 
@@ -249,15 +420,25 @@ class _Lookup(dict):
         return self.default
 
 
-def _dig(root: Any, parts: tuple[str, ...]) -> Any:
+def _dig(root: Any, parts: tuple[Any, ...]) -> Any:
     node = root
     for part in parts:
-        node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and -len(node) <= part < len(node) else None
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
     return node
 
 
-def _at(root: dict[str, Any], parts: tuple[str, ...]) -> tuple[Any, dict[str, Any] | None, str]:
+def path_reader(root: Any) -> Callable[[str, str], Any]:
+    """The ``when:``/``unless:`` reader of a unit whose paths start at ``root`` (pod spec, object, facts)."""
+    return lambda kind, name: _dig(root, steps(name))
+
+
+def _at(root: dict[str, Any], parts: tuple[Any, ...]) -> tuple[Any, dict[str, Any] | None, Any]:
     """(value, the mapping that holds it or None, its key) of the path ``parts`` below ``root``."""
+    if isinstance(parts[-1], int):  # a list entry: no key to point at
+        return _dig(root, parts), None, None
     holder = _dig(root, parts[:-1])
     holder = holder if isinstance(holder, dict) else None
     return (holder.get(parts[-1]) if holder is not None else None), holder, parts[-1]
@@ -294,10 +475,12 @@ def _render(rule: dict[str, Any], key: str, **values: Any) -> str:
 
 
 def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callable[..., int | None],
-               names: Callable[[], dict[str, Any]]) -> Iterator[Violation]:
+               names: Callable[[], dict[str, Any]], read: Callable[[str, str], Any]) -> Iterator[Violation]:
     """Apply a path rule (each path, per ``items`` entry when given) below ``root``, which sits at field
-    path ``base`` of the object. A violation's path is the judged field's (absent or not), or the entry's
-    when the rule reports at ``line: item``."""
+    path ``base`` of the object, when its guards hold (``read`` reads the unit for them). A violation's
+    path is the judged field's (absent or not), or the entry's when the rule reports at ``line: item``."""
+    if not rule.applies(read):
+        return
     if rule.items is None:
         entries: list[tuple[dict[str, Any], str]] = [(root, base)]
     else:
@@ -306,7 +489,8 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
     for entry, entry_path in entries:
         item = None if rule.items is None else entry
         for name, parts in zip(rule.fields, rule.paths, strict=True):
-            value, holder, key = _at(entry, parts)
+            written, holder, key = _at(entry, parts)
+            value = rule.read(written)
             which = rule.judge(value)
             if which is None:
                 continue
@@ -319,9 +503,19 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
                 where = line(holder, key)
             else:
                 where = line(*_unset_anchor(entry, parts)) if item is None else line(item)
-            yield Violation(_render(rule.raw, which, field=name, value=_show(value), where="", level="",
-                                    item=_Lookup(item), **names()), line=where,
-                            path=entry_path if at == "item" else join(entry_path, *parts))
+            path = entry_path if at == "item" else join(entry_path, *parts)
+            picked = rule.matched(value)
+            yield Violation(_render(rule.raw, which, field=name, where="", level="", item=_Lookup(item),
+                                    **_value_fields(value, written, picked), **names()),
+                            line=where, path=path, fix=rule.violation_fix(path, written, picked))
+
+
+def _value_fields(value: Any, written: Any, picked: list[int]) -> dict[str, Any]:
+    """Message fields of a judged value: ``{value}`` (shown), ``{values}`` (every entry of a list),
+    ``{written}`` (the value as the manifest has it, before an ``as:`` reading), ``{matched}``."""
+    every = ", ".join(map(str, value)) if isinstance(value, list) else _show(value)
+    return {"value": _show(value), "values": every, "written": written,
+            "matched": ", ".join(str(value[i]) for i in picked)}
 
 
 # -- runners per scope -------------------------------------------------------------------------
@@ -357,34 +551,50 @@ def effective_setting(c: ContainerView, name: str) -> Setting:
 
 
 def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator[Violation]:
+    def read(kind: str, name: str) -> Any:
+        if kind == "container_field":
+            setting = effective_setting(c, name)
+            return setting.value if setting.level != "unset" else None
+        return _dig(c.raw, steps(name))
+
+    def names() -> dict[str, Any]:
+        image = _image_reference(c.raw.get("image"))
+        return {"container": c.name, "image": _Lookup(parse_image(image)._asdict() if image else {})}
+
     for rule in compiled:
         if rule.linux_only and c.pod.is_windows:
             continue
         if rule.containers is not None and c.list_name not in rule.containers:
             continue
         if "path" in rule.raw:
-            yield from _path_rule(rule, c.raw, c.path, c.line, lambda: {"container": c.name})
+            yield from _path_rule(rule, c.raw, c.path, c.line, names, read)
+            continue
+        if not rule.applies(read):
             continue
         for name in rule.fields:
             setting = effective_setting(c, name)
             is_set = setting.level != "unset"
-            which = rule.judge(setting.value if is_set else None)
+            written = setting.value if is_set else None
+            value = rule.read(written)
+            which = rule.judge(value)
             if which is None:
                 continue
             line = c.line(setting.holder, setting.key) if is_set else c.line(c.sc or None, None)
             # The field where it is set (the pod's, when inherited), else where it belongs: the container's.
             base = c.pod.spec_path if setting.level == "pod" else c.path
-            yield Violation(_render(rule.raw, which, field=name, value=_show(setting.value),
-                                    where=_WHERE[setting.level], level=setting.level, container=c.name,
-                                    item=_Lookup(None)),
-                            line=line, path=join(base, "securityContext", *name.split(".")))
+            path = join(base, "securityContext", *name.split("."))
+            picked = rule.matched(value)
+            yield Violation(_render(rule.raw, which, field=name, where=_WHERE[setting.level], level=setting.level,
+                                    item=_Lookup(None), **_value_fields(value, written, picked), **names()),
+                            line=line, path=path, fix=rule.violation_fix(path, written, picked))
 
 
 def _pod(compiled: tuple[CompiledRule, ...], pod: PodView) -> Iterator[Violation]:
+    read = path_reader(pod.spec)
     for rule in compiled:
         if rule.linux_only and pod.is_windows:
             continue
-        yield from _path_rule(rule, pod.spec, pod.spec_path, pod.line, dict)
+        yield from _path_rule(rule, pod.spec, pod.spec_path, pod.line, dict, read)
 
 
 def _object(compiled: tuple[CompiledRule, ...], obj: K8sObject) -> Iterator[Violation]:
@@ -392,8 +602,9 @@ def _object(compiled: tuple[CompiledRule, ...], obj: K8sObject) -> Iterator[Viol
         return {"name": obj.name, "namespace": obj.namespace, "annotations": _Lookup(obj.annotations, "?"),
                 "kind": obj.kind}
 
+    read = path_reader(obj.raw)
     for rule in compiled:
-        yield from _path_rule(rule, obj.raw, "", obj.line, names)
+        yield from _path_rule(rule, obj.raw, "", obj.line, names, read)
 
 
 def _inventory(compiled: tuple[CompiledRule, ...], kinds: tuple[str, ...], inventory: Any) -> Iterator[Violation]:
