@@ -11,15 +11,11 @@ from collections.abc import Iterator
 
 from kubeharden.checks.catalogue import Violation, check
 from kubeharden.checks.context import Context
-from kubeharden.findings import Fix
 from kubeharden.model.facts import (
-    BASELINE_CAPABILITIES,
-    capability_name,
     normalize_host_path,
     path_under,
     sensitive_reason,
 )
-from kubeharden.model.facts import dangerous_capabilities as beyond_baseline
 from kubeharden.model.fieldpath import join
 from kubeharden.model.objects import as_dict, as_list
 from kubeharden.model.pods import ContainerView, PodView, Setting
@@ -153,77 +149,6 @@ def sensitive_host_path(pod: PodView, ctx: Context) -> Iterator[Violation]:
 
 
 # --- privileges and capabilities ------------------------------------------------------------
-
-
-@check("KH-POD-011")
-def privilege_escalation(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    if c.pod.is_windows:
-        return
-    setting = c.effective("allowPrivilegeEscalation")
-    path = join(c.path, "securityContext", "allowPrivilegeEscalation")
-    # The API server refuses allowPrivilegeEscalation: false beside privileged: true or an added
-    # CAP_SYS_ADMIN (Kubernetes API reference, SecurityContext.allowPrivilegeEscalation).
-    escalates_anyway = c.effective("privileged").value is True or "SYS_ADMIN" in _caps(c, "add")
-    if setting.value is False:
-        if escalates_anyway:
-            yield Violation("allowPrivilegeEscalation is false but the container is privileged or adds "
-                            "CAP_SYS_ADMIN, which makes escalation possible regardless",
-                            c.line(setting.holder, setting.key), path=path, fix=False)
-        return
-    # Beside privileged or CAP_SYS_ADMIN, false is refused and would not help: the fix is theirs
-    # (KH-POD-004, KH-POD-013). Otherwise false sets no_new_privs, which breaks setuid binaries
-    # (sudo, some ping builds), so it is applied only after review.
-    fix: Fix | bool = False if escalates_anyway else Fix("set", path, False)
-    if setting.level == "unset":
-        yield Violation("allowPrivilegeEscalation is not set and defaults to true: setuid binaries can "
-                        "gain privileges (no_new_privs is off)", c.line(c.sc or None), path=path, fix=fix)
-    else:
-        yield Violation(f"allowPrivilegeEscalation is {setting.value}", c.line(setting.holder, setting.key),
-                        path=path, fix=fix)
-
-
-def _caps(c: ContainerView, which: str) -> list[str]:
-    caps = as_dict(c.sc.get("capabilities")).get(which)
-    return [capability_name(x) for x in as_list(caps)]
-
-
-@check("KH-POD-012")
-def drop_all_capabilities(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    if c.pod.is_windows:
-        return
-    dropped = _caps(c, "drop")
-    if "ALL" not in dropped:
-        caps = as_dict(c.sc.get("capabilities"))
-        detail = f"drops only {', '.join(dropped)}" if dropped else "drops none"
-        yield Violation(f"capabilities.drop does not contain ALL ({detail}): the runtime's default set "
-                        "(including NET_RAW, CHOWN, SETUID…) stays", c.line(caps or c.sc or None, "drop"),
-                        path=join(c.path, "securityContext", "capabilities", "drop"))
-
-
-@check("KH-POD-013")
-def dangerous_capabilities(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    bad = beyond_baseline(_caps(c, "add"))
-    if bad:
-        yield _remove_added(c, f"capabilities.add grants {', '.join(bad)}, beyond the runtime's default set",
-                            set(bad))
-
-
-@check("KH-POD-014")
-def extra_capabilities(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    if c.pod.is_windows:
-        return
-    extra = [cap for cap in _caps(c, "add") if cap in BASELINE_CAPABILITIES and cap != "NET_BIND_SERVICE"]
-    if extra:
-        yield _remove_added(c, f"capabilities.add grants {', '.join(extra)}; only NET_BIND_SERVICE may be added",
-                            set(extra))
-
-
-def _remove_added(c: ContainerView, message: str, names: set[str]) -> Violation:
-    """The violation for added capabilities ``names`` (normalised), with the fix removing them as written."""
-    caps = as_dict(c.sc.get("capabilities"))
-    path = join(c.path, "securityContext", "capabilities", "add")
-    written = [x for x in as_list(caps.get("add")) if str(x).upper().removeprefix("CAP_") in names]
-    return Violation(message, c.line(caps, "add"), path=path, fix=Fix("remove", path, written))
 
 
 # --- volumes --------------------------------------------------------------------------------
@@ -369,25 +294,3 @@ def service_account_token(inventory: Any, ctx: Context) -> Iterator[Violation]:
                    "does not set automountServiceAccountToken: false")
         yield Violation(f"the API token is mounted: the pod does not set automountServiceAccountToken and {why}",
                         pod.spec_line, obj=pod, path=join(pod.spec_path, "automountServiceAccountToken"))
-
-
-# --- identity --------------------------------------------------------------------------------
-
-
-@check("KH-POD-026")
-def default_service_account(pod: PodView, ctx: Context) -> Iterator[Violation]:
-    """A pod that runs as its namespace's ``default`` ServiceAccount.
-
-    Kubernetes assigns ``default`` to every pod that names no ServiceAccount
-    (``serviceAccountName``, or its deprecated alias ``serviceAccount``); see "Configure Service
-    Accounts for Pods" (https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/).
-    """
-    if pod.service_account != "default":
-        return
-    spec = pod.spec
-    key = next((k for k in ("serviceAccountName", "serviceAccount") if spec.get(k)), None)
-    how = (f"{key} names the namespace's default ServiceAccount" if key
-           else "no serviceAccountName is set, so Kubernetes assigns the namespace's default ServiceAccount")
-    yield Violation(f"{how}: every pod of the namespace that names none shares this identity, so any "
-                    "permission granted to one of them is granted to all", pod.line(spec, key) if key else pod.line(),
-                    path=join(pod.spec_path, key or "serviceAccountName"))
