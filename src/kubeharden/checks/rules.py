@@ -42,7 +42,7 @@ from kubeharden.checks.catalogue import Control, Violation
 from kubeharden.checks.images import parse_image
 from kubeharden.checks.pods import SAFE_SYSCTLS
 from kubeharden.findings import FIX_OPERATIONS, Fix
-from kubeharden.model.facts import BASELINE_CAPABILITIES, capability_name
+from kubeharden.model.facts import BASELINE_CAPABILITIES, ComponentFacts, capability_name
 from kubeharden.model.fieldpath import join, split
 from kubeharden.model.objects import K8sObject, as_dict, as_list
 from kubeharden.model.pods import CONTAINER_LISTS, UNSET, ContainerView, PodView, Setting
@@ -332,6 +332,10 @@ def problems(rule: Any, scope: str) -> list[str]:
     for name in rule.get("containers") or ():
         if name not in LIST_NAMES:
             out.append(f"containers: {name!r} is not one of {', '.join(LIST_NAMES)}")
+    for key in ("path", "items", "pod_field"):
+        out.extend(_path_problems(key, rule.get(key)))
+    for name in rule.get("pod_fields") or ():
+        out.extend(_path_problems("pod_fields", name))
     if "as" in rule and rule["as"] not in READINGS:
         out.append(f"as: {rule['as']!r} is not one of {', '.join(READINGS)}")
     for key in ("when", "unless"):
@@ -344,6 +348,16 @@ def problems(rule: Any, scope: str) -> list[str]:
     return out
 
 
+def _path_problems(key: str, path: Any) -> list[str]:
+    if path is None:
+        return []
+    try:
+        steps(str(path))
+    except ValueError as exc:
+        return [f"{key}: {exc}"]
+    return []
+
+
 def _guard_problems(guard: Any, scope: str) -> list[str]:
     if not isinstance(guard, dict):
         return ["an entry is a mapping"]
@@ -354,6 +368,7 @@ def _guard_problems(guard: Any, scope: str) -> list[str]:
     out = [f"unknown key {key!r}" for key in sorted(set(guard) - GUARD_KEYS)]
     if ("path" in guard) == ("container_field" in guard):
         out.append("an entry names exactly one of path, container_field")
+    out.extend(_path_problems("path", guard.get("path")))
     if "container_field" in guard and scope != "container":
         out.append("container_field needs scope: container")
     if "as" in guard and guard["as"] not in READINGS:
@@ -607,6 +622,21 @@ def _object(compiled: tuple[CompiledRule, ...], obj: K8sObject) -> Iterator[Viol
         yield from _path_rule(rule, obj.raw, "", obj.line, names, read)
 
 
+def _facts(compiled: tuple[CompiledRule, ...], components: tuple[str, ...],
+           facts: ComponentFacts) -> Iterator[Violation]:
+    if components and facts.component not in components:
+        return
+    view = facts.view()
+
+    def names() -> dict[str, Any]:
+        return {"component": facts.component, "node": facts.node}
+
+    read = path_reader(view)
+    for rule in compiled:
+        for v in _path_rule(rule, view, "", facts.line, names, read):
+            yield v._replace(obj=facts)
+
+
 def _inventory(compiled: tuple[CompiledRule, ...], kinds: tuple[str, ...], inventory: Any) -> Iterator[Violation]:
     for obj in inventory.of_kind(*kinds):
         for v in _object(compiled, obj):
@@ -623,6 +653,8 @@ def runner(control: Control) -> Callable[[Any], Iterator[Violation]]:
         return lambda pod: _pod(compiled, pod)
     if control.scope == "object":
         return lambda obj: _object(compiled, obj)
+    if control.scope == "facts":
+        return lambda facts: _facts(compiled, control.kinds, facts)
     return lambda inventory: _inventory(compiled, control.kinds, inventory)
 
 
@@ -639,6 +671,12 @@ def run_pod_rule(control: Control, pod: PodView) -> Iterator[Violation]:
 def run_object_rule(control: Control, obj: K8sObject) -> Iterator[Violation]:
     """Findings of an object-scope rule over ``obj`` (paths start at the object root)."""
     return _object(compile_rules(control), obj)
+
+
+def run_facts_rule(control: Control, facts: ComponentFacts) -> Iterator[Violation]:
+    """Findings of a facts-scope rule over one component's facts (paths start at ``facts.view()``), when
+    the control's ``kinds`` (the components it judges) include it; each violation's ``obj`` is ``facts``."""
+    return _facts(compile_rules(control), control.kinds, facts)
 
 
 def run_inventory_rule(control: Control, inventory: Any) -> Iterator[Violation]:
