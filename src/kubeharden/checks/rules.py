@@ -20,13 +20,22 @@ apply it with Kubernetes' own inheritance, so catalogue authors never re-impleme
       fail_if: {not_in: [0]}
       message: "hostPort {value} (containerPort {item[containerPort]})"
 
+    rule:
+      path: securityContext.capabilities.add
+      as: capability-names              # judged as the runtime reads it (READINGS)
+      fail_if: {any_not_in: {set: baseline-capabilities}}
+      unless: [{container_field: privileged, is: {eq: true}}]   # guards on other fields
+      fix: {op: remove, value: matched} # the matched entries, as written
+      message: "adds {matched}"
+
     rule: {template: rbac-risk, ...}    # a parameterised rule written in Python (checks/rbac.py)
 
 A ``rule:`` may also be a list of such rules; their findings come in list order.
 
 The unit a ``path`` starts from follows the control's ``scope``: the container
 (``container``), the pod spec (``pod``), the object (``object``, and ``inventory`` with
-``kinds:``, which runs the rule over every object of those kinds at the end of the scan).
+``kinds:``, which runs the rule over every object of those kinds at the end of the scan), or
+one component's typed facts on a node (``facts``, :class:`kubeharden.model.facts.ComponentFacts`).
 The older spellings ``forbid: [v]`` (= ``fail_if: {in: [v]}``), ``expect: v`` (= fails
 unless the value is ``v``; an absent value fails with ``message_unset``),
 ``pod_field(s)`` (= ``path`` in pod scope) keep working.
