@@ -94,6 +94,34 @@ def test_image_readings(image, tag, digest, reference):
     assert rules.READINGS["image-reference"](image) == reference
 
 
+@pytest.mark.parametrize("reading,value,read", [
+    ("trimmed-strings", [" 10.0.0.0/8 ", "::/0"], ["10.0.0.0/8", "::/0"]),
+    ("trimmed-strings", "10.0.0.0/8", None),                   # not a list: no entries
+    ("comma-separated", " 10.0.0.0/8 , ,0.0.0.0/0", ["10.0.0.0/8", "0.0.0.0/0"]),
+    ("comma-separated", " , ", []),
+    ("comma-separated", None, None),
+])
+def test_list_readings(reading, value, read):
+    assert rules.READINGS[reading](value) == read
+
+
+def test_line_may_name_a_field_path_of_the_unit():
+    obj, = objects("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: s}
+        spec:
+          ports: [{port: 80}]
+          type: LoadBalancer
+        """)
+    rule = {"path": "spec.loadBalancerSourceRanges", "fail_if": "absent", "message": "m"}
+    assert [v.line for v in rules.run_object_rule(control(rule, "object"), obj)] == [5]  # spec:, where it belongs
+    rule["line"] = "spec.type"
+    assert [v.line for v in rules.run_object_rule(control(rule, "object"), obj)] == [7]
+    rule["line"] = "spec.missing"  # a field that is not there: the mapping that would hold it
+    assert [v.line for v in rules.run_object_rule(control(rule, "object"), obj)] == [6]
+
+
 # -- guards --------------------------------------------------------------------------------------
 
 GUARDED = """

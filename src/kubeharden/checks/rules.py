@@ -81,6 +81,21 @@ def _capability_names(value: Any) -> list[str] | None:
     return [capability_name(x) for x in value] if isinstance(value, list) else None
 
 
+def _trimmed_strings(value: Any) -> list[str] | None:
+    """A list with each entry as a string without surrounding spaces, as Kubernetes reads CIDR lists
+    (``loadBalancerSourceRanges``: k8s.io/cloud-provider service helpers trim each entry); None for a
+    value that is not a list."""
+    return [str(x).strip() for x in value] if isinstance(value, list) else None
+
+
+def _comma_separated(value: Any) -> list[str] | None:
+    """A list written as one comma-separated string (annotations such as
+    ``service.beta.kubernetes.io/load-balancer-source-ranges``): its entries, trimmed, empty ones left out."""
+    if value is None or isinstance(value, (list, dict)):
+        return None
+    return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
 def _image_reference(value: Any) -> str | None:
     """A container's ``image`` when it names one (a non-empty string), else None."""
     return value if isinstance(value, str) and value else None
@@ -100,6 +115,8 @@ def _image_part(part: str) -> Callable[[Any], Any]:
 #: as absent.
 READINGS: dict[str, Callable[[Any], Any]] = {
     "capability-names": _capability_names,
+    "trimmed-strings": _trimmed_strings,
+    "comma-separated": _comma_separated,
     "image-reference": _image_reference,
     "image-tag": _image_part("tag"),
     "image-digest": _image_part("digest"),
@@ -241,7 +258,7 @@ class CompiledRule:
     """One rule of a control, with its paths split and its conditions turned into functions once."""
 
     __slots__ = ("raw", "fields", "paths", "items", "containers", "linux_only", "line_at", "skip", "fail",
-                 "expect", "has_unset_message", "reading", "when", "unless", "pick", "fix")
+                 "expect", "has_unset_message", "line_steps", "reading", "when", "unless", "pick", "fix")
 
     def __init__(self, raw: dict[str, Any], scope: str = "") -> None:
         self.raw = raw
@@ -257,6 +274,8 @@ class CompiledRule:
         self.containers = frozenset(raw["containers"]) if raw.get("containers") else None
         self.linux_only = bool(raw.get("linux_only"))
         self.line_at = raw.get("line")
+        #: ``line: a.b``: (steps to the mapping, key) of the field whose line the findings take
+        self.line_steps = None if self.line_at in (None, "item") else steps(str(self.line_at))
         self.skip = tuple(_test(c) for c in _listed(raw["skip_if"])) if "skip_if" in raw else ()
         self.fail = tuple(_test(c) for c in _conditions(raw))
         self.expect = raw["expect"] if "expect" in raw else _NO_EXPECT
@@ -341,6 +360,8 @@ def problems(rule: Any, scope: str) -> list[str]:
     for name in rule.get("containers") or ():
         if name not in LIST_NAMES:
             out.append(f"containers: {name!r} is not one of {', '.join(LIST_NAMES)}")
+    if rule.get("line") not in (None, "item"):
+        out.extend(_path_problems("line", rule["line"]))
     for key in ("path", "items", "pod_field"):
         out.extend(_path_problems(key, rule.get(key)))
     for name in rule.get("pod_fields") or ():
@@ -521,8 +542,9 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
             at = rule.line_at
             if at == "item":
                 where = line(item)
-            elif at:
-                where = line(entry, at)
+            elif rule.line_steps:
+                holder_at = _dig(entry, rule.line_steps[:-1])
+                where = line(holder_at if isinstance(holder_at, dict) else None, rule.line_steps[-1])
             elif value is not None:
                 where = line(holder, key)
             else:
