@@ -49,9 +49,10 @@ from typing import Any
 
 from kubeharden.checks.catalogue import Control, Violation
 from kubeharden.checks.images import parse_image
+from kubeharden.checks.readings import READINGS, image_reference
 from kubeharden.checks.pods import SAFE_SYSCTLS
 from kubeharden.findings import FIX_OPERATIONS, Fix
-from kubeharden.model.facts import BASELINE_CAPABILITIES, ComponentFacts, capability_name
+from kubeharden.model.facts import BASELINE_CAPABILITIES, ComponentFacts
 from kubeharden.model.fieldpath import join, split
 from kubeharden.model.objects import K8sObject, as_dict, as_list
 from kubeharden.model.pods import CONTAINER_LISTS, UNSET, ContainerView, PodView, Setting
@@ -75,52 +76,6 @@ VALUE_SETS: dict[str, frozenset[str]] = {
 }
 
 
-def _capability_names(value: Any) -> list[str] | None:
-    """A capability list as the runtime reads its names (``cap_sys_admin`` -> ``SYS_ADMIN``); None for a
-    value that is not a list (the API server refuses it: Capabilities.add/drop are lists)."""
-    return [capability_name(x) for x in value] if isinstance(value, list) else None
-
-
-def _trimmed_strings(value: Any) -> list[str] | None:
-    """A list with each entry as a string without surrounding spaces, as Kubernetes reads CIDR lists
-    (``loadBalancerSourceRanges``: k8s.io/cloud-provider service helpers trim each entry); None for a
-    value that is not a list."""
-    return [str(x).strip() for x in value] if isinstance(value, list) else None
-
-
-def _comma_separated(value: Any) -> list[str] | None:
-    """A list written as one comma-separated string (annotations such as
-    ``service.beta.kubernetes.io/load-balancer-source-ranges``): its entries, trimmed, empty ones left out."""
-    if value is None or isinstance(value, (list, dict)):
-        return None
-    return [part.strip() for part in str(value).split(",") if part.strip()]
-
-
-def _image_reference(value: Any) -> str | None:
-    """A container's ``image`` when it names one (a non-empty string), else None."""
-    return value if isinstance(value, str) and value else None
-
-
-def _image_part(part: str) -> Callable[[Any], Any]:
-    def read(value: Any) -> Any:
-        image = _image_reference(value)
-        return None if image is None else getattr(parse_image(image), part)
-
-    return read
-
-
-#: Readings a rule may judge a value as (``as: image-tag``) instead of as written; each is a Kubernetes
-#: fact defined once elsewhere (capability names: model/facts.py; image references: checks/images.py).
-#: A reading returns None where the value has no such part (an image without a tag), which then counts
-#: as absent.
-READINGS: dict[str, Callable[[Any], Any]] = {
-    "capability-names": _capability_names,
-    "trimmed-strings": _trimmed_strings,
-    "comma-separated": _comma_separated,
-    "image-reference": _image_reference,
-    "image-tag": _image_part("tag"),
-    "image-digest": _image_part("digest"),
-}
 #: Container lists of a PodSpec, the values ``containers:`` may name.
 LIST_NAMES = tuple(key for _, key in CONTAINER_LISTS)
 
@@ -604,7 +559,7 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator
         return _dig(c.raw, steps(name))
 
     def names() -> dict[str, Any]:
-        image = _image_reference(c.raw.get("image"))
+        image = image_reference(c.raw.get("image"))
         return {"container": c.name, "image": _Lookup(parse_image(image)._asdict() if image else {})}
 
     for rule in compiled:
