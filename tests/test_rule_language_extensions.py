@@ -100,6 +100,8 @@ def test_image_readings(image, tag, digest, reference):
     ("comma-separated", " 10.0.0.0/8 , ,0.0.0.0/0", ["10.0.0.0/8", "0.0.0.0/0"]),
     ("comma-separated", " , ", []),
     ("comma-separated", None, None),
+    ("keys", {"a/b": 1, "c": None}, ["a/b", "c"]),
+    ("keys", ["a"], None),
 ])
 def test_list_readings(reading, value, read):
     assert rules.READINGS[reading](value) == read
@@ -173,6 +175,32 @@ def test_guards_of_a_pod_rule_read_the_pod_spec():
     assert not list(rules.run_pod_rule(control(rule, "pod"), pod))
 
 
+def test_pod_path_guards_read_the_pod_template_as_a_pod():
+    text = """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: d, annotations: {seccomp.security.alpha.kubernetes.io/pod: x}}
+        spec:
+          selector: {matchLabels: {a: b}}
+          template:
+            metadata:
+              labels: {a: b}
+              annotations: {container.seccomp.security.alpha.kubernetes.io/a: runtime/default}
+            spec:
+              containers: [{name: a, image: x}]
+        """
+    legacy = {"pod_path": "metadata.annotations", "as": "keys",
+              "is": {"any_matches": r"^container\.seccomp\.security\.alpha"}}
+    rule = {"path": "image", "fail_if": "exists", "message": "m", "when": [legacy]}
+    assert len(container_violations(rule, text)) == 1  # the template's annotations, not the Deployment's
+    legacy["is"] = {"any_matches": r"^seccomp\.security"}
+    assert not container_violations(rule, text)
+    pod = pod_view(objects(text)[0])
+    rule = {"path": "containers", "fail_if": "exists", "message": "m",
+            "when": [{"pod_path": "spec.containers[0].name", "is": {"eq": "a"}}]}
+    assert len(list(rules.run_pod_rule(control(rule, "pod"), pod))) == 1
+
+
 # -- fixes and paths -----------------------------------------------------------------------------
 
 
@@ -223,7 +251,7 @@ def test_image_parts_are_message_fields_of_container_rules():
     ({"path": "a[b", "fail_if": "absent"}, "pod", "path: not a field path"),
     ({"path": "a", "fail_if": "absent", "when": [{"path": "b"}]}, "pod", "when: an entry says what the field is"),
     ({"path": "a", "fail_if": "absent", "when": [{"path": "b", "container_field": "c", "is": "absent"}]}, "container",
-     "when: an entry names exactly one of path, container_field"),
+     "when: an entry names exactly one of path, container_field, pod_path"),
     ({"path": "a", "fail_if": "absent", "unless": [{"container_field": "c", "is": "absent"}]}, "pod",
      "unless: container_field needs scope: container"),
     ({"path": "a", "fail_if": "absent", "when": [{"any": [], "path": "b"}]}, "pod", "any: takes a non-empty list"),
@@ -233,6 +261,9 @@ def test_image_parts_are_message_fields_of_container_rules():
     ({"path": "a", "fail_if": {"any_in": {"set": "baseline-capabilities", "but": ["X"]}}}, "pod",
      "any_in: a named set is one of"),
     ({"path": "a", "fail_if": {"any_not_in": "ALL"}}, "pod", "any_not_in takes a list or a named set"),
+    ({"path": "a", "fail_if": {"any_matches": "("}}, "pod", "any_matches: bad regular expression"),
+    ({"path": "a", "fail_if": "absent", "when": [{"pod_path": "b", "is": "absent"}]}, "object",
+     "when: pod_path needs scope: container or pod"),
 ])
 def test_mistakes_in_the_extensions_are_named(rule, scope, error):
     raw = {"id": "KH-TEST-001", "slug": "test-rule", "since": "0.1.0", "title": "t", "severity": "low",

@@ -175,35 +175,6 @@ def volume_types(pod: PodView, ctx: Context) -> Iterator[Violation]:
 # --- kernel isolation: seccomp, AppArmor, SELinux, procMount, sysctls ------------------------
 
 
-@check("KH-POD-016")
-def seccomp_profile(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    if c.pod.is_windows:
-        return
-    setting = c.effective("seccompProfile")
-    profile = as_dict(setting.value)
-    kind = profile.get("type")
-    line = c.line(setting.holder, setting.key) if setting.holder is not None else c.line(c.sc or None)
-    path = _sc_path(c, setting) if setting.level != "unset" else join(c.path, "securityContext", "seccompProfile")
-    if kind == "RuntimeDefault":
-        return
-    if kind == "Localhost":
-        if not profile.get("localhostProfile"):  # which profile was meant is the author's to say
-            yield Violation("seccompProfile type Localhost without localhostProfile", line, path=path, fix=False)
-        return
-    if kind == "Unconfined":
-        yield Violation(f"seccompProfile is Unconfined ({'pod' if setting.level == 'pod' else 'container'} "
-                        "level): every system call is allowed", line, path=path)
-        return
-    if setting.level != "unset":
-        yield Violation(f"seccompProfile type {kind!r} is not RuntimeDefault or Localhost", line, path=path)
-        return
-    legacy = " (the seccomp.security.alpha annotations are ignored since Kubernetes 1.27)" if any(
-        str(k).startswith(("seccomp.security.alpha.kubernetes.io", "container.seccomp.security.alpha"))
-        for k in c.pod.annotations_raw) else ""
-    yield Violation("no seccompProfile on the pod or container: it runs Unconfined unless every node's "
-                    f"kubelet sets seccompDefault{legacy}", line, path=path)
-
-
 @check("KH-POD-017")
 def apparmor_unconfined(c: ContainerView, ctx: Context) -> Iterator[Violation]:
     if c.pod.is_windows:

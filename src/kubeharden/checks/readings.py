@@ -36,6 +36,11 @@ def _comma_separated(value: Any) -> list[str] | None:
     return [part.strip() for part in str(value).split(",") if part.strip()]
 
 
+def _keys(value: Any) -> list[str] | None:
+    """The keys of a mapping (annotations, labels) as a list of strings; None for any other value."""
+    return [str(k) for k in value] if isinstance(value, dict) else None
+
+
 def image_reference(value: Any) -> str | None:
     """A container's ``image`` when it names one (a non-empty string), else None."""
     return value if isinstance(value, str) and value else None
@@ -57,6 +62,7 @@ READINGS: dict[str, Callable[[Any], Any]] = {
     "capability-names": _capability_names,
     "trimmed-strings": _trimmed_strings,
     "comma-separated": _comma_separated,
+    "keys": _keys,
     "image-reference": image_reference,
     "image-tag": _image_part("tag"),
     "image-digest": _image_part("digest"),

@@ -67,7 +67,9 @@ RULE_KEYS = frozenset({
     "as", "when", "unless", "fix",
 })
 #: Keys of a ``when:`` / ``unless:`` entry (a guard on another field of the same unit).
-GUARD_KEYS = frozenset({"path", "container_field", "as", "is"})
+GUARD_KEYS = frozenset({"path", "container_field", "pod_path", "as", "is"})
+#: The fields a guard can read, one per entry.
+GUARD_TARGETS = ("path", "container_field", "pod_path")
 #: Kubernetes value sets a rule may name instead of copying them (``not_in: {set: safe-sysctls}``); each
 #: is defined once, where its Kubernetes source is cited, and shared with the Pod Security evaluation.
 VALUE_SETS: dict[str, frozenset[str]] = {
@@ -125,11 +127,13 @@ COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "not_contains": lambda v, arg: isinstance(v, list) and not any(_same(x, arg) for x in v),
     "any_in": lambda v, arg: isinstance(v, list) and any(ENTRY_TESTS["any_in"](x, arg) for x in v),
     "any_not_in": lambda v, arg: isinstance(v, list) and any(ENTRY_TESTS["any_not_in"](x, arg) for x in v),
+    "any_matches": lambda v, arg: isinstance(v, list) and any(ENTRY_TESTS["any_matches"](x, arg) for x in v),
 }
 #: The list operators that pick entries: the entries they match are the rule's ``{matched}``.
 ENTRY_TESTS: dict[str, Callable[[Any, Any], bool]] = {
     "any_in": lambda x, arg: any(_same(x, y) for y in arg),
     "any_not_in": lambda x, arg: not any(_same(x, y) for y in arg),
+    "any_matches": lambda x, arg: isinstance(x, str) and re.search(arg, x) is not None,
 }
 #: Operators whose argument is a list or a named set.
 _LIST_ARGS = ("in", "not_in", "any_in", "any_not_in")
@@ -182,18 +186,17 @@ def _entry_test(condition: Any) -> Callable[[Any], bool] | None:
 class Guard:
     """One ``when:`` / ``unless:`` entry: a condition on another field of the same unit, or ``any:`` of them.
 
-    ``read(kind, name)`` gives a field's value in the unit: ``kind`` is ``path`` (a dotted path
-    below the unit) or ``container_field`` (an effective securityContext field).
+    ``read(kind, name)`` gives a field's value in the unit: ``kind`` is ``path`` (a path below the
+    unit), ``container_field`` (an effective securityContext field) or ``pod_path`` (a path below the
+    pod template read as a Pod: ``metadata.annotations``, ``spec.os.name``).
     """
 
     __slots__ = ("kind", "name", "reading", "tests", "alternatives")
 
     def __init__(self, raw: dict[str, Any]) -> None:
         self.alternatives = tuple(Guard(g) for g in raw["any"]) if "any" in raw else ()
-        self.kind = "path" if "path" in raw else "container_field"
+        self.kind = next((k for k in GUARD_TARGETS if k in raw), "path")
         self.name = str(raw.get(self.kind) or "")
-        if self.kind == "path":  # checked once: a malformed path is a catalogue error, not a scan error
-            steps(self.name)
         self.reading = READINGS.get(str(raw.get("as")))
         self.tests = tuple(_test(c) for c in _listed(raw.get("is", [])))
 
@@ -351,11 +354,14 @@ def _guard_problems(guard: Any, scope: str) -> list[str]:
             return ["any: takes a non-empty list of entries and nothing beside it"]
         return [p for g in guard["any"] for p in _guard_problems(g, scope)]
     out = [f"unknown key {key!r}" for key in sorted(set(guard) - GUARD_KEYS)]
-    if ("path" in guard) == ("container_field" in guard):
-        out.append("an entry names exactly one of path, container_field")
+    if sum(k in guard for k in GUARD_TARGETS) != 1:
+        out.append(f"an entry names exactly one of {', '.join(GUARD_TARGETS)}")
     out.extend(_path_problems("path", guard.get("path")))
+    out.extend(_path_problems("pod_path", guard.get("pod_path")))
     if "container_field" in guard and scope != "container":
         out.append("container_field needs scope: container")
+    if "pod_path" in guard and scope not in ("container", "pod"):
+        out.append("pod_path needs scope: container or pod")
     if "as" in guard and guard["as"] not in READINGS:
         out.append(f"as: {guard['as']!r} is not one of {', '.join(READINGS)}")
     if "is" not in guard:
@@ -389,11 +395,11 @@ def _condition_problems(condition: Any) -> list[str]:
         return [] if isinstance(arg.get("except", []), list) else [f"{op}: except takes a list"]
     if op in _LIST_ARGS and not isinstance(arg, list):
         return [f"{op} takes a list or a named set"]
-    if op == "matches":
+    if op in ("matches", "any_matches"):
         try:
             re.compile(arg)
         except (re.error, TypeError) as exc:
-            return [f"matches: bad regular expression {arg!r} ({exc})"]
+            return [f"{op}: bad regular expression {arg!r} ({exc})"]
     if op in ("gt", "ge", "lt", "le") and _number(arg) is None:
         return [f"{op} takes a number"]
     return []
@@ -430,9 +436,17 @@ def _dig(root: Any, parts: tuple[Any, ...]) -> Any:
     return node
 
 
-def path_reader(root: Any) -> Callable[[str, str], Any]:
-    """The ``when:``/``unless:`` reader of a unit whose paths start at ``root`` (pod spec, object, facts)."""
-    return lambda kind, name: _dig(root, steps(name))
+def path_reader(root: Any, pod: PodView | None = None) -> Callable[[str, str], Any]:
+    """The ``when:``/``unless:`` reader of a unit whose paths start at ``root`` (pod spec, object, facts);
+    ``pod_path`` entries read ``pod``'s template as a Pod (metadata and spec)."""
+    def read(kind: str, name: str) -> Any:
+        return _dig(_pod_template(pod) if kind == "pod_path" else root, steps(name))
+
+    return read
+
+
+def _pod_template(pod: PodView | None) -> dict[str, Any]:
+    return {"metadata": pod.template_meta, "spec": pod.spec} if pod is not None else {}
 
 
 def _at(root: dict[str, Any], parts: tuple[Any, ...]) -> tuple[Any, dict[str, Any] | None, Any]:
@@ -556,7 +570,7 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator
         if kind == "container_field":
             setting = effective_setting(c, name)
             return setting.value if setting.level != "unset" else None
-        return _dig(c.raw, steps(name))
+        return _dig(_pod_template(c.pod) if kind == "pod_path" else c.raw, steps(name))
 
     def names() -> dict[str, Any]:
         image = image_reference(c.raw.get("image"))
@@ -591,7 +605,7 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator
 
 
 def _pod(compiled: tuple[CompiledRule, ...], pod: PodView) -> Iterator[Violation]:
-    read = path_reader(pod.spec)
+    read = path_reader(pod.spec, pod)
     for rule in compiled:
         if rule.linux_only and pod.is_windows:
             continue
