@@ -195,6 +195,15 @@ def test_pod_path_guards_read_the_pod_template_as_a_pod():
     assert len(container_violations(rule, text)) == 1  # the template's annotations, not the Deployment's
     legacy["is"] = {"any_matches": r"^seccomp\.security"}
     assert not container_violations(rule, text)
+    per_container = {"pod_path": "metadata.annotations[container.seccomp.security.alpha.kubernetes.io/{container}]",
+                     "is": "exists"}
+    rule = {"path": "image", "fail_if": "exists", "message": "m", "unless": [per_container]}
+    assert not container_violations(rule, text)  # {container} is the judged container: "a" has the annotation
+    pod = pod_view(objects(text.replace("name: a,", "name: b,"))[0])
+    assert len(list(rules.run_container_rule(control(rule), pod.containers[0]))) == 1
+    odd = text.replace("name: a,", "name: 'a[0]',").replace(
+        "container.seccomp.security.alpha.kubernetes.io/a:", "'container.seccomp.security.alpha.kubernetes.io/a[0]':")
+    assert not container_violations(rule, odd)  # a name that is no path syntax is still only a key
     pod = pod_view(objects(text)[0])
     rule = {"path": "containers", "fail_if": "exists", "message": "m",
             "when": [{"pod_path": "spec.containers[0].name", "is": {"eq": "a"}}]}

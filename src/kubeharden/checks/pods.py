@@ -199,16 +199,6 @@ def apparmor_unconfined(c: ContainerView, ctx: Context) -> Iterator[Violation]:
                     c.line(setting.holder, setting.key), path=_sc_path(c, setting))
 
 
-@check("KH-POD-018")
-def apparmor_set(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    if c.pod.is_windows:
-        return
-    if c.apparmor().level == "unset":
-        yield Violation("no AppArmor profile is set: the runtime default applies only on nodes with AppArmor "
-                        "enabled, and nothing documents the intent", c.line(c.sc or None),
-                        path=join(c.path, "securityContext", "appArmorProfile"))
-
-
 SELINUX_TYPES = frozenset({"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"})
 
 

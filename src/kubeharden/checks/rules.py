@@ -570,7 +570,10 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator
         if kind == "container_field":
             setting = effective_setting(c, name)
             return setting.value if setting.level != "unset" else None
-        return _dig(_pod_template(c.pod) if kind == "pod_path" else c.raw, steps(name))
+        if kind == "pod_path":  # annotations keyed by container name: [container.apparmor…/{container}]
+            named = tuple(s.replace("{container}", c.name) if isinstance(s, str) else s for s in steps(name))
+            return _dig(_pod_template(c.pod), named)
+        return _dig(c.raw, steps(name))
 
     def names() -> dict[str, Any]:
         image = image_reference(c.raw.get("image"))
