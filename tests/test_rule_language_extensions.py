@@ -210,6 +210,38 @@ def test_pod_path_guards_read_the_pod_template_as_a_pod():
     assert len(list(rules.run_pod_rule(control(rule, "pod"), pod))) == 1
 
 
+def test_a_container_rule_may_judge_a_field_of_the_pod_template():
+    text = """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: d}
+        spec:
+          selector: {matchLabels: {a: b}}
+          template:
+            metadata:
+              labels: {a: b}
+              annotations:
+                container.apparmor.security.beta.kubernetes.io/a: unconfined
+                container.apparmor.security.beta.kubernetes.io/b: localhost/my-profile
+            spec:
+              containers: [{name: a, image: x}, {name: b, image: x}, {name: c, image: x}]
+        """
+    rule = {"pod_path": "metadata.annotations[container.apparmor.security.beta.kubernetes.io/{container}]",
+            "as": "apparmor-annotation", "fail_if": {"not_in": ["RuntimeDefault", "Localhost"]},
+            "message": "{value} ({written})"}
+    found = [(n, v.message, v.line, v.path) for n, v in container_violations(rule, text)]
+    assert found == [("a", "Unconfined (unconfined)", 11,
+                      "spec.template.metadata.annotations[container.apparmor.security.beta.kubernetes.io/a]")]
+
+
+@pytest.mark.parametrize("annotation,read", [
+    ("runtime/default", "RuntimeDefault"), ("localhost/p", "Localhost"), ("unconfined", "Unconfined"),
+    ("other", "other"), (None, None),
+])
+def test_apparmor_annotation_reading(annotation, read):
+    assert rules.READINGS["apparmor-annotation"](annotation) == read
+
+
 # -- fixes and paths -----------------------------------------------------------------------------
 
 
@@ -271,6 +303,7 @@ def test_image_parts_are_message_fields_of_container_rules():
      "any_in: a named set is one of"),
     ({"path": "a", "fail_if": {"any_not_in": "ALL"}}, "pod", "any_not_in takes a list or a named set"),
     ({"path": "a", "fail_if": {"any_matches": "("}}, "pod", "any_matches: bad regular expression"),
+    ({"pod_path": "a", "fail_if": "absent"}, "pod", "a pod_path target needs scope: container"),
     ({"path": "a", "fail_if": "absent", "when": [{"pod_path": "b", "is": "absent"}]}, "object",
      "when: pod_path needs scope: container or pod"),
 ])

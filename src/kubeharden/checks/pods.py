@@ -175,30 +175,6 @@ def volume_types(pod: PodView, ctx: Context) -> Iterator[Violation]:
 # --- kernel isolation: seccomp, AppArmor, SELinux, procMount, sysctls ------------------------
 
 
-@check("KH-POD-017")
-def apparmor_unconfined(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    if c.pod.is_windows:
-        return
-    setting = c.apparmor()
-    if setting.level == "unset" or setting.value in ("RuntimeDefault", "Localhost"):
-        if setting.value == "Localhost" and setting.level != "annotation" and not as_dict(
-                c.effective("appArmorProfile").value).get("localhostProfile"):
-            yield Violation("appArmorProfile type Localhost without localhostProfile",
-                            c.line(setting.holder, setting.key), path=_sc_path(c, setting), fix=False)
-        return
-    where = "annotation" if setting.level == "annotation" else f"{setting.level} appArmorProfile"
-    if setting.level == "annotation":
-        # The API server refuses a field that disagrees with the annotation (Kubernetes docs, "Restrict a
-        # Container's Access to Resources with AppArmor"), so the field alone is no fix.
-        yield Violation(f"AppArmor profile is {setting.value} ({where}): the container runs without AppArmor",
-                        c.line(setting.holder, setting.key),
-                        path=join(c.pod.spec_path.rpartition(".")[0], "metadata", "annotations", setting.key or ""),
-                        fix=False)
-        return
-    yield Violation(f"AppArmor profile is {setting.value} ({where}): the container runs without AppArmor",
-                    c.line(setting.holder, setting.key), path=_sc_path(c, setting))
-
-
 SELINUX_TYPES = frozenset({"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"})
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from kubeharden.checks.images import parse_image
 from kubeharden.model.facts import capability_name
+from kubeharden.model.pods import apparmor_type
 
 
 def _capability_names(value: Any) -> list[str] | None:
@@ -41,6 +42,11 @@ def _keys(value: Any) -> list[str] | None:
     return [str(k) for k in value] if isinstance(value, dict) else None
 
 
+def _apparmor_annotation(value: Any) -> str | None:
+    """A beta AppArmor annotation's value as the appArmorProfile type it stands for; None when unset."""
+    return None if value is None else apparmor_type(value)
+
+
 def image_reference(value: Any) -> str | None:
     """A container's ``image`` when it names one (a non-empty string), else None."""
     return value if isinstance(value, str) and value else None
@@ -63,6 +69,7 @@ READINGS: dict[str, Callable[[Any], Any]] = {
     "trimmed-strings": _trimmed_strings,
     "comma-separated": _comma_separated,
     "keys": _keys,
+    "apparmor-annotation": _apparmor_annotation,
     "image-reference": image_reference,
     "image-tag": _image_part("tag"),
     "image-digest": _image_part("digest"),

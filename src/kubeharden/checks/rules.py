@@ -64,7 +64,7 @@ _WHERE = {"container": "set on the container", "pod": "inherited from the pod se
 RULE_KEYS = frozenset({
     "container_field", "container_fields", "pod_field", "pod_fields", "path", "items", "containers",
     "fail_if", "forbid", "expect", "message", "message_unset", "linux_only", "line", "template", "skip_if",
-    "as", "when", "unless", "fix",
+    "as", "when", "unless", "fix", "pod_path",
 })
 #: Keys of a ``when:`` / ``unless:`` entry (a guard on another field of the same unit).
 GUARD_KEYS = frozenset({"path", "container_field", "pod_path", "as", "is"})
@@ -220,8 +220,8 @@ class CompiledRule:
 
     def __init__(self, raw: dict[str, Any], scope: str = "") -> None:
         self.raw = raw
-        if "path" in raw:
-            names = [str(raw["path"])]
+        if "path" in raw or "pod_path" in raw:
+            names = [str(raw.get("path", raw.get("pod_path")))]
         elif scope == "container":
             names = _fields(raw, "container_field", "container_fields")
         else:
@@ -304,12 +304,15 @@ def problems(rule: Any, scope: str) -> list[str]:
     if "template" in rule:  # the template checks its own parameters when it first runs
         return [] if isinstance(rule["template"], str) else ["template names a registered template"]
     out = [f"unknown rule key {key!r}" for key in sorted(set(rule) - RULE_KEYS)]
-    targets = [k for k in ("container_field", "container_fields", "pod_field", "pod_fields", "path") if k in rule]
+    targets = [k for k in ("container_field", "container_fields", "pod_field", "pod_fields", "path", "pod_path")
+               if k in rule]
     if len(targets) != 1:
-        out.append("a rule names exactly one of container_field(s), pod_field(s), path")
+        out.append("a rule names exactly one of container_field(s), pod_field(s), path, pod_path")
+    if "pod_path" in targets and scope != "container":
+        out.append("a pod_path target needs scope: container (pod rules' paths start at the pod spec)")
     if any(k.startswith("container_") for k in targets) and scope != "container":
         out.append("container_field needs scope: container")
-    if any(k.startswith("pod_") for k in targets) and scope != "pod":
+    if any(k in ("pod_field", "pod_fields") for k in targets) and scope != "pod":
         out.append("pod_field needs scope: pod")
     if sum(k in rule for k in ("fail_if", "forbid", "expect")) != 1:
         out.append("a rule has exactly one of fail_if, forbid, expect")
@@ -320,7 +323,7 @@ def problems(rule: Any, scope: str) -> list[str]:
             out.append(f"containers: {name!r} is not one of {', '.join(LIST_NAMES)}")
     if rule.get("line") not in (None, "item"):
         out.extend(_path_problems("line", rule["line"]))
-    for key in ("path", "items", "pod_field"):
+    for key in ("path", "items", "pod_field", "pod_path"):
         out.extend(_path_problems(key, rule.get(key)))
     for name in rule.get("pod_fields") or ():
         out.extend(_path_problems("pod_fields", name))
@@ -445,6 +448,12 @@ def path_reader(root: Any, pod: PodView | None = None) -> Callable[[str, str], A
     return read
 
 
+def _named(parts: tuple[Any, ...], container: str) -> tuple[Any, ...]:
+    """``parts`` with ``{container}`` in each step replaced by the container's name (after parsing, so a
+    name that looks like path syntax stays one key)."""
+    return tuple(p.replace("{container}", container) if isinstance(p, str) else p for p in parts)
+
+
 def _pod_template(pod: PodView | None) -> dict[str, Any]:
     return {"metadata": pod.template_meta, "spec": pod.spec} if pod is not None else {}
 
@@ -489,7 +498,8 @@ def _render(rule: dict[str, Any], key: str, **values: Any) -> str:
 
 
 def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callable[..., int | None],
-               names: Callable[[], dict[str, Any]], read: Callable[[str, str], Any]) -> Iterator[Violation]:
+               names: Callable[[], dict[str, Any]], read: Callable[[str, str], Any],
+               paths: tuple[tuple[Any, ...], ...] | None = None) -> Iterator[Violation]:
     """Apply a path rule (each path, per ``items`` entry when given) below ``root``, which sits at field
     path ``base`` of the object, when its guards hold (``read`` reads the unit for them). A violation's
     path is the judged field's (absent or not), or the entry's when the rule reports at ``line: item``."""
@@ -502,7 +512,7 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
                    if isinstance(e, dict)]
     for entry, entry_path in entries:
         item = None if rule.items is None else entry
-        for name, parts in zip(rule.fields, rule.paths, strict=True):
+        for name, parts in zip(rule.fields, paths or rule.paths, strict=True):
             written, holder, key = _at(entry, parts)
             value = rule.read(written)
             which = rule.judge(value)
@@ -571,8 +581,7 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator
             setting = effective_setting(c, name)
             return setting.value if setting.level != "unset" else None
         if kind == "pod_path":  # annotations keyed by container name: [container.apparmor…/{container}]
-            named = tuple(s.replace("{container}", c.name) if isinstance(s, str) else s for s in steps(name))
-            return _dig(_pod_template(c.pod), named)
+            return _dig(_pod_template(c.pod), _named(steps(name), c.name))
         return _dig(c.raw, steps(name))
 
     def names() -> dict[str, Any]:
@@ -586,6 +595,10 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator
             continue
         if "path" in rule.raw:
             yield from _path_rule(rule, c.raw, c.path, c.line, names, read)
+            continue
+        if "pod_path" in rule.raw:  # a field of the pod template (an annotation), judged per container
+            yield from _path_rule(rule, _pod_template(c.pod), c.pod.spec_path.rpartition(".")[0], c.line, names,
+                                  read, tuple(_named(parts, c.name) for parts in rule.paths))
             continue
         if not rule.applies(read):
             continue
