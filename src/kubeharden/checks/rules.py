@@ -186,24 +186,26 @@ def _entry_test(condition: Any) -> Callable[[Any], bool] | None:
 class Guard:
     """One ``when:`` / ``unless:`` entry: a condition on another field of the same unit, or ``any:`` of them.
 
-    ``read(kind, name)`` gives a field's value in the unit: ``kind`` is ``path`` (a path below the
-    unit), ``container_field`` (an effective securityContext field) or ``pod_path`` (a path below the
-    pod template read as a Pod: ``metadata.annotations``, ``spec.os.name``).
+    ``read(kind, name, parts)`` gives a field's value in the unit: ``kind`` is ``path`` (a path below
+    the unit), ``container_field`` (an effective securityContext field) or ``pod_path`` (a path below
+    the pod template read as a Pod: ``metadata.annotations``, ``spec.os.name``); ``parts`` are the
+    path's steps, split once here.
     """
 
-    __slots__ = ("kind", "name", "reading", "tests", "alternatives")
+    __slots__ = ("kind", "name", "parts", "reading", "tests", "alternatives")
 
     def __init__(self, raw: dict[str, Any]) -> None:
         self.alternatives = tuple(Guard(g) for g in raw["any"]) if "any" in raw else ()
         self.kind = next((k for k in GUARD_TARGETS if k in raw), "path")
         self.name = str(raw.get(self.kind) or "")
-        self.reading = READINGS.get(str(raw.get("as")))
+        self.parts = steps(self.name) if self.kind != "container_field" else ()
+        self.reading = READINGS[raw["as"]] if "as" in raw else None
         self.tests = tuple(_test(c) for c in _listed(raw.get("is", [])))
 
-    def holds(self, read: Callable[[str, str], Any]) -> bool:
+    def holds(self, read: Callable[[str, str, tuple[Any, ...]], Any]) -> bool:
         if self.alternatives:
             return any(g.holds(read) for g in self.alternatives)
-        value = read(self.kind, self.name)
+        value = read(self.kind, self.name, self.parts)
         if self.reading is not None:
             value = self.reading(value)
         return any(test(value) for test in self.tests)
@@ -244,7 +246,7 @@ class CompiledRule:
         self.pick = next((t for t in map(_entry_test, _conditions(raw)) if t is not None), None)
         self.fix = raw.get("fix")
 
-    def applies(self, read: Callable[[str, str], Any]) -> bool:
+    def applies(self, read: Callable[[str, str, tuple[Any, ...]], Any]) -> bool:
         """Whether the rule's ``when`` entries all hold and none of its ``unless`` entries does."""
         return all(g.holds(read) for g in self.when) and not any(g.holds(read) for g in self.unless)
 
@@ -439,11 +441,11 @@ def _dig(root: Any, parts: tuple[Any, ...]) -> Any:
     return node
 
 
-def path_reader(root: Any, pod: PodView | None = None) -> Callable[[str, str], Any]:
+def path_reader(root: Any, pod: PodView | None = None) -> Callable[[str, str, tuple[Any, ...]], Any]:
     """The ``when:``/``unless:`` reader of a unit whose paths start at ``root`` (pod spec, object, facts);
     ``pod_path`` entries read ``pod``'s template as a Pod (metadata and spec)."""
-    def read(kind: str, name: str) -> Any:
-        return _dig(_pod_template(pod) if kind == "pod_path" else root, steps(name))
+    def read(kind: str, name: str, parts: tuple[Any, ...]) -> Any:
+        return _dig(_pod_template(pod) if kind == "pod_path" else root, parts)
 
     return read
 
@@ -498,7 +500,7 @@ def _render(rule: dict[str, Any], key: str, **values: Any) -> str:
 
 
 def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callable[..., int | None],
-               names: Callable[[], dict[str, Any]], read: Callable[[str, str], Any],
+               names: Callable[[], dict[str, Any]], read: Callable[[str, str, tuple[Any, ...]], Any],
                paths: tuple[tuple[Any, ...], ...] | None = None) -> Iterator[Violation]:
     """Apply a path rule (each path, per ``items`` entry when given) below ``root``, which sits at field
     path ``base`` of the object, when its guards hold (``read`` reads the unit for them). A violation's
@@ -576,13 +578,13 @@ def effective_setting(c: ContainerView, name: str) -> Setting:
 
 
 def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator[Violation]:
-    def read(kind: str, name: str) -> Any:
+    def read(kind: str, name: str, parts: tuple[Any, ...]) -> Any:
         if kind == "container_field":
             setting = effective_setting(c, name)
             return setting.value if setting.level != "unset" else None
         if kind == "pod_path":  # annotations keyed by container name: [container.apparmor…/{container}]
-            return _dig(_pod_template(c.pod), _named(steps(name), c.name))
-        return _dig(c.raw, steps(name))
+            return _dig(_pod_template(c.pod), _named(parts, c.name))
+        return _dig(c.raw, parts)
 
     def names() -> dict[str, Any]:
         image = image_reference(c.raw.get("image"))
