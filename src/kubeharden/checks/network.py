@@ -502,25 +502,6 @@ def _spec(obj: K8sObject) -> dict:
     return as_dict(obj.raw.get("spec"))
 
 
-LB_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges"
-
-
-@check("KH-NET-009")
-def load_balancer_ranges(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    spec = _spec(obj)
-    if spec.get("type") != "LoadBalancer":
-        return
-    ranges = [str(r).strip() for r in as_list(spec.get("loadBalancerSourceRanges"))]
-    if not ranges:
-        ranges = [r.strip() for r in obj.annotations.get(LB_RANGES_ANNOTATION, "").split(",") if r.strip()]
-    if not ranges:
-        yield Violation("LoadBalancer without loadBalancerSourceRanges: any address on the internet may connect",
-                        obj.line(spec, "type"), path=join("spec", "loadBalancerSourceRanges"))
-    elif any(r in ("0.0.0.0/0", "::/0") for r in ranges):
-        yield Violation("loadBalancerSourceRanges admits every address (0.0.0.0/0 or ::/0)",
-                        obj.line(spec, "loadBalancerSourceRanges"), path=join("spec", "loadBalancerSourceRanges"))
-
-
 def _host_covered(host: str, tls_hosts: list[str]) -> bool:
     for pattern in tls_hosts:
         if pattern == host:

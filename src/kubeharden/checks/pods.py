@@ -13,15 +13,11 @@ from kubeharden.checks.context import Context
 from kubeharden.checks.registry import check
 from kubeharden.model.controls import Violation
 from kubeharden.model.facts import (
-    BASELINE_CAPABILITIES,
-    capability_name,
     normalize_host_path,
     path_under,
     sensitive_reason,
 )
-from kubeharden.model.facts import dangerous_capabilities as beyond_baseline
 from kubeharden.model.fieldpath import join
-from kubeharden.model.findings import Fix
 from kubeharden.model.objects import as_dict, as_list
 from kubeharden.model.pods import ContainerView, PodView, Setting
 
@@ -156,77 +152,6 @@ def sensitive_host_path(pod: PodView, ctx: Context) -> Iterator[Violation]:
 # --- privileges and capabilities ------------------------------------------------------------
 
 
-@check("KH-POD-011")
-def privilege_escalation(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    if c.pod.is_windows:
-        return
-    setting = c.effective("allowPrivilegeEscalation")
-    path = join(c.path, "securityContext", "allowPrivilegeEscalation")
-    # The API server refuses allowPrivilegeEscalation: false beside privileged: true or an added
-    # CAP_SYS_ADMIN (Kubernetes API reference, SecurityContext.allowPrivilegeEscalation).
-    escalates_anyway = c.effective("privileged").value is True or "SYS_ADMIN" in _caps(c, "add")
-    if setting.value is False:
-        if escalates_anyway:
-            yield Violation("allowPrivilegeEscalation is false but the container is privileged or adds "
-                            "CAP_SYS_ADMIN, which makes escalation possible regardless",
-                            c.line(setting.holder, setting.key), path=path, fix=False)
-        return
-    # Beside privileged or CAP_SYS_ADMIN, false is refused and would not help: the fix is theirs
-    # (KH-POD-004, KH-POD-013). Otherwise false sets no_new_privs, which breaks setuid binaries
-    # (sudo, some ping builds), so it is applied only after review.
-    fix: Fix | bool = False if escalates_anyway else Fix("set", path, False)
-    if setting.level == "unset":
-        yield Violation("allowPrivilegeEscalation is not set and defaults to true: setuid binaries can "
-                        "gain privileges (no_new_privs is off)", c.line(c.sc or None), path=path, fix=fix)
-    else:
-        yield Violation(f"allowPrivilegeEscalation is {setting.value}", c.line(setting.holder, setting.key),
-                        path=path, fix=fix)
-
-
-def _caps(c: ContainerView, which: str) -> list[str]:
-    caps = as_dict(c.sc.get("capabilities")).get(which)
-    return [capability_name(x) for x in as_list(caps)]
-
-
-@check("KH-POD-012")
-def drop_all_capabilities(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    if c.pod.is_windows:
-        return
-    dropped = _caps(c, "drop")
-    if "ALL" not in dropped:
-        caps = as_dict(c.sc.get("capabilities"))
-        detail = f"drops only {', '.join(dropped)}" if dropped else "drops none"
-        yield Violation(f"capabilities.drop does not contain ALL ({detail}): the runtime's default set "
-                        "(including NET_RAW, CHOWN, SETUID…) stays", c.line(caps or c.sc or None, "drop"),
-                        path=join(c.path, "securityContext", "capabilities", "drop"))
-
-
-@check("KH-POD-013")
-def dangerous_capabilities(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    bad = beyond_baseline(_caps(c, "add"))
-    if bad:
-        yield _remove_added(c, f"capabilities.add grants {', '.join(bad)}, beyond the runtime's default set",
-                            set(bad))
-
-
-@check("KH-POD-014")
-def extra_capabilities(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    if c.pod.is_windows:
-        return
-    extra = [cap for cap in _caps(c, "add") if cap in BASELINE_CAPABILITIES and cap != "NET_BIND_SERVICE"]
-    if extra:
-        yield _remove_added(c, f"capabilities.add grants {', '.join(extra)}; only NET_BIND_SERVICE may be added",
-                            set(extra))
-
-
-def _remove_added(c: ContainerView, message: str, names: set[str]) -> Violation:
-    """The violation for added capabilities ``names`` (normalised), with the fix removing them as written."""
-    caps = as_dict(c.sc.get("capabilities"))
-    path = join(c.path, "securityContext", "capabilities", "add")
-    written = [x for x in as_list(caps.get("add")) if str(x).upper().removeprefix("CAP_") in names]
-    return Violation(message, c.line(caps, "add"), path=path, fix=Fix("remove", path, written))
-
-
 # --- volumes --------------------------------------------------------------------------------
 
 
@@ -249,69 +174,6 @@ def volume_types(pod: PodView, ctx: Context) -> Iterator[Violation]:
 
 
 # --- kernel isolation: seccomp, AppArmor, SELinux, procMount, sysctls ------------------------
-
-
-@check("KH-POD-016")
-def seccomp_profile(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    if c.pod.is_windows:
-        return
-    setting = c.effective("seccompProfile")
-    profile = as_dict(setting.value)
-    kind = profile.get("type")
-    line = c.line(setting.holder, setting.key) if setting.holder is not None else c.line(c.sc or None)
-    path = _sc_path(c, setting) if setting.level != "unset" else join(c.path, "securityContext", "seccompProfile")
-    if kind == "RuntimeDefault":
-        return
-    if kind == "Localhost":
-        if not profile.get("localhostProfile"):  # which profile was meant is the author's to say
-            yield Violation("seccompProfile type Localhost without localhostProfile", line, path=path, fix=False)
-        return
-    if kind == "Unconfined":
-        yield Violation(f"seccompProfile is Unconfined ({'pod' if setting.level == 'pod' else 'container'} "
-                        "level): every system call is allowed", line, path=path)
-        return
-    if setting.level != "unset":
-        yield Violation(f"seccompProfile type {kind!r} is not RuntimeDefault or Localhost", line, path=path)
-        return
-    legacy = " (the seccomp.security.alpha annotations are ignored since Kubernetes 1.27)" if any(
-        str(k).startswith(("seccomp.security.alpha.kubernetes.io", "container.seccomp.security.alpha"))
-        for k in c.pod.annotations_raw) else ""
-    yield Violation("no seccompProfile on the pod or container: it runs Unconfined unless every node's "
-                    f"kubelet sets seccompDefault{legacy}", line, path=path)
-
-
-@check("KH-POD-017")
-def apparmor_unconfined(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    if c.pod.is_windows:
-        return
-    setting = c.apparmor()
-    if setting.level == "unset" or setting.value in ("RuntimeDefault", "Localhost"):
-        if setting.value == "Localhost" and setting.level != "annotation" and not as_dict(
-                c.effective("appArmorProfile").value).get("localhostProfile"):
-            yield Violation("appArmorProfile type Localhost without localhostProfile",
-                            c.line(setting.holder, setting.key), path=_sc_path(c, setting), fix=False)
-        return
-    where = "annotation" if setting.level == "annotation" else f"{setting.level} appArmorProfile"
-    if setting.level == "annotation":
-        # The API server refuses a field that disagrees with the annotation (Kubernetes docs, "Restrict a
-        # Container's Access to Resources with AppArmor"), so the field alone is no fix.
-        yield Violation(f"AppArmor profile is {setting.value} ({where}): the container runs without AppArmor",
-                        c.line(setting.holder, setting.key),
-                        path=join(c.pod.spec_path.rpartition(".")[0], "metadata", "annotations", setting.key or ""),
-                        fix=False)
-        return
-    yield Violation(f"AppArmor profile is {setting.value} ({where}): the container runs without AppArmor",
-                    c.line(setting.holder, setting.key), path=_sc_path(c, setting))
-
-
-@check("KH-POD-018")
-def apparmor_set(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    if c.pod.is_windows:
-        return
-    if c.apparmor().level == "unset":
-        yield Violation("no AppArmor profile is set: the runtime default applies only on nodes with AppArmor "
-                        "enabled, and nothing documents the intent", c.line(c.sc or None),
-                        path=join(c.path, "securityContext", "appArmorProfile"))
 
 
 SELINUX_TYPES = frozenset({"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"})
@@ -370,25 +232,3 @@ def service_account_token(inventory: Any, ctx: Context) -> Iterator[Violation]:
                    "does not set automountServiceAccountToken: false")
         yield Violation(f"the API token is mounted: the pod does not set automountServiceAccountToken and {why}",
                         pod.spec_line, obj=pod, path=join(pod.spec_path, "automountServiceAccountToken"))
-
-
-# --- identity --------------------------------------------------------------------------------
-
-
-@check("KH-POD-026")
-def default_service_account(pod: PodView, ctx: Context) -> Iterator[Violation]:
-    """A pod that runs as its namespace's ``default`` ServiceAccount.
-
-    Kubernetes assigns ``default`` to every pod that names no ServiceAccount
-    (``serviceAccountName``, or its deprecated alias ``serviceAccount``); see "Configure Service
-    Accounts for Pods" (https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/).
-    """
-    if pod.service_account != "default":
-        return
-    spec = pod.spec
-    key = next((k for k in ("serviceAccountName", "serviceAccount") if spec.get(k)), None)
-    how = (f"{key} names the namespace's default ServiceAccount" if key
-           else "no serviceAccountName is set, so Kubernetes assigns the namespace's default ServiceAccount")
-    yield Violation(f"{how}: every pod of the namespace that names none shares this identity, so any "
-                    "permission granted to one of them is granted to all", pod.line(spec, key) if key else pod.line(),
-                    path=join(pod.spec_path, key or "serviceAccountName"))

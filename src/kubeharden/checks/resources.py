@@ -16,9 +16,10 @@ from typing import Any
 
 from kubeharden.analysis.reachability import DEFAULT_NAMESPACE
 from kubeharden.checks.context import Context
-from kubeharden.checks.registry import check
+from kubeharden.catalogue.loader import CatalogueError
+from kubeharden.checks.registry import template
 from kubeharden.generators.quotas import FORMAT, Defaults, parse_quantity
-from kubeharden.model.controls import Violation
+from kubeharden.model.controls import Control, Violation
 from kubeharden.model.fieldpath import join
 from kubeharden.model.findings import Fix
 from kubeharden.model.inventory import Inventory, PodRecord
@@ -112,26 +113,30 @@ def _limit_value(resource: str, requests: dict[str, Any]) -> str:
     return FORMAT[resource](limit)
 
 
-@check("KH-RES-001")
-def requests_set(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    return _missing(inventory, "requests", ("cpu", "memory"))
+#: The rule template of KH-RES-001 to -005: ``rule: {template: container-resources, part: requests,
+#: resources: [cpu, memory]}`` reports each container that ends up without those requests (or limits).
+CONTAINER_RESOURCES = "container-resources"
 
 
-@check("KH-RES-002")
-def cpu_limit(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    return _missing(inventory, "limits", ("cpu",))
+def _resource_params(control: Control) -> tuple[str, tuple[str, ...]]:
+    """(part, resources) of a ``container-resources`` control; CatalogueError naming it when unusable."""
+    rule = control.rule
+    part, resources = rule.get("part"), rule.get("resources")
+    if part not in ("requests", "limits") or not isinstance(resources, list) or not resources:
+        raise CatalogueError(f"{control.id}: rule: container-resources needs part: requests or limits and a "
+                             "list of resources")
+    unknown = [r for r in resources if (part, r) not in _WHY]
+    if unknown:
+        known = ", ".join(r for p, r in _WHY if p == part)
+        raise CatalogueError(f"{control.id}: rule: resources {unknown} are not judged (known: {known})")
+    if control.scope != "inventory":
+        raise CatalogueError(f"{control.id}: rule: container-resources needs scope: inventory (LimitRanges may "
+                             "come after the workloads they cover)")
+    return part, tuple(resources)
 
 
-@check("KH-RES-003")
-def memory_limit(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    return _missing(inventory, "limits", ("memory",))
-
-
-@check("KH-RES-004")
-def ephemeral_storage_request(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    return _missing(inventory, "requests", ("ephemeral-storage",))
-
-
-@check("KH-RES-005")
-def ephemeral_storage_limit(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    return _missing(inventory, "limits", ("ephemeral-storage",))
+@template(CONTAINER_RESOURCES, check_params=_resource_params)
+def missing_resources(control: Control, inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    """One violation per container that ends up without the control's ``part`` for its ``resources``."""
+    part, resources = _resource_params(control)
+    return _missing(inventory, part, resources)

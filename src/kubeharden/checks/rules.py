@@ -20,13 +20,22 @@ apply it with Kubernetes' own inheritance, so catalogue authors never re-impleme
       fail_if: {not_in: [0]}
       message: "hostPort {value} (containerPort {item[containerPort]})"
 
+    rule:
+      path: securityContext.capabilities.add
+      as: capability-names              # judged as the runtime reads it (READINGS)
+      fail_if: {any_not_in: {set: baseline-capabilities}}
+      unless: [{container_field: privileged, is: {eq: true}}]   # guards on other fields
+      fix: {op: remove, value: matched} # the matched entries, as written
+      message: "adds {matched}"
+
     rule: {template: rbac-risk, ...}    # a parameterised rule written in Python (checks/rbac.py)
 
 A ``rule:`` may also be a list of such rules; their findings come in list order.
 
 The unit a ``path`` starts from follows the control's ``scope``: the container
 (``container``), the pod spec (``pod``), the object (``object``, and ``inventory`` with
-``kinds:``, which runs the rule over every object of those kinds at the end of the scan).
+``kinds:``, which runs the rule over every object of those kinds at the end of the scan), or
+one component's typed facts on a node (``facts``, :class:`kubeharden.model.facts.ComponentFacts`).
 The older spellings ``forbid: [v]`` (= ``fail_if: {in: [v]}``), ``expect: v`` (= fails
 unless the value is ``v``; an absent value fails with ``message_unset``),
 ``pod_field(s)`` (= ``path`` in pod scope) keep working.
@@ -38,10 +47,13 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from kubeharden.checks.pods import SAFE_SYSCTLS
 from kubeharden.model.controls import Control, Violation
-from kubeharden.model.facts import BASELINE_CAPABILITIES
-from kubeharden.model.fieldpath import join
+from kubeharden.model.images import parse_image
+from kubeharden.checks.readings import READINGS, image_reference
+from kubeharden.checks.pods import SAFE_SYSCTLS
+from kubeharden.model.findings import FIX_OPERATIONS, Fix
+from kubeharden.model.facts import BASELINE_CAPABILITIES, ComponentFacts
+from kubeharden.model.fieldpath import join, split
 from kubeharden.model.objects import K8sObject, as_dict, as_list
 from kubeharden.model.pods import CONTAINER_LISTS, UNSET, ContainerView, PodView, Setting
 
@@ -52,13 +64,20 @@ _WHERE = {"container": "set on the container", "pod": "inherited from the pod se
 RULE_KEYS = frozenset({
     "container_field", "container_fields", "pod_field", "pod_fields", "path", "items", "containers",
     "fail_if", "forbid", "expect", "message", "message_unset", "linux_only", "line", "template", "skip_if",
+    "as", "when", "unless", "fix", "pod_path",
 })
+#: Keys of a ``when:`` / ``unless:`` entry (a guard on another field of the same unit).
+GUARD_KEYS = frozenset({"path", "container_field", "pod_path", "as", "is"})
+#: The fields a guard can read, one per entry.
+GUARD_TARGETS = ("path", "container_field", "pod_path")
 #: Kubernetes value sets a rule may name instead of copying them (``not_in: {set: safe-sysctls}``); each
 #: is defined once, where its Kubernetes source is cited, and shared with the Pod Security evaluation.
 VALUE_SETS: dict[str, frozenset[str]] = {
     "safe-sysctls": SAFE_SYSCTLS,
     "baseline-capabilities": BASELINE_CAPABILITIES,
 }
+
+
 #: Container lists of a PodSpec, the values ``containers:`` may name.
 LIST_NAMES = tuple(key for _, key in CONTAINER_LISTS)
 
@@ -103,7 +122,21 @@ COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "lt": lambda v, arg: _compare(v, arg, float.__lt__),
     "le": lambda v, arg: _compare(v, arg, float.__le__),
     "matches": lambda v, arg: isinstance(v, str) and re.search(arg, v) is not None,
+    # over a list value: whether an entry equals ``arg`` / whether some entry is (not) one of ``arg``
+    "contains": lambda v, arg: isinstance(v, list) and any(_same(x, arg) for x in v),
+    "not_contains": lambda v, arg: isinstance(v, list) and not any(_same(x, arg) for x in v),
+    "any_in": lambda v, arg: isinstance(v, list) and any(ENTRY_TESTS["any_in"](x, arg) for x in v),
+    "any_not_in": lambda v, arg: isinstance(v, list) and any(ENTRY_TESTS["any_not_in"](x, arg) for x in v),
+    "any_matches": lambda v, arg: isinstance(v, list) and any(ENTRY_TESTS["any_matches"](x, arg) for x in v),
 }
+#: The list operators that pick entries: the entries they match are the rule's ``{matched}``.
+ENTRY_TESTS: dict[str, Callable[[Any, Any], bool]] = {
+    "any_in": lambda x, arg: any(_same(x, y) for y in arg),
+    "any_not_in": lambda x, arg: not any(_same(x, y) for y in arg),
+    "any_matches": lambda x, arg: isinstance(x, str) and re.search(arg, x) is not None,
+}
+#: Operators whose argument is a list or a named set.
+_LIST_ARGS = ("in", "not_in", "any_in", "any_not_in")
 #: Operators without an argument, judging presence: absent = missing or null; empty also "", [] and {}.
 PRESENCE: dict[str, Callable[[Any], bool]] = {
     "absent": lambda v: v is None,
@@ -122,15 +155,60 @@ def _conditions(rule: dict[str, Any]) -> list[Any]:
     return []
 
 
+def _argument(arg: Any) -> Any:
+    """An operator's argument with a named set resolved (``{set: name, except: [..]}`` leaves some out)."""
+    if isinstance(arg, dict) and "set" in arg:
+        return VALUE_SETS[arg["set"]] - frozenset(arg.get("except") or ())
+    return arg
+
+
 def _test(condition: Any) -> Callable[[Any], bool]:
     """A condition as a function of the value (named sets resolved once)."""
     if isinstance(condition, str):
         return PRESENCE[condition]
     (op, arg), = condition.items()
-    if isinstance(arg, dict) and "set" in arg:
-        arg = VALUE_SETS[arg["set"]]
+    arg = _argument(arg)
     compare = COMPARISONS[op]
     return lambda value: value is not None and compare(value, arg)
+
+
+def _entry_test(condition: Any) -> Callable[[Any], bool] | None:
+    """For a list operator that picks entries (``any_in``, ``any_not_in``), the test of one entry."""
+    if not isinstance(condition, dict) or len(condition) != 1:
+        return None
+    (op, arg), = condition.items()
+    if op not in ENTRY_TESTS:
+        return None
+    arg, entry = _argument(arg), ENTRY_TESTS[op]
+    return lambda x: entry(x, arg)
+
+
+class Guard:
+    """One ``when:`` / ``unless:`` entry: a condition on another field of the same unit, or ``any:`` of them.
+
+    ``read(kind, name, parts)`` gives a field's value in the unit: ``kind`` is ``path`` (a path below
+    the unit), ``container_field`` (an effective securityContext field) or ``pod_path`` (a path below
+    the pod template read as a Pod: ``metadata.annotations``, ``spec.os.name``); ``parts`` are the
+    path's steps, split once here.
+    """
+
+    __slots__ = ("kind", "name", "parts", "reading", "tests", "alternatives")
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.alternatives = tuple(Guard(g) for g in raw["any"]) if "any" in raw else ()
+        self.kind = next((k for k in GUARD_TARGETS if k in raw), "path")
+        self.name = str(raw.get(self.kind) or "")
+        self.parts = steps(self.name) if self.kind != "container_field" else ()
+        self.reading = READINGS[raw["as"]] if "as" in raw else None
+        self.tests = tuple(_test(c) for c in _listed(raw.get("is", [])))
+
+    def holds(self, read: Callable[[str, str, tuple[Any, ...]], Any]) -> bool:
+        if self.alternatives:
+            return any(g.holds(read) for g in self.alternatives)
+        value = read(self.kind, self.name, self.parts)
+        if self.reading is not None:
+            value = self.reading(value)
+        return any(test(value) for test in self.tests)
 
 
 _NO_EXPECT = object()
@@ -140,26 +218,59 @@ class CompiledRule:
     """One rule of a control, with its paths split and its conditions turned into functions once."""
 
     __slots__ = ("raw", "fields", "paths", "items", "containers", "linux_only", "line_at", "skip", "fail",
-                 "expect", "has_unset_message")
+                 "expect", "has_unset_message", "line_steps", "reading", "when", "unless", "pick", "fix")
 
     def __init__(self, raw: dict[str, Any], scope: str = "") -> None:
         self.raw = raw
-        if "path" in raw:
-            names = [str(raw["path"])]
+        if "path" in raw or "pod_path" in raw:
+            names = [str(raw.get("path", raw.get("pod_path")))]
         elif scope == "container":
             names = _fields(raw, "container_field", "container_fields")
         else:
             names = _fields(raw, "pod_field", "pod_fields")
         self.fields = tuple(names)
-        self.paths = tuple(tuple(name.split(".")) for name in names)
-        self.items = tuple(str(raw["items"]).split(".")) if "items" in raw else None
+        self.paths = tuple(steps(name) for name in names)
+        self.items = steps(str(raw["items"])) if "items" in raw else None
         self.containers = frozenset(raw["containers"]) if raw.get("containers") else None
         self.linux_only = bool(raw.get("linux_only"))
         self.line_at = raw.get("line")
+        #: ``line: a.b``: (steps to the mapping, key) of the field whose line the findings take
+        self.line_steps = None if self.line_at in (None, "item") else steps(str(self.line_at))
         self.skip = tuple(_test(c) for c in _listed(raw["skip_if"])) if "skip_if" in raw else ()
         self.fail = tuple(_test(c) for c in _conditions(raw))
         self.expect = raw["expect"] if "expect" in raw else _NO_EXPECT
         self.has_unset_message = bool(raw.get("message_unset"))
+        self.reading = READINGS.get(str(raw.get("as"))) if "as" in raw else None
+        self.when = tuple(Guard(g) for g in raw.get("when") or ())
+        self.unless = tuple(Guard(g) for g in raw.get("unless") or ())
+        self.pick = next((t for t in map(_entry_test, _conditions(raw)) if t is not None), None)
+        self.fix = raw.get("fix")
+
+    def applies(self, read: Callable[[str, str, tuple[Any, ...]], Any]) -> bool:
+        """Whether the rule's ``when`` entries all hold and none of its ``unless`` entries does."""
+        return all(g.holds(read) for g in self.when) and not any(g.holds(read) for g in self.unless)
+
+    def read(self, written: Any) -> Any:
+        """The value the rule judges: as written, or through its ``as:`` reading."""
+        return written if self.reading is None else self.reading(written)
+
+    def matched(self, value: Any) -> list[int]:
+        """Positions of the entries of list ``value`` that its entry-picking operator matches."""
+        if self.pick is None or not isinstance(value, list):
+            return []
+        return [i for i, x in enumerate(value) if self.pick(x)]
+
+    def violation_fix(self, path: str, written: Any, picked: list[int]) -> Fix | bool | None:
+        """The fix of a violation at ``path``: None (the control's ``fix:``), False (none), or the rule's own
+        ``fix:``, whose ``value: matched`` stands for the matched entries as written."""
+        if self.fix is None:
+            return None
+        if self.fix is False:
+            return False
+        value = self.fix.get("value")
+        if value == "matched":
+            value = [written[i] for i in picked] if isinstance(written, list) else []
+        return Fix(self.fix["op"], path, value, self.fix.get("safe") is True)
 
     def judge(self, value: Any) -> str | None:
         """Which message key applies to ``value`` (``message`` or ``message_unset``), or None when it passes.
@@ -195,12 +306,15 @@ def problems(rule: Any, scope: str) -> list[str]:
     if "template" in rule:  # the template checks its own parameters when it first runs
         return [] if isinstance(rule["template"], str) else ["template names a registered template"]
     out = [f"unknown rule key {key!r}" for key in sorted(set(rule) - RULE_KEYS)]
-    targets = [k for k in ("container_field", "container_fields", "pod_field", "pod_fields", "path") if k in rule]
+    targets = [k for k in ("container_field", "container_fields", "pod_field", "pod_fields", "path", "pod_path")
+               if k in rule]
     if len(targets) != 1:
-        out.append("a rule names exactly one of container_field(s), pod_field(s), path")
+        out.append("a rule names exactly one of container_field(s), pod_field(s), path, pod_path")
+    if "pod_path" in targets and scope != "container":
+        out.append("a pod_path target needs scope: container (pod rules' paths start at the pod spec)")
     if any(k.startswith("container_") for k in targets) and scope != "container":
         out.append("container_field needs scope: container")
-    if any(k.startswith("pod_") for k in targets) and scope != "pod":
+    if any(k in ("pod_field", "pod_fields") for k in targets) and scope != "pod":
         out.append("pod_field needs scope: pod")
     if sum(k in rule for k in ("fail_if", "forbid", "expect")) != 1:
         out.append("a rule has exactly one of fail_if, forbid, expect")
@@ -209,7 +323,66 @@ def problems(rule: Any, scope: str) -> list[str]:
     for name in rule.get("containers") or ():
         if name not in LIST_NAMES:
             out.append(f"containers: {name!r} is not one of {', '.join(LIST_NAMES)}")
+    if rule.get("line") not in (None, "item"):
+        out.extend(_path_problems("line", rule["line"]))
+    for key in ("path", "items", "pod_field", "pod_path"):
+        out.extend(_path_problems(key, rule.get(key)))
+    for name in rule.get("pod_fields") or ():
+        out.extend(_path_problems("pod_fields", name))
+    if "as" in rule and rule["as"] not in READINGS:
+        out.append(f"as: {rule['as']!r} is not one of {', '.join(READINGS)}")
+    for key in ("when", "unless"):
+        if key in rule:
+            guards = rule[key]
+            out.extend(f"{key}: {p}" for g in (guards if isinstance(guards, list) else [guards])
+                       for p in _guard_problems(g, scope))
+    if "fix" in rule:
+        out.extend(_fix_problems(rule["fix"]))
     return out
+
+
+def _path_problems(key: str, path: Any) -> list[str]:
+    if path is None:
+        return []
+    try:
+        steps(str(path))
+    except ValueError as exc:
+        return [f"{key}: {exc}"]
+    return []
+
+
+def _guard_problems(guard: Any, scope: str) -> list[str]:
+    if not isinstance(guard, dict):
+        return ["an entry is a mapping"]
+    if "any" in guard:
+        if set(guard) != {"any"} or not isinstance(guard["any"], list) or not guard["any"]:
+            return ["any: takes a non-empty list of entries and nothing beside it"]
+        return [p for g in guard["any"] for p in _guard_problems(g, scope)]
+    out = [f"unknown key {key!r}" for key in sorted(set(guard) - GUARD_KEYS)]
+    if sum(k in guard for k in GUARD_TARGETS) != 1:
+        out.append(f"an entry names exactly one of {', '.join(GUARD_TARGETS)}")
+    out.extend(_path_problems("path", guard.get("path")))
+    out.extend(_path_problems("pod_path", guard.get("pod_path")))
+    if "container_field" in guard and scope != "container":
+        out.append("container_field needs scope: container")
+    if "pod_path" in guard and scope not in ("container", "pod"):
+        out.append("pod_path needs scope: container or pod")
+    if "as" in guard and guard["as"] not in READINGS:
+        out.append(f"as: {guard['as']!r} is not one of {', '.join(READINGS)}")
+    if "is" not in guard:
+        out.append("an entry says what the field is (is: a condition or a list of them)")
+    for condition in _listed(guard.get("is", [])):
+        out.extend(_condition_problems(condition))
+    return out
+
+
+def _fix_problems(fix: Any) -> list[str]:
+    if fix is False:
+        return []
+    if not isinstance(fix, dict) or fix.get("op") not in FIX_OPERATIONS:
+        return [f"fix: false, or op: one of {', '.join(FIX_OPERATIONS)}"]
+    return [f"fix: unknown key {key!r} (a rule's fix has op, value, safe and applies at its finding's path)"
+            for key in sorted(set(fix) - {"op", "value", "safe"})]
 
 
 def _condition_problems(condition: Any) -> list[str]:
@@ -220,22 +393,31 @@ def _condition_problems(condition: Any) -> list[str]:
     (op, arg), = condition.items()
     if op not in COMPARISONS:
         return [f"unknown operator {op!r}"]
-    if op in ("in", "not_in") and isinstance(arg, dict):
+    if op in _LIST_ARGS and isinstance(arg, dict):
         known = ", ".join(VALUE_SETS)
-        return [] if list(arg) == ["set"] and arg["set"] in VALUE_SETS else [f"{op}: a named set is one of {known}"]
-    if op in ("in", "not_in") and not isinstance(arg, list):
+        if set(arg) - {"set", "except"} or arg.get("set") not in VALUE_SETS:
+            return [f"{op}: a named set is one of {known} ({{set: name, except: [..]}})"]
+        return [] if isinstance(arg.get("except", []), list) else [f"{op}: except takes a list"]
+    if op in _LIST_ARGS and not isinstance(arg, list):
         return [f"{op} takes a list or a named set"]
-    if op == "matches":
+    if op in ("matches", "any_matches"):
         try:
             re.compile(arg)
         except (re.error, TypeError) as exc:
-            return [f"matches: bad regular expression {arg!r} ({exc})"]
+            return [f"{op}: bad regular expression {arg!r} ({exc})"]
     if op in ("gt", "ge", "lt", "le") and _number(arg) is None:
         return [f"{op} takes a number"]
     return []
 
 
 # -- paths -----------------------------------------------------------------------------------
+
+
+def steps(path: str) -> tuple[Any, ...]:
+    """The steps of a rule's path, in the API server's notation (:mod:`kubeharden.model.fieldpath`):
+    ``a.b`` fields, ``[key.with.dots]`` map keys (annotations, labels), ``[0]`` list indexes.
+    Raises ValueError for text that is no such path."""
+    return tuple(split(path))
 
 
 class _Lookup(dict):
@@ -249,15 +431,39 @@ class _Lookup(dict):
         return self.default
 
 
-def _dig(root: Any, parts: tuple[str, ...]) -> Any:
+def _dig(root: Any, parts: tuple[Any, ...]) -> Any:
     node = root
     for part in parts:
-        node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and -len(node) <= part < len(node) else None
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
     return node
 
 
-def _at(root: dict[str, Any], parts: tuple[str, ...]) -> tuple[Any, dict[str, Any] | None, str]:
+def path_reader(root: Any, pod: PodView | None = None) -> Callable[[str, str, tuple[Any, ...]], Any]:
+    """The ``when:``/``unless:`` reader of a unit whose paths start at ``root`` (pod spec, object, facts);
+    ``pod_path`` entries read ``pod``'s template as a Pod (metadata and spec)."""
+    def read(kind: str, name: str, parts: tuple[Any, ...]) -> Any:
+        return _dig(_pod_template(pod) if kind == "pod_path" else root, parts)
+
+    return read
+
+
+def _named(parts: tuple[Any, ...], container: str) -> tuple[Any, ...]:
+    """``parts`` with ``{container}`` in each step replaced by the container's name (after parsing, so a
+    name that looks like path syntax stays one key)."""
+    return tuple(p.replace("{container}", container) if isinstance(p, str) else p for p in parts)
+
+
+def _pod_template(pod: PodView | None) -> dict[str, Any]:
+    return {"metadata": pod.template_meta, "spec": pod.spec} if pod is not None else {}
+
+
+def _at(root: dict[str, Any], parts: tuple[Any, ...]) -> tuple[Any, dict[str, Any] | None, Any]:
     """(value, the mapping that holds it or None, its key) of the path ``parts`` below ``root``."""
+    if isinstance(parts[-1], int):  # a list entry: no key to point at
+        return _dig(root, parts), None, None
     holder = _dig(root, parts[:-1])
     holder = holder if isinstance(holder, dict) else None
     return (holder.get(parts[-1]) if holder is not None else None), holder, parts[-1]
@@ -294,10 +500,13 @@ def _render(rule: dict[str, Any], key: str, **values: Any) -> str:
 
 
 def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callable[..., int | None],
-               names: Callable[[], dict[str, Any]]) -> Iterator[Violation]:
+               names: Callable[[], dict[str, Any]], read: Callable[[str, str, tuple[Any, ...]], Any],
+               paths: tuple[tuple[Any, ...], ...] | None = None) -> Iterator[Violation]:
     """Apply a path rule (each path, per ``items`` entry when given) below ``root``, which sits at field
-    path ``base`` of the object. A violation's path is the judged field's (absent or not), or the entry's
-    when the rule reports at ``line: item``."""
+    path ``base`` of the object, when its guards hold (``read`` reads the unit for them). A violation's
+    path is the judged field's (absent or not), or the entry's when the rule reports at ``line: item``."""
+    if not rule.applies(read):
+        return
     if rule.items is None:
         entries: list[tuple[dict[str, Any], str]] = [(root, base)]
     else:
@@ -305,23 +514,35 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
                    if isinstance(e, dict)]
     for entry, entry_path in entries:
         item = None if rule.items is None else entry
-        for name, parts in zip(rule.fields, rule.paths, strict=True):
-            value, holder, key = _at(entry, parts)
+        for name, parts in zip(rule.fields, paths or rule.paths, strict=True):
+            written, holder, key = _at(entry, parts)
+            value = rule.read(written)
             which = rule.judge(value)
             if which is None:
                 continue
             at = rule.line_at
             if at == "item":
                 where = line(item)
-            elif at:
-                where = line(entry, at)
+            elif rule.line_steps:
+                holder_at = _dig(entry, rule.line_steps[:-1])
+                where = line(holder_at if isinstance(holder_at, dict) else None, rule.line_steps[-1])
             elif value is not None:
                 where = line(holder, key)
             else:
                 where = line(*_unset_anchor(entry, parts)) if item is None else line(item)
-            yield Violation(_render(rule.raw, which, field=name, value=_show(value), where="", level="",
-                                    item=_Lookup(item), **names()), line=where,
-                            path=entry_path if at == "item" else join(entry_path, *parts))
+            path = entry_path if at == "item" else join(entry_path, *parts)
+            picked = rule.matched(value)
+            yield Violation(_render(rule.raw, which, field=name, where="", level="", item=_Lookup(item),
+                                    **_value_fields(value, written, picked), **names()),
+                            line=where, path=path, fix=rule.violation_fix(path, written, picked))
+
+
+def _value_fields(value: Any, written: Any, picked: list[int]) -> dict[str, Any]:
+    """Message fields of a judged value: ``{value}`` (shown), ``{values}`` (every entry of a list),
+    ``{written}`` (the value as the manifest has it, before an ``as:`` reading), ``{matched}``."""
+    every = ", ".join(map(str, value)) if isinstance(value, list) else _show(value)
+    return {"value": _show(value), "values": every, "written": written,
+            "matched": ", ".join(str(value[i]) for i in picked)}
 
 
 # -- runners per scope -------------------------------------------------------------------------
@@ -357,34 +578,56 @@ def effective_setting(c: ContainerView, name: str) -> Setting:
 
 
 def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator[Violation]:
+    def read(kind: str, name: str, parts: tuple[Any, ...]) -> Any:
+        if kind == "container_field":
+            setting = effective_setting(c, name)
+            return setting.value if setting.level != "unset" else None
+        if kind == "pod_path":  # annotations keyed by container name: [container.apparmor…/{container}]
+            return _dig(_pod_template(c.pod), _named(parts, c.name))
+        return _dig(c.raw, parts)
+
+    def names() -> dict[str, Any]:
+        image = image_reference(c.raw.get("image"))
+        return {"container": c.name, "image": _Lookup(parse_image(image)._asdict() if image else {})}
+
     for rule in compiled:
         if rule.linux_only and c.pod.is_windows:
             continue
         if rule.containers is not None and c.list_name not in rule.containers:
             continue
         if "path" in rule.raw:
-            yield from _path_rule(rule, c.raw, c.path, c.line, lambda: {"container": c.name})
+            yield from _path_rule(rule, c.raw, c.path, c.line, names, read)
+            continue
+        if "pod_path" in rule.raw:  # a field of the pod template (an annotation), judged per container
+            yield from _path_rule(rule, _pod_template(c.pod), c.pod.spec_path.rpartition(".")[0], c.line, names,
+                                  read, tuple(_named(parts, c.name) for parts in rule.paths))
+            continue
+        if not rule.applies(read):
             continue
         for name in rule.fields:
             setting = effective_setting(c, name)
             is_set = setting.level != "unset"
-            which = rule.judge(setting.value if is_set else None)
+            written = setting.value if is_set else None
+            value = rule.read(written)
+            which = rule.judge(value)
             if which is None:
                 continue
             line = c.line(setting.holder, setting.key) if is_set else c.line(c.sc or None, None)
             # The field where it is set (the pod's, when inherited), else where it belongs: the container's.
             base = c.pod.spec_path if setting.level == "pod" else c.path
-            yield Violation(_render(rule.raw, which, field=name, value=_show(setting.value),
-                                    where=_WHERE[setting.level], level=setting.level, container=c.name,
-                                    item=_Lookup(None)),
-                            line=line, path=join(base, "securityContext", *name.split(".")))
+            path = join(base, "securityContext", *name.split("."))
+            picked = rule.matched(value)
+            yield Violation(_render(rule.raw, which, field=name, where=_WHERE[setting.level], level=setting.level,
+                                    item=_Lookup(None), **_value_fields(value, written, picked), **names()),
+                            line=line, path=path, fix=rule.violation_fix(path, written, picked))
 
 
 def _pod(compiled: tuple[CompiledRule, ...], pod: PodView) -> Iterator[Violation]:
+    read = path_reader(pod.spec, pod)
     for rule in compiled:
         if rule.linux_only and pod.is_windows:
             continue
-        yield from _path_rule(rule, pod.spec, pod.spec_path, pod.line, dict)
+        yield from _path_rule(rule, pod.spec, pod.spec_path, pod.line, dict, read)
 
 
 def _object(compiled: tuple[CompiledRule, ...], obj: K8sObject) -> Iterator[Violation]:
@@ -392,8 +635,24 @@ def _object(compiled: tuple[CompiledRule, ...], obj: K8sObject) -> Iterator[Viol
         return {"name": obj.name, "namespace": obj.namespace, "annotations": _Lookup(obj.annotations, "?"),
                 "kind": obj.kind}
 
+    read = path_reader(obj.raw)
     for rule in compiled:
-        yield from _path_rule(rule, obj.raw, "", obj.line, names)
+        yield from _path_rule(rule, obj.raw, "", obj.line, names, read)
+
+
+def _facts(compiled: tuple[CompiledRule, ...], components: tuple[str, ...],
+           facts: ComponentFacts) -> Iterator[Violation]:
+    if components and facts.component not in components:
+        return
+    view = facts.view()
+
+    def names() -> dict[str, Any]:
+        return {"component": facts.component, "node": facts.node}
+
+    read = path_reader(view)
+    for rule in compiled:
+        for v in _path_rule(rule, view, "", facts.line, names, read):
+            yield v._replace(obj=facts)
 
 
 def _inventory(compiled: tuple[CompiledRule, ...], kinds: tuple[str, ...], inventory: Any) -> Iterator[Violation]:
@@ -412,6 +671,8 @@ def runner(control: Control) -> Callable[[Any], Iterator[Violation]]:
         return lambda pod: _pod(compiled, pod)
     if control.scope == "object":
         return lambda obj: _object(compiled, obj)
+    if control.scope == "facts":
+        return lambda facts: _facts(compiled, control.kinds, facts)
     return lambda inventory: _inventory(compiled, control.kinds, inventory)
 
 
@@ -428,6 +689,12 @@ def run_pod_rule(control: Control, pod: PodView) -> Iterator[Violation]:
 def run_object_rule(control: Control, obj: K8sObject) -> Iterator[Violation]:
     """Findings of an object-scope rule over ``obj`` (paths start at the object root)."""
     return _object(compile_rules(control), obj)
+
+
+def run_facts_rule(control: Control, facts: ComponentFacts) -> Iterator[Violation]:
+    """Findings of a facts-scope rule over one component's facts (paths start at ``facts.view()``), when
+    the control's ``kinds`` (the components it judges) include it; each violation's ``obj`` is ``facts``."""
+    return _facts(compile_rules(control), control.kinds, facts)
 
 
 def run_inventory_rule(control: Control, inventory: Any) -> Iterator[Violation]:

@@ -58,7 +58,8 @@ class Evaluator:
         self.duplicate_hint = SCOPE_HINT
         self._duplicates = DuplicateIndex(SCOPE_HINT)
         self._by_scope: dict[str, list[tuple[Control, Runner]]] = {s: [] for s in
-                                                                   ("container", "pod", "object", "inventory")}
+                                                                   ("container", "pod", "object", "inventory",
+                                                                    "facts")}
         for control in self.controls:
             self._by_scope[control.scope].append((control, self._runner(control)))
         self._object_kinds = {k for c, _ in self._by_scope["object"] for k in c.kinds if k != "*"}

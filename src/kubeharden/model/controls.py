@@ -20,7 +20,7 @@ MAPPING_KEYS = ("cis", "pss", "kubescape", "checkov", "trivy", "polaris", "kube-
 RELATIONS = ("equivalent", "related")
 #: The relation of IDs listed without one (the shape before relations existed); tests reject it.
 UNREVIEWED = "unreviewed"
-SCOPES = ("container", "pod", "object", "inventory")
+SCOPES = ("container", "pod", "object", "inventory", "facts")
 #: Profiles, each running the controls of the one before it and more. ``minimal`` was called
 #: ``baseline``, which is also a Pod Security Standards level that means something else.
 PROFILES = ("minimal", "default", "strict")
@@ -38,7 +38,8 @@ INPUTS = ("manifest", "cluster", "node", "admission")
 #: object, which every input but node files carries; a cross-object (inventory) control needs the
 #: other objects too, which one admission request does not hold.
 DEFAULT_INPUTS = {"container": ("manifest", "cluster", "admission"), "pod": ("manifest", "cluster", "admission"),
-                  "object": ("manifest", "cluster", "admission"), "inventory": ("manifest", "cluster")}
+                  "object": ("manifest", "cluster", "admission"), "inventory": ("manifest", "cluster"),
+                  "facts": ("node",)}
 #: What a catalogue example is (``examples: input:``), with the language its text is shown in: a
 #: manifest (the default), a Dockerfile, an OCI image configuration (read as a saved image whose
 #: reference is EXAMPLE_IMAGE), or a vulnerability report; ``examples: with:`` gives manifests

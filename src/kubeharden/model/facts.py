@@ -19,7 +19,8 @@ arrives as a manifest or in an audit event's request body.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 #: Namespaces Kubernetes creates and uses itself ("Namespaces" > "Initial namespaces").
@@ -123,6 +124,55 @@ def sensitive_reason(path: str) -> str | None:
     return None
 
 
-__all__ = ["BASELINE_CAPABILITIES", "RUNTIME_SOCKETS", "SENSITIVE_DIRS", "SENSITIVE_TREES", "SYSTEM_NAMESPACES",
+#: The components a node or control-plane host runs ("Kubernetes Components" in the Kubernetes documentation).
+COMPONENTS: tuple[str, ...] = ("kubelet", "kube-proxy", "kube-apiserver", "kube-controller-manager",
+                               "kube-scheduler", "etcd")
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentFacts:
+    """Typed facts about one component (:data:`COMPONENTS`) on one node, as a node source reads them.
+
+    * ``settings``: the component's **effective** configuration, named as its configuration API names
+      it (``authentication.anonymous.enabled`` of KubeletConfiguration, kubelet.config.k8s.io/v1beta1):
+      the configuration file, overridden by the flags that override it, with the defaults the
+      component applies filled in. Merging is the source's job, because the defaults differ between
+      flag and file (the kubelet's ``--anonymous-auth`` defaults to true, the configuration file's
+      ``authentication.anonymous.enabled`` to false), so a rule reads one value that is the truth.
+    * ``flags``: the command line as given, by flag name without dashes (``{"anonymous-auth": "false"}``);
+      for components configured by flags only (kube-apiserver), this is where their settings are.
+    * ``files``: the files the component depends on, by absolute path:
+      ``{"/var/lib/kubelet/config.yaml": {"mode": "0600", "owner": "root", "group": "root"}}``.
+    * ``file`` and ``first_line``: where the facts were read (a configuration file, a static pod
+      manifest, a snapshot of the node); ``settings`` loaded from YAML keep each key's line.
+
+    Rules see :meth:`view`: ``{"component", "node", "settings", "flags", "files"}``.
+    """
+
+    component: str
+    node: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    flags: Mapping[str, Any] = field(default_factory=dict)
+    files: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    file: str | None = None
+    first_line: int | None = None
+
+    def view(self) -> dict[str, Any]:
+        """The mapping rule paths start at (``settings.authentication.anonymous.enabled``)."""
+        return {"component": self.component, "node": self.node, "settings": self.settings, "flags": self.flags,
+                "files": self.files}
+
+    def line(self, holder: Any = None, key: Any = None) -> int | None:
+        """Line of ``holder[key]`` when ``holder`` was loaded with key lines, else of ``holder``, else
+        the first line of the facts."""
+        key_line = getattr(holder, "key_line", None)
+        found = key_line(key) if key_line is not None and key is not None else None
+        if found is None:
+            found = getattr(holder, "line", None)
+        return found if isinstance(found, int) else self.first_line
+
+
+__all__ = ["BASELINE_CAPABILITIES", "COMPONENTS", "ComponentFacts", "RUNTIME_SOCKETS",
+           "SENSITIVE_DIRS", "SENSITIVE_TREES", "SYSTEM_NAMESPACES",
            "capability_name", "dangerous_capabilities", "has_backsteps", "normalize_host_path", "path_under",
            "sensitive_reason"]

@@ -97,6 +97,20 @@ class Setting(NamedTuple):
 UNSET = Setting(None, None, None, "unset")
 
 
+def apparmor_type(annotation: Any) -> str:
+    """The appArmorProfile type a beta AppArmor annotation value stands for (``runtime/default`` ->
+    ``RuntimeDefault``, ``localhost/<profile>`` -> ``Localhost``, ``unconfined`` -> ``Unconfined``; any
+    other value as written). Kubernetes docs, "Restrict a Container's Access to Resources with AppArmor"."""
+    value = str(annotation)
+    if value == "runtime/default":
+        return "RuntimeDefault"
+    if value.startswith("localhost/"):
+        return "Localhost"
+    if value == "unconfined":
+        return "Unconfined"
+    return value
+
+
 @dataclass(slots=True)
 class ContainerView:
     pod: PodView
@@ -157,16 +171,7 @@ class ContainerView:
         value = annotations.get(key)
         if value is None:
             return UNSET
-        value = str(value)
-        if value == "runtime/default":
-            kind = "RuntimeDefault"
-        elif value.startswith("localhost/"):
-            kind = "Localhost"
-        elif value == "unconfined":
-            kind = "Unconfined"
-        else:
-            kind = value
-        return Setting(kind, annotations, key, "annotation")
+        return Setting(apparmor_type(value), annotations, key, "annotation")
 
     def line(self, holder: Any = None, key: str | None = None) -> int | None:
         """Line of ``holder[key]`` or, failing that, of this container."""
