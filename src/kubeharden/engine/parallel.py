@@ -43,7 +43,7 @@ from kubeharden.model.inventory import Inventory, PodRecord
 from kubeharden.model.objects import K8sObject, Provenance, ResourceRef
 from kubeharden.model.results import PssEntry
 from kubeharden.sources.files import ReadOptions, iter_paths, skipped_reason
-from kubeharden.sources.registry import read_inputs, source_for
+from kubeharden.sources.registry import is_unit, read_inputs, source_for
 
 #: Inputs smaller than this are scanned in the calling process: starting workers costs more.
 PARALLEL_MIN_BYTES = 1024 * 1024
@@ -235,7 +235,7 @@ def _plan(n: int, path: str) -> list[Unit]:
     """The units of command-line path number ``n``: itself when a source claims it (or stdin), else its files."""
     if path == "-" or source_for(path) is not None:
         return [(n, path)]
-    return [(n, item) for item in iter_paths([path])]
+    return [(n, item) for item in iter_paths([path], is_unit)]
 
 
 def _units(scopes: list[list[Unit]]) -> Iterator[Unit]:

@@ -43,10 +43,16 @@ class ReadOptions:
     namespace_strict: bool = False
     #: Files never read, by (st_dev, st_ino), with the reason (the report this run writes).
     skip_files: dict[tuple[int, int], str] = field(default_factory=dict)
+    #: Options of registered sources, by source name (the Helm source's rendering options …).
+    source_options: dict[str, Any] = field(default_factory=dict)
 
 
-def iter_paths(paths: Iterable[str]) -> Iterator[str | Problem]:
-    """Expand the command line into files (sorted, recursive); ``-`` stays ``-``."""
+def iter_paths(paths: Iterable[str], is_unit: Callable[[str], bool] | None = None) -> Iterator[str | Problem]:
+    """Expand the command line into files (sorted, recursive); ``-`` stays ``-``.
+
+    ``is_unit(folder)`` says which folders below a PATH are read whole by another source (a Helm
+    chart, a Kustomize folder): they are yielded as they are, never walked into.
+    """
     for raw in paths:
         if raw == "-":
             yield "-"
@@ -54,10 +60,12 @@ def iter_paths(paths: Iterable[str]) -> Iterator[str | Problem]:
         path = Path(raw)
         if path.is_dir():
             for root, dirs, files in os.walk(path, onerror=None):
-                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
-                for name in sorted(files):
-                    if name.lower().endswith(MANIFEST_SUFFIXES):
-                        yield os.path.join(root, name)
+                units = sorted(d for d in dirs if is_unit is not None and d not in _SKIP_DIRS
+                               and is_unit(os.path.join(root, d)))
+                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and d not in units)
+                entries = [os.path.join(root, name) for name in files if name.lower().endswith(MANIFEST_SUFFIXES)]
+                entries.extend(os.path.join(root, d) for d in units)
+                yield from sorted(entries)
         elif path.is_file():
             yield str(path)
         elif path.exists():

@@ -9,13 +9,16 @@ listed: it reads every input no other source claims.
 
 from __future__ import annotations
 
+import argparse
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from kubeharden.model.findings import OWN_OUTPUT, Problem
 from kubeharden.model.objects import K8sObject
-from kubeharden.sources import snapshot
-from kubeharden.sources.files import ReadOptions, read_objects, skipped_reason
+from kubeharden.sources import helm, kustomize, snapshot
+from kubeharden.sources.files import ReadOptions, iter_paths, read_objects, skipped_reason
 
 Item = K8sObject | Problem
 
@@ -37,14 +40,37 @@ class Source:
     read: Callable[[str, ReadOptions], Iterator[Item]]
     unpacks: frozenset[str] = field(default=frozenset())
     unpack: Callable[[K8sObject, ReadOptions], Iterator[Item]] | None = None
+    #: command-line options of its own: ``add_options(parser)`` adds them to every command that
+    #: reads inputs, ``options(args)`` turns them into ``ReadOptions.source_options[name]``
+    add_options: Callable[[argparse.ArgumentParser], None] | None = None
+    options: Callable[[argparse.Namespace], Any] | None = None
 
 
 #: Every source but files, in the order they are asked; the first that claims an input reads it.
 SOURCES: tuple[Source, ...] = (
     Source("snapshot", snapshot.claims, snapshot.read, frozenset({snapshot.KIND}), snapshot.unpack_snapshot),
+    Source("helm", helm.claims, helm.read, add_options=helm.add_options, options=helm.options_from),
+    Source("kustomize", kustomize.claims, kustomize.read),
 )
 
 _UNPACKERS = {kind: source.unpack for source in SOURCES if source.unpack is not None for kind in source.unpacks}
+
+
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    """The command-line options of every source that has some."""
+    for source in SOURCES:
+        if source.add_options is not None:
+            source.add_options(parser)
+
+
+def source_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``ReadOptions.source_options`` from a parsed command line."""
+    return {source.name: source.options(args) for source in SOURCES if source.options is not None}
+
+
+def is_unit(path: str) -> bool:
+    """Whether a folder met while walking an input is read whole by a source (a chart, a Kustomize folder)."""
+    return source_for(path) is not None
 
 
 def source_for(path: str) -> Source | None:
@@ -63,12 +89,21 @@ def read_inputs(paths: Iterable[str], options: ReadOptions | None = None) -> Ite
     for path in paths:
         source = source_for(path)
         if source is None:
-            stream = read_objects([path], options)
+            stream = _walked(path, options)
         elif (reason := skipped_reason(path, options.skip_files)) is not None:
             stream = iter([Problem("note", OWN_OUTPUT, f"{reason}; not read as input", file=path)])
         else:
             stream = source.read(path, options)
         yield from _opened(stream, options) if _UNPACKERS else stream
+
+
+def _walked(path: str, options: ReadOptions) -> Iterator[Item]:
+    """A file, stdin or a folder; folders that a source reads whole (charts among manifests) go to it."""
+    for item in iter_paths([path], is_unit):
+        if isinstance(item, Problem) or item == "-" or os.path.isfile(item):
+            yield from read_objects([item], options) if not isinstance(item, Problem) else [item]
+        else:
+            yield from read_inputs([item], options)
 
 
 def _opened(stream: Iterator[Item], options: ReadOptions) -> Iterator[Item]:

@@ -1,0 +1,297 @@
+"""Helm template text: which template line emitted each rendered line, and which ``.Values`` drive it.
+
+Helm renders Go templates (https://helm.sh/docs/chart_template_guide/); its output no longer
+says where a line came from. Two analyses of a template's own text recover it:
+
+* :func:`instrument` appends a marker (`` #@kh<line>@``) to every template line whose end lies
+  outside any action, so that the marker is copied verbatim into the output (before a trailing
+  ``-}}`` action instead, whose trimming would otherwise stop at the marker). Rendering the
+  instrumented chart and reading the markers (:func:`line_table`) maps each rendered line to
+  the template line that emitted it; a line produced by an action (``toYaml … | nindent``,
+  ``include``) ends before the marker of the action's line, so it maps to that line. Lines
+  inside ``define``/``block`` (named templates, whose output may be compared or hashed) get no
+  marker; their output maps to the line that includes them.
+* :func:`values_references` reads, per template line, the ``.Values`` paths its actions use,
+  resolving ``.`` inside ``with``/``range`` blocks, and the paths of the enclosing ``if``
+  conditions (a literal ``hostNetwork: true`` under ``{{ if .Values.hostNetwork }}``).
+
+What cannot be traced (docs/helm-kustomize.md): output of named templates (``include``) maps to
+the line that includes it; values reached through variables (``$x := .Values.a``), ``index``,
+``tpl`` or ``get`` are not named.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+MARKER = re.compile(r" #@kh(\d+)@")
+_OPENERS = frozenset({"if", "range", "with", "define", "block"})
+_CHAIN = re.compile(r"(?<![\w)\]])(\$?)((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+_LONE_DOT = re.compile(r"(?<![\w)\]$.])\.(?![\w.])")
+_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|\'(?:[^\'\\\n]|\\.)*\'')
+ROOT = "<root>"  # the context ``.`` of a template's top level: .Values, .Release …
+
+
+@dataclass(slots=True)
+class Action:
+    """One ``{{ … }}``: its offsets in the text, the 1-based lines it starts and ends on, and its body."""
+
+    start: int
+    end: int
+    start_line: int
+    end_line: int
+    body: str
+    trim_left: bool
+    trim_right: bool
+
+    @property
+    def words(self) -> list[str]:
+        return self.body.split()
+
+    @property
+    def keyword(self) -> str:
+        words = self.words
+        return words[0] if words and not self.body.startswith("/*") else ""
+
+
+def actions(text: str) -> list[Action]:
+    """Every action of a Go template, in order (an unterminated one runs to the end of the text)."""
+    found: list[Action] = []
+    pos = 0
+    line = 1
+    while True:
+        start = text.find("{{", pos)
+        if start < 0:
+            return found
+        line += text.count("\n", pos, start)
+        end = _action_end(text, start + 2)
+        raw = text[start + 2:end - 2] if end <= len(text) and text[end - 2:end] == "}}" else text[start + 2:end]
+        trim_left = raw.startswith("-") and raw[1:2] in (" ", "\t", "\n", "\r")
+        trim_right = raw.endswith("-") and raw[-2:-1] in (" ", "\t", "\n", "\r")
+        body = raw[1 if trim_left else 0:len(raw) - (1 if trim_right else 0)].strip()
+        end_line = line + text.count("\n", start, end)
+        found.append(Action(start, end, line, end_line, body, trim_left, trim_right))
+        pos, line = end, end_line
+
+
+def _action_end(text: str, pos: int) -> int:
+    """Offset just after the ``}}`` closing the action whose body starts at ``pos``."""
+    n = len(text)
+    stripped = text[pos:pos + 4].lstrip("- ")
+    if stripped.startswith("/*"):
+        close = text.find("*/", pos)
+        close = text.find("}}", close + 2) if close >= 0 else -1
+        return n if close < 0 else close + 2
+    i = pos
+    while i < n:
+        c = text[i]
+        if c in "\"'`":
+            i = _string_end(text, i)
+            continue
+        if c == "}" and text.startswith("}}", i):
+            return i + 2
+        i += 1
+    return n
+
+
+def _string_end(text: str, i: int) -> int:
+    quote = text[i]
+    j = i + 1
+    while j < len(text):
+        if text[j] == "\\" and quote != "`":
+            j += 2
+            continue
+        if text[j] == quote or (text[j] == "\n" and quote != "`"):
+            return j + 1
+        j += 1
+    return j
+
+
+def instrument(text: str) -> str:
+    """``text`` with a line marker on every line where one cannot change what the template renders.
+
+    The marker goes at the end of the line, or, when the line ends with an action that trims the
+    whitespace after it (``-}}``), just before that action; lines that end inside an action or
+    inside a named template, and blank lines (which a following ``{{-`` trims away), get none.
+    """
+    acts = actions(text)
+    named = _named_spans(acts)
+    out: list[str] = []
+    offset = 0
+    index = 0
+    lines = text.split("\n")
+    for number, line in enumerate(lines, 1):
+        end = offset + len(line)
+        while index < len(acts) and acts[index].end <= end:
+            index += 1
+        inside_action = index < len(acts) and acts[index].start < end
+        last = acts[index - 1] if index else None
+        if inside_action or not line.strip() or number == len(lines) or any(a <= end < b for a, b in named):
+            out.append(line)
+        elif last is not None and last.trim_right and last.end > offset and not text[last.end:end].strip():
+            if last.start >= offset:
+                cut = last.start - offset
+                out.append(f"{line[:cut]} #@kh{number}@{line[cut:]}")
+            else:
+                out.append(line)
+        else:
+            out.append(f"{line} #@kh{number}@")
+        offset = end + 1
+    return "\n".join(out)
+
+
+def _named_spans(acts: list[Action]) -> list[tuple[int, int]]:
+    """Text offsets covered by ``define``/``block`` bodies."""
+    spans: list[tuple[int, int]] = []
+    stack: list[tuple[str, int]] = []
+    for act in acts:
+        keyword = act.keyword
+        if keyword in _OPENERS:
+            stack.append((keyword, act.start))
+        elif keyword == "end" and stack:
+            opener, start = stack.pop()
+            if opener in ("define", "block"):
+                spans.append((start, act.end))
+    return spans
+
+
+def line_table(instrumented: str, rendered: str) -> list[int | None] | None:
+    """Template line of each rendered line (index 0 is line 1), or None when the outputs do not align.
+
+    ``instrumented`` is the output of the instrumented template, ``rendered`` the real output;
+    they align when they have the same number of lines (markers never add a line). A rendered
+    line takes its first marker (the line of its key, when trimming joined template lines); a
+    line without one takes the next marker below it (the line of the action that printed it).
+    """
+    marked = instrumented.split("\n")
+    real = rendered.split("\n")
+    if len(marked) != len(real):
+        return None
+    table: list[int | None] = [None] * len(marked)
+    following: int | None = None
+    for i in range(len(marked) - 1, -1, -1):
+        found = MARKER.findall(marked[i])
+        if found:
+            following = int(found[0])
+        table[i] = following
+    return table
+
+
+@dataclass(slots=True)
+class LineValues:
+    """The ``.Values`` paths one template line uses, and those of the ``if`` conditions around it."""
+
+    used: list[str] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)
+
+
+def values_references(text: str) -> dict[int, LineValues]:
+    """Template line -> the values paths (``worker.securityContext``) it uses and the enclosing conditions.
+
+    A path inside ``range`` ends in ``[]`` for the element (``ports[].containerPort``).
+    """
+    acts = actions(text)
+    stack: list[tuple[str, str | None, list[str]]] = []  # keyword, context, condition paths
+    found: dict[int, LineValues] = {}
+    for act in acts:
+        keyword = act.keyword
+        ctx = _context(stack)
+        if keyword == "end":
+            if stack:
+                stack.pop()
+            continue
+        if keyword in ("define", "block"):
+            stack.append((keyword, None, []))
+            continue
+        if keyword == "else" and stack:
+            words = act.words
+            opener, outer, _ = stack.pop()
+            ctx = _context(stack)
+            if len(words) > 1 and words[1] in ("if", "with"):
+                stack.append(_opened(words[1], " ".join(words[2:]), ctx))
+            else:
+                stack.append((opener, outer if opener != "with" else ctx, []))
+            continue
+        if keyword in ("if", "range", "with"):
+            stack.append(_opened(keyword, " ".join(act.words[1:]), ctx))
+            for number in range(act.start_line, act.end_line + 1):
+                found.setdefault(number, LineValues()).used.extend(references(" ".join(act.words[1:]), ctx))
+            continue
+        paths = references(act.body, ctx)
+        if paths:
+            for number in range(act.start_line, act.end_line + 1):
+                found.setdefault(number, LineValues()).used.extend(paths)
+    conditions = _conditions_by_line(acts, text.split("\n"))
+    for number, paths in conditions.items():
+        found.setdefault(number, LineValues()).conditions.extend(paths)
+    return found
+
+
+def _context(stack: list[tuple[str, str | None, list[str]]]) -> str | None:
+    return stack[-1][1] if stack else ROOT
+
+
+def _opened(keyword: str, expression: str, ctx: str | None) -> tuple[str, str | None, list[str]]:
+    paths = references(expression, ctx)
+    if keyword == "if":
+        return keyword, ctx, paths
+    target = paths[0] if len(paths) == 1 and ":=" not in expression else None
+    if keyword == "range":
+        return keyword, f"{target}[]" if target else None, paths
+    return keyword, target, paths
+
+
+def _conditions_by_line(acts: list[Action], lines: list[str]) -> dict[int, list[str]]:
+    """Line -> the values paths of the innermost ``if``/``with`` condition whose block holds the line.
+
+    A block that holds a whole object (a line starting ``kind:``) switches the object on or off
+    rather than setting a field, so its condition is not given to the fields inside.
+    """
+    out: dict[int, list[str]] = {}
+    stack: list[tuple[int, list[str], str | None]] = []
+    for act in acts:
+        keyword = act.keyword
+        ctx = stack[-1][2] if stack else ROOT
+        if keyword in _OPENERS:
+            expression = " ".join(act.words[1:])
+            paths = references(expression, ctx) if keyword in ("if", "with") else []
+            inner_ctx = ctx if keyword == "if" else (paths[0] if keyword == "with" and len(paths) == 1 else None)
+            if keyword == "range":
+                ranged = references(expression, ctx)
+                inner_ctx = f"{ranged[0]}[]" if len(ranged) == 1 and ":=" not in expression else None
+            stack.append((act.end_line, paths, inner_ctx))
+        elif keyword == "else" and stack:
+            words = act.words
+            start, _, inner = stack.pop()
+            paths = references(" ".join(words[2:]), ctx) if len(words) > 1 and words[1] in ("if", "with") else []
+            stack.append((act.end_line, paths, inner))
+        elif keyword == "end" and stack:
+            start, paths, _ = stack.pop()
+            if paths and not any(line.startswith("kind:") for line in lines[start:act.start_line]):
+                for number in range(start + 1, act.start_line + 1):
+                    out.setdefault(number, paths)
+    return out
+
+
+def references(expression: str, ctx: str | None) -> list[str]:
+    """The values paths an action's expression reads, in order, without repeats.
+
+    ``ctx`` is what ``.`` is: :data:`ROOT`, a values path (inside ``with``/``range``) or None
+    (unknown: inside a named template or a range over something else).
+    """
+    text = _STRING.sub('""', expression)
+    paths: list[str] = []
+    for dollar, chain in _CHAIN.findall(text):
+        parts = chain[1:].split(".")
+        if parts[0] == "Values" and (dollar or ctx == ROOT):
+            path = ".".join(parts[1:])
+        elif not dollar and ctx not in (None, ROOT):
+            path = f"{ctx}.{'.'.join(parts)}"
+        else:
+            continue
+        if path and path not in paths:
+            paths.append(path)
+    if ctx not in (None, ROOT) and _LONE_DOT.search(text) and ctx not in paths:
+        paths.append(ctx)
+    return paths
