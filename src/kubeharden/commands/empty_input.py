@@ -91,7 +91,7 @@ def _hints(paths: list[str], problems: list[Problem], command: str) -> list[str]
 
 
 def _folders_with(names: tuple[str, ...], folders: list[str], files: list[str]) -> list[str]:
-    """Folders holding one of ``names`` that no source renders (a chart or Kustomize folder a source read is not one)."""
+    """Folders holding one of ``names`` that no source reads (one the Helm or Kustomize source read is not one)."""
     found = {d for d in folders if any(os.path.isfile(os.path.join(d, n)) for n in names)}
     found |= {os.path.dirname(f) or "." for f in files if os.path.basename(f) in names}
     return sorted({os.path.normpath(d) for d in found if source_for(d) is None})

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from kubeharden.report.trace import change_hint, trace_text
 from kubeharden.model.findings import NOTHING_CHECKED, OWN_OUTPUT, Finding, Severity
 from kubeharden.model.guide import GUIDE_POINTER, requirement_url
 from kubeharden.model.pods import TEMPLATE_EVALUATED
@@ -53,7 +54,11 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
             detail.append(f.message)
             if f.line:
                 detail.append(f"  (line {f.line})", style="dim")
-            detail.append(f"\nfix: {f.remediation}", style="green")
+            traced = trace_text(f.trace)
+            if traced:
+                detail.append(f"\nfrom: {traced}", style="cyan")
+            hint = change_hint(f.trace)
+            detail.append(f"\nfix: {f.remediation}" + (f" In the source: {hint}." if hint else ""), style="green")
             detail.append(f"\nwhy: {f.control.title}. Guide ", style="dim")
             for n, nsa_id in enumerate(f.control.nsa):
                 detail.append(", " if n else "", style="dim")

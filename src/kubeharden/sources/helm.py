@@ -127,7 +127,8 @@ def read(path: str, options: ReadOptions) -> Iterator[K8sObject | Problem]:
         yield from _read_chart(helm, chart, path, opts, options)
 
 
-def _read_chart(helm: Any, chart: Any, path: str, opts: HelmOptions, options: ReadOptions) -> Iterator[K8sObject | Problem]:
+def _read_chart(helm: Any, chart: Any, path: str, opts: HelmOptions,
+                options: ReadOptions) -> Iterator[K8sObject | Problem]:
     name = chart.name or path
     missing = _missing_dependencies(chart)
     if missing:
@@ -219,7 +220,7 @@ def _render(helm: Any, chart: Any, values: dict[str, Any], opts: HelmOptions, na
     render_opts: dict[str, Any] = {"name": opts.release_name, "namespace": namespace or "default",
                                    "is_install": True}
     if opts.kube_version:
-        render_opts["kube_version"] = opts.kube_version if opts.kube_version.startswith("v") else f"v{opts.kube_version}"
+        render_opts["kube_version"] = f"v{opts.kube_version.removeprefix('v')}"
     if opts.api_versions:
         render_opts["api_versions"] = list(opts.api_versions)
     rendered: dict[str, str] = json.loads(_native.call_string("helm_render", chart._raw(), json.dumps(values),
@@ -256,7 +257,7 @@ def _archive(chart: Any, limit: int) -> dict[str, bytes]:
     with tempfile.TemporaryDirectory(prefix="kubeharden-helm-") as tmp:
         try:
             packaged = chart.save(tmp)
-        except Exception:  # noqa: BLE001 - tracing is optional; the objects were rendered already
+        except Exception:
             return {}
         files: dict[str, bytes] = {}
         _unpack(packaged, "", files, limit)
@@ -266,7 +267,7 @@ def _archive(chart: Any, limit: int) -> dict[str, bytes]:
 def _unpack(archive: str | bytes, prefix: str, files: dict[str, bytes], limit: int) -> None:
     """Regular files of a chart archive (and of subchart archives inside it) into ``files``."""
     try:
-        fileobj = io.BytesIO(archive) if isinstance(archive, bytes) else open(archive, "rb")  # noqa: SIM115
+        fileobj = io.BytesIO(archive) if isinstance(archive, bytes) else open(archive, "rb")
         with fileobj, tarfile.open(fileobj=fileobj, mode="r:gz") as tar:
             for member in tar:
                 if not member.isfile() or member.size > limit:

@@ -28,7 +28,14 @@ import yaml
 from kubeharden.model.findings import Problem
 from kubeharden.model.objects import K8sObject
 from kubeharden.sources.files import ReadOptions, mebibytes, parse_text
-from kubeharden.sources.kustomize_trace import KustomizeTracer, PatchIndex, base_document, load_yaml_file, relabel, shown
+from kubeharden.sources.kustomize_trace import (
+    KustomizeTracer,
+    PatchIndex,
+    base_document,
+    load_yaml_file,
+    relabel,
+    shown,
+)
 
 SOURCE = "kustomize"
 #: The file names Kustomize reads in a folder (kubectl kustomize DIR),
