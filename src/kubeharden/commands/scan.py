@@ -38,8 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "status: 0 clean, 1 findings at or above --fail-on, 2 usage, 3 unreadable "
                                    "input (docs/exit-codes.md).",
                        **examples("kubeharden scan k8s/ --fail-on high                      # gate CI on high+",
-                                  "kubectl kustomize overlays/prod | kubeharden scan -f sarif -o k.sarif -",
-                                  "kubeharden scan --profile strict --control KH-POD-004 app.yaml"))
+                                  "kubeharden scan chart/ --values-matrix chart/values.yaml prod.yaml  # per values set",
+                                  "kubeharden scan -f sarif -o k.sarif overlays/prod   # built with kubectl kustomize"))
     add_input_options(p)
     add_config_options(p)
     add_output_options(p, FORMATS, "table")
@@ -52,11 +52,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="what cross-object controls (ServiceAccounts, NetworkPolicies, RBAC) see together: all "
                         "inputs as one cluster (default), or each PATH argument as its own (independent apps "
                         "or variants of one app in one repository)")
+    p.add_argument("--values-matrix", action="extend", nargs="+", default=[], metavar="FILE",
+                   help="scan each chart once per values file (each on top of --values), as separate scopes; every "
+                        "finding names its values set (docs/helm-kustomize.md)")
     p.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
                    help="processes that read and check files in parallel (default: one per CPU, "
                         f"{default_jobs()} here; 1 checks everything in this process). Reports are the same "
                         "for any N; inputs under 1 MiB are always checked in this process")
     p.set_defaults(func=run)
+
+
+def _values_set(args: argparse.Namespace, file: str) -> argparse.Namespace:
+    """The command line of one ``--values-matrix`` run: ``file`` after the ``--values`` files."""
+    return argparse.Namespace(**{**vars(args), "values": [*args.values, file], "values_set": file})
 
 
 def _jobs(text: str) -> int:
@@ -115,7 +123,15 @@ def run(args: argparse.Namespace) -> int:
             return not evaluator.needs_full_object(kind)
 
         jobs = args.jobs or default_jobs()
-        if jobs > 1:
+        if args.values_matrix:
+            # one scope per values set: the same chart under prod values is another cluster than under defaults
+            sets = [[Counted(open_inputs(_values_set(args, file), [path], shallow)) for path in args.paths]
+                    for file in args.values_matrix]
+            stream = evaluator.run_scopes(freezing(item for c in counted for item in c) for counted in sets)
+
+            def objects_read() -> list[int]:
+                return [sum(counted[n].objects for counted in sets) for n in range(len(args.paths))]
+        elif jobs > 1:
             options = read_options(args)
             options.shallow_kind = shallow
             counts = [0] * len(args.paths)

@@ -88,7 +88,8 @@ def options_from(args: argparse.Namespace) -> HelmOptions:
                        set_string=tuple(getattr(args, "set_string", None) or ()),
                        release_name=getattr(args, "release_name", None) or DEFAULT_RELEASE,
                        kube_version=getattr(args, "kube_version", None),
-                       api_versions=tuple(getattr(args, "api_versions", None) or ()))
+                       api_versions=tuple(getattr(args, "api_versions", None) or ()),
+                       values_set=getattr(args, "values_set", None))
 
 
 def claims(path: str) -> bool:
@@ -390,6 +391,9 @@ class HelmTracer:
         template = origin.template or ""
         found = self.references.get(template, {}).get(line) if line is not None else None
         candidates = (found.used or found.conditions) if found else []
+        names = [part for part in re.split(r"\.|\[[^\]]*\]", path) if part]
+        if found and found.key and found.used and found.key != (names[-1] if names else None):
+            candidates = []  # the line writes another field (the line of a mapping whose field is missing)
         if not candidates:
             return replace(origin, line=line)
         prefix = self._prefix(template)

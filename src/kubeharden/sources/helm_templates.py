@@ -30,6 +30,7 @@ _OPENERS = frozenset({"if", "range", "with", "define", "block"})
 _CHAIN = re.compile(r"(?<![\w)\]])(\$?)((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 _LONE_DOT = re.compile(r"(?<![\w)\]$.])\.(?![\w.])")
 _STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|\'(?:[^\'\\\n]|\\.)*\'')
+_KEY = re.compile(r"^\s*(?:-\s+)?([\"']?[A-Za-z0-9_.\-/]+[\"']?)\s*:(?:\s|$)")
 ROOT = "<root>"  # the context ``.`` of a template's top level: .Values, .Release …
 
 
@@ -184,6 +185,8 @@ class LineValues:
 
     used: list[str] = field(default_factory=list)
     conditions: list[str] = field(default_factory=list)
+    #: the YAML key the line writes (``privileged`` of ``privileged: {{ .Values.x }}``), None when an action leads
+    key: str | None = None
 
 
 def values_references(text: str) -> dict[int, LineValues]:
@@ -222,9 +225,13 @@ def values_references(text: str) -> dict[int, LineValues]:
         if paths:
             for number in range(act.start_line, act.end_line + 1):
                 found.setdefault(number, LineValues()).used.extend(paths)
-    conditions = _conditions_by_line(acts, text.split("\n"))
+    lines = text.split("\n")
+    conditions = _conditions_by_line(acts, lines)
     for number, paths in conditions.items():
         found.setdefault(number, LineValues()).conditions.extend(paths)
+    for number, values in found.items():
+        key = _KEY.match(lines[number - 1]) if number <= len(lines) else None
+        values.key = key.group(1).strip("'\"") if key else None
     return found
 
 
