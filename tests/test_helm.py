@@ -7,14 +7,13 @@ https://helm.sh/docs/chart_template_guide/); the corpus chart is microservices-d
 from __future__ import annotations
 
 import json
-import os
 import tarfile
 from pathlib import Path
 
 import pytest
 
 from kubeharden.cli import main
-from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK
+from kubeharden.exitcodes import INPUT_ERRORS, OK
 from kubeharden.model.findings import Problem
 from kubeharden.sources.files import ReadOptions
 from kubeharden.sources.helm import HelmOptions, claims, read
@@ -266,3 +265,22 @@ def test_the_corpus_chart_renders_and_every_traced_line_is_a_template_line(capsy
         assert f["trace"]["values_file"] == str(CORPUS_CHART / "values.yaml")
         assert values[f["trace"]["values_line"] - 1].strip() == "resources:"
         assert "toYaml .Values." in Path(f["file"]).read_text().splitlines()[f["line"] - 1]
+
+
+def test_a_chart_among_manifests_gives_the_same_report_with_worker_processes(tmp_path, monkeypatch):
+    from kubeharden.engine import parallel
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    write_chart(tmp_path / "tree" / "web", values=VALUES.replace("privileged: false", "privileged: true"))
+    (tmp_path / "tree" / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+    (tmp_path / "tree" / "z.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n")
+    reports = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"report-{jobs}.json"
+        main(["scan", "--no-config", "-f", "json", "--fail-on", "none", "--jobs", jobs, "-o", str(out),
+              str(tmp_path / "tree")])
+        reports.append(out.read_bytes())
+    assert reports[0] == reports[1]
+    data = json.loads(reports[0])
+    [finding] = by_control(data, "KH-POD-004")
+    assert finding["trace"]["values_path"] == "worker.privileged"

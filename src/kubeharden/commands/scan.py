@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "status: 0 clean, 1 findings at or above --fail-on, 2 usage, 3 unreadable "
                                    "input (docs/exit-codes.md).",
                        **examples("kubeharden scan k8s/ --fail-on high                      # gate CI on high+",
-                                  "kubeharden scan chart/ --values-matrix chart/values.yaml prod.yaml  # per values set",
+                                  "kubeharden scan chart/ --values-matrix chart/values.yaml prod.yaml  # each set",
                                   "kubeharden scan -f sarif -o k.sarif overlays/prod   # built with kubectl kustomize"))
     add_input_options(p)
     add_config_options(p)

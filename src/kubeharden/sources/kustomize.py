@@ -130,7 +130,7 @@ def _build_metadata(obj: K8sObject, root: str) -> tuple[str | None, list[str]]:
     """The resource file and the kustomization files of the transformers, read from and removed off ``obj``."""
     meta = obj.raw.get("metadata")
     annotations = meta.get("annotations") if isinstance(meta, dict) else None
-    if not isinstance(annotations, dict):
+    if not isinstance(meta, dict) or not isinstance(annotations, dict):
         return None, []
     origin = _yaml(annotations.pop(ORIGIN, None))
     transformations = _yaml(annotations.pop(TRANSFORMATIONS, None))

@@ -128,7 +128,7 @@ class PatchIndex:
 
     def for_object(self, kustomizations: list[str], obj: K8sObject) -> list[Patch]:
         """The patches of ``kustomizations`` (in order) that target ``obj``."""
-        found = []
+        found: list[Patch] = []
         for file in kustomizations:
             if file not in self._by_file:
                 self._by_file[file] = list(_patches(file))
@@ -148,36 +148,30 @@ def _patches(kustomization: str) -> list[Patch]:
         return []
     folder = os.path.dirname(kustomization)
     found: list[Patch] = []
-    entries = doc.get("patches")
-    for entry in entries if isinstance(entries, list) else []:
-        if not isinstance(entry, dict):
-            continue
-        target = entry.get("target") if isinstance(entry.get("target"), dict) else {}
-        found.extend(_bodies(entry, "patch", "path", folder, kustomization, target))
-    for key in ("patchesStrategicMerge",):
-        items = doc.get(key)
-        for index, item in enumerate(items if isinstance(items, list) else []):
-            if isinstance(item, str) and "\n" not in item:
-                found.extend(_from_file(os.path.join(folder, item), {}))
-            elif isinstance(item, str):
-                found.extend(_inline(item, kustomization, (line_of(items) or 1) + index, {}))
-    items = doc.get("patchesJson6902")
-    for entry in items if isinstance(items, list) else []:
-        if isinstance(entry, dict):
-            target = entry.get("target") if isinstance(entry.get("target"), dict) else {}
-            found.extend(_bodies(entry, "patch", "path", folder, kustomization, target))
+    for key in ("patches", "patchesJson6902"):  # the second is the deprecated form of the first
+        entries = doc.get(key)
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict):
+                target = entry.get("target")
+                found.extend(_bodies(entry, folder, kustomization, target if isinstance(target, dict) else {}))
+    items = doc.get("patchesStrategicMerge")  # deprecated: file names or inline patches
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        if isinstance(item, str) and "\n" not in item:
+            found.extend(_from_file(os.path.join(folder, item), {}))
+        elif isinstance(item, str):  # an inline patch: its line is approximate (one item per line assumed)
+            found.extend(_inline(item, kustomization, (line_of(items) or 1) + index, {}))
     return found
 
 
-def _bodies(entry: Any, inline_key: str, path_key: str, folder: str, kustomization: str,
-            target: dict[str, Any]) -> list[Patch]:
-    if isinstance(entry.get(path_key), str):
-        return _from_file(os.path.join(folder, entry[path_key]), target)
-    text = entry.get(inline_key)
+def _bodies(entry: dict[str, Any], folder: str, kustomization: str, target: dict[str, Any]) -> list[Patch]:
+    """The patch of one ``patches`` entry: from its ``path`` file, or its inline ``patch`` text."""
+    if isinstance(entry.get("path"), str):
+        return _from_file(os.path.join(folder, entry["path"]), target)
+    text = entry.get("patch")
     if isinstance(text, str):
-        key_line = entry.key_line(inline_key) if isinstance(entry, LineMap) else None
+        key_line = entry.key_line("patch") if isinstance(entry, LineMap) else None
         # a block scalar (``patch: |-``) starts on the line after its key
-        return _inline(text, kustomization, (key_line or 0) + 1 if key_line else None, target)
+        return _inline(text, kustomization, key_line + 1 if key_line else None, target)
     return []
 
 
