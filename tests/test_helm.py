@@ -284,3 +284,79 @@ def test_a_chart_among_manifests_gives_the_same_report_with_worker_processes(tmp
     data = json.loads(reports[0])
     [finding] = by_control(data, "KH-POD-004")
     assert finding["trace"]["values_path"] == "worker.privileged"
+
+
+def test_sarif_and_table_say_which_value_to_change(tmp_path, capsys):
+    import jsonschema
+
+    chart = write_chart(tmp_path / "web")
+    prod = tmp_path / "prod.yaml"
+    prod.write_text("worker:\n  privileged: true\n")
+    main(["scan", "--no-config", "-f", "sarif", "--fail-on", "none", "--control", "KH-POD-004", str(chart),
+          "--values", str(prod)])
+    log = json.loads(capsys.readouterr().out)
+    schema = json.loads((Path(__file__).parent / "fixtures" / "sarif-schema-2.1.0.json").read_text())
+    jsonschema.validate(log, schema)
+    [result] = log["runs"][0]["results"]
+    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 19
+    [related] = result["relatedLocations"]
+    assert related["physicalLocation"]["artifactLocation"]["uri"].endswith("prod.yaml")
+    assert related["physicalLocation"]["region"]["startLine"] == 2
+    assert "change .Values.worker.privileged" in result["message"]["text"]
+    main(["scan", "--no-config", "--fail-on", "none", "--control", "KH-POD-004", str(chart), "--values", str(prod)])
+    table = " ".join(capsys.readouterr().out.split())
+    assert "from: value .Values.worker.privileged (set at" in table and "In the source: change" in table
+
+
+TRICKY = """\
+{{- define "web.labels" -}}
+app: web
+tier: {{ .Values.tier }}
+{{- end }}
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  labels:
+    {{- include "web.labels" . | nindent 4 }}
+spec:
+  {{- if .Values.hostPID -}}
+  {{- "\\n  hostPID: true" }}
+  {{- end }}
+
+  containers:
+  - name: web
+    image: {{ .Values.image.repository }}:{{ .Values.image.tag }}
+    {{- with .Values.securityContext }}
+    securityContext: {{- toYaml . | nindent 6 }}
+    {{- end }}
+"""
+
+
+def test_trimming_named_templates_and_inline_with_keep_lines_exact(tmp_path):
+    values = "tier: front\nhostPID: true\nimage: {repository: nginx, tag: '1.27'}\nsecurityContext:\n  privileged: true\n"
+    chart = write_chart(tmp_path / "web", {"pod.yaml": TRICKY}, values=values)
+    [pod] = list(read(str(chart), ReadOptions()))
+    assert pod.raw["spec"]["hostPID"] is True and pod.raw["metadata"]["labels"] == {"app": "web", "tier": "front"}
+    assert pod.line(pod.raw["metadata"], "labels") == 9
+    assert pod.line(pod.raw["metadata"]["labels"], "tier") == 10  # a named template: the line that includes it
+    container = pod.raw["spec"]["containers"][0]
+    assert pod.line(container, "image") == 18
+    assert pod.line(container["securityContext"], "privileged") == 20
+    trace = pod.origin.at(20, "spec.containers[0].securityContext.privileged")
+    assert (trace.values_path, trace.values_line) == ("securityContext.privileged", 5)
+    image = pod.origin.at(18, "spec.containers[0].image")
+    assert image.values_path == "image.repository"  # the first value the line reads
+
+
+def test_a_template_whose_lines_cannot_be_aligned_is_said_not_guessed(tmp_path, monkeypatch):
+    from kubeharden.sources import helm as helm_source
+
+    chart = write_chart(tmp_path / "web")
+    # an instrumentation that adds a line stands for any template whose two renders differ in lines
+    monkeypatch.setattr(helm_source, "instrument", lambda text: "\n" + text)
+    items = list(read(str(chart), ReadOptions()))
+    [note] = [i for i in items if isinstance(i, Problem)]
+    assert note.level == "note" and "could not be traced" in note.message
+    [deployment] = [i for i in items if not isinstance(i, Problem)]
+    assert deployment.origin.line is None and deployment.line(deployment.raw["spec"], "template") is None

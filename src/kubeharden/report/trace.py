@@ -50,7 +50,7 @@ def related(trace: Provenance | None) -> list[tuple[str, int | None, str]]:
     if trace is None:
         return []
     out = []
-    if trace.values_file and trace.values_file.startswith("--") is False:
+    if trace.values_file and not trace.values_file.startswith("--"):  # --set has no file
         out.append((trace.values_file, trace.values_line, f".Values.{trace.values_path} is set here"))
     if trace.patch_file:
         out.append((trace.patch_file, trace.patch_line, "the patch that sets this field"))

@@ -329,8 +329,11 @@ def _relabel(node: Any, table: list[int | None] | None) -> None:
     if isinstance(node, LineMap):
         lines = node.lines
         node.line = _mapped(table, node.line)
-        if lines:
-            node.lines = {key: _mapped(table, line) or 0 for key, line in lines.items()}
+        mapped = {key: _mapped(table, line) or node.line for key, line in lines.items()}
+        if lines and None not in mapped.values():
+            node.lines = mapped  # type: ignore[assignment]
+        else:
+            node._lines = ()  # no key line known: lines are asked of the mapping, which says None
         for value in node.values():
             _relabel(value, table)
     elif isinstance(node, LineList):
@@ -392,7 +395,7 @@ class HelmTracer:
         found = self.references.get(template, {}).get(line) if line is not None else None
         candidates = (found.used or found.conditions) if found else []
         names = [part for part in re.split(r"\.|\[[^\]]*\]", path) if part]
-        if found and found.key and found.used and found.key != (names[-1] if names else None):
+        if found and found.key and found.used and found.key not in names:
             candidates = []  # the line writes another field (the line of a mapping whose field is missing)
         if not candidates:
             return replace(origin, line=line)

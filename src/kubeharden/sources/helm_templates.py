@@ -113,8 +113,9 @@ def instrument(text: str) -> str:
     """``text`` with a line marker on every line where one cannot change what the template renders.
 
     The marker goes at the end of the line, or, when the line ends with an action that trims the
-    whitespace after it (``-}}``), just before that action; lines that end inside an action or
-    inside a named template, and blank lines (which a following ``{{-`` trims away), get none.
+    whitespace after it (``-}}``), just before that action unless it trims before it too (``{{- … -}}``:
+    no marker); lines that end inside an action or inside a named template, and blank lines (which a
+    following ``{{-`` trims away), get none.
     """
     acts = actions(text)
     named = _named_spans(acts)
@@ -131,7 +132,7 @@ def instrument(text: str) -> str:
         if inside_action or not line.strip() or number == len(lines) or any(a <= end < b for a, b in named):
             out.append(line)
         elif last is not None and last.trim_right and last.end > offset and not text[last.end:end].strip():
-            if last.start >= offset:
+            if last.start >= offset and not last.trim_left:  # before ``{{-`` it would stop that trimming too
                 cut = last.start - offset
                 out.append(f"{line[:cut]} #@kh{number}@{line[cut:]}")
             else:

@@ -84,8 +84,11 @@ def _relabel(node: Any, base: Any, fallback: int | None) -> None:
     own = own or fallback
     if isinstance(node, LineMap):
         node.line = own
-        if node.lines or len(node) == 0:
-            node.lines = {key: (_key_line(base, key) or own or 0) for key in node}
+        mapped = {key: _key_line(base, key) or own for key in node}
+        if None in mapped.values():
+            node._lines = ()  # no key line known: lines are asked of the mapping, which says None
+        else:
+            node.lines = mapped  # type: ignore[assignment]
         for key, value in node.items():
             child = base.get(key) if isinstance(base, dict) else None
             _relabel(value, child, _key_line(base, key) or own)
