@@ -360,3 +360,37 @@ def test_a_template_whose_lines_cannot_be_aligned_is_said_not_guessed(tmp_path, 
     assert note.level == "note" and "could not be traced" in note.message
     [deployment] = [i for i in items if not isinstance(i, Problem)]
     assert deployment.origin.line is None and deployment.line(deployment.raw["spec"], "template") is None
+
+
+def test_without_the_helm_sdk_the_message_says_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "helm_python", None)  # import fails as when it is not installed
+    [problem] = list(read(str(write_chart(tmp_path / "web")), ReadOptions()))
+    assert problem.level == "error" and "helm-python-sdk is not installed" in problem.message
+    assert "pip install" in problem.message
+
+
+def test_values_references_resolve_with_range_else_and_dollar():
+    from kubeharden.sources.helm_templates import values_references
+
+    template = """\
+{{- with .Values.pod }}
+hostIPC: {{ .hostIPC }}
+{{- end }}
+{{- if .Values.debug }}
+command: [sleep]
+{{- else }}
+command: [serve]
+{{- end }}
+ports:
+{{- range .Values.ports }}
+- containerPort: {{ .port }}
+  name: {{ $.Values.prefix }}
+{{- end }}
+"""
+    refs = values_references(template)
+    assert refs[2].used == ["pod.hostIPC"] and refs[2].key == "hostIPC"
+    assert refs[5].conditions == ["debug"] and refs[7].conditions == ["debug"]  # both branches
+    assert refs[11].used == ["ports[].port"] and refs[12].used == ["prefix"]
+    assert refs[11].conditions == ["ports"]

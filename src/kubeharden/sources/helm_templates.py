@@ -190,96 +190,78 @@ class LineValues:
     key: str | None = None
 
 
+@dataclass(slots=True)
+class _Block:
+    """An open ``if``/``with``/``range``/``define`` block: what ``.`` is inside and outside, the
+    values paths of the condition of its current branch, and the line that branch starts on."""
+
+    keyword: str
+    outer: str | None
+    inner: str | None
+    condition: list[str]
+    start: int
+
+
 def values_references(text: str) -> dict[int, LineValues]:
     """Template line -> the values paths (``worker.securityContext``) it uses and the enclosing conditions.
 
-    A path inside ``range`` ends in ``[]`` for the element (``ports[].containerPort``).
+    A path inside ``range`` ends in ``[]`` for the element (``ports[].containerPort``). The
+    condition of a line is that of the innermost ``if``/``with``/``range`` holding it, ``else``
+    branches included (the same value decides them); a block that holds a whole object (a line
+    starting ``kind:``) switches the object on or off rather than setting a field, so its
+    condition is not given to the fields inside.
     """
-    acts = actions(text)
-    stack: list[tuple[str, str | None, list[str]]] = []  # keyword, context, condition paths
+    lines = text.split("\n")
     found: dict[int, LineValues] = {}
-    for act in acts:
+    stack: list[_Block] = []
+    for act in actions(text):
         keyword = act.keyword
-        ctx = _context(stack)
+        ctx = stack[-1].inner if stack else ROOT
         if keyword == "end":
             if stack:
-                stack.pop()
-            continue
-        if keyword in ("define", "block"):
-            stack.append((keyword, None, []))
+                _close(stack.pop(), act.start_line, lines, found)
             continue
         if keyword == "else" and stack:
+            block = stack.pop()
+            _close(block, act.start_line, lines, found)
             words = act.words
-            opener, outer, _ = stack.pop()
-            ctx = _context(stack)
             if len(words) > 1 and words[1] in ("if", "with"):
-                stack.append(_opened(words[1], " ".join(words[2:]), ctx))
+                stack.append(_open(words[1], " ".join(words[2:]), block.outer, act.end_line))
             else:
-                stack.append((opener, outer if opener != "with" else ctx, []))
+                stack.append(_Block(block.keyword, block.outer, block.outer if block.keyword != "if" else block.inner,
+                                    block.condition, act.end_line))
             continue
-        if keyword in ("if", "range", "with"):
-            stack.append(_opened(keyword, " ".join(act.words[1:]), ctx))
-            for number in range(act.start_line, act.end_line + 1):
-                found.setdefault(number, LineValues()).used.extend(references(" ".join(act.words[1:]), ctx))
-            continue
-        paths = references(act.body, ctx)
-        if paths:
-            for number in range(act.start_line, act.end_line + 1):
-                found.setdefault(number, LineValues()).used.extend(paths)
-    lines = text.split("\n")
-    conditions = _conditions_by_line(acts, lines)
-    for number, paths in conditions.items():
-        found.setdefault(number, LineValues()).conditions.extend(paths)
+        if keyword in _OPENERS:
+            block = _open(keyword, " ".join(act.words[1:]), ctx, act.end_line)
+            stack.append(block)
+            paths = block.condition
+        else:
+            paths = references(act.body, ctx)
+        for number in range(act.start_line, act.end_line + 1) if paths else ():
+            found.setdefault(number, LineValues()).used.extend(p for p in paths if p not in found[number].used)
     for number, values in found.items():
         key = _KEY.match(lines[number - 1]) if number <= len(lines) else None
         values.key = key.group(1).strip("'\"") if key else None
     return found
 
 
-def _context(stack: list[tuple[str, str | None, list[str]]]) -> str | None:
-    return stack[-1][1] if stack else ROOT
-
-
-def _opened(keyword: str, expression: str, ctx: str | None) -> tuple[str, str | None, list[str]]:
-    paths = references(expression, ctx)
-    if keyword == "if":
-        return keyword, ctx, paths
+def _open(keyword: str, expression: str, outer: str | None, line: int) -> _Block:
+    if keyword in ("define", "block"):  # a named template: what ``.`` is depends on the caller
+        return _Block(keyword, outer, None, [], line)
+    paths = references(expression, outer)
     target = paths[0] if len(paths) == 1 and ":=" not in expression else None
-    if keyword == "range":
-        return keyword, f"{target}[]" if target else None, paths
-    return keyword, target, paths
+    inner = outer if keyword == "if" else (f"{target}[]" if keyword == "range" and target else target)
+    return _Block(keyword, outer, inner, paths, line)
 
 
-def _conditions_by_line(acts: list[Action], lines: list[str]) -> dict[int, list[str]]:
-    """Line -> the values paths of the innermost ``if``/``with`` condition whose block holds the line.
-
-    A block that holds a whole object (a line starting ``kind:``) switches the object on or off
-    rather than setting a field, so its condition is not given to the fields inside.
-    """
-    out: dict[int, list[str]] = {}
-    stack: list[tuple[int, list[str], str | None]] = []
-    for act in acts:
-        keyword = act.keyword
-        ctx = stack[-1][2] if stack else ROOT
-        if keyword in _OPENERS:
-            expression = " ".join(act.words[1:])
-            paths = references(expression, ctx) if keyword in ("if", "with") else []
-            inner_ctx = ctx if keyword == "if" else (paths[0] if keyword == "with" and len(paths) == 1 else None)
-            if keyword == "range":
-                ranged = references(expression, ctx)
-                inner_ctx = f"{ranged[0]}[]" if len(ranged) == 1 and ":=" not in expression else None
-            stack.append((act.end_line, paths, inner_ctx))
-        elif keyword == "else" and stack:
-            words = act.words
-            start, _, inner = stack.pop()
-            paths = references(" ".join(words[2:]), ctx) if len(words) > 1 and words[1] in ("if", "with") else []
-            stack.append((act.end_line, paths, inner))
-        elif keyword == "end" and stack:
-            start, paths, _ = stack.pop()
-            if paths and not any(line.startswith("kind:") for line in lines[start:act.start_line]):
-                for number in range(start + 1, act.start_line + 1):
-                    out.setdefault(number, paths)
-    return out
+def _close(block: _Block, end: int, lines: list[str], found: dict[int, LineValues]) -> None:
+    """Give the block's condition to the lines of its branch that have none from an inner block."""
+    if not block.condition or any(line.startswith("kind:") for line in lines[block.start:end - 1]):
+        return
+    for number in range(block.start + 1, end + 1):
+        values = found.setdefault(number, LineValues())
+        if not values.conditions:
+            values.conditions.extend(block.condition)
 
 
 def references(expression: str, ctx: str | None) -> list[str]:

@@ -33,11 +33,20 @@ _MAX_PATCH_BYTES = 8 * 1024 * 1024
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
-@lru_cache(maxsize=256)
 def _documents(file: str) -> tuple[Any, ...]:
+    """The YAML documents of ``file`` (with lines), read once per version of the file; () when unreadable."""
     try:
-        if os.path.getsize(file) > _MAX_PATCH_BYTES:
-            return ()
+        stat = os.stat(file)
+    except OSError:
+        return ()
+    return _read_documents(file, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=256)
+def _read_documents(file: str, mtime_ns: int, size: int) -> tuple[Any, ...]:
+    if size > _MAX_PATCH_BYTES:
+        return ()
+    try:
         with open(file, encoding="utf-8-sig") as fh:
             text = fh.read()
     except (OSError, UnicodeDecodeError):
