@@ -185,3 +185,13 @@ def test_rbac_and_generators_read_overlays(tmp_path, capsys):
     assert "default-deny" in capsys.readouterr().out
     assert main(["netpol", "can-reach", "default/prod-web", "internet", str(overlay)]) == OK
     assert "prod-web" in capsys.readouterr().out
+
+
+@needs_kubectl
+def test_a_patch_that_only_merges_into_a_mapping_is_not_blamed_for_it(tmp_path, capsys, monkeypatch):
+    write_overlay(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    _, report = scan(capsys, "overlay")
+    pod_level = [f for f in report["findings"] if f["path"] == "spec.template.spec"]
+    assert pod_level, "the overlay has pod-level findings (no NetworkPolicy selects it)"
+    assert all(f["trace"]["patch_file"] is None for f in pod_level)  # privileged.yaml merges into the pod spec

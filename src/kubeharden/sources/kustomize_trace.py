@@ -261,7 +261,8 @@ def _merge_line(body: Any, path: str, built: Any) -> int | None:
             line = _key_line(node, step) or line
             node = node[step]
             built_node = built_node.get(step) if isinstance(built_node, dict) else None
-    return line
+    # a mapping in the patch is merged into, not written: a finding on the whole mapping is not the patch's
+    return None if isinstance(node, dict) else line
 
 
 def _json6902_line(ops: list[Any], path: str, built: Any) -> int | None:
