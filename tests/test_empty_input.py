@@ -67,38 +67,36 @@ def test_empty_stdin_is_an_input_problem(monkeypatch, capsys):
     assert "standard input was empty" in nothing_checked(report)[0]["message"]
 
 
-def test_helm_chart_folder_gets_the_helm_template_hint(tmp_path, capsys):
+def test_a_helm_chart_folder_is_rendered_not_skipped(tmp_path, capsys):
     chart = tmp_path / "web"
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text(CHART_YAML)
     (chart / "values.yaml").write_text("replicaCount: 2\n")
-    (chart / "templates" / "deployment.yaml").write_text(TEMPLATE)
+    (chart / "templates" / "deployment.yaml").write_text(TEMPLATE.replace('include "web.fullname" .', ".Release.Name"))
+    code, report = scan_json(capsys, "--fail-on", "none", str(tmp_path))
+    assert code == OK and report["summary"]["kinds"] == {"Deployment": 1}
+    assert nothing_checked(report) == []
+
+
+def test_a_chart_that_cannot_render_is_an_input_error_not_a_hint(tmp_path, capsys):
+    chart = tmp_path / "web"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text(CHART_YAML)
+    (chart / "templates" / "deployment.yaml").write_text(TEMPLATE)  # includes a template it does not define
     code, report = scan_json(capsys, str(tmp_path))
     assert code == INPUT_ERRORS
-    message = nothing_checked(report)[0]["message"]
-    assert f"helm template RELEASE {chart} | kubeharden scan -" in message
-    assert "every document was skipped" in message
-    main(["scan", "--no-config", str(tmp_path)])
-    assert f"{chart} is a Helm chart" in " ".join(capsys.readouterr().out.split())  # the table says it too
+    [error] = [e for e in report["errors"] if e["kind"] == "helm"]
+    assert "chart web cannot be rendered" in error["message"] and "web.fullname" in error["message"]
+    assert "helm template RELEASE" not in nothing_checked(report)[0]["message"]
 
 
-def test_kustomize_folder_gets_the_kubectl_kustomize_hint(tmp_path, capsys):
+def test_a_kustomize_folder_with_a_remote_resource_is_refused(tmp_path, capsys):
     (tmp_path / "kustomization.yaml").write_text(KUSTOMIZATION)
     code, report = scan_json(capsys, str(tmp_path))
     assert code == INPUT_ERRORS
-    assert report["summary"]["objects"] == 0  # a Kustomization is never sent to the API server
-    assert any("Kustomize's own configuration" in n["message"] for n in report["notes"])
-    assert f"kubectl kustomize {tmp_path} | kubeharden scan -" in nothing_checked(report)[0]["message"]
-
-
-def test_a_kustomization_beside_real_objects_is_skipped_and_the_objects_scanned(tmp_path, capsys):
-    (tmp_path / "kustomization.yaml").write_text(KUSTOMIZATION)
-    (tmp_path / "settings.yaml").write_text(CONFIGMAP)
-    code, report = scan_json(capsys, str(tmp_path))
-    assert code == OK and report["summary"]["kinds"] == {"ConfigMap": 1}
-    # the objects are checked as written; a warning says the overlay itself was not built
-    said = nothing_checked(report)
-    assert [e["level"] for e in said] == ["warning"] and "without its patches" in said[0]["message"]
+    [error] = [e for e in report["errors"] if e["kind"] == "kustomize"]
+    assert "remote Kustomize reference" in error["message"] and error["line"] == 5
+    assert error["file"] == str(tmp_path / "kustomization.yaml")
 
 
 def test_everything_skipped_is_an_input_problem(tmp_path, capsys):
@@ -156,17 +154,18 @@ def test_a_path_argument_without_objects_is_said_beside_others(tmp_path, capsys)
     chart = tmp_path / "chart"
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
-    (chart / "templates" / "pod.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}\n")
+    (chart / "templates" / "pod.yaml").write_text("{{- if .Values.enabled }}\napiVersion: v1\nkind: Pod\n"
+                                                  "metadata:\n  name: {{ .Release.Name }}\n{{- end }}\n")
     empty = tmp_path / "empty"
     empty.mkdir()
     code = _main(["scan", "--no-config", "-f", "json", str(examples), str(chart), str(empty)])
     errors = [e for e in _json.loads(capsys.readouterr().out)["errors"] if e["kind"] == "nothing-checked"]
     assert code == 3
+    # the chart rendered nothing with its values: said as for an empty folder
     assert {(e["level"], e["file"]) for e in errors} == {("error", str(chart)), ("error", str(empty))}
-    assert any("helm template RELEASE" in e["message"] for e in errors)
 
 
-def test_a_chart_inside_a_scanned_tree_is_a_warning(tmp_path, capsys):
+def test_a_chart_inside_a_scanned_tree_is_rendered(tmp_path, capsys):
     import json as _json
     import shutil
     from pathlib import Path as _Path
@@ -175,8 +174,11 @@ def test_a_chart_inside_a_scanned_tree_is_a_warning(tmp_path, capsys):
     chart = tmp_path / "chart"
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
-    (chart / "templates" / "pod.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}\n")
+    (chart / "templates" / "pod.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}\n"
+                                                  "spec:\n  containers:\n  - {name: web, image: nginx:1.27}\n")
     _main(["scan", "--no-config", "-f", "json", "--fail-on", "none", str(tmp_path)])
-    said = [e for e in _json.loads(capsys.readouterr().out)["errors"] if e["kind"] == "nothing-checked"]
-    assert [(e["level"], e["file"]) for e in said] == [("warning", str(chart))]
-    assert "its templates were not checked" in said[0]["message"]
+    report = _json.loads(capsys.readouterr().out)
+    assert [e for e in report["errors"] if e["kind"] == "nothing-checked"] == []
+    assert report["summary"]["kinds"]["Pod"] == 1  # the chart's Pod (the hardened example has none)
+    pss = [p for p in report["pss"] if p["resource"]["kind"] == "Pod"]
+    assert [(p["file"], p["line"]) for p in pss] == [(str(chart / "templates" / "pod.yaml"), 1)]

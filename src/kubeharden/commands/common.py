@@ -18,7 +18,7 @@ from kubeharden.model.kinds import DEFAULT_NAMESPACE
 from kubeharden.model.objects import K8sObject
 from kubeharden.report.output import atomic_text
 from kubeharden.sources.files import DEFAULT_MAX_FILE_BYTES, MIB, ReadOptions, mebibytes
-from kubeharden.sources.registry import SOURCES, option_input, read_inputs
+from kubeharden.sources.registry import SOURCES, add_source_options, option_input, read_inputs, source_options
 
 
 def add_input_options(parser: argparse.ArgumentParser, namespace_option: bool = True) -> None:
@@ -29,7 +29,8 @@ def add_input_options(parser: argparse.ArgumentParser, namespace_option: bool = 
     """
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="files or directories (.yaml, .yml, .json, recursive); - for stdin; "
-                             "snapshots (.json.gz, .jsonl, .ndjson; docs/input.md)")
+                             "snapshots (.json.gz, .jsonl, .ndjson; docs/input.md); Helm charts (a folder with "
+                             "Chart.yaml, a .tgz) and Kustomize folders, rendered (docs/helm-kustomize.md)")
     if namespace_option:
         parser.set_defaults(namespace_is_apply=True)
         parser.add_argument("-n", "--namespace", metavar="NS", default=None,
@@ -40,6 +41,7 @@ def add_input_options(parser: argparse.ArgumentParser, namespace_option: bool = 
     parser.add_argument("--allow-empty", action="store_true",
                         help="an input without any Kubernetes object is not an input problem (exit 3) "
                              "but a note")
+    add_source_options(parser)
     for source in SOURCES:  # inputs given by an option of their own (--vuln-report …), docs/sources.md
         if source.option is not None:
             flag, metavar, text = source.option
@@ -101,7 +103,7 @@ def read_options(args: argparse.Namespace) -> ReadOptions:
     """How to read the inputs; the report this run writes (``-o`` or redirected stdout) is skipped."""
     return ReadOptions(max_file_bytes=args.max_file_size, namespace=_given_namespace(args),
                        namespace_strict=getattr(args, "namespace_is_apply", False),
-                       skip_files=report_files(getattr(args, "output", None)))
+                       skip_files=report_files(getattr(args, "output", None)), source_options=source_options(args))
 
 
 def open_inputs(args: argparse.Namespace, paths: Sequence[str] | None = None,

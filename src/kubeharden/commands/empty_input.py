@@ -15,10 +15,9 @@ from collections.abc import Iterable, Iterator
 
 from kubeharden.model.findings import NOTHING_CHECKED, Problem
 from kubeharden.model.objects import K8sObject
+from kubeharden.sources.kustomize import KUSTOMIZATION_NAMES
+from kubeharden.sources.registry import source_for
 
-#: The file names Kustomize reads in a folder (kubectl kustomize DIR),
-#: https://kubectl.docs.kubernetes.io/references/kustomize/glossary/#kustomization-root
-KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 #: The file that makes a folder a Helm chart, https://helm.sh/docs/topics/charts/#the-chartyaml-file
 CHART_NAMES = ("Chart.yaml", "Chart.yml")
 
@@ -92,9 +91,10 @@ def _hints(paths: list[str], problems: list[Problem], command: str) -> list[str]
 
 
 def _folders_with(names: tuple[str, ...], folders: list[str], files: list[str]) -> list[str]:
+    """Folders holding one of ``names`` that no source reads (one the Helm or Kustomize source read is not one)."""
     found = {d for d in folders if any(os.path.isfile(os.path.join(d, n)) for n in names)}
     found |= {os.path.dirname(f) or "." for f in files if os.path.basename(f) in names}
-    return sorted({os.path.normpath(d) for d in found})
+    return sorted({os.path.normpath(d) for d in found if source_for(d) is None})
 
 
 def check_read(paths: Iterable[str], stream: Counted, problems: list[Problem], command: str,

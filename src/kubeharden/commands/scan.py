@@ -43,8 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "status: 0 clean, 1 findings at or above --fail-on, 2 usage, 3 unreadable "
                                    "input (docs/exit-codes.md).",
                        **examples("kubeharden scan k8s/ --fail-on high                      # gate CI on high+",
-                                  "kubectl kustomize overlays/prod | kubeharden scan -f sarif -o k.sarif -",
-                                  "kubeharden scan --profile strict --control KH-POD-004 app.yaml"))
+                                  "kubeharden scan chart/ --values-matrix chart/values.yaml prod.yaml  # each set",
+                                  "kubeharden scan -f sarif -o k.sarif overlays/prod   # built with kubectl kustomize"))
     add_input_options(p)
     add_config_options(p)
     add_output_options(p, FORMATS, "table")
@@ -57,6 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="what cross-object controls (ServiceAccounts, NetworkPolicies, RBAC) see together: all "
                         "inputs as one cluster (default), or each PATH argument as its own (independent apps "
                         "or variants of one app in one repository)")
+    p.add_argument("--values-matrix", action="extend", nargs="+", default=[], metavar="FILE",
+                   help="scan each chart once per values file (each on top of --values), as separate scopes; every "
+                        "finding names its values set (docs/helm-kustomize.md)")
     shown = p.add_argument_group("what the table report shows (display only: the exit code and the other formats "
                                  "keep every finding)")
     shown.add_argument("--severity", type=_severities, metavar="LEVEL[,LEVEL]",
@@ -93,6 +96,11 @@ def _display(args: argparse.Namespace) -> Display:
         floor = frozenset(s for s in Severity if s >= args.min_severity)
         chosen = floor if chosen is None else chosen & floor
     return Display(severities=chosen, compact=args.compact, quiet=args.quiet, group_by=args.group_by)
+
+
+def _values_set(args: argparse.Namespace, file: str) -> argparse.Namespace:
+    """The command line of one ``--values-matrix`` run: ``file`` after the ``--values`` files."""
+    return argparse.Namespace(**{**vars(args), "values": [*args.values, file], "values_set": file})
 
 
 def _jobs(text: str) -> int:
@@ -170,7 +178,15 @@ def run(args: argparse.Namespace) -> int:
             return not evaluator.needs_full_object(kind)
 
         jobs = args.jobs or default_jobs()
-        if jobs > 1:
+        if args.values_matrix:
+            # one scope per values set: the same chart under prod values is another cluster than under defaults
+            sets = [[Counted(open_inputs(_values_set(args, file), [path], shallow)) for path in args.paths]
+                    for file in args.values_matrix]
+            stream = evaluator.run_scopes(freezing(item for c in counted for item in c) for counted in sets)
+
+            def objects_read() -> list[int]:
+                return [sum(counted[n].objects for counted in sets) for n in range(len(args.paths))]
+        elif jobs > 1:
             options = read_options(args)
             options.shallow_kind = shallow
             counts = [0] * len(args.paths)

@@ -284,11 +284,14 @@ class Evaluator:
         fix = v.fix if isinstance(v.fix, Fix) else (
             control.fix.resolve(path, unit_path) if control.fix is not None and v.fix is not False else None)
         severity = self.config.severity_overrides.get(control.id, control.severity)
+        line = v.line if v.line is not None else obj.origin.line
+        origin = obj.origin.at(line, path)  # a rendered input's field: its template, values or patch line
         finding = Finding(
             control=control, severity=severity, resource=obj.ref, container=container,
-            file=obj.origin.file, line=v.line if v.line is not None else obj.origin.line,
-            message=v.message, remediation=v.remediation or control.remediation, source=obj.origin.source,
+            file=origin.file, line=origin.line if origin.traced else line,
+            message=v.message, remediation=v.remediation or control.remediation, source=origin.source,
             container_list=lists.get(container) if lists and container else None, path=path, fix=fix,
+            trace=origin if origin.traced else None,
         )
         suppression = v.suppression or self._suppression(control.id, obj, annotations, container,
                                                          finding.container_list, slug=control.slug)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubeharden.model.fieldpath import relative_to
 from kubeharden.model.guide import requirement_url
-from kubeharden.model.objects import ResourceRef
+from kubeharden.model.objects import Provenance, ResourceRef
 
 if TYPE_CHECKING:
     from kubeharden.model.controls import Control
@@ -118,6 +118,9 @@ class Finding:
     path: str = ""
     #: the mechanical change that resolves it, when there is one
     fix: Fix | None = None
+    #: where a rendered input (Helm chart, Kustomize folder) got the field from: template, values
+    #: path, values file and line, patch file and line (None for plain manifests)
+    trace: Provenance | None = None
 
     @property
     def container_id(self) -> str | None:
@@ -158,6 +161,8 @@ class Finding:
             "fix": self.fix.to_dict() if self.fix else None,
             "fingerprint": self.fingerprint,
         }
+        if self.trace is not None:
+            out["trace"] = self.trace.to_dict()
         if self.suppression is not None:
             out["suppression"] = self.suppression
         return out

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from kubeharden.model.kinds import is_namespaced
 from kubeharden.model.lines import line_of
@@ -31,15 +31,61 @@ class ResourceRef:
         }
 
 
+class Tracer(Protocol):
+    """Traces one field of a rendered object (Helm, Kustomize) back to what produced it."""
+
+    def trace(self, origin: Provenance, line: int | None, path: str) -> Provenance:
+        """The provenance of the field at ``path`` (a field path from the object's root), whose
+        line in ``origin.file`` is ``line``; ``origin`` with the optional fields filled in."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Provenance:
-    """Where an object came from: a file and line, or a live object (``file`` is then None)."""
+    """Where an object (or one of its fields) came from: a file and line, or a live object (``file`` is then None).
+
+    The optional fields are filled for rendered inputs (docs/helm-kustomize.md): ``input`` is the
+    chart or Kustomize folder named on the command line; for Helm, ``file``/``line`` are the
+    template file and line that emitted the field, ``template`` its name in the chart,
+    ``values_path`` the ``.Values`` path that drove it and ``values_file``/``values_line`` where
+    that value is set (``--set`` for the command line), ``values_set`` the values set of a
+    ``--values-matrix`` run; for Kustomize, ``file``/``line`` are the base resource's, and
+    ``patch_file``/``patch_line`` the patch that set the field. ``tracer`` refines an object's
+    provenance to one field's (None for plain manifests).
+    """
 
     file: str | None
     line: int | None
-    source: str = "file"  # file | stdin | cluster | admission
+    source: str = "file"  # file | stdin | cluster | admission | snapshot | helm | kustomize
     #: the object had no ``metadata.namespace``: its namespace is the one the scan was given (-n)
     namespace_defaulted: bool = False
+    input: str | None = None
+    template: str | None = None
+    values_path: str | None = None
+    values_file: str | None = None
+    values_line: int | None = None
+    values_set: str | None = None
+    patch_file: str | None = None
+    patch_line: int | None = None
+    tracer: Tracer | None = field(default=None, compare=False, repr=False)
+
+    def at(self, line: int | None, path: str) -> Provenance:
+        """The provenance of the field at ``path`` whose line is ``line`` (itself without a tracer)."""
+        return self if self.tracer is None else self.tracer.trace(self, line, path)
+
+    @property
+    def traced(self) -> bool:
+        """Whether it says more than a file and line (a rendered input)."""
+        return self.input is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The optional fields, for reports (docs/json-report.md, ``trace``)."""
+        return {name: getattr(self, name) for name in TRACE_FIELDS}
+
+
+#: The fields of a rendered object's provenance that reports show, in order.
+TRACE_FIELDS = ("input", "template", "values_path", "values_file", "values_line", "values_set",
+                "patch_file", "patch_line")
 
 
 @dataclass(slots=True)

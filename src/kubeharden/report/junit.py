@@ -16,6 +16,7 @@ from kubeharden.model.findings import Finding
 from kubeharden.model.guide import requirement_url
 from kubeharden.model.pods import NOT_EVALUATED, TEMPLATE_EVALUATED
 from kubeharden.model.results import ScanResult
+from kubeharden.report.trace import trace_text
 
 
 def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None:
@@ -47,7 +48,8 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
             else:
                 fail = ET.SubElement(case, "failure", message=f.message, type=f.severity.label)
                 fail.text = (f"{f.file}:{f.line}\n{f.message}\nFix: {f.remediation}\n"
-                             "Guide: " + ", ".join(f"{i} ({requirement_url(i)})" for i in control.nsa))
+                             + (f"From: {trace_text(f.trace)}\n" if f.trace is not None else "")
+                             + "Guide: " + ", ".join(f"{i} ({requirement_url(i)})" for i in control.nsa))
                 failures += 1
         tests = max(len(items), 1)
         suite.set("tests", str(tests))

@@ -18,6 +18,7 @@ from kubeharden.model.findings import Finding, Severity
 from kubeharden.model.guide import GUIDE_DOC_URL, requirement_url, title_of
 from kubeharden.model.pods import TEMPLATE_EVALUATED
 from kubeharden.model.results import ScanResult
+from kubeharden.report.trace import change_hint, related
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFO_URI = "https://github.com/kubeharden/kubeharden"
@@ -87,14 +88,31 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
                        "fix": f.fix.to_dict() if f.fix else None},
     }
     if f.file:
-        physical: dict[str, Any] = {"artifactLocation": {"uri": file_uri(f.file)}}
-        if f.line:
-            physical["region"] = {"startLine": f.line}
-        result["locations"][0]["physicalLocation"] = physical
+        result["locations"][0]["physicalLocation"] = _physical(f.file, f.line)
+    if f.trace is not None:
+        # a rendered input (docs/helm-kustomize.md): a patched field is located at its patch; the values
+        # file and the patch are related locations (SARIF 2.1.0, 3.27.22), the trace a property
+        if f.trace.patch_file:
+            result["locations"][0]["physicalLocation"] = _physical(f.trace.patch_file, f.trace.patch_line)
+        result["relatedLocations"] = [
+            {"id": n, "physicalLocation": _physical(file, line), "message": {"text": text}}
+            for n, (file, line, text) in enumerate(related(f.trace) + ([(f.file, f.line, "the base resource")]
+                                                                       if f.trace.patch_file and f.file else []))]
+        result["properties"]["trace"] = f.trace.to_dict()
+        hint = change_hint(f.trace)
+        if hint:
+            result["message"]["text"] += f" In the source: {hint}."
     if f.status == "suppressed" and f.suppression:
         kind = "inSource" if f.suppression.get("kind") == "annotation" else "external"
         result["suppressions"] = [{"kind": kind, "justification": str(f.suppression.get("reason", ""))}]
     return result
+
+
+def _physical(file: str, line: int | None) -> dict[str, Any]:
+    physical: dict[str, Any] = {"artifactLocation": {"uri": file_uri(file)}}
+    if line:
+        physical["region"] = {"startLine": line}
+    return physical
 
 
 def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None:

@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from kubeharden.report.trace import change_hint, trace_text
 from kubeharden.model.findings import NOTHING_CHECKED, OWN_OUTPUT, Finding, Severity
 from kubeharden.model.guide import GUIDE_POINTER, requirement_url
 from kubeharden.model.pods import TEMPLATE_EVALUATED
@@ -302,10 +303,14 @@ def _detail(e: Entry, group_by: str) -> Text:
             detail.append(x.message)
             if x.line:
                 detail.append(f"  (line {x.line})", style="dim")
+    traced = trace_text(f.trace)  # where a rendered field came from: template, values, patch
+    if traced:
+        detail.append(f"\nfrom: {traced}", style="cyan")
     for x in e.folded:
         detail.append(f"\nimplies {x.control.id}: {x.message}", style="dim")
-    if group_by != "control" or any(x.remediation != f.remediation for x in e.findings):
-        detail.append(f"\nfix: {f.remediation}", style="green")
+    hint = change_hint(f.trace)
+    if group_by != "control" or hint or any(x.remediation != f.remediation for x in e.findings):
+        detail.append(f"\nfix: {f.remediation}" + (f" In the source: {hint}." if hint else ""), style="green")
     return detail
 
 

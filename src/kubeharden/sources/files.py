@@ -43,13 +43,18 @@ class ReadOptions:
     namespace_strict: bool = False
     #: Files never read, by (st_dev, st_ino), with the reason (the report this run writes).
     skip_files: dict[tuple[int, int], str] = field(default_factory=dict)
+    #: Options of registered sources, by source name (the Helm source's rendering options …).
+    source_options: dict[str, Any] = field(default_factory=dict)
 
 
-def iter_paths(paths: Iterable[str], also: Callable[[str], bool] | None = None) -> Iterator[str | Problem]:
+def iter_paths(paths: Iterable[str], also: Callable[[str], bool] | None = None,
+               is_unit: Callable[[str], bool] | None = None) -> Iterator[str | Problem]:
     """Expand the command line into files (sorted, recursive); ``-`` stays ``-``.
 
     In folders, files named ``.yaml``, ``.yml`` or ``.json`` are listed, and those whose name
-    ``also`` accepts (the registry's sources find Dockerfiles so).
+    ``also`` accepts (the registry's sources find Dockerfiles so). ``is_unit(folder)`` says which
+    folders below a PATH are read whole by another source (a Helm chart, a Kustomize folder): they
+    are yielded as they are, never walked into.
     """
     for raw in paths:
         if raw == "-":
@@ -58,10 +63,13 @@ def iter_paths(paths: Iterable[str], also: Callable[[str], bool] | None = None) 
         path = Path(raw)
         if path.is_dir():
             for root, dirs, files in os.walk(path, onerror=None):
-                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
-                for name in sorted(files):
-                    if name.lower().endswith(MANIFEST_SUFFIXES) or (also is not None and also(name)):
-                        yield os.path.join(root, name)
+                units = sorted(d for d in dirs if is_unit is not None and d not in _SKIP_DIRS
+                               and is_unit(os.path.join(root, d)))
+                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and d not in units)
+                entries = [os.path.join(root, name) for name in files
+                           if name.lower().endswith(MANIFEST_SUFFIXES) or (also is not None and also(name))]
+                entries.extend(os.path.join(root, d) for d in units)
+                yield from sorted(entries)
         elif path.is_file():
             yield str(path)
         elif path.exists():

@@ -9,14 +9,15 @@ listed: it reads every input no other source claims.
 
 from __future__ import annotations
 
+import argparse
 import os
-
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from kubeharden.model.findings import OWN_OUTPUT, Problem
 from kubeharden.model.objects import K8sObject
-from kubeharden.sources import dockerfile, image_archive, snapshot, vuln_report
+from kubeharden.sources import dockerfile, helm, image_archive, kustomize, snapshot, vuln_report
 from kubeharden.sources.files import ReadOptions, iter_paths, read_file, skipped_reason
 
 Item = K8sObject | Problem
@@ -39,9 +40,16 @@ class Source:
     read: Callable[[str, ReadOptions], Iterator[Item]]
     unpacks: frozenset[str] = field(default=frozenset())
     unpack: Callable[[K8sObject, ReadOptions], Iterator[Item]] | None = None
+    #: file names in folders this source reads (Dockerfiles among manifests); None: only what it claims
     finds: Callable[[str], bool] | None = None
+    #: an input given by a command-line option of its own, (flags, metavar, help); each value becomes
+    #: the input ``scheme`` + value (``--vuln-report FILE`` -> ``vuln-report://FILE``)
     option: tuple[str, str, str] | None = None
     scheme: str = ""
+    #: settings of its own on the command line: ``add_options(parser)`` adds them to every command that
+    #: reads inputs, ``options(args)`` turns them into ``ReadOptions.source_options[name]``
+    add_options: Callable[[argparse.ArgumentParser], None] | None = None
+    options: Callable[[argparse.Namespace], Any] | None = None
 
 
 #: Every source but files, in the order they are asked; the first that claims an input reads it.
@@ -52,9 +60,28 @@ SOURCES: tuple[Source, ...] = (
            scheme=image_archive.SCHEME),
     Source("vuln-report", vuln_report.claims, vuln_report.read, option=vuln_report.OPTION,
            scheme=vuln_report.SCHEME),
+    Source("helm", helm.claims, helm.read, add_options=helm.add_options, options=helm.options_from),
+    Source("kustomize", kustomize.claims, kustomize.read),
 )
 
 _UNPACKERS = {kind: source.unpack for source in SOURCES if source.unpack is not None for kind in source.unpacks}
+
+
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    """The command-line options of every source that has some."""
+    for source in SOURCES:
+        if source.add_options is not None:
+            source.add_options(parser)
+
+
+def source_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``ReadOptions.source_options`` from a parsed command line."""
+    return {source.name: source.options(args) for source in SOURCES if source.options is not None}
+
+
+def is_unit(path: str) -> bool:
+    """Whether a folder met while walking an input is read whole by a source (a chart, a Kustomize folder)."""
+    return source_for(path) is not None
 
 
 def source_for(path: str) -> Source | None:
@@ -78,8 +105,9 @@ def _found_in_folders(name: str) -> bool:
 
 def iter_files(paths: Iterable[str]) -> Iterator[str | Problem]:
     """The files of ``paths`` as the files source walks them (``-`` stays ``-``), plus the files
-    registered sources find in folders (Dockerfiles), in sorted order (:func:`files.iter_paths`)."""
-    return iter_paths(paths, also=_found_in_folders)
+    registered sources find in folders (Dockerfiles) and the folders they read whole (charts,
+    Kustomize overlays), in sorted order (:func:`files.iter_paths`)."""
+    return iter_paths(paths, also=_found_in_folders, is_unit=is_unit)
 
 
 def read_inputs(paths: Iterable[str], options: ReadOptions | None = None) -> Iterator[Item]:
@@ -102,12 +130,15 @@ def read_inputs(paths: Iterable[str], options: ReadOptions | None = None) -> Ite
 
 
 def _read_files(path: str, options: ReadOptions) -> Iterator[Item]:
-    """The files source's reading of ``path``; files a registered source finds in folders go to it."""
+    """The files source's reading of ``path``: files and stdin read as manifests, files a registered
+    source finds in folders (Dockerfiles) and folders it reads whole (charts, overlays) go to it."""
     for item in iter_files([path]):
         if isinstance(item, Problem):
             yield item
         elif (reason := skipped_reason(item, options.skip_files)) is not None:
             yield Problem("note", OWN_OUTPUT, f"{reason}; not read as input", file=item)
+        elif item != "-" and os.path.isdir(item):
+            yield from read_inputs([item], options)
         elif item != "-" and (source := _finder_for(os.path.basename(item))) is not None:
             yield from source.read(item, options)
         else:
