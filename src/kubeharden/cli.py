@@ -28,12 +28,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None, prog: str = "kubeharden") -> argparse.ArgumentParser:
     """The parser; with ``argv``, only the command named there is fully registered."""
     from kubeharden.commands.helptext import examples
 
     parser = argparse.ArgumentParser(
-        prog="kubeharden",
+        prog=prog,
         description="The NSA/CISA Kubernetes Hardening Guidance (v1.2), executable. "
                     "Run kubeharden COMMAND --help for the options of a command.",
         **examples("kubeharden scan k8s/                               # check manifests",
@@ -58,10 +58,16 @@ def _command_in(argv: list[str] | None) -> str | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, kubectl_plugin: bool = False) -> int:
+    """Run one command; ``kubectl_plugin``: run as ``kubectl harden``, whose commands read the
+    cluster of the current context when no input is named (docs/cluster.md)."""
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(argv)
+    parser = build_parser(argv, "kubectl harden" if kubectl_plugin else "kubeharden")
     args = parser.parse_args(argv)
+    args.kubectl_plugin = kubectl_plugin
+    finish = getattr(args, "finish_inputs", None)
+    if finish is not None:
+        finish(args, parser)
     tune_gc()
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
@@ -73,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def kubectl_main() -> int:
+    """The ``kubectl-harden`` executable: kubectl runs it for ``kubectl harden …``
+    (https://kubernetes.io/docs/tasks/extend-kubectl/kubectl-plugins/)."""
+    return main(kubectl_plugin=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -128,6 +128,7 @@ def _parse_control(raw: dict[str, Any], origin: str) -> Control:
             more_fail_examples=tuple(fails[1:]),
             inputs=inputs,
             fix=_parse_fix(raw.get("fix"), where),
+            reads=tuple(str(k) for k in raw.get("reads") or ()),
         )
     except KeyError as exc:
         raise CatalogueError(f"{where}: missing field {exc}") from None

@@ -18,7 +18,7 @@ from kubeharden.model.kinds import DEFAULT_NAMESPACE
 from kubeharden.model.objects import K8sObject
 from kubeharden.report.output import atomic_text
 from kubeharden.sources.files import DEFAULT_MAX_FILE_BYTES, MIB, ReadOptions, mebibytes
-from kubeharden.sources.registry import read_inputs
+from kubeharden.sources.registry import add_source_options, read_inputs, source_options
 
 
 def add_input_options(parser: argparse.ArgumentParser, namespace_option: bool = True) -> None:
@@ -27,9 +27,11 @@ def add_input_options(parser: argparse.ArgumentParser, namespace_option: bool = 
     ``namespace_option=False`` for commands whose own ``-n`` also names the namespace of
     objects without one (its first value; see :func:`read_options`).
     """
-    parser.add_argument("paths", nargs="+", metavar="PATH",
+    parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="files or directories (.yaml, .yml, .json, recursive); - for stdin; "
-                             "snapshots (.json.gz, .jsonl, .ndjson; docs/input.md)")
+                             "snapshots (.json.gz, .jsonl, .ndjson; docs/input.md); cluster://[CONTEXT] "
+                             "or --cluster for a live cluster (docs/cluster.md)")
+    parser.set_defaults(finish_inputs=finish_inputs)
     if namespace_option:
         parser.set_defaults(namespace_is_apply=True)
         parser.add_argument("-n", "--namespace", metavar="NS", default=None,
@@ -40,6 +42,24 @@ def add_input_options(parser: argparse.ArgumentParser, namespace_option: bool = 
     parser.add_argument("--allow-empty", action="store_true",
                         help="an input without any Kubernetes object is not an input problem (exit 3) "
                              "but a note")
+    add_source_options(parser)
+
+
+def finish_inputs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """After parsing: add the inputs that sources' options stand for (``--cluster``) to ``args.paths``.
+
+    Without any input, ``kubectl harden`` (``args.kubectl_plugin``) reads the cluster of the current
+    context, as kubectl plugins do; ``kubeharden`` itself stops with a usage error.
+    """
+    implied, options = source_options(args)
+    args.source_options = options
+    args.paths = list(args.paths) + [p for p in implied if p not in args.paths]
+    if not args.paths:
+        if getattr(args, "kubectl_plugin", False):
+            args.cluster = True
+            args.paths, args.source_options = source_options(args)
+        else:
+            parser.error("the following arguments are required: PATH (or --cluster for a live cluster)")
 
 
 def add_config_options(parser: argparse.ArgumentParser, profile: bool = True) -> None:
@@ -84,7 +104,8 @@ def read_options(args: argparse.Namespace) -> ReadOptions:
     """How to read the inputs; the report this run writes (``-o`` or redirected stdout) is skipped."""
     return ReadOptions(max_file_bytes=args.max_file_size, namespace=_given_namespace(args),
                        namespace_strict=getattr(args, "namespace_is_apply", False),
-                       skip_files=report_files(getattr(args, "output", None)))
+                       skip_files=report_files(getattr(args, "output", None)),
+                       sources=dict(getattr(args, "source_options", None) or {}))
 
 
 def open_inputs(args: argparse.Namespace, paths: Sequence[str] | None = None,

@@ -30,6 +30,7 @@ from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.gctune import freezing
 from kubeharden.model.findings import Finding, Severity
 from kubeharden.report import FORMATS, get_reporter
+from kubeharden.sources.cluster import claims as is_cluster
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -102,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
             warn(note)
         if only is not None:
             only = _drop_unrunnable_glob_matches(args.control, only, cfg)
-        evaluator = Evaluator(cfg, only=only)
+        live = any(map(is_cluster, args.paths))
+        evaluator = Evaluator(cfg, only=only, input_kind="cluster" if live else "manifest")
     except (UnknownControl, ConfigError) as exc:
         fail(str(exc))
         return USAGE
@@ -114,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         def shallow(kind: str) -> bool:
             return not evaluator.needs_full_object(kind)
 
-        jobs = args.jobs or default_jobs()
+        jobs = 1 if live else args.jobs or default_jobs()  # a cluster is listed and checked in this process
         if jobs > 1:
             options = read_options(args)
             options.shallow_kind = shallow

@@ -120,6 +120,16 @@ class Control:
     #: The inputs that can show what the control needs (INPUTS); on others it is not assessable.
     inputs: tuple[str, ...] = ("manifest", "cluster", "admission")
     fix: FixTemplate | None = None
+    #: Kinds the control reads besides ``kinds`` (a cross-object control); when a cluster refuses
+    #: to list one of them, the control is not assessable.
+    reads: tuple[str, ...] = ()
+
+    def needs_kind(self, kind: str, pod_kinds: frozenset[str] | set[str]) -> bool:
+        """Whether the control reads objects of ``kind``: its ``kinds``/``reads``, or, for a container
+        or pod control, any of ``pod_kinds`` (the kinds that carry a pod)."""
+        if kind in self.kinds or kind in self.reads:
+            return True
+        return self.scope in ("container", "pod") and kind in pod_kinds
 
     @property
     def fail_examples(self) -> tuple[str, ...]:

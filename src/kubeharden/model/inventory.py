@@ -26,6 +26,7 @@ INDEXED_KINDS = frozenset({
     "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "Tier",
     "Service", "Ingress", "HTTPRoute", "Gateway", "LimitRange", "ResourceQuota", "RuntimeClass", "Node",
     "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ClusterInfo",
 })
 
 

@@ -43,6 +43,8 @@ class ReadOptions:
     namespace_strict: bool = False
     #: Files never read, by (st_dev, st_ino), with the reason (the report this run writes).
     skip_files: dict[tuple[int, int], str] = field(default_factory=dict)
+    #: The options of registered sources, by source name (``sources/registry.py``, ``Source.options``).
+    sources: dict[str, Any] = field(default_factory=dict)
 
 
 def iter_paths(paths: Iterable[str]) -> Iterator[str | Problem]:

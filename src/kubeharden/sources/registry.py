@@ -9,12 +9,14 @@ listed: it reads every input no other source claims.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from kubeharden.model.findings import OWN_OUTPUT, Problem
 from kubeharden.model.objects import K8sObject
-from kubeharden.sources import snapshot
+from kubeharden.sources import cluster, snapshot
 from kubeharden.sources.files import ReadOptions, read_objects, skipped_reason
 
 Item = K8sObject | Problem
@@ -37,14 +39,35 @@ class Source:
     read: Callable[[str, ReadOptions], Iterator[Item]]
     unpacks: frozenset[str] = field(default=frozenset())
     unpack: Callable[[K8sObject, ReadOptions], Iterator[Item]] | None = None
+    add_options: Callable[[argparse.ArgumentParser], None] | None = None
+    options: Callable[[argparse.Namespace], tuple[list[str], Any]] | None = None
 
 
 #: Every source but files, in the order they are asked; the first that claims an input reads it.
 SOURCES: tuple[Source, ...] = (
     Source("snapshot", snapshot.claims, snapshot.read, frozenset({snapshot.KIND}), snapshot.unpack_snapshot),
+    Source(cluster.SOURCE, cluster.claims, cluster.read, add_options=cluster.add_options, options=cluster.options),
 )
 
 _UNPACKERS = {kind: source.unpack for source in SOURCES if source.unpack is not None for kind in source.unpacks}
+
+
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    """The command-line options of every source that has some."""
+    for source in SOURCES:
+        if source.add_options is not None:
+            source.add_options(parser)
+
+
+def source_options(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
+    """The inputs the sources' own options stand for, and each source's options by name."""
+    paths: list[str] = []
+    options: dict[str, Any] = {}
+    for source in SOURCES:
+        if source.options is not None:
+            implied, options[source.name] = source.options(args)
+            paths.extend(implied)
+    return paths, options
 
 
 def source_for(path: str) -> Source | None:
