@@ -28,11 +28,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, except that words left after the options of a command that reads PATH…
+    are paths too: PATH… may be empty (``--cluster``), so argparse gives it nothing once a command's
+    other positionals are matched (``rbac who-can get secrets -n shop k8s/``)."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,override]
+        namespace, extra = super().parse_known_args(args, namespace)
+        if extra and isinstance(getattr(namespace, "paths", None), list) \
+                and not any(word.startswith("-") and word != "-" for word in extra):
+            namespace.paths = [*namespace.paths, *extra]
+            extra = []
+        return namespace, extra
+
+
 def build_parser(argv: list[str] | None = None, prog: str = "kubeharden") -> argparse.ArgumentParser:
     """The parser; with ``argv``, only the command named there is fully registered."""
     from kubeharden.commands.helptext import examples
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=prog,
         description="The NSA/CISA Kubernetes Hardening Guidance (v1.2), executable. "
                     "Run kubeharden COMMAND --help for the options of a command.",

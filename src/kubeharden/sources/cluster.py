@@ -135,8 +135,8 @@ def needed_kinds() -> frozenset[str]:
     """Every kind a control or an analysis reads: pod-bearing kinds, the inventory's, the catalogue's."""
     from kubeharden.catalogue.loader import load_catalogue
 
-    named = {k for c in load_catalogue() for k in (*c.kinds, *c.reads) if k != "*" and k != INFO_KIND}
-    return frozenset(POD_TEMPLATE_PATHS) | INDEXED_KINDS | EXTRA_KINDS | named
+    named = {k for c in load_catalogue() for k in (*c.kinds, *c.reads) if k != "*"}
+    return (frozenset(POD_TEMPLATE_PATHS) | INDEXED_KINDS | EXTRA_KINDS | named) - {INFO_KIND}
 
 
 @cache

@@ -23,6 +23,8 @@ import orjson
 #: The environment variable that names kubeconfig files (kubectl's own rule: the first that exists
 #: is not merged here; the client loads the first file of the list).
 KUBECONFIG_ENV = "KUBECONFIG"
+#: kubectl's default kubeconfig file.
+DEFAULT_KUBECONFIG = "~/.kube/config"
 #: Set in every container by the kubelet ("Accessing the Kubernetes API from a Pod").
 IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
 #: Seconds to connect and to wait for each answer.
@@ -86,9 +88,10 @@ def connect(kubeconfig: str | None = None, context: str | None = None, pool: int
     from kubernetes import client, config  # imported only when a cluster is scanned
 
     configuration = client.Configuration()
-    in_cluster = (kubeconfig is None and context is None and not os.environ.get(KUBECONFIG_ENV)
-                  and not os.path.exists(os.path.expanduser(config.KUBE_CONFIG_DEFAULT_LOCATION))
-                  and bool(os.environ.get(IN_CLUSTER_ENV)))
+    # read $KUBECONFIG now (the client reads it once, when it is imported); several files are merged
+    kubeconfig = kubeconfig or os.environ.get(KUBECONFIG_ENV) or DEFAULT_KUBECONFIG
+    in_cluster = (context is None and kubeconfig == DEFAULT_KUBECONFIG
+                  and not os.path.exists(os.path.expanduser(DEFAULT_KUBECONFIG)) and bool(os.environ.get(IN_CLUSTER_ENV)))
     try:
         if in_cluster:
             config.load_incluster_config(client_configuration=configuration)
@@ -98,8 +101,7 @@ def connect(kubeconfig: str | None = None, context: str | None = None, pool: int
                                     persist_config=False)
             name = context or _current_context(kubeconfig)
     except (config.ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
-        where = kubeconfig or os.environ.get(KUBECONFIG_ENV) or config.KUBE_CONFIG_DEFAULT_LOCATION
-        raise ClusterError(f"cannot configure the cluster client from {where}: {_short(exc)}") from exc
+        raise ClusterError(f"cannot configure the cluster client from {kubeconfig}: {_short(exc)}") from exc
     except Exception as exc:  # an exec credential plugin that fails, a malformed file
         raise ClusterError(f"cannot configure the cluster client: {_short(exc)}") from exc
     configuration.connection_pool_maxsize = max(1, pool)
@@ -107,7 +109,7 @@ def connect(kubeconfig: str | None = None, context: str | None = None, pool: int
     return Connection(client.ApiClient(configuration), name, configuration.host)
 
 
-def _current_context(kubeconfig: str | None) -> str | None:
+def _current_context(kubeconfig: str) -> str | None:
     from kubernetes import config
 
     try:
