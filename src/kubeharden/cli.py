@@ -33,7 +33,7 @@ class Parser(argparse.ArgumentParser):
     are paths too: PATH… may be empty (``--cluster``), so argparse gives it nothing once a command's
     other positionals are matched (``rbac who-can get secrets -n shop k8s/``)."""
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,override]
+    def parse_known_args(self, args=None, namespace=None):
         namespace, extra = super().parse_known_args(args, namespace)
         if extra and isinstance(getattr(namespace, "paths", None), list) \
                 and not any(word.startswith("-") and word != "-" for word in extra):

@@ -252,7 +252,7 @@ class _Handler(BaseHTTPRequestHandler):
     cluster: ClusterDouble
     protocol_version = "HTTP/1.1"
 
-    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+    def do_GET(self) -> None:
         url = urlsplit(self.path)
         status, body = self.cluster.answer(url.path, parse_qs(url.query), self.headers.get("Accept", ""),
                                            self.headers.get("Authorization", ""))
@@ -263,5 +263,5 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+    def log_message(self, format: str, *args: Any) -> None:
         pass

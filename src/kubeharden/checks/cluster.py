@@ -85,8 +85,8 @@ def _pod_webhooks(inventory: Inventory) -> list[str]:
 
 
 def _pod_policies(inventory: Inventory) -> list[str]:
-    denying = {as_dict(b.raw.get("spec")).get("policyName") for b in inventory.of_kind("ValidatingAdmissionPolicyBinding")
-               if "Deny" in as_list(as_dict(b.raw.get("spec")).get("validationActions"))}
+    bindings = [as_dict(b.raw.get("spec")) for b in inventory.of_kind("ValidatingAdmissionPolicyBinding")]
+    denying = {b.get("policyName") for b in bindings if "Deny" in as_list(b.get("validationActions"))}
     out = []
     for policy in inventory.of_kind("ValidatingAdmissionPolicy"):
         rules = as_list(as_dict(as_dict(policy.raw.get("spec")).get("matchConstraints")).get("resourceRules"))

@@ -115,7 +115,8 @@ def options(args: argparse.Namespace) -> tuple[list[str], ClusterOptions]:
     opts = ClusterOptions(kubeconfig=getattr(args, "kubeconfig", None), context=context,
                           namespaces=(namespace,) if isinstance(namespace, str) and namespace else (),
                           exclude=tuple(getattr(args, "exclude_namespace", None) or ()),
-                          chunk_size=getattr(args, "chunk_size", PAGE_SIZE), requests=getattr(args, "requests", REQUESTS),
+                          chunk_size=getattr(args, "chunk_size", PAGE_SIZE),
+                          requests=getattr(args, "requests", REQUESTS),
                           progress=sys.stderr.isatty())
     return ([SCHEME + (context or "")] if getattr(args, "cluster", False) else []), opts
 

@@ -75,7 +75,7 @@ class Connection:
     def close(self) -> None:
         try:
             self.api.close()
-        except Exception:  # noqa: BLE001 - closing never matters to the result
+        except Exception:
             pass
 
 
@@ -90,8 +90,8 @@ def connect(kubeconfig: str | None = None, context: str | None = None, pool: int
     configuration = client.Configuration()
     # read $KUBECONFIG now (the client reads it once, when it is imported); several files are merged
     kubeconfig = kubeconfig or os.environ.get(KUBECONFIG_ENV) or DEFAULT_KUBECONFIG
-    in_cluster = (context is None and kubeconfig == DEFAULT_KUBECONFIG
-                  and not os.path.exists(os.path.expanduser(DEFAULT_KUBECONFIG)) and bool(os.environ.get(IN_CLUSTER_ENV)))
+    in_cluster = (context is None and kubeconfig == DEFAULT_KUBECONFIG and bool(os.environ.get(IN_CLUSTER_ENV))
+                  and not os.path.exists(os.path.expanduser(DEFAULT_KUBECONFIG)))
     try:
         if in_cluster:
             config.load_incluster_config(client_configuration=configuration)
@@ -114,7 +114,7 @@ def _current_context(kubeconfig: str) -> str | None:
 
     try:
         _contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
-    except Exception:  # noqa: BLE001 - only the name is missing then
+    except Exception:
         return None
     return active.get("name") if isinstance(active, dict) else None
 

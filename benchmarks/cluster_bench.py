@@ -1,0 +1,133 @@
+"""Listing a large cluster through the cluster source, from the API server test double.
+
+Prints numbers; never part of the tests. The double (tests/clusterdouble, a test double, not an
+API server) runs in a child process so that it does not share this process' interpreter lock; it
+serves N objects (default 100,000) made from the real-world manifests of ../shared/corpus (every
+object of a kind the double serves, copied with a new name into one of --namespaces namespaces),
+plus the small cluster of tests/clusterdouble/cluster.yaml.
+
+    python3 benchmarks/cluster_bench.py                      # 100,000 objects, pages of 500, 8 requests
+    python3 benchmarks/cluster_bench.py --objects 20000 --chunk-size 1000 --requests 4 --scan
+
+Measured: the wall time of listing every object through ``kubeharden.sources.cluster.read``
+(connection, discovery, paged lists, the ClusterInfo) and this process' peak RSS; with ``--scan``
+also ``kubeharden scan --cluster`` (listing and every control) in a fresh process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]
+
+from kubeharden.sources.cluster import ClusterOptions, read  # noqa: E402
+from kubeharden.sources.files import ReadOptions  # noqa: E402
+from tests.clusterdouble import RESOURCES, small_cluster  # noqa: E402
+
+SERVED = {(g, kind) for g, _v, _r, kind, _ns in RESOURCES}
+NAMESPACED = {kind for _g, _v, _r, kind, ns in RESOURCES if ns}
+
+
+def corpus_objects(corpus: Path) -> list[dict]:
+    found = []
+    for path in sorted(corpus.rglob("*.y*ml")):
+        try:
+            docs = list(yaml.load_all(path.read_text(errors="replace"), Loader=yaml.CSafeLoader))
+        except Exception:
+            continue
+        for doc in docs:
+            if not (isinstance(doc, dict) and isinstance(doc.get("metadata"), dict)
+                    and isinstance(doc.get("apiVersion"), str)):
+                continue
+            if (doc["apiVersion"].rpartition("/")[0], doc.get("kind")) in SERVED and doc["kind"] != "Namespace":
+                found.append(doc)
+    return found
+
+
+def build(count: int, namespaces: int, corpus: Path) -> list[dict]:
+    base = small_cluster()
+    templates = corpus_objects(corpus) if corpus.is_dir() else []
+    templates = templates or [o for o in base if o["kind"] != "Namespace"]
+    out = base + [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"bench-{n}"}}
+                  for n in range(namespaces)]
+    n = 0
+    while len(out) < count:
+        obj = copy.deepcopy(templates[n % len(templates)])
+        meta = obj["metadata"]
+        meta["name"] = f"{meta.get('name') or 'obj'}-b{n}"
+        if obj["kind"] in NAMESPACED:
+            meta["namespace"] = f"bench-{n % namespaces}"
+        else:
+            meta.pop("namespace", None)
+        out.append(obj)
+        n += 1
+    return out
+
+
+SERVE = """
+import json, sys, time, pathlib
+sys.path[:0] = [{root!r}, {src!r}]
+from tests.clusterdouble import ClusterDouble
+objects = json.load(open({data!r}))
+double = ClusterDouble(objects).start(pathlib.Path({folder!r}))
+print(double.kubeconfig, flush=True)
+sys.stdin.read()
+"""
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--objects", type=int, default=100_000)
+    p.add_argument("--namespaces", type=int, default=100)
+    p.add_argument("--chunk-size", type=int, default=500)
+    p.add_argument("--requests", type=int, default=8)
+    p.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    p.add_argument("--scan", action="store_true", help="also time `kubeharden scan --cluster` in a fresh process")
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        objects = build(args.objects, args.namespaces, args.corpus)
+        data = Path(work) / "objects.json"
+        data.write_text(json.dumps(objects))
+        code = SERVE.format(root=str(ROOT), src=str(ROOT / "src"), data=str(data), folder=work)
+        server = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  text=True)
+        try:
+            kubeconfig = server.stdout.readline().strip()  # type: ignore[union-attr]
+            print(f"double: {len(objects)} objects served (cpus: {os.cpu_count()})")
+            options = ReadOptions(sources={"cluster": ClusterOptions(kubeconfig=kubeconfig, chunk_size=args.chunk_size,
+                                                                     requests=args.requests)})
+            start = time.perf_counter()
+            items = list(read("cluster://", options))
+            took = time.perf_counter() - start
+            listed = sum(1 for i in items if hasattr(i, "ref"))
+            errors = [i.message for i in items if not hasattr(i, "ref") and i.level == "error"]
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"listing: {listed} objects yielded in {took:.2f} s ({listed / took:,.0f} objects/s), "
+                  f"pages of {args.chunk_size}, {args.requests} requests at a time; peak RSS of this process "
+                  f"{peak:.0f} MiB (the generated objects included); errors: {errors or 'none'}")
+            if args.scan:
+                start = time.perf_counter()
+                done = subprocess.run([sys.executable, "-m", "kubeharden", "scan", "--cluster", "--kubeconfig",
+                                       kubeconfig, "--no-config", "-f", "json", "-o", str(Path(work) / "r.json"),
+                                       "--fail-on", "none"], env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+                print(f"scan --cluster: {time.perf_counter() - start:.2f} s wall (exit {done.returncode})")
+        finally:
+            server.stdin.close()  # type: ignore[union-attr]
+            server.wait(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
