@@ -118,11 +118,17 @@ def main() -> int:
                   f"pages of {args.chunk_size}, {args.requests} requests at a time; peak RSS of this process "
                   f"{peak:.0f} MiB (the generated objects included); errors: {errors or 'none'}")
             if args.scan:
+                rss = Path(work) / "rss"
                 start = time.perf_counter()
-                done = subprocess.run([sys.executable, "-m", "kubeharden", "scan", "--cluster", "--kubeconfig",
-                                       kubeconfig, "--no-config", "-f", "json", "-o", str(Path(work) / "r.json"),
-                                       "--fail-on", "none"], env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
-                print(f"scan --cluster: {time.perf_counter() - start:.2f} s wall (exit {done.returncode})")
+                done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss), sys.executable, "-m", "kubeharden",
+                                       "scan", "--cluster", "--kubeconfig", kubeconfig, "--no-config", "-f", "json",
+                                       "-o", str(Path(work) / "r.json"), "--fail-on", "none"],
+                                      env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+                took = time.perf_counter() - start
+                peak = int(rss.read_text().split()[-1]) / 1024 if rss.exists() else float("nan")
+                report = json.loads((Path(work) / "r.json").read_text())
+                print(f"scan --cluster: {took:.2f} s wall, peak RSS {peak:.0f} MiB, exit {done.returncode}, "
+                      f"{report['summary'].get('objects', '?')} objects judged")
         finally:
             server.stdin.close()  # type: ignore[union-attr]
             server.wait(timeout=30)

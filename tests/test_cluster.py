@@ -99,6 +99,18 @@ def test_lists_are_read_in_pages(tmp_path):
     assert len(pages) == 3 and all("limit=2" in r for r in pages) and "continue=" in pages[1]
 
 
+def test_an_expired_continue_token_restarts_the_list_once_without_repeating(tmp_path):
+    double = start(tmp_path, expire_once={"namespaces"})
+    try:
+        items = listed(double.kubeconfig, chunk_size=2)
+    finally:
+        double.stop()
+    namespaces = [o.name for o in objects(items) if o.kind == "Namespace"]
+    assert sorted(namespaces) == ["default", "dev", "kube-flannel", "kube-system", "shop"]
+    assert not [p for p in problems(items) if p.kind == UNLISTED]
+    assert len([r for r in double.requests if r.startswith("/api/v1/namespaces?")]) == 5  # 1, 410, 3 again
+
+
 def test_secrets_are_listed_as_metadata_of_token_secrets_only(double):
     secrets = [o for o in objects(listed(double.kubeconfig)) if o.kind == "Secret"]
     assert [s.name for s in secrets] == ["web-token"]

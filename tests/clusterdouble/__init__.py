@@ -84,6 +84,8 @@ class ClusterDouble:
     #: resources left out of discovery although the objects list has some (a kind the cluster lacks)
     absent: set[str] = field(default_factory=set)
     version: dict[str, Any] = field(default_factory=lambda: dict(VERSION))
+    #: resources whose first ``continue`` request answers 410 Expired, as a token the server compacted away
+    expire_once: set[str] = field(default_factory=set)
     requests: list[str] = field(default_factory=list)
     kubeconfig: str = ""
     _server: ThreadingHTTPServer | None = None
@@ -204,6 +206,10 @@ class ClusterDouble:
               accept: str) -> tuple[int, Any]:
         limit = int(query.get("limit", ["0"])[0] or 0)
         start = 0
+        if "continue" in query and resource in self.expire_once:
+            self.expire_once.discard(resource)
+            return 410, _status(410, "Expired", "The provided continue parameter is too old to display a "
+                                "consistent list result. You can start a new list without the continue parameter.")
         if "continue" in query:
             try:
                 start = int(base64.urlsafe_b64decode(query["continue"][0]).decode())

@@ -31,9 +31,8 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from kubeharden.model.apiresources import RESOURCES
@@ -45,6 +44,7 @@ from kubeharden.model.pods import POD_TEMPLATE_PATHS
 from kubeharden.sources.cluster_client import ApiError, ClusterError, Connection, connect
 from kubeharden.sources.cluster_discovery import Resource, discover
 from kubeharden.sources.cluster_info import build_info
+from kubeharden.sources.cluster_lists import open_lists
 from kubeharden.sources.files import ReadOptions
 
 SOURCE = "cluster"
@@ -196,32 +196,42 @@ def _read(conn: Connection, opts: ClusterOptions, path: str) -> Iterator[Item]:
         yield Problem("warning", "read", f"discovery of {where} failed ({why}); kinds of that group version were "
                       "not listed", file=display)
     resources = sorted(found.resources, key=_order)
-    lister = _Lister(conn, opts, _Progress(opts.progress, len(resources)))
+    progress = _Progress(opts.progress, len(resources))
     listed: set[str] = set()
     owned: Counter[str] = Counter()
     nodes: list[dict[str, Any]] = []
     system_pods: list[dict[str, Any]] = []
-    with ThreadPoolExecutor(max_workers=opts.requests) as pool:
-        results = list(pool.map(lister.list_all, resources))
-    lister.progress.done()
-    # every refusal first, so the engine knows which controls cannot run before any object is judged
-    for resource, (_items, error) in zip(resources, results, strict=True):
-        if error is not None:
-            yield Problem("warning", UNLISTED, f"cannot list {resource.kubectl_name}: {error}; the controls "
-                          f"that need {resource.kind} objects are not assessable", file=display,
-                          resource=ResourceRef(resource.api_version, resource.kind, None, ""))
-        else:
-            listed.add(resource.kind)
-    for resource, (items, _error) in zip(resources, results, strict=True):
-        for raw in items:
-            if _controller_listed(raw, listed):
-                owned[resource.kind] += 1
+    lists = open_lists(conn, resources, opts.requests, partial(_query, opts), opts.namespaces, progress.add)
+    try:
+        listings = next(lists)
+        # every refusal first, so the engine knows which controls cannot run before any object is judged
+        for listing in listings:
+            if listing.error is not None:
+                yield _unlisted(listing.resource, listing.error, display)
+            else:
+                listed.add(listing.resource.kind)
+        for listing in listings:
+            if listing.error is not None:
                 continue
-            if resource.kind == "Node" and resource.group == "":
-                nodes.append(raw)
-            elif resource.kind == "Pod" and resource.group == "" and _namespace(raw) == "kube-system":
-                system_pods.append(raw)
-            yield _object(raw, resource, conn, opts)
+            resource = listing.resource
+            for raw in listing.objects():
+                if isinstance(raw, str):  # stopped part way: what was not read cannot be judged
+                    yield _unlisted(resource, f"the list stopped part way ({raw})", display)
+                    break
+                if not _chosen(raw, resource, opts):
+                    continue
+                if _controller_listed(raw, listed):
+                    owned[resource.kind] += 1
+                    continue
+                if resource.kind == "Node" and resource.group == "":
+                    nodes.append(raw)
+                elif resource.kind == "Pod" and resource.group == "" and _namespace(raw) == "kube-system":
+                    system_pods.append(raw)
+                yield _object(raw, resource, conn, opts)
+            progress.kind_done()
+    finally:
+        lists.close()
+        progress.done()
     if owned:
         counts = ", ".join(f"{n} {kind}{'s' if n > 1 else ''}" for kind, n in sorted(owned.items()))
         yield Problem("note", "skipped", f"{counts} created by a listed workload controller were judged through "
@@ -274,60 +284,29 @@ def kubectl_command(resource: Resource, ref: ResourceRef, context: str | None, k
     return shlex.join([*words, "-o", "yaml"])
 
 
-class _Lister:
-    """Lists one resource at a time in pages; safe to call from several threads."""
+def _query(opts: ClusterOptions, resource: Resource) -> tuple[list[tuple[str, Any]], str]:
+    """The query parameters and Accept header of ``resource``'s list (Secrets: token ones, metadata only)."""
+    if resource.kind == "Secret" and resource.group == "":
+        return [("limit", opts.chunk_size), ("fieldSelector", f"type={SA_TOKEN_TYPE}")], METADATA_ONLY
+    return [("limit", opts.chunk_size)], "application/json"
 
-    def __init__(self, conn: Connection, opts: ClusterOptions, progress: _Progress) -> None:
-        self.conn, self.opts, self.progress = conn, opts, progress
 
-    def list_all(self, resource: Resource) -> tuple[list[dict[str, Any]], str | None]:
-        """Every object of ``resource`` (in the chosen namespaces), or the error that stopped it."""
-        namespaces: tuple[str | None, ...] = self.opts.namespaces if resource.namespaced and self.opts.namespaces \
-            else (None,)
-        items: list[dict[str, Any]] = []
-        try:
-            for namespace in namespaces:
-                items.extend(self._pages(resource, namespace))
-        except (ApiError, ClusterError) as exc:
-            self.progress.kind_done()
-            return [], str(exc)
-        self.progress.kind_done()
-        excluded = set(self.opts.exclude)
-        if resource.kind == "Namespace" and resource.group == "":
-            chosen = set(self.opts.namespaces)
-            return [o for o in items if _name(o) not in excluded and (not chosen or _name(o) in chosen)], None
-        return [o for o in items if _namespace(o) not in excluded] if excluded else items, None
+def _chosen(raw: dict[str, Any], resource: Resource, opts: ClusterOptions) -> bool:
+    """Whether ``raw`` is in the namespaces asked for (a Namespace: is one of them), and not excluded.
 
-    def _pages(self, resource: Resource, namespace: str | None) -> list[dict[str, Any]]:
-        """All pages of one list; an expired ``continue`` token (410 Gone) starts the list again once."""
-        for attempt in range(2):
-            try:
-                return list(self._chunks(resource, namespace))
-            except ApiError as exc:
-                if exc.status != 410 or attempt:
-                    raise
-        return []  # pragma: no cover - the loop returns or raises
+    A metadata-only Secret gets the type its list selected."""
+    if resource.kind == "Secret" and resource.group == "":
+        raw.setdefault("type", SA_TOKEN_TYPE)
+    if resource.kind == "Namespace" and resource.group == "":
+        name = _name(raw)
+        return name not in opts.exclude and (not opts.namespaces or name in opts.namespaces)
+    return not opts.exclude or _namespace(raw) not in opts.exclude
 
-    def _chunks(self, resource: Resource, namespace: str | None) -> Iterator[dict[str, Any]]:
-        secrets = resource.kind == "Secret" and resource.group == ""
-        query: list[tuple[str, Any]] = [("limit", self.opts.chunk_size)]
-        if secrets:
-            query.append(("fieldSelector", f"type={SA_TOKEN_TYPE}"))
-        token: str | None = None
-        while True:
-            page = self.conn.get(resource.path(namespace), query + ([("continue", token)] if token else []),
-                                 accept=METADATA_ONLY if secrets else "application/json")
-            items = as_list(as_dict(page).get("items"))
-            for item in items:
-                if isinstance(item, dict):
-                    item["apiVersion"], item["kind"] = resource.api_version, resource.kind
-                    if secrets:
-                        item["type"] = SA_TOKEN_TYPE
-                    yield item
-            self.progress.add(resource.kind, len(items))
-            token = as_dict(as_dict(page).get("metadata")).get("continue")
-            if not token or not isinstance(token, str):
-                return
+
+def _unlisted(resource: Resource, why: str, display: str) -> Problem:
+    return Problem("warning", UNLISTED, f"cannot list {resource.kubectl_name}: {why}; the controls that need "
+                   f"{resource.kind} objects are not assessable", file=display,
+                   resource=ResourceRef(resource.api_version, resource.kind, None, ""))
 
 
 def _name(raw: dict[str, Any]) -> str | None:
