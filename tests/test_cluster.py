@@ -149,6 +149,15 @@ def test_scan_of_the_cluster(double, capsys):
     assert report["summary"]["not_assessable"] == []
 
 
+def test_sarif_names_the_live_object_and_its_kubectl_command_not_a_file(double, capsys):
+    code, out, err = run(capsys, "scan", "--no-config", "--cluster", "--kubeconfig", double.kubeconfig, "-f", "sarif",
+                         "--fail-on", "none", "--control", "KH-CLU-003")
+    result = json.loads(out)["runs"][0]["results"][0]
+    assert "physicalLocation" not in result["locations"][0]
+    assert result["locations"][0]["logicalLocations"][0]["fullyQualifiedName"].endswith("kube-flannel-ds")
+    assert result["properties"]["kubectl"].startswith("kubectl get daemonsets.apps kube-flannel-ds -n kube-flannel")
+
+
 def test_a_refused_kind_makes_exactly_its_controls_not_assessable(tmp_path, capsys):
     double = start(tmp_path, forbidden={"pods", "nodes"})
     try:
@@ -214,6 +223,8 @@ def test_rbac_and_netpol_read_the_cluster(double, capsys):
                          "--kubeconfig", double.kubeconfig)
     assert code == 0, err
     assert "serviceaccount:shop:web" in out and "RoleBinding/shop/web-reads-secre" in out
+    code, out, err = run(capsys, "generate", "quotas", "--no-config", "--cluster", "--kubeconfig", double.kubeconfig)
+    assert code == 0 and "kind: ResourceQuota" in out, err
     code, out, err = run(capsys, "netpol", "matrix", "--cluster", "--kubeconfig", double.kubeconfig, "-f", "json")
     assert code == 0, err
     connections = json.loads(out)
@@ -273,6 +284,19 @@ def test_a_wrong_token_is_reported_not_raised(tmp_path, capsys):
     finally:
         double.stop()
     assert code == INPUT_ERRORS and "401" in out
+
+
+def test_progress_is_one_line_on_a_terminal(capsys):
+    from kubeharden.sources.cluster import _Progress
+
+    shown = _Progress(True, 2)
+    shown.add("Pod", 500)
+    shown.kind_done()
+    shown.done()
+    err = capsys.readouterr().err
+    assert "listed 500 objects, 0/2 kinds (Pod)" in err and "1/2 kinds" in err and err.endswith("\r\x1b[K")
+    _Progress(False, 2).add("Pod", 500)
+    assert capsys.readouterr().err == ""
 
 
 def test_nothing_is_written_to_a_stderr_that_is_not_a_terminal(double, capsys):
