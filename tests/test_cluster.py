@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from kubeharden.catalogue.loader import load_catalogue
 from kubeharden.cli import main
 from kubeharden.exitcodes import INPUT_ERRORS, USAGE
 from kubeharden.model.findings import UNLISTED, Problem
@@ -17,6 +18,7 @@ from kubeharden.sources.cluster import SA_TOKEN_TYPE, ClusterOptions, read
 from kubeharden.sources.cluster_info import build_info, flags_of
 from kubeharden.sources.files import ReadOptions
 from tests.clusterdouble import ClusterDouble, small_cluster
+from tests.conftest import scan
 
 
 @pytest.fixture(scope="module")
@@ -333,3 +335,62 @@ def test_without_secrets_the_token_controls_are_not_assessable(tmp_path, capsys)
     unable = {c["control_id"] for c in report["summary"]["not_assessable"]}
     assert "KH-RBAC-018" in unable  # long-lived token Secrets: exactly the control that reads Secrets
     assert not unable & {"KH-POD-001", "KH-RBAC-003", "KH-NET-001"}
+
+
+# -- the controls on their own ----------------------------------------------------------------
+
+SKEW = """
+apiVersion: kubeharden.io/v1
+kind: ClusterInfo
+metadata: {{name: prod}}
+cluster: {{context: prod, version: {{gitVersion: {server}}}}}
+---
+apiVersion: v1
+kind: Node
+metadata: {{name: n1}}
+status: {{nodeInfo: {{kubeletVersion: {kubelet}, kubeProxyVersion: ""}}}}
+"""
+
+
+@pytest.mark.parametrize("server, kubelet, fails", [
+    ("v1.31.2", "v1.28.15", False),   # three behind: supported
+    ("v1.31.2", "v1.27.16", True),    # four behind
+    ("v1.28.3", "v1.25.16", False),   # three behind, kubelet 1.25: supported
+    ("v1.27.3", "v1.24.17", True),    # three behind, but a kubelet older than 1.25 may lag only two
+    ("v1.30.4-eks-a737599", "v1.31.0-eks-1234", True),  # newer than the API server
+    ("v1.30.4", "v1.30.4", False),
+])
+def test_version_skew_follows_the_policy(server, kubelet, fails):
+    findings, _ = scan(SKEW.format(server=server, kubelet=kubelet), only=["KH-CLU-001"])
+    assert bool(findings) is fails, [f.message for f in findings]
+
+
+def test_an_unknown_api_server_version_is_said_not_passed():
+    text = SKEW.format(server="null", kubelet="v1.20.0")
+    findings, _ = scan(text, only=["KH-CLU-001"])
+    assert [f.message for f in findings] and "unknown" in findings[0].message
+
+
+@pytest.mark.parametrize("rules, enforced", [
+    ([{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}], True),
+    ([{"apiGroups": ["*"], "apiVersions": ["*"], "operations": ["*"], "resources": ["*"]}], True),
+    ([{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["UPDATE"], "resources": ["pods"]}], False),
+    ([{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods/exec"]}], False),
+    ([{"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["deployments"]}], False),
+])
+def test_admission_webhooks_count_only_when_they_see_pod_creation(rules, enforced):
+    info = {"apiVersion": "kubeharden.io/v1", "kind": "ClusterInfo", "metadata": {"name": "c"},
+            "cluster": {"version": {"gitVersion": "v1.31.0"}}}
+    hook = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": "policy"}, "webhooks": [{"name": "p.example.com", "rules": rules,
+                                                          "admissionReviewVersions": ["v1"], "sideEffects": "None",
+                                                          "clientConfig": {"url": "https://policy.example.com"}}]}
+    findings, _ = scan(json.dumps(info) + "\n---\n" + json.dumps(hook), only=["KH-CLU-002"])
+    assert bool(findings) is not enforced
+
+
+def test_a_policy_without_a_denying_binding_does_not_count():
+    control = next(c for c in load_catalogue() if c.id == "KH-CLU-002")
+    audit_only = control.example_pass.replace("validationActions: [Deny]", "validationActions: [Audit]")
+    findings, _ = scan(audit_only, only=["KH-CLU-002"])
+    assert findings

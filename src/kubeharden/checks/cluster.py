@@ -44,7 +44,6 @@ def version_skew(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
                                         "scan again")
             continue
         major, minor = minor_version(server) or (0, 0)
-        lag = kubelet_max_lag(minor)
         for node in inventory.of_kind("Node"):
             node_info = as_dict(as_dict(node.raw.get("status")).get("nodeInfo"))
             for component, key in NODE_COMPONENTS:
@@ -59,9 +58,10 @@ def version_skew(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
                     yield Violation(f"{component} {text} on Node {node.name} is newer than the API server {server} "
                                     f"(a {component} must never be newer than kube-apiserver){also}",
                                     node.line(node_info, key), obj=node, path=path)
-                elif minor - found[1] > lag:
+                elif minor - found[1] > (lag := kubelet_max_lag(found[1])):
                     yield Violation(f"{component} {text} on Node {node.name} is {minor - found[1]} minor versions "
-                                    f"older than the API server {server}; at most {lag} are supported{also}",
+                                    f"older than the API server {server}; at most {lag} are supported for a "
+                                    f"{component} 1.{found[1]}{also}",
                                     node.line(node_info, key), obj=node, path=path)
 
 

@@ -8,9 +8,9 @@
   https://kubernetes.io/docs/tasks/configure-pod-container/static-pod/); kubeadm labels its control-plane
   Pods ``component: <name>`` and ``tier: control-plane``
   (https://kubernetes.io/docs/reference/setup-tools/kubeadm/implementation-details/).
-- Version skew: a kubelet must not be newer than kube-apiserver and may be up to three minor versions
-  older (two before Kubernetes 1.28) ("Version Skew Policy",
-  https://kubernetes.io/releases/version-skew-policy/#kubelet).
+- Version skew: a kubelet (and kube-proxy) must not be newer than kube-apiserver and may be up to
+  three minor versions older; a kubelet or kube-proxy older than 1.25 only two ("Version Skew
+  Policy", https://kubernetes.io/releases/version-skew-policy/#kubelet).
 - Managed providers: the control plane of EKS, GKE and AKS runs outside the cluster, so no static
   Pod shows its flags. Recognised from the ``gitVersion`` the provider builds (``v1.30.4-eks-a737599``,
   ``v1.30.5-gke.1014001``) or, for AKS, the ``kubernetes.azure.com/cluster`` label AKS puts on its Nodes
@@ -62,14 +62,14 @@ def component_of(raw: dict[str, Any]) -> str | None:
     return None
 
 
-#: How many minor versions a kubelet may lag kube-apiserver: 3 since 1.28, 2 before.
+#: How many minor versions a kubelet or kube-proxy may lag kube-apiserver: 3, and 2 for one older than 1.25.
 KUBELET_MAX_LAG = 3
-KUBELET_MAX_LAG_BEFORE_1_28 = 2
+KUBELET_MAX_LAG_BEFORE_1_25 = 2
 
 
-def kubelet_max_lag(apiserver_minor: int) -> int:
-    """Minor versions a kubelet may be older than a 1.``apiserver_minor`` API server."""
-    return KUBELET_MAX_LAG if apiserver_minor >= 28 else KUBELET_MAX_LAG_BEFORE_1_28
+def kubelet_max_lag(kubelet_minor: int) -> int:
+    """Minor versions a kubelet (or kube-proxy) 1.``kubelet_minor`` may be older than kube-apiserver."""
+    return KUBELET_MAX_LAG if kubelet_minor >= 25 else KUBELET_MAX_LAG_BEFORE_1_25
 
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
