@@ -133,6 +133,9 @@ def test_minus_n_and_exclude_namespace_limit_what_is_listed(tmp_path, capsys):
     assert namespaces == {"shop"}
     assert "kube-system" not in {f["resource"]["namespace"] for f in without_system["findings"]}
     assert failing(without_system, "KH-NS-001") == []
+    # the network plugin's DaemonSet is outside shop: the verdict says the listing was limited
+    plugin = next(f for f in only_shop["findings"] if f["control_id"] == "KH-CLU-003")
+    assert "listed in namespaces shop only" in plugin["message"]
 
 
 # -- the scan of a cluster -------------------------------------------------------------------

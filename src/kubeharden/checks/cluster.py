@@ -128,9 +128,12 @@ def network_plugin(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
         if any(p.enforces for p in found.values()):
             continue
         if not found:
-            yield Violation(f"no DaemonSet of a known network plugin was found ({len(daemonsets)} DaemonSet(s) read); "
-                            "whether NetworkPolicies are enforced cannot be confirmed", info.origin.line, obj=info,
-                            fix=False)
+            scope = as_dict(info.raw.get("scope"))
+            limited = [*as_list(scope.get("namespaces")), *(f"not {n}" for n in as_list(scope.get("excluded")))]
+            where = f", listed in namespaces {', '.join(map(str, limited))} only" if limited else ""
+            yield Violation(f"no DaemonSet of a known network plugin was found ({len(daemonsets)} DaemonSet(s) read"
+                            f"{where}); whether NetworkPolicies are enforced cannot be confirmed", info.origin.line,
+                            obj=info, fix=False)
             continue
         for name, plugin in found.items():
             record = daemonsets[name]

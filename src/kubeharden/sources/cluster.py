@@ -236,7 +236,7 @@ def _read(conn: Connection, opts: ClusterOptions, path: str) -> Iterator[Item]:
         counts = ", ".join(f"{n} {kind}{'s' if n > 1 else ''}" for kind, n in sorted(owned.items()))
         yield Problem("note", "skipped", f"{counts} created by a listed workload controller were judged through "
                       "that controller (their ownerReferences name it), not one by one", file=display)
-    info = build_info(conn.context, conn.server, version, nodes, system_pods)
+    info = build_info(conn.context, conn.server, version, nodes, system_pods, opts.namespaces, opts.exclude)
     yield K8sObject(info, make_ref(info), Provenance(file=display, line=None, source=SOURCE))
     provider = info["provider"]
     if provider is not None and info["controlPlane"] is None:

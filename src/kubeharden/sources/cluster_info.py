@@ -12,6 +12,7 @@ Built by the cluster source from the ``/version`` answer (``version.Info``: ``gi
     provider: {key: eks, name: Amazon EKS, evidence: "..."} | null
     controlPlane:                      # null when no control-plane static Pod is visible
       kube-apiserver: [{pod: kube-system/kube-apiserver-cp1, node: cp1, flags: {authorization-mode: "Node,RBAC"}}]
+    scope: {namespaces: [], excluded: []}   # -n / --exclude-namespace of the listing (empty: all)
 
 ``cluster`` has the shape of a snapshot header's ``cluster`` (context, version), so a snapshot
 writer can take both from it. Checks read it like any object (``checks/cluster.py``).
@@ -57,10 +58,12 @@ def provider_of(version: dict[str, Any] | None, nodes: list[dict[str, Any]]) -> 
 
 
 def build_info(context: str | None, server: str, version: dict[str, Any] | None, nodes: list[dict[str, Any]],
-               system_pods: list[dict[str, Any]]) -> dict[str, Any]:
+               system_pods: list[dict[str, Any]], namespaces: tuple[str, ...] = (),
+               excluded: tuple[str, ...] = ()) -> dict[str, Any]:
     """The ClusterInfo mapping (shape in the module docstring) from what was listed.
 
     ``system_pods``: the Pods of ``kube-system``; only mirror Pods of control-plane components count.
+    ``namespaces``/``excluded``: the namespaces the listing was limited to / left out (``scope``).
     """
     control_plane: dict[str, list[dict[str, Any]]] = {}
     for pod in system_pods:
@@ -79,4 +82,5 @@ def build_info(context: str | None, server: str, version: dict[str, Any] | None,
         "cluster": {"context": context, "server": server, "version": version},
         "provider": provider_of(version, nodes),
         "controlPlane": control_plane or None,
+        "scope": {"namespaces": list(namespaces), "excluded": list(excluded)},
     }
