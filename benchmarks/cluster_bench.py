@@ -133,8 +133,12 @@ def main() -> int:
                 took = time.perf_counter() - start
                 peak = int(rss.read_text().split()[-1]) / 1024 if rss.exists() else float("nan")
                 report = json.loads((Path(work) / "r.json").read_text())
+                kinds: dict[str, int] = {}
+                for problem in report.get("errors", []):
+                    kinds[problem["kind"]] = kinds.get(problem["kind"], 0) + 1
                 print(f"scan --cluster: {took:.2f} s wall, peak RSS {peak:.0f} MiB, exit {done.returncode}, "
-                      f"{report['summary'].get('objects', '?')} objects judged")
+                      f"{report['summary'].get('objects', '?')} objects judged, errors by kind: {kinds or 'none'} "
+                      f"(load average now {os.getloadavg()[0]:.1f})")
         finally:
             server.stdin.close()  # type: ignore[union-attr]
             server.wait(timeout=30)
