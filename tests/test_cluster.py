@@ -397,3 +397,19 @@ def test_a_policy_without_a_denying_binding_does_not_count():
     audit_only = control.example_pass.replace("validationActions: [Deny]", "validationActions: [Audit]")
     findings, _ = scan(audit_only, only=["KH-CLU-002"])
     assert findings
+
+
+def test_kubectl_runs_the_plugin_which_reads_the_current_context(double):
+    import os
+    import sys
+    from pathlib import Path
+
+    kubectl = shutil.which("kubectl")
+    plugin = Path(sys.executable).parent / "kubectl-harden"
+    if kubectl is None or not plugin.exists():
+        pytest.skip("kubectl or the installed kubectl-harden script is missing: only this end-to-end check is skipped")
+    env = {**os.environ, "KUBECONFIG": double.kubeconfig, "PATH": f"{plugin.parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run([kubectl, "harden", "scan", "--no-config", "-f", "json", "--fail-on", "none",
+                           "--control", "KH-CLU-003"], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert failing(json.loads(done.stdout), "KH-CLU-003") == ["kube-flannel-ds"]
