@@ -88,6 +88,7 @@ sys.stdin.read()
 
 
 def main() -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # each figure as soon as it is known
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--objects", type=int, default=100_000)
     p.add_argument("--namespaces", type=int, default=100)

@@ -279,6 +279,16 @@ def test_an_unreachable_or_unusable_cluster_is_an_input_error(tmp_path, capsys):
     assert code == INPUT_ERRORS and "nope" in out
 
 
+def test_an_answer_that_is_not_a_list_is_unlisted_not_empty(tmp_path):
+    double = start(tmp_path, broken={"networkpolicies"})
+    try:
+        items = listed(double.kubeconfig)
+    finally:
+        double.stop()
+    unlisted = [p for p in problems(items) if p.kind == UNLISTED]
+    assert [p.resource.kind for p in unlisted] == ["NetworkPolicy"] and "not a NetworkPolicyList" in unlisted[0].message
+
+
 def test_a_wrong_token_is_reported_not_raised(tmp_path, capsys):
     double = start(tmp_path)
     try:

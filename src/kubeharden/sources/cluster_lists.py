@@ -123,7 +123,10 @@ def open_lists(conn: Connection, resources: list[Resource], requests: int,
 
         def fetch(namespace: str | None, token: str | None) -> dict[str, Any]:
             params = extra + ([("continue", token)] if token else [])
-            page = as_dict(conn.get(resource.path(namespace), params, accept=accept))
+            path = resource.path(namespace)
+            page = conn.get(path, params, accept=accept)
+            if not isinstance(page, dict) or not isinstance(page.get("items", []), list | None):
+                raise ApiError(200, f"the answer is not a {resource.kind}List", path)
             if on_page is not None:
                 on_page(resource.kind, len(as_list(page.get("items"))))
             return page
