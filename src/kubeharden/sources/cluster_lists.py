@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -108,7 +108,7 @@ def _key(item: dict[str, Any]) -> tuple[Any, Any]:
 def open_lists(conn: Connection, resources: list[Resource], requests: int,
                query: Callable[[Resource], tuple[list[tuple[str, Any]], str]],
                namespaces: tuple[str, ...] = (), on_page: Callable[[str, int], None] | None = None,
-               ) -> Iterator[list[Listing]]:
+               ) -> Generator[list[Listing], None, None]:
     """A generator that yields once: the Listings of ``resources`` (first pages fetched, errors
     known), whose further pages are then fetched in the background; closing it stops the workers.
 
