@@ -178,6 +178,19 @@ def test_a_refused_kind_makes_exactly_its_controls_not_assessable(tmp_path, caps
     assert all("forbidden" in p["message"] for p in warnings)
 
 
+def test_refused_networkpolicies_make_the_policy_controls_not_assessable(tmp_path, capsys):
+    double = start(tmp_path, forbidden={"networkpolicies"})
+    try:
+        _, report = scan_json(capsys, double.kubeconfig)
+    finally:
+        double.stop()
+    unable = {c["control_id"] for c in report["summary"]["not_assessable"]}
+    # without the policies, "no default deny" would be a guess: not assessable, no finding
+    assert {"KH-NET-001", "KH-NET-002", "KH-NET-003", "KH-NET-015"} <= unable
+    assert not [f for f in report["findings"] if f["control_id"] in unable]
+    assert not unable & {"KH-NET-012", "KH-POD-001", "KH-RBAC-003"}
+
+
 def test_a_kind_the_cluster_does_not_serve_is_not_a_problem(tmp_path):
     double = start(tmp_path, absent={"validatingadmissionpolicies", "validatingadmissionpolicybindings"})
     try:

@@ -126,10 +126,11 @@ class Control:
 
     def needs_kind(self, kind: str, pod_kinds: frozenset[str] | set[str]) -> bool:
         """Whether the control reads objects of ``kind``: its ``kinds``/``reads``, or, for a container
-        or pod control, any of ``pod_kinds`` (the kinds that carry a pod)."""
+        or pod control (or a cross-object one over workloads, without ``kinds``), any of ``pod_kinds``."""
         if kind in self.kinds or kind in self.reads:
             return True
-        return self.scope in ("container", "pod") and kind in pod_kinds
+        judges_pods = self.scope in ("container", "pod") or (self.scope == "inventory" and not self.kinds)
+        return judges_pods and kind in pod_kinds
 
     @property
     def fail_examples(self) -> tuple[str, ...]:
