@@ -274,14 +274,16 @@ def _object(raw: dict[str, Any], resource: Resource, conn: Connection, opts: Clu
 
 def kubectl_command(resource: Resource, ref: ResourceRef, context: str | None, kubeconfig: str | None) -> str:
     """The kubectl command that shows the live object: ``kubectl get deployments.apps web -n shop -o yaml``."""
-    words = ["kubectl", "get", resource.kubectl_name, ref.name]
-    if ref.namespace:
-        words += ["-n", ref.namespace]
-    if context:
-        words += ["--context", context]
-    if kubeconfig:
-        words += ["--kubeconfig", kubeconfig]
-    return shlex.join([*words, "-o", "yaml"])
+    head, tail = _kubectl_words(resource.kubectl_name, context, kubeconfig)
+    namespace = f" -n {shlex.quote(ref.namespace)}" if ref.namespace else ""
+    return f"{head} {shlex.quote(ref.name)}{namespace} {tail}"
+
+
+@cache
+def _kubectl_words(resource: str, context: str | None, kubeconfig: str | None) -> tuple[str, str]:
+    """The command's words before and after the object's name and namespace, quoted once per resource."""
+    tail = (["--context", context] if context else []) + (["--kubeconfig", kubeconfig] if kubeconfig else [])
+    return shlex.join(["kubectl", "get", resource]), shlex.join([*tail, "-o", "yaml"])
 
 
 def _query(opts: ClusterOptions, resource: Resource) -> tuple[list[tuple[str, Any]], str]:
