@@ -292,6 +292,17 @@ def test_an_unreachable_or_unusable_cluster_is_an_input_error(tmp_path, capsys):
     assert code == INPUT_ERRORS and "nope" in out
 
 
+def test_a_list_answering_404_makes_its_controls_not_assessable(tmp_path, capsys):
+    double = start(tmp_path, not_found={"validatingadmissionpolicies"})
+    try:
+        _, report = scan_json(capsys, double.kubeconfig)
+    finally:
+        double.stop()
+    assert [c["control_id"] for c in report["summary"]["not_assessable"]] == ["KH-CLU-002"]
+    warning = next(p for p in report["errors"] + report["notes"] if p["kind"] == UNLISTED)
+    assert warning["resource"]["kind"] == "ValidatingAdmissionPolicy" and "404" in warning["message"]
+
+
 def test_an_answer_that_is_not_a_list_is_unlisted_not_empty(tmp_path):
     double = start(tmp_path, broken={"networkpolicies"})
     try:

@@ -84,6 +84,8 @@ class ClusterDouble:
     #: resources left out of discovery although the objects list has some (a kind the cluster lacks)
     absent: set[str] = field(default_factory=set)
     version: dict[str, Any] = field(default_factory=lambda: dict(VERSION))
+    #: resources discovery advertises but whose lists answer 404 (an aggregated API or CRD going away)
+    not_found: set[str] = field(default_factory=set)
     #: resources answered with a body that is not a list (a broken proxy or aggregated API)
     broken: set[str] = field(default_factory=set)
     #: resources whose first ``continue`` request answers 410 Expired, as a token the server compacted away
@@ -195,6 +197,8 @@ class ClusterDouble:
             return 403, _status(403, "Forbidden", f'{resource}{"." + group if group else ""} is forbidden: User '
                                 f'"system:serviceaccount:kubeharden:scanner" cannot {verb} resource "{resource}" in '
                                 f'API group "{group}" {scope}', {"kind": resource, "group": group})
+        if resource in self.not_found:
+            return 404, _status(404, "NotFound", "the server could not find the requested resource")
         if resource in self.broken:
             return 200, ["not", "a", "list"]
         items = [o for o in self._by_resource[resource] if namespace is None or o["metadata"].get("namespace") == namespace]
