@@ -77,12 +77,13 @@ def build(count: int, namespaces: int, corpus: Path) -> list[dict]:
 
 
 SERVE = """
-import json, sys, time, pathlib
+import sys, pathlib
 sys.path[:0] = [{root!r}, {src!r}]
+from benchmarks.cluster_bench import build
 from tests.clusterdouble import ClusterDouble
-objects = json.load(open({data!r}))
+objects = build({count!r}, {namespaces!r}, pathlib.Path({corpus!r}))
 double = ClusterDouble(objects).start(pathlib.Path({folder!r}))
-print(double.kubeconfig, flush=True)
+print(len(objects), double.kubeconfig, flush=True)
 sys.stdin.read()
 """
 
@@ -98,16 +99,13 @@ def main() -> int:
     p.add_argument("--scan", action="store_true", help="also time `kubeharden scan --cluster` in a fresh process")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as work:
-        objects = build(args.objects, args.namespaces, args.corpus)
-        data = Path(work) / "objects.json"
-        data.write_text(json.dumps(objects))
-        served = len(objects)
-        del objects  # the child serves them; this process measures the source alone
-        code = SERVE.format(root=str(ROOT), src=str(ROOT / "src"), data=str(data), folder=work)
+        # the child builds and serves the objects: this process' memory is the source's alone
+        code = SERVE.format(root=str(ROOT), src=str(ROOT / "src"), count=args.objects, namespaces=args.namespaces,
+                            corpus=str(args.corpus), folder=work)
         server = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   text=True)
         try:
-            kubeconfig = server.stdout.readline().strip()  # type: ignore[union-attr]
+            served, kubeconfig = server.stdout.readline().split()  # type: ignore[union-attr]
             print(f"double: {served} objects served (cpus: {os.cpu_count()}, load average "
                   f"{os.getloadavg()[0]:.1f})")
             options = ReadOptions(sources={"cluster": ClusterOptions(kubeconfig=kubeconfig, chunk_size=args.chunk_size,
