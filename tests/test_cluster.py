@@ -45,6 +45,15 @@ def scan_json(capsys, kubeconfig: str, *extra: str) -> tuple[int, dict]:
     return code, json.loads(out)
 
 
+def scan_double(tmp_path, capsys, **double) -> tuple[int, dict]:
+    """Scan a fresh double (``ClusterDouble`` keyword arguments) as one cluster; its exit code and report."""
+    started = start(tmp_path, **double)
+    try:
+        return scan_json(capsys, started.kubeconfig)
+    finally:
+        started.stop()
+
+
 def listed(kubeconfig: str, **options) -> list[K8sObject | Problem]:
     opts = ReadOptions(sources={"cluster": ClusterOptions(kubeconfig=kubeconfig, **options)})
     return list(read("cluster://", opts))
@@ -164,11 +173,7 @@ def test_sarif_names_the_live_object_and_its_kubectl_command_not_a_file(double, 
 
 
 def test_a_refused_kind_makes_exactly_its_controls_not_assessable(tmp_path, capsys):
-    double = start(tmp_path, forbidden={"pods", "nodes"})
-    try:
-        code, report = scan_json(capsys, double.kubeconfig)
-    finally:
-        double.stop()
+    code, report = scan_double(tmp_path, capsys, forbidden={"pods", "nodes"})
     assert code != INPUT_ERRORS
     unable = {c["control_id"] for c in report["summary"]["not_assessable"]}
     assert {"KH-POD-001", "KH-POD-004", "KH-CLU-001"} <= unable
@@ -179,11 +184,7 @@ def test_a_refused_kind_makes_exactly_its_controls_not_assessable(tmp_path, caps
 
 
 def test_refused_networkpolicies_make_the_policy_controls_not_assessable(tmp_path, capsys):
-    double = start(tmp_path, forbidden={"networkpolicies"})
-    try:
-        _, report = scan_json(capsys, double.kubeconfig)
-    finally:
-        double.stop()
+    _, report = scan_double(tmp_path, capsys, forbidden={"networkpolicies"})
     unable = {c["control_id"] for c in report["summary"]["not_assessable"]}
     # without the policies, "no default deny" would be a guess: not assessable, no finding
     assert {"KH-NET-001", "KH-NET-002", "KH-NET-003", "KH-NET-015"} <= unable
@@ -293,11 +294,7 @@ def test_an_unreachable_or_unusable_cluster_is_an_input_error(tmp_path, capsys):
 
 
 def test_a_list_answering_404_makes_its_controls_not_assessable(tmp_path, capsys):
-    double = start(tmp_path, not_found={"validatingadmissionpolicies"})
-    try:
-        _, report = scan_json(capsys, double.kubeconfig)
-    finally:
-        double.stop()
+    _, report = scan_double(tmp_path, capsys, not_found={"validatingadmissionpolicies"})
     assert [c["control_id"] for c in report["summary"]["not_assessable"]] == ["KH-CLU-002"]
     warning = next(p for p in report["errors"] + report["notes"] if p["kind"] == UNLISTED)
     assert warning["resource"]["kind"] == "ValidatingAdmissionPolicy" and "404" in warning["message"]
@@ -364,11 +361,7 @@ def test_the_shipped_clusterrole_grants_exactly_reading_what_is_listed(double, c
 
 
 def test_without_secrets_the_token_controls_are_not_assessable(tmp_path, capsys):
-    double = start(tmp_path, forbidden={"secrets"})
-    try:
-        _, report = scan_json(capsys, double.kubeconfig)
-    finally:
-        double.stop()
+    _, report = scan_double(tmp_path, capsys, forbidden={"secrets"})
     unable = {c["control_id"] for c in report["summary"]["not_assessable"]}
     assert "KH-RBAC-018" in unable  # long-lived token Secrets: exactly the control that reads Secrets
     assert not unable & {"KH-POD-001", "KH-RBAC-003", "KH-NET-001"}
