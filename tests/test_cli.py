@@ -88,7 +88,9 @@ def test_installed_as_kubectl_plugin_too():
     from importlib.metadata import entry_points
 
     scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
-    assert scripts.get("kubeharden") == scripts.get("kubectl-harden") == "kubeharden.cli:main"
+    assert scripts.get("kubeharden") == "kubeharden.cli:main"
+    # kubectl runs kubectl-harden for `kubectl harden …`; without a path it reads the current context
+    assert scripts.get("kubectl-harden") == "kubeharden.cli:kubectl_main"
 
 
 def test_report_names_the_configuration_in_effect(tmp_path, capsys, monkeypatch):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from kubeharden.cli import main, program_name
+from kubeharden.cli import main
 from kubeharden.model.apiresources import resolve_resource
 
 RBAC = """\
@@ -74,9 +74,13 @@ def test_paths_from_a_subject_or_workload_the_input_does_not_know_says_so(capsys
     assert "note:" not in capsys.readouterr().err
 
 
-def test_the_kubectl_plugin_calls_itself_kubectl_harden():
-    assert program_name("/usr/local/bin/kubectl-harden") == "kubectl harden"
-    assert program_name("/usr/bin/kubeharden") == "kubeharden"
+def test_the_kubectl_plugin_calls_itself_kubectl_harden(capsys):
+    with pytest.raises(SystemExit):
+        main(["scan", "--help"], kubectl_plugin=True)
+    assert capsys.readouterr().out.startswith("usage: kubectl harden scan")
+    with pytest.raises(SystemExit):
+        main(["scan", "--help"])
+    assert capsys.readouterr().out.startswith("usage: kubeharden scan")
 
 
 NETWORK = """\

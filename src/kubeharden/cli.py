@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
 from kubeharden import __version__
@@ -31,12 +30,26 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, except that words left after the options of a command that reads PATH…
+    are paths too: PATH… may be empty (``--cluster``), so argparse gives it nothing once a command's
+    other positionals are matched (``rbac who-can get secrets -n shop k8s/``)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extra = super().parse_known_args(args, namespace)
+        if extra and isinstance(getattr(namespace, "paths", None), list) \
+                and not any(word.startswith("-") and word != "-" for word in extra):
+            namespace.paths = [*namespace.paths, *extra]
+            extra = []
+        return namespace, extra
+
+
+def build_parser(argv: list[str] | None = None, prog: str = "kubeharden") -> argparse.ArgumentParser:
     """The parser; with ``argv``, only the command named there is fully registered."""
     from kubeharden.commands.helptext import examples
 
-    parser = argparse.ArgumentParser(
-        prog=program_name(),
+    parser = Parser(
+        prog=prog,
         description="The NSA/CISA Kubernetes Hardening Guidance (v1.2), executable. "
                     "Run kubeharden COMMAND --help for the options of a command.",
         **examples("kubeharden scan k8s/                               # check manifests",
@@ -61,17 +74,16 @@ def _command_in(argv: list[str] | None) -> str | None:
     return None
 
 
-def program_name(argv0: str | None = None) -> str:
-    """``kubectl harden`` when run as the kubectl plugin (the ``kubectl-harden`` executable, which kubectl
-    finds on PATH and runs for ``kubectl harden``), else ``kubeharden``; help and usage lines use it."""
-    name = os.path.basename(argv0 if argv0 is not None else sys.argv[0])
-    return "kubectl harden" if name.startswith("kubectl-harden") else "kubeharden"
-
-
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, kubectl_plugin: bool = False) -> int:
+    """Run one command; ``kubectl_plugin``: run as ``kubectl harden``, whose commands read the
+    cluster of the current context when no input is named (docs/cluster.md)."""
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(argv)
+    parser = build_parser(argv, "kubectl harden" if kubectl_plugin else "kubeharden")
     args = parser.parse_args(argv)
+    args.kubectl_plugin = kubectl_plugin
+    finish = getattr(args, "finish_inputs", None)
+    if finish is not None:
+        finish(args, parser)
     tune_gc()
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
@@ -83,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def kubectl_main() -> int:
+    """The ``kubectl-harden`` executable: kubectl runs it for ``kubectl harden …``
+    (https://kubernetes.io/docs/tasks/extend-kubectl/kubectl-plugins/)."""
+    return main(kubectl_plugin=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

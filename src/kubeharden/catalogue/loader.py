@@ -134,6 +134,7 @@ def _parse_control(raw: dict[str, Any], origin: str) -> Control:
             fix=_parse_fix(raw.get("fix"), where),
             example_input=example_input,
             example_with=str(examples.get("with") or ""),
+            reads=tuple(str(k) for k in raw.get("reads") or ()),
         )
     except KeyError as exc:
         raise CatalogueError(f"{where}: missing field {exc}") from None

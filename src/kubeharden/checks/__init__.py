@@ -17,4 +17,5 @@ CHECK_MODULES = (
     "kubeharden.checks.supply",
     "kubeharden.checks.vulnerabilities",
     "kubeharden.checks.admission",
+    "kubeharden.checks.cluster",
 )

@@ -27,10 +27,12 @@ def add_input_options(parser: argparse.ArgumentParser, namespace_option: bool = 
     ``namespace_option=False`` for commands whose own ``-n`` also names the namespace of
     objects without one (its first value; see :func:`read_options`).
     """
-    parser.add_argument("paths", nargs="+", metavar="PATH",
+    parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="files or directories (.yaml, .yml, .json, recursive); - for stdin; "
                              "snapshots (.json.gz, .jsonl, .ndjson; docs/input.md); Helm charts (a folder with "
-                             "Chart.yaml, a .tgz) and Kustomize folders, rendered (docs/helm-kustomize.md)")
+                             "Chart.yaml, a .tgz) and Kustomize folders, rendered (docs/helm-kustomize.md); "
+                             "cluster://[CONTEXT] or --cluster for a live cluster (docs/cluster.md)")
+    parser.set_defaults(finish_inputs=finish_inputs)
     if namespace_option:
         parser.set_defaults(namespace_is_apply=True)
         parser.add_argument("-n", "--namespace", metavar="NS", default=None,
@@ -58,7 +60,25 @@ def input_paths(args: argparse.Namespace) -> list[str]:
     source's input (``--vuln-report r.json`` -> ``vuln-report://r.json``)."""
     extra = [option_input(source, value) for source in SOURCES if source.option is not None
              for value in getattr(args, _option_dest(source.option[0]), None) or ()]
-    return [*args.paths, *extra]
+    return [*args.paths, *(p for p in extra if p not in args.paths)]
+
+
+def finish_inputs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """After parsing: add the inputs that sources' options stand for (``--cluster``) to ``args.paths``.
+
+    Without any input, ``kubectl harden`` (``args.kubectl_plugin``) reads the cluster of the current
+    context, as kubectl plugins do; ``kubeharden`` itself stops with a usage error.
+    """
+    implied, options = source_options(args)
+    args.source_options = options
+    args.paths = list(args.paths) + [p for p in implied if p not in args.paths]
+    args.paths = input_paths(args)  # with the inputs given by a source's option (--vuln-report …)
+    if not args.paths:
+        if getattr(args, "kubectl_plugin", False):
+            args.cluster = True
+            args.paths, args.source_options = source_options(args)
+        else:
+            parser.error("the following arguments are required: PATH (or --cluster for a live cluster)")
 
 
 def add_config_options(parser: argparse.ArgumentParser, profile: bool = True) -> None:
@@ -103,7 +123,8 @@ def read_options(args: argparse.Namespace) -> ReadOptions:
     """How to read the inputs; the report this run writes (``-o`` or redirected stdout) is skipped."""
     return ReadOptions(max_file_bytes=args.max_file_size, namespace=_given_namespace(args),
                        namespace_strict=getattr(args, "namespace_is_apply", False),
-                       skip_files=report_files(getattr(args, "output", None)), source_options=source_options(args))
+                       skip_files=report_files(getattr(args, "output", None)),
+                       source_options=dict(getattr(args, "source_options", None) or {}))
 
 
 def open_inputs(args: argparse.Namespace, paths: Sequence[str] | None = None,

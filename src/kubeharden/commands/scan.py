@@ -33,8 +33,10 @@ from kubeharden.gctune import freezing
 from kubeharden.model.findings import Finding, Severity
 from kubeharden.model.results import ScanResult
 from kubeharden.report import FORMATS, get_reporter
+from kubeharden.sources.registry import SOURCES, source_options
 from kubeharden.report.table import GROUPINGS, Display, one_line
 from kubeharden.report.table import write as write_table
+from kubeharden.sources.cluster import claims as is_cluster
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -100,7 +102,9 @@ def _display(args: argparse.Namespace) -> Display:
 
 def _values_set(args: argparse.Namespace, file: str) -> argparse.Namespace:
     """The command line of one ``--values-matrix`` run: ``file`` after the ``--values`` files."""
-    return argparse.Namespace(**{**vars(args), "values": [*args.values, file], "values_set": file})
+    one = argparse.Namespace(**{**vars(args), "values": [*args.values, file], "values_set": file})
+    one.source_options = source_options(one)[1]  # the Helm source reads its settings from here
+    return one
 
 
 def _jobs(text: str) -> int:
@@ -135,7 +139,8 @@ def _drop_unrunnable_glob_matches(patterns: list[str], only: list[str], cfg: Con
 
 def run(args: argparse.Namespace) -> int:
     paths = input_paths(args)  # with --vuln-report and --image-archive inputs (docs/sources.md)
-    if args.scope == "path" and len(paths) > len(args.paths):
+    option_schemes = tuple(source.scheme for source in SOURCES if source.option is not None)
+    if args.scope == "path" and any(p.startswith(option_schemes) for p in paths):
         fail("--vuln-report and --image-archive are joined to the workloads of all inputs as one cluster; "
              "they cannot be used with --scope path (scan each application with its own reports instead)")
         return USAGE
@@ -152,7 +157,8 @@ def run(args: argparse.Namespace) -> int:
             warn(note)
         if only is not None:
             only = _drop_unrunnable_glob_matches(args.control, only, cfg)
-        evaluator = Evaluator(cfg, only=only)
+        live = any(map(is_cluster, args.paths))
+        evaluator = Evaluator(cfg, only=only, input_kind="cluster" if live else "manifest")
     except (UnknownControl, ConfigError) as exc:
         fail(str(exc))
         return USAGE
@@ -177,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
         def shallow(kind: str) -> bool:
             return not evaluator.needs_full_object(kind)
 
-        jobs = args.jobs or default_jobs()
+        jobs = 1 if live else args.jobs or default_jobs()  # a cluster is listed and checked in this process
         if args.values_matrix:
             # one scope per values set: the same chart under prod values is another cluster than under defaults
             sets = [[Counted(open_inputs(_values_set(args, file), [path], shallow)) for path in args.paths]

@@ -21,13 +21,14 @@ from kubeharden.checks.registry import Runner, control_runner
 from kubeharden.config import Config, ConfigError, has_setting, setting_value
 from kubeharden.model.apitypes import type_problems
 from kubeharden.model.controls import INPUTS, Control, Violation
-from kubeharden.model.findings import Finding, Fix, Problem, Severity
+from kubeharden.model.findings import UNLISTED, Finding, Fix, Problem, Severity
 from kubeharden.model.inventory import INDEXED_KINDS, Inventory
 from kubeharden.model.objects import K8sObject
-from kubeharden.model.pods import PodView, may_carry_pod, pod_view
+from kubeharden.model.pods import POD_TEMPLATE_PATHS, PodView, may_carry_pod, pod_view
 from kubeharden.model.results import PssEntry, ScanResult
 
 SUPPRESS_PREFIX = "kubeharden.io/suppress."
+POD_KINDS = frozenset(POD_TEMPLATE_PATHS)
 
 class Evaluator:
     """Runs the active controls of the catalogue over a stream of objects.
@@ -132,9 +133,25 @@ class Evaluator:
     def _consume(self, items: Iterable[K8sObject | Problem]) -> Iterator[Finding]:
         for item in items:
             if isinstance(item, Problem):
-                self.result.problems.append(item)
+                self.take_problem(item)
                 continue
             yield from self.evaluate_object(item)
+
+    def take_problem(self, problem: Problem) -> None:
+        """Record a problem of the input; a kind a cluster would not list (``unlisted``) makes every
+        control that needs that kind not assessable, never a pass."""
+        self.result.problems.append(problem)
+        if problem.kind != UNLISTED or problem.resource is None:
+            return
+        kind = problem.resource.kind
+        unable = [c for c in self.controls if c.needs_kind(kind, POD_KINDS)]
+        if not unable:
+            return
+        self.controls = [c for c in self.controls if c not in unable]
+        self.result.controls = self.controls
+        self.result.not_assessable.extend(c for c in unable if c not in self.result.not_assessable)
+        for scope, runners in self._by_scope.items():
+            self._by_scope[scope] = [(c, run) for c, run in runners if c not in unable]
 
     def evaluate_object(self, obj: K8sObject) -> Iterator[Finding]:
         self.result.kinds[obj.kind] += 1

@@ -134,6 +134,17 @@ class Control:
     #: What the examples are (EXAMPLE_INPUTS) and the manifests scanned beside each of them.
     example_input: str = "manifest"
     example_with: str = ""
+    #: Kinds the control reads besides ``kinds`` (a cross-object control); when a cluster refuses
+    #: to list one of them, the control is not assessable.
+    reads: tuple[str, ...] = ()
+
+    def needs_kind(self, kind: str, pod_kinds: frozenset[str] | set[str]) -> bool:
+        """Whether the control reads objects of ``kind``: its ``kinds``/``reads``, or, for a container
+        or pod control (or a cross-object one over workloads, without ``kinds``), any of ``pod_kinds``."""
+        if kind in self.kinds or kind in self.reads:
+            return True
+        judges_pods = self.scope in ("container", "pod") or (self.scope == "inventory" and not self.kinds)
+        return judges_pods and kind in pod_kinds
 
     @property
     def fail_examples(self) -> tuple[str, ...]:

@@ -170,6 +170,9 @@ class Finding:
 
 #: Problem kind: a file not read because this run writes its report there (a note).
 OWN_OUTPUT = "own-output"
+#: Problem kind: objects of one kind could not be listed from a cluster (403, 404); ``resource`` names the
+#: kind (``name`` is empty), and the controls that need that kind are not assessable.
+UNLISTED = "unlisted"
 #: Problem kind: the input held no Kubernetes object to check (an error, a note with --allow-empty).
 NOTHING_CHECKED = "nothing-checked"
 

@@ -29,7 +29,7 @@ INDEXED_KINDS = frozenset({
     "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
     # the supply chain (model/supply.py) and image admission policies (checks/admission.py)
     *SUPPLY_KINDS, "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ClusterPolicy", "Policy",
-    "ClusterImagePolicy",
+    "ClusterImagePolicy", "ClusterInfo",
 })
 #: The API group of Gatekeeper's constraints, whose kinds are defined by each ConstraintTemplate.
 GATEKEEPER_CONSTRAINTS = "constraints.gatekeeper.sh"

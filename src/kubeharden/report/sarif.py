@@ -33,6 +33,10 @@ _SCORE = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5"
           Severity.INFO: "0.0"}
 
 
+#: The provenance source of live objects, whose ``file`` is the kubectl command that shows them (docs/cluster.md).
+LIVE = "cluster"
+
+
 def file_uri(path: str) -> str:
     """A URI reference for a scanned path (relative paths stay relative for code scanning)."""
     return quote(path.removeprefix("./").replace("\\", "/"))
@@ -87,7 +91,9 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
                        "container_list": f.container_list, "path": f.path,
                        "fix": f.fix.to_dict() if f.fix else None},
     }
-    if f.file:
+    if f.file and f.source == LIVE:
+        result["properties"]["kubectl"] = f.file  # a live object: no file, the command that shows it
+    elif f.file:
         result["locations"][0]["physicalLocation"] = _physical(f.file, f.line)
     if f.trace is not None:
         # a rendered input (docs/helm-kustomize.md): a patched field is located at its patch; the values

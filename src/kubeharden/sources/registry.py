@@ -17,7 +17,7 @@ from typing import Any
 
 from kubeharden.model.findings import OWN_OUTPUT, Problem
 from kubeharden.model.objects import K8sObject
-from kubeharden.sources import dockerfile, helm, image_archive, kustomize, snapshot, vuln_report
+from kubeharden.sources import cluster, dockerfile, helm, image_archive, kustomize, snapshot, vuln_report
 from kubeharden.sources.files import ReadOptions, iter_paths, read_file, skipped_reason
 
 Item = K8sObject | Problem
@@ -46,10 +46,11 @@ class Source:
     #: the input ``scheme`` + value (``--vuln-report FILE`` -> ``vuln-report://FILE``)
     option: tuple[str, str, str] | None = None
     scheme: str = ""
-    #: settings of its own on the command line: ``add_options(parser)`` adds them to every command that
-    #: reads inputs, ``options(args)`` turns them into ``ReadOptions.source_options[name]``
+    #: options of its own on the command line: ``add_options(parser)`` adds them to every command that
+    #: reads inputs; ``options(args)`` gives (the inputs they stand for, such as ``cluster://CONTEXT`` for
+    #: ``--cluster``; the settings that reach ``read`` as ``ReadOptions.source_options[name]``)
     add_options: Callable[[argparse.ArgumentParser], None] | None = None
-    options: Callable[[argparse.Namespace], Any] | None = None
+    options: Callable[[argparse.Namespace], tuple[list[str], Any]] | None = None
 
 
 #: Every source but files, in the order they are asked; the first that claims an input reads it.
@@ -60,8 +61,10 @@ SOURCES: tuple[Source, ...] = (
            scheme=image_archive.SCHEME),
     Source("vuln-report", vuln_report.claims, vuln_report.read, option=vuln_report.OPTION,
            scheme=vuln_report.SCHEME),
-    Source("helm", helm.claims, helm.read, add_options=helm.add_options, options=helm.options_from),
+    Source("helm", helm.claims, helm.read, add_options=helm.add_options,
+           options=lambda args: ([], helm.options_from(args))),
     Source("kustomize", kustomize.claims, kustomize.read),
+    Source(cluster.SOURCE, cluster.claims, cluster.read, add_options=cluster.add_options, options=cluster.options),
 )
 
 _UNPACKERS = {kind: source.unpack for source in SOURCES if source.unpack is not None for kind in source.unpacks}
@@ -74,14 +77,20 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
             source.add_options(parser)
 
 
-def source_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``ReadOptions.source_options`` from a parsed command line."""
-    return {source.name: source.options(args) for source in SOURCES if source.options is not None}
+def source_options(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
+    """The inputs the sources' own options stand for, and each source's options by name."""
+    paths: list[str] = []
+    options: dict[str, Any] = {}
+    for source in SOURCES:
+        if source.options is not None:
+            implied, options[source.name] = source.options(args)
+            paths.extend(implied)
+    return paths, options
 
 
 def is_unit(path: str) -> bool:
     """Whether a folder met while walking an input is read whole by a source (a chart, a Kustomize folder)."""
-    return source_for(path) is not None
+    return os.path.isdir(path) and source_for(path) is not None
 
 
 def source_for(path: str) -> Source | None:
