@@ -108,8 +108,8 @@ def main() -> int:
             served, kubeconfig = server.stdout.readline().split()  # type: ignore[union-attr]
             print(f"double: {served} objects served (cpus: {os.cpu_count()}, load average "
                   f"{os.getloadavg()[0]:.1f})")
-            options = ReadOptions(source_options={"cluster": ClusterOptions(kubeconfig=kubeconfig, chunk_size=args.chunk_size,
-                                                                     requests=args.requests)})
+            cluster = ClusterOptions(kubeconfig=kubeconfig, chunk_size=args.chunk_size, requests=args.requests)
+            options = ReadOptions(source_options={"cluster": cluster})
             start = time.perf_counter()
             listed, errors = 0, []
             for item in read("cluster://", options):  # counted, not kept, as the engine consumes them
