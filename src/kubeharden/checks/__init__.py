@@ -14,4 +14,5 @@ CHECK_MODULES = (
     "kubeharden.checks.pss",
     "kubeharden.checks.rbac",
     "kubeharden.checks.network",
+    "kubeharden.checks.upgrades",
 )
