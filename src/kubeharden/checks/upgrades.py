@@ -36,14 +36,17 @@ IMAGE_COMPONENTS = frozenset(c for c in COMPONENTS if c != "kubelet")
 class Reading:
     """One component version read from an object: where it is written, and the node's OS if known."""
 
-    __slots__ = ("component", "version", "path", "line", "os")
+    __slots__ = ("component", "version", "path", "line", "os", "field")
 
-    def __init__(self, component: str, version: Version, path: str, line: int | None, os: str | None) -> None:
+    def __init__(self, component: str, version: Version, path: str, line: int | None, os: str | None,
+                 field: str = "") -> None:
         self.component, self.version, self.path, self.line, self.os = component, version, path, line, os
+        self.field = field
 
     @property
     def what(self) -> str:
-        return f"{self.component} {self.version.text} ({self.path})"
+        """``kubelet v1.28.3 (status.nodeInfo.kubeletVersion)``; an image's container is named by the finding."""
+        return f"{self.component} {self.version.text}" + (f" ({self.field})" if self.field else "")
 
 
 def object_versions(obj: K8sObject) -> list[Reading]:
@@ -55,14 +58,15 @@ def object_versions(obj: K8sObject) -> list[Reading]:
         for component, key in (("kubelet", "kubeletVersion"), ("kube-proxy", "kubeProxyVersion")):
             version = parse_version(info.get(key))
             if version is not None:
-                out.append(Reading(component, version, join("status", "nodeInfo", key), obj.line(info, key), os))
+                path = join("status", "nodeInfo", key)
+                out.append(Reading(component, version, path, obj.line(info, key), os, path))
         return out
     if obj.kind == "Snapshot" and obj.ref.api_version == SNAPSHOT_API_VERSION:
         info = as_dict(as_dict(obj.raw.get("cluster")).get("version"))
         version = parse_version(info.get("gitVersion"))
         if version is not None:
-            return [Reading("kube-apiserver", version, join("cluster", "version", "gitVersion"),
-                            obj.line(info, "gitVersion"), None)]
+            path = join("cluster", "version", "gitVersion")
+            return [Reading("kube-apiserver", version, path, obj.line(info, "gitVersion"), None, path)]
     return []
 
 
@@ -81,7 +85,7 @@ def image_version(c: ContainerView) -> Reading | None:
     version = parse_version(ref.tag)
     if component not in IMAGE_COMPONENTS or version is None:
         return None
-    return Reading(component, version, join(c.path, "image"), c.line(c.raw, "image"), None)
+    return Reading(component, version, join(c.path, "image"), c.line(c.raw, "image"), None, f"image {image}")
 
 
 def _vendor_note(version: Version) -> str:

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "cannot write, 3 some input unreadable (the rest is saved) or nothing to save.",
                        **examples("kubeharden snapshot k8s/ -o before.json.gz",
                                   "kubectl get -A -o json pods,roles | kubeharden snapshot - -o now.json.gz",
-                                  "kubeharden scan now.json.gz                          # offline, any time later"))
+                                  "kubeharden snapshot before.json.gz -n shop -o again.json.gz"))
     add_input_options(p)
     p.add_argument("-o", "--output", metavar="FILE", required=True,
                    help="the snapshot to write (atomically; mode 0600 when new); its name must end in .gz")

@@ -142,12 +142,12 @@ def _read_written(path: str, options: ReadOptions) -> Generator[Item, None, bool
         with open(path, "rb") as raw_file:
             zipped = raw_file.read(len(GZIP_MAGIC)) == GZIP_MAGIC
             raw_file.seek(0)
-            with (gzip.GzipFile(fileobj=raw_file) if zipped else raw_file) as fh:  # type: ignore[attr-defined]
+            with (gzip.GzipFile(fileobj=raw_file) if zipped else raw_file) as fh:
                 first = fh.readline(64 * 1024)
                 head = _written_header(first)
                 if head is None:
                     return False
-                size, number, ended = len(first), 1, False
+                size, number, ended, closing = len(first), 1, False, 1
                 for raw in fh:
                     number += 1
                     size += len(raw)
@@ -158,7 +158,7 @@ def _read_written(path: str, options: ReadOptions) -> Generator[Item, None, bool
                         return True
                     text = raw.strip()
                     if text.startswith(b"]"):
-                        ended = True
+                        ended, closing = True, number
                         yield from _closing(text, head, path, number)
                     elif text and not ended:
                         yield from _written_item(text.removesuffix(b","), path, number, options)
@@ -178,7 +178,7 @@ def _read_written(path: str, options: ReadOptions) -> Generator[Item, None, bool
     if not ended:
         yield Problem("error", "read", "the snapshot ends early (no closing ]): it was cut off; what was read "
                       "is checked", file=path, line=number)
-    yield from _header(head, path, 1)
+    yield from _header(head, path, closing)  # the cluster section is on the closing line
     return True
 
 
