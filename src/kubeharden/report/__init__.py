@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-FORMATS = ("table", "json", "sarif", "junit")
+FORMATS = ("table", "json", "sarif", "junit", "prometheus")
 
 
 def get_reporter(name: str) -> Callable[..., None]:
@@ -21,6 +21,8 @@ def get_reporter(name: str) -> Callable[..., None]:
         from kubeharden.report.sarif import write
     elif name == "junit":
         from kubeharden.report.junit import write
+    elif name == "prometheus":
+        from kubeharden.report.prometheus import write
     else:
         raise ValueError(f"unknown format {name!r} (one of {', '.join(FORMATS)})")
     return write
