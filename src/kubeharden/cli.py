@@ -20,6 +20,7 @@ from kubeharden.gctune import tune_gc
 COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("kubeharden.commands.scan", "scan manifests (files, directories, stdin)"),
     "snapshot": ("kubeharden.commands.snapshot", "save the objects of the input as one snapshot file"),
+    "diff": ("kubeharden.commands.diff", "compare the findings of two inputs (two snapshots): new and resolved"),
     "controls": ("kubeharden.commands.controls", "list the control catalogue"),
     "guide": ("kubeharden.commands.guide", "the guide's requirements and what implements each"),
     "generate": ("kubeharden.commands.generate", "generate hardening artefacts (policies, configuration)"),
