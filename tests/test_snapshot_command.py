@@ -237,3 +237,15 @@ def test_other_commands_read_a_snapshot(capsys, manifests: Path, tmp_path: Path)
     code, text, err = run(capsys, "rbac", "who-can", "get", "secrets", "-n", "shop", str(out))
     assert code in (OK, 1), err
     assert "api" in text
+
+
+def test_a_header_from_any_source_passes_through_the_registry(tmp_path: Path):
+    # a live source (or a manifest) may state its cluster's version as a header without items
+    path = tmp_path / "header.yaml"
+    path.write_text(json.dumps(header("live", context="prod", version={"gitVersion": "v1.29.3"})))
+    found, problems = read(path)
+    assert problems == [] and [o.kind for o in found] == ["Snapshot"]
+    assert found[0].raw["cluster"]["version"]["gitVersion"] == "v1.29.3"
+    path.write_text(json.dumps({"apiVersion": "kubeharden.io/v1", "kind": "Snapshot", "metadata": {"name": "x"}}))
+    found, problems = read(path)
+    assert found == [] and [p.kind for p in problems] == ["skipped"]  # no items, no cluster: an empty snapshot

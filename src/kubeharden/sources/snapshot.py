@@ -89,10 +89,12 @@ def unpack_snapshot(obj: K8sObject, options: ReadOptions) -> Iterator[Item]:
     ``obj`` is the envelope as any source read it. An object of another API group that happens
     to be called ``Snapshot`` (a custom resource) is passed through unchanged. An unknown version
     of the envelope, ``items`` that is not a list and a snapshot nested in a snapshot are errors;
-    an empty snapshot is a note, so that nothing read is never silent.
+    an empty snapshot is a note, so that nothing read is never silent. A *header* (no ``items``, a
+    ``cluster`` section: what this source yields after a snapshot's items, or what a live source
+    knows about its cluster) is passed through for the version controls.
     """
-    if _group(obj) != GROUP or (obj.origin.source == SOURCE and is_snapshot_header(obj.raw)):
-        yield obj  # another group's Snapshot, or the header this source yields after the items
+    if _group(obj) != GROUP or (is_snapshot_header(obj.raw) and isinstance(obj.raw.get("cluster"), dict)):
+        yield obj  # another group's Snapshot, or a header: what a source knows about its cluster, no items
         return
     file, line = obj.origin.file, obj.origin.line
     if obj.ref.api_version != API_VERSION:
