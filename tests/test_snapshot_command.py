@@ -249,3 +249,16 @@ def test_a_header_from_any_source_passes_through_the_registry(tmp_path: Path):
     path.write_text(json.dumps({"apiVersion": "kubeharden.io/v1", "kind": "Snapshot", "metadata": {"name": "x"}}))
     found, problems = read(path)
     assert found == [] and [p.kind for p in problems] == ["skipped"]  # no items, no cluster: an empty snapshot
+
+
+def test_a_line_nested_too_deeply_is_refused_and_the_rest_read(tmp_path: Path):
+    deep: object = "x"
+    for _ in range(150):
+        deep = [deep]
+    objects = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "deep", "namespace": "a"},
+                "data": {"k": "v"}, "extra": deep},
+               {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "brackets", "namespace": "a"},
+                "data": {"k": "[" * 300}}]  # brackets inside a string are not nesting
+    found, problems = read(_written(tmp_path, objects))
+    assert [o.name for o in found if o.kind == "ConfigMap"] == ["brackets"]
+    assert [(p.kind, p.line) for p in problems] == [("parse", 2)] and "nesting deeper" in problems[0].message

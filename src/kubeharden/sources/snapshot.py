@@ -296,7 +296,8 @@ def _decode_line(raw: bytes, path: str, number: int) -> Iterator[Any]:
     except (ValueError, RecursionError) as exc:
         yield Problem("error", "parse", f"invalid JSON: {exc}; line skipped", file=path, line=number)
         return
-    if _depth(doc) > MAX_DEPTH:
+    # a line with fewer opening brackets than the limit cannot nest deeper (most objects: no walk)
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _depth(doc) > MAX_DEPTH:
         yield Problem("error", "parse", f"nesting deeper than {MAX_DEPTH} levels; line skipped",
                       file=path, line=number)
         return
