@@ -262,3 +262,11 @@ def test_a_line_nested_too_deeply_is_refused_and_the_rest_read(tmp_path: Path):
     found, problems = read(_written(tmp_path, objects))
     assert [o.name for o in found if o.kind == "ConfigMap"] == ["brackets"]
     assert [(p.kind, p.line) for p in problems] == [("parse", 2)] and "nesting deeper" in problems[0].message
+
+
+def test_a_line_without_end_never_outgrows_the_limit(tmp_path: Path):
+    opening = gzip.decompress(_written(tmp_path, []).read_bytes()).splitlines()[0]
+    bomb = tmp_path / "bomb.json.gz"
+    bomb.write_bytes(gzip.compress(opening + b"\n" + b"{" + b" " * (3 * 1024 * 1024)))
+    found, problems = read(bomb, max_file_bytes=1024 * 1024)
+    assert [p.kind for p in problems] == ["too-large"] and found == []

@@ -150,7 +150,7 @@ def _read_written(path: str, options: ReadOptions) -> Generator[Item, None, bool
                 if head is None:
                     return False
                 size, number, ended, closing = len(first), 1, False, 1
-                for raw in fh:
+                while raw := fh.readline(max(limit - size, 0) + 1):  # a line without end never outgrows the limit
                     number += 1
                     size += len(raw)
                     if size > limit:
@@ -193,8 +193,8 @@ def _written_header(first: bytes) -> dict[str, Any] | None:
         head = json.loads(text + b"]}")
     except (ValueError, RecursionError):
         return None
-    if not isinstance(head, dict) or head.get("kind") != KIND or _group_of(head.get("apiVersion")) != GROUP \
-            or head.get("apiVersion") != API_VERSION or head.get("items") != []:
+    if not isinstance(head, dict) or head.get("kind") != KIND or head.get("apiVersion") != API_VERSION \
+            or head.get("items") != []:
         return None
     del head["items"]
     return head
@@ -219,10 +219,6 @@ def _written_item(text: bytes, path: str, number: int, options: ReadOptions) -> 
             yield doc
         else:
             yield from _item(doc, path, number, options)
-
-
-def _group_of(api_version: Any) -> str:
-    return api_version.partition("/")[0] if isinstance(api_version, str) else ""
 
 
 def _group(obj: K8sObject) -> str:
