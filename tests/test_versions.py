@@ -164,3 +164,16 @@ def test_the_build_reads_the_advisory_sections_and_says_what_it_cannot():
     assert unread == ["- ingress-nginx v1.9.0"]
     none, _ = script.parse_item({"id": "CVE-0000-0002", "content_text": "#### Affected Versions\n- ingress-nginx v1.9.0\n"})
     assert none is None
+
+
+def test_what_holds_no_version_is_not_applicable_never_a_pass():
+    manifest = ("apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n---\n"
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n"
+                "    - {name: web, image: registry.example.com/web:1.0}\n")
+    ev = Evaluator(only=["KH-UPG-001", "KH-UPG-002", "KH-UPG-003", "KH-UPG-004"])
+    assert list(ev.run(objects(manifest))) == []
+    assert set(ev.result.control_status().values()) == {"not-applicable"}
+    ev = Evaluator(only=["KH-UPG-001", "KH-UPG-002"])
+    list(ev.run(objects(node("v1.35.0") + "---\n" + "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n"
+                        "  containers:\n    - {name: c, image: registry.k8s.io/kube-proxy:v1.35.0}\n")))
+    assert ev.result.control_status() == {"KH-UPG-001": "pass", "KH-UPG-002": "pass"}

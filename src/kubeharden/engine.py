@@ -17,8 +17,8 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 
 from kubeharden.analysis.rbac import namespace_hint
 from kubeharden.checks import rules
-from kubeharden.checks.catalogue import (INPUTS, Control, Violation, function_for, load_catalogue,
-                                         profile_includes, template_for)
+from kubeharden.checks.catalogue import (INPUTS, NOTHING_TO_JUDGE, Control, Violation, function_for,
+                                         load_catalogue, profile_includes, template_for)
 from kubeharden.checks.context import Context
 from kubeharden.checks.pss import evaluate_once as evaluate_pss
 from kubeharden.config import Config, ConfigError, ExceptionRule, has_setting, setting_value
@@ -48,6 +48,11 @@ def control_runner(control: Control) -> Runner:
         return lambda unit, ctx, _control=control: template(_control, unit, ctx)
     run = rules.runner(control)
     return lambda unit, ctx: run(unit)
+
+
+def _nothing_judged(violations: list[Violation]) -> bool:
+    """The check said its unit holds nothing it can judge (NOTHING_TO_JUDGE): the unit is not counted."""
+    return len(violations) == 1 and violations[0] is NOTHING_TO_JUDGE
 
 
 class PssEntry(NamedTuple):
@@ -253,7 +258,10 @@ class Evaluator:
             if control.kinds and "*" not in control.kinds and obj.kind not in control.kinds:
                 continue
             found = False
-            for v in self._violations(control, run, obj, obj):
+            violations = self._violations(control, run, obj, obj)
+            if _nothing_judged(violations):
+                continue
+            for v in violations:
                 found |= (yield from self._emit(control, v, obj, annotations, None))
             if found or not invalid:
                 tally.add(control.id, found)
@@ -314,7 +322,10 @@ class Evaluator:
         for c in pod.containers:
             for control, run in self._by_scope["container"]:
                 found = False
-                for v in self._violations(control, run, c, obj):
+                violations = self._violations(control, run, c, obj)
+                if _nothing_judged(violations):
+                    continue
+                for v in violations:
                     found |= (yield from self._emit(control, v, obj, annotations, c.name, {c.name: c.list_name},
                                                     c.path))
                 if found or not invalid:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 
-from kubeharden.checks.catalogue import Violation, check
+from kubeharden.checks.catalogue import NOTHING_TO_JUDGE, Violation, check
 from kubeharden.checks.context import Context
 from kubeharden.checks.images import parse_image
 from kubeharden.model.fieldpath import join
@@ -141,27 +141,35 @@ def _unsupported(reading: Reading) -> Iterator[Violation]:
 
 @check("KH-UPG-001")
 def known_vulnerability(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    for reading in object_versions(obj):
+    readings = object_versions(obj)
+    if not readings:
+        yield NOTHING_TO_JUDGE  # a Node without nodeInfo versions, a snapshot without the server's
+    for reading in readings:
         yield from _vulnerable(reading)
 
 
 @check("KH-UPG-002")
 def image_known_vulnerability(c: ContainerView, ctx: Context) -> Iterator[Violation]:
     reading = image_version(c)
-    if reading is not None:
+    if reading is None:
+        yield NOTHING_TO_JUDGE  # not a Kubernetes component, or no version in its tag
+    else:
         yield from _vulnerable(reading)
 
 
 @check("KH-UPG-003")
 def out_of_support(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    for reading in object_versions(obj):
+    readings = object_versions(obj)
+    if not readings:
+        yield NOTHING_TO_JUDGE
+    for reading in readings:
         yield from _unsupported(reading)
 
 
 @check("KH-UPG-004")
 def image_out_of_support(c: ContainerView, ctx: Context) -> Iterator[Violation]:
     reading = image_version(c)
-    if reading is not None:
+    if reading is None:
+        yield NOTHING_TO_JUDGE
+    else:
         yield from _unsupported(reading)
-
-
