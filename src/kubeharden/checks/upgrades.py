@@ -17,7 +17,7 @@ What is known about each version comes from :mod:`kubeharden.model.versions` (th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 
 from kubeharden.checks.catalogue import NOTHING_TO_JUDGE, Violation, check
@@ -139,37 +139,37 @@ def _unsupported(reading: Reading) -> Iterator[Violation]:
                                 f"(newest known: {data.newest_minor()}); https://kubernetes.io/releases/")
 
 
-@check("KH-UPG-001")
-def known_vulnerability(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
+def _judge_objects(obj: K8sObject, judge: Callable[[Reading], Iterator[Violation]]) -> Iterator[Violation]:
     readings = object_versions(obj)
     if not readings:
         yield NOTHING_TO_JUDGE  # a Node without nodeInfo versions, a snapshot without the server's
     for reading in readings:
-        yield from _vulnerable(reading)
+        yield from judge(reading)
 
 
-@check("KH-UPG-002")
-def image_known_vulnerability(c: ContainerView, ctx: Context) -> Iterator[Violation]:
+def _judge_image(c: ContainerView, judge: Callable[[Reading], Iterator[Violation]]) -> Iterator[Violation]:
     reading = image_version(c)
     if reading is None:
         yield NOTHING_TO_JUDGE  # not a Kubernetes component, or no version in its tag
     else:
-        yield from _vulnerable(reading)
+        yield from judge(reading)
+
+
+@check("KH-UPG-001")
+def known_vulnerability(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
+    return _judge_objects(obj, _vulnerable)
+
+
+@check("KH-UPG-002")
+def image_known_vulnerability(c: ContainerView, ctx: Context) -> Iterator[Violation]:
+    return _judge_image(c, _vulnerable)
 
 
 @check("KH-UPG-003")
 def out_of_support(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    readings = object_versions(obj)
-    if not readings:
-        yield NOTHING_TO_JUDGE
-    for reading in readings:
-        yield from _unsupported(reading)
+    return _judge_objects(obj, _unsupported)
 
 
 @check("KH-UPG-004")
 def image_out_of_support(c: ContainerView, ctx: Context) -> Iterator[Violation]:
-    reading = image_version(c)
-    if reading is None:
-        yield NOTHING_TO_JUDGE
-    else:
-        yield from _unsupported(reading)
+    return _judge_image(c, _unsupported)
