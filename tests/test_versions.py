@@ -129,6 +129,8 @@ def test_another_groups_snapshot_kind_is_not_read():
     ("registry.k8s.io/kube-apiserver:v1.27.2", "kube-apiserver"),
     ("mirror.example.com/k8s/kube-scheduler:v1.27.2", "kube-scheduler"),
     ("registry.k8s.io/kube-proxy:v1.27.2@sha256:" + "a" * 64, "kube-proxy"),
+    ("k8s.gcr.io/kube-apiserver-amd64:v1.11.3", "kube-apiserver"),  # single-architecture images before 1.12
+    ("602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/kube-proxy:v1.29.0-minimal-eksbuild.3", "kube-proxy"),
     ("registry.k8s.io/kube-apiserver@sha256:" + "a" * 64, None),  # no tag: no version to compare
     ("registry.k8s.io/kube-apiserver:latest", None),
     ("example.com/kube-apiserver-proxy:v1.27.2", None),  # another program

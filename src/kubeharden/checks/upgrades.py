@@ -17,6 +17,7 @@ What is known about each version comes from :mod:`kubeharden.model.versions` (th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 
@@ -29,6 +30,9 @@ from kubeharden.model.pods import ContainerView
 from kubeharden.model.versions import COMPONENTS, Advisory, Version, parse_version, version_data
 from kubeharden.sources.snapshot import API_VERSION as SNAPSHOT_API_VERSION
 
+#: The architecture suffix of single-architecture component images (``kube-proxy-amd64``), as published
+#: before multi-architecture manifests (Kubernetes 1.12) and still by some vendors.
+_ARCH_SUFFIX = re.compile(r"-(amd64|arm64|arm|ppc64le|s390x|386)$")
 #: Components that run from their own image (kubelet runs on the host, not from an image).
 IMAGE_COMPONENTS = frozenset(c for c in COMPONENTS if c != "kubelet")
 
@@ -74,14 +78,15 @@ def image_version(c: ContainerView) -> Reading | None:
     """The component and version of a container running a Kubernetes component image, else None.
 
     The component is the image's last path segment (``kube-apiserver``, also under a mirror such
-    as ``myregistry.example.com/k8s/kube-apiserver``), the version its tag; a tag that is not a
-    version (``latest``, a digest only) gives None.
+    as ``myregistry.example.com/k8s/kube-apiserver``, or with the architecture suffix of the images
+    before Kubernetes 1.12 and of some vendors, ``k8s.gcr.io/kube-apiserver-amd64``), the version
+    its tag; a tag that is not a version (``latest``, a digest only) gives None.
     """
     image = c.image
     if not image or "kube-" not in image:
         return None
     ref = parse_image(image)
-    component = ref.repository.rsplit("/", 1)[-1]
+    component = _ARCH_SUFFIX.sub("", ref.repository.rsplit("/", 1)[-1])
     version = parse_version(ref.tag)
     if component not in IMAGE_COMPONENTS or version is None:
         return None
