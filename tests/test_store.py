@@ -151,8 +151,10 @@ def test_unknown_scans_and_stores_give_clear_messages(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'h.sqlite3'}"
     assert main(["diff", "7", "latest", "--store", url]) == 2
     assert "no stored scan '7' (0 scans stored" in capsys.readouterr().err
-    assert main(["diff", "yesterday", "latest", "--store", url]) == 2
-    assert "neither a report file nor a stored scan" in capsys.readouterr().err
+    # neither a stored scan nor a report: read as an input, which does not exist
+    assert main(["diff", "yesterday", "7", "--store", url]) == 2
+    err = capsys.readouterr().err
+    assert "yesterday: no such file or directory" in err and "no stored scan '7'" in err
     with pytest.raises(SystemExit):
         main(["history", "--store", "k8s/"])  # a path, not a URL: refused before it is taken for one
     assert "not a store URL" in capsys.readouterr().err

@@ -18,4 +18,5 @@ CHECK_MODULES = (
     "kubeharden.checks.vulnerabilities",
     "kubeharden.checks.admission",
     "kubeharden.checks.cluster",
+    "kubeharden.checks.upgrades",
 )

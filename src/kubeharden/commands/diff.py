@@ -1,46 +1,97 @@
-"""``kubeharden diff BEFORE AFTER``: new, fixed and still-open findings between two scans."""
+"""``kubeharden diff BEFORE AFTER``: new, fixed and still-open findings between two scans.
+
+Each side is a stored scan (an ID, ``latest``, ``latest~N``), a report kubeharden wrote (JSON or
+SARIF), or an input scanned now with the same configuration and profile (a snapshot, a folder of
+manifests, ``--cluster``). Findings are compared by fingerprint (docs/history.md).
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from kubeharden.commands.common import fail
-from kubeharden.commands.emit import write_output
+from kubeharden.commands.common import (
+    ConfigError,
+    add_config_options,
+    add_input_options,
+    fail,
+    load_settings,
+    open_inputs,
+    severity_or_none,
+)
+from kubeharden.commands.emit import report_problems, write_output
+from kubeharden.commands.empty_input import Counted, nothing_checked
 from kubeharden.commands.helptext import examples
 from kubeharden.commands.store_options import add_store_option, url_of
-from kubeharden.exitcodes import FINDINGS, OK, USAGE
+from kubeharden.config import Config
+from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
+from kubeharden.model.findings import Problem, Severity
+from kubeharden.model.history import StoredFinding
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("diff", help="compare two scans: new, fixed and still-open findings",
                        description="Compare two scans by finding fingerprint (control, resource, container, field; "
                                    "never message, file or line). Each side is a stored scan (an ID, latest, "
-                                   "latest~N) or a JSON or SARIF report kubeharden wrote. Exit 1 when the later scan "
-                                   "has new findings (docs/history.md).",
+                                   "latest~N), a JSON or SARIF report kubeharden wrote, or an input scanned now "
+                                   "(a snapshot, manifests, --cluster) with the same configuration and profile. "
+                                   "Exit status: 0 nothing new, 1 a new finding at or above --fail-on, 2 usage, "
+                                   "3 an input could not be read (docs/history.md).",
                        **examples("kubeharden diff latest~1 latest                   # since the scan before",
-                                  "kubeharden diff main.json branch.json             # two report files",
-                                  "kubeharden diff 12 latest -f json --store postgresql://kh@db/kh"))
-    p.add_argument("before", metavar="BEFORE", help="the earlier scan: ID, latest~N, or a report file")
-    p.add_argument("after", metavar="AFTER", help="the later scan: ID, latest, or a report file")
+                                  "kubeharden diff monday.json.gz friday.json.gz     # two cluster snapshots",
+                                  "kubeharden diff main.json k8s/ -f json            # a report against today"))
+    add_input_options(p)
+    add_config_options(p)
     add_store_option(p, "the history store that holds stored scans")
     p.add_argument("--all", action="store_true", help="list still-open findings too (the table counts them)")
+    p.add_argument("--fail-on", type=severity_or_none, default=Severity.LOW, metavar="SEVERITY",
+                   help="exit 1 when AFTER has a finding BEFORE did not have at or above this severity "
+                        "(critical, high, medium, low, info, or none; default low)")
     p.add_argument("-f", "--format", choices=("table", "json"), default="table", help="output format (default table)")
     p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
     p.set_defaults(func=run)
 
 
+def _side(args: argparse.Namespace, cfg: Config, ref: str,
+          problems: list[Problem]) -> tuple[dict[str, StoredFinding] | None, str]:
+    """The failing findings of one side by fingerprint (None when an input held nothing), and its label."""
+    from kubeharden.store.baseline import is_report, load_findings
+
+    if is_report(ref) or ref.isdigit() or ref == "latest" or ref.startswith("latest~"):
+        return load_findings(ref, url_of(args.store))
+    from kubeharden.engine.evaluator import Evaluator
+    from kubeharden.model.history import stored
+
+    evaluator = Evaluator(cfg)
+    stream = Counted(open_inputs(args, [ref], lambda kind: not evaluator.needs_full_object(kind)))
+    found = {f.fingerprint: stored(f) for f in evaluator.run(stream) if f.status == "fail"}
+    problems.extend(evaluator.result.problems)
+    if not stream.objects:
+        problems.append(nothing_checked([ref], evaluator.result.problems, "diff", args.allow_empty))
+        return None, ref
+    return found, ref
+
+
 def run(args: argparse.Namespace) -> int:
     from kubeharden.model.history import diff
     from kubeharden.report.history import write_diff_json, write_diff_table
-    from kubeharden.store.baseline import load_findings
     from kubeharden.store.database import StoreError
 
+    if len(args.paths) != 2:
+        fail(f"diff compares two scans, BEFORE and AFTER; {len(args.paths)} given")
+        return USAGE
+    problems: list[Problem] = []
     try:
-        before, before_label = load_findings(args.before, url_of(args.store))
-        after, after_label = load_findings(args.after, url_of(args.store))
-    except StoreError as exc:
+        cfg = load_settings(args)
+        before, before_label = _side(args, cfg, args.paths[0], problems)
+        after, after_label = _side(args, cfg, args.paths[1], problems)
+    except (StoreError, ConfigError) as exc:
+        report_problems(p for p in problems if p.level != "note")  # what the other side said, first
         fail(str(exc))
         return USAGE
+    report_problems(p for p in problems if p.level != "note" or p.kind == "nothing-checked")
+    errors = any(p.level == "error" for p in problems)
+    if before is None or after is None:
+        return INPUT_ERRORS if errors else OK
     changes = diff(before, after)
     if args.format == "json":
         status = write_output(args.output, lambda out: write_diff_json(changes, before_label, after_label, out), ())
@@ -49,4 +100,7 @@ def run(args: argparse.Namespace) -> int:
                                                                         still_open=args.all), ())
     if status != OK:
         return status
-    return FINDINGS if changes.new else OK
+    if args.fail_on is not None and any(Severity.parse(f.severity) >= args.fail_on for f in changes.new
+                                        if f.severity in {s.label for s in Severity}):
+        return FINDINGS
+    return INPUT_ERRORS if errors else OK

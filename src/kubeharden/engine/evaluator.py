@@ -20,7 +20,7 @@ from kubeharden.checks.pss import evaluate_once as evaluate_pss
 from kubeharden.checks.registry import Runner, control_runner
 from kubeharden.config import Config, ConfigError, has_setting, setting_value
 from kubeharden.model.apitypes import type_problems
-from kubeharden.model.controls import INPUTS, Control, Violation
+from kubeharden.model.controls import INPUTS, NOTHING_TO_JUDGE, Control, Violation
 from kubeharden.model.findings import UNLISTED, Finding, Fix, Problem, Severity
 from kubeharden.model.inventory import INDEXED_KINDS, Inventory
 from kubeharden.model.objects import K8sObject
@@ -29,6 +29,11 @@ from kubeharden.model.results import PssEntry, ScanResult
 
 SUPPRESS_PREFIX = "kubeharden.io/suppress."
 POD_KINDS = frozenset(POD_TEMPLATE_PATHS)
+
+
+def _nothing_judged(violations: list[Violation]) -> bool:
+    """The check said its unit holds nothing it can judge (NOTHING_TO_JUDGE): the unit is not counted."""
+    return len(violations) == 1 and violations[0] is NOTHING_TO_JUDGE
 
 class Evaluator:
     """Runs the active controls of the catalogue over a stream of objects.
@@ -180,7 +185,10 @@ class Evaluator:
             if control.kinds and "*" not in control.kinds and obj.kind not in control.kinds:
                 continue
             found = False
-            for v in self._violations(control, run, obj, obj):
+            violations = self._violations(control, run, obj, obj)
+            if _nothing_judged(violations):
+                continue
+            for v in violations:
                 found |= (yield from self._emit(control, v, obj, annotations, None))
             if found or not invalid:
                 tally.add(control.id, found)
@@ -241,7 +249,10 @@ class Evaluator:
         for c in pod.containers:
             for control, run in self._by_scope["container"]:
                 found = False
-                for v in self._violations(control, run, c, obj):
+                violations = self._violations(control, run, c, obj)
+                if _nothing_judged(violations):
+                    continue
+                for v in violations:
                     found |= (yield from self._emit(control, v, obj, annotations, c.name, {c.name: c.list_name},
                                                     c.path))
                 if found or not invalid:

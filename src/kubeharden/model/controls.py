@@ -74,6 +74,12 @@ class Violation(NamedTuple):
     suppression: dict[str, Any] | None = None
 
 
+#: What a container- or object-scope check yields, alone, for a unit that holds nothing it can judge
+#: (a container that runs no Kubernetes component, a Node whose status states no version): the unit
+#: is not counted as evaluated, so a control that judged nothing is not-applicable, never a pass.
+NOTHING_TO_JUDGE = Violation("nothing to judge")
+
+
 @dataclass(frozen=True, slots=True)
 class FixTemplate:
     """A control's structured fix (``fix:`` in the catalogue), resolved against each violation.

@@ -366,7 +366,9 @@ _ENTRIES = [
     Requirement("NSA-UPG-1", _UPG, "Patch promptly",
                 "Apply security updates promptly to Kubernetes, the nodes' operating systems, runtimes, plugins "
                 "and applications.",
-                NODE, "the versions running in the cluster and on the nodes"),
+                "", "Kubernetes' own components are compared with the official CVE feed and upstream support "
+                "(API server from a snapshot, kubelet and kube-proxy from Nodes, control-plane images); the nodes' "
+                "operating systems, container runtimes, plugins and application images are not"),
     Requirement("NSA-UPG-2", _UPG, "Follow the CIS benchmarks",
                 "Follow the CIS Kubernetes Benchmark and the benchmarks of the other components, and revisit "
                 "them periodically.",

@@ -11,7 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kubeharden.model.findings import Finding
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,15 @@ class Diff:
         return {"new": [f.to_dict() for f in self.new], "fixed": [f.to_dict() for f in self.fixed],
                 "still_open": [f.to_dict() for f in self.still_open],
                 "counts": {"new": len(self.new), "fixed": len(self.fixed), "still_open": len(self.still_open)}}
+
+
+def stored(finding: Finding) -> StoredFinding:
+    """The store's record of ``finding``."""
+    r = finding.resource
+    return StoredFinding(finding.fingerprint, finding.control.id, finding.severity.label, finding.status,
+                         finding.control.section, r.api_version, r.kind, r.namespace, r.name,
+                         finding.container_list, finding.container, finding.path, finding.file, finding.line,
+                         finding.message)
 
 
 _RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}

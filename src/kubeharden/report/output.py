@@ -16,11 +16,24 @@ def atomic_text(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
 
     A crash or an exception leaves any previous file untouched and no partial file behind.
     """
+    with _atomic(path, 0o644, text=True) as fh:
+        yield fh
+
+
+@contextlib.contextmanager
+def atomic_binary(path: str | os.PathLike[str], mode: int = 0o600) -> Iterator[IO[bytes]]:
+    """As :func:`atomic_text`, in bytes; a new file gets ``mode`` (less the umask), an existing one keeps its own."""
+    with _atomic(path, mode, text=False) as fh:
+        yield fh
+
+
+@contextlib.contextmanager
+def _atomic(path: str | os.PathLike[str], mode: int, text: bool) -> Iterator[IO]:
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        with (os.fdopen(fd, "w", encoding="utf-8", newline="") if text else os.fdopen(fd, "wb")) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
@@ -28,7 +41,7 @@ def atomic_text(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
             with contextlib.suppress(OSError):
                 os.chmod(tmp, target.stat().st_mode & 0o777)
         else:
-            os.chmod(tmp, 0o644 & ~_umask())
+            os.chmod(tmp, mode & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -6,7 +6,8 @@ that node_exporter's textfile collector reads (its ``node_textfile_mtime_seconds
 scan last ran, so no timestamp is written here and the output of one scan is always the same).
 
 Metrics (gauges): ``kubeharden_findings{control_id,severity,namespace}`` (failing findings),
-``kubeharden_findings_suppressed{control_id}``, ``kubeharden_objects_scanned``,
+``kubeharden_findings_suppressed{control_id}``, ``kubeharden_objects_scanned``, ``kubeharden_objects{kind}``,
+``kubeharden_controls{status}`` (fail, pass, suppressed, not-applicable, not-assessable, error),
 ``kubeharden_compliance_ratio{section}`` (share of checks passed, 0–1; sections where nothing was
 checked are left out), ``kubeharden_workloads{pss_level}``, ``kubeharden_input_problems{level}``
 and ``kubeharden_controls_not_assessable``.
@@ -22,7 +23,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from kubeharden.model.findings import Finding
+from kubeharden.model.findings import STATUSES, Finding
 from kubeharden.model.results import ScanResult
 from kubeharden.report.summary import compliance
 
@@ -43,6 +44,16 @@ class _ScanCollector(Collector):
             suppressed.add_metric([control], count)
         yield suppressed
         yield GaugeMetricFamily("kubeharden_objects_scanned", "Kubernetes objects read", value=self.result.objects)
+        objects = GaugeMetricFamily("kubeharden_objects", "Objects read per kind", labels=["kind"])
+        for kind, count in sorted(self.result.kinds.items()):
+            objects.add_metric([kind], count)
+        yield objects
+        controls = GaugeMetricFamily("kubeharden_controls", "Selected controls by their outcome in this scan",
+                                     labels=["status"])
+        outcome = Counter(self.result.control_status().values())
+        for status in STATUSES:
+            controls.add_metric([status], outcome.get(status, 0))
+        yield controls
         ratio = GaugeMetricFamily("kubeharden_compliance_ratio",
                                   "Share of checks passed per section of the NSA/CISA guide", labels=["section"])
         for row in compliance(self.result):

@@ -18,6 +18,12 @@ The snapshot source claims a file named on the command line whose name ends in `
 command line or in a folder) is read by the files source and unpacked here (:func:`unpack_snapshot`),
 so its items are never mistaken for one unknown object. ``--max-file-size`` limits the file and
 its decompressed text alike (a gzip bomb is refused, never inflated).
+
+An envelope written by ``kubeharden snapshot`` (:mod:`kubeharden.sources.snapshot_writer`) keeps
+each object on a line of its own; it is decoded object by object with ``json`` (as JSON lines are),
+streamed from the gzip file. An envelope with a ``cluster`` section (context, API server version)
+also yields its *header*: the envelope without ``items``, a ``kubeharden.io/v1`` ``Snapshot``
+object that the version controls read (:func:`is_snapshot_header`).
 """
 
 from __future__ import annotations
@@ -54,12 +60,20 @@ def claims(path: str) -> bool:
     return path != "-" and path.lower().endswith(SUFFIXES) and not os.path.isdir(path)
 
 
+def is_snapshot_header(raw: Any) -> bool:
+    """Whether the mapping ``raw`` is a snapshot's header: a ``kubeharden.io/v1`` ``Snapshot`` without ``items``."""
+    return (isinstance(raw, dict) and raw.get("kind") == KIND and raw.get("apiVersion") == API_VERSION
+            and "items" not in raw)
+
+
 def read(path: str, options: ReadOptions) -> Iterator[Item]:
     """Objects of the snapshot file ``path``, and a Problem for everything that cannot be used.
 
     Never raises: unreadable, truncated or corrupt gzip, non-UTF-8 text, JSON errors and files
     (or decompressed texts) over ``options.max_file_bytes`` become problems naming the file.
     """
+    if (yield from _read_written(path, options)):
+        return
     data = yield from _load(path, options.max_file_bytes)
     if data is None:
         return
@@ -76,10 +90,12 @@ def unpack_snapshot(obj: K8sObject, options: ReadOptions) -> Iterator[Item]:
     ``obj`` is the envelope as any source read it. An object of another API group that happens
     to be called ``Snapshot`` (a custom resource) is passed through unchanged. An unknown version
     of the envelope, ``items`` that is not a list and a snapshot nested in a snapshot are errors;
-    an empty snapshot is a note, so that nothing read is never silent.
+    an empty snapshot is a note, so that nothing read is never silent. A *header* (no ``items``, a
+    ``cluster`` section: what this source yields after a snapshot's items, or what a live source
+    knows about its cluster) is passed through for the version controls.
     """
-    if _group(obj) != GROUP:
-        yield obj
+    if _group(obj) != GROUP or (is_snapshot_header(obj.raw) and isinstance(obj.raw.get("cluster"), dict)):
+        yield obj  # another group's Snapshot, or a header: what a source knows about its cluster, no items
         return
     file, line = obj.origin.file, obj.origin.line
     if obj.ref.api_version != API_VERSION:
@@ -95,13 +111,115 @@ def unpack_snapshot(obj: K8sObject, options: ReadOptions) -> Iterator[Item]:
                       line=line_of(obj.raw, "items") or line)
         return
     for item in items:
-        for found in unpack(item, file or "<snapshot>", line_of(item) or line or 1, SOURCE,
-                            namespace=options.namespace):
-            if isinstance(found, K8sObject) and found.kind == KIND and _group(found) == GROUP:
-                yield Problem("error", "invalid-object", f"a {KIND} inside a {KIND} is not read; skipped",
-                              file=found.origin.file, line=found.origin.line)
-            else:
-                yield found
+        yield from _item(item, file or "<snapshot>", line_of(item) or line or 1, options)
+    yield from _header(obj.raw, file or "<snapshot>", line or 1)
+
+
+def _item(item: Any, file: str, line: int, options: ReadOptions) -> Iterator[Item]:
+    """The objects of one item of an envelope; a snapshot inside it is an error."""
+    for found in unpack(item, file, line, SOURCE, namespace=options.namespace):
+        if isinstance(found, K8sObject) and found.kind == KIND and _group(found) == GROUP:
+            yield Problem("error", "invalid-object", f"a {KIND} inside a {KIND} is not read; skipped",
+                          file=found.origin.file, line=found.origin.line)
+        else:
+            yield found
+
+
+def _header(envelope: dict[str, Any], file: str, line: int) -> Iterator[Item]:
+    """The envelope without its items, when it says something about the cluster (``cluster:``)."""
+    if isinstance(envelope.get("cluster"), dict):
+        head = {k: v for k, v in envelope.items() if k != "items"}
+        yield from unpack(head, file, line, SOURCE)
+
+
+def _read_written(path: str, options: ReadOptions) -> Generator[Item, None, bool]:
+    """Read ``path`` if it is laid out as ``kubeharden snapshot`` writes it; False (nothing read) if not.
+
+    The first line opens the envelope and ends with ``"items":[``; each following line is one
+    object (with a trailing comma but for the last); the last line closes the items and the
+    envelope, with the rest of the envelope between (``],"cluster":{…}}``). The file is streamed,
+    never held whole; ``options.max_file_bytes`` limits its decompressed text.
+    """
+    limit = options.max_file_bytes
+    try:
+        with open(path, "rb") as raw_file:
+            zipped = raw_file.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+            raw_file.seek(0)
+            with (gzip.GzipFile(fileobj=raw_file) if zipped else raw_file) as fh:
+                first = fh.readline(64 * 1024)
+                head = _written_header(first)
+                if head is None:
+                    return False
+                size, number, ended, closing = len(first), 1, False, 1
+                while raw := fh.readline(max(limit - size, 0) + 1):  # a line without end never outgrows the limit
+                    number += 1
+                    size += len(raw)
+                    if size > limit:
+                        what = "decompressed snapshot" if zipped else "file"
+                        yield Problem("error", "too-large", f"{what} is over the {mebibytes(limit)} limit "
+                                      "(--max-file-size); the rest is skipped", file=path, line=number)
+                        return True
+                    text = raw.strip()
+                    if text.startswith(b"]"):
+                        ended, closing = True, number
+                        yield from _closing(text, head, path, number)
+                    elif text and not ended:
+                        yield from _written_item(text.removesuffix(b","), path, number, options)
+                    elif text:
+                        yield Problem("error", "parse", "text after the end of the snapshot; ignored", file=path,
+                                      line=number)
+                        break
+    except FileNotFoundError:
+        return False
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        yield Problem("error", "read", f"not a valid gzip file ({exc or 'truncated'}); the rest is skipped",
+                      file=path)
+        return True
+    except OSError as exc:
+        yield Problem("error", "read", f"cannot read: {exc.strerror or exc}", file=path)
+        return True
+    if not ended:
+        yield Problem("error", "read", "the snapshot ends early (no closing ]): it was cut off; what was read "
+                      "is checked", file=path, line=number)
+    yield from _header(head, path, closing)  # the cluster section is on the closing line
+    return True
+
+
+def _written_header(first: bytes) -> dict[str, Any] | None:
+    """The envelope (without items) when ``first`` is the opening line of a written snapshot, else None."""
+    text = first.rstrip()
+    if not text.endswith(b'"items":['):
+        return None
+    try:
+        head = json.loads(text + b"]}")
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(head, dict) or head.get("kind") != KIND or head.get("apiVersion") != API_VERSION \
+            or head.get("items") != []:
+        return None
+    del head["items"]
+    return head
+
+
+def _closing(text: bytes, head: dict[str, Any], path: str, number: int) -> Iterator[Problem]:
+    """Merge the envelope's fields after the items (``],"cluster":{…}}`` or ``]}``) into ``head``."""
+    try:
+        rest = json.loads(b'{"items":[' + text)
+    except (ValueError, RecursionError) as exc:
+        yield Problem("error", "parse", f"the closing line of the snapshot is not JSON ({exc}); its cluster "
+                      "section is not read", file=path, line=number)
+        return
+    if isinstance(rest, dict):
+        head.update({k: v for k, v in rest.items() if k != "items"})
+
+
+def _written_item(text: bytes, path: str, number: int, options: ReadOptions) -> Iterator[Item]:
+    """The object on line ``number`` of a written snapshot, checked as a JSON line is."""
+    for doc in _decode_line(text, path, number):
+        if isinstance(doc, Problem):
+            yield doc
+        else:
+            yield from _item(doc, path, number, options)
 
 
 def _group(obj: K8sObject) -> str:
@@ -156,23 +274,34 @@ def _json_lines(data: bytes, path: str, options: ReadOptions) -> Iterator[Item]:
     for number, raw in enumerate(data.splitlines(), start=1):
         if not raw.strip():
             continue
-        duplicates: list[str] = []
-        try:
-            doc = json.loads(raw, object_pairs_hook=partial(_mapping, duplicates=duplicates))
-        except UnicodeDecodeError:
-            yield Problem("error", "encoding", "not valid UTF-8; line skipped", file=path, line=number)
-            continue
-        except (ValueError, RecursionError) as exc:
-            yield Problem("error", "parse", f"invalid JSON: {exc}; line skipped", file=path, line=number)
-            continue
-        if _depth(doc) > MAX_DEPTH:
-            yield Problem("error", "parse", f"nesting deeper than {MAX_DEPTH} levels; line skipped",
-                          file=path, line=number)
-            continue
-        for key in duplicates:
-            yield Problem("warning", "duplicate-key", f"key {key!r} appears twice in one object; the last value "
-                          "is used", file=path, line=number)
-        yield from unpack(doc, path, number, SOURCE, namespace=options.namespace)
+        for doc in _decode_line(raw, path, number):
+            if isinstance(doc, Problem):
+                yield doc
+            else:
+                yield from unpack(doc, path, number, SOURCE, namespace=options.namespace)
+
+
+def _decode_line(raw: bytes, path: str, number: int) -> Iterator[Any]:
+    """The JSON document on line ``number`` (yielded last, once) after the Problems found reading it,
+    or only the problems that keep it from being read."""
+    duplicates: list[str] = []
+    try:
+        doc = json.loads(raw, object_pairs_hook=partial(_mapping, duplicates=duplicates))
+    except UnicodeDecodeError:
+        yield Problem("error", "encoding", "not valid UTF-8; line skipped", file=path, line=number)
+        return
+    except (ValueError, RecursionError) as exc:
+        yield Problem("error", "parse", f"invalid JSON: {exc}; line skipped", file=path, line=number)
+        return
+    # a line with fewer opening brackets than the limit cannot nest deeper (most objects: no walk)
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _depth(doc) > MAX_DEPTH:
+        yield Problem("error", "parse", f"nesting deeper than {MAX_DEPTH} levels; line skipped",
+                      file=path, line=number)
+        return
+    for key in duplicates:
+        yield Problem("warning", "duplicate-key", f"key {key!r} appears twice in one object; the last value "
+                      "is used", file=path, line=number)
+    yield doc
 
 
 def _mapping(pairs: list[tuple[str, Any]], duplicates: list[str]) -> dict[str, Any]:

@@ -24,9 +24,19 @@ SARIF_FINGERPRINT_KEY = "kubeharden/v2"
 MAX_REPORT_BYTES = 512 * 1024 * 1024
 
 
-def is_report_file(ref: str) -> bool:
-    """Whether ``ref`` names a file (a report) rather than a stored scan."""
-    return Path(ref).is_file()
+def is_report(ref: str) -> bool:
+    """Whether ``ref`` is a report kubeharden wrote (a JSON report or SARIF file), judged from its
+    beginning; a manifest, a snapshot or anything unreadable is not."""
+    path = Path(ref)
+    if not path.is_file() or path.suffix.lower() not in (".json", ".sarif"):
+        return False
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return b'"schema_version"' in head and b'"findings"' in head or b'"runs"' in head and b'"$schema"' in head \
+        or b'"runs"' in head and b'sarif' in head.lower()
 
 
 def load_findings(ref: str, store_url: str | None = None) -> tuple[dict[str, StoredFinding], str]:
@@ -35,7 +45,7 @@ def load_findings(ref: str, store_url: str | None = None) -> tuple[dict[str, Sto
     Raises StoreError naming ``ref`` when the file is not a kubeharden JSON or SARIF report, or the
     store has no such scan.
     """
-    if is_report_file(ref):
+    if Path(ref).is_file():
         return read_report(Path(ref)), ref
     if not (ref.isdigit() or ref.startswith("latest")):
         raise StoreError(f"{ref!r} is neither a report file nor a stored scan (an ID, latest or latest~N)")

@@ -13,20 +13,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from kubeharden.model.findings import Finding
 from kubeharden.model.results import ScanResult
 from kubeharden.store.database import StoreError
-from kubeharden.model.history import StoredFinding, ScanInfo
+from kubeharden.model.history import ScanInfo, StoredFinding, stored
 from kubeharden.store.schema import FindingRecord, ScanRecord
 
 #: Statuses of the findings a scan keeps: those a person acts on or has accepted.
 STORED_STATUSES = ("fail", "suppressed")
-
-
-def stored(finding: Finding) -> StoredFinding:
-    """The store's record of ``finding``."""
-    r = finding.resource
-    return StoredFinding(finding.fingerprint, finding.control.id, finding.severity.label, finding.status,
-                         finding.control.section, r.api_version, r.kind, r.namespace, r.name,
-                         finding.container_list, finding.container, finding.path, finding.file, finding.line,
-                         finding.message)
 
 
 def save_scan(engine: Engine, result: ScanResult, findings: Iterable[Finding], inputs: str,
