@@ -19,6 +19,7 @@ from kubeharden.gctune import tune_gc
 #: command -> (module that registers it, one-line help shown in the command list)
 COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("kubeharden.commands.scan", "scan manifests (files, directories, stdin)"),
+    "fix": ("kubeharden.commands.fix", "apply the mechanical fixes of findings to the manifests"),
     "controls": ("kubeharden.commands.controls", "list the control catalogue"),
     "guide": ("kubeharden.commands.guide", "the guide's requirements and what implements each"),
     "generate": ("kubeharden.commands.generate", "generate hardening artefacts (policies, configuration)"),
