@@ -16,6 +16,7 @@ from kubeharden.fix import companions
 from kubeharden.fix.edits import EditError, apply
 from kubeharden.fix.plan import Change
 from kubeharden.fix.yamlfile import EditableObject, ParseError, load
+from kubeharden.model.fieldpath import split
 from kubeharden.model.findings import Fix
 
 #: Asked before each change with its companion edits; False skips it.
@@ -63,11 +64,27 @@ def fix_file(path: str, text: str, changes: list[Change], consent: Consent | Non
         result.error = str(exc)
         return result
     objects = list(manifest.objects())
-    for change in changes:
+    for change in in_safe_order(changes):
         result.outcomes.append(_apply_one(change, objects, consent))
     after = manifest.render() if any(o.status == APPLIED for o in result.outcomes) else text
     result.after = after if after != text else None
     return result
+
+
+def in_safe_order(changes: list[Change]) -> list[Change]:
+    """``changes`` with list-item removals last, highest index first, so no index shifts under another."""
+    def item_index(change: Change) -> int | None:
+        if change.fix.op != "remove":
+            return None
+        try:
+            last = split(change.fix.path)[-1]
+        except (ValueError, IndexError):
+            return None
+        return last if isinstance(last, int) else None
+
+    kept = [c for c in changes if item_index(c) is None]
+    items = sorted((c for c in changes if item_index(c) is not None), key=lambda c: -(item_index(c) or 0))
+    return kept + items
 
 
 def _apply_one(change: Change, objects: list[EditableObject], consent: Consent | None) -> Outcome:

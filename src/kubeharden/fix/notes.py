@@ -17,6 +17,15 @@ NOTES: dict[str, str] = {
                     "give the image a numeric USER (kubeharden generate dockerfile-user)",
     "runAsUser": "the process runs under this UID: files the image or its volumes give to another user may no "
                  "longer be readable or writable; start it and exercise its writes",
+    "runAsGroup": "the process's primary group becomes this GID: files readable or writable only by the root "
+                  "group (GID 0) in the image or its volumes are no longer; exercise its reads and writes",
+    "fsGroup": "the kubelet gives the pod's volumes to this group: processes relying on group 0 access to "
+               "them lose it",
+    "supplementalGroups": "the processes leave the root group: files shared through group 0 are no longer "
+                          "reachable",
+    "sysctls": "the kernel parameter keeps the node's value: tune it on the node if the workload needs it",
+    "hostProcess": "the container runs inside a Windows container, not as a process on the node: node "
+                   "management agents stop working",
     "allowPrivilegeEscalation": "no_new_privs is set: setuid and file-capability binaries (sudo, su, some ping "
                                 "builds) stop gaining privileges; exercise what calls them",
     "drop": "the container loses the runtime's default capabilities (CHOWN, SETUID, NET_RAW …): an image that "
