@@ -44,7 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_input_options(p)
     add_config_options(p)
     p.add_argument("--only", nargs="+", action="extend", metavar="CONTROL",
-                   help="fix only these controls (IDs, slugs or globs, as scan --control)")
+                   help="fix only these controls (IDs, slugs or globs, as scan --control); put PATH first, "
+                        "or end the list with --")
     p.add_argument("--unsafe", action="store_true",
                    help="also apply fixes that can break an application (each says what to test)")
     p.add_argument("--interactive", "-i", action="store_true",
