@@ -81,9 +81,8 @@ def run_as_non_root_group(pod: PodView, ctx: Context) -> Iterator[Violation]:
                         path=join(pod.spec_path, "securityContext", "fsGroup"))
     groups = psc.get("supplementalGroups")
     if isinstance(groups, list) and 0 in groups:
-        path = join(pod.spec_path, "securityContext", "supplementalGroups", groups.index(0))
         yield Violation("supplementalGroups contains 0 (root group)", pod.line(psc, "supplementalGroups"),
-                        path=path, fix=Fix("remove", path))
+                        path=join(pod.spec_path, "securityContext", "supplementalGroups", groups.index(0)))
 
 
 # --- host access ------------------------------------------------------------------------
