@@ -26,7 +26,7 @@ def register(gen: argparse._SubParsersAction) -> None:
                        description="Print the Dockerfile lines that create a user with fixed numeric IDs and switch "
                                    "to it (USER UID:GID, which runAsNonRoot can verify), followed by the matching "
                                    "container securityContext as comments.",
-                       **examples("kubeharden generate dockerfile-user >> Dockerfile.snippet",
+                       **examples("kubeharden generate dockerfile-user -o Dockerfile.user",
                                   "kubeharden generate dockerfile-user --base alpine --uid 10001",
                                   "kubeharden generate dockerfile-user --base distroless"))
     p.add_argument("--base", choices=BASES, default="debian", help="the base image family (default %(default)s)")

@@ -130,7 +130,8 @@ def _describe(exc: BaseException, first_line: int) -> str:
 def split_documents(text: str) -> list[Segment]:
     """The documents of ``text``: each with the marker line before it ("" for the first) and its body."""
     segments: list[Segment] = []
-    marker, body, first = "", [], 1
+    marker, first = "", 1
+    body: list[str] = []
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
         if _MARKER.match(line.rstrip("\r\n")):
             segments.append(Segment(marker, "".join(body), first))

@@ -115,16 +115,16 @@ def _rules(requests: Iterable[Request], all_names: bool) -> list[dict[str, Any]]
             named.setdefault((r.group, r.resource, r.verb), set()).add(r.name)
         else:
             grants.setdefault((r.group, r.resource, ()), set()).add(r.verb)
-    for (group, resource, verb), names in named.items():
-        grants.setdefault((group, resource, tuple(sorted(names))), set()).add(verb)
+    for (group, resource, verb), used in named.items():
+        grants.setdefault((group, resource, tuple(sorted(used))), set()).add(verb)
     merged: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[str]] = {}
     for (group, resource, names), verbs in sorted(grants.items()):
         merged.setdefault((group, tuple(sorted(verbs)), names), []).append(resource)
     rules = []
-    for (group, verbs, names), resources in sorted(merged.items()):
-        rule: dict[str, Any] = {"apiGroups": [group], "resources": sorted(resources), "verbs": list(verbs)}
-        if names:
-            rule["resourceNames"] = list(names)
+    for (group, verb_list, name_list), resources in sorted(merged.items()):
+        rule: dict[str, Any] = {"apiGroups": [group], "resources": sorted(resources), "verbs": list(verb_list)}
+        if name_list:
+            rule["resourceNames"] = list(name_list)
         rules.append(rule)
     return rules
 
