@@ -7,8 +7,7 @@ import sys
 from collections.abc import Iterator
 from typing import IO
 
-from kubeharden.catalogue.loader import catalogue_names
-from kubeharden.catalogue.selection import UnknownControl, resolve
+from kubeharden.catalogue.selection import UnknownControl
 from kubeharden.commands.common import (
     ConfigError,
     add_config_options,
@@ -16,8 +15,8 @@ from kubeharden.commands.common import (
     fail,
     open_inputs,
     read_options,
-    warn,
 )
+from kubeharden.commands.scan import selected_controls
 from kubeharden.commands.emit import report_problems, settings
 from kubeharden.commands.helptext import examples
 from kubeharden.engine.evaluator import Evaluator
@@ -65,10 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if cfg is None:
         return USAGE
     try:
-        notes: list[str] = []
-        only = resolve(args.only, catalogue_names(), "--only", notes) if args.only else None
-        for note in notes:
-            warn(note)
+        only = selected_controls(args.only, cfg, "--only")
         Evaluator(cfg, only=only)  # a control that cannot run is a usage error before anything is read
     except (UnknownControl, ConfigError) as exc:
         fail(str(exc))
