@@ -268,3 +268,13 @@ def test_run_as_non_root_sets_the_uid_only_for_images_known_to_support_it():
     assert for_fix(pod("nginx:1.27"), fix) == []
     assert for_fix(pod("nginxinc/nginx-unprivileged:1.27", {"runAsUser": 5000}), fix) == []
     assert non_root_uid("docker.io/bitnami/redis:7.2") == 1001
+
+
+def test_the_same_object_in_two_files_is_fixed_in_both(tmp_path):
+    # variants of one app often repeat an object; each file gets every round of fixes
+    for name in ("a.yaml", "b.yaml"):
+        (tmp_path / name).write_text(POD, encoding="utf-8")
+    assert run(str(tmp_path), "--unsafe", "--only", "KH-POD-004", "KH-POD-011") == 0
+    for name in ("a.yaml", "b.yaml"):
+        text = (tmp_path / name).read_text(encoding="utf-8")
+        assert "privileged: false" in text and "allowPrivilegeEscalation: false" in text, name

@@ -40,15 +40,16 @@ class Session:
         return [p for p, text in self.current.items() if text != self.original[p]]
 
 
-def _key(change: Change) -> tuple[str, str, str]:
-    return change.finding.fingerprint, change.fix.op, change.fix.path
+def _key(change: Change) -> tuple[str, str, str, str]:
+    # the file too: two files may hold the same object (variants of one app), each fixed on its own
+    return change.file, change.finding.fingerprint, change.fix.op, change.fix.path
 
 
 def fix_rounds(scan: Scan, only: set[str] | None = None, unsafe: bool = False,
                consent: Consent | None = None) -> Session:
     """Scan, fix, and scan again the changed texts until a round has nothing new to apply."""
     session = Session()
-    tried: dict[tuple[str, str, str], str] = {}
+    tried: dict[tuple[str, str, str, str], str] = {}
     for _ in range(MAX_ROUNDS + 1):
         plan = make_plan(scan(session.current), only, unsafe=unsafe, interactive=consent is not None)
         session.final = plan
@@ -65,7 +66,7 @@ def fix_rounds(scan: Scan, only: set[str] | None = None, unsafe: bool = False,
 
 
 def _fix_one_file(session: Session, path: str, changes: list[Change], consent: Consent | None,
-                  tried: dict[tuple[str, str, str], str]) -> None:
+                  tried: dict[tuple[str, str, str, str], str]) -> None:
     if path not in session.current:
         try:
             session.original[path] = session.current[path] = read_text(path)
