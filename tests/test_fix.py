@@ -272,8 +272,9 @@ def test_run_as_non_root_sets_the_uid_only_for_images_known_to_support_it():
 
 def test_the_same_object_in_two_files_is_fixed_in_both(tmp_path):
     # variants of one app often repeat an object; each file gets every round of fixes
-    for name in ("a.yaml", "b.yaml"):
-        (tmp_path / name).write_text(POD, encoding="utf-8")
+    # a.yaml gets allowPrivilegeEscalation in the first round, b.yaml only once privileged is gone
+    (tmp_path / "a.yaml").write_text(POD.replace("privileged: true", "privileged: false"), encoding="utf-8")
+    (tmp_path / "b.yaml").write_text(POD, encoding="utf-8")
     assert run(str(tmp_path), "--unsafe", "--only", "KH-POD-004", "KH-POD-011") == 0
     for name in ("a.yaml", "b.yaml"):
         text = (tmp_path / name).read_text(encoding="utf-8")
