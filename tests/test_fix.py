@@ -279,3 +279,30 @@ def test_the_same_object_in_two_files_is_fixed_in_both(tmp_path):
     for name in ("a.yaml", "b.yaml"):
         text = (tmp_path / name).read_text(encoding="utf-8")
         assert "privileged: false" in text and "allowPrivilegeEscalation: false" in text, name
+
+
+def test_a_file_without_a_final_line_end_keeps_it_that_way(tmp_path):
+    path = tmp_path / "pod.yaml"
+    path.write_text(POD.rstrip("\n"), encoding="utf-8")
+    assert run(str(path), "--unsafe", "--only", "KH-POD-004") == 0
+    after = path.read_text(encoding="utf-8")
+    assert after.endswith("privileged: false") and after.count("\n") == POD.count("\n") - 1
+
+
+def test_a_document_rewritten_beyond_the_fix_is_warned_about(tmp_path, capsys):
+    # two list styles in one document: ruamel.yaml writes one style, so more lines than the fix change
+    text = POD + "      ports:\n      - containerPort: 80\n"
+    path = tmp_path / "mixed.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert run(str(path), "--unsafe", "--only", "KH-POD-004") == 0
+    assert "lines beyond the fix are rewritten too" in capsys.readouterr().err
+
+
+def test_a_document_that_would_not_read_back_as_edited_is_left_alone(tmp_path, monkeypatch, capsys):
+    import kubeharden.fix.yamlfile as yamlfile
+    monkeypatch.setattr(yamlfile, "_dump_yaml", lambda data, original: original.replace("web", "other"))
+    path = tmp_path / "pod.yaml"
+    path.write_text(POD, encoding="utf-8")
+    assert run(str(path), "--unsafe", "--only", "KH-POD-004") == 3
+    assert path.read_text(encoding="utf-8") == POD
+    assert "would not read back as edited" in capsys.readouterr().err

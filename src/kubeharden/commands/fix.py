@@ -105,6 +105,9 @@ def _deliver(session: Session, args: argparse.Namespace) -> int:
     for path, error in session.errors.items():
         print(f"kubeharden: error: {path}: left alone: {error}", file=sys.stderr)
     errors = len(session.errors)
+    for path, warnings in session.warnings.items():
+        for warning in warnings:
+            print(f"kubeharden: warning: {path}: {warning}", file=sys.stderr)
     for path in session.changed_files():
         before, after = session.original[path], session.current[path]
         if args.diff:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from kubeharden.fix import companions
 from kubeharden.fix.edits import EditError, apply
 from kubeharden.fix.plan import Change
-from kubeharden.fix.yamlfile import EditableObject, ParseError, load
+from kubeharden.fix.yamlfile import EditableObject, ParseError, RenderError, load
 from kubeharden.model.fieldpath import split
 from kubeharden.model.findings import Fix
 
@@ -40,6 +40,8 @@ class FileResult:
     after: str | None = None  # the new text, or None when nothing changed or the file is left alone
     outcomes: list[Outcome] = field(default_factory=list)
     error: str | None = None
+    #: what the reader of the diff should know (documents rewritten beyond the fix)
+    warnings: list[str] = field(default_factory=list)
 
 
 def read_text(path: str) -> str:
@@ -66,7 +68,13 @@ def fix_file(path: str, text: str, changes: list[Change], consent: Consent | Non
     objects = list(manifest.objects())
     for change in in_safe_order(changes):
         result.outcomes.append(_apply_one(change, objects, consent))
-    after = manifest.render() if any(o.status == APPLIED for o in result.outcomes) else text
+    if not any(o.status == APPLIED for o in result.outcomes):
+        return result
+    try:
+        after, result.warnings = manifest.render()
+    except RenderError as exc:
+        result.error = f"writing it back would change more than the fix: {exc}"
+        return result
     result.after = after if after != text else None
     return result
 

@@ -31,13 +31,16 @@ class Session:
     outcomes: list[Outcome] = field(default_factory=list)
     #: path -> why the file is left alone
     errors: dict[str, str] = field(default_factory=dict)
+    #: path -> warnings about how the file was written (documents rewritten beyond the fix)
+    warnings: dict[str, list[str]] = field(default_factory=dict)
     #: what the last scan still reports: findings left, with why (plan of the final state)
     final: Plan = field(default_factory=Plan)
     #: changes applied whose finding the last scan still reports
     unresolved: list[Change] = field(default_factory=list)
 
     def changed_files(self) -> list[str]:
-        return [p for p, text in self.current.items() if text != self.original[p]]
+        """Files whose text changed; a file left alone for an error in a later round is not one."""
+        return [p for p, text in self.current.items() if text != self.original[p] and p not in self.errors]
 
 
 def _key(change: Change) -> tuple[str, str, str, str]:
@@ -80,5 +83,8 @@ def _fix_one_file(session: Session, path: str, changes: list[Change], consent: C
     for outcome in result.outcomes:
         tried[_key(outcome.change)] = outcome.status
         session.outcomes.append(outcome)
+    for warning in result.warnings:
+        if warning not in session.warnings.setdefault(path, []):
+            session.warnings[path].append(warning)
     if result.after is not None:
         session.current[path] = result.after

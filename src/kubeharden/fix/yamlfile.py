@@ -31,6 +31,27 @@ class ParseError(Exception):
     """The file cannot be loaded for editing; it is left alone."""
 
 
+class RenderError(Exception):
+    """The edited file cannot be written back faithfully; it is left alone."""
+
+
+def plain(node: Any) -> Any:
+    """The data of a round-trip tree as plain dicts, lists and scalars (merge keys resolved), to compare."""
+    if isinstance(node, dict):
+        return {str(k): plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [plain(v) for v in node]
+    if isinstance(node, bool) or type(node).__name__ == "ScalarBoolean":
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
 @dataclass(slots=True)
 class Segment:
     """One document of the file: its marker line (kept verbatim), its body, and the loaded tree."""
@@ -70,16 +91,32 @@ class ManifestFile:
                 yield EditableObject(ref.kind, ref.name, str(written_ns) if written_ns else None,
                                      seg.first_line + _node_line(node), node, seg)
 
-    def render(self) -> str:
-        """The file's text with every changed document dumped again and the rest as it was."""
+    def render(self) -> tuple[str, list[str]]:
+        """The file's text with every changed document dumped again and the rest as it was, and warnings.
+
+        Each document written again is read back: if it does not hold exactly the edited data (a
+        scalar style ruamel.yaml cannot reproduce), RenderError is raised and the file must be left
+        alone. A warning names each changed document whose unchanged round trip already differs from
+        the file (indentation that is not uniform): lines beyond the fix are rewritten there.
+        """
         if self.is_json:
             seg = self.segments[0]
-            return _dump_json(seg.data, self.text) if seg.changed else self.text
-        out = []
+            return (_dump_json(seg.data, self.text) if seg.changed else self.text), []
+        out, warnings = [], []
         for seg in self.segments:
             out.append(seg.marker)
-            out.append(_dump_yaml(seg.data, seg.body) if seg.changed else seg.body)
-        return "".join(out)
+            if not seg.changed:
+                out.append(seg.body)
+                continue
+            text = _dump_yaml(seg.data, seg.body)
+            if plain(_yaml(text).load(text)) != plain(seg.data):
+                raise RenderError(f"the document at line {seg.first_line} would not read back as edited")
+            untouched = _yaml(seg.body).load(seg.body)
+            if _dump_yaml(untouched, seg.body) != seg.body:
+                warnings.append(f"the document at line {seg.first_line} is not uniformly indented or quoted: "
+                                "lines beyond the fix are rewritten too (review the diff)")
+            out.append(text)
+        return "".join(out), warnings
 
 
 def _objects_in(data: Any) -> Iterator[dict[str, Any]]:
@@ -182,6 +219,8 @@ def _dump_yaml(data: Any, original: str) -> str:
     text = out.getvalue()
     if original.endswith("\n") and not text.endswith("\n"):
         text += "\n"
+    elif not original.endswith("\n") and text.endswith("\n"):
+        text = text[:-1]  # the last line of the file had no line end
     return text
 
 
