@@ -306,3 +306,10 @@ def test_a_document_that_would_not_read_back_as_edited_is_left_alone(tmp_path, m
     assert run(str(path), "--unsafe", "--only", "KH-POD-004") == 3
     assert path.read_text(encoding="utf-8") == POD
     assert "would not read back as edited" in capsys.readouterr().err
+
+
+def test_a_file_the_scan_cannot_parse_is_named_and_the_run_exits_3(files, capsys):
+    (files / "broken.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: [\n", encoding="utf-8")
+    assert run(str(files), "--unsafe") == 3
+    assert "broken.yaml" in capsys.readouterr().err
+    assert "privileged: false" in (files / "pod.yaml").read_text(encoding="utf-8")  # the rest is fixed

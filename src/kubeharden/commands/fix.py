@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Iterator
 from typing import IO
@@ -69,21 +70,21 @@ def run(args: argparse.Namespace) -> int:
     except (UnknownControl, ConfigError) as exc:
         fail(str(exc))
         return USAGE
-    first: list[bool] = [True]
+    input_errors: list[bool] = []
 
     def scan(overlay: dict[str, str]) -> list[Finding]:
         evaluator = Evaluator(cfg, only=only)
         findings = list(evaluator.run(_inputs(args, overlay)))
-        if first[0]:  # the problems of the input as read; later rounds re-read only what they changed
+        if not overlay:  # the problems of the input as read (files that cannot be parsed are not fixed)
             report_problems(evaluator.result.problems)
-            first[0] = False
+            input_errors.append(any(p.level == "error" for p in evaluator.result.problems))
         return findings
 
     consent = _ask(sys.stdin, sys.stderr) if args.interactive else None
     session = fix_rounds(scan, set(only) if only else None, unsafe=args.unsafe, consent=consent)
     errors = _deliver(session, args)
     _summary(session, sys.stderr, would=args.diff or args.dry_run)
-    if errors:
+    if errors or any(input_errors):
         return INPUT_ERRORS
     return FINDINGS if session.changed_files() and (args.diff or args.dry_run) else OK
 
@@ -134,7 +135,7 @@ def _summary(session: Session, out: IO[str], would: bool) -> None:
         if o.status == FAILED:
             print(f"kubeharden: warning: not fixed: {o.change.describe()}: {o.detail}", file=out)
         elif o.status == APPLIED:
-            extra = "".join(f"; and {f.op} {f.path} {f.value!r}" for f in o.companions)
+            extra = "".join(f"; and {f.op} {f.path} {json.dumps(f.value)}" for f in o.companions)
             mark = "" if o.change.safe else " [unsafe]"
             print(f"{verb}{mark} {o.change.describe()}{extra}", file=out)
             if o.change.note:
@@ -164,7 +165,7 @@ def _ask(answers: IO[str], out: IO[str]) -> Consent:
             return state["all"]
         print(f"{'unsafe' if not change.safe else 'safe'} fix: {change.describe()}", file=out)
         for f in extra:
-            print(f"  and {f.op} {f.path} {f.value!r}", file=out)
+            print(f"  and {f.op} {f.path} {json.dumps(f.value)}", file=out)
         if change.note:
             print(f"  test: {change.note}", file=out)
         while True:

@@ -8,6 +8,7 @@ finding ends up in :attr:`Plan.changes` or in :attr:`Plan.left` with the reason.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -41,7 +42,7 @@ class Change:
         f = self.finding
         where = f"{f.file}:{f.line}" if f.line else f.file or "?"
         container = f" container {f.container_id}" if f.container else ""
-        value = "" if self.fix.op == "remove" and self.fix.value is None else f" {self.fix.value!r}"
+        value = "" if self.fix.op == "remove" and self.fix.value is None else f" {json.dumps(self.fix.value)}"
         return f"{where} {f.control_id} {f.resource}{container}: {self.fix.op} {self.fix.path}{value}"
 
 
