@@ -313,3 +313,11 @@ def test_a_file_the_scan_cannot_parse_is_named_and_the_run_exits_3(files, capsys
     assert run(str(files), "--unsafe") == 3
     assert "broken.yaml" in capsys.readouterr().err
     assert "privileged: false" in (files / "pod.yaml").read_text(encoding="utf-8")  # the rest is fixed
+
+
+def test_windows_line_ends_are_kept(tmp_path):
+    path = tmp_path / "pod.yaml"
+    path.write_bytes(POD.replace("\n", "\r\n").encode("utf-8"))
+    assert run(str(path), "--unsafe", "--only", "KH-POD-004") == 0
+    after = path.read_bytes().decode("utf-8")
+    assert "privileged: false\r\n" in after and after.count("\n") == after.count("\r\n")

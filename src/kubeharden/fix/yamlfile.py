@@ -221,6 +221,8 @@ def _dump_yaml(data: Any, original: str) -> str:
         text += "\n"
     elif not original.endswith("\n") and text.endswith("\n"):
         text = text[:-1]  # the last line of the file had no line end
+    if "\r\n" in original:  # keep Windows line ends
+        text = text.replace("\r\n", "\n").replace("\n", "\r\n")
     return text
 
 
