@@ -20,7 +20,7 @@ LAYERS: dict[str, int] = {
     "sources": 2, "config": 2,
     "analysis": 3, "generators": 3,
     "checks": 4, "detect": 4,
-    "engine": 5, "report": 5, "store": 5,
+    "engine": 5, "report": 5, "store": 5, "fix": 5,
     "commands": 6, "cli": 7, "__main__": 8,
 }
 #: allowed imports between packages of one layer (importer, imported)

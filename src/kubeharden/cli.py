@@ -20,6 +20,7 @@ from kubeharden.gctune import tune_gc
 COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("kubeharden.commands.scan", "scan manifests (files, directories, stdin)"),
     "snapshot": ("kubeharden.commands.snapshot", "save the objects of the input as one snapshot file"),
+    "fix": ("kubeharden.commands.fix", "apply the mechanical fixes of findings to the manifests"),
     "controls": ("kubeharden.commands.controls", "list the control catalogue"),
     "guide": ("kubeharden.commands.guide", "the guide's requirements and what implements each"),
     "generate": ("kubeharden.commands.generate", "generate hardening artefacts (policies, configuration)"),

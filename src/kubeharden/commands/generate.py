@@ -14,6 +14,8 @@ GENERATORS: tuple[str, ...] = (
     "kubeharden.commands.gen_netpol",
     "kubeharden.commands.gen_quotas",
     "kubeharden.commands.gen_audit_webhook",
+    "kubeharden.commands.gen_role",
+    "kubeharden.commands.gen_dockerfile",
 )
 
 

@@ -137,6 +137,20 @@ def _drop_unrunnable_glob_matches(patterns: list[str], only: list[str], cfg: Con
     return kept
 
 
+def selected_controls(patterns: list[str] | None, cfg: Config, option: str) -> list[str] | None:
+    """The control IDs ``patterns`` name (IDs, slugs, globs; notes printed), or None for the profile's.
+
+    Raises UnknownControl for a name that matches nothing.
+    """
+    if not patterns:
+        return None
+    notes: list[str] = []
+    only = resolve(patterns, catalogue_names(), option, notes)
+    for note in notes:
+        warn(note)
+    return _drop_unrunnable_glob_matches(patterns, only, cfg)
+
+
 def run(args: argparse.Namespace) -> int:
     paths = input_paths(args)  # with --vuln-report and --image-archive inputs (docs/sources.md)
     option_schemes = tuple(source.scheme for source in SOURCES if source.option is not None)
@@ -151,12 +165,7 @@ def run(args: argparse.Namespace) -> int:
         fail(str(exc))
         return USAGE
     try:
-        notes: list[str] = []
-        only = resolve(args.control, catalogue_names(), "--control", notes) if args.control else None
-        for note in notes:
-            warn(note)
-        if only is not None:
-            only = _drop_unrunnable_glob_matches(args.control, only, cfg)
+        only = selected_controls(args.control, cfg, "--control")
         live = any(map(is_cluster, args.paths))
         evaluator = Evaluator(cfg, only=only, input_kind="cluster" if live else "manifest")
     except (UnknownControl, ConfigError) as exc:

@@ -1,0 +1,183 @@
+"""``kubeharden fix PATH…``: apply the structured fixes of findings to the manifests (docs/fix.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from typing import IO
+
+from kubeharden.catalogue.selection import UnknownControl
+from kubeharden.commands.common import (
+    ConfigError,
+    add_config_options,
+    add_input_options,
+    fail,
+    open_inputs,
+    read_options,
+)
+from kubeharden.commands.scan import selected_controls
+from kubeharden.commands.emit import report_problems, settings
+from kubeharden.commands.helptext import examples
+from kubeharden.engine.evaluator import Evaluator
+from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
+from kubeharden.fix.apply import APPLIED, FAILED, SKIPPED, Consent
+from kubeharden.fix.plan import Change
+from kubeharden.fix.session import Session, fix_rounds
+from kubeharden.fix.write import output_path, unified_diff, write_atomic
+from kubeharden.model.findings import Finding, Fix, Problem
+from kubeharden.model.objects import K8sObject
+from kubeharden.sources.files import parse_bytes
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fix", help="apply the mechanical fixes of findings to the manifests",
+                       description="Rewrite manifests so the findings with a structured fix go away, keeping "
+                                   "comments, key order and quoting. Safe fixes are applied; fixes that can break "
+                                   "an application only with --unsafe or when accepted with --interactive. "
+                                   "Exit status: 0 done, 1 --diff or --dry-run would change something, 2 usage, "
+                                   "3 a file could not be read, parsed or written (docs/fix.md).",
+                       **examples("kubeharden fix k8s/ --diff                       # show what would change",
+                                  "kubeharden fix k8s/ --unsafe --only run-as-root KH-POD-012",
+                                  "kubeharden fix k8s/app.yaml --interactive --output fixed/"))
+    add_input_options(p)
+    add_config_options(p)
+    p.add_argument("--only", nargs="+", action="extend", metavar="CONTROL",
+                   help="fix only these controls (IDs, slugs or globs, as scan --control); put PATH first, "
+                        "or end the list with --")
+    p.add_argument("--unsafe", action="store_true",
+                   help="also apply fixes that can break an application (each says what to test)")
+    p.add_argument("--interactive", "-i", action="store_true",
+                   help="ask before each fix (y yes, n no, a all remaining, q quit); answers are read from stdin")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--diff", action="store_true", help="print a unified diff instead of writing")
+    mode.add_argument("--dry-run", action="store_true", help="list the fixes instead of writing")
+    mode.add_argument("--output", metavar="DIR", help="write fixed files under DIR instead of in place")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if "-" in args.paths:
+        fail("fix edits files; standard input has none to write back (scan it instead)")
+        return USAGE
+    cfg = settings(args)
+    if cfg is None:
+        return USAGE
+    try:
+        only = selected_controls(args.only, cfg, "--only")
+        Evaluator(cfg, only=only)  # a control that cannot run is a usage error before anything is read
+    except (UnknownControl, ConfigError) as exc:
+        fail(str(exc))
+        return USAGE
+    input_errors: list[bool] = []
+
+    def scan(overlay: dict[str, str]) -> list[Finding]:
+        evaluator = Evaluator(cfg, only=only)
+        findings = list(evaluator.run(_inputs(args, overlay)))
+        if not overlay:  # the problems of the input as read (files that cannot be parsed are not fixed)
+            report_problems(evaluator.result.problems)
+            input_errors.append(any(p.level == "error" for p in evaluator.result.problems))
+        return findings
+
+    consent = _ask(sys.stdin, sys.stderr) if args.interactive else None
+    session = fix_rounds(scan, set(only) if only else None, unsafe=args.unsafe, consent=consent)
+    errors = _deliver(session, args)
+    _summary(session, sys.stderr, would=args.diff or args.dry_run)
+    if errors or any(input_errors):
+        return INPUT_ERRORS
+    return FINDINGS if session.changed_files() and (args.diff or args.dry_run) else OK
+
+
+def _inputs(args: argparse.Namespace, overlay: dict[str, str]) -> Iterator[K8sObject | Problem]:
+    """The objects of the inputs, those of the files in ``overlay`` parsed from its text instead."""
+    for item in open_inputs(args):
+        file = item.origin.file if isinstance(item, K8sObject) else item.file
+        if file not in overlay:
+            yield item
+    options = read_options(args)
+    for path, text in overlay.items():
+        yield from parse_bytes(text.encode("utf-8"), path, namespace=options.namespace,
+                               namespace_strict=options.namespace_strict)
+
+
+def _deliver(session: Session, args: argparse.Namespace) -> int:
+    """Print or write each changed file; the number of files left alone for an error."""
+    for path, error in session.errors.items():
+        print(f"kubeharden: error: {path}: left alone: {error}", file=sys.stderr)
+    errors = len(session.errors)
+    for path, warnings in session.warnings.items():
+        for warning in warnings:
+            print(f"kubeharden: warning: {path}: {warning}", file=sys.stderr)
+    for path in session.changed_files():
+        before, after = session.original[path], session.current[path]
+        if args.diff:
+            sys.stdout.write(unified_diff(path, before, after))
+        elif args.dry_run:
+            continue
+        else:
+            target = output_path(path, args.output) if args.output else path
+            try:
+                write_atomic(target, after, like=path)
+            except OSError as exc:
+                print(f"kubeharden: error: {target}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+                errors += 1
+                continue
+            print(f"wrote {target}", file=sys.stderr)
+    return errors
+
+
+def _summary(session: Session, out: IO[str], would: bool) -> None:
+    """What was done and what was not, so nothing passes for fixed that was not."""
+    verb = "would fix" if would else "fixed"
+    tests: dict[str, list[str]] = {}
+    for o in session.outcomes:
+        if o.status == FAILED:
+            print(f"kubeharden: warning: not fixed: {o.change.describe()}: {o.detail}", file=out)
+        elif o.status == APPLIED:
+            extra = "".join(f"; and {f.op} {f.path} {json.dumps(f.value)}" for f in o.companions)
+            mark = "" if o.change.safe else " [unsafe]"
+            print(f"{verb}{mark} {o.change.describe()}{extra}", file=out)
+            if o.change.note:
+                tests.setdefault(o.change.note, []).append(o.change.finding.control_id)
+    for change in session.unresolved:
+        print(f"kubeharden: warning: still reported after its fix: {change.describe()}", file=out)
+    if tests:
+        print("what to test after the unsafe fixes:", file=out)
+        for note, ids in tests.items():
+            print(f"  - {', '.join(sorted(set(ids)))}: {note}", file=out)
+    applied = sum(o.status == APPLIED for o in session.outcomes)
+    skipped = sum(o.status == SKIPPED for o in session.outcomes)
+    files = len(session.changed_files())
+    tail = (" (nothing written)" if would else "") + (f", {skipped} declined" if skipped else "")
+    print(f"{applied} fix(es) in {files} file(s){tail}", file=out)
+    for reason, findings in session.final.left.items():
+        ids = sorted({f.control_id for f in findings})
+        print(f"{len(findings)} finding(s) not fixed, {reason}: {', '.join(ids)}", file=out)
+
+
+def _ask(answers: IO[str], out: IO[str]) -> Consent:
+    """Consent read from ``answers`` one line per fix: y, n, a (all remaining), q (none remaining)."""
+    state = {"all": False, "none": False}
+
+    def consent(change: Change, extra: list[Fix]) -> bool:
+        if state["all"] or state["none"]:
+            return state["all"]
+        print(f"{'unsafe' if not change.safe else 'safe'} fix: {change.describe()}", file=out)
+        for f in extra:
+            print(f"  and {f.op} {f.path} {json.dumps(f.value)}", file=out)
+        if change.note:
+            print(f"  test: {change.note}", file=out)
+        while True:
+            print("apply? [y]es [n]o [a]ll [q]uit: ", end="", file=out, flush=True)
+            line = answers.readline()
+            if not line:  # end of input: nothing more is accepted
+                state["none"] = True
+                return False
+            answer = line.strip().lower()[:1]
+            if answer in ("y", "n"):
+                return answer == "y"
+            if answer in ("a", "q"):
+                state["all" if answer == "a" else "none"] = True
+                return answer == "a"
+    return consent

@@ -1,0 +1,50 @@
+"""``kubeharden generate dockerfile-user``: a non-root Dockerfile snippet and its securityContext."""
+
+from __future__ import annotations
+
+import argparse
+
+import yaml
+
+from kubeharden.commands.emit import write_output
+from kubeharden.commands.helptext import examples
+from kubeharden.generators.dockerfile import BASES, MIN_ID, security_context, snippet
+
+
+def _id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not MIN_ID <= value <= 2**31 - 1:
+        raise argparse.ArgumentTypeError(f"must be between {MIN_ID} and {2**31 - 1}")
+    return value
+
+
+def register(gen: argparse._SubParsersAction) -> None:
+    p = gen.add_parser("dockerfile-user", help="Dockerfile lines that make an image run as a verifiable non-root user",
+                       description="Print the Dockerfile lines that create a user with fixed numeric IDs and switch "
+                                   "to it (USER UID:GID, which runAsNonRoot can verify), followed by the matching "
+                                   "container securityContext as comments.",
+                       **examples("kubeharden generate dockerfile-user -o Dockerfile.user",
+                                  "kubeharden generate dockerfile-user --base alpine --uid 10001",
+                                  "kubeharden generate dockerfile-user --base distroless"))
+    p.add_argument("--base", choices=BASES, default="debian", help="the base image family (default %(default)s)")
+    p.add_argument("--uid", type=_id, default=10001, help="user ID (default %(default)s)")
+    p.add_argument("--gid", type=_id, default=None, help="group ID (default: the user ID)")
+    p.add_argument("--security-context", action="store_true",
+                   help="print only the matching container securityContext as YAML")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    gid = args.gid if args.gid is not None else args.uid
+    sc = {"securityContext": security_context(args.base, args.uid, gid)}
+    sc_yaml = yaml.safe_dump(sc, sort_keys=False)
+    if args.security_context:
+        text = sc_yaml
+    else:
+        text = snippet(args.base, args.uid, gid) + "# the matching container securityContext:\n" + "".join(
+            f"#   {line}\n" for line in sc_yaml.splitlines())
+    return write_output(args.output, lambda out: out.write(text), [])
