@@ -21,7 +21,8 @@ from pki import make_pki
 
 from kubeharden.detect.simulate import make_event, pod
 from kubeharden.report.alert_sinks import WebhookSink
-from kubeharden.sources.audit_webhook import AuditReceiver, server_tls_context
+from kubeharden.serve.audit_app import AuditReceiver
+from kubeharden.serve.tls import server_tls_context
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -149,8 +150,7 @@ def test_full_queue_answers_503_without_blocking(pki):
 
     srv = AuditReceiver(("127.0.0.1", 0), server_tls_context(pki["server"], pki["server_key"], None), slow,
                         queue_batches=1)
-    t = threading.Thread(target=srv.serve, daemon=True)
-    t.start()
+    srv.serve()
     try:
         port = srv.server_address[1]
         ctx = ssl.create_default_context(cafile=pki["ca"])
@@ -195,7 +195,7 @@ def test_alert_webhook_sink_posts_and_survives_failures():
 def test_connection_cap_closes_extra_connections(pki):
     srv = AuditReceiver(("127.0.0.1", 0), server_tls_context(pki["server"], pki["server_key"], None),
                         lambda events: 0, max_connections=1)
-    threading.Thread(target=srv.serve, daemon=True).start()
+    srv.serve()
     try:
         port = srv.server_address[1]
         ctx = ssl.create_default_context(cafile=pki["ca"])
