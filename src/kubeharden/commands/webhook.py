@@ -51,7 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                            "webhook configuration for webhook serve",
                           description="Write the objects that deploy webhook serve; they scan clean at the "
                                       "strict profile.",
-                          **examples("kubeharden webhook manifests --image registry.example/kubeharden@sha256:… -o webhook.yaml",
+                          **examples("kubeharden webhook manifests --image registry.example/kubeharden@sha256:… "
+                                     "-o webhook.yaml",
                                      "kubeharden webhook manifests --image registry.example/kubeharden@sha256:… "
                                      "--certificates generated --mode warn --failure-policy Ignore -o webhook.yaml"))
     man.add_argument("--namespace", default="kubeharden", help="namespace of the webhook (default %(default)s)")
