@@ -122,6 +122,11 @@ def test_serve_end_to_end(server, pki):
         return data
     assert wait_for(lambda: stats()["processed_events"] == 3)
     assert stats()["malformed_batches"] == 3 and stats()["events"] == 3
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+    conn.request("GET", "/metrics")
+    metrics = conn.getresponse().read().decode()
+    conn.close()
+    assert "kubeharden_audit_events 3\n" in metrics and "kubeharden_audit_processed_events 3\n" in metrics
     assert any("rejected request" in line and "not JSON" in line for line in log)
 
     proc.send_signal(signal.SIGTERM)

@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        **examples("kubeharden webhook serve --tls-cert tls.crt --tls-key tls.key --mode warn",
                                   "kubeharden webhook manifests --image registry.example/kubeharden@sha256:… "
                                   "-o webhook.yaml"))
-    wsub = p.add_subparsers(dest="webhook_command", required=True, metavar="COMMAND")
+    wsub = p.add_subparsers(dest="webhook_command", required=True, metavar="COMMAND",
+                            help="serve (the webhook) or manifests (its deployment)")
     serve = wsub.add_parser("serve", help="serve /validate (and /mutate), /healthz, /readyz, /metrics over HTTPS",
                             description="Review AdmissionReview v1 requests with the same controls, profiles "
                                         "and exceptions as scan.",
@@ -42,7 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--mutate", action="store_true",
                        help="also serve /mutate: the safe structured fixes as a JSON Patch")
     serve.add_argument("--max-connections", type=int, default=1024, help="open connections at most (%(default)s)")
-    serve.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    serve.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                       help="log level on stderr (default %(default)s; INFO logs every refusal)")
     serve.add_argument("--control", action="append", metavar="ID", help="run only these controls (repeatable)")
     add_config_options(serve)
     serve.set_defaults(func=run_serve)

@@ -156,7 +156,9 @@ def _certificates(layout: WebhookLayout, meta: dict[str, Any]) -> list[dict[str,
 
 def _deployment(layout: WebhookLayout, meta: dict[str, Any]) -> dict[str, Any]:
     labels = dict(layout.labels)
-    probe = {"httpGet": {"scheme": "HTTPS", "port": PORT}, "periodSeconds": 10, "timeoutSeconds": 2}
+    def probe(path: str) -> dict[str, Any]:
+        return {"httpGet": {"scheme": "HTTPS", "port": PORT, "path": path}, "periodSeconds": 10, "timeoutSeconds": 2}
+
     args = ["webhook", "serve", "--host", "0.0.0.0", "--port", str(PORT), "--tls-cert", "/tls/tls.crt",
             "--tls-key", "/tls/tls.key", "--mode", layout.mode, "--profile", layout.profile,
             "--fail-on", layout.fail_on, "--failure-policy", layout.failure_policy]
@@ -166,8 +168,8 @@ def _deployment(layout: WebhookLayout, meta: dict[str, Any]) -> dict[str, Any]:
     container = {
         "name": "webhook", "image": layout.image, "imagePullPolicy": "Always", "args": args,
         "ports": [{"name": "https", "containerPort": PORT, "protocol": "TCP"}],
-        "readinessProbe": {**probe, "httpGet": {**probe["httpGet"], "path": "/readyz"}},
-        "livenessProbe": {**probe, "httpGet": {**probe["httpGet"], "path": "/healthz"}},
+        "readinessProbe": probe("/readyz"),
+        "livenessProbe": probe("/healthz"),
         "resources": {"requests": {"cpu": "250m", "memory": "128Mi", "ephemeral-storage": "64Mi"},
                       "limits": {"cpu": "1", "memory": "256Mi", "ephemeral-storage": "64Mi"}},
         "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "privileged": False,

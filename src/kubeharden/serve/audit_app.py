@@ -59,9 +59,12 @@ class AuditReceiver:
                           ("rejected_events", "events in batches refused with 503"),
                           ("processed_events", "events the rules ran over"), ("alerts", "alerts raised"),
                           ("queue_depth", "batches waiting for detection")):
-            self.metrics.add(Gauge(f"kubeharden_audit_{key}", text, lambda k=key: self.stats_dict()[k]))
+            self.metrics.add(Gauge(f"kubeharden_audit_{key}", text, self._reader(key)))
         self.server = HttpsServer(app, address[0], address[1], tls, max_connections=max_connections,
                                   handshake_timeout=timeout)
+
+    def _reader(self, key: str) -> Callable[[], float]:
+        return lambda: float(self.stats_dict()[key])
 
     @property
     def server_address(self) -> tuple[str, int]:
