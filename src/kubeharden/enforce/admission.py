@@ -134,13 +134,15 @@ def parse_review(body: bytes) -> dict[str, Any]:
 
 
 class Reviewer:
-    """Judges admission requests with the catalogue's controls (thread-safe: nothing shared is written
-    but the exceptions' use counts)."""
+    """Judges admission requests with the catalogue's controls (thread-safe: every review gets an
+    evaluator of its own, :meth:`Evaluator.fresh`; nothing shared is written but the exceptions' use counts)."""
 
     def __init__(self, settings: AdmissionSettings) -> None:
         self.settings = settings
-        #: the controls each review runs (ConfigError now, not per review)
-        self.controls = Evaluator(settings.config, only=settings.only, input_kind="admission").controls
+        #: compiled once (ConfigError now, not per review); each review runs a fresh copy of it
+        self._template = Evaluator(settings.config, only=settings.only, input_kind="admission")
+        #: the controls each review runs
+        self.controls = self._template.controls
 
     def review(self, request: dict[str, Any]) -> Verdict:
         """The verdict on one parsed request (:func:`parse_review`). Never raises."""
@@ -178,7 +180,7 @@ class Reviewer:
         return ""
 
     def _evaluate(self, obj: dict[str, Any], request: dict[str, Any]) -> tuple[list[Finding], list[Problem]]:
-        evaluator = Evaluator(self.settings.config, only=self.settings.only, input_kind="admission")
+        evaluator = self._template.fresh()
         item = K8sObject(obj, make_ref(obj, request.get("namespace") or None),
                          Provenance(None, None, source="admission"))
         findings = list(evaluator.run([item]))
