@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rbac": ("kubeharden.commands.rbac", "who can do what, and the privilege-escalation paths"),
     "netpol": ("kubeharden.commands.netpol", "NetworkPolicy reachability (matrix, can-reach)"),
     "audit": ("kubeharden.commands.audit", "detect attacks in Kubernetes audit logs (files or live webhook)"),
+    "export": ("kubeharden.commands.export", "controls as admission policies (Kyverno, ValidatingAdmissionPolicy)"),
     "webhook": ("kubeharden.commands.webhook", "admission webhook enforcing the controls (serve, manifests)"),
 }
 
