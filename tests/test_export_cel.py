@@ -83,7 +83,8 @@ def test_the_declarative_controls_are_exported_and_the_rest_listed_with_a_reason
     assert {"KH-POD-003", "KH-POD-004", "KH-POD-005", "KH-POD-006", "KH-POD-010", "KH-POD-022"} <= set(VAP.exported)
     left = dict(VAP.left_out)
     assert set(left) | set(VAP.exported) == {c.id for c in CONTROLS}
-    assert "other objects" in left["KH-RBAC-001"] and "Python check" in left["KH-POD-001"]
+    assert "other objects" in left["KH-RBAC-001"] and "Python check" in left["KH-POD-007"]
+    assert {"KH-POD-001", "KH-POD-011", "KH-POD-012", "KH-POD-016", "KH-IMG-001", "KH-IMG-002"} <= set(VAP.exported)
 
 
 @pytest.mark.parametrize("control", EXPORTED, ids=lambda c: c.id)

@@ -140,6 +140,69 @@ def _path_fails(rule: dict[str, Any], root: str) -> str:
     return f"(({items}) != null && ({items}).exists(e, type(e) == map && ({at('e')})))"
 
 
+# -- controls whose logic is a Python check, written as CEL by hand ---------------------------------
+# Each mirrors its check in checks/ line by line; tests/test_export_cel.py holds them to the scanner's
+# verdict on every example object.
+
+def _capabilities(c: str, which: str) -> str:
+    """The normalised names of capabilities.``which`` (model.facts.capability_name: upper case, no CAP_)."""
+    return (f"{c}.?securityContext.?capabilities.?{which}.orValue([])"
+            ".map(x, string(x).upperAscii().startsWith('CAP_') ? string(x).upperAscii().substring(4) "
+            ": string(x).upperAscii())")
+
+
+def _image(c: str) -> str:
+    return f"(type({c}.?image.orValue('')) == string ? string({c}.?image.orValue('')) : '')"
+
+
+def _has_digest(img: str) -> str:
+    return f"({img}.contains('@') && {img}.substring({img}.indexOf('@') + 1) != '')"
+
+
+def _tag(img: str) -> str:
+    rest = f"({img}.contains('@') ? {img}.substring(0, {img}.indexOf('@')) : {img})"
+    return (f"({rest}.lastIndexOf(':') > {rest}.lastIndexOf('/') ? "
+            f"{rest}.substring({rest}.lastIndexOf(':') + 1) : '')")
+
+
+def _run_as_root(c: str) -> str:  # checks.pods.run_as_non_root
+    user, non_root = effective(c, "runAsUser"), effective(c, "runAsNonRoot")
+    return f"({user} != null ? (type({user}) != int || {user} == 0) : {non_root} != true)"
+
+
+def _privilege_escalation(c: str) -> str:  # checks.pods.privilege_escalation
+    ape = effective(c, "allowPrivilegeEscalation")
+    anyway = f"({effective(c, 'privileged')} == true || {_capabilities(c, 'add')}.exists(x, x == 'SYS_ADMIN'))"
+    return f"(!variables.windows && ({ape} == false ? {anyway} : true))"
+
+
+def _drop_all(c: str) -> str:  # checks.pods.drop_all_capabilities
+    return f"(!variables.windows && !{_capabilities(c, 'drop')}.exists(x, x == 'ALL'))"
+
+
+def _seccomp(c: str) -> str:  # checks.pods.seccomp_profile
+    profile = effective(c, "seccompProfile")
+    kind = f"(type({profile}) == map ? {profile}.?type.orValue(null) : null)"
+    local = f"(type({profile}) == map ? {profile}.?localhostProfile.orValue('') : '')"
+    return (f"(!variables.windows && !({kind} == 'RuntimeDefault' || "
+            f"({kind} == 'Localhost' && {local} != '' && {local} != null)))")
+
+
+def _mutable_tag(c: str) -> str:  # checks.images.mutable_tag
+    img = _image(c)
+    return f"({img} == '' || (!{_has_digest(img)} && ({_tag(img)} == '' || {_tag(img)} == 'latest')))"
+
+
+def _not_pinned(c: str) -> str:  # checks.images.digest_pinning
+    img = _image(c)
+    return f"({img} != '' && !{_has_digest(img)})"
+
+
+#: control ID -> its per-container predicate on ``c`` (every container list of the pod).
+CONTAINER_CHECKS = {"KH-POD-001": _run_as_root, "KH-POD-011": _privilege_escalation, "KH-POD-012": _drop_all,
+                    "KH-POD-016": _seccomp, "KH-IMG-001": _mutable_tag, "KH-IMG-002": _not_pinned}
+
+
 def _rules(control: Control) -> list[dict[str, Any]]:
     if control.rule is None:
         raise Inexpressible("its logic is a Python check (judgement across fields, named sets of paths or "
@@ -152,6 +215,9 @@ def _rules(control: Control) -> list[dict[str, Any]]:
 
 def violation(control: Control) -> str:
     """CEL that is true when the admitted ``object`` violates the control. Raises Inexpressible."""
+    if control.id in CONTAINER_CHECKS and control.scope == "container":
+        containers = " + ".join(f"variables.spec.?{n}.orValue([])" for n in LISTS)
+        return f"(({containers}).exists(c, type(c) == map && {CONTAINER_CHECKS[control.id]('c')}))"
     rules = _rules(control)
     if control.scope == "inventory":
         raise Inexpressible("it needs the other objects of the cluster, which an admission request does not hold")
