@@ -160,7 +160,9 @@ def test_full_queue_answers_503_without_blocking(pki):
         port = srv.server_address[1]
         ctx = ssl.create_default_context(cafile=pki["ca"])
         body = batch([make_event("get", "pods")])
-        codes = [post(port, ctx, body)[0] for _ in range(4)]  # one in the worker, one queued, the rest refused
+        codes = [post(port, ctx, body)[0]]
+        assert wait_for(lambda: srv.queue.worker.depth() == 0)  # the worker holds the first batch
+        codes += [post(port, ctx, body)[0] for _ in range(3)]  # one queued, the rest refused
         assert codes[:2] == [200, 200] and codes[2:] == [503, 503]
         assert srv.stats_dict()["rejected_batches"] == 2
     finally:
