@@ -117,6 +117,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="duration of each rate")
     ap.add_argument("--connections", type=int, default=32, help="keep-alive connections at most")
     ap.add_argument("--profile", default="strict")
+    ap.add_argument("--workers", type=int, default=1, help="webhook serve --workers")
     args = ap.parse_args()
     from pki import make_pki
 
@@ -128,11 +129,11 @@ def main() -> None:
         # INFO, as deployed: every refusal is logged (to /dev/null here)
         server = subprocess.Popen(
             [sys.executable, "-m", "kubeharden", "webhook", "serve", "--port", str(port), "--no-config",
-             "--profile", args.profile, "--log-level", "INFO", "--tls-cert", pki["server"],
+             "--profile", args.profile, "--log-level", "INFO", "--workers", str(args.workers), "--tls-cert", pki["server"],
              "--tls-key", pki["server_key"]], env=env, stderr=subprocess.DEVNULL)
         try:
             _wait_ready(server, port, pki["ca"])
-            print(f"webhook serve (profile {args.profile}, enforce) on 127.0.0.1:{port}; {len(mix)} distinct "
+            print(f"webhook serve (profile {args.profile}, enforce, {args.workers} worker(s)) on 127.0.0.1:{port}; {len(mix)} distinct "
                   f"Pod/Deployment/StatefulSet/DaemonSet/CronJob reviews + 1 % malformed; {os.cpu_count()} CPUs; "
                   f"open loop over at most {args.connections} keep-alive TLS connections")
             for rate in (int(r) for r in args.rates.split(",")):

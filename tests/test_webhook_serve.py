@@ -105,10 +105,19 @@ def test_validate_mutate_probes_and_metrics_over_tls(served, pki):
     assert re.search(r"kubeharden_admission_review_duration_seconds_count 3\b", text)
 
 
-def test_serve_command_starts_and_stops_on_sigterm(pki):
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(x) for x in (task / "children").read_text().split()]
+    return found
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_command_starts_and_stops_on_sigterm(pki, workers):
     env = {**os.environ, "PYTHONPATH": SRC}
     proc = subprocess.Popen([sys.executable, "-m", "kubeharden", "webhook", "serve", "--port", "0", "--mode", "warn",
-                             "--tls-cert", pki["server"], "--tls-key", pki["server_key"], "--no-config"],
+                             "--tls-cert", pki["server"], "--tls-key", pki["server_key"], "--no-config",
+                             "--workers", str(workers)],
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True)
     try:
         port = None
@@ -120,10 +129,16 @@ def test_serve_command_starts_and_stops_on_sigterm(pki):
             assert line or proc.poll() is None
         assert port
         ctx = ssl.create_default_context(cafile=pki["ca"])
-        answer = json.loads(call(port, ctx, "POST", "/validate", review(PRIVILEGED))[1])["response"]
-        assert answer["allowed"] is True and any("KH-POD-004" in w for w in answer["warnings"])
+        for i in range(20):  # a new connection each: with two workers the kernel spreads them
+            answer = json.loads(call(port, ctx, "POST", "/validate", review(PRIVILEGED, uid=f"u-{i}"))[1])["response"]
+            assert answer["uid"] == f"u-{i}" and answer["allowed"] is True
+            assert any("KH-POD-004" in w for w in answer["warnings"])
+        children = _children(proc.pid)
+        assert len(children) == workers - 1
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=15) == 0
+        assert not any(Path(f"/proc/{c}").exists() and "Z" not in Path(f"/proc/{c}/stat").read_text().split()[2]
+                       for c in children)
     finally:
         if proc.poll() is None:
             proc.kill()

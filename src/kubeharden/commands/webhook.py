@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_policy_options(serve)
     serve.add_argument("--mutate", action="store_true",
                        help="also serve /mutate: the safe structured fixes as a JSON Patch")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="processes serving the port together (Linux SO_REUSEPORT; default 1; one per CPU "
+                            "uses them all; each process keeps its own /metrics)")
     serve.add_argument("--max-connections", type=int, default=1024, help="open connections at most (%(default)s)")
     serve.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                        help="log level on stderr (default %(default)s; INFO logs every refusal)")
@@ -130,12 +133,13 @@ def run_serve(args: argparse.Namespace) -> int:
     log = logging.getLogger("kubeharden.webhook")
 
     def started() -> None:
-        log.info("listening on https://%s:%d (/validate%s) in %s mode, profile %s, %d controls%s",
+        log.info("listening on https://%s:%d (/validate%s) in %s mode, profile %s, %d controls, %d worker(s)%s",
                  args.host, server.server_address[1], ", /mutate" if args.mutate else "", args.mode,
-                 cfg.profile, len(app.validator.controls), " (client certificates required)" if args.client_ca else "")
+                 cfg.profile, len(app.validator.controls), max(1, args.workers),
+                 " (client certificates required)" if args.client_ca else "")
 
     try:
-        server.run(started)
+        server.run(started, workers=max(1, args.workers))
     except OSError as exc:
         fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
         return USAGE

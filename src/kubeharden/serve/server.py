@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -54,8 +56,9 @@ class HttpsServer:
         self._stopped: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
 
-    async def start(self) -> None:
-        """Bind and listen. Raises OSError when the address is taken or not available."""
+    async def start(self, sock: socket.socket | None = None, reuse_port: bool = False) -> None:
+        """Bind and listen (or listen on ``sock``, already bound). Raises OSError when the address is
+        taken or not available."""
         runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                keepalive_timeout=self.keepalive_timeout)
         await runner.setup()
@@ -69,8 +72,13 @@ class HttpsServer:
             return handlers()
 
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(protocol, self.host, self.port, ssl=self.tls, backlog=self.backlog,
-                                                ssl_handshake_timeout=self.handshake_timeout, reuse_address=True)
+        if sock is not None:
+            self._server = await loop.create_server(protocol, sock=sock, ssl=self.tls, backlog=self.backlog,
+                                                    ssl_handshake_timeout=self.handshake_timeout)
+        else:
+            self._server = await loop.create_server(protocol, self.host, self.port, ssl=self.tls, backlog=self.backlog,
+                                                    ssl_handshake_timeout=self.handshake_timeout, reuse_address=True,
+                                                    reuse_port=reuse_port or None)
         self._runner = runner
         self.server_address = self._server.sockets[0].getsockname()[:2]
 
@@ -83,14 +91,48 @@ class HttpsServer:
             await self._runner.shutdown()
             await self._runner.cleanup()
 
-    def run(self, on_started: Callable[[], None] = lambda: None) -> None:
-        """Serve in the calling (main) thread until SIGTERM or SIGINT; ``on_started`` runs once listening."""
+    def run(self, on_started: Callable[[], None] = lambda: None, workers: int = 1) -> None:
+        """Serve in the calling (main) thread until SIGTERM or SIGINT; ``on_started`` runs once listening.
+
+        ``workers`` > 1 forks that many processes in all (Linux ``SO_REUSEPORT``: the kernel spreads
+        new connections over them), so reviews use every CPU; each process keeps its own metrics.
+        Call it before any thread exists (the fork copies only the calling thread).
+        """
+        if workers <= 1:
+            self._serve_here(on_started)
+            return
+        first = socket.create_server((self.host, self.port), reuse_port=True, backlog=self.backlog)
+        self.port = first.getsockname()[1]
+        children = []
+        for _ in range(workers - 1):
+            pid = os.fork()
+            if pid == 0:  # a worker: its own socket on the same port
+                status = 1
+                try:
+                    first.close()
+                    self._serve_here(lambda: None, reuse_port=True)
+                    status = 0
+                finally:
+                    os._exit(status)
+            children.append(pid)
+        try:
+            self._serve_here(on_started, sock=first)
+        finally:
+            for pid in children:
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                    os.waitpid(pid, 0)
+                except (ProcessLookupError, ChildProcessError):
+                    pass
+
+    def _serve_here(self, on_started: Callable[[], None], sock: socket.socket | None = None,
+                    reuse_port: bool = False) -> None:
         async def main() -> None:
             self._stopped = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self._stopped.set)
-            await self.start()
+            await self.start(sock, reuse_port)
             on_started()
             await self._stopped.wait()
             await self.close()
