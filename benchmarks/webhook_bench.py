@@ -129,11 +129,12 @@ def main() -> None:
         # INFO, as deployed: every refusal is logged (to /dev/null here)
         server = subprocess.Popen(
             [sys.executable, "-m", "kubeharden", "webhook", "serve", "--port", str(port), "--no-config",
-             "--profile", args.profile, "--log-level", "INFO", "--workers", str(args.workers), "--tls-cert", pki["server"],
-             "--tls-key", pki["server_key"]], env=env, stderr=subprocess.DEVNULL)
+             "--profile", args.profile, "--log-level", "INFO", "--workers", str(args.workers),
+             "--tls-cert", pki["server"], "--tls-key", pki["server_key"]], env=env, stderr=subprocess.DEVNULL)
         try:
             _wait_ready(server, port, pki["ca"])
-            print(f"webhook serve (profile {args.profile}, enforce, {args.workers} worker(s)) on 127.0.0.1:{port}; {len(mix)} distinct "
+            print(f"webhook serve (profile {args.profile}, enforce, {args.workers} worker(s)) on 127.0.0.1:{port}; "
+                  f"{len(mix)} distinct "
                   f"Pod/Deployment/StatefulSet/DaemonSet/CronJob reviews + 1 % malformed; {os.cpu_count()} CPUs; "
                   f"open loop over at most {args.connections} keep-alive TLS connections")
             for rate in (int(r) for r in args.rates.split(",")):
