@@ -84,19 +84,19 @@ def vap(control: Control, enforce: bool, exclude: tuple[str, ...]) -> list[dict[
     """The ValidatingAdmissionPolicy and its binding for ``control``. Raises cel.Inexpressible."""
     name = _name(control)
     kinds = kinds_of(control)
+    spec: dict[str, Any] = {
+        "failurePolicy": "Fail",
+        "matchConstraints": {"resourceRules": resource_rules(kinds, control.scope != "object")},
+    }
+    if control.scope in ("pod", "container"):
+        spec["variables"] = _variables(control)
+    spec["validations"] = [{"expression": f"!({violation(control)})", "message": message(control),
+                            "reason": "Forbidden"}]
     policy = {
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
         "metadata": {"name": name, "labels": dict(LABELS), "annotations": _annotations(control)},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {"resourceRules": resource_rules(kinds, control.scope != "object")},
-            "variables": _variables(control),
-            "validations": [{"expression": f"!({violation(control)})", "message": message(control),
-                             "reason": "Forbidden"}],
-        },
+        "spec": spec,
     }
-    if not policy["spec"]["variables"]:
-        del policy["spec"]["variables"]
     binding = {
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
         "metadata": {"name": name, "labels": dict(LABELS)},
