@@ -188,6 +188,10 @@ def test_odd_objects_never_crash_a_review():
     for obj in odd:
         v = r.review(request(obj, namespace="shop"))
         assert v.response()["response"]["uid"] == "u-1"
+    odd_request = {**request(PRIVILEGED), "kind": "Pod", "namespace": 7, "operation": ["CREATE"]}
+    assert r.review(odd_request).outcome == "skipped"  # an operation that is not CREATE/UPDATE
+    odd_request["operation"] = "CREATE"
+    assert r.review(odd_request).outcome == "denied"
 
 
 # -- agreement with scan on every control's examples --------------------------------------------

@@ -148,7 +148,8 @@ class Reviewer:
         """The verdict on one parsed request (:func:`parse_review`). Never raises."""
         uid = request["uid"]
         obj = request.get("object")
-        kind = str((request.get("kind") or {}).get("kind") or (obj or {}).get("kind") or "")
+        gvk = request.get("kind")
+        kind = str((gvk.get("kind") if isinstance(gvk, dict) else None) or (obj or {}).get("kind") or "")
         skip = self._skipped(request, obj)
         if skip:
             return Verdict(uid, True, "skipped", kind, message=skip)
@@ -171,7 +172,7 @@ class Reviewer:
             return f"subresource {request.get('subResource')} is not reviewed"
         if not isinstance(obj, dict):
             return "the request has no object"
-        namespace = request.get("namespace") or ""
+        namespace = str(request.get("namespace") or "")
         if namespace in self.settings.exclude_namespaces:
             return f"namespace {namespace} is excluded"
         labels = (obj.get("metadata") or {}).get("labels") if isinstance(obj.get("metadata"), dict) else None
@@ -181,7 +182,7 @@ class Reviewer:
 
     def _evaluate(self, obj: dict[str, Any], request: dict[str, Any]) -> tuple[list[Finding], list[Problem]]:
         evaluator = self._template.fresh()
-        item = K8sObject(obj, make_ref(obj, request.get("namespace") or None),
+        item = K8sObject(obj, make_ref(obj, str(request.get("namespace") or "") or None),
                          Provenance(None, None, source="admission"))
         findings = list(evaluator.run([item]))
         return findings, evaluator.result.problems
