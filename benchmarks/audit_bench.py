@@ -17,7 +17,6 @@ import os
 import ssl
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -99,7 +98,8 @@ def _client(job: tuple) -> tuple[int, int]:
 def bench_server(seconds: float, max_batches: int, batch_size: int, clients: int, detect_in: str) -> None:
     from pki import make_pki  # the tests' throwaway CA
 
-    from kubeharden.sources.audit_webhook import AuditReceiver, server_tls_context
+    from kubeharden.serve.audit_app import AuditReceiver
+    from kubeharden.serve.tls import server_tls_context
     events = list(traffic(batch_size * 50, attacks=1, bodies=True))
     bodies = [orjson.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1",
                             "items": events[i:i + batch_size]}) for i in range(0, len(events), batch_size)]
@@ -120,9 +120,8 @@ def bench_server(seconds: float, max_batches: int, batch_size: int, clients: int
         sys.setswitchinterval(float(os.environ.get("SWITCH", "0.005")))
         server = AuditReceiver(("127.0.0.1", 0), server_tls_context(pki["server"], pki["server_key"], pki["ca"]),
                                handle, queue_batches=200, detect_in=detect_in)
+        server.serve()
         port = server.server_address[1]
-        thread = threading.Thread(target=server.serve, daemon=True)
-        thread.start()
         per_client = max(1, max_batches // clients)
         jobs = [(port, pki, bodies, k, per_client, seconds) for k in range(clients)]
         ctx_mp = multiprocessing.get_context("fork")
@@ -132,7 +131,7 @@ def bench_server(seconds: float, max_batches: int, batch_size: int, clients: int
         received = time.perf_counter() - start
         sent = [sum(r[0] for r in results) * batch_size, sum(r[0] + r[1] for r in results),
                 sum(r[1] for r in results)]
-        while server.worker.depth() and time.perf_counter() - start < seconds + 60:
+        while server.queue.worker.depth() and time.perf_counter() - start < seconds + 60:
             time.sleep(0.01)
         processed_at = time.perf_counter() - start
         server.stop()

@@ -21,7 +21,8 @@ from pki import make_pki
 
 from kubeharden.detect.simulate import make_event, pod
 from kubeharden.report.alert_sinks import WebhookSink
-from kubeharden.sources.audit_webhook import AuditReceiver, server_tls_context
+from kubeharden.serve.audit_app import AuditReceiver
+from kubeharden.serve.tls import server_tls_context
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -121,6 +122,11 @@ def test_serve_end_to_end(server, pki):
         return data
     assert wait_for(lambda: stats()["processed_events"] == 3)
     assert stats()["malformed_batches"] == 3 and stats()["events"] == 3
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+    conn.request("GET", "/metrics")
+    metrics = conn.getresponse().read().decode()
+    conn.close()
+    assert "kubeharden_audit_events 3\n" in metrics and "kubeharden_audit_processed_events 3\n" in metrics
     assert any("rejected request" in line and "not JSON" in line for line in log)
 
     proc.send_signal(signal.SIGTERM)
@@ -149,13 +155,14 @@ def test_full_queue_answers_503_without_blocking(pki):
 
     srv = AuditReceiver(("127.0.0.1", 0), server_tls_context(pki["server"], pki["server_key"], None), slow,
                         queue_batches=1)
-    t = threading.Thread(target=srv.serve, daemon=True)
-    t.start()
+    srv.serve()
     try:
         port = srv.server_address[1]
         ctx = ssl.create_default_context(cafile=pki["ca"])
         body = batch([make_event("get", "pods")])
-        codes = [post(port, ctx, body)[0] for _ in range(4)]  # one in the worker, one queued, the rest refused
+        codes = [post(port, ctx, body)[0]]
+        assert wait_for(lambda: srv.queue.worker.depth() == 0)  # the worker holds the first batch
+        codes += [post(port, ctx, body)[0] for _ in range(3)]  # one queued, the rest refused
         assert codes[:2] == [200, 200] and codes[2:] == [503, 503]
         assert srv.stats_dict()["rejected_batches"] == 2
     finally:
@@ -195,7 +202,7 @@ def test_alert_webhook_sink_posts_and_survives_failures():
 def test_connection_cap_closes_extra_connections(pki):
     srv = AuditReceiver(("127.0.0.1", 0), server_tls_context(pki["server"], pki["server_key"], None),
                         lambda events: 0, max_connections=1)
-    threading.Thread(target=srv.serve, daemon=True).start()
+    srv.serve()
     try:
         port = srv.server_address[1]
         ctx = ssl.create_default_context(cafile=pki["ca"])

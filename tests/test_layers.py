@@ -20,11 +20,12 @@ LAYERS: dict[str, int] = {
     "sources": 2, "config": 2,
     "analysis": 3, "generators": 3,
     "checks": 4, "detect": 4,
-    "engine": 5, "report": 5, "store": 5, "fix": 5,
+    "engine": 5, "report": 5, "store": 5, "fix": 5, "enforce": 5, "serve": 5,
     "commands": 6, "cli": 7, "__main__": 8,
 }
 #: allowed imports between packages of one layer (importer, imported)
-SIBLINGS = {("detect", "checks"), ("generators", "analysis")}
+SIBLINGS = {("detect", "checks"), ("generators", "analysis"), ("enforce", "engine"), ("enforce", "serve"),
+            ("enforce", "report")}
 
 
 def package_of(module: str) -> str:

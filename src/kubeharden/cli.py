@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("kubeharden.commands.audit", "detect attacks in Kubernetes audit logs (files or live webhook)"),
     "history": ("kubeharden.commands.history", "list stored scans (kubeharden scan --store), with trends"),
     "diff": ("kubeharden.commands.diff", "compare two scans: new, fixed and still-open findings"),
+    "export": ("kubeharden.commands.export", "controls as admission policies (Kyverno, ValidatingAdmissionPolicy)"),
+    "webhook": ("kubeharden.commands.webhook", "admission webhook enforcing the controls (serve, manifests)"),
 }
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
-import signal
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -281,7 +279,8 @@ class AlertPipeline:
 def run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from kubeharden.sources.audit_webhook import AuditReceiver, server_tls_context
+    from kubeharden.serve.audit_app import AuditReceiver
+    from kubeharden.serve.tls import server_tls_context
 
     loaded = _load(args)
     if loaded is None:
@@ -304,29 +303,22 @@ def run_serve(args: argparse.Namespace) -> int:
     detector = Detector(rules, baseline_seconds=baseline)
     minimum = args.min_severity if args.min_severity is not None else Severity.CRITICAL + 1
     pipeline = AlertPipeline(detector, minimum, not args.no_stdout, args.alerts_file, args.alerts_webhook)
+    server = AuditReceiver((args.host, args.port), tls, pipeline, queue_batches=max(1, args.queue),
+                           path=args.path, detect_in=args.detect_in)
+    log = logging.getLogger("kubeharden.audit.serve")
+
+    def started() -> None:
+        log.info("listening on https://%s:%d%s with %d rules, detection in a %s%s", args.host,
+                 server.server_address[1], args.path or "/", len(detector.rules), args.detect_in,
+                 " (client certificates required)" if args.client_ca else "")
+
     try:
-        server = AuditReceiver((args.host, args.port), tls, pipeline, queue_batches=max(1, args.queue),
-                               path=args.path, detect_in=args.detect_in)
+        server.run(started)  # the worker first: a detection process forks before the event loop exists
     except OSError as exc:
         fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
         return USAGE
-    log = logging.getLogger("kubeharden.audit.serve")
-
-    def stop(_sig: int, _frame: Any) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    server.start()  # the worker first: a detection process forks before any server thread exists
-    signal.signal(signal.SIGTERM, stop)
-    log.info("listening on https://%s:%d%s with %d rules, detection in a %s%s", args.host,
-             server.server_address[1], args.path or "/", len(detector.rules), args.detect_in,
-             " (client certificates required)" if args.client_ca else "")
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
     finally:
-        server.stop()
         if args.detect_in == "thread":
             pipeline.close()
-        log.info("stopped: %s", server.stats_dict())
+    log.info("stopped: %s", server.stats_dict())
     return OK

@@ -9,6 +9,7 @@ at the end over the compact :class:`~kubeharden.model.inventory.Inventory`. Supp
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Generator, Iterable, Iterator
 from typing import Any
@@ -69,6 +70,22 @@ class Evaluator:
         for control in self.controls:
             self._by_scope[control.scope].append((control, self._runner(control)))
         self._object_kinds = {k for c, _ in self._by_scope["object"] for k in c.kinds if k != "*"}
+
+    def fresh(self) -> Evaluator:
+        """A new evaluator sharing this one's settings and compiled controls but none of its state.
+
+        For many small independent inputs (one admission request each): compiling the controls
+        costs more than judging one object. The compiled runners are pure; everything a run
+        writes (the per-scan context, result, inventory, duplicate index) is new.
+        """
+        new = copy.copy(self)
+        new.ctx = Context(self.config)
+        new.result = ScanResult(controls=self.controls, profile=self.config.profile, config_file=self.config.path,
+                                input_kind=self.result.input_kind, not_assessable=list(self.result.not_assessable))
+        new.inventory = Inventory()
+        new.duplicate_hint = SCOPE_HINT
+        new._duplicates = DuplicateIndex(SCOPE_HINT)
+        return new
 
     # -- set-up -------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Enforcement: the admission webhook's reviews (``webhook serve``) and its deployment manifests."""

@@ -1,0 +1,288 @@
+"""Admission reviews (kubeharden.enforce.admission): verdicts, modes, selectors, failure policy,
+mutation, and agreement with `scan` on every control's examples."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+
+import orjson
+import pytest
+
+from kubeharden.analysis.selectors import compile_selector
+from kubeharden.config import parse_config
+from kubeharden.engine.evaluator import Evaluator
+from kubeharden.enforce.admission import (WARNING_LIMIT, AdmissionSettings, BadReview, Reviewer, parse_review,
+                                          review_all)
+from kubeharden.model.findings import Severity
+from kubeharden.sources.files import parse_text
+
+EXAMPLE_CONFIG = {"profile": "strict", "registries": ["registry.example.com"], "require_digest": True}
+
+
+def pod(name="web", namespace="shop", labels=None, annotations=None, **container):
+    c = {"name": "web", "image": "registry.example.com/web:1.0", **container}
+    meta = {"name": name, "namespace": namespace, "labels": labels or {}, "annotations": annotations or {}}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": {"containers": [c]}}
+
+
+PRIVILEGED = pod(securityContext={"privileged": True})
+
+
+def request(obj, uid="u-1", operation="CREATE", namespace=None, sub_resource=None):
+    kind = obj.get("kind") if isinstance(obj, dict) else "Pod"
+    req = {"uid": uid, "kind": {"group": "", "version": "v1", "kind": kind}, "operation": operation,
+           "namespace": namespace if namespace is not None else (obj or {}).get("metadata", {}).get("namespace"),
+           "object": obj, "userInfo": {"username": "alice"}}
+    if sub_resource:
+        req["subResource"] = sub_resource
+    return req
+
+
+def review_body(req) -> bytes:
+    return orjson.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req})
+
+
+def reviewer(**kw) -> Reviewer:
+    if isinstance(kw.get("config"), dict):
+        kw["config"] = parse_config(kw["config"])
+    return Reviewer(AdmissionSettings(**kw))
+
+
+def test_enforce_refuses_a_privileged_pod_naming_control_field_guide_and_fix():
+    v = reviewer().review(request(PRIVILEGED))
+    answer = v.response()
+    assert answer["apiVersion"] == "admission.k8s.io/v1" and answer["kind"] == "AdmissionReview"
+    r = answer["response"]
+    assert r["uid"] == "u-1" and r["allowed"] is False and r["status"]["code"] == 403
+    message = r["status"]["message"]
+    assert "Pod/shop/web" in message
+    assert "KH-POD-004" in message and "container web" in message
+    assert "spec.containers[0].securityContext.privileged" in message
+    assert "NSA-POD" in message and "Fix:" in message
+
+
+def test_a_hardened_pod_is_admitted_without_warnings():
+    hardened = pod(securityContext={"runAsNonRoot": True, "runAsUser": 10001, "allowPrivilegeEscalation": False,
+                                    "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
+                                    "seccompProfile": {"type": "RuntimeDefault"}},
+                   resources={"requests": {"cpu": "100m", "memory": "64Mi"},
+                              "limits": {"cpu": "200m", "memory": "64Mi"}})
+    v = reviewer().review(request(hardened))
+    assert v.allowed and v.outcome == "allowed"
+    assert "warnings" not in v.response()["response"]
+
+
+def test_fail_on_threshold_decides_what_is_refused():
+    latest = pod(image="registry.example.com/web:latest")  # findings, but none critical
+    assert not reviewer(fail_on=Severity.LOW).review(request(latest)).allowed
+    assert reviewer(fail_on=Severity.CRITICAL).review(request(latest)).allowed
+    assert reviewer(fail_on=None).review(request(PRIVILEGED)).allowed
+
+
+def test_warn_mode_admits_and_returns_short_one_line_warnings():
+    v = reviewer(mode="warn").review(request(PRIVILEGED))
+    r = v.response()["response"]
+    assert r["allowed"] is True and "status" not in r
+    assert any(w.startswith("KH-POD-004 container web:") for w in r["warnings"])
+    assert all(len(w) <= WARNING_LIMIT and "\n" not in w for w in r["warnings"])
+
+
+def test_dry_run_admits_silently_but_records_what_enforce_would_refuse():
+    v = reviewer(mode="dry-run").review(request(PRIVILEGED))
+    assert v.allowed and v.outcome == "would-deny"
+    assert "warnings" not in v.response()["response"]
+    assert "KH-POD-004" in {f.control.id for f in v.findings}
+
+
+def test_annotation_and_configured_exception_are_honoured_as_in_scan():
+    annotated = copy.deepcopy(PRIVILEGED)
+    annotated["metadata"]["annotations"]["kubeharden.io/suppress.KH-POD-004"] = "CNI agent, reviewed 2026-11"
+    v = reviewer(only=frozenset({"KH-POD-004"})).review(request(annotated))
+    assert v.allowed and [f.status for f in v.findings] == []
+    cfg = {"exceptions": [{"control": "KH-POD-004", "namespace": "shop", "name": "web",
+                           "reason": "vendor agent", "expires": "2099-01-01"}]}
+    assert reviewer(config=cfg, only=frozenset({"KH-POD-004"})).review(request(PRIVILEGED)).allowed
+    assert not reviewer(config=cfg, only=frozenset({"KH-POD-004"})).review(
+        request(pod(name="other", securityContext={"privileged": True}))).allowed
+
+
+def test_profile_of_the_configuration_is_used():
+    no_digest = pod(securityContext={"runAsNonRoot": True, "runAsUser": 1000})
+    strict = reviewer(config={"profile": "strict", "require_digest": True}, fail_on=Severity.INFO)
+    minimal = reviewer(config={"profile": "minimal"}, fail_on=Severity.INFO)
+    strict_ids = {f.control.id for f in strict.review(request(no_digest)).findings}
+    minimal_ids = {f.control.id for f in minimal.review(request(no_digest)).findings}
+    assert "KH-IMG-002" in strict_ids and "KH-IMG-002" not in minimal_ids
+
+
+def test_cross_object_controls_are_not_run_on_one_request():
+    r = reviewer(config={"profile": "strict"})
+    scopes = {c.scope for c in r.controls}
+    assert "inventory" not in scopes
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
+    v = r.review(request(ns, namespace=""))
+    # KH-NET-012/013 (no LimitRange/ResourceQuota) need the other objects: never judged here
+    assert not {"KH-NET-012", "KH-NET-013"} & {f.control.id for f in v.findings}
+
+
+def test_selectors_operations_and_subresources_that_are_not_judged():
+    excluded = reviewer(exclude_namespaces=frozenset({"kube-system"}))
+    v = excluded.review(request(pod(namespace="kube-system", securityContext={"privileged": True})))
+    assert v.allowed and v.outcome == "skipped" and "kube-system" in v.message
+    assert not excluded.review(request(PRIVILEGED)).allowed
+
+    selector = compile_selector({"matchExpressions": [{"key": "kubeharden.io/skip", "operator": "DoesNotExist"}]},
+                                "test")
+    selected = reviewer(object_selector=selector)
+    skip = pod(labels={"kubeharden.io/skip": "true"}, securityContext={"privileged": True})
+    assert selected.review(request(skip)).outcome == "skipped"
+    assert selected.review(request(PRIVILEGED)).outcome == "denied"
+
+    r = reviewer()
+    assert r.review(request(None, operation="DELETE", namespace="shop")).outcome == "skipped"
+    assert r.review(request(PRIVILEGED, sub_resource="status")).outcome == "skipped"
+    assert r.review(request(PRIVILEGED, sub_resource="ephemeralcontainers")).outcome == "denied"
+    assert r.review(request(PRIVILEGED, operation="UPDATE")).outcome == "denied"
+
+
+def test_namespace_of_the_request_places_an_object_without_one():
+    obj = copy.deepcopy(PRIVILEGED)
+    del obj["metadata"]["namespace"]
+    v = reviewer().review(request(obj, namespace="payments"))
+    assert "Pod/payments/web" in v.message
+
+
+def test_failure_policy_decides_on_an_internal_error(monkeypatch):
+    def broken(self, obj, req):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(Reviewer, "_evaluate", broken)
+    fail = reviewer(failure_policy="Fail").review(request(PRIVILEGED))
+    assert not fail.allowed and fail.code == 500 and "boom" in fail.message and fail.outcome == "error"
+    ignore = reviewer(failure_policy="Ignore").review(request(PRIVILEGED))
+    assert ignore.allowed and ignore.outcome == "error" and "boom" in ignore.warnings[0]
+
+
+@pytest.mark.parametrize("body, why", [
+    (b"{not json", "not JSON"),
+    (b"[]", "not an AdmissionReview"),
+    (orjson.dumps({"kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v1beta1", "request": {"uid": "x"}}),
+     "v1beta1"),
+    (orjson.dumps({"kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v1", "request": {}}), "uid"),
+    (orjson.dumps({"kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v1",
+                   "request": {"uid": "x", "object": [1]}}), "not an object"),
+])
+def test_malformed_reviews_are_refused_with_a_reason(body, why):
+    with pytest.raises(BadReview, match=why):
+        parse_review(body)
+
+
+def test_odd_objects_never_crash_a_review():
+    r = reviewer()
+    odd = [{"kind": "Pod"}, {"apiVersion": "v1", "kind": "Pod", "metadata": [], "spec": "x"},
+           {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [None, 3, "x"]}},
+           {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"template": []}}]
+    for obj in odd:
+        v = r.review(request(obj, namespace="shop"))
+        assert v.response()["response"]["uid"] == "u-1"
+    odd_request = {**request(PRIVILEGED), "kind": "Pod", "namespace": 7, "operation": ["CREATE"]}
+    assert r.review(odd_request).outcome == "skipped"  # an operation that is not CREATE/UPDATE
+    odd_request["operation"] = "CREATE"
+    assert r.review(odd_request).outcome == "denied"
+
+
+# -- agreement with scan on every control's examples --------------------------------------------
+
+ADMISSION_CONTROLS = Evaluator(parse_config(EXAMPLE_CONFIG), input_kind="admission").controls
+
+
+def _objects(text: str):
+    return [json.loads(json.dumps(o.raw)) for o in parse_text(textwrap.dedent(text), "example.yaml")
+            if not isinstance(o, Exception) and hasattr(o, "raw")]
+
+
+def _refused_by(control, text: str) -> bool:
+    r = reviewer(config=EXAMPLE_CONFIG, only=frozenset({control.id}), fail_on=Severity.INFO)
+    verdicts = [r.review(request(obj, namespace="default")) for obj in _objects(text)]
+    assert all(v.outcome != "error" for v in verdicts), [v.message for v in verdicts]
+    return any(not v.allowed for v in verdicts)
+
+
+@pytest.mark.parametrize("control", ADMISSION_CONTROLS, ids=lambda c: c.id)
+def test_webhook_and_scan_agree_on_the_examples(control):
+    for n, example in enumerate(control.fail_examples, 1):
+        assert _refused_by(control, example), f"{control.id}: fail example {n} was admitted"
+    assert not _refused_by(control, control.example_pass), f"{control.id}: pass example refused"
+
+
+# -- mutation ----------------------------------------------------------------------------------
+
+def apply_patch(doc, ops):
+    """A minimal RFC 6902 applier (add, replace, remove) written for this test."""
+    doc = copy.deepcopy(doc)
+    for op in ops:
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].split("/")[1:]]
+        node = doc
+        for p in parts[:-1]:
+            node = node[int(p)] if isinstance(node, list) else node[p]
+        last = int(parts[-1]) if isinstance(node, list) else parts[-1]
+        if op["op"] == "remove":
+            del node[last]
+        elif op["op"] == "replace":
+            assert (last < len(node)) if isinstance(node, list) else (last in node), op
+            node[last] = op["value"]
+        else:
+            assert op["op"] == "add"
+            if isinstance(node, list):
+                node.insert(last, op["value"])
+            else:
+                node[last] = op["value"]
+    return doc
+
+
+def test_mutation_patches_only_safe_fixes_and_the_result_passes():
+    obj = pod(imagePullPolicy="IfNotPresent", securityContext={"privileged": True})
+    obj["spec"]["containers"].append({"name": "side", "image": "registry.example.com/side:2"})
+    v = reviewer(mutate=True, only=frozenset({"KH-IMG-004", "KH-POD-004"})).review(request(obj))
+    r = v.response()["response"]
+    assert r["allowed"] is True and r["patchType"] == "JSONPatch"
+    ops = json.loads(base64.b64decode(r["patch"]))
+    assert ops == [{"op": "replace", "path": "/spec/containers/0/imagePullPolicy", "value": "Always"},
+                   {"op": "add", "path": "/spec/containers/1/imagePullPolicy", "value": "Always"}]
+    patched = apply_patch(obj, ops)
+    again = reviewer(only=frozenset({"KH-IMG-004", "KH-POD-004"}), fail_on=Severity.INFO).review(request(patched))
+    assert {f.control.id for f in again.findings} == {"KH-POD-004"}  # privileged is never changed silently
+
+
+def test_nothing_to_fix_means_no_patch():
+    v = reviewer(mutate=True, only=frozenset({"KH-IMG-004"})).review(request(pod(imagePullPolicy="Always")))
+    assert "patch" not in v.response()["response"]
+
+
+# -- per-review state ---------------------------------------------------------------------------
+
+def _mixed_requests():
+    objs = []
+    for i in range(60):
+        sc = [{"privileged": True}, {"runAsUser": 0}, {"runAsNonRoot": True, "runAsUser": 1000,
+              "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}][i % 3]
+        o = pod(name=f"p{i}", namespace=f"ns{i % 4}", securityContext=sc)
+        if i % 5 == 0:
+            o["spec"]["hostNetwork"] = True
+        if i % 7 == 0:
+            o["metadata"]["annotations"]["kubeharden.io/suppress.KH-POD-004"] = "accepted"
+        objs.append(request(o, uid=f"u-{i}"))
+    return objs
+
+
+def test_concurrent_reviews_answer_as_sequential_ones():
+    r = reviewer(mode="warn", config={"profile": "strict"})
+    requests = _mixed_requests()
+    sequential = review_all(r, requests)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        concurrent = review_all(r, requests * 4, pool.map)
+    assert concurrent == sequential * 4
+    assert len({json.dumps(a, sort_keys=True) for a in sequential}) > 3  # the answers do differ per object
