@@ -394,3 +394,16 @@ ports:
     assert refs[5].conditions == ["debug"] and refs[7].conditions == ["debug"]  # both branches
     assert refs[11].used == ["ports[].port"] and refs[12].used == ["prefix"]
     assert refs[11].conditions == ["ports"]
+
+
+def test_fix_proposes_the_values_change_for_a_chart_and_edits_nothing(tmp_path, capsys):
+    chart = write_chart(tmp_path / "web", values="worker:\n  privileged: true\n")
+    before = {p: p.read_text() for p in chart.rglob("*") if p.is_file()}
+    main(["fix", "--no-config", "--unsafe", str(chart)])
+    captured = capsys.readouterr()
+    out = captured.out + captured.err
+    assert f"set .Values.worker.privileged to false in {chart / 'values.yaml'}:2" in out
+    assert "rendered from a chart or overlay" in out
+    # a field no value drives: the template line that writes the object
+    assert f"in {chart / 'templates' / 'deployment.yaml'}:" in out
+    assert {p: p.read_text() for p in chart.rglob("*") if p.is_file()} == before  # proposals only

@@ -154,6 +154,10 @@ def _summary(session: Session, out: IO[str], would: bool) -> None:
     for reason, findings in session.final.left.items():
         ids = sorted({f.control_id for f in findings})
         print(f"{len(findings)} finding(s) not fixed, {reason}: {', '.join(ids)}", file=out)
+    if session.final.proposals:
+        print("proposed changes for charts and overlays (not applied; edit the source, then render again):", file=out)
+        for finding, text in session.final.proposals:
+            print(f"  {finding.control_id} {finding.resource}: {text}", file=out)
 
 
 def _ask(answers: IO[str], out: IO[str]) -> Consent:

@@ -20,6 +20,8 @@ from kubeharden.model.findings import Finding, Fix
 NO_FIX = "no mechanical fix: a person must choose the change (see the finding's remediation)"
 UNSAFE = "can break the application: apply with --unsafe or accept it with --interactive"
 NOT_A_FILE = "not from a file that can be edited"
+#: Findings of a rendered input (a Helm chart, a Kustomize overlay): the change belongs in the source.
+RENDERED = "rendered from a chart or overlay: change its source as proposed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,8 @@ class Plan:
     changes: list[Change] = field(default_factory=list)
     #: reason -> the findings left as they are for it
     left: dict[str, list[Finding]] = field(default_factory=dict)
+    #: changes proposed for rendered inputs, not applied: (finding, what to change where)
+    proposals: list[tuple[Finding, str]] = field(default_factory=list)
 
     def leave(self, reason: str, finding: Finding) -> None:
         self.left.setdefault(reason, []).append(finding)
@@ -66,6 +70,10 @@ def make_plan(findings: Iterable[Finding], only: set[str] | None = None, unsafe:
         if f.fix is None:
             plan.leave(NO_FIX, f)
             continue
+        if f.trace is not None:
+            plan.leave(RENDERED, f)
+            plan.proposals.append((f, proposal(f, f.fix)))
+            continue
         target = edit_target(f)
         if target is None:
             plan.leave(NOT_A_FILE, f)
@@ -75,3 +83,24 @@ def make_plan(findings: Iterable[Finding], only: set[str] | None = None, unsafe:
             continue
         plan.changes.append(Change(f, f.fix, target))
     return plan
+
+
+def proposal(finding: Finding, fix: Fix) -> str:
+    """What to change in the source of a rendered finding (docs/fix.md): the values file when a
+    ``.Values`` path drives the field the fix sets, else the patch that set it, else the template line
+    (Helm) or the base resource line (Kustomize) that wrote the object."""
+    trace = finding.trace
+    value = "" if fix.op == "remove" and fix.value is None else f" {json.dumps(fix.value)}"
+    what = f"{fix.op} {fix.path}{value}"
+    if trace is None:
+        return what
+    if trace.values_path and fix.op == "set" and fix.path == finding.path:
+        where = f"{trace.values_file}:{trace.values_line}" if trace.values_file and trace.values_line else \
+            (trace.values_file or "your values file")
+        return f"set .Values.{trace.values_path} to{value} in {where} (it drives {fix.path})"
+    if trace.patch_file:
+        where = f"{trace.patch_file}:{trace.patch_line}" if trace.patch_line else trace.patch_file
+        return f"{what}: in the patch at {where}"
+    source = finding.file or trace.template or trace.input
+    where = f"{source}:{finding.line}" if finding.line and source == finding.file else source
+    return f"{what}: in {where}"

@@ -3,11 +3,9 @@
 Today every finding comes from a manifest file (``Finding.source == "file"``) and its fix edits that
 file at the object's field. Rendered inputs (stdin, snapshots, live clusters) have no file to edit.
 
-Helm and Kustomize: when the sources of those inputs exist, their provenance will say which values
-file and values path drive a field, or which template or patch line wrote it. :func:`edit_target` is
-the one place to read it: a finding whose provenance names a values file and path gets a proposed
-``values.yaml`` change, otherwise the template or patch line. ``model.objects.Provenance`` carries no
-such fields yet, so this returns the manifest file or None.
+Helm charts and Kustomize overlays are not edited here: their findings carry a ``trace`` (the values
+path and file, the patch, the template line), and :func:`kubeharden.fix.plan.proposal` turns it into
+the change to make in the source, which ``kubeharden fix`` lists without applying.
 """
 
 from __future__ import annotations
