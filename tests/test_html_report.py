@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +35,11 @@ spec:
 
 @pytest.fixture(scope="module")
 def browser():
+    if not Path(CHROMIUM).exists():
+        message = "Chromium is not installed (Debian package chromium; .ci/run installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)  # in CI the real browser is required, never skipped
+        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -40,7 +40,7 @@ from kubeharden.sources.cluster import claims as is_cluster
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("scan", help="scan manifests (files, directories, stdin)",
+    p = sub.add_parser("scan", help="scan manifests, charts, overlays, Dockerfiles or a live cluster",
                        description="Scan Kubernetes manifests against the NSA/CISA hardening controls. Exit "
                                    "status: 0 clean, 1 findings at or above --fail-on, 2 usage, 3 unreadable "
                                    "input (docs/exit-codes.md).",
