@@ -17,6 +17,7 @@ Hostile input is handled before it can hurt anyone downstream:
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ from kubeharden.sources.scalars import FLOAT as FLOAT_TAG
 from kubeharden.sources.scalars import INT as INT_TAG
 from kubeharden.sources.scalars import MERGE as MERGE_TAG
 from kubeharden.sources.scalars import NULL as NULL_TAG
+from kubeharden.sources.scalars import STR as STR_TAG
 from kubeharden.sources.scalars import json_key, resolve_plain
 
 MAX_DEPTH = 100
@@ -81,9 +83,13 @@ class _Loader(_BaseLoader):
         if self.may_alias and (self.text is None or _ANCHOR.search(
                 self.text, node.start_mark.index, node.end_mark.index + 1) is not None):
             _check_expansion(node)
-        else:
-            _check_depth(node)
-        return super().construct_document(node)
+            return super().construct_document(node)
+        _check_depth(node)
+        try:
+            return _build_tree(self, node)
+        except _Unusual:  # explicit tags, merge keys, complex keys: PyYAML's constructor, from the start
+            self.doc_warnings = []
+            return super().construct_document(node)
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         # Plain scalars are resolved as kubectl's YAML decoder does (go-yaml v2, YAML 1.1; see
@@ -176,6 +182,87 @@ _RESOLVED: dict[str, str] = {}
 #: An anchor token: "&name" where a node can start (line start, after "- ", "? ", "--- ", ": " or a flow
 #: indicator); "a=1&b=2" or "make && make install" inside a scalar are not anchors.
 _ANCHOR = re.compile(r"(?:^[ \t]*(?:(?:-|\?|---)[ \t]+)*|:[ \t]+|[\[{,][ \t]*)&[^\s,\[\]{}]", re.MULTILINE)
+
+
+class _Unusual(Exception):
+    """A node :func:`_build_tree` leaves to PyYAML's constructor (the whole document is built again)."""
+
+
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_GO_TAGS = frozenset({BOOL_TAG, INT_TAG, FLOAT_TAG, NULL_TAG})
+_STRING_TAGS = frozenset({"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"})
+
+
+def _build_tree(loader: _Loader, root: Node) -> Any:
+    """The document of ``root``, a tree (no alias), built as the constructors above build it, faster.
+
+    PyYAML's generic constructor memoises every node, tracks recursion and runs one generator
+    per collection; a tree needs none of it. Collections are filled breadth first, in the order
+    PyYAML's constructor fills them, so the same warnings come in the same order and the same
+    error stops the document. Anything else (an explicit tag, a merge key ``<<``, a key that is
+    not a scalar) raises :class:`_Unusual`, and the caller builds the document the generic way.
+    """
+    go_scalar = loader.construct_go_scalar
+    pending: deque[tuple[Node, Any]] = deque()
+    push = pending.append
+
+    def value_of(node: Any) -> Any:
+        cls = node.__class__
+        tag = node.tag
+        if cls is ScalarNode:
+            if tag == STR_TAG:
+                return node.value
+            if tag in _GO_TAGS:
+                return go_scalar(node)
+            if tag in _STRING_TAGS:
+                return str(node.value)
+        elif cls is MappingNode:
+            if tag == _MAP_TAG:
+                data = LineMap.__new__(LineMap)
+                data.line = node.start_mark.line + 1
+                data._lines = ()
+                push((node, data))
+                return data
+        elif cls is SequenceNode and tag == _SEQ_TAG:
+            items = LineList.__new__(LineList)
+            items.line = node.start_mark.line + 1
+            push((node, items))
+            return items
+        raise _Unusual
+
+    result = value_of(root)
+    while pending:
+        node, data = pending.popleft()
+        if data.__class__ is LineList:
+            data.extend([value_of(item) for item in node.value])
+            continue
+        lines: list[int] = []
+        for key_node, value_node in node.value:
+            if key_node.__class__ is not ScalarNode:
+                raise _Unusual
+            if key_node.tag == STR_TAG:
+                key = key_node.value
+            elif key_node.tag == MERGE_TAG:
+                raise _Unusual
+            else:
+                try:
+                    key = json_key(value_of(key_node))
+                except ValueError as exc:
+                    raise DocumentError(str(exc), key_node.start_mark.line + 1) from None
+            line = key_node.start_mark.line + 1
+            if key in data:
+                position = list(data).index(key)
+                loader.doc_warnings.append(DocumentError(
+                    f"duplicate key {key!r} (first at line {lines[position]}); the last value is "
+                    "used, which can hide a setting from a reviewer", line))
+                lines[position] = line
+            else:
+                lines.append(line)
+            data[key] = value_node.value if value_node.__class__ is ScalarNode and value_node.tag == STR_TAG \
+                else value_of(value_node)
+        data._lines = tuple(lines)
+    return result
 
 
 def _entries(node: MappingNode) -> list[tuple[Node, Node, int | None]]:
