@@ -7,13 +7,15 @@ constructor; every value, type, line, warning (in order) and error must be the s
 from __future__ import annotations
 
 import math
+import random
+import re
 from pathlib import Path
 
 import pytest
 
 from kubeharden.model.lines import LineList, LineMap
 from kubeharden.sources import yamlload
-from kubeharden.sources.yamlload import load_documents
+from kubeharden.sources.yamlload import has_anchor, load_documents
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -131,3 +133,18 @@ def test_errors_stop_the_document_with_their_line():
     assert doc.data is None and doc.error.line == 3 and "'eighty' is not a valid int" in doc.error.message
     (doc,) = list(load_documents(DOCUMENTS["null key"]))
     assert doc.error.line == 2 and "unsupported mapping key" in doc.error.message
+
+
+#: The definition has_anchor implements without the regular expression's cost on long texts.
+_ANCHOR = re.compile(r"(?:^[ \t]*(?:(?:-|\?|---)[ \t]+)*|:[ \t]+|[\[{,][ \t]*)&[^\s,\[\]{}]", re.MULTILINE)
+
+
+def test_anchor_detection_matches_its_definition():
+    rng = random.Random(10)
+    for _ in range(20_000):
+        text = "".join(rng.choice(" \t\n-?:&[{,]}ax") for _ in range(rng.randint(0, 14)))
+        pos = rng.randint(0, len(text))
+        end = rng.randint(pos, len(text))
+        assert has_anchor(text, pos, end) == (_ANCHOR.search(text, pos, end) is not None), (text, pos, end)
+    assert has_anchor("a: &x 1\n") and has_anchor("- - &x 1") and has_anchor("[1, &x 2]")
+    assert not has_anchor("cmd: make && make install\nurl: a?b=1&c=2\n") and not has_anchor("-- &x")

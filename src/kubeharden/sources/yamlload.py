@@ -77,11 +77,11 @@ class _Loader(_BaseLoader):
         self.doc_warnings: list[DocumentError] = []
         # Without an anchor there can be no alias, so no alias bomb: a cheaper walk suffices.
         self.text = stream if isinstance(stream, str) else None
-        self.may_alias = self.text is None or ("&" in self.text and _ANCHOR.search(self.text) is not None)
+        self.may_alias = self.text is None or ("&" in self.text and has_anchor(self.text))
 
     def construct_document(self, node: Node) -> Any:
-        if self.may_alias and (self.text is None or _ANCHOR.search(
-                self.text, node.start_mark.index, node.end_mark.index + 1) is not None):
+        if self.may_alias and (self.text is None or has_anchor(
+                self.text, node.start_mark.index, node.end_mark.index + 1)):
             _check_expansion(node)
             return super().construct_document(node)
         _check_depth(node)
@@ -93,16 +93,20 @@ class _Loader(_BaseLoader):
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         # Plain scalars are resolved as kubectl's YAML decoder does (go-yaml v2, YAML 1.1; see
-        # scalars.py), not with PyYAML's table. Called from the C composer for every node; plain
-        # scalars repeat a lot (keys, image names, "TCP"), and their tag depends only on their text.
-        if kind is ScalarNode and implicit[0]:
+        # scalars.py), not with PyYAML's table. Called from the C composer for every node without
+        # an explicit tag; plain scalars repeat a lot (keys, image names, "TCP"), and their tag
+        # depends only on their text. Everything else gets PyYAML's default tag (this loader has
+        # no path resolvers), answered here without PyYAML's generic lookup.
+        if kind is ScalarNode:
+            if not implicit[0]:
+                return STR_TAG
             tag = _RESOLVED.get(value)
             if tag is None:
                 tag = resolve_plain(value)[0]
                 if len(value) <= 64 and len(_RESOLVED) < 100_000:
                     _RESOLVED[value] = tag
             return tag
-        return super().resolve(kind, value, implicit)
+        return _MAP_TAG if kind is MappingNode else _SEQ_TAG
 
     def construct_go_scalar(self, node: ScalarNode) -> Any:
         """bool, int, float and null as go-yaml v2 reads them (explicit tags included)."""
@@ -179,9 +183,33 @@ _Loader.add_constructor(None, _Loader.construct_undefined)
 #: A pure function cache (plain scalar text -> its YAML 1.1 tag), bounded below; it holds no scan's
 #: state, so concurrent scans may share it.
 _RESOLVED: dict[str, str] = {}
-#: An anchor token: "&name" where a node can start (line start, after "- ", "? ", "--- ", ": " or a flow
-#: indicator); "a=1&b=2" or "make && make install" inside a scalar are not anchors.
-_ANCHOR = re.compile(r"(?:^[ \t]*(?:(?:-|\?|---)[ \t]+)*|:[ \t]+|[\[{,][ \t]*)&[^\s,\[\]{}]", re.MULTILINE)
+#: "&" followed by a character an anchor name may start with.
+_AMPERSAND = re.compile(r"&[^\s,\[\]{}]")
+#: What may stand between a line's start and an anchor: indentation and "- ", "? ", "--- " indicators.
+_LINE_START_INDICATORS = re.compile(r"[ \t]*(?:(?:-|\?|---)[ \t]+)*")
+
+
+def has_anchor(text: str, pos: int = 0, endpos: int | None = None) -> bool:
+    """Whether ``text[pos:endpos]`` holds an anchor token: "&name" where a node can start.
+
+    A node starts at a line's start (after indentation and "- ", "? ", "--- "), after ": " or after
+    a flow indicator ("[", "{", ","); "a=1&b=2" or "make && make install" inside a scalar are not
+    anchors. Looks only backwards from each "&", so the cost stays linear in the text.
+    """
+    end = len(text) if endpos is None else endpos
+    for found in _AMPERSAND.finditer(text, pos, end):
+        amp = found.start()
+        blank = amp
+        while blank > pos and text[blank - 1] in " \t":
+            blank -= 1
+        if blank > pos and (text[blank - 1] in "[{," or (text[blank - 1] == ":" and blank < amp)):
+            return True
+        start = blank
+        while start > pos and text[start - 1] in " \t-?":
+            start -= 1
+        if (start == 0 or text[start - 1] == "\n") and _LINE_START_INDICATORS.fullmatch(text, start, amp):
+            return True
+    return False
 
 
 class _Unusual(Exception):
