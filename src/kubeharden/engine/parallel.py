@@ -141,6 +141,8 @@ class _Worker:
             out.entries.append(ObjectSeen(item.ref, item.origin, item.metadata.get("name")))
             before = len(result.problems)
             findings = list(ev.evaluate_object(item))
+            for finding in findings:
+                finding.fingerprint  # noqa: B018 - computed here, so the parent only writes it
             out.entries.extend(result.problems[before:])
             out.entries.extend(findings)
         inventory = ev.inventory
