@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from sys import intern
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -222,6 +223,11 @@ _GO_TAGS = frozenset({BOOL_TAG, INT_TAG, FLOAT_TAG, NULL_TAG})
 _STRING_TAGS = frozenset({"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"})
 
 
+#: Strings up to this length are interned by :func:`_build_tree`: keys and short values ("v1", "TCP",
+#: "ServiceAccount") repeat across objects, and one shared copy saves memory and the pickling of results.
+SHARED_LENGTH = 40
+
+
 def _build_tree(loader: _Loader, root: Node) -> Any:
     """The document of ``root``, a tree (no alias), built as the constructors above build it, faster.
 
@@ -230,6 +236,7 @@ def _build_tree(loader: _Loader, root: Node) -> Any:
     PyYAML's constructor fills them, so the same warnings come in the same order and the same
     error stops the document. Anything else (an explicit tag, a merge key ``<<``, a key that is
     not a scalar) raises :class:`_Unusual`, and the caller builds the document the generic way.
+    Keys and short strings are interned (equal values, one object).
     """
     go_scalar = loader.construct_go_scalar
     pending: deque[tuple[Node, Any]] = deque()
@@ -240,7 +247,8 @@ def _build_tree(loader: _Loader, root: Node) -> Any:
         tag = node.tag
         if cls is ScalarNode:
             if tag == STR_TAG:
-                return node.value
+                text = node.value
+                return intern(text) if len(text) <= SHARED_LENGTH else text
             if tag in _GO_TAGS:
                 return go_scalar(node)
             if tag in _STRING_TAGS:
@@ -270,7 +278,7 @@ def _build_tree(loader: _Loader, root: Node) -> Any:
             if key_node.__class__ is not ScalarNode:
                 raise _Unusual
             if key_node.tag == STR_TAG:
-                key = key_node.value
+                key = intern(key_node.value)
             elif key_node.tag == MERGE_TAG:
                 raise _Unusual
             else:
@@ -287,8 +295,11 @@ def _build_tree(loader: _Loader, root: Node) -> Any:
                 lines[position] = line
             else:
                 lines.append(line)
-            data[key] = value_node.value if value_node.__class__ is ScalarNode and value_node.tag == STR_TAG \
-                else value_of(value_node)
+            if value_node.__class__ is ScalarNode and value_node.tag == STR_TAG:
+                text = value_node.value
+                data[key] = intern(text) if len(text) <= SHARED_LENGTH else text
+            else:
+                data[key] = value_of(value_node)
         data._lines = tuple(lines)
     return result
 
