@@ -12,7 +12,7 @@ The table (``api_types.json``) is generated from the Kubernetes OpenAPI definiti
 from __future__ import annotations
 
 import json
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -36,6 +36,7 @@ def _table() -> dict[str, Any]:
     return json.loads((Path(__file__).with_name("api_types.json")).read_text())
 
 
+@lru_cache(maxsize=4096)
 def definition_for(api_version: str, kind: str) -> str | None:
     """The table's definition name for ``kind`` in ``api_version``'s group, or None when unknown."""
     table = _table()["kinds"]
