@@ -48,7 +48,7 @@ from kubeharden.sources.registry import read_inputs, source_for
 #: Inputs smaller than this are scanned in the calling process: starting workers costs more.
 PARALLEL_MIN_BYTES = 1024 * 1024
 #: Files per task sent to a worker (amortises the inter-process round trip of small files).
-MAX_CHUNK = 16
+MAX_CHUNK = 32
 #: Tasks per worker submitted ahead of the one the parent is merging (bounds the parent's memory).
 IN_FLIGHT = 4
 
