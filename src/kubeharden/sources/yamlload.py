@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from sys import intern
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 import yaml
