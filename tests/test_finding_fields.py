@@ -219,6 +219,27 @@ def test_fingerprint_changes_with_each_part(change):
     assert fingerprint(**args) != fingerprint(**{**args, **change})
 
 
+def test_cached_fingerprint_follows_a_copy_with_another_path_and_crosses_pickling():
+    import pickle
+
+    control = load_catalogue()[0]
+    one = Finding(control, control.severity, _ref(), None, "a.yaml", 3, "one", "fix", path="spec.replicas")
+    first = one.fingerprint
+    moved = dataclasses.replace(one, path="spec.template.spec.hostPID")
+    assert moved.fingerprint != first
+    assert moved.fingerprint == fingerprint(control.id, _ref(), None, None, "spec.template.spec.hostPID")
+    assert pickle.loads(pickle.dumps(one))._fingerprint == first
+
+
+def test_finding_dicts_do_not_share_their_mappings():
+    control = load_catalogue()[0]
+    one = Finding(control, control.severity, _ref(), None, "a.yaml", 3, "one", "fix").to_dict()
+    one["mappings"]["cis"] = ("changed",)
+    two = Finding(control, control.severity, _ref(), None, "a.yaml", 4, "two", "fix").to_dict()
+    assert list(two["mappings"]["cis"]) == control.mappings_dict()["cis"]
+    assert set(two["mappings"]) == set(control.mappings_dict())
+
+
 def test_fingerprints_differ_within_one_scan():
     findings, _ = scan(DEPLOYMENT, {"profile": "strict"})
     prints = [f.fingerprint for f in findings]

@@ -103,3 +103,28 @@ metadata:
     example.com/token: "glpat-abcdefghijklmnopqrst"
 """, only=["KH-SEC-003"])
     assert [(f.resource.name, "webhook-token" in f.message) for f in findings] == [("s", True)]
+
+
+def test_value_kind_is_the_leftmost_match_of_any_pattern():
+    """value_kind searches pattern by pattern; it must answer as one alternation of all patterns."""
+    import random
+    import re
+
+    from kubeharden.checks.secrets import VALUE_PATTERNS, value_kind
+
+    combined = re.compile("|".join(f"(?P<p{i}>{p.pattern})" for i, (_, p) in enumerate(VALUE_PATTERNS)))
+
+    def expected(value):
+        match = combined.search(value)
+        return None if match is None else VALUE_PATTERNS[int(str(match.lastgroup)[1:])][0]
+
+    pieces = ["AKIA", "ASIA", "ghp_", "github_pat_", "glpat-", "xoxb-", "AIza", "sk_live_", "rk_live_", "sk-",
+              "sk-proj-", "eyJ", ".", "://", "http", "a+b", ":", "@", "/", " ", "\n", "-", "_", "x", "Z9",
+              "-----BEGIN RSA PRIVATE KEY-----", "0123456789ABCDEF", "abcdefghijklmnopqrstuvwxyz0123456789",
+              "https://u:", "git+ssh://a.b:", "p4ss@h", "://a:bcd@", "AIza" + "Ab_-" * 9]
+    rng = random.Random(2)
+    for _ in range(20_000):
+        value = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        assert value_kind(value) == expected(value), value
+    assert value_kind("see https://user:hunter2@db.example.com and AKIA" + "A" * 16) == "credentials in a URL"
+    assert value_kind("xAKIA" + "A" * 16) is None and value_kind("-AKIA" + "A" * 16) == "an AWS access key ID"

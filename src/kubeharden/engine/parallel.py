@@ -48,7 +48,7 @@ from kubeharden.sources.registry import iter_files, read_inputs, source_for
 #: Inputs smaller than this are scanned in the calling process: starting workers costs more.
 PARALLEL_MIN_BYTES = 1024 * 1024
 #: Files per task sent to a worker (amortises the inter-process round trip of small files).
-MAX_CHUNK = 16
+MAX_CHUNK = 32
 #: Tasks per worker submitted ahead of the one the parent is merging (bounds the parent's memory).
 IN_FLIGHT = 4
 
@@ -141,6 +141,8 @@ class _Worker:
             out.entries.append(ObjectSeen(item.ref, item.origin, item.metadata.get("name")))
             before = len(result.problems)
             findings = list(ev.evaluate_object(item))
+            for finding in findings:
+                finding.fingerprint  # noqa: B018 - computed here, so the parent only writes it
             out.entries.extend(result.problems[before:])
             out.entries.extend(findings)
         inventory = ev.inventory

@@ -95,12 +95,11 @@ def proposal(finding: Finding, fix: Fix) -> str:
     if trace is None:
         return what
     if trace.values_path and fix.op == "set" and fix.path == finding.path:
-        where = f"{trace.values_file}:{trace.values_line}" if trace.values_file and trace.values_line else \
+        values = f"{trace.values_file}:{trace.values_line}" if trace.values_file and trace.values_line else \
             (trace.values_file or "your values file")
-        return f"set .Values.{trace.values_path} to{value} in {where} (it drives {fix.path})"
+        return f"set .Values.{trace.values_path} to{value} in {values} (it drives {fix.path})"
     if trace.patch_file:
-        where = f"{trace.patch_file}:{trace.patch_line}" if trace.patch_line else trace.patch_file
-        return f"{what}: in the patch at {where}"
-    source = finding.file or trace.template or trace.input
-    where = f"{source}:{finding.line}" if finding.line and source == finding.file else source
-    return f"{what}: in {where}"
+        patch = f"{trace.patch_file}:{trace.patch_line}" if trace.patch_line else trace.patch_file
+        return f"{what}: in the patch at {patch}"
+    source = finding.file or trace.template or trace.input or "the template"
+    return f"{what}: in {source}:{finding.line}" if finding.line and source == finding.file else f"{what}: in {source}"

@@ -12,7 +12,7 @@ The table (``api_types.json``) is generated from the Kubernetes OpenAPI definiti
 from __future__ import annotations
 
 import json
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -36,6 +36,7 @@ def _table() -> dict[str, Any]:
     return json.loads((Path(__file__).with_name("api_types.json")).read_text())
 
 
+@lru_cache(maxsize=4096)
 def definition_for(api_version: str, kind: str) -> str | None:
     """The table's definition name for ``kind`` in ``api_version``'s group, or None when unknown."""
     table = _table()["kinds"]
@@ -59,6 +60,8 @@ def type_problems(raw: dict[str, Any], api_version: str, kind: str, limit: int =
         return []
     types = _table()["types"]
     problems: list[TypeProblem] = []
+    # Depth first from the last field; a scalar that has its type is never pushed (it could not add a
+    # problem), so the problems and their order are those of visiting every value.
     stack: list[tuple[Any, str, str, Any, Any]] = [(raw, root, "", None, None)]
     while stack and len(problems) < limit:
         value, expected, path, holder, key = stack.pop()
@@ -69,8 +72,9 @@ def type_problems(raw: dict[str, Any], api_version: str, kind: str, limit: int =
                 problems.append(_wrong(value, "a list", path, holder, key))
                 continue
             inner = expected[1:-1]
+            check = _SCALARS.get(inner)
             stack.extend((item, inner, f"{path}[{i}]", value, None) for i, item in enumerate(value)
-                         if item is not None)
+                         if item is not None and (check is None or not check(item)))
         elif expected[0] == "{":
             if not isinstance(value, dict):
                 problems.append(_wrong(value, "a mapping", path, holder, key))
@@ -81,7 +85,9 @@ def type_problems(raw: dict[str, Any], api_version: str, kind: str, limit: int =
                     if v is not None and not isinstance(v, str):
                         problems.append(_wrong(v, "a string", f"{path}.{k}", value, k))
                 continue
-            stack.extend((v, inner, f"{path}.{k}", value, k) for k, v in value.items())
+            check = _SCALARS.get(inner)
+            stack.extend((v, inner, f"{path}.{k}", value, k) for k, v in value.items()
+                         if check is None or v is None or not check(v))
         elif expected in _SCALARS:
             if not _SCALARS[expected](value):
                 problems.append(_wrong(value, _EXPECTED[expected], path, holder, key))
@@ -93,17 +99,19 @@ def type_problems(raw: dict[str, Any], api_version: str, kind: str, limit: int =
                 problems.append(_wrong(value, "a mapping", path, holder, key))
                 continue
             for k, v in value.items():
-                sub = f"{path}.{k}" if path else str(k)
                 field_type = fields.get(k)
                 if field_type is None:
                     # "$patch" and friends are strategic-merge-patch directives of a partial object
                     if not (path == "" and k in ("apiVersion", "kind")) and not str(k).startswith("$"):
+                        sub = f"{path}.{k}" if path else str(k)
                         problems.append(TypeProblem(
                             "warning", sub, f"{sub}: unknown field; kubectl's default strict validation refuses "
                             "it, and with validation off the API server drops it silently", line_of(value, k)))
                     continue
-                if v is not None:
-                    stack.append((v, field_type, sub, value, k))
+                if v is None or (isinstance(v, str) if field_type == "string" else
+                                 field_type in _SCALARS and _SCALARS[field_type](v)):
+                    continue
+                stack.append((v, field_type, f"{path}.{k}" if path else str(k), value, k))
     return problems
 
 

@@ -9,6 +9,7 @@ keys) is defined here once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from kubeharden.model.fieldpath import join
@@ -174,6 +175,10 @@ class Control:
         found = dict(self.mappings)
         return {key: list(found.get(key, ())) for key in MAPPING_KEYS}
 
+    def mapping_tuples(self) -> dict[str, tuple[str, ...]]:
+        """:meth:`mappings_dict` with tuples: a fresh dict whose values the control's findings share."""
+        return dict(_mapping_tuples(self.mappings))
+
     def mapping_relations_dict(self) -> dict[str, dict[str, str]]:
         """``{mapping key: {peer ID: "equivalent" | "related"}}``, every key present."""
         found = dict(self.relations)
@@ -202,3 +207,10 @@ class Control:
             "fix": None if self.fix is None else {"op": self.fix.op, "field": self.fix.field or None,
                                                   "value": self.fix.value, "safe": self.fix.safe},
         }
+
+
+@lru_cache(maxsize=512)
+def _mapping_tuples(mappings: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, tuple[str, ...]]:
+    """Every key of MAPPING_KEYS with the peer IDs of ``mappings`` (built once per control)."""
+    found = dict(mappings)
+    return {key: tuple(found.get(key, ())) for key in MAPPING_KEYS}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +122,8 @@ class Finding:
     #: where a rendered input (Helm chart, Kustomize folder) got the field from: template, values
     #: path, values file and line, patch file and line (None for plain manifests)
     trace: Provenance | None = None
+    #: :attr:`fingerprint` once computed (workers compute it, so it crosses to the parent with the finding)
+    _fingerprint: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def container_id(self) -> str | None:
@@ -135,10 +138,14 @@ class Finding:
 
     @property
     def fingerprint(self) -> str:
-        """The finding's stable identity (see :func:`fingerprint`)."""
-        return fingerprint(self.control.id, self.resource, self.container_list, self.container, self.path)
+        """The finding's stable identity (see :func:`fingerprint`), computed once."""
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint(self.control.id, self.resource, self.container_list, self.container,
+                                            self.path)
+        return self._fingerprint
 
     def to_dict(self) -> dict[str, Any]:
+        """The finding as the JSON report writes it (``mappings`` holds tuples, shared by the control's findings)."""
         c = self.control
         out: dict[str, Any] = {
             "control_id": c.id,
@@ -154,9 +161,9 @@ class Finding:
             "message": self.message,
             "remediation": self.remediation,
             "nsa": list(c.nsa),
-            "nsa_urls": [requirement_url(i) for i in c.nsa],
+            "nsa_urls": list(_requirement_urls(c.nsa)),
             "section": c.section,
-            "mappings": c.mappings_dict(),
+            "mappings": c.mapping_tuples(),
             "path": self.path,
             "fix": self.fix.to_dict() if self.fix else None,
             "fingerprint": self.fingerprint,
@@ -166,6 +173,12 @@ class Finding:
         if self.suppression is not None:
             out["suppression"] = self.suppression
         return out
+
+
+@lru_cache(maxsize=512)
+def _requirement_urls(nsa: tuple[str, ...]) -> tuple[str, ...]:
+    """The addresses of requirement IDs in docs/guide.md (a control's findings share them)."""
+    return tuple(requirement_url(i) for i in nsa)
 
 
 #: Problem kind: a file not read because this run writes its report there (a note).

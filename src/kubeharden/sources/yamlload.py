@@ -17,8 +17,10 @@ Hostile input is handled before it can hurt anyone downstream:
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 import yaml
@@ -36,6 +38,7 @@ from kubeharden.sources.scalars import FLOAT as FLOAT_TAG
 from kubeharden.sources.scalars import INT as INT_TAG
 from kubeharden.sources.scalars import MERGE as MERGE_TAG
 from kubeharden.sources.scalars import NULL as NULL_TAG
+from kubeharden.sources.scalars import STR as STR_TAG
 from kubeharden.sources.scalars import json_key, resolve_plain
 
 MAX_DEPTH = 100
@@ -75,28 +78,36 @@ class _Loader(_BaseLoader):
         self.doc_warnings: list[DocumentError] = []
         # Without an anchor there can be no alias, so no alias bomb: a cheaper walk suffices.
         self.text = stream if isinstance(stream, str) else None
-        self.may_alias = self.text is None or ("&" in self.text and _ANCHOR.search(self.text) is not None)
+        self.may_alias = self.text is None or ("&" in self.text and has_anchor(self.text))
 
     def construct_document(self, node: Node) -> Any:
-        if self.may_alias and (self.text is None or _ANCHOR.search(
-                self.text, node.start_mark.index, node.end_mark.index + 1) is not None):
+        if self.may_alias and (self.text is None or has_anchor(
+                self.text, node.start_mark.index, node.end_mark.index + 1)):
             _check_expansion(node)
-        else:
-            _check_depth(node)
-        return super().construct_document(node)
+            return super().construct_document(node)
+        _check_depth(node)
+        try:
+            return _build_tree(self, node)
+        except _Unusual:  # explicit tags, merge keys, complex keys: PyYAML's constructor, from the start
+            self.doc_warnings = []
+            return super().construct_document(node)
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         # Plain scalars are resolved as kubectl's YAML decoder does (go-yaml v2, YAML 1.1; see
-        # scalars.py), not with PyYAML's table. Called from the C composer for every node; plain
-        # scalars repeat a lot (keys, image names, "TCP"), and their tag depends only on their text.
-        if kind is ScalarNode and implicit[0]:
+        # scalars.py), not with PyYAML's table. Called from the C composer for every node without
+        # an explicit tag; plain scalars repeat a lot (keys, image names, "TCP"), and their tag
+        # depends only on their text. Everything else gets PyYAML's default tag (this loader has
+        # no path resolvers), answered here without PyYAML's generic lookup.
+        if kind is ScalarNode:
+            if not implicit[0]:
+                return STR_TAG
             tag = _RESOLVED.get(value)
             if tag is None:
                 tag = resolve_plain(value)[0]
                 if len(value) <= 64 and len(_RESOLVED) < 100_000:
                     _RESOLVED[value] = tag
             return tag
-        return super().resolve(kind, value, implicit)
+        return _MAP_TAG if kind is MappingNode else _SEQ_TAG
 
     def construct_go_scalar(self, node: ScalarNode) -> Any:
         """bool, int, float and null as go-yaml v2 reads them (explicit tags included)."""
@@ -173,9 +184,124 @@ _Loader.add_constructor(None, _Loader.construct_undefined)
 #: A pure function cache (plain scalar text -> its YAML 1.1 tag), bounded below; it holds no scan's
 #: state, so concurrent scans may share it.
 _RESOLVED: dict[str, str] = {}
-#: An anchor token: "&name" where a node can start (line start, after "- ", "? ", "--- ", ": " or a flow
-#: indicator); "a=1&b=2" or "make && make install" inside a scalar are not anchors.
-_ANCHOR = re.compile(r"(?:^[ \t]*(?:(?:-|\?|---)[ \t]+)*|:[ \t]+|[\[{,][ \t]*)&[^\s,\[\]{}]", re.MULTILINE)
+#: "&" followed by a character an anchor name may start with.
+_AMPERSAND = re.compile(r"&[^\s,\[\]{}]")
+#: What may stand between a line's start and an anchor: indentation and "- ", "? ", "--- " indicators.
+_LINE_START_INDICATORS = re.compile(r"[ \t]*(?:(?:-|\?|---)[ \t]+)*")
+
+
+def has_anchor(text: str, pos: int = 0, endpos: int | None = None) -> bool:
+    """Whether ``text[pos:endpos]`` holds an anchor token: "&name" where a node can start.
+
+    A node starts at a line's start (after indentation and "- ", "? ", "--- "), after ": " or after
+    a flow indicator ("[", "{", ","); "a=1&b=2" or "make && make install" inside a scalar are not
+    anchors. Looks only backwards from each "&", so the cost stays linear in the text.
+    """
+    end = len(text) if endpos is None else endpos
+    for found in _AMPERSAND.finditer(text, pos, end):
+        amp = found.start()
+        blank = amp
+        while blank > pos and text[blank - 1] in " \t":
+            blank -= 1
+        if blank > pos and (text[blank - 1] in "[{," or (text[blank - 1] == ":" and blank < amp)):
+            return True
+        start = blank
+        while start > pos and text[start - 1] in " \t-?":
+            start -= 1
+        if (start == 0 or text[start - 1] == "\n") and _LINE_START_INDICATORS.fullmatch(text, start, amp):
+            return True
+    return False
+
+
+class _Unusual(Exception):
+    """A node :func:`_build_tree` leaves to PyYAML's constructor (the whole document is built again)."""
+
+
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_GO_TAGS = frozenset({BOOL_TAG, INT_TAG, FLOAT_TAG, NULL_TAG})
+_STRING_TAGS = frozenset({"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"})
+
+
+#: Strings up to this length are interned by :func:`_build_tree`: keys and short values ("v1", "TCP",
+#: "ServiceAccount") repeat across objects, and one shared copy saves memory and the pickling of results.
+SHARED_LENGTH = 40
+
+
+def _build_tree(loader: _Loader, root: Node) -> Any:
+    """The document of ``root``, a tree (no alias), built as the constructors above build it, faster.
+
+    PyYAML's generic constructor memoises every node, tracks recursion and runs one generator
+    per collection; a tree needs none of it. Collections are filled breadth first, in the order
+    PyYAML's constructor fills them, so the same warnings come in the same order and the same
+    error stops the document. Anything else (an explicit tag, a merge key ``<<``, a key that is
+    not a scalar) raises :class:`_Unusual`, and the caller builds the document the generic way.
+    Keys and short strings are interned (equal values, one object).
+    """
+    go_scalar = loader.construct_go_scalar
+    pending: deque[tuple[Node, Any]] = deque()
+    push = pending.append
+
+    def value_of(node: Any) -> Any:
+        cls = node.__class__
+        tag = node.tag
+        if cls is ScalarNode:
+            if tag == STR_TAG:
+                text = node.value
+                return intern(text) if len(text) <= SHARED_LENGTH else text
+            if tag in _GO_TAGS:
+                return go_scalar(node)
+            if tag in _STRING_TAGS:
+                return str(node.value)
+        elif cls is MappingNode:
+            if tag == _MAP_TAG:
+                data = LineMap.__new__(LineMap)
+                data.line = node.start_mark.line + 1
+                data._lines = ()
+                push((node, data))
+                return data
+        elif cls is SequenceNode and tag == _SEQ_TAG:
+            items = LineList.__new__(LineList)
+            items.line = node.start_mark.line + 1
+            push((node, items))
+            return items
+        raise _Unusual
+
+    result = value_of(root)
+    while pending:
+        node, data = pending.popleft()
+        if data.__class__ is LineList:
+            data.extend([value_of(item) for item in node.value])
+            continue
+        lines: list[int] = []
+        for key_node, value_node in node.value:
+            if key_node.__class__ is not ScalarNode:
+                raise _Unusual
+            if key_node.tag == STR_TAG:
+                key = intern(key_node.value)
+            elif key_node.tag == MERGE_TAG:
+                raise _Unusual
+            else:
+                try:
+                    key = json_key(value_of(key_node))
+                except ValueError as exc:
+                    raise DocumentError(str(exc), key_node.start_mark.line + 1) from None
+            line = key_node.start_mark.line + 1
+            if key in data:
+                position = list(data).index(key)
+                loader.doc_warnings.append(DocumentError(
+                    f"duplicate key {key!r} (first at line {lines[position]}); the last value is "
+                    "used, which can hide a setting from a reviewer", line))
+                lines[position] = line
+            else:
+                lines.append(line)
+            if value_node.__class__ is ScalarNode and value_node.tag == STR_TAG:
+                text = value_node.value
+                data[key] = intern(text) if len(text) <= SHARED_LENGTH else text
+            else:
+                data[key] = value_of(value_node)
+        data._lines = tuple(lines)
+    return result
 
 
 def _entries(node: MappingNode) -> list[tuple[Node, Node, int | None]]:
