@@ -260,7 +260,8 @@ def _scope(evaluator: Evaluator, items: list[Unit], options: ReadOptions,
     """One scope's units (files, ``-``, problems of the command line) in order, into ``evaluator``."""
     result = evaluator.result
     skipped = {path: skipped_reason(path, options.skip_files) for _, path in items if isinstance(path, str)}
-    remote = [p for _, p in items if isinstance(p, str) and p != "-" and not skipped[p]] if executor is not None else []
+    remote = [p for _, p in items if isinstance(p, str) and not skipped[p] and _forkable(p)] \
+        if executor is not None else []
     results = _results(executor, remote, jobs) if remote else iter(())
     for done, (n, item) in enumerate(items, 1):
         if isinstance(item, Problem):
@@ -270,7 +271,7 @@ def _scope(evaluator: Evaluator, items: list[Unit], options: ReadOptions,
         if reason:
             result.problems.append(Problem("note", OWN_OUTPUT, f"{reason}; not read as input", file=item))
             continue
-        got = next(results) if remote and item != "-" else None
+        got = next(results) if remote and _forkable(item) else None
         if got is None or got.unfinished is not None:
             counts[n] += yield from _check_here(evaluator, item, options)
         else:
@@ -278,6 +279,15 @@ def _scope(evaluator: Evaluator, items: list[Unit], options: ReadOptions,
             yield from _merge(evaluator, got)
         if done % 200 == 0:
             gc.freeze()  # what is left is the inventory the parent keeps (see gctune.freezing)
+
+
+def _forkable(path: str) -> bool:
+    """Whether a worker process may read ``path``: not stdin, not an input of a source that must run
+    in this process (``Source.fork_safe``: a Helm chart)."""
+    if path == "-":
+        return False
+    source = source_for(path)
+    return source is None or source.fork_safe
 
 
 def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int) -> Iterator[FileResult | None]:

@@ -51,6 +51,9 @@ class Source:
     #: ``--cluster``; the settings that reach ``read`` as ``ReadOptions.source_options[name]``)
     add_options: Callable[[argparse.ArgumentParser], None] | None = None
     options: Callable[[argparse.Namespace], tuple[list[str], Any]] | None = None
+    #: False when the source must run in the command's own process, never in a forked worker of
+    #: ``scan --jobs`` (the Helm SDK's Go runtime does not survive a fork: a render there hangs)
+    fork_safe: bool = True
 
 
 #: Every source but files, in the order they are asked; the first that claims an input reads it.
@@ -62,7 +65,7 @@ SOURCES: tuple[Source, ...] = (
     Source("vuln-report", vuln_report.claims, vuln_report.read, option=vuln_report.OPTION,
            scheme=vuln_report.SCHEME),
     Source("helm", helm.claims, helm.read, add_options=helm.add_options,
-           options=lambda args: ([], helm.options_from(args))),
+           options=lambda args: ([], helm.options_from(args)), fork_safe=False),
     Source("kustomize", kustomize.claims, kustomize.read),
     Source(cluster.SOURCE, cluster.claims, cluster.read, add_options=cluster.add_options, options=cluster.options),
 )
