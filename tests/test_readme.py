@@ -40,3 +40,14 @@ def test_every_kubeharden_command_in_the_readme_parses():
         argv = shlex.split(command)[1:]
         args = build_parser(argv).parse_args(argv)
         assert args.func is not None, command
+
+
+def test_no_merge_conflict_markers_are_committed():
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    marker = re.compile(r"^(<<<<<<< |>>>>>>> |=======$)", re.M)
+    found = [str(p.relative_to(root)) for pattern in ("*.md", "*.py", "*.yaml", "*.toml")
+             for p in root.rglob(pattern) if ".venv" not in p.parts and marker.search(p.read_text(errors="replace"))]
+    assert found == []
