@@ -75,3 +75,12 @@ def test_docs_controls_md_is_current():
     current = (ROOT / "docs" / "controls.md").read_text(encoding="utf-8")
     assert current == out.getvalue(), "docs/controls.md is stale: kubeharden controls --format markdown " \
                                       "-o docs/controls.md"
+
+
+def test_a_misspelt_key_in_a_catalogue_entry_is_refused():
+    from kubeharden.catalogue.loader import CatalogueError, _parse_control
+
+    raw = {"id": "KH-POD-999", "slug": "test-control", "since": "0.1.0", "title": "t", "severity": "low",
+           "nsa": ["NSA-POD-9"], "description": "d", "remediation": "r", "scope": "container", "input": ["node"]}
+    with pytest.raises(CatalogueError, match=r"KH-POD-999: unknown keys \['input'\]"):
+        _parse_control(raw, "pods.yaml")

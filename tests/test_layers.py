@@ -45,7 +45,11 @@ def imports() -> dict[tuple[str, str], list[str]]:
         me = package_of(".".join(rel.parts))
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names: list[str] = []
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if isinstance(node, ast.ImportFrom) and node.level > 0:  # relative: resolved against the module
+                base = rel.parts[:-node.level] if rel.name != "__init__" else rel.parts[:len(rel.parts) - node.level]
+                module = ".".join([*base, *(node.module.split(".") if node.module else [])])
+                names = [module] if node.module else [f"{module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names = [node.module] if node.module != "kubeharden" else [f"kubeharden.{a.name}" for a in node.names]
             elif isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
@@ -86,3 +90,13 @@ def test_no_cycles_between_packages():
     for node in list(graph):
         if node not in state:
             visit(node, [])
+
+
+def test_relative_imports_are_seen(tmp_path, monkeypatch):
+    probe = PACKAGE / "model" / "zz_layer_probe.py"
+    probe.write_text("from ..engine import evaluator\nfrom .. import cli\n", encoding="utf-8")
+    try:
+        edges = imports()
+    finally:
+        probe.unlink()
+    assert "model/zz_layer_probe.py" in edges[("model", "engine")] and "model/zz_layer_probe.py" in edges[("model", "cli")]

@@ -394,3 +394,15 @@ def test_object_rule_paths_start_at_the_object_root():
     found = rules.run_object_rule(control({"path": "spec.externalIPs", "fail_if": "not_empty"}, scope="object"),
                                   service)
     assert [v.path for v in found] == ["spec.externalIPs"]
+
+
+@pytest.mark.parametrize("rule, error", [
+    ({"container_field": "privileged", "fail_if": []}, "fail_if: is empty"),
+    ({"container_field": "privileged", "forbid": []}, "forbid: is empty"),
+    ({"container_field": "privileged", "fail_if": "exists", "message": "{value"}, "message: not a valid message template"),
+])
+def test_rules_that_could_never_fail_or_never_say_why_do_not_compile(rule, error):
+    raw = {"id": "KH-POD-998", "slug": "test-rule-x", "since": "0.1.0", "title": "t", "severity": "low",
+           "nsa": ["NSA-POD-9"], "description": "d", "remediation": "r", "scope": "container", "rule": rule}
+    with pytest.raises(CatalogueError, match=error):
+        control_runner(_parse_control(raw, "pods.yaml"))

@@ -70,8 +70,18 @@ def load_catalogue() -> tuple[Control, ...]:
     return tuple(controls)
 
 
+#: The keys a catalogue entry may have (the header of controls/pods.yaml explains them); any other key is a
+#: typo that would silently change nothing (a misspelt ``inputs:`` would let a control pass where it is blind).
+CONTROL_KEYS = frozenset({"id", "slug", "since", "status", "formerly", "title", "severity", "nsa", "description",
+                          "remediation", "scope", "profile", "kinds", "reads", "mappings", "rule", "examples",
+                          "config", "requires_config", "enabled_by_config", "inputs", "fix"})
+
+
 def _parse_control(raw: dict[str, Any], origin: str) -> Control:
     where = f"{origin}: {raw.get('id', '<no id>')}"
+    misspelt = sorted(set(raw) - CONTROL_KEYS) if isinstance(raw, dict) else []
+    if misspelt:
+        raise CatalogueError(f"{where}: unknown keys {misspelt} (known: {', '.join(sorted(CONTROL_KEYS))})")
     try:
         nsa = tuple(raw.get("nsa") or ())
         for nsa_id in nsa:

@@ -44,6 +44,7 @@ unless the value is ``v``; an absent value fails with ``message_unset``),
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -318,6 +319,15 @@ def problems(rule: Any, scope: str) -> list[str]:
         out.append("pod_field needs scope: pod")
     if sum(k in rule for k in ("fail_if", "forbid", "expect")) != 1:
         out.append("a rule has exactly one of fail_if, forbid, expect")
+    for key in ("fail_if", "forbid"):
+        if key in rule and rule[key] in ([], {}, None, ""):
+            out.append(f"{key}: is empty, so the rule could never fail")
+    for key in ("message", "message_unset"):
+        if key in rule:
+            try:
+                list(string.Formatter().parse(str(rule[key])))
+            except ValueError as exc:
+                out.append(f"{key}: not a valid message template ({exc})")
     for condition in _conditions(rule) + (_listed(rule["skip_if"]) if "skip_if" in rule else []):
         out.extend(_condition_problems(condition))
     for name in rule.get("containers") or ():
