@@ -128,3 +128,28 @@ def test_can_reach_answers_in_json_and_names_every_isolating_policy(tmp_path, ca
     assert main(["netpol", "can-reach", "shop/web", "shop/db:5432", str(path)]) == 0
     text = capsys.readouterr().out
     assert all(f"NetworkPolicy shop/db-{n}" in text for n in range(5)) and "more" not in text
+
+
+def test_dash_f_reads_a_file_as_kubectl_does_and_still_takes_formats(tmp_path, capsys):
+    pod = tmp_path / "pod.yaml"
+    pod.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\n"
+                   "spec: {containers: [{name: c, image: nginx:1.27, securityContext: {privileged: true}}]}\n")
+    assert main(["scan", "--no-config", "-f", str(pod), "--compact"]) == 1
+    assert "KH-POD-004" in capsys.readouterr().out
+    assert main(["scan", "--no-config", "-f", "json", str(pod)]) == 1
+    assert json.loads(capsys.readouterr().out)["summary"]["objects"] == 1
+    with pytest.raises(SystemExit):
+        main(["scan", "--no-config", "-f", "nonsense", str(pod)])
+    assert "'nonsense' is not a format" in capsys.readouterr().err
+
+
+def test_rbac_tables_wrap_and_never_cut_names(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    long_sa = "a-service-account-with-a-very-long-name-indeed"
+    path = tmp_path / "rbac.yaml"
+    path.write_text(RBAC.replace("name: api", f"name: {long_sa}"))
+    assert main(["rbac", "who-can", "get", "secrets", "-n", "shop", str(path)]) == 0
+    out = capsys.readouterr().out
+    # folded over several lines of its column, never cut with an ellipsis
+    subjects = "".join(line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│"))
+    assert "…" not in out and f"serviceaccount:shop:{long_sa}" in subjects

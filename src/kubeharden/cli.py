@@ -39,6 +39,11 @@ class Parser(argparse.ArgumentParser):
     are paths too: PATH… may be empty (``--cluster``), so argparse gives it nothing once a command's
     other positionals are matched (``rbac who-can get secrets -n shop k8s/``)."""
 
+    def format_help(self) -> str:
+        """The help as the user called the tool: ``kubectl harden …`` in its examples when run as the plugin."""
+        text = super().format_help()
+        return text.replace("kubeharden ", "kubectl harden ") if self.prog.startswith("kubectl harden") else text
+
     def parse_known_args(self, args=None, namespace=None):
         namespace, extra = super().parse_known_args(args, namespace)
         if extra and isinstance(getattr(namespace, "paths", None), list) \

@@ -7,7 +7,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import IO
+from typing import IO, Any
 
 from kubeharden.catalogue.loader import canonical_profile
 from kubeharden.commands.own_output import report_files
@@ -71,7 +71,8 @@ def finish_inputs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     """
     implied, options = source_options(args)
     args.source_options = options
-    args.paths = list(args.paths) + [p for p in implied if p not in args.paths]
+    given = list(args.paths) + list(getattr(args, "file_paths", []))  # PATH… and kubectl-style -f FILE
+    args.paths = given + [p for p in implied if p not in given]
     args.paths = input_paths(args)  # with the inputs given by a source's option (--vuln-report …)
     if not args.paths:
         if getattr(args, "kubectl_plugin", False):
@@ -93,9 +94,30 @@ def add_config_options(parser: argparse.ArgumentParser, profile: bool = True) ->
 
 
 def add_output_options(parser: argparse.ArgumentParser, formats: tuple[str, ...], default: str) -> None:
-    parser.add_argument("-f", "--format", choices=formats, default=default,
-                        help=f"output format (default {default})")
+    """``-f/--format`` and ``-o/--output``. As in kubectl, ``-f FILE`` also names an input: a value that is
+    not a format but an existing file (or ``-``) is read as a PATH (``kubectl harden scan -f app.yaml``)."""
+    parser.add_argument("-f", "--format", action=_FormatOrFile, formats=formats, default=default,
+                        metavar="{" + ",".join(formats) + "}",
+                        help=f"output format (default {default}); -f FILE reads FILE, as kubectl -f does")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically)")
+
+
+class _FormatOrFile(argparse.Action):
+    """``-f``: a format name, or (kubectl's meaning) a file to read, kept in ``file_paths``."""
+
+    def __init__(self, *args: Any, formats: tuple[str, ...] = (), **kwargs: Any) -> None:
+        self.formats = formats
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        if values in self.formats:
+            setattr(namespace, self.dest, values)
+        elif option_string == "-f" and (values == "-" or os.path.isfile(values)):
+            namespace.file_paths = [*getattr(namespace, "file_paths", []), values]
+        else:
+            parser.error(f"argument {option_string}: {values!r} is not a format ({', '.join(self.formats)})"
+                         + (" nor a file" if option_string == "-f" else ""))
 
 
 def _mebibytes(text: str) -> int:

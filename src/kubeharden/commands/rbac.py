@@ -24,6 +24,7 @@ from kubeharden.commands.empty_input import Counted, check_read, nothing_checked
 from kubeharden.commands.helptext import examples
 from kubeharden.engine.evaluator import build_inventory
 from kubeharden.exitcodes import INPUT_ERRORS, OK, USAGE
+from kubeharden.report.table import columns_from_env, console_for
 from kubeharden.model.apiresources import RESOURCES, SHORT_NAMES, resolve_resource
 from kubeharden.model.findings import NOTHING_CHECKED, OWN_OUTPUT, Problem
 from kubeharden.model.objects import K8sObject
@@ -122,8 +123,21 @@ def _finish(problems: list[Problem]) -> int:
     return INPUT_ERRORS if errors else OK
 
 
-def _console(out: IO[str]) -> Console:
-    return Console(file=out, highlight=False, soft_wrap=False, width=None if out.isatty() else 160)
+def _console(out: IO[str]) -> _Printer:
+    """Prints tables whose cells wrap (subjects, verbs and resources are never cut short), as wide as
+    the terminal, else ``COLUMNS``, else 160 columns."""
+    return _Printer(console_for(out, None if out.isatty() else (columns_from_env() or 160)))
+
+
+class _Printer:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def print(self, table: Table) -> None:
+        for column in table.columns:
+            column.overflow = "fold"
+            column.no_wrap = False
+        self.console.print(table)
 
 
 def _split_resource(text: str, subresource: str) -> tuple[str, str, str]:

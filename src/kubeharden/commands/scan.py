@@ -256,6 +256,8 @@ def run(args: argparse.Namespace) -> int:
                 reporter(watched(), evaluator.result, out)
     except BrokenPipeError:
         quiet_after_closed_pipe()
+        if kept is not None:  # half a scan is no record of the input: say so rather than store it
+            fail("the report's reader closed before the end: the scan was not stored (--store)")
         return FINDINGS if gate[0] else OK
     except OSError as exc:
         where = args.output or "standard output"

@@ -83,11 +83,12 @@ class Entry:
 def console_for(out: IO[str], width: int | None = None) -> Console:
     """A rich console on ``out``: the terminal's width on a terminal, else COLUMNS, else FILE_WIDTH."""
     if width is None and not out.isatty():
-        width = _columns() or FILE_WIDTH
+        width = columns_from_env() or FILE_WIDTH
     return Console(file=out, highlight=False, soft_wrap=False, width=width)
 
 
-def _columns() -> int | None:
+def columns_from_env() -> int | None:
+    """``COLUMNS`` when it names a usable width (40 or more), else None."""
     text = os.environ.get("COLUMNS", "")
     return int(text) if text.isdigit() and int(text) >= 40 else None
 
@@ -103,7 +104,7 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str], display
         _render(console_for(out), shown, suppressed, failing, result, display)
         return
     buffer = io.StringIO()
-    _render(console_for(buffer, width=_columns() or FILE_WIDTH), shown, suppressed, failing, result, display)
+    _render(console_for(buffer, width=columns_from_env() or FILE_WIDTH), shown, suppressed, failing, result, display)
     for line in buffer.getvalue().splitlines():
         out.write(line.rstrip() + "\n")  # rich pads table cells to the column width; files get none of it
 
@@ -185,7 +186,7 @@ def _summary(console: Console, result: ScanResult, failing: list[Finding], displ
                       title_style="bold")
         risks.add_column("sev", no_wrap=True)
         risks.add_column("id", no_wrap=True)
-        risks.add_column("what")
+        risks.add_column("what", overflow="fold")  # the file and line must stay whole
         for f in top:
             risks.add_row(Text(f.severity.label.upper(), style=STYLE[f.severity]), Text(f.control.id, style="bold"),
                           Text.assemble(f.control.title, "  ", (_where(f), "dim")))
@@ -281,6 +282,8 @@ def _detail(e: Entry, group_by: str) -> Text:
     detail = Text()
     if group_by != "resource":
         detail.append(f"{f.resource}  ", style="bold")
+        if f.file:
+            detail.append(f"{f.file}{':' + str(f.line) if f.line else ''}  ", style="dim")
     messages = {x.message for x in e.findings}
     spots = [(_container(x) if x.container else None, x.line) for x in e.findings]
     if len(messages) == 1 and len(spots) == 1:
