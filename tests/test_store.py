@@ -101,7 +101,7 @@ def test_scans_are_stored_listed_and_compared_by_fingerprint(store, tmp_path, ca
     assert _ids(d["fixed"]) == ["KH-NET-016", "KH-POD-004"]
     # the moved container's findings, and KH-NET-007 whose message changed, are the same findings
     assert {"KH-POD-001", "KH-POD-002", "KH-NET-007"} <= set(_ids(d["still_open"]))
-    assert d["counts"] == {k: len(d[k]) for k in ("new", "fixed", "still_open")}
+    assert d["counts"] == {k: len(d[k]) for k in ("new", "fixed", "still_open", "accepted", "reopened")}
 
     assert main(["diff", "latest", "latest", "--store", store]) == 0
     assert "0 new, 0 fixed" in capsys.readouterr().out
@@ -245,3 +245,21 @@ def test_a_store_that_refuses_writes_is_reported_and_stores_nothing(tmp_path, ca
     engine.dispose()
     with pytest.raises(StoreError):
         resolve_scan(open_store(url), "latest")
+
+
+def test_a_finding_suppressed_by_a_new_exception_is_accepted_not_fixed(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'h.sqlite3'}"
+    _scan(tmp_path, BEFORE, "--store", url)
+    config = tmp_path / "kh.yaml"
+    config.write_text("exceptions:\n- {control: KH-POD-004, reason: 'lab cluster, reviewed by sec team', "
+                      "expires: 2099-01-01}\n")
+    path = tmp_path / "app.yaml"
+    assert main(["scan", "--config", str(config), "-f", "json", "-o", str(tmp_path / "r.json"), str(path),
+                 "--store", url]) == 1
+    capsys.readouterr()
+    assert main(["diff", "latest~1", "latest", "--store", url, "-f", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert _ids(d["accepted"]) == ["KH-POD-004"] and "KH-POD-004" not in _ids(d["fixed"]) and d["new"] == []
+    assert main(["diff", "latest", "latest~1", "--store", url, "-f", "json"]) == 0  # the exception removed
+    d = json.loads(capsys.readouterr().out)
+    assert _ids(d["reopened"]) == ["KH-POD-004"] and d["new"] == []

@@ -63,7 +63,7 @@ def _side(args: argparse.Namespace, cfg: Config, ref: str,
 
     evaluator = Evaluator(cfg)
     stream = Counted(open_inputs(args, [ref], lambda kind: not evaluator.needs_full_object(kind)))
-    found = {f.fingerprint: stored(f) for f in evaluator.run(stream) if f.status == "fail"}
+    found = {f.fingerprint: stored(f) for f in evaluator.run(stream) if f.status in ("fail", "suppressed")}
     problems.extend(evaluator.result.problems)
     if not stream.objects:
         problems.append(nothing_checked([ref], evaluator.result.problems, "diff", args.allow_empty))

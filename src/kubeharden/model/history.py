@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -86,11 +86,16 @@ class Diff:
     new: list[StoredFinding]
     fixed: list[StoredFinding]
     still_open: list[StoredFinding]
+    #: failing before, suppressed after (an exception or annotation now accepts it): not fixed
+    accepted: list[StoredFinding] = field(default_factory=list)
+    #: suppressed before, failing after (its exception expired or was removed): not new
+    reopened: list[StoredFinding] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"new": [f.to_dict() for f in self.new], "fixed": [f.to_dict() for f in self.fixed],
-                "still_open": [f.to_dict() for f in self.still_open],
-                "counts": {"new": len(self.new), "fixed": len(self.fixed), "still_open": len(self.still_open)}}
+        lists = {"new": self.new, "fixed": self.fixed, "still_open": self.still_open, "accepted": self.accepted,
+                 "reopened": self.reopened}
+        return {**{k: [f.to_dict() for f in v] for k, v in lists.items()},
+                "counts": {k: len(v) for k, v in lists.items()}}
 
 
 def stored(finding: Finding) -> StoredFinding:
@@ -111,7 +116,19 @@ def _ordered(found: Iterable[StoredFinding]) -> list[StoredFinding]:
 
 
 def diff(before: dict[str, StoredFinding], after: dict[str, StoredFinding]) -> Diff:
-    """What changed from ``before`` to ``after`` (findings by fingerprint)."""
-    return Diff(new=_ordered(after[k] for k in after.keys() - before.keys()),
-                fixed=_ordered(before[k] for k in before.keys() - after.keys()),
-                still_open=_ordered(after[k] for k in after.keys() & before.keys()))
+    """What changed from ``before`` to ``after`` (failing and suppressed findings by fingerprint).
+
+    A finding that is only suppressed on one side was neither fixed nor new: it was accepted (failing,
+    then suppressed) or reopened (suppressed, then failing)."""
+    def failing(side: dict[str, StoredFinding]) -> set[str]:
+        return {k for k, f in side.items() if f.status == "fail"}
+
+    def accepted(side: dict[str, StoredFinding]) -> set[str]:
+        return {k for k, f in side.items() if f.status == "suppressed"}
+
+    was, now = failing(before), failing(after)
+    return Diff(new=_ordered(after[k] for k in now - before.keys()),
+                fixed=_ordered(before[k] for k in was - after.keys()),
+                still_open=_ordered(after[k] for k in now & was),
+                accepted=_ordered(after[k] for k in was & accepted(after)),
+                reopened=_ordered(after[k] for k in now & accepted(before)))

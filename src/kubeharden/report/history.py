@@ -61,9 +61,11 @@ def write_diff_table(diff: Diff, before: str, after: str, out: IO[str], still_op
     """New findings first, then fixed ones; still-open ones only counted unless ``still_open``."""
     console = console_for(out)
     d = diff.to_dict()["counts"]
-    console.print(Text(f"{after} against {before}: {d['new']} new, {d['fixed']} fixed, {d['still_open']} still open",
+    console.print(Text(f"{after} against {before}: {d['new']} new, {d['fixed']} fixed, {d['still_open']} still open"
+                       + (f", {d['accepted']} accepted (now suppressed)" if d["accepted"] else "")
+                       + (f", {d['reopened']} reopened (no longer suppressed)" if d["reopened"] else ""),
                        style="bold"))
-    groups = [("new", diff.new), ("fixed", diff.fixed)]
+    groups = [("new", diff.new), ("fixed", diff.fixed), ("reopened", diff.reopened), ("accepted", diff.accepted)]
     if still_open:
         groups.append(("still open", diff.still_open))
     for title, found in groups:

@@ -4,7 +4,7 @@ A baseline is what ``scan --baseline`` subtracts (the usual way to adopt a scann
 repository: only new findings count) and what ``kubeharden diff`` compares. It is a stored scan
 (an ID, ``latest``, ``latest~N``) or a report file kubeharden wrote: the JSON report (every
 finding's ``fingerprint``, docs/json-report.md) or SARIF (``partialFingerprints["kubeharden/v2"]``).
-Only failing findings count: a suppressed finding is already accepted.
+Failing and suppressed findings are read (a diff tells accepted from fixed); a baseline uses the failing ones.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def load_findings(ref: str, store_url: str | None = None) -> tuple[dict[str, Sto
     engine = open_store(store_url)
     try:
         scan_id = resolve_scan(engine, ref)
-        return findings_of(engine, scan_id), f"scan {scan_id}"
+        return findings_of(engine, scan_id, ("fail", "suppressed")), f"scan {scan_id}"
     finally:
         engine.dispose()
 
@@ -84,12 +84,13 @@ def _from_json_report(findings: list[Any], path: Path) -> dict[str, StoredFindin
         if not isinstance(f, dict) or not isinstance(f.get("fingerprint"), str):
             raise StoreError(f"{path}: findings[{i}] has no fingerprint (a report of kubeharden 0.1 with "
                              "JSON schema 1.2 or later is needed)")
-        if f.get("status", "fail") != "fail":
+        status = f.get("status", "fail")
+        if status not in ("fail", "suppressed"):
             continue
         res: dict[str, Any] = f["resource"] if isinstance(f.get("resource"), dict) else {}
         line = f.get("line")
         out[f["fingerprint"]] = StoredFinding(
-            f["fingerprint"], _text(f.get("control_id")), _text(f.get("severity")), "fail", _text(f.get("section")),
+            f["fingerprint"], _text(f.get("control_id")), _text(f.get("severity")), status, _text(f.get("section")),
             _text(res.get("apiVersion")), _text(res.get("kind")), res.get("namespace") or None,
             _text(res.get("name")), f.get("container_list") or None, f.get("container") or None,
             _text(f.get("path")), f.get("file") or None, line if isinstance(line, int) else None,
@@ -102,16 +103,17 @@ def _from_sarif(runs: list[Any], path: Path) -> dict[str, StoredFinding]:
     unsuppressed = 0
     for run in runs:
         for result in (run.get("results") or []) if isinstance(run, dict) else []:
-            if not isinstance(result, dict) or result.get("suppressions"):
+            if not isinstance(result, dict):
                 continue
-            unsuppressed += 1
+            status = "suppressed" if result.get("suppressions") else "fail"
+            unsuppressed += status == "fail"
             key = (result.get("partialFingerprints") or {}).get(SARIF_FINGERPRINT_KEY)
             if not isinstance(key, str):
                 continue
             first = (result.get("locations") or [{}])[0]
             loc = (first.get("physicalLocation") if isinstance(first, dict) else None) or {}
             line = (loc.get("region") or {}).get("startLine")
-            out[key] = StoredFinding(key, _text(result.get("ruleId")), _text(result.get("level")), "fail", "", "",
+            out[key] = StoredFinding(key, _text(result.get("ruleId")), _text(result.get("level")), status, "", "",
                                      "", None, "", None, None, "", (loc.get("artifactLocation") or {}).get("uri"),
                                      line if isinstance(line, int) else None,
                                      _text((result.get("message") or {}).get("text")))
