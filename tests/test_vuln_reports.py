@@ -245,3 +245,25 @@ def test_a_report_of_another_build_under_the_same_tag_is_not_joined():
     assert "no vulnerability report covers its image" in findings[0].message
     findings, _ = scan(deployment("web", f"{IMAGE}@{DIGEST}"), trivy_report(IMAGE, VULNS, digests=(DIGEST,)))
     assert "CVE-2024-0001" in findings[0].message
+
+
+def test_a_controller_is_judged_once_by_the_digest_its_pods_run():
+    # a List as `kubectl get deploy,rs,pod -o json` writes it: the Pod's ownerReference names the ReplicaSet,
+    # the ReplicaSet's names the Deployment (controller: true; "Owners and Dependents"); the Pod's status
+    # says which digest the node runs (ContainerStatus imageID)
+    items = [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
+         "spec": {"template": {"spec": {"containers": [{"name": "web", "image": "web:moving"}]}}}},
+        {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {
+            "name": "web-abc", "namespace": "shop", "ownerReferences": [
+                {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "d1", "controller": True}]},
+         "spec": {"template": {"spec": {"containers": [{"name": "web", "image": "web:moving"}]}}}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": "web-abc-x", "namespace": "shop", "ownerReferences": [
+                {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-abc", "uid": "r1", "controller": True}]},
+         "spec": {"containers": [{"name": "web", "image": "web:moving"}]},
+         "status": {"containerStatuses": [{"name": "web", "imageID": f"docker-pullable://web@{DIGEST}"}]}}]
+    manifests = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+    findings, _ = scan(manifests, grype_report("registry.example.com/elsewhere:1", [VULNS[0]], digest=DIGEST))
+    assert [(f.resource.kind, f.resource.name) for f in findings] == [("Deployment", "web")]
+    assert "CVE-2024-0001" in findings[0].message

@@ -27,7 +27,14 @@ API_VERSION = "kubeharden.io/v1"
 DOCKERFILE = "Dockerfile"
 IMAGE_CONFIG = "ImageConfig"
 VULNERABILITY_REPORT = "VulnerabilityReport"
-SUPPLY_KINDS = frozenset({DOCKERFILE, IMAGE_CONFIG, VULNERABILITY_REPORT})
+#: The digests a Pod owned by a listed controller runs (the cluster source drops such Pods, sources/cluster.py):
+#: ``{"metadata": {name, namespace}, "owners": [[kind, name], ... up to the top controller],
+#: "running": [[list_name, container, "sha256:…"], ...]}``.
+RUNNING_IMAGES = "RunningImages"
+SUPPLY_KINDS = frozenset({DOCKERFILE, IMAGE_CONFIG, VULNERABILITY_REPORT, RUNNING_IMAGES})
+#: Workload controllers whose Pods run what they declare ("Owners and Dependents").
+CONTROLLER_KINDS = ("CronJob", "Deployment", "StatefulSet", "DaemonSet", "ReplicationController", "Job",
+                    "ReplicaSet")
 
 #: Severities of vulnerability reports, most severe first (CVSS v3 qualitative ratings, which
 #: Trivy, Grype, CycloneDX and SPDX all use; "negligible" is Grype's, "none"/"info" CycloneDX's).
