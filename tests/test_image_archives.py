@@ -164,3 +164,10 @@ def test_a_layout_folder_never_reads_outside_itself(tmp_path):
     (layout / "manifest.json").write_text(json.dumps([{"Config": "../outside.json", "RepoTags": ["x/y:1"]}]))
     [problem] = read(layout)
     assert isinstance(problem, Problem) and "missing or not JSON" in problem.message
+
+
+def test_deeply_nested_archive_json_is_refused_naming_the_archive(tmp_path):
+    # a docker save manifest.json nested far deeper than any manifest (and than Python's recursion limit)
+    path = write_tar(tmp_path / "deep.tar", {"manifest.json": b"[" * 100000 + b"]" * 100000})
+    [problem] = list(image_archive.read(str(path), ReadOptions()))
+    assert isinstance(problem, Problem) and "nests deeper than" in problem.message and problem.file == str(path)

@@ -81,6 +81,25 @@ def test_cyclonedx_fixed_version_from_unaffected_range():
     ('{"hello": "world"}', "unknown vulnerability report format"),
     ('{"SchemaVersion": 2, "Results": []}', "names no image"),
     ('{"bomFormat": "CycloneDX", "specVersion": "1.6", "vulnerabilities": "x"}', "cyclonedx report could not be read"),
+    # Trivy schema 2: Results is an array of results, each with an array Vulnerabilities; anything else is
+    # a malformed report, never "no vulnerabilities"
+    ('{"SchemaVersion": 2, "ArtifactName": "a/b:1", "Results": {"Target": "x", "Vulnerabilities": []}}',
+     "Results is a JSON object, not a list"),
+    ('{"SchemaVersion": 2, "ArtifactName": "a/b:1", "Results": [{"Vulnerabilities": {"0": {}}}]}',
+     "Results[0].Vulnerabilities is a JSON object, not a list"),
+    ('{"SchemaVersion": 2, "ArtifactName": "a/b:1", "Results": [5]}', "Results[0] is a JSON number"),
+    # Grype: matches is an array of match objects
+    ('{"matches": "x", "source": {"target": {"userInput": "a/b:1"}}}', "matches is a JSON string, not a list"),
+    # CycloneDX: metadata.component is an object, affects[].versions an array
+    ('{"bomFormat": "CycloneDX", "metadata": {"component": "x"}, "vulnerabilities": []}',
+     "metadata.component is a JSON string"),
+    ('{"bomFormat": "CycloneDX", "metadata": {"component": {"name": "a/b", "version": "1"}}, "vulnerabilities": '
+     '[{"id": "CVE-1", "affects": [{"ref": "x", "versions": "bad"}]}]}', "versions is a JSON string, not a list"),
+    # SPDX 3 JSON-LD: @graph is an array of elements
+    ('{"@context": "https://spdx.org/rdf/3.0.1/spdx-context.jsonld", "@graph": "x"}', "@graph is a JSON string"),
+    # nested deeper than the YAML and snapshot readers allow (MAX_DEPTH), or than Python's recursion limit
+    ('{"SchemaVersion": 2, "ArtifactName": "a/b:1", "Results": ' + "[" * 150 + "]" * 150 + "}", "nesting deeper than"),
+    ("[" * 100000 + "]" * 100000, "nesting deeper than"),
 ])
 def test_bad_reports_are_problems_naming_the_file(text, message):
     [problem] = list(vuln_report.parse_bytes(text.encode(), "bad.json"))
