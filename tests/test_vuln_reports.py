@@ -286,3 +286,20 @@ def test_a_controller_is_judged_once_by_the_digest_its_pods_run():
     findings, _ = scan(manifests, grype_report("registry.example.com/elsewhere:1", [VULNS[0]], digest=DIGEST))
     assert [(f.resource.kind, f.resource.name) for f in findings] == [("Deployment", "web")]
     assert "CVE-2024-0001" in findings[0].message
+
+
+def test_one_vulnerability_listed_twice_is_counted_once():
+    # Trivy lists a package in each Result (target) it is found in; CycloneDX may list a vulnerability twice
+    report = json.loads(trivy_report(IMAGE, [VULNS[0], VULNS[1]]))
+    report["Results"].append(json.loads(json.dumps(report["Results"][0])) | {"Target": "usr/lib/app (jar)"})
+    [obj] = list(vuln_report.parse_bytes(json.dumps(report).encode(), "r.json"))
+    assert sorted(v["id"] for v in obj.raw["vulnerabilities"]) == ["CVE-2024-0001", "CVE-2024-0002"]
+    findings, _ = scan(deployment("web"), json.dumps(report))
+    assert "1 critical, 1 high vulnerabilities" in findings[0].message
+    bom = {"bomFormat": "CycloneDX", "specVersion": "1.6",
+           "metadata": {"component": {"type": "container", "name": "registry.example.com/web", "version": "1.0"}},
+           "components": [{"bom-ref": "pkg-openssl", "name": "openssl", "version": "3.0.11"}],
+           "vulnerabilities": [{"id": "CVE-2024-0001", "ratings": [{"severity": "critical"}],
+                                "affects": [{"ref": "pkg-openssl"}]}] * 2}
+    [obj] = list(vuln_report.parse_bytes(json.dumps(bom).encode(), "bom.json"))
+    assert len(obj.raw["vulnerabilities"]) == 1

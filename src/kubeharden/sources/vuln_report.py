@@ -87,7 +87,7 @@ def parse_bytes(data: bytes, display: str) -> Iterator[Item]:
         return
     raw = {"apiVersion": API_VERSION, "kind": VULNERABILITY_REPORT, "metadata": {"name": display},
            "format": name, "references": _unique(references), "digests": _unique(d.lower() for d in digests),
-           "vulnerabilities": vulnerabilities}
+           "vulnerabilities": _deduplicated(vulnerabilities)}
     yield K8sObject(raw=raw, ref=ResourceRef(API_VERSION, VULNERABILITY_REPORT, None, display),
                     origin=Provenance(display, None, "vuln-report"))
 
@@ -296,6 +296,24 @@ def _package_version(element: dict[str, Any] | None) -> str:
     if not element:
         return ""
     return as_text(element.get("software_packageVersion")) or as_text(element.get("name"))
+
+
+def _deduplicated(vulnerabilities: list[Vulnerability]) -> list[Vulnerability]:
+    """One entry per vulnerability, package and installed version: Trivy lists a package once per Result
+    (layer, language file) it is found in, and a CycloneDX document may list one twice; the most severe
+    rating and the first fixed version given are kept."""
+    kept: dict[tuple[str, str, str], Vulnerability] = {}
+    for v in vulnerabilities:
+        key = (v["id"], v["package"], v["installed"])
+        old = kept.get(key)
+        if old is None:
+            kept[key] = v
+            continue
+        if VULN_SEVERITIES.index(v["severity"]) < VULN_SEVERITIES.index(old["severity"]):
+            old["severity"] = v["severity"]
+        old["fixed"] = old["fixed"] or v["fixed"]
+        old["title"] = old["title"] or v["title"]
+    return list(kept.values())
 
 
 def _after_at(value: Any) -> str:
