@@ -54,11 +54,22 @@ def root_user_reason(user: str | None) -> str | None:
     if not text:
         return "no USER is set, so the image runs as root (UID 0)"
     name, _, group = text.partition(":")
-    if name in ("root", "0"):
+    if _is_zero(name):  # "00" is UID 0 as well: the runtime parses the number
         return f"the user is {text!r}, root (UID 0)"
-    if group in ("root", "0"):
+    if _is_zero(group):
         return f"the user is {text!r}, whose primary group is 0 (root)"
     return None
+
+
+def _is_zero(part: str) -> bool:
+    return part == "root" or (part.isdigit() and int(part) == 0)
+
+
+def runs_as(user: str | None) -> str:
+    """"runs as root" for a root (or empty) user, "runs with the root group" for a non-root user whose
+    primary group is 0 (root_user_reason says why)."""
+    name = (user or "").strip().partition(":")[0]
+    return "runs with the root group (GID 0)" if name and not _is_zero(name) else "runs as root"
 
 
 def numeric_user(user: str | None) -> int | None:
