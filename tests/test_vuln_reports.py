@@ -303,3 +303,19 @@ def test_one_vulnerability_listed_twice_is_counted_once():
                                 "affects": [{"ref": "pkg-openssl"}]}] * 2}
     [obj] = list(vuln_report.parse_bytes(json.dumps(bom).encode(), "bom.json"))
     assert len(obj.raw["vulnerabilities"]) == 1
+
+
+def test_severity_follows_the_vulnerabilities_and_fail_on_critical_gates(tmp_path, capsys):
+    from kubeharden.model.findings import Severity
+    # CVSS qualitative ratings: a critical vulnerability is a critical finding; high only is high; an image
+    # nobody scanned is unknown, reported below both (medium)
+    findings, _ = scan(deployment("web") + "---\n" + deployment("api", "registry.example.com/api:1") + "---\n"
+                       + deployment("db", "registry.example.com/db:1"), trivy_report(IMAGE, VULNS),
+                       trivy_report("registry.example.com/api:1", [VULNS[1]]))
+    assert {f.resource.name: f.severity for f in findings} == {"web": Severity.CRITICAL, "api": Severity.HIGH,
+                                                               "db": Severity.MEDIUM}
+    (tmp_path / "app.yaml").write_text(deployment("web"))
+    (tmp_path / "trivy.json").write_text(trivy_report(IMAGE, VULNS))
+    code = main(["scan", "--no-config", "-f", "json", "--fail-on", "critical", "--control", "KH-IMG-011",
+                 str(tmp_path / "app.yaml"), "--vuln-report", str(tmp_path / "trivy.json")])
+    assert code == 1 and json.loads(capsys.readouterr().out)["findings"][0]["severity"] == "critical"

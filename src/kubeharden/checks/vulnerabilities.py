@@ -24,6 +24,7 @@ from kubeharden.checks.network import network_of
 from kubeharden.checks.registry import check
 from kubeharden.config import PER_VULNERABILITY_CONTROL
 from kubeharden.model.controls import Violation
+from kubeharden.model.findings import Severity
 from kubeharden.model.inventory import ContainerImage, Inventory, PodRecord
 from kubeharden.model.kinds import DEFAULT_NAMESPACE
 from kubeharden.model.objects import K8sObject, as_dict, as_list
@@ -220,7 +221,8 @@ def _unscanned(pod: PodRecord, c: ContainerImage, reports: int) -> Violation:
     return Violation(f"container {c.name}: no vulnerability report covers its image {c.image} ({reports} "
                      "report(s) given): its vulnerabilities are not known", c.line, container=c.name, obj=pod,
                      path=f"{c.path}.image", remediation="Scan the image with your scanner and give its report "
-                     "(--vuln-report), as the guide asks for every image throughout the pipeline", fix=False)
+                     "(--vuln-report), as the guide asks for every image throughout the pipeline", fix=False,
+                     severity=Severity.MEDIUM)  # unknown, below the known critical and high vulnerabilities
 
 
 def _judge(pod: PodRecord, c: ContainerImage, report: Report, why: str, ctx: Context) -> Violation | None:
@@ -249,6 +251,9 @@ def _judge(pod: PodRecord, c: ContainerImage, report: Report, why: str, ctx: Con
                        "expires": first.expires.isoformat() if first.expires else None}
     return Violation(message, c.line, container=c.name, obj=pod, path=f"{c.path}.image", fix=False,
                      suppression=suppression,
+                     # a critical vulnerability makes a critical finding (--fail-on critical gates on it)
+                     severity=Severity.CRITICAL if any(v["severity"] == "critical" for v in kept or
+                                                       [w for w, _ in waived]) else Severity.HIGH,
                      remediation=f"Rebuild image {c.image} with the fixed versions (or on a patched base image) and "
                                  "roll it out; waive a false positive with an exception naming the vulnerability "
                                  "and the image, with a reason and an expiry")
