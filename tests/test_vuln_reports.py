@@ -319,3 +319,17 @@ def test_severity_follows_the_vulnerabilities_and_fail_on_critical_gates(tmp_pat
     code = main(["scan", "--no-config", "-f", "json", "--fail-on", "critical", "--control", "KH-IMG-011",
                  str(tmp_path / "app.yaml"), "--vuln-report", str(tmp_path / "trivy.json")])
     assert code == 1 and json.loads(capsys.readouterr().out)["findings"][0]["severity"] == "critical"
+
+
+def test_cyclonedx_recommendation_text_is_no_fixed_version():
+    # CycloneDX 1.6: "recommendation" is free text; fixed versions are affects[].versions[] with status unaffected
+    bom = {"bomFormat": "CycloneDX", "specVersion": "1.6",
+           "metadata": {"component": {"type": "container", "name": "registry.example.com/web", "version": "1.0"}},
+           "components": [{"bom-ref": "pkg-openssl", "name": "openssl", "version": "3.0.11"}],
+           "vulnerabilities": [{"id": "CVE-2024-0001", "ratings": [{"severity": "critical"}],
+                                "recommendation": "Upgrade openssl when your vendor ships a patch",
+                                "affects": [{"ref": "pkg-openssl"}]}]}
+    [obj] = list(vuln_report.parse_bytes(json.dumps(bom).encode(), "bom.json"))
+    assert obj.raw["vulnerabilities"][0]["fixed"] == ""
+    findings, _ = scan(deployment("web"), json.dumps(bom))
+    assert "no fixed version yet" in findings[0].message and "fixed in Upgrade" not in findings[0].message

@@ -238,11 +238,12 @@ def _cyclonedx(doc: dict[str, Any]) -> Parsed:
         for affect in _objects(v.get("affects"), f"vulnerabilities[{n}].affects") or [{}]:
             ref = as_text(_scalar(affect.get("ref"), f"vulnerabilities[{n}].affects[].ref"))
             package = packages.get(ref, {})
+            # only versions are fixed versions; "recommendation" is free text (CycloneDX 1.6, vulnerabilities)
             fixed = [as_text(x.get("version")) for x in _objects(affect.get("versions"),
                                                                  f"vulnerabilities[{n}].affects[].versions")
                      if x.get("status") == "unaffected" and x.get("version")]
             found.append(_vuln(v.get("id"), ratings[0] if ratings else None, package.get("name") or ref,
-                               package.get("version"), ", ".join(fixed) or v.get("recommendation"),
+                               package.get("version"), ", ".join(fixed),
                                v.get("description")))
     return references, digests, found
 
