@@ -102,5 +102,5 @@ def proposal(finding: Finding, fix: Fix) -> str:
         where = f"{trace.patch_file}:{trace.patch_line}" if trace.patch_line else trace.patch_file
         return f"{what}: in the patch at {where}"
     source = finding.file or trace.template or trace.input
-    where = f"{source}:{finding.line}" if finding.line and source == finding.file else source
-    return f"{what}: in {where}"
+    at = f"{source}:{finding.line}" if finding.line and source == finding.file else source
+    return f"{what}: in {at}"
