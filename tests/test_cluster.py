@@ -445,3 +445,27 @@ def test_kubectl_runs_the_plugin_which_reads_the_current_context(double):
                            "--control", "KH-CLU-003"], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     assert failing(json.loads(done.stdout), "KH-CLU-003") == ["kube-flannel-ds"]
+
+
+def test_the_digest_an_owned_pod_runs_is_judged_for_its_workload(tmp_path, capsys):
+    # the Pod is dropped as owned by the Deployment's ReplicaSet, but the digest its status names
+    # (ContainerStatus imageID) is the image the workload runs
+    objs = small_cluster()
+    digest = "sha256:" + "d" * 64
+    for o in objs:
+        if o.get("kind") == "Pod" and o["metadata"]["name"] == "web-6d5f8b7c9-x2kqp":
+            o["status"] = {"containerStatuses": [{"name": "web", "imageID": f"registry.example.com/shop/web@{digest}"}]}
+    report = tmp_path / "trivy.json"
+    report.write_text(json.dumps({
+        "SchemaVersion": 2, "ArtifactName": f"registry.example.com/other@{digest}", "ArtifactType": "container_image",
+        "Metadata": {"RepoDigests": [f"registry.example.com/other@{digest}"]},
+        "Results": [{"Target": "x", "Vulnerabilities": [{"VulnerabilityID": "CVE-2024-9999", "PkgName": "openssl",
+                                                         "InstalledVersion": "1", "FixedVersion": "2",
+                                                         "Severity": "CRITICAL"}]}]}))
+    started = start(tmp_path, objs)
+    try:
+        _, out = scan_json(capsys, started.kubeconfig, "--control", "KH-IMG-011", "--vuln-report", str(report))
+    finally:
+        started.stop()
+    web = [f for f in out["findings"] if f["resource"]["name"] == "web" and f["status"] == "fail"]
+    assert len(web) == 1 and web[0]["resource"]["kind"] == "Deployment" and "CVE-2024-9999" in web[0]["message"]

@@ -192,3 +192,29 @@ def test_here_documents_are_not_instructions(tmp_path, capsys):
         CONF
         """)
     assert found(scan_json(capsys, "--control", "KH-IMG-005", str(path)), "KH-IMG-005") == []
+
+
+@pytest.mark.parametrize("user, expected", [
+    # USER takes a UID; "00" is the number 0 (Dockerfile reference, USER)
+    ("00", "the image runs as root: the user is '00', root (UID 0)"),
+    ("0:0", "the image runs as root"),
+    # a non-root UID with group 0 is the root group, not the root user
+    ("1000:0", "the image runs with the root group (GID 0): the user is '1000:0', whose primary group is 0"),
+    ("1000:00", "the image runs with the root group (GID 0)"),
+])
+def test_root_uid_and_root_group(tmp_path, capsys, user, expected):
+    write(tmp_path / "Dockerfile", f"FROM {PINNED}\nUSER {user}\n")
+    [(_, line, message)] = found(scan_json(capsys, "--control", "KH-IMG-005", str(tmp_path)), "KH-IMG-005")
+    assert line == 2 and message.startswith(expected)
+
+
+def test_bare_arg_in_a_stage_takes_the_global_default(tmp_path, capsys):
+    # Dockerfile reference, "Understand how ARG and FROM interact": "To use the default value of an ARG declared
+    # before the first FROM use an ARG instruction without a value inside of a build stage"
+    write(tmp_path / "Dockerfile", f"ARG UID=0\nFROM {PINNED}\nARG UID\nUSER $UID\n")
+    [(_, line, message)] = found(scan_json(capsys, "--control", "KH-IMG-005", str(tmp_path)), "KH-IMG-005")
+    assert line == 4 and "the user is '0', root (UID 0)" in message
+    # a default given in the stage is its own, whatever the global one
+    write(tmp_path / "Dockerfile", f"ARG UID=1000\nFROM {PINNED}\nARG UID=0\nUSER $UID\n")
+    [(_, _, message)] = found(scan_json(capsys, "--control", "KH-IMG-005", str(tmp_path)), "KH-IMG-005")
+    assert "the user is '0'" in message

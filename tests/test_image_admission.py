@@ -146,3 +146,69 @@ def test_sigstore_policy_covers_opted_in_namespaces(mode, expected):
 def test_namespaces_without_workloads_are_not_reported():
     findings, _ = scan("apiVersion: v1\nkind: Namespace\nmetadata: {name: empty}\n", only=["KH-IMG-012"])
     assert findings == []
+
+
+def test_policies_whose_words_only_contain_image_words_do_not_count():
+    # Kyverno "require labels" (kyverno.io sample policy): a label "stage" ("tag" inside) on Pods;
+    # Gatekeeper K8sRequiredLabels (gatekeeper-library): a parameter "message" naming a "report"
+    labels = """\
+        apiVersion: kyverno.io/v1
+        kind: ClusterPolicy
+        metadata: {name: require-labels}
+        spec:
+          validationFailureAction: Enforce
+          rules:
+            - name: check-stage
+              match: {any: [{resources: {kinds: [Pod]}}]}
+              validate:
+                message: "label 'stage' is required, see the report"
+                pattern: {metadata: {labels: {stage: "?*", repository-owner: "?*"}}}
+        ---
+        apiVersion: constraints.gatekeeper.sh/v1beta1
+        kind: K8sRequiredLabels
+        metadata: {name: owner}
+        spec:
+          match: {kinds: [{apiGroups: [""], kinds: [Pod]}]}
+          parameters: {message: "pods need a stage label for the report", labels: [{key: stage}]}
+        """
+    assert uncovered(textwrap.dedent(labels)) == ["namespace lab", "namespace shop"]
+
+
+def test_a_pattern_on_the_image_field_counts():
+    registries = """\
+        apiVersion: kyverno.io/v1
+        kind: ClusterPolicy
+        metadata: {name: restrict-registries}
+        spec:
+          validationFailureAction: Enforce
+          rules:
+            - name: registries
+              match: {any: [{resources: {kinds: [Pod]}}]}
+              validate:
+                message: "unknown registry"
+                pattern: {spec: {containers: [{image: "registry.example.com/*"}]}}
+        """
+    assert uncovered(textwrap.dedent(registries)) == []
+
+
+def test_kyverno_audit_override_for_a_namespace_does_not_enforce_there():
+    # validationFailureActionOverrides: "Audit" for the namespaces named (kyverno.io, policy settings)
+    policy = KYVERNO.replace("ACTION", "Enforce").replace("NAMESPACES", '"*"').replace(
+        "  rules:", "  validationFailureActionOverrides: [{action: Audit, namespaces: [lab]}]\n  rules:")
+    assert uncovered(policy) == ["namespace lab"]
+
+
+def test_vap_about_image_pull_policy_or_subresources_only_does_not_count():
+    pull = VAP.replace("c.image.startsWith('registry.example.com/')", "c.imagePullPolicy == 'Always'")
+    assert uncovered(pull.replace("ACTIONS", "[Deny]")) == ["namespace lab", "namespace shop"]
+    # pods/ephemeralcontainers (UPDATE) and pods/exec are subresources: a Pod's CREATE is not admitted by them
+    eph = VAP.replace("operations: [CREATE], resources: [pods]", "operations: [CREATE, UPDATE], "
+                      "resources: [pods/ephemeralcontainers, pods/exec]")
+    assert uncovered(eph.replace("ACTIONS", "[Deny]")) == ["namespace lab", "namespace shop"]
+
+
+def test_gatekeeper_label_selector_covers_only_the_workloads_it_selects():
+    # match.labelSelector: only objects with these labels are checked (Gatekeeper "The match field")
+    selected = GATEKEEPER.replace("ACTION", "deny").replace(
+        "    excludedNamespaces: [lab]", "    excludedNamespaces: [lab]\n    labelSelector: {matchLabels: {checked: 'yes'}}")
+    assert uncovered(selected) == ["namespace lab", "namespace shop"]

@@ -164,3 +164,20 @@ def test_a_layout_folder_never_reads_outside_itself(tmp_path):
     (layout / "manifest.json").write_text(json.dumps([{"Config": "../outside.json", "RepoTags": ["x/y:1"]}]))
     [problem] = read(layout)
     assert isinstance(problem, Problem) and "missing or not JSON" in problem.message
+
+
+def test_deeply_nested_archive_json_is_refused_naming_the_archive(tmp_path):
+    # a docker save manifest.json nested far deeper than any manifest (and than Python's recursion limit)
+    path = write_tar(tmp_path / "deep.tar", {"manifest.json": b"[" * 100000 + b"]" * 100000})
+    [problem] = list(image_archive.read(str(path), ReadOptions()))
+    assert isinstance(problem, Problem) and "nests deeper than" in problem.message and problem.file == str(path)
+
+
+def test_a_gzip_compressed_archive_goes_to_the_image_archive_source(tmp_path):
+    # `docker save IMAGE | gzip > x.tar.gz` is a docker save archive, compressed (Docker CLI reference,
+    # docker image save); given with --image-archive it is not a snapshot, whatever its name ends with
+    from kubeharden.sources.registry import option_input, source_for, SOURCES
+    source = next(s for s in SOURCES if s.name == "image-archive")
+    assert source_for(option_input(source, str(tmp_path / "web.tar.gz"))).name == "image-archive"
+    vulns = next(s for s in SOURCES if s.name == "vuln-report")
+    assert source_for(option_input(vulns, str(tmp_path / "trivy.json.gz"))).name == "vuln-report"

@@ -81,6 +81,25 @@ def test_cyclonedx_fixed_version_from_unaffected_range():
     ('{"hello": "world"}', "unknown vulnerability report format"),
     ('{"SchemaVersion": 2, "Results": []}', "names no image"),
     ('{"bomFormat": "CycloneDX", "specVersion": "1.6", "vulnerabilities": "x"}', "cyclonedx report could not be read"),
+    # Trivy schema 2: Results is an array of results, each with an array Vulnerabilities; anything else is
+    # a malformed report, never "no vulnerabilities"
+    ('{"SchemaVersion": 2, "ArtifactName": "a/b:1", "Results": {"Target": "x", "Vulnerabilities": []}}',
+     "Results is a JSON object, not a list"),
+    ('{"SchemaVersion": 2, "ArtifactName": "a/b:1", "Results": [{"Vulnerabilities": {"0": {}}}]}',
+     "Results[0].Vulnerabilities is a JSON object, not a list"),
+    ('{"SchemaVersion": 2, "ArtifactName": "a/b:1", "Results": [5]}', "Results[0] is a JSON number"),
+    # Grype: matches is an array of match objects
+    ('{"matches": "x", "source": {"target": {"userInput": "a/b:1"}}}', "matches is a JSON string, not a list"),
+    # CycloneDX: metadata.component is an object, affects[].versions an array
+    ('{"bomFormat": "CycloneDX", "metadata": {"component": "x"}, "vulnerabilities": []}',
+     "metadata.component is a JSON string"),
+    ('{"bomFormat": "CycloneDX", "metadata": {"component": {"name": "a/b", "version": "1"}}, "vulnerabilities": '
+     '[{"id": "CVE-1", "affects": [{"ref": "x", "versions": "bad"}]}]}', "versions is a JSON string, not a list"),
+    # SPDX 3 JSON-LD: @graph is an array of elements
+    ('{"@context": "https://spdx.org/rdf/3.0.1/spdx-context.jsonld", "@graph": "x"}', "@graph is a JSON string"),
+    # nested deeper than the YAML and snapshot readers allow (MAX_DEPTH), or than Python's recursion limit
+    ('{"SchemaVersion": 2, "ArtifactName": "a/b:1", "Results": ' + "[" * 150 + "]" * 150 + "}", "nesting deeper than"),
+    ("[" * 100000 + "]" * 100000, "nesting deeper than"),
 ])
 def test_bad_reports_are_problems_naming_the_file(text, message):
     [problem] = list(vuln_report.parse_bytes(text.encode(), "bad.json"))
@@ -245,3 +264,72 @@ def test_a_report_of_another_build_under_the_same_tag_is_not_joined():
     assert "no vulnerability report covers its image" in findings[0].message
     findings, _ = scan(deployment("web", f"{IMAGE}@{DIGEST}"), trivy_report(IMAGE, VULNS, digests=(DIGEST,)))
     assert "CVE-2024-0001" in findings[0].message
+
+
+def test_a_controller_is_judged_once_by_the_digest_its_pods_run():
+    # a List as `kubectl get deploy,rs,pod -o json` writes it: the Pod's ownerReference names the ReplicaSet,
+    # the ReplicaSet's names the Deployment (controller: true; "Owners and Dependents"); the Pod's status
+    # says which digest the node runs (ContainerStatus imageID)
+    items = [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
+         "spec": {"template": {"spec": {"containers": [{"name": "web", "image": "web:moving"}]}}}},
+        {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {
+            "name": "web-abc", "namespace": "shop", "ownerReferences": [
+                {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "d1", "controller": True}]},
+         "spec": {"template": {"spec": {"containers": [{"name": "web", "image": "web:moving"}]}}}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": "web-abc-x", "namespace": "shop", "ownerReferences": [
+                {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-abc", "uid": "r1", "controller": True}]},
+         "spec": {"containers": [{"name": "web", "image": "web:moving"}]},
+         "status": {"containerStatuses": [{"name": "web", "imageID": f"docker-pullable://web@{DIGEST}"}]}}]
+    manifests = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+    findings, _ = scan(manifests, grype_report("registry.example.com/elsewhere:1", [VULNS[0]], digest=DIGEST))
+    assert [(f.resource.kind, f.resource.name) for f in findings] == [("Deployment", "web")]
+    assert "CVE-2024-0001" in findings[0].message
+
+
+def test_one_vulnerability_listed_twice_is_counted_once():
+    # Trivy lists a package in each Result (target) it is found in; CycloneDX may list a vulnerability twice
+    report = json.loads(trivy_report(IMAGE, [VULNS[0], VULNS[1]]))
+    report["Results"].append(json.loads(json.dumps(report["Results"][0])) | {"Target": "usr/lib/app (jar)"})
+    [obj] = list(vuln_report.parse_bytes(json.dumps(report).encode(), "r.json"))
+    assert sorted(v["id"] for v in obj.raw["vulnerabilities"]) == ["CVE-2024-0001", "CVE-2024-0002"]
+    findings, _ = scan(deployment("web"), json.dumps(report))
+    assert "1 critical, 1 high vulnerabilities" in findings[0].message
+    bom = {"bomFormat": "CycloneDX", "specVersion": "1.6",
+           "metadata": {"component": {"type": "container", "name": "registry.example.com/web", "version": "1.0"}},
+           "components": [{"bom-ref": "pkg-openssl", "name": "openssl", "version": "3.0.11"}],
+           "vulnerabilities": [{"id": "CVE-2024-0001", "ratings": [{"severity": "critical"}],
+                                "affects": [{"ref": "pkg-openssl"}]}] * 2}
+    [obj] = list(vuln_report.parse_bytes(json.dumps(bom).encode(), "bom.json"))
+    assert len(obj.raw["vulnerabilities"]) == 1
+
+
+def test_severity_follows_the_vulnerabilities_and_fail_on_critical_gates(tmp_path, capsys):
+    from kubeharden.model.findings import Severity
+    # CVSS qualitative ratings: a critical vulnerability is a critical finding; high only is high; an image
+    # nobody scanned is unknown, reported below both (medium)
+    findings, _ = scan(deployment("web") + "---\n" + deployment("api", "registry.example.com/api:1") + "---\n"
+                       + deployment("db", "registry.example.com/db:1"), trivy_report(IMAGE, VULNS),
+                       trivy_report("registry.example.com/api:1", [VULNS[1]]))
+    assert {f.resource.name: f.severity for f in findings} == {"web": Severity.CRITICAL, "api": Severity.HIGH,
+                                                               "db": Severity.MEDIUM}
+    (tmp_path / "app.yaml").write_text(deployment("web"))
+    (tmp_path / "trivy.json").write_text(trivy_report(IMAGE, VULNS))
+    code = main(["scan", "--no-config", "-f", "json", "--fail-on", "critical", "--control", "KH-IMG-011",
+                 str(tmp_path / "app.yaml"), "--vuln-report", str(tmp_path / "trivy.json")])
+    assert code == 1 and json.loads(capsys.readouterr().out)["findings"][0]["severity"] == "critical"
+
+
+def test_cyclonedx_recommendation_text_is_no_fixed_version():
+    # CycloneDX 1.6: "recommendation" is free text; fixed versions are affects[].versions[] with status unaffected
+    bom = {"bomFormat": "CycloneDX", "specVersion": "1.6",
+           "metadata": {"component": {"type": "container", "name": "registry.example.com/web", "version": "1.0"}},
+           "components": [{"bom-ref": "pkg-openssl", "name": "openssl", "version": "3.0.11"}],
+           "vulnerabilities": [{"id": "CVE-2024-0001", "ratings": [{"severity": "critical"}],
+                                "recommendation": "Upgrade openssl when your vendor ships a patch",
+                                "affects": [{"ref": "pkg-openssl"}]}]}
+    [obj] = list(vuln_report.parse_bytes(json.dumps(bom).encode(), "bom.json"))
+    assert obj.raw["vulnerabilities"][0]["fixed"] == ""
+    findings, _ = scan(deployment("web"), json.dumps(bom))
+    assert "no fixed version yet" in findings[0].message and "fixed in Upgrade" not in findings[0].message

@@ -22,6 +22,7 @@ the finding says which were found and why they do not count.
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,26 +41,56 @@ SIGSTORE_INCLUDE = "policy.sigstore.dev/include"
 POD_KINDS = {"pods", "pod", "deployments", "deployment", "statefulsets", "statefulset", "daemonsets", "daemonset",
              "replicasets", "replicaset", "jobs", "job", "cronjobs", "cronjob", "replicationcontrollers",
              "replicationcontroller", "*"}
-_IMAGE_WORDS = ("image", "repo", "registry", "registries", "digest", "tag")
+#: An image field in a CEL expression or a JMESPath/Kyverno variable (``c.image``, ``element.image``,
+#: ``images.containers``), never ``imagePullPolicy`` nor words that merely contain the letters.
+_IMAGE_FIELD = re.compile(r"(?<![A-Za-z0-9_])images?(?![A-Za-z0-9_-])")
+#: Words of a Gatekeeper constraint kind or parameter name (CamelCase split) that are about images.
+_IMAGE_WORDS = frozenset({"image", "images", "repo", "repos", "repository", "repositories", "registry",
+                          "registries", "tag", "tags", "digest", "digests"})
+#: Kyverno pattern anchors around a key: ``=(image)``, ``X(image)``, ``^(image)``, ``+(image)``, ``<(image)``.
+_ANCHOR = re.compile(r"^[=X^+<]?\((.*)\)$")
 
 
 def _group(obj: K8sObject) -> str:
     return obj.ref.api_version.rpartition("/")[0]
 
 
-def _about_images(value: Any) -> bool:
-    """Whether a policy's text (keys and string values, nested; each container read once) names images."""
+def _words(name: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+", name)}
+
+
+def _references_image(value: Any, skip: frozenset[str] = frozenset({"message", "messageExpression"})) -> bool:
+    """Whether a policy's expressions (CEL, JMESPath variables) or pattern keys read an image field: a key
+    ``image`` (Kyverno patterns, anchors stripped) or ``imageReferences``, or a string with ``image`` as a whole
+    field name; messages are skipped (they describe, they do not check)."""
     stack, seen = [value], set()
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            lower = item.lower()
-            if any(word in lower for word in _IMAGE_WORDS):
+            if _IMAGE_FIELD.search(item):
                 return True
-        elif isinstance(item, (dict, list)) and id(item) not in seen:
+        elif isinstance(item, dict) and id(item) not in seen:
             seen.add(id(item))
-            stack.extend([str(k) for k in item] + list(item.values()) if isinstance(item, dict) else item)
+            for k, v in item.items():
+                key = str(k)
+                if key in skip:
+                    continue
+                m = _ANCHOR.match(key)
+                if (m.group(1) if m else key) in ("image", "imageReferences"):
+                    return True
+                stack.append(v)
+        elif isinstance(item, list) and id(item) not in seen:
+            seen.add(id(item))
+            stack.extend(item)
     return False
+
+
+def _gatekeeper_about_images(kind: str, parameters: Any) -> bool:
+    """A Gatekeeper constraint about images: its kind (K8sAllowedRepos, K8sDisallowedTags, K8sImageDigests)
+    or a parameter name (``repos``, ``allowedRegistries``, ``exemptImages``) made of image words."""
+    if _words(kind) & _IMAGE_WORDS:
+        return True
+    return any(_words(str(k)) & _IMAGE_WORDS for k in as_dict(parameters))
 
 
 def _selects(raw: Any, labels: dict[str, str]) -> bool:
@@ -77,6 +108,10 @@ class Coverage:
 
     def __init__(self, inventory: Inventory) -> None:
         self.namespace_labels = {o.name: {**o.labels, NAME_LABEL: o.name} for o in inventory.of_kind("Namespace")}
+        #: the labels of each namespace's workloads' pods (a Gatekeeper labelSelector checks only some)
+        self.pod_labels: dict[str, list[dict[str, str]]] = {}
+        for pod in inventory.pods:
+            self.pod_labels.setdefault(pod.namespace or DEFAULT_NAMESPACE, []).append(pod.labels)
         #: (policy label, predicate namespace -> bool)
         self.enforcing: list[tuple[str, Any]] = []
         #: policies about images that block nothing, with why
@@ -99,7 +134,8 @@ class Coverage:
                     if _group(o) == "admissionregistration.k8s.io"}
         for name, policy in policies.items():
             spec = as_dict(policy.raw.get("spec"))
-            if not _about_images(spec.get("validations")) or not _rules_cover_pods(
+            if not _references_image([as_dict(v).get("expression") for v in as_list(spec.get("validations"))]) \
+                    or not _rules_cover_pods(
                     as_dict(spec.get("matchConstraints")).get("resourceRules")):
                 continue
             own = as_dict(spec.get("matchConstraints")).get("namespaceSelector")
@@ -128,21 +164,30 @@ class Coverage:
             for rule in as_list(spec.get("rules")):
                 rule = as_dict(rule)
                 label = f"Kyverno {policy.kind} {policy.name} rule {rule.get('name')}"
+                validate = as_dict(rule.get("validate"))
                 if "verifyImages" in rule:
                     actions = [str(as_dict(v).get("failureAction") or default_action).lower()
                                for v in as_list(rule.get("verifyImages"))]
-                elif "validate" in rule and _about_images(rule.get("validate")):
-                    actions = [str(as_dict(rule.get("validate")).get("failureAction") or default_action).lower()]
+                elif "validate" in rule and _references_image(validate):
+                    actions = [str(validate.get("failureAction") or default_action).lower()]
                 else:
                     continue
                 if not _kyverno_matches_pods(rule):
                     continue
-                if "enforce" not in actions:
+                # validationFailureActionOverrides (policy) / failureActionOverrides (rule): an action per namespace
+                overrides = [as_dict(o) for o in as_list(validate.get("failureActionOverrides"))
+                             or as_list(spec.get("validationFailureActionOverrides"))]
+                enforced = "enforce" in actions
+                if not enforced and not any(str(o.get("action")).lower() == "enforce" for o in overrides):
                     self.not_enforcing.append(f"{label}: failure action Audit, which blocks nothing")
                     continue
+                if any(str(o.get("action")).lower() == "audit" for o in overrides):
+                    self.not_enforcing.append(f"{label}: failure action Audit in the namespaces its "
+                                              "validationFailureActionOverrides name")
                 own = policy.namespace if policy.kind == "Policy" else None
-                self.enforcing.append((label, lambda ns, r=rule, o=own: (o is None or ns == o)
-                                       and _kyverno_namespace(r, ns, self.labels(ns))))
+                self.enforcing.append((label, lambda ns, r=rule, o=own, e=enforced, ov=overrides: (o is None or ns == o)
+                                       and _kyverno_namespace(r, ns, self.labels(ns))
+                                       and _kyverno_action(e, ov, ns, self.labels(ns))))
 
     # -- Sigstore policy-controller ---------------------------------------------------------------
 
@@ -164,7 +209,7 @@ class Coverage:
                 if _group(constraint) != GATEKEEPER_CONSTRAINTS:
                     continue
                 spec = as_dict(constraint.raw.get("spec"))
-                if not (_about_images(constraint.kind) or _about_images(spec.get("parameters"))):
+                if not _gatekeeper_about_images(constraint.kind, spec.get("parameters")):
                     continue
                 match = as_dict(spec.get("match"))
                 kinds = [k for entry in as_list(match.get("kinds")) for k in as_list(as_dict(entry).get("kinds"))]
@@ -175,13 +220,19 @@ class Coverage:
                 if action != "deny":
                     self.not_enforcing.append(f"{label}: enforcementAction {action}, which blocks nothing")
                     continue
+                selector = match.get("labelSelector")
+                if selector:  # only objects with these labels are checked: every workload of the namespace must be
+                    self.enforcing.append((label, lambda ns, m=match, s=selector: _gatekeeper_namespace(
+                        m, ns, self.labels(ns)) and all(_selects(s, pod) for pod in self.pod_labels.get(ns, [{}]))))
+                    continue
                 self.enforcing.append((label, lambda ns, m=match: _gatekeeper_namespace(m, ns, self.labels(ns))))
 
 
 def _rules_cover_pods(rules: Any) -> bool:
     for rule in as_list(rules):
         rule = as_dict(rule)
-        if {str(r).split("/")[0] for r in as_list(rule.get("resources"))} & POD_KINDS and \
+        # "pods/ephemeralcontainers", "pods/exec" are subresources: they do not admit a Pod's creation
+        if ({str(r) for r in as_list(rule.get("resources"))} & (POD_KINDS | {"*/*"})) and \
                 {"CREATE", "*"} & {str(o) for o in as_list(rule.get("operations"))}:
             return True
     return False
@@ -212,6 +263,22 @@ def _kyverno_namespace(rule: dict[str, Any], namespace: str, labels: dict[str, s
     excluded = any((r.get("namespaces") or r.get("namespaceSelector")) and selects(r)
                    for r in _kyverno_resources(rule.get("exclude")))
     return matched and not excluded
+
+
+def _kyverno_action(enforced: bool, overrides: list[dict[str, Any]], namespace: str, labels: dict[str, str]) -> bool:
+    """Whether Kyverno enforces in ``namespace``: the first override whose ``namespaces`` (wildcards) or
+    ``namespaceSelector`` selects it decides, else the rule's action (kyverno.io, policy settings)."""
+    for o in overrides:
+        names = [str(n) for n in as_list(o.get("namespaces"))]
+        selector = o.get("namespaceSelector")
+        if not names and not selector:
+            continue
+        if names and not any(fnmatch.fnmatchcase(namespace, n) for n in names):
+            continue
+        if selector and not _selects(selector, labels):
+            continue
+        return str(o.get("action")).lower() == "enforce"
+    return enforced
 
 
 def _gatekeeper_namespace(match: dict[str, Any], namespace: str, labels: dict[str, str]) -> bool:

@@ -24,7 +24,7 @@ from kubeharden.model.controls import Violation
 from kubeharden.model.images import parse_image, registry_allowed
 from kubeharden.model.inventory import ContainerImage, Inventory, PodRecord
 from kubeharden.model.objects import K8sObject, as_list
-from kubeharden.model.supply import DOCKERFILE, IMAGE_CONFIG, image_keys, root_user_reason
+from kubeharden.model.supply import DOCKERFILE, IMAGE_CONFIG, image_keys, root_user_reason, runs_as
 from kubeharden.sources.dockerfile import declared, split_flags, substitute
 
 _GIT_COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -83,7 +83,8 @@ def image_runs_as_root(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
     if obj.kind == IMAGE_CONFIG:
         reason = root_user_reason(str(obj.raw.get("user") or ""))
         if reason:
-            yield Violation(f"image {obj.name} runs as root: {reason} (config.User of its configuration)", None)
+            yield Violation(f"image {obj.name} {runs_as(str(obj.raw.get('user') or ''))}: {reason} (config.User of "
+                            "its configuration)", None)
         return
     user = dockerfile_user(obj)
     if user.user is None:
@@ -93,7 +94,7 @@ def image_runs_as_root(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
         yield Violation(f"USER {user.user} is only known at build time (a build argument): the image's user "
                         "cannot be judged here; give USER a literal non-root UID", user.line)
     elif reason := user.root_reason():
-        yield Violation(f"the image runs as root: {reason} (the final stage's USER)", user.line)
+        yield Violation(f"the image {runs_as(user.user)}: {reason} (the final stage's USER)", user.line)
 
 
 def _external_bases(obj: K8sObject) -> Iterator[dict[str, Any]]:
@@ -300,6 +301,6 @@ def _user_of(c: ContainerImage, users: dict[str, ImageUser], dockerfiles: list[K
 
 
 def _root_violation(pod: PodRecord, c: ContainerImage, user: ImageUser, reason: str) -> Violation:
-    return Violation(f"container {c.name} runs as root because the pod sets no runAsUser, so the user of image "
+    return Violation(f"container {c.name} {runs_as(user.user)} because the pod sets no runAsUser, so the user of image "
                      f"{c.image} applies ({user.where}): {reason}", c.line, container=c.name, obj=pod,
                      path=f"{c.path}.securityContext.runAsUser")

@@ -13,7 +13,7 @@ an expiry (docs/supply-chain.md).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kubeharden.analysis.external import block_internet_open
@@ -24,10 +24,11 @@ from kubeharden.checks.network import network_of
 from kubeharden.checks.registry import check
 from kubeharden.config import PER_VULNERABILITY_CONTROL
 from kubeharden.model.controls import Violation
+from kubeharden.model.findings import Severity
 from kubeharden.model.inventory import ContainerImage, Inventory, PodRecord
 from kubeharden.model.kinds import DEFAULT_NAMESPACE
 from kubeharden.model.objects import K8sObject, as_dict, as_list
-from kubeharden.model.supply import VULN_SEVERITIES, VULNERABILITY_REPORT, image_keys
+from kubeharden.model.supply import RUNNING_IMAGES, VULN_SEVERITIES, VULNERABILITY_REPORT, image_keys
 
 CONTROL = PER_VULNERABILITY_CONTROL
 #: The severities reported; lower ones are read but not reported (the guide's "critical" findings).
@@ -96,6 +97,59 @@ def report_for(c: ContainerImage, index: dict[str, Report]) -> Report | None:
     return None
 
 
+def running_digests(inventory: Inventory) -> tuple[set[int], dict[tuple[int, str, str], set[str]]]:
+    """The pod records owned by another record (a Deployment's ReplicaSet and Pods in a snapshot) and, per
+    top controller's container (``(id(record), list_name, name)``), the digests its Pods run: from owned Pod
+    records' status and from the cluster source's RunningImages objects ("Owners and Dependents")."""
+    records = {(p.ref.kind, p.namespace, p.ref.name): p for p in inventory.pods}
+    owned: set[int] = set()
+    running: dict[tuple[int, str, str], set[str]] = {}
+
+    def top(namespace: str | None, chain: list[tuple[str, str]]) -> PodRecord | None:
+        found = None
+        seen = 0
+        while chain and seen < 16:
+            seen += 1
+            kind, name = chain[-1]
+            record = records.get((kind, namespace, name))
+            if record is None:
+                break
+            found = record
+            if record.owner is None:
+                break
+            chain = [*chain, record.owner]
+        return found
+
+    for p in inventory.pods:
+        if p.owner is None or (root := top(p.namespace, [p.owner])) is None:
+            continue
+        owned.add(id(p))
+        for c in p.images:
+            if c.image_id:
+                running.setdefault((id(root), c.list_name, c.name), set()).add(c.image_id)
+    for obj in inventory.of_kind(RUNNING_IMAGES):
+        chain = [(str(k), str(n)) for k, n in (o for o in as_list(obj.raw.get("owners")) if
+                                               isinstance(o, list) and len(o) == 2)]
+        root = next((r for k, n in reversed(chain) if (r := records.get((k, obj.namespace, n))) is not None), None)
+        if root is None:
+            continue
+        for entry in as_list(obj.raw.get("running")):
+            if isinstance(entry, list) and len(entry) == 3:
+                running.setdefault((id(root), str(entry[0]), str(entry[1])), set()).add(str(entry[2]).lower())
+    return owned, running
+
+
+def _worst(c: ContainerImage, digests: set[str], index: dict[str, Report]) -> Report | None:
+    """The report of the image ``c`` runs; with the digests its Pods run, the one with the most critical and
+    high vulnerabilities among theirs (a digest no report covers leaves it unscanned only when none is)."""
+    if not digests:
+        return report_for(c, index)
+    reports = [r for d in sorted(digests) if (r := report_for(replace(c, image_id=d), index)) is not None]
+    if not reports:
+        return None
+    return max(reports, key=lambda r: (r.critical, len(r.serious)))
+
+
 def exposure(inventory: Inventory, ctx: Context) -> dict[int, tuple[int, str]]:
     """Each pod record's (rank, why) by ``id(record)``: INTERNET through an ingress route or a
     LoadBalancer/NodePort Service its ingress policies admit the internet to, CLUSTER when no
@@ -145,12 +199,15 @@ def vulnerable_images(inventory: Inventory, ctx: Context) -> Iterator[Violation]
     ranks = exposure(inventory, ctx)
     found: list[tuple[tuple[Any, ...], Violation]] = []
     critical = {id(r): r.critical for r in index.values()}
+    owned, running = running_digests(inventory)
     for pod in inventory.pods:
+        if id(pod) in owned:
+            continue  # judged through its controller, with the digests it runs
         rank, why = ranks.get(id(pod), (RESTRICTED, "exposure unknown"))
         for c in pod.images:
             if not c.image:
                 continue
-            report = report_for(c, index)
+            report = _worst(c, running.get((id(pod), c.list_name, c.name), set()), index)
             violation = _judge(pod, c, report, why, ctx) if report is not None else _unscanned(pod, c, len(
                 inventory.of_kind(VULNERABILITY_REPORT)))
             if violation is not None:
@@ -164,7 +221,8 @@ def _unscanned(pod: PodRecord, c: ContainerImage, reports: int) -> Violation:
     return Violation(f"container {c.name}: no vulnerability report covers its image {c.image} ({reports} "
                      "report(s) given): its vulnerabilities are not known", c.line, container=c.name, obj=pod,
                      path=f"{c.path}.image", remediation="Scan the image with your scanner and give its report "
-                     "(--vuln-report), as the guide asks for every image throughout the pipeline", fix=False)
+                     "(--vuln-report), as the guide asks for every image throughout the pipeline", fix=False,
+                     severity=Severity.MEDIUM)  # unknown, below the known critical and high vulnerabilities
 
 
 def _judge(pod: PodRecord, c: ContainerImage, report: Report, why: str, ctx: Context) -> Violation | None:
@@ -193,6 +251,9 @@ def _judge(pod: PodRecord, c: ContainerImage, report: Report, why: str, ctx: Con
                        "expires": first.expires.isoformat() if first.expires else None}
     return Violation(message, c.line, container=c.name, obj=pod, path=f"{c.path}.image", fix=False,
                      suppression=suppression,
+                     # a critical vulnerability makes a critical finding (--fail-on critical gates on it)
+                     severity=Severity.CRITICAL if any(v["severity"] == "critical" for v in kept or
+                                                       [w for w, _ in waived]) else Severity.HIGH,
                      remediation=f"Rebuild image {c.image} with the fixed versions (or on a patched base image) and "
                                  "roll it out; waive a false positive with an exception naming the vulnerability "
                                  "and the image, with a reason and an expiry")

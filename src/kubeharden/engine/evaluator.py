@@ -328,7 +328,7 @@ class Evaluator:
         path = v.path if v.path is not None else unit_path
         fix = v.fix if isinstance(v.fix, Fix) else (
             control.fix.resolve(path, unit_path) if control.fix is not None and v.fix is not False else None)
-        severity = self.config.severity_overrides.get(control.id, control.severity)
+        severity = self.config.severity_overrides.get(control.id, v.severity or control.severity)
         line = v.line if v.line is not None else obj.origin.line
         origin = obj.origin.at(line, path)  # a rendered input's field: its template, values or patch line
         finding = Finding(

@@ -73,6 +73,9 @@ class Violation(NamedTuple):
     #: How the check itself suppressed the finding (finer exceptions than the engine's, such as one
     #: per vulnerability: ``{"kind": "exception", "reason", "exception", "expires"}``), else None.
     suppression: dict[str, Any] | None = None
+    #: This finding's severity when it differs from the control's (a critical vulnerability), else None;
+    #: ``severity:`` of the configuration still overrides it.
+    severity: Severity | None = None
 
 
 #: What a container- or object-scope check yields, alone, for a unit that holds nothing it can judge

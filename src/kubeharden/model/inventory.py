@@ -17,7 +17,7 @@ from kubeharden.model.lines import LineMap
 from kubeharden.model.objects import K8sObject, Provenance, ResourceRef, as_dict, as_list
 from kubeharden.model.pods import PodView
 from kubeharden.model.resources import ContainerResources, container_resources, pod_level_resources
-from kubeharden.model.supply import SUPPLY_KINDS, digest_of_image_id
+from kubeharden.model.supply import CONTROLLER_KINDS, SUPPLY_KINDS, digest_of_image_id
 
 #: Kinds kept whole for cross-object checks and analyses (RBAC, network, quotas).
 INDEXED_KINDS = frozenset({
@@ -93,6 +93,8 @@ class PodRecord:
     #: field path of the pod spec in the object (``spec.template.spec`` …), for findings
     spec_path: str = ""
     images: list[ContainerImage] = field(default_factory=list)
+    #: the controller ownerReference (kind, name) of a workload controller, else None
+    owner: tuple[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -144,6 +146,7 @@ class Inventory:
             pod_limits=pod_limits,
             spec_path=pod.spec_path,
             images=container_images(pod),
+            owner=controller_owner(pod.obj.raw),
         ))
 
     def of_kind(self, *kinds: str) -> list[K8sObject]:
@@ -157,6 +160,15 @@ class Inventory:
         if self._sa_index is None:
             self._sa_index = {(sa.namespace or None, sa.name): sa for sa in self.objects.get("ServiceAccount", ())}
         return self._sa_index.get((namespace or None, name))
+
+
+def controller_owner(raw: dict[str, Any]) -> tuple[str, str] | None:
+    """The (kind, name) of the workload controller an ownerReference with ``controller: true`` names."""
+    for ref in as_list(as_dict(raw.get("metadata")).get("ownerReferences")):
+        ref = as_dict(ref)
+        if ref.get("controller") is True and ref.get("kind") in CONTROLLER_KINDS and isinstance(ref.get("name"), str):
+            return str(ref["kind"]), ref["name"]
+    return None
 
 
 def container_images(pod: PodView) -> list[ContainerImage]:

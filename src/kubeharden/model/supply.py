@@ -27,7 +27,14 @@ API_VERSION = "kubeharden.io/v1"
 DOCKERFILE = "Dockerfile"
 IMAGE_CONFIG = "ImageConfig"
 VULNERABILITY_REPORT = "VulnerabilityReport"
-SUPPLY_KINDS = frozenset({DOCKERFILE, IMAGE_CONFIG, VULNERABILITY_REPORT})
+#: The digests a Pod owned by a listed controller runs (the cluster source drops such Pods, sources/cluster.py):
+#: ``{"metadata": {name, namespace}, "owners": [[kind, name], ... up to the top controller],
+#: "running": [[list_name, container, "sha256:…"], ...]}``.
+RUNNING_IMAGES = "RunningImages"
+SUPPLY_KINDS = frozenset({DOCKERFILE, IMAGE_CONFIG, VULNERABILITY_REPORT, RUNNING_IMAGES})
+#: Workload controllers whose Pods run what they declare ("Owners and Dependents").
+CONTROLLER_KINDS = ("CronJob", "Deployment", "StatefulSet", "DaemonSet", "ReplicationController", "Job",
+                    "ReplicaSet")
 
 #: Severities of vulnerability reports, most severe first (CVSS v3 qualitative ratings, which
 #: Trivy, Grype, CycloneDX and SPDX all use; "negligible" is Grype's, "none"/"info" CycloneDX's).
@@ -47,11 +54,22 @@ def root_user_reason(user: str | None) -> str | None:
     if not text:
         return "no USER is set, so the image runs as root (UID 0)"
     name, _, group = text.partition(":")
-    if name in ("root", "0"):
+    if _is_zero(name):  # "00" is UID 0 as well: the runtime parses the number
         return f"the user is {text!r}, root (UID 0)"
-    if group in ("root", "0"):
+    if _is_zero(group):
         return f"the user is {text!r}, whose primary group is 0 (root)"
     return None
+
+
+def _is_zero(part: str) -> bool:
+    return part == "root" or (part.isdigit() and int(part) == 0)
+
+
+def runs_as(user: str | None) -> str:
+    """"runs as root" for a root (or empty) user, "runs with the root group" for a non-root user whose
+    primary group is 0 (root_user_reason says why)."""
+    name = (user or "").strip().partition(":")[0]
+    return "runs with the root group (GID 0)" if name and not _is_zero(name) else "runs as root"
 
 
 def numeric_user(user: str | None) -> int | None:

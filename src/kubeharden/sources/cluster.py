@@ -38,9 +38,10 @@ from typing import Any
 from kubeharden.model.apiresources import RESOURCES
 from kubeharden.model.cluster import INFO_KIND
 from kubeharden.model.findings import UNLISTED, Problem
-from kubeharden.model.inventory import INDEXED_KINDS
+from kubeharden.model.inventory import INDEXED_KINDS, controller_owner
 from kubeharden.model.objects import K8sObject, Provenance, ResourceRef, as_dict, as_list, make_ref
 from kubeharden.model.pods import POD_TEMPLATE_PATHS
+from kubeharden.model.supply import API_VERSION, RUNNING_IMAGES, digest_of_image_id
 from kubeharden.sources.cluster_client import ApiError, ClusterError, Connection, connect
 from kubeharden.sources.cluster_discovery import Resource, discover
 from kubeharden.sources.cluster_info import build_info
@@ -199,6 +200,7 @@ def _read(conn: Connection, opts: ClusterOptions, path: str) -> Iterator[Item]:
     progress = _Progress(opts.progress, len(resources))
     listed: set[str] = set()
     owned: Counter[str] = Counter()
+    owners: dict[tuple[str | None, str, str], tuple[str, str]] = {}
     nodes: list[dict[str, Any]] = []
     system_pods: list[dict[str, Any]] = []
     lists = open_lists(conn, resources, opts.requests, partial(_query, opts), opts.namespaces, progress.add)
@@ -222,6 +224,9 @@ def _read(conn: Connection, opts: ClusterOptions, path: str) -> Iterator[Item]:
                     continue
                 if _controller_listed(raw, listed):
                     owned[resource.kind] += 1
+                    running = _running_images(raw, resource, owners, display)
+                    if running is not None:  # the digests its Pods run are judged for the owning workload
+                        yield running
                     continue
                 if resource.kind == "Node" and resource.group == "":
                     nodes.append(raw)
@@ -259,6 +264,41 @@ def _controller_listed(raw: dict[str, Any], listed: set[str]) -> bool:
         if ref.get("controller") is True and ref.get("kind") in CONTROLLER_KINDS and ref.get("kind") in listed:
             return True
     return False
+
+
+def _running_images(raw: dict[str, Any], resource: Resource, owners: dict[tuple[str | None, str, str], tuple[str, str]],
+                    display: str) -> K8sObject | None:
+    """A RunningImages object (model/supply.py) for an owned Pod whose status names the digests its containers
+    run, with its owners up to the top listed controller; an owned controller (a ReplicaSet, a Job) is only
+    remembered, since the Pods it owns are listed after it."""
+    namespace = _namespace(raw)
+    owner = controller_owner(raw)
+    if owner is None:
+        return None
+    if resource.kind != "Pod" or resource.group != "":
+        name = as_dict(raw.get("metadata")).get("name")
+        if isinstance(name, str):
+            owners[(namespace, resource.kind, name)] = owner
+        return None
+    chain = [owner]
+    while (up := owners.get((namespace, *chain[-1]))) is not None and len(chain) < len(CONTROLLER_KINDS):
+        chain.append(up)
+    status = as_dict(raw.get("status"))
+    running = []
+    for key, list_name in (("containerStatuses", "containers"), ("initContainerStatuses", "initContainers"),
+                           ("ephemeralContainerStatuses", "ephemeralContainers")):
+        for entry in as_list(status.get(key)):
+            entry = as_dict(entry)
+            digest = digest_of_image_id(str(entry.get("imageID") or ""))
+            if digest and isinstance(entry.get("name"), str):
+                running.append([list_name, entry["name"], digest])
+    if not running:
+        return None
+    meta = as_dict(raw.get("metadata"))
+    obj = {"apiVersion": API_VERSION, "kind": RUNNING_IMAGES,
+           "metadata": {"name": str(meta.get("name") or ""), "namespace": namespace},
+           "owners": [list(o) for o in chain], "running": running}
+    return K8sObject(obj, make_ref(obj), Provenance(file=display, line=None, source=SOURCE))
 
 
 def _namespace(raw: dict[str, Any]) -> str | None:

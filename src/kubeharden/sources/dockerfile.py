@@ -101,7 +101,12 @@ def layout(structure: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 global_args.update(declared(value))
             continue
         current = stages[-1]
-        if instruction in ("ARG", "ENV"):
+        if instruction == "ARG":
+            # a bare "ARG NAME" in a stage takes the default of the global ARG NAME (Dockerfile reference,
+            # "Understand how ARG and FROM interact")
+            current["variables"].update({k: v or global_args[k] for k, v in declared(value, keep_bare=True).items()
+                                         if v or k in global_args})
+        elif instruction == "ENV":
             current["variables"].update(declared(value))
         flags, _ = split_flags(value)
         current["instructions"].append({"instruction": instruction, "value": value, "line": line, "flags": flags})

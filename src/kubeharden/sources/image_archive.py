@@ -28,6 +28,8 @@ from kubeharden.model.findings import Problem
 from kubeharden.model.objects import K8sObject, Provenance, ResourceRef, as_dict
 from kubeharden.model.supply import API_VERSION, IMAGE_CONFIG
 from kubeharden.sources.files import ReadOptions
+from kubeharden.sources.vuln_report import depth_of
+from kubeharden.sources.yamlload import MAX_DEPTH
 
 Item = K8sObject | Problem
 SCHEME = "image-archive://"
@@ -65,6 +67,9 @@ def read(path: str, options: ReadOptions) -> Iterator[Item]:
             yield Problem("error", "read", "no such file or directory (--image-archive)", file=real)
     except (OSError, tarfile.TarError, EOFError) as exc:
         yield Problem("error", "image-archive", f"not a readable image archive: {exc}", file=real)
+    except TooDeep:
+        yield Problem("error", "image-archive", f"a JSON document of the archive nests deeper than {MAX_DEPTH} "
+                      "levels: not read", file=real)
 
 
 Reader = Callable[[str], bytes | None]
@@ -184,13 +189,22 @@ def _image(display: str, read_member: Reader, config_digest: str, member: str,
             "archive": display}
 
 
+class TooDeep(Exception):
+    """A JSON document of the archive nests deeper than MAX_DEPTH (yamlload.MAX_DEPTH): the archive is refused."""
+
+
 def _json(data: bytes | None) -> Any:
     if data is None:
         return None
     try:
-        return json.loads(data)
+        document = json.loads(data)
     except (ValueError, UnicodeDecodeError):
         return None
+    except RecursionError:
+        raise TooDeep from None
+    if data.count(b"[") + data.count(b"{") > MAX_DEPTH and depth_of(document) > MAX_DEPTH:
+        raise TooDeep
+    return document
 
 
 def _blob_path(digest: str) -> str:

@@ -58,12 +58,14 @@ class Source:
 
 #: Every source but files, in the order they are asked; the first that claims an input reads it.
 SOURCES: tuple[Source, ...] = (
-    Source("snapshot", snapshot.claims, snapshot.read, frozenset({snapshot.KIND}), snapshot.unpack_snapshot),
-    Source("dockerfile", dockerfile.claims, dockerfile.read, finds=dockerfile.claims),
+    # the inputs of an option (``image-archive://x.tar.gz``) go to its own source before any source that
+    # claims by file name (the snapshot source claims ``*.gz``)
     Source("image-archive", image_archive.claims, image_archive.read, option=image_archive.OPTION,
            scheme=image_archive.SCHEME),
     Source("vuln-report", vuln_report.claims, vuln_report.read, option=vuln_report.OPTION,
            scheme=vuln_report.SCHEME),
+    Source("snapshot", snapshot.claims, snapshot.read, frozenset({snapshot.KIND}), snapshot.unpack_snapshot),
+    Source("dockerfile", dockerfile.claims, dockerfile.read, finds=dockerfile.claims),
     Source("helm", helm.claims, helm.read, add_options=helm.add_options,
            options=lambda args: ([], helm.options_from(args)), fork_safe=False),
     Source("kustomize", kustomize.claims, kustomize.read),

@@ -31,6 +31,7 @@ from kubeharden.model.findings import Problem
 from kubeharden.model.objects import K8sObject, Provenance, ResourceRef, as_dict, as_list
 from kubeharden.model.supply import API_VERSION, VULN_SEVERITIES, VULNERABILITY_REPORT, as_text
 from kubeharden.sources.files import ReadOptions, read_limited
+from kubeharden.sources.yamlload import MAX_DEPTH
 
 Item = K8sObject | Problem
 SCHEME = "vuln-report://"
@@ -61,6 +62,14 @@ def parse_bytes(data: bytes, display: str) -> Iterator[Item]:
     except (ValueError, UnicodeDecodeError) as exc:
         yield Problem("error", "parse", f"not a JSON vulnerability report: {exc}", file=display)
         return
+    except RecursionError:
+        yield Problem("error", "parse", f"nesting deeper than {MAX_DEPTH} levels: not read as a vulnerability report",
+                      file=display)
+        return
+    if (data.count(b"[") + data.count(b"{") > MAX_DEPTH) and depth_of(document) > MAX_DEPTH:
+        yield Problem("error", "parse", f"nesting deeper than {MAX_DEPTH} levels: not read as a vulnerability report",
+                      file=display)
+        return
     reader = _reader_for(document)
     if isinstance(reader, str):
         yield Problem("error", "vuln-report", reader, file=display)
@@ -78,7 +87,7 @@ def parse_bytes(data: bytes, display: str) -> Iterator[Item]:
         return
     raw = {"apiVersion": API_VERSION, "kind": VULNERABILITY_REPORT, "metadata": {"name": display},
            "format": name, "references": _unique(references), "digests": _unique(d.lower() for d in digests),
-           "vulnerabilities": vulnerabilities}
+           "vulnerabilities": _deduplicated(vulnerabilities)}
     yield K8sObject(raw=raw, ref=ResourceRef(API_VERSION, VULNERABILITY_REPORT, None, display),
                     origin=Provenance(display, None, "vuln-report"))
 
@@ -107,6 +116,51 @@ def _reader_for(document: Any) -> tuple[str, Callable[[dict[str, Any]], Parsed]]
     return "unknown vulnerability report format (Trivy JSON, Grype JSON, CycloneDX or SPDX 3 JSON are read)"
 
 
+def depth_of(value: Any) -> int:
+    """How deeply ``value`` nests mappings and lists (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        children: Any = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth + 1)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _objects(value: Any, where: str) -> list[dict[str, Any]]:
+    """The objects of the list ``value`` (missing or null: none); any other shape is a malformed report,
+    never "no vulnerabilities"."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"{where} is a JSON {_json_type(value)}, not a list")
+    for n, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise ValueError(f"{where}[{n}] is a JSON {_json_type(item)}, not an object")
+    return value
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{where} is a JSON {_json_type(value)}, not an object")
+    return value
+
+
+def _scalar(value: Any, where: str) -> Any:
+    if isinstance(value, (dict, list)):
+        raise ValueError(f"{where} is a JSON {_json_type(value)}, not a string")
+    return value
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
+            float: "number"}.get(type(value), "null")
+
+
 def severity(value: Any) -> str:
     """A report's severity in lower case, one of VULN_SEVERITIES (``unknown`` for anything else)."""
     text = as_text(value).strip().lower()
@@ -114,18 +168,19 @@ def severity(value: Any) -> str:
 
 
 def _vuln(ident: Any, sev: Any, package: Any, installed: Any, fixed: Any, title: Any) -> Vulnerability:
+    for name, value in (("id", ident), ("severity", sev), ("package", package), ("installed version", installed)):
+        _scalar(value, f"a vulnerability's {name}")
     return {"id": as_text(ident), "severity": severity(sev), "package": as_text(package),
             "installed": as_text(installed), "fixed": as_text(fixed), "title": as_text(title)}
 
 
 def _trivy(doc: dict[str, Any]) -> Parsed:
-    meta = as_dict(doc.get("Metadata"))
+    meta = _object(doc.get("Metadata"), "Metadata")
     references = [as_text(doc.get("ArtifactName"))] + [as_text(t) for t in meta.get("RepoTags") or ()]
     digests = [_after_at(d) for d in meta.get("RepoDigests") or ()] + [as_text(meta.get("ImageID"))]
     found = []
-    for result in doc.get("Results") or ():
-        for v in as_list(as_dict(result).get("Vulnerabilities")):
-            v = as_dict(v)
+    for n, result in enumerate(_objects(doc.get("Results"), "Results")):
+        for v in _objects(result.get("Vulnerabilities"), f"Results[{n}].Vulnerabilities"):
             found.append(_vuln(v.get("VulnerabilityID"), v.get("Severity"), v.get("PkgName"),
                                v.get("InstalledVersion"), v.get("FixedVersion"), v.get("Title")))
     return [r for r in references if r], [d for d in digests if d], found
@@ -137,9 +192,9 @@ def _grype(doc: dict[str, Any]) -> Parsed:
     digests = [as_text(target.get("manifestDigest")), as_text(target.get("imageID"))] + \
         [_after_at(d) for d in target.get("repoDigests") or ()]
     found = []
-    for match in doc.get("matches") or ():
-        vuln = as_dict(as_dict(match).get("vulnerability"))
-        artifact = as_dict(as_dict(match).get("artifact"))
+    for n, match in enumerate(_objects(doc.get("matches"), "matches")):
+        vuln = _object(match.get("vulnerability"), f"matches[{n}].vulnerability")
+        artifact = _object(match.get("artifact"), f"matches[{n}].artifact")
         fix = as_dict(vuln.get("fix"))
         found.append(_vuln(vuln.get("id"), vuln.get("severity"), artifact.get("name"), artifact.get("version"),
                            ", ".join(as_text(v) for v in fix.get("versions") or ()), vuln.get("description")))
@@ -150,9 +205,8 @@ def _cyclonedx(doc: dict[str, Any]) -> Parsed:
     """CycloneDX 1.4-1.6 JSON (https://cyclonedx.org/docs/1.6/json/): the image is ``metadata.component``,
     packages are ``components`` (nested ones too) by ``bom-ref``, and each vulnerability's ``affects``
     names the packages, with ``versions[].status: unaffected`` for fixed versions."""
-    if not isinstance(doc.get("vulnerabilities", []), list):
-        raise ValueError("vulnerabilities is not a list")
-    component = as_dict(as_dict(doc.get("metadata")).get("component"))
+    vulnerabilities = _objects(doc.get("vulnerabilities"), "vulnerabilities")
+    component = _object(_object(doc.get("metadata"), "metadata").get("component"), "metadata.component")
     references: list[str] = []
     digests: list[str] = []
     if component:
@@ -178,24 +232,24 @@ def _cyclonedx(doc: dict[str, Any]) -> Parsed:
         packages[as_text(package.get("bom-ref"))] = package
         stack.extend(as_list(package.get("components")))
     found = []
-    for v in (as_dict(x) for x in as_list(doc.get("vulnerabilities"))):
-        ratings = sorted((severity(as_dict(r).get("severity")) for r in as_list(v.get("ratings"))),
-                         key=VULN_SEVERITIES.index)
-        for affect in as_list(v.get("affects")) or [None]:
-            affect = as_dict(affect)
-            ref = as_text(affect.get("ref"))
+    for n, v in enumerate(vulnerabilities):
+        rated = _objects(v.get("ratings"), f"vulnerabilities[{n}].ratings")
+        ratings = sorted((severity(r.get("severity")) for r in rated), key=VULN_SEVERITIES.index)
+        for affect in _objects(v.get("affects"), f"vulnerabilities[{n}].affects") or [{}]:
+            ref = as_text(_scalar(affect.get("ref"), f"vulnerabilities[{n}].affects[].ref"))
             package = packages.get(ref, {})
-            fixed = [as_text(as_dict(x).get("version")) for x in as_list(affect.get("versions"))
-                     if as_dict(x).get("status") == "unaffected" and as_dict(x).get("version")]
+            # only versions are fixed versions; "recommendation" is free text (CycloneDX 1.6, vulnerabilities)
+            fixed = [as_text(x.get("version")) for x in _objects(affect.get("versions"),
+                                                                 f"vulnerabilities[{n}].affects[].versions")
+                     if x.get("status") == "unaffected" and x.get("version")]
             found.append(_vuln(v.get("id"), ratings[0] if ratings else None, package.get("name") or ref,
-                               package.get("version"), ", ".join(fixed) or v.get("recommendation"),
+                               package.get("version"), ", ".join(fixed),
                                v.get("description")))
     return references, digests, found
 
 
 def _spdx3(doc: dict[str, Any]) -> Parsed:
-    elements: dict[str, dict[str, Any]] = {str(e.get("spdxId")): e for e in as_list(doc.get("@graph"))
-                                           if isinstance(e, dict)}
+    elements: dict[str, dict[str, Any]] = {str(e.get("spdxId")): e for e in _objects(doc.get("@graph"), "@graph")}
     references: list[str] = []
     digests: list[str] = []
     for element in elements.values():
@@ -214,7 +268,8 @@ def _spdx3(doc: dict[str, Any]) -> Parsed:
     affects: dict[str, list[str]] = {}
     for element in elements.values():
         kind = as_text(element.get("type"))
-        source, targets = str(element.get("from")), [t for t in as_list(element.get("to")) if isinstance(t, str)]
+        source = as_text(_scalar(element.get("from"), "a relationship's from"))
+        targets = [t for t in as_list(element.get("to")) if isinstance(t, str)]
         if kind == "Relationship" and element.get("relationshipType") == "affects":
             affects.setdefault(source, []).extend(targets)
         elif kind.startswith("security_Cvss") and element.get("security_severity"):
@@ -227,8 +282,9 @@ def _spdx3(doc: dict[str, Any]) -> Parsed:
     for spdx_id, element in elements.items():
         if element.get("type") != "security_Vulnerability":
             continue
-        ident = next((as_text(x.get("identifier")) for x in element.get("externalIdentifier") or ()
-                      if isinstance(x, dict) and x.get("identifier")), as_text(element.get("name")) or spdx_id)
+        ident = next((as_text(x.get("identifier")) for x in _objects(element.get("externalIdentifier"),
+                                                                       f"{spdx_id}.externalIdentifier")
+                      if x.get("identifier")), as_text(element.get("name")) or spdx_id)
         for target in affects.get(spdx_id) or [""]:
             package = elements.get(target) or {}
             found.append(_vuln(ident, severities.get(spdx_id), package.get("name") or target,
@@ -241,6 +297,24 @@ def _package_version(element: dict[str, Any] | None) -> str:
     if not element:
         return ""
     return as_text(element.get("software_packageVersion")) or as_text(element.get("name"))
+
+
+def _deduplicated(vulnerabilities: list[Vulnerability]) -> list[Vulnerability]:
+    """One entry per vulnerability, package and installed version: Trivy lists a package once per Result
+    (layer, language file) it is found in, and a CycloneDX document may list one twice; the most severe
+    rating and the first fixed version given are kept."""
+    kept: dict[tuple[str, str, str], Vulnerability] = {}
+    for v in vulnerabilities:
+        key = (v["id"], v["package"], v["installed"])
+        old = kept.get(key)
+        if old is None:
+            kept[key] = v
+            continue
+        if VULN_SEVERITIES.index(v["severity"]) < VULN_SEVERITIES.index(old["severity"]):
+            old["severity"] = v["severity"]
+        old["fixed"] = old["fixed"] or v["fixed"]
+        old["title"] = old["title"] or v["title"]
+    return list(kept.values())
 
 
 def _after_at(value: Any) -> str:
