@@ -173,3 +173,18 @@ def test_a_refused_impersonation_is_not_granted():
     e["impersonatedUser"] = {"username": "admin"}
     observed = observe([e], "shop", "web")
     assert not observed.allowed and {r.resource for r in observed.denied} == {"users"}
+
+
+def test_dockerfile_distroless_refuses_uid_and_gid(capsys):
+    assert main(["generate", "dockerfile-user", "--base", "distroless", "--uid", "20000"]) == 2
+    assert "distroless" in capsys.readouterr().err
+    assert main(["generate", "dockerfile-user", "--base", "distroless", "--gid", "20000"]) == 2
+    assert main(["generate", "dockerfile-user", "--base", "distroless"]) == 0
+    assert "USER 65532:65532" in capsys.readouterr().out
+    assert main(["generate", "dockerfile-user", "--uid", "20000"]) == 0
+    assert "USER 20000:20000" in capsys.readouterr().out
+
+
+def test_debian_snippet_does_not_log_init():
+    # Docker best practices (USER): useradd --no-log-init, a large UID otherwise fills /var/log/faillog
+    assert "useradd --system --no-log-init" in snippet("debian", 20000, 20000)
