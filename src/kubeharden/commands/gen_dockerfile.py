@@ -35,7 +35,8 @@ def register(gen: argparse._SubParsersAction) -> None:
                                   "kubeharden generate dockerfile-user --base distroless"))
     p.add_argument("--base", choices=BASES, default="debian", help="the base image family (default %(default)s)")
     p.add_argument("--uid", type=_id, default=None,
-                   help=f"user ID (default {DEFAULT_ID}; not with --base distroless, whose user is {DISTROLESS_NONROOT})")
+                   help=f"user ID (default {DEFAULT_ID}; not with --base distroless, "
+                        f"whose user is {DISTROLESS_NONROOT})")
     p.add_argument("--gid", type=_id, default=None, help="group ID (default: the user ID; not with distroless)")
     p.add_argument("--security-context", action="store_true",
                    help="print only the matching container securityContext as YAML")

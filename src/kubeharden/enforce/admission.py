@@ -279,7 +279,9 @@ def refusal(blocking: list[Finding]) -> str:
     for f in ordered[:MAX_LISTED]:
         field_text = f" at {f.path}" if f.path else ""
         where = f"container {f.container}: " if f.container else ""
-        lines.append(f"[{f.control.id} {f.severity.label}] {where}{' '.join(f.message.split())}{field_text} (guide {', '.join(f.control.nsa)}). "
+        what = " ".join(f.message.split())
+        lines.append(f"[{f.control.id} {f.severity.label}] {where}{what}{field_text} "
+                     f"(guide {', '.join(f.control.nsa)}). "
                      f"Fix: {' '.join(f.remediation.split())}")
     if len(ordered) > MAX_LISTED:
         lines.append(f"… and {len(ordered) - MAX_LISTED} more (kubeharden scan shows all)")
