@@ -174,3 +174,13 @@ def test_export_command_writes_policies_and_lists_what_is_left_out(tmp_path, cap
     assert bindings and all(b["spec"]["validationActions"] == ["Warn", "Audit"] for b in bindings)
     err = capsys.readouterr().err
     assert "not exported: KH-RBAC-001: it needs the other objects" in err
+
+
+def test_kyverno_matches_the_ephemeral_containers_subresource_as_vap_does():
+    # docs/export.md promises pods/ephemeralcontainers; Kyverno spells a subresource Kind/subresource
+    for doc in export(EXPORTED, "kyverno").documents:
+        control = next(c for c in CONTROLS if c.id == doc["metadata"]["annotations"]["kubeharden.io/control"])
+        kinds = doc["spec"]["rules"][0]["match"]["any"][0]["resources"]["kinds"]
+        assert ("Pod/ephemeralcontainers" in kinds) == (control.scope != "object")
+        rules = policy_of(control.id)["spec"]["matchConstraints"]["resourceRules"]
+        assert any("pods/ephemeralcontainers" in r["resources"] for r in rules) == (control.scope != "object")

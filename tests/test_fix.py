@@ -198,7 +198,7 @@ def test_diff_and_dry_run_write_nothing_and_exit_1(files, capsys):
     out = capsys.readouterr().out
     assert "-        privileged: true" in out and "+        privileged: false" in out
     assert run("--unsafe", "--dry-run", str(files)) == 1
-    assert "would fix [unsafe]" in capsys.readouterr().err
+    assert "would fix [unsafe]" in capsys.readouterr().out  # the plan is the output (review of #15)
     assert (files / "pod.yaml").read_text(encoding="utf-8") == POD
 
 
@@ -321,3 +321,44 @@ def test_windows_line_ends_are_kept(tmp_path):
     assert run(str(path), "--unsafe", "--only", "KH-POD-004") == 0
     after = path.read_bytes().decode("utf-8")
     assert "privileged: false\r\n" in after and after.count("\n") == after.count("\r\n")
+
+
+def test_unsafe_fix_never_sets_read_only_root_filesystem_on_a_windows_pod(tmp_path, capsys):
+    # SecurityContext API reference: readOnlyRootFilesystem "cannot be set when spec.os.name is windows"
+    path = tmp_path / "win.yaml"
+    path.write_text(textwrap.dedent("""\
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: win, namespace: shop}
+        spec:
+          os: {name: windows}
+          containers:
+            - name: web
+              image: registry.example.com/web:1.0
+        """), encoding="utf-8")
+    run(str(path), "--unsafe", "--profile", "strict")
+    assert "readOnlyRootFilesystem" not in path.read_text(encoding="utf-8")
+    linux = tmp_path / "linux.yaml"
+    linux.write_text(path.read_text(encoding="utf-8").replace("  os: {name: windows}\n", ""), encoding="utf-8")
+    run(str(linux), "--unsafe", "--only", "KH-POD-003")
+    assert "readOnlyRootFilesystem: true" in linux.read_text(encoding="utf-8")
+
+
+def test_scan_does_not_report_a_writable_root_filesystem_on_windows(tmp_path, capsys):
+    path = tmp_path / "win.yaml"
+    path.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: win}\nspec:\n  os: {name: windows}\n"
+                    "  containers: [{name: web, image: registry.example.com/web:1.0}]\n", encoding="utf-8")
+    from kubeharden.config import Config
+    from kubeharden.engine.evaluator import Evaluator
+    from kubeharden.sources.files import parse_text
+    objs = list(parse_text(path.read_text(encoding="utf-8"), str(path)))
+    assert [f for f in Evaluator(Config(), only=["KH-POD-003"]).run(list(parse_text(
+        path.read_text(encoding="utf-8").replace("  os: {name: windows}\n", ""), str(path)))) if f.status == "fail"]
+    assert not [f for f in Evaluator(Config(), only=["KH-POD-003"]).run(objs) if f.status == "fail"]
+
+
+def test_dry_run_prints_the_plan_on_stdout(files, capsys):
+    assert run("--unsafe", "--dry-run", str(files)) == 1
+    captured = capsys.readouterr()
+    assert "would fix [unsafe]" in captured.out and "nothing written" in captured.out
+    assert "would fix" not in captured.err

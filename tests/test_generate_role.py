@@ -143,3 +143,48 @@ def test_dockerfile_refuses_root_and_system_ids():
         main(["generate", "dockerfile-user", "--uid", "0"])
     with pytest.raises(SystemExit):
         main(["generate", "dockerfile-user", "--uid", "999"])
+
+
+def test_impersonated_requests_grant_only_impersonate_to_the_service_account(tmp_path, capsys):
+    # "User impersonation": the request is authorised as the impersonated user, the SA needs only impersonate
+    e = event(1, "delete", "pods", "prod", "db-0")
+    e["impersonatedUser"] = {"username": "jane", "groups": ["ops"]}
+    sa = event(2, "get", "secrets", "shop", "x", code=403)  # forbidden as the impersonated SA
+    sa["impersonatedUser"] = {"username": "system:serviceaccount:prod:deployer"}
+    sa["annotations"] = {"authorization.k8s.io/decision": "forbid"}
+    docs = docs_of([e, sa, event(3, "get", "configmaps", "shop", "settings")])
+    everything = json.dumps(docs)
+    assert "delete" not in everything and "secrets" not in everything
+    cluster = by_kind(docs, "ClusterRole")[0]["rules"]
+    assert {"apiGroups": [""], "resources": ["users"], "verbs": ["impersonate"], "resourceNames": ["jane"]} in cluster
+    assert {"apiGroups": [""], "resources": ["groups"], "verbs": ["impersonate"], "resourceNames": ["ops"]} in cluster
+    prod = by_kind(docs, "Role", "prod")[0]["rules"]
+    assert prod == [{"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"],
+                     "resourceNames": ["deployer"]}]
+    log = tmp_path / "audit.log"
+    log.write_text("".join(json.dumps(x) + "\n" for x in [e, sa]), encoding="utf-8")
+    assert main(["generate", "role", "--from-audit", str(log), "--serviceaccount", "shop/web"]) == 0
+    out = capsys.readouterr().out
+    assert "delete pods in prod as jane: authorised as the impersonated user" in out
+
+
+def test_a_refused_impersonation_is_not_granted():
+    e = event(1, "get", "pods", "prod", "db-0", code=403)
+    e["impersonatedUser"] = {"username": "admin"}
+    observed = observe([e], "shop", "web")
+    assert not observed.allowed and {r.resource for r in observed.denied} == {"users"}
+
+
+def test_dockerfile_distroless_refuses_uid_and_gid(capsys):
+    assert main(["generate", "dockerfile-user", "--base", "distroless", "--uid", "20000"]) == 2
+    assert "distroless" in capsys.readouterr().err
+    assert main(["generate", "dockerfile-user", "--base", "distroless", "--gid", "20000"]) == 2
+    assert main(["generate", "dockerfile-user", "--base", "distroless"]) == 0
+    assert "USER 65532:65532" in capsys.readouterr().out
+    assert main(["generate", "dockerfile-user", "--uid", "20000"]) == 0
+    assert "USER 20000:20000" in capsys.readouterr().out
+
+
+def test_debian_snippet_does_not_log_init():
+    # Docker best practices (USER): useradd --no-log-init, a large UID otherwise fills /var/log/faillog
+    assert "useradd --system --no-log-init" in snippet("debian", 20000, 20000)

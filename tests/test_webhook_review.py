@@ -286,3 +286,68 @@ def test_concurrent_reviews_answer_as_sequential_ones():
         concurrent = review_all(r, requests * 4, pool.map)
     assert concurrent == sequential * 4
     assert len({json.dumps(a, sort_keys=True) for a in sequential}) > 3  # the answers do differ per object
+
+
+# Review of #15 -----------------------------------------------------------------------------------
+
+
+def _replicaset(replicas):
+    tpl = {"metadata": {"labels": {"app": "web"}}, "spec": copy.deepcopy(PRIVILEGED["spec"])}
+    return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}}, "template": tpl}}
+
+
+def _update(obj, old, sub_resource=None):
+    req = request(obj, operation="UPDATE", sub_resource=sub_resource)
+    req["oldObject"] = old
+    return req
+
+
+def test_update_that_leaves_the_pod_spec_unchanged_is_not_re_evaluated(caplog):
+    # ReplicaSet scale-down: only spec.replicas changes
+    v = reviewer().review(_update(_replicaset(1), _replicaset(3)))
+    assert v.allowed and v.outcome == "skipped" and "unchanged" in v.message
+    # Pod: a finalizer removed and deletionTimestamp set
+    old = copy.deepcopy(PRIVILEGED)
+    old["metadata"]["finalizers"] = ["example.com/cleanup"]
+    new = copy.deepcopy(PRIVILEGED)
+    new["metadata"]["deletionTimestamp"] = "2026-11-30T22:00:00Z"
+    assert reviewer().review(_update(new, old)).allowed
+    # warn mode says so; dry-run logs it
+    w = reviewer(mode="warn").review(_update(new, old)).response()["response"]
+    assert w["allowed"] and any("unchanged" in x for x in w["warnings"])
+    with caplog.at_level("INFO", logger="kubeharden.webhook"):
+        assert reviewer(mode="dry-run").review(_update(new, old)).outcome == "skipped"
+    assert "unchanged" in caplog.text
+
+
+def test_update_that_changes_the_pod_spec_or_adds_ephemeral_containers_is_judged():
+    changed = _replicaset(3)
+    old = _replicaset(3)
+    old["spec"]["template"]["spec"]["containers"][0]["securityContext"] = {"privileged": False}
+    assert not reviewer().review(_update(changed, old)).allowed
+    assert not reviewer().review(request(_replicaset(3), operation="UPDATE")).allowed  # no oldObject
+    # ephemeral containers subresource: always judged, even with the same spec
+    assert not reviewer().review(_update(PRIVILEGED, copy.deepcopy(PRIVILEGED),
+                                         sub_resource="ephemeralcontainers")).allowed
+
+
+def test_refusal_names_the_control_once():
+    message = reviewer().review(request(PRIVILEGED)).message
+    assert "[KH-POD-004 critical] container web:" in message
+    assert "KH-POD-004 container" not in message
+
+
+def test_warn_mode_warns_most_severe_first_and_applies_fail_on():
+    obj = pod(image="registry.example.com/web:latest", securityContext={"privileged": True})
+    findings = reviewer(fail_on=Severity.INFO).review(request(obj)).findings
+    assert len({f.severity for f in findings}) > 1
+    r = reviewer(mode="warn", fail_on=Severity.INFO).review(request(obj)).response()["response"]
+    ids = [w.split()[0].rstrip(":") for w in r["warnings"]]
+    sev = {f.control.id: f.severity for f in findings}
+    assert [sev[i] for i in ids] == sorted((sev[i] for i in ids), reverse=True)
+    critical_only = reviewer(mode="warn", fail_on=Severity.CRITICAL).review(request(obj)).response()["response"]
+    assert critical_only["warnings"] and all(sev[w.split()[0].rstrip(":")] == Severity.CRITICAL
+                                             for w in critical_only["warnings"])
+    everything = reviewer(mode="warn", fail_on=None).review(request(obj)).response()["response"]
+    assert len(everything["warnings"]) == min(len(findings), 20)

@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     consent = _ask(sys.stdin, sys.stderr) if args.interactive else None
     session = fix_rounds(scan, set(only) if only else None, unsafe=args.unsafe, consent=consent)
     errors = _deliver(session, args)
-    _summary(session, sys.stderr, would=args.diff or args.dry_run)
+    # --dry-run's plan is its output (stdout, to pipe or keep); otherwise the summary goes beside it on stderr
+    _summary(session, sys.stdout if args.dry_run else sys.stderr, would=args.diff or args.dry_run)
     if errors or any(input_errors):
         return INPUT_ERRORS
     return FINDINGS if session.changed_files() and (args.diff or args.dry_run) else OK

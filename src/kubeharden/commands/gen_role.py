@@ -60,5 +60,7 @@ def run(args: argparse.Namespace) -> int:
         f"allowed in {observed.events} audited requests; review before applying: code paths the log did not "
         "exercise are not granted.",
         *(["Refused requests, not granted:", *(f"  {d}" for d in denied)] if denied else []),
+        *(["Requests made as an impersonated user, not granted:", *(f"  {d}" for d in sorted(observed.impersonated))]
+          if observed.impersonated else []),
     ])
     return write_output(args.output, lambda out: write_documents(docs, out, header), problems)

@@ -153,6 +153,14 @@ class Reviewer:
         skip = self._skipped(request, obj)
         if skip:
             return Verdict(uid, True, "skipped", kind, message=skip)
+        unchanged = _unchanged_update(request)
+        if unchanged:
+            # Pod Security Admission: updates that leave the pod spec (or template) as it was are not
+            # re-evaluated; a controller scaling a ReplicaSet or removing a finalizer must not be refused.
+            if self.settings.mode == "dry-run":
+                log.info("review %s: %s %s", uid, kind, unchanged)
+            warnings = [_short(f"kubeharden: {unchanged}")] if self.settings.mode == "warn" else []
+            return Verdict(uid, True, "skipped", kind, message=unchanged, warnings=warnings)
         assert obj is not None
         try:
             findings, problems = self._evaluate(obj, request)
@@ -206,7 +214,9 @@ class Reviewer:
             return Verdict(uid, True, "allowed", kind, warnings=warnings, findings=failing, patch=ops or None)
         blocking = [f for f in failing if settings.fail_on is not None and f.severity >= settings.fail_on]
         if settings.mode == "warn":
-            warnings = [_short(_line(f)) for f in failing][:MAX_WARNINGS]
+            # what enforce would refuse, most severe first (as refusal() orders it); --fail-on none warns of all
+            warned = failing if settings.fail_on is None else blocking
+            warnings = [_short(_line(f)) for f in _ordered(warned)][:MAX_WARNINGS]
             return Verdict(uid, True, "allowed", kind, warnings=warnings, findings=failing)
         if not blocking:
             return Verdict(uid, True, "allowed", kind, findings=failing)
@@ -214,6 +224,36 @@ class Reviewer:
             log.info("review %s: enforce would refuse %s: %s", uid, kind, "; ".join(_line(f) for f in blocking))
             return Verdict(uid, True, "would-deny", kind, findings=failing)
         return Verdict(uid, False, "denied", kind, message=refusal(blocking), code=403, findings=failing)
+
+
+def _pod_spec(obj: Any) -> Any:
+    """The pod spec an object holds (a Pod's spec, a workload's template spec); None when it has none."""
+    if not isinstance(obj, dict):
+        return None
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return None
+    if obj.get("kind") == "Pod":
+        return spec
+    if obj.get("kind") == "CronJob":
+        job = spec.get("jobTemplate")
+        spec = job.get("spec") if isinstance(job, dict) else None
+        if not isinstance(spec, dict):
+            return None
+    template = spec.get("template")
+    return template.get("spec") if isinstance(template, dict) else None
+
+
+def _unchanged_update(request: dict[str, Any]) -> str:
+    """Why an UPDATE is not re-evaluated ("" when it is): its pod spec or pod template spec equals
+    ``oldObject``'s (Pod Security Admission does the same). The ephemeralcontainers subresource is
+    always judged: it is how containers are added to a running pod."""
+    if request.get("operation") != "UPDATE" or (request.get("subResource") or ""):
+        return ""
+    new, old = _pod_spec(request.get("object")), _pod_spec(request.get("oldObject"))
+    if new is None or old is None or new != old:
+        return ""
+    return "update leaves the pod spec unchanged; not re-evaluated (as Pod Security Admission)"
 
 
 def _line(f: Finding) -> str:
@@ -227,13 +267,21 @@ def _short(text: str) -> str:
     return text if len(text) <= WARNING_LIMIT else text[:WARNING_LIMIT - 1] + "…"
 
 
+def _ordered(findings: list[Finding]) -> list[Finding]:
+    """Most severe first, then by control and container."""
+    return sorted(findings, key=lambda f: (-f.severity, f.control.id, f.container or ""))
+
+
 def refusal(blocking: list[Finding]) -> str:
     """The refusal message: each finding with its field, why (guide IDs) and the fix, most severe first."""
-    ordered = sorted(blocking, key=lambda f: (-f.severity, f.control.id, f.container or ""))
+    ordered = _ordered(blocking)
     lines = [f"kubeharden refused {ordered[0].resource}: {len(ordered)} finding(s) at or above the threshold"]
     for f in ordered[:MAX_LISTED]:
         field_text = f" at {f.path}" if f.path else ""
-        lines.append(f"[{f.control.id} {f.severity.label}] {_line(f)}{field_text} (guide {', '.join(f.control.nsa)}). "
+        where = f"container {f.container}: " if f.container else ""
+        what = " ".join(f.message.split())
+        lines.append(f"[{f.control.id} {f.severity.label}] {where}{what}{field_text} "
+                     f"(guide {', '.join(f.control.nsa)}). "
                      f"Fix: {' '.join(f.remediation.split())}")
     if len(ordered) > MAX_LISTED:
         lines.append(f"… and {len(ordered) - MAX_LISTED} more (kubeharden scan shows all)")

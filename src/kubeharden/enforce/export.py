@@ -112,6 +112,10 @@ def kyverno(control: Control, enforce: bool, exclude: tuple[str, ...]) -> list[d
     cel: dict[str, Any] = {"expressions": [{"expression": f"!({violation(control)})", "message": message(control)}]}
     if control.scope in ("pod", "container"):
         cel = {"variables": _variables(control), **cel}
+    kinds = kinds_of(control)
+    if control.scope != "object":  # as resource_rules: kubectl debug adds containers through this subresource
+        # Kyverno matches a subresource as Kind/subresource ("Match statements": Pod/ephemeralcontainers)
+        kinds = [*kinds, "Pod/ephemeralcontainers"]
     return [{
         "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
         "metadata": {"name": name, "labels": dict(LABELS), "annotations": {
@@ -122,7 +126,7 @@ def kyverno(control: Control, enforce: bool, exclude: tuple[str, ...]) -> list[d
             "background": True,
             "rules": [{
                 "name": control.id.lower(),
-                "match": {"any": [{"resources": {"kinds": kinds_of(control), "operations": ["CREATE", "UPDATE"]}}]},
+                "match": {"any": [{"resources": {"kinds": kinds, "operations": ["CREATE", "UPDATE"]}}]},
                 "exclude": {"any": [{"resources": {"namespaces": sorted(exclude)}}]},
                 "validate": {"failureAction": "Enforce" if enforce else "Audit", "cel": cel},
             }],

@@ -6,7 +6,8 @@ SecurityContext.runAsNonRoot: "the Kubelet will validate the image at runtime to
 not run as UID 0"). The snippet therefore creates a user and group with fixed numeric IDs and ends
 with a numeric ``USER UID:GID``, and gives the matching container ``securityContext`` (NSA-POD-2).
 
-Bases: ``debian`` (also Ubuntu; ``groupadd``/``useradd`` from passwd), ``alpine`` (busybox
+Bases: ``debian`` (also Ubuntu; ``groupadd``/``useradd`` from passwd, with ``--no-log-init`` as
+Docker's best practices (USER) advise: a large UID otherwise fills /var/log/faillog and lastlog), ``alpine`` (busybox
 ``addgroup``/``adduser``), ``distroless`` (no shell: only the ``USER`` line; its ``nonroot`` user is
 UID 65532, as the distroless images document).
 """
@@ -34,7 +35,7 @@ def snippet(base: str, uid: int, gid: int, user: str = "app") -> str:
         return "\n".join(lines) + "\n"
     if base == "debian":
         lines.append(f"RUN groupadd --system --gid {gid} {user} \\\n"
-                     f" && useradd --system --uid {uid} --gid {gid} --no-create-home "
+                     f" && useradd --system --no-log-init --uid {uid} --gid {gid} --no-create-home "
                      f"--home-dir /nonexistent --shell /usr/sbin/nologin {user}")
     else:
         lines.append(f"RUN addgroup -S -g {gid} {user} \\\n"

@@ -17,6 +17,11 @@ Where each grant goes ("Using RBAC Authorization"; scopes from :mod:`kubeharden.
 always for Secrets (KH-RBAC-003), for every resource with ``all_names``. RBAC cannot narrow
 ``create``, ``list``, ``watch`` or ``deletecollection`` by name, so those stay unnamed.
 A resource missing from the table (a custom resource) is namespaced when its request named a namespace.
+
+A request made with impersonation (the event's ``impersonatedUser``; "User impersonation" in
+"Authenticating") is authorised as the impersonated user, not as the ServiceAccount: it is not granted
+(the header lists it with the reason). The ServiceAccount is granted only ``impersonate`` on the users,
+groups, ServiceAccounts, UIDs and user extras it impersonated, narrowed to those names.
 """
 
 from __future__ import annotations
@@ -52,6 +57,8 @@ class Observed:
     denied: set[Request] = field(default_factory=set)
     #: (path, verb) of non-resource requests allowed
     urls: set[tuple[str, str]] = field(default_factory=set)
+    #: requests made as another user (authorised as that user, so not granted): one line each
+    impersonated: set[str] = field(default_factory=set)
     events: int = 0
 
 
@@ -80,6 +87,10 @@ def _record(out: Observed, event: dict[str, Any]) -> None:
     verb = str(event.get("verb") or "")
     if not verb:
         return
+    as_user = event.get("impersonatedUser")
+    if isinstance(as_user, dict) and as_user:
+        _record_impersonation(out, event, verb, as_user)
+        return
     ref = event.get("objectRef")
     if not isinstance(ref, dict) or not ref.get("resource"):
         uri = str(event.get("requestURI") or "").split("?", 1)[0]
@@ -90,6 +101,42 @@ def _record(out: Observed, event: dict[str, Any]) -> None:
     request = Request(str(ref.get("apiGroup") or ""), resource, verb, str(ref.get("namespace") or ""),
                       str(ref.get("name") or ""))
     (out.denied if _denied(event) else out.allowed).add(request)
+
+
+def _record_impersonation(out: Observed, event: dict[str, Any], verb: str, as_user: dict[str, Any]) -> None:
+    """A request made as ``as_user``: the ServiceAccount needs only ``impersonate`` on what it named
+    ("User impersonation": users, groups, serviceaccounts, authentication.k8s.io uids and userextras/KEY)."""
+    who = str(as_user.get("username") or "")
+    ref = event.get("objectRef")
+    if isinstance(ref, dict) and ref.get("resource"):
+        what = str(ref["resource"]) + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+        what = (f"{ref['apiGroup']}/" if ref.get("apiGroup") else "") + what
+        where = f" in {ref['namespace']}" if ref.get("namespace") else " cluster-wide"
+    else:
+        what, where = str(event.get("requestURI") or "").split("?", 1)[0], ""
+    out.impersonated.add(f"{verb} {what}{where} as {who or '?'}: authorised as the impersonated user, "
+                         "so not granted (only impersonate is)")
+    # The impersonation itself was allowed unless the request was refused before it was authorised
+    # (a refusal of the impersonated request carries the authorizer's decision annotation).
+    ann = event.get("annotations")
+    decided = isinstance(ann, dict) and "authorization.k8s.io/decision" in ann
+    target = out.denied if _denied(event) and not decided else out.allowed
+    grants: list[Request] = []
+    if who.startswith(SA_PREFIX) and who.count(":") == 3:
+        ns, name = who[len(SA_PREFIX):].split(":", 1)
+        grants.append(Request("", "serviceaccounts", "impersonate", ns, name))
+    elif who:
+        grants.append(Request("", "users", "impersonate", "", who))
+    groups = as_user.get("groups")
+    for group in groups if isinstance(groups, list) else []:
+        grants.append(Request("", "groups", "impersonate", "", str(group)))
+    if as_user.get("uid"):
+        grants.append(Request("authentication.k8s.io", "uids", "impersonate", "", str(as_user["uid"])))
+    extra = as_user.get("extra")
+    for key, values in (extra.items() if isinstance(extra, dict) else ()):
+        for value in values if isinstance(values, list) else [values]:
+            grants.append(Request("authentication.k8s.io", f"userextras/{key}", "impersonate", "", str(value)))
+    target.update(grants)
 
 
 def _denied(event: dict[str, Any]) -> bool:
@@ -111,7 +158,9 @@ def _rules(requests: Iterable[Request], all_names: bool) -> list[dict[str, Any]]
     named: dict[tuple[str, str, str], set[str]] = {}
     for r in requests:
         base = (r.group, r.resource.split("/", 1)[0])
-        if r.verb in NAMEABLE_VERBS and r.name and (all_names or base in ALWAYS_NAMED):
+        if r.verb == "impersonate" and r.name:  # always narrowed: impersonate on any user is admin
+            named.setdefault((r.group, r.resource, r.verb), set()).add(r.name)
+        elif r.verb in NAMEABLE_VERBS and r.name and (all_names or base in ALWAYS_NAMED):
             named.setdefault((r.group, r.resource, r.verb), set()).add(r.name)
         else:
             grants.setdefault((r.group, r.resource, ()), set()).add(r.verb)
