@@ -107,3 +107,50 @@ def test_clusterinfo_is_cluster_scoped_and_the_header_is_not_counted(tmp_path, c
     # a snapshot scanned against itself shows no change
     code, out, err = run(capsys, "diff", str(tmp_path / "snap.json.gz"), str(tmp_path / "snap.json.gz"))
     assert "ClusterInfo" not in out
+
+
+# -- KH-CLU-001 without Nodes; KH-CLU-002 and failurePolicy, subresources ---------------------------------
+
+_INFO = {"apiVersion": "kubeharden.io/v1", "kind": "ClusterInfo", "metadata": {"name": "c"},
+         "cluster": {"version": {"gitVersion": "v1.31.0"}}}
+
+
+def test_version_skew_without_nodes_is_not_applicable():
+    from tests.conftest import scan
+
+    findings, result = scan(json.dumps(_INFO), only=["KH-CLU-001"])
+    assert not findings
+    assert result.control_status()["KH-CLU-001"] == "not-applicable"
+
+
+def _hook(rules, **extra) -> dict:
+    return {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": "policy"}, "webhooks": [{"name": "p.example.com", "rules": rules,
+                                                          "admissionReviewVersions": ["v1"], "sideEffects": "None",
+                                                          "clientConfig": {"url": "https://policy.example.com"},
+                                                          **extra}]}
+
+
+POD_CREATE = [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}]
+
+
+def test_a_webhook_that_fails_open_does_not_enforce():
+    from tests.conftest import scan
+
+    for extra, enforced in (({"failurePolicy": "Ignore"}, False), ({"failurePolicy": "Fail"}, True), ({}, True)):
+        findings, _ = scan(json.dumps(_INFO) + "\n---\n" + json.dumps(_hook(POD_CREATE, **extra)),
+                           only=["KH-CLU-002"])
+        assert bool(findings) is not enforced, extra
+
+
+def test_a_rule_on_a_subresource_does_not_cover_pod_creation():
+    from kubeharden.checks.admission import _rules_cover_pods
+    from kubeharden.checks.cluster import _covers_pods
+
+    for resources, covers in ((["pods/binding"], False), (["*/scale"], False), (["pods/*"], False),
+                              (["deployments/scale"], False), (["pods"], True), (["*"], True), (["*/*"], True),
+                              (["deployments"], True)):
+        rule = {"apiGroups": ["*"], "operations": ["CREATE"], "resources": resources}
+        assert _rules_cover_pods([rule]) is covers, resources
+        if resources != ["deployments"]:
+            assert _covers_pods(rule) is covers, resources

@@ -318,7 +318,12 @@ class Evaluator:
         tally = self.result.tally
         for control, run in self._by_scope["inventory"]:
             failed_units: set[Any] = set()
-            for v in self._violations(control, run, self.inventory, None):
+            violations = self._violations(control, run, self.inventory, None)
+            if _nothing_judged(violations):
+                continue  # nothing the control could judge (KH-CLU-001 on a cluster without Nodes): not applicable
+            for v in violations:
+                if v is NOTHING_TO_JUDGE:
+                    continue
                 target = v.obj
                 ok = yield from self._emit(control, v, target, getattr(target, "annotations", {}) or {},
                                            v.container, None, getattr(target, "spec_path", ""))
