@@ -142,7 +142,8 @@ def _header(envelope: dict[str, Any], file: str, line: int, info_seen: bool = Fa
         return
     for entry in cluster.get("unlisted") or ():
         if isinstance(entry, dict) and isinstance(entry.get("kind"), str):
-            api_version = entry.get("apiVersion") if isinstance(entry.get("apiVersion"), str) else "v1"
+            given = entry.get("apiVersion")
+            api_version = given if isinstance(given, str) else "v1"
             message = entry.get("message") if isinstance(entry.get("message"), str) else \
                 f"{entry['kind']} could not be listed when the snapshot was taken"
             yield Problem("warning", UNLISTED, f"{message} (recorded in the snapshot)", file=file,
