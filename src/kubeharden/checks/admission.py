@@ -231,8 +231,8 @@ class Coverage:
 def _rules_cover_pods(rules: Any) -> bool:
     for rule in as_list(rules):
         rule = as_dict(rule)
-        # "pods/ephemeralcontainers", "pods/exec" are subresources: they do not admit a Pod's creation
-        if ({str(r) for r in as_list(rule.get("resources"))} & (POD_KINDS | {"*/*"})) and \
+        # a subresource (pods/binding, pods/*, */scale) is not the resource: creating one is no pod creation
+        if {str(r) for r in as_list(rule.get("resources"))} & (POD_KINDS | {"*", "*/*"}) and \
                 {"CREATE", "*"} & {str(o) for o in as_list(rule.get("operations"))}:
             return True
     return False

@@ -13,7 +13,7 @@ from typing import Any
 from kubeharden.checks.context import Context
 from kubeharden.checks.registry import check
 from kubeharden.model.cluster import INFO_KIND, NETWORK_PLUGINS, kubelet_max_lag, minor_version
-from kubeharden.model.controls import Violation
+from kubeharden.model.controls import NOTHING_TO_JUDGE, Violation
 from kubeharden.model.fieldpath import join
 from kubeharden.model.inventory import Inventory
 from kubeharden.model.objects import K8sObject, as_dict, as_list
@@ -34,7 +34,12 @@ def api_server_version(info: K8sObject) -> str | None:
 
 @check("KH-CLU-001")
 def version_skew(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
-    """Each Node's kubelet and kube-proxy against the API server (model.cluster: the skew policy)."""
+    """Each Node's kubelet and kube-proxy against the API server (model.cluster: the skew policy).
+
+    Without Nodes there is no skew to judge: not applicable, never a pass."""
+    if _infos(inventory) and not inventory.of_kind("Node"):
+        yield NOTHING_TO_JUDGE
+        return
     for info in _infos(inventory):
         server = api_server_version(info)
         if server is None:
@@ -66,7 +71,10 @@ def version_skew(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
 
 
 def _covers_pods(rule: dict[str, Any]) -> bool:
-    """Whether an admission rule (RuleWithOperations / NamedRuleWithOperations) matches CREATE of pods."""
+    """Whether an admission rule (RuleWithOperations / NamedRuleWithOperations) matches CREATE of pods.
+
+    ``pods``, ``*`` and ``*/*`` match the pods resource; a subresource (``pods/binding``, ``pods/*``,
+    ``*/scale``) does not: creating a Pod is not a request to any subresource."""
     groups = as_list(rule.get("apiGroups"))
     resources = as_list(rule.get("resources"))
     operations = as_list(rule.get("operations"))
@@ -75,10 +83,14 @@ def _covers_pods(rule: dict[str, Any]) -> bool:
 
 
 def _pod_webhooks(inventory: Inventory) -> list[str]:
+    """The webhooks that match CREATE of pods and enforce: ``failurePolicy: Ignore`` lets a Pod through
+    whenever the webhook cannot answer, so such a webhook does not count (the default is Fail)."""
     out = []
     for config in inventory.of_kind("ValidatingWebhookConfiguration"):
         for hook in as_list(config.raw.get("webhooks")):
             hook = as_dict(hook)
+            if str(hook.get("failurePolicy") or "Fail") == "Ignore":
+                continue
             if any(_covers_pods(as_dict(r)) for r in as_list(hook.get("rules"))):
                 out.append(f"ValidatingWebhookConfiguration {config.name} (webhook {hook.get('name')})")
     return out

@@ -2,9 +2,11 @@
 
 Where a version is read:
 
-- the API server: ``cluster.version.gitVersion`` of a snapshot's header (the ``/version`` answer,
+- the API server: ``cluster.version.gitVersion`` of the ``ClusterInfo`` object a live scan (and a
+  snapshot of a cluster) holds, or of a snapshot's header (the ``/version`` answer,
   https://kubernetes.io/docs/reference/using-api/health-checks/ and ``version.Info``), kept by
-  ``kubeharden snapshot`` (docs/snapshots.md);
+  ``kubeharden snapshot`` (docs/snapshots.md); a snapshot that holds a ClusterInfo yields a header
+  without the version, so the API server is judged once;
 - kubelet and kube-proxy: a Node's ``status.nodeInfo.kubeletVersion`` and ``kubeProxyVersion``
   (Kubernetes API reference, Node v1, NodeSystemInfo; ``kubeProxyVersion`` is deprecated since
   v1.31 and may be empty, then only the kube-proxy image is judged);
@@ -21,6 +23,7 @@ import re
 from collections.abc import Callable, Iterator
 
 
+from kubeharden.model.cluster import INFO_API_VERSION, INFO_KIND
 from kubeharden.model.controls import NOTHING_TO_JUDGE, Violation
 from kubeharden.checks.registry import check
 from kubeharden.checks.context import Context
@@ -55,7 +58,7 @@ class Reading:
 
 
 def object_versions(obj: K8sObject) -> list[Reading]:
-    """The component versions a Node or a snapshot header states (none for other objects)."""
+    """The component versions a Node, a ClusterInfo or a snapshot header states (none for other objects)."""
     if obj.kind == "Node" and obj.ref.api_version == "v1":
         info = as_dict(as_dict(obj.raw.get("status")).get("nodeInfo"))
         os = info.get("operatingSystem") if isinstance(info.get("operatingSystem"), str) else None
@@ -66,7 +69,8 @@ def object_versions(obj: K8sObject) -> list[Reading]:
                 path = join("status", "nodeInfo", key)
                 out.append(Reading(component, version, path, obj.line(info, key), os, path))
         return out
-    if obj.kind == "Snapshot" and obj.ref.api_version == SNAPSHOT_API_VERSION:
+    if (obj.kind == "Snapshot" and obj.ref.api_version == SNAPSHOT_API_VERSION) or \
+            (obj.kind == INFO_KIND and obj.ref.api_version == INFO_API_VERSION):
         info = as_dict(as_dict(obj.raw.get("cluster")).get("version"))
         version = parse_version(info.get("gitVersion"))
         if version is not None:

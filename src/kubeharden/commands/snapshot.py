@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from kubeharden.commands.common import add_input_options, fail, open_inputs
@@ -12,8 +13,9 @@ from kubeharden.commands.emit import report_problems
 from kubeharden.commands.empty_input import Counted, check_read
 from kubeharden.commands.helptext import examples
 from kubeharden.exitcodes import INPUT_ERRORS, OK, USAGE
-from kubeharden.model.findings import Problem
-from kubeharden.model.objects import K8sObject
+from kubeharden.model.cluster import INFO_API_VERSION, INFO_KIND
+from kubeharden.model.findings import UNLISTED, Problem
+from kubeharden.model.objects import K8sObject, as_dict, as_list
 from kubeharden.report.output import atomic_binary
 from kubeharden.sources.snapshot import is_snapshot_header
 from kubeharden.sources.snapshot_writer import header, without_secret_values, write
@@ -48,11 +50,18 @@ def run(args: argparse.Namespace) -> int:
     problems: list[Problem] = []
     stream = Counted(open_inputs(args))
     context = getattr(args, "context", None)
+    # what a live source knows about its cluster (its ClusterInfo) comes after its objects; the name is in
+    # the opening line, so without --name or --context the objects are read up to it first (held in memory)
+    items, info = _until_info(stream) if _reads_cluster(args) and not (args.name or context) else ([], None)
+    known = as_dict(info.raw.get("cluster")) if info is not None else {}
+    context = context or (known.get("context") if isinstance(known.get("context"), str) else None)
     name = args.name or context or os.path.basename(args.output).split(".")[0] or "snapshot"
-    head = header(name, context=context, secret_values=args.include_secret_values)
+    head = header(name, context=context, version=as_dict(known.get("version")) or None,
+                  secret_values=args.include_secret_values)
     try:
         with atomic_binary(args.output) as out:
-            write(out, head, _objects(stream, problems, head["cluster"], args.include_secret_values))
+            write(out, head, _objects(itertools.chain(items, stream), problems, head["cluster"],
+                                      args.include_secret_values))
             empty = check_read(args.paths, stream, problems, "snapshot", args.allow_empty)
             if empty is not None and empty.level == "error":
                 raise _NothingToSave
@@ -67,28 +76,71 @@ def run(args: argparse.Namespace) -> int:
     return INPUT_ERRORS if any(p.level == "error" for p in problems) else OK
 
 
+def _reads_cluster(args: argparse.Namespace) -> bool:
+    """Whether a live cluster is among the inputs (``--cluster``)."""
+    return bool(getattr(args, "cluster", False)) or any(str(p).startswith("cluster:") for p in args.paths or ())
+
+
+def _until_info(stream: Iterable[Any]) -> tuple[list[Any], K8sObject | None]:
+    """The items of ``stream`` up to and including the first ClusterInfo, and that ClusterInfo (or None)."""
+    items: list[Any] = []
+    for item in stream:
+        items.append(item)
+        if isinstance(item, K8sObject) and item.kind == INFO_KIND and item.ref.api_version == INFO_API_VERSION:
+            return items, item
+    return items, None
+
+
 class _NothingToSave(Exception):
     """The input held no object: the snapshot is not written (the atomic writer leaves nothing behind)."""
 
 
-def _objects(stream: Counted, problems: list[Problem], cluster: dict[str, Any],
+def _objects(stream: Iterable[Any], problems: list[Problem], cluster: dict[str, Any],
              secret_values: bool) -> Iterator[dict[str, Any]]:
     """The raw objects to save, collecting problems.
 
-    A snapshot header in the input (a snapshot saved again, or what a live source says about its
-    cluster) is not saved as an object: the context and version it knows fill the gaps in ``cluster``.
+    A snapshot header in the input (a snapshot saved again) is not saved as an object: the context,
+    version and unlisted kinds it knows fill the gaps in ``cluster``; so do those of a ClusterInfo (what
+    a live source knows about its cluster), which is saved. A kind the cluster refused to list
+    (a Problem of kind ``unlisted``) is recorded in ``cluster.unlisted``, so a scan of the snapshot
+    finds the same controls not assessable.
     """
     for item in stream:
         if isinstance(item, Problem):
             problems.append(item)
+            record_unlisted(cluster, item)
         elif is_snapshot_header(item.raw):
+            _fill(cluster, item.raw.get("cluster"))
             known = item.raw.get("cluster")
-            for key in ("context", "version"):
-                if isinstance(known, dict) and known.get(key) and not cluster.get(key):
-                    cluster[key] = known[key]
+            for entry in as_list(known.get("unlisted") if isinstance(known, dict) else None):
+                _add_unlisted(cluster, entry)
         else:
+            if item.kind == INFO_KIND and item.ref.api_version == INFO_API_VERSION:
+                _fill(cluster, item.raw.get("cluster"))
             raw = _placed(item)
             yield raw if secret_values else without_secret_values(raw)
+
+
+def _fill(cluster: dict[str, Any], known: Any) -> None:
+    for key in ("context", "version"):
+        if isinstance(known, dict) and known.get(key) and not cluster.get(key):
+            cluster[key] = known[key]
+
+
+def record_unlisted(cluster: dict[str, Any], problem: Problem) -> None:
+    """Record an ``unlisted`` problem (a kind the cluster refused) in the header's ``cluster.unlisted``."""
+    if problem.kind != UNLISTED or problem.resource is None:
+        return
+    _add_unlisted(cluster, {"apiVersion": problem.resource.api_version, "kind": problem.resource.kind,
+                            "message": problem.message})
+
+
+def _add_unlisted(cluster: dict[str, Any], entry: Any) -> None:
+    if not isinstance(entry, dict) or not isinstance(entry.get("kind"), str):
+        return
+    listed = cluster.setdefault("unlisted", [])
+    if not any(e.get("kind") == entry["kind"] and e.get("apiVersion") == entry.get("apiVersion") for e in listed):
+        listed.append({k: entry.get(k) for k in ("apiVersion", "kind", "message")})
 
 
 def _placed(obj: K8sObject) -> dict[str, Any]:

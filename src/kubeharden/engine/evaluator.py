@@ -19,6 +19,7 @@ from kubeharden.catalogue.loader import load_catalogue, profile_includes
 from kubeharden.checks.context import Context
 from kubeharden.checks.pss import evaluate_once as evaluate_pss
 from kubeharden.checks.registry import Runner, control_runner
+from kubeharden.sources.snapshot import is_snapshot_header
 from kubeharden.config import Config, ConfigError, has_setting, setting_value
 from kubeharden.model.apitypes import type_problems
 from kubeharden.model.controls import INPUTS, NOTHING_TO_JUDGE, Control, Violation
@@ -30,6 +31,10 @@ from kubeharden.model.results import PssEntry, ScanResult
 
 SUPPRESS_PREFIX = "kubeharden.io/suppress."
 POD_KINDS = frozenset(POD_TEMPLATE_PATHS)
+#: Control scopes that judge one unit at a time: what they find on a listed object holds whatever else is missing.
+PER_OBJECT_SCOPES = frozenset({"container", "pod", "object"})
+#: The Problem kind of the note that a failing control ran on incomplete input.
+INCOMPLETE = "incomplete"
 
 
 def _nothing_judged(violations: list[Violation]) -> bool:
@@ -70,6 +75,8 @@ class Evaluator:
         for control in self.controls:
             self._by_scope[control.scope].append((control, self._runner(control)))
         self._object_kinds = {k for c, _ in self._by_scope["object"] for k in c.kinds if k != "*"}
+        #: control ID -> the kinds the cluster refused that it needs (it runs on incomplete input)
+        self._incomplete: dict[str, set[str]] = {}
 
     def fresh(self) -> Evaluator:
         """A new evaluator sharing this one's settings and compiled controls but none of its state.
@@ -85,6 +92,7 @@ class Evaluator:
         new.inventory = Inventory()
         new.duplicate_hint = SCOPE_HINT
         new._duplicates = DuplicateIndex(SCOPE_HINT)
+        new._incomplete = {}
         return new
 
     # -- set-up -------------------------------------------------------------------------
@@ -161,7 +169,13 @@ class Evaluator:
 
     def take_problem(self, problem: Problem) -> None:
         """Record a problem of the input; a kind a cluster would not list (``unlisted``) makes every
-        control that needs that kind not assessable, never a pass."""
+        control that needs that kind not assessable, never a pass.
+
+        A control that judges one object (or pod, or container) at a time keeps running on what was
+        listed: a failure it finds there is real and stays a failure (with a note that the input was
+        incomplete); only if it finds none does it become not assessable (:meth:`finish`). A
+        cross-object control, whose verdict rests on the whole set, stops at once.
+        """
         self.result.problems.append(problem)
         if problem.kind != UNLISTED or problem.resource is None:
             return
@@ -169,14 +183,35 @@ class Evaluator:
         unable = [c for c in self.controls if c.needs_kind(kind, POD_KINDS)]
         if not unable:
             return
-        self.controls = [c for c in self.controls if c not in unable]
+        for c in unable:
+            self._incomplete.setdefault(c.id, set()).add(kind)
+        stop = [c for c in unable if c.scope not in PER_OBJECT_SCOPES]
+        self.controls = [c for c in self.controls if c not in stop]
         self.result.controls = self.controls
-        self.result.not_assessable.extend(c for c in unable if c not in self.result.not_assessable)
+        self.result.not_assessable.extend(c for c in stop if c not in self.result.not_assessable)
         for scope, runners in self._by_scope.items():
-            self._by_scope[scope] = [(c, run) for c, run in runners if c not in unable]
+            self._by_scope[scope] = [(c, run) for c, run in runners if c not in stop]
+
+    def _settle_incomplete(self) -> None:
+        """Controls that ran on incomplete input: one that found a failure keeps it (with a note),
+        one that found nothing is not assessable."""
+        failed = self.result.tally.failed
+        for control in [c for c in self.controls if c.id in self._incomplete]:
+            kinds = ", ".join(sorted(self._incomplete[control.id]))
+            if failed.get(control.id, 0) or self.result.suppressed_by_control.get(control.id, 0):
+                self.result.problems.append(Problem(
+                    "note", INCOMPLETE, f"{control.id}: its failures are those found on the objects listed; "
+                    f"{kinds} could not be listed, so the input was incomplete and there may be more"))
+                continue
+            self.controls = [c for c in self.controls if c is not control]
+            if control not in self.result.not_assessable:
+                self.result.not_assessable.append(control)
+        self.result.controls = self.controls
+        self._incomplete.clear()
 
     def evaluate_object(self, obj: K8sObject) -> Iterator[Finding]:
-        self.result.kinds[obj.kind] += 1
+        if not is_snapshot_header(obj.raw):  # a snapshot's header describes the input, it is no object of it
+            self.result.kinds[obj.kind] += 1
         duplicate = self._duplicates.add(obj)
         if duplicate is not None:
             self.result.problems.append(duplicate)
@@ -283,7 +318,12 @@ class Evaluator:
         tally = self.result.tally
         for control, run in self._by_scope["inventory"]:
             failed_units: set[Any] = set()
-            for v in self._violations(control, run, self.inventory, None):
+            violations = self._violations(control, run, self.inventory, None)
+            if _nothing_judged(violations):
+                continue  # nothing the control could judge (KH-CLU-001 on a cluster without Nodes): not applicable
+            for v in violations:
+                if v is NOTHING_TO_JUDGE:
+                    continue
                 target = v.obj
                 ok = yield from self._emit(control, v, target, getattr(target, "annotations", {}) or {},
                                            v.container, None, getattr(target, "spec_path", ""))
@@ -307,6 +347,7 @@ class Evaluator:
         self.result.unused_exceptions = [e for e in self.config.exceptions
                                          if e.used == 0 and not e.expired(self.today)]
         self.result.expired_exceptions = [e for e in self.config.exceptions if e.expired(self.today)]
+        self._settle_incomplete()
         return
         yield  # pragma: no cover - makes this a generator
 

@@ -265,7 +265,7 @@ def _scope(evaluator: Evaluator, items: list[Unit], options: ReadOptions,
     results = _results(executor, remote, jobs) if remote else iter(())
     for done, (n, item) in enumerate(items, 1):
         if isinstance(item, Problem):
-            result.problems.append(item)
+            evaluator.take_problem(item)
             continue
         reason = skipped[item]
         if reason:
@@ -346,7 +346,7 @@ def _check_here(evaluator: Evaluator, path: str, options: ReadOptions) -> Genera
     objects = 0
     for item in read_inputs([path], options):
         if isinstance(item, Problem):
-            evaluator.result.problems.append(item)
+            evaluator.take_problem(item)  # a kind a snapshot records as unlisted makes controls not assessable
         else:
             objects += 1
             yield from evaluator.evaluate_object(item)
@@ -361,7 +361,7 @@ def _merge(evaluator: Evaluator, got: FileResult) -> Iterator[Finding]:
         if isinstance(entry, Finding):
             yield entry
         elif isinstance(entry, Problem):
-            result.problems.append(entry)
+            evaluator.take_problem(entry)
         else:
             seen = K8sObject(raw={"metadata": {"name": entry.name}}, ref=entry.ref, origin=entry.origin)
             duplicate = duplicates.add(seen)

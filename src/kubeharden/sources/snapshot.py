@@ -36,9 +36,10 @@ from collections.abc import Generator, Iterator
 from functools import partial
 from typing import Any
 
-from kubeharden.model.findings import Problem
+from kubeharden.model.cluster import INFO_API_VERSION, INFO_KIND
+from kubeharden.model.findings import UNLISTED, Problem
 from kubeharden.model.lines import line_of
-from kubeharden.model.objects import K8sObject
+from kubeharden.model.objects import K8sObject, ResourceRef
 from kubeharden.sources.files import ReadOptions, mebibytes, parse_bytes, unpack
 from kubeharden.sources.yamlload import MAX_DEPTH
 
@@ -110,9 +111,12 @@ def unpack_snapshot(obj: K8sObject, options: ReadOptions) -> Iterator[Item]:
         yield Problem("error", "invalid-object", f"{KIND}.items is not a list; skipped", file=file,
                       line=line_of(obj.raw, "items") or line)
         return
+    info_seen = False
     for item in items:
-        yield from _item(item, file or "<snapshot>", line_of(item) or line or 1, options)
-    yield from _header(obj.raw, file or "<snapshot>", line or 1)
+        for found in _item(item, file or "<snapshot>", line_of(item) or line or 1, options):
+            info_seen |= _is_info(found)
+            yield found
+    yield from _header(obj.raw, file or "<snapshot>", line or 1, info_seen)
 
 
 def _item(item: Any, file: str, line: int, options: ReadOptions) -> Iterator[Item]:
@@ -125,11 +129,33 @@ def _item(item: Any, file: str, line: int, options: ReadOptions) -> Iterator[Ite
             yield found
 
 
-def _header(envelope: dict[str, Any], file: str, line: int) -> Iterator[Item]:
-    """The envelope without its items, when it says something about the cluster (``cluster:``)."""
-    if isinstance(envelope.get("cluster"), dict):
-        head = {k: v for k, v in envelope.items() if k != "items"}
-        yield from unpack(head, file, line, SOURCE)
+def _header(envelope: dict[str, Any], file: str, line: int, info_seen: bool = False) -> Iterator[Item]:
+    """The envelope without its items, when it says something about the cluster (``cluster:``).
+
+    The kinds the cluster refused to list when the snapshot was taken (``cluster.unlisted``) come back
+    as the ``unlisted`` warnings a live scan gives, so the same controls are not assessable offline.
+    When the snapshot holds a ClusterInfo (``info_seen``), that object states the API server's version:
+    the header is yielded without it, so the version is judged once.
+    """
+    cluster = envelope.get("cluster")
+    if not isinstance(cluster, dict):
+        return
+    for entry in cluster.get("unlisted") or ():
+        if isinstance(entry, dict) and isinstance(entry.get("kind"), str):
+            given = entry.get("apiVersion")
+            api_version = given if isinstance(given, str) else "v1"
+            message = entry.get("message") if isinstance(entry.get("message"), str) else \
+                f"{entry['kind']} could not be listed when the snapshot was taken"
+            yield Problem("warning", UNLISTED, f"{message} (recorded in the snapshot)", file=file,
+                          resource=ResourceRef(api_version, entry["kind"], None, ""))
+    head = {k: v for k, v in envelope.items() if k != "items"}
+    if info_seen and cluster.get("version"):
+        head["cluster"] = {**cluster, "version": None}
+    yield from unpack(head, file, line, SOURCE)
+
+
+def _is_info(item: Any) -> bool:
+    return isinstance(item, K8sObject) and item.kind == INFO_KIND and item.ref.api_version == INFO_API_VERSION
 
 
 def _read_written(path: str, options: ReadOptions) -> Generator[Item, None, bool]:
@@ -150,7 +176,7 @@ def _read_written(path: str, options: ReadOptions) -> Generator[Item, None, bool
                 head = _written_header(first)
                 if head is None:
                     return False
-                size, number, ended, closing = len(first), 1, False, 1
+                size, number, ended, closing, info_seen = len(first), 1, False, 1, False
                 while raw := fh.readline(max(limit - size, 0) + 1):  # a line without end never outgrows the limit
                     number += 1
                     size += len(raw)
@@ -164,7 +190,9 @@ def _read_written(path: str, options: ReadOptions) -> Generator[Item, None, bool
                         ended, closing = True, number
                         yield from _closing(text, head, path, number)
                     elif text and not ended:
-                        yield from _written_item(text.removesuffix(b","), path, number, options)
+                        for found in _written_item(text.removesuffix(b","), path, number, options):
+                            info_seen |= _is_info(found)
+                            yield found
                     elif text:
                         yield Problem("error", "parse", "text after the end of the snapshot; ignored", file=path,
                                       line=number)
@@ -181,7 +209,7 @@ def _read_written(path: str, options: ReadOptions) -> Generator[Item, None, bool
     if not ended:
         yield Problem("error", "read", "the snapshot ends early (no closing ]): it was cut off; what was read "
                       "is checked", file=path, line=number)
-    yield from _header(head, path, closing)  # the cluster section is on the closing line
+    yield from _header(head, path, closing, info_seen)  # the cluster section is on the closing line
     return True
 
 

@@ -5,7 +5,9 @@ The envelope is the one :mod:`kubeharden.sources.snapshot` reads (``apiVersion``
 
 - ``cluster``: ``context`` (the kubeconfig context it was taken from, or null), ``version`` (the
   API server's ``/version`` answer, ``version.Info``: ``gitVersion``, ``major``, ``minor`` …, or
-  null when unknown), and ``secretValues``: ``removed`` or ``included``.
+  null when unknown), ``secretValues``: ``removed`` or ``included``, and, when the cluster refused to
+  list some kinds (403, 404), ``unlisted``: ``[{apiVersion, kind, message}]``, which a scan of the
+  snapshot replays as the live scan's ``unlisted`` warnings (the same controls are not assessable).
 
 It is written as JSON, gzip-compressed, in a layout that keeps every object on a line of its own::
 
