@@ -407,3 +407,16 @@ def test_fix_proposes_the_values_change_for_a_chart_and_edits_nothing(tmp_path, 
     # a field no value drives: the template line that writes the object
     assert f"in {chart / 'templates' / 'deployment.yaml'}:" in out
     assert {p: p.read_text() for p in chart.rglob("*") if p.is_file()} == before  # proposals only
+
+
+@pytest.mark.parametrize("fix, expected", [
+    ("Set privileged: false", "Set privileged: false. In the source: "),
+    ("Set privileged: false.", "Set privileged: false. In the source: "),
+])
+def test_the_change_hint_is_its_own_sentence(fix, expected):
+    from kubeharden.model.objects import Provenance
+    from kubeharden.report.trace import with_hint
+    trace = Provenance(file="t.yaml", line=3, source="helm", values_path="a.b", values_file="values.yaml",
+                       values_line=2)
+    assert with_hint(fix, trace) == expected + "change .Values.a.b (values.yaml:2)."
+    assert with_hint(fix, None) == fix
