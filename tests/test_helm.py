@@ -420,3 +420,13 @@ def test_the_change_hint_is_its_own_sentence(fix, expected):
                        values_line=2)
     assert with_hint(fix, trace) == expected + "change .Values.a.b (values.yaml:2)."
     assert with_hint(fix, None) == fix
+
+
+def test_a_chart_that_renders_nothing_says_so(tmp_path, capsys):
+    chart = write_chart(tmp_path / "off", {"p.yaml": "{{- if .Values.on }}\napiVersion: v1\nkind: Pod\n"
+                                                    "metadata: {name: p}\n{{- end }}\n"}, values="on: false\n")
+    code, report = scan(capsys, str(chart))
+    assert code == INPUT_ERRORS
+    [error] = [e for e in report["errors"] if e["kind"] == "nothing-checked"]
+    assert "the chart rendered no object with these values" in error["message"]
+    assert "no .yaml" not in error["message"]
