@@ -346,7 +346,7 @@ def test_trimming_named_templates_and_inline_with_keep_lines_exact(tmp_path):
     trace = pod.origin.at(20, "spec.containers[0].securityContext.privileged")
     assert (trace.values_path, trace.values_line) == ("securityContext.privileged", 5)
     image = pod.origin.at(18, "spec.containers[0].image")
-    assert image.values_path == "image.repository"  # the first value the line reads
+    assert image.values_path == "image.repository and .Values.image.tag"  # every value the line reads
 
 
 def test_a_template_whose_lines_cannot_be_aligned_is_said_not_guessed(tmp_path, monkeypatch):
@@ -430,3 +430,62 @@ def test_a_chart_that_renders_nothing_says_so(tmp_path, capsys):
     [error] = [e for e in report["errors"] if e["kind"] == "nothing-checked"]
     assert "the chart rendered no object with these values" in error["message"]
     assert "no .yaml" not in error["message"]
+
+
+RANGE_CHART = {"d.yaml": """apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+spec:
+  {{- if .Values.init.enabled }}
+  initContainers:
+  - name: init
+    image: busybox:1.36
+    securityContext:
+      privileged: true
+  {{- end }}
+  containers:
+  {{- range .Values.containers }}
+  - name: {{ .name }}
+    image: "{{ $.Values.image.repository }}:{{ $.Values.image.tag }}"
+    securityContext:
+      privileged: {{ .privileged }}
+  {{- end }}
+"""}
+RANGE_VALUES = """image:
+  repository: nginx
+  tag: latest
+init:
+  enabled: true
+containers:
+  - name: a
+    privileged: false
+  - name: b
+    privileged: true
+"""
+
+
+def _traced(report: dict, control: str, part: str) -> dict:
+    [finding] = [f for f in by_control(report, control) if part in f["path"]]
+    return finding.get("trace") or {}
+
+
+def test_a_value_inside_range_names_the_element_field_and_its_line(tmp_path, capsys):
+    code, report = scan(capsys, str(write_chart(tmp_path / "c", RANGE_CHART, values=RANGE_VALUES)))
+    trace = _traced(report, "KH-POD-004", "containers[1]")
+    assert trace["values_path"] == "containers[].privileged"
+    assert trace["values_line"] == 10  # the element's privileged: true, not the line of containers:
+
+
+def test_several_values_on_a_line_are_all_named_never_a_wrong_single_one(tmp_path, capsys):
+    code, report = scan(capsys, str(write_chart(tmp_path / "c", RANGE_CHART, values=RANGE_VALUES)))
+    [finding] = [f for f in by_control(report, "KH-IMG-001") if "containers[0]" in f["path"]
+                 and "init" not in f["path"]]
+    assert "image.tag" in finding["trace"]["values_path"]
+    assert finding["trace"]["values_path"] != "image.repository"
+
+
+def test_a_condition_around_a_whole_container_is_not_the_value_to_change(tmp_path, capsys):
+    code, report = scan(capsys, str(write_chart(tmp_path / "c", RANGE_CHART, values=RANGE_VALUES)))
+    trace = _traced(report, "KH-POD-004", "initContainers[0]")
+    assert trace.get("values_path") is None

@@ -400,10 +400,19 @@ class HelmTracer:
         if not candidates:
             return replace(origin, line=line)
         prefix = self._prefix(template)
+        if found and found.used and candidates is found.used and len(candidates) > 1:
+            # several values on the line ("{{ .Values.image.repository }}:{{ .Values.image.tag }}"): the one
+            # named like the field, else all of them, never a wrong single one
+            named = [c for c in candidates if names and c.replace("[]", "").split(".")[-1] == names[-1]]
+            if len(named) == 1:
+                candidates = named
+            else:
+                return self._several(origin, line, [c if c.startswith("global.") else prefix + c for c in candidates])
+        indices = [int(n) for n in re.findall(r"\[(\d+)\]", path)]
         best: tuple[str, Any] | None = None
         for candidate in candidates:
             full = self._refined(candidate if candidate.startswith("global.") else prefix + candidate, path)
-            source = self.index.source(full)
+            source = self.index.source(full, indices[-1] if indices else None)
             if source is not None:
                 best = (full, source)
                 break
@@ -413,6 +422,13 @@ class HelmTracer:
         full, source = best
         return replace(origin, line=line, values_path=full, values_file=source.file if source else None,
                        values_line=source.line if source else None)
+
+    def _several(self, origin: Provenance, line: int | None, paths: list[str]) -> Provenance:
+        """Every values path of a line that uses several: the file and line of the first that is set."""
+        sources = [self.index.source(p) for p in paths]
+        source = next((s for s in sources if s is not None), None)
+        return replace(origin, line=line, values_path=" and .Values.".join(paths),
+                       values_file=source.file if source else None, values_line=source.line if source else None)
 
     def _prefix(self, template: str) -> str:
         """The key a subchart's values sit under for the user (``redis.``), "" for the top chart."""
@@ -424,6 +440,8 @@ class HelmTracer:
     def _refined(self, values_path: str, path: str) -> str:
         """``values_path`` extended by the tail of the field path when the values hold it (``toYaml``
         of ``.Values.securityContext`` emitting ``privileged``: ``securityContext.privileged``)."""
+        if "[]" in values_path:  # an element of a range: the field path of the rendered object is not in the values
+            return values_path
         names = [part for part in re.split(r"\.|\[[^\]]*\]", path) if part]
         for size in range(len(names), 0, -1):
             longer = f"{values_path}.{'.'.join(names[-size:])}"
