@@ -489,3 +489,23 @@ def test_a_condition_around_a_whole_container_is_not_the_value_to_change(tmp_pat
     code, report = scan(capsys, str(write_chart(tmp_path / "c", RANGE_CHART, values=RANGE_VALUES)))
     trace = _traced(report, "KH-POD-004", "initContainers[0]")
     assert trace.get("values_path") is None
+
+
+POD = "apiVersion: v1\nkind: Pod\nmetadata: {name: sub}\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n"
+
+
+def test_subcharts_with_an_alias_or_vendored_as_tgz_name_files_that_exist(tmp_path, capsys):
+    parent = write_chart(tmp_path / "parent", {}, chart="apiVersion: v2\nname: parent\nversion: 0.1.0\n"
+                         "dependencies:\n- name: c1\n  version: 0.1.0\n  alias: one\n- name: c2\n  version: 0.1.0\n")
+    write_chart(parent / "charts" / "c1-folder", {"pod.yaml": POD},
+                chart="apiVersion: v2\nname: c1\nversion: 0.1.0\n", values="{}\n")
+    c2 = write_chart(tmp_path / "c2", {"pod.yaml": POD.replace("sub", "sub2")},
+                     chart="apiVersion: v2\nname: c2\nversion: 0.1.0\n", values="{}\n")
+    with tarfile.open(parent / "charts" / "c2-0.1.0.tgz", "w:gz") as tar:
+        tar.add(c2, arcname="c2")
+    code, report = scan(capsys, str(parent))
+    files = {f["file"] for f in report["findings"] if f.get("file")}
+    assert str(parent / "charts" / "c1-folder" / "templates" / "pod.yaml") in files
+    assert str(parent / "charts" / "c2-0.1.0.tgz") + "#c2/templates/pod.yaml" in files
+    for file in files:
+        assert Path(file.split("#")[0]).is_file(), file

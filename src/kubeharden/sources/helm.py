@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+import yaml
+
 from kubeharden.model.findings import Problem
 from kubeharden.model.lines import LineList, LineMap
 from kubeharden.model.objects import K8sObject, Provenance
@@ -249,8 +251,53 @@ def _display(path: str, template: str) -> str:
     """Where a chart file (``mychart/templates/x.yaml``, as Helm names it) is: on disk, or inside the archive."""
     inner = template.split("/", 1)[1] if "/" in template else template
     if os.path.isdir(path):
-        return os.path.join(path, inner)
+        return _on_disk(path, inner.split("/"))
     return f"{path}#{template}"
+
+
+def _on_disk(folder: str, parts: list[str]) -> str:
+    """Where ``charts/NAME/…`` of a chart folder is: the subchart's real folder (its folder name may differ
+    from its name or alias), or ``charts/NAME-VERSION.tgz#NAME/…`` for a vendored archive."""
+    if len(parts) < 3 or parts[0] != "charts":
+        return os.path.join(folder, *parts)
+    key, rest = parts[1], parts[2:]
+    charts = os.path.join(folder, "charts")
+    names = {key} | {str(d.get("name")) for d in _dependencies(folder) if d.get("alias") == key}
+    direct = os.path.join(charts, key)
+    if os.path.isfile(os.path.join(direct, CHART_FILE)):
+        return _on_disk(direct, rest)
+    try:
+        entries = sorted(os.listdir(charts))
+    except OSError:
+        return os.path.join(folder, *parts)
+    for entry in entries:
+        sub = os.path.join(charts, entry)
+        if os.path.isdir(sub) and _chart_name(sub) in names:
+            return _on_disk(sub, rest)
+    for entry in entries:
+        if entry.endswith(".tgz") and any(entry.startswith(f"{n}-") or entry == f"{n}.tgz" for n in names):
+            name = next(n for n in names if entry.startswith(f"{n}-") or entry == f"{n}.tgz")
+            return f"{os.path.join(charts, entry)}#{name}/{'/'.join(rest)}"
+    return os.path.join(folder, *parts)
+
+
+def _chart_meta(folder: str) -> dict[str, Any]:
+    try:
+        with open(os.path.join(folder, CHART_FILE), encoding="utf-8") as fh:
+            meta = yaml.safe_load(fh)
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _chart_name(folder: str) -> str | None:
+    name = _chart_meta(folder).get("name")
+    return str(name) if name is not None else None
+
+
+def _dependencies(folder: str) -> list[dict[str, Any]]:
+    deps = _chart_meta(folder).get("dependencies")
+    return [d for d in deps if isinstance(d, dict)] if isinstance(deps, list) else []
 
 
 def _archive(chart: Any, limit: int) -> dict[str, bytes]:
