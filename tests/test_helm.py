@@ -509,3 +509,33 @@ def test_subcharts_with_an_alias_or_vendored_as_tgz_name_files_that_exist(tmp_pa
     assert str(parent / "charts" / "c2-0.1.0.tgz") + "#c2/templates/pod.yaml" in files
     for file in files:
         assert Path(file.split("#")[0]).is_file(), file
+
+
+def test_a_values_matrix_scans_plain_manifests_once_and_tags_namespace_findings(tmp_path, capsys):
+    chart = write_chart(tmp_path / "c", RANGE_CHART, values=RANGE_VALUES)
+    prod = tmp_path / "prod.yaml"
+    prod.write_text("containers:\n  - name: a\n    privileged: true\n")
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: plain, namespace: other}\nspec:\n  containers:\n"
+                     "  - name: c\n    image: nginx:1.27\n")
+    code, report = scan(capsys, str(chart), str(plain), "--values-matrix", str(chart / "values.yaml"), str(prod))
+    on_plain = [f for f in report["findings"] if f["file"] == str(plain) and f["control_id"] == "KH-POD-001"]
+    assert len(on_plain) == 1 and "values_set" not in (on_plain[0].get("trace") or {})
+    chart_net = [f for f in report["findings"] if f["control_id"] == "KH-NET-001" and "other" not in json.dumps(f)]
+    assert {f["trace"]["values_set"] for f in chart_net} == {str(chart / "values.yaml"), str(prod)}
+
+
+def test_values_without_a_chart_are_warned_about(tmp_path, capsys):
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: plain}\nspec:\n  containers:\n"
+                     "  - name: c\n    image: nginx:1.27\n")
+    main(["scan", "--no-config", "-f", "json", "--fail-on", "none", str(plain), "--set", "a=b"])
+    assert "--set given but no Helm chart is in the input" in capsys.readouterr().err
+
+
+def test_a_render_error_names_the_values_set(tmp_path, capsys):
+    chart = write_chart(tmp_path / "c", {"p.yaml": "{{ required \"need x\" .Values.x }}\n"}, values="{}\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("y: 1\n")
+    code, report = scan(capsys, str(chart), "--values-matrix", str(bad))
+    assert any(f"with the values set {bad}" in e["message"] for e in report["errors"])

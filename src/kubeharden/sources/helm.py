@@ -147,7 +147,7 @@ def _read_chart(helm: Any, chart: Any, path: str, opts: HelmOptions,
     try:
         rendered = _render(helm, chart, user, opts, options.namespace)
     except helm.HelmError as exc:
-        yield _render_problem(name, path, exc)
+        yield _render_problem(name, path, exc, opts)
         return
     archive = _archive(chart, options.max_file_bytes)
     tables = _line_tables(helm, archive, user, opts, options.namespace, rendered) if archive else {}
@@ -231,7 +231,7 @@ def _render(helm: Any, chart: Any, values: dict[str, Any], opts: HelmOptions, na
     return rendered
 
 
-def _render_problem(name: str, path: str, exc: Exception) -> Problem:
+def _render_problem(name: str, path: str, exc: Exception, opts: HelmOptions | None = None) -> Problem:
     """A render that stopped: the template file and line, and what to do."""
     message = " ".join(str(exc).split())
     where = _EXECUTION.search(message) or _POSITION.search(message)
@@ -244,7 +244,13 @@ def _render_problem(name: str, path: str, exc: Exception) -> Problem:
         cause = "a value the template reads is not set (a parent key is missing); give it with --values or --set"
     else:
         cause = "a template error"
-    return Problem("error", SOURCE, f"chart {name} cannot be rendered: {cause}: {message}", file=file, line=line)
+    with_values = ""
+    if opts is not None and opts.values_set:
+        with_values = f" with the values set {opts.values_set}"
+    elif opts is not None and opts.values:
+        with_values = f" with the values files {', '.join(opts.values)}"
+    return Problem("error", SOURCE, f"chart {name} cannot be rendered{with_values}: {cause}: {message}", file=file,
+                   line=line)
 
 
 def _display(path: str, template: str) -> str:
