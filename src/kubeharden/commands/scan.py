@@ -130,10 +130,11 @@ def _matrix_run(evaluator: Evaluator, scopes: list[tuple[str | None, list[Counte
     evaluator.begin_scopes()
     for file, counted in scopes:
         for finding in evaluator.run_scopes_one(freezing(item for c in counted for item in c)):
-            if file is not None and finding.trace is None:
+            trace = finding.trace
+            if file is not None and trace is None:
                 finding.trace = Provenance(file=None, line=None, source="helm", values_set=file)
-            elif file is not None and finding.trace.values_set is None:
-                finding.trace = replace(finding.trace, values_set=file)
+            elif file is not None and trace is not None and trace.values_set is None:
+                finding.trace = replace(trace, values_set=file)
             yield finding
     yield from evaluator.finish()
 
