@@ -346,7 +346,7 @@ def test_trimming_named_templates_and_inline_with_keep_lines_exact(tmp_path):
     trace = pod.origin.at(20, "spec.containers[0].securityContext.privileged")
     assert (trace.values_path, trace.values_line) == ("securityContext.privileged", 5)
     image = pod.origin.at(18, "spec.containers[0].image")
-    assert image.values_path == "image.repository"  # the first value the line reads
+    assert image.values_path == "image.repository and .Values.image.tag"  # every value the line reads
 
 
 def test_a_template_whose_lines_cannot_be_aligned_is_said_not_guessed(tmp_path, monkeypatch):
@@ -407,3 +407,135 @@ def test_fix_proposes_the_values_change_for_a_chart_and_edits_nothing(tmp_path, 
     # a field no value drives: the template line that writes the object
     assert f"in {chart / 'templates' / 'deployment.yaml'}:" in out
     assert {p: p.read_text() for p in chart.rglob("*") if p.is_file()} == before  # proposals only
+
+
+@pytest.mark.parametrize("fix, expected", [
+    ("Set privileged: false", "Set privileged: false. In the source: "),
+    ("Set privileged: false.", "Set privileged: false. In the source: "),
+])
+def test_the_change_hint_is_its_own_sentence(fix, expected):
+    from kubeharden.model.objects import Provenance
+    from kubeharden.report.trace import with_hint
+    trace = Provenance(file="t.yaml", line=3, source="helm", values_path="a.b", values_file="values.yaml",
+                       values_line=2)
+    assert with_hint(fix, trace) == expected + "change .Values.a.b (values.yaml:2)."
+    assert with_hint(fix, None) == fix
+
+
+def test_a_chart_that_renders_nothing_says_so(tmp_path, capsys):
+    chart = write_chart(tmp_path / "off", {"p.yaml": "{{- if .Values.on }}\napiVersion: v1\nkind: Pod\n"
+                                                    "metadata: {name: p}\n{{- end }}\n"}, values="on: false\n")
+    code, report = scan(capsys, str(chart))
+    assert code == INPUT_ERRORS
+    [error] = [e for e in report["errors"] if e["kind"] == "nothing-checked"]
+    assert "the chart rendered no object with these values" in error["message"]
+    assert "no .yaml" not in error["message"]
+
+
+RANGE_CHART = {"d.yaml": """apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+spec:
+  {{- if .Values.init.enabled }}
+  initContainers:
+  - name: init
+    image: busybox:1.36
+    securityContext:
+      privileged: true
+  {{- end }}
+  containers:
+  {{- range .Values.containers }}
+  - name: {{ .name }}
+    image: "{{ $.Values.image.repository }}:{{ $.Values.image.tag }}"
+    securityContext:
+      privileged: {{ .privileged }}
+  {{- end }}
+"""}
+RANGE_VALUES = """image:
+  repository: nginx
+  tag: latest
+init:
+  enabled: true
+containers:
+  - name: a
+    privileged: false
+  - name: b
+    privileged: true
+"""
+
+
+def _traced(report: dict, control: str, part: str) -> dict:
+    [finding] = [f for f in by_control(report, control) if part in f["path"]]
+    return finding.get("trace") or {}
+
+
+def test_a_value_inside_range_names_the_element_field_and_its_line(tmp_path, capsys):
+    code, report = scan(capsys, str(write_chart(tmp_path / "c", RANGE_CHART, values=RANGE_VALUES)))
+    trace = _traced(report, "KH-POD-004", "containers[1]")
+    assert trace["values_path"] == "containers[].privileged"
+    assert trace["values_line"] == 10  # the element's privileged: true, not the line of containers:
+
+
+def test_several_values_on_a_line_are_all_named_never_a_wrong_single_one(tmp_path, capsys):
+    code, report = scan(capsys, str(write_chart(tmp_path / "c", RANGE_CHART, values=RANGE_VALUES)))
+    [finding] = [f for f in by_control(report, "KH-IMG-001") if "containers[0]" in f["path"]
+                 and "init" not in f["path"]]
+    assert "image.tag" in finding["trace"]["values_path"]
+    assert finding["trace"]["values_path"] != "image.repository"
+
+
+def test_a_condition_around_a_whole_container_is_not_the_value_to_change(tmp_path, capsys):
+    code, report = scan(capsys, str(write_chart(tmp_path / "c", RANGE_CHART, values=RANGE_VALUES)))
+    trace = _traced(report, "KH-POD-004", "initContainers[0]")
+    assert trace.get("values_path") is None
+
+
+POD = "apiVersion: v1\nkind: Pod\nmetadata: {name: sub}\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n"
+
+
+def test_subcharts_with_an_alias_or_vendored_as_tgz_name_files_that_exist(tmp_path, capsys):
+    parent = write_chart(tmp_path / "parent", {}, chart="apiVersion: v2\nname: parent\nversion: 0.1.0\n"
+                         "dependencies:\n- name: c1\n  version: 0.1.0\n  alias: one\n- name: c2\n  version: 0.1.0\n")
+    write_chart(parent / "charts" / "c1-folder", {"pod.yaml": POD},
+                chart="apiVersion: v2\nname: c1\nversion: 0.1.0\n", values="{}\n")
+    c2 = write_chart(tmp_path / "c2", {"pod.yaml": POD.replace("sub", "sub2")},
+                     chart="apiVersion: v2\nname: c2\nversion: 0.1.0\n", values="{}\n")
+    with tarfile.open(parent / "charts" / "c2-0.1.0.tgz", "w:gz") as tar:
+        tar.add(c2, arcname="c2")
+    code, report = scan(capsys, str(parent))
+    files = {f["file"] for f in report["findings"] if f.get("file")}
+    assert str(parent / "charts" / "c1-folder" / "templates" / "pod.yaml") in files
+    assert str(parent / "charts" / "c2-0.1.0.tgz") + "#c2/templates/pod.yaml" in files
+    for file in files:
+        assert Path(file.split("#")[0]).is_file(), file
+
+
+def test_a_values_matrix_scans_plain_manifests_once_and_tags_namespace_findings(tmp_path, capsys):
+    chart = write_chart(tmp_path / "c", RANGE_CHART, values=RANGE_VALUES)
+    prod = tmp_path / "prod.yaml"
+    prod.write_text("containers:\n  - name: a\n    privileged: true\n")
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: plain, namespace: other}\nspec:\n  containers:\n"
+                     "  - name: c\n    image: nginx:1.27\n")
+    code, report = scan(capsys, str(chart), str(plain), "--values-matrix", str(chart / "values.yaml"), str(prod))
+    on_plain = [f for f in report["findings"] if f["file"] == str(plain) and f["control_id"] == "KH-POD-001"]
+    assert len(on_plain) == 1 and "values_set" not in (on_plain[0].get("trace") or {})
+    chart_net = [f for f in report["findings"] if f["control_id"] == "KH-NET-001" and "other" not in json.dumps(f)]
+    assert {f["trace"]["values_set"] for f in chart_net} == {str(chart / "values.yaml"), str(prod)}
+
+
+def test_values_without_a_chart_are_warned_about(tmp_path, capsys):
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: plain}\nspec:\n  containers:\n"
+                     "  - name: c\n    image: nginx:1.27\n")
+    main(["scan", "--no-config", "-f", "json", "--fail-on", "none", str(plain), "--set", "a=b"])
+    assert "--set given but no Helm chart is in the input" in capsys.readouterr().err
+
+
+def test_a_render_error_names_the_values_set(tmp_path, capsys):
+    chart = write_chart(tmp_path / "c", {"p.yaml": "{{ required \"need x\" .Values.x }}\n"}, values="{}\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("y: 1\n")
+    code, report = scan(capsys, str(chart), "--values-matrix", str(bad))
+    assert any(f"with the values set {bad}" in e["message"] for e in report["errors"])

@@ -195,3 +195,24 @@ def test_a_patch_that_only_merges_into_a_mapping_is_not_blamed_for_it(tmp_path, 
     pod_level = [f for f in report["findings"] if f["path"] == "spec.template.spec"]
     assert pod_level, "the overlay has pod-level findings (no NetworkPolicy selects it)"
     assert all(f["trace"]["patch_file"] is None for f in pod_level)  # privileged.yaml merges into the pod spec
+
+
+@pytest.mark.parametrize("field, line", [
+    ("patches:\n- path: https://example.com/p.yaml\n", 4),
+    ("patchesStrategicMerge:\n- local.yaml\n- https://example.com/psm.yaml\n", 5),
+    ("patchesJson6902:\n- target: {kind: Deployment, name: web}\n  path: http://example.com/j.yaml\n", 5),
+    ("openapi:\n  path: https://example.com/schema.json\n", 4),
+    ("configurations:\n- https://example.com/conf.yaml\n", 4),
+    ("crds:\n- https://example.com/crd.yaml\n", 4),
+    ("configMapGenerator:\n- name: c\n  files:\n  - https://example.com/f.txt\n", 6),
+])
+def test_every_url_field_of_a_kustomization_is_refused_before_kubectl_runs(tmp_path, capsys, monkeypatch, field,
+                                                                             line):
+    (tmp_path / "kustomization.yaml").write_text("commonAnnotations:\n  docs: https://example.com/ok\n" + field)
+    monkeypatch.setattr(shutil, "which", lambda name: pytest.fail("kubectl must not run"))
+    code, report = scan(capsys, str(tmp_path))
+    assert code == INPUT_ERRORS
+    [error] = [e for e in report["errors"] if e["kind"] == "kustomize"]
+    assert "example.com" in error["message"] and "ok" not in error["message"].split("example.com")[1][:3]
+    assert "kustomization.yaml" in error["message"] and error["file"].endswith("kustomization.yaml")
+    assert error["line"] == line

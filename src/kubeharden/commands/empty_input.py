@@ -70,6 +70,11 @@ def _why(paths: list[str], problems: list[Problem]) -> str:
         return f"every document was skipped or could not be read ({listed})"
     if paths == ["-"]:
         return "standard input was empty"
+    source = source_for(paths[0]) if len(paths) == 1 and paths[0] != "-" else None
+    if source is not None and source.name == "helm":
+        return "the chart rendered no object with these values (check the conditions of its templates)"
+    if source is not None and source.name == "kustomize":
+        return "the Kustomize folder built no object"
     if len(paths) == 1 and os.path.isdir(paths[0]):
         return "the folder holds no .yaml, .yml or .json file with a document in it"
     if len(paths) == 1:

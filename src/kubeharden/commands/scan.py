@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Iterator
+from dataclasses import replace
 
 from kubeharden.catalogue.loader import catalogue_names, load_catalogue
 from kubeharden.catalogue.selection import UnknownControl, is_glob, resolve
@@ -31,9 +33,10 @@ from kubeharden.engine.parallel import default_jobs, scan_files
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.gctune import freezing
 from kubeharden.model.findings import Finding, Severity
+from kubeharden.model.objects import Provenance
 from kubeharden.model.results import ScanResult
 from kubeharden.report import FORMATS, get_reporter
-from kubeharden.sources.registry import SOURCES, source_options
+from kubeharden.sources.registry import SOURCES, source_for, source_options
 from kubeharden.report.table import GROUPINGS, Display, one_line
 from kubeharden.report.table import write as write_table
 from kubeharden.sources.cluster import claims as is_cluster
@@ -107,6 +110,35 @@ def _values_set(args: argparse.Namespace, file: str) -> argparse.Namespace:
     return one
 
 
+def _has_chart(path: str, limit: int = 10000) -> bool:
+    """The input is a Helm chart, or a folder with one inside (what ``--values`` and ``--values-matrix`` apply to)."""
+    source = source_for(path) if path != "-" else None
+    if source is not None:
+        return source.name == "helm"
+    if not os.path.isdir(path):
+        return False
+    for seen, (_, _, files) in enumerate(os.walk(path)):
+        if "Chart.yaml" in files or "Chart.yml" in files:
+            return True
+        if seen > limit:
+            return False
+    return False
+
+
+def _matrix_run(evaluator: Evaluator, scopes: list[tuple[str | None, list[Counted]]]) -> Iterator[Finding]:
+    """``run_scopes`` over the values sets, each finding without a trace (a namespace-level one) given its set."""
+    evaluator.begin_scopes()
+    for file, counted in scopes:
+        for finding in evaluator.run_scopes_one(freezing(item for c in counted for item in c)):
+            trace = finding.trace
+            if file is not None and trace is None:
+                finding.trace = Provenance(file=None, line=None, source="helm", values_set=file)
+            elif file is not None and trace is not None and trace.values_set is None:
+                finding.trace = replace(trace, values_set=file)
+            yield finding
+    yield from evaluator.finish()
+
+
 def _jobs(text: str) -> int:
     try:
         value = int(text)
@@ -159,6 +191,10 @@ def run(args: argparse.Namespace) -> int:
              "they cannot be used with --scope path (scan each application with its own reports instead)")
         return USAGE
     args.paths = paths
+    given = [flag for flag, name in (("--values", "values"), ("--set", "set"), ("--set-string", "set_string"),
+                                     ("--values-matrix", "values_matrix")) if getattr(args, name, None)]
+    if given and not any(_has_chart(path) for path in paths):
+        warn(f"{', '.join(given)} given but no Helm chart is in the input: the values change nothing")
     try:
         cfg = load_settings(args)
     except ConfigError as exc:
@@ -194,13 +230,20 @@ def run(args: argparse.Namespace) -> int:
 
         jobs = 1 if live else args.jobs or default_jobs()  # a cluster is listed and checked in this process
         if args.values_matrix:
-            # one scope per values set: the same chart under prod values is another cluster than under defaults
-            sets = [[Counted(open_inputs(_values_set(args, file), [path], shallow)) for path in args.paths]
-                    for file in args.values_matrix]
-            stream = evaluator.run_scopes(freezing(item for c in counted for item in c) for counted in sets)
+            # one scope per values set: the same chart under prod values is another cluster than under defaults;
+            # inputs without a chart are read once, in a scope of their own
+            charted = [_has_chart(path) for path in args.paths]
+            sets = [[Counted(open_inputs(_values_set(args, file), [path], shallow)) if has else Counted(())
+                     for path, has in zip(args.paths, charted, strict=True)] for file in args.values_matrix]
+            plain = [Counted(()) if has else Counted(open_inputs(args, [path], shallow))
+                     for path, has in zip(args.paths, charted, strict=True)]
+            scopes = [(file, counted) for file, counted in zip(args.values_matrix, sets, strict=True)]
+            if not all(charted):
+                scopes.append((None, plain))
+            stream = _matrix_run(evaluator, scopes)
 
             def objects_read() -> list[int]:
-                return [sum(counted[n].objects for counted in sets) for n in range(len(args.paths))]
+                return [sum(counted[n].objects for _, counted in scopes) for n in range(len(args.paths))]
         elif jobs > 1:
             options = read_options(args)
             options.shallow_kind = shallow

@@ -153,12 +153,22 @@ class Evaluator:
         Cross-object controls (ServiceAccounts, NetworkPolicies, RBAC) see one scope at a
         time, as if each were applied to its own cluster.
         """
-        self.duplicate_hint = ""
-        self._duplicates = DuplicateIndex()
+        self.begin_scopes()
         for items in scopes:
             yield from self._consume(items)
             yield from self.close_scope()
         yield from self.finish()
+
+    def begin_scopes(self) -> None:
+        """Start a run of independent scopes (see :meth:`run_scopes`)."""
+        self.duplicate_hint = ""
+        self._duplicates = DuplicateIndex()
+
+    def run_scopes_one(self, items: Iterable[K8sObject | Problem]) -> Iterator[Finding]:
+        """One scope of :meth:`run_scopes`, for callers that need to tell the scopes' findings apart
+        (``--values-matrix``), after :meth:`begin_scopes`; :meth:`finish` ends the run."""
+        yield from self._consume(items)
+        yield from self.close_scope()
 
     def _consume(self, items: Iterable[K8sObject | Problem]) -> Iterator[Finding]:
         for item in items:

@@ -18,7 +18,7 @@ from kubeharden.model.findings import Finding, Severity
 from kubeharden.model.guide import GUIDE_DOC_URL, requirement_url, title_of
 from kubeharden.model.pods import TEMPLATE_EVALUATED
 from kubeharden.model.results import ScanResult
-from kubeharden.report.trace import change_hint, related
+from kubeharden.report.trace import related, with_hint
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFO_URI = "https://github.com/kubeharden/kubeharden"
@@ -105,9 +105,7 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
             for n, (file, line, text) in enumerate(related(f.trace) + ([(f.file, f.line, "the base resource")]
                                                                        if f.trace.patch_file and f.file else []))]
         result["properties"]["trace"] = f.trace.to_dict()
-        hint = change_hint(f.trace)
-        if hint:
-            result["message"]["text"] += f" In the source: {hint}."
+        result["message"]["text"] = with_hint(result["message"]["text"], f.trace)
     if f.status == "suppressed" and f.suppression:
         kind = "inSource" if f.suppression.get("kind") == "annotation" else "external"
         result["suppressions"] = [{"kind": kind, "justification": str(f.suppression.get("reason", ""))}]

@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from kubeharden.report.trace import change_hint, trace_text
+from kubeharden.report.trace import change_hint, trace_text, with_hint
 from kubeharden.model.findings import NOTHING_CHECKED, OWN_OUTPUT, Finding, Severity
 from kubeharden.model.guide import GUIDE_POINTER, requirement_url
 from kubeharden.model.pods import TEMPLATE_EVALUATED
@@ -313,7 +313,7 @@ def _detail(e: Entry, group_by: str) -> Text:
         detail.append(f"\nimplies {x.control.id}: {x.message}", style="dim")
     hint = change_hint(f.trace)
     if group_by != "control" or hint or any(x.remediation != f.remediation for x in e.findings):
-        detail.append(f"\nfix: {f.remediation}" + (f" In the source: {hint}." if hint else ""), style="green")
+        detail.append(f"\nfix: {with_hint(f.remediation, f.trace)}", style="green")
     return detail
 
 

@@ -45,6 +45,16 @@ def change_hint(trace: Provenance | None) -> str | None:
     return None
 
 
+def with_hint(text: str, trace: Provenance | None) -> str:
+    """``text`` (a fix or a message) followed by the change hint, as its own sentence."""
+    hint = change_hint(trace)
+    if not hint:
+        return text
+    text = text.rstrip()
+    stop = "" if not text or text.endswith((".", "!", "?", ":")) else "."
+    return f"{text}{stop} In the source: {hint}."
+
+
 def related(trace: Provenance | None) -> list[tuple[str, int | None, str]]:
     """Other places behind a finding: (file, line, what) for the values file and the patch."""
     if trace is None:

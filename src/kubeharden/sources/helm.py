@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+import yaml
+
 from kubeharden.model.findings import Problem
 from kubeharden.model.lines import LineList, LineMap
 from kubeharden.model.objects import K8sObject, Provenance
@@ -145,7 +147,7 @@ def _read_chart(helm: Any, chart: Any, path: str, opts: HelmOptions,
     try:
         rendered = _render(helm, chart, user, opts, options.namespace)
     except helm.HelmError as exc:
-        yield _render_problem(name, path, exc)
+        yield _render_problem(name, path, exc, opts)
         return
     archive = _archive(chart, options.max_file_bytes)
     tables = _line_tables(helm, archive, user, opts, options.namespace, rendered) if archive else {}
@@ -229,7 +231,7 @@ def _render(helm: Any, chart: Any, values: dict[str, Any], opts: HelmOptions, na
     return rendered
 
 
-def _render_problem(name: str, path: str, exc: Exception) -> Problem:
+def _render_problem(name: str, path: str, exc: Exception, opts: HelmOptions | None = None) -> Problem:
     """A render that stopped: the template file and line, and what to do."""
     message = " ".join(str(exc).split())
     where = _EXECUTION.search(message) or _POSITION.search(message)
@@ -242,15 +244,66 @@ def _render_problem(name: str, path: str, exc: Exception) -> Problem:
         cause = "a value the template reads is not set (a parent key is missing); give it with --values or --set"
     else:
         cause = "a template error"
-    return Problem("error", SOURCE, f"chart {name} cannot be rendered: {cause}: {message}", file=file, line=line)
+    with_values = ""
+    if opts is not None and opts.values_set:
+        with_values = f" with the values set {opts.values_set}"
+    elif opts is not None and opts.values:
+        with_values = f" with the values files {', '.join(opts.values)}"
+    return Problem("error", SOURCE, f"chart {name} cannot be rendered{with_values}: {cause}: {message}", file=file,
+                   line=line)
 
 
 def _display(path: str, template: str) -> str:
     """Where a chart file (``mychart/templates/x.yaml``, as Helm names it) is: on disk, or inside the archive."""
     inner = template.split("/", 1)[1] if "/" in template else template
     if os.path.isdir(path):
-        return os.path.join(path, inner)
+        return _on_disk(path, inner.split("/"))
     return f"{path}#{template}"
+
+
+def _on_disk(folder: str, parts: list[str]) -> str:
+    """Where ``charts/NAME/…`` of a chart folder is: the subchart's real folder (its folder name may differ
+    from its name or alias), or ``charts/NAME-VERSION.tgz#NAME/…`` for a vendored archive."""
+    if len(parts) < 3 or parts[0] != "charts":
+        return os.path.join(folder, *parts)
+    key, rest = parts[1], parts[2:]
+    charts = os.path.join(folder, "charts")
+    names = {key} | {str(d.get("name")) for d in _dependencies(folder) if d.get("alias") == key}
+    direct = os.path.join(charts, key)
+    if os.path.isfile(os.path.join(direct, CHART_FILE)):
+        return _on_disk(direct, rest)
+    try:
+        entries = sorted(os.listdir(charts))
+    except OSError:
+        return os.path.join(folder, *parts)
+    for entry in entries:
+        sub = os.path.join(charts, entry)
+        if os.path.isdir(sub) and _chart_name(sub) in names:
+            return _on_disk(sub, rest)
+    for entry in entries:
+        if entry.endswith(".tgz") and any(entry.startswith(f"{n}-") or entry == f"{n}.tgz" for n in names):
+            name = next(n for n in names if entry.startswith(f"{n}-") or entry == f"{n}.tgz")
+            return f"{os.path.join(charts, entry)}#{name}/{'/'.join(rest)}"
+    return os.path.join(folder, *parts)
+
+
+def _chart_meta(folder: str) -> dict[str, Any]:
+    try:
+        with open(os.path.join(folder, CHART_FILE), encoding="utf-8") as fh:
+            meta = yaml.safe_load(fh)
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _chart_name(folder: str) -> str | None:
+    name = _chart_meta(folder).get("name")
+    return str(name) if name is not None else None
+
+
+def _dependencies(folder: str) -> list[dict[str, Any]]:
+    deps = _chart_meta(folder).get("dependencies")
+    return [d for d in deps if isinstance(d, dict)] if isinstance(deps, list) else []
 
 
 def _archive(chart: Any, limit: int) -> dict[str, bytes]:
@@ -400,10 +453,19 @@ class HelmTracer:
         if not candidates:
             return replace(origin, line=line)
         prefix = self._prefix(template)
+        if found and found.used and candidates is found.used and len(candidates) > 1:
+            # several values on the line ("{{ .Values.image.repository }}:{{ .Values.image.tag }}"): the one
+            # named like the field, else all of them, never a wrong single one
+            named = [c for c in candidates if names and c.replace("[]", "").split(".")[-1] == names[-1]]
+            if len(named) == 1:
+                candidates = named
+            else:
+                return self._several(origin, line, [c if c.startswith("global.") else prefix + c for c in candidates])
+        indices = [int(n) for n in re.findall(r"\[(\d+)\]", path)]
         best: tuple[str, Any] | None = None
         for candidate in candidates:
             full = self._refined(candidate if candidate.startswith("global.") else prefix + candidate, path)
-            source = self.index.source(full)
+            source = self.index.source(full, indices[-1] if indices else None)
             if source is not None:
                 best = (full, source)
                 break
@@ -413,6 +475,13 @@ class HelmTracer:
         full, source = best
         return replace(origin, line=line, values_path=full, values_file=source.file if source else None,
                        values_line=source.line if source else None)
+
+    def _several(self, origin: Provenance, line: int | None, paths: list[str]) -> Provenance:
+        """Every values path of a line that uses several: the file and line of the first that is set."""
+        sources = [self.index.source(p) for p in paths]
+        source = next((s for s in sources if s is not None), None)
+        return replace(origin, line=line, values_path=" and .Values.".join(paths),
+                       values_file=source.file if source else None, values_line=source.line if source else None)
 
     def _prefix(self, template: str) -> str:
         """The key a subchart's values sit under for the user (``redis.``), "" for the top chart."""
@@ -424,6 +493,8 @@ class HelmTracer:
     def _refined(self, values_path: str, path: str) -> str:
         """``values_path`` extended by the tail of the field path when the values hold it (``toYaml``
         of ``.Values.securityContext`` emitting ``privileged``: ``securityContext.privileged``)."""
+        if "[]" in values_path:  # an element of a range: the field path of the rendered object is not in the values
+            return values_path
         names = [part for part in re.split(r"\.|\[[^\]]*\]", path) if part]
         for size in range(len(names), 0, -1):
             longer = f"{values_path}.{'.'.join(names[-size:])}"

@@ -256,12 +256,22 @@ def _open(keyword: str, expression: str, outer: str | None, line: int) -> _Block
 
 def _close(block: _Block, end: int, lines: list[str], found: dict[int, LineValues]) -> None:
     """Give the block's condition to the lines of its branch that have none from an inner block."""
-    if not block.condition or any(line.startswith("kind:") for line in lines[block.start:end - 1]):
+    body = lines[block.start:end - 1]
+    switches = block.keyword != "range" and _switches_items(body)  # a range's items are its list's
+    if not block.condition or any(line.startswith("kind:") for line in body) or switches:
         return
     for number in range(block.start + 1, end + 1):
         values = found.setdefault(number, LineValues())
         if not values.conditions:
             values.conditions.extend(block.condition)
+
+
+def _switches_items(body: list[str]) -> bool:
+    """The block holds whole list items (a container, a volume…): its condition switches them on or off,
+    it is not the value of the fields inside."""
+    content = [line.strip() for line in body if line.strip() and not line.strip().startswith("{{")]
+    return bool(content) and (content[0].startswith("- ") or any(line.startswith(("- name:", "- image:"))
+                                                                  for line in content))
 
 
 def references(expression: str, ctx: str | None) -> list[str]:

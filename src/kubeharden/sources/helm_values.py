@@ -79,12 +79,29 @@ class ValuesIndex:
     def __init__(self, layers: Iterable[ValuesLayer]) -> None:
         self.layers = list(layers)
 
-    def source(self, path: str) -> ValueSource | None:
+    def source(self, path: str, index: int | None = None) -> ValueSource | None:
         """The strongest layer that sets ``path`` (``worker.securityContext.privileged``), or None.
 
-        A path inside a range (``ports[].containerPort``) is answered for the list (``ports``).
+        A path inside a range (``ports[].containerPort``) is answered with the line of the field in
+        the list's element ``index`` (else the first element that sets it), else the list (``ports``).
         """
-        path = path.split("[]", 1)[0]
+        if "[]" in path:
+            head, _, rest = path.partition("[]")
+            whole = self.source(head)
+            rest = rest.lstrip(".")
+            for layer in self.layers if rest and whole is not None else []:
+                inner = head if head.startswith("global.") else head[len(layer.prefix):]
+                if layer.prefix and not head.startswith(layer.prefix) and not head.startswith("global."):
+                    continue
+                items = _node(layer.data, inner.split("."))
+                if not isinstance(items, list):
+                    continue
+                order = ([index] if index is not None and 0 <= index < len(items) else []) + list(range(len(items)))
+                for i in order:
+                    found = _find(items[i], rest.replace("[]", "").split("."))
+                    if found:
+                        return ValueSource(layer.file, found)
+            return whole
         for layer in self.layers:
             if layer.prefix and not path.startswith(layer.prefix) and not path.startswith("global."):
                 continue
@@ -96,6 +113,14 @@ class ValuesIndex:
 
     def has(self, path: str) -> bool:
         return self.source(path) is not None
+
+
+def _node(data: Any, parts: list[str]) -> Any:
+    for part in parts:
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
 
 
 def _find(data: Any, parts: list[str]) -> int | None:

@@ -9,7 +9,8 @@ object then names the resource file it came from and the kustomization files who
 changed it. Those annotations are removed again; they only serve :mod:`kustomize_trace`, which
 puts every field at its line in the base resource file or, when a patch set it, the patch's.
 
-Remote bases and resources (URLs, ``github.com/…``, ``git@…``) are refused before anything runs:
+Remote references (URLs, ``github.com/…``, ``git@…``) in any field of a kustomization (bases,
+resources, patches, openapi, configurations, crds…) are refused before anything runs:
 kubeharden never uses the network.
 """
 
@@ -26,6 +27,7 @@ from typing import Any
 import yaml
 
 from kubeharden.model.findings import Problem
+from kubeharden.model.lines import line_of
 from kubeharden.model.objects import K8sObject
 from kubeharden.sources.files import ReadOptions, mebibytes, parse_text
 from kubeharden.sources.kustomize_trace import (
@@ -69,8 +71,9 @@ def read(path: str, options: ReadOptions) -> Iterator[K8sObject | Problem]:
     remote = list(remote_references(path))
     if remote:
         for file, line, ref in remote:
-            yield Problem("error", SOURCE, f"remote Kustomize reference {ref!r} refused: kubeharden never uses the "
-                          "network; vendor it into the repository and refer to it by a local path",
+            yield Problem("error", SOURCE, f"remote Kustomize reference {ref!r} in {file} refused: kubeharden "
+                          "never uses the network (kubectl would fetch it); vendor it into the repository and "
+                          "refer to it by a local path",
                           file=file, line=line)
         return
     kubectl = shutil.which("kubectl")
@@ -159,7 +162,13 @@ def _yaml(text: Any) -> Any:
 
 
 def remote_references(folder: str, seen: set[str] | None = None) -> Iterator[tuple[str, int | None, str]]:
-    """(kustomization file, line, reference) of every remote base, resource or component under ``folder``."""
+    """(kustomization file, line, reference) of every URL-valued field of the kustomizations under ``folder``.
+
+    Not only ``resources``/``bases``/``components``: kubectl also fetches ``patches[].path``,
+    ``patchesStrategicMerge``, ``patchesJson6902[].path``, ``openapi.path``, ``configurations``,
+    ``crds``, generators' ``files``… when they are URLs, so every string of the kustomization that
+    is a remote reference is refused (labels and annotations, which are only copied, excepted).
+    """
     seen = seen if seen is not None else set()
     real = os.path.realpath(folder)
     if real in seen:
@@ -171,15 +180,44 @@ def remote_references(folder: str, seen: set[str] | None = None) -> Iterator[tup
     doc = load_yaml_file(file)
     if not isinstance(doc, dict):
         return
+    try:
+        with open(file, encoding="utf-8", errors="replace") as fh:
+            text_lines = fh.read().splitlines()
+    except OSError:
+        text_lines = []
+    for value, line in _strings(doc, None):
+        if _is_remote(value):
+            exact = next((n for n, text in enumerate(text_lines, 1) if value in text), None)
+            yield file, exact or line, value
     for key in _REFERENCES:
         entries = doc.get(key)
-        for index, entry in enumerate(entries if isinstance(entries, list) else []):
-            if not isinstance(entry, str):
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, str) and not _is_remote(entry):
+                target = os.path.join(folder, entry)
+                if os.path.isdir(target):
+                    yield from remote_references(target, seen)
+
+
+#: Kustomization fields whose strings are copied into objects, never loaded: a URL there is data.
+_COPIED = frozenset(("commonLabels", "commonAnnotations", "labels", "metadata", "patch", "literals",
+                     "replacements", "images", "namePrefix", "nameSuffix", "namespace", "apiVersion", "kind"))
+
+
+def _is_remote(value: str) -> bool:
+    value = value.strip()
+    return value.startswith(_REMOTE_PREFIXES) or "?ref=" in value or "://" in value.split("\n", 1)[0]
+
+
+def _strings(node: Any, line: int | None) -> Iterator[tuple[str, int | None]]:
+    """Every string of a kustomization (outside copied fields), with the nearest known line."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _COPIED:
                 continue
-            if entry.startswith(_REMOTE_PREFIXES) or "?ref=" in entry or "://" in entry:
-                lines = getattr(entries, "line", None)
-                yield file, (lines + index) if lines else None, entry
-                continue
-            target = os.path.join(folder, entry)
-            if os.path.isdir(target):
-                yield from remote_references(target, seen)
+            yield from _strings(value, line_of(node, key) or line)
+    elif isinstance(node, list):
+        start = getattr(node, "line", None) or line
+        for index, value in enumerate(node):
+            yield from _strings(value, (start + index) if start and isinstance(value, str) else start)
+    elif isinstance(node, str):
+        yield node, line
