@@ -76,6 +76,14 @@ class Fix:
         return {"op": self.op, "path": self.path, "value": self.value, "safe": self.safe}
 
 
+def container_id(container_list: str | None, container: str | None) -> str | None:
+    """A container as reports name it: ``list/name`` (``initContainers/setup``), the name alone when the
+    list is not known, None for no container."""
+    if container is None:
+        return None
+    return f"{container_list}/{container}" if container_list else container
+
+
 def fingerprint(control_id: str, resource: ResourceRef, container_list: str | None, container: str | None,
                 path: str) -> str:
     """A stable identity of a finding across runs: 32 hex digits of a SHA-256.
@@ -128,9 +136,7 @@ class Finding:
     @property
     def container_id(self) -> str | None:
         """The container as ``list/name`` (``initContainers/setup``), or None."""
-        if self.container is None:
-            return None
-        return f"{self.container_list}/{self.container}" if self.container_list else self.container
+        return container_id(self.container_list, self.container)
 
     @property
     def control_id(self) -> str:

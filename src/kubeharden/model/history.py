@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kubeharden.model.findings import container_id
+
 if TYPE_CHECKING:
     from kubeharden.model.findings import Finding
 
@@ -40,9 +42,7 @@ class StoredFinding:
     @property
     def container_id(self) -> str | None:
         """``list/name`` as in reports (``initContainers/setup``), or None."""
-        if self.container is None:
-            return None
-        return f"{self.container_list}/{self.container}" if self.container_list else self.container
+        return container_id(self.container_list, self.container)
 
     @property
     def resource(self) -> str:
