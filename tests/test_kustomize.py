@@ -166,7 +166,9 @@ def test_a_failing_build_is_an_input_error_with_kubectls_message(tmp_path, capsy
 def test_the_corpus_overlays_build_and_trace_to_their_files(capsys, overlay):
     folder = CORPUS / overlay
     code, report = scan(capsys, str(folder))
-    assert code == OK and report["summary"]["objects"] >= 20 and not report["errors"]
+    # the overlays under tests/ are not part of the build: named as such, nothing else
+    assert code == OK and report["summary"]["objects"] >= 20
+    assert all("not part of its build" in e["message"] for e in report["errors"])
     for finding in report["findings"]:
         if "trace" not in finding:
             continue  # cross-object findings on a namespace the input does not define
@@ -216,3 +218,17 @@ def test_every_url_field_of_a_kustomization_is_refused_before_kubectl_runs(tmp_p
     assert "example.com" in error["message"] and "ok" not in error["message"].split("example.com")[1][:3]
     assert "kustomization.yaml" in error["message"] and error["file"].endswith("kustomization.yaml")
     assert error["line"] == line
+
+
+def test_a_nested_overlay_outside_the_build_is_named_not_skipped_silently(tmp_path, capsys):
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not on PATH (it builds Kustomize folders)")
+    root = tmp_path / "app"
+    (root / "tests" / "variant").mkdir(parents=True)
+    (root / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: x}\ndata: {k: v}\n")
+    (root / "kustomization.yaml").write_text("resources: [cm.yaml]\n")
+    (root / "tests" / "variant" / "kustomization.yaml").write_text("resources: [../../cm.yaml]\n")
+    main(["scan", "--no-config", "-f", "json", "--fail-on", "none", str(root)])
+    report = json.loads(capsys.readouterr().out)
+    assert [e["file"] for e in report["errors"] if "not part of its build" in e["message"]] == \
+        [str(root / "tests" / "variant")]

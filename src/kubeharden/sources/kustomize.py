@@ -95,7 +95,43 @@ def read(path: str, options: ReadOptions) -> Iterator[K8sObject | Problem]:
             built, wrapper_used = plain, False
         else:
             wrapper_used = True
-        yield from _objects(built, path, wrapper if wrapper_used else path, options)
+        used: set[str] = set()
+        for item in _objects(built, path, wrapper if wrapper_used else path, options):
+            if isinstance(item, K8sObject) and item.origin.file:
+                used.add(os.path.abspath(item.origin.file))
+            yield item
+    for folder in nested_unbuilt(path, used):
+        yield Problem("warning", SOURCE, f"the Kustomize folder {folder} lies below {path} but is not part of its "
+                      "build, so it was not read: name it as its own PATH to scan it", file=folder)
+
+
+def _is_component(file: str) -> bool:
+    try:
+        with open(file, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and data.get("kind") == "Component"
+
+
+#: Folders never searched for nested Kustomize folders.
+_SKIP = frozenset({".git", "node_modules", "vendor", "__pycache__"})
+
+
+def nested_unbuilt(path: str, used_files: set[str]) -> list[str]:
+    """Folders below ``path`` that hold a kustomization of their own but gave no file to its build (an
+    overlay beside the one built, ``tests/`` variants): they would otherwise go unread without a word."""
+    out = []
+    root = os.path.abspath(path)
+    for folder, dirs, _ in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP and not d.startswith("."))
+        file = kustomization_file(folder)
+        if folder == root or file is None or _is_component(file):
+            continue  # a Component is applied by the overlays that list it, never built alone
+        inside = folder + os.sep
+        if not any(f.startswith(inside) for f in used_files):
+            out.append(os.path.relpath(folder) if not os.path.isabs(path) else folder)
+    return out
 
 
 def _build(kubectl: str, folder: str, limit: int) -> str | Problem:
