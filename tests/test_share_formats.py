@@ -69,3 +69,16 @@ def test_prometheus_counts_agree_with_the_json_report(capsys):
     for row in report["summary"]["compliance"]:
         if row["compliance_percent"] is not None:
             assert abs(ratios[row["section"]] * 100 - row["compliance_percent"]) < 0.1
+
+
+def test_csv_cells_that_spreadsheets_would_run_as_formulas_stay_text(tmp_path, capsys, monkeypatch):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / '=HYPERLINK("http-evil").yaml').write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\n"
+        "spec: {containers: [{name: c, image: nginx:1.27, securityContext: {privileged: true}}]}\n")
+    monkeypatch.chdir(folder)
+    main(["scan", "--no-config", "--fail-on", "none", "-f", "csv", '=HYPERLINK("http-evil").yaml'])
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out, newline="")))
+    assert rows and all(not r["file"].startswith("=") for r in rows)
+    assert rows[0]["file"].startswith("'=")

@@ -18,12 +18,21 @@ COLUMNS = ("severity", "status", "control_id", "slug", "title", "api_version", "
            "container", "file", "line", "path", "message", "remediation", "nsa", "fingerprint")
 
 
+#: A cell beginning with one of these is a formula to spreadsheet programs (OWASP "CSV Injection"): such
+#: a value (a file name, a message quoting input) is written with a leading apostrophe, so it stays text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
+
+
 def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for f in findings:
         r = f.resource
-        writer.writerow((f.severity.label, f.status, f.control.id, f.control.slug, f.control.title, r.api_version,
-                         r.kind, r.namespace or "", r.name, f.container_id or "", f.file or "",
-                         "" if f.line is None else f.line, f.path, f.message, f.remediation, " ".join(f.control.nsa),
-                         f.fingerprint))
+        row = (f.severity.label, f.status, f.control.id, f.control.slug, f.control.title, r.api_version, r.kind,
+               r.namespace or "", r.name, f.container_id or "", f.file or "", "" if f.line is None else f.line, f.path,
+               f.message, f.remediation, " ".join(f.control.nsa), f.fingerprint)
+        writer.writerow([_cell(v) for v in row])
