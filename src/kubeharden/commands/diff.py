@@ -100,7 +100,6 @@ def run(args: argparse.Namespace) -> int:
                                                                         still_open=args.all), ())
     if status != OK:
         return status
-    if args.fail_on is not None and any(Severity.parse(f.severity) >= args.fail_on for f in changes.new
-                                        if f.severity in {s.label for s in Severity}):
+    if args.fail_on is not None and any(f.level is not None and f.level >= args.fail_on for f in changes.new):
         return FINDINGS
     return INPUT_ERRORS if errors else OK

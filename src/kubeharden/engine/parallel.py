@@ -260,8 +260,9 @@ def _scope(evaluator: Evaluator, items: list[Unit], options: ReadOptions,
     """One scope's units (files, ``-``, problems of the command line) in order, into ``evaluator``."""
     result = evaluator.result
     skipped = {path: skipped_reason(path, options.skip_files) for _, path in items if isinstance(path, str)}
-    remote = [p for _, p in items if isinstance(p, str) and not skipped[p] and _forkable(p)] \
-        if executor is not None else []
+    # which units a worker may read is asked once per unit (a source's claims may look at the disk)
+    forkable = {p: _forkable(p) for p in skipped} if executor is not None else {}
+    remote = [p for _, p in items if isinstance(p, str) and not skipped[p] and forkable[p]] if forkable else []
     results = _results(executor, remote, jobs) if remote else iter(())
     for done, (n, item) in enumerate(items, 1):
         if isinstance(item, Problem):
@@ -271,7 +272,7 @@ def _scope(evaluator: Evaluator, items: list[Unit], options: ReadOptions,
         if reason:
             result.problems.append(Problem("note", OWN_OUTPUT, f"{reason}; not read as input", file=item))
             continue
-        got = next(results) if remote and _forkable(item) else None
+        got = next(results) if remote and forkable[item] else None
         if got is None or got.unfinished is not None:
             counts[n] += yield from _check_here(evaluator, item, options)
         else:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kubeharden.model.findings import container_id
+from kubeharden.model.findings import Severity, container_id
 
 if TYPE_CHECKING:
     from kubeharden.model.findings import Finding
@@ -38,6 +38,14 @@ class StoredFinding:
     file: str | None
     line: int | None
     message: str
+
+    @property
+    def level(self) -> Severity | None:
+        """The severity as a :class:`Severity`, None when a report file gave a label kubeharden does not use."""
+        try:
+            return Severity.parse(self.severity)
+        except ValueError:
+            return None
 
     @property
     def container_id(self) -> str | None:
@@ -107,12 +115,12 @@ def stored(finding: Finding) -> StoredFinding:
                          finding.message)
 
 
-_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
-
-
 def _ordered(found: Iterable[StoredFinding]) -> list[StoredFinding]:
-    return sorted(found, key=lambda f: (_RANK.get(f.severity, 5), f.control_id, f.kind, f.namespace or "", f.name,
-                                        f.container or "", f.path))
+    def worst_first(f: StoredFinding) -> tuple[int, str, str, str, str, str, str]:
+        level = -1 if f.level is None else int(f.level)
+        return (-level, f.control_id, f.kind, f.namespace or "", f.name, f.container or "", f.path)
+
+    return sorted(found, key=worst_first)
 
 
 def diff(before: dict[str, StoredFinding], after: dict[str, StoredFinding]) -> Diff:

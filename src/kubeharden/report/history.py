@@ -8,7 +8,7 @@ import orjson
 from rich.table import Table
 from rich.text import Text
 
-from kubeharden.model.findings import Severity
+
 from kubeharden.model.history import Diff, ScanInfo
 from kubeharden.report.table import STYLE, console_for
 
@@ -75,11 +75,9 @@ def write_diff_table(diff: Diff, before: str, after: str, out: IO[str], still_op
         for name in ("severity", "control", "resource", "container", "where", "message"):
             table.add_column(name, overflow="fold")
         for f in found:
-            style = STYLE.get(Severity.parse(f.severity), "") if f.severity in _LABELS else ""
+            style = STYLE[f.level] if f.level is not None else ""
             where = f"{f.file}:{f.line}" if f.file and f.line else (f.file or "")
             table.add_row(Text(f.severity, style=style), f.control_id, f.resource, f.container_id or "", where,
                           f.message)
         console.print(table)
 
-
-_LABELS = {s.label for s in Severity}
