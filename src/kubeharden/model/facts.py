@@ -143,10 +143,16 @@ class ComponentFacts:
       for components configured by flags only (kube-apiserver), this is where their settings are.
     * ``files``: the files the component depends on, by absolute path:
       ``{"/var/lib/kubelet/config.yaml": {"mode": "0600", "owner": "root", "group": "root"}}``.
+      Each entry may also carry ``"role"`` (what the file is to the component: ``config``,
+      ``kubeconfig``, ``manifest``, ``service``, ``pki-dir``, ``pki-cert``, ``pki-key``, ``client-ca``,
+      ``data-dir``, ``encryption-config``, ``audit-policy``, ``audit-webhook-config``, ``admission-config``)
+      and ``"exists": False`` for a file a flag names that is not there.
+    * ``version``: the component's version (``"1.29.3"``) when the source can tell, else None; rules
+      that depend on it (a flag removed in 1.20) read it as ``version``.
     * ``file`` and ``first_line``: where the facts were read (a configuration file, a static pod
       manifest, a snapshot of the node); ``settings`` loaded from YAML keep each key's line.
 
-    Rules see :meth:`view`: ``{"component", "node", "settings", "flags", "files"}``.
+    Rules see :meth:`view`: ``{"component", "node", "version", "settings", "flags", "files"}``.
     """
 
     component: str
@@ -154,13 +160,14 @@ class ComponentFacts:
     settings: Mapping[str, Any] = field(default_factory=dict)
     flags: Mapping[str, Any] = field(default_factory=dict)
     files: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    version: str | None = None
     file: str | None = None
     first_line: int | None = None
 
     def view(self) -> dict[str, Any]:
         """The mapping rule paths start at (``settings.authentication.anonymous.enabled``)."""
-        return {"component": self.component, "node": self.node, "settings": self.settings, "flags": self.flags,
-                "files": self.files}
+        return {"component": self.component, "node": self.node, "version": self.version,
+                "settings": self.settings, "flags": self.flags, "files": self.files}
 
     def line(self, holder: Any = None, key: Any = None) -> int | None:
         """Line of ``holder[key]`` when ``holder`` was loaded with key lines, else of ``holder``, else
