@@ -539,3 +539,13 @@ def test_a_render_error_names_the_values_set(tmp_path, capsys):
     bad.write_text("y: 1\n")
     code, report = scan(capsys, str(chart), "--values-matrix", str(bad))
     assert any(f"with the values set {bad}" in e["message"] for e in report["errors"])
+
+
+def test_no_render_names_the_chart_it_leaves_out(tmp_path, capsys):
+    """--no-render: the chart is not rendered and not read, and a warning says so (never a silent pass)."""
+    chart = write_chart(tmp_path / "web")
+    code, report = scan(capsys, "--no-render", str(chart))
+    [warning] = [e for e in report["errors"] if e["kind"] == "helm"]
+    assert warning["level"] == "warning" and "not rendered (--no-render)" in warning["message"]
+    assert warning["file"] == str(chart)
+    assert report["summary"]["objects"] == 0 and not report["findings"]

@@ -232,3 +232,17 @@ def test_a_nested_overlay_outside_the_build_is_named_not_skipped_silently(tmp_pa
     report = json.loads(capsys.readouterr().out)
     assert [e["file"] for e in report["errors"] if "not part of its build" in e["message"]] == \
         [str(root / "tests" / "variant")]
+
+
+def test_no_render_reads_the_folders_files_as_they_are(tmp_path, capsys, monkeypatch):
+    """--no-render: kubectl is never run; the base and the patch file are judged as plain manifests (the
+    patch's privileged container is a finding of its own file), the kustomization files are not objects."""
+    write_overlay(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))  # kubectl would not be found
+    code, report = scan(capsys, "--no-render", str(tmp_path))
+    assert code == OK
+    assert not [e for e in report["errors"] if e["level"] == "error"]
+    assert report["summary"]["objects"] == 2
+    assert {Path(f["file"]).name for f in report["findings"]} == {"deployment.yaml", "privileged.yaml"}
+    assert any(f["control_id"] == "KH-POD-001" and Path(f["file"]).name == "privileged.yaml"
+               for f in report["findings"])

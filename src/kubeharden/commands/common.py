@@ -43,6 +43,10 @@ def add_input_options(parser: argparse.ArgumentParser, namespace_option: bool = 
     parser.add_argument("--allow-empty", action="store_true",
                         help="an input without any Kubernetes object is not an input problem (exit 3) "
                              "but a note")
+    parser.add_argument("--no-render", action="store_true",
+                        help="read Kustomize folders as plain manifest files and leave Helm charts out (each "
+                             "named in a warning) instead of rendering them: faster, as tools that do not render "
+                             "read a repository, but what is applied is not what is judged")
     add_source_options(parser)
     for source in SOURCES:  # inputs given by an option of their own (--vuln-report …), docs/sources.md
         if source.option is not None:
@@ -146,7 +150,8 @@ def read_options(args: argparse.Namespace) -> ReadOptions:
     return ReadOptions(max_file_bytes=args.max_file_size, namespace=_given_namespace(args),
                        namespace_strict=getattr(args, "namespace_is_apply", False),
                        skip_files=report_files(getattr(args, "output", None)),
-                       source_options=dict(getattr(args, "source_options", None) or {}))
+                       source_options=dict(getattr(args, "source_options", None) or {}),
+                       render=not getattr(args, "no_render", False))
 
 
 def open_inputs(args: argparse.Namespace, paths: Sequence[str] | None = None,

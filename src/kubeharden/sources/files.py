@@ -45,6 +45,9 @@ class ReadOptions:
     skip_files: dict[tuple[int, int], str] = field(default_factory=dict)
     #: Options of registered sources, by source name (the Helm source's rendering options …).
     source_options: dict[str, Any] = field(default_factory=dict)
+    #: False (``--no-render``): Kustomize folders are read as plain manifest files and Helm charts are
+    #: named in a warning and not read, instead of being rendered.
+    render: bool = True
 
 
 def iter_paths(paths: Iterable[str], also: Callable[[str], bool] | None = None,

@@ -110,6 +110,10 @@ def read(path: str, options: ReadOptions) -> Iterator[K8sObject | Problem]:
     loaded, a dependency missing from ``charts/``, an unreadable values file or ``--set``, and a
     render that stops (``required``, ``fail``, a template error), each naming the chart and the cause.
     """
+    if not options.render:
+        yield Problem("warning", SOURCE, "Helm chart not rendered (--no-render): its templates were not judged",
+                      file=path)
+        return
     opts = options.source_options.get(SOURCE) or HelmOptions()
     try:
         import helm_python as helm

@@ -29,7 +29,7 @@ import yaml
 from kubeharden.model.findings import Problem
 from kubeharden.model.lines import line_of
 from kubeharden.model.objects import K8sObject
-from kubeharden.sources.files import ReadOptions, mebibytes, parse_text
+from kubeharden.sources.files import ReadOptions, iter_paths, mebibytes, parse_text, read_file
 from kubeharden.sources.kustomize_trace import (
     KustomizeTracer,
     PatchIndex,
@@ -51,6 +51,7 @@ INSTALL_KUBECTL = ("install kubectl 1.27 or newer (https://kubernetes.io/docs/ta
 _REFERENCES = ("resources", "bases", "components", "crds")
 _REMOTE_PREFIXES = ("http://", "https://", "git@", "git::", "ssh://", "github.com/", "gitlab.com/", "bitbucket.org/")
 BUILD_TIMEOUT = 120
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def claims(path: str) -> bool:
@@ -67,7 +68,11 @@ def read(path: str, options: ReadOptions) -> Iterator[K8sObject | Problem]:
 
     Problems (errors): kubectl missing (with what to install), a remote base or resource (named
     with its kustomization file and line), a build that fails (kubectl's message).
+    With ``options.render`` False (``--no-render``) the folder's files are read as plain manifests.
     """
+    if not options.render:
+        yield from _plain(path, options)
+        return
     remote = list(remote_references(path))
     if remote:
         for file, line, ref in remote:
@@ -103,6 +108,16 @@ def read(path: str, options: ReadOptions) -> Iterator[K8sObject | Problem]:
     for folder in nested_unbuilt(path, used):
         yield Problem("warning", SOURCE, f"the Kustomize folder {folder} lies below {path} but is not part of its "
                       "build, so it was not read: name it as its own PATH to scan it", file=folder)
+
+
+def _plain(path: str, options: ReadOptions) -> Iterator[K8sObject | Problem]:
+    """The manifest files of the folder as they are, without building it (the kustomization files,
+    which are not Kubernetes objects, left out): what tools that do not render Kustomize read."""
+    for item in iter_paths([path]):
+        if isinstance(item, Problem):
+            yield item
+        elif os.path.basename(item) not in KUSTOMIZATION_NAMES:
+            yield from read_file(item, options)
 
 
 def _is_component(file: str) -> bool:
@@ -192,7 +207,7 @@ def _yaml(text: Any) -> Any:
     if not isinstance(text, str):
         return None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_SAFE_LOADER)  # libyaml: one small document per built object
     except yaml.YAMLError:
         return None
 
