@@ -26,11 +26,11 @@ from kubeharden.checks.context import Context
 from kubeharden.checks.registry import check
 from kubeharden.model.configfiles import ADMISSION, POD_SECURITY
 from kubeharden.model.controls import NOTHING_TO_JUDGE, Violation
+from kubeharden.model.facts import PSS_LEVELS
 from kubeharden.model.fieldpath import join
 from kubeharden.model.objects import K8sObject, as_dict, as_list
 
-#: Pod Security Standards levels, weakest first.
-LEVELS = ("privileged", "baseline", "restricted")
+LEVELS = PSS_LEVELS
 #: Namespaces whose exemption the documentation itself shows (the cluster's own components).
 EXEMPTABLE_NAMESPACES = frozenset({"kube-system"})
 PLUGIN = "PodSecurity"
