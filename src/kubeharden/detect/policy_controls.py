@@ -129,14 +129,16 @@ def logs_credentials(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
     if policy is None:
         yield NOTHING_TO_JUDGE  # not a policy, or one KH-LOG-001 reports as refused
         return
+    leaks: dict[int, tuple[PolicyRule, list[str]]] = {}
     for group, resource, subresource in PROTECTED:
         rule = body_leak(policy, group, resource, subresource)
         if rule is not None:
-            bodies = "request bodies" if rule.level == "Request" else "request and response bodies"
-            yield Violation(f"{rule_name(rule.index)} logs {_label(group, resource, subresource)} at {rule.level} "
-                            f"({bodies}) before any rule keeps them at Metadata or None: the credentials they "
-                            "carry are written to the audit log", _rule_line(obj, rule.index),
-                            path=join("rules", rule.index, "level"))
+            leaks.setdefault(rule.index, (rule, []))[1].append(_label(group, resource, subresource))
+    for index, (rule, names) in sorted(leaks.items()):
+        bodies = "request bodies" if rule.level == "Request" else "request and response bodies"
+        yield Violation(f"{rule_name(index)} logs {', '.join(names)} at {rule.level} ({bodies}) before any rule "
+                        "keeps them at Metadata or None: the credentials they carry are written to the audit log",
+                        _rule_line(obj, index), path=join("rules", index, "level"))
 
 
 @lru_cache(maxsize=1)
