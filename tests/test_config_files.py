@@ -6,8 +6,12 @@ Fixtures are written from the Kubernetes documentation pages each check module c
 
 from __future__ import annotations
 
+import copy
+import json
+import re
 import textwrap
 
+import yaml
 from conftest import messages, scan
 
 from kubeharden.config import Config
@@ -366,3 +370,46 @@ def test_psa_levels_and_exemptions():
     ]
     assert "'Baseline', not one of privileged, baseline, restricted" in findings[0].message
     assert "is not set, so it is privileged" in findings[2].message
+
+
+# --- bad input never crashes a check ---------------------------------------------------------------
+
+ODD_VALUES = ["null", "7", "text", "[1, x, null]", "{a: 1}", "[{}]", "[[]]", "true"]
+
+
+def test_every_field_of_the_wrong_shape_is_judged_without_an_internal_error():
+    shapes = {
+        "apiserver.config.k8s.io/v1/EncryptionConfiguration": ["resources", "resources[0].resources",
+                                                               "resources[0].providers", "resources[0].providers[0].aescbc",
+                                                               "resources[0].providers[0].aescbc.keys",
+                                                               "resources[0].providers[0].kms"],
+        "audit.k8s.io/v1/Policy": ["rules", "rules[0]", "rules[0].resources", "omitStages", "rules[0].users"],
+        "v1/Config": ["clusters", "clusters[0].cluster", "users", "users[0].user", "users[0].user.exec",
+                      "users[0].user.auth-provider"],
+        "pod-security.admission.config.k8s.io/v1/PodSecurityConfiguration": ["defaults", "exemptions",
+                                                                             "exemptions.namespaces"],
+        "apiserver.config.k8s.io/v1/AdmissionConfiguration": ["plugins", "plugins[0].configuration"],
+    }
+    base = {
+        "resources": [{"resources": ["secrets"], "providers": [{"aescbc": {"keys": [{"name": "k", "secret": "x"}]}},
+                                                                {"kms": {"name": "a"}}]}],
+        "rules": [{"level": "Metadata", "resources": [{"group": ""}], "users": ["a"]}], "omitStages": [],
+        "clusters": [{"name": "c", "cluster": {"server": "https://a"}}],
+        "users": [{"name": "u", "user": {"exec": {"command": "x"}, "auth-provider": {"name": "oidc"}}}],
+        "defaults": {"enforce": "baseline"}, "exemptions": {"namespaces": ["a"]},
+        "plugins": [{"name": "PodSecurity", "configuration": {"defaults": {}}}],
+    }
+    for kind_key, paths in shapes.items():
+        api_version, kind = kind_key.rsplit("/", 1)
+        for path in paths:
+            for odd in ODD_VALUES:
+                doc = copy.deepcopy(base)
+                doc.update({"apiVersion": api_version, "kind": kind})
+                steps = [int(s) if s.isdigit() else s for s in re.findall(r"[^.\[\]]+", path)]
+                target = doc
+                for step in steps[:-1]:
+                    target = target[step]
+                target[steps[-1]] = yaml.safe_load(odd)
+                _, _, result = found(json.dumps(doc), ENC + LOG + KCFG + PSA, file="odd.yaml")
+                internal = [p.message for p in result.problems if p.kind == "internal"]
+                assert not internal, (kind, path, odd, internal)
