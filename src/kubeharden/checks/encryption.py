@@ -24,9 +24,8 @@ import binascii
 from collections.abc import Iterator
 from typing import Any
 
-from kubeharden.checks.configfiles import judged
+from kubeharden.checks.configfiles import file_check
 from kubeharden.checks.context import Context
-from kubeharden.checks.registry import check
 from kubeharden.model.configfiles import ENCRYPTION
 from kubeharden.model.controls import NOTHING_TO_JUDGE, Violation
 from kubeharden.model.fieldpath import join
@@ -71,11 +70,8 @@ def _kms_version(provider: Any) -> str:
     return str(as_dict(as_dict(provider).get("kms")).get("apiVersion") or "v1")
 
 
-@check("KH-ENC-001")
+@file_check("KH-ENC-001", ENCRYPTION)
 def secrets_not_covered(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    if not judged(obj, ENCRYPTION):
-        yield NOTHING_TO_JUDGE
-        return
     if secrets_entry(obj) is None:
         listed = sorted({str(r) for _, e in _entries(obj) for r in as_list(e.get("resources"))})
         yield Violation(f"no resources entry matches Secrets (lists {', '.join(listed) or 'nothing'}): "
@@ -83,11 +79,8 @@ def secrets_not_covered(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
                         obj.line(obj.raw, "resources"), path="resources")
 
 
-@check("KH-ENC-002")
+@file_check("KH-ENC-002", ENCRYPTION)
 def identity_first(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    if not judged(obj, ENCRYPTION):
-        yield NOTHING_TO_JUDGE
-        return
     found = secrets_entry(obj)
     if found is None:
         yield NOTHING_TO_JUDGE  # KH-ENC-001 says Secrets are not covered at all
@@ -105,11 +98,8 @@ def identity_first(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
                         obj.line(providers[0]), path=join("resources", index, "providers", 0))
 
 
-@check("KH-ENC-003")
+@file_check("KH-ENC-003", ENCRYPTION)
 def key_in_file(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    if not judged(obj, ENCRYPTION):
-        yield NOTHING_TO_JUDGE
-        return
     writes_secrets = secrets_entry(obj)
     for index, entry in _entries(obj):
         providers = as_list(entry.get("providers"))
@@ -129,11 +119,8 @@ def key_in_file(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
                             obj.line(provider), path=join("resources", index, "providers", p, kind))
 
 
-@check("KH-ENC-004")
+@file_check("KH-ENC-004", ENCRYPTION)
 def kms_v1(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    if not judged(obj, ENCRYPTION):
-        yield NOTHING_TO_JUDGE
-        return
     for index, entry in _entries(obj):
         providers = as_list(entry.get("providers"))
         for p, provider in enumerate(providers):
@@ -146,11 +133,8 @@ def kms_v1(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
                                 path=join("resources", index, "providers", p, "kms", "apiVersion"))
 
 
-@check("KH-ENC-005")
+@file_check("KH-ENC-005", ENCRYPTION)
 def refused(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    if not judged(obj, ENCRYPTION):
-        yield NOTHING_TO_JUDGE
-        return
     if not _entries(obj):
         yield Violation("resources is empty or missing: the file encrypts nothing",
                         obj.line(obj.raw, "resources"), path="resources")

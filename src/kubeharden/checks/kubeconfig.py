@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from kubeharden.checks.configfiles import judged
+from kubeharden.checks.configfiles import file_check
 from kubeharden.checks.context import Context
-from kubeharden.checks.registry import check
 from kubeharden.model.configfiles import KUBECONFIG
 from kubeharden.model.controls import NOTHING_TO_JUDGE, Violation
 from kubeharden.model.fieldpath import join
@@ -27,22 +26,20 @@ EMBEDDED_CREDENTIALS = {"token": "a bearer token", "client-key-data": "a client 
 AUTH_PROVIDER_TOKENS = ("id-token", "refresh-token", "access-token", "client-secret")
 
 
-def _named(obj: K8sObject, field: str, inner: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
+def _named(obj: K8sObject, field: str, inner: str) -> list[tuple[int, str, dict[str, Any]]]:
     """``(index, name, entry[inner])`` of each ``field[]`` entry (``clusters``/``cluster``, ``users``/``user``)."""
+    found = []
     for i, item in enumerate(as_list(obj.raw.get(field))):
         item = as_dict(item)
-        yield i, str(item.get("name") or f"{field}[{i}]"), as_dict(item.get(inner))
+        found.append((i, str(item.get("name") or f"{field}[{i}]"), as_dict(item.get(inner))))
+    return found
 
 
-@check("KH-KCFG-001")
+@file_check("KH-KCFG-001", KUBECONFIG)
 def plain_http(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    if not judged(obj, KUBECONFIG):
-        yield NOTHING_TO_JUDGE
-        return
-    clusters = list(_named(obj, "clusters", "cluster"))
+    clusters = _named(obj, "clusters", "cluster")
     if not clusters:
-        yield NOTHING_TO_JUDGE
-        return
+        yield NOTHING_TO_JUDGE  # a kubeconfig with users only (a credentials file) names no server
     for i, name, cluster in clusters:
         server = str(cluster.get("server") or "")
         if not server.lower().startswith("https://"):
@@ -51,15 +48,11 @@ def plain_http(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
                             obj.line(cluster, "server"), path=join("clusters", i, "cluster", "server"))
 
 
-@check("KH-KCFG-002")
+@file_check("KH-KCFG-002", KUBECONFIG)
 def skip_tls_verify(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    if not judged(obj, KUBECONFIG):
-        yield NOTHING_TO_JUDGE
-        return
-    clusters = list(_named(obj, "clusters", "cluster"))
+    clusters = _named(obj, "clusters", "cluster")
     if not clusters:
         yield NOTHING_TO_JUDGE
-        return
     for i, name, cluster in clusters:
         if cluster.get("insecure-skip-tls-verify") is True:
             yield Violation(f"cluster {name} sets insecure-skip-tls-verify: true: the server's certificate is not "
@@ -68,19 +61,11 @@ def skip_tls_verify(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
                             path=join("clusters", i, "cluster", "insecure-skip-tls-verify"))
 
 
-def _users(obj: K8sObject) -> list[tuple[int, str, dict[str, Any]]] | None:
-    """The users of a kubeconfig, or None when ``obj`` is not one or has none (nothing to judge)."""
-    if not judged(obj, KUBECONFIG):
-        return None
-    return list(_named(obj, "users", "user")) or None
-
-
-@check("KH-KCFG-003")
+@file_check("KH-KCFG-003", KUBECONFIG)
 def basic_auth(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    users = _users(obj)
-    if users is None:
+    users = _named(obj, "users", "user")
+    if not users:
         yield NOTHING_TO_JUDGE
-        return
     for i, name, user in users:
         present = [f for f in ("username", "password") if user.get(f)]
         if present:
@@ -90,12 +75,11 @@ def basic_auth(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
                             obj.line(user, field), path=join("users", i, "user", field))
 
 
-@check("KH-KCFG-004")
+@file_check("KH-KCFG-004", KUBECONFIG)
 def embedded_credentials(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    users = _users(obj)
-    if users is None:
+    users = _named(obj, "users", "user")
+    if not users:
         yield NOTHING_TO_JUDGE
-        return
     file = obj.origin.file or "this file"
     for i, name, user in users:
         for field, what in EMBEDDED_CREDENTIALS.items():
@@ -110,12 +94,11 @@ def embedded_credentials(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
                             path=join("users", i, "user", "auth-provider", "config", tokens[0]))
 
 
-@check("KH-KCFG-005")
+@file_check("KH-KCFG-005", KUBECONFIG)
 def exec_plugin(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    users = _users(obj)
-    if users is None:
+    users = _named(obj, "users", "user")
+    if not users:
         yield NOTHING_TO_JUDGE
-        return
     file = obj.origin.file or "this file"
     for i, name, user in users:
         exec_ = as_dict(user.get("exec"))

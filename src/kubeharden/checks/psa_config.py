@@ -18,7 +18,7 @@ and "Pod Security Admission" (https://kubernetes.io/docs/concepts/security/pod-s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from kubeharden.checks.configfiles import judged
@@ -52,13 +52,32 @@ def pod_security_configs(obj: K8sObject) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
+#: The PodSecurityConfigurations of one object: ``[(field path, configuration, its defaults)]``.
+Configs = list[tuple[str, dict[str, Any], dict[str, Any]]]
+#: A check of them: ``fn(obj, configs)``.
+PsaCheck = Callable[[K8sObject, Configs], Iterator[Violation]]
+
+
+def psa_check(control_id: str) -> Callable[[PsaCheck], PsaCheck]:
+    """Register ``fn`` for ``control_id``, called with the object's PodSecurityConfigurations; an object
+    with none (another plugin's AdmissionConfiguration, one whose PodSecurity entry has ``path:``) has
+    nothing to judge."""
+    def register(fn: PsaCheck) -> PsaCheck:
+        def run(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
+            configs = [(path, config, as_dict(config.get("defaults"))) for path, config in pod_security_configs(obj)]
+            if not configs:
+                yield NOTHING_TO_JUDGE
+                return
+            yield from fn(obj, configs)
+
+        check(control_id)(run)
+        return fn
+
+    return register
+
+
 def _level(value: Any) -> str:
     return str(value) if value is not None else "privileged"
-
-
-def _defaults(obj: K8sObject) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
-    for path, config in pod_security_configs(obj):
-        yield path, config, as_dict(config.get("defaults"))
 
 
 def _mode_violation(obj: K8sObject, path: str, config: dict[str, Any], defaults: dict[str, Any],
@@ -77,24 +96,16 @@ def _mode_violation(obj: K8sObject, path: str, config: dict[str, Any], defaults:
     return None
 
 
-@check("KH-PSA-001")
-def enforce_baseline(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    configs = list(_defaults(obj))
-    if not configs:
-        yield NOTHING_TO_JUDGE
-        return
+@psa_check("KH-PSA-001")
+def enforce_baseline(obj: K8sObject, configs: Configs) -> Iterator[Violation]:
     for path, config, defaults in configs:
         v = _mode_violation(obj, path, config, defaults, "enforce", "baseline")
         if v:
             yield v
 
 
-@check("KH-PSA-002")
-def enforce_restricted(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    configs = list(_defaults(obj))
-    if not configs:
-        yield NOTHING_TO_JUDGE
-        return
+@psa_check("KH-PSA-002")
+def enforce_restricted(obj: K8sObject, configs: Configs) -> Iterator[Violation]:
     for path, config, defaults in configs:
         if _level(defaults.get("enforce")) == "baseline":
             v = _mode_violation(obj, path, config, defaults, "enforce", "restricted")
@@ -102,12 +113,8 @@ def enforce_restricted(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
                 yield v
 
 
-@check("KH-PSA-003")
-def audit_and_warn(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    configs = list(_defaults(obj))
-    if not configs:
-        yield NOTHING_TO_JUDGE
-        return
+@psa_check("KH-PSA-003")
+def audit_and_warn(obj: K8sObject, configs: Configs) -> Iterator[Violation]:
     for path, config, defaults in configs:
         for mode in ("audit", "warn"):
             v = _mode_violation(obj, path, config, defaults, mode, "restricted")
@@ -115,12 +122,8 @@ def audit_and_warn(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
                 yield v
 
 
-@check("KH-PSA-004")
-def exemptions(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    configs = list(_defaults(obj))
-    if not configs:
-        yield NOTHING_TO_JUDGE
-        return
+@psa_check("KH-PSA-004")
+def exemptions(obj: K8sObject, configs: Configs) -> Iterator[Violation]:
     for path, config, _ in configs:
         exempt = as_dict(config.get("exemptions"))
         base = join(path, "exemptions") if path else "exemptions"

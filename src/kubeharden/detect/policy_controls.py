@@ -16,7 +16,7 @@ credentials the same way.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import lru_cache
 
@@ -118,17 +118,29 @@ def invalid(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
                         path=where)
 
 
-def _valid(obj: K8sObject) -> AuditPolicy | None:
-    policy = read_policy(obj)
-    return policy if isinstance(policy, AuditPolicy) else None
+#: A check of one valid audit policy: ``fn(obj, policy)``.
+PolicyCheck = Callable[[K8sObject, AuditPolicy], Iterator[Violation]]
 
 
-@check("KH-LOG-002")
-def logs_credentials(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    policy = _valid(obj)
-    if policy is None:
-        yield NOTHING_TO_JUDGE  # not a policy, or one KH-LOG-001 reports as refused
-        return
+def policy_check(control_id: str) -> Callable[[PolicyCheck], PolicyCheck]:
+    """Register ``fn`` for ``control_id``, called with the object's policy; an object that is not an
+    audit policy, or one the API server refuses (KH-LOG-001 reports it), has nothing to judge."""
+    def register(fn: PolicyCheck) -> PolicyCheck:
+        def run(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
+            policy = read_policy(obj)
+            if not isinstance(policy, AuditPolicy):
+                yield NOTHING_TO_JUDGE
+                return
+            yield from fn(obj, policy)
+
+        check(control_id)(run)
+        return fn
+
+    return register
+
+
+@policy_check("KH-LOG-002")
+def logs_credentials(obj: K8sObject, policy: AuditPolicy) -> Iterator[Violation]:
     leaks: dict[int, tuple[PolicyRule, list[str]]] = {}
     for group, resource, subresource in PROTECTED:
         rule = body_leak(policy, group, resource, subresource)
@@ -168,12 +180,8 @@ def detection_needs() -> tuple[tuple[DetectionRule, ...], tuple[str, ...]]:
     return tuple(kept), tuple(dropped)
 
 
-@check("KH-LOG-003")
-def detection_gaps(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    policy = _valid(obj)
-    if policy is None:
-        yield NOTHING_TO_JUDGE
-        return
+@policy_check("KH-LOG-003")
+def detection_gaps(obj: K8sObject, policy: AuditPolicy) -> Iterator[Violation]:
     rules, _ = detection_needs()
     gaps = [c for c in coverage(policy, list(rules)) if c.status in ("blind", "partial")]
     if gaps:
@@ -189,12 +197,8 @@ def _catch_all(rule: PolicyRule) -> bool:
                 or rule.non_resource_urls)
 
 
-@check("KH-LOG-004")
-def no_catch_all(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    policy = _valid(obj)
-    if policy is None:
-        yield NOTHING_TO_JUDGE
-        return
+@policy_check("KH-LOG-004")
+def no_catch_all(obj: K8sObject, policy: AuditPolicy) -> Iterator[Violation]:
     last = policy.rules[-1]
     first_all = next((r for r in policy.rules if _catch_all(r)), None)
     if first_all is not None and first_all is not last:
@@ -212,12 +216,8 @@ def no_catch_all(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
                         path=join("rules", last.index, "level"))
 
 
-@check("KH-LOG-005")
-def drops_anonymous(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    policy = _valid(obj)
-    if policy is None:
-        yield NOTHING_TO_JUDGE
-        return
+@policy_check("KH-LOG-005")
+def drops_anonymous(obj: K8sObject, policy: AuditPolicy) -> Iterator[Violation]:
     for rule in policy.rules:
         named = sorted(set(rule.users) & ANONYMOUS_USERS | set(rule.groups) & ANONYMOUS_GROUPS)
         if rule.level == "None" and named:
@@ -227,12 +227,8 @@ def drops_anonymous(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
                             _rule_line(obj, rule.index), path=join("rules", rule.index, "level"))
 
 
-@check("KH-LOG-006")
-def omits_response_complete(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
-    policy = _valid(obj)
-    if policy is None:
-        yield NOTHING_TO_JUDGE
-        return
+@policy_check("KH-LOG-006")
+def omits_response_complete(obj: K8sObject, policy: AuditPolicy) -> Iterator[Violation]:
     stage = "ResponseComplete"
     if stage in policy.omit_stages:
         yield Violation("omitStages of the policy drops ResponseComplete: no event records whether a request "
