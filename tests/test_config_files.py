@@ -16,6 +16,7 @@ from conftest import messages, scan
 
 from kubeharden.config import Config
 from kubeharden.engine.evaluator import Evaluator
+from kubeharden.sources.cluster import needed_kinds
 from kubeharden.sources.files import parse_text
 
 ENC = ["KH-ENC-001", "KH-ENC-002", "KH-ENC-003", "KH-ENC-004", "KH-ENC-005"]
@@ -70,6 +71,8 @@ def test_config_controls_are_not_assessable_on_a_cluster():
     ev = Evaluator(Config(), only=ENC + LOG, input_kind="cluster")
     list(ev.run(parse_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n", "x.yaml")))
     assert {ev.result.control_status()[c] for c in ENC + LOG} == {"not-assessable"}
+    # nor does a cluster scan list their kinds (OpenShift's Config would be listed for nothing)
+    assert not {"Config", "EncryptionConfiguration", "AdmissionConfiguration"} & needed_kinds()
 
 
 # --- EncryptionConfiguration ------------------------------------------------------------------

@@ -54,11 +54,19 @@ def skip_tls_verify(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
     if not clusters:
         yield NOTHING_TO_JUDGE
     for i, name, cluster in clusters:
-        if cluster.get("insecure-skip-tls-verify") is True:
-            yield Violation(f"cluster {name} sets insecure-skip-tls-verify: true: the server's certificate is not "
-                            "checked, so anyone on the path can impersonate it and read the credentials sent",
-                            obj.line(cluster, "insecure-skip-tls-verify"),
-                            path=join("clusters", i, "cluster", "insecure-skip-tls-verify"))
+        value = cluster.get("insecure-skip-tls-verify")
+        if value is True:
+            said = "sets insecure-skip-tls-verify: true"
+        elif isinstance(value, str) and value:
+            # client-go (kubectl) refuses a string here; clients that read any non-empty value as true
+            # (the Python client tests its truth) skip verification
+            said = f"sets insecure-skip-tls-verify to the string {value!r}, which some clients read as true"
+        else:
+            continue
+        yield Violation(f"cluster {name} {said}: the server's certificate is not checked, so anyone on the path "
+                        "can impersonate it and read the credentials sent",
+                        obj.line(cluster, "insecure-skip-tls-verify"),
+                        path=join("clusters", i, "cluster", "insecure-skip-tls-verify"))
 
 
 @file_check("KH-KCFG-003", KUBECONFIG)
