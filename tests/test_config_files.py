@@ -206,6 +206,19 @@ def test_a_metadata_rule_limited_to_some_users_or_names_does_not_protect_the_res
             "policy rule 3 (rules[2]) logs secrets at Request"], limit
 
 
+def test_request_level_for_reads_logs_no_body_but_request_response_does():
+    reads = policy("""
+        - level: Request
+          verbs: [get, list, watch]
+        - level: Metadata
+        """)
+    assert not found(reads, ["KH-LOG-002"])[1]
+    writes = reads.replace("[get, list, watch]", "[get, update]")
+    assert len(found(writes, ["KH-LOG-002"])[1]) == 1
+    responses = reads.replace("level: Request\n", "level: RequestResponse\n")
+    assert len(found(responses, ["KH-LOG-002"])[1]) == 1
+
+
 def test_a_request_rule_for_other_resources_does_not_leak_secrets():
     text = policy("""
         - level: RequestResponse

@@ -47,6 +47,8 @@ PROTECTED = (("", "secrets", ""), ("", "configmaps", ""), ("authentication.k8s.i
 #: The identities of anonymous requests ("Authenticating", "Anonymous requests").
 ANONYMOUS_USERS = frozenset({"system:anonymous"})
 ANONYMOUS_GROUPS = frozenset({"system:unauthenticated"})
+#: Verbs whose requests carry the object (the body a Request-level rule logs).
+BODY_VERBS = frozenset({"create", "update", "patch"})
 #: The most a rule may log of a protected resource.
 MOST_FOR_PROTECTED = "Metadata"
 
@@ -100,6 +102,8 @@ def body_leak(policy: AuditPolicy, group: str, resource: str, subresource: str) 
     for rule in policy.rules:
         if not rule_matches(rule, _probe(rule, group, resource, subresource, any_user=False)):
             continue
+        if rule.level == "Request" and rule.verbs and not set(rule.verbs) & BODY_VERBS:
+            continue  # reads carry no request body: Request logs nothing more than Metadata for them
         if LEVELS.index(rule.level) > limit:
             return rule
         if _matches_every(rule, group, resource, subresource):
