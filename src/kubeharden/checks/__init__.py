@@ -19,4 +19,9 @@ CHECK_MODULES = (
     "kubeharden.checks.admission",
     "kubeharden.checks.cluster",
     "kubeharden.checks.upgrades",
+    "kubeharden.checks.encryption",
+    "kubeharden.checks.kubeconfig",
+    "kubeharden.checks.psa_config",
+    # the audit Policy controls judge with audit detection's policy matching and rule pack
+    "kubeharden.detect.policy_controls",
 )

@@ -9,13 +9,14 @@ from kubeharden.checks.context import Context
 from kubeharden.checks.registry import check
 from kubeharden.model.cluster import component_of, is_mirror_pod
 from kubeharden.model.controls import Violation
+from kubeharden.model.facts import PSA_LABEL_PREFIX, PSS_LEVELS
 from kubeharden.model.fieldpath import join
 from kubeharden.model.findings import Fix
 from kubeharden.model.objects import K8sObject
 from kubeharden.model.pods import PodView
 
-PSA_LEVELS = ("privileged", "baseline", "restricted")
-PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
+PSA_LEVELS = PSS_LEVELS
+PSA_ENFORCE = PSA_LABEL_PREFIX + "enforce"
 
 
 def _ns_line(pod: PodView) -> int | None:

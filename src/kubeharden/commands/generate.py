@@ -16,6 +16,9 @@ GENERATORS: tuple[str, ...] = (
     "kubeharden.commands.gen_audit_webhook",
     "kubeharden.commands.gen_role",
     "kubeharden.commands.gen_dockerfile",
+    "kubeharden.commands.gen_audit_policy",
+    "kubeharden.commands.gen_encryption_config",
+    "kubeharden.commands.gen_psa_labels",
 )
 
 

@@ -27,12 +27,13 @@ from typing import Any
 import orjson
 
 from kubeharden.detect.fields import ALIASES, MISSING, Getter, PathError, compile_path
+from kubeharden.model.facts import AUDIT_LEVELS
 
 Predicate = Callable[[Any], bool]
 COMBINATORS = ("all", "any", "not", "some", "macro")
 OPERATORS = ("eq", "ne", "in", "not_in", "startswith", "not_startswith", "endswith", "contains", "regex", "exists",
              "gt", "gte", "lt", "lte", "cidr", "not_cidr", "mentions")
-LEVELS = ("None", "Metadata", "Request", "RequestResponse")
+LEVELS = AUDIT_LEVELS
 
 
 class RuleError(ValueError):

@@ -22,7 +22,11 @@ STAGES = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
 
 
 class PolicyError(ValueError):
-    pass
+    """A policy the API server refuses; ``rule`` is the 0-based index of the rule at fault, if one is."""
+
+    def __init__(self, message: str, rule: int | None = None) -> None:
+        super().__init__(message)
+        self.rule = rule
 
 
 @dataclass(slots=True)
@@ -91,7 +95,12 @@ def parse_policy(text: str, where: str = "policy") -> AuditPolicy:
     policies = [d for d in docs if isinstance(d, dict) and d.get("kind") == "Policy"]
     if len(policies) != 1:
         raise PolicyError(f"{where}: expected one audit.k8s.io Policy document, found {len(policies)}")
-    doc = policies[0]
+    return policy_from_document(policies[0], where)
+
+
+def policy_from_document(doc: dict[str, Any], where: str = "policy") -> AuditPolicy:
+    """The policy of one loaded ``audit.k8s.io`` ``Policy`` mapping; raises PolicyError as the API
+    server would refuse it (an unknown level or stage, no rules, a rule of the wrong shape)."""
     api = str(doc.get("apiVersion", ""))
     if not api.startswith("audit.k8s.io/"):
         raise PolicyError(f"{where}: apiVersion {api!r} is not audit.k8s.io/v1")
@@ -100,28 +109,38 @@ def parse_policy(text: str, where: str = "policy") -> AuditPolicy:
         raise PolicyError(f"{where}: the policy has no rules, so the API server logs nothing")
     rules = []
     for i, r in enumerate(raw_rules):
-        place = f"{where}: {rule_name(i)}"
-        if not isinstance(r, dict):
-            raise PolicyError(f"{place} is not a mapping")
-        level = r.get("level")
-        if level not in LEVELS:
-            raise PolicyError(f"{place}: level {level!r} is not one of {', '.join(LEVELS)}")
-        stages = _strings(r.get("omitStages"), f"{place}: omitStages")
-        bad = [s for s in stages if s not in STAGES]
-        if bad:
-            raise PolicyError(f"{place}: omitStages: unknown stage(s) {', '.join(bad)}")
-        resources = r.get("resources") or []
-        if not isinstance(resources, list) or not all(isinstance(x, dict) for x in resources):
-            raise PolicyError(f"{place}: resources must be a list of {{group, resources, resourceNames}}")
-        nonres = _strings(r.get("nonResourceURLs"), f"{place}: nonResourceURLs")
-        if nonres and (resources or r.get("namespaces")):
-            raise PolicyError(f"{place}: nonResourceURLs cannot be combined with resources or namespaces")
-        rules.append(PolicyRule(i, level, _strings(r.get("users"), f"{place}: users"),
-                                _strings(r.get("userGroups"), f"{place}: userGroups"),
-                                _strings(r.get("verbs"), f"{place}: verbs"), resources,
-                                _strings(r.get("namespaces"), f"{place}: namespaces"), nonres, set(stages)))
+        try:
+            rules.append(_rule(i, r, f"{where}: {rule_name(i)}"))
+        except PolicyError as exc:
+            raise PolicyError(str(exc), i) from None
     omit = set(_strings(doc.get("omitStages"), f"{where}.omitStages"))
+    bad = sorted(omit - set(STAGES))
+    if bad:
+        raise PolicyError(f"{where}.omitStages: unknown stage(s) {', '.join(bad)}")
     return AuditPolicy(rules, omit)
+
+
+def _rule(i: int, r: Any, place: str) -> PolicyRule:
+    """Rule ``i`` of a policy (``place`` names it in errors); raises PolicyError."""
+    if not isinstance(r, dict):
+        raise PolicyError(f"{place} is not a mapping")
+    level = r.get("level")
+    if level not in LEVELS:
+        raise PolicyError(f"{place}: level {level!r} is not one of {', '.join(LEVELS)}")
+    stages = _strings(r.get("omitStages"), f"{place}: omitStages")
+    bad = [s for s in stages if s not in STAGES]
+    if bad:
+        raise PolicyError(f"{place}: omitStages: unknown stage(s) {', '.join(bad)}")
+    resources = r.get("resources") or []
+    if not isinstance(resources, list) or not all(isinstance(x, dict) for x in resources):
+        raise PolicyError(f"{place}: resources must be a list of {{group, resources, resourceNames}}")
+    nonres = _strings(r.get("nonResourceURLs"), f"{place}: nonResourceURLs")
+    if nonres and (resources or r.get("namespaces")):
+        raise PolicyError(f"{place}: nonResourceURLs cannot be combined with resources or namespaces")
+    return PolicyRule(i, level, _strings(r.get("users"), f"{place}: users"),
+                      _strings(r.get("userGroups"), f"{place}: userGroups"),
+                      _strings(r.get("verbs"), f"{place}: verbs"), resources,
+                      _strings(r.get("namespaces"), f"{place}: namespaces"), nonres, set(stages))
 
 
 def _strings(value: Any, where: str) -> list[str]:
@@ -130,6 +149,11 @@ def _strings(value: Any, where: str) -> list[str]:
     if not isinstance(value, list):
         raise PolicyError(f"{where} must be a list")
     return [str(v) for v in value]
+
+
+def rule_matches(rule: PolicyRule, req: Request) -> bool:
+    """Whether ``rule`` matches ``req`` as kube-apiserver's policy checker does."""
+    return _matches(rule, req)
 
 
 def _matches(rule: PolicyRule, req: Request) -> bool:
@@ -247,3 +271,8 @@ _CLUSTER_SCOPED = frozenset({info.name for info in RESOURCES.values() if not inf
 
 def _namespace_for(resource: str) -> str:
     return "" if resource in _CLUSTER_SCOPED else "default"
+
+
+def request_namespace(resource: str) -> str:
+    """The namespace a request for ``resource`` carries: ``""`` for cluster-scoped resources, else ``default``."""
+    return _namespace_for(resource)

@@ -124,6 +124,19 @@ def sensitive_reason(path: str) -> str | None:
     return None
 
 
+#: The Pod Security Standards levels, weakest first ("Pod Security Standards"), and the namespace labels
+#: Pod Security Admission reads: ``pod-security.kubernetes.io/<mode>`` and ``<mode>-version`` for each
+#: mode ("Pod Security Admission", "Pod Security Admission labels for namespaces").
+PSS_LEVELS: tuple[str, ...] = ("privileged", "baseline", "restricted")
+PSA_MODES: tuple[str, ...] = ("enforce", "audit", "warn")
+PSA_LABEL_PREFIX = "pod-security.kubernetes.io/"
+
+
+#: Audit levels, least first ("Auditing", audit.k8s.io/v1 ``Level``): a request is logged at the level of
+#: the first policy rule that matches it.
+AUDIT_LEVELS: tuple[str, ...] = ("None", "Metadata", "Request", "RequestResponse")
+
+
 #: The components a node or control-plane host runs ("Kubernetes Components" in the Kubernetes documentation).
 COMPONENTS: tuple[str, ...] = ("kubelet", "kube-proxy", "kube-apiserver", "kube-controller-manager",
                                "kube-scheduler", "etcd")

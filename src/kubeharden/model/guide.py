@@ -314,8 +314,8 @@ _ENTRIES = [
     Requirement("NSA-LOG-9", _LOG, "Audit levels that fit",
                 "Choose audit levels deliberately: Secrets at Metadata only, so their contents never reach the "
                 "log, and the requests the detections need at Request or RequestResponse.",
-                NODE, "the audit policy file in use on the control plane; kubeharden audit scan --policy "
-                "reports the detection rules that a given policy leaves blind"),
+                NODE, "which policy file the API server uses is known on its node only (kubeharden node); every "
+                "audit policy file scanned is judged (docs/control-plane-config.md)"),
     Requirement("NSA-LOG-10", _LOG, "Audit log backend settings",
                 "Write audit logs to a path with retention settings (maximum age, backups, size) that follow "
                 "the organisation's policy.",

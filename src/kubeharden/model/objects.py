@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from kubeharden.model.configfiles import config_file_name, is_config_file
 from kubeharden.model.kinds import is_namespaced
 from kubeharden.model.lines import line_of
 
@@ -149,16 +150,19 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def make_ref(raw: dict[str, Any], default_namespace: str | None = None) -> ResourceRef:
+def make_ref(raw: dict[str, Any], default_namespace: str | None = None, file: str | None = None) -> ResourceRef:
     """The identity of ``raw``; a namespaced kind without a namespace gets ``default_namespace``.
 
-    That is what ``kubectl apply -n NS -f`` does; cluster-scoped kinds never get one.
+    That is what ``kubectl apply -n NS -f`` does; cluster-scoped kinds never get one. A component's
+    configuration file (``model/configfiles.py``: EncryptionConfiguration, an audit Policy, a
+    kubeconfig …) lives in no namespace and, without ``metadata.name``, is named by ``file``.
     """
     meta = raw.get("metadata")
     meta = meta if isinstance(meta, dict) else {}
-    name = meta.get("name") or meta.get("generateName") or "<unnamed>"
+    config_file = is_config_file(str(raw.get("apiVersion") or ""), str(raw.get("kind") or ""))
+    name = meta.get("name") or meta.get("generateName") or (config_file_name(file) if config_file else "<unnamed>")
     namespace = meta.get("namespace")
-    if not is_namespaced(str(raw.get("kind") or "")):
+    if config_file or not is_namespaced(str(raw.get("kind") or "")):
         namespace = None  # the API server clears it for cluster-scoped kinds
     elif not namespace and default_namespace:
         namespace = default_namespace

@@ -28,7 +28,15 @@ def atomic_binary(path: str | os.PathLike[str], mode: int = 0o600) -> Iterator[I
 
 
 @contextlib.contextmanager
-def _atomic(path: str | os.PathLike[str], mode: int, text: bool) -> Iterator[IO]:
+def atomic_secret_text(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
+    """As :func:`atomic_text`, for a file holding keys: always mode 0600 (owner only), whatever the umask
+    or the mode of a file it replaces."""
+    with _atomic(path, 0o600, text=True, force_mode=True) as fh:
+        yield fh
+
+
+@contextlib.contextmanager
+def _atomic(path: str | os.PathLike[str], mode: int, text: bool, force_mode: bool = False) -> Iterator[IO]:
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
@@ -37,7 +45,9 @@ def _atomic(path: str | os.PathLike[str], mode: int, text: bool) -> Iterator[IO]
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        if target.exists():
+        if force_mode:
+            os.chmod(tmp, mode)
+        elif target.exists():
             with contextlib.suppress(OSError):
                 os.chmod(tmp, target.stat().st_mode & 0o777)
         else:

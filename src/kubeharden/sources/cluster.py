@@ -134,10 +134,12 @@ def _positive(text: str) -> int:
 
 @cache
 def needed_kinds() -> frozenset[str]:
-    """Every kind a control or an analysis reads: pod-bearing kinds, the inventory's, the catalogue's."""
+    """Every kind a control or an analysis reads: pod-bearing kinds, the inventory's, the catalogue's
+    (of the controls a cluster can show: a configuration file's kind, such as an audit ``Policy``, is
+    never listed, nor its namesakes)."""
     from kubeharden.catalogue.loader import load_catalogue
 
-    named = {k for c in load_catalogue() for k in (*c.kinds, *c.reads) if k != "*"}
+    named = {k for c in load_catalogue() if "cluster" in c.inputs for k in (*c.kinds, *c.reads) if k != "*"}
     return (frozenset(POD_TEMPLATE_PATHS) | INDEXED_KINDS | EXTRA_KINDS | named) - {INFO_KIND}
 
 

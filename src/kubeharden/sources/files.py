@@ -291,7 +291,7 @@ def unpack(data: Any, display: str, line: int, source: str = "file",
         yield Problem("error", "invalid-object", f"{kind}: metadata is not a mapping; skipped",
                       file=display, line=line_of(data, "metadata") or line)
         return
-    ref = make_ref(data, namespace or DEFAULT_NAMESPACE)
+    ref = make_ref(data, namespace or DEFAULT_NAMESPACE, file=display)
     written = meta.get("namespace") if isinstance(meta, dict) else None
     defaulted = ref.namespace is not None and not written
     if namespace_strict and namespace and written and ref.namespace is not None and str(written) != namespace:
