@@ -23,9 +23,10 @@ cel = cel_mod
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = parse_config({"profile": "strict", "registries": ["registry.example.com"], "require_digest": True})
 CONTROLS = load_catalogue()
-VAP = export(CONTROLS, "vap")
+VAP = export(CONTROLS, "vap", config=CONFIG)
 EXPORTED = [c for c in CONTROLS if c.id in VAP.exported]
-ENV = cel.NewEnv(variables={"object": cel.Type.DYN, "variables": cel.Type.Map(cel.Type.STRING, cel.Type.DYN)},
+ENV = cel.NewEnv(variables={"object": cel.Type.DYN, "variables": cel.Type.Map(cel.Type.STRING, cel.Type.DYN),
+                            "request": cel.Type.Map(cel.Type.STRING, cel.Type.DYN)},
                  extensions=[ext_strings.ExtStrings(), ext_optional.ExtOptional()])
 
 
@@ -49,13 +50,19 @@ def _eval(expression: str, data: dict):
     return value.plain_value()
 
 
+def request_of(obj: dict) -> dict:
+    """The admission request's attributes a policy reads: the namespace (a namespace-less object of a
+    namespaced kind is created in ``default``, as the scanner places it; cluster-scoped: empty)."""
+    return {"namespace": make_ref(obj, "default").namespace or ""}
+
+
 def admitted(policy: dict, obj: dict) -> bool:
     """A ValidatingAdmissionPolicy's verdict: variables in order, then every validation must be true."""
     variables: dict = {}
+    data = {"object": obj, "variables": variables, "request": request_of(obj)}
     for var in policy["spec"].get("variables", []):
-        variables[var["name"]] = _eval(var["expression"], {"object": obj, "variables": variables})
-    return all(_eval(v["expression"], {"object": obj, "variables": variables}) is True
-               for v in policy["spec"]["validations"])
+        variables[var["name"]] = _eval(var["expression"], data)
+    return all(_eval(v["expression"], data) is True for v in policy["spec"]["validations"])
 
 
 def scanner_fails(control_id: str, obj: dict) -> bool:

@@ -11,7 +11,9 @@ Every control whose rule translates to CEL (:mod:`kubeharden.enforce.cel`) becom
 The policies match CREATE and UPDATE of the resources the control judges (every pod-bearing kind,
 plus ``pods/ephemeralcontainers``, or the control's ``kinds:``), leave out ``kube-system`` and the
 namespaces given, and refuse (``Deny`` / ``Enforce``) or only warn and audit. Controls that cannot be
-expressed are returned with the reason (:func:`export`).
+expressed are returned with the reason (:func:`export`). Controls whose logic is a Python check are
+written by hand in :mod:`kubeharden.enforce.cel_checks`, with the settings of the configuration the
+export runs with (allowed host paths, volume types, registries, system namespaces, the profile).
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubeharden.enforce.cel import POD_VARIABLES, inexpressible, violation
+from kubeharden.config import Config
+from kubeharden.enforce.cel import POD_VARIABLES, Inexpressible
+from kubeharden.enforce.cel import violation as rule_violation
+from kubeharden.enforce.cel_checks import CHECKS, NOT_WRITTEN
 from kubeharden.model.apiresources import RESOURCES
 from kubeharden.model.controls import Control
 from kubeharden.model.pods import POD_TEMPLATE_PATHS
@@ -35,6 +40,29 @@ class Export:
     documents: list[dict[str, Any]] = field(default_factory=list)
     exported: list[str] = field(default_factory=list)
     left_out: list[tuple[str, str]] = field(default_factory=list)
+
+
+#: Why a control that needs more than the admitted object is left out.
+OTHER_OBJECTS = "it needs the other objects of the cluster, which an admission request does not hold"
+
+
+def violation(control: Control, config: Config | None = None) -> str:
+    """CEL that is true when the admitted object violates ``control``: its hand-written CEL
+    (cel_checks.CHECKS, with ``config``) or its translated rule. Raises cel.Inexpressible."""
+    if control.id in CHECKS:
+        return CHECKS[control.id](config or Config())
+    if control.id in NOT_WRITTEN:
+        raise Inexpressible(NOT_WRITTEN[control.id])
+    return rule_violation(control)
+
+
+def inexpressible(control: Control, config: Config | None = None) -> str | None:
+    """Why ``control`` cannot be exported as CEL, or None when it can."""
+    try:
+        violation(control, config)
+    except Inexpressible as exc:
+        return str(exc)
+    return None
 
 
 def kinds_of(control: Control) -> list[str]:
@@ -80,7 +108,8 @@ def _excluded(namespaces: tuple[str, ...]) -> dict[str, Any]:
                                   "values": sorted(namespaces)}]}
 
 
-def vap(control: Control, enforce: bool, exclude: tuple[str, ...]) -> list[dict[str, Any]]:
+def vap(control: Control, enforce: bool, exclude: tuple[str, ...],
+        config: Config | None = None) -> list[dict[str, Any]]:
     """The ValidatingAdmissionPolicy and its binding for ``control``. Raises cel.Inexpressible."""
     name = _name(control)
     kinds = kinds_of(control)
@@ -90,7 +119,7 @@ def vap(control: Control, enforce: bool, exclude: tuple[str, ...]) -> list[dict[
     }
     if control.scope in ("pod", "container"):
         spec["variables"] = _variables(control)
-    spec["validations"] = [{"expression": f"!({violation(control)})", "message": message(control),
+    spec["validations"] = [{"expression": f"!({violation(control, config)})", "message": message(control),
                             "reason": "Forbidden"}]
     policy = {
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
@@ -106,10 +135,12 @@ def vap(control: Control, enforce: bool, exclude: tuple[str, ...]) -> list[dict[
     return [policy, binding]
 
 
-def kyverno(control: Control, enforce: bool, exclude: tuple[str, ...]) -> list[dict[str, Any]]:
+def kyverno(control: Control, enforce: bool, exclude: tuple[str, ...],
+            config: Config | None = None) -> list[dict[str, Any]]:
     """The Kyverno ClusterPolicy for ``control``. Raises cel.Inexpressible."""
     name = _name(control)
-    cel: dict[str, Any] = {"expressions": [{"expression": f"!({violation(control)})", "message": message(control)}]}
+    cel: dict[str, Any] = {"expressions": [{"expression": f"!({violation(control, config)})",
+                                            "message": message(control)}]}
     if control.scope in ("pod", "container"):
         cel = {"variables": _variables(control), **cel}
     kinds = kinds_of(control)
@@ -135,24 +166,24 @@ def kyverno(control: Control, enforce: bool, exclude: tuple[str, ...]) -> list[d
 
 
 def export(controls: list[Control], target: str, enforce: bool = True,
-           exclude: tuple[str, ...] = ("kube-system",)) -> Export:
-    """The policies of ``controls`` for ``target`` (vap or kyverno), and those left out with why."""
+           exclude: tuple[str, ...] = ("kube-system",), config: Config | None = None) -> Export:
+    """The policies of ``controls`` for ``target`` (vap or kyverno), and those left out with why; ``config``
+    (default: the defaults) gives the settings hand-written controls read."""
     if target not in TARGETS:
         raise ValueError(f"target {target!r} is not one of {', '.join(TARGETS)}")
     build = vap if target == "vap" else kyverno
     out = Export()
     for control in controls:
         if "admission" not in control.inputs:
-            out.left_out.append((control.id, "it needs the other objects of the cluster, which an admission "
-                                             "request does not hold"))
+            out.left_out.append((control.id, OTHER_OBJECTS))
             continue
-        why = inexpressible(control)
+        why = inexpressible(control, config)
         if why is not None:
             out.left_out.append((control.id, why))
             continue
         if control.scope == "object" and not kinds_of(control):
             out.left_out.append((control.id, "it applies to every kind; a policy over all resources is not exported"))
             continue
-        out.documents.extend(build(control, enforce, exclude))
+        out.documents.extend(build(control, enforce, exclude, config))
         out.exported.append(control.id)
     return out
