@@ -24,7 +24,7 @@ from kubeharden.checks.namespaces import PSA_ENFORCE, PSA_LEVELS
 from kubeharden.checks.pods import SAFE_SYSCTLS, SELINUX_TYPES
 from kubeharden.checks.pss import RESTRICTED_VOLUMES
 from kubeharden.config import Config
-from kubeharden.enforce.cel import LISTS, effective, literal, select
+from kubeharden.enforce.cel import LISTS, Inexpressible, effective, literal, select
 from kubeharden.model.cluster import CONTROL_PLANE_COMPONENTS, MIRROR_ANNOTATION
 from kubeharden.model.facts import (
     BASELINE_CAPABILITIES,
@@ -331,6 +331,8 @@ def image_full_name(img: str) -> str:
 def _trusted_registry(config: Config) -> str:  # checks.images.trusted_registry, model.images.registry_allowed
     entries = [e.strip().lower().rstrip("/") for e in config.allowed_registries]
     entries = [e for e in entries if e]
+    if not entries:  # as the scanner: the control does not run without the setting
+        raise Inexpressible("it compares with the registries setting of .kubeharden.yaml, which is empty")
     full = image_full_name("string(c.image)")
     allowed = _any([f"({full} == {json.dumps(e)} || {full}.startsWith({json.dumps(e + '/')}))" for e in entries])
     return each_container(f"type(c.?image.orValue(null)) == string && c.image != '' && !{allowed}")

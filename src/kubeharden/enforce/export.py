@@ -42,8 +42,38 @@ class Export:
     left_out: list[tuple[str, str]] = field(default_factory=list)
 
 
-#: Why a control that needs more than the admitted object is left out.
+#: Why a control that needs more than the admitted object is left out (the fallback of :func:`elsewhere`).
 OTHER_OBJECTS = "it needs the other objects of the cluster, which an admission request does not hold"
+_ONE = "; one admission request holds one object"
+#: What controls that cannot judge an admission request read instead, by control ID, then by ID prefix.
+_READS_BY_ID = {
+    "KH-POD-024": "it reads the pod's ServiceAccount, whose automountServiceAccountToken decides" + _ONE,
+    "KH-NET-012": "it looks for the LimitRanges of the namespace" + _ONE,
+    "KH-NET-013": "it looks for the ResourceQuotas of the namespace" + _ONE,
+    "KH-NET-014": "it reports the policy rules the reachability analysis of all policies could not evaluate" + _ONE,
+    "KH-IMG-010": "it joins workloads with their images' users, read from Dockerfiles or image archives",
+    "KH-IMG-011": "it joins workloads with vulnerability reports, which are not API objects",
+    "KH-IMG-012": "it looks for admission policies and webhooks among the cluster's objects" + _ONE,
+}
+_READS_BY_PREFIX = {
+    "KH-RBAC-": "it judges RBAC as a graph: roles with their bindings, aggregated ClusterRoles and the workloads "
+                "whose tokens hold them (analysis/rbac.py); whether a role is risky depends on where it is "
+                "bound" + _ONE,
+    "KH-NET-": "it computes reachability from every NetworkPolicy (and admin, Cilium, Calico policy), Namespace, "
+               "Service and Ingress (analysis/network)" + _ONE,
+    "KH-RES-": "it resolves what containers end up with after the namespace's LimitRange defaults" + _ONE,
+    "KH-CLU-": "it judges the cluster's nodes, versions and admission configuration, read from a live cluster",
+    "KH-IMG-": "it reads Dockerfiles or image configurations, which are not API objects",
+}
+
+
+def elsewhere(control: Control) -> str:
+    """Why ``control``, which admission cannot run (its ``inputs`` lack ``admission``), is left out."""
+    if control.id in _READS_BY_ID:
+        return _READS_BY_ID[control.id]
+    if control.scope == "facts":
+        return "it judges a node component's configuration read on the node, not an API object"
+    return next((why for prefix, why in _READS_BY_PREFIX.items() if control.id.startswith(prefix)), OTHER_OBJECTS)
 
 
 def violation(control: Control, config: Config | None = None) -> str:
@@ -175,7 +205,7 @@ def export(controls: list[Control], target: str, enforce: bool = True,
     out = Export()
     for control in controls:
         if "admission" not in control.inputs:
-            out.left_out.append((control.id, OTHER_OBJECTS))
+            out.left_out.append((control.id, elsewhere(control)))
             continue
         why = inexpressible(control, config)
         if why is not None:
