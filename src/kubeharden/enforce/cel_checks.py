@@ -364,8 +364,9 @@ NOT_WRITTEN: dict[str, str] = {
                   "cannot compute, and Python regular expressions (Unicode \\w) that RE2 reads differently",
     "KH-SEC-003": "it applies to every kind; a policy over all resources is not exported (and its verdict uses "
                   "the Shannon entropy of the value, which CEL cannot compute)",
-    "KH-NET-015": "it parses six policy kinds with their CIDR and port semantics (analysis/network); the API "
-                  "server's own validation (or the CRD's schema) refuses these objects before admission",
+    "KH-NET-015": "it parses six policy kinds with their selector, CIDR and port semantics (analysis/network), "
+                  "which is not written as CEL; for NetworkPolicy the API server's own validation refuses what it "
+                  "reports before admission",
     "KH-UPG-001": "it compares versions with the Kubernetes release and CVE data bundled with kubeharden "
                   "(model/kubernetes_versions.json), which an admission policy would have to carry and track",
     "KH-UPG-002": "it compares image versions with the Kubernetes release and CVE data bundled with kubeharden "
