@@ -133,7 +133,8 @@ def test_exported_documents_match_their_api_schemas(target, enforce):
     validators = {"ValidatingAdmissionPolicy": _validator("validatingadmissionpolicy.json"),
                   "ValidatingAdmissionPolicyBinding": _validator("validatingadmissionpolicybinding.json"),
                   "ClusterPolicy": _validator("kyverno-clusterpolicy.json")}
-    result = export(CONTROLS, target, enforce=enforce, exclude=("kube-system", "monitoring"))
+    result = export(CONTROLS, target, enforce=enforce, exclude=("kube-system", "monitoring"), config=CONFIG)
+    assert len(result.exported) == len(EXPORTED)
     assert result.documents
     for doc in result.documents:
         errors = sorted(validators[doc["kind"]].iter_errors(doc), key=str)

@@ -16,7 +16,7 @@ guards become conditions, ``pod_path`` reads the pod template as a Pod (``variab
 indexes, and a rule's ``fix:`` is ignored (it does not change the verdict).
 
 Declarative rules translate; controls whose logic is a Python check are written by hand
-(:data:`CONTAINER_CHECKS` here, ``enforce/cel_checks.py``) or listed with the reason
+(``enforce/cel_checks.py``) or listed with the reason
 (:func:`inexpressible`). Objects are assumed to be as the API server
 hands them to admission: decoded into their types, so a field is either absent or has a value
 (never ``null``).
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from kubeharden.checks.readings import READINGS as PYTHON_READINGS
@@ -88,7 +89,7 @@ def _step(step: str | int, container: str | None = None) -> str:
     return f".?{step}" if _IDENT.match(step) else f"[?{json.dumps(step)}]"
 
 
-def select(root: str, parts: list[str | int] | tuple[str | int, ...], container: str | None = None) -> str:
+def select(root: str, parts: Sequence[str | int], container: str | None = None) -> str:
     """The value at ``parts`` (fields, map keys, list indexes) below ``root``, or null when any step is
     missing; ``{container}`` in a step is the name of the container ``container`` (a CEL variable)."""
     return "dyn(" + root + "".join(_step(p, container) for p in parts) + ".orValue(null))"

@@ -356,12 +356,13 @@ CHECKS: dict[str, Callable[[Config], str]] = {
     "KH-IMG-003": _trusted_registry,
 }
 
+_CREDENTIALS = ("its verdict uses the Shannon entropy of the value (log2), which Kubernetes' CEL libraries cannot "
+                "compute, and regular expressions whose \\b and \\w are Unicode-aware in Python but ASCII in RE2, "
+                "so a policy could not give the same verdict case by case")
 #: Python checks that judge only the admitted object but are not written as CEL, with the precise reason.
 NOT_WRITTEN: dict[str, str] = {
-    "KH-SEC-001": "its verdict uses the Shannon entropy of the value (log2), which Kubernetes' CEL libraries "
-                  "cannot compute, and Python regular expressions (Unicode \\w) that RE2 reads differently",
-    "KH-SEC-002": "its verdict uses the Shannon entropy of the value (log2), which Kubernetes' CEL libraries "
-                  "cannot compute, and Python regular expressions (Unicode \\w) that RE2 reads differently",
+    "KH-SEC-001": _CREDENTIALS,
+    "KH-SEC-002": _CREDENTIALS,
     "KH-SEC-003": "it applies to every kind; a policy over all resources is not exported (and its verdict uses "
                   "the Shannon entropy of the value, which CEL cannot compute)",
     "KH-NET-015": "it parses six policy kinds with their selector, CIDR and port semantics (analysis/network), "
