@@ -447,3 +447,27 @@ def test_docs_export_lists_what_is_exported_and_why_not():
         start, end = text.index(BEGIN), text.index(END) + len(END)
     assert text[start:end] == export_table(), "docs/export.md is stale: KUBEHARDEN_UPDATE_SNAPSHOTS=1 pytest " \
                                               "tests/test_export_cel_cases.py -k docs"
+
+
+#: Objects written with explicit nulls: the scanner reads them as written, the API server hands admission
+#: the decoded object, where a null field is absent. Both must agree with the expected verdict.
+NULL_CASES: list[tuple[str, dict, bool]] = [
+    ("KH-POD-001", pod({"securityContext": {"runAsNonRoot": True}, "containers": [c(securityContext=None)]}), False),
+    ("KH-POD-001", pod({"securityContext": None, "containers": [sc(runAsUser=None, runAsNonRoot=None)]}), True),
+    ("KH-POD-002", pod({"securityContext": {"runAsGroup": 1000, "fsGroup": None}, "containers": [
+        c(securityContext=None)]}), False),
+    ("KH-POD-008", pod({"containers": [c(volumeMounts=None)], "volumes": [
+        {"name": "h", "hostPath": {"path": "/data"}}]}), False),
+    ("KH-PSS-002", pod({"containers": [c(securityContext={**RESTRICTED_SC, "capabilities": None})]}), True),
+    ("KH-PSS-001", pod({"securityContext": {"sysctls": None, "seLinuxOptions": None}, "containers": [c()],
+                        "volumes": None}), False),
+    ("KH-POD-017", pod({"securityContext": {"appArmorProfile": None}, "containers": [c()]}), False),
+    ("KH-NET-011", _with(INGRESS, spec={"tls": None, "rules": [{"host": "shop.example.com"}]}), True),
+]
+
+
+@pytest.mark.parametrize("case", NULL_CASES, ids=[_case_id(x) for x in NULL_CASES])
+def test_explicit_nulls_read_as_the_api_server_decodes_them(case):
+    control_id, obj, bad = case
+    assert scanner_fails(control_id, copy.deepcopy(obj)) is bad
+    assert admitted(policy(control_id), _without_nulls(copy.deepcopy(obj))) is not bad

@@ -22,7 +22,14 @@ from collections.abc import Callable
 
 from kubeharden.checks.namespaces import PSA_ENFORCE, PSA_LEVELS
 from kubeharden.checks.pods import SAFE_SYSCTLS, SELINUX_TYPES
-from kubeharden.checks.pss import RESTRICTED_VOLUMES
+from kubeharden.checks.pss import (
+    ADD_ALLOWED,
+    CONFINED_PROFILES,
+    DEFAULT_PROC_MOUNT,
+    DROP_REQUIRED,
+    RESTRICTED_VOLUMES,
+    UNCONFINED,
+)
 from kubeharden.config import Config
 from kubeharden.enforce.cel import LISTS, Inexpressible, effective, literal, select
 from kubeharden.model.cluster import CONTROL_PLANE_COMPONENTS, MIRROR_ANNOTATION
@@ -165,9 +172,9 @@ def _pss_baseline() -> str:
     """checks.pss.BASELINE_CHECKS: true when one of them reports the pod."""
     annotations = "variables.meta.?annotations.orValue({})"
     runtime_default = next(k for k, t in APPARMOR_ANNOTATION_TYPES.items() if t == "RuntimeDefault")
-    apparmor_ok = "['RuntimeDefault', 'Localhost']"
+    apparmor_ok = literal(list(CONFINED_PROFILES))
     profile_bad = "({p} != null && !({t} in " + apparmor_ok + "))"
-    c_profile = own("c", "appArmorProfile")
+    c_profile, proc = own("c", "appArmorProfile"), own("c", "procMount")
     checks = [
         # HostProcess
         f"{pod_sc('windowsOptions', 'hostProcess')} == true",
@@ -193,10 +200,10 @@ def _pss_baseline() -> str:
         selinux_problem(pod_sc("seLinuxOptions")),
         each_container(selinux_problem(own("c", "seLinuxOptions"))),
         # /proc Mount Type
-        each_container(f"({own('c', 'procMount')} != null && {own('c', 'procMount')} != 'Default')"),
+        each_container(f"({proc} != null && {proc} != {literal(DEFAULT_PROC_MOUNT)})"),
         # Seccomp: Unconfined on the pod or a container
-        f"{_seccomp_type(pod_sc('seccompProfile'))} == 'Unconfined'",
-        each_container(f"{_seccomp_type(own('c', 'seccompProfile'))} == 'Unconfined'"),
+        f"{_seccomp_type(pod_sc('seccompProfile'))} == {literal(UNCONFINED)}",
+        each_container(f"{_seccomp_type(own('c', 'seccompProfile'))} == {literal(UNCONFINED)}"),
         # Sysctls
         f"{pod_sc('sysctls')} != null && {pod_sc('sysctls')}.exists(i, "
         f"!({_field_of('i', 'name')} in {literal(SAFE_SYSCTLS)}))",
@@ -206,9 +213,9 @@ def _pss_baseline() -> str:
 
 def _pss_restricted() -> str:
     """checks.pss.RESTRICTED_CHECKS: true when one of them reports the pod."""
-    ok = "['RuntimeDefault', 'Localhost']"
+    ok = literal(list(CONFINED_PROFILES))
     c_type, p_type = _seccomp_type(own("c", "seccompProfile")), _seccomp_type(pod_sc("seccompProfile"))
-    own_non_root = own("c", "runAsNonRoot")
+    own_non_root, drop, add = own("c", "runAsNonRoot"), _caps("c", "drop"), _caps("c", "add")
     checks = [
         # Volume Types
         volume_types_outside(RESTRICTED_VOLUMES),
@@ -224,8 +231,8 @@ def _pss_restricted() -> str:
         "!variables.windows && " + each_container(f"!({c_type} == null && {p_type} in {ok}) && !({c_type} in {ok})"),
         # Capabilities (Linux pods): drop ALL, add nothing but NET_BIND_SERVICE (names as written)
         "!variables.windows && " + each_container(
-            f"(!({_caps('c', 'drop')} != null && {_caps('c', 'drop')}.exists(x, string(x) == 'ALL')) || "
-            f"({_caps('c', 'add')} != null && {_caps('c', 'add')}.exists(x, string(x) != 'NET_BIND_SERVICE')))"),
+            f"(!({drop} != null && {drop}.exists(x, string(x) == {literal(DROP_REQUIRED)}))"
+            f" || ({add} != null && {add}.exists(x, string(x) != {literal(ADD_ALLOWED)})))"),
     ]
     return _any([f"({x})" for x in checks])
 
