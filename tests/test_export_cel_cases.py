@@ -471,3 +471,26 @@ def test_explicit_nulls_read_as_the_api_server_decodes_them(case):
     control_id, obj, bad = case
     assert scanner_fails(control_id, copy.deepcopy(obj)) is bad
     assert admitted(policy(control_id), _without_nulls(copy.deepcopy(obj))) is not bad
+
+
+#: The functions and macros the exported CEL may call: the CEL standard definitions (size, type, dyn, string,
+#: contains, startsWith, endsWith, matches, exists, filter, map), optionals (optional.of, orValue) and the
+#: strings extension, all of which Kubernetes offers to admission policies ("CEL in Kubernetes",
+#: https://kubernetes.io/docs/reference/using-api/cel/). cel-expr-python is given the same libraries.
+KUBERNETES_CEL = {"contains", "dyn", "endsWith", "exists", "filter", "map", "matches", "size", "startsWith", "string",
+                  "type", "of", "orValue", "indexOf", "join", "lastIndexOf", "lowerAscii", "split", "substring",
+                  "trim", "upperAscii"}
+
+
+def test_the_exported_cel_calls_only_functions_kubernetes_offers():
+    import re
+
+    called: set[str] = set()
+    for doc in VAP.documents:
+        if doc["kind"] != "ValidatingAdmissionPolicy":
+            continue
+        for item in doc["spec"].get("variables", []) + doc["spec"]["validations"]:
+            code = re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'', '""', item["expression"])
+            called |= set(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(", code))
+    assert called <= KUBERNETES_CEL, sorted(called - KUBERNETES_CEL)
+    assert {"split", "join", "trim"} <= called  # the strings extension is really exercised
