@@ -19,6 +19,15 @@ from kubeharden.model.facts import BASELINE_CAPABILITIES
 from kubeharden.model.objects import as_dict, as_list
 from kubeharden.model.pods import ContainerView, PodView
 
+#: Profile types the AppArmor and Seccomp controls allow (baseline AppArmor; restricted Seccomp).
+CONFINED_PROFILES = ("RuntimeDefault", "Localhost")
+#: The profile type the baseline Seccomp control forbids.
+UNCONFINED = "Unconfined"
+#: The only /proc mount type the baseline allows (besides unset).
+DEFAULT_PROC_MOUNT = "Default"
+#: What the restricted Capabilities control requires dropped, and the one capability it lets a container add.
+DROP_REQUIRED = "ALL"
+ADD_ALLOWED = "NET_BIND_SERVICE"
 #: Volume types the restricted profile allows.
 RESTRICTED_VOLUMES = frozenset({"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
                                 "persistentVolumeClaim", "projected", "secret", "image"})
@@ -87,7 +96,7 @@ def _apparmor(pod: PodView) -> Iterator[str]:
         (f"container {c.name}", c.sc.get("appArmorProfile")) for c in pod.containers]
     for who, prof in profiles:
         kind = as_dict(prof).get("type")
-        if prof is not None and kind not in ("RuntimeDefault", "Localhost"):
+        if prof is not None and kind not in CONFINED_PROFILES:
             yield f"AppArmor: {who} appArmorProfile.type={kind}"
 
 
@@ -103,15 +112,15 @@ def _selinux(pod: PodView) -> Iterator[str]:
 
 def _proc_mount(pod: PodView) -> Iterator[str]:
     for c in pod.containers:
-        if c.sc.get("procMount") not in (None, "Default"):
+        if c.sc.get("procMount") not in (None, DEFAULT_PROC_MOUNT):
             yield f"/proc Mount Type: container {c.name} procMount={c.sc.get('procMount')}"
 
 
 def _seccomp_baseline(pod: PodView) -> Iterator[str]:
-    if as_dict(pod.sc.get("seccompProfile")).get("type") == "Unconfined":
+    if as_dict(pod.sc.get("seccompProfile")).get("type") == UNCONFINED:
         yield "Seccomp: pod seccompProfile.type=Unconfined"
     for c in pod.containers:
-        if as_dict(c.sc.get("seccompProfile")).get("type") == "Unconfined":
+        if as_dict(c.sc.get("seccompProfile")).get("type") == UNCONFINED:
             yield f"Seccomp: container {c.name} seccompProfile.type=Unconfined"
 
 
@@ -166,7 +175,7 @@ def _non_root_user(pod: PodView) -> Iterator[str]:
 def _seccomp_restricted(pod: PodView) -> Iterator[str]:
     if pod.is_windows:
         return
-    ok = ("RuntimeDefault", "Localhost")
+    ok = CONFINED_PROFILES
     pod_type = as_dict(pod.sc.get("seccompProfile")).get("type")
     for c in pod.containers:
         c_type = as_dict(c.sc.get("seccompProfile")).get("type")
@@ -180,9 +189,9 @@ def _capabilities_restricted(pod: PodView) -> Iterator[str]:
     if pod.is_windows:
         return
     for c in pod.containers:
-        if "ALL" not in _caps(c, "drop"):
+        if DROP_REQUIRED not in _caps(c, "drop"):
             yield f"Capabilities: container {c.name} does not drop ALL"
-        extra = [cap for cap in _caps(c, "add") if cap != "NET_BIND_SERVICE"]
+        extra = [cap for cap in _caps(c, "add") if cap != ADD_ALLOWED]
         if extra:
             yield f"Capabilities: container {c.name} adds {', '.join(extra)}"
 

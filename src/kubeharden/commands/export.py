@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         return USAGE
     controls = evaluator.controls + evaluator.result.not_assessable
     result = export(sorted(controls, key=lambda c: c.id), args.target, enforce=not args.audit,
-                    exclude=tuple(args.exclude_namespace or ("kube-system",)))
+                    exclude=tuple(args.exclude_namespace or ("kube-system",)), config=cfg)
     header = (f"{len(result.exported)} kubeharden controls as {args.target} policies (profile {cfg.profile}), "
               f"written by kubeharden export.\nLeft out (see stderr or docs/export.md): "
               f"{', '.join(i for i, _ in result.left_out) or 'none'}")

@@ -9,10 +9,15 @@ spec of every pod-bearing kind, its three container lists, and a container's *ef
 securityContext field (the container's, else the pod's for the fields PodSecurityContext also has;
 ``windowsOptions`` merged per field). A rule's condition becomes a CEL predicate with the rule
 language's semantics: an absent field never fails a comparison, equality is typed (``true`` is not
-``1``), ``matches`` searches (RE2, as CEL's ``matches``).
+``1``), ``matches`` searches (RE2, as CEL's ``matches``). ``as:`` readings become the CEL of the same
+reading (:data:`READINGS`, one per entry of ``checks.readings.READINGS``), ``when:``/``unless:``
+guards become conditions, ``pod_path`` reads the pod template as a Pod (``variables.meta`` and
+``variables.spec``; ``{container}`` is the container's name), bracket paths become map keys and list
+indexes, and a rule's ``fix:`` is ignored (it does not change the verdict).
 
-Only declarative rules translate; a control whose logic is a Python check or a template
-(:func:`inexpressible`) is listed with the reason. Objects are assumed to be as the API server
+Declarative rules translate; controls whose logic is a Python check are written by hand
+(``enforce/cel_checks.py``) or listed with the reason
+(:func:`inexpressible`). Objects are assumed to be as the API server
 hands them to admission: decoded into their types, so a field is either absent or has a value
 (never ``null``).
 """
@@ -21,11 +26,21 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
-from kubeharden.checks.rules import VALUE_SETS
+from kubeharden.checks.readings import READINGS as PYTHON_READINGS
+from kubeharden.checks.rules import GUARD_TARGETS, VALUE_SETS
 from kubeharden.model.controls import Control
-from kubeharden.model.pods import CONTAINER_LISTS, INHERITED_FIELDS, POD_TEMPLATE_PATHS
+from kubeharden.model.fieldpath import split
+from kubeharden.model.pods import (
+    APPARMOR_ANNOTATION_TYPES,
+    APPARMOR_LOCALHOST,
+    APPARMOR_LOCALHOST_PREFIX,
+    CONTAINER_LISTS,
+    INHERITED_FIELDS,
+    POD_TEMPLATE_PATHS,
+)
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -34,6 +49,9 @@ POD_VARIABLES: list[dict[str, str]] = [
     {"name": "spec", "expression": " : ".join(
         [f"object.kind == '{kind}' ? object" + "".join(f".?{p}" for p in path) + ".?spec.orValue({})"
          for kind, path in POD_TEMPLATE_PATHS.items() if kind != "Pod"] + ["object.?spec.orValue({})"])},
+    {"name": "meta", "expression": " : ".join(
+        [f"object.kind == '{kind}' ? object" + "".join(f".?{p}" for p in path) + ".?metadata.orValue({})"
+         for kind, path in POD_TEMPLATE_PATHS.items() if kind != "Pod"] + ["object.?metadata.orValue({})"])},
     {"name": "podSC", "expression": "variables.spec.?securityContext.orValue({})"},
     {"name": "windows", "expression": "string(variables.spec.?os.?name.orValue('')).lowerAscii() == 'windows'"},
 ]
@@ -61,13 +79,78 @@ def literal(value: Any) -> str:
     raise Inexpressible(f"no CEL literal for {type(value).__name__}")
 
 
-def _step(step: str) -> str:
+def _step(step: str | int, container: str | None = None) -> str:
+    if isinstance(step, int):
+        return f"[?{step}]"
+    if container is not None and "{container}" in step:  # annotations keyed by the container's name
+        head, _, tail = step.partition("{container}")
+        name = f"string({container}.?name.orValue(''))"
+        return f"[?({json.dumps(head)} + {name}" + (f" + {json.dumps(tail)})]" if tail else ")]")
     return f".?{step}" if _IDENT.match(step) else f"[?{json.dumps(step)}]"
 
 
-def select(root: str, parts: list[str] | tuple[str, ...]) -> str:
-    """The value at ``parts`` below ``root``, or null when any step is missing."""
-    return root + "".join(_step(p) for p in parts) + ".orValue(null)"
+def select(root: str, parts: Sequence[str | int], container: str | None = None) -> str:
+    """The value at ``parts`` (fields, map keys, list indexes) below ``root``, or null when any step is
+    missing; ``{container}`` in a step is the name of the container ``container`` (a CEL variable)."""
+    return "dyn(" + root + "".join(_step(p, container) for p in parts) + ".orValue(null))"
+
+
+def steps(path: str) -> list[str | int]:
+    """A rule's path (``metadata.annotations[key.with/slash]``, ``ports[0]``) as steps, or Inexpressible."""
+    try:
+        return split(path)
+    except ValueError as exc:
+        raise Inexpressible(str(exc)) from None
+
+
+def _list_or_null(v: str, entries: str) -> str:
+    """``entries`` (a list expression over ``v``) when ``v`` is a list, else null: the readings' shape."""
+    return f"(type({v}) == list ? dyn({entries}) : dyn(null))"
+
+
+def _image_reference(v: str) -> str:  # checks.readings.image_reference
+    return f"(type({v}) == string && {v} != '' ? dyn({v}) : dyn(null))"
+
+
+def _image_part(part: str) -> Any:
+    def read(v: str) -> str:  # checks.readings._image_part over model.images.parse_image
+        img = f"string({v})"
+        value = image_tag(img) if part == "tag" else image_digest(img)
+        return f"(type({v}) == string && {v} != '' && {value} != '' ? dyn({value}) : dyn(null))"
+    return read
+
+
+def _apparmor_annotation(v: str) -> str:  # checks.readings._apparmor_annotation, model.pods.apparmor_type
+    text = f"string({v})"
+    chain = "".join(f"{text} == {json.dumps(k)} ? {json.dumps(t)} : "
+                    for k, t in sorted(APPARMOR_ANNOTATION_TYPES.items()))
+    return (f"({v} == null ? dyn(null) : dyn({chain}{text}.startsWith({json.dumps(APPARMOR_LOCALHOST_PREFIX)}) ? "
+            f"{json.dumps(APPARMOR_LOCALHOST)} : {text}))")
+
+
+#: ``as:`` readings (checks/readings.py) in CEL: value expression -> the value as the reading gives it
+#: (null where the Python reading gives None). tests/test_export_cel.py keeps the keys equal.
+READINGS: dict[str, Any] = {
+    "capability-names": lambda v: _list_or_null(v, f"{v}.map(x, {capability_name('x')})"),
+    "trimmed-strings": lambda v: _list_or_null(v, f"{v}.map(x, string(x).trim())"),
+    "comma-separated": lambda v: (f"({v} == null || type({v}) == list || type({v}) == map ? dyn(null) : "
+                                  f"dyn(string({v}).split(',').map(x, x.trim()).filter(x, x != '')))"),
+    "keys": lambda v: f"(type({v}) == map ? dyn({v}.map(k, string(k))) : dyn(null))",
+    "apparmor-annotation": _apparmor_annotation,
+    "image-reference": _image_reference,
+    "image-tag": _image_part("tag"),
+    "image-digest": _image_part("digest"),
+}
+assert set(READINGS) == set(PYTHON_READINGS), "every reading of checks/readings.py needs its CEL"
+
+
+def read_as(reading: Any, v: str) -> str:
+    """``v`` through the ``as:`` reading named ``reading`` (unchanged when None)."""
+    if reading is None:
+        return v
+    if reading not in READINGS:
+        raise Inexpressible(f"its rule reads a value as {reading!r}, which has no CEL translation")
+    return READINGS[reading](v)
 
 
 def _condition(condition: Any, v: str) -> str:
@@ -77,23 +160,34 @@ def _condition(condition: Any, v: str) -> str:
         return {"absent": f"{v} == null", "exists": f"{v} != null", "empty": empty,
                 "not_empty": f"!{empty}"}[condition]
     (op, arg), = condition.items()
-    if isinstance(arg, dict) and "set" in arg:
-        arg = VALUE_SETS[arg["set"]]
+    if isinstance(arg, dict) and "set" in arg:  # as checks.rules._argument: the named set less its except
+        arg = VALUE_SETS[arg["set"]] - frozenset(arg.get("except") or ())
     number = f"(type({v}) == int || type({v}) == uint || type({v}) == double)"
     tests = {
         "eq": lambda: f"{v} == {literal(arg)}",
         "ne": lambda: f"{v} != {literal(arg)}",
-        "in": lambda: f"{v} in {literal(list(arg) if not isinstance(arg, (set, frozenset)) else arg)}",
-        "not_in": lambda: f"!({v} in {literal(list(arg) if not isinstance(arg, (set, frozenset)) else arg)})",
+        "in": lambda: f"{v} in {_list_literal(arg)}",
+        "not_in": lambda: f"!({v} in {_list_literal(arg)})",
         "gt": lambda: f"{number} && double({v}) > {float(arg)!r}",
         "ge": lambda: f"{number} && double({v}) >= {float(arg)!r}",
         "lt": lambda: f"{number} && double({v}) < {float(arg)!r}",
         "le": lambda: f"{number} && double({v}) <= {float(arg)!r}",
         "matches": lambda: f"type({v}) == string && string({v}).matches({json.dumps(arg)})",
+        # list operators (checks.rules.COMPARISONS): the value must be a list
+        "contains": lambda: f"type({v}) == list && {v}.exists(x, x == {literal(arg)})",
+        "not_contains": lambda: f"type({v}) == list && !{v}.exists(x, x == {literal(arg)})",
+        "any_in": lambda: f"type({v}) == list && {v}.exists(x, x in {_list_literal(arg)})",
+        "any_not_in": lambda: f"type({v}) == list && {v}.exists(x, !(x in {_list_literal(arg)}))",
+        "any_matches": lambda: f"type({v}) == list && {v}.exists(x, type(x) == string && "
+                               f"string(x).matches({json.dumps(arg)}))",
     }
     if op not in tests:
         raise Inexpressible(f"its rule uses the operator {op!r}, which has no CEL translation yet")
     return f"({v} != null && {tests[op]()})"
+
+
+def _list_literal(arg: Any) -> str:
+    return literal(list(arg) if not isinstance(arg, (set, frozenset)) else arg)
 
 
 def _listed(value: Any) -> list[Any]:
@@ -101,7 +195,9 @@ def _listed(value: Any) -> list[Any]:
 
 
 def fails(rule: dict[str, Any], v: str) -> str:
-    """CEL that is true when the rule fails the value expression ``v`` (skip_if, expect, fail_if/forbid)."""
+    """CEL that is true when the rule fails the value expression ``v`` (its ``as:`` reading, skip_if, expect,
+    fail_if/forbid)."""
+    v = read_as(rule.get("as"), v)
     if "expect" in rule:
         failing = f"({v} == null || !({v} == {literal(rule['expect'])}))"
     else:
@@ -128,137 +224,122 @@ def effective(container: str, name: str) -> str:
     return f"({whole} == null ? null : {select(f'optional.of({whole})', rest.split('.'))})"
 
 
-def _path_fails(rule: dict[str, Any], root: str) -> str:
-    """True when a path rule fails below ``root`` (per ``items`` entry when given)."""
-    paths = [str(rule["path"])] if "path" in rule else [str(x) for x in _listed(
-        rule.get("pod_field") or rule.get("pod_fields") or [])]
-
-    def at(entry: str) -> str:
-        return " || ".join(fails(rule, select(f"({entry})", p.split("."))) for p in paths)
-
-    if "items" not in rule:
-        return f"({at(root)})"
-    items = select(f"({root})", str(rule["items"]).split("."))
-    return f"(({items}) != null && ({items}).exists(e, type(e) == map && ({at('e')})))"
+def capability_name(x: str) -> str:
+    """model.facts.capability_name in CEL: upper case, without the ``CAP_`` prefix."""
+    return (f"(string({x}).upperAscii().startsWith('CAP_') ? string({x}).upperAscii().substring(4) "
+            f": string({x}).upperAscii())")
 
 
-# -- controls whose logic is a Python check, written as CEL by hand ---------------------------------
-# Each mirrors its check in checks/ line by line; tests/test_export_cel.py holds them to the scanner's
-# verdict on every example object.
-
-def _capabilities(c: str, which: str) -> str:
-    """The normalised names of capabilities.``which`` (model.facts.capability_name: upper case, no CAP_)."""
-    return (f"{c}.?securityContext.?capabilities.?{which}.orValue([])"
-            ".map(x, string(x).upperAscii().startsWith('CAP_') ? string(x).upperAscii().substring(4) "
-            ": string(x).upperAscii())")
+def image_digest(img: str) -> str:
+    """The digest of the image string ``img`` (after the first ``@``), '' when it has none
+    (model.images.parse_image)."""
+    return f"({img}.contains('@') ? {img}.substring({img}.indexOf('@') + 1) : '')"
 
 
-def _image(c: str) -> str:
-    return f"(type({c}.?image.orValue('')) == string ? string({c}.?image.orValue('')) : '')"
-
-
-def _has_digest(img: str) -> str:
-    return f"({img}.contains('@') && {img}.substring({img}.indexOf('@') + 1) != '')"
-
-
-def _tag(img: str) -> str:
+def image_tag(img: str) -> str:
+    """The tag of the image string ``img``, '' when it has none: after the last ``:`` past the last ``/``
+    of the part before ``@`` (model.images.parse_image)."""
     rest = f"({img}.contains('@') ? {img}.substring(0, {img}.indexOf('@')) : {img})"
     return (f"({rest}.lastIndexOf(':') > {rest}.lastIndexOf('/') ? "
             f"{rest}.substring({rest}.lastIndexOf(':') + 1) : '')")
 
 
-def _run_as_root(c: str) -> str:  # checks.pods.run_as_non_root
-    user, non_root = effective(c, "runAsUser"), effective(c, "runAsNonRoot")
-    return f"({user} != null ? (type({user}) != int || {user} == 0) : {non_root} != true)"
+#: Where ``pod_path`` reads: the pod template read as a Pod (checks.rules._pod_template).
+POD_ROOTS = {"metadata": "variables.meta", "spec": "variables.spec"}
 
 
-def _privilege_escalation(c: str) -> str:  # checks.pods.privilege_escalation
-    ape = effective(c, "allowPrivilegeEscalation")
-    anyway = f"({effective(c, 'privileged')} == true || {_capabilities(c, 'add')}.exists(x, x == 'SYS_ADMIN'))"
-    return f"(!variables.windows && ({ape} == false ? {anyway} : true))"
+def _read(kind: str, name: str, scope: str) -> str:
+    """The value a rule or guard reads: ``path`` below the unit, ``container_field`` (effective),
+    ``pod_path`` below the pod template; in container scope the container is ``c``."""
+    if kind == "container_field" and scope == "container":
+        return effective("c", name)
+    if kind == "pod_path" and scope in ("container", "pod"):
+        first, *rest = steps(name) or [""]
+        if first not in POD_ROOTS:
+            return "null"
+        return select(POD_ROOTS[str(first)], rest, "c" if scope == "container" else None)
+    if kind == "path":
+        return select(_UNIT[scope], steps(name))
+    raise Inexpressible(f"its rule reads {kind} in {scope} scope, which has no CEL translation")
 
 
-def _drop_all(c: str) -> str:  # checks.pods.drop_all_capabilities
-    return f"(!variables.windows && !{_capabilities(c, 'drop')}.exists(x, x == 'ALL'))"
+#: The CEL expression of the unit a ``path`` starts from, per scope.
+_UNIT = {"container": "c", "pod": "variables.spec", "object": "object"}
 
 
-def _seccomp(c: str) -> str:  # checks.pods.seccomp_profile
-    profile = effective(c, "seccompProfile")
-    kind = f"(type({profile}) == map ? {profile}.?type.orValue(null) : null)"
-    local = f"(type({profile}) == map ? {profile}.?localhostProfile.orValue('') : '')"
-    return (f"(!variables.windows && !({kind} == 'RuntimeDefault' || "
-            f"({kind} == 'Localhost' && {local} != '' && {local} != null)))")
+def _guard(raw: dict[str, Any], scope: str) -> str:
+    """CEL that is true when a ``when:``/``unless:`` entry holds (checks.rules.Guard.holds)."""
+    if "any" in raw:
+        return "(" + (" || ".join(_guard(g, scope) for g in raw["any"]) or "false") + ")"
+    kind = next((k for k in GUARD_TARGETS if k in raw), "path")
+    value = read_as(raw.get("as"), _read(kind, str(raw.get(kind) or ""), scope))
+    return "(" + (" || ".join(_condition(c, value) for c in _listed(raw.get("is", []))) or "false") + ")"
 
 
-def _mutable_tag(c: str) -> str:  # checks.images.mutable_tag
-    img = _image(c)
-    return f"({img} == '' || (!{_has_digest(img)} && ({_tag(img)} == '' || {_tag(img)} == 'latest')))"
+def _applies(rule: dict[str, Any], scope: str) -> str:
+    """CEL that is true when every ``when`` entry holds and no ``unless`` entry does (empty: always)."""
+    parts = [_guard(g, scope) for g in rule.get("when") or ()]
+    parts += [f"!{_guard(g, scope)}" for g in rule.get("unless") or ()]
+    return " && ".join(parts)
 
 
-def _not_pinned(c: str) -> str:  # checks.images.digest_pinning
-    img = _image(c)
-    return f"({img} != '' && !{_has_digest(img)})"
+def _path_fails(rule: dict[str, Any], root: str, container: str | None = None) -> str:
+    """True when a path rule fails below ``root`` (per ``items`` entry when given)."""
+    paths = [str(rule["path"])] if "path" in rule else [str(x) for x in _listed(
+        rule.get("pod_field") or rule.get("pod_fields") or [])]
+
+    def at(entry: str) -> str:
+        return " || ".join(fails(rule, select(f"({entry})", steps(p), container)) for p in paths)
+
+    if "items" not in rule:
+        return f"({at(root)})"
+    items = select(f"({root})", steps(str(rule["items"])))
+    return f"(type({items}) == list && ({items}).exists(e, type(e) == map && ({at('e')})))"
 
 
-#: control ID -> its per-container predicate on ``c`` (every container list of the pod).
-CONTAINER_CHECKS = {"KH-POD-001": _run_as_root, "KH-POD-011": _privilege_escalation, "KH-POD-012": _drop_all,
-                    "KH-POD-016": _seccomp, "KH-IMG-001": _mutable_tag, "KH-IMG-002": _not_pinned}
-
-
-def _rules(control: Control) -> list[dict[str, Any]]:
-    if control.rule is None:
-        raise Inexpressible("its logic is a Python check (judgement across fields, named sets of paths or "
-                            "images, or other objects) that has no CEL translation")
-    rules = control.rule if isinstance(control.rule, list) else [control.rule]
-    if any("template" in r for r in rules):
+def _rule_fails(rule: dict[str, Any], scope: str) -> str:
+    """CEL that is true when one rule reports the unit of ``scope`` (the container is ``c``)."""
+    if "template" in rule:
         raise Inexpressible("it is a rule template written in Python")
-    for rule in rules:
-        extensions = sorted(set(rule) & _UNTRANSLATED_KEYS)
-        if extensions:
-            raise Inexpressible(f"its rule uses {', '.join(extensions)} (docs/rule-language.md), which has no CEL "
-                                "translation yet")
-        paths = [str(p) for k in ("path", "items", "pod_field", "pod_fields", "container_field", "container_fields")
-                 for p in _listed(rule.get(k) or [])]
-        if any("[" in p for p in paths):
-            raise Inexpressible("its rule names a map key or list index in brackets, which has no CEL translation yet")
-    return rules
-
-
-#: Rule-language keys the translation does not know (readings, guards, pod paths, per-rule fixes): a rule
-#: using one is listed as inexpressible rather than translated with a part of its meaning missing.
-_UNTRANSLATED_KEYS = frozenset({"as", "when", "unless", "pod_path", "fix"})
+    if "pod_path" in rule and scope == "container":
+        first, *rest = steps(str(rule["pod_path"])) or [""]
+        target = (f"({fails(rule, select(POD_ROOTS[str(first)], rest, 'c'))})" if first in POD_ROOTS
+                  else f"({fails(rule, 'null')})")
+    elif "path" in rule or scope != "container":
+        target = _path_fails(rule, _UNIT[scope])
+    else:
+        names = [str(x) for x in _listed(rule.get("container_field") or rule.get("container_fields") or [])]
+        target = "(" + " || ".join(fails(rule, effective("c", n)) for n in names) + ")"
+    guards = _applies(rule, scope)
+    return f"({guards} && {target})" if guards else target
 
 
 def violation(control: Control) -> str:
-    """CEL that is true when the admitted ``object`` violates the control. Raises Inexpressible."""
-    if control.id in CONTAINER_CHECKS and control.scope == "container":
-        containers = " + ".join(f"variables.spec.?{n}.orValue([])" for n in LISTS)
-        return f"(({containers}).exists(c, type(c) == map && {CONTAINER_CHECKS[control.id]('c')}))"
-    rules = _rules(control)
-    if control.scope == "inventory":
+    """CEL that is true when the admitted ``object`` violates the control's rule (pod policies use the
+    variables of :data:`POD_VARIABLES`). Raises Inexpressible."""
+    if control.rule is None:
+        raise Inexpressible("its logic is a Python check that has no CEL translation")
+    if control.scope not in _UNIT:
         raise Inexpressible("it needs the other objects of the cluster, which an admission request does not hold")
+    rules = control.rule if isinstance(control.rule, list) else [control.rule]
     parts = []
     for rule in rules:
+        judged = _rule_fails(rule, control.scope)
         if control.scope == "object":
-            parts.append(_path_fails(rule, "object"))
+            parts.append(judged)
             continue
         guard = "!variables.windows && " if rule.get("linux_only") else ""
         if control.scope == "pod":
-            parts.append(f"({guard}{_path_fails(rule, 'variables.spec')})")
+            parts.append(f"({guard}{judged})")
             continue
         lists = [n for n in LISTS if not rule.get("containers") or n in rule["containers"]]
         containers = " + ".join(f"variables.spec.?{n}.orValue([])" for n in lists)
-        if "path" in rule:
-            per = _path_fails(rule, "c")
-        else:
-            names = [str(x) for x in _listed(rule.get("container_field") or rule.get("container_fields") or [])]
-            per = " || ".join(fails(rule, effective("c", n)) for n in names)
-        parts.append(f"({guard}({containers}).exists(c, type(c) == map && ({per})))")
+        parts.append(f"({guard}({containers}).exists(c, type(c) == map && {judged}))")
     return " || ".join(parts)
 
 
 def inexpressible(control: Control) -> str | None:
-    """Why ``control`` cannot be exported as CEL, or None when it can."""
+    """Why ``control``'s rule cannot be exported as CEL, or None when it can."""
     try:
         violation(control)
     except Inexpressible as exc:
@@ -266,5 +347,5 @@ def inexpressible(control: Control) -> str | None:
     return None
 
 
-__all__ = ["POD_VARIABLES", "Inexpressible", "effective", "fails", "inexpressible",
-           "literal", "violation"]
+__all__ = ["POD_VARIABLES", "READINGS", "Inexpressible", "capability_name", "effective", "fails", "image_digest",
+           "image_tag", "inexpressible", "literal", "read_as", "select", "steps", "violation"]

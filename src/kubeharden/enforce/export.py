@@ -11,7 +11,9 @@ Every control whose rule translates to CEL (:mod:`kubeharden.enforce.cel`) becom
 The policies match CREATE and UPDATE of the resources the control judges (every pod-bearing kind,
 plus ``pods/ephemeralcontainers``, or the control's ``kinds:``), leave out ``kube-system`` and the
 namespaces given, and refuse (``Deny`` / ``Enforce``) or only warn and audit. Controls that cannot be
-expressed are returned with the reason (:func:`export`).
+expressed are returned with the reason (:func:`export`). Controls whose logic is a Python check are
+written by hand in :mod:`kubeharden.enforce.cel_checks`, with the settings of the configuration the
+export runs with (allowed host paths, volume types, registries, system namespaces, the profile).
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubeharden.enforce.cel import POD_VARIABLES, inexpressible, violation
+from kubeharden.config import Config
+from kubeharden.enforce.cel import POD_VARIABLES, Inexpressible
+from kubeharden.enforce.cel import violation as rule_violation
+from kubeharden.enforce.cel_checks import CHECKS, NOT_WRITTEN
 from kubeharden.model.apiresources import RESOURCES
 from kubeharden.model.controls import Control
 from kubeharden.model.pods import POD_TEMPLATE_PATHS
@@ -35,6 +40,59 @@ class Export:
     documents: list[dict[str, Any]] = field(default_factory=list)
     exported: list[str] = field(default_factory=list)
     left_out: list[tuple[str, str]] = field(default_factory=list)
+
+
+#: Why a control that needs more than the admitted object is left out (the fallback of :func:`elsewhere`).
+OTHER_OBJECTS = "it needs the other objects of the cluster, which an admission request does not hold"
+_ONE = "; one admission request holds one object"
+#: What controls that cannot judge an admission request read instead, by control ID, then by ID prefix.
+_READS_BY_ID = {
+    "KH-POD-024": "it reads the pod's ServiceAccount, whose automountServiceAccountToken decides" + _ONE,
+    "KH-NET-012": "it looks for the LimitRanges of the namespace" + _ONE,
+    "KH-NET-013": "it looks for the ResourceQuotas of the namespace" + _ONE,
+    "KH-NET-014": "it reports the policy rules the reachability analysis of all policies could not evaluate" + _ONE,
+    "KH-IMG-010": "it joins workloads with their images' users, read from Dockerfiles or image archives",
+    "KH-IMG-011": "it joins workloads with vulnerability reports, which are not API objects",
+    "KH-IMG-012": "it looks for admission policies and webhooks among the cluster's objects" + _ONE,
+}
+_READS_BY_PREFIX = {
+    "KH-RBAC-": "it judges RBAC as a graph: roles with their bindings, aggregated ClusterRoles and the workloads "
+                "whose tokens hold them (analysis/rbac.py); whether a role is risky depends on where it is "
+                "bound" + _ONE,
+    "KH-NET-": "it computes reachability from every NetworkPolicy (and admin, Cilium, Calico policy), Namespace, "
+               "Service and Ingress (analysis/network)" + _ONE,
+    "KH-RES-": "it resolves what containers end up with after the namespace's LimitRange defaults" + _ONE,
+    "KH-CLU-": "it judges the cluster's nodes, versions and admission configuration, read from a live cluster",
+    "KH-IMG-": "it reads Dockerfiles or image configurations, which are not API objects",
+}
+
+
+def elsewhere(control: Control) -> str:
+    """Why ``control``, which admission cannot run (its ``inputs`` lack ``admission``), is left out."""
+    if control.id in _READS_BY_ID:
+        return _READS_BY_ID[control.id]
+    if control.scope == "facts":
+        return "it judges a node component's configuration read on the node, not an API object"
+    return next((why for prefix, why in _READS_BY_PREFIX.items() if control.id.startswith(prefix)), OTHER_OBJECTS)
+
+
+def violation(control: Control, config: Config | None = None) -> str:
+    """CEL that is true when the admitted object violates ``control``: its hand-written CEL
+    (cel_checks.CHECKS, with ``config``) or its translated rule. Raises cel.Inexpressible."""
+    if control.id in CHECKS:
+        return CHECKS[control.id](config or Config())
+    if control.id in NOT_WRITTEN:
+        raise Inexpressible(NOT_WRITTEN[control.id])
+    return rule_violation(control)
+
+
+def inexpressible(control: Control, config: Config | None = None) -> str | None:
+    """Why ``control`` cannot be exported as CEL, or None when it can."""
+    try:
+        violation(control, config)
+    except Inexpressible as exc:
+        return str(exc)
+    return None
 
 
 def kinds_of(control: Control) -> list[str]:
@@ -80,7 +138,8 @@ def _excluded(namespaces: tuple[str, ...]) -> dict[str, Any]:
                                   "values": sorted(namespaces)}]}
 
 
-def vap(control: Control, enforce: bool, exclude: tuple[str, ...]) -> list[dict[str, Any]]:
+def vap(control: Control, enforce: bool, exclude: tuple[str, ...],
+        config: Config | None = None) -> list[dict[str, Any]]:
     """The ValidatingAdmissionPolicy and its binding for ``control``. Raises cel.Inexpressible."""
     name = _name(control)
     kinds = kinds_of(control)
@@ -90,7 +149,7 @@ def vap(control: Control, enforce: bool, exclude: tuple[str, ...]) -> list[dict[
     }
     if control.scope in ("pod", "container"):
         spec["variables"] = _variables(control)
-    spec["validations"] = [{"expression": f"!({violation(control)})", "message": message(control),
+    spec["validations"] = [{"expression": f"!({violation(control, config)})", "message": message(control),
                             "reason": "Forbidden"}]
     policy = {
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
@@ -106,10 +165,12 @@ def vap(control: Control, enforce: bool, exclude: tuple[str, ...]) -> list[dict[
     return [policy, binding]
 
 
-def kyverno(control: Control, enforce: bool, exclude: tuple[str, ...]) -> list[dict[str, Any]]:
+def kyverno(control: Control, enforce: bool, exclude: tuple[str, ...],
+            config: Config | None = None) -> list[dict[str, Any]]:
     """The Kyverno ClusterPolicy for ``control``. Raises cel.Inexpressible."""
     name = _name(control)
-    cel: dict[str, Any] = {"expressions": [{"expression": f"!({violation(control)})", "message": message(control)}]}
+    cel: dict[str, Any] = {"expressions": [{"expression": f"!({violation(control, config)})",
+                                            "message": message(control)}]}
     if control.scope in ("pod", "container"):
         cel = {"variables": _variables(control), **cel}
     kinds = kinds_of(control)
@@ -135,24 +196,24 @@ def kyverno(control: Control, enforce: bool, exclude: tuple[str, ...]) -> list[d
 
 
 def export(controls: list[Control], target: str, enforce: bool = True,
-           exclude: tuple[str, ...] = ("kube-system",)) -> Export:
-    """The policies of ``controls`` for ``target`` (vap or kyverno), and those left out with why."""
+           exclude: tuple[str, ...] = ("kube-system",), config: Config | None = None) -> Export:
+    """The policies of ``controls`` for ``target`` (vap or kyverno), and those left out with why; ``config``
+    (default: the defaults) gives the settings hand-written controls read."""
     if target not in TARGETS:
         raise ValueError(f"target {target!r} is not one of {', '.join(TARGETS)}")
     build = vap if target == "vap" else kyverno
     out = Export()
     for control in controls:
         if "admission" not in control.inputs:
-            out.left_out.append((control.id, "it needs the other objects of the cluster, which an admission "
-                                             "request does not hold"))
+            out.left_out.append((control.id, elsewhere(control)))
             continue
-        why = inexpressible(control)
+        why = inexpressible(control, config)
         if why is not None:
             out.left_out.append((control.id, why))
             continue
         if control.scope == "object" and not kinds_of(control):
             out.left_out.append((control.id, "it applies to every kind; a policy over all resources is not exported"))
             continue
-        out.documents.extend(build(control, enforce, exclude))
+        out.documents.extend(build(control, enforce, exclude, config))
         out.exported.append(control.id)
     return out

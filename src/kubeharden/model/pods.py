@@ -97,17 +97,22 @@ class Setting(NamedTuple):
 UNSET = Setting(None, None, None, "unset")
 
 
+#: Beta AppArmor annotation values and the appArmorProfile type each stands for; ``localhost/<profile>``
+#: stands for ``Localhost`` (Kubernetes docs, "Restrict a Container's Access to Resources with AppArmor").
+APPARMOR_ANNOTATION_TYPES: dict[str, str] = {"runtime/default": "RuntimeDefault", "unconfined": "Unconfined"}
+APPARMOR_LOCALHOST_PREFIX = "localhost/"
+APPARMOR_LOCALHOST = "Localhost"
+
+
 def apparmor_type(annotation: Any) -> str:
     """The appArmorProfile type a beta AppArmor annotation value stands for (``runtime/default`` ->
     ``RuntimeDefault``, ``localhost/<profile>`` -> ``Localhost``, ``unconfined`` -> ``Unconfined``; any
     other value as written). Kubernetes docs, "Restrict a Container's Access to Resources with AppArmor"."""
     value = str(annotation)
-    if value == "runtime/default":
-        return "RuntimeDefault"
-    if value.startswith("localhost/"):
-        return "Localhost"
-    if value == "unconfined":
-        return "Unconfined"
+    if value in APPARMOR_ANNOTATION_TYPES:
+        return APPARMOR_ANNOTATION_TYPES[value]
+    if value.startswith(APPARMOR_LOCALHOST_PREFIX):
+        return APPARMOR_LOCALHOST
     return value
 
 

@@ -1,0 +1,386 @@
+"""Controls whose logic is a Python check (``checks/``), written as CEL by hand for admission policies.
+
+Each function mirrors one check and names it; ``tests/test_export_cel.py`` holds every one to the
+scanner's verdict on every catalogue example, in every pod-bearing kind, and on adversarial cases.
+The named value sets (safe sysctls, baseline capabilities, SELinux types, sensitive host paths,
+runtime sockets, restricted volume types, Pod Security levels) are written out from the one place
+they are defined, never retyped. Settings of ``.kubeharden.yaml`` a check reads (allowed host paths,
+volume types, registries, system namespaces and workloads, the profile) are written into the
+expression from the configuration the export runs with, as the scanner reads them.
+
+The objects are as the API server hands them to admission: decoded into their types (no ``null``,
+a list is a list), with what its validation refuses never arriving (a hostPath with ``..``, a volume
+with two sources). ``request.namespace`` is the namespace of the request (Kubernetes "Validating
+Admission Policy", variables ``object`` and ``request``; Kyverno CEL has the same).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+from kubeharden.checks.namespaces import PSA_ENFORCE, PSA_LEVELS
+from kubeharden.checks.pods import SAFE_SYSCTLS, SELINUX_TYPES
+from kubeharden.checks.pss import (
+    ADD_ALLOWED,
+    CONFINED_PROFILES,
+    DEFAULT_PROC_MOUNT,
+    DROP_REQUIRED,
+    RESTRICTED_VOLUMES,
+    UNCONFINED,
+)
+from kubeharden.config import Config
+from kubeharden.enforce.cel import LISTS, Inexpressible, effective, literal, select
+from kubeharden.model.cluster import CONTROL_PLANE_COMPONENTS, MIRROR_ANNOTATION
+from kubeharden.model.facts import (
+    BASELINE_CAPABILITIES,
+    RUNTIME_SOCKETS,
+    SENSITIVE_DIRS,
+    SENSITIVE_TREES,
+    normalize_host_path,
+)
+from kubeharden.model.pods import (
+    APPARMOR_ANNOTATION_PREFIX,
+    APPARMOR_ANNOTATION_TYPES,
+    APPARMOR_LOCALHOST_PREFIX,
+)
+
+#: The pod spec's containers of all three lists (the scanner's pod view: mappings only).
+CONTAINERS = " + ".join(f"variables.spec.?{n}.orValue([])" for n in LISTS)
+#: The pod spec's volumes that are mappings (PodView.volumes).
+VOLUMES = "variables.spec.?volumes.orValue([]).filter(v, type(v) == map)"
+
+
+def each_container(predicate: str) -> str:
+    """True when ``predicate`` (over the container ``c``) holds for some container of the pod."""
+    return f"(({CONTAINERS}).exists(c, type(c) == map && {predicate}))"
+
+
+def own(c: str, *fields: str) -> str:
+    """The container's own securityContext field (no inheritance), null when missing."""
+    return select(f"{c}.?securityContext", list(fields))
+
+
+def pod_sc(*fields: str) -> str:
+    """The pod's securityContext field, null when missing."""
+    return select("variables.podSC", list(fields))
+
+
+def _field_of(value: str, name: str) -> str:
+    """``as_dict(value).get(name)``: the field of a mapping, null for anything else."""
+    return f"(type({value}) == map ? dyn({value}.?{name}.orValue(null)) : dyn(null))"
+
+
+def _any(parts: list[str]) -> str:
+    return "(" + (" || ".join(parts) or "false") + ")"
+
+
+# -- host paths (model/facts.py) ---------------------------------------------------------------------
+
+def normalized_host_path(v: str) -> str:
+    """model.facts.normalize_host_path of the volume ``v``'s hostPath.path: trimmed; absolute paths with
+    empty and ``.`` elements removed (``..`` never arrives: the API server refuses it)."""
+    path = _field_of(f"{v}.hostPath", "path")
+    text = f"({path} == null ? '' : string({path})).trim()"
+    return (f"(({text}) == '' ? '' : !({text}).startsWith('/') ? ({text}) : "
+            f"'/' + ({text}).split('/').filter(s, s != '' && s != '.').join('/'))")
+
+
+def path_under(p: str, prefix: str) -> str:
+    """model.facts.path_under with a normalised ``prefix`` known at export time."""
+    if prefix == "/":
+        return f"{p} == '/'"
+    return f"({p} == {json.dumps(prefix)} || {p}.startsWith({json.dumps(prefix.rstrip('/') + '/')}))"
+
+
+def host_paths(predicate: str) -> str:
+    """True when ``predicate`` holds for the normalised path ``p`` of some hostPath volume."""
+    return (f"({VOLUMES}.filter(v, v.?hostPath.orValue(null) != null)"
+            f".map(v, {normalized_host_path('v')}).exists(p, {predicate}))")
+
+
+def _host_path_outside(config: Config) -> str:  # checks.pods.host_path_volumes (KH-POD-007)
+    allowed = [path_under("p", normalize_host_path(a)) for a in config.allowed_host_paths]
+    return host_paths(f"!(p != '' && {_any(allowed)})")
+
+
+def _sensitive_host_path(config: Config) -> str:  # checks.pods.sensitive_host_path, model.facts.sensitive_reason
+    parts = [f"p.endsWith({json.dumps(s)})" for s in RUNTIME_SOCKETS]
+    parts.append(f"p in {literal(sorted(SENSITIVE_DIRS))}")
+    parts += [path_under("p", tree) for tree in SENSITIVE_TREES]
+    return host_paths(_any(parts))
+
+
+def _writable_host_path(config: Config) -> str:  # checks.pods.writable_host_path (KH-POD-008)
+    names = f"{VOLUMES}.filter(v, v.?hostPath.orValue(null) != null).map(v, string(v.?name.orValue('')))"
+    mounts = ("c.?volumeMounts.orValue([]).exists(m, type(m) == map && m.?name.orValue(null) != null && "
+              f"string(m.name) in {names} && m.?readOnly.orValue(null) != true)")
+    return each_container(mounts)
+
+
+# -- volumes, groups, SELinux ------------------------------------------------------------------------
+
+def volume_types_outside(allowed: list[str] | frozenset[str]) -> str:
+    """True when a volume's type (its key other than ``name``; the API server allows one source per
+    volume) is neither hostPath (KH-POD-007's) nor in ``allowed``."""
+    return f"{VOLUMES}.exists(v, v.exists(k, k != 'name' && k != 'hostPath' && !(k in {literal(sorted(allowed))})))"
+
+
+def _volume_types(config: Config) -> str:  # checks.pods.volume_types (KH-POD-015)
+    return f"({volume_types_outside(list(config.allowed_volume_types))})"
+
+
+def _root_group(config: Config) -> str:  # checks.pods.run_as_non_root_group (KH-POD-002)
+    group = effective("c", "runAsGroup")
+    groups = pod_sc("supplementalGroups")
+    return (f"({each_container(f'({group} == null || {group} == 0)')} || {pod_sc('fsGroup')} == 0 || "
+            f"(type({groups}) == list && {groups}.exists(g, g == 0)))")
+
+
+def selinux_problem(options: str) -> str:
+    """checks.pods.selinux_problems is not empty: a type outside SELINUX_TYPES, or a user or role."""
+    types = literal(sorted(SELINUX_TYPES))
+    typ, user, role = (_field_of(options, k) for k in ("type", "user", "role"))
+    return (f"(type({options}) == map && (!(({typ} == null ? '' : string({typ})) in {types}) || "
+            f"({user} != null && {user} != '') || ({role} != null && {role} != '')))")
+
+
+def _selinux(config: Config) -> str:  # checks.pods.selinux_custom (KH-POD-019)
+    containers = each_container(selinux_problem(own("c", "seLinuxOptions")))
+    return f"({selinux_problem(pod_sc('seLinuxOptions'))} || {containers})"
+
+
+def _run_as_root(config: Config) -> str:  # checks.pods.run_as_non_root (KH-POD-001)
+    user, non_root = effective("c", "runAsUser"), effective("c", "runAsNonRoot")
+    return each_container(f"({user} != null ? (type({user}) != int || {user} == 0) : {non_root} != true)")
+
+
+# -- Pod Security Standards (checks/pss.py) -----------------------------------------------------------
+# "Pod Security Standards", https://kubernetes.io/docs/concepts/security/pod-security-standards/: each
+# function is one control of the page as checks/pss.py reads it (own fields, not inherited, unless said).
+
+def _seccomp_type(profile: str) -> str:
+    return _field_of(profile, "type")
+
+
+def _caps(c: str, which: str) -> str:
+    return f"{own(c, 'capabilities', which)}"
+
+
+def _pss_baseline() -> str:
+    """checks.pss.BASELINE_CHECKS: true when one of them reports the pod."""
+    annotations = "variables.meta.?annotations.orValue({})"
+    runtime_default = next(k for k, t in APPARMOR_ANNOTATION_TYPES.items() if t == "RuntimeDefault")
+    apparmor_ok = literal(list(CONFINED_PROFILES))
+    profile_bad = "({p} != null && !({t} in " + apparmor_ok + "))"
+    c_profile, proc = own("c", "appArmorProfile"), own("c", "procMount")
+    checks = [
+        # HostProcess
+        f"{pod_sc('windowsOptions', 'hostProcess')} == true",
+        each_container(f"{own('c', 'windowsOptions', 'hostProcess')} == true"),
+        # Host Namespaces
+        *(f"{select('variables.spec', [k])} == true" for k in ("hostNetwork", "hostPID", "hostIPC")),
+        # Privileged Containers
+        each_container(f"{own('c', 'privileged')} == true"),
+        # Capabilities: adds beyond the baseline set (names as written)
+        each_container(f"type({_caps('c', 'add')}) == list && {_caps('c', 'add')}.exists(x, "
+                       f"!(string(x) in {literal(BASELINE_CAPABILITIES)}))"),
+        # HostPath Volumes
+        f"{VOLUMES}.exists(v, 'hostPath' in v)",
+        # Host Ports
+        each_container("c.?ports.orValue([]).exists(p, type(p) == map && p.?hostPort.orValue(0) != 0)"),
+        # AppArmor: annotations, then the pod's and each container's own appArmorProfile
+        f"{annotations}.exists(k, string(k).startsWith({json.dumps(APPARMOR_ANNOTATION_PREFIX)}) && "
+        f"!(string({annotations}[k]) in [{json.dumps(runtime_default)}, '']) && "
+        f"!string({annotations}[k]).startsWith({json.dumps(APPARMOR_LOCALHOST_PREFIX)}))",
+        profile_bad.format(p=pod_sc("appArmorProfile"), t=_field_of(pod_sc("appArmorProfile"), "type")),
+        each_container(profile_bad.format(p=c_profile, t=_field_of(c_profile, "type"))),
+        # SELinux
+        selinux_problem(pod_sc("seLinuxOptions")),
+        each_container(selinux_problem(own("c", "seLinuxOptions"))),
+        # /proc Mount Type
+        each_container(f"({proc} != null && {proc} != {literal(DEFAULT_PROC_MOUNT)})"),
+        # Seccomp: Unconfined on the pod or a container
+        f"{_seccomp_type(pod_sc('seccompProfile'))} == {literal(UNCONFINED)}",
+        each_container(f"{_seccomp_type(own('c', 'seccompProfile'))} == {literal(UNCONFINED)}"),
+        # Sysctls
+        f"{pod_sc('sysctls')} != null && {pod_sc('sysctls')}.exists(i, "
+        f"!({_field_of('i', 'name')} in {literal(SAFE_SYSCTLS)}))",
+    ]
+    return _any([f"({x})" for x in checks])
+
+
+def _pss_restricted() -> str:
+    """checks.pss.RESTRICTED_CHECKS: true when one of them reports the pod."""
+    ok = literal(list(CONFINED_PROFILES))
+    c_type, p_type = _seccomp_type(own("c", "seccompProfile")), _seccomp_type(pod_sc("seccompProfile"))
+    own_non_root, drop, add = own("c", "runAsNonRoot"), _caps("c", "drop"), _caps("c", "add")
+    checks = [
+        # Volume Types
+        volume_types_outside(RESTRICTED_VOLUMES),
+        # Privilege Escalation (Linux pods)
+        "!variables.windows && " + each_container(f"{own('c', 'allowPrivilegeEscalation')} != false"),
+        # Running as Non-root
+        f"{pod_sc('runAsNonRoot')} == false",
+        each_container(f"({own_non_root} == false || ({own_non_root} == null && {pod_sc('runAsNonRoot')} != true))"),
+        # Running as Non-root user
+        f"{pod_sc('runAsUser')} == 0",
+        each_container(f"{own('c', 'runAsUser')} == 0"),
+        # Seccomp (Linux pods): the container's type, else the pod's
+        "!variables.windows && " + each_container(f"!({c_type} == null && {p_type} in {ok}) && !({c_type} in {ok})"),
+        # Capabilities (Linux pods): drop ALL, add nothing but NET_BIND_SERVICE (names as written)
+        "!variables.windows && " + each_container(
+            f"(!({drop} != null && {drop}.exists(x, string(x) == {literal(DROP_REQUIRED)}))"
+            f" || ({add} != null && {add}.exists(x, string(x) != {literal(ADD_ALLOWED)})))"),
+    ]
+    return _any([f"({x})" for x in checks])
+
+
+def _pss_001(config: Config) -> str:  # checks.pss.pss_baseline
+    return _pss_baseline()
+
+
+def _pss_002(config: Config) -> str:  # checks.pss.pss_restricted: meets baseline, fails restricted
+    return f"(!{_pss_baseline()} && {_pss_restricted()})"
+
+
+# -- namespaces (checks/namespaces.py) ----------------------------------------------------------------
+
+def glob_regex(pattern: str) -> str:
+    """An fnmatch glob (``*``, ``?``, ``[seq]``, ``[!seq]``; fnmatch.translate's reading) as anchored RE2."""
+    out, i, n = "", 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        i += 1
+        if ch == "*":
+            out += ".*"
+        elif ch == "?":
+            out += "."
+        elif ch == "[":
+            j = i + (pattern[i:i + 1] == "!")
+            j += pattern[j:j + 1] == "]"
+            end = pattern.find("]", j)
+            if end < 0:
+                out += re.escape(ch)
+                continue
+            body, i = pattern[i:end], end + 1
+            negate = body.startswith("!")
+            body = (body[1:] if negate else body).replace("\\", "\\\\").replace("^", "\\^").replace("[", "\\[")
+            out += "[" + ("^" if negate else "") + body + "]"
+        else:
+            out += re.escape(ch)
+    return f"^{out}$"
+
+
+def _static_control_plane_pod() -> str:
+    """model.cluster.is_mirror_pod and component_of of a Pod: a kube-system static Pod of the control plane."""
+    meta = "object.?metadata"
+    mirror = (f"({meta}.?annotations.orValue({{}}).exists(k, k == {json.dumps(MIRROR_ANNOTATION)}) || "
+              f"{meta}.?ownerReferences.orValue([]).exists(o, type(o) == map && o.?kind.orValue(null) == 'Node'))")
+    components = literal(sorted(CONTROL_PLANE_COMPONENTS))
+    first = "object.?spec.?containers.orValue([])"
+    command = f"{first}[0].?command.orValue([])"
+    base = f"string({command}[0]).substring(string({command}[0]).lastIndexOf('/') + 1)"
+    named = (f"(size({first}) > 0 && type({first}[0]) == map && ("
+             f"(type({command}) == list && size({command}) > 0 ? {base} : '') in {components} || "
+             f"string({first}[0].?name.orValue('')) in {components}))")
+    label = f"{select('object', ['metadata', 'labels', 'component'])} in {components}"
+    return f"(object.kind == 'Pod' && {mirror} && ({label} || {named}))"
+
+
+def _system_namespace(config: Config) -> str:  # checks.namespaces.system_namespace (KH-NS-001)
+    # model.objects.make_ref: the name, else generateName, else <unnamed>
+    name = "object.?metadata.?name.orValue(object.?metadata.?generateName.orValue('<unnamed>'))"
+    ident = f"request.namespace + '/' + string({name})"
+    allowed = [f"({ident}).matches({json.dumps(glob_regex(p))})" for p in config.system_workloads]
+    return (f"(request.namespace in {literal(list(config.system_namespaces))} && "
+            f"!{_static_control_plane_pod()} && !{_any(allowed)})")
+
+
+def _default_namespace(config: Config) -> str:  # checks.namespaces.default_namespace (KH-NS-002)
+    return "(request.namespace == 'default')"
+
+
+def _pod_security_admission(config: Config) -> str:  # checks.namespaces.pod_security_admission (KH-NS-003)
+    wanted = "restricted" if config.profile == "strict" else "baseline"
+    level = select("object", ["metadata", "labels", PSA_ENFORCE])
+    below = list(PSA_LEVELS[:PSA_LEVELS.index(wanted)])
+    return (f"(!(string(object.?metadata.?name.orValue('')) in {literal(list(config.system_namespaces))}) && "
+            f"({level} == null || !({level} in {literal(list(PSA_LEVELS))}) || {level} in {literal(below)}))")
+
+
+# -- network and images ------------------------------------------------------------------------------
+
+def _ingress_tls(config: Config) -> str:  # checks.network.ingress_tls (KH-NET-011) and _host_covered
+    tls = "object.?spec.?tls.orValue([])"
+    hosts_of = "(type(t) == map ? t.?hosts.orValue([]) : [])"
+    covered = ("(string(p) == h || (string(p).startsWith('*.') && size(h.split('.')) == size(string(p).split('.')) "
+               "&& h.endsWith(string(p).substring(1))))")
+    hosts = ("object.?spec.?rules.orValue([]).filter(r, type(r) == map && r.?host.orValue('') != '')"
+             ".map(r, string(r.host))")
+    return (f"(size({tls}) == 0 || (!{tls}.exists(t, size({hosts_of}) == 0) && "
+            f"{hosts}.exists(h, !{tls}.exists(t, {hosts_of}.exists(p, {covered})))))")
+
+
+def image_full_name(img: str) -> str:
+    """model.images.parse_image(img).full_name, lower-cased (registry/repository, Docker Hub by default)."""
+    rest = f"({img}.contains('@') ? {img}.substring(0, {img}.indexOf('@')) : {img})"
+    name = (f"({rest}.lastIndexOf(':') > {rest}.lastIndexOf('/') ? "
+            f"{rest}.substring(0, {rest}.lastIndexOf(':')) : {rest})")
+    first = f"({name}.contains('/') ? {name}.substring(0, {name}.indexOf('/')) : '')"
+    registry = (f"({name}.contains('/') && ({first}.contains('.') || {first}.contains(':') || "
+                f"{first} == 'localhost'))")
+    repository = f"({name}.contains('/') ? {name} : 'library/' + {name})"
+    return f"({registry} ? {name} : 'docker.io/' + {repository}).lowerAscii()"
+
+
+def _trusted_registry(config: Config) -> str:  # checks.images.trusted_registry, model.images.registry_allowed
+    entries = [e.strip().lower().rstrip("/") for e in config.allowed_registries]
+    entries = [e for e in entries if e]
+    if not entries:  # as the scanner: the control does not run without the setting
+        raise Inexpressible("it compares with the registries setting of .kubeharden.yaml, which is empty")
+    full = image_full_name("string(c.image)")
+    allowed = _any([f"({full} == {json.dumps(e)} || {full}.startsWith({json.dumps(e + '/')}))" for e in entries])
+    return each_container(f"type(c.?image.orValue(null)) == string && c.image != '' && !{allowed}")
+
+
+#: control ID -> the CEL that is true when the admitted object violates it, for the export's configuration.
+CHECKS: dict[str, Callable[[Config], str]] = {
+    "KH-POD-001": _run_as_root,
+    "KH-POD-002": _root_group,
+    "KH-POD-007": _host_path_outside,
+    "KH-POD-008": _writable_host_path,
+    "KH-POD-009": _sensitive_host_path,
+    "KH-POD-015": _volume_types,
+    "KH-POD-019": _selinux,
+    "KH-PSS-001": _pss_001,
+    "KH-PSS-002": _pss_002,
+    "KH-NS-001": _system_namespace,
+    "KH-NS-002": _default_namespace,
+    "KH-NS-003": _pod_security_admission,
+    "KH-NET-011": _ingress_tls,
+    "KH-IMG-003": _trusted_registry,
+}
+
+_CREDENTIALS = ("its verdict uses the Shannon entropy of the value (log2), which Kubernetes' CEL libraries cannot "
+                "compute, and regular expressions whose \\b and \\w are Unicode-aware in Python but ASCII in RE2, "
+                "so a policy could not give the same verdict case by case")
+#: Python checks that judge only the admitted object but are not written as CEL, with the precise reason.
+NOT_WRITTEN: dict[str, str] = {
+    "KH-SEC-001": _CREDENTIALS,
+    "KH-SEC-002": _CREDENTIALS,
+    "KH-SEC-003": "it applies to every kind; a policy over all resources is not exported (and its verdict uses "
+                  "the Shannon entropy of the value, which CEL cannot compute)",
+    "KH-NET-015": "it parses six policy kinds with their selector, CIDR and port semantics (analysis/network), "
+                  "which is not written as CEL; for NetworkPolicy the API server's own validation refuses what it "
+                  "reports before admission",
+    "KH-UPG-001": "it compares versions with the Kubernetes release and CVE data bundled with kubeharden "
+                  "(model/kubernetes_versions.json), which an admission policy would have to carry and track",
+    "KH-UPG-002": "it compares image versions with the Kubernetes release and CVE data bundled with kubeharden "
+                  "(model/kubernetes_versions.json), which an admission policy would have to carry and track",
+    "KH-UPG-003": "it compares versions with the upstream end-of-life dates bundled with kubeharden "
+                  "(model/kubernetes_versions.json), which an admission policy would have to carry and track",
+    "KH-UPG-004": "it compares image versions with the upstream end-of-life dates bundled with kubeharden "
+                  "(model/kubernetes_versions.json), which an admission policy would have to carry and track",
+}
