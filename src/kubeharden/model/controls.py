@@ -16,7 +16,10 @@ from kubeharden.model.fieldpath import join
 from kubeharden.model.findings import Fix, Severity
 from kubeharden.model.guide import GUIDE_DOC_URL, section_of
 
-MAPPING_KEYS = ("cis", "cis-1.10", "stig", "pss", "kubescape", "checkov", "trivy", "polaris", "kube-score", "kubeaudit", "kubesec", "mitre")
+#: Keys of a control's ``mappings``: the CIS Kubernetes Benchmark (v1.9, and v1.10), the DISA Kubernetes STIG
+#: (V-IDs), the Pod Security Standards, the peer tools, and MITRE ATT&CK (docs/mappings.md).
+MAPPING_KEYS = ("cis", "cis-1.10", "stig", "pss", "kubescape", "checkov", "trivy", "polaris", "kube-score",
+                "kubeaudit", "kubesec", "mitre")
 #: How a mapped peer ID relates to the control (docs/mappings.md): the same rule, or an overlapping one.
 RELATIONS = ("equivalent", "related")
 #: The relation of IDs listed without one (the shape before relations existed); tests reject it.
