@@ -216,3 +216,11 @@ def test_coverage_table_lists_every_mapped_cis_check_with_its_control():
             continue
         for cis_id in control.mappings_dict()["cis"]:
             assert cis_id in rows and control.id in rows[cis_id], (cis_id, control.id)
+
+
+def test_export_says_why_node_controls_are_left_out(capsys):
+    from kubeharden.cli import main
+
+    assert main(["export", "vap"]) == 0
+    err = capsys.readouterr().err
+    assert "not exported: KH-KUBELET-001: it judges a component's settings and files on a node" in err
