@@ -224,3 +224,14 @@ def test_export_says_why_node_controls_are_left_out(capsys):
     assert main(["export", "vap"]) == 0
     err = capsys.readouterr().err
     assert "not exported: KH-KUBELET-001: it judges a component's settings and files on a node" in err
+
+
+def test_items_iterates_a_mapping_only_over_node_facts():
+    from kubeharden.checks.rules import CompiledRule, _entries
+
+    rule = {"items": "spec.ports", "path": "port", "fail_if": "absent", "message": "m"}
+    root = {"spec": {"ports": {"http": {"port": 80}}}}  # a wrong type in an API object: reported elsewhere
+    assert _entries(CompiledRule(rule, "object"), root, "") == []
+    facts_rule = {**rule, "items": "files"}
+    entries = _entries(CompiledRule(facts_rule, "facts"), {"files": {"/etc/a": {"mode": "0600"}}}, "")
+    assert entries == [({"mode": "0600"}, "files[/etc/a]", "/etc/a")]

@@ -30,6 +30,13 @@ apply it with Kubernetes' own inheritance, so catalogue authors never re-impleme
 
     rule: {template: rbac-risk, ...}    # a parameterised rule written in Python (checks/rbac.py)
 
+    rule:                               # over a component's facts on a node (scope: facts)
+      path: flags.anonymous-auth
+      as: boolean                       # read as the component's flag parser reads it
+      default: "true"                   # an absent flag has the component's default
+      fail_if: {eq: true}
+      message: "--anonymous-auth is {value}{where}"
+
 A ``rule:`` may also be a list of such rules; their findings come in list order.
 
 The unit a ``path`` starts from follows the control's ``scope``: the container
@@ -224,7 +231,7 @@ class CompiledRule:
 
     __slots__ = ("raw", "fields", "paths", "items", "containers", "linux_only", "line_at", "skip", "fail",
                  "expect", "has_unset_message", "line_steps", "reading", "when", "unless", "pick", "fix",
-                 "default", "item_when")
+                 "default", "item_when", "map_items")
 
     def __init__(self, raw: dict[str, Any], scope: str = "") -> None:
         self.raw = raw
@@ -254,6 +261,9 @@ class CompiledRule:
         #: the value an absent field has (the component's documented default), or None
         self.default = raw.get("default")
         self.item_when = tuple(Guard(g) for g in raw.get("item_when") or ())
+        #: ``items:`` may name a mapping (a component's ``files`` by path) only over typed node facts: an API
+        #: object's list field written as a mapping is a wrong type, reported as an invalid object instead
+        self.map_items = scope == "facts"
 
     def applies(self, read: Callable[[str, str, tuple[Any, ...]], Any]) -> bool:
         """Whether the rule's ``when`` entries all hold and none of its ``unless`` entries does."""
@@ -568,12 +578,12 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
 
 def _entries(rule: CompiledRule, root: dict[str, Any], base: str) -> list[tuple[dict[str, Any], str, Any]]:
     """(entry, its field path, its key) of what a rule judges: the unit itself, or with ``items:`` each
-    mapping entry of a list (key: its index) or each mapping value of a map (key: its key, such as a
-    file's path in ``files``)."""
+    mapping entry of a list (key: its index) or, over node facts, each mapping value of a map (key: its
+    key, such as a file's path in ``files``)."""
     if rule.items is None:
         return [(root, base, None)]
     found = _dig(root, rule.items)
-    if isinstance(found, dict):
+    if isinstance(found, dict) and rule.map_items:
         return [(e, join(base, *rule.items, str(k)), k) for k, e in found.items() if isinstance(e, dict)]
     return [(e, join(base, *rule.items, i), i) for i, e in enumerate(as_list(found)) if isinstance(e, dict)]
 
