@@ -235,3 +235,16 @@ def test_items_iterates_a_mapping_only_over_node_facts():
     facts_rule = {**rule, "items": "files"}
     entries = _entries(CompiledRule(facts_rule, "facts"), {"files": {"/etc/a": {"mode": "0600"}}}, "")
     assert entries == [({"mode": "0600"}, "files[/etc/a]", "/etc/a")]
+
+
+def test_table_footer_counts_many_not_assessable_node_controls_and_lists_few():
+    from types import SimpleNamespace
+
+    from kubeharden.report.table import _not_assessable
+
+    node = [SimpleNamespace(id=f"KH-CP-{n:03d}", inputs=("node",)) for n in range(1, 9)]
+    few = [SimpleNamespace(id="KH-CLU-001", inputs=("manifest", "cluster"))]
+    text = _not_assessable(few + node)
+    assert text == ("KH-CLU-001 (needs manifest or cluster), 8 controls that need node input "
+                    "(KH-CP-*; kubeharden controls lists them)")
+    assert _not_assessable(node[:2]) == "KH-CP-001 (needs node), KH-CP-002 (needs node)"
