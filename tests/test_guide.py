@@ -45,26 +45,39 @@ def test_guide_page_has_one_anchor_per_requirement():
 
 
 def test_guide_command_json_names_controls_and_audit_rules(capsys):
-    assert main(["guide", "-f", "json", "nsa-pod-9", "NSA-NET-12"]) == 0
+    assert main(["guide", "-f", "json", "nsa-pod-9", "NSA-NET-14"]) == 0
     data = {e["id"]: e for e in json.loads(capsys.readouterr().out)}
-    assert set(data) == {"NSA-POD-9", "NSA-NET-12"}
+    assert set(data) == {"NSA-POD-9", "NSA-NET-14"}
     pod9 = data["NSA-POD-9"]
     assert pod9["status"] == "checked in manifests" and pod9["reason"] is None
     assert "KH-POD-004" in [c["id"] for c in pod9["controls"]]
     assert "KH-AUDIT-001" in [r["id"] for r in pod9["audit_rules"]]
-    net12 = data["NSA-NET-12"]
-    assert net12["status"] in GAP_KINDS and "kubelet" in net12["reason"]
-    assert net12["controls"] == [] and net12["audit_rules"] == []
+    net14 = data["NSA-NET-14"]
+    assert net14["status"] in GAP_KINDS and "kubelet" in net14["reason"]
+    assert net14["controls"] == [] and net14["audit_rules"] == []
 
 
 def test_partly_covered_requirement_says_what_is_left(capsys):
-    assert main(["guide", "-f", "json", "NSA-AUTH-4"]) == 0
-    auth4 = json.loads(capsys.readouterr().out)[0]
-    assert auth4["status"] == "detected in audit logs" and auth4["controls"] == []
-    assert "KH-AUDIT-061" in [r["id"] for r in auth4["audit_rules"]] and "kube-apiserver flag" in auth4["reason"]
-    assert main(["guide", "NSA-AUTH-4"]) == 0
+    assert main(["guide", "-f", "json", "NSA-LOG-7"]) == 0
+    log7 = json.loads(capsys.readouterr().out)[0]
+    assert log7["status"] == "detected in audit logs" and log7["controls"] == []
+    assert log7["audit_rules"] and "log forwarder" in log7["reason"]
+    assert main(["guide", "NSA-LOG-7"]) == 0
     table = " ".join(capsys.readouterr().out.replace("│", " ").split())
-    assert "not checked:" in table and "kube-apiserver" in table
+    assert "not checked:" in table and "forwarder" in table
+
+
+def test_requirement_judged_on_nodes_says_so_and_what_is_left(capsys):
+    assert main(["guide", "-f", "json", "NSA-AUTH-4", "NSA-NET-12"]) == 0
+    data = {e["id"]: e for e in json.loads(capsys.readouterr().out)}
+    auth4, net12 = data["NSA-AUTH-4"], data["NSA-NET-12"]
+    assert auth4["status"] == "checked on nodes" and [c["id"] for c in auth4["controls"]] == ["KH-CP-001"]
+    assert "KH-AUDIT-061" in [r["id"] for r in auth4["audit_rules"]] and "managed control planes" in auth4["reason"]
+    assert net12["status"] == "checked on nodes" and net12["reason"] is None
+    assert [c["id"] for c in net12["controls"]] == ["KH-KUBELET-012"]
+    # a requirement with a manifest control stays "checked in manifests" even when node controls join it
+    assert main(["guide", "-f", "json", "NSA-POD-18"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["status"] == "checked in manifests"
 
 
 def test_guide_command_refuses_unknown_ids(capsys):

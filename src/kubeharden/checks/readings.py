@@ -14,6 +14,7 @@ from typing import Any
 from kubeharden.model.images import parse_image
 from kubeharden.model.facts import capability_name
 from kubeharden.model.pods import apparmor_type
+from kubeharden.model.settings import file_mode, go_bool, go_duration_seconds, go_int, kubernetes_minor
 
 
 def _capability_names(value: Any) -> list[str] | None:
@@ -60,6 +61,12 @@ def _image_part(part: str) -> Callable[[Any], Any]:
     return read
 
 
+def _boolean(value: Any) -> bool | None:
+    """A boolean setting as the component reads it: a YAML boolean of a configuration file, or a flag's
+    text as Go's strconv.ParseBool reads it (``--anonymous-auth=False``); None for anything else."""
+    return value if isinstance(value, bool) else go_bool(value)
+
+
 #: Readings a rule may judge a value as (``as: image-tag``) instead of as written; each is a Kubernetes
 #: fact defined once elsewhere (capability names: model/facts.py; image references: checks/images.py).
 #: A reading returns None where the value has no such part (an image without a tag), which then counts
@@ -73,4 +80,9 @@ READINGS: dict[str, Callable[[Any], Any]] = {
     "image-reference": image_reference,
     "image-tag": _image_part("tag"),
     "image-digest": _image_part("digest"),
+    "boolean": _boolean,
+    "integer": go_int,
+    "duration-seconds": go_duration_seconds,
+    "kubernetes-minor": kubernetes_minor,
+    "file-mode": file_mode,
 }

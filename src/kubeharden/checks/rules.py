@@ -30,6 +30,13 @@ apply it with Kubernetes' own inheritance, so catalogue authors never re-impleme
 
     rule: {template: rbac-risk, ...}    # a parameterised rule written in Python (checks/rbac.py)
 
+    rule:                               # over a component's facts on a node (scope: facts)
+      path: flags.anonymous-auth
+      as: boolean                       # read as the component's flag parser reads it
+      default: "true"                   # an absent flag has the component's default
+      fail_if: {eq: true}
+      message: "--anonymous-auth is {value}{where}"
+
 A ``rule:`` may also be a list of such rules; their findings come in list order.
 
 The unit a ``path`` starts from follows the control's ``scope``: the container
@@ -55,6 +62,7 @@ from kubeharden.checks.pods import SAFE_SYSCTLS
 from kubeharden.model.findings import FIX_OPERATIONS, Fix
 from kubeharden.model.facts import BASELINE_CAPABILITIES, ComponentFacts
 from kubeharden.model.fieldpath import join, split
+from kubeharden.model.settings import STRONG_TLS_CIPHER_SUITES, file_mode, mode_exceeds
 from kubeharden.model.objects import K8sObject, as_dict, as_list
 from kubeharden.model.pods import CONTAINER_LISTS, UNSET, ContainerView, PodView, Setting
 
@@ -65,7 +73,7 @@ _WHERE = {"container": "set on the container", "pod": "inherited from the pod se
 RULE_KEYS = frozenset({
     "container_field", "container_fields", "pod_field", "pod_fields", "path", "items", "containers",
     "fail_if", "forbid", "expect", "message", "message_unset", "linux_only", "line", "template", "skip_if",
-    "as", "when", "unless", "fix", "pod_path",
+    "as", "when", "unless", "fix", "pod_path", "default", "item_when",
 })
 #: Keys of a ``when:`` / ``unless:`` entry (a guard on another field of the same unit).
 GUARD_KEYS = frozenset({"path", "container_field", "pod_path", "as", "is"})
@@ -76,6 +84,7 @@ GUARD_TARGETS = ("path", "container_field", "pod_path")
 VALUE_SETS: dict[str, frozenset[str]] = {
     "safe-sysctls": SAFE_SYSCTLS,
     "baseline-capabilities": BASELINE_CAPABILITIES,
+    "strong-tls-cipher-suites": STRONG_TLS_CIPHER_SUITES,
 }
 
 
@@ -129,6 +138,8 @@ COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "any_in": lambda v, arg: isinstance(v, list) and any(ENTRY_TESTS["any_in"](x, arg) for x in v),
     "any_not_in": lambda v, arg: isinstance(v, list) and any(ENTRY_TESTS["any_not_in"](x, arg) for x in v),
     "any_matches": lambda v, arg: isinstance(v, list) and any(ENTRY_TESTS["any_matches"](x, arg) for x in v),
+    # a file's permission bits allow something the limit does not ("600 or more restrictive")
+    "mode_exceeds": mode_exceeds,
 }
 #: The list operators that pick entries: the entries they match are the rule's ``{matched}``.
 ENTRY_TESTS: dict[str, Callable[[Any, Any], bool]] = {
@@ -219,7 +230,8 @@ class CompiledRule:
     """One rule of a control, with its paths split and its conditions turned into functions once."""
 
     __slots__ = ("raw", "fields", "paths", "items", "containers", "linux_only", "line_at", "skip", "fail",
-                 "expect", "has_unset_message", "line_steps", "reading", "when", "unless", "pick", "fix")
+                 "expect", "has_unset_message", "line_steps", "reading", "when", "unless", "pick", "fix",
+                 "default", "item_when", "map_items")
 
     def __init__(self, raw: dict[str, Any], scope: str = "") -> None:
         self.raw = raw
@@ -246,6 +258,12 @@ class CompiledRule:
         self.unless = tuple(Guard(g) for g in raw.get("unless") or ())
         self.pick = next((t for t in map(_entry_test, _conditions(raw)) if t is not None), None)
         self.fix = raw.get("fix")
+        #: the value an absent field has (the component's documented default), or None
+        self.default = raw.get("default")
+        self.item_when = tuple(Guard(g) for g in raw.get("item_when") or ())
+        #: ``items:`` may name a mapping (a component's ``files`` by path) only over typed node facts: an API
+        #: object's list field written as a mapping is a wrong type, reported as an invalid object instead
+        self.map_items = scope == "facts"
 
     def applies(self, read: Callable[[str, str, tuple[Any, ...]], Any]) -> bool:
         """Whether the rule's ``when`` entries all hold and none of its ``unless`` entries does."""
@@ -348,6 +366,14 @@ def problems(rule: Any, scope: str) -> list[str]:
                        for p in _guard_problems(g, scope))
     if "fix" in rule:
         out.extend(_fix_problems(rule["fix"]))
+    if "item_when" in rule:
+        guards = rule["item_when"]
+        if "items" not in rule:
+            out.append("item_when: needs items: (it judges each entry)")
+        out.extend(f"item_when: {p}" for g in (guards if isinstance(guards, list) else [guards])
+                   for p in _guard_problems(g, "object"))
+    if isinstance(rule.get("default"), (dict, list)):
+        out.append("default: is the scalar value an absent field has")
     return out
 
 
@@ -417,6 +443,8 @@ def _condition_problems(condition: Any) -> list[str]:
             return [f"{op}: bad regular expression {arg!r} ({exc})"]
     if op in ("gt", "ge", "lt", "le") and _number(arg) is None:
         return [f"{op} takes a number"]
+    if op == "mode_exceeds" and (not isinstance(arg, str) or file_mode(arg) is None):
+        return [f"{op} takes permission bits in octal, quoted (\"0600\")"]
     return []
 
 
@@ -517,15 +545,15 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
     path is the judged field's (absent or not), or the entry's when the rule reports at ``line: item``."""
     if not rule.applies(read):
         return
-    if rule.items is None:
-        entries: list[tuple[dict[str, Any], str]] = [(root, base)]
-    else:
-        entries = [(e, join(base, *rule.items, i)) for i, e in enumerate(as_list(_dig(root, rule.items)))
-                   if isinstance(e, dict)]
-    for entry, entry_path in entries:
+    for entry, entry_path, entry_key in _entries(rule, root, base):
         item = None if rule.items is None else entry
+        if rule.item_when and not all(g.holds(path_reader(entry)) for g in rule.item_when):
+            continue
         for name, parts in zip(rule.fields, paths or rule.paths, strict=True):
             written, holder, key = _at(entry, parts)
+            defaulted = written is None and rule.default is not None
+            if defaulted:
+                written = rule.default
             value = rule.read(written)
             which = rule.judge(value)
             if which is None:
@@ -536,15 +564,28 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
             elif rule.line_steps:
                 holder_at = _dig(entry, rule.line_steps[:-1])
                 where = line(holder_at if isinstance(holder_at, dict) else None, rule.line_steps[-1])
-            elif value is not None:
+            elif value is not None and not defaulted:
                 where = line(holder, key)
             else:
                 where = line(*_unset_anchor(entry, parts)) if item is None else line(item)
             path = entry_path if at == "item" else join(entry_path, *parts)
             picked = rule.matched(value)
-            yield Violation(_render(rule.raw, which, field=name, where="", level="", item=_Lookup(item),
+            yield Violation(_render(rule.raw, which, field=name, where=" (the default)" if defaulted else "",
+                                    level="", item=_Lookup(item), entry=entry_key, leaf=parts[-1],
                                     **_value_fields(value, written, picked), **names()),
                             line=where, path=path, fix=rule.violation_fix(path, written, picked))
+
+
+def _entries(rule: CompiledRule, root: dict[str, Any], base: str) -> list[tuple[dict[str, Any], str, Any]]:
+    """(entry, its field path, its key) of what a rule judges: the unit itself, or with ``items:`` each
+    mapping entry of a list (key: its index) or, over node facts, each mapping value of a map (key: its
+    key, such as a file's path in ``files``)."""
+    if rule.items is None:
+        return [(root, base, None)]
+    found = _dig(root, rule.items)
+    if isinstance(found, dict) and rule.map_items:
+        return [(e, join(base, *rule.items, str(k)), k) for k, e in found.items() if isinstance(e, dict)]
+    return [(e, join(base, *rule.items, i), i) for i, e in enumerate(as_list(found)) if isinstance(e, dict)]
 
 
 def _value_fields(value: Any, written: Any, picked: list[int]) -> dict[str, Any]:

@@ -204,6 +204,10 @@ def export(controls: list[Control], target: str, enforce: bool = True,
     build = vap if target == "vap" else kyverno
     out = Export()
     for control in controls:
+        if control.scope == "facts":
+            out.left_out.append((control.id, "it judges a component's settings and files on a node, which an "
+                                             "admission request does not carry"))
+            continue
         if "admission" not in control.inputs:
             out.left_out.append((control.id, elsewhere(control)))
             continue

@@ -16,7 +16,10 @@ from kubeharden.model.fieldpath import join
 from kubeharden.model.findings import Fix, Severity
 from kubeharden.model.guide import GUIDE_DOC_URL, section_of
 
-MAPPING_KEYS = ("cis", "pss", "kubescape", "checkov", "trivy", "polaris", "kube-score", "kubeaudit", "kubesec", "mitre")
+#: Keys of a control's ``mappings``: the CIS Kubernetes Benchmark (v1.9, and v1.10), the DISA Kubernetes STIG
+#: (V-IDs), the Pod Security Standards, the peer tools, and MITRE ATT&CK (docs/mappings.md).
+MAPPING_KEYS = ("cis", "cis-1.10", "stig", "pss", "kubescape", "checkov", "trivy", "polaris", "kube-score",
+                "kubeaudit", "kubesec", "mitre")
 #: How a mapped peer ID relates to the control (docs/mappings.md): the same rule, or an overlapping one.
 RELATIONS = ("equivalent", "related")
 #: The relation of IDs listed without one (the shape before relations existed); tests reject it.
@@ -43,9 +46,11 @@ DEFAULT_INPUTS = {"container": ("manifest", "cluster", "admission"), "pod": ("ma
                   "facts": ("node",)}
 #: What a catalogue example is (``examples: input:``), with the language its text is shown in: a
 #: manifest (the default), a Dockerfile, an OCI image configuration (read as a saved image whose
-#: reference is EXAMPLE_IMAGE), or a vulnerability report; ``examples: with:`` gives manifests
+#: reference is EXAMPLE_IMAGE), a vulnerability report, or one component's facts on a node (``facts``: the
+#: mapping a facts rule reads, ComponentFacts.view(), in YAML); ``examples: with:`` gives manifests
 #: scanned beside every example of the control (the workloads a report is joined to).
-EXAMPLE_INPUTS = {"manifest": "yaml", "dockerfile": "dockerfile", "image-config": "json", "vuln-report": "json"}
+EXAMPLE_INPUTS = {"manifest": "yaml", "dockerfile": "dockerfile", "image-config": "json", "vuln-report": "json",
+                  "facts": "yaml"}
 #: The reference of the saved image an ``image-config`` example is read as.
 EXAMPLE_IMAGE = "registry.example.com/web:1.0"
 #: Settings a control can name (its catalogue ``requires_config:`` or ``enabled_by_config:``): the

@@ -46,9 +46,10 @@ _TLS, _SEC, _CLOUD = "Encryption in transit", "Secrets", "Sensitive cloud infras
 _AUTH, _LOG = "Authentication and authorization", "Audit logging and threat detection"
 _UPG = "Upgrading and application security"
 
-_APISERVER = ("a kube-apiserver flag: readable from its static-pod manifest (/etc/kubernetes/manifests) when that "
-              "is scanned, but no control reads component flags yet; managed services do not show them")
 _KUBELET = "needs the kubelet configuration file or flags of every node"
+#: What node controls (scope: facts, judged by ``kubeharden node``) leave unchecked on any control plane.
+_MANAGED = ("managed control planes (EKS, GKE, AKS) do not show their components' flags, so there the node "
+            "controls are not assessable")
 
 _ENTRIES = [
     Requirement("NSA-POD-1", _POD, "Images run as a non-root user",
@@ -159,12 +160,10 @@ _ENTRIES = [
     Requirement("NSA-NET-11", _RES, "A ResourceQuota per namespace",
                 "Give every namespace a ResourceQuota capping the total CPU and memory requests and limits."),
     Requirement("NSA-NET-12", _RES, "Limit processes per pod",
-                "Cap the number of processes a pod may start (the kubelet's podPidsLimit).",
-                NODE, _KUBELET),
+                "Cap the number of processes a pod may start (the kubelet's podPidsLimit)."),
     Requirement("NSA-NET-13", _RES, "Reserve process IDs for the node",
                 "Reserve process IDs for the operating system and the Kubernetes daemons (systemReserved, "
-                "kubeReserved), so the node survives a pod exhausting them.",
-                NODE, _KUBELET),
+                "kubeReserved), so the node survives a pod exhausting them."),
     Requirement("NSA-NET-14", _RES, "Eviction is not a hard limit",
                 "Eviction policies can remove misbehaving pods, but they run periodically and are no substitute "
                 "for hard limits.",
@@ -176,34 +175,35 @@ _ENTRIES = [
     Requirement("NSA-NET-16", _CP, "No insecure API port",
                 "Disable the API server's unauthenticated HTTP port (removed in Kubernetes 1.20; on older "
                 "versions --insecure-port=0).",
-                PENDING, _APISERVER),
+                reason=_MANAGED),
     Requirement("NSA-NET-17", _CP, "TLS between control-plane components",
                 "Encrypt and authenticate all traffic between control-plane components with TLS.",
-                PENDING, _APISERVER),
+                reason=_MANAGED),
     Requirement("NSA-NET-18", _CP, "Scheduler and controller manager stay local",
                 "Make kube-scheduler and kube-controller-manager reachable only from inside the control plane "
                 "(bind to 127.0.0.1 or firewall ports 10259 and 10257).",
-                PENDING, "flags of kube-scheduler and kube-controller-manager: readable from their "
-                "static-pod manifests when those are scanned, but no control reads component flags yet"),
+                reason="the firewall alternative (ports 10257 and 10259 closed to other hosts) is not checked; "
+                + _MANAGED),
     Requirement("NSA-NET-19", _CP, "Separate control-plane network",
                 "Consider a network for the control plane that is separate from the nodes' network.",
                 MANUAL, "a network design decision"),
     Requirement("NSA-NET-20", _ETCD, "etcd only through the API server",
                 "Let only the API servers talk to etcd (ports 2379-2380), behind a firewall, so every access "
                 "passes authentication and RBAC.",
-                NODE, "etcd's flags and the firewall rules around it"),
+                reason="the firewall rules around etcd (ports 2379-2380) are not checked"),
     Requirement("NSA-NET-21", _ETCD, "Mutual TLS to etcd with its own CA",
                 "Use mutual TLS between the API server and etcd, and a certificate authority for etcd that is "
                 "separate from the cluster's.",
-                PENDING, "flags of etcd and kube-apiserver: readable from their static-pod manifests when "
-                "those are scanned, but no control reads component flags yet"),
+                reason="whether etcd's CA is separate from the cluster CA is not judged (it needs two components' "
+                "facts); " + _MANAGED),
     Requirement("NSA-NET-22", _ETCD, "Encrypt etcd data at rest",
                 "Encrypt the data etcd stores, Secrets first (see NSA-NET-30).",
-                PENDING, _APISERVER),
+                reason="the node controls judge that encryption is configured; the "
+                "EncryptionConfiguration's providers and keys are judged as a file; " + _MANAGED),
     Requirement("NSA-NET-23", _KC, "Protect kubeconfig files",
                 "Kubeconfig files hold credentials: keep them readable only by their owner and protect them "
                 "from change.",
-                NODE, "the ownership and permissions of files on nodes and workstations"),
+                reason="kubeconfig files on workstations ($HOME/.kube/config) are not checked; those on nodes are"),
     Requirement("NSA-NET-24", _WN, "Segment worker nodes",
                 "Keep worker nodes in network segments of their own, away from systems that have no business "
                 "with them, and separate external-facing nodes from internal ones.",
@@ -211,12 +211,13 @@ _ENTRIES = [
     Requirement("NSA-NET-25", _WN, "Workers expose only kubelet and NodePorts",
                 "Allow inbound traffic to worker nodes only on the kubelet port (10250) and the NodePort range "
                 "(30000-32767).",
-                NODE, "the nodes' firewall rules"),
+                reason="the nodes' firewall rules are not checked; the kubelet's read-only port and kube-proxy's "
+                "metrics address are"),
     Requirement("NSA-NET-26", _TLS, "TLS 1.2 or later everywhere",
                 "Encrypt all traffic in the cluster with TLS 1.2 or 1.3, with certificates issued at "
                 "installation or by TLS bootstrapping.",
-                PENDING, "the TLS settings of components are kube-apiserver and kubelet flags, which no control "
-                "reads yet; only Ingresses without TLS are detected"),
+                reason="certificates' validity and the TLS of applications' own traffic are not checked; "
+                + _MANAGED),
     Requirement("NSA-NET-27", _SEC, "Credentials only in Secrets",
                 "Keep passwords, tokens and keys in Secrets, not in manifests, ConfigMaps, images or plain "
                 "environment values."),
@@ -228,35 +229,36 @@ _ENTRIES = [
     Requirement("NSA-NET-30", _SEC, "Encryption at rest for Secrets",
                 "Turn on encryption at rest (--encryption-provider-config), preferably with a KMS provider, "
                 "never with identity as the first provider, and rewrite existing Secrets afterwards.",
-                PENDING, _APISERVER),
+                reason="the node controls judge that --encryption-provider-config is set; "
+                "the EncryptionConfiguration's providers and keys are judged as a file; " + _MANAGED),
     Requirement("NSA-NET-31", _CLOUD, "Block the cloud metadata service",
                 "Stop pods from reaching the cloud provider's instance-metadata address, which can hand out "
                 "credentials; use network policies and the provider's own settings."),
     Requirement("NSA-AUTH-1", _AUTH, "Configure user authentication",
                 "Kubernetes does not manage users: configure at least one authentication method (client "
                 "certificates, OIDC, webhook tokens).",
-                PENDING, _APISERVER),
+                reason="which authentication methods besides client certificates "
+                "are configured (OIDC, webhook) is not judged; " + _MANAGED),
     Requirement("NSA-AUTH-2", _AUTH, "No weak authentication",
                 "Do not use weak methods such as static password or token files.",
-                PENDING, _APISERVER),
+                reason=_MANAGED),
     Requirement("NSA-AUTH-3", _AUTH, "Protect service-account tokens",
                 "Service-account tokens work from outside the cluster when leaked: restrict with RBAC who can "
                 "read or create them."),
     Requirement("NSA-AUTH-4", _AUTH, "No anonymous requests",
                 "Turn anonymous requests off on the API server (--anonymous-auth=false).",
-                PENDING, _APISERVER + "; anonymous requests that succeed are detected in audit logs"),
+                reason=_MANAGED + "; anonymous requests that succeed are also detected in audit logs"),
     Requirement("NSA-AUTH-5", _AUTH, "Nothing granted to anonymous users",
                 "If anonymous requests stay on, grant nothing to system:anonymous or system:unauthenticated."),
     Requirement("NSA-AUTH-6", _AUTH, "Kubelet authentication and authorization",
                 "Secure the kubelet API: anonymous requests off, client certificates for authentication, Webhook "
-                "for authorization.",
-                NODE, _KUBELET + "; kubelet API use through the API server is detected in audit logs"),
+                "for authorization."),
     Requirement("NSA-RBAC-1", _AUTH, "RBAC is on",
                 "Run the API server with the RBAC authorizer (--authorization-mode includes RBAC).",
-                PENDING, _APISERVER),
+                reason=_MANAGED),
     Requirement("NSA-RBAC-2", _AUTH, "Never AlwaysAllow",
                 "Never include AlwaysAllow in the authorization modes: it turns authorization off.",
-                PENDING, _APISERVER),
+                reason=_MANAGED),
     Requirement("NSA-RBAC-3", _AUTH, "Least privilege",
                 "Give users, groups and service accounts only the permissions they need; RBAC can only add "
                 "permissions, never deny."),
@@ -309,8 +311,9 @@ _ENTRIES = [
     Requirement("NSA-LOG-8", _LOG, "Turn API-server auditing on",
                 "Enable API-server auditing with a policy file: it is off by default, and without a policy "
                 "nothing is logged.",
-                PENDING, _APISERVER + "; kubeharden audit scan --policy checks a given policy file against the "
-                "detection rules"),
+                reason="the node controls judge that a policy and a log are configured; "
+                "kubeharden audit scan --policy checks a given policy file against the detection rules; "
+                + _MANAGED),
     Requirement("NSA-LOG-9", _LOG, "Audit levels that fit",
                 "Choose audit levels deliberately: Secrets at Metadata only, so their contents never reach the "
                 "log, and the requests the detections need at Request or RequestResponse.",
@@ -319,7 +322,7 @@ _ENTRIES = [
     Requirement("NSA-LOG-10", _LOG, "Audit log backend settings",
                 "Write audit logs to a path with retention settings (maximum age, backups, size) that follow "
                 "the organisation's policy.",
-                PENDING, _APISERVER),
+                reason=_MANAGED),
     Requirement("NSA-LOG-11", _LOG, "Keep audit files outside the API server's container",
                 "When the API server runs as a static pod, mount the policy read-only and the log directory "
                 "writable from the host, so records survive restarts.",
@@ -328,7 +331,8 @@ _ENTRIES = [
     Requirement("NSA-LOG-12", _LOG, "Audit webhook to the SIEM",
                 "Send audit events to the SIEM with the webhook backend, over HTTPS and with tuned batching and "
                 "backoff.",
-                PENDING, _APISERVER + "; kubeharden generate audit-webhook-config writes an HTTPS configuration"),
+                PENDING, "kube-apiserver's --audit-webhook-* flags are not judged yet; kubeharden generate "
+                "audit-webhook-config writes an HTTPS configuration"),
     Requirement("NSA-LOG-13", _LOG, "Collect container logs centrally",
                 "Node-local logs disappear with the container, pod or node: run a node-level agent or sidecars "
                 "that ship them.",

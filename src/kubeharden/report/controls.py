@@ -13,7 +13,8 @@ from kubeharden.catalogue.peers import peer_notes
 from kubeharden.model.controls import EXAMPLE_IMAGE, EXAMPLE_INPUTS, MAPPING_KEYS, Control
 from kubeharden.model.guide import GUIDE, anchor_of, title_of
 
-_MAPPING_NAMES = {"cis": "CIS Kubernetes Benchmark v1.9", "pss": "Pod Security Standards", "kubescape": "kubescape",
+_MAPPING_NAMES = {"cis": "CIS Kubernetes Benchmark v1.9", "cis-1.10": "CIS Kubernetes Benchmark v1.10",
+                  "stig": "DISA Kubernetes STIG", "pss": "Pod Security Standards", "kubescape": "kubescape",
                   "checkov": "checkov", "trivy": "Trivy", "polaris": "Polaris", "kube-score": "kube-score",
                   "kubeaudit": "kubeaudit", "kubesec": "kubesec", "mitre": "MITRE ATT&CK"}
 
@@ -69,7 +70,8 @@ def write_markdown(controls: Iterable[Control], out: IO[str]) -> None:
         _write_mappings(c, w)
         language = EXAMPLE_INPUTS[c.example_input]
         what = {"dockerfile": " (a Dockerfile)", "vuln-report": " (a vulnerability report)",
-                "image-config": f" (the configuration of a saved image, {EXAMPLE_IMAGE})"}.get(c.example_input, "")
+                "image-config": f" (the configuration of a saved image, {EXAMPLE_IMAGE})",
+                "facts": " (a component's facts on a node)"}.get(c.example_input, "")
         if c.example_with:
             w("Beside these manifests:\n\n```yaml\n" + c.example_with.rstrip() + "\n```\n\n")
         for example in c.fail_examples:

@@ -10,10 +10,12 @@ from rich.console import Console
 from rich.table import Table
 
 from kubeharden.model.guide import GAP_KINDS, GUIDE, MANUAL, NODE, PENDING, anchor_of
-from kubeharden.report.guide_map import CHECKED, DETECTED, IMPLEMENTED, GuideEntry
+from kubeharden.report.guide_map import CHECKED, DETECTED, IMPLEMENTED, NODE_CHECKED, GuideEntry
 
 _MEANING = {
     CHECKED: "at least one control checks it when manifests are scanned",
+    NODE_CHECKED: "controls judge it on each node from its components' settings and files (`kubeharden node`); "
+                  "manifests and live clusters do not show them",
     DETECTED: "audit detection rules watch for it in audit logs; no control checks manifests for it",
     MANUAL: "organisational advice or a statement of fact; a person has to judge it",
     NODE: "it lives on the nodes, in the network or in images; kubeharden reads manifests and audit logs",

@@ -15,9 +15,10 @@ from kubeharden.catalogue.loader import load_catalogue
 from kubeharden.detect.rules import load_rules
 from kubeharden.model.guide import REQUIREMENTS, Requirement, requirement_url
 
-CHECKED = "checked in manifests"       # at least one control of the catalogue
+CHECKED = "checked in manifests"       # at least one control that judges objects (manifests, clusters)
+NODE_CHECKED = "checked on nodes"      # only controls of node facts (scope: facts, `kubeharden node`)
 DETECTED = "detected in audit logs"    # audit rules only
-IMPLEMENTED = (CHECKED, DETECTED)
+IMPLEMENTED = (CHECKED, NODE_CHECKED, DETECTED)
 
 
 @dataclass(slots=True)
@@ -27,12 +28,17 @@ class GuideEntry:
     requirement: Requirement
     controls: list[tuple[str, str]] = field(default_factory=list)
     audit_rules: list[tuple[str, str]] = field(default_factory=list)
+    #: the IDs of ``controls`` that judge node facts only (their ``inputs`` are ``node``)
+    on_nodes: set[str] = field(default_factory=set)
 
     @property
     def status(self) -> str:
-        """:data:`CHECKED`, :data:`DETECTED`, or the requirement's gap (one of ``guide.GAP_KINDS``)."""
-        if self.controls:
+        """:data:`CHECKED`, :data:`NODE_CHECKED`, :data:`DETECTED`, or the requirement's gap (one of
+        ``guide.GAP_KINDS``)."""
+        if any(i not in self.on_nodes for i, _ in self.controls):
             return CHECKED
+        if self.controls:
+            return NODE_CHECKED
         if self.audit_rules:
             return DETECTED
         return self.requirement.gap
@@ -60,6 +66,8 @@ def guide_map() -> list[GuideEntry]:
     for control in load_catalogue():
         for nsa_id in control.nsa:
             entries[nsa_id].controls.append((control.id, control.title))
+            if control.inputs == ("node",):
+                entries[nsa_id].on_nodes.add(control.id)
     for rule in load_rules():
         for nsa_id in (*rule.nsa, *rule.det):
             entries[nsa_id].audit_rules.append((rule.id, rule.title))

@@ -23,7 +23,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -326,13 +326,33 @@ def _why(f: Finding) -> Text:
     return text
 
 
+#: Above this many controls that need the same inputs, the footer names their ID families instead of each ID
+#: (the node controls: dozens of them are not assessable from every manifest scan); JSON, SARIF and JUnit list all.
+_LISTED_NOT_ASSESSABLE = 6
+
+
+def _not_assessable(controls: list[Any]) -> str:
+    """The not-assessable controls, grouped by the inputs they need: each ID, or a count and the ID families."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for c in controls:
+        groups.setdefault(tuple(c.inputs), []).append(c.id)
+    parts = []
+    for inputs, ids in groups.items():
+        need = " or ".join(inputs)
+        if len(ids) > _LISTED_NOT_ASSESSABLE:
+            families = ", ".join(dict.fromkeys(i.rsplit("-", 1)[0] + "-*" for i in ids))
+            parts.append(f"{len(ids)} controls that need {need} input ({families}; kubeharden controls lists them)")
+        else:
+            parts.extend(f"{i} (needs {need})" for i in ids)
+    return ", ".join(parts)
+
+
 def _unchecked(console: Console, result: ScanResult) -> None:
     s = summary(result)
     console.print(Text(GUIDE_POINTER, style="dim"))
     if result.not_assessable:
         console.print(Text(f"not assessable from {result.input_kind} input, so neither passed nor failed: "
-                           + ", ".join(f"{c.id} (needs {' or '.join(c.inputs)})" for c in result.not_assessable),
-                           style="yellow"))
+                           + _not_assessable(result.not_assessable), style="yellow"))
     for e in result.expired_exceptions:
         console.print(Text(f"exception #{e.index} ({e.control}) expired on {e.expires}: it no longer suppresses",
                            style="yellow"))

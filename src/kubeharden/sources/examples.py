@@ -1,9 +1,11 @@
 """Catalogue examples read as their input is read, so every example runs through its real source.
 
 A control's examples (``examples: input:`` of its catalogue entry; model/controls.py
-EXAMPLE_INPUTS) are manifests, Dockerfiles, image configurations or vulnerability reports. An
-image configuration is read as a saved image: an OCI image layout, built here in memory, whose
-index names it EXAMPLE_IMAGE, read by the image-archive source's own layout reader.
+EXAMPLE_INPUTS) are manifests, Dockerfiles, image configurations, vulnerability reports or one
+component's facts on a node. An image configuration is read as a saved image: an OCI image layout,
+built here in memory, whose index names it EXAMPLE_IMAGE, read by the image-archive source's own
+layout reader. Facts (:func:`example_facts`) are the mapping a facts rule reads, loaded with the safe
+YAML reader so that findings carry the example's lines.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import json
 from collections.abc import Iterator
 
 from kubeharden.model.controls import EXAMPLE_IMAGE
+from kubeharden.model.facts import COMPONENTS, ComponentFacts
 from kubeharden.model.findings import Problem
 from kubeharden.model.objects import K8sObject
 from kubeharden.sources import dockerfile, image_archive, vuln_report
 from kubeharden.sources.files import parse_text
+from kubeharden.sources.yamlload import load_documents
 
 Item = K8sObject | Problem
 
@@ -36,6 +40,28 @@ def example_items(kind: str, text: str, beside: str = "", display: str = "test")
         yield from image_archive.read_layout(f"{display}-image.tar", blobs.get)
     else:
         raise ValueError(f"unknown example input {kind!r}")
+
+
+def example_facts(text: str, display: str = "test") -> ComponentFacts:
+    """One component's facts from a ``facts`` example: a YAML mapping with ``component`` (one of
+    COMPONENTS), ``node``, ``version`` and the ``settings``, ``flags`` and ``files`` mappings of
+    :class:`ComponentFacts`, each optional but ``component``. Lines are the example's.
+
+    Raises ValueError for an example that is no such mapping (a catalogue error, found by the tests).
+    """
+    docs = [d for d in load_documents(text) if d.data is not None or d.error is not None]
+    if len(docs) != 1 or docs[0].error is not None or not isinstance(docs[0].data, dict):
+        raise ValueError(f"{display}: a facts example is one YAML mapping")
+    data = docs[0].data
+    if data.get("component") not in COMPONENTS:
+        raise ValueError(f"{display}: component must be one of {', '.join(COMPONENTS)}")
+    parts = {key: data.get(key) or {} for key in ("settings", "flags", "files")}
+    if not all(isinstance(part, dict) for part in parts.values()):
+        raise ValueError(f"{display}: settings, flags and files are mappings")
+    version = data.get("version")
+    return ComponentFacts(component=data["component"], node=str(data.get("node") or "node-1"),
+                          version=None if version is None else str(version), file=f"{display}-facts.yaml",
+                          first_line=docs[0].line, **parts)
 
 
 def oci_layout(config: bytes, reference: str) -> dict[str, bytes]:
