@@ -86,3 +86,7 @@ READINGS: dict[str, Callable[[Any], Any]] = {
     "kubernetes-minor": kubernetes_minor,
     "file-mode": file_mode,
 }
+
+#: Readings of node components' settings (flags and configuration files, ``scope: facts``): what
+#: admission never sees, so the policy export has no CEL for them.
+SETTINGS_READINGS = frozenset({"boolean", "integer", "duration-seconds", "kubernetes-minor", "file-mode"})

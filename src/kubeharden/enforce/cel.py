@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kubeharden.checks.readings import READINGS as PYTHON_READINGS
+from kubeharden.checks.readings import SETTINGS_READINGS
 from kubeharden.checks.rules import GUARD_TARGETS, VALUE_SETS
 from kubeharden.model.controls import Control
 from kubeharden.model.fieldpath import split
@@ -141,7 +142,7 @@ READINGS: dict[str, Any] = {
     "image-tag": _image_part("tag"),
     "image-digest": _image_part("digest"),
 }
-assert set(READINGS) == set(PYTHON_READINGS), "every reading of checks/readings.py needs its CEL"
+assert set(READINGS) == set(PYTHON_READINGS) - SETTINGS_READINGS, "every reading needs its CEL"
 
 
 def read_as(reading: Any, v: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 
 from kubeharden.config import Config
 from kubeharden.enforce.cel import POD_VARIABLES, Inexpressible
+from kubeharden.model.configfiles import CONFIG_FILE_KINDS
 from kubeharden.enforce.cel import violation as rule_violation
 from kubeharden.enforce.cel_checks import CHECKS, NOT_WRITTEN
 from kubeharden.model.apiresources import RESOURCES
@@ -42,6 +43,7 @@ class Export:
     left_out: list[tuple[str, str]] = field(default_factory=list)
 
 
+CONFIG_FILE_KIND_NAMES = frozenset(kind for _, kind in CONFIG_FILE_KINDS)
 #: Why a control that needs more than the admitted object is left out (the fallback of :func:`elsewhere`).
 OTHER_OBJECTS = "it needs the other objects of the cluster, which an admission request does not hold"
 _ONE = "; one admission request holds one object"
@@ -72,7 +74,10 @@ def elsewhere(control: Control) -> str:
     if control.id in _READS_BY_ID:
         return _READS_BY_ID[control.id]
     if control.scope == "facts":
-        return "it judges a node component's configuration read on the node, not an API object"
+        return "it judges a component's settings and files on a node, which an admission request does not carry"
+    if control.scope == "object" and control.kinds and set(control.kinds) <= CONFIG_FILE_KIND_NAMES:
+        return ("it judges a configuration file of the control plane (read from a repository or a node), "
+                "which is not an API object and never reaches admission")
     return next((why for prefix, why in _READS_BY_PREFIX.items() if control.id.startswith(prefix)), OTHER_OBJECTS)
 
 
@@ -204,11 +209,7 @@ def export(controls: list[Control], target: str, enforce: bool = True,
     build = vap if target == "vap" else kyverno
     out = Export()
     for control in controls:
-        if control.scope == "facts":
-            out.left_out.append((control.id, "it judges a component's settings and files on a node, which an "
-                                             "admission request does not carry"))
-            continue
-        if "admission" not in control.inputs:
+        if control.scope == "facts" or "admission" not in control.inputs:
             out.left_out.append((control.id, elsewhere(control)))
             continue
         why = inexpressible(control, config)
