@@ -19,4 +19,5 @@ CHECK_MODULES = (
     "kubeharden.checks.admission",
     "kubeharden.checks.cluster",
     "kubeharden.checks.upgrades",
+    "kubeharden.checks.etcd",
 )
