@@ -40,8 +40,8 @@ def secret_stored_in_plain_text(obj: K8sObject, ctx: Context) -> Iterator[Violat
     if storage.get("encrypted") is not False:
         return
     encoding = storage.get("encoding")
-    how = {"protobuf": "as Kubernetes protobuf (k8s\\x00)", "json": "as JSON"}.get(str(encoding),
-                                                                                   "in a format kubeharden does not know")
+    how = {"protobuf": "as Kubernetes protobuf (k8s\\x00)", "json": "as JSON"}.get(
+        str(encoding), "in a format kubeharden does not know")
     yield Violation(f"Secret {obj.namespace}/{obj.name} is stored in plain text {how}: its {_where(obj)} has no "
                     "k8s:enc: prefix, so anyone who can read etcd, its data directory or a backup reads the Secret "
                     "(the identity provider, or no --encryption-provider-config)")

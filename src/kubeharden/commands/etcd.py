@@ -39,9 +39,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("etcd", help="read etcd itself: Secrets stored unencrypted, clients without certificates",
                        description="Read etcd directly (docs/etcd.md).",
                        **examples("kubeharden etcd check --endpoints https://10.0.0.10:2379 --cacert "
-                                  "/etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/apiserver-etcd-client.crt "
-                                  "--key /etc/kubernetes/pki/apiserver-etcd-client.key"))
-    esub = p.add_subparsers(dest="etcd_command", required=True, metavar="COMMAND", help="check")
+                                  "/etc/kubernetes/pki/etcd/ca.crt --cert "
+                                  "/etc/kubernetes/pki/apiserver-etcd-client.crt "
+                                  "--key /etc/kubernetes/pki/apiserver-etcd-client.key",
+                                  "kubeharden etcd check --endpoints https://127.0.0.1:2379 --cacert ca.crt "
+                                  "--cert client.crt --key client.key -f json -o etcd.json"))
+    esub = p.add_subparsers(dest="etcd_command", required=True, metavar="COMMAND",
+                            help="check (the only one: read etcd and judge it)")
     check = esub.add_parser(
         "check", help="how each Secret is stored in etcd, and whether etcd answers clients without a certificate",
         description="Connect to etcd with a client certificate (the API server's), list the keys under "

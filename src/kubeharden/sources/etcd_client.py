@@ -14,8 +14,9 @@ decoded further, logged or reported.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from kubeharden.model.etcd import PREFIX_BYTES
 
@@ -83,7 +84,7 @@ class Reader:
         self.client.session.trust_env = False
         self.revision = int(self._call(lambda: self.client.status()).get("header", {}).get("revision", 0))
 
-    def _call(self, fn):  # type: ignore[no-untyped-def]
+    def _call(self, fn: Callable[[], Any]) -> Any:
         from etcd3gw.exceptions import Etcd3Exception
         from requests import RequestException
 
@@ -93,8 +94,9 @@ class Reader:
             raise EtcdError(f"etcd at {self.connection.url}: {_why(exc)}") from exc
 
     def _range(self, start: bytes, end: bytes, limit: int, keys_only: bool) -> list[tuple[bytes, bytes]]:
-        found = self._call(lambda: self.client.get(start, metadata=True, range_end=end, limit=limit,
-                                                   revision=self.revision or None, keys_only=keys_only))
+        get: Any = self.client.get  # its stubs type range_end as str; the gateway takes any bytes (base64)
+        found = self._call(lambda: get(start, metadata=True, range_end=end, limit=limit,
+                                       revision=self.revision or None, keys_only=keys_only))
         return [(meta["key"], value[:PREFIX_BYTES]) for value, meta in found]
 
     def keys(self, prefix: bytes, page: int) -> Iterator[bytes]:
