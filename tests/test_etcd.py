@@ -303,3 +303,55 @@ def test_etcd_inputs_without_etcd_check_are_refused_not_read(capsys):
     code = main(["scan", "--no-config", "-f", "json", "etcd://https://127.0.0.1:2379"])
     out = json.loads(capsys.readouterr().out)
     assert code == 3 and "kubeharden etcd check" in out["errors"][0]["message"]
+
+
+# -- the probes' judgement of an answer ------------------------------------------------------------
+
+@pytest.mark.parametrize(("answer", "accepted"), [
+    (b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{"etcdserver":"3.5.16","etcdcluster":"3.5.0"}', True),
+    (b"HTTP/1.1 401 Unauthorized\r\n\r\n{}", True),  # transport let it in; etcd's own auth refused the request
+    (b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n", False),
+    (b'HTTP/1.1 200 OK\r\n\r\n{"status":"ok"}', False),  # something else listens there
+    (b"\x15\x03\x01\x00\x02\x02\x0a", False),  # a TLS alert
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n17\r\n{\"etcdserver\":\"3.4.23\"}\r\n0\r\n\r\n", True),
+])
+def test_what_counts_as_an_answer(answer, accepted):
+    from kubeharden.sources.etcd_probe import _verdict
+
+    assert _verdict(answer, "probe")["accepted"] is accepted
+
+
+def test_an_endpoint_that_never_answers_is_not_assessable(pki, capsys):
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:  # accepts connections and says nothing
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        port = server.getsockname()[1]
+        code, report, _ = _run(capsys, ["etcd", "check", "--no-config", "--endpoints", f"https://127.0.0.1:{port}",
+                                        "--cacert", pki["ca"], "--cert", pki["client"], "--key", pki["client_key"],
+                                        "--timeout", "1"])
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in held:
+            conn.close()
+        server.close()
+    assert code == 3 and [f for f in report["findings"] if f["status"] == "fail"] == []
+    assert any("no answer within 1 s" in e["message"] for e in report["errors"])
+    assert {c["control_id"] for c in report["summary"]["not_assessable"]} == {
+        "KH-ETCD-001", "KH-ETCD-002", "KH-ETCD-003", "KH-ETCD-004"}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 #: The most of an answer a probe reads.
@@ -73,47 +74,45 @@ def _verdict(data: bytes, how: str) -> dict[str, Any]:
     return {"accepted": False, "detail": f"{how}: GET /version answered HTTP {status}, not etcd's version"}
 
 
+def _ask(connect: Callable[[], socket.socket], host: str, how: str, timeout: float) -> dict[str, Any]:
+    """Send ``GET /version`` on the connection ``connect`` opens and judge the answer."""
+    try:
+        with connect() as conn:
+            conn.sendall(_request(host))
+            data = _read_all(conn)
+    except ssl.SSLError as exc:
+        return {"accepted": False, "detail": f"{how}: refused during the TLS handshake ({exc.reason or exc})"}
+    except (ConnectionResetError, BrokenPipeError) as exc:
+        return {"accepted": False, "detail": f"{how}: the server closed the connection ({exc.strerror or exc})"}
+    except TimeoutError:
+        return {"accepted": None, "detail": f"{how}: no answer within {timeout:g} s"}
+    except OSError as exc:
+        return {"accepted": None, "detail": f"{how}: cannot connect ({exc.strerror or exc})"}
+    if not data:
+        return {"accepted": False, "detail": f"{how}: the server closed the connection without answering"}
+    return _verdict(data, how)
+
+
 def without_certificate(host: str, port: int, timeout: float) -> dict[str, Any]:
     """Connect with TLS and no client certificate, and ask ``GET /version``."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    how = "TLS without a client certificate"
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as raw:
-            with context.wrap_socket(raw, server_hostname=host) as tls:
-                tls.sendall(_request(host))
-                data = _read_all(tls)
-    except ssl.SSLError as exc:
-        reason = exc.reason or str(exc)
-        return {"accepted": False, "detail": f"{how}: refused during the TLS handshake ({reason})"}
-    except (ConnectionResetError, BrokenPipeError) as exc:
-        return {"accepted": False, "detail": f"{how}: the server closed the connection ({exc.strerror or exc})"}
-    except TimeoutError:
-        return {"accepted": None, "detail": f"{how}: no answer within {timeout:g} s"}
-    except OSError as exc:
-        return {"accepted": None, "detail": f"{how}: cannot connect ({exc.strerror or exc})"}
-    if not data:
-        return {"accepted": False, "detail": f"{how}: the server closed the connection without answering"}
-    return _verdict(data, how)
+
+    def connect() -> socket.socket:
+        raw = socket.create_connection((host, port), timeout=timeout)
+        try:
+            return context.wrap_socket(raw, server_hostname=host)
+        except BaseException:
+            raw.close()
+            raise
+
+    return _ask(connect, host, "TLS without a client certificate", timeout)
 
 
 def plain_http(host: str, port: int, timeout: float) -> dict[str, Any]:
     """Ask ``GET /version`` over plain HTTP on the same port."""
-    how = "plain HTTP"
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as conn:
-            conn.sendall(_request(host))
-            data = _read_all(conn)
-    except (ConnectionResetError, BrokenPipeError) as exc:
-        return {"accepted": False, "detail": f"{how}: the server closed the connection ({exc.strerror or exc})"}
-    except TimeoutError:
-        return {"accepted": None, "detail": f"{how}: no answer within {timeout:g} s"}
-    except OSError as exc:
-        return {"accepted": None, "detail": f"{how}: cannot connect ({exc.strerror or exc})"}
-    if not data:
-        return {"accepted": False, "detail": f"{how}: the server closed the connection without answering"}
-    return _verdict(data, how)
+    return _ask(lambda: socket.create_connection((host, port), timeout=timeout), host, "plain HTTP", timeout)
 
 
 __all__ = ["plain_http", "without_certificate"]
