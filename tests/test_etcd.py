@@ -276,6 +276,7 @@ def test_etcd_over_plain_http_is_found(pki, capsys):
     _need_etcd()
     server = Server(pki, plain_http=True)
     try:
+        server.put(b"/registry/secrets/shop/db", b"k8s:enc:kms:v2:vault:" + os.urandom(32))
         code, report, _ = _run(capsys, ["etcd", "check", "--no-config", "--endpoints", server.endpoint,
                                         "--timeout", "5"])
     finally:
@@ -355,3 +356,20 @@ def test_an_endpoint_that_never_answers_is_not_assessable(pki, capsys):
     assert any("no answer within 1 s" in e["message"] for e in report["errors"])
     assert {c["control_id"] for c in report["summary"]["not_assessable"]} == {
         "KH-ETCD-001", "KH-ETCD-002", "KH-ETCD-003", "KH-ETCD-004"}
+
+
+def test_a_prefix_without_secrets_is_nothing_checked_not_a_pass(etcd, pki, capsys):
+    code, report, _ = _run(capsys, _args(etcd, pki, "--prefix", "/registry-other"))
+    assert code == 3
+    assert any("etcd holds no key under /registry-other" in e["message"] for e in report["errors"])
+    assert {c["control_id"] for c in report["summary"]["not_assessable"]} == {"KH-ETCD-001", "KH-ETCD-002"}
+
+
+def test_exceptions_of_the_configuration_apply(etcd, pki, capsys, tmp_path):
+    config = tmp_path / "kh.yaml"
+    config.write_text("exceptions:\n  - control: KH-ETCD-001\n    kind: StoredSecret\n    namespace: shop\n"
+                      "    name: json-plain\n    reason: written by a legacy tool, rotated and rewritten in TICKET-9\n")
+    argv = [a for a in _args(etcd, pki) if a != "--no-config"] + ["--config", str(config)]
+    _, report, _ = _run(capsys, argv)
+    status = {f["resource"]["name"]: f["status"] for f in report["findings"] if f["control_id"] == "KH-ETCD-001"}
+    assert status == {"db-plain": "fail", "json-plain": "suppressed"}

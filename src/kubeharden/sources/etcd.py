@@ -124,10 +124,16 @@ def _secrets(connections: list[Connection], settings: EtcdOptions) -> Iterator[K
             reader = Reader(connection)
             keys = list(reader.keys(prefix.encode(), settings.page))
             read = dict(reader.prefixes(keys, settings.value_page))
+            elsewhere = not keys and reader.holds_any(settings.prefix.rstrip("/").encode() + b"/")
         except EtcdError as exc:
             yield Problem("error", UNLISTED, f"cannot read the Secrets under {prefix}: {exc}", file=connection.url,
                           resource=unlisted)
             continue
+        if not keys:
+            # nothing checked is no pass: a wrong --prefix reads nothing (docs/exit-codes.md)
+            why = (f"etcd holds keys under {settings.prefix} but none under {prefix}" if elsewhere else
+                   f"etcd holds no key under {settings.prefix}: is it the API server's --etcd-prefix?")
+            yield Problem("error", UNLISTED, f"no Secret was read: {why}", file=connection.url, resource=unlisted)
         for key in keys:
             text = key.decode("utf-8", "replace")
             where = f"{connection.url} {text}"

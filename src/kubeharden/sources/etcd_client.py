@@ -109,6 +109,10 @@ class Reader:
                 return
             start = found[-1][0] + b"\0"
 
+    def holds_any(self, prefix: bytes) -> bool:
+        """Whether etcd holds at least one key under ``prefix``."""
+        return bool(self._range(prefix, _range_end(prefix), 1, keys_only=True))
+
     def prefixes(self, keys: list[bytes], page: int) -> Iterator[tuple[bytes, bytes]]:
         """``(key, first bytes of its value)`` for ``keys`` (sorted, as :meth:`keys` gives them), read in
         ranges of ``page`` keys; a key gone meanwhile is left out (the revision is fixed, so none is)."""
