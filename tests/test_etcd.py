@@ -373,3 +373,20 @@ def test_exceptions_of_the_configuration_apply(etcd, pki, capsys, tmp_path):
     _, report, _ = _run(capsys, argv)
     status = {f["resource"]["name"]: f["status"] for f in report["findings"] if f["control_id"] == "KH-ETCD-001"}
     assert status == {"db-plain": "fail", "json-plain": "suppressed"}
+
+
+def test_a_member_that_fails_is_said_while_another_answers(etcd, pki, capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv = _args(etcd, pki)
+    argv[argv.index("--endpoints") + 1] = f"https://127.0.0.1:{port},{etcd.endpoint}"
+    code, report, _ = _run(capsys, argv)
+    assert code == 1  # findings outrank the unreadable member
+    assert len(_failed(report, "KH-ETCD-001")) == 2
+    # the closed member's probes could not tell, so the probe controls are not assessable; the Secrets were read
+    assert {c["control_id"] for c in report["summary"]["not_assessable"]} == {"KH-ETCD-003", "KH-ETCD-004"}
+    secrets_errors = [e for e in report["errors"] if "Secrets under" in e["message"]]
+    assert [e["file"] for e in secrets_errors] == [f"https://127.0.0.1:{port}"]
+    assert etcd.endpoint in secrets_errors[0]["message"]
+    assert report["summary"]["kinds"]["EtcdEndpoint"] == 2

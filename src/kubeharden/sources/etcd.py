@@ -119,6 +119,7 @@ def _endpoint(connection: Connection, settings: EtcdOptions) -> Iterator[K8sObje
 def _secrets(connections: list[Connection], settings: EtcdOptions) -> Iterator[K8sObject | Problem]:
     prefix = secrets_prefix(settings.prefix)
     unlisted = ResourceRef(API_VERSION, STORED_SECRET, None, prefix)
+    failed: list[tuple[Connection, EtcdError]] = []
     for connection in connections:
         try:
             reader = Reader(connection)
@@ -126,9 +127,13 @@ def _secrets(connections: list[Connection], settings: EtcdOptions) -> Iterator[K
             read = dict(reader.prefixes(keys, settings.value_page))
             elsewhere = not keys and reader.holds_any(settings.prefix.rstrip("/").encode() + b"/")
         except EtcdError as exc:
-            yield Problem("error", UNLISTED, f"cannot read the Secrets under {prefix}: {exc}", file=connection.url,
-                          resource=unlisted)
+            failed.append((connection, exc))
             continue
+        # members share one keyspace: Secrets read from this one are all of them, so a member that failed
+        # before is an input error, not a reason to call the Secrets' controls not assessable
+        for other, error in failed:
+            yield Problem("error", "read", f"cannot read the Secrets under {prefix} from this member (they were read "
+                          f"from {connection.url}): {error}", file=other.url)
         if not keys:
             # nothing checked is no pass: a wrong --prefix reads nothing (docs/exit-codes.md)
             why = (f"etcd holds keys under {settings.prefix} but none under {prefix}" if elsewhere else
@@ -150,7 +155,9 @@ def _secrets(connections: list[Connection], settings: EtcdOptions) -> Iterator[K
             yield K8sObject(raw=raw, ref=ResourceRef(API_VERSION, STORED_SECRET, named[0], named[1]),
                             origin=Provenance(where, None, SOURCE))
         return
-    # no endpoint could be read: said above, endpoint by endpoint
+    for other, error in failed:  # no endpoint could be read
+        yield Problem("error", UNLISTED, f"cannot read the Secrets under {prefix}: {error}", file=other.url,
+                      resource=unlisted)
 
 
 __all__ = ["EtcdOptions", "SCHEME", "SOURCE", "claims", "input_for", "parse_endpoint", "read"]
