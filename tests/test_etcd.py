@@ -184,7 +184,7 @@ def test_plain_text_secrets_are_found_and_named(etcd, pki, capsys):
     code, report, err = _run(capsys, _args(etcd, pki))
     assert code == 1
     assert report["errors"] == []
-    plain = _failed(report, "KH-ETCD-001")
+    plain = _failed(report, "KH-ETCD-007")
     assert sorted((f["resource"]["namespace"], f["resource"]["name"]) for f in plain) == [
         ("shop", "db-plain"), ("shop", "json-plain")]
     by_name = {f["resource"]["name"]: f for f in plain}
@@ -200,7 +200,7 @@ def test_plain_text_secrets_are_found_and_named(etcd, pki, capsys):
 
 def test_encrypted_secrets_name_their_provider_and_key(etcd, pki, capsys):
     _, report, err = _run(capsys, _args(etcd, pki))
-    local = {(f["resource"]["namespace"], f["resource"]["name"]): f["message"] for f in _failed(report, "KH-ETCD-002")}
+    local = {(f["resource"]["namespace"], f["resource"]["name"]): f["message"] for f in _failed(report, "KH-ETCD-008")}
     assert set(local) == {("shop", "db-aescbc"), *((f"team-{n}", "token") for n in range(5))}
     assert "aescbc provider (v1) with key 'key1'" in local[("shop", "db-aescbc")]
     assert "padding-oracle" in local[("shop", "db-aescbc")]
@@ -214,7 +214,7 @@ def test_encrypted_secrets_name_their_provider_and_key(etcd, pki, capsys):
 
 def test_the_endpoint_requiring_certificates_passes_both_probes(etcd, pki, capsys):
     _, report, _ = _run(capsys, _args(etcd, pki))
-    assert _failed(report, "KH-ETCD-003") == [] and _failed(report, "KH-ETCD-004") == []
+    assert _failed(report, "KH-ETCD-009") == [] and _failed(report, "KH-ETCD-010") == []
     kinds = report["summary"]["kinds"]
     assert kinds.get("EtcdEndpoint") == 1 and kinds.get("StoredSecret") == 9
 
@@ -234,7 +234,7 @@ def test_without_the_client_certificate_nothing_is_passed(etcd, pki, capsys):
     assert [f for f in report["findings"] if f["status"] == "fail"] == []
     [error] = [e for e in report["errors"] if "secrets" in e["message"]]
     assert etcd.endpoint in error["message"] and error["file"] == etcd.endpoint
-    assert {c["control_id"] for c in report["summary"]["not_assessable"]} == {"KH-ETCD-001", "KH-ETCD-002"}
+    assert {c["control_id"] for c in report["summary"]["not_assessable"]} == {"KH-ETCD-007", "KH-ETCD-008"}
 
 
 def test_a_certificate_from_another_ca_is_refused_and_said(etcd, pki, capsys):
@@ -254,7 +254,7 @@ def test_an_endpoint_nobody_listens_on_is_an_input_problem(pki, capsys):
     assert code == 3
     assert all(f"127.0.0.1:{port}" in e["message"] for e in report["errors"]) and len(report["errors"]) >= 2
     assert {c["control_id"] for c in report["summary"]["not_assessable"]} == {
-        "KH-ETCD-001", "KH-ETCD-002", "KH-ETCD-003", "KH-ETCD-004"}
+        "KH-ETCD-007", "KH-ETCD-008", "KH-ETCD-009", "KH-ETCD-010"}
 
 
 def test_etcd_without_client_certificate_auth_is_found(pki, capsys):
@@ -266,10 +266,10 @@ def test_etcd_without_client_certificate_auth_is_found(pki, capsys):
     finally:
         server.stop()
     assert code == 1
-    [finding] = _failed(report, "KH-ETCD-003")
+    [finding] = _failed(report, "KH-ETCD-009")
     assert finding["severity"] == "critical" and "no certificate" in finding["message"]
     assert finding["resource"]["name"] == server.endpoint.split("//")[1]
-    assert _failed(report, "KH-ETCD-004") == []
+    assert _failed(report, "KH-ETCD-010") == []
 
 
 def test_etcd_over_plain_http_is_found(pki, capsys):
@@ -282,7 +282,7 @@ def test_etcd_over_plain_http_is_found(pki, capsys):
     finally:
         server.stop()
     assert code == 1 and report["errors"] == []
-    assert len(_failed(report, "KH-ETCD-004")) == 1 and len(_failed(report, "KH-ETCD-003")) == 1
+    assert len(_failed(report, "KH-ETCD-010")) == 1 and len(_failed(report, "KH-ETCD-009")) == 1
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -355,23 +355,23 @@ def test_an_endpoint_that_never_answers_is_not_assessable(pki, capsys):
     assert code == 3 and [f for f in report["findings"] if f["status"] == "fail"] == []
     assert any("no answer within 1 s" in e["message"] for e in report["errors"])
     assert {c["control_id"] for c in report["summary"]["not_assessable"]} == {
-        "KH-ETCD-001", "KH-ETCD-002", "KH-ETCD-003", "KH-ETCD-004"}
+        "KH-ETCD-007", "KH-ETCD-008", "KH-ETCD-009", "KH-ETCD-010"}
 
 
 def test_a_prefix_without_secrets_is_nothing_checked_not_a_pass(etcd, pki, capsys):
     code, report, _ = _run(capsys, _args(etcd, pki, "--prefix", "/registry-other"))
     assert code == 3
     assert any("etcd holds no key under /registry-other" in e["message"] for e in report["errors"])
-    assert {c["control_id"] for c in report["summary"]["not_assessable"]} == {"KH-ETCD-001", "KH-ETCD-002"}
+    assert {c["control_id"] for c in report["summary"]["not_assessable"]} == {"KH-ETCD-007", "KH-ETCD-008"}
 
 
 def test_exceptions_of_the_configuration_apply(etcd, pki, capsys, tmp_path):
     config = tmp_path / "kh.yaml"
-    config.write_text("exceptions:\n  - control: KH-ETCD-001\n    kind: StoredSecret\n    namespace: shop\n"
+    config.write_text("exceptions:\n  - control: KH-ETCD-007\n    kind: StoredSecret\n    namespace: shop\n"
                       "    name: json-plain\n    reason: written by a legacy tool, rotated and rewritten in TICKET-9\n")
     argv = [a for a in _args(etcd, pki) if a != "--no-config"] + ["--config", str(config)]
     _, report, _ = _run(capsys, argv)
-    status = {f["resource"]["name"]: f["status"] for f in report["findings"] if f["control_id"] == "KH-ETCD-001"}
+    status = {f["resource"]["name"]: f["status"] for f in report["findings"] if f["control_id"] == "KH-ETCD-007"}
     assert status == {"db-plain": "fail", "json-plain": "suppressed"}
 
 
@@ -383,9 +383,9 @@ def test_a_member_that_fails_is_said_while_another_answers(etcd, pki, capsys):
     argv[argv.index("--endpoints") + 1] = f"https://127.0.0.1:{port},{etcd.endpoint}"
     code, report, _ = _run(capsys, argv)
     assert code == 1  # findings outrank the unreadable member
-    assert len(_failed(report, "KH-ETCD-001")) == 2
+    assert len(_failed(report, "KH-ETCD-007")) == 2
     # the closed member's probes could not tell, so the probe controls are not assessable; the Secrets were read
-    assert {c["control_id"] for c in report["summary"]["not_assessable"]} == {"KH-ETCD-003", "KH-ETCD-004"}
+    assert {c["control_id"] for c in report["summary"]["not_assessable"]} == {"KH-ETCD-009", "KH-ETCD-010"}
     secrets_errors = [e for e in report["errors"] if "Secrets under" in e["message"]]
     assert [e["file"] for e in secrets_errors] == [f"https://127.0.0.1:{port}"]
     assert etcd.endpoint in secrets_errors[0]["message"]

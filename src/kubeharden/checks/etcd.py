@@ -34,7 +34,7 @@ def _where(obj: K8sObject) -> str:
     return f"etcd key {etcd.get('key')}" if isinstance(etcd, dict) else "etcd"
 
 
-@check("KH-ETCD-001")
+@check("KH-ETCD-007")
 def secret_stored_in_plain_text(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
     storage = _storage(obj)
     if storage.get("encrypted") is not False:
@@ -47,7 +47,7 @@ def secret_stored_in_plain_text(obj: K8sObject, ctx: Context) -> Iterator[Violat
                     "(the identity provider, or no --encryption-provider-config)")
 
 
-@check("KH-ETCD-002")
+@check("KH-ETCD-008")
 def secret_encrypted_with_local_key(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
     storage = _storage(obj)
     if storage.get("encrypted") is not True:
@@ -76,7 +76,7 @@ def _probe(obj: K8sObject, field: str) -> dict[str, Any]:
     return probe if isinstance(probe, dict) else {}
 
 
-@check("KH-ETCD-003")
+@check("KH-ETCD-009")
 def accepts_clients_without_certificate(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
     probe = _probe(obj, "withoutClientCertificate")
     accepted = probe.get("accepted")
@@ -88,7 +88,7 @@ def accepts_clients_without_certificate(obj: K8sObject, ctx: Context) -> Iterato
                         "object of the cluster, Secrets included")
 
 
-@check("KH-ETCD-004")
+@check("KH-ETCD-010")
 def serves_plain_http(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
     probe = _probe(obj, "plainHTTP")
     accepted = probe.get("accepted")

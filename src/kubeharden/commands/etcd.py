@@ -50,9 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "check", help="how each Secret is stored in etcd, and whether etcd answers clients without a certificate",
         description="Connect to etcd with a client certificate (the API server's), list the keys under "
                     "PREFIX/secrets/ and read how each value starts: a Secret without the k8s:enc: prefix is stored "
-                    "in plain text (KH-ETCD-001); the others name the provider and key that encrypted them "
-                    "(KH-ETCD-002 unless KMS v2). Each endpoint is also asked GET /version with TLS but no client "
-                    "certificate (KH-ETCD-003) and over plain HTTP (KH-ETCD-004). Values are never printed: only "
+                    "in plain text (KH-ETCD-007); the others name the provider and key that encrypted them "
+                    "(KH-ETCD-008 unless KMS v2). Each endpoint is also asked GET /version with TLS but no client "
+                    "certificate (KH-ETCD-009) and over plain HTTP (KH-ETCD-010). Values are never printed: only "
                     "their first bytes are kept. Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage, "
                     "3 etcd could not be read (the unread part is not assessable, never passed; docs/exit-codes.md).",
         **examples("kubeharden etcd check --endpoints https://10.0.0.10:2379 --cacert /etc/kubernetes/pki/etcd/ca.crt "
