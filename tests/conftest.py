@@ -34,7 +34,7 @@ def scan_example(control: Any, text: str, config: Config | dict[str, Any] | None
 
     if isinstance(config, dict):
         config = parse_config(config)
-    evaluator = Evaluator(config or Config(), only=only)
+    evaluator = Evaluator(config or Config(), only=only, input_kind=example_input_kind(control))
     items = example_items(control.example_input, textwrap.dedent(text), textwrap.dedent(control.example_with))
     findings = list(evaluator.run(items))
     return findings, evaluator.result
@@ -53,6 +53,12 @@ def judge_facts_example(control: Any, text: str) -> tuple[list[Any], Any]:
     findings = [SimpleNamespace(control=control, message=v.message, line=v.line, container_id=None, status="fail",
                                 path=v.path, fix=None, obj=v.obj) for v in run_facts_rule(control, facts)]
     return findings, SimpleNamespace(problems=[])
+
+
+def example_input_kind(control: Any) -> str:
+    """The input kind (model.controls.INPUTS) a control's examples are judged as: etcd objects as read from
+    etcd, everything else as manifests."""
+    return "etcd" if control.example_input == "etcd" else "manifest"
 
 
 def ids(findings: list[Finding]) -> set[str]:

@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "diff": ("kubeharden.commands.diff", "compare two scans: new, fixed and still-open findings"),
     "export": ("kubeharden.commands.export", "controls as admission policies (Kyverno, ValidatingAdmissionPolicy)"),
     "webhook": ("kubeharden.commands.webhook", "admission webhook enforcing the controls (serve, manifests)"),
+    "etcd": ("kubeharden.commands.etcd", "read etcd itself: Secrets stored unencrypted, clients without certificates"),
 }
 
 

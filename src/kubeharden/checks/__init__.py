@@ -19,6 +19,7 @@ CHECK_MODULES = (
     "kubeharden.checks.admission",
     "kubeharden.checks.cluster",
     "kubeharden.checks.upgrades",
+    "kubeharden.checks.etcd",
     "kubeharden.checks.encryption",
     "kubeharden.checks.kubeconfig",
     "kubeharden.checks.psa_config",

@@ -36,8 +36,9 @@ STATUSES = ("stable", "preview", "deprecated")
 #: docs/controls.md on the web, beside docs/guide.md; each control has a section whose anchor is its ID.
 CONTROLS_DOC_URL = GUIDE_DOC_URL.rsplit("/", 1)[0] + "/controls.md"
 #: Where objects can come from, as far as a control is concerned: manifests (files, stdin), a live
-#: cluster, node files, and one admission request (a single object, without the rest of the cluster).
-INPUTS = ("manifest", "cluster", "node", "admission")
+#: cluster, node files, one admission request (a single object, without the rest of the cluster), and
+#: etcd read directly (``kubeharden etcd check``: stored Secrets and the endpoints' probes).
+INPUTS = ("manifest", "cluster", "node", "admission", "etcd")
 #: The inputs a control can see when its entry does not say: a pod or object control judges one
 #: object, which every input but node files carries; a cross-object (inventory) control needs the
 #: other objects too, which one admission request does not hold.
@@ -48,9 +49,10 @@ DEFAULT_INPUTS = {"container": ("manifest", "cluster", "admission"), "pod": ("ma
 #: manifest (the default), a Dockerfile, an OCI image configuration (read as a saved image whose
 #: reference is EXAMPLE_IMAGE), a vulnerability report, or one component's facts on a node (``facts``: the
 #: mapping a facts rule reads, ComponentFacts.view(), in YAML); ``examples: with:`` gives manifests
-#: scanned beside every example of the control (the workloads a report is joined to).
+#: scanned beside every example of the control (the workloads a report is joined to); ``etcd``: the objects
+#: the etcd source makes (model/etcd.py), written as YAML and judged as the ``etcd`` input.
 EXAMPLE_INPUTS = {"manifest": "yaml", "dockerfile": "dockerfile", "image-config": "json", "vuln-report": "json",
-                  "facts": "yaml"}
+                  "facts": "yaml", "etcd": "yaml"}
 #: The reference of the saved image an ``image-config`` example is read as.
 EXAMPLE_IMAGE = "registry.example.com/web:1.0"
 #: Settings a control can name (its catalogue ``requires_config:`` or ``enabled_by_config:``): the

@@ -31,6 +31,8 @@ def example_items(kind: str, text: str, beside: str = "", display: str = "test")
         yield from parse_text(beside, f"{display}-manifests.yaml")
     if kind == "manifest":
         yield from parse_text(text, f"{display}.yaml")
+    elif kind == "etcd":
+        yield from parse_text(text, f"{display}-etcd.yaml")
     elif kind == "dockerfile":
         yield from dockerfile.parse_bytes(text.encode(), f"{display}/web/Dockerfile")
     elif kind == "vuln-report":
