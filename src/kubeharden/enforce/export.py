@@ -75,6 +75,8 @@ def elsewhere(control: Control) -> str:
         return _READS_BY_ID[control.id]
     if control.scope == "facts":
         return "it judges a component's settings and files on a node, which an admission request does not carry"
+    if "etcd" in control.inputs:
+        return "it judges what etcd stores and how it answers clients (kubeharden etcd check), not an API object"
     if control.scope == "object" and control.kinds and set(control.kinds) <= CONFIG_FILE_KIND_NAMES:
         return ("it judges a configuration file of the control plane (read from a repository or a node), "
                 "which is not an API object and never reaches admission")
