@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubeharden.model.cluster import INFO_API_VERSION, INFO_KIND, PROVIDERS, component_of, is_mirror_pod
+from kubeharden.model.cluster import INFO_API_VERSION, INFO_KIND, PROVIDERS, control_plane_component
 from kubeharden.model.objects import as_dict, as_list
 
 
@@ -67,7 +67,7 @@ def build_info(context: str | None, server: str, version: dict[str, Any] | None,
     """
     control_plane: dict[str, list[dict[str, Any]]] = {}
     for pod in system_pods:
-        component = component_of(pod) if is_mirror_pod(pod) else None
+        component = control_plane_component(pod)
         if component is None:
             continue
         meta = as_dict(pod.get("metadata"))
