@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "the kubelet's systemd unit and configuration file, kubeconfigs and the PKI folder, with file "
                     "owners and modes. Same formats, profiles, exceptions and exit codes as scan: 0 clean, 1 "
                     "findings at or above --fail-on, 2 usage, 3 unreadable input (docs/node.md).",
-        **examples("sudo kubeharden node                                  # this node",
+        **examples("kubeharden node                                       # this node (as root)",
                    "kubeharden node --root /host --node-name \"$NODE_NAME\"  # from a DaemonSet's host mount",
                    "kubeharden node --root examples/node -f json          # a copied node tree"))
     p.add_argument("--root", default="/", metavar="DIR",

@@ -15,11 +15,11 @@ from typing import Any, NamedTuple
 
 
 class Flag(NamedTuple):
-    """One flag as written: its name without dashes, its value, and the index of its word."""
+    """One flag as written: its name without dashes, its value, and the position of its word."""
 
     name: str
     value: str
-    index: int
+    position: int
 
 
 def parse_flags(words: Iterable[Any]) -> list[Flag]:

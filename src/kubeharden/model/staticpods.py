@@ -91,7 +91,7 @@ def static_pod_facts(raw: dict[str, Any], first_line: int | None = None, file: s
     where: dict[str, tuple[str | None, str | None]] = {
         "flags": (None, join(base, "command")), "settings": (None, join(base, "command"))}
     for flag in last_wins(parse_flags([w for w, _, _ in words])).values():
-        _, key, n = words[flag.index]
+        _, key, n = words[flag.position]
         flags[flag.name] = flag.value
         lines[flag.name] = _item_line(container, key, n) or flags.line or 0
         where[join("flags", flag.name)] = where[join("settings", flag.name)] = (None, join(base, key, n))

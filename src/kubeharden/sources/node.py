@@ -132,7 +132,7 @@ class NodeScan:
             found[component.name] = component
         kubelet = found.get("kubelet") or self._kubelet(processes)
         manifests_dir = KUBEADM_MANIFESTS
-        units: list[FactsUnit] = []
+        pending: list[tuple[Component, LineMap | None, Where, str | None]] = []
         if kubelet is not None:
             found["kubelet"] = kubelet
             config, config_file = self._config_file(kubelet)
@@ -141,24 +141,25 @@ class NodeScan:
                                         flags_file=kubelet.file, first_line=kubelet.first_line,
                                         zero_is_unset=KUBELET_ZERO_IS_UNSET)
             manifests_dir = str(settings.get("staticPodPath") or (K3S_MANIFESTS if k3s else KUBEADM_MANIFESTS))
-            units.append(self._unit(kubelet, settings, where, config_file))
+            pending.append((kubelet, settings, where, config_file))
         pods = self._static_pods(manifests_dir)
         for name in CONTROL_PLANE_COMPONENTS:
             process = next((p for p in processes if p.component == name), None)
-            component = found.get(name) or self._control_plane(name, process, pods.get(name))
-            if component is not None:
-                found[name] = component
-                units.append(self._unit(component, None, {}, None))
-        proxy = found.get("kube-proxy") or self._from_process(next((p for p in processes
-                                                                    if p.component == "kube-proxy"), None))
+            plane = found.get(name) or self._control_plane(name, process, pods.get(name))
+            if plane is not None:
+                found[name] = plane
+                pending.append((plane, None, {}, None))
+        proxy: Component | None = found.get("kube-proxy") or self._from_process(
+            next((p for p in processes if p.component == "kube-proxy"), None))
         if proxy is not None:
             found["kube-proxy"] = proxy
             config, config_file = self._config_file(proxy)
             settings, where = effective(config, config_file, proxy.flags, KUBE_PROXY_FLAG_FIELDS,
                                         KUBE_PROXY_DEFAULTS, flags_override=False, flags_file=proxy.file,
                                         first_line=proxy.first_line)
-            units.append(self._unit(proxy, settings, where, config_file))
+            pending.append((proxy, settings, where, config_file))
         self._shared_files(found, k3s != [])
+        units = [self._unit(*entry) for entry in pending]
         if not units:
             self.problems.append(Problem(
                 "error", "node-empty", "no Kubernetes component found on this node: no kubelet unit or process, "
@@ -247,7 +248,7 @@ class NodeScan:
         if not words:
             return []
         role = words[1].text if len(words) > 1 else "server"
-        given = self._k3s_config() + [(f.name, f.value, words[f.index]) for f in parse_flags(w.text for w in words)]
+        given = self._k3s_config() + [(f.name, f.value, words[f.position]) for f in parse_flags(w.text for w in words)]
         names = set(K3S_SERVER_COMPONENTS if role == "server" else K3S_AGENT_COMPONENTS)
         if role == "server" and any(name in K3S_ETCD_FLAGS for name, _, _ in given):
             names.add("etcd")
@@ -288,13 +289,14 @@ class NodeScan:
         if written is None:
             return None, None
         component.files[written.value] = self._stat(written.value, "config")
+        display = self.root.display(written.value)
         if not component.files[written.value].get("exists"):
             self.problems.append(Problem("error", "node-config", f"{component.name} --config names "
                                          f"{written.value}, which is not on this node: its settings are unknown "
-                                         "(judged as the defaults)", file=written.file, line=written.line))
-            return None, None
-        data = self._yaml(written.value)
-        return (data if isinstance(data, LineMap) else None), self.root.display(written.value)
+                                         "(judged as the file's defaults)", file=written.file, line=written.line))
+            return _empty(), display
+        data = self._yaml(written.value)  # unreadable: a Problem, and the file's defaults (never the flags')
+        return (data if isinstance(data, LineMap) else _empty()), display
 
     def _yaml(self, node_path: str) -> dict[str, Any] | None:
         """The mapping of a YAML file (first document), or None with a Problem naming the file."""
@@ -327,7 +329,10 @@ class NodeScan:
             items = [data] if isinstance(data, Problem) else parse_bytes(data, self.root.display(node_path),
                                                                           source=SOURCE)
             for item in items:
-                (self.problems if isinstance(item, Problem) else self.objects).append(item)
+                if isinstance(item, Problem):
+                    self.problems.append(item)
+                else:
+                    self.objects.append(item)
         return facts
 
     def _node_path_of(self, display: str) -> str:
@@ -382,12 +387,12 @@ class NodeScan:
             settings = flags
             all_where["settings"] = (component.file, None)
             all_where.update({join("settings", k): v for k, v in all_where.items() if k.startswith("flags.")})
-        for path, role in SETTING_FILES.get(component.name, {}).items():
-            value = _dig(settings, path)
+        for steps, role in SETTING_FILES.get(component.name, {}).items():
+            value = _dig(settings, steps)
             if isinstance(value, str) and value.startswith("/") and value not in component.files:
                 component.files[value] = self._stat(value, role)
-        for path in component.files:
-            all_where[join("files", path)] = (self.root.display(path), None)
+        for node_path in component.files:
+            all_where[join("files", node_path)] = (self.root.display(node_path), None)
         facts = ComponentFacts(component=component.name, node=self.node, settings=settings, flags=flags,
                                files=dict(component.files), version=component.version,
                                file=config_file or component.file, first_line=component.first_line)
@@ -401,8 +406,14 @@ class NodeScan:
 
 def _written(words: list[Word]) -> dict[str, Written]:
     """The flags of a command line by name (the last of a repeated flag wins), each with its file and line."""
-    return {name: Written(flag.value, words[flag.index].file, words[flag.index].line or 1)
+    return {name: Written(flag.value, words[flag.position].file, words[flag.position].line or 1)
             for name, flag in last_wins(parse_flags(w.text for w in words)).items()}
+
+
+def _empty() -> LineMap:
+    empty = LineMap()
+    empty.line = 1
+    return empty
 
 
 def _dig(mapping: Any, path: tuple[str, ...]) -> Any:
