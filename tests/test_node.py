@@ -271,3 +271,38 @@ def test_a_tree_without_any_component_is_an_input_error(tmp_path):
 def test_the_node_source_is_reached_through_the_registry():
     kinds = {item.kind for item in read_inputs([node_input(str(NODES / "worker"))])}
     assert "ComponentFacts" in kinds
+
+
+def test_a_containerised_process_s_files_are_read_in_its_own_root(tmp_path):
+    root = node_tree(tmp_path, "worker")
+    # kubeadm runs kube-proxy in a DaemonSet: its --config is a path in its container (/proc/PID/root, proc(5))
+    (root / "var/lib/kube-proxy/config.conf").unlink()
+    inside = write(root, "/proc/4242/root/var/lib/kube-proxy/config.conf",
+                   "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
+                   "metricsBindAddress: 127.0.0.1:10249\n")
+    facts, problems, _ = _read(root)
+    proxy = facts["kube-proxy"]
+    assert not [p for p in problems if p.level == "error"]
+    assert proxy["settings"]["metricsBindAddress"] == "127.0.0.1:10249"
+    assert proxy["file"] == str(inside)
+    assert proxy["files"]["/var/lib/kube-proxy/config.conf"]["exists"] is True
+
+
+def test_a_process_root_that_is_a_link_to_the_scanning_host_is_not_followed(tmp_path):
+    root = node_tree(tmp_path, "worker")
+    (root / "var/lib/kube-proxy/config.conf").unlink()
+    os.symlink("/", root / "proc/4242/root")
+    facts, problems, _ = _read(root)
+    assert any(p.kind == "node-config" for p in problems)  # not found on the node: said, never read from the host
+
+
+def test_a_process_root_link_to_elsewhere_in_a_copied_tree_is_not_followed(tmp_path):
+    root = node_tree(tmp_path, "worker")
+    (root / "var/lib/kube-proxy/config.conf").unlink()
+    elsewhere = tmp_path / "elsewhere"
+    write(elsewhere, "/var/lib/kube-proxy/config.conf", "apiVersion: kubeproxy.config.k8s.io/v1alpha1\n"
+          "kind: KubeProxyConfiguration\nmetricsBindAddress: 0.0.0.0:9999\n")
+    os.symlink(str(elsewhere), root / "proc/4242/root")
+    facts, problems, _ = _read(root)
+    assert any(p.kind == "node-config" for p in problems)
+    assert facts["kube-proxy"]["settings"]["metricsBindAddress"] == "127.0.0.1:10249"  # the file's default, not 9999

@@ -113,6 +113,8 @@ class Component:
     container: str | None = None
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     where: Where = field(default_factory=dict)
+    #: the filesystem its paths are in: a process's own root (/proc/PID/root, a container's files), else the node's
+    fs: NodeRoot | None = None
 
 
 class NodeScan:
@@ -175,7 +177,8 @@ class NodeScan:
     def _from_process(self, process: Process | None) -> Component | None:
         if process is None:
             return None
-        return Component(process.component, _written(process.words), process.words[0].file, 1)
+        return Component(process.component, _written(process.words), process.words[0].file, 1,
+                         fs=self.root.process_root(process.pid))
 
     def _kubelet(self, processes: list[Process]) -> Component | None:
         """The kubelet from its process, else from its systemd unit."""
@@ -203,7 +206,8 @@ class NodeScan:
             flags = {k: Written(str(v), facts.file, lines.get(k)) for k, v in facts.flags.items()}
             component = Component(name, flags, facts.file, facts.first_line, facts.version, pod.container)
         else:
-            component = Component(name, _written(process.words), process.words[0].file, 1)
+            component = Component(name, _written(process.words), process.words[0].file, 1,
+                                  fs=self.root.process_root(process.pid))
             if pod is not None:
                 component.version, component.container = pod.facts.version, pod.container
                 lines = pod.facts.flags.lines if isinstance(pod.facts.flags, LineMap) else {}
@@ -288,20 +292,22 @@ class NodeScan:
         written = component.flags.get("config")
         if written is None:
             return None, None
-        component.files[written.value] = self._stat(written.value, "config")
-        display = self.root.display(written.value)
+        fs = component.fs or self.root
+        component.files[written.value] = self._stat(written.value, "config", fs)
+        display = fs.display(written.value)
         if not component.files[written.value].get("exists"):
             self.problems.append(Problem("error", "node-config", f"{component.name} --config names "
                                          f"{written.value}, which is not on this node: its settings are unknown "
                                          "(judged as the file's defaults)", file=written.file, line=written.line))
             return _empty(), display
-        data = self._yaml(written.value)  # unreadable: a Problem, and the file's defaults (never the flags')
+        data = self._yaml(written.value, fs)  # unreadable: a Problem, and the file's defaults (never the flags')
         return (data if isinstance(data, LineMap) else _empty()), display
 
-    def _yaml(self, node_path: str) -> dict[str, Any] | None:
+    def _yaml(self, node_path: str, fs: NodeRoot | None = None) -> dict[str, Any] | None:
         """The mapping of a YAML file (first document), or None with a Problem naming the file."""
-        display = self.root.display(node_path)
-        data = self.root.read(node_path, self.max_bytes)
+        fs = fs or self.root
+        display = fs.display(node_path)
+        data = fs.read(node_path, self.max_bytes)
         text = decode_text(data, display) if isinstance(data, bytes) else data
         if isinstance(text, Problem):
             self.problems.append(text)
@@ -319,14 +325,17 @@ class NodeScan:
             return doc.data
         return None
 
-    def _stat(self, node_path: str, role: str) -> dict[str, Any]:
-        facts, problem = self.root.file_facts(node_path, role)
+    def _stat(self, node_path: str, role: str, fs: NodeRoot | None = None) -> dict[str, Any]:
+        """The mode, owner and group of a file (:meth:`NodeRoot.file_facts`) in ``fs`` (the node's by default);
+        a file whose contents other controls judge is also read as objects, once."""
+        fs = fs or self.root
+        facts, problem = fs.file_facts(node_path, role)
         if problem is not None:
             self.problems.append(problem)
         elif facts.get("exists") and role in CONTENT_ROLES and node_path not in self._contents:
             self._contents.add(node_path)
-            data = self.root.read(node_path, self.max_bytes)
-            items = [data] if isinstance(data, Problem) else parse_bytes(data, self.root.display(node_path),
+            data = fs.read(node_path, self.max_bytes)
+            items = [data] if isinstance(data, Problem) else parse_bytes(data, fs.display(node_path),
                                                                           source=SOURCE)
             for item in items:
                 if isinstance(item, Problem):
@@ -382,7 +391,7 @@ class NodeScan:
             all_where[join("flags", key)] = (written.file, None)
             role = FILE_FLAGS.get(component.name, {}).get(key)
             if role and written.value.startswith("/") and written.value not in component.files:
-                component.files[written.value] = self._stat(written.value, role)
+                component.files[written.value] = self._stat(written.value, role, component.fs)
         if settings is None:
             settings = flags
             all_where["settings"] = (component.file, None)
@@ -390,9 +399,10 @@ class NodeScan:
         for steps, role in SETTING_FILES.get(component.name, {}).items():
             value = _dig(settings, steps)
             if isinstance(value, str) and value.startswith("/") and value not in component.files:
-                component.files[value] = self._stat(value, role)
+                component.files[value] = self._stat(value, role, component.fs)
+        fs = component.fs or self.root
         for node_path in component.files:
-            all_where[join("files", node_path)] = (self.root.display(node_path), None)
+            all_where[join("files", node_path)] = (fs.display(node_path), None)
         facts = ComponentFacts(component=component.name, node=self.node, settings=settings, flags=flags,
                                files=dict(component.files), version=component.version,
                                file=config_file or component.file, first_line=component.first_line)

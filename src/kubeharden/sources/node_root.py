@@ -63,6 +63,23 @@ class NodeRoot:
             done.append(part)
         return os.path.join(self.root, *done)
 
+    def process_root(self, pid: int) -> NodeRoot | None:
+        """The files as process ``pid`` sees them (``/proc/PID/root``: a container's own root, proc(5)), or None
+        when that is not there, is the node's own root, or is a symbolic link outside a mounted procfs (a
+        copied tree's link is never followed)."""
+        path = os.path.join(self.root, "proc", str(pid), "root")
+        if not os.path.isdir(path):
+            return None
+        # a link is the kernel's own only on a mounted procfs; in a copied tree it could lead anywhere
+        if os.path.islink(path) and not os.path.ismount(os.path.join(self.root, "proc")):
+            return None
+        try:
+            if os.path.samefile(path, self.root):
+                return None
+        except OSError:
+            return None
+        return NodeRoot(path)
+
     def display(self, node_path: str) -> str:
         """The scanning host's path of ``node_path`` (unresolved), for messages and findings."""
         return os.path.join(self.root, node_path.lstrip("/")) if self.root != "/" else node_path
