@@ -306,3 +306,15 @@ def test_a_process_root_link_to_elsewhere_in_a_copied_tree_is_not_followed(tmp_p
     facts, problems, _ = _read(root)
     assert any(p.kind == "node-config" for p in problems)
     assert facts["kube-proxy"]["settings"]["metricsBindAddress"] == "127.0.0.1:10249"  # the file's default, not 9999
+
+
+def test_the_sample_node_tree_in_examples_is_read_as_its_readme_says(capsys):
+    from kubeharden.cli import main
+
+    sample = Path(__file__).resolve().parents[1] / "examples" / "node"
+    assert main(["node", "--root", str(sample), "--no-config", "-f", "json", "--fail-on", "none"]) == 0
+    import json
+
+    assert json.loads(capsys.readouterr().out)["errors"] == []
+    facts = _read(sample)[0]
+    assert sorted(facts) == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet"]
