@@ -318,3 +318,27 @@ def test_the_sample_node_tree_in_examples_is_read_as_its_readme_says(capsys):
     assert json.loads(capsys.readouterr().out)["errors"] == []
     facts = _read(sample)[0]
     assert sorted(facts) == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet"]
+
+
+def test_k3s_flags_that_set_a_component_s_flag_are_passed_on(tmp_path):
+    facts = _read(node_tree(tmp_path, "k3s"))[0]
+    # k3s --protect-kernel-defaults and --secrets-encryption (k3s "server" reference, "Secrets Encryption")
+    assert facts["kubelet"]["settings"]["protectKernelDefaults"] is True
+    assert facts["kube-apiserver"]["flags"]["encryption-provider-config"] == \
+        "/var/lib/rancher/k3s/server/cred/encryption-config.json"
+
+
+def test_unit_files_are_read_as_systemd_reads_them(tmp_path):
+    from kubeharden.sources.node_root import NodeRoot
+    from kubeharden.sources.node_systemd import unit_command
+
+    root = tmp_path / "n"
+    write(root, "/etc/systemd/system/kubelet.service",
+          "[Unit]\nDescription=x\nExecStart=/not/the/service/section\n[Service]\n"
+          "Environment=\"A=--a=1 --b=2\" 'B=--c=3'\nEnvironment=D=/etc/k\n"
+          "ExecStart=-/usr/bin/kubelet $A \\\n  --conf=${D}/conf.yaml \"--quoted=x y\" $B $UNSET\n")
+    command = unit_command(NodeRoot(str(root)), 1 << 20)
+    assert [w.text for w in command.words] == ["/usr/bin/kubelet", "--a=1", "--b=2", "--conf=/etc/k/conf.yaml",
+                                               "--quoted=x y", "--c=3"]
+    # a word from $VAR is where the variable is set (Environment= on line 5); the others where ExecStart= starts
+    assert [w.line for w in command.words] == [7, 5, 5, 7, 7, 5]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 
 from kubeharden.commands import scan
-from kubeharden.commands.common import add_config_options, add_output_options, severity_or_none
+from kubeharden.commands.common import add_config_options, add_output_options
 from kubeharden.commands.helptext import examples
-from kubeharden.model.findings import Severity
 from kubeharden.report import FORMATS
 from kubeharden.sources.files import DEFAULT_MAX_FILE_BYTES
 from kubeharden.sources.node import SOURCE, node_input
@@ -30,11 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the node's name in findings (default: DIR/etc/hostname)")
     add_config_options(p)
     add_output_options(p, FORMATS, "table")
-    p.add_argument("--fail-on", type=severity_or_none, default=Severity.LOW, metavar="SEVERITY",
-                   help="exit 1 when a finding at or above this severity is not suppressed "
-                        "(critical, high, medium, low, info, or none; default low)")
-    p.add_argument("--control", action="append", metavar="ID",
-                   help="run only these controls (repeatable; any case; globs such as 'KH-KUBELET-*')")
+    scan.add_gate_options(p)
     scan.add_report_options(p)
     p.set_defaults(func=run)
 

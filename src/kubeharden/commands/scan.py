@@ -54,11 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_input_options(p)
     add_config_options(p)
     add_output_options(p, FORMATS, "table")
-    p.add_argument("--fail-on", type=severity_or_none, default=Severity.LOW, metavar="SEVERITY",
-                   help="exit 1 when a finding at or above this severity is not suppressed "
-                        "(critical, high, medium, low, info, or none; default low)")
-    p.add_argument("--control", action="append", metavar="ID",
-                   help="run only these controls (repeatable; any case; globs such as 'KH-POD-*')")
+    add_gate_options(p)
     p.add_argument("--scope", choices=("all", "path"), default="all",
                    help="what cross-object controls (ServiceAccounts, NetworkPolicies, RBAC) see together: all "
                         "inputs as one cluster (default), or each PATH argument as its own (independent apps "
@@ -72,6 +68,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"{default_jobs()} here; 1 checks everything in this process). Reports are the same "
                         "for any N; inputs under 1 MiB are always checked in this process")
     p.set_defaults(func=run)
+
+
+def add_gate_options(p: argparse.ArgumentParser) -> None:
+    """``--fail-on`` and ``--control``: shared by ``scan`` and ``node``."""
+    p.add_argument("--fail-on", type=severity_or_none, default=Severity.LOW, metavar="SEVERITY",
+                   help="exit 1 when a finding at or above this severity is not suppressed "
+                        "(critical, high, medium, low, info, or none; default low)")
+    p.add_argument("--control", action="append", metavar="ID",
+                   help="run only these controls (repeatable; any case; globs such as 'KH-POD-*')")
 
 
 def add_report_options(p: argparse.ArgumentParser) -> None:

@@ -247,6 +247,14 @@ K3S_ARG_FLAGS: dict[str, str] = {
     "kube-scheduler-arg": "kube-scheduler", "etcd-arg": "etcd", "kubelet-arg": "kubelet",
     "kube-proxy-arg": "kube-proxy",
 }
+#: k3s's own flags that set a component's flag (k3s "server" and "agent" references, https://docs.k3s.io/cli/server;
+#: "Secrets Encryption", https://docs.k3s.io/security/secrets-encryption): k3s flag -> (component, flag, value;
+#: None: the k3s flag's own value).
+K3S_IMPLIED_FLAGS: dict[str, tuple[str, str, str | None]] = {
+    "protect-kernel-defaults": ("kubelet", "protect-kernel-defaults", None),
+    "secrets-encryption": ("kube-apiserver", "encryption-provider-config",
+                           "/var/lib/rancher/k3s/server/cred/encryption-config.json"),
+}
 #: What ``k3s server`` runs in its one process (etcd only with ``--cluster-init`` or ``--server``: the default
 #: datastore is SQLite; "High Availability Embedded etcd", https://docs.k3s.io/datastore/ha-embedded),
 #: and what ``k3s agent`` runs.
@@ -272,8 +280,9 @@ def version_from_image(image: object) -> str | None:
 
 
 __all__ = ["BINARIES", "CONTENT_ROLES", "FILE_FLAGS", "K3S_AGENT_COMPONENTS", "K3S_ARG_FLAGS", "K3S_CONFIG",
-           "K3S_CONFIG_DIR", "K3S_DATA", "K3S_DISABLE_FLAGS", "K3S_ETCD_FLAGS", "K3S_KUBECONFIGS", "K3S_MANIFESTS",
-           "K3S_PKI", "K3S_SERVER_COMPONENTS", "K3S_UNITS", "KUBEADM_KUBECONFIGS", "KUBEADM_KUBELET_CONFIG",
-           "KUBEADM_MANIFESTS", "KUBEADM_PKI", "KUBELET_CONFIG_DEFAULTS", "KUBELET_DROPIN_DIRS",
-           "KUBELET_FLAG_DEFAULTS", "KUBELET_FLAG_FIELDS", "KUBELET_ZERO_IS_UNSET", "KUBELET_UNITS",
-           "KUBE_PROXY_DEFAULTS", "KUBE_PROXY_FLAG_FIELDS", "SETTING_FILES", "version_from_image"]
+           "K3S_CONFIG_DIR", "K3S_DATA", "K3S_DISABLE_FLAGS", "K3S_ETCD_FLAGS", "K3S_IMPLIED_FLAGS",
+           "K3S_KUBECONFIGS", "K3S_MANIFESTS", "K3S_PKI", "K3S_SERVER_COMPONENTS", "K3S_UNITS",
+           "KUBEADM_KUBECONFIGS", "KUBEADM_KUBELET_CONFIG", "KUBEADM_MANIFESTS", "KUBEADM_PKI",
+           "KUBELET_CONFIG_DEFAULTS", "KUBELET_DROPIN_DIRS", "KUBELET_FLAG_DEFAULTS", "KUBELET_FLAG_FIELDS",
+           "KUBELET_ZERO_IS_UNSET", "KUBELET_UNITS", "KUBE_PROXY_DEFAULTS", "KUBE_PROXY_FLAG_FIELDS",
+           "SETTING_FILES", "version_from_image"]

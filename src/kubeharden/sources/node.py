@@ -35,6 +35,7 @@ from kubeharden.model.components import (
     K3S_CONFIG,
     K3S_DISABLE_FLAGS,
     K3S_ETCD_FLAGS,
+    K3S_IMPLIED_FLAGS,
     K3S_KUBECONFIGS,
     K3S_MANIFESTS,
     K3S_PKI,
@@ -264,6 +265,9 @@ class NodeScan:
             if target is not None:
                 flag, _, flag_value = value.lstrip("-").partition("=")
                 target.flags[flag] = Written(flag_value or "true", word.file, word.line)
+            implied = K3S_IMPLIED_FLAGS.get(name)
+            if implied is not None and implied[0] in components and value != "false":
+                components[implied[0]].flags[implied[1]] = Written(implied[2] or value, word.file, word.line)
         self.problems.append(Problem(
             "note", "node-k3s", "k3s passes further flags of its own to each component, which neither its command "
             "line nor its configuration shows; they are judged here as unset (see the k3s CIS hardening guide)",
