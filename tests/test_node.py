@@ -342,3 +342,14 @@ def test_unit_files_are_read_as_systemd_reads_them(tmp_path):
                                                "--quoted=x y", "--c=3"]
     # a word from $VAR is where the variable is set (Environment= on line 5); the others where ExecStart= starts
     assert [w.line for w in command.words] == [7, 5, 5, 7, 7, 5]
+
+
+def test_k3s_configuration_drop_ins_replace_keys_and_append_with_plus(tmp_path):
+    root = node_tree(tmp_path, "k3s")
+    write(root, "/etc/rancher/k3s/config.yaml.d/10-more.yaml", "kube-apiserver-arg+:\n  - \"profiling=false\"\n"
+          "kubelet-arg:\n  - \"read-only-port=10255\"\n")
+    facts = _read(root)[0]
+    assert facts["kube-apiserver"]["flags"]["anonymous-auth"] == "false"  # appended to, not replaced
+    assert facts["kube-apiserver"]["flags"]["profiling"] == "false"
+    assert facts["kubelet"]["settings"]["readOnlyPort"] == 10255  # replaced
+    assert "streaming-connection-idle-timeout" not in facts["kubelet"]["flags"]

@@ -218,7 +218,6 @@ BINARIES: dict[str, str] = {name: name for name in ("kube-apiserver", "kube-cont
 
 KUBEADM_MANIFESTS = "/etc/kubernetes/manifests"
 KUBEADM_PKI = "/etc/kubernetes/pki"
-KUBEADM_KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
 KUBEADM_KUBECONFIGS = ("/etc/kubernetes/admin.conf", "/etc/kubernetes/super-admin.conf",
                        "/etc/kubernetes/kubelet.conf", "/etc/kubernetes/controller-manager.conf",
                        "/etc/kubernetes/scheduler.conf", "/etc/kubernetes/bootstrap-kubelet.conf")
@@ -235,7 +234,6 @@ KUBELET_DROPIN_DIRS = ("/etc/systemd/system/kubelet.service.d", "/run/systemd/sy
 
 K3S_CONFIG = "/etc/rancher/k3s/config.yaml"
 K3S_CONFIG_DIR = "/etc/rancher/k3s/config.yaml.d"
-K3S_DATA = "/var/lib/rancher/k3s"
 K3S_PKI = "/var/lib/rancher/k3s/server/tls"
 K3S_MANIFESTS = "/var/lib/rancher/k3s/agent/pod-manifests"
 K3S_KUBECONFIGS = ("/etc/rancher/k3s/k3s.yaml", "/var/lib/rancher/k3s/server/cred/admin.kubeconfig",
@@ -280,9 +278,9 @@ def version_from_image(image: object) -> str | None:
 
 
 __all__ = ["BINARIES", "CONTENT_ROLES", "FILE_FLAGS", "K3S_AGENT_COMPONENTS", "K3S_ARG_FLAGS", "K3S_CONFIG",
-           "K3S_CONFIG_DIR", "K3S_DATA", "K3S_DISABLE_FLAGS", "K3S_ETCD_FLAGS", "K3S_IMPLIED_FLAGS",
+           "K3S_CONFIG_DIR", "K3S_DISABLE_FLAGS", "K3S_ETCD_FLAGS", "K3S_IMPLIED_FLAGS",
            "K3S_KUBECONFIGS", "K3S_MANIFESTS", "K3S_PKI", "K3S_SERVER_COMPONENTS", "K3S_UNITS",
-           "KUBEADM_KUBECONFIGS", "KUBEADM_KUBELET_CONFIG", "KUBEADM_MANIFESTS", "KUBEADM_PKI",
+           "KUBEADM_KUBECONFIGS", "KUBEADM_MANIFESTS", "KUBEADM_PKI",
            "KUBELET_CONFIG_DEFAULTS", "KUBELET_DROPIN_DIRS", "KUBELET_FLAG_DEFAULTS", "KUBELET_FLAG_FIELDS",
            "KUBELET_ZERO_IS_UNSET", "KUBELET_UNITS", "KUBE_PROXY_DEFAULTS", "KUBE_PROXY_FLAG_FIELDS",
            "SETTING_FILES", "version_from_image"]

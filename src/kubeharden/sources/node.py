@@ -33,6 +33,7 @@ from kubeharden.model.components import (
     K3S_AGENT_COMPONENTS,
     K3S_ARG_FLAGS,
     K3S_CONFIG,
+    K3S_CONFIG_DIR,
     K3S_DISABLE_FLAGS,
     K3S_ETCD_FLAGS,
     K3S_IMPLIED_FLAGS,
@@ -275,19 +276,23 @@ class NodeScan:
         return [components[name] for name in COMPONENTS if name in components]
 
     def _k3s_config(self) -> list[tuple[str, str, Word]]:
-        """Flags of /etc/rancher/k3s/config.yaml: a key per flag, a list for repeated ones (k3s, "Configuration
-        File")."""
-        if not self.root.exists(K3S_CONFIG):
-            return []
-        data = self._yaml(K3S_CONFIG)
-        display = self.root.display(K3S_CONFIG)
-        out: list[tuple[str, str, Word]] = []
-        for key, value in (data or {}).items():
-            line = data.key_line(key) if isinstance(data, LineMap) else None
-            for entry in value if isinstance(value, list) else [value]:
-                text = str(entry).lower() if isinstance(entry, bool) else str(entry)
-                out.append((str(key), text, Word(text, display, line)))
-        return out
+        """Flags of /etc/rancher/k3s/config.yaml, then of each config.yaml.d/*.yaml in name order: a key per
+        flag, a list for repeated ones; a later file replaces a key, ``key+`` appends to it (k3s,
+        "Configuration File", https://docs.k3s.io/installation/configuration#configuration-file)."""
+        paths = [K3S_CONFIG] if self.root.exists(K3S_CONFIG) else []
+        paths += [f"{K3S_CONFIG_DIR}/{name}" for name in self.root.listdir(K3S_CONFIG_DIR)
+                  if name.endswith((".yaml", ".yml"))]
+        merged: dict[str, list[tuple[str, str, Word]]] = {}
+        for path in paths:
+            data = self._yaml(path)
+            display = self.root.display(path)
+            for key, value in (data or {}).items():
+                line = data.key_line(key) if isinstance(data, LineMap) else None
+                name = str(key).removesuffix("+")
+                entries = [(name, str(e).lower() if isinstance(e, bool) else str(e), Word(str(e), display, line))
+                           for e in (value if isinstance(value, list) else [value])]
+                merged[name] = merged.get(name, []) + entries if str(key).endswith("+") else entries
+        return [entry for entries in merged.values() for entry in entries]
 
     # -- files ----------------------------------------------------------------------------------
 
