@@ -15,7 +15,7 @@ from kubeharden.sources.files import ReadOptions
 from kubeharden.sources.node import node_input, read
 from kubeharden.sources.registry import read_inputs
 
-from node_trees import NODES, line_of, node_tree, write
+from node_trees import NODES, hardened_tree, line_of, node_tree, write
 
 
 def _read(root: Path, node_name: str | None = None) -> tuple[dict[str, dict], list[Problem], list]:
@@ -353,3 +353,16 @@ def test_k3s_configuration_drop_ins_replace_keys_and_append_with_plus(tmp_path):
     assert facts["kube-apiserver"]["flags"]["profiling"] == "false"
     assert facts["kubelet"]["settings"]["readOnlyPort"] == 10255  # replaced
     assert "streaming-connection-idle-timeout" not in facts["kubelet"]["flags"]
+
+
+def test_the_hardened_tree_builder_gives_keys_kubeconfigs_and_manifests_0600(tmp_path):
+    facts, problems, _ = _read(hardened_tree(tmp_path))
+    assert not [p for p in problems if p.level == "error"]
+    files = {path: entry for unit in facts.values() for path, entry in unit["files"].items() if entry.get("exists")}
+    assert {files[p]["mode"] for p in files if files[p]["role"] in ("pki-key", "kubeconfig", "manifest", "config",
+                                                                     "encryption-config", "audit-policy",
+                                                                     "admission-config")} == {"0600"}
+    assert files["/etc/kubernetes/pki"]["mode"] == "0755"
+    assert files["/var/lib/etcd"]["mode"] == "0700"
+    assert files["/etc/kubernetes/pki/ca.crt"]["mode"] == "0644"
+    assert facts["kubelet"]["files"]["/var/lib/kubelet/pki/kubelet.key"]["role"] == "pki-key"

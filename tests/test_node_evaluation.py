@@ -19,7 +19,7 @@ from kubeharden.sources.files import parse_text
 from kubeharden.sources.node import node_input
 from kubeharden.sources.registry import read_inputs
 
-from node_trees import NODES, line_of, node_tree, write
+from node_trees import NODES, hardened_tree, line_of, node_tree, write
 
 
 def _control(cid: str, kinds: list[str], rule: dict) -> dict:
@@ -97,7 +97,7 @@ def test_a_component_the_node_does_not_run_is_not_applicable(tmp_path):
 
 
 def test_the_hardened_node_passes_the_test_controls(tmp_path):
-    root = node_tree(tmp_path, "hardened", {"/etc/kubernetes/pki/ca.key": 0o600})
+    root = hardened_tree(tmp_path)
     findings, status, problems = _node(root)
     assert not [f for f in findings if f.control.id.startswith("KH-TEST")]
     assert [status[i] for i in IDS] == ["pass", "pass", "pass"]

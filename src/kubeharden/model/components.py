@@ -168,7 +168,8 @@ FILE_FLAGS: dict[str, dict[str, str]] = {
         "kubelet-client-certificate": "pki-cert", "kubelet-client-key": "pki-key",
         "kubelet-certificate-authority": "pki-cert", "proxy-client-cert-file": "pki-cert",
         "proxy-client-key-file": "pki-key", "requestheader-client-ca-file": "client-ca",
-        "service-account-key-file": "pki-key", "service-account-signing-key-file": "pki-key",
+        # --service-account-key-file verifies tokens: a public key (or certificate), public like a certificate
+        "service-account-key-file": "pki-cert", "service-account-signing-key-file": "pki-key",
         "encryption-provider-config": "encryption-config", "audit-policy-file": "audit-policy",
         "audit-webhook-config-file": "audit-webhook-config", "admission-control-config-file": "admission-config",
         "authentication-config": "config", "authorization-config": "config",
