@@ -39,7 +39,7 @@ def _mutate(raw, rng):
         try:
             for key in path[:-1]:
                 node = node[key]
-            node[path[-1]] = rng.choice(WEIRD)
+            node[path[-1]] = copy.deepcopy(rng.choice(WEIRD))  # shared values could make a cycle no YAML has
         except (KeyError, IndexError, TypeError):
             pass
     return raw

@@ -19,6 +19,7 @@ from kubeharden.gctune import tune_gc
 #: command -> (module that registers it, one-line help shown in the command list)
 COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("kubeharden.commands.scan", "scan manifests, charts, overlays, Dockerfiles or a live cluster"),
+    "node": ("kubeharden.commands.node", "check a node's components, configuration and file permissions"),
     "snapshot": ("kubeharden.commands.snapshot", "save the objects of the input as one snapshot file"),
     "fix": ("kubeharden.commands.fix", "apply the mechanical fixes of findings to the manifests"),
     "controls": ("kubeharden.commands.controls", "list the control catalogue"),

@@ -40,6 +40,7 @@ from kubeharden.sources.registry import SOURCES, source_for, source_options
 from kubeharden.report.table import GROUPINGS, Display, one_line
 from kubeharden.report.table import write as write_table
 from kubeharden.sources.cluster import claims as is_cluster
+from kubeharden.sources.node import claims as is_node
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,11 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_input_options(p)
     add_config_options(p)
     add_output_options(p, FORMATS, "table")
-    p.add_argument("--fail-on", type=severity_or_none, default=Severity.LOW, metavar="SEVERITY",
-                   help="exit 1 when a finding at or above this severity is not suppressed "
-                        "(critical, high, medium, low, info, or none; default low)")
-    p.add_argument("--control", action="append", metavar="ID",
-                   help="run only these controls (repeatable; any case; globs such as 'KH-POD-*')")
+    add_gate_options(p)
     p.add_argument("--scope", choices=("all", "path"), default="all",
                    help="what cross-object controls (ServiceAccounts, NetworkPolicies, RBAC) see together: all "
                         "inputs as one cluster (default), or each PATH argument as its own (independent apps "
@@ -65,6 +62,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--values-matrix", action="extend", nargs="+", default=[], metavar="FILE",
                    help="scan each chart once per values file (each on top of --values), as separate scopes; every "
                         "finding names its values set (docs/helm-kustomize.md)")
+    add_report_options(p)
+    p.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
+                   help="processes that read and check files in parallel (default: one per CPU, "
+                        f"{default_jobs()} here; 1 checks everything in this process). Reports are the same "
+                        "for any N; inputs under 1 MiB are always checked in this process")
+    p.set_defaults(func=run)
+
+
+def add_gate_options(p: argparse.ArgumentParser) -> None:
+    """``--fail-on`` and ``--control``: shared by ``scan`` and ``node``."""
+    p.add_argument("--fail-on", type=severity_or_none, default=Severity.LOW, metavar="SEVERITY",
+                   help="exit 1 when a finding at or above this severity is not suppressed "
+                        "(critical, high, medium, low, info, or none; default low)")
+    p.add_argument("--control", action="append", metavar="ID",
+                   help="run only these controls (repeatable; any case; globs such as 'KH-POD-*')")
+
+
+def add_report_options(p: argparse.ArgumentParser) -> None:
+    """What the table shows, ``--store`` and ``--baseline``: shared by ``scan`` and ``node``."""
     shown = p.add_argument_group("what the table report shows (display only: the exit code and the other formats "
                                  "keep every finding)")
     shown.add_argument("--severity", type=_severities, metavar="LEVEL[,LEVEL]",
@@ -81,11 +97,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="report only findings not in this baseline, and set the exit code by those alone: a JSON "
                         "or SARIF report kubeharden wrote earlier, or a stored scan (an ID, latest, latest~N; "
                         "with --store URL for another store). Compared by fingerprint (docs/history.md)")
-    p.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
-                   help="processes that read and check files in parallel (default: one per CPU, "
-                        f"{default_jobs()} here; 1 checks everything in this process). Reports are the same "
-                        "for any N; inputs under 1 MiB are always checked in this process")
-    p.set_defaults(func=run)
 
 
 def _severities(text: str) -> frozenset[Severity]:
@@ -203,7 +214,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         only = selected_controls(args.control, cfg, "--control")
         live = any(map(is_cluster, args.paths))
-        evaluator = Evaluator(cfg, only=only, input_kind="cluster" if live else "manifest")
+        node = any(map(is_node, args.paths))
+        evaluator = Evaluator(cfg, only=only, input_kind="cluster" if live else "node" if node else "manifest")
     except (UnknownControl, ConfigError) as exc:
         fail(str(exc))
         return USAGE
@@ -228,7 +240,8 @@ def run(args: argparse.Namespace) -> int:
         def shallow(kind: str) -> bool:
             return not evaluator.needs_full_object(kind)
 
-        jobs = 1 if live else args.jobs or default_jobs()  # a cluster is listed and checked in this process
+        # a cluster is listed and a node read and checked in this process
+        jobs = 1 if live or node else args.jobs or default_jobs()
         if args.values_matrix:
             # one scope per values set: the same chart under prod values is another cluster than under defaults;
             # inputs without a chart are read once, in a scope of their own

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from dataclasses import replace
 from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
@@ -23,11 +24,13 @@ from kubeharden.sources.snapshot import is_snapshot_header
 from kubeharden.config import Config, ConfigError, has_setting, setting_value
 from kubeharden.model.apitypes import type_problems
 from kubeharden.model.controls import INPUTS, NOTHING_TO_JUDGE, Control, Violation
+from kubeharden.model.factsobjects import FACTS_KIND, facts_unit
 from kubeharden.model.findings import UNLISTED, Finding, Fix, Problem, Severity
 from kubeharden.model.inventory import INDEXED_KINDS, Inventory
 from kubeharden.model.objects import K8sObject
 from kubeharden.model.pods import POD_TEMPLATE_PATHS, PodView, may_carry_pod, pod_view
 from kubeharden.model.results import PssEntry, ScanResult
+from kubeharden.model.staticpods import FactsUnit, locate
 
 SUPPRESS_PREFIX = "kubeharden.io/suppress."
 POD_KINDS = frozenset(POD_TEMPLATE_PATHS)
@@ -35,6 +38,23 @@ POD_KINDS = frozenset(POD_TEMPLATE_PATHS)
 PER_OBJECT_SCOPES = frozenset({"container", "pod", "object"})
 #: The Problem kind of the note that a failing control ran on incomplete input.
 INCOMPLETE = "incomplete"
+#: Inputs whose control-plane static Pods (a manifest, a live cluster's mirror Pods) facts controls judge too.
+STATIC_POD_INPUTS = frozenset({"manifest", "cluster"})
+
+
+def reads_node_files(control: Control) -> bool:
+    """Whether a facts control's rule reads ``files`` (owners and modes), which only a node's own files show."""
+    def paths(rule: object) -> list[str]:
+        if isinstance(rule, list):
+            return [p for part in rule for p in paths(part)]
+        if not isinstance(rule, dict):
+            return []
+        found = [str(v) for k, v in rule.items() if k in ("path", "items") and isinstance(v, str)]
+        found += [str(p) for p in (rule.get("paths") or []) if isinstance(rule.get("paths"), list)]
+        for key in ("when", "unless"):
+            found += paths(rule.get(key))
+        return found
+    return any(p == "files" or p.startswith(("files.", "files[")) for p in paths(control.rule))
 
 
 def _nothing_judged(violations: list[Violation]) -> bool:
@@ -61,6 +81,10 @@ class Evaluator:
         selected = set(only) if only else None
         active = [c for c in load_catalogue() if self._active(c, selected)]
         self.controls = [c for c in active if input_kind in c.inputs]
+        #: facts controls for node files that also judge control-plane static Pods of this input (their
+        #: flags), staying not assessable unless such a Pod turns up; those reading file modes never do
+        self._static_pod_controls = [c for c in active if c.scope == "facts" and input_kind in STATIC_POD_INPUTS
+                                     and input_kind not in c.inputs and not reads_node_files(c)]
         self._check_requirements(selected)
         self.result = ScanResult(controls=self.controls, profile=self.config.profile,
                                  config_file=self.config.path, input_kind=input_kind,
@@ -72,7 +96,7 @@ class Evaluator:
         self._by_scope: dict[str, list[tuple[Control, Runner]]] = {s: [] for s in
                                                                    ("container", "pod", "object", "inventory",
                                                                     "facts")}
-        for control in self.controls:
+        for control in [*self.controls, *self._static_pod_controls]:
             self._by_scope[control.scope].append((control, self._runner(control)))
         self._object_kinds = {k for c, _ in self._by_scope["object"] for k in c.kinds if k != "*"}
         #: control ID -> the kinds the cluster refused that it needs (it runs on incomplete input)
@@ -134,7 +158,7 @@ class Evaluator:
         CustomResourceDefinitions nearly free to scan. Custom resources are read whole: they
         may carry a pod template (see :func:`kubeharden.model.pods.pod_view`).
         """
-        if may_carry_pod(kind) or kind in INDEXED_KINDS or kind.endswith("List"):
+        if may_carry_pod(kind) or kind in INDEXED_KINDS or kind.endswith("List") or kind == FACTS_KIND:
             return True
         return kind in self._object_kinds
 
@@ -202,6 +226,20 @@ class Evaluator:
         for scope, runners in self._by_scope.items():
             self._by_scope[scope] = [(c, run) for c, run in runners if c not in stop]
 
+    def _settle_facts(self) -> None:
+        """Facts controls outside a node scan: those that judged a static Pod count (pass or fail); the
+        others, which saw no component they judge, are not assessable from this input, never a pass."""
+        if self.result.input_kind == "node":
+            return  # a component the node does not run: the control is not applicable there
+        evaluated = self.result.tally.evaluated
+        judged = [c for c in self._static_pod_controls if evaluated.get(c.id, 0)]
+        idle = [c for c in self.controls if c.scope == "facts" and not evaluated.get(c.id, 0)]
+        self.controls = [c for c in self.controls if c not in idle] + [c for c in judged if c not in self.controls]
+        self.result.not_assessable = [c for c in self.result.not_assessable if c not in judged]
+        self.result.not_assessable.extend(c for c in idle if c not in self.result.not_assessable)
+        self.result.controls = self.controls
+        self._static_pod_controls = []
+
     def _settle_incomplete(self) -> None:
         """Controls that ran on incomplete input: one that found a failure keeps it (with a note),
         one that found nothing is not assessable."""
@@ -254,6 +292,27 @@ class Evaluator:
                 found |= (yield from self._emit(control, v, obj, annotations, None))
             if found or not invalid:
                 tally.add(control.id, found)
+        if self._by_scope["facts"] and not invalid:
+            unit = facts_unit(obj)
+            if unit is not None:
+                yield from self._evaluate_facts(unit, obj, annotations)
+
+    def _evaluate_facts(self, unit: FactsUnit, obj: K8sObject, annotations: dict[str, str]) -> Iterator[Finding]:
+        """The facts controls over one component's facts (a node's, or a static Pod's flags); each finding
+        points at the file and line where its value is set (``unit.where``), the static Pod's container named."""
+        component = unit.facts.component
+        for control, run in self._by_scope["facts"]:
+            if control.kinds and component not in control.kinds:
+                continue
+            found = False
+            for v in self._violations(control, run, unit.facts, obj):
+                if v is NOTHING_TO_JUDGE:
+                    continue
+                file, path = locate(unit.where, v.path or "")
+                target = obj if file is None else K8sObject(obj.raw, obj.ref, replace(obj.origin, file=file))
+                found |= (yield from self._emit(control, v._replace(path=path or v.path, obj=None), target,
+                                                annotations, unit.container))
+            self.result.tally.add(control.id, found)
 
     def _report_invalid(self, obj: K8sObject) -> bool:
         """Report values the API server would refuse; True when the object is invalid.
@@ -357,6 +416,7 @@ class Evaluator:
         self.result.unused_exceptions = [e for e in self.config.exceptions
                                          if e.used == 0 and not e.expired(self.today)]
         self.result.expired_exceptions = [e for e in self.config.exceptions if e.expired(self.today)]
+        self._settle_facts()
         self._settle_incomplete()
         return
         yield  # pragma: no cover - makes this a generator

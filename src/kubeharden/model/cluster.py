@@ -45,6 +45,29 @@ def is_mirror_pod(raw: dict[str, Any]) -> bool:
     return any(as_dict(o).get("kind") == "Node" for o in as_list(meta.get("ownerReferences")))
 
 
+def control_plane_component(raw: dict[str, Any]) -> str | None:
+    """The control-plane component a Pod runs as a static Pod, or None: the one place that recognises them.
+
+    A mirror Pod (:func:`is_mirror_pod`) of a component (:func:`component_of`) in a live cluster, or a Pod
+    manifest as kubeadm writes it to /etc/kubernetes/manifests (and a copy of it in a repository): host
+    network, and its first container runs the component's binary (``command: [kube-apiserver, …]``). A Pod
+    that is merely named or labelled like a component is not one.
+    """
+    if str(raw.get("kind") or "") != "Pod":
+        return None
+    if is_mirror_pod(raw):
+        return component_of(raw)
+    spec = as_dict(raw.get("spec"))
+    if spec.get("hostNetwork") is not True:
+        return None
+    for container in as_list(spec.get("containers"))[:1]:
+        command = as_list(as_dict(container).get("command"))
+        first = str(command[0]).rsplit("/", 1)[-1] if command else ""
+        if first in CONTROL_PLANE_COMPONENTS:
+            return first
+    return None
+
+
 def component_of(raw: dict[str, Any]) -> str | None:
     """The control-plane component a kube-system mirror Pod runs (its ``component`` label, else its
     first container's command or name), or None."""

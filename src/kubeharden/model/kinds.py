@@ -50,14 +50,14 @@ DEFAULT_NAMESPACE = "default"
 #: Kinds that exist outside any namespace: ``metadata.namespace`` is ignored for them. The built-in
 #: ones come from the API resource table; the others are custom resources whose definitions say
 #: ``scope: Cluster`` (network-policy API, Cilium, Calico), PodSecurityPolicy (removed in 1.25,
-#: still met in old manifests) and kubeharden's own ClusterInfo (kubeharden.io/v1).
+#: still met in old manifests) and kubeharden's own ClusterInfo and ComponentFacts (kubeharden.io/v1).
 CLUSTER_SCOPED_KINDS = frozenset(
     {info.kind for info in RESOURCES.values() if info.kind and not info.namespaced} | {
         "PodSecurityPolicy",
         "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy",
         "CiliumClusterwideNetworkPolicy", "GlobalNetworkPolicy", "GlobalNetworkSet",
         # kubeharden's own: what a live source knows about its cluster
-        "ClusterInfo",
+        "ClusterInfo", "ComponentFacts",
     })
 
 

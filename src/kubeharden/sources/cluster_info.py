@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubeharden.model.cluster import INFO_API_VERSION, INFO_KIND, PROVIDERS, component_of, is_mirror_pod
+from kubeharden.model.commandline import last_wins, parse_flags
+from kubeharden.model.cluster import INFO_API_VERSION, INFO_KIND, PROVIDERS, control_plane_component
 from kubeharden.model.objects import as_dict, as_list
 
 
@@ -30,17 +31,8 @@ def flags_of(raw: dict[str, Any]) -> dict[str, str]:
     """The ``--flag=value`` arguments of a Pod's first container (command and args); a bare ``--flag`` is "true"."""
     containers = as_list(as_dict(raw.get("spec")).get("containers"))
     container = as_dict(containers[0]) if containers else {}
-    words = [str(w) for w in as_list(container.get("command")) + as_list(container.get("args"))]
-    flags: dict[str, str] = {}
-    for n, word in enumerate(words):
-        if not word.startswith("--"):
-            continue
-        name, eq, value = word[2:].partition("=")
-        if not eq:
-            following = words[n + 1] if n + 1 < len(words) else ""
-            value = following if following and not following.startswith("-") else "true"
-        flags[name] = value
-    return flags
+    words = as_list(container.get("command")) + as_list(container.get("args"))
+    return {name: flag.value for name, flag in last_wins(parse_flags(words)).items()}
 
 
 def provider_of(version: dict[str, Any] | None, nodes: list[dict[str, Any]]) -> dict[str, str] | None:
@@ -67,7 +59,7 @@ def build_info(context: str | None, server: str, version: dict[str, Any] | None,
     """
     control_plane: dict[str, list[dict[str, Any]]] = {}
     for pod in system_pods:
-        component = component_of(pod) if is_mirror_pod(pod) else None
+        component = control_plane_component(pod)
         if component is None:
             continue
         meta = as_dict(pod.get("metadata"))

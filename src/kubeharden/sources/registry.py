@@ -17,7 +17,7 @@ from typing import Any
 
 from kubeharden.model.findings import OWN_OUTPUT, Problem
 from kubeharden.model.objects import K8sObject
-from kubeharden.sources import cluster, dockerfile, etcd, helm, image_archive, kustomize, snapshot, vuln_report
+from kubeharden.sources import cluster, dockerfile, etcd, helm, image_archive, kustomize, node, snapshot, vuln_report
 from kubeharden.sources.files import ReadOptions, iter_paths, read_file, skipped_reason
 
 Item = K8sObject | Problem
@@ -71,6 +71,7 @@ SOURCES: tuple[Source, ...] = (
     Source("kustomize", kustomize.claims, kustomize.read),
     Source(cluster.SOURCE, cluster.claims, cluster.read, add_options=cluster.add_options, options=cluster.options),
     Source(etcd.SOURCE, etcd.claims, etcd.read),
+    Source(node.SOURCE, node.claims, node.read),
 )
 
 _UNPACKERS = {kind: source.unpack for source in SOURCES if source.unpack is not None for kind in source.unpacks}

@@ -1,0 +1,83 @@
+"""Fixture node trees (tests/fixtures/nodes/) copied into a test's tmp_path, with file modes applied.
+
+git keeps neither owners nor modes beyond the executable bit, so a test that judges them builds its
+tree here: a copy of a fixture tree, then ``modes`` (node path -> mode) applied with chmod.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+NODES = Path(__file__).parent / "fixtures" / "nodes"
+
+
+def node_tree(tmp_path: Path, name: str, modes: dict[str, int] | None = None) -> Path:
+    """A copy of ``tests/fixtures/nodes/NAME`` under ``tmp_path``, each file of ``modes`` chmod-ed."""
+    root = tmp_path / name
+    shutil.copytree(NODES / name, root, symlinks=True)
+    for node_path, mode in (modes or {}).items():
+        os.chmod(root / node_path.lstrip("/"), mode)
+    return root
+
+
+#: Modes of a hardened node by kind of file (CIS Kubernetes Benchmark section 1.1 and 4.1, the guide's 3.5):
+#: private keys, kubeconfigs, static Pod manifests, the kubelet's and kube-proxy's configuration 0600;
+#: certificates and unit files 0644; the PKI folder 0755; etcd's data folder 0700.
+HARDENED_MODES: tuple[tuple[str, int], ...] = (
+    (".key", 0o600), (".conf", 0o600), ("config.yaml", 0o600), ("/manifests/", 0o600), (".kubeconfig", 0o600),
+    ("k3s.yaml", 0o600), ("/enc/", 0o600), ("/audit/", 0o600), ("/admission/", 0o600), (".crt", 0o644),
+    (".pub", 0o644), (".service", 0o644), (".env", 0o644), ("/etc/default/kubelet", 0o644),
+)
+
+
+def hardened_modes(root: Path) -> dict[str, int]:
+    """The mode map (node path -> mode) that makes every file of the tree at ``root`` as strict as
+    :data:`HARDENED_MODES` asks (systemd drop-ins ``*.conf`` under ``*.service.d`` stay 0644)."""
+    modes: dict[str, int] = {}
+    for path in sorted(root.rglob("*")):
+        node_path = "/" + str(path.relative_to(root))
+        if node_path.startswith("/proc/"):
+            continue
+        if path.is_dir():
+            if node_path.endswith("/pki"):
+                modes[node_path] = 0o755
+            elif node_path == "/var/lib/etcd":
+                modes[node_path] = 0o700
+            continue
+        if ".service.d/" in node_path:
+            modes[node_path] = 0o644
+            continue
+        for marker, mode in HARDENED_MODES:
+            if node_path.endswith(marker) or marker in node_path:
+                modes[node_path] = mode
+                break
+    return modes
+
+
+def hardened_tree(tmp_path: Path, name: str = "hardened") -> Path:
+    """A copy of a fixture tree with :func:`hardened_modes` applied."""
+    root = node_tree(tmp_path, name)
+    for node_path, mode in hardened_modes(root).items():
+        os.chmod(root / node_path.lstrip("/"), mode)
+    return root
+
+
+def write(root: Path, node_path: str, text: str | bytes) -> Path:
+    """Write a node file below ``root`` (folders created)."""
+    path = root / node_path.lstrip("/")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def line_of(path: Path, needle: str) -> int:
+    """The 1-based line of the first line of ``path`` containing ``needle``."""
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if needle in line:
+            return number
+    raise AssertionError(f"{needle!r} not in {path}")

@@ -1,0 +1,214 @@
+"""Facts controls in the engine: node input, static Pods in manifests and clusters, not-applicable versus
+not-assessable, findings' resource, file, line and container (docs/node.md). The controls here exist only in
+these tests (the real section-3 controls are data in the catalogue)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kubeharden.catalogue import loader
+from kubeharden.catalogue.loader import _parse_control
+from kubeharden.cli import main
+from kubeharden.engine import evaluator as evaluator_module
+from kubeharden.engine.evaluator import Evaluator
+from kubeharden.model.findings import Problem
+from kubeharden.sources.files import parse_text
+from kubeharden.sources.node import node_input
+from kubeharden.sources.registry import read_inputs
+
+from node_trees import NODES, hardened_tree, line_of, node_tree, write
+
+
+def _control(cid: str, kinds: list[str], rule: dict) -> dict:
+    return {"id": cid, "slug": f"test-{cid.lower()}", "since": "0.1.0", "title": f"test {cid}", "severity": "high",
+            "description": "d", "remediation": "set it", "scope": "facts", "kinds": kinds, "rule": rule}
+
+
+#: kube-apiserver --anonymous-auth defaults to true ("kube-apiserver" command-line reference).
+ANONYMOUS = _control("KH-TEST-901", ["kube-apiserver"], {
+    "path": "flags.anonymous-auth", "fail_if": ["absent", {"ne": "false"}],
+    "message": "kube-apiserver on {node} serves anonymous requests ({value})",
+    "message_unset": "--anonymous-auth is not set on {node} and defaults to true"})
+#: KubeletConfiguration readOnlyPort: 0 disables the unauthenticated read-only port.
+READ_ONLY_PORT = _control("KH-TEST-902", ["kubelet"], {
+    "path": "settings.readOnlyPort", "fail_if": {"ne": 0}, "message": "the kubelet on {node} serves port {value}"})
+CA_KEY_MODE = _control("KH-TEST-903", ["kube-apiserver"], {
+    "path": "files[/etc/kubernetes/pki/ca.key].mode", "fail_if": {"not_in": ["0600", "0400"]},
+    "message": "ca.key mode is {value}"})
+IDS = ["KH-TEST-901", "KH-TEST-902", "KH-TEST-903"]
+
+
+@pytest.fixture(autouse=True)
+def test_controls(monkeypatch):
+    """The catalogue plus the test-only facts controls, wherever it is loaded."""
+    extra = tuple(_parse_control(raw, "test.yaml") for raw in (ANONYMOUS, READ_ONLY_PORT, CA_KEY_MODE))
+    catalogue = (*loader.load_catalogue(), *extra)
+    monkeypatch.setattr(evaluator_module, "load_catalogue", lambda: catalogue)
+    monkeypatch.setattr(loader, "load_catalogue", lambda: catalogue)  # exceptions name them too
+
+
+def _run(items, input_kind: str) -> tuple[list, dict[str, str], list[Problem]]:
+    ev = Evaluator(only=IDS + ["KH-NS-001"], input_kind=input_kind)
+    findings = list(ev.run(items))
+    return findings, ev.result.control_status(), ev.result.problems
+
+
+def _node(root: Path):
+    return _run(read_inputs([node_input(str(root))]), "node")
+
+
+def test_a_node_facts_finding_names_the_component_the_file_line_and_container(tmp_path):
+    root = node_tree(tmp_path, "kubeadm-control-plane", {"/etc/kubernetes/pki/ca.key": 0o644})
+    findings, status, _ = _node(root)
+    manifest = root / "etc/kubernetes/manifests/kube-apiserver.yaml"
+    anonymous = [f for f in findings if f.control.id == "KH-TEST-901"]
+    assert [(str(f.resource), f.file, f.line, f.container, f.message) for f in anonymous] == [
+        ("ComponentFacts/kube-apiserver@cp-1", str(manifest), line_of(manifest, "- command:"), "kube-apiserver",
+         "--anonymous-auth is not set on cp-1 and defaults to true")]
+    mode = [f for f in findings if f.control.id == "KH-TEST-903"]
+    assert [(f.file, f.message) for f in mode] == [(str(root / "etc/kubernetes/pki/ca.key"), "ca.key mode is 0644")]
+    assert status["KH-TEST-902"] == "pass"  # kubeadm's kubelet: read-only port 0
+
+
+def test_a_flag_that_is_set_points_at_its_own_line(tmp_path):
+    root = node_tree(tmp_path, "kubeadm-control-plane")
+    manifest = root / "etc/kubernetes/manifests/kube-apiserver.yaml"
+    manifest.write_text(manifest.read_text().replace("    - --allow-privileged=true\n",
+                                                     "    - --allow-privileged=true\n    - --anonymous-auth=true\n"))
+    defaults = write(root, "/etc/default/kubelet", "KUBELET_EXTRA_ARGS=--read-only-port=10255\n")
+    findings, _, _ = _node(root)
+    by_id = {f.control.id: f for f in findings}
+    assert (by_id["KH-TEST-901"].file, by_id["KH-TEST-901"].line) == (str(manifest),
+                                                                      line_of(manifest, "--anonymous-auth=true"))
+    assert by_id["KH-TEST-901"].message == "kube-apiserver on cp-1 serves anonymous requests (true)"
+    # the kubelet's effective setting came from a flag in an environment file: the finding points there
+    assert (by_id["KH-TEST-902"].file, by_id["KH-TEST-902"].line, by_id["KH-TEST-902"].path) == (
+        str(defaults), 1, "settings.readOnlyPort")
+
+
+def test_a_component_the_node_does_not_run_is_not_applicable(tmp_path):
+    findings, status, _ = _node(node_tree(tmp_path, "worker"))
+    assert status["KH-TEST-901"] == "not-applicable"  # a worker has no API server
+    assert status["KH-TEST-903"] == "not-applicable"
+    assert status["KH-TEST-902"] == "pass"
+
+
+def test_the_hardened_node_passes_the_test_controls(tmp_path):
+    root = hardened_tree(tmp_path)
+    findings, status, problems = _node(root)
+    assert not [f for f in findings if f.control.id.startswith("KH-TEST")]
+    assert [status[i] for i in IDS] == ["pass", "pass", "pass"]
+    assert not [p for p in problems if p.level == "error"]
+
+
+def _manifests(folder: Path):
+    return read_inputs([str(folder)])
+
+
+def test_a_static_pod_manifest_in_a_repository_is_judged_by_its_flags(tmp_path):
+    findings, status, _ = _run(_manifests(NODES / "kubeadm-control-plane/etc/kubernetes/manifests"), "manifest")
+    manifest = NODES / "kubeadm-control-plane/etc/kubernetes/manifests/kube-apiserver.yaml"
+    anonymous = [f for f in findings if f.control.id == "KH-TEST-901"]
+    assert [(str(f.resource), str(Path(f.file)), f.line, f.container, f.path) for f in anonymous] == [
+        ("Pod/kube-system/kube-apiserver", str(manifest), line_of(manifest, "- command:"), "kube-apiserver",
+         "spec.containers[0].command")]
+    assert "unknown-node" in anonymous[0].message
+    assert status["KH-TEST-901"] == "fail"
+    # what a manifest cannot show: the kubelet, and file modes
+    assert status["KH-TEST-902"] == "not-assessable"
+    assert status["KH-TEST-903"] == "not-assessable"
+    # control-plane static Pods belong in kube-system
+    assert not [f for f in findings if f.control.id == "KH-NS-001"]
+
+
+def test_a_set_flag_of_a_manifest_points_at_its_command_entry(tmp_path):
+    text = (NODES / "kubeadm-control-plane/etc/kubernetes/manifests/kube-apiserver.yaml").read_text().replace(
+        "    - --allow-privileged=true\n", "    - --allow-privileged=true\n    - --anonymous-auth=true\n")
+    path = write(tmp_path, "/repo/kube-apiserver.yaml", text)
+    findings, _, _ = _run(_manifests(path), "manifest")
+    [finding] = [f for f in findings if f.control.id == "KH-TEST-901"]
+    assert (finding.line, finding.path) == (line_of(path, "--anonymous-auth=true"), "spec.containers[0].command[3]")
+
+
+def test_facts_controls_are_not_assessable_from_manifests_without_static_pods(tmp_path):
+    path = write(tmp_path, "/app.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\n"
+                 "spec:\n  containers:\n  - name: web\n    image: nginx:1.27\n")
+    _, status, _ = _run(_manifests(path), "manifest")
+    assert [status[i] for i in IDS] == ["not-assessable"] * 3
+
+
+MIRROR = """apiVersion: v1
+kind: Pod
+metadata:
+  name: kube-apiserver-cp-7
+  namespace: kube-system
+  annotations:
+    kubernetes.io/config.mirror: 0123456789abcdef
+  ownerReferences:
+  - apiVersion: v1
+    kind: Node
+    name: cp-7
+    uid: 9f4c
+    controller: true
+spec:
+  nodeName: cp-7
+  hostNetwork: true
+  containers:
+  - name: kube-apiserver
+    image: registry.k8s.io/kube-apiserver:v1.30.2
+    command:
+    - kube-apiserver
+    - --anonymous-auth=true
+"""
+
+
+def test_a_mirror_pod_of_a_live_cluster_yields_the_same_facts(tmp_path):
+    items = list(parse_text(MIRROR, "kubectl get pod -n kube-system kube-apiserver-cp-7 -o yaml", source="cluster"))
+    findings, status, _ = _run(items, "cluster")
+    [finding] = [f for f in findings if f.control.id == "KH-TEST-901"]
+    assert finding.message == "kube-apiserver on cp-7 serves anonymous requests (true)"
+    assert (str(finding.resource), finding.container) == ("Pod/kube-system/kube-apiserver-cp-7", "kube-apiserver")
+    assert status["KH-TEST-902"] == "not-assessable"
+    assert not [f for f in findings if f.control.id == "KH-NS-001"]
+
+
+def test_a_pod_named_like_a_component_is_still_a_workload_in_a_system_namespace(tmp_path):
+    impostor = MIRROR.replace("  annotations:\n    kubernetes.io/config.mirror: 0123456789abcdef\n", "") \
+        .replace("  ownerReferences:\n  - apiVersion: v1\n    kind: Node\n    name: cp-7\n    uid: 9f4c\n"
+                 "    controller: true\n", "").replace("  hostNetwork: true\n", "")
+    findings, status, _ = _run(list(parse_text(impostor, "impostor.yaml")), "manifest")
+    assert [f.control.id for f in findings if f.control.id == "KH-NS-001"] == ["KH-NS-001"]
+    assert status["KH-TEST-901"] == "not-assessable"  # no static Pod: its flags are no component's
+
+
+def test_kubeharden_node_reports_in_every_format_with_scans_exit_codes(tmp_path, capsys):
+    root = node_tree(tmp_path, "kubeadm-control-plane", {"/etc/kubernetes/pki/ca.key": 0o600})
+    assert main(["node", "--root", str(root), "-f", "json", "--no-config", "--fail-on", "high"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    [finding] = [f for f in report["findings"] if f["control_id"] == "KH-TEST-901"]
+    assert (finding["resource"]["kind"], finding["resource"]["name"], finding["container"], finding["source"]) == (
+        "ComponentFacts", "kube-apiserver@cp-1", "kube-apiserver", "node")
+    assert finding["file"] == str(root / "etc/kubernetes/manifests/kube-apiserver.yaml")
+    assert main(["node", "--root", str(root), "-f", "sarif", "--no-config"]) == 1
+    sarif = json.loads(capsys.readouterr().out)
+    assert any(r["ruleId"] == "KH-TEST-901" for r in sarif["runs"][0]["results"])
+    assert main(["node", "--root", str(root), "--no-config", "--node-name", "cp-x", "--fail-on", "none"]) == 0
+    assert "kube-apiserver@cp-x" in capsys.readouterr().out
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["node", "--root", str(empty), "--no-config", "-f", "json"]) == 3  # nothing found: an input error
+    assert "node-empty" in capsys.readouterr().out
+
+
+def test_exceptions_suppress_node_findings_by_component(tmp_path, capsys):
+    root = node_tree(tmp_path, "kubeadm-control-plane", {"/etc/kubernetes/pki/ca.key": 0o600})
+    config = write(tmp_path, "/kh.yaml", "exceptions:\n- control: KH-TEST-901\n  kind: ComponentFacts\n"
+                   "  name: kube-apiserver@*\n  reason: anonymous health checks are needed by the load balancer\n"
+                   "  expires: 2099-01-01\n")
+    assert main(["node", "--root", str(root), "--config", str(config), "-f", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    [finding] = [f for f in report["findings"] if f["control_id"] == "KH-TEST-901"]
+    assert finding["status"] == "suppressed"
