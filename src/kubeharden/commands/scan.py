@@ -103,6 +103,22 @@ def _display(args: argparse.Namespace) -> Display:
     return Display(severities=chosen, compact=args.compact, quiet=args.quiet, group_by=args.group_by)
 
 
+def _contradictory_filters(args: argparse.Namespace) -> str | None:
+    """Why ``--severity`` and ``--min-severity`` together show nothing, or None.
+
+    Together they mean both (the severities listed that are also at or above the floor,
+    docs/terminal-report.md); a pair that leaves no severity is a mistake, not an empty report.
+    """
+    if args.severity is None or args.min_severity is None:
+        return None
+    if any(s >= args.min_severity for s in args.severity):
+        return None
+    listed = ", ".join(s.label for s in sorted(args.severity, reverse=True))
+    return (f"--severity {listed} and --min-severity {args.min_severity.label} contradict each other: no "
+            f"severity is both listed and at or above {args.min_severity.label} (use one of them, or list "
+            f"severities at or above {args.min_severity.label})")
+
+
 def _values_set(args: argparse.Namespace, file: str) -> argparse.Namespace:
     """The command line of one ``--values-matrix`` run: ``file`` after the ``--values`` files."""
     one = argparse.Namespace(**{**vars(args), "values": [*args.values, file], "values_set": file})
@@ -184,6 +200,10 @@ def selected_controls(patterns: list[str] | None, cfg: Config, option: str) -> l
 
 
 def run(args: argparse.Namespace) -> int:
+    contradiction = _contradictory_filters(args)
+    if contradiction:
+        fail(contradiction)
+        return USAGE
     paths = input_paths(args)  # with --vuln-report and --image-archive inputs (docs/sources.md)
     option_schemes = tuple(source.scheme for source in SOURCES if source.option is not None)
     if args.scope == "path" and any(p.startswith(option_schemes) for p in paths):

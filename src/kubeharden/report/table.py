@@ -180,7 +180,9 @@ def _summary(console: Console, result: ScanResult, failing: list[Finding], displ
         table.add_row(row["section"], str(row["evaluated"]), str(row["failed"]),
                       Text("n/a" if pct is None else f"{pct:.1f}%", style=style if pct is not None else "dim"))
     console.print(table)
-    top = [f for f in sorted(failing, key=_order) if f.severity >= Severity.HIGH][:TOP_RISKS]
+    risky = [f for f in sorted(failing, key=_order) if f.severity >= Severity.HIGH]
+    top = [f for f in risky if display.shows(f)][:TOP_RISKS]  # the display filter applies here too
+    hidden_risks = sum(1 for f in risky if not display.shows(f))
     if top:
         risks = Table(title="Top risks", title_justify="left", show_header=False, box=None, padding=(0, 1, 0, 0),
                       title_style="bold")
@@ -191,6 +193,9 @@ def _summary(console: Console, result: ScanResult, failing: list[Finding], displ
             risks.add_row(Text(f.severity.label.upper(), style=STYLE[f.severity]), Text(f.control.id, style="bold"),
                           Text.assemble(f.control.title, "  ", (_where(f), "dim")))
         console.print(risks)
+    if hidden_risks:
+        console.print(Text(f"Top risks: {hidden_risks} critical or high finding(s) hidden by the display filter "
+                           "(--severity, --min-severity)", style="dim"))
     console.print()
 
 
