@@ -46,3 +46,41 @@ def test_top_risks_follow_the_display_filter_and_say_what_they_hide(capsys):
     _, low, _ = _scan(capsys, "--severity", "low")
     assert _top_risks(low) == []
     assert re.search(r"^Top risks: 21 critical or high finding\(s\) hidden by the display filter", low, re.M)
+
+
+NO_POLICY = """\
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: web, image: "nginx:1.27", args: ["a|b", "<script>"]}
+"""
+
+
+def test_markdown_keeps_a_multi_line_fix_readable_in_one_table_row(tmp_path, capsys, monkeypatch):
+    from kubeharden.report import markdown
+
+    (tmp_path / "app.yaml").write_text(NO_POLICY)
+    assert main(["scan", "--no-config", "--fail-on", "none", "-f", "markdown", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "KH-NET-001" in line)
+    # the default-deny manifest of the fix keeps its lines and indentation inside the one cell
+    assert "<br>apiVersion: networking.k8s.io/v1<br>kind: NetworkPolicy<br>" in row
+    assert "<br>&nbsp;&nbsp;name: default-deny-ingress<br>" in row
+    assert "<code>kubeharden generate netpol -n shop</code>" in row
+    table = [line for line in out.splitlines() if line.startswith("| ") and " KH-" in line]
+    assert all(line.endswith(" |") and line.count(" | ") >= 6 for line in table)
+    assert markdown.cell("<script>x</script>") == "&lt;script&gt;x&lt;/script&gt;"
+    monkeypatch.setattr(markdown, "LIMIT", 3000)  # the cap and its note hold with the longer cells
+    main(["scan", "--no-config", "--fail-on", "none", "-f", "markdown", str(tmp_path)])
+    cut = capsys.readouterr().out
+    assert len(cut) <= 3000 and "more finding(s) not shown" in cut
