@@ -84,3 +84,57 @@ def test_markdown_keeps_a_multi_line_fix_readable_in_one_table_row(tmp_path, cap
     main(["scan", "--no-config", "--fail-on", "none", "-f", "markdown", str(tmp_path)])
     cut = capsys.readouterr().out
     assert len(cut) <= 3000 and "more finding(s) not shown" in cut
+
+
+def _store_scan(tmp_path, text, *extra):
+    path = tmp_path / "app.yaml"
+    path.write_text(text)
+    return main(["scan", "--no-config", "-f", "json", "-o", str(tmp_path / "report.json"), str(path), *extra])
+
+
+def test_history_shows_times_in_utc_with_the_zone(tmp_path, capsys):
+    import datetime as dt
+    import json
+
+    from kubeharden.model.history import ScanInfo
+
+    store = f"sqlite:///{tmp_path / 'h.sqlite3'}"
+    _store_scan(tmp_path, NO_POLICY, "--store", store)
+    capsys.readouterr()
+    assert main(["history", "--store", store, "-f", "json"]) == 0
+    created = json.loads(capsys.readouterr().out)[0]["created_at"]
+    stamp = dt.datetime.fromisoformat(created)
+    assert created.endswith("+00:00") and abs((dt.datetime.now(dt.UTC) - stamp).total_seconds()) < 120
+    assert main(["history", "--store", store]) == 0
+    assert re.search(r"\b\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\b", capsys.readouterr().out)
+    # an answer in another zone (PostgreSQL answers in the session's) is shown in UTC
+    east = dt.datetime(2026, 1, 2, 5, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    assert ScanInfo(1, east, "", "manifest", "default", "x", 0, {}).to_dict()["created_at"] == \
+        "2026-01-02T03:04:05+00:00"
+
+
+def test_a_stored_scan_with_a_baseline_is_the_full_scan_and_history_agrees(tmp_path, capsys):
+    import json
+
+    store = f"sqlite:///{tmp_path / 'h.sqlite3'}"
+    _store_scan(tmp_path, NO_POLICY, "--store", store, "--fail-on", "none")
+    full = json.loads((tmp_path / "report.json").read_text())["summary"]["findings"]
+    capsys.readouterr()
+    changed = NO_POLICY.replace('args: ["a|b", "<script>"]', "securityContext: {privileged: true}")
+    assert _store_scan(tmp_path, changed, "--baseline", "latest", "--store", store, "--fail-on", "none") == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    reported = report["summary"]["findings"]
+    known = report["summary"]["baseline"]["not_shown"]
+    err = capsys.readouterr().err
+    assert 0 < reported < full and known > 0
+    assert f"(the full scan: {reported + known} findings, {known} of them known to the baseline" in err
+    assert main(["history", "--store", store, "-f", "json"]) == 0
+    latest = json.loads(capsys.readouterr().out)[0]
+    assert latest["findings"] == reported + known == sum(latest["by_severity"].values())
+    assert latest["baseline_known"] == known
+    assert main(["history", "--store", store]) == 0
+    assert "known to a baseline" in capsys.readouterr().out
+    # the stored findings are the full scan: a diff against the first scan sees only the change
+    assert main(["diff", "latest~1", "latest", "--store", store, "-f", "json"]) == 1
+    counts = json.loads(capsys.readouterr().out)["counts"]
+    assert counts["new"] == reported and counts["still_open"] == known

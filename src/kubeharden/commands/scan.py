@@ -329,7 +329,7 @@ def run(args: argparse.Namespace) -> int:
         return USAGE
     if args.output:
         fail(f"{args.output}: {one_line(evaluator.result)}")
-    if kept is not None and not _store(args, evaluator.result, kept):
+    if kept is not None and not _store(args, evaluator.result, kept, set(baseline)):
         return USAGE
     if gate[0]:
         return FINDINGS
@@ -338,22 +338,29 @@ def run(args: argparse.Namespace) -> int:
     return OK
 
 
-def _store(args: argparse.Namespace, result: ScanResult, findings: list[Finding]) -> bool:
-    """Save the scan in the history store; False (with a message) when the store refuses it."""
+def _store(args: argparse.Namespace, result: ScanResult, findings: list[Finding], known: set[str]) -> bool:
+    """Save the scan in the history store; False (with a message) when the store refuses it.
+
+    The full scan is stored, with a ``--baseline``: its findings and counts include those the baseline
+    held (``known``, fingerprints), which the summary names (docs/history.md), so the stored scan, a
+    later diff and ``history`` describe the input, and the reported (new) count is their difference.
+    """
     from kubeharden import __version__
-    from kubeharden.report.summary import summary
+    from kubeharden.report.summary import full_summary
     from kubeharden.store.database import StoreError, open_store, shown
     from kubeharden.store.history import save_scan
 
+    stored = full_summary(result, [f for f in findings if f.status == "fail" and f.fingerprint in known])
     try:
         engine = open_store(url_of(args.store))
         try:
-            result.stored_as = save_scan(engine, result, findings, " ".join(args.paths), summary(result),
-                                         __version__)
+            result.stored_as = save_scan(engine, result, findings, " ".join(args.paths), stored, __version__)
         finally:
             engine.dispose()
     except StoreError as exc:
         fail(f"--store: {exc}")
         return False
-    fail(f"stored as scan {result.stored_as} in {shown(str(engine.url))}")
+    held = f" (the full scan: {stored['findings']} findings, {result.in_baseline} of them known to the baseline " \
+           "and not reported)" if result.baseline is not None else ""
+    fail(f"stored as scan {result.stored_as} in {shown(str(engine.url))}{held}")
     return True

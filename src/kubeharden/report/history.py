@@ -14,7 +14,8 @@ from kubeharden.report.table import STYLE, console_for
 
 
 def write_scans_json(scans: list[ScanInfo], out: IO[str]) -> None:
-    """``[{id, created_at, inputs, input, profile, tool_version, objects, findings, by_severity, compliance}]``."""
+    """``[{id, created_at, inputs, input, profile, tool_version, objects, findings, baseline_known, by_severity,
+    compliance}]``; ``created_at`` is ISO 8601 with its offset (UTC)."""
     out.write(orjson.dumps([s.to_dict() for s in scans], option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
@@ -29,11 +30,18 @@ def write_scans_table(scans: list[ScanInfo], out: IO[str], trend: bool = False) 
                           ("objects", "right"), ("critical", "right"), ("high", "right"), ("medium", "right"),
                           ("low", "right"), ("info", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    known = any(s.baseline_known for s in scans)
+    if known:
+        table.add_column("known to a baseline", justify="right")
     for s in scans:
         sev = s.summary.get("by_severity", {})
-        table.add_row(str(s.id), s.created_at.strftime("%Y-%m-%d %H:%M:%S"), s.inputs, s.profile, str(s.objects),
-                      *(str(sev.get(label, 0)) for label in ("critical", "high", "medium", "low", "info")))
+        table.add_row(str(s.id), s.created_at.strftime("%Y-%m-%d %H:%M:%SZ"), s.inputs, s.profile, str(s.objects),
+                      *(str(sev.get(label, 0)) for label in ("critical", "high", "medium", "low", "info")),
+                      *((str(s.baseline_known),) if known else ()))
     console.print(table)
+    if known:
+        console.print("counts are those of the full scan; \"known to a baseline\": findings a --baseline held "
+                      "when it ran, not reported then")
     if not trend:
         return
     sections = sorted({c["section"] for s in scans for c in s.summary.get("compliance", [])})
