@@ -138,3 +138,83 @@ def test_a_stored_scan_with_a_baseline_is_the_full_scan_and_history_agrees(tmp_p
     assert main(["diff", "latest~1", "latest", "--store", store, "-f", "json"]) == 1
     counts = json.loads(capsys.readouterr().out)["counts"]
     assert counts["new"] == reported and counts["still_open"] == known
+
+
+RBAC_AND_NETPOL = """\
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: deployer, namespace: shop}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: secret-reader}
+rules:
+- {apiGroups: [""], resources: [secrets], verbs: [get, list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: deployer-secrets}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: secret-reader}
+subjects:
+- {kind: ServiceAccount, name: deployer, namespace: shop}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-in, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: api}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: api, namespace: shop, labels: {app: api}}
+spec:
+  serviceAccountName: deployer
+  containers: [{name: api, image: "nginx:1.27"}]
+"""
+
+
+def _table_commands(tmp_path):
+    """Every command that writes a table for people, as (name, argv without -o)."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "all.yaml").write_text(RBAC_AND_NETPOL + "---\n" + NO_POLICY.split("---\n", 1)[1])
+    store = f"sqlite:///{tmp_path / 'h.sqlite3'}"
+    assert main(["scan", "--no-config", "--fail-on", "none", "-f", "json", "-o", str(tmp_path / "a.json"),
+                 "--store", store, INSECURE]) == 0
+    assert main(["scan", "--no-config", "--fail-on", "none", "-f", "json", "-o", str(tmp_path / "b.json"),
+                 "--store", store, str(app)]) == 0
+    audit_log = str(ROOT / "examples" / "audit" / "audit.log")
+    return [
+        ("scan", ["scan", "--no-config", "--fail-on", "none", INSECURE]),
+        ("audit scan", ["audit", "scan", "--fail-on", "none", audit_log]),
+        ("audit rules", ["audit", "rules"]),
+        ("history", ["history", "--store", store, "--trend"]),
+        ("controls", ["controls"]),
+        ("guide", ["guide"]),
+        ("rbac who-can", ["rbac", "who-can", "get", "secrets", str(app)]),
+        ("rbac can", ["rbac", "can", "serviceaccount:shop:deployer", str(app)]),
+        ("rbac paths", ["rbac", "paths", str(app)]),
+        ("netpol matrix", ["netpol", "matrix", str(app)]),
+        ("netpol can-reach", ["netpol", "can-reach", "shop/api", "shop/web:80", str(app)]),  # no -o: a pipe
+        ("diff", ["diff", "--all", "--fail-on", "none", str(tmp_path / "a.json"), str(tmp_path / "b.json")]),
+        ("diff store", ["diff", "--fail-on", "none", "--store", store, "latest~1", "latest"]),
+    ]
+
+
+def test_no_table_output_of_any_command_ends_in_spaces(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    for name, argv in _table_commands(tmp_path):
+        capsys.readouterr()
+        outputs = []
+        if name != "netpol can-reach":
+            target = tmp_path / f"{name.replace(' ', '-')}.txt"
+            main([*argv, "-o", str(target)])
+            outputs.append(("-o", target.read_text()))
+        main(argv)  # standard output is a pipe here (captured), never a terminal
+        outputs.append(("pipe", capsys.readouterr().out))
+        for how, text in outputs:
+            assert len(text.splitlines()) > 1, f"{name} ({how}) wrote nothing"
+            padded = [line for line in text.splitlines() if line != line.rstrip()]
+            assert not padded, f"{name} ({how}): {len(padded)} line(s) end in spaces, e.g. {padded[0]!r}"

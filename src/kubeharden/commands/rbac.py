@@ -24,6 +24,7 @@ from kubeharden.commands.empty_input import Counted, check_read, nothing_checked
 from kubeharden.commands.helptext import examples
 from kubeharden.engine.evaluator import build_inventory
 from kubeharden.exitcodes import INPUT_ERRORS, OK, USAGE
+from kubeharden.report.plain import trimmed
 from kubeharden.report.table import columns_from_env, console_for
 from kubeharden.model.apiresources import RESOURCES, SHORT_NAMES, resolve_resource
 from kubeharden.model.findings import NOTHING_CHECKED, OWN_OUTPUT, Problem
@@ -183,7 +184,7 @@ def run_who_can(args: argparse.Namespace) -> int:
                 f"{' named ' + args.name if args.name else ''} " \
                 f"{'in namespace ' + args.namespace if args.namespace else 'cluster-wide'}"
     grants.sort(key=lambda g: (g.subject, g.binding.name))
-    with output_stream(args.output) as out:
+    with output_stream(args.output) as raw, trimmed(raw) as out:  # no trailing padding in files
         if args.format == "json":
             out.write(json.dumps({"question": asked, "subjects": [_grant_json(g) for g in grants]}, indent=2) + "\n")
         else:
@@ -220,7 +221,7 @@ def run_can(args: argparse.Namespace) -> int:
     model, problems = _load(args)
     grants = sorted(model.grants_of(subject), key=lambda g: (g.namespace or "", g.rule.describe()))
     unassessed = model.unassessed_of(subject)
-    with output_stream(args.output) as out:
+    with output_stream(args.output) as raw, trimmed(raw) as out:  # no trailing padding in files
         if args.format == "json":
             out.write(json.dumps({"subject": subject.key, "groups": list(subject.groups()),
                                   "rules": [_grant_json(g) for g in grants],
@@ -278,7 +279,7 @@ def run_paths(args: argparse.Namespace) -> int:
     if not args.all and start is None:
         paths = [p for p in paths if not _system(p.start)]
     writer = {"table": _paths_table, "json": _paths_json, "dot": _paths_dot, "mermaid": _paths_mermaid}[args.format]
-    with output_stream(args.output) as out:
+    with output_stream(args.output) as raw, trimmed(raw) as out:  # no trailing padding in files
         writer(paths, out)
     return _finish(problems)
 

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from typing import IO
 
 import orjson
-from rich.console import Console
 from rich.table import Table
 
 from kubeharden.model.guide import GAP_KINDS, GUIDE, MANUAL, NODE, PENDING, anchor_of
+from kubeharden.report import plain
 from kubeharden.report.guide_map import CHECKED, DETECTED, IMPLEMENTED, GuideEntry
 
 _MEANING = {
@@ -40,7 +40,8 @@ def write_table(entries: Iterable[GuideEntry], out: IO[str]) -> None:
         if e.reason:
             how += f"; not checked: {e.reason}" if e.status in IMPLEMENTED else f": {e.reason}"
         table.add_row(r.id, r.section, f"{r.title}: {r.text}" if r.text else r.title, how)
-    Console(file=out, width=None if out.isatty() else 170).print(table)
+    with plain.console(out, 170) as console:
+        console.print(table)
 
 
 def write_markdown(entries: Iterable[GuideEntry], out: IO[str]) -> None:

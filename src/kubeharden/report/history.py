@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import IO
 
 import orjson
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 
 from kubeharden.model.history import Diff, ScanInfo
-from kubeharden.report.table import STYLE, console_for
+from kubeharden.report import plain
+from kubeharden.report.table import FILE_WIDTH, STYLE, columns_from_env
 
 
 def write_scans_json(scans: list[ScanInfo], out: IO[str]) -> None:
@@ -21,7 +23,11 @@ def write_scans_json(scans: list[ScanInfo], out: IO[str]) -> None:
 
 def write_scans_table(scans: list[ScanInfo], out: IO[str], trend: bool = False) -> None:
     """Newest first: one row per scan with its counts; ``trend`` adds compliance per guide section."""
-    console = console_for(out)
+    with plain.console(out, columns_from_env() or FILE_WIDTH) as console:
+        _scans_table(scans, console, trend)
+
+
+def _scans_table(scans: list[ScanInfo], console: Console, trend: bool) -> None:
     if not scans:
         console.print("no scans stored yet (kubeharden scan PATH --store stores one)")
         return
@@ -67,7 +73,11 @@ def write_diff_json(diff: Diff, before: str, after: str, out: IO[str]) -> None:
 
 def write_diff_table(diff: Diff, before: str, after: str, out: IO[str], still_open: bool = False) -> None:
     """New findings first, then fixed ones; still-open ones only counted unless ``still_open``."""
-    console = console_for(out)
+    with plain.console(out, columns_from_env() or FILE_WIDTH) as console:
+        _diff_table(diff, before, after, console, still_open)
+
+
+def _diff_table(diff: Diff, before: str, after: str, console: Console, still_open: bool) -> None:
     d = diff.to_dict()["counts"]
     console.print(Text(f"{after} against {before}: {d['new']} new, {d['fixed']} fixed, {d['still_open']} still open"
                        + (f", {d['accepted']} accepted (now suppressed)" if d["accepted"] else "")
