@@ -218,3 +218,28 @@ def test_no_table_output_of_any_command_ends_in_spaces(tmp_path, capsys, monkeyp
             assert len(text.splitlines()) > 1, f"{name} ({how}) wrote nothing"
             padded = [line for line in text.splitlines() if line != line.rstrip()]
             assert not padded, f"{name} ({how}): {len(padded)} line(s) end in spaces, e.g. {padded[0]!r}"
+
+
+def test_a_narrow_terminal_wraps_between_words_and_never_cuts_one(tmp_path, capsys, monkeypatch):
+    import json
+
+    monkeypatch.setenv("COLUMNS", "60")
+    commands = dict(_table_commands(tmp_path))
+    capsys.readouterr()
+    for name in ("audit scan", "audit rules", "history", "controls", "guide", "rbac who-can", "rbac can",
+                 "rbac paths", "diff store"):
+        main(commands[name])
+        out = capsys.readouterr().out
+        assert "…" not in out.replace("SETUID…", ""), f"{name} cut a word at 60 columns"
+        assert max(len(line) for line in out.splitlines()) <= 60, name
+    # every word of every finding (message, resource, container) is printed whole by the scan's table
+    main(commands["scan"])
+    table = capsys.readouterr().out
+    main(["scan", "--no-config", "--fail-on", "none", "-f", "json", INSECURE])
+    words = set()
+    for f in json.loads(capsys.readouterr().out)["findings"]:
+        words.update(f["message"].split())
+        words.update((f["resource"]["name"], f["control_id"]))
+    missing = sorted(w for w in words if w not in table)
+    assert not missing, f"cut at 60 columns: {missing[:5]}"
+    assert max(len(line) for line in table.splitlines() if not line.startswith("configuration:")) <= 60

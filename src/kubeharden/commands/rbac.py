@@ -24,7 +24,7 @@ from kubeharden.commands.empty_input import Counted, check_read, nothing_checked
 from kubeharden.commands.helptext import examples
 from kubeharden.engine.evaluator import build_inventory
 from kubeharden.exitcodes import INPUT_ERRORS, OK, USAGE
-from kubeharden.report.plain import trimmed
+from kubeharden.report.plain import print_table, trimmed
 from kubeharden.report.table import columns_from_env, console_for
 from kubeharden.model.apiresources import RESOURCES, SHORT_NAMES, resolve_resource
 from kubeharden.model.findings import NOTHING_CHECKED, OWN_OUTPUT, Problem
@@ -135,10 +135,7 @@ class _Printer:
         self.console = console
 
     def print(self, table: Table) -> None:
-        for column in table.columns:
-            column.overflow = "fold"
-            column.no_wrap = False
-        self.console.print(table)
+        print_table(self.console, table)  # wraps between words; too narrow for the table: one record per row
 
 
 def _split_resource(text: str, subresource: str) -> tuple[str, str, str]:

@@ -105,7 +105,7 @@ def _alerts_table(alerts: Iterable[Alert], run: AuditRun, console: Console) -> N
         table.add_row(d["time"][:19].replace("T", " "), Text(a.severity.label.upper(), style=STYLE[a.severity]),
                       Text(a.rule.id, style="bold"), who, what)
     if count:
-        console.print(table)
+        plain.print_table(console, table)
         console.print(Text(GUIDE_POINTER, style="dim"))
     s = run.stats
     console.print(f"\n{s.events} events, {count} alerts, {len(run.rules)} rules"
@@ -151,7 +151,7 @@ def rules_table(rules: list[DetectionRule], out: IO[str]) -> None:
     for r in rules:
         table.add_row(r.id, r.severity.label, r.kind, ", ".join(r.det), ", ".join(r.mitre), r.title)
     with plain.console(out, 170) as console:
-        console.print(table)
+        plain.print_table(console, table)
 
 
 _MAP_NAMES = {"falco": "Falco k8saudit (rule names)", "sigma": "Sigma (rule IDs)",

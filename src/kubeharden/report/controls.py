@@ -35,7 +35,7 @@ def write_table(controls: Iterable[Control], out: IO[str]) -> None:
         title = c.title if c.status == "stable" else f"{c.title} ({c.status})"
         table.add_row(c.id, c.slug, c.severity.label, c.profile, ", ".join(c.nsa), title)
     with plain.console(out, 160) as console:
-        console.print(table)
+        plain.print_table(console, table)
 
 
 def write_markdown(controls: Iterable[Control], out: IO[str]) -> None:

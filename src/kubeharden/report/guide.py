@@ -41,7 +41,7 @@ def write_table(entries: Iterable[GuideEntry], out: IO[str]) -> None:
             how += f"; not checked: {e.reason}" if e.status in IMPLEMENTED else f": {e.reason}"
         table.add_row(r.id, r.section, f"{r.title}: {r.text}" if r.text else r.title, how)
     with plain.console(out, 170) as console:
-        console.print(table)
+        plain.print_table(console, table)
 
 
 def write_markdown(entries: Iterable[GuideEntry], out: IO[str]) -> None:

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from kubeharden.model.history import Diff, ScanInfo
 from kubeharden.report import plain
-from kubeharden.report.table import FILE_WIDTH, STYLE, columns_from_env
+from kubeharden.report.table import FILE_WIDTH, STYLE
 
 
 def write_scans_json(scans: list[ScanInfo], out: IO[str]) -> None:
@@ -23,7 +23,7 @@ def write_scans_json(scans: list[ScanInfo], out: IO[str]) -> None:
 
 def write_scans_table(scans: list[ScanInfo], out: IO[str], trend: bool = False) -> None:
     """Newest first: one row per scan with its counts; ``trend`` adds compliance per guide section."""
-    with plain.console(out, columns_from_env() or FILE_WIDTH) as console:
+    with plain.console(out, FILE_WIDTH) as console:
         _scans_table(scans, console, trend)
 
 
@@ -44,7 +44,7 @@ def _scans_table(scans: list[ScanInfo], console: Console, trend: bool) -> None:
         table.add_row(str(s.id), s.created_at.strftime("%Y-%m-%d %H:%M:%SZ"), s.inputs, s.profile, str(s.objects),
                       *(str(sev.get(label, 0)) for label in ("critical", "high", "medium", "low", "info")),
                       *((str(s.baseline_known),) if known else ()))
-    console.print(table)
+    plain.print_table(console, table)
     if known:
         console.print("counts are those of the full scan; \"known to a baseline\": findings a --baseline held "
                       "when it ran, not reported then")
@@ -62,7 +62,7 @@ def _scans_table(scans: list[ScanInfo], console: Console, trend: bool) -> None:
             pct = {c["section"]: c["compliance_percent"] for c in s.summary.get("compliance", [])}.get(section)
             row.append("n/a" if pct is None else f"{pct:.1f}%")
         trends.add_row(section, *row)
-    console.print(trends)
+    plain.print_table(console, trends)
 
 
 def write_diff_json(diff: Diff, before: str, after: str, out: IO[str]) -> None:
@@ -73,7 +73,7 @@ def write_diff_json(diff: Diff, before: str, after: str, out: IO[str]) -> None:
 
 def write_diff_table(diff: Diff, before: str, after: str, out: IO[str], still_open: bool = False) -> None:
     """New findings first, then fixed ones; still-open ones only counted unless ``still_open``."""
-    with plain.console(out, columns_from_env() or FILE_WIDTH) as console:
+    with plain.console(out, FILE_WIDTH) as console:
         _diff_table(diff, before, after, console, still_open)
 
 
@@ -97,5 +97,5 @@ def _diff_table(diff: Diff, before: str, after: str, console: Console, still_ope
             where = f"{f.file}:{f.line}" if f.file and f.line else (f.file or "")
             table.add_row(Text(f.severity, style=style), f.control_id, f.resource, f.container_id or "", where,
                           f.message)
-        console.print(table)
+        plain.print_table(console, table)
 

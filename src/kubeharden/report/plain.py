@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 from collections.abc import Iterator
 from typing import IO
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
+from rich.table import Table
+from rich.text import Text
 
 
 class _Trimmed(io.TextIOBase):
@@ -58,10 +62,62 @@ def trimmed(out: IO[str]) -> Iterator[IO[str]]:
 
 @contextlib.contextmanager
 def console(out: IO[str], width: int) -> Iterator[Console]:
-    """A rich console on ``out``: the terminal's width on a terminal, else ``width`` columns with no
-    trailing padding on any line."""
+    """A rich console on ``out``: the terminal's width on a terminal, else ``COLUMNS``, else ``width``
+    columns, with no trailing padding on any line."""
     if out.isatty():
         yield Console(file=out, highlight=False, soft_wrap=False)
         return
     with trimmed(out) as stream:
-        yield Console(file=stream, highlight=False, soft_wrap=False, width=width)
+        yield Console(file=stream, highlight=False, soft_wrap=False, width=columns_from_env() or width)
+
+
+def columns_from_env() -> int | None:
+    """``COLUMNS`` when it names a usable width (40 or more), else None."""
+    text = os.environ.get("COLUMNS", "")
+    return int(text) if text.isdigit() and int(text) >= 40 else None
+
+
+
+def print_table(console: Console, table: Table) -> None:
+    """Print ``table`` on ``console`` without cutting a word: its columns wrap between words
+    (:func:`unclipped`), and a table whose longest words cannot sit side by side in the console's width
+    (a narrow terminal, ``COLUMNS=60``) is printed as records instead, one ``column: value`` line per
+    cell, the values wrapped between words."""
+    unclipped(table)
+    if Measurement.get(console, console.options.update_width(100_000), table).minimum <= console.width:
+        console.print(table)
+        return
+    console.print(records(table))
+
+
+def records(table: Table) -> Group:
+    """The rows of ``table`` one below the other, each cell as ``column: value`` (values wrap between words)."""
+    names = [column.header if isinstance(column.header, str) else "" for column in table.columns]
+    cells = [list(column.cells) for column in table.columns]
+    parts: list[RenderableType] = []
+    if table.title:
+        parts.append(Text(str(table.title), style="bold") if isinstance(table.title, str) else table.title)
+    for row in range(table.row_count):
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column(overflow="fold")
+        for name, column in zip(names, cells, strict=True):
+            value = column[row] if row < len(column) else ""
+            if value not in ("", None):
+                grid.add_row(f"{name}:" if name else "", value)
+        parts.append(grid)
+        parts.append(Text(""))
+    return Group(*parts)
+
+
+def unclipped(table: Table) -> Table:
+    """``table`` with every column wrapping at word boundaries and never cutting a word with an ellipsis.
+
+    rich shortens a cell that does not fit (``no_wrap``, or a word wider than its column) to ``…``:
+    a narrow terminal (``COLUMNS=60``) would then lose the ends of names, verbs and field paths. Here
+    cells wrap between words, and only a word wider than its whole column is continued on the next line.
+    """
+    for column in table.columns:
+        column.overflow = "fold"
+        column.no_wrap = False
+    return table

@@ -18,7 +18,6 @@ carry no trailing padding; the width is the terminal's, else ``COLUMNS``, else :
 from __future__ import annotations
 
 import io
-import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -34,6 +33,7 @@ from kubeharden.model.findings import NOTHING_CHECKED, OWN_OUTPUT, Finding, Seve
 from kubeharden.model.guide import GUIDE_POINTER, requirement_url
 from kubeharden.model.pods import TEMPLATE_EVALUATED
 from kubeharden.model.results import ScanResult
+from kubeharden.report.plain import columns_from_env, print_table
 from kubeharden.report.summary import summary
 
 STYLE = {Severity.CRITICAL: "bold white on red", Severity.HIGH: "bold red", Severity.MEDIUM: "yellow",
@@ -85,12 +85,6 @@ def console_for(out: IO[str], width: int | None = None) -> Console:
     if width is None and not out.isatty():
         width = columns_from_env() or FILE_WIDTH
     return Console(file=out, highlight=False, soft_wrap=False, width=width)
-
-
-def columns_from_env() -> int | None:
-    """``COLUMNS`` when it names a usable width (40 or more), else None."""
-    text = os.environ.get("COLUMNS", "")
-    return int(text) if text.isdigit() and int(text) >= 40 else None
 
 
 def write(findings: Iterable[Finding], result: ScanResult, out: IO[str], display: Display | None = None) -> None:
@@ -179,7 +173,7 @@ def _summary(console: Console, result: ScanResult, failing: list[Finding], displ
         style = "green" if pct is not None and pct >= 90 else ("yellow" if pct is not None and pct >= 60 else "red")
         table.add_row(row["section"], str(row["evaluated"]), str(row["failed"]),
                       Text("n/a" if pct is None else f"{pct:.1f}%", style=style if pct is not None else "dim"))
-    console.print(table)
+    print_table(console, table)
     risky = [f for f in sorted(failing, key=_order) if f.severity >= Severity.HIGH]
     top = [f for f in risky if display.shows(f)][:TOP_RISKS]  # the display filter applies here too
     hidden_risks = sum(1 for f in risky if not display.shows(f))
@@ -192,7 +186,7 @@ def _summary(console: Console, result: ScanResult, failing: list[Finding], displ
         for f in top:
             risks.add_row(Text(f.severity.label.upper(), style=STYLE[f.severity]), Text(f.control.id, style="bold"),
                           Text.assemble(f.control.title, "  ", (_where(f), "dim")))
-        console.print(risks)
+        print_table(console, risks)
     if hidden_risks:
         console.print(Text(f"Top risks: {hidden_risks} critical or high finding(s) hidden by the display filter "
                            "(--severity, --min-severity)", style="dim"))
@@ -266,7 +260,7 @@ def _groups(console: Console, shown: list[Finding], group_by: str) -> None:
             entries = [e for r in _by_resource(items) for e in _entries(r)]
         for e in sorted(entries, key=lambda e: _order(e.lead)):
             table.add_row(Text(e.severity.label.upper(), style=STYLE[e.severity]), _why(e.lead), _detail(e, group_by))
-        console.print(table)
+        print_table(console, table)
         console.print()
 
 
