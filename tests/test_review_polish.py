@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import shutil
+
+import pytest
 
 from kubeharden.cli import main
 
@@ -243,3 +246,37 @@ def test_a_narrow_terminal_wraps_between_words_and_never_cuts_one(tmp_path, caps
     missing = sorted(w for w in words if w not in table)
     assert not missing, f"cut at 60 columns: {missing[:5]}"
     assert max(len(line) for line in table.splitlines() if not line.startswith("configuration:")) <= 60
+
+
+OVERLAY_BASE = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: deployer-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects:
+- {kind: ServiceAccount, name: deployer, namespace: shop}
+"""
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None,
+                    reason="kubectl is not on PATH: Kustomize folders are built with kubectl kustomize")
+def test_overlays_repeating_a_cluster_scoped_object_name_it_and_where_each_came_from(tmp_path, capsys):
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "binding.yaml").write_text(OVERLAY_BASE)
+    (base / "kustomization.yaml").write_text("resources: [binding.yaml]\n")
+    for overlay in ("prod", "staging"):
+        (tmp_path / overlay).mkdir()
+        (tmp_path / overlay / "kustomization.yaml").write_text(f"resources: [../base]\nlabels:\n- pairs: {{env: "
+                                                               f"{overlay}}}\n")
+    paths = [str(tmp_path / "prod"), str(tmp_path / "staging")]
+    main(["scan", "--no-config", "--fail-on", "none", "--control", "KH-RBAC-001", *paths])
+    out = capsys.readouterr().out
+    assert "(pod)" not in out
+    spots = re.search(r"in (ClusterRoleBinding/deployer-admin .*)", " ".join(out.split())).group(1)
+    assert f"ClusterRoleBinding/deployer-admin (line 4) rendered from {paths[0]}" in spots
+    assert f"ClusterRoleBinding/deployer-admin (line 4) rendered from {paths[1]}" in spots
+    main(["scan", "--no-config", "--fail-on", "none", "--control", "KH-RBAC-001", "-f", "markdown", *paths])
+    rows = [line for line in capsys.readouterr().out.splitlines() if "KH-RBAC-001" in line]
+    assert len(rows) == 2 and all("ClusterRoleBinding deployer-admin" in row for row in rows)
+    assert {row.split(" (rendered from ")[1].split(")")[0] for row in rows} == set(paths)

@@ -77,6 +77,8 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
     for f in failing:
         r = f.resource
         where = f"{f.file}:{f.line}" if f.file and f.line else (f.file or "")
+        if f.trace is not None and f.trace.input:  # several overlays or charts can render one object
+            where += f" (rendered from {f.trace.input})"
         row = (f"| {_ICON.get(f.severity.label, '')} {f.severity.label} | {f.control.id} {cell(f.control.slug)} | "
                f"{cell(r.kind)} {cell((r.namespace + '/') if r.namespace else '')}{cell(r.name)} | "
                f"{cell(f.container_id or '')} | {cell(where)} | {cell(f.message)} | {cell(f.remediation)} |")

@@ -284,19 +284,17 @@ def _detail(e: Entry, group_by: str) -> Text:
         if f.file:
             detail.append(f"{f.file}{':' + str(f.line) if f.line else ''}  ", style="dim")
     messages = {x.message for x in e.findings}
-    spots = [(_container(x) if x.container else None, x.line) for x in e.findings]
-    if len(messages) == 1 and len(spots) == 1:
-        container, line = spots[0]
-        if container:
-            detail.append(f"[{container}] ", style="magenta")
+    origins = {_origin(x) for x in e.findings}
+    if len(messages) == 1 and len(e.findings) == 1:
+        if f.container:
+            detail.append(f"[{_container(f)}] ", style="magenta")
         detail.append(f.message)
-        if line:
-            detail.append(f"  (line {line})", style="dim")
+        if f.line:
+            detail.append(f"  (line {f.line})", style="dim")
     elif len(messages) == 1:
         detail.append(f.message)
         detail.append("\nin ", style="dim")
-        detail.append(", ".join(f"{c or '(pod)'}" + (f" (line {n})" if n else "") for c, n in spots),
-                      style="magenta")
+        detail.append(", ".join(_spot(x, len(origins) > 1) for x in e.findings), style="magenta")
     else:
         for n, x in enumerate(e.findings):
             detail.append("\n" if n else "")
@@ -306,7 +304,7 @@ def _detail(e: Entry, group_by: str) -> Text:
             if x.line:
                 detail.append(f"  (line {x.line})", style="dim")
     traced = trace_text(f.trace)  # where a rendered field came from: template, values, patch
-    if traced:
+    if traced and len(origins) == 1:
         detail.append(f"\nfrom: {traced}", style="cyan")
     for x in e.folded:
         detail.append(f"\nimplies {x.control.id}: {x.message}", style="dim")
@@ -314,6 +312,26 @@ def _detail(e: Entry, group_by: str) -> Text:
     if group_by != "control" or hint or any(x.remediation != f.remediation for x in e.findings):
         detail.append(f"\nfix: {with_hint(f.remediation, f.trace)}", style="green")
     return detail
+
+
+def _origin(f: Finding) -> str | None:
+    """The rendered input (and values set) a finding came from; None for a plain manifest."""
+    t = f.trace
+    if t is None or t.input is None:
+        return None
+    return t.input + (f", values set {t.values_set}" if t.values_set else "")
+
+
+def _spot(f: Finding, with_origin: bool) -> str:
+    """Where one of an entry's findings is: its container, else its resource (kind/name, never a
+    placeholder), its line, and with ``with_origin`` the rendered input it came from (several Kustomize
+    overlays or values sets can render the same object)."""
+    r = f.resource
+    text = _container(f) if f.container else f"{r.kind}/{r.name}"
+    if f.line:
+        text += f" (line {f.line})"
+    origin = _origin(f) if with_origin else None
+    return text + (f" rendered from {origin}" if origin else "")
 
 
 def _why(f: Finding) -> Text:
