@@ -280,3 +280,41 @@ def test_overlays_repeating_a_cluster_scoped_object_name_it_and_where_each_came_
     rows = [line for line in capsys.readouterr().out.splitlines() if "KH-RBAC-001" in line]
     assert len(rows) == 2 and all("ClusterRoleBinding deployer-admin" in row for row in rows)
     assert {row.split(" (rendered from ")[1].split(")")[0] for row in rows} == set(paths)
+
+
+def test_input_problems_go_to_stderr_in_every_command_and_into_reports_that_carry_them(tmp_path, capsys):
+    import json
+
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "all.yaml").write_text(RBAC_AND_NETPOL)
+    (app / "broken.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [\n")
+    broken = str(app / "broken.yaml")
+    log = tmp_path / "audit.log"
+    log.write_text((ROOT / "examples" / "audit" / "audit.log").read_text().splitlines()[0] + "\n{not json\n")
+    snap = str(tmp_path / "s.json.gz")
+    commands = {
+        "scan": ["scan", "--no-config", "--fail-on", "none", str(app)],
+        "scan json": ["scan", "--no-config", "--fail-on", "none", "-f", "json", str(app)],
+        "rbac who-can": ["rbac", "who-can", "get", "secrets", str(app)],
+        "rbac paths": ["rbac", "paths", str(app)],
+        "netpol matrix": ["netpol", "matrix", str(app)],
+        "netpol can-reach": ["netpol", "can-reach", "shop/api", "shop/web:80", str(app)],
+        "generate netpol": ["generate", "netpol", str(app)],
+        "generate quotas": ["generate", "quotas", str(app)],
+        "fix": ["fix", "--no-config", "--dry-run", str(app)],
+        "snapshot": ["snapshot", "-o", snap, str(app)],
+        "diff": ["diff", "--fail-on", "none", str(app), str(app)],
+    }
+    for name, argv in commands.items():
+        main(argv)
+        out, err = capsys.readouterr()
+        said = [line for line in err.splitlines() if line.startswith(f"kubeharden: error: {broken}:")]
+        assert said, f"{name}: the unparsed file is not said on stderr:\n{err}"
+        if name == "scan json":
+            assert any(p["file"] == broken for p in json.loads(out)["errors"])
+        elif name == "scan":
+            assert f"error: {broken}:" in out  # the table lists it under what was not checked
+    main(["audit", "scan", "--fail-on", "none", str(log)])
+    out, err = capsys.readouterr()
+    assert re.search(rf"^kubeharden: error: {re.escape(str(log))}:2: ", err, re.M)

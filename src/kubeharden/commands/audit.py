@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeharden.commands.common import fail, output_stream, quiet_after_closed_pipe, severity_or_none
-from kubeharden.commands.emit import write_output
+from kubeharden.commands.emit import say_problem, write_output
 from kubeharden.commands.helptext import examples
 from kubeharden.commands.own_output import report_files
 from kubeharden.detect.alerts import Alert
@@ -195,7 +195,7 @@ def run_scan(args: argparse.Namespace) -> int:
     def report(problem: Problem) -> None:
         problems.append(problem)
         if args.follow or len(problems) <= 20:
-            print(f"kubeharden: {problem.level}: {problem.where()}: {problem.message}", file=sys.stderr)
+            say_problem(problem)
         elif len(problems) == 21:
             print("kubeharden: more input problems follow in the report", file=sys.stderr)
 

@@ -20,6 +20,7 @@ from kubeharden.analysis.rbac import Grant, RbacModel, model_for, parse_subject
 from kubeharden.analysis.rbac_paths import GOALS, Path, PathFinder, describe_node, grant_dict
 from kubeharden.analysis.rbac_resources import KNOWN_GROUPS
 from kubeharden.commands.common import add_input_options, fail, open_inputs, output_stream
+from kubeharden.commands.emit import report_problems
 from kubeharden.commands.empty_input import Counted, check_read, nothing_checked
 from kubeharden.commands.helptext import examples
 from kubeharden.engine.evaluator import build_inventory
@@ -27,7 +28,7 @@ from kubeharden.exitcodes import INPUT_ERRORS, OK, USAGE
 from kubeharden.report.plain import print_table, trimmed
 from kubeharden.report.table import columns_from_env, console_for
 from kubeharden.model.apiresources import RESOURCES, SHORT_NAMES, resolve_resource
-from kubeharden.model.findings import NOTHING_CHECKED, OWN_OUTPUT, Problem
+from kubeharden.model.findings import Problem
 from kubeharden.model.objects import K8sObject
 
 
@@ -115,13 +116,8 @@ def _load(args: argparse.Namespace) -> tuple[RbacModel, list[Problem]]:
 
 
 def _finish(problems: list[Problem]) -> int:
-    errors = [p for p in problems if p.level == "error"]
-    for p in problems:
-        if p.level == "note" and p.kind not in (OWN_OUTPUT, NOTHING_CHECKED):
-            continue
-        where = f"{p.where()}: " if p.file else ""
-        fail(f"{'' if p.level == 'error' else p.level + ': '}{where}{p.message}")
-    return INPUT_ERRORS if errors else OK
+    report_problems(problems)
+    return INPUT_ERRORS if any(p.level == "error" for p in problems) else OK
 
 
 def _console(out: IO[str]) -> _Printer:

@@ -24,6 +24,7 @@ from kubeharden.commands.common import (
     severity_or_none,
     warn,
 )
+from kubeharden.commands.emit import report_problems
 from kubeharden.commands.empty_input import Counted, nothing_checked, problems_under, unrendered_folders
 from kubeharden.commands.helptext import examples
 from kubeharden.commands.store_options import add_store_option, url_of
@@ -327,6 +328,7 @@ def run(args: argparse.Namespace) -> int:
         name = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         fail(f"cannot write the report to {where}{name}: {exc.strerror or exc}")
         return USAGE
+    report_problems(evaluator.result.problems, in_report=True)  # on stderr as every command says them
     if args.output:
         fail(f"{args.output}: {one_line(evaluator.result)}")
     if kept is not None and not _store(args, evaluator.result, kept, set(baseline)):

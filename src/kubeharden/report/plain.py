@@ -11,7 +11,7 @@ import contextlib
 import io
 import os
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, cast
 
 from rich.console import Console, Group, RenderableType
 from rich.measure import Measurement
@@ -56,7 +56,7 @@ def trimmed(out: IO[str]) -> Iterator[IO[str]]:
         yield out
         return
     stream = _Trimmed(out)
-    yield stream
+    yield cast(IO[str], stream)  # a TextIOBase: write, flush and isatty are all a renderer uses
     stream.finish()
 
 

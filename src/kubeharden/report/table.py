@@ -29,7 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kubeharden.report.trace import change_hint, trace_text, with_hint
-from kubeharden.model.findings import NOTHING_CHECKED, OWN_OUTPUT, Finding, Severity
+from kubeharden.model.findings import SHOWN_NOTES, Finding, Severity
 from kubeharden.model.guide import GUIDE_POINTER, requirement_url
 from kubeharden.model.pods import TEMPLATE_EVALUATED
 from kubeharden.model.results import ScanResult
@@ -38,8 +38,6 @@ from kubeharden.report.summary import summary
 
 STYLE = {Severity.CRITICAL: "bold white on red", Severity.HIGH: "bold red", Severity.MEDIUM: "yellow",
          Severity.LOW: "cyan", Severity.INFO: "dim"}
-#: Notes listed one by one (the others, documents skipped, are only counted).
-SHOWN_NOTES = (OWN_OUTPUT, NOTHING_CHECKED)
 #: Width of the report in a file or pipe when COLUMNS does not say.
 FILE_WIDTH = 120
 #: How many of the worst findings the summary names.
