@@ -318,3 +318,51 @@ def test_input_problems_go_to_stderr_in_every_command_and_into_reports_that_carr
     main(["audit", "scan", "--fail-on", "none", str(log)])
     out, err = capsys.readouterr()
     assert re.search(rf"^kubeharden: error: {re.escape(str(log))}:2: ", err, re.M)
+
+
+HOSTILE = {
+    "list.yaml": "- a\n- b\n",
+    "metadata-list.yaml": "apiVersion: v1\nkind: Pod\nmetadata: [1, 2]\n",
+    "pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: q}\nspec: {containers: [{name: a, image: x, "
+                "securityContext: [1], ports: {a: b}, env: [1, {name: ~}]}], volumes: [{name: v, hostPath: 7}]}\n",
+    "namespace-mapping.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: r, namespace: {x: 1}, labels: [a]}\n"
+                              "spec: {containers: [{name: a, image: ~}]}\n",
+    "rbac.yaml": "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: rb, namespace: ns}\n"
+                 "subjects: x\nroleRef: ~\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n"
+                 "metadata: {name: cr}\nrules: [{verbs: get, resources: [{a: 1}], apiGroups: ~}]\n",
+    "netpol.yaml": "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np, namespace: ns}\n"
+                   "spec: {podSelector: [1], ingress: [{from: {a: 1}, ports: [{port: {x: 1}}]}], policyTypes: x}\n",
+    "kind-null.json": '{"kind": null, "apiVersion": []}\n',
+}
+#: What a message must never show: Python's names for the values it holds, or their reprs.
+LEAKS = re.compile(r"LineList|LineMap|Commented\w+|\bNone\b|\{'|\['|<class|Traceback|object at 0x")
+
+
+def test_messages_on_hostile_inputs_never_show_internal_names_or_reprs(tmp_path, capsys):
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    for name, text in HOSTILE.items():
+        (folder / name).write_text(text)
+    log = tmp_path / "audit.log"
+    log.write_text('[]\nnull\n{"kind": "Event", "apiVersion": "audit.k8s.io/v1", "verb": {"a": 1}, "user": [1], '
+                   '"objectRef": "x", "stage": 5}\n{"kind": "EventList", "items": 5}\n"text"\n')
+    config = tmp_path / "cfg.yaml"
+    runs = [["scan", "--no-config", "--fail-on", "none", str(folder)],
+            ["scan", "--no-config", "--fail-on", "none", "-f", "json", str(folder)],
+            ["rbac", "who-can", "get", "secrets", str(folder)], ["rbac", "paths", str(folder)],
+            ["netpol", "matrix", str(folder)], ["generate", "netpol", "-n", "ns", str(folder)],
+            ["fix", "--no-config", "--dry-run", str(folder)],
+            ["audit", "scan", "--fail-on", "none", str(log)]]
+    for text in ("exceptions:\n- control: {a: 1}\n  reason: r\n", "1: a\nfoo: 2\n",
+                 "exceptions:\n- {control: KH-POD-004, reason: r, namespce: x}\n"):
+        config.write_text(text)
+        runs.append(["scan", "--config", str(config), INSECURE])
+    for argv in runs:
+        main(argv)
+        out, err = capsys.readouterr()
+        leaks = [line for line in (out + err).splitlines() if LEAKS.search(line)]
+        assert not leaks, f"kubeharden {' '.join(argv)}: {leaks[:3]}"
+    main(["scan", "--no-config", "--fail-on", "none", "-f", "json", str(folder)])
+    report = capsys.readouterr().out
+    assert "spec.podSelector must be a mapping, not a list" in report
+    assert '"namespace":"{' not in report.replace(" ", "")  # an unusable namespace is none, not its repr
