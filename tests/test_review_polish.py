@@ -366,3 +366,14 @@ def test_messages_on_hostile_inputs_never_show_internal_names_or_reprs(tmp_path,
     report = capsys.readouterr().out
     assert "spec.podSelector must be a mapping, not a list" in report
     assert '"namespace":"{' not in report.replace(" ", "")  # an unusable namespace is none, not its repr
+
+
+def test_the_readme_audit_example_runs_on_the_sample_log(capsys, monkeypatch):
+    import shlex
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    line = next(x for x in readme.splitlines() if x.startswith("kubeharden audit scan examples/audit/audit.log"))
+    monkeypatch.chdir(ROOT)
+    main(shlex.split(line.split("#", 1)[0])[1:])
+    out = capsys.readouterr().out
+    assert re.search(r"^\d+ events, 20 alerts, \d+ rules", out, re.M), out[-500:]
