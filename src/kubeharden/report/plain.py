@@ -77,7 +77,6 @@ def columns_from_env() -> int | None:
     return int(text) if text.isdigit() and int(text) >= 40 else None
 
 
-
 def print_table(console: Console, table: Table) -> None:
     """Print ``table`` on ``console`` without cutting a word: its columns wrap between words
     (:func:`unclipped`), and a table whose longest words cannot sit side by side in the console's width
