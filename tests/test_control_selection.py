@@ -133,11 +133,11 @@ def test_every_required_setting_is_a_known_setting():
 
 
 @pytest.mark.parametrize("data,error", [
-    ({"controls": {"disabled": ["KH-POD-004"]}}, r"cfg.yaml: controls: unknown keys \['disabled'\]"),
+    ({"controls": {"disabled": ["KH-POD-004"]}}, r"cfg.yaml: controls: unknown keys disabled \(known"),
     ({"exceptions": [{"control": "KH-POD-004", "reason": "r", "namespce": "shop"}]},
-     r"exceptions\[0\]: unknown keys \['namespce'\]"),
+     r"exceptions\[0\]: unknown keys namespce \(known"),
     ({"exceptions": [{"control": "KH-POD-004", "reason": "r", "match": {"nmae": "web"}}]},
-     r"exceptions\[0\].match: unknown keys \['nmae'\]"),
+     r"exceptions\[0\].match: unknown keys nmae \(known"),
 ])
 def test_misspelt_keys_that_would_widen_or_drop_a_setting_are_errors(data, error):
     with pytest.raises(ConfigError, match=error):

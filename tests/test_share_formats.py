@@ -42,7 +42,7 @@ def test_markdown_lists_findings_worst_first_and_escapes_cells(capsys, tmp_path)
     ranks = [next(order.index(s) for s in order if f" {s} |" in row) for row in rows]
     assert ranks == sorted(ranks) and ranks[0] == 0
     assert len(rows) == _json(capsys)["summary"]["findings"]
-    assert markdown.cell("a | b\nc `d`") == "a \\| b c 'd'"
+    assert markdown.cell("a | b\nc `d`") == "a \\| b<br>c <code>d</code>"
 
 
 def test_markdown_stays_under_the_comment_limit_and_says_what_it_cut(capsys, monkeypatch):

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from kubeharden.model.apitypes import type_name
 from kubeharden.catalogue.loader import canonical_profile, catalogue_names
 from kubeharden.catalogue.selection import ControlNames, UnknownControl, matching, normalise, resolve, unknown_message
 from kubeharden.model.controls import PROFILE_NAMES, PROFILES, REQUIRABLE_SETTINGS
@@ -111,9 +112,9 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
     settings = {"profile", "controls", "registries", "require_digest", "system_namespaces", "system_workloads",
                 "allowed_host_paths", "allowed_volume_types", "annotation_suppressions", "exceptions",
                 "ingress_controllers", "node_networks", "dockerfiles"}
-    unknown = sorted(set(data) - settings)
+    unknown = sorted(str(key) for key in set(data) - settings)  # keys of any YAML type, said as text
     if unknown:
-        raise ConfigError(f"{origin}: unknown settings {unknown} (known: {sorted(settings)})")
+        raise ConfigError(f"{origin}: unknown settings {', '.join(unknown)} (known: {', '.join(sorted(settings))})")
     cfg = Config(path=origin)
     profile = data.get("profile", "default")
     if profile not in PROFILE_NAMES:
@@ -182,7 +183,7 @@ _MATCH_KEYS = ("kind", "namespace", "name", "container", "container_list", "vuln
 def _no_unknown_keys(data: dict[Any, Any], known: tuple[str, ...], where: str) -> None:
     unknown = sorted(str(k) for k in data if k not in known)
     if unknown:
-        raise ConfigError(f"{where}: unknown keys {unknown} (known: {', '.join(known)})")
+        raise ConfigError(f"{where}: unknown keys {', '.join(unknown)} (known: {', '.join(known)})")
 
 
 def _control_ids(value: Any, known: ControlNames, origin: str, name: str, notes: list[str]) -> list[str]:
@@ -200,6 +201,11 @@ def _parse_exception(raw: Any, index: int, origin: str, known: ControlNames, not
         raise ConfigError(f"{where}: must be a mapping")
     if not raw.get("control"):
         raise ConfigError(f"{where}: 'control' is required")
+    if not isinstance(raw["control"], str):
+        raise ConfigError(f"{where}: 'control' must be a control ID, slug or glob (a string), not "
+                          f"{type_name(raw['control'])}")
+    if raw.get("reason") is not None and not isinstance(raw["reason"], str):
+        raise ConfigError(f"{where}: 'reason' must be text, not {type_name(raw['reason'])}")
     reason = str(raw.get("reason") or "").strip()
     if not reason:
         raise ConfigError(f"{where}: 'reason' is required: say why the exception is acceptable")

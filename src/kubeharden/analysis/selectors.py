@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 from collections.abc import Mapping
 
+from kubeharden.model.apitypes import type_name
+
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
 
@@ -80,7 +82,7 @@ def compile_selector(raw: Any, where: str) -> Selector:
     if raw is None:
         return EVERYTHING
     if not isinstance(raw, dict):
-        raise SelectorError(f"{where} must be a mapping, not {type(raw).__name__}")
+        raise SelectorError(f"{where} must be a mapping, not {type_name(raw)}")
     unknown = set(raw) - {"matchLabels", "matchExpressions"}
     if unknown:
         raise SelectorError(f"{where} has unknown field(s) {', '.join(sorted(map(str, unknown)))}")

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kubeharden.commands.common import fail, output_stream, quiet_after_closed_pipe, severity_or_none
-from kubeharden.commands.emit import write_output
+from kubeharden.commands.common import fail, output_stream, quiet_after_closed_pipe, severity_or_none, warn
+from kubeharden.commands.emit import say_problem, write_output
 from kubeharden.commands.helptext import examples
 from kubeharden.commands.own_output import report_files
 from kubeharden.detect.alerts import Alert
@@ -195,7 +195,7 @@ def run_scan(args: argparse.Namespace) -> int:
     def report(problem: Problem) -> None:
         problems.append(problem)
         if args.follow or len(problems) <= 20:
-            print(f"kubeharden: {problem.level}: {problem.where()}: {problem.message}", file=sys.stderr)
+            say_problem(problem)
         elif len(problems) == 21:
             print("kubeharden: more input problems follow in the report", file=sys.stderr)
 
@@ -300,6 +300,10 @@ def run_serve(args: argparse.Namespace) -> int:
         except OSError as exc:
             fail(f"cannot write {args.alerts_file}: {exc.strerror or exc}")
             return USAGE
+    if not args.client_ca:
+        warn("running without client-certificate authentication (no --client-ca): anyone who can reach "
+             f"{args.host}:{args.port} can post audit events and read /stats and /metrics; give the CA of the "
+             "API server's client certificate with --client-ca (docs/audit.md shows how to make one)")
     detector = Detector(rules, baseline_seconds=baseline)
     minimum = args.min_severity if args.min_severity is not None else Severity.CRITICAL + 1
     pipeline = AlertPipeline(detector, minimum, not args.no_stdout, args.alerts_file, args.alerts_webhook)
@@ -320,5 +324,5 @@ def run_serve(args: argparse.Namespace) -> int:
     finally:
         if args.detect_in == "thread":
             pipeline.close()
-    log.info("stopped: %s", server.stats_dict())
+    fail(f"stopped: {server.summary()}")  # whatever --log-level: the outcome of the run
     return OK

@@ -85,10 +85,10 @@ def run(args: argparse.Namespace) -> int:
         before, before_label = _side(args, cfg, args.paths[0], problems)
         after, after_label = _side(args, cfg, args.paths[1], problems)
     except (StoreError, ConfigError) as exc:
-        report_problems(p for p in problems if p.level != "note")  # what the other side said, first
+        report_problems(problems)  # what the other side said, first
         fail(str(exc))
         return USAGE
-    report_problems(p for p in problems if p.level != "note" or p.kind == "nothing-checked")
+    report_problems(problems)
     errors = any(p.level == "error" for p in problems)
     if before is None or after is None:
         return INPUT_ERRORS if errors else OK

@@ -11,7 +11,8 @@ from typing import IO
 from kubeharden.commands.common import ConfigError, fail, load_settings, output_stream
 from kubeharden.config import Config
 from kubeharden.exitcodes import INPUT_ERRORS, OK, USAGE
-from kubeharden.model.findings import Problem
+from kubeharden.model.findings import SHOWN_NOTES, Problem
+from kubeharden.model.pods import TEMPLATE_EVALUATED
 
 
 def add_generator_options(parser: argparse.ArgumentParser) -> None:
@@ -44,9 +45,25 @@ def settings(args: argparse.Namespace) -> Config | None:
         return None
 
 
-def report_problems(problems: Iterable[Problem]) -> None:
+def say_problem(problem: Problem) -> None:
+    """One input problem on stderr: ``kubeharden: LEVEL: WHERE: MESSAGE`` (the one form every command uses)."""
+    print(f"kubeharden: {problem.level}: {problem.where()}: {problem.message}", file=sys.stderr)
+
+
+def report_problems(problems: Iterable[Problem], in_report: bool = False) -> None:
+    """The input problems of a command on stderr, as every command says them (docs/input.md): errors,
+    warnings and the notes of :data:`SHOWN_NOTES` one line each. Other notes (documents skipped as not
+    Kubernetes objects, custom resources evaluated through their pod template) are counted in one line,
+    or, with ``in_report`` (the command's report lists every problem: ``scan``), left to the report."""
+    skipped = 0
     for problem in problems:
-        print(f"kubeharden: {problem.level}: {problem.where()}: {problem.message}", file=sys.stderr)
+        if problem.level == "note" and problem.kind not in SHOWN_NOTES:
+            skipped += problem.kind != TEMPLATE_EVALUATED
+            continue
+        say_problem(problem)
+    if skipped and not in_report:
+        print(f"kubeharden: note: {skipped} document(s) skipped (not Kubernetes objects or templates)",
+              file=sys.stderr)
 
 
 def write_output(path: str | None, write: Callable[[IO[str]], object], problems: Iterable[Problem]) -> int:

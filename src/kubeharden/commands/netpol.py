@@ -174,7 +174,7 @@ def run_can_reach(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         fail(str(exc))
         return USAGE
-    report_problems(p for p in problems if p.level != "note")
+    report_problems(problems)
     if any(p.kind == NOTHING_CHECKED and p.level == "error" for p in problems):
         return INPUT_ERRORS
     try:

@@ -20,13 +20,15 @@ from kubeharden.analysis.rbac import Grant, RbacModel, model_for, parse_subject
 from kubeharden.analysis.rbac_paths import GOALS, Path, PathFinder, describe_node, grant_dict
 from kubeharden.analysis.rbac_resources import KNOWN_GROUPS
 from kubeharden.commands.common import add_input_options, fail, open_inputs, output_stream
+from kubeharden.commands.emit import report_problems
 from kubeharden.commands.empty_input import Counted, check_read, nothing_checked
 from kubeharden.commands.helptext import examples
 from kubeharden.engine.evaluator import build_inventory
 from kubeharden.exitcodes import INPUT_ERRORS, OK, USAGE
+from kubeharden.report.plain import print_table, trimmed
 from kubeharden.report.table import columns_from_env, console_for
 from kubeharden.model.apiresources import RESOURCES, SHORT_NAMES, resolve_resource
-from kubeharden.model.findings import NOTHING_CHECKED, OWN_OUTPUT, Problem
+from kubeharden.model.findings import Problem
 from kubeharden.model.objects import K8sObject
 
 
@@ -114,13 +116,8 @@ def _load(args: argparse.Namespace) -> tuple[RbacModel, list[Problem]]:
 
 
 def _finish(problems: list[Problem]) -> int:
-    errors = [p for p in problems if p.level == "error"]
-    for p in problems:
-        if p.level == "note" and p.kind not in (OWN_OUTPUT, NOTHING_CHECKED):
-            continue
-        where = f"{p.where()}: " if p.file else ""
-        fail(f"{'' if p.level == 'error' else p.level + ': '}{where}{p.message}")
-    return INPUT_ERRORS if errors else OK
+    report_problems(problems)
+    return INPUT_ERRORS if any(p.level == "error" for p in problems) else OK
 
 
 def _console(out: IO[str]) -> _Printer:
@@ -134,10 +131,7 @@ class _Printer:
         self.console = console
 
     def print(self, table: Table) -> None:
-        for column in table.columns:
-            column.overflow = "fold"
-            column.no_wrap = False
-        self.console.print(table)
+        print_table(self.console, table)  # wraps between words; too narrow for the table: one record per row
 
 
 def _split_resource(text: str, subresource: str) -> tuple[str, str, str]:
@@ -183,7 +177,7 @@ def run_who_can(args: argparse.Namespace) -> int:
                 f"{' named ' + args.name if args.name else ''} " \
                 f"{'in namespace ' + args.namespace if args.namespace else 'cluster-wide'}"
     grants.sort(key=lambda g: (g.subject, g.binding.name))
-    with output_stream(args.output) as out:
+    with output_stream(args.output) as raw, trimmed(raw) as out:  # no trailing padding in files
         if args.format == "json":
             out.write(json.dumps({"question": asked, "subjects": [_grant_json(g) for g in grants]}, indent=2) + "\n")
         else:
@@ -220,7 +214,7 @@ def run_can(args: argparse.Namespace) -> int:
     model, problems = _load(args)
     grants = sorted(model.grants_of(subject), key=lambda g: (g.namespace or "", g.rule.describe()))
     unassessed = model.unassessed_of(subject)
-    with output_stream(args.output) as out:
+    with output_stream(args.output) as raw, trimmed(raw) as out:  # no trailing padding in files
         if args.format == "json":
             out.write(json.dumps({"subject": subject.key, "groups": list(subject.groups()),
                                   "rules": [_grant_json(g) for g in grants],
@@ -278,7 +272,7 @@ def run_paths(args: argparse.Namespace) -> int:
     if not args.all and start is None:
         paths = [p for p in paths if not _system(p.start)]
     writer = {"table": _paths_table, "json": _paths_json, "dot": _paths_dot, "mermaid": _paths_mermaid}[args.format]
-    with output_stream(args.output) as out:
+    with output_stream(args.output) as raw, trimmed(raw) as out:  # no trailing padding in files
         writer(paths, out)
     return _finish(problems)
 

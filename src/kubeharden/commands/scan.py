@@ -24,6 +24,7 @@ from kubeharden.commands.common import (
     severity_or_none,
     warn,
 )
+from kubeharden.commands.emit import report_problems
 from kubeharden.commands.empty_input import Counted, nothing_checked, problems_under, unrendered_folders
 from kubeharden.commands.helptext import examples
 from kubeharden.commands.store_options import add_store_option, url_of
@@ -114,6 +115,22 @@ def _display(args: argparse.Namespace) -> Display:
     return Display(severities=chosen, compact=args.compact, quiet=args.quiet, group_by=args.group_by)
 
 
+def _contradictory_filters(args: argparse.Namespace) -> str | None:
+    """Why ``--severity`` and ``--min-severity`` together show nothing, or None.
+
+    Together they mean both (the severities listed that are also at or above the floor,
+    docs/terminal-report.md); a pair that leaves no severity is a mistake, not an empty report.
+    """
+    if args.severity is None or args.min_severity is None:
+        return None
+    if any(s >= args.min_severity for s in args.severity):
+        return None
+    listed = ", ".join(s.label for s in sorted(args.severity, reverse=True))
+    return (f"--severity {listed} and --min-severity {args.min_severity.label} contradict each other: no "
+            f"severity is both listed and at or above {args.min_severity.label} (use one of them, or list "
+            f"severities at or above {args.min_severity.label})")
+
+
 def _values_set(args: argparse.Namespace, file: str) -> argparse.Namespace:
     """The command line of one ``--values-matrix`` run: ``file`` after the ``--values`` files."""
     one = argparse.Namespace(**{**vars(args), "values": [*args.values, file], "values_set": file})
@@ -195,6 +212,10 @@ def selected_controls(patterns: list[str] | None, cfg: Config, option: str) -> l
 
 
 def run(args: argparse.Namespace) -> int:
+    contradiction = _contradictory_filters(args)
+    if contradiction:
+        fail(contradiction)
+        return USAGE
     paths = input_paths(args)  # with --vuln-report and --image-archive inputs (docs/sources.md)
     option_schemes = tuple(source.scheme for source in SOURCES if source.option is not None)
     if args.scope == "path" and any(p.startswith(option_schemes) for p in paths):
@@ -320,9 +341,10 @@ def run(args: argparse.Namespace) -> int:
         name = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         fail(f"cannot write the report to {where}{name}: {exc.strerror or exc}")
         return USAGE
+    report_problems(evaluator.result.problems, in_report=True)  # on stderr as every command says them
     if args.output:
         fail(f"{args.output}: {one_line(evaluator.result)}")
-    if kept is not None and not _store(args, evaluator.result, kept):
+    if kept is not None and not _store(args, evaluator.result, kept, set(baseline)):
         return USAGE
     if gate[0]:
         return FINDINGS
@@ -331,22 +353,29 @@ def run(args: argparse.Namespace) -> int:
     return OK
 
 
-def _store(args: argparse.Namespace, result: ScanResult, findings: list[Finding]) -> bool:
-    """Save the scan in the history store; False (with a message) when the store refuses it."""
+def _store(args: argparse.Namespace, result: ScanResult, findings: list[Finding], known: set[str]) -> bool:
+    """Save the scan in the history store; False (with a message) when the store refuses it.
+
+    The full scan is stored, with a ``--baseline``: its findings and counts include those the baseline
+    held (``known``, fingerprints), which the summary names (docs/history.md), so the stored scan, a
+    later diff and ``history`` describe the input, and the reported (new) count is their difference.
+    """
     from kubeharden import __version__
-    from kubeharden.report.summary import summary
+    from kubeharden.report.summary import full_summary
     from kubeharden.store.database import StoreError, open_store, shown
     from kubeharden.store.history import save_scan
 
+    stored = full_summary(result, [f for f in findings if f.status == "fail" and f.fingerprint in known])
     try:
         engine = open_store(url_of(args.store))
         try:
-            result.stored_as = save_scan(engine, result, findings, " ".join(args.paths), summary(result),
-                                         __version__)
+            result.stored_as = save_scan(engine, result, findings, " ".join(args.paths), stored, __version__)
         finally:
             engine.dispose()
     except StoreError as exc:
         fail(f"--store: {exc}")
         return False
-    fail(f"stored as scan {result.stored_as} in {shown(str(engine.url))}")
+    held = f" (the full scan: {stored['findings']} findings, {result.in_baseline} of them known to the baseline " \
+           "and not reported)" if result.baseline is not None else ""
+    fail(f"stored as scan {result.stored_as} in {shown(str(engine.url))}{held}")
     return True

@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from kubeharden.model.apitypes import type_name
 from kubeharden.detect.fields import ALIASES, MISSING, Getter, PathError, compile_path
 from kubeharden.model.facts import AUDIT_LEVELS
 
@@ -66,7 +67,7 @@ def compile_condition(cond: Any, ctx: CompileContext, relative: bool = False) ->
     if cond is None or cond == {}:
         return _true
     if not isinstance(cond, dict):
-        raise RuleError(f"a condition must be a mapping, not {type(cond).__name__}: {cond!r}")
+        raise RuleError(f"a condition must be a mapping, not {type_name(cond)}: {str(cond)[:80]}")
     parts: list[Predicate] = []
     for key, value in cond.items():
         key = str(key)

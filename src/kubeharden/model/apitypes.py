@@ -144,13 +144,21 @@ _EXPECTED = {"string": "a string", "boolean": "a boolean (true or false, unquote
              "number": "a number", "int-or-string": "an integer or a string", "quantity": "a quantity"}
 
 
+def type_name(value: Any) -> str:
+    """``value``'s JSON type as messages say it (``a mapping``, ``a list``, ``a string``, ``a number``,
+    ``a boolean``, ``null``): never the Python class that holds it (``LineList``, ``CommentedMap``)."""
+    if value is None:
+        return "null"
+    return ("a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list)
+            else "a boolean" if isinstance(value, bool) else "a number" if isinstance(value, (int, float))
+            else "a string" if isinstance(value, str) else "a value of another type")
+
+
 def describe(value: Any) -> str:
     """``value``'s JSON type and a short rendering of it, for messages."""
     if value is None:
         return "null"
-    kind = ("a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list)
-            else "a boolean" if isinstance(value, bool) else "a number" if isinstance(value, (int, float))
-            else "a string" if isinstance(value, str) else f"a {type(value).__name__}")
+    kind = type_name(value)
     if isinstance(value, (dict, list)):
         return kind
     if isinstance(value, bool):

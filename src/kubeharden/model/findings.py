@@ -194,6 +194,8 @@ OWN_OUTPUT = "own-output"
 UNLISTED = "unlisted"
 #: Problem kind: the input held no Kubernetes object to check (an error, a note with --allow-empty).
 NOTHING_CHECKED = "nothing-checked"
+#: Notes said one by one wherever input problems are said; other notes (documents skipped) are only counted.
+SHOWN_NOTES = (OWN_OUTPUT, NOTHING_CHECKED)
 
 
 @dataclass(slots=True)

@@ -79,10 +79,24 @@ class ScanInfo:
     objects: int
     summary: dict[str, Any]
 
+    def __post_init__(self) -> None:
+        # SQLite keeps no offset (the store writes UTC) and PostgreSQL answers in the session's zone: both
+        # become UTC here, so every reader shows one zone and says it
+        at = self.created_at
+        object.__setattr__(self, "created_at", at.replace(tzinfo=dt.UTC) if at.tzinfo is None
+                           else at.astimezone(dt.UTC))
+
+    @property
+    def baseline_known(self) -> int:
+        """Findings of this scan a ``--baseline`` held when it ran (counted in it, not reported then)."""
+        return int((self.summary.get("baseline") or {}).get("not_shown", 0))
+
     def to_dict(self) -> dict[str, Any]:
+        """The JSON row; ``created_at`` in ISO 8601 with its offset (``2026-01-02T03:04:05+00:00``)."""
         return {"id": self.id, "created_at": self.created_at.isoformat(), "inputs": self.inputs,
                 "input": self.input_kind, "profile": self.profile, "tool_version": self.tool_version,
                 "objects": self.objects, "findings": self.summary.get("findings", 0),
+                "baseline_known": self.baseline_known,
                 "by_severity": self.summary.get("by_severity", {}),
                 "compliance": {c["section"]: c["compliance_percent"] for c in self.summary.get("compliance", [])}}
 

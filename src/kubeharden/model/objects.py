@@ -159,16 +159,19 @@ def make_ref(raw: dict[str, Any], default_namespace: str | None = None, file: st
     """
     meta = raw.get("metadata")
     meta = meta if isinstance(meta, dict) else {}
-    config_file = is_config_file(str(raw.get("apiVersion") or ""), str(raw.get("kind") or ""))
-    name = meta.get("name") or meta.get("generateName") or (config_file_name(file) if config_file else "<unnamed>")
-    namespace = meta.get("namespace")
-    if config_file or not is_namespaced(str(raw.get("kind") or "")):
-        namespace = None  # the API server clears it for cluster-scoped kinds
+    kind = _scalar(raw.get("kind"))
+    config_file = is_config_file(_scalar(raw.get("apiVersion")), kind)
+    name = (_scalar(meta.get("name")) or _scalar(meta.get("generateName"))
+            or (config_file_name(file) if config_file else "<unnamed>"))
+    namespace = _scalar(meta.get("namespace"))
+    if config_file or not is_namespaced(kind):
+        namespace = ""  # the API server clears it for cluster-scoped kinds
     elif not namespace and default_namespace:
         namespace = default_namespace
-    return ResourceRef(
-        api_version=str(raw.get("apiVersion") or ""),
-        kind=str(raw.get("kind") or ""),
-        namespace=str(namespace) if namespace else None,
-        name=str(name),
-    )
+    return ResourceRef(api_version=_scalar(raw.get("apiVersion")), kind=kind, namespace=namespace or None, name=name)
+
+
+def _scalar(value: Any) -> str:
+    """An identity field as text; a mapping, list or null (an object the API server refuses, said as an input
+    problem by the type checks) is no text at all, never its Python rendering."""
+    return str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""

@@ -25,6 +25,7 @@ from kubeharden.detect.policy import Coverage
 from kubeharden.detect.rules import MAPPING_KEYS, DetectionRule
 from kubeharden.model.findings import Problem, Severity
 from kubeharden.model.guide import GUIDE, GUIDE_POINTER, anchor_of, title_of
+from kubeharden.report import plain
 
 ALERT_FORMATS = ("table", "jsonl", "json")
 STYLE = {Severity.CRITICAL: "bold white on red", Severity.HIGH: "bold red", Severity.MEDIUM: "yellow",
@@ -81,7 +82,11 @@ def _iso(t: float | None) -> str | None:
 
 
 def write_table(alerts: Iterable[Alert], run: AuditRun, out: IO[str]) -> None:
-    console = Console(file=out, highlight=False, soft_wrap=False, width=None if out.isatty() else 160)
+    with plain.console(out, 160) as console:
+        _alerts_table(alerts, run, console)
+
+
+def _alerts_table(alerts: Iterable[Alert], run: AuditRun, console: Console) -> None:
     table = Table(show_header=True, box=None, padding=(0, 1), header_style="bold")
     for col in ("time", "sev", "rule", "who", "what"):
         table.add_column(col, no_wrap=col in ("time", "sev", "rule"))
@@ -100,7 +105,7 @@ def write_table(alerts: Iterable[Alert], run: AuditRun, out: IO[str]) -> None:
         table.add_row(d["time"][:19].replace("T", " "), Text(a.severity.label.upper(), style=STYLE[a.severity]),
                       Text(a.rule.id, style="bold"), who, what)
     if count:
-        console.print(table)
+        plain.print_table(console, table)
         console.print(Text(GUIDE_POINTER, style="dim"))
     s = run.stats
     console.print(f"\n{s.events} events, {count} alerts, {len(run.rules)} rules"
@@ -145,7 +150,8 @@ def rules_table(rules: list[DetectionRule], out: IO[str]) -> None:
         table.add_column(col, no_wrap=col != "title")
     for r in rules:
         table.add_row(r.id, r.severity.label, r.kind, ", ".join(r.det), ", ".join(r.mitre), r.title)
-    Console(file=out, width=None if out.isatty() else 170).print(table)
+    with plain.console(out, 170) as console:
+        plain.print_table(console, table)
 
 
 _MAP_NAMES = {"falco": "Falco k8saudit (rule names)", "sigma": "Sigma (rule IDs)",

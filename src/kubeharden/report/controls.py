@@ -6,12 +6,12 @@ from collections.abc import Callable, Iterable
 from typing import IO
 
 import orjson
-from rich.console import Console
 from rich.table import Table
 
 from kubeharden.catalogue.peers import peer_notes
 from kubeharden.model.controls import EXAMPLE_IMAGE, EXAMPLE_INPUTS, MAPPING_KEYS, Control
 from kubeharden.model.guide import GUIDE, anchor_of, title_of
+from kubeharden.report import plain
 
 _MAPPING_NAMES = {"cis": "CIS Kubernetes Benchmark v1.9", "cis-1.10": "CIS Kubernetes Benchmark v1.10",
                   "stig": "DISA Kubernetes STIG", "pss": "Pod Security Standards", "kubescape": "kubescape",
@@ -35,7 +35,8 @@ def write_table(controls: Iterable[Control], out: IO[str]) -> None:
     for c in controls:
         title = c.title if c.status == "stable" else f"{c.title} ({c.status})"
         table.add_row(c.id, c.slug, c.severity.label, c.profile, ", ".join(c.nsa), title)
-    Console(file=out, width=None if out.isatty() else 160).print(table)
+    with plain.console(out, 160) as console:
+        plain.print_table(console, table)
 
 
 def write_markdown(controls: Iterable[Control], out: IO[str]) -> None:

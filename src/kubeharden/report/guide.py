@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from typing import IO
 
 import orjson
-from rich.console import Console
 from rich.table import Table
 
 from kubeharden.model.guide import GAP_KINDS, GUIDE, MANUAL, NODE, PENDING, anchor_of
+from kubeharden.report import plain
 from kubeharden.report.guide_map import CHECKED, DETECTED, IMPLEMENTED, NODE_CHECKED, GuideEntry
 
 _MEANING = {
@@ -42,7 +42,8 @@ def write_table(entries: Iterable[GuideEntry], out: IO[str]) -> None:
         if e.reason:
             how += f"; not checked: {e.reason}" if e.status in IMPLEMENTED else f": {e.reason}"
         table.add_row(r.id, r.section, f"{r.title}: {r.text}" if r.text else r.title, how)
-    Console(file=out, width=None if out.isatty() else 170).print(table)
+    with plain.console(out, 170) as console:
+        plain.print_table(console, table)
 
 
 def write_markdown(entries: Iterable[GuideEntry], out: IO[str]) -> None:

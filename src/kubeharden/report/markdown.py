@@ -1,8 +1,9 @@
 """The Markdown report, for pull-request comments: the summary, then the findings worst first.
 
 GitHub refuses comments over 65,536 characters, so the report stops adding findings before
-:data:`LIMIT` and says how many it left out. Cells are escaped (``|``, newlines, backticks) so a
-message can never break the table. Suppressed findings are counted, not listed.
+:data:`LIMIT` and says how many it left out. Cells are escaped (:func:`cell`: ``|``, markup, newlines as
+``<br>``) so a message can never break the table, and a multi-line fix keeps its lines. Suppressed
+findings are counted, not listed.
 """
 
 from __future__ import annotations
@@ -20,9 +21,29 @@ _ICON = {"critical": "🟥", "high": "🟧", "medium": "🟨", "low": "🟦", "i
 
 
 def cell(text: object) -> str:
-    """``text`` safe inside a Markdown table cell."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ") \
-        .replace("`", "'").strip()
+    """``text`` safe and readable inside a Markdown table cell, which must stay on one line.
+
+    Lines are joined with ``<br>`` and their indentation kept as ``&nbsp;`` (a fix that carries a
+    manifest stays YAML to read); ``&``, ``<`` and ``>`` become entities, ``|`` and ``\\`` are escaped,
+    and a line's balanced backticks become ``<code>`` (an unbalanced one becomes ``'``), so no message can
+    break the table or inject markup.
+    """
+    lines = str(text).replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n")
+    return "<br>".join(_line(line.rstrip()) for line in lines).strip()
+
+
+def _line(line: str) -> str:
+    body = line.lstrip(" ")
+    parts = body.split("`")
+    if len(parts) % 2 == 0:  # an odd number of backticks: no code span can be trusted
+        parts = ["'".join(parts)]
+    out = "".join(f"<code>{_escaped(p)}</code>" if n % 2 else _escaped(p) for n, p in enumerate(parts))
+    return "&nbsp;" * (len(line) - len(body)) + out
+
+
+def _escaped(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\\", "\\\\") \
+        .replace("|", "\\|")
 
 
 def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None:
@@ -56,6 +77,8 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
     for f in failing:
         r = f.resource
         where = f"{f.file}:{f.line}" if f.file and f.line else (f.file or "")
+        if f.trace is not None and f.trace.input:  # several overlays or charts can render one object
+            where += f" (rendered from {f.trace.input})"
         row = (f"| {_ICON.get(f.severity.label, '')} {f.severity.label} | {f.control.id} {cell(f.control.slug)} | "
                f"{cell(r.kind)} {cell((r.namespace + '/') if r.namespace else '')}{cell(r.name)} | "
                f"{cell(f.container_id or '')} | {cell(where)} | {cell(f.message)} | {cell(f.remediation)} |")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
-from kubeharden.model.findings import Severity
+from kubeharden.model.findings import Finding, Severity
 from kubeharden.model.pods import NOT_EVALUATED, TEMPLATE_EVALUATED
 from kubeharden.model.results import ScanResult
 
@@ -67,3 +68,19 @@ def summary(result: ScanResult) -> dict[str, Any]:
         "baseline": None if result.baseline is None else {"source": result.baseline,
                                                           "not_shown": result.in_baseline},
     }
+
+
+def full_summary(result: ScanResult, known: Sequence[Finding]) -> dict[str, Any]:
+    """The summary of the whole scan, findings a baseline held (``known``: failing ones) counted again.
+
+    What the history store keeps (docs/history.md): ``findings`` and ``by_severity`` describe the input,
+    and ``baseline`` says which baseline was used, how many findings it held (``not_shown``) and their
+    ``fingerprints``, so the reported count is ``findings - not_shown``.
+    """
+    out = summary(result)
+    for f in known:
+        out["by_severity"][f.severity.label] += 1
+    out["findings"] = sum(out["by_severity"].values())
+    if out["baseline"] is not None:
+        out["baseline"]["fingerprints"] = sorted({f.fingerprint for f in known})
+    return out

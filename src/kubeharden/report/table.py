@@ -18,7 +18,6 @@ carry no trailing padding; the width is the terminal's, else ``COLUMNS``, else :
 from __future__ import annotations
 
 import io
-import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -30,16 +29,15 @@ from rich.table import Table
 from rich.text import Text
 
 from kubeharden.report.trace import change_hint, trace_text, with_hint
-from kubeharden.model.findings import NOTHING_CHECKED, OWN_OUTPUT, Finding, Severity
+from kubeharden.model.findings import SHOWN_NOTES, Finding, Severity
 from kubeharden.model.guide import GUIDE_POINTER, requirement_url
 from kubeharden.model.pods import TEMPLATE_EVALUATED
 from kubeharden.model.results import ScanResult
+from kubeharden.report.plain import columns_from_env, print_table
 from kubeharden.report.summary import summary
 
 STYLE = {Severity.CRITICAL: "bold white on red", Severity.HIGH: "bold red", Severity.MEDIUM: "yellow",
          Severity.LOW: "cyan", Severity.INFO: "dim"}
-#: Notes listed one by one (the others, documents skipped, are only counted).
-SHOWN_NOTES = (OWN_OUTPUT, NOTHING_CHECKED)
 #: Width of the report in a file or pipe when COLUMNS does not say.
 FILE_WIDTH = 120
 #: How many of the worst findings the summary names.
@@ -85,12 +83,6 @@ def console_for(out: IO[str], width: int | None = None) -> Console:
     if width is None and not out.isatty():
         width = columns_from_env() or FILE_WIDTH
     return Console(file=out, highlight=False, soft_wrap=False, width=width)
-
-
-def columns_from_env() -> int | None:
-    """``COLUMNS`` when it names a usable width (40 or more), else None."""
-    text = os.environ.get("COLUMNS", "")
-    return int(text) if text.isdigit() and int(text) >= 40 else None
 
 
 def write(findings: Iterable[Finding], result: ScanResult, out: IO[str], display: Display | None = None) -> None:
@@ -179,8 +171,10 @@ def _summary(console: Console, result: ScanResult, failing: list[Finding], displ
         style = "green" if pct is not None and pct >= 90 else ("yellow" if pct is not None and pct >= 60 else "red")
         table.add_row(row["section"], str(row["evaluated"]), str(row["failed"]),
                       Text("n/a" if pct is None else f"{pct:.1f}%", style=style if pct is not None else "dim"))
-    console.print(table)
-    top = [f for f in sorted(failing, key=_order) if f.severity >= Severity.HIGH][:TOP_RISKS]
+    print_table(console, table)
+    risky = [f for f in sorted(failing, key=_order) if f.severity >= Severity.HIGH]
+    top = [f for f in risky if display.shows(f)][:TOP_RISKS]  # the display filter applies here too
+    hidden_risks = sum(1 for f in risky if not display.shows(f))
     if top:
         risks = Table(title="Top risks", title_justify="left", show_header=False, box=None, padding=(0, 1, 0, 0),
                       title_style="bold")
@@ -190,7 +184,10 @@ def _summary(console: Console, result: ScanResult, failing: list[Finding], displ
         for f in top:
             risks.add_row(Text(f.severity.label.upper(), style=STYLE[f.severity]), Text(f.control.id, style="bold"),
                           Text.assemble(f.control.title, "  ", (_where(f), "dim")))
-        console.print(risks)
+        print_table(console, risks)
+    if hidden_risks:
+        console.print(Text(f"Top risks: {hidden_risks} critical or high finding(s) hidden by the display filter "
+                           "(--severity, --min-severity)", style="dim"))
     console.print()
 
 
@@ -261,7 +258,7 @@ def _groups(console: Console, shown: list[Finding], group_by: str) -> None:
             entries = [e for r in _by_resource(items) for e in _entries(r)]
         for e in sorted(entries, key=lambda e: _order(e.lead)):
             table.add_row(Text(e.severity.label.upper(), style=STYLE[e.severity]), _why(e.lead), _detail(e, group_by))
-        console.print(table)
+        print_table(console, table)
         console.print()
 
 
@@ -285,19 +282,17 @@ def _detail(e: Entry, group_by: str) -> Text:
         if f.file:
             detail.append(f"{f.file}{':' + str(f.line) if f.line else ''}  ", style="dim")
     messages = {x.message for x in e.findings}
-    spots = [(_container(x) if x.container else None, x.line) for x in e.findings]
-    if len(messages) == 1 and len(spots) == 1:
-        container, line = spots[0]
-        if container:
-            detail.append(f"[{container}] ", style="magenta")
+    origins = {_origin(x) for x in e.findings}
+    if len(messages) == 1 and len(e.findings) == 1:
+        if f.container:
+            detail.append(f"[{_container(f)}] ", style="magenta")
         detail.append(f.message)
-        if line:
-            detail.append(f"  (line {line})", style="dim")
+        if f.line:
+            detail.append(f"  (line {f.line})", style="dim")
     elif len(messages) == 1:
         detail.append(f.message)
         detail.append("\nin ", style="dim")
-        detail.append(", ".join(f"{c or '(pod)'}" + (f" (line {n})" if n else "") for c, n in spots),
-                      style="magenta")
+        detail.append(", ".join(_spot(x, len(origins) > 1) for x in e.findings), style="magenta")
     else:
         for n, x in enumerate(e.findings):
             detail.append("\n" if n else "")
@@ -307,7 +302,7 @@ def _detail(e: Entry, group_by: str) -> Text:
             if x.line:
                 detail.append(f"  (line {x.line})", style="dim")
     traced = trace_text(f.trace)  # where a rendered field came from: template, values, patch
-    if traced:
+    if traced and len(origins) == 1:
         detail.append(f"\nfrom: {traced}", style="cyan")
     for x in e.folded:
         detail.append(f"\nimplies {x.control.id}: {x.message}", style="dim")
@@ -315,6 +310,26 @@ def _detail(e: Entry, group_by: str) -> Text:
     if group_by != "control" or hint or any(x.remediation != f.remediation for x in e.findings):
         detail.append(f"\nfix: {with_hint(f.remediation, f.trace)}", style="green")
     return detail
+
+
+def _origin(f: Finding) -> str | None:
+    """The rendered input (and values set) a finding came from; None for a plain manifest."""
+    t = f.trace
+    if t is None or t.input is None:
+        return None
+    return t.input + (f", values set {t.values_set}" if t.values_set else "")
+
+
+def _spot(f: Finding, with_origin: bool) -> str:
+    """Where one of an entry's findings is: its container, else its resource (kind/name, never a
+    placeholder), its line, and with ``with_origin`` the rendered input it came from (several Kustomize
+    overlays or values sets can render the same object)."""
+    r = f.resource
+    text = _container(f) if f.container else f"{r.kind}/{r.name}"
+    if f.line:
+        text += f" (line {f.line})"
+    origin = _origin(f) if with_origin else None
+    return text + (f" rendered from {origin}" if origin else "")
 
 
 def _why(f: Finding) -> Text:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubeharden.model.apitypes import type_name
 from kubeharden.model.findings import OWN_OUTPUT, Problem
 from kubeharden.model.kinds import DEFAULT_NAMESPACE
 from kubeharden.model.lines import LineMap, line_of
@@ -258,7 +259,7 @@ def unpack(data: Any, display: str, line: int, source: str = "file",
     if data is None:
         return
     if not isinstance(data, dict):
-        yield Problem("note", "skipped", f"document is a {type(data).__name__}, not a Kubernetes object; skipped",
+        yield Problem("note", "skipped", f"document is {type_name(data)}, not a Kubernetes object; skipped",
                       file=display, line=line)
         return
     kind = data.get("kind")

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from kubeharden.model.apitypes import type_name
 from kubeharden.model.lines import LineMap
 from kubeharden.sources.yamlload import load_documents
 
@@ -37,7 +38,7 @@ def load_values_text(text: str, display: str) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ValuesError(f"{display}: a values file must be a mapping, not a {type(data).__name__}")
+        raise ValuesError(f"{display}: a values file must be a mapping, not {type_name(data)}")
     return data
 
 
