@@ -343,7 +343,7 @@ def _why(f: Finding) -> Text:
 
 #: Above this many controls that need the same inputs, the footer names their ID families instead of each ID
 #: (the node controls: dozens of them are not assessable from every manifest scan); JSON, SARIF and JUnit list all.
-_LISTED_NOT_ASSESSABLE = 6
+_LISTED_NOT_ASSESSABLE = 3
 
 
 def _not_assessable(controls: list[Any]) -> str:
