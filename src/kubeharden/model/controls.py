@@ -97,11 +97,24 @@ class FixTemplate:
     value: Any = None
     safe: bool = False
     field: str = ""
+    #: The name of the evidence rule (:data:`FIX_EVIDENCE`) that decides per container whether the fix is
+    #: safe there; "" when ``safe`` alone decides.
+    evidence: str = ""
+    #: Why the fix is safe or not when no evidence rule decides (Fix.because).
+    because: str = ""
 
     def resolve(self, path: str, unit_path: str) -> Fix:
         """The fix for a violation at ``path`` found in the unit (container or pod spec) at ``unit_path``."""
         target = join(unit_path, *self.field.split(".")) if self.field else path
-        return Fix(self.op, target, self.value, self.safe)
+        return Fix(self.op, target, self.value, self.safe, self.because)
+
+
+#: Evidence rules a catalogue ``fix:`` may name (``evidence:``): each makes the fix safe on a container
+#: whose manifest shows it cannot break it (kubeharden.checks.fix_evidence holds the logic; docs/fix.md).
+FIX_EVIDENCE = {
+    "non-root": "the container runs as a non-root user (runAsNonRoot: true, or a non-zero runAsUser)",
+    "non-root-unprivileged": "the container runs as a non-root user, is not privileged and adds no CAP_SYS_ADMIN",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +221,8 @@ class Control:
                          "with": self.example_with or None},
             "inputs": list(self.inputs),
             "fix": None if self.fix is None else {"op": self.fix.op, "field": self.fix.field or None,
-                                                  "value": self.fix.value, "safe": self.fix.safe},
+                                                  "value": self.fix.value, "safe": self.fix.safe,
+                                                  "evidence": self.fix.evidence or None},
         }
 
 
