@@ -275,7 +275,7 @@ def test_catalogue_evidence_names_are_checked():
         _parse_fix({"op": "set", "value": False, "evidence": "looks-fine"}, "X")
     with pytest.raises(CatalogueError, match="not both"):
         _parse_fix({"op": "set", "value": False, "evidence": "non-root", "safe": True}, "X")
-    assert set(FIX_EVIDENCE) == {"non-root", "non-root-unprivileged"}
+    assert set(FIX_EVIDENCE) == {"non-root", "non-root-unprivileged", "service-account-unbound"}
 
 
 # -- kubeharden fix (default mode) and the mutating webhook use the same verdicts ----------------------------

@@ -74,7 +74,9 @@ RULES: dict[str, Callable[[ContainerView], tuple[bool, str]]] = {
     "non-root": non_root,
     "non-root-unprivileged": non_root_unprivileged,
 }
-assert set(RULES) == set(FIX_EVIDENCE), "every evidence name of the catalogue has its rule"
+#: Evidence names a check decides itself when it builds the violation's fix (it needs the inventory).
+CHECK_DECIDED = frozenset({"service-account-unbound"})
+assert set(RULES) | CHECK_DECIDED == set(FIX_EVIDENCE), "every evidence name of the catalogue has its rule"
 
 #: What the safe fixes of each rule take away, said once for the ``because`` of a safe fix.
 _SAFE_BECAUSE = {
@@ -89,9 +91,12 @@ def weigh(evidence: str, fix: Fix, unit: object) -> Fix:
     """``fix`` with ``safe`` and ``because`` decided by evidence rule ``evidence`` on ``unit``.
 
     ``unit`` is the container the finding is about; any other unit (a pod, an object) shows no
-    evidence, so the fix stays unsafe. Raises KeyError for an unknown evidence name (the catalogue
+    evidence, so the fix stays unsafe, as does a fix whose check should have decided
+    (:data:`CHECK_DECIDED`) but did not. Raises KeyError for an unknown evidence name (the catalogue
     loader refuses those).
     """
+    if evidence in CHECK_DECIDED:
+        return dataclasses.replace(fix, safe=False, because=fix.because or "not safe: no evidence was read")
     rule = RULES[evidence]
     if not isinstance(unit, ContainerView):
         return dataclasses.replace(fix, safe=False, because="no container to read evidence from")

@@ -109,11 +109,14 @@ class FixTemplate:
         return Fix(self.op, target, self.value, self.safe, self.because)
 
 
-#: Evidence rules a catalogue ``fix:`` may name (``evidence:``): each makes the fix safe on a container
-#: whose manifest shows it cannot break it (kubeharden.checks.fix_evidence holds the logic; docs/fix.md).
+#: Evidence rules a catalogue ``fix:`` may name (``evidence:``): each makes the fix safe where the input shows
+#: it cannot break the workload (kubeharden.checks.fix_evidence holds the logic; docs/fix.md). The container
+#: rules are applied by the engine; ``service-account-unbound`` by the check itself (it reads the inventory).
 FIX_EVIDENCE = {
     "non-root": "the container runs as a non-root user (runAsNonRoot: true, or a non-zero runAsUser)",
     "non-root-unprivileged": "the container runs as a non-root user, is not privileged and adds no CAP_SYS_ADMIN",
+    "service-account-unbound": "the input holds the ServiceAccount and RBAC objects, no binding grants the "
+                               "account anything and nothing in the pod reads the token",
 }
 
 
