@@ -135,7 +135,8 @@ def main() -> None:
     from pki import make_pki
 
     mix = reviews()
-    print(f"in-process, no HTTP: {review_cost(mix, args.profile):.2f} ms of CPU per review (mean over 1,000)")
+    print(f"in-process, no HTTP: {review_cost(mix, args.profile):.2f} ms of CPU per review (mean over 1,000); "
+          f"load average {load_average()}")
     with tempfile.TemporaryDirectory() as tmp:
         pki = make_pki(Path(tmp))
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
@@ -152,16 +153,42 @@ def main() -> None:
                   f"Pod/Deployment/StatefulSet/DaemonSet/CronJob reviews + 1 % malformed; {os.cpu_count()} CPUs; "
                   f"open loop over at most {args.connections} keep-alive TLS connections")
             for rate in (int(r) for r in args.rates.split(",")):
+                cpu_before = server_cpu(server.pid)
                 r = asyncio.run(load(port, pki["ca"], rate, args.seconds, args.connections, mix))
+                cpu = server_cpu(server.pid) - cpu_before
                 answered = sum(r["statuses"].values())
                 print(f"  {rate:>5}/s for {args.seconds:g} s: sent {r['sent']}, answered {answered} "
                       f"{dict(sorted(r['statuses'].items()))}, dropped {r['dropped']}, achieved "
                       f"{answered / r['elapsed']:,.0f}/s; latency ms p50 {r['p50']:.2f}  p90 {r['p90']:.2f}  "
-                      f"p99 {r['p99']:.2f}  max {r['max']:.2f}  mean {r['mean']:.2f}"
+                      f"p99 {r['p99']:.2f}  max {r['max']:.2f}  mean {r['mean']:.2f}; server CPU "
+                      f"{cpu / max(1, answered) * 1000:.2f} ms per answer (TLS, HTTP and review); "
+                      f"load average {load_average()}"
                       + (f"; unexpected: {r['wrong']}" if r["wrong"] else ""))
         finally:
             server.terminate()
             server.wait(timeout=10)
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its worker processes (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # after the command: state, ppid, … utime is field 14 and stime 15 of stat(5), 12 and 13 here
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as uptime prints them (the machine may be shared)."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _free_port() -> int:

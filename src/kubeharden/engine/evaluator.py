@@ -76,6 +76,9 @@ class Evaluator:
         for control in self.controls:
             self._by_scope[control.scope].append((control, self._runner(control)))
         self._object_kinds = {k for c, _ in self._by_scope["object"] for k in c.kinds if k != "*"}
+        #: An admission review runs no cross-object control (their ``inputs:`` lack admission), so nothing
+        #: reads an inventory there: the webhook does not build one for every request.
+        self._keeps_inventory = input_kind != "admission" or bool(self._by_scope["inventory"])
         #: control ID -> the kinds the cluster refused that it needs (it runs on incomplete input)
         self._incomplete: dict[str, set[str]] = {}
 
@@ -240,7 +243,7 @@ class Evaluator:
                                                     resource=obj.ref))
         # The API server refuses an invalid object: it takes no part in cross-object analyses
         # (its NetworkPolicy isolates nothing, its role grants nothing), whatever it says.
-        if not invalid:
+        if not invalid and self._keeps_inventory:
             self.inventory.add_object(obj)
         if pod is not None and (pod.containers or pod.spec):
             yield from self._evaluate_pod(pod, annotations, invalid)
@@ -287,7 +290,7 @@ class Evaluator:
         if pod.template_meta is not obj.metadata:
             self._check_suppression_annotations(obj, pod.template_meta.get("annotations"))
         annotations = {**annotations, **_reasons(pod.annotations_raw)}
-        if not invalid:
+        if not invalid and self._keeps_inventory:
             self.inventory.add_pod(pod)
         try:
             pss = evaluate_pss(pod, self.ctx)
