@@ -10,7 +10,9 @@ CPU time (``time.thread_time``), not wall time, so other processes on a shared m
    Patch when mutating) and encoding the answer (``orjson.dumps``). CREATE reviews are judged in full;
    UPDATEs of the same object are admitted without judging (Pod Security Admission's rule), so both are
    shown.
-2. The garbage collector over the same reviews as the server runs them (``gctune.tune_gc`` at start, then
+2. Python function calls per review (cProfile's count): a measure of the work that the machine's load does
+   not change, to compare two versions on a shared machine.
+3. The garbage collector over the same reviews as the server runs them (``gctune.tune_gc`` at start, then
    the webhook's own settings after warm-up, ``WebhookApp.tune_gc``): collections per generation and the
    longest one, in CPU milliseconds.
 """
@@ -73,6 +75,21 @@ def stages(reviewer, bodies: list[bytes], rounds: int) -> dict[str, dict[str, li
     return out
 
 
+def python_calls(reviewer, bodies: list[bytes], rounds: int = 200) -> float:
+    """Mean number of Python function calls of one review of the mix (cProfile's count)."""
+    import cProfile
+    import pstats
+
+    from kubeharden.enforce.admission import parse_review
+
+    profile = cProfile.Profile()
+    profile.enable()
+    for i in range(rounds):
+        orjson.dumps(reviewer.review(parse_review(bodies[i % len(bodies)])).response())
+    profile.disable()
+    return pstats.Stats(profile).total_calls / rounds
+
+
 def gc_activity(reviewer, bodies: list[bytes], rounds: int) -> dict[int, list[float]]:
     """CPU ms of each collection per generation while ``rounds`` reviews run."""
     from kubeharden.enforce.admission import parse_review
@@ -103,8 +120,11 @@ def main() -> None:
     args = ap.parse_args()
     from kubeharden.config import Config
     from kubeharden.enforce.admission import AdmissionSettings, Reviewer
-    from kubeharden.enforce.webhook_app import tune_gc_after_warm_up
+    from kubeharden.enforce import webhook_app
     from kubeharden.gctune import tune_gc
+
+    # (a tree from before the webhook froze its long-lived objects runs without it, for comparisons)
+    tune_gc_after_warm_up = getattr(webhook_app, "tune_gc_after_warm_up", lambda: None)
 
     tune_gc()
     bodies = [b for b, _ in reviews()]
@@ -126,6 +146,8 @@ def main() -> None:
             total += mean
             parts.append(f"{stage} {mean:.3f}/{values[int(len(values) * 0.99)]:.3f}")
         print(f"  {op:<6} total {total:.3f}: " + ", ".join(parts))
+    print(f"  Python function calls per review (deterministic, whatever the machine's load): "
+          f"{python_calls(reviewer, bodies):.0f}")
     start = time.thread_time()
     pauses = gc_activity(reviewer, bodies, args.reviews)
     per_review = (time.thread_time() - start) / args.reviews * 1000

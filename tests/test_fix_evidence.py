@@ -390,6 +390,10 @@ def test_default_fix_applies_what_the_evidence_allows_and_round_trips(tmp_path):
     assert not any(c == "KH-POD-016" for c, _ in applied)
     after = session.current[str(path)]
     assert_untouched_parts_equal(APP, after, session)
+    # the documents no fix touched (the ServiceAccounts and RBAC objects) are byte for byte as they were
+    before_docs, after_docs = APP.split("---\n"), after.split("---\n")
+    assert len(before_docs) == len(after_docs) == 6
+    assert before_docs[:4] == after_docs[:4] and before_docs[4] != after_docs[4]
     findings, _ = scan(after, APP_CONFIG, only=EVIDENCE_CONTROLS)
     left = {(f.control_id, f.resource.name) for f in findings if f.status == "fail"}
     assert not left & applied, "a safe fix was applied but its finding is still reported"
