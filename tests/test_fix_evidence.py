@@ -418,3 +418,27 @@ def test_fix_command_prints_the_evidence_of_applied_and_left_fixes(tmp_path, cap
     assert re.search(r"  - not safe: nothing shows it runs as a non-root user.*KH-POD-011 Deployment/shop/ops", out)
     assert re.search(r"  - not safe: RoleBinding/shop/ops-read-config -> Role/shop/read-config grants "
                      r"ServiceAccount shop/ops get,list configmaps.*KH-POD-024 Deployment/shop/ops", out)
+
+
+# -- a privileged port: the capability a non-root process gets only from a file capability ------------------
+
+@pytest.mark.parametrize("control", ["KH-POD-011", "KH-POD-012"])
+def test_a_non_root_container_declaring_a_port_below_1024_keeps_the_fix_unsafe(control):
+    fix = fix_of(pod({"runAsNonRoot": True}, ports=[{"containerPort": 80}]), control)
+    assert fix.safe is False and "port 80" in fix.because and "CAP_NET_BIND_SERVICE" in fix.because
+
+
+def test_adding_net_bind_service_keeps_the_port_for_the_capability_drop_but_not_for_no_new_privs():
+    text = pod({"runAsNonRoot": True, "capabilities": {"add": ["NET_BIND_SERVICE"]}}, ports=[{"containerPort": 443}])
+    assert fix_of(text, "KH-POD-012").safe is True
+    escalation = fix_of(text, "KH-POD-011")
+    assert escalation.safe is False and "no_new_privs ignores file capabilities" in escalation.because
+
+
+@pytest.mark.parametrize("control", ["KH-POD-011", "KH-POD-012"])
+def test_the_unprivileged_port_sysctl_or_a_high_port_makes_it_safe_again(control):
+    sysctl = {"runAsNonRoot": True, "sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "80"}]}
+    assert fix_of(pod(pod_sc=sysctl, ports=[{"containerPort": 80}]), control).safe is True
+    assert fix_of(pod({"runAsUser": 1000}, ports=[{"containerPort": 8080}]), control).safe is True
+    high_start = {"runAsNonRoot": True, "sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "1000"}]}
+    assert fix_of(pod(pod_sc=high_start, ports=[{"containerPort": 80}]), control).safe is False

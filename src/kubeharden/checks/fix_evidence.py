@@ -17,6 +17,10 @@ The Kubernetes facts behind the rules:
   no_new_privs documentation). The API server refuses ``false`` beside ``privileged: true`` or an added
   ``CAP_SYS_ADMIN`` (Kubernetes API reference, SecurityContext.allowPrivilegeEscalation), so those
   containers are never fixed this way.
+- A non-root process binds a port below 1024 only with CAP_NET_BIND_SERVICE (ip(7)), which it can get only
+  from a file capability on its binary: a container that declares such a port (``containerPort``) loses it
+  to either fix, unless the pod's sysctl ``net.ipv4.ip_unprivileged_port_start`` lowers the limit (or, for
+  the capability drop, it adds NET_BIND_SERVICE explicitly).
 - Whether a container runs as root: ``runAsUser`` (the container's, else the pod's) names the UID; unset,
   ``runAsNonRoot: true`` makes the kubelet start it only when the image's user is a non-zero UID
   (Kubernetes API reference, SecurityContext.runAsNonRoot). ``runAsUser: 0`` is root whatever
@@ -57,21 +61,73 @@ def non_root(c: ContainerView) -> tuple[bool, str]:
                    "on the container or pod): as root it may rely on the capabilities or setuid binaries it loses")
 
 
+#: The first port a process may bind without CAP_NET_BIND_SERVICE, unless the pod's sysctl
+#: ``net.ipv4.ip_unprivileged_port_start`` (a safe, namespaced sysctl: "Using sysctls in a Kubernetes
+#: Cluster") lowers it; ip(7).
+PRIVILEGED_PORTS_END = 1024
+UNPRIVILEGED_PORT_START = "net.ipv4.ip_unprivileged_port_start"
+
+
+def _added(c: ContainerView) -> list[str]:
+    caps = c.sc.get("capabilities")
+    adds = caps.get("add") if isinstance(caps, dict) else None
+    return [capability_name(a) for a in adds] if isinstance(adds, list) else []
+
+
+def privileged_port(c: ContainerView) -> int | None:
+    """The lowest port below 1024 the container declares (``ports[].containerPort``) and may bind only with
+    CAP_NET_BIND_SERVICE, else None (none declared, or the pod's sysctl lets any process bind it).
+
+    A non-root process gets that capability only from a file capability on its binary (``setcap
+    cap_net_bind_service``), which both ``no_new_privs`` and dropping it from the bounding set take away.
+    """
+    ports = [p.get("containerPort") for p in c.raw.get("ports") or [] if isinstance(p, dict)]
+    low = [p for p in ports if isinstance(p, int) and not isinstance(p, bool) and 0 < p < PRIVILEGED_PORTS_END]
+    if not low:
+        return None
+    start = PRIVILEGED_PORTS_END
+    sysctls = c.pod.sc.get("sysctls")
+    for sysctl in sysctls if isinstance(sysctls, list) else []:
+        if isinstance(sysctl, dict) and sysctl.get("name") == UNPRIVILEGED_PORT_START:
+            try:
+                start = int(str(sysctl.get("value")))
+            except ValueError:
+                pass
+    return min(low) if min(low) < start else None
+
+
+def non_root_keeping_ports(c: ContainerView) -> tuple[bool, str]:
+    """Non-root (:func:`non_root`) and binding no privileged port it would lose with the capabilities."""
+    ok, why = non_root(c)
+    if not ok:
+        return ok, why
+    port = privileged_port(c)
+    if port is not None and "NET_BIND_SERVICE" not in _added(c):
+        return False, (f"it declares port {port}, which a non-root process binds only with CAP_NET_BIND_SERVICE "
+                       "from a file capability on its binary; add NET_BIND_SERVICE to keep it")
+    return ok, why
+
+
 def non_root_unprivileged(c: ContainerView) -> tuple[bool, str]:
-    """Non-root (:func:`non_root`), not privileged, and no added ``CAP_SYS_ADMIN``."""
+    """Non-root (:func:`non_root`), not privileged, no added ``CAP_SYS_ADMIN``, and no privileged port
+    (no_new_privs ignores the file capability that would let it bind one)."""
     if c.sc.get("privileged") is True:
         return False, "the container is privileged"
-    added = c.sc.get("capabilities")
-    adds = added.get("add") if isinstance(added, dict) else None
-    if isinstance(adds, list) and any(capability_name(a) in ("SYS_ADMIN", "ALL") for a in adds):
+    if any(cap in ("SYS_ADMIN", "ALL") for cap in _added(c)):
         return False, "the container adds CAP_SYS_ADMIN"
     ok, why = non_root(c)
-    return ok, f"{why}, is not privileged and adds no CAP_SYS_ADMIN" if ok else why
+    if not ok:
+        return ok, why
+    port = privileged_port(c)
+    if port is not None:
+        return False, (f"it declares port {port}, which a non-root process binds only with CAP_NET_BIND_SERVICE "
+                       "from a file capability on its binary, and no_new_privs ignores file capabilities")
+    return ok, f"{why}, is not privileged and adds no CAP_SYS_ADMIN"
 
 
 #: evidence name (catalogue ``fix: evidence:``) -> its rule
 RULES: dict[str, Callable[[ContainerView], tuple[bool, str]]] = {
-    "non-root": non_root,
+    "non-root": non_root_keeping_ports,
     "non-root-unprivileged": non_root_unprivileged,
 }
 #: Evidence names a check decides itself when it builds the violation's fix (it needs the inventory).

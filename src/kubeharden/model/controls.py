@@ -113,8 +113,10 @@ class FixTemplate:
 #: it cannot break the workload (kubeharden.checks.fix_evidence holds the logic; docs/fix.md). The container
 #: rules are applied by the engine; ``service-account-unbound`` by the check itself (it reads the inventory).
 FIX_EVIDENCE = {
-    "non-root": "the container runs as a non-root user (runAsNonRoot: true, or a non-zero runAsUser)",
-    "non-root-unprivileged": "the container runs as a non-root user, is not privileged and adds no CAP_SYS_ADMIN",
+    "non-root": "the container runs as a non-root user (runAsNonRoot: true, or a non-zero runAsUser) and declares "
+                "no port below 1024 unless it adds NET_BIND_SERVICE",
+    "non-root-unprivileged": "the container runs as a non-root user, is not privileged, adds no CAP_SYS_ADMIN and "
+                             "declares no port below 1024",
     "service-account-unbound": "the input holds the ServiceAccount and RBAC objects, no binding grants the "
                                "account anything and nothing in the pod reads the token",
 }
