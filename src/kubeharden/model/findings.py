@@ -69,7 +69,8 @@ class Fix:
     path: str
     value: Any = None
     safe: bool = False
-    because: str = ""
+    #: an explanation, not part of the change: two fixes making the same change are equal whatever it says
+    because: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if self.op not in FIX_OPERATIONS:
