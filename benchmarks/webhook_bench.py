@@ -153,16 +153,17 @@ def main() -> None:
                   f"Pod/Deployment/StatefulSet/DaemonSet/CronJob reviews + 1 % malformed; {os.cpu_count()} CPUs; "
                   f"open loop over at most {args.connections} keep-alive TLS connections")
             for rate in (int(r) for r in args.rates.split(",")):
-                cpu_before = server_cpu(server.pid)
+                cpu_before, hist_before = server_cpu(server.pid), server_histogram(port, pki["ca"])
                 r = asyncio.run(load(port, pki["ca"], rate, args.seconds, args.connections, mix))
                 cpu = server_cpu(server.pid) - cpu_before
+                inside = within(hist_before, server_histogram(port, pki["ca"]))
                 answered = sum(r["statuses"].values())
                 print(f"  {rate:>5}/s for {args.seconds:g} s: sent {r['sent']}, answered {answered} "
                       f"{dict(sorted(r['statuses'].items()))}, dropped {r['dropped']}, achieved "
                       f"{answered / r['elapsed']:,.0f}/s; latency ms p50 {r['p50']:.2f}  p90 {r['p90']:.2f}  "
                       f"p99 {r['p99']:.2f}  max {r['max']:.2f}  mean {r['mean']:.2f}; server CPU "
                       f"{cpu / max(1, answered) * 1000:.2f} ms per answer (TLS, HTTP and review); "
-                      f"load average {load_average()}"
+                      f"server-side (body read to answer) {inside}; load average {load_average()}"
                       + (f"; unexpected: {r['wrong']}" if r["wrong"] else ""))
         finally:
             server.terminate()
@@ -184,6 +185,31 @@ def server_cpu(pid: int) -> float:
         if int(entry.name) == pid or int(fields[1]) == pid:
             total += (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+def server_histogram(port: int, ca: str) -> dict[str, int]:
+    """The cumulative buckets (``le`` -> count) of the server's review-duration histogram, from /metrics
+    (with --workers N, those of the worker that answers the scrape)."""
+    import http.client
+
+    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=ssl.create_default_context(cafile=ca))
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("kubeharden_admission_review_duration_seconds_bucket{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            out[bound] = int(line.rsplit(" ", 1)[1])
+    return out
+
+
+def within(before: dict[str, int], after: dict[str, int]) -> str:
+    """Share of the reviews answered between two scrapes within 5 and 10 ms of their body being read."""
+    total = after.get("+Inf", 0) - before.get("+Inf", 0)
+    if not total:
+        return "no reviews"
+    share = {b: (after.get(b, 0) - before.get(b, 0)) / total * 100 for b in ("0.005", "0.01")}
+    return f"{share['0.005']:.1f} % within 5 ms, {share['0.01']:.1f} % within 10 ms"
 
 
 def load_average() -> str:
