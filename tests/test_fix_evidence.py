@@ -442,3 +442,18 @@ def test_the_unprivileged_port_sysctl_or_a_high_port_makes_it_safe_again(control
     assert fix_of(pod({"runAsUser": 1000}, ports=[{"containerPort": 8080}]), control).safe is True
     high_start = {"runAsNonRoot": True, "sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "1000"}]}
     assert fix_of(pod(pod_sc=high_start, ports=[{"containerPort": 80}]), control).safe is False
+
+
+@pytest.mark.parametrize("ports", [5, "80", {"containerPort": 80}, [None, 3, {"containerPort": "80"}], [{"containerPort": True}]])
+def test_odd_ports_never_crash_the_evidence(ports):
+    findings, result = scan(pod({"runAsNonRoot": True}, ports=ports), {}, only=["KH-POD-011", "KH-POD-012"])
+    assert not [p for p in result.problems if p.kind == "internal"]
+    assert all(f.fix.because for f in findings if f.fix is not None)
+
+
+def test_odd_sysctls_and_capabilities_never_crash_the_evidence():
+    text = pod({"runAsNonRoot": True, "capabilities": {"add": [None, 7]}}, {"sysctls": [
+        {"name": "net.ipv4.ip_unprivileged_port_start", "value": "low"}, "x"]}, ports=[{"containerPort": 22}])
+    findings, result = scan(text, {}, only=["KH-POD-011", "KH-POD-012"])
+    assert not [p for p in result.problems if p.kind == "internal"]
+    assert all(f.fix.safe is False for f in findings if f.fix is not None)

@@ -38,6 +38,7 @@ from kubeharden.model.controls import FIX_EVIDENCE
 from kubeharden.model.facts import capability_name
 from kubeharden.model.findings import Fix
 from kubeharden.model.inventory import TOKEN_MOUNT_PATH, Inventory, PodRecord
+from kubeharden.model.objects import as_list
 from kubeharden.model.pods import ContainerView, Setting
 
 
@@ -81,7 +82,7 @@ def privileged_port(c: ContainerView) -> int | None:
     A non-root process gets that capability only from a file capability on its binary (``setcap
     cap_net_bind_service``), which both ``no_new_privs`` and dropping it from the bounding set take away.
     """
-    ports = [p.get("containerPort") for p in c.raw.get("ports") or [] if isinstance(p, dict)]
+    ports = [p.get("containerPort") for p in as_list(c.raw.get("ports")) if isinstance(p, dict)]
     low = [p for p in ports if isinstance(p, int) and not isinstance(p, bool) and 0 < p < PRIVILEGED_PORTS_END]
     if not low:
         return None
@@ -156,7 +157,11 @@ def weigh(evidence: str, fix: Fix, unit: object) -> Fix:
     rule = RULES[evidence]
     if not isinstance(unit, ContainerView):
         return dataclasses.replace(fix, safe=False, because="no container to read evidence from")
-    ok, why = rule(unit)
+    try:
+        ok, why = rule(unit)
+    except Exception as exc:  # an input nobody foresaw: no evidence, never a crash (the finding stays)
+        return dataclasses.replace(fix, safe=False, because=f"not safe: its evidence could not be read "
+                                                            f"({type(exc).__name__})")
     if ok:
         return dataclasses.replace(fix, safe=True, because=f"safe: {why}; {_SAFE_BECAUSE[evidence]}")
     return dataclasses.replace(fix, safe=False, because=f"not safe: {why}")
