@@ -135,7 +135,8 @@ def main() -> None:
     from pki import make_pki
 
     mix = reviews()
-    print(f"in-process, no HTTP: {review_cost(mix, args.profile):.2f} ms of CPU per review (mean over 1,000)")
+    print(f"in-process, no HTTP: {review_cost(mix, args.profile):.2f} ms of CPU per review (mean over 1,000); "
+          f"load average {load_average()}")
     with tempfile.TemporaryDirectory() as tmp:
         pki = make_pki(Path(tmp))
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
@@ -152,16 +153,68 @@ def main() -> None:
                   f"Pod/Deployment/StatefulSet/DaemonSet/CronJob reviews + 1 % malformed; {os.cpu_count()} CPUs; "
                   f"open loop over at most {args.connections} keep-alive TLS connections")
             for rate in (int(r) for r in args.rates.split(",")):
+                cpu_before, hist_before = server_cpu(server.pid), server_histogram(port, pki["ca"])
                 r = asyncio.run(load(port, pki["ca"], rate, args.seconds, args.connections, mix))
+                cpu = server_cpu(server.pid) - cpu_before
+                inside = within(hist_before, server_histogram(port, pki["ca"]))
                 answered = sum(r["statuses"].values())
                 print(f"  {rate:>5}/s for {args.seconds:g} s: sent {r['sent']}, answered {answered} "
                       f"{dict(sorted(r['statuses'].items()))}, dropped {r['dropped']}, achieved "
                       f"{answered / r['elapsed']:,.0f}/s; latency ms p50 {r['p50']:.2f}  p90 {r['p90']:.2f}  "
-                      f"p99 {r['p99']:.2f}  max {r['max']:.2f}  mean {r['mean']:.2f}"
+                      f"p99 {r['p99']:.2f}  max {r['max']:.2f}  mean {r['mean']:.2f}; server CPU "
+                      f"{cpu / max(1, answered) * 1000:.2f} ms per answer (TLS, HTTP and review); "
+                      f"server-side (body read to answer) {inside}; load average {load_average()}"
                       + (f"; unexpected: {r['wrong']}" if r["wrong"] else ""))
         finally:
             server.terminate()
             server.wait(timeout=10)
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its worker processes (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # after the command: state, ppid, … utime is field 14 and stime 15 of stat(5), 12 and 13 here
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def server_histogram(port: int, ca: str) -> dict[str, int]:
+    """The cumulative buckets (``le`` -> count) of the server's review-duration histogram, from /metrics
+    (with --workers N, those of the worker that answers the scrape)."""
+    import http.client
+
+    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=ssl.create_default_context(cafile=ca))
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("kubeharden_admission_review_duration_seconds_bucket{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            out[bound] = int(line.rsplit(" ", 1)[1])
+    return out
+
+
+def within(before: dict[str, int], after: dict[str, int]) -> str:
+    """Share of the reviews answered between two scrapes within 5 and 10 ms of their body being read."""
+    total = after.get("+Inf", 0) - before.get("+Inf", 0)
+    if not total:
+        return "no reviews"
+    share = {b: (after.get(b, 0) - before.get(b, 0)) / total * 100 for b in ("0.005", "0.01")}
+    return f"{share['0.005']:.1f} % within 5 ms, {share['0.01']:.1f} % within 10 ms"
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as uptime prints them (the machine may be shared)."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _free_port() -> int:

@@ -125,6 +125,7 @@ def test_catalogue_fix_applies_at_the_container():
 def test_pull_policy_fix_is_safe():
     (f,) = [f for f in only(DEPLOYMENT, "KH-IMG-004") if f.container == "app"]
     assert f.fix == Fix("set", "spec.template.spec.containers[0].imagePullPolicy", "Always", safe=True)
+    assert f.fix.because.startswith("safe: Always changes when the kubelet pulls the image")
 
 
 def test_privilege_escalation_fix_only_where_the_api_server_accepts_it():
@@ -186,7 +187,8 @@ def test_controls_without_a_mechanical_fix_carry_none():
 def test_fix_operations_are_checked():
     with pytest.raises(ValueError):
         Fix("replace", "spec")
-    assert Fix("add", "a.b", [1], safe=True).to_dict() == {"op": "add", "path": "a.b", "value": [1], "safe": True}
+    assert Fix("add", "a.b", [1], safe=True).to_dict() == {"op": "add", "path": "a.b", "value": [1], "safe": True,
+                                                           "because": ""}
 
 
 # -- fingerprints ------------------------------------------------------------------------------
@@ -272,8 +274,11 @@ def test_several_fail_examples():
 def test_controls_json_shows_inputs_and_fix(capsys):
     assert main(["controls", "--format", "json"]) == 0
     data = {c["id"]: c for c in json.loads(capsys.readouterr().out)}
-    assert data["KH-IMG-004"]["fix"] == {"op": "set", "field": "imagePullPolicy", "value": "Always", "safe": True}
-    assert data["KH-POD-005"]["fix"] == {"op": "set", "field": None, "value": False, "safe": False}
+    assert data["KH-IMG-004"]["fix"] == {"op": "set", "field": "imagePullPolicy", "value": "Always", "safe": True,
+                                         "evidence": None}
+    assert data["KH-POD-012"]["fix"]["evidence"] == "non-root" and data["KH-POD-012"]["fix"]["safe"] is False
+    assert data["KH-POD-005"]["fix"] == {"op": "set", "field": None, "value": False, "safe": False,
+                                         "evidence": None}
     assert data["KH-IMG-002"]["fix"] is None
     assert data["KH-NET-001"]["inputs"] == ["manifest", "cluster"]
     assert data["KH-POD-004"]["inputs"] == ["manifest", "cluster", "admission"]

@@ -85,7 +85,7 @@ def assert_untouched_parts_equal(before: str, after: str, session: Session) -> N
     assert all(c in after for c in comments), "a comment was lost"
 
 
-def run_fix(path: Path, config: dict[str, Any], only: list[str] | None) -> Session:
+def run_fix(path: Path, config: dict[str, Any], only: list[str] | None, unsafe: bool = True) -> Session:
     cfg = parse_config(config)
 
     def scan_with(overlay: dict[str, str]):
@@ -99,7 +99,7 @@ def run_fix(path: Path, config: dict[str, Any], only: list[str] | None) -> Sessi
             items.extend(parse_text(text, file))
         return list(ev.run(items))
 
-    return fix_rounds(scan_with, set(only) if only else None, unsafe=True)
+    return fix_rounds(scan_with, set(only) if only else None, unsafe=unsafe)
 
 
 @pytest.mark.parametrize("control", CONTROLS, ids=lambda c: c.id)
@@ -122,6 +122,28 @@ def test_failing_examples_are_fixed(control, tmp_path):
         assert len([f for f in after if f.status == "fail"]) < len([f for f in before if f.status == "fail"])
         assert_untouched_parts_equal(example, after_text, session)
         assert not session.unresolved
+
+
+@pytest.mark.parametrize("control", CONTROLS, ids=lambda c: c.id)
+def test_failing_examples_fixed_by_default_keep_only_unsafe_fixes(control, tmp_path):
+    """Without --unsafe: exactly the fixes the evidence makes safe are applied, their findings are gone,
+    the others are left with the evidence they lack, and nothing else of the file changes."""
+    for n, example in enumerate(control.fail_examples):
+        path = tmp_path / f"example-{n}.yaml"
+        path.write_text(example, encoding="utf-8")
+        before, _ = scan(example, EXAMPLE_CONFIG, only=[control.id], file=str(path))
+        session = run_fix(path, EXAMPLE_CONFIG, [control.id], unsafe=False)
+        assert not session.errors and not session.unresolved
+        applied = [o for o in session.outcomes if o.status == APPLIED]
+        assert all(o.change.fix.safe for o in applied)
+        if not any(f.fix is not None and f.fix.safe for f in before):
+            assert not session.changed_files(), f"{control.id}: a file changed without a safe fix to apply"
+            continue
+        after_text = session.current[str(path)]
+        after, _ = scan(after_text, EXAMPLE_CONFIG, only=[control.id], file=str(path))
+        assert not [f for f in after if f.fix is not None and f.fix.safe]
+        assert all(f.fix.because.startswith("not safe") for f in after if f.fix is not None and f.fix.because)
+        assert_untouched_parts_equal(example, after_text, session)
 
 
 @pytest.mark.parametrize("control", [c for c in CONTROLS if c.fix is not None], ids=lambda c: c.id)

@@ -99,7 +99,7 @@ def test_sarif_results_exactly():
     privileged = next(r for r in results if r["ruleId"] == "KH-POD-004")
     assert privileged["properties"]["path"] == "spec.containers[0].securityContext.privileged"
     assert privileged["properties"]["fix"] == {"op": "set", "path": "spec.containers[0].securityContext.privileged",
-                                               "value": False, "safe": False}
+                                               "value": False, "safe": False, "because": ""}
     assert privileged["properties"]["container"] == "app" and privileged["properties"]["container_list"] == "containers"
 
 

@@ -23,6 +23,7 @@ from kubeharden.model.exceptions import ExceptionRule
 from kubeharden.model.facts import SYSTEM_NAMESPACES
 from kubeharden.model.findings import Severity
 from kubeharden.model.network import IngressController, IPNetwork
+from kubeharden.model.resources import COMPUTE_RESOURCES, parse_quantity
 
 CONFIG_NAMES = (".kubeharden.yaml", ".kubeharden.yml")
 
@@ -62,6 +63,10 @@ class Config:
     node_networks: tuple[IPNetwork, ...] | None = None
     #: Which Dockerfile builds which image: image repository (globs) -> Dockerfile path (KH-IMG-010).
     dockerfiles: dict[str, str] = field(default_factory=dict)
+    #: The resource profile of ``kubeharden fix`` (``fix: resources:``): part (requests|limits) ->
+    #: resource (cpu, memory, ephemeral-storage) -> quantity as written. Its values make the fixes of
+    #: KH-RES-001..005 safe (docs/fix.md); without one those fixes use kubeharden's sizes and need review.
+    fix_resources: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 
@@ -111,7 +116,7 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
         raise ConfigError(f"{origin}: the configuration must be a mapping")
     settings = {"profile", "controls", "registries", "require_digest", "system_namespaces", "system_workloads",
                 "allowed_host_paths", "allowed_volume_types", "annotation_suppressions", "exceptions",
-                "ingress_controllers", "node_networks", "dockerfiles"}
+                "ingress_controllers", "node_networks", "dockerfiles", "fix"}
     unknown = sorted(str(key) for key in set(data) - settings)  # keys of any YAML type, said as text
     if unknown:
         raise ConfigError(f"{origin}: unknown settings {', '.join(unknown)} (known: {', '.join(sorted(settings))})")
@@ -167,12 +172,47 @@ def parse_config(data: Any, origin: str = "<config>") -> Config:
     if not isinstance(dockerfiles, dict) or not all(isinstance(v, str) for v in dockerfiles.values()):
         raise ConfigError(f"{origin}: 'dockerfiles' must map image repositories (globs) to Dockerfile paths")
     cfg.dockerfiles = {str(k): v for k, v in dockerfiles.items()}
+    cfg.fix_resources = _parse_fix_settings(data.get("fix"), origin)
     exceptions = data.get("exceptions") or []
     if not isinstance(exceptions, list):
         raise ConfigError(f"{origin}: 'exceptions' must be a list")
     for i, raw in enumerate(exceptions):
         cfg.exceptions.append(_parse_exception(raw, i, origin, names, cfg.notes))
     return cfg
+
+
+def _parse_fix_settings(raw: Any, origin: str) -> dict[str, dict[str, str]]:
+    """``fix: {resources: {requests: {cpu: 100m, …}, limits: {…}}}`` as part -> resource -> quantity.
+
+    Raises ConfigError for unknown keys, resources other than cpu, memory and ephemeral-storage, values
+    that are not Kubernetes quantities, and a request above the limit of the same resource (the API
+    server refuses such a container: "Resource Management for Pods and Containers").
+    """
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: 'fix' must be a mapping (resources: requests/limits)")
+    _no_unknown_keys(raw, ("resources",), f"{origin}: fix")
+    resources = raw.get("resources") or {}
+    if not isinstance(resources, dict):
+        raise ConfigError(f"{origin}: fix.resources must map requests and limits to resource quantities")
+    _no_unknown_keys(resources, ("requests", "limits"), f"{origin}: fix.resources")
+    out: dict[str, dict[str, str]] = {}
+    for part, values in resources.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"{origin}: fix.resources.{part} must map resources to quantities (cpu: 100m)")
+        _no_unknown_keys(values, COMPUTE_RESOURCES, f"{origin}: fix.resources.{part}")
+        for resource, value in values.items():
+            try:
+                parse_quantity(value)
+            except ValueError as exc:
+                raise ConfigError(f"{origin}: fix.resources.{part}.{resource}: {exc}") from None
+        out[str(part)] = {str(k): str(v) for k, v in values.items()}
+    for resource, request in out.get("requests", {}).items():
+        limit = out.get("limits", {}).get(resource)
+        if limit is not None and parse_quantity(request) > parse_quantity(limit):
+            raise ConfigError(f"{origin}: fix.resources: the {resource} request {request} is above its limit {limit}")
+    return out
 
 
 #: The control whose findings list vulnerabilities, which exceptions may waive one by one.

@@ -21,6 +21,7 @@ from kubeharden.catalogue.selection import ControlNames
 from kubeharden.model.controls import (
     DEFAULT_INPUTS,
     EXAMPLE_INPUTS,
+    FIX_EVIDENCE,
     INPUTS,
     MAPPING_KEYS,
     PROFILE_ALIASES,
@@ -185,11 +186,17 @@ def _parse_fix(raw: Any, where: str) -> FixTemplate | None:
         return None
     if not isinstance(raw, dict) or raw.get("op") not in FIX_OPERATIONS:
         raise CatalogueError(f"{where}: fix needs op: one of {FIX_OPERATIONS}")
-    unknown = set(raw) - {"op", "field", "value", "safe"}
+    unknown = set(raw) - {"op", "field", "value", "safe", "evidence", "because"}
     if unknown:
         raise CatalogueError(f"{where}: unknown fix keys {sorted(unknown)}")
+    evidence = str(raw.get("evidence") or "")
+    if evidence and evidence not in FIX_EVIDENCE:
+        raise CatalogueError(f"{where}: fix evidence {evidence!r} is not one of {', '.join(FIX_EVIDENCE)}")
+    if evidence and raw.get("safe") is True:
+        raise CatalogueError(f"{where}: a fix is either always safe or safe by evidence, not both")
     return FixTemplate(op=raw["op"], value=raw.get("value"), safe=raw.get("safe") is True,
-                       field=str(raw.get("field") or ""))
+                       field=str(raw.get("field") or ""), evidence=evidence,
+                       because=" ".join(str(raw.get("because") or "").split()))
 
 
 def controls_by_id() -> dict[str, Control]:

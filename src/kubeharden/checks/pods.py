@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from kubeharden.checks.context import Context
+from kubeharden.checks.fix_evidence import token_unused
+from kubeharden.checks.rbac import model_for
 from kubeharden.checks.registry import check
 from kubeharden.model.controls import Violation
 from kubeharden.model.facts import (
@@ -18,6 +20,7 @@ from kubeharden.model.facts import (
     sensitive_reason,
 )
 from kubeharden.model.fieldpath import join
+from kubeharden.model.findings import Fix
 from kubeharden.model.objects import as_dict, as_list
 from kubeharden.model.pods import ContainerView, PodView, Setting
 
@@ -215,12 +218,19 @@ SAFE_SYSCTLS = frozenset({
 
 @check("KH-POD-024")
 def service_account_token(inventory: Any, ctx: Context) -> Iterator[Violation]:
+    """Pods that get their ServiceAccount's API token; each fix is safe only by the evidence of
+    :func:`kubeharden.checks.fix_evidence.token_unused` (the input's RBAC bindings and the pod itself)."""
+    def token_fix(pod: Any) -> Fix:
+        safe, because = token_unused(pod, inventory, lambda: model_for(inventory, ctx))
+        return Fix("set", join(pod.spec_path, "automountServiceAccountToken"), False, safe, because)
+
     for pod in inventory.pods:
         if pod.automount is False:
             continue
         if pod.automount is True:
             yield Violation("automountServiceAccountToken is true on the pod: every container gets an API token",
-                            pod.automount_line, obj=pod, path=join(pod.spec_path, "automountServiceAccountToken"))
+                            pod.automount_line, obj=pod, path=join(pod.spec_path, "automountServiceAccountToken"),
+                            fix=token_fix(pod))
             continue
         sa = inventory.service_account(pod.namespace, pod.service_account)
         if sa is not None and sa.raw.get("automountServiceAccountToken") is False:
@@ -231,4 +241,5 @@ def service_account_token(inventory: Any, ctx: Context) -> Iterator[Violation]:
             why = (f"ServiceAccount {pod.service_account!r} ({sa.origin.file}:{sa.origin.line}) "
                    "does not set automountServiceAccountToken: false")
         yield Violation(f"the API token is mounted: the pod does not set automountServiceAccountToken and {why}",
-                        pod.spec_line, obj=pod, path=join(pod.spec_path, "automountServiceAccountToken"))
+                        pod.spec_line, obj=pod, path=join(pod.spec_path, "automountServiceAccountToken"),
+                        fix=token_fix(pod))

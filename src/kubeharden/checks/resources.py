@@ -38,9 +38,13 @@ _WHY = {
                                      "and the kubelet evicts other pods to recover",
 }
 
-#: The sizes a fix proposes: the LimitRange defaults that ``kubeharden generate quotas`` writes.
-#: A starting point for a person to adjust, never applied unreviewed (the fix is not safe).
+#: The sizes a fix proposes without a resource profile: the LimitRange defaults that ``kubeharden generate
+#: quotas`` writes. A starting point for a person to adjust, never applied unreviewed (the fix is not safe).
 _DEFAULTS = Defaults()
+#: Why a fix sized by kubeharden is not safe; a profile of the user's (``fix: resources:``) makes it so.
+_OUR_SIZES = ("not safe: the sizes are kubeharden's starting points, not yours (too small a memory limit gets "
+              "the container OOM-killed, too large a request leaves it Pending); set fix.resources in "
+              ".kubeharden.yaml to apply your own without review")
 
 
 def _defaults_by_namespace(inventory: Inventory) -> dict[str, NamespaceDefaults]:
@@ -50,7 +54,8 @@ def _defaults_by_namespace(inventory: Inventory) -> dict[str, NamespaceDefaults]
     return {ns: limit_range_defaults(objs) for ns, objs in by_ns.items()}
 
 
-def _missing(inventory: Inventory, part: str, resources: tuple[str, ...]) -> Iterator[Violation]:
+def _missing(inventory: Inventory, part: str, resources: tuple[str, ...],
+             profile: dict[str, dict[str, str]] | None = None) -> Iterator[Violation]:
     """One violation per container that ends up without ``part`` (requests|limits) for ``resources``."""
     defaults = _defaults_by_namespace(inventory)
     none = NamespaceDefaults()
@@ -64,11 +69,12 @@ def _missing(inventory: Inventory, part: str, resources: tuple[str, ...]) -> Ite
             missing = [r for r in resources if r not in own and r not in from_range and r not in from_pod]
             if missing:
                 yield _violation(pod, c, part, missing, namespace, ns_defaults,
-                                 c.requests_line if part == "requests" else c.limits_line)
+                                 c.requests_line if part == "requests" else c.limits_line, profile or {})
 
 
 def _violation(pod: PodRecord, c: ContainerResources, part: str, missing: list[str], namespace: str,
-               ns_defaults: NamespaceDefaults, line: int | None) -> Violation:
+               ns_defaults: NamespaceDefaults, line: int | None,
+               profile: dict[str, dict[str, str]] | None = None) -> Violation:
     container = c.name
     noun = "request" if part == "requests" else "limit"
     field = "defaultRequest" if part == "requests" else "default"
@@ -80,28 +86,40 @@ def _violation(pod: PodRecord, c: ContainerResources, part: str, missing: list[s
     remediation = (f"Set {' and '.join(fixes)} on container {container!r}, or a LimitRange {field} "
                    f"for {', '.join(missing)} in namespace {namespace!r}"
                    + (f" (or pod-level spec.resources.{part} for {', '.join(pod_level)})" if pod_level else ""))
-    path, fix = _fix(c, part, missing)
+    path, fix = _fix(c, part, missing, (profile or {}).get(part, {}))
     return Violation(f"no {' or '.join(missing)} {noun} {scope}: {'; '.join(_WHY[(part, r)] for r in missing)}",
                      line, container=container, remediation=remediation, obj=pod, path=path, fix=fix)
 
 
-def _fix(c: ContainerResources, part: str, missing: list[str]) -> tuple[str, Fix | None]:
-    """The field path of the finding and a structured fix from the quota generator's defaults.
+def _fix(c: ContainerResources, part: str, missing: list[str],
+         profile: dict[str, str] | None = None) -> tuple[str, Fix | None]:
+    """The field path of the finding and a structured fix: from the user's resource profile
+    (``fix.resources.<part>`` of .kubeharden.yaml, safe) where it sizes every missing resource, else from
+    the quota generator's defaults (not safe: :data:`_OUR_SIZES`).
 
-    None for ephemeral-storage, which has no default size that would suit most workloads. A limit is
-    raised to the request: the API server refuses a limit below the request (Kubernetes API reference,
-    ResourceRequirements; "Resource Management for Pods and Containers").
+    None for ephemeral-storage without a profile value: it has no default size that would suit most
+    workloads. A limit below the container's request is refused by the API server (Kubernetes API
+    reference, ResourceRequirements; "Resource Management for Pods and Containers"): a default limit is
+    raised to the request, and a profile limit below it makes the fix unsafe (raised the same way).
     """
+    profile = profile or {}
     if part == "requests":
         path = join(c.path, "resources", "requests")
-        if any(r not in FORMAT for r in missing):
+        if all(r in profile for r in missing):
+            sizes = {r: profile[r] for r in missing}
+            return path, Fix("add", path, sizes, True, f"safe: the sizes are yours (fix.resources.requests: "
+                                                       f"{_written(sizes)} in the configuration)")
+        if any(r not in FORMAT and r not in profile for r in missing):
             return path, None
-        return path, Fix("add", path, {r: FORMAT[r](_DEFAULTS.request[r]) for r in missing})
+        sizes = {r: profile.get(r) or FORMAT[r](_DEFAULTS.request[r]) for r in missing}
+        return path, Fix("add", path, sizes, False, _OUR_SIZES)
     resource = missing[0]
     path = join(c.path, "resources", "limits", resource)
+    if resource in profile:
+        return path, _profile_limit(path, resource, profile[resource], c.request_values)
     if resource not in FORMAT:
         return path, None
-    return path, Fix("set", path, _limit_value(resource, c.request_values))
+    return path, Fix("set", path, _limit_value(resource, c.request_values), False, _OUR_SIZES)
 
 
 def _limit_value(resource: str, requests: dict[str, Any]) -> str:
@@ -111,6 +129,25 @@ def _limit_value(resource: str, requests: dict[str, Any]) -> str:
     except ValueError:
         pass  # no request, or one the API server would refuse anyway
     return FORMAT[resource](limit)
+
+
+def _written(sizes: dict[str, str]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in sizes.items()) + "}"
+
+
+def _profile_limit(path: str, resource: str, limit: str, requests: dict[str, Any]) -> Fix:
+    """The profile's limit, safe unless the container requests more than it (then raised to the request)."""
+    try:
+        request = parse_quantity(requests.get(resource))
+    except ValueError:
+        request = None  # no request, or one the API server would refuse anyway
+    if request is not None and request > parse_quantity(limit):
+        return Fix("set", path, str(requests.get(resource)), False,
+                   f"not safe: the container requests {resource} {requests.get(resource)}, above "
+                   f"fix.resources.limits.{resource} {limit} (the API server refuses a limit below the request): "
+                   "the fix raises the limit to the request; choose the size")
+    return Fix("set", path, limit, True, f"safe: the size is yours (fix.resources.limits.{resource}: {limit} "
+                                         "in the configuration)")
 
 
 #: The rule template of KH-RES-001 to -005: ``rule: {template: container-resources, part: requests,
@@ -139,4 +176,4 @@ def _resource_params(control: Control) -> tuple[str, tuple[str, ...]]:
 def missing_resources(control: Control, inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     """One violation per container that ends up without the control's ``part`` for its ``resources``."""
     part, resources = _resource_params(control)
-    return _missing(inventory, part, resources)
+    return _missing(inventory, part, resources, ctx.config.fix_resources)

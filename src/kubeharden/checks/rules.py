@@ -267,6 +267,8 @@ class CompiledRule:
 
     def applies(self, read: Callable[[str, str, tuple[Any, ...]], Any]) -> bool:
         """Whether the rule's ``when`` entries all hold and none of its ``unless`` entries does."""
+        if not self.when and not self.unless:  # most rules have no guard: no generator per unit
+            return True
         return all(g.holds(read) for g in self.when) and not any(g.holds(read) for g in self.unless)
 
     def read(self, written: Any) -> Any:
@@ -641,10 +643,12 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator
         image = image_reference(c.raw.get("image"))
         return {"container": c.name, "image": _Lookup(parse_image(image)._asdict() if image else {})}
 
+    windows = c.pod.is_windows  # read once per container, not once per rule
+    list_name = c.list_name
     for rule in compiled:
-        if rule.linux_only and c.pod.is_windows:
+        if rule.linux_only and windows:
             continue
-        if rule.containers is not None and c.list_name not in rule.containers:
+        if rule.containers is not None and list_name not in rule.containers:
             continue
         if "path" in rule.raw:
             yield from _path_rule(rule, c.raw, c.path, c.line, names, read)

@@ -23,7 +23,7 @@ from kubeharden.commands.helptext import examples
 from kubeharden.engine.evaluator import Evaluator
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.fix.apply import APPLIED, FAILED, SKIPPED, Consent
-from kubeharden.fix.plan import Change
+from kubeharden.fix.plan import UNSAFE, Change
 from kubeharden.fix.session import Session, fix_rounds
 from kubeharden.fix.write import output_path, unified_diff, write_atomic
 from kubeharden.model.findings import Finding, Fix, Problem
@@ -138,7 +138,8 @@ def _summary(session: Session, out: IO[str], would: bool) -> None:
         elif o.status == APPLIED:
             extra = "".join(f"; and {f.op} {f.path} {json.dumps(f.value)}" for f in o.companions)
             mark = "" if o.change.safe else " [unsafe]"
-            print(f"{verb}{mark} {o.change.describe()}{extra}", file=out)
+            because = f" ({o.change.fix.because})" if o.change.fix.because else ""
+            print(f"{verb}{mark} {o.change.describe()}{extra}{because}", file=out)
             if o.change.note:
                 tests.setdefault(o.change.note, []).append(o.change.finding.control_id)
     for change in session.unresolved:
@@ -155,10 +156,24 @@ def _summary(session: Session, out: IO[str], would: bool) -> None:
     for reason, findings in session.final.left.items():
         ids = sorted({f.control_id for f in findings})
         print(f"{len(findings)} finding(s) not fixed, {reason}: {', '.join(ids)}", file=out)
+        if reason == UNSAFE:
+            _why_unsafe(findings, out)
     if session.final.proposals:
         print("proposed changes for charts and overlays (not applied; edit the source, then render again):", file=out)
         for finding, text in session.final.proposals:
             print(f"  {finding.control_id} {finding.resource}: {text}", file=out)
+
+
+def _why_unsafe(findings: list[Finding], out: IO[str]) -> None:
+    """The missing evidence of each unsafe fix that states it (Fix.because), one line per reason, with the
+    findings it holds for (docs/fix.md, safety by evidence)."""
+    by_reason: dict[str, list[str]] = {}
+    for f in findings:
+        if f.fix is not None and f.fix.because:
+            container = f" container {f.container_id}" if f.container else ""
+            by_reason.setdefault(f.fix.because, []).append(f"{f.control_id} {f.resource}{container}")
+    for because, where in by_reason.items():
+        print(f"  - {because}: {'; '.join(where)}", file=out)
 
 
 def _ask(answers: IO[str], out: IO[str]) -> Consent:
@@ -169,6 +184,8 @@ def _ask(answers: IO[str], out: IO[str]) -> Consent:
         if state["all"] or state["none"]:
             return state["all"]
         print(f"{'unsafe' if not change.safe else 'safe'} fix: {change.describe()}", file=out)
+        if change.fix.because:
+            print(f"  {change.fix.because}", file=out)
         for f in extra:
             print(f"  and {f.op} {f.path} {json.dumps(f.value)}", file=out)
         if change.note:

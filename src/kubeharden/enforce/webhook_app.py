@@ -11,6 +11,7 @@ https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-con
 
 from __future__ import annotations
 
+import gc
 import logging
 import ssl
 import time
@@ -31,6 +32,18 @@ MAX_REVIEW_BYTES = 8 * 1024 * 1024
 WARM_UP = {"uid": "warm-up", "operation": "CREATE", "kind": {"group": "", "version": "v1", "kind": "Pod"},
            "namespace": "default", "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "warm-up"},
                                              "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}
+
+
+def tune_gc_after_warm_up() -> None:
+    """Freeze what the server keeps for its lifetime (modules, compiled controls, the application) once
+    warmed up, so no later collection walks it again (``gc.freeze``: Python docs, "gc" module).
+
+    The collector's thresholds stay those of :func:`kubeharden.gctune.tune_gc`: a review's objects are
+    acyclic and freed by reference counting, so young collections are rare (benchmarks/webhook_stages.py
+    counts them), and with the long-lived objects frozen each one only walks what is young.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class WebhookApp:
@@ -65,8 +78,12 @@ class WebhookApp:
         return HttpsServer(self.app, host, port, self.tls, max_connections=max_connections)
 
     async def _warm_up(self, app: web.Application) -> None:
-        """Compile the controls before the first real review (it would otherwise pay for it)."""
+        """Compile the controls before the first real review (it would otherwise pay for it), then freeze what
+        the server keeps (:func:`tune_gc_after_warm_up`)."""
         self.validator.review(WARM_UP)
+        if self.mutator is not None:
+            self.mutator.review(WARM_UP)
+        tune_gc_after_warm_up()
         self.ready = True
 
     async def _validate(self, request: web.Request) -> web.Response:

@@ -18,6 +18,7 @@ from typing import Any
 from kubeharden.analysis.rbac import namespace_hint
 from kubeharden.catalogue.loader import load_catalogue, profile_includes
 from kubeharden.checks.context import Context
+from kubeharden.checks.fix_evidence import weigh as weigh_fix
 from kubeharden.checks.pss import evaluate_once as evaluate_pss
 from kubeharden.checks.registry import Runner, control_runner
 from kubeharden.sources.snapshot import is_snapshot_header
@@ -99,6 +100,9 @@ class Evaluator:
         for control in [*self.controls, *self._static_pod_controls]:
             self._by_scope[control.scope].append((control, self._runner(control)))
         self._object_kinds = {k for c, _ in self._by_scope["object"] for k in c.kinds if k != "*"}
+        #: An admission review runs no cross-object control (their ``inputs:`` lack admission), so nothing
+        #: reads an inventory there: the webhook does not build one for every request.
+        self._keeps_inventory = input_kind != "admission" or bool(self._by_scope["inventory"])
         #: control ID -> the kinds the cluster refused that it needs (it runs on incomplete input)
         self._incomplete: dict[str, set[str]] = {}
 
@@ -277,7 +281,7 @@ class Evaluator:
                                                     resource=obj.ref))
         # The API server refuses an invalid object: it takes no part in cross-object analyses
         # (its NetworkPolicy isolates nothing, its role grants nothing), whatever it says.
-        if not invalid:
+        if not invalid and self._keeps_inventory:
             self.inventory.add_object(obj)
         if pod is not None and (pod.containers or pod.spec):
             yield from self._evaluate_pod(pod, annotations, invalid)
@@ -345,7 +349,7 @@ class Evaluator:
         if pod.template_meta is not obj.metadata:
             self._check_suppression_annotations(obj, pod.template_meta.get("annotations"))
         annotations = {**annotations, **_reasons(pod.annotations_raw)}
-        if not invalid:
+        if not invalid and self._keeps_inventory:
             self.inventory.add_pod(pod)
         try:
             pss = evaluate_pss(pod, self.ctx)
@@ -375,7 +379,7 @@ class Evaluator:
                     continue
                 for v in violations:
                     found |= (yield from self._emit(control, v, obj, annotations, c.name, {c.name: c.list_name},
-                                                    c.path))
+                                                    c.path, unit=c))
                 if found or not invalid:
                     tally.add(control.id, found)
         # Containers point back at their pod: unlink them so reference counting frees the view now
@@ -425,13 +429,14 @@ class Evaluator:
 
     def _emit(self, control: Control, v: Violation, obj: Any, annotations: dict[str, str],
               container: str | None, lists: dict[str, str] | None = None, unit_path: str = "",
-              paths: dict[str, str] | None = None) -> Generator[Finding, None, bool]:
+              paths: dict[str, str] | None = None, unit: Any = None) -> Generator[Finding, None, bool]:
         """Yield the finding for ``v``; return True when it counts as a failure.
 
         ``lists`` maps container names to their PodSpec list (containers, initContainers …),
         ``paths`` to their field path; ``unit_path`` is the path of what the control judged (the
         container, the pod spec, or "" for the object). A violation without a path of its own
-        gets its container's path, else ``unit_path``.
+        gets its container's path, else ``unit_path``. ``unit`` is what the control judged (the
+        container view), from which a fix with an evidence rule is judged safe or not.
         """
         container = v.container or container
         if paths and container in paths:
@@ -439,6 +444,8 @@ class Evaluator:
         path = v.path if v.path is not None else unit_path
         fix = v.fix if isinstance(v.fix, Fix) else (
             control.fix.resolve(path, unit_path) if control.fix is not None and v.fix is not False else None)
+        if fix is not None and v.fix is None and control.fix is not None and control.fix.evidence:
+            fix = weigh_fix(control.fix.evidence, fix, unit)
         severity = self.config.severity_overrides.get(control.id, v.severity or control.severity)
         line = v.line if v.line is not None else obj.origin.line
         origin = obj.origin.at(line, path)  # a rendered input's field: its template, values or patch line

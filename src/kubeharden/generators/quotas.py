@@ -15,7 +15,6 @@ request would get the pod rejected).
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,28 +25,10 @@ from kubeharden.analysis.reachability import DEFAULT_NAMESPACE
 from kubeharden.model.findings import Problem
 from kubeharden.model.objects import K8sObject, as_dict
 from kubeharden.model.pods import pod_view
+from kubeharden.model.resources import parse_quantity
 
-_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
-_SUFFIX: dict[str | None, int | Fraction]
-_SUFFIX = {None: 1, "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000), "k": 10**3,
-           "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18, "Ki": 2**10, "Mi": 2**20,
-           "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 RESOURCES = ("cpu", "memory")
 MI = 2**20
-
-
-def parse_quantity(value: Any) -> Fraction:
-    """A Kubernetes quantity (``500m``, ``1.5``, ``128Mi``, ``1e9``) as an exact number."""
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"not a quantity: {value!r}")
-    match = _QUANTITY.match(str(value).strip())
-    if not match:
-        raise ValueError(f"not a quantity: {value!r}")
-    number = Fraction(match.group(1)) if "e" not in match.group(1).lower() else Fraction(float(match.group(1)))
-    result = number * _SUFFIX[match.group(2)]
-    if result < 0:
-        raise ValueError(f"negative quantity: {value!r}")
-    return result
 
 
 def format_cpu(cores: Fraction) -> str:

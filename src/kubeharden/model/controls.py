@@ -104,11 +104,29 @@ class FixTemplate:
     value: Any = None
     safe: bool = False
     field: str = ""
+    #: The name of the evidence rule (:data:`FIX_EVIDENCE`) that decides per container whether the fix is
+    #: safe there; "" when ``safe`` alone decides.
+    evidence: str = ""
+    #: Why the fix is safe or not when no evidence rule decides (Fix.because).
+    because: str = ""
 
     def resolve(self, path: str, unit_path: str) -> Fix:
         """The fix for a violation at ``path`` found in the unit (container or pod spec) at ``unit_path``."""
         target = join(unit_path, *self.field.split(".")) if self.field else path
-        return Fix(self.op, target, self.value, self.safe)
+        return Fix(self.op, target, self.value, self.safe, self.because)
+
+
+#: Evidence rules a catalogue ``fix:`` may name (``evidence:``): each makes the fix safe where the input shows
+#: it cannot break the workload (kubeharden.checks.fix_evidence holds the logic; docs/fix.md). The container
+#: rules are applied by the engine; ``service-account-unbound`` by the check itself (it reads the inventory).
+FIX_EVIDENCE = {
+    "non-root": "the container runs as a non-root user (runAsNonRoot: true, or a non-zero runAsUser) and declares "
+                "no port below 1024 unless it adds NET_BIND_SERVICE",
+    "non-root-unprivileged": "the container runs as a non-root user, is not privileged, adds no CAP_SYS_ADMIN and "
+                             "declares no port below 1024",
+    "service-account-unbound": "the input holds the ServiceAccount and RBAC objects, no binding grants the "
+                               "account anything and nothing in the pod reads the token",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +233,8 @@ class Control:
                          "with": self.example_with or None},
             "inputs": list(self.inputs),
             "fix": None if self.fix is None else {"op": self.fix.op, "field": self.fix.field or None,
-                                                  "value": self.fix.value, "safe": self.fix.safe},
+                                                  "value": self.fix.value, "safe": self.fix.safe,
+                                                  "evidence": self.fix.evidence or None},
         }
 
 

@@ -60,20 +60,24 @@ class Fix:
     yet present) at ``path``, creating it; ``remove`` deletes the field at ``path`` or, with a
     list ``value``, only those items of the list at ``path``. ``safe`` is True only when the
     change cannot stop a workload that runs today from being admitted or working (so it may be
-    applied without review); every other fix needs a person's judgement.
+    applied without review); every other fix needs a person's judgement. ``because`` says why:
+    the evidence in the input that makes the fix safe, or what could break and which evidence is
+    missing (docs/fix.md); "" where the catalogue states nothing.
     """
 
     op: str
     path: str
     value: Any = None
     safe: bool = False
+    #: an explanation, not part of the change: two fixes making the same change are equal whatever it says
+    because: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if self.op not in FIX_OPERATIONS:
             raise ValueError(f"fix operation {self.op!r} is not one of {', '.join(FIX_OPERATIONS)}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"op": self.op, "path": self.path, "value": self.value, "safe": self.safe}
+        return {"op": self.op, "path": self.path, "value": self.value, "safe": self.safe, "because": self.because}
 
 
 def container_id(container_list: str | None, container: str | None) -> str | None:

@@ -7,6 +7,7 @@ registry and ``library/`` the default namespace of one-part names, as the runtim
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 
@@ -21,8 +22,12 @@ class ImageRef(NamedTuple):
         return f"{self.registry}/{self.repository}"
 
 
+@lru_cache(maxsize=4096)
 def parse_image(image: str) -> ImageRef:
-    """Split an image reference the way container runtimes resolve it (Docker Hub by default)."""
+    """Split an image reference the way container runtimes resolve it (Docker Hub by default).
+
+    Memoised (a pure function of the text, with an immutable answer, bounded): a scan or a webhook
+    meets the same few images again and again, and every message about a container reads its image."""
     rest, _, digest = image.partition("@")
     name, tag = rest, None
     slash = rest.rfind("/")

@@ -95,6 +95,24 @@ class PodRecord:
     images: list[ContainerImage] = field(default_factory=list)
     #: the controller ownerReference (kind, name) of a workload controller, else None
     owner: tuple[str, str] | None = None
+    #: the first container whose command, args or env value names the token's mount path
+    #: (TOKEN_MOUNT_PATH), else None: the manifest shows a program reading the mounted token
+    token_reader: str | None = None
+
+
+#: Where the kubelet mounts a pod's ServiceAccount token (Kubernetes docs, "Configure Service Accounts
+#: for Pods" / "Accessing the Kubernetes API from a Pod": /var/run/secrets/kubernetes.io/serviceaccount).
+TOKEN_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def token_reader(pod: PodView) -> str | None:
+    """The first container of ``pod`` whose command, args or env values name :data:`TOKEN_MOUNT_PATH`."""
+    for c in pod.containers:
+        words = [*as_list(c.raw.get("command")), *as_list(c.raw.get("args")),
+                 *(as_dict(e).get("value") for e in as_list(c.raw.get("env")))]
+        if any(isinstance(w, str) and TOKEN_MOUNT_PATH in w for w in words):
+            return c.name
+    return None
 
 
 @dataclass(slots=True)
@@ -147,6 +165,7 @@ class Inventory:
             spec_path=pod.spec_path,
             images=container_images(pod),
             owner=controller_owner(pod.obj.raw),
+            token_reader=token_reader(pod),
         ))
 
     def of_kind(self, *kinds: str) -> list[K8sObject]:

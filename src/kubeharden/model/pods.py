@@ -123,10 +123,16 @@ class ContainerView:
     name: str
     kind: str  # container | initContainer | ephemeralContainer
     index: int
+    _sc: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
+    _path: str = field(default="", init=False, repr=False, compare=False)
 
     @property
     def sc(self) -> dict[str, Any]:
-        return as_dict(self.raw.get("securityContext"))
+        """The container's securityContext ({} when absent or not a mapping); read once, as every control
+        asks for it and the object does not change while it is judged."""
+        if self._sc is None:
+            self._sc = as_dict(self.raw.get("securityContext"))
+        return self._sc
 
     @property
     def image(self) -> str:
@@ -135,7 +141,9 @@ class ContainerView:
 
     @property
     def path(self) -> str:
-        return f"{self.pod.spec_path}.{self.kind}s[{self.index}]"
+        if not self._path:
+            self._path = f"{self.pod.spec_path}.{self.kind}s[{self.index}]"
+        return self._path
 
     @property
     def list_name(self) -> str:
@@ -197,10 +205,15 @@ class PodView:
     problems: list[PodProblem] = field(default_factory=list)
     #: True when the object is a custom resource whose pod template was found by its shape
     custom: bool = False
+    _sc: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
+    _windows: bool | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def sc(self) -> dict[str, Any]:
-        return as_dict(self.spec.get("securityContext"))
+        """The pod's securityContext ({} when absent or not a mapping), read once (see ContainerView.sc)."""
+        if self._sc is None:
+            self._sc = as_dict(self.spec.get("securityContext"))
+        return self._sc
 
     @property
     def namespace(self) -> str | None:
@@ -221,7 +234,9 @@ class PodView:
 
     @property
     def is_windows(self) -> bool:
-        return str(as_dict(self.spec.get("os")).get("name", "")).lower() == "windows"
+        if self._windows is None:
+            self._windows = str(as_dict(self.spec.get("os")).get("name", "")).lower() == "windows"
+        return self._windows
 
     def volumes(self) -> Iterator[tuple[int, dict[str, Any]]]:
         for i, vol in enumerate(as_list(self.spec.get("volumes"))):

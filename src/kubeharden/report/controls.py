@@ -9,7 +9,7 @@ import orjson
 from rich.table import Table
 
 from kubeharden.catalogue.peers import peer_notes
-from kubeharden.model.controls import EXAMPLE_IMAGE, EXAMPLE_INPUTS, MAPPING_KEYS, Control
+from kubeharden.model.controls import EXAMPLE_IMAGE, EXAMPLE_INPUTS, FIX_EVIDENCE, MAPPING_KEYS, Control
 from kubeharden.model.guide import GUIDE, anchor_of, title_of
 from kubeharden.report import plain
 
@@ -64,7 +64,9 @@ def write_markdown(controls: Iterable[Control], out: IO[str]) -> None:
                 else "the offending field"
             w(f"**Structured fix:** `{c.fix.op}` {where}" + (f" to `{orjson.dumps(c.fix.value).decode()}`"
                                                                if c.fix.value is not None else "")
-              + (" (safe to apply automatically)" if c.fix.safe else " (needs review)") + "\n\n")
+              + (" (safe to apply automatically)" if c.fix.safe else
+                 f" (safe where {FIX_EVIDENCE[c.fix.evidence]}, else needs review)" if c.fix.evidence else
+                 " (needs review)") + "\n\n")
         if c.config_note:
             w(f"**Configuration:** {c.config_note}\n\n")
         w("**Guide:** " + "; ".join(f"[{i}](guide.md#{anchor_of(i)}) — {title_of(i)}" for i in c.nsa) + "\n\n")
