@@ -1,0 +1,192 @@
+"""What the HTML report draws of a scope: its RBAC escalation paths and its reachability matrix.
+
+Built from the analyses the scan's controls already hold in the scan's memo (``ctx.scan``): the RBAC
+model of :func:`kubeharden.checks.rbac.model_for` and the NetworkPolicy engine of
+:func:`kubeharden.checks.network.network_of`, so nothing is parsed twice. The engine calls
+:func:`scope_analyses` when a scope closes, only for reports that draw them (``Evaluator.keep_analyses``).
+
+- **Paths** are those ``kubeharden rbac paths`` lists by default: the shortest path from every
+  subject and every workload whose token is mounted to cluster-admin and to reading every Secret,
+  Kubernetes' own identities (``system:*``, kube-system accounts) left out; a start that reaches
+  cluster-admin is not drawn again on its way to the Secrets (cluster-admin reads every Secret).
+  Each hop names the binding and rule that allow it ("Using RBAC Authorization",
+  https://kubernetes.io/docs/reference/access-authn-authz/rbac/; "RBAC Good Practices",
+  https://kubernetes.io/docs/concepts/security/rbac-good-practices/, lists the escalation techniques).
+- **The matrix** sums the engine's allowed connections (both sides must allow: "Network Policies",
+  https://kubernetes.io/docs/concepts/services-networking/network-policies/) per pair of namespaces,
+  or per pair of workloads when the input holds few. A cell is *open* when every pair may connect on
+  every port, *isolated* when none may connect on any port, else *restricted*; it names the policies
+  that isolate its sources for egress and its destinations for ingress.
+
+Both are capped (:data:`MAX_PATHS`, :data:`MAX_AXIS`); the record counts what was left out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from kubeharden.analysis.ports import NO_PORTS, PortSet
+from kubeharden.analysis.rbac import RbacModel, Subject
+from kubeharden.analysis.rbac_paths import CLUSTER_ADMIN, NODE, SECRETS, Path, PathFinder, describe_node, \
+    is_capability
+from kubeharden.analysis.reachability import Network
+from kubeharden.checks.context import Context
+from kubeharden.checks.network import network_of
+from kubeharden.checks.rbac import model_for
+from kubeharden.model.analyses import ISOLATED, OPEN, RESTRICTED, EscalationPath, Hop, \
+    ReachCell, ReachMatrix, ScopeAnalyses
+from kubeharden.model.inventory import Inventory
+
+#: At most this many escalation paths are drawn (shortest first); the rest are counted.
+MAX_PATHS = 50
+#: At most this many namespaces (or workloads) per matrix axis, those with the most workloads first.
+MAX_AXIS = 40
+#: Up to this many workloads the matrix is drawn per workload rather than per namespace.
+WORKLOAD_AXIS_UP_TO = 12
+#: Policies named per cell (hover text); more are counted.
+MAX_POLICIES_PER_CELL = 12
+BINDING_KINDS = ("RoleBinding", "ClusterRoleBinding")
+
+
+def scope_analyses(inventory: Inventory, ctx: Context) -> ScopeAnalyses:
+    """The drawings of one closed scope. Never raises: an analysis that fails is named in ``errors``."""
+    out = ScopeAnalyses()
+    try:
+        _paths_into(out, inventory, ctx)
+    except Exception as exc:  # a drawing must never cost the report; the page says it is missing
+        out.errors.append(f"RBAC escalation paths: {type(exc).__name__}: {exc}")
+    try:
+        _matrix_into(out, inventory, ctx)
+    except Exception as exc:
+        out.errors.append(f"reachability matrix: {type(exc).__name__}: {exc}")
+    return out
+
+
+# -- escalation paths ---------------------------------------------------------------------------
+
+
+def _paths_into(out: ScopeAnalyses, inventory: Inventory, ctx: Context) -> None:
+    if not inventory.of_kind(*BINDING_KINDS):
+        out.paths_not_assessed = ("no RoleBinding or ClusterRoleBinding in the input: which identities can "
+                                  "escalate cannot be told from it (scan the bindings too, or the cluster)")
+        return
+    model = model_for(inventory, ctx)
+    finder = ctx.scan.memo("rbac-paths", model, PathFinder)
+    subjects = {s.key: s for s in model.by_subject}
+    found = [p for p in finder.paths((CLUSTER_ADMIN, SECRETS)) if not _system(p.start, subjects)]
+    to_admin = {p.start for p in found if p.goal == CLUSTER_ADMIN}
+    found = [p for p in found if not (p.goal == SECRETS and p.start in to_admin)]
+    out.paths_total = len(found)
+    out.paths = [_drawn(p, model) for p in found[:MAX_PATHS]]
+
+
+def _system(key: str, subjects: dict[str, Subject]) -> bool:
+    subject = subjects.get(key)
+    return subject is not None and subject.is_system
+
+
+def _drawn(path: Path, model: RbacModel) -> EscalationPath:
+    hops = []
+    for action, reached, grants in path.hops():
+        first = grants[0] if grants else None
+        hops.append(Hop(action=action, reached=_label(reached), role=_role(reached),
+                        via=" and ".join(g.via() for g in grants), rule=first.rule.describe() if first else "",
+                        file=first.binding.origin.file if first else None,
+                        line=first.binding.line(first.binding.raw, "roleRef") if first else None))
+    start = path.start
+    return EscalationPath(start=_label(start), start_role=_role(start), goal=describe_node(path.goal),
+                          hops=tuple(hops))
+
+
+def _role(node: str) -> str:
+    if node.startswith("goal:"):
+        return "goal"
+    if node == NODE:
+        return "node"
+    if node.startswith("workload:"):
+        return "workload"
+    return "capability" if is_capability(node) else "identity"
+
+
+def _label(node: str) -> str:
+    """``serviceaccount:shop:web`` -> ``ServiceAccount shop/web``; other nodes as ``rbac paths`` names them."""
+    kind, _, rest = node.partition(":")
+    if kind == "serviceaccount":
+        namespace, _, name = rest.partition(":")
+        return f"ServiceAccount {namespace}/{name}"
+    if kind in ("user", "group"):
+        return f"{kind.capitalize()} {rest}"
+    if kind == "workload":
+        return rest
+    return describe_node(node)
+
+
+# -- the reachability matrix ----------------------------------------------------------------------
+
+
+def _matrix_into(out: ScopeAnalyses, inventory: Inventory, ctx: Context) -> None:
+    if not inventory.pods:
+        out.matrix_not_assessed = "no workload in the input: there is no connection to show"
+        return
+    network = network_of(inventory, ctx)
+    workloads = [w for w in network.workloads if not w.modelled]
+    if len(workloads) <= WORKLOAD_AXIS_UP_TO:
+        axis = "workload"
+        group_of = {w.index: w.label for w in workloads}
+    else:
+        axis = "namespace"
+        group_of = {w.index: w.namespace for w in workloads}
+    sizes = Counter(group_of.values())
+    ranked = sorted(sizes, key=lambda g: (-sizes[g], g))
+    kept = sorted(ranked[:MAX_AXIS])
+    position = {g: i for i, g in enumerate(kept)}
+    n = len(kept)
+    allowed = [[0] * n for _ in range(n)]
+    full = [[0] * n for _ in range(n)]
+    ports: list[list[PortSet]] = [[NO_PORTS] * n for _ in range(n)]
+    members: list[Counter[int]] = []  # per class: matrix position -> workloads of the class there
+    for klass in network.classes:
+        members.append(Counter(position[group_of[m]] for m in klass.members
+                               if m in group_of and group_of[m] in position))
+    for s, d, opened in network.class_pairs():
+        for r, rows in members[s].items():
+            for c, cols in members[d].items():
+                allowed[r][c] += rows * cols
+                ports[r][c] = ports[r][c] | opened
+                if opened.is_all:
+                    full[r][c] += rows * cols
+    egress, ingress = _isolating(network, members, n)
+    cells = []
+    for r in range(n):
+        row = []
+        for c in range(n):
+            pairs = sizes[kept[r]] * sizes[kept[c]]
+            row.append(_cell(allowed[r][c], full[r][c], pairs, ports[r][c], egress[r] | ingress[c]))
+        cells.append(row)
+    out.matrix = ReachMatrix(axis=axis, labels=kept, cells=cells, left_out=sorted(ranked[MAX_AXIS:]),
+                             not_evaluated=[f"{p.label}: {'; '.join(notes)}" for p, notes in network.not_evaluated()])
+
+
+def _isolating(network: Network, members: list[Counter[int]], n: int) -> tuple[list[set[str]], list[set[str]]]:
+    """Per matrix position: the policies isolating its workloads for egress, and for ingress."""
+    egress: list[set[str]] = [set() for _ in range(n)]
+    ingress: list[set[str]] = [set() for _ in range(n)]
+    for klass, where in zip(network.classes, members, strict=True):
+        for position in where:
+            egress[position].update(p.label for p in klass.egress_policies)
+            ingress[position].update(p.label for p in klass.ingress_policies)
+    return egress, ingress
+
+
+def _cell(allowed: int, full: int, pairs: int, opened: PortSet, policies: set[str]) -> ReachCell:
+    named = sorted(policies)
+    if len(named) > MAX_POLICIES_PER_CELL:
+        named = [*named[:MAX_POLICIES_PER_CELL], f"and {len(named) - MAX_POLICIES_PER_CELL} more"]
+    if not allowed:
+        state = ISOLATED
+    elif full == pairs:
+        state = OPEN
+    else:
+        state = RESTRICTED
+    return ReachCell(state=state, allowed_pairs=allowed, pairs=pairs, ports=str(opened) if allowed else "",
+                     policies=tuple(named))

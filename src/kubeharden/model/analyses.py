@@ -1,0 +1,79 @@
+"""What reports draw of a scan's cross-object analyses: escalation paths and the reachability matrix.
+
+Plain records, filled by :mod:`kubeharden.checks.drawings` from the analyses the scan's controls
+already built (the RBAC model and the NetworkPolicy engine in the scan's memo) and kept on
+:class:`~kubeharden.model.results.ScanResult` (``analyses``, one entry per scope) for the HTML
+report. Every list is capped; what was left out is counted, never dropped silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Reachability of one matrix cell (source row -> destination column).
+OPEN = "open"  # every workload pair allowed on every port, neither side isolated by a policy
+RESTRICTED = "restricted"  # some pairs or some ports allowed: policies select at least one side
+ISOLATED = "isolated"  # no workload of the row can open a connection to any of the column
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One step of an escalation path: what is done, what it reaches, and the grant that allows it."""
+
+    action: str
+    reached: str  # a readable label ("ServiceAccount shop/deployer", "cluster-admin", "a node (root)")
+    role: str  # identity | workload | capability | node | goal
+    via: str = ""  # "RoleBinding/shop/x -> Role/shop/y"; "" when no grant is needed (a built-in fact)
+    rule: str = ""  # the rule that allows it, as `kubeharden rbac can` prints it
+    file: str | None = None  # where the binding is
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationPath:
+    """The shortest way from a subject or workload to a goal (cluster-admin, every Secret)."""
+
+    start: str
+    start_role: str  # identity | workload
+    goal: str
+    hops: tuple[Hop, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReachCell:
+    """Source row -> destination column: how many workload pairs may connect, and what isolates them."""
+
+    state: str  # OPEN, RESTRICTED or ISOLATED
+    allowed_pairs: int
+    pairs: int
+    ports: str  # the union of allowed ports ("all ports", "TCP 80, TCP 443"), "" when none
+    #: policies isolating the row's workloads for egress or the column's for ingress ("kind ns/name")
+    policies: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class ReachMatrix:
+    """Rows and columns are the same axis: namespaces, or workloads when the input holds few."""
+
+    axis: str  # "namespace" or "workload"
+    labels: list[str]
+    cells: list[list[ReachCell]]
+    #: namespaces or workloads of the input that the cap left out of the matrix
+    left_out: list[str] = field(default_factory=list)
+    #: policies with parts the engine does not evaluate (L7, FQDN …), with what is not evaluated
+    not_evaluated: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ScopeAnalyses:
+    """The drawings of one scope (the whole input, or one PATH with ``--scope path``)."""
+
+    paths: list[EscalationPath] = field(default_factory=list)
+    paths_total: int = 0
+    #: why no path could be judged (no RoleBinding or ClusterRoleBinding in the input), "" when judged
+    paths_not_assessed: str = ""
+    matrix: ReachMatrix | None = None
+    #: why there is no matrix (no workload in the input), "" when there is one
+    matrix_not_assessed: str = ""
+    #: an analysis that raised: its name and message (the page says it was not drawn)
+    errors: list[str] = field(default_factory=list)
