@@ -26,16 +26,17 @@ from __future__ import annotations
 from collections import Counter
 
 from kubeharden.analysis.ports import NO_PORTS, PortSet
-from kubeharden.analysis.rbac import RbacModel, Subject
+from kubeharden.analysis.rbac import Grant, Subject
 from kubeharden.analysis.rbac_paths import CLUSTER_ADMIN, NODE, SECRETS, Path, PathFinder, describe_node, \
     is_capability
 from kubeharden.analysis.reachability import Network
 from kubeharden.checks.context import Context
 from kubeharden.checks.network import network_of
 from kubeharden.checks.rbac import model_for
-from kubeharden.model.analyses import ISOLATED, OPEN, RESTRICTED, EscalationPath, Hop, \
+from kubeharden.model.analyses import ISOLATED, OPEN, RESTRICTED, EscalationPath, GrantRef, Hop, \
     ReachCell, ReachMatrix, ScopeAnalyses
 from kubeharden.model.inventory import Inventory
+from kubeharden.model.objects import K8sObject
 
 #: At most this many escalation paths are drawn (shortest first); the rest are counted.
 MAX_PATHS = 50
@@ -77,7 +78,7 @@ def _paths_into(out: ScopeAnalyses, inventory: Inventory, ctx: Context) -> None:
     to_admin = {p.start for p in found if p.goal == CLUSTER_ADMIN}
     found = [p for p in found if not (p.goal == SECRETS and p.start in to_admin)]
     out.paths_total = len(found)
-    out.paths = [_drawn(p, model) for p in found[:MAX_PATHS]]
+    out.paths = [_drawn(p) for p in found[:MAX_PATHS]]
 
 
 def _system(key: str, subjects: dict[str, Subject]) -> bool:
@@ -85,20 +86,26 @@ def _system(key: str, subjects: dict[str, Subject]) -> bool:
     return subject is not None and subject.is_system
 
 
-def _drawn(path: Path, model: RbacModel) -> EscalationPath:
-    hops = []
-    for action, reached, grants in path.hops():
-        first = grants[0] if grants else None
-        hops.append(Hop(action=action, reached=_label(reached), role=_role(reached),
-                        via=" and ".join(g.via() for g in grants), rule=first.rule.describe() if first else "",
-                        file=first.binding.origin.file if first else None,
-                        line=first.binding.line(first.binding.raw, "roleRef") if first else None))
-    start = path.start
-    return EscalationPath(start=_label(start), start_role=_role(start), goal=describe_node(path.goal),
-                          hops=tuple(hops))
+def _drawn(path: Path) -> EscalationPath:
+    hops = tuple(Hop(action=action, reached=_label(reached), reached_kind=_kind(reached),
+                     grants=tuple(_grant(g) for g in grants)) for action, reached, grants in path.hops())
+    return EscalationPath(start=_label(path.start), start_kind=_kind(path.start), goal=describe_node(path.goal),
+                          hops=hops)
 
 
-def _role(node: str) -> str:
+def _grant(grant: Grant) -> GrantRef:
+    binding, role = grant.binding, grant.role
+    builtin = " (built in)" if binding.origin.source == "builtin" else ""
+    return GrantRef(binding=f"{binding.kind} {_named(binding)}{builtin}", role=f"{role.kind} {_named(role.obj)}",
+                    rule=grant.rule.describe(), file=binding.origin.file,
+                    line=binding.line(binding.raw, "roleRef") if not builtin else None)
+
+
+def _named(obj: K8sObject) -> str:
+    return f"{obj.namespace}/{obj.name}" if obj.namespace and obj.kind in ("Role", "RoleBinding") else obj.name
+
+
+def _kind(node: str) -> str:
     if node.startswith("goal:"):
         return "goal"
     if node == NODE:

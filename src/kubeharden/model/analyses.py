@@ -17,16 +17,26 @@ ISOLATED = "isolated"  # no workload of the row can open a connection to any of 
 
 
 @dataclass(frozen=True, slots=True)
+class GrantRef:
+    """A permission a step uses: the binding, the role it binds, the rule, and where the binding is."""
+
+    binding: str  # "RoleBinding shop/deployer"; "ClusterRoleBinding cluster-admin (built in)" for a default
+    role: str  # "Role shop/pod-creator", "ClusterRole edit"
+    rule: str  # as `kubeharden rbac can` prints it: "create pods [core]"
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Hop:
-    """One step of an escalation path: what is done, what it reaches, and the grant that allows it."""
+    """One step of an escalation path: what is done, what it reaches, and the grants that allow it."""
 
     action: str
     reached: str  # a readable label ("ServiceAccount shop/deployer", "cluster-admin", "a node (root)")
-    role: str  # identity | workload | capability | node | goal
-    via: str = ""  # "RoleBinding/shop/x -> Role/shop/y"; "" when no grant is needed (a built-in fact)
-    rule: str = ""  # the rule that allows it, as `kubeharden rbac can` prints it
-    file: str | None = None  # where the binding is
-    line: int | None = None
+    reached_kind: str  # identity | workload | capability | node | goal
+    #: the permissions used (two or three for combined techniques); none for a fact of Kubernetes
+    #: ("runs as this ServiceAccount with its token mounted")
+    grants: tuple[GrantRef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +44,7 @@ class EscalationPath:
     """The shortest way from a subject or workload to a goal (cluster-admin, every Secret)."""
 
     start: str
-    start_role: str  # identity | workload
+    start_kind: str  # identity | workload
     goal: str
     hops: tuple[Hop, ...]
 
