@@ -8,6 +8,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from kubeharden.checks import drawings
 from kubeharden.cli import main
 from kubeharden.config import Config
@@ -171,7 +173,14 @@ def test_many_workloads_are_drawn_per_namespace_and_capped_with_a_note(tmp_path,
     assert cell[("alpha", "locked")].policies == ("NetworkPolicy locked/deny",)
     monkeypatch.setattr(drawings, "MAX_AXIS", 2)
     html = _report(tmp_path, manifest).read_text(encoding="utf-8")
-    assert "2 namespaces with the most workloads drawn; 1 left out:</b> locked" in html
+    assert "2 namespaces with the most workloads drawn (at most 2, and 500 groups" in html
+    assert "; 1 left out:</b> locked" in html and html.count('data-src="alpha"') == 2
+    # the budget of pod classes: each namespace here has 5 (pods with different labels)
+    monkeypatch.setattr(drawings, "MAX_AXIS", 40)
+    monkeypatch.setattr(drawings, "MAX_CLASSES", 10)
+    html = _report(tmp_path, _namespaces_manifest(tmp_path / "more.yaml", 5, ["a", "b", "c", "dd"])) \
+        .read_text(encoding="utf-8")
+    assert "; 2 left out:</b> c, dd" in html and html.count('data-src="b"') == 2
 
 
 def test_an_analysis_that_fails_is_said_and_the_report_still_written(tmp_path, monkeypatch):
@@ -315,3 +324,37 @@ def test_each_scope_is_drawn_on_its_own(tmp_path):
     # the second scope (the insecure example) has no binding: its paths are not assessed, the first's are drawn
     second = html[html.index('id="escalation-2"'):html.index('id="reachability-2"')]
     assert "Not assessed: no RoleBinding" in second and html.count('<details class="escalation"') == 4
+
+
+ADMIN_POLICY = """\
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: shop-egress-pass}
+spec:
+  priority: 10
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: shop}}}
+  egress:
+  - name: pass-to-billing
+    action: Pass
+    to: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: billing}}}]
+"""
+
+
+@pytest.mark.parametrize("layered", [False, True])
+def test_class_pairs_within_classes_are_the_full_matrix_cut_to_them(layered):
+    from kubeharden.analysis.reachability import Network
+    from kubeharden.engine.evaluator import build_inventory
+    from kubeharden.sources.files import parse_text
+
+    text = Path(CLUSTER).read_text() + ("---\n" + ADMIN_POLICY if layered else "")
+    inventory, _ = build_inventory(parse_text(text, "cluster.yaml"))
+    network = Network(inventory)
+    assert network.layered is layered
+    every = {(s, d): str(p) for s, d, p in network.class_pairs()}
+    sizes = []
+    for namespaces in (("shop",), ("billing",), ("shop", "billing")):
+        within = sum(1 << c.index for c in network.classes if c.namespace in namespaces)
+        cut = {(s, d): str(p) for s, d, p in network.class_pairs(within)}
+        assert cut == {k: v for k, v in every.items() if within >> k[0] & 1 and within >> k[1] & 1}
+        sizes.append(len(cut))
+    assert sizes[0] == 4 and sizes[1] == 0 and sizes[2] == len(every) > 4

@@ -18,12 +18,13 @@ model of :func:`kubeharden.checks.rbac.model_for` and the NetworkPolicy engine o
   every port, *isolated* when none may connect on any port, else *restricted*; it names the policies
   that isolate its sources for egress and its destinations for ingress.
 
-Both are capped (:data:`MAX_PATHS`, :data:`MAX_AXIS`); the record counts what was left out.
+Both are capped (:data:`MAX_PATHS`; :data:`MAX_AXIS` and :data:`MAX_CLASSES`); the record names what
+was left out, and ``kubeharden rbac paths`` and ``kubeharden netpol matrix`` give everything.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 
 from kubeharden.analysis.ports import NO_PORTS, PortSet
 from kubeharden.analysis.rbac import Grant, Subject
@@ -42,6 +43,9 @@ from kubeharden.model.objects import K8sObject
 MAX_PATHS = 50
 #: At most this many namespaces (or workloads) per matrix axis, those with the most workloads first.
 MAX_AXIS = 40
+#: At most this many pod classes (workloads that no policy can tell apart) in the matrix: its cost is one
+#: step per pair of classes, so 500 keep it near a second; the namespaces beyond are left out with a note.
+MAX_CLASSES = 500
 #: Up to this many workloads the matrix is drawn per workload rather than per namespace.
 WORKLOAD_AXIS_UP_TO = 12
 #: Policies named per cell (hover text); more are counted.
@@ -145,33 +149,44 @@ def _matrix_into(out: ScopeAnalyses, inventory: Inventory, ctx: Context) -> None
         group_of = {w.index: w.namespace for w in workloads}
     sizes = Counter(group_of.values())
     ranked = sorted(sizes, key=lambda g: (-sizes[g], g))
-    kept = sorted(ranked[:MAX_AXIS])
+    kept = sorted(_within_budget(ranked, {w.index: w.klass for w in workloads}, group_of))
     position = {g: i for i, g in enumerate(kept)}
     n = len(kept)
-    allowed = [[0] * n for _ in range(n)]
-    full = [[0] * n for _ in range(n)]
-    ports: list[list[PortSet]] = [[NO_PORTS] * n for _ in range(n)]
     members: list[Counter[int]] = []  # per class: matrix position -> workloads of the class there
     for klass in network.classes:
         members.append(Counter(position[group_of[m]] for m in klass.members
                                if m in group_of and group_of[m] in position))
-    for s, d, opened in network.class_pairs():
-        for r, rows in members[s].items():
-            for c, cols in members[d].items():
-                allowed[r][c] += rows * cols
-                ports[r][c] = ports[r][c] | opened
-                if opened.is_all:
-                    full[r][c] += rows * cols
+    placed = [tuple(where.items()) for where in members]
+    # per cell (row * n + column): workload pairs allowed, by the ports allowed to them; 2,000 workloads
+    # give millions of class pairs, so the loop only counts and the ports are joined once per distinct set
+    seen: list[defaultdict[PortSet, int]] = [defaultdict(int) for _ in range(n * n)]
+    within = sum(1 << klass.index for klass, where in zip(network.classes, members, strict=True) if where)
+    for s, d, opened in network.class_pairs(within):
+        for r, rows in placed[s]:
+            for c, cols in placed[d]:
+                seen[r * n + c][opened] += rows * cols
     egress, ingress = _isolating(network, members, n)
-    cells = []
-    for r in range(n):
-        row = []
-        for c in range(n):
-            pairs = sizes[kept[r]] * sizes[kept[c]]
-            row.append(_cell(allowed[r][c], full[r][c], pairs, ports[r][c], egress[r] | ingress[c]))
-        cells.append(row)
-    out.matrix = ReachMatrix(axis=axis, labels=kept, cells=cells, left_out=sorted(ranked[MAX_AXIS:]),
+    cells = [[_cell(seen[r * n + c], sizes[kept[r]] * sizes[kept[c]], egress[r] | ingress[c]) for c in range(n)]
+             for r in range(n)]
+    out.matrix = ReachMatrix(axis=axis, labels=kept, cells=cells, left_out=sorted(set(ranked) - set(kept)),
+                             max_axis=MAX_AXIS, max_classes=MAX_CLASSES,
                              not_evaluated=[f"{p.label}: {'; '.join(notes)}" for p, notes in network.not_evaluated()])
+
+
+def _within_budget(ranked: list[str], class_of: dict[int, int], group_of: dict[int, str]) -> list[str]:
+    """The first groups of ``ranked`` (most workloads first) while they are at most MAX_AXIS and their pod
+    classes at most MAX_CLASSES (the matrix costs a step per pair of classes); always the first one."""
+    classes: dict[str, set[int]] = {}
+    for workload, group in group_of.items():
+        classes.setdefault(group, set()).add(class_of[workload])
+    kept: list[str] = []
+    total = 0
+    for group in ranked:
+        total += len(classes[group])
+        if kept and (len(kept) == MAX_AXIS or total > MAX_CLASSES):
+            break
+        kept.append(group)
+    return kept
 
 
 def _isolating(network: Network, members: list[Counter[int]], n: int) -> tuple[list[set[str]], list[set[str]]]:
@@ -185,15 +200,16 @@ def _isolating(network: Network, members: list[Counter[int]], n: int) -> tuple[l
     return egress, ingress
 
 
-def _cell(allowed: int, full: int, pairs: int, opened: PortSet, policies: set[str]) -> ReachCell:
+def _cell(allowed: dict[PortSet, int], pairs: int, policies: set[str]) -> ReachCell:
+    """A cell from its allowed workload pairs by their ports, of ``pairs`` in all."""
     named = sorted(policies)
     if len(named) > MAX_POLICIES_PER_CELL:
         named = [*named[:MAX_POLICIES_PER_CELL], f"and {len(named) - MAX_POLICIES_PER_CELL} more"]
-    if not allowed:
-        state = ISOLATED
-    elif full == pairs:
-        state = OPEN
-    else:
-        state = RESTRICTED
-    return ReachCell(state=state, allowed_pairs=allowed, pairs=pairs, ports=str(opened) if allowed else "",
+    count = sum(allowed.values())
+    full = sum(n for ports, n in allowed.items() if ports.is_all)
+    state = ISOLATED if not count else OPEN if full == pairs else RESTRICTED
+    opened = NO_PORTS
+    for ports in allowed:
+        opened = opened | ports
+    return ReachCell(state=state, allowed_pairs=count, pairs=pairs, ports=str(opened) if count else "",
                      policies=tuple(named))

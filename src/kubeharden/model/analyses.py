@@ -70,6 +70,9 @@ class ReachMatrix:
     cells: list[list[ReachCell]]
     #: namespaces or workloads of the input that the cap left out of the matrix
     left_out: list[str] = field(default_factory=list)
+    #: the cap: at most this many rows, and this many pod classes (workloads no policy tells apart)
+    max_axis: int = 0
+    max_classes: int = 0
     #: policies with parts the engine does not evaluate (L7, FQDN …), with what is not evaluated
     not_evaluated: list[str] = field(default_factory=list)
 
