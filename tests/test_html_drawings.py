@@ -358,3 +358,30 @@ def test_class_pairs_within_classes_are_the_full_matrix_cut_to_them(layered):
         assert cut == {k: v for k, v in every.items() if within >> k[0] & 1 and within >> k[1] & 1}
         sizes.append(len(cut))
     assert sizes[0] == 4 and sizes[1] == 0 and sizes[2] == len(every) > 4
+
+
+def test_hostile_names_in_paths_and_policies_are_shown_as_text(browser, tmp_path):  # noqa: F811
+    evil = "<img src=x onerror=window.pwned=1>"
+    text = Path(CLUSTER).read_text().replace("name: deployer-creates-pods", f"name: '{evil}'") \
+        .replace("name: default-deny-ingress", f"name: '{evil}2'")
+    manifest = tmp_path / "hostile.yaml"
+    manifest.write_text(text)
+    page, errors, _ = _open(browser, _report(tmp_path, str(manifest)))
+    page.locator(f'{PATHS}[data-start="Deployment/shop/web"] summary').click()
+    page.click('section.reachability td[data-src="shop/Deployment/web"][data-dst="billing/Deployment/ledger"]')
+    assert page.evaluate("window.pwned") is None and errors == []
+    assert f"RoleBinding shop/{evil}" in page.inner_text("section.escalation-paths")
+    assert f"NetworkPolicy billing/{evil}2" in page.inner_text("section.reachability .matrix-detail")
+
+
+def test_a_stored_summary_of_another_shape_is_drawn_as_missing_numbers():
+    import datetime as dt
+
+    from kubeharden.model.history import ScanInfo
+
+    odd = ScanInfo(1, dt.datetime(2026, 1, 1), "k8s/", "manifest", "default", "0", 0,
+                   {"by_severity": ["not", "a", "dict"], "compliance": [None, {"section": 3}, {"section": "Secrets",
+                                                                                              "failed": "x"}]})
+    t = trends([odd], {"profile": "default", "by_severity": {"high": True}, "compliance": "nope"})
+    assert [p["total"] for p in t["points"]] == [0, 0]
+    assert t["sections"] == [{"section": "Secrets", "values": [None, None], "failed": [None, None], "points": ""}]

@@ -103,21 +103,36 @@ def trends(history: list[ScanInfo], current: dict[str, Any]) -> dict[str, Any]:
     scans = [(f"#{h.id}", f"scan {h.id}, {h.created_at:%Y-%m-%d %H:%M} UTC, profile {h.profile}", h.summary)
              for h in history]
     scans.append(("now", f"this scan, profile {current['profile']}", current))
-    points = []
+    points: list[dict[str, Any]] = []
     for label, title, summary_ in scans:
-        counts = {sev: int(summary_.get("by_severity", {}).get(sev, 0)) for sev in SEVERITIES}
+        stored = summary_.get("by_severity")
+        counts = {sev: _count(stored.get(sev) if isinstance(stored, dict) else None) for sev in SEVERITIES}
         points.append({"label": label, "title": title, "by_severity": counts, "total": sum(counts.values())})
     severity = []
     for sev in SEVERITIES:
         values: list[float | None] = [p["by_severity"][sev] for p in points]
         severity.append({"label": sev, "values": values, "points": sparkline(values)})
-    names = sorted({c["section"] for _, _, sm in scans for c in sm.get("compliance", [])})
+    names = sorted({c["section"] for _, _, sm in scans for c in _sections(sm)})
     sections = []
     for name in names:
-        rows = [{c["section"]: c for c in sm.get("compliance", [])}.get(name) for _, _, sm in scans]
-        percent: list[float | None] = [None if r is None else r.get("compliance_percent") for r in rows]
-        failed = [None if r is None else r.get("failed") for r in rows]
-        sections.append({"section": name, "values": percent, "failed": failed,
-                         "points": sparkline([None if v is None else float(v) for v in percent], 100.0)})
+        rows = [{c["section"]: c for c in _sections(sm)}.get(name) for _, _, sm in scans]
+        percent: list[float | None] = [None if r is None else _number(r.get("compliance_percent")) for r in rows]
+        failed = [None if r is None or not isinstance(r.get("failed"), int) else _count(r.get("failed")) for r in rows]
+        sections.append({"section": name, "values": percent, "failed": failed, "points": sparkline(percent, 100.0)})
     return {"points": points, "severity": severity, "sections": sections,
             "max_total": max((p["total"] for p in points), default=0) or 1}
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _sections(summary_: dict[str, Any]) -> list[dict[str, Any]]:
+    """A stored summary's compliance rows that name a section (a store written by hand may hold anything)."""
+    rows = summary_.get("compliance")
+    return [r for r in rows if isinstance(r, dict) and isinstance(r.get("section"), str)] \
+        if isinstance(rows, list) else []
