@@ -75,6 +75,21 @@ def test_the_paths_rbac_paths_finds_are_drawn_hop_by_hop(browser, tmp_path, caps
     assert errors == [] and all(u.startswith("file://") for u in requests)
 
 
+def test_a_path_is_drawn_left_to_right_on_one_line(browser, tmp_path):  # noqa: F811
+    """The drawing itself: subject, grant and goal boxes side by side, in path order, arrows between them."""
+    page, _, _ = _open(browser, _report(tmp_path, CLUSTER))
+    summary = f'{PATHS}[data-start="User alice"] summary'
+    boxes = page.eval_on_selector_all(f"{summary} .hop, {summary} .grant", """els => els.map(e => {
+        const r = e.getBoundingClientRect(); return [e.textContent, r.left, r.right, (r.top + r.bottom) / 2]; })""")
+    assert [b[0] for b in boxes] == ["User alice", "ClusterRoleBinding alice-lists-secrets ▸ ClusterRole secret-lister "
+                                     "▸ list secrets [core]", "read all Secrets"]
+    assert boxes[0][2] < boxes[1][1] and boxes[1][2] < boxes[2][1]  # no overlap, in order
+    assert max(b[3] for b in boxes) - min(b[3] for b in boxes) < 4  # one line
+    arrows = page.eval_on_selector(f"{summary} .edge", "e => [getComputedStyle(e, '::before').content, "
+                                                      "getComputedStyle(e, '::after').content]")
+    assert arrows == ['"→"', '"→"']
+
+
 def test_the_path_filters_work(browser, tmp_path):  # noqa: F811
     page, errors, _ = _open(browser, _report(tmp_path, CLUSTER))
     section = "section.escalation-paths"
