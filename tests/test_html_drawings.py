@@ -400,3 +400,34 @@ def test_a_stored_summary_of_another_shape_is_drawn_as_missing_numbers():
     t = trends([odd], {"profile": "default", "by_severity": {"high": True}, "compliance": "nope"})
     assert [p["total"] for p in t["points"]] == [0, 0]
     assert t["sections"] == [{"section": "Secrets", "values": [None, None], "failed": [None, None], "points": ""}]
+
+
+@pytest.mark.parametrize(("kind", "paths", "matrix"), [
+    ("ClusterRoleBinding", "Not assessed: the cluster would not list ClusterRoleBinding", None),
+    ("NetworkPolicy", None, "Not assessed: the cluster would not list NetworkPolicy"),
+    ("Secret", "Incomplete: escalation paths: Secret could not be listed", None),
+    ("Namespace", "Incomplete: escalation paths: Namespace could not be listed",
+     "Incomplete: reachability: Namespace could not be listed"),
+])
+def test_kinds_a_cluster_would_not_list_are_never_drawn_as_a_pass(tmp_path, kind, paths, matrix):
+    """A live cluster that refuses to list a kind (an ``unlisted`` problem, as sources/cluster.py reports it)."""
+    from kubeharden.model.findings import UNLISTED, Problem
+    from kubeharden.model.objects import ResourceRef
+    from kubeharden.report.html import write
+
+    refused = Problem("warning", UNLISTED, f"cannot list {kind}", resource=ResourceRef("v1", kind, None, ""))
+    evaluator = Evaluator(Config())
+    evaluator.keep_analyses = True
+    findings = list(evaluator.run([refused, *read_objects([CLUSTER])]))
+    out = io.StringIO()
+    write(findings, evaluator.result, out)
+    page = out.getvalue()
+    drawn = evaluator.result.analyses[0]
+    for expected, section, drawing in ((paths, "escalation", drawn.paths), (matrix, "reachability", drawn.matrix)):
+        part = page[page.index(f'id="{section}"'):]
+        if expected is None:
+            assert drawing and "Not assessed" not in part[:part.index("</section>")]
+        else:
+            assert expected in page
+            if expected.startswith("Not assessed"):
+                assert not drawing and expected in part[:part.index("</section>")]

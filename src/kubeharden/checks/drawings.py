@@ -25,12 +25,13 @@ was left out, and ``kubeharden rbac paths`` and ``kubeharden netpol matrix`` giv
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 
 from kubeharden.analysis.ports import NO_PORTS, PortSet
 from kubeharden.analysis.rbac import Grant, Subject
 from kubeharden.analysis.rbac_paths import CLUSTER_ADMIN, NODE, SECRETS, Path, PathFinder, describe_node, \
     is_capability
-from kubeharden.analysis.reachability import Network
+from kubeharden.analysis.reachability import POLICY_KINDS, Network
 from kubeharden.checks.context import Context
 from kubeharden.checks.network import network_of
 from kubeharden.checks.rbac import model_for
@@ -38,6 +39,7 @@ from kubeharden.model.analyses import ISOLATED, OPEN, RESTRICTED, EscalationPath
     ReachCell, ReachMatrix, ScopeAnalyses
 from kubeharden.model.inventory import Inventory
 from kubeharden.model.objects import K8sObject
+from kubeharden.model.pods import POD_TEMPLATE_PATHS
 
 #: At most this many escalation paths are drawn (shortest first); the rest are counted.
 MAX_PATHS = 50
@@ -51,17 +53,26 @@ WORKLOAD_AXIS_UP_TO = 12
 #: Policies named per cell (hover text); more are counted.
 MAX_POLICIES_PER_CELL = 12
 BINDING_KINDS = ("RoleBinding", "ClusterRoleBinding")
+#: Kinds without which no grant is known ("Using RBAC Authorization": the four RBAC objects).
+RBAC_KINDS = ("Role", "ClusterRole", *BINDING_KINDS)
+#: Other kinds the path finder reads: accounts, token Secrets, Pod Security labels of namespaces, Nodes.
+PATH_INPUT_KINDS = frozenset({"ServiceAccount", "Secret", "Namespace", "Node"})
+#: Other kinds the reachability engine reads: namespace labels, and the Services and routes of exposure.
+MATRIX_INPUT_KINDS = frozenset({"Namespace"})
 
 
-def scope_analyses(inventory: Inventory, ctx: Context) -> ScopeAnalyses:
-    """The drawings of one closed scope. Never raises: an analysis that fails is named in ``errors``."""
+def scope_analyses(inventory: Inventory, ctx: Context, unlisted: frozenset[str] = frozenset()) -> ScopeAnalyses:
+    """The drawings of one closed scope. ``unlisted``: the kinds a cluster would not list (``unlisted``
+    problems); a drawing that needs one is not assessed (an RBAC kind for the paths, a policy kind for the
+    matrix: without them everything would look open), one that only misses some of its input says so.
+    Never raises: an analysis that fails is named in ``errors``."""
     out = ScopeAnalyses()
     try:
-        _paths_into(out, inventory, ctx)
+        _paths_into(out, inventory, ctx, unlisted)
     except Exception as exc:  # a drawing must never cost the report; the page says it is missing
         out.errors.append(f"RBAC escalation paths: {type(exc).__name__}: {exc}")
     try:
-        _matrix_into(out, inventory, ctx)
+        _matrix_into(out, inventory, ctx, unlisted)
     except Exception as exc:
         out.errors.append(f"reachability matrix: {type(exc).__name__}: {exc}")
     return out
@@ -70,7 +81,19 @@ def scope_analyses(inventory: Inventory, ctx: Context) -> ScopeAnalyses:
 # -- escalation paths ---------------------------------------------------------------------------
 
 
-def _paths_into(out: ScopeAnalyses, inventory: Inventory, ctx: Context) -> None:
+def _refused(kinds: Iterable[str], unlisted: frozenset[str]) -> str:
+    """The kinds of ``kinds`` the cluster would not list, for a message ("" when none)."""
+    return ", ".join(sorted(k for k in kinds if k in unlisted))
+
+
+def _paths_into(out: ScopeAnalyses, inventory: Inventory, ctx: Context, unlisted: frozenset[str]) -> None:
+    refused = _refused(RBAC_KINDS, unlisted)
+    if refused:
+        out.paths_not_assessed = f"the cluster would not list {refused}, so the grants are not all known"
+        return
+    partial = _refused([*PATH_INPUT_KINDS, *POD_TEMPLATE_PATHS], unlisted)
+    if partial:
+        out.notes.append(f"escalation paths: {partial} could not be listed; paths through them are missing")
     if not inventory.of_kind(*BINDING_KINDS):
         out.paths_not_assessed = ("no RoleBinding or ClusterRoleBinding in the input: which identities can "
                                   "escalate cannot be told from it (scan the bindings too, or the cluster)")
@@ -135,7 +158,16 @@ def _label(node: str) -> str:
 # -- the reachability matrix ----------------------------------------------------------------------
 
 
-def _matrix_into(out: ScopeAnalyses, inventory: Inventory, ctx: Context) -> None:
+def _matrix_into(out: ScopeAnalyses, inventory: Inventory, ctx: Context, unlisted: frozenset[str]) -> None:
+    refused = _refused(POLICY_KINDS, unlisted)
+    if refused:
+        out.matrix_not_assessed = (f"the cluster would not list {refused}, so what isolates a workload is not "
+                                   "known (without its policies every workload would look open)")
+        return
+    partial = _refused([*MATRIX_INPUT_KINDS, *POD_TEMPLATE_PATHS], unlisted)
+    if partial:
+        out.notes.append(f"reachability: {partial} could not be listed; their workloads, or the labels "
+                         "namespace selectors match, are missing")
     if not inventory.pods:
         out.matrix_not_assessed = "no workload in the input: there is no connection to show"
         return

@@ -350,7 +350,8 @@ class Evaluator:
         if hint is not None:
             self.result.problems.append(hint)
         if self.keep_analyses:  # before the memo is forgotten: drawn from the engines the controls built
-            self.result.analyses.append(scope_analyses(self.inventory, self.ctx))
+            unlisted = frozenset(p.resource.kind for p in self.result.problems if p.kind == UNLISTED and p.resource)
+            self.result.analyses.append(scope_analyses(self.inventory, self.ctx, unlisted))
         self.inventory = Inventory()
         self._duplicates = DuplicateIndex(self.duplicate_hint)
         self.ctx.scan.forget()  # the analyses of the closed scope's inventory

@@ -88,5 +88,7 @@ class ScopeAnalyses:
     matrix: ReachMatrix | None = None
     #: why there is no matrix (no workload in the input), "" when there is one
     matrix_not_assessed: str = ""
+    #: what a drawing could not see (kinds a cluster would not list): drawn, but incomplete
+    notes: list[str] = field(default_factory=list)
     #: an analysis that raised: its name and message (the page says it was not drawn)
     errors: list[str] = field(default_factory=list)
