@@ -20,6 +20,7 @@ from kubeharden.sources.files import read_objects
 
 from test_html_report import INSECURE, _open, _report, browser  # noqa: F401 (the browser fixture)
 from test_parallel import pools  # noqa: F401 (workers on any input size)
+from test_store import postgres, store  # noqa: F401 (SQLite and a real PostgreSQL server)
 
 CLUSTER = str(Path(__file__).parent / "fixtures" / "html" / "cluster.yaml")
 PATHS = "section.escalation-paths details.escalation"
@@ -431,3 +432,26 @@ def test_kinds_a_cluster_would_not_list_are_never_drawn_as_a_pass(tmp_path, kind
             assert expected in page
             if expected.startswith("Not assessed"):
                 assert not drawing and expected in part[:part.index("</section>")]
+
+
+def test_the_trend_reads_the_last_scans_of_the_same_inputs_oldest_first(store, tmp_path):  # noqa: F811
+    """store/history.scans_of on SQLite and a real PostgreSQL server (the fixtures of test_store.py)."""
+    from kubeharden.store.database import open_store
+    from kubeharden.store.history import scans_of
+
+    other = tmp_path / "other.yaml"
+    other.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: app}\n"
+                     "spec: {containers: [{name: a, image: nginx}]}\n")
+    for paths in ([INSECURE], [str(other)], [INSECURE], [INSECURE, str(other)], [INSECURE]):
+        assert main(["scan", "--no-config", "--fail-on", "none", "-f", "json", "-o", str(tmp_path / "r.json"),
+                     *paths, "--store", store]) == 0
+    engine = open_store(store)
+    try:
+        every = scans_of(engine, INSECURE)
+        last_two = scans_of(engine, INSECURE, limit=2)
+    finally:
+        engine.dispose()
+    assert [s.inputs for s in every] == [INSECURE] * 3
+    ids = [s.id for s in every]
+    assert ids == sorted(ids) and [s.id for s in last_two] == ids[1:]
+    assert all(s.summary["findings"] > 0 for s in every)
