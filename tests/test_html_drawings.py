@@ -455,3 +455,48 @@ def test_the_trend_reads_the_last_scans_of_the_same_inputs_oldest_first(store, t
     ids = [s.id for s in every]
     assert ids == sorted(ids) and [s.id for s in last_two] == ids[1:]
     assert all(s.summary["findings"] > 0 for s in every)
+
+
+SECRET_MAKER = """\
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: maker, namespace: vault}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: boss, namespace: vault}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: secrets, namespace: vault}
+rules: [{apiGroups: [""], resources: [secrets], verbs: [create, get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: maker-secrets, namespace: vault}
+subjects: [{kind: ServiceAccount, name: maker, namespace: vault}]
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: secrets}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: boss-admin}
+subjects: [{kind: ServiceAccount, name: boss, namespace: vault}]
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+"""
+
+
+def test_a_grant_that_serves_a_step_twice_is_drawn_once():
+    """Creating a token Secret and reading it back needs create and get: here one rule grants both."""
+    from kubeharden.sources.files import parse_text
+
+    evaluator = Evaluator(Config())
+    evaluator.keep_analyses = True
+    for _ in evaluator.run(parse_text(SECRET_MAKER, "vault.yaml")):
+        pass
+    path = next(p for p in evaluator.result.analyses[0].paths if p.start == "ServiceAccount vault/maker")
+    first = path.hops[0]
+    assert "kubernetes.io/service-account-token Secret" in first.action and first.reached == "ServiceAccount vault/boss"
+    assert [(g.binding, g.role, g.rule) for g in first.grants] == [
+        ("RoleBinding vault/maker-secrets", "Role vault/secrets", "create,get secrets [core]")]
+    assert first.grants[0].file == "vault.yaml" and first.grants[0].line == 18  # its roleRef
+    assert path.goal == "cluster-admin" and path.hops[1].grants[0].binding == "ClusterRoleBinding boss-admin"

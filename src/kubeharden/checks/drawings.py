@@ -115,7 +115,8 @@ def _system(key: str, subjects: dict[str, Subject]) -> bool:
 
 def _drawn(path: Path) -> EscalationPath:
     hops = tuple(Hop(action=action, reached=_label(reached), reached_kind=_kind(reached),
-                     grants=tuple(_grant(g) for g in grants)) for action, reached, grants in path.hops())
+                     grants=tuple(dict.fromkeys(_grant(g) for g in grants)))  # one grant may serve twice
+                 for action, reached, grants in path.hops())
     return EscalationPath(start=_label(path.start), start_kind=_kind(path.start), goal=describe_node(path.goal),
                           hops=hops)
 
