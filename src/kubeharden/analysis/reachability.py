@@ -613,10 +613,12 @@ class Network:
 
     # -- the matrix -------------------------------------------------------------------------
 
-    def class_pairs(self) -> Iterator[tuple[int, int, PortSet]]:
-        """Every ordered pair of classes with the ports both sides allow (non-empty only)."""
+    def class_pairs(self, within: int | None = None) -> Iterator[tuple[int, int, PortSet]]:
+        """Every ordered pair of classes with the ports both sides allow (non-empty only); with ``within``
+        (a bitmask of classes), only the pairs whose both ends are in it (a capped matrix pays for its part)."""
+        wanted = self.all_mask if within is None else within & self.all_mask
         if self.layered:
-            yield from self._layered_pairs()
+            yield from self._layered_pairs(wanted)
             return
         n = len(self.classes)
         # Which sources' egress can reach each destination at all (peers only, ports later).
@@ -631,7 +633,7 @@ class Network:
             for rule in policy.egress:
                 for d in self._bits(self.peer_mask(rule)):
                     reach_in[d] |= sources
-        for d in range(n):
+        for d in self._bits(wanted):
             klass = self.classes[d]
             if klass.ingress_isolated:
                 admitted = 0
@@ -639,7 +641,7 @@ class Network:
                     admitted |= self.peer_mask(rule)
             else:
                 admitted = self.all_mask
-            candidates = admitted & (reach_in[d] | open_egress)
+            candidates = admitted & (reach_in[d] | open_egress) & wanted
             in_cache: dict[tuple[int, ...], PortSet] = {}
             for s in self._bits(candidates):
                 ingress = self._side_ports(klass.ingress_isolated, klass.ingress_rules, s, klass.named_ports,
@@ -652,7 +654,7 @@ class Network:
                 if ports:
                     yield s, d, ports
 
-    def _layered_pairs(self) -> Iterator[tuple[int, int, PortSet]]:
+    def _layered_pairs(self, wanted: int) -> Iterator[tuple[int, int, PortSet]]:
         """class_pairs when layers decide.
 
         Peers are grouped by which rules match them (bitsets split rule by rule), so each
@@ -664,6 +666,8 @@ class Network:
         reach_in = [0] * n
         open_egress = 0
         for s, src in enumerate(self.classes):
+            if not wanted >> s & 1:
+                continue
             if not src.egress_layers:
                 open_egress |= 1 << s
                 continue
@@ -672,7 +676,8 @@ class Network:
             for mask, _ in groups:
                 for d in self._bits(mask):
                     reach_in[d] |= 1 << s
-        for d, klass in enumerate(self.classes):
+        for d in self._bits(wanted):
+            klass = self.classes[d]
             sources = open_egress | reach_in[d]
             if not klass.ingress_layers:
                 ingress_groups = [(self.all_mask, ALL_PORTS)]

@@ -578,7 +578,7 @@ def escalation_paths(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     model = model_for(inventory, ctx)
     if not model.grants:
         return
-    finder = PathFinder(model)
+    finder = ctx.scan.memo("rbac-paths", model, PathFinder)  # the HTML report draws from the same finder
     admin = finder.shortest_paths(CLUSTER_ADMIN)
     secrets = finder.shortest_paths(SECRETS)
     for subject in sorted(model.by_subject):

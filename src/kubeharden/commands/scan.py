@@ -34,6 +34,7 @@ from kubeharden.engine.parallel import default_jobs, scan_files
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.gctune import freezing
 from kubeharden.model.findings import Finding, Severity
+from kubeharden.model.history import ScanInfo
 from kubeharden.model.objects import Provenance
 from kubeharden.model.results import ScanResult
 from kubeharden.report import FORMATS, get_reporter
@@ -253,6 +254,9 @@ def run(args: argparse.Namespace) -> int:
         baseline = {k: f for k, f in found.items() if f.status == "fail"}  # suppressed ones are accepted already
         evaluator.result.baseline = label
     reporter = get_reporter(args.format)
+    if args.format == "html":  # the page draws RBAC paths, reachability and, with a store, trends
+        evaluator.keep_analyses = True
+        evaluator.result.history = _history(args)
     gate: list[bool] = [False]
     threshold = args.fail_on
     kept: list[Finding] | None = [] if args.store is not None else None
@@ -351,6 +355,26 @@ def run(args: argparse.Namespace) -> int:
     if any(p.level == "error" for p in evaluator.result.problems):
         return INPUT_ERRORS
     return OK
+
+
+def _history(args: argparse.Namespace) -> list[ScanInfo] | None:
+    """Earlier stored scans of these inputs, oldest first, when the scan uses a store (``--store``, or a
+    ``--baseline`` naming a stored scan); None without one. A store that cannot be read costs the trends
+    only, with a warning (storing the scan later says whether the store works)."""
+    if args.store is None and (args.baseline is None or os.path.isfile(args.baseline)):
+        return None
+    from kubeharden.store.database import StoreError, open_store
+    from kubeharden.store.history import scans_of
+
+    try:
+        engine = open_store(url_of(args.store))
+        try:
+            return scans_of(engine, " ".join(args.paths))
+        finally:
+            engine.dispose()
+    except StoreError as exc:
+        warn(f"the HTML report shows no trends: {exc}")
+        return None
 
 
 def _store(args: argparse.Namespace, result: ScanResult, findings: list[Finding], known: set[str]) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 from kubeharden.analysis.rbac import namespace_hint
 from kubeharden.catalogue.loader import load_catalogue, profile_includes
 from kubeharden.checks.context import Context
+from kubeharden.checks.drawings import scope_analyses
 from kubeharden.checks.fix_evidence import weigh as weigh_fix
 from kubeharden.checks.pss import evaluate_once as evaluate_pss
 from kubeharden.checks.registry import Runner, control_runner
@@ -105,6 +106,8 @@ class Evaluator:
         self._keeps_inventory = input_kind != "admission" or bool(self._by_scope["inventory"])
         #: control ID -> the kinds the cluster refused that it needs (it runs on incomplete input)
         self._incomplete: dict[str, set[str]] = {}
+        #: Keep drawings of each scope's RBAC paths and reachability in ``result.analyses`` (the HTML report).
+        self.keep_analyses = False
 
     def fresh(self) -> Evaluator:
         """A new evaluator sharing this one's settings and compiled controls but none of its state.
@@ -409,6 +412,9 @@ class Evaluator:
         hint = namespace_hint(self.inventory)
         if hint is not None:
             self.result.problems.append(hint)
+        if self.keep_analyses:  # before the memo is forgotten: drawn from the engines the controls built
+            unlisted = frozenset(p.resource.kind for p in self.result.problems if p.kind == UNLISTED and p.resource)
+            self.result.analyses.append(scope_analyses(self.inventory, self.ctx, unlisted))
         self.inventory = Inventory()
         self._duplicates = DuplicateIndex(self.duplicate_hint)
         self.ctx.scan.forget()  # the analyses of the closed scope's inventory

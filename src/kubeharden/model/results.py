@@ -11,9 +11,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from kubeharden.model.analyses import ScopeAnalyses
 from kubeharden.model.controls import Control
 from kubeharden.model.exceptions import ExceptionRule
 from kubeharden.model.findings import Problem, Tally
+from kubeharden.model.history import ScanInfo
 from kubeharden.model.objects import ResourceRef
 
 
@@ -62,6 +64,12 @@ class ScanResult:
     in_baseline: int = 0
     #: The ID the scan was stored under (``scan --store``), once stored.
     stored_as: int | None = None
+    #: Drawings of each scope's RBAC paths and reachability, when a report asked for them
+    #: (``Evaluator.keep_analyses``, the HTML report); empty otherwise.
+    analyses: list[ScopeAnalyses] = field(default_factory=list)
+    #: Earlier stored scans of the same inputs, oldest first, for trends (the scan command fills it with
+    #: ``--store`` or a stored ``--baseline``); None when no history store was used.
+    history: list[ScanInfo] | None = None
 
     @property
     def objects(self) -> int:

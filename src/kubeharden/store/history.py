@@ -63,10 +63,25 @@ def list_scans(engine: Engine, limit: int | None = None) -> list[ScanInfo]:
         query = query.limit(limit)
     try:
         with engine.connect() as conn:
-            return [ScanInfo(s.id, s.created_at, s.inputs, s.input_kind, s.profile, s.tool_version, s.objects,
-                             s.summary) for s in conn.execute(query)]
+            return [_info(s) for s in conn.execute(query)]
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot read the store: {_reason(exc)}") from None
+
+
+def _info(s: Any) -> ScanInfo:
+    return ScanInfo(s.id, s.created_at, s.inputs, s.input_kind, s.profile, s.tool_version, s.objects, s.summary)
+
+
+def scans_of(engine: Engine, inputs: str, limit: int = 30) -> list[ScanInfo]:
+    """The last ``limit`` stored scans of exactly these ``inputs`` (as ``save_scan`` keeps them), oldest first:
+    the points of a trend. Raises StoreError when the store cannot be read."""
+    query = select(ScanRecord).where(ScanRecord.inputs == inputs).order_by(ScanRecord.id.desc()).limit(limit)
+    try:
+        with engine.connect() as conn:
+            rows = [_info(s) for s in conn.execute(query)]
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot read the store: {_reason(exc)}") from None
+    return rows[::-1]
 
 
 def resolve_scan(engine: Engine, ref: str) -> int:
