@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -114,18 +115,39 @@ def mebibytes(size: int) -> str:
 
 def read_limited(path: str, max_file_bytes: int) -> bytes | Problem:
     """The bytes of the file ``path``, or a Problem naming it when it is over ``max_file_bytes``
-    (--max-file-size) or cannot be read. Sources of single files read them with this."""
+    (--max-file-size), is not a regular file or cannot be read. Sources of single files read them with this.
+
+    Only regular files are read: a device (``/dev/zero``) or a FIFO named like a manifest would never
+    end or block forever. The file is opened without blocking (a FIFO never stalls the open), checked
+    with ``fstat`` on what was opened (no race with a rename), and at most ``max_file_bytes + 1``
+    bytes are read, whatever its size said (a file growing while read is cut, not read without end).
+    """
     try:
-        size = os.path.getsize(path)
-        if size > max_file_bytes:
-            return Problem("error", "too-large",
-                           f"file is {mebibytes(size)} ({size:,} bytes), over the "
-                           f"{mebibytes(max_file_bytes)} ({max_file_bytes:,} bytes) limit "
-                           "(--max-file-size); skipped", file=path)
-        with open(path, "rb") as fh:
-            return fh.read()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
         return Problem("error", "read", f"cannot read: {exc.strerror or exc}", file=path)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file (a device, FIFO or socket)"
+            return Problem("error", "read", f"cannot read: {what}; skipped", file=path)
+        if info.st_size > max_file_bytes:
+            return _too_large(path, info.st_size, max_file_bytes)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(max_file_bytes + 1)
+        if len(data) > max_file_bytes:
+            return _too_large(path, len(data), max_file_bytes)
+        return data
+    except OSError as exc:
+        return Problem("error", "read", f"cannot read: {exc.strerror or exc}", file=path)
+    finally:
+        os.close(fd)
+
+
+def _too_large(path: str, size: int, max_file_bytes: int) -> Problem:
+    return Problem("error", "too-large",
+                   f"file is {mebibytes(size)} ({size:,} bytes), over the {mebibytes(max_file_bytes)} "
+                   f"({max_file_bytes:,} bytes) limit (--max-file-size); skipped", file=path)
 
 
 def read_file(path: str, options: ReadOptions | None = None) -> Iterator[K8sObject | Problem]:

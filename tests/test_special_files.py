@@ -1,0 +1,77 @@
+"""Files that are not regular files (a device, a FIFO) are refused with a problem naming them, never read.
+
+A FIFO named like a manifest would block ``open``/``read`` forever and ``/dev/zero`` would be read without
+end (``os.path.getsize`` is 0 for both); a hostile repository or node tree can hold either.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+import pytest
+
+from kubeharden.cli import main
+from kubeharden.sources.files import read_limited
+from kubeharden.model.findings import Problem
+
+POD = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec:\n  containers: [{name: c, image: i}]\n"
+
+
+def _scan(capsys, *argv: str) -> dict:
+    main(["scan", "--no-config", "-f", "json", "--fail-on", "none", *argv])
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_a_fifo_named_like_a_manifest_is_refused_not_waited_on(tmp_path, capsys):
+    (tmp_path / "pod.yaml").write_text(POD)
+    os.mkfifo(tmp_path / "pipe.yaml")
+    done: list[dict] = []
+    worker = threading.Thread(target=lambda: done.append(_scan(capsys, str(tmp_path), "--jobs", "1")), daemon=True)
+    worker.start()
+    worker.join(30)
+    assert done, "the scan blocked on the FIFO"
+    [problem] = [e for e in done[0]["errors"] if e["file"].endswith("pipe.yaml")]
+    assert "not a regular file" in problem["message"]
+    assert done[0]["summary"]["objects"] == 1  # the manifest beside it was still read
+
+
+def test_a_device_behind_a_manifest_name_is_refused(tmp_path):
+    os.symlink("/dev/zero", tmp_path / "zero.yaml")
+    got = read_limited(str(tmp_path / "zero.yaml"), 1024)
+    assert isinstance(got, Problem) and "not a regular file" in got.message
+
+
+def test_a_folder_is_not_read_as_a_file(tmp_path):
+    got = read_limited(str(tmp_path), 1024)
+    assert isinstance(got, Problem) and "folder" in got.message
+
+
+def test_at_most_the_limit_is_read(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"#" * 5000)
+    got = read_limited(str(big), 1000)
+    assert isinstance(got, Problem) and got.kind == "too-large"
+    assert read_limited(str(big), 5000) == b"#" * 5000
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_node_tree_with_a_fifo_for_the_kubelet_config_finishes(tmp_path, capsys):
+    from tests.node_trees import node_tree
+
+    root = node_tree(tmp_path, "worker", {})
+    config = root / "var" / "lib" / "kubelet" / "config.yaml"
+    config.unlink()
+    os.mkfifo(config)
+    codes: list[int] = []
+    worker = threading.Thread(target=lambda: codes.append(main(["node", "--root", str(root), "-f", "json",
+                                                                "--fail-on", "none", "--no-config"])),
+                              daemon=True)
+    worker.start()
+    worker.join(60)
+    assert codes, "kubeharden node blocked on the FIFO"
+    report = json.loads(capsys.readouterr().out)
+    assert any("config.yaml" in (e.get("file") or "") and "not a regular file" in e["message"]
+               for e in report["errors"])
