@@ -261,7 +261,7 @@ def test_an_existing_stricter_enforce_label_is_kept_and_its_violators_named(caps
         "spec:\n  containers: [{name: legacy, image: registry.example.com/legacy:1.0}]\n")
     _, text, _ = generate(capsys, "psa-labels", str(tmp_path))
     assert _namespaces(text)["shop"]["pod-security.kubernetes.io/enforce"] == "restricted"
-    assert "keeps its existing enforce restricted" in text and "Pod/shop/legacy is baseline" in text
+    assert "keeps its existing enforce restricted" in text and "Pod/shop/legacy (" in text and ") is baseline (" in text
     _, script, _ = generate(capsys, "psa-labels", str(tmp_path), "--format", "kubectl")
     assert "pod-security.kubernetes.io/enforce=restricted" in script
     assert "enforce=baseline" not in script
