@@ -267,10 +267,10 @@ def test_an_existing_stricter_enforce_label_is_kept_and_its_violators_named(caps
     assert "enforce=baseline" not in script
 
 
-def test_workloads_without_namespace_go_to_the_first_n_or_are_said(capsys, tmp_path):
+def test_workloads_without_namespace_go_where_kubectl_apply_puts_them(capsys, tmp_path):
     (tmp_path / "d.yaml").write_text(HOST_NETWORK_POD.format(name="d", namespace="null"))
     _, text, _ = generate(capsys, "psa-labels", str(tmp_path), "-n", "kube-system")
     # as kubectl apply -n kube-system would place it: the namespace named with -n, even a system one
     assert _namespaces(text)["kube-system"]["pod-security.kubernetes.io/enforce"] == "privileged"
-    code, _, err = generate(capsys, "psa-labels", str(tmp_path), "--allow-empty")
-    assert "Deployment/d" in err and "has no metadata.namespace" in err
+    _, text, _ = generate(capsys, "psa-labels", str(tmp_path))
+    assert set(_namespaces(text)) == {"default"}  # kubectl apply without -n: the default namespace

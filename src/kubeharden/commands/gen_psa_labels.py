@@ -7,8 +7,8 @@ each namespace's pods meet today, written as Namespace manifests or ``kubectl la
 Names the API server would refuse (a Namespace name that is not a DNS-1123 label, a workload name
 that is not a DNS-1123 subdomain: "Object Names and IDs") are refused here too, as input problems
 naming the file, so no such name reaches the output. A workload without ``metadata.namespace`` is
-placed in the first ``-n`` (as ``kubectl apply -n`` would place it, even a system namespace named
-with ``-n``); without ``-n`` it is left out with a note.
+placed where ``kubectl apply`` would place it: in the first ``-n`` (even a system namespace named
+with ``-n``), else in ``default``; one the reader left without a namespace is said and left out.
 """
 
 from __future__ import annotations
