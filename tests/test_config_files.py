@@ -157,6 +157,94 @@ def test_keys_and_providers_the_api_server_refuses():
         "resources[0].providers[2].kms has no name or endpoint"]
 
 
+def enc(entries: str) -> str:
+    return ("apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+            + textwrap.indent(textwrap.dedent(entries), "  "))
+
+
+def refusals(entries: str) -> list[str]:
+    return [f.message for f in found(enc(entries), ["KH-ENC-005"])[1]]
+
+
+def test_kms_settings_the_api_server_refuses():
+    # validation.go validateKMSEndpoint / validateKMSAPIVersion / validateKMSConfigName
+    assert refusals("""
+        - resources: [secrets]
+          providers: [{kms: {apiVersion: v2, name: a, endpoint: "tcp://10.0.0.1:9000"}}]
+        """) == ["resources[0].providers[0].kms.endpoint 'tcp://10.0.0.1:9000' uses the scheme 'tcp': only unix "
+                 "(a local socket, unix:///path) is supported"]
+    assert refusals("""
+        - resources: [secrets]
+          providers: [{kms: {apiVersion: v3, name: a, endpoint: "unix:///run/a.sock"}}]
+        """) == ["resources[0].providers[0].kms.apiVersion 'v3' is not supported: only v1 and v2 are"]
+    assert refusals("""
+        - resources: [secrets]
+          providers:
+            - {kms: {apiVersion: v2, name: "a:b", endpoint: "unix:///run/a.sock"}}
+            - {kms: {name: "c:d", endpoint: "unix:///run/c.sock"}}
+        """) == ["resources[0].providers[0].kms.name 'a:b' contains ':', which a KMS v2 provider name must not"]
+    dup = refusals("""
+        - resources: [secrets]
+          providers:
+            - {kms: {apiVersion: v2, name: a, endpoint: "unix:///run/a.sock"}}
+        - resources: [configmaps]
+          providers:
+            - {kms: {apiVersion: v2, name: a, endpoint: "unix:///run/b.sock"}}
+        """)
+    assert dup == ["resources[1].providers[0].kms.name 'a' is used by an earlier kms provider: names must be unique"]
+
+
+def test_kms_v3_is_refused_not_called_deprecated():
+    ids, _, _ = found(enc("""
+        - resources: [secrets]
+          providers: [{kms: {apiVersion: v3, name: a, endpoint: "unix:///run/a.sock"}}]
+        """), ["KH-ENC-004", "KH-ENC-005"])
+    assert ids == {"KH-ENC-005"}
+    set_v1 = found(enc("""
+        - resources: [secrets]
+          providers: [{kms: {apiVersion: v1, name: a, endpoint: "unix:///run/a.sock"}}]
+        """), ["KH-ENC-004"])[1]
+    assert [f.message for f in set_v1] == ["resources[0] kms provider 'a' uses KMS v1: deprecated since "
+                                           "Kubernetes 1.28 and disabled by default from 1.29"]
+
+
+def test_empty_entries_masked_resources_and_unnamed_keys_are_refused():
+    assert refusals(f"""
+        - resources: []
+          providers: [{KMS}]
+        - resources: [configmaps]
+          providers: []
+        """) == ["resources[0].resources is empty or missing: at least one is required",
+                 "resources[1].providers is empty or missing: at least one is required"]
+    # encryptionconfig/config.go: 'resource "secrets" is masked by earlier rule "*."'
+    assert refusals(f"""
+        - resources: ["*."]
+          providers: [{KMS}]
+        - resources: [secrets, deployments.apps]
+          providers: [identity: {{}}]
+        - resources: ["*.*"]
+          providers: [identity: {{}}]
+        - resources: [leases.coordination.k8s.io]
+          providers: [identity: {{}}]
+        """) == ["resources[1].resources[0]: resource 'secrets' is masked by earlier rule '*.': the API server "
+                 "refuses the file",
+                 "resources[3].resources[0]: resource 'leases.coordination.k8s.io' is masked by earlier rule '*.*': "
+                 "the API server refuses the file"]
+    assert refusals(f"""
+        - resources: [secrets]
+          providers: [secretbox: {{keys: [{{name: "", secret: {KEY32}}}]}}]
+        """) == ["resources[0].providers[0].secretbox.keys[0] has no name: name is a mandatory field for a key"]
+
+
+def test_local_key_messages_read_as_sentences():
+    _, findings, _ = found(enc(f"""
+        - resources: [secrets]
+          providers: [secretbox: {{keys: [{{name: k, secret: {KEY32}}}]}}]
+        """), ["KH-ENC-003"])
+    assert "; secretbox is a sound cipher, but its key is as exposed as any other key in the file;" in \
+        findings[0].message
+
+
 def test_the_legacy_encryption_config_format_is_judged_too():
     ids, _, _ = found("""
         kind: EncryptionConfig

@@ -100,6 +100,16 @@ def test_kms_needs_an_absolute_socket_and_a_name(capsys, tmp_path):
     assert code == 2 and "--kms-name and --kms-endpoint" in err
 
 
+def test_names_the_api_server_refuses_are_not_written(capsys, tmp_path):
+    # validation.go validateKMSConfigName (no ':' in a KMS v2 name) and validateKey (name is mandatory)
+    out = tmp_path / "e.yaml"
+    code, _, err = generate(capsys, "encryption-config", "--provider", "kms", "--kms-name", "a:b",
+                            "--kms-endpoint", "unix:///run/a.sock", "-o", str(out))
+    assert code == 2 and "'a:b' contains ':'" in err and not out.exists()
+    code, _, err = generate(capsys, "encryption-config", "--provider", "secretbox", "--key-name", "", "-o", str(out))
+    assert code == 2 and "name is a mandatory field for a key" in err and not out.exists()
+
+
 def test_stdout_only_when_asked_and_with_a_warning_for_keys(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["generate", "encryption-config", "--provider", "aescbc"])
