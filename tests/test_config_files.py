@@ -328,6 +328,21 @@ def test_invalid_policy_names_the_rule_and_its_line():
     assert "level 'Everything' is not one of None, Metadata, Request, RequestResponse" in f.message
 
 
+def test_policies_audit_validation_refuses_are_invalid():
+    # k8s.io/apiserver/pkg/apis/audit/validation/validation.go: validateNonResourceURLs, validateResources
+    for rule, said in (('nonResourceURLs: ["healthz"]', "must begin with a '/'"),
+                       ('nonResourceURLs: ["/api/*/pods"]', "must be the final character"),
+                       ("resources: [{resourceNames: [admin]}]", "resourceNames requires at least one resource"),
+                       ('resources: [{group: "apps/v1", resources: [deployments]}]', "is not an API group name")):
+        text = policy(f"""
+            - level: Metadata
+              {rule}
+            - level: Metadata
+            """)
+        (f,) = found(text, LOG)[1]
+        assert f.control.id == "KH-LOG-001" and said in f.message, rule
+
+
 def test_catch_all_must_come_last_and_log_something():
     middle = policy("""
         - level: Metadata
