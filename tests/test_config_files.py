@@ -343,6 +343,35 @@ def test_policies_audit_validation_refuses_are_invalid():
         assert f.control.id == "KH-LOG-001" and said in f.message, rule
 
 
+def test_none_rules_without_user_conditions_drop_anonymous_requests_too():
+    for rule in ('nonResourceURLs: ["*"]', "verbs: [get, list, watch]"):
+        text = policy(f"""
+            - level: None
+              {rule}
+            - level: Metadata
+            """)
+        (f,) = found(text, ["KH-LOG-005"])[1]
+        assert "anonymous ones included" in f.message, rule
+    logged_first = policy("""
+        - level: Metadata
+          userGroups: ["system:unauthenticated"]
+        - level: None
+          verbs: [get]
+        - level: Metadata
+        """)
+    assert not found(logged_first, ["KH-LOG-005"])[1]
+
+
+def test_a_verb_wildcard_matches_nothing_so_it_leaks_nothing():
+    # audit/policy/checker.go compares verbs literally: verbs ["*"] matches no request
+    text = policy("""
+        - level: RequestResponse
+          verbs: ["*"]
+        - level: Metadata
+        """)
+    assert not found(text, ["KH-LOG-002"])[1]
+
+
 def test_catch_all_must_come_last_and_log_something():
     middle = policy("""
         - level: Metadata
