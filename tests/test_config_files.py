@@ -561,3 +561,17 @@ def test_every_field_of_the_wrong_shape_is_judged_without_an_internal_error():
                 _, _, result = found(json.dumps(doc), ENC + LOG + KCFG + PSA, file="odd.yaml")
                 internal = [p.message for p in result.problems if p.kind == "internal"]
                 assert not internal, (kind, path, odd, internal)
+
+
+def test_kubeadm_conf_kubeconfigs_without_kind_are_read_and_other_conf_files_left(tmp_path):
+    from kubeharden.sources.files import read_objects
+    # kubeadm's /etc/kubernetes/admin.conf; client-go's clientcmd.Load reads a file without apiVersion/kind
+    (tmp_path / "admin.conf").write_text(
+        "clusters:\n- name: k\n  cluster: {server: 'http://10.0.0.1:6443'}\n"
+        "users:\n- name: admin\n  user: {token: abc}\n")
+    (tmp_path / "nginx.conf").write_text("server {\n  listen 80;\n}\n")
+    items = list(read_objects([str(tmp_path)]))
+    assert [(i.kind, i.ref.api_version, i.origin.file.rsplit("/", 1)[-1]) for i in items] == \
+        [("Config", "v1", "admin.conf")]
+    ids, findings, _ = found((tmp_path / "admin.conf").read_text(), KCFG, file="admin.conf")
+    assert {"KH-KCFG-001", "KH-KCFG-004"} <= ids and all(f.line for f in findings)

@@ -23,6 +23,14 @@ from kubeharden.model.objects import K8sObject, Provenance, make_ref
 from kubeharden.sources.yamlload import load_documents
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+#: kubeadm names its kubeconfigs ``admin.conf``, ``kubelet.conf``, ``super-admin.conf``,
+#: ``controller-manager.conf`` and ``scheduler.conf`` (/etc/kubernetes): files with this suffix are
+#: read in folders too, but only their kubeconfig documents are kept; any other ``.conf`` (nginx,
+#: sysctl …) is left silently, being no Kubernetes input at all.
+KUBECONFIG_SUFFIX = ".conf"
+#: Top-level fields of a kubeconfig: a document with one of them and neither apiVersion nor kind is
+#: one, as client-go's ``clientcmd.Load`` reads it (it defaults to ``apiVersion: v1``, ``kind: Config``).
+KUBECONFIG_FIELDS = ("clusters", "users", "contexts")
 MIB = 1024 * 1024
 #: --max-file-size is given and printed in MiB (one unit everywhere).
 DEFAULT_MAX_FILE_BYTES = 64 * MIB
@@ -71,7 +79,8 @@ def iter_paths(paths: Iterable[str], also: Callable[[str], bool] | None = None,
                                and is_unit(os.path.join(root, d)))
                 dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and d not in units)
                 entries = [os.path.join(root, name) for name in files
-                           if name.lower().endswith(MANIFEST_SUFFIXES) or (also is not None and also(name))]
+                           if name.lower().endswith((*MANIFEST_SUFFIXES, KUBECONFIG_SUFFIX))
+                           or (also is not None and also(name))]
                 entries.extend(os.path.join(root, d) for d in units)
                 yield from sorted(entries)
         elif path.is_file():
@@ -148,9 +157,12 @@ def read_file(path: str, options: ReadOptions | None = None) -> Iterator[K8sObje
                       f"input is over the {mebibytes(options.max_file_bytes)} limit (--max-file-size); skipped",
                       file=display)
         return
-    yield from parse_bytes(data, display, source="stdin" if path == "-" else "file",
-                           shallow_kind=options.shallow_kind, namespace=options.namespace,
-                           namespace_strict=options.namespace_strict)
+    items = parse_bytes(data, display, source="stdin" if path == "-" else "file",
+                        shallow_kind=options.shallow_kind, namespace=options.namespace,
+                        namespace_strict=options.namespace_strict)
+    if display.lower().endswith(KUBECONFIG_SUFFIX):
+        items = (i for i in items if isinstance(i, K8sObject) and i.kind == "Config" and i.ref.api_version == "v1")
+    yield from items
 
 
 def decode_text(data: bytes, display: str) -> str | Problem:
@@ -262,6 +274,8 @@ def unpack(data: Any, display: str, line: int, source: str = "file",
         yield Problem("note", "skipped", f"document is {type_name(data)}, not a Kubernetes object; skipped",
                       file=display, line=line)
         return
+    if "kind" not in data and "apiVersion" not in data and any(f in data for f in KUBECONFIG_FIELDS):
+        data["apiVersion"], data["kind"] = "v1", "Config"  # kept in place: the mapping carries its lines
     kind = data.get("kind")
     api_version = data.get("apiVersion")
     if not isinstance(kind, str) or not kind or not isinstance(api_version, str) or not api_version:
