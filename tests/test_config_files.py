@@ -575,3 +575,25 @@ def test_kubeadm_conf_kubeconfigs_without_kind_are_read_and_other_conf_files_lef
         [("Config", "v1", "admin.conf")]
     ids, findings, _ = found((tmp_path / "admin.conf").read_text(), KCFG, file="admin.conf")
     assert {"KH-KCFG-001", "KH-KCFG-004"} <= ids and all(f.line for f in findings)
+
+
+def test_plain_http_proxy_and_secrets_in_exec_env_are_reported():
+    text = """
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: k
+          cluster: {server: "https://10.0.0.1:6443", proxy-url: "http://proxy.example.com:3128"}
+        users:
+        - name: u
+          user:
+            exec:
+              apiVersion: client.authentication.k8s.io/v1
+              command: aws
+              env: [{name: AWS_SECRET_ACCESS_KEY, value: abc}, {name: AWS_REGION, value: eu-west-1}]
+        """
+    _, findings, _ = found(text, KCFG, file="kubeconfig")
+    said = {f.control.id: f.message for f in findings}
+    assert "proxy-url http://proxy.example.com:3128 is plain http" in said["KH-KCFG-001"]
+    assert "AWS_SECRET_ACCESS_KEY" in said["KH-KCFG-004"] and "AWS_REGION" not in said["KH-KCFG-004"]
+    assert "KH-KCFG-005" in said  # exec plugins are reported in the default profile
