@@ -597,3 +597,23 @@ def test_plain_http_proxy_and_secrets_in_exec_env_are_reported():
     assert "proxy-url http://proxy.example.com:3128 is plain http" in said["KH-KCFG-001"]
     assert "AWS_SECRET_ACCESS_KEY" in said["KH-KCFG-004"] and "AWS_REGION" not in said["KH-KCFG-004"]
     assert "KH-KCFG-005" in said  # exec plugins are reported in the default profile
+
+
+def test_pinned_old_pod_security_versions_are_reported():
+    text = """
+        apiVersion: pod-security.admission.config.k8s.io/v1
+        kind: PodSecurityConfiguration
+        defaults:
+          enforce: restricted
+          enforce-version: v1.22
+          audit: restricted
+          audit-version: latest
+          warn: restricted
+          warn-version: "1.30"
+        """
+    _, findings, _ = found(text, PSA, file="psa.yaml")
+    said = sorted((f.control.id, f.path, f.message.split(":")[0]) for f in findings)
+    assert said == [("KH-PSA-001", "defaults.enforce-version", "defaults.enforce-version pins the Pod Security "
+                     "Standards of v1.22"),
+                    ("KH-PSA-003", "defaults.warn-version", "defaults.warn-version is '1.30', neither latest nor "
+                     "a minor version such as v1.30")]
