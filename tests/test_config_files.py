@@ -617,3 +617,12 @@ def test_pinned_old_pod_security_versions_are_reported():
                      "Standards of v1.22"),
                     ("KH-PSA-003", "defaults.warn-version", "defaults.warn-version is '1.30', neither latest nor "
                      "a minor version such as v1.30")]
+
+
+def test_the_control_plane_examples_report_every_file_family(capsys):
+    from kubeharden.cli import main
+    assert main(["scan", "--no-config", "-f", "json", "--fail-on", "none", "examples/control-plane"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    ids = {re.search(r'"(KH-[A-Z]+-\d+)"', json.dumps(f)).group(1) for f in report["findings"]}
+    for family in ("KH-ENC-", "KH-LOG-", "KH-KCFG-", "KH-PSA-"):
+        assert any(i.startswith(family) for i in ids), family
