@@ -626,3 +626,13 @@ def test_the_control_plane_examples_report_every_file_family(capsys):
     ids = {re.search(r'"(KH-[A-Z]+-\d+)"', json.dumps(f)).group(1) for f in report["findings"]}
     for family in ("KH-ENC-", "KH-LOG-", "KH-KCFG-", "KH-PSA-"):
         assert any(i.startswith(family) for i in ids), family
+
+
+def test_kubeconfig_entries_of_the_wrong_type_are_input_problems():
+    items = list(parse_text("apiVersion: v1\nkind: Config\nclusters: x\nusers:\n- name: u\n  user: [1, 2]\n",
+                            "kubeconfig"))
+    said = [i.message for i in items if not hasattr(i, "raw")]
+    assert said == ["kubeconfig clusters is a string, not a list: client-go refuses the file; its entries are "
+                    "not judged",
+                    "kubeconfig users[0].user is a list, not a mapping: client-go refuses the file; this entry is "
+                    "not judged"]

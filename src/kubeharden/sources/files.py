@@ -264,6 +264,30 @@ def _json_error(message: str, line: int | None) -> Any:
     return DocumentError(f"invalid JSON: {message}", line)
 
 
+#: A kubeconfig's lists and the mapping each entry holds ("kubeconfig (v1)" reference: NamedCluster.cluster …).
+_KUBECONFIG_LISTS = {"clusters": "cluster", "users": "user", "contexts": "context"}
+
+
+def _kubeconfig_shape(data: dict[str, Any], display: str, line: int) -> Iterator[Problem]:
+    """Input problems of a kubeconfig whose lists or entries have the wrong type (client-go refuses them):
+    the checks then judge only what has the right shape, and this says what they could not."""
+    for field, inner in _KUBECONFIG_LISTS.items():
+        value = data.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            yield Problem("warning", "invalid-object", f"kubeconfig {field} is {type_name(value)}, not a list: "
+                          "client-go refuses the file; its entries are not judged",
+                          file=display, line=line_of(data, field) or line)
+            continue
+        for i, entry in enumerate(value):
+            body = entry.get(inner) if isinstance(entry, dict) else entry
+            if body is not None and not isinstance(body, dict):
+                yield Problem("warning", "invalid-object", f"kubeconfig {field}[{i}].{inner} is {type_name(body)}, "
+                              "not a mapping: client-go refuses the file; this entry is not judged",
+                              file=display, line=line_of(entry) or line)
+
+
 def unpack(data: Any, display: str, line: int, source: str = "file",
            _depth: int = 0, namespace: str | None = None,
            namespace_strict: bool = False) -> Iterator[K8sObject | Problem]:
@@ -306,6 +330,8 @@ def unpack(data: Any, display: str, line: int, source: str = "file",
         yield Problem("error", "invalid-object", f"{kind}: metadata is not a mapping; skipped",
                       file=display, line=line_of(data, "metadata") or line)
         return
+    if kind == "Config" and api_version == "v1":
+        yield from _kubeconfig_shape(data, display, line)
     ref = make_ref(data, namespace or DEFAULT_NAMESPACE, file=display)
     written = meta.get("namespace") if isinstance(meta, dict) else None
     defaulted = ref.namespace is not None and not written
