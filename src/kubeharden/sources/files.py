@@ -271,19 +271,19 @@ _KUBECONFIG_LISTS = {"clusters": "cluster", "users": "user", "contexts": "contex
 def _kubeconfig_shape(data: dict[str, Any], display: str, line: int) -> Iterator[Problem]:
     """Input problems of a kubeconfig whose lists or entries have the wrong type (client-go refuses them):
     the checks then judge only what has the right shape, and this says what they could not."""
-    for field, inner in _KUBECONFIG_LISTS.items():
-        value = data.get(field)
+    for name, inner in _KUBECONFIG_LISTS.items():
+        value = data.get(name)
         if value is None:
             continue
         if not isinstance(value, list):
-            yield Problem("warning", "invalid-object", f"kubeconfig {field} is {type_name(value)}, not a list: "
+            yield Problem("warning", "invalid-object", f"kubeconfig {name} is {type_name(value)}, not a list: "
                           "client-go refuses the file; its entries are not judged",
-                          file=display, line=line_of(data, field) or line)
+                          file=display, line=line_of(data, name) or line)
             continue
         for i, entry in enumerate(value):
             body = entry.get(inner) if isinstance(entry, dict) else entry
             if body is not None and not isinstance(body, dict):
-                yield Problem("warning", "invalid-object", f"kubeconfig {field}[{i}].{inner} is {type_name(body)}, "
+                yield Problem("warning", "invalid-object", f"kubeconfig {name}[{i}].{inner} is {type_name(body)}, "
                               "not a mapping: client-go refuses the file; this entry is not judged",
                               file=display, line=line_of(entry) or line)
 
