@@ -164,9 +164,9 @@ def _check_group_resources(resources: list[dict[str, Any]], place: str) -> None:
     """``validateResources`` (audit validation.go): a non-empty group is a DNS-1123 subdomain (``apps``, not
     ``apps/v1``), and resourceNames need at least one resource; raises PolicyError."""
     for j, gr in enumerate(resources):
-        for field in ("resources", "resourceNames"):
-            if gr.get(field) is not None and not isinstance(gr.get(field), list):
-                raise PolicyError(f"{place}: resources[{j}].{field} must be a list")  # the decoder refuses it
+        for key in ("resources", "resourceNames"):
+            if gr.get(key) is not None and not isinstance(gr.get(key), list):
+                raise PolicyError(f"{place}: resources[{j}].{key} must be a list")  # the decoder refuses it
         group = str(gr.get("group") or "")
         why = dns1123_subdomain_problem(group) if group else None
         if why:
