@@ -106,6 +106,7 @@ def collect(items: list[K8sObject | Problem]) -> tuple[dict[str, dict[str, str] 
                                     "left out; name the namespace it is applied to with -n",
                                     item.origin.file, item.origin.line))
             continue
+        assert pod is not None  # a workload: checked above
         result = evaluate(pod)
         reasons = result.baseline if result.level == "privileged" else result.restricted
         pods.append((item.namespace, PodLevel(_describe(item), result.level, tuple(reasons))))
