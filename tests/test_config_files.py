@@ -157,6 +157,94 @@ def test_keys_and_providers_the_api_server_refuses():
         "resources[0].providers[2].kms has no name or endpoint"]
 
 
+def enc(entries: str) -> str:
+    return ("apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+            + textwrap.indent(textwrap.dedent(entries), "  "))
+
+
+def refusals(entries: str) -> list[str]:
+    return [f.message for f in found(enc(entries), ["KH-ENC-005"])[1]]
+
+
+def test_kms_settings_the_api_server_refuses():
+    # validation.go validateKMSEndpoint / validateKMSAPIVersion / validateKMSConfigName
+    assert refusals("""
+        - resources: [secrets]
+          providers: [{kms: {apiVersion: v2, name: a, endpoint: "tcp://10.0.0.1:9000"}}]
+        """) == ["resources[0].providers[0].kms.endpoint 'tcp://10.0.0.1:9000' uses the scheme 'tcp': only unix "
+                 "(a local socket, unix:///path) is supported"]
+    assert refusals("""
+        - resources: [secrets]
+          providers: [{kms: {apiVersion: v3, name: a, endpoint: "unix:///run/a.sock"}}]
+        """) == ["resources[0].providers[0].kms.apiVersion 'v3' is not supported: only v1 and v2 are"]
+    assert refusals("""
+        - resources: [secrets]
+          providers:
+            - {kms: {apiVersion: v2, name: "a:b", endpoint: "unix:///run/a.sock"}}
+            - {kms: {name: "c:d", endpoint: "unix:///run/c.sock"}}
+        """) == ["resources[0].providers[0].kms.name 'a:b' contains ':', which a KMS v2 provider name must not"]
+    dup = refusals("""
+        - resources: [secrets]
+          providers:
+            - {kms: {apiVersion: v2, name: a, endpoint: "unix:///run/a.sock"}}
+        - resources: [configmaps]
+          providers:
+            - {kms: {apiVersion: v2, name: a, endpoint: "unix:///run/b.sock"}}
+        """)
+    assert dup == ["resources[1].providers[0].kms.name 'a' is used by an earlier kms provider: names must be unique"]
+
+
+def test_kms_v3_is_refused_not_called_deprecated():
+    ids, _, _ = found(enc("""
+        - resources: [secrets]
+          providers: [{kms: {apiVersion: v3, name: a, endpoint: "unix:///run/a.sock"}}]
+        """), ["KH-ENC-004", "KH-ENC-005"])
+    assert ids == {"KH-ENC-005"}
+    set_v1 = found(enc("""
+        - resources: [secrets]
+          providers: [{kms: {apiVersion: v1, name: a, endpoint: "unix:///run/a.sock"}}]
+        """), ["KH-ENC-004"])[1]
+    assert [f.message for f in set_v1] == ["resources[0] kms provider 'a' uses KMS v1: deprecated since "
+                                           "Kubernetes 1.28 and disabled by default from 1.29"]
+
+
+def test_empty_entries_masked_resources_and_unnamed_keys_are_refused():
+    assert refusals(f"""
+        - resources: []
+          providers: [{KMS}]
+        - resources: [configmaps]
+          providers: []
+        """) == ["resources[0].resources is empty or missing: at least one is required",
+                 "resources[1].providers is empty or missing: at least one is required"]
+    # encryptionconfig/config.go: 'resource "secrets" is masked by earlier rule "*."'
+    assert refusals(f"""
+        - resources: ["*."]
+          providers: [{KMS}]
+        - resources: [secrets, deployments.apps]
+          providers: [identity: {{}}]
+        - resources: ["*.*"]
+          providers: [identity: {{}}]
+        - resources: [leases.coordination.k8s.io]
+          providers: [identity: {{}}]
+        """) == ["resources[1].resources[0]: resource 'secrets' is masked by earlier rule '*.': the API server "
+                 "refuses the file",
+                 "resources[3].resources[0]: resource 'leases.coordination.k8s.io' is masked by earlier rule '*.*': "
+                 "the API server refuses the file"]
+    assert refusals(f"""
+        - resources: [secrets]
+          providers: [secretbox: {{keys: [{{name: "", secret: {KEY32}}}]}}]
+        """) == ["resources[0].providers[0].secretbox.keys[0] has no name: name is a mandatory field for a key"]
+
+
+def test_local_key_messages_read_as_sentences():
+    _, findings, _ = found(enc(f"""
+        - resources: [secrets]
+          providers: [secretbox: {{keys: [{{name: k, secret: {KEY32}}}]}}]
+        """), ["KH-ENC-003"])
+    assert "; secretbox is a sound cipher, but its key is as exposed as any other key in the file;" in \
+        findings[0].message
+
+
 def test_the_legacy_encryption_config_format_is_judged_too():
     ids, _, _ = found("""
         kind: EncryptionConfig
@@ -238,6 +326,50 @@ def test_invalid_policy_names_the_rule_and_its_line():
     (f,) = findings
     assert f.control.id == "KH-LOG-001" and f.line == 6 and f.path == "rules[1]"
     assert "level 'Everything' is not one of None, Metadata, Request, RequestResponse" in f.message
+
+
+def test_policies_audit_validation_refuses_are_invalid():
+    # k8s.io/apiserver/pkg/apis/audit/validation/validation.go: validateNonResourceURLs, validateResources
+    for rule, said in (('nonResourceURLs: ["healthz"]', "must begin with a '/'"),
+                       ('nonResourceURLs: ["/api/*/pods"]', "must be the final character"),
+                       ("resources: [{resourceNames: [admin]}]", "resourceNames requires at least one resource"),
+                       ('resources: [{group: "apps/v1", resources: [deployments]}]', "is not an API group name")):
+        text = policy(f"""
+            - level: Metadata
+              {rule}
+            - level: Metadata
+            """)
+        (f,) = found(text, LOG)[1]
+        assert f.control.id == "KH-LOG-001" and said in f.message, rule
+
+
+def test_none_rules_without_user_conditions_drop_anonymous_requests_too():
+    for rule in ('nonResourceURLs: ["*"]', "verbs: [get, list, watch]"):
+        text = policy(f"""
+            - level: None
+              {rule}
+            - level: Metadata
+            """)
+        (f,) = found(text, ["KH-LOG-005"])[1]
+        assert "anonymous ones included" in f.message, rule
+    logged_first = policy("""
+        - level: Metadata
+          userGroups: ["system:unauthenticated"]
+        - level: None
+          verbs: [get]
+        - level: Metadata
+        """)
+    assert not found(logged_first, ["KH-LOG-005"])[1]
+
+
+def test_a_verb_wildcard_matches_nothing_so_it_leaks_nothing():
+    # audit/policy/checker.go compares verbs literally: verbs ["*"] matches no request
+    text = policy("""
+        - level: RequestResponse
+          verbs: ["*"]
+        - level: Metadata
+        """)
+    assert not found(text, ["KH-LOG-002"])[1]
 
 
 def test_catch_all_must_come_last_and_log_something():
@@ -429,3 +561,78 @@ def test_every_field_of_the_wrong_shape_is_judged_without_an_internal_error():
                 _, _, result = found(json.dumps(doc), ENC + LOG + KCFG + PSA, file="odd.yaml")
                 internal = [p.message for p in result.problems if p.kind == "internal"]
                 assert not internal, (kind, path, odd, internal)
+
+
+def test_kubeadm_conf_kubeconfigs_without_kind_are_read_and_other_conf_files_left(tmp_path):
+    from kubeharden.sources.files import read_objects
+    # kubeadm's /etc/kubernetes/admin.conf; client-go's clientcmd.Load reads a file without apiVersion/kind
+    (tmp_path / "admin.conf").write_text(
+        "clusters:\n- name: k\n  cluster: {server: 'http://10.0.0.1:6443'}\n"
+        "users:\n- name: admin\n  user: {token: abc}\n")
+    (tmp_path / "nginx.conf").write_text("server {\n  listen 80;\n}\n")
+    items = list(read_objects([str(tmp_path)]))
+    assert [(i.kind, i.ref.api_version, i.origin.file.rsplit("/", 1)[-1]) for i in items] == \
+        [("Config", "v1", "admin.conf")]
+    ids, findings, _ = found((tmp_path / "admin.conf").read_text(), KCFG, file="admin.conf")
+    assert {"KH-KCFG-001", "KH-KCFG-004"} <= ids and all(f.line for f in findings)
+
+
+def test_plain_http_proxy_and_secrets_in_exec_env_are_reported():
+    text = """
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: k
+          cluster: {server: "https://10.0.0.1:6443", proxy-url: "http://proxy.example.com:3128"}
+        users:
+        - name: u
+          user:
+            exec:
+              apiVersion: client.authentication.k8s.io/v1
+              command: aws
+              env: [{name: AWS_SECRET_ACCESS_KEY, value: abc}, {name: AWS_REGION, value: eu-west-1}]
+        """
+    _, findings, _ = found(text, KCFG, file="kubeconfig")
+    said = {f.control.id: f.message for f in findings}
+    assert "proxy-url http://proxy.example.com:3128 is plain http" in said["KH-KCFG-001"]
+    assert "AWS_SECRET_ACCESS_KEY" in said["KH-KCFG-004"] and "AWS_REGION" not in said["KH-KCFG-004"]
+    assert "KH-KCFG-005" in said  # exec plugins are reported in the default profile
+
+
+def test_pinned_old_pod_security_versions_are_reported():
+    text = """
+        apiVersion: pod-security.admission.config.k8s.io/v1
+        kind: PodSecurityConfiguration
+        defaults:
+          enforce: restricted
+          enforce-version: v1.22
+          audit: restricted
+          audit-version: latest
+          warn: restricted
+          warn-version: "1.30"
+        """
+    _, findings, _ = found(text, PSA, file="psa.yaml")
+    said = sorted((f.control.id, f.path, f.message.split(":")[0]) for f in findings)
+    assert said == [("KH-PSA-001", "defaults.enforce-version", "defaults.enforce-version pins the Pod Security "
+                     "Standards of v1.22"),
+                    ("KH-PSA-003", "defaults.warn-version", "defaults.warn-version is '1.30', neither latest nor "
+                     "a minor version such as v1.30")]
+
+
+def test_the_control_plane_examples_report_every_file_family(capsys):
+    from kubeharden.cli import main
+    assert main(["scan", "--no-config", "-f", "json", "--fail-on", "none", "examples/control-plane"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    ids = {re.search(r'"(KH-[A-Z]+-\d+)"', json.dumps(f)).group(1) for f in report["findings"]}
+    for family in ("KH-ENC-", "KH-LOG-", "KH-KCFG-", "KH-PSA-"):
+        assert any(i.startswith(family) for i in ids), family
+
+
+def test_kubeconfig_entries_of_the_wrong_type_are_input_problems():
+    items = list(parse_text("apiVersion: v1\nkind: Config\nclusters: x\nusers:\n- name: u\n  user: [1, 2]\n",
+                            "kubeconfig"))
+    said = [i.message for i in items if not hasattr(i, "raw")]
+    assert said == ["kubeconfig clusters is a string, not a list: client-go refuses the file; its entries are "
+                    "not judged",
+                    "kubeconfig users[0].user is a list, not a mapping: client-go refuses the file; this entry is "
+                    "not judged"]

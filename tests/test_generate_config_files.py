@@ -100,6 +100,16 @@ def test_kms_needs_an_absolute_socket_and_a_name(capsys, tmp_path):
     assert code == 2 and "--kms-name and --kms-endpoint" in err
 
 
+def test_names_the_api_server_refuses_are_not_written(capsys, tmp_path):
+    # validation.go validateKMSConfigName (no ':' in a KMS v2 name) and validateKey (name is mandatory)
+    out = tmp_path / "e.yaml"
+    code, _, err = generate(capsys, "encryption-config", "--provider", "kms", "--kms-name", "a:b",
+                            "--kms-endpoint", "unix:///run/a.sock", "-o", str(out))
+    assert code == 2 and "'a:b' contains ':'" in err and not out.exists()
+    code, _, err = generate(capsys, "encryption-config", "--provider", "secretbox", "--key-name", "", "-o", str(out))
+    assert code == 2 and "name is a mandatory field for a key" in err and not out.exists()
+
+
 def test_stdout_only_when_asked_and_with_a_warning_for_keys(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["generate", "encryption-config", "--provider", "aescbc"])
@@ -217,3 +227,60 @@ def test_kubectl_lines_and_a_pinned_version(capsys, tmp_path):
                                  "pod-security.kubernetes.io/warn-version=v1.30"]
     with pytest.raises(SystemExit):
         main(["generate", "psa-labels", str(tmp_path), "--version", "1.30"])
+
+
+HOST_NETWORK_POD = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  selector: {{matchLabels: {{app: a}}}}
+  template:
+    metadata: {{labels: {{app: a}}}}
+    spec:
+      hostNetwork: true
+      containers: [{{name: a, image: registry.example.com/a:1.0}}]
+"""
+
+
+def test_names_the_api_server_refuses_never_reach_the_script(capsys, tmp_path):
+    # a name with a newline once ended the '#' comment line and ran the rest as a command
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(HOST_NETWORK_POD.format(name='"d\\ntouch /tmp/PWNED ;#"', namespace="ok")
+                   + "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: \"evil\\nx: 1\"}\n")
+    code, text, err = generate(capsys, "psa-labels", str(bad), "--format", "kubectl")
+    assert code != 0
+    assert "touch" not in text and "evil" not in text
+    assert str(bad) in err and "Deployment name" in err and "Namespace name" in err
+    assert all(line.startswith("kubeharden:") for line in err.splitlines())  # each name said on one line
+
+
+def test_comment_text_has_its_control_characters_escaped():
+    from kubeharden.generators.psa_labels import NamespacePlan, PodLevel, kubectl_lines
+    plan = NamespacePlan("ok", [PodLevel("Pod/ok/p\ntouch x", "privileged", ("hostNetwork\r\nrm -rf",))])
+    script = kubectl_lines([plan], "latest")
+    assert all(line.startswith(("#", "kubectl ")) for line in script.splitlines())
+    assert "p\\x0atouch x" in script and "\\x0d\\x0arm" in script
+
+
+def test_an_existing_stricter_enforce_label_is_kept_and_its_violators_named(capsys, tmp_path):
+    (tmp_path / "ns.yaml").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
+        "  labels: {pod-security.kubernetes.io/enforce: restricted}\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: legacy, namespace: shop}\n"
+        "spec:\n  containers: [{name: legacy, image: registry.example.com/legacy:1.0}]\n")
+    _, text, _ = generate(capsys, "psa-labels", str(tmp_path))
+    assert _namespaces(text)["shop"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert "keeps its existing enforce restricted" in text and "Pod/shop/legacy (" in text and ") is baseline (" in text
+    _, script, _ = generate(capsys, "psa-labels", str(tmp_path), "--format", "kubectl")
+    assert "pod-security.kubernetes.io/enforce=restricted" in script
+    assert "enforce=baseline" not in script
+
+
+def test_workloads_without_namespace_go_where_kubectl_apply_puts_them(capsys, tmp_path):
+    (tmp_path / "d.yaml").write_text(HOST_NETWORK_POD.format(name="d", namespace="null"))
+    _, text, _ = generate(capsys, "psa-labels", str(tmp_path), "-n", "kube-system")
+    # as kubectl apply -n kube-system would place it: the namespace named with -n, even a system one
+    assert _namespaces(text)["kube-system"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    _, text, _ = generate(capsys, "psa-labels", str(tmp_path))
+    assert set(_namespaces(text)) == {"default"}  # kubectl apply without -n: the default namespace

@@ -22,6 +22,16 @@ from kubeharden.model.objects import K8sObject, as_dict, as_list
 
 #: Fields of ``users[].user`` that hold a credential in the file itself.
 EMBEDDED_CREDENTIALS = {"token": "a bearer token", "client-key-data": "a client private key"}
+#: Words in an ``exec.env[].name`` that say its value is a credential (``AWS_SECRET_ACCESS_KEY``, ``VAULT_TOKEN``).
+SECRET_ENV_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "API_KEY", "APIKEY", "PRIVATE_KEY")
+
+
+def looks_secret(env_name: str) -> bool:
+    """Whether an environment variable's name says it holds a credential."""
+    upper = env_name.upper()
+    return any(word in upper for word in SECRET_ENV_WORDS)
+
+
 #: Fields of ``users[].user.auth-provider.config`` that hold tokens (the legacy OIDC and cloud plugins).
 AUTH_PROVIDER_TOKENS = ("id-token", "refresh-token", "access-token", "client-secret")
 
@@ -46,6 +56,13 @@ def plain_http(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
             yield Violation(f"cluster {name} server {server or '(unset)'} is not https: credentials and requests "
                             "(audit events, for a webhook) cross the network unencrypted and unauthenticated",
                             obj.line(cluster, "server"), path=join("clusters", i, "cluster", "server"))
+        proxy = str(cluster.get("proxy-url") or "")
+        if proxy.lower().startswith("http://"):
+            # kubeconfig (v1) reference, Cluster.proxy-url: the client reaches the proxy over this URL;
+            # with http:// the proxy's credentials and the CONNECT request cross the network in clear
+            yield Violation(f"cluster {name} proxy-url {proxy} is plain http: the way to the proxy (and any "
+                            "proxy credentials in the URL) is unencrypted", obj.line(cluster, "proxy-url"),
+                            path=join("clusters", i, "cluster", "proxy-url"))
 
 
 @file_check("KH-KCFG-002", KUBECONFIG)
@@ -94,6 +111,13 @@ def embedded_credentials(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
             if user.get(field):
                 yield Violation(f"user {name} has {what} embedded in {file} ({field}): anyone who can read the file "
                                 "holds the identity", obj.line(user, field), path=join("users", i, "user", field))
+        for e, env in enumerate(as_list(as_dict(user.get("exec")).get("env"))):
+            env = as_dict(env)
+            if looks_secret(str(env.get("name") or "")) and env.get("value"):
+                yield Violation(f"user {name} passes {env.get('name')} to its credential plugin in clear in {file} "
+                                "(exec.env): anyone who can read the file holds that secret",
+                                obj.line(env, "value") or obj.line(env),
+                                path=join("users", i, "user", "exec", "env", e, "value"))
         config = as_dict(as_dict(user.get("auth-provider")).get("config"))
         tokens = [t for t in AUTH_PROVIDER_TOKENS if config.get(t)]
         if tokens:

@@ -13,11 +13,17 @@ and "Pod Security Admission" (https://kubernetes.io/docs/concepts/security/pod-s
   ``privileged``, ``baseline`` and ``restricted``;
 * ``exemptions`` (``usernames``, ``runtimeClasses``, ``namespaces``) skip the checks entirely:
   "exempting ... namespaces other than kube-system" and any user or runtime class lets pods
-  bypass every level.
+  bypass every level;
+* ``defaults.<mode>-version`` is ``latest`` (the default) or a Kubernetes minor version (``v1.22``): a
+  pinned version applies the Pod Security Standards as that release defined them, so checks added
+  later are not applied ("Pod Security Admission", "Pod Security Admission labels for namespaces"
+  and "Pod Security Standards" version notes); ``latest`` is preferred, a pin below the newest release
+  kubeharden knows is reported, and a value of neither form is refused by the API server.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -29,6 +35,7 @@ from kubeharden.model.controls import NOTHING_TO_JUDGE, Violation
 from kubeharden.model.facts import PSS_LEVELS
 from kubeharden.model.fieldpath import join
 from kubeharden.model.objects import K8sObject, as_dict, as_list
+from kubeharden.model.versions import version_data
 
 LEVELS = PSS_LEVELS
 #: Namespaces whose exemption the documentation itself shows (the cluster's own components).
@@ -96,12 +103,38 @@ def _mode_violation(obj: K8sObject, path: str, config: dict[str, Any], defaults:
     return None
 
 
+_MINOR = re.compile(r"^v(\d+)\.(\d+)$")
+
+
+def _version_violation(obj: K8sObject, path: str, defaults: dict[str, Any], mode: str) -> Violation | None:
+    """The problem of ``defaults.<mode>-version``: not ``latest`` nor a minor version, or pinned below the
+    newest Kubernetes release kubeharden knows (its rules are then those of that older release)."""
+    field = f"{mode}-version"
+    value = defaults.get(field)
+    if value is None or value == "latest":
+        return None
+    where = join(path, "defaults", field) if path else join("defaults", field)
+    line = obj.line(defaults, field)
+    found = _MINOR.match(str(value))
+    if found is None:
+        return Violation(f"defaults.{field} is {value!r}, neither latest nor a minor version such as v1.30: "
+                         "the API server refuses the file", line, path=where)
+    newest = version_data().newest_minor().lstrip("v")
+    newest_pair = tuple(int(x) for x in newest.split(".")[:2])
+    if (int(found.group(1)), int(found.group(2))) < newest_pair:
+        return Violation(f"defaults.{field} pins the Pod Security Standards of {value}: checks added in later "
+                         f"releases (up to v{newest}) are not applied to namespaces without labels; use latest",
+                         line, path=where)
+    return None
+
+
 @psa_check("KH-PSA-001")
 def enforce_baseline(obj: K8sObject, configs: Configs) -> Iterator[Violation]:
     for path, config, defaults in configs:
-        v = _mode_violation(obj, path, config, defaults, "enforce", "baseline")
-        if v:
-            yield v
+        for v in (_mode_violation(obj, path, config, defaults, "enforce", "baseline"),
+                  _version_violation(obj, path, defaults, "enforce")):
+            if v:
+                yield v
 
 
 @psa_check("KH-PSA-002")
@@ -117,9 +150,10 @@ def enforce_restricted(obj: K8sObject, configs: Configs) -> Iterator[Violation]:
 def audit_and_warn(obj: K8sObject, configs: Configs) -> Iterator[Violation]:
     for path, config, defaults in configs:
         for mode in ("audit", "warn"):
-            v = _mode_violation(obj, path, config, defaults, mode, "restricted")
-            if v:
-                yield v
+            for v in (_mode_violation(obj, path, config, defaults, mode, "restricted"),
+                      _version_violation(obj, path, defaults, mode)):
+                if v:
+                    yield v
 
 
 @psa_check("KH-PSA-004")

@@ -3,6 +3,12 @@
 Each workload of the input is judged by the Pod Security Standards evaluation the scan uses
 (``checks/pss.py``); ``generators/psa_labels.py`` turns the verdicts into labels at the strictest level
 each namespace's pods meet today, written as Namespace manifests or ``kubectl label`` lines.
+
+Names the API server would refuse (a Namespace name that is not a DNS-1123 label, a workload name
+that is not a DNS-1123 subdomain: "Object Names and IDs") are refused here too, as input problems
+naming the file, so no such name reaches the output. A workload without ``metadata.namespace`` is
+placed where ``kubectl apply`` would place it: in the first ``-n`` (even a system namespace named
+with ``-n``), else in ``default``; one the reader left without a namespace is said and left out.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from kubeharden.engine.evaluator import type_checked
 from kubeharden.exitcodes import INPUT_ERRORS, USAGE
 from kubeharden.generators.psa_labels import PodLevel, kubectl_lines, manifests, plan
 from kubeharden.model.findings import Problem
+from kubeharden.model.names import dns1123_label_problem, dns1123_subdomain_problem, one_line
 from kubeharden.model.objects import K8sObject
 from kubeharden.model.pods import pod_view
 
@@ -58,23 +65,52 @@ def _describe(obj: K8sObject) -> str:
     return f"{obj.kind}/{ns}{obj.name}{where}"
 
 
-def collect(items: list[K8sObject | Problem]) -> tuple[dict[str, dict[str, str] | None], list[tuple[str, PodLevel]]]:
-    """The input's Namespace objects (name -> labels) and each workload's namespace and verdict."""
+def _bad_name(item: K8sObject) -> Problem | None:
+    """The input problem of an object whose name or namespace the API server refuses, or None."""
+    checks = [("namespace", item.namespace, dns1123_label_problem)] if item.namespace is not None else []
+    checks.append(("name", item.name,
+                   dns1123_label_problem if item.kind == "Namespace" else dns1123_subdomain_problem))
+    for field, value, problem_of in checks:
+        why = problem_of(str(value))
+        if why:
+            return Problem("error", "invalid-object",
+                           f"{item.kind} {field} {one_line(repr(str(value)))} is refused by the API server: it {why} "
+                           "(Kubernetes \"Object Names and IDs\"); left out of the labels",
+                           item.origin.file, item.origin.line)
+    return None
+
+
+def collect(items: list[K8sObject | Problem]) -> tuple[dict[str, dict[str, str] | None], list[tuple[str, PodLevel]],
+                                                      list[Problem]]:
+    """The input's Namespace objects (name -> labels), each workload's namespace and verdict, and the
+    problems of objects left out (a name the API server refuses, a workload without a namespace)."""
     namespaces: dict[str, dict[str, str] | None] = {}
     pods: list[tuple[str, PodLevel]] = []
+    problems: list[Problem] = []
     for item in items:
         if not isinstance(item, K8sObject):
             continue
-        if item.kind == "Namespace" and item.ref.api_version == "v1":
+        is_namespace = item.kind == "Namespace" and item.ref.api_version == "v1"
+        pod = None if is_namespace else pod_view(item)
+        if not is_namespace and (pod is None or not pod.containers):
+            continue
+        bad = _bad_name(item)
+        if bad is not None:
+            problems.append(bad)
+            continue
+        if is_namespace:
             namespaces[item.name] = item.labels
             continue
-        pod = pod_view(item)
-        if pod is None or not pod.containers or item.namespace is None:
+        if item.namespace is None:
+            problems.append(Problem("warning", "skipped", f"{one_line(_describe(item))} has no metadata.namespace: "
+                                    "left out; name the namespace it is applied to with -n",
+                                    item.origin.file, item.origin.line))
             continue
+        assert pod is not None  # a workload: checked above
         result = evaluate(pod)
         reasons = result.baseline if result.level == "privileged" else result.restricted
         pods.append((item.namespace, PodLevel(_describe(item), result.level, tuple(reasons))))
-    return namespaces, pods
+    return namespaces, pods, problems
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
     report_problems(problems)
     if empty is not None and empty.level == "error":
         return INPUT_ERRORS
-    namespaces, pods = collect(items)
+    namespaces, pods, left_out = collect(items)
+    report_problems(left_out)
+    problems += left_out
     plans = [p for p in plan(namespaces, pods, args.namespace or ())
              if args.namespace or p.name not in cfg.system_namespaces]
     if not plans:

@@ -17,6 +17,7 @@ import yaml
 from kubeharden.detect.conditions import LEVELS
 from kubeharden.detect.rules import DetectionRule
 from kubeharden.model.apiresources import RESOURCES
+from kubeharden.model.names import dns1123_subdomain_problem
 
 STAGES = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
 
@@ -135,12 +136,43 @@ def _rule(i: int, r: Any, place: str) -> PolicyRule:
     if not isinstance(resources, list) or not all(isinstance(x, dict) for x in resources):
         raise PolicyError(f"{place}: resources must be a list of {{group, resources, resourceNames}}")
     nonres = _strings(r.get("nonResourceURLs"), f"{place}: nonResourceURLs")
+    _check_urls(nonres, place)
+    _check_group_resources(resources, place)
     if nonres and (resources or r.get("namespaces")):
         raise PolicyError(f"{place}: nonResourceURLs cannot be combined with resources or namespaces")
     return PolicyRule(i, level, _strings(r.get("users"), f"{place}: users"),
                       _strings(r.get("userGroups"), f"{place}: userGroups"),
                       _strings(r.get("verbs"), f"{place}: verbs"), resources,
                       _strings(r.get("namespaces"), f"{place}: namespaces"), nonres, set(stages))
+
+
+def _check_urls(urls: list[str], place: str) -> None:
+    """``validateNonResourceURLs`` (k8s.io/apiserver/pkg/apis/audit/validation/validation.go): each URL but
+    ``*`` begins with '/', and '*' may only be its last character; raises PolicyError."""
+    for j, url in enumerate(urls):
+        if url == "*":
+            continue
+        if not url.startswith("/"):
+            raise PolicyError(f"{place}: nonResourceURLs[{j}] {url!r}: non-resource URL rules must begin with a '/' "
+                              "character")
+        if "*" in url[:-1]:
+            raise PolicyError(f"{place}: nonResourceURLs[{j}] {url!r}: non-resource URL wildcards '*' must be the "
+                              "final character of the rule")
+
+
+def _check_group_resources(resources: list[dict[str, Any]], place: str) -> None:
+    """``validateResources`` (audit validation.go): a non-empty group is a DNS-1123 subdomain (``apps``, not
+    ``apps/v1``), and resourceNames need at least one resource; raises PolicyError."""
+    for j, gr in enumerate(resources):
+        for key in ("resources", "resourceNames"):
+            if gr.get(key) is not None and not isinstance(gr.get(key), list):
+                raise PolicyError(f"{place}: resources[{j}].{key} must be a list")  # the decoder refuses it
+        group = str(gr.get("group") or "")
+        why = dns1123_subdomain_problem(group) if group else None
+        if why:
+            raise PolicyError(f"{place}: resources[{j}].group {group!r} is not an API group name: it {why}")
+        if gr.get("resourceNames") and not gr.get("resources"):
+            raise PolicyError(f"{place}: resources[{j}]: using resourceNames requires at least one resource")
 
 
 def _strings(value: Any, where: str) -> list[str]:

@@ -84,9 +84,17 @@ def _probe(rule: PolicyRule, group: str, resource: str, subresource: str, any_us
         return Request("kubeharden:probe", [], "get", group, resource, subresource,
                        namespace=request_namespace(resource))
     namespace = rule.namespaces[0] if rule.namespaces else request_namespace(resource)
+    verbs = [v for v in rule.verbs if v != "*"]
     return Request(rule.users[0] if rule.users else "kubeharden:probe", rule.groups[:1],
-                   rule.verbs[0] if rule.verbs else "get", group, resource, subresource,
+                   verbs[0] if verbs else "get", group, resource, subresource,
                    namespace=namespace, name=str(names[0]) if names else "")
+
+
+def matches_no_verb(rule: PolicyRule) -> bool:
+    """Whether ``rule`` lists verbs and none is a real one: the API server's policy checker compares
+    verbs literally (``hasString(r.Verbs, attrs.GetVerb())``, audit/policy/checker.go), so ``verbs: ["*"]``
+    is no wildcard and the rule matches no request."""
+    return bool(rule.verbs) and all(v == "*" for v in rule.verbs)
 
 
 def _matches_every(rule: PolicyRule, group: str, resource: str, subresource: str) -> bool:
@@ -100,6 +108,8 @@ def body_leak(policy: AuditPolicy, group: str, resource: str, subresource: str) 
     Metadata or None already decides every such request; None when none does."""
     limit = LEVELS.index(MOST_FOR_PROTECTED)
     for rule in policy.rules:
+        if matches_no_verb(rule):
+            continue
         if not rule_matches(rule, _probe(rule, group, resource, subresource, any_user=False)):
             continue
         if rule.level == "Request" and rule.verbs and not set(rule.verbs) & BODY_VERBS:
@@ -220,15 +230,33 @@ def no_catch_all(obj: K8sObject, policy: AuditPolicy) -> Iterator[Violation]:
                         path=join("rules", last.index, "level"))
 
 
+def _may_be_anonymous(rule: PolicyRule) -> bool:
+    """Whether ``rule`` matches some anonymous request: it names no users or groups, or names theirs."""
+    return (not rule.users or bool(set(rule.users) & ANONYMOUS_USERS)) and \
+        (not rule.groups or bool(set(rule.groups) & ANONYMOUS_GROUPS))
+
+
+def _every_anonymous(rule: PolicyRule) -> bool:
+    """Whether ``rule`` matches every anonymous request (no verb, resource, namespace or URL condition)."""
+    return _may_be_anonymous(rule) and not (rule.verbs or rule.resources or rule.namespaces
+                                            or rule.non_resource_urls)
+
+
 @policy_check("KH-LOG-005")
 def drops_anonymous(obj: K8sObject, policy: AuditPolicy) -> Iterator[Violation]:
     for rule in policy.rules:
+        if matches_no_verb(rule) or not _may_be_anonymous(rule):
+            continue
+        if rule.level != "None":
+            if _every_anonymous(rule):
+                return  # every anonymous request is decided (logged) here
+            continue
         named = sorted(set(rule.users) & ANONYMOUS_USERS | set(rule.groups) & ANONYMOUS_GROUPS)
-        if rule.level == "None" and named:
-            what = ", ".join(rule.non_resource_urls) if rule.non_resource_urls else "their requests"
-            yield Violation(f"{rule_name(rule.index)} logs nothing for {', '.join(named)} ({what}): the guide asks "
-                            "that anonymous requests be logged even when anonymous access is off",
-                            _rule_line(obj, rule.index), path=join("rules", rule.index, "level"))
+        who = ", ".join(named) if named else "every user, anonymous ones included (the rule names no users or groups)"
+        what = ", ".join(rule.non_resource_urls) if rule.non_resource_urls else "their requests"
+        yield Violation(f"{rule_name(rule.index)} logs nothing for {who} ({what}): the guide asks "
+                        "that anonymous requests be logged even when anonymous access is off",
+                        _rule_line(obj, rule.index), path=join("rules", rule.index, "level"))
 
 
 @policy_check("KH-LOG-006")

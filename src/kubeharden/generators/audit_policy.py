@@ -46,7 +46,8 @@ def build(needs: Iterable[Need], catch_all: str = "RequestResponse") -> dict[str
     rules: list[dict[str, Any]] = [
         {"level": "Metadata",
          "resources": [{"group": g, "resources": list(r)} for g, r in CREDENTIAL_RESOURCES.items()]},
-        {"level": "None", "verbs": ["create", "update", "patch"],
+        # authenticated writers only: a None rule without user conditions drops anonymous requests too (KH-LOG-005)
+        {"level": "None", "userGroups": ["system:authenticated"], "verbs": ["create", "update", "patch"],
          "resources": [{"group": "", "resources": ["events"]}, {"group": "events.k8s.io", "resources": ["events"]}]},
         {"level": "None", "userGroups": ["system:authenticated"], "nonResourceURLs": list(HEALTH_URLS)},
     ]

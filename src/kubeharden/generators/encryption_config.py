@@ -13,6 +13,8 @@ import base64
 import secrets
 from typing import Any
 
+from kubeharden.model.configfiles import key_name_problem, kms_name_problem
+
 #: Providers this generator writes: kms (v2) and the two local-key providers the documentation does
 #: not restrict to an automated rotation scheme (aesgcm "must be rotated every 200,000 writes").
 PROVIDERS = ("kms", "aescbc", "secretbox")
@@ -37,16 +39,20 @@ def kms_endpoint_problem(endpoint: str) -> str | None:
 def build(provider: str, key: str | None = None, key_name: str = "key1", kms_name: str = "",
           kms_endpoint: str = "", kms_timeout: str = "3s", resources: tuple[str, ...] = ("secrets",)) -> dict[str, Any]:
     """The EncryptionConfiguration mapping; ``key`` (base64) is required for aescbc and secretbox,
-    ``kms_name`` and ``kms_endpoint`` for kms. Raises ValueError for a provider or value it cannot use."""
+    ``kms_name`` and ``kms_endpoint`` for kms. Raises ValueError for a provider or value it cannot use,
+    and for names the API server refuses (``model/configfiles.py``: a KMS v2 name with ':', an empty name)."""
     if provider == "kms":
-        problem = kms_endpoint_problem(kms_endpoint)
-        if problem or not kms_name:
-            raise ValueError(problem or "a kms provider needs a name")
+        problem = kms_endpoint_problem(kms_endpoint) or kms_name_problem(kms_name, "v2")
+        if problem:
+            raise ValueError(f"--kms-name/--kms-endpoint: {problem} (the API server would refuse the file)")
         first: dict[str, Any] = {"kms": {"apiVersion": "v2", "name": kms_name, "endpoint": kms_endpoint,
                                          "timeout": kms_timeout}}
     elif provider in PROVIDERS:
         if not key:
             raise ValueError(f"{provider} needs a key")
+        problem = key_name_problem(key_name)
+        if problem:
+            raise ValueError(f"--key-name: {problem} (the API server would refuse the file)")
         first = {provider: {"keys": [{"name": key_name, "secret": key}]}}
     else:
         raise ValueError(f"unknown provider {provider!r} (one of {', '.join(PROVIDERS)})")

@@ -6,7 +6,10 @@ input in it meets today (so enforcing it rejects none of them), and ``audit`` an
 gets its ``-version`` label. Source: Kubernetes documentation, "Pod Security Admission" (labels
 ``pod-security.kubernetes.io/<mode>`` and ``<mode>-version``) and "Enforce Pod Security Standards
 with Namespace Labels". A namespace without pods in the input gets ``restricted``: nothing there
-would be rejected, and the output says so.
+would be rejected, and the output says so. A Namespace of the input whose ``enforce`` label is already
+stricter keeps it: the output never lowers a level, and its comment names the workloads that violate it.
+Every name written into a comment has its control characters escaped (``model/names.py``), so a
+name can never end the comment line and run as a command.
 
 The levels of the pods are given by the caller (the Pod Security Standards evaluation of the scan,
 ``checks/pss.py``); this module only plans and writes.
@@ -22,6 +25,7 @@ from typing import Any
 import yaml
 
 from kubeharden.model.facts import PSA_LABEL_PREFIX, PSA_MODES, PSS_LEVELS
+from kubeharden.model.names import one_line
 
 #: The mode labels kept at ``restricted`` whatever ``enforce`` is.
 REPORTING_MODES = ("audit", "warn")
@@ -45,13 +49,32 @@ class NamespacePlan:
     labels: dict[str, str] | None = None
 
     @property
-    def level(self) -> str:
+    def met(self) -> str:
         """The strictest level every pod meets (``restricted`` without pods)."""
         return min((p.level for p in self.pods), key=PSS_LEVELS.index, default=PSS_LEVELS[-1])
 
+    @property
+    def existing(self) -> str | None:
+        """The ``enforce`` level the input's Namespace already has, when it is a valid level, else None."""
+        value = (self.labels or {}).get(PSA_LABEL_PREFIX + "enforce")
+        return value if value in PSS_LEVELS else None
+
+    @property
+    def level(self) -> str:
+        """The ``enforce`` level written: what every pod meets, or the existing label when it is stricter
+        (never lowered: lowering it would admit pods the cluster rejects today)."""
+        existing = self.existing
+        if existing is not None and PSS_LEVELS.index(existing) > PSS_LEVELS.index(self.met):
+            return existing
+        return self.met
+
     def held_back_by(self) -> list[PodLevel]:
-        """The pods at the namespace's level, when that is below restricted: what a stricter level would reject."""
-        return [p for p in self.pods if p.level == self.level] if self.level != PSS_LEVELS[-1] else []
+        """The pods at the level all pods meet, when that is below restricted: what a stricter level would reject."""
+        return [p for p in self.pods if p.level == self.met] if self.met != PSS_LEVELS[-1] else []
+
+    def violating(self) -> list[PodLevel]:
+        """The pods below the written ``enforce`` level (only when an existing stricter label is kept)."""
+        return [p for p in self.pods if PSS_LEVELS.index(p.level) < PSS_LEVELS.index(self.level)]
 
     def psa_labels(self, version: str) -> dict[str, str]:
         labels = {}
@@ -76,13 +99,19 @@ def plan(namespaces: dict[str, dict[str, str] | None], pods: Iterable[tuple[str,
 
 
 def _comment(p: NamespacePlan) -> list[str]:
+    """The comment lines above one namespace, each free of control characters."""
     if not p.pods:
-        return [f"{p.name}: no pods in the input; restricted rejects nothing here today"]
-    lines = [f"{p.name}: {len(p.pods)} workload(s); enforce {p.level}, the strictest level all of them meet"]
-    for pod in p.held_back_by():
-        nxt = PSS_LEVELS[PSS_LEVELS.index(pod.level) + 1]
-        lines.append(f"  held at {pod.level} by {pod.what} ({nxt}: {'; '.join(pod.reasons) or 'see scan'})")
-    return lines
+        lines = [f"{p.name}: no pods in the input; restricted rejects nothing here today"]
+    elif p.level != p.met:
+        lines = [f"{p.name}: {len(p.pods)} workload(s); keeps its existing enforce {p.level}, stricter than "
+                 f"{p.met}, the level all of them meet; these workloads violate it and are rejected:"]
+        lines += [f"  {pod.what} is {pod.level} ({'; '.join(pod.reasons) or 'see scan'})" for pod in p.violating()]
+    else:
+        lines = [f"{p.name}: {len(p.pods)} workload(s); enforce {p.level}, the strictest level all of them meet"]
+        for pod in p.held_back_by():
+            nxt = PSS_LEVELS[PSS_LEVELS.index(pod.level) + 1]
+            lines.append(f"  held at {pod.level} by {pod.what} ({nxt}: {'; '.join(pod.reasons) or 'see scan'})")
+    return [one_line(line) for line in lines]
 
 
 def manifests(plans: list[NamespacePlan], version: str) -> str:

@@ -76,3 +76,22 @@ def config_file_name(file: str | None) -> str:
     if file == "-":
         return "<stdin>"
     return posixpath.normpath(file) if "/" in file else file
+
+
+def kms_name_problem(name: str, api_version: str = "v2") -> str | None:
+    """Why the API server refuses ``name`` for a kms provider of ``api_version`` (``v1`` or ``v2``), or None.
+
+    Source: ``validateKMSConfigName`` in k8s.io/apiserver/pkg/apis/apiserver/validation/validation.go:
+    the name is mandatory, and a KMS v2 name must not contain ':' (uniqueness is judged over the file).
+    """
+    if not name:
+        return "name is a mandatory field for a kms provider"
+    if api_version != "v1" and ":" in name:
+        return f"{name!r} contains ':', which a KMS v2 provider name must not"
+    return None
+
+
+def key_name_problem(name: str) -> str | None:
+    """Why the API server refuses ``name`` for a key of aescbc, aesgcm or secretbox, or None
+    (``validateKey``: "name is a mandatory field for a key")."""
+    return None if name else "name is a mandatory field for a key"

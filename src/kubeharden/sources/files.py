@@ -24,6 +24,14 @@ from kubeharden.model.objects import K8sObject, Provenance, make_ref
 from kubeharden.sources.yamlload import load_documents
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+#: kubeadm names its kubeconfigs ``admin.conf``, ``kubelet.conf``, ``super-admin.conf``,
+#: ``controller-manager.conf`` and ``scheduler.conf`` (/etc/kubernetes): files with this suffix are
+#: read in folders too, but only their kubeconfig documents are kept; any other ``.conf`` (nginx,
+#: sysctl …) is left silently, being no Kubernetes input at all.
+KUBECONFIG_SUFFIX = ".conf"
+#: Top-level fields of a kubeconfig: a document with one of them and neither apiVersion nor kind is
+#: one, as client-go's ``clientcmd.Load`` reads it (it defaults to ``apiVersion: v1``, ``kind: Config``).
+KUBECONFIG_FIELDS = ("clusters", "users", "contexts")
 MIB = 1024 * 1024
 #: --max-file-size is given and printed in MiB (one unit everywhere).
 DEFAULT_MAX_FILE_BYTES = 64 * MIB
@@ -72,7 +80,8 @@ def iter_paths(paths: Iterable[str], also: Callable[[str], bool] | None = None,
                                and is_unit(os.path.join(root, d)))
                 dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and d not in units)
                 entries = [os.path.join(root, name) for name in files
-                           if name.lower().endswith(MANIFEST_SUFFIXES) or (also is not None and also(name))]
+                           if name.lower().endswith((*MANIFEST_SUFFIXES, KUBECONFIG_SUFFIX))
+                           or (also is not None and also(name))]
                 entries.extend(os.path.join(root, d) for d in units)
                 yield from sorted(entries)
         elif path.is_file():
@@ -170,9 +179,12 @@ def read_file(path: str, options: ReadOptions | None = None) -> Iterator[K8sObje
                       f"input is over the {mebibytes(options.max_file_bytes)} limit (--max-file-size); skipped",
                       file=display)
         return
-    yield from parse_bytes(data, display, source="stdin" if path == "-" else "file",
-                           shallow_kind=options.shallow_kind, namespace=options.namespace,
-                           namespace_strict=options.namespace_strict)
+    items = parse_bytes(data, display, source="stdin" if path == "-" else "file",
+                        shallow_kind=options.shallow_kind, namespace=options.namespace,
+                        namespace_strict=options.namespace_strict)
+    if display.lower().endswith(KUBECONFIG_SUFFIX):
+        items = (i for i in items if isinstance(i, K8sObject) and i.kind == "Config" and i.ref.api_version == "v1")
+    yield from items
 
 
 def decode_text(data: bytes, display: str) -> str | Problem:
@@ -274,6 +286,30 @@ def _json_error(message: str, line: int | None) -> Any:
     return DocumentError(f"invalid JSON: {message}", line)
 
 
+#: A kubeconfig's lists and the mapping each entry holds ("kubeconfig (v1)" reference: NamedCluster.cluster …).
+_KUBECONFIG_LISTS = {"clusters": "cluster", "users": "user", "contexts": "context"}
+
+
+def _kubeconfig_shape(data: dict[str, Any], display: str, line: int) -> Iterator[Problem]:
+    """Input problems of a kubeconfig whose lists or entries have the wrong type (client-go refuses them):
+    the checks then judge only what has the right shape, and this says what they could not."""
+    for name, inner in _KUBECONFIG_LISTS.items():
+        value = data.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            yield Problem("warning", "invalid-object", f"kubeconfig {name} is {type_name(value)}, not a list: "
+                          "client-go refuses the file; its entries are not judged",
+                          file=display, line=line_of(data, name) or line)
+            continue
+        for i, entry in enumerate(value):
+            body = entry.get(inner) if isinstance(entry, dict) else entry
+            if body is not None and not isinstance(body, dict):
+                yield Problem("warning", "invalid-object", f"kubeconfig {name}[{i}].{inner} is {type_name(body)}, "
+                              "not a mapping: client-go refuses the file; this entry is not judged",
+                              file=display, line=line_of(entry) or line)
+
+
 def unpack(data: Any, display: str, line: int, source: str = "file",
            _depth: int = 0, namespace: str | None = None,
            namespace_strict: bool = False) -> Iterator[K8sObject | Problem]:
@@ -284,6 +320,8 @@ def unpack(data: Any, display: str, line: int, source: str = "file",
         yield Problem("note", "skipped", f"document is {type_name(data)}, not a Kubernetes object; skipped",
                       file=display, line=line)
         return
+    if "kind" not in data and "apiVersion" not in data and any(f in data for f in KUBECONFIG_FIELDS):
+        data["apiVersion"], data["kind"] = "v1", "Config"  # kept in place: the mapping carries its lines
     kind = data.get("kind")
     api_version = data.get("apiVersion")
     if not isinstance(kind, str) or not kind or not isinstance(api_version, str) or not api_version:
@@ -314,6 +352,8 @@ def unpack(data: Any, display: str, line: int, source: str = "file",
         yield Problem("error", "invalid-object", f"{kind}: metadata is not a mapping; skipped",
                       file=display, line=line_of(data, "metadata") or line)
         return
+    if kind == "Config" and api_version == "v1":
+        yield from _kubeconfig_shape(data, display, line)
     ref = make_ref(data, namespace or DEFAULT_NAMESPACE, file=display)
     written = meta.get("namespace") if isinstance(meta, dict) else None
     defaulted = ref.namespace is not None and not written
