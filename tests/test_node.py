@@ -222,7 +222,7 @@ def test_file_modes_owners_and_groups_are_those_of_the_real_files(tmp_path):
     assert facts["kube-apiserver"]["files"]["/etc/kubernetes/admin.conf"]["mode"] == "0640"
     assert facts["kubelet"]["files"]["/var/lib/kubelet/config.yaml"]["mode"] == "0644"
     missing = facts["kubelet"]["files"]["/etc/kubernetes/bootstrap-kubelet.conf"]
-    assert missing == {"role": "kubeconfig", "exists": False}
+    assert missing == {"role": "kubeconfig", "exists": False, "optional": True}  # gone after the TLS bootstrap
 
 
 def test_a_symlink_out_of_the_root_is_refused_and_one_inside_is_followed_inside(tmp_path):

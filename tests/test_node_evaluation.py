@@ -212,3 +212,32 @@ def test_exceptions_suppress_node_findings_by_component(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     [finding] = [f for f in report["findings"] if f["control_id"] == "KH-TEST-901"]
     assert finding["status"] == "suppressed"
+
+
+def test_files_the_node_tree_does_not_hold_make_their_controls_not_assessable(tmp_path, capsys):
+    """A copy of a node without its PKI folder and etcd data directory (what a scanner Pod that does not mount
+    them sees): the controls judging those files are not assessable with a note naming the files, never a
+    pass; the kubelet's bootstrap kubeconfig, gone after the TLS bootstrap, is no blind spot."""
+    import shutil
+
+    root = hardened_tree(tmp_path)
+    shutil.rmtree(root / "etc" / "kubernetes" / "pki")
+    shutil.rmtree(root / "var" / "lib" / "etcd", ignore_errors=True)
+    main(["node", "--root", str(root), "-f", "json", "--fail-on", "none", "--no-config"])
+    report = json.loads(capsys.readouterr().out)
+    status = report["summary"]["control_status"]
+    notes = {e["message"].split(":", 1)[0]: e["message"] for e in report["notes"] if e["kind"] == "incomplete"}
+    for control in ("KH-FILE-007", "KH-FILE-008", "KH-FILE-009", "KH-FILE-010", "KH-FILE-011"):
+        # failures found on the files it could see stay (with a note); without any it is not assessable
+        assert status.get(control) in ("not-assessable", "fail") and control in notes, control
+    assert status["KH-FILE-008"] == "not-assessable" and status["KH-FILE-011"] == "not-assessable"
+    assert "/etc/kubernetes/pki/apiserver.key" in notes["KH-FILE-008"]
+    assert "/var/lib/etcd" in notes["KH-FILE-011"]
+    assert status.get("KH-FILE-004") == "pass"  # kubeconfig owners: bootstrap-kubelet.conf's absence is normal
+
+
+def test_the_whole_hardened_tree_judges_its_file_controls(tmp_path, capsys):
+    root = hardened_tree(tmp_path)
+    main(["node", "--root", str(root), "-f", "json", "--fail-on", "none", "--no-config"])
+    status = json.loads(capsys.readouterr().out)["summary"]["control_status"]
+    assert all(status.get(c) in ("pass", "fail") for c in ("KH-FILE-007", "KH-FILE-008", "KH-FILE-011"))

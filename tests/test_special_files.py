@@ -59,7 +59,7 @@ def test_at_most_the_limit_is_read(tmp_path):
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
 def test_node_tree_with_a_fifo_for_the_kubelet_config_finishes(tmp_path, capsys):
-    from tests.node_trees import node_tree
+    from node_trees import node_tree
 
     root = node_tree(tmp_path, "worker", {})
     config = root / "var" / "lib" / "kubelet" / "config.yaml"

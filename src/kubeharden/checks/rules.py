@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from kubeharden.model.controls import Control, Violation
@@ -744,6 +744,35 @@ def run_pod_rule(control: Control, pod: PodView) -> Iterator[Violation]:
 def run_object_rule(control: Control, obj: K8sObject) -> Iterator[Violation]:
     """Findings of an object-scope rule over ``obj`` (paths start at the object root)."""
     return _object(compile_rules(control), obj)
+
+
+def file_roles(control: Control) -> frozenset[str]:
+    """The ``role``s of ``files`` entries a facts control judges (``items: files`` with an ``item_when``
+    on ``role``), empty for controls that read no files."""
+    if control.scope != "facts":
+        return frozenset()
+    roles: set[str] = set()
+    for part in control.rule if isinstance(control.rule, list) else [control.rule]:
+        if not isinstance(part, dict) or part.get("items") != "files":
+            continue
+        for cond in part.get("item_when") or []:
+            test = cond.get("is") if isinstance(cond, dict) and cond.get("path") == "role" else None
+            if isinstance(test, dict) and isinstance(test.get("in"), list):
+                roles.update(str(r) for r in test["in"])
+    return frozenset(roles)
+
+
+def unseen_files(control: Control, facts: ComponentFacts) -> list[str]:
+    """Files of the roles ``control`` judges that the component's flags (or its installer's defaults) name
+    but the node source could not see (``exists: False``: not in the node tree, not mounted, unreadable):
+    the control cannot judge them, so it must not pass for them. Files meant to be gone once the node runs
+    (``optional``: the kubelet's bootstrap kubeconfig) are left out."""
+    roles = file_roles(control)
+    if not roles:
+        return []
+    return sorted(str(path) for path, entry in facts.files.items()
+                  if isinstance(entry, Mapping) and entry.get("exists") is False and entry.get("role") in roles
+                  and not entry.get("optional"))
 
 
 def run_facts_rule(control: Control, facts: ComponentFacts) -> Iterator[Violation]:

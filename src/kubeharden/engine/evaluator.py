@@ -22,6 +22,7 @@ from kubeharden.checks.drawings import scope_analyses
 from kubeharden.checks.fix_evidence import weigh as weigh_fix
 from kubeharden.checks.pss import evaluate_once as evaluate_pss
 from kubeharden.checks.registry import Runner, control_runner
+from kubeharden.checks.rules import unseen_files
 from kubeharden.sources.snapshot import is_snapshot_header
 from kubeharden.config import Config, ConfigError, has_setting, setting_value
 from kubeharden.model.apitypes import type_problems
@@ -106,6 +107,8 @@ class Evaluator:
         self._keeps_inventory = input_kind != "admission" or bool(self._by_scope["inventory"])
         #: control ID -> the kinds the cluster refused that it needs (it runs on incomplete input)
         self._incomplete: dict[str, set[str]] = {}
+        #: control ID -> files of the roles it judges that components name but the node source could not see
+        self._unseen: dict[str, list[str]] = {}
         #: Keep drawings of each scope's RBAC paths and reachability in ``result.analyses`` (the HTML report).
         self.keep_analyses = False
 
@@ -124,6 +127,7 @@ class Evaluator:
         new.duplicate_hint = SCOPE_HINT
         new._duplicates = DuplicateIndex(SCOPE_HINT)
         new._incomplete = {}
+        new._unseen = {}
         return new
 
     # -- set-up -------------------------------------------------------------------------
@@ -264,6 +268,28 @@ class Evaluator:
         self.result.controls = self.controls
         self._incomplete.clear()
 
+    def _settle_unseen(self) -> None:
+        """File controls that could not see some of the files they judge (``exists: False``: not in the
+        node tree, not mounted in the scanner's Pod): one that found a failure keeps it (with a note),
+        one that found none is not assessable, never a pass."""
+        failed = self.result.tally.failed
+        for control in [c for c in self.controls if c.id in self._unseen]:
+            files = self._unseen[control.id]
+            shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+            if failed.get(control.id, 0) or self.result.suppressed_by_control.get(control.id, 0):
+                self.result.problems.append(Problem(
+                    "note", INCOMPLETE, f"{control.id}: files it judges could not be seen on the node ({shown}); "
+                    "its failures are those of the files that could"))
+                continue
+            self.result.problems.append(Problem(
+                "note", INCOMPLETE, f"{control.id}: not assessable: files it judges could not be seen on the node "
+                f"({shown}); not in the node tree or not mounted"))
+            self.controls = [c for c in self.controls if c is not control]
+            if control not in self.result.not_assessable:
+                self.result.not_assessable.append(control)
+        self.result.controls = self.controls
+        self._unseen.clear()
+
     def evaluate_object(self, obj: K8sObject) -> Iterator[Finding]:
         if not is_snapshot_header(obj.raw):  # a snapshot's header describes the input, it is no object of it
             self.result.kinds[obj.kind] += 1
@@ -320,6 +346,9 @@ class Evaluator:
                 found |= (yield from self._emit(control, v._replace(path=path or v.path, obj=None), target,
                                                 annotations, unit.container))
             self.result.tally.add(control.id, found)
+            unseen = unseen_files(control, unit.facts)
+            if unseen:
+                self._unseen.setdefault(control.id, []).extend(f"{path} ({component})" for path in unseen)
 
     def _report_invalid(self, obj: K8sObject) -> bool:
         """Report values the API server would refuse; True when the object is invalid.
@@ -428,6 +457,7 @@ class Evaluator:
         self.result.expired_exceptions = [e for e in self.config.exceptions if e.expired(self.today)]
         self._settle_facts()
         self._settle_incomplete()
+        self._settle_unseen()
         return
         yield  # pragma: no cover - makes this a generator
 

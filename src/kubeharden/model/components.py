@@ -200,6 +200,11 @@ FILE_FLAGS: dict[str, dict[str, str]] = {
     "kube-proxy": {"config": "config", "kubeconfig": "kubeconfig"},
 }
 
+#: Files a flag names that are meant to be gone once the node runs: the kubelet uses its bootstrap
+#: kubeconfig only to get a client certificate when --kubeconfig does not exist yet, and kubeadm deletes it
+#: after the TLS bootstrap ("TLS bootstrapping", kubelet --bootstrap-kubeconfig). Their absence is no blind spot.
+OPTIONAL_FILE_FLAGS: frozenset[tuple[str, str]] = frozenset({("kubelet", "bootstrap-kubeconfig")})
+
 #: KubeletConfiguration / KubeProxyConfiguration fields that name a file, with the file's role.
 SETTING_FILES: dict[str, dict[tuple[str, ...], str]] = {
     "kubelet": {("authentication", "x509", "clientCAFile"): "client-ca", ("tlsCertFile",): "pki-cert",

@@ -30,6 +30,7 @@ from kubeharden.model.commandline import last_wins, parse_flags
 from kubeharden.model.components import (
     CONTENT_ROLES,
     FILE_FLAGS,
+    OPTIONAL_FILE_FLAGS,
     K3S_AGENT_COMPONENTS,
     K3S_ARG_FLAGS,
     K3S_CONFIG,
@@ -401,6 +402,8 @@ class NodeScan:
             role = FILE_FLAGS.get(component.name, {}).get(key)
             if role and written.value.startswith("/") and written.value not in component.files:
                 component.files[written.value] = self._stat(written.value, role, component.fs)
+                if (component.name, key) in OPTIONAL_FILE_FLAGS and not component.files[written.value].get("exists"):
+                    component.files[written.value] = {**component.files[written.value], "optional": True}
         if settings is None:
             settings = flags
             all_where["settings"] = (component.file, None)
