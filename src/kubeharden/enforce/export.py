@@ -26,6 +26,7 @@ from kubeharden.enforce.cel import POD_VARIABLES, Inexpressible
 from kubeharden.model.configfiles import CONFIG_FILE_KINDS
 from kubeharden.enforce.cel import violation as rule_violation
 from kubeharden.enforce.cel_checks import CHECKS, NOT_WRITTEN
+from kubeharden.enforce.cel_updates import match_conditions
 from kubeharden.model.apiresources import RESOURCES
 from kubeharden.model.controls import Control
 from kubeharden.model.pods import POD_TEMPLATE_PATHS
@@ -153,6 +154,7 @@ def vap(control: Control, enforce: bool, exclude: tuple[str, ...],
     spec: dict[str, Any] = {
         "failurePolicy": "Fail",
         "matchConstraints": {"resourceRules": resource_rules(kinds, control.scope != "object")},
+        "matchConditions": match_conditions(control),
     }
     if control.scope in ("pod", "container"):
         spec["variables"] = _variables(control)
@@ -196,6 +198,7 @@ def kyverno(control: Control, enforce: bool, exclude: tuple[str, ...],
                 "name": control.id.lower(),
                 "match": {"any": [{"resources": {"kinds": kinds, "operations": ["CREATE", "UPDATE"]}}]},
                 "exclude": {"any": [{"resources": {"namespaces": sorted(exclude)}}]},
+                "celPreconditions": match_conditions(control),
                 "validate": {"failureAction": "Enforce" if enforce else "Audit", "cel": cel},
             }],
         },
