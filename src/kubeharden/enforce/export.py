@@ -141,7 +141,25 @@ def _variables(control: Control) -> list[dict[str, str]]:
     return [dict(v) for v in POD_VARIABLES] if control.scope in ("pod", "container") else []
 
 
+#: Controls that judge the system namespaces themselves (KH-NS-001: user workloads in kube-system …): their
+#: policy is bound there too, or it would never fire; the allowances (static control-plane Pods, the
+#: configuration's system_workloads) are in the control's CEL.
+JUDGES_SYSTEM_NAMESPACES = frozenset({"KH-NS-001"})
+
+
+def excluded_for(control: Control, exclude: tuple[str, ...], config: Config | None = None) -> tuple[str, ...]:
+    """The namespaces ``control``'s policy leaves alone: ``exclude`` less the system namespaces
+    (config.system_namespaces) for the controls of :data:`JUDGES_SYSTEM_NAMESPACES`."""
+    if control.id not in JUDGES_SYSTEM_NAMESPACES:
+        return exclude
+    system = set((config or Config()).system_namespaces)
+    return tuple(ns for ns in exclude if ns not in system)
+
+
 def _excluded(namespaces: tuple[str, ...]) -> dict[str, Any]:
+    """A namespaceSelector without ``namespaces`` (NotIn needs values: none selects every namespace)."""
+    if not namespaces:
+        return {}
     return {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn",
                                   "values": sorted(namespaces)}]}
 
@@ -151,6 +169,7 @@ def vap(control: Control, enforce: bool, exclude: tuple[str, ...],
     """The ValidatingAdmissionPolicy and its binding for ``control``. Raises cel.Inexpressible."""
     name = _name(control)
     kinds = kinds_of(control)
+    exclude = excluded_for(control, exclude, config)
     spec: dict[str, Any] = {
         "failurePolicy": "Fail",
         "matchConstraints": {"resourceRules": resource_rules(kinds, control.scope != "object")},
@@ -178,6 +197,7 @@ def kyverno(control: Control, enforce: bool, exclude: tuple[str, ...],
             config: Config | None = None) -> list[dict[str, Any]]:
     """The Kyverno ClusterPolicy for ``control``. Raises cel.Inexpressible."""
     name = _name(control)
+    exclude = excluded_for(control, exclude, config)
     cel: dict[str, Any] = {"expressions": [{"expression": f"!({violation(control, config)})",
                                             "message": message(control)}]}
     if control.scope in ("pod", "container"):
@@ -186,6 +206,15 @@ def kyverno(control: Control, enforce: bool, exclude: tuple[str, ...],
     if control.scope != "object":  # as resource_rules: kubectl debug adds containers through this subresource
         # Kyverno matches a subresource as Kind/subresource ("Match statements": Pod/ephemeralcontainers)
         kinds = [*kinds, "Pod/ephemeralcontainers"]
+    rule: dict[str, Any] = {
+        "name": control.id.lower(),
+        "match": {"any": [{"resources": {"kinds": kinds, "operations": ["CREATE", "UPDATE"]}}]},
+        "exclude": {"any": [{"resources": {"namespaces": sorted(exclude)}}]},
+        "celPreconditions": match_conditions(control),
+        "validate": {"failureAction": "Enforce" if enforce else "Audit", "cel": cel},
+    }
+    if not exclude:
+        del rule["exclude"]
     return [{
         "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
         "metadata": {"name": name, "labels": dict(LABELS), "annotations": {
@@ -194,13 +223,7 @@ def kyverno(control: Control, enforce: bool, exclude: tuple[str, ...],
             "policies.kyverno.io/description": " ".join(control.description.split())}},
         "spec": {
             "background": True,
-            "rules": [{
-                "name": control.id.lower(),
-                "match": {"any": [{"resources": {"kinds": kinds, "operations": ["CREATE", "UPDATE"]}}]},
-                "exclude": {"any": [{"resources": {"namespaces": sorted(exclude)}}]},
-                "celPreconditions": match_conditions(control),
-                "validate": {"failureAction": "Enforce" if enforce else "Audit", "cel": cel},
-            }],
+            "rules": [rule],
         },
     }]
 
