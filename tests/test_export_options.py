@@ -83,3 +83,21 @@ def test_an_output_in_a_missing_folder_is_a_clear_error(tmp_path, capsys, comman
     assert main([*command, "-o", str(tmp_path / "missing" / "x.yaml")]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "Traceback" not in err
+
+
+def _secret(kind: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Secret", "type": kind,
+            "metadata": {"name": "t", "namespace": "shop",
+                         "annotations": {"kubernetes.io/service-account.name": "build"}}}
+
+
+@pytest.mark.parametrize(("kind", "bad"), [("kubernetes.io/service-account-token", True), ("Opaque", False),
+                                           ("kubernetes.io/dockerconfigjson", False)])
+def test_long_lived_token_secret_is_exported_for_secrets_and_agrees(kind, bad):
+    from test_export_cel import scanner_fails
+
+    vap = policy("KH-RBAC-018")
+    assert vap["spec"]["matchConstraints"]["resourceRules"] == [
+        {"apiGroups": [""], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"], "resources": ["secrets"]}]
+    assert scanner_fails("KH-RBAC-018", _secret(kind)) is bad
+    assert (not admitted(vap, _secret(kind))) is bad
