@@ -135,3 +135,11 @@ def test_create_is_always_judged_for_every_exported_policy():
         if doc["kind"] == "ValidatingAdmissionPolicy":
             assert applies(doc["spec"]["matchConditions"], obj, None, "CREATE")
             assert not applies(doc["spec"]["matchConditions"], obj, copy.deepcopy(obj), "UPDATE")
+
+
+def test_every_exported_object_policy_knows_the_fields_it_reads():
+    from kubeharden.enforce.cel_updates import changed
+
+    for control in CONTROLS:
+        if control.id in export([control], "vap", config=CONFIG).exported:
+            assert changed(control) != "true", f"{control.id}: every UPDATE would be judged"
