@@ -15,7 +15,7 @@ from cel_expr_python.ext import ext_optional, ext_strings  # noqa: E402
 from kubeharden.catalogue.loader import load_catalogue  # noqa: E402
 from kubeharden.config import parse_config  # noqa: E402
 from kubeharden.engine.evaluator import Evaluator  # noqa: E402
-from kubeharden.enforce.export import export, kinds_of  # noqa: E402
+from kubeharden.enforce.export import ADMISSION_EXACT, export, kinds_of  # noqa: E402
 from kubeharden.model.objects import K8sObject, Provenance, make_ref  # noqa: E402
 from kubeharden.sources.files import parse_text  # noqa: E402
 
@@ -66,7 +66,9 @@ def admitted(policy: dict, obj: dict) -> bool:
 
 
 def scanner_fails(control_id: str, obj: dict, config=CONFIG) -> bool:
-    evaluator = Evaluator(config, only=[control_id], input_kind="admission")
+    # an inventory control exported as exact (ADMISSION_EXACT) is judged as a scan of the lone object
+    evaluator = Evaluator(config, only=[control_id],
+                          input_kind="manifest" if control_id in ADMISSION_EXACT else "admission")
     item = K8sObject(obj, make_ref(obj, "default"), Provenance(None, None, "admission"))
     return any(f.status == "fail" for f in evaluator.run([item]))
 
@@ -187,6 +189,7 @@ def test_kyverno_matches_the_ephemeral_containers_subresource_as_vap_does():
     for doc in export(EXPORTED, "kyverno").documents:
         control = next(c for c in CONTROLS if c.id == doc["metadata"]["annotations"]["kubeharden.io/control"])
         kinds = doc["spec"]["rules"][0]["match"]["any"][0]["resources"]["kinds"]
-        assert ("Pod/ephemeralcontainers" in kinds) == (control.scope != "object")
+        assert ("Pod/ephemeralcontainers" in kinds) == (control.scope in ("pod", "container"))
         rules = policy_of(control.id)["spec"]["matchConstraints"]["resourceRules"]
-        assert any("pods/ephemeralcontainers" in r["resources"] for r in rules) == (control.scope != "object")
+        assert any("pods/ephemeralcontainers" in r["resources"] for r in rules) == (control.scope in ("pod",
+                                                                                                    "container"))

@@ -203,6 +203,22 @@ def output_stream(path: str | None) -> Iterator[IO[str]]:
         yield fh
 
 
+def unwritable_output(path: str | None) -> str | None:
+    """Why ``-o path`` cannot be written (its folder is missing, not a folder, or not writable), or None
+    (also for stdout). Checked before the work, so the command ends with exit 2 and this message instead
+    of a traceback from the atomic write (report/output.py)."""
+    if path is None:
+        return None
+    folder = os.path.dirname(path) or "."
+    if os.path.isdir(path):
+        return f"cannot write {path}: it is a directory"
+    if not os.path.isdir(folder):
+        return f"cannot write {path}: the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write {path}: the folder {folder} is not writable"
+    return None
+
+
 def quiet_after_closed_pipe() -> None:
     """The reader of standard output went away (``| head``): end quietly, as a command killed by
     SIGPIPE would, without the interpreter's own complaint when it flushes stdout at exit."""

@@ -19,7 +19,7 @@ from rich.table import Table
 from kubeharden.analysis.rbac import Grant, RbacModel, model_for, parse_subject
 from kubeharden.analysis.rbac_paths import GOALS, Path, PathFinder, describe_node, grant_dict
 from kubeharden.analysis.rbac_resources import KNOWN_GROUPS
-from kubeharden.commands.common import add_input_options, fail, open_inputs, output_stream
+from kubeharden.commands.common import add_input_options, fail, open_inputs, output_stream, unwritable_output
 from kubeharden.commands.emit import report_problems
 from kubeharden.commands.empty_input import Counted, check_read, nothing_checked
 from kubeharden.commands.helptext import examples
@@ -161,6 +161,9 @@ def _split_resource(text: str, subresource: str) -> tuple[str, str, str]:
 
 
 def run_who_can(args: argparse.Namespace) -> int:
+    if (why := unwritable_output(args.output)) is not None:
+        fail(why)
+        return USAGE
     if not args.url:
         try:
             group, resource, sub = _split_resource(args.resource, args.subresource)
@@ -206,6 +209,9 @@ def _where(g: Grant) -> str:
 
 
 def run_can(args: argparse.Namespace) -> int:
+    if (why := unwritable_output(args.output)) is not None:
+        fail(why)
+        return USAGE
     try:
         subject = parse_subject(args.subject)
     except ValueError as exc:
@@ -252,6 +258,9 @@ def _ns_prefix(obj: K8sObject) -> str:
 
 
 def run_paths(args: argparse.Namespace) -> int:
+    if (why := unwritable_output(args.output)) is not None:
+        fail(why)
+        return USAGE
     start = None
     if args.start and args.start.startswith("workload:"):
         start = args.start  # workload:KIND/NAMESPACE/NAME, as the paths output names it

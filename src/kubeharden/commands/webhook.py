@@ -12,7 +12,7 @@ from kubeharden.analysis.selectors import EVERYTHING, Selector, SelectorError, c
 from kubeharden.catalogue.loader import catalogue_names
 from kubeharden.catalogue.selection import UnknownControl, resolve
 from kubeharden.commands.common import (ConfigError, add_config_options, fail, load_settings, output_stream,
-                                        severity_or_none)
+                                        severity_or_none, unwritable_output)
 from kubeharden.commands.helptext import examples
 from kubeharden.exitcodes import OK, USAGE
 from kubeharden.model.findings import Severity
@@ -152,6 +152,9 @@ def run_manifests(args: argparse.Namespace) -> int:
     from kubeharden.enforce.manifests import NAME, WebhookLayout, build
     from kubeharden.generators.output import write_documents
 
+    if (why := unwritable_output(args.output)) is not None:
+        fail(why)
+        return USAGE
     fail_on = args.fail_on.label if args.fail_on is not None else "none"
     layout = WebhookLayout(namespace=args.namespace, image=args.image, replicas=max(1, args.replicas),
                            failure_policy=args.failure_policy, mode=args.mode, profile=args.profile, fail_on=fail_on,

@@ -33,6 +33,7 @@ from kubeharden.checks.pss import (
 from kubeharden.config import Config
 from kubeharden.enforce.cel import LISTS, Inexpressible, effective, literal, select
 from kubeharden.model.cluster import CONTROL_PLANE_COMPONENTS, MIRROR_ANNOTATION
+from kubeharden.model.images import DOCKER_HUB, DOCKER_HUB_LEGACY, OFFICIAL_PREFIX, allowed_entry
 from kubeharden.model.facts import (
     BASELINE_CAPABILITIES,
     RUNTIME_SOCKETS,
@@ -324,19 +325,25 @@ def _ingress_tls(config: Config) -> str:  # checks.network.ingress_tls (KH-NET-0
 
 
 def image_full_name(img: str) -> str:
-    """model.images.parse_image(img).full_name, lower-cased (registry/repository, Docker Hub by default)."""
+    """model.images.parse_image(img).full_name, lower-cased: registry/repository as distribution/reference
+    normalises it (Docker Hub by default, index.docker.io is docker.io, ``library/`` for one-part names).
+    Each step is bound once with a one-element ``map`` (the expression stays linear in size)."""
+    hub, legacy, official = json.dumps(DOCKER_HUB), json.dumps(DOCKER_HUB_LEGACY), json.dumps(OFFICIAL_PREFIX)
     rest = f"({img}.contains('@') ? {img}.substring(0, {img}.indexOf('@')) : {img})"
-    name = (f"({rest}.lastIndexOf(':') > {rest}.lastIndexOf('/') ? "
-            f"{rest}.substring(0, {rest}.lastIndexOf(':')) : {rest})")
-    first = f"({name}.contains('/') ? {name}.substring(0, {name}.indexOf('/')) : '')"
-    registry = (f"({name}.contains('/') && ({first}.contains('.') || {first}.contains(':') || "
-                f"{first} == 'localhost'))")
-    repository = f"({name}.contains('/') ? {name} : 'library/' + {name})"
-    return f"({registry} ? {name} : 'docker.io/' + {repository}).lowerAscii()"
+    name = (f"[{rest}].map(r, r.lastIndexOf(':') > r.lastIndexOf('/') ? "
+            "r.substring(0, r.lastIndexOf(':')) : r)[0]")
+    first = "(n.contains('/') ? n.substring(0, n.indexOf('/')) : '')"
+    is_registry = ("(n.contains('/') && (f.contains('.') || f.contains(':') || f == 'localhost' || "
+                   "f.lowerAscii() != f))")
+    parts = (f"[{first}].map(f, {is_registry} ? [f == {legacy} ? {hub} : f, n.substring(n.indexOf('/') + 1)] "
+             f": [{hub}, n])[0]")
+    full = (f"[{parts}].map(p, string(p[0]) == {hub} && !string(p[1]).contains('/') ? "
+            f"string(p[0]) + '/' + {official} + string(p[1]) : string(p[0]) + '/' + string(p[1]))[0]")
+    return f"[{name}].map(n, {full})[0].lowerAscii()"
 
 
 def _trusted_registry(config: Config) -> str:  # checks.images.trusted_registry, model.images.registry_allowed
-    entries = [e.strip().lower().rstrip("/") for e in config.allowed_registries]
+    entries = [allowed_entry(e) for e in config.allowed_registries]
     entries = [e for e in entries if e]
     if not entries:  # as the scanner: the control does not run without the setting
         raise Inexpressible("it compares with the registries setting of .kubeharden.yaml, which is empty")

@@ -11,6 +11,13 @@ from functools import lru_cache
 from typing import NamedTuple
 
 
+#: Docker Hub: the default registry, its legacy name, and the namespace of official images
+#: (distribution/reference normalize.go: defaultDomain, legacyDefaultDomain, officialRepoPrefix).
+DOCKER_HUB = "docker.io"
+DOCKER_HUB_LEGACY = "index.docker.io"
+OFFICIAL_PREFIX = "library/"
+
+
 class ImageRef(NamedTuple):
     registry: str
     repository: str
@@ -35,20 +42,33 @@ def parse_image(image: str) -> ImageRef:
     if colon > slash:
         name, tag = rest[:colon], rest[colon + 1:]
     first, sep, remainder = name.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
+    # distribution/reference splitDockerDomain: the first component is a registry when it has a '.' or
+    # ':', is localhost, or has an upper-case letter; index.docker.io is docker.io; a Docker Hub
+    # repository without a '/' is an official image under library/ (ParseNormalizedNamed).
+    if sep and ("." in first or ":" in first or first == "localhost" or first.lower() != first):
         registry, repository = first, remainder
     else:
-        registry, repository = "docker.io", name
-        if "/" not in repository:
-            repository = f"library/{repository}"
+        registry, repository = DOCKER_HUB, name
+    if registry == DOCKER_HUB_LEGACY:
+        registry = DOCKER_HUB
+    if registry == DOCKER_HUB and "/" not in repository:
+        repository = OFFICIAL_PREFIX + repository
     return ImageRef(registry.lower(), repository, tag or None, digest or None)
+
+
+def allowed_entry(entry: str) -> str:
+    """A ``registries`` entry as :func:`registry_allowed` compares it: trimmed, lower case, without a
+    trailing ``/``, ``index.docker.io`` spelled ``docker.io`` ('' for an empty entry)."""
+    entry = entry.strip().lower().rstrip("/")
+    if entry == DOCKER_HUB_LEGACY or entry.startswith(DOCKER_HUB_LEGACY + "/"):
+        entry = DOCKER_HUB + entry[len(DOCKER_HUB_LEGACY):]
+    return entry
 
 
 def registry_allowed(image: str, allowed: tuple[str, ...]) -> bool:
     """True when the image's registry/repository starts with an allowed entry (path-wise)."""
     full = parse_image(image).full_name.lower()
-    for entry in allowed:
-        entry = entry.strip().lower().rstrip("/")
+    for entry in map(allowed_entry, allowed):
         if entry and (full == entry or full.startswith(entry + "/")):
             return True
     return False
