@@ -352,6 +352,26 @@ def test_a_static_control_plane_pod_in_kube_system_is_not_a_workload_there():
     assert verdicts("KH-NS-001", plain) == (True, True)
 
 
+def test_only_a_kubeadm_manifest_not_any_pod_running_the_binary_is_a_control_plane_pod():
+    """model.cluster.system_component: host network + command alone (anyone can run a binary called
+    kube-apiserver) is no exemption; kubeadm's labels and the upstream image with them are."""
+    spoof = pod({"hostNetwork": True, "containers": [c(name="miner", image="evil/miner:1.0",
+                                                       command=["kube-apiserver", "--foo"])]},
+                namespace="kube-system", name="miner")
+    assert verdicts("KH-NS-001", spoof) == (True, True)
+    kubeadm = copy.deepcopy(spoof)
+    kubeadm["metadata"]["labels"] = {"component": "kube-apiserver", "tier": "control-plane"}
+    assert verdicts("KH-NS-001", kubeadm) == (True, True)  # labels copied, image not upstream
+    kubeadm["spec"]["containers"][0]["image"] = "registry.k8s.io/kube-apiserver:v1.29.3"
+    assert verdicts("KH-NS-001", kubeadm) == (False, False)
+    wrong = copy.deepcopy(kubeadm)
+    wrong["spec"]["containers"][0]["image"] = "registry.k8s.io/etcd:3.5.12-0"  # not the component it says
+    assert verdicts("KH-NS-001", wrong) == (True, True)
+    no_host = copy.deepcopy(kubeadm)
+    no_host["spec"]["hostNetwork"] = False
+    assert verdicts("KH-NS-001", no_host) == (True, True)
+
+
 # -- what is not exported, and the readings -------------------------------------------------------------
 
 OTHER_OBJECT_PREFIXES = ("KH-RBAC-", "KH-RES-", "KH-CLU-")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from kubeharden.checks.context import Context
 from kubeharden.checks.registry import check
-from kubeharden.model.cluster import control_plane_component
+from kubeharden.model.cluster import system_component
 from kubeharden.model.controls import Violation
 from kubeharden.model.facts import PSA_LABEL_PREFIX, PSS_LEVELS
 from kubeharden.model.fieldpath import join
@@ -30,7 +30,7 @@ def system_namespace(pod: PodView, ctx: Context) -> Iterator[Violation]:
     if ns not in ctx.config.system_namespaces:
         return
     ident = f"{ns}/{pod.obj.name}"
-    if control_plane_component(pod.obj.raw) is not None:
+    if system_component(pod.obj.raw) is not None:
         return  # a control-plane static Pod (kube-apiserver …) belongs in kube-system (model/cluster.py)
     if any(fnmatch.fnmatchcase(ident, pattern) for pattern in ctx.config.system_workloads):
         return

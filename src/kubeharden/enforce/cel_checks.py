@@ -32,7 +32,7 @@ from kubeharden.checks.pss import (
 )
 from kubeharden.config import Config
 from kubeharden.enforce.cel import LISTS, Inexpressible, effective, literal, select
-from kubeharden.model.cluster import CONTROL_PLANE_COMPONENTS, MIRROR_ANNOTATION
+from kubeharden.model.cluster import CONTROL_PLANE_COMPONENTS, MIRROR_ANNOTATION, upstream_image_pattern
 from kubeharden.model.images import DOCKER_HUB, DOCKER_HUB_LEGACY, OFFICIAL_PREFIX, allowed_entry
 from kubeharden.model.facts import (
     BASELINE_CAPABILITIES,
@@ -275,7 +275,7 @@ def glob_regex(pattern: str) -> str:
 
 
 def _static_control_plane_pod() -> str:
-    """model.cluster.is_mirror_pod and component_of of a Pod: a kube-system static Pod of the control plane."""
+    """model.cluster.system_component of a Pod: a mirror Pod of the control plane, or its kubeadm manifest."""
     meta = "object.?metadata"
     mirror = (f"({meta}.?annotations.orValue({{}}).exists(k, k == {json.dumps(MIRROR_ANNOTATION)}) || "
               f"{meta}.?ownerReferences.orValue([]).exists(o, type(o) == map && o.?kind.orValue(null) == 'Node'))")
@@ -287,7 +287,18 @@ def _static_control_plane_pod() -> str:
              f"(type({command}) == list && size({command}) > 0 ? {base} : '') in {components} || "
              f"string({first}[0].?name.orValue('')) in {components}))")
     label = f"{select('object', ['metadata', 'labels', 'component'])} in {components}"
-    return f"(object.kind == 'Pod' && {mirror} && ({label} || {named}))"
+    # model.cluster.system_component's second branch: a static Pod manifest as kubeadm writes it (host network,
+    # first container running the component, labels component and tier: control-plane, the upstream image)
+    labels = "object.?metadata.?labels.orValue({})"
+    image = f"string({first}[0].?image.orValue(''))"
+    manifest = " || ".join(
+        f"(type({command}) == list && size({command}) > 0 && {base} == {json.dumps(c)} && "
+        f"{labels}.?component.orValue('') == {json.dumps(c)} && "
+        f"{image}.matches({json.dumps(upstream_image_pattern(c))}))"
+        for c in sorted(CONTROL_PLANE_COMPONENTS))
+    kubeadm = (f"(object.?spec.?hostNetwork.orValue(false) == true && size({first}) > 0 && type({first}[0]) == map "
+               f"&& {labels}.?tier.orValue('') == 'control-plane' && ({manifest}))")
+    return f"(object.kind == 'Pod' && (({mirror} && ({label} || {named})) || {kubeadm}))"
 
 
 def _system_namespace(config: Config) -> str:  # checks.namespaces.system_namespace (KH-NS-001)

@@ -68,6 +68,40 @@ def control_plane_component(raw: dict[str, Any]) -> str | None:
     return None
 
 
+#: Where the upstream control-plane images come from (kubeadm's default image repository, and the one before
+#: it): "Kubernetes container image registry", https://kubernetes.io/blog/2022/11/28/registry-k8s-io-faster-cheaper-ga/
+UPSTREAM_IMAGE_REGISTRIES: tuple[str, ...] = ("registry.k8s.io", "k8s.gcr.io")
+
+
+def upstream_image_pattern(component: str) -> str:
+    """The regular expression an upstream image of ``component`` matches (``registry.k8s.io/etcd:3.5.12-0``)."""
+    registries = "|".join(re.escape(r) for r in UPSTREAM_IMAGE_REGISTRIES)
+    return f"^({registries})/{component}([:@].*)?$"
+
+
+def system_component(raw: dict[str, Any]) -> str | None:
+    """The control-plane component a Pod is, for a Pod that may therefore live in kube-system, or None.
+
+    Stricter than :func:`control_plane_component`, because it exempts the Pod from "workload in a system
+    namespace" (KH-NS-001): a mirror Pod (only the kubelet makes those, from a static Pod file), or a static
+    Pod manifest as kubeadm writes it: host network, its first container running the component, labelled
+    ``component: <it>`` and ``tier: control-plane``, and the component's upstream image. Any Pod can run a
+    binary called kube-apiserver on the host network; that alone must not buy an exemption.
+    """
+    if str(raw.get("kind") or "") != "Pod":
+        return None
+    if is_mirror_pod(raw):
+        return component_of(raw)
+    component = control_plane_component(raw)
+    if component is None:
+        return None
+    labels = as_dict(as_dict(raw.get("metadata")).get("labels"))
+    image = as_dict((as_list(as_dict(raw.get("spec")).get("containers")) or [None])[0]).get("image")
+    if labels.get("component") != component or labels.get("tier") != "control-plane" or not isinstance(image, str):
+        return None
+    return component if re.match(upstream_image_pattern(component), image) else None
+
+
 def component_of(raw: dict[str, Any]) -> str | None:
     """The control-plane component a kube-system mirror Pod runs (its ``component`` label, else its
     first container's command or name), or None."""
