@@ -241,3 +241,12 @@ def test_the_whole_hardened_tree_judges_its_file_controls(tmp_path, capsys):
     main(["node", "--root", str(root), "-f", "json", "--fail-on", "none", "--no-config"])
     status = json.loads(capsys.readouterr().out)["summary"]["control_status"]
     assert all(status.get(c) in ("pass", "fail") for c in ("KH-FILE-007", "KH-FILE-008", "KH-FILE-011"))
+
+
+def test_a_file_mode_finding_names_the_file_and_no_line(tmp_path, capsys):
+    root = node_tree(tmp_path, "kubeadm-control-plane", {"/etc/kubernetes/pki/apiserver.key": 0o644})
+    main(["node", "--root", str(root), "-f", "json", "--fail-on", "none", "--no-config"])
+    report = json.loads(capsys.readouterr().out)
+    [key] = [f for f in report["findings"] if f["control_id"] == "KH-FILE-008"
+             and f["file"].endswith("/etc/kubernetes/pki/apiserver.key")]
+    assert key["line"] is None

@@ -343,6 +343,9 @@ class Evaluator:
                     continue
                 file, path = locate(unit.where, v.path or "")
                 target = obj if file is None else K8sObject(obj.raw, obj.ref, replace(obj.origin, file=file))
+                if (v.path or "").startswith("files["):  # a file's mode or owner is written on no line of it
+                    v = v._replace(line=None)
+                    target = K8sObject(obj.raw, obj.ref, replace(target.origin, line=None))
                 found |= (yield from self._emit(control, v._replace(path=path or v.path, obj=None), target,
                                                 annotations, unit.container))
             self.result.tally.add(control.id, found)
