@@ -250,3 +250,19 @@ def test_a_file_mode_finding_names_the_file_and_no_line(tmp_path, capsys):
     [key] = [f for f in report["findings"] if f["control_id"] == "KH-FILE-008"
              and f["file"].endswith("/etc/kubernetes/pki/apiserver.key")]
     assert key["line"] is None
+
+
+def test_kube_proxy_the_tree_cannot_show_is_not_assessable_not_absent(tmp_path, capsys):
+    """kube-proxy runs as a DaemonSet's Pod: a tree without /proc cannot show it (not "not applicable"), and
+    a kube-proxy whose --config the node cannot read is not judged on defaults alone."""
+    root = node_tree(tmp_path / "a", "kubeadm-control-plane")
+    main(["node", "--root", str(root), "-f", "json", "--fail-on", "none", "--no-config"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["summary"]["control_status"]["KH-PROXY-001"] == "not-assessable"
+    assert any(e["kind"] == "component-unseen" for e in report["errors"] + report["notes"])
+
+    root = node_tree(tmp_path / "b", "kubeadm-control-plane")
+    write(root, "/proc/4242/cmdline", b"kube-proxy\0--config=/var/lib/kube-proxy/config.conf\0")
+    main(["node", "--root", str(root), "-f", "json", "--fail-on", "none", "--no-config"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["summary"]["control_status"]["KH-PROXY-001"] == "not-assessable"

@@ -49,5 +49,5 @@ def test_no_merge_conflict_markers_are_committed():
     root = pathlib.Path(__file__).resolve().parents[1]
     marker = re.compile(r"^(<<<<<<< |>>>>>>> |=======$)", re.M)
     found = [str(p.relative_to(root)) for pattern in ("*.md", "*.py", "*.yaml", "*.toml")
-             for p in root.rglob(pattern) if ".venv" not in p.parts and marker.search(p.read_text(errors="replace"))]
+             for p in root.rglob(pattern) if not any(part.startswith(".venv") for part in p.parts) and marker.search(p.read_text(errors="replace"))]
     assert found == []

@@ -27,6 +27,7 @@ from kubeharden.sources.snapshot import is_snapshot_header
 from kubeharden.config import Config, ConfigError, has_setting, setting_value
 from kubeharden.model.apitypes import type_problems
 from kubeharden.model.controls import INPUTS, NOTHING_TO_JUDGE, Control, Violation
+from kubeharden.model.factsobjects import COMPONENT_UNSEEN
 from kubeharden.model.factsobjects import FACTS_KIND, facts_unit
 from kubeharden.model.findings import UNLISTED, Finding, Fix, Problem, Severity
 from kubeharden.model.inventory import INDEXED_KINDS, Inventory
@@ -109,6 +110,8 @@ class Evaluator:
         self._incomplete: dict[str, set[str]] = {}
         #: control ID -> files of the roles it judges that components name but the node source could not see
         self._unseen: dict[str, list[str]] = {}
+        #: components a node source could not see (COMPONENT_UNSEEN), with why
+        self._unseen_components: dict[str, str] = {}
         #: Keep drawings of each scope's RBAC paths and reachability in ``result.analyses`` (the HTML report).
         self.keep_analyses = False
 
@@ -128,6 +131,7 @@ class Evaluator:
         new._duplicates = DuplicateIndex(SCOPE_HINT)
         new._incomplete = {}
         new._unseen = {}
+        new._unseen_components = {}
         return new
 
     # -- set-up -------------------------------------------------------------------------
@@ -222,6 +226,9 @@ class Evaluator:
         cross-object control, whose verdict rests on the whole set, stops at once.
         """
         self.result.problems.append(problem)
+        if problem.kind == COMPONENT_UNSEEN and problem.resource is not None:
+            self._unseen_components[problem.resource.name.split("@", 1)[0]] = problem.message
+            return
         if problem.kind != UNLISTED or problem.resource is None:
             return
         kind = problem.resource.kind
@@ -289,6 +296,23 @@ class Evaluator:
                 self.result.not_assessable.append(control)
         self.result.controls = self.controls
         self._unseen.clear()
+        self._settle_unseen_components()
+
+    def _settle_unseen_components(self) -> None:
+        """Facts controls of a component the node source could not see (or whose settings it could not read):
+        not assessable when they found no failure, never a pass and never "not applicable"."""
+        if not self._unseen_components:
+            return
+        failed = self.result.tally.failed
+        for control in [c for c in self.controls if c.scope == "facts" and c.kinds
+                        and set(c.kinds) & set(self._unseen_components)]:
+            if failed.get(control.id, 0) or self.result.suppressed_by_control.get(control.id, 0):
+                continue
+            self.controls = [c for c in self.controls if c is not control]
+            if control not in self.result.not_assessable:
+                self.result.not_assessable.append(control)
+        self.result.controls = self.controls
+        self._unseen_components.clear()
 
     def evaluate_object(self, obj: K8sObject) -> Iterator[Finding]:
         if not is_snapshot_header(obj.raw):  # a snapshot's header describes the input, it is no object of it

@@ -24,11 +24,25 @@ from __future__ import annotations
 from typing import Any
 
 from kubeharden.model.facts import ComponentFacts
-from kubeharden.model.objects import K8sObject, as_dict
+from kubeharden.model.findings import Problem
+from kubeharden.model.objects import K8sObject, ResourceRef, as_dict
 from kubeharden.model.staticpods import FactsUnit, static_pod_facts
 
 FACTS_API_VERSION = "kubeharden.io/v1"
 FACTS_KIND = "ComponentFacts"
+
+
+#: The Problem kind a node source gives for a component whose settings it could not see (kube-proxy's
+#: configuration inside its container, a tree without /proc): that component's facts controls are not
+#: assessable when they found nothing, never a pass. The problem's ``resource`` names the component's facts.
+COMPONENT_UNSEEN = "component-unseen"
+
+
+def unseen_component(component: str, node: str, message: str, file: str | None = None,
+                     line: int | None = None) -> Problem:
+    """The :data:`COMPONENT_UNSEEN` problem for ``component`` on ``node``."""
+    return Problem("warning", COMPONENT_UNSEEN, message, file=file, line=line,
+                   resource=ResourceRef(FACTS_API_VERSION, FACTS_KIND, None, facts_name(component, node)))
 
 
 def facts_name(component: str, node: str) -> str:

@@ -55,7 +55,7 @@ from kubeharden.model.components import (
     SETTING_FILES,
 )
 from kubeharden.model.facts import COMPONENTS, ComponentFacts
-from kubeharden.model.factsobjects import FACTS_API_VERSION, FACTS_KIND, facts_name, facts_raw
+from kubeharden.model.factsobjects import FACTS_API_VERSION, FACTS_KIND, facts_name, facts_raw, unseen_component
 from kubeharden.model.fieldpath import join
 from kubeharden.model.findings import Problem
 from kubeharden.model.lines import LineMap
@@ -156,6 +156,12 @@ class NodeScan:
                 pending.append((plane, None, {}, None))
         proxy: Component | None = found.get("kube-proxy") or self._from_process(
             next((p for p in processes if p.component == "kube-proxy"), None))
+        if proxy is None and not k3s and not self.root.listdir("/proc"):
+            # kube-proxy runs as a DaemonSet's Pod: only the node's processes show it, and this tree has none
+            self.problems.append(unseen_component(
+                "kube-proxy", self.node, "kube-proxy is not judged: it usually runs as a DaemonSet's Pod, which "
+                "only the node's processes show, and this node tree has no /proc (mount the host's /proc "
+                "read-only, docs/deploy-node.md)", file=self.root.root))
         if proxy is not None:
             found["kube-proxy"] = proxy
             config, config_file = self._config_file(proxy)
@@ -309,9 +315,19 @@ class NodeScan:
             self.problems.append(Problem("error", "node-config", f"{component.name} --config names "
                                          f"{written.value}, which is not on this node: its settings are unknown "
                                          "(judged as the file's defaults)", file=written.file, line=written.line))
+            self._unseen(component.name, written)
             return _empty(), display
         data = self._yaml(written.value, fs)  # unreadable: a Problem, and the file's defaults (never the flags')
+        if not isinstance(data, LineMap):
+            self._unseen(component.name, written)
         return (data if isinstance(data, LineMap) else _empty()), display
+
+    def _unseen(self, component: str, written: Written) -> None:
+        """Its settings could not be read: the controls judging it must not pass on the defaults alone."""
+        self.problems.append(unseen_component(
+            component, self.node, f"{component}: its configuration file {written.value} could not be read, so "
+            "controls that found nothing wrong in its flags and the file's defaults are not assessable",
+            file=written.file, line=written.line))
 
     def _yaml(self, node_path: str, fs: NodeRoot | None = None) -> dict[str, Any] | None:
         """The mapping of a YAML file (first document), or None with a Problem naming the file."""
