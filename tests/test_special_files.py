@@ -75,3 +75,23 @@ def test_node_tree_with_a_fifo_for_the_kubelet_config_finishes(tmp_path, capsys)
     report = json.loads(capsys.readouterr().out)
     assert any("config.yaml" in (e.get("file") or "") and "not a regular file" in e["message"]
                for e in report["errors"])
+
+
+def test_csv_says_what_was_not_checked(tmp_path, capsys):
+    """Every format says what was not checked: CSV rows for not-assessable and not-applicable controls
+    and for input errors, after the findings."""
+    import csv
+    import io
+
+    (tmp_path / "pod.yaml").write_text(POD)
+    (tmp_path / "broken.yaml").write_text("kind: [\n")
+    main(["scan", "--no-config", "-f", "csv", "--fail-on", "none", str(tmp_path)])
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    by_status: dict[str, list[dict]] = {}
+    for row in rows:
+        by_status.setdefault(row["status"], []).append(row)
+    assert any(r["control_id"].startswith("KH-CP-") and "needs node input" in r["message"]
+               for r in by_status["not-assessable"])
+    assert by_status["not-applicable"]
+    [error] = by_status["error"]
+    assert error["file"].endswith("broken.yaml") and error["line"]

@@ -1,8 +1,10 @@
 """The CSV report: one row per finding, for spreadsheets and ticket imports (RFC 4180, via :mod:`csv`).
 
 Columns are fixed (:data:`COLUMNS`); rows are written as findings arrive, suppressed ones included
-with their status, so a sheet can filter on ``status``. Input problems are not findings and are not
-listed (the exit code and other formats carry them).
+with their status, so a sheet can filter on ``status``. After the findings, what was not checked has a
+row of its own, so a sheet never reads as a clean pass: each control that was ``not-assessable`` or
+``not-applicable`` (status, control and title, the reason in ``message``) and each input error (status
+``error``, the file and line it names).
 """
 
 from __future__ import annotations
@@ -36,3 +38,23 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
                r.namespace or "", r.name, f.container_id or "", f.file or "", "" if f.line is None else f.line, f.path,
                f.message, f.remediation, " ".join(f.control.nsa), f.fingerprint)
         writer.writerow([_cell(v) for v in row])
+    status = result.control_status()
+    not_assessable = {c.id for c in result.not_assessable}
+    for control in [*result.not_assessable, *result.controls]:
+        state = "not-assessable" if control.id in not_assessable else status.get(control.id)
+        if state not in ("not-assessable", "not-applicable"):
+            continue
+        if state == "not-applicable":
+            why = "nothing this control judges was in the input"
+        elif result.input_kind not in control.inputs:
+            why = f"needs {' or '.join(control.inputs)} input, not {result.input_kind}"
+        else:
+            why = "what it judges could not be read or seen: see the input problems and notes"
+        writer.writerow([_cell(v) for v in ("", state, control.id, control.slug, control.title, "", "", "", "", "",
+                                            "", "", "", why, "", " ".join(control.nsa), "")])
+    for problem in result.problems:
+        if problem.level != "error":
+            continue
+        writer.writerow([_cell(v) for v in ("", "error", "", "", problem.kind, "", "", "", "", "", problem.file or "",
+                                            "" if problem.line is None else problem.line, "", problem.message,
+                                            "", "", "")])
