@@ -110,8 +110,11 @@ def test_report_names_the_configuration_in_effect(tmp_path, capsys, monkeypatch)
     # never counted as passed
     unseen = [c.id for c in load_catalogue() if profile_includes("strict", c) and "manifest" not in c.inputs]
     assert unseen and all(i.startswith(("KH-CP-", "KH-ETCD-", "KH-KUBELET-", "KH-PROXY-", "KH-FILE-")) for i in unseen)
-    assert json.loads(sarif.read_text())["runs"][0]["invocations"][0]["properties"] == {
-        "profile": "strict", "config": cfg, "input": "manifest", "notAssessable": unseen}
+    properties = json.loads(sarif.read_text())["runs"][0]["invocations"][0]["properties"]
+    inapplicable = properties.pop("notApplicable")
+    assert properties == {"profile": "strict", "config": cfg, "input": "manifest", "notAssessable": unseen}
+    # controls that found nothing to judge in this input (no RBAC objects, no Dockerfile …) are said too
+    assert "KH-RBAC-001" in inapplicable and not set(inapplicable) & set(unseen)
     # the table footer, with a configuration found upwards from the working directory
     (tmp_path / ".kubeharden.yaml").write_text("profile: baseline\n")
     monkeypatch.chdir(tmp_path / "out")

@@ -238,6 +238,15 @@ class Control:
         }
 
 
+def not_assessable_reason(control: Control, input_kind: str) -> str:
+    """Why ``control`` was not assessable from an input of ``input_kind``: it needs another kind of input
+    (``needs node input``), or its input was of the right kind but what it judges could not be read or seen
+    (an etcd that refused the client, a file a scanner Pod does not mount), as the input problems say."""
+    if input_kind not in control.inputs:
+        return f"needs {' or '.join(control.inputs)} input"
+    return "what it judges could not be read or seen: see the input problems and notes"
+
+
 @lru_cache(maxsize=512)
 def _mapping_tuples(mappings: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, tuple[str, ...]]:
     """Every key of MAPPING_KEYS with the peer IDs of ``mappings`` (built once per control)."""

@@ -13,6 +13,7 @@ import csv
 from collections.abc import Iterable
 from typing import IO
 
+from kubeharden.model.controls import not_assessable_reason
 from kubeharden.model.findings import Finding
 from kubeharden.model.results import ScanResult
 
@@ -46,10 +47,8 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
             continue
         if state == "not-applicable":
             why = "nothing this control judges was in the input"
-        elif result.input_kind not in control.inputs:
-            why = f"needs {' or '.join(control.inputs)} input, not {result.input_kind}"
         else:
-            why = "what it judges could not be read or seen: see the input problems and notes"
+            why = not_assessable_reason(control, result.input_kind)
         writer.writerow([_cell(v) for v in ("", state, control.id, control.slug, control.title, "", "", "", "", "",
                                             "", "", "", why, "", " ".join(control.nsa), "")])
     for problem in result.problems:

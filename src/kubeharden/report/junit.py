@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import IO
 
+from kubeharden.model.controls import not_assessable_reason
 from kubeharden.model.findings import Finding
 from kubeharden.model.guide import requirement_url
 from kubeharden.model.pods import NOT_EVALUATED, TEMPLATE_EVALUATED
@@ -82,7 +83,7 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
         for control in result.not_assessable:
             case = ET.SubElement(suite, "testcase", classname=control.id, name=f"{control.id} {control.title}")
             ET.SubElement(case, "skipped", message=f"not assessable from {result.input_kind} input "
-                                                   f"(needs {' or '.join(control.inputs)})")
+                                                   f"({not_assessable_reason(control, result.input_kind)})")
         total_tests += len(result.not_assessable)
         total_skipped += len(result.not_assessable)
     errors = [p for p in result.problems if p.level == "error"]

@@ -29,6 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kubeharden.report.trace import change_hint, trace_text, with_hint
+from kubeharden.model.controls import not_assessable_reason
 from kubeharden.model.findings import SHOWN_NOTES, Finding, Severity
 from kubeharden.model.guide import GUIDE_POINTER, requirement_url
 from kubeharden.model.pods import TEMPLATE_EVALUATED
@@ -346,19 +347,19 @@ def _why(f: Finding) -> Text:
 _LISTED_NOT_ASSESSABLE = 3
 
 
-def _not_assessable(controls: list[Any]) -> str:
-    """The not-assessable controls, grouped by the inputs they need: each ID, or a count and the ID families."""
-    groups: dict[tuple[str, ...], list[str]] = {}
+def _not_assessable(controls: list[Any], input_kind: str) -> str:
+    """The not-assessable controls, grouped by why (model.controls.not_assessable_reason): each ID, or a count
+    and the ID families."""
+    groups: dict[str, list[str]] = {}
     for c in controls:
-        groups.setdefault(tuple(c.inputs), []).append(c.id)
+        groups.setdefault(not_assessable_reason(c, input_kind), []).append(c.id)
     parts = []
-    for inputs, ids in groups.items():
-        need = " or ".join(inputs)
+    for why, ids in groups.items():
         if len(ids) > _LISTED_NOT_ASSESSABLE:
             families = ", ".join(dict.fromkeys(i.rsplit("-", 1)[0] + "-*" for i in ids))
-            parts.append(f"{len(ids)} controls that need {need} input ({families}; kubeharden controls lists them)")
+            parts.append(f"{len(ids)} controls: {why} ({families}; kubeharden controls lists them)")
         else:
-            parts.extend(f"{i} (needs {need})" for i in ids)
+            parts.extend(f"{i} ({why})" for i in ids)
     return ", ".join(parts)
 
 
@@ -367,7 +368,13 @@ def _unchecked(console: Console, result: ScanResult) -> None:
     console.print(Text(GUIDE_POINTER, style="dim"))
     if result.not_assessable:
         console.print(Text(f"not assessable from {result.input_kind} input, so neither passed nor failed: "
-                           + _not_assessable(result.not_assessable), style="yellow"))
+                           + _not_assessable(result.not_assessable, result.input_kind), style="yellow"))
+    inapplicable = [i for i, status in result.control_status().items() if status == "not-applicable"]
+    if inapplicable:
+        listed = (", ".join(inapplicable) if len(inapplicable) <= _LISTED_NOT_ASSESSABLE else
+                  f"{len(inapplicable)} controls (" + ", ".join(dict.fromkeys(i.rsplit("-", 1)[0] + "-*"
+                                                                               for i in inapplicable)) + ")")
+        console.print(Text(f"not applicable, nothing they judge was in the input: {listed}", style="dim"))
     for e in result.expired_exceptions:
         console.print(Text(f"exception #{e.index} ({e.control}) expired on {e.expires}: it no longer suppresses",
                            style="yellow"))
