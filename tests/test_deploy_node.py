@@ -192,6 +192,16 @@ def _with(change) -> dict:
     (lambda s: s["containers"][0]["securityContext"].update(capabilities={"add": ["SYS_ADMIN"]}), "capability"),
     (lambda s: s.update(ephemeralContainers=[{"name": "debug", "image": "busybox@sha256:" + "0" * 64}]),
      "ephemeral"),
+    (lambda s: s["containers"][0]["securityContext"].pop("capabilities", None), "drops ALL"),
+    (lambda s: s["containers"][0]["securityContext"].update(readOnlyRootFilesystem=False), "read-only root"),
+    (lambda s: s["containers"][0]["securityContext"].update(seLinuxOptions={"type": "spc_t"}), "spc_t"),
+    (lambda s: s.setdefault("securityContext", {}).update(seLinuxOptions={"type": "spc_t"}), "spc_t"),
+    (lambda s: s["containers"][0]["securityContext"].update(seccompProfile={"type": "Unconfined"}), "Unconfined"),
+    (lambda s: s.setdefault("securityContext", {}).update(appArmorProfile={"type": "Unconfined"}), "Unconfined"),
+    (lambda s: s["containers"][0]["securityContext"].update(procMount="Unmasked"), "Unmasked"),
+    (lambda s: s.update(automountServiceAccountToken=True), "ServiceAccount token"),
+    (lambda s: s["volumes"].append({"name": "tok", "projected": {"sources": [
+        {"serviceAccountToken": {"path": "token"}}]}}), "ServiceAccount token"),
 ])
 def test_the_admission_policy_refuses_more_access(change, message):
     refused = _policy_verdict(_with(change))
