@@ -96,13 +96,14 @@ def test_not_assessable_is_shown_by_every_reporter():
     ev = run(PRIVILEGED_POD, ["KH-POD-004", "KH-POD-024"], input_kind="admission")
     table = report(ev, "table")
     assert ("not assessable from admission input, so neither passed nor failed: KH-POD-024 (needs manifest or "
-            "cluster)") in table
+            "cluster input)") in table
     root = ET.fromstring(report(ev, "junit"))
     suite = next(s for s in root.iter("testsuite") if s.get("name") == "not assessable")
     assert (suite.get("tests"), suite.get("skipped"), suite.get("failures")) == ("1", "1", "0")
     (case,) = suite.iter("testcase")
     assert case.get("classname") == "KH-POD-024"
-    assert case.find("skipped").get("message") == "not assessable from admission input (needs manifest or cluster)"
+    assert case.find("skipped").get("message") == \
+        "not assessable from admission input (needs manifest or cluster input)"
     assert (root.get("tests"), root.get("skipped"), root.get("failures")) == ("2", "1", "1")
     sarif = json.loads(report(ev, "sarif"))["runs"][0]
     assert sarif["invocations"][0]["properties"]["notAssessable"] == ["KH-POD-024"]

@@ -244,7 +244,7 @@ def test_table_footer_counts_many_not_assessable_node_controls_and_lists_few():
 
     node = [SimpleNamespace(id=f"KH-CP-{n:03d}", inputs=("node",)) for n in range(1, 9)]
     few = [SimpleNamespace(id="KH-CLU-001", inputs=("manifest", "cluster"))]
-    text = _not_assessable(few + node)
-    assert text == ("KH-CLU-001 (needs manifest or cluster), 8 controls that need node input "
-                    "(KH-CP-*; kubeharden controls lists them)")
-    assert _not_assessable(node[:2]) == "KH-CP-001 (needs node), KH-CP-002 (needs node)"
+    text = _not_assessable(few + node, "manifest")
+    assert text == ("KH-CLU-001 (what it judges could not be read or seen: see the input problems and notes), "
+                    "8 controls: needs node input (KH-CP-*; kubeharden controls lists them)")
+    assert _not_assessable(node[:2], "manifest") == "KH-CP-001 (needs node input), KH-CP-002 (needs node input)"
