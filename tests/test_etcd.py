@@ -390,3 +390,13 @@ def test_a_member_that_fails_is_said_while_another_answers(etcd, pki, capsys):
     assert [e["file"] for e in secrets_errors] == [f"https://127.0.0.1:{port}"]
     assert etcd.endpoint in secrets_errors[0]["message"]
     assert report["summary"]["kinds"]["EtcdEndpoint"] == 2
+
+
+def test_a_folder_given_as_a_certificate_is_refused_before_connecting(tmp_path, capsys):
+    from kubeharden.cli import main as cli_main
+
+    key = tmp_path / "client.key"
+    key.write_text("not a key")
+    code = cli_main(["etcd", "check", "--endpoints", "https://127.0.0.1:1", "--cacert", str(tmp_path),
+                     "--cert", str(key), "--key", str(key)])
+    assert code == 2 and "--cacert" in capsys.readouterr().err

@@ -266,3 +266,9 @@ def test_kube_proxy_the_tree_cannot_show_is_not_assessable_not_absent(tmp_path, 
     main(["node", "--root", str(root), "-f", "json", "--fail-on", "none", "--no-config"])
     report = json.loads(capsys.readouterr().out)
     assert report["summary"]["control_status"]["KH-PROXY-001"] == "not-assessable"
+
+
+def test_the_table_of_a_node_scan_has_no_workload_line(tmp_path, capsys):
+    root = node_tree(tmp_path, "worker")
+    main(["node", "--root", str(root), "--fail-on", "none", "--no-config"])
+    assert "Pod Security Standards (workloads)" not in capsys.readouterr().out

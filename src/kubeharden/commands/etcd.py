@@ -96,7 +96,7 @@ def _files_problem(args: argparse.Namespace) -> str | None:
         return "--cert and --key go together (the client certificate and its private key)"
     for flag in ("cacert", "cert", "key"):
         path = getattr(args, flag)
-        if path is not None and not os.access(path, os.R_OK):
+        if path is not None and not (os.path.isfile(path) and os.access(path, os.R_OK)):
             return f"--{flag} {path}: not a readable file"
     return None
 

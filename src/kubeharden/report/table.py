@@ -150,8 +150,9 @@ def _summary(console: Console, result: ScanResult, failing: list[Finding], displ
     console.print(head)
     levels = s["pss_levels"]
     invalid = f", invalid {levels['invalid']} (refused by the API server; see the errors)" if levels["invalid"] else ""
-    console.print(f"Pod Security Standards (workloads): restricted {levels['restricted']}, baseline "
-                  f"{levels['baseline']}, privileged {levels['privileged']}{invalid}")
+    if any(levels.values()) or result.input_kind not in ("node", "etcd"):  # no workloads on a node or in etcd
+        console.print(f"Pod Security Standards (workloads): restricted {levels['restricted']}, baseline "
+                      f"{levels['baseline']}, privileged {levels['privileged']}{invalid}")
     console.print(Text(f"profile {s['profile']}, {s['controls']} controls", style="dim"))
     console.print(Text(f"configuration: {s['config'] or 'none (built-in defaults)'}", style="dim"), soft_wrap=True)
     if result.baseline is not None:

@@ -61,7 +61,11 @@ def _why(exc: BaseException) -> str:
     seen: list[str] = []
     current: BaseException | None = exc
     while current is not None and len(seen) < 6:
-        text = " ".join(str(a) for a in getattr(current, "args", ()) if a).strip() or str(current).strip()
+        # OSError's args are (errno, reason): the reason alone reads as the message ("Connection refused")
+        args = getattr(current, "args", ())
+        if isinstance(current, OSError) and current.strerror:
+            args = (current.strerror,)
+        text = " ".join(str(a) for a in args if a).strip() or str(current).strip()
         if text:
             seen.append(text)
         current = current.__cause__ or current.__context__
