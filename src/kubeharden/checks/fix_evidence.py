@@ -117,13 +117,18 @@ def non_root_unprivileged(c: ContainerView) -> tuple[bool, str]:
     if any(cap in ("SYS_ADMIN", "ALL") for cap in _added(c)):
         return False, "the container adds CAP_SYS_ADMIN"
     ok, why = non_root(c)
+    if ok and _added(c):
+        # a non-root process holds an added capability only through a file capability on its binary, which
+        # no_new_privs ignores (capabilities(7); the kernel's no_new_privs documentation)
+        return False, (f"it adds {', '.join(_added(c))}, which a non-root process gets only from a file capability "
+                       "on its binary, and no_new_privs ignores file capabilities")
     if not ok:
         return ok, why
     port = privileged_port(c)
     if port is not None:
         return False, (f"it declares port {port}, which a non-root process binds only with CAP_NET_BIND_SERVICE "
                        "from a file capability on its binary, and no_new_privs ignores file capabilities")
-    return ok, f"{why}, is not privileged and adds no CAP_SYS_ADMIN"
+    return ok, f"{why}, is not privileged and adds no capability"
 
 
 #: evidence name (catalogue ``fix: evidence:``) -> its rule

@@ -122,7 +122,7 @@ class FixTemplate:
 FIX_EVIDENCE = {
     "non-root": "the container runs as a non-root user (runAsNonRoot: true, or a non-zero runAsUser) and declares "
                 "no port below 1024 unless it adds NET_BIND_SERVICE",
-    "non-root-unprivileged": "the container runs as a non-root user, is not privileged, adds no CAP_SYS_ADMIN and "
+    "non-root-unprivileged": "the container runs as a non-root user, is not privileged, adds no capability and "
                              "declares no port below 1024",
     "service-account-unbound": "the input holds the ServiceAccount and RBAC objects, no binding grants the "
                                "account anything and nothing in the pod reads the token",
