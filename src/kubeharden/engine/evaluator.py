@@ -258,6 +258,13 @@ class Evaluator:
         self.result.controls = self.controls
         self._static_pod_controls = []
 
+    def _not_assessable(self, control: Control) -> None:
+        """Move ``control`` from the judged controls to the not-assessable ones (callers then set
+        ``result.controls``)."""
+        self.controls = [c for c in self.controls if c is not control]
+        if control not in self.result.not_assessable:
+            self.result.not_assessable.append(control)
+
     def _settle_incomplete(self) -> None:
         """Controls that ran on incomplete input: one that found a failure keeps it (with a note),
         one that found nothing is not assessable."""
@@ -269,9 +276,7 @@ class Evaluator:
                     "note", INCOMPLETE, f"{control.id}: its failures are those found on the objects listed; "
                     f"{kinds} could not be listed, so the input was incomplete and there may be more"))
                 continue
-            self.controls = [c for c in self.controls if c is not control]
-            if control not in self.result.not_assessable:
-                self.result.not_assessable.append(control)
+            self._not_assessable(control)
         self.result.controls = self.controls
         self._incomplete.clear()
 
@@ -291,9 +296,7 @@ class Evaluator:
             self.result.problems.append(Problem(
                 "note", INCOMPLETE, f"{control.id}: not assessable: files it judges could not be seen on the node "
                 f"({shown}); not in the node tree or not mounted"))
-            self.controls = [c for c in self.controls if c is not control]
-            if control not in self.result.not_assessable:
-                self.result.not_assessable.append(control)
+            self._not_assessable(control)
         self.result.controls = self.controls
         self._unseen.clear()
         self._settle_unseen_components()
@@ -308,9 +311,7 @@ class Evaluator:
                         and set(c.kinds) & set(self._unseen_components)]:
             if failed.get(control.id, 0) or self.result.suppressed_by_control.get(control.id, 0):
                 continue
-            self.controls = [c for c in self.controls if c is not control]
-            if control not in self.result.not_assessable:
-                self.result.not_assessable.append(control)
+            self._not_assessable(control)
         self.result.controls = self.controls
         self._unseen_components.clear()
 

@@ -75,6 +75,10 @@ class ScanResult:
     def objects(self) -> int:
         return sum(self.kinds.values())
 
+    def not_applicable(self) -> list[str]:
+        """IDs of the selected controls that found nothing to judge in the input (``not-applicable``)."""
+        return [i for i, status in self.control_status().items() if status == "not-applicable"]
+
     def control_status(self) -> dict[str, str]:
         """Each selected control's outcome over the whole scan, by ID (one of findings.STATUSES).
 

@@ -63,7 +63,7 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
     if result.not_assessable:
         head.append("Not assessable from this input (neither passed nor failed): "
                     + ", ".join(c.id for c in result.not_assessable) + ".")
-    inapplicable = [i for i, status in result.control_status().items() if status == "not-applicable"]
+    inapplicable = result.not_applicable()
     if inapplicable:
         head.append("Not applicable, nothing they judge was in the input: " + ", ".join(inapplicable) + ".")
     errors = [p for p in result.problems if p.level != "note"]

@@ -152,8 +152,7 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
                 # a property bag (SARIF 2.1.0 §3.8): the settings this run used
                 "properties": {"profile": result.profile, "config": result.config_file, "input": result.input_kind,
                                "notAssessable": [c.id for c in result.not_assessable],
-                               "notApplicable": [i for i, status in result.control_status().items()
-                                                 if status == "not-applicable"]},
+                               "notApplicable": result.not_applicable()},
             }],
             "results": [_result(f, index) for f in findings],
             "columnKind": "unicodeCodePoints",

@@ -348,6 +348,11 @@ def _why(f: Finding) -> Text:
 _LISTED_NOT_ASSESSABLE = 3
 
 
+def _families(ids: list[str]) -> str:
+    """The ID families of ``ids`` in order of appearance (``KH-CP-*, KH-FILE-*``)."""
+    return ", ".join(dict.fromkeys(i.rsplit("-", 1)[0] + "-*" for i in ids))
+
+
 def _not_assessable(controls: list[Any], input_kind: str) -> str:
     """The not-assessable controls, grouped by why (model.controls.not_assessable_reason): each ID, or a count
     and the ID families."""
@@ -357,8 +362,7 @@ def _not_assessable(controls: list[Any], input_kind: str) -> str:
     parts = []
     for why, ids in groups.items():
         if len(ids) > _LISTED_NOT_ASSESSABLE:
-            families = ", ".join(dict.fromkeys(i.rsplit("-", 1)[0] + "-*" for i in ids))
-            parts.append(f"{len(ids)} controls: {why} ({families}; kubeharden controls lists them)")
+            parts.append(f"{len(ids)} controls: {why} ({_families(ids)}; kubeharden controls lists them)")
         else:
             parts.extend(f"{i} ({why})" for i in ids)
     return ", ".join(parts)
@@ -370,11 +374,10 @@ def _unchecked(console: Console, result: ScanResult) -> None:
     if result.not_assessable:
         console.print(Text(f"not assessable from {result.input_kind} input, so neither passed nor failed: "
                            + _not_assessable(result.not_assessable, result.input_kind), style="yellow"))
-    inapplicable = [i for i, status in result.control_status().items() if status == "not-applicable"]
+    inapplicable = result.not_applicable()
     if inapplicable:
         listed = (", ".join(inapplicable) if len(inapplicable) <= _LISTED_NOT_ASSESSABLE else
-                  f"{len(inapplicable)} controls (" + ", ".join(dict.fromkeys(i.rsplit("-", 1)[0] + "-*"
-                                                                               for i in inapplicable)) + ")")
+                  f"{len(inapplicable)} controls ({_families(inapplicable)})")
         console.print(Text(f"not applicable, nothing they judge was in the input: {listed}", style="dim"))
     for e in result.expired_exceptions:
         console.print(Text(f"exception #{e.index} ({e.control}) expired on {e.expires}: it no longer suppresses",
