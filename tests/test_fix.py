@@ -158,9 +158,14 @@ def test_json_files_are_edited_as_json(tmp_path):
     path.write_text('{\n  "apiVersion": "v1",\n  "kind": "Pod",\n  "metadata": {"name": "web"},\n'
                     '  "spec": {"containers": [{"name": "web", "image": "registry.example.com/w:1",\n'
                     '    "imagePullPolicy": "IfNotPresent"}]}\n}\n', encoding="utf-8")
-    assert run("--only", "KH-IMG-004", "--", str(path)) == 0
     import json
+    before = path.read_text()
+    # an explicit IfNotPresent may serve images pre-pulled on nodes that cannot reach the registry: not by default
+    assert run("--only", "KH-IMG-004", "--", str(path)) == 0
+    assert path.read_text() == before
+    assert run("--unsafe", "--only", "KH-IMG-004", "--", str(path)) == 0
     assert json.loads(path.read_text())["spec"]["containers"][0]["imagePullPolicy"] == "Always"
+    assert path.read_text().startswith('{\n  "apiVersion": "v1",\n')  # still JSON, in its own indentation
 
 
 def test_load_finds_objects_of_every_document_and_list():
@@ -179,11 +184,21 @@ def files(tmp_path):
 
 
 def test_safe_fixes_by_default_unsafe_ones_listed_not_applied(files, capsys):
+    unset = files / "unset.yaml"
+    unset.write_text(POD.replace("      imagePullPolicy: IfNotPresent\n", "").replace("name: web   #", "name: unset   #"),
+                     encoding="utf-8")
     assert run("--profile", "strict", str(files)) == 0
+    # no imagePullPolicy: Always replaces the API server's default (IfNotPresent for a tag), applied by default
+    assert "imagePullPolicy: Always" in unset.read_text(encoding="utf-8")
     after = (files / "pod.yaml").read_text(encoding="utf-8")
-    assert "imagePullPolicy: Always" in after and "privileged: true" in after
+    # an explicit IfNotPresent and privileged: true stay, each listed with why
+    assert "imagePullPolicy: IfNotPresent" in after and "privileged: true" in after
     err = capsys.readouterr().err
     assert "can break the application" in err and "KH-POD-004" in err
+    assert re.search(r"not safe: imagePullPolicy: IfNotPresent is set on the container.*pre-pulled.*"
+                     r"KH-IMG-004 Pod/shop/web container containers/web", err)
+    assert run("--profile", "strict", "--unsafe", "--only", "KH-IMG-004", "--", str(files / "pod.yaml")) == 0
+    assert "imagePullPolicy: Always" in (files / "pod.yaml").read_text(encoding="utf-8")
 
 
 def test_untouched_files_are_not_rewritten(files):

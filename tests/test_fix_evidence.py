@@ -125,16 +125,65 @@ def test_drop_all_keeps_the_explicit_add_and_the_rescan_is_clean(tmp_path):
     assert [f.control.id for f in findings if f.status == "fail"] == ["KH-POD-011"]
 
 
-# -- seccomp stays unsafe, pull policy stays safe --------------------------------------------------
+# -- seccomp stays unsafe; imagePullPolicy: Always is safe only over the API server's default -----------
 
 def test_seccomp_fix_stays_unsafe_even_for_a_non_root_container_and_says_why():
     fix = fix_of(pod({"runAsNonRoot": True}), "KH-POD-016")
     assert fix.safe is False and "--seccomp-default" in fix.because and "keyctl" in fix.because
 
 
-def test_pull_policy_fix_is_safe_with_its_reason():
-    fix = fix_of(pod(imagePullPolicy="IfNotPresent"), "KH-IMG-004", {"profile": "strict"})
-    assert fix.safe is True and fix.because.startswith("safe: ") and fix.to_dict()["because"] == fix.because
+@pytest.mark.parametrize("written", [{}, {"imagePullPolicy": None}, {"imagePullPolicy": ""}])
+def test_pull_policy_fix_is_safe_where_no_policy_is_written(written):
+    # the API server defaults an unset (or empty) policy to IfNotPresent for a tag other than latest ("Images")
+    fix = fix_of(pod(**written), "KH-IMG-004", {"profile": "strict"})
+    assert fix.safe is True and fix.to_dict()["because"] == fix.because
+    assert fix.because.startswith("safe: imagePullPolicy is not set, so the API server defaults it to IfNotPresent")
+
+
+@pytest.mark.parametrize(("policy", "why"), [
+    ("IfNotPresent", "pre-pulled on nodes that cannot reach the registry"),
+    ("Never", "side-loaded or pre-pulled on nodes that cannot reach its registry (air-gapped)"),
+    ("always", "not one of Always, IfNotPresent, Never"),
+])
+def test_pull_policy_fix_over_a_written_policy_is_unsafe_and_says_what_may_break(policy, why):
+    for image in ("registry.example.com/web:1.0", "registry.example.com/web:latest", "registry.example.com/web"):
+        fix = fix_of(pod(imagePullPolicy=policy, image=image), "KH-IMG-004", {"profile": "strict"})
+        assert fix.safe is False and fix.because.startswith("not safe: ") and why in fix.because
+
+
+def test_default_pull_policy_follows_the_images_doc():
+    from kubeharden.model.images import default_pull_policy
+
+    assert [default_pull_policy(i) for i in ("nginx", "nginx:latest", "nginx:1.27", "nginx@sha256:" + "a" * 64,
+                                             "localhost:5000/app", "localhost:5000/app:2")] == [
+        "Always", "Always", "IfNotPresent", "IfNotPresent", "Always", "IfNotPresent"]
+
+
+def test_pull_policy_fix_is_applied_only_where_unset_and_unsafe_with_consent(tmp_path, capsys):
+    from kubeharden.cli import main
+
+    path = tmp_path / "pods.yaml"
+    path.write_text(textwrap.dedent("""\
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: web, namespace: shop}
+        spec:
+          containers:
+            - name: web
+              image: registry.example.com/web:1.0      # no policy: the default, IfNotPresent
+            - name: offline
+              image: registry.example.com/tools:2.1
+              imagePullPolicy: Never                   # side-loaded on the nodes
+        """), encoding="utf-8")
+    assert main(["fix", "--profile", "strict", "--only", "KH-IMG-004", "--", str(path)]) == 0
+    text = path.read_text(encoding="utf-8")
+    assert text.count("imagePullPolicy: Always") == 1 and "imagePullPolicy: Never" in text
+    assert "# side-loaded on the nodes" in text
+    err = capsys.readouterr().err
+    assert re.search(r"not safe: imagePullPolicy: Never is set on the container.*KH-IMG-004 Pod/shop/web "
+                     r"container containers/offline", err)
+    assert main(["fix", "--profile", "strict", "--unsafe", "--only", "KH-IMG-004", "--", str(path)]) == 0
+    assert path.read_text(encoding="utf-8").count("imagePullPolicy: Always") == 2
 
 
 # -- automountServiceAccountToken: false (KH-POD-024) ---------------------------------------------------
@@ -278,7 +327,7 @@ def test_catalogue_evidence_names_are_checked():
         _parse_fix({"op": "set", "value": False, "evidence": "looks-fine"}, "X")
     with pytest.raises(CatalogueError, match="not both"):
         _parse_fix({"op": "set", "value": False, "evidence": "non-root", "safe": True}, "X")
-    assert set(FIX_EVIDENCE) == {"non-root", "non-root-unprivileged", "service-account-unbound"}
+    assert set(FIX_EVIDENCE) == {"non-root", "non-root-unprivileged", "pull-policy-unset", "service-account-unbound"}
 
 
 # -- kubeharden fix (default mode) and the mutating webhook use the same verdicts ----------------------------

@@ -37,6 +37,7 @@ from kubeharden.checks.rbac import HARMLESS_ROLES
 from kubeharden.model.controls import FIX_EVIDENCE
 from kubeharden.model.facts import capability_name
 from kubeharden.model.findings import Fix
+from kubeharden.model.images import PULL_POLICIES, default_pull_policy
 from kubeharden.model.inventory import TOKEN_MOUNT_PATH, Inventory, PodRecord
 from kubeharden.model.objects import as_list
 from kubeharden.model.pods import ContainerView, Setting
@@ -131,10 +132,50 @@ def non_root_unprivileged(c: ContainerView) -> tuple[bool, str]:
     return ok, f"{why}, is not privileged and adds no capability"
 
 
+#: What an explicit pull policy other than Always may be relied on for (Kubernetes "Images", "Image pull policy"
+#: and "Pre-pulled images"), said in the ``because`` of an unsafe ``imagePullPolicy: Always``.
+_POLICY_RELIED_ON = {
+    "Never": "the kubelet then never pulls: the image may be side-loaded or pre-pulled on nodes that cannot "
+             "reach its registry (air-gapped)",
+    "IfNotPresent": "the kubelet then starts an image the node already holds without asking the registry: it may "
+                    "be pre-pulled on nodes that cannot reach the registry, or have no credentials for it",
+}
+
+
+def pull_policy_unset(c: ContainerView) -> tuple[bool, str]:
+    """Whether ``imagePullPolicy: Always`` only replaces the API server's default on this container.
+
+    Safe exactly when the container sets no ``imagePullPolicy`` (absent, null or ``""``, which the API server
+    treats as unset): it then defaults to ``IfNotPresent`` for a tag other than ``latest`` (Kubernetes
+    "Images", "Default image pull policy"), a choice nobody wrote. Such a workload already pulls from the
+    registry on every node that lacks the image, so Always adds one requirement: the registry answers (with the
+    credentials the node or pod has) at every container start. Kubernetes "Images", "Pre-pulled images": to
+    rely on images already on the node one *sets* ``IfNotPresent`` or ``Never``; so an explicit ``Never`` or
+    ``IfNotPresent`` may mean side-loaded, pre-pulled or air-gapped images, nodes that cannot reach the registry,
+    or credentials not present on every node, and Always would stop that container from starting: not safe.
+    A value the API server refuses (not Always, IfNotPresent, Never) is not safe either: someone wrote it.
+
+    The mutating webhook sees a Pod after the API server has defaulted it (the default is written when the
+    object is created, before admission), so there the field is always set and this fix never safe.
+    """
+    written = c.raw.get("imagePullPolicy")
+    if written is None or written == "":
+        default = default_pull_policy(c.image)
+        return True, (f"imagePullPolicy is not set, so the API server defaults it to {default} for the image "
+                      f"{c.image!r}; Always replaces that default, which nobody chose")
+    if written in _POLICY_RELIED_ON:
+        return False, (f"imagePullPolicy: {written} is set on the container; {_POLICY_RELIED_ON[written]}, and "
+                       "Always would stop it from starting there; apply with --unsafe if every node can pull the "
+                       "image from its registry at every start")
+    return False, (f"imagePullPolicy is {written!r}, not one of {', '.join(PULL_POLICIES)}: the value was written "
+                   "on purpose and the API server refuses it; review it by hand")
+
+
 #: evidence name (catalogue ``fix: evidence:``) -> its rule
 RULES: dict[str, Callable[[ContainerView], tuple[bool, str]]] = {
     "non-root": non_root_keeping_ports,
     "non-root-unprivileged": non_root_unprivileged,
+    "pull-policy-unset": pull_policy_unset,
 }
 #: Evidence names a check decides itself when it builds the violation's fix (it needs the inventory).
 CHECK_DECIDED = frozenset({"service-account-unbound"})
@@ -146,6 +187,8 @@ _SAFE_BECAUSE = {
                 "them (capabilities(7)), and explicit adds are kept",
     "non-root-unprivileged": "no_new_privs only stops setuid and file-capability binaries from raising "
                              "privileges (Kubernetes \"Configure a Security Context\")",
+    "pull-policy-unset": "the kubelet then asks the registry at every container start, so the registry must "
+                         "answer every node (Kubernetes \"Images\", image pull policy)",
 }
 
 

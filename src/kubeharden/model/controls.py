@@ -124,6 +124,7 @@ FIX_EVIDENCE = {
                 "no port below 1024 unless it adds NET_BIND_SERVICE",
     "non-root-unprivileged": "the container runs as a non-root user, is not privileged, adds no capability and "
                              "declares no port below 1024",
+    "pull-policy-unset": "the container sets no imagePullPolicy, so Always replaces only the API server's default",
     "service-account-unbound": "the input holds the ServiceAccount and RBAC objects, no binding grants the "
                                "account anything and nothing in the pod reads the token",
 }
