@@ -223,13 +223,106 @@ def docs(*parts: str) -> str:
 
 
 def token_fix(text: str):
-    return fix_of(text, "KH-POD-024")
+    """The one KH-POD-024 fix of ``text``, read as the registry reads it (a Snapshot envelope is unpacked)."""
+    import tempfile
+
+    from kubeharden.engine.evaluator import Evaluator
+    from kubeharden.sources.registry import read_inputs
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = f"{folder}/input.yaml"
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        evaluator = Evaluator(parse_config({}), only=["KH-POD-024"])
+        findings = list(evaluator.run(read_inputs([path])))
+    assert not [p for p in evaluator.result.problems if p.level == "error"], evaluator.result.problems
+    fixes = [f.fix for f in findings if f.status == "fail" and f.fix is not None]
+    assert len(fixes) == 1, [f.message for f in findings]
+    return fixes[0]
 
 
-def test_token_fix_is_safe_when_the_input_shows_the_account_bound_to_nothing():
-    fix = token_fix(docs(SA, ROLE, binding("{kind: ServiceAccount, name: other, namespace: shop}"), workload()))
+def listing(*parts: str, namespaces: tuple[str, ...] = (), excluded: tuple[str, ...] = (), unlisted: tuple[str, ...] = (),
+            scope: bool = True) -> str:
+    """``parts`` as the snapshot of a live cluster (kubeharden's envelope): the objects, then the ClusterInfo the
+    cluster source adds (``scope``: the -n / --exclude-namespace of the listing), and the kinds it could not list."""
+    import yaml
+
+    info = {"apiVersion": "kubeharden.io/v1", "kind": "ClusterInfo", "metadata": {"name": "prod"},
+            "cluster": {"context": "prod", "server": "https://10.0.0.1", "version": None},
+            "provider": None, "controlPlane": None}
+    if scope:
+        info["scope"] = {"namespaces": list(namespaces), "excluded": list(excluded)}
+    items = [yaml.safe_load(p) for p in parts] + [info]
+    cluster = {"context": "prod", "unlisted": [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": k}
+                                              for k in unlisted]}
+    return json.dumps({"apiVersion": "kubeharden.io/v1", "kind": "Snapshot", "metadata": {"name": "prod"},
+                       "cluster": cluster, "items": items})
+
+
+def test_token_fix_is_safe_when_a_whole_cluster_listing_shows_the_account_bound_to_nothing():
+    fix = token_fix(listing(SA, ROLE, binding("{kind: ServiceAccount, name: other, namespace: shop}"), workload()))
     assert fix.safe is True and fix.value is False
-    assert "ServiceAccount shop/web is in the input" in fix.because
+    assert "ServiceAccount shop/web is in the input, which lists every binding of the cluster" in fix.because
+
+
+def test_an_unrelated_role_in_a_manifest_folder_is_no_evidence():
+    # the reviewer's case: one Role of another app in the folder said nothing about the account's bindings
+    fix = token_fix(docs(SA, ROLE, binding("{kind: ServiceAccount, name: other, namespace: shop}"), workload()))
+    assert fix.safe is False
+    assert "no binding in the input grants ServiceAccount shop/web anything" in fix.because
+    assert "not a listing of a whole cluster" in fix.because and "--unsafe" in fix.because
+
+
+@pytest.mark.parametrize(("kwargs", "why"), [
+    ({"namespaces": ("shop",)}, "listed only namespaces shop"),
+    ({"excluded": ("kube-system",)}, "listed without namespaces kube-system"),
+    ({"unlisted": ("RoleBinding",)}, "RoleBinding could not be listed whole"),
+    ({"unlisted": ("ClusterRoleBinding",)}, "ClusterRoleBinding could not be listed whole"),
+    ({"scope": False}, "does not record which namespaces it covered"),
+])
+def test_a_listing_that_may_miss_bindings_is_no_evidence(kwargs, why):
+    fix = token_fix(listing(SA, ROLE, workload(), **kwargs))
+    assert fix.safe is False and why in fix.because
+
+
+def test_a_cluster_info_written_in_a_manifest_is_no_listing():
+    info = ("apiVersion: kubeharden.io/v1\nkind: ClusterInfo\nmetadata: {name: prod}\n"
+            "scope: {namespaces: [], excluded: []}\n")
+    fix = token_fix(docs(SA, ROLE, info, workload()))
+    assert fix.safe is False and "not a listing of a whole cluster" in fix.because
+
+
+def _live(*parts: str, problems=()):
+    """The objects of ``parts`` as the cluster source yields them (provenance ``cluster``), then its ClusterInfo."""
+    import yaml
+
+    from kubeharden.model.objects import K8sObject, Provenance, make_ref
+
+    info = {"apiVersion": "kubeharden.io/v1", "kind": "ClusterInfo", "metadata": {"name": "prod"},
+            "scope": {"namespaces": [], "excluded": []}}
+    for raw in [*problems, *(yaml.safe_load(p) for p in parts), info]:
+        yield raw if not isinstance(raw, dict) else K8sObject(raw, make_ref(raw), Provenance(
+            file=f"kubectl get {raw['kind'].lower()}", line=None, source="cluster"))
+
+
+@pytest.mark.parametrize(("problem", "safe", "why"), [
+    (None, True, "lists every binding of the cluster"),
+    ("forbidden", False, "RoleBinding could not be listed whole"),
+    ("too-large", False, "part of the input could not be read (1 error(s))"),
+])
+def test_a_live_cluster_scan_is_evidence_only_when_every_binding_was_listed(problem, safe, why):
+    from kubeharden.engine.evaluator import Evaluator
+    from kubeharden.model.findings import UNLISTED, Problem
+    from kubeharden.model.objects import ResourceRef
+
+    problems = {None: [], "forbidden": [Problem("warning", UNLISTED, "cannot list rolebindings: 403 Forbidden",
+                                                resource=ResourceRef("rbac.authorization.k8s.io/v1", "RoleBinding",
+                                                                     None, ""))],
+                "too-large": [Problem("error", "too-large", "decompressed snapshot is over the limit")]}[problem]
+    evaluator = Evaluator(parse_config({}), only=["KH-POD-024"], input_kind="cluster")
+    findings = [f for f in evaluator.run(_live(SA, ROLE, workload(), problems=problems)) if f.status == "fail"]
+    (fix,) = [f.fix for f in findings]
+    assert fix.safe is safe and why in fix.because
 
 
 @pytest.mark.parametrize(("subject", "kind", "role"), [
@@ -240,30 +333,31 @@ def test_token_fix_is_safe_when_the_input_shows_the_account_bound_to_nothing():
     ("{kind: Group, name: 'system:authenticated'}", "ClusterRoleBinding", "view"),
     ("{kind: User, name: 'system:serviceaccount:shop:web'}", "RoleBinding", "read"),
 ])
-def test_token_fix_is_unsafe_when_a_binding_grants_the_account_or_its_groups(subject, kind, role):
-    fix = token_fix(docs(SA, ROLE, binding(subject, role, kind), workload()))
+@pytest.mark.parametrize("wrap", [docs, listing])
+def test_token_fix_is_unsafe_when_a_binding_grants_the_account_or_its_groups(subject, kind, role, wrap):
+    fix = token_fix(wrap(SA, ROLE, binding(subject, role, kind), workload()))
     assert fix.safe is False and "grants ServiceAccount shop/web" in fix.because
 
 
 def test_the_discovery_roles_every_user_holds_do_not_count_as_a_grant():
-    fix = token_fix(docs(SA, ROLE, binding("{kind: Group, name: 'system:authenticated'}", "system:discovery",
-                                           "ClusterRoleBinding"), workload()))
+    fix = token_fix(listing(SA, ROLE, binding("{kind: Group, name: 'system:authenticated'}", "system:discovery",
+                                              "ClusterRoleBinding"), workload()))
     assert fix.safe is True
 
 
 def test_a_binding_to_a_role_missing_from_the_input_makes_it_unsafe():
-    fix = token_fix(docs(SA, ROLE, binding("{kind: ServiceAccount, name: web, namespace: shop}", "ghost",
-                                           "RoleBinding"), workload()))
-    assert fix.safe is False
+    fix = token_fix(listing(SA, ROLE, binding("{kind: ServiceAccount, name: web, namespace: shop}", "ghost",
+                                              "RoleBinding"), workload()))
+    assert fix.safe is False and "RoleBinding/b names ServiceAccount shop/web; its role is not in the input" in fix.because
 
 
 @pytest.mark.parametrize(("text", "why"), [
-    (docs(ROLE, workload()), "not in the input"),
-    (docs(SA, workload()), "holds no RBAC objects"),
-    (docs(SA, ROLE, workload(annotations="{vault.hashicorp.com/agent-inject: 'true'}")), "Vault agent"),
-    (docs(SA, ROLE, workload("\n                  env: [{name: TOKEN, value: "
-                             "/var/run/secrets/kubernetes.io/serviceaccount/token}]")), "token's path"),
-    (docs(SA, ROLE, workload("\n                  args: [--token-file=/var/run/secrets/kubernetes.io/serviceaccount/token]")),
+    (listing(ROLE, workload()), "not in the input"),
+    (docs(SA, workload()), "not a listing of a whole cluster"),
+    (listing(SA, ROLE, workload(annotations="{vault.hashicorp.com/agent-inject: 'true'}")), "Vault agent"),
+    (listing(SA, ROLE, workload("\n                  env: [{name: TOKEN, value: "
+                                "/var/run/secrets/kubernetes.io/serviceaccount/token}]")), "token's path"),
+    (listing(SA, ROLE, workload("\n                  args: [--token-file=/var/run/secrets/kubernetes.io/serviceaccount/token]")),
      "token's path"),
 ])
 def test_token_fix_is_unsafe_without_evidence(text, why):
@@ -272,10 +366,26 @@ def test_token_fix_is_unsafe_without_evidence(text, why):
 
 
 def test_a_pod_asking_for_the_token_is_never_fixed_silently():
-    text = docs(SA, ROLE, workload()).replace("serviceAccountName: web",
-                                              "serviceAccountName: web\n      automountServiceAccountToken: true")
+    text = listing(SA, ROLE, workload().replace("serviceAccountName: web",
+                                                "serviceAccountName: web\n      automountServiceAccountToken: true"))
     fix = token_fix(text)
     assert fix.safe is False and "asks for the token itself" in fix.because
+
+
+def test_fix_applies_the_token_fix_to_manifests_scanned_beside_a_snapshot_of_their_cluster(tmp_path, capsys):
+    from kubeharden.cli import main
+
+    manifest = tmp_path / "web.yaml"
+    manifest.write_text(workload(), encoding="utf-8")
+    # the ServiceAccount and the cluster's bindings (none for web) come from the snapshot of the live cluster
+    snapshot = tmp_path / "prod.json"
+    snapshot.write_text(listing(SA, ROLE, binding("{kind: ServiceAccount, name: other, namespace: shop}")),
+                        encoding="utf-8")
+    assert main(["fix", "--only", "KH-POD-024", "--", str(manifest)]) == 0
+    assert "automountServiceAccountToken" not in manifest.read_text(encoding="utf-8")  # alone: no evidence
+    assert "ServiceAccount shop/web is not in the input" in capsys.readouterr().err
+    assert main(["fix", "--only", "KH-POD-024", "--", str(snapshot), str(manifest)]) == 0
+    assert "automountServiceAccountToken: false" in manifest.read_text(encoding="utf-8")
 
 
 # -- requests and limits from the user's profile (KH-RES-001..003) ----------------------------------
@@ -434,9 +544,11 @@ def test_default_fix_applies_what_the_evidence_allows_and_round_trips(tmp_path):
     assert not session.errors
     applied = {(o.change.finding.control_id, o.change.finding.resource.name)
                for o in session.outcomes if o.status == APPLIED}
-    # web: non-root, its account bound to nothing, sizes from the profile; seccomp is never safe
-    assert {("KH-POD-011", "web"), ("KH-POD-012", "web"), ("KH-POD-024", "web"), ("KH-RES-001", "web"),
+    # web: non-root, sizes from the profile; seccomp is never safe, nor the token: the folder does not show
+    # every binding of the cluster (test_fix_applies_the_token_fix_to_manifests_scanned_beside_a_snapshot…)
+    assert {("KH-POD-011", "web"), ("KH-POD-012", "web"), ("KH-RES-001", "web"),
             ("KH-RES-002", "web"), ("KH-RES-003", "web")} <= applied
+    assert ("KH-POD-024", "web") not in applied
     # ops: runs as whoever its image says and its account is granted configmaps: only the profile's sizes
     assert not {c for c, name in applied if name == "ops"} - {"KH-RES-001", "KH-RES-002", "KH-RES-003"}
     assert not any(c == "KH-POD-016" for c, _ in applied)
@@ -449,7 +561,8 @@ def test_default_fix_applies_what_the_evidence_allows_and_round_trips(tmp_path):
     findings, _ = scan(after, APP_CONFIG, only=EVIDENCE_CONTROLS)
     left = {(f.control_id, f.resource.name) for f in findings if f.status == "fail"}
     assert not left & applied, "a safe fix was applied but its finding is still reported"
-    assert {("KH-POD-011", "ops"), ("KH-POD-012", "ops"), ("KH-POD-024", "ops"), ("KH-POD-016", "web")} <= left
+    assert {("KH-POD-011", "ops"), ("KH-POD-012", "ops"), ("KH-POD-024", "ops"), ("KH-POD-016", "web"),
+            ("KH-POD-024", "web")} <= left
     assert all(not f.fix.safe for f in findings if f.status == "fail" and f.fix is not None)
     # idempotent: a second run over the result has nothing to do
     path.write_text(after, encoding="utf-8")

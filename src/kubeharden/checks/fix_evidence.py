@@ -34,6 +34,7 @@ from collections.abc import Callable
 
 from kubeharden.analysis.rbac import RbacModel, Subject
 from kubeharden.checks.rbac import HARMLESS_ROLES
+from kubeharden.model.cluster import INFO_API_VERSION, INFO_KIND
 from kubeharden.model.controls import FIX_EVIDENCE
 from kubeharden.model.facts import capability_name
 from kubeharden.model.findings import Fix
@@ -217,23 +218,65 @@ def weigh(evidence: str, fix: Fix, unit: object) -> Fix:
 
 # -- the ServiceAccount token (KH-POD-024) ---------------------------------------------------------
 
-#: The RBAC kinds whose presence in the input makes "no binding grants it anything" evidence.
+#: The RBAC kinds a listing must hold whole before "no binding grants it anything" is evidence.
 RBAC_KINDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+#: The sources whose ClusterInfo object records how a live cluster was listed (sources/cluster.py, snapshot.py).
+LISTING_SOURCES = ("cluster", "snapshot")
 #: A pod annotation that makes a Vault agent log in with the pod's mounted token (Vault's Kubernetes auth
 #: method has Vault, not the pod, call TokenReview, so the pod's account needs no RBAC grant to use it).
 VAULT_INJECT = "vault.hashicorp.com/agent-inject"
 
 
+def bindings_incomplete(inventory: Inventory) -> str | None:
+    """Why the input may not hold every RoleBinding and ClusterRoleBinding of its cluster, or None when it does.
+
+    RBAC permissions are purely additive and a RoleBinding in any namespace may name a ServiceAccount of
+    another ("Using RBAC Authorization": "there are no deny rules"; RoleBinding subjects), so that an account is
+    granted nothing can only be read from *all* the bindings of the cluster. The input holds them when it holds
+    a ClusterInfo object (kubeharden.io/v1) from a live cluster scan or its snapshot (:data:`LISTING_SOURCES`),
+    each such listing covered every namespace (its ``scope`` names no ``-n`` and no ``--exclude-namespace``),
+    none of :data:`RBAC_KINDS` was refused or stopped part way (``inventory.unlisted``) and no part of the input
+    failed to be read (``inventory.input_errors``: a snapshot cut short loses objects). A manifest folder never
+    does: the account's bindings may live in another repository or only in the cluster.
+    """
+    infos = [o for o in inventory.of_kind(INFO_KIND)
+             if o.ref.api_version == INFO_API_VERSION and o.origin.source in LISTING_SOURCES]
+    if not infos:
+        return ("the input is not a listing of a whole cluster, so the account's bindings may live outside it "
+                "(another repository, the cluster): RBAC is additive")
+    for info in infos:
+        scope = info.raw.get("scope")
+        if not isinstance(scope, dict):
+            return f"the listing of {info.name or 'the cluster'} does not record which namespaces it covered"
+        only, excluded = as_list(scope.get("namespaces")), as_list(scope.get("excluded"))
+        if only or excluded:
+            how = (f"only namespaces {', '.join(map(str, only))}" if only
+                   else f"without namespaces {', '.join(map(str, excluded))}")
+            return f"the cluster was listed {how}, and a RoleBinding elsewhere may grant it"
+    refused = sorted(k for k in RBAC_KINDS if k in inventory.unlisted)
+    if refused:
+        return f"{', '.join(refused)} could not be listed whole (refused or stopped part way)"
+    if inventory.input_errors:
+        return f"part of the input could not be read ({inventory.input_errors} error(s)), so a binding may be missing"
+    return None
+
+
 def token_unused(pod: PodRecord, inventory: Inventory, model: Callable[[], RbacModel]) -> tuple[bool, str]:
     """Whether the input shows that no program of ``pod`` uses its mounted API token, with why (not).
 
-    Safe only when all hold: the pod does not ask for the token itself, its ServiceAccount is in the
-    input, the input holds RBAC objects, no binding of the input grants the account (or its groups
-    ``system:serviceaccounts``, ``system:serviceaccounts:NS``, ``system:authenticated``) anything beyond
-    the discovery roles every authenticated user holds, and nothing in the pod reads the token (a Vault
-    agent, a command or variable naming the token's path). ``model`` builds the RBAC model on demand.
+    Safe only when all hold: the pod does not ask for the token itself, nothing in the pod reads the token (a
+    Vault agent, a command or variable naming the token's path), its ServiceAccount is in the input, no binding
+    of the input grants the account (or its groups ``system:serviceaccounts``, ``system:serviceaccounts:NS``,
+    ``system:authenticated``) anything beyond the discovery roles every authenticated user holds, and the
+    input holds every binding of the cluster (:func:`bindings_incomplete`: a complete live-cluster listing or
+    its snapshot, alone or beside the manifests being fixed). A manifest folder alone is never evidence that
+    an account is granted nothing: RBAC is additive and its bindings may live elsewhere. No manifest-side rule
+    can stand in: a binding in the input that names the account proves a grant (unsafe), never the absence of
+    others. ``model`` builds the RBAC model on demand.
     Kubernetes docs: "Configure Service Accounts for Pods" (opt out of API credential automounting),
     "Using RBAC Authorization" (default roles: system:discovery, system:basic-user, system:public-info-viewer).
+    What the evidence cannot see: authorizers beside RBAC (a Webhook or ABAC authorizer) and services other than
+    the API server that accept the token (they check it by TokenReview; Vault is recognised by its annotation).
     """
     account = f"ServiceAccount {pod.namespace or 'default'}/{pod.service_account}"
     if pod.automount is True:
@@ -244,8 +287,6 @@ def token_unused(pod: PodRecord, inventory: Inventory, model: Callable[[], RbacM
         return False, f"not safe: container {pod.token_reader} names the token's path {TOKEN_MOUNT_PATH}"
     if inventory.service_account(pod.namespace, pod.service_account) is None:
         return False, f"not safe: {account} is not in the input, so what it is granted is unknown"
-    if not inventory.of_kind(*RBAC_KINDS):
-        return False, f"not safe: the input holds no RBAC objects, so it cannot show that {account} is granted nothing"
     rbac = model()
     subject = Subject("ServiceAccount", pod.service_account, rbac.namespace_of(pod))
     names = {subject, *(Subject("Group", g) for g in subject.groups())}
@@ -259,5 +300,10 @@ def token_unused(pod: PodRecord, inventory: Inventory, model: Callable[[], RbacM
     for binding, role, subjects in rbac.bindings:
         if role is None and names.intersection(subjects):
             return False, f"not safe: {binding.kind}/{binding.name} names {account}; its role is not in the input"
-    return True, (f"safe: {account} is in the input and no Role or ClusterRole binding of the input grants it "
+    missing = bindings_incomplete(inventory)
+    if missing is not None:
+        return False, (f"not safe: no binding in the input grants {account} anything, but {missing}; scan the "
+                       "cluster (cluster:// or its snapshot) beside the manifests for evidence, or pass --unsafe if "
+                       "no program of the pod calls the API with its token")
+    return True, (f"safe: {account} is in the input, which lists every binding of the cluster, none grants it "
                   "anything beyond discovery, and nothing in the pod reads the token")

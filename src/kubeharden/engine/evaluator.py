@@ -226,12 +226,15 @@ class Evaluator:
         cross-object control, whose verdict rests on the whole set, stops at once.
         """
         self.result.problems.append(problem)
+        if problem.level == "error":
+            self.inventory.input_errors += 1  # what was not read cannot be evidence of absence (fix_evidence)
         if problem.kind == COMPONENT_UNSEEN and problem.resource is not None:
             self._unseen_components[problem.resource.name.split("@", 1)[0]] = problem.message
             return
         if problem.kind != UNLISTED or problem.resource is None:
             return
         kind = problem.resource.kind
+        self.inventory.unlisted.add(kind)
         unable = [c for c in self.controls if c.needs_kind(kind, POD_KINDS)]
         if not unable:
             return

@@ -125,8 +125,9 @@ FIX_EVIDENCE = {
     "non-root-unprivileged": "the container runs as a non-root user, is not privileged, adds no capability and "
                              "declares no port below 1024",
     "pull-policy-unset": "the container sets no imagePullPolicy, so Always replaces only the API server's default",
-    "service-account-unbound": "the input holds the ServiceAccount and RBAC objects, no binding grants the "
-                               "account anything and nothing in the pod reads the token",
+    "service-account-unbound": "the input holds the ServiceAccount and every binding of its cluster (a complete "
+                               "live-cluster listing or its snapshot), none grants the account anything and "
+                               "nothing in the pod reads the token",
 }
 
 

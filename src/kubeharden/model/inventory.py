@@ -120,6 +120,11 @@ class Inventory:
     pods: list[PodRecord] = field(default_factory=list)
     objects: dict[str, list[K8sObject]] = field(default_factory=lambda: defaultdict(list))
     namespaces_seen: set[str] = field(default_factory=set)
+    #: Kinds a cluster (or the snapshot of one) could not list whole in this scope: refused (403, 404) or stopped
+    #: part way (the engine records each ``unlisted`` problem here).
+    unlisted: set[str] = field(default_factory=set)
+    #: Error-level problems of this scope's input: a file or snapshot not read, or not read whole.
+    input_errors: int = 0
     _sa_index: dict[tuple[str | None, str], K8sObject] | None = None
 
     def add_object(self, obj: K8sObject) -> None:
