@@ -169,3 +169,80 @@ def test_hostile_rbac_objects_are_reported_and_the_rest_is_scanned():
     assert any("kind is 'Robot'" in m for m in unresolved)
     assert any("subjects[1] has no name" in m for m in unresolved)
     assert {"KH-RBAC-001", "KH-RBAC-013"} <= {f.control.id for f in found}
+
+
+# -- a grant that puts every user one step from cluster-admin is as severe as a cluster-admin binding ---------
+
+BIND_AND_CREATE = [rule([RBAC], ["clusterroles"], ["bind"]), rule([RBAC], ["clusterrolebindings"], ["create"])]
+
+
+def _everyone(*objects):
+    return {(f.resource.name, f.severity.label): f.message for f in findings("KH-RBAC-015", *objects)}
+
+
+@pytest.mark.parametrize("who", ["system:authenticated", "system:serviceaccounts"])
+def test_bind_and_create_clusterrolebindings_for_everyone_is_critical(who):
+    found = _everyone(role("binder", BIND_AND_CREATE), binding("all-bind", "binder", [group(who)]))
+    (key,) = found
+    assert key == ("all-bind", "critical")
+    assert (f"every member of group:{who} is one step from cluster-admin: can bind ClusterRoles and create "
+            "ClusterRoleBindings") in found[key]
+
+
+def test_escalate_on_a_clusterrole_bound_to_everyone_is_critical():
+    # escalate + update on the ClusterRole bound to the group: anyone can add every rule to it
+    escalator = role("grow", [rule([RBAC], ["clusterroles"], ["escalate", "update", "get"])])
+    found = _everyone(escalator, binding("all-grow", "grow", [group("system:authenticated")]))
+    assert list(found) == [("all-grow", "critical")]
+
+
+def test_the_two_halves_in_two_bindings_raise_both():
+    found = _everyone(role("binder", BIND_AND_CREATE[:1]), role("maker", BIND_AND_CREATE[1:]),
+                      binding("all-bind", "binder", [group("system:authenticated")]),
+                      binding("all-make", "maker", [group("system:authenticated")]))
+    assert sorted(found) == [("all-bind", "critical"), ("all-make", "critical")]
+
+
+def test_halves_granted_to_system_authenticated_and_system_serviceaccounts_meet_in_every_serviceaccount():
+    # every ServiceAccount is in both groups ("Authenticating"), so it holds bind and create together
+    found = _everyone(role("binder", BIND_AND_CREATE[:1]), role("maker", BIND_AND_CREATE[1:]),
+                      binding("all-bind", "binder", [group("system:authenticated")]),
+                      binding("sa-make", "maker", [group("system:serviceaccounts")]))
+    assert sorted(found) == [("all-bind", "critical"), ("sa-make", "critical")]
+    assert all("every member of group:system:serviceaccounts is one step" in m for m in found.values())
+
+
+@pytest.mark.parametrize("objects", [
+    # only half of the step: bind without creating ClusterRoleBindings, or the reverse
+    [role("binder", BIND_AND_CREATE[:1]), binding("all-bind", "binder", [group("system:authenticated")])],
+    [role("maker", BIND_AND_CREATE[1:]), binding("all-make", "maker", [group("system:authenticated")])],
+    # reading everything is a broad grant, not a step to cluster-admin
+    [binding("all-view", "view", [group("system:authenticated")])],
+])
+def test_other_grants_to_everyone_stay_high(objects):
+    found = _everyone(*objects)
+    assert found and all(severity == "high" for _, severity in found)
+    assert not any("one step from cluster-admin" in m for m in found.values())
+
+
+def test_the_binders_user_is_no_broad_group_and_a_configured_severity_still_wins():
+    assert _everyone(role("binder", BIND_AND_CREATE), binding("jane-bind", "binder", [user("jane")])) == {}
+    text = to_yaml(role("binder", BIND_AND_CREATE), binding("all-bind", "binder", [group("system:authenticated")]))
+    found, _ = scan(text, {"controls": {"severity": {"KH-RBAC-015": "medium"}}}, only=["KH-RBAC-015"])
+    assert [f.severity.label for f in found] == ["medium"]
+
+
+def test_grants_to_unauthenticated_users_are_critical_already():
+    (f,) = findings("KH-RBAC-013", role("binder", BIND_AND_CREATE),
+                    binding("anon-bind", "binder", [group("system:unauthenticated")]))
+    assert f.severity.label == "critical"
+
+
+def test_every_member_of_a_group_but_the_unauthenticated_one_is_also_in_system_authenticated():
+    from kubeharden.analysis.rbac import Subject
+
+    assert Subject("Group", "devs").groups() == ("system:authenticated",)
+    assert Subject("Group", "system:serviceaccounts:shop").groups() == ("system:serviceaccounts",
+                                                                        "system:authenticated")
+    assert Subject("Group", "system:unauthenticated").groups() == ()
+    assert Subject("Group", "system:authenticated").groups() == ()

@@ -96,11 +96,21 @@ class Subject:
         return self.name.startswith("system:")
 
     def groups(self) -> tuple[str, ...]:
-        """The groups the authenticator puts this identity in."""
+        """The groups the authenticator puts this identity in; for a group, the groups every member is also in.
+
+        Kubernetes "Authenticating": ServiceAccounts are in ``system:serviceaccounts`` and
+        ``system:serviceaccounts:NS``; ``system:authenticated`` is in the groups of every authenticated user, so
+        every member of any group but ``system:unauthenticated`` holds that group's grants too (and a member of
+        ``system:serviceaccounts:NS`` is a ServiceAccount, so also in ``system:serviceaccounts``).
+        """
         if self.kind == "ServiceAccount":
             return ("system:serviceaccounts", f"system:serviceaccounts:{self.namespace}", "system:authenticated")
         if self.kind == "User":
             return ("system:unauthenticated",) if self.name == "system:anonymous" else ("system:authenticated",)
+        if self.kind == "Group" and self.name not in ("system:unauthenticated", "system:authenticated"):
+            if self.name.startswith("system:serviceaccounts:"):
+                return ("system:serviceaccounts", "system:authenticated")
+            return ("system:authenticated",)
         return ()
 
 

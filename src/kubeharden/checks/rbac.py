@@ -52,6 +52,7 @@ from kubeharden.catalogue.loader import CatalogueError, load_catalogue
 from kubeharden.checks.context import Context
 from kubeharden.checks.registry import check, template
 from kubeharden.model.controls import Control, Violation
+from kubeharden.model.findings import Severity
 from kubeharden.model.fieldpath import join
 from kubeharden.model.inventory import Inventory
 from kubeharden.model.objects import K8sObject
@@ -483,9 +484,42 @@ def _group_grants(inventory: Inventory, ctx: Context, who: tuple[Subject, ...],
                                 path=_subject_path(binding, subject))
 
 
+#: The control whose severity a grant takes when it puts every user one step from cluster-admin: one request
+#: by anyone (a ClusterRoleBinding of cluster-admin to themselves) makes it a cluster-admin binding.
+ADMIN_BINDING_CONTROL = "KH-RBAC-001"
+
+
+@lru_cache(maxsize=1)
+def admin_binding_severity() -> Severity:
+    """The catalogue severity of :data:`ADMIN_BINDING_CONTROL` (critical): severities stay catalogue data."""
+    return next(c.severity for c in load_catalogue() if c.id == ADMIN_BINDING_CONTROL)
+
+
+def one_step_to_admin(model: RbacModel, ctx: Context, subject: Subject) -> dict[int, str]:
+    """``id(binding)`` -> how ``subject`` reaches cluster-admin in one step through a grant of that binding.
+
+    One step is a path of length 1 in the escalation graph (:class:`PathFinder`): holding cluster-admin's
+    rules, ``bind`` on ClusterRoles with ``create`` on ClusterRoleBindings, ``escalate`` and ``update`` on a
+    ClusterRole bound to it cluster-wide, or creating and approving a CertificateSigningRequest ("Using RBAC
+    Authorization", "Privilege escalation prevention and bootstrapping"; "RBAC Good Practices", escalate and bind).
+    """
+    finder = ctx.scan.memo("rbac-paths", model, PathFinder)  # the finder KH-RBAC-021 and the report use
+    out: dict[int, str] = {}
+    for step in finder.graph.edges.get(subject.key, ()):
+        if step.dst == CLUSTER_ADMIN:
+            for grant in step.grants:
+                out.setdefault(id(grant.binding), step.action)
+    return out
+
+
 @check("KH-RBAC-015")
 def everyone_grants(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
+    """Bindings to system:authenticated or system:serviceaccounts; one whose grants put the group one step from
+    cluster-admin (:func:`one_step_to_admin`) is reported with the severity of a cluster-admin binding
+    (:func:`admin_binding_severity`), since any member can make one. Grants to system:unauthenticated are
+    KH-RBAC-013's (critical)."""
     model = model_for(inventory, ctx)
+    steps: dict[int, str] | None = None
     for binding, role, subjects in model.bindings:
         if role is None or _harmless(role):
             continue
@@ -493,9 +527,17 @@ def everyone_grants(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
             if subject in EVERYONE and not _is_default_binding(binding, role, subject):
                 whom = "every authenticated user and ServiceAccount" if subject.name == "system:authenticated" \
                     else "every ServiceAccount of every namespace"
+                if steps is None:  # a ServiceAccount holds the grants of both groups: either may complete the step
+                    steps = {}
+                    for group in EVERYONE:
+                        for key, how in one_step_to_admin(model, ctx, group).items():
+                            steps.setdefault(key, f"every member of {group} is one step from cluster-admin: {how}")
+                step = steps.get(id(binding))
+                admin = f"; {step}" if step else ""
                 yield Violation(f"{binding.kind} {binding.name} grants {role.kind} {role.name} "
-                                f"{_binding_scope(binding)} to {subject}, that is to {whom}",
-                                _subject_line(binding, subject), obj=binding, path=_subject_path(binding, subject))
+                                f"{_binding_scope(binding)} to {subject}, that is to {whom}{admin}",
+                                _subject_line(binding, subject), obj=binding, path=_subject_path(binding, subject),
+                                severity=admin_binding_severity() if step else None)
 
 
 @check("KH-RBAC-016")
