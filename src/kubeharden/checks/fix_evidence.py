@@ -25,6 +25,12 @@ The Kubernetes facts behind the rules:
   ``runAsNonRoot: true`` makes the kubelet start it only when the image's user is a non-zero UID
   (Kubernetes API reference, SecurityContext.runAsNonRoot). ``runAsUser: 0`` is root whatever
   ``runAsNonRoot`` says (the kubelet then refuses to start it).
+- An unset ``imagePullPolicy`` is defaulted by the API server (``IfNotPresent`` for a tag other than
+  ``latest``; Kubernetes "Images", "Default image pull policy"); one who relies on images already on the node
+  sets ``IfNotPresent`` or ``Never`` ("Images", "Pre-pulled images"), so only an unset policy may safely
+  become ``Always`` (:func:`pull_policy_unset`).
+- RBAC is additive: that a ServiceAccount is granted nothing shows only in every binding of its cluster
+  (:func:`bindings_incomplete`, :func:`token_unused`).
 """
 
 from __future__ import annotations
