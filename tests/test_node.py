@@ -358,7 +358,7 @@ def test_k3s_configuration_drop_ins_replace_keys_and_append_with_plus(tmp_path):
     assert "streaming-connection-idle-timeout" not in facts["kubelet"]["flags"]
 
 
-def test_the_hardened_tree_builder_gives_keys_kubeconfigs_and_manifests_0600(tmp_path):
+def test_the_hardened_tree_builder_gives_keys_certificates_kubeconfigs_and_manifests_0600(tmp_path):
     facts, problems, _ = _read(hardened_tree(tmp_path))
     assert not [p for p in problems if p.level == "error"]
     files = {path: entry for unit in facts.values() for path, entry in unit["files"].items() if entry.get("exists")}
@@ -367,5 +367,25 @@ def test_the_hardened_tree_builder_gives_keys_kubeconfigs_and_manifests_0600(tmp
                                                                      "admission-config")} == {"0600"}
     assert files["/etc/kubernetes/pki"]["mode"] == "0755"
     assert files["/var/lib/etcd"]["mode"] == "0700"
-    assert files["/etc/kubernetes/pki/ca.crt"]["mode"] == "0644"
+    assert files["/etc/kubernetes/pki/ca.crt"]["mode"] == "0600"  # CIS 1.1.20, as KH-FILE-009 asks
     assert facts["kubelet"]["files"]["/var/lib/kubelet/pki/kubelet.key"]["role"] == "pki-key"
+
+
+def _node_findings(root: Path, profile: str, capsys) -> list[tuple[str, str]]:
+    import json
+
+    from kubeharden.cli import main
+
+    main(["node", "--root", str(root), "--profile", profile, "--format", "json", "--fail-on", "none"])
+    report = json.loads(capsys.readouterr().out)
+    # the fixture has no /proc: kube-proxy (a DaemonSet's Pod) is said to be not judged, never passed
+    assert [(e["kind"], e["resource"]["name"]) for e in report["errors"]] == [
+        ("component-unseen", "kube-proxy@cp-hardened")]
+    return sorted((f["control_id"], f["message"]) for f in report["findings"])
+
+
+def test_the_hardened_tree_has_no_finding_at_the_default_profile(tmp_path, capsys):
+    root = hardened_tree(tmp_path)
+    assert _node_findings(root, "default", capsys) == []
+    # strict: only what git cannot carry (owners); etcd's data folder belongs to the etcd user (CIS 1.1.12)
+    assert [c for c, _ in _node_findings(root, "strict", capsys)] == ["KH-FILE-012", "KH-FILE-012"]

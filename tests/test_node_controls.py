@@ -80,7 +80,7 @@ def test_absent_flags_are_judged_at_their_documented_default():
     assert findings("KH-CP-018", "kube-scheduler", "1.29.3")  # --profiling defaults to true
     assert findings("KH-CP-030", "kube-controller-manager", "1.29.3") == [
         "kube-controller-manager on cp-1 listens on 0.0.0.0 (the default), beyond the loopback interface"]
-    assert len(findings("KH-CP-002", "kube-apiserver", "1.29.3")) == 3  # AlwaysAllow by default
+    assert len(findings("KH-CP-002", "kube-apiserver", "1.29.3")) == 1  # AlwaysAllow by default: one finding
     # KubeletConfiguration defaults: anonymous off, Webhook authorization, rotation off, no PID limit
     assert findings("KH-KUBELET-001", "kubelet", "1.29.3") == []
     assert findings("KH-KUBELET-002", "kubelet", "1.29.3") == []
@@ -248,3 +248,10 @@ def test_table_footer_counts_many_not_assessable_node_controls_and_lists_few():
     assert text == ("KH-CLU-001 (what it judges could not be read or seen: see the input problems and notes), "
                     "8 controls: needs node input (KH-CP-*; kubeharden controls lists them)")
     assert _not_assessable(node[:2], "manifest") == "KH-CP-001 (needs node input), KH-CP-002 (needs node input)"
+
+
+@pytest.mark.parametrize(("modes", "expected"), [(None, 1), ("AlwaysAllow", 1), ("Node,RBAC,AlwaysAllow", 1),
+                                                 ("Node", 1), ("RBAC", 1), ("ABAC", 1), ("Node,RBAC", 0)])
+def test_authorization_mode_gives_one_finding_per_flag(modes, expected):
+    flags = {} if modes is None else {"authorization-mode": modes}
+    assert len(findings("KH-CP-002", "kube-apiserver", "1.29.3", flags=flags)) == expected
