@@ -70,8 +70,15 @@ def test_a_default_kubeadm_control_plane_node_is_read_as_kubeadm_writes_it(tmp_p
     manifest = root / "etc/kubernetes/manifests/kube-apiserver.yaml"
     assert api["flags"].key_line("authorization-mode") == line_of(manifest, "--authorization-mode=")
     assert _where(api, "flags.authorization-mode") == str(manifest)
-    assert api["files"]["/etc/kubernetes/pki/ca.key"]["role"] == "pki-key"
-    assert api["files"]["/etc/kubernetes/pki/etcd/server.crt"]["role"] == "pki-cert"
+    # a file a flag names is the file of the component that names it (--cluster-signing-key-file, --kubeconfig)
+    manager = facts["kube-controller-manager"]["files"]
+    assert manager["/etc/kubernetes/pki/ca.key"]["role"] == "pki-key"
+    assert manager["/etc/kubernetes/controller-manager.conf"]["role"] == "kubeconfig"
+    assert facts["kube-scheduler"]["files"]["/etc/kubernetes/scheduler.conf"]["role"] == "kubeconfig"
+    assert not {"/etc/kubernetes/pki/ca.key", "/etc/kubernetes/controller-manager.conf",
+                "/etc/kubernetes/scheduler.conf"} & set(api["files"])
+    assert facts["etcd"]["files"]["/etc/kubernetes/pki/etcd/server.crt"]["role"] == "pki-cert"  # --cert-file
+    assert api["files"]["/etc/kubernetes/pki/front-proxy-ca.key"]["role"] == "pki-key"  # named by no flag
     assert api["files"]["/etc/kubernetes/pki"]["role"] == "pki-dir"
     assert api["files"]["/etc/kubernetes/admin.conf"]["role"] == "kubeconfig"
     assert api["files"]["/etc/kubernetes/manifests/kube-apiserver.yaml"]["role"] == "manifest"
@@ -216,7 +223,7 @@ def test_file_modes_owners_and_groups_are_those_of_the_real_files(tmp_path):
                                                           "/etc/kubernetes/admin.conf": 0o640,
                                                           "/var/lib/kubelet/config.yaml": 0o644})
     facts = _read(root)[0]
-    key = facts["kube-apiserver"]["files"]["/etc/kubernetes/pki/ca.key"]
+    key = facts["kube-controller-manager"]["files"]["/etc/kubernetes/pki/ca.key"]
     assert (key["mode"], key["exists"]) == ("0600", True)
     assert key["owner"] == pwd.getpwuid(os.getuid()).pw_name
     assert facts["kube-apiserver"]["files"]["/etc/kubernetes/admin.conf"]["mode"] == "0640"

@@ -35,7 +35,8 @@ ANONYMOUS = _control("KH-TEST-901", ["kube-apiserver"], {
 #: KubeletConfiguration readOnlyPort: 0 disables the unauthenticated read-only port.
 READ_ONLY_PORT = _control("KH-TEST-902", ["kubelet"], {
     "path": "settings.readOnlyPort", "fail_if": {"ne": 0}, "message": "the kubelet on {node} serves port {value}"})
-CA_KEY_MODE = _control("KH-TEST-903", ["kube-apiserver"], {
+#: kubeadm's ca.key is kube-controller-manager's file: its --cluster-signing-key-file names it.
+CA_KEY_MODE = _control("KH-TEST-903", ["kube-controller-manager"], {
     "path": "files[/etc/kubernetes/pki/ca.key].mode", "fail_if": {"not_in": ["0600", "0400"]},
     "message": "ca.key mode is {value}"})
 IDS = ["KH-TEST-901", "KH-TEST-902", "KH-TEST-903"]
@@ -92,7 +93,7 @@ def test_a_flag_that_is_set_points_at_its_own_line(tmp_path):
 def test_a_component_the_node_does_not_run_is_not_applicable(tmp_path):
     findings, status, _ = _node(node_tree(tmp_path, "worker"))
     assert status["KH-TEST-901"] == "not-applicable"  # a worker has no API server
-    assert status["KH-TEST-903"] == "not-applicable"
+    assert status["KH-TEST-903"] == "not-applicable"  # nor controller-manager
     assert status["KH-TEST-902"] == "pass"
 
 
@@ -272,3 +273,18 @@ def test_the_table_of_a_node_scan_has_no_workload_line(tmp_path, capsys):
     root = node_tree(tmp_path, "worker")
     main(["node", "--root", str(root), "--fail-on", "none", "--no-config"])
     assert "Pod Security Standards (workloads)" not in capsys.readouterr().out
+
+
+def test_a_kubeconfig_mode_finding_names_the_component_whose_flag_names_the_file(tmp_path, capsys):
+    """controller-manager.conf and scheduler.conf belong to the components whose --kubeconfig names them,
+    not to kube-apiserver; admin.conf, which no flag names, stays with kube-apiserver."""
+    modes = {f"/etc/kubernetes/{name}": 0o644 for name in ("controller-manager.conf", "scheduler.conf", "admin.conf")}
+    root = node_tree(tmp_path, "kubeadm-control-plane", modes)
+    main(["node", "--root", str(root), "-f", "json", "--fail-on", "none", "--no-config"])
+    report = json.loads(capsys.readouterr().out)
+    owners = sorted((f["file"].rsplit("/", 1)[1], f["resource"]["name"].split("@")[0]) for f in report["findings"]
+                    if "has mode 0644" in f["message"] and any(f["file"].endswith(f"/etc/kubernetes/{name}")
+                                                             for name in ("controller-manager.conf",
+                                                                          "scheduler.conf", "admin.conf")))
+    assert owners == [("admin.conf", "kube-apiserver"), ("controller-manager.conf", "kube-controller-manager"),
+                      ("scheduler.conf", "kube-scheduler")]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -376,21 +376,24 @@ class NodeScan:
         return "/" + os.path.relpath(display, self.root.root)
 
     def _shared_files(self, found: dict[str, Component], k3s: bool) -> None:
-        """The PKI folder (every certificate and key) and the kubeconfig files at their usual places: the
-        control plane's go to kube-apiserver (else the kubelet), the kubelet's to the kubelet."""
+        """The PKI folder (every certificate and key) and the kubeconfig files at their usual places. A file
+        that a component's flag names is that component's (its facts list it with the flag's role, e.g.
+        controller-manager.conf is kube-controller-manager's through --kubeconfig); any other goes to the
+        kubelet when its path says so, else to kube-apiserver (else the kubelet)."""
         owner = found.get("kube-apiserver") or found.get("kubelet")
         if owner is None:
             return
+        named = _named_files(found.values())
         pki = K3S_PKI if k3s else KUBEADM_PKI
         if self.root.is_dir(pki):
             owner.files[pki] = self._stat(pki, "pki-dir")
             for path in self._walk(pki):
                 role = "pki-key" if path.endswith(".key") else "pki-cert" if path.endswith((".crt", ".pem")) else ""
-                if role:
+                if role and path not in named:
                     owner.files[path] = self._stat(path, role)
         for path in K3S_KUBECONFIGS if k3s else KUBEADM_KUBECONFIGS:
             target = found.get("kubelet") if "kubelet" in path else owner
-            if target is not None and path not in target.files and self.root.exists(path):
+            if target is not None and path not in named and path not in target.files and self.root.exists(path):
                 target.files[path] = self._stat(path, "kubeconfig")
 
     def _walk(self, folder: str, depth: int = 0) -> list[str]:
@@ -446,6 +449,13 @@ def _written(words: list[Word]) -> dict[str, Written]:
     """The flags of a command line by name (the last of a repeated flag wins), each with its file and line."""
     return {name: Written(flag.value, words[flag.position].file, words[flag.position].line or 1)
             for name, flag in last_wins(parse_flags(w.text for w in words)).items()}
+
+
+def _named_files(components: Iterable[Component]) -> set[str]:
+    """The node paths that some component's file flag (:data:`FILE_FLAGS`) names: :meth:`NodeScan._unit`
+    gives each to the component that names it."""
+    return {written.value for c in components for key, written in c.flags.items()
+            if key in FILE_FLAGS.get(c.name, {})}
 
 
 def _empty() -> LineMap:
