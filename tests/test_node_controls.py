@@ -255,3 +255,16 @@ def test_table_footer_counts_many_not_assessable_node_controls_and_lists_few():
 def test_authorization_mode_gives_one_finding_per_flag(modes, expected):
     flags = {} if modes is None else {"authorization-mode": modes}
     assert len(findings("KH-CP-002", "kube-apiserver", "1.29.3", flags=flags)) == expected
+
+
+@pytest.mark.parametrize(("component", "flag", "version", "removed"), [
+    ("kube-scheduler", "address", "1.24.0", True), ("kube-scheduler", "port", "1.29.3", True),
+    ("kube-scheduler", "port", "1.23.9", False), ("kube-apiserver", "address", "1.24.0", True),
+    ("kube-apiserver", "port", "1.29.3", True), ("kube-controller-manager", "address", "1.30.0", True),
+    ("kube-controller-manager", "port", "1.22.0", False)])
+def test_insecure_serving_flags_removed_in_1_24_are_found_on_every_control_plane_component(
+        component, flag, version, removed):
+    """CHANGELOG-1.24: kube-apiserver (#106859), kube-controller-manager (#106860) and kube-scheduler
+    (#106865) lost --address and --port."""
+    expected = [f"{component} on cp-1 is given --{flag}, removed in 1.24: remove it"] if removed else []
+    assert findings("KH-CP-032", component, version, flags={flag: "0"}) == expected
