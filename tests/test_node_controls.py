@@ -14,6 +14,7 @@ import pytest
 
 from kubeharden.catalogue.loader import load_catalogue
 from kubeharden.checks.rules import problems, run_facts_rule
+from kubeharden.model.controls import NOTHING_TO_JUDGE
 from kubeharden.model.facts import ComponentFacts
 from kubeharden.model.settings import (
     file_mode, go_bool, go_duration_seconds, go_int, kubernetes_minor, mode_exceeds)
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def findings(control_id: str, component: str, version: str | None = None, flags=None, settings=None, files=None):
     facts = ComponentFacts(component=component, node="cp-1", version=version, flags=flags or {},
                            settings=settings or {}, files=files or {})
-    return [v.message for v in run_facts_rule(CONTROLS[control_id], facts)]
+    return [v.message for v in run_facts_rule(CONTROLS[control_id], facts) if v is not NOTHING_TO_JUDGE]
 
 
 # -- how values are read -----------------------------------------------------------------------
