@@ -29,7 +29,7 @@ def node_tree(tmp_path: Path, name: str, modes: dict[str, int] | None = None) ->
 #: etcd's data folder 0700.
 HARDENED_MODES: tuple[tuple[str, int], ...] = (
     (".key", 0o600), (".conf", 0o600), ("config.yaml", 0o600), ("/manifests/", 0o600), (".kubeconfig", 0o600),
-    ("k3s.yaml", 0o600), ("/enc/", 0o600), ("/audit/", 0o600), ("/admission/", 0o600), (".crt", 0o600),
+    ("k3s.yaml", 0o600), ("/cred/", 0o600), ("/enc/", 0o600), ("/audit/", 0o600), ("/admission/", 0o600), (".crt", 0o600),
     (".pem", 0o600), (".pub", 0o600), (".service", 0o600), (".env", 0o600), ("/etc/default/kubelet", 0o600),
 )
 

@@ -203,7 +203,7 @@ def test_k3s_one_server_process_carries_every_component(tmp_path):
     assert api["flags"].key_line("anonymous-auth") == line_of(config, "kube-apiserver-arg:")
     assert facts["kubelet"]["settings"]["readOnlyPort"] == 0
     assert facts["kubelet"]["settings"]["streamingConnectionIdleTimeout"] == "5m"
-    assert any(p.kind == "node-k3s" for p in problems)  # k3s's own flags are not visible: said
+    assert any(p.kind == "node-k3s" for p in problems)  # k3s's own flags are judged from its source: said
     assert any(o.kind == "Policy" for o in objects)  # the audit policy a flag names is read as an object
     assert "/var/lib/rancher/k3s/server/tls/server-ca.key" in api["files"]
 
@@ -213,6 +213,61 @@ def test_k3s_with_cluster_init_runs_etcd_and_disabled_components_are_left_out(tm
     write(root, "/proc/812/cmdline", b"/usr/local/bin/k3s\0server\0--cluster-init\0--disable-kube-proxy\0")
     facts = _read(root)[0]
     assert "etcd" in facts and "kube-proxy" not in facts
+
+
+def test_k3s_own_flags_lie_beneath_the_users_and_name_the_k3s_command_line(tmp_path):
+    """k3s gives its components flags of its own (k3s pkg/daemons/control/server.go): judged as set, at the k3s
+    command line; a flag the user gives wins, and --authentication-config makes k3s leave --anonymous-auth out."""
+    root = node_tree(tmp_path, "k3s")
+    write(root, "/etc/rancher/k3s/config.yaml.d/20-mine.yaml",
+          'kube-apiserver-arg+:\n  - "profiling=true"\n  - "authentication-config=/etc/rancher/authn.yaml"\n'
+          'kube-scheduler-arg:\n  - "bind-address=0.0.0.0"\n')
+    facts = _read(root)[0]
+    api, manager, scheduler = facts["kube-apiserver"], facts["kube-controller-manager"], facts["kube-scheduler"]
+    server = "/var/lib/rancher/k3s/server"
+    assert {k: api["flags"][k] for k in ("authorization-mode", "enable-admission-plugins", "kubelet-client-certificate",
+                                        "client-ca-file", "etcd-servers")} == {
+        "authorization-mode": "Node,RBAC", "enable-admission-plugins": "NodeRestriction",
+        "kubelet-client-certificate": f"{server}/tls/client-kube-apiserver.crt",
+        "client-ca-file": f"{server}/tls/client-ca.crt", "etcd-servers": "unix://kine.sock"}
+    assert _where(api, "flags.authorization-mode") == str(root / "proc/812/cmdline")
+    drop_in = root / "etc/rancher/k3s/config.yaml.d/20-mine.yaml"
+    assert api["flags"]["profiling"] == "true" and _where(api, "flags.profiling") == str(drop_in)  # the user's wins
+    assert "anonymous-auth" in api["flags"]  # the user's own, from config.yaml
+    assert scheduler["flags"]["bind-address"] == "0.0.0.0" and scheduler["flags"]["profiling"] == "false"
+    assert manager["flags"]["service-account-private-key-file"] == f"{server}/tls/service.current.key"
+    assert (manager["flags"]["use-service-account-credentials"], manager["flags"]["root-ca-file"]) == (
+        "true", f"{server}/tls/server-ca.crt")
+    assert manager["files"][f"{server}/cred/controller.kubeconfig"]["role"] == "kubeconfig"
+
+    root = node_tree(tmp_path / "b", "k3s")
+    write(root, "/etc/rancher/k3s/config.yaml.d/20-mine.yaml",
+          'kube-apiserver-arg+:\n  - "authentication-config=/etc/rancher/authn.yaml"\n')
+    (root / "etc/rancher/k3s/config.yaml").write_text(
+        (root / "etc/rancher/k3s/config.yaml").read_text().replace('  - "anonymous-auth=false"\n', ""))
+    assert "anonymous-auth" not in _read(root)[0]["kube-apiserver"]["flags"]
+
+
+def test_k3s_datastore_embedded_etcd_external_etcd_and_data_dir(tmp_path):
+    root = node_tree(tmp_path, "k3s")
+    write(root, "/proc/812/cmdline", b"/usr/local/bin/k3s\0server\0--cluster-init\0--data-dir=/srv/k3s\0")
+    api = _read(root)[0]["kube-apiserver"]
+    assert {k: api["flags"][k] for k in ("etcd-servers", "etcd-cafile", "etcd-certfile", "etcd-keyfile",
+                                        "tls-cert-file")} == {
+        "etcd-servers": "https://127.0.0.1:2379", "etcd-cafile": "/srv/k3s/server/tls/etcd/server-ca.crt",
+        "etcd-certfile": "/srv/k3s/server/tls/etcd/client.crt", "etcd-keyfile": "/srv/k3s/server/tls/etcd/client.key",
+        "tls-cert-file": "/srv/k3s/server/tls/serving-kube-apiserver.crt"}
+
+    root = node_tree(tmp_path / "b", "k3s")
+    write(root, "/proc/812/cmdline", b"/usr/local/bin/k3s\0server\0--datastore-endpoint=https://db:2379\0"
+          b"--datastore-cafile=/etc/db/ca.crt\0")
+    (root / "var/lib/rancher/k3s/server/tls/service.current.key").unlink()  # a release before key rotation
+    facts = _read(root)[0]
+    api = facts["kube-apiserver"]
+    assert (api["flags"]["etcd-servers"], api["flags"]["etcd-cafile"]) == ("https://db:2379", "/etc/db/ca.crt")
+    assert "etcd-certfile" not in api["flags"] and "etcd" not in facts
+    assert facts["kube-controller-manager"]["flags"]["service-account-private-key-file"] == \
+        "/var/lib/rancher/k3s/server/tls/service.key"
 
 
 # -- files -----------------------------------------------------------------------------------------

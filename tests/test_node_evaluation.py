@@ -288,3 +288,23 @@ def test_a_kubeconfig_mode_finding_names_the_component_whose_flag_names_the_file
                                                                           "scheduler.conf", "admin.conf")))
     assert owners == [("admin.conf", "kube-apiserver"), ("controller-manager.conf", "kube-controller-manager"),
                       ("scheduler.conf", "kube-scheduler")]
+
+
+def test_k3s_is_judged_with_the_flags_k3s_gives_its_components(tmp_path, capsys):
+    """The flags k3s sets itself (anonymous auth off, Node,RBAC, NodeRestriction, profiling off, its certificates,
+    loopback binding …) are no findings; etcd's controls do not apply to kine's SQLite (no --cluster-init) and
+    judge the embedded etcd's client certificate with it."""
+    root = hardened_tree(tmp_path, "k3s")
+    main(["node", "--root", str(root), "-f", "json", "--fail-on", "none", "--no-config"])
+    report = json.loads(capsys.readouterr().out)
+    status = report["summary"]["control_status"]
+    cleared = ["KH-CP-001", "KH-CP-002", "KH-CP-003", "KH-CP-010", "KH-CP-011", "KH-CP-012", "KH-CP-013",
+               "KH-CP-018", "KH-CP-023", "KH-CP-026", "KH-CP-027", "KH-CP-028", "KH-CP-030"]
+    assert {c: status[c] for c in cleared} == dict.fromkeys(cleared, "pass")
+    assert (status["KH-CP-014"], status["KH-CP-015"]) == ("not-applicable", "not-applicable")
+    assert not [e for e in report["notes"] if e["kind"] == "incomplete"]  # every file k3s's flags name is there
+
+    write(root, "/proc/812/cmdline", b"/usr/local/bin/k3s\0server\0--cluster-init\0")
+    main(["node", "--root", str(root), "-f", "json", "--fail-on", "none", "--no-config"])
+    status = json.loads(capsys.readouterr().out)["summary"]["control_status"]
+    assert (status["KH-CP-014"], status["KH-CP-015"]) == ("pass", "pass")
