@@ -308,3 +308,21 @@ def test_k3s_is_judged_with_the_flags_k3s_gives_its_components(tmp_path, capsys)
     main(["node", "--root", str(root), "-f", "json", "--fail-on", "none", "--no-config"])
     status = json.loads(capsys.readouterr().out)["summary"]["control_status"]
     assert (status["KH-CP-014"], status["KH-CP-015"]) == ("pass", "pass")
+
+
+@pytest.mark.parametrize("name", ["kubeadm-control-plane", "k3s", "worker"])
+def test_messages_name_node_paths_and_findings_point_at_the_host_path(tmp_path, capsys, name):
+    """With --root, a message names the file as the node knows it (/etc/kubernetes/admin.conf); the finding's
+    file is where the scanning host reads it (ROOT/etc/kubernetes/admin.conf), said once."""
+    root = node_tree(tmp_path, name)
+    for path in root.rglob("*"):
+        if path.is_file():
+            path.chmod(0o644)
+    main(["node", "--root", str(root), "-f", "json", "--fail-on", "none", "--no-config"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["findings"]
+    assert [m for m in (f["message"] for f in report["findings"] + report["errors"] + report["notes"])
+            if str(root) in m] == []
+    assert all(f["file"].startswith(str(root)) for f in report["findings"] if f["file"])
+    embedded = [f for f in report["findings"] if f["control_id"] == "KH-KCFG-004"]
+    assert embedded and all(f" {f['file'][len(str(root)):]} " in f["message"] for f in embedded)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubeharden.model.cluster import CONTROL_PLANE_COMPONENTS
@@ -407,8 +407,8 @@ class NodeScan:
             for item in items:
                 if isinstance(item, Problem):
                     self.problems.append(item)
-                else:
-                    self.objects.append(item)
+                else:  # messages name the file's node path; findings point at the host's (origin.file)
+                    self.objects.append(replace(item, origin=replace(item.origin, node_path=node_path)))
         return facts
 
     def _node_path_of(self, display: str) -> str:
