@@ -313,7 +313,9 @@ class NodeScan:
                 api.flags.setdefault(flag, written)
         for name, own in K3S_COMPONENT_FLAGS.items():
             target = components.get(name)
-            for flag, (value, unless) in own.items() if target is not None else ():
+            if target is None:
+                continue
+            for flag, (value, unless) in own.items():
                 if flag not in target.flags and (unless is None or unless not in target.flags):
                     target.flags[flag] = Written(self._k3s_value(value, server), command.file, command.line)
 
