@@ -239,6 +239,12 @@ def test_k3s_own_flags_lie_beneath_the_users_and_name_the_k3s_command_line(tmp_p
     assert (manager["flags"]["use-service-account-credentials"], manager["flags"]["root-ca-file"]) == (
         "true", f"{server}/tls/server-ca.crt")
     assert manager["files"][f"{server}/cred/controller.kubeconfig"]["role"] == "kubeconfig"
+    # the kubelet (k3s pkg/daemons/agent/agent_linux.go kubeletArgs): its settings, not the flags' legacy defaults
+    kubelet = facts["kubelet"]["settings"]
+    assert (kubelet["authentication"]["anonymous"]["enabled"], kubelet["authentication"]["webhook"]["enabled"],
+            kubelet["authorization"]["mode"], kubelet["tlsCertFile"]) == (
+        False, True, "Webhook", "/var/lib/rancher/k3s/agent/serving-kubelet.crt")
+    assert facts["kubelet"]["settings"]["streamingConnectionIdleTimeout"] == "5m"  # the user's kubelet-arg
 
     root = node_tree(tmp_path / "b", "k3s")
     write(root, "/etc/rancher/k3s/config.yaml.d/20-mine.yaml",

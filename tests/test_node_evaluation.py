@@ -292,14 +292,15 @@ def test_a_kubeconfig_mode_finding_names_the_component_whose_flag_names_the_file
 
 def test_k3s_is_judged_with_the_flags_k3s_gives_its_components(tmp_path, capsys):
     """The flags k3s sets itself (anonymous auth off, Node,RBAC, NodeRestriction, profiling off, its certificates,
-    loopback binding …) are no findings; etcd's controls do not apply to kine's SQLite (no --cluster-init) and
+    loopback binding, the kubelet's Webhook authentication and authorization …) are no findings; etcd's controls do not apply to kine's SQLite (no --cluster-init) and
     judge the embedded etcd's client certificate with it."""
     root = hardened_tree(tmp_path, "k3s")
     main(["node", "--root", str(root), "-f", "json", "--fail-on", "none", "--no-config"])
     report = json.loads(capsys.readouterr().out)
     status = report["summary"]["control_status"]
     cleared = ["KH-CP-001", "KH-CP-002", "KH-CP-003", "KH-CP-010", "KH-CP-011", "KH-CP-012", "KH-CP-013",
-               "KH-CP-018", "KH-CP-023", "KH-CP-026", "KH-CP-027", "KH-CP-028", "KH-CP-030"]
+               "KH-CP-018", "KH-CP-023", "KH-CP-026", "KH-CP-027", "KH-CP-028", "KH-CP-030",
+               "KH-KUBELET-001", "KH-KUBELET-002", "KH-KUBELET-003", "KH-KUBELET-008"]
     assert {c: status[c] for c in cleared} == dict.fromkeys(cleared, "pass")
     assert (status["KH-CP-014"], status["KH-CP-015"]) == ("not-applicable", "not-applicable")
     assert not [e for e in report["notes"] if e["kind"] == "incomplete"]  # every file k3s's flags name is there

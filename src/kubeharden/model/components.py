@@ -262,14 +262,16 @@ K3S_IMPLIED_FLAGS: dict[str, tuple[str, str, str | None]] = {
 #: k3s's data folder (``--data-dir``/``-d``; https://docs.k3s.io/cli/server); the server's files are in its
 #: ``server`` folder.
 K3S_DATA_DIR = "/var/lib/rancher/k3s"
-#: The flags k3s itself gives each control-plane component, which neither its command line nor its
-#: configuration file shows. From k3s's source, pkg/daemons/control/server.go (functions ``apiServer``,
-#: ``controllerManager``, ``scheduler``), with the file names of pkg/daemons/control/deps/deps.go
-#: (``{server}`` is ``<data-dir>/server``). They lie beneath the user's ``--kube-apiserver-arg`` …: a flag
-#: the user gives wins (k3s ``util.GetArgs`` lets the extra arguments replace these). component -> flag ->
-#: (value, or the values a release may use, newest first: the first that is a file on the node is taken;
-#: a flag of the user's that makes k3s leave this one out, or None). k3s leaves out --anonymous-auth when
-#: --authentication-config is given and --authorization-mode when --authorization-config is.
+#: The flags k3s itself gives each component, which neither its command line nor its configuration file
+#: shows. From k3s's source: pkg/daemons/control/server.go (functions ``apiServer``, ``controllerManager``,
+#: ``scheduler``) with the file names of pkg/daemons/control/deps/deps.go (``{server}`` is
+#: ``<data-dir>/server``), and pkg/daemons/agent/agent_linux.go (``kubeletArgs``, ``kubeProxyArgs``) with
+#: the agent's files of pkg/agent/config/config.go (``{agent}`` is ``<data-dir>/agent``). They lie beneath
+#: the user's ``--kube-apiserver-arg`` …: a flag the user gives wins (k3s ``util.GetArgs`` lets the extra
+#: arguments replace these). component -> flag -> (value, or the values a release may use, newest first: the
+#: first that is a file on the node is taken; a flag of the user's that makes k3s leave this one out, or
+#: None). k3s leaves out --anonymous-auth when --authentication-config is given and --authorization-mode
+#: when --authorization-config is.
 K3S_COMPONENT_FLAGS: dict[str, dict[str, tuple[str | tuple[str, ...], str | None]]] = {
     "kube-apiserver": {
         "anonymous-auth": ("false", "authentication-config"),
@@ -302,6 +304,22 @@ K3S_COMPONENT_FLAGS: dict[str, dict[str, tuple[str | tuple[str, ...], str | None
         "kubeconfig": ("{server}/cred/scheduler.kubeconfig", None),
         "profiling": ("false", None),
         "bind-address": ("127.0.0.1", None),
+    },
+    "kubelet": {
+        "anonymous-auth": ("false", None),
+        "authentication-token-webhook": ("true", None),
+        "authorization-mode": ("Webhook", None),
+        "read-only-port": ("0", None),
+        "healthz-bind-address": ("127.0.0.1", None),
+        "client-ca-file": ("{agent}/client-ca.crt", None),
+        "tls-cert-file": ("{agent}/serving-kubelet.crt", None),
+        "tls-private-key-file": ("{agent}/serving-kubelet.key", None),
+        "kubeconfig": ("{agent}/kubelet.kubeconfig", None),
+        "pod-manifest-path": ("{agent}/pod-manifests", None),
+    },
+    "kube-proxy": {
+        "healthz-bind-address": ("127.0.0.1", None),
+        "kubeconfig": ("{agent}/kubeproxy.kubeconfig", None),
     },
 }
 #: How k3s's API server reaches its datastore. Embedded etcd (``--cluster-init``, or a server joining one):

@@ -283,7 +283,7 @@ class NodeScan:
                 components[implied[0]].flags[implied[1]] = Written(implied[2] or value, word.file, word.line)
         self._k3s_own_flags(components, given, words[0])
         self.problems.append(Problem(
-            "note", "node-k3s", "k3s gives each control-plane component flags of its own, which neither its command "
+            "note", "node-k3s", "k3s gives each component flags of its own, which neither its command "
             "line nor its configuration shows; they are judged as k3s's source sets them in current releases "
             "(K3S_COMPONENT_FLAGS, docs/node.md), beneath the flags given here", file=words[0].file))
         return [components[name] for name in COMPONENTS if name in components]
@@ -296,7 +296,7 @@ class NodeScan:
         added flag points at the k3s command line (``command``); a datastore flag at the user's own."""
         last = {name: (value, word) for name, value, word in given}
         data_dir = (last.get("data-dir") or last.get("d") or (K3S_DATA_DIR, command))[0]
-        server = f"{data_dir.rstrip('/')}/server"
+        server, agent = f"{data_dir.rstrip('/')}/server", f"{data_dir.rstrip('/')}/agent"
         api = components.get("kube-apiserver")
         if api is not None:
             endpoint, at = last.get("datastore-endpoint", ("", command))
@@ -317,12 +317,12 @@ class NodeScan:
                 continue
             for flag, (value, unless) in own.items():
                 if flag not in target.flags and (unless is None or unless not in target.flags):
-                    target.flags[flag] = Written(self._k3s_value(value, server), command.file, command.line)
+                    target.flags[flag] = Written(self._k3s_value(value, server, agent), command.file, command.line)
 
-    def _k3s_value(self, value: str | tuple[str, ...], server: str) -> str:
-        """A value of :data:`K3S_COMPONENT_FLAGS` with ``{server}`` filled in; of alternatives (a file whose name
-        changed between k3s releases) the first that is a file on this node, else the newest."""
-        options = [v.format(server=server) for v in ((value,) if isinstance(value, str) else value)]
+    def _k3s_value(self, value: str | tuple[str, ...], server: str, agent: str) -> str:
+        """A value of :data:`K3S_COMPONENT_FLAGS` with ``{server}`` and ``{agent}`` filled in; of alternatives (a
+        file whose name changed between k3s releases) the first that is a file on this node, else the newest."""
+        options = [v.format(server=server, agent=agent) for v in ((value,) if isinstance(value, str) else value)]
         return next((v for v in options if self.root.exists(v)), options[0])
 
     def _k3s_config(self) -> list[tuple[str, str, Word]]:
