@@ -260,7 +260,7 @@ K3S_IMPLIED_FLAGS: dict[str, tuple[str, str, str | None]] = {
                            "/var/lib/rancher/k3s/server/cred/encryption-config.json"),
 }
 #: k3s's data folder (``--data-dir``/``-d``; https://docs.k3s.io/cli/server); the server's files are in its
-#: ``server`` folder.
+#: ``server`` folder, the agent's (kubelet, kube-proxy) in its ``agent`` folder.
 K3S_DATA_DIR = "/var/lib/rancher/k3s"
 #: The flags k3s itself gives each component, which neither its command line nor its configuration file
 #: shows. From k3s's source: pkg/daemons/control/server.go (functions ``apiServer``, ``controllerManager``,
