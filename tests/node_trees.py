@@ -22,19 +22,21 @@ def node_tree(tmp_path: Path, name: str, modes: dict[str, int] | None = None) ->
     return root
 
 
-#: Modes of a hardened node by kind of file (CIS Kubernetes Benchmark section 1.1 and 4.1, the guide's 3.5):
-#: private keys, kubeconfigs, static Pod manifests, the kubelet's and kube-proxy's configuration 0600;
-#: certificates and unit files 0644; the PKI folder 0755; etcd's data folder 0700.
+#: Modes of a hardened node by kind of file, as the catalogue asks (it follows the CIS Kubernetes Benchmark
+#: 1.9, sections 1.1 and 4.1: 1.1.20 certificates 600, 4.1.1 the kubelet service file 600, 4.1.9 its
+#: configuration 600; the guide's 3.5): private keys, certificates, kubeconfigs, static Pod manifests,
+#: the kubelet's and kube-proxy's configuration, unit files and drop-ins 0600; the PKI folder 0755;
+#: etcd's data folder 0700.
 HARDENED_MODES: tuple[tuple[str, int], ...] = (
     (".key", 0o600), (".conf", 0o600), ("config.yaml", 0o600), ("/manifests/", 0o600), (".kubeconfig", 0o600),
-    ("k3s.yaml", 0o600), ("/enc/", 0o600), ("/audit/", 0o600), ("/admission/", 0o600), (".crt", 0o644),
-    (".pub", 0o644), (".service", 0o644), (".env", 0o644), ("/etc/default/kubelet", 0o644),
+    ("k3s.yaml", 0o600), ("/cred/", 0o600), ("/enc/", 0o600), ("/audit/", 0o600), ("/admission/", 0o600), (".crt", 0o600),
+    (".pem", 0o600), (".pub", 0o600), (".service", 0o600), (".env", 0o600), ("/etc/default/kubelet", 0o600),
 )
 
 
 def hardened_modes(root: Path) -> dict[str, int]:
     """The mode map (node path -> mode) that makes every file of the tree at ``root`` as strict as
-    :data:`HARDENED_MODES` asks (systemd drop-ins ``*.conf`` under ``*.service.d`` stay 0644)."""
+    :data:`HARDENED_MODES` asks (systemd drop-ins ``*.conf`` under ``*.service.d`` too: 0600)."""
     modes: dict[str, int] = {}
     for path in sorted(root.rglob("*")):
         node_path = "/" + str(path.relative_to(root))
@@ -47,7 +49,7 @@ def hardened_modes(root: Path) -> dict[str, int]:
                 modes[node_path] = 0o700
             continue
         if ".service.d/" in node_path:
-            modes[node_path] = 0o644
+            modes[node_path] = 0o600
             continue
         for marker, mode in HARDENED_MODES:
             if node_path.endswith(marker) or marker in node_path:

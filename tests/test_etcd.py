@@ -257,6 +257,27 @@ def test_an_endpoint_nobody_listens_on_is_an_input_problem(pki, capsys):
         "KH-ETCD-007", "KH-ETCD-008", "KH-ETCD-009", "KH-ETCD-010"}
 
 
+def test_a_broken_encryption_prefix_is_tallied_as_such_not_as_an_unknown_key_none():
+    """``k8s:enc:`` followed by no provider:version:key: (a value cut short, or written by something else)."""
+    from collections import Counter
+
+    from kubeharden.commands.etcd import _tallied
+    from kubeharden.model.etcd import API_VERSION, STORED_SECRET, stored_secret
+    from kubeharden.model.objects import K8sObject, Provenance, ResourceRef
+
+    def stored(name: str, value: bytes) -> K8sObject:
+        raw = stored_secret("shop", name, "https://e:2379", f"/registry/secrets/shop/{name}", stored_format(value))
+        return K8sObject(raw=raw, ref=ResourceRef(API_VERSION, STORED_SECRET, "shop", name),
+                         origin=Provenance("https://e:2379", None, "etcd"))
+
+    items = [stored("cut", b"k8s:enc:aescbc"), stored("good", b"k8s:enc:aescbc:v1:key1:\x00\x01"),
+             stored("plain", b"k8s\x00\x0a\x0c\x0a\x02v1")]
+    tally: Counter[str] = Counter()
+    assert list(_tallied(iter(items), tally)) == items
+    assert dict(tally) == {"encrypted, with a k8s:enc: prefix that names no provider, version and key": 1,
+                           "aescbc key 'key1'": 1, "plain text": 1}
+
+
 def test_etcd_without_client_certificate_auth_is_found(pki, capsys):
     _need_etcd()
     server = Server(pki, client_cert_auth=False)

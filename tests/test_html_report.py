@@ -154,3 +154,17 @@ def test_large_reports_show_a_page_at_a_time(browser, tmp_path):
     page.fill("#search", "p7 ")
     assert 0 < len(_visible_rows(page)) < 200
     assert errors == []
+
+
+def test_the_controls_not_checked_are_listed_with_why(browser, tmp_path, capsys):
+    """Neither a not-applicable nor a not-assessable control reads as a pass: the page lists each, as the
+    JSON report's control_status says, and says why a control was not assessable."""
+    status = json.loads(_json(capsys))["summary"]["control_status"]
+    page, errors, _ = _open(browser, _report(tmp_path))
+    assert errors == []
+    listed = page.eval_on_selector("#not-applicable", "p => [...p.querySelectorAll('code')].map(c => c.textContent)")
+    assert listed and listed == [c for c, s in status.items() if s == "not-applicable"]
+    text = page.inner_text("#not-assessable")
+    assert text.startswith("Not assessable from manifest input") and "(needs node input)" in text
+    shown = page.eval_on_selector("#not-assessable", "p => [...p.querySelectorAll('code')].map(c => c.textContent)")
+    assert sorted(shown) == sorted(c for c, s in status.items() if s == "not-assessable")

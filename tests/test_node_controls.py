@@ -14,6 +14,7 @@ import pytest
 
 from kubeharden.catalogue.loader import load_catalogue
 from kubeharden.checks.rules import problems, run_facts_rule
+from kubeharden.model.controls import NOTHING_TO_JUDGE
 from kubeharden.model.facts import ComponentFacts
 from kubeharden.model.settings import (
     file_mode, go_bool, go_duration_seconds, go_int, kubernetes_minor, mode_exceeds)
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def findings(control_id: str, component: str, version: str | None = None, flags=None, settings=None, files=None):
     facts = ComponentFacts(component=component, node="cp-1", version=version, flags=flags or {},
                            settings=settings or {}, files=files or {})
-    return [v.message for v in run_facts_rule(CONTROLS[control_id], facts)]
+    return [v.message for v in run_facts_rule(CONTROLS[control_id], facts) if v is not NOTHING_TO_JUDGE]
 
 
 # -- how values are read -----------------------------------------------------------------------
@@ -80,7 +81,7 @@ def test_absent_flags_are_judged_at_their_documented_default():
     assert findings("KH-CP-018", "kube-scheduler", "1.29.3")  # --profiling defaults to true
     assert findings("KH-CP-030", "kube-controller-manager", "1.29.3") == [
         "kube-controller-manager on cp-1 listens on 0.0.0.0 (the default), beyond the loopback interface"]
-    assert len(findings("KH-CP-002", "kube-apiserver", "1.29.3")) == 3  # AlwaysAllow by default
+    assert len(findings("KH-CP-002", "kube-apiserver", "1.29.3")) == 1  # AlwaysAllow by default: one finding
     # KubeletConfiguration defaults: anonymous off, Webhook authorization, rotation off, no PID limit
     assert findings("KH-KUBELET-001", "kubelet", "1.29.3") == []
     assert findings("KH-KUBELET-002", "kubelet", "1.29.3") == []
@@ -248,3 +249,23 @@ def test_table_footer_counts_many_not_assessable_node_controls_and_lists_few():
     assert text == ("KH-CLU-001 (what it judges could not be read or seen: see the input problems and notes), "
                     "8 controls: needs node input (KH-CP-*; kubeharden controls lists them)")
     assert _not_assessable(node[:2], "manifest") == "KH-CP-001 (needs node input), KH-CP-002 (needs node input)"
+
+
+@pytest.mark.parametrize(("modes", "expected"), [(None, 1), ("AlwaysAllow", 1), ("Node,RBAC,AlwaysAllow", 1),
+                                                 ("Node", 1), ("RBAC", 1), ("ABAC", 1), ("Node,RBAC", 0)])
+def test_authorization_mode_gives_one_finding_per_flag(modes, expected):
+    flags = {} if modes is None else {"authorization-mode": modes}
+    assert len(findings("KH-CP-002", "kube-apiserver", "1.29.3", flags=flags)) == expected
+
+
+@pytest.mark.parametrize(("component", "flag", "version", "removed"), [
+    ("kube-scheduler", "address", "1.24.0", True), ("kube-scheduler", "port", "1.29.3", True),
+    ("kube-scheduler", "port", "1.23.9", False), ("kube-apiserver", "address", "1.24.0", True),
+    ("kube-apiserver", "port", "1.29.3", True), ("kube-controller-manager", "address", "1.30.0", True),
+    ("kube-controller-manager", "port", "1.22.0", False)])
+def test_insecure_serving_flags_removed_in_1_24_are_found_on_every_control_plane_component(
+        component, flag, version, removed):
+    """CHANGELOG-1.24: kube-apiserver (#106859), kube-controller-manager (#106860) and kube-scheduler
+    (#106865) lost --address and --port."""
+    expected = [f"{component} on cp-1 is given --{flag}, removed in 1.24: remove it"] if removed else []
+    assert findings("KH-CP-032", component, version, flags={flag: "0"}) == expected

@@ -35,7 +35,8 @@ ANONYMOUS = _control("KH-TEST-901", ["kube-apiserver"], {
 #: KubeletConfiguration readOnlyPort: 0 disables the unauthenticated read-only port.
 READ_ONLY_PORT = _control("KH-TEST-902", ["kubelet"], {
     "path": "settings.readOnlyPort", "fail_if": {"ne": 0}, "message": "the kubelet on {node} serves port {value}"})
-CA_KEY_MODE = _control("KH-TEST-903", ["kube-apiserver"], {
+#: kubeadm's ca.key is kube-controller-manager's file: its --cluster-signing-key-file names it.
+CA_KEY_MODE = _control("KH-TEST-903", ["kube-controller-manager"], {
     "path": "files[/etc/kubernetes/pki/ca.key].mode", "fail_if": {"not_in": ["0600", "0400"]},
     "message": "ca.key mode is {value}"})
 IDS = ["KH-TEST-901", "KH-TEST-902", "KH-TEST-903"]
@@ -92,7 +93,7 @@ def test_a_flag_that_is_set_points_at_its_own_line(tmp_path):
 def test_a_component_the_node_does_not_run_is_not_applicable(tmp_path):
     findings, status, _ = _node(node_tree(tmp_path, "worker"))
     assert status["KH-TEST-901"] == "not-applicable"  # a worker has no API server
-    assert status["KH-TEST-903"] == "not-applicable"
+    assert status["KH-TEST-903"] == "not-applicable"  # nor controller-manager
     assert status["KH-TEST-902"] == "pass"
 
 
@@ -272,3 +273,57 @@ def test_the_table_of_a_node_scan_has_no_workload_line(tmp_path, capsys):
     root = node_tree(tmp_path, "worker")
     main(["node", "--root", str(root), "--fail-on", "none", "--no-config"])
     assert "Pod Security Standards (workloads)" not in capsys.readouterr().out
+
+
+def test_a_kubeconfig_mode_finding_names_the_component_whose_flag_names_the_file(tmp_path, capsys):
+    """controller-manager.conf and scheduler.conf belong to the components whose --kubeconfig names them,
+    not to kube-apiserver; admin.conf, which no flag names, stays with kube-apiserver."""
+    modes = {f"/etc/kubernetes/{name}": 0o644 for name in ("controller-manager.conf", "scheduler.conf", "admin.conf")}
+    root = node_tree(tmp_path, "kubeadm-control-plane", modes)
+    main(["node", "--root", str(root), "-f", "json", "--fail-on", "none", "--no-config"])
+    report = json.loads(capsys.readouterr().out)
+    owners = sorted((f["file"].rsplit("/", 1)[1], f["resource"]["name"].split("@")[0]) for f in report["findings"]
+                    if "has mode 0644" in f["message"] and any(f["file"].endswith(f"/etc/kubernetes/{name}")
+                                                             for name in ("controller-manager.conf",
+                                                                          "scheduler.conf", "admin.conf")))
+    assert owners == [("admin.conf", "kube-apiserver"), ("controller-manager.conf", "kube-controller-manager"),
+                      ("scheduler.conf", "kube-scheduler")]
+
+
+def test_k3s_is_judged_with_the_flags_k3s_gives_its_components(tmp_path, capsys):
+    """The flags k3s sets itself (anonymous auth off, Node,RBAC, NodeRestriction, profiling off, its certificates,
+    loopback binding, the kubelet's Webhook authentication and authorization …) are no findings; etcd's controls do not apply to kine's SQLite (no --cluster-init) and
+    judge the embedded etcd's client certificate with it."""
+    root = hardened_tree(tmp_path, "k3s")
+    main(["node", "--root", str(root), "-f", "json", "--fail-on", "none", "--no-config"])
+    report = json.loads(capsys.readouterr().out)
+    status = report["summary"]["control_status"]
+    cleared = ["KH-CP-001", "KH-CP-002", "KH-CP-003", "KH-CP-010", "KH-CP-011", "KH-CP-012", "KH-CP-013",
+               "KH-CP-018", "KH-CP-023", "KH-CP-026", "KH-CP-027", "KH-CP-028", "KH-CP-030",
+               "KH-KUBELET-001", "KH-KUBELET-002", "KH-KUBELET-003", "KH-KUBELET-008"]
+    assert {c: status[c] for c in cleared} == dict.fromkeys(cleared, "pass")
+    assert (status["KH-CP-014"], status["KH-CP-015"]) == ("not-applicable", "not-applicable")
+    assert not [e for e in report["notes"] if e["kind"] == "incomplete"]  # every file k3s's flags name is there
+
+    write(root, "/proc/812/cmdline", b"/usr/local/bin/k3s\0server\0--cluster-init\0")
+    main(["node", "--root", str(root), "-f", "json", "--fail-on", "none", "--no-config"])
+    status = json.loads(capsys.readouterr().out)["summary"]["control_status"]
+    assert (status["KH-CP-014"], status["KH-CP-015"]) == ("pass", "pass")
+
+
+@pytest.mark.parametrize("name", ["kubeadm-control-plane", "k3s", "worker"])
+def test_messages_name_node_paths_and_findings_point_at_the_host_path(tmp_path, capsys, name):
+    """With --root, a message names the file as the node knows it (/etc/kubernetes/admin.conf); the finding's
+    file is where the scanning host reads it (ROOT/etc/kubernetes/admin.conf), said once."""
+    root = node_tree(tmp_path, name)
+    for path in root.rglob("*"):
+        if path.is_file():
+            path.chmod(0o644)
+    main(["node", "--root", str(root), "-f", "json", "--fail-on", "none", "--no-config"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["findings"]
+    assert [m for m in (f["message"] for f in report["findings"] + report["errors"] + report["notes"])
+            if str(root) in m] == []
+    assert all(f["file"].startswith(str(root)) for f in report["findings"] if f["file"])
+    embedded = [f for f in report["findings"] if f["control_id"] == "KH-KCFG-004"]
+    assert embedded and all(f" {f['file'][len(str(root)):]} " in f["message"] for f in embedded)

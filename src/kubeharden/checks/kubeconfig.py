@@ -105,7 +105,7 @@ def embedded_credentials(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
     users = _named(obj, "users", "user")
     if not users:
         yield NOTHING_TO_JUDGE
-    file = obj.origin.file or "this file"
+    file = obj.origin.named or "this file"
     for i, name, user in users:
         for field, what in EMBEDDED_CREDENTIALS.items():
             if user.get(field):
@@ -131,7 +131,7 @@ def exec_plugin(obj: K8sObject, ctx: Context) -> Iterator[Violation]:
     users = _named(obj, "users", "user")
     if not users:
         yield NOTHING_TO_JUDGE
-    file = obj.origin.file or "this file"
+    file = obj.origin.named or "this file"
     for i, name, user in users:
         exec_ = as_dict(user.get("exec"))
         if exec_:

@@ -55,7 +55,7 @@ import string
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from kubeharden.model.controls import Control, Violation
+from kubeharden.model.controls import NOTHING_TO_JUDGE, Control, Violation
 from kubeharden.model.images import parse_image
 from kubeharden.checks.readings import READINGS, image_reference
 from kubeharden.checks.pods import SAFE_SYSCTLS
@@ -73,7 +73,7 @@ _WHERE = {"container": "set on the container", "pod": "inherited from the pod se
 RULE_KEYS = frozenset({
     "container_field", "container_fields", "pod_field", "pod_fields", "path", "items", "containers",
     "fail_if", "forbid", "expect", "message", "message_unset", "linux_only", "line", "template", "skip_if",
-    "as", "when", "unless", "fix", "pod_path", "default", "item_when",
+    "as", "when", "unless", "fix", "pod_path", "default", "item_when", "not_applicable_if",
 })
 #: Keys of a ``when:`` / ``unless:`` entry (a guard on another field of the same unit).
 GUARD_KEYS = frozenset({"path", "container_field", "pod_path", "as", "is"})
@@ -231,7 +231,7 @@ class CompiledRule:
 
     __slots__ = ("raw", "fields", "paths", "items", "containers", "linux_only", "line_at", "skip", "fail",
                  "expect", "has_unset_message", "line_steps", "reading", "when", "unless", "pick", "fix",
-                 "default", "item_when", "map_items")
+                 "default", "item_when", "map_items", "not_applicable_if")
 
     def __init__(self, raw: dict[str, Any], scope: str = "") -> None:
         self.raw = raw
@@ -256,6 +256,9 @@ class CompiledRule:
         self.reading = READINGS.get(str(raw.get("as"))) if "as" in raw else None
         self.when = tuple(Guard(g) for g in raw.get("when") or ())
         self.unless = tuple(Guard(g) for g in raw.get("unless") or ())
+        #: guards that make the rule skip its unit as one it does not concern (facts scope: when they hold for
+        #: every rule, the control is not applicable to the component rather than passed)
+        self.not_applicable_if = tuple(Guard(g) for g in raw.get("not_applicable_if") or ())
         self.pick = next((t for t in map(_entry_test, _conditions(raw)) if t is not None), None)
         self.fix = raw.get("fix")
         #: the value an absent field has (the component's documented default), or None
@@ -267,9 +270,14 @@ class CompiledRule:
 
     def applies(self, read: Callable[[str, str, tuple[Any, ...]], Any]) -> bool:
         """Whether the rule's ``when`` entries all hold and none of its ``unless`` entries does."""
-        if not self.when and not self.unless:  # most rules have no guard: no generator per unit
+        if not self.when and not self.unless and not self.not_applicable_if:  # most rules have no guard
             return True
-        return all(g.holds(read) for g in self.when) and not any(g.holds(read) for g in self.unless)
+        return (all(g.holds(read) for g in self.when) and not any(g.holds(read) for g in self.unless)
+                and not self.concerns_not(read))
+
+    def concerns_not(self, read: Callable[[str, str, tuple[Any, ...]], Any]) -> bool:
+        """Whether one of the rule's ``not_applicable_if`` entries holds: the unit is not one it concerns."""
+        return any(g.holds(read) for g in self.not_applicable_if)
 
     def read(self, written: Any) -> Any:
         """The value the rule judges: as written, or through its ``as:`` reading."""
@@ -361,7 +369,7 @@ def problems(rule: Any, scope: str) -> list[str]:
         out.extend(_path_problems("pod_fields", name))
     if "as" in rule and rule["as"] not in READINGS:
         out.append(f"as: {rule['as']!r} is not one of {', '.join(READINGS)}")
-    for key in ("when", "unless"):
+    for key in ("when", "unless", "not_applicable_if"):
         if key in rule:
             guards = rule[key]
             out.extend(f"{key}: {p}" for g in (guards if isinstance(guards, list) else [guards])
@@ -705,6 +713,11 @@ def _facts(compiled: tuple[CompiledRule, ...], components: tuple[str, ...],
         return {"component": facts.component, "node": facts.node}
 
     read = path_reader(view)
+    if all(rule.concerns_not(read) for rule in compiled):
+        # every rule says this component is none it concerns (etcd behind a local socket): the control
+        # judged nothing, so it is not applicable here rather than passed
+        yield NOTHING_TO_JUDGE
+        return
     for rule in compiled:
         for v in _path_rule(rule, view, "", facts.line, names, read):
             yield v._replace(obj=facts)

@@ -21,7 +21,7 @@ from kubeharden.commands.common import (
 from kubeharden.commands.helptext import examples
 from kubeharden.engine.evaluator import Evaluator
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
-from kubeharden.model.etcd import DEFAULT_PREFIX, STORED_SECRET, provider_label
+from kubeharden.model.etcd import DEFAULT_PREFIX, ENCRYPTED_PREFIX, STORED_SECRET, provider_label
 from kubeharden.model.findings import Finding, Problem, Severity
 from kubeharden.model.objects import K8sObject
 from kubeharden.report import FORMATS, get_reporter
@@ -108,6 +108,9 @@ def _tallied(items: Iterator[K8sObject | Problem], tally: Counter[str]) -> Itera
             storage = item.raw.get("storage") or {}
             if not storage.get("encrypted"):
                 tally["plain text"] += 1
+            elif not storage.get("provider"):  # k8s:enc: without provider:version:key: (model.etcd.stored_format)
+                tally[f"encrypted, with a {ENCRYPTED_PREFIX.decode()} prefix that names no provider, version and "
+                      "key"] += 1
             else:
                 tally[f"{provider_label(storage)} key {storage.get('keyName')!r}"] += 1
         yield item

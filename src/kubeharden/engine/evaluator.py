@@ -366,7 +366,10 @@ class Evaluator:
             if control.kinds and component not in control.kinds:
                 continue
             found = False
-            for v in self._violations(control, run, unit.facts, obj):
+            violations = self._violations(control, run, unit.facts, obj)
+            if _nothing_judged(violations):
+                continue  # its rules do not concern this component: not counted, so not applicable
+            for v in violations:
                 if v is NOTHING_TO_JUDGE:
                     continue
                 file, path = locate(unit.where, v.path or "")

@@ -259,6 +259,82 @@ K3S_IMPLIED_FLAGS: dict[str, tuple[str, str, str | None]] = {
     "secrets-encryption": ("kube-apiserver", "encryption-provider-config",
                            "/var/lib/rancher/k3s/server/cred/encryption-config.json"),
 }
+#: k3s's data folder (``--data-dir``/``-d``; https://docs.k3s.io/cli/server); the server's files are in its
+#: ``server`` folder, the agent's (kubelet, kube-proxy) in its ``agent`` folder.
+K3S_DATA_DIR = "/var/lib/rancher/k3s"
+#: The flags k3s itself gives each component, which neither its command line nor its configuration file
+#: shows. From k3s's source: pkg/daemons/control/server.go (functions ``apiServer``, ``controllerManager``,
+#: ``scheduler``) with the file names of pkg/daemons/control/deps/deps.go (``{server}`` is
+#: ``<data-dir>/server``), and pkg/daemons/agent/agent_linux.go (``kubeletArgs``, ``kubeProxyArgs``) with
+#: the agent's files of pkg/agent/config/config.go (``{agent}`` is ``<data-dir>/agent``). They lie beneath
+#: the user's ``--kube-apiserver-arg`` …: a flag the user gives wins (k3s ``util.GetArgs`` lets the extra
+#: arguments replace these). component -> flag -> (value, or the values a release may use, newest first: the
+#: first that is a file on the node is taken; a flag of the user's that makes k3s leave this one out, or
+#: None). k3s leaves out --anonymous-auth when --authentication-config is given and --authorization-mode
+#: when --authorization-config is.
+K3S_COMPONENT_FLAGS: dict[str, dict[str, tuple[str | tuple[str, ...], str | None]]] = {
+    "kube-apiserver": {
+        "anonymous-auth": ("false", "authentication-config"),
+        "authorization-mode": ("Node,RBAC", "authorization-config"),
+        "enable-admission-plugins": ("NodeRestriction", None),
+        "profiling": ("false", None),
+        "allow-privileged": ("true", None),
+        "tls-cert-file": ("{server}/tls/serving-kube-apiserver.crt", None),
+        "tls-private-key-file": ("{server}/tls/serving-kube-apiserver.key", None),
+        "client-ca-file": ("{server}/tls/client-ca.crt", None),
+        "kubelet-certificate-authority": ("{server}/tls/server-ca.crt", None),
+        "kubelet-client-certificate": ("{server}/tls/client-kube-apiserver.crt", None),
+        "kubelet-client-key": ("{server}/tls/client-kube-apiserver.key", None),
+        "service-account-key-file": ("{server}/tls/service.key", None),
+        # service.current.key since k3s added service-account key rotation; service.key before
+        "service-account-signing-key-file": (("{server}/tls/service.current.key", "{server}/tls/service.key"), None),
+        "requestheader-client-ca-file": ("{server}/tls/request-header-ca.crt", None),
+        "proxy-client-cert-file": ("{server}/tls/client-auth-proxy.crt", None),
+        "proxy-client-key-file": ("{server}/tls/client-auth-proxy.key", None),
+    },
+    "kube-controller-manager": {
+        "kubeconfig": ("{server}/cred/controller.kubeconfig", None),
+        "service-account-private-key-file": (("{server}/tls/service.current.key", "{server}/tls/service.key"), None),
+        "root-ca-file": ("{server}/tls/server-ca.crt", None),
+        "use-service-account-credentials": ("true", None),
+        "profiling": ("false", None),
+        "bind-address": ("127.0.0.1", None),
+    },
+    "kube-scheduler": {
+        "kubeconfig": ("{server}/cred/scheduler.kubeconfig", None),
+        "profiling": ("false", None),
+        "bind-address": ("127.0.0.1", None),
+    },
+    "kubelet": {
+        "anonymous-auth": ("false", None),
+        "authentication-token-webhook": ("true", None),
+        "authorization-mode": ("Webhook", None),
+        "read-only-port": ("0", None),
+        "healthz-bind-address": ("127.0.0.1", None),
+        "client-ca-file": ("{agent}/client-ca.crt", None),
+        "tls-cert-file": ("{agent}/serving-kubelet.crt", None),
+        "tls-private-key-file": ("{agent}/serving-kubelet.key", None),
+        "kubeconfig": ("{agent}/kubelet.kubeconfig", None),
+        "pod-manifest-path": ("{agent}/pod-manifests", None),
+    },
+    "kube-proxy": {
+        "healthz-bind-address": ("127.0.0.1", None),
+        "kubeconfig": ("{agent}/kubeproxy.kubeconfig", None),
+    },
+}
+#: How k3s's API server reaches its datastore. Embedded etcd (``--cluster-init``, or a server joining one):
+#: over TLS with the client certificate of pkg/etcd/etcd.go (``ETCDServerCA``, ``ClientETCDCert``,
+#: ``ClientETCDKey``). Anything else (SQLite by default, or an SQL database through ``--datastore-endpoint``)
+#: goes through kine, which the API server reaches on a local unix socket, and no etcd runs ("Cluster
+#: Datastore", https://docs.k3s.io/datastore); an ``http(s)://`` ``--datastore-endpoint`` is an external etcd,
+#: reached with ``--datastore-cafile``/``-certfile``/``-keyfile``.
+K3S_EMBEDDED_ETCD_FLAGS: dict[str, str] = {
+    "etcd-servers": "https://127.0.0.1:2379", "etcd-cafile": "{server}/tls/etcd/server-ca.crt",
+    "etcd-certfile": "{server}/tls/etcd/client.crt", "etcd-keyfile": "{server}/tls/etcd/client.key",
+}
+K3S_KINE_SOCKET = "unix://kine.sock"
+K3S_DATASTORE_TLS_FLAGS: dict[str, str] = {"datastore-cafile": "etcd-cafile", "datastore-certfile": "etcd-certfile",
+                                           "datastore-keyfile": "etcd-keyfile"}
 #: What ``k3s server`` runs in its one process (etcd only with ``--cluster-init`` or ``--server``: the default
 #: datastore is SQLite; "High Availability Embedded etcd", https://docs.k3s.io/datastore/ha-embedded),
 #: and what ``k3s agent`` runs.
@@ -284,7 +360,8 @@ def version_from_image(image: object) -> str | None:
 
 
 __all__ = ["BINARIES", "CONTENT_ROLES", "FILE_FLAGS", "K3S_AGENT_COMPONENTS", "K3S_ARG_FLAGS", "K3S_CONFIG",
-           "K3S_CONFIG_DIR", "K3S_DISABLE_FLAGS", "K3S_ETCD_FLAGS", "K3S_IMPLIED_FLAGS",
+           "K3S_COMPONENT_FLAGS", "K3S_CONFIG_DIR", "K3S_DATASTORE_TLS_FLAGS", "K3S_DATA_DIR", "K3S_DISABLE_FLAGS",
+           "K3S_EMBEDDED_ETCD_FLAGS", "K3S_ETCD_FLAGS", "K3S_IMPLIED_FLAGS", "K3S_KINE_SOCKET",
            "K3S_KUBECONFIGS", "K3S_MANIFESTS", "K3S_PKI", "K3S_SERVER_COMPONENTS", "K3S_UNITS",
            "KUBEADM_KUBECONFIGS", "KUBEADM_MANIFESTS", "KUBEADM_PKI",
            "KUBELET_CONFIG_DEFAULTS", "KUBELET_DROPIN_DIRS", "KUBELET_FLAG_DEFAULTS", "KUBELET_FLAG_FIELDS",

@@ -8,6 +8,7 @@ keys) is defined here once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -247,6 +248,15 @@ def not_assessable_reason(control: Control, input_kind: str) -> str:
     if input_kind not in control.inputs:
         return f"needs {' or '.join(control.inputs)} input"
     return "what it judges could not be read or seen: see the input problems and notes"
+
+
+def not_assessable_groups(controls: Iterable[Control], input_kind: str) -> dict[str, list[str]]:
+    """The IDs of not-assessable ``controls`` grouped by why (:func:`not_assessable_reason`):
+    ``{"needs node input": ["KH-CP-001", …]}``, groups and IDs in the order of ``controls``."""
+    groups: dict[str, list[str]] = {}
+    for control in controls:
+        groups.setdefault(not_assessable_reason(control, input_kind), []).append(control.id)
+    return groups
 
 
 @lru_cache(maxsize=512)

@@ -69,6 +69,14 @@ class Provenance:
     patch_file: str | None = None
     patch_line: int | None = None
     tracer: Tracer | None = field(default=None, compare=False, repr=False)
+    #: a file read from a node tree (``kubeharden node --root DIR``): its path on the node
+    #: (``/etc/kubernetes/admin.conf``), which messages name; ``file`` is the scanning host's (``DIR/etc/…``)
+    node_path: str | None = None
+
+    @property
+    def named(self) -> str | None:
+        """The file as a message names it: its path on the node for a node tree's file, else ``file``."""
+        return self.node_path or self.file
 
     def at(self, line: int | None, path: str) -> Provenance:
         """The provenance of the field at ``path`` whose line is ``line`` (itself without a tracer)."""

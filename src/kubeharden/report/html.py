@@ -25,6 +25,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from kubeharden import __version__
+from kubeharden.model.controls import not_assessable_groups
 from kubeharden.model.findings import Finding, Severity
 from kubeharden.model.guide import GUIDE, requirement_url
 from kubeharden.model.history import ScanInfo
@@ -70,7 +71,9 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
         guide_urls=guide_urls,
         namespaces=namespaces, drill=drill, escalation=escalation, problems=[p.to_dict() for p in result.problems
                                                                             if p.level != "note"],
-        not_assessable=result.not_assessable, baseline=result.baseline, in_baseline=result.in_baseline,
+        not_assessable=not_assessable_groups(result.not_assessable, result.input_kind).items(),
+        input_kind=result.input_kind, not_applicable=result.not_applicable(),
+        baseline=result.baseline, in_baseline=result.in_baseline,
         analyses=result.analyses, trend=trend,
         max_namespace=max((sum(c.values()) for _, c in namespaces), default=1)))
 

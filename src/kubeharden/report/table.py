@@ -29,7 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kubeharden.report.trace import change_hint, trace_text, with_hint
-from kubeharden.model.controls import not_assessable_reason
+from kubeharden.model.controls import not_assessable_groups
 from kubeharden.model.findings import SHOWN_NOTES, Finding, Severity
 from kubeharden.model.guide import GUIDE_POINTER, requirement_url
 from kubeharden.model.pods import TEMPLATE_EVALUATED
@@ -354,13 +354,10 @@ def _families(ids: list[str]) -> str:
 
 
 def _not_assessable(controls: list[Any], input_kind: str) -> str:
-    """The not-assessable controls, grouped by why (model.controls.not_assessable_reason): each ID, or a count
+    """The not-assessable controls, grouped by why (model.controls.not_assessable_groups): each ID, or a count
     and the ID families."""
-    groups: dict[str, list[str]] = {}
-    for c in controls:
-        groups.setdefault(not_assessable_reason(c, input_kind), []).append(c.id)
     parts = []
-    for why, ids in groups.items():
+    for why, ids in not_assessable_groups(controls, input_kind).items():
         if len(ids) > _LISTED_NOT_ASSESSABLE:
             parts.append(f"{len(ids)} controls: {why} ({_families(ids)}; kubeharden controls lists them)")
         else:

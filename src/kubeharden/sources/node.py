@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubeharden.model.cluster import CONTROL_PLANE_COMPONENTS
@@ -34,10 +34,15 @@ from kubeharden.model.components import (
     K3S_AGENT_COMPONENTS,
     K3S_ARG_FLAGS,
     K3S_CONFIG,
+    K3S_COMPONENT_FLAGS,
     K3S_CONFIG_DIR,
+    K3S_DATA_DIR,
+    K3S_DATASTORE_TLS_FLAGS,
     K3S_DISABLE_FLAGS,
+    K3S_EMBEDDED_ETCD_FLAGS,
     K3S_ETCD_FLAGS,
     K3S_IMPLIED_FLAGS,
+    K3S_KINE_SOCKET,
     K3S_KUBECONFIGS,
     K3S_MANIFESTS,
     K3S_PKI,
@@ -276,11 +281,49 @@ class NodeScan:
             implied = K3S_IMPLIED_FLAGS.get(name)
             if implied is not None and implied[0] in components and value != "false":
                 components[implied[0]].flags[implied[1]] = Written(implied[2] or value, word.file, word.line)
+        self._k3s_own_flags(components, given, words[0])
         self.problems.append(Problem(
-            "note", "node-k3s", "k3s passes further flags of its own to each component, which neither its command "
-            "line nor its configuration shows; they are judged here as unset (see the k3s CIS hardening guide)",
-            file=words[0].file))
+            "note", "node-k3s", "k3s gives each component flags of its own, which neither its command "
+            "line nor its configuration shows; they are judged as k3s's source sets them in current releases "
+            "(K3S_COMPONENT_FLAGS, docs/node.md), beneath the flags given here", file=words[0].file))
         return [components[name] for name in COMPONENTS if name in components]
+
+    def _k3s_own_flags(self, components: dict[str, Component], given: list[tuple[str, str, Word]],
+                       command: Word) -> None:
+        """Add the flags k3s gives its components itself (:data:`K3S_COMPONENT_FLAGS`) and the API server's
+        datastore flags (embedded etcd, an external etcd, or kine's local socket) where the flags ``given``
+        (the user's, from the configuration then the command line) did not set them: a flag set wins. Each
+        added flag points at the k3s command line (``command``); a datastore flag at the user's own."""
+        last = {name: (value, word) for name, value, word in given}
+        data_dir = (last.get("data-dir") or last.get("d") or (K3S_DATA_DIR, command))[0]
+        server, agent = f"{data_dir.rstrip('/')}/server", f"{data_dir.rstrip('/')}/agent"
+        api = components.get("kube-apiserver")
+        if api is not None:
+            endpoint, at = last.get("datastore-endpoint", ("", command))
+            if "etcd" in components:
+                datastore = {flag: Written(value.format(server=server), command.file, command.line)
+                             for flag, value in K3S_EMBEDDED_ETCD_FLAGS.items()}
+            elif endpoint.lower().startswith(("http://", "https://")):  # an external etcd
+                datastore = {"etcd-servers": Written(endpoint, at.file, at.line)}
+                datastore.update({flag: Written(last[k3s_flag][0], last[k3s_flag][1].file, last[k3s_flag][1].line)
+                                  for k3s_flag, flag in K3S_DATASTORE_TLS_FLAGS.items() if k3s_flag in last})
+            else:  # SQLite or an SQL database, through kine
+                datastore = {"etcd-servers": Written(K3S_KINE_SOCKET, at.file, at.line)}
+            for flag, written in datastore.items():
+                api.flags.setdefault(flag, written)
+        for name, own in K3S_COMPONENT_FLAGS.items():
+            target = components.get(name)
+            if target is None:
+                continue
+            for flag, (value, unless) in own.items():
+                if flag not in target.flags and (unless is None or unless not in target.flags):
+                    target.flags[flag] = Written(self._k3s_value(value, server, agent), command.file, command.line)
+
+    def _k3s_value(self, value: str | tuple[str, ...], server: str, agent: str) -> str:
+        """A value of :data:`K3S_COMPONENT_FLAGS` with ``{server}`` and ``{agent}`` filled in; of alternatives (a
+        file whose name changed between k3s releases) the first that is a file on this node, else the newest."""
+        options = [v.format(server=server, agent=agent) for v in ((value,) if isinstance(value, str) else value)]
+        return next((v for v in options if self.root.exists(v)), options[0])
 
     def _k3s_config(self) -> list[tuple[str, str, Word]]:
         """Flags of /etc/rancher/k3s/config.yaml, then of each config.yaml.d/*.yaml in name order: a key per
@@ -366,8 +409,8 @@ class NodeScan:
             for item in items:
                 if isinstance(item, Problem):
                     self.problems.append(item)
-                else:
-                    self.objects.append(item)
+                else:  # messages name the file's node path; findings point at the host's (origin.file)
+                    self.objects.append(replace(item, origin=replace(item.origin, node_path=node_path)))
         return facts
 
     def _node_path_of(self, display: str) -> str:
@@ -376,21 +419,24 @@ class NodeScan:
         return "/" + os.path.relpath(display, self.root.root)
 
     def _shared_files(self, found: dict[str, Component], k3s: bool) -> None:
-        """The PKI folder (every certificate and key) and the kubeconfig files at their usual places: the
-        control plane's go to kube-apiserver (else the kubelet), the kubelet's to the kubelet."""
+        """The PKI folder (every certificate and key) and the kubeconfig files at their usual places. A file
+        that a component's flag names is that component's (its facts list it with the flag's role, e.g.
+        controller-manager.conf is kube-controller-manager's through --kubeconfig); any other goes to the
+        kubelet when its path says so, else to kube-apiserver (else the kubelet)."""
         owner = found.get("kube-apiserver") or found.get("kubelet")
         if owner is None:
             return
+        named = _named_files(found.values())
         pki = K3S_PKI if k3s else KUBEADM_PKI
         if self.root.is_dir(pki):
             owner.files[pki] = self._stat(pki, "pki-dir")
             for path in self._walk(pki):
                 role = "pki-key" if path.endswith(".key") else "pki-cert" if path.endswith((".crt", ".pem")) else ""
-                if role:
+                if role and path not in named:
                     owner.files[path] = self._stat(path, role)
         for path in K3S_KUBECONFIGS if k3s else KUBEADM_KUBECONFIGS:
             target = found.get("kubelet") if "kubelet" in path else owner
-            if target is not None and path not in target.files and self.root.exists(path):
+            if target is not None and path not in named and path not in target.files and self.root.exists(path):
                 target.files[path] = self._stat(path, "kubeconfig")
 
     def _walk(self, folder: str, depth: int = 0) -> list[str]:
@@ -446,6 +492,13 @@ def _written(words: list[Word]) -> dict[str, Written]:
     """The flags of a command line by name (the last of a repeated flag wins), each with its file and line."""
     return {name: Written(flag.value, words[flag.position].file, words[flag.position].line or 1)
             for name, flag in last_wins(parse_flags(w.text for w in words)).items()}
+
+
+def _named_files(components: Iterable[Component]) -> set[str]:
+    """The node paths that some component's file flag (:data:`FILE_FLAGS`) names: :meth:`NodeScan._unit`
+    gives each to the component that names it."""
+    return {written.value for c in components for key, written in c.flags.items()
+            if key in FILE_FLAGS.get(c.name, {})}
 
 
 def _empty() -> LineMap:
