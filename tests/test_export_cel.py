@@ -177,11 +177,13 @@ def test_exported_documents_match_their_api_schemas(target, enforce):
 def _expressions(doc: dict) -> list[str]:
     spec = doc["spec"]
     if doc["kind"] == "ValidatingAdmissionPolicy":
-        return [v["expression"] for v in spec.get("variables", []) + spec["validations"]]
-    if doc["kind"] == "ClusterPolicy":
+        items = spec.get("variables", []) + spec["validations"]
+    elif doc["kind"] == "ClusterPolicy":
         cel_spec = spec["rules"][0]["validate"]["cel"]
-        return [v["expression"] for v in cel_spec.get("variables", []) + cel_spec["expressions"]]
-    return []
+        items = cel_spec.get("variables", []) + cel_spec["expressions"]
+    else:
+        return []
+    return [v["expression"] for v in items] + [v["messageExpression"] for v in items if "messageExpression" in v]
 
 
 def test_schema_refuses_what_the_api_server_would():

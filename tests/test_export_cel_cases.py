@@ -554,7 +554,8 @@ def test_the_exported_cel_calls_only_functions_kubernetes_offers():
         if doc["kind"] != "ValidatingAdmissionPolicy":
             continue
         for item in doc["spec"].get("variables", []) + doc["spec"]["validations"]:
-            code = re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'', '""', item["expression"])
-            called |= set(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(", code))
+            for text in (item["expression"], item.get("messageExpression", "")):
+                code = re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'', '""', text)
+                called |= set(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(", code))
     assert called <= KUBERNETES_CEL, sorted(called - KUBERNETES_CEL)
     assert {"split", "join", "trim"} <= called  # the strings extension is really exercised

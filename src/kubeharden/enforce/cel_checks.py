@@ -373,7 +373,8 @@ def _trusted_registry(config: Config) -> str:  # checks.images.trusted_registry,
 #: The containers KH-RES-001 to -005 judge in an admitted Pod (model.resources.container_resources): the
 #: regular and init containers (restartable sidecars and run-to-completion ones alike, as the scanner and the
 #: LimitRanger, which defaults both); ephemeral containers cannot set resources (the API refuses them).
-RESOURCE_CONTAINERS = "object.?spec.?containers.orValue([]) + object.?spec.?initContainers.orValue([])"
+RESOURCE_LISTS = ("containers", "initContainers")
+RESOURCE_CONTAINERS = " + ".join(f"object.?spec.?{key}.orValue([])" for key in RESOURCE_LISTS)
 
 
 def resource_missing(part: str, resource: str, c: str = "c") -> str:

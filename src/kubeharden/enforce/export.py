@@ -26,6 +26,7 @@ from kubeharden.enforce.cel import POD_VARIABLES, Inexpressible
 from kubeharden.model.configfiles import CONFIG_FILE_KINDS
 from kubeharden.enforce.cel import violation as rule_violation
 from kubeharden.enforce.cel_checks import CHECKS, NOT_WRITTEN, TEMPLATES
+from kubeharden.enforce.cel_messages import message_expression
 from kubeharden.enforce.cel_updates import match_conditions
 from kubeharden.model.apiresources import RESOURCES
 from kubeharden.model.controls import Control
@@ -158,6 +159,16 @@ def message(control: Control) -> str:
     return " ".join(text.split())
 
 
+def _validation(control: Control, config: Config | None) -> dict[str, str]:
+    """The validation of ``control`` (VAP ``validations`` and Kyverno ``validate.cel.expressions`` entry):
+    expression, message and, for container controls, the messageExpression naming the containers at fault."""
+    out = {"expression": f"!({violation(control, config)})", "message": message(control)}
+    named = message_expression(control, out["message"]) if control.id not in CHECKS else None
+    if named is not None:
+        out["messageExpression"] = named
+    return out
+
+
 def _name(control: Control) -> str:
     return f"kubeharden-{control.id.lower()}"
 
@@ -208,8 +219,7 @@ def vap(control: Control, enforce: bool, exclude: tuple[str, ...],
     }
     if control.scope in ("pod", "container"):
         spec["variables"] = _variables(control)
-    spec["validations"] = [{"expression": f"!({violation(control, config)})", "message": message(control),
-                            "reason": "Forbidden"}]
+    spec["validations"] = [{**_validation(control, config), "reason": "Forbidden"}]
     policy = {
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
         "metadata": {"name": name, "labels": dict(LABELS), "annotations": _annotations(control)},
@@ -229,8 +239,7 @@ def kyverno(control: Control, enforce: bool, exclude: tuple[str, ...],
     """The Kyverno ClusterPolicy for ``control``. Raises cel.Inexpressible."""
     name = _name(control)
     exclude = excluded_for(control, exclude, config)
-    cel: dict[str, Any] = {"expressions": [{"expression": f"!({violation(control, config)})",
-                                            "message": message(control)}]}
+    cel: dict[str, Any] = {"expressions": [_validation(control, config)]}
     if control.scope in ("pod", "container"):
         cel = {"variables": _variables(control), **cel}
     kinds = kinds_of(control)
