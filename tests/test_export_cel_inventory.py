@@ -202,3 +202,62 @@ def test_a_binding_update_is_judged_when_its_subjects_or_autoupdate_change():
     relabelled["metadata"]["labels"] = {"team": "ops"}
     assert not refused("KH-RBAC-017", relabelled, legacy)
     assert scanner_fails("KH-RBAC-017", relabelled)
+
+
+# -- KH-POD-024: why the token volume of an admitted Pod does not decide it ---------------------------------
+
+TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def service_account_plugin(obj: dict, account: dict) -> dict:
+    """The Pod as the ServiceAccount admission plugin leaves it on CREATE (plugin/pkg/admission/serviceaccount:
+    shouldAutomount, then a projected kube-api-access-<random> volume mounted at the token path in every
+    container and init container without a mount there, the volume added only if one needed it and none of
+    that name exists; mirror Pods untouched)."""
+    obj = copy.deepcopy(obj)
+    spec = obj["spec"]
+    if "kubernetes.io/config.mirror" in obj["metadata"].get("annotations", {}):
+        return obj
+    automount = spec.get("automountServiceAccountToken", account.get("automountServiceAccountToken", True))
+    if not automount:
+        return obj
+    volumes = spec.setdefault("volumes", [])
+    name = next((v["name"] for v in volumes if v["name"].startswith("kube-api-access-")), "kube-api-access-x7k2p")
+    needed = False
+    for ctr in spec.get("initContainers", []) + spec["containers"]:
+        mounts = ctr.setdefault("volumeMounts", [])
+        if not any(m["mountPath"] == TOKEN_PATH for m in mounts):
+            mounts.append({"name": name, "mountPath": TOKEN_PATH, "readOnly": True})
+            needed = True
+    if needed and not any(v["name"] == name for v in volumes):
+        volumes.append({"name": name, "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}})
+    return obj
+
+
+def account(automount: bool | None) -> dict:
+    out = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "app", "namespace": "shop"}}
+    if automount is not None:
+        out["automountServiceAccountToken"] = automount
+    return out
+
+
+def token_volume(obj: dict) -> bool:
+    return any(v["name"].startswith("kube-api-access-") for v in obj["spec"].get("volumes", []))
+
+
+def test_the_token_volume_of_an_admitted_pod_does_not_decide_kh_pod_024():
+    """KH-POD-024 stays out of the export (export._READS_BY_ID says why): the scanner, given the Pod and its
+    ServiceAccount, and the volume the plugin leaves disagree in these cases."""
+    own_mount = pod({"serviceAccountName": "app", "containers": [c(volumeMounts=[
+        {"name": "creds", "mountPath": TOKEN_PATH}])], "volumes": [{"name": "creds", "emptyDir": {}}]})
+    assert _scan("KH-POD-024", [own_mount, account(None)])  # reported: the ServiceAccount does not opt out
+    assert not token_volume(service_account_plugin(own_mount, account(None)))  # but no volume is added
+    named = pod({"serviceAccountName": "app", "containers": [c()], "volumes": [
+        {"name": "kube-api-access-mine", "emptyDir": {}}]})
+    assert not _scan("KH-POD-024", [named, account(False)])  # passed: the ServiceAccount opts out
+    assert token_volume(service_account_plugin(named, account(False)))  # yet the volume is there
+    # where the pod says it itself, the Pod alone decides (and the volume agrees)
+    for automount in (True, False):
+        said = pod({"serviceAccountName": "app", "automountServiceAccountToken": automount, "containers": [c()]})
+        assert _scan("KH-POD-024", [said, account(not automount)]) is automount
+        assert token_volume(service_account_plugin(said, account(not automount))) is automount

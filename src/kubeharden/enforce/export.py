@@ -51,10 +51,20 @@ OTHER_OBJECTS = "it needs the other objects of the cluster, which an admission r
 _ONE = "; one admission request holds one object"
 #: What controls that cannot judge an admission request read instead, by control ID, then by ID prefix.
 _READS_BY_ID = {
-    "KH-POD-024": ("it reads the pod's ServiceAccount, whose automountServiceAccountToken decides, and the input's "
-                   "RBAC bindings; at admission the ServiceAccount plugin has already added (or not) the projected "
-                   "kube-api-access token volume, so a Pod-only policy on the Pod's volumes could be exact, but its "
-                   "agreement with the scanner is not tested yet"),
+    # plugin/pkg/admission/serviceaccount (the ServiceAccount admission plugin, Pod CREATE, mutating phase):
+    # shouldAutomount is the pod's automountServiceAccountToken, else the ServiceAccount's, else true; it then
+    # mounts its projected kube-api-access-<random> volume at /var/run/secrets/kubernetes.io/serviceaccount in
+    # every container and init container that has no mount at that path, adds the volume only if one needed it
+    # and none named kube-api-access-* exists, and leaves mirror Pods alone ("Configure Service Accounts for
+    # Pods", opt out of API credential automounting; "Managing Service Accounts", ServiceAccount admission).
+    "KH-POD-024": ("it reads the pod's ServiceAccount, whose automountServiceAccountToken decides when the pod sets "
+                   "none; a Pod-only policy decides exactly only when spec.automountServiceAccountToken is set. "
+                   "With it unset, the projected kube-api-access-* volume the ServiceAccount admission plugin adds "
+                   "before validating admission shows the ServiceAccount's choice, but not case by case: the plugin "
+                   "adds no volume whatever the ServiceAccount says when every container and init container "
+                   "already mounts something at /var/run/secrets/kubernetes.io/serviceaccount, or for a mirror Pod "
+                   "(the scanner reports both unless the ServiceAccount opts out), and a volume of that name can be "
+                   "written in the manifest of a Pod whose ServiceAccount opts out (the scanner passes it)"),
     "KH-NET-012": "it looks for the LimitRanges of the namespace" + _ONE,
     "KH-NET-013": "it looks for the ResourceQuotas of the namespace" + _ONE,
     "KH-NET-014": "it reports the policy rules the reachability analysis of all policies could not evaluate" + _ONE,
