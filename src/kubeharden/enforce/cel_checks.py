@@ -118,11 +118,19 @@ def _sensitive_host_path(config: Config) -> str:  # checks.pods.sensitive_host_p
     return host_paths(_any(parts))
 
 
+#: The hostPath volumes' names (PodView.volumes).
+HOST_PATH_NAMES = f"{VOLUMES}.filter(v, v.?hostPath.orValue(null) != null).map(v, string(v.?name.orValue('')))"
+#: CEL over the mount ``m`` of a container: a mount of a hostPath volume that is not read-only.
+WRITABLE_HOST_MOUNT = (f"type(m) == map && m.?name.orValue(null) != null && string(m.name) in {HOST_PATH_NAMES} && "
+                       "m.?readOnly.orValue(null) != true")
+
+
+def _writable_host_mount(config: Config) -> str:  # checks.pods.writable_host_path (KH-POD-008), per container
+    return f"c.?volumeMounts.orValue([]).exists(m, {WRITABLE_HOST_MOUNT})"
+
+
 def _writable_host_path(config: Config) -> str:  # checks.pods.writable_host_path (KH-POD-008)
-    names = f"{VOLUMES}.filter(v, v.?hostPath.orValue(null) != null).map(v, string(v.?name.orValue('')))"
-    mounts = ("c.?volumeMounts.orValue([]).exists(m, type(m) == map && m.?name.orValue(null) != null && "
-              f"string(m.name) in {names} && m.?readOnly.orValue(null) != true)")
-    return each_container(mounts)
+    return each_container(_writable_host_mount(config))
 
 
 # -- volumes, groups, SELinux ------------------------------------------------------------------------
@@ -157,9 +165,13 @@ def _selinux(config: Config) -> str:  # checks.pods.selinux_custom (KH-POD-019)
     return f"({selinux_problem(pod_sc('seLinuxOptions'))} || {containers})"
 
 
-def _run_as_root(config: Config) -> str:  # checks.pods.run_as_non_root (KH-POD-001)
+def _root_user(config: Config) -> str:  # checks.pods.run_as_non_root (KH-POD-001), per container
     user, non_root = effective("c", "runAsUser"), effective("c", "runAsNonRoot")
-    return each_container(f"({user} != null ? (type({user}) != int || {user} == 0) : {non_root} != true)")
+    return f"({user} != null ? (type({user}) != int || {user} == 0) : {non_root} != true)"
+
+
+def _run_as_root(config: Config) -> str:  # checks.pods.run_as_non_root (KH-POD-001)
+    return each_container(_root_user(config))
 
 
 # -- Pod Security Standards (checks/pss.py) -----------------------------------------------------------
@@ -358,14 +370,18 @@ def image_full_name(img: str) -> str:
     return f"[{name}].map(n, {full})[0].lowerAscii()"
 
 
-def _trusted_registry(config: Config) -> str:  # checks.images.trusted_registry, model.images.registry_allowed
+def _untrusted_image(config: Config) -> str:  # checks.images.trusted_registry, per container
     entries = [allowed_entry(e) for e in config.allowed_registries]
     entries = [e for e in entries if e]
     if not entries:  # as the scanner: the control does not run without the setting
         raise Inexpressible("it compares with the registries setting of .kubeharden.yaml, which is empty")
     full = image_full_name("string(c.image)")
     allowed = _any([f"({full} == {json.dumps(e)} || {full}.startsWith({json.dumps(e + '/')}))" for e in entries])
-    return each_container(f"type(c.?image.orValue(null)) == string && c.image != '' && !{allowed}")
+    return f"type(c.?image.orValue(null)) == string && c.image != '' && !{allowed}"
+
+
+def _trusted_registry(config: Config) -> str:  # checks.images.trusted_registry, model.images.registry_allowed
+    return each_container(_untrusted_image(config))
 
 
 # -- container resources (checks/resources.py, model/resources.py) ------------------------------------
@@ -465,6 +481,16 @@ CHECKS: dict[str, Callable[[Config], str]] = {
     "KH-NET-011": _ingress_tls,
     "KH-IMG-003": _trusted_registry,
     "KH-RBAC-017": _system_masters,
+}
+
+
+#: Hand-written container checks: control ID -> CEL over the container ``c`` that is true when the check reports
+#: it (with the export's configuration); their CHECKS entry is ``each_container`` of it. cel_messages names the
+#: containers with it.
+CONTAINER_CHECKS: dict[str, Callable[[Config], str]] = {
+    "KH-POD-001": _root_user,
+    "KH-POD-008": _writable_host_mount,
+    "KH-IMG-003": _untrusted_image,
 }
 
 

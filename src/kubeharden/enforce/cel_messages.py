@@ -32,7 +32,8 @@ from kubeharden.enforce.cel import (
     select,
     steps,
 )
-from kubeharden.enforce.cel_checks import RESOURCE_LISTS, resource_missing
+from kubeharden.config import Config
+from kubeharden.enforce.cel_checks import CONTAINER_CHECKS, RESOURCE_LISTS, WRITABLE_HOST_MOUNT, resource_missing
 from kubeharden.checks.resources import CONTAINER_RESOURCES
 from kubeharden.checks.resources import _resource_params as resource_params
 from kubeharden.model.controls import Control
@@ -116,21 +117,48 @@ def resources_message(control: Control, static: str) -> str:
     missing = " + ".join(f"({resource_missing(part, r)} ? [{json.dumps(r)}] : [])" for r in resources)
     noun = " request" if part == "requests" else " limit"
     listed = f"[e.c].map(c, {missing})[0]"
-    faults = (f"({_tagged(list(RESOURCE_LISTS), 'object.?spec')}).filter(e, size({listed}) > 0)"
-              f".map(e, string(e.k) + ' ' + string(e.c.?name.orValue('')) + ': no ' + {listed}.join(' or ') + "
-              f"{json.dumps(noun)})")
+    return _named(control, static, _tagged(list(RESOURCE_LISTS), "object.?spec"), f"size({listed}) > 0",
+                  f"'no ' + {listed}.join(' or ') + {json.dumps(noun)}")
+
+
+def _named(control: Control, static: str, tagged: str, judged: str, listed: str) -> str:
+    """The message over ``tagged`` containers ``e``: those ``judged`` (CEL over ``e``), each with ``listed``."""
+    faults = (f"({tagged}).filter(e, {judged})"
+              f".map(e, string(e.k) + ' ' + string(e.c.?name.orValue('')) + ': ' + {listed})")
     return _around(control, static, faults)
 
 
-def message_expression(control: Control, static: str) -> str | None:
+#: What the message shows of a container a hand-written check reports (cel_checks.CONTAINER_CHECKS): CEL lists of
+#: strings over ``c``.
+CHECK_FIELDS: dict[str, str] = {
+    "KH-POD-001": (_is(json.dumps("securityContext.runAsUser"), effective("c", "runAsUser")) + " + " +
+                   _is(json.dumps("securityContext.runAsNonRoot"), effective("c", "runAsNonRoot"))),
+    # kept flat (no show()): the hostPath lookup is deep already
+    "KH-POD-008": ("['writable hostPath volumeMounts: ' + c.?volumeMounts.orValue([])"
+                   f".filter(m, {WRITABLE_HOST_MOUNT}).map(m, string(m.name)).join(', ')]"),
+    "KH-IMG-003": _is(json.dumps("image"), "c.?image.orValue(null)"),
+}
+
+
+def checks_message(control: Control, static: str, config: Config) -> str:
+    """The messageExpression of a hand-written container check (cel_checks.CONTAINER_CHECKS): each container
+    its predicate reports, with :data:`CHECK_FIELDS` (``container app: securityContext.runAsUser is 0, …``)."""
+    predicate = CONTAINER_CHECKS[control.id]
+    return _named(control, static, _tagged([key for _, key in CONTAINER_LISTS]),
+                  f"[e.c].exists(c, {predicate(config)})", f"[e.c].map(c, {CHECK_FIELDS[control.id]})[0].join(', ')")
+
+
+def message_expression(control: Control, static: str, config: Config | None = None) -> str | None:
     """The messageExpression of a container control (translated rule; the container-resources template:
-    :func:`resources_message`), or None for other controls:
+    :func:`resources_message`; a hand-written check: :func:`checks_message`), or None for other controls:
     ``'<ID> <title>: ' + '<list> <name>: <field> is <value>, …; …'``, ending with ``static``'s guide and fix
     part. Every container is tagged with its list once (``{'k': list, 'c': container}``) and judged once by the
     control's rules (``[e.c].exists(c, …)`` binds it as ``c``), so the expression stays linear in the rules and
     shallow enough for CEL parsers' nesting limits. Raises cel.Inexpressible like the control's expression."""
     if isinstance(control.rule, dict) and control.rule.get("template") == CONTAINER_RESOURCES:
         return resources_message(control, static)
+    if control.id in CONTAINER_CHECKS:
+        return checks_message(control, static, config or Config())
     if control.scope != "container" or control.rule is None:
         return None
     rules = container_rules(control)
@@ -141,8 +169,5 @@ def message_expression(control: Control, static: str) -> str | None:
         own = [k for k, v in kinds.items() if v in lists]
         where = "" if len(lists) == len(kinds) else f"e.k in {json.dumps(own)} && "
         by_rule.append(f"({where}{container_rule_fails(rule)})")
-    judged = f"[e.c].exists(c, {' || '.join(by_rule)})"
-    listed = f"[e.c].map(c, {_fields(rules)})[0].join(', ')"
-    faults = (f"({tagged}).filter(e, {judged})"
-              f".map(e, string(e.k) + ' ' + string(e.c.?name.orValue('')) + ': ' + {listed})")
-    return _around(control, static, faults)
+    return _named(control, static, tagged, f"[e.c].exists(c, {' || '.join(by_rule)})",
+                  f"[e.c].map(c, {_fields(rules)})[0].join(', ')")

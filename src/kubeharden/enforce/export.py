@@ -173,7 +173,7 @@ def _validation(control: Control, config: Config | None) -> dict[str, str]:
     """The validation of ``control`` (VAP ``validations`` and Kyverno ``validate.cel.expressions`` entry):
     expression, message and, for container controls, the messageExpression naming the containers at fault."""
     out = {"expression": f"!({violation(control, config)})", "message": message(control)}
-    named = message_expression(control, out["message"]) if control.id not in CHECKS else None
+    named = message_expression(control, out["message"], config)
     if named is not None:
         out["messageExpression"] = named
     return out
