@@ -10,14 +10,14 @@ from __future__ import annotations
 import copy
 
 import pytest
-from test_export_cel import _without_nulls, admitted, limit_ranger, scanner_fails
+from test_export_cel import CONFIG, CONTROLS, _without_nulls, admitted, limit_ranger, scanner_fails
 from test_export_cel_cases import c, pod, policy, verdicts
 from test_export_cel_updates import refused
 
-from kubeharden.engine.evaluator import Evaluator
-from kubeharden.model.objects import K8sObject, Provenance, make_ref
-
 from kubeharden.config import parse_config
+from kubeharden.engine.evaluator import Evaluator
+from kubeharden.enforce.export import export
+from kubeharden.model.objects import K8sObject, Provenance, make_ref
 
 CPU_MEM = {"cpu": "100m", "memory": "128Mi"}
 ALL = {**CPU_MEM, "ephemeral-storage": "1Gi"}
@@ -123,6 +123,10 @@ def test_resource_policies_match_pods_and_their_resize_not_workload_templates():
     for n in range(1, 6):
         rules = policy(f"KH-RES-00{n}")["spec"]["matchConstraints"]["resourceRules"]
         assert [r["resources"] for r in rules] == [["pods", "pods/resize"]]
+    kyverno = export([ctl for ctl in CONTROLS if ctl.id.startswith("KH-RES-")], "kyverno", config=CONFIG).documents
+    assert len(kyverno) == 5
+    for doc in kyverno:  # Kyverno spells a subresource Kind/subresource ("Match statements")
+        assert doc["spec"]["rules"][0]["match"]["any"][0]["resources"]["kinds"] == ["Pod", "Pod/resize"]
 
 
 def test_a_resource_update_is_judged_an_image_update_is_not():

@@ -31,6 +31,7 @@ from kubeharden.analysis.rbac_defaults import AUTOUPDATE_ANNOTATION
 from kubeharden.checks.namespaces import PSA_ENFORCE
 from kubeharden.checks.resources import CONTAINER_RESOURCES
 from kubeharden.enforce.cel import select, steps
+from kubeharden.enforce.cel_checks import RESOURCE_LISTS
 from kubeharden.model.controls import Control
 from kubeharden.model.pods import APPARMOR_ANNOTATION_PREFIX, POD_TEMPLATE_PATHS
 
@@ -94,7 +95,7 @@ def judged_paths(control: Control) -> list[list[str | int]] | None:
 def container_resources(root: str) -> str:
     """The ``resources`` of ``root``'s (a Pod's) containers and init containers, and its pod-level ones."""
     lists = " + ".join(f"{root}.?spec.?{n}.orValue([]).map(c, type(c) == map ? c.?resources.orValue({{}}) : {{}})"
-                       for n in ("containers", "initContainers"))
+                       for n in RESOURCE_LISTS)
     return f"([{root}.?spec.?resources.orValue({{}})] + {lists})"
 
 
