@@ -315,6 +315,23 @@ def _rule_fails(rule: dict[str, Any], scope: str) -> str:
     return f"({guards} && {target})" if guards else target
 
 
+def _lists(rule: dict[str, Any]) -> list[str]:
+    """The container lists a container rule judges: its ``containers:``, else all three."""
+    return [n for n in LISTS if not rule.get("containers") or n in rule["containers"]]
+
+
+def container_rules(control: Control) -> list[tuple[dict[str, Any], list[str]]]:
+    """Each rule of a container control with the container lists it judges."""
+    rules = control.rule if isinstance(control.rule, list) else [control.rule]
+    return [(rule, _lists(rule)) for rule in rules]
+
+
+def container_rule_fails(rule: dict[str, Any]) -> str:
+    """CEL that is true when a container rule reports the container ``c`` (its Linux-only guard included)."""
+    guard = "!variables.windows && " if rule.get("linux_only") else ""
+    return f"({guard}{_rule_fails(rule, 'container')})"
+
+
 def violation(control: Control) -> str:
     """CEL that is true when the admitted ``object`` violates the control's rule (pod policies use the
     variables of :data:`POD_VARIABLES`). Raises Inexpressible."""
@@ -333,7 +350,7 @@ def violation(control: Control) -> str:
         if control.scope == "pod":
             parts.append(f"({guard}{judged})")
             continue
-        lists = [n for n in LISTS if not rule.get("containers") or n in rule["containers"]]
+        lists = _lists(rule)
         containers = " + ".join(f"variables.spec.?{n}.orValue([])" for n in lists)
         parts.append(f"({guard}({containers}).exists(c, type(c) == map && {judged}))")
     return " || ".join(parts)
@@ -348,5 +365,6 @@ def inexpressible(control: Control) -> str | None:
     return None
 
 
-__all__ = ["POD_VARIABLES", "READINGS", "Inexpressible", "capability_name", "effective", "fails", "image_digest",
+__all__ = ["POD_ROOTS", "POD_VARIABLES", "READINGS", "Inexpressible", "capability_name", "container_rule_fails",
+           "container_rules", "effective", "fails", "image_digest",
            "image_tag", "inexpressible", "literal", "read_as", "select", "steps", "violation"]

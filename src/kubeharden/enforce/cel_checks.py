@@ -20,8 +20,11 @@ import json
 import re
 from collections.abc import Callable
 
+from kubeharden.analysis.rbac_defaults import AUTOUPDATE_ANNOTATION, default_binding_names, default_binding_subjects
 from kubeharden.checks.namespaces import PSA_ENFORCE, PSA_LEVELS
 from kubeharden.checks.pods import SAFE_SYSCTLS, SELINUX_TYPES
+from kubeharden.checks.resources import CONTAINER_RESOURCES
+from kubeharden.checks.resources import _resource_params as resource_params
 from kubeharden.checks.pss import (
     ADD_ALLOWED,
     CONFINED_PROFILES,
@@ -41,6 +44,8 @@ from kubeharden.model.facts import (
     SENSITIVE_TREES,
     normalize_host_path,
 )
+from kubeharden.model.controls import Control
+from kubeharden.model.resources import POD_LEVEL_RESOURCES
 from kubeharden.model.pods import (
     APPARMOR_ANNOTATION_PREFIX,
     APPARMOR_ANNOTATION_TYPES,
@@ -113,11 +118,19 @@ def _sensitive_host_path(config: Config) -> str:  # checks.pods.sensitive_host_p
     return host_paths(_any(parts))
 
 
+#: The hostPath volumes' names (PodView.volumes).
+HOST_PATH_NAMES = f"{VOLUMES}.filter(v, v.?hostPath.orValue(null) != null).map(v, string(v.?name.orValue('')))"
+#: CEL over the mount ``m`` of a container: a mount of a hostPath volume that is not read-only.
+WRITABLE_HOST_MOUNT = (f"type(m) == map && m.?name.orValue(null) != null && string(m.name) in {HOST_PATH_NAMES} && "
+                       "m.?readOnly.orValue(null) != true")
+
+
+def _writable_host_mount(config: Config) -> str:  # checks.pods.writable_host_path (KH-POD-008), per container
+    return f"c.?volumeMounts.orValue([]).exists(m, {WRITABLE_HOST_MOUNT})"
+
+
 def _writable_host_path(config: Config) -> str:  # checks.pods.writable_host_path (KH-POD-008)
-    names = f"{VOLUMES}.filter(v, v.?hostPath.orValue(null) != null).map(v, string(v.?name.orValue('')))"
-    mounts = ("c.?volumeMounts.orValue([]).exists(m, type(m) == map && m.?name.orValue(null) != null && "
-              f"string(m.name) in {names} && m.?readOnly.orValue(null) != true)")
-    return each_container(mounts)
+    return each_container(_writable_host_mount(config))
 
 
 # -- volumes, groups, SELinux ------------------------------------------------------------------------
@@ -152,9 +165,13 @@ def _selinux(config: Config) -> str:  # checks.pods.selinux_custom (KH-POD-019)
     return f"({selinux_problem(pod_sc('seLinuxOptions'))} || {containers})"
 
 
-def _run_as_root(config: Config) -> str:  # checks.pods.run_as_non_root (KH-POD-001)
+def _root_user(config: Config) -> str:  # checks.pods.run_as_non_root (KH-POD-001), per container
     user, non_root = effective("c", "runAsUser"), effective("c", "runAsNonRoot")
-    return each_container(f"({user} != null ? (type({user}) != int || {user} == 0) : {non_root} != true)")
+    return f"({user} != null ? (type({user}) != int || {user} == 0) : {non_root} != true)"
+
+
+def _run_as_root(config: Config) -> str:  # checks.pods.run_as_non_root (KH-POD-001)
+    return each_container(_root_user(config))
 
 
 # -- Pod Security Standards (checks/pss.py) -----------------------------------------------------------
@@ -353,14 +370,98 @@ def image_full_name(img: str) -> str:
     return f"[{name}].map(n, {full})[0].lowerAscii()"
 
 
-def _trusted_registry(config: Config) -> str:  # checks.images.trusted_registry, model.images.registry_allowed
+def _untrusted_image(config: Config) -> str:  # checks.images.trusted_registry, per container
     entries = [allowed_entry(e) for e in config.allowed_registries]
     entries = [e for e in entries if e]
     if not entries:  # as the scanner: the control does not run without the setting
         raise Inexpressible("it compares with the registries setting of .kubeharden.yaml, which is empty")
     full = image_full_name("string(c.image)")
     allowed = _any([f"({full} == {json.dumps(e)} || {full}.startsWith({json.dumps(e + '/')}))" for e in entries])
-    return each_container(f"type(c.?image.orValue(null)) == string && c.image != '' && !{allowed}")
+    return f"type(c.?image.orValue(null)) == string && c.image != '' && !{allowed}"
+
+
+def _trusted_registry(config: Config) -> str:  # checks.images.trusted_registry, model.images.registry_allowed
+    return each_container(_untrusted_image(config))
+
+
+# -- container resources (checks/resources.py, model/resources.py) ------------------------------------
+
+#: The containers KH-RES-001 to -005 judge in an admitted Pod (model.resources.container_resources): the
+#: regular and init containers (restartable sidecars and run-to-completion ones alike, as the scanner and the
+#: LimitRanger, which defaults both); ephemeral containers cannot set resources (the API refuses them).
+RESOURCE_LISTS = ("containers", "initContainers")
+RESOURCE_CONTAINERS = " + ".join(f"object.?spec.?{key}.orValue([])" for key in RESOURCE_LISTS)
+
+
+def resource_missing(part: str, resource: str, c: str = "c") -> str:
+    """True when container ``c`` of the admitted Pod ends up without ``part`` (requests|limits) for
+    ``resource`` (checks.resources._missing over model.resources): its own limit stands in for its request,
+    pod-level ``spec.resources`` counts for cpu and memory (its limits for either part, its requests for
+    requests). A quantity is judged present by its key, as the scanner's ``_set``: an admitted object holds
+    parsed quantities, never ``""`` or null. The LimitRange defaults are already in the Pod: the LimitRanger
+    admission plugin mutates before validating admission runs ("Limit Ranges",
+    https://kubernetes.io/docs/concepts/policy/limit-range/; "Admission Control in Kubernetes", LimitRanger)."""
+    r = json.dumps(resource)
+    own = [f"{c}.?resources.?limits.orValue({{}})"] + ([f"{c}.?resources.?requests.orValue({{}})"]
+                                                      if part == "requests" else [])
+    pod = ["object.?spec.?resources.?limits.orValue({})"] + (["object.?spec.?resources.?requests.orValue({})"]
+                                                              if part == "requests" else [])
+    places = own + (pod if resource in POD_LEVEL_RESOURCES else [])
+    return "(" + " && ".join(f"!({r} in {p})" for p in places) + ")"
+
+
+def missing_resources(part: str, resources: tuple[str, ...], c: str = "c") -> str:
+    """True when container ``c`` misses ``part`` for one of ``resources``."""
+    return _any([resource_missing(part, r, c) for r in resources])
+
+
+def _container_resources(part: str, resources: tuple[str, ...]) -> str:
+    """checks.resources.missing_resources (KH-RES-001 to -005): some container misses ``part`` for one of
+    ``resources``."""
+    return f"(({RESOURCE_CONTAINERS}).exists(c, type(c) == map && {missing_resources(part, resources)}))"
+
+
+# -- RBAC bindings (checks/rbac.py) ------------------------------------------------------------------
+
+#: The subject of KH-RBAC-017 as the RBAC model reads a binding's subject (kind, name, no namespace).
+MASTERS = ("Group", "system:masters", None)
+
+
+def masters_default_bindings() -> dict[str, str]:
+    """Default ClusterRoleBinding name -> its ClusterRole, for the bootstrap bindings that name system:masters
+    (analysis.rbac_defaults.DEFAULT_BINDINGS: ``cluster-admin`` -> ``cluster-admin``)."""
+    out = {}
+    for name in default_binding_names():
+        default = default_binding_subjects(name)
+        if default is not None and MASTERS in default[1]:
+            out[name] = default[0]
+    return out
+
+
+def _system_masters(config: Config) -> str:  # checks.rbac.system_masters (KH-RBAC-017)
+    """A RoleBinding or ClusterRoleBinding naming the group system:masters, except the bootstrap binding.
+
+    The scanner resolves the binding through the RBAC model (analysis/rbac.py): a default ClusterRoleBinding
+    name is reconciled by the API server unless annotated ``rbac.authorization.kubernetes.io/autoupdate:
+    "false"`` (its role and subjects become the default's, system:masters included: exempt); annotated, it
+    is exempt only while its roleRef is the default ClusterRole (a role kubeharden carries, so it always
+    resolves). A ClusterRoleBinding with a ServiceAccount subject without a namespace grants nothing (the API
+    server refuses it). So the one binding object decides ("Using RBAC Authorization", Default roles and
+    role bindings, auto-reconciliation).
+    """
+    subjects = "object.?subjects.orValue([])"
+    names = "object.?metadata.?name.orValue('')"
+    autoupdate = select("object", ["metadata", "annotations", AUTOUPDATE_ANNOTATION])
+    ref = "object.?roleRef"
+    exempt = [f"({names} == {json.dumps(name)} && ({autoupdate} != 'false' || "
+              f"({ref}.?kind.orValue('') == 'ClusterRole' && {ref}.?name.orValue('') == {json.dumps(role)})))"
+              for name, role in sorted(masters_default_bindings().items())]
+    crb = "object.kind == 'ClusterRoleBinding'"
+    unnamespaced_sa = (f"{subjects}.exists(s, type(s) == map && s.?kind.orValue('') == 'ServiceAccount' && "
+                       "s.?namespace.orValue('') == '')")
+    return (f"({subjects}.exists(s, type(s) == map && s.?kind.orValue('') == {json.dumps(MASTERS[0])} && "
+            f"s.?name.orValue('') == {json.dumps(MASTERS[1])}) && "
+            f"!({crb} && ({_any(exempt)} || {unnamespaced_sa})))")
 
 
 #: control ID -> the CEL that is true when the admitted object violates it, for the export's configuration.
@@ -379,6 +480,23 @@ CHECKS: dict[str, Callable[[Config], str]] = {
     "KH-NS-003": _pod_security_admission,
     "KH-NET-011": _ingress_tls,
     "KH-IMG-003": _trusted_registry,
+    "KH-RBAC-017": _system_masters,
+}
+
+
+#: Hand-written container checks: control ID -> CEL over the container ``c`` that is true when the check reports
+#: it (with the export's configuration); their CHECKS entry is ``each_container`` of it. cel_messages names the
+#: containers with it.
+CONTAINER_CHECKS: dict[str, Callable[[Config], str]] = {
+    "KH-POD-001": _root_user,
+    "KH-POD-008": _writable_host_mount,
+    "KH-IMG-003": _untrusted_image,
+}
+
+
+#: rule template (checks/registry.py) -> the CEL of a control written with it, from the control's parameters.
+TEMPLATES: dict[str, Callable[[Control, Config], str]] = {
+    CONTAINER_RESOURCES: lambda control, config: _container_resources(*resource_params(control)),
 }
 
 _CREDENTIALS = ("its verdict uses the Shannon entropy of the value (log2), which Kubernetes' CEL libraries cannot "

@@ -27,8 +27,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from kubeharden.analysis.rbac_defaults import AUTOUPDATE_ANNOTATION
 from kubeharden.checks.namespaces import PSA_ENFORCE
+from kubeharden.checks.resources import CONTAINER_RESOURCES
 from kubeharden.enforce.cel import select, steps
+from kubeharden.enforce.cel_checks import RESOURCE_LISTS
 from kubeharden.model.controls import Control
 from kubeharden.model.pods import APPARMOR_ANNOTATION_PREFIX, POD_TEMPLATE_PATHS
 
@@ -39,6 +42,8 @@ JUDGED_ANNOTATION_PREFIXES = ("seccomp.security.alpha.kubernetes.io/",
 JUDGED_PATHS: dict[str, list[list[str | int]]] = {
     "KH-NET-011": [["spec"]],  # Ingress spec.tls and spec.rules
     "KH-NS-003": [["metadata", "labels", PSA_ENFORCE]],  # and metadata.name, which an UPDATE cannot change
+    # the binding's subjects and autoupdate annotation (roleRef and metadata.name cannot change on UPDATE)
+    "KH-RBAC-017": [["subjects"], ["metadata", "annotations", AUTOUPDATE_ANNOTATION]],
 }
 NAME = "kubeharden-judged-part-changed"
 
@@ -87,8 +92,25 @@ def judged_paths(control: Control) -> list[list[str | int]] | None:
     return unique or None
 
 
+def container_resources(root: str) -> str:
+    """The ``resources`` of ``root``'s (a Pod's) containers and init containers, and its pod-level ones."""
+    lists = " + ".join(f"{root}.?spec.?{n}.orValue([]).map(c, type(c) == map ? c.?resources.orValue({{}}) : {{}})"
+                       for n in RESOURCE_LISTS)
+    return f"([{root}.?spec.?resources.orValue({{}})] + {lists})"
+
+
+#: Rule templates whose judged part is an expression of its own (``root`` -> CEL): the container-resources
+#: controls (KH-RES-001 to -005) read only the resources (an image update of a Pod that existed before the
+#: policy is not re-judged; an in-place resize is).
+JUDGED_PARTS = {CONTAINER_RESOURCES: container_resources}
+
+
 def changed(control: Control) -> str:
     """CEL, over ``object`` and ``oldObject``, that is true when the part ``control`` judges changed."""
+    template = control.rule.get("template") if isinstance(control.rule, dict) else None
+    if template in JUDGED_PARTS:
+        part = JUDGED_PARTS[template]
+        return f"({part('object')} != {part('oldObject')})"
     if control.scope in ("pod", "container"):
         return f"({pod_part('object', 'spec')} != {pod_part('oldObject', 'spec')} || {_judged_annotations_differ()})"
     paths = judged_paths(control)

@@ -25,7 +25,8 @@ from kubeharden.config import Config
 from kubeharden.enforce.cel import POD_VARIABLES, Inexpressible
 from kubeharden.model.configfiles import CONFIG_FILE_KINDS
 from kubeharden.enforce.cel import violation as rule_violation
-from kubeharden.enforce.cel_checks import CHECKS, NOT_WRITTEN
+from kubeharden.enforce.cel_checks import CHECKS, NOT_WRITTEN, TEMPLATES
+from kubeharden.enforce.cel_messages import message_expression
 from kubeharden.enforce.cel_updates import match_conditions
 from kubeharden.model.apiresources import RESOURCES
 from kubeharden.model.controls import Control
@@ -50,17 +51,20 @@ OTHER_OBJECTS = "it needs the other objects of the cluster, which an admission r
 _ONE = "; one admission request holds one object"
 #: What controls that cannot judge an admission request read instead, by control ID, then by ID prefix.
 _READS_BY_ID = {
-    "KH-POD-024": ("it reads the pod's ServiceAccount, whose automountServiceAccountToken decides, and the input's "
-                   "RBAC bindings; at admission the ServiceAccount plugin has already added (or not) the projected "
-                   "kube-api-access token volume, so a Pod-only policy on the Pod's volumes could be exact, but its "
-                   "agreement with the scanner is not tested yet"),
-    "KH-RBAC-017": ("its exemption of the bootstrap cluster-admin ClusterRoleBinding resolves the binding's role "
-                    "through the RBAC model (analysis/rbac.py, analysis/rbac_defaults.py); a CEL twin of that "
-                    "resolution is not written yet"),
-    **{f"KH-RES-00{n}": ("the LimitRanger admission plugin has applied the namespace's LimitRange defaults to a Pod "
-                         "before validating admission, so a Pod-only policy could be exact, but the CEL of the "
-                         "container-resources template (model/resources.py: pod-level resources, the containers "
-                         "it reads) is not written yet") for n in range(1, 6)},
+    # plugin/pkg/admission/serviceaccount (the ServiceAccount admission plugin, Pod CREATE, mutating phase):
+    # shouldAutomount is the pod's automountServiceAccountToken, else the ServiceAccount's, else true; it then
+    # mounts its projected kube-api-access-<random> volume at /var/run/secrets/kubernetes.io/serviceaccount in
+    # every container and init container that has no mount at that path, adds the volume only if one needed it
+    # and none named kube-api-access-* exists, and leaves mirror Pods alone ("Configure Service Accounts for
+    # Pods", opt out of API credential automounting; "Managing Service Accounts", ServiceAccount admission).
+    "KH-POD-024": ("it reads the pod's ServiceAccount, whose automountServiceAccountToken decides when the pod sets "
+                   "none; a Pod-only policy decides exactly only when spec.automountServiceAccountToken is set. "
+                   "With it unset, the projected kube-api-access-* volume the ServiceAccount admission plugin adds "
+                   "before validating admission shows the ServiceAccount's choice, but not case by case: the plugin "
+                   "adds no volume whatever the ServiceAccount says when every container and init container "
+                   "already mounts something at /var/run/secrets/kubernetes.io/serviceaccount, or for a mirror Pod "
+                   "(the scanner reports both unless the ServiceAccount opts out), and a volume of that name can be "
+                   "written in the manifest of a Pod whose ServiceAccount opts out (the scanner passes it)"),
     "KH-NET-012": "it looks for the LimitRanges of the namespace" + _ONE,
     "KH-NET-013": "it looks for the ResourceQuotas of the namespace" + _ONE,
     "KH-NET-014": "it reports the policy rules the reachability analysis of all policies could not evaluate" + _ONE,
@@ -82,8 +86,19 @@ _READS_BY_PREFIX = {
 
 #: Controls the scanner judges over the whole input (scope inventory) whose verdict on the one admitted
 #: object is the scanner's, case by case, and the kinds their policy matches: KH-RBAC-018 reads only the
-#: Secret's ``type`` (Kubernetes API reference, Secret; "Service account token Secrets").
-ADMISSION_EXACT: dict[str, tuple[str, ...]] = {"KH-RBAC-018": ("Secret",)}
+#: Secret's ``type`` (Kubernetes API reference, Secret; "Service account token Secrets"); KH-RBAC-017 reads
+#: the binding's subjects, and its roleRef, name and autoupdate annotation for the bootstrap exemption
+#: (cel_checks._system_masters says why the other RBAC objects do not change it).
+#: KH-RES-001 to -005 (requests and limits) on Pods only: the LimitRanger admission plugin has applied the
+#: namespace's LimitRange defaults to a Pod before validating admission runs ("Limit Ranges"), so the Pod holds
+#: what the scanner resolves with the LimitRanges; a workload's pod template is not defaulted (its Pods are, when
+#: created), so for the workload kinds the verdict needs the LimitRanges and no policy is written for them.
+ADMISSION_EXACT: dict[str, tuple[str, ...]] = {"KH-RBAC-018": ("Secret",),
+                                               "KH-RBAC-017": ("RoleBinding", "ClusterRoleBinding"),
+                                               **{f"KH-RES-00{n}": ("Pod",) for n in range(1, 6)}}
+#: Subresources a control's policy matches besides its kinds' resources: an in-place resize
+#: (``pods/resize``, "Resize CPU and Memory Resources assigned to Containers") changes container resources.
+SUBRESOURCES: dict[str, tuple[str, ...]] = {f"KH-RES-00{n}": ("pods/resize",) for n in range(1, 6)}
 
 
 def elsewhere(control: Control) -> str:
@@ -107,6 +122,9 @@ def violation(control: Control, config: Config | None = None) -> str:
         return CHECKS[control.id](config or Config())
     if control.id in NOT_WRITTEN:
         raise Inexpressible(NOT_WRITTEN[control.id])
+    template = control.rule.get("template") if isinstance(control.rule, dict) else None
+    if template in TEMPLATES:
+        return TEMPLATES[template](control, config or Config())
     if control.id in ADMISSION_EXACT:  # its rule reads the one object: translate it as an object rule
         return rule_violation(replace(control, scope="object"))
     return rule_violation(control)
@@ -130,14 +148,17 @@ def kinds_of(control: Control) -> list[str]:
     return list(POD_TEMPLATE_PATHS)
 
 
-def resource_rules(kinds: list[str], pods: bool) -> list[dict[str, Any]]:
-    """Admission ``resourceRules`` (group, resources) for ``kinds``, from the built-in API resources."""
+def resource_rules(kinds: list[str], pods: bool, subresources: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Admission ``resourceRules`` (group, resources) for ``kinds``, from the built-in API resources, plus
+    ``subresources`` of the core group (``pods/resize``)."""
     by_group: dict[str, set[str]] = {}
     for info in RESOURCES.values():
         if info.kind in kinds:
             by_group.setdefault(info.group, set()).add(info.name)
     if pods:
         by_group.setdefault("", set()).add("pods/ephemeralcontainers")
+    for name in subresources:
+        by_group.setdefault("", set()).add(name)
     return [{"apiGroups": [group], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE"],
              "resources": sorted(names)} for group, names in sorted(by_group.items())]
 
@@ -146,6 +167,16 @@ def message(control: Control) -> str:
     """One line: the control, what is wrong, the guide IDs and the fix."""
     text = f"{control.id} {control.title} (guide {', '.join(control.nsa)}): {control.remediation}"
     return " ".join(text.split())
+
+
+def _validation(control: Control, config: Config | None) -> dict[str, str]:
+    """The validation of ``control`` (VAP ``validations`` and Kyverno ``validate.cel.expressions`` entry):
+    expression, message and, for container controls, the messageExpression naming the containers at fault."""
+    out = {"expression": f"!({violation(control, config)})", "message": message(control)}
+    named = message_expression(control, out["message"], config)
+    if named is not None:
+        out["messageExpression"] = named
+    return out
 
 
 def _name(control: Control) -> str:
@@ -192,13 +223,13 @@ def vap(control: Control, enforce: bool, exclude: tuple[str, ...],
     exclude = excluded_for(control, exclude, config)
     spec: dict[str, Any] = {
         "failurePolicy": "Fail",
-        "matchConstraints": {"resourceRules": resource_rules(kinds, control.scope in ("pod", "container"))},
+        "matchConstraints": {"resourceRules": resource_rules(kinds, control.scope in ("pod", "container"),
+                                                             SUBRESOURCES.get(control.id, ()))},
         "matchConditions": match_conditions(control),
     }
     if control.scope in ("pod", "container"):
         spec["variables"] = _variables(control)
-    spec["validations"] = [{"expression": f"!({violation(control, config)})", "message": message(control),
-                            "reason": "Forbidden"}]
+    spec["validations"] = [{**_validation(control, config), "reason": "Forbidden"}]
     policy = {
         "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
         "metadata": {"name": name, "labels": dict(LABELS), "annotations": _annotations(control)},
@@ -218,14 +249,14 @@ def kyverno(control: Control, enforce: bool, exclude: tuple[str, ...],
     """The Kyverno ClusterPolicy for ``control``. Raises cel.Inexpressible."""
     name = _name(control)
     exclude = excluded_for(control, exclude, config)
-    cel: dict[str, Any] = {"expressions": [{"expression": f"!({violation(control, config)})",
-                                            "message": message(control)}]}
+    cel: dict[str, Any] = {"expressions": [_validation(control, config)]}
     if control.scope in ("pod", "container"):
         cel = {"variables": _variables(control), **cel}
     kinds = kinds_of(control)
     if control.scope in ("pod", "container"):  # as resource_rules: kubectl debug adds containers this way
         # Kyverno matches a subresource as Kind/subresource ("Match statements": Pod/ephemeralcontainers)
         kinds = [*kinds, "Pod/ephemeralcontainers"]
+    kinds += [f"Pod/{name.partition('/')[2]}" for name in SUBRESOURCES.get(control.id, ())]
     rule: dict[str, Any] = {
         "name": control.id.lower(),
         "match": {"any": [{"resources": {"kinds": kinds, "operations": ["CREATE", "UPDATE"]}}]},
