@@ -254,8 +254,13 @@ def test_the_token_volume_of_an_admitted_pod_does_not_decide_kh_pod_024():
     ServiceAccount, and the volume the plugin leaves disagree in these cases."""
     own_mount = pod({"serviceAccountName": "app", "containers": [c(volumeMounts=[
         {"name": "creds", "mountPath": TOKEN_PATH}])], "volumes": [{"name": "creds", "emptyDir": {}}]})
-    assert _scan("KH-POD-024", [own_mount, account(None)])  # reported: the ServiceAccount does not opt out
-    assert not token_volume(service_account_plugin(own_mount, account(None)))  # but no volume is added
+    # the scanner, like the plugin, gives no token where every container mounts its own volume at the path
+    assert not _scan("KH-POD-024", [own_mount, account(None)])
+    assert not token_volume(service_account_plugin(own_mount, account(None)))
+    mirror = dict(pod({"serviceAccountName": "app", "containers": [c()]}))
+    mirror["metadata"] = {**mirror["metadata"], "annotations": {"kubernetes.io/config.mirror": "abc"}}
+    assert not _scan("KH-POD-024", [mirror, account(None)])
+    assert not token_volume(service_account_plugin(mirror, account(None)))
     named = pod({"serviceAccountName": "app", "containers": [c()], "volumes": [
         {"name": "kube-api-access-mine", "emptyDir": {}}]})
     assert not _scan("KH-POD-024", [named, account(False)])  # passed: the ServiceAccount opts out

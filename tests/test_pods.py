@@ -344,3 +344,42 @@ containers:
 def test_make_ref_defaults():
     ref = make_ref({"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "web-"}})
     assert (ref.name, ref.namespace) == ("web-", None)
+
+
+def test_service_account_token_not_reported_where_the_plugin_adds_none():
+    """The ServiceAccount admission plugin adds no token to a mirror Pod, nor where every container and init
+    container mounts a volume of its own at the token path; a projected serviceAccountToken volume there is a
+    token all the same, and one container left without a mount there gets the token."""
+    path = "/var/run/secrets/kubernetes.io/serviceaccount"
+    text = f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: mirror, namespace: a, annotations: {{kubernetes.io/config.mirror: "0f3c"}}}}
+spec: {{containers: [{{name: c, image: x}}]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: own-mounts, namespace: a}}
+spec:
+  volumes: [{{name: blank, emptyDir: {{}}}}]
+  initContainers: [{{name: i, image: x, volumeMounts: [{{name: blank, mountPath: {path}}}]}}]
+  containers: [{{name: c, image: x, volumeMounts: [{{name: blank, mountPath: {path}}}]}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: one-left, namespace: a}}
+spec:
+  volumes: [{{name: blank, emptyDir: {{}}}}]
+  initContainers: [{{name: i, image: x}}]
+  containers: [{{name: c, image: x, volumeMounts: [{{name: blank, mountPath: {path}}}]}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: own-token, namespace: a}}
+spec:
+  volumes: [{{name: tok, projected: {{sources: [{{serviceAccountToken: {{path: token}}}}]}}}}]
+  containers: [{{name: c, image: x, volumeMounts: [{{name: tok, mountPath: {path}}}]}}]
+"""
+    findings, result = scan(text, only=["KH-POD-024"])
+    assert sorted(f.resource.name for f in findings) == ["one-left", "own-token"]
+    assert result.tally.evaluated["KH-POD-024"] == 4

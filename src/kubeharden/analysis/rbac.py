@@ -738,7 +738,10 @@ class RbacModel:
         return Subject("ServiceAccount", pod.service_account, self.namespace_of(pod))
 
     def token_mounted(self, pod: PodRecord) -> bool:
-        """Whether the pod gets its ServiceAccount token (pod setting first, then the SA's)."""
+        """Whether the pod gets its ServiceAccount token (pod setting first, then the SA's; never when the
+        ServiceAccount admission plugin adds none: ``PodRecord.token_not_projected``)."""
+        if pod.token_not_projected:
+            return False
         if pod.automount is not None:
             return pod.automount
         sa = self.inventory.service_account(pod.namespace, pod.service_account)

@@ -225,7 +225,7 @@ def service_account_token(inventory: Any, ctx: Context) -> Iterator[Violation]:
         return Fix("set", join(pod.spec_path, "automountServiceAccountToken"), False, safe, because)
 
     for pod in inventory.pods:
-        if pod.automount is False:
+        if pod.automount is False or pod.token_not_projected:
             continue
         if pod.automount is True:
             yield Violation("automountServiceAccountToken is true on the pod: every container gets an API token",

@@ -60,11 +60,9 @@ _READS_BY_ID = {
     "KH-POD-024": ("it reads the pod's ServiceAccount, whose automountServiceAccountToken decides when the pod sets "
                    "none; a Pod-only policy decides exactly only when spec.automountServiceAccountToken is set. "
                    "With it unset, the projected kube-api-access-* volume the ServiceAccount admission plugin adds "
-                   "before validating admission shows the ServiceAccount's choice, but not case by case: the plugin "
-                   "adds no volume whatever the ServiceAccount says when every container and init container "
-                   "already mounts something at /var/run/secrets/kubernetes.io/serviceaccount, or for a mirror Pod "
-                   "(the scanner reports both unless the ServiceAccount opts out), and a volume of that name can be "
-                   "written in the manifest of a Pod whose ServiceAccount opts out (the scanner passes it)"),
+                   "before validating admission shows the ServiceAccount's choice, but not case by case: a Pod "
+                   "whose ServiceAccount opts out can carry a volume of that name written in its manifest (even "
+                   "a projected token that it asks for on purpose), which the scanner passes"),
     "KH-NET-012": "it looks for the LimitRanges of the namespace" + _ONE,
     "KH-NET-013": "it looks for the ResourceQuotas of the namespace" + _ONE,
     "KH-NET-014": "it reports the policy rules the reachability analysis of all policies could not evaluate" + _ONE,

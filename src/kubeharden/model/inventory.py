@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubeharden.model.cluster import is_mirror_pod
 from kubeharden.model.lines import LineMap
 from kubeharden.model.objects import K8sObject, Provenance, ResourceRef, as_dict, as_list
 from kubeharden.model.pods import PodView
@@ -98,11 +99,46 @@ class PodRecord:
     #: the first container whose command, args or env value names the token's mount path
     #: (TOKEN_MOUNT_PATH), else None: the manifest shows a program reading the mounted token
     token_reader: str | None = None
+    #: why the ServiceAccount admission plugin gives this pod no API token whatever its ServiceAccount says
+    #: (:func:`token_not_projected`), else None
+    token_not_projected: str | None = None
 
 
 #: Where the kubelet mounts a pod's ServiceAccount token (Kubernetes docs, "Configure Service Accounts
 #: for Pods" / "Accessing the Kubernetes API from a Pod": /var/run/secrets/kubernetes.io/serviceaccount).
 TOKEN_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def token_not_projected(pod: PodView) -> str | None:
+    """Why the ServiceAccount admission plugin adds no API token to ``pod`` whatever its ServiceAccount's
+    ``automountServiceAccountToken`` says, else None.
+
+    The plugin leaves mirror Pods of static Pods alone (they may not reference a ServiceAccount), and it mounts
+    the token only into the containers and init containers that have no volumeMount of their own at
+    :data:`TOKEN_MOUNT_PATH`; when none is left it adds no token volume (Kubernetes source
+    plugin/pkg/admission/serviceaccount/admission.go, ``mountServiceAccountToken``; docs "Managing Service
+    Accounts", "ServiceAccount admission controller"). A pod whose own volume at that path projects a
+    ``serviceAccountToken`` mounts a token itself, so it is not exempt.
+    """
+    if pod.obj.kind == "Pod" and is_mirror_pod(pod.obj.raw):
+        return "it is the mirror Pod of a static Pod, which the ServiceAccount admission plugin gives no token"
+    judged = [c for c in pod.containers if c.kind != "ephemeralContainer"]
+    if not judged:
+        return None
+    own: set[object] = set()
+    for c in judged:
+        names = [as_dict(m).get("name") for m in as_list(c.raw.get("volumeMounts"))
+                 if as_dict(m).get("mountPath") == TOKEN_MOUNT_PATH]
+        if not names:
+            return None
+        own.update(names)
+    for _, volume in pod.volumes():
+        if volume.get("name") in own and any(
+                "serviceAccountToken" in as_dict(source)
+                for source in as_list(as_dict(volume.get("projected")).get("sources"))):
+            return None
+    return (f"every container mounts a volume of its own at {TOKEN_MOUNT_PATH}, so the ServiceAccount admission "
+            "plugin adds no token volume")
 
 
 def token_reader(pod: PodView) -> str | None:
@@ -171,6 +207,7 @@ class Inventory:
             images=container_images(pod),
             owner=controller_owner(pod.obj.raw),
             token_reader=token_reader(pod),
+            token_not_projected=token_not_projected(pod),
         ))
 
     def of_kind(self, *kinds: str) -> list[K8sObject]:
