@@ -30,8 +30,9 @@ log = logging.getLogger("kubeharden.webhook")
 MAX_REVIEW_BYTES = 8 * 1024 * 1024
 
 WARM_UP = {"uid": "warm-up", "operation": "CREATE", "kind": {"group": "", "version": "v1", "kind": "Pod"},
-           "namespace": "default", "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "warm-up"},
-                                             "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}
+           "resource": {"group": "", "version": "v1", "resource": "pods"}, "namespace": "default",
+           "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "warm-up"},
+                      "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}
 
 
 def tune_gc_after_warm_up() -> None:
@@ -110,6 +111,10 @@ class WebhookApp:
             log.warning("rejected request from %s: %s", request.remote, exc)
             return json_response(400, {"error": str(exc)})
         verdict = reviewer.review(review)
+        if verdict.outcome == "malformed":  # an object the API server would have refused: not from it
+            self.malformed.inc()
+            log.warning("rejected request from %s: %s", request.remote, verdict.message)
+            return json_response(400, {"error": verdict.message})
         self.reviews.inc(endpoint, verdict.outcome, verdict.kind)
         for f in verdict.findings:
             self.findings.inc(f.control.id)
