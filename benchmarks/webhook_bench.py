@@ -218,7 +218,9 @@ def main() -> None:
                   + (f"; server pinned to CPU {cpus[0]}, load generator to CPU {cpus[1]}" if pin else ""))
             for rate in (int(r) for r in args.rates.split(",")):
                 cpu_before, hist_before = server_cpu(server.pid), server_histogram(port, pki["ca"])
+                generator_before = time.process_time()
                 r = asyncio.run(load(port, pki["ca"], rate, args.seconds, args.connections, mix))
+                generator = time.process_time() - generator_before
                 cpu = server_cpu(server.pid) - cpu_before
                 inside = within(hist_before, server_histogram(port, pki["ca"]))
                 answered = sum(r["statuses"].values())
@@ -227,7 +229,8 @@ def main() -> None:
                       f"{answered / r['elapsed']:,.0f}/s; latency ms p50 {r['p50']:.2f}  p90 {r['p90']:.2f}  "
                       f"p99 {r['p99']:.2f}  max {r['max']:.2f}  mean {r['mean']:.2f}; server CPU "
                       f"{cpu / max(1, answered) * 1000:.2f} ms per answer (TLS, HTTP and review); "
-                      f"server-side (body read to answer) {inside}; load average {load_average()}"
+                      f"server-side (body read to answer) {inside}; load generator CPU "
+                      f"{generator / max(1, r['sent']) * 1000:.2f} ms per request; load average {load_average()}"
                       + (f"; unexpected: {r['wrong']}" if r["wrong"] else ""))
         finally:
             server.terminate()

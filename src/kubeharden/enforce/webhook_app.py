@@ -54,6 +54,8 @@ class WebhookApp:
         self.validator = Reviewer(settings)
         self.mutator = Reviewer(with_settings(settings, mutate=True)) if mutate else None
         self.tls = tls
+        #: with a client CA, the review endpoints answer only clients with a certificate it signed
+        self.client_certificates = requires_client_certificate(tls)
         self.ready = False
         self.metrics = Registry()
         self.reviews = self.metrics.add(Counter(
@@ -95,7 +97,7 @@ class WebhookApp:
         return await self._answer(request, self.mutator, "mutate")
 
     async def _answer(self, request: web.Request, reviewer: Reviewer, endpoint: str) -> web.Response:
-        if requires_client_certificate(self.tls) and not has_client_certificate(request):
+        if self.client_certificates and not has_client_certificate(request):
             self.malformed.inc()
             return json_response(403, {"error": "a client certificate signed by the configured CA is required"})
         try:
