@@ -12,14 +12,16 @@ free connection, and latency runs from the due time to the end of the answer, so
 connection counts (no coordinated omission). The traffic is a mix of realistic reviews (Pods and
 Deployments from examples/insecure and examples/hardened, CREATE and UPDATE) and 1 % malformed bodies,
 which must be answered 400. It reports, per rate: requests sent, answered by status, dropped (connection
-errors or no answer within 10 s), p50/p90/p99/max, the server's CPU per answer and its own latency
-histogram. ``--pin`` puts the server and the generator on different CPUs.
+errors or no answer within 10 s of being sent), answered more than 10 s after their due time (queued
+behind a saturated server), p50/p90/p99/max, the server's CPU per answer, its own latency histogram and
+the generator's CPU per request. ``--pin`` puts the server and the generator on different CPUs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import os
 import random
 import socket
@@ -173,7 +175,8 @@ async def load(port: int, ca: str, rate: int, seconds: float, connections: int, 
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
 
-    return {"rate": rate, "sent": total, "elapsed": elapsed, "statuses": statuses, "dropped": dropped,
+    late = len(latencies) - bisect.bisect_right(latencies, 10.0)
+    return {"rate": rate, "sent": total, "elapsed": elapsed, "statuses": statuses, "dropped": dropped, "late": late,
             "wrong": wrong[:5], "p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99),
             "max": latencies[-1] * 1000 if latencies else float("nan"),
             "mean": statistics.fmean(latencies) * 1000 if latencies else float("nan")}
@@ -225,7 +228,8 @@ def main() -> None:
                 inside = within(hist_before, server_histogram(port, pki["ca"]))
                 answered = sum(r["statuses"].values())
                 print(f"  {rate:>5}/s for {args.seconds:g} s: sent {r['sent']}, answered {answered} "
-                      f"{dict(sorted(r['statuses'].items()))}, dropped {r['dropped']}, achieved "
+                      f"{dict(sorted(r['statuses'].items()))}, dropped {r['dropped']}, "
+                      f"answered over 10 s after due {r['late']}, achieved "
                       f"{answered / r['elapsed']:,.0f}/s; latency ms p50 {r['p50']:.2f}  p90 {r['p90']:.2f}  "
                       f"p99 {r['p99']:.2f}  max {r['max']:.2f}  mean {r['mean']:.2f}; server CPU "
                       f"{cpu / max(1, answered) * 1000:.2f} ms per answer (TLS, HTTP and review); "
