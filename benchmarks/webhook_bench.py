@@ -189,10 +189,17 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=8, help="keep-alive TLS connections (default 8)")
     ap.add_argument("--profile", default="strict")
     ap.add_argument("--workers", type=int, default=1, help="webhook serve --workers")
+    ap.add_argument("--floor", action="store_true",
+                    help="also load a server that answers every review with a fixed answer without judging it (the "
+                         "same HTTPS server, aiohttp and TLS): the cost of HTTP and TLS alone")
+    ap.add_argument("--serve-floor", nargs=3, metavar=("PORT", "CERT", "KEY"), help=argparse.SUPPRESS)
     ap.add_argument("--pin", action="store_true",
                     help="run the server on CPU 0 and the load generator on CPU 1 (Linux affinity; one worker), so "
                          "they do not take turns on one CPU")
     args = ap.parse_args()
+    if args.serve_floor:
+        serve_floor(int(args.serve_floor[0]), args.serve_floor[1], args.serve_floor[2])
+        return
     from pki import make_pki
 
     mix = reviews()
@@ -239,6 +246,52 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=10)
+        if args.floor:
+            floor(pki, int(args.rates.split(",")[0]), args, mix, env, {cpus[0]} if pin else set(cpus))
+
+
+def serve_floor(port: int, cert: str, key: str) -> None:
+    """The floor server: ``kubeharden.serve``'s HTTPS server and aiohttp, /validate reads the body and answers a
+    fixed AdmissionReview without parsing or judging it; /readyz for the start-up wait."""
+    from aiohttp import web
+
+    from kubeharden.serve.server import HttpsServer, json_response
+    from kubeharden.serve.tls import server_tls_context
+
+    answer = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": {"uid": "", "allowed": True}}
+
+    async def validate(request: web.Request) -> web.Response:
+        await request.read()
+        return json_response(200, answer)
+
+    async def ready(request: web.Request) -> web.Response:
+        return json_response(200, {"status": "ok"})
+
+    app = web.Application()
+    app.router.add_post("/validate", validate)
+    app.router.add_get("/readyz", ready)
+    HttpsServer(app, "127.0.0.1", port, server_tls_context(cert, key, None)).run()
+
+
+def floor(pki: dict, rate: int, args: argparse.Namespace, mix: list[tuple[bytes, int]], env: dict,
+          cpus: set[int]) -> None:
+    """Load the floor server (:func:`serve_floor`, on ``cpus``) at ``rate``; print its CPU per answer and the
+    latencies."""
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, __file__, "--serve-floor", str(port), pki["server"], pki["server_key"]],
+                              env=env, stderr=subprocess.DEVNULL, preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+    try:
+        _wait_ready(server, port, pki["ca"])
+        before = server_cpu(server.pid)
+        r = asyncio.run(load(port, pki["ca"], rate, args.seconds, args.connections, [(b, 200) for b, _ in mix]))
+        answered = sum(r["statuses"].values())
+        print(f"  floor (HTTPS server, aiohttp and TLS; a fixed answer, no review) at {rate}/s: answered {answered}, "
+              f"dropped {r['dropped']}; latency ms p50 {r['p50']:.2f}  p90 {r['p90']:.2f}  p99 {r['p99']:.2f}  "
+              f"max {r['max']:.2f}; server CPU {(server_cpu(server.pid) - before) / max(1, answered) * 1000:.2f} ms "
+              f"per answer; load average {load_average()}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def server_cpu(pid: int) -> float:
