@@ -35,6 +35,7 @@ PRIVILEGED = pod(securityContext={"privileged": True})
 def request(obj, uid="u-1", operation="CREATE", namespace=None, sub_resource=None):
     kind = obj.get("kind") if isinstance(obj, dict) else "Pod"
     req = {"uid": uid, "kind": {"group": "", "version": "v1", "kind": kind}, "operation": operation,
+           "resource": {"group": "", "version": "v1", "resource": f"{str(kind).lower()}s"},
            "namespace": namespace if namespace is not None else (obj or {}).get("metadata", {}).get("namespace"),
            "object": obj, "userInfo": {"username": "alice"}}
     if sub_resource:
@@ -172,8 +173,7 @@ def test_failure_policy_decides_on_an_internal_error(monkeypatch):
     (orjson.dumps({"kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v1beta1", "request": {"uid": "x"}}),
      "v1beta1"),
     (orjson.dumps({"kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v1", "request": {}}), "uid"),
-    (orjson.dumps({"kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v1",
-                   "request": {"uid": "x", "object": [1]}}), "not an object"),
+    (review_body({**request(PRIVILEGED), "object": [1]}), "request.object must be a mapping on CREATE"),
 ])
 def test_malformed_reviews_are_refused_with_a_reason(body, why):
     with pytest.raises(BadReview, match=why):
@@ -361,3 +361,74 @@ def test_warn_mode_warns_most_severe_first_and_applies_fail_on():
                                              for w in critical_only["warnings"])
     everything = reviewer(mode="warn", fail_on=None).review(request(obj)).response()["response"]
     assert len(everything["warnings"]) == min(len(findings), 20)
+
+
+# UPDATEs that change only annotations ---------------------------------------------------------------
+
+HARDENED_CONTAINER = {
+    "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "allowPrivilegeEscalation": False,
+                        "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
+                        "seccompProfile": {"type": "RuntimeDefault"}},
+    "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "64Mi"}}}
+APPARMOR_UNCONFINED = {"container.apparmor.security.beta.kubernetes.io/web": "unconfined"}
+
+
+def _deployment(container, template_annotations=None, annotations=None, labels=None):
+    spec = copy.deepcopy(pod(**container)["spec"])
+    tpl = {"metadata": {"labels": {"app": "web"}, "annotations": dict(template_annotations or {})}, "spec": spec}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop", "annotations": dict(annotations or {}),
+                         "labels": dict(labels or {})},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": tpl}}
+
+
+def test_pod_update_that_only_adds_an_apparmor_or_seccomp_annotation_is_judged():
+    old = pod(**HARDENED_CONTAINER)
+    assert reviewer().review(request(old)).allowed
+    unconfined = pod(annotations=APPARMOR_UNCONFINED, **HARDENED_CONTAINER)
+    v = reviewer().review(_update(unconfined, old))
+    assert not v.allowed and v.outcome == "denied"
+    assert "KH-POD-017" in v.message and "container.apparmor.security.beta.kubernetes.io/web" in v.message
+    # the legacy seccomp annotations (pod and container) are judged too, as Pod Security Admission does
+    for key in ("seccomp.security.alpha.kubernetes.io/pod", "container.seccomp.security.alpha.kubernetes.io/web"):
+        legacy = pod(annotations={key: "unconfined"})
+        bare = pod()
+        v = reviewer(mode="warn", fail_on=None).review(_update(legacy, bare))
+        assert v.outcome == "allowed", key  # judged, not skipped
+        assert any("seccomp.security.alpha annotations are ignored" in f.message for f in v.findings), key
+
+
+def test_deployment_update_that_only_adds_an_apparmor_annotation_to_the_template_is_judged():
+    old = _deployment(HARDENED_CONTAINER)
+    assert reviewer().review(request(old)).allowed
+    v = reviewer().review(_update(_deployment(HARDENED_CONTAINER, template_annotations=APPARMOR_UNCONFINED), old))
+    assert not v.allowed and "KH-POD-017" in v.message
+    assert "spec.template.metadata.annotations" in v.message
+
+
+def test_annotation_only_update_is_judged_by_the_findings_it_adds():
+    legacy = _deployment({"securityContext": {"privileged": True}})  # admitted before the policy
+    assert not reviewer().review(request(legacy)).allowed
+    # the Deployment controller's bookkeeping: admitted, the privileged container is not what changed
+    revised = _deployment({"securityContext": {"privileged": True}},
+                          annotations={"deployment.kubernetes.io/revision": "2"})
+    v = reviewer().review(_update(revised, legacy))
+    assert v.allowed and v.outcome == "allowed" and v.findings == []
+    # a credential put into an annotation is refused, and only it is named
+    token = _deployment({"securityContext": {"privileged": True}},
+                        annotations={"example.com/api-token": "ghp_abcdefghijklmnopqrstuvwxyz0123456789"})
+    v = reviewer().review(_update(token, legacy))
+    assert not v.allowed and "KH-SEC-003" in v.message and "KH-POD-004" not in v.message
+    # a suppression removed from the pod template brings its finding back
+    suppressed = _deployment({"securityContext": {"privileged": True}},
+                             template_annotations={"kubeharden.io/suppress.KH-POD-004": "CNI agent, reviewed"})
+    v = reviewer(only=frozenset({"KH-POD-004"})).review(_update(legacy, suppressed))
+    assert not v.allowed and "KH-POD-004" in v.message
+
+
+def test_update_of_labels_or_replicas_only_is_not_re_evaluated():
+    legacy = _deployment({"securityContext": {"privileged": True}})
+    relabelled = _deployment({"securityContext": {"privileged": True}}, labels={"team": "shop"})
+    relabelled["spec"]["replicas"] = 5
+    v = reviewer().review(_update(relabelled, legacy))
+    assert v.allowed and v.outcome == "skipped" and "unchanged" in v.message

@@ -39,6 +39,7 @@ def pki(tmp_path_factory):
 def review(obj, uid="u-1"):
     return orjson.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
                          "request": {"uid": uid, "kind": {"group": "", "version": "v1", "kind": obj["kind"]},
+                                     "resource": {"group": "", "version": "v1", "resource": "pods"},
                                      "operation": "CREATE", "namespace": "shop", "object": obj}})
 
 
@@ -106,6 +107,82 @@ def test_validate_mutate_probes_and_metrics_over_tls(served, pki):
     assert "kubeharden_admission_malformed_total 4" in text
     assert 'kubeharden_admission_findings_total{control="KH-POD-004"}' in text
     assert re.search(r"kubeharden_admission_review_duration_seconds_count 3\b", text)
+
+
+def _with(request_changes=None, **object_spec):
+    """A review of a Pod whose request (and pod spec) have ``request_changes`` (and ``object_spec``) applied;
+    a value of None removes the field."""
+    obj = json.loads(json.dumps(PRIVILEGED))
+    obj["spec"].update(object_spec)
+    body = json.loads(review(obj))
+    for key, value in (request_changes or {}).items():
+        if value is None:
+            body["request"].pop(key)
+        else:
+            body["request"][key] = value
+    return orjson.dumps(body)
+
+
+DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
+              "spec": {"selector": {"matchLabels": {"app": "web"}},
+                       "template": {"metadata": {"labels": {"app": "web"}}, "spec": PRIVILEGED["spec"]}}}
+
+
+@pytest.mark.parametrize("body, field", [
+    # the AdmissionReview v1 request fields (Dynamic Admission Control, "Request")
+    (_with({"uid": 5}), "request.uid must be a string"),
+    (_with({"uid": None}), "request.uid is missing"),
+    (_with({"kind": None}), "request.kind is missing"),
+    (_with({"kind": "Pod"}), "request.kind must be a mapping"),
+    (_with({"kind": {"group": "", "version": "v1"}}), "request.kind.kind is missing"),
+    (_with({"resource": None}), "request.resource is missing"),
+    (_with({"resource": {"group": "", "version": 1, "resource": "pods"}}), "request.resource.version must be a string"),
+    (_with({"operation": "PATCH"}), "request.operation must be one of CREATE, UPDATE, DELETE, CONNECT"),
+    (_with({"operation": None}), "request.operation must be one of"),
+    (_with({"namespace": 7}), "request.namespace must be a string"),
+    (_with({"userInfo": "alice"}), "request.userInfo must be a mapping"),
+    (_with({"dryRun": "false"}), "request.dryRun must be a boolean"),
+    (_with({"object": None}), "request.object must be a mapping on CREATE"),
+    (_with({"object": "Pod"}), "request.object must be a mapping on CREATE"),
+    (_with({"operation": "UPDATE", "oldObject": [1]}), "request.oldObject must be a mapping"),
+    # the pod structure every pod control walks
+    (_with(containers="oops"), "request.object.spec.containers must be a list of containers"),
+    (_with(containers=[3]), "request.object.spec.containers[0] must be a container"),
+    (_with(initContainers={"name": "x"}), "request.object.spec.initContainers must be a list"),
+    (_with(ephemeralContainers=["debug"]), "request.object.spec.ephemeralContainers[0] must be a container"),
+    (_with(securityContext=[]), "request.object.spec.securityContext must be a mapping"),
+    (_with({"object": {**DEPLOYMENT, "spec": {"template": "web"}}}), "request.object.spec.template must be a mapping"),
+    (_with({"object": {**DEPLOYMENT, "spec": {**DEPLOYMENT["spec"], "template": {"spec": {"containers": {}}}}}}),
+     "request.object.spec.template.spec.containers must be a list"),
+    # field types the API server decodes (model/apitypes.py): found where the object is judged
+    (_with(containers=[{"name": "web", "image": "registry.example.com/web:1",
+                        "securityContext": {"privileged": "yes"}}]),
+     "request.object: spec.containers[0].securityContext.privileged is a string ('yes'), expected a boolean"),
+    (_with(hostPID="true"), "request.object: spec.hostPID is a string"),
+    (_with(containers=[{"name": "web", "image": "registry.example.com/web:1", "securityContext": "privileged"}]),
+     "request.object: spec.containers[0].securityContext is a string"),
+])
+def test_structurally_invalid_reviews_are_answered_400_naming_the_field(served, pki, body, field):
+    port, app = served
+    status, answer = call(port, client(pki), "POST", "/validate", body)
+    assert status == 400, answer
+    assert json.loads(answer)["error"].startswith(field)
+    # the server goes on, and counted it
+    assert call(port, client(pki), "POST", "/validate", review(PRIVILEGED))[0] == 200
+    assert "kubeharden_admission_malformed_total 1" in app.metrics.render()
+
+
+def test_well_formed_reviews_of_every_operation_are_answered_200(served, pki):
+    port, _ = served
+    ctx = client(pki)
+    update = _with({"operation": "UPDATE", "oldObject": PRIVILEGED})
+    delete = _with({"operation": "DELETE", "object": None, "oldObject": PRIVILEGED})
+    connect = _with({"operation": "CONNECT", "object": {"apiVersion": "v1", "kind": "PodExecOptions"},
+                     "subResource": "exec"})
+    for body in (update, delete, connect, _with({"dryRun": True, "userInfo": {"username": "alice"}})):
+        status, answer = call(port, ctx, "POST", "/validate", body)
+        assert status == 200, answer
+    assert json.loads(call(port, ctx, "POST", "/validate", delete)[1])["response"]["allowed"] is True
 
 
 def _children(pid: int) -> list[int]:

@@ -30,8 +30,10 @@ from kubeharden.analysis.selectors import EVERYTHING, Selector
 from kubeharden.config import Config
 from kubeharden.engine.evaluator import Evaluator
 from kubeharden.enforce.patch import json_patch
+from kubeharden.enforce.review_request import BadReview, check_request
 from kubeharden.model.findings import Finding, Problem, Severity
 from kubeharden.model.objects import K8sObject, Provenance, make_ref
+from kubeharden.model.pods import CUSTOM_TEMPLATE_PATHS, POD_SECURITY_ANNOTATION_PREFIXES, builtin_pod_path
 
 log = logging.getLogger("kubeharden.webhook")
 
@@ -50,9 +52,8 @@ MAX_WARNINGS = 20
 #: The refusal message lists this many findings; the rest are counted.
 MAX_LISTED = 10
 
-
-class BadReview(ValueError):
-    """The body is not an AdmissionReview v1 request; the server answers 400 with this message."""
+__all__ = ["BadReview", "AdmissionSettings", "Verdict", "Reviewer", "parse_review", "refusal", "review_all",
+           "with_settings"]
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,8 @@ class AdmissionSettings:
 class Verdict:
     """What a review decided, for the answer and the metrics.
 
-    ``outcome``: allowed | denied | would-deny (dry-run) | skipped (not judged) | error.
+    ``outcome``: allowed | denied | would-deny (dry-run) | skipped (not judged) | error | malformed (the
+    object has values the API server would have refused: the server answers 400 with ``message``).
     """
 
     uid: str
@@ -103,7 +105,7 @@ class Verdict:
         """The AdmissionReview v1 answer."""
         answer: dict[str, Any] = {"uid": self.uid, "allowed": self.allowed}
         if not self.allowed:
-            answer["status"] = {"code": self.code, "reason": "Forbidden" if self.code == 403 else "InternalError",
+            answer["status"] = {"code": self.code, "reason": _REASONS.get(self.code, "InternalError"),
                                 "message": self.message}
         if self.warnings:
             answer["warnings"] = self.warnings
@@ -113,8 +115,13 @@ class Verdict:
         return {"apiVersion": API_VERSION, "kind": "AdmissionReview", "response": answer}
 
 
+#: metav1.StatusReason of a refusal, by code
+_REASONS = {400: "BadRequest", 403: "Forbidden", 500: "InternalError"}
+
+
 def parse_review(body: bytes) -> dict[str, Any]:
-    """The ``request`` of an AdmissionReview v1 body. Raises BadReview on anything else."""
+    """The ``request`` of an AdmissionReview v1 body, its fields checked (:func:`check_request`). Raises
+    BadReview, naming the field, on anything the API server would not send."""
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -124,13 +131,7 @@ def parse_review(body: bytes) -> dict[str, Any]:
     if doc.get("apiVersion") != API_VERSION:
         raise BadReview(f"apiVersion {str(doc.get('apiVersion'))[:60]!r} is not {API_VERSION} "
                         "(set admissionReviewVersions: [v1] in the webhook configuration)")
-    request = doc.get("request")
-    if not isinstance(request, dict) or not isinstance(request.get("uid"), str) or not request["uid"]:
-        raise BadReview("request.uid is missing")
-    obj = request.get("object")
-    if obj is not None and not isinstance(obj, dict):
-        raise BadReview("request.object is not an object")
-    return request
+    return check_request(doc.get("request"))
 
 
 class Reviewer:
@@ -153,24 +154,41 @@ class Reviewer:
         skip = self._skipped(request, obj)
         if skip:
             return Verdict(uid, True, "skipped", kind, message=skip)
-        unchanged = _unchanged_update(request)
-        if unchanged:
-            # Pod Security Admission: updates that leave the pod spec (or template) as it was are not
-            # re-evaluated; a controller scaling a ReplicaSet or removing a finalizer must not be refused.
+        change = update_change(request)
+        if change == NOTHING:
+            # Pod Security Admission: updates that leave what the pod runs as it was are not re-evaluated;
+            # a controller scaling a ReplicaSet or removing a finalizer must not be refused.
             if self.settings.mode == "dry-run":
-                log.info("review %s: %s %s", uid, kind, unchanged)
-            warnings = [_short(f"kubeharden: {unchanged}")] if self.settings.mode == "warn" else []
-            return Verdict(uid, True, "skipped", kind, message=unchanged, warnings=warnings)
+                log.info("review %s: %s %s", uid, kind, UNCHANGED)
+            warnings = [_short(f"kubeharden: {UNCHANGED}")] if self.settings.mode == "warn" else []
+            return Verdict(uid, True, "skipped", kind, message=UNCHANGED, warnings=warnings)
         assert obj is not None
         try:
             findings, problems = self._evaluate(obj, request)
         except Exception as exc:  # the failure policy decides; the server keeps serving
             log.exception("review %s failed", uid)
             return self._failed(uid, kind, f"{type(exc).__name__}: {exc}")
+        invalid = [p for p in problems if p.kind == "invalid-object" and p.level == "error"]
+        if invalid:  # the API server decodes and validates the object first: it never sends such a value
+            return Verdict(uid, False, "malformed", kind, message=f"request.object: {invalid[0].message}", code=400)
         errors = [p for p in problems if p.kind == "internal"]
         if errors:
             return self._failed(uid, kind, "; ".join(p.message for p in errors))
+        if change == ANNOTATIONS:
+            findings = self._added(findings, request)
         return self._judge(uid, kind, obj, findings)
+
+    def _added(self, findings: list[Finding], request: dict[str, Any]) -> list[Finding]:
+        """``findings`` without the failures ``oldObject`` has too: an update that changes only the object's
+        annotations is judged by what it adds (a credential in a new annotation, a suppression removed),
+        so a controller's bookkeeping annotation on an object admitted before the policy is not refused."""
+        try:
+            before, _ = self._evaluate(request["oldObject"], request)
+        except Exception:  # the old object cannot be judged: every finding of the new one counts
+            log.exception("review %s: oldObject could not be evaluated", request.get("uid"))
+            return findings
+        old = {_identity(f) for f in before if f.status == "fail"}
+        return [f for f in findings if f.status != "fail" or _identity(f) not in old]
 
     def _skipped(self, request: dict[str, Any], obj: Any) -> str:
         """Why the request is admitted without judging it ("" when it is judged)."""
@@ -226,34 +244,73 @@ class Reviewer:
         return Verdict(uid, False, "denied", kind, message=refusal(blocking), code=403, findings=failing)
 
 
-def _pod_spec(obj: Any) -> Any:
-    """The pod spec an object holds (a Pod's spec, a workload's template spec); None when it has none."""
+def _pod(obj: Any) -> dict[str, Any] | None:
+    """The pod an object holds, with its ``metadata`` and ``spec``: a Pod itself, a built-in workload's pod
+    template (model.pods.POD_TEMPLATE_PATHS), another kind's ``spec.template`` or
+    ``spec.jobTemplate.spec.template`` (model.pods.CUSTOM_TEMPLATE_PATHS); None when it holds none."""
     if not isinstance(obj, dict):
         return None
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        return None
-    if obj.get("kind") == "Pod":
-        return spec
-    if obj.get("kind") == "CronJob":
-        job = spec.get("jobTemplate")
-        spec = job.get("spec") if isinstance(job, dict) else None
-        if not isinstance(spec, dict):
-            return None
-    template = spec.get("template")
-    return template.get("spec") if isinstance(template, dict) else None
+    path = builtin_pod_path(str(obj.get("apiVersion") or ""), str(obj.get("kind") or ""))
+    for candidate in (path,) if path is not None else CUSTOM_TEMPLATE_PATHS:
+        node: Any = obj
+        for step in candidate:
+            node = node.get(step) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get("spec"), dict):
+            return node
+    return None
+
+
+def _annotations(holder: dict[str, Any]) -> dict[str, Any]:
+    meta = holder.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    return annotations if isinstance(annotations, dict) else {}
+
+
+def _security_annotations(pod: dict[str, Any]) -> dict[str, Any]:
+    """The pod's seccomp and AppArmor annotations (model.pods.POD_SECURITY_ANNOTATION_PREFIXES)."""
+    return {k: v for k, v in _annotations(pod).items() if str(k).startswith(POD_SECURITY_ANNOTATION_PREFIXES)}
+
+
+#: What an UPDATE changes (:func:`update_change`): something a pod control reads, only annotations, or nothing.
+JUDGED, ANNOTATIONS, NOTHING = "judged", "annotations", "nothing"
+UNCHANGED = "update leaves the pod spec and annotations unchanged; not re-evaluated (as Pod Security Admission)"
+
+
+def update_change(request: dict[str, Any]) -> str:
+    """How much of what the controls read an UPDATE changes against ``oldObject``.
+
+    JUDGED: not an UPDATE of the main resource, no pod in the object, no ``oldObject``, or the pod spec (pod
+    template spec) or the pod's seccomp or AppArmor annotations changed: judged in full. Pod Security Admission
+    re-evaluates a pod update the same way (``isSignificantPodUpdate``, k8s.io/pod-security-admission/admission/
+    admission.go: an image or a seccomp annotation changed; "Pod Security Admission",
+    https://kubernetes.io/docs/concepts/security/pod-security-admission/). The ephemeralcontainers
+    subresource is always judged: it is how containers are added to a running pod.
+    ANNOTATIONS: only other annotations of the object or its pod template changed (KH-SEC-003 and the
+    suppressions read them): judged by the findings it adds (:meth:`Reviewer._added`).
+    NOTHING: not re-evaluated (a ReplicaSet scaled, a finalizer removed, a label set).
+    """
+    if request.get("operation") != "UPDATE" or (request.get("subResource") or ""):
+        return JUDGED
+    obj, old_obj = request.get("object"), request.get("oldObject")
+    new, old = _pod(obj), _pod(old_obj)
+    if new is None or old is None:
+        return JUDGED
+    if new.get("spec") != old.get("spec") or _security_annotations(new) != _security_annotations(old):
+        return JUDGED
+    assert isinstance(obj, dict) and isinstance(old_obj, dict)
+    if _annotations(obj) != _annotations(old_obj) or _annotations(new) != _annotations(old):
+        return ANNOTATIONS
+    return NOTHING
 
 
 def _unchanged_update(request: dict[str, Any]) -> str:
-    """Why an UPDATE is not re-evaluated ("" when it is): its pod spec or pod template spec equals
-    ``oldObject``'s (Pod Security Admission does the same). The ephemeralcontainers subresource is
-    always judged: it is how containers are added to a running pod."""
-    if request.get("operation") != "UPDATE" or (request.get("subResource") or ""):
-        return ""
-    new, old = _pod_spec(request.get("object")), _pod_spec(request.get("oldObject"))
-    if new is None or old is None or new != old:
-        return ""
-    return "update leaves the pod spec unchanged; not re-evaluated (as Pod Security Admission)"
+    """Why an UPDATE is not re-evaluated ("" when it is): :func:`update_change` is NOTHING."""
+    return UNCHANGED if update_change(request) == NOTHING else ""
+
+
+def _identity(f: Finding) -> tuple[str, str, str, str]:
+    """What makes two findings of one object's two versions the same finding."""
+    return f.control.id, f.container or "", f.path or "", f.message
 
 
 def _line(f: Finding) -> str:

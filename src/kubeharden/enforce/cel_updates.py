@@ -33,11 +33,10 @@ from kubeharden.checks.resources import CONTAINER_RESOURCES
 from kubeharden.enforce.cel import select, steps
 from kubeharden.enforce.cel_checks import RESOURCE_LISTS
 from kubeharden.model.controls import Control
-from kubeharden.model.pods import APPARMOR_ANNOTATION_PREFIX, POD_TEMPLATE_PATHS
+from kubeharden.model.pods import POD_SECURITY_ANNOTATION_PREFIXES, POD_TEMPLATE_PATHS
 
 #: Annotations pod rules read (legacy seccomp, beta AppArmor): a change to one of them is judged.
-JUDGED_ANNOTATION_PREFIXES = ("seccomp.security.alpha.kubernetes.io/",
-                              "container.seccomp.security.alpha.kubernetes.io/", APPARMOR_ANNOTATION_PREFIX)
+JUDGED_ANNOTATION_PREFIXES = POD_SECURITY_ANNOTATION_PREFIXES
 #: The fields hand-written object controls (cel_checks.CHECKS) read, as paths below the object.
 JUDGED_PATHS: dict[str, list[list[str | int]]] = {
     "KH-NET-011": [["spec"]],  # Ingress spec.tls and spec.rules

@@ -30,8 +30,9 @@ log = logging.getLogger("kubeharden.webhook")
 MAX_REVIEW_BYTES = 8 * 1024 * 1024
 
 WARM_UP = {"uid": "warm-up", "operation": "CREATE", "kind": {"group": "", "version": "v1", "kind": "Pod"},
-           "namespace": "default", "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "warm-up"},
-                                             "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}
+           "resource": {"group": "", "version": "v1", "resource": "pods"}, "namespace": "default",
+           "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "warm-up"},
+                      "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}
 
 
 def tune_gc_after_warm_up() -> None:
@@ -53,6 +54,8 @@ class WebhookApp:
         self.validator = Reviewer(settings)
         self.mutator = Reviewer(with_settings(settings, mutate=True)) if mutate else None
         self.tls = tls
+        #: with a client CA, the review endpoints answer only clients with a certificate it signed
+        self.client_certificates = requires_client_certificate(tls)
         self.ready = False
         self.metrics = Registry()
         self.reviews = self.metrics.add(Counter(
@@ -94,7 +97,7 @@ class WebhookApp:
         return await self._answer(request, self.mutator, "mutate")
 
     async def _answer(self, request: web.Request, reviewer: Reviewer, endpoint: str) -> web.Response:
-        if requires_client_certificate(self.tls) and not has_client_certificate(request):
+        if self.client_certificates and not has_client_certificate(request):
             self.malformed.inc()
             return json_response(403, {"error": "a client certificate signed by the configured CA is required"})
         try:
@@ -110,6 +113,10 @@ class WebhookApp:
             log.warning("rejected request from %s: %s", request.remote, exc)
             return json_response(400, {"error": str(exc)})
         verdict = reviewer.review(review)
+        if verdict.outcome == "malformed":  # an object the API server would have refused: not from it
+            self.malformed.inc()
+            log.warning("rejected request from %s: %s", request.remote, verdict.message)
+            return json_response(400, {"error": verdict.message})
         self.reviews.inc(endpoint, verdict.outcome, verdict.kind)
         for f in verdict.findings:
             self.findings.inc(f.control.id)

@@ -70,6 +70,15 @@ INHERITED_FIELDS = frozenset(
 )
 
 APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
+#: Legacy seccomp annotations: the pod's (``seccomp.security.alpha.kubernetes.io/pod``) and one per container
+#: (``container.seccomp.security.alpha.kubernetes.io/<name>``); Kubernetes docs, "Restrict a Container's
+#: Syscalls with seccomp" (ignored by the kubelet since 1.27, read by KH-POD-016 and Pod Security Admission).
+SECCOMP_ANNOTATION_PREFIXES = ("seccomp.security.alpha.kubernetes.io/",
+                               "container.seccomp.security.alpha.kubernetes.io/")
+#: Pod annotations that set a security profile and that pod controls read: a change to one changes what the
+#: pod runs with (Pod Security Admission re-evaluates a pod update that changes the seccomp ones,
+#: ``isSignificantPodUpdate`` in k8s.io/pod-security-admission/admission/admission.go).
+POD_SECURITY_ANNOTATION_PREFIXES = (*SECCOMP_ANNOTATION_PREFIXES, APPARMOR_ANNOTATION_PREFIX)
 
 
 class PodProblem(NamedTuple):
@@ -252,6 +261,13 @@ def may_carry_pod(kind: str) -> bool:
     return kind in POD_TEMPLATE_PATHS or kind not in KINDS_WITHOUT_POD
 
 
+def builtin_pod_path(api_version: str, kind: str) -> tuple[str, ...] | None:
+    """The path to the pod template of a built-in pod kind (:data:`POD_TEMPLATE_PATHS`, ``()`` for a Pod) in
+    one of its API groups; None for any other kind (a custom resource reusing the name included)."""
+    path = POD_TEMPLATE_PATHS.get(kind)
+    return path if path is not None and api_group(api_version) in _POD_GROUPS else None
+
+
 def pod_view(obj: K8sObject) -> PodView | None:
     """Build the pod view of ``obj``, or None when it carries no pod.
 
@@ -262,8 +278,8 @@ def pod_view(obj: K8sObject) -> PodView | None:
     not evaluated (the view then has no spec), so nothing is dropped silently.
     """
     group = api_group(obj.ref.api_version)
-    path = POD_TEMPLATE_PATHS.get(obj.kind)
-    if path is not None and group in _POD_GROUPS:
+    path = builtin_pod_path(obj.ref.api_version, obj.kind)
+    if path is not None:
         return _build(obj, path)
     if group in BUILTIN_GROUPS:
         return None
