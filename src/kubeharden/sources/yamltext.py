@@ -31,7 +31,7 @@ from yaml.events import AliasEvent, StreamEndEvent
 try:  # libyaml's parser; without it nothing is blanked (the pure-Python parser would cost as much as loading)
     from yaml._yaml import CParser as _RawParser
 except ImportError:  # pragma: no cover - depends on the PyYAML build
-    _RawParser = None
+    _RawParser = None  # type: ignore[misc,assignment]
 
 #: A line that starts a new YAML document ("---" alone or followed by a space).
 BOUNDARY = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
