@@ -9,8 +9,11 @@ https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resou
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from kubeharden.cli import main
 from kubeharden.model.lines import LineList, LineMap
 from kubeharden.sources import yamlload
 from kubeharden.sources.yamlload import SHALLOW_KEYS, load_documents
@@ -195,3 +198,20 @@ def test_windows_line_breaks(monkeypatch):
     text = CRD.replace("\n", "\r\n")
     assert "openAPIV3Schema" not in blank_unread_bodies(text, _shallow_crd, SHALLOW_KEYS)
     _compare(text, monkeypatch)
+
+
+def test_a_scan_still_sees_the_definition_where_it_stands(tmp_path):
+    """The blanked definition is still an object of the inventory: counted by kind, named with its
+    file and line (here by the duplicate-object warning of its second copy)."""
+    manifest = tmp_path / "crds.yaml"
+    manifest.write_text(CRD + "---\n" + CRD, encoding="utf-8")
+    out = tmp_path / "report.json"
+    main(["scan", str(manifest), "--format", "json", "--output", str(out), "--no-config", "--fail-on", "none",
+          "--jobs", "1"])
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["summary"]["kinds"] == {"CustomResourceDefinition": 2}
+    second = CRD.count("\n") + 3  # after the first copy, its "---" and the comment line
+    (duplicate,) = [e for e in report["errors"] if e["kind"] == "duplicate-object"]
+    assert duplicate["line"] == second and duplicate["file"] == str(manifest)
+    assert duplicate["resource"] == {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                                     "namespace": None, "name": "crontabs.stable.example.com"}
