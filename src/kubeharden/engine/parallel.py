@@ -35,6 +35,7 @@ from multiprocessing.reduction import ForkingPickler
 from typing import Any, NamedTuple
 
 from kubeharden.catalogue.loader import controls_by_id
+from kubeharden.checks.registry import template_for
 from kubeharden.config import Config
 from kubeharden.engine.evaluator import SCOPE_HINT, DuplicateIndex, Evaluator
 from kubeharden.model.controls import Control
@@ -395,9 +396,20 @@ def _merge_inventory(inventory: Inventory, got: FileResult) -> None:
 
 # -- the cross-object controls, in two processes ------------------------------------------------
 
-#: Modules whose inventory controls run in the forked child: the RBAC controls share one RBAC model
-#: and make about half the cross-object work; the rest (NetworkPolicy reachability above all) stays.
-CHILD_MODULES = frozenset({"kubeharden.checks.rbac"})
+#: Modules whose inventory controls run in the forked child: the RBAC controls (functions and the
+#: ``rbac-risk`` template) share one RBAC model and make about half the cross-object work; checks.pods'
+#: inventory control (the ServiceAccount token, KH-POD-024) reads that model too for its fix evidence,
+#: so it runs where the model is built. The rest (NetworkPolicy reachability above all) stays.
+CHILD_MODULES = frozenset({"kubeharden.checks.rbac", "kubeharden.checks.pods"})
+
+
+def logic_module(control: Control, run: Any) -> str | None:
+    """The module that holds ``control``'s logic: its function's, or its rule template's (a template
+    control's runner is a closure made in checks.registry)."""
+    rule = control.rule
+    if isinstance(rule, dict) and "template" in rule:
+        return getattr(template_for(rule["template"]), "__module__", None)
+    return getattr(run, "__module__", None)
 
 
 class _Raised(NamedTuple):
@@ -416,7 +428,7 @@ def close_split(evaluator: Evaluator) -> Iterator[Finding]:
     Without ``os.fork``, with other threads running, or when the child fails, everything runs here.
     """
     scoped = evaluator._by_scope["inventory"]  # the engine's (control, runner) pairs of inventory scope
-    remote = [c.id for c, run in scoped if getattr(run, "__module__", None) in CHILD_MODULES]
+    remote = [c.id for c, run in scoped if logic_module(c, run) in CHILD_MODULES]
     if not remote or not hasattr(os, "fork") or threading.active_count() > 1:
         yield from evaluator.close_scope()
         return

@@ -16,7 +16,6 @@ Hostile input is handled before it can hurt anyone downstream:
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -40,6 +39,8 @@ from kubeharden.sources.scalars import MERGE as MERGE_TAG
 from kubeharden.sources.scalars import NULL as NULL_TAG
 from kubeharden.sources.scalars import STR as STR_TAG
 from kubeharden.sources.scalars import json_key, resolve_plain
+from kubeharden.sources.yamltext import BOUNDARY as _BOUNDARY
+from kubeharden.sources.yamltext import blank_unread_bodies, has_anchor
 
 MAX_DEPTH = 100
 """Kubernetes objects nest about 15 levels deep; 100 leaves room for CRDs and data."""
@@ -184,35 +185,6 @@ _Loader.add_constructor(None, _Loader.construct_undefined)
 #: A pure function cache (plain scalar text -> its YAML 1.1 tag), bounded below; it holds no scan's
 #: state, so concurrent scans may share it.
 _RESOLVED: dict[str, str] = {}
-#: "&" followed by a character an anchor name may start with.
-_AMPERSAND = re.compile(r"&[^\s,\[\]{}]")
-#: What may stand between a line's start and an anchor: indentation and "- ", "? ", "--- " indicators.
-_LINE_START_INDICATORS = re.compile(r"[ \t]*(?:(?:-|\?|---)[ \t]+)*")
-
-
-def has_anchor(text: str, pos: int = 0, endpos: int | None = None) -> bool:
-    """Whether ``text[pos:endpos]`` holds an anchor token: "&name" where a node can start.
-
-    A node starts at a line's start (after indentation and "- ", "? ", "--- "), after ": " or after
-    a flow indicator ("[", "{", ","); "a=1&b=2" or "make && make install" inside a scalar are not
-    anchors. Looks only backwards from each "&", so the cost stays linear in the text.
-    """
-    end = len(text) if endpos is None else endpos
-    for found in _AMPERSAND.finditer(text, pos, end):
-        amp = found.start()
-        blank = amp
-        while blank > pos and text[blank - 1] in " \t":
-            blank -= 1
-        if blank > pos and (text[blank - 1] in "[{," or (text[blank - 1] == ":" and blank < amp)):
-            return True
-        start = blank
-        while start > pos and text[start - 1] in " \t-?":
-            start -= 1
-        if (start == 0 or text[start - 1] == "\n") and _LINE_START_INDICATORS.fullmatch(text, start, amp):
-            return True
-    return False
-
-
 class _Unusual(Exception):
     """A node :func:`_build_tree` leaves to PyYAML's constructor (the whole document is built again)."""
 
@@ -426,10 +398,6 @@ def _shallow(node: Node | None, shallow_kind: Callable[[str], bool] | None) -> N
     return MappingNode(node.tag, kept, node.start_mark, node.end_mark, node.flow_style)
 
 
-#: A line that starts a new YAML document ("---" alone or followed by a space).
-_BOUNDARY = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
-
-
 def load_documents(text: str, shallow_kind: Callable[[str], bool] | None = None) -> Iterator[Document]:
     """Yield each document of ``text``, with its data or the error that stopped it.
 
@@ -438,6 +406,8 @@ def load_documents(text: str, shallow_kind: Callable[[str], bool] | None = None)
     the others. Documents whose kind satisfies ``shallow_kind`` keep only apiVersion, kind
     and metadata. Every line number is 1-based and relative to ``text``.
     """
+    if shallow_kind is not None:  # the same documents, without composing the bodies _shallow drops
+        text = blank_unread_bodies(text, shallow_kind, SHALLOW_KEYS)
     start: int | None = 0
     index = 0
     while start is not None:
