@@ -23,7 +23,7 @@ from kubeharden.commands.helptext import examples
 from kubeharden.engine.evaluator import Evaluator
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.fix.apply import APPLIED, FAILED, SKIPPED, Consent
-from kubeharden.fix.plan import UNSAFE, Change
+from kubeharden.fix.plan import UNSAFE, Change, why_unsafe
 from kubeharden.fix.session import Session, fix_rounds
 from kubeharden.fix.write import output_path, unified_diff, write_atomic
 from kubeharden.model.findings import Finding, Fix, Problem
@@ -135,6 +135,8 @@ def _summary(session: Session, out: IO[str], would: bool) -> None:
     for o in session.outcomes:
         if o.status == FAILED:
             print(f"kubeharden: warning: not fixed: {o.change.describe()}: {o.detail}", file=out)
+        elif o.status == SKIPPED:
+            print(f"not fixed (declined): {o.change.describe()}", file=out)
         elif o.status == APPLIED:
             extra = "".join(f"; and {f.op} {f.path} {json.dumps(f.value)}" for f in o.companions)
             mark = "" if o.change.safe else " [unsafe]"
@@ -165,13 +167,13 @@ def _summary(session: Session, out: IO[str], would: bool) -> None:
 
 
 def _why_unsafe(findings: list[Finding], out: IO[str]) -> None:
-    """The missing evidence of each unsafe fix that states it (Fix.because), one line per reason, with the
-    findings it holds for (docs/fix.md, safety by evidence)."""
+    """Why each unsafe fix was not applied (its missing evidence, else what it changes at run time), one line
+    per reason, with the findings it holds for (docs/fix.md, safety by evidence)."""
     by_reason: dict[str, list[str]] = {}
     for f in findings:
-        if f.fix is not None and f.fix.because:
+        if f.fix is not None:
             container = f" container {f.container_id}" if f.container else ""
-            by_reason.setdefault(f.fix.because, []).append(f"{f.control_id} {f.resource}{container}")
+            by_reason.setdefault(why_unsafe(f.fix), []).append(f"{f.control_id} {f.resource}{container}")
     for because, where in by_reason.items():
         print(f"  - {because}: {'; '.join(where)}", file=out)
 
