@@ -72,3 +72,53 @@ POD = textwrap.dedent("""\
           securityContext:
             privileged: true
     """)
+
+
+# --- symbolic links -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def linked(tmp_path):
+    """``app/real.yaml`` (mode 0640), ``app/link.yaml -> real.yaml`` and ``app/shared.yaml -> ../shared/base.yaml``."""
+    app, shared = tmp_path / "app", tmp_path / "shared"
+    app.mkdir()
+    shared.mkdir()
+    (app / "real.yaml").write_text(POD, encoding="utf-8")
+    (app / "real.yaml").chmod(0o640)
+    (app / "link.yaml").symlink_to("real.yaml")
+    (shared / "base.yaml").write_text(POD.replace("name: web\n", "name: base\n", 1), encoding="utf-8")
+    (app / "shared.yaml").symlink_to(Path("..") / "shared" / "base.yaml")
+    return tmp_path
+
+
+def test_a_link_beside_its_target_is_fixed_once_through_the_link(linked, capsys):
+    app = linked / "app"
+    assert run("--unsafe", "--only", "KH-POD-004", "--", str(app)) == 0
+    err = capsys.readouterr().err
+    assert (app / "link.yaml").is_symlink() and Path((app / "link.yaml").readlink()) == Path("real.yaml")
+    assert (app / "real.yaml").read_text(encoding="utf-8") == POD.replace("privileged: true", "privileged: false")
+    assert (app / "real.yaml").stat().st_mode & 0o777 == 0o640
+    assert len(re.findall(r"^fixed .*KH-POD-004 Pod/default/web ", err, re.M)) == 1
+    assert f"wrote {app / 'real.yaml'} (also reached as {app / 'link.yaml'})" in err
+    assert "defined again" not in err  # the link is not read as a second copy of the Pod
+
+
+def test_a_link_out_of_the_given_paths_is_left_alone_with_its_target_named(linked, capsys):
+    base = linked / "shared" / "base.yaml"
+    before = base.read_text(encoding="utf-8")
+    assert run("--unsafe", "--only", "KH-POD-004", "--", str(linked / "app")) == 0
+    assert base.read_text(encoding="utf-8") == before and (linked / "app" / "shared.yaml").is_symlink()
+    assert f"a symbolic link to {base}, outside the given paths: left alone" in capsys.readouterr().err
+
+
+def test_a_link_named_on_the_command_line_is_written_through(linked, capsys):
+    link, base = linked / "app" / "shared.yaml", linked / "shared" / "base.yaml"
+    assert run("--unsafe", "--only", "KH-POD-004", "--", str(link)) == 0
+    assert link.is_symlink() and "privileged: false" in base.read_text(encoding="utf-8")
+    assert f"wrote {base} (through the link {link})" in capsys.readouterr().err
+    assert not [p.name for p in base.parent.iterdir() if p.name.endswith(".tmp")]  # no temporary file left
+
+
+def test_a_diff_of_a_linked_file_shows_it_once(linked, capsys):
+    assert run("--unsafe", "--diff", "--only", "KH-POD-004", "--", str(linked / "app")) == 1
+    assert capsys.readouterr().out.count("+        privileged: false") == 1

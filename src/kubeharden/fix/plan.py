@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from kubeharden.fix.files import EditableFiles
 from kubeharden.fix.notes import what_to_test
 from kubeharden.fix.targets import edit_target
 from kubeharden.model.findings import Finding, Fix
@@ -61,8 +62,9 @@ class Plan:
 
 
 def make_plan(findings: Iterable[Finding], only: set[str] | None = None, unsafe: bool = False,
-              interactive: bool = False) -> Plan:
-    """Sort failing findings into changes and the ones left (with why); ``only``: control IDs."""
+              interactive: bool = False, files: EditableFiles | None = None) -> Plan:
+    """Sort failing findings into changes and the ones left (with why); ``only``: control IDs; ``files``:
+    the files of the run (:mod:`kubeharden.fix.files`), whose refusals leave a file's findings unfixed."""
     plan = Plan()
     for f in findings:
         if f.status != "fail" or (only is not None and f.control_id not in only):
@@ -77,6 +79,10 @@ def make_plan(findings: Iterable[Finding], only: set[str] | None = None, unsafe:
         target = edit_target(f)
         if target is None:
             plan.leave(NOT_A_FILE, f)
+            continue
+        refused = files.refusal(target) if files is not None else None
+        if refused:
+            plan.leave(refused, f)
             continue
         if not f.fix.safe and not (unsafe or interactive):
             plan.leave(UNSAFE, f)
