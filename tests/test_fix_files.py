@@ -3,7 +3,10 @@ untouched lines byte for byte, and a reason for every fix not applied (docs/fix.
 
 from __future__ import annotations
 
+import copy
+import difflib
 import io
+import json
 import re
 import shutil
 import textwrap
@@ -122,3 +125,148 @@ def test_a_link_named_on_the_command_line_is_written_through(linked, capsys):
 def test_a_diff_of_a_linked_file_shows_it_once(linked, capsys):
     assert run("--unsafe", "--diff", "--only", "KH-POD-004", "--", str(linked / "app")) == 1
     assert capsys.readouterr().out.count("+        privileged: false") == 1
+
+
+# --- byte-order mark and line ends ------------------------------------------------------------------
+
+BOM = b"\xef\xbb\xbf"
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_byte_order_mark_and_the_line_ends_are_kept(newline, tmp_path):
+    yaml_path, json_path = tmp_path / "pod.yaml", tmp_path / "pod.json"
+    yaml_path.write_bytes(BOM + POD.replace("\n", newline).encode("utf-8"))
+    pod_json = '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "json"}, "spec": {"containers": [\n' \
+               '  {"name": "json", "image": "registry.example.com/j:1", "securityContext": {"privileged": true}}]}}\n'
+    json_path.write_bytes(BOM + pod_json.replace("\n", newline).encode("utf-8"))
+    assert run("--unsafe", "--only", "KH-POD-004", "--", str(tmp_path)) == 0
+    fixed = POD.replace("privileged: true", "privileged: false")
+    assert yaml_path.read_bytes() == BOM + fixed.replace("\n", newline).encode("utf-8")
+    assert json_path.read_bytes() == BOM + pod_json.replace('"privileged": true', '"privileged": false') \
+        .replace("\n", newline).encode("utf-8")
+
+
+# --- JSON stays JSON, in its own style ---------------------------------------------------------------
+
+DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment",
+              "metadata": {"name": "api", "labels": {"app": "api", "zone": "é"}},
+              "spec": {"selector": {"matchLabels": {"app": "api"}},
+                       "template": {"metadata": {"labels": {"app": "api"}},
+                                    "spec": {"containers": [{"name": "api", "image": "registry.example.com/api:1",
+                                                             "ports": [{"containerPort": 8080}],
+                                                             "securityContext": {"privileged": True,
+                                                                                 "runAsUser": 1000}}]}}}}
+FIXES = ("--unsafe", "--only", "KH-POD-004", "KH-POD-011", "KH-POD-012", "--")
+
+
+def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
+    diff = list(difflib.ndiff(before.splitlines(), after.splitlines()))
+    return [x[2:] for x in diff if x.startswith("- ")], [x[2:] for x in diff if x.startswith("+ ")]
+
+
+@pytest.mark.parametrize("indent", [None, 2, 4])
+def test_a_json_manifest_is_fixed_as_json_in_its_own_indentation(indent, tmp_path):
+    separators = (",", ":") if indent is None else (",", ": ")
+    before = json.dumps(DEPLOYMENT, indent=indent, separators=separators, ensure_ascii=False) + "\n"
+    path = tmp_path / "api.json"
+    path.write_text(before, encoding="utf-8")
+    assert run(*FIXES, str(path)) == 0
+    after = path.read_text(encoding="utf-8")
+    data = json.loads(after)
+    context = data["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+    assert context == {"privileged": False, "runAsUser": 1000, "allowPrivilegeEscalation": False,
+                       "capabilities": {"drop": ["ALL"]}}
+    assert list(data) == list(DEPLOYMENT)  # key order kept
+    expected = copy.deepcopy(DEPLOYMENT)
+    expected["spec"]["template"]["spec"]["containers"][0]["securityContext"] = context
+    # the whole file is what json.dumps writes in the input's style: compact stays compact, and so on
+    assert after == json.dumps(expected, indent=indent, separators=separators, ensure_ascii=False) + "\n"
+    if indent is not None:
+        removed, added = changed_lines(before, after)
+        assert [x.strip() for x in removed] == ['"privileged": true,', '"runAsUser": 1000']
+
+
+def test_untouched_json_keeps_its_bytes_even_in_a_style_of_its_own(tmp_path):
+    before = ('{\n  "apiVersion": "v1",\n  "kind": "Pod",\n  "metadata": {"name": "web",   "labels": {"a": "b"}},\n'
+              '  "spec": {"containers": [{"name": "web", "image": "registry.example.com/w:1",\n'
+              '    "securityContext": {"privileged": true}}], "dnsPolicy": "ClusterFirst"}\n}\n')
+    path = tmp_path / "pod.json"
+    path.write_text(before, encoding="utf-8")
+    assert run("--unsafe", "--only", "KH-POD-004", "--", str(path)) == 0
+    assert path.read_text(encoding="utf-8") == before.replace('"privileged": true', '"privileged": false')
+
+
+# --- lines the fix did not change keep their bytes ---------------------------------------------------
+
+MIXED = textwrap.dedent("""\
+    # shop frontend
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: web
+      labels: {app:  web,   tier: front}   # flow style, odd spacing
+    spec:
+      selector:
+        matchLabels:
+          app: web
+      template:
+        metadata:
+          labels:
+            app: web
+        spec:
+          containers:
+          - name: web            # flush under its key
+            image: "registry.example.com/web:1.0"
+            args:
+                - --port=8080     # indented by four
+                - --verbose
+            ports:
+              - containerPort: 8080   # indented by two
+                protocol: TCP
+            securityContext:
+              privileged: true
+              runAsUser: 1000
+          - name: sidecar
+            image: registry.example.com/side:2
+            env:
+            -   name: MODE
+                value: 'strict'
+    """)
+
+
+def test_a_mixed_indentation_document_changes_only_in_the_lines_of_the_fix(tmp_path, capsys):
+    path = tmp_path / "web.yaml"
+    path.write_text(MIXED, encoding="utf-8")
+    assert run(*FIXES, str(path)) == 0
+    assert "warning" not in capsys.readouterr().err
+    removed, added = changed_lines(MIXED, path.read_text(encoding="utf-8"))
+    assert removed == ["          privileged: true"]
+    assert added == ["          privileged: false",
+                     # web: runs as UID 1000, so drop ALL and no privilege escalation, after its fields
+                     "          capabilities:", "            drop:", "            - ALL",
+                     "          allowPrivilegeEscalation: false",
+                     # sidecar: a new securityContext in the container's own indentation
+                     "        securityContext:", "          allowPrivilegeEscalation: false",
+                     "          capabilities:", "            drop:", "            - ALL"]
+
+
+def test_a_json_mapping_with_a_key_twice_is_left_alone(tmp_path, capsys):
+    text = '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"}, "spec": {"containers": [' \
+           '{"name": "web", "image": "r.example.com/w:1", "securityContext": {"privileged": true, "privileged": true}}]}}\n'
+    path = tmp_path / "pod.json"
+    path.write_text(text, encoding="utf-8")
+    assert run("--unsafe", "--only", "KH-POD-004", "--", str(path)) == 3
+    assert path.read_text(encoding="utf-8") == text
+    assert f"{path}: left alone: cannot be loaded for editing: the key 'privileged' is written twice" in \
+        capsys.readouterr().err
+
+
+def test_json_the_splice_cannot_place_is_written_whole_in_its_style_with_a_warning(tmp_path, monkeypatch, capsys):
+    import kubeharden.fix.jsonedit as jsonedit
+    monkeypatch.setattr(jsonedit, "_diff", lambda *args: None)  # a splice that changes nothing
+    before = json.dumps(DEPLOYMENT, indent=2) + "\n"
+    path = tmp_path / "api.json"
+    path.write_text(before, encoding="utf-8")
+    assert run("--unsafe", "--only", "KH-POD-004", "--", str(path)) == 0
+    assert path.read_text(encoding="utf-8") == before.replace('"privileged": true', '"privileged": false')
+    assert "written again whole in its own indentation" in capsys.readouterr().err
