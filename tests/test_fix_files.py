@@ -217,6 +217,9 @@ MIXED = textwrap.dedent("""\
           containers:
           - name: web            # flush under its key
             image: "registry.example.com/web:1.0"
+            command:
+            - /bin/web --config /etc/web/config.yaml
+              --log-format json      # one plain scalar folded over two lines
             args:
                 - --port=8080     # indented by four
                 - --verbose
@@ -231,6 +234,9 @@ MIXED = textwrap.dedent("""\
             env:
             -   name: MODE
                 value: 'strict'
+          volumes:
+          - name: cache
+            emptyDir: { }
     """)
 
 
@@ -270,3 +276,9 @@ def test_json_the_splice_cannot_place_is_written_whole_in_its_style_with_a_warni
     assert run("--unsafe", "--only", "KH-POD-004", "--", str(path)) == 0
     assert path.read_text(encoding="utf-8") == before.replace('"privileged": true', '"privileged": false')
     assert "written again whole in its own indentation" in capsys.readouterr().err
+
+
+def test_keep_unchanged_lines_gives_a_kept_last_line_its_line_end_when_lines_follow():
+    from kubeharden.fix.keeplines import keep_unchanged_lines
+    assert keep_unchanged_lines("a:   1\nb: 2", "a: 1\nb: 2\nc: 3") == "a:   1\nb: 2\nc: 3"
+    assert keep_unchanged_lines("a:   1\r\nb: 2", "a: 1\r\nc: 3\r\nb: 2") == "a:   1\r\nc: 3\r\nb: 2"
