@@ -282,3 +282,62 @@ def test_keep_unchanged_lines_gives_a_kept_last_line_its_line_end_when_lines_fol
     from kubeharden.fix.keeplines import keep_unchanged_lines
     assert keep_unchanged_lines("a:   1\nb: 2", "a: 1\nb: 2\nc: 3") == "a:   1\nb: 2\nc: 3"
     assert keep_unchanged_lines("a:   1\r\nb: 2", "a: 1\r\nc: 3\r\nb: 2") == "a:   1\r\nc: 3\r\nb: 2"
+
+
+# --- charts: the values change where a value holds the field ----------------------------------------
+
+CHART_TEMPLATE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: {{ .Values.image }}
+          securityContext:
+            {{- toYaml .Values.securityContext | nindent 12 }}
+"""
+
+
+def test_a_chart_writing_a_values_mapping_whole_gets_the_values_key_to_add(tmp_path, capsys):
+    chart = tmp_path / "web"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("securityContext:\n  privileged: true\nimage: registry.example.com/web:1.0\n")
+    (chart / "templates" / "deployment.yaml").write_text(CHART_TEMPLATE)
+    run("--unsafe", str(chart))
+    err = capsys.readouterr().err
+    values = chart / "values.yaml"
+    assert f"KH-POD-004 Deployment/default/web: set .Values.securityContext.privileged to false in {values}:2" in err
+    assert f"KH-POD-001 Deployment/default/web: set .Values.securityContext.runAsNonRoot to true in {values}:1" in err
+    assert f'KH-POD-012 Deployment/default/web: add ["ALL"] to .Values.securityContext.capabilities.drop in {values}:1' \
+        in err
+    assert "set .Values.securityContext to" not in err  # never the whole mapping replaced by one field's value
+    # a field no value drives: the template line
+    assert f"set spec.template.spec.automountServiceAccountToken false: in {chart / 'templates' / 'deployment.yaml'}:" \
+        in err
+
+
+@pytest.mark.parametrize("values_path, fix_path, finding_path, expected", [
+    ("worker.privileged", "spec.containers[0].securityContext.privileged", None, None),
+    ("worker.privileged", "spec.containers[0].securityContext.privileged",
+     "spec.containers[0].securityContext.privileged", "worker.privileged"),
+    ("sc", "spec.containers[0].sc.runAsNonRoot", "spec.containers[0].sc.runAsNonRoot", "sc.runAsNonRoot"),
+    # the value is the container's securityContext, the fix writes the pod's: not said in values terms
+    ("securityContext", "spec.securityContext.seccompProfile", "spec.containers[0].securityContext.seccompProfile",
+     None),
+    ("image.repository and .Values.image.tag", "spec.containers[0].image", "spec.containers[0].image", None),
+    ("containers[].securityContext", "spec.containers[0].securityContext.privileged",
+     "spec.containers[0].securityContext.privileged", None),
+    ("pod", "spec.pod.containers[0].privileged", "spec.pod.containers[0].privileged", None),
+])
+def test_values_field(values_path, fix_path, finding_path, expected):
+    from kubeharden.fix.plan import values_field
+    assert values_field(values_path, fix_path, finding_path) == expected
