@@ -341,3 +341,28 @@ def test_a_chart_writing_a_values_mapping_whole_gets_the_values_key_to_add(tmp_p
 def test_values_field(values_path, fix_path, finding_path, expected):
     from kubeharden.fix.plan import values_field
     assert values_field(values_path, fix_path, finding_path) == expected
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None,
+                    reason="kubectl is not on PATH: Kustomize folders are built with kubectl kustomize")
+def test_an_overlay_gets_the_patch_line_or_the_base_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "overlay").mkdir()
+    (tmp_path / "base" / "kustomization.yaml").write_text("resources:\n- deployment.yaml\n")
+    (tmp_path / "base" / "deployment.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector: {matchLabels: {app: web}}\n"
+        "  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - name: web\n"
+        "        image: registry.example.com/web:1.0\n")
+    (tmp_path / "overlay" / "kustomization.yaml").write_text("resources:\n- ../base\npatches:\n- path: patch.yaml\n")
+    (tmp_path / "overlay" / "patch.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n"
+        "      containers:\n      - name: web\n        securityContext:\n          privileged: true\n")
+    monkeypatch.chdir(tmp_path)
+    before = {p: p.read_text() for p in tmp_path.rglob("*.yaml")}
+    run("--unsafe", "overlay")
+    err = capsys.readouterr().err
+    assert "KH-POD-004 Deployment/default/web: set spec.template.spec.containers[0].securityContext.privileged " \
+           "false: in the patch at overlay/patch.yaml:11" in err
+    assert "KH-POD-024 Deployment/default/web: set spec.template.spec.automountServiceAccountToken false: " \
+           "in base/deployment.yaml:" in err
+    assert {p: p.read_text() for p in tmp_path.rglob("*.yaml")} == before  # proposals only
