@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from json.decoder import scanstring
 from typing import Any
 
 from kubeharden.fix.edits import same
@@ -59,40 +58,42 @@ class _Edits:
     out: list[tuple[int, int, str]] = field(default_factory=list)
 
 
-class _Unchanged(Exception):
-    """A change the splice does not handle: the caller writes the whole file."""
+def _skip(text: str, at: int) -> int:
+    """Where the white space from ``at`` ends."""
+    match = _SPACE.match(text, at)
+    return match.end() if match else at
 
 
 def spans(text: str, at: int = 0) -> tuple[Span, int]:
     """The span of the JSON value at ``at`` (after white space) and where it ends; ``text`` must be valid
     JSON (``json.loads`` took it). Raises ValueError for a mapping with a key twice (which one counts
     is not ours to guess) and RecursionError for nesting deeper than Python's stack."""
-    at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+    at = _skip(text, at)
     opening = text[at]
     if opening == "{":
         members: list[tuple[str, int, int, Span]] = []
-        pos = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+        pos = _skip(text, at + 1)
         while text[pos] != "}":
             key_start = pos
-            key, key_end = scanstring(text, pos + 1)
+            key, key_end = _DECODER.raw_decode(text, pos)
             if any(m[0] == key for m in members):
                 raise ValueError(f"the key {key!r} is written twice in one mapping")
-            colon = _SPACE.match(text, key_end).end()  # type: ignore[union-attr]
+            colon = _skip(text, key_end)
             value, pos = spans(text, colon + 1)
             members.append((key, key_start, key_end, value))
-            pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+            pos = _skip(text, pos)
             if text[pos] == ",":
-                pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+                pos = _skip(text, pos + 1)
         return Span(at, pos + 1, members=members), pos + 1
     if opening == "[":
         items: list[Span] = []
-        pos = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+        pos = _skip(text, at + 1)
         while text[pos] != "]":
             item, pos = spans(text, pos)
             items.append(item)
-            pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+            pos = _skip(text, pos)
             if text[pos] == ",":
-                pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+                pos = _skip(text, pos + 1)
         return Span(at, pos + 1, items=items), pos + 1
     _, end = _DECODER.raw_decode(text, at)
     return Span(at, end), end
