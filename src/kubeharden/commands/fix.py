@@ -23,8 +23,8 @@ from kubeharden.commands.emit import report_problems, settings
 from kubeharden.commands.helptext import examples
 from kubeharden.engine.evaluator import Evaluator
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
-from kubeharden.fix.files import EditableFiles, editable_files, write_path
 from kubeharden.fix.apply import APPLIED, FAILED, SKIPPED, Consent
+from kubeharden.fix.files import EditableFiles, editable_files, write_path
 from kubeharden.fix.plan import UNSAFE, Change, why_unsafe
 from kubeharden.fix.session import Session, fix_rounds
 from kubeharden.fix.write import output_path, unified_diff, write_atomic
