@@ -304,13 +304,22 @@ def test_a_file_without_a_final_line_end_keeps_it_that_way(tmp_path):
     assert after.endswith("privileged: false") and after.count("\n") == POD.count("\n") - 1
 
 
-def test_a_document_rewritten_beyond_the_fix_is_warned_about(tmp_path, capsys):
-    # two list styles in one document: ruamel.yaml writes one style, so more lines than the fix change
+def test_a_document_rewritten_beyond_the_fix_is_warned_about(tmp_path, monkeypatch, capsys):
+    # two list styles in one document: ruamel.yaml writes one style; the lines the fix did not change
+    # are taken from the file (tests/test_fix_files.py), and where that merge fails the plain dump is
+    # written with a warning
+    import kubeharden.fix.yamlfile as yamlfile
     text = POD + "      ports:\n      - containerPort: 80\n"
     path = tmp_path / "mixed.yaml"
     path.write_text(text, encoding="utf-8")
     assert run(str(path), "--unsafe", "--only", "KH-POD-004") == 0
+    assert "lines beyond the fix" not in capsys.readouterr().err
+    assert path.read_text(encoding="utf-8") == text.replace("privileged: true", "privileged: false")
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setattr(yamlfile, "keep_unchanged_lines", lambda original, dumped: "not: [the data\n")
+    assert run(str(path), "--unsafe", "--only", "KH-POD-004") == 0
     assert "lines beyond the fix are rewritten too" in capsys.readouterr().err
+    assert "privileged: false" in path.read_text(encoding="utf-8")
 
 
 def test_a_document_that_would_not_read_back_as_edited_is_left_alone(tmp_path, monkeypatch, capsys):

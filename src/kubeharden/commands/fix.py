@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from typing import IO
@@ -23,12 +24,13 @@ from kubeharden.commands.helptext import examples
 from kubeharden.engine.evaluator import Evaluator
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.fix.apply import APPLIED, FAILED, SKIPPED, Consent
-from kubeharden.fix.plan import UNSAFE, Change
+from kubeharden.fix.files import EditableFiles, editable_files, write_path
+from kubeharden.fix.plan import UNSAFE, Change, why_unsafe
 from kubeharden.fix.session import Session, fix_rounds
 from kubeharden.fix.write import output_path, unified_diff, write_atomic
 from kubeharden.model.findings import Finding, Fix, Problem
 from kubeharden.model.objects import K8sObject
-from kubeharden.sources.files import parse_bytes
+from kubeharden.sources.files import iter_paths, parse_bytes
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -71,18 +73,19 @@ def run(args: argparse.Namespace) -> int:
         fail(str(exc))
         return USAGE
     input_errors: list[bool] = []
+    files = editable_files(args.paths, [p for p in iter_paths(args.paths) if isinstance(p, str)])
 
     def scan(overlay: dict[str, str]) -> list[Finding]:
         evaluator = Evaluator(cfg, only=only)
-        findings = list(evaluator.run(_inputs(args, overlay)))
+        findings = list(evaluator.run(_inputs(args, overlay, files)))
         if not overlay:  # the problems of the input as read (files that cannot be parsed are not fixed)
             report_problems(evaluator.result.problems)
             input_errors.append(any(p.level == "error" for p in evaluator.result.problems))
         return findings
 
     consent = _ask(sys.stdin, sys.stderr) if args.interactive else None
-    session = fix_rounds(scan, set(only) if only else None, unsafe=args.unsafe, consent=consent)
-    errors = _deliver(session, args)
+    session = fix_rounds(scan, set(only) if only else None, unsafe=args.unsafe, consent=consent, files=files)
+    errors = _deliver(session, args, files)
     # --dry-run's plan is its output (stdout, to pipe or keep); otherwise the summary goes beside it on stderr
     _summary(session, sys.stdout if args.dry_run else sys.stderr, would=args.diff or args.dry_run)
     if errors or any(input_errors):
@@ -90,11 +93,13 @@ def run(args: argparse.Namespace) -> int:
     return FINDINGS if session.changed_files() and (args.diff or args.dry_run) else OK
 
 
-def _inputs(args: argparse.Namespace, overlay: dict[str, str]) -> Iterator[K8sObject | Problem]:
-    """The objects of the inputs, those of the files in ``overlay`` parsed from its text instead."""
+def _inputs(args: argparse.Namespace, overlay: dict[str, str], files: EditableFiles) -> Iterator[K8sObject | Problem]:
+    """The objects of the inputs, those of the files in ``overlay`` parsed from its text instead; a file
+    reached by several names (a symbolic link beside its target) is read under one (fix/files.py)."""
     for item in open_inputs(args):
         file = item.origin.file if isinstance(item, K8sObject) else item.file
-        if file not in overlay:
+        from_file = not isinstance(item, K8sObject) or item.origin.source == "file"
+        if file not in overlay and not (from_file and file in files.alias_of):
             yield item
     options = read_options(args)
     for path, text in overlay.items():
@@ -102,7 +107,7 @@ def _inputs(args: argparse.Namespace, overlay: dict[str, str]) -> Iterator[K8sOb
                                namespace_strict=options.namespace_strict)
 
 
-def _deliver(session: Session, args: argparse.Namespace) -> int:
+def _deliver(session: Session, args: argparse.Namespace, files: EditableFiles) -> int:
     """Print or write each changed file; the number of files left alone for an error."""
     for path, error in session.errors.items():
         print(f"kubeharden: error: {path}: left alone: {error}", file=sys.stderr)
@@ -124,8 +129,16 @@ def _deliver(session: Session, args: argparse.Namespace) -> int:
                 print(f"kubeharden: error: {target}: cannot write: {exc.strerror or exc}", file=sys.stderr)
                 errors += 1
                 continue
-            print(f"wrote {target}", file=sys.stderr)
+            print(f"wrote {_written(str(target), path, files)}", file=sys.stderr)
     return errors
+
+
+def _written(target: str, path: str, files: EditableFiles) -> str:
+    """The file written for ``target`` (the name fixed, ``path`` of the input), with the links on the way."""
+    real = write_path(target)
+    said = target if os.path.abspath(target) == real else f"{real} (through the link {target})"
+    others = files.aliases.get(path, [])
+    return said + (f" (also reached as {', '.join(others)})" if others else "")
 
 
 def _summary(session: Session, out: IO[str], would: bool) -> None:
@@ -135,6 +148,8 @@ def _summary(session: Session, out: IO[str], would: bool) -> None:
     for o in session.outcomes:
         if o.status == FAILED:
             print(f"kubeharden: warning: not fixed: {o.change.describe()}: {o.detail}", file=out)
+        elif o.status == SKIPPED:
+            print(f"not fixed (declined): {o.change.describe()}", file=out)
         elif o.status == APPLIED:
             extra = "".join(f"; and {f.op} {f.path} {json.dumps(f.value)}" for f in o.companions)
             mark = "" if o.change.safe else " [unsafe]"
@@ -165,13 +180,13 @@ def _summary(session: Session, out: IO[str], would: bool) -> None:
 
 
 def _why_unsafe(findings: list[Finding], out: IO[str]) -> None:
-    """The missing evidence of each unsafe fix that states it (Fix.because), one line per reason, with the
-    findings it holds for (docs/fix.md, safety by evidence)."""
+    """Why each unsafe fix was not applied (its missing evidence, else what it changes at run time), one line
+    per reason, with the findings it holds for (docs/fix.md, safety by evidence)."""
     by_reason: dict[str, list[str]] = {}
     for f in findings:
-        if f.fix is not None and f.fix.because:
+        if f.fix is not None:
             container = f" container {f.container_id}" if f.container else ""
-            by_reason.setdefault(f.fix.because, []).append(f"{f.control_id} {f.resource}{container}")
+            by_reason.setdefault(why_unsafe(f.fix), []).append(f"{f.control_id} {f.resource}{container}")
     for because, where in by_reason.items():
         print(f"  - {because}: {'; '.join(where)}", file=out)
 

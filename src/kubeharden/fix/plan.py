@@ -12,8 +12,10 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from kubeharden.fix.files import EditableFiles
 from kubeharden.fix.notes import what_to_test
 from kubeharden.fix.targets import edit_target
+from kubeharden.model.fieldpath import split
 from kubeharden.model.findings import Finding, Fix
 
 #: Reasons a finding is not fixed (the keys of :attr:`Plan.left`).
@@ -61,8 +63,9 @@ class Plan:
 
 
 def make_plan(findings: Iterable[Finding], only: set[str] | None = None, unsafe: bool = False,
-              interactive: bool = False) -> Plan:
-    """Sort failing findings into changes and the ones left (with why); ``only``: control IDs."""
+              interactive: bool = False, files: EditableFiles | None = None) -> Plan:
+    """Sort failing findings into changes and the ones left (with why); ``only``: control IDs; ``files``:
+    the files of the run (:mod:`kubeharden.fix.files`), whose refusals leave a file's findings unfixed."""
     plan = Plan()
     for f in findings:
         if f.status != "fail" or (only is not None and f.control_id not in only):
@@ -78,6 +81,10 @@ def make_plan(findings: Iterable[Finding], only: set[str] | None = None, unsafe:
         if target is None:
             plan.leave(NOT_A_FILE, f)
             continue
+        refused = files.refusal(target) if files is not None else None
+        if refused:
+            plan.leave(refused, f)
+            continue
         if not f.fix.safe and not (unsafe or interactive):
             plan.leave(UNSAFE, f)
             continue
@@ -85,21 +92,59 @@ def make_plan(findings: Iterable[Finding], only: set[str] | None = None, unsafe:
     return plan
 
 
+def why_unsafe(fix: Fix) -> str:
+    """Why ``fix`` is not applied without ``--unsafe``: its own reason (``Fix.because``, the evidence
+    missing), else what the change does at run time (:func:`kubeharden.fix.notes.what_to_test`)."""
+    return fix.because or f"not safe (needs --unsafe): {what_to_test(fix.path)}"
+
+
 def proposal(finding: Finding, fix: Fix) -> str:
     """What to change in the source of a rendered finding (docs/fix.md): the values file when a
-    ``.Values`` path drives the field the fix sets, else the patch that set it, else the template line
-    (Helm) or the base resource line (Kustomize) that wrote the object."""
+    ``.Values`` path drives the field the fix writes (:func:`values_field`), else the patch that set
+    it, else the template line (Helm) or the base resource line (Kustomize) that wrote the object."""
     trace = finding.trace
     value = "" if fix.op == "remove" and fix.value is None else f" {json.dumps(fix.value)}"
     what = f"{fix.op} {fix.path}{value}"
     if trace is None:
         return what
-    if trace.values_path and fix.op == "set" and fix.path == finding.path:
+    field = values_field(trace.values_path, fix.path, finding.path) if trace.values_path else None
+    if field is not None:
         values = f"{trace.values_file}:{trace.values_line}" if trace.values_file and trace.values_line else \
             (trace.values_file or "your values file")
-        return f"set .Values.{trace.values_path} to{value} in {values} (it drives {fix.path})"
+        change = {"set": f"set .Values.{field} to{value}", "add": f"add{value} to .Values.{field}"}.get(
+            fix.op, f"remove{value} from .Values.{field}" if value else f"remove .Values.{field}")
+        return f"{change} in {values} (it drives {fix.path})"
     if trace.patch_file:
         patch = f"{trace.patch_file}:{trace.patch_line}" if trace.patch_line else trace.patch_file
         return f"{what}: in the patch at {patch}"
     source = finding.file or trace.template or trace.input or "the template"
     return f"{what}: in {source}:{finding.line}" if finding.line and source == finding.file else f"{what}: in {source}"
+
+
+def values_field(values_path: str, fix_path: str, finding_path: str | None) -> str | None:
+    """The ``.Values`` path that holds the field ``fix_path`` writes, given the values path that drove the
+    finding's field (at ``finding_path``); None when the value does not hold it.
+
+    The value is the field itself when both end in the same name (``worker.privileged`` for
+    ``….securityContext.privileged``). A mapping written whole (``toYaml .Values.securityContext``)
+    holds the fields below its name: ``securityContext`` for ``….securityContext.runAsNonRoot`` gives
+    ``securityContext.runAsNonRoot``, when the finding's field is that mapping or below it (not the
+    pod's ``securityContext`` for a container's). Several values on one line, a value of a ``range`` (``[]``) and a
+    field below a list item of the value are not said in values terms (the template line is proposed).
+    """
+    if " and .Values." in values_path or "[" in values_path:
+        return None
+    try:
+        steps, at = split(fix_path), split(finding_path or "")
+    except ValueError:
+        return None
+    last = values_path.rsplit(".", 1)[-1]
+    if steps and steps[-1] == last:
+        return values_path if steps == at else None
+    below = [i for i, step in enumerate(steps[:-1]) if step == last and steps[: i + 1] == at[: i + 1]]
+    if not below:
+        return None
+    tail = steps[below[-1] + 1:]
+    if not all(isinstance(step, str) and "." not in step for step in tail):
+        return None
+    return ".".join([values_path, *(str(step) for step in tail)])

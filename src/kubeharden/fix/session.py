@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kubeharden.fix.apply import APPLIED, Consent, Outcome, fix_file, read_text
+from kubeharden.fix.files import EditableFiles
 from kubeharden.fix.plan import Change, Plan, make_plan
 from kubeharden.fix.yamlfile import ParseError
 from kubeharden.model.findings import Finding
@@ -49,12 +50,16 @@ def _key(change: Change) -> tuple[str, str, str, str]:
 
 
 def fix_rounds(scan: Scan, only: set[str] | None = None, unsafe: bool = False,
-               consent: Consent | None = None) -> Session:
-    """Scan, fix, and scan again the changed texts until a round has nothing new to apply."""
+               consent: Consent | None = None, files: EditableFiles | None = None) -> Session:
+    """Scan, fix, and scan again the changed texts until a round has nothing new to apply.
+
+    ``files`` (:func:`kubeharden.fix.files.editable_files`) names the files not to edit; ``scan`` is
+    expected to leave out the other names of a file (its symbolic links), so each is fixed once."""
     session = Session()
     tried: dict[tuple[str, str, str, str], str] = {}
     for _ in range(MAX_ROUNDS + 1):
-        plan = make_plan(scan(session.current), only, unsafe=unsafe, interactive=consent is not None)
+        plan = make_plan(scan(session.current), only, unsafe=unsafe, interactive=consent is not None,
+                         files=files)
         session.final = plan
         todo = [c for c in plan.changes if _key(c) not in tried and c.file not in session.errors]
         if not todo:

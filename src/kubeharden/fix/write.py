@@ -8,6 +8,8 @@ import stat
 import tempfile
 from pathlib import Path
 
+from kubeharden.fix.files import write_path
+
 
 def unified_diff(path: str, before: str, after: str) -> str:
     """The change as ``diff -u`` shows it, with ``a/`` and ``b/`` before relative names as git writes them."""
@@ -22,10 +24,12 @@ def _side(prefix: str, path: str) -> str:
 def write_atomic(path: str | Path, text: str, like: str | Path | None = None) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder and a rename.
 
-    Readers see the old file or the new one, never half of it. The permission bits of ``like``
-    (the original file) are kept. Raises OSError.
+    Readers see the old file or the new one, never half of it. A symbolic link is written through:
+    the temporary file goes beside the link's final target and replaces it, so the link stays a link
+    (:func:`kubeharden.fix.files.write_path`). The permission bits of ``like`` (the original file, a
+    link followed) are kept. Raises OSError.
     """
-    target = Path(path)
+    target = Path(write_path(str(path)))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:

@@ -3,8 +3,11 @@
 The file is cut at its document markers (``---`` and ``...`` at the start of a line) and each
 document is loaded on its own with ruamel.yaml's round-trip loader (``typ="rt"``: a subclass of
 its safe constructor; it never builds Python objects from tags). Only documents that change are
-dumped again, with the file's own indentation; every other byte of the file is kept, so a diff shows
-the fix and nothing else. JSON files are edited as JSON (``json`` with the file's indentation).
+dumped again, with the file's own indentation, and of those only the lines the fix changed are
+taken from the dump: every other line keeps its bytes (:mod:`kubeharden.fix.keeplines`), so a diff
+shows the fix and nothing else, even in a document that mixes list styles. JSON files are edited as
+JSON, only the values the fix changed written again in the file's style (:mod:`kubeharden.fix.jsonedit`).
+A UTF-8 byte-order mark and Windows line ends (CRLF) are kept.
 
 Objects are found in each document and in the ``items`` of ``List`` kinds (``kind: List`` and every
 ``*List``), as kubeharden's reader finds them (docs/input.md).
@@ -22,8 +25,12 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from kubeharden.fix.jsonedit import edit_json
+from kubeharden.fix.keeplines import keep_unchanged_lines
 from kubeharden.model.objects import make_ref
 
+#: the UTF-8 byte-order mark as read (a file that starts with one keeps it)
+BOM = "\ufeff"
 _MARKER = re.compile(r"^(---|\.\.\.)(?:[ \t].*)?$")
 
 
@@ -61,6 +68,7 @@ class Segment:
     first_line: int  # 1-based line of the body's first line in the file
     data: Any = None
     changed: bool = False
+    original: Any = None  # JSON only: the data as read, to tell the values the fix changed
 
 
 @dataclass(slots=True)
@@ -78,9 +86,10 @@ class EditableObject:
 @dataclass(slots=True)
 class ManifestFile:
     path: str
-    text: str
+    text: str  # without the byte-order mark
     is_json: bool
     segments: list[Segment] = field(default_factory=list)
+    bom: str = ""  # "\ufeff" when the file starts with a UTF-8 byte-order mark, written back before the text
 
     def objects(self) -> Iterator[EditableObject]:
         for seg in self.segments:
@@ -92,17 +101,21 @@ class ManifestFile:
                                      seg.first_line + _node_line(node), node, seg)
 
     def render(self) -> tuple[str, list[str]]:
-        """The file's text with every changed document dumped again and the rest as it was, and warnings.
+        """The file's text with every changed document written again and the rest as it was, and warnings.
 
-        Each document written again is read back: if it does not hold exactly the edited data (a
-        scalar style ruamel.yaml cannot reproduce), RenderError is raised and the file must be left
-        alone. A warning names each changed document whose unchanged round trip already differs from
-        the file (indentation that is not uniform): lines beyond the fix are rewritten there.
+        A changed document is dumped and merged with its original lines (:mod:`kubeharden.fix.keeplines`);
+        the merge is used when it reads back as the edited data, else the plain dump, with a warning
+        naming the document when that rewrites lines beyond the fix. A dump that does not read back as
+        the edited data (a scalar style ruamel.yaml cannot reproduce) raises RenderError: the file
+        must be left alone.
         """
         if self.is_json:
             seg = self.segments[0]
-            return (_dump_json(seg.data, self.text) if seg.changed else self.text), []
-        out, warnings = [], []
+            if not seg.changed:
+                return self.bom + self.text, []
+            text, warnings = edit_json(self.text, seg.original, seg.data)
+            return self.bom + text, warnings
+        out, warnings = [self.bom], []
         for seg in self.segments:
             out.append(seg.marker)
             if not seg.changed:
@@ -111,12 +124,22 @@ class ManifestFile:
             text = _dump_yaml(seg.data, seg.body)
             if plain(_yaml(text).load(text)) != plain(seg.data):
                 raise RenderError(f"the document at line {seg.first_line} would not read back as edited")
-            untouched = _yaml(seg.body).load(seg.body)
-            if _dump_yaml(untouched, seg.body) != seg.body:
+            merged = keep_unchanged_lines(seg.body, text)
+            if _reads_as(merged, seg.data):
+                text = merged
+            elif _dump_yaml(_yaml(seg.body).load(seg.body), seg.body) != seg.body:
                 warnings.append(f"the document at line {seg.first_line} is not uniformly indented or quoted: "
                                 "lines beyond the fix are rewritten too (review the diff)")
             out.append(text)
         return "".join(out), warnings
+
+
+def _reads_as(text: str, data: Any) -> bool:
+    """Whether YAML ``text`` loads as ``data`` (compared as plain data); False when it does not load."""
+    try:
+        return plain(_yaml(text).load(text)) == plain(data)
+    except (YAMLError, ValueError, RecursionError):
+        return False
 
 
 def _objects_in(data: Any) -> Iterator[dict[str, Any]]:
@@ -140,13 +163,15 @@ def _node_line(node: Any) -> int:
 
 def load(path: str, text: str) -> ManifestFile:
     """``text`` (the content of ``path``) cut into documents and loaded; raises ParseError."""
+    bom = BOM if text.startswith(BOM) else ""
+    text = text[len(bom):]
     if path.endswith(".json"):
         try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise ParseError(f"not valid JSON: {exc}") from None
-        return ManifestFile(path, text, True, [Segment("", text, 1, data)])
-    mf = ManifestFile(path, text, False)
+            data, original = _load_json(text), _load_json(text)
+        except (ValueError, RecursionError) as exc:
+            raise ParseError(f"cannot be loaded for editing: {exc}") from None
+        return ManifestFile(path, text, True, [Segment("", text, 1, data, original=original)], bom=bom)
+    mf = ManifestFile(path, text, False, bom=bom)
     for seg in split_documents(text):
         if seg.body.strip():
             try:
@@ -155,6 +180,20 @@ def load(path: str, text: str) -> ManifestFile:
                 raise ParseError(_describe(exc, seg.first_line)) from None
         mf.segments.append(seg)
     return mf
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:  # json.loads would keep the last silently; which one counts is not ours to guess
+            raise ValueError(f"the key {key!r} is written twice in one mapping")
+        out[key] = value
+    return out
+
+
+def _load_json(text: str) -> Any:
+    """The data of JSON ``text``; raises ValueError (invalid, or a key written twice) or RecursionError."""
+    return json.loads(text, object_pairs_hook=_unique_keys)
 
 
 def _describe(exc: BaseException, first_line: int) -> str:
@@ -224,9 +263,3 @@ def _dump_yaml(data: Any, original: str) -> str:
     if "\r\n" in original:  # keep Windows line ends
         text = text.replace("\r\n", "\n").replace("\n", "\r\n")
     return text
-
-
-def _dump_json(data: Any, original: str) -> str:
-    match = re.search(r"\n( +)\S", original)
-    indent = len(match.group(1)) if match else None
-    return json.dumps(data, indent=indent, ensure_ascii=False) + ("\n" if original.endswith("\n") else "")
