@@ -122,14 +122,11 @@ def test_catalogue_fix_applies_at_the_container():
     assert f.fix == Fix("set", "spec.template.spec.initContainers[0].securityContext.privileged", False, safe=False)
 
 
-def test_pull_policy_fix_is_safe_only_over_the_default():
+def test_pull_policy_fix_is_never_safe_set_or_defaulted():
     findings = {f.container: f.fix for f in only(DEPLOYMENT, "KH-IMG-004")}
-    # app writes IfNotPresent (it may rely on a pre-pulled image); setup writes nothing (the API server's default)
+    # app writes IfNotPresent, setup writes nothing (the API server's default): either may run a pre-loaded image
     assert findings["app"] == Fix("set", "spec.template.spec.containers[0].imagePullPolicy", "Always", safe=False)
-    assert findings["app"].because.startswith("not safe: imagePullPolicy: IfNotPresent is set on the container")
-    assert findings["setup"] == Fix("set", "spec.template.spec.initContainers[0].imagePullPolicy", "Always", safe=True)
-    assert findings["setup"].because.startswith("safe: imagePullPolicy is not set, so the API server defaults it "
-                                                "to IfNotPresent")
+    assert findings["setup"] == Fix("set", "spec.template.spec.initContainers[0].imagePullPolicy", "Always", safe=False)
 
 
 def test_privilege_escalation_fix_only_where_the_api_server_accepts_it():
@@ -279,7 +276,7 @@ def test_controls_json_shows_inputs_and_fix(capsys):
     assert main(["controls", "--format", "json"]) == 0
     data = {c["id"]: c for c in json.loads(capsys.readouterr().out)}
     assert data["KH-IMG-004"]["fix"] == {"op": "set", "field": "imagePullPolicy", "value": "Always", "safe": False,
-                                         "evidence": "pull-policy-unset"}
+                                         "evidence": None}
     assert data["KH-POD-012"]["fix"]["evidence"] == "non-root" and data["KH-POD-012"]["fix"]["safe"] is False
     assert data["KH-POD-005"]["fix"] == {"op": "set", "field": None, "value": False, "safe": False,
                                          "evidence": None}

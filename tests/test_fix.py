@@ -184,18 +184,19 @@ def files(tmp_path):
 
 
 def test_safe_fixes_by_default_unsafe_ones_listed_not_applied(files, capsys):
-    unset = files / "unset.yaml"
-    unset.write_text(POD.replace("      imagePullPolicy: IfNotPresent\n", "").replace("name: web   #", "name: unset   #"),
-                     encoding="utf-8")
+    non_root = files / "nonroot.yaml"
+    non_root.write_text(POD.replace("privileged: true", "runAsNonRoot: true").replace("name: web   #", "name: nr   #"),
+                        encoding="utf-8")
     assert run("--profile", "strict", str(files)) == 0
-    # no imagePullPolicy: Always replaces the API server's default (IfNotPresent for a tag), applied by default
-    assert "imagePullPolicy: Always" in unset.read_text(encoding="utf-8")
+    # a non-root container loses nothing to capabilities.drop: [ALL] (evidence rule non-root): applied by default
+    assert "drop:" in non_root.read_text(encoding="utf-8")
     after = (files / "pod.yaml").read_text(encoding="utf-8")
-    # an explicit IfNotPresent and privileged: true stay, each listed with why
+    # the pull policy and privileged: true stay, each listed with why
     assert "imagePullPolicy: IfNotPresent" in after and "privileged: true" in after
+    assert "imagePullPolicy: IfNotPresent" in non_root.read_text(encoding="utf-8")
     err = capsys.readouterr().err
     assert "can break the application" in err and "KH-POD-004" in err
-    assert re.search(r"not safe: imagePullPolicy: IfNotPresent is set on the container.*pre-pulled.*"
+    assert re.search(r"not safe \(needs --unsafe\): every container start asks the registry.*"
                      r"KH-IMG-004 Pod/shop/web container containers/web", err)
     assert run("--profile", "strict", "--unsafe", "--only", "KH-IMG-004", "--", str(files / "pod.yaml")) == 0
     assert "imagePullPolicy: Always" in (files / "pod.yaml").read_text(encoding="utf-8")

@@ -132,34 +132,19 @@ def test_seccomp_fix_stays_unsafe_even_for_a_non_root_container_and_says_why():
     assert fix.safe is False and "--seccomp-default" in fix.because and "keyctl" in fix.because
 
 
-@pytest.mark.parametrize("written", [{}, {"imagePullPolicy": None}, {"imagePullPolicy": ""}])
-def test_pull_policy_fix_is_safe_where_no_policy_is_written(written):
-    # the API server defaults an unset (or empty) policy to IfNotPresent for a tag other than latest ("Images")
+@pytest.mark.parametrize("written", [{}, {"imagePullPolicy": None}, {"imagePullPolicy": ""},
+                                     {"imagePullPolicy": "IfNotPresent"}, {"imagePullPolicy": "Never"}])
+def test_pull_policy_fix_is_never_safe_and_says_what_may_break(written):
+    # set or defaulted (IfNotPresent for a tag), the policy may be what runs images loaded into the nodes
+    # (kind load, air-gapped imports): no manifest shows every node reaches the registry ("Images")
+    from kubeharden.fix.plan import why_unsafe
+
     fix = fix_of(pod(**written), "KH-IMG-004", {"profile": "strict"})
-    assert fix.safe is True and fix.to_dict()["because"] == fix.because
-    assert fix.because.startswith("safe: imagePullPolicy is not set, so the API server defaults it to IfNotPresent")
+    assert fix.safe is False
+    assert "registry" in why_unsafe(fix) and "kind load" in why_unsafe(fix)
 
 
-@pytest.mark.parametrize(("policy", "why"), [
-    ("IfNotPresent", "pre-pulled on nodes that cannot reach the registry"),
-    ("Never", "side-loaded or pre-pulled on nodes that cannot reach its registry (air-gapped)"),
-    ("always", "not one of Always, IfNotPresent, Never"),
-])
-def test_pull_policy_fix_over_a_written_policy_is_unsafe_and_says_what_may_break(policy, why):
-    for image in ("registry.example.com/web:1.0", "registry.example.com/web:latest", "registry.example.com/web"):
-        fix = fix_of(pod(imagePullPolicy=policy, image=image), "KH-IMG-004", {"profile": "strict"})
-        assert fix.safe is False and fix.because.startswith("not safe: ") and why in fix.because
-
-
-def test_default_pull_policy_follows_the_images_doc():
-    from kubeharden.model.images import default_pull_policy
-
-    assert [default_pull_policy(i) for i in ("nginx", "nginx:latest", "nginx:1.27", "nginx@sha256:" + "a" * 64,
-                                             "localhost:5000/app", "localhost:5000/app:2")] == [
-        "Always", "Always", "IfNotPresent", "IfNotPresent", "Always", "IfNotPresent"]
-
-
-def test_pull_policy_fix_is_applied_only_where_unset_and_unsafe_with_consent(tmp_path, capsys):
+def test_pull_policy_fix_is_applied_only_with_consent(tmp_path, capsys):
     from kubeharden.cli import main
 
     path = tmp_path / "pods.yaml"
@@ -175,15 +160,14 @@ def test_pull_policy_fix_is_applied_only_where_unset_and_unsafe_with_consent(tmp
               image: registry.example.com/tools:2.1
               imagePullPolicy: Never                   # side-loaded on the nodes
         """), encoding="utf-8")
+    before = path.read_text(encoding="utf-8")
     assert main(["fix", "--profile", "strict", "--only", "KH-IMG-004", "--", str(path)]) == 0
-    text = path.read_text(encoding="utf-8")
-    assert text.count("imagePullPolicy: Always") == 1 and "imagePullPolicy: Never" in text
-    assert "# side-loaded on the nodes" in text
+    assert path.read_text(encoding="utf-8") == before
     err = capsys.readouterr().err
-    assert re.search(r"not safe: imagePullPolicy: Never is set on the container.*KH-IMG-004 Pod/shop/web "
-                     r"container containers/offline", err)
+    assert re.search(r"KH-IMG-004 Pod/shop/web container containers/offline", err) and "kind load" in err
     assert main(["fix", "--profile", "strict", "--unsafe", "--only", "KH-IMG-004", "--", str(path)]) == 0
-    assert path.read_text(encoding="utf-8").count("imagePullPolicy: Always") == 2
+    text = path.read_text(encoding="utf-8")
+    assert text.count("imagePullPolicy: Always") == 2 and "# side-loaded on the nodes" in text
 
 
 # -- automountServiceAccountToken: false (KH-POD-024) ---------------------------------------------------
@@ -345,6 +329,24 @@ def test_the_discovery_roles_every_user_holds_do_not_count_as_a_grant():
     assert fix.safe is True
 
 
+@pytest.mark.parametrize("role", [
+    # a Role may carry any name: a discovery role's name does not make its rules harmless
+    "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: 'system:basic-user', namespace: shop}\n"
+    "rules: [{apiGroups: [''], resources: [secrets], verbs: [get, list, watch]}]\n",
+    # nor does a ClusterRole of that name that adds rules to the default
+    "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: 'system:basic-user'\n"
+    "  annotations: {rbac.authorization.kubernetes.io/autoupdate: 'false'}\n"
+    "rules: [{apiGroups: [''], resources: [secrets], verbs: [get, list, watch]}]\n",
+])
+def test_a_role_named_like_a_discovery_role_is_judged_by_its_rules(role):
+    kind = "Role" if "kind: Role\n" in role else "ClusterRole"
+    bound = ("apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: b, namespace: shop}\n"
+             f"roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: {kind}, name: 'system:basic-user'}}\n"
+             "subjects: [{kind: ServiceAccount, name: web, namespace: shop}]\n")
+    fix = token_fix(listing(SA, role, bound, workload()))
+    assert fix.safe is False and "secrets" in fix.because, fix.because
+
+
 def test_a_binding_to_a_role_missing_from_the_input_makes_it_unsafe():
     fix = token_fix(listing(SA, ROLE, binding("{kind: ServiceAccount, name: web, namespace: shop}", "ghost",
                                               "RoleBinding"), workload()))
@@ -437,7 +439,7 @@ def test_catalogue_evidence_names_are_checked():
         _parse_fix({"op": "set", "value": False, "evidence": "looks-fine"}, "X")
     with pytest.raises(CatalogueError, match="not both"):
         _parse_fix({"op": "set", "value": False, "evidence": "non-root", "safe": True}, "X")
-    assert set(FIX_EVIDENCE) == {"non-root", "non-root-unprivileged", "pull-policy-unset", "service-account-unbound"}
+    assert set(FIX_EVIDENCE) == {"non-root", "non-root-unprivileged", "service-account-unbound"}
 
 
 # -- kubeharden fix (default mode) and the mutating webhook use the same verdicts ----------------------------
@@ -591,6 +593,29 @@ def test_fix_command_prints_the_evidence_of_applied_and_left_fixes(tmp_path, cap
 def test_a_non_root_container_declaring_a_port_below_1024_keeps_the_fix_unsafe(control):
     fix = fix_of(pod({"runAsNonRoot": True}, ports=[{"containerPort": 80}]), control)
     assert fix.safe is False and "port 80" in fix.because and "CAP_NET_BIND_SERVICE" in fix.because
+
+
+@pytest.mark.parametrize("control", ["KH-POD-011", "KH-POD-012"])
+@pytest.mark.parametrize(("probes", "port"), [
+    ({"readinessProbe": {"httpGet": {"path": "/", "port": 80}}}, 80),
+    ({"livenessProbe": {"tcpSocket": {"port": 443}}}, 443),
+    ({"startupProbe": {"grpc": {"port": 50}}}, 50),
+    ({"ports": [{"name": "web", "containerPort": 8080}, {"name": "admin", "containerPort": 81}],
+      "readinessProbe": {"httpGet": {"path": "/", "port": "admin"}}}, 81),
+])
+def test_a_probe_on_a_port_below_1024_keeps_the_fix_unsafe(control, probes, port):
+    # the kubelet connects to the pod's IP on the probe's port, so the program listens there ("Configure
+    # Liveness, Readiness and Startup Probes"), whatever ports[] declares
+    fix = fix_of(pod({"runAsNonRoot": True}, **probes), control)
+    assert fix.safe is False and f"port {port}" in fix.because
+
+
+@pytest.mark.parametrize("probe", [{"httpGet": {"path": "/", "port": 8080}},
+                                   {"httpGet": {"path": "/", "port": 80, "host": "example.com"}},
+                                   {"tcpSocket": {"port": "missing-name"}}, {"exec": {"command": ["true"]}},
+                                   {"httpGet": "oops"}, "oops"])
+def test_probes_on_high_ports_or_elsewhere_leave_the_fix_safe(probe):
+    assert fix_of(pod({"runAsNonRoot": True}, livenessProbe=probe), "KH-POD-012").safe is True
 
 
 def test_adding_net_bind_service_keeps_the_port_for_the_capability_drop_but_not_for_no_new_privs():

@@ -99,7 +99,11 @@ def test_sarif_results_exactly():
     privileged = next(r for r in results if r["ruleId"] == "KH-POD-004")
     assert privileged["properties"]["path"] == "spec.containers[0].securityContext.privileged"
     assert privileged["properties"]["fix"] == {"op": "set", "path": "spec.containers[0].securityContext.privileged",
-                                               "value": False, "safe": False, "because": ""}
+                                               "value": False, "safe": False,
+                                               "because": "not safe (needs --unsafe): the container loses access to "
+                                                          "the node's devices and every capability: agents that load "
+                                                          "kernel modules or manage devices stop working; grant the one "
+                                                          "capability they need instead"}
     assert privileged["properties"]["container"] == "app" and privileged["properties"]["container_list"] == "containers"
 
 

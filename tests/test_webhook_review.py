@@ -246,25 +246,21 @@ def apply_patch(doc, ops):
 def test_mutation_patches_only_safe_fixes_and_the_result_passes():
     obj = pod(securityContext={"privileged": True})
     obj["spec"]["containers"].append({"name": "side", "image": "registry.example.com/side:2",
-                                      "imagePullPolicy": "IfNotPresent"})
-    obj["spec"]["containers"].append({"name": "offline", "image": "registry.example.com/offline:3",
-                                      "imagePullPolicy": "Never"})
-    v = reviewer(mutate=True, only=frozenset({"KH-IMG-004", "KH-POD-004"})).review(request(obj))
+                                      "imagePullPolicy": "IfNotPresent", "securityContext": {"runAsNonRoot": True}})
+    only = frozenset({"KH-IMG-004", "KH-POD-004", "KH-POD-012"})
+    v = reviewer(mutate=True, only=only).review(request(obj))
     r = v.response()["response"]
     assert r["allowed"] is True and r["patchType"] == "JSONPatch"
     ops = json.loads(base64.b64decode(r["patch"]))
-    # no imagePullPolicy: Always replaces the API server's default; an explicit IfNotPresent or Never may serve
-    # images pre-pulled on nodes that cannot reach the registry, so it is not patched
-    assert ops == [{"op": "add", "path": "/spec/containers/0/imagePullPolicy", "value": "Always"}]
+    # only the non-root container's capability drop is safe (evidence rule non-root); the pull policy may serve
+    # images loaded into the nodes and privileged may be needed, so neither is patched
+    assert ops == [{"op": "add", "path": "/spec/containers/1/securityContext/capabilities",
+                    "value": {"drop": ["ALL"]}}]
     patched = apply_patch(obj, ops)
-    again = reviewer(only=frozenset({"KH-IMG-004", "KH-POD-004"}), fail_on=Severity.INFO).review(request(patched))
-    # privileged is never changed silently, nor an explicit pull policy
+    again = reviewer(only=only, fail_on=Severity.INFO).review(request(patched))
     assert sorted((f.control.id, f.container) for f in again.findings) == [
-        ("KH-IMG-004", "offline"), ("KH-IMG-004", "side"), ("KH-POD-004", "web")]
-    left = {f.container: f.fix for f in again.findings if f.control.id == "KH-IMG-004"}
-    assert all(fix.safe is False for fix in left.values())
-    assert "imagePullPolicy: Never is set" in left["offline"].because and "air-gapped" in left["offline"].because
-    assert "imagePullPolicy: IfNotPresent is set" in left["side"].because
+        ("KH-IMG-004", "side"), ("KH-IMG-004", "web"), ("KH-POD-004", "web"), ("KH-POD-012", "web")]
+    assert all(f.fix is None or f.fix.safe is False for f in again.findings)
 
 
 def test_nothing_to_fix_means_no_patch():

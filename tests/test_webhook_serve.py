@@ -82,14 +82,16 @@ def test_validate_mutate_probes_and_metrics_over_tls(served, pki):
     assert status == 200 and answer["response"]["uid"] == "u-1" and answer["response"]["allowed"] is False
     assert "KH-POD-004" in answer["response"]["status"]["message"]
 
-    # only the safe fixes: Always where no imagePullPolicy is set (an explicit one is left alone: test_webhook_review)
-    unset = {**PRIVILEGED, "spec": {"containers": [{k: v for k, v in PRIVILEGED["spec"]["containers"][0].items()
-                                                    if k != "imagePullPolicy"}]}}
-    status, body = call(port, ctx, "POST", "/mutate", review(unset, uid="u-2"))
+    # only the safe fixes: a non-root container's capability drop and no_new_privs (evidence rules), never the
+    # pull policy or anything that may break it
+    non_root = {**PRIVILEGED, "spec": {"containers": [{**PRIVILEGED["spec"]["containers"][0],
+                                                       "securityContext": {"runAsNonRoot": True}}]}}
+    status, body = call(port, ctx, "POST", "/mutate", review(non_root, uid="u-2"))
     mutated = json.loads(body)["response"]
     assert mutated["allowed"] is True
     assert json.loads(base64.b64decode(mutated["patch"])) == [
-        {"op": "add", "path": "/spec/containers/0/imagePullPolicy", "value": "Always"}]
+        {"op": "add", "path": "/spec/containers/0/securityContext/allowPrivilegeEscalation", "value": False},
+        {"op": "add", "path": "/spec/containers/0/securityContext/capabilities", "value": {"drop": ["ALL"]}}]
 
     for bad in (b"{", b"[]", orjson.dumps({"kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v1"})):
         assert call(port, ctx, "POST", "/validate", bad)[0] == 400

@@ -25,10 +25,9 @@ The Kubernetes facts behind the rules:
   ``runAsNonRoot: true`` makes the kubelet start it only when the image's user is a non-zero UID
   (Kubernetes API reference, SecurityContext.runAsNonRoot). ``runAsUser: 0`` is root whatever
   ``runAsNonRoot`` says (the kubelet then refuses to start it).
-- An unset ``imagePullPolicy`` is defaulted by the API server (``IfNotPresent`` for a tag other than
-  ``latest``; Kubernetes "Images", "Default image pull policy"); one who relies on images already on the node
-  sets ``IfNotPresent`` or ``Never`` ("Images", "Pre-pulled images"), so only an unset policy may safely
-  become ``Always`` (:func:`pull_policy_unset`).
+- ``imagePullPolicy: Always`` has no evidence rule: set or defaulted (``IfNotPresent`` for a tag other than
+  ``latest``), the policy may be what runs images loaded into the nodes (kind load, air-gapped imports,
+  pre-pulled images: Kubernetes "Images"), and no manifest shows that every node reaches the registry.
 - RBAC is additive: that a ServiceAccount is granted nothing shows only in every binding of its cluster
   (:func:`bindings_incomplete`, :func:`token_unused`).
 """
@@ -39,12 +38,11 @@ import dataclasses
 from collections.abc import Callable
 
 from kubeharden.analysis.rbac import RbacModel, Subject
-from kubeharden.checks.rbac import HARMLESS_ROLES
+from kubeharden.checks.rbac import HARMLESS_ROLES, harmless_role
 from kubeharden.model.cluster import INFO_API_VERSION, INFO_KIND
 from kubeharden.model.controls import FIX_EVIDENCE
 from kubeharden.model.facts import capability_name
 from kubeharden.model.findings import Fix
-from kubeharden.model.images import PULL_POLICIES, default_pull_policy
 from kubeharden.model.inventory import TOKEN_MOUNT_PATH, Inventory, PodRecord
 from kubeharden.model.objects import as_list
 from kubeharden.model.pods import ContainerView, Setting
@@ -83,15 +81,47 @@ def _added(c: ContainerView) -> list[str]:
     return [capability_name(a) for a in adds] if isinstance(adds, list) else []
 
 
+#: The probes the kubelet sends to a container ("Configure Liveness, Readiness and Startup Probes"), and the
+#: handlers that name the container's port (``httpGet``, ``tcpSocket``, ``grpc``; Kubernetes API reference, Probe).
+PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+PROBE_HANDLERS = ("httpGet", "tcpSocket", "grpc")
+
+
+def listened_ports(c: ContainerView) -> list[int]:
+    """The port numbers the manifest shows the container listens on: its ``ports[].containerPort`` (informational
+    for the API, but written by whoever knows the program) and the ports its own probes connect to (the kubelet
+    connects to the pod's IP there, so the program must listen on them). A probe's named port resolves through
+    ``ports[].name``; a probe with its own ``host`` connects elsewhere and is left out."""
+    named: dict[str, int] = {}
+    out: list[int] = []
+    for p in as_list(c.raw.get("ports")):
+        if isinstance(p, dict) and isinstance(p.get("containerPort"), int) and not isinstance(p["containerPort"], bool):
+            out.append(p["containerPort"])
+            if isinstance(p.get("name"), str):
+                named[p["name"]] = p["containerPort"]
+    for probe in PROBES:
+        spec = c.raw.get(probe)
+        for handler in PROBE_HANDLERS:
+            action = spec.get(handler) if isinstance(spec, dict) else None
+            if not isinstance(action, dict) or action.get("host"):
+                continue
+            port = action.get("port")
+            if isinstance(port, str):
+                port = int(port) if port.isdigit() else named.get(port)
+            if isinstance(port, int) and not isinstance(port, bool):
+                out.append(port)
+    return out
+
+
 def privileged_port(c: ContainerView) -> int | None:
-    """The lowest port below 1024 the container declares (``ports[].containerPort``) and may bind only with
-    CAP_NET_BIND_SERVICE, else None (none declared, or the pod's sysctl lets any process bind it).
+    """The lowest port below 1024 the container listens on (:func:`listened_ports`: declared or probed) and may
+    bind only with CAP_NET_BIND_SERVICE, else None (none, or the pod's sysctl lets any process bind it).
 
     A non-root process gets that capability only from a file capability on its binary (``setcap
     cap_net_bind_service``), which both ``no_new_privs`` and dropping it from the bounding set take away.
     """
-    ports = [p.get("containerPort") for p in as_list(c.raw.get("ports")) if isinstance(p, dict)]
-    low = [p for p in ports if isinstance(p, int) and not isinstance(p, bool) and 0 < p < PRIVILEGED_PORTS_END]
+    ports = listened_ports(c)
+    low = [p for p in ports if 0 < p < PRIVILEGED_PORTS_END]
     if not low:
         return None
     start = PRIVILEGED_PORTS_END
@@ -112,7 +142,8 @@ def non_root_keeping_ports(c: ContainerView) -> tuple[bool, str]:
         return ok, why
     port = privileged_port(c)
     if port is not None and "NET_BIND_SERVICE" not in _added(c):
-        return False, (f"it declares port {port}, which a non-root process binds only with CAP_NET_BIND_SERVICE "
+        return False, (f"it listens on port {port} (its ports or probes), which a non-root process binds only "
+                       "with CAP_NET_BIND_SERVICE "
                        "from a file capability on its binary; add NET_BIND_SERVICE to keep it")
     return ok, why
 
@@ -134,55 +165,16 @@ def non_root_unprivileged(c: ContainerView) -> tuple[bool, str]:
         return ok, why
     port = privileged_port(c)
     if port is not None:
-        return False, (f"it declares port {port}, which a non-root process binds only with CAP_NET_BIND_SERVICE "
+        return False, (f"it listens on port {port} (its ports or probes), which a non-root process binds only "
+                       "with CAP_NET_BIND_SERVICE "
                        "from a file capability on its binary, and no_new_privs ignores file capabilities")
     return ok, f"{why}, is not privileged and adds no capability"
-
-
-#: What an explicit pull policy other than Always may be relied on for (Kubernetes "Images", "Image pull policy"
-#: and "Pre-pulled images"), said in the ``because`` of an unsafe ``imagePullPolicy: Always``.
-_POLICY_RELIED_ON = {
-    "Never": "the kubelet then never pulls: the image may be side-loaded or pre-pulled on nodes that cannot "
-             "reach its registry (air-gapped)",
-    "IfNotPresent": "the kubelet then starts an image the node already holds without asking the registry: it may "
-                    "be pre-pulled on nodes that cannot reach the registry, or have no credentials for it",
-}
-
-
-def pull_policy_unset(c: ContainerView) -> tuple[bool, str]:
-    """Whether ``imagePullPolicy: Always`` only replaces the API server's default on this container.
-
-    Safe exactly when the container sets no ``imagePullPolicy`` (absent, null or ``""``, which the API server
-    treats as unset): it then defaults to ``IfNotPresent`` for a tag other than ``latest`` (Kubernetes
-    "Images", "Default image pull policy"), a choice nobody wrote. Such a workload already pulls from the
-    registry on every node that lacks the image, so Always adds one requirement: the registry answers (with the
-    credentials the node or pod has) at every container start. Kubernetes "Images", "Pre-pulled images": to
-    rely on images already on the node one *sets* ``IfNotPresent`` or ``Never``; so an explicit ``Never`` or
-    ``IfNotPresent`` may mean side-loaded, pre-pulled or air-gapped images, nodes that cannot reach the registry,
-    or credentials not present on every node, and Always would stop that container from starting: not safe.
-    A value the API server refuses (not Always, IfNotPresent, Never) is not safe either: someone wrote it.
-
-    The mutating webhook sees a Pod after the API server has defaulted it (the default is written when the
-    object is created, before admission), so there the field is always set and this fix never safe.
-    """
-    written = c.raw.get("imagePullPolicy")
-    if written is None or written == "":
-        default = default_pull_policy(c.image)
-        return True, (f"imagePullPolicy is not set, so the API server defaults it to {default} for the image "
-                      f"{c.image!r}; Always replaces that default, which nobody chose")
-    if written in _POLICY_RELIED_ON:
-        return False, (f"imagePullPolicy: {written} is set on the container; {_POLICY_RELIED_ON[written]}, and "
-                       "Always would stop it from starting there; apply with --unsafe if every node can pull the "
-                       "image from its registry at every start")
-    return False, (f"imagePullPolicy is {written!r}, not one of {', '.join(PULL_POLICIES)}: the value was written "
-                   "on purpose and the API server refuses it; review it by hand")
 
 
 #: evidence name (catalogue ``fix: evidence:``) -> its rule
 RULES: dict[str, Callable[[ContainerView], tuple[bool, str]]] = {
     "non-root": non_root_keeping_ports,
     "non-root-unprivileged": non_root_unprivileged,
-    "pull-policy-unset": pull_policy_unset,
 }
 #: Evidence names a check decides itself when it builds the violation's fix (it needs the inventory).
 CHECK_DECIDED = frozenset({"service-account-unbound"})
@@ -194,8 +186,6 @@ _SAFE_BECAUSE = {
                 "them (capabilities(7)), and explicit adds are kept",
     "non-root-unprivileged": "no_new_privs only stops setuid and file-capability binaries from raising "
                              "privileges (Kubernetes \"Configure a Security Context\")",
-    "pull-policy-unset": "the kubelet then asks the registry at every container start, so the registry must "
-                         "answer every node (Kubernetes \"Images\", image pull policy)",
 }
 
 
@@ -297,7 +287,7 @@ def token_unused(pod: PodRecord, inventory: Inventory, model: Callable[[], RbacM
     subject = Subject("ServiceAccount", pod.service_account, rbac.namespace_of(pod))
     names = {subject, *(Subject("Group", g) for g in subject.groups())}
     for grant in rbac.grants_of(subject):
-        if grant.binding.origin.source != "builtin" and grant.role.name not in HARMLESS_ROLES:
+        if not harmless_role(grant.role):
             return False, f"not safe: {grant.via()} grants {account} {grant.rule.describe()}"
     for binding, role_name, _ in rbac.unassessed_of(subject):
         if role_name not in HARMLESS_ROLES:

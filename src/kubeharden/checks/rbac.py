@@ -201,12 +201,14 @@ def _public_info_only(role: RoleDef) -> bool:
     return all(not r.resources and r.verbs <= {"get"} and r.non_resource_urls <= PUBLIC_URLS for r in role.rules)
 
 
-def _harmless(role: RoleDef) -> bool:
-    """Bootstrap roles every authenticated identity holds by default, as Kubernetes defines them.
+def harmless_role(role: RoleDef) -> bool:
+    """Bootstrap ClusterRoles every authenticated identity holds by default, as Kubernetes defines them
+    ("Using RBAC Authorization", Default roles and role bindings: API discovery roles).
 
-    A scanned copy that adds rules to one of them is not harmless any more.
+    A name is not enough: a Role of that name, or a scanned copy that adds rules, is not harmless.
     """
-    return role.name in HARMLESS_ROLES and (role.builtin or role.default_known) and not role.own_rules()
+    return (role.kind == "ClusterRole" and role.name in HARMLESS_ROLES and (role.builtin or role.default_known)
+            and not role.own_rules())
 
 
 def _subject_index(binding: K8sObject, subject: Subject) -> int | None:
@@ -521,7 +523,7 @@ def everyone_grants(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     model = model_for(inventory, ctx)
     steps: dict[int, str] | None = None
     for binding, role, subjects in model.bindings:
-        if role is None or _harmless(role):
+        if role is None or harmless_role(role):
             continue
         for subject in subjects:
             if subject in EVERYONE and not _is_default_binding(binding, role, subject):
@@ -544,7 +546,7 @@ def everyone_grants(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
 def default_service_account(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     model = model_for(inventory, ctx)
     for binding, role, subjects in model.bindings:
-        if role is not None and _harmless(role):
+        if role is not None and harmless_role(role):
             continue
         for subject in subjects:
             if subject.kind == "ServiceAccount" and subject.name == "default":

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from kubeharden.fix.files import EditableFiles
-from kubeharden.fix.notes import what_to_test
+from kubeharden.model.fix_notes import what_to_test
 from kubeharden.fix.targets import edit_target
 from kubeharden.model.fieldpath import split
 from kubeharden.model.findings import Finding, Fix
@@ -94,7 +94,7 @@ def make_plan(findings: Iterable[Finding], only: set[str] | None = None, unsafe:
 
 def why_unsafe(fix: Fix) -> str:
     """Why ``fix`` is not applied without ``--unsafe``: its own reason (``Fix.because``, the evidence
-    missing), else what the change does at run time (:func:`kubeharden.fix.notes.what_to_test`)."""
+    missing), else what the change does at run time (:func:`kubeharden.model.fix_notes.what_to_test`)."""
     return fix.because or f"not safe (needs --unsafe): {what_to_test(fix.path)}"
 
 

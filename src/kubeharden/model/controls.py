@@ -121,11 +121,10 @@ class FixTemplate:
 #: it cannot break the workload (kubeharden.checks.fix_evidence holds the logic; docs/fix.md). The container
 #: rules are applied by the engine; ``service-account-unbound`` by the check itself (it reads the inventory).
 FIX_EVIDENCE = {
-    "non-root": "the container runs as a non-root user (runAsNonRoot: true, or a non-zero runAsUser) and declares "
-                "no port below 1024 unless it adds NET_BIND_SERVICE",
+    "non-root": "the container runs as a non-root user (runAsNonRoot: true, or a non-zero runAsUser) and listens on "
+                "no port below 1024 (containerPort or a probe's port) unless it adds NET_BIND_SERVICE",
     "non-root-unprivileged": "the container runs as a non-root user, is not privileged, adds no capability and "
-                             "declares no port below 1024",
-    "pull-policy-unset": "the container sets no imagePullPolicy, so Always replaces only the API server's default",
+                             "listens on no port below 1024 (containerPort or a probe's port)",
     "service-account-unbound": "the input holds the ServiceAccount and every binding of its cluster (a complete "
                                "live-cluster listing or its snapshot), none grants the account anything and "
                                "nothing in the pod reads the token",

@@ -74,16 +74,3 @@ def registry_allowed(image: str, allowed: tuple[str, ...]) -> bool:
     return False
 
 
-#: The values the API server accepts for a container's ``imagePullPolicy`` (Kubernetes API reference, Container).
-PULL_POLICIES = ("Always", "IfNotPresent", "Never")
-
-
-def default_pull_policy(image: str) -> str:
-    """The ``imagePullPolicy`` the API server writes into a container that sets none (or ``""``).
-
-    ``Always`` when the reference's tag is ``latest`` or it has neither tag nor digest, else ``IfNotPresent``
-    (Kubernetes "Images", "Default image pull policy", https://kubernetes.io/docs/concepts/containers/images/;
-    the defaulting runs when the object is created, before admission, and is not redone when the image changes).
-    """
-    ref = parse_image(image)
-    return "Always" if ref.tag == "latest" or (ref.tag is None and ref.digest is None) else "IfNotPresent"

@@ -51,7 +51,9 @@ NOTES: dict[str, str] = {
                 "sizes to what the workload uses",
     "cpu": "the container is throttled at this CPU limit: check latency under load",
     "memory": "the container is OOM-killed above this memory limit: check its peak memory use",
-    "imagePullPolicy": "every start pulls the image: the registry must be reachable from every node",
+    "imagePullPolicy": "every container start asks the registry: it must be reachable, with credentials, from "
+                       "every node; images loaded into the nodes (kind load, air-gapped imports, pre-pulled "
+                       "images the IfNotPresent or Never policy ran) stop starting",
     "externalIPs": "traffic sent to the external IPs no longer reaches the Service: move clients to a "
                    "LoadBalancer or Ingress first",
 }
