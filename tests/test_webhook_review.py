@@ -95,6 +95,7 @@ def test_warn_mode_admits_and_returns_short_one_line_warnings():
 def test_dry_run_admits_silently_but_records_what_enforce_would_refuse():
     v = reviewer(mode="dry-run").review(request(PRIVILEGED))
     assert v.allowed and v.outcome == "would-deny"
+    assert v.message.startswith("shop/web: KH-POD-004 container web:")  # what the server logs
     assert "warnings" not in v.response()["response"]
     assert "KH-POD-004" in {f.control.id for f in v.findings}
 
@@ -261,6 +262,34 @@ def test_mutation_patches_only_safe_fixes_and_the_result_passes():
     assert sorted((f.control.id, f.container) for f in again.findings) == [
         ("KH-IMG-004", "side"), ("KH-IMG-004", "web"), ("KH-POD-004", "web"), ("KH-POD-012", "web")]
     assert all(f.fix is None or f.fix.safe is False for f in again.findings)
+
+
+def test_no_patch_where_the_api_server_would_refuse_or_drop_it():
+    # a Pod update may change only images, tolerations and deadlines ("Pods", Pod update and replacement), and the
+    # ephemeralcontainers subresource keeps only ephemeralContainers: a securityContext patch there is refused
+    old = pod(securityContext={"runAsNonRoot": True}, image="registry.example.com/web:1.0")
+    new = pod(securityContext={"runAsNonRoot": True}, image="registry.example.com/web:1.1")
+    only = frozenset({"KH-POD-012"})
+    created = reviewer(mutate=True, only=only).review(request(new)).response()["response"]
+    assert "patch" in created  # the same pod is patched on CREATE
+    update = {**request(new, operation="UPDATE"), "oldObject": old}
+    answer = reviewer(mutate=True, only=only).review(update).response()["response"]
+    assert answer["allowed"] is True and "patch" not in answer
+    assert any("safe fixes not applied" in w for w in answer["warnings"])
+    debug = {**request(new, operation="UPDATE", sub_resource="ephemeralcontainers"), "oldObject": new}
+    assert "patch" not in reviewer(mutate=True, only=only).review(debug).response()["response"]
+    # a Deployment's template may change on UPDATE: its pods are created anew
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
+                  "spec": {"selector": {"matchLabels": {"app": "web"}},
+                           "template": {"metadata": {"labels": {"app": "web"}}, "spec": new["spec"]}}}
+    before = json.loads(json.dumps(deployment))
+    before["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.com/web:1.0"
+    rollout = {**request(deployment, operation="UPDATE"), "oldObject": before}
+    rollout["kind"] = {"group": "apps", "version": "v1", "kind": "Deployment"}
+    answer = reviewer(mutate=True, only=only).review(rollout).response()["response"]
+    assert json.loads(base64.b64decode(answer["patch"])) == [
+        {"op": "add", "path": "/spec/template/spec/containers/0/securityContext/capabilities",
+         "value": {"drop": ["ALL"]}}]
 
 
 def test_nothing_to_fix_means_no_patch():

@@ -125,6 +125,8 @@ def _with(request_changes=None, **object_spec):
     return orjson.dumps(body)
 
 
+DEPLOYMENT_KIND = {"kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+                   "resource": {"group": "apps", "version": "v1", "resource": "deployments"}}
 DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
               "spec": {"selector": {"matchLabels": {"app": "web"}},
                        "template": {"metadata": {"labels": {"app": "web"}}, "spec": PRIVILEGED["spec"]}}}
@@ -153,9 +155,18 @@ DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name"
     (_with(initContainers={"name": "x"}), "request.object.spec.initContainers must be a list"),
     (_with(ephemeralContainers=["debug"]), "request.object.spec.ephemeralContainers[0] must be a container"),
     (_with(securityContext=[]), "request.object.spec.securityContext must be a mapping"),
-    (_with({"object": {**DEPLOYMENT, "spec": {"template": "web"}}}), "request.object.spec.template must be a mapping"),
-    (_with({"object": {**DEPLOYMENT, "spec": {**DEPLOYMENT["spec"], "template": {"spec": {"containers": {}}}}}}),
+    (_with({**DEPLOYMENT_KIND, "object": {**DEPLOYMENT, "spec": {"template": "web"}}}),
+     "request.object.spec.template must be a mapping"),
+    (_with({**DEPLOYMENT_KIND,
+            "object": {**DEPLOYMENT, "spec": {**DEPLOYMENT["spec"], "template": {"spec": {"containers": {}}}}}}),
      "request.object.spec.template.spec.containers must be a list"),
+    # the object is of the kind the request names; every field of kind and resource is sent (group "" for core)
+    (_with({"object": DEPLOYMENT}), "request.object is apps/v1 Deployment, but request.kind says v1 Pod"),
+    (_with({"object": {k: v for k, v in PRIVILEGED.items() if k != "kind"}}),
+     "request.object is without apiVersion and kind, but request.kind says v1 Pod"),
+    (_with({"kind": {"version": "v1", "kind": "Pod"}}), "request.kind.group is missing"),
+    (_with({"kind": {"group": "", "kind": "Pod"}}), "request.kind.version is missing"),
+    (_with({"resource": {"group": "", "version": "", "resource": "pods"}}), "request.resource.version is missing"),
     # field types the API server decodes (model/apitypes.py): found where the object is judged
     (_with(containers=[{"name": "web", "image": "registry.example.com/web:1",
                         "securityContext": {"privileged": "yes"}}]),

@@ -176,7 +176,7 @@ class Reviewer:
             return self._failed(uid, kind, "; ".join(p.message for p in errors))
         if change == ANNOTATIONS:
             findings = self._added(findings, request)
-        return self._judge(uid, kind, obj, findings)
+        return self._judge(uid, kind, obj, findings, request)
 
     def _added(self, findings: list[Finding], request: dict[str, Any]) -> list[Finding]:
         """``findings`` without the failures ``oldObject`` has too: an update that changes only the object's
@@ -219,9 +219,14 @@ class Reviewer:
             return Verdict(uid, True, "error", kind, warnings=[_short(message + "; admitted (failure policy Ignore)")])
         return Verdict(uid, False, "error", kind, message=message + "; refused (failure policy Fail)", code=500)
 
-    def _judge(self, uid: str, kind: str, obj: dict[str, Any], findings: list[Finding]) -> Verdict:
+    def _judge(self, uid: str, kind: str, obj: dict[str, Any], findings: list[Finding],
+               request: dict[str, Any]) -> Verdict:
         settings = self.settings
         failing = [f for f in findings if f.status == "fail"]
+        if settings.mutate and not patchable(request):
+            log.info("review %s: %s", uid, POD_IMMUTABLE)
+            return Verdict(uid, True, "allowed", kind, findings=failing,
+                           warnings=[_short(f"kubeharden: {POD_IMMUTABLE}")] if failing else [])
         if settings.mutate:
             fixes = [f.fix for f in failing if f.fix is not None and f.fix.safe]
             ops, skipped = json_patch(obj, fixes)
@@ -238,10 +243,30 @@ class Reviewer:
             return Verdict(uid, True, "allowed", kind, warnings=warnings, findings=failing)
         if not blocking:
             return Verdict(uid, True, "allowed", kind, findings=failing)
-        if settings.mode == "dry-run":
-            log.info("review %s: enforce would refuse %s: %s", uid, kind, "; ".join(_line(f) for f in blocking))
-            return Verdict(uid, True, "would-deny", kind, findings=failing)
+        if settings.mode == "dry-run":  # the server logs the message: the object and what enforce would refuse
+            meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+            where = "/".join(str(x) for x in (request.get("namespace") or meta.get("namespace"),
+                                               meta.get("name") or meta.get("generateName")) if x)
+            return Verdict(uid, True, "would-deny", kind, findings=failing,
+                           message=f"{where or '(unnamed)'}: " + "; ".join(_line(f) for f in _ordered(blocking)))
         return Verdict(uid, False, "denied", kind, message=refusal(blocking), code=403, findings=failing)
+
+
+POD_IMMUTABLE = ("safe fixes not applied: an update may not change a Pod's spec beyond images, tolerations and "
+                 "deadlines, so the API server would refuse the patched update")
+
+
+def patchable(request: dict[str, Any]) -> bool:
+    """Whether a JSON Patch of the object's securityContext fields can be admitted: on CREATE, and on an UPDATE
+    of anything but a Pod. A Pod update may change only container images, ``activeDeadlineSeconds``,
+    ``terminationGracePeriodSeconds`` and added tolerations (Kubernetes "Pods", Pod update and replacement;
+    ``ValidatePodUpdate``), and the ``ephemeralcontainers`` subresource keeps only changes to
+    ``ephemeralContainers``, so a patch there would make the API server refuse the update or drop the fix."""
+    if request.get("operation") == "CREATE" and not request.get("subResource"):
+        return True
+    obj = request.get("object")
+    return (request.get("operation") == "UPDATE" and not request.get("subResource")
+            and isinstance(obj, dict) and obj.get("kind") != "Pod")
 
 
 def _pod(obj: Any) -> dict[str, Any] | None:

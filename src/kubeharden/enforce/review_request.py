@@ -68,6 +68,8 @@ def check_request(request: Any) -> dict[str, Any]:
     if old is not None and not isinstance(old, dict):
         raise BadReview(f"request.oldObject must be a mapping, not {describe(old)}")
     if obj is not None:  # (oldObject is what the API server stored: only compared, or judged as written)
+        if operation in WITH_OBJECT:  # (a CONNECT's object is its options, e.g. PodExecOptions)
+            _same_kind(request, obj)
         check_pod_structure(obj, "request.object")
     return request
 
@@ -78,11 +80,29 @@ def _group_version(request: dict[str, Any], key: str, name_field: str) -> None:
         raise BadReview(f"request.{key} is missing")
     if not isinstance(value, dict):
         raise BadReview(f"request.{key} must be a mapping ({{group, version, {name_field}}}), not {describe(value)}")
+    # metav1.GroupVersionKind / GroupVersionResource: every field is serialised, group "" for the core group
     for field in ("group", "version", name_field):
-        if not isinstance(value.get(field, ""), str):
+        if field not in value:
+            raise BadReview(f"request.{key}.{field} is missing")
+        if not isinstance(value[field], str):
             raise BadReview(f"request.{key}.{field} must be a string, not {describe(value[field])}")
-    if not value.get(name_field):
-        raise BadReview(f"request.{key}.{name_field} is missing")
+    for field in ("version", name_field):
+        if not value[field]:
+            raise BadReview(f"request.{key}.{field} is missing")
+
+
+def _same_kind(request: dict[str, Any], obj: dict[str, Any]) -> None:
+    """The object is of the kind ``request.kind`` says: the API server sends the object in the group, version
+    and kind it names (after converting it to the version the webhook registered for)."""
+    gvk = request["kind"]
+    api_version = f"{gvk['group']}/{gvk['version']}" if gvk["group"] else gvk["version"]
+    if obj.get("kind") != gvk["kind"] or obj.get("apiVersion") != api_version:
+        raise BadReview(f"request.object is {describe_kind(obj)}, but request.kind says {api_version} {gvk['kind']}")
+
+
+def describe_kind(obj: dict[str, Any]) -> str:
+    kind, api_version = obj.get("kind"), obj.get("apiVersion")
+    return f"{str(api_version)[:60]} {str(kind)[:60]}" if kind and api_version else "without apiVersion and kind"
 
 
 def check_pod_structure(obj: dict[str, Any], where: str) -> None:
