@@ -21,7 +21,7 @@ risks) unless the entry says otherwise.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kubeharden.analysis.rbac import WORKLOAD_RESOURCES, RbacRule
 from kubeharden.analysis.rbac_resources import is_cluster_scoped
@@ -36,11 +36,18 @@ class Risk:
     requests: tuple[Request, ...]
     any_name: bool = True
 
+    #: each request with whether it is cluster-scoped and whether a rule must allow it for any name, worked out
+    #: once (a scan asks every rule of every role)
+    judged: tuple[tuple[Request, bool, bool], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "judged", tuple(
+            (r, is_cluster_scoped(r[1], r[2], r[0]), self.any_name and not _nameless(r)) for r in self.requests))
+
     def matched(self, rule: RbacRule, cluster_scope: bool = True) -> list[Request]:
         """The requests of this risk ``rule`` allows; ``cluster_scope`` False: it applies in a namespace only."""
-        return [r for r in self.requests
-                if (cluster_scope or not is_cluster_scoped(r[1], r[2], r[0]))
-                and rule.allows(*r, any_name=self.any_name and not _nameless(r))]
+        return [r for r, cluster_scoped, any_name in self.judged
+                if (cluster_scope or not cluster_scoped) and rule.allows(*r, any_name=any_name)]
 
 
 def _nameless(request: Request) -> bool:
