@@ -266,3 +266,18 @@ def test_every_member_of_a_group_but_the_unauthenticated_one_is_also_in_system_a
                                                                         "system:authenticated")
     assert Subject("Group", "system:unauthenticated").groups() == ()
     assert Subject("Group", "system:authenticated").groups() == ()
+
+
+@pytest.mark.parametrize("role_name", ["admin", "edit"])
+def test_admin_or_edit_in_kube_system_for_everyone_is_critical(role_name):
+    # edit (and admin, which aggregates it) may impersonate the ServiceAccounts of kube-system; every cluster's
+    # default binding gives kube-system/clusterrole-aggregation-controller escalate and update on ClusterRoles
+    found = _everyone(binding("sa-kube-system", role_name, [group("system:serviceaccounts")], ns="kube-system"))
+    assert list(found) == [("sa-kube-system", "critical")]
+    assert "serviceaccount:kube-system:clusterrole-aggregation-controller" in found[("sa-kube-system", "critical")]
+    # view reads no Secrets and impersonates nobody: broad, not one step
+    assert list(_everyone(binding("sa-view", "view", [group("system:serviceaccounts")], ns="kube-system"))) == \
+        [("sa-view", "high")]
+    # in an ordinary namespace edit reaches only that namespace's accounts
+    assert list(_everyone(binding("sa-app", "edit", [group("system:serviceaccounts")], ns="app"))) == \
+        [("sa-app", "high")]
