@@ -337,8 +337,8 @@ class PathFinder:
         direct = {src: step for src, steps in g.edges.items() for step in steps if step.dst == CLUSTER_ADMIN}
         for key, imp in sorted(self._impersonators.items()):
             acting = imp.acting_user()
-            for grant in imp.groups if acting else ():
-                if grant.rule.allows("impersonate", "", "groups", "", "system:masters"):
+            for grant in imp.groups:
+                if acting is not None and grant.rule.allows("impersonate", "", "groups", "", "system:masters"):
                     g.add(key, CLUSTER_ADMIN, "can impersonate a user with group system:masters in one request "
                           "(--as=NAME --as-group=system:masters): members of system:masters bypass RBAC",
                           grant, acting)
