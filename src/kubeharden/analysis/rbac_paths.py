@@ -29,11 +29,11 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from kubeharden.analysis.rbac import ALL, RBAC_GROUP, WORKLOAD_RESOURCES, Grant, RbacModel, RbacRule, \
-    Subject, normalise_user
-from kubeharden.model.objects import as_dict
+    RoleDef, Subject, normalise_user
+from kubeharden.model.objects import K8sObject, as_dict
 
 Grants = dict[tuple[str | None, str], list["Grant"]]
 
@@ -166,6 +166,7 @@ class PathFinder:
     def _build(self) -> None:
         principals: set[Subject] = set(self.model.by_subject)
         self._impersonators: dict[str, Impersonation] = {}
+        self._joinable: list[tuple[K8sObject, RoleDef, str | None]] | None = None
         for subject in sorted(principals):
             self.starts.add(subject.key)
             self._principal(subject)
@@ -295,17 +296,10 @@ class PathFinder:
         """
         if not writers or not binds:
             return
-        model = self.model
-        for binding, role, _subjects in [*model.builtin_bindings, *model.bindings]:
-            if role is None:
-                continue
-            cluster = binding.kind == "ClusterRoleBinding"
-            ns = None if cluster else (binding.namespace or model.default_namespace)
-            if cluster and not role.cluster_admin_equivalent:
-                continue
-            if not cluster and not (role.cluster_admin_equivalent or (role.kind == "ClusterRole"
-                                                                       and role.name == "admin")):
-                continue
+        if self._joinable is None:
+            self._joinable = list(self._admin_bindings())
+        for binding, role, ns in self._joinable:
+            cluster = ns is None
             resource = "clusterrolebindings" if cluster else "rolebindings"
             write = next((g for g in writers if g.namespace in (None, ns) and any(
                 g.rule.allows(v, RBAC_GROUP, resource, "", binding.name) for v in ("update", "patch"))), None)
@@ -317,6 +311,19 @@ class PathFinder:
             target = CLUSTER_ADMIN if cluster else f"ns-admin@{ns}"
             self.graph.add(key, target, f"can update or patch {binding.kind} {binding.name} (of {role.kind} "
                            f"{role.name}) and bind its role: adds itself to the subjects", write, bind)
+
+    def _admin_bindings(self) -> Iterator[tuple[K8sObject, RoleDef, str | None]]:
+        """(binding, role, namespace or None) of the bindings whose subjects hold cluster-admin, or full control
+        of a namespace (a RoleBinding of ``admin`` or of a cluster-admin-equivalent role)."""
+        model = self.model
+        for binding, role, _subjects in [*model.builtin_bindings, *model.bindings]:
+            if role is None:
+                continue
+            if binding.kind == "ClusterRoleBinding":
+                if role.cluster_admin_equivalent:
+                    yield binding, role, None
+            elif role.cluster_admin_equivalent or (role.kind == "ClusterRole" and role.name == "admin"):
+                yield binding, role, binding.namespace or model.default_namespace
 
     def _impersonation(self) -> None:
         """One step by impersonation: each impersonator whose one request, as a user or ServiceAccount it may
@@ -335,6 +342,7 @@ class PathFinder:
         """
         g = self.graph
         direct = {src: step for src, steps in g.edges.items() for step in steps if step.dst == CLUSTER_ADMIN}
+        powerful = [s for s in sorted(self.model.by_subject) if s.key in direct]  # few: the loop stays cheap
         for key, imp in sorted(self._impersonators.items()):
             acting = imp.acting_user()
             for grant in imp.groups:
@@ -342,9 +350,9 @@ class PathFinder:
                     g.add(key, CLUSTER_ADMIN, "can impersonate a user with group system:masters in one request "
                           "(--as=NAME --as-group=system:masters): members of system:masters bypass RBAC",
                           grant, acting)
-            for subject in sorted(self.model.by_subject):
-                step = direct.get(subject.key)
-                if step is None or subject.key == key:
+            for subject in powerful:
+                step = direct[subject.key]
+                if subject.key == key:
                     continue
                 how = self._may_impersonate(imp, subject)
                 if how is not None:
