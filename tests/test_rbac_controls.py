@@ -212,12 +212,32 @@ def test_halves_granted_to_system_authenticated_and_system_serviceaccounts_meet_
     assert all("every member of group:system:serviceaccounts is one step" in m for m in found.values())
 
 
+@pytest.mark.parametrize("rules, how", [
+    ([rule([""], ["users", "groups"], ["impersonate"])], "group system:masters"),
+    ([rule([""], ["*"], ["impersonate"])], "group system:masters"),
+    ([rule([RBAC], ["clusterrolebindings"], ["patch"]), rule([RBAC], ["clusterroles"], ["bind"])],
+     "patch ClusterRoleBinding cluster-admin"),
+    ([rule([RBAC], ["clusterrolebindings"], ["update"]), rule([RBAC], ["*"], ["bind"])],
+     "patch ClusterRoleBinding cluster-admin"),
+])
+@pytest.mark.parametrize("who", ["system:authenticated", "system:serviceaccounts"])
+def test_impersonation_and_joining_the_cluster_admin_binding_for_everyone_are_critical(rules, how, who):
+    found = _everyone(role("step", rules), binding("all-step", "step", [group(who)]))
+    assert list(found) == [("all-step", "critical")]
+    assert how in found[("all-step", "critical")]
+
+
 @pytest.mark.parametrize("objects", [
     # only half of the step: bind without creating ClusterRoleBindings, or the reverse
     [role("binder", BIND_AND_CREATE[:1]), binding("all-bind", "binder", [group("system:authenticated")])],
     [role("maker", BIND_AND_CREATE[1:]), binding("all-make", "maker", [group("system:authenticated")])],
     # reading everything is a broad grant, not a step to cluster-admin
     [binding("all-view", "view", [group("system:authenticated")])],
+    # groups cannot be impersonated without a user; users alone reach no user of the input one step from admin
+    [role("groups", [rule([""], ["groups"], ["impersonate"])]),
+     binding("all-groups", "groups", [group("system:authenticated")])],
+    [role("users", [rule([""], ["users"], ["impersonate"])]),
+     binding("all-users", "users", [group("system:authenticated")])],
 ])
 def test_other_grants_to_everyone_stay_high(objects):
     found = _everyone(*objects)
@@ -246,3 +266,18 @@ def test_every_member_of_a_group_but_the_unauthenticated_one_is_also_in_system_a
                                                                         "system:authenticated")
     assert Subject("Group", "system:unauthenticated").groups() == ()
     assert Subject("Group", "system:authenticated").groups() == ()
+
+
+@pytest.mark.parametrize("role_name", ["admin", "edit"])
+def test_admin_or_edit_in_kube_system_for_everyone_is_critical(role_name):
+    # edit (and admin, which aggregates it) may impersonate the ServiceAccounts of kube-system; every cluster's
+    # default binding gives kube-system/clusterrole-aggregation-controller escalate and update on ClusterRoles
+    found = _everyone(binding("sa-kube-system", role_name, [group("system:serviceaccounts")], ns="kube-system"))
+    assert list(found) == [("sa-kube-system", "critical")]
+    assert "serviceaccount:kube-system:clusterrole-aggregation-controller" in found[("sa-kube-system", "critical")]
+    # view reads no Secrets and impersonates nobody: broad, not one step
+    assert list(_everyone(binding("sa-view", "view", [group("system:serviceaccounts")], ns="kube-system"))) == \
+        [("sa-view", "high")]
+    # in an ordinary namespace edit reaches only that namespace's accounts
+    assert list(_everyone(binding("sa-app", "edit", [group("system:serviceaccounts")], ns="app"))) == \
+        [("sa-app", "high")]

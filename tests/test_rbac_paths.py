@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from kubeharden.analysis.rbac_paths import CLUSTER_ADMIN, SECRETS, NODE, PathFinder
+from kubeharden.cli import main
 
-from rbac_helpers import binding, deployment, group, model, role, rule, sa, service_account, user
+from rbac_helpers import binding, deployment, group, model, role, rule, sa, service_account, to_yaml, user
 
 # A powerful ServiceAccount every scenario can aim at: cluster-admin, running in namespace ops.
 ADMIN_SA = [service_account("operator", "ops"), binding("operator-admin", "cluster-admin", [sa("operator", "ops")])]
@@ -40,8 +43,6 @@ def one(found):
      "TokenRequest"),
     ("create a service-account-token Secret and read it", [rule([""], ["secrets"], ["create", "get"])], "ops", [],
      "service-account-token Secret"),
-    ("impersonate ServiceAccounts", [rule([""], ["serviceaccounts"], ["impersonate"])], "ops", [],
-     "impersonate ServiceAccounts"),
     ("exec into a running pod of the powerful SA", [rule([""], ["pods/exec"], ["create"])], "ops",
      [deployment("operator", "ops", "operator")], "exec into"),
 ])
@@ -69,10 +70,54 @@ def test_creating_a_token_secret_needs_reading_it_too():
     assert paths_for(*ADMIN_SA, *grant(limited, "ops")) == []
 
 
-def test_impersonating_system_masters():
-    path = one(paths_for(*grant([rule([""], ["groups"], ["impersonate"], names=["system:masters"])])))
-    assert [dst for _, dst, _ in path.hops()] == ["group:system:masters", CLUSTER_ADMIN]
-    assert paths_for(*grant([rule([""], ["groups"], ["impersonate"], names=["developers"])])) == []
+@pytest.mark.parametrize("rules", [
+    [rule([""], ["users", "groups"], ["impersonate"])],
+    [rule([""], ["*"], ["impersonate"])],
+    [rule([""], ["users"], ["impersonate"], names=["nobody"]),
+     rule([""], ["groups"], ["impersonate"], names=["system:masters"])],
+])
+def test_impersonating_a_user_with_group_system_masters_is_one_step(rules):
+    # one request: --as=NAME --as-group=system:masters ("Authenticating" > User impersonation)
+    path = one(paths_for(*grant(rules)))
+    assert len(path) == 1 and path.hops()[0][1] == CLUSTER_ADMIN
+    assert "system:masters" in path.steps[0].action and path.steps[0].grants[0].binding.name == "mallory"
+
+
+def test_impersonating_a_service_account_is_enough_as_the_user_for_groups():
+    rules = [rule([""], ["serviceaccounts"], ["impersonate"]), rule([""], ["groups"], ["impersonate"])]
+    assert len(one(paths_for(*grant(rules)))) == 1
+
+
+def test_groups_alone_cannot_be_impersonated():
+    # the API server refuses Impersonate-Group without Impersonate-User (apiserver impersonation filter)
+    assert paths_for(*grant([rule([""], ["groups"], ["impersonate"], names=["system:masters"])])) == []
+    assert paths_for(*grant([rule([""], ["groups"], ["impersonate"])])) == []
+    named = [rule([""], ["users"], ["impersonate"], names=["nobody"]),
+             rule([""], ["groups"], ["impersonate"], names=["developers"])]
+    assert paths_for(*grant(named)) == []
+
+
+def test_impersonating_users_is_one_step_only_to_a_user_the_input_shows_one_step_from_admin():
+    users = [rule([""], ["users"], ["impersonate"])]
+    # every cluster's user system:kube-controller-manager may request any ServiceAccount token: several steps
+    assert len(one(paths_for(*grant(users)))) > 1
+    root = binding("root", "cluster-admin", [user("root")])
+    assert len(one(paths_for(root, *grant(users)))) == 1
+    only_jane = [rule([""], ["users"], ["impersonate"], names=["jane"])]
+    assert paths_for(root, *grant(only_jane)) == []  # jane holds nothing: impersonating her gives nothing
+    binder = [role("binder", [rule([RBAC], ["clusterroles"], ["bind"]),
+                              rule([RBAC], ["clusterrolebindings"], ["create"])]),
+              binding("jane", "binder", [user("jane")])]
+    step = one(paths_for(*binder, *grant(only_jane)))
+    assert len(step) == 1 and "user:jane" in step.steps[0].action
+
+
+def test_impersonating_a_service_account_that_holds_cluster_admin_is_one_step():
+    path = one(paths_for(*ADMIN_SA, *grant([rule([""], ["serviceaccounts"], ["impersonate"])], "ops")))
+    assert len(path) == 1 and "serviceaccount:ops:operator" in path.steps[0].action
+    # in another namespace the ServiceAccount cannot be named
+    assert all(len(p) > 1 for p in paths_for(*ADMIN_SA, *grant([rule([""], ["serviceaccounts"], ["impersonate"])],
+                                                                  "dev")))
 
 
 def test_bind_and_create_clusterrolebindings():
@@ -82,6 +127,32 @@ def test_bind_and_create_clusterrolebindings():
     # bind alone, or create alone, is not enough: RBAC's escalation check stops it
     assert paths_for(*grant([rule([RBAC], ["clusterrolebindings"], ["create"])])) == []
     assert paths_for(*grant([rule([RBAC], ["clusterroles"], ["bind"])])) == []
+
+
+@pytest.mark.parametrize("verb", ["patch", "update"])
+def test_updating_the_default_cluster_admin_binding_with_bind_is_one_step(verb):
+    # "Using RBAC Authorization" > Restrictions on role binding creation or update: bind on the role suffices,
+    # and every cluster has the cluster-admin ClusterRoleBinding
+    rules = [rule([RBAC], ["clusterrolebindings"], [verb]), rule([RBAC], ["clusterroles"], ["bind"])]
+    path = one(paths_for(*grant(rules)))
+    assert len(path) == 1 and "ClusterRoleBinding cluster-admin" in path.steps[0].action
+    assert len(path.steps[0].grants) == 2
+    named = [rule([RBAC], ["clusterrolebindings"], [verb], names=["cluster-admin"]),
+             rule([RBAC], ["clusterroles"], ["bind"], names=["cluster-admin"])]
+    assert len(one(paths_for(*grant(named)))) == 1
+    # either half alone, or a write limited to another binding, is not enough
+    assert paths_for(*grant(rules[:1])) == [] and paths_for(*grant(rules[1:])) == []
+    other = [rule([RBAC], ["clusterrolebindings"], [verb], names=["view"]), rules[1]]
+    assert paths_for(*grant(other)) == []
+
+
+def test_patching_a_rolebinding_of_admin_with_bind_gives_the_namespace():
+    admin_rb = binding("team-admin", "admin", [user("lead")], ns="ops")
+    rules = [rule([RBAC], ["rolebindings"], ["patch"]), rule([RBAC], ["clusterroles"], ["bind"], names=["admin"])]
+    path = one(paths_for(*ADMIN_SA, admin_rb, *grant(rules, "ops")))
+    assert "RoleBinding team-admin" in path.steps[0].action
+    assert [dst for _, dst, _ in path.hops()] == ["serviceaccount:ops:operator", CLUSTER_ADMIN]
+    assert paths_for(*ADMIN_SA, *grant(rules, "ops")) == []  # no such binding in ops to join
 
 
 def test_bind_limited_to_admin_gives_namespaces_not_the_cluster():
@@ -160,3 +231,22 @@ def test_secrets_goal_and_all_paths_sorted():
     starts = {(p.start, p.goal) for p in found}
     assert ("user:mallory", SECRETS) in starts and ("user:mallory", CLUSTER_ADMIN) not in starts
     assert ("group:developers", CLUSTER_ADMIN) in starts
+
+
+def _paths_cli(capsys, tmp_path, *objects, extra=()):
+    manifest = tmp_path / "rbac.yaml"
+    manifest.write_text(to_yaml(*objects))
+    assert main(["rbac", "paths", "-f", "json", *extra, str(manifest)]) == 0
+    return {p["from"] for p in json.loads(capsys.readouterr().out)["paths"]}
+
+
+def test_paths_shows_system_groups_the_input_binds_and_hides_the_bootstrap_ones(capsys, tmp_path):
+    bind = [role("a-bind", [rule([RBAC], ["clusterrolebindings"], ["create"]),
+                            rule([RBAC], ["clusterroles"], ["bind"], names=["cluster-admin"])]),
+            binding("a-bind", "a-bind", [group("system:authenticated")])]
+    shown = _paths_cli(capsys, tmp_path, *bind)
+    # the input's own binding of system:authenticated is shown; members that only inherit it, and Kubernetes'
+    # own identities (system:masters, kube-system accounts of the default bindings) stay hidden without --all
+    assert shown == {"group:system:authenticated"}
+    every = _paths_cli(capsys, tmp_path, *bind, extra=["--all"])
+    assert {"group:system:authenticated", "group:system:masters"} <= every

@@ -382,6 +382,16 @@ def _ns(obj: K8sObject) -> str:
     return f"{obj.namespace}/" if obj.namespace and obj.kind in ("Role", "RoleBinding") else ""
 
 
+def is_default_binding(binding: K8sObject, role: RoleDef | None, subject: Subject) -> bool:
+    """Whether ``binding`` gives ``role`` to ``subject`` as the default ClusterRoleBinding of that name does
+    (the bootstrap policy, ``rbac_defaults.default_binding_subjects``)."""
+    if role is None or binding.kind != "ClusterRoleBinding":
+        return False
+    default = default_binding_subjects(binding.name)
+    return default is not None and default[0] == role.name and \
+        (subject.kind, subject.name, subject.namespace) in default[1]
+
+
 @dataclass(frozen=True, slots=True)
 class Issue:
     """Something in the RBAC objects that cannot be resolved, with the object and line."""
@@ -718,6 +728,15 @@ class RbacModel:
 
     def subjects(self) -> list[Subject]:
         return sorted(self.by_subject)
+
+    def input_subjects(self) -> set[Subject]:
+        """Subjects a binding of the input names, but for the fixed subjects of a default ClusterRoleBinding.
+
+        A ``system:`` identity in this set is there by the input's choice (a ClusterRoleBinding of
+        ``system:authenticated`` the reader wrote), not by Kubernetes' bootstrap policy.
+        """
+        return {s for binding, role, subjects in self.bindings for s in subjects
+                if not is_default_binding(binding, role, s)}
 
     def service_accounts(self) -> dict[str, set[str]]:
         """Known ServiceAccounts per namespace: objects, workload references and subjects."""

@@ -10,9 +10,15 @@ and one edge from there to each account of N, not accounts × creators.
 Edges are the techniques public RBAC research describes (rbac-police, KubiScan, the
 Kubernetes RBAC good-practices page): create pods or pod-creating workloads, patch
 workloads, exec into running pods, read ServiceAccount token Secrets, create token
-Secrets, the TokenRequest API, impersonation, bind, escalate, CSR approval, nodes/proxy,
-and—when Node objects are in the set—breaking out of a pod in a namespace without Pod
-Security enforcement. Each edge carries the grants (binding, role, rule) that allow it.
+Secrets, the TokenRequest API, impersonation, bind (creating a binding, or adding oneself
+to an existing one), escalate, CSR approval, nodes/proxy, and—when Node objects are in the
+set—breaking out of a pod in a namespace without Pod Security enforcement. Each edge
+carries the grants (binding, role, rule) that allow it.
+
+An edge straight to ``goal:cluster-admin`` is *one step*: one request makes its holder
+cluster-admin (``KH-RBAC-015`` raises grants to everyone that give one). Impersonation is
+one request too (``--as``/``--as-group``), so impersonating a group, or an identity that is
+itself one step from cluster-admin, is one step as well (:meth:`PathFinder._impersonation`).
 
 The shortest path from every start to each goal comes from one reverse breadth-first
 search per goal, so finding all paths is O(nodes + edges).
@@ -23,11 +29,11 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from kubeharden.analysis.rbac import ALL, RBAC_GROUP, WORKLOAD_RESOURCES, Grant, RbacModel, RbacRule, \
-    Subject, normalise_user
-from kubeharden.model.objects import as_dict
+    RoleDef, Subject, normalise_user
+from kubeharden.model.objects import K8sObject, as_dict
 
 Grants = dict[tuple[str | None, str], list["Grant"]]
 
@@ -104,6 +110,19 @@ class Path:
 
 
 @dataclass(slots=True)
+class Impersonation:
+    """The cluster-wide (users, groups) and any-scope (ServiceAccounts) ``impersonate`` grants of one subject."""
+
+    users: list[Grant] = field(default_factory=list)
+    service_accounts: list[Grant] = field(default_factory=list)
+    groups: list[Grant] = field(default_factory=list)
+
+    def acting_user(self) -> Grant | None:
+        """A grant that names some user or ServiceAccount to act as (groups need one), or None."""
+        return next(iter(self.users or self.service_accounts), None)
+
+
+@dataclass(slots=True)
 class Graph:
     edges: dict[str, list[Step]] = field(default_factory=lambda: defaultdict(list))
     _seen: set[tuple[str, str]] = field(default_factory=set)
@@ -146,9 +165,12 @@ class PathFinder:
 
     def _build(self) -> None:
         principals: set[Subject] = set(self.model.by_subject)
+        self._impersonators: dict[str, Impersonation] = {}
+        self._joinable: list[tuple[K8sObject, RoleDef, str | None]] | None = None
         for subject in sorted(principals):
             self.starts.add(subject.key)
             self._principal(subject)
+        self._impersonation()
         self._capability_nodes()
         self._workloads()
         g = self.graph
@@ -166,6 +188,9 @@ class PathFinder:
         csr: dict[str, list[Grant]] = {"csr-create": [], "csr-approval": [], "csr-signer": []}
         secret_makers: dict[str | None, Grant] = {}
         secret_readers: dict[str | None, Grant] = {}
+        imp = Impersonation()
+        binding_writers: list[Grant] = []
+        bind_any: list[Grant] = []
         for grant in self.model.grants_of(subject):
             facts = rule_facts(grant.rule, self._facts)
             if not facts:
@@ -200,14 +225,20 @@ class PathFinder:
                                    f"ServiceAccounts in {where}", lambda n, ns=ns: f"serviceaccount:{ns}:{n}" if ns
                                    else None)
             if "impersonate-sa" in facts:
+                imp.service_accounts.append(grant)
                 self._named_or_any(key, grant, f"any-sa@{at}", f"can impersonate ServiceAccounts in {where}",
                                    lambda n, ns=ns: f"serviceaccount:{ns}:{n}" if ns else None)
+            if "write-rolebindings" in facts or (ns is None and "write-clusterrolebindings" in facts):
+                binding_writers.append(grant)
+            if "bind-any" in facts:
+                bind_any.append(grant)
             if ns is None:
                 if "impersonate-users" in facts:
+                    imp.users.append(grant)
                     self._named_or_any(key, grant, "any-user", "can impersonate users",
                                        lambda n: normalise_user(n).key)
                 if "impersonate-groups" in facts:
-                    self._named_or_any(key, grant, "any-group", "can impersonate groups", lambda n: f"group:{n}")
+                    imp.groups.append(grant)
                 if "nodes-proxy" in facts:
                     g.add(key, NODE, "can use nodes/proxy to reach the kubelet API and run commands in any pod "
                           "on a node", grant)
@@ -227,6 +258,15 @@ class PathFinder:
                 if f"create-{kind_res}" in facts:
                     creators[(ns, kind_res)].append(grant)
         self._combinations(key, binders, creators, escalators, role_writers, csr, namespace_binders)
+        self._binding_updates(key, binding_writers, bind_any)
+        if imp.groups and imp.acting_user():
+            # Impersonate-Group is refused without Impersonate-User, and each header is authorised on its own
+            # ("Authenticating" > User impersonation; apiserver endpoints/filters/impersonation.go)
+            for grant in imp.groups:
+                self._named_or_any(key, grant, "any-group", "can impersonate groups (with a user it may impersonate)",
+                                   lambda n: f"group:{n}")
+        if imp.users or imp.service_accounts:
+            self._impersonators[key] = imp
         for ns, maker in secret_makers.items():
             reader = secret_readers.get(ns) or secret_readers.get(None)
             if reader is not None:
@@ -243,6 +283,95 @@ class PathFinder:
             target = named(name)
             if target:
                 self.graph.add(key, target, f"{action} (named {name})", grant)
+
+    def _binding_updates(self, key: str, writers: list[Grant], binds: list[Grant]) -> None:
+        """``update``/``patch`` of an existing binding plus ``bind`` on its role: add oneself to its subjects.
+
+        "Using RBAC Authorization" > Restrictions on role binding creation or update: a binding may be
+        created *or updated* by whoever may ``bind`` the referenced role. ``roleRef`` cannot change, so what
+        counts is the bindings that exist: the default ``cluster-admin`` ClusterRoleBinding (every cluster has
+        it, reconciled at each API server start) and the input's bindings of a cluster-admin-equivalent role,
+        or of ``admin``/cluster-admin-equivalent roles in a namespace (full control of that namespace). The
+        write must allow the binding's name (``resourceNames``), ``bind`` the role's name, in scope.
+        """
+        if not writers or not binds:
+            return
+        if self._joinable is None:
+            self._joinable = list(self._admin_bindings())
+        for binding, role, ns in self._joinable:
+            cluster = ns is None
+            resource = "clusterrolebindings" if cluster else "rolebindings"
+            write = next((g for g in writers if g.namespace in (None, ns) and any(
+                g.rule.allows(v, RBAC_GROUP, resource, "", binding.name) for v in ("update", "patch"))), None)
+            role_res = "clusterroles" if role.kind == "ClusterRole" else "roles"
+            bind = next((g for g in binds if g.namespace in (None, ns)
+                         and g.rule.allows("bind", RBAC_GROUP, role_res, "", role.name)), None)
+            if write is None or bind is None:
+                continue
+            target = CLUSTER_ADMIN if cluster else f"ns-admin@{ns}"
+            self.graph.add(key, target, f"can update or patch {binding.kind} {binding.name} (of {role.kind} "
+                           f"{role.name}) and bind its role: adds itself to the subjects", write, bind)
+
+    def _admin_bindings(self) -> Iterator[tuple[K8sObject, RoleDef, str | None]]:
+        """(binding, role, namespace or None) of the bindings whose subjects hold cluster-admin, or full control
+        of a namespace (a RoleBinding of ``admin`` or of a cluster-admin-equivalent role)."""
+        model = self.model
+        for binding, role, _subjects in [*model.builtin_bindings, *model.bindings]:
+            if role is None:
+                continue
+            if binding.kind == "ClusterRoleBinding":
+                if role.cluster_admin_equivalent:
+                    yield binding, role, None
+            elif role.cluster_admin_equivalent or (role.kind == "ClusterRole" and role.name == "admin"):
+                yield binding, role, binding.namespace or model.default_namespace
+
+    def _impersonation(self) -> None:
+        """One step by impersonation: each impersonator whose one request, as a user or ServiceAccount it may
+        impersonate, is one step from cluster-admin.
+
+        Kubernetes "Authenticating" > User impersonation: the API server authorises every ``Impersonate-*``
+        header on its own (verb ``impersonate`` on ``users``, ``serviceaccounts`` in the account's namespace,
+        ``groups``, by name) and refuses groups without a user. The impersonated identity holds exactly the
+        named user's (or ServiceAccount's) grants plus ``system:authenticated``'s (for a ServiceAccount, its
+        groups') and those of the groups named. So one request is enough when the impersonator may name
+        (a) a user or ServiceAccount *and* group ``system:masters`` (any group, or that name): members bypass
+        RBAC; (b) a group of the graph that is one step from cluster-admin, with a user; (c) a user, or a
+        ServiceAccount in the grant's namespace, that the graph shows one step from cluster-admin (a direct
+        edge to the goal: holding cluster-admin's rules, bind with create, escalate, CSR approval).
+        Impersonating users alone gives nothing when no such user is in the input.
+        """
+        g = self.graph
+        direct = {src: step for src, steps in g.edges.items() for step in steps if step.dst == CLUSTER_ADMIN}
+        powerful = [s for s in sorted(self.model.by_subject) if s.key in direct]  # few: the loop stays cheap
+        for key, imp in sorted(self._impersonators.items()):
+            acting = imp.acting_user()
+            for grant in imp.groups:
+                if acting is not None and grant.rule.allows("impersonate", "", "groups", "", "system:masters"):
+                    g.add(key, CLUSTER_ADMIN, "can impersonate a user with group system:masters in one request "
+                          "(--as=NAME --as-group=system:masters): members of system:masters bypass RBAC",
+                          grant, acting)
+            for subject in powerful:
+                step = direct[subject.key]
+                if subject.key == key:
+                    continue
+                how = self._may_impersonate(imp, subject)
+                if how is not None:
+                    g.add(key, CLUSTER_ADMIN, f"can impersonate {subject.key}, which {step.action}: one request "
+                          "as it", *how)
+
+    @staticmethod
+    def _may_impersonate(imp: Impersonation, subject: Subject) -> tuple[Grant, ...] | None:
+        """The grants that let one request act as ``subject`` (with a user, for a group), or None."""
+        if subject.kind == "User":
+            found = [g for g in imp.users if g.rule.allows("impersonate", "", "users", "", subject.name)]
+            return (found[0],) if found else None
+        if subject.kind == "ServiceAccount":
+            found = [g for g in imp.service_accounts if g.namespace in (None, subject.namespace)
+                     and g.rule.allows("impersonate", "", "serviceaccounts", "", subject.name)]
+            return (found[0],) if found else None
+        acting = imp.acting_user()
+        found = [g for g in imp.groups if g.rule.allows("impersonate", "", "groups", "", subject.name)]
+        return (found[0], acting) if found and acting else None
 
     def _combinations(self, key: str, binders: Grants, creators: Grants, escalators: Grants,
                       role_writers: Grants, csr: dict[str, list[Grant]], namespace_binders: Grants) -> None:
@@ -394,6 +523,10 @@ def rule_facts(rule: RbacRule, memo: dict[RbacRule, frozenset[str]] | None = Non
         "csr-signer": a("approve", "certificates.k8s.io", "signers", "", "kubernetes.io/kube-apiserver-client"),
         "create-clusterrolebindings": a("create", RBAC_GROUP, "clusterrolebindings"),
         "create-rolebindings": a("create", RBAC_GROUP, "rolebindings"),
+        "write-clusterrolebindings": any(a(v, RBAC_GROUP, "clusterrolebindings", any_name=True)
+                                         for v in ("update", "patch")),
+        "write-rolebindings": any(a(v, RBAC_GROUP, "rolebindings", any_name=True) for v in ("update", "patch")),
+        "bind-any": any(a("bind", RBAC_GROUP, res, any_name=True) for res in ("clusterroles", "roles")),
     }
     for kind_res in ("clusterroles", "roles"):
         facts[f"bind-{kind_res}"] = a("bind", RBAC_GROUP, kind_res) or a("bind", RBAC_GROUP, kind_res, "",

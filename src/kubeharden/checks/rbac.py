@@ -26,12 +26,12 @@ from collections import defaultdict
 from collections.abc import Iterator
 from functools import lru_cache
 
-from kubeharden.analysis.rbac import ALL, Grant, RbacModel, RbacRule, RoleDef, Subject, effective_parts
+from kubeharden.analysis.rbac import ALL, Grant, RbacModel, RbacRule, RoleDef, Subject, effective_parts, \
+    is_default_binding
 from kubeharden.analysis.rbac_defaults import (
     BOOTSTRAP_LABEL,
     CONTROL_PLANE_ROLES,
     CONTROLLER_ROLE_PREFIX,
-    default_binding_subjects,
     default_subjects_of_role,
     is_default_binding_name,
     reconciled,
@@ -189,12 +189,6 @@ def _rule_path(rule: RbacRule) -> str:
     return join("rules", rule.index) if rule.index is not None else "rules"
 
 
-def _is_default_binding(binding: K8sObject, role: RoleDef | None, subject: Subject) -> bool:
-    if role is None or binding.kind != "ClusterRoleBinding":
-        return False
-    default = default_binding_subjects(binding.name)
-    return default is not None and default[0] == role.name and \
-        (subject.kind, subject.name, subject.namespace) in default[1]
 
 
 def _public_info_only(role: RoleDef) -> bool:
@@ -442,7 +436,7 @@ def cluster_admin_bindings(inventory: Inventory, ctx: Context) -> Iterator[Viola
     for binding, role, subjects in model.bindings:
         if role is None or not role.cluster_admin_equivalent:
             continue
-        subjects = [s for s in subjects if not _is_default_binding(binding, role, s)]
+        subjects = [s for s in subjects if not is_default_binding(binding, role, s)]
         if not subjects:
             continue
         what = "cluster-admin" if role.name == "cluster-admin" else \
@@ -474,7 +468,7 @@ def _group_grants(inventory: Inventory, ctx: Context, who: tuple[Subject, ...],
             if _public_info_only(role) != informational:
                 continue
             if informational:
-                note = " (the Kubernetes default)" if _is_default_binding(binding, role, subject) else ""
+                note = " (the Kubernetes default)" if is_default_binding(binding, role, subject) else ""
                 yield Violation(f"{subject} may read the health and version endpoints through {binding.kind} "
                                 f"{binding.name}{note}", _subject_line(binding, subject), obj=binding,
                                 path=_subject_path(binding, subject))
@@ -501,9 +495,11 @@ def one_step_to_admin(model: RbacModel, ctx: Context, subject: Subject) -> dict[
     """``id(binding)`` -> how ``subject`` reaches cluster-admin in one step through a grant of that binding.
 
     One step is a path of length 1 in the escalation graph (:class:`PathFinder`): holding cluster-admin's
-    rules, ``bind`` on ClusterRoles with ``create`` on ClusterRoleBindings, ``escalate`` and ``update`` on a
-    ClusterRole bound to it cluster-wide, or creating and approving a CertificateSigningRequest ("Using RBAC
-    Authorization", "Privilege escalation prevention and bootstrapping"; "RBAC Good Practices", escalate and bind).
+    rules, ``bind`` on ClusterRoles with ``create`` on ClusterRoleBindings or ``update``/``patch`` of the
+    ``cluster-admin`` ClusterRoleBinding, ``escalate`` and ``update`` on a ClusterRole bound to it cluster-wide,
+    creating and approving a CertificateSigningRequest ("Using RBAC Authorization", "Privilege escalation
+    prevention and bootstrapping"; "RBAC Good Practices", escalate and bind), or impersonating a user with group
+    ``system:masters``, or an identity itself one step away ("Authenticating", User impersonation).
     """
     finder = ctx.scan.memo("rbac-paths", model, PathFinder)  # the finder KH-RBAC-021 and the report use
     out: dict[int, str] = {}
@@ -526,7 +522,7 @@ def everyone_grants(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
         if role is None or harmless_role(role):
             continue
         for subject in subjects:
-            if subject in EVERYONE and not _is_default_binding(binding, role, subject):
+            if subject in EVERYONE and not is_default_binding(binding, role, subject):
                 whom = "every authenticated user and ServiceAccount" if subject.name == "system:authenticated" \
                     else "every ServiceAccount of every namespace"
                 if steps is None:  # a ServiceAccount holds the grants of both groups: either may complete the step
@@ -562,7 +558,7 @@ def system_masters(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     model = model_for(inventory, ctx)
     masters = Subject("Group", "system:masters")
     for binding, role, subjects in model.bindings:
-        if masters in subjects and not _is_default_binding(binding, role, masters):
+        if masters in subjects and not is_default_binding(binding, role, masters):
             yield Violation(f"{binding.kind} {binding.name} names group system:masters: members of that group "
                             "bypass RBAC entirely, so the binding only hides that they hold every permission",
                             _subject_line(binding, masters), obj=binding, path=_subject_path(binding, masters))

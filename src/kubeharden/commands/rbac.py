@@ -278,8 +278,9 @@ def run_paths(args: argparse.Namespace) -> int:
             fail(f"note: {unknown}")
     goals = [GOALS[g] for g in (args.to or ("cluster-admin", "secrets"))]
     paths = finder.paths(goals, start)
-    if not args.all and start is None:
-        paths = [p for p in paths if not _system(p.start)]
+    if not args.all and start is None:  # system identities only when a binding of the input names them
+        chosen = {subject.key for subject in model.input_subjects()}
+        paths = [p for p in paths if not _system(p.start) or p.start in chosen]
     writer = {"table": _paths_table, "json": _paths_json, "dot": _paths_dot, "mermaid": _paths_mermaid}[args.format]
     with output_stream(args.output) as raw, trimmed(raw) as out:  # no trailing padding in files
         writer(paths, out)
