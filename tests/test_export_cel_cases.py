@@ -82,6 +82,12 @@ CASES: list[tuple[str, dict, bool]] = [
                         "containers": [c()]}), True),
     ("KH-POD-002", pod({"containers": [sc(runAsGroup=1000)]}), False),
     ("KH-POD-002", pod({"containers": [sc(runAsGroup=1000)], "ephemeralContainers": [c(name="debug")]}), True),
+    # a Windows pod must leave runAsGroup, fsGroup and supplementalGroups unset (API reference, PodSpec.os): not
+    # judged; a Linux pod is
+    ("KH-POD-002", pod({**WINDOWS, "securityContext": {"runAsNonRoot": True, "windowsOptions": {
+        "runAsUserName": "ContainerUser"}}, "containers": [c()], "initContainers": [c(name="init")]}), False),
+    ("KH-POD-002", pod({"os": {"name": "linux"}, "securityContext": {"runAsNonRoot": True}, "containers": [c()]}),
+     True),
     # KH-POD-007/008/009 host paths, normalised as the node resolves them
     ("KH-POD-007", pod({"containers": [c()], "volumes": [{"name": "data", "emptyDir": {}}]}), False),
     ("KH-POD-007", pod({"containers": [c()], "volumes": [{"name": "h", "hostPath": {"path": "/data"}}]}), True),

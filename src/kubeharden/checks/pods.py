@@ -13,7 +13,7 @@ from kubeharden.checks.context import Context
 from kubeharden.checks.fix_evidence import token_unused
 from kubeharden.checks.rbac import model_for
 from kubeharden.checks.registry import check
-from kubeharden.model.controls import Violation
+from kubeharden.model.controls import NOTHING_TO_JUDGE, Violation
 from kubeharden.model.facts import (
     normalize_host_path,
     path_under,
@@ -65,6 +65,15 @@ def _sc_path(c: ContainerView, setting: Setting) -> str:
 
 @check("KH-POD-002")
 def run_as_non_root_group(pod: PodView, ctx: Context) -> Iterator[Violation]:
+    """Each container's effective runAsGroup set and non-zero, the pod's fsGroup and supplementalGroups without 0.
+
+    A Windows pod is not judged (NOTHING_TO_JUDGE: not applicable, never a pass): runAsGroup, fsGroup and
+    supplementalGroups must be unset there (Kubernetes API reference, PodSpec.os;
+    model.pods.WINDOWS_UNSET_POD_SECURITY_CONTEXT), so the rule cannot be met and no fix can set them.
+    """
+    if pod.is_windows:
+        yield NOTHING_TO_JUDGE
+        return
     for c in pod.containers:
         group = c.effective("runAsGroup")
         if group.level == "unset":
