@@ -76,7 +76,7 @@ CASES: list[tuple[str, dict, bool]] = [
     # KH-POD-002 run_as_non_root_group: every container's group, fsGroup and supplementalGroups
     ("KH-POD-002", pod({"securityContext": {"runAsGroup": 1000}, "containers": [c()]}), False),
     ("KH-POD-002", pod({"securityContext": {"runAsGroup": 1000}, "containers": [c()],
-                        "initContainers": [sc(runAsGroup=0)]}), True),
+                        "initContainers": [c(name="init", securityContext={"runAsGroup": 0})]}), True),
     ("KH-POD-002", pod({"securityContext": {"runAsGroup": 1000, "fsGroup": 0}, "containers": [c()]}), True),
     ("KH-POD-002", pod({"securityContext": {"runAsGroup": 1000, "supplementalGroups": [1000, 0]},
                         "containers": [c()]}), True),
