@@ -523,7 +523,8 @@ class Evaluator:
             control.fix.resolve(path, unit_path) if control.fix is not None and v.fix is not False else None)
         if fix is not None and v.fix is None and control.fix is not None and control.fix.evidence:
             fix = weigh_fix(control.fix.evidence, fix, unit)
-        if windows is not None and fix is not None and fix.op != "remove" and windows_refuses(windows, fix.path, fix.value):
+        if (windows is not None and fix is not None and fix.op != "remove"
+                and windows_refuses(windows, fix.path, fix.value)):
             fix = None
         severity = self.config.severity_overrides.get(control.id, v.severity or control.severity)
         line = v.line if v.line is not None else obj.origin.line
