@@ -186,3 +186,11 @@ def test_every_exported_pod_control_agrees_with_the_scanner_on_a_windows_pod():
         refused = {cid for cid in ids if _refused(cid, obj)}
         assert scanned == refused, obj
         assert "KH-POD-002" not in refused
+
+
+def test_kh_pod_001_asks_a_windows_pod_for_run_as_non_root_never_for_run_as_user():
+    fails, _ = _scan(pod({**WINDOWS, "containers": [c()]}), only=["KH-POD-001"])
+    assert [(f.fix.path, f.fix.value) for f in fails] == [("spec.containers[0].securityContext.runAsNonRoot", True)]
+    assert "runAsUser" not in fails[0].message and "cannot set runAsUser" in fails[0].remediation
+    linux, _ = _scan(pod({"containers": [c()]}), only=["KH-POD-001"])
+    assert "non-zero runAsUser" in linux[0].message and "cannot set runAsUser" not in linux[0].remediation

@@ -52,9 +52,22 @@ def run_as_non_root(c: ContainerView, ctx: Context) -> Iterator[Violation]:
                         "and that is root in most images", c.line(non_root.holder, non_root.key),
                         path=_sc_path(c, non_root))
         return
+    if c.pod.is_windows:  # runAsUser must be unset on a Windows pod (Kubernetes API reference, PodSpec.os)
+        yield Violation("runAsNonRoot: true is not set (pod or container): the image's user decides, which may be "
+                        "ContainerAdministrator", c.line(c.sc or None),
+                        path=join(c.path, "securityContext", "runAsNonRoot"), remediation=WINDOWS_NON_ROOT)
+        return
     yield Violation("neither runAsNonRoot: true nor a non-zero runAsUser is set (pod or container): "
                     "the image's USER decides, and that is root in most images", c.line(c.sc or None),
                     path=join(c.path, "securityContext", "runAsNonRoot"))
+
+
+#: KH-POD-001's remedy on a Windows pod, which must leave runAsUser unset (Kubernetes API reference, PodSpec.os);
+#: with runAsNonRoot the kubelet refuses to start a container whose user is ContainerAdministrator
+#: (SecurityContext.runAsNonRoot; "Configure RunAsUserName for Windows pods and containers").
+WINDOWS_NON_ROOT = ("Set securityContext.runAsNonRoot: true on the pod or each container, and name a non-administrator "
+                    "user with securityContext.windowsOptions.runAsUserName (e.g. ContainerUser); a Windows pod "
+                    "cannot set runAsUser.")
 
 
 def _sc_path(c: ContainerView, setting: Setting) -> str:
