@@ -76,12 +76,18 @@ CASES: list[tuple[str, dict, bool]] = [
     # KH-POD-002 run_as_non_root_group: every container's group, fsGroup and supplementalGroups
     ("KH-POD-002", pod({"securityContext": {"runAsGroup": 1000}, "containers": [c()]}), False),
     ("KH-POD-002", pod({"securityContext": {"runAsGroup": 1000}, "containers": [c()],
-                        "initContainers": [sc(runAsGroup=0)]}), True),
+                        "initContainers": [c(name="init", securityContext={"runAsGroup": 0})]}), True),
     ("KH-POD-002", pod({"securityContext": {"runAsGroup": 1000, "fsGroup": 0}, "containers": [c()]}), True),
     ("KH-POD-002", pod({"securityContext": {"runAsGroup": 1000, "supplementalGroups": [1000, 0]},
                         "containers": [c()]}), True),
     ("KH-POD-002", pod({"containers": [sc(runAsGroup=1000)]}), False),
     ("KH-POD-002", pod({"containers": [sc(runAsGroup=1000)], "ephemeralContainers": [c(name="debug")]}), True),
+    # a Windows pod must leave runAsGroup, fsGroup and supplementalGroups unset (API reference, PodSpec.os): not
+    # judged; a Linux pod is
+    ("KH-POD-002", pod({**WINDOWS, "securityContext": {"runAsNonRoot": True, "windowsOptions": {
+        "runAsUserName": "ContainerUser"}}, "containers": [c()], "initContainers": [c(name="init")]}), False),
+    ("KH-POD-002", pod({"os": {"name": "linux"}, "securityContext": {"runAsNonRoot": True}, "containers": [c()]}),
+     True),
     # KH-POD-007/008/009 host paths, normalised as the node resolves them
     ("KH-POD-007", pod({"containers": [c()], "volumes": [{"name": "data", "emptyDir": {}}]}), False),
     ("KH-POD-007", pod({"containers": [c()], "volumes": [{"name": "h", "hostPath": {"path": "/data"}}]}), True),

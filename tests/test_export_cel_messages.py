@@ -36,13 +36,17 @@ def message(control_id: str, obj: dict) -> str | None:
     return _eval(validation["messageExpression"], data)
 
 
-def reported(control_id: str, obj: dict) -> set[tuple[str, str]]:
-    """(list kind, container name) of every finding of the scanner (inventory controls: a scan of the lone object)."""
+def findings(control_id: str, obj: dict) -> list:
+    """The scanner's failing findings of ``control_id`` (inventory controls: a scan of the lone object)."""
     evaluator = Evaluator(CONFIG, only=[control_id],
                           input_kind="manifest" if control_id in ADMISSION_EXACT else "admission")
     item = K8sObject(obj, make_ref(obj, "default"), Provenance(None, None, "admission"))
-    return {(KIND_OF_LIST.get(f.container_list or ""), f.container) for f in evaluator.run([item])
-            if f.status == "fail" and f.container}
+    return [f for f in evaluator.run([item]) if f.status == "fail"]
+
+
+def reported(control_id: str, obj: dict) -> set[tuple[str, str]]:
+    """(list kind, container name) of every finding of the scanner naming a container."""
+    return {(KIND_OF_LIST.get(f.container_list or ""), f.container) for f in findings(control_id, obj) if f.container}
 
 
 def named(text: str) -> set[tuple[str, str]]:
@@ -52,7 +56,8 @@ def named(text: str) -> set[tuple[str, str]]:
 def test_every_container_control_of_a_rule_or_template_names_its_containers():
     translated = {ctl.id for ctl in EXPORTED if ctl.scope == "container" and ctl.rule is not None}
     resources = {f"KH-RES-00{n}" for n in range(1, 6)}
-    hand_written = {"KH-POD-001", "KH-POD-008", "KH-IMG-003"}  # the container checks of cel_checks.CHECKS
+    # the container checks of cel_checks.CHECKS, and the pod checks that report containers too
+    hand_written = {"KH-POD-001", "KH-POD-002", "KH-POD-008", "KH-POD-019", "KH-IMG-003"}
     assert translated and {ctl.id for ctl in NAMED} == translated | resources | hand_written
     assert {ctl.id for ctl in EXPORTED if ctl.scope == "container"} <= {ctl.id for ctl in NAMED}
 
@@ -100,6 +105,27 @@ def test_the_message_names_the_container_the_field_and_its_value():
     assert "\n" not in message("KH-POD-003", unset)  # a line break would make the API server drop it
 
 
+def test_the_pod_checks_name_their_containers_and_the_pods_own_fields():
+    static = policy("KH-POD-002")["spec"]["validations"][0]["message"].partition(" (guide ")[2]
+    groups = _without_nulls(pod({"securityContext": {"runAsGroup": 10001, "fsGroup": 0, "supplementalGroups": [5, 0]},
+                                 "containers": [c()], "initContainers": [c(name="setup", securityContext={
+                                     "runAsGroup": 0})]}))
+    assert message("KH-POD-002", groups) == (
+        "KH-POD-002 Container may run with the root group: initContainer setup: securityContext.runAsGroup is 0; "
+        "pod: securityContext.fsGroup is 0; pod: securityContext.supplementalGroups is [5, 0] (guide " + static)
+    unset = _without_nulls(pod({"containers": [c(), sc(runAsGroup=10001)]}))
+    assert ": container app: securityContext.runAsGroup is not set (guide " in message("KH-POD-002", unset)
+    windows = _without_nulls(pod({"os": {"name": "windows"}, "containers": [c()]}))
+    assert message("KH-POD-002", windows) is None  # admitted: runAsGroup must be unset there
+    selinux = _without_nulls(pod({"securityContext": {"seLinuxOptions": {"type": "spc_t"}},
+                                  "containers": [c(securityContext={"seLinuxOptions": {"user": "system_u"}})],
+                                  "ephemeralContainers": [c(name="debug")]}))
+    text = message("KH-POD-019", selinux)
+    assert text.startswith("KH-POD-019 Custom SELinux options: container app: securityContext.seLinuxOptions is "
+                           "{user: system_u}; pod: securityContext.seLinuxOptions is {type: spc_t} (guide ")
+    assert "debug" not in text  # inherits the pod's options: the scanner reports the pod's field, once
+
+
 def _cases() -> list[tuple[str, str, dict]]:
     out = []
     ids = {ctl.id for ctl in NAMED}
@@ -123,7 +149,10 @@ def test_the_message_names_the_containers_the_scanner_reports_in_every_kind(cont
         variant = _without_nulls(yaml.safe_load(as_kind(kind, *parts)))
         text = message(control_id, copy.deepcopy(variant))
         expected = reported(control_id, variant)
-        assert text is not None and expected, f"{control_id} {label} as {kind}: not refused or not reported"
+        pod_level = [f for f in findings(control_id, variant) if f.container is None]
+        assert text is not None and (expected or pod_level), f"{control_id} {label} as {kind}: not refused/reported"
+        # a finding on the pod's own field (KH-POD-002's fsGroup, KH-POD-019's pod seLinuxOptions) is named too
+        assert ("; pod: " in text or ": pod: " in text) == bool(pod_level), f"{control_id} {label} as {kind}: {text}"
         if any(k is None for k, _ in expected):  # a finding without its list: compare the names
             assert {n for _, n in named(text)} == {n for _, n in expected}, f"{control_id} {label} as {kind}: {text}"
         else:

@@ -13,7 +13,7 @@ from kubeharden.checks.context import Context
 from kubeharden.checks.fix_evidence import token_unused
 from kubeharden.checks.rbac import model_for
 from kubeharden.checks.registry import check
-from kubeharden.model.controls import Violation
+from kubeharden.model.controls import NOTHING_TO_JUDGE, Violation
 from kubeharden.model.facts import (
     normalize_host_path,
     path_under,
@@ -52,9 +52,22 @@ def run_as_non_root(c: ContainerView, ctx: Context) -> Iterator[Violation]:
                         "and that is root in most images", c.line(non_root.holder, non_root.key),
                         path=_sc_path(c, non_root))
         return
+    if c.pod.is_windows:  # runAsUser must be unset on a Windows pod (Kubernetes API reference, PodSpec.os)
+        yield Violation("runAsNonRoot: true is not set (pod or container): the image's user decides, which may be "
+                        "ContainerAdministrator", c.line(c.sc or None),
+                        path=join(c.path, "securityContext", "runAsNonRoot"), remediation=WINDOWS_NON_ROOT)
+        return
     yield Violation("neither runAsNonRoot: true nor a non-zero runAsUser is set (pod or container): "
                     "the image's USER decides, and that is root in most images", c.line(c.sc or None),
                     path=join(c.path, "securityContext", "runAsNonRoot"))
+
+
+#: KH-POD-001's remedy on a Windows pod, which must leave runAsUser unset (Kubernetes API reference, PodSpec.os);
+#: with runAsNonRoot the kubelet refuses to start a container whose user is ContainerAdministrator
+#: (SecurityContext.runAsNonRoot; "Configure RunAsUserName for Windows pods and containers").
+WINDOWS_NON_ROOT = ("Set securityContext.runAsNonRoot: true on the pod or each container, and name a non-administrator "
+                    "user with securityContext.windowsOptions.runAsUserName (e.g. ContainerUser); a Windows pod "
+                    "cannot set runAsUser.")
 
 
 def _sc_path(c: ContainerView, setting: Setting) -> str:
@@ -65,6 +78,15 @@ def _sc_path(c: ContainerView, setting: Setting) -> str:
 
 @check("KH-POD-002")
 def run_as_non_root_group(pod: PodView, ctx: Context) -> Iterator[Violation]:
+    """Each container's effective runAsGroup set and non-zero, the pod's fsGroup and supplementalGroups without 0.
+
+    A Windows pod is not judged (NOTHING_TO_JUDGE: not applicable, never a pass): runAsGroup, fsGroup and
+    supplementalGroups must be unset there (Kubernetes API reference, PodSpec.os;
+    model.pods.WINDOWS_UNSET_POD_SECURITY_CONTEXT), so the rule cannot be met and no fix can set them.
+    """
+    if pod.is_windows:
+        yield NOTHING_TO_JUDGE
+        return
     for c in pod.containers:
         group = c.effective("runAsGroup")
         if group.level == "unset":

@@ -652,6 +652,9 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator
         return {"container": c.name, "image": _Lookup(parse_image(image)._asdict() if image else {})}
 
     windows = c.pod.is_windows  # read once per container, not once per rule
+    if windows and all(rule.linux_only for rule in compiled):
+        yield NOTHING_TO_JUDGE  # a Linux setting a Windows pod must leave unset: not applicable, never a pass
+        return
     list_name = c.list_name
     for rule in compiled:
         if rule.linux_only and windows:
@@ -687,6 +690,9 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator
 
 def _pod(compiled: tuple[CompiledRule, ...], pod: PodView) -> Iterator[Violation]:
     read = path_reader(pod.spec, pod)
+    if pod.is_windows and all(rule.linux_only for rule in compiled):
+        yield NOTHING_TO_JUDGE
+        return
     for rule in compiled:
         if rule.linux_only and pod.is_windows:
             continue

@@ -145,11 +145,23 @@ def _volume_types(config: Config) -> str:  # checks.pods.volume_types (KH-POD-01
     return f"({volume_types_outside(list(config.allowed_volume_types))})"
 
 
-def _root_group(config: Config) -> str:  # checks.pods.run_as_non_root_group (KH-POD-002)
+def _root_group_of(config: Config) -> str:  # checks.pods.run_as_non_root_group (KH-POD-002), per container
     group = effective("c", "runAsGroup")
+    return f"({group} == null || {group} == 0)"
+
+
+def _root_group_pod() -> list[tuple[str, str]]:
+    """(CEL condition, field) of the pod's own root-group faults of KH-POD-002: fsGroup 0, a supplemental group 0."""
     groups = pod_sc("supplementalGroups")
-    return (f"({each_container(f'({group} == null || {group} == 0)')} || {pod_sc('fsGroup')} == 0 || "
-            f"(type({groups}) == list && {groups}.exists(g, g == 0)))")
+    return [(f"{pod_sc('fsGroup')} == 0", "fsGroup"),
+            (f"(type({groups}) == list && {groups}.exists(g, g == 0))", "supplementalGroups")]
+
+
+def _root_group(config: Config) -> str:  # checks.pods.run_as_non_root_group (KH-POD-002)
+    """Not on a Windows pod: runAsGroup, fsGroup and supplementalGroups must be unset there (Kubernetes API
+    reference, PodSpec.os; model.pods.WINDOWS_UNSET_POD_SECURITY_CONTEXT), so the control does not apply."""
+    pod = _any([cond for cond, _ in _root_group_pod()])
+    return f"(!variables.windows && ({each_container(_root_group_of(config))} || {pod}))"
 
 
 def selinux_problem(options: str) -> str:
@@ -160,9 +172,17 @@ def selinux_problem(options: str) -> str:
             f"({user} != null && {user} != '') || ({role} != null && {role} != '')))")
 
 
+def _selinux_of(config: Config) -> str:  # checks.pods.selinux_custom (KH-POD-019), per container (own field)
+    return selinux_problem(own("c", "seLinuxOptions"))
+
+
+def _selinux_pod() -> list[tuple[str, str]]:
+    """(CEL condition, field) of the pod's own fault of KH-POD-019: its seLinuxOptions."""
+    return [(selinux_problem(pod_sc("seLinuxOptions")), "seLinuxOptions")]
+
+
 def _selinux(config: Config) -> str:  # checks.pods.selinux_custom (KH-POD-019)
-    containers = each_container(selinux_problem(own("c", "seLinuxOptions")))
-    return f"({selinux_problem(pod_sc('seLinuxOptions'))} || {containers})"
+    return f"({_selinux_pod()[0][0]} || {each_container(_selinux_of(config))})"
 
 
 def _root_user(config: Config) -> str:  # checks.pods.run_as_non_root (KH-POD-001), per container
@@ -485,12 +505,21 @@ CHECKS: dict[str, Callable[[Config], str]] = {
 
 
 #: Hand-written container checks: control ID -> CEL over the container ``c`` that is true when the check reports
-#: it (with the export's configuration); their CHECKS entry is ``each_container`` of it. cel_messages names the
-#: containers with it.
+#: it (with the export's configuration); their CHECKS entry is ``each_container`` of it (with the pod's own faults
+#: of :data:`POD_FAULTS`, and KH-POD-002's Windows exemption). cel_messages names the containers with it.
 CONTAINER_CHECKS: dict[str, Callable[[Config], str]] = {
     "KH-POD-001": _root_user,
+    "KH-POD-002": _root_group_of,
     "KH-POD-008": _writable_host_mount,
+    "KH-POD-019": _selinux_of,
     "KH-IMG-003": _untrusted_image,
+}
+
+#: Hand-written pod checks that report containers and the pod's own fields too: control ID -> (CEL condition over
+#: the pod, its securityContext field) of each pod-level fault; cel_messages names them beside the containers.
+POD_FAULTS: dict[str, Callable[[], list[tuple[str, str]]]] = {
+    "KH-POD-002": _root_group_pod,
+    "KH-POD-019": _selinux_pod,
 }
 
 

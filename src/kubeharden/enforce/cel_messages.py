@@ -33,7 +33,14 @@ from kubeharden.enforce.cel import (
     steps,
 )
 from kubeharden.config import Config
-from kubeharden.enforce.cel_checks import CONTAINER_CHECKS, RESOURCE_LISTS, WRITABLE_HOST_MOUNT, resource_missing
+from kubeharden.enforce.cel_checks import (
+    CONTAINER_CHECKS,
+    POD_FAULTS,
+    RESOURCE_LISTS,
+    WRITABLE_HOST_MOUNT,
+    pod_sc,
+    resource_missing,
+)
 from kubeharden.checks.resources import CONTAINER_RESOURCES
 from kubeharden.checks.resources import _resource_params as resource_params
 from kubeharden.model.controls import Control
@@ -121,11 +128,19 @@ def resources_message(control: Control, static: str) -> str:
                   f"'no ' + {listed}.join(' or ') + {json.dumps(noun)}")
 
 
-def _named(control: Control, static: str, tagged: str, judged: str, listed: str) -> str:
-    """The message over ``tagged`` containers ``e``: those ``judged`` (CEL over ``e``), each with ``listed``."""
+def _named(control: Control, static: str, tagged: str, judged: str, listed: str, pod: str = "") -> str:
+    """The message over ``tagged`` containers ``e``: those ``judged`` (CEL over ``e``), each with ``listed``;
+    then ``pod`` (a CEL list of strings: the pod's own faults), when given."""
     faults = (f"({tagged}).filter(e, {judged})"
               f".map(e, string(e.k) + ' ' + string(e.c.?name.orValue('')) + ': ' + {listed})")
-    return _around(control, static, faults)
+    return _around(control, static, f"({faults} + {pod})" if pod else faults)
+
+
+def pod_faults(control_id: str) -> str:
+    """CEL list of strings: each pod-level fault of a hand-written pod check (cel_checks.POD_FAULTS) that holds,
+    as ``pod: securityContext.fsGroup is 0`` (the scanner's finding without a container)."""
+    return " + ".join(f"({cond} ? ['pod: ' + {_is(json.dumps('securityContext.' + name), pod_sc(name))}[0]] : [])"
+                      for cond, name in POD_FAULTS[control_id]())
 
 
 #: What the message shows of a container a hand-written check reports (cel_checks.CONTAINER_CHECKS): CEL lists of
@@ -137,15 +152,20 @@ CHECK_FIELDS: dict[str, str] = {
     "KH-POD-008": ("['writable hostPath volumeMounts: ' + c.?volumeMounts.orValue([])"
                    f".filter(m, {WRITABLE_HOST_MOUNT}).map(m, string(m.name)).join(', ')]"),
     "KH-IMG-003": _is(json.dumps("image"), "c.?image.orValue(null)"),
+    "KH-POD-002": _is(json.dumps("securityContext.runAsGroup"), effective("c", "runAsGroup")),
+    "KH-POD-019": _is(json.dumps("securityContext.seLinuxOptions"), "c.?securityContext.?seLinuxOptions.orValue(null)"),
 }
 
 
 def checks_message(control: Control, static: str, config: Config) -> str:
     """The messageExpression of a hand-written container check (cel_checks.CONTAINER_CHECKS): each container
-    its predicate reports, with :data:`CHECK_FIELDS` (``container app: securityContext.runAsUser is 0, …``)."""
+    its predicate reports, with :data:`CHECK_FIELDS` (``container app: securityContext.runAsUser is 0, …``), then
+    the pod's own faults of the pod checks among them (KH-POD-002, KH-POD-019: ``pod: securityContext.fsGroup
+    is 0``)."""
     predicate = CONTAINER_CHECKS[control.id]
     return _named(control, static, _tagged([key for _, key in CONTAINER_LISTS]),
-                  f"[e.c].exists(c, {predicate(config)})", f"[e.c].map(c, {CHECK_FIELDS[control.id]})[0].join(', ')")
+                  f"[e.c].exists(c, {predicate(config)})", f"[e.c].map(c, {CHECK_FIELDS[control.id]})[0].join(', ')",
+                  pod_faults(control.id) if control.id in POD_FAULTS else "")
 
 
 def message_expression(control: Control, static: str, config: Config | None = None) -> str | None:

@@ -33,7 +33,7 @@ from kubeharden.model.factsobjects import FACTS_KIND, facts_unit
 from kubeharden.model.findings import UNLISTED, Finding, Fix, Problem, Severity
 from kubeharden.model.inventory import INDEXED_KINDS, Inventory
 from kubeharden.model.objects import K8sObject
-from kubeharden.model.pods import POD_TEMPLATE_PATHS, PodView, may_carry_pod, pod_view
+from kubeharden.model.pods import POD_TEMPLATE_PATHS, PodView, may_carry_pod, pod_view, windows_refuses
 from kubeharden.model.results import PssEntry, ScanResult
 from kubeharden.model.staticpods import FactsUnit, locate
 
@@ -431,11 +431,15 @@ class Evaluator:
         for c in pod.containers:
             lists.setdefault(c.name, c.list_name)
             paths.setdefault(c.name, c.path)
+        windows = pod.spec_path if pod.is_windows else None
         for control, run in self._by_scope["pod"]:
             found = False
-            for v in self._violations(control, run, pod, obj):
+            violations = self._violations(control, run, pod, obj)
+            if _nothing_judged(violations):
+                continue  # the pod is none the control concerns (KH-POD-002 on a Windows pod): not counted
+            for v in violations:
                 found |= (yield from self._emit(control, v, obj, annotations, v.container, lists,
-                                                pod.spec_path, paths))
+                                                pod.spec_path, paths, windows=windows))
             if found or not invalid:
                 tally.add(control.id, found)
         for c in pod.containers:
@@ -446,7 +450,7 @@ class Evaluator:
                     continue
                 for v in violations:
                     found |= (yield from self._emit(control, v, obj, annotations, c.name, {c.name: c.list_name},
-                                                    c.path, unit=c))
+                                                    c.path, unit=c, windows=windows))
                 if found or not invalid:
                     tally.add(control.id, found)
         # Containers point back at their pod: unlink them so reference counting frees the view now
@@ -500,14 +504,17 @@ class Evaluator:
 
     def _emit(self, control: Control, v: Violation, obj: Any, annotations: dict[str, str],
               container: str | None, lists: dict[str, str] | None = None, unit_path: str = "",
-              paths: dict[str, str] | None = None, unit: Any = None) -> Generator[Finding, None, bool]:
+              paths: dict[str, str] | None = None, unit: Any = None,
+              windows: str | None = None) -> Generator[Finding, None, bool]:
         """Yield the finding for ``v``; return True when it counts as a failure.
 
         ``lists`` maps container names to their PodSpec list (containers, initContainers …),
         ``paths`` to their field path; ``unit_path`` is the path of what the control judged (the
         container, the pod spec, or "" for the object). A violation without a path of its own
         gets its container's path, else ``unit_path``. ``unit`` is what the control judged (the
-        container view), from which a fix with an evidence rule is judged safe or not.
+        container view), from which a fix with an evidence rule is judged safe or not. On a Windows pod
+        (``windows``: its pod spec's path) no fix that sets a field such a pod must leave unset is offered
+        (model.pods.windows_refuses).
         """
         container = v.container or container
         if paths and container in paths:
@@ -517,6 +524,9 @@ class Evaluator:
             control.fix.resolve(path, unit_path) if control.fix is not None and v.fix is not False else None)
         if fix is not None and v.fix is None and control.fix is not None and control.fix.evidence:
             fix = weigh_fix(control.fix.evidence, fix, unit)
+        if (windows is not None and fix is not None and fix.op != "remove"
+                and windows_refuses(windows, fix.path, fix.value)):
+            fix = None
         if fix is not None and not fix.safe and not fix.because:
             # every report says why a fix needs --unsafe: what it changes at run time
             fix = replace(fix, because=f"not safe (needs --unsafe): {what_to_test(fix.path)}")

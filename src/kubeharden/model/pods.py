@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from kubeharden.model.apitypes import describe
 from kubeharden.model.facts import has_backsteps, normalize_host_path
+from kubeharden.model.fieldpath import relative_to, split
 from kubeharden.model.kinds import BUILTIN_GROUPS, KINDS_WITHOUT_POD, api_group
 from kubeharden.model.objects import K8sObject, as_dict, as_list, as_str_map
 
@@ -68,6 +69,31 @@ SEARCH_LIMIT = 50_000
 INHERITED_FIELDS = frozenset(
     {"runAsUser", "runAsGroup", "runAsNonRoot", "seLinuxOptions", "seccompProfile", "appArmorProfile"}
 )
+
+# Fields a Windows pod must leave unset (Kubernetes API reference, PodSpec.os: "If the OS field is set to
+# windows, following fields must be unset: spec.hostPID, spec.hostIPC, spec.hostUsers, spec.resources,
+# spec.securityContext.appArmorProfile, …seLinuxOptions, …seccompProfile, …fsGroup, …fsGroupChangePolicy,
+# …sysctls, spec.shareProcessNamespace, …runAsUser, …runAsGroup, …supplementalGroups,
+# …supplementalGroupsPolicy, spec.containers[*].securityContext.appArmorProfile, …seLinuxOptions,
+# …seccompProfile, …capabilities, …readOnlyRootFilesystem, …privileged, …allowPrivilegeEscalation,
+# …procMount, …runAsUser, …runAsGroup"; the API server refuses them). A control that requires one of them,
+# or whose fix sets one, cannot be met by a Windows pod: it skips Windows pods (``linux_only``, or
+# ``PodView.is_windows`` in a Python check), and no fix setting one is offered there (:func:`windows_refuses`).
+#: PodSecurityContext fields that must be unset on a Windows pod.
+WINDOWS_UNSET_POD_SECURITY_CONTEXT = frozenset({
+    "appArmorProfile", "seLinuxOptions", "seccompProfile", "fsGroup", "fsGroupChangePolicy", "sysctls",
+    "runAsUser", "runAsGroup", "supplementalGroups", "supplementalGroupsPolicy",
+})
+#: Container SecurityContext fields that must be unset on a Windows pod (all three container lists).
+WINDOWS_UNSET_CONTAINER_SECURITY_CONTEXT = frozenset({
+    "appArmorProfile", "seLinuxOptions", "seccompProfile", "capabilities", "readOnlyRootFilesystem",
+    "privileged", "allowPrivilegeEscalation", "procMount", "runAsUser", "runAsGroup",
+})
+#: PodSpec fields that must be unset on a Windows pod. ``hostPID`` and ``hostIPC`` are plain booleans whose
+#: ``false`` is their unset value (only ``true`` is refused); ``hostUsers`` and ``shareProcessNamespace`` are
+#: optional booleans, refused with any value.
+WINDOWS_UNSET_POD_SPEC = frozenset({"hostPID", "hostIPC", "hostUsers", "resources", "shareProcessNamespace"})
+_WINDOWS_ZERO_VALUED = frozenset({"hostPID", "hostIPC"})
 
 APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
 #: Legacy seccomp annotations: the pod's (``seccomp.security.alpha.kubernetes.io/pod``) and one per container
@@ -446,3 +472,26 @@ def _build(obj: K8sObject, path: tuple[str, ...]) -> PodView:
 
 def _describe(value: Any) -> str:
     return "missing or null" if value is None else describe(value)
+
+
+def windows_refuses(spec_path: str, path: str, value: Any = None) -> bool:
+    """Whether writing ``value`` at ``path`` (a field path from the object's root, :mod:`model.fieldpath`) in
+    the pod spec at ``spec_path`` sets a field a Windows pod must leave unset (:data:`WINDOWS_UNSET_POD_SPEC`,
+    the pod's :data:`WINDOWS_UNSET_POD_SECURITY_CONTEXT`, a container's
+    :data:`WINDOWS_UNSET_CONTAINER_SECURITY_CONTEXT`; Kubernetes API reference, PodSpec.os). A path outside
+    the pod spec is never refused. ``spec.hostPID: false`` is not refused (it is the field's unset value)."""
+    rest = relative_to(path, spec_path)
+    if rest is None or rest == "":
+        return False
+    try:
+        steps = split(rest)
+    except ValueError:
+        return False
+    head = steps[0]
+    if head in WINDOWS_UNSET_POD_SPEC:
+        return not (head in _WINDOWS_ZERO_VALUED and value is False)
+    if head == "securityContext":
+        return len(steps) > 1 and steps[1] in WINDOWS_UNSET_POD_SECURITY_CONTEXT
+    lists = {key for _, key in CONTAINER_LISTS}
+    return (head in lists and len(steps) > 3 and isinstance(steps[1], int) and steps[2] == "securityContext"
+            and steps[3] in WINDOWS_UNSET_CONTAINER_SECURITY_CONTEXT)
