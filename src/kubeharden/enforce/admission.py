@@ -244,7 +244,8 @@ class Reviewer:
         if not blocking:
             return Verdict(uid, True, "allowed", kind, findings=failing)
         if settings.mode == "dry-run":  # the server logs the message: the object and what enforce would refuse
-            meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+            raw_meta = obj.get("metadata")
+            meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
             where = "/".join(str(x) for x in (request.get("namespace") or meta.get("namespace"),
                                                meta.get("name") or meta.get("generateName")) if x)
             return Verdict(uid, True, "would-deny", kind, findings=failing,
