@@ -600,6 +600,8 @@ def test_a_non_root_container_declaring_a_port_below_1024_keeps_the_fix_unsafe(c
     ({"readinessProbe": {"httpGet": {"path": "/", "port": 80}}}, 80),
     ({"livenessProbe": {"tcpSocket": {"port": 443}}}, 443),
     ({"startupProbe": {"grpc": {"port": 50}}}, 50),
+    ({"lifecycle": {"postStart": {"httpGet": {"path": "/warm", "port": 80}}}}, 80),
+    ({"lifecycle": {"preStop": {"tcpSocket": {"port": 22}}}}, 22),
     ({"ports": [{"name": "web", "containerPort": 8080}, {"name": "admin", "containerPort": 81}],
       "readinessProbe": {"httpGet": {"path": "/", "port": "admin"}}}, 81),
 ])
@@ -647,3 +649,11 @@ def test_odd_sysctls_and_capabilities_never_crash_the_evidence():
     findings, result = scan(text, {}, only=["KH-POD-011", "KH-POD-012"])
     assert not [p for p in result.problems if p.kind == "internal"]
     assert all(f.fix.safe is False for f in findings if f.fix is not None)
+
+
+def test_a_binding_named_like_a_default_grants_what_its_role_ref_says():
+    # recreated as the default only at the API server's next start ("Auto-reconciliation"): until then it grants edit
+    moved = binding("{kind: ServiceAccount, name: web, namespace: shop}", "edit", "ClusterRoleBinding").replace(
+        "name: b\n", "name: 'system:discovery'\n")
+    fix = token_fix(listing(SA, ROLE, moved, workload()))
+    assert fix.safe is False and "system:discovery" in fix.because, fix.because

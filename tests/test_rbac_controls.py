@@ -196,6 +196,15 @@ def test_escalate_on_a_clusterrole_bound_to_everyone_is_critical():
     assert list(found) == [("all-grow", "critical")]
 
 
+@pytest.mark.parametrize(("names", "severity"), [(["grow"], "critical"), (["unused-role"], "high")])
+def test_escalate_limited_by_resource_names_is_one_step_only_through_a_role_the_group_holds(names, severity):
+    # escalate + update reach cluster-admin by growing a role bound to the subject; limited by resourceNames to a
+    # role it does not hold, they grow nothing it can use
+    escalator = role("grow", [rule([RBAC], ["clusterroles"], ["escalate", "update"], names)])
+    found = _everyone(escalator, binding("all-grow", "grow", [group("system:authenticated")]))
+    assert list(found) == [("all-grow", severity)]
+
+
 def test_the_two_halves_in_two_bindings_raise_both():
     found = _everyone(role("binder", BIND_AND_CREATE[:1]), role("maker", BIND_AND_CREATE[1:]),
                       binding("all-bind", "binder", [group("system:authenticated")]),

@@ -636,17 +636,19 @@ class RbacModel:
                            subjects: list[Subject]) -> tuple[RoleDef | None, list[Subject]]:
         """A default ClusterRoleBinding as the API server leaves it after reconciliation.
 
-        Missing default subjects are added back; a binding of a default's name that references
-        another role is recreated as the default (pkg/registry/rbac/reconciliation,
-        computeReconciledRoleBinding). Annotated ``autoupdate: "false"``, it stays as written.
+        Missing default subjects are added back (pkg/registry/rbac/reconciliation,
+        computeReconciledRoleBinding). Annotated ``autoupdate: "false"``, it stays as written. A binding of a
+        default's name that references another role is recreated as the default only when the API server next
+        starts ("Using RBAC Authorization", Auto-reconciliation: "At each start-up"); until then the authorizer
+        uses the stored roleRef, so it is judged as written (what it grants is real now).
         """
         default = default_binding_subjects(binding.name) if binding.kind == "ClusterRoleBinding" else None
         if default is None or not reconciled(binding.annotations):
             return role, subjects
         role_name, expected = default
-        wanted = [Subject(kind, name, ns) for kind, name, ns in expected]
         if role is None or role.kind != "ClusterRole" or role.name != role_name:
-            return self.cluster_roles.get(role_name), wanted
+            return role, subjects
+        wanted = [Subject(kind, name, ns) for kind, name, ns in expected]
         return role, subjects + [s for s in wanted if s not in subjects]
 
     def _subjects(self, binding: K8sObject, role: RoleDef | None = None) -> Iterator[Subject]:

@@ -191,7 +191,10 @@ class PathFinder:
         imp = Impersonation()
         binding_writers: list[Grant] = []
         bind_any: list[Grant] = []
+        #: the names of the roles bound to the subject, by resource (what escalate + update must reach)
+        bound: dict[str, set[str]] = defaultdict(set)
         for grant in self.model.grants_of(subject):
+            bound["clusterroles" if grant.role.kind == "ClusterRole" else "roles"].add(grant.role.name)
             facts = rule_facts(grant.rule, self._facts)
             if not facts:
                 continue
@@ -257,7 +260,7 @@ class PathFinder:
             for kind_res in ("clusterrolebindings", "rolebindings"):
                 if f"create-{kind_res}" in facts:
                     creators[(ns, kind_res)].append(grant)
-        self._combinations(key, binders, creators, escalators, role_writers, csr, namespace_binders)
+        self._combinations(key, binders, creators, escalators, role_writers, csr, namespace_binders, bound)
         self._binding_updates(key, binding_writers, bind_any)
         if imp.groups and imp.acting_user():
             # Impersonate-Group is refused without Impersonate-User, and each header is authorised on its own
@@ -374,8 +377,11 @@ class PathFinder:
         return (found[0], acting) if found and acting else None
 
     def _combinations(self, key: str, binders: Grants, creators: Grants, escalators: Grants,
-                      role_writers: Grants, csr: dict[str, list[Grant]], namespace_binders: Grants) -> None:
-        """Techniques that need two or three permissions together."""
+                      role_writers: Grants, csr: dict[str, list[Grant]], namespace_binders: Grants,
+                      bound: dict[str, set[str]]) -> None:
+        """Techniques that need two or three permissions together. ``bound``: the names of the ClusterRoles
+        (``clusterroles``) and Roles (``roles``) bound to the subject: escalate and update limited by
+        ``resourceNames`` reach a step only through a role the subject holds."""
         g = self.graph
         crb = creators.get((None, "clusterrolebindings"))
         if crb and binders.get((None, "clusterroles")):
@@ -395,9 +401,14 @@ class PathFinder:
             for target_ns, maker in targets:
                 g.add(key, f"ns-admin@{_at(target_ns)}", f"can bind roles and create RoleBindings in "
                       f"{_where(target_ns)}: binds admin there", bind[0], maker[0])
-        for (ns, kind), grants in escalators.items():
-            writers = role_writers.get((ns, kind))
-            if writers and (ns is None) == (kind == "clusterroles"):
+        def reach(grant: Grant, kind: str) -> bool:
+            names = grant.rule.resource_names
+            return not names or bool(names & bound.get(kind, set()))
+
+        for (ns, kind), all_grants in escalators.items():
+            grants = [x for x in all_grants if reach(x, kind)]
+            writers = [x for x in role_writers.get((ns, kind), []) if reach(x, kind)]
+            if grants and writers and (ns is None) == (kind == "clusterroles"):
                 target = CLUSTER_ADMIN if ns is None else f"ns-admin@{ns}"
                 g.add(key, target, f"can escalate and update the {kind} bound to it in {_where(ns)}: adds any "
                       "permission to them", grants[0], writers[0])

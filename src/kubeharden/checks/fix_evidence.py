@@ -85,13 +85,17 @@ def _added(c: ContainerView) -> list[str]:
 #: handlers that name the container's port (``httpGet``, ``tcpSocket``, ``grpc``; Kubernetes API reference, Probe).
 PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
 PROBE_HANDLERS = ("httpGet", "tcpSocket", "grpc")
+#: Lifecycle hooks whose ``httpGet`` / ``tcpSocket`` handler the kubelet sends to the container's port
+#: (Kubernetes API reference, Lifecycle and LifecycleHandler).
+LIFECYCLE_HOOKS = ("postStart", "preStop")
 
 
 def listened_ports(c: ContainerView) -> list[int]:
     """The port numbers the manifest shows the container listens on: its ``ports[].containerPort`` (informational
-    for the API, but written by whoever knows the program) and the ports its own probes connect to (the kubelet
-    connects to the pod's IP there, so the program must listen on them). A probe's named port resolves through
-    ``ports[].name``; a probe with its own ``host`` connects elsewhere and is left out."""
+    for the API, but written by whoever knows the program) and the ports its own probes and lifecycle hooks
+    (postStart, preStop) connect to (the kubelet connects to the pod's IP there, so the program must listen on
+    them). A named port resolves through ``ports[].name``; a handler with its own ``host`` connects elsewhere
+    and is left out."""
     named: dict[str, int] = {}
     out: list[int] = []
     for p in as_list(c.raw.get("ports")):
@@ -99,8 +103,9 @@ def listened_ports(c: ContainerView) -> list[int]:
             out.append(p["containerPort"])
             if isinstance(p.get("name"), str):
                 named[p["name"]] = p["containerPort"]
-    for probe in PROBES:
-        spec = c.raw.get(probe)
+    lifecycle = c.raw.get("lifecycle")
+    hooks = [lifecycle.get(h) for h in LIFECYCLE_HOOKS] if isinstance(lifecycle, dict) else []
+    for spec in [c.raw.get(probe) for probe in PROBES] + hooks:
         for handler in PROBE_HANDLERS:
             action = spec.get(handler) if isinstance(spec, dict) else None
             if not isinstance(action, dict) or action.get("host"):

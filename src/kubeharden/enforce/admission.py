@@ -224,9 +224,10 @@ class Reviewer:
         settings = self.settings
         failing = [f for f in findings if f.status == "fail"]
         if settings.mutate and not patchable(request):
-            log.info("review %s: %s", uid, POD_IMMUTABLE)
+            why = EPHEMERAL_ONLY if request.get("subResource") == "ephemeralcontainers" else POD_IMMUTABLE
+            log.info("review %s: %s", uid, why)
             return Verdict(uid, True, "allowed", kind, findings=failing,
-                           warnings=[_short(f"kubeharden: {POD_IMMUTABLE}")] if failing else [])
+                           warnings=[_short(f"kubeharden: {why}")] if failing else [])
         if settings.mutate:
             fixes = [f.fix for f in failing if f.fix is not None and f.fix.safe]
             ops, skipped = json_patch(obj, fixes)
@@ -246,13 +247,15 @@ class Reviewer:
         if settings.mode == "dry-run":  # the server logs the message: the object and what enforce would refuse
             raw_meta = obj.get("metadata")
             meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
-            where = "/".join(str(x) for x in (request.get("namespace") or meta.get("namespace"),
-                                               meta.get("name") or meta.get("generateName")) if x)
+            name = meta.get("name") or (f"{meta['generateName']}<generated>" if meta.get("generateName") else None)
+            where = "/".join(str(x) for x in (request.get("namespace") or meta.get("namespace"), name) if x)
             return Verdict(uid, True, "would-deny", kind, findings=failing,
                            message=f"{where or '(unnamed)'}: " + "; ".join(_line(f) for f in _ordered(blocking)))
         return Verdict(uid, False, "denied", kind, message=refusal(blocking), code=403, findings=failing)
 
 
+EPHEMERAL_ONLY = ("safe fixes not applied: the ephemeralcontainers subresource keeps only changes to "
+                  "ephemeralContainers")
 POD_IMMUTABLE = ("safe fixes not applied: an update may not change a Pod's spec beyond images, tolerations and "
                  "deadlines, so the API server would refuse the patched update")
 
