@@ -27,7 +27,7 @@ from kubeharden.fix.apply import APPLIED, FAILED, SKIPPED, Consent
 from kubeharden.fix.files import EditableFiles, editable_files, write_path
 from kubeharden.fix.plan import UNSAFE, Change, why_unsafe
 from kubeharden.fix.session import Session, fix_rounds
-from kubeharden.fix.write import output_path, unified_diff, write_atomic
+from kubeharden.fix.write import output_paths, unified_diff, write_atomic
 from kubeharden.model.findings import Finding, Fix, Problem
 from kubeharden.model.objects import K8sObject
 from kubeharden.sources.files import iter_paths, parse_bytes
@@ -115,14 +115,20 @@ def _deliver(session: Session, args: argparse.Namespace, files: EditableFiles) -
     for path, warnings in session.warnings.items():
         for warning in warnings:
             print(f"kubeharden: warning: {path}: {warning}", file=sys.stderr)
-    for path in session.changed_files():
+    changed = session.changed_files()
+    targets, collisions = output_paths(changed, args.output) if args.output else ({}, {})
+    for path in changed:
         before, after = session.original[path], session.current[path]
         if args.diff:
             sys.stdout.write(unified_diff(path, before, after))
         elif args.dry_run:
             continue
+        elif path in collisions:  # writing both would silently keep only the last (docs/fix.md, Modes)
+            print(f"kubeharden: error: {path}: not written: its place under --output, {targets[path]}, is also "
+                  f"that of {', '.join(collisions[path])} (run from a folder that holds them all)", file=sys.stderr)
+            errors += 1
         else:
-            target = output_path(path, args.output) if args.output else path
+            target = targets.get(path, path)
             try:
                 write_atomic(target, after, like=path)
             except OSError as exc:

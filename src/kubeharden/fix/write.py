@@ -12,9 +12,19 @@ from kubeharden.fix.files import write_path
 
 
 def unified_diff(path: str, before: str, after: str) -> str:
-    """The change as ``diff -u`` shows it, with ``a/`` and ``b/`` before relative names as git writes them."""
-    return "".join(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
-                                        fromfile=_side("a", path), tofile=_side("b", path)))
+    """The change as ``diff -u`` shows it, with ``a/`` and ``b/`` before relative names as git writes them.
+
+    A last line without its line end is followed by ``\\ No newline at end of file``, as GNU diff writes
+    and ``patch`` and ``git apply`` require (difflib leaves the line unterminated, which runs it into the
+    next line of the output and makes the diff malformed).
+    """
+    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                 fromfile=_side("a", path), tofile=_side("b", path))
+    return "".join(line if line.endswith("\n") else line + "\n" + NO_NEWLINE for line in lines)
+
+
+#: what a unified diff writes after a last line that has no line end (GNU diffutils, "Incomplete Lines")
+NO_NEWLINE = "\\ No newline at end of file\n"
 
 
 def _side(prefix: str, path: str) -> str:
@@ -47,10 +57,27 @@ def write_atomic(path: str | Path, text: str, like: str | Path | None = None) ->
 
 
 def output_path(path: str, output_dir: str) -> Path:
-    """Where ``path`` goes under ``--output DIR``: its path relative to the working folder, else its name."""
-    p = Path(path)
+    """Where ``path`` goes under ``--output DIR``: its path relative to the working folder when it is
+    inside it (``k8s/app.yaml`` -> ``DIR/k8s/app.yaml``), else its absolute path below DIR (``../a/x.yaml``
+    run from ``/w`` -> ``DIR/a/x.yaml``, ``../b/x.yaml`` -> ``DIR/b/x.yaml``), so files of one name in two
+    folders stay apart. A symbolic link is placed by its target (``Path.resolve``)."""
+    p = Path(path).resolve()
     try:
-        rel = p.resolve().relative_to(Path.cwd().resolve())
+        rel = p.relative_to(Path.cwd().resolve())
     except ValueError:
-        rel = Path(p.name)
+        rel = p.relative_to(p.anchor)
     return Path(output_dir) / rel
+
+
+def output_paths(paths: list[str], output_dir: str) -> tuple[dict[str, Path], dict[str, list[str]]]:
+    """Where each of ``paths`` goes under ``--output DIR`` (:func:`output_path`), and the paths that would
+    land on the same file as another (a file inside the working folder and one outside whose absolute
+    path ends alike): path -> the other paths it collides with. Those must not be written: the second
+    write would silently replace the first."""
+    targets = {path: output_path(path, output_dir) for path in paths}
+    by_target: dict[str, list[str]] = {}
+    for path, target in targets.items():
+        by_target.setdefault(os.path.normcase(os.path.abspath(target)), []).append(path)
+    collisions = {path: [other for other in group if other != path]
+                  for group in by_target.values() if len(group) > 1 for path in group}
+    return targets, collisions

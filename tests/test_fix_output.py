@@ -1,0 +1,111 @@
+"""``kubeharden fix`` output: ``--output DIR`` keeps every file apart, ``--diff`` applies with ``patch``
+(files without a final line end included), in-place writes keep the owner, and JSON written on one line
+stays on one line (docs/fix.md, "Modes", "What is kept", "JSON stays JSON")."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kubeharden.cli import main
+
+# a container that runs as UID 1000 (Kubernetes "Configure a Security Context for a Pod or Container"):
+# allowPrivilegeEscalation: false and capabilities.drop: [ALL] are safe fixes of it
+POD = textwrap.dedent("""\
+    apiVersion: v1
+    kind: Pod
+    metadata:
+      name: web
+      namespace: shop
+    spec:
+      securityContext:
+        runAsUser: 1000
+      containers:
+      - name: web
+        image: registry.example.com/web:1.0
+    """)
+SAFE = ("--only", "KH-POD-011", "KH-POD-012", "--")
+
+
+def run(*args: str) -> int:
+    return main(["fix", "--no-config", *args])
+
+
+# --- --output DIR: one place per file, a collision refused --------------------------------------------
+
+
+def test_output_keeps_files_of_one_name_from_folders_outside_the_working_folder_apart(tmp_path, monkeypatch,
+                                                                                          capsys):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.yaml").write_text(POD.replace("name: web\n  namespace", f"name: {folder}\n  namespace"),
+                                                  encoding="utf-8")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert run("--output", "out", *SAFE, "../a/x.yaml", "../b/x.yaml") == 0
+    for folder in ("a", "b"):
+        written = work / "out" / (tmp_path / folder / "x.yaml").resolve().relative_to("/")
+        text = written.read_text(encoding="utf-8")
+        assert f"name: {folder}\n" in text and "allowPrivilegeEscalation: false" in text, folder
+        assert "allowPrivilegeEscalation" not in (tmp_path / folder / "x.yaml").read_text(encoding="utf-8")
+    assert len(list((work / "out").rglob("x.yaml"))) == 2
+    err = capsys.readouterr().err
+    assert err.count("wrote out/") == 2
+
+
+def test_output_refuses_two_files_that_would_land_on_one_place(tmp_path, monkeypatch, capsys):
+    outside = tmp_path / "a" / "x.yaml"
+    outside.parent.mkdir()
+    outside.write_text(POD, encoding="utf-8")
+    work = tmp_path / "work"
+    # inside the working folder, at the path the outside file's absolute path maps to below DIR
+    inside = work / outside.resolve().relative_to("/")
+    inside.parent.mkdir(parents=True)
+    inside.write_text(POD, encoding="utf-8")
+    monkeypatch.chdir(work)
+    assert run("--output", "out", *SAFE, str(outside), str(inside.relative_to(work))) == 3
+    err = capsys.readouterr().err
+    assert err.count("not written: its place under --output") == 2
+    assert not (work / "out").exists()
+
+
+# --- --diff applies with patch -----------------------------------------------------------------------
+
+
+def apply_check(diff: str, folder: Path) -> None:
+    """``patch --dry-run`` (GNU patch) or else ``git apply --check`` takes ``diff`` in ``folder``."""
+    if shutil.which("patch"):
+        command = ["patch", "--dry-run", "-p1", "--batch"]
+    elif shutil.which("git"):
+        command = ["git", "apply", "--check", "-"]
+    else:
+        pytest.skip("neither GNU patch nor git is installed to apply the diff")
+    done = subprocess.run(command, input=diff.encode("utf-8"), cwd=folder, capture_output=True, check=False)
+    assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
+
+
+def compact_json() -> str:
+    return json.dumps(yaml.safe_load(POD), separators=(",", ":"))
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_diff_of_files_without_a_final_line_end_applies(newline, tmp_path, monkeypatch, capsys):
+    files = {"pod.yaml": POD.rstrip("\n").replace("\n", newline),
+             "one.json": compact_json(),  # JSON on one line, no line end: the next file's header must not join it
+             "z.yaml": POD.replace("name: web\n  namespace", "name: z\n  namespace").replace("\n", newline)}
+    for name, text in files.items():
+        (tmp_path / name).write_bytes(text.encode("utf-8"))
+    monkeypatch.chdir(tmp_path)
+    assert run("--diff", *SAFE, *files) == 1
+    diff = capsys.readouterr().out
+    # pod.yaml's and one.json's last lines, old and new, each followed by the marker
+    assert diff.count("\n\\ No newline at end of file\n") == 4
+    assert "--- a/z.yaml" in diff.splitlines()
+    apply_check(diff, tmp_path)
