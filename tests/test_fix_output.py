@@ -5,6 +5,7 @@ stays on one line (docs/fix.md, "Modes", "What is kept", "JSON stays JSON")."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import textwrap
@@ -109,3 +110,22 @@ def test_a_diff_of_files_without_a_final_line_end_applies(newline, tmp_path, mon
     assert diff.count("\n\\ No newline at end of file\n") == 4
     assert "--- a/z.yaml" in diff.splitlines()
     apply_check(diff, tmp_path)
+
+
+# --- in place: the owner, group and permissions are kept --------------------------------------------
+
+
+def test_a_file_fixed_in_place_keeps_its_owner_group_and_mode(tmp_path):
+    path = tmp_path / "pod.yaml"
+    path.write_text(POD, encoding="utf-8")
+    path.chmod(0o640)
+    root = os.geteuid() == 0
+    if root:
+        os.chown(path, 1234, 1234)
+    assert run(*SAFE, str(path)) == 0
+    after = path.stat()
+    assert "allowPrivilegeEscalation: false" in path.read_text(encoding="utf-8")
+    assert after.st_mode & 0o7777 == 0o640
+    if not root:
+        pytest.skip("giving a file to another owner needs root (chown(2)); owner kept only as the same user")
+    assert (after.st_uid, after.st_gid) == (1234, 1234)

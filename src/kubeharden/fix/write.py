@@ -37,7 +37,8 @@ def write_atomic(path: str | Path, text: str, like: str | Path | None = None) ->
     Readers see the old file or the new one, never half of it. A symbolic link is written through:
     the temporary file goes beside the link's final target and replaces it, so the link stays a link
     (:func:`kubeharden.fix.files.write_path`). The permission bits of ``like`` (the original file, a
-    link followed) are kept. Raises OSError.
+    link followed) are kept, and a file replaced keeps its owner and group (:func:`_keep_owner`).
+    Raises OSError.
     """
     target = Path(write_path(str(path)))
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -47,6 +48,8 @@ def write_atomic(path: str | Path, text: str, like: str | Path | None = None) ->
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+            if target.exists():
+                _keep_owner(fh.fileno(), target.stat())
         source = Path(like) if like is not None else target
         if source.exists():
             os.chmod(tmp, stat.S_IMODE(source.stat().st_mode))
@@ -54,6 +57,18 @@ def write_atomic(path: str | Path, text: str, like: str | Path | None = None) ->
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _keep_owner(fd: int, replaced: os.stat_result) -> None:
+    """Give the new file (open as ``fd``) the owner and group of the file it replaces, as ``sed -i`` does:
+    a file created by root is root's, so a fix run as root would otherwise hand the manifest to root.
+    A user who may not give it away (EPERM: only root changes a file's owner, chown(2)) leaves it as created."""
+    if (replaced.st_uid, replaced.st_gid) == (os.geteuid(), os.getegid()):
+        return
+    try:
+        os.fchown(fd, replaced.st_uid, replaced.st_gid)
+    except PermissionError:
+        pass
 
 
 def output_path(path: str, output_dir: str) -> Path:
