@@ -129,3 +129,33 @@ def test_a_file_fixed_in_place_keeps_its_owner_group_and_mode(tmp_path):
     if not root:
         pytest.skip("giving a file to another owner needs root (chown(2)); owner kept only as the same user")
     assert (after.st_uid, after.st_gid) == (1234, 1234)
+
+
+# --- JSON: a key added to an empty {} stays on the line of a mapping written on one line ---------------
+
+ONE_LINE_CONTAINER = ('{\n  "apiVersion": "v1",\n  "kind": "Pod",\n  "metadata": {"name": "web", "namespace": "shop"},\n'
+                      '  "spec": {\n    "securityContext": {"runAsUser": 1000},\n'
+                      '    "containers": [{"name": "web", "image": "registry.example.com/web:1", "securityContext": {}}]\n'
+                      '  }\n}\n')
+
+
+def test_keys_added_to_an_empty_mapping_inside_a_one_line_json_mapping_stay_on_its_line(tmp_path):
+    path = tmp_path / "pod.json"
+    path.write_text(ONE_LINE_CONTAINER, encoding="utf-8")
+    assert run(*SAFE, str(path)) == 0
+    assert path.read_text(encoding="utf-8") == ONE_LINE_CONTAINER.replace(
+        '"securityContext": {}}', '"securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}}')
+
+
+def test_an_empty_mapping_on_a_line_of_its_own_is_filled_in_the_files_indentation(tmp_path):
+    before = ONE_LINE_CONTAINER.replace(
+        '    "containers": [{"name": "web", "image": "registry.example.com/web:1", "securityContext": {}}]\n',
+        '    "containers": [\n      {\n        "name": "web",\n        "image": "registry.example.com/web:1",\n'
+        '        "securityContext": {}\n      }\n    ]\n')
+    path = tmp_path / "pod.json"
+    path.write_text(before, encoding="utf-8")
+    assert run(*SAFE, str(path)) == 0
+    assert path.read_text(encoding="utf-8") == before.replace(
+        '"securityContext": {}\n',
+        '"securityContext": {\n          "allowPrivilegeEscalation": false,\n          "capabilities": {\n'
+        '            "drop": [\n              "ALL"\n            ]\n          }\n        }\n')
