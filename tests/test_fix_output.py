@@ -77,6 +77,25 @@ def test_output_refuses_two_files_that_would_land_on_one_place(tmp_path, monkeyp
     assert not (work / "out").exists()
 
 
+def test_output_never_overwrites_an_input(tmp_path, monkeypatch, capsys):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "x.yaml").write_text(POD, encoding="utf-8")
+    other = POD.replace("name: web\n  namespace", "name: other\n  namespace")
+    (tmp_path / "a" / "x.yaml").write_text(other, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    # x.yaml's place under a/ is the input a/x.yaml; a/x.yaml's own place is a/a/x.yaml
+    assert run("--output", "a", *SAFE, "x.yaml", "a/x.yaml") == 3
+    err = capsys.readouterr().err
+    assert "x.yaml: not written: its place under --output, a/x.yaml, is the input a/x.yaml" in err
+    assert (tmp_path / "a" / "x.yaml").read_text(encoding="utf-8") == other
+    assert (tmp_path / "x.yaml").read_text(encoding="utf-8") == POD
+    assert "allowPrivilegeEscalation: false" in (tmp_path / "a" / "a" / "x.yaml").read_text(encoding="utf-8")
+    # --output . is every input's own place
+    assert run("--output", ".", *SAFE, "x.yaml") == 3
+    assert "is the input x.yaml" in capsys.readouterr().err
+    assert (tmp_path / "x.yaml").read_text(encoding="utf-8") == POD
+
+
 # --- --diff applies with patch -----------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ import difflib
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from kubeharden.fix.files import write_path
@@ -84,15 +85,25 @@ def output_path(path: str, output_dir: str) -> Path:
     return Path(output_dir) / rel
 
 
-def output_paths(paths: list[str], output_dir: str) -> tuple[dict[str, Path], dict[str, list[str]]]:
-    """Where each of ``paths`` goes under ``--output DIR`` (:func:`output_path`), and the paths that would
-    land on the same file as another (a file inside the working folder and one outside whose absolute
-    path ends alike): path -> the other paths it collides with. Those must not be written: the second
-    write would silently replace the first."""
+def output_paths(paths: list[str], output_dir: str,
+                 inputs: Iterable[str] = ()) -> tuple[dict[str, Path], dict[str, list[str]]]:
+    """Where each of ``paths`` goes under ``--output DIR`` (:func:`output_path`), and those that must not be
+    written there: path -> what else is at its place (``the output of OTHER``, ``the input OTHER``).
+    Two paths collide when they land on one place (a file inside the working folder and one outside whose
+    absolute path ends alike): the second write would silently replace the first. A place that is one of
+    the ``inputs`` (``--output .``, or DIR a folder of the inputs) would overwrite a manifest ``--output``
+    promises to leave alone."""
     targets = {path: output_path(path, output_dir) for path in paths}
     by_target: dict[str, list[str]] = {}
     for path, target in targets.items():
-        by_target.setdefault(os.path.normcase(os.path.abspath(target)), []).append(path)
-    collisions = {path: [other for other in group if other != path]
+        by_target.setdefault(os.path.realpath(target), []).append(path)
+    collisions = {path: [f"the output of {other}" for other in group if other != path]
                   for group in by_target.values() if len(group) > 1 for path in group}
+    seen: set[str] = set()
+    for name in inputs:
+        real = os.path.realpath(name)
+        if real not in seen:
+            seen.add(real)
+            for path in by_target.get(real, []):
+                collisions.setdefault(path, []).append(f"the input {name}")
     return targets, collisions
