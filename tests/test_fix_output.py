@@ -100,15 +100,15 @@ def test_output_never_overwrites_an_input(tmp_path, monkeypatch, capsys):
 
 
 def apply_check(diff: str, folder: Path) -> None:
-    """``patch --dry-run`` (GNU patch) or else ``git apply --check`` takes ``diff`` in ``folder``."""
-    if shutil.which("patch"):
-        command = ["patch", "--dry-run", "-p1", "--batch"]
-    elif shutil.which("git"):
-        command = ["git", "apply", "--check", "-"]
-    else:
+    """``patch --dry-run`` (GNU patch) and ``git apply --check`` take ``diff`` in ``folder``; either missing
+    is skipped, both missing skips the test."""
+    commands = [c for c in (["patch", "--dry-run", "-p1", "--batch"], ["git", "apply", "--check", "-"])
+                if shutil.which(c[0])]
+    if not commands:
         pytest.skip("neither GNU patch nor git is installed to apply the diff")
-    done = subprocess.run(command, input=diff.encode("utf-8"), cwd=folder, capture_output=True, check=False)
-    assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
+    for command in commands:
+        done = subprocess.run(command, input=diff.encode("utf-8"), cwd=folder, capture_output=True, check=False)
+        assert done.returncode == 0, f"{command[0]}: {done.stdout.decode()}{done.stderr.decode()}"
 
 
 def compact_json() -> str:
@@ -129,6 +129,14 @@ def test_a_diff_of_files_without_a_final_line_end_applies(newline, tmp_path, mon
     assert diff.count("\n\\ No newline at end of file\n") == 4
     assert "--- a/z.yaml" in diff.splitlines()
     apply_check(diff, tmp_path)
+    if shutil.which("patch"):  # applied, the diff gives byte for byte what the fix writes in place
+        subprocess.run(["patch", "-p1", "--batch", "--quiet"], input=diff.encode("utf-8"), cwd=tmp_path, check=True)
+        patched = {name: (tmp_path / name).read_bytes() for name in files}
+        for name, text in files.items():
+            (tmp_path / name).write_bytes(text.encode("utf-8"))
+        assert run(*SAFE, *files) == 0
+        assert patched == {name: (tmp_path / name).read_bytes() for name in files}
+        assert not patched["pod.yaml"].endswith(b"\n") and not patched["one.json"].endswith(b"\n")
 
 
 # --- in place: the owner, group and permissions are kept --------------------------------------------
