@@ -139,6 +139,17 @@ def test_a_diff_of_files_without_a_final_line_end_applies(newline, tmp_path, mon
         assert not patched["pod.yaml"].endswith(b"\n") and not patched["one.json"].endswith(b"\n")
 
 
+def test_a_diff_counts_lines_as_patch_does(tmp_path, monkeypatch, capsys):
+    # U+2028 and NEL written raw in a JSON string are no line ends for patch (str.splitlines would cut there)
+    text = ONE_LINE_CONTAINER.replace('"namespace": "shop"}', '"namespace": "shop", "annotations": {"note": "a\u2028b\x85c"}}')
+    (tmp_path / "pod.json").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert run("--diff", *SAFE, "pod.json") == 1
+    diff = capsys.readouterr().out
+    assert "@@ -4,6 +4,6 @@" in diff and "No newline" not in diff
+    apply_check(diff, tmp_path)
+
+
 # --- in place: the owner, group and permissions are kept --------------------------------------------
 
 

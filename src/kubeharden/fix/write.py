@@ -19,9 +19,15 @@ def unified_diff(path: str, before: str, after: str) -> str:
     and ``patch`` and ``git apply`` require (difflib leaves the line unterminated, which runs it into the
     next line of the output and makes the diff malformed).
     """
-    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
-                                 fromfile=_side("a", path), tofile=_side("b", path))
+    lines = difflib.unified_diff(_lines(before), _lines(after), fromfile=_side("a", path), tofile=_side("b", path))
     return "".join(line if line.endswith("\n") else line + "\n" + NO_NEWLINE for line in lines)
+
+
+def _lines(text: str) -> list[str]:
+    """The lines of ``text`` as ``patch`` counts them: ended by ``\\n`` only (``str.splitlines`` also cuts
+    at a form feed, U+2028 and other characters a manifest may hold in a comment or a string)."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 #: what a unified diff writes after a last line that has no line end (GNU diffutils, "Incomplete Lines")
