@@ -366,3 +366,59 @@ def test_an_overlay_gets_the_patch_line_or_the_base_line(tmp_path, monkeypatch, 
     assert "KH-POD-024 Deployment/default/web: set spec.template.spec.automountServiceAccountToken false: " \
            "in base/deployment.yaml:" in err
     assert {p: p.read_text() for p in tmp_path.rglob("*.yaml")} == before  # proposals only
+
+
+# --- a mapping indented by four inside a file indented by two (review of the fix output) -------------
+
+NESTED_BY_FOUR = textwrap.dedent("""\
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: web
+      namespace: shop
+    spec:
+      selector:
+        matchLabels:
+          app: web
+      template:
+        metadata:
+          labels:
+            app: web
+        spec:
+          securityContext:
+              runAsNonRoot: true     # children indented by four
+              runAsUser: 1000
+          containers:
+          - name: web
+            image: registry.example.com/web:1
+            ports:
+                - containerPort: 8080   # items indented by four
+          - name: side
+            image: registry.example.com/side:1
+    """)
+
+
+def test_a_mapping_indented_by_four_keeps_its_lines_and_new_keys_go_beside_their_siblings(tmp_path, capsys):
+    path = tmp_path / "web.yaml"
+    path.write_text(NESTED_BY_FOUR, encoding="utf-8")
+    assert run("--only", "KH-POD-011", "KH-POD-012", "--", str(path)) == 0
+    assert "warning" not in capsys.readouterr().err
+    after = path.read_text(encoding="utf-8")
+    removed, added = changed_lines(NESTED_BY_FOUR, after)
+    assert removed == []
+    # the new securityContext of web is a key of the container (beside ports:), not of the port item
+    new_context = ["        securityContext:", "          allowPrivilegeEscalation: false",
+                   "          capabilities:", "            drop:", "            - ALL"]
+    assert added == new_context * 2
+    assert after.index("    - containerPort: 8080") < after.index(new_context[0]) < after.index("  - name: side")
+
+
+def test_keep_unchanged_lines_places_a_new_key_beside_a_list_not_in_its_item():
+    from kubeharden.fix.keeplines import keep_unchanged_lines
+    original = "ports:\n    - port: 1\nname: a\n"
+    dumped = "ports:\n- port: 1\nlabels: {}\nname: a\n"
+    assert keep_unchanged_lines(original, dumped) == "ports:\n    - port: 1\nlabels: {}\nname: a\n"
+    # a key added inside a list item goes beside the item's own keys, in the file's spacing after "- "
+    assert keep_unchanged_lines("-   name: a\n", "- name: a\n  image: b\n") == "-   name: a\n    image: b\n"
+    # and a key added to a mapping whose children the file indents by four goes in at four
+    assert keep_unchanged_lines("sc:\n    a: 1\n", "sc:\n  a: 1\n  b: 2\n") == "sc:\n    a: 1\n    b: 2\n"

@@ -27,7 +27,7 @@ from kubeharden.fix.apply import APPLIED, FAILED, SKIPPED, Consent
 from kubeharden.fix.files import EditableFiles, editable_files, write_path
 from kubeharden.fix.plan import UNSAFE, Change, why_unsafe
 from kubeharden.fix.session import Session, fix_rounds
-from kubeharden.fix.write import output_path, unified_diff, write_atomic
+from kubeharden.fix.write import output_paths, unified_diff, write_atomic
 from kubeharden.model.findings import Finding, Fix, Problem
 from kubeharden.model.objects import K8sObject
 from kubeharden.sources.files import iter_paths, parse_bytes
@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         fail(str(exc))
         return USAGE
     input_errors: list[bool] = []
-    files = editable_files(args.paths, [p for p in iter_paths(args.paths) if isinstance(p, str)])
+    inputs = [p for p in iter_paths(args.paths) if isinstance(p, str)]
+    files = editable_files(args.paths, inputs)
 
     def scan(overlay: dict[str, str]) -> list[Finding]:
         evaluator = Evaluator(cfg, only=only)
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
     consent = _ask(sys.stdin, sys.stderr) if args.interactive else None
     session = fix_rounds(scan, set(only) if only else None, unsafe=args.unsafe, consent=consent, files=files)
-    errors = _deliver(session, args, files)
+    errors = _deliver(session, args, files, inputs)
     # --dry-run's plan is its output (stdout, to pipe or keep); otherwise the summary goes beside it on stderr
     _summary(session, sys.stdout if args.dry_run else sys.stderr, would=args.diff or args.dry_run)
     if errors or any(input_errors):
@@ -107,22 +108,30 @@ def _inputs(args: argparse.Namespace, overlay: dict[str, str], files: EditableFi
                                namespace_strict=options.namespace_strict)
 
 
-def _deliver(session: Session, args: argparse.Namespace, files: EditableFiles) -> int:
-    """Print or write each changed file; the number of files left alone for an error."""
+def _deliver(session: Session, args: argparse.Namespace, files: EditableFiles, inputs: list[str]) -> int:
+    """Print or write each changed file (``inputs``: every file read, none overwritten by ``--output``);
+    the number of files left alone for an error."""
     for path, error in session.errors.items():
         print(f"kubeharden: error: {path}: left alone: {error}", file=sys.stderr)
     errors = len(session.errors)
     for path, warnings in session.warnings.items():
         for warning in warnings:
             print(f"kubeharden: warning: {path}: {warning}", file=sys.stderr)
-    for path in session.changed_files():
+    changed = session.changed_files()
+    targets, collisions = output_paths(changed, args.output, inputs) if args.output else ({}, {})
+    for path in changed:
         before, after = session.original[path], session.current[path]
         if args.diff:
             sys.stdout.write(unified_diff(path, before, after))
         elif args.dry_run:
             continue
+        elif path in collisions:  # writing both would silently keep only the last (docs/fix.md, Modes)
+            print(f"kubeharden: error: {path}: not written: its place under --output, {targets[path]}, is "
+                  f"{' and '.join(collisions[path])} (choose another DIR, or run from a folder that holds every "
+                  "input)", file=sys.stderr)
+            errors += 1
         else:
-            target = output_path(path, args.output) if args.output else path
+            target = targets.get(path, path)
             try:
                 write_atomic(target, after, like=path)
             except OSError as exc:

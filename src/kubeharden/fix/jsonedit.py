@@ -9,7 +9,8 @@ with the data as edited, and replaces only the text of what differs:
   replaced where it stands;
 - a key added to a mapping, or an item added at the end of a list, is inserted after the last one,
   on a line of its own indented like its siblings when they sit on lines of their own, else after
-  ``, `` (the separator the mapping uses);
+  ``, `` (the separator the mapping uses); an empty ``{}`` or ``[]`` filled stays on one line when
+  the container holding it is written on one line;
 - a key removed goes with its separator.
 
 New values are written with the file's indentation (the first indented line's), separators (``:``
@@ -130,9 +131,14 @@ def _multiline(text: str, span: Span, first: int) -> bool:
     return "\n" in text[span.start:first]
 
 
-def _replace(e: _Edits, span: Span, old: Any, new: Any) -> None:
-    """``new`` where ``old`` stands: on one line if the file is, or ``old`` was a container on one line."""
-    inline = bool(old) and isinstance(old, (dict, list)) and "\n" not in e.text[span.start:span.end]
+def _one_line(e: _Edits, span: Span) -> bool:
+    return "\n" not in e.text[span.start:span.end]
+
+
+def _replace(e: _Edits, span: Span, old: Any, new: Any, in_one_line: bool = False) -> None:
+    """``new`` where ``old`` stands: on one line if the file is, or ``old`` was a container on one line
+    (an empty ``{}`` or ``[]`` only when the container holding it, ``in_one_line``, is on one line too)."""
+    inline = isinstance(old, (dict, list)) and (bool(old) or in_one_line) and _one_line(e, span)
     e.out.append((span.start, span.end, _dumps(new, e.style, _line_indent(e.text, span.start), inline)))
 
 
@@ -145,21 +151,23 @@ def _append(e: _Edits, span: Span, first: int, last_end: int, entries: list[str]
     e.out.append((last_end, last_end, "".join(sep + entry for entry in entries)))
 
 
-def _diff(e: _Edits, span: Span, old: Any, new: Any) -> None:
+def _diff(e: _Edits, span: Span, old: Any, new: Any, in_one_line: bool = False) -> None:
+    """Record the edits that turn ``old`` (written at ``span``) into ``new``; ``in_one_line``: the container
+    holding it is written on one line."""
     if same(old, new):
         return
     if isinstance(old, dict) and isinstance(new, dict) and span.members:
         _diff_mapping(e, span, old, new)
     elif isinstance(old, list) and isinstance(new, list) and span.items and len(new) >= len(old):
         for item, a, b in zip(span.items, old, new, strict=False):
-            _diff(e, item, a, b)
+            _diff(e, item, a, b, _one_line(e, span))
         if len(new) > len(old):
             first, last = span.items[0], span.items[-1]
             multi = _multiline(e.text, span, first.start)
             indent = _line_indent(e.text, first.start)
             _append(e, span, first.start, last.end, [_dumps(v, e.style, indent, not multi) for v in new[len(old):]])
     else:
-        _replace(e, span, old, new)
+        _replace(e, span, old, new, in_one_line)
 
 
 def _diff_mapping(e: _Edits, span: Span, old: dict[str, Any], new: dict[str, Any]) -> None:
@@ -173,7 +181,7 @@ def _diff_mapping(e: _Edits, span: Span, old: dict[str, Any], new: dict[str, Any
         return
     for key, _, _, value in members:
         if key in new:
-            _diff(e, value, old[key], new[key])
+            _diff(e, value, old[key], new[key], _one_line(e, span))
     if removed:
         i = removed[0]
         if i < len(members) - 1:

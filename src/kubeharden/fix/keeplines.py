@@ -8,8 +8,13 @@ comment and the line end do not count) using :class:`difflib.SequenceMatcher`: a
 that matches one of the original is replaced by the original line, byte for byte, and so are the
 lines of a plain scalar the file folds over several lines where the dump writes it on one, and the
 blank and comment lines the dump drops. Lines the fix wrote (new or changed) keep the dump's relative
-indentation, moved by the shift of the nearest line above them at the same or a lower indentation
-(their sibling or parent), so they sit in the original's indentation.
+indentation, moved by the shift of the nearest line above them that is their sibling or parent: a
+line at a lower indentation, or at the same one where a list item (``- ``) is not taken for the
+sibling of a mapping key (with ``- `` flush under its key, the item and the key that holds the list
+sit at one indentation). The content of a list item (``- name: web``) counts as a line of its own,
+at the column after its ``- ``. So a key added beside ``ports:`` whose items the file indents by four
+stays beside ``ports:``, and a key added to a mapping whose children the file indents by four inside
+a file indented by two goes in at four, beside them.
 
 The result is a guess that the caller must check: :mod:`kubeharden.fix.yamlfile` loads it again and
 uses it only when it holds exactly the edited data, else the plain dump (and says so).
@@ -26,6 +31,40 @@ def _key(line: str) -> str:
 
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
+
+
+def _is_item(line: str) -> bool:
+    """A list item line: ``- `` (or a lone ``-``) after its indentation."""
+    text = line.strip(" ")
+    return text.startswith("- ") or text.rstrip("\r\n") == "-"
+
+
+def _content(line: str) -> int | None:
+    """The column of a list item's content (``- name: web`` -> the column of ``name``), None when it has none."""
+    rest = line.lstrip(" ")[1:]
+    text = rest.lstrip(" ")
+    if not text.strip() or text.startswith("#"):
+        return None
+    return len(line) - len(text)
+
+
+def _shift_for(placed: list[tuple[int, int, bool]], indent: int, item: bool) -> int:
+    """The shift of the nearest line placed above a new line at ``indent`` that is its sibling or parent."""
+    for at, shift, is_item in reversed(placed):
+        if at < indent or (at == indent and (item or not is_item)):
+            return shift
+    return 0
+
+
+def _place(placed: list[tuple[int, int, bool]], new: str, shift: int, old: str | None = None) -> None:
+    """Record where the dumped line ``new`` went (``old``, its original, or shifted by ``shift``)."""
+    indent = _indent(new)
+    placed.append((indent, shift, _is_item(new)))
+    if _is_item(new):
+        column = _content(new)
+        kept = _content(old) if old is not None else None
+        if column is not None:
+            placed.append((column, (kept - column) if kept is not None else shift, False))
 
 
 def _structural(line: str) -> bool:
@@ -57,13 +96,13 @@ def keep_unchanged_lines(original: str, dumped: str) -> str:
     new = dumped.splitlines(keepends=True)
     matcher = difflib.SequenceMatcher(None, [_key(x) for x in old], [_key(x) for x in new], autojunk=False)
     out: list[str] = []
-    placed: list[tuple[int, int]] = []  # (indentation in the dump, shift to the original) of each line out
+    placed: list[tuple[int, int, bool]] = []  # (indentation in the dump, shift to the original, list item)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
                 out.append(old[i])
                 if _structural(new[j]):
-                    placed.append((_indent(new[j]), _indent(old[i]) - _indent(new[j])))
+                    _place(placed, new[j], _indent(old[i]) - _indent(new[j]), old[i] if _is_item(old[i]) else None)
             continue
         if tag == "delete":  # the dump dropped them: blank lines (with spaces) and comments stay
             out.extend(line for line in old[i1:i2] if not _structural(line))
@@ -75,15 +114,15 @@ def keep_unchanged_lines(original: str, dumped: str) -> str:
                 start, i = fold
                 out.extend(old[start:i])
                 if _structural(new[j]):
-                    placed.append((_indent(new[j]), _indent(old[start]) - _indent(new[j])))
+                    _place(placed, new[j], _indent(old[start]) - _indent(new[j]))
                 continue
             line, indent = new[j], _indent(new[j])
-            shift = next((s for at, s in reversed(placed) if at <= indent), 0)
+            shift = _shift_for(placed, indent, _is_item(line))
             if line.strip():
                 line = " " * max(0, indent + shift) + line[indent:]
             out.append(line)
             if _structural(new[j]):
-                placed.append((indent, shift))
+                _place(placed, new[j], shift)
     newline = "\r\n" if "\r\n" in dumped else "\n"
     for n, line in enumerate(out[:-1]):  # an original last line without its line end, no longer last
         if not line.endswith("\n"):
