@@ -26,7 +26,6 @@ from kubeharden.checks.rules import unseen_files
 from kubeharden.sources.snapshot import is_snapshot_header
 from kubeharden.config import Config, ConfigError, has_setting, setting_value
 from kubeharden.model.apitypes import type_problems
-from kubeharden.model.fix_notes import what_to_test
 from kubeharden.model.controls import INPUTS, NOTHING_TO_JUDGE, Control, Violation
 from kubeharden.model.factsobjects import COMPONENT_UNSEEN
 from kubeharden.model.factsobjects import FACTS_KIND, facts_unit
@@ -527,9 +526,6 @@ class Evaluator:
         if (windows is not None and fix is not None and fix.op != "remove"
                 and windows_refuses(windows, fix.path, fix.value)):
             fix = None
-        if fix is not None and not fix.safe and not fix.because:
-            # every report says why a fix needs --unsafe: what it changes at run time
-            fix = replace(fix, because=f"not safe (needs --unsafe): {what_to_test(fix.path)}")
         severity = self.config.severity_overrides.get(control.id, v.severity or control.severity)
         line = v.line if v.line is not None else obj.origin.line
         origin = obj.origin.at(line, path)  # a rendered input's field: its template, values or patch line

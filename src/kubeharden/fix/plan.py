@@ -95,7 +95,7 @@ def make_plan(findings: Iterable[Finding], only: set[str] | None = None, unsafe:
 def why_unsafe(fix: Fix) -> str:
     """Why ``fix`` is not applied without ``--unsafe``: its own reason (``Fix.because``, the evidence
     missing), else what the change does at run time (:func:`kubeharden.model.fix_notes.what_to_test`)."""
-    return fix.because or f"not safe (needs --unsafe): {what_to_test(fix.path)}"
+    return fix.reason
 
 
 def proposal(finding: Finding, fix: Fix) -> str:

@@ -13,6 +13,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from kubeharden.model.fieldpath import relative_to
+from kubeharden.model.fix_notes import what_to_test
 from kubeharden.model.guide import requirement_url
 from kubeharden.model.objects import Provenance, ResourceRef
 
@@ -62,7 +63,8 @@ class Fix:
     change cannot stop a workload that runs today from being admitted or working (so it may be
     applied without review); every other fix needs a person's judgement. ``because`` says why:
     the evidence in the input that makes the fix safe, or what could break and which evidence is
-    missing (docs/fix.md); "" where the catalogue states nothing.
+    missing (docs/fix.md); "" where the catalogue states nothing, and then :attr:`reason` says what the
+    change does at run time (worked out only when a report or ``kubeharden fix`` asks: a review never does).
     """
 
     op: str
@@ -76,8 +78,15 @@ class Fix:
         if self.op not in FIX_OPERATIONS:
             raise ValueError(f"fix operation {self.op!r} is not one of {', '.join(FIX_OPERATIONS)}")
 
+    @property
+    def reason(self) -> str:
+        """``because``, else, for an unsafe fix, why it needs ``--unsafe``: what it changes at run time."""
+        if self.because or self.safe:
+            return self.because
+        return f"not safe (needs --unsafe): {what_to_test(self.path)}"
+
     def to_dict(self) -> dict[str, Any]:
-        return {"op": self.op, "path": self.path, "value": self.value, "safe": self.safe, "because": self.because}
+        return {"op": self.op, "path": self.path, "value": self.value, "safe": self.safe, "because": self.reason}
 
 
 def container_id(container_list: str | None, container: str | None) -> str | None:
