@@ -167,10 +167,10 @@ NO_AUTOUPDATE = {"rbac.authorization.kubernetes.io/autoupdate": "false"}
 BINDING_CASES: list[tuple[str, dict, bool]] = [
     ("the bootstrap binding", binding(), False),
     ("another name", binding(name="masters-admin"), True),
-    ("the bootstrap name, another role: reconciled back", binding(role="view"), False),
+    ("the bootstrap name, another role: as written until the next start", binding(role="view"), True),
     ("the bootstrap name, another role, not reconciled", binding(role="view", annotations=NO_AUTOUPDATE), True),
     ("the bootstrap binding, not reconciled", binding(annotations=NO_AUTOUPDATE), False),
-    ("autoupdate compared with exactly false", binding(role="view", annotations={
+    ("the bootstrap binding, any autoupdate", binding(annotations={
         "rbac.authorization.kubernetes.io/autoupdate": "False"}), False),
     ("a RoleBinding of that name", binding(kind="RoleBinding"), True),
     ("another default binding given system:masters", binding(name="system:basic-user", role="system:basic-user",
@@ -196,11 +196,15 @@ def test_a_binding_the_api_server_would_refuse_grants_nothing_on_both_sides():
 
 
 def test_a_binding_update_is_judged_when_its_subjects_or_autoupdate_change():
-    old = binding(role="view")
+    old = binding()
     assert not refused("KH-RBAC-017", old, None, "CREATE")
     pinned = copy.deepcopy(old)
     pinned["metadata"]["annotations"] = NO_AUTOUPDATE
-    assert refused("KH-RBAC-017", pinned, old)
+    assert not refused("KH-RBAC-017", pinned, old)  # still the bootstrap binding: exempt
+    moved = binding(name="masters-admin", role="view")
+    more = copy.deepcopy(moved)
+    more["subjects"] = [*more["subjects"], {"kind": "Group", "name": "ops", "apiGroup": "rbac.authorization.k8s.io"}]
+    assert refused("KH-RBAC-017", more, moved)  # its subjects changed: judged
     legacy = binding(name="masters-admin")
     relabelled = copy.deepcopy(legacy)
     relabelled["metadata"]["labels"] = {"team": "ops"}

@@ -20,7 +20,7 @@ import json
 import re
 from collections.abc import Callable
 
-from kubeharden.analysis.rbac_defaults import AUTOUPDATE_ANNOTATION, default_binding_names, default_binding_subjects
+from kubeharden.analysis.rbac_defaults import default_binding_names, default_binding_subjects
 from kubeharden.checks.namespaces import PSA_ENFORCE, PSA_LEVELS
 from kubeharden.checks.pods import SAFE_SYSCTLS, SELINUX_TYPES
 from kubeharden.checks.resources import CONTAINER_RESOURCES
@@ -461,20 +461,19 @@ def masters_default_bindings() -> dict[str, str]:
 def _system_masters(config: Config) -> str:  # checks.rbac.system_masters (KH-RBAC-017)
     """A RoleBinding or ClusterRoleBinding naming the group system:masters, except the bootstrap binding.
 
-    The scanner resolves the binding through the RBAC model (analysis/rbac.py): a default ClusterRoleBinding
-    name is reconciled by the API server unless annotated ``rbac.authorization.kubernetes.io/autoupdate:
-    "false"`` (its role and subjects become the default's, system:masters included: exempt); annotated, it
-    is exempt only while its roleRef is the default ClusterRole (a role kubeharden carries, so it always
-    resolves). A ClusterRoleBinding with a ServiceAccount subject without a namespace grants nothing (the API
+    The scanner resolves the binding through the RBAC model (analysis/rbac.py): a ClusterRoleBinding of a
+    default's name is exempt while its roleRef is the default ClusterRole (a role kubeharden carries, so it
+    always resolves), reconciled or not; one naming another role grants what it says until the API server's
+    next start recreates it (auto-reconciliation), so it is judged as written. A ClusterRoleBinding with a
+    ServiceAccount subject without a namespace grants nothing (the API
     server refuses it). So the one binding object decides ("Using RBAC Authorization", Default roles and
     role bindings, auto-reconciliation).
     """
     subjects = "object.?subjects.orValue([])"
     names = "object.?metadata.?name.orValue('')"
-    autoupdate = select("object", ["metadata", "annotations", AUTOUPDATE_ANNOTATION])
     ref = "object.?roleRef"
-    exempt = [f"({names} == {json.dumps(name)} && ({autoupdate} != 'false' || "
-              f"({ref}.?kind.orValue('') == 'ClusterRole' && {ref}.?name.orValue('') == {json.dumps(role)})))"
+    exempt = [f"({names} == {json.dumps(name)} && "
+              f"{ref}.?kind.orValue('') == 'ClusterRole' && {ref}.?name.orValue('') == {json.dumps(role)})"
               for name, role in sorted(masters_default_bindings().items())]
     crb = "object.kind == 'ClusterRoleBinding'"
     unnamespaced_sa = (f"{subjects}.exists(s, type(s) == map && s.?kind.orValue('') == 'ServiceAccount' && "
