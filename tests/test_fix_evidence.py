@@ -137,11 +137,9 @@ def test_seccomp_fix_stays_unsafe_even_for_a_non_root_container_and_says_why():
 def test_pull_policy_fix_is_never_safe_and_says_what_may_break(written):
     # set or defaulted (IfNotPresent for a tag), the policy may be what runs images loaded into the nodes
     # (kind load, air-gapped imports): no manifest shows every node reaches the registry ("Images")
-    from kubeharden.fix.plan import why_unsafe
-
     fix = fix_of(pod(**written), "KH-IMG-004", {"profile": "strict"})
     assert fix.safe is False
-    assert "registry" in why_unsafe(fix) and "kind load" in why_unsafe(fix)
+    assert "registry" in fix.reason and "kind load" in fix.reason
 
 
 def test_pull_policy_fix_is_applied_only_with_consent(tmp_path, capsys):

@@ -25,7 +25,7 @@ from kubeharden.engine.evaluator import Evaluator
 from kubeharden.exitcodes import FINDINGS, INPUT_ERRORS, OK, USAGE
 from kubeharden.fix.apply import APPLIED, FAILED, SKIPPED, Consent
 from kubeharden.fix.files import EditableFiles, editable_files, write_path
-from kubeharden.fix.plan import UNSAFE, Change, why_unsafe
+from kubeharden.fix.plan import UNSAFE, Change
 from kubeharden.fix.session import Session, fix_rounds
 from kubeharden.fix.write import output_paths, unified_diff, write_atomic
 from kubeharden.model.findings import Finding, Fix, Problem
@@ -195,7 +195,7 @@ def _why_unsafe(findings: list[Finding], out: IO[str]) -> None:
     for f in findings:
         if f.fix is not None:
             container = f" container {f.container_id}" if f.container else ""
-            by_reason.setdefault(why_unsafe(f.fix), []).append(f"{f.control_id} {f.resource}{container}")
+            by_reason.setdefault(f.fix.reason, []).append(f"{f.control_id} {f.resource}{container}")
     for because, where in by_reason.items():
         print(f"  - {because}: {'; '.join(where)}", file=out)
 

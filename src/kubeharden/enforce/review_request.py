@@ -97,10 +97,10 @@ def _same_kind(request: dict[str, Any], obj: dict[str, Any]) -> None:
     gvk = request["kind"]
     api_version = f"{gvk['group']}/{gvk['version']}" if gvk["group"] else gvk["version"]
     if obj.get("kind") != gvk["kind"] or obj.get("apiVersion") != api_version:
-        raise BadReview(f"request.object is {describe_kind(obj)}, but request.kind says {api_version} {gvk['kind']}")
+        raise BadReview(f"request.object is {_describe_kind(obj)}, but request.kind says {api_version} {gvk['kind']}")
 
 
-def describe_kind(obj: dict[str, Any]) -> str:
+def _describe_kind(obj: dict[str, Any]) -> str:
     kind, api_version = obj.get("kind"), obj.get("apiVersion")
     return f"{str(api_version)[:60]} {str(kind)[:60]}" if kind and api_version else "without apiVersion and kind"
 

@@ -65,6 +65,7 @@ def _nothing_judged(violations: list[Violation]) -> bool:
     """The check said its unit holds nothing it can judge (NOTHING_TO_JUDGE): the unit is not counted."""
     return len(violations) == 1 and violations[0] is NOTHING_TO_JUDGE
 
+
 class Evaluator:
     """Runs the active controls of the catalogue over a stream of objects.
 

@@ -92,12 +92,6 @@ def make_plan(findings: Iterable[Finding], only: set[str] | None = None, unsafe:
     return plan
 
 
-def why_unsafe(fix: Fix) -> str:
-    """Why ``fix`` is not applied without ``--unsafe``: its own reason (``Fix.because``, the evidence
-    missing), else what the change does at run time (:func:`kubeharden.model.fix_notes.what_to_test`)."""
-    return fix.reason
-
-
 def proposal(finding: Finding, fix: Fix) -> str:
     """What to change in the source of a rendered finding (docs/fix.md): the values file when a
     ``.Values`` path drives the field the fix writes (:func:`values_field`), else the patch that set

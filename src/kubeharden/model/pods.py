@@ -474,6 +474,10 @@ def _describe(value: Any) -> str:
     return "missing or null" if value is None else describe(value)
 
 
+#: The PodSpec fields that hold containers (containers, initContainers, ephemeralContainers).
+_CONTAINER_LIST_KEYS = frozenset(key for _, key in CONTAINER_LISTS)
+
+
 def windows_refuses(spec_path: str, path: str, value: Any = None) -> bool:
     """Whether writing ``value`` at ``path`` (a field path from the object's root, :mod:`model.fieldpath`) in
     the pod spec at ``spec_path`` sets a field a Windows pod must leave unset (:data:`WINDOWS_UNSET_POD_SPEC`,
@@ -492,6 +496,6 @@ def windows_refuses(spec_path: str, path: str, value: Any = None) -> bool:
         return not (head in _WINDOWS_ZERO_VALUED and value is False)
     if head == "securityContext":
         return len(steps) > 1 and steps[1] in WINDOWS_UNSET_POD_SECURITY_CONTEXT
-    lists = {key for _, key in CONTAINER_LISTS}
-    return (head in lists and len(steps) > 3 and isinstance(steps[1], int) and steps[2] == "securityContext"
+    return (head in _CONTAINER_LIST_KEYS and len(steps) > 3 and isinstance(steps[1], int)
+            and steps[2] == "securityContext"
             and steps[3] in WINDOWS_UNSET_CONTAINER_SECURITY_CONTEXT)
