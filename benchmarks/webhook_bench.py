@@ -13,8 +13,9 @@ connection counts (no coordinated omission). The traffic is a mix of realistic r
 Deployments from examples/insecure and examples/hardened, CREATE and UPDATE) and 1 % malformed bodies,
 which must be answered 400. It reports, per rate: requests sent, answered by status, dropped (connection
 errors or no answer within 10 s of being sent), answered more than 10 s after their due time (queued
-behind a saturated server), p50/p90/p99/max, the server's CPU per answer, its own latency histogram and
-the generator's CPU per request. ``--pin`` puts the server and the generator on different CPUs.
+behind a saturated server), p50/p90/p99/max, the server's CPU per answer, its own latency histogram,
+the generator's CPU per request and the share of CPU time the hypervisor took from this virtual machine
+(steal, ``/proc/stat``). ``--pin`` puts the server and the generator on different CPUs.
 """
 
 from __future__ import annotations
@@ -228,9 +229,11 @@ def main() -> None:
                   + (f"; server pinned to CPU {cpus[0]}, load generator to CPU {cpus[1]}" if pin else ""))
             for rate in (int(r) for r in args.rates.split(",")):
                 cpu_before, hist_before = server_cpu(server.pid), server_histogram(port, pki["ca"])
+                stolen_before = cpu_ticks()
                 generator_before = time.process_time()
                 r = asyncio.run(load(port, pki["ca"], rate, args.seconds, args.connections, mix))
                 generator = time.process_time() - generator_before
+                stolen = steal_share(stolen_before, cpu_ticks())
                 cpu = server_cpu(server.pid) - cpu_before
                 inside = within(hist_before, server_histogram(port, pki["ca"]))
                 answered = sum(r["statuses"].values())
@@ -241,8 +244,8 @@ def main() -> None:
                       f"p99 {r['p99']:.2f}  max {r['max']:.2f}  mean {r['mean']:.2f}; server CPU "
                       f"{cpu / max(1, answered) * 1000:.2f} ms per answer (TLS, HTTP and review); "
                       f"server-side (body read to answer) {inside}; load generator CPU "
-                      f"{generator / max(1, r['sent']) * 1000:.2f} ms per request; load average {load_average()}"
-                      + (f"; unexpected: {r['wrong']}" if r["wrong"] else ""))
+                      f"{generator / max(1, r['sent']) * 1000:.2f} ms per request; load average {load_average()}; "
+                      f"steal {stolen:.1f} % of CPU time" + (f"; unexpected: {r['wrong']}" if r["wrong"] else ""))
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -339,6 +342,19 @@ def within(before: dict[str, int], after: dict[str, int]) -> str:
 def load_average() -> str:
     """The 1, 5 and 15 minute load averages, as uptime prints them (the machine may be shared)."""
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(steal, total) clock ticks of all CPUs so far (Linux ``/proc/stat``, first line): time the hypervisor
+    gave this virtual machine's CPUs to others, and all time."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Percent of the CPU time between two :func:`cpu_ticks` readings that the hypervisor took (steal)."""
+    return 100 * (after[0] - before[0]) / max(1, after[1] - before[1])
 
 
 def _free_port() -> int:

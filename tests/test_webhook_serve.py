@@ -319,3 +319,24 @@ def test_patch_pointer_escapes_map_keys():
     assert pointer(["metadata", "annotations", "a/b~c"]) == "/metadata/annotations/a~1b~0c"
     ops, _ = json_patch({"metadata": {"annotations": {"x/y": "1"}}}, [Fix("remove", "metadata.annotations[x/y]")])
     assert ops == [{"op": "remove", "path": "/metadata/annotations/x~1y"}]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uvloop is not built for Windows; asyncio's loop serves there")
+def test_the_server_runs_on_uvloop(pki):
+    """uvloop is a dependency on every other platform: the server's loop is its, and TLS and client
+    certificates work on it (the review over TLS, and the 403 without a certificate)."""
+    import uvloop
+
+    from kubeharden.serve.server import event_loop_name
+
+    app = WebhookApp(AdmissionSettings(config=Config(profile="strict")),
+                     server_tls_context(pki["server"], pki["server_key"], pki["ca"]))
+    server = app.server("127.0.0.1", 0)
+    server.start_in_thread()
+    try:
+        assert event_loop_name() == "uvloop" and isinstance(server._loop, uvloop.Loop)
+        status, body = call(server.server_address[1], client(pki), "POST", "/validate", review(PRIVILEGED))
+        assert status == 200 and json.loads(body)["response"]["allowed"] is False
+        assert call(server.server_address[1], client(pki, cert=False), "POST", "/validate", review(PRIVILEGED))[0] == 403
+    finally:
+        server.stop()

@@ -111,6 +111,7 @@ def _selector(text: str) -> Selector:
 def run_serve(args: argparse.Namespace) -> int:
     from kubeharden.enforce.admission import AdmissionSettings
     from kubeharden.enforce.webhook_app import WebhookApp
+    from kubeharden.serve.server import event_loop_name
     from kubeharden.serve.tls import server_tls_context
 
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
@@ -133,9 +134,9 @@ def run_serve(args: argparse.Namespace) -> int:
     log = logging.getLogger("kubeharden.webhook")
 
     def started() -> None:
-        log.info("listening on https://%s:%d (/validate%s) in %s mode, profile %s, %d controls, %d worker(s)%s",
-                 args.host, server.server_address[1], ", /mutate" if args.mutate else "", args.mode,
-                 cfg.profile, len(app.validator.controls), max(1, args.workers),
+        log.info("listening on https://%s:%d (/validate%s) in %s mode, profile %s, %d controls, %d worker(s), "
+                 "%s event loop%s", args.host, server.server_address[1], ", /mutate" if args.mutate else "", args.mode,
+                 cfg.profile, len(app.validator.controls), max(1, args.workers), event_loop_name(),
                  " (client certificates required)" if args.client_ca else "")
 
     try:
