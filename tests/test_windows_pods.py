@@ -194,3 +194,23 @@ def test_kh_pod_001_asks_a_windows_pod_for_run_as_non_root_never_for_run_as_user
     assert "runAsUser" not in fails[0].message and "cannot set runAsUser" in fails[0].remediation
     linux, _ = _scan(pod({"containers": [c()]}), only=["KH-POD-001"])
     assert "non-zero runAsUser" in linux[0].message and "cannot set runAsUser" not in linux[0].remediation
+
+
+@pytest.mark.parametrize(("where", "spelling"), [("container", "ContainerAdministrator"),
+                                                 ("pod", "containeradministrator")])
+def test_kh_pod_001_names_a_windows_administrator_and_offers_no_fix_that_would_stop_it_starting(where, spelling):
+    """runAsUserName ContainerAdministrator (any case: Windows user names are case-insensitive) is the container's
+    administrator; runAsNonRoot: true beside it makes the kubelet refuse to start the container, so no fix is
+    offered (not even with --unsafe): the user must change. The exported policy refuses it too."""
+    options = {"windowsOptions": {"runAsUserName": spelling}}
+    spec = ({**WINDOWS, "containers": [c(securityContext=options)]} if where == "container"
+            else {**WINDOWS, "securityContext": options, "containers": [c()]})
+    obj = pod(spec)
+    fails, _ = _scan(obj, only=["KH-POD-001"])
+    base = "spec.containers[0]" if where == "container" else "spec"
+    assert [(f.path, f.fix) for f in fails] == [(f"{base}.securityContext.windowsOptions.runAsUserName", None)]
+    assert spelling in fails[0].message and "non-administrator" in fails[0].remediation
+    assert _refused("KH-POD-001", obj)
+    named, _ = _scan(pod({**WINDOWS, "securityContext": {"windowsOptions": {"runAsUserName": "ContainerUser"}},
+                          "containers": [c()]}), only=["KH-POD-001"])
+    assert [f.fix.path for f in named] == ["spec.containers[0].securityContext.runAsNonRoot"]  # still asked for it

@@ -53,6 +53,15 @@ def run_as_non_root(c: ContainerView, ctx: Context) -> Iterator[Violation]:
                         path=_sc_path(c, non_root))
         return
     if c.pod.is_windows:  # runAsUser must be unset on a Windows pod (Kubernetes API reference, PodSpec.os)
+        user_name = c.windows_option("runAsUserName")
+        if isinstance(user_name.value, str) and user_name.value.casefold() == WINDOWS_ADMINISTRATOR.casefold():
+            # runAsNonRoot: true alone would make the kubelet refuse to start it: no fix to offer, the user must change
+            yield Violation(f"runAsUserName is {user_name.value}, the container's administrator",
+                            c.line(user_name.holder, user_name.key),
+                            path=join(c.pod.spec_path if user_name.level == "pod" else c.path, "securityContext",
+                                      "windowsOptions", "runAsUserName"),
+                            fix=False, remediation=WINDOWS_NON_ROOT)
+            return
         yield Violation("runAsNonRoot: true is not set (pod or container): the image's user decides, which may be "
                         "ContainerAdministrator", c.line(c.sc or None),
                         path=join(c.path, "securityContext", "runAsNonRoot"), remediation=WINDOWS_NON_ROOT)
@@ -62,6 +71,8 @@ def run_as_non_root(c: ContainerView, ctx: Context) -> Iterator[Violation]:
                     path=join(c.path, "securityContext", "runAsNonRoot"))
 
 
+#: The administrator account of a Windows container (Windows user names are case-insensitive).
+WINDOWS_ADMINISTRATOR = "ContainerAdministrator"
 #: KH-POD-001's remedy on a Windows pod, which must leave runAsUser unset (Kubernetes API reference, PodSpec.os);
 #: with runAsNonRoot the kubelet refuses to start a container whose user is ContainerAdministrator
 #: (SecurityContext.runAsNonRoot; "Configure RunAsUserName for Windows pods and containers").
