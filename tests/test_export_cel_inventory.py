@@ -71,6 +71,23 @@ RESOURCE_CASES: list[tuple[str, dict, bool]] = [
     ("KH-RES-003", pod({"containers": [c(resources=res(limits=ALL))],
                         "ephemeralContainers": [{"name": "debug", "image": "busybox:1.36"}]}), False),
     ("KH-RES-001", pod({"containers": [c(resources=res(limits=ALL)), c(name="second")]}), True),
+    # a zero quantity is no request or limit: the kubelet sets no CPU quota or memory limit for it, QoS ignores it
+    # ("Pod Quality of Service Classes"), and the LimitRanger leaves a written zero as it is
+    ("KH-RES-002", pod({"containers": [c(resources=res(limits={"cpu": "0", "memory": "128Mi"}))]}), True),
+    ("KH-RES-002", pod({"containers": [c(resources=res(limits={"cpu": 0, "memory": "128Mi"}))]}), True),
+    ("KH-RES-003", pod({"containers": [c(resources=res(limits={"cpu": "1", "memory": "0Mi"}))]}), True),
+    ("KH-RES-001", pod({"containers": [c(resources=res(requests={"cpu": "0m", "memory": "64Mi"}))]}), True),
+    # the API server defaults only an absent request to the limit: a request written as zero stays zero
+    ("KH-RES-001", pod({"containers": [c(resources=res(requests={"cpu": "0.0", "memory": "64Mi"},
+                                                       limits={"cpu": "10m"}))]}), True),
+    ("KH-RES-001", pod({"containers": [c(resources=res(requests={"memory": "64Mi"}, limits={"cpu": "10m"}))]}),
+     False),
+    ("KH-RES-001", pod({"resources": res(requests={"cpu": "0"}, limits={"cpu": "1"}),
+                        "containers": [c(resources=res(requests={"memory": "64Mi"}))]}), True),
+    ("KH-RES-005", pod({"containers": [c(resources=res(limits={**ALL, "ephemeral-storage": "0e3"}))]}), True),
+    ("KH-RES-002", pod({"resources": res(limits={"cpu": "0"}), "containers": [c(resources=res(limits={"memory": "1Gi"}))]}),
+     True),
+    ("KH-RES-002", pod({"containers": [c(resources=res(limits={"cpu": "10m", "memory": "128Mi"}))]}), False),
 ]
 
 

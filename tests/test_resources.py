@@ -182,3 +182,37 @@ def test_wrong_types_in_resources_never_crash_and_make_the_pod_invalid():
     findings, result = scan(_pod("shop", containers, ""), only=RES)
     assert {f.control.id for f in findings} == set(RES)
     assert not [p for p in result.problems if p.kind == "internal"], result.problems
+
+
+def test_a_zero_quantity_is_no_request_or_limit_and_the_message_says_it_was_written():
+    """The kubelet sets no CPU quota and no memory limit for a zero limit and a zero request reserves nothing
+    ("Pod Quality of Service Classes" counts only non-zero quantities); the LimitRanger defaults only absent
+    keys, so a LimitRange's default does not replace a written zero either."""
+    containers = ("    - name: app\n      image: registry.example.com/app:1\n"
+                  "      resources: {requests: {cpu: 0m, memory: 64Mi, ephemeral-storage: 0}, "
+                  "limits: {cpu: \"0\", memory: 0.0Gi, ephemeral-storage: 1Gi}}\n")
+    assert _found(_pod("shop", containers)) == {(c, "app") for c in ("KH-RES-001", "KH-RES-002", "KH-RES-003",
+                                                                      "KH-RES-004")}
+    findings, _ = scan(_pod("shop", containers), only=["KH-RES-002"])
+    assert findings[0].message.startswith("no cpu limit (cpu written as 0, which counts as no limit) and ")
+    # the API server sets an absent request to the limit, never a request written as zero
+    written_zero = ("    - name: app\n      image: registry.example.com/app:1\n"
+                    "      resources: {requests: {cpu: \"0\", memory: 64Mi}, limits: {cpu: 500m, memory: 64Mi}}\n")
+    assert ("KH-RES-001", "app") in _found(_pod("shop", written_zero))
+    lr = _limit_range("shop", """    - type: Container
+      default: {cpu: 500m, memory: 256Mi}""")
+    assert ("KH-RES-002", "app") in _found(_pod("shop", containers) + "---" + lr)
+
+
+def test_the_request_fix_replaces_a_zero_request_and_keeps_the_others(tmp_path):
+    from kubeharden.cli import main
+
+    path = tmp_path / "pod.yaml"
+    path.write_text(_pod("shop", "    - name: app\n      image: registry.example.com/app:1\n"
+                                 "      resources:\n        requests:\n          cpu: 0\n          memory: 64Mi\n"
+                                 "          nvidia.com/gpu: 1\n"))
+    assert main(["fix", "--no-config", "--unsafe", "--only", "KH-RES-001", "--", str(path)]) == 0
+    import yaml
+    requests = yaml.safe_load(path.read_text())["spec"]["containers"][0]["resources"]["requests"]
+    assert requests["memory"] == "64Mi" and requests["nvidia.com/gpu"] == 1
+    assert requests["cpu"] not in (0, "0") and _found(path.read_text()) - {(c, "app") for c in RES[1:]} == set()

@@ -66,7 +66,10 @@ def _missing(inventory: Inventory, part: str, resources: tuple[str, ...],
         from_pod = pod.pod_requests if part == "requests" else pod.pod_limits
         for c in pod.resources:
             own = c.requests if part == "requests" else c.limits
-            missing = [r for r in resources if r not in own and r not in from_range and r not in from_pod]
+            # the LimitRanger fills absent keys only: a written zero keeps its namespace's default out
+            zeros = c.zero_requests if part == "requests" else c.zero_limits
+            missing = [r for r in resources
+                       if r not in own and (r in zeros or r not in from_range) and r not in from_pod]
             if missing:
                 yield _violation(pod, c, part, missing, namespace, ns_defaults,
                                  c.requests_line if part == "requests" else c.limits_line, profile or {})
@@ -87,7 +90,12 @@ def _violation(pod: PodRecord, c: ContainerResources, part: str, missing: list[s
                    f"for {', '.join(missing)} in namespace {namespace!r}"
                    + (f" (or pod-level spec.resources.{part} for {', '.join(pod_level)})" if pod_level else ""))
     path, fix = _fix(c, part, missing, (profile or {}).get(part, {}))
-    return Violation(f"no {' or '.join(missing)} {noun} {scope}: {'; '.join(_WHY[(part, r)] for r in missing)}",
+    zeros = [r for r in missing if r in (c.zero_requests if part == "requests" else c.zero_limits)]
+    zero_note = f" ({', '.join(zeros)} written as 0, which counts as no {noun})" if zeros else ""
+    if zeros == missing:  # the LimitRanger fills absent fields only ("Limit Ranges")
+        scope = "and no LimitRange default replaces a value written in the container"
+    return Violation(f"no {' or '.join(missing)} {noun}{zero_note} {scope}: "
+                     f"{'; '.join(_WHY[(part, r)] for r in missing)}",
                      line, container=container, remediation=remediation, obj=pod, path=path, fix=fix)
 
 
@@ -105,14 +113,17 @@ def _fix(c: ContainerResources, part: str, missing: list[str],
     profile = profile or {}
     if part == "requests":
         path = join(c.path, "resources", "requests")
+        # "add" fills absent keys only; a request written as 0 is replaced, so the mapping is set whole
+        op, kept = ("set", c.request_values) if c.zero_requests & set(missing) else ("add", {})
         if all(r in profile for r in missing):
             sizes = {r: profile[r] for r in missing}
-            return path, Fix("add", path, sizes, True, f"safe: the sizes are yours (fix.resources.requests: "
-                                                       f"{_written(sizes)} in the configuration)")
+            return path, Fix(op, path, {**kept, **sizes}, True, f"safe: the sizes are yours "
+                                                                f"(fix.resources.requests: {_written(sizes)} in the "
+                                                                "configuration)")
         if any(r not in FORMAT and r not in profile for r in missing):
             return path, None
         sizes = {r: profile.get(r) or FORMAT[r](_DEFAULTS.request[r]) for r in missing}
-        return path, Fix("add", path, sizes, False, _OUR_SIZES)
+        return path, Fix(op, path, {**kept, **sizes}, False, _OUR_SIZES)
     resource = missing[0]
     path = join(c.path, "resources", "limits", resource)
     if resource in profile:

@@ -45,7 +45,7 @@ from kubeharden.model.facts import (
     normalize_host_path,
 )
 from kubeharden.model.controls import Control
-from kubeharden.model.resources import POD_LEVEL_RESOURCES
+from kubeharden.model.resources import POD_LEVEL_RESOURCES, ZERO_QUANTITY
 from kubeharden.model.pods import (
     APPARMOR_ANNOTATION_PREFIX,
     APPARMOR_ANNOTATION_TYPES,
@@ -417,17 +417,24 @@ def resource_missing(part: str, resource: str, c: str = "c") -> str:
     """True when container ``c`` of the admitted Pod ends up without ``part`` (requests|limits) for
     ``resource`` (checks.resources._missing over model.resources): its own limit stands in for its request,
     pod-level ``spec.resources`` counts for cpu and memory (its limits for either part, its requests for
-    requests). A quantity is judged present by its key, as the scanner's ``_set``: an admitted object holds
-    parsed quantities, never ``""`` or null. The LimitRange defaults are already in the Pod: the LimitRanger
+    requests). A quantity is judged present by its key unless it is zero (model.resources.ZERO_QUANTITY), as the
+    scanner's ``_set``: an admitted object holds parsed quantities, never ``""`` or null. The LimitRange
+    defaults are already in the Pod: the LimitRanger
     admission plugin mutates before validating admission runs ("Limit Ranges",
     https://kubernetes.io/docs/concepts/policy/limit-range/; "Admission Control in Kubernetes", LimitRanger)."""
-    r = json.dumps(resource)
-    own = [f"{c}.?resources.?limits.orValue({{}})"] + ([f"{c}.?resources.?requests.orValue({{}})"]
-                                                      if part == "requests" else [])
-    pod = ["object.?spec.?resources.?limits.orValue({})"] + (["object.?spec.?resources.?requests.orValue({})"]
-                                                              if part == "requests" else [])
-    places = own + (pod if resource in POD_LEVEL_RESOURCES else [])
-    return "(" + " && ".join(f"!({r} in {p})" for p in places) + ")"
+    r, zero = json.dumps(resource), json.dumps(ZERO_QUANTITY)
+
+    def missing_at(holder: str) -> str:  # the container's or the pod's own resources lack it
+        requests, limits = f"{holder}.?resources.?requests.orValue({{}})", f"{holder}.?resources.?limits.orValue({{}})"
+        no_limit = f"(!({r} in {limits}) || string({limits}[{r}]).matches({zero}))"
+        if part == "limits":
+            return no_limit
+        # a limit stands in for an absent request only: a request written as zero stays zero
+        return (f"((!({r} in {requests}) || string({requests}[{r}]).matches({zero})) && "
+                f"({no_limit} || {r} in {requests}))")
+
+    holders = [c] + (["object.?spec"] if resource in POD_LEVEL_RESOURCES else [])
+    return "(" + " && ".join(missing_at(h) for h in holders) + ")"
 
 
 def missing_resources(part: str, resources: tuple[str, ...], c: str = "c") -> str:

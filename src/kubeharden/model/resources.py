@@ -63,16 +63,38 @@ def parse_quantity(value: Any) -> Fraction:
     return result
 
 
+#: A zero quantity as written (``0``, ``0m``, ``0.0Gi``, ``0e3``), for the scanner and for CEL's ``matches``
+#: (RE2). The kubelet sets no CPU quota and no memory limit for a zero limit, and a zero request reserves
+#: nothing; the Pod QoS class counts only non-zero quantities ("Pod Quality of Service Classes",
+#: https://kubernetes.io/docs/concepts/workloads/pods/pod-qos/; ``GetPodQOS`` in kubernetes/kubernetes
+#: ``pkg/apis/core/v1/helper/qos``). The LimitRanger defaults only absent keys, so a written zero also escapes
+#: a LimitRange's default. A zero therefore counts as no request or limit at all.
+ZERO_QUANTITY = r"^[+-]?(0+\.?0*|\.0+)([eE][+-]?[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$"
+_ZERO = re.compile(ZERO_QUANTITY)
+
+
+def is_zero_quantity(value: Any) -> bool:
+    """Whether ``value`` is a quantity equal to zero (:data:`ZERO_QUANTITY`); False for anything else."""
+    return not isinstance(value, bool) and value is not None and _ZERO.match(str(value).strip()) is not None
+
+
 def _set(values: Any) -> frozenset[str]:
-    """The resource names of a ResourceList whose value is present (``cpu: ""`` or null is unset)."""
-    return frozenset(str(k) for k, v in as_dict(values).items() if v not in (None, ""))
+    """The resource names of a ResourceList with a value that counts (``cpu: ""``, null and a zero quantity
+    are unset: :data:`ZERO_QUANTITY`)."""
+    return frozenset(str(k) for k, v in as_dict(values).items() if v not in (None, "") and not is_zero_quantity(v))
+
+
+def _zero(values: Any) -> frozenset[str]:
+    """The resource names of a ResourceList written as a zero quantity."""
+    return frozenset(str(k) for k, v in as_dict(values).items() if is_zero_quantity(v))
 
 
 @dataclass(frozen=True, slots=True)
 class ContainerResources:
     """What one container sets itself: resource names with a request and with a limit.
 
-    ``requests`` already includes the limits (rule 1). Lines point at ``resources.requests``,
+    ``requests`` already includes the limits (rule 1) but where a request is written as zero: the API server
+    defaults only an absent request, so that container requests nothing. Lines point at ``resources.requests``,
     ``resources.limits`` or, failing those, at the container.
     """
 
@@ -85,6 +107,10 @@ class ContainerResources:
     #: the container's field path (``spec.containers[0]``) and its own request values, for structured fixes
     path: str = ""
     request_values: dict[str, Any] = field(default_factory=dict)
+    #: resource names whose request / limit is a written zero (a zero limit becomes the absent request's value):
+    #: unset, and present for the LimitRanger, which fills only absent keys
+    zero_requests: frozenset[str] = frozenset()
+    zero_limits: frozenset[str] = frozenset()
 
 
 def container_resources(c: ContainerView) -> ContainerResources | None:
@@ -92,19 +118,22 @@ def container_resources(c: ContainerView) -> ContainerResources | None:
     if c.kind == "ephemeralContainer":
         return None
     res = as_dict(c.raw.get("resources"))
-    limits = _set(res.get("limits"))
-    requests = _set(res.get("requests")) | limits
+    written_requests, written_limits = as_dict(res.get("requests")), as_dict(res.get("limits"))
+    limits, zero_limits = _set(written_limits), _zero(written_limits)
+    requests = _set(written_requests) | (limits - _zero(written_requests))
+    # an absent request takes the limit's value, zero included
+    zero_requests = _zero(written_requests) | (zero_limits - set(written_requests))
     line = c.line(res or None, "requests") if "requests" in res else c.line(res or None)
     return ContainerResources(c.name, c.kind, requests, limits, line,
                               c.line(res, "limits") if "limits" in res else line, c.path,
-                              {str(k): v for k, v in as_dict(res.get("requests")).items()})
+                              {str(k): v for k, v in written_requests.items()}, zero_requests, zero_limits)
 
 
 def pod_level_resources(spec: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
     """(requests, limits) set by a pod spec's own ``resources`` (rule 3), cpu and memory only."""
     res = as_dict(spec.get("resources"))
     limits = _set(res.get("limits")) & POD_LEVEL_RESOURCES
-    return (_set(res.get("requests")) & POD_LEVEL_RESOURCES) | limits, limits
+    return (_set(res.get("requests")) & POD_LEVEL_RESOURCES) | (limits - _zero(res.get("requests"))), limits
 
 
 @dataclass(slots=True)
