@@ -62,6 +62,15 @@ def test_set_replaces_a_value_of_another_type_true_is_not_one():
     assert not same(1, True) and same(False, False) and not same("false", False)
 
 
+def test_set_of_a_mapping_over_a_mapping_edits_it_in_place_key_by_key():
+    """The mapping object stays (so its comments and style stay with it); keys not in the value go."""
+    requests = CommentedMap([("cpu", 0), ("memory", "64Mi"), ("nvidia.com/gpu", 1)])
+    obj = {"r": {"requests": requests}}
+    assert apply(obj, Fix("set", "r.requests", {"cpu": "100m", "memory": "64Mi"})) is True
+    assert obj["r"]["requests"] is requests and dict(requests) == {"cpu": "100m", "memory": "64Mi"}
+    assert apply(obj, Fix("set", "r.requests", {"cpu": "100m", "memory": "64Mi"})) is False
+
+
 def test_add_merges_list_items_and_mapping_keys_not_present():
     obj = {"c": {"drop": ["NET_RAW"], "requests": {"cpu": "1"}}}
     assert apply(obj, Fix("add", "c.drop", ["ALL"])) is True

@@ -204,6 +204,51 @@ def test_a_zero_quantity_is_no_request_or_limit_and_the_message_says_it_was_writ
     assert ("KH-RES-002", "app") in _found(_pod("shop", containers) + "---" + lr)
 
 
+ZERO_BESIDE_LIMIT = """apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: shop}
+spec:
+  containers:
+    - name: app
+      image: registry.example.com/app:1
+      resources:
+        requests:
+          cpu: 0
+          memory: "64Mi"  # measured p99, keep
+        limits: {cpu: 50m, memory: 64Mi}
+"""
+
+
+def test_a_zero_request_fix_changes_only_its_line_and_never_exceeds_the_limit(tmp_path):
+    """The API server refuses a request above its limit ("Resource Management for Pods and Containers"), so
+    the proposed request is capped at the container's limit and then needs --unsafe even from a profile; the
+    mapping is edited in place, so the other request keeps its quoting and comment."""
+    from kubeharden.cli import main
+
+    (tmp_path / ".kubeharden.yaml").write_text("fix:\n  resources:\n    requests: {cpu: 100m, memory: 128Mi}\n")
+    path = tmp_path / "pod.yaml"
+    path.write_text(ZERO_BESIDE_LIMIT)
+    config = ["--config", str(tmp_path / ".kubeharden.yaml")]
+    findings, _ = scan(ZERO_BESIDE_LIMIT, config={"fix": {"resources": {"requests": {"cpu": "100m"}}}},
+                       only=["KH-RES-001"])
+    (f,) = findings
+    assert (f.fix.op, f.fix.value, f.fix.safe) == ("set", {"cpu": "50m", "memory": "64Mi"}, False)
+    assert "limit is below the request proposed for cpu" in f.fix.reason
+    assert "Replace the 0 of resources.requests.cpu" in f.remediation and "LimitRange" not in f.remediation.split(":")[0]
+    assert main(["fix", *config, "--only", "KH-RES-001", "--", str(path)]) == 0  # not safe: left for --unsafe
+    assert path.read_text() == ZERO_BESIDE_LIMIT
+    assert main(["fix", *config, "--unsafe", "--only", "KH-RES-001", "--", str(path)]) == 0
+    assert path.read_text() == ZERO_BESIDE_LIMIT.replace("cpu: 0\n", "cpu: 50m\n")
+
+
+def test_a_request_taken_from_a_zero_limit_is_named_at_the_limit():
+    text = _pod("shop", "    - name: app\n      image: registry.example.com/app:1\n"
+                        "      resources: {requests: {cpu: 10m}, limits: {memory: \"0\"}}\n")
+    findings, _ = scan(text, only=["KH-RES-001"])
+    assert "(memory taken from a limit written as 0)" in findings[0].message
+    assert "Replace the 0 of resources.limits.memory" in findings[0].remediation
+
+
 def test_the_request_fix_replaces_a_zero_request_and_keeps_the_others(tmp_path):
     from kubeharden.cli import main
 

@@ -214,3 +214,17 @@ def test_kh_pod_001_names_a_windows_administrator_and_offers_no_fix_that_would_s
     named, _ = _scan(pod({**WINDOWS, "securityContext": {"windowsOptions": {"runAsUserName": "ContainerUser"}},
                           "containers": [c()]}), only=["KH-POD-001"])
     assert [f.fix.path for f in named] == ["spec.containers[0].securityContext.runAsNonRoot"]  # still asked for it
+    assert "runAsUserName ContainerUser is written" in named[0].message
+
+
+@pytest.mark.parametrize("spec", [
+    # runAsNonRoot: false written beside the administrator: the fix would still stop the container starting
+    {**WINDOWS, "securityContext": {"runAsNonRoot": False, "windowsOptions": {"runAsUserName": "containeradministrator"}},
+     "containers": [c()]},
+    # Windows chosen by a node selector only (no spec.os): runAsUserName is a Windows field all the same
+    {"nodeSelector": {"kubernetes.io/os": "windows"},
+     "containers": [c(securityContext={"windowsOptions": {"runAsUserName": "ContainerAdministrator"}})]},
+])
+def test_kh_pod_001_names_the_administrator_before_anything_else_and_offers_no_fix(spec):
+    fails, _ = _scan(pod(spec), only=["KH-POD-001"])
+    assert [f.fix for f in fails] == [None] and "the container's administrator" in fails[0].message

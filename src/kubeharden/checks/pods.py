@@ -47,24 +47,29 @@ def run_as_non_root(c: ContainerView, ctx: Context) -> Iterator[Violation]:
         return
     if user.level != "unset":  # a non-zero UID is non-root even without runAsNonRoot
         return
+    user_name = c.windows_option("runAsUserName")  # a Windows container's user, however Windows was chosen
+    if isinstance(user_name.value, str) and user_name.value.casefold() == WINDOWS_ADMINISTRATOR.casefold():
+        # runAsNonRoot: true beside it makes the kubelet refuse to start the container: no fix, the user must change
+        yield Violation(f"runAsUserName is {user_name.value}, the container's administrator",
+                        c.line(user_name.holder, user_name.key),
+                        path=join(c.pod.spec_path if user_name.level == "pod" else c.path, "securityContext",
+                                  "windowsOptions", "runAsUserName"),
+                        fix=False, remediation=WINDOWS_NON_ROOT)
+        return
+    if c.pod.is_windows:  # runAsUser must be unset on a Windows pod (Kubernetes API reference, PodSpec.os)
+        who = (f"runAsUserName {user_name.value} is written but nothing makes the kubelet refuse an administrator"
+               if user_name.level != "unset" else "the image's user decides, which may be ContainerAdministrator")
+        if non_root.value is False:
+            yield Violation(f"runAsNonRoot is false: {who}", c.line(non_root.holder, non_root.key),
+                            path=_sc_path(c, non_root), remediation=WINDOWS_NON_ROOT)
+            return
+        yield Violation(f"runAsNonRoot: true is not set (pod or container): {who}", c.line(c.sc or None),
+                        path=join(c.path, "securityContext", "runAsNonRoot"), remediation=WINDOWS_NON_ROOT)
+        return
     if non_root.value is False:
         yield Violation("runAsNonRoot is false and no non-zero runAsUser is set: the image's USER decides, "
                         "and that is root in most images", c.line(non_root.holder, non_root.key),
                         path=_sc_path(c, non_root))
-        return
-    if c.pod.is_windows:  # runAsUser must be unset on a Windows pod (Kubernetes API reference, PodSpec.os)
-        user_name = c.windows_option("runAsUserName")
-        if isinstance(user_name.value, str) and user_name.value.casefold() == WINDOWS_ADMINISTRATOR.casefold():
-            # runAsNonRoot: true alone would make the kubelet refuse to start it: no fix to offer, the user must change
-            yield Violation(f"runAsUserName is {user_name.value}, the container's administrator",
-                            c.line(user_name.holder, user_name.key),
-                            path=join(c.pod.spec_path if user_name.level == "pod" else c.path, "securityContext",
-                                      "windowsOptions", "runAsUserName"),
-                            fix=False, remediation=WINDOWS_NON_ROOT)
-            return
-        yield Violation("runAsNonRoot: true is not set (pod or container): the image's user decides, which may be "
-                        "ContainerAdministrator", c.line(c.sc or None),
-                        path=join(c.path, "securityContext", "runAsNonRoot"), remediation=WINDOWS_NON_ROOT)
         return
     yield Violation("neither runAsNonRoot: true nor a non-zero runAsUser is set (pod or container): "
                     "the image's USER decides, and that is root in most images", c.line(c.sc or None),

@@ -28,8 +28,12 @@ from kubeharden.model.resources import POD_LEVEL_RESOURCES, ContainerResources, 
 _DEFAULTS = Defaults()
 
 _WHY = {
-    ("requests", "cpu"): "the scheduler reserves no CPU for it and the pod is first to be evicted",
-    ("requests", "memory"): "the scheduler reserves no memory for it and the pod is first to be evicted",
+    # A CPU request sets the container's CPU weight under contention; CPU is no eviction signal, memory is
+    # ("Resource Management for Pods and Containers"; "Node-pressure Eviction": usage above requests goes first).
+    ("requests", "cpu"): "the scheduler reserves no CPU for it, and under contention it gets the smallest CPU "
+                         "share",
+    ("requests", "memory"): "the scheduler reserves no memory for it, and under memory pressure the kubelet "
+                            "evicts pods whose usage exceeds their requests first",
     ("requests", "ephemeral-storage"): "the scheduler reserves no node disk for its writable layer, logs "
                                        "and emptyDir volumes",
     ("limits", "cpu"): "one container can use every core of the node and starve its neighbours",
@@ -86,14 +90,25 @@ def _violation(pod: PodRecord, c: ContainerResources, part: str, missing: list[s
              else f"and namespace {namespace!r} has no LimitRange in the input to default one")
     pod_level = [r for r in missing if r in POD_LEVEL_RESOURCES]
     fixes = [f"resources.{part}.{r}" for r in missing]
+    zeros = [r for r in missing if r in (c.zero_requests if part == "requests" else c.zero_limits)]
+    # a request absent beside a zero limit takes the limit's 0 (API defaulting): the limit is where it is written
+    from_limit = [r for r in zeros if part == "requests" and r not in c.request_values]
+    written = [f"resources.{'limits' if r in from_limit else part}.{r}" for r in zeros]
     remediation = (f"Set {' and '.join(fixes)} on container {container!r}, or a LimitRange {field} "
                    f"for {', '.join(missing)} in namespace {namespace!r}"
                    + (f" (or pod-level spec.resources.{part} for {', '.join(pod_level)})" if pod_level else ""))
+    own_zeros = [r for r in zeros if r not in from_limit]
+    notes = ([f"{', '.join(own_zeros)} written as 0, which counts as no {noun}"] if own_zeros else []) + \
+        ([f"{', '.join(from_limit)} taken from a limit written as 0"] if from_limit else [])
+    zero_note = f" ({'; '.join(notes)})" if notes else ""
+    if zeros:  # the LimitRanger fills absent fields only ("Limit Ranges"): a written 0 must itself be replaced
+        remediation = (f"Replace the 0 of {' and '.join(written)} on container {container!r} with a real size: a "
+                       "LimitRange default never replaces a value written in the container"
+                       + (f"; and set {' and '.join(f'resources.{part}.{r}' for r in missing if r not in zeros)}"
+                          if len(zeros) < len(missing) else ""))
+        if zeros == missing:
+            scope = "and no LimitRange default replaces a value written in the container"
     path, fix = _fix(c, part, missing, (profile or {}).get(part, {}))
-    zeros = [r for r in missing if r in (c.zero_requests if part == "requests" else c.zero_limits)]
-    zero_note = f" ({', '.join(zeros)} written as 0, which counts as no {noun})" if zeros else ""
-    if zeros == missing:  # the LimitRanger fills absent fields only ("Limit Ranges")
-        scope = "and no LimitRange default replaces a value written in the container"
     return Violation(f"no {' or '.join(missing)} {noun}{zero_note} {scope}: "
                      f"{'; '.join(_WHY[(part, r)] for r in missing)}",
                      line, container=container, remediation=remediation, obj=pod, path=path, fix=fix)
@@ -113,17 +128,21 @@ def _fix(c: ContainerResources, part: str, missing: list[str],
     profile = profile or {}
     if part == "requests":
         path = join(c.path, "resources", "requests")
-        # "add" fills absent keys only; a request written as 0 is replaced, so the mapping is set whole
-        op, kept = ("set", c.request_values) if c.zero_requests & set(missing) else ("add", {})
-        if all(r in profile for r in missing):
-            sizes = {r: profile[r] for r in missing}
-            return path, Fix(op, path, {**kept, **sizes}, True, f"safe: the sizes are yours "
-                                                                f"(fix.resources.requests: {_written(sizes)} in the "
-                                                                "configuration)")
         if any(r not in FORMAT and r not in profile for r in missing):
             return path, None
         sizes = {r: profile.get(r) or FORMAT[r](_DEFAULTS.request[r]) for r in missing}
-        return path, Fix(op, path, {**kept, **sizes}, False, _OUR_SIZES)
+        ours = all(r in profile for r in missing)
+        because = (f"safe: the sizes are yours (fix.resources.requests: {_written(sizes)} in the configuration)"
+                   if ours else _OUR_SIZES)
+        capped = _capped_at_limits(sizes, c.limit_values)
+        if capped:  # the API server refuses a request above its limit: the request takes the limit
+            ours, because = False, (f"not safe: the container's limit is below the request proposed for "
+                                    f"{', '.join(capped)}, so the request is set to that limit; choose the size")
+        # "add" fills absent keys only; a request written as 0 is replaced, so the mapping is set (in place:
+        # the other keys keep their text)
+        if c.zero_requests & set(missing):
+            return path, Fix("set", path, {**c.request_values, **sizes}, ours, because)
+        return path, Fix("add", path, sizes, ours, because)
     resource = missing[0]
     path = join(c.path, "resources", "limits", resource)
     if resource in profile:
@@ -131,6 +150,21 @@ def _fix(c: ContainerResources, part: str, missing: list[str],
     if resource not in FORMAT:
         return path, None
     return path, Fix("set", path, _limit_value(resource, c.request_values), False, _OUR_SIZES)
+
+
+def _capped_at_limits(sizes: dict[str, str], limits: dict[str, Any]) -> list[str]:
+    """Lower each request size in ``sizes`` that exceeds the container's own limit to that limit (in place);
+    the resources lowered. A limit that is no quantity, or zero (no limit), caps nothing."""
+    capped = []
+    for r, size in sizes.items():
+        try:
+            limit = parse_quantity(limits.get(r))
+        except ValueError:
+            continue
+        if limit > 0 and parse_quantity(size) > limit:
+            sizes[r] = str(limits[r])
+            capped.append(r)
+    return capped
 
 
 def _limit_value(resource: str, requests: dict[str, Any]) -> str:

@@ -96,6 +96,15 @@ def _set(parent: Any, key: str | int, value: Any, root: Any) -> bool:
         raise EditError(f"{key}: the field above is not a mapping")
     elif key in parent and same(parent[key], value):
         return False
+    current = parent[key] if isinstance(parent, dict) and key in parent else None
+    if isinstance(current, dict) and isinstance(value, dict):
+        # a mapping set over a mapping changes it in place, key by key: the keys it keeps keep their text
+        # (quoting, comments, flow or block style), and only the lines of the changed keys differ
+        for k in [k for k in current if k not in value]:
+            del current[k]
+        for k, v in value.items():
+            _set(current, k, v, root)
+        return True
     parent[key] = _fresh(value, root)
     return True
 

@@ -107,6 +107,8 @@ class ContainerResources:
     #: the container's field path (``spec.containers[0]``) and its own request values, for structured fixes
     path: str = ""
     request_values: dict[str, Any] = field(default_factory=dict)
+    #: the container's own limit values as written, for a request fix that must not exceed them
+    limit_values: dict[str, Any] = field(default_factory=dict)
     #: resource names whose request / limit is a written zero (a zero limit becomes the absent request's value):
     #: unset, and present for the LimitRanger, which fills only absent keys
     zero_requests: frozenset[str] = frozenset()
@@ -126,7 +128,8 @@ def container_resources(c: ContainerView) -> ContainerResources | None:
     line = c.line(res or None, "requests") if "requests" in res else c.line(res or None)
     return ContainerResources(c.name, c.kind, requests, limits, line,
                               c.line(res, "limits") if "limits" in res else line, c.path,
-                              {str(k): v for k, v in written_requests.items()}, zero_requests, zero_limits)
+                              {str(k): v for k, v in written_requests.items()},
+                              {str(k): v for k, v in written_limits.items()}, zero_requests, zero_limits)
 
 
 def pod_level_resources(spec: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
