@@ -46,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="processes serving the port together (Linux SO_REUSEPORT; default 1; one per CPU "
                             "uses them all; each process keeps its own /metrics)")
     serve.add_argument("--max-connections", type=int, default=1024, help="open connections at most (%(default)s)")
+    serve.add_argument("--shutdown-delay", type=_seconds, default=0.0, metavar="SECONDS",
+                       help="after SIGTERM, go on serving this long before closing, so the API server stops sending "
+                            "here first (default %(default)g; webhook manifests use 5)")
     serve.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                        help="log level on stderr (default %(default)s; INFO logs every refusal)")
     serve.add_argument("--control", action="append", metavar="ID", help="run only these controls (repeatable)")
@@ -108,6 +111,17 @@ def _selector(text: str) -> Selector:
         raise argparse.ArgumentTypeError(f"not a LabelSelector in JSON: {exc}") from None
 
 
+def _seconds(text: str) -> float:
+    """A duration in seconds, 0 or more (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 3600 seconds")
+    return value
+
+
 def run_serve(args: argparse.Namespace) -> int:
     from kubeharden.enforce.admission import AdmissionSettings
     from kubeharden.enforce.webhook_app import WebhookApp
@@ -130,7 +144,8 @@ def run_serve(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         fail(f"cannot load TLS files: {exc}")
         return USAGE
-    server = app.server(args.host, args.port, max_connections=max(1, args.max_connections))
+    server = app.server(args.host, args.port, max_connections=max(1, args.max_connections),
+                        shutdown_delay=args.shutdown_delay)
     log = logging.getLogger("kubeharden.webhook")
 
     def started() -> None:

@@ -181,6 +181,10 @@ def _certificates(layout: WebhookLayout, meta: dict[str, Any]) -> list[dict[str,
                       "ca.crt": base64.b64encode(layout.ca_pem).decode()}}]
 
 
+#: Seconds a webhook pod goes on serving after SIGTERM (``webhook serve --shutdown-delay``).
+SHUTDOWN_DELAY = 5
+
+
 def _deployment(layout: WebhookLayout, meta: dict[str, Any]) -> dict[str, Any]:
     labels = dict(layout.labels)
     def probe(path: str) -> dict[str, Any]:
@@ -188,7 +192,9 @@ def _deployment(layout: WebhookLayout, meta: dict[str, Any]) -> dict[str, Any]:
 
     args = ["webhook", "serve", "--host", "0.0.0.0", "--port", str(PORT), "--tls-cert", "/tls/tls.crt",
             "--tls-key", "/tls/tls.key", "--mode", layout.mode, "--profile", layout.profile,
-            "--fail-on", layout.fail_on, "--failure-policy", layout.failure_policy]
+            "--fail-on", layout.fail_on, "--failure-policy", layout.failure_policy,
+            # keep serving while the endpoints drop the terminating pod (terminationGracePeriodSeconds 30 covers it)
+            "--shutdown-delay", str(SHUTDOWN_DELAY)]
     args += [a for n in layout.exclude_namespaces for a in ("--exclude-namespace", n)]
     if layout.mutate:
         args.append("--mutate")

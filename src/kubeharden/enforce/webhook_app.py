@@ -77,8 +77,10 @@ class WebhookApp:
         app.on_startup.append(self._warm_up)
         self.app = app
 
-    def server(self, host: str, port: int, max_connections: int = 1024) -> HttpsServer:
-        return HttpsServer(self.app, host, port, self.tls, max_connections=max_connections)
+    def server(self, host: str, port: int, max_connections: int = 1024, shutdown_delay: float = 0.0) -> HttpsServer:
+        """The HTTPS server of this application (:class:`HttpsServer`; ``shutdown_delay`` in seconds)."""
+        return HttpsServer(self.app, host, port, self.tls, max_connections=max_connections,
+                           shutdown_delay=shutdown_delay)
 
     async def _warm_up(self, app: web.Application) -> None:
         """Compile the controls before the first real review (it would otherwise pay for it), then freeze what

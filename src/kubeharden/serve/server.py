@@ -64,9 +64,11 @@ class HttpsServer:
 
     def __init__(self, app: web.Application, host: str, port: int, tls: ssl.SSLContext, *,
                  max_connections: int = 256, handshake_timeout: float = 10.0, backlog: int = 256,
-                 keepalive_timeout: float = 75.0) -> None:
+                 keepalive_timeout: float = 75.0, shutdown_delay: float = 0.0) -> None:
         self.app, self.host, self.port, self.tls = app, host, port, tls
         self.max_connections = max_connections
+        #: seconds :meth:`run` keeps serving after SIGTERM before it stops listening (see :meth:`run`)
+        self.shutdown_delay = shutdown_delay
         self.handshake_timeout = handshake_timeout
         self.backlog = backlog
         self.keepalive_timeout = keepalive_timeout
@@ -116,8 +118,15 @@ class HttpsServer:
         """Serve in the calling (main) thread until SIGTERM or SIGINT; ``on_started`` runs once listening.
 
         ``workers`` > 1 forks that many processes in all (Linux ``SO_REUSEPORT``: the kernel spreads
-        new connections over them), so reviews use every CPU; each process keeps its own metrics.
+        new connections over them), so reviews use every CPU; each process keeps its own metrics; a
+        SIGTERM or SIGINT to the first is passed on to the others at once.
         Call it before any thread exists (the fork copies only the calling thread).
+
+        After SIGTERM it goes on serving for ``shutdown_delay`` seconds (a second signal cuts it short),
+        then stops listening and lets the requests in progress finish. Kubernetes removes a terminating
+        pod from its Service's endpoints while it sends SIGTERM, not before ("Pod Lifecycle", termination
+        of Pods), so for a few seconds the API server may still open connections to it; connections the
+        kernel has accepted but the server not yet taken when it stops listening are reset.
         """
         if workers <= 1:
             self._serve_here(on_started)
@@ -136,8 +145,16 @@ class HttpsServer:
                 finally:
                     os._exit(status)
             children.append(pid)
+
+        def stop_children() -> None:  # they drain alongside, not after, this process
+            for pid in children:
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+
         try:
-            self._serve_here(on_started, sock=first)
+            self._serve_here(on_started, sock=first, on_stop=stop_children)
         finally:
             for pid in children:
                 try:
@@ -147,15 +164,28 @@ class HttpsServer:
                     pass
 
     def _serve_here(self, on_started: Callable[[], None], sock: socket.socket | None = None,
-                    reuse_port: bool = False) -> None:
+                    reuse_port: bool = False, on_stop: Callable[[], None] = lambda: None) -> None:
         async def main() -> None:
-            self._stopped = asyncio.Event()
+            stopped, now = asyncio.Event(), asyncio.Event()
+            self._stopped = stopped
             loop = asyncio.get_running_loop()
+
+            def on_signal() -> None:  # the first stops (after the delay), any later one stops at once
+                (now if stopped.is_set() else stopped).set()
+
             for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, self._stopped.set)
+                loop.add_signal_handler(sig, on_signal)
             await self.start(sock, reuse_port)
             on_started()
-            await self._stopped.wait()
+            await stopped.wait()
+            on_stop()
+            if self.shutdown_delay > 0:
+                log.info("stopping: still serving for %g s so that clients stop sending here first",
+                         self.shutdown_delay)
+                try:
+                    await asyncio.wait_for(now.wait(), self.shutdown_delay)
+                except TimeoutError:
+                    pass
             await self.close()
         run_loop(main())
 
