@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
+
+import pytest
 
 from kubeharden.cli import main
 
@@ -42,3 +45,26 @@ def test_scope_path_equals_separate_scans(capsys):
     assert not [e for e in scoped["errors"] if e["kind"] == "duplicate-object"]
     # scanned as one cluster, the hardened twin's NetworkPolicies isolate the insecure workloads too
     assert fingerprints(together) != fingerprints(scoped)
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl builds Kustomize folders (sources/kustomize.py)")
+def test_an_object_read_twice_from_one_place_says_so_and_stderr_counts_repeated_warnings(tmp_path, capsys):
+    """A Kustomize base built by two overlays is one definition reached twice, not two that compete; and a
+    flood of warnings of one kind is said 20 lines deep on stderr, the rest counted (the report has them all)."""
+    base = tmp_path / "base"
+    base.mkdir()
+    pods = "\n---\n".join(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}, namespace: shop}}\ndata: {{a: b}}"
+                          for i in range(25))
+    (base / "cms.yaml").write_text(pods + "\n")
+    (base / "kustomization.yaml").write_text("resources: [cms.yaml]\n")
+    for name in ("prod", "stage"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "kustomization.yaml").write_text("resources: [../base]\n")
+    report = scan_json(capsys, str(tmp_path / "prod"), str(tmp_path / "stage"))
+    dup = [e for e in report["errors"] if e["kind"] == "duplicate-object"]
+    assert len(dup) == 25 and all("read again from the same place" in e["message"] for e in dup)
+    assert main(["scan", "--no-config", "--format", "json", "--fail-on", "none", str(tmp_path / "prod"),
+                 str(tmp_path / "stage")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("read again from the same place") == 20
+    assert "… and 5 more duplicate-object warning(s) like these (the report lists every one)" in err

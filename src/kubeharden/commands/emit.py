@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from typing import IO
 
@@ -50,17 +51,31 @@ def say_problem(problem: Problem) -> None:
     print(f"kubeharden: {problem.level}: {problem.where()}: {problem.message}", file=sys.stderr)
 
 
+#: Warnings of one kind said on stderr one line each; the rest are counted in one line (errors never are).
+WARNINGS_SHOWN = 20
+
+
 def report_problems(problems: Iterable[Problem], in_report: bool = False) -> None:
     """The input problems of a command on stderr, as every command says them (docs/input.md): errors,
     warnings and the notes of :data:`SHOWN_NOTES` one line each. Other notes (documents skipped as not
     Kubernetes objects, custom resources evaluated through their pod template) are counted in one line,
     or, with ``in_report`` (the command's report lists every problem: ``scan``), left to the report."""
     skipped = 0
+    warned: Counter[str] = Counter()
     for problem in problems:
         if problem.level == "note" and problem.kind not in SHOWN_NOTES:
             skipped += problem.kind != TEMPLATE_EVALUATED
             continue
+        if problem.level == "warning":
+            warned[problem.kind] += 1
+            if warned[problem.kind] > WARNINGS_SHOWN:
+                continue
         say_problem(problem)
+    for kind, count in sorted(warned.items()):
+        if count > WARNINGS_SHOWN:
+            where = "the report lists every one" if in_report else "kubeharden scan --format json lists every one"
+            print(f"kubeharden: warning: … and {count - WARNINGS_SHOWN} more {kind} warning(s) like these ({where})",
+                  file=sys.stderr)
     if skipped and not in_report:
         print(f"kubeharden: note: {skipped} document(s) skipped (not Kubernetes objects or templates)",
               file=sys.stderr)
