@@ -64,7 +64,7 @@ def stages(reviewer, bodies: list[bytes], rounds: int) -> dict[str, dict[str, li
                              Provenance(None, None, source="admission"))
             findings = list(evaluator.run([item]))
             t3 = clock()
-            verdict = reviewer._judge(request["uid"], obj.get("kind", ""), obj, findings)
+            verdict = reviewer._judge(request["uid"], obj.get("kind", ""), obj, findings, request)
             t4 = clock()
             times["decode"].append((t1 - t0) * 1000)
             times["fresh evaluator"].append((t2 - t1) * 1000)

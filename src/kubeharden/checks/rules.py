@@ -215,12 +215,19 @@ class Guard:
         self.tests = tuple(_test(c) for c in _listed(raw.get("is", [])))
 
     def holds(self, read: Callable[[str, str, tuple[Any, ...]], Any]) -> bool:
+        # plain loops, not any(): a guard is judged for every rule of every container
         if self.alternatives:
-            return any(g.holds(read) for g in self.alternatives)
+            for guard in self.alternatives:
+                if guard.holds(read):
+                    return True
+            return False
         value = read(self.kind, self.name, self.parts)
         if self.reading is not None:
             value = self.reading(value)
-        return any(test(value) for test in self.tests)
+        for test in self.tests:
+            if test(value):
+                return True
+        return False
 
 
 _NO_EXPECT = object()
@@ -231,10 +238,13 @@ class CompiledRule:
 
     __slots__ = ("raw", "fields", "paths", "items", "containers", "linux_only", "line_at", "skip", "fail",
                  "expect", "has_unset_message", "line_steps", "reading", "when", "unless", "pick", "fix",
-                 "default", "item_when", "map_items", "not_applicable_if")
+                 "default", "item_when", "map_items", "not_applicable_if", "target", "guarded", "message_names")
 
     def __init__(self, raw: dict[str, Any], scope: str = "") -> None:
         self.raw = raw
+        #: what the rule reads: ``path`` (below the unit), ``pod_path`` (the pod template, per container) or
+        #: ``field`` (container_field(s) as the kubelet takes them, or pod_field(s))
+        self.target = "path" if "path" in raw else "pod_path" if "pod_path" in raw else "field"
         if "path" in raw or "pod_path" in raw:
             names = [str(raw.get("path", raw.get("pod_path")))]
         elif scope == "container":
@@ -267,17 +277,30 @@ class CompiledRule:
         #: ``items:`` may name a mapping (a component's ``files`` by path) only over typed node facts: an API
         #: object's list field written as a mapping is a wrong type, reported as an invalid object instead
         self.map_items = scope == "facts"
+        #: whether the rule has guards at all (most have none)
+        self.guarded = bool(self.when or self.unless or self.not_applicable_if)
+        #: the fields its messages read (``{value}``, ``{item[name]}``, ``{image[tag]}`` …): only those are
+        #: worked out for a violation
+        self.message_names = _message_names(raw)
 
     def applies(self, read: Callable[[str, str, tuple[Any, ...]], Any]) -> bool:
         """Whether the rule's ``when`` entries all hold and none of its ``unless`` entries does."""
-        if not self.when and not self.unless and not self.not_applicable_if:  # most rules have no guard
+        if not self.guarded:
             return True
-        return (all(g.holds(read) for g in self.when) and not any(g.holds(read) for g in self.unless)
-                and not self.concerns_not(read))
+        for guard in self.when:
+            if not guard.holds(read):
+                return False
+        for guard in self.unless:
+            if guard.holds(read):
+                return False
+        return not self.concerns_not(read)
 
     def concerns_not(self, read: Callable[[str, str, tuple[Any, ...]], Any]) -> bool:
         """Whether one of the rule's ``not_applicable_if`` entries holds: the unit is not one it concerns."""
-        return any(g.holds(read) for g in self.not_applicable_if)
+        for guard in self.not_applicable_if:
+            if guard.holds(read):
+                return True
+        return False
 
     def read(self, written: Any) -> Any:
         """The value the rule judges: as written, or through its ``as:`` reading."""
@@ -537,6 +560,30 @@ def _show(value: Any) -> Any:
     return str(value)
 
 
+#: Message fields that name the unit (each scope's ``names()``: the container and its image; the object's
+#: name, namespace, annotations and kind; a component and its node).
+UNIT_NAMES = frozenset({"container", "image", "name", "namespace", "annotations", "kind", "component", "node"})
+#: Every field a message may read.
+MESSAGE_NAMES = frozenset({"field", "where", "level", "item", "entry", "leaf", "value", "values", "written",
+                           "matched", *UNIT_NAMES})
+
+
+def _message_names(rule: dict[str, Any]) -> frozenset[str]:
+    """The fields the rule's ``message`` and ``message_unset`` read (``{item[name]}`` reads ``item``), with
+    ``field`` and ``value``, which the plain form reads; every field when a template cannot be parsed."""
+    names = {"field", "value"}
+    for key in ("message", "message_unset"):
+        try:
+            for _, name, spec, _ in string.Formatter().parse(str(rule.get(key) or "")):
+                if spec and "{" in spec:  # a nested field ({value:{width}}): give it everything
+                    return MESSAGE_NAMES
+                if name is not None:
+                    names.add(re.split(r"[.\[]", name, maxsplit=1)[0])
+        except ValueError:
+            return MESSAGE_NAMES
+    return frozenset(names)
+
+
 def _render(rule: dict[str, Any], key: str, **values: Any) -> str:
     """The message; a value of the wrong type for the template (a string where a mapping is read)
     gets the plain ``field is value`` form rather than stopping the control."""
@@ -580,9 +627,9 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
                 where = line(*_unset_anchor(entry, parts)) if item is None else line(item)
             path = entry_path if at == "item" else join(entry_path, *parts)
             picked = rule.matched(value)
-            yield Violation(_render(rule.raw, which, field=name, where=" (the default)" if defaulted else "",
-                                    level="", item=_Lookup(item), entry=entry_key, leaf=parts[-1],
-                                    **_value_fields(value, written, picked), **names()),
+            yield Violation(_message(rule, which, value, written, picked, item, names, field=name,
+                                     where=" (the default)" if defaulted else "", level="", entry=entry_key,
+                                     leaf=parts[-1]),
                             line=where, path=path, fix=rule.violation_fix(path, written, picked))
 
 
@@ -598,12 +645,33 @@ def _entries(rule: CompiledRule, root: dict[str, Any], base: str) -> list[tuple[
     return [(e, join(base, *rule.items, i), i) for i, e in enumerate(as_list(found)) if isinstance(e, dict)]
 
 
-def _value_fields(value: Any, written: Any, picked: list[int]) -> dict[str, Any]:
-    """Message fields of a judged value: ``{value}`` (shown), ``{values}`` (every entry of a list),
-    ``{written}`` (the value as the manifest has it, before an ``as:`` reading), ``{matched}``."""
-    every = ", ".join(map(str, value)) if isinstance(value, list) else _show(value)
-    return {"value": _show(value), "values": every, "written": written,
-            "matched": ", ".join(str(value[i]) for i in picked)}
+def _value_fields(value: Any, written: Any, picked: list[int], wanted: frozenset[str]) -> dict[str, Any]:
+    """Message fields of a judged value: ``{value}`` (shown), and those of ``wanted`` of ``{values}`` (every
+    entry of a list), ``{written}`` (the value as the manifest has it, before an ``as:`` reading),
+    ``{matched}``."""
+    shown = _show(value)
+    fields = {"value": shown}
+    if "values" in wanted:
+        fields["values"] = ", ".join(map(str, value)) if isinstance(value, list) else shown
+    if "written" in wanted:
+        fields["written"] = written
+    if "matched" in wanted:
+        fields["matched"] = ", ".join(str(value[i]) for i in picked)
+    return fields
+
+
+def _message(rule: CompiledRule, which: str, value: Any, written: Any, picked: list[int], item: Any,
+             names: Callable[[], dict[str, Any]], **fields: Any) -> str:
+    """A violation's message (:func:`_render` of ``rule``'s ``which`` template): ``fields``, the judged
+    value's fields (:func:`_value_fields`), ``{item}`` (the ``items:`` entry) and the unit's names (``names()``:
+    container and image, object name and kind …); those the rule's templates do not read are not worked out."""
+    wanted = rule.message_names
+    fields.update(_value_fields(value, written, picked, wanted))
+    if "item" in wanted:
+        fields["item"] = _Lookup(item)
+    if not wanted.isdisjoint(UNIT_NAMES):
+        fields.update(names())
+    return _render(rule.raw, which, **fields)
 
 
 # -- runners per scope -------------------------------------------------------------------------
@@ -626,8 +694,16 @@ def effective_setting(c: ContainerView, name: str) -> Setting:
 
     ``windowsOptions`` merge per field, container first ("Configure RunAsUserName for Windows
     pods and containers"); other fields come whole from the container, else from the pod for
-    the fields PodSecurityContext also has (:data:`kubeharden.model.pods.INHERITED_FIELDS`).
+    the fields PodSecurityContext also has (:data:`kubeharden.model.pods.INHERITED_FIELDS`). Worked out once
+    per container and field (``c.settings``): many rules and guards read the same field.
     """
+    setting = c.settings.get(name)
+    if setting is None:
+        setting = c.settings[name] = _effective_setting(c, name)
+    return setting
+
+
+def _effective_setting(c: ContainerView, name: str) -> Setting:
     head, _, rest = name.partition(".")
     if head == "windowsOptions" and rest:
         return c.windows_option(rest)
@@ -638,7 +714,9 @@ def effective_setting(c: ContainerView, name: str) -> Setting:
     return Setting(value, holder, key, setting.level) if value is not None else UNSET
 
 
-def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator[Violation]:
+def _container(compiled: tuple[CompiledRule, ...], c: ContainerView, linux_only: bool) -> Iterator[Violation]:
+    """The violations of ``compiled`` in container ``c``; ``linux_only``: every rule is (on a Windows pod the
+    control then judges nothing)."""
     def read(kind: str, name: str, parts: tuple[Any, ...]) -> Any:
         if kind == "container_field":
             setting = effective_setting(c, name)
@@ -652,7 +730,7 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator
         return {"container": c.name, "image": _Lookup(parse_image(image)._asdict() if image else {})}
 
     windows = c.pod.is_windows  # read once per container, not once per rule
-    if windows and all(rule.linux_only for rule in compiled):
+    if windows and linux_only:
         yield NOTHING_TO_JUDGE  # a Linux setting a Windows pod must leave unset: not applicable, never a pass
         return
     list_name = c.list_name
@@ -661,10 +739,10 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator
             continue
         if rule.containers is not None and list_name not in rule.containers:
             continue
-        if "path" in rule.raw:
+        if rule.target == "path":
             yield from _path_rule(rule, c.raw, c.path, c.line, names, read)
             continue
-        if "pod_path" in rule.raw:  # a field of the pod template (an annotation), judged per container
+        if rule.target == "pod_path":  # a field of the pod template (an annotation), judged per container
             yield from _path_rule(rule, _pod_template(c.pod), c.pod.spec_path.rpartition(".")[0], c.line, names,
                                   read, tuple(_named(parts, c.name) for parts in rule.paths))
             continue
@@ -683,8 +761,8 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator
             base = c.pod.spec_path if setting.level == "pod" else c.path
             path = join(base, "securityContext", *name.split("."))
             picked = rule.matched(value)
-            yield Violation(_render(rule.raw, which, field=name, where=_WHERE[setting.level], level=setting.level,
-                                    item=_Lookup(None), **_value_fields(value, written, picked), **names()),
+            yield Violation(_message(rule, which, value, written, picked, None, names, field=name,
+                                     where=_WHERE[setting.level], level=setting.level),
                             line=line, path=path, fix=rule.violation_fix(path, written, picked))
 
 
@@ -740,7 +818,8 @@ def runner(control: Control) -> Callable[[Any], Iterator[Violation]]:
     object, or the inventory, over every object of the control's ``kinds``)."""
     compiled = compile_rules(control)
     if control.scope == "container":
-        return lambda c: _container(compiled, c)
+        linux_only = all(rule.linux_only for rule in compiled)
+        return lambda c: _container(compiled, c, linux_only)
     if control.scope == "pod":
         return lambda pod: _pod(compiled, pod)
     if control.scope == "object":
@@ -752,7 +831,8 @@ def runner(control: Control) -> Callable[[Any], Iterator[Violation]]:
 
 def run_container_rule(control: Control, c: ContainerView) -> Iterator[Violation]:
     """Findings of a container-scope rule over container ``c`` (one per failing field or entry)."""
-    return _container(compile_rules(control), c)
+    compiled = compile_rules(control)
+    return _container(compiled, c, all(rule.linux_only for rule in compiled))
 
 
 def run_pod_rule(control: Control, pod: PodView) -> Iterator[Violation]:
