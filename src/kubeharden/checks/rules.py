@@ -600,9 +600,9 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
     """Apply a path rule (each path, per ``items`` entry when given) below ``root``, which sits at field
     path ``base`` of the object, when its guards hold (``read`` reads the unit for them). A violation's
     path is the judged field's (absent or not), or the entry's when the rule reports at ``line: item``."""
-    if not rule.applies(read):
+    if rule.guarded and not rule.applies(read):
         return
-    for entry, entry_path, entry_key in _entries(rule, root, base):
+    for entry, entry_key, step in ((root, None, None),) if rule.items is None else _entries(rule, root):
         item = None if rule.items is None else entry
         if rule.item_when and not all(g.holds(path_reader(entry)) for g in rule.item_when):
             continue
@@ -625,6 +625,7 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
                 where = line(holder, key)
             else:
                 where = line(*_unset_anchor(entry, parts)) if item is None else line(item)
+            entry_path = base if rule.items is None else join(base, *rule.items, step)
             path = entry_path if at == "item" else join(entry_path, *parts)
             picked = rule.matched(value)
             yield Violation(_message(rule, which, value, written, picked, item, names, field=name,
@@ -633,16 +634,14 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
                             line=where, path=path, fix=rule.violation_fix(path, written, picked))
 
 
-def _entries(rule: CompiledRule, root: dict[str, Any], base: str) -> list[tuple[dict[str, Any], str, Any]]:
-    """(entry, its field path, its key) of what a rule judges: the unit itself, or with ``items:`` each
-    mapping entry of a list (key: its index) or, over node facts, each mapping value of a map (key: its
-    key, such as a file's path in ``files``)."""
-    if rule.items is None:
-        return [(root, base, None)]
+def _entries(rule: CompiledRule, root: dict[str, Any]) -> list[tuple[dict[str, Any], Any, Any]]:
+    """(entry, its key, its path step after ``items``) of the entries an ``items:`` rule judges: each mapping
+    entry of a list (key and step: its index) or, over node facts, each mapping value of a map (key: its
+    key, such as a file's path in ``files``; step: the key as text)."""
     found = _dig(root, rule.items)
     if isinstance(found, dict) and rule.map_items:
-        return [(e, join(base, *rule.items, str(k)), k) for k, e in found.items() if isinstance(e, dict)]
-    return [(e, join(base, *rule.items, i), i) for i, e in enumerate(as_list(found)) if isinstance(e, dict)]
+        return [(e, k, str(k)) for k, e in found.items() if isinstance(e, dict)]
+    return [(e, i, i) for i, e in enumerate(as_list(found)) if isinstance(e, dict)]
 
 
 def _value_fields(value: Any, written: Any, picked: list[int], wanted: frozenset[str]) -> dict[str, Any]:
@@ -746,7 +745,7 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView, linux_only:
             yield from _path_rule(rule, _pod_template(c.pod), c.pod.spec_path.rpartition(".")[0], c.line, names,
                                   read, tuple(_named(parts, c.name) for parts in rule.paths))
             continue
-        if not rule.applies(read):
+        if rule.guarded and not rule.applies(read):
             continue
         for name in rule.fields:
             setting = effective_setting(c, name)
@@ -813,20 +812,21 @@ def _inventory(compiled: tuple[CompiledRule, ...], kinds: tuple[str, ...], inven
             yield v._replace(obj=obj)
 
 
-def runner(control: Control) -> Callable[[Any], Iterator[Violation]]:
+def runner(control: Control) -> Callable[..., Iterator[Violation]]:
     """The control's rule compiled once, as a function of the unit its scope gives (container, pod,
-    object, or the inventory, over every object of the control's ``kinds``)."""
+    object, or the inventory, over every object of the control's ``kinds``) and, as the engine calls every
+    control's logic, the scan's context (``run(unit, ctx)``), which a rule does not read."""
     compiled = compile_rules(control)
     if control.scope == "container":
         linux_only = all(rule.linux_only for rule in compiled)
-        return lambda c: _container(compiled, c, linux_only)
+        return lambda c, ctx=None: _container(compiled, c, linux_only)
     if control.scope == "pod":
-        return lambda pod: _pod(compiled, pod)
+        return lambda pod, ctx=None: _pod(compiled, pod)
     if control.scope == "object":
-        return lambda obj: _object(compiled, obj)
+        return lambda obj, ctx=None: _object(compiled, obj)
     if control.scope == "facts":
-        return lambda facts: _facts(compiled, control.kinds, facts)
-    return lambda inventory: _inventory(compiled, control.kinds, inventory)
+        return lambda facts, ctx=None: _facts(compiled, control.kinds, facts)
+    return lambda inventory, ctx=None: _inventory(compiled, control.kinds, inventory)
 
 
 def run_container_rule(control: Control, c: ContainerView) -> Iterator[Violation]:
