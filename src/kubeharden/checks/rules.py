@@ -713,36 +713,63 @@ def _effective_setting(c: ContainerView, name: str) -> Setting:
     return Setting(value, holder, key, setting.level) if value is not None else UNSET
 
 
-def _container(compiled: tuple[CompiledRule, ...], c: ContainerView, linux_only: bool) -> Iterator[Violation]:
-    """The violations of ``compiled`` in container ``c``; ``linux_only``: every rule is (on a Windows pod the
-    control then judges nothing)."""
-    def read(kind: str, name: str, parts: tuple[Any, ...]) -> Any:
+class _ContainerUnit:
+    """One container as the rules of every container control read it, worked out once per container (the
+    engine runs each container's controls one after another: memo in the scan's context): whether its pod
+    is a Windows pod, its list and path, its fields for guards (:meth:`read`), its names for messages."""
+
+    __slots__ = ("c", "windows", "list_name", "path", "line", "_template")
+
+    def __init__(self, c: ContainerView) -> None:
+        self.c = c
+        self.windows = c.pod.is_windows
+        self.list_name = c.list_name
+        self.path = c.path
+        self.line = c.line
+        self._template: dict[str, Any] | None = None
+
+    def template(self) -> dict[str, Any]:
+        """The pod template read as a Pod (``metadata`` and ``spec``), where ``pod_path`` starts."""
+        if self._template is None:
+            self._template = _pod_template(self.c.pod)
+        return self._template
+
+    def read(self, kind: str, name: str, parts: tuple[Any, ...]) -> Any:
+        """A guard's field (:class:`Guard`): an effective securityContext field, a field of the pod template
+        (``{container}`` in a step is this container's name) or a path below the container."""
         if kind == "container_field":
-            setting = effective_setting(c, name)
+            setting = effective_setting(self.c, name)
             return setting.value if setting.level != "unset" else None
         if kind == "pod_path":  # annotations keyed by container name: [container.apparmor…/{container}]
-            return _dig(_pod_template(c.pod), _named(parts, c.name))
-        return _dig(c.raw, parts)
+            return _dig(self.template(), _named(parts, self.c.name))
+        return _dig(self.c.raw, parts)
 
-    def names() -> dict[str, Any]:
-        image = image_reference(c.raw.get("image"))
-        return {"container": c.name, "image": _Lookup(parse_image(image)._asdict() if image else {})}
+    def names(self) -> dict[str, Any]:
+        """The container's message fields: ``{container}`` and ``{image}`` (registry, repository, tag, digest)."""
+        image = image_reference(self.c.raw.get("image"))
+        return {"container": self.c.name, "image": _Lookup(parse_image(image)._asdict() if image else {})}
 
-    windows = c.pod.is_windows  # read once per container, not once per rule
+
+def _container(compiled: tuple[CompiledRule, ...], c: ContainerView, linux_only: bool,
+               ctx: Any = None) -> Iterator[Violation]:
+    """The violations of ``compiled`` in container ``c``; ``linux_only``: every rule is (on a Windows pod the
+    control then judges nothing). ``ctx``: the scan's context, whose memo keeps what the rules read of ``c``."""
+    unit = _ContainerUnit(c) if ctx is None else ctx.scan.memo("rule-container", c, _ContainerUnit)
+    windows = unit.windows
     if windows and linux_only:
         yield NOTHING_TO_JUDGE  # a Linux setting a Windows pod must leave unset: not applicable, never a pass
         return
-    list_name = c.list_name
+    read, names, line = unit.read, unit.names, unit.line
     for rule in compiled:
         if rule.linux_only and windows:
             continue
-        if rule.containers is not None and list_name not in rule.containers:
+        if rule.containers is not None and unit.list_name not in rule.containers:
             continue
         if rule.target == "path":
-            yield from _path_rule(rule, c.raw, c.path, c.line, names, read)
+            yield from _path_rule(rule, c.raw, unit.path, line, names, read)
             continue
         if rule.target == "pod_path":  # a field of the pod template (an annotation), judged per container
-            yield from _path_rule(rule, _pod_template(c.pod), c.pod.spec_path.rpartition(".")[0], c.line, names,
+            yield from _path_rule(rule, unit.template(), c.pod.spec_path.rpartition(".")[0], line, names,
                                   read, tuple(_named(parts, c.name) for parts in rule.paths))
             continue
         if rule.guarded and not rule.applies(read):
@@ -755,14 +782,14 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView, linux_only:
             which = rule.judge(value)
             if which is None:
                 continue
-            line = c.line(setting.holder, setting.key) if is_set else c.line(c.sc or None, None)
+            where = line(setting.holder, setting.key) if is_set else line(c.sc or None, None)
             # The field where it is set (the pod's, when inherited), else where it belongs: the container's.
-            base = c.pod.spec_path if setting.level == "pod" else c.path
+            base = c.pod.spec_path if setting.level == "pod" else unit.path
             path = join(base, "securityContext", *name.split("."))
             picked = rule.matched(value)
             yield Violation(_message(rule, which, value, written, picked, None, names, field=name,
                                      where=_WHERE[setting.level], level=setting.level),
-                            line=line, path=path, fix=rule.violation_fix(path, written, picked))
+                            line=where, path=path, fix=rule.violation_fix(path, written, picked))
 
 
 def _pod(compiled: tuple[CompiledRule, ...], pod: PodView) -> Iterator[Violation]:
@@ -819,7 +846,7 @@ def runner(control: Control) -> Callable[..., Iterator[Violation]]:
     compiled = compile_rules(control)
     if control.scope == "container":
         linux_only = all(rule.linux_only for rule in compiled)
-        return lambda c, ctx=None: _container(compiled, c, linux_only)
+        return lambda c, ctx=None: _container(compiled, c, linux_only, ctx)
     if control.scope == "pod":
         return lambda pod, ctx=None: _pod(compiled, pod)
     if control.scope == "object":
