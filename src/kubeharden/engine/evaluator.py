@@ -553,15 +553,18 @@ class Evaluator:
         severity = self.config.severity_overrides.get(control.id, v.severity or control.severity)
         line = v.line if v.line is not None else obj.origin.line
         origin = obj.origin.at(line, path)  # a rendered input's field: its template, values or patch line
+        traced = origin.traced
         finding = Finding(
             control=control, severity=severity, resource=obj.ref, container=container,
-            file=origin.file, line=origin.line if origin.traced else line,
+            file=origin.file, line=origin.line if traced else line,
             message=v.message, remediation=v.remediation or control.remediation, source=origin.source,
             container_list=lists.get(container) if lists and container else None, path=path, fix=fix,
-            trace=origin if origin.traced else None,
+            trace=origin if traced else None,
         )
-        suppression = v.suppression or self._suppression(control.id, obj, annotations, container,
-                                                         finding.container_list, slug=control.slug)
+        # (without annotations or exceptions nothing can suppress it: most findings)
+        suppression = v.suppression or (self._suppression(control.id, obj, annotations, container,
+                                                          finding.container_list, slug=control.slug)
+                                         if annotations or self.config.exceptions else None)
         if suppression is not None:
             finding.status = "suppressed"
             finding.suppression = suppression
@@ -619,11 +622,12 @@ def severity_at_least(findings: Iterable[Finding], threshold: Severity) -> bool:
 
 
 def _reasons(annotations: Any) -> dict[str, str]:
-    """Annotations whose value is text: only those can give a suppression its reason (``0``, ``false``
-    or a list are no reason, and the API server refuses them anyway)."""
+    """The suppression annotations (``kubeharden.io/suppress.*``) whose value is text: only those can give a
+    suppression its reason (``0``, ``false`` or a list are no reason, and the API server refuses them
+    anyway); the others are left out, as no finding can read them."""
     if not isinstance(annotations, dict):
         return {}
-    return {str(k): v for k, v in annotations.items() if isinstance(v, str)}
+    return {str(k): v for k, v in annotations.items() if isinstance(v, str) and str(k).startswith(SUPPRESS_PREFIX)}
 
 
 SCOPE_HINT = ". If the paths hold independent apps or variants, scan them with --scope path"
