@@ -88,7 +88,7 @@ def value_kind(value: str) -> str | None:
     them all would answer). ConfigMaps carry megabytes of dashboards, so each pattern looks
     only where its literal part is.
     """
-    if not any(marker in value for marker in _MARKERS):
+    if not any(map(value.__contains__, _MARKERS)):
         return None
     found: tuple[int, int] | None = None
     for index in range(len(VALUE_PATTERNS)):
@@ -147,11 +147,11 @@ def judge(name: str, value: Any) -> str | None:
         return f"value looks like {kind}"
     if NOT_SECRET_NAME.search(name) or _inert(value):
         return None
-    random_looking = len(value) >= 16 and entropy(value) >= 3.5 and " " not in value.strip()
+    one_word = len(value) >= 16 and " " not in value.strip()  # random-looking when its entropy is high too
     if SECRET_NAME.search(name):
-        strength = "random-looking value" if random_looking else "value"
+        strength = "random-looking value" if one_word and entropy(value) >= 3.5 else "value"
         return f"name {name!r} suggests a credential and it has a literal {strength} ({len(value)} chars)"
-    if random_looking and KEYLIKE_NAME.search(name):
+    if one_word and KEYLIKE_NAME.search(name) and entropy(value) >= 3.5:
         return (f"name {name!r} may hold a key and its value is random-looking "
                 f"({len(value)} chars, entropy {entropy(value):.1f} bits/char)")
     return None
