@@ -121,19 +121,26 @@ def _first_match(index: int, value: str) -> int | None:
     return None
 
 
+#: Values that hold no credential (:func:`_inert`): a constant's name to substitute (GOOGLE_API_KEY_VAL);
+#: numbers, durations, versions, ports; a URL (when it carries no password).
+_CONSTANT_NAME = re.compile(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+")
+_NUMERIC = re.compile(r"[\d.:,\-+]+[a-zA-Z]{0,3}")
+_URL = re.compile(r"^[a-z][a-z0-9+.\-]*://")
+
+
 def _inert(value: str) -> bool:
     v = value.strip()
     if not v or PLACEHOLDER.match(v):
         return True
     if v.lower() in ("true", "false", "yes", "no", "on", "off"):
         return True
-    if re.fullmatch(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+", v):  # GOOGLE_API_KEY_VAL: a placeholder to substitute
+    if _CONSTANT_NAME.fullmatch(v):  # GOOGLE_API_KEY_VAL: a placeholder to substitute
         return True
-    if re.fullmatch(r"[\d.:,\-+]+[a-zA-Z]{0,3}", v):  # numbers, durations, versions, ports
+    if _NUMERIC.fullmatch(v):  # numbers, durations, versions, ports
         return True
     if v.startswith(("/", "./", "file:", "vault:", "arn:", "ref+", "projects/")):
         return True
-    if re.match(r"^[a-z][a-z0-9+.\-]*://", v) and not VALUE_PATTERNS[-1][1].search(v):
+    if _URL.match(v) and not VALUE_PATTERNS[-1][1].search(v):
         return True
     return False
 
