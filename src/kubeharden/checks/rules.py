@@ -625,7 +625,7 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
                 where = line(holder, key)
             else:
                 where = line(*_unset_anchor(entry, parts)) if item is None else line(item)
-            entry_path = base if rule.items is None else join(base, *rule.items, step)
+            entry_path = base if step is None else join(base, *(rule.items or ()), step)
             path = entry_path if at == "item" else join(entry_path, *parts)
             picked = rule.matched(value)
             yield Violation(_message(rule, which, value, written, picked, item, names, field=name,
@@ -638,7 +638,7 @@ def _entries(rule: CompiledRule, root: dict[str, Any]) -> list[tuple[dict[str, A
     """(entry, its key, its path step after ``items``) of the entries an ``items:`` rule judges: each mapping
     entry of a list (key and step: its index) or, over node facts, each mapping value of a map (key: its
     key, such as a file's path in ``files``; step: the key as text)."""
-    found = _dig(root, rule.items)
+    found = _dig(root, rule.items or ())
     if isinstance(found, dict) and rule.map_items:
         return [(e, k, str(k)) for k, e in found.items() if isinstance(e, dict)]
     return [(e, i, i) for i, e in enumerate(as_list(found)) if isinstance(e, dict)]
