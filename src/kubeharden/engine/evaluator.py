@@ -103,6 +103,7 @@ class Evaluator:
                                                                     "facts")}
         for control in [*self.controls, *self._static_pod_controls]:
             self._by_scope[control.scope].append((control, self._runner(control)))
+        self._object_kinds = {k for c, _ in self._by_scope["object"] for k in c.kinds if k != "*"}
         self._index_object_controls()
         #: An admission review runs no cross-object control (their ``inputs:`` lack admission), so nothing
         #: reads an inventory there: the webhook does not build one for every request.
@@ -172,11 +173,10 @@ class Evaluator:
         for every kind alone in ``_objects_of_any_kind``), so an object meets only its own. Built anew (never
         changed in place) whenever ``_by_scope`` changes: fresh copies share it."""
         runners = self._by_scope["object"]
-        self._object_kinds = {k for c, _ in runners for k in c.kinds if k != "*"}
         self._objects_of_any_kind = [(c, run) for c, run in runners if not c.kinds or "*" in c.kinds]
         self._objects_by_kind = {kind: [(c, run) for c, run in runners
                                         if not c.kinds or "*" in c.kinds or kind in c.kinds]
-                                 for kind in self._object_kinds}
+                                 for kind in {k for c, _ in runners for k in c.kinds if k != "*"}}
 
     def needs_full_object(self, kind: str) -> bool:
         """Whether any active check reads more than the metadata of objects of ``kind``.
@@ -358,10 +358,6 @@ class Evaluator:
         for control, run in self._objects_by_kind.get(obj.kind, self._objects_of_any_kind):
             found = False
             violations = self._violations(control, run, obj, obj)
-            if not violations:  # the common case: judged, nothing found
-                if not invalid:
-                    tally.add(control.id, False)
-                continue
             if _nothing_judged(violations):
                 continue
             for v in violations:
@@ -449,10 +445,6 @@ class Evaluator:
         for control, run in self._by_scope["pod"]:
             found = False
             violations = self._violations(control, run, pod, obj)
-            if not violations:  # the common case: judged, nothing found
-                if not invalid:
-                    tally.add(control.id, False)
-                continue
             if _nothing_judged(violations):
                 continue  # the pod is none the control concerns (KH-POD-002 on a Windows pod): not counted
             for v in violations:
@@ -460,15 +452,10 @@ class Evaluator:
                                                 pod.spec_path, paths, windows=windows))
             if found or not invalid:
                 tally.add(control.id, found)
-        container_controls = self._by_scope["container"]
         for c in pod.containers:
-            for control, run in container_controls:
+            for control, run in self._by_scope["container"]:
                 found = False
                 violations = self._violations(control, run, c, obj)
-                if not violations:  # the common case: judged, nothing found
-                    if not invalid:
-                        tally.add(control.id, False)
-                    continue
                 if _nothing_judged(violations):
                     continue
                 for v in violations:
