@@ -67,9 +67,30 @@ def type_problems(raw: dict[str, Any], api_version: str, kind: str, limit: int =
     stack: list[tuple[Any, str, _Step | None]] = [(raw, root, None)]
     while stack and len(problems) < limit:
         value, expected, step = stack.pop()
-        if value is None or expected == "any":
+        if value is None:
             continue
-        if expected[0] == "[":
+        fields = types.get(expected)
+        if fields is not None:  # a struct, the most common value: looked up first
+            if not isinstance(value, dict):
+                problems.append(_wrong(value, "a mapping", step))
+                continue
+            for k, v in value.items():
+                field_type = fields.get(k)
+                if field_type is None:
+                    # "$patch" and friends are strategic-merge-patch directives of a partial object
+                    if not (step is None and k in ("apiVersion", "kind")) and not str(k).startswith("$"):
+                        sub = _path((step, value, k, False))
+                        problems.append(TypeProblem(
+                            "warning", sub, f"{sub}: unknown field; kubectl's default strict validation refuses "
+                            "it, and with validation off the API server drops it silently", line_of(value, k)))
+                    continue
+                if v is None or (isinstance(v, str) if field_type == "string" else
+                                 field_type in _SCALARS and _SCALARS[field_type](v)):
+                    continue
+                stack.append((v, field_type, (step, value, k, False)))
+        elif expected == "any":
+            continue
+        elif expected[0] == "[":
             if not isinstance(value, list):
                 problems.append(_wrong(value, "a list", step))
                 continue
@@ -93,27 +114,6 @@ def type_problems(raw: dict[str, Any], api_version: str, kind: str, limit: int =
         elif expected in _SCALARS:
             if not _SCALARS[expected](value):
                 problems.append(_wrong(value, _EXPECTED[expected], step))
-        else:
-            fields = types.get(expected)
-            if fields is None:
-                continue
-            if not isinstance(value, dict):
-                problems.append(_wrong(value, "a mapping", step))
-                continue
-            for k, v in value.items():
-                field_type = fields.get(k)
-                if field_type is None:
-                    # "$patch" and friends are strategic-merge-patch directives of a partial object
-                    if not (step is None and k in ("apiVersion", "kind")) and not str(k).startswith("$"):
-                        sub = _path((step, value, k, False))
-                        problems.append(TypeProblem(
-                            "warning", sub, f"{sub}: unknown field; kubectl's default strict validation refuses "
-                            "it, and with validation off the API server drops it silently", line_of(value, k)))
-                    continue
-                if v is None or (isinstance(v, str) if field_type == "string" else
-                                 field_type in _SCALARS and _SCALARS[field_type](v)):
-                    continue
-                stack.append((v, field_type, (step, value, k, False)))
     return problems
 
 
