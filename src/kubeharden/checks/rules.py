@@ -741,7 +741,7 @@ class _ContainerUnit:
             setting = effective_setting(self.c, name)
             return setting.value if setting.level != "unset" else None
         if kind == "pod_path":  # annotations keyed by container name: [container.apparmor…/{container}]
-            return _dig(self.template(), _named(parts, self.c.name))
+            return _dig(self.template(), _named(parts, self.c.name) if "{container}" in name else parts)
         return _dig(self.c.raw, parts)
 
     def names(self) -> dict[str, Any]:
