@@ -229,13 +229,15 @@ def test_export_says_why_node_controls_are_left_out(capsys):
 
 def test_items_iterates_a_mapping_only_over_node_facts():
     from kubeharden.checks.rules import CompiledRule, _entries
+    from kubeharden.model.fieldpath import join
 
     rule = {"items": "spec.ports", "path": "port", "fail_if": "absent", "message": "m"}
     root = {"spec": {"ports": {"http": {"port": 80}}}}  # a wrong type in an API object: reported elsewhere
-    assert _entries(CompiledRule(rule, "object"), root, "") == []
+    assert _entries(CompiledRule(rule, "object"), root) == []
     facts_rule = {**rule, "items": "files"}
-    entries = _entries(CompiledRule(facts_rule, "facts"), {"files": {"/etc/a": {"mode": "0600"}}}, "")
-    assert entries == [({"mode": "0600"}, "files[/etc/a]", "/etc/a")]
+    entries = _entries(CompiledRule(facts_rule, "facts"), {"files": {"/etc/a": {"mode": "0600"}}})
+    assert entries == [({"mode": "0600"}, "/etc/a", "/etc/a")]  # (entry, key, path step)
+    assert join("", "files", entries[0][2]) == "files[/etc/a]"
 
 
 def test_table_footer_counts_many_not_assessable_node_controls_and_lists_few():

@@ -101,5 +101,4 @@ def control_runner(control: Control) -> Runner:
     bad = rules.problems(control.rule, control.scope)
     if bad:
         raise CatalogueError(f"{control.id}: rule: {'; '.join(bad)}")
-    run = rules.runner(control)
-    return lambda unit, ctx: run(unit)
+    return rules.runner(control)

@@ -215,12 +215,19 @@ class Guard:
         self.tests = tuple(_test(c) for c in _listed(raw.get("is", [])))
 
     def holds(self, read: Callable[[str, str, tuple[Any, ...]], Any]) -> bool:
+        # plain loops, not any(): a guard is judged for every rule of every container
         if self.alternatives:
-            return any(g.holds(read) for g in self.alternatives)
+            for guard in self.alternatives:
+                if guard.holds(read):
+                    return True
+            return False
         value = read(self.kind, self.name, self.parts)
         if self.reading is not None:
             value = self.reading(value)
-        return any(test(value) for test in self.tests)
+        for test in self.tests:
+            if test(value):
+                return True
+        return False
 
 
 _NO_EXPECT = object()
@@ -231,10 +238,13 @@ class CompiledRule:
 
     __slots__ = ("raw", "fields", "paths", "items", "containers", "linux_only", "line_at", "skip", "fail",
                  "expect", "has_unset_message", "line_steps", "reading", "when", "unless", "pick", "fix",
-                 "default", "item_when", "map_items", "not_applicable_if")
+                 "default", "item_when", "map_items", "not_applicable_if", "target", "guarded", "message_names")
 
     def __init__(self, raw: dict[str, Any], scope: str = "") -> None:
         self.raw = raw
+        #: what the rule reads: ``path`` (below the unit), ``pod_path`` (the pod template, per container) or
+        #: ``field`` (container_field(s) as the kubelet takes them, or pod_field(s))
+        self.target = "path" if "path" in raw else "pod_path" if "pod_path" in raw else "field"
         if "path" in raw or "pod_path" in raw:
             names = [str(raw.get("path", raw.get("pod_path")))]
         elif scope == "container":
@@ -267,17 +277,30 @@ class CompiledRule:
         #: ``items:`` may name a mapping (a component's ``files`` by path) only over typed node facts: an API
         #: object's list field written as a mapping is a wrong type, reported as an invalid object instead
         self.map_items = scope == "facts"
+        #: whether the rule has guards at all (most have none)
+        self.guarded = bool(self.when or self.unless or self.not_applicable_if)
+        #: the fields its messages read (``{value}``, ``{item[name]}``, ``{image[tag]}`` …): only those are
+        #: worked out for a violation
+        self.message_names = _message_names(raw)
 
     def applies(self, read: Callable[[str, str, tuple[Any, ...]], Any]) -> bool:
         """Whether the rule's ``when`` entries all hold and none of its ``unless`` entries does."""
-        if not self.when and not self.unless and not self.not_applicable_if:  # most rules have no guard
+        if not self.guarded:
             return True
-        return (all(g.holds(read) for g in self.when) and not any(g.holds(read) for g in self.unless)
-                and not self.concerns_not(read))
+        for guard in self.when:
+            if not guard.holds(read):
+                return False
+        for guard in self.unless:
+            if guard.holds(read):
+                return False
+        return not self.concerns_not(read)
 
     def concerns_not(self, read: Callable[[str, str, tuple[Any, ...]], Any]) -> bool:
         """Whether one of the rule's ``not_applicable_if`` entries holds: the unit is not one it concerns."""
-        return any(g.holds(read) for g in self.not_applicable_if)
+        for guard in self.not_applicable_if:
+            if guard.holds(read):
+                return True
+        return False
 
     def read(self, written: Any) -> Any:
         """The value the rule judges: as written, or through its ``as:`` reading."""
@@ -537,6 +560,30 @@ def _show(value: Any) -> Any:
     return str(value)
 
 
+#: Message fields that name the unit (each scope's ``names()``: the container and its image; the object's
+#: name, namespace, annotations and kind; a component and its node).
+UNIT_NAMES = frozenset({"container", "image", "name", "namespace", "annotations", "kind", "component", "node"})
+#: Every field a message may read.
+MESSAGE_NAMES = frozenset({"field", "where", "level", "item", "entry", "leaf", "value", "values", "written",
+                           "matched", *UNIT_NAMES})
+
+
+def _message_names(rule: dict[str, Any]) -> frozenset[str]:
+    """The fields the rule's ``message`` and ``message_unset`` read (``{item[name]}`` reads ``item``), with
+    ``field`` and ``value``, which the plain form reads; every field when a template cannot be parsed."""
+    names = {"field", "value"}
+    for key in ("message", "message_unset"):
+        try:
+            for _, name, spec, _ in string.Formatter().parse(str(rule.get(key) or "")):
+                if spec and "{" in spec:  # a nested field ({value:{width}}): give it everything
+                    return MESSAGE_NAMES
+                if name is not None:
+                    names.add(re.split(r"[.\[]", name, maxsplit=1)[0])
+        except ValueError:
+            return MESSAGE_NAMES
+    return frozenset(names)
+
+
 def _render(rule: dict[str, Any], key: str, **values: Any) -> str:
     """The message; a value of the wrong type for the template (a string where a mapping is read)
     gets the plain ``field is value`` form rather than stopping the control."""
@@ -553,9 +600,9 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
     """Apply a path rule (each path, per ``items`` entry when given) below ``root``, which sits at field
     path ``base`` of the object, when its guards hold (``read`` reads the unit for them). A violation's
     path is the judged field's (absent or not), or the entry's when the rule reports at ``line: item``."""
-    if not rule.applies(read):
+    if rule.guarded and not rule.applies(read):
         return
-    for entry, entry_path, entry_key in _entries(rule, root, base):
+    for entry, entry_key, step in ((root, None, None),) if rule.items is None else _entries(rule, root):
         item = None if rule.items is None else entry
         if rule.item_when and not all(g.holds(path_reader(entry)) for g in rule.item_when):
             continue
@@ -578,32 +625,52 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
                 where = line(holder, key)
             else:
                 where = line(*_unset_anchor(entry, parts)) if item is None else line(item)
+            entry_path = base if step is None else join(base, *(rule.items or ()), step)
             path = entry_path if at == "item" else join(entry_path, *parts)
             picked = rule.matched(value)
-            yield Violation(_render(rule.raw, which, field=name, where=" (the default)" if defaulted else "",
-                                    level="", item=_Lookup(item), entry=entry_key, leaf=parts[-1],
-                                    **_value_fields(value, written, picked), **names()),
+            yield Violation(_message(rule, which, value, written, picked, item, names, field=name,
+                                     where=" (the default)" if defaulted else "", level="", entry=entry_key,
+                                     leaf=parts[-1]),
                             line=where, path=path, fix=rule.violation_fix(path, written, picked))
 
 
-def _entries(rule: CompiledRule, root: dict[str, Any], base: str) -> list[tuple[dict[str, Any], str, Any]]:
-    """(entry, its field path, its key) of what a rule judges: the unit itself, or with ``items:`` each
-    mapping entry of a list (key: its index) or, over node facts, each mapping value of a map (key: its
-    key, such as a file's path in ``files``)."""
-    if rule.items is None:
-        return [(root, base, None)]
-    found = _dig(root, rule.items)
+def _entries(rule: CompiledRule, root: dict[str, Any]) -> list[tuple[dict[str, Any], Any, Any]]:
+    """(entry, its key, its path step after ``items``) of the entries an ``items:`` rule judges: each mapping
+    entry of a list (key and step: its index) or, over node facts, each mapping value of a map (key: its
+    key, such as a file's path in ``files``; step: the key as text)."""
+    found = _dig(root, rule.items or ())
     if isinstance(found, dict) and rule.map_items:
-        return [(e, join(base, *rule.items, str(k)), k) for k, e in found.items() if isinstance(e, dict)]
-    return [(e, join(base, *rule.items, i), i) for i, e in enumerate(as_list(found)) if isinstance(e, dict)]
+        return [(e, k, str(k)) for k, e in found.items() if isinstance(e, dict)]
+    return [(e, i, i) for i, e in enumerate(as_list(found)) if isinstance(e, dict)]
 
 
-def _value_fields(value: Any, written: Any, picked: list[int]) -> dict[str, Any]:
-    """Message fields of a judged value: ``{value}`` (shown), ``{values}`` (every entry of a list),
-    ``{written}`` (the value as the manifest has it, before an ``as:`` reading), ``{matched}``."""
-    every = ", ".join(map(str, value)) if isinstance(value, list) else _show(value)
-    return {"value": _show(value), "values": every, "written": written,
-            "matched": ", ".join(str(value[i]) for i in picked)}
+def _value_fields(value: Any, written: Any, picked: list[int], wanted: frozenset[str]) -> dict[str, Any]:
+    """Message fields of a judged value: ``{value}`` (shown), and those of ``wanted`` of ``{values}`` (every
+    entry of a list), ``{written}`` (the value as the manifest has it, before an ``as:`` reading),
+    ``{matched}``."""
+    shown = _show(value)
+    fields = {"value": shown}
+    if "values" in wanted:
+        fields["values"] = ", ".join(map(str, value)) if isinstance(value, list) else shown
+    if "written" in wanted:
+        fields["written"] = written
+    if "matched" in wanted:
+        fields["matched"] = ", ".join(str(value[i]) for i in picked)
+    return fields
+
+
+def _message(rule: CompiledRule, which: str, value: Any, written: Any, picked: list[int], item: Any,
+             names: Callable[[], dict[str, Any]], **fields: Any) -> str:
+    """A violation's message (:func:`_render` of ``rule``'s ``which`` template): ``fields``, the judged
+    value's fields (:func:`_value_fields`), ``{item}`` (the ``items:`` entry) and the unit's names (``names()``:
+    container and image, object name and kind …); those the rule's templates do not read are not worked out."""
+    wanted = rule.message_names
+    fields.update(_value_fields(value, written, picked, wanted))
+    if "item" in wanted:
+        fields["item"] = _Lookup(item)
+    if not wanted.isdisjoint(UNIT_NAMES):
+        fields.update(names())
+    return _render(rule.raw, which, **fields)
 
 
 # -- runners per scope -------------------------------------------------------------------------
@@ -626,8 +693,16 @@ def effective_setting(c: ContainerView, name: str) -> Setting:
 
     ``windowsOptions`` merge per field, container first ("Configure RunAsUserName for Windows
     pods and containers"); other fields come whole from the container, else from the pod for
-    the fields PodSecurityContext also has (:data:`kubeharden.model.pods.INHERITED_FIELDS`).
+    the fields PodSecurityContext also has (:data:`kubeharden.model.pods.INHERITED_FIELDS`). Worked out once
+    per container and field (``c.settings``): many rules and guards read the same field.
     """
+    setting = c.settings.get(name)
+    if setting is None:
+        setting = c.settings[name] = _effective_setting(c, name)
+    return setting
+
+
+def _effective_setting(c: ContainerView, name: str) -> Setting:
     head, _, rest = name.partition(".")
     if head == "windowsOptions" and rest:
         return c.windows_option(rest)
@@ -638,37 +713,66 @@ def effective_setting(c: ContainerView, name: str) -> Setting:
     return Setting(value, holder, key, setting.level) if value is not None else UNSET
 
 
-def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator[Violation]:
-    def read(kind: str, name: str, parts: tuple[Any, ...]) -> Any:
+class _ContainerUnit:
+    """One container as the rules of every container control read it, worked out once per container (the
+    engine runs each container's controls one after another: memo in the scan's context): whether its pod
+    is a Windows pod, its list and path, its fields for guards (:meth:`read`), its names for messages."""
+
+    __slots__ = ("c", "windows", "list_name", "path", "line", "_template")
+
+    def __init__(self, c: ContainerView) -> None:
+        self.c = c
+        self.windows = c.pod.is_windows
+        self.list_name = c.list_name
+        self.path = c.path
+        self.line = c.line
+        self._template: dict[str, Any] | None = None
+
+    def template(self) -> dict[str, Any]:
+        """The pod template read as a Pod (``metadata`` and ``spec``), where ``pod_path`` starts."""
+        if self._template is None:
+            self._template = _pod_template(self.c.pod)
+        return self._template
+
+    def read(self, kind: str, name: str, parts: tuple[Any, ...]) -> Any:
+        """A guard's field (:class:`Guard`): an effective securityContext field, a field of the pod template
+        (``{container}`` in a step is this container's name) or a path below the container."""
         if kind == "container_field":
-            setting = effective_setting(c, name)
+            setting = effective_setting(self.c, name)
             return setting.value if setting.level != "unset" else None
         if kind == "pod_path":  # annotations keyed by container name: [container.apparmor…/{container}]
-            return _dig(_pod_template(c.pod), _named(parts, c.name))
-        return _dig(c.raw, parts)
+            return _dig(self.template(), _named(parts, self.c.name) if "{container}" in name else parts)
+        return _dig(self.c.raw, parts)
 
-    def names() -> dict[str, Any]:
-        image = image_reference(c.raw.get("image"))
-        return {"container": c.name, "image": _Lookup(parse_image(image)._asdict() if image else {})}
+    def names(self) -> dict[str, Any]:
+        """The container's message fields: ``{container}`` and ``{image}`` (registry, repository, tag, digest)."""
+        image = image_reference(self.c.raw.get("image"))
+        return {"container": self.c.name, "image": _Lookup(parse_image(image)._asdict() if image else {})}
 
-    windows = c.pod.is_windows  # read once per container, not once per rule
-    if windows and all(rule.linux_only for rule in compiled):
+
+def _container(compiled: tuple[CompiledRule, ...], c: ContainerView, linux_only: bool,
+               ctx: Any = None) -> Iterator[Violation]:
+    """The violations of ``compiled`` in container ``c``; ``linux_only``: every rule is (on a Windows pod the
+    control then judges nothing). ``ctx``: the scan's context, whose memo keeps what the rules read of ``c``."""
+    unit = _ContainerUnit(c) if ctx is None else ctx.scan.memo("rule-container", c, _ContainerUnit)
+    windows = unit.windows
+    if windows and linux_only:
         yield NOTHING_TO_JUDGE  # a Linux setting a Windows pod must leave unset: not applicable, never a pass
         return
-    list_name = c.list_name
+    read, names, line = unit.read, unit.names, unit.line
     for rule in compiled:
         if rule.linux_only and windows:
             continue
-        if rule.containers is not None and list_name not in rule.containers:
+        if rule.containers is not None and unit.list_name not in rule.containers:
             continue
-        if "path" in rule.raw:
-            yield from _path_rule(rule, c.raw, c.path, c.line, names, read)
+        if rule.target == "path":
+            yield from _path_rule(rule, c.raw, unit.path, line, names, read)
             continue
-        if "pod_path" in rule.raw:  # a field of the pod template (an annotation), judged per container
-            yield from _path_rule(rule, _pod_template(c.pod), c.pod.spec_path.rpartition(".")[0], c.line, names,
+        if rule.target == "pod_path":  # a field of the pod template (an annotation), judged per container
+            yield from _path_rule(rule, unit.template(), c.pod.spec_path.rpartition(".")[0], line, names,
                                   read, tuple(_named(parts, c.name) for parts in rule.paths))
             continue
-        if not rule.applies(read):
+        if rule.guarded and not rule.applies(read):
             continue
         for name in rule.fields:
             setting = effective_setting(c, name)
@@ -678,14 +782,14 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView) -> Iterator
             which = rule.judge(value)
             if which is None:
                 continue
-            line = c.line(setting.holder, setting.key) if is_set else c.line(c.sc or None, None)
+            where = line(setting.holder, setting.key) if is_set else line(c.sc or None, None)
             # The field where it is set (the pod's, when inherited), else where it belongs: the container's.
-            base = c.pod.spec_path if setting.level == "pod" else c.path
+            base = c.pod.spec_path if setting.level == "pod" else unit.path
             path = join(base, "securityContext", *name.split("."))
             picked = rule.matched(value)
-            yield Violation(_render(rule.raw, which, field=name, where=_WHERE[setting.level], level=setting.level,
-                                    item=_Lookup(None), **_value_fields(value, written, picked), **names()),
-                            line=line, path=path, fix=rule.violation_fix(path, written, picked))
+            yield Violation(_message(rule, which, value, written, picked, None, names, field=name,
+                                     where=_WHERE[setting.level], level=setting.level),
+                            line=where, path=path, fix=rule.violation_fix(path, written, picked))
 
 
 def _pod(compiled: tuple[CompiledRule, ...], pod: PodView) -> Iterator[Violation]:
@@ -735,24 +839,27 @@ def _inventory(compiled: tuple[CompiledRule, ...], kinds: tuple[str, ...], inven
             yield v._replace(obj=obj)
 
 
-def runner(control: Control) -> Callable[[Any], Iterator[Violation]]:
+def runner(control: Control) -> Callable[..., Iterator[Violation]]:
     """The control's rule compiled once, as a function of the unit its scope gives (container, pod,
-    object, or the inventory, over every object of the control's ``kinds``)."""
+    object, or the inventory, over every object of the control's ``kinds``) and, as the engine calls every
+    control's logic, the scan's context (``run(unit, ctx)``), which a rule does not read."""
     compiled = compile_rules(control)
     if control.scope == "container":
-        return lambda c: _container(compiled, c)
+        linux_only = all(rule.linux_only for rule in compiled)
+        return lambda c, ctx=None: _container(compiled, c, linux_only, ctx)
     if control.scope == "pod":
-        return lambda pod: _pod(compiled, pod)
+        return lambda pod, ctx=None: _pod(compiled, pod)
     if control.scope == "object":
-        return lambda obj: _object(compiled, obj)
+        return lambda obj, ctx=None: _object(compiled, obj)
     if control.scope == "facts":
-        return lambda facts: _facts(compiled, control.kinds, facts)
-    return lambda inventory: _inventory(compiled, control.kinds, inventory)
+        return lambda facts, ctx=None: _facts(compiled, control.kinds, facts)
+    return lambda inventory, ctx=None: _inventory(compiled, control.kinds, inventory)
 
 
 def run_container_rule(control: Control, c: ContainerView) -> Iterator[Violation]:
     """Findings of a container-scope rule over container ``c`` (one per failing field or entry)."""
-    return _container(compile_rules(control), c)
+    compiled = compile_rules(control)
+    return _container(compiled, c, all(rule.linux_only for rule in compiled))
 
 
 def run_pod_rule(control: Control, pod: PodView) -> Iterator[Violation]:

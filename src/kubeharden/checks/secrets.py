@@ -88,7 +88,7 @@ def value_kind(value: str) -> str | None:
     them all would answer). ConfigMaps carry megabytes of dashboards, so each pattern looks
     only where its literal part is.
     """
-    if not any(marker in value for marker in _MARKERS):
+    if not any(map(value.__contains__, _MARKERS)):
         return None
     found: tuple[int, int] | None = None
     for index in range(len(VALUE_PATTERNS)):
@@ -121,19 +121,26 @@ def _first_match(index: int, value: str) -> int | None:
     return None
 
 
+#: Values that hold no credential (:func:`_inert`): a constant's name to substitute (GOOGLE_API_KEY_VAL);
+#: numbers, durations, versions, ports; a URL (when it carries no password).
+_CONSTANT_NAME = re.compile(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+")
+_NUMERIC = re.compile(r"[\d.:,\-+]+[a-zA-Z]{0,3}")
+_URL = re.compile(r"^[a-z][a-z0-9+.\-]*://")
+
+
 def _inert(value: str) -> bool:
     v = value.strip()
     if not v or PLACEHOLDER.match(v):
         return True
     if v.lower() in ("true", "false", "yes", "no", "on", "off"):
         return True
-    if re.fullmatch(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+", v):  # GOOGLE_API_KEY_VAL: a placeholder to substitute
+    if _CONSTANT_NAME.fullmatch(v):  # GOOGLE_API_KEY_VAL: a placeholder to substitute
         return True
-    if re.fullmatch(r"[\d.:,\-+]+[a-zA-Z]{0,3}", v):  # numbers, durations, versions, ports
+    if _NUMERIC.fullmatch(v):  # numbers, durations, versions, ports
         return True
     if v.startswith(("/", "./", "file:", "vault:", "arn:", "ref+", "projects/")):
         return True
-    if re.match(r"^[a-z][a-z0-9+.\-]*://", v) and not VALUE_PATTERNS[-1][1].search(v):
+    if _URL.match(v) and not VALUE_PATTERNS[-1][1].search(v):
         return True
     return False
 
@@ -147,11 +154,11 @@ def judge(name: str, value: Any) -> str | None:
         return f"value looks like {kind}"
     if NOT_SECRET_NAME.search(name) or _inert(value):
         return None
-    random_looking = len(value) >= 16 and entropy(value) >= 3.5 and " " not in value.strip()
+    one_word = len(value) >= 16 and " " not in value.strip()  # random-looking when its entropy is high too
     if SECRET_NAME.search(name):
-        strength = "random-looking value" if random_looking else "value"
+        strength = "random-looking value" if one_word and entropy(value) >= 3.5 else "value"
         return f"name {name!r} suggests a credential and it has a literal {strength} ({len(value)} chars)"
-    if random_looking and KEYLIKE_NAME.search(name):
+    if one_word and KEYLIKE_NAME.search(name) and entropy(value) >= 3.5:
         return (f"name {name!r} may hold a key and its value is random-looking "
                 f"({len(value)} chars, entropy {entropy(value):.1f} bits/char)")
     return None

@@ -104,6 +104,7 @@ class Evaluator:
         for control in [*self.controls, *self._static_pod_controls]:
             self._by_scope[control.scope].append((control, self._runner(control)))
         self._object_kinds = {k for c, _ in self._by_scope["object"] for k in c.kinds if k != "*"}
+        self._index_object_controls()
         #: An admission review runs no cross-object control (their ``inputs:`` lack admission), so nothing
         #: reads an inventory there: the webhook does not build one for every request.
         self._keeps_inventory = input_kind != "admission" or bool(self._by_scope["inventory"])
@@ -166,6 +167,16 @@ class Evaluator:
 
     def _runner(self, control: Control) -> Runner:
         return control_runner(control)
+
+    def _index_object_controls(self) -> None:
+        """The object-scope controls by the kind they judge, in catalogue order (``_objects_by_kind``; those
+        for every kind alone in ``_objects_of_any_kind``), so an object meets only its own. Built anew (never
+        changed in place) whenever ``_by_scope`` changes: fresh copies share it."""
+        runners = self._by_scope["object"]
+        self._objects_of_any_kind = [(c, run) for c, run in runners if not c.kinds or "*" in c.kinds]
+        self._objects_by_kind = {kind: [(c, run) for c, run in runners
+                                        if not c.kinds or "*" in c.kinds or kind in c.kinds]
+                                 for kind in {k for c, _ in runners for k in c.kinds if k != "*"}}
 
     def needs_full_object(self, kind: str) -> bool:
         """Whether any active check reads more than the metadata of objects of ``kind``.
@@ -247,6 +258,7 @@ class Evaluator:
         self.result.not_assessable.extend(c for c in stop if c not in self.result.not_assessable)
         for scope, runners in self._by_scope.items():
             self._by_scope[scope] = [(c, run) for c, run in runners if c not in stop]
+        self._index_object_controls()
 
     def _settle_facts(self) -> None:
         """Facts controls outside a node scan: those that judged a static Pod count (pass or fail); the
@@ -343,9 +355,7 @@ class Evaluator:
             self.inventory.add_object(obj)
         if pod is not None and (pod.containers or pod.spec):
             yield from self._evaluate_pod(pod, annotations, invalid)
-        for control, run in self._by_scope["object"]:
-            if control.kinds and "*" not in control.kinds and obj.kind not in control.kinds:
-                continue
+        for control, run in self._objects_by_kind.get(obj.kind, self._objects_of_any_kind):
             found = False
             violations = self._violations(control, run, obj, obj)
             if _nothing_judged(violations):
@@ -530,15 +540,18 @@ class Evaluator:
         severity = self.config.severity_overrides.get(control.id, v.severity or control.severity)
         line = v.line if v.line is not None else obj.origin.line
         origin = obj.origin.at(line, path)  # a rendered input's field: its template, values or patch line
+        traced = origin.traced
         finding = Finding(
             control=control, severity=severity, resource=obj.ref, container=container,
-            file=origin.file, line=origin.line if origin.traced else line,
+            file=origin.file, line=origin.line if traced else line,
             message=v.message, remediation=v.remediation or control.remediation, source=origin.source,
             container_list=lists.get(container) if lists and container else None, path=path, fix=fix,
-            trace=origin if origin.traced else None,
+            trace=origin if traced else None,
         )
-        suppression = v.suppression or self._suppression(control.id, obj, annotations, container,
-                                                         finding.container_list, slug=control.slug)
+        # (without annotations or exceptions nothing can suppress it: most findings)
+        suppression = v.suppression or (self._suppression(control.id, obj, annotations, container,
+                                                          finding.container_list, slug=control.slug)
+                                         if annotations or self.config.exceptions else None)
         if suppression is not None:
             finding.status = "suppressed"
             finding.suppression = suppression
@@ -596,11 +609,12 @@ def severity_at_least(findings: Iterable[Finding], threshold: Severity) -> bool:
 
 
 def _reasons(annotations: Any) -> dict[str, str]:
-    """Annotations whose value is text: only those can give a suppression its reason (``0``, ``false``
-    or a list are no reason, and the API server refuses them anyway)."""
+    """The suppression annotations (``kubeharden.io/suppress.*``) whose value is text: only those can give a
+    suppression its reason (``0``, ``false`` or a list are no reason, and the API server refuses them
+    anyway); the others are left out, as no finding can read them."""
     if not isinstance(annotations, dict):
         return {}
-    return {str(k): v for k, v in annotations.items() if isinstance(v, str)}
+    return {str(k): v for k, v in annotations.items() if isinstance(v, str) and str(k).startswith(SUPPRESS_PREFIX)}
 
 
 SCOPE_HINT = ". If the paths hold independent apps or variants, scan them with --scope path"

@@ -61,49 +61,25 @@ def type_problems(raw: dict[str, Any], api_version: str, kind: str, limit: int =
     types = _table()["types"]
     problems: list[TypeProblem] = []
     # Depth first from the last field; a scalar that has its type is never pushed (it could not add a
-    # problem), so the problems and their order are those of visiting every value.
-    stack: list[tuple[Any, str, str, Any, Any]] = [(raw, root, "", None, None)]
+    # problem), so the problems and their order are those of visiting every value. A value's field path is
+    # written only for a problem: the stack holds where it is (_Step: the mapping or list that holds it, and
+    # its key or index, below the holder's own step).
+    stack: list[tuple[Any, str, _Step | None]] = [(raw, root, None)]
     while stack and len(problems) < limit:
-        value, expected, path, holder, key = stack.pop()
-        if value is None or expected == "any":
+        value, expected, step = stack.pop()
+        if value is None:
             continue
-        if expected[0] == "[":
-            if not isinstance(value, list):
-                problems.append(_wrong(value, "a list", path, holder, key))
-                continue
-            inner = expected[1:-1]
-            check = _SCALARS.get(inner)
-            stack.extend((item, inner, f"{path}[{i}]", value, None) for i, item in enumerate(value)
-                         if item is not None and (check is None or not check(item)))
-        elif expected[0] == "{":
+        fields = types.get(expected)
+        if fields is not None:  # a struct, the most common value: looked up first
             if not isinstance(value, dict):
-                problems.append(_wrong(value, "a mapping", path, holder, key))
-                continue
-            inner = expected[1:-1]
-            if inner == "string":  # labels, annotations, data: the common, hot case
-                for k, v in value.items():
-                    if v is not None and not isinstance(v, str):
-                        problems.append(_wrong(v, "a string", f"{path}.{k}", value, k))
-                continue
-            check = _SCALARS.get(inner)
-            stack.extend((v, inner, f"{path}.{k}", value, k) for k, v in value.items()
-                         if check is None or v is None or not check(v))
-        elif expected in _SCALARS:
-            if not _SCALARS[expected](value):
-                problems.append(_wrong(value, _EXPECTED[expected], path, holder, key))
-        else:
-            fields = types.get(expected)
-            if fields is None:
-                continue
-            if not isinstance(value, dict):
-                problems.append(_wrong(value, "a mapping", path, holder, key))
+                problems.append(_wrong(value, "a mapping", step))
                 continue
             for k, v in value.items():
                 field_type = fields.get(k)
                 if field_type is None:
                     # "$patch" and friends are strategic-merge-patch directives of a partial object
-                    if not (path == "" and k in ("apiVersion", "kind")) and not str(k).startswith("$"):
-                        sub = f"{path}.{k}" if path else str(k)
+                    if not (step is None and k in ("apiVersion", "kind")) and not str(k).startswith("$"):
+                        sub = _path((step, value, k, False))
                         problems.append(TypeProblem(
                             "warning", sub, f"{sub}: unknown field; kubectl's default strict validation refuses "
                             "it, and with validation off the API server drops it silently", line_of(value, k)))
@@ -111,8 +87,48 @@ def type_problems(raw: dict[str, Any], api_version: str, kind: str, limit: int =
                 if v is None or (isinstance(v, str) if field_type == "string" else
                                  field_type in _SCALARS and _SCALARS[field_type](v)):
                     continue
-                stack.append((v, field_type, f"{path}.{k}" if path else str(k), value, k))
+                stack.append((v, field_type, (step, value, k, False)))
+        elif expected == "any":
+            continue
+        elif expected[0] == "[":
+            if not isinstance(value, list):
+                problems.append(_wrong(value, "a list", step))
+                continue
+            inner = expected[1:-1]
+            check = _SCALARS.get(inner)
+            stack.extend((item, inner, (step, value, i, True)) for i, item in enumerate(value)
+                         if item is not None and (check is None or not check(item)))
+        elif expected[0] == "{":
+            if not isinstance(value, dict):
+                problems.append(_wrong(value, "a mapping", step))
+                continue
+            inner = expected[1:-1]
+            if inner == "string":  # labels, annotations, data: the common, hot case
+                for k, v in value.items():
+                    if v is not None and not isinstance(v, str):
+                        problems.append(_wrong(v, "a string", (step, value, k, False)))
+                continue
+            check = _SCALARS.get(inner)
+            stack.extend((v, inner, (step, value, k, False)) for k, v in value.items()
+                         if check is None or v is None or not check(v))
+        elif expected in _SCALARS:
+            if not _SCALARS[expected](value):
+                problems.append(_wrong(value, _EXPECTED[expected], step))
     return problems
+
+
+#: Where a value is: (the step of the mapping or list that holds it or None at the root, that holder, the
+#: value's key or index, whether it is a list index).
+_Step = tuple[Any, Any, Any, bool]
+
+
+def _path(step: _Step | None) -> str:
+    """The field path of the value at ``step`` (``spec.containers[0].name``; "" for the root)."""
+    parts: list[str] = []
+    while step is not None:
+        step, _, key, index = step
+        parts.append(f"[{key}]" if index else f".{key}" if step is not None else str(key))
+    return "".join(reversed(parts))
 
 
 def _is_int(v: Any, low: int = -(2**63), high: int = 2**63 - 1) -> bool:
@@ -166,7 +182,8 @@ def describe(value: Any) -> str:
     return f"{kind} ({str(value)[:40]!r})"
 
 
-def _wrong(value: Any, expected: str, path: str, holder: Any, key: Any) -> TypeProblem:
+def _wrong(value: Any, expected: str, step: _Step | None) -> TypeProblem:
+    path = _path(step)
+    line = None if step is None else line_of(step[1], None if step[3] else step[2])
     return TypeProblem("error", path, f"{path} is {describe(value)}, expected {expected}: the API server refuses "
-                       "this object, so it is not judged as written", line_of(holder, key) if holder is not None
-                       else None)
+                       "this object, so it is not judged as written", line)

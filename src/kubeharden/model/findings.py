@@ -38,7 +38,11 @@ class Severity(IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return _SEVERITY_LABELS[self]
+
+
+#: Each severity's label (its name in lower case), by value: read for every finding.
+_SEVERITY_LABELS = tuple(s.name.lower() for s in Severity)
 
 
 #: What became of a control for one unit (resource or container), or for the whole scan:

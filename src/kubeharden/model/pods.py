@@ -160,6 +160,9 @@ class ContainerView:
     index: int
     _sc: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
     _path: str = field(default="", init=False, repr=False, compare=False)
+    #: effective securityContext fields by dotted name, each worked out once for the controls that read it
+    #: (checks.rules.effective_setting); the object does not change while it is judged
+    settings: dict[str, Setting] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def sc(self) -> dict[str, Any]:
