@@ -228,3 +228,23 @@ def test_kh_pod_001_names_a_windows_administrator_and_offers_no_fix_that_would_s
 def test_kh_pod_001_names_the_administrator_before_anything_else_and_offers_no_fix(spec):
     fails, _ = _scan(pod(spec), only=["KH-POD-001"])
     assert [f.fix for f in fails] == [None] and "the container's administrator" in fails[0].message
+
+
+def test_a_windows_pod_setting_a_field_podspec_os_says_must_be_unset_is_an_invalid_object():
+    """The API server refuses it (Kubernetes API reference, PodSpec.os), so the scan says so at the field's line
+    and the pod passes nothing; a plain boolean at its unset value (hostPID: false) and null are no such field."""
+    bad = pod({**WINDOWS, "hostPID": False, "hostIPC": True,
+               "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": None},
+               "containers": [c(securityContext={"privileged": False, "runAsNonRoot": True})]})
+    _, result = _scan(bad, only=["KH-POD-004"])
+    refused = sorted(p.message.split(" ")[0] for p in result.problems if p.kind == "invalid-object")
+    assert refused == ["spec.containers[0].securityContext.privileged", "spec.hostIPC",
+                       "spec.securityContext.runAsUser"]
+    assert all(p.level == "error" and p.line for p in result.problems if p.kind == "invalid-object")
+    assert result.control_status()["KH-POD-004"] != "pass"  # an invalid pod never counts as passing
+    _, clean = _scan(WINDOWS_POD, only=["KH-POD-004"])
+    assert not [p for p in clean.problems if p.kind == "invalid-object"]
+    linux = copy.deepcopy(bad)
+    linux["spec"]["os"] = {"name": "linux"}
+    _, result = _scan(linux, only=["KH-POD-004"])
+    assert not [p for p in result.problems if p.kind == "invalid-object"]

@@ -343,8 +343,9 @@ class Evaluator:
         invalid = self._report_invalid(obj)
         pod = pod_view(obj)
         if pod is not None:
+            typed = invalid
             for p in pod.problems:
-                if p.level == "error" and invalid:
+                if p.level == "error" and typed:
                     continue  # the type check has said it, with the field's path
                 invalid |= p.level == "error"
                 self.result.problems.append(Problem(p.level, p.kind, p.message, file=obj.origin.file, line=p.line,

@@ -469,8 +469,29 @@ def _build(obj: K8sObject, path: tuple[str, ...]) -> PodView:
             problems.append(_problem(
                 "error", f"{spec_path}.volumes[{i}].hostPath.path {host.get('path')!r} contains '..', which the API "
                 f"server refuses; it is judged as {normalize_host_path(host.get('path'))}", obj.line(host, "path")))
+    if view.is_windows:
+        problems.extend(_windows_refused(view))
     view.problems = problems
     return view
+
+
+def _windows_refused(view: PodView) -> Iterator[PodProblem]:
+    """An error for each field a Windows pod sets that PodSpec.os says must be unset (:data:`WINDOWS_UNSET_POD_SPEC`
+    and the security-context sets): the API server refuses such a pod or template, so it never runs. The
+    controls still judge what it says (its failures count, it passes nothing)."""
+    spec, obj = view.spec, view.obj
+    why = "must be unset on a Windows pod (spec.os.name: windows; Kubernetes API reference, PodSpec.os), so " \
+          "the API server refuses the pod"
+    holders = [(spec, view.spec_path, WINDOWS_UNSET_POD_SPEC),
+               (as_dict(spec.get("securityContext")), f"{view.spec_path}.securityContext",
+                WINDOWS_UNSET_POD_SECURITY_CONTEXT)]
+    holders += [(c.sc, f"{c.path}.securityContext", WINDOWS_UNSET_CONTAINER_SECURITY_CONTEXT) for c in view.containers]
+    for holder, path, unset in holders:
+        for key in sorted(unset & holder.keys()):
+            value = holder[key]
+            if value is None or (key in _WINDOWS_ZERO_VALUED and value is False):
+                continue
+            yield _problem("error", f"{path}.{key} {why}", obj.line(holder, key))
 
 
 def _describe(value: Any) -> str:
