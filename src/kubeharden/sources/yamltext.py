@@ -190,7 +190,7 @@ def _unread_entries(text: str, begin: int, end: int, keep: frozenset[str]) -> li
 #: bounded by the characters it keeps (:data:`PARSED_CACHE_CHARS`); concurrent scans may share it.
 _PARSED: dict[tuple[str, bool], bool] = {}
 #: Characters of pieces :data:`_PARSED` may keep (pieces met after that are checked every time).
-PARSED_CACHE_CHARS = 16_000_000
+PARSED_CACHE_CHARS = 8_000_000
 _parsed_chars = [0]
 
 
