@@ -267,3 +267,29 @@ def test_a_control_that_raises_in_a_worker_is_an_error_in_the_parent(tmp_path, p
     one = report(tmp_path, 1, str(tmp_path / "in"))
     assert b'"KH-POD-001":"error"' in one and b"boom" in one
     assert report(tmp_path, 2, str(tmp_path / "in")) == one
+
+
+def test_frozen_records_cross_the_process_boundary_whole():
+    """The fast reducer of frozen dataclasses rebuilds each with every field, compare=False ones included."""
+    import dataclasses
+    import pickle
+
+    from multiprocessing.reduction import ForkingPickler
+
+    from kubeharden.model.findings import Fix
+    from kubeharden.model.objects import Provenance, ResourceRef
+    from kubeharden.model.resources import ContainerResources
+
+    samples = [ResourceRef("apps/v1", "Deployment", "shop", "web"),
+               Provenance("a.yaml", 3, "helm", True, "chart", "t.yaml", "image.tag", "values.yaml", 7, "prod.yaml",
+                          "patch.yaml", 9, None, "/etc/kubernetes/admin.conf"),
+               Fix("set", "spec.containers[0].securityContext.privileged", False, True, "evidence"),
+               ContainerResources("app", "container", frozenset({"cpu"}), frozenset(), 4, None, "spec.containers[0]",
+                                  {"cpu": "100m"})]
+    assert {type(s) for s in samples} == set(parallel.FROZEN_CROSSING)
+    for sample in samples:
+        back = pickle.loads(bytes(ForkingPickler.dumps(sample)))
+        assert type(back) is type(sample)
+        assert all(f.init for f in dataclasses.fields(sample)), "the reducer passes every field to the constructor"
+        assert [getattr(back, f.name) for f in dataclasses.fields(sample)] == \
+            [getattr(sample, f.name) for f in dataclasses.fields(sample)]

@@ -215,3 +215,40 @@ def test_a_scan_still_sees_the_definition_where_it_stands(tmp_path):
     assert duplicate["line"] == second and duplicate["file"] == str(manifest)
     assert duplicate["resource"] == {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
                                      "namespace": None, "name": "crontabs.stable.example.com"}
+
+
+@pytest.mark.parametrize("text", [CRD, CRD.replace("    plural: crontabs\n", "    plural: [crontabs\n", 1)],
+                         ids=["valid", "broken"])
+def test_a_definition_met_again_is_not_parsed_again(text, monkeypatch):
+    """The same body in another file (install.yaml and its variants) is checked by libyaml once; the answer
+    (parses, or not: then the document is left for the loader to report) is the same the second time."""
+    from kubeharden.sources import yamltext
+
+    monkeypatch.setattr(yamltext, "_PARSED", {})
+    monkeypatch.setattr(yamltext, "_parsed_chars", [0])
+    checked: list[str] = []
+    real = yamltext._parse_check
+
+    def counting(piece: str, alias_like: bool) -> bool:
+        checked.append(piece)
+        return real(piece, alias_like)
+
+    monkeypatch.setattr(yamltext, "_parse_check", counting)
+    first = blank_unread_bodies(text, _shallow_crd, SHALLOW_KEYS)
+    pieces = len(checked)
+    assert pieces >= 2
+    again = blank_unread_bodies(DEPLOYMENT + "---\n" + text, _shallow_crd, SHALLOW_KEYS)
+    assert len(checked) == pieces, "a piece seen before was parsed again"
+    assert again == DEPLOYMENT + "---\n" + first
+    assert ("openAPIV3Schema" in first) == (text is not CRD)
+
+
+def test_the_parse_cache_keeps_at_most_its_bound(monkeypatch):
+    from kubeharden.sources import yamltext
+
+    monkeypatch.setattr(yamltext, "_PARSED", {})
+    monkeypatch.setattr(yamltext, "_parsed_chars", [0])
+    monkeypatch.setattr(yamltext, "PARSED_CACHE_CHARS", len(CRD) // 2)
+    blank_unread_bodies(CRD, _shallow_crd, SHALLOW_KEYS)
+    assert 0 < yamltext._parsed_chars[0] <= len(CRD) // 2
+    assert sum(len(piece) for piece, _ in yamltext._PARSED) == yamltext._parsed_chars[0]

@@ -148,3 +148,30 @@ def test_anchor_detection_matches_its_definition():
         assert has_anchor(text, pos, end) == (_ANCHOR.search(text, pos, end) is not None), (text, pos, end)
     assert has_anchor("a: &x 1\n") and has_anchor("- - &x 1") and has_anchor("[1, &x 2]")
     assert not has_anchor("cmd: make && make install\nurl: a?b=1&c=2\n") and not has_anchor("-- &x")
+
+
+_DEEP = "[" * 150 + "]" * 150
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    ("k: 1\nk: 2\na: " + _DEEP + "\n", 3),  # a duplicate key built before the depth is met: no warning
+    ("p: !!int eighty\na: " + _DEEP + "\n", 2),  # an invalid value built first: the depth still wins
+    ("t: !custom x\na: " + _DEEP + "\n", 2),  # a tag the tree builder leaves to PyYAML's constructor
+    ("m:\n  <<: {x: 1}\na: " + _DEEP + "\n", 3),  # a merge key, likewise
+    ("- 1\n- " + _DEEP + "\n- k: 1\n  k: 2\n", 2),
+    ("".join("  " * i + f"k{i}:\n" for i in range(120)) + "  " * 120 + "v: 1\n", 101),
+    ("a: " + "[" * 100 + "]" * 100 + "\n", 1),  # 101 levels
+])
+def test_too_deep_is_refused_before_anything_else_is_said(text, line):
+    """The tree builder measures depth as it builds: the refusal is the one a check before building gave."""
+    (doc,) = list(load_documents(text))
+    assert doc.data is None and doc.warnings == []
+    assert (doc.error.message, doc.error.line) == ("nesting deeper than 100 levels; document skipped", line)
+
+
+def test_a_hundred_levels_are_built():
+    (doc,) = list(load_documents("a: " + "[" * 99 + "]" * 99 + "\n"))
+    depth, value = 1, doc.data["a"]
+    while value:
+        depth, value = depth + 1, value[0]
+    assert doc.error is None and depth == 99

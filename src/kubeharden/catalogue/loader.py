@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from kubeharden.catalogue.cache import parsed
 from kubeharden.catalogue.selection import ControlNames
 from kubeharden.model.controls import (
     DEFAULT_INPUTS,
@@ -38,6 +39,8 @@ from kubeharden.model.findings import FIX_OPERATIONS, Severity
 from kubeharden.model.guide import REQUIREMENTS
 
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: What the cached data depends on besides the texts (another PyYAML may load them differently).
+_LOADER_NAME = f"PyYAML {yaml.__version__} {_SAFE_LOADER.__name__}"
 _SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 _ID = re.compile(r"^[A-Z]+-[A-Z]+-\d{3}$")
@@ -54,17 +57,18 @@ def load_catalogue() -> tuple[Control, ...]:
     seen: set[str] = set()
     names: set[str] = set()
     folder = resources.files("kubeharden.catalogue") / "controls"
-    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-        if not entry.name.endswith(".yaml"):
-            continue
-        data = yaml.load(entry.read_text(encoding="utf-8"), Loader=_SAFE_LOADER) or {}
-        for raw in data.get("controls", []):
-            control = _parse_control(raw, entry.name)
+    texts = [(entry.name, entry.read_text(encoding="utf-8"))
+             for entry in sorted(folder.iterdir(), key=lambda p: p.name) if entry.name.endswith(".yaml")]
+    # parsed once per catalogue (catalogue/cache.py: JSON data, used only for these very texts)
+    loaded = parsed(texts, lambda text: yaml.load(text, Loader=_SAFE_LOADER), _LOADER_NAME)
+    for (name, _), data in zip(texts, loaded, strict=True):
+        for raw in (data or {}).get("controls", []):
+            control = _parse_control(raw, name)
             if control.id in seen:
-                raise CatalogueError(f"{entry.name}: duplicate control id {control.id}")
+                raise CatalogueError(f"{name}: duplicate control id {control.id}")
             taken = {control.slug, *control.formerly} & names
             if taken:
-                raise CatalogueError(f"{entry.name}: {control.id}: {', '.join(sorted(taken))} already names a control")
+                raise CatalogueError(f"{name}: {control.id}: {', '.join(sorted(taken))} already names a control")
             seen.add(control.id)
             names.update({control.slug, *control.formerly})
             controls.append(control)

@@ -39,8 +39,8 @@ from kubeharden.model.objects import Provenance
 from kubeharden.model.results import ScanResult
 from kubeharden.report import FORMATS, get_reporter
 from kubeharden.sources.registry import SOURCES, source_for, source_options
-from kubeharden.report.table import GROUPINGS, Display, one_line
-from kubeharden.report.table import write as write_table
+from kubeharden.report.display import GROUPINGS, Display
+from kubeharden.report.summary import one_line
 from kubeharden.sources.cluster import claims as is_cluster
 from kubeharden.sources.node import claims as is_node
 
@@ -332,6 +332,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         with output_stream(args.output) as out:
             if args.format == "table":
+                from kubeharden.report.table import write as write_table  # rich loads only for the table
+
                 write_table(watched(), evaluator.result, out, _display(args))
             else:
                 reporter(watched(), evaluator.result, out)

@@ -84,3 +84,11 @@ def full_summary(result: ScanResult, known: Sequence[Finding]) -> dict[str, Any]
     if out["baseline"] is not None:
         out["baseline"]["fingerprints"] = sorted({f.fingerprint for f in known})
     return out
+
+
+def one_line(result: ScanResult) -> str:
+    """The summary in one line (printed on stderr when the report goes to a file with -o)."""
+    s = summary(result)
+    counts = ", ".join(f"{n} {label}" for label, n in s["by_severity"].items() if n) or "no findings"
+    extra = f", {s['errors']} input error(s)" if s["errors"] else ""
+    return f"{s['objects']} objects, {s['findings']} findings ({counts}), {s['suppressed']} suppressed{extra}"

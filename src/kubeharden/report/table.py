@@ -35,6 +35,7 @@ from kubeharden.model.guide import GUIDE_POINTER, requirement_url
 from kubeharden.model.pods import TEMPLATE_EVALUATED
 from kubeharden.model.results import ScanResult
 from kubeharden.report.plain import columns_from_env, print_table
+from kubeharden.report.display import Display
 from kubeharden.report.summary import summary
 
 STYLE = {Severity.CRITICAL: "bold white on red", Severity.HIGH: "bold red", Severity.MEDIUM: "yellow",
@@ -43,7 +44,6 @@ STYLE = {Severity.CRITICAL: "bold white on red", Severity.HIGH: "bold red", Seve
 FILE_WIDTH = 120
 #: How many of the worst findings the summary names.
 TOP_RISKS = 5
-GROUPINGS = ("resource", "control", "namespace")
 #: A finding of the first control is a consequence of a failing finding of the second for the same
 #: resource (and container), so it is shown under that one, not as a finding of its own:
 #: - KH-POD-011 under KH-POD-004: "AllowPrivilegeEscalation is always true when the container is run as
@@ -51,19 +51,6 @@ GROUPINGS = ("resource", "control", "namespace")
 #: - KH-POD-007 under KH-POD-009: a sensitive host path is a hostPath volume outside the allowed paths
 #:   by definition (the same volume).
 IMPLIED_BY = {"KH-POD-011": "KH-POD-004", "KH-POD-007": "KH-POD-009"}
-
-
-@dataclass(frozen=True, slots=True)
-class Display:
-    """What the terminal report shows: ``severities`` (None: all), ``compact``, ``quiet``, ``group_by``."""
-
-    severities: frozenset[Severity] | None = None
-    compact: bool = False
-    quiet: bool = False
-    group_by: str = "resource"
-
-    def shows(self, f: Finding) -> bool:
-        return self.severities is None or f.severity in self.severities
 
 
 @dataclass(slots=True)
@@ -400,11 +387,3 @@ def _unchecked(console: Console, result: ScanResult) -> None:
     if notes:
         console.print(Text(f"{len(notes)} document(s) skipped (not Kubernetes objects or templates); "
                            "see --format json for the list", style="dim"))
-
-
-def one_line(result: ScanResult) -> str:
-    """The summary in one line (printed on stderr when the report goes to a file with -o)."""
-    s = summary(result)
-    counts = ", ".join(f"{n} {label}" for label, n in s["by_severity"].items() if n) or "no findings"
-    extra = f", {s['errors']} input error(s)" if s["errors"] else ""
-    return f"{s['objects']} objects, {s['findings']} findings ({counts}), {s['suppressed']} suppressed{extra}"

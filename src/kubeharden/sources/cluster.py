@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubeharden.model.apiresources import RESOURCES
 from kubeharden.model.cluster import INFO_KIND
@@ -42,11 +42,11 @@ from kubeharden.model.inventory import INDEXED_KINDS, controller_owner
 from kubeharden.model.objects import K8sObject, Provenance, ResourceRef, as_dict, as_list, make_ref
 from kubeharden.model.pods import POD_TEMPLATE_PATHS
 from kubeharden.model.supply import API_VERSION, RUNNING_IMAGES, digest_of_image_id
-from kubeharden.sources.cluster_client import ApiError, ClusterError, Connection, connect
-from kubeharden.sources.cluster_discovery import Resource, discover
-from kubeharden.sources.cluster_info import build_info
-from kubeharden.sources.cluster_lists import open_lists
 from kubeharden.sources.files import ReadOptions
+
+if TYPE_CHECKING:  # the client modules load when a cluster is read (read and _read), not with every command
+    from kubeharden.sources.cluster_client import Connection
+    from kubeharden.sources.cluster_discovery import Resource
 
 SOURCE = "cluster"
 SCHEME = "cluster://"
@@ -166,6 +166,8 @@ def read(path: str, options: ReadOptions) -> Iterator[Item]:
     Never raises: no configuration, no answer and refused discovery are errors naming the cluster;
     a refused or missing list is an ``unlisted`` warning naming its kind.
     """
+    from kubeharden.sources.cluster_client import ClusterError, connect  # only a cluster scan needs the client
+
     opts = options.source_options.get(SOURCE) or ClusterOptions()
     context = path[len(SCHEME):] or opts.context
     try:
@@ -180,6 +182,11 @@ def read(path: str, options: ReadOptions) -> Iterator[Item]:
 
 
 def _read(conn: Connection, opts: ClusterOptions, path: str) -> Iterator[Item]:
+    from kubeharden.sources.cluster_client import ApiError, ClusterError  # see read
+    from kubeharden.sources.cluster_discovery import discover
+    from kubeharden.sources.cluster_info import build_info
+    from kubeharden.sources.cluster_lists import open_lists
+
     display = f"{SCHEME}{conn.context}" if conn.context else f"{SCHEME} ({conn.server})"
     version: dict[str, Any] | None = None
     try:

@@ -24,6 +24,7 @@ from kubeharden.sources.files import ReadOptions, decode_text, read_limited
 
 Item = K8sObject | Problem
 _NAMES = ("dockerfile", "containerfile")
+_SUFFIXES = tuple(f".{n}" for n in _NAMES)  # NAME.Dockerfile, NAME.Containerfile (asked of every input file)
 #: ``<<EOF``, ``<<-EOF``, ``<<"EOF"``: a here-document (Dockerfile reference, "Here-Documents").
 _HEREDOC = re.compile(r"<<-?([\"']?)([A-Za-z_][A-Za-z0-9_]*)\1")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::[-+]([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -33,7 +34,7 @@ def claims(path: str) -> bool:
     """Whether ``path`` is a Dockerfile by its name: ``Dockerfile``, ``Containerfile``,
     ``NAME.Dockerfile`` or ``NAME.Containerfile`` (any case); never reads it."""
     name = os.path.basename(path).lower()
-    return name in _NAMES or name.endswith(tuple(f".{n}" for n in _NAMES))
+    return name in _NAMES or name.endswith(_SUFFIXES)
 
 
 def read(path: str, options: ReadOptions) -> Iterator[Item]:

@@ -32,7 +32,6 @@ from kubeharden.model.etcd import (
 from kubeharden.model.findings import UNLISTED, Problem
 from kubeharden.model.objects import K8sObject, Provenance, ResourceRef
 from kubeharden.model.supply import API_VERSION
-from kubeharden.sources import etcd_probe
 from kubeharden.sources.etcd_client import Connection, EtcdError, Reader
 from kubeharden.sources.files import ReadOptions
 
@@ -100,6 +99,8 @@ def read(path: str, options: ReadOptions) -> Iterator[K8sObject | Problem]:
 
 
 def _endpoint(connection: Connection, settings: EtcdOptions) -> Iterator[K8sObject | Problem]:
+    from kubeharden.sources import etcd_probe  # sockets and TLS load only when an endpoint is probed
+
     name = f"{connection.host}:{connection.port}"
     plain = etcd_probe.plain_http(connection.host, connection.port, settings.timeout)
     if connection.scheme == "http":

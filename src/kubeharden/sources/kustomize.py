@@ -56,7 +56,9 @@ _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def claims(path: str) -> bool:
     """A folder holding a kustomization file."""
-    return path != "-" and any(os.path.isfile(os.path.join(path, name)) for name in KUSTOMIZATION_NAMES)
+    # one stat for a file (the registry asks every input file), three only for a folder
+    return path != "-" and os.path.isdir(path) and any(os.path.isfile(os.path.join(path, name))
+                                                      for name in KUSTOMIZATION_NAMES)
 
 
 def kustomization_file(folder: str) -> str | None:

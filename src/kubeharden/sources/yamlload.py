@@ -16,6 +16,7 @@ Hostile input is handled before it can hurt anyone downstream:
 
 from __future__ import annotations
 
+import operator
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -74,6 +75,13 @@ class Document:
 class _Loader(_BaseLoader):
     """Safe loader building LineMap/LineList and checking each document before construction."""
 
+    # The composer calls these two around every node to follow PyYAML's path resolvers, which this
+    # loader has none of (PyYAML's own methods return at once when there are none). Built-in callables
+    # that take the same arguments and do nothing spare two Python calls per node: about a tenth of
+    # loading a file. descend_resolver(parent, index) and ascend_resolver() return values nobody reads.
+    descend_resolver = staticmethod(operator.is_)  # type: ignore[assignment]
+    ascend_resolver = staticmethod(tuple)  # type: ignore[assignment]
+
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
         self.doc_warnings: list[DocumentError] = []
@@ -86,12 +94,28 @@ class _Loader(_BaseLoader):
                 self.text, node.start_mark.index, node.end_mark.index + 1)):
             _check_expansion(node)
             return super().construct_document(node)
-        _check_depth(node)
+        # A document nested deeper than MAX_DEPTH is refused before anything else is said of it; the tree
+        # builder measures depth as it goes, and whatever stops it is checked against that refusal first.
         try:
             return _build_tree(self, node)
+        except _TooDeep:
+            self._refuse_if_too_deep(node)
+            raise AssertionError("_TooDeep without a node deeper than MAX_DEPTH") from None
         except _Unusual:  # explicit tags, merge keys, complex keys: PyYAML's constructor, from the start
+            self._refuse_if_too_deep(node)
             self.doc_warnings = []
             return super().construct_document(node)
+        except Exception:  # an invalid value or key (DocumentError) in a document also nested too deeply
+            self._refuse_if_too_deep(node)
+            raise
+
+    def _refuse_if_too_deep(self, node: Node) -> None:
+        """Raise the refusal of a document nested deeper than MAX_DEPTH, as if nothing had been built."""
+        try:
+            _check_depth(node)
+        except DocumentError:
+            self.doc_warnings = []
+            raise
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         # Plain scalars are resolved as kubectl's YAML decoder does (go-yaml v2, YAML 1.1; see
@@ -189,6 +213,10 @@ class _Unusual(Exception):
     """A node :func:`_build_tree` leaves to PyYAML's constructor (the whole document is built again)."""
 
 
+class _TooDeep(Exception):
+    """:func:`_build_tree` met a collection deeper than MAX_DEPTH (:func:`_check_depth` says which)."""
+
+
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _GO_TAGS = frozenset({BOOL_TAG, INT_TAG, FLOAT_TAG, NULL_TAG})
@@ -207,14 +235,16 @@ def _build_tree(loader: _Loader, root: Node) -> Any:
     per collection; a tree needs none of it. Collections are filled breadth first, in the order
     PyYAML's constructor fills them, so the same warnings come in the same order and the same
     error stops the document. Anything else (an explicit tag, a merge key ``<<``, a key that is
-    not a scalar) raises :class:`_Unusual`, and the caller builds the document the generic way.
-    Keys and short strings are interned (equal values, one object).
+    not a scalar) raises :class:`_Unusual`, and the caller builds the document the generic way;
+    a collection nested deeper than :data:`MAX_DEPTH` raises :class:`_TooDeep` (depth as
+    :func:`_check_depth` counts it: the root is 1). Keys and short strings are interned (equal
+    values, one object).
     """
     go_scalar = loader.construct_go_scalar
-    pending: deque[tuple[Node, Any]] = deque()
+    pending: deque[tuple[Node, Any, int]] = deque()
     push = pending.append
 
-    def value_of(node: Any) -> Any:
+    def value_of(node: Any, depth: int) -> Any:
         cls = node.__class__
         tag = node.tag
         if cls is ScalarNode:
@@ -227,23 +257,27 @@ def _build_tree(loader: _Loader, root: Node) -> Any:
                 return str(node.value)
         elif cls is MappingNode:
             if tag == _MAP_TAG:
+                if depth > MAX_DEPTH:
+                    raise _TooDeep
                 data = LineMap.__new__(LineMap)
                 data.line = node.start_mark.line + 1
                 data._lines = ()
-                push((node, data))
+                push((node, data, depth + 1))
                 return data
         elif cls is SequenceNode and tag == _SEQ_TAG:
+            if depth > MAX_DEPTH:
+                raise _TooDeep
             items = LineList.__new__(LineList)
             items.line = node.start_mark.line + 1
-            push((node, items))
+            push((node, items, depth + 1))
             return items
         raise _Unusual
 
-    result = value_of(root)
+    result = value_of(root, 1)
     while pending:
-        node, data = pending.popleft()
+        node, data, depth = pending.popleft()  # depth: that of the collection's items
         if data.__class__ is LineList:
-            data.extend([value_of(item) for item in node.value])
+            data.extend([value_of(item, depth) for item in node.value])
             continue
         lines: list[int] = []
         for key_node, value_node in node.value:
@@ -255,7 +289,7 @@ def _build_tree(loader: _Loader, root: Node) -> Any:
                 raise _Unusual
             else:
                 try:
-                    key = json_key(value_of(key_node))
+                    key = json_key(value_of(key_node, depth))
                 except ValueError as exc:
                     raise DocumentError(str(exc), key_node.start_mark.line + 1) from None
             line = key_node.start_mark.line + 1
@@ -271,7 +305,7 @@ def _build_tree(loader: _Loader, root: Node) -> Any:
                 text = value_node.value
                 data[key] = intern(text) if len(text) <= SHARED_LENGTH else text
             else:
-                data[key] = value_of(value_node)
+                data[key] = value_of(value_node, depth)
         data._lines = tuple(lines)
     return result
 

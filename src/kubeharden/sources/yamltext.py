@@ -184,7 +184,29 @@ def _unread_entries(text: str, begin: int, end: int, keep: frozenset[str]) -> li
     return cuts
 
 
+#: Whether a piece parses (:func:`_parse_check`), by (piece, alias_like): one tree often holds the same
+#: CustomResourceDefinition in several files (an install.yaml, its namespaced and HA variants, crds/); the
+#: real corpus gives 30 MB of pieces to check, 6 MB of them distinct. A pure cache of a fact about a text,
+#: bounded by the characters it keeps (:data:`PARSED_CACHE_CHARS`); concurrent scans may share it.
+_PARSED: dict[tuple[str, bool], bool] = {}
+#: Characters of pieces :data:`_PARSED` may keep (pieces met after that are checked every time).
+PARSED_CACHE_CHARS = 8_000_000
+_parsed_chars = [0]
+
+
 def _parses(piece: str, alias_like: bool) -> bool:
+    """:func:`_parse_check`, remembered for pieces met again (:data:`_PARSED`)."""
+    key = (piece, alias_like)
+    known = _PARSED.get(key)
+    if known is None:
+        known = _parse_check(piece, alias_like)
+        if _parsed_chars[0] + len(piece) <= PARSED_CACHE_CHARS:
+            _PARSED[key] = known
+            _parsed_chars[0] += len(piece)
+    return known
+
+
+def _parse_check(piece: str, alias_like: bool) -> bool:
     """Whether libyaml parses ``piece`` without an error (and, if ``alias_like``, without an alias,
     which only the composer resolves); only events are made, no nodes, in C unless ``alias_like``."""
     parser = _RawParser(piece)
