@@ -105,3 +105,17 @@ def test_the_catalogue_from_the_cache_is_the_catalogue_from_yaml(home):
     from_cache = load()
     assert from_cache is not from_yaml
     assert [repr(c) for c in from_cache] == [repr(c) for c in from_yaml]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "getuid"), reason="POSIX ownership and modes")
+def test_a_cache_file_others_can_write_is_never_read(home):
+    """Its data decides which controls run: a file group or world could have written is parsed around."""
+    import os
+
+    parse = Counting()
+    cache.parsed(TEXTS, parse, "test")
+    path = home / "kubeharden" / "catalogue.json"
+    assert parse.calls == 2 and not path.stat().st_mode & 0o077  # written for the user alone
+    os.chmod(path, 0o666)
+    cache.parsed(TEXTS, parse, "test")
+    assert parse.calls == 4
