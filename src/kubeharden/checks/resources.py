@@ -134,7 +134,7 @@ def _fix(c: ContainerResources, part: str, missing: list[str],
         ours = all(r in profile for r in missing)
         because = (f"safe: the sizes are yours (fix.resources.requests: {_written(sizes)} in the configuration)"
                    if ours else _OUR_SIZES)
-        capped = _capped_at_limits(sizes, c.limit_values)
+        capped = _capped_at_limits(sizes, c.limit_values or {})
         if capped:  # the API server refuses a request above its limit: the request takes the limit
             ours, because = False, (f"not safe: the container's limit is below the request proposed for "
                                     f"{', '.join(capped)}, so the request is set to that limit; choose the size")

@@ -84,9 +84,14 @@ def _set(values: Any) -> frozenset[str]:
     return frozenset(str(k) for k, v in as_dict(values).items() if v not in (None, "") and not is_zero_quantity(v))
 
 
+#: One empty set for every container without a zero (a set made from an empty generator is a new 216-byte
+#: object each time: at 100,000 objects that is tens of MB kept in the inventory).
+_NONE: frozenset[str] = frozenset()
+
+
 def _zero(values: Any) -> frozenset[str]:
     """The resource names of a ResourceList written as a zero quantity."""
-    return frozenset(str(k) for k, v in as_dict(values).items() if is_zero_quantity(v))
+    return frozenset(str(k) for k, v in as_dict(values).items() if is_zero_quantity(v)) or _NONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +112,9 @@ class ContainerResources:
     #: the container's field path (``spec.containers[0]``) and its own request values, for structured fixes
     path: str = ""
     request_values: dict[str, Any] = field(default_factory=dict)
-    #: the container's own limit values as written, for a request fix that must not exceed them
-    limit_values: dict[str, Any] = field(default_factory=dict)
+    #: the container's own limit values as written, for a request fix that must not exceed them; kept only
+    #: when a request is a written zero (the one case a request fix meets a limit), else None
+    limit_values: dict[str, Any] | None = None
     #: resource names whose request / limit is a written zero (a zero limit becomes the absent request's value):
     #: unset, and present for the LimitRanger, which fills only absent keys
     zero_requests: frozenset[str] = frozenset()
@@ -121,22 +127,23 @@ def container_resources(c: ContainerView) -> ContainerResources | None:
         return None
     res = as_dict(c.raw.get("resources"))
     written_requests, written_limits = as_dict(res.get("requests")), as_dict(res.get("limits"))
-    limits, zero_limits = _set(written_limits), _zero(written_limits)
-    requests = _set(written_requests) | (limits - _zero(written_requests))
+    limits, zero_limits = _set(written_limits) or _NONE, _zero(written_limits)
+    requests = (_set(written_requests) | (limits - _zero(written_requests))) or _NONE
     # an absent request takes the limit's value, zero included
     zero_requests = _zero(written_requests) | (zero_limits - set(written_requests))
     line = c.line(res or None, "requests") if "requests" in res else c.line(res or None)
     return ContainerResources(c.name, c.kind, requests, limits, line,
                               c.line(res, "limits") if "limits" in res else line, c.path,
                               {str(k): v for k, v in written_requests.items()},
-                              {str(k): v for k, v in written_limits.items()}, zero_requests, zero_limits)
+                              {str(k): v for k, v in written_limits.items()} if zero_requests else None,
+                              zero_requests, zero_limits)
 
 
 def pod_level_resources(spec: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
     """(requests, limits) set by a pod spec's own ``resources`` (rule 3), cpu and memory only."""
     res = as_dict(spec.get("resources"))
-    limits = _set(res.get("limits")) & POD_LEVEL_RESOURCES
-    return (_set(res.get("requests")) & POD_LEVEL_RESOURCES) | (limits - _zero(res.get("requests"))), limits
+    limits = (_set(res.get("limits")) & POD_LEVEL_RESOURCES) or _NONE
+    return ((_set(res.get("requests")) & POD_LEVEL_RESOURCES) | (limits - _zero(res.get("requests")))) or _NONE, limits
 
 
 @dataclass(slots=True)
