@@ -136,6 +136,23 @@ def _mebibytes(text: str) -> int:
     return max(1, int(value * MIB))
 
 
+def number_between(convert: Callable[[str], Any], low: float, high: float, unit: str = "") -> Callable[[str], Any]:
+    """An argparse ``type``: ``convert(text)`` (``int`` or ``float``) when it lies in [low, high], else
+    argparse.ArgumentTypeError saying why (``unit`` names what is counted, e.g. "seconds")."""
+    what = f" {unit}" if unit else ""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number{' of' + what if unit else ''}: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}{what}")
+        return value
+
+    return parse
+
+
 def severity_or_none(text: str) -> Severity | None:
     if text.lower() == "none":
         return None

@@ -6,23 +6,13 @@ import argparse
 
 import yaml
 
-from kubeharden.commands.common import fail
+from kubeharden.commands.common import fail, number_between
 from kubeharden.commands.emit import write_output
 from kubeharden.commands.helptext import examples
 from kubeharden.exitcodes import USAGE
 from kubeharden.generators.dockerfile import BASES, DISTROLESS_NONROOT, MIN_ID, security_context, snippet
 
 DEFAULT_ID = 10001
-
-
-def _id(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not MIN_ID <= value <= 2**31 - 1:
-        raise argparse.ArgumentTypeError(f"must be between {MIN_ID} and {2**31 - 1}")
-    return value
 
 
 def register(gen: argparse._SubParsersAction) -> None:
@@ -34,10 +24,11 @@ def register(gen: argparse._SubParsersAction) -> None:
                                   "kubeharden generate dockerfile-user --base alpine --uid 10001",
                                   "kubeharden generate dockerfile-user --base distroless"))
     p.add_argument("--base", choices=BASES, default="debian", help="the base image family (default %(default)s)")
-    p.add_argument("--uid", type=_id, default=None,
+    p.add_argument("--uid", type=number_between(int, MIN_ID, 2**31 - 1), default=None,
                    help=f"user ID (default {DEFAULT_ID}; not with --base distroless, "
                         f"whose user is {DISTROLESS_NONROOT})")
-    p.add_argument("--gid", type=_id, default=None, help="group ID (default: the user ID; not with distroless)")
+    p.add_argument("--gid", type=number_between(int, MIN_ID, 2**31 - 1), default=None,
+                   help="group ID (default: the user ID; not with distroless)")
     p.add_argument("--security-context", action="store_true",
                    help="print only the matching container securityContext as YAML")
     p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")

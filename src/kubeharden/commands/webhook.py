@@ -12,7 +12,7 @@ from kubeharden.analysis.selectors import EVERYTHING, Selector, SelectorError, c
 from kubeharden.catalogue.loader import catalogue_names
 from kubeharden.catalogue.selection import UnknownControl, resolve
 from kubeharden.commands.common import (ConfigError, add_config_options, fail, load_settings, output_stream,
-                                        severity_or_none, unwritable_output)
+                                        number_between, severity_or_none, unwritable_output)
 from kubeharden.commands.helptext import examples
 from kubeharden.exitcodes import OK, USAGE
 from kubeharden.model.findings import Severity
@@ -46,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="processes serving the port together (Linux SO_REUSEPORT; default 1; one per CPU "
                             "uses them all; each process keeps its own /metrics)")
     serve.add_argument("--max-connections", type=int, default=1024, help="open connections at most (%(default)s)")
-    serve.add_argument("--shutdown-delay", type=_seconds, default=0.0, metavar="SECONDS",
+    serve.add_argument("--shutdown-delay", type=number_between(float, 0, 3600, "seconds"), default=0.0,
+                       metavar="SECONDS",
                        help="after SIGTERM, go on serving this long before closing, so the API server stops sending "
                             "here first (default %(default)g; webhook manifests use 5)")
     serve.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -109,17 +110,6 @@ def _selector(text: str) -> Selector:
         return compile_selector(orjson.loads(text), "selector")
     except (orjson.JSONDecodeError, SelectorError) as exc:
         raise argparse.ArgumentTypeError(f"not a LabelSelector in JSON: {exc}") from None
-
-
-def _seconds(text: str) -> float:
-    """A duration in seconds, 0 or more (argparse type)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 3600 seconds")
-    return value
 
 
 def run_serve(args: argparse.Namespace) -> int:
