@@ -119,3 +119,39 @@ def test_a_cache_file_others_can_write_is_never_read(home):
     os.chmod(path, 0o666)
     cache.parsed(TEXTS, parse, "test")
     assert parse.calls == 4
+
+
+def _cache_file(home):
+    return home / "kubeharden" / "catalogue.json"
+
+
+@pytest.mark.parametrize("damage", ["emptied controls", "one control dropped", "nested too deep", "header only"])
+def test_a_damaged_cache_with_the_right_key_is_parsed_around(home, damage):
+    """The header's key matches, but the data is not what was written: the YAML decides, never the damage."""
+    parse = Counting()
+    first = cache.parsed(TEXTS, parse, "test")
+    path = _cache_file(home)
+    header, body = path.read_text().split("\n", 1)
+    data = json.loads(body)
+    if damage == "emptied controls":
+        body = json.dumps([{} for _ in data])
+    elif damage == "one control dropped":
+        data[0]["controls"] = []
+        body = json.dumps(data)
+    elif damage == "nested too deep":
+        body = "[" * 200_000 + "]" * 200_000
+    else:
+        body = ""
+    path.write_text(header + "\n" + body)
+    assert cache.parsed(TEXTS, parse, "test") == first and parse.calls == 4
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="POSIX named pipes")
+def test_a_named_pipe_at_the_cache_path_is_not_opened(home):
+    import os
+
+    path = _cache_file(home)
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path, 0o600)
+    parse = Counting()
+    assert cache.parsed(TEXTS, parse, "test")[1] == {"controls": []} and parse.calls == 2

@@ -51,7 +51,7 @@ def render(fmt: str, text: str = MIXED) -> str:
 
 def test_json_contract():
     data = json.loads(render("json"))
-    assert data["schema_version"] == "1.4"
+    assert data["schema_version"] == "1.5"
     assert data["summary"]["config"] is None  # Config(): the built-in defaults
     assert data["tool"]["name"] == "kubeharden" and data["tool"]["version"]
     for key in ("summary", "findings", "errors", "notes", "pss", "exceptions"):

@@ -48,7 +48,7 @@ def test_scope_path_equals_separate_scans(capsys):
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl builds Kustomize folders (sources/kustomize.py)")
-def test_an_object_read_twice_from_one_place_says_so_and_stderr_counts_repeated_warnings(tmp_path, capsys):
+def test_an_object_defined_twice_by_one_place_has_its_own_kind_and_stderr_counts_repeated_warnings(tmp_path, capsys):
     """A Kustomize base built by two overlays is one definition reached twice, not two that compete; and a
     flood of warnings of one kind is said 20 lines deep on stderr, the rest counted (the report has them all)."""
     base = tmp_path / "base"
@@ -61,10 +61,11 @@ def test_an_object_read_twice_from_one_place_says_so_and_stderr_counts_repeated_
         (tmp_path / name).mkdir()
         (tmp_path / name / "kustomization.yaml").write_text("resources: [../base]\n")
     report = scan_json(capsys, str(tmp_path / "prod"), str(tmp_path / "stage"))
-    dup = [e for e in report["errors"] if e["kind"] == "duplicate-object"]
-    assert len(dup) == 25 and all("read again from the same place" in e["message"] for e in dup)
+    dup = [e for e in report["errors"] if e["kind"] == "repeated-object"]
+    assert len(dup) == 25 and all("defined again by the same place of the input" in e["message"] for e in dup)
+    assert not [e for e in report["errors"] if e["kind"] == "duplicate-object"]
     assert main(["scan", "--no-config", "--format", "json", "--fail-on", "none", str(tmp_path / "prod"),
                  str(tmp_path / "stage")]) == 0
     err = capsys.readouterr().err
-    assert err.count("read again from the same place") == 20
-    assert "… and 5 more duplicate-object warning(s) like these (the report lists every one)" in err
+    assert err.count("defined again by the same place of the input") == 20
+    assert "… and 5 more repeated-object warning(s) like these (kubeharden scan --format json lists every one)" in err

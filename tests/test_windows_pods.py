@@ -248,3 +248,18 @@ def test_a_windows_pod_setting_a_field_podspec_os_says_must_be_unset_is_an_inval
     linux["spec"]["os"] = {"name": "linux"}
     _, result = _scan(linux, only=["KH-POD-004"])
     assert not [p for p in result.problems if p.kind == "invalid-object"]
+
+
+def test_runasusername_on_a_linux_pod_is_ignored_by_kh_pod_001_and_invalid_when_spec_os_says_linux():
+    """The kubelet ignores windowsOptions on Linux, so a Linux pod is judged as one (and offered the Linux fix);
+    with spec.os.name: linux the API server refuses windowsOptions (PodSpec.os)."""
+    options = {"windowsOptions": {"runAsUserName": "ContainerAdministrator"}}
+    for spec in ({"os": {"name": "linux"}, "securityContext": options, "containers": [c()]},
+                 {"securityContext": options, "containers": [c()]}):
+        fails, result = _scan(pod(spec), only=["KH-POD-001"])
+        assert [f.fix.path for f in fails] == ["spec.containers[0].securityContext.runAsNonRoot"]
+        assert "non-zero runAsUser" in fails[0].message
+        invalid = [p.message for p in result.problems if p.kind == "invalid-object"]
+        assert invalid == (["spec.securityContext.windowsOptions must be unset on a Linux pod (spec.os.name: linux; "
+                            "Kubernetes API reference, PodSpec.os), so the API server refuses the pod"]
+                           if "os" in spec else [])

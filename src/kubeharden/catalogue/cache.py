@@ -3,8 +3,9 @@
 Every command that checks something loads the whole catalogue (380 KB of YAML, about 12,000
 nodes): with libyaml that is ~45 ms of every run's start-up, while the same data read back from
 JSON takes ~2 ms. The cache is one file, ``$XDG_CACHE_HOME/kubeharden/catalogue.json`` (else
-``~/.cache/kubeharden/``), holding the data and the SHA-256 of what it was parsed from (every
-file's name and text, the PyYAML version and loader), so it is used only for those very texts;
+``~/.cache/kubeharden/``): a header line with the layout's version, the SHA-256 of what it was parsed
+from (every file's name and text, the PyYAML version and loader) and the SHA-256 of the data, then the
+data; it is used only for those very texts and only when the data is whole;
 any edit of a catalogue file, or another PyYAML, parses the YAML again and rewrites the cache.
 
 Safe by construction: it holds JSON (plain data, read with :func:`json.loads`, nothing is ever
@@ -20,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +29,8 @@ from typing import Any
 
 #: The cache file's name in the cache folder.
 CACHE_FILE = "catalogue.json"
+#: The layout of the cache file: a header line (this format, the key, the SHA-256 of the data) and the data.
+FORMAT = 2
 
 
 def cache_path() -> Path | None:
@@ -69,16 +73,21 @@ def _digest(texts: list[tuple[str, str]], loader: str) -> str:
 
 
 def _read(path: Path, digest: str) -> list[Any] | None:
+    """The cached data when the file is the user's own regular file, made for ``digest`` in this format, and
+    its data is whole (its own SHA-256 matches the header's); else None. Never raises."""
     try:
         if not _trusted(path):
             return None
-        cached = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        with path.open("rb") as handle:
+            header = json.loads(handle.readline())
+            body = handle.read()
+        if not isinstance(header, dict) or header.get("format") != FORMAT or header.get("digest") != digest \
+                or header.get("data_sha256") != hashlib.sha256(body).hexdigest():
+            return None
+        files = json.loads(body)
+    except Exception:  # unreadable, damaged, too deeply nested (RecursionError): parse the YAML instead
         return None
-    if not isinstance(cached, dict) or cached.get("digest") != digest or not isinstance(cached.get("files"), list):
-        return None
-    files: list[Any] = cached["files"]
-    return files
+    return files if isinstance(files, list) else None
 
 
 def _trusted(path: Path) -> bool:
@@ -86,18 +95,20 @@ def _trusted(path: Path) -> bool:
     ssh asks of its configuration. The data decides which controls run, so a file another account could
     have written is never read (the YAML is parsed instead). Raises OSError when it cannot be examined."""
     if not hasattr(os, "getuid"):  # Windows: the per-user profile folder's ACLs apply
-        return True
+        return path.is_file()
     info = path.stat()
-    return info.st_uid == os.getuid() and not info.st_mode & 0o022
+    return stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o022
 
 
 def _write(path: Path, digest: str, data: list[Any]) -> None:
     try:
-        text = json.dumps({"digest": digest, "files": data}, ensure_ascii=False, allow_nan=False)
+        body = json.dumps(data, ensure_ascii=False, allow_nan=False).encode("utf-8")
     except (TypeError, ValueError):  # not plain JSON data: never cached
         return
-    if json.loads(text)["files"] != data:  # int keys would come back as strings
+    if json.loads(body) != data:  # int keys would come back as strings
         return
+    header = json.dumps({"format": FORMAT, "digest": digest, "data_sha256": hashlib.sha256(body).hexdigest()})
+    text = header + "\n" + body.decode("utf-8")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".catalogue-", suffix=".json")

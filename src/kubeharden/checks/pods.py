@@ -48,7 +48,8 @@ def run_as_non_root(c: ContainerView, ctx: Context) -> Iterator[Violation]:
     if user.level != "unset":  # a non-zero UID is non-root even without runAsNonRoot
         return
     user_name = c.windows_option("runAsUserName")  # a Windows container's user, however Windows was chosen
-    if isinstance(user_name.value, str) and user_name.value.casefold() == WINDOWS_ADMINISTRATOR.casefold():
+    if c.pod.targets_windows and isinstance(user_name.value, str) and \
+            user_name.value.casefold() == WINDOWS_ADMINISTRATOR.casefold():
         # runAsNonRoot: true beside it makes the kubelet refuse to start the container: no fix, the user must change
         yield Violation(f"runAsUserName is {user_name.value}, the container's administrator",
                         c.line(user_name.holder, user_name.key),

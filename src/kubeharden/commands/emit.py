@@ -73,9 +73,8 @@ def report_problems(problems: Iterable[Problem], in_report: bool = False) -> Non
         say_problem(problem)
     for kind, count in sorted(warned.items()):
         if count > WARNINGS_SHOWN:
-            where = "the report lists every one" if in_report else "kubeharden scan --format json lists every one"
-            print(f"kubeharden: warning: … and {count - WARNINGS_SHOWN} more {kind} warning(s) like these ({where})",
-                  file=sys.stderr)
+            print(f"kubeharden: warning: … and {count - WARNINGS_SHOWN} more {kind} warning(s) like these "
+                  "(kubeharden scan --format json lists every one)", file=sys.stderr)
     if skipped and not in_report:
         print(f"kubeharden: note: {skipped} document(s) skipped (not Kubernetes objects or templates)",
               file=sys.stderr)

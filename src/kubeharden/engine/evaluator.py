@@ -642,12 +642,12 @@ class DuplicateIndex:
             return None
         where = f"{first.file}:{first.line}" if first.file else "another input"
         if first.file and (first.file, first.line) == (obj.origin.file, obj.origin.line):
-            # one definition reached twice, not two definitions: the same Kustomize base built by several
-            # overlays, or a base scanned on its own and through an overlay
-            return Problem("warning", "duplicate-object",
-                           f"{ref} is read again from the same place (a Kustomize base built by more than one "
-                           f"overlay, or scanned both on its own and through an overlay){self._hint}",
-                           file=obj.origin.file, line=obj.origin.line, resource=ref)
+            # one place of the input reached twice (a Kustomize base built by several overlays, which may patch
+            # it differently; one file given twice): its own kind, so stderr's cap never hides real conflicts
+            return Problem("warning", "repeated-object",
+                           f"{ref} is defined again by the same place of the input (a Kustomize base built by "
+                           f"more than one overlay, or one file given twice); whichever is applied last "
+                           f"wins{self._hint}", file=obj.origin.file, line=obj.origin.line, resource=ref)
         return Problem("warning", "duplicate-object",
                        f"{ref} is defined again (first at {where}); whichever is applied last wins{self._hint}",
                        file=obj.origin.file, line=obj.origin.line, resource=ref)

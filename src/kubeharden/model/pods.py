@@ -276,6 +276,17 @@ class PodView:
             self._windows = str(as_dict(self.spec.get("os")).get("name", "")).lower() == "windows"
         return self._windows
 
+    @property
+    def targets_windows(self) -> bool:
+        """Whether the pod runs on Windows nodes: ``spec.os.name: windows``, or, with ``spec.os`` unset, a
+        ``nodeSelector`` on the well-known label ``kubernetes.io/os: windows`` (Kubernetes docs, "Well-Known
+        Labels, Annotations and Taints"). Only ``spec.os`` makes the API server enforce PodSpec.os's rules."""
+        if self.is_windows:
+            return True
+        if as_dict(self.spec.get("os")):
+            return False
+        return str(as_dict(self.spec.get("nodeSelector")).get("kubernetes.io/os", "")).lower() == "windows"
+
     def volumes(self) -> Iterator[tuple[int, dict[str, Any]]]:
         for i, vol in enumerate(as_list(self.spec.get("volumes"))):
             if isinstance(vol, dict):
@@ -471,8 +482,21 @@ def _build(obj: K8sObject, path: tuple[str, ...]) -> PodView:
                 f"server refuses; it is judged as {normalize_host_path(host.get('path'))}", obj.line(host, "path")))
     if view.is_windows:
         problems.extend(_windows_refused(view))
+    elif str(as_dict(spec.get("os")).get("name", "")) == "linux":
+        problems.extend(_linux_refused(view))
     view.problems = problems
     return view
+
+
+def _linux_refused(view: PodView) -> Iterator[PodProblem]:
+    """An error for each ``securityContext.windowsOptions`` of a pod whose ``spec.os.name`` is linux: PodSpec.os
+    says it must be unset there (Kubernetes API reference), so the API server refuses the pod."""
+    why = "must be unset on a Linux pod (spec.os.name: linux; Kubernetes API reference, PodSpec.os), so the API " \
+          "server refuses the pod"
+    for holder, path in [(as_dict(view.spec.get("securityContext")), f"{view.spec_path}.securityContext"),
+                         *((c.sc, f"{c.path}.securityContext") for c in view.containers)]:
+        if holder.get("windowsOptions") is not None:
+            yield _problem("error", f"{path}.windowsOptions {why}", view.obj.line(holder, "windowsOptions"))
 
 
 def _windows_refused(view: PodView) -> Iterator[PodProblem]:

@@ -17,7 +17,7 @@ from kubeharden.model.guide import GUIDE
 from kubeharden.model.results import ScanResult
 from kubeharden.report.summary import summary
 
-SCHEMA_VERSION = "1.4"
+SCHEMA_VERSION = "1.5"
 
 
 def _dump(value: Any) -> str:
