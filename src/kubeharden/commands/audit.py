@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kubeharden.commands.common import fail, output_stream, quiet_after_closed_pipe, severity_or_none, warn
+from kubeharden.commands.common import (fail, number_between, output_stream, quiet_after_closed_pipe,
+                                        severity_or_none, warn)
 from kubeharden.commands.emit import say_problem, write_output
 from kubeharden.commands.helptext import examples
 from kubeharden.commands.own_output import report_files
@@ -86,6 +87,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "detection each get a CPU core (Linux; worth it with 3 or more cores)")
     serve.add_argument("--queue", type=int, default=1000, metavar="BATCHES",
                        help="batches waiting for the worker before new ones get 503 (default %(default)s)")
+    serve.add_argument("--shutdown-delay", type=number_between(float, 0, 3600, "seconds"), default=0.0,
+                       metavar="SECONDS", help="after SIGTERM, go on accepting batches this long before closing, so "
+                       "the API server stops sending here first (default %(default)g)")
     serve.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                        help="how much the receiver logs on stderr (default %(default)s)")
     _add_rule_options(serve)
@@ -308,7 +312,7 @@ def run_serve(args: argparse.Namespace) -> int:
     minimum = args.min_severity if args.min_severity is not None else Severity.CRITICAL + 1
     pipeline = AlertPipeline(detector, minimum, not args.no_stdout, args.alerts_file, args.alerts_webhook)
     server = AuditReceiver((args.host, args.port), tls, pipeline, queue_batches=max(1, args.queue),
-                           path=args.path, detect_in=args.detect_in)
+                           path=args.path, detect_in=args.detect_in, shutdown_delay=args.shutdown_delay)
     log = logging.getLogger("kubeharden.audit.serve")
 
     def started() -> None:

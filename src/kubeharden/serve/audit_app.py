@@ -44,13 +44,14 @@ class AuditReceiver:
     """The HTTPS server plus its queue and worker. ``handle_events`` runs in the worker only.
 
     ``path``: accept batches only there (None: any path). ``timeout``: TLS handshake timeout in
-    seconds. ``detect_in``: "thread" or "process" (see AuditQueue).
+    seconds. ``detect_in``: "thread" or "process" (see AuditQueue). ``shutdown_delay``: seconds it goes on
+    accepting batches after SIGTERM (:meth:`HttpsServer.run`).
     """
 
     def __init__(self, address: tuple[str, int], tls: ssl.SSLContext,
                  handle_events: Callable[[list[dict[str, Any]]], int], queue_batches: int = 1000,
                  path: str | None = None, timeout: float = 30.0, max_connections: int = 256,
-                 detect_in: str = "thread") -> None:
+                 detect_in: str = "thread", shutdown_delay: float = 0.0) -> None:
         self.queue = AuditQueue(handle_events, queue_batches, detect_in)
         self.path = path
         self.tls_required = tls.verify_mode != ssl.CERT_NONE
@@ -74,7 +75,7 @@ class AuditReceiver:
             self.refused.inc(reason, amount=0)  # every reason is exposed, 0 until it happens
         self.metrics.add(self.refused)
         self.server = HttpsServer(app, address[0], address[1], tls, max_connections=max_connections,
-                                  handshake_timeout=timeout)
+                                  handshake_timeout=timeout, shutdown_delay=shutdown_delay)
 
     def _reader(self, key: str) -> Callable[[], float]:
         return lambda: float(self.stats_dict()[key])
