@@ -263,3 +263,10 @@ def test_runasusername_on_a_linux_pod_is_ignored_by_kh_pod_001_and_invalid_when_
         assert invalid == (["spec.securityContext.windowsOptions must be unset on a Linux pod (spec.os.name: linux; "
                             "Kubernetes API reference, PodSpec.os), so the API server refuses the pod"]
                            if "os" in spec else [])
+
+
+@pytest.mark.parametrize(("name", "judged"), [("Windows", "windows"), ("darwin", "linux"), (None, "linux")])
+def test_an_os_name_the_api_server_does_not_accept_is_an_invalid_object(name, judged):
+    _, result = _scan(pod({"os": {"name": name} if name else {}, "containers": [c()]}), only=["KH-POD-004"])
+    invalid = [p.message for p in result.problems if p.kind == "invalid-object"]
+    assert len(invalid) == 1 and "accepts only linux or windows" in invalid[0] and f"judged as {judged}" in invalid[0]

@@ -79,6 +79,8 @@ INHERITED_FIELDS = frozenset(
 # …procMount, …runAsUser, …runAsGroup"; the API server refuses them). A control that requires one of them,
 # or whose fix sets one, cannot be met by a Windows pod: it skips Windows pods (``linux_only``, or
 # ``PodView.is_windows`` in a Python check), and no fix setting one is offered there (:func:`windows_refuses`).
+#: The values of PodSpec.os.name the API server accepts (Kubernetes API reference, PodOS: case-sensitive).
+POD_OS_NAMES = ("linux", "windows")
 #: PodSecurityContext fields that must be unset on a Windows pod.
 WINDOWS_UNSET_POD_SECURITY_CONTEXT = frozenset({
     "appArmorProfile", "seLinuxOptions", "seccompProfile", "fsGroup", "fsGroupChangePolicy", "sysctls",
@@ -480,6 +482,12 @@ def _build(obj: K8sObject, path: tuple[str, ...]) -> PodView:
             problems.append(_problem(
                 "error", f"{spec_path}.volumes[{i}].hostPath.path {host.get('path')!r} contains '..', which the API "
                 f"server refuses; it is judged as {normalize_host_path(host.get('path'))}", obj.line(host, "path")))
+    os_spec = spec.get("os")
+    if isinstance(os_spec, dict) and os_spec.get("name") not in POD_OS_NAMES:
+        problems.append(_problem(
+            "error", f"{spec_path}.os.name is {os_spec.get('name')!r}: the API server accepts only "
+            f"{' or '.join(POD_OS_NAMES)} (Kubernetes API reference, PodSpec.os); judged as "
+            f"{'windows' if view.is_windows else 'linux'}", obj.line(os_spec, "name") or obj.line(spec, "os")))
     if view.is_windows:
         problems.extend(_windows_refused(view))
     elif str(as_dict(spec.get("os")).get("name", "")) == "linux":
