@@ -18,6 +18,7 @@ from pathlib import Path
 import orjson
 import pytest
 from pki import make_pki
+from serving import read_until, serving
 
 from kubeharden.detect.simulate import make_event, pod
 from kubeharden.report.alert_sinks import WebhookSink
@@ -223,28 +224,12 @@ def test_connection_cap_closes_extra_connections(pki):
         srv.stop()
 
 
-def test_after_sigterm_the_receiver_accepts_batches_for_the_shutdown_delay(pki, tmp_path):
+def test_after_sigterm_the_receiver_accepts_batches_for_the_shutdown_delay(pki):
     """As `webhook serve`: the API server's audit webhook keeps posting until the endpoints drop the pod."""
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kubeharden", "audit", "serve", "--host", "127.0.0.1", "--port", "0",
-         "--tls-cert", pki["server"], "--tls-key", pki["server_key"], "--no-stdout", "--shutdown-delay", "60"],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True)
-    try:
-        port = None
-        while port is None:
-            line = proc.stderr.readline()
-            assert line, "the receiver stopped before listening"
-            m = re.search(r"listening on https://127\.0\.0\.1:(\d+)", line)
-            port = int(m.group(1)) if m else None
-        ctx = client_ctx(pki, prefix=None)
+    with serving("audit", "serve", "--host", "127.0.0.1", "--port", "0", "--tls-cert", pki["server"],
+                 "--tls-key", pki["server_key"], "--no-stdout", "--shutdown-delay", "60") as (proc, port):
         proc.send_signal(signal.SIGTERM)
-        while "still serving for 60 s" not in (line := proc.stderr.readline()):
-            assert line, "no draining message"
-        assert post(port, ctx, batch([make_event("get", "pods")])) == (200, {"accepted": 1})
+        read_until(proc, "still serving for 60 s")
+        assert post(port, client_ctx(pki, prefix=None), batch([make_event("get", "pods")])) == (200, {"accepted": 1})
         proc.send_signal(signal.SIGTERM)  # a second signal stops it at once
         assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()

@@ -18,6 +18,7 @@ import orjson
 import pytest
 import yaml
 from pki import make_pki
+from serving import read_until, serving
 
 from kubeharden.cli import main
 from kubeharden.config import Config
@@ -242,32 +243,17 @@ def test_serve_command_starts_and_stops_on_sigterm(pki, workers):
 def test_after_sigterm_the_server_keeps_answering_for_the_shutdown_delay_and_a_second_signal_stops_it(pki, workers):
     """Kubernetes takes a terminating pod out of its Service's endpoints while it sends SIGTERM ("Pod Lifecycle"),
     so new connections may still come for a while: every process keeps answering them during the delay."""
-    env = {**os.environ, "PYTHONPATH": SRC}
-    proc = subprocess.Popen([sys.executable, "-m", "kubeharden", "webhook", "serve", "--port", "0", "--no-config",
-                             "--tls-cert", pki["server"], "--tls-key", pki["server_key"], "--workers", str(workers),
-                             "--shutdown-delay", "60"],
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True)
-    try:
-        port = None
-        while port is None:
-            line = proc.stderr.readline()
-            assert line, "the server stopped before listening"
-            m = re.search(r"listening on https://127\.0\.0\.1:(\d+)", line)
-            port = int(m.group(1)) if m else None
+    with serving("webhook", "serve", "--port", "0", "--no-config", "--tls-cert", pki["server"],
+                 "--tls-key", pki["server_key"], "--workers", str(workers), "--shutdown-delay", "60") as (proc, port):
         ctx = ssl.create_default_context(cafile=pki["ca"])
         assert call(port, ctx, "POST", "/validate", review(PRIVILEGED))[0] == 200
         proc.send_signal(signal.SIGTERM)
-        while "still serving for 60 s" not in (line := proc.stderr.readline()):
-            assert line, "no draining message"
+        read_until(proc, "still serving for 60 s")
         for i in range(12):  # new connections, spread over the workers by the kernel
             assert call(port, ctx, "POST", "/validate", review(PRIVILEGED, uid=f"d-{i}"))[0] == 200
         assert proc.poll() is None
         proc.send_signal(signal.SIGTERM)  # a second signal does not wait out the 60 s
         assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def test_shutdown_delay_must_be_seconds(capsys):

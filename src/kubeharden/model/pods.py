@@ -488,36 +488,32 @@ def _build(obj: K8sObject, path: tuple[str, ...]) -> PodView:
             "error", f"{spec_path}.os.name is {os_spec.get('name')!r}: the API server accepts only "
             f"{' or '.join(POD_OS_NAMES)} (Kubernetes API reference, PodSpec.os); judged as "
             f"{'windows' if view.is_windows else 'linux'}", obj.line(os_spec, "name") or obj.line(spec, "os")))
-    if view.is_windows:
-        problems.extend(_windows_refused(view))
-    elif str(as_dict(spec.get("os")).get("name", "")) == "linux":
-        problems.extend(_linux_refused(view))
+    os_name = "windows" if view.is_windows else as_dict(os_spec).get("name")
+    if os_name in _OS_UNSET:
+        problems.extend(_os_refused(view, os_name))
     view.problems = problems
     return view
 
 
-def _linux_refused(view: PodView) -> Iterator[PodProblem]:
-    """An error for each ``securityContext.windowsOptions`` of a pod whose ``spec.os.name`` is linux: PodSpec.os
-    says it must be unset there (Kubernetes API reference), so the API server refuses the pod."""
-    why = "must be unset on a Linux pod (spec.os.name: linux; Kubernetes API reference, PodSpec.os), so the API " \
-          "server refuses the pod"
-    for holder, path in [(as_dict(view.spec.get("securityContext")), f"{view.spec_path}.securityContext"),
-                         *((c.sc, f"{c.path}.securityContext") for c in view.containers)]:
-        if holder.get("windowsOptions") is not None:
-            yield _problem("error", f"{path}.windowsOptions {why}", view.obj.line(holder, "windowsOptions"))
+#: What PodSpec.os says a pod of each OS must leave unset (Kubernetes API reference): (PodSpec fields,
+#: PodSecurityContext fields, container SecurityContext fields).
+_OS_UNSET: dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {
+    "windows": (WINDOWS_UNSET_POD_SPEC, WINDOWS_UNSET_POD_SECURITY_CONTEXT, WINDOWS_UNSET_CONTAINER_SECURITY_CONTEXT),
+    "linux": (frozenset(), frozenset({"windowsOptions"}), frozenset({"windowsOptions"})),
+}
 
 
-def _windows_refused(view: PodView) -> Iterator[PodProblem]:
-    """An error for each field a Windows pod sets that PodSpec.os says must be unset (:data:`WINDOWS_UNSET_POD_SPEC`
-    and the security-context sets): the API server refuses such a pod or template, so it never runs. The
-    controls still judge what it says (its failures count, it passes nothing)."""
+def _os_refused(view: PodView, os_name: str) -> Iterator[PodProblem]:
+    """An error for each field the pod sets that PodSpec.os says a pod of ``os_name`` must leave unset
+    (:data:`_OS_UNSET`): the API server refuses such a pod or template, so it never runs. The controls still
+    judge what it says (its failures count, it passes nothing)."""
     spec, obj = view.spec, view.obj
-    why = "must be unset on a Windows pod (spec.os.name: windows; Kubernetes API reference, PodSpec.os), so " \
-          "the API server refuses the pod"
-    holders = [(spec, view.spec_path, WINDOWS_UNSET_POD_SPEC),
-               (as_dict(spec.get("securityContext")), f"{view.spec_path}.securityContext",
-                WINDOWS_UNSET_POD_SECURITY_CONTEXT)]
-    holders += [(c.sc, f"{c.path}.securityContext", WINDOWS_UNSET_CONTAINER_SECURITY_CONTEXT) for c in view.containers]
+    why = f"must be unset on a {os_name.capitalize()} pod (spec.os.name: {os_name}; Kubernetes API reference, " \
+          "PodSpec.os), so the API server refuses the pod"
+    pod_spec, pod_sc, container_sc = _OS_UNSET[os_name]
+    holders = [(spec, view.spec_path, pod_spec),
+               (as_dict(spec.get("securityContext")), f"{view.spec_path}.securityContext", pod_sc)]
+    holders += [(c.sc, f"{c.path}.securityContext", container_sc) for c in view.containers]
     for holder, path, unset in holders:
         for key in sorted(unset & holder.keys()):
             value = holder[key]

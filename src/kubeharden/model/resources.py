@@ -78,20 +78,30 @@ def is_zero_quantity(value: Any) -> bool:
     return not isinstance(value, bool) and value is not None and _ZERO.match(str(value).strip()) is not None
 
 
-def _set(values: Any) -> frozenset[str]:
-    """The resource names of a ResourceList with a value that counts (``cpu: ""``, null and a zero quantity
-    are unset: :data:`ZERO_QUANTITY`)."""
-    return frozenset(str(k) for k, v in as_dict(values).items() if v not in (None, "") and not is_zero_quantity(v))
-
-
-#: One empty set for every container without a zero (a set made from an empty generator is a new 216-byte
+#: One empty set for every container without one (a set made from an empty generator is a new 216-byte
 #: object each time: at 100,000 objects that is tens of MB kept in the inventory).
 _NONE: frozenset[str] = frozenset()
 
 
-def _zero(values: Any) -> frozenset[str]:
-    """The resource names of a ResourceList written as a zero quantity."""
-    return frozenset(str(k) for k, v in as_dict(values).items() if is_zero_quantity(v)) or _NONE
+def _shared(names: frozenset[str]) -> frozenset[str]:
+    return names or _NONE
+
+
+def _split(values: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """(names whose value counts, names written as a zero quantity) of a ResourceList; ``cpu: ""`` and null are
+    in neither, a zero quantity counts as unset (:data:`ZERO_QUANTITY`)."""
+    counted: list[str] = []
+    zero: list[str] = []
+    for k, v in as_dict(values).items():
+        if v in (None, ""):
+            continue
+        (zero if is_zero_quantity(v) else counted).append(str(k))
+    return _shared(frozenset(counted)), _shared(frozenset(zero))
+
+
+def _set(values: Any) -> frozenset[str]:
+    """The resource names of a ResourceList with a value that counts (:func:`_split`)."""
+    return _split(values)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +137,11 @@ def container_resources(c: ContainerView) -> ContainerResources | None:
         return None
     res = as_dict(c.raw.get("resources"))
     written_requests, written_limits = as_dict(res.get("requests")), as_dict(res.get("limits"))
-    limits, zero_limits = _set(written_limits) or _NONE, _zero(written_limits)
-    requests = (_set(written_requests) | (limits - _zero(written_requests))) or _NONE
+    limits, zero_limits = _split(written_limits)
+    counted_requests, zero_written = _split(written_requests)
+    requests = _shared(counted_requests | (limits - zero_written))
     # an absent request takes the limit's value, zero included
-    zero_requests = _zero(written_requests) | (zero_limits - set(written_requests))
+    zero_requests = _shared(zero_written | zero_limits.difference(written_requests))
     line = c.line(res or None, "requests") if "requests" in res else c.line(res or None)
     return ContainerResources(c.name, c.kind, requests, limits, line,
                               c.line(res, "limits") if "limits" in res else line, c.path,
@@ -142,8 +153,9 @@ def container_resources(c: ContainerView) -> ContainerResources | None:
 def pod_level_resources(spec: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
     """(requests, limits) set by a pod spec's own ``resources`` (rule 3), cpu and memory only."""
     res = as_dict(spec.get("resources"))
-    limits = (_set(res.get("limits")) & POD_LEVEL_RESOURCES) or _NONE
-    return ((_set(res.get("requests")) & POD_LEVEL_RESOURCES) | (limits - _zero(res.get("requests")))) or _NONE, limits
+    limits = _shared(_set(res.get("limits")) & POD_LEVEL_RESOURCES)
+    counted_requests, zero_requests = _split(res.get("requests"))
+    return _shared((counted_requests & POD_LEVEL_RESOURCES) | (limits - zero_requests)), limits
 
 
 @dataclass(slots=True)
