@@ -57,6 +57,26 @@ def test_at_most_the_limit_is_read(tmp_path):
     assert read_limited(str(big), 5000) == b"#" * 5000
 
 
+@pytest.mark.parametrize("size", [0, 1, 4095, 3 * 1024 * 1024 + 7])
+def test_a_file_is_read_whole_to_its_end(tmp_path, size):
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    (tmp_path / "f.yaml").write_bytes(data)
+    assert read_limited(str(tmp_path / "f.yaml"), 64 * 1024 * 1024) == data
+
+
+def test_a_file_longer_than_its_size_said_is_read_to_the_limit_only(tmp_path):
+    from kubeharden.sources.files import _read_up_to
+
+    (tmp_path / "f.yaml").write_bytes(b"a" * 3000)
+    fd = os.open(tmp_path / "f.yaml", os.O_RDONLY)
+    try:  # fstat said 10 bytes (the file grew since): reading goes on, and stops at the limit
+        assert _read_up_to(fd, 2001, 11) == b"a" * 2001
+        os.lseek(fd, 0, os.SEEK_SET)
+        assert _read_up_to(fd, 5000, 11) == b"a" * 3000
+    finally:
+        os.close(fd)
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
 def test_node_tree_with_a_fifo_for_the_kubelet_config_finishes(tmp_path, capsys):
     from node_trees import node_tree

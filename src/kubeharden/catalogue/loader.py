@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -56,7 +56,8 @@ def load_catalogue() -> tuple[Control, ...]:
     controls: list[Control] = []
     seen: set[str] = set()
     names: set[str] = set()
-    folder = resources.files("kubeharden.catalogue") / "controls"
+    # next to this module, as model/apitypes.py reads its table (importlib.resources costs ~10 ms to import)
+    folder = Path(__file__).with_name("controls")
     texts = [(entry.name, entry.read_text(encoding="utf-8"))
              for entry in sorted(folder.iterdir(), key=lambda p: p.name) if entry.name.endswith(".yaml")]
     # parsed once per catalogue (catalogue/cache.py: JSON data, used only for these very texts)

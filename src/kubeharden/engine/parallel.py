@@ -444,25 +444,53 @@ def close_split(evaluator: Evaluator) -> Iterator[Finding]:
     """``evaluator.close_scope()``, with the RBAC controls run in a forked child meanwhile.
 
     The child is a copy of this process (the inventory is shared copy-on-write, nothing is sent
-    to it) and sends back each control's violations; this process computes the others, then the
-    engine emits every control's findings in catalogue order exactly as ``close_scope`` does.
-    Without ``os.fork``, with other threads running, or when the child fails, everything runs here.
+    to it) and sends back each control's violations. Meanwhile this process works out its own
+    controls that come after the child's first one in catalogue order, then runs the engine's
+    ``close_scope``, which emits every control's findings in catalogue order exactly as without
+    the child: its own controls before the child's first one are run and emitted while the child
+    still works, and the child's answers are waited for only when the first of its controls is
+    reached. Without ``os.fork``, with other threads running, or when the child fails,
+    everything runs here.
     """
     scoped = evaluator._by_scope["inventory"]  # the engine's (control, runner) pairs of inventory scope
-    remote = [c.id for c, run in scoped if logic_module(c, run) in CHILD_MODULES]
+    remote = {c.id for c, run in scoped if logic_module(c, run) in CHILD_MODULES}
     if not remote or not hasattr(os, "fork") or threading.active_count() > 1:
         yield from evaluator.close_scope()
         return
-    child = _fork_controls(evaluator, set(remote))
+    child = _fork_controls(evaluator, remote)
+    first = next(n for n, (c, _) in enumerate(scoped) if c.id in remote)
     answers: dict[str, list[Any] | _Raised] = {c.id: _violations_or_error(run, evaluator)
-                                               for c, run in scoped if c.id not in remote}
-    answers.update(_resolve(_collect(child), evaluator.inventory))
-    replayed = [(c, _replay(answers[c.id]) if c.id in answers else run) for c, run in scoped]
+                                               for c, run in scoped[first:] if c.id not in remote}
+    waiting = _Waiting(child, evaluator.inventory)
+    replayed = [(c, _replay(answers[c.id]) if c.id in answers else waiting.runner(c.id, run) if c.id in remote
+                 else run) for c, run in scoped]
     evaluator._by_scope["inventory"] = replayed
     try:
         yield from evaluator.close_scope()
     finally:
         evaluator._by_scope["inventory"] = scoped
+        waiting.answers()  # the child is always waited for, even when the scan stops early
+
+
+class _Waiting:
+    """The child's answers, collected once, when the first of its controls is reached."""
+
+    def __init__(self, child: tuple[int, int] | None, inventory: Inventory) -> None:
+        self.child = child
+        self.inventory = inventory
+        self.collected: dict[str, list[Any] | _Raised] | None = None
+
+    def answers(self) -> dict[str, list[Any] | _Raised]:
+        if self.collected is None:
+            self.collected = _resolve(_collect(self.child), self.inventory)
+        return self.collected
+
+    def runner(self, control_id: str, run: Any) -> Any:
+        """The runner of the child's control ``control_id``: its answer, or ``run`` here when the child failed."""
+        def answer(unit: Any, ctx: Any) -> Any:
+            got = self.answers()
+            return _replay(got[control_id])(unit, ctx) if control_id in got else run(unit, ctx)
+        return answer
 
 
 def _violations_or_error(run: Any, evaluator: Evaluator) -> list[Any] | _Raised:

@@ -22,7 +22,7 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any, NamedTuple
 
 #: The components whose versions a cluster shows, and the images they run from
@@ -138,7 +138,7 @@ class VersionData(NamedTuple):
 @lru_cache(maxsize=1)
 def version_data() -> VersionData:
     """The bundled data file, loaded once (it is read-only)."""
-    raw = json.loads((resources.files("kubeharden.model") / "kubernetes_versions.json").read_text(encoding="utf-8"))
+    raw = json.loads(Path(__file__).with_name("kubernetes_versions.json").read_text(encoding="utf-8"))
     return data_from(raw)
 
 
