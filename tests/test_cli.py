@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -89,7 +90,7 @@ def test_installed_as_kubectl_plugin_too():
     from importlib.metadata import entry_points
 
     scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
-    assert scripts.get("kubeharden") == "kubeharden.cli:main"
+    assert scripts.get("kubeharden") == "kubeharden.cli:run"
     # kubectl runs kubectl-harden for `kubectl harden …`; without a path it reads the current context
     assert scripts.get("kubectl-harden") == "kubeharden.cli:kubectl_main"
 
@@ -140,3 +141,30 @@ def test_max_file_size_takes_and_prints_mebibytes(tmp_path, capsys):
     except SystemExit:
         pass
     assert "skip files larger than this many MiB (default 64 MiB)" in " ".join(capsys.readouterr().out.split())
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_the_executable_ends_with_the_commands_status_and_its_whole_output():
+    done = _python("import sys; sys.argv = ['kubeharden', 'scan', '--no-config', '-f', 'json', "
+                   f"{str(ROOT / 'examples' / 'insecure')!r}]; from kubeharden.cli import run; run()")
+    assert done.returncode == 1  # the insecure example fails at the default threshold
+    assert len(json.loads(done.stdout)["findings"]) > 20  # everything written reached the pipe
+
+
+def test_exit_now_runs_exit_handlers_and_flushes_output_before_it_ends():
+    done = _python("import atexit; atexit.register(lambda: print('handler ran')); "
+                   "from kubeharden.cli import exit_now; print('x' * 100000); exit_now(3)")
+    assert done.returncode == 3
+    assert done.stdout == "x" * 100000 + "\nhandler ran\n"
+
+
+def test_exit_now_waits_for_threads_still_running():
+    done = _python("import threading, time; from kubeharden.cli import exit_now\n"
+                   "def late():\n    time.sleep(0.3); print('thread done', flush=True)\n"
+                   "threading.Thread(target=late).start(); exit_now(4)")
+    assert done.returncode == 4
+    assert done.stdout == "thread done\n"

@@ -1,5 +1,3 @@
-import sys
+from kubeharden.cli import run
 
-from kubeharden.cli import main
-
-sys.exit(main())
+run()

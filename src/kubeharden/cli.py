@@ -9,8 +9,12 @@ Also installed as ``kubectl-harden``, so ``kubectl harden scan …`` works as a 
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
+import os
 import sys
+import threading
+from typing import NoReturn
 
 from kubeharden import __version__
 from kubeharden.exitcodes import USAGE
@@ -108,11 +112,35 @@ def main(argv: list[str] | None = None, *, kubectl_plugin: bool = False) -> int:
         return 0
 
 
-def kubectl_main() -> int:
+def run() -> NoReturn:
+    """The ``kubeharden`` executable (and ``python -m kubeharden``): :func:`main`, then :func:`exit_now`."""
+    exit_now(main())
+
+
+def kubectl_main() -> NoReturn:
     """The ``kubectl-harden`` executable: kubectl runs it for ``kubectl harden …``
     (https://kubernetes.io/docs/tasks/extend-kubectl/kubectl-plugins/)."""
-    return main(kubectl_plugin=True)
+    exit_now(main(kubectl_plugin=True))
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process with ``code`` once the command is done, without tearing the interpreter down.
+
+    A normal exit frees every object one by one: 30-40 ms after a scan of 5,000 objects, a tenth of
+    a small scan's time (mypy ends the same way). Exit handlers still run and the standard streams
+    are flushed first; with other threads still running, or when a stream cannot be flushed, the
+    normal exit is taken, which reports that as Python does.
+    """
+    if threading.active_count() > 1:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        sys.exit(code)
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()
