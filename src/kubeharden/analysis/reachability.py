@@ -517,12 +517,15 @@ class Network:
         named = None if egress else klass.named_ports  # named ports resolve in the destination pod
         if not (klass.egress_isolated if egress else klass.ingress_isolated):
             return [(ANY_IPV4, ALL_PORTS, []), (ANY_IPV6, ALL_PORTS, [])]
-        if not self.layered:
-            return self._blocks(klass.egress_rules if egress else klass.ingress_rules, named)
+        # worked out once per class and direction: KH-NET-006, -007 and -016 each ask for every workload
         found = self._blocks_cache.get((direction, index))
         if found is None:
-            layers = klass.egress_layers if egress else klass.ingress_layers
-            found = self._blocks_cache[(direction, index)] = self._layered_blocks(layers, named)
+            if self.layered:
+                layers = klass.egress_layers if egress else klass.ingress_layers
+                found = self._layered_blocks(layers, named)
+            else:
+                found = self._blocks(klass.egress_rules if egress else klass.ingress_rules, named)
+            self._blocks_cache[(direction, index)] = found
         return found
 
     def _decide_addresses(self, layers: list[Layer], named: NamedPorts | None,
