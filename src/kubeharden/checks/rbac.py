@@ -579,12 +579,13 @@ def unresolved(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
 def workload_token_risks(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     model = model_for(inventory, ctx)
     cache: dict[Subject, str] = {}
+    risks = _RisksOf()
     for pod in inventory.pods:
         if not model.token_mounted(pod):
             continue
         subject = model.account_of(pod)
         if subject not in cache:
-            cache[subject] = _risk_summary(model, subject)
+            cache[subject] = _risk_summary(model, subject, risks)
         summary = cache[subject]
         if summary:
             yield Violation(f"runs as ServiceAccount {subject.namespace}/{subject.name} with its token mounted; "
@@ -593,8 +594,26 @@ def workload_token_risks(inventory: Inventory, ctx: Context) -> Iterator[Violati
                             path=join(pod.spec_path, "automountServiceAccountToken"))
 
 
-def _risk_summary(model: RbacModel, subject: Subject) -> str:
+class _RisksOf:
+    """The catalogue's risks a rule carries (:func:`risks_of`), once per rule and scope for one control run:
+    the accounts of a scan hold the same roles' rules through many bindings. Each entry holds its rule, so
+    the rule's id names no other meanwhile."""
+
+    __slots__ = ("_known",)
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[int, bool], tuple[RbacRule, list[Risk]]] = {}
+
+    def __call__(self, rule: RbacRule, cluster_scope: bool) -> list[Risk]:
+        found = self._known.get((id(rule), cluster_scope))
+        if found is None:
+            found = self._known[(id(rule), cluster_scope)] = (rule, risks_of(rule, catalogue_risks(), cluster_scope))
+        return found[1]
+
+
+def _risk_summary(model: RbacModel, subject: Subject, risks_of_rule: _RisksOf | None = None) -> str:
     """What the account's token gives, grouped by the binding that gives it."""
+    risks_of_rule = risks_of_rule if risks_of_rule is not None else _RisksOf()
     by_via: dict[str, list[str]] = {}
     csr = _csr_pair(model, subject)
     if csr is not None:
@@ -608,7 +627,7 @@ def _risk_summary(model: RbacModel, subject: Subject) -> str:
             continue
         scope = None if grant.namespace is None else frozenset({grant.namespace})
         for risk in (r for part in model.effective_parts(grant.rule, scope)
-                     for r in risks_of(part, catalogue_risks(), cluster_scope=scope is None)):
+                     for r in risks_of_rule(part, scope is None)):
             phrase = f"{risk.what.removeprefix('can ')} ({grant.scope})"
             if phrase not in found:
                 found.append(phrase)
