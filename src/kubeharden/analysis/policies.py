@@ -183,6 +183,8 @@ class NetworkPolicyRule:
     own_selector: Any = None  # Calico: the rule applies only to the policy's pods this matches
     name: str | None = None
     order: float | None = None  # precedence inside its layer when not the policy's (Cilium deny rules)
+    #: :meth:`resolve_ports` once worked out, when no entry is a name (then every destination gets the same)
+    _unnamed_ports: PortSet | None = field(default=None, init=False, repr=False)
 
     @property
     def sort_key(self) -> tuple[float, str, str, int]:
@@ -191,11 +193,17 @@ class NetworkPolicyRule:
         return (order, self.policy.namespace, self.policy.obj.name, self.index)
 
     def resolve_ports(self, named: Mapping[tuple[str, str], frozenset[int]] | None) -> PortSet:
+        """The ports the rule opens on a destination with container ports ``named`` (see PortRule.resolve)."""
         if self.ports is None:
             return ALL_PORTS
+        if self._unnamed_ports is not None:
+            return self._unnamed_ports
         out = NO_PORTS
         for p in self.ports:
             out = out | p.resolve(named)
+        # asked for every workload the rule applies to: without names the answer is the same for each
+        if all(p.name is None for p in self.ports):
+            self._unnamed_ports = out
         return out
 
     @property

@@ -426,6 +426,10 @@ class RbacModel:
         self.aggregated_into: set[str] = set()
         # Sources give namespaced objects without one the scan's namespace (-n), as kubectl does.
         self.default_namespace = DEFAULT_NAMESPACE
+        #: :meth:`effective_parts` per (id of the rule, namespaces granted in): each risk control asks about
+        #: every rule of every role, and KH-RBAC-019 about every grant of every account. The entry holds the
+        #: rule, so its id names no other rule while the model lives.
+        self._effective: dict[tuple[int, frozenset[str] | None], tuple[RbacRule, list[RbacRule]]] = {}
         self._load_roles()
         self._aggregate()
         self._load_bindings()
@@ -699,6 +703,14 @@ class RbacModel:
         return found
 
     # queries
+    def effective_parts(self, rule: RbacRule, namespaces: frozenset[str] | None) -> list[RbacRule]:
+        """:func:`effective_parts` of ``rule``, worked out once per model (the list is shared: never change it)."""
+        key = (id(rule), namespaces)
+        known = self._effective.get(key)
+        if known is None:
+            known = self._effective[key] = (rule, effective_parts(rule, namespaces))
+        return known[1]
+
     def grants_of(self, subject: Subject) -> list[Grant]:
         """Everything ``subject`` holds: its own grants and those of its groups."""
         out = list(self.by_subject.get(subject, ()))

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from kubeharden.analysis.rbac import WORKLOAD_RESOURCES, RbacRule
+from kubeharden.analysis.rbac import ALL, WORKLOAD_RESOURCES, RbacRule
 from kubeharden.analysis.rbac_resources import is_cluster_scoped
 
 Request = tuple[str, str, str, str]  # verb, group, resource, subresource
@@ -39,15 +39,30 @@ class Risk:
     #: each request with whether it is cluster-scoped and whether a rule must allow it for any name, worked out
     #: once (a scan asks every rule of every role)
     judged: tuple[tuple[Request, bool, bool], ...] = field(init=False, repr=False, compare=False)
+    #: the verbs and the API groups of the requests: a rule naming none of either (and no ``*``) allows
+    #: none of them, which settles most rules without matching request by request
+    verbs: frozenset[str] = field(init=False, repr=False, compare=False)
+    groups: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "judged", tuple(
             (r, is_cluster_scoped(r[1], r[2], r[0]), self.any_name and not _nameless(r)) for r in self.requests))
+        object.__setattr__(self, "verbs", frozenset(r[0] for r in self.requests))
+        object.__setattr__(self, "groups", frozenset(r[1] for r in self.requests))
 
     def matched(self, rule: RbacRule, cluster_scope: bool = True) -> list[Request]:
         """The requests of this risk ``rule`` allows; ``cluster_scope`` False: it applies in a namespace only."""
+        if not self._may_match(rule):
+            return []
         return [r for r, cluster_scoped, any_name in self.judged
                 if (cluster_scope or not cluster_scoped) and rule.allows(*r, any_name=any_name)]
+
+    def _may_match(self, rule: RbacRule) -> bool:
+        """False when ``rule`` names none of the risk's verbs or none of its API groups (RuleAllows needs
+        both: rbac/v1 VerbMatches, APIGroupMatches), so it allows no request of the risk."""
+        verbs, groups = rule.verbs, rule.api_groups
+        return (ALL in verbs or not verbs.isdisjoint(self.verbs)) and \
+            (ALL in groups or not groups.isdisjoint(self.groups))
 
 
 def _nameless(request: Request) -> bool:

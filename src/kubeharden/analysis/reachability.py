@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from kubeharden.analysis import calico_policies, cilium_policies
 from kubeharden.analysis.admin_policies import is_admin_policy, parse_admin_policy
@@ -188,6 +189,8 @@ class Network:
         self.classes: list[PodClass] = []
         self._ns_classes: dict[str, list[int]] = defaultdict(list)
         self._ns_match: dict[Selector, tuple[str, ...]] = {}
+        #: per (namespace, extended labels or not): the classes carrying each label pair (see _candidates)
+        self._by_label: dict[tuple[str, bool], tuple[int, dict[tuple[str, Any], list[int]]]] = {}
         self._peer_cache: dict[tuple[str, Peer], int] = {}
         self._rule_masks: dict[int, int] = {}
         self._named: list[int] | None = None
@@ -402,13 +405,37 @@ class Network:
     def _classes_in(self, namespace: str, selector: Selector | None, extended: bool = False,
                     excluded: object = None) -> int:
         mask = 0
-        for ci in self._ns_classes.get(namespace, ()):
+        for ci in self._candidates(namespace, selector, extended):
             klass = self.classes[ci]
             labels = klass.extended_labels if extended else klass.labels
             if not klass.host_network and (selector is None or selector.matches(labels)) and \
                     (excluded is None or not excluded.matches(labels)):  # type: ignore[attr-defined]
                 mask |= 1 << ci
         return mask
+
+    def _candidates(self, namespace: str, selector: Selector | None, extended: bool) -> Iterable[int]:
+        """The classes of ``namespace`` that may match ``selector``: those carrying its first matchLabels pair
+        (a selector requires every pair), else all of them (Calico's selectors are expressions: all of them too).
+        Every policy and peer asks: an index per namespace spares matching each selector against each class."""
+        every = self._ns_classes.get(namespace, ())
+        if not isinstance(selector, Selector) or not selector.labels:
+            return every
+        known = self._by_label.get((namespace, extended))
+        if known is None or known[0] != len(every):  # built before a class was added: build it again
+            known = self._by_label[(namespace, extended)] = (len(every), self._label_index(every, extended))
+        return known[1].get(selector.labels[0], ())
+
+    def _label_index(self, classes: Iterable[int], extended: bool) -> dict[tuple[str, Any], list[int]]:
+        """``classes`` by each (key, value) of their labels (or extended labels), in order."""
+        index: dict[tuple[str, Any], list[int]] = defaultdict(list)
+        for ci in classes:
+            klass = self.classes[ci]
+            for pair in (klass.extended_labels if extended else klass.labels).items():
+                try:
+                    index[pair].append(ci)
+                except TypeError:  # a value no selector can equal (selectors hold strings)
+                    continue
+        return index
 
     def _namespaces_of(self, own: str, cluster_wide: bool, selector: object) -> tuple[str, ...]:
         if selector is not None:
@@ -517,12 +544,15 @@ class Network:
         named = None if egress else klass.named_ports  # named ports resolve in the destination pod
         if not (klass.egress_isolated if egress else klass.ingress_isolated):
             return [(ANY_IPV4, ALL_PORTS, []), (ANY_IPV6, ALL_PORTS, [])]
-        if not self.layered:
-            return self._blocks(klass.egress_rules if egress else klass.ingress_rules, named)
+        # worked out once per class and direction: KH-NET-006, -007 and -016 each ask for every workload
         found = self._blocks_cache.get((direction, index))
         if found is None:
-            layers = klass.egress_layers if egress else klass.ingress_layers
-            found = self._blocks_cache[(direction, index)] = self._layered_blocks(layers, named)
+            if self.layered:
+                layers = klass.egress_layers if egress else klass.ingress_layers
+                found = self._layered_blocks(layers, named)
+            else:
+                found = self._blocks(klass.egress_rules if egress else klass.ingress_rules, named)
+            self._blocks_cache[(direction, index)] = found
         return found
 
     def _decide_addresses(self, layers: list[Layer], named: NamedPorts | None,

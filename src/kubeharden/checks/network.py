@@ -13,7 +13,7 @@ components) instead of the per-namespace and per-workload controls.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from kubeharden.analysis.external import METADATA, NODE_NETWORKS, block_internet_open, block_overlaps
@@ -238,21 +238,36 @@ def _admits_every_namespace(network: Network, rule: NetworkPolicyRule) -> bool:
     return False
 
 
+def _per_rule(test: Callable[[NetworkPolicyRule], bool]) -> Callable[[NetworkPolicyRule], bool]:
+    """``test`` asked once per rule: a rule applies to every workload its policy selects, so one control
+    run asks about it once per workload. The answers live as long as the function returned; each holds
+    its rule, so a rule's id names no other meanwhile."""
+    known: dict[int, tuple[NetworkPolicyRule, bool]] = {}
+
+    def ask(rule: NetworkPolicyRule) -> bool:
+        found = known.get(id(rule))
+        if found is None:
+            found = known[id(rule)] = (rule, test(rule))
+        return found[1]
+    return ask
+
+
 @check("KH-NET-004")
 def reachable_from_every_namespace(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     network = network_of(inventory, ctx)
+    admits_every_namespace = _per_rule(lambda r: _admits_every_namespace(network, r))
     for w, klass in _user_workloads(network, ctx):
         if not klass.ingress_isolated:
             continue  # KH-NET-003 reports unisolated workloads
         if network.layered:
-            found = decide(klass.ingress_layers, lambda r: _admits_every_namespace(network, r), klass.named_ports)
+            found = decide(klass.ingress_layers, admits_every_namespace, klass.named_ports)
             wide: list[tuple[NetworkPolicyRule | None, PortSet]] = [(r, p) for r, action, p in found.steps
                                                                     if action == "Allow"]
             if found.by_default and klass.ingress_layers:
                 wide.append((None, found.by_default))
         else:
             wide = [(r, r.resolve_ports(klass.named_ports)) for r in klass.ingress_rules
-                    if _admits_every_namespace(network, r)]
+                    if admits_every_namespace(r)]
             wide = [(r, p) for r, p in wide if p]
         if wide:
             ports = NO_PORTS

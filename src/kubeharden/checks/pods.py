@@ -259,8 +259,10 @@ SAFE_SYSCTLS = frozenset({
 def service_account_token(inventory: Any, ctx: Context) -> Iterator[Violation]:
     """Pods that get their ServiceAccount's API token; each fix is safe only by the evidence of
     :func:`kubeharden.checks.fix_evidence.token_unused` (the input's RBAC bindings and the pod itself)."""
+    accounts: dict[tuple[str | None, str], tuple[bool, str]] = {}  # pods share accounts: each judged once
+
     def token_fix(pod: Any) -> Fix:
-        safe, because = token_unused(pod, inventory, lambda: model_for(inventory, ctx))
+        safe, because = token_unused(pod, inventory, lambda: model_for(inventory, ctx), accounts)
         return Fix("set", join(pod.spec_path, "automountServiceAccountToken"), False, safe, because)
 
     for pod in inventory.pods:

@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from functools import lru_cache
 
-from kubeharden.analysis.rbac import ALL, Grant, RbacModel, RbacRule, RoleDef, Subject, effective_parts, \
+from kubeharden.analysis.rbac import ALL, Grant, RbacModel, RbacRule, RoleDef, Subject, \
     is_default_binding
 from kubeharden.analysis.rbac_defaults import (
     BOOTSTRAP_LABEL,
@@ -125,15 +125,16 @@ def _scope(model: RbacModel, role: RoleDef, bound: dict[int, list[tuple[K8sObjec
     return frozenset(b.namespace or model.default_namespace for b, _ in bindings)
 
 
-def _effective(rules: list[RbacRule], namespaces: frozenset[str] | None) -> list[RbacRule]:
+def _effective(model: RbacModel, rules: list[RbacRule], namespaces: frozenset[str] | None) -> list[RbacRule]:
     """The parts of ``rules`` that authorise something in ``namespaces`` (None: cluster-wide)."""
-    return [part for rule in rules for part in effective_parts(rule, namespaces)]
+    return [part for rule in rules for part in model.effective_parts(rule, namespaces)]
 
 
-def _rule_hits(risk: Risk, rules: list[RbacRule], namespaces: frozenset[str] | None) -> list[tuple[RbacRule, str]]:
+def _rule_hits(model: RbacModel, risk: Risk, rules: list[RbacRule],
+               namespaces: frozenset[str] | None) -> list[tuple[RbacRule, str]]:
     """The effective parts of ``rules`` that carry ``risk``, with a phrase each; ineffective parts never count."""
     hits = []
-    for rule in _effective(rules, namespaces):
+    for rule in _effective(model, rules, namespaces):
         matched = risk.matched(rule, namespaces is None)
         if matched:
             names = f" only for {', '.join(sorted(rule.resource_names))}" if rule.resource_names else ""
@@ -171,7 +172,7 @@ def role_risk(control: Control, inventory: Inventory, ctx: Context) -> Iterator[
     bound = _bound_to(model)
     risk = risk_of(control)
     for role, rules in _reviewable_roles(model):
-        hits = _rule_hits(risk, rules, _scope(model, role, bound))
+        hits = _rule_hits(model, risk, rules, _scope(model, role, bound))
         if hits:
             yield _role_violation(role, f"{risk.what}: ", hits, bound)
 
@@ -242,7 +243,8 @@ def wildcards(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     bound = _bound_to(model)
     for role, rules in _reviewable_roles(model):
         hits = []
-        for rule in _effective(rules, _scope(model, role, bound)):  # a rule that grants nothing is KH-RBAC-022
+        # a rule that grants nothing is KH-RBAC-022
+        for rule in _effective(model, rules, _scope(model, role, bound)):
             parts = [f"{label} '*'" for label, values in (("verbs", rule.verbs), ("resources", rule.resources),
                                                           ("apiGroups", rule.api_groups)) if ALL in values]
             if ALL in rule.non_resource_urls:
@@ -262,7 +264,7 @@ def approve_csr(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     whole: set[int] = set()
     for role, rules in _reviewable_roles(model):
         scope = _scope(model, role, bound)
-        approval, signer = _rule_hits(CSR_APPROVAL, rules, scope), _rule_hits(CSR_SIGNER, rules, scope)
+        approval, signer = _rule_hits(model, CSR_APPROVAL, rules, scope), _rule_hits(model, CSR_SIGNER, rules, scope)
         if approval and signer:
             whole.add(id(role))
             yield _role_violation(role, "can approve CertificateSigningRequests: ", approval + signer, bound)
@@ -327,7 +329,7 @@ def system_configmap_writes(inventory: Inventory, ctx: Context) -> Iterator[Viol
             where, scope = f"in namespace {ns}", frozenset({ns})
         else:
             where = f"in every namespace, system namespaces {', '.join(system)} included"
-        hits = _rule_hits(CONFIGMAP_WRITES, role.rules, scope)
+        hits = _rule_hits(model, CONFIGMAP_WRITES, role.rules, scope)
         if hits:
             yield Violation(f"{binding.kind} {binding.name} lets {', '.join(str(s) for s in subjects)} "
                             f"{CONFIGMAP_WRITES.what.removeprefix('can ')} {where} through {role.kind} {role.name}: "
@@ -369,11 +371,11 @@ def _control_plane(role: RoleDef) -> bool:
         (role.name in CONTROL_PLANE_ROLES or role.name.startswith(CONTROLLER_ROLE_PREFIX))
 
 
-def _grants_text(role: RoleDef, namespaces: frozenset[str] | None) -> str:
+def _grants_text(model: RbacModel, role: RoleDef, namespaces: frozenset[str] | None) -> str:
     if not role.rules_known:
         return "kubeharden does not carry this default role's rules, so what it grants is not assessed"
     found: list[str] = []
-    for rule in _effective(role.rules, namespaces):
+    for rule in _effective(model, role.rules, namespaces):
         for risk in risks_of(rule, catalogue_risks(), cluster_scope=namespaces is None):
             if risk.what not in found:
                 found.append(risk.what)
@@ -411,7 +413,7 @@ def control_plane_role_bindings(inventory: Inventory, ctx: Context) -> Iterator[
         meant = f"{meant} only" if meant else "no subject (the Node authorizer serves the kubelets)"
         yield Violation(f"{binding.kind} {binding.name} gives the default control-plane ClusterRole {role.name} "
                         f"{_binding_scope(binding)} to {', '.join(str(s) for s in extra)}; Kubernetes binds it to "
-                        f"{meant}: {_grants_text(role, _binding_namespaces(model, binding))}",
+                        f"{meant}: {_grants_text(model, role, _binding_namespaces(model, binding))}",
                         _subject_line(binding, extra[0]), obj=binding, path=_subject_path(binding, extra[0]))
 
 
@@ -577,12 +579,13 @@ def unresolved(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
 def workload_token_risks(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     model = model_for(inventory, ctx)
     cache: dict[Subject, str] = {}
+    risks = _RisksOf()
     for pod in inventory.pods:
         if not model.token_mounted(pod):
             continue
         subject = model.account_of(pod)
         if subject not in cache:
-            cache[subject] = _risk_summary(model, subject)
+            cache[subject] = _risk_summary(model, subject, risks)
         summary = cache[subject]
         if summary:
             yield Violation(f"runs as ServiceAccount {subject.namespace}/{subject.name} with its token mounted; "
@@ -591,8 +594,26 @@ def workload_token_risks(inventory: Inventory, ctx: Context) -> Iterator[Violati
                             path=join(pod.spec_path, "automountServiceAccountToken"))
 
 
-def _risk_summary(model: RbacModel, subject: Subject) -> str:
+class _RisksOf:
+    """The catalogue's risks a rule carries (:func:`risks_of`), once per rule and scope for one control run:
+    the accounts of a scan hold the same roles' rules through many bindings. Each entry holds its rule, so
+    the rule's id names no other meanwhile."""
+
+    __slots__ = ("_known",)
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[int, bool], tuple[RbacRule, list[Risk]]] = {}
+
+    def __call__(self, rule: RbacRule, cluster_scope: bool) -> list[Risk]:
+        found = self._known.get((id(rule), cluster_scope))
+        if found is None:
+            found = self._known[(id(rule), cluster_scope)] = (rule, risks_of(rule, catalogue_risks(), cluster_scope))
+        return found[1]
+
+
+def _risk_summary(model: RbacModel, subject: Subject, risks_of_rule: _RisksOf | None = None) -> str:
     """What the account's token gives, grouped by the binding that gives it."""
+    risks_of_rule = risks_of_rule if risks_of_rule is not None else _RisksOf()
     by_via: dict[str, list[str]] = {}
     csr = _csr_pair(model, subject)
     if csr is not None:
@@ -605,8 +626,8 @@ def _risk_summary(model: RbacModel, subject: Subject) -> str:
         if found and found[0].startswith("cluster-admin"):
             continue
         scope = None if grant.namespace is None else frozenset({grant.namespace})
-        for risk in (r for part in effective_parts(grant.rule, scope)
-                     for r in risks_of(part, catalogue_risks(), cluster_scope=scope is None)):
+        for risk in (r for part in model.effective_parts(grant.rule, scope)
+                     for r in risks_of_rule(part, scope is None)):
             phrase = f"{risk.what.removeprefix('can ')} ({grant.scope})"
             if phrase not in found:
                 found.append(phrase)

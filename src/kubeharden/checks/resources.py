@@ -53,17 +53,33 @@ _OUR_SIZES = ("not safe: the sizes are kubeharden's starting points, not yours (
 
 
 def _defaults_by_namespace(inventory: Inventory) -> dict[str, NamespaceDefaults]:
+    """The container defaults of each namespace's LimitRanges (namespace -> defaults); a namespace without
+    one is absent."""
     by_ns: dict[str, list] = {}
     for lr in inventory.of_kind("LimitRange"):
         by_ns.setdefault(lr.namespace or DEFAULT_NAMESPACE, []).append(lr)
     return {ns: limit_range_defaults(objs) for ns, objs in by_ns.items()}
 
 
+#: What ``part`` (requests|limits) calls one value, and the LimitRange field that defaults it.
+_NOUN = {"requests": "request", "limits": "limit"}
+_RANGE_FIELD = {"requests": "defaultRequest", "limits": "default"}
+#: The quota generator's default sizes as a fix writes them (``_DEFAULTS`` formatted once, not per finding).
+_REQUEST_SIZES = {r: FORMAT[r](_DEFAULTS.request[r]) for r in FORMAT}
+_LIMIT_SIZES = {r: FORMAT[r](_DEFAULTS.limit[r]) for r in FORMAT}
+
+
 def _missing(inventory: Inventory, part: str, resources: tuple[str, ...],
-             profile: dict[str, dict[str, str]] | None = None) -> Iterator[Violation]:
-    """One violation per container that ends up without ``part`` (requests|limits) for ``resources``."""
-    defaults = _defaults_by_namespace(inventory)
+             profile: dict[str, dict[str, str]] | None = None,
+             defaults: dict[str, NamespaceDefaults] | None = None) -> Iterator[Violation]:
+    """One violation per container that ends up without ``part`` (requests|limits) for ``resources``.
+
+    ``defaults``: :func:`_defaults_by_namespace` of ``inventory`` when the caller has it.
+    """
+    if defaults is None:
+        defaults = _defaults_by_namespace(inventory)
     none = NamespaceDefaults()
+    texts = _Texts(part)
     for pod in inventory.pods:
         namespace = pod.namespace or DEFAULT_NAMESPACE
         ns_defaults = defaults.get(namespace, none)
@@ -77,23 +93,69 @@ def _missing(inventory: Inventory, part: str, resources: tuple[str, ...],
                        if r not in own and (r in zeros or r not in from_range) and r not in from_pod]
             if missing:
                 yield _violation(pod, c, part, missing, namespace, ns_defaults,
-                                 c.requests_line if part == "requests" else c.limits_line, profile or {})
+                                 c.requests_line if part == "requests" else c.limits_line, profile or {}, texts)
+
+
+class _Texts:
+    """The message and remediation of one control's violations (one ``part``), each worked out once.
+
+    They depend on the container's name, its namespace, the resources missing and which of those are
+    written as 0, never on the pod, so they repeat from pod to pod (containers of one name across a
+    namespace's workloads). Lives for one run of one control: no scan state outlives it.
+    """
+
+    __slots__ = ("part", "_known", "_paths")
+
+    def __init__(self, part: str) -> None:
+        self.part = part
+        self._known: dict[tuple[Any, ...], tuple[str, str]] = {}
+        self._paths: dict[tuple[str, str], str] = {}
+
+    def of(self, container: str, namespace: str, has_range: bool, missing: list[str], zeros: list[str],
+           from_limit: list[str]) -> tuple[str, str]:
+        """(message, remediation); see :func:`_texts`."""
+        key = (container, namespace, has_range, *missing, "|", *zeros, "|", *from_limit)
+        known = self._known.get(key)
+        if known is None:
+            known = self._known[key] = _texts(self.part, container, namespace, has_range, missing, zeros,
+                                              from_limit)
+        return known
+
+    def path(self, container_path: str, step: str) -> str:
+        """``resources.<part>`` (step "") or ``resources.<part>.<step>`` below the container's path."""
+        key = (container_path, step)
+        known = self._paths.get(key)
+        if known is None:
+            steps = ("resources", self.part, step) if step else ("resources", self.part)
+            known = self._paths[key] = intern(join(container_path, *steps))
+        return known
 
 
 def _violation(pod: PodRecord, c: ContainerResources, part: str, missing: list[str], namespace: str,
                ns_defaults: NamespaceDefaults, line: int | None,
-               profile: dict[str, dict[str, str]] | None = None) -> Violation:
-    container = c.name
-    noun = "request" if part == "requests" else "limit"
-    field = "defaultRequest" if part == "requests" else "default"
+               profile: dict[str, dict[str, str]] | None = None, texts: _Texts | None = None) -> Violation:
+    """The violation of container ``c`` of ``pod``, without ``part`` for ``missing`` once admitted."""
+    texts = texts or _Texts(part)
     has_range = bool(ns_defaults.requests or ns_defaults.limits)
+    zero_set = c.zero_requests if part == "requests" else c.zero_limits
+    zeros = [r for r in missing if r in zero_set] if zero_set else []
+    # a request absent beside a zero limit takes the limit's 0 (API defaulting): the limit is where it is written
+    from_limit = [r for r in zeros if part == "requests" and r not in c.request_values]
+    message, remediation = texts.of(c.name, namespace, has_range, missing, zeros, from_limit)
+    path, fix = _fix(c, part, missing, (profile or {}).get(part, {}), texts)
+    return Violation(message, line, container=c.name, remediation=remediation, obj=pod, path=path, fix=fix)
+
+
+def _texts(part: str, container: str, namespace: str, has_range: bool, missing: list[str], zeros: list[str],
+           from_limit: list[str]) -> tuple[str, str]:
+    """(message, remediation) of a container ``container`` of ``namespace`` without ``part`` for ``missing``,
+    of which ``zeros`` are written as 0 (``from_limit``: requests taking a limit written as 0); ``has_range``:
+    the namespace has a LimitRange in the input."""
+    noun, field = _NOUN[part], _RANGE_FIELD[part]
     scope = (f"and no LimitRange of namespace {namespace!r} gives a {field} for it" if has_range
              else f"and namespace {namespace!r} has no LimitRange in the input to default one")
     pod_level = [r for r in missing if r in POD_LEVEL_RESOURCES]
     fixes = [f"resources.{part}.{r}" for r in missing]
-    zeros = [r for r in missing if r in (c.zero_requests if part == "requests" else c.zero_limits)]
-    # a request absent beside a zero limit takes the limit's 0 (API defaulting): the limit is where it is written
-    from_limit = [r for r in zeros if part == "requests" and r not in c.request_values]
     written = [f"resources.{'limits' if r in from_limit else part}.{r}" for r in zeros]
     remediation = (f"Set {' and '.join(fixes)} on container {container!r}, or a LimitRange {field} "
                    f"for {', '.join(missing)} in namespace {namespace!r}"
@@ -109,17 +171,15 @@ def _violation(pod: PodRecord, c: ContainerResources, part: str, missing: list[s
                           if len(zeros) < len(missing) else ""))
         if zeros == missing:
             scope = "and no LimitRange default replaces a value written in the container"
-    path, fix = _fix(c, part, missing, (profile or {}).get(part, {}))
     # These controls run over the whole inventory at once and their texts repeat from pod to pod (per namespace
     # and container name): one copy of each keeps a 100,000-object scan's peak memory down.
     message = intern(f"no {' or '.join(missing)} {noun}{zero_note} {scope}: "
                      f"{'; '.join(_WHY[(part, r)] for r in missing)}")
-    return Violation(message, line, container=container, remediation=intern(remediation), obj=pod,
-                     path=intern(path), fix=fix)
+    return message, intern(remediation)
 
 
 def _fix(c: ContainerResources, part: str, missing: list[str],
-         profile: dict[str, str] | None = None) -> tuple[str, Fix | None]:
+         profile: dict[str, str] | None = None, texts: _Texts | None = None) -> tuple[str, Fix | None]:
     """The field path of the finding and a structured fix: from the user's resource profile
     (``fix.resources.<part>`` of .kubeharden.yaml, safe) where it sizes every missing resource, else from
     the quota generator's defaults (not safe: :data:`_OUR_SIZES`).
@@ -130,11 +190,12 @@ def _fix(c: ContainerResources, part: str, missing: list[str],
     raised to the request, and a profile limit below it makes the fix unsafe (raised the same way).
     """
     profile = profile or {}
+    texts = texts or _Texts(part)
     if part == "requests":
-        path = join(c.path, "resources", "requests")
+        path = texts.path(c.path, "")
         if any(r not in FORMAT and r not in profile for r in missing):
             return path, None
-        sizes = {r: profile.get(r) or FORMAT[r](_DEFAULTS.request[r]) for r in missing}
+        sizes = {r: profile.get(r) or _REQUEST_SIZES[r] for r in missing}
         ours = all(r in profile for r in missing)
         because = (f"safe: the sizes are yours (fix.resources.requests: {_written(sizes)} in the configuration)"
                    if ours else _OUR_SIZES)
@@ -148,7 +209,7 @@ def _fix(c: ContainerResources, part: str, missing: list[str],
             return path, Fix("set", path, {**c.request_values, **sizes}, ours, because)
         return path, Fix("add", path, sizes, ours, because)
     resource = missing[0]
-    path = join(c.path, "resources", "limits", resource)
+    path = texts.path(c.path, resource)
     if resource in profile:
         return path, _profile_limit(path, resource, profile[resource], c.request_values)
     if resource not in FORMAT:
@@ -172,6 +233,9 @@ def _capped_at_limits(sizes: dict[str, str], limits: dict[str, Any]) -> list[str
 
 
 def _limit_value(resource: str, requests: dict[str, Any]) -> str:
+    """The default limit of ``resource``, raised to the container's request where that is larger."""
+    if resource not in requests:
+        return _LIMIT_SIZES[resource]  # the usual case: no request to compare with
     limit = _DEFAULTS.limit[resource]
     try:
         limit = max(limit, parse_quantity(requests.get(resource)))
@@ -225,4 +289,6 @@ def _resource_params(control: Control) -> tuple[str, tuple[str, ...]]:
 def missing_resources(control: Control, inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     """One violation per container that ends up without the control's ``part`` for its ``resources``."""
     part, resources = _resource_params(control)
-    return _missing(inventory, part, resources, ctx.config.fix_resources)
+    # the five controls of this template read the same LimitRanges: their defaults are worked out once a scan
+    defaults = ctx.scan.memo("limit-range-defaults", inventory, _defaults_by_namespace)
+    return _missing(inventory, part, resources, ctx.config.fix_resources, defaults)

@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kubeharden.model.fieldpath import relative_to
 from kubeharden.model.fix_notes import what_to_test
@@ -167,9 +167,13 @@ class Finding:
                                             self.path)
         return self._fingerprint
 
-    def to_dict(self) -> dict[str, Any]:
-        """The finding as the JSON report writes it (``mappings`` holds tuples, shared by the control's findings)."""
-        c = self.control
+    def to_dict(self, shared: ControlFields | None = None) -> dict[str, Any]:
+        """The finding as the JSON report writes it (``mappings`` holds tuples, shared by the control's findings).
+
+        ``shared``: :func:`control_fields` of the finding's control, or a form of them a writer prepared once
+        for all the control's findings (the JSON report's already serialised lists); by default worked out here.
+        """
+        c = shared if shared is not None else control_fields(self.control)
         out: dict[str, Any] = {
             "control_id": c.id,
             "title": c.title,
@@ -183,10 +187,10 @@ class Finding:
             "source": self.source,
             "message": self.message,
             "remediation": self.remediation,
-            "nsa": list(c.nsa),
-            "nsa_urls": list(_requirement_urls(c.nsa)),
+            "nsa": c.nsa,
+            "nsa_urls": c.nsa_urls,
             "section": c.section,
-            "mappings": c.mapping_tuples(),
+            "mappings": c.mappings,
             "path": self.path,
             "fix": self.fix.to_dict() if self.fix else None,
             "fingerprint": self.fingerprint,
@@ -196,6 +200,25 @@ class Finding:
         if self.suppression is not None:
             out["suppression"] = self.suppression
         return out
+
+
+class ControlFields(NamedTuple):
+    """The fields of a finding's JSON form that come from its control, in :meth:`Finding.to_dict`'s terms:
+    ``nsa`` and ``nsa_urls`` are lists of str, ``mappings`` maps each mapping key to a tuple of peer IDs. A
+    writer may hold any value that serialises to the same JSON (``Any``)."""
+
+    id: str
+    title: str
+    nsa: Any
+    nsa_urls: Any
+    section: str
+    mappings: Any
+
+
+def control_fields(control: Control) -> ControlFields:
+    """The finding fields ``control`` gives, fresh (lists and the mapping dict are the caller's)."""
+    return ControlFields(control.id, control.title, list(control.nsa), list(_requirement_urls(control.nsa)),
+                         control.section, control.mapping_tuples())
 
 
 @lru_cache(maxsize=512)

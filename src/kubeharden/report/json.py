@@ -12,7 +12,8 @@ from typing import IO, Any
 import orjson
 
 from kubeharden import __version__
-from kubeharden.model.findings import Finding
+from kubeharden.model.controls import Control
+from kubeharden.model.findings import ControlFields, Finding, control_fields
 from kubeharden.model.guide import GUIDE
 from kubeharden.model.results import ScanResult
 from kubeharden.report.summary import summary
@@ -24,14 +25,29 @@ def _dump(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _serialised(fields: ControlFields) -> ControlFields:
+    """``fields`` with their lists and mappings as JSON already (orjson.Fragment): the same bytes, written by
+    every finding of the control without being serialised again."""
+    return fields._replace(nsa=orjson.Fragment(orjson.dumps(fields.nsa)),
+                           nsa_urls=orjson.Fragment(orjson.dumps(fields.nsa_urls)),
+                           mappings=orjson.Fragment(orjson.dumps(fields.mappings)))
+
+
 def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None:
     head = {"schema_version": SCHEMA_VERSION, "tool": {"name": "kubeharden", "version": __version__},
             "guide": GUIDE}
     out.write(_dump(head)[:-1])
     out.write(',"findings":[')
     first = True
+    # what a finding takes from its control is serialised once per control (per report: controls may differ
+    # from scan to scan); the entry holds the control, so its id names no other while this report is written
+    shared: dict[int, tuple[Control, ControlFields]] = {}
     for finding in findings:
-        out.write(("\n" if first else ",\n") + _dump(finding.to_dict()))
+        control = finding.control
+        known = shared.get(id(control))
+        if known is None:
+            known = shared[id(control)] = (control, _serialised(control_fields(control)))
+        out.write(("\n" if first else ",\n") + _dump(finding.to_dict(known[1])))
         first = False
     out.write("\n]")
     problems = result.problems
