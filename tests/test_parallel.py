@@ -227,6 +227,18 @@ def test_tasks_keep_file_order_and_give_a_large_file_a_task_of_its_own(tmp_path)
     assert [files[40]] in chunks
 
 
+def test_the_last_eighth_of_the_bytes_goes_in_smaller_tasks(tmp_path):
+    files = []
+    for i in range(200):
+        path = tmp_path / f"f{i:03d}.yaml"
+        path.write_bytes(b"#" * 1000)
+        files.append(str(path))
+    chunks = parallel._chunks(files, 2)  # 200,000 bytes: 6,250 a task, 1,562 in the last 25,000
+    assert [p for c in chunks for p in c] == files
+    assert {len(c) for c in chunks[:20]} == {6}
+    assert {len(c) for c in chunks[-20:]} == {1}
+
+
 def test_inputs_keep_their_order_and_their_own_object_counts(tmp_path, pools):
     """A missing path between two inputs, a folder with nothing to check and a snapshot (read by the
     snapshot source of the input seam) give the single-process report, in either scope."""

@@ -236,6 +236,9 @@ def scan_files(evaluator: Evaluator, paths: list[str], options: ReadOptions, job
         executor = ProcessPoolExecutor(
             max_workers=min(jobs, len(files)), mp_context=_context(), initializer=_start_worker,
             initargs=(evaluator.config, only, evaluator.today, replace(options, shallow_kind=None)))
+        # the first task starts every worker (fork) now: each builds its evaluator while this process
+        # decides which files it may hand out and cuts them into tasks
+        executor.submit(os.getpid)
     tally = counts if counts is not None else [0] * len(paths)
     try:
         for n, items in enumerate(scopes, 1):
@@ -343,17 +346,22 @@ def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int) 
 def _chunks(files: list[str], jobs: int) -> list[list[str]]:
     """``files`` in order, cut into tasks of at most :data:`MAX_CHUNK` files and about a sixteenth of
     a worker's share of the bytes, so that one task of large files does not keep a worker busy
-    while the others wait at the end (real trees mix a few large files with many small ones)."""
+    while the others wait at the end (real trees mix a few large files with many small ones); the
+    last eighth of the bytes goes in tasks a quarter that size, so the workers finish together."""
     sizes = [_size(path) for path in files]
-    budget = max(1, sum(sizes) // (jobs * 16))
+    total = sum(sizes)
+    budget = max(1, total // (jobs * 16))
+    tail_from = total - total // 8
     chunks: list[list[str]] = [[]]
-    held = 0
+    held = done = 0
     for path, size in zip(files, sizes, strict=True):
-        if chunks[-1] and (len(chunks[-1]) >= MAX_CHUNK or held + size > budget):
+        limit = budget if done < tail_from else max(1, budget // 4)
+        if chunks[-1] and (len(chunks[-1]) >= MAX_CHUNK or held + size > limit):
             chunks.append([])
             held = 0
         chunks[-1].append(path)
         held += size
+        done += size
     return chunks
 
 
