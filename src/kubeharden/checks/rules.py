@@ -503,8 +503,12 @@ class _Lookup(dict):
 
 
 def _dig(root: Any, parts: tuple[Any, ...]) -> Any:
+    """The value at ``parts`` below ``root``, None where a step is missing (most paths rules read are unset:
+    the walk stops at the first missing step)."""
     node = root
     for part in parts:
+        if node is None:
+            return None
         if isinstance(part, int):
             node = node[part] if isinstance(node, list) and -len(node) <= part < len(node) else None
         else:
@@ -533,11 +537,13 @@ def _pod_template(pod: PodView | None) -> dict[str, Any]:
 
 def _at(root: dict[str, Any], parts: tuple[Any, ...]) -> tuple[Any, dict[str, Any] | None, Any]:
     """(value, the mapping that holds it or None, its key) of the path ``parts`` below ``root``."""
-    if isinstance(parts[-1], int):  # a list entry: no key to point at
+    key = parts[-1]
+    if isinstance(key, int):  # a list entry: no key to point at
         return _dig(root, parts), None, None
-    holder = _dig(root, parts[:-1])
-    holder = holder if isinstance(holder, dict) else None
-    return (holder.get(parts[-1]) if holder is not None else None), holder, parts[-1]
+    holder = _dig(root, parts[:-1]) if len(parts) > 1 else root
+    if not isinstance(holder, dict):
+        return None, None, key
+    return holder.get(key), holder, key
 
 
 def _unset_anchor(root: dict[str, Any], parts: tuple[str, ...]) -> tuple[Any, str | None]:
@@ -599,9 +605,11 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
                paths: tuple[tuple[Any, ...], ...] | None = None) -> Iterator[Violation]:
     """Apply a path rule (each path, per ``items`` entry when given) below ``root``, which sits at field
     path ``base`` of the object, when its guards hold (``read`` reads the unit for them). A violation's
-    path is the judged field's (absent or not), or the entry's when the rule reports at ``line: item``."""
-    if rule.guarded and not rule.applies(read):
-        return
+    path is the judged field's (absent or not), or the entry's when the rule reports at ``line: item``.
+
+    The guards are judged only once a value fails: most values pass, and guards read other fields (they
+    are pure, so when they are read does not change what is found)."""
+    applies = not rule.guarded  # whether the guards hold, once known
     for entry, entry_key, step in ((root, None, None),) if rule.items is None else _entries(rule, root):
         item = None if rule.items is None else entry
         if rule.item_when and not all(g.holds(path_reader(entry)) for g in rule.item_when):
@@ -615,6 +623,10 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
             which = rule.judge(value)
             if which is None:
                 continue
+            if not applies:
+                if not rule.applies(read):
+                    return
+                applies = True
             at = rule.line_at
             if at == "item":
                 where = line(item)
@@ -772,8 +784,7 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView, linux_only:
             yield from _path_rule(rule, unit.template(), c.pod.spec_path.rpartition(".")[0], line, names,
                                   read, tuple(_named(parts, c.name) for parts in rule.paths))
             continue
-        if rule.guarded and not rule.applies(read):
-            continue
+        applies = not rule.guarded  # whether the guards hold, judged once a value fails (as in _path_rule)
         for name in rule.fields:
             setting = effective_setting(c, name)
             is_set = setting.level != "unset"
@@ -782,6 +793,10 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView, linux_only:
             which = rule.judge(value)
             if which is None:
                 continue
+            if not applies:
+                if not rule.applies(read):
+                    break
+                applies = True
             where = line(setting.holder, setting.key) if is_set else line(c.sc or None, None)
             # The field where it is set (the pod's, when inherited), else where it belongs: the container's.
             base = c.pod.spec_path if setting.level == "pod" else unit.path
