@@ -238,7 +238,8 @@ class CompiledRule:
 
     __slots__ = ("raw", "fields", "paths", "items", "containers", "linux_only", "line_at", "skip", "fail",
                  "expect", "has_unset_message", "line_steps", "reading", "when", "unless", "pick", "fix",
-                 "default", "item_when", "map_items", "not_applicable_if", "target", "guarded", "message_names")
+                 "default", "item_when", "map_items", "not_applicable_if", "target", "guarded", "message_names",
+                 "targets")
 
     def __init__(self, raw: dict[str, Any], scope: str = "") -> None:
         self.raw = raw
@@ -253,6 +254,8 @@ class CompiledRule:
             names = _fields(raw, "pod_field", "pod_fields")
         self.fields = tuple(names)
         self.paths = tuple(steps(name) for name in names)
+        #: (field as written, its steps) of each field the rule judges
+        self.targets = tuple(zip(self.fields, self.paths, strict=True))
         self.items = steps(str(raw["items"])) if "items" in raw else None
         self.containers = frozenset(raw["containers"]) if raw.get("containers") else None
         self.linux_only = bool(raw.get("linux_only"))
@@ -610,23 +613,25 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
     The guards are judged only once a value fails: most values pass, and guards read other fields (they
     are pure, so when they are read does not change what is found)."""
     applies = not rule.guarded  # whether the guards hold, once known
+    targets = rule.targets if paths is None else tuple(zip(rule.fields, paths, strict=True))
+    default, reading, judge = rule.default, rule.reading, rule.judge
     for entry, entry_key, step in ((root, None, None),) if rule.items is None else _entries(rule, root):
-        item = None if rule.items is None else entry
         if rule.item_when and not all(g.holds(path_reader(entry)) for g in rule.item_when):
             continue
-        for name, parts in zip(rule.fields, paths or rule.paths, strict=True):
+        for name, parts in targets:  # (the loop of every rule over every unit: kept lean)
             written, holder, key = _at(entry, parts)
-            defaulted = written is None and rule.default is not None
+            defaulted = written is None and default is not None
             if defaulted:
-                written = rule.default
-            value = rule.read(written)
-            which = rule.judge(value)
+                written = default
+            value = written if reading is None else reading(written)
+            which = judge(value)
             if which is None:
                 continue
             if not applies:
                 if not rule.applies(read):
                     return
                 applies = True
+            item = None if rule.items is None else entry
             at = rule.line_at
             if at == "item":
                 where = line(item)
