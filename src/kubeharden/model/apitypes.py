@@ -70,6 +70,17 @@ def type_problems(raw: dict[str, Any], api_version: str, kind: str, limit: int =
     if root is None:
         return []
     structs = _structs()
+    try:
+        if _valid(raw, root, structs, top=True):
+            return []  # nearly every object: no field paths to keep
+    except RecursionError:
+        pass  # (no type of today's table nests in itself, so a quick check's depth is the schema's)
+    return _walk(raw, root, structs, limit)
+
+
+def _walk(raw: dict[str, Any], root: str, structs: dict[str, dict[str, tuple[str, type | None, Any]]],
+          limit: int) -> list[TypeProblem]:
+    """:func:`type_problems` of ``raw``, whose type is ``root``: every problem with its field path and line."""
     problems: list[TypeProblem] = []
     # Depth first from the last field; a scalar that has its type is never pushed (it could not add a
     # problem), so the problems and their order are those of visiting every value. A value's field path is
@@ -131,6 +142,58 @@ def type_problems(raw: dict[str, Any], api_version: str, kind: str, limit: int =
             if not _SCALARS[expected](value):
                 problems.append(_wrong(value, _EXPECTED[expected], step))
     return problems
+
+
+def _valid(value: Any, expected: str, structs: dict[str, dict[str, tuple[str, type | None, Any]]],
+           top: bool = False) -> bool:
+    """Whether :func:`type_problems` finds nothing in ``value`` of type ``expected`` (``top``: the object
+    itself, which may name its apiVersion and kind): the same tests, in a walk that keeps no field paths."""
+    if value is None:
+        return True
+    fields = structs.get(expected)
+    if fields is not None:
+        if not isinstance(value, dict):
+            return False
+        for k, v in value.items():
+            field = fields.get(k)
+            if field is None:
+                if not (top and k in ("apiVersion", "kind")) and not str(k).startswith("$"):
+                    return False
+                continue
+            if v is None:
+                continue
+            field_type, cls, test = field
+            if cls is not None:
+                if not isinstance(v, cls):
+                    return False
+            elif test is not None:
+                if not test(v):
+                    return False
+            elif not _valid(v, field_type, structs):
+                return False
+        return True
+    if expected == "any":
+        return True
+    if expected[0] == "[":
+        if not isinstance(value, list):
+            return False
+        inner = expected[1:-1]
+        check = _SCALARS.get(inner)
+        for item in value:  # (loops, not all(): this runs for every list of every object)
+            if item is not None and not (check(item) if check is not None else _valid(item, inner, structs)):
+                return False
+        return True
+    if expected[0] == "{":
+        if not isinstance(value, dict):
+            return False
+        inner = expected[1:-1]
+        for v in value.values():
+            if v is not None and not (isinstance(v, str) if inner == "string" else _valid(v, inner, structs)):
+                return False
+        return True
+    if expected in _SCALARS:
+        return bool(_SCALARS[expected](value))
+    return True
 
 
 #: Where a value is: (the step of the mapping or list that holds it or None at the root, that holder, the
