@@ -239,7 +239,7 @@ class CompiledRule:
     __slots__ = ("raw", "fields", "paths", "items", "containers", "linux_only", "line_at", "skip", "fail",
                  "expect", "has_unset_message", "line_steps", "reading", "when", "unless", "pick", "fix",
                  "default", "item_when", "map_items", "not_applicable_if", "target", "guarded", "message_names",
-                 "targets")
+                 "targets", "when_unset")
 
     def __init__(self, raw: dict[str, Any], scope: str = "") -> None:
         self.raw = raw
@@ -285,6 +285,8 @@ class CompiledRule:
         #: the fields its messages read (``{value}``, ``{item[name]}``, ``{image[tag]}`` …): only those are
         #: worked out for a violation
         self.message_names = _message_names(raw)
+        #: :meth:`judge` of an absent field (most fields rules read are unset), worked out once
+        self.when_unset = self.judge(None)
 
     def applies(self, read: Callable[[str, str, tuple[Any, ...]], Any]) -> bool:
         """Whether the rule's ``when`` entries all hold and none of its ``unless`` entries does."""
@@ -614,7 +616,7 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
     are pure, so when they are read does not change what is found)."""
     applies = not rule.guarded  # whether the guards hold, once known
     targets = rule.targets if paths is None else tuple(zip(rule.fields, paths, strict=True))
-    default, reading, judge = rule.default, rule.reading, rule.judge
+    default, reading, judge, when_unset = rule.default, rule.reading, rule.judge, rule.when_unset
     for entry, entry_key, step in ((root, None, None),) if rule.items is None else _entries(rule, root):
         if rule.item_when and not all(g.holds(path_reader(entry)) for g in rule.item_when):
             continue
@@ -624,7 +626,7 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
             if defaulted:
                 written = default
             value = written if reading is None else reading(written)
-            which = judge(value)
+            which = when_unset if value is None else judge(value)
             if which is None:
                 continue
             if not applies:
@@ -795,7 +797,7 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView, linux_only:
             is_set = setting.level != "unset"
             written = setting.value if is_set else None
             value = rule.read(written)
-            which = rule.judge(value)
+            which = rule.when_unset if value is None else rule.judge(value)
             if which is None:
                 continue
             if not applies:
