@@ -56,6 +56,8 @@ NOT_SECRET_NAME = re.compile(
 )
 # Names that only *may* hold a secret (MAPS_KEY, LICENSE_KEY, COOKIE_SALT): flagged when the value is random.
 KEYLIKE_NAME = re.compile(r"(key|cred|auth|sig|salt|hash|cookie|cert)", re.IGNORECASE)
+# Either: a name with neither can only be judged by its value (most names: HOST, LOG_LEVEL, JAVA_OPTS).
+_HINTING_NAME = re.compile(f"{SECRET_NAME.pattern}|{KEYLIKE_NAME.pattern}", re.IGNORECASE)
 PLACEHOLDER = re.compile(
     r"^(\$\(.+\)|\$\{.+\}|\{\{.*\}\}|<.*>|%.+%|\*+|x+|changeme|change_me|replace_?me|your[_\-].*|example|"
     r"dummy|placeholder|none|null|nil|n/a|todo|redacted|secret|password)$",
@@ -162,6 +164,8 @@ def judge(name: str, value: Any) -> str | None:
     kind = value_kind(value)
     if kind:
         return f"value looks like {kind}"
+    if not _HINTING_NAME.search(name):  # neither test of the name below could hold
+        return None
     if NOT_SECRET_NAME.search(name) or _inert(value):
         return None
     one_word = len(value) >= 16 and " " not in value.strip()  # random-looking when its entropy is high too
