@@ -254,8 +254,8 @@ class CompiledRule:
             names = _fields(raw, "pod_field", "pod_fields")
         self.fields = tuple(names)
         self.paths = tuple(steps(name) for name in names)
-        #: (field as written, its steps) of each field the rule judges
-        self.targets = tuple(zip(self.fields, self.paths, strict=True))
+        #: each field the rule judges (:func:`_targets`)
+        self.targets = _targets(self.fields, self.paths)
         self.items = steps(str(raw["items"])) if "items" in raw else None
         self.containers = frozenset(raw["containers"]) if raw.get("containers") else None
         self.linux_only = bool(raw.get("linux_only"))
@@ -551,6 +551,14 @@ def _at(root: dict[str, Any], parts: tuple[Any, ...]) -> tuple[Any, dict[str, An
     return holder.get(key), holder, key
 
 
+def _targets(fields: tuple[str, ...], paths: tuple[tuple[Any, ...], ...]) -> tuple[tuple[Any, ...], ...]:
+    """(field as written, its steps, the steps of the mapping that holds it, its key) of each field a rule
+    judges, split once; a field that is a list entry (``a[0]``), or no field, has neither (None, None): it is
+    read by :func:`_at`."""
+    return tuple((name, parts, parts[:-1], parts[-1]) if parts and not isinstance(parts[-1], int)
+                 else (name, parts, None, None) for name, parts in zip(fields, paths, strict=True))
+
+
 def _unset_anchor(root: dict[str, Any], parts: tuple[str, ...]) -> tuple[Any, str | None]:
     """Where an absent field is reported: the key of the mapping that should hold it, else ``root``."""
     if len(parts) < 2:
@@ -615,13 +623,20 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
     The guards are judged only once a value fails: most values pass, and guards read other fields (they
     are pure, so when they are read does not change what is found)."""
     applies = not rule.guarded  # whether the guards hold, once known
-    targets = rule.targets if paths is None else tuple(zip(rule.fields, paths, strict=True))
+    targets = rule.targets if paths is None else _targets(rule.fields, paths)
     default, reading, judge, when_unset = rule.default, rule.reading, rule.judge, rule.when_unset
     for entry, entry_key, step in ((root, None, None),) if rule.items is None else _entries(rule, root):
         if rule.item_when and not all(g.holds(path_reader(entry)) for g in rule.item_when):
             continue
-        for name, parts in targets:  # (the loop of every rule over every unit: kept lean)
-            written, holder, key = _at(entry, parts)
+        for name, parts, above, key in targets:  # (the loop of every rule over every unit: kept lean)
+            if above is None:  # a list entry: no key to point at
+                written, holder, key = _at(entry, parts)
+            else:  # _at, with the path split once
+                holder = _dig(entry, above) if above else entry
+                if isinstance(holder, dict):
+                    written = holder.get(key)
+                else:
+                    written = holder = None
             defaulted = written is None and default is not None
             if defaulted:
                 written = default
