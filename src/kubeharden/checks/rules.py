@@ -204,7 +204,7 @@ class Guard:
     path's steps, split once here.
     """
 
-    __slots__ = ("kind", "name", "parts", "reading", "tests", "alternatives")
+    __slots__ = ("kind", "name", "parts", "reading", "tests", "alternatives", "when_unset")
 
     def __init__(self, raw: dict[str, Any]) -> None:
         self.alternatives = tuple(Guard(g) for g in raw["any"]) if "any" in raw else ()
@@ -213,6 +213,9 @@ class Guard:
         self.parts = steps(self.name) if self.kind != "container_field" else ()
         self.reading = READINGS[raw["as"]] if "as" in raw else None
         self.tests = tuple(_test(c) for c in _listed(raw.get("is", [])))
+        #: whether it holds for an absent field (most fields guards read are unset), worked out once
+        unset = self.reading(None) if self.reading is not None else None
+        self.when_unset = any(test(unset) for test in self.tests)
 
     def holds(self, read: Callable[[str, str, tuple[Any, ...]], Any]) -> bool:
         # plain loops, not any(): a guard is judged for every rule of every container
@@ -222,6 +225,8 @@ class Guard:
                     return True
             return False
         value = read(self.kind, self.name, self.parts)
+        if value is None:
+            return self.when_unset
         if self.reading is not None:
             value = self.reading(value)
         for test in self.tests:
@@ -811,7 +816,7 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView, linux_only:
             setting = effective_setting(c, name)
             is_set = setting.level != "unset"
             written = setting.value if is_set else None
-            value = rule.read(written)
+            value = written if rule.reading is None else rule.reading(written)
             which = rule.when_unset if value is None else rule.judge(value)
             if which is None:
                 continue
