@@ -147,9 +147,8 @@ def _walk(raw: dict[str, Any], root: str, structs: dict[str, dict[str, tuple[str
 def _valid(value: Any, expected: str, structs: dict[str, dict[str, tuple[str, type | None, Any]]],
            top: bool = False) -> bool:
     """Whether :func:`type_problems` finds nothing in ``value`` of type ``expected`` (``top``: the object
-    itself, which may name its apiVersion and kind): the same tests, in a walk that keeps no field paths."""
-    if value is None:
-        return True
+    itself, which may name its apiVersion and kind): the same tests, in a walk that keeps no field paths.
+    ``value`` is never None (null is accepted everywhere: callers pass only what is set)."""
     fields = structs.get(expected)
     if fields is not None:
         if not isinstance(value, dict):
