@@ -150,3 +150,46 @@ def test_whole_floats_are_the_integers_kubectl_sends(spelling):
     assert not result.problems
     assert "KH-POD-001" not in ids(findings)
     assert result.pss[0].level != "invalid"
+
+
+def test_the_quick_check_agrees_with_the_walk():
+    """type_problems answers most objects with a quick walk that keeps no paths (apitypes._valid); it must
+    say "no problem" exactly when the full walk finds none, whatever is wrong where."""
+    import copy
+    import random
+
+    from kubeharden.model.apitypes import _structs, _valid, _walk, definition_for
+
+    base = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "labels": {"a": "b"}},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"a": "b"}},
+                     "template": {"metadata": {"labels": {"a": "b"}, "annotations": {"x": "y"}},
+                                  "spec": {"containers": [{"name": "c", "image": "i", "args": ["a"],
+                                                           "ports": [{"containerPort": 80}],
+                                                           "resources": {"limits": {"cpu": "1"}},
+                                                           "securityContext": {"privileged": False}}],
+                                           "volumes": [{"name": "v", "emptyDir": {}}]}}}}
+    values = [None, "x", "true", 1, -1, 2**40, 2**70, 1.0, 1.5, True, [], {}, ["a"], [1], {"a": 1}, {"a": "b"},
+              {"$patch": "delete"}, [{"name": 1}]]
+    root, structs = definition_for("apps/v1", "Deployment"), _structs()
+
+    def places(value, out):
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, child in list(items):
+            out.append((value, key))
+            places(child, out)
+        return out
+
+    rnd = random.Random(7)
+    seen = set()
+    for _ in range(3000):
+        raw = copy.deepcopy(base)
+        for _ in range(rnd.randint(1, 2)):
+            holder, key = rnd.choice(places(raw, []))
+            if isinstance(holder, dict) and rnd.random() < 0.3:
+                key = rnd.choice(["unknown", "$setElementOrder/x", "apiVersion", "kind"])
+            holder[key] = copy.deepcopy(rnd.choice(values))
+        found = _walk(raw, root, structs, 20)
+        assert _valid(raw, root, structs, top=True) == (not found), raw
+        assert type_problems(raw, "apps/v1", "Deployment") == found
+        seen.add(bool(found))
+    assert seen == {True, False}

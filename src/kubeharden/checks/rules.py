@@ -204,7 +204,7 @@ class Guard:
     path's steps, split once here.
     """
 
-    __slots__ = ("kind", "name", "parts", "reading", "tests", "alternatives")
+    __slots__ = ("kind", "name", "parts", "reading", "tests", "alternatives", "when_unset")
 
     def __init__(self, raw: dict[str, Any]) -> None:
         self.alternatives = tuple(Guard(g) for g in raw["any"]) if "any" in raw else ()
@@ -213,6 +213,9 @@ class Guard:
         self.parts = steps(self.name) if self.kind != "container_field" else ()
         self.reading = READINGS[raw["as"]] if "as" in raw else None
         self.tests = tuple(_test(c) for c in _listed(raw.get("is", [])))
+        #: whether it holds for an absent field (most fields guards read are unset), worked out once
+        unset = self.reading(None) if self.reading is not None else None
+        self.when_unset = any(test(unset) for test in self.tests)
 
     def holds(self, read: Callable[[str, str, tuple[Any, ...]], Any]) -> bool:
         # plain loops, not any(): a guard is judged for every rule of every container
@@ -222,6 +225,8 @@ class Guard:
                     return True
             return False
         value = read(self.kind, self.name, self.parts)
+        if value is None:
+            return self.when_unset
         if self.reading is not None:
             value = self.reading(value)
         for test in self.tests:
@@ -238,7 +243,8 @@ class CompiledRule:
 
     __slots__ = ("raw", "fields", "paths", "items", "containers", "linux_only", "line_at", "skip", "fail",
                  "expect", "has_unset_message", "line_steps", "reading", "when", "unless", "pick", "fix",
-                 "default", "item_when", "map_items", "not_applicable_if", "target", "guarded", "message_names")
+                 "default", "item_when", "map_items", "not_applicable_if", "target", "guarded", "message_names",
+                 "targets", "when_unset")
 
     def __init__(self, raw: dict[str, Any], scope: str = "") -> None:
         self.raw = raw
@@ -253,6 +259,8 @@ class CompiledRule:
             names = _fields(raw, "pod_field", "pod_fields")
         self.fields = tuple(names)
         self.paths = tuple(steps(name) for name in names)
+        #: each field the rule judges (:func:`_targets`)
+        self.targets = _targets(self.fields, self.paths)
         self.items = steps(str(raw["items"])) if "items" in raw else None
         self.containers = frozenset(raw["containers"]) if raw.get("containers") else None
         self.linux_only = bool(raw.get("linux_only"))
@@ -282,6 +290,8 @@ class CompiledRule:
         #: the fields its messages read (``{value}``, ``{item[name]}``, ``{image[tag]}`` …): only those are
         #: worked out for a violation
         self.message_names = _message_names(raw)
+        #: :meth:`judge` of an absent field (most fields rules read are unset), worked out once
+        self.when_unset = self.judge(None)
 
     def applies(self, read: Callable[[str, str, tuple[Any, ...]], Any]) -> bool:
         """Whether the rule's ``when`` entries all hold and none of its ``unless`` entries does."""
@@ -503,8 +513,12 @@ class _Lookup(dict):
 
 
 def _dig(root: Any, parts: tuple[Any, ...]) -> Any:
+    """The value at ``parts`` below ``root``, None where a step is missing (most paths rules read are unset:
+    the walk stops at the first missing step)."""
     node = root
     for part in parts:
+        if node is None:
+            return None
         if isinstance(part, int):
             node = node[part] if isinstance(node, list) and -len(node) <= part < len(node) else None
         else:
@@ -533,11 +547,21 @@ def _pod_template(pod: PodView | None) -> dict[str, Any]:
 
 def _at(root: dict[str, Any], parts: tuple[Any, ...]) -> tuple[Any, dict[str, Any] | None, Any]:
     """(value, the mapping that holds it or None, its key) of the path ``parts`` below ``root``."""
-    if isinstance(parts[-1], int):  # a list entry: no key to point at
+    key = parts[-1]
+    if isinstance(key, int):  # a list entry: no key to point at
         return _dig(root, parts), None, None
-    holder = _dig(root, parts[:-1])
-    holder = holder if isinstance(holder, dict) else None
-    return (holder.get(parts[-1]) if holder is not None else None), holder, parts[-1]
+    holder = _dig(root, parts[:-1]) if len(parts) > 1 else root
+    if not isinstance(holder, dict):
+        return None, None, key
+    return holder.get(key), holder, key
+
+
+def _targets(fields: tuple[str, ...], paths: tuple[tuple[Any, ...], ...]) -> tuple[tuple[Any, ...], ...]:
+    """(field as written, its steps, the steps of the mapping that holds it, its key) of each field a rule
+    judges, split once; a field that is a list entry (``a[0]``), or no field, has neither (None, None): it is
+    read by :func:`_at`."""
+    return tuple((name, parts, parts[:-1], parts[-1]) if parts and not isinstance(parts[-1], int)
+                 else (name, parts, None, None) for name, parts in zip(fields, paths, strict=True))
 
 
 def _unset_anchor(root: dict[str, Any], parts: tuple[str, ...]) -> tuple[Any, str | None]:
@@ -599,22 +623,37 @@ def _path_rule(rule: CompiledRule, root: dict[str, Any], base: str, line: Callab
                paths: tuple[tuple[Any, ...], ...] | None = None) -> Iterator[Violation]:
     """Apply a path rule (each path, per ``items`` entry when given) below ``root``, which sits at field
     path ``base`` of the object, when its guards hold (``read`` reads the unit for them). A violation's
-    path is the judged field's (absent or not), or the entry's when the rule reports at ``line: item``."""
-    if rule.guarded and not rule.applies(read):
-        return
+    path is the judged field's (absent or not), or the entry's when the rule reports at ``line: item``.
+
+    The guards are judged only once a value fails: most values pass, and guards read other fields (they
+    are pure, so when they are read does not change what is found)."""
+    applies = not rule.guarded  # whether the guards hold, once known
+    targets = rule.targets if paths is None else _targets(rule.fields, paths)
+    default, reading, judge, when_unset = rule.default, rule.reading, rule.judge, rule.when_unset
     for entry, entry_key, step in ((root, None, None),) if rule.items is None else _entries(rule, root):
-        item = None if rule.items is None else entry
         if rule.item_when and not all(g.holds(path_reader(entry)) for g in rule.item_when):
             continue
-        for name, parts in zip(rule.fields, paths or rule.paths, strict=True):
-            written, holder, key = _at(entry, parts)
-            defaulted = written is None and rule.default is not None
+        for name, parts, above, key in targets:  # (the loop of every rule over every unit: kept lean)
+            if above is None:  # a list entry: no key to point at
+                written, holder, key = _at(entry, parts)
+            else:  # _at, with the path split once
+                holder = _dig(entry, above) if above else entry
+                if isinstance(holder, dict):
+                    written = holder.get(key)
+                else:
+                    written = holder = None
+            defaulted = written is None and default is not None
             if defaulted:
-                written = rule.default
-            value = rule.read(written)
-            which = rule.judge(value)
+                written = default
+            value = written if reading is None else reading(written)
+            which = when_unset if value is None else judge(value)
             if which is None:
                 continue
+            if not applies:
+                if not rule.applies(read):
+                    return
+                applies = True
+            item = None if rule.items is None else entry
             at = rule.line_at
             if at == "item":
                 where = line(item)
@@ -772,16 +811,19 @@ def _container(compiled: tuple[CompiledRule, ...], c: ContainerView, linux_only:
             yield from _path_rule(rule, unit.template(), c.pod.spec_path.rpartition(".")[0], line, names,
                                   read, tuple(_named(parts, c.name) for parts in rule.paths))
             continue
-        if rule.guarded and not rule.applies(read):
-            continue
+        applies = not rule.guarded  # whether the guards hold, judged once a value fails (as in _path_rule)
         for name in rule.fields:
             setting = effective_setting(c, name)
             is_set = setting.level != "unset"
             written = setting.value if is_set else None
-            value = rule.read(written)
-            which = rule.judge(value)
+            value = written if rule.reading is None else rule.reading(written)
+            which = rule.when_unset if value is None else rule.judge(value)
             if which is None:
                 continue
+            if not applies:
+                if not rule.applies(read):
+                    break
+                applies = True
             where = line(setting.holder, setting.key) if is_set else line(c.sc or None, None)
             # The field where it is set (the pod's, when inherited), else where it belongs: the container's.
             base = c.pod.spec_path if setting.level == "pod" else unit.path

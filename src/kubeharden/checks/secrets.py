@@ -56,6 +56,8 @@ NOT_SECRET_NAME = re.compile(
 )
 # Names that only *may* hold a secret (MAPS_KEY, LICENSE_KEY, COOKIE_SALT): flagged when the value is random.
 KEYLIKE_NAME = re.compile(r"(key|cred|auth|sig|salt|hash|cookie|cert)", re.IGNORECASE)
+# Either: a name with neither can only be judged by its value (most names: HOST, LOG_LEVEL, JAVA_OPTS).
+_HINTING_NAME = re.compile(f"{SECRET_NAME.pattern}|{KEYLIKE_NAME.pattern}", re.IGNORECASE)
 PLACEHOLDER = re.compile(
     r"^(\$\(.+\)|\$\{.+\}|\{\{.*\}\}|<.*>|%.+%|\*+|x+|changeme|change_me|replace_?me|your[_\-].*|example|"
     r"dummy|placeholder|none|null|nil|n/a|todo|redacted|secret|password)$",
@@ -71,9 +73,16 @@ def entropy(text: str) -> float:
     return -sum(n / total * math.log2(n / total) for n in counts.values())
 
 
-#: Literal fragments every pattern above contains; a value with none of them cannot match.
-_MARKERS = ("-----BEGIN", "AKIA", "ASIA", "ABIA", "ACCA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
-            "glpat-", "xox", "AIza", "k_live_", "sk-", "eyJ", "://")
+#: The literal fragments of each pattern above, in the same order: every match of the pattern contains one
+#: of them, so a value with none of a pattern's cannot match it.
+_PATTERN_MARKERS: tuple[tuple[str, ...], ...] = (
+    ("-----BEGIN",), ("AKIA", "ASIA", "ABIA", "ACCA"), ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    ("glpat-",), ("xox",), ("AIza",), ("k_live_",), ("sk-",), ("eyJ",), ("://",),
+)
+#: Every pattern's literal fragments: a value with none of them matches no pattern.
+_MARKERS = tuple(marker for markers in _PATTERN_MARKERS for marker in markers)
+#: Any of the markers, found in one pass over the value (a ConfigMap's value may be a whole dashboard).
+_ANY_MARKER = re.compile("|".join(map(re.escape, _MARKERS)))
 #: Each pattern without its leading word boundaries: a match of the pattern starts where this one
 #: matches, and Python's regular expressions find a literal start far faster than a ``\b``.
 _CANDIDATES = tuple(re.compile(re.sub(r"(^|\|)\\b", r"\1", p.pattern)) for _, p in VALUE_PATTERNS)
@@ -86,12 +95,15 @@ def value_kind(value: str) -> str | None:
 
     The leftmost match of any pattern wins, the first pattern on a tie (as one alternation of
     them all would answer). ConfigMaps carry megabytes of dashboards, so each pattern looks
-    only where its literal part is.
+    only where its literal part is, and only when the value has that part at all (a script with a URL is
+    not searched for cloud keys).
     """
-    if not any(map(value.__contains__, _MARKERS)):
+    if _ANY_MARKER.search(value) is None:  # most values
         return None
     found: tuple[int, int] | None = None
-    for index in range(len(VALUE_PATTERNS)):
+    for index, markers in enumerate(_PATTERN_MARKERS):
+        if not any(map(value.__contains__, markers)):
+            continue
         start = _first_match(index, value)
         if start is not None and (found is None or start < found[0]):
             found = (start, index)
@@ -152,6 +164,8 @@ def judge(name: str, value: Any) -> str | None:
     kind = value_kind(value)
     if kind:
         return f"value looks like {kind}"
+    if not _HINTING_NAME.search(name):  # neither test of the name below could hold
+        return None
     if NOT_SECRET_NAME.search(name) or _inert(value):
         return None
     one_word = len(value) >= 16 and " " not in value.strip()  # random-looking when its entropy is high too

@@ -357,10 +357,14 @@ class Evaluator:
         if pod is not None and (pod.containers or pod.spec):
             yield from self._evaluate_pod(pod, annotations, invalid)
         for control, run in self._objects_by_kind.get(obj.kind, self._objects_of_any_kind):
-            found = False
             violations = self._violations(control, run, obj, obj)
+            if not violations:  # passed: the common case
+                if not invalid:
+                    tally.add(control.id, False)
+                continue
             if _nothing_judged(violations):
                 continue
+            found = False
             for v in violations:
                 found |= (yield from self._emit(control, v, obj, annotations, None))
             if found or not invalid:
@@ -444,21 +448,30 @@ class Evaluator:
             paths.setdefault(c.name, c.path)
         windows = pod.spec_path if pod.is_windows else None
         for control, run in self._by_scope["pod"]:
-            found = False
             violations = self._violations(control, run, pod, obj)
+            if not violations:  # passed: the common case
+                if not invalid:
+                    tally.add(control.id, False)
+                continue
             if _nothing_judged(violations):
                 continue  # the pod is none the control concerns (KH-POD-002 on a Windows pod): not counted
+            found = False
             for v in violations:
                 found |= (yield from self._emit(control, v, obj, annotations, v.container, lists,
                                                 pod.spec_path, paths, windows=windows))
             if found or not invalid:
                 tally.add(control.id, found)
+        container_controls = self._by_scope["container"]
         for c in pod.containers:
-            for control, run in self._by_scope["container"]:
-                found = False
+            for control, run in container_controls:
                 violations = self._violations(control, run, c, obj)
+                if not violations:  # passed: the common case
+                    if not invalid:
+                        tally.add(control.id, False)
+                    continue
                 if _nothing_judged(violations):
                     continue
+                found = False
                 for v in violations:
                     found |= (yield from self._emit(control, v, obj, annotations, c.name, {c.name: c.list_name},
                                                     c.path, unit=c, windows=windows))

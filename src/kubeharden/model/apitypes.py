@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from functools import cache, lru_cache
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from kubeharden.model.lines import line_of
@@ -34,6 +35,16 @@ class TypeProblem(NamedTuple):
 @cache
 def _table() -> dict[str, Any]:
     return json.loads((Path(__file__).with_name("api_types.json")).read_text())
+
+
+@cache
+def _structs() -> dict[str, dict[str, tuple[str, type | None, Callable[[Any], bool] | None]]]:
+    """The table's structs, each field as (its type, the class whose instances it accepts as they are (string,
+    boolean), or else the test of a scalar type (:data:`_SCALARS`; None for a struct, list or map, which is
+    looked inside)): the walk meets some 30 fields per object, so each costs one look-up."""
+    classes = {"string": str, "boolean": bool}
+    return {name: {k: (t, classes.get(t), None if t in classes else _SCALARS.get(t)) for k, t in fields.items()}
+            for name, fields in _table()["types"].items()}
 
 
 @lru_cache(maxsize=4096)
@@ -58,7 +69,18 @@ def type_problems(raw: dict[str, Any], api_version: str, kind: str, limit: int =
     root = definition_for(api_version, kind)
     if root is None:
         return []
-    types = _table()["types"]
+    structs = _structs()
+    try:
+        if _valid(raw, root, structs, top=True):
+            return []  # nearly every object: no field paths to keep
+    except RecursionError:
+        pass  # (no type of today's table nests in itself, so a quick check's depth is the schema's)
+    return _walk(raw, root, structs, limit)
+
+
+def _walk(raw: dict[str, Any], root: str, structs: dict[str, dict[str, tuple[str, type | None, Any]]],
+          limit: int) -> list[TypeProblem]:
+    """:func:`type_problems` of ``raw``, whose type is ``root``: every problem with its field path and line."""
     problems: list[TypeProblem] = []
     # Depth first from the last field; a scalar that has its type is never pushed (it could not add a
     # problem), so the problems and their order are those of visiting every value. A value's field path is
@@ -69,14 +91,14 @@ def type_problems(raw: dict[str, Any], api_version: str, kind: str, limit: int =
         value, expected, step = stack.pop()
         if value is None:
             continue
-        fields = types.get(expected)
+        fields = structs.get(expected)
         if fields is not None:  # a struct, the most common value: looked up first
             if not isinstance(value, dict):
                 problems.append(_wrong(value, "a mapping", step))
                 continue
             for k, v in value.items():
-                field_type = fields.get(k)
-                if field_type is None:
+                field = fields.get(k)
+                if field is None:
                     # "$patch" and friends are strategic-merge-patch directives of a partial object
                     if not (step is None and k in ("apiVersion", "kind")) and not str(k).startswith("$"):
                         sub = _path((step, value, k, False))
@@ -84,8 +106,13 @@ def type_problems(raw: dict[str, Any], api_version: str, kind: str, limit: int =
                             "warning", sub, f"{sub}: unknown field; kubectl's default strict validation refuses "
                             "it, and with validation off the API server drops it silently", line_of(value, k)))
                     continue
-                if v is None or (isinstance(v, str) if field_type == "string" else
-                                 field_type in _SCALARS and _SCALARS[field_type](v)):
+                if v is None:
+                    continue
+                field_type, cls, test = field
+                if cls is not None:
+                    if isinstance(v, cls):
+                        continue
+                elif test is not None and test(v):
                     continue
                 stack.append((v, field_type, (step, value, k, False)))
         elif expected == "any":
@@ -117,6 +144,57 @@ def type_problems(raw: dict[str, Any], api_version: str, kind: str, limit: int =
     return problems
 
 
+def _valid(value: Any, expected: str, structs: dict[str, dict[str, tuple[str, type | None, Any]]],
+           top: bool = False) -> bool:
+    """Whether :func:`type_problems` finds nothing in ``value`` of type ``expected`` (``top``: the object
+    itself, which may name its apiVersion and kind): the same tests, in a walk that keeps no field paths.
+    ``value`` is never None (null is accepted everywhere: callers pass only what is set)."""
+    fields = structs.get(expected)
+    if fields is not None:
+        if not isinstance(value, dict):
+            return False
+        for k, v in value.items():
+            field = fields.get(k)
+            if field is None:
+                if not (top and k in ("apiVersion", "kind")) and not str(k).startswith("$"):
+                    return False
+                continue
+            if v is None:
+                continue
+            field_type, cls, test = field
+            if cls is not None:
+                if not isinstance(v, cls):
+                    return False
+            elif test is not None:
+                if not test(v):
+                    return False
+            elif not _valid(v, field_type, structs):
+                return False
+        return True
+    if expected == "any":
+        return True
+    if expected[0] == "[":
+        if not isinstance(value, list):
+            return False
+        inner = expected[1:-1]
+        check = _SCALARS.get(inner)
+        for item in value:  # (loops, not all(): this runs for every list of every object)
+            if item is not None and not (check(item) if check is not None else _valid(item, inner, structs)):
+                return False
+        return True
+    if expected[0] == "{":
+        if not isinstance(value, dict):
+            return False
+        inner = expected[1:-1]
+        for v in value.values():
+            if v is not None and not (isinstance(v, str) if inner == "string" else _valid(v, inner, structs)):
+                return False
+        return True
+    if expected in _SCALARS:
+        return bool(_SCALARS[expected](value))
+    return True
+
+
 #: Where a value is: (the step of the mapping or list that holds it or None at the root, that holder, the
 #: value's key or index, whether it is a list index).
 _Step = tuple[Any, Any, Any, bool]
@@ -139,6 +217,8 @@ def _is_int(v: Any, low: int = -(2**63), high: int = 2**63 - 1) -> bool:
 
 
 def _is_int32(v: Any) -> bool:
+    if type(v) is int:  # the common case (never a bool, whose type is bool)
+        return -(2**31) <= v <= 2**31 - 1
     return _is_int(v, -(2**31), 2**31 - 1)
 
 
