@@ -1,7 +1,9 @@
 """Parallel scans: files are read and checked in worker processes, merged in the parent.
 
 The parent lists the input files (an input a registered source claims, such as a snapshot, is
-one unit) and hands them to ``jobs`` worker processes. Each worker reads a file through the
+one unit) and hands them, in tasks of a few files, to ``jobs - 1`` worker processes; it is the
+last of the ``jobs`` itself and checks the next task nobody has whenever the next result in order
+is not ready yet, with a worker of its own (:func:`_results`). Each worker reads a file through the
 input seam (:func:`kubeharden.sources.registry.read_inputs`), runs the per-object controls
 (container, pod and object scope) with an :class:`~kubeharden.engine.evaluator.Evaluator` of its own,
 then sends back a compact
@@ -24,13 +26,12 @@ import gc
 import multiprocessing
 import os
 import threading
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
-from itertools import islice
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, NamedTuple
 
@@ -198,15 +199,15 @@ def _start_worker(*args: Any) -> None:
 
 
 def _check_chunk(paths: list[str]) -> list[FileResult]:
-    return [_check_in_worker(path) for path in paths]
-
-
-def _check_in_worker(path: str) -> FileResult:
     assert _worker is not None, "called outside a worker process"
+    return [_check_with(_worker, path) for path in paths]
+
+
+def _check_with(worker: _Worker, path: str) -> FileResult:
     try:
-        return _worker.check(path)
+        return worker.check(path)
     except Exception as exc:  # the parent checks the file again and meets the same error itself
-        _worker.reset()
+        worker.reset()
         return FileResult(unfinished=f"{type(exc).__name__}: {exc}")
 
 
@@ -232,17 +233,19 @@ def scan_files(evaluator: Evaluator, paths: list[str], options: ReadOptions, job
     scopes = planned if per_path else [[unit for units in planned for unit in units]]
     files = [p for _, p in _units(scopes) if isinstance(p, str) and p != "-"]
     executor = None
+    worker_args = (evaluator.config, only, evaluator.today, replace(options, shallow_kind=None))
     if jobs > 1 and len(files) > 1 and _total_bytes(files) >= (PARALLEL_MIN_BYTES if min_bytes is None else min_bytes):
+        # this process is the last of the ``jobs``: it checks files too while it waits (see _results)
         executor = ProcessPoolExecutor(
-            max_workers=min(jobs, len(files)), mp_context=_context(), initializer=_start_worker,
-            initargs=(evaluator.config, only, evaluator.today, replace(options, shallow_kind=None)))
+            max_workers=min(jobs - 1, len(files)), mp_context=_context(), initializer=_start_worker,
+            initargs=worker_args)
         # the first task starts every worker (fork) now: each builds its evaluator while this process
         # decides which files it may hand out and cuts them into tasks
         executor.submit(os.getpid)
     tally = counts if counts is not None else [0] * len(paths)
     try:
         for n, items in enumerate(scopes, 1):
-            yield from _scope(evaluator, items, options, executor, jobs, tally)
+            yield from _scope(evaluator, items, options, executor, jobs, tally, worker_args)
             if executor is not None and n == len(scopes):
                 executor.shutdown(wait=True)  # no thread may run while close_split forks
                 executor = None
@@ -281,14 +284,15 @@ def _total_bytes(files: list[str]) -> int:
 
 
 def _scope(evaluator: Evaluator, items: list[Unit], options: ReadOptions,
-           executor: ProcessPoolExecutor | None, jobs: int, counts: list[int]) -> Iterator[Finding]:
+           executor: ProcessPoolExecutor | None, jobs: int, counts: list[int],
+           worker_args: tuple[Any, ...]) -> Iterator[Finding]:
     """One scope's units (files, ``-``, problems of the command line) in order, into ``evaluator``."""
     result = evaluator.result
     skipped = {path: skipped_reason(path, options.skip_files) for _, path in items if isinstance(path, str)}
     # which units a worker may read is asked once per unit (a source's claims may look at the disk)
     forkable = {p: _forkable(p) for p in skipped} if executor is not None else {}
     remote = [p for _, p in items if isinstance(p, str) and not skipped[p] and forkable[p]] if forkable else []
-    results = _results(executor, remote, jobs) if remote else iter(())
+    results = _results(executor, remote, jobs, _Local(worker_args)) if remote else iter(())
     for done, (n, item) in enumerate(items, 1):
         if isinstance(item, Problem):
             evaluator.take_problem(item)
@@ -316,31 +320,60 @@ def _forkable(path: str) -> bool:
     return source is None or source.fork_safe
 
 
-def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int) -> Iterator[FileResult | None]:
+class _Local:
+    """This process's own worker, made when it first checks a task (the workers' evaluators are separate
+    from the one the results are merged into, and so is this one)."""
+
+    def __init__(self, worker_args: tuple[Any, ...]) -> None:
+        self.worker_args = worker_args
+        self.worker: _Worker | None = None
+
+    def check(self, paths: list[str]) -> list[FileResult]:
+        if self.worker is None:
+            self.worker = _Worker(*self.worker_args)
+        return [_check_with(self.worker, path) for path in paths]
+
+
+def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int,
+             local: _Local) -> Iterator[FileResult | None]:
     """Each file's result in order; None for files whose worker died (they are checked in the parent).
 
-    At most :data:`IN_FLIGHT` chunks per worker are submitted ahead of the one being merged, so
-    results never pile up in the parent when it writes the report slower than the workers check.
+    The files are cut into tasks (:func:`_chunks`). The worker processes have :data:`IN_FLIGHT` tasks each
+    handed out ahead of the one being merged, so results never pile up in the parent when it writes the
+    report slower than they check. Whenever the next result in order is not ready yet, this process checks
+    the next task nobody has (at most :data:`IN_FLIGHT` ahead), so all ``jobs`` CPUs work, and half the
+    results need no pickling at all with two.
     """
     assert executor is not None
-    chunks = iter(_chunks(files, jobs))
-    window: deque[Future[list[FileResult]]] = deque()
-    done = 0
-    try:
-        for chunk in islice(chunks, jobs * IN_FLIGHT):
-            window.append(executor.submit(_check_chunk, chunk))
-        while window:
-            got = window.popleft().result()
-            following = next(chunks, None)
-            if following is not None:
-                window.append(executor.submit(_check_chunk, following))
-            for one in got:
-                done += 1
-                yield one
-    except BrokenProcessPool:
-        pass
-    for _ in range(len(files) - done):
-        yield None
+    chunks = _chunks(files, jobs)
+    tasks: list[Future[list[FileResult]] | list[FileResult] | None] = [None] * len(chunks)
+    slots = max(1, jobs - 1) * IN_FLIGHT
+    handed = 0  # tasks handed out (to a worker or checked here), always the first ones
+    running = 0  # tasks handed to workers and not merged yet
+    broken = False
+    for k, chunk in enumerate(chunks):
+        while not broken and handed < len(chunks) and running < slots:
+            tasks[handed] = executor.submit(_check_chunk, chunks[handed])
+            handed += 1
+            running += 1
+        task = tasks[k]
+        if task is None:  # nobody has it (the pool broke): check it here
+            task = tasks[k] = local.check(chunk)
+            handed += 1
+        while isinstance(task, Future) and not task.done() and handed < len(chunks) and handed - k <= slots + IN_FLIGHT:
+            tasks[handed] = local.check(chunks[handed])
+            handed += 1
+        tasks[k] = None  # merged below: not kept
+        if isinstance(task, Future):
+            running -= 1
+            try:
+                yield from task.result()
+                continue
+            except BrokenProcessPool:
+                broken = True
+            yield from [None] * len(chunk)
+        else:
+            yield from task
 
 
 def _chunks(files: list[str], jobs: int) -> list[list[str]]:
