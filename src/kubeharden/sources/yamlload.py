@@ -17,7 +17,6 @@ Hostile input is handled before it can hurt anyone downstream:
 from __future__ import annotations
 
 import operator
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from sys import intern
@@ -239,23 +238,27 @@ def _build_tree(loader: _Loader, root: Node) -> Any:
     a collection nested deeper than :data:`MAX_DEPTH` raises :class:`_TooDeep` (depth as
     :func:`_check_depth` counts it: the root is 1). Keys and short strings are interned (equal
     values, one object).
+
+    The common scalars are recognised by the *identity* of their tag: :meth:`_Loader.resolve`
+    returns the constant ``STR_TAG`` object (and the scalars module's other constants), so
+    ``tag is STR_TAG`` means a string scalar whose tag was resolved, never a collection. An
+    explicit ``!!str`` carries an equal string of libyaml's making; it fails the identity test
+    and takes the general path, which compares by value.
     """
     go_scalar = loader.construct_go_scalar
-    pending: deque[tuple[Node, Any, int]] = deque()
+    # (node, collection, depth of its items), breadth first: the loop below reads the list while
+    # appending to it, which a Python list allows, and the order is PyYAML's
+    pending: list[tuple[Node, Any, int]] = []
     push = pending.append
+    str_tag = STR_TAG
 
     def value_of(node: Any, depth: int) -> Any:
-        cls = node.__class__
         tag = node.tag
-        if cls is ScalarNode:
-            if tag == STR_TAG:
-                text = node.value
-                return intern(text) if len(text) <= SHARED_LENGTH else text
-            if tag in _GO_TAGS:
-                return go_scalar(node)
-            if tag in _STRING_TAGS:
-                return str(node.value)
-        elif cls is MappingNode:
+        if tag is str_tag:
+            text = node.value
+            return intern(text) if len(text) <= SHARED_LENGTH else text
+        cls = node.__class__
+        if cls is MappingNode:
             if tag == _MAP_TAG:
                 if depth > MAX_DEPTH:
                     raise _TooDeep
@@ -264,6 +267,14 @@ def _build_tree(loader: _Loader, root: Node) -> Any:
                 data._lines = ()
                 push((node, data, depth + 1))
                 return data
+        elif cls is ScalarNode:
+            if tag in _GO_TAGS:
+                return _go_value(go_scalar, node, tag)
+            if tag == STR_TAG:  # an explicit !!str
+                text = node.value
+                return intern(text) if len(text) <= SHARED_LENGTH else text
+            if tag in _STRING_TAGS:
+                return str(node.value)
         elif cls is SequenceNode and tag == _SEQ_TAG:
             if depth > MAX_DEPTH:
                 raise _TooDeep
@@ -274,40 +285,72 @@ def _build_tree(loader: _Loader, root: Node) -> Any:
         raise _Unusual
 
     result = value_of(root, 1)
-    while pending:
-        node, data, depth = pending.popleft()  # depth: that of the collection's items
+    for node, data, depth in pending:
         if data.__class__ is LineList:
             data.extend([value_of(item, depth) for item in node.value])
-            continue
-        lines: list[int] = []
-        for key_node, value_node in node.value:
-            if key_node.__class__ is not ScalarNode:
-                raise _Unusual
-            if key_node.tag == STR_TAG:
-                key = intern(key_node.value)
-            elif key_node.tag == MERGE_TAG:
-                raise _Unusual
-            else:
-                try:
-                    key = json_key(value_of(key_node, depth))
-                except ValueError as exc:
-                    raise DocumentError(str(exc), key_node.start_mark.line + 1) from None
-            line = key_node.start_mark.line + 1
-            if key in data:
-                position = list(data).index(key)
-                loader.doc_warnings.append(DocumentError(
-                    f"duplicate key {key!r} (first at line {lines[position]}); the last value is "
-                    "used, which can hide a setting from a reviewer", line))
-                lines[position] = line
-            else:
-                lines.append(line)
-            if value_node.__class__ is ScalarNode and value_node.tag == STR_TAG:
-                text = value_node.value
-                data[key] = intern(text) if len(text) <= SHARED_LENGTH else text
-            else:
-                data[key] = value_of(value_node, depth)
-        data._lines = tuple(lines)
+        else:
+            data._lines = _fill_mapping(loader, node, data, depth, value_of)
     return result
+
+
+def _fill_mapping(loader: _Loader, node: MappingNode, data: LineMap, depth: int,
+                  value_of: Callable[[Any, int], Any]) -> tuple[int, ...]:
+    """Fill ``data`` with the entries of ``node`` (values at ``depth``); the lines of its keys, in key order.
+
+    A repeated key keeps its first place and takes the line and value of its last occurrence, with a warning.
+    """
+    lines: list[int] = []
+    append = lines.append
+    str_tag = STR_TAG
+    for key_node, value_node in node.value:
+        if key_node.tag is str_tag:  # a resolved string scalar (see _build_tree)
+            key = intern(key_node.value)
+        else:
+            key = _unusual_key(key_node, depth, value_of)
+        line = key_node.start_mark.line + 1
+        if key in data:
+            position = list(data).index(key)
+            loader.doc_warnings.append(DocumentError(
+                f"duplicate key {key!r} (first at line {lines[position]}); the last value is "
+                "used, which can hide a setting from a reviewer", line))
+            lines[position] = line
+        else:
+            append(line)
+        if value_node.tag is str_tag:
+            text = value_node.value
+            data[key] = intern(text) if len(text) <= SHARED_LENGTH else text
+        else:
+            data[key] = value_of(value_node, depth)
+    return tuple(lines)
+
+
+def _unusual_key(key_node: Node, depth: int, value_of: Callable[[Any, int], Any]) -> str:
+    """The JSON key of a key node that is not a resolved string (an explicit tag, a number, a bool…)."""
+    if key_node.__class__ is not ScalarNode or key_node.tag == MERGE_TAG:
+        raise _Unusual
+    if key_node.tag == STR_TAG:
+        return intern(key_node.value)
+    try:
+        return json_key(value_of(key_node, depth))
+    except ValueError as exc:
+        raise DocumentError(str(exc), key_node.start_mark.line + 1) from None
+
+
+def _go_value(go_scalar: Callable[[ScalarNode], Any], node: ScalarNode, tag: str) -> Any:
+    """``go_scalar(node)`` (a bool, int, float or null), remembered by text: flags and ports repeat."""
+    text = node.value
+    known = _GO_VALUES.get(text)
+    if known is not None and known[0] == tag:
+        return known[1]
+    value = go_scalar(node)
+    if len(text) <= 64 and len(_GO_VALUES) < 100_000:
+        _GO_VALUES[text] = (tag, value)
+    return value
+
+
+#: A pure function cache like _RESOLVED: scalar text -> (tag, what construct_go_scalar makes of a node with
+#: that tag and text). The value depends on nothing else; an error (which names a line) is never stored.
+_GO_VALUES: dict[str, tuple[str, Any]] = {}
 
 
 def _entries(node: MappingNode) -> list[tuple[Node, Node, int | None]]:
