@@ -293,9 +293,9 @@ def _build_tree(loader: _Loader, root: Node) -> Any:
     return result
 
 
-def _fill_mapping(loader: _Loader, node: MappingNode, data: LineMap, depth: int,
+def _fill_mapping(loader: _Loader, node: Node, data: LineMap, depth: int,
                   value_of: Callable[[Any, int], Any]) -> tuple[int, ...]:
-    """Fill ``data`` with the entries of ``node`` (values at ``depth``); the lines of its keys, in key order.
+    """Fill ``data`` with the entries of ``node`` (a MappingNode; values at ``depth``); its key lines, in key order.
 
     A repeated key keeps its first place and takes the line and value of its last occurrence, with a warning.
     """
