@@ -325,7 +325,7 @@ def test_the_drawings_are_the_same_for_any_jobs(tmp_path, pools):  # noqa: F811
         target = tmp_path / f"report-{jobs}.html"
         main(["scan", "--no-config", "--fail-on", "none", "-f", "html", "-o", str(target), "--jobs", str(jobs), folder])
         pages.append(target.read_bytes())
-    assert pools == [2]
+    assert pools == [1]  # one worker beside this process: two in all
     assert pages[0] == pages[1] and pages[0].count(b'<details class="escalation"') == 4
     assert b'data-state="restricted"' in pages[0]
 
