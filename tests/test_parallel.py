@@ -255,6 +255,17 @@ def test_the_parent_checks_tasks_while_it_waits_and_the_report_is_the_same(tmp_p
     monkeypatch.setattr(parallel._Local, "check", local)
     assert report(tmp_path, 2, str(tmp_path / "in")) == one
     assert len(here) >= 10  # the parent did its share
+    # exception rules used in files checked here and in the worker are counted once each, in the parent
+    config = tmp_path / "kh.yaml"
+    config.write_text("exceptions:\n  - control: KH-POD-002\n    namespace: shop\n    reason: reviewed\n"
+                      "  - control: KH-POD-001\n    name: nothing-has-this-name\n    reason: never used\n")
+    here.clear()
+    monkeypatch.setattr(parallel._Worker, "check", real_check)
+    one = main_report(tmp_path, 1, ["--config", str(config), str(tmp_path / "in")])
+    monkeypatch.setattr(parallel._Worker, "check", slow)
+    assert main_report(tmp_path, 2, ["--config", str(config), str(tmp_path / "in")]) == one
+    assert len(here) >= 10
+    assert b"nothing-has-this-name" in one and b'"suppressed": 0' not in one
 
 
 def test_the_last_eighth_of_the_bytes_goes_in_smaller_tasks(tmp_path):

@@ -321,8 +321,10 @@ def _forkable(path: str) -> bool:
 
 
 class _Local:
-    """This process's own worker, made when it first checks a task (the workers' evaluators are separate
-    from the one the results are merged into, and so is this one)."""
+    """This process's own worker, made when it first checks a task. Like a worker process's, its evaluator
+    is not the one the results are merged into, and its exception rules are its own copies: a worker
+    counts each rule's uses per file and starts again from zero (``_Worker.reset``), while the merged
+    counts live in the parent's."""
 
     def __init__(self, worker_args: tuple[Any, ...]) -> None:
         self.worker_args = worker_args
@@ -330,7 +332,9 @@ class _Local:
 
     def check(self, paths: list[str]) -> list[FileResult]:
         if self.worker is None:
-            self.worker = _Worker(*self.worker_args)
+            config, *rest = self.worker_args
+            own = replace(config, exceptions=[replace(rule, used=0) for rule in config.exceptions])
+            self.worker = _Worker(own, *rest)
         return [_check_with(self.worker, path) for path in paths]
 
 
