@@ -168,3 +168,24 @@ def test_exit_now_waits_for_threads_still_running():
                    "threading.Thread(target=late).start(); exit_now(4)")
     assert done.returncode == 4
     assert done.stdout == "thread done\n"
+
+
+def test_exit_now_gives_control_back_to_a_profiler(tmp_path):
+    profile = tmp_path / "scan.prof"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "kubeharden", "scan",
+                           "--no-config", "--fail-on", "none", "-f", "json", str(ROOT / "examples" / "insecure")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0 and json.loads(done.stdout)["findings"]
+    assert profile.stat().st_size > 1000  # cProfile wrote its statistics after the command ended
+
+
+def test_the_json_report_is_the_same_without_orjson_fragments(tmp_path, capsys, monkeypatch):
+    import orjson
+
+    argv = ["scan", "--no-config", "--fail-on", "none", "-f", "json", str(ROOT / "examples" / "insecure")]
+    main(argv)
+    with_fragments = capsys.readouterr().out
+    monkeypatch.delattr(orjson, "Fragment")  # an orjson before 3.9, below the declared bound
+    main(argv)
+    assert capsys.readouterr().out == with_fragments

@@ -268,6 +268,71 @@ def test_the_parent_checks_tasks_while_it_waits_and_the_report_is_the_same(tmp_p
     assert b"nothing-has-this-name" in one and b'"suppressed": 0' not in one
 
 
+def test_a_worker_that_dies_while_the_parent_checks_its_own_share_leaves_the_report_whole(tmp_path, pools,
+                                                                                         monkeypatch):
+    # the pool is found broken when the next task is handed out, not when a result is read
+    for i in range(24):
+        (tmp_path / "in").mkdir(exist_ok=True)
+        (tmp_path / "in" / f"p{i:02d}.yaml").write_text(
+            f"apiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: shop}}\n"
+            f"spec:\n  containers: [{{name: c, image: nginx}}]\n")
+    one = report(tmp_path, 1, str(tmp_path / "in"))
+    monkeypatch.setattr(parallel, "MAX_CHUNK", 1)
+    monkeypatch.setattr(parallel, "IN_FLIGHT", 2)
+    real = parallel._Worker.check
+    parent = os.getpid()
+    seen: list[str] = []  # each worker process counts in its own copy
+
+    def check(self, path):
+        if os.getpid() != parent:
+            seen.append(path)
+            if len(seen) == 2:
+                os._exit(9)  # as the OOM killer would, on the worker's second task, the one queued behind
+        else:
+            time.sleep(0.1)  # the parent is busy with its own share meanwhile
+        return real(self, path)
+
+    monkeypatch.setattr(parallel._Worker, "check", check)
+    assert report(tmp_path, 2, str(tmp_path / "in")) == one
+
+
+def test_results_come_whole_and_in_order_whenever_the_pool_breaks(tmp_path):
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    files = []
+    for i in range(12):
+        (tmp_path / f"f{i:02d}.yaml").write_text("#")
+        files.append(str(tmp_path / f"f{i:02d}.yaml"))
+
+    class Pool:  # answers the first two tasks, then breaks: later tasks fail or cannot be handed out
+        def __init__(self, refuse_after):
+            self.handed = 0
+            self.refuse_after = refuse_after
+
+        def submit(self, fn, paths):
+            self.handed += 1
+            if self.handed > self.refuse_after:
+                raise BrokenProcessPool("a worker died")
+            future = Future()
+            if self.handed <= 2:
+                future.set_result([parallel.FileResult(unfinished=f"remote {p}") for p in paths])
+            else:
+                future.set_exception(BrokenProcessPool("a worker died"))
+            return future
+
+    class Here:
+        def check(self, paths):
+            return [parallel.FileResult(unfinished=f"here {p}") for p in paths]
+
+    for refuse_after in (2, 3, 6, 100):
+        got = list(parallel._results(Pool(refuse_after), files, 2, Here()))
+        assert len(got) == len(files)
+        named = [g.unfinished.split()[1] if g is not None else None for g in got]
+        assert [n for n in named if n is not None] == [f for f, n in zip(files, named, strict=True) if n is not None]
+        assert named[0] == files[0] and named[-1] == files[-1]  # the first came back, the last was checked here
+
+
 def test_the_last_eighth_of_the_bytes_goes_in_smaller_tasks(tmp_path):
     files = []
     for i in range(200):

@@ -342,42 +342,48 @@ def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int,
              local: _Local) -> Iterator[FileResult | None]:
     """Each file's result in order; None for files whose worker died (they are checked in the parent).
 
-    The files are cut into tasks (:func:`_chunks`). The worker processes have :data:`IN_FLIGHT` tasks each
-    handed out ahead of the one being merged, so results never pile up in the parent when it writes the
-    report slower than they check. Whenever the next result in order is not ready yet, this process checks
-    the next task nobody has (at most :data:`IN_FLIGHT` ahead), so all ``jobs`` CPUs work, and half the
-    results need no pickling at all with two.
+    The files are cut into tasks (:func:`_chunks`), handed out in order. The worker processes keep
+    :data:`IN_FLIGHT` tasks each queued ahead of the one being merged, so results never pile up in the
+    parent when it writes the report slower than they check. Whenever the next task in order is still
+    with a worker, this process checks the next task not handed out yet itself (at most
+    :data:`IN_FLIGHT` beyond the workers' queue) and keeps its results until their turn: all ``jobs``
+    CPUs work, and with two, half the results are never pickled. Once the pool is broken (a worker
+    died), nothing more goes to it: what it had gives None, the rest is checked here.
     """
     assert executor is not None
     chunks = _chunks(files, jobs)
+    # tasks[k]: task k's Future (with a worker), its results (checked here ahead of its turn), or None (not
+    # handed out yet, or merged). Tasks below ``handed`` have been handed out; ``queued`` are with the workers.
     tasks: list[Future[list[FileResult]] | list[FileResult] | None] = [None] * len(chunks)
-    slots = max(1, jobs - 1) * IN_FLIGHT
-    handed = 0  # tasks handed out (to a worker or checked here), always the first ones
-    running = 0  # tasks handed to workers and not merged yet
+    queue = max(1, jobs - 1) * IN_FLIGHT
+    handed = queued = 0
     broken = False
     for k, chunk in enumerate(chunks):
-        while not broken and handed < len(chunks) and running < slots:
-            tasks[handed] = executor.submit(_check_chunk, chunks[handed])
+        while not broken and handed < len(chunks) and queued < queue:
+            try:
+                tasks[handed] = executor.submit(_check_chunk, chunks[handed])
+            except BrokenProcessPool:  # a worker died since the last result came in
+                broken = True
+                break
             handed += 1
-            running += 1
-        task = tasks[k]
-        if task is None:  # nobody has it (the pool broke): check it here
-            task = tasks[k] = local.check(chunk)
+            queued += 1
+        if tasks[k] is None:  # not handed out (so k == handed): only once the pool is broken
+            tasks[k] = local.check(chunk)
             handed += 1
-        while isinstance(task, Future) and not task.done() and handed < len(chunks) and handed - k <= slots + IN_FLIGHT:
+        task, tasks[k] = tasks[k], None
+        while isinstance(task, Future) and not task.done() and handed < len(chunks) and handed - k <= queue + IN_FLIGHT:
             tasks[handed] = local.check(chunks[handed])
             handed += 1
-        tasks[k] = None  # merged below: not kept
-        if isinstance(task, Future):
-            running -= 1
-            try:
-                yield from task.result()
-                continue
-            except BrokenProcessPool:
-                broken = True
-            yield from [None] * len(chunk)
-        else:
+        if not isinstance(task, Future):
             yield from task
+            continue
+        queued -= 1
+        try:
+            got: list[FileResult | None] = list(task.result())
+        except BrokenProcessPool:
+            broken = True
+            got = [None] * len(chunk)
+        yield from got
 
 
 def _chunks(files: list[str], jobs: int) -> list[list[str]]:

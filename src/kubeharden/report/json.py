@@ -27,7 +27,10 @@ def _dump(value: Any) -> str:
 
 def _serialised(fields: ControlFields) -> ControlFields:
     """``fields`` with their lists and mappings as JSON already (orjson.Fragment): the same bytes, written by
-    every finding of the control without being serialised again."""
+    every finding of the control without being serialised again. An orjson older than the declared 3.9 has no
+    Fragment: the fields are then serialised with each finding (same bytes, more time)."""
+    if not hasattr(orjson, "Fragment"):
+        return fields
     return fields._replace(nsa=orjson.Fragment(orjson.dumps(fields.nsa)),
                            nsa_urls=orjson.Fragment(orjson.dumps(fields.nsa_urls)),
                            mappings=orjson.Fragment(orjson.dumps(fields.mappings)))
