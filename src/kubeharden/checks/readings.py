@@ -70,7 +70,9 @@ def _boolean(value: Any) -> bool | None:
 #: Readings a rule may judge a value as (``as: image-tag``) instead of as written; each is a Kubernetes
 #: fact defined once elsewhere (capability names: model/facts.py; image references: checks/images.py).
 #: A reading returns None where the value has no such part (an image without a tag), which then counts
-#: as absent.
+#: as absent. A reading must never raise, whatever the value's type (tests/test_rule_readings.py): the
+#: engine judges a rule's value before its guards (rules.py) and would otherwise report an error for a
+#: unit the guards exclude.
 READINGS: dict[str, Callable[[Any], Any]] = {
     "capability-names": _capability_names,
     "trimmed-strings": _trimmed_strings,
