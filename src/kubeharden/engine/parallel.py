@@ -367,10 +367,11 @@ def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int,
                 break
             handed += 1
             queued += 1
-        if tasks[k] is None:  # not handed out (so k == handed): only once the pool is broken
-            tasks[k] = local.check(chunk)
+        task = tasks[k]
+        tasks[k] = None  # merged below: not kept
+        if task is None:  # not handed out (so k == handed): only once the pool is broken
+            task = local.check(chunk)
             handed += 1
-        task, tasks[k] = tasks[k], None
         while isinstance(task, Future) and not task.done() and handed < len(chunks) and handed - k <= queue + IN_FLIGHT:
             tasks[handed] = local.check(chunks[handed])
             handed += 1
