@@ -49,6 +49,7 @@ from kubeharden.analysis.selectors import SelectorError, compile_selector
 from kubeharden.model.findings import Problem
 from kubeharden.model.inventory import Inventory, PodRecord
 from kubeharden.model.kinds import DEFAULT_NAMESPACE
+from kubeharden.model.memo import IdentityMemo
 from kubeharden.model.objects import K8sObject, Provenance, as_dict, as_list, make_ref
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -426,10 +427,9 @@ class RbacModel:
         self.aggregated_into: set[str] = set()
         # Sources give namespaced objects without one the scan's namespace (-n), as kubectl does.
         self.default_namespace = DEFAULT_NAMESPACE
-        #: :meth:`effective_parts` per (id of the rule, namespaces granted in): each risk control asks about
-        #: every rule of every role, and KH-RBAC-019 about every grant of every account. The entry holds the
-        #: rule, so its id names no other rule while the model lives.
-        self._effective: dict[tuple[int, frozenset[str] | None], tuple[RbacRule, list[RbacRule]]] = {}
+        #: :meth:`effective_parts` per rule and namespaces granted in: each risk control asks about every rule
+        #: of every role, and KH-RBAC-019 about every grant of every account
+        self._effective: IdentityMemo[list[RbacRule]] = IdentityMemo()
         self._load_roles()
         self._aggregate()
         self._load_bindings()
@@ -705,11 +705,7 @@ class RbacModel:
     # queries
     def effective_parts(self, rule: RbacRule, namespaces: frozenset[str] | None) -> list[RbacRule]:
         """:func:`effective_parts` of ``rule``, worked out once per model (the list is shared: never change it)."""
-        key = (id(rule), namespaces)
-        known = self._effective.get(key)
-        if known is None:
-            known = self._effective[key] = (rule, effective_parts(rule, namespaces))
-        return known[1]
+        return self._effective.get(rule, namespaces, lambda: effective_parts(rule, namespaces))
 
     def grants_of(self, subject: Subject) -> list[Grant]:
         """Everything ``subject`` holds: its own grants and those of its groups."""

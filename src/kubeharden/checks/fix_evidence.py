@@ -263,7 +263,7 @@ def bindings_incomplete(inventory: Inventory) -> str | None:
 
 
 def token_unused(pod: PodRecord, inventory: Inventory, model: Callable[[], RbacModel],
-                 accounts: dict[tuple[str | None, str], tuple[bool, str]] | None = None) -> tuple[bool, str]:
+                 accounts: dict[tuple[str | None, str], tuple[bool, str]]) -> tuple[bool, str]:
     """Whether the input shows that no program of ``pod`` uses its mounted API token, with why (not).
 
     Safe only when all hold: the pod does not ask for the token itself, nothing in the pod reads the token (a
@@ -280,8 +280,8 @@ def token_unused(pod: PodRecord, inventory: Inventory, model: Callable[[], RbacM
     What the evidence cannot see: authorizers beside RBAC (a Webhook or ABAC authorizer) and services other than
     the API server that accept the token (they check it by TokenReview; Vault is recognised by its annotation).
 
-    ``accounts``: the answers of the account part, by (namespace, ServiceAccount name), kept by a caller that
-    asks about many pods of one inventory (pods share accounts; the part reads every binding).
+    ``accounts``: the answers of the account part, by (namespace, ServiceAccount name), kept by the caller
+    for the pods of one inventory (pods share accounts; the part reads every binding).
     """
     account = f"ServiceAccount {pod.namespace or 'default'}/{pod.service_account}"
     if pod.automount is True:
@@ -292,8 +292,6 @@ def token_unused(pod: PodRecord, inventory: Inventory, model: Callable[[], RbacM
         return False, f"not safe: container {pod.token_reader} names the token's path {TOKEN_MOUNT_PATH}"
     if inventory.service_account(pod.namespace, pod.service_account) is None:
         return False, f"not safe: {account} is not in the input, so what it is granted is unknown"
-    if accounts is None:
-        return _account_unused(pod, account, inventory, model())
     key = (pod.namespace, pod.service_account)
     found = accounts.get(key)
     if found is None:

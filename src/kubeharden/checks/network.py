@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from functools import partial
 from dataclasses import dataclass
 
 from kubeharden.analysis.external import METADATA, NODE_NETWORKS, block_internet_open, block_overlaps
@@ -36,6 +37,7 @@ from kubeharden.checks.registry import check
 from kubeharden.model.controls import Violation
 from kubeharden.model.fieldpath import join
 from kubeharden.model.inventory import Inventory, PodRecord
+from kubeharden.model.memo import IdentityMemo
 from kubeharden.model.network import IngressController, IPNetwork
 from kubeharden.model.objects import K8sObject, Provenance, as_dict, as_list, make_ref
 
@@ -240,16 +242,9 @@ def _admits_every_namespace(network: Network, rule: NetworkPolicyRule) -> bool:
 
 def _per_rule(test: Callable[[NetworkPolicyRule], bool]) -> Callable[[NetworkPolicyRule], bool]:
     """``test`` asked once per rule: a rule applies to every workload its policy selects, so one control
-    run asks about it once per workload. The answers live as long as the function returned; each holds
-    its rule, so a rule's id names no other meanwhile."""
-    known: dict[int, tuple[NetworkPolicyRule, bool]] = {}
-
-    def ask(rule: NetworkPolicyRule) -> bool:
-        found = known.get(id(rule))
-        if found is None:
-            found = known[id(rule)] = (rule, test(rule))
-        return found[1]
-    return ask
+    run asks about it once per workload. The answers live as long as the function returned."""
+    known: IdentityMemo[bool] = IdentityMemo()
+    return lambda rule: known.get(rule, None, partial(test, rule))
 
 
 @check("KH-NET-004")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from kubeharden.analysis.rbac import ALL, Grant, RbacModel, RbacRule, RoleDef, Subject, \
     is_default_binding
@@ -55,6 +55,7 @@ from kubeharden.model.controls import Control, Violation
 from kubeharden.model.findings import Severity
 from kubeharden.model.fieldpath import join
 from kubeharden.model.inventory import Inventory
+from kubeharden.model.memo import IdentityMemo
 from kubeharden.model.objects import K8sObject
 
 ANONYMOUS = (Subject("User", "system:anonymous"), Subject("Group", "system:unauthenticated"))
@@ -579,7 +580,7 @@ def unresolved(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
 def workload_token_risks(inventory: Inventory, ctx: Context) -> Iterator[Violation]:
     model = model_for(inventory, ctx)
     cache: dict[Subject, str] = {}
-    risks = _RisksOf()
+    risks: IdentityMemo[list[Risk]] = IdentityMemo()  # a rule's risks, per scope: accounts share roles' rules
     for pod in inventory.pods:
         if not model.token_mounted(pod):
             continue
@@ -594,26 +595,9 @@ def workload_token_risks(inventory: Inventory, ctx: Context) -> Iterator[Violati
                             path=join(pod.spec_path, "automountServiceAccountToken"))
 
 
-class _RisksOf:
-    """The catalogue's risks a rule carries (:func:`risks_of`), once per rule and scope for one control run:
-    the accounts of a scan hold the same roles' rules through many bindings. Each entry holds its rule, so
-    the rule's id names no other meanwhile."""
-
-    __slots__ = ("_known",)
-
-    def __init__(self) -> None:
-        self._known: dict[tuple[int, bool], tuple[RbacRule, list[Risk]]] = {}
-
-    def __call__(self, rule: RbacRule, cluster_scope: bool) -> list[Risk]:
-        found = self._known.get((id(rule), cluster_scope))
-        if found is None:
-            found = self._known[(id(rule), cluster_scope)] = (rule, risks_of(rule, catalogue_risks(), cluster_scope))
-        return found[1]
-
-
-def _risk_summary(model: RbacModel, subject: Subject, risks_of_rule: _RisksOf | None = None) -> str:
-    """What the account's token gives, grouped by the binding that gives it."""
-    risks_of_rule = risks_of_rule if risks_of_rule is not None else _RisksOf()
+def _risk_summary(model: RbacModel, subject: Subject, risks: IdentityMemo[list[Risk]]) -> str:
+    """What the account's token gives, grouped by the binding that gives it (``risks``: the catalogue's risks
+    of each rule part, per scope, kept for the control run)."""
     by_via: dict[str, list[str]] = {}
     csr = _csr_pair(model, subject)
     if csr is not None:
@@ -626,11 +610,12 @@ def _risk_summary(model: RbacModel, subject: Subject, risks_of_rule: _RisksOf | 
         if found and found[0].startswith("cluster-admin"):
             continue
         scope = None if grant.namespace is None else frozenset({grant.namespace})
-        for risk in (r for part in model.effective_parts(grant.rule, scope)
-                     for r in risks_of_rule(part, scope is None)):
-            phrase = f"{risk.what.removeprefix('can ')} ({grant.scope})"
-            if phrase not in found:
-                found.append(phrase)
+        cluster_scope = scope is None
+        for part in model.effective_parts(grant.rule, scope):
+            for risk in risks.get(part, cluster_scope, partial(risks_of, part, catalogue_risks(), cluster_scope)):
+                phrase = f"{risk.what.removeprefix('can ')} ({grant.scope})"
+                if phrase not in found:
+                    found.append(phrase)
     return "; ".join(f"{', '.join(what)} via {via}" for via, what in sorted(by_via.items()) if what)
 
 

@@ -70,14 +70,12 @@ _LIMIT_SIZES = {r: FORMAT[r](_DEFAULTS.limit[r]) for r in FORMAT}
 
 
 def _missing(inventory: Inventory, part: str, resources: tuple[str, ...],
-             profile: dict[str, dict[str, str]] | None = None,
-             defaults: dict[str, NamespaceDefaults] | None = None) -> Iterator[Violation]:
+             profile: dict[str, dict[str, str]], defaults: dict[str, NamespaceDefaults]) -> Iterator[Violation]:
     """One violation per container that ends up without ``part`` (requests|limits) for ``resources``.
 
-    ``defaults``: :func:`_defaults_by_namespace` of ``inventory`` when the caller has it.
+    ``profile``: the user's resource profile (``fix.resources``); ``defaults``: :func:`_defaults_by_namespace`
+    of ``inventory``.
     """
-    if defaults is None:
-        defaults = _defaults_by_namespace(inventory)
     none = NamespaceDefaults()
     texts = _Texts(part)
     for pod in inventory.pods:
@@ -93,7 +91,7 @@ def _missing(inventory: Inventory, part: str, resources: tuple[str, ...],
                        if r not in own and (r in zeros or r not in from_range) and r not in from_pod]
             if missing:
                 yield _violation(pod, c, part, missing, namespace, ns_defaults,
-                                 c.requests_line if part == "requests" else c.limits_line, profile or {}, texts)
+                                 c.requests_line if part == "requests" else c.limits_line, profile, texts)
 
 
 class _Texts:
@@ -133,16 +131,15 @@ class _Texts:
 
 def _violation(pod: PodRecord, c: ContainerResources, part: str, missing: list[str], namespace: str,
                ns_defaults: NamespaceDefaults, line: int | None,
-               profile: dict[str, dict[str, str]] | None = None, texts: _Texts | None = None) -> Violation:
+               profile: dict[str, dict[str, str]], texts: _Texts) -> Violation:
     """The violation of container ``c`` of ``pod``, without ``part`` for ``missing`` once admitted."""
-    texts = texts or _Texts(part)
     has_range = bool(ns_defaults.requests or ns_defaults.limits)
     zero_set = c.zero_requests if part == "requests" else c.zero_limits
     zeros = [r for r in missing if r in zero_set] if zero_set else []
     # a request absent beside a zero limit takes the limit's 0 (API defaulting): the limit is where it is written
     from_limit = [r for r in zeros if part == "requests" and r not in c.request_values]
     message, remediation = texts.of(c.name, namespace, has_range, missing, zeros, from_limit)
-    path, fix = _fix(c, part, missing, (profile or {}).get(part, {}), texts)
+    path, fix = _fix(c, part, missing, profile.get(part, {}), texts)
     return Violation(message, line, container=c.name, remediation=remediation, obj=pod, path=path, fix=fix)
 
 
@@ -179,7 +176,7 @@ def _texts(part: str, container: str, namespace: str, has_range: bool, missing: 
 
 
 def _fix(c: ContainerResources, part: str, missing: list[str],
-         profile: dict[str, str] | None = None, texts: _Texts | None = None) -> tuple[str, Fix | None]:
+         profile: dict[str, str], texts: _Texts) -> tuple[str, Fix | None]:
     """The field path of the finding and a structured fix: from the user's resource profile
     (``fix.resources.<part>`` of .kubeharden.yaml, safe) where it sizes every missing resource, else from
     the quota generator's defaults (not safe: :data:`_OUR_SIZES`).
@@ -189,8 +186,6 @@ def _fix(c: ContainerResources, part: str, missing: list[str],
     reference, ResourceRequirements; "Resource Management for Pods and Containers"): a default limit is
     raised to the request, and a profile limit below it makes the fix unsafe (raised the same way).
     """
-    profile = profile or {}
-    texts = texts or _Texts(part)
     if part == "requests":
         path = texts.path(c.path, "")
         if any(r not in FORMAT and r not in profile for r in missing):

@@ -7,6 +7,7 @@ summary, errors and Pod Security Standards levels follow them in the same object
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import IO, Any
 
 import orjson
@@ -15,6 +16,7 @@ from kubeharden import __version__
 from kubeharden.model.controls import Control
 from kubeharden.model.findings import ControlFields, Finding, control_fields
 from kubeharden.model.guide import GUIDE
+from kubeharden.model.memo import IdentityMemo
 from kubeharden.model.results import ScanResult
 from kubeharden.report.summary import summary
 
@@ -25,10 +27,12 @@ def _dump(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _serialised(fields: ControlFields) -> ControlFields:
-    """``fields`` with their lists and mappings as JSON already (orjson.Fragment): the same bytes, written by
-    every finding of the control without being serialised again. An orjson older than the declared 3.9 has no
-    Fragment: the fields are then serialised with each finding (same bytes, more time)."""
+def _serialised(control: Control) -> ControlFields:
+    """:func:`control_fields` of ``control`` with their lists and mappings as JSON already (orjson.Fragment):
+    the same bytes, written by every finding of the control without being serialised again. An orjson older
+    than the declared 3.9 has no Fragment: the fields are then serialised with each finding (same bytes, more
+    time)."""
+    fields = control_fields(control)
     if not hasattr(orjson, "Fragment"):
         return fields
     return fields._replace(nsa=orjson.Fragment(orjson.dumps(fields.nsa)),
@@ -43,14 +47,12 @@ def write(findings: Iterable[Finding], result: ScanResult, out: IO[str]) -> None
     out.write(',"findings":[')
     first = True
     # what a finding takes from its control is serialised once per control (per report: controls may differ
-    # from scan to scan); the entry holds the control, so its id names no other while this report is written
-    shared: dict[int, tuple[Control, ControlFields]] = {}
+    # from scan to scan)
+    shared: IdentityMemo[ControlFields] = IdentityMemo()
     for finding in findings:
         control = finding.control
-        known = shared.get(id(control))
-        if known is None:
-            known = shared[id(control)] = (control, _serialised(control_fields(control)))
-        out.write(("\n" if first else ",\n") + _dump(finding.to_dict(known[1])))
+        fields = shared.get(control, None, partial(_serialised, control))
+        out.write(("\n" if first else ",\n") + _dump(finding.to_dict(fields)))
         first = False
     out.write("\n]")
     problems = result.problems
