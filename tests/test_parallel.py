@@ -169,22 +169,85 @@ def test_jobs_must_be_a_positive_number(value, capsys):
 def test_cross_object_controls_run_in_a_forked_child_or_here_alike(tmp_path, pools, monkeypatch):
     write_inputs(tmp_path / "in")
     one = report(tmp_path, 1, str(tmp_path / "in"))
-    answered: list[set[str]] = []
-    real = parallel._collect
+    answered: list[str] = []
+    real = parallel._next_frame
 
-    def collect(child):
-        got = real(child)
-        answered.append(set(got))
+    def frame(pipe):
+        got = real(pipe)
+        answered.extend(got or ())
         return got
 
-    monkeypatch.setattr(parallel, "_collect", collect)
+    monkeypatch.setattr(parallel, "_next_frame", frame)
     assert report(tmp_path, 2, str(tmp_path / "in")) == one
     # the controls that read the RBAC model: RBAC functions, the rbac-risk template's controls (KH-RBAC-005)
-    # and the ServiceAccount token control's fix evidence (KH-POD-024); NetworkPolicy controls stay here
-    assert answered and {"KH-RBAC-001", "KH-RBAC-005", "KH-POD-024"} <= answered[0]
-    assert all(i.startswith("KH-RBAC-") or i == "KH-POD-024" for i in answered[0])
-    monkeypatch.setattr(parallel, "_collect", lambda child: real(child) and {})  # the child's answer is lost
+    # and the ServiceAccount token control's fix evidence (KH-POD-024); the resource controls; each in a
+    # frame of its own, in catalogue order. NetworkPolicy controls stay here.
+    assert {"KH-RBAC-001", "KH-RBAC-005", "KH-POD-024", "KH-RES-001"} <= set(answered)
+    assert all(i.startswith(("KH-RBAC-", "KH-RES-")) or i == "KH-POD-024" for i in answered)
+    order = [c.id for c in load_catalogue()]
+    assert answered == sorted(answered, key=order.index) and len(answered) == len(set(answered))
+    for lost_after in (0, 1, 5):  # the child's answers are lost from some frame on: the rest run here
+        kept: list[int] = []
+
+        def cut(pipe, lost_after=lost_after, kept=kept):
+            kept.append(1)
+            return real(pipe) if len(kept) <= lost_after else None
+
+        monkeypatch.setattr(parallel, "_next_frame", cut)
+        assert report(tmp_path, 2, str(tmp_path / "in")) == one
+
+
+def test_a_child_that_dies_between_two_answers_leaves_the_report_whole(tmp_path, pools, monkeypatch):
+    from kubeharden.checks import resources
+    write_inputs(tmp_path / "in")
+    one = report(tmp_path, 1, str(tmp_path / "in"))
+    parent = os.getpid()
+    real = resources._missing
+    answered: list[str] = []
+    real_frame = parallel._next_frame
+
+    def frame(pipe):
+        got = real_frame(pipe)
+        answered.extend(got or ())
+        return got
+
+    def dying(*args, **kwargs):
+        if os.getpid() != parent:
+            os._exit(9)  # killed in its first resource control, after the RBAC ones were sent
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(resources, "_missing", dying)
+    monkeypatch.setattr(parallel, "_next_frame", frame)
     assert report(tmp_path, 2, str(tmp_path / "in")) == one
+    assert "KH-RBAC-001" in answered and not any(i.startswith("KH-RES-") for i in answered)
+
+
+def test_a_scan_stopped_in_the_cross_object_controls_stops_and_reaps_the_child(tmp_path, monkeypatch):
+    from kubeharden.config import Config
+    from kubeharden.engine.evaluator import Evaluator
+    from kubeharden.model.objects import K8sObject
+    from kubeharden.sources.files import read_objects
+    write_inputs(tmp_path / "in")
+    forked: list[int] = []
+    real = parallel._fork_controls
+
+    def fork(evaluator, ids):
+        child = real(evaluator, ids)
+        if child is not None:
+            forked.append(child[0])
+        return child
+
+    monkeypatch.setattr(parallel, "_fork_controls", fork)
+    evaluator = Evaluator(Config())
+    for item in read_objects([str(tmp_path / "in")]):
+        if isinstance(item, K8sObject):
+            list(evaluator.evaluate_object(item))
+    stream = parallel.close_split(evaluator)
+    next(stream)  # a finding of a control before the child's (KH-CLU, KH-NET)
+    stream.close()
+    assert len(forked) == 1
+    with pytest.raises(ChildProcessError):  # waited for already: no zombie is left
+        os.waitpid(forked[0], os.WNOHANG)
 
 
 def test_a_control_that_fails_in_the_child_is_reported_as_in_one_process(tmp_path, pools, monkeypatch):
@@ -331,6 +394,52 @@ def test_results_come_whole_and_in_order_whenever_the_pool_breaks(tmp_path):
         named = [g.unfinished.split()[1] if g is not None else None for g in got]
         assert [n for n in named if n is not None] == [f for f, n in zip(files, named, strict=True) if n is not None]
         assert named[0] == files[0] and named[-1] == files[-1]  # the first came back, the last was checked here
+
+
+def test_the_parent_takes_back_queued_tasks_no_worker_has_started(tmp_path):
+    from concurrent.futures import Future
+
+    files = []
+    for i in range(12):
+        (tmp_path / f"f{i:02d}.yaml").write_text("#")
+        files.append(str(tmp_path / f"f{i:02d}.yaml"))
+
+    waited: list[bool] = []
+
+    class Started(Future):  # the task a worker is busy with: it ends when the parent has to wait for it
+        def result(self, timeout=None):
+            if not self.done():
+                waited.append(all(f.cancelled() for f in pool.futures[1:]))
+                self.set_result([parallel.FileResult(unfinished=f"remote {p}") for p in self.paths])
+            return super().result(timeout)
+
+    class Queued(Future):  # never started by the worker: waiting for it would wait for ever
+        def result(self, timeout=None):
+            assert self.done(), "waited for a queued task instead of taking it back"
+            return super().result(timeout)
+
+    class Pool:  # a worker that started the first task and holds the rest queued until they are cancelled
+        def __init__(self):
+            self.futures: list[Future] = []
+
+        def submit(self, fn, paths):
+            future = Queued() if self.futures else Started()
+            future.paths = paths
+            if not self.futures:
+                future.set_running_or_notify_cancel()  # started: it cannot be taken back
+            self.futures.append(future)
+            return future
+
+    class Here:
+        def check(self, paths):
+            return [parallel.FileResult(unfinished=f"here {p}") for p in paths]
+
+    pool = Pool()
+    got = list(parallel._results(pool, files, 2, Here()))
+    assert [g.unfinished.split()[1] for g in got] == files  # in order, each once
+    assert [g.unfinished.split()[0] for g in got] == ["remote"] + ["here"] * (len(files) - 1)
+    assert waited == [True]  # it waited once, when every queued task had been taken back
+    assert len(pool.futures) > 2 and all(f.cancelled() for f in pool.futures[1:])
 
 
 def test_the_last_eighth_of_the_bytes_goes_in_smaller_tasks(tmp_path):

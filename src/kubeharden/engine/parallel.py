@@ -25,6 +25,7 @@ import datetime as dt
 import gc
 import multiprocessing
 import os
+import signal
 import threading
 from collections import Counter
 from collections.abc import Generator, Iterator
@@ -46,7 +47,7 @@ from kubeharden.model.objects import K8sObject, Provenance, ResourceRef
 from kubeharden.model.resources import ContainerResources
 from kubeharden.model.results import PssEntry
 from kubeharden.sources.files import ReadOptions, skipped_reason
-from kubeharden.sources.registry import iter_files, read_inputs, source_for
+from kubeharden.sources.registry import SOURCES, iter_files, read_inputs, source_for
 
 #: Inputs smaller than this are scanned in the calling process: starting workers costs more.
 PARALLEL_MIN_BYTES = 1024 * 1024
@@ -234,7 +235,8 @@ def scan_files(evaluator: Evaluator, paths: list[str], options: ReadOptions, job
     files = [p for _, p in _units(scopes) if isinstance(p, str) and p != "-"]
     executor = None
     worker_args = (evaluator.config, only, evaluator.today, replace(options, shallow_kind=None))
-    if jobs > 1 and len(files) > 1 and _total_bytes(files) >= (PARALLEL_MIN_BYTES if min_bytes is None else min_bytes):
+    sizes = {path: _size(path) for path in files}
+    if jobs > 1 and len(files) > 1 and sum(sizes.values()) >= (PARALLEL_MIN_BYTES if min_bytes is None else min_bytes):
         # this process is the last of the ``jobs``: it checks files too while it waits (see _results)
         executor = ProcessPoolExecutor(
             max_workers=min(jobs - 1, len(files)), mp_context=_context(), initializer=_start_worker,
@@ -245,7 +247,7 @@ def scan_files(evaluator: Evaluator, paths: list[str], options: ReadOptions, job
     tally = counts if counts is not None else [0] * len(paths)
     try:
         for n, items in enumerate(scopes, 1):
-            yield from _scope(evaluator, items, options, executor, jobs, tally, worker_args)
+            yield from _scope(evaluator, items, options, executor, jobs, tally, worker_args, sizes)
             if executor is not None and n == len(scopes):
                 executor.shutdown(wait=True)  # no thread may run while close_split forks
                 executor = None
@@ -279,20 +281,17 @@ def _context() -> Any:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def _total_bytes(files: list[str]) -> int:
-    return sum(_size(path) for path in files)
-
-
 def _scope(evaluator: Evaluator, items: list[Unit], options: ReadOptions,
            executor: ProcessPoolExecutor | None, jobs: int, counts: list[int],
-           worker_args: tuple[Any, ...]) -> Iterator[Finding]:
-    """One scope's units (files, ``-``, problems of the command line) in order, into ``evaluator``."""
+           worker_args: tuple[Any, ...], sizes: dict[str, int]) -> Iterator[Finding]:
+    """One scope's units (files, ``-``, problems of the command line) in order, into ``evaluator``;
+    ``sizes``: the bytes of each file."""
     result = evaluator.result
     skipped = {path: skipped_reason(path, options.skip_files) for _, path in items if isinstance(path, str)}
     # which units a worker may read is asked once per unit (a source's claims may look at the disk)
     forkable = {p: _forkable(p) for p in skipped} if executor is not None else {}
     remote = [p for _, p in items if isinstance(p, str) and not skipped[p] and forkable[p]] if forkable else []
-    results = _results(executor, remote, jobs, _Local(worker_args)) if remote else iter(())
+    results = _results(executor, remote, jobs, _Local(worker_args), sizes) if remote else iter(())
     for done, (n, item) in enumerate(items, 1):
         if isinstance(item, Problem):
             evaluator.take_problem(item)
@@ -316,6 +315,8 @@ def _forkable(path: str) -> bool:
     in this process (``Source.fork_safe``: a Helm chart)."""
     if path == "-":
         return False
+    if not any(source.claims(path) for source in SOURCES if not source.fork_safe):
+        return True  # (asked of every file: those sources' claims alone cost a stat, not every source's)
     source = source_for(path)
     return source is None or source.fork_safe
 
@@ -339,7 +340,7 @@ class _Local:
 
 
 def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int,
-             local: _Local) -> Iterator[FileResult | None]:
+             local: _Local, sizes: dict[str, int] | None = None) -> Iterator[FileResult | None]:
     """Each file's result in order; None for files whose worker died (they are checked in the parent).
 
     The files are cut into tasks (:func:`_chunks`), handed out in order. The worker processes keep
@@ -347,11 +348,13 @@ def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int,
     parent when it writes the report slower than they check. Whenever the next task in order is still
     with a worker, this process checks the next task not handed out yet itself (at most
     :data:`IN_FLIGHT` beyond the workers' queue) and keeps its results until their turn: all ``jobs``
-    CPUs work, and with two, half the results are never pickled. Once the pool is broken (a worker
+    CPUs work, and with two, half the results are never pickled. With none left to hand out, it takes
+    back the last queued task no worker has started (:func:`_steal`), so the processes finish together
+    rather than this one waiting for the workers' queues. Once the pool is broken (a worker
     died), nothing more goes to it: what it had gives None, the rest is checked here.
     """
     assert executor is not None
-    chunks = _chunks(files, jobs)
+    chunks = _chunks(files, jobs, sizes)
     # tasks[k]: task k's Future (with a worker), its results (checked here ahead of its turn), or None (not
     # handed out yet, or merged). Tasks below ``handed`` have been handed out; ``queued`` are with the workers.
     tasks: list[Future[list[FileResult]] | list[FileResult] | None] = [None] * len(chunks)
@@ -372,9 +375,19 @@ def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int,
         if task is None:  # not handed out (so k == handed): only once the pool is broken
             task = local.check(chunk)
             handed += 1
-        while isinstance(task, Future) and not task.done() and handed < len(chunks) and handed - k <= queue + IN_FLIGHT:
-            tasks[handed] = local.check(chunks[handed])
-            handed += 1
+        while isinstance(task, Future) and not task.done():
+            if handed < len(chunks) and handed - k <= queue + IN_FLIGHT:
+                tasks[handed] = local.check(chunks[handed])
+                handed += 1
+                continue
+            stolen = _steal(tasks, task, k, handed)
+            if stolen is None:
+                break
+            queued -= 1
+            if stolen == k:
+                task = local.check(chunk)
+            else:
+                tasks[stolen] = local.check(chunks[stolen])
         if not isinstance(task, Future):
             yield from task
             continue
@@ -387,18 +400,35 @@ def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int,
         yield from got
 
 
-def _chunks(files: list[str], jobs: int) -> list[list[str]]:
+def _steal(tasks: list[Any], task: Future[Any], k: int, handed: int) -> int | None:
+    """The last task from ``k`` (whose Future is ``task``) to ``handed`` still waiting for a worker, taken
+    back from the pool (its Future is cancelled, which only succeeds before a worker starts it); None when
+    every one has started.
+
+    Near the end of a scan the workers' queues hold the last tasks while this process has none left
+    to check: it takes them back from the end of the queue rather than wait for them.
+    """
+    for j in range(handed - 1, k - 1, -1):
+        queued = task if j == k else tasks[j]
+        if isinstance(queued, Future) and queued.cancel():
+            return j
+    return None
+
+
+def _chunks(files: list[str], jobs: int, sizes: dict[str, int] | None = None) -> list[list[str]]:
     """``files`` in order, cut into tasks of at most :data:`MAX_CHUNK` files and about a sixteenth of
     a worker's share of the bytes, so that one task of large files does not keep a worker busy
     while the others wait at the end (real trees mix a few large files with many small ones); the
-    last eighth of the bytes goes in tasks a quarter that size, so the workers finish together."""
-    sizes = [_size(path) for path in files]
-    total = sum(sizes)
+    last eighth of the bytes goes in tasks a quarter that size, so the workers finish together.
+    ``sizes``: the bytes of files already measured (the others are asked of the disk)."""
+    known = sizes or {}
+    lengths = [known[path] if path in known else _size(path) for path in files]
+    total = sum(lengths)
     budget = max(1, total // (jobs * 16))
     tail_from = total - total // 8
     chunks: list[list[str]] = [[]]
     held = done = 0
-    for path, size in zip(files, sizes, strict=True):
+    for path, size in zip(files, lengths, strict=True):
         limit = budget if done < tail_from else max(1, budget // 4)
         if chunks[-1] and (len(chunks[-1]) >= MAX_CHUNK or held + size > limit):
             chunks.append([])
@@ -470,10 +500,13 @@ def _merge_inventory(inventory: Inventory, got: FileResult) -> None:
 # -- the cross-object controls, in two processes ------------------------------------------------
 
 #: Modules whose inventory controls run in the forked child: the RBAC controls (functions and the
-#: ``rbac-risk`` template) share one RBAC model and make about half the cross-object work; checks.pods'
-#: inventory control (the ServiceAccount token, KH-POD-024) reads that model too for its fix evidence,
-#: so it runs where the model is built. The rest (NetworkPolicy reachability above all) stays.
-CHILD_MODULES = frozenset({"kubeharden.checks.rbac", "kubeharden.checks.pods"})
+#: ``rbac-risk`` template) share one RBAC model; checks.pods' inventory control (the ServiceAccount token,
+#: KH-POD-024) reads that model too for its fix evidence, so it runs where the model is built; the
+#: resource controls (KH-RES-*, quotas and limit ranges) come last in the catalogue and balance the two
+#: processes: this one runs the NetworkPolicy controls and writes every finding of the tail.
+CHILD_MODULES = frozenset({"kubeharden.checks.rbac", "kubeharden.checks.pods", "kubeharden.checks.resources"})
+#: Bytes the child's pipe holds (Linux, best effort): its answers wait there until this process reaches them
+PIPE_BYTES = 1024 * 1024
 
 
 def logic_module(control: Control, run: Any) -> str | None:
@@ -493,56 +526,82 @@ class _Raised(NamedTuple):
 
 
 def close_split(evaluator: Evaluator) -> Iterator[Finding]:
-    """``evaluator.close_scope()``, with the RBAC controls run in a forked child meanwhile.
+    """``evaluator.close_scope()``, with some cross-object controls (:data:`CHILD_MODULES`) run in a
+    forked child meanwhile.
 
     The child is a copy of this process (the inventory is shared copy-on-write, nothing is sent
-    to it) and sends back each control's violations. Meanwhile this process works out its own
-    controls that come after the child's first one in catalogue order, then runs the engine's
-    ``close_scope``, which emits every control's findings in catalogue order exactly as without
-    the child: its own controls before the child's first one are run and emitted while the child
-    still works, and the child's answers are waited for only when the first of its controls is
-    reached. Without ``os.fork``, with other threads running, or when the child fails,
-    everything runs here.
+    to it) and sends back each control's violations as soon as it has them, in catalogue order.
+    Meanwhile this process works out its own controls that come after the child's first one in
+    catalogue order, then runs the engine's ``close_scope``, which emits every control's findings
+    in catalogue order exactly as without the child: its own controls are run and emitted while the
+    child still works, and a child's control waits only for that control's answer. Without
+    ``os.fork``, with other threads running, or for the controls whose answer the child did not
+    send (it failed), everything runs here.
     """
     scoped = evaluator._by_scope["inventory"]  # the engine's (control, runner) pairs of inventory scope
     remote = {c.id for c, run in scoped if logic_module(c, run) in CHILD_MODULES}
     if not remote or not hasattr(os, "fork") or threading.active_count() > 1:
         yield from evaluator.close_scope()
         return
-    child = _fork_controls(evaluator, remote)
-    first = next(n for n, (c, _) in enumerate(scoped) if c.id in remote)
-    answers: dict[str, list[Any] | _Raised] = {c.id: _violations_or_error(run, evaluator)
-                                               for c, run in scoped[first:] if c.id not in remote}
-    waiting = _Waiting(child, evaluator.inventory)
-    replayed = [(c, _replay(answers[c.id]) if c.id in answers else waiting.runner(c.id, run) if c.id in remote
-                 else run) for c, run in scoped]
-    evaluator._by_scope["inventory"] = replayed
+    waiting = _Waiting(_fork_controls(evaluator, remote), evaluator.inventory, remote)
     try:
+        first = next(n for n, (c, _) in enumerate(scoped) if c.id in remote)
+        answers: dict[str, list[Any] | _Raised] = {c.id: _violations_or_error(run, evaluator)
+                                                   for c, run in scoped[first:] if c.id not in remote}
+        evaluator._by_scope["inventory"] = [
+            (c, _replay(answers[c.id]) if c.id in answers else waiting.runner(c.id, run) if c.id in remote
+             else run) for c, run in scoped]
         yield from evaluator.close_scope()
     finally:
         evaluator._by_scope["inventory"] = scoped
-        waiting.answers()  # the child is always waited for, even when the scan stops early
+        waiting.close()  # the child is always waited for, even when the scan stops early
 
 
 class _Waiting:
-    """The child's answers, collected once, when the first of its controls is reached."""
+    """The child's answers, read from its pipe as far as the control asked for."""
 
-    def __init__(self, child: tuple[int, int] | None, inventory: Inventory) -> None:
-        self.child = child
+    def __init__(self, child: tuple[int, int] | None, inventory: Inventory, ids: set[str]) -> None:
+        self.pid = child[0] if child is not None else None
+        self.pipe = os.fdopen(child[1], "rb") if child is not None else None
         self.inventory = inventory
-        self.collected: dict[str, list[Any] | _Raised] | None = None
+        self.ids = ids  # the controls the child answers
+        self.collected: dict[str, list[Any] | _Raised] = {}
 
-    def answers(self) -> dict[str, list[Any] | _Raised]:
-        if self.collected is None:
-            self.collected = _resolve(_collect(self.child), self.inventory)
-        return self.collected
+    def answer(self, control_id: str) -> list[Any] | _Raised | None:
+        """The child's answer for ``control_id``; None when it sent none (it failed before)."""
+        while control_id not in self.collected and self.pipe is not None:
+            frame = _next_frame(self.pipe)
+            if frame is None:
+                self.close()
+            else:
+                self.collected.update(_resolve(frame, self.inventory))
+        return self.collected.get(control_id)
 
     def runner(self, control_id: str, run: Any) -> Any:
         """The runner of the child's control ``control_id``: its answer, or ``run`` here when the child failed."""
         def answer(unit: Any, ctx: Any) -> Any:
-            got = self.answers()
-            return _replay(got[control_id])(unit, ctx) if control_id in got else run(unit, ctx)
+            got = self.answer(control_id)
+            return _replay(got)(unit, ctx) if got is not None else run(unit, ctx)
         return answer
+
+    def close(self) -> None:
+        """Stop reading and wait for the child; one whose answers are no longer wanted (the scan stopped
+        early) is stopped first."""
+        if self.pipe is not None:
+            self.pipe.close()
+            self.pipe = None
+        if self.pid is not None:
+            if not self.ids <= self.collected.keys():
+                _kill(self.pid)
+            os.waitpid(self.pid, 0)
+            self.pid = None
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:  # it has ended already
+        pass
 
 
 def _violations_or_error(run: Any, evaluator: Evaluator) -> list[Any] | _Raised:
@@ -561,7 +620,11 @@ def _replay(answer: list[Any] | _Raised) -> Any:
 
 
 def _fork_controls(evaluator: Evaluator, ids: set[str]) -> tuple[int, int] | None:
-    """Fork a child that runs the controls ``ids``; (pid, read end of its pipe), or None."""
+    """Fork a child that runs the controls ``ids``; (pid, read end of its pipe), or None.
+
+    The child writes one frame per control, in catalogue order, as soon as it has its answer: eight
+    bytes of length (little-endian), then the pickled ``{control ID: answer}`` (:func:`_by_reference`).
+    """
     read_fd, write_fd = os.pipe()
     try:
         pid = os.fork()
@@ -573,16 +636,47 @@ def _fork_controls(evaluator: Evaluator, ids: set[str]) -> tuple[int, int] | Non
         code = 1
         try:
             os.close(read_fd)
-            answers = {c.id: _violations_or_error(run, evaluator)
-                       for c, run in evaluator._by_scope["inventory"] if c.id in ids}
-            data = bytes(ForkingPickler.dumps(_by_reference(answers, evaluator.inventory)))
+            _widen(write_fd)
+            places = _places(evaluator.inventory)
             with os.fdopen(write_fd, "wb") as pipe:
-                pipe.write(data)
+                for control, run in evaluator._by_scope["inventory"]:
+                    if control.id in ids:
+                        answer = {control.id: _violations_or_error(run, evaluator)}
+                        frame = ForkingPickler.dumps(_by_reference(answer, evaluator.inventory, places))
+                        pipe.write(len(frame).to_bytes(8, "little"))
+                        pipe.write(frame)
+                        pipe.flush()
             code = 0
         finally:
             os._exit(code)
     os.close(write_fd)
     return pid, read_fd
+
+
+def _widen(fd: int) -> None:
+    """Let the pipe hold :data:`PIPE_BYTES`, so the child rarely waits for this process to read (Linux)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):
+        pass  # another OS, or a limit below PIPE_BYTES: the child waits for the reader now and then
+
+
+def _next_frame(pipe: Any) -> dict[str, list[Any] | _Raised] | None:
+    """The child's next whole frame, or None at the end of the pipe (or a frame cut short: the child died)."""
+    head = pipe.read(8)
+    if len(head) < 8:
+        return None
+    size = int.from_bytes(head, "little")
+    data = pipe.read(size)
+    if len(data) < size:
+        return None
+    try:
+        frame = ForkingPickler.loads(data)
+    except Exception:
+        return None
+    return frame if isinstance(frame, dict) else None
 
 
 class _InInventory(NamedTuple):
@@ -592,12 +686,20 @@ class _InInventory(NamedTuple):
     position: int
 
 
-def _by_reference(answers: dict[str, list[Any] | _Raised], inventory: Inventory) -> dict[str, list[Any] | _Raised]:
-    """The child's answers with each inventory object replaced by its place: the parent gets its own
-    objects back (no copies in memory, and one object stays one object, as findings are counted)."""
+def _places(inventory: Inventory) -> dict[int, _InInventory]:
+    """Each inventory object's place, by the object's ``id``."""
     places: dict[int, _InInventory] = {id(p): _InInventory(None, i) for i, p in enumerate(inventory.pods)}
     for kind, objects in inventory.objects.items():
         places.update((id(o), _InInventory(kind, i)) for i, o in enumerate(objects))
+    return places
+
+
+def _by_reference(answers: dict[str, list[Any] | _Raised], inventory: Inventory,
+                  places: dict[int, _InInventory] | None = None) -> dict[str, list[Any] | _Raised]:
+    """The child's answers with each inventory object replaced by its place: the parent gets its own
+    objects back (no copies in memory, and one object stays one object, as findings are counted).
+    ``places``: :func:`_places` of ``inventory``, when already worked out."""
+    places = _places(inventory) if places is None else places
     return {cid: [v._replace(obj=places[id(v.obj)]) if id(v.obj) in places else v for v in answer]
             if isinstance(answer, list) else answer for cid, answer in answers.items()}
 
@@ -611,20 +713,3 @@ def _resolve(answers: dict[str, list[Any] | _Raised], inventory: Inventory) -> d
         objects = inventory.pods if ref.kind is None else inventory.objects[ref.kind]
         return v._replace(obj=objects[ref.position])
     return {cid: [place(v) for v in answer] if isinstance(answer, list) else answer for cid, answer in answers.items()}
-
-
-def _collect(child: tuple[int, int] | None) -> dict[str, list[Any] | _Raised]:
-    """The child's answers; empty when it failed (its controls then run here, in close_scope)."""
-    if child is None:
-        return {}
-    pid, read_fd = child
-    with os.fdopen(read_fd, "rb") as pipe:
-        data = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0 or not data:
-        return {}
-    try:
-        answers = ForkingPickler.loads(data)
-    except Exception:
-        return {}
-    return answers if isinstance(answers, dict) else {}
