@@ -520,3 +520,18 @@ def test_frozen_records_cross_the_process_boundary_whole():
         assert all(f.init for f in dataclasses.fields(sample)), "the reducer passes every field to the constructor"
         assert [getattr(back, f.name) for f in dataclasses.fields(sample)] == \
             [getattr(sample, f.name) for f in dataclasses.fields(sample)]
+
+
+@pytest.mark.skipif(not hasattr(__import__("fcntl"), "F_GETPIPE_SZ"), reason="pipe sizes are Linux's")
+def test_the_pipe_of_the_workers_results_holds_a_tasks_results(monkeypatch):
+    import fcntl
+    limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    monkeypatch.setattr(parallel, "PIPE_BYTES", min(parallel.PIPE_BYTES, limit))
+    executor = parallel.ProcessPoolExecutor(max_workers=1, mp_context=parallel._context())
+    try:
+        before = fcntl.fcntl(executor._result_queue._writer.fileno(), fcntl.F_GETPIPE_SZ)
+        parallel._widen_results(executor)
+        after = fcntl.fcntl(executor._result_queue._reader.fileno(), fcntl.F_GETPIPE_SZ)
+    finally:
+        executor.shutdown()
+    assert before < parallel.PIPE_BYTES <= after

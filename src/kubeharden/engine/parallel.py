@@ -241,6 +241,7 @@ def scan_files(evaluator: Evaluator, paths: list[str], options: ReadOptions, job
         executor = ProcessPoolExecutor(
             max_workers=min(jobs - 1, len(files)), mp_context=_context(), initializer=_start_worker,
             initargs=worker_args)
+        _widen_results(executor)
         # the first task starts every worker (fork) now: each builds its evaluator while this process
         # decides which files it may hand out and cuts them into tasks
         executor.submit(os.getpid)
@@ -651,6 +652,16 @@ def _fork_controls(evaluator: Evaluator, ids: set[str]) -> tuple[int, int] | Non
             os._exit(code)
     os.close(write_fd)
     return pid, read_fd
+
+
+def _widen_results(executor: ProcessPoolExecutor) -> None:
+    """Let the pipe that brings the workers' results hold :data:`PIPE_BYTES`: a task's results are about
+    the default 64 KiB, and a worker whose results fill the pipe waits until this process's result thread
+    reads them (which waits its turn for the interpreter). The pipe is the executor's own (``_result_queue``,
+    a private attribute of ProcessPoolExecutor since Python 3.9): without it, nothing changes."""
+    writer = getattr(getattr(executor, "_result_queue", None), "_writer", None)
+    if writer is not None:
+        _widen(writer.fileno())
 
 
 def _widen(fd: int) -> None:
