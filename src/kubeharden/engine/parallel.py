@@ -3,7 +3,8 @@
 The parent lists the input files (an input a registered source claims, such as a snapshot, is
 one unit) and hands them, in tasks of a few files, to ``jobs - 1`` worker processes; it is the
 last of the ``jobs`` itself and checks the next task nobody has whenever the next result in order
-is not ready yet, with a worker of its own (:func:`_results`). Each worker reads a file through the
+is not ready yet, with a worker of its own, and at the end takes back the tasks no worker has
+started (:func:`_results`). Each worker reads a file through the
 input seam (:func:`kubeharden.sources.registry.read_inputs`), runs the per-object controls
 (container, pod and object scope) with an :class:`~kubeharden.engine.evaluator.Evaluator` of its own,
 then sends back a compact
@@ -12,8 +13,9 @@ Security verdicts, the counts, and the inventory records of that file (pod recor
 kinds cross-object checks read) rather than the whole raw objects. The parent replays the
 results in file order into its own evaluator, so duplicate objects, counts and the order of
 findings and problems are exactly those of a single-process scan; the cross-object
-(``inventory`` scope) controls then run once over the merged inventory, the RBAC ones in a
-forked copy of the parent while the parent runs the others (:func:`close_split`).
+(``inventory`` scope) controls then run once over the merged inventory, the RBAC and resource ones
+in a forked copy of the parent, which sends each answer as soon as it has it, while the parent runs
+the others and writes every finding (:func:`close_split`).
 
 A file a worker could not finish (an unexpected exception, a worker that died) is checked
 again in the parent, so the report is the one ``--jobs 1`` gives in every case.
@@ -506,7 +508,8 @@ def _merge_inventory(inventory: Inventory, got: FileResult) -> None:
 #: resource controls (KH-RES-*, quotas and limit ranges) come last in the catalogue and balance the two
 #: processes: this one runs the NetworkPolicy controls and writes every finding of the tail.
 CHILD_MODULES = frozenset({"kubeharden.checks.rbac", "kubeharden.checks.pods", "kubeharden.checks.resources"})
-#: Bytes the child's pipe holds (Linux, best effort): its answers wait there until this process reaches them
+#: Bytes the pipes from the workers and from the child hold (Linux, best effort): what they send waits
+#: there until this process reads it, rather than the sender waiting
 PIPE_BYTES = 1024 * 1024
 
 
@@ -665,13 +668,13 @@ def _widen_results(executor: ProcessPoolExecutor) -> None:
 
 
 def _widen(fd: int) -> None:
-    """Let the pipe hold :data:`PIPE_BYTES`, so the child rarely waits for this process to read (Linux)."""
+    """Let the pipe of ``fd`` hold :data:`PIPE_BYTES`, so its writer rarely waits for this process to read (Linux)."""
     try:
         import fcntl
 
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
     except (ImportError, AttributeError, OSError):
-        pass  # another OS, or a limit below PIPE_BYTES: the child waits for the reader now and then
+        pass  # another OS, or a limit below PIPE_BYTES: the writer waits for the reader now and then
 
 
 def _next_frame(pipe: Any) -> dict[str, list[Any] | _Raised] | None:
