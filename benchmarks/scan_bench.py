@@ -383,8 +383,14 @@ class CorpusResult:
         return data
 
 
-def measure_parse(result: CorpusResult, repeat: int) -> None:
-    runs = [run_child([sys.executable, __file__, "_child", "parse", result.path]) for _ in range(repeat)]
+def parse_once(result: CorpusResult) -> dict[str, Any]:
+    """One run of libyaml alone over the corpus, in a fresh child process."""
+    return run_child([sys.executable, __file__, "_child", "parse", result.path])
+
+
+def measure_parse(result: CorpusResult, repeat: int, runs: list[dict[str, Any]] | None = None) -> None:
+    """Best of ``repeat`` parse runs (``runs``: those already made, between kubeharden's runs)."""
+    runs = runs or [parse_once(result) for _ in range(repeat)]
     datas = [_child_json(run, "parse") for run in runs]
     data = min(datas, key=lambda d: d["seconds"])
     result.objects, result.files = data["objects"], data["files"]
@@ -395,8 +401,10 @@ def measure_parse(result: CorpusResult, repeat: int) -> None:
         result.notes.append(f"{data['parse_errors']} file(s) libyaml could not load to the end")
 
 
-def measure_kubeharden(result: CorpusResult, work: Path, repeat: int, jobs: int | None) -> None:
-    """Best wall time of ``repeat`` CLI runs and of ``repeat`` in-process runs; highest peak.
+def measure_kubeharden(result: CorpusResult, work: Path, repeat: int, jobs: int | None) -> list[dict[str, Any]]:
+    """Best wall time of ``repeat`` CLI runs and of ``repeat`` in-process runs; highest peak. Returns
+    ``repeat`` parse runs (:func:`parse_once`), each made right after a CLI run: a shared machine's speed
+    drifts over minutes, and parse and kubeharden measured in turn see the same drift.
 
     ``jobs`` None: kubeharden's default (one process per CPU). The peak is the largest single
     process (the parent: workers hold one file at a time); the summed RSS of the process tree is
@@ -409,11 +417,13 @@ def measure_kubeharden(result: CorpusResult, work: Path, repeat: int, jobs: int 
     cli = [sys.executable, "-m", "kubeharden", "scan", result.path, "--format", "json",
            "--output", str(report), "--fail-on", "none", "--no-config", *job_args]
     runs = []
+    parses = []
     for _ in range(repeat):
         run = run_child(cli, env=kubeharden_env(), tree=True)
         if run["returncode"] not in (0, 3):  # 3 = some input unreadable (the corpus has such files)
             raise SystemExit(f"kubeharden failed on {result.name} (exit {run['returncode']}):\n{run['stderr']}")
         runs.append(run)
+        parses.append(parse_once(result))
     result.kh_seconds = min(run["wall"] for run in runs)
     result.kh_peak_mb = max(run["peak_mb"] for run in runs)
     result.kh_tree_peak_mb = max(run["tree_peak_mb"] for run in runs)
@@ -428,6 +438,7 @@ def measure_kubeharden(result: CorpusResult, work: Path, repeat: int, jobs: int 
     result.lib_import_seconds, result.lib_seconds = best["import_seconds"], best["seconds"]
     result.lib_peak_mb = max(run["peak_mb"] for run in runs)
     lib_report.unlink(missing_ok=True)
+    return parses
 
 
 def measure_rendered(result: CorpusResult, work: Path, repeat: int, jobs: int | None) -> None:
@@ -696,9 +707,8 @@ def main(argv: list[str]) -> int:
                 print(f"[{name}] wrote {made['objects']:,} objects in {made['files']:,} files "
                       f"({time.perf_counter() - t:.1f} s)", file=sys.stderr, flush=True)
             result = CorpusResult(name=name, path=str(path))
-            measure_parse(result, args.repeat)
+            measure_parse(result, args.repeat, measure_kubeharden(result, work, args.repeat, args.jobs))
             print(f"[{name}] parse {result.parse_seconds:.2f} s", file=sys.stderr, flush=True)
-            measure_kubeharden(result, work, args.repeat, args.jobs)
             if size is None and not args.no_rendered:
                 measure_rendered(result, work, args.repeat, args.jobs)
             print(f"[{name}] kubeharden {result.kh_seconds:.2f} s, {result.kh_peak_mb:.0f} MB",
