@@ -177,8 +177,20 @@ def test_cross_object_controls_run_in_a_forked_child_or_here_alike(tmp_path, poo
         answered.extend(got or ())
         return got
 
+    own: list[bool] = []
+    real_resolve = parallel._resolve
+
+    def resolve(answers, inventory):  # each object of a violation is the parent's own, not a copy
+        got = real_resolve(answers, inventory)
+        held = {id(o) for o in inventory.pods} | {id(o) for objs in inventory.objects.values() for o in objs}
+        own.extend(id(v.obj) in held for answer in got.values() if isinstance(answer, list)
+                   for v in answer if v.obj is not None)
+        return got
+
     monkeypatch.setattr(parallel, "_next_frame", frame)
+    monkeypatch.setattr(parallel, "_resolve", resolve)
     assert report(tmp_path, 2, str(tmp_path / "in")) == one
+    assert own and all(own)
     # the controls that read the RBAC model: RBAC functions, the rbac-risk template's controls (KH-RBAC-005)
     # and the ServiceAccount token control's fix evidence (KH-POD-024); the resource controls; each in a
     # frame of its own, in catalogue order. NetworkPolicy controls stay here.
@@ -237,6 +249,15 @@ def test_a_scan_stopped_in_the_cross_object_controls_stops_and_reaps_the_child(t
             forked.append(child[0])
         return child
 
+    parent = os.getpid()
+    real_answer = parallel._violations_or_error
+
+    def slow(run, evaluator):  # the child would take a minute over its first control, before it writes
+        if os.getpid() != parent:
+            time.sleep(60)
+        return real_answer(run, evaluator)
+
+    monkeypatch.setattr(parallel, "_violations_or_error", slow)
     monkeypatch.setattr(parallel, "_fork_controls", fork)
     evaluator = Evaluator(Config())
     for item in read_objects([str(tmp_path / "in")]):
@@ -244,7 +265,9 @@ def test_a_scan_stopped_in_the_cross_object_controls_stops_and_reaps_the_child(t
             list(evaluator.evaluate_object(item))
     stream = parallel.close_split(evaluator)
     next(stream)  # a finding of a control before the child's (KH-CLU, KH-NET)
+    started = time.monotonic()
     stream.close()
+    assert time.monotonic() - started < 30  # stopped, not waited for
     assert len(forked) == 1
     with pytest.raises(ChildProcessError):  # waited for already: no zombie is left
         os.waitpid(forked[0], os.WNOHANG)
@@ -396,50 +419,58 @@ def test_results_come_whole_and_in_order_whenever_the_pool_breaks(tmp_path):
         assert named[0] == files[0] and named[-1] == files[-1]  # the first came back, the last was checked here
 
 
-def test_the_parent_takes_back_queued_tasks_no_worker_has_started(tmp_path):
-    from concurrent.futures import Future
+class CountingPool:
+    """A pool whose worker answers each task once the parent waits for it, recording at each submit how
+    many tasks the workers held (handed out, not yet merged)."""
 
+    def __init__(self):
+        from concurrent.futures import Future
+
+        pool = self
+
+        class Waited(Future):
+            def result(self, timeout=None):
+                if not self.done():
+                    self.set_result([parallel.FileResult(unfinished=f"remote {p}") for p in self.paths])
+                    pool.merged += 1
+                return super().result(timeout)
+
+        self.future = Waited
+        self.held: list[int] = []
+        self.submitted = self.merged = 0
+
+    def submit(self, fn, paths):
+        self.held.append((paths[0], self.submitted - self.merged))
+        future = self.future()
+        future.paths = paths
+        self.submitted += 1
+        return future
+
+
+class Here:
+    def check(self, paths):
+        return [parallel.FileResult(unfinished=f"here {p}") for p in paths]
+
+
+def test_the_workers_are_kept_busy_and_given_fewer_tasks_ahead_at_the_end(tmp_path):
     files = []
-    for i in range(12):
-        (tmp_path / f"f{i:02d}.yaml").write_text("#")
-        files.append(str(tmp_path / f"f{i:02d}.yaml"))
-
-    waited: list[bool] = []
-
-    class Started(Future):  # the task a worker is busy with: it ends when the parent has to wait for it
-        def result(self, timeout=None):
-            if not self.done():
-                waited.append(all(f.cancelled() for f in pool.futures[1:]))
-                self.set_result([parallel.FileResult(unfinished=f"remote {p}") for p in self.paths])
-            return super().result(timeout)
-
-    class Queued(Future):  # never started by the worker: waiting for it would wait for ever
-        def result(self, timeout=None):
-            assert self.done(), "waited for a queued task instead of taking it back"
-            return super().result(timeout)
-
-    class Pool:  # a worker that started the first task and holds the rest queued until they are cancelled
-        def __init__(self):
-            self.futures: list[Future] = []
-
-        def submit(self, fn, paths):
-            future = Queued() if self.futures else Started()
-            future.paths = paths
-            if not self.futures:
-                future.set_running_or_notify_cancel()  # started: it cannot be taken back
-            self.futures.append(future)
-            return future
-
-    class Here:
-        def check(self, paths):
-            return [parallel.FileResult(unfinished=f"here {p}") for p in paths]
-
-    pool = Pool()
-    got = list(parallel._results(pool, files, 2, Here()))
-    assert [g.unfinished.split()[1] for g in got] == files  # in order, each once
-    assert [g.unfinished.split()[0] for g in got] == ["remote"] + ["here"] * (len(files) - 1)
-    assert waited == [True]  # it waited once, when every queued task had been taken back
-    assert len(pool.futures) > 2 and all(f.cancelled() for f in pool.futures[1:])
+    for i in range(200):
+        (tmp_path / f"f{i:03d}.yaml").write_text("#")
+        files.append(str(tmp_path / f"f{i:03d}.yaml"))
+    for jobs in (2, 3):
+        pool = CountingPool()
+        got = list(parallel._results(pool, files, jobs, Here()))
+        assert [g.unfinished.split()[1] for g in got] == files  # in order, each once
+        queue = (jobs - 1) * parallel.IN_FLIGHT
+        chunks = parallel._chunks(files, jobs)
+        index = {chunk[0]: n for n, chunk in enumerate(chunks)}
+        # every task handed out while more than twice the queue were left found the workers' queue one short
+        # of full (it is refilled after each merge), and the last ones found it at two per worker at most
+        early = [h for first, h in pool.held if len(chunks) - index[first] > 2 * queue]
+        late = [h for first, h in pool.held if len(chunks) - index[first] <= 2 * queue]
+        assert early[:queue] == list(range(queue)) and set(early[queue:]) == {queue - 1}
+        assert late and max(late) < 2 * (jobs - 1)
+        assert "here" in {g.unfinished.split()[0] for g in got[-2 * queue:]}  # the parent took some of the last
 
 
 def test_the_last_eighth_of_the_bytes_goes_in_smaller_tasks(tmp_path):
@@ -535,3 +566,35 @@ def test_the_pipe_of_the_workers_results_holds_a_tasks_results(monkeypatch):
     finally:
         executor.shutdown()
     assert before < parallel.PIPE_BYTES <= after
+
+
+def test_only_inputs_of_a_source_that_must_run_here_stay_out_of_the_workers(tmp_path):
+    chart = tmp_path / "chart"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: shop\nversion: 0.1.0\n")
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n")
+    snapshot = tmp_path / "dump.jsonl"
+    snapshot.write_text("{}\n")
+    assert parallel._forkable(str(chart)) is False  # Helm's Go runtime does not survive a fork
+    assert parallel._forkable("-") is False
+    assert parallel._forkable(str(plain)) is True
+    assert parallel._forkable(str(snapshot)) is True
+
+
+def test_a_frame_is_read_whole_or_not_at_all():
+    import io
+    import pickle
+    body = pickle.dumps({"KH-RBAC-001": []})
+    frame = len(body).to_bytes(8, "little") + body
+    assert parallel._next_frame(io.BytesIO(frame)) == {"KH-RBAC-001": []}
+    two = io.BytesIO(frame + frame)
+    assert parallel._next_frame(two) == parallel._next_frame(two) == {"KH-RBAC-001": []}
+    assert parallel._next_frame(two) is None  # the end of the pipe
+    assert parallel._next_frame(io.BytesIO(frame[:5])) is None  # the length cut short
+    assert parallel._next_frame(io.BytesIO(frame[:-1])) is None  # the answer cut short
+    garbage = b"not a pickle"
+    assert parallel._next_frame(io.BytesIO(len(garbage).to_bytes(8, "little") + garbage)) is None
+    listed = pickle.dumps(["not", "a", "mapping"])
+    assert parallel._next_frame(io.BytesIO(len(listed).to_bytes(8, "little") + listed)) is None
+    assert parallel._next_frame(io.BytesIO((1 << 62).to_bytes(8, "little") + body)) is None  # no such length

@@ -237,8 +237,8 @@ def scan_files(evaluator: Evaluator, paths: list[str], options: ReadOptions, job
     files = [p for _, p in _units(scopes) if isinstance(p, str) and p != "-"]
     executor = None
     worker_args = (evaluator.config, only, evaluator.today, replace(options, shallow_kind=None))
-    sizes = {path: _size(path) for path in files}
-    if jobs > 1 and len(files) > 1 and sum(sizes.values()) >= (PARALLEL_MIN_BYTES if min_bytes is None else min_bytes):
+    sizes = {path: _size(path) for path in files} if jobs > 1 and len(files) > 1 else {}
+    if sizes and sum(sizes.values()) >= (PARALLEL_MIN_BYTES if min_bytes is None else min_bytes):
         # this process is the last of the ``jobs``: it checks files too while it waits (see _results)
         executor = ProcessPoolExecutor(
             max_workers=min(jobs - 1, len(files)), mp_context=_context(), initializer=_start_worker,
@@ -318,8 +318,10 @@ def _forkable(path: str) -> bool:
     in this process (``Source.fork_safe``: a Helm chart)."""
     if path == "-":
         return False
+    # only the sources that must run here (Helm) are asked about every file; source_for, which asks every
+    # source in order, only about a file one of them claims
     if not any(source.claims(path) for source in SOURCES if not source.fork_safe):
-        return True  # (asked of every file: those sources' claims alone cost a stat, not every source's)
+        return True
     source = source_for(path)
     return source is None or source.fork_safe
 
@@ -351,10 +353,10 @@ def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int,
     parent when it writes the report slower than they check. Whenever the next task in order is still
     with a worker, this process checks the next task not handed out yet itself (at most
     :data:`IN_FLIGHT` beyond the workers' queue) and keeps its results until their turn: all ``jobs``
-    CPUs work, and with two, half the results are never pickled. With none left to hand out, it takes
-    back the last queued task no worker has started (:func:`_steal`), so the processes finish together
-    rather than this one waiting for the workers' queues. Once the pool is broken (a worker
-    died), nothing more goes to it: what it had gives None, the rest is checked here.
+    CPUs work, and with two, half the results are never pickled. Near the end the workers are given
+    fewer tasks ahead (:func:`_pool_depth`), so that this process checks the last ones itself rather than
+    wait for the workers' queues. Once the pool is broken (a worker died), nothing more goes to it: what it
+    had gives None, the rest is checked here.
     """
     assert executor is not None
     chunks = _chunks(files, jobs, sizes)
@@ -365,7 +367,7 @@ def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int,
     handed = queued = 0
     broken = False
     for k, chunk in enumerate(chunks):
-        while not broken and handed < len(chunks) and queued < queue:
+        while not broken and handed < len(chunks) and queued < _pool_depth(queue, jobs, len(chunks) - handed):
             try:
                 tasks[handed] = executor.submit(_check_chunk, chunks[handed])
             except BrokenProcessPool:  # a worker died since the last result came in
@@ -378,19 +380,9 @@ def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int,
         if task is None:  # not handed out (so k == handed): only once the pool is broken
             task = local.check(chunk)
             handed += 1
-        while isinstance(task, Future) and not task.done():
-            if handed < len(chunks) and handed - k <= queue + IN_FLIGHT:
-                tasks[handed] = local.check(chunks[handed])
-                handed += 1
-                continue
-            stolen = _steal(tasks, task, k, handed)
-            if stolen is None:
-                break
-            queued -= 1
-            if stolen == k:
-                task = local.check(chunk)
-            else:
-                tasks[stolen] = local.check(chunks[stolen])
+        while isinstance(task, Future) and not task.done() and handed < len(chunks) and handed - k <= queue + IN_FLIGHT:
+            tasks[handed] = local.check(chunks[handed])
+            handed += 1
         if not isinstance(task, Future):
             yield from task
             continue
@@ -403,19 +395,17 @@ def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int,
         yield from got
 
 
-def _steal(tasks: list[Any], task: Future[Any], k: int, handed: int) -> int | None:
-    """The last task from ``k`` (whose Future is ``task``) to ``handed`` still waiting for a worker, taken
-    back from the pool (its Future is cancelled, which only succeeds before a worker starts it); None when
-    every one has started.
+def _pool_depth(queue: int, jobs: int, left: int) -> int:
+    """How many tasks the workers may hold at once, with ``left`` tasks not handed out yet: ``queue``,
+    and two per worker (the one it checks and the next) once no more than twice ``queue`` are left (the
+    last tasks are small: :func:`_chunks`).
 
-    Near the end of a scan the workers' queues hold the last tasks while this process has none left
-    to check: it takes them back from the end of the queue rather than wait for them.
+    Tasks a worker holds are waited for at the end; holding fewer then, the workers finish theirs while
+    this process checks the rest, and the processes end together. (Taking queued tasks back with
+    ``Future.cancel`` would do the same, but on Python 3.11 a worker that dies while a cancelled task is
+    still in the pool's table kills the pool's manager thread, which CPython fixed later: gh-107219.)
     """
-    for j in range(handed - 1, k - 1, -1):
-        queued = task if j == k else tasks[j]
-        if isinstance(queued, Future) and queued.cancel():
-            return j
-    return None
+    return queue if left > 2 * queue else min(queue, 2 * max(1, jobs - 1))
 
 
 def _chunks(files: list[str], jobs: int, sizes: dict[str, int] | None = None) -> list[list[str]]:
@@ -505,9 +495,12 @@ def _merge_inventory(inventory: Inventory, got: FileResult) -> None:
 #: Modules whose inventory controls run in the forked child: the RBAC controls (functions and the
 #: ``rbac-risk`` template) share one RBAC model; checks.pods' inventory control (the ServiceAccount token,
 #: KH-POD-024) reads that model too for its fix evidence, so it runs where the model is built; the
-#: resource controls (KH-RES-*, quotas and limit ranges) come last in the catalogue and balance the two
-#: processes: this one runs the NetworkPolicy controls and writes every finding of the tail.
+#: resource controls (KH-RES-*: containers' requests and limits, read against their namespace's LimitRange
+#: defaults) come last in the catalogue and balance the two processes: this one runs the NetworkPolicy
+#: controls and writes every finding of the tail.
 CHILD_MODULES = frozenset({"kubeharden.checks.rbac", "kubeharden.checks.pods", "kubeharden.checks.resources"})
+#: The largest frame the child's pipe may announce (bytes); a larger length is damage, not an answer
+MAX_FRAME = 1 << 40
 #: Bytes the pipes from the workers and from the child hold (Linux, best effort): what they send waits
 #: there until this process reads it, rather than the sender waiting
 PIPE_BYTES = 1024 * 1024
@@ -583,14 +576,14 @@ class _Waiting:
 
     def runner(self, control_id: str, run: Any) -> Any:
         """The runner of the child's control ``control_id``: its answer, or ``run`` here when the child failed."""
-        def answer(unit: Any, ctx: Any) -> Any:
+        def replay_or_run(unit: Any, ctx: Any) -> Any:
             got = self.answer(control_id)
             return _replay(got)(unit, ctx) if got is not None else run(unit, ctx)
-        return answer
+        return replay_or_run
 
     def close(self) -> None:
-        """Stop reading and wait for the child; one whose answers are no longer wanted (the scan stopped
-        early) is stopped first."""
+        """Stop reading and wait for the child; one that has not sent every answer (the scan stopped early,
+        or its pipe ended first) is stopped first."""
         if self.pipe is not None:
             self.pipe.close()
             self.pipe = None
@@ -683,6 +676,8 @@ def _next_frame(pipe: Any) -> dict[str, list[Any] | _Raised] | None:
     if len(head) < 8:
         return None
     size = int.from_bytes(head, "little")
+    if size > MAX_FRAME:  # not a length the child wrote: reading it would ask for that much memory first
+        return None
     data = pipe.read(size)
     if len(data) < size:
         return None
