@@ -39,6 +39,11 @@ def report(tmp_path: Path, jobs: int, *argv: str, fmt: str = "json") -> bytes:
     return out.read_bytes()
 
 
+def sizes(files: list[str]) -> dict[str, int]:
+    """The bytes of each file, as scan_files measures them."""
+    return {path: os.path.getsize(path) for path in files}
+
+
 def write_inputs(root: Path) -> None:
     """Many files: every catalogue example (fail and pass, so every area runs), the same objects
     again in a later file (duplicates across workers), RBAC and NetworkPolicies in separate files
@@ -309,7 +314,7 @@ def test_tasks_keep_file_order_and_give_a_large_file_a_task_of_its_own(tmp_path)
         path = tmp_path / f"f{i:02d}.yaml"
         path.write_bytes(b"#" * size)
         files.append(str(path))
-    chunks = parallel._chunks(files, 2)
+    chunks = parallel._chunks(files, 2, sizes(files))
     assert [p for c in chunks for p in c] == files
     assert all(1 <= len(c) <= parallel.MAX_CHUNK for c in chunks)
     assert [files[40]] in chunks
@@ -412,7 +417,7 @@ def test_results_come_whole_and_in_order_whenever_the_pool_breaks(tmp_path):
             return [parallel.FileResult(unfinished=f"here {p}") for p in paths]
 
     for refuse_after in (2, 3, 6, 100):
-        got = list(parallel._results(Pool(refuse_after), files, 2, Here()))
+        got = list(parallel._results(Pool(refuse_after), files, 2, Here(), sizes(files)))
         assert len(got) == len(files)
         named = [g.unfinished.split()[1] if g is not None else None for g in got]
         assert [n for n in named if n is not None] == [f for f, n in zip(files, named, strict=True) if n is not None]
@@ -459,10 +464,10 @@ def test_the_workers_are_kept_busy_and_given_fewer_tasks_ahead_at_the_end(tmp_pa
         files.append(str(tmp_path / f"f{i:03d}.yaml"))
     for jobs in (2, 3):
         pool = CountingPool()
-        got = list(parallel._results(pool, files, jobs, Here()))
+        got = list(parallel._results(pool, files, jobs, Here(), sizes(files)))
         assert [g.unfinished.split()[1] for g in got] == files  # in order, each once
         queue = (jobs - 1) * parallel.IN_FLIGHT
-        chunks = parallel._chunks(files, jobs)
+        chunks = parallel._chunks(files, jobs, sizes(files))
         index = {chunk[0]: n for n, chunk in enumerate(chunks)}
         # every task handed out while more than twice the queue were left found the workers' queue one short
         # of full (it is refilled after each merge), and the last ones found it at two per worker at most
@@ -479,7 +484,7 @@ def test_the_last_eighth_of_the_bytes_goes_in_smaller_tasks(tmp_path):
         path = tmp_path / f"f{i:03d}.yaml"
         path.write_bytes(b"#" * 1000)
         files.append(str(path))
-    chunks = parallel._chunks(files, 2)  # 200,000 bytes: 6,250 a task, 1,562 in the last 25,000
+    chunks = parallel._chunks(files, 2, sizes(files))  # 200,000 bytes: 6,250 a task, 1,562 in the last 25,000
     assert [p for c in chunks for p in c] == files
     assert {len(c) for c in chunks[:20]} == {6}
     assert {len(c) for c in chunks[-20:]} == {1}

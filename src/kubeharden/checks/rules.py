@@ -312,10 +312,6 @@ class CompiledRule:
                 return True
         return False
 
-    def read(self, written: Any) -> Any:
-        """The value the rule judges: as written, or through its ``as:`` reading."""
-        return written if self.reading is None else self.reading(written)
-
     def matched(self, value: Any) -> list[int]:
         """Positions of the entries of list ``value`` that its entry-picking operator matches."""
         if self.pick is None or not isinstance(value, list):

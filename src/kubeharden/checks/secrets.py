@@ -79,10 +79,9 @@ _PATTERN_MARKERS: tuple[tuple[str, ...], ...] = (
     ("-----BEGIN",), ("AKIA", "ASIA", "ABIA", "ACCA"), ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
     ("glpat-",), ("xox",), ("AIza",), ("k_live_",), ("sk-",), ("eyJ",), ("://",),
 )
-#: Every pattern's literal fragments: a value with none of them matches no pattern.
-_MARKERS = tuple(marker for markers in _PATTERN_MARKERS for marker in markers)
-#: Any of the markers, found in one pass over the value (a ConfigMap's value may be a whole dashboard).
-_ANY_MARKER = re.compile("|".join(map(re.escape, _MARKERS)))
+#: Any pattern's literal fragments, found in one pass over the value (a ConfigMap's value may be a whole
+#: dashboard): a value with none of them matches no pattern.
+_ANY_MARKER = re.compile("|".join(re.escape(marker) for markers in _PATTERN_MARKERS for marker in markers))
 #: Each pattern without its leading word boundaries: a match of the pattern starts where this one
 #: matches, and Python's regular expressions find a literal start far faster than a ``\b``.
 _CANDIDATES = tuple(re.compile(re.sub(r"(^|\|)\\b", r"\1", p.pattern)) for _, p in VALUE_PATTERNS)

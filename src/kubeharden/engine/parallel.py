@@ -345,7 +345,7 @@ class _Local:
 
 
 def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int,
-             local: _Local, sizes: dict[str, int] | None = None) -> Iterator[FileResult | None]:
+             local: _Local, sizes: dict[str, int]) -> Iterator[FileResult | None]:
     """Each file's result in order; None for files whose worker died (they are checked in the parent).
 
     The files are cut into tasks (:func:`_chunks`), handed out in order. The worker processes keep
@@ -408,14 +408,13 @@ def _pool_depth(queue: int, jobs: int, left: int) -> int:
     return queue if left > 2 * queue else min(queue, 2 * max(1, jobs - 1))
 
 
-def _chunks(files: list[str], jobs: int, sizes: dict[str, int] | None = None) -> list[list[str]]:
+def _chunks(files: list[str], jobs: int, sizes: dict[str, int]) -> list[list[str]]:
     """``files`` in order, cut into tasks of at most :data:`MAX_CHUNK` files and about a sixteenth of
     a worker's share of the bytes, so that one task of large files does not keep a worker busy
     while the others wait at the end (real trees mix a few large files with many small ones); the
     last eighth of the bytes goes in tasks a quarter that size, so the workers finish together.
-    ``sizes``: the bytes of files already measured (the others are asked of the disk)."""
-    known = sizes or {}
-    lengths = [known[path] if path in known else _size(path) for path in files]
+    ``sizes``: the bytes of each file."""
+    lengths = [sizes[path] for path in files]
     total = sum(lengths)
     budget = max(1, total // (jobs * 16))
     tail_from = total - total // 8
