@@ -171,9 +171,8 @@ def test_jobs_must_be_a_positive_number(value, capsys):
     assert "--jobs" in capsys.readouterr().err
 
 
-def test_cross_object_controls_run_in_a_forked_child_or_here_alike(tmp_path, pools, monkeypatch):
-    write_inputs(tmp_path / "in")
-    one = report(tmp_path, 1, str(tmp_path / "in"))
+def record_frames(monkeypatch) -> list[str]:
+    """The control IDs of the child's frames, in the order the parent reads them."""
     answered: list[str] = []
     real = parallel._next_frame
 
@@ -182,6 +181,15 @@ def test_cross_object_controls_run_in_a_forked_child_or_here_alike(tmp_path, poo
         answered.extend(got or ())
         return got
 
+    monkeypatch.setattr(parallel, "_next_frame", frame)
+    return answered
+
+
+def test_cross_object_controls_run_in_a_forked_child_or_here_alike(tmp_path, pools, monkeypatch):
+    write_inputs(tmp_path / "in")
+    one = report(tmp_path, 1, str(tmp_path / "in"))
+    real = parallel._next_frame
+    answered = record_frames(monkeypatch)
     own: list[bool] = []
     real_resolve = parallel._resolve
 
@@ -192,7 +200,6 @@ def test_cross_object_controls_run_in_a_forked_child_or_here_alike(tmp_path, poo
                    for v in answer if v.obj is not None)
         return got
 
-    monkeypatch.setattr(parallel, "_next_frame", frame)
     monkeypatch.setattr(parallel, "_resolve", resolve)
     assert report(tmp_path, 2, str(tmp_path / "in")) == one
     assert own and all(own)
@@ -220,13 +227,7 @@ def test_a_child_that_dies_between_two_answers_leaves_the_report_whole(tmp_path,
     one = report(tmp_path, 1, str(tmp_path / "in"))
     parent = os.getpid()
     real = resources._missing
-    answered: list[str] = []
-    real_frame = parallel._next_frame
-
-    def frame(pipe):
-        got = real_frame(pipe)
-        answered.extend(got or ())
-        return got
+    answered = record_frames(monkeypatch)
 
     def dying(*args, **kwargs):
         if os.getpid() != parent:
@@ -234,7 +235,6 @@ def test_a_child_that_dies_between_two_answers_leaves_the_report_whole(tmp_path,
         return real(*args, **kwargs)
 
     monkeypatch.setattr(resources, "_missing", dying)
-    monkeypatch.setattr(parallel, "_next_frame", frame)
     assert report(tmp_path, 2, str(tmp_path / "in")) == one
     assert "KH-RBAC-001" in answered and not any(i.startswith("KH-RES-") for i in answered)
 
