@@ -425,22 +425,31 @@ def test_results_come_whole_and_in_order_whenever_the_pool_breaks(tmp_path):
 
 
 class CountingPool:
-    """A pool whose worker answers each task once the parent waits for it, recording at each submit how
-    many tasks the workers held (handed out, not yet merged)."""
+    """A pool whose worker answers each task once the parent waits for it (``ready``: at once, so the parent
+    never checks a task itself), recording at each submit how many tasks the workers held (handed out, not
+    yet merged)."""
 
-    def __init__(self):
+    def __init__(self, ready: bool = False):
         from concurrent.futures import Future
 
         pool = self
 
         class Waited(Future):
+            merged = False
+
             def result(self, timeout=None):
                 if not self.done():
-                    self.set_result([parallel.FileResult(unfinished=f"remote {p}") for p in self.paths])
+                    self.answer()
+                if not self.merged:
+                    self.merged = True
                     pool.merged += 1
                 return super().result(timeout)
 
+            def answer(self):
+                self.set_result([parallel.FileResult(unfinished=f"remote {p}") for p in self.paths])
+
         self.future = Waited
+        self.ready = ready
         self.held: list[int] = []
         self.submitted = self.merged = 0
 
@@ -448,6 +457,8 @@ class CountingPool:
         self.held.append((paths[0], self.submitted - self.merged))
         future = self.future()
         future.paths = paths
+        if self.ready:
+            future.answer()
         self.submitted += 1
         return future
 
@@ -457,25 +468,30 @@ class Here:
         return [parallel.FileResult(unfinished=f"here {p}") for p in paths]
 
 
-def test_the_workers_are_kept_busy_and_given_fewer_tasks_ahead_at_the_end(tmp_path):
+def test_the_workers_are_kept_busy_and_given_fewer_tasks_ahead_at_the_end(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "MAX_CHUNK", 1)  # enough tasks that some are handed out at the end
     files = []
     for i in range(200):
         (tmp_path / f"f{i:03d}.yaml").write_text("#")
         files.append(str(tmp_path / f"f{i:03d}.yaml"))
     for jobs in (2, 3):
-        pool = CountingPool()
-        got = list(parallel._results(pool, files, jobs, Here(), sizes(files)))
-        assert [g.unfinished.split()[1] for g in got] == files  # in order, each once
         queue = (jobs - 1) * parallel.IN_FLIGHT
         chunks = parallel._chunks(files, jobs, sizes(files))
         index = {chunk[0]: n for n, chunk in enumerate(chunks)}
-        # every task handed out while more than twice the queue were left found the workers' queue one short
-        # of full (it is refilled after each merge), and the last ones found it at two per worker at most
-        early = [h for first, h in pool.held if len(chunks) - index[first] > 2 * queue]
-        late = [h for first, h in pool.held if len(chunks) - index[first] <= 2 * queue]
-        assert early[:queue] == list(range(queue)) and set(early[queue:]) == {queue - 1}
-        assert late and max(late) < 2 * (jobs - 1)
-        assert "here" in {g.unfinished.split()[0] for g in got[-2 * queue:]}  # the parent took some of the last
+        for pool in (CountingPool(), CountingPool(ready=True)):
+            got = list(parallel._results(pool, files, jobs, Here(), sizes(files)))
+            assert [g.unfinished.split()[1] for g in got] == files  # in order, each once
+            # every task handed out while more than twice the queue were left found the workers' queue one
+            # short of full (it is refilled after each merge), and the last ones found it at two per worker
+            # at most
+            early = [h for first, h in pool.held if len(chunks) - index[first] > 2 * queue]
+            late = [h for first, h in pool.held if len(chunks) - index[first] <= 2 * queue]
+            assert early[:queue] == list(range(queue)) and set(early[queue:]) == {queue - 1}
+            assert max(late, default=0) < 2 * (jobs - 1)
+            if pool.ready:  # workers that answer at once are given the last tasks too
+                assert late
+            else:  # the parent took some of the last while it waited for the workers
+                assert "here" in {g.unfinished.split()[0] for g in got[-2 * queue:]}
 
 
 def test_the_last_eighth_of_the_bytes_goes_in_smaller_tasks(tmp_path):
@@ -603,3 +619,39 @@ def test_a_frame_is_read_whole_or_not_at_all():
     listed = pickle.dumps(["not", "a", "mapping"])
     assert parallel._next_frame(io.BytesIO(len(listed).to_bytes(8, "little") + listed)) is None
     assert parallel._next_frame(io.BytesIO((1 << 62).to_bytes(8, "little") + body)) is None  # no such length
+
+
+def test_the_parent_checks_up_to_lookahead_tasks_ahead_while_the_next_result_is_with_a_worker(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "MAX_CHUNK", 1)  # one file a task
+    files = []
+    for i in range(100):
+        (tmp_path / f"f{i:03d}.yaml").write_text("#")
+        files.append(str(tmp_path / f"f{i:03d}.yaml"))
+    pool = CountingPool()  # its worker answers a task only once the parent waits for it
+    before_first_merge: list[str] = []
+
+    class Counting(Here):
+        def check(self, paths):
+            if pool.merged == 0:
+                before_first_merge.extend(paths)
+            return super().check(paths)
+
+    got = list(parallel._results(pool, files, 2, Counting(), sizes(files)))
+    assert [g.unfinished.split()[1] for g in got] == files
+    # the workers' queue held the first IN_FLIGHT tasks; the parent checked the next LOOKAHEAD + 1 before it
+    # waited for the first of them
+    queue = parallel.IN_FLIGHT
+    assert before_first_merge == files[queue:queue + parallel.LOOKAHEAD + 1]
+
+
+def test_a_folder_named_relatively_gives_the_same_file_names_for_any_jobs(tmp_path, pools, monkeypatch):
+    write_inputs(tmp_path / "in")
+    monkeypatch.chdir(tmp_path / "in")
+    one = report(tmp_path, 1, ".")
+    assert b'"file":"./controls/000-fail.yaml"' in one
+    assert report(tmp_path, 2, ".") == one
+    # a file named with ./ keeps it too, read here or by a worker
+    one = report(tmp_path, 1, "./app.yaml", "./rbac.yaml")
+    assert b'"file":"./app.yaml"' in one
+    assert report(tmp_path, 2, "./app.yaml", "./rbac.yaml") == one
+    assert pools == [1, 1]

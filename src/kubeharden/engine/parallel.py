@@ -57,6 +57,11 @@ PARALLEL_MIN_BYTES = 1024 * 1024
 MAX_CHUNK = 32
 #: Tasks per worker submitted ahead of the one the parent is merging (bounds the parent's memory).
 IN_FLIGHT = 4
+#: Tasks the parent may check itself beyond the workers' queue while the next result in order is still with a
+#: worker. It keeps their results until their turn, so this bounds its memory too: with two jobs a task holds
+#: about a thirty-second of the bytes (:func:`_chunks`). With four, the parent waited for a tenth of a
+#: 5,000-object scan whenever a worker's queue held larger files; with sixteen it waits a few milliseconds.
+LOOKAHEAD = 16
 
 
 def default_jobs() -> int:
@@ -352,7 +357,7 @@ def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int,
     :data:`IN_FLIGHT` tasks each queued ahead of the one being merged, so results never pile up in the
     parent when it writes the report slower than they check. Whenever the next task in order is still
     with a worker, this process checks the next task not handed out yet itself (at most
-    :data:`IN_FLIGHT` beyond the workers' queue) and keeps its results until their turn: all ``jobs``
+    :data:`LOOKAHEAD` beyond the workers' queue) and keeps its results until their turn: all ``jobs``
     CPUs work, and with two, half the results are never pickled. Near the end the workers are given
     fewer tasks ahead (:func:`_pool_depth`), so that this process checks the last ones itself rather than
     wait for the workers' queues. Once the pool is broken (a worker died), nothing more goes to it: what it
@@ -380,7 +385,8 @@ def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int,
         if task is None:  # not handed out (so k == handed): only once the pool is broken
             task = local.check(chunk)
             handed += 1
-        while isinstance(task, Future) and not task.done() and handed < len(chunks) and handed - k <= queue + IN_FLIGHT:
+        while (isinstance(task, Future) and not task.done() and handed < len(chunks)
+               and handed - k <= queue + LOOKAHEAD):
             tasks[handed] = local.check(chunks[handed])
             handed += 1
         if not isinstance(task, Future):

@@ -67,7 +67,9 @@ def iter_paths(paths: Iterable[str], also: Callable[[str], bool] | None = None,
     In folders, files named ``.yaml``, ``.yml`` or ``.json`` are listed, and those whose name
     ``also`` accepts (the registry's sources find Dockerfiles so). ``is_unit(folder)`` says which
     folders below a PATH are read whole by another source (a Helm chart, a Kustomize folder): they
-    are yielded as they are, never walked into.
+    are yielded as they are, never walked into. A file keeps the name it was given (``./x.yaml`` stays
+    ``./x.yaml``), as the files of a folder keep the folder's (``scan .`` gives ``./k8s/x.yaml``): a file
+    found in a folder and read again on its own (a worker of a parallel scan) has the same name in both.
     """
     for raw in paths:
         if raw == "-":
@@ -85,7 +87,7 @@ def iter_paths(paths: Iterable[str], also: Callable[[str], bool] | None = None,
                 entries.extend(os.path.join(root, d) for d in units)
                 yield from sorted(entries)
         elif path.is_file():
-            yield str(path)
+            yield os.fspath(raw)
         elif path.exists():
             yield Problem("error", "read", "not a regular file or directory", file=raw)
         else:
