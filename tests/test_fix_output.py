@@ -139,6 +139,16 @@ def test_a_diff_of_files_without_a_final_line_end_applies(newline, tmp_path, mon
         assert not patched["pod.yaml"].endswith(b"\n") and not patched["one.json"].endswith(b"\n")
 
 
+@pytest.mark.parametrize("named", [".", "./pod.yaml", ".//pod.yaml"])
+def test_a_diff_of_inputs_named_with_dot_applies(named, tmp_path, monkeypatch, capsys):
+    (tmp_path / "pod.yaml").write_text(POD, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert run("--diff", *SAFE, named) == 1
+    diff = capsys.readouterr().out
+    assert {"--- a/pod.yaml", "+++ b/pod.yaml"} <= set(diff.splitlines())  # no ./ step, which git apply refuses
+    apply_check(diff, tmp_path)
+
+
 def test_a_diff_counts_lines_as_patch_does(tmp_path, monkeypatch, capsys):
     # U+2028 and NEL written raw in a JSON string are no line ends for patch (str.splitlines would cut there)
     text = ONE_LINE_CONTAINER.replace('"namespace": "shop"}', '"namespace": "shop", "annotations": {"note": "a\u2028b\x85c"}}')

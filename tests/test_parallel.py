@@ -638,20 +638,26 @@ def test_the_parent_checks_up_to_lookahead_tasks_ahead_while_the_next_result_is_
 
     got = list(parallel._results(pool, files, 2, Counting(), sizes(files)))
     assert [g.unfinished.split()[1] for g in got] == files
-    # the workers' queue held the first IN_FLIGHT tasks; the parent checked the next LOOKAHEAD + 1 before it
+    # the workers' queue held the first IN_FLIGHT tasks; the parent checked the next LOOKAHEAD before it
     # waited for the first of them
     queue = parallel.IN_FLIGHT
-    assert before_first_merge == files[queue:queue + parallel.LOOKAHEAD + 1]
+    assert before_first_merge == files[queue:queue + parallel.LOOKAHEAD]
 
 
-def test_a_folder_named_relatively_gives_the_same_file_names_for_any_jobs(tmp_path, pools, monkeypatch):
+def test_a_folder_or_file_named_relatively_gives_the_same_file_names_for_any_jobs(tmp_path, pools, monkeypatch):
     write_inputs(tmp_path / "in")
     monkeypatch.chdir(tmp_path / "in")
     one = report(tmp_path, 1, ".")
     assert b'"file":"./controls/000-fail.yaml"' in one
     assert report(tmp_path, 2, ".") == one
-    # a file named with ./ keeps it too, read here or by a worker
-    one = report(tmp_path, 1, "./app.yaml", "./rbac.yaml")
-    assert b'"file":"./app.yaml"' in one
-    assert report(tmp_path, 2, "./app.yaml", "./rbac.yaml") == one
-    assert pools == [1, 1]
+    # a file or a folder named with ./ keeps it too, read here or by a worker
+    one = report(tmp_path, 1, "./app.yaml", "./rbac.yaml", "./zz-again/")
+    assert b'"file":"./app.yaml"' in one and b'"file":"./zz-again/copy.yaml"' in one
+    assert report(tmp_path, 2, "./app.yaml", "./rbac.yaml", "./zz-again/") == one
+    # normalised otherwise: controls//x.yaml is controls/x.yaml, and a file named again under another name is
+    # one file given twice (repeated-object), not two files defining the same objects
+    one = report(tmp_path, 1, "controls", "./controls//000-fail.yaml")
+    assert b'"file":"./controls/000-fail.yaml"' in one and b"controls//" not in one
+    assert b'"kind":"repeated-object"' in one
+    assert report(tmp_path, 2, "controls", "./controls//000-fail.yaml") == one
+    assert pools == [1, 1, 1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import os
 from dataclasses import replace
 from collections.abc import Generator, Iterable, Iterator
 from typing import Any
@@ -654,7 +655,8 @@ class DuplicateIndex:
         if first is obj.origin:
             return None
         where = f"{first.file}:{first.line}" if first.file else "another input"
-        if first.file and (first.file, first.line) == (obj.origin.file, obj.origin.line):
+        if first.file and obj.origin.file and first.line == obj.origin.line \
+                and os.path.normpath(first.file) == os.path.normpath(obj.origin.file):  # sub/x.yaml is ./sub/x.yaml
             # one place of the input reached twice (a Kustomize base built by several overlays, which may patch
             # it differently; one file given twice): its own kind, so stderr's cap never hides real conflicts
             return Problem("warning", "repeated-object",

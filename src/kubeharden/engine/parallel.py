@@ -58,9 +58,9 @@ MAX_CHUNK = 32
 #: Tasks per worker submitted ahead of the one the parent is merging (bounds the parent's memory).
 IN_FLIGHT = 4
 #: Tasks the parent may check itself beyond the workers' queue while the next result in order is still with a
-#: worker. It keeps their results until their turn, so this bounds its memory too: with two jobs a task holds
-#: about a thirty-second of the bytes (:func:`_chunks`). With four, the parent waited for a tenth of a
-#: 5,000-object scan whenever a worker's queue held larger files; with sixteen it waits a few milliseconds.
+#: worker. It keeps their results until their turn: with two jobs, where a task holds about a thirty-second of
+#: the bytes (:func:`_chunks`), up to half the input's results. Fewer left the parent waiting for the worker
+#: whenever the worker's queue held larger files.
 LOOKAHEAD = 16
 
 
@@ -386,7 +386,7 @@ def _results(executor: ProcessPoolExecutor | None, files: list[str], jobs: int,
             task = local.check(chunk)
             handed += 1
         while (isinstance(task, Future) and not task.done() and handed < len(chunks)
-               and handed - k <= queue + LOOKAHEAD):
+               and handed - k < queue + LOOKAHEAD):
             tasks[handed] = local.check(chunks[handed])
             handed += 1
         if not isinstance(task, Future):

@@ -35,7 +35,9 @@ NO_NEWLINE = "\\ No newline at end of file\n"
 
 
 def _side(prefix: str, path: str) -> str:
-    return path if path.startswith("/") else f"{prefix}/{path}"
+    """A diff header's name of ``path``: ``a/k8s/x.yaml`` for ``./k8s/x.yaml`` (``git apply`` refuses a ``.``
+    step in a name); an absolute path as it is."""
+    return path if path.startswith("/") else f"{prefix}/{os.path.normpath(path)}"
 
 
 def write_atomic(path: str | Path, text: str, like: str | Path | None = None) -> None:
