@@ -656,7 +656,7 @@ class DuplicateIndex:
             return None
         where = f"{first.file}:{first.line}" if first.file else "another input"
         if first.file and obj.origin.file and first.line == obj.origin.line \
-                and os.path.normpath(first.file) == os.path.normpath(obj.origin.file):  # sub/x.yaml is ./sub/x.yaml
+                and os.path.normpath(first.file) == os.path.normpath(obj.origin.file):  # k8s/../x.yaml is x.yaml
             # one place of the input reached twice (a Kustomize base built by several overlays, which may patch
             # it differently; one file given twice): its own kind, so stderr's cap never hides real conflicts
             return Problem("warning", "repeated-object",

@@ -69,10 +69,10 @@ def iter_paths(paths: Iterable[str], also: Callable[[str], bool] | None = None,
     folders below a PATH are read whole by another source (a Helm chart, a Kustomize folder): they
     are yielded as they are, never walked into.
 
-    Names are normalised as :class:`~pathlib.Path` writes them (``k8s//x.yaml`` is ``k8s/x.yaml``), except
-    that a leading ``./`` is kept: the walk of ``.`` names its files ``./k8s/x.yaml``, and such a file read
-    again on its own (by a worker of a parallel scan) must keep that name; ``./k8s`` gives ``./k8s/x.yaml``
-    alike.
+    Names are written as :class:`~pathlib.Path` writes them, without ``./`` or ``//`` steps: ``scan .``,
+    ``scan ./k8s`` and ``scan ./k8s//x.yaml`` all name ``k8s/x.yaml``, as the Helm and Kustomize sources
+    name their files, so a file found in a folder and read again on its own (by a worker of a parallel
+    scan) keeps its name.
     """
     for raw in paths:
         if raw == "-":
@@ -80,7 +80,10 @@ def iter_paths(paths: Iterable[str], also: Callable[[str], bool] | None = None,
             continue
         path = Path(raw)
         if path.is_dir():
-            for root, dirs, files in os.walk(_named(raw, path), onerror=None):
+            dot = str(path) == os.curdir  # the walk of "." puts "./" before every name
+            for root, dirs, files in os.walk(path, onerror=None):
+                if dot:
+                    root = root[len(os.curdir) + 1:]  # "." -> "", "./k8s" -> "k8s"
                 units = sorted(d for d in dirs if is_unit is not None and d not in _SKIP_DIRS
                                and is_unit(os.path.join(root, d)))
                 dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and d not in units)
@@ -90,22 +93,11 @@ def iter_paths(paths: Iterable[str], also: Callable[[str], bool] | None = None,
                 entries.extend(os.path.join(root, d) for d in units)
                 yield from sorted(entries)
         elif path.is_file():
-            yield _named(raw, path)
+            yield str(path)
         elif path.exists():
             yield Problem("error", "read", "not a regular file or directory", file=raw)
         else:
             yield Problem("error", "read", "no such file or directory", file=raw)
-
-
-def _named(raw: str, path: Path) -> str:
-    """The name of the file or folder ``raw`` (``path`` is ``Path(raw)``): normalised, its leading ``./`` kept."""
-    name = str(path)
-    if os.fspath(raw).startswith(_DOT) and path.parts and path.parts[0] not in (os.pardir, os.sep):
-        return os.curdir + os.sep + name
-    return name
-
-
-_DOT = (os.curdir + "/", os.curdir + os.sep)
 
 
 def read_objects(paths: Iterable[str], options: ReadOptions | None = None) -> Iterator[K8sObject | Problem]:
