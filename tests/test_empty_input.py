@@ -182,3 +182,14 @@ def test_a_chart_inside_a_scanned_tree_is_rendered(tmp_path, capsys):
     assert report["summary"]["kinds"]["Pod"] == 1  # the chart's Pod (the hardened example has none)
     pss = [p for p in report["pss"] if p["resource"]["kind"] == "Pod"]
     assert [(p["file"], p["line"]) for p in pss] == [(str(chart / "templates" / "pod.yaml"), 1)]
+
+
+def test_a_dot_folder_whose_documents_were_all_skipped_says_so_beside_others(tmp_path, capsys, monkeypatch):
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[1] / "examples" / "hardened"
+    (tmp_path / "values.yaml").write_text("image: {repository: nginx, tag: '1.27'}\n")
+    monkeypatch.chdir(tmp_path)  # "." is named by its files (values.yaml, without ./): they are its problems
+    code, report = scan_json(capsys, ".", str(examples))
+    [problem] = [p for p in nothing_checked(report) if p["file"] == "."]
+    assert code == INPUT_ERRORS and "skipped: 1 note(s)" in problem["message"]

@@ -139,13 +139,14 @@ def test_a_diff_of_files_without_a_final_line_end_applies(newline, tmp_path, mon
         assert not patched["pod.yaml"].endswith(b"\n") and not patched["one.json"].endswith(b"\n")
 
 
-@pytest.mark.parametrize("named", [".", "./pod.yaml", ".//pod.yaml"])
+@pytest.mark.parametrize("named", [".", "./pod.yaml", ".//pod.yaml", "sub/../pod.yaml"])
 def test_a_diff_of_inputs_named_with_dot_applies(named, tmp_path, monkeypatch, capsys):
     (tmp_path / "pod.yaml").write_text(POD, encoding="utf-8")
+    (tmp_path / "sub").mkdir()
     monkeypatch.chdir(tmp_path)
     assert run("--diff", *SAFE, named) == 1
     diff = capsys.readouterr().out
-    assert {"--- a/pod.yaml", "+++ b/pod.yaml"} <= set(diff.splitlines())  # no ./ step, which git apply refuses
+    assert {"--- a/pod.yaml", "+++ b/pod.yaml"} <= set(diff.splitlines())  # no ./ or .. step: git apply refuses them
     apply_check(diff, tmp_path)
 
 

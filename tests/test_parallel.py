@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import textwrap
 import time
 from pathlib import Path
@@ -648,19 +647,32 @@ def test_the_parent_checks_up_to_lookahead_tasks_ahead_while_the_next_result_is_
 
 def test_a_folder_or_file_named_relatively_gives_the_same_file_names_for_any_jobs(tmp_path, pools, monkeypatch):
     write_inputs(tmp_path / "in")
+    (tmp_path / "in" / ".config").mkdir()  # a folder whose name starts with a dot keeps it
+    (tmp_path / "in" / ".config" / "pod.yaml").write_text(load_catalogue()[1].example_fail)
+    (tmp_path / "in" / "img").mkdir()
+    (tmp_path / "in" / "img" / "Dockerfile").write_text("FROM alpine:3.20\nUSER root\n")
     monkeypatch.chdir(tmp_path / "in")
-    one = report(tmp_path, 1, ".")
-    assert b'"file":"controls/000-fail.yaml"' in one  # as Path writes it, whoever reads it
-    assert not [name for name in re.findall(rb'"file":"([^"]*)"', one) if name.startswith(b"./")]
-    assert report(tmp_path, 2, ".") == one
-    one = report(tmp_path, 1, "./app.yaml", ".//rbac.yaml", "./zz-again/", "controls/")
-    assert b'"file":"app.yaml"' in one and b'"file":"rbac.yaml"' in one and b'"file":"zz-again/copy.yaml"' in one
-    assert not [name for name in re.findall(rb'"file":"([^"]*)"', one) if name.startswith(b"./") or b"//" in name]
-    assert report(tmp_path, 2, "./app.yaml", ".//rbac.yaml", "./zz-again/", "controls/") == one
-    # one file named again under another name is one file given twice (repeated-object), not two files that
-    # define the same objects
+
+    def names(report: bytes) -> set[str]:
+        return {f["file"] for f in json.loads(report)["findings"]}
+
+    for folder in (".", "./", ".//"):
+        one = report(tmp_path, 1, folder)
+        assert {"controls/000-fail.yaml", ".config/pod.yaml", "img/Dockerfile"} <= names(one)
+        assert not [n for n in names(one) if n.startswith("./") or "//" in n]  # as Path writes it, whoever reads it
+        assert report(tmp_path, 2, folder) == one
+    # files, folders and inputs a source claims (a Dockerfile) alike; one file named twice is one file given twice
+    argv = ["./app.yaml", ".//rbac.yaml", "./zz-again/", "controls/", "./img/Dockerfile", "img//Dockerfile"]
+    one = report(tmp_path, 1, *argv)
+    assert {"app.yaml", "rbac.yaml", "zz-again/copy.yaml", "img/Dockerfile"} <= names(one)
+    assert not [n for n in names(one) if n.startswith("./") or "//" in n]
+    problems = json.loads(one)["errors"]
+    assert {p["kind"] for p in problems if p["file"] == "img/Dockerfile"} == {"repeated-object"}
+    # a copy of a file in another folder (read first here) defines the same objects again: two files, not one
+    assert {p["kind"] for p in problems if p["file"] == "controls/000-fail.yaml"} == {"duplicate-object"}
+    assert report(tmp_path, 2, *argv) == one
     one = report(tmp_path, 1, "controls", "zz-again/../controls/000-fail.yaml")
     again = [p["kind"] for p in json.loads(one)["errors"] if p["file"] == "zz-again/../controls/000-fail.yaml"]
     assert again and set(again) == {"repeated-object"}
     assert report(tmp_path, 2, "controls", "zz-again/../controls/000-fail.yaml") == one
-    assert pools == [1, 1, 1]
+    assert pools == [1] * 5

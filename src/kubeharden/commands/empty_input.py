@@ -117,6 +117,9 @@ def problems_under(path: str, problems: Iterable[Problem]) -> list[Problem]:
     if path == "-":
         return [p for p in problems if p.file == "<stdin>"]
     root = os.path.normpath(path)
+    if root == os.curdir:  # files below "." are named without "./" (sources.files.input_name)
+        return [p for p in problems if p.file and p.file != "<stdin>" and not os.path.isabs(p.file)
+                and os.path.normpath(p.file).split(os.sep)[0] != os.pardir]
     return [p for p in problems if p.file and (os.path.normpath(p.file) == root
                                                or os.path.normpath(p.file).startswith(root + os.sep))]
 

@@ -655,8 +655,7 @@ class DuplicateIndex:
         if first is obj.origin:
             return None
         where = f"{first.file}:{first.line}" if first.file else "another input"
-        if first.file and obj.origin.file and first.line == obj.origin.line \
-                and os.path.normpath(first.file) == os.path.normpath(obj.origin.file):  # k8s/../x.yaml is x.yaml
+        if first.file and obj.origin.file and first.line == obj.origin.line and _same_file(first.file, obj.origin.file):
             # one place of the input reached twice (a Kustomize base built by several overlays, which may patch
             # it differently; one file given twice): its own kind, so stderr's cap never hides real conflicts
             return Problem("warning", "repeated-object",
@@ -666,6 +665,17 @@ class DuplicateIndex:
         return Problem("warning", "duplicate-object",
                        f"{ref} is defined again (first at {where}); whichever is applied last wins{self._hint}",
                        file=obj.origin.file, line=obj.origin.line, resource=ref)
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether the names ``a`` and ``b`` are one file (``x.yaml`` and ``k8s/../x.yaml``, a link and its target), as
+    the file system says; names that are no files (``<stdin>``, a live object), or gone, by their text."""
+    if a == b:
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return os.path.normpath(a) == os.path.normpath(b)
 
 
 def validity_problems(obj: K8sObject, refused: str = "") -> list[Problem]:

@@ -69,10 +69,9 @@ def iter_paths(paths: Iterable[str], also: Callable[[str], bool] | None = None,
     folders below a PATH are read whole by another source (a Helm chart, a Kustomize folder): they
     are yielded as they are, never walked into.
 
-    Names are written as :class:`~pathlib.Path` writes them, without ``./`` or ``//`` steps: ``scan .``,
-    ``scan ./k8s`` and ``scan ./k8s//x.yaml`` all name ``k8s/x.yaml``, as the Helm and Kustomize sources
-    name their files, so a file found in a folder and read again on its own (by a worker of a parallel
-    scan) keeps its name.
+    Names are written as :func:`input_name` writes them: ``scan .``, ``scan ./k8s`` and ``scan ./k8s//x.yaml``
+    all name ``k8s/x.yaml``, so a file found in a folder and read again on its own (by a worker of a
+    parallel scan) keeps its name.
     """
     for raw in paths:
         if raw == "-":
@@ -93,11 +92,19 @@ def iter_paths(paths: Iterable[str], also: Callable[[str], bool] | None = None,
                 entries.extend(os.path.join(root, d) for d in units)
                 yield from sorted(entries)
         elif path.is_file():
-            yield str(path)
+            yield input_name(raw)
         elif path.exists():
             yield Problem("error", "read", "not a regular file or directory", file=raw)
         else:
             yield Problem("error", "read", "no such file or directory", file=raw)
+
+
+def input_name(path: str) -> str:
+    """A command-line input as reports name it and its files: as :class:`~pathlib.Path` writes it, without
+    ``./`` or ``//`` steps (``./chart/`` is ``chart``); stdin ``-`` and a source's ``scheme://`` input as given."""
+    if path == "-" or "://" in path:
+        return path
+    return str(Path(path))
 
 
 def read_objects(paths: Iterable[str], options: ReadOptions | None = None) -> Iterator[K8sObject | Problem]:

@@ -18,7 +18,7 @@ from typing import Any
 from kubeharden.model.findings import OWN_OUTPUT, Problem
 from kubeharden.model.objects import K8sObject
 from kubeharden.sources import cluster, dockerfile, etcd, helm, image_archive, kustomize, node, snapshot, vuln_report
-from kubeharden.sources.files import ReadOptions, iter_paths, read_file, skipped_reason
+from kubeharden.sources.files import ReadOptions, input_name, iter_paths, read_file, skipped_reason
 
 Item = K8sObject | Problem
 
@@ -134,7 +134,7 @@ def read_inputs(paths: Iterable[str], options: ReadOptions | None = None) -> Ite
     a ``Snapshot`` are opened wherever they were read. Never raises for bad input.
     """
     options = _whole_envelopes(options or ReadOptions())
-    for path in paths:
+    for path in map(input_name, paths):  # ./chart is chart, whichever source reads it
         source = source_for(path)
         if source is None:
             stream = _read_files(path, options)
