@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import textwrap
@@ -676,3 +677,17 @@ def test_a_folder_or_file_named_relatively_gives_the_same_file_names_for_any_job
     assert again and set(again) == {"repeated-object"}
     assert report(tmp_path, 2, "controls", "zz-again/../controls/000-fail.yaml") == one
     assert pools == [1] * 5
+
+
+def test_a_folder_named_dash_in_a_dot_scan_is_no_stdin(tmp_path, pools, monkeypatch):
+    overlay = tmp_path / "in" / "-"  # a Kustomize folder whose name is stdin's marker
+    overlay.mkdir(parents=True)
+    (overlay / "kustomization.yaml").write_text("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+                                                "resources: [pod.yaml]\n")
+    (overlay / "pod.yaml").write_text(load_catalogue()[1].example_fail)
+    monkeypatch.chdir(tmp_path / "in")
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    one = report(tmp_path, 1, ".")
+    findings = json.loads(one)["findings"]
+    assert findings and {f["trace"]["input"] for f in findings} == {"./-"}  # built as an overlay, not read as stdin
+    assert report(tmp_path, 2, ".") == one

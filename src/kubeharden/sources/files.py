@@ -80,17 +80,16 @@ def iter_paths(paths: Iterable[str], also: Callable[[str], bool] | None = None,
         path = Path(raw)
         if path.is_dir():
             dot = str(path) == os.curdir  # the walk of "." puts "./" before every name
-            for root, dirs, files in os.walk(path, onerror=None):
-                if dot:
-                    root = root[len(os.curdir) + 1:]  # "." -> "", "./k8s" -> "k8s"
+            for walked, dirs, files in os.walk(path, onerror=None):
+                root = walked[len(os.curdir) + 1:] if dot else walked  # "." -> "", "./k8s" -> "k8s"
                 units = sorted(d for d in dirs if is_unit is not None and d not in _SKIP_DIRS
-                               and is_unit(os.path.join(root, d)))
+                               and is_unit(os.path.join(walked, d)))
                 dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and d not in units)
                 entries = [os.path.join(root, name) for name in files
                            if name.lower().endswith((*MANIFEST_SUFFIXES, KUBECONFIG_SUFFIX))
                            or (also is not None and also(name))]
                 entries.extend(os.path.join(root, d) for d in units)
-                yield from sorted(entries)
+                yield from sorted(map(_not_stdin, entries) if dot and not root else entries)
         elif path.is_file():
             yield input_name(raw)
         elif path.exists():
@@ -104,7 +103,12 @@ def input_name(path: str) -> str:
     ``./`` or ``//`` steps (``./chart/`` is ``chart``); stdin ``-`` and a source's ``scheme://`` input as given."""
     if path == "-" or "://" in path:
         return path
-    return str(Path(path))
+    return _not_stdin(str(Path(path)))
+
+
+def _not_stdin(name: str) -> str:
+    """``name``, or ``./-`` for a file or folder named ``-``, which would read as stdin."""
+    return os.curdir + os.sep + name if name == "-" else name
 
 
 def read_objects(paths: Iterable[str], options: ReadOptions | None = None) -> Iterator[K8sObject | Problem]:
