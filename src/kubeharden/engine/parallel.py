@@ -48,7 +48,7 @@ from kubeharden.model.inventory import Inventory, PodRecord
 from kubeharden.model.objects import K8sObject, Provenance, ResourceRef
 from kubeharden.model.resources import ContainerResources
 from kubeharden.model.results import PssEntry
-from kubeharden.sources.files import ReadOptions, input_name, skipped_reason
+from kubeharden.sources.files import ReadOptions, skipped_reason
 from kubeharden.sources.registry import SOURCES, iter_files, read_inputs, source_for
 
 #: Inputs smaller than this are scanned in the calling process: starting workers costs more.
@@ -274,7 +274,7 @@ Unit = tuple[int, "str | Problem"]
 def _plan(n: int, path: str) -> list[Unit]:
     """The units of command-line path number ``n``: itself when a source claims it (or stdin), else its files."""
     if path == "-" or source_for(path) is not None:
-        return [(n, input_name(path))]
+        return [(n, path)]  # named by read_inputs, whichever process reads it
     return [(n, item) for item in iter_files([path])]
 
 

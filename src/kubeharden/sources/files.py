@@ -89,7 +89,7 @@ def iter_paths(paths: Iterable[str], also: Callable[[str], bool] | None = None,
                            if name.lower().endswith((*MANIFEST_SUFFIXES, KUBECONFIG_SUFFIX))
                            or (also is not None and also(name))]
                 entries.extend(os.path.join(root, d) for d in units)
-                yield from sorted(map(_not_stdin, entries) if dot and not root else entries)
+                yield from sorted(map(_not_stdin, entries))
         elif path.is_file():
             yield input_name(raw)
         elif path.exists():
