@@ -691,3 +691,55 @@ def test_a_folder_named_dash_in_a_dot_scan_is_no_stdin(tmp_path, pools, monkeypa
     findings = json.loads(one)["findings"]
     assert findings and {f["trace"]["input"] for f in findings} == {"./-"}  # built as an overlay, not read as stdin
     assert report(tmp_path, 2, ".") == one
+
+
+def test_each_entry_of_a_folder_read_on_its_own_gives_what_reading_the_folder_gives(tmp_path):
+    """The parallel plan reads a folder's entries one by one (read_listed): together they must give, item for
+    item, what read_inputs gives for the folder, whatever the entry (a manifest, a kubeconfig, a snapshot
+    envelope, a Dockerfile, a Kustomize overlay, a broken file, a FIFO named like a manifest)."""
+    from kubeharden.sources import registry, snapshot
+    from kubeharden.sources.files import ReadOptions
+
+    root = tmp_path / "in"
+    write_inputs(root)
+    (root / "img").mkdir()
+    (root / "img" / "Dockerfile").write_text("FROM alpine:3.20\nUSER root\n")
+    (root / "admin.conf").write_text("apiVersion: v1\nkind: Config\nusers: [{name: admin, user: {token: abc}}]\n")
+    (root / "dump.json").write_text(json.dumps({"apiVersion": snapshot.API_VERSION, "kind": snapshot.KIND,
+                                                "metadata": {"name": "prod"},
+                                                "items": [json.loads(json.dumps(POD_OBJECT))]}))
+    overlay = root / "overlay"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text("apiVersion: kustomize.config.k8s.io/v1beta1\n"
+                                                "kind: Kustomization\nresources: [pod.yaml]\n")
+    (overlay / "pod.yaml").write_text(load_catalogue()[1].example_fail)
+    os.mkfifo(root / "pipe.yaml")  # never opened for a blocking read
+    options = ReadOptions()
+    entries = list(registry.iter_files([str(root)]))
+    assert str(overlay) in entries and str(root / "img" / "Dockerfile") in entries
+    one_by_one = [item for entry in entries
+                  for item in (registry.read_listed(entry, options) if isinstance(entry, str) else [entry])]
+    whole = list(registry.read_inputs([str(root)], options))
+    assert one_by_one == whole
+    sources = {item.origin.source for item in whole if hasattr(item, "origin")}
+    assert {"file", "snapshot", "kustomize"} <= sources and len(whole) > len(entries)
+    assert [p.message for p in whole if getattr(p, "file", None) == str(root / "pipe.yaml")] == [
+        "cannot read: not a regular file (a device, FIFO or socket); skipped"]
+
+
+# A Pod the API server would return (https://kubernetes.io/docs/concepts/workloads/pods/), privileged.
+POD_OBJECT = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "debug", "namespace": "shop"},
+              "spec": {"containers": [{"name": "shell", "image": "busybox:1.36",
+                                       "securityContext": {"privileged": True}}]}}
+
+
+def test_an_input_a_source_claims_is_read_by_that_source_in_a_parallel_scan(tmp_path, pools):
+    write_inputs(tmp_path / "in")
+    dump = tmp_path / "dump.jsonl"  # JSON lines: read as a snapshot, one object per line, never as YAML text
+    dump.write_text(json.dumps(POD_OBJECT) + "\n" + json.dumps({**POD_OBJECT, "metadata": {"name": "other"}}) + "\n")
+    one = report(tmp_path, 1, str(dump), str(tmp_path / "in"))
+    findings = [f for f in json.loads(one)["findings"] if f["file"] == str(dump)]
+    assert {(f["resource"]["name"], f["line"], f["source"]) for f in findings if f["control_id"] == "KH-POD-004"} \
+        == {("debug", 1, "snapshot"), ("other", 2, "snapshot")}
+    assert report(tmp_path, 2, str(dump), str(tmp_path / "in")) == one
+    assert pools == [1]

@@ -49,7 +49,7 @@ from kubeharden.model.objects import K8sObject, Provenance, ResourceRef
 from kubeharden.model.resources import ContainerResources
 from kubeharden.model.results import PssEntry
 from kubeharden.sources.files import ReadOptions, skipped_reason
-from kubeharden.sources.registry import SOURCES, iter_files, read_inputs, source_for
+from kubeharden.sources.registry import SOURCES, iter_files, read_inputs, read_listed, source_for
 
 #: Inputs smaller than this are scanned in the calling process: starting workers costs more.
 PARALLEL_MIN_BYTES = 1024 * 1024
@@ -155,17 +155,19 @@ class _NoDuplicateIndex:
 class _Worker:
     """One worker process's evaluator; it lives as long as the process, which serves one scan."""
 
-    def __init__(self, config: Config, only: list[str] | None, today: dt.date, options: ReadOptions) -> None:
+    def __init__(self, config: Config, only: list[str] | None, today: dt.date, options: ReadOptions,
+                 whole: frozenset[str] = frozenset()) -> None:
         self.evaluator = Evaluator(config, today=today, only=only)
         self.evaluator._duplicates = _NoDuplicateIndex()  # type: ignore[assignment]
         self.options = replace(options, shallow_kind=lambda kind: not self.evaluator.needs_full_object(kind))
+        self.whole = whole
 
     def check(self, path: str) -> FileResult:
         """Read and check one file; what the parent needs of it (the evaluator is reset after)."""
         ev = self.evaluator
         result = ev.result
         out = FileResult()
-        for item in read_inputs([path], self.options):
+        for item in read_unit(path, self.options, self.whole):
             if isinstance(item, Problem):
                 out.entries.append(item)
                 continue
@@ -228,20 +230,22 @@ def scan_files(evaluator: Evaluator, paths: list[str], options: ReadOptions, job
 
     The same findings, in the same order, and the same ``evaluator.result`` as
     ``evaluator.run(read_inputs(paths, options))``, or with ``per_path`` (``--scope path``)
-    ``evaluator.run_scopes(read_inputs([path], options) for path in paths)``. Every file is read
-    through :func:`kubeharden.sources.registry.read_inputs` (an input a registered source claims,
-    such as a snapshot, is one unit). ``only`` is the ``--control`` selection the evaluator was
-    built with (workers build theirs alike). ``counts`` (one per path) receives the objects each
-    path gave. Inputs under ``min_bytes`` (default :data:`PARALLEL_MIN_BYTES`) in all, stdin, and
-    ``jobs`` 1 run in this process.
+    ``evaluator.run_scopes(read_inputs([path], options) for path in paths)``. Every unit is read
+    through :func:`read_unit`: an input a registered source claims, such as a snapshot, is one unit;
+    the files the files source lists under a path are one unit each. ``only`` is the ``--control``
+    selection the evaluator was built with (workers build theirs alike). ``counts`` (one per path)
+    receives the objects each path gave. Inputs under ``min_bytes`` (default
+    :data:`PARALLEL_MIN_BYTES`) in all, stdin, and ``jobs`` 1 run in this process.
     """
     evaluator.duplicate_hint = "" if per_path else SCOPE_HINT
     evaluator._duplicates = DuplicateIndex(evaluator.duplicate_hint)
-    planned = [_plan(n, path) for n, path in enumerate(paths)]
+    whole = frozenset(path for path in paths if path != "-" and source_for(path) is not None)
+    planned: list[list[Unit]] = [[(n, path)] if path in whole or path == "-" else
+                                 [(n, item) for item in iter_files([path])] for n, path in enumerate(paths)]
     scopes = planned if per_path else [[unit for units in planned for unit in units]]
     files = [p for _, p in _units(scopes) if isinstance(p, str) and p != "-"]
     executor = None
-    worker_args = (evaluator.config, only, evaluator.today, replace(options, shallow_kind=None))
+    worker_args = (evaluator.config, only, evaluator.today, replace(options, shallow_kind=None), whole)
     sizes = {path: _size(path) for path in files} if jobs > 1 and len(files) > 1 else {}
     if sizes and sum(sizes.values()) >= (PARALLEL_MIN_BYTES if min_bytes is None else min_bytes):
         # this process is the last of the ``jobs``: it checks files too while it waits (see _results)
@@ -268,14 +272,16 @@ def scan_files(evaluator: Evaluator, paths: list[str], options: ReadOptions, job
             executor.shutdown(wait=True, cancel_futures=True)
 
 
+#: A unit of a scan, with the number of the command-line path it belongs to: the path itself when a source
+#: claims it (or stdin), else each entry the files source lists under it (:func:`read_unit`).
 Unit = tuple[int, "str | Problem"]
 
 
-def _plan(n: int, path: str) -> list[Unit]:
-    """The units of command-line path number ``n``: itself when a source claims it (or stdin), else its files."""
-    if path == "-" or source_for(path) is not None:
-        return [(n, path)]  # named by read_inputs, whichever process reads it
-    return [(n, item) for item in iter_files([path])]
+def read_unit(path: str, options: ReadOptions, whole: frozenset[str]) -> Iterator[K8sObject | Problem]:
+    """The items of one unit: a command-line path a source claims (in ``whole``) through ``read_inputs``,
+    which names it, and an entry the files source listed through ``read_listed``, which reads a manifest
+    file without asking every source about it again. Either gives what ``read_inputs`` gives for it."""
+    return read_inputs([path], options) if path in whole else read_listed(path, options)
 
 
 def _units(scopes: list[list[Unit]]) -> Iterator[Unit]:
@@ -295,6 +301,7 @@ def _scope(evaluator: Evaluator, items: list[Unit], options: ReadOptions,
     """One scope's units (files, ``-``, problems of the command line) in order, into ``evaluator``;
     ``sizes``: the bytes of each file."""
     result = evaluator.result
+    whole: frozenset[str] = worker_args[-1]  # the units read whole by their source (read_unit)
     skipped = {path: skipped_reason(path, options.skip_files) for _, path in items if isinstance(path, str)}
     # which units a worker may read is asked once per unit (a source's claims may look at the disk)
     forkable = {p: _forkable(p) for p in skipped} if executor is not None else {}
@@ -310,7 +317,7 @@ def _scope(evaluator: Evaluator, items: list[Unit], options: ReadOptions,
             continue
         got = next(results) if remote and forkable[item] else None
         if got is None or got.unfinished is not None:
-            counts[n] += yield from _check_here(evaluator, item, options)
+            counts[n] += yield from _check_here(evaluator, item, options, whole)
         else:
             counts[n] += sum(isinstance(e, ObjectSeen) for e in got.entries)
             yield from _merge(evaluator, got)
@@ -444,10 +451,12 @@ def _size(path: str) -> int:
         return 0
 
 
-def _check_here(evaluator: Evaluator, path: str, options: ReadOptions) -> Generator[Finding, None, int]:
-    """Read and check ``path`` in this process; return how many objects it gave."""
+def _check_here(evaluator: Evaluator, path: str, options: ReadOptions,
+                whole: frozenset[str]) -> Generator[Finding, None, int]:
+    """Read and check the unit ``path`` in this process (``whole``: as :func:`read_unit`); return how many
+    objects it gave."""
     objects = 0
-    for item in read_inputs([path], options):
+    for item in read_unit(path, options, whole):
         if isinstance(item, Problem):
             evaluator.take_problem(item)  # a kind a snapshot records as unlisted makes controls not assessable
         else:

@@ -153,12 +153,31 @@ def _read_files(path: str, options: ReadOptions) -> Iterator[Item]:
             yield item
         elif (reason := skipped_reason(item, options.skip_files)) is not None:
             yield Problem("note", OWN_OUTPUT, f"{reason}; not read as input", file=item)
-        elif item != "-" and os.path.isdir(item):
-            yield from read_inputs([item], options)
-        elif item != "-" and (source := _finder_for(os.path.basename(item))) is not None:
-            yield from source.read(item, options)
         else:
-            yield from read_file(item, options)
+            yield from _read_entry(item, options)
+
+
+def read_listed(entry: str, options: ReadOptions | None = None) -> Iterator[Item]:
+    """What :func:`read_inputs` gives for ``entry``, one entry :func:`iter_files` listed (under a folder of
+    the command line, or a file of it that no source claims), without asking every source about it again.
+
+    For a manifest file this is one ``isdir`` rather than seven calls to the file system: the parallel
+    scan reads every file of a folder on its own (``engine/parallel.py``). The report this run writes is
+    not looked for here: the caller has set it aside (``options.skip_files``). Never raises for bad input.
+    """
+    options = _whole_envelopes(options or ReadOptions())
+    stream = _read_entry(entry, options)
+    yield from _opened(stream, options) if _UNPACKERS else stream
+
+
+def _read_entry(item: str, options: ReadOptions) -> Iterator[Item]:
+    """One entry the files source listed: a folder read whole by its source, a file a source finds by
+    name (a Dockerfile), or else a manifest file (or stdin)."""
+    if item != "-" and os.path.isdir(item):
+        return read_inputs([item], options)
+    if item != "-" and (source := _finder_for(os.path.basename(item))) is not None:
+        return source.read(item, options)
+    return read_file(item, options)
 
 
 def _opened(stream: Iterator[Item], options: ReadOptions) -> Iterator[Item]:
