@@ -714,7 +714,7 @@ def test_each_entry_of_a_folder_read_on_its_own_gives_what_reading_the_folder_gi
                                                 "kind: Kustomization\nresources: [pod.yaml]\n")
     (overlay / "pod.yaml").write_text(load_catalogue()[1].example_fail)
     os.mkfifo(root / "pipe.yaml")  # never opened for a blocking read
-    options = ReadOptions()
+    options = ReadOptions(shallow_kind=lambda kind: kind == "ConfigMap")  # as a scan loads kinds nobody reads
     entries = list(registry.iter_files([str(root)]))
     assert str(overlay) in entries and str(root / "img" / "Dockerfile") in entries
     one_by_one = [item for entry in entries
@@ -722,7 +722,7 @@ def test_each_entry_of_a_folder_read_on_its_own_gives_what_reading_the_folder_gi
     whole = list(registry.read_inputs([str(root)], options))
     assert one_by_one == whole
     sources = {item.origin.source for item in whole if hasattr(item, "origin")}
-    assert {"file", "snapshot", "kustomize"} <= sources and len(whole) > len(entries)
+    assert {"file", "snapshot", "kustomize", "dockerfile"} <= sources and len(whole) > len(entries)
     assert [p.message for p in whole if getattr(p, "file", None) == str(root / "pipe.yaml")] == [
         "cannot read: not a regular file (a device, FIFO or socket); skipped"]
 
@@ -733,13 +733,20 @@ POD_OBJECT = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "debug", "
                                        "securityContext": {"privileged": True}}]}}
 
 
-def test_an_input_a_source_claims_is_read_by_that_source_in_a_parallel_scan(tmp_path, pools):
+@pytest.mark.parametrize("workers", [True, False])
+@pytest.mark.parametrize("suffix", ["", "/", "//", "/."])
+def test_an_input_a_source_claims_is_read_by_that_source_in_a_parallel_scan(tmp_path, request, workers, suffix):
+    """A snapshot named as typed (``dump.jsonl/`` too) is read by the snapshot source, with worker processes
+    and without them (a small input with --jobs 2 is read in this process), as --jobs 1 reads it."""
+    pools = request.getfixturevalue("pools") if workers else None
     write_inputs(tmp_path / "in")
     dump = tmp_path / "dump.jsonl"  # JSON lines: read as a snapshot, one object per line, never as YAML text
     dump.write_text(json.dumps(POD_OBJECT) + "\n" + json.dumps({**POD_OBJECT, "metadata": {"name": "other"}}) + "\n")
-    one = report(tmp_path, 1, str(dump), str(tmp_path / "in"))
-    findings = [f for f in json.loads(one)["findings"] if f["file"] == str(dump)]
+    argv = [str(dump) + suffix, str(tmp_path / "in")]
+    two = report(tmp_path, 2, *argv)
+    findings = [f for f in json.loads(two)["findings"] if f["file"] == str(dump)]
     assert {(f["resource"]["name"], f["line"], f["source"]) for f in findings if f["control_id"] == "KH-POD-004"} \
         == {("debug", 1, "snapshot"), ("other", 2, "snapshot")}
-    assert report(tmp_path, 2, str(dump), str(tmp_path / "in")) == one
-    assert pools == [1]
+    assert str(dump) not in {e["file"] for e in json.loads(two)["errors"]}
+    assert report(tmp_path, 1, *argv) == two
+    assert pools == [1] if workers else pools is None

@@ -4,8 +4,8 @@ The parent lists the input files (an input a registered source claims, such as a
 one unit) and hands them, in tasks of a few files, to ``jobs - 1`` worker processes; it is the
 last of the ``jobs`` itself and checks the next task nobody has whenever the next result in order
 is not ready yet, with a worker of its own, and at the end takes back the tasks no worker has
-started (:func:`_results`). Each worker reads a file through the
-input seam (:func:`kubeharden.sources.registry.read_inputs`), runs the per-object controls
+started (:func:`_results`). Each worker reads its units through the input seam, as one process
+reading the command line would (:func:`read_unit`), runs the per-object controls
 (container, pod and object scope) with an :class:`~kubeharden.engine.evaluator.Evaluator` of its own,
 then sends back a compact
 :class:`FileResult`: the findings and problems in the order the file produced them, the Pod
@@ -48,7 +48,7 @@ from kubeharden.model.inventory import Inventory, PodRecord
 from kubeharden.model.objects import K8sObject, Provenance, ResourceRef
 from kubeharden.model.resources import ContainerResources
 from kubeharden.model.results import PssEntry
-from kubeharden.sources.files import ReadOptions, skipped_reason
+from kubeharden.sources.files import ReadOptions, input_name, skipped_reason
 from kubeharden.sources.registry import SOURCES, iter_files, read_inputs, read_listed, source_for
 
 #: Inputs smaller than this are scanned in the calling process: starting workers costs more.
@@ -156,7 +156,7 @@ class _Worker:
     """One worker process's evaluator; it lives as long as the process, which serves one scan."""
 
     def __init__(self, config: Config, only: list[str] | None, today: dt.date, options: ReadOptions,
-                 whole: frozenset[str] = frozenset()) -> None:
+                 whole: frozenset[str]) -> None:
         self.evaluator = Evaluator(config, today=today, only=only)
         self.evaluator._duplicates = _NoDuplicateIndex()  # type: ignore[assignment]
         self.options = replace(options, shallow_kind=lambda kind: not self.evaluator.needs_full_object(kind))
@@ -239,9 +239,11 @@ def scan_files(evaluator: Evaluator, paths: list[str], options: ReadOptions, job
     """
     evaluator.duplicate_hint = "" if per_path else SCOPE_HINT
     evaluator._duplicates = DuplicateIndex(evaluator.duplicate_hint)
-    whole = frozenset(path for path in paths if path != "-" and source_for(path) is not None)
-    planned: list[list[Unit]] = [[(n, path)] if path in whole or path == "-" else
-                                 [(n, item) for item in iter_files([path])] for n, path in enumerate(paths)]
+    # names as read_inputs writes them, before a source is asked: "dump.jsonl/" is the snapshot dump.jsonl
+    names = [input_name(path) for path in paths]
+    whole = frozenset(name for name in names if name != "-" and source_for(name) is not None)
+    planned: list[list[Unit]] = [[(n, name)] if name in whole or name == "-" else
+                                 [(n, item) for item in iter_files([name])] for n, name in enumerate(names)]
     scopes = planned if per_path else [[unit for units in planned for unit in units]]
     files = [p for _, p in _units(scopes) if isinstance(p, str) and p != "-"]
     executor = None
@@ -259,7 +261,7 @@ def scan_files(evaluator: Evaluator, paths: list[str], options: ReadOptions, job
     tally = counts if counts is not None else [0] * len(paths)
     try:
         for n, items in enumerate(scopes, 1):
-            yield from _scope(evaluator, items, options, executor, jobs, tally, worker_args, sizes)
+            yield from _scope(evaluator, items, options, executor, jobs, tally, worker_args, sizes, whole)
             if executor is not None and n == len(scopes):
                 executor.shutdown(wait=True)  # no thread may run while close_split forks
                 executor = None
@@ -278,9 +280,10 @@ Unit = tuple[int, "str | Problem"]
 
 
 def read_unit(path: str, options: ReadOptions, whole: frozenset[str]) -> Iterator[K8sObject | Problem]:
-    """The items of one unit: a command-line path a source claims (in ``whole``) through ``read_inputs``,
-    which names it, and an entry the files source listed through ``read_listed``, which reads a manifest
-    file without asking every source about it again. Either gives what ``read_inputs`` gives for it."""
+    """The items of one unit. ``whole`` holds the command-line inputs a source claims, named as
+    :func:`~kubeharden.sources.files.input_name` names them: each is read through ``read_inputs``. Any other
+    unit (an entry the files source listed under a PATH, a PATH that is a file, ``-``) is read through
+    ``read_listed``, as ``read_inputs`` reads the PATH it came from, without asking every source again."""
     return read_inputs([path], options) if path in whole else read_listed(path, options)
 
 
@@ -297,11 +300,10 @@ def _context() -> Any:
 
 def _scope(evaluator: Evaluator, items: list[Unit], options: ReadOptions,
            executor: ProcessPoolExecutor | None, jobs: int, counts: list[int],
-           worker_args: tuple[Any, ...], sizes: dict[str, int]) -> Iterator[Finding]:
+           worker_args: tuple[Any, ...], sizes: dict[str, int], whole: frozenset[str]) -> Iterator[Finding]:
     """One scope's units (files, ``-``, problems of the command line) in order, into ``evaluator``;
-    ``sizes``: the bytes of each file."""
+    ``sizes``: the bytes of each file; ``whole``: the units a source claims (:func:`read_unit`)."""
     result = evaluator.result
-    whole: frozenset[str] = worker_args[-1]  # the units read whole by their source (read_unit)
     skipped = {path: skipped_reason(path, options.skip_files) for _, path in items if isinstance(path, str)}
     # which units a worker may read is asked once per unit (a source's claims may look at the disk)
     forkable = {p: _forkable(p) for p in skipped} if executor is not None else {}

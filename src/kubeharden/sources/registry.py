@@ -1,10 +1,11 @@
 """The source registry: which source reads each input, one line per source.
 
 Every command that reads Kubernetes objects (scan, rbac, netpol, generate) reads them through
-:func:`read_inputs` (the command line reaches it through ``commands.common.open_inputs``), so an
-input added here reaches all of them. Adding one is one new module in ``sources/`` and one line
-in :data:`SOURCES` (docs/sources.md). The files source (files, folders, ``-`` for stdin) is not
-listed: it reads every input no other source claims.
+:func:`read_inputs` (the command line reaches it through ``commands.common.open_inputs``; a parallel
+scan reads the files it lists under a folder one by one with :func:`read_listed`, as the walk of the
+folder reads them), so an input added here reaches all of them. Adding one is one new module in
+``sources/`` and one line in :data:`SOURCES` (docs/sources.md). The files source (files, folders,
+``-`` for stdin) is not listed: it reads every input no other source claims.
 """
 
 from __future__ import annotations
@@ -158,12 +159,15 @@ def _read_files(path: str, options: ReadOptions) -> Iterator[Item]:
 
 
 def read_listed(entry: str, options: ReadOptions | None = None) -> Iterator[Item]:
-    """What :func:`read_inputs` gives for ``entry``, one entry :func:`iter_files` listed (under a folder of
-    the command line, or a file of it that no source claims), without asking every source about it again.
+    """The items :func:`read_inputs` gives for ``entry`` while reading the PATH it was listed under.
 
-    For a manifest file this is one ``isdir`` rather than seven calls to the file system: the parallel
-    scan reads every file of a folder on its own (``engine/parallel.py``). The report this run writes is
-    not looked for here: the caller has set it aside (``options.skip_files``). Never raises for bad input.
+    ``entry`` is one entry :func:`iter_files` listed (a file or a folder read whole under a folder of the
+    command line, a PATH that is a file, ``-``), named as it names them. It is read as the walk reads it,
+    without asking every source about it again: for a manifest file one ``stat`` before the file is opened
+    rather than five, since the parallel scan reads every file of a folder on its own
+    (``engine/parallel.py``). A PATH a source claims (a snapshot, a packaged chart) is not an entry: read it
+    with :func:`read_inputs`. The report this run writes is not looked for here: the caller has set it aside
+    (``options.skip_files``). Never raises for bad input.
     """
     options = _whole_envelopes(options or ReadOptions())
     stream = _read_entry(entry, options)
