@@ -114,3 +114,20 @@ def test_audit_scan_does_not_read_the_alerts_it_writes(tmp_path):
     assert f"note: {alerts}: standard output of this run is redirected to it; not read as input" in proc.stderr
     assert "error" not in proc.stderr
     assert [json.loads(line)["rule"]["id"] for line in alerts.read_text().splitlines()] == ["KH-AUDIT-030"]  # exec into a pod
+
+
+def test_a_kustomize_folder_read_as_plain_files_skips_the_report_written_into_it(tmp_path):
+    """--no-render reads a Kustomize folder's files as they are: the report this run writes there is not one."""
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+                                                "resources: [binding.yaml]\n")
+    (overlay / "binding.yaml").write_text(BINDING)
+    report = overlay / "report.yaml"
+    report.write_text(BINDING.replace("ops-admin", "stale-copy"))  # what a YAML report would hold: objects
+    argv = ["scan", "--no-config", "--no-render", "-f", "json", "--fail-on", "none", "-o", str(report), str(overlay)]
+    assert main(argv) == OK
+    data = json.loads(report.read_text())
+    assert {f["resource"]["name"] for f in data["findings"]} == {"ops-admin"}
+    [note] = own_output_notes(data)
+    assert note["file"] == str(report) and "(-o)" in note["message"]

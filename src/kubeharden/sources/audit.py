@@ -26,8 +26,8 @@ from typing import IO, Any
 
 import orjson
 
-from kubeharden.model.findings import OWN_OUTPUT, Problem
-from kubeharden.sources.files import skipped_reason
+from kubeharden.model.findings import Problem
+from kubeharden.sources.files import own_output_note, skipped_reason
 
 Event = dict[str, Any]
 ProblemSink = Callable[[Problem], None]
@@ -213,7 +213,7 @@ def read_events(paths: Iterable[str], report: ProblemSink,
     for path in expand_paths(paths, report):
         reason = skipped_reason(path, options.skip_files)
         if reason:  # `audit scan logs/ --follow > logs/alerts.jsonl` would read its own alerts forever
-            report(Problem("note", OWN_OUTPUT, f"{reason}; not read as input", file=path))
+            report(own_output_note(path, reason))
         else:
             files.append(path)
     if options.follow:

@@ -100,7 +100,8 @@ def iter_paths(paths: Iterable[str], also: Callable[[str], bool] | None = None,
 
 def input_name(path: str) -> str:
     """A command-line input as reports name it and its files: as :class:`~pathlib.Path` writes it, without
-    ``./`` or ``//`` steps (``./chart/`` is ``chart``); stdin ``-`` and a source's ``scheme://`` input as given."""
+    ``./`` or ``//`` steps (``./chart/`` is ``chart``); stdin ``-`` and any path holding ``://`` (a source's
+    ``scheme://`` input) as given."""
     if path == "-" or "://" in path:
         return path
     return _not_stdin(str(Path(path)))
@@ -120,9 +121,14 @@ def read_objects(paths: Iterable[str], options: ReadOptions | None = None) -> It
             continue
         reason = skipped_reason(item, options.skip_files)
         if reason:
-            yield Problem("note", OWN_OUTPUT, f"{reason}; not read as input", file=item)
+            yield own_output_note(item, reason)
             continue
         yield from read_file(item, options)
+
+
+def own_output_note(path: str, reason: str) -> Problem:
+    """The note that ``path``, a file this run writes (``reason``: :func:`skipped_reason`), is not read."""
+    return Problem("note", OWN_OUTPUT, f"{reason}; not read as input", file=path)
 
 
 def skipped_reason(path: str, skip_files: dict[tuple[int, int], str]) -> str | None:

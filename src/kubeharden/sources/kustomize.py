@@ -29,7 +29,15 @@ import yaml
 from kubeharden.model.findings import Problem
 from kubeharden.model.lines import line_of
 from kubeharden.model.objects import K8sObject
-from kubeharden.sources.files import ReadOptions, iter_paths, mebibytes, parse_text, read_file
+from kubeharden.sources.files import (
+    ReadOptions,
+    iter_paths,
+    mebibytes,
+    own_output_note,
+    parse_text,
+    read_file,
+    skipped_reason,
+)
 from kubeharden.sources.kustomize_trace import (
     KustomizeTracer,
     PatchIndex,
@@ -114,10 +122,13 @@ def read(path: str, options: ReadOptions) -> Iterator[K8sObject | Problem]:
 
 def _plain(path: str, options: ReadOptions) -> Iterator[K8sObject | Problem]:
     """The manifest files of the folder as they are, without building it (the kustomization files,
-    which are not Kubernetes objects, left out): what tools that do not render Kustomize read."""
+    which are not Kubernetes objects, left out): what tools that do not render Kustomize read. The report
+    this run writes is never read back, as in any folder the files source walks."""
     for item in iter_paths([path]):
         if isinstance(item, Problem):
             yield item
+        elif (reason := skipped_reason(item, options.skip_files)) is not None:
+            yield own_output_note(item, reason)
         elif os.path.basename(item) not in KUSTOMIZATION_NAMES:
             yield from read_file(item, options)
 

@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kubeharden.model.findings import OWN_OUTPUT, Problem
+from kubeharden.model.findings import Problem
 from kubeharden.model.objects import K8sObject
 from kubeharden.sources import cluster, dockerfile, etcd, helm, image_archive, kustomize, node, snapshot, vuln_report
-from kubeharden.sources.files import ReadOptions, input_name, iter_paths, read_file, skipped_reason
+from kubeharden.sources.files import ReadOptions, input_name, iter_paths, own_output_note, read_file, skipped_reason
 
 Item = K8sObject | Problem
 
@@ -140,7 +140,7 @@ def read_inputs(paths: Iterable[str], options: ReadOptions | None = None) -> Ite
         if source is None:
             stream = _read_files(path, options)
         elif (reason := skipped_reason(path, options.skip_files)) is not None:
-            stream = iter([Problem("note", OWN_OUTPUT, f"{reason}; not read as input", file=path)])
+            stream = iter([own_output_note(path, reason)])
         else:
             stream = source.read(path, options)
         yield from _opened(stream, options) if _UNPACKERS else stream
@@ -153,7 +153,7 @@ def _read_files(path: str, options: ReadOptions) -> Iterator[Item]:
         if isinstance(item, Problem):
             yield item
         elif (reason := skipped_reason(item, options.skip_files)) is not None:
-            yield Problem("note", OWN_OUTPUT, f"{reason}; not read as input", file=item)
+            yield own_output_note(item, reason)
         else:
             yield from _read_entry(item, options)
 
