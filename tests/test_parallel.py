@@ -714,6 +714,7 @@ def test_each_entry_of_a_folder_read_on_its_own_gives_what_reading_the_folder_gi
                                                 "kind: Kustomization\nresources: [pod.yaml]\n")
     (overlay / "pod.yaml").write_text(load_catalogue()[1].example_fail)
     os.mkfifo(root / "pipe.yaml")  # never opened for a blocking read
+    (root / "gone.yaml").symlink_to(root / "nowhere.yaml")  # listed by the walk, gone when read
     options = ReadOptions(shallow_kind=lambda kind: kind == "ConfigMap")  # as a scan loads kinds nobody reads
     entries = list(registry.iter_files([str(root)]))
     assert str(overlay) in entries and str(root / "img" / "Dockerfile") in entries
@@ -725,6 +726,8 @@ def test_each_entry_of_a_folder_read_on_its_own_gives_what_reading_the_folder_gi
     assert {"file", "snapshot", "kustomize", "dockerfile"} <= sources and len(whole) > len(entries)
     assert [p.message for p in whole if getattr(p, "file", None) == str(root / "pipe.yaml")] == [
         "cannot read: not a regular file (a device, FIFO or socket); skipped"]
+    assert [p.message for p in whole if getattr(p, "file", None) == str(root / "gone.yaml")] == [
+        "cannot read: No such file or directory"]
 
 
 # A Pod the API server would return (https://kubernetes.io/docs/concepts/workloads/pods/), privileged.
@@ -735,10 +738,14 @@ POD_OBJECT = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "debug", "
 
 @pytest.mark.parametrize("workers", [True, False])
 @pytest.mark.parametrize("suffix", ["", "/", "//", "/."])
-def test_an_input_a_source_claims_is_read_by_that_source_in_a_parallel_scan(tmp_path, request, workers, suffix):
+def test_an_input_a_source_claims_is_read_by_that_source_in_a_parallel_scan(tmp_path, request, monkeypatch, workers,
+                                                                              suffix):
     """A snapshot named as typed (``dump.jsonl/`` too) is read by the snapshot source, with worker processes
     and without them (a small input with --jobs 2 is read in this process), as --jobs 1 reads it."""
-    pools = request.getfixturevalue("pools") if workers else None
+    if workers:
+        pools = request.getfixturevalue("pools")
+    else:  # a small input: --jobs 2 reads it in this process
+        monkeypatch.setattr(parallel, "ProcessPoolExecutor", lambda *a, **k: pytest.fail("a pool for a small input"))
     write_inputs(tmp_path / "in")
     dump = tmp_path / "dump.jsonl"  # JSON lines: read as a snapshot, one object per line, never as YAML text
     dump.write_text(json.dumps(POD_OBJECT) + "\n" + json.dumps({**POD_OBJECT, "metadata": {"name": "other"}}) + "\n")
@@ -749,4 +756,5 @@ def test_an_input_a_source_claims_is_read_by_that_source_in_a_parallel_scan(tmp_
         == {("debug", 1, "snapshot"), ("other", 2, "snapshot")}
     assert str(dump) not in {e["file"] for e in json.loads(two)["errors"]}
     assert report(tmp_path, 1, *argv) == two
-    assert pools == [1] if workers else pools is None
+    if workers:
+        assert pools == [1]

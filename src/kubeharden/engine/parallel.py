@@ -43,12 +43,12 @@ from kubeharden.checks.registry import template_for
 from kubeharden.config import Config
 from kubeharden.engine.evaluator import SCOPE_HINT, DuplicateIndex, Evaluator
 from kubeharden.model.controls import Control
-from kubeharden.model.findings import OWN_OUTPUT, Finding, Fix, Problem, Tally
+from kubeharden.model.findings import Finding, Fix, Problem, Tally
 from kubeharden.model.inventory import Inventory, PodRecord
 from kubeharden.model.objects import K8sObject, Provenance, ResourceRef
 from kubeharden.model.resources import ContainerResources
 from kubeharden.model.results import PssEntry
-from kubeharden.sources.files import ReadOptions, input_name, skipped_reason
+from kubeharden.sources.files import ReadOptions, input_name, own_output_note, skipped_reason
 from kubeharden.sources.registry import SOURCES, iter_files, read_inputs, read_listed, source_for
 
 #: Inputs smaller than this are scanned in the calling process: starting workers costs more.
@@ -281,8 +281,9 @@ Unit = tuple[int, "str | Problem"]
 
 def read_unit(path: str, options: ReadOptions, whole: frozenset[str]) -> Iterator[K8sObject | Problem]:
     """The items of one unit. ``whole`` holds the command-line inputs a source claims, named as
-    :func:`~kubeharden.sources.files.input_name` names them: each is read through ``read_inputs``. Any other
-    unit (an entry the files source listed under a PATH, a PATH that is a file, ``-``) is read through
+    :func:`~kubeharden.sources.files.input_name` names them: a unit of that name is read through ``read_inputs``
+    (an entry of a walked folder may have it too, a claimed Dockerfile or overlay, read alike either way). Any
+    other unit (an entry the files source listed under a PATH, a PATH that is a file, ``-``) is read through
     ``read_listed``, as ``read_inputs`` reads the PATH it came from, without asking every source again."""
     return read_inputs([path], options) if path in whole else read_listed(path, options)
 
@@ -315,7 +316,7 @@ def _scope(evaluator: Evaluator, items: list[Unit], options: ReadOptions,
             continue
         reason = skipped[item]
         if reason:
-            result.problems.append(Problem("note", OWN_OUTPUT, f"{reason}; not read as input", file=item))
+            result.problems.append(own_output_note(item, reason))
             continue
         got = next(results) if remote and forkable[item] else None
         if got is None or got.unfinished is not None:
