@@ -14,8 +14,14 @@ import pytest
 from kubeharden.catalogue.loader import load_catalogue
 from kubeharden.cli import main
 from kubeharden.engine import parallel
+from kubeharden.sources import registry, snapshot
+from kubeharden.sources.files import ReadOptions
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+# A Pod the API server would return (https://kubernetes.io/docs/concepts/workloads/pods/), privileged.
+POD_OBJECT = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "debug", "namespace": "shop"},
+              "spec": {"containers": [{"name": "shell", "image": "busybox:1.36",
+                                       "securityContext": {"privileged": True}}]}}
 
 
 @pytest.fixture
@@ -145,7 +151,6 @@ def test_a_file_a_worker_cannot_finish_is_checked_in_the_parent(tmp_path, pools,
 
 
 def test_stdin_and_files_together(tmp_path, pools, monkeypatch):
-    import io
     import sys
     text = (EXAMPLES / "insecure" / "frontend.yaml").read_bytes()
     reports = []
@@ -606,7 +611,6 @@ def test_only_inputs_of_a_source_that_must_run_here_stay_out_of_the_workers(tmp_
 
 
 def test_a_frame_is_read_whole_or_not_at_all():
-    import io
     import pickle
     body = pickle.dumps({"KH-RBAC-001": []})
     frame = len(body).to_bytes(8, "little") + body
@@ -697,9 +701,6 @@ def test_each_entry_of_a_folder_read_on_its_own_gives_what_reading_the_folder_gi
     """The parallel plan reads a folder's entries one by one (read_listed): together they must give, item for
     item, what read_inputs gives for the folder, whatever the entry (a manifest, a kubeconfig, a snapshot
     envelope, a Dockerfile, a Kustomize overlay, a broken file, a FIFO named like a manifest)."""
-    from kubeharden.sources import registry, snapshot
-    from kubeharden.sources.files import ReadOptions
-
     root = tmp_path / "in"
     write_inputs(root)
     (root / "img").mkdir()
@@ -729,11 +730,6 @@ def test_each_entry_of_a_folder_read_on_its_own_gives_what_reading_the_folder_gi
     assert [p.message for p in whole if getattr(p, "file", None) == str(root / "gone.yaml")] == [
         "cannot read: No such file or directory"]
 
-
-# A Pod the API server would return (https://kubernetes.io/docs/concepts/workloads/pods/), privileged.
-POD_OBJECT = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "debug", "namespace": "shop"},
-              "spec": {"containers": [{"name": "shell", "image": "busybox:1.36",
-                                       "securityContext": {"privileged": True}}]}}
 
 
 @pytest.mark.parametrize("workers", [True, False])

@@ -177,11 +177,12 @@ def read_listed(entry: str, options: ReadOptions | None = None) -> Iterator[Item
 def _read_entry(item: str, options: ReadOptions) -> Iterator[Item]:
     """One entry the files source listed: a folder read whole by its source, a file a source finds by
     name (a Dockerfile), or else a manifest file (or stdin)."""
-    if item != "-" and os.path.isdir(item):
+    if item == "-":
+        return read_file(item, options)
+    if os.path.isdir(item):
         return read_inputs([item], options)
-    if item != "-" and (source := _finder_for(os.path.basename(item))) is not None:
-        return source.read(item, options)
-    return read_file(item, options)
+    source = _finder_for(os.path.basename(item))
+    return source.read(item, options) if source is not None else read_file(item, options)
 
 
 def _opened(stream: Iterator[Item], options: ReadOptions) -> Iterator[Item]:
