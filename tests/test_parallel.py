@@ -22,6 +22,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 POD_OBJECT = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "debug", "namespace": "shop"},
               "spec": {"containers": [{"name": "shell", "image": "busybox:1.36",
                                        "securityContext": {"privileged": True}}]}}
+POD_OBJECT_YAML = json.dumps(POD_OBJECT)  # JSON is YAML: the same Pod as a manifest file
 
 
 @pytest.fixture
@@ -754,3 +755,35 @@ def test_an_input_a_source_claims_is_read_by_that_source_in_a_parallel_scan(tmp_
     assert report(tmp_path, 1, *argv) == two
     if workers:
         assert pools == [1]
+
+
+def test_a_folder_the_walk_cannot_list_and_a_linked_folder_are_said_never_passed(tmp_path, pools, monkeypatch):
+    """A subfolder that cannot be listed is an input error and a symbolic link to a folder a warning, with any
+    --jobs: the privileged Pods they hold were not checked, so the scan must not pass quietly."""
+    root = tmp_path / "in"
+    (root / "team").mkdir(parents=True)
+    (root / "app.yaml").write_text(POD_OBJECT_YAML.replace("debug", "app"))
+    (root / "web.yaml").write_text(POD_OBJECT_YAML.replace("debug", "web"))  # two files: a worker starts
+    (root / "team" / "pod.yaml").write_text(POD_OBJECT_YAML)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "pod.yaml").write_text(POD_OBJECT_YAML)
+    (root / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # as for a folder of another user, which root (running the tests) could read
+        if os.path.basename(os.fspath(path)) == "team":
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    one = report(tmp_path, 1, str(root))
+    problems = {(p["level"], p["file"], p["message"]) for p in json.loads(one)["errors"]}
+    assert problems == {
+        ("error", str(root / "team"), "cannot read folder: Permission denied; nothing in it was checked"),
+        ("warning", str(root / "linked"),
+         "symbolic link to a folder, not followed: name its target as a PATH to check what it holds")}
+    assert {f["file"] for f in json.loads(one)["findings"]} == {str(root / "app.yaml"), str(root / "web.yaml")}
+    assert report(tmp_path, 2, str(root)) == one
+    assert pools == [1]
+    code = main(["scan", "--no-config", "--fail-on", "none", "-f", "json", "-o", str(tmp_path / "r.json"), str(root)])
+    assert code == 3  # an input error, even where no finding fails the scan: never a pass

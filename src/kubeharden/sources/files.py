@@ -72,6 +72,9 @@ def iter_paths(paths: Iterable[str], also: Callable[[str], bool] | None = None,
     Names are written as :func:`input_name` writes them: ``scan .``, ``scan ./k8s`` and ``scan ./k8s//x.yaml``
     all name ``k8s/x.yaml``, so a file found in a folder and read again on its own (by a worker of a
     parallel scan) keeps its name.
+
+    Nothing under a PATH is passed over unsaid: a folder that cannot be listed is an error, and a symbolic
+    link to a folder (not followed, as ``os.walk`` does not: it may loop or leave the tree) a warning.
     """
     for raw in paths:
         if raw == "-":
@@ -80,22 +83,38 @@ def iter_paths(paths: Iterable[str], also: Callable[[str], bool] | None = None,
         path = Path(raw)
         if path.is_dir():
             dot = str(path) == os.curdir  # the walk of "." puts "./" before every name
-            for walked, dirs, files in os.walk(path, onerror=None):
+            unreadable: list[OSError] = []
+            for walked, dirs, files in os.walk(path, onerror=unreadable.append):
+                yield from _unreadable_folders(unreadable)
                 root = walked[len(os.curdir) + 1:] if dot else walked  # "." -> "", "./k8s" -> "k8s"
                 units = sorted(d for d in dirs if is_unit is not None and d not in _SKIP_DIRS
                                and is_unit(os.path.join(walked, d)))
-                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and d not in units)
+                links = sorted(d for d in dirs if d not in _SKIP_DIRS and d not in units
+                               and os.path.islink(os.path.join(walked, d)))
+                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and d not in units and d not in links)
                 entries = [os.path.join(root, name) for name in files
                            if name.lower().endswith((*MANIFEST_SUFFIXES, KUBECONFIG_SUFFIX))
                            or (also is not None and also(name))]
                 entries.extend(os.path.join(root, d) for d in units)
                 yield from sorted(map(_not_stdin, entries))
+                for link in links:
+                    yield Problem("warning", "read", "symbolic link to a folder, not followed: name its target as "
+                                  "a PATH to check what it holds", file=_not_stdin(os.path.join(root, link)))
+            yield from _unreadable_folders(unreadable)
         elif path.is_file():
             yield input_name(raw)
         elif path.exists():
             yield Problem("error", "read", "not a regular file or directory", file=raw)
         else:
             yield Problem("error", "read", "no such file or directory", file=raw)
+
+
+def _unreadable_folders(errors: list[OSError]) -> Iterator[Problem]:
+    """An error for each folder the walk could not list (``errors``, emptied), named as the walk names files."""
+    while errors:
+        exc = errors.pop(0)
+        yield Problem("error", "read", f"cannot read folder: {exc.strerror or exc}; nothing in it was checked",
+                      file=input_name(str(exc.filename)) if exc.filename is not None else None)
 
 
 def input_name(path: str) -> str:
