@@ -605,10 +605,50 @@ def test_only_inputs_of_a_source_that_must_run_here_stay_out_of_the_workers(tmp_
     plain.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n")
     snapshot = tmp_path / "dump.jsonl"
     snapshot.write_text("{}\n")
-    assert parallel._forkable(str(chart)) is False  # Helm's Go runtime does not survive a fork
-    assert parallel._forkable("-") is False
-    assert parallel._forkable(str(plain)) is True
-    assert parallel._forkable(str(snapshot)) is True
+    packaged = tmp_path / "shop-0.1.0.tgz"
+    packaged.write_bytes(b"")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM scratch\n")
+    whole = frozenset({str(snapshot), str(packaged)})  # the command-line inputs a source claims
+
+    def forkable(path):  # as the plan asks: with what one stat says of the unit
+        return parallel._forkable(path, parallel._stat(path).folder, whole)
+
+    assert forkable(str(chart)) is False  # Helm's Go runtime does not survive a fork
+    assert forkable(str(packaged)) is False  # a packaged chart on the command line too
+    assert forkable("-") is False
+    assert forkable(str(plain)) is True
+    assert forkable(str(snapshot)) is True
+    assert forkable(str(dockerfile)) is True  # found by name in a folder, by a source that may run in a worker
+    assert forkable(str(tmp_path / "gone.yaml")) is True  # the worker says it cannot be read, as one process would
+
+
+def test_the_report_written_into_the_input_is_set_aside_with_any_jobs(tmp_path, pools):
+    """The plan's one stat per file finds the report this run writes (by device and inode), as one process does."""
+    folder = tmp_path / "in"
+    write_inputs(folder)
+    out = folder / "report.json"
+    out.write_text(json.dumps({**POD_OBJECT, "metadata": {"name": "in-the-report", "namespace": "shop"}}))
+    reports = []
+    for jobs in (1, 2):
+        code = main(["scan", "--no-config", "-f", "json", "--fail-on", "none", "-o", str(out), "--jobs", str(jobs),
+                     str(folder)])
+        assert code in (0, 3)
+        reports.append(json.loads(out.read_text()))
+        out.write_text(json.dumps({**POD_OBJECT, "metadata": {"name": "in-the-report", "namespace": "shop"}}))
+    assert reports[0] == reports[1]
+    assert pools == [1]
+    notes = [n for n in reports[1]["notes"] if n["kind"] == "own-output"]
+    assert [n["file"] for n in notes] == [str(out)]
+    assert not any(f["resource"]["name"] == "in-the-report" for f in reports[1]["findings"])
+
+
+def test_the_skip_check_takes_the_identity_the_plan_found():
+    from kubeharden.sources.files import skipped_reason
+    skip = {(7, 11): "the JSON report"}
+    assert skipped_reason("/no/such/file", skip, (7, 11)) == "the JSON report"  # no second stat
+    assert skipped_reason("/no/such/file", skip) is None  # looked up, and it is not there
+    assert skipped_reason("-", skip, (7, 11)) is None
 
 
 def test_a_frame_is_read_whole_or_not_at_all():

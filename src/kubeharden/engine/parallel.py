@@ -28,6 +28,7 @@ import gc
 import multiprocessing
 import os
 import signal
+import stat
 import threading
 from collections import Counter
 from collections.abc import Generator, Iterator
@@ -49,7 +50,7 @@ from kubeharden.model.objects import K8sObject, Provenance, ResourceRef
 from kubeharden.model.resources import ContainerResources
 from kubeharden.model.results import PssEntry
 from kubeharden.sources.files import ReadOptions, input_name, own_output_note, skipped_reason
-from kubeharden.sources.registry import SOURCES, iter_files, read_inputs, read_listed, source_for
+from kubeharden.sources.registry import iter_files, listed_source, read_inputs, read_listed, source_for
 
 #: Inputs smaller than this are scanned in the calling process: starting workers costs more.
 PARALLEL_MIN_BYTES = 1024 * 1024
@@ -248,8 +249,10 @@ def scan_files(evaluator: Evaluator, paths: list[str], options: ReadOptions, job
     files = [p for _, p in _units(scopes) if isinstance(p, str) and p != "-"]
     executor = None
     worker_args = (evaluator.config, only, evaluator.today, replace(options, shallow_kind=None), whole)
-    sizes = {path: _size(path) for path in files} if jobs > 1 and len(files) > 1 else {}
-    if sizes and sum(sizes.values()) >= (PARALLEL_MIN_BYTES if min_bytes is None else min_bytes):
+    # one stat per file: its size cuts the tasks, its identity finds the report this run writes, and a
+    # folder (a chart, an overlay) is read by the source that claims it (_scope)
+    stats = {path: _stat(path) for path in files} if jobs > 1 and len(files) > 1 else {}
+    if stats and sum(s.size for s in stats.values()) >= (PARALLEL_MIN_BYTES if min_bytes is None else min_bytes):
         # this process is the last of the ``jobs``: it checks files too while it waits (see _results)
         executor = ProcessPoolExecutor(
             max_workers=min(jobs - 1, len(files)), mp_context=_context(), initializer=_start_worker,
@@ -261,7 +264,7 @@ def scan_files(evaluator: Evaluator, paths: list[str], options: ReadOptions, job
     tally = counts if counts is not None else [0] * len(paths)
     try:
         for n, items in enumerate(scopes, 1):
-            yield from _scope(evaluator, items, options, executor, jobs, tally, worker_args, sizes, whole)
+            yield from _scope(evaluator, items, options, executor, jobs, tally, worker_args, stats, whole)
             if executor is not None and n == len(scopes):
                 executor.shutdown(wait=True)  # no thread may run while close_split forks
                 executor = None
@@ -301,14 +304,16 @@ def _context() -> Any:
 
 def _scope(evaluator: Evaluator, items: list[Unit], options: ReadOptions,
            executor: ProcessPoolExecutor | None, jobs: int, counts: list[int],
-           worker_args: tuple[Any, ...], sizes: dict[str, int], whole: frozenset[str]) -> Iterator[Finding]:
+           worker_args: tuple[Any, ...], stats: dict[str, _Stat], whole: frozenset[str]) -> Iterator[Finding]:
     """One scope's units (files, ``-``, problems of the command line) in order, into ``evaluator``;
-    ``sizes``: the bytes of each file; ``whole``: the units a source claims (:func:`read_unit`)."""
+    ``stats``: what one ``stat`` said of each file (none with no worker); ``whole``: the units a source claims
+    (:func:`read_unit`)."""
     result = evaluator.result
-    skipped = {path: skipped_reason(path, options.skip_files) for _, path in items if isinstance(path, str)}
-    # which units a worker may read is asked once per unit (a source's claims may look at the disk)
-    forkable = {p: _forkable(p) for p in skipped} if executor is not None else {}
+    skipped = {path: skipped_reason(path, options.skip_files, stats[path].identity if path in stats else None)
+               for _, path in items if isinstance(path, str)}
+    forkable = {p: _forkable(p, p in stats and stats[p].folder, whole) for p in skipped} if executor is not None else {}
     remote = [p for _, p in items if isinstance(p, str) and not skipped[p] and forkable[p]] if forkable else []
+    sizes = {path: stats[path].size for path in remote}
     results = _results(executor, remote, jobs, _Local(worker_args), sizes) if remote else iter(())
     for done, (n, item) in enumerate(items, 1):
         if isinstance(item, Problem):
@@ -328,16 +333,14 @@ def _scope(evaluator: Evaluator, items: list[Unit], options: ReadOptions,
             gc.freeze()  # what is left is the inventory the parent keeps (see gctune.freezing)
 
 
-def _forkable(path: str) -> bool:
-    """Whether a worker process may read ``path``: not stdin, not an input of a source that must run
-    in this process (``Source.fork_safe``: a Helm chart)."""
+def _forkable(path: str, folder: bool, whole: frozenset[str]) -> bool:
+    """Whether a worker process may read the unit ``path`` (``folder``: it is a folder; ``whole``: as
+    :func:`read_unit`): not stdin, not a unit of a source that must run in this process (``Source.fork_safe``:
+    a Helm chart). The source is the one :func:`read_unit` reads the unit with, found without asking every
+    source about every file (a source's claims may look at the disk: Helm's looks for ``Chart.yaml``)."""
     if path == "-":
         return False
-    # only the sources that must run here (Helm) are asked about every file; source_for, which asks every
-    # source in order, only about a file one of them claims
-    if not any(source.claims(path) for source in SOURCES if not source.fork_safe):
-        return True
-    source = source_for(path)
+    source = source_for(path) if path in whole else listed_source(path, folder)
     return source is None or source.fork_safe
 
 
@@ -447,11 +450,21 @@ def _chunks(files: list[str], jobs: int, sizes: dict[str, int]) -> list[list[str
     return chunks
 
 
-def _size(path: str) -> int:
+class _Stat(NamedTuple):
+    """What the plan needs of one listed file, from one ``stat``: its bytes (0 when it cannot be
+    ``stat``-ed), its ``(st_dev, st_ino)`` (None then) and whether it is a folder."""
+
+    size: int
+    identity: tuple[int, int] | None
+    folder: bool
+
+
+def _stat(path: str) -> _Stat:
     try:
-        return os.path.getsize(path)
+        st = os.stat(path)
     except OSError:
-        return 0
+        return _Stat(0, None, False)
+    return _Stat(st.st_size, (st.st_dev, st.st_ino), stat.S_ISDIR(st.st_mode))
 
 
 def _check_here(evaluator: Evaluator, path: str, options: ReadOptions,

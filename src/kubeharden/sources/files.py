@@ -150,15 +150,21 @@ def own_output_note(path: str, reason: str) -> Problem:
     return Problem("note", OWN_OUTPUT, f"{reason}; not read as input", file=path)
 
 
-def skipped_reason(path: str, skip_files: dict[tuple[int, int], str]) -> str | None:
-    """Why ``path`` is not read (it is one of ``skip_files``, by device and inode), or None."""
+def skipped_reason(path: str, skip_files: dict[tuple[int, int], str],
+                   identity: tuple[int, int] | None = None) -> str | None:
+    """Why ``path`` is not read (it is one of ``skip_files``, by device and inode), or None. ``identity``: the
+    path's ``(st_dev, st_ino)`` when the caller has ``stat``-ed it already (None: it is looked up here)."""
     if not skip_files or path == "-":
         return None
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return skip_files.get((st.st_dev, st.st_ino))
+    if identity is None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        identity = (st.st_dev, st.st_ino)
+    return skip_files.get(identity)
+
+
 def mebibytes(size: int) -> str:
     """A byte count in MiB, the unit of --max-file-size: ``64 MiB``, ``70.3 MiB``, ``0.68 MiB``, ``0.00095 MiB``."""
     value = size / MIB

@@ -116,6 +116,13 @@ def _finder_for(name: str) -> Source | None:
     return next((source for source in SOURCES if source.finds is not None and source.finds(name)), None)
 
 
+def listed_source(entry: str, folder: bool) -> Source | None:
+    """The source :func:`read_listed` reads ``entry`` with (``folder``: the entry is a folder), without reading
+    it: the source that claims a folder, the one that finds a file by its name (a Dockerfile), or None for
+    the files source."""
+    return source_for(entry) if folder else _finder_for(os.path.basename(entry))
+
+
 def _found_in_folders(name: str) -> bool:
     return _finder_for(name) is not None
 
