@@ -7,6 +7,7 @@ https://helm.sh/docs/chart_template_guide/); the corpus chart is microservices-d
 from __future__ import annotations
 
 import json
+import os
 import tarfile
 from pathlib import Path
 
@@ -284,6 +285,64 @@ def test_a_chart_among_manifests_gives_the_same_report_with_worker_processes(tmp
     data = json.loads(reports[0])
     [finding] = by_control(data, "KH-POD-004")
     assert finding["trace"]["values_path"] == "worker.privileged"
+
+
+def test_a_chart_sent_to_a_worker_is_handed_back_and_rendered_here(tmp_path, monkeypatch):
+    """Should a chart reach a worker process (a file replaced by a chart after the plan looked), the worker gives
+    it back unread and this process renders it: the Helm SDK's Go runtime does not survive a fork."""
+    from dataclasses import replace
+
+    from kubeharden.engine import parallel
+    from kubeharden.sources import registry
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    write_chart(tmp_path / "tree" / "web", values=VALUES.replace("privileged: false", "privileged: true"))
+    for name in ("cm.yaml", "z.yaml"):
+        (tmp_path / "tree" / name).write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name[0]}}}\n")
+    pids = tmp_path / "helm-pids"
+    here = os.getpid()
+
+    def recorded(read):
+        def read_here_only(path, options):
+            with open(pids, "a") as log:
+                log.write(f"{os.getpid()}\n")
+            return read(path, options) if os.getpid() == here else iter(())  # never render in a fork
+        return read_here_only
+
+    monkeypatch.setattr(registry, "SOURCES", tuple(replace(s, read=recorded(s.read)) if s.name == "helm" else s
+                                                   for s in registry.SOURCES))
+    reports = []
+    for jobs in ("1", "2"):
+        if jobs == "2":  # the plan sends every unit, the chart too, to the workers
+            monkeypatch.setattr(parallel, "_forkable", lambda path, folder, whole: path != "-")
+        out = tmp_path / f"report-{jobs}.json"
+        main(["scan", "--no-config", "-f", "json", "--fail-on", "none", "--jobs", jobs, "-o", str(out),
+              str(tmp_path / "tree")])
+        reports.append(out.read_bytes())
+    assert reports[0] == reports[1]
+    assert set(pids.read_text().split()) == {str(here)}
+    assert by_control(json.loads(reports[1]), "KH-POD-004")
+
+
+def test_the_plan_sends_no_chart_folder_to_the_workers(tmp_path, monkeypatch):
+    from kubeharden.engine import parallel
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    chart = write_chart(tmp_path / "tree" / "web")
+    (tmp_path / "tree" / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+    (tmp_path / "tree" / "linked").symlink_to(chart, target_is_directory=True)
+    asked: dict[str, bool] = {}
+    real = parallel._forkable
+
+    def forkable(path, folder, whole):
+        asked[path] = real(path, folder, whole)
+        return asked[path]
+
+    monkeypatch.setattr(parallel, "_forkable", forkable)
+    main(["scan", "--no-config", "-f", "json", "--fail-on", "none", "--jobs", "2", "-o", str(tmp_path / "r.json"),
+          str(tmp_path / "tree")])
+    assert asked == {str(chart): False, str(tmp_path / "tree" / "cm.yaml"): True,
+                     str(tmp_path / "tree" / "linked"): False}
 
 
 def test_sarif_and_table_say_which_value_to_change(tmp_path, capsys):

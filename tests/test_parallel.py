@@ -15,7 +15,7 @@ from kubeharden.catalogue.loader import load_catalogue
 from kubeharden.cli import main
 from kubeharden.engine import parallel
 from kubeharden.sources import registry, snapshot
-from kubeharden.sources.files import ReadOptions
+from kubeharden.sources.files import ReadOptions, skipped_reason
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 # A Pod the API server would return (https://kubernetes.io/docs/concepts/workloads/pods/), privileged.
@@ -644,7 +644,7 @@ def test_the_report_written_into_the_input_is_set_aside_with_any_jobs(tmp_path, 
 
 
 def test_the_skip_check_takes_the_identity_the_plan_found():
-    from kubeharden.sources.files import skipped_reason
+    """The plan's stat gives the report's device and inode: the skip check does not stat the file again."""
     skip = {(7, 11): "the JSON report"}
     assert skipped_reason("/no/such/file", skip, (7, 11)) == "the JSON report"  # no second stat
     assert skipped_reason("/no/such/file", skip) is None  # looked up, and it is not there

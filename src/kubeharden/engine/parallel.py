@@ -204,9 +204,11 @@ class _Worker:
 _worker: _Worker | None = None  # set once in each worker process by _start_worker; never in the parent
 
 
-def _start_worker(*args: Any) -> None:
+def _start_worker(config: Config, only: list[str] | None, today: dt.date, options: ReadOptions,
+                  whole: frozenset[str]) -> None:
     global _worker
-    _worker = _Worker(*args)
+    # a unit of a source that must run in the parent (Helm) is handed back unread, should the plan have sent one
+    _worker = _Worker(config, only, today, replace(options, forked=True), whole)
 
 
 def _check_chunk(paths: list[str]) -> list[FileResult]:
@@ -306,8 +308,8 @@ def _scope(evaluator: Evaluator, items: list[Unit], options: ReadOptions,
            executor: ProcessPoolExecutor | None, jobs: int, counts: list[int],
            worker_args: tuple[Any, ...], stats: dict[str, _Stat], whole: frozenset[str]) -> Iterator[Finding]:
     """One scope's units (files, ``-``, problems of the command line) in order, into ``evaluator``;
-    ``stats``: what one ``stat`` said of each file (none with no worker); ``whole``: the units a source claims
-    (:func:`read_unit`)."""
+    ``stats``: what one ``stat`` said of each file when the plan looked (empty with one job or one file);
+    ``whole``: the units a source claims (:func:`read_unit`)."""
     result = evaluator.result
     skipped = {path: skipped_reason(path, options.skip_files, stats[path].identity if path in stats else None)
                for _, path in items if isinstance(path, str)}

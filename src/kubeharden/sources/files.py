@@ -58,6 +58,10 @@ class ReadOptions:
     #: False (``--no-render``): Kustomize folders are read as plain manifest files and Helm charts are
     #: named in a warning and not read, instead of being rendered.
     render: bool = True
+    #: True in a forked worker process of a parallel scan: an input of a source that must run in the
+    #: command's own process (``Source.fork_safe`` False, Helm) raises ``registry.MustRunHere`` instead
+    #: of being read, and the worker hands it back to that process.
+    forked: bool = False
 
 
 def iter_paths(paths: Iterable[str], also: Callable[[str], bool] | None = None,

@@ -78,6 +78,19 @@ SOURCES: tuple[Source, ...] = (
 _UNPACKERS = {kind: source.unpack for source in SOURCES if source.unpack is not None for kind in source.unpacks}
 
 
+class MustRunHere(Exception):
+    """An input of a source that must run in the command's own process was met in a forked worker
+    (``ReadOptions.forked``): the worker gives it back unread (engine/parallel.py)."""
+
+
+def _read_with(source: Source, path: str, options: ReadOptions) -> Iterator[Item]:
+    """``source.read(path, options)``; raises :class:`MustRunHere` in a forked worker for a source that must
+    not run there, decided here, where the input is read, whatever a plan made earlier said of it."""
+    if options.forked and not source.fork_safe:
+        raise MustRunHere(f"{path}: the {source.name} source reads only in the command's own process")
+    return source.read(path, options)
+
+
 def add_source_options(parser: argparse.ArgumentParser) -> None:
     """The command-line options of every source that has some."""
     for source in SOURCES:
@@ -149,7 +162,7 @@ def read_inputs(paths: Iterable[str], options: ReadOptions | None = None) -> Ite
         elif (reason := skipped_reason(path, options.skip_files)) is not None:
             stream = iter([own_output_note(path, reason)])
         else:
-            stream = source.read(path, options)
+            stream = _read_with(source, path, options)
         yield from _opened(stream, options) if _UNPACKERS else stream
 
 
@@ -189,7 +202,7 @@ def _read_entry(item: str, options: ReadOptions) -> Iterator[Item]:
     if os.path.isdir(item):
         return read_inputs([item], options)
     source = _finder_for(os.path.basename(item))
-    return source.read(item, options) if source is not None else read_file(item, options)
+    return _read_with(source, item, options) if source is not None else read_file(item, options)
 
 
 def _opened(stream: Iterator[Item], options: ReadOptions) -> Iterator[Item]:
