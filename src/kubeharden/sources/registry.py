@@ -152,7 +152,8 @@ def read_inputs(paths: Iterable[str], options: ReadOptions | None = None) -> Ite
 
     Each input goes to the source that claims it, else to the files source; the report this run
     writes (``options.skip_files``) is never read, whichever source claims it; envelopes such as
-    a ``Snapshot`` are opened wherever they were read. Never raises for bad input.
+    a ``Snapshot`` are opened wherever they were read. Never raises for bad input; with ``options.forked``,
+    raises :class:`MustRunHere` for an input of a source that must run in the command's own process.
     """
     options = _whole_envelopes(options or ReadOptions())
     for path in map(input_name, paths):  # ./chart is chart, whichever source reads it
@@ -187,7 +188,7 @@ def read_listed(entry: str, options: ReadOptions | None = None) -> Iterator[Item
     rather than five, since the parallel scan reads every file of a folder on its own
     (``engine/parallel.py``). A PATH a source claims (a snapshot, a packaged chart) is not an entry: read it
     with :func:`read_inputs`. The report this run writes is not looked for here: the caller has set it aside
-    (``options.skip_files``). Never raises for bad input.
+    (``options.skip_files``). Never raises for bad input (``MustRunHere`` as :func:`read_inputs`).
     """
     options = _whole_envelopes(options or ReadOptions())
     stream = _read_entry(entry, options)
@@ -201,7 +202,7 @@ def _read_entry(item: str, options: ReadOptions) -> Iterator[Item]:
         return read_file(item, options)
     if os.path.isdir(item):
         return read_inputs([item], options)
-    source = _finder_for(os.path.basename(item))
+    source = listed_source(item, folder=False)
     return _read_with(source, item, options) if source is not None else read_file(item, options)
 
 
